@@ -1,0 +1,3 @@
+from reprobox.cli import main
+
+main()

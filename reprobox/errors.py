@@ -1,0 +1,87 @@
+"""The reprobox error family: every expected failure is one of these.
+
+The CLI catches ReproboxError once, prints its one-line message and exits with
+its exit code; anything else is a bug and shows a traceback only with --debug.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the job ran and its verdict is "no" (compare out of tolerance, run failed)
+EXIT_USAGE = 2  # the user's input is wrong: config, flags, files
+EXIT_ENGINE = 3  # the Docker engine is missing, unreachable or refused
+EXIT_INTERRUPTED = 130
+
+
+class ReproboxError(Exception):
+    """Base class: a message a user can act on, and an exit code."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class ConfigError(ReproboxError):
+    """The project config (reprobox.toml / [tool.reprobox]) is wrong."""
+
+    def __init__(self, path, key: str | None, problem: str, fix: str | None = None):
+        where = f"{path}" + (f": {key}" if key else "")
+        super().__init__(f"{where}: {problem}", hint=fix)
+        self.path = path
+        self.key = key
+
+
+class InputError(ReproboxError):
+    """A file, flag or value given by the user cannot be used."""
+
+
+class LockError(ReproboxError):
+    """Requirements cannot be resolved or locked for the image's platform."""
+
+
+class CompatibilityError(ReproboxError):
+    """The framework, CUDA/cuDNN, driver or base image do not fit together."""
+
+
+class EngineError(ReproboxError):
+    """The Docker engine is unreachable or refused a request."""
+
+    exit_code = EXIT_ENGINE
+
+
+class BuildError(EngineError):
+    """An image build failed: carries the failing step and the log tail."""
+
+    def __init__(self, message: str, *, step: str | None = None, log_tail: str = ""):
+        super().__init__(message)
+        self.step = step
+        self.log_tail = log_tail
+
+    def __str__(self) -> str:
+        out = self.message
+        if self.step:
+            out += f"\n  failing step: {self.step}"
+        if self.log_tail:
+            tail = "\n".join("  | " + line for line in self.log_tail.splitlines())
+            out += "\n" + tail
+        return out
+
+
+class RunFailed(ReproboxError):
+    """The training run ended badly (non-zero exit, no GPU seen, killed)."""
+
+    exit_code = EXIT_FAILED
+
+
+class Interrupted(ReproboxError):
+    """The user pressed Ctrl-C or the process got SIGTERM."""
+
+    exit_code = EXIT_INTERRUPTED
