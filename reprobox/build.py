@@ -1,0 +1,190 @@
+"""Stage a build context from a frozen project and build its image.
+
+The context holds exactly what the Dockerfile copies: the lock, reprobox's
+runtime hook and the project's code (never .reprobox/, .git/, caches,
+virtualenvs or the declared data files, which are mounted read-only at run
+time). The image tag is a digest of that context, so an unchanged project is
+never rebuilt and any change to code, lock or Dockerfile gives a new tag.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reprobox import __version__
+from reprobox.config import ProjectConfig
+from reprobox.engine import LABEL_PREFIX, Engine, build_image, image_id
+from reprobox.errors import InputError
+from reprobox.manifest import FrozenProject, load_frozen
+
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+IGNORE_FILE = ".reproboxignore"
+ALWAYS_IGNORED = (
+    ".reprobox", ".git", ".hg", ".svn", "__pycache__", "*.pyc", ".venv", "venv",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
+    ".DS_Store", IGNORE_FILE,
+)
+MAX_LABEL_BYTES = 256 * 1024
+
+
+def _ignore_patterns(root: Path) -> list[str]:
+    patterns = list(ALWAYS_IGNORED)
+    ignore = root / IGNORE_FILE
+    if ignore.is_file():
+        for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                patterns.append(line.rstrip("/"))
+    return patterns
+
+
+def _ignored(rel: str, patterns: list[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+
+
+def project_files(cfg: ProjectConfig) -> list[str]:
+    """Return the project files that go into the image, sorted, as posix paths."""
+    root = cfg.root.resolve()
+    patterns = _ignore_patterns(root)
+    skip = set(cfg.data)
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir + "/"
+        kept = []
+        for d in sorted(dirnames):
+            if _ignored(rel_dir + d, patterns):
+                continue
+            if (Path(dirpath) / d).is_symlink():
+                _check_link(root, Path(dirpath) / d, rel_dir + d)
+                found.append(rel_dir + d)
+                continue
+            kept.append(d)
+        dirnames[:] = kept
+        for f in sorted(filenames):
+            rel = rel_dir + f
+            if rel in skip or _ignored(rel, patterns):
+                continue
+            full = Path(dirpath) / f
+            if full.is_symlink():
+                _check_link(root, full, rel)
+            found.append(rel)
+    return sorted(found)
+
+
+def _check_link(root: Path, path: Path, rel: str) -> None:
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        raise InputError(
+            f"{rel}: symbolic link points outside the project ({target})",
+            hint=f"copy the file in, or list it in {IGNORE_FILE}",
+        )
+
+
+@dataclass(frozen=True)
+class StagedContext:
+    """A build context on disk and the tag derived from its content."""
+
+    path: Path
+    tag: str
+    digest: str
+
+
+def _hash_tree(files: list[tuple[str, Path]]) -> str:
+    digest = hashlib.sha256()
+    for rel, full in files:
+        digest.update(rel.encode() + b"\0")
+        if full.is_symlink():
+            digest.update(b"link:" + os.readlink(full).encode() + b"\0")
+            continue
+        mode = "x" if os.access(full, os.X_OK) else "-"
+        digest.update(mode.encode())
+        with open(full, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def image_tag(name: str, digest: str) -> str:
+    """Return the image tag for a project name and context digest."""
+    return f"reprobox/{name}:{digest[:16]}"
+
+
+@contextmanager
+def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[StagedContext]:
+    """Copy what the image needs into a temp folder; yield it with its tag."""
+    runtime = sorted(p for p in RUNTIME_DIR.glob("*.py"))
+    app = project_files(cfg)
+    entries = [("Dockerfile", frozen.dockerfile_path),
+               ("requirements.lock", frozen.lock_path),
+               ("manifest.json", frozen.manifest_path)]
+    entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
+    entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
+    digest = _hash_tree(entries)
+    with tempfile.TemporaryDirectory(prefix="reprobox-context-") as tmp:
+        base = Path(tmp)
+        for rel, src in entries:
+            dest = base / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_symlink():
+                os.symlink(os.readlink(src), dest)
+            else:
+                shutil.copy2(src, dest)
+        yield StagedContext(path=base, tag=image_tag(cfg.name, digest), digest=digest)
+
+
+def image_labels(frozen: FrozenProject, digest: str) -> dict[str, str]:
+    """Return the labels that let an image alone say how it was made."""
+    labels = {
+        f"{LABEL_PREFIX}.version": __version__,
+        f"{LABEL_PREFIX}.project": frozen.manifest["project"]["name"],
+        f"{LABEL_PREFIX}.context-digest": digest,
+        f"{LABEL_PREFIX}.manifest-sha256": frozen.manifest_sha256,
+        f"{LABEL_PREFIX}.manifest": frozen.manifest_text,
+    }
+    lock = frozen.lock_text
+    if len(lock.encode()) <= MAX_LABEL_BYTES:
+        labels[f"{LABEL_PREFIX}.lock"] = lock
+    return labels
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The outcome of `reprobox build`."""
+
+    tag: str
+    image_id: str
+    built: bool  # False when an identical image was already there
+
+
+def build_project(
+    cfg: ProjectConfig,
+    engine: Engine,
+    *,
+    secrets: dict[str, Path],
+    force: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the project's image unless one with the same content exists."""
+    frozen = load_frozen(cfg)
+    with staged_context(cfg, frozen) as ctx:
+        existing = image_id(engine, ctx.tag)
+        if existing and not force:
+            return BuildResult(tag=ctx.tag, image_id=existing, built=False)
+        new_id = build_image(
+            engine, ctx.path, ctx.tag,
+            labels=image_labels(frozen, ctx.digest),
+            secrets=secrets,
+            on_line=on_line,
+        )
+    return BuildResult(tag=ctx.tag, image_id=new_id, built=True)

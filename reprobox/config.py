@@ -1,0 +1,317 @@
+"""Read and check a project's reprobox config.
+
+A project is a folder with `reprobox.toml`, or a `pyproject.toml` holding a
+`[tool.reprobox]` table. Every key is checked here: an unknown key or a wrong
+type is a ConfigError naming the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprobox.errors import ConfigError
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CONFIG_NAME = "reprobox.toml"
+DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
+PROFILES = ("default", "strict")
+RESOLVERS = ("uv", "pip-compile")
+NETWORKS = ("bridge", "none")
+_PY_VERSION = re.compile(r"^3\.\d{1,2}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move before runs count as different."""
+
+    abs: float | None = None
+    rel: float | None = None
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A checked project config; paths are relative to `root`."""
+
+    root: Path
+    source: Path
+    name: str
+    command: tuple[str, ...]
+    python: str = "3.11"
+    base_image: str = ""
+    seed: int | None = None
+    profile: str = "default"
+    data: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    pass_env: tuple[str, ...] = ()
+    requirements: str | None = None
+    from_env: bool = False
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    resolver: str = "uv"
+    ca_cert: str | None = None
+    cpus: float | None = None
+    network: str = "bridge"
+    compare_metrics: tuple[str, ...] = ()
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the folder where reprobox keeps its files for this project."""
+        return self.root / ".reprobox"
+
+
+# key -> (types accepted, what to write instead)
+_TOP = {
+    "name": (str, 'a string, e.g. name = "digits"'),
+    "command": ((str, list), 'a string or list, e.g. command = "python train.py"'),
+    "python": (str, 'a version string, e.g. python = "3.11"'),
+    "base_image": (str, 'an image reference, e.g. base_image = "python:3.11-slim"'),
+    "seed": (int, "an integer, e.g. seed = 42"),
+    "profile": (str, 'one of "default", "strict"'),
+    "data": (list, 'a list of paths, e.g. data = ["data/train.csv"]'),
+    "env": (dict, 'a table, e.g. [env] TF_ENABLE_ONEDNN_OPTS = "0"'),
+    "pass_env": (list, 'a list of variable names, e.g. pass_env = ["MY_FLAG"]'),
+    "packages": (dict, "a table [packages]"),
+    "build": (dict, "a table [build]"),
+    "run": (dict, "a table [run]"),
+    "metrics": (dict, "a table [metrics]"),
+}
+_PACKAGES = {
+    "requirements": (str, 'a path, e.g. requirements = "requirements.txt"'),
+    "from_env": (bool, "true or false"),
+    "index_url": (str, "an index URL"),
+    "extra_index_urls": (list, "a list of index URLs"),
+    "resolver": (str, 'one of "uv", "pip-compile"'),
+}
+_BUILD = {"ca_cert": (str, "a path to a PEM CA bundle")}
+_RUN = {
+    "cpus": ((int, float), "a number of CPUs, e.g. cpus = 1.5"),
+    "network": (str, 'one of "bridge", "none"'),
+}
+_METRICS = {
+    "compare": (list, 'a list of metric names, e.g. compare = ["test_accuracy"]'),
+    "tolerances": (dict, "a table of name = { abs = 0.01, rel = 0.001 }"),
+}
+
+
+def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
+    """Return the config file of a project folder and its raw reprobox table."""
+    project = Path(project)
+    if not project.is_dir():
+        raise ConfigError(project, None, "is not a folder", "give a project folder")
+    toml_path = project / CONFIG_NAME
+    if toml_path.is_file():
+        return toml_path, _read_toml(toml_path)
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        table = _read_toml(pyproject).get("tool", {}).get("reprobox")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise ConfigError(pyproject, "tool.reprobox", "is not a table")
+            return pyproject, table
+    raise ConfigError(
+        project,
+        None,
+        f"no {CONFIG_NAME} and no [tool.reprobox] in pyproject.toml",
+        f'create {CONFIG_NAME} with at least: command = "python train.py"',
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, "is not UTF-8 text", "save it as UTF-8") from None
+    if not text.strip():
+        raise ConfigError(
+            path, None, "is empty", 'add at least: command = "python train.py"'
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"is not valid TOML: {exc}") from None
+
+
+def _check_keys(path: Path, prefix: str, table: dict, spec: dict) -> None:
+    for key, value in table.items():
+        dotted = f"{prefix}{key}"
+        if key not in spec:
+            close = difflib.get_close_matches(key, list(spec), n=1)
+            fix = f"did you mean {prefix}{close[0]}?" if close else (
+                "known keys: " + ", ".join(sorted(spec))
+            )
+            raise ConfigError(path, dotted, "unknown key", fix)
+        types, expected = spec[key]
+        if isinstance(value, bool) and bool not in _as_tuple(types):
+            raise ConfigError(path, dotted, "has the wrong type (bool)", f"use {expected}")
+        if not isinstance(value, types):
+            kind = type(value).__name__
+            raise ConfigError(path, dotted, f"has the wrong type ({kind})", f"use {expected}")
+
+
+def _as_tuple(types) -> tuple:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
+    for item in values:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(path, key, "must hold only non-empty strings")
+    return tuple(values)
+
+
+def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str:
+    """Check that rel names a path inside root; return it normalised."""
+    if "\x00" in rel or Path(rel).is_absolute():
+        raise ConfigError(path, key, f"{rel!r} is not a relative path",
+                          "give a path inside the project folder")
+    resolved = (root / rel).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ConfigError(path, key, f"{rel!r} points outside the project folder",
+                          "move the file into the project folder")
+    if must_exist and not resolved.is_file():
+        raise ConfigError(path, key, f"{rel!r} does not exist",
+                          "create it or fix the path")
+    return resolved.relative_to(root.resolve()).as_posix()
+
+
+def _check_env_value(path: Path, key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(path, key, "must be a string or number", 'e.g. "1"')
+    text = str(value)
+    if any(ch in text for ch in "\n\r\x00"):
+        raise ConfigError(path, key, "contains a line break or NUL",
+                          "environment values must be one line")
+    if len(text) > 4096:
+        raise ConfigError(path, key, "is longer than 4096 characters")
+    return text
+
+
+def load_config(project: str | Path) -> ProjectConfig:
+    """Load and check the config of the project folder."""
+    root = Path(project).resolve()
+    path, table = find_config(root)
+    _check_keys(path, "", table, _TOP)
+    packages = table.get("packages", {})
+    build = table.get("build", {})
+    run = table.get("run", {})
+    metrics = table.get("metrics", {})
+    _check_keys(path, "packages.", packages, _PACKAGES)
+    _check_keys(path, "build.", build, _BUILD)
+    _check_keys(path, "run.", run, _RUN)
+    _check_keys(path, "metrics.", metrics, _METRICS)
+
+    if "command" not in table:
+        raise ConfigError(path, "command", "is missing",
+                          'add e.g. command = "python train.py"')
+    command = table["command"]
+    if isinstance(command, str):
+        try:
+            command = shlex.split(command)
+        except ValueError as exc:
+            raise ConfigError(path, "command", f"cannot be split: {exc}") from None
+    command = _str_list(path, "command", command)
+    if not command:
+        raise ConfigError(path, "command", "is empty", 'e.g. command = "python train.py"')
+
+    python = table.get("python", "3.11")
+    if not _PY_VERSION.match(python):
+        raise ConfigError(path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"')
+
+    profile = table.get("profile", "default")
+    if profile not in PROFILES:
+        raise ConfigError(path, "profile", f"{profile!r} is unknown",
+                          'use "default" or "strict"')
+
+    name = table.get("name") or root.name
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", name.lower()):
+        raise ConfigError(path, "name", f"{name!r} cannot name an image",
+                          "use letters, digits, '.', '_' or '-'")
+
+    env = {}
+    for key, value in sorted(table.get("env", {}).items()):
+        if not _ENV_NAME.match(key):
+            raise ConfigError(path, f"env.{key}", "is not a valid variable name",
+                              "use letters, digits and '_'")
+        env[key] = _check_env_value(path, f"env.{key}", value)
+    pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
+    for key in pass_env:
+        if not _ENV_NAME.match(key):
+            raise ConfigError(path, "pass_env", f"{key!r} is not a variable name")
+
+    data = tuple(sorted({
+        _inside(path, root, "data", item, must_exist=True)
+        for item in _str_list(path, "data", table.get("data", []))
+    }))
+
+    from_env = packages.get("from_env", False)
+    requirements = packages.get("requirements")
+    if requirements is not None:
+        requirements = _inside(path, root, "packages.requirements", requirements, True)
+    elif not from_env and (root / "requirements.txt").is_file():
+        requirements = "requirements.txt"
+    if requirements and from_env:
+        raise ConfigError(path, "packages", "sets both requirements and from_env",
+                          "choose one")
+
+    resolver = packages.get("resolver", "uv")
+    if resolver not in RESOLVERS:
+        raise ConfigError(path, "packages.resolver", f"{resolver!r} is unknown",
+                          'use "uv" or "pip-compile"')
+    network = run.get("network", "bridge")
+    if network not in NETWORKS:
+        raise ConfigError(path, "run.network", f"{network!r} is unknown",
+                          'use "bridge" or "none"')
+    cpus = run.get("cpus")
+    if cpus is not None and not cpus > 0:
+        raise ConfigError(path, "run.cpus", "must be above 0", "e.g. cpus = 1")
+
+    tolerances = {}
+    for metric, tol in sorted(metrics.get("tolerances", {}).items()):
+        key = f"metrics.tolerances.{metric}"
+        if not isinstance(tol, dict) or not set(tol) <= {"abs", "rel"}:
+            raise ConfigError(path, key, "must be a table with abs and/or rel",
+                              "e.g. { abs = 0.01 }")
+        for part, value in tol.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(path, f"{key}.{part}", "must be a number ≥ 0")
+        tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
+
+    return ProjectConfig(
+        root=root,
+        source=path,
+        name=name.lower(),
+        command=command,
+        python=python,
+        base_image=table.get("base_image") or DEFAULT_BASE_IMAGE.format(python=python),
+        seed=table.get("seed"),
+        profile=profile,
+        data=data,
+        env=env,
+        pass_env=pass_env,
+        requirements=requirements,
+        from_env=from_env,
+        index_url=packages.get("index_url"),
+        extra_index_urls=_str_list(path, "packages.extra_index_urls",
+                                   packages.get("extra_index_urls", [])),
+        resolver=resolver,
+        ca_cert=build.get("ca_cert"),
+        cpus=float(cpus) if cpus is not None else None,
+        network=network,
+        compare_metrics=_str_list(path, "metrics.compare", metrics.get("compare", [])),
+        tolerances=tolerances,
+    )

@@ -1,0 +1,309 @@
+"""The border with Docker: every engine call goes through this module.
+
+Images are built with the docker CLI through BuildKit (the SDK has no BuildKit,
+and BuildKit is what gives cache mounts and build secrets); everything else
+uses the docker SDK. Docker's errors become reprobox errors here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.types import Mount
+
+from reprobox.errors import BuildError, EngineError
+from reprobox.proc import run_command
+
+log = logging.getLogger("reprobox")
+
+LABEL_PREFIX = "org.reprobox"
+RUN_LABEL = f"{LABEL_PREFIX}.run-id"
+OWNER_LABEL = f"{LABEL_PREFIX}.owner"
+_STEP = re.compile(r"^#\d+ (\[[^\]]+\] .*)$")
+_FAILED_STEP = re.compile(r"^ > (\[[^\]]+\] .*?):?$")
+
+
+@dataclass
+class Engine:
+    """A connection to one Docker engine, with the CLI that can build on it."""
+
+    client: docker.DockerClient
+    host: str | None  # None: the default from the environment
+
+    def describe(self) -> dict:
+        """Return the engine's address, version, OS and architecture."""
+        try:
+            info = self.client.version()
+        except docker.errors.DockerException as exc:
+            raise EngineError(f"Docker engine stopped answering: {exc}") from None
+        return {
+            "host": self.host or os.environ.get("DOCKER_HOST") or "default",
+            "server_version": info.get("Version"),
+            "os": info.get("Os"),
+            "arch": info.get("Arch"),
+        }
+
+
+def connect(host: str | None = None, context: str | None = None) -> Engine:
+    """Connect to an engine by URL, by docker context name, or from the env."""
+    if context:
+        host = _context_host(context)
+    try:
+        if host:
+            client = docker.DockerClient(base_url=host, use_ssh_client=True)
+        else:
+            client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise EngineError(
+            f"no Docker engine answers at {where}",
+            hint="start one (scripts/setup-host does) or pass --host",
+        ) from exc
+    return Engine(client=client, host=host)
+
+
+def _context_host(name: str) -> str:
+    cli = shutil.which("docker")
+    if not cli:
+        raise EngineError("--context needs the docker CLI, which is not installed")
+    proc = run_command([cli, "context", "inspect", name], check=False)
+    if proc.returncode != 0:
+        raise EngineError(f"docker context {name!r} not found",
+                          hint="list them with `docker context ls`")
+    endpoints = json.loads(proc.stdout)[0]["Endpoints"]
+    return endpoints["docker"]["Host"]
+
+
+def find_build_cli() -> tuple[str, dict[str, str]]:
+    """Return a docker CLI that builds with BuildKit, and the env it needs."""
+    override = os.environ.get("REPROBOX_DOCKER_CLI")
+    candidates = [override] if override else []
+    for path in (shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"):
+        if path and path not in candidates:
+            candidates.append(path)
+    for cli in candidates:
+        if not cli or not os.access(cli, os.X_OK):
+            continue
+        if run_command([cli, "buildx", "version"], check=False).returncode == 0:
+            return cli, {}
+        version = run_command(
+            [cli, "version", "--format", "{{.Client.Version}}"], check=False
+        ).stdout.strip()
+        major = version.split(".")[0]
+        if major.isdigit() and int(major) < 23:  # BuildKit built in, no buildx
+            return cli, {"DOCKER_BUILDKIT": "1"}
+    raise EngineError(
+        "no docker CLI here can build with BuildKit",
+        hint="install the buildx plugin, or Debian's docker.io (docker 20.10)",
+    )
+
+
+def _cli_env(engine: Engine, extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDKIT_")}
+    if engine.host:
+        env["DOCKER_HOST"] = engine.host
+    env.pop("DOCKER_CONTEXT", None) if engine.host else None
+    env.update(extra)
+    return env
+
+
+def build_image(
+    engine: Engine,
+    context_dir: Path,
+    tag: str,
+    *,
+    labels: Mapping[str, str],
+    secrets: Mapping[str, Path],
+    on_line: Callable[[str], None] | None = None,
+) -> str:
+    """Build context_dir into tag with BuildKit; return the image id."""
+    cli, cli_env = find_build_cli()
+    argv = [cli, "build", "--progress=plain", "--tag", tag, "--file",
+            str(context_dir / "Dockerfile")]
+    for key in sorted(labels):
+        argv += ["--label", f"{key}={labels[key]}"]
+    for name in sorted(secrets):
+        argv += ["--secret", f"id={name},src={secrets[name]}"]
+    argv.append(str(context_dir))
+    log.info("building %s", tag)
+    lines: list[str] = []
+    proc = subprocess.Popen(
+        argv, env=_cli_env(engine, cli_env), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, errors="replace",
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            if on_line:
+                on_line(line)
+        code = proc.wait()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+    if code != 0:
+        raise BuildError(
+            f"building {tag} failed",
+            step=failing_step(lines),
+            log_tail="\n".join(lines[-25:]),
+        )
+    return image_id(engine, tag)
+
+
+def failing_step(lines: Sequence[str]) -> str | None:
+    """Return the Dockerfile step a BuildKit plain log says failed."""
+    for line in reversed(lines):
+        match = _FAILED_STEP.match(line)
+        if match:
+            return match.group(1)
+    steps = [m.group(1) for m in map(_STEP.match, lines) if m]
+    return steps[-1] if steps else None
+
+
+def image_id(engine: Engine, ref: str) -> str | None:
+    """Return the id of the image ref on this engine, or None when absent."""
+    try:
+        return engine.client.images.get(ref).id
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"cannot inspect image {ref}: {exc}") from None
+
+
+def image_labels(engine: Engine, ref: str) -> dict[str, str]:
+    """Return the labels of image ref."""
+    try:
+        return dict(engine.client.images.get(ref).labels or {})
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"image {ref} is not on this engine") from None
+
+
+def image_digests(engine: Engine, ref: str) -> list[str]:
+    """Return the registry digests (RepoDigests) known for image ref."""
+    try:
+        return list(engine.client.images.get(ref).attrs.get("RepoDigests") or [])
+    except docker.errors.ImageNotFound:
+        return []
+
+
+@dataclass
+class ContainerSpec:
+    """Everything needed to start one training container."""
+
+    image: str
+    command: Sequence[str]
+    env: Mapping[str, str]
+    labels: Mapping[str, str]
+    user: str
+    mounts: Sequence[tuple[Path, str, bool]]  # host path, container path, read-only
+    cpus: float | None = None
+    device_requests: list | None = None
+    network: str = "bridge"
+
+
+def start_container(engine: Engine, spec: ContainerSpec):
+    """Create and start a container for spec; return the SDK container."""
+    mounts = [
+        Mount(target=target, source=str(source), type="bind", read_only=ro)
+        for source, target, ro in spec.mounts
+    ]
+    kwargs = dict(
+        image=spec.image,
+        command=list(spec.command),
+        environment=dict(spec.env),
+        labels=dict(spec.labels),
+        user=spec.user,
+        mounts=mounts,
+        detach=True,
+        network_mode=spec.network,
+        security_opt=["no-new-privileges"],
+        cap_drop=["ALL"],
+        init=True,
+    )
+    if spec.cpus:
+        kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.device_requests:
+        kwargs["device_requests"] = spec.device_requests
+    try:
+        container = engine.client.containers.create(**kwargs)
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"image {spec.image} is not on this engine",
+                          hint="run `reprobox build` first") from None
+    except docker.errors.APIError as exc:
+        raise EngineError(f"the engine refused the container: {exc.explanation}") from None
+    try:
+        container.start()
+    except docker.errors.APIError as exc:
+        remove_container(container)
+        raise EngineError(f"the container did not start: {exc.explanation}") from None
+    return container
+
+
+def remove_container(container) -> None:
+    """Stop and remove a container, whatever state it is in."""
+    try:
+        container.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.DockerException as exc:
+        print(f"reprobox: could not remove container {container.id[:12]}: {exc}",
+              file=sys.stderr)
+
+
+def remove_orphans(engine: Engine, project_label: str) -> list[str]:
+    """Remove containers of a project whose reprobox process is gone."""
+    removed = []
+    try:
+        found = engine.client.containers.list(
+            all=True, filters={"label": f"{LABEL_PREFIX}.project={project_label}"}
+        )
+    except docker.errors.DockerException:
+        return removed
+    for container in found:
+        owner = container.labels.get(OWNER_LABEL, "")
+        if _owner_alive(owner):
+            continue
+        remove_container(container)
+        removed.append(container.labels.get(RUN_LABEL, container.id[:12]))
+    return removed
+
+
+def owner_label() -> str:
+    """Return this process's owner label: host name, pid and start time."""
+    return f"{os.uname().nodename}:{os.getpid()}:{_start_time(os.getpid())}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _owner_alive(owner: str) -> bool:
+    try:
+        node, pid, started = owner.split(":")
+    except ValueError:
+        return False
+    if node != os.uname().nodename:
+        return True  # another machine's run: not ours to judge
+    return pid.isdigit() and _start_time(int(pid)) == started

@@ -1,0 +1,202 @@
+"""`reprobox freeze`: capture a training setup as Dockerfile, lock and manifest.
+
+freeze_project() gathers everything and returns the three texts; nothing is
+written until write_frozen() renames them into place, so a failure or Ctrl-C
+part-way leaves the previous freeze intact.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reprobox import __version__
+from reprobox.atomic import atomic_write_text, dump_json
+from reprobox.config import ProjectConfig
+from reprobox.dockerfile import render_dockerfile
+from reprobox.envvars import frozen_environment
+from reprobox.errors import InputError
+from reprobox.lock import PackageIndexes, collect_requirements, resolve_lock
+from reprobox.manifest import (
+    DOCKERFILE_NAME,
+    LOCK_NAME,
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    fingerprint_data,
+    sha256_bytes,
+)
+from reprobox.runtime import machine_facts
+
+FRAMEWORK_PACKAGES = {
+    "jax": "jax",
+    "keras": "keras",
+    "tensorflow": "tensorflow",
+    "tensorflow-cpu": "tensorflow",
+    "tf-nightly": "tensorflow",
+    "torch": "torch",
+}
+
+
+@dataclass
+class FreezeResult:
+    """The texts freeze writes, and what the user should be told."""
+
+    dockerfile: str
+    lock: str
+    manifest: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def manifest_text(self) -> str:
+        return dump_json(self.manifest)
+
+
+def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
+                    environ: Mapping[str, str]) -> Path | None:
+    """Return the CA bundle for the build: flag, then config, then PIP_CERT."""
+    if flag:
+        where, value = "--ca-cert", flag
+    elif cfg.ca_cert:
+        where, value = f"{cfg.source}: build.ca_cert", cfg.ca_cert
+    elif environ.get("PIP_CERT"):
+        where, value = "PIP_CERT", environ["PIP_CERT"]
+    else:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        path = (cfg.root / path) if where.endswith("ca_cert") else path.resolve()
+    if not path.is_file():
+        raise InputError(f"{where}: CA bundle {value} does not exist",
+                         hint="give the path of a PEM certificate file")
+    text = path.read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise InputError(f"{where}: {value} holds no PEM certificate",
+                         hint="give a PEM file (-----BEGIN CERTIFICATE-----)")
+    return path
+
+
+def _frameworks(pins: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for package, framework in sorted(FRAMEWORK_PACKAGES.items()):
+        if package in pins:
+            found[framework] = {"package": package, "version": pins[package]}
+    try:
+        from reprobox.gpu.table import lookup_tensorflow
+    except ImportError:  # the table is optional for CPU-only freezes
+        return found
+    if "tensorflow" in found:
+        try:
+            row = lookup_tensorflow(found["tensorflow"]["version"])
+        except Exception:
+            row = None
+        if row is not None:
+            found["tensorflow"]["cuda"] = getattr(row, "cuda", None)
+            found["tensorflow"]["cudnn"] = getattr(row, "cudnn", None)
+    return found
+
+
+def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
+    cpu = machine_facts.cpu_facts()
+    try:
+        from reprobox.runtime.gpu_facts import gpu_facts
+
+        gpu = gpu_facts()
+    except Exception:
+        gpu = None
+    return {
+        "cpu": cpu,
+        "env": machine_facts.numerics_env(environ),
+        "gpu": gpu,
+        "os": machine_facts.os_facts(),
+        "python": machine_facts.python_facts()["version"],
+    }
+
+
+def freeze_project(
+    cfg: ProjectConfig,
+    *,
+    from_env_python: str | None = None,
+    ca_cert: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FreezeResult:
+    """Gather packages, facts, environment and data; return what to write."""
+    environ = os.environ if environ is None else environ
+    indexes = PackageIndexes(cfg.index_url, cfg.extra_index_urls)
+    collected = collect_requirements(
+        project_root=cfg.root,
+        requirements_file=cfg.requirements,
+        python_executable=from_env_python,
+    )
+    lock = resolve_lock(
+        collected,
+        python=cfg.python,
+        indexes=indexes,
+        ca_cert=str(ca_cert) if ca_cert else None,
+        resolver=cfg.resolver,
+    )
+    env, env_warnings = frozen_environment(cfg, environ)
+    system_packages = ["git"] if lock.needs_git else []
+    dockerfile = render_dockerfile(
+        base_image=cfg.base_image,
+        command=cfg.command,
+        environment_vars=env,
+        system_packages=system_packages,
+        config_name=cfg.source.name,
+    )
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "reprobox_version": __version__,
+        "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
+        "python": cfg.python,
+        "platform": "linux/x86_64",
+        "base_image": {"ref": cfg.base_image, "digest": None},
+        "packages": {
+            "source": collected.source,
+            "resolver": lock.resolver,
+            "lock_sha256": sha256_bytes(lock.text.encode("utf-8")),
+            "pins": dict(sorted(lock.pins.items())),
+            "warnings": sorted(set(lock.warnings)),
+            "system": system_packages,
+        },
+        "indexes": indexes.redacted(),
+        "ca_cert": (
+            {"sha256": sha256_bytes(ca_cert.read_bytes())} if ca_cert else None
+        ),
+        "dockerfile_sha256": sha256_bytes(dockerfile.encode("utf-8")),
+        "environment": env,
+        "seed": cfg.seed,
+        "determinism": {
+            "profile": cfg.profile,
+            "tf_op_determinism": cfg.profile == "strict"
+            or env.get("TF_DETERMINISTIC_OPS") in ("1", "true"),
+        },
+        "data": fingerprint_data(cfg),
+        "metrics": {
+            "compare": list(cfg.compare_metrics),
+            "tolerances": {
+                name: {"abs": tol.abs, "rel": tol.rel}
+                for name, tol in sorted(cfg.tolerances.items())
+            },
+        },
+        "host": _host_facts(environ),
+        "frameworks": _frameworks(lock.pins),
+    }
+    warnings = list(lock.warnings) + env_warnings
+    return FreezeResult(dockerfile=dockerfile, lock=lock.text, manifest=manifest,
+                        warnings=warnings)
+
+
+def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
+    """Write the frozen files atomically; the manifest goes last."""
+    state = cfg.state_dir
+    paths = [state / LOCK_NAME, state / DOCKERFILE_NAME, state / MANIFEST_NAME]
+    atomic_write_text(paths[0], result.lock)
+    atomic_write_text(paths[1], result.dockerfile)
+    atomic_write_text(paths[2], result.manifest_text)
+    gitignore = state / ".gitignore"
+    if not gitignore.exists():
+        atomic_write_text(gitignore, "# run outputs are large and per machine\nruns/\n")
+    return paths

@@ -1,0 +1,170 @@
+"""The frozen project on disk: manifest.json, requirements.lock, Dockerfile.
+
+The manifest format is documented in docs/schemas.md. Reading checks every
+file so that a build or run never starts from a half-frozen or edited state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reprobox import __version__
+from reprobox.config import ProjectConfig
+from reprobox.errors import InputError
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+LOCK_NAME = "requirements.lock"
+DOCKERFILE_NAME = "Dockerfile"
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex sha256 of data."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Return the hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, Any]:
+    """Read a reprobox JSON document, refusing corrupt or too-new files."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {kind} is missing") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {kind}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: {kind} is not valid JSON ({exc})",
+                         hint="restore it or create it again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+        raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
+    if data["schema_version"] > known_version:
+        raise InputError(
+            f"{path}: {kind} has schema_version {data['schema_version']}, newer "
+            f"than this reprobox {__version__} reads ({known_version})",
+            hint="upgrade reprobox",
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class FrozenProject:
+    """The three files `reprobox freeze` writes, checked and loaded."""
+
+    state_dir: Path
+    manifest: dict[str, Any]
+    manifest_text: str
+    lock_text: str
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.state_dir / MANIFEST_NAME
+
+    @property
+    def lock_path(self) -> Path:
+        return self.state_dir / LOCK_NAME
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return self.state_dir / DOCKERFILE_NAME
+
+    @property
+    def manifest_sha256(self) -> str:
+        return sha256_bytes(self.manifest_text.encode("utf-8"))
+
+
+_REQUIRED = ("project", "packages", "python", "base_image", "environment", "data")
+
+
+def check_manifest(path: Path, data: dict[str, Any]) -> None:
+    """Raise InputError unless data has the manifest's required fields."""
+    for key in _REQUIRED:
+        if key not in data:
+            raise InputError(f"{path}: manifest field {key!r} is missing",
+                             hint="run `reprobox freeze` again")
+    if not isinstance(data["packages"], dict) or "lock_sha256" not in data["packages"]:
+        raise InputError(f"{path}: manifest field 'packages.lock_sha256' is missing",
+                         hint="run `reprobox freeze` again")
+
+
+def load_frozen(cfg: ProjectConfig) -> FrozenProject:
+    """Load the frozen files of a project, checking they belong together."""
+    state = cfg.state_dir
+    manifest_path = state / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise InputError(f"{manifest_path} is missing",
+                         hint=f"run `reprobox freeze {cfg.root}` first")
+    manifest = read_versioned_json(manifest_path, "manifest", SCHEMA_VERSION)
+    check_manifest(manifest_path, manifest)
+    lock_path = state / LOCK_NAME
+    try:
+        lock_bytes = lock_path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{lock_path} is missing",
+                         hint=f"run `reprobox freeze {cfg.root}` again") from None
+    if sha256_bytes(lock_bytes) != manifest["packages"]["lock_sha256"]:
+        raise InputError(
+            f"{lock_path} was changed after freeze (its sha256 no longer matches "
+            "manifest.json)",
+            hint=f"run `reprobox freeze {cfg.root}` to lock again",
+        )
+    dockerfile = state / DOCKERFILE_NAME
+    if not dockerfile.is_file():
+        raise InputError(f"{dockerfile} is missing",
+                         hint=f"run `reprobox freeze {cfg.root}` again")
+    if sha256_file(dockerfile) != manifest.get("dockerfile_sha256"):
+        raise InputError(
+            f"{dockerfile} was changed after freeze",
+            hint="edit reprobox.toml instead, then run `reprobox freeze` again",
+        )
+    return FrozenProject(
+        state_dir=state,
+        manifest=manifest,
+        manifest_text=manifest_path.read_text(encoding="utf-8"),
+        lock_text=lock_bytes.decode("utf-8"),
+    )
+
+
+def fingerprint_data(cfg: ProjectConfig) -> list[dict[str, Any]]:
+    """Return path, sha256 and size of each declared data file, sorted by path."""
+    out = []
+    for rel in sorted(cfg.data):
+        path = cfg.root / rel
+        try:
+            out.append({"path": rel, "sha256": sha256_file(path),
+                        "size": path.stat().st_size})
+        except OSError as exc:
+            raise InputError(f"{path}: data file cannot be read: {exc.strerror}",
+                             hint="fix the path in reprobox.toml `data`") from None
+    return out
+
+
+def check_data_unchanged(cfg: ProjectConfig, manifest: dict[str, Any]) -> None:
+    """Refuse to run when a data file differs from its fingerprint at freeze."""
+    frozen = {item["path"]: item["sha256"] for item in manifest.get("data", [])}
+    for rel in sorted(set(frozen) | set(cfg.data)):
+        if rel not in frozen:
+            raise InputError(f"{cfg.root / rel}: data file was added after freeze",
+                             hint="run `reprobox freeze` again")
+        path = cfg.root / rel
+        if not path.is_file():
+            raise InputError(f"{path}: data file is missing",
+                             hint="restore it, or remove it from `data` and freeze")
+        if sha256_file(path) != frozen[rel]:
+            raise InputError(
+                f"{path}: data file changed since freeze (sha256 differs)",
+                hint="restore the frozen data, or run `reprobox freeze` to accept it",
+            )

@@ -1,0 +1,321 @@
+"""`reprobox run`: train inside the image and write a run record.
+
+The record is written when the run starts (status "running") and rewritten
+when it ends, each time atomically. Ctrl-C or SIGTERM stop and remove the
+container and mark the record "interrupted"; a container whose reprobox died
+(SIGKILL) is found by its labels and removed by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reprobox import __version__
+from reprobox.atomic import atomic_write_json
+from reprobox.config import ProjectConfig
+from reprobox.engine import (
+    LABEL_PREFIX,
+    OWNER_LABEL,
+    RUN_LABEL,
+    ContainerSpec,
+    Engine,
+    owner_label,
+    remove_container,
+    start_container,
+)
+from reprobox.envvars import STRICT_ENV
+from reprobox.errors import Interrupted, RunFailed
+
+RECORD_SCHEMA_VERSION = 1
+OUT_IN_CONTAINER = "/reprobox/out"
+CONTAINER_UID = 1000
+GPU_MISSING_EXIT = 97
+LOG_NAME = "container.log"
+
+
+@dataclass
+class RunOptions:
+    """How one run is made: seed, profile, resources and extra env."""
+
+    seed: int | None = None
+    profile: str = "default"
+    cpus: float | None = None
+    gpus: str | None = None
+    device_requests: list | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    repeat_index: int | None = None
+    seed_sweep: str | None = None
+    network: str = "bridge"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Return a sortable, unique run id: UTC time plus 6 random hex digits."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def make_run_dir(runs_dir: Path) -> tuple[str, Path]:
+    """Create a fresh run folder; never reuse one another run made."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        run_id = new_run_id()
+        path = runs_dir / run_id
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return run_id, path
+
+
+def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, str]:
+    """Return the variables the training container starts with."""
+    env = {
+        "REPROBOX_OUT": OUT_IN_CONTAINER,
+        "REPROBOX_METRICS": f"{OUT_IN_CONTAINER}/metrics.json",
+        "REPROBOX_PROFILE": opts.profile,
+        "HOME": "/tmp",
+    }
+    if opts.seed is not None:
+        env["REPROBOX_SEED"] = str(opts.seed)
+        env["PYTHONHASHSEED"] = str(opts.seed)
+    if opts.profile == "strict":
+        env.update(STRICT_ENV)
+        env["REPROBOX_OP_DETERMINISM"] = "1"
+    elif manifest.get("determinism", {}).get("tf_op_determinism"):
+        env["REPROBOX_OP_DETERMINISM"] = "1"
+    if opts.gpus:
+        env["REPROBOX_REQUIRE_GPU"] = "1"
+    env.update(opts.extra_env)
+    return env
+
+
+def _metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) -> dict:
+    metrics: dict[str, float] = {}
+    history = capture.get("history") or []
+    if history and history[-1].get("epochs"):
+        last = dict(history[-1]["epochs"][-1])
+        last.pop("epoch", None)
+        metrics.update(last)
+    evaluations = capture.get("evaluations") or []
+    if evaluations:
+        for key, value in evaluations[-1].get("results", {}).items():
+            metrics[f"eval_{key}"] = value
+    for key, value in script_metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics[key] = float(value)
+    return dict(sorted(metrics.items()))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the record's `machine` object from what the container captured."""
+    env = capture.get("env") or {}
+    frameworks = capture.get("frameworks") or {}
+    packages = {name: info.get("version") for name, info in frameworks.items()}
+    keras = dict(capture.get("keras") or {})
+    if keras.get("version"):
+        packages["keras"] = keras["version"]
+    return {
+        "cpu": capture.get("machine_cpu"),
+        "threads": capture.get("threads"),
+        "onednn": {
+            "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS"),
+            "ONEDNN_MAX_CPU_ISA": env.get("ONEDNN_MAX_CPU_ISA"),
+        },
+        "gpu": capture.get("gpu"),
+        "python": (capture.get("python") or {}).get("version"),
+        "os": capture.get("os"),
+        "packages": dict(sorted(packages.items())),
+        "tensorflow": frameworks.get("tensorflow"),
+        "torch": frameworks.get("torch"),
+        "keras": keras or None,
+        "env": env,
+    }
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGTERM so cleanup runs as for Ctrl-C."""
+
+
+def run_in_container(
+    cfg: ProjectConfig,
+    engine: Engine,
+    *,
+    image_ref: str,
+    image_id: str,
+    manifest: Mapping[str, Any],
+    manifest_sha256: str,
+    opts: RunOptions,
+    on_log: Callable[[str], None] | None = None,
+    image_digest: str | None = None,
+) -> dict[str, Any]:
+    """Run the training command in a container; return the final record."""
+    run_id, run_dir = make_run_dir(cfg.state_dir / "runs")
+    if os.geteuid() == 0:
+        os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
+        user = f"{CONTAINER_UID}:{CONTAINER_UID}"
+    else:
+        user = f"{os.getuid()}:{os.getgid()}"
+    record: dict[str, Any] = {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "reprobox_version": __version__,
+        "run_id": run_id,
+        "status": "running",
+        "exit_code": None,
+        "started_at": _iso(time.time()),
+        "finished_at": None,
+        "duration_s": None,
+        "project": cfg.name,
+        "image": {"ref": image_ref, "id": image_id, "digest": image_digest},
+        "manifest_sha256": manifest_sha256,
+        "engine": engine.describe(),
+        "seed": opts.seed,
+        "profile": opts.profile,
+        "options": {
+            "cpus": opts.cpus, "gpus": opts.gpus, "network": opts.network,
+            "repeat_index": opts.repeat_index, "seed_sweep": opts.seed_sweep,
+        },
+        "data": manifest.get("data", []),
+        "machine": None,
+        "metrics": {},
+        "history": [],
+        "evaluations": [],
+        "log": LOG_NAME,
+        "error": None,
+    }
+    record_path = run_dir / "record.json"
+    atomic_write_json(record_path, record)
+
+    mounts = [(run_dir, OUT_IN_CONTAINER, False)]
+    mounts += [(cfg.root / rel, f"/app/{rel}", True) for rel in cfg.data]
+    spec = ContainerSpec(
+        image=image_id,
+        command=list(manifest["project"]["command"]),
+        env=container_env(manifest, opts),
+        labels={
+            RUN_LABEL: run_id,
+            OWNER_LABEL: owner_label(),
+            f"{LABEL_PREFIX}.project": cfg.name,
+        },
+        user=user,
+        mounts=mounts,
+        cpus=opts.cpus,
+        device_requests=opts.device_requests,
+        network=opts.network,
+    )
+    started = time.time()
+    container = None
+    log_lines: list[str] = []
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main = threading.current_thread() is threading.main_thread()
+
+    def on_term(signum, frame):
+        raise _Stop()
+
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
+    try:
+        container = start_container(engine, spec)
+        with open(run_dir / LOG_NAME, "w", encoding="utf-8", errors="replace") as log:
+            for chunk in container.logs(stream=True, follow=True):
+                text = chunk.decode("utf-8", errors="replace")
+                log.write(text)
+                log.flush()
+                for line in text.splitlines():
+                    log_lines.append(line)
+                    if on_log:
+                        on_log(line)
+                del log_lines[:-200]
+        result = container.wait()
+        exit_code = int(result.get("StatusCode", -1))
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        container.reload()
+        oom = oom or bool(container.attrs.get("State", {}).get("OOMKilled"))
+    except (KeyboardInterrupt, _Stop):
+        if container is not None:
+            remove_container(container)
+            container = None
+        _finish(record, run_dir, started, status="interrupted", exit_code=None,
+                error={"message": "interrupted by the user",
+                       "log_tail": "\n".join(log_lines[-20:])})
+        atomic_write_json(record_path, record)
+        raise Interrupted(f"run {run_id} interrupted; container removed; "
+                          f"record in {record_path}") from None
+    except BaseException as exc:
+        _finish(record, run_dir, started, status="failed", exit_code=None,
+                error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])})
+        atomic_write_json(record_path, record)
+        raise
+    finally:
+        if container is not None:
+            remove_container(container)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+    error = None
+    status = "succeeded" if exit_code == 0 else "failed"
+    if exit_code == GPU_MISSING_EXIT:
+        error = {"message": "GPUs were requested but the framework saw none",
+                 "log_tail": "\n".join(log_lines[-20:])}
+    elif oom or exit_code == 137:
+        error = {"message": f"killed (exit {exit_code}"
+                 + (", out of memory)" if oom else ")"),
+                 "log_tail": "\n".join(log_lines[-20:])}
+    elif exit_code != 0:
+        error = {"message": f"training command exited with {exit_code}",
+                 "log_tail": "\n".join(log_lines[-20:])}
+    _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
+    atomic_write_json(record_path, record)
+    return record
+
+
+def _finish(record: dict, run_dir: Path, started: float, *, status: str,
+            exit_code: int | None, error: dict | None) -> None:
+    capture = _read_json(run_dir / "capture.json")
+    script_metrics = _read_json(run_dir / "metrics.json")
+    if capture.get("error") and error is not None:
+        error["message"] = capture["error"].get("message", error["message"])
+    record.update({
+        "status": status,
+        "exit_code": exit_code,
+        "finished_at": _iso(time.time()),
+        "duration_s": round(time.time() - started, 3),
+        "machine": machine_from_capture(capture),
+        "metrics": _metrics_from(capture, script_metrics),
+        "history": capture.get("history") or [],
+        "evaluations": capture.get("evaluations") or [],
+        "error": error,
+    })
+
+
+def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:
+    """Raise RunFailed with the record's error when the run did not succeed."""
+    if record["status"] == "succeeded":
+        return
+    error = record.get("error") or {}
+    tail = error.get("log_tail") or ""
+    message = f"run {record['run_id']} {record['status']}: {error.get('message')}"
+    if tail:
+        message += "\n" + "\n".join("  | " + line for line in tail.splitlines()[-10:])
+    raise RunFailed(message + f"\n  record: {record_path}")

@@ -1,0 +1,1 @@
+"""Code that runs inside reprobox images; standard library only."""

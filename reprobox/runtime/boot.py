@@ -1,0 +1,300 @@
+"""Start-up hook that runs inside every reprobox container before the script.
+
+A `.pth` file in the image's virtualenv imports this module when Python
+starts. With no REPROBOX_OUT in the environment it does nothing, so the image
+stays usable without reprobox. Otherwise it:
+
+- fits thread counts to the container's CPU quota (or pins them in the strict
+  profile) before any numerical library reads its settings;
+- seeds Python's `random` now, and NumPy, TensorFlow, Keras and PyTorch right
+  after the script imports them (a framework the script never imports is never
+  imported here);
+- records every Keras `fit` history and `evaluate` result, and the machine and
+  framework facts, into REPROBOX_OUT/capture.json.
+
+Standard library only, apart from the frameworks the script imports itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.abc
+import importlib.util
+import json
+import os
+import random
+import sys
+import tempfile
+import traceback
+
+from . import machine_facts
+
+GPU_MISSING_EXIT = 97
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+_state: dict = {
+    "history": [],
+    "evaluations": [],
+    "frameworks": {},
+    "threads": {},
+    "keras": {},
+    "error": None,
+}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seed() -> int | None:
+    raw = os.environ.get("REPROBOX_SEED")
+    return int(raw) if raw not in (None, "") else None
+
+
+def _write_capture() -> None:
+    out = os.environ.get("REPROBOX_OUT")
+    if not out or os.environ.get("REPROBOX_BOOT_PID") != str(os.getpid()):
+        return  # only the script's own process writes; forked workers do not
+    data = dict(_state)
+    data["schema_version"] = 1
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".capture.", dir=out)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, sort_keys=True, default=repr)
+        os.replace(tmp, os.path.join(out, "capture.json"))
+    except OSError as exc:  # never break the user's script over bookkeeping
+        print(f"reprobox: could not write capture: {exc}", file=sys.stderr)
+
+
+def _fit_threads() -> None:
+    facts = machine_facts.cpu_facts()
+    _state["machine_cpu"] = facts
+    strict = os.environ.get("REPROBOX_PROFILE") == "strict"
+    threads = 1 if strict else facts["fitted_threads"]
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
+    for name in _THREAD_VARS:
+        os.environ.setdefault(name, str(threads))
+    _state["threads"] = {
+        "intra_op": int(os.environ["TF_NUM_INTRAOP_THREADS"]),
+        "inter_op": int(os.environ["TF_NUM_INTEROP_THREADS"]),
+        "omp": int(os.environ["OMP_NUM_THREADS"]),
+        "source": "strict profile" if strict else "cgroup quota",
+    }
+
+
+# --- after-import hooks -----------------------------------------------------
+
+
+def _on_numpy(np) -> None:
+    seed = _seed()
+    if seed is not None:
+        np.random.seed(seed)
+
+
+def _fail_without_gpu(framework: str) -> None:
+    _state["error"] = {
+        "message": f"GPUs were requested but {framework} sees none; refusing "
+        "to train on the CPU instead",
+        "kind": "gpu_missing",
+    }
+    _write_capture()
+    print(f"reprobox: {_state['error']['message']}", file=sys.stderr, flush=True)
+    os._exit(GPU_MISSING_EXIT)
+
+
+def _on_tensorflow(tf) -> None:
+    seed = _seed()
+    threads = _state.get("threads", {})
+    try:
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads["intra_op"])
+            tf.config.threading.set_inter_op_parallelism_threads(threads["inter_op"])
+    except RuntimeError as exc:  # the runtime was already initialised
+        _state["threads"]["warning"] = str(exc)
+    if seed is not None:
+        tf.random.set_seed(seed)
+    if _env_flag("REPROBOX_OP_DETERMINISM"):
+        tf.config.experimental.enable_op_determinism()
+    if os.environ.get("REPROBOX_PROFILE") == "strict":
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    info = {}
+    try:
+        build = dict(tf.sysconfig.get_build_info())
+        info = {
+            "built_with_cuda": bool(build.get("is_cuda_build")),
+            "cuda": build.get("cuda_version"),
+            "cudnn": build.get("cudnn_version"),
+        }
+    except Exception:  # older TF or a stripped build: facts are optional
+        pass
+    info["version"] = getattr(tf, "__version__", None)
+    _state["frameworks"]["tensorflow"] = info
+    if _env_flag("REPROBOX_REQUIRE_GPU"):
+        gpus = tf.config.list_physical_devices("GPU")
+        info["gpus_visible"] = len(gpus)
+        if not gpus:
+            _fail_without_gpu("TensorFlow")
+
+
+def _on_torch(torch) -> None:
+    seed = _seed()
+    if seed is not None:
+        torch.manual_seed(seed)
+    if os.environ.get("REPROBOX_PROFILE") == "strict":
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    torch.set_num_threads(_state.get("threads", {}).get("intra_op", 1))
+    cuda_ok = bool(torch.cuda.is_available())
+    _state["frameworks"]["torch"] = {
+        "version": getattr(torch, "__version__", None),
+        "cuda": getattr(torch.version, "cuda", None),
+        "cuda_available": cuda_ok,
+    }
+    if _env_flag("REPROBOX_REQUIRE_GPU") and not cuda_ok:
+        _fail_without_gpu("PyTorch")
+
+
+def _history_callback(keras):
+    class ReproboxHistory(keras.callbacks.Callback):
+        """Append each epoch's logs to the capture as soon as it ends."""
+
+        def __init__(self, entry):
+            super().__init__()
+            self.entry = entry
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = {"epoch": epoch + 1}
+            for key, value in (logs or {}).items():
+                try:
+                    row[key] = float(value)
+                except (TypeError, ValueError):
+                    continue
+            self.entry["epochs"].append(row)
+            _write_capture()
+
+    return ReproboxHistory
+
+
+def _on_keras(keras) -> None:
+    seed = _seed()
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    _state["keras"]["version"] = getattr(keras, "__version__", None)
+    model_cls = keras.Model
+    if getattr(model_cls.fit, "_reprobox", False):
+        return
+    callback_cls = _history_callback(keras)
+    original_fit, original_evaluate = model_cls.fit, model_cls.evaluate
+
+    def fit(self, *args, **kwargs):
+        entry = {"call": len(_state["history"]), "epochs": []}
+        _state["history"].append(entry)
+        callbacks = list(kwargs.get("callbacks") or [])
+        kwargs["callbacks"] = callbacks + [callback_cls(entry)]
+        result = original_fit(self, *args, **kwargs)
+        entry["jit_compile"] = getattr(self, "jit_compile", None)
+        _state["keras"]["jit_compile"] = entry["jit_compile"]
+        _write_capture()
+        return result
+
+    def evaluate(self, *args, **kwargs):
+        result = original_evaluate(self, *args, **kwargs)
+        try:
+            values = dict(self.get_metrics_result())
+        except Exception:
+            values = {}
+        if not values and isinstance(result, dict):
+            values = result
+        clean = {}
+        for key, value in values.items():
+            try:
+                clean[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        _state["evaluations"].append(
+            {"call": len(_state["evaluations"]), "results": clean}
+        )
+        _write_capture()
+        return result
+
+    fit._reprobox = evaluate._reprobox = True
+    model_cls.fit, model_cls.evaluate = fit, evaluate
+
+
+_HOOKS = {
+    "numpy": _on_numpy,
+    "tensorflow": _on_tensorflow,
+    "keras": _on_keras,
+    "torch": _on_torch,
+}
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Run a hook once a watched top-level module has finished importing."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in _HOOKS or name in _done:
+            return None
+        _done.add(name)
+        spec = importlib.util.find_spec(name)  # the normal finders, minus us
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        original_exec = loader.exec_module
+
+        def exec_module(module):
+            original_exec(module)
+            try:
+                _HOOKS[name](module)
+            except SystemExit:
+                raise
+            except Exception:
+                _state.setdefault("hook_errors", []).append(
+                    f"{name}: {traceback.format_exc(limit=2)}"
+                )
+
+        loader.exec_module = exec_module
+        return spec
+
+
+_done: set[str] = set()
+
+
+def _record_exit() -> None:
+    _state["env"] = machine_facts.numerics_env()
+    _state["python"] = machine_facts.python_facts()
+    _state["os"] = machine_facts.os_facts()
+    try:
+        from . import gpu_facts
+
+        _state["gpu"] = gpu_facts.gpu_facts()
+    except Exception:
+        _state["gpu"] = None
+    _write_capture()
+
+
+def start() -> None:
+    """Set threads, seeds and hooks when running under `reprobox run`."""
+    if not os.environ.get("REPROBOX_OUT"):
+        return
+    owner = os.environ.get("REPROBOX_BOOT_PID")
+    main_process = owner is None
+    if main_process:
+        os.environ["REPROBOX_BOOT_PID"] = str(os.getpid())
+    _fit_threads()
+    seed = _seed()
+    if seed is not None:
+        random.seed(seed)
+    for name in _HOOKS:
+        if name in sys.modules:
+            _done.add(name)
+            _HOOKS[name](sys.modules[name])
+    sys.meta_path.insert(0, _AfterImport())
+    if main_process:
+        atexit.register(_record_exit)
+        _write_capture()
+
+
+start()
