@@ -1,0 +1,241 @@
+"""Set run records side by side: metrics, curves, setups, noise and repeats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from reprobox.compare.environment import EnvDifference, diff_environments, environment_of
+from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
+from reprobox.compare.metrics import EXACT, MetricResult, Tolerance, compare_metric
+from reprobox.compare.noise import (
+    NoiseBand,
+    NoiseCheck,
+    NondeterminismFinding,
+    check_against_noise,
+    find_nondeterminism,
+    seed_noise_bands,
+)
+from reprobox.compare.records import Record, as_number
+from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
+
+COMPARISON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run's place in the comparison and its one-line verdict."""
+
+    run_id: str
+    is_reference: bool
+    status: str
+    seed: Any
+    passed: bool
+    metrics_differ: bool
+    likely_cause: str | None  # the field most likely to explain the difference
+    headline: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything `reprobox compare` found; renderers turn it into text."""
+
+    schema_version: int
+    reference: str
+    runs: tuple[RunSummary, ...]
+    metrics: tuple[str, ...]
+    values: Mapping[str, Mapping[str, float | None]]  # run_id -> metric -> value
+    results: tuple[MetricResult, ...]
+    default_tolerance: Tolerance
+    epsilon: float
+    history_metrics: tuple[str, ...]
+    curves: tuple[CurveDivergence, ...]
+    differences: tuple[EnvDifference, ...]
+    noise_bands: tuple[NoiseBand, ...]
+    noise_checks: tuple[NoiseCheck, ...]
+    nondeterminism: tuple[NondeterminismFinding, ...]
+    notes: tuple[str, ...]
+    passed: bool
+
+
+def compare_runs(
+    records: Sequence[Record],
+    *,
+    reference: int | str = 0,
+    tolerances: Mapping[str, Tolerance | Mapping[str, Any]] | None = None,
+    metrics: Sequence[str] | None = None,
+    default_tolerance: Tolerance = EXACT,
+    epsilon: float = 0.0,
+) -> Comparison:
+    """Compare every run with the reference run; pure, reads nothing from disk."""
+    if len(records) < 2:
+        raise InputError(
+            f"compare needs two or more run records, got {len(records)}",
+            hint="give more record.json files, run folders or a runs folder",
+        )
+    ref = records[_reference_index(records, reference)]
+    others = [r for r in records if r is not ref]
+    limits = {name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()}
+    names = sorted({n for r in records for n in r.metrics}) if metrics is None else list(
+        dict.fromkeys(metrics)
+    )
+
+    results = [
+        compare_metric(
+            run.run_id, name, ref.metrics.get(name), run.metrics.get(name),
+            reference_has=name in ref.metrics, run_has=name in run.metrics,
+            tolerance=limits.get(name, default_tolerance),
+            tolerance_given=name in limits,
+        )
+        for run in others
+        for name in names
+    ]
+    environments = {r.run_id: environment_of(r) for r in records}
+    differences = [
+        diff
+        for run in others
+        for diff in diff_environments(
+            run.run_id, environments[ref.run_id], environments[run.run_id]
+        )
+    ]
+    curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
+    bands, noise_notes = seed_noise_bands(records, names)
+    summaries = _summaries(records, ref, results, differences)
+    passed = bool(results) and all(r.passed for r in results)
+
+    return Comparison(
+        schema_version=COMPARISON_SCHEMA_VERSION,
+        reference=ref.run_id,
+        runs=tuple(summaries),
+        metrics=tuple(names),
+        values={r.run_id: {n: as_number(r.metrics.get(n)) for n in names} for r in records},
+        results=tuple(results),
+        default_tolerance=default_tolerance,
+        epsilon=epsilon,
+        history_metrics=tuple(history_metrics(records)),
+        curves=tuple(curves),
+        differences=tuple(differences),
+        noise_bands=tuple(bands),
+        noise_checks=tuple(check_against_noise(results, bands, records)),
+        nondeterminism=tuple(find_nondeterminism(records, environments, names)),
+        notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
+        passed=passed,
+    )
+
+
+def exit_code(comparison: Comparison) -> int:
+    """Return 0 when every metric is within tolerance, else 1."""
+    return EXIT_OK if comparison.passed else EXIT_FAILED
+
+
+def _reference_index(records: Sequence[Record], reference: int | str) -> int:
+    """Resolve the reference run, given as a position or a run id."""
+    if isinstance(reference, str):
+        for index, record in enumerate(records):
+            if record.run_id == reference:
+                return index
+        raise InputError(
+            f"reference run {reference} is not among the given runs",
+            hint="give a run id from the records, or a position starting at 0",
+        )
+    if isinstance(reference, bool) or not -len(records) <= reference < len(records):
+        raise InputError(
+            f"reference position {reference} is out of range for {len(records)} runs",
+            hint=f"give 0 to {len(records) - 1}",
+        )
+    return reference % len(records)
+
+
+def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
+    """Accept a Tolerance or a manifest-style {abs, rel} mapping."""
+    if isinstance(value, Tolerance):
+        return value
+    if isinstance(value, Mapping) and set(value) <= {"abs", "rel"}:
+        return Tolerance(abs=value.get("abs"), rel=value.get("rel"))
+    raise InputError(
+        f"tolerance for {name} must have only abs and/or rel, not {value!r}",
+        hint='e.g. {"abs": 1e-6, "rel": 1e-3}',
+    )
+
+
+def _summaries(records, ref, results, differences) -> list[RunSummary]:
+    """Write each run's verdict and, where metrics differ, the likely cause."""
+    results_of: dict[str, list[MetricResult]] = {}
+    for result in results:
+        results_of.setdefault(result.run_id, []).append(result)
+    suspects: dict[str, EnvDifference] = {}
+    for diff in differences:
+        if diff.changes_numerics:
+            suspects.setdefault(diff.run_id, diff)
+
+    summaries = []
+    for record in records:
+        if record is ref:
+            summaries.append(RunSummary(
+                record.run_id, True, record.status, record.seed, True, False, None,
+                "reference run",
+            ))
+            continue
+        own = results_of.get(record.run_id, [])
+        changed = [r for r in own if not r.identical]
+        suspect = suspects.get(record.run_id)
+        passed = all(r.passed for r in own)
+        headline = _headline(changed, suspect)
+        summaries.append(RunSummary(
+            record.run_id, False, record.status, record.seed, passed, bool(changed),
+            suspect.field if (suspect and changed) else None, headline,
+        ))
+    return summaries
+
+
+def _headline(changed: list[MetricResult], suspect: EnvDifference | None) -> str:
+    if not changed:
+        suffix = " despite setup differences" if suspect else ""
+        return f"metrics identical{suffix}"
+    shown = ", ".join(
+        f"{r.metric} {r.delta:+.3g}" if r.delta is not None else f"{r.metric} ({r.reason})"
+        for r in changed[:3]
+    ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    if suspect is None:
+        return (
+            f"metrics differ ({shown}) with no numerics-relevant setup difference: "
+            "nondeterminism (e.g. an unseeded shuffle or racing ops)"
+        )
+    return (
+        f"metrics differ ({shown}); most likely cause: {suspect.category} "
+        f"{suspect.field} {format_value(suspect.reference_value)} -> "
+        f"{format_value(suspect.run_value)}"
+    )
+
+
+def _notes(records, names, limits, default_tolerance) -> list[str]:
+    notes = []
+    for record in records:
+        if record.status != "succeeded":
+            notes.append(f"run {record.run_id} has status {record.status or 'unknown'}")
+    projects = sorted({r.project for r in records})
+    if len(projects) > 1:
+        notes.append("runs come from different projects: " + ", ".join(projects))
+    if not names:
+        notes.append("no metrics to compare: the verdict is a failure")
+    defaulted = [n for n in names if n not in limits]
+    if defaulted:
+        notes.append(
+            f"no tolerance given for {', '.join(defaulted)}: "
+            f"{default_tolerance.describe()} (default)"
+        )
+    unknown = sorted(set(limits) - set(names))
+    if unknown:
+        notes.append(f"tolerance given for metrics no run compared: {', '.join(unknown)}")
+    return notes
+
+
+def format_value(value: Any) -> str:
+    """Show a setup value in one short line: lists joined, absent as 'unset'."""
+    if value is None:
+        return "unset"
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(v) for v in value) or "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

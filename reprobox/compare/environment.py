@@ -1,0 +1,192 @@
+"""Find and rank what differs between the setups of two runs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any, Mapping
+
+from reprobox.compare.records import Record
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of setup difference, and why it can (or cannot) change numbers."""
+
+    name: str
+    changes_numerics: bool
+    explanation: str
+
+
+# Most likely cause of a numeric difference first; those that cannot change
+# numbers last.
+CATEGORIES: tuple[Category, ...] = (
+    Category("image", True, "another image can hold other libraries and builds"),
+    Category("lock", True, "another manifest means other locked packages or settings"),
+    Category("data", True, "other input data changes every number downstream"),
+    Category("seed", True, "another seed changes weight init, shuffling and dropout"),
+    Category("determinism", True, "determinism settings choose ordered or racing ops"),
+    Category("onednn", True, "oneDNN CPU kernels round float sums differently"),
+    Category("isa", True, "kernels are picked by instruction set (AVX2/AVX-512/AMX)"),
+    Category("threads", True, "thread counts change how reductions are split"),
+    Category("cpus", True, "the CPU count sets default thread pools and work splits"),
+    Category("cpu", True, "other CPU types (Intel vs AMD) take other kernel paths"),
+    Category("gpu", True, "GPU, driver, CUDA/cuDNN and TF32 pick kernels and precision"),
+    Category("jit", True, "XLA compilation fuses ops and reorders float arithmetic"),
+    Category("framework", True, "other TensorFlow/Keras/Python versions change kernels"),
+    Category("packages", True, "another package version can change numeric code"),
+    Category("env", True, "a numerics environment variable can change kernel choice"),
+    Category("other", True, "not classified; it may change numbers"),
+    Category("reprobox", False, "reprobox version; changes setup, not numbers as such"),
+    Category("host", False, "container engine details; no effect on numbers as such"),
+    Category("provenance", False, "names and bookkeeping; no effect on numbers"),
+)
+_CATEGORY = {category.name: category for category in CATEGORIES}
+_RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
+
+# (field pattern, category, explanation or None for the category's own); the
+# first pattern that matches the lower-cased field wins.
+FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
+    ("image.ref", "provenance", "the image name; the id and digest say what ran"),
+    ("image.*", "image", None),
+    ("manifest_sha256", "lock", None),
+    ("data*", "data", None),
+    ("seed", "seed", None),
+    ("machine.env.pythonhashseed", "seed", "the hash seed changes set/dict order"),
+    ("profile", "determinism", "the determinism profile sets seeds and op settings"),
+    ("*determinis*", "determinism", None),
+    ("*onednn*", "onednn", None),
+    ("*dnnl*", "onednn", None),
+    ("machine.cpu.flags", "isa", None),
+    ("machine.threads.*", "threads", None),
+    ("machine.env.omp_*", "threads", None),
+    ("machine.env.*_num_threads", "threads", None),
+    ("machine.env.tf_num_*", "threads", None),
+    ("machine.cpu.cpu_quota", "cpus", None),
+    ("machine.cpu.visible_cpus", "cpus", None),
+    ("machine.cpu.logical_cpus", "cpus", None),
+    ("options.cpus", "cpus", None),
+    ("machine.cpu.cgroup_version", "host", None),
+    ("machine.cpu.*", "cpu", None),
+    ("engine.arch", "cpu", "another architecture runs other kernels entirely"),
+    ("*tf32*", "gpu", "TF32 matmuls keep 10 mantissa bits instead of 23"),
+    ("machine.gpu*", "gpu", None),
+    ("machine.tensorflow.cud*", "gpu", None),
+    ("machine.tensorflow.built_with_cuda", "gpu", None),
+    ("machine.tensorflow.gpus_visible", "gpu", None),
+    ("options.gpus", "gpu", None),
+    ("machine.env.cuda_*", "gpu", None),
+    ("machine.env.nvidia_*", "gpu", None),
+    ("machine.keras.jit_compile", "jit", None),
+    ("*xla*", "jit", None),
+    ("machine.packages.*", "packages", None),
+    ("machine.python", "framework", None),
+    ("machine.tensorflow.*", "framework", None),
+    ("machine.keras.*", "framework", None),
+    ("machine.env.*", "env", None),
+    ("reprobox_version", "reprobox", None),
+    ("engine.*", "host", None),
+    ("project", "provenance", "the project name"),
+)
+
+# Record fields about the run itself, not its setup.
+RUN_FIELDS = frozenset({
+    "schema_version", "run_id", "status", "exit_code", "started_at", "finished_at",
+    "duration_s", "metrics", "history", "evaluations", "log", "error",
+})
+RUN_OPTIONS = frozenset({"repeat_index", "seed_sweep"})
+ISA_FLAG = re.compile(r"^(avx|amx|fma|sse4)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class EnvDifference:
+    """One setup field that differs between the reference run and another run."""
+
+    run_id: str
+    field: str
+    reference_value: Any
+    run_value: Any
+    category: str
+    changes_numerics: bool
+    explanation: str
+    rank: int
+
+
+def environment_of(record: Record) -> dict[str, Any]:
+    """Flatten a record's setup into field -> value, leaving out run bookkeeping."""
+    setup = {key: value for key, value in record.data.items() if key not in RUN_FIELDS}
+    if isinstance(setup.get("options"), Mapping):
+        setup["options"] = {
+            k: v for k, v in setup["options"].items() if k not in RUN_OPTIONS
+        }
+    if isinstance(setup.get("data"), list):
+        setup["data"] = _data_by_path(setup["data"])
+    flat: dict[str, Any] = {}
+    _flatten("", setup, flat)
+    if "machine.cpu.flags" in flat:
+        flat["machine.cpu.flags"] = isa_flags(flat["machine.cpu.flags"])
+    return flat
+
+
+def isa_flags(flags: Any) -> tuple[str, ...]:
+    """Keep the instruction-set flags that steer kernel choice, sorted."""
+    if isinstance(flags, str):
+        flags = flags.split()
+    if not isinstance(flags, (list, tuple)):
+        return ()
+    return tuple(sorted({str(f).lower() for f in flags if ISA_FLAG.match(str(f))}))
+
+
+def classify(field: str) -> tuple[Category, str]:
+    """Return a field's category and the one-line reason it can matter."""
+    lowered = field.lower()
+    for pattern, name, explanation in FIELD_RULES:
+        if fnmatchcase(lowered, pattern):
+            category = _CATEGORY[name]
+            return category, explanation or category.explanation
+    return _CATEGORY["other"], _CATEGORY["other"].explanation
+
+
+def diff_environments(
+    run_id: str, reference: Mapping[str, Any], run: Mapping[str, Any]
+) -> list[EnvDifference]:
+    """List the setup fields that differ, most likely numeric cause first."""
+    found = []
+    for field in sorted(set(reference) | set(run)):
+        ref_value, run_value = reference.get(field), run.get(field)
+        if ref_value == run_value:
+            continue
+        category, explanation = classify(field)
+        found.append(EnvDifference(
+            run_id, field, ref_value, run_value, category.name,
+            category.changes_numerics, explanation, _RANK[category.name],
+        ))
+    return sorted(found, key=lambda d: (d.rank, d.field))
+
+
+def _data_by_path(entries: list[Any]) -> dict[str, Any]:
+    """Key data fingerprints by file path so that order and index do not matter."""
+    keyed: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        if isinstance(entry, Mapping):
+            path = str(entry.get("path", index))
+            keyed[path] = {k: v for k, v in entry.items() if k != "path"}
+        else:
+            keyed[str(index)] = entry
+    return keyed
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Write the leaves of nested objects as dotted fields; lists of objects indexed."""
+    if isinstance(value, Mapping) and value:
+        for key in value:
+            name = f"{prefix}.{key}" if prefix else str(key)
+            _flatten(name, value[key], out)
+    elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        for index, item in enumerate(value):
+            _flatten(f"{prefix}[{index}]", item, out)
+    elif isinstance(value, list):
+        out[prefix] = tuple(value)
+    else:
+        out[prefix] = value if not isinstance(value, Mapping) else None

@@ -1,0 +1,134 @@
+"""Compare final metric values against a reference run, within tolerances."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from reprobox.compare.records import as_number, same_number
+from reprobox.errors import InputError
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move: |delta| <= abs, or |delta| <= rel * |reference|.
+
+    With neither bound given the tolerance is exact: only bitwise-equal values
+    pass, since reprobox exists to show that a run repeats exactly.
+    """
+
+    abs: float | None = None
+    rel: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("abs", "rel"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            number = as_number(value)
+            if number is None or not math.isfinite(number) or number < 0:
+                raise InputError(
+                    f"tolerance {name} must be a finite number >= 0, not {value!r}",
+                    hint="e.g. abs 1e-6 or rel 1e-3",
+                )
+            object.__setattr__(self, name, number)
+
+    @property
+    def is_exact(self) -> bool:
+        return self.abs is None and self.rel is None
+
+    def allows(self, delta: float, reference: float) -> bool:
+        """Tell whether a finite delta from a finite reference is within bounds."""
+        size = abs(delta)
+        if self.is_exact:
+            return size == 0
+        if self.abs is not None and size <= self.abs:
+            return True
+        return self.rel is not None and size <= self.rel * abs(reference)
+
+    def describe(self) -> str:
+        """Say the tolerance in a few words, e.g. 'abs 1e-06 or rel 0.001'."""
+        if self.is_exact:
+            return "exact"
+        parts = [f"abs {self.abs:g}"] if self.abs is not None else []
+        parts += [f"rel {self.rel:g}"] if self.rel is not None else []
+        return " or ".join(parts)
+
+
+EXACT = Tolerance()
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One metric of one run set against the reference run."""
+
+    run_id: str
+    metric: str
+    value: float | None
+    reference_value: float | None
+    delta: float | None
+    rel_delta: float | None
+    tolerance: Tolerance
+    tolerance_given: bool
+    identical: bool
+    passed: bool
+    reason: str
+
+
+def compare_metric(
+    run_id: str,
+    metric: str,
+    reference_raw: Any,
+    run_raw: Any,
+    *,
+    reference_has: bool,
+    run_has: bool,
+    tolerance: Tolerance,
+    tolerance_given: bool,
+) -> MetricResult:
+    """Set one metric of a run against the reference value and judge it."""
+    ref = as_number(reference_raw)
+    value = as_number(run_raw)
+
+    def result(passed: bool, reason: str, *, identical: bool = False, delta=None):
+        rel = None
+        if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
+            rel = delta / abs(ref)
+        return MetricResult(
+            run_id, metric, value, ref, delta, rel, tolerance, tolerance_given,
+            identical, passed, reason,
+        )
+
+    problem = _missing_reason(ref, value, reference_raw, run_raw, reference_has, run_has)
+    if problem:
+        return result(False, problem)
+    if same_number(ref, value):
+        if math.isnan(ref):
+            return result(True, "NaN in both runs", identical=True)
+        return result(True, "identical", identical=True, delta=0.0)
+    if math.isnan(ref) or math.isnan(value):
+        side = "the reference run" if math.isnan(ref) else "this run"
+        return result(False, f"NaN in {side} only")
+    if math.isinf(ref) or math.isinf(value):
+        return result(False, "infinite in one run only", delta=value - ref)
+
+    delta = value - ref
+    if tolerance.allows(delta, ref):
+        return result(True, f"within tolerance ({tolerance.describe()})", delta=delta)
+    return result(False, f"out of tolerance ({tolerance.describe()})", delta=delta)
+
+
+def _missing_reason(ref, value, reference_raw, run_raw, reference_has, run_has) -> str:
+    """Say why a metric cannot be compared, or return '' when it can."""
+    if not reference_has and not run_has:
+        return "missing in both runs"
+    if not reference_has:
+        return "missing in the reference run"
+    if not run_has:
+        return "missing in this run"
+    if ref is None:
+        return f"not a number in the reference run ({reference_raw!r})"
+    if value is None:
+        return f"not a number in this run ({run_raw!r})"
+    return ""

@@ -1,0 +1,178 @@
+"""Seed-to-seed noise bands, and repeats that should agree but do not."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from reprobox.compare.metrics import MetricResult
+from reprobox.compare.records import Record, as_number, same_number
+
+
+@dataclass(frozen=True)
+class NoiseBand:
+    """How far a metric moves across the seeds of one seed sweep."""
+
+    sweep: str
+    metric: str
+    run_ids: tuple[str, ...]
+    n: int
+    minimum: float
+    maximum: float
+    spread: float  # maximum - minimum
+    mean: float
+    std: float  # sample standard deviation (n - 1)
+
+
+@dataclass(frozen=True)
+class NoiseCheck:
+    """Whether a run's difference to the reference exceeds seed-to-seed noise."""
+
+    run_id: str
+    metric: str
+    sweep: str
+    delta: float
+    spread: float
+    std: float
+    beyond_noise: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class NondeterminismFinding:
+    """A metric that differs between runs of the same image, seed and machine."""
+
+    run_ids: tuple[str, ...]
+    repeats: bool  # True when the runs were asked for as repeats
+    metric: str
+    values: tuple[float | None, ...]
+    spread: float | None  # max - min of the finite values
+    reason: str
+
+
+def seed_noise_bands(
+    records: Sequence[Record], metrics: Sequence[str]
+) -> tuple[list[NoiseBand], list[str]]:
+    """Measure each seed sweep's spread per metric; return bands and notes."""
+    bands: list[NoiseBand] = []
+    notes: list[str] = []
+    for sweep, members in sorted(_sweeps(records).items()):
+        seeds = {json.dumps(r.seed) for r in members}
+        if len(members) < 2 or len(seeds) < 2:
+            notes.append(f"seed sweep {sweep}: needs two or more seeds for a noise band")
+            continue
+        if len({r.image_key for r in members}) > 1:
+            notes.append(
+                f"seed sweep {sweep} mixes images: its spread is more than seed noise"
+            )
+        for metric in metrics:
+            band = _band(sweep, metric, members)
+            if band is not None:
+                bands.append(band)
+    return bands, notes
+
+
+def check_against_noise(
+    results: Sequence[MetricResult],
+    bands: Sequence[NoiseBand],
+    records: Sequence[Record],
+) -> list[NoiseCheck]:
+    """Judge each out-of-sweep difference: larger than the seed noise or not."""
+    sweep_of = {r.run_id: r.options.get("seed_sweep") for r in records}
+    checks = []
+    for band in bands:
+        for result in results:
+            sweep = sweep_of[result.run_id]
+            if result.metric != band.metric or (
+                sweep is not None and str(sweep) == band.sweep
+            ):
+                continue
+            if result.delta is None or not math.isfinite(result.delta):
+                continue
+            size, twice_std = abs(result.delta), 2 * band.std
+            beyond = size > band.spread or size > twice_std
+            if beyond:
+                bound = band.spread if size > band.spread else twice_std
+                name = "seed spread" if size > band.spread else "2 std"
+                reason = f"|delta| {size:.3g} > {name} {bound:.3g}: beyond seed noise"
+            else:
+                reason = (
+                    f"|delta| {size:.3g} <= seed spread {band.spread:.3g} and "
+                    f"2 std {twice_std:.3g}: within seed noise"
+                )
+            checks.append(NoiseCheck(
+                result.run_id, band.metric, band.sweep, result.delta, band.spread,
+                band.std, beyond, reason,
+            ))
+    return checks
+
+
+def find_nondeterminism(
+    records: Sequence[Record],
+    environments: Mapping[str, Mapping[str, Any]],
+    metrics: Sequence[str],
+) -> list[NondeterminismFinding]:
+    """Report metrics that differ among runs whose recorded setups are identical."""
+    groups: dict[str, list[Record]] = {}
+    for record in records:
+        key = json.dumps(environments[record.run_id], sort_keys=True, default=str)
+        groups.setdefault(key, []).append(record)
+
+    findings = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        repeats = any(r.options.get("repeat_index") is not None for r in members)
+        run_ids = tuple(r.run_id for r in members)
+        for metric in metrics:
+            values = tuple(as_number(r.metrics.get(metric)) for r in members)
+            if _all_same(values):
+                continue
+            finite = [v for v in values if v is not None and math.isfinite(v)]
+            spread = max(finite) - min(finite) if finite else None
+            shown = ", ".join("absent" if v is None else repr(v) for v in values)
+            reason = (
+                f"{metric} differs across {len(members)} runs of the same image, "
+                f"seed and machine ({shown}"
+                + (f"; spread {spread:.3g})" if spread is not None else ")")
+            )
+            findings.append(NondeterminismFinding(
+                run_ids, repeats, metric, values, spread, reason
+            ))
+    return sorted(findings, key=lambda f: (f.run_ids, f.metric))
+
+
+def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:
+    sweeps: dict[str, list[Record]] = {}
+    for record in records:
+        sweep = record.options.get("seed_sweep")
+        if sweep is not None:
+            sweeps.setdefault(str(sweep), []).append(record)
+    return sweeps
+
+
+def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | None:
+    """Build one metric's band from the sweep runs that have a finite value."""
+    pairs = [(r.run_id, as_number(r.metrics.get(metric))) for r in members]
+    pairs = [(run_id, v) for run_id, v in pairs if v is not None and math.isfinite(v)]
+    if len(pairs) < 2:
+        return None
+    values = [v for _, v in pairs]
+    return NoiseBand(
+        sweep, metric, tuple(run_id for run_id, _ in pairs), len(values),
+        min(values), max(values), max(values) - min(values),
+        statistics.fmean(values), statistics.stdev(values),
+    )
+
+
+def _all_same(values: Sequence[float | None]) -> bool:
+    first = values[0]
+    for value in values[1:]:
+        if (first is None) != (value is None):
+            return False
+        if first is not None and not same_number(first, value):
+            return False
+    return True

@@ -1,0 +1,211 @@
+"""Turn a Comparison into terminal text, Markdown or JSON (strings only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Sequence
+
+from reprobox.atomic import dump_json
+from reprobox.compare.comparison import Comparison, format_value
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def render_json(comparison: Comparison) -> str:
+    """Render as stable JSON; NaN and infinities become the strings NaN/Infinity."""
+    return dump_json(_json_safe(dataclasses.asdict(comparison)))
+
+
+def render_text(comparison: Comparison) -> str:
+    """Render as aligned plain-text tables for a terminal."""
+    out = [_title(comparison), ""]
+    for heading, header, rows in _sections(comparison):
+        out.append(heading)
+        out.extend("  " + line for line in _align([header, *rows]))
+        out.append("")
+    for heading, items in _lists(comparison):
+        out.append(heading)
+        out.extend(f"  - {_clean(item)}" for item in items)
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_markdown(comparison: Comparison) -> str:
+    """Render as GitHub-flavoured Markdown tables."""
+    out = [f"# {_md(_title(comparison).splitlines()[0])}", "", _md(_verdict(comparison)), ""]
+    for heading, header, rows in _sections(comparison):
+        out += [f"## {heading}", "", _md_row(header), _md_row(["---"] * len(header))]
+        out += [_md_row(row) for row in rows]
+        out.append("")
+    for heading, items in _lists(comparison):
+        out += [f"## {heading}", ""] + [f"- {_md(item)}" for item in items] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def format_number(value: float | None) -> str:
+    """Show a metric value exactly (shortest round-trip form), or 'absent'."""
+    if value is None:
+        return "absent"
+    return repr(float(value))
+
+
+def format_delta(value: float | None) -> str:
+    """Show a difference in three significant digits with its sign."""
+    return "n/a" if value is None else f"{value:+.3g}"
+
+
+def _title(comparison: Comparison) -> str:
+    return (
+        f"reprobox compare: {len(comparison.runs)} runs, reference "
+        f"{comparison.reference}\n{_verdict(comparison)}"
+    )
+
+
+def _verdict(comparison: Comparison) -> str:
+    failed = sum(not r.passed for r in comparison.results)
+    total = len(comparison.results)
+    if comparison.passed:
+        return f"verdict: PASS (all {total} metric checks within tolerance)"
+    return f"verdict: FAIL ({failed} of {total} metric checks out of tolerance)"
+
+
+def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Build every table as (heading, header, rows), in reading order."""
+    sections = [(
+        "Runs",
+        ["run", "seed", "status", "verdict", "summary"],
+        [
+            [
+                r.run_id + (" (ref)" if r.is_reference else ""), format_value(r.seed),
+                r.status or "unknown",
+                "-" if r.is_reference else ("pass" if r.passed else "FAIL"), r.headline,
+            ]
+            for r in c.runs
+        ],
+    )]
+    sections.append((
+        "Metrics",
+        ["run", "metric", "value", "reference", "delta", "rel", "tolerance", "verdict",
+         "reason"],
+        [
+            [
+                r.run_id, r.metric, format_number(r.value),
+                format_number(r.reference_value), format_delta(r.delta),
+                format_delta(r.rel_delta),
+                r.tolerance.describe() + ("" if r.tolerance_given else " (default)"),
+                "pass" if r.passed else "FAIL", r.reason,
+            ]
+            for r in c.results
+        ],
+    ))
+    if c.curves:
+        sections.append((
+            "Training curves",
+            ["run", "epochs ref", "epochs run", "parted at", "detail"],
+            [
+                [
+                    d.run_id, _counts(d.epochs_reference), _counts(d.epochs_run),
+                    "-" if d.identical else _where(d.call, d.epoch), d.reason,
+                ]
+                for d in c.curves
+            ],
+        ))
+    if c.differences:
+        differ = {r.run_id for r in c.runs if r.metrics_differ}
+        sections.append((
+            "Setup differences (most likely cause first; * = may explain the change)",
+            ["", "run", "field", "reference", "run value", "category", "why"],
+            [
+                [
+                    "*" if d.changes_numerics and d.run_id in differ else "", d.run_id,
+                    d.field, format_value(d.reference_value), format_value(d.run_value),
+                    d.category, d.explanation,
+                ]
+                for d in c.differences
+            ],
+        ))
+    if c.noise_bands:
+        sections.append((
+            "Seed noise",
+            ["sweep", "metric", "n", "min", "max", "spread", "std"],
+            [
+                [
+                    b.sweep, b.metric, str(b.n), format_number(b.minimum),
+                    format_number(b.maximum), f"{b.spread:.3g}", f"{b.std:.3g}",
+                ]
+                for b in c.noise_bands
+            ],
+        ))
+    if c.noise_checks:
+        sections.append((
+            "Differences against seed noise",
+            ["run", "metric", "sweep", "delta", "verdict", "detail"],
+            [
+                [
+                    n.run_id, n.metric, n.sweep, format_delta(n.delta),
+                    "beyond noise" if n.beyond_noise else "within noise", n.reason,
+                ]
+                for n in c.noise_checks
+            ],
+        ))
+    return sections
+
+
+def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
+    lists = []
+    if c.nondeterminism:
+        lists.append((
+            "Nondeterminism",
+            [
+                f"{f.reason}; runs {', '.join(f.run_ids)}"
+                + (" (asked for as repeats)" if f.repeats else "")
+                for f in c.nondeterminism
+            ],
+        ))
+    if c.notes:
+        lists.append(("Notes", list(c.notes)))
+    return lists
+
+
+def _where(call: int | None, epoch: int | None) -> str:
+    shown = "end" if epoch is None else f"epoch {epoch}"
+    return shown if not call else f"fit {call}, {shown}"
+
+
+def _counts(counts: Sequence[int]) -> str:
+    return "+".join(str(n) for n in counts) or "0"
+
+
+def _clean(text: str) -> str:
+    """Escape control characters so a record cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _align(rows: list[list[str]]) -> list[str]:
+    rows = [[_clean(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        for row in rows
+    ]
+
+
+def _md(text: str) -> str:
+    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|")
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(_md(cell) for cell in cells) + " |"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

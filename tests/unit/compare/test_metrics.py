@@ -1,0 +1,101 @@
+import math
+
+import pytest
+
+from reprobox.compare.metrics import EXACT, Tolerance, compare_metric
+from reprobox.errors import InputError
+
+
+def judge(ref, run, tolerance=EXACT, *, ref_has=True, run_has=True):
+    return compare_metric(
+        "B", "loss", ref, run, reference_has=ref_has, run_has=run_has,
+        tolerance=tolerance, tolerance_given=tolerance is not EXACT,
+    )
+
+
+def test_exactly_at_abs_tolerance_passes_and_just_beyond_fails():
+    assert judge(0.5, 0.75, Tolerance(abs=0.25)).passed
+    assert judge(0.5, 0.25, Tolerance(abs=0.25)).passed
+    assert not judge(0.5, 0.75, Tolerance(abs=math.nextafter(0.25, 0))).passed
+
+
+def test_exactly_at_rel_tolerance_passes_and_just_beyond_fails():
+    assert judge(2.0, 2.5, Tolerance(rel=0.25)).passed
+    assert not judge(2.0, 2.5, Tolerance(rel=math.nextafter(0.25, 0))).passed
+    assert not judge(-2.0, -2.5, Tolerance(rel=0.2)).passed
+
+
+def test_either_bound_is_enough():
+    both = Tolerance(abs=0.1, rel=0.5)
+    assert judge(2.0, 2.9, both).passed  # abs fails, rel passes
+    assert judge(0.0, 0.05, both).passed  # rel of a zero reference fails, abs passes
+    assert not judge(0.0, 0.2, both).passed
+
+
+def test_default_is_bitwise_equality():
+    result = judge(0.1, math.nextafter(0.1, 1))
+    assert not result.passed
+    assert result.reason == "out of tolerance (exact)"
+    assert result.delta == math.nextafter(0.1, 1) - 0.1
+    assert judge(0.1, 0.1).identical
+
+
+def test_delta_and_relative_delta_are_run_minus_reference():
+    result = judge(0.5, 0.25, Tolerance(abs=1))
+    assert result.delta == -0.25
+    assert result.rel_delta == -0.5
+    assert judge(0.0, 0.5, Tolerance(abs=1)).rel_delta is None
+
+
+def test_nan_in_both_runs_counts_as_the_same_result():
+    result = judge(float("nan"), float("nan"))
+    assert result.passed and result.identical
+    assert result.reason == "NaN in both runs"
+
+
+@pytest.mark.parametrize(
+    "ref, run, reason",
+    [(float("nan"), 0.1, "NaN in the reference run only"),
+     (0.1, float("nan"), "NaN in this run only"),
+     (float("inf"), 1.0, "infinite in one run only"),
+     (float("inf"), float("-inf"), "infinite in one run only")],
+)
+def test_nan_or_infinity_on_one_side_fails_even_with_loose_tolerance(ref, run, reason):
+    result = judge(ref, run, Tolerance(abs=1e9, rel=1e9))
+    assert not result.passed
+    assert result.reason == reason
+
+
+def test_equal_infinities_are_identical():
+    assert judge(float("inf"), float("inf")).identical
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [({"run_has": False}, "missing in this run"),
+     ({"ref_has": False}, "missing in the reference run"),
+     ({"ref_has": False, "run_has": False}, "missing in both runs")],
+)
+def test_missing_metric_fails_with_reason(kwargs, reason):
+    result = judge(0.1, 0.1, Tolerance(abs=1), **kwargs)
+    assert not result.passed
+    assert result.reason == reason
+
+
+@pytest.mark.parametrize("value", [None, "0.1", True])
+def test_non_numbers_fail(value):
+    result = judge(0.1, value, Tolerance(abs=1))
+    assert not result.passed
+    assert result.reason.startswith("not a number in this run")
+
+
+@pytest.mark.parametrize("bad", [-1e-9, float("nan"), float("inf"), "1e-3", True])
+def test_bad_tolerances_are_refused(bad):
+    with pytest.raises(InputError, match="finite number >= 0"):
+        Tolerance(abs=bad)
+
+
+def test_tolerance_description():
+    assert EXACT.describe() == "exact"
+    assert Tolerance(abs=1e-6, rel=0.001).describe() == "abs 1e-06 or rel 0.001"
+    assert Tolerance(abs=0).describe() == "abs 0"
