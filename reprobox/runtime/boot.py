@@ -25,6 +25,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import traceback
 
 from . import machine_facts
@@ -193,7 +194,11 @@ def _on_keras(keras) -> None:
         _state["history"].append(entry)
         callbacks = list(kwargs.get("callbacks") or [])
         kwargs["callbacks"] = callbacks + [callback_cls(entry)]
-        result = original_fit(self, *args, **kwargs)
+        _state["fit_depth"] = _state.get("fit_depth", 0) + 1
+        try:
+            result = original_fit(self, *args, **kwargs)
+        finally:
+            _state["fit_depth"] -= 1
         entry["jit_compile"] = getattr(self, "jit_compile", None)
         _state["keras"]["jit_compile"] = entry["jit_compile"]
         _write_capture()
@@ -201,6 +206,8 @@ def _on_keras(keras) -> None:
 
     def evaluate(self, *args, **kwargs):
         result = original_evaluate(self, *args, **kwargs)
+        if _state.get("fit_depth"):
+            return result  # fit's own validation pass, already in the history
         try:
             values = dict(self.get_metrics_result())
         except Exception:
@@ -232,13 +239,23 @@ _HOOKS = {
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
-    """Run a hook once a watched top-level module has finished importing."""
+    """Run a hook once a watched top-level module has finished importing.
+
+    find_spec may be called without an import following (TensorFlow probes for
+    keras with importlib.util.find_spec), so a module counts as done only once
+    its code has run, not when it was looked up.
+    """
+
+    _looking = threading.local()
 
     def find_spec(self, name, path=None, target=None):
-        if name not in _HOOKS or name in _done:
+        if name not in _HOOKS or name in _done or getattr(self._looking, name, False):
             return None
-        _done.add(name)
-        spec = importlib.util.find_spec(name)  # the normal finders, minus us
+        setattr(self._looking, name, True)
+        try:
+            spec = importlib.util.find_spec(name)  # the normal finders, minus us
+        finally:
+            setattr(self._looking, name, False)
         if spec is None or spec.loader is None:
             return spec
         loader = spec.loader
@@ -246,6 +263,9 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             original_exec(module)
+            if name in _done:
+                return
+            _done.add(name)
             try:
                 _HOOKS[name](module)
             except SystemExit:
