@@ -1,0 +1,59 @@
+"""Turn a --gpus value into the device requests the Docker engine expects."""
+
+from __future__ import annotations
+
+import re
+
+from docker.types import DeviceRequest
+
+from reprobox.errors import InputError
+
+GPUS_FIX = (
+    "use --gpus all, --gpus 2 (a count), --gpus device=0,2 (indexes) or "
+    "--gpus device=GPU-<uuid>"
+)
+_DEVICE_ID = re.compile(
+    r"^(\d+|GPU-[0-9a-fA-F-]{8,}|MIG-[0-9a-fA-F-]{8,}|MIG-GPU-[\w/-]+)$"
+)
+
+
+def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
+    """Parse all / N / device=ID[,ID...]; None means no GPU for the container."""
+    text = (value or "").strip().strip("'\"").strip()
+    if text.lower() in ("", "none", "0"):
+        return None
+    if text.lower() == "all":
+        return [_request(count=-1)]
+    if text.isdigit():
+        return [_request(count=int(text))]
+    if text.startswith("device="):
+        ids = [part.strip() for part in text[len("device=") :].split(",")]
+        if ids == [""]:
+            raise InputError(f"--gpus {value!r} names no GPU", hint=GPUS_FIX)
+        bad = ", ".join(repr(part) for part in ids if not _DEVICE_ID.match(part))
+        if bad:
+            raise InputError(
+                f"--gpus {value!r}: {bad} is not a GPU index or UUID", hint=GPUS_FIX
+            )
+        if len(set(ids)) != len(ids):
+            raise InputError(f"--gpus {value!r} names a GPU twice", hint=GPUS_FIX)
+        return [_request(device_ids=ids)]
+    raise InputError(f"--gpus {value!r} is not a GPU selection", hint=GPUS_FIX)
+
+
+def _request(*, count: int = 0, device_ids: list[str] | None = None) -> DeviceRequest:
+    # Same request as `docker run --gpus`: no driver named (the engine picks the
+    # one serving the "gpu" capability, the NVIDIA runtime hook or CDI).
+    return DeviceRequest(
+        driver="", count=count, device_ids=device_ids, capabilities=[["gpu"]]
+    )
+
+
+def describe_gpus(requests: list[DeviceRequest] | None) -> str | None:
+    """Return the record's `options.gpus` text for these requests."""
+    if not requests:
+        return None
+    request = requests[0]
+    if request.device_ids:
+        return "device=" + ",".join(request.device_ids)
+    return "all" if request.count == -1 else str(request.count)
