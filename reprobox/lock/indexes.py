@@ -1,0 +1,155 @@
+"""Package indexes the project declares, their credentials, and the CA to trust."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from reprobox.errors import LockError
+
+# scheme://userinfo@ in any text: the userinfo is what gets hidden.
+_CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+
+# Host variables that name a CA bundle, in the order they are trusted.
+CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+
+
+def redact_url(url: str) -> str:
+    """Return url with any user name or password shown as ***."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def redact_text(text: str) -> str:
+    """Return text with the credentials of every URL in it shown as ***."""
+    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+
+
+def has_credentials(url: str) -> bool:
+    """Tell whether url carries a user name or password."""
+    return "@" in urlsplit(url).netloc
+
+
+def _check_remote_index(url: str, key: str) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in ("http", "https"):
+        raise LockError(
+            f"{key} {redact_url(url)!r} is not a remote index: a lock must install "
+            "on other machines, so file URLs and local folders are not allowed",
+            hint="declare an https:// index, or publish the wheels to one",
+        )
+
+
+@dataclass(frozen=True)
+class BuildSecrets:
+    """Values the build gets only as BuildKit secrets (id -> value); never shown."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"BuildSecrets(ids={sorted(self.values)})"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def ids(self) -> list[str]:
+        """Return the secret ids, sorted, for the build's --secret flags."""
+        return sorted(self.values)
+
+    def contains_in(self, text: str) -> list[str]:
+        """Return the ids whose value, or its password part, appears in text."""
+        found = []
+        for secret_id, value in sorted(self.values.items()):
+            if any(piece and piece in text for piece in _secret_pieces(value)):
+                found.append(secret_id)
+        return found
+
+
+def _secret_pieces(value: str) -> list[str]:
+    pieces = [value]
+    for url in value.split():
+        netloc = urlsplit(url).netloc
+        if "@" in netloc:
+            userinfo = netloc.rsplit("@", 1)[0]
+            # user:password hides the password; a lone user name is the token.
+            pieces.append(userinfo.split(":", 1)[-1])
+    return pieces
+
+
+@dataclass(frozen=True)
+class PackageIndexes:
+    """The indexes a project declares; None as index_url means PyPI."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.index_url is not None:
+            _check_remote_index(self.index_url, "index_url")
+        for url in self.extra_index_urls:
+            _check_remote_index(url, "extra_index_urls")
+
+    def __repr__(self) -> str:
+        return f"PackageIndexes({self.redacted()!r})"
+
+    __str__ = __repr__
+
+    def redacted(self) -> dict:
+        """Return the manifest's `indexes` object: credentials shown as ***."""
+        return {
+            "extra_index_urls": [redact_url(url) for url in self.extra_index_urls],
+            "index_url": redact_url(self.index_url) if self.index_url else None,
+        }
+
+    def has_credentials(self) -> bool:
+        """Tell whether any declared index URL carries credentials."""
+        urls = [self.index_url or "", *self.extra_index_urls]
+        return any(has_credentials(url) for url in urls)
+
+    def build_secrets(self) -> BuildSecrets:
+        """Return every declared index as a build secret when any has credentials."""
+        if not self.has_credentials():
+            return BuildSecrets()
+        values = {}
+        if self.index_url:
+            values["pip_index_url"] = self.index_url
+        if self.extra_index_urls:
+            values["pip_extra_index_url"] = " ".join(self.extra_index_urls)
+        return BuildSecrets(values)
+
+    def uv_env(self) -> dict[str, str]:
+        """Return the UV_* variables that point uv at these indexes."""
+        env = {}
+        if self.index_url:
+            env["UV_DEFAULT_INDEX"] = self.index_url
+        if self.extra_index_urls:
+            env["UV_INDEX"] = " ".join(self.extra_index_urls)
+        return env
+
+    def pip_env(self) -> dict[str, str]:
+        """Return the PIP_* variables that point pip at these indexes."""
+        env = {}
+        if self.index_url:
+            env["PIP_INDEX_URL"] = self.index_url
+        if self.extra_index_urls:
+            env["PIP_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)
+        return env
+
+
+def default_ca_cert(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the CA bundle the host names in SSL_CERT_FILE, PIP_CERT or similar."""
+    environ = os.environ if environ is None else environ
+    for variable in CA_BUNDLE_VARIABLES:
+        value = environ.get(variable)
+        if value and Path(value).is_file():
+            return value
+    return None

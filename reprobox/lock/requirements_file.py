@@ -1,0 +1,163 @@
+"""Read a project's requirements file (with -r includes) into requirement entries."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from reprobox.errors import InputError, LockError
+from reprobox.lock.entries import RequirementEntry
+from reprobox.lock.indexes import redact_text
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_PER_REQUIREMENT_OPTIONS = re.compile(r"\s--[a-zA-Z].*$")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tgz", ".zip")
+_INCLUDE = ("-r", "--requirement")
+_CONSTRAINT = ("-c", "--constraint")
+_EDITABLE = ("-e", "--editable")
+_INDEX_OPTIONS = (
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+    "--no-index",
+)
+
+
+def read_requirements_file(path: str | Path) -> tuple[list[RequirementEntry], list[str]]:
+    """Return the requirements in path and its -r includes, and warnings."""
+    entries: list[RequirementEntry] = []
+    warnings: list[str] = []
+    _read_into(Path(path), entries, warnings, including=())
+    return entries, warnings
+
+
+def _read_into(
+    path: Path,
+    entries: list[RequirementEntry],
+    warnings: list[str],
+    including: tuple[Path, ...],
+) -> None:
+    resolved = path.resolve()
+    if resolved in including:
+        raise LockError(f"{path}: includes itself through -r", hint="remove the loop")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read requirements file {path}: {exc.strerror}")
+    for number, line in _logical_lines(text):
+        origin = f"{path}:{number}"
+        option, value = _split_option(line)
+        if option in _INCLUDE:
+            _read_into(
+                _included_path(path, value, origin),
+                entries,
+                warnings,
+                (*including, resolved),
+            )
+        elif option is not None:
+            _check_option(option, value, origin, warnings)
+        else:
+            entries.append(RequirementEntry(_parse_requirement(line, origin), origin))
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Return (first line number, line) with comments gone and continuations joined."""
+    lines: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        stripped = _COMMENT.sub("", raw).rstrip()
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        line = (pending + stripped).strip()
+        pending = ""
+        if line:
+            lines.append((start, line))
+    if pending.strip():
+        lines.append((start, pending.strip()))
+    return lines
+
+
+def _split_option(line: str) -> tuple[str | None, str]:
+    if not line.startswith("-"):
+        return None, ""
+    if line.startswith("--"):
+        option = re.split(r"[=\s]", line, maxsplit=1)[0]
+        return option, line[len(option) :].lstrip("= \t")
+    # Short options may be glued to their value: -rbase.txt
+    return line[:2], line[2:].strip()
+
+
+def _included_path(including_file: Path, value: str, origin: str) -> Path:
+    if not value:
+        raise LockError(f"{origin}: -r needs a file name")
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+        raise LockError(
+            f"{origin}: -r {redact_text(value)} is a URL; only local files can be included",
+            hint="copy the file into the project",
+        )
+    included = including_file.parent / value
+    if not included.is_file():
+        raise LockError(
+            f"{origin}: included file {value} not found next to {including_file.name}",
+            hint="fix the -r line; paths are relative to the file that includes them",
+        )
+    return included
+
+
+def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> None:
+    if option in _EDITABLE:
+        raise LockError(
+            f"{origin}: editable install '{option} {redact_text(value)}' cannot be "
+            "locked: it points at a folder on this machine",
+            hint="install the project's own code from the build context, and write "
+            "other packages as name==version or 'name @ git+URL@<commit>'",
+        )
+    if option in _CONSTRAINT:
+        raise LockError(
+            f"{origin}: constraints files ({option}) are not supported",
+            hint="put the pins into the requirements file itself",
+        )
+    if option in _INDEX_OPTIONS:
+        warnings.append(
+            f"{origin}: ignored '{option} {redact_text(value)}'".rstrip()
+            + ": indexes come only from the project config, never from a "
+            "requirements file or this machine"
+        )
+        return
+    warnings.append(f"{origin}: ignored pip option '{redact_text(option)}'")
+
+
+def _parse_requirement(line: str, origin: str) -> Requirement:
+    text = _PER_REQUIREMENT_OPTIONS.sub("", line).strip()
+    if _looks_like_local_path(text):
+        raise LockError(
+            f"{origin}: '{text}' is a local path, which does not exist in the image",
+            hint="pin the package as name==version from an index, or as "
+            "'name @ git+URL@<commit>'",
+        )
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+            raise LockError(
+                f"{origin}: '{redact_text(text)}' is a URL without a package name",
+                hint="write it as 'name @ URL'",
+            ) from None
+        first_line = str(exc).splitlines()[0]
+        raise LockError(f"{origin}: not a valid requirement: {first_line}") from None
+
+
+def _looks_like_local_path(text: str) -> bool:
+    if "://" in text or " @ " in text or "@" in text.split(";")[0]:
+        return False
+    if text.startswith((".", "/", "~", "\\")) or re.match(r"^[a-zA-Z]:[\\/]", text):
+        return True
+    return text.split(";")[0].strip().endswith(_ARCHIVE_SUFFIXES)

@@ -1,0 +1,119 @@
+"""Rewrite requirements that would not install on linux/x86_64 elsewhere."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from urllib.parse import urlsplit
+
+from packaging.requirements import Requirement
+
+from reprobox.errors import LockError
+from reprobox.lock.entries import RequirementEntry, canonical_name
+from reprobox.lock.host_only import host_only_package
+from reprobox.lock.indexes import redact_url
+
+_FULL_COMMIT = re.compile(r"@[0-9a-f]{40}(#|$)")
+_OTHER_VCS = ("hg+", "svn+", "bzr+")
+
+
+def sanitize_requirements(
+    entries: Sequence[RequirementEntry],
+    installed_versions: Mapping[str, str] | None = None,
+) -> tuple[list[str], list[str], bool]:
+    """Return portable requirement lines (sorted), warnings, and whether git is needed."""
+    present = {entry.name for entry in entries}
+    lines: set[str] = set()
+    warnings: list[str] = []
+    pinned_local: list[str] = []
+
+    for entry in entries:
+        requirement = _replace_host_only(entry, present, warnings)
+        if requirement is None:
+            continue
+        url = requirement.url
+        if url is not None and _is_local(url):
+            requirement = _pin_installed(entry, installed_versions or {})
+            pinned_local.append(str(requirement))
+        elif url is not None:
+            _check_remote_reference(entry, url, warnings)
+        lines.add(str(requirement))
+
+    if pinned_local:
+        warnings.append(
+            "installed from local files (conda builds or wheels on this machine), "
+            "locked at their installed versions from the index instead: "
+            + ", ".join(sorted(pinned_local))
+        )
+    needs_git = any(" @ git+" in line for line in lines)
+    ordered = sorted(lines, key=lambda line: (canonical_name(_name_of(line)), line))
+    return ordered, warnings, needs_git
+
+
+def _name_of(line: str) -> str:
+    return Requirement(line).name
+
+
+def _replace_host_only(
+    entry: RequirementEntry, present: set[str], warnings: list[str]
+) -> Requirement | None:
+    requirement = entry.requirement
+    host_only = host_only_package(entry.name)
+    if host_only is None:
+        return requirement
+    what = f"{entry.origin}: {requirement.name} is {host_only.reason}"
+    replacement = host_only.replacement
+    if replacement is None:
+        warnings.append(f"{what}; dropped, it does not install on Linux")
+        return None
+    if replacement in present or requirement.url is not None:
+        warnings.append(f"{what}; dropped, {replacement} is locked instead")
+        return None
+    mapped = Requirement(str(requirement))
+    mapped.name = replacement
+    warnings.append(f"{what}; locked {mapped} instead")
+    return mapped
+
+
+def _is_local(url: str) -> bool:
+    scheme = urlsplit(url).scheme
+    return scheme in ("", "file") or len(scheme) == 1  # one letter: a Windows drive
+
+
+def _pin_installed(entry: RequirementEntry, installed: Mapping[str, str]) -> Requirement:
+    requirement = entry.requirement
+    version = installed.get(entry.name)
+    if version is None:
+        raise LockError(
+            f"{entry.origin}: {requirement.name} points at a local file "
+            f"({requirement.url}) that does not exist in the image",
+            hint=f"write {requirement.name}==<version> (the version installed where "
+            "you trained), or freeze with --from-env",
+        )
+    extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return Requirement(f"{requirement.name}{extras}=={version}{marker}")
+
+
+def _check_remote_reference(
+    entry: RequirementEntry, url: str, warnings: list[str]
+) -> None:
+    name = entry.requirement.name
+    if url.startswith(_OTHER_VCS):
+        raise LockError(
+            f"{entry.origin}: {name} comes from {url.split('+')[0]}; "
+            "only git sources can be locked",
+            hint=f"install {name} from an index or a git repository",
+        )
+    user = urlsplit(url).username
+    if user is not None and user != "git":
+        raise LockError(
+            f"{entry.origin}: {name} @ {redact_url(url)} carries credentials, "
+            "which would end up in the lock",
+            hint="use a public URL, or publish the package to a declared index",
+        )
+    if url.startswith("git+") and not _FULL_COMMIT.search(url):
+        warnings.append(
+            f"{entry.origin}: {name} @ {redact_url(url)} names no commit; "
+            "locked at the commit its branch points to now"
+        )
