@@ -87,7 +87,7 @@ def _frameworks(pins: Mapping[str, str]) -> dict[str, Any]:
         from reprobox.gpu.table import lookup_tensorflow
     except ImportError:  # the table is optional for CPU-only freezes
         return found
-    if "tensorflow" in found:
+    if found.get("tensorflow", {}).get("package") == "tensorflow":
         try:
             row = lookup_tensorflow(found["tensorflow"]["version"])
         except Exception:
@@ -125,20 +125,26 @@ def freeze_project(
     """Gather packages, facts, environment and data; return what to write."""
     environ = os.environ if environ is None else environ
     indexes = PackageIndexes(cfg.index_url, cfg.extra_index_urls)
+    if from_env_python is None and cfg.requirements is None:
+        raise InputError(
+            f"{cfg.source}: packages: no requirements file and no from_env",
+            hint='set packages.requirements = "requirements.txt", or use --from-env',
+        )
     collected = collect_requirements(
-        project_root=cfg.root,
-        requirements_file=cfg.requirements,
-        python_executable=from_env_python,
+        cfg.root / cfg.requirements if cfg.requirements else None,
+        python=from_env_python,
     )
     lock = resolve_lock(
-        collected,
+        collected.lines,
         python=cfg.python,
         indexes=indexes,
         ca_cert=str(ca_cert) if ca_cert else None,
         resolver=cfg.resolver,
     )
     env, env_warnings = frozen_environment(cfg, environ)
-    system_packages = ["git"] if lock.needs_git else []
+    needs_git = collected.needs_git or lock.needs_git
+    system_packages = ["git"] if needs_git else []
+    lock_warnings = sorted(set(collected.warnings) | set(lock.warnings))
     dockerfile = render_dockerfile(
         base_image=cfg.base_image,
         command=cfg.command,
@@ -158,7 +164,7 @@ def freeze_project(
             "resolver": lock.resolver,
             "lock_sha256": sha256_bytes(lock.text.encode("utf-8")),
             "pins": dict(sorted(lock.pins.items())),
-            "warnings": sorted(set(lock.warnings)),
+            "warnings": lock_warnings,
             "system": system_packages,
         },
         "indexes": indexes.redacted(),
@@ -184,7 +190,7 @@ def freeze_project(
         "host": _host_facts(environ),
         "frameworks": _frameworks(lock.pins),
     }
-    warnings = list(lock.warnings) + env_warnings
+    warnings = lock_warnings + env_warnings
     return FreezeResult(dockerfile=dockerfile, lock=lock.text, manifest=manifest,
                         warnings=warnings)
 

@@ -132,16 +132,17 @@ def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
     """Return the record's `machine` object from what the container captured."""
     env = capture.get("env") or {}
     frameworks = capture.get("frameworks") or {}
-    packages = {name: info.get("version") for name, info in frameworks.items()}
+    packages = dict(capture.get("packages") or {})
     keras = dict(capture.get("keras") or {})
-    if keras.get("version"):
-        packages["keras"] = keras["version"]
+    tf_version = (frameworks.get("tensorflow") or {}).get("version")
     return {
         "cpu": capture.get("machine_cpu"),
         "threads": capture.get("threads"),
         "onednn": {
             "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS"),
             "ONEDNN_MAX_CPU_ISA": env.get("ONEDNN_MAX_CPU_ISA"),
+            "enabled": onednn_enabled(env, tf_version, (capture.get("machine_cpu")
+                                                        or {}).get("arch")),
         },
         "gpu": capture.get("gpu"),
         "python": (capture.get("python") or {}).get("version"),
@@ -152,6 +153,22 @@ def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
         "keras": keras or None,
         "env": env,
     }
+
+
+def onednn_enabled(env: Mapping[str, str], tf_version: str | None,
+                   arch: str | None) -> bool | None:
+    """Tell whether TensorFlow used oneDNN kernels, from the setting and defaults."""
+    if tf_version is None:
+        return None
+    value = env.get("TF_ENABLE_ONEDNN_OPTS")
+    if value is not None:
+        return value.strip().lower() in ("1", "true")
+    # On by default for x86-64 Linux builds since TensorFlow 2.9.
+    try:
+        major, minor = (int(p) for p in tf_version.split(".")[:2])
+    except ValueError:
+        return None
+    return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
 
 
 class _Stop(Exception):

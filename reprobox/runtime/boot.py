@@ -282,7 +282,19 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 _done: set[str] = set()
 
 
+def _installed_packages() -> dict:
+    from importlib import metadata
+
+    found = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name:
+            found[name] = dist.version
+    return dict(sorted(found.items()))
+
+
 def _record_exit() -> None:
+    _state["packages"] = _installed_packages()
     _state["env"] = machine_facts.numerics_env()
     _state["python"] = machine_facts.python_facts()
     _state["os"] = machine_facts.os_facts()
