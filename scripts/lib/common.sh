@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the settings are used by the scripts that source this
 # Shared settings and helpers for the reprobox host scripts (sourced, not run).
 #
 # The paths here are the contract with tests/integration and the reprobox CLI:
