@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import jinja2
 
-import reprobox
 from reprobox.compare.charts import curve_series, render_chart, run_color
 from reprobox.compare.comparison import Comparison, format_value
 from reprobox.compare.records import Record
 from reprobox.compare.render import format_delta, format_number
+from reprobox.templates_dir import environment
 
 REPORT_TEMPLATE = "report.html.j2"
 
@@ -24,22 +23,34 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
     differ = {run.run_id for run in comparison.runs if run.metrics_differ}
 
     metric_rows = [
-        {"name": name, "cells": [_cell(comparison, results, run, name) for run in comparison.runs]}
+        {
+            "name": name,
+            "cells": [_cell(comparison, results, run, name) for run in comparison.runs],
+        }
         for name in comparison.metrics
     ]
     charts = [
         render_chart(name, curve_series(ordered, name, comparison.reference))
         for name in comparison.history_metrics
     ]
-    return _environment().get_template(REPORT_TEMPLATE).render(
-        comparison=comparison,
-        projects=sorted({record.project for record in records if record.project}),
-        colors={run.run_id: run_color(i)[0] for i, run in enumerate(comparison.runs)},
-        failed=sum(not r.passed for r in comparison.results),
-        metric_rows=metric_rows,
-        suspects={(d.run_id, d.field) for d in comparison.differences
-                  if d.changes_numerics and d.run_id in differ},
-        charts=charts,
+    return (
+        _environment()
+        .get_template(REPORT_TEMPLATE)
+        .render(
+            comparison=comparison,
+            projects=sorted({record.project for record in records if record.project}),
+            colors={
+                run.run_id: run_color(i)[0] for i, run in enumerate(comparison.runs)
+            },
+            failed=sum(not r.passed for r in comparison.results),
+            metric_rows=metric_rows,
+            suspects={
+                (d.run_id, d.field)
+                for d in comparison.differences
+                if d.changes_numerics and d.run_id in differ
+            },
+            charts=charts,
+        )
     )
 
 
@@ -51,24 +62,16 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
     result = results[(run.run_id, name)]
     state = "same" if result.identical else ("pass" if result.passed else "fail")
     delta = "" if result.identical else format_delta(result.delta)
-    return {"value": format_number(value), "delta": delta, "state": state,
-            "why": result.reason}
-
-
-def _templates_dir() -> Path:
-    """Find templates/: inside the installed package, else at the repository root."""
-    installed = Path(reprobox.__file__).parent / "templates"
-    if installed.is_dir():
-        return installed
-    return Path(reprobox.__file__).parent.parent / "templates"
+    return {
+        "value": format_number(value),
+        "delta": delta,
+        "state": state,
+        "why": result.reason,
+    }
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_templates_dir()),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    """Return the shared template environment, autoescaping, with value filters."""
+    env = environment(autoescape=True)
     env.filters.update(value=format_value, number=format_number, delta=format_delta)
     return env

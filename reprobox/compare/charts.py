@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from markupsafe import Markup, escape
 
 from reprobox.compare.history import epoch_rows
 from reprobox.compare.records import Record, as_number
 
-WIDTH, HEIGHT = 720, 340
-LEFT, RIGHT, TOP, BOTTOM = 70, 230, 34, 46
+WIDTH, HEIGHT = 760, 340
+LEFT, RIGHT, TOP, BOTTOM = 70, 250, 34, 46
+LABEL_CHARS = 34  # legend labels beyond this are shortened to fit
 LEGEND_LIMIT = 16
 MARKER_LIMIT = 20  # draw point markers only for this many runs or fewer
 PALETTE = (
-    "#1864ab", "#e67700", "#2b8a3e", "#c92a2a", "#7048e8",
-    "#0c8599", "#d6336c", "#8d5524", "#5c940d", "#495057",
+    "#1864ab",
+    "#e67700",
+    "#2b8a3e",
+    "#c92a2a",
+    "#7048e8",
+    "#0c8599",
+    "#d6336c",
+    "#8d5524",
+    "#5c940d",
+    "#495057",
 )
 
 
@@ -40,7 +49,9 @@ def run_color(index: int) -> tuple[str, str]:
     return f"hsl({hue:.0f},65%,40%)", "6 3" if index % 2 else "2 2"
 
 
-def curve_series(records: Sequence[Record], metric: str, reference: str) -> list[Series]:
+def curve_series(
+    records: Sequence[Record], metric: str, reference: str
+) -> list[Series]:
     """Collect each run's per-epoch values of metric over all fit calls in order."""
     series = []
     for index, record in enumerate(records):
@@ -67,13 +78,15 @@ def render_chart(metric: str, series: Sequence[Series]) -> Markup:
     ys = [y for s in series for _, y in s.points if y is not None]
     title = escape(metric)
     parts = [
-        f'<svg class="chart" role="img" '
-        f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">',
+        f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        + f'width="{WIDTH}" height="{HEIGHT}">',
         f"<title>{title}</title>",
         f'<text class="chart-title" x="{LEFT}" y="20">{title}</text>',
     ]
     if not ys:
-        parts.append(f'<text x="{LEFT}" y="{HEIGHT // 2}">no finite values</text></svg>')
+        parts.append(
+            f'<text x="{LEFT}" y="{HEIGHT // 2}">no finite values</text></svg>'
+        )
         return Markup("".join(parts))
 
     x_ticks = nice_ticks(min(xs), max(xs), 8, integer=True)
@@ -95,7 +108,9 @@ def render_chart(metric: str, series: Sequence[Series]) -> Markup:
     return Markup("".join(parts))
 
 
-def nice_ticks(low: float, high: float, count: int, integer: bool = False) -> list[float]:
+def nice_ticks(
+    low: float, high: float, count: int, integer: bool = False
+) -> list[float]:
     """Return evenly spaced round tick values that cover low..high."""
     if high == low:
         pad = abs(low) * 0.05 or 1.0
@@ -105,7 +120,8 @@ def nice_ticks(low: float, high: float, count: int, integer: bool = False) -> li
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     if integer:
         step = max(1.0, math.ceil(step))
-    first, last = math.floor(low / step), math.ceil(high / step)
+    # The slack keeps a bound that sits on a tick, give or take rounding, on it.
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
     return [i * step for i in range(first, last + 1)]
 
 
@@ -157,10 +173,13 @@ def _curve(s: Series, sx, sy, *, markers: bool) -> list[str]:
         return []
     width, opacity = ("5", "0.45") if s.is_reference else ("2", "1")
     dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+    label = escape(s.label)
     parts = [
-        f'<path class="curve" d="{" ".join(commands)}" fill="none" stroke="{s.color}" '
-        f'stroke-width="{width}" stroke-opacity="{opacity}"{dash} '
-        f'data-run="{escape(s.label)}"/>'
+        (
+            f'<path class="curve" d="{" ".join(commands)}" fill="none" '
+            f'stroke="{s.color}" stroke-width="{width}" stroke-opacity="{opacity}"'
+            f'{dash} data-run="{label}"><title>{label}</title></path>'
+        )
     ]
     if markers:
         parts += [
@@ -182,10 +201,18 @@ def _legend(series: Sequence[Series]) -> list[str]:
             f'<line x1="{x}" x2="{x + 22}" y1="{y}" y2="{y}" stroke="{s.color}" '
             f'stroke-width="{width}"{dash}/>'
             f'<text class="legend" x="{x + 28}" y="{y}" dominant-baseline="middle">'
-            f"{escape(s.label)}</text>"
+            f"{escape(_shorten(s.label))}</text>"
         )
     hidden = len(series) - LEGEND_LIMIT
     if hidden > 0:
         y = TOP + 8 + LEGEND_LIMIT * 18
-        parts.append(f'<text class="legend" x="{x}" y="{y}">and {hidden} more runs</text>')
+        parts.append(
+            f'<text class="legend" x="{x}" y="{y}">and {hidden} more runs</text>'
+        )
     return parts
+
+
+def _shorten(label: str) -> str:
+    if len(label) <= LABEL_CHARS:
+        return label
+    return label[: LABEL_CHARS - 1] + "\u2026"

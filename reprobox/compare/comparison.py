@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from reprobox.compare.environment import EnvDifference, diff_environments, environment_of
+from reprobox.compare.environment import (
+    EnvDifference,
+    diff_environments,
+    environment_of,
+)
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
 from reprobox.compare.metrics import EXACT, MetricResult, Tolerance, compare_metric
 from reprobox.compare.noise import (
@@ -75,15 +80,23 @@ def compare_runs(
         )
     ref = records[_reference_index(records, reference)]
     others = [r for r in records if r is not ref]
-    limits = {name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()}
-    names = sorted({n for r in records for n in r.metrics}) if metrics is None else list(
-        dict.fromkeys(metrics)
+    limits = {
+        name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
+    }
+    names = (
+        sorted({n for r in records for n in r.metrics})
+        if metrics is None
+        else list(dict.fromkeys(metrics))
     )
 
     results = [
         compare_metric(
-            run.run_id, name, ref.metrics.get(name), run.metrics.get(name),
-            reference_has=name in ref.metrics, run_has=name in run.metrics,
+            run.run_id,
+            name,
+            ref.metrics.get(name),
+            run.metrics.get(name),
+            reference_has=name in ref.metrics,
+            run_has=name in run.metrics,
             tolerance=limits.get(name, default_tolerance),
             tolerance_given=name in limits,
         )
@@ -108,7 +121,9 @@ def compare_runs(
         reference=ref.run_id,
         runs=tuple(summaries),
         metrics=tuple(names),
-        values={r.run_id: {n: as_number(r.metrics.get(n)) for n in names} for r in records},
+        values={
+            r.run_id: {n: as_number(r.metrics.get(n)) for n in names} for r in records
+        },
         results=tuple(results),
         default_tolerance=default_tolerance,
         epsilon=epsilon,
@@ -171,20 +186,34 @@ def _summaries(records, ref, results, differences) -> list[RunSummary]:
     summaries = []
     for record in records:
         if record is ref:
-            summaries.append(RunSummary(
-                record.run_id, True, record.status, record.seed, True, False, None,
-                "reference run",
-            ))
+            summaries.append(
+                RunSummary(
+                    run_id=record.run_id,
+                    is_reference=True,
+                    status=record.status,
+                    seed=record.seed,
+                    passed=True,
+                    metrics_differ=False,
+                    likely_cause=None,
+                    headline="reference run",
+                )
+            )
             continue
         own = results_of.get(record.run_id, [])
         changed = [r for r in own if not r.identical]
         suspect = suspects.get(record.run_id)
-        passed = all(r.passed for r in own)
-        headline = _headline(changed, suspect)
-        summaries.append(RunSummary(
-            record.run_id, False, record.status, record.seed, passed, bool(changed),
-            suspect.field if (suspect and changed) else None, headline,
-        ))
+        summaries.append(
+            RunSummary(
+                run_id=record.run_id,
+                is_reference=False,
+                status=record.status,
+                seed=record.seed,
+                passed=all(r.passed for r in own),
+                metrics_differ=bool(changed),
+                likely_cause=suspect.field if (suspect and changed) else None,
+                headline=_headline(changed, suspect),
+            )
+        )
     return summaries
 
 
@@ -193,7 +222,9 @@ def _headline(changed: list[MetricResult], suspect: EnvDifference | None) -> str
         suffix = " despite setup differences" if suspect else ""
         return f"metrics identical{suffix}"
     shown = ", ".join(
-        f"{r.metric} {r.delta:+.3g}" if r.delta is not None else f"{r.metric} ({r.reason})"
+        f"{r.metric} {r.delta:+.3g}"
+        if r.delta is not None
+        else f"{r.metric} ({r.reason})"
         for r in changed[:3]
     ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
     if suspect is None:
@@ -226,7 +257,9 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
         )
     unknown = sorted(set(limits) - set(names))
     if unknown:
-        notes.append(f"tolerance given for metrics no run compared: {', '.join(unknown)}")
+        notes.append(
+            f"tolerance given for metrics no run compared: {', '.join(unknown)}"
+        )
     return notes
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Mapping
+from typing import Any
 
 from reprobox.compare.records import Record
 
@@ -32,9 +33,13 @@ CATEGORIES: tuple[Category, ...] = (
     Category("threads", True, "thread counts change how reductions are split"),
     Category("cpus", True, "the CPU count sets default thread pools and work splits"),
     Category("cpu", True, "other CPU types (Intel vs AMD) take other kernel paths"),
-    Category("gpu", True, "GPU, driver, CUDA/cuDNN and TF32 pick kernels and precision"),
+    Category(
+        "gpu", True, "GPU, driver, CUDA/cuDNN and TF32 pick kernels and precision"
+    ),
     Category("jit", True, "XLA compilation fuses ops and reorders float arithmetic"),
-    Category("framework", True, "other TensorFlow/Keras/Python versions change kernels"),
+    Category(
+        "framework", True, "other TensorFlow/Keras/Python versions change kernels"
+    ),
     Category("packages", True, "another package version can change numeric code"),
     Category("env", True, "a numerics environment variable can change kernel choice"),
     Category("other", True, "not classified; it may change numbers"),
@@ -60,6 +65,7 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("*dnnl*", "onednn", None),
     ("machine.cpu.flags", "isa", None),
     ("machine.threads.*", "threads", None),
+    ("machine.cpu.fitted_threads", "threads", None),
     ("machine.env.omp_*", "threads", None),
     ("machine.env.*_num_threads", "threads", None),
     ("machine.env.tf_num_*", "threads", None),
@@ -75,28 +81,46 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("machine.tensorflow.cud*", "gpu", None),
     ("machine.tensorflow.built_with_cuda", "gpu", None),
     ("machine.tensorflow.gpus_visible", "gpu", None),
+    ("machine.torch.cud*", "gpu", None),
     ("options.gpus", "gpu", None),
     ("machine.env.cuda_*", "gpu", None),
     ("machine.env.nvidia_*", "gpu", None),
     ("machine.keras.jit_compile", "jit", None),
     ("*xla*", "jit", None),
     ("machine.packages.*", "packages", None),
-    ("machine.python", "framework", None),
+    ("machine.python.executable", "provenance", "where Python lives in the image"),
+    ("machine.python*", "framework", None),
     ("machine.tensorflow.*", "framework", None),
+    ("machine.torch.*", "framework", None),
     ("machine.keras.*", "framework", None),
+    ("machine.os.libc", "framework", "C library math functions round differently"),
+    ("machine.os.*", "host", None),
     ("machine.env.*", "env", None),
     ("reprobox_version", "reprobox", None),
     ("engine.*", "host", None),
+    ("options.network", "provenance", "the container's network mode"),
     ("project", "provenance", "the project name"),
 )
 
 # Record fields about the run itself, not its setup.
-RUN_FIELDS = frozenset({
-    "schema_version", "run_id", "status", "exit_code", "started_at", "finished_at",
-    "duration_s", "metrics", "history", "evaluations", "log", "error",
-})
+RUN_FIELDS = frozenset(
+    {
+        "schema_version",
+        "run_id",
+        "status",
+        "exit_code",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "metrics",
+        "history",
+        "evaluations",
+        "log",
+        "error",
+    }
+)
 RUN_OPTIONS = frozenset({"repeat_index", "seed_sweep"})
-ISA_FLAG = re.compile(r"^(avx|amx|fma|sse4)", re.IGNORECASE)
+ISA_FLAG = re.compile(r"^(avx|amx|fma|sse4|f16c|asimd|sve)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -158,10 +182,18 @@ def diff_environments(
         if ref_value == run_value:
             continue
         category, explanation = classify(field)
-        found.append(EnvDifference(
-            run_id, field, ref_value, run_value, category.name,
-            category.changes_numerics, explanation, _RANK[category.name],
-        ))
+        found.append(
+            EnvDifference(
+                run_id=run_id,
+                field=field,
+                reference_value=ref_value,
+                run_value=run_value,
+                category=category.name,
+                changes_numerics=category.changes_numerics,
+                explanation=explanation,
+                rank=_RANK[category.name],
+            )
+        )
     return sorted(found, key=lambda d: (d.rank, d.field))
 
 
@@ -183,7 +215,9 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         for key in value:
             name = f"{prefix}.{key}" if prefix else str(key)
             _flatten(name, value[key], out)
-    elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+    elif (
+        isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)
+    ):
         for index, item in enumerate(value):
             _flatten(f"{prefix}[{index}]", item, out)
     elif isinstance(value, list):

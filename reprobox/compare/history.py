@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from reprobox.compare.records import Record, as_number, same_number
 
@@ -51,25 +52,27 @@ def find_divergence(
 
     counts_ref = tuple(len(epochs) for epochs in ref_calls)
     counts_run = tuple(len(epochs) for epochs in run_calls)
+    call_index, epoch, deltas = first or (None, None, {})
     if first is not None:
-        call_index, epoch, deltas = first
-        return CurveDivergence(
-            run.run_id, counts_ref, counts_run, False, call_index, epoch, deltas,
-            largest, _describe_parting(deltas),
-        )
-    if counts_ref != counts_run:
+        reason = _describe_parting(deltas)
+    elif counts_ref != counts_run:
         call_index, epoch = _first_unshared_epoch(ref_calls, run_calls)
         reason = (
             f"curves agree on shared epochs; epoch counts differ "
             f"({_counts(counts_ref)} vs {_counts(counts_run)})"
         )
-        return CurveDivergence(
-            run.run_id, counts_ref, counts_run, False, call_index, epoch, {},
-            largest, reason,
-        )
-    reason = "identical curves" if any(counts_ref) else "no per-epoch history"
+    else:
+        reason = "identical curves" if any(counts_ref) else "no per-epoch history"
     return CurveDivergence(
-        run.run_id, counts_ref, counts_run, True, None, None, {}, largest, reason
+        run_id=run.run_id,
+        epochs_reference=counts_ref,
+        epochs_run=counts_run,
+        identical=first is None and counts_ref == counts_run,
+        call=call_index,
+        epoch=epoch,
+        deltas=deltas,
+        max_abs_delta=largest,
+        reason=reason,
     )
 
 
@@ -82,7 +85,9 @@ def epoch_rows(call: Any) -> list[Mapping[str, Any]]:
 
 def _epoch_number(row: Mapping[str, Any], position: int) -> int:
     number = row.get("epoch")
-    return number if isinstance(number, int) and not isinstance(number, bool) else position
+    return (
+        number if isinstance(number, int) and not isinstance(number, bool) else position
+    )
 
 
 def _row_deltas(

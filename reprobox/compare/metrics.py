@@ -96,11 +96,22 @@ def compare_metric(
         if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
             rel = delta / abs(ref)
         return MetricResult(
-            run_id, metric, value, ref, delta, rel, tolerance, tolerance_given,
-            identical, passed, reason,
+            run_id=run_id,
+            metric=metric,
+            value=value,
+            reference_value=ref,
+            delta=delta,
+            rel_delta=rel,
+            tolerance=tolerance,
+            tolerance_given=tolerance_given,
+            identical=identical,
+            passed=passed,
+            reason=reason,
         )
 
-    problem = _missing_reason(ref, value, reference_raw, run_raw, reference_has, run_has)
+    problem = _missing_reason(
+        ref, value, reference_raw, run_raw, reference_has, run_has
+    )
     if problem:
         return result(False, problem)
     if same_number(ref, value):

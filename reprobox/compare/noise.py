@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from reprobox.compare.metrics import MetricResult
 from reprobox.compare.records import Record, as_number, same_number
@@ -62,7 +63,9 @@ def seed_noise_bands(
     for sweep, members in sorted(_sweeps(records).items()):
         seeds = {json.dumps(r.seed) for r in members}
         if len(members) < 2 or len(seeds) < 2:
-            notes.append(f"seed sweep {sweep}: needs two or more seeds for a noise band")
+            notes.append(
+                f"seed sweep {sweep}: needs two or more seeds for a noise band"
+            )
             continue
         if len({r.image_key for r in members}) > 1:
             notes.append(
@@ -103,10 +106,18 @@ def check_against_noise(
                     f"|delta| {size:.3g} <= seed spread {band.spread:.3g} and "
                     f"2 std {twice_std:.3g}: within seed noise"
                 )
-            checks.append(NoiseCheck(
-                result.run_id, band.metric, band.sweep, result.delta, band.spread,
-                band.std, beyond, reason,
-            ))
+            checks.append(
+                NoiseCheck(
+                    run_id=result.run_id,
+                    metric=band.metric,
+                    sweep=band.sweep,
+                    delta=result.delta,
+                    spread=band.spread,
+                    std=band.std,
+                    beyond_noise=beyond,
+                    reason=reason,
+                )
+            )
     return checks
 
 
@@ -139,9 +150,9 @@ def find_nondeterminism(
                 f"seed and machine ({shown}"
                 + (f"; spread {spread:.3g})" if spread is not None else ")")
             )
-            findings.append(NondeterminismFinding(
-                run_ids, repeats, metric, values, spread, reason
-            ))
+            findings.append(
+                NondeterminismFinding(run_ids, repeats, metric, values, spread, reason)
+            )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))
 
 
@@ -162,9 +173,15 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
         return None
     values = [v for _, v in pairs]
     return NoiseBand(
-        sweep, metric, tuple(run_id for run_id, _ in pairs), len(values),
-        min(values), max(values), max(values) - min(values),
-        statistics.fmean(values), statistics.stdev(values),
+        sweep=sweep,
+        metric=metric,
+        run_ids=tuple(run_id for run_id, _ in pairs),
+        n=len(values),
+        minimum=min(values),
+        maximum=max(values),
+        spread=max(values) - min(values),
+        mean=statistics.fmean(values),
+        std=statistics.stdev(values),
     )
 
 

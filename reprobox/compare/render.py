@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from reprobox.atomic import dump_json
 from reprobox.compare.comparison import Comparison, format_value
@@ -34,7 +35,12 @@ def render_text(comparison: Comparison) -> str:
 
 def render_markdown(comparison: Comparison) -> str:
     """Render as GitHub-flavoured Markdown tables."""
-    out = [f"# {_md(_title(comparison).splitlines()[0])}", "", _md(_verdict(comparison)), ""]
+    out = [
+        f"# {_md(_title(comparison).splitlines()[0])}",
+        "",
+        _md(_verdict(comparison)),
+        "",
+    ]
     for heading, header, rows in _sections(comparison):
         out += [f"## {heading}", "", _md_row(header), _md_row(["---"] * len(header))]
         out += [_md_row(row) for row in rows]
@@ -73,97 +79,143 @@ def _verdict(comparison: Comparison) -> str:
 
 def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
     """Build every table as (heading, header, rows), in reading order."""
-    sections = [(
-        "Runs",
-        ["run", "seed", "status", "verdict", "summary"],
-        [
-            [
-                r.run_id + (" (ref)" if r.is_reference else ""), format_value(r.seed),
-                r.status or "unknown",
-                "-" if r.is_reference else ("pass" if r.passed else "FAIL"), r.headline,
-            ]
-            for r in c.runs
-        ],
-    )]
-    sections.append((
-        "Metrics",
-        ["run", "metric", "value", "reference", "delta", "rel", "tolerance", "verdict",
-         "reason"],
-        [
-            [
-                r.run_id, r.metric, format_number(r.value),
-                format_number(r.reference_value), format_delta(r.delta),
-                format_delta(r.rel_delta),
-                r.tolerance.describe() + ("" if r.tolerance_given else " (default)"),
-                "pass" if r.passed else "FAIL", r.reason,
-            ]
-            for r in c.results
-        ],
-    ))
-    if c.curves:
-        sections.append((
-            "Training curves",
-            ["run", "epochs ref", "epochs run", "parted at", "detail"],
+    sections = [
+        (
+            "Runs",
+            ["run", "seed", "status", "verdict", "summary"],
             [
                 [
-                    d.run_id, _counts(d.epochs_reference), _counts(d.epochs_run),
-                    "-" if d.identical else _where(d.call, d.epoch), d.reason,
+                    r.run_id + (" (ref)" if r.is_reference else ""),
+                    format_value(r.seed),
+                    r.status or "unknown",
+                    "-" if r.is_reference else ("pass" if r.passed else "FAIL"),
+                    r.headline,
                 ]
-                for d in c.curves
+                for r in c.runs
             ],
-        ))
+        )
+    ]
+    sections.append(
+        (
+            "Metrics",
+            [
+                "run",
+                "metric",
+                "value",
+                "reference",
+                "delta",
+                "rel",
+                "tolerance",
+                "verdict",
+                "reason",
+            ],
+            [
+                [
+                    r.run_id,
+                    r.metric,
+                    format_number(r.value),
+                    format_number(r.reference_value),
+                    format_delta(r.delta),
+                    format_delta(r.rel_delta),
+                    r.tolerance.describe()
+                    + ("" if r.tolerance_given else " (default)"),
+                    "pass" if r.passed else "FAIL",
+                    r.reason,
+                ]
+                for r in c.results
+            ],
+        )
+    )
+    if c.curves:
+        sections.append(
+            (
+                "Training curves",
+                ["run", "epochs ref", "epochs run", "parted at", "detail"],
+                [
+                    [
+                        d.run_id,
+                        _counts(d.epochs_reference),
+                        _counts(d.epochs_run),
+                        "-" if d.identical else _where(d.call, d.epoch),
+                        d.reason,
+                    ]
+                    for d in c.curves
+                ],
+            )
+        )
     if c.differences:
         differ = {r.run_id for r in c.runs if r.metrics_differ}
-        sections.append((
-            "Setup differences (most likely cause first; * = may explain the change)",
-            ["", "run", "field", "reference", "run value", "category", "why"],
-            [
+        sections.append(
+            (
+                "Setup differences (most likely cause first; * = may explain the change)",
+                ["", "run", "field", "reference", "run value", "category", "why"],
                 [
-                    "*" if d.changes_numerics and d.run_id in differ else "", d.run_id,
-                    d.field, format_value(d.reference_value), format_value(d.run_value),
-                    d.category, d.explanation,
-                ]
-                for d in c.differences
-            ],
-        ))
+                    [
+                        "*" if d.changes_numerics and d.run_id in differ else "",
+                        d.run_id,
+                        d.field,
+                        format_value(d.reference_value),
+                        format_value(d.run_value),
+                        d.category,
+                        d.explanation,
+                    ]
+                    for d in c.differences
+                ],
+            )
+        )
     if c.noise_bands:
-        sections.append((
-            "Seed noise",
-            ["sweep", "metric", "n", "min", "max", "spread", "std"],
-            [
+        sections.append(
+            (
+                "Seed noise",
+                ["sweep", "metric", "n", "min", "max", "spread", "std"],
                 [
-                    b.sweep, b.metric, str(b.n), format_number(b.minimum),
-                    format_number(b.maximum), f"{b.spread:.3g}", f"{b.std:.3g}",
-                ]
-                for b in c.noise_bands
-            ],
-        ))
+                    [
+                        b.sweep,
+                        b.metric,
+                        str(b.n),
+                        format_number(b.minimum),
+                        format_number(b.maximum),
+                        f"{b.spread:.3g}",
+                        f"{b.std:.3g}",
+                    ]
+                    for b in c.noise_bands
+                ],
+            )
+        )
     if c.noise_checks:
-        sections.append((
-            "Differences against seed noise",
-            ["run", "metric", "sweep", "delta", "verdict", "detail"],
-            [
+        sections.append(
+            (
+                "Differences against seed noise",
+                ["run", "metric", "sweep", "delta", "verdict", "detail"],
                 [
-                    n.run_id, n.metric, n.sweep, format_delta(n.delta),
-                    "beyond noise" if n.beyond_noise else "within noise", n.reason,
-                ]
-                for n in c.noise_checks
-            ],
-        ))
+                    [
+                        n.run_id,
+                        n.metric,
+                        n.sweep,
+                        format_delta(n.delta),
+                        "beyond noise" if n.beyond_noise else "within noise",
+                        n.reason,
+                    ]
+                    for n in c.noise_checks
+                ],
+            )
+        )
     return sections
 
 
 def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
     lists = []
     if c.nondeterminism:
-        lists.append((
-            "Nondeterminism",
-            [
-                f"{f.reason}; runs {', '.join(f.run_ids)}"
-                + (" (asked for as repeats)" if f.repeats else "")
-                for f in c.nondeterminism
-            ],
-        ))
+        lists.append(
+            (
+                "Nondeterminism",
+                [
+                    f"{f.reason}; runs {', '.join(f.run_ids)}"
+                    + (" (asked for as repeats)" if f.repeats else "")
+                    for f in c.nondeterminism
+                ],
+            )
+        )
     if c.notes:
         lists.append(("Notes", list(c.notes)))
     return lists
@@ -203,7 +255,9 @@ def _md_row(cells: Sequence[str]) -> str:
 
 def _json_safe(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return (
+            "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        )
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -23,30 +23,54 @@ def record_data(run_id: str = "20240101T000000Z-aaaaaa", **changes: Any) -> dict
         "finished_at": "2024-01-01T00:01:00Z",
         "duration_s": 60.0,
         "project": "digits",
-        "image": {"ref": "reprobox/digits:latest", "id": "sha256:" + "1" * 64,
-                  "digest": None},
+        "image": {
+            "ref": "reprobox/digits:latest",
+            "id": "sha256:" + "1" * 64,
+            "digest": None,
+        },
         "manifest_sha256": "a" * 64,
-        "engine": {"host": "unix:///var/run/docker.sock", "server_version": "24.0.7",
-                   "os": "linux", "arch": "x86_64"},
+        "engine": {
+            "host": "unix:///var/run/docker.sock",
+            "server_version": "24.0.7",
+            "os": "linux",
+            "arch": "x86_64",
+        },
         "seed": 42,
         "profile": "strict",
-        "options": {"gpus": None, "cpus": 2.0, "repeat_index": None,
-                    "seed_sweep": None},
+        "options": {
+            "gpus": None,
+            "cpus": 2.0,
+            "repeat_index": None,
+            "seed_sweep": None,
+        },
         "machine": {
-            "cpu": {"vendor": "GenuineIntel", "model": "Xeon Gold 6248",
-                    "flags": ["avx", "avx2", "avx512f", "fma", "sse4_2"],
-                    "logical_cpus": 40, "visible_cpus": 40, "cpu_quota": 2.0,
-                    "cgroup_version": 1},
+            "cpu": {
+                "vendor": "GenuineIntel",
+                "model": "Xeon Gold 6248",
+                "flags": ["avx", "avx2", "avx512f", "fma", "sse4_2"],
+                "logical_cpus": 40,
+                "visible_cpus": 40,
+                "cpu_quota": 2.0,
+                "cgroup_version": 1,
+            },
             "threads": {"intra_op": 2, "inter_op": 1, "omp": 2},
             "onednn": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": None},
             "gpu": [],
             "python": "3.11",
             "packages": {"numpy": "1.26.4", "tensorflow": "2.15.0"},
-            "tensorflow": {"version": "2.15.0", "built_with_cuda": False,
-                           "cuda": None, "cudnn": None, "gpus_visible": 0},
+            "tensorflow": {
+                "version": "2.15.0",
+                "built_with_cuda": False,
+                "cuda": None,
+                "cudnn": None,
+                "gpus_visible": 0,
+            },
             "keras": {"version": "2.15.0", "jit_compile": False},
-            "env": {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "1",
-                    "PYTHONHASHSEED": "42"},
+            "env": {
+                "TF_DETERMINISTIC_OPS": "1",
+                "TF_ENABLE_ONEDNN_OPTS": "1",
+                "PYTHONHASHSEED": "42",
+            },
         },
         "metrics": {"loss": 0.1202998384, "accuracy": 0.9688},
         "history": [{"call": 0, "epochs": curve_epochs(5, seed=0)}],
@@ -75,13 +99,15 @@ def curve_epochs(n: int, *, seed: int = 0, wobble: float = 0.0) -> list[dict]:
     for epoch in range(n):
         base = math.exp(-0.4 * epoch)
         noise = rng.uniform(-0.01, 0.01)
-        rows.append({
-            "epoch": epoch,
-            "loss": round(1.2 * base + noise + wobble, 10),
-            "accuracy": round(0.97 - 0.6 * base + noise - wobble, 10),
-            "val_loss": round(1.3 * base + 0.05 + noise + wobble, 10),
-            "val_accuracy": round(0.95 - 0.6 * base + noise - wobble, 10),
-        })
+        rows.append(
+            {
+                "epoch": epoch,
+                "loss": round(1.2 * base + noise + wobble, 10),
+                "accuracy": round(0.97 - 0.6 * base + noise - wobble, 10),
+                "val_loss": round(1.3 * base + 0.05 + noise + wobble, 10),
+                "val_accuracy": round(0.95 - 0.6 * base + noise - wobble, 10),
+            }
+        )
     return rows
 
 
@@ -108,10 +134,18 @@ def many_records(count: int, *, epochs: int = 20) -> list[Record]:
             f"{index:06x}",
             started_at=f"2024-01-01T00:00:{index % 60:02d}Z",
         )
-        data["metrics"] = {"loss": 0.12 + index * 1e-9, "accuracy": 0.97,
-                           "val_loss": 0.15, "eval_loss": 0.16}
-        data["history"] = [{"call": 0, "epochs": curve_epochs(
-            epochs, seed=index % 7, wobble=index * 1e-4)}]
+        data["metrics"] = {
+            "loss": 0.12 + index * 1e-9,
+            "accuracy": 0.97,
+            "val_loss": 0.15,
+            "eval_loss": 0.16,
+        }
+        data["history"] = [
+            {
+                "call": 0,
+                "epochs": curve_epochs(epochs, seed=index % 7, wobble=index * 1e-4),
+            }
+        ]
         data["machine"]["threads"]["intra_op"] = 1 + index % 4
         records.append(Record(Path(f"/runs/{index}/record.json"), data))
     return records

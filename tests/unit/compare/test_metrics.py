@@ -8,8 +8,14 @@ from reprobox.errors import InputError
 
 def judge(ref, run, tolerance=EXACT, *, ref_has=True, run_has=True):
     return compare_metric(
-        "B", "loss", ref, run, reference_has=ref_has, run_has=run_has,
-        tolerance=tolerance, tolerance_given=tolerance is not EXACT,
+        "B",
+        "loss",
+        ref,
+        run,
+        reference_has=ref_has,
+        run_has=run_has,
+        tolerance=tolerance,
+        tolerance_given=tolerance is not EXACT,
     )
 
 
@@ -55,10 +61,12 @@ def test_nan_in_both_runs_counts_as_the_same_result():
 
 @pytest.mark.parametrize(
     "ref, run, reason",
-    [(float("nan"), 0.1, "NaN in the reference run only"),
-     (0.1, float("nan"), "NaN in this run only"),
-     (float("inf"), 1.0, "infinite in one run only"),
-     (float("inf"), float("-inf"), "infinite in one run only")],
+    [
+        (float("nan"), 0.1, "NaN in the reference run only"),
+        (0.1, float("nan"), "NaN in this run only"),
+        (float("inf"), 1.0, "infinite in one run only"),
+        (float("inf"), float("-inf"), "infinite in one run only"),
+    ],
 )
 def test_nan_or_infinity_on_one_side_fails_even_with_loose_tolerance(ref, run, reason):
     result = judge(ref, run, Tolerance(abs=1e9, rel=1e9))
@@ -72,9 +80,11 @@ def test_equal_infinities_are_identical():
 
 @pytest.mark.parametrize(
     "kwargs, reason",
-    [({"run_has": False}, "missing in this run"),
-     ({"ref_has": False}, "missing in the reference run"),
-     ({"ref_has": False, "run_has": False}, "missing in both runs")],
+    [
+        ({"run_has": False}, "missing in this run"),
+        ({"ref_has": False}, "missing in the reference run"),
+        ({"ref_has": False, "run_has": False}, "missing in both runs"),
+    ],
 )
 def test_missing_metric_fails_with_reason(kwargs, reason):
     result = judge(0.1, 0.1, Tolerance(abs=1), **kwargs)

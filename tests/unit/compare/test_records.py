@@ -56,8 +56,14 @@ def test_refuses_corrupt_json_naming_line_and_fix(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "payload", [[1, 2], {"schema_version": 1}, {"run_id": "A"},
-                {"run_id": "A", "schema_version": "1"}, {"run_id": "A", "schema_version": True}]
+    "payload",
+    [
+        [1, 2],
+        {"schema_version": 1},
+        {"run_id": "A"},
+        {"run_id": "A", "schema_version": "1"},
+        {"run_id": "A", "schema_version": True},
+    ],
 )
 def test_refuses_what_is_not_a_record(tmp_path, payload):
     error = _error_for(tmp_path, json.dumps(payload))

@@ -1,0 +1,156 @@
+import time
+
+import pytest
+from reprobox_synthetic import clone, make_record, many_records
+
+from reprobox.compare import Tolerance, compare_runs, exit_code, render_text
+from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
+
+
+def onednn_pair():
+    # cases/run/onednn-cpu-type.md: same image, TF_ENABLE_ONEDNN_OPTS=1 vs =0.
+    on = make_record("ON", metrics={"loss": 0.1202998384})
+    off = clone(
+        on,
+        "OFF",
+        metrics={"loss": 0.1202998459},
+        machine__onednn__TF_ENABLE_ONEDNN_OPTS="0",
+        machine__env__TF_ENABLE_ONEDNN_OPTS="0",
+    )
+    return on, off
+
+
+def test_onednn_pair_names_the_onednn_setting_and_the_delta():
+    comparison = compare_runs(list(onednn_pair()))
+
+    [result] = comparison.results
+    assert result.delta == pytest.approx(0.1202998459 - 0.1202998384)
+    assert not result.passed
+    assert {d.category for d in comparison.differences} == {"onednn"}
+    assert comparison.differences[0].reference_value == "1"
+    assert comparison.differences[0].run_value == "0"
+    summary = comparison.runs[1]
+    assert summary.likely_cause == "machine.env.TF_ENABLE_ONEDNN_OPTS"
+    assert summary.headline == (
+        "metrics differ (loss +7.5e-09); most likely cause: onednn "
+        "machine.env.TF_ENABLE_ONEDNN_OPTS 1 -> 0"
+    )
+    text = render_text(comparison)
+    assert "+7.5e-09" in text and "0.1202998459" in text and "0.1202998384" in text
+    assert exit_code(comparison) == EXIT_FAILED
+
+
+def test_onednn_pair_passes_within_a_loose_tolerance():
+    comparison = compare_runs(list(onednn_pair()), tolerances={"loss": {"abs": 1e-8}})
+    assert comparison.passed
+    assert exit_code(comparison) == EXIT_OK
+    assert comparison.results[0].reason == "within tolerance (abs 1e-08)"
+
+
+def test_reference_by_position_or_run_id():
+    a, b = make_record("A"), make_record("B")
+    c = clone(a, "C", metrics={"loss": 1.0, "accuracy": 0.5})
+    assert compare_runs([a, b, c], reference="C").reference == "C"
+    assert compare_runs([a, b, c], reference=-1).reference == "C"
+    comparison = compare_runs([a, b, c], reference=1)
+    assert comparison.reference == "B"
+    assert {r.run_id for r in comparison.results} == {"A", "C"}
+
+
+@pytest.mark.parametrize("reference", [3, -4, "Z", True])
+def test_bad_reference_is_a_usage_error(reference):
+    with pytest.raises(InputError):
+        compare_runs(
+            [make_record("A"), make_record("B"), make_record("C")], reference=reference
+        )
+
+
+def test_one_record_is_not_enough():
+    with pytest.raises(InputError, match="two or more run records, got 1"):
+        compare_runs([make_record("A")])
+
+
+def test_only_the_named_metrics_are_compared_and_unknown_ones_fail():
+    a = make_record("A")
+    b = clone(a, "B", metrics={"loss": 0.5, "accuracy": 0.9688})
+    comparison = compare_runs([a, b], metrics=["accuracy", "f1"])
+
+    assert comparison.metrics == ("accuracy", "f1")
+    reasons = {r.metric: (r.passed, r.reason) for r in comparison.results}
+    assert reasons == {
+        "accuracy": (True, "identical"),
+        "f1": (False, "missing in both runs"),
+    }
+    assert not comparison.passed
+
+
+def test_metric_missing_in_one_run_fails_the_comparison():
+    a = make_record("A")
+    b = clone(a, "B", metrics={"loss": 0.1202998384})
+    comparison = compare_runs([a, b], tolerances={"accuracy": Tolerance(abs=1.0)})
+    [missing] = [r for r in comparison.results if not r.passed]
+    assert (missing.metric, missing.reason) == ("accuracy", "missing in this run")
+    assert not comparison.runs[1].passed
+    assert exit_code(comparison) == EXIT_FAILED
+
+
+def test_notes_name_defaulted_and_unknown_tolerances_and_failed_runs():
+    a = make_record("A")
+    b = clone(a, "B", status="failed", project="other")
+    notes = compare_runs(
+        [a, b], tolerances={"loss": {"rel": 0.1}, "f1": {"abs": 1}}
+    ).notes
+    assert notes == (
+        "run B has status failed",
+        "runs come from different projects: digits, other",
+        "no tolerance given for accuracy: exact (default)",
+        "tolerance given for metrics no run compared: f1",
+    )
+
+
+def test_default_tolerance_can_be_set():
+    a = make_record("A")
+    b = clone(a, "B", metrics={"loss": 0.1202998384 + 1e-9, "accuracy": 0.9688})
+    comparison = compare_runs([a, b], default_tolerance=Tolerance(rel=1e-6))
+    assert comparison.passed
+    assert (
+        "no tolerance given for accuracy, loss: rel 1e-06 (default)" in comparison.notes
+    )
+
+
+def test_malformed_tolerance_is_refused():
+    with pytest.raises(InputError, match="only abs and/or rel"):
+        compare_runs(
+            [make_record("A"), make_record("B")], tolerances={"loss": {"ab": 1}}
+        )
+
+
+def test_no_metrics_at_all_is_a_failure_with_a_note():
+    a = make_record("A", metrics={})
+    comparison = compare_runs([a, clone(a, "B")])
+    assert not comparison.passed
+    assert "no metrics to compare: the verdict is a failure" in comparison.notes
+
+
+def test_identical_runs_pass():
+    a = make_record("A")
+    comparison = compare_runs([a, clone(a, "B")])
+    assert comparison.passed and exit_code(comparison) == EXIT_OK
+    assert comparison.runs[1].headline == "metrics identical"
+
+
+def test_hundred_records_compare_within_a_second():
+    records = many_records(100)
+    started = time.perf_counter()
+    comparison = compare_runs(records)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"compare of 100 records took {elapsed:.2f} s"
+    assert len(comparison.results) == 99 * 4
+
+
+def test_thousand_records_compare_and_render_in_reasonable_time():
+    records = many_records(1000)
+    started = time.perf_counter()
+    render_text(compare_runs(records))
+    elapsed = time.perf_counter() - started
+    assert elapsed < 10.0, f"compare and render of 1000 records took {elapsed:.2f} s"

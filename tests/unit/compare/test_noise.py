@@ -1,0 +1,137 @@
+import statistics
+
+import pytest
+from reprobox_synthetic import clone, make_record
+
+from reprobox.compare import compare_runs
+
+
+def sweep(values, *, sweep_id="sweep-1", metric="loss"):
+    base = make_record("S0")
+    return [
+        clone(
+            base,
+            f"S{i}",
+            seed=i,
+            options__seed_sweep=sweep_id,
+            metrics={metric: value},
+            started_at=f"2024-01-01T00:00:0{i}Z",
+        )
+        for i, value in enumerate(values)
+    ]
+
+
+def test_noise_band_has_spread_std_and_count():
+    runs = sweep([0.10, 0.12, 0.11])
+    [band] = compare_runs(runs, metrics=["loss"]).noise_bands
+
+    assert (band.sweep, band.metric, band.n) == ("sweep-1", "loss", 3)
+    assert (band.minimum, band.maximum) == (0.10, 0.12)
+    assert band.spread == pytest.approx(0.02)
+    assert band.std == pytest.approx(statistics.stdev([0.10, 0.12, 0.11]))
+    assert band.run_ids == ("S0", "S1", "S2")
+
+
+def test_machine_difference_beyond_and_within_seed_noise():
+    runs = sweep([0.10, 0.12, 0.11])
+    far = clone(
+        runs[0],
+        "M1",
+        options__seed_sweep=None,
+        metrics={"loss": 0.15},
+        machine__cpu__vendor="AuthenticAMD",
+    )
+    near = clone(
+        runs[0],
+        "M2",
+        options__seed_sweep=None,
+        metrics={"loss": 0.105},
+        machine__cpu__vendor="AuthenticAMD",
+    )
+
+    checks = {c.run_id: c for c in compare_runs([*runs, far, near]).noise_checks}
+
+    assert set(checks) == {"M1", "M2"}  # sweep members are the noise, not checked
+    assert checks["M1"].beyond_noise
+    assert checks["M1"].reason.startswith("|delta| 0.05 > seed spread 0.02")
+    assert not checks["M2"].beyond_noise
+    assert checks["M2"].reason.endswith("within seed noise")
+
+
+def test_two_std_rule_catches_what_the_spread_lets_through():
+    runs = sweep([0.0, 0.0, 0.0, 0.0, 1.0])  # spread 1.0, std 0.447
+    machine = clone(runs[0], "M", options__seed_sweep=None, metrics={"loss": 0.95})
+    [check] = compare_runs([*runs, machine]).noise_checks
+
+    assert check.beyond_noise
+    assert check.reason.startswith("|delta| 0.95 > 2 std 0.894")
+
+
+def test_sweep_with_one_seed_gives_no_band_and_says_why():
+    runs = [clone(r, r.run_id, seed=1) for r in sweep([0.1, 0.2])]
+    comparison = compare_runs(runs)
+    assert comparison.noise_bands == ()
+    assert (
+        "seed sweep sweep-1: needs two or more seeds for a noise band"
+        in comparison.notes
+    )
+
+
+def test_sweep_across_images_is_flagged():
+    runs = sweep([0.1, 0.2])
+    runs[1] = clone(runs[1], "S1", image__id="sha256:other")
+    notes = compare_runs(runs).notes
+    assert (
+        "seed sweep sweep-1 mixes images: its spread is more than seed noise" in notes
+    )
+
+
+def test_unseeded_shuffle_repeats_are_reported_as_nondeterminism():
+    # cases/run/unseeded-shuffle.md: same image, seed and machine; metrics differ.
+    first = make_record(
+        "R0",
+        options__repeat_index=0,
+        metrics={"loss": 0.1202998384, "accuracy": 0.9688},
+    )
+    second = clone(
+        first,
+        "R1",
+        options__repeat_index=1,
+        metrics={"loss": 0.1187, "accuracy": 0.9688},
+        started_at="2024-01-01T00:05:00Z",
+    )
+
+    comparison = compare_runs([first, second])
+
+    [finding] = comparison.nondeterminism
+    assert finding.metric == "loss"
+    assert finding.run_ids == ("R0", "R1")
+    assert finding.repeats
+    assert finding.spread == pytest.approx(0.1202998384 - 0.1187)
+    assert (
+        "loss differs across 2 runs of the same image, seed and machine"
+        in finding.reason
+    )
+    assert "nondeterminism" in comparison.runs[1].headline
+    assert comparison.differences == ()
+    assert not comparison.passed
+
+
+def test_identical_repeats_raise_no_finding():
+    first = make_record("R0", options__repeat_index=0)
+    second = clone(first, "R1", options__repeat_index=1)
+    comparison = compare_runs([first, second])
+    assert comparison.nondeterminism == ()
+    assert comparison.passed
+
+
+def test_runs_on_other_machines_are_not_repeats():
+    first = make_record("R0", options__repeat_index=0)
+    other = clone(
+        first,
+        "R1",
+        options__repeat_index=1,
+        machine__threads__intra_op=8,
+        metrics={"loss": 0.5, "accuracy": 0.9},
+    )
+    assert compare_runs([first, other]).nondeterminism == ()
