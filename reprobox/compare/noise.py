@@ -83,17 +83,17 @@ def check_against_noise(
     bands: Sequence[NoiseBand],
     records: Sequence[Record],
 ) -> list[NoiseCheck]:
-    """Judge each out-of-sweep difference: larger than the seed noise or not."""
+    """Judge each non-zero out-of-sweep difference: beyond seed noise or not."""
     sweep_of = {r.run_id: r.options.get("seed_sweep") for r in records}
     checks = []
-    for band in bands:
-        for result in results:
-            sweep = sweep_of[result.run_id]
+    for result in results:
+        if result.identical or result.delta is None or not math.isfinite(result.delta):
+            continue
+        sweep = sweep_of[result.run_id]
+        for band in bands:
             if result.metric != band.metric or (
                 sweep is not None and str(sweep) == band.sweep
             ):
-                continue
-            if result.delta is None or not math.isfinite(result.delta):
                 continue
             size, twice_std = abs(result.delta), 2 * band.std
             beyond = size > band.spread or size > twice_std

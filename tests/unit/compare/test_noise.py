@@ -135,3 +135,9 @@ def test_runs_on_other_machines_are_not_repeats():
         metrics={"loss": 0.5, "accuracy": 0.9},
     )
     assert compare_runs([first, other]).nondeterminism == ()
+
+
+def test_identical_metrics_need_no_noise_check():
+    runs = sweep([0.10, 0.12, 0.11])
+    same = clone(runs[0], "M", options__seed_sweep=None, machine__threads__omp=9)
+    assert compare_runs([*runs, same]).noise_checks == ()
