@@ -78,6 +78,11 @@ def compare_runs(
             f"compare needs two or more run records, got {len(records)}",
             hint="give more record.json files, run folders or a runs folder",
         )
+    if not (isinstance(epsilon, (int, float)) and 0 <= epsilon < float("inf")):
+        raise InputError(
+            f"curve epsilon must be a finite number >= 0, not {epsilon!r}",
+            hint="0 compares curves bitwise",
+        )
     ref = records[_reference_index(records, reference)]
     others = [r for r in records if r is not ref]
     limits = {

@@ -154,3 +154,9 @@ def test_thousand_records_compare_and_render_in_reasonable_time():
     render_text(compare_runs(records))
     elapsed = time.perf_counter() - started
     assert elapsed < 10.0, f"compare and render of 1000 records took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("epsilon", [-1e-9, float("nan"), float("inf"), "0"])
+def test_bad_curve_epsilon_is_a_usage_error(epsilon):
+    with pytest.raises(InputError, match="curve epsilon must be a finite number"):
+        compare_runs([make_record("A"), make_record("B")], epsilon=epsilon)
