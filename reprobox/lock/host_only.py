@@ -31,9 +31,7 @@ HOST_ONLY_PACKAGES: dict[str, HostOnlyPackage] = {
     "tensorflow-intel": HostOnlyPackage(
         None, "the Windows build of TensorFlow (only a placeholder on Linux)"
     ),
-    "tensorflow-macos": HostOnlyPackage(
-        "tensorflow", "the macOS build of TensorFlow"
-    ),
+    "tensorflow-macos": HostOnlyPackage("tensorflow", "the macOS build of TensorFlow"),
     "tensorflow-metal": HostOnlyPackage(None, "the Apple GPU plugin for TensorFlow"),
     "torch-directml": HostOnlyPackage(None, "the Windows DirectML backend for torch"),
     "windows-curses": HostOnlyPackage(None, "a Windows-only curses port"),

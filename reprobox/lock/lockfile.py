@@ -74,7 +74,9 @@ def _make_block(line_number: int, lines: list[str]) -> LockBlock:
         requirement = Requirement(first)
     except InvalidRequirement as exc:
         raise LockError(f"lock line {line_number}: not a requirement: {exc}") from None
-    return LockBlock(line_number, canonical_name(requirement.name), requirement, tuple(lines))
+    return LockBlock(
+        line_number, canonical_name(requirement.name), requirement, tuple(lines)
+    )
 
 
 def parse_lock(text: str) -> dict[str, str]:

@@ -28,7 +28,9 @@ _INDEX_OPTIONS = (
 )
 
 
-def read_requirements_file(path: str | Path) -> tuple[list[RequirementEntry], list[str]]:
+def read_requirements_file(
+    path: str | Path,
+) -> tuple[list[RequirementEntry], list[str]]:
     """Return the requirements in path and its -r includes, and warnings."""
     entries: list[RequirementEntry] = []
     warnings: list[str] = []

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -35,8 +35,12 @@ REQUIREMENTS_NAME = "requirements.in"
 # The manylinux_2_NN minors `uv pip compile --python-platform` accepts for x86_64
 # and aarch64 (uv 0.13); the highest one not above the image's glibc is used.
 UV_MANYLINUX_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
-ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64",
-                 "arm64": "aarch64"}
+ARCHITECTURES = {
+    "x86_64": "x86_64",
+    "amd64": "x86_64",
+    "aarch64": "aarch64",
+    "arm64": "aarch64",
+}
 # Host settings a resolver must not inherit: they name machine-local indexes.
 ISOLATED_PREFIXES = ("PIP_", "UV_")
 
@@ -51,7 +55,7 @@ class LockResult:
     needs_git: bool
     resolver: str
     vcs_requirements: tuple[str, ...] = ()
-    secrets: BuildSecrets = BuildSecrets()
+    secrets: BuildSecrets = field(default_factory=BuildSecrets)
 
 
 def resolve_lock(
@@ -73,11 +77,11 @@ def resolve_lock(
     ca_path = _ca_cert_path(ca_cert)
     warnings: list[str] = []
 
+    if resolver not in ("uv", "pip-compile"):
+        raise InputError(f"unknown resolver {resolver!r}: use uv or pip-compile")
     uv_bin = find_uv() if resolver == "uv" else None
     if resolver == "uv" and uv_bin is None:
         warnings.append("uv was not found; fell back to pip-compile")
-    if resolver not in ("uv", "pip-compile"):
-        raise InputError(f"unknown resolver {resolver!r}: use uv or pip-compile")
 
     with tempfile.TemporaryDirectory(prefix="reprobox-lock-") as folder:
         Path(folder, REQUIREMENTS_NAME).write_text(
@@ -141,9 +145,18 @@ def _uv_command(
     version = proc.run_command([uv_bin, "--version"], timeout=60).stdout.split()
     label = " ".join(version[:2]) if len(version) >= 2 else "uv"
     argv = [
-        uv_bin, "pip", "compile", "--no-config", "--no-header", "--generate-hashes",
-        "--python-version", python, "--python-platform", target, REQUIREMENTS_NAME,
-    ]  # fmt: skip
+        uv_bin,
+        "pip",
+        "compile",
+        "--no-config",
+        "--no-header",
+        "--generate-hashes",
+        "--python-version",
+        python,
+        "--python-platform",
+        target,
+        REQUIREMENTS_NAME,
+    ]
     deliberate = {"UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
     deliberate.update(indexes.uv_env())  # credentials travel in env, never in argv
     if ca:
@@ -162,11 +175,23 @@ def _pip_compile_command(
             hint="pip install uv",
         ) from None
     argv = [
-        sys.executable, "-m", "piptools", "compile", "--no-config", "--no-header",
-        "--generate-hashes", "--allow-unsafe", "--strip-extras", "--no-emit-options",
-        "--no-emit-index-url", "--no-emit-find-links", "--no-emit-trusted-host",
-        "--output-file", "-", REQUIREMENTS_NAME,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "piptools",
+        "compile",
+        "--no-config",
+        "--no-header",
+        "--generate-hashes",
+        "--allow-unsafe",
+        "--strip-extras",
+        "--no-emit-options",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--no-emit-trusted-host",
+        "--output-file",
+        "-",
+        REQUIREMENTS_NAME,
+    ]
     deliberate = {
         "PIP_CONFIG_FILE": os.devnull,  # pip then reads no config file at all
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
@@ -200,7 +225,9 @@ def _run_resolver(
     except FileNotFoundError:
         raise LockError(f"resolver not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:
-        raise LockError(f"resolving the requirements took over {timeout:.0f} s") from None
+        raise LockError(
+            f"resolving the requirements took over {timeout:.0f} s"
+        ) from None
     except subprocess.CalledProcessError as exc:
         reason = redact_text(resolver_error_line(exc.stderr or exc.stdout or ""))
         names = {_requirement_name(line) for line in requirements}

@@ -80,7 +80,9 @@ def _is_local(url: str) -> bool:
     return scheme in ("", "file") or len(scheme) == 1  # one letter: a Windows drive
 
 
-def _pin_installed(entry: RequirementEntry, installed: Mapping[str, str]) -> Requirement:
+def _pin_installed(
+    entry: RequirementEntry, installed: Mapping[str, str]
+) -> Requirement:
     requirement = entry.requirement
     version = installed.get(entry.name)
     if version is None:

@@ -29,7 +29,9 @@ def case_file():
         for folder in (FIXTURE_CASES, SHARED_CASES):
             if (folder / name).is_file():
                 return folder / name
-        pytest.skip(f"freeze case {name} is neither in {FIXTURE_CASES} nor {SHARED_CASES}")
+        pytest.skip(
+            f"freeze case {name} is neither in {FIXTURE_CASES} nor {SHARED_CASES}"
+        )
 
     return locate
 
@@ -51,8 +53,9 @@ class FakeRunner:
         self.handler = handler
         self.calls: list[dict] = []
 
-    def __call__(self, argv, *, env=None, cwd=None, input=None, check=True,
-                 timeout=None):  # fmt: skip
+    def __call__(
+        self, argv, *, env=None, cwd=None, input=None, check=True, timeout=None
+    ):
         argv = [str(a) for a in argv]
         call = {"argv": argv, "env": env, "cwd": cwd}
         if cwd is not None:

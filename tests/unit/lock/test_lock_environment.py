@@ -31,16 +31,26 @@ def test_environment_is_read_through_the_given_python(fake_runner):
 
 
 def test_script_reads_metadata_and_imports_no_framework():
-    imports = [line.strip() for line in _READ_DISTRIBUTIONS.splitlines()
-               if line.strip().startswith(("import ", "from "))]  # fmt: skip
+    imports = [
+        line.strip()
+        for line in _READ_DISTRIBUTIONS.splitlines()
+        if line.strip().startswith(("import ", "from "))
+    ]
     assert imports == ["import json, re, sys", "from importlib import metadata"]
     assert "direct_url.json" in _READ_DISTRIBUTIONS
 
 
 def test_installer_tooling_and_reprobox_are_left_out(fake_runner):
-    fake_runner(listing(row("pip", "24.0"), row("setuptools", "69.0"),
-                        row("wheel", "0.42"), row("reprobox", "0.1.0"),
-                        row("numpy", "1.26.4"), row("Keras", "3.3.3")))  # fmt: skip
+    fake_runner(
+        listing(
+            row("pip", "24.0"),
+            row("setuptools", "69.0"),
+            row("wheel", "0.42"),
+            row("reprobox", "0.1.0"),
+            row("numpy", "1.26.4"),
+            row("Keras", "3.3.3"),
+        )
+    )
     collected = collect_requirements(python=PYTHON)
     assert collected.lines == ("Keras==3.3.3", "numpy==1.26.4")
     assert collected.source == "env"
@@ -49,20 +59,25 @@ def test_installer_tooling_and_reprobox_are_left_out(fake_runner):
 
 def test_git_install_from_the_case_becomes_a_commit_pinned_url(case_file, fake_runner):
     origin = json.loads(case_file("git-branch-direct_url.json").read_text())
-    fake_runner(listing(row("example-fork", "0.3.0.dev0", origin), row("six", "1.16.0")))
-    collected = collect_requirements(python=PYTHON)
-    assert collected.lines == (
-        "example-fork @ git+https://github.com/example-org/example-fork.git"
-        "@4f2c1e9b7d3a5c8e0f1a2b3c4d5e6f708192a3b4",
-        "six==1.16.0",
+    fake_runner(
+        listing(row("example-fork", "0.3.0.dev0", origin), row("six", "1.16.0"))
     )
+    collected = collect_requirements(python=PYTHON)
+    expected_git_line = (
+        "example-fork @ git+https://github.com/example-org/example-fork.git"
+        "@4f2c1e9b7d3a5c8e0f1a2b3c4d5e6f708192a3b4"
+    )
+    assert collected.lines == (expected_git_line, "six==1.16.0")
     assert collected.needs_git is True
     assert collected.warnings == ()
 
 
 def test_git_install_in_a_subdirectory_keeps_it(fake_runner):
-    origin = {"url": "https://example.org/mono.git", "subdirectory": "pkgs/tool",
-              "vcs_info": {"vcs": "git", "commit_id": "b" * 40}}  # fmt: skip
+    origin = {
+        "url": "https://example.org/mono.git",
+        "subdirectory": "pkgs/tool",
+        "vcs_info": {"vcs": "git", "commit_id": "b" * 40},
+    }
     fake_runner(listing(row("tool", "1.0", origin)))
     collected = collect_requirements(python=PYTHON)
     assert collected.lines == (
@@ -71,19 +86,26 @@ def test_git_install_in_a_subdirectory_keeps_it(fake_runner):
 
 
 def test_non_git_vcs_install_is_refused(fake_runner):
-    origin = {"url": "https://example.org/repo", "vcs_info": {"vcs": "hg", "commit_id": "1"}}
+    origin = {
+        "url": "https://example.org/repo",
+        "vcs_info": {"vcs": "hg", "commit_id": "1"},
+    }
     fake_runner(listing(row("tool", "1.0", origin)))
     with pytest.raises(LockError, match="only git sources"):
         collect_requirements(python=PYTHON)
 
 
 def test_conda_file_install_is_pinned_to_the_installed_version(fake_runner):
-    origin = {"url": "file:///opt/conda/conda-bld/certifi_1655968806487/work/certifi",
-              "dir_info": {}}  # fmt: skip
+    origin = {
+        "url": "file:///opt/conda/conda-bld/certifi_1655968806487/work/certifi",
+        "dir_info": {},
+    }
     fake_runner(listing(row("certifi", "2022.6.15", origin), row("numpy", "1.26.4")))
     collected = collect_requirements(python=PYTHON)
     assert collected.lines == ("certifi==2022.6.15", "numpy==1.26.4")
-    assert len(collected.warnings) == 1 and "certifi==2022.6.15" in collected.warnings[0]
+    assert (
+        len(collected.warnings) == 1 and "certifi==2022.6.15" in collected.warnings[0]
+    )
 
 
 def test_editable_install_is_left_out_with_a_warning(fake_runner):

@@ -22,7 +22,10 @@ def token_case(case_file):
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("https://__token__:s3cr3t@pkgs.example/simple/", "https://***@pkgs.example/simple/"),
+        (
+            "https://__token__:s3cr3t@pkgs.example/simple/",
+            "https://***@pkgs.example/simple/",
+        ),
         ("https://ghp_abcdef@pkgs.example/simple", "https://***@pkgs.example/simple"),
         ("https://user:p%40ss@pkgs.example:8443/s", "https://***@pkgs.example:8443/s"),
         ("https://pypi.org/simple", "https://pypi.org/simple"),
@@ -33,7 +36,9 @@ def test_redact_url_hides_user_and_password(url, shown):
 
 
 def test_redact_text_hides_every_url_credential_in_a_message():
-    text = "fetch https://a:b1@x.example/s failed; retry git+https://tok@y.example/r.git"
+    text = (
+        "fetch https://a:b1@x.example/s failed; retry git+https://tok@y.example/r.git"
+    )
     assert redact_text(text) == (
         "fetch https://***@x.example/s failed; retry git+https://***@y.example/r.git"
     )
@@ -60,7 +65,9 @@ def test_token_case_appears_only_in_the_build_secrets(case_file):
 
 
 def test_indexes_without_credentials_need_no_secrets():
-    indexes = PackageIndexes("https://pypi.org/simple", ("https://download.pytorch.org/whl/cpu",))
+    indexes = PackageIndexes(
+        "https://pypi.org/simple", ("https://download.pytorch.org/whl/cpu",)
+    )
     assert not indexes.build_secrets()
     assert indexes.uv_env() == {
         "UV_DEFAULT_INDEX": "https://pypi.org/simple",
@@ -73,7 +80,9 @@ def test_indexes_without_credentials_need_no_secrets():
 
 
 def test_all_declared_indexes_go_to_the_secrets_when_one_has_a_token():
-    indexes = PackageIndexes("https://t0ken@private.example/simple", ("https://pypi.org/simple",))
+    indexes = PackageIndexes(
+        "https://t0ken@private.example/simple", ("https://pypi.org/simple",)
+    )
     assert indexes.build_secrets().values == {
         "pip_extra_index_url": "https://pypi.org/simple",
         "pip_index_url": "https://t0ken@private.example/simple",
@@ -95,7 +104,8 @@ def test_machine_local_indexes_of_the_case_are_refused(case_file):
 def test_default_ca_cert_takes_the_first_existing_host_setting(tmp_path):
     bundle = tmp_path / "corp.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    assert default_ca_cert({"SSL_CERT_FILE": str(tmp_path / "gone.pem"),
-                            "PIP_CERT": str(bundle)}) == str(bundle)  # fmt: skip
+    assert default_ca_cert(
+        {"SSL_CERT_FILE": str(tmp_path / "gone.pem"), "PIP_CERT": str(bundle)}
+    ) == str(bundle)
     assert default_ca_cert({"REQUESTS_CA_BUNDLE": str(bundle)}) == str(bundle)
     assert default_ca_cert({}) is None

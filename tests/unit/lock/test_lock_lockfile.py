@@ -64,7 +64,9 @@ def test_a_truncated_hash_does_not_count():
 
 def test_git_line_has_no_hash_so_it_cannot_be_in_the_hashed_lock():
     with pytest.raises(LockError, match="example-fork has no"):
-        verify_lock_hashes(LOCK + f"example-fork @ git+https://x.example/f.git@{'a' * 40}\n")
+        verify_lock_hashes(
+            LOCK + f"example-fork @ git+https://x.example/f.git@{'a' * 40}\n"
+        )
 
 
 def test_local_index_case_lines_are_refused(case_file):
@@ -94,7 +96,9 @@ def test_portable_lock_passes_the_check():
 
 
 def test_a_secret_in_the_lock_is_refused():
-    secrets = PackageIndexes(extra_index_urls=("https://__token__:s3cr3t-x@p.example/s",))
+    secrets = PackageIndexes(
+        extra_index_urls=("https://__token__:s3cr3t-x@p.example/s",)
+    )
     with pytest.raises(LockError, match="credentials of pip_extra_index_url") as info:
         check_lock_is_portable(LOCK + "# s3cr3t-x\n", secrets.build_secrets())
     assert "s3cr3t-x" not in str(info.value)

@@ -40,7 +40,9 @@ def test_environment_markers_are_kept(tmp_path):
 
 def test_include_is_relative_to_the_including_file(tmp_path, monkeypatch):
     write(tmp_path, "reqs/base.txt", "six==1.16.0\n")
-    top = write(tmp_path, "reqs/top.txt", "-r base.txt\n--requirement=base.txt\nnumpy\n")
+    top = write(
+        tmp_path, "reqs/top.txt", "-r base.txt\n--requirement=base.txt\nnumpy\n"
+    )
     monkeypatch.chdir(tmp_path)  # not the folder of top.txt
     entries, _ = read_requirements_file(top)
     assert lines_of(entries) == ["six==1.16.0", "six==1.16.0", "numpy"]
@@ -65,7 +67,9 @@ def test_missing_file_is_an_input_error(tmp_path):
         read_requirements_file(tmp_path / "absent.txt")
 
 
-@pytest.mark.parametrize("line", ["-e .", "--editable ../lib", "-e git+https://x/y.git#egg=y"])
+@pytest.mark.parametrize(
+    "line", ["-e .", "--editable ../lib", "-e git+https://x/y.git#egg=y"]
+)
 def test_editable_is_refused_with_location_and_fix(tmp_path, line):
     path = write(tmp_path, "requirements.txt", f"numpy\n{line}\n")
     with pytest.raises(LockError) as info:
@@ -75,12 +79,20 @@ def test_editable_is_refused_with_location_and_fix(tmp_path, line):
 
 
 @pytest.mark.parametrize(
-    "line", ["./vendor/pkg", "/opt/wheels/torch-2.1-cp311-linux_x86_64.whl",
-             "dist/mypkg-1.0.tar.gz", "C:\\wheels\\pkg.whl", "~/src/pkg"],
-)  # fmt: skip
+    "line",
+    [
+        "./vendor/pkg",
+        "/opt/wheels/torch-2.1-cp311-linux_x86_64.whl",
+        "dist/mypkg-1.0.tar.gz",
+        "C:\\wheels\\pkg.whl",
+        "~/src/pkg",
+    ],
+)
 def test_local_paths_are_refused_with_location_and_fix(tmp_path, line):
     path = write(tmp_path, "requirements.txt", f"{line}\n")
-    with pytest.raises(LockError, match=rf"requirements\.txt:1: .* is a local path") as info:
+    with pytest.raises(
+        LockError, match=r"requirements\.txt:1: .* is a local path"
+    ) as info:
         read_requirements_file(path)
     assert "name==version" in info.value.hint
 

@@ -66,7 +66,9 @@ def test_local_file_pins_are_reported_in_one_warning():
     )
     assert lines == ["certifi==2022.6.15", "requests[socks]==2.31.0", "six==1.16.0"]
     assert len(warnings) == 1
-    assert "certifi==2022.6.15" in warnings[0] and "requests[socks]==2.31.0" in warnings[0]
+    assert (
+        "certifi==2022.6.15" in warnings[0] and "requests[socks]==2.31.0" in warnings[0]
+    )
 
 
 # windows-only.txt and the host-only table
@@ -75,7 +77,10 @@ def test_local_file_pins_are_reported_in_one_warning():
 def test_windows_only_case_drops_tensorflow_intel_with_a_warning(case_file):
     case = case_file("windows-only.txt")
     collected = collect_requirements(case)
-    assert collected.lines == ("tensorflow==2.14.1", "tensorflow-io-gcs-filesystem==0.31.0")
+    assert collected.lines == (
+        "tensorflow==2.14.1",
+        "tensorflow-io-gcs-filesystem==0.31.0",
+    )
     assert len(collected.warnings) == 1
     assert f"{case}:3: tensorflow-intel" in collected.warnings[0]
     assert "dropped" in collected.warnings[0]
@@ -109,8 +114,14 @@ def test_other_host_only_packages_are_dropped(name):
 
 
 def test_portable_packages_are_not_in_the_host_only_table():
-    for name in ("tensorflow", "tensorflow-cpu", "tensorflow-io-gcs-filesystem",
-                 "colorama", "pyobject", "numpy"):  # fmt: skip
+    for name in (
+        "tensorflow",
+        "tensorflow-cpu",
+        "tensorflow-io-gcs-filesystem",
+        "colorama",
+        "pyobject",
+        "numpy",
+    ):
         assert host_only_package(name) is None, name
     assert all(name == name.lower() for name in HOST_ONLY_PACKAGES)
 
@@ -130,7 +141,9 @@ def test_git_reference_with_a_full_commit_needs_git_and_no_warning(case_file):
 
 
 def test_git_reference_to_a_branch_warns_it_is_not_pinned():
-    line = "example-fork @ git+https://github.com/example-org/example-fork.git@fix-branch"
+    line = (
+        "example-fork @ git+https://github.com/example-org/example-fork.git@fix-branch"
+    )
     lines, warnings, needs_git = sanitize_requirements(entries(line))
     assert lines == [line]
     assert needs_git is True
@@ -157,6 +170,12 @@ def test_direct_urls_with_credentials_are_refused():
 
 def test_output_is_sorted_and_deduplicated_by_name():
     lines, _, _ = sanitize_requirements(
-        entries("tensorflow-io-gcs-filesystem==0.31.0", "Six", "tensorflow==2.14.1", "Six")
+        entries(
+            "tensorflow-io-gcs-filesystem==0.31.0", "Six", "tensorflow==2.14.1", "Six"
+        )
     )
-    assert lines == ["Six", "tensorflow==2.14.1", "tensorflow-io-gcs-filesystem==0.31.0"]
+    assert lines == [
+        "Six",
+        "tensorflow==2.14.1",
+        "tensorflow-io-gcs-filesystem==0.31.0",
+    ]
