@@ -47,8 +47,8 @@ def lock_blocks(text: str) -> list[LockBlock]:
     current: list[str] = []
     start = 0
     for number, line in enumerate(text.splitlines(), start=1):
-        if line[:1].isspace() and current:
-            current.append(line)
+        if line[:1].isspace() and line.strip() and current:
+            current.append(line.rstrip())
             continue
         if current:
             blocks.append(_make_block(start, current))
@@ -109,7 +109,7 @@ def verify_lock_hashes(text: str) -> None:
 
 
 def check_lock_is_portable(text: str, secrets: BuildSecrets | None = None) -> None:
-    """Raise LockError if the text names an index, find-links, a local path or a secret."""
+    """Raise LockError if text names an index, find-links, a local path or a secret."""
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         problem = None

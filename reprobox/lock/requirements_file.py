@@ -102,7 +102,7 @@ def _included_path(including_file: Path, value: str, origin: str) -> Path:
         raise LockError(f"{origin}: -r needs a file name")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
         raise LockError(
-            f"{origin}: -r {redact_text(value)} is a URL; only local files can be included",
+            f"{origin}: -r {redact_text(value)} is a URL; only files can be included",
             hint="copy the file into the project",
         )
     included = including_file.parent / value

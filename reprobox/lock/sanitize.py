@@ -21,9 +21,9 @@ def sanitize_requirements(
     entries: Sequence[RequirementEntry],
     installed_versions: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[str], bool]:
-    """Return portable requirement lines (sorted), warnings, and whether git is needed."""
+    """Return portable requirement lines (sorted), warnings, and if git is needed."""
     present = {entry.name for entry in entries}
-    lines: set[str] = set()
+    names: dict[str, str] = {}  # requirement line -> canonical name
     warnings: list[str] = []
     pinned_local: list[str] = []
 
@@ -37,7 +37,7 @@ def sanitize_requirements(
             pinned_local.append(str(requirement))
         elif url is not None:
             _check_remote_reference(entry, url, warnings)
-        lines.add(str(requirement))
+        names[str(requirement)] = canonical_name(requirement.name)
 
     if pinned_local:
         warnings.append(
@@ -45,13 +45,9 @@ def sanitize_requirements(
             "locked at their installed versions from the index instead: "
             + ", ".join(sorted(pinned_local))
         )
-    needs_git = any(" @ git+" in line for line in lines)
-    ordered = sorted(lines, key=lambda line: (canonical_name(_name_of(line)), line))
+    needs_git = any(" @ git+" in line for line in names)
+    ordered = sorted(names, key=lambda line: (names[line], line))
     return ordered, warnings, needs_git
-
-
-def _name_of(line: str) -> str:
-    return Requirement(line).name
 
 
 def _replace_host_only(

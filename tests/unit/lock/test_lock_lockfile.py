@@ -82,7 +82,7 @@ def test_local_index_case_lines_are_refused(case_file):
         f"--find-links={links}",
         "--index-url https://pypi.org/simple",
         "--trusted-host pypi.org",
-        f"torch @ file://{links}/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl",
+        f"torch @ file://{links}/torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl",
         f"torch @ {links}/torch-2.13.0.whl",
     ]
     for line in leaked_lines:
