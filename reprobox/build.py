@@ -125,16 +125,20 @@ def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[Staged
     """Copy what the image needs into a temp folder; yield it with its tag."""
     runtime = sorted(p for p in RUNTIME_DIR.glob("*.py"))
     app = project_files(cfg)
-    entries = [("Dockerfile", frozen.dockerfile_path),
-               ("requirements.lock", frozen.lock_path),
-               ("manifest.json", frozen.manifest_path)]
-    entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
-    entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
-    digest = _hash_tree(entries)
     with tempfile.TemporaryDirectory(prefix="reprobox-context-") as tmp:
         base = Path(tmp)
+        core = base / "manifest.json"
+        core.write_text(frozen.core_text, encoding="utf-8")
+        entries = [("Dockerfile", frozen.dockerfile_path),
+                   ("requirements.lock", frozen.lock_path),
+                   ("manifest.json", core)]
+        entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
+        entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
+        digest = _hash_tree(entries)
         for rel, src in entries:
             dest = base / rel
+            if src == dest:
+                continue  # written in place above
             dest.parent.mkdir(parents=True, exist_ok=True)
             if src.is_symlink():
                 os.symlink(os.readlink(src), dest)
@@ -150,7 +154,7 @@ def image_labels(frozen: FrozenProject, digest: str) -> dict[str, str]:
         f"{LABEL_PREFIX}.project": frozen.manifest["project"]["name"],
         f"{LABEL_PREFIX}.context-digest": digest,
         f"{LABEL_PREFIX}.manifest-sha256": frozen.manifest_sha256,
-        f"{LABEL_PREFIX}.manifest": frozen.manifest_text,
+        f"{LABEL_PREFIX}.manifest": frozen.core_text,
     }
     lock = frozen.lock_text
     if len(lock.encode()) <= MAX_LABEL_BYTES:

@@ -196,6 +196,17 @@ def image_labels(engine: Engine, ref: str) -> dict[str, str]:
         raise EngineError(f"image {ref} is not on this engine") from None
 
 
+def image_layers_digest(engine: Engine, ref: str) -> str | None:
+    """Return a sha256 over the image's filesystem layers (labels excluded)."""
+    import hashlib
+
+    try:
+        layers = engine.client.images.get(ref).attrs["RootFS"]["Layers"]
+    except (docker.errors.ImageNotFound, KeyError):
+        return None
+    return "sha256:" + hashlib.sha256("\n".join(layers).encode()).hexdigest()
+
+
 def image_digests(engine: Engine, ref: str) -> list[str]:
     """Return the registry digests (RepoDigests) known for image ref."""
     try:

@@ -60,6 +60,18 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
     return data
 
 
+# Fields that record where a built image went; they are not inputs of the
+# image, so they are left out of its identity (tag, labels, record digests).
+PUBLICATION_FIELDS = ("published",)
+
+
+def core_manifest_text(manifest: dict[str, Any]) -> str:
+    """Return the manifest text that identifies the image (no publication fields)."""
+    from reprobox.atomic import dump_json
+
+    return dump_json({k: v for k, v in manifest.items() if k not in PUBLICATION_FIELDS})
+
+
 @dataclass(frozen=True)
 class FrozenProject:
     """The three files `reprobox freeze` writes, checked and loaded."""
@@ -82,8 +94,12 @@ class FrozenProject:
         return self.state_dir / DOCKERFILE_NAME
 
     @property
+    def core_text(self) -> str:
+        return core_manifest_text(self.manifest)
+
+    @property
     def manifest_sha256(self) -> str:
-        return sha256_bytes(self.manifest_text.encode("utf-8"))
+        return sha256_bytes(self.core_text.encode("utf-8"))
 
 
 _REQUIRED = ("project", "packages", "python", "base_image", "environment", "data")

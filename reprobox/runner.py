@@ -29,6 +29,7 @@ from reprobox.engine import (
     RUN_LABEL,
     ContainerSpec,
     Engine,
+    image_layers_digest,
     owner_label,
     remove_container,
     start_container,
@@ -175,8 +176,38 @@ class _Stop(Exception):
     """Raised in the main thread by SIGTERM so cleanup runs as for Ctrl-C."""
 
 
+# Runs started from worker threads (several engines at once) cannot see
+# signals; the main thread cancels them all through this registry.
+_active: dict[str, Any] = {}
+_active_lock = threading.Lock()
+_cancelled = threading.Event()
+
+
+def cancel_all_runs() -> None:
+    """Stop and remove every container this process is running."""
+    _cancelled.set()
+    with _active_lock:
+        containers = list(_active.values())
+    for container in containers:
+        remove_container(container)
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """Where a run's outputs go and which data files it mounts read-only."""
+
+    project: str
+    runs_dir: Path
+    data: tuple[tuple[Path, str], ...] = ()  # host path, path relative to /app
+
+    @classmethod
+    def for_project(cls, cfg: ProjectConfig) -> "RunTarget":
+        return cls(project=cfg.name, runs_dir=cfg.state_dir / "runs",
+                   data=tuple((cfg.root / rel, rel) for rel in cfg.data))
+
+
 def run_in_container(
-    cfg: ProjectConfig,
+    target: RunTarget,
     engine: Engine,
     *,
     image_ref: str,
@@ -188,7 +219,7 @@ def run_in_container(
     image_digest: str | None = None,
 ) -> dict[str, Any]:
     """Run the training command in a container; return the final record."""
-    run_id, run_dir = make_run_dir(cfg.state_dir / "runs")
+    run_id, run_dir = make_run_dir(target.runs_dir)
     if os.geteuid() == 0:
         os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
         user = f"{CONTAINER_UID}:{CONTAINER_UID}"
@@ -203,8 +234,9 @@ def run_in_container(
         "started_at": _iso(time.time()),
         "finished_at": None,
         "duration_s": None,
-        "project": cfg.name,
-        "image": {"ref": image_ref, "id": image_id, "digest": image_digest},
+        "project": target.project,
+        "image": {"ref": image_ref, "id": image_id, "digest": image_digest,
+                  "layers": image_layers_digest(engine, image_id)},
         "manifest_sha256": manifest_sha256,
         "engine": engine.describe(),
         "seed": opts.seed,
@@ -225,7 +257,7 @@ def run_in_container(
     atomic_write_json(record_path, record)
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
-    mounts += [(cfg.root / rel, f"/app/{rel}", True) for rel in cfg.data]
+    mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
     spec = ContainerSpec(
         image=image_id,
         command=list(manifest["project"]["command"]),
@@ -233,7 +265,7 @@ def run_in_container(
         labels={
             RUN_LABEL: run_id,
             OWNER_LABEL: owner_label(),
-            f"{LABEL_PREFIX}.project": cfg.name,
+            f"{LABEL_PREFIX}.project": target.project,
         },
         user=user,
         mounts=mounts,
@@ -254,6 +286,8 @@ def run_in_container(
         signal.signal(signal.SIGTERM, on_term)
     try:
         container = start_container(engine, spec)
+        with _active_lock:
+            _active[run_id] = container
         with open(run_dir / LOG_NAME, "w", encoding="utf-8", errors="replace") as log:
             for chunk in container.logs(stream=True, follow=True):
                 text = chunk.decode("utf-8", errors="replace")
@@ -264,12 +298,19 @@ def run_in_container(
                     if on_log:
                         on_log(line)
                 del log_lines[:-200]
+        if _cancelled.is_set():
+            raise _Stop()
         result = container.wait()
         exit_code = int(result.get("StatusCode", -1))
-        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
         container.reload()
-        oom = oom or bool(container.attrs.get("State", {}).get("OOMKilled"))
-    except (KeyboardInterrupt, _Stop):
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+    except BaseException as exc:
+        if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
+            _finish(record, run_dir, started, status="failed", exit_code=None,
+                    error={"message": str(exc),
+                           "log_tail": "\n".join(log_lines[-20:])})
+            atomic_write_json(record_path, record)
+            raise
         if container is not None:
             remove_container(container)
             container = None
@@ -279,12 +320,9 @@ def run_in_container(
         atomic_write_json(record_path, record)
         raise Interrupted(f"run {run_id} interrupted; container removed; "
                           f"record in {record_path}") from None
-    except BaseException as exc:
-        _finish(record, run_dir, started, status="failed", exit_code=None,
-                error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])})
-        atomic_write_json(record_path, record)
-        raise
     finally:
+        with _active_lock:
+            _active.pop(run_id, None)
         if container is not None:
             remove_container(container)
         if in_main:
