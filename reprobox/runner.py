@@ -34,7 +34,7 @@ from reprobox.engine import (
     remove_container,
     start_container,
 )
-from reprobox.envvars import STRICT_ENV
+from reprobox.envvars import STRICT_ENV, looks_secret
 from reprobox.errors import Interrupted, RunFailed
 
 RECORD_SCHEMA_VERSION = 1
@@ -183,6 +183,11 @@ _active_lock = threading.Lock()
 _cancelled = threading.Event()
 
 
+def arm_cancellation() -> None:
+    """Forget an earlier cancellation before starting a new batch of runs."""
+    _cancelled.clear()
+
+
 def cancel_all_runs() -> None:
     """Stop and remove every container this process is running."""
     _cancelled.set()
@@ -244,6 +249,8 @@ def run_in_container(
         "options": {
             "cpus": opts.cpus, "gpus": opts.gpus, "network": opts.network,
             "repeat_index": opts.repeat_index, "seed_sweep": opts.seed_sweep,
+            "env": {k: "***" if looks_secret(k, v) else v
+                    for k, v in sorted(opts.extra_env.items())},
         },
         "data": manifest.get("data", []),
         "machine": None,

@@ -1,0 +1,105 @@
+"""CLI commands that read run records: compare and report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from reprobox.atomic import atomic_write_text
+from reprobox.cli import app
+from reprobox.errors import InputError
+
+
+def _parse_tolerances(values: List[str]) -> dict:
+    """Parse NAME=abs:X[,rel:Y] flags into compare's tolerance mapping."""
+    out = {}
+    for item in values:
+        name, sep, spec = item.partition("=")
+        if not sep or not name:
+            raise InputError(f"--tol {item!r} is not NAME=abs:X[,rel:Y]",
+                             hint="e.g. --tol test_accuracy=abs:0.005")
+        bounds = {}
+        for part in spec.split(","):
+            kind, _, number = part.partition(":")
+            if kind not in ("abs", "rel"):
+                raise InputError(f"--tol {item!r}: {kind!r} is not abs or rel")
+            try:
+                bounds[kind] = float(number)
+            except ValueError:
+                raise InputError(f"--tol {item!r}: {number!r} is not a number") from None
+        out[name] = bounds
+    return out
+
+
+def _project_settings(paths: List[Path]) -> dict:
+    """Return metrics settings from the manifest of the project the runs belong to."""
+    for path in paths:
+        for parent in [path.resolve(), *path.resolve().parents]:
+            manifest = parent / "manifest.json"
+            if parent.name == ".reprobox" and manifest.is_file():
+                try:
+                    return json.loads(manifest.read_text()).get("metrics") or {}
+                except ValueError:
+                    return {}
+    return {}
+
+
+def _comparison(paths, reference, tol, metric, epsilon):
+    from reprobox.compare import compare_runs, load_records
+
+    records = load_records(paths)
+    settings = _project_settings(paths)
+    tolerances = dict(settings.get("tolerances") or {})
+    tolerances.update(_parse_tolerances(tol))
+    metrics = list(metric) or settings.get("compare") or None
+    ref = int(reference) if reference and reference.isdigit() else (reference or 0)
+    return records, compare_runs(records, reference=ref, tolerances=tolerances,
+                                 metrics=metrics, epsilon=epsilon)
+
+
+RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
+RefOpt = typer.Option(None, "--reference", help="Reference run: index or run id.")
+TolOpt = typer.Option([], "--tol", help="NAME=abs:X[,rel:Y]; overrides the project's.")
+MetricOpt = typer.Option([], "--metric", help="Metric to compare; may be repeated.")
+EpsOpt = typer.Option(0.0, "--epsilon", help="Curves part where they differ by more.")
+
+
+@app.command()
+def compare(
+    runs: List[Path] = RunsArg,
+    reference: Optional[str] = RefOpt,
+    tol: List[str] = TolOpt,
+    metric: List[str] = MetricOpt,
+    epsilon: float = EpsOpt,
+    as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
+    as_md: bool = typer.Option(False, "--md", help="Markdown on stdout."),
+) -> None:
+    """Compare runs within tolerances; exit 0 within, 1 outside, 2 bad input."""
+    from reprobox.compare import exit_code, render_json, render_markdown, render_text
+
+    if as_json and as_md:
+        raise InputError("--json and --md exclude each other")
+    _, comparison = _comparison(runs, reference, tol, metric, epsilon)
+    render = render_json if as_json else render_markdown if as_md else render_text
+    typer.echo(render(comparison), nl=False)
+    raise typer.Exit(exit_code(comparison))
+
+
+@app.command()
+def report(
+    runs: List[Path] = RunsArg,
+    output: Path = typer.Option(Path("report.html"), "--output", "-o"),
+    reference: Optional[str] = RefOpt,
+    tol: List[str] = TolOpt,
+    metric: List[str] = MetricOpt,
+    epsilon: float = EpsOpt,
+) -> None:
+    """Write a self-contained HTML page: metrics, differences, curves."""
+    from reprobox.report import render_report_html
+
+    records, comparison = _comparison(runs, reference, tol, metric, epsilon)
+    atomic_write_text(output, render_report_html(records, comparison))
+    typer.echo(f"wrote {output}")

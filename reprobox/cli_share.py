@@ -1,0 +1,188 @@
+"""CLI commands that share images: push, export, import, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from reprobox.atomic import atomic_write_text, dump_json
+from reprobox.cli import (
+    CaCertOpt,
+    ContextOpt,
+    HostOpt,
+    JsonOpt,
+    ProjectArg,
+    _build,
+    _load,
+    app,
+    interruptible,
+    say,
+)
+from reprobox.errors import InputError
+
+
+def _reference_record(cfg, image_id: str, chosen: Optional[Path]) -> Optional[dict]:
+    """Return the chosen record, else the newest succeeded run of image_id."""
+    from reprobox.compare import load_records
+
+    if chosen is not None:
+        return load_records([chosen])[-1].data
+    runs = cfg.state_dir / "runs"
+    if not runs.is_dir() or not any(runs.iterdir()):
+        return None
+    matching = [
+        r for r in load_records([runs])
+        if r.status == "succeeded" and (r.data.get("image") or {}).get("id") == image_id
+    ]
+    return matching[-1].data if matching else None
+
+
+def _sealed(cfg, engine, built, reference_path: Optional[Path]):
+    """Return (image id, reference record) — the image sealed when a record exists."""
+    from reprobox.share import seal_image
+
+    record = _reference_record(cfg, built.image_id, reference_path)
+    if record is None:
+        say("no succeeded run of this image yet: sharing it without a reference "
+            "record (run `reprobox run` first to let others verify it)")
+        return built.image_id, None
+    sealed = seal_image(engine, built.image_id, record, built.tag + "-sealed")
+    return sealed, record
+
+
+@app.command()
+@interruptible
+def push(
+    project: Path = ProjectArg,
+    registry: str = typer.Option(..., "--registry", help="HOST[:PORT][/PATH]."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="Run record to seal in (default: newest run)."),
+    ca_cert: Optional[Path] = CaCertOpt,
+    host: Optional[str] = HostOpt,
+    context: Optional[str] = ContextOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Push the image (sealed with its reference run) and record its digest."""
+    from reprobox.engine import connect
+    from reprobox.manifest import MANIFEST_NAME, load_frozen
+    from reprobox.share import check_registry, push_image
+
+    cfg = _load(project)
+    registry = check_registry(registry)
+    engine = connect(host, context)
+    built = _build(cfg, engine, ca_cert)
+    image, record = _sealed(cfg, engine, built, reference)
+    ref = push_image(engine, image, registry, cfg.name, built.tag.rsplit(":", 1)[1])
+
+    frozen = load_frozen(cfg)
+    manifest = dict(frozen.manifest)
+    entries = [e for e in manifest.get("published") or []
+               if not e["ref"].startswith(f"{registry}/")]
+    entries.append({"ref": ref, "image_id": image, "source_image_id": built.image_id,
+                    "reference_run": record["run_id"] if record else None})
+    manifest["published"] = sorted(entries, key=lambda e: e["ref"])
+    atomic_write_text(cfg.state_dir / MANIFEST_NAME, dump_json(manifest))
+    if as_json:
+        typer.echo(dump_json({"schema_version": 1, "ref": ref, "image_id": image}),
+                   nl=False)
+    else:
+        typer.echo(f"pushed {ref}")
+
+
+@app.command("export")
+@interruptible
+def export_cmd(
+    project: Path = ProjectArg,
+    output: Path = typer.Option(..., "--output", "-o", help="Bundle file to write."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="Run record to include (default: newest run)."),
+    ca_cert: Optional[Path] = CaCertOpt,
+    host: Optional[str] = HostOpt,
+    context: Optional[str] = ContextOpt,
+) -> None:
+    """Write image, manifest, lock and reference record as one file."""
+    from reprobox.engine import connect
+    from reprobox.manifest import load_frozen
+    from reprobox.share import export_bundle
+
+    cfg = _load(project)
+    engine = connect(host, context)
+    built = _build(cfg, engine, ca_cert)
+    image, record = _sealed(cfg, engine, built, reference)
+    frozen = load_frozen(cfg)
+    files = {
+        "Dockerfile": frozen.dockerfile_path.read_text(encoding="utf-8"),
+        "manifest.json": frozen.core_text,
+        "requirements.lock": frozen.lock_text,
+    }
+    if record is not None:
+        files["reference-record.json"] = dump_json(record)
+    index = export_bundle(engine, image, built.tag, output, files)
+    size = output.stat().st_size / 1e6
+    typer.echo(f"exported {built.tag} ({index['image_id'][7:19]}) to {output} "
+               f"({size:.0f} MB)")
+
+
+@app.command("import")
+@interruptible
+def import_cmd(
+    bundle: Path = typer.Argument(..., help="A file written by `reprobox export`."),
+    into: Optional[Path] = typer.Option(
+        None, "--into", help="Also unpack manifest, lock and record into DIR/.reprobox."),
+    host: Optional[str] = HostOpt,
+    context: Optional[str] = ContextOpt,
+) -> None:
+    """Load a bundle's image (checked by id) and optionally unpack its files."""
+    from reprobox.engine import connect
+    from reprobox.share import import_bundle
+
+    if not bundle.is_file():
+        raise InputError(f"{bundle}: no such file", hint="give a bundle from export")
+    engine = connect(host, context)
+    index, texts = import_bundle(engine, bundle)
+    if into is not None:
+        for name, text in texts.items():
+            atomic_write_text(into / ".reprobox" / "imported" / name, text)
+    typer.echo(f"imported {index['tag']} ({index['image_id'][7:19]}), id checked")
+
+
+@app.command()
+@interruptible
+def verify(
+    image: str = typer.Argument(..., help="Image reference or id made by reprobox."),
+    reference: Optional[Path] = typer.Option(
+        None, "--reference", help="Reference record (default: the image's own)."),
+    runs_dir: Path = typer.Option(Path("reprobox-verify"), "--runs-dir",
+                                  help="Where the rerun's record goes."),
+    host: Optional[str] = HostOpt,
+    context: Optional[str] = ContextOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rerun an image from its labels and compare with its reference run."""
+    from reprobox.compare import load_records, render_json, render_text
+    from reprobox.engine import connect
+    from reprobox.verify import verify_image
+
+    engine = connect(host, context)
+    ref_data = load_records([reference])[-1].data if reference else None
+    echo = (lambda line: typer.echo(line, err=True))
+    result = verify_image(engine, image, runs_dir=runs_dir, reference=ref_data,
+                          on_log=echo)
+    if as_json:
+        typer.echo(dump_json({
+            "schema_version": 1, "image": image, "passed": result.passed,
+            "problems": result.problems,
+            "comparison": json.loads(render_json(result.comparison))
+            if result.comparison else None,
+        }), nl=False)
+    else:
+        for problem in result.problems:
+            typer.echo(f"problem: {problem}")
+        if result.comparison is not None:
+            typer.echo(render_text(result.comparison), nl=False)
+        typer.echo("verified: matches its reference" if result.passed
+                   else "NOT verified")
+    raise typer.Exit(0 if result.passed else 1)

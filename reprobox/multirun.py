@@ -1,0 +1,146 @@
+"""Several runs of one image: across engines, across seeds, or repeated.
+
+Engines run side by side (one worker thread each); the runs on one engine go
+one after another, so a seed sweep or a repeat never competes with itself for
+CPUs. The main thread waits and, on Ctrl-C or SIGTERM, removes every container.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reprobox.engine import Engine
+from reprobox.errors import InputError, Interrupted, ReproboxError
+from reprobox.runner import (
+    RunOptions,
+    RunTarget,
+    arm_cancellation,
+    cancel_all_runs,
+    new_run_id,
+    run_in_container,
+)
+
+MAX_RUNS = 1000
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """Parse '0-4', '1,3,5' or '0-2,7' into a sorted list of distinct seeds."""
+    seeds: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise InputError(f"--seeds {spec!r}: {part!r} is not N or N-M",
+                             hint="e.g. --seeds 0-4 or --seeds 1,3,5")
+        low = int(match.group(1))
+        high = int(match.group(2) or low)
+        if high < low:
+            raise InputError(f"--seeds {spec!r}: {part} runs backwards",
+                             hint=f"write {high}-{low}")
+        if high - low + len(seeds) >= MAX_RUNS:
+            raise InputError(f"--seeds {spec!r} asks for more than {MAX_RUNS} runs")
+        seeds.update(range(low, high + 1))
+    return sorted(seeds)
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """One run to make: on which engine (by label) and with which options."""
+
+    engine_label: str
+    opts: RunOptions
+
+
+def plan_jobs(engine_labels: Sequence[str], base: RunOptions, *,
+              seeds: Sequence[int] | None, repeat: int) -> list[RunJob]:
+    """Return every run to make, in order: engine, then seed, then repeat."""
+    if repeat < 1:
+        raise InputError("--repeat must be 1 or more")
+    sweep = new_run_id() if seeds else None
+    seed_list = list(seeds) if seeds else [base.seed]
+    if len(engine_labels) * len(seed_list) * repeat > MAX_RUNS:
+        raise InputError(f"that is more than {MAX_RUNS} runs")
+    jobs = []
+    for label in engine_labels:
+        for seed in seed_list:
+            for index in range(repeat):
+                opts = replace(
+                    base, seed=seed, seed_sweep=sweep,
+                    repeat_index=index if repeat > 1 else None,
+                )
+                jobs.append(RunJob(engine_label=label, opts=opts))
+    return jobs
+
+
+@dataclass
+class JobResult:
+    """A finished job: its record, or the error that stopped it."""
+
+    job: RunJob
+    record: dict[str, Any] | None = None
+    error: ReproboxError | None = None
+
+
+def run_jobs(
+    jobs: Sequence[RunJob],
+    engines: dict[str, Engine],
+    images: dict[str, tuple[str, str]],  # engine label -> (ref, id)
+    *,
+    target: RunTarget,
+    manifest: dict[str, Any],
+    manifest_sha256: str,
+    on_log: Callable[[str, str], None] | None = None,
+) -> list[JobResult]:
+    """Run jobs, engines side by side; return results in job order."""
+    arm_cancellation()
+    results = [JobResult(job=job) for job in jobs]
+    by_engine: dict[str, list[JobResult]] = {}
+    for result in results:
+        by_engine.setdefault(result.job.engine_label, []).append(result)
+
+    def work(label: str) -> None:
+        for result in by_engine[label]:
+            ref, image = images[label]
+            log = (lambda line, label=label: on_log(label, line)) if on_log else None
+            try:
+                result.record = run_in_container(
+                    target, engines[label], image_ref=ref, image_id=image,
+                    manifest=manifest, manifest_sha256=manifest_sha256,
+                    opts=result.job.opts, on_log=log,
+                )
+            except Interrupted:
+                raise
+            except ReproboxError as exc:
+                result.error = exc
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, on_term)
+    pool = ThreadPoolExecutor(max_workers=len(by_engine), thread_name_prefix="run")
+    try:
+        futures = [pool.submit(work, label) for label in by_engine]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            for future in done:
+                future.result()
+    except KeyboardInterrupt:
+        cancel_all_runs()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise Interrupted("runs interrupted; every container was removed") from None
+    finally:
+        pool.shutdown(wait=True)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    return results

@@ -1,0 +1,275 @@
+"""Move images between engines and people: registry, file, or a direct stream.
+
+An image always travels with what explains it. Its labels carry the manifest
+and the lock; a sealed image also carries its reference run record, so the
+image alone is enough to rerun and check it. Every move is checked by image
+id: the id is the digest of the image's config, so an equal id means the same
+layers, labels and settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from reprobox.atomic import dump_json
+from reprobox.engine import LABEL_PREFIX, Engine, image_id, image_labels
+from reprobox.errors import EngineError, InputError
+
+REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
+MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
+LOCK_LABEL = f"{LABEL_PREFIX}.lock"
+BUNDLE_SCHEMA_VERSION = 1
+BUNDLE_INDEX = "reprobox-bundle.json"
+_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
+_CHUNK = 1 << 20
+
+
+def check_registry(registry: str) -> str:
+    """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise."""
+    registry = registry.rstrip("/")
+    if "://" in registry or not _REGISTRY.match(registry):
+        raise InputError(f"--registry {registry!r} is not HOST[:PORT][/PATH]",
+                         hint="e.g. --registry 127.0.0.1:5000/team")
+    return registry
+
+
+def push_image(engine: Engine, image: str, registry: str, project: str,
+               tag: str) -> str:
+    """Push image to registry as PROJECT:TAG; return `repo@sha256:...`."""
+    repo = f"{check_registry(registry)}/reprobox/{project}"
+    try:
+        engine.client.images.get(image).tag(repo, tag)
+        digest = None
+        for event in engine.client.images.push(repo, tag, stream=True, decode=True):
+            if "error" in event:
+                raise EngineError(f"the registry refused the push of {repo}:{tag}: "
+                                  f"{event['error'].strip()}")
+            digest = (event.get("aux") or {}).get("Digest") or digest
+    except docker.errors.ImageNotFound:
+        raise EngineError(f"image {image} is not on this engine",
+                          hint="run `reprobox build` first") from None
+    except docker.errors.APIError as exc:
+        raise EngineError(f"push to {repo} failed: {exc.explanation}") from None
+    if not digest:
+        raise EngineError(f"push to {repo}:{tag} reported no digest")
+    return f"{repo}@{digest}"
+
+
+def pull_by_digest(engine: Engine, ref: str) -> str:
+    """Pull `repo@sha256:...` onto engine; return the local image id."""
+    if "@sha256:" not in ref:
+        raise InputError(f"{ref} is not pinned by digest", hint="use repo@sha256:...")
+    repo, digest = ref.split("@", 1)
+    try:
+        image = engine.client.images.pull(repo, tag=digest)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"pull of {ref} failed: {exc.explanation}") from None
+    return image.id
+
+
+def _stream_image(engine: Engine, image: str) -> Iterator[bytes]:
+    try:
+        yield from engine.client.api.get_image(image, chunk_size=_CHUNK)
+    except docker.errors.APIError as exc:
+        raise EngineError(f"cannot export image {image}: {exc.explanation}") from None
+
+
+def load_image_stream(engine: Engine, chunks) -> list[str]:
+    """Load a `docker save` stream (bytes or chunks) on engine; return image ids."""
+    try:
+        events = list(engine.client.api.load_image(chunks, quiet=True))
+    except docker.errors.APIError as exc:
+        raise EngineError(f"the engine refused the image: {exc.explanation}") from None
+    ids = []
+    for event in events:
+        text = event.get("stream", "") if isinstance(event, dict) else str(event)
+        if isinstance(event, dict) and event.get("error"):
+            raise EngineError(f"loading the image failed: {event['error']}")
+        match = re.search(r"Loaded image ID: (sha256:[0-9a-f]{64})", text)
+        if match:
+            ids.append(match.group(1))
+        match = re.search(r"Loaded image: (\S+)", text)
+        if match:
+            ids.append(match.group(1))
+    return ids
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """How an image reached an engine, checked by id."""
+
+    image_id: str
+    how: str  # "present", "registry" or "stream"
+    seconds: float
+
+
+def ship_image(source: Engine, dest: Engine, image: str, tag: str,
+               published: str | None = None) -> Shipment:
+    """Make image (by id) present on dest, by registry when published, else stream."""
+    wanted = image_id(source, image) or image
+    start = time.monotonic()
+    if image_id(dest, wanted) == wanted:
+        how = "present"
+    elif published:
+        pull_by_digest(dest, published)
+        how = "registry"
+    else:
+        load_image_stream(dest, _stream_image(source, wanted))
+        how = "stream"
+    got = image_id(dest, wanted)
+    if got != wanted:
+        raise EngineError(
+            f"image on the other engine has id {got}, expected {wanted}",
+            hint="the registry or the stream changed the image; push it again",
+        )
+    repo, _, tag_part = tag.rpartition(":")
+    dest.client.images.get(wanted).tag(repo, tag_part)
+    return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
+
+
+def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> str:
+    """Return the id of image plus a label holding its reference run record.
+
+    Only the config changes; the filesystem layers stay the same, which
+    `reprobox verify` checks against the record's `image.layers`.
+    """
+    dockerfile = f"FROM {image_id(engine, image) or image}\n".encode()
+    try:
+        built, _ = engine.client.images.build(
+            fileobj=io.BytesIO(dockerfile), tag=tag, rm=True,
+            labels={REFERENCE_LABEL: dump_json(record)},
+        )
+    except (docker.errors.BuildError, docker.errors.APIError) as exc:
+        raise EngineError(f"cannot add the reference record to {image}: {exc}") from None
+    return built.id
+
+
+def reference_from_labels(labels: dict[str, str]) -> dict[str, Any] | None:
+    """Return the reference record an image carries, if any."""
+    text = labels.get(REFERENCE_LABEL)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise InputError(f"image label {REFERENCE_LABEL} is not valid JSON") from None
+
+
+# --- bundles: one file with image, manifest, lock and reference record -------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_bundle(engine: Engine, image: str, tag: str, out: Path,
+                  files: dict[str, str]) -> dict[str, Any]:
+    """Write image and files (name -> text) as one tar at out, atomically."""
+    wanted = image_id(engine, image)
+    if wanted is None:
+        raise EngineError(f"image {image} is not on this engine",
+                          hint="run `reprobox build` first")
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="reprobox-export-", dir=out.parent) as tmp:
+        image_tar = Path(tmp) / "image.tar"
+        with open(image_tar, "wb") as fh:
+            for chunk in _stream_image(engine, wanted):
+                fh.write(chunk)
+        members = {"image.tar": image_tar}
+        for name, text in sorted(files.items()):
+            path = Path(tmp) / name
+            path.write_text(text, encoding="utf-8")
+            members[name] = path
+        index = {
+            "schema_version": BUNDLE_SCHEMA_VERSION,
+            "image_id": wanted,
+            "tag": tag,
+            "files": {name: _sha256(path) for name, path in sorted(members.items())},
+        }
+        index_path = Path(tmp) / BUNDLE_INDEX
+        index_path.write_text(dump_json(index), encoding="utf-8")
+        partial = Path(tmp) / "bundle.partial"
+        with tarfile.open(partial, "w") as tar:
+            tar.add(index_path, arcname=BUNDLE_INDEX)
+            for name, path in sorted(members.items()):
+                tar.add(path, arcname=name)
+        os.replace(partial, out)
+    return index
+
+
+def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
+    try:
+        member = tar.getmember(BUNDLE_INDEX)
+        data = json.loads(tar.extractfile(member).read().decode("utf-8"))
+    except (KeyError, AttributeError, ValueError):
+        raise InputError(f"{path}: not a reprobox bundle (no {BUNDLE_INDEX})",
+                         hint="make one with `reprobox export`") from None
+    if not isinstance(data, dict) or data.get("schema_version", 99) > BUNDLE_SCHEMA_VERSION:
+        raise InputError(f"{path}: bundle from a newer reprobox", hint="upgrade reprobox")
+    return data
+
+
+def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check and load a bundle; return its index and its text files."""
+    try:
+        tar = tarfile.open(path, "r:")
+    except (OSError, tarfile.TarError) as exc:
+        raise InputError(f"{path}: cannot read bundle: {exc}") from None
+    with tar:
+        index = _read_bundle_index(tar, path)
+        expected = index.get("files", {})
+        texts: dict[str, str] = {}
+        for name, sha in sorted(expected.items()):
+            if "/" in name or name.startswith("."):
+                raise InputError(f"{path}: bundle member {name!r} is not allowed")
+            try:
+                fh = tar.extractfile(name)
+            except KeyError:
+                fh = None
+            if fh is None:
+                raise InputError(f"{path}: bundle member {name} is missing")
+            digest = hashlib.sha256()
+            if name == "image.tar":
+                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                    digest.update(chunk)
+            else:
+                data = fh.read()
+                digest.update(data)
+                texts[name] = data.decode("utf-8")
+            if digest.hexdigest() != sha:
+                raise InputError(f"{path}: bundle member {name} is damaged "
+                                 "(sha256 differs from the index)")
+        image_stream = tar.extractfile("image.tar")
+        load_image_stream(engine, iter(lambda: image_stream.read(_CHUNK), b""))
+    got = image_id(engine, index["image_id"])
+    if got != index["image_id"]:
+        raise EngineError(f"{path}: the loaded image's id is not {index['image_id']}")
+    repo, _, tag = index["tag"].rpartition(":")
+    engine.client.images.get(got).tag(repo, tag)
+    return index, texts
+
+
+def labels_of(engine: Engine, image: str) -> dict[str, str]:
+    """Return the labels of image, refusing images reprobox did not make."""
+    labels = image_labels(engine, image)
+    if MANIFEST_LABEL not in labels:
+        raise InputError(f"image {image} was not made by reprobox (no manifest label)")
+    return labels

@@ -1,0 +1,138 @@
+"""`reprobox verify IMAGE`: rerun an image from its labels alone and check it.
+
+An image made by reprobox carries its manifest and lock in labels; a sealed
+one also carries its reference run record. Verify refuses an image whose lock
+no longer matches its manifest or whose layers are not the reference's, then
+reruns it with the reference's seed, profile and settings and compares.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from reprobox.compare import Record, compare_runs
+from reprobox.compare.comparison import Comparison
+from reprobox.engine import Engine, image_id, image_layers_digest
+from reprobox.errors import InputError
+from reprobox.lock import parse_lock
+from reprobox.manifest import sha256_bytes
+from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.share import LOCK_LABEL, MANIFEST_LABEL, labels_of, reference_from_labels
+
+# Settings a rerun takes over from the reference run, because they change numbers.
+REPLAYED_ENV = (
+    "CUBLAS_WORKSPACE_CONFIG", "KERAS_BACKEND", "NVIDIA_TF32_OVERRIDE",
+    "ONEDNN_MAX_CPU_ISA", "TF_CUDNN_DETERMINISTIC", "TF_DETERMINISTIC_OPS",
+    "TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS", "XLA_FLAGS",
+)
+
+
+@dataclass
+class Verification:
+    """What verify found: problems before running, and the comparison after."""
+
+    image: str
+    problems: list[str] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    comparison: Comparison | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems and self.comparison is not None and self.comparison.passed
+
+
+def check_image_integrity(labels: dict[str, str], layers: str | None,
+                          reference: dict[str, Any] | None) -> list[str]:
+    """Return what is wrong with an image's labels and layers, if anything."""
+    problems = []
+    try:
+        manifest = json.loads(labels[MANIFEST_LABEL])
+    except ValueError:
+        return [f"label {MANIFEST_LABEL} is not valid JSON"]
+    lock = labels.get(LOCK_LABEL)
+    expected = (manifest.get("packages") or {}).get("lock_sha256")
+    if lock is None:
+        problems.append(f"label {LOCK_LABEL} is missing")
+    elif sha256_bytes(lock.encode("utf-8")) != expected:
+        problems.append("the lock in the image does not match the manifest's "
+                        "lock_sha256: the lock was changed after freeze")
+    if reference is not None:
+        ref_layers = (reference.get("image") or {}).get("layers")
+        if ref_layers and layers != ref_layers:
+            problems.append("the image's layers differ from the reference run's "
+                            f"({layers} vs {ref_layers})")
+    return problems
+
+
+def installed_mismatches(lock_text: str, packages: dict[str, str]) -> list[str]:
+    """Return locked packages whose installed version in the run differs."""
+    out = []
+    for name, version in sorted(parse_lock(lock_text).items()):
+        got = packages.get(name)
+        if got is not None and got != version:
+            out.append(f"{name}: locked {version}, installed {got}")
+    return out
+
+
+def verify_image(
+    engine: Engine,
+    image: str,
+    *,
+    runs_dir: Path,
+    reference: dict[str, Any] | None = None,
+    on_log: Callable[[str], None] | None = None,
+) -> Verification:
+    """Check image against its labels and reference, rerun it, and compare."""
+    found = image_id(engine, image)
+    if found is None:
+        raise InputError(f"image {image} is not on this engine",
+                         hint="pull it, or `reprobox import` its bundle")
+    labels = labels_of(engine, found)
+    reference = reference or reference_from_labels(labels)
+    if reference is None:
+        raise InputError(
+            f"image {image} carries no reference run record",
+            hint="`reprobox push` or `reprobox export` seal one in, or pass --reference",
+        )
+    result = Verification(image=image)
+    result.problems = check_image_integrity(
+        labels, image_layers_digest(engine, found), reference
+    )
+    if result.problems:
+        return result
+
+    manifest = json.loads(labels[MANIFEST_LABEL])
+    ref_env = ((reference.get("machine") or {}).get("env") or {})
+    options = reference.get("options") or {}
+    opts = RunOptions(
+        seed=reference.get("seed"),
+        profile=reference.get("profile") or "default",
+        cpus=options.get("cpus"),
+        extra_env={k: v for k, v in ref_env.items() if k in REPLAYED_ENV},
+        network=options.get("network") or "bridge",
+    )
+    target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
+    record = run_in_container(
+        target, engine, image_ref=image, image_id=found, manifest=manifest,
+        manifest_sha256=sha256_bytes(labels[MANIFEST_LABEL].encode("utf-8")),
+        opts=opts, on_log=on_log,
+    )
+    result.record = record
+    if record["status"] != "succeeded":
+        result.problems.append(f"the rerun {record['status']}: "
+                               f"{(record.get('error') or {}).get('message')}")
+        return result
+    packages = (record.get("machine") or {}).get("packages") or {}
+    result.problems += installed_mismatches(labels[LOCK_LABEL], packages)
+    metrics = manifest.get("metrics") or {}
+    result.comparison = compare_runs(
+        [Record(path=Path("reference"), data=reference),
+         Record(path=runs_dir / record["run_id"] / "record.json", data=record)],
+        reference=0,
+        tolerances=metrics.get("tolerances") or {},
+        metrics=metrics.get("compare") or None,
+    )
+    return result
