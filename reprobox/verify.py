@@ -20,15 +20,13 @@ from reprobox.errors import InputError
 from reprobox.lock import parse_lock
 from reprobox.manifest import sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
-from reprobox.share import LOCK_LABEL, MANIFEST_LABEL, labels_of, reference_from_labels
-
-# Settings a rerun takes over from the reference run, because they change numbers.
-REPLAYED_ENV = (
-    "CUBLAS_WORKSPACE_CONFIG", "KERAS_BACKEND", "NVIDIA_TF32_OVERRIDE",
-    "ONEDNN_MAX_CPU_ISA", "TF_CUDNN_DETERMINISTIC", "TF_DETERMINISTIC_OPS",
-    "TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS", "XLA_FLAGS",
+from reprobox.share import (
+    LOCK_LABEL,
+    MANIFEST_LABEL,
+    labels_of,
+    pull_by_digest,
+    reference_from_labels,
 )
-
 
 @dataclass
 class Verification:
@@ -87,6 +85,8 @@ def verify_image(
 ) -> Verification:
     """Check image against its labels and reference, rerun it, and compare."""
     found = image_id(engine, image)
+    if found is None and "@sha256:" in image:
+        found = pull_by_digest(engine, image)
     if found is None:
         raise InputError(f"image {image} is not on this engine",
                          hint="pull it, or `reprobox import` its bundle")
@@ -105,13 +105,15 @@ def verify_image(
         return result
 
     manifest = json.loads(labels[MANIFEST_LABEL])
-    ref_env = ((reference.get("machine") or {}).get("env") or {})
     options = reference.get("options") or {}
+    # The image's own ENV and the profile bring the rest of the reference's
+    # settings back; only what was passed with --env must be given again.
+    ref_env = {k: v for k, v in (options.get("env") or {}).items() if v != "***"}
     opts = RunOptions(
         seed=reference.get("seed"),
         profile=reference.get("profile") or "default",
         cpus=options.get("cpus"),
-        extra_env={k: v for k, v in ref_env.items() if k in REPLAYED_ENV},
+        extra_env=ref_env,
         network=options.get("network") or "bridge",
     )
     target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
