@@ -21,7 +21,13 @@ from pathlib import Path
 
 from reprobox import __version__
 from reprobox.config import ProjectConfig
-from reprobox.engine import LABEL_PREFIX, Engine, build_image, image_id
+from reprobox.engine import (
+    LABEL_PREFIX,
+    Engine,
+    build_image,
+    ensure_base_image,
+    image_id,
+)
 from reprobox.errors import InputError
 from reprobox.manifest import FrozenProject, load_frozen
 
@@ -185,6 +191,7 @@ def build_project(
         existing = image_id(engine, ctx.tag)
         if existing and not force:
             return BuildResult(tag=ctx.tag, image_id=existing, built=False)
+        ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
         new_id = build_image(
             engine, ctx.path, ctx.tag,
             labels=image_labels(frozen, ctx.digest),

@@ -188,6 +188,22 @@ def image_id(engine: Engine, ref: str) -> str | None:
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
 
 
+def ensure_base_image(engine: Engine, ref: str) -> None:
+    """Make sure the base image is on the engine, pulling it when it is not."""
+    if image_id(engine, ref) is not None:
+        return
+    try:
+        engine.client.images.pull(ref)
+    except docker.errors.DockerException as exc:
+        reason = getattr(exc, "explanation", None) or str(exc)
+        raise EngineError(
+            f"base image {ref} is not on this engine and cannot be pulled "
+            f"({reason.splitlines()[0][:160]})",
+            hint="pull or build it first (scripts/setup-host makes "
+            "reprobox-base:bookworm-py3.11), or change base_image",
+        ) from None
+
+
 def image_labels(engine: Engine, ref: str) -> dict[str, str]:
     """Return the labels of image ref."""
     try:
