@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
@@ -394,8 +395,13 @@ def _print_summary(record: dict, record_path: Path) -> None:
     typer.echo(f"  record: {record_path}")
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM cleans up exactly as Ctrl-C does
+
+
 def main() -> None:
     """Run the CLI; turn reprobox errors into one line and an exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except ReproboxError as exc:
