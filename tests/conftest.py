@@ -1,0 +1,47 @@
+"""Fixtures shared by every test: a clean environment and a project factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pytest
+
+HOST_PREFIXES = ("DOCKER_", "PIP_", "UV_")
+
+
+@pytest.fixture(autouse=True)
+def clean_host_environment(monkeypatch):
+    """Keep the host's docker, pip and uv settings out of every test."""
+    for name in list(os.environ):
+        if name.startswith(HOST_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+def write_project(
+    tmp_path: Path,
+    toml_text: str | None,
+    files: Mapping[str, str | bytes] | None = None,
+    *,
+    folder: str = "proj",
+) -> Path:
+    """Create tmp_path/folder with reprobox.toml (unless None) and files; return it."""
+    root = tmp_path / folder
+    root.mkdir(parents=True, exist_ok=True)
+    if toml_text is not None:
+        (root / "reprobox.toml").write_text(toml_text, encoding="utf-8")
+    for rel, content in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def make_project() -> Callable[..., Path]:
+    """Return the factory make_project(tmp_path, toml_text, files) -> project folder."""
+    return write_project

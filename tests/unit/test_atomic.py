@@ -1,0 +1,109 @@
+"""Atomic writes: a reader sees the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from reprobox import atomic
+from reprobox.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    dump_json,
+)
+
+
+def _leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_write_creates_file_and_parents(tmp_path):
+    path = tmp_path / "a" / "b" / "record.json"
+    atomic_write_json(path, {"b": 1, "a": [2]})
+    assert json.loads(path.read_text()) == {"a": [2], "b": 1}
+    assert _leftovers(path.parent) == ["record.json"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_write_replaces_content_and_sets_mode(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_text("old")
+    atomic_write_text(path, "new ✓", mode=0o600)
+    assert path.read_bytes() == "new ✓".encode()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("target", ["replace", "fsync", "chmod"])
+def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(
+    tmp_path, monkeypatch, target
+):
+    path = tmp_path / "record.json"
+    path.write_text('{"status": "running"}\n')
+    calls = []
+
+    def fail(*args, **kwargs):
+        calls.append(args)
+        raise Boom(target)
+
+    monkeypatch.setattr(atomic.os, target, fail)
+    with pytest.raises(Boom):
+        atomic_write_json(path, {"status": "succeeded"})
+    monkeypatch.undo()
+    assert calls
+    assert path.read_text() == '{"status": "running"}\n'
+    assert _leftovers(tmp_path) == ["record.json"]
+
+
+def test_interrupt_during_write_cleans_up(tmp_path, monkeypatch):
+    path = tmp_path / "record.json"
+    path.write_text("old")
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(path, b"new" * 1000)
+    monkeypatch.undo()
+    assert path.read_text() == "old"
+    assert _leftovers(tmp_path) == ["record.json"]
+
+
+def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic.os, "replace", lambda *a: (_ for _ in ()).throw(Boom()))
+    with pytest.raises(Boom):
+        atomic_write_text(tmp_path / "new.txt", "x")
+    monkeypatch.undo()
+    assert _leftovers(tmp_path) == []
+
+
+def test_temp_file_is_in_the_same_folder(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((os.path.dirname(src), os.path.basename(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", spy)
+    atomic_write_text(tmp_path / "m.json", "{}")
+    assert seen[0][0] == str(tmp_path)
+    assert seen[0][1].startswith(".m.json.") and seen[0][1].endswith(".tmp")
+
+
+def test_dump_json_is_stable_sorted_indented_and_utf8():
+    data = {"b": {"z": 1, "a": [3, 1]}, "a": "é"}
+    text = dump_json(data)
+    assert (
+        text == '{\n  "a": "é",\n  "b": {\n    "a": [\n      3,\n      1\n    ],\n'
+        '    "z": 1\n  }\n}\n'
+    )
+    assert dump_json(json.loads(text)) == text

@@ -1,0 +1,261 @@
+"""What goes into the build context, and the content-derived image tag."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from reprobox.build import RUNTIME_DIR, image_tag, project_files, staged_context
+from reprobox.config import ProjectConfig
+from reprobox.errors import InputError
+from reprobox.manifest import FrozenProject
+
+
+def _cfg(root: Path, data: tuple[str, ...] = ()) -> ProjectConfig:
+    return ProjectConfig(
+        root=root,
+        source=root / "reprobox.toml",
+        name="proj",
+        command=("python", "train.py"),
+        data=data,
+    )
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _frozen(root: Path) -> FrozenProject:
+    state = root / ".reprobox"
+    _tree(
+        state,
+        {
+            "Dockerfile": "FROM python:3.11-slim\n",
+            "requirements.lock": "numpy==2.0.0\n",
+            "manifest.json": '{"schema_version": 1}\n',
+        },
+    )
+    return FrozenProject(
+        state_dir=state,
+        manifest={"schema_version": 1},
+        manifest_text='{"schema_version": 1}\n',
+        lock_text="numpy==2.0.0\n",
+    )
+
+
+def _tag(root: Path, cfg: ProjectConfig | None = None) -> str:
+    with staged_context(cfg or _cfg(root), _frozen(root)) as ctx:
+        return ctx.tag
+
+
+PROJECT = {
+    "reprobox.toml": 'command = "python train.py"\n',
+    "train.py": "print('hi')\n",
+    "pkg/model.py": "X = 1\n",
+}
+
+
+def test_project_files_skip_state_vcs_caches_and_venvs(tmp_path):
+    _tree(
+        tmp_path,
+        {
+            **PROJECT,
+            ".reprobox/manifest.json": "{}",
+            ".git/config": "[core]\n",
+            "__pycache__/train.cpython-311.pyc": "x",
+            "pkg/__pycache__/model.cpython-311.pyc": "x",
+            "pkg/old.pyc": "x",
+            ".venv/bin/python": "x",
+            "venv/lib/site.py": "x",
+            ".pytest_cache/v/x": "x",
+            ".ipynb_checkpoints/nb.ipynb": "{}",
+            ".DS_Store": "x",
+        },
+    )
+    assert project_files(_cfg(tmp_path)) == [
+        "pkg/model.py",
+        "reprobox.toml",
+        "train.py",
+    ]
+
+
+def test_declared_data_is_left_out(tmp_path):
+    _tree(tmp_path, {**PROJECT, "data/train.csv": "1\n", "data/readme.txt": "r\n"})
+    files = project_files(_cfg(tmp_path, data=("data/train.csv",)))
+    assert "data/train.csv" not in files
+    assert "data/readme.txt" in files
+
+
+def test_reproboxignore_patterns_are_honoured(tmp_path):
+    _tree(
+        tmp_path,
+        {
+            **PROJECT,
+            ".reproboxignore": "# comment\n\n*.log\noutputs/\ndata/*.npy\n",
+            "run.log": "x",
+            "pkg/deep.log": "x",
+            "outputs/model.keras": "x",
+            "data/a.npy": "x",
+            "data/keep.csv": "x",
+        },
+    )
+    assert project_files(_cfg(tmp_path)) == [
+        "data/keep.csv",
+        "pkg/model.py",
+        "reprobox.toml",
+        "train.py",
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: build.py ALWAYS_IGNORED only knows the folder names .venv and venv; "
+        "a virtualenv under any other name (env/, .env-tf/, marked by pyvenv.cfg) "
+        "goes into the build context and the image, contrary to the module "
+        "docstring 'never ... virtualenvs'"
+    ),
+)
+def test_virtualenv_under_any_name_is_left_out(tmp_path):
+    _tree(
+        tmp_path,
+        {
+            **PROJECT,
+            "env/pyvenv.cfg": "home = /usr/bin\n",
+            "env/lib/python3.11/site-packages/x.py": "x",
+        },
+    )
+    assert project_files(_cfg(tmp_path)) == [
+        "pkg/model.py",
+        "reprobox.toml",
+        "train.py",
+    ]
+
+
+def test_symlink_file_pointing_outside_is_refused_by_name(tmp_path):
+    root = tmp_path / "proj"
+    _tree(root, PROJECT)
+    (tmp_path / "outside.txt").write_text("secret")
+    os.symlink(tmp_path / "outside.txt", root / "pkg" / "leak.txt")
+    with pytest.raises(InputError) as info:
+        project_files(_cfg(root))
+    assert str(info.value).startswith("pkg/leak.txt: symbolic link points outside")
+    assert ".reproboxignore" in info.value.hint
+
+
+def test_symlink_folder_pointing_outside_is_refused_by_name(tmp_path):
+    root = tmp_path / "proj"
+    _tree(root, PROJECT)
+    (tmp_path / "shared").mkdir()
+    os.symlink(tmp_path / "shared", root / "shared")
+    with pytest.raises(InputError, match="^shared: symbolic link points outside"):
+        project_files(_cfg(root))
+
+
+def test_ignored_symlink_pointing_outside_is_fine(tmp_path):
+    root = tmp_path / "proj"
+    _tree(root, {**PROJECT, ".reproboxignore": "leak.txt\n"})
+    os.symlink("/etc/hostname", root / "leak.txt")
+    assert "leak.txt" not in project_files(_cfg(root))
+
+
+def test_symlink_inside_project_is_kept(tmp_path):
+    _tree(tmp_path, PROJECT)
+    os.symlink("pkg/model.py", tmp_path / "model.py")
+    assert "model.py" in project_files(_cfg(tmp_path))
+
+
+def test_staged_context_holds_exactly_what_the_dockerfile_copies(tmp_path):
+    _tree(tmp_path, {**PROJECT, ".git/HEAD": "ref\n"})
+    os.chmod(tmp_path / "train.py", 0o755)
+    with staged_context(_cfg(tmp_path), _frozen(tmp_path)) as ctx:
+        base = ctx.path
+        found = sorted(
+            p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()
+        )
+        runtime = sorted(f"reprobox_runtime/{p.name}" for p in RUNTIME_DIR.glob("*.py"))
+        assert found == sorted(
+            [
+                "Dockerfile",
+                "requirements.lock",
+                "manifest.json",
+                "app/pkg/model.py",
+                "app/reprobox.toml",
+                "app/train.py",
+                *runtime,
+            ]
+        )
+        assert (base / "app/train.py").read_text() == PROJECT["train.py"]
+        assert os.access(base / "app/train.py", os.X_OK)
+        assert ctx.tag == image_tag("proj", ctx.digest)
+    assert not base.exists()
+
+
+def test_image_tag_format():
+    digest = hashlib.sha256(b"x").hexdigest()
+    assert image_tag("digits", digest) == f"reprobox/digits:{digest[:16]}"
+
+
+def test_tag_is_stable_for_the_same_content(tmp_path):
+    _tree(tmp_path, PROJECT)
+    first = _tag(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "x.pyc").write_bytes(b"noise")
+    assert _tag(tmp_path) == first
+
+
+def test_tag_is_the_same_for_a_copy_in_another_folder(tmp_path):
+    _tree(tmp_path / "a", PROJECT)
+    _tree(tmp_path / "b", PROJECT)
+    assert _tag(tmp_path / "a") == _tag(tmp_path / "b")
+
+
+def test_one_byte_of_code_changes_the_tag(tmp_path):
+    _tree(tmp_path, PROJECT)
+    first = _tag(tmp_path)
+    (tmp_path / "pkg" / "model.py").write_text("X = 2\n")
+    assert _tag(tmp_path) != first
+
+
+def test_a_new_file_changes_the_tag(tmp_path):
+    _tree(tmp_path, PROJECT)
+    first = _tag(tmp_path)
+    (tmp_path / "extra.py").write_text("")
+    assert _tag(tmp_path) != first
+
+
+def test_making_a_file_executable_changes_the_tag(tmp_path):
+    _tree(tmp_path, PROJECT)
+    first = _tag(tmp_path)
+    os.chmod(tmp_path / "train.py", 0o755)
+    assert _tag(tmp_path) != first
+
+
+def test_changing_declared_data_does_not_change_the_tag(tmp_path):
+    _tree(tmp_path, {**PROJECT, "data.csv": "1\n"})
+    cfg = _cfg(tmp_path, data=("data.csv",))
+    first = _tag(tmp_path, cfg)
+    (tmp_path / "data.csv").write_text("2\n")
+    assert _tag(tmp_path, cfg) == first
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: build.py _hash_tree writes path, mode and content with no length, so "
+        "file boundaries are ambiguous: app/a = 'hello' + app/b = 'x' hashes the same "
+        "as a single app/a = 'hello\\0app/b\\0-x'; two different contexts get one tag "
+        "and the stale image is reused (needs crafted content; low severity)"
+    ),
+)
+def test_different_trees_never_share_a_tag(tmp_path):
+    _tree(tmp_path / "one", {"a": "hello", "b": "x"})
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "a").write_bytes(b"hello\0app/b\0-x")
+    assert _tag(tmp_path / "one") != _tag(tmp_path / "two")

@@ -1,0 +1,139 @@
+"""The command line: version, help on every command, and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from reprobox import __version__
+from reprobox.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+COMMANDS = sorted(typer.main.get_command(app).commands)
+
+
+def reprobox(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m reprobox ARGS` as a user would, through main()."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        env=env,
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"reprobox {__version__}\n"
+
+
+def test_main_help_lists_the_core_commands():
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in ("freeze", "build", "run"):
+        assert name in COMMANDS
+        assert name in result.output
+
+
+HELP_BUGS = {
+    "push": 'BUG: cli_share.py push: --registry help "HOST[:PORT][/PATH]." is read '
+    "as rich markup ([/PATH] is a closing tag), so `reprobox push --help` dies "
+    "with rich.errors.MarkupError and a traceback; escape the brackets",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HELP_BUGS[name]))
+        if name in HELP_BUGS
+        else name
+        for name in COMMANDS
+    ],
+)
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_command_has_help(name, flag):
+    result = CliRunner().invoke(app, [name, flag])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert name in result.output
+
+
+def test_unknown_command_is_a_usage_error():
+    result = reprobox("frezee")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def _bad_project(tmp_path: Path, text: str) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "reprobox.toml").write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("command", ["freeze", "build", "run"])
+def test_config_error_is_one_line_and_exit_2(tmp_path, command):
+    root = _bad_project(tmp_path, "command = \n")
+    result = reprobox(command, str(root))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"reprobox: error: {root / 'reprobox.toml'}: ")
+    assert "not valid TOML" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_config_error_with_fix_shows_it(tmp_path):
+    root = _bad_project(tmp_path, 'comand = "python train.py"\n')
+    result = reprobox("freeze", str(root))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"reprobox: error: {root / 'reprobox.toml'}: comand: "
+        "unknown key (did you mean command?)\n"
+    )
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path):
+    root = _bad_project(tmp_path, "command = \n")
+    result = reprobox("--debug", "freeze", str(root))
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("reprobox: error: ")
+
+
+def test_input_error_is_one_line_and_exit_2(tmp_path):
+    root = _bad_project(tmp_path, 'command = "python train.py"\n')
+    result = reprobox("run", str(root), "--profile", "fast")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "reprobox: error: --profile 'fast' is unknown (use default or strict)\n"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: errors.py ConfigError puts the key into the message unquoted, so a "
+        'TOML key holding a line break ("comm\\nand" = 1) prints a two-line '
+        "`reprobox: error:` message; main() promises one line"
+    ),
+)
+def test_error_stays_one_line_when_the_key_holds_a_line_break(tmp_path):
+    root = _bad_project(tmp_path, '"comm\\nand" = "python train.py"\n')
+    result = reprobox("freeze", str(root))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr

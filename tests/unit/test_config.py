@@ -1,0 +1,625 @@
+"""Config loading: every bad input is a ConfigError naming file, key and fix."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from reprobox.config import ProjectConfig, Tolerance, load_config
+from reprobox.errors import EXIT_USAGE, ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+NO_FIX = "no_fix"  # the error is raised but carries no fix
+ACCEPTED = "accepted"  # the bad input is not refused at all
+
+
+@dataclass
+class Bad:
+    """One bad project: its files, and what the ConfigError must name."""
+
+    id: str
+    toml: str | bytes | None
+    key: str | None
+    problem: str
+    files: dict = field(default_factory=dict)
+    source: str = "reprobox.toml"  # file the error names ("." is the folder)
+    link: tuple[str, str] | None = None  # (name in project, target) symlink
+    flaw: str | None = None
+    bug: str = ""
+
+
+CMD = 'command = "python train.py"\n'
+BAD = [
+    # the file itself
+    Bad(
+        "malformed-toml",
+        "command = \n",
+        None,
+        "not valid TOML",
+        flaw=NO_FIX,
+        bug="config.py _read_toml: TOMLDecodeError gives ConfigError without fix",
+    ),
+    Bad("empty-file", "", None, "is empty"),
+    Bad("blank-file", "  \n\n", None, "is empty"),
+    Bad("not-utf8", b'command = "python tr\xe9in.py"\n', None, "not UTF-8"),
+    Bad("no-config", None, None, "no reprobox.toml", source="."),
+    Bad(
+        "pyproject-without-table",
+        None,
+        None,
+        "no reprobox.toml",
+        source=".",
+        files={"pyproject.toml": "[tool.black]\nline-length = 88\n"},
+    ),
+    Bad(
+        "pyproject-table-not-table",
+        None,
+        "tool.reprobox",
+        "is not a table",
+        files={"pyproject.toml": "[tool]\nreprobox = 1\n"},
+        source="pyproject.toml",
+        flaw=NO_FIX,
+        bug="config.py find_config: tool.reprobox not a table, no fix",
+    ),
+    Bad(
+        "pyproject-tool-not-table",
+        None,
+        "tool",
+        "is not a table",
+        files={"pyproject.toml": 'tool = "x"\n'},
+        source="pyproject.toml",
+        flaw=ACCEPTED,
+        bug='config.py find_config: pyproject `tool = "x"` raises AttributeError '
+        "('str' object has no attribute 'get'), not ConfigError",
+    ),
+    # unknown keys, top level and in each table
+    Bad("unknown-top-key", 'comand = "python train.py"\n', "comand", "unknown key"),
+    Bad("unknown-top-key-far", CMD + "zzz = 1\n", "zzz", "unknown key"),
+    Bad(
+        "unknown-packages-key",
+        CMD + '[packages]\nrequirement = "r.txt"\n',
+        "packages.requirement",
+        "unknown key",
+    ),
+    Bad(
+        "unknown-build-key",
+        CMD + '[build]\ncacert = "ca.pem"\n',
+        "build.cacert",
+        "unknown key",
+    ),
+    Bad("unknown-run-key", CMD + "[run]\ncpu = 1\n", "run.cpu", "unknown key"),
+    Bad(
+        "unknown-metrics-key",
+        CMD + "[metrics]\ntolerance = {}\n",
+        "metrics.tolerance",
+        "unknown key",
+    ),
+    # wrong types
+    Bad("data-string-not-list", CMD + 'data = "x.csv"\n', "data", "wrong type (str)"),
+    Bad("seed-bool-not-int", CMD + "seed = true\n", "seed", "wrong type (bool)"),
+    Bad("seed-string-not-int", CMD + 'seed = "42"\n', "seed", "wrong type (str)"),
+    Bad("python-float", CMD + "python = 3.11\n", "python", "wrong type (float)"),
+    Bad(
+        "from-env-string",
+        CMD + '[packages]\nfrom_env = "yes"\n',
+        "packages.from_env",
+        "wrong type (str)",
+    ),
+    Bad("cpus-string", CMD + '[run]\ncpus = "2"\n', "run.cpus", "wrong type (str)"),
+    Bad("cpus-bool", CMD + "[run]\ncpus = true\n", "run.cpus", "wrong type (bool)"),
+    Bad(
+        "compare-string",
+        CMD + '[metrics]\ncompare = "acc"\n',
+        "metrics.compare",
+        "wrong type (str)",
+    ),
+    Bad("env-string", CMD + 'env = "X=1"\n', "env", "wrong type (str)"),
+    Bad("pass-env-string", CMD + 'pass_env = "HOME"\n', "pass_env", "wrong type (str)"),
+    Bad(
+        "packages-list", CMD + 'packages = ["numpy"]\n', "packages", "wrong type (list)"
+    ),
+    Bad("command-int", "command = 42\n", "command", "wrong type (int)"),
+    Bad(
+        "index-url-int",
+        CMD + "[packages]\nindex_url = 1\n",
+        "packages.index_url",
+        "wrong type (int)",
+    ),
+    # command
+    Bad("command-missing", 'python = "3.11"\n', "command", "is missing"),
+    Bad("command-empty-string", 'command = ""\n', "command", "is empty"),
+    Bad("command-blank-string", 'command = "   "\n', "command", "is empty"),
+    Bad("command-empty-list", "command = []\n", "command", "is empty"),
+    Bad(
+        "command-empty-item",
+        'command = ["python", ""]\n',
+        "command",
+        "non-empty strings",
+        flaw=NO_FIX,
+        bug="config.py _str_list: ConfigError without fix",
+    ),
+    Bad(
+        "command-unclosed-quote",
+        'command = "python \'train.py"\n',
+        "command",
+        "cannot be split",
+        flaw=NO_FIX,
+        bug="config.py load_config: shlex ValueError gives ConfigError without fix",
+    ),
+    # python, profile, name, resolver, network, cpus, seed
+    Bad("python-major-only", CMD + 'python = "3"\n', "python", "not major.minor"),
+    Bad("python-two", CMD + 'python = "2.7"\n', "python", "not major.minor"),
+    Bad("python-patch", CMD + 'python = "3.11.4"\n', "python", "not major.minor"),
+    Bad(
+        "python-trailing-newline",
+        CMD + 'python = "3.11\\n"\n',
+        "python",
+        "not major.minor",
+        flaw=ACCEPTED,
+        bug="config.py _PY_VERSION uses `$`, which matches before a final newline: "
+        'python = "3.11\\n" is accepted and base_image becomes '
+        "'python:3.11\\n-slim-bookworm'",
+    ),
+    Bad("profile-capitalised", CMD + 'profile = "Strict"\n', "profile", "is unknown"),
+    Bad("profile-unknown", CMD + 'profile = "fast"\n', "profile", "is unknown"),
+    Bad(
+        "name-with-space",
+        CMD + 'name = "my project!"\n',
+        "name",
+        "cannot name an image",
+    ),
+    Bad(
+        "name-leading-dash", CMD + 'name = "-digits"\n', "name", "cannot name an image"
+    ),
+    Bad(
+        "name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "cannot name an image"
+    ),
+    Bad(
+        "resolver-unknown",
+        CMD + '[packages]\nresolver = "pip"\n',
+        "packages.resolver",
+        "is unknown",
+    ),
+    Bad("network-host", CMD + '[run]\nnetwork = "host"\n', "run.network", "is unknown"),
+    Bad("cpus-zero", CMD + "[run]\ncpus = 0\n", "run.cpus", "above 0"),
+    Bad("cpus-negative", CMD + "[run]\ncpus = -1.5\n", "run.cpus", "above 0"),
+    Bad("cpus-nan", CMD + "[run]\ncpus = nan\n", "run.cpus", "above 0"),
+    Bad(
+        "cpus-infinite",
+        CMD + "[run]\ncpus = inf\n",
+        "run.cpus",
+        "finite",
+        flaw=ACCEPTED,
+        bug="config.py load_config: run.cpus = inf is accepted; "
+        "engine.start_container then fails on int(inf * 1e9) (OverflowError)",
+    ),
+    Bad(
+        "seed-negative",
+        CMD + "seed = -1\n",
+        "seed",
+        "seed",
+        flaw=ACCEPTED,
+        bug="config.py load_config: seed = -1 is accepted; NumPy and "
+        "keras.utils.set_random_seed refuse seeds outside 0..2**32-1, so boot "
+        "records a hook error and the run is silently unseeded",
+    ),
+    # env and pass_env
+    Bad("env-value-newline", CMD + '[env]\nFOO = "a\\nb"\n', "env.FOO", "line break"),
+    Bad(
+        "env-value-carriage-return",
+        CMD + '[env]\nFOO = "a\\rb"\n',
+        "env.FOO",
+        "line break",
+    ),
+    Bad("env-value-nul", CMD + '[env]\nFOO = "a\\u0000b"\n', "env.FOO", "NUL"),
+    Bad(
+        "env-value-too-long",
+        CMD + f'[env]\nFOO = "{"x" * 4097}"\n',
+        "env.FOO",
+        "longer than 4096",
+        flaw=NO_FIX,
+        bug="config.py _check_env_value: over-4096 value gives ConfigError without fix",
+    ),
+    Bad("env-value-bool", CMD + "[env]\nFOO = true\n", "env.FOO", "string or number"),
+    Bad("env-value-table", CMD + "[env.FOO]\nx = 1\n", "env.FOO", "string or number"),
+    Bad("env-value-list", CMD + "[env]\nFOO = [1]\n", "env.FOO", "string or number"),
+    Bad("env-name-digit", CMD + '[env]\n"1BAD" = "1"\n', "env.1BAD", "variable name"),
+    Bad("env-name-dash", CMD + '[env]\n"A-B" = "1"\n', "env.A-B", "variable name"),
+    Bad(
+        "env-name-trailing-newline",
+        CMD + '[env]\n"FOO\\n" = "1"\n',
+        "env.FOO\n",
+        "variable name",
+        flaw=ACCEPTED,
+        bug='config.py _ENV_NAME uses `$`: env name "FOO\\n" is accepted and '
+        'the Dockerfile gets `ENV FOO` / `="1"` on two lines',
+    ),
+    Bad(
+        "pass-env-bad-name",
+        CMD + 'pass_env = ["1BAD"]\n',
+        "pass_env",
+        "not a variable name",
+        flaw=NO_FIX,
+        bug="config.py load_config: bad pass_env name gives ConfigError without fix",
+    ),
+    Bad(
+        "pass-env-empty-name",
+        CMD + 'pass_env = [""]\n',
+        "pass_env",
+        "non-empty strings",
+        flaw=NO_FIX,
+        bug="config.py _str_list: ConfigError without fix",
+    ),
+    Bad(
+        "pass-env-trailing-newline",
+        CMD + 'pass_env = ["FOO\\n"]\n',
+        "pass_env",
+        "not a variable name",
+        flaw=ACCEPTED,
+        bug='config.py _ENV_NAME uses `$`: pass_env name "FOO\\n" is accepted',
+    ),
+    # data and requirements paths
+    Bad(
+        "data-parent",
+        CMD + 'data = ["../x.csv"]\n',
+        "data",
+        "outside the project",
+        files={"../x.csv": "1\n"},
+    ),
+    Bad(
+        "data-absolute",
+        CMD + 'data = ["/etc/hostname"]\n',
+        "data",
+        "not a relative path",
+    ),
+    Bad(
+        "data-symlink-out",
+        CMD + 'data = ["link.csv"]\n',
+        "data",
+        "outside the project",
+        files={"../secret.csv": "1\n"},
+        link=("link.csv", "../secret.csv"),
+    ),
+    Bad("data-missing", CMD + 'data = ["data/none.csv"]\n', "data", "does not exist"),
+    Bad(
+        "data-folder",
+        CMD + 'data = ["data"]\n',
+        "data",
+        "does not exist",
+        files={"data/a.csv": "1\n"},
+    ),
+    Bad(
+        "data-not-string",
+        CMD + "data = [1]\n",
+        "data",
+        "non-empty strings",
+        flaw=NO_FIX,
+        bug="config.py _str_list: ConfigError without fix",
+    ),
+    Bad(
+        "requirements-parent",
+        CMD + '[packages]\nrequirements = "../r.txt"\n',
+        "packages.requirements",
+        "outside the project",
+        files={"../r.txt": "x\n"},
+    ),
+    Bad(
+        "requirements-missing",
+        CMD + '[packages]\nrequirements = "reqs.txt"\n',
+        "packages.requirements",
+        "does not exist",
+    ),
+    Bad(
+        "requirements-and-from-env",
+        CMD + '[packages]\nrequirements = "requirements.txt"\nfrom_env = true\n',
+        "packages",
+        "both requirements and from_env",
+        files={"requirements.txt": "numpy\n"},
+    ),
+    Bad(
+        "extra-index-not-string",
+        CMD + "[packages]\nextra_index_urls = [1]\n",
+        "packages.extra_index_urls",
+        "non-empty strings",
+        flaw=NO_FIX,
+        bug="config.py _str_list: ConfigError without fix",
+    ),
+    Bad(
+        "base-image-newline",
+        CMD + 'base_image = "python:3.11\\nRUN id"\n',
+        "base_image",
+        "image",
+        flaw=ACCEPTED,
+        bug="config.py load_config: base_image is never checked; a line break "
+        "is accepted and only refused later by dockerfile.check_image_ref as an "
+        "InputError that names no key",
+    ),
+    # tolerances
+    Bad(
+        "tolerance-unknown-field",
+        CMD + "[metrics.tolerances]\nacc = { abs = 0.1, absolute = 1 }\n",
+        "metrics.tolerances.acc",
+        "abs and/or rel",
+    ),
+    Bad(
+        "tolerance-not-table",
+        CMD + "[metrics.tolerances]\nacc = 0.1\n",
+        "metrics.tolerances.acc",
+        "abs and/or rel",
+    ),
+    Bad(
+        "tolerance-negative-abs",
+        CMD + "[metrics.tolerances]\nacc = { abs = -0.1 }\n",
+        "metrics.tolerances.acc.abs",
+        "number ≥ 0",
+        flaw=NO_FIX,
+        bug="config.py load_config: bad tolerance value gives ConfigError without fix",
+    ),
+    Bad(
+        "tolerance-negative-rel",
+        CMD + "[metrics.tolerances]\nacc = { rel = -1 }\n",
+        "metrics.tolerances.acc.rel",
+        "number ≥ 0",
+        flaw=NO_FIX,
+        bug="config.py load_config: bad tolerance value gives ConfigError without fix",
+    ),
+    Bad(
+        "tolerance-string",
+        CMD + '[metrics.tolerances]\nacc = { rel = "1%" }\n',
+        "metrics.tolerances.acc.rel",
+        "number ≥ 0",
+        flaw=NO_FIX,
+        bug="config.py load_config: bad tolerance value gives ConfigError without fix",
+    ),
+    Bad(
+        "tolerance-bool",
+        CMD + "[metrics.tolerances]\nacc = { abs = true }\n",
+        "metrics.tolerances.acc.abs",
+        "number ≥ 0",
+        flaw=NO_FIX,
+        bug="config.py load_config: bad tolerance value gives ConfigError without fix",
+    ),
+    Bad(
+        "tolerance-nan",
+        CMD + "[metrics.tolerances]\nacc = { abs = nan }\n",
+        "metrics.tolerances.acc.abs",
+        "number ≥ 0",
+        flaw=ACCEPTED,
+        bug="config.py load_config: `value < 0` is False for nan, so abs = nan is "
+        "accepted as a tolerance",
+    ),
+]
+
+
+def _params(failing_flaws: set[str]):
+    out = []
+    for case in BAD:
+        marks = ()
+        if case.flaw in failing_flaws:
+            marks = pytest.mark.xfail(strict=True, reason=f"BUG: {case.bug}")
+        out.append(pytest.param(case, id=case.id, marks=marks))
+    return out
+
+
+def _build(tmp_path: Path, case: Bad, make_project) -> Path:
+    text = case.toml if isinstance(case.toml, str) else None
+    root = make_project(tmp_path, text, case.files)
+    if isinstance(case.toml, bytes):
+        (root / "reprobox.toml").write_bytes(case.toml)
+    if case.link:
+        os.symlink(case.link[1], root / case.link[0])
+    return root
+
+
+def _expected_source(root: Path, case: Bad) -> Path:
+    return root.resolve() if case.source == "." else root.resolve() / case.source
+
+
+def test_there_are_at_least_thirty_bad_inputs():
+    assert len(BAD) >= 30
+    assert len({case.id for case in BAD}) == len(BAD)
+
+
+@pytest.mark.parametrize("case", _params({ACCEPTED}))
+def test_bad_input_is_a_config_error_naming_file_and_key(tmp_path, make_project, case):
+    root = _build(tmp_path, case, make_project)
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    err = info.value
+    text = str(err)
+    source = _expected_source(root, case)
+    assert Path(err.path) == source
+    assert text.startswith(f"{source}: ")
+    assert err.key == case.key
+    if case.key is not None:
+        assert text.startswith(f"{source}: {case.key}: ")
+    assert case.problem in text
+    assert err.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("case", _params({ACCEPTED, NO_FIX}))
+def test_bad_input_error_says_how_to_fix_it(tmp_path, make_project, case):
+    root = _build(tmp_path, case, make_project)
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    err = info.value
+    assert err.hint, f"no fix in: {err}"
+    assert str(err).endswith(f"({err.hint})")
+
+
+@pytest.mark.parametrize(
+    ("toml", "fix"),
+    [
+        ('comand = "python train.py"\n', "did you mean command?"),
+        (CMD + "sed = 1\n", "did you mean seed?"),
+        (
+            CMD + '[packages]\nrequirement = "r.txt"\n',
+            "did you mean packages.requirements?",
+        ),
+        (CMD + '[build]\ncacert = "x"\n', "did you mean build.ca_cert?"),
+        (CMD + "[run]\ncpu = 1\n", "did you mean run.cpus?"),
+        (CMD + "[metrics]\ncompares = []\n", "did you mean metrics.compare?"),
+    ],
+)
+def test_unknown_key_suggests_the_closest_known_key(tmp_path, make_project, toml, fix):
+    root = make_project(tmp_path, toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert info.value.hint == fix
+
+
+def test_unknown_key_far_from_any_lists_known_keys(tmp_path, make_project):
+    root = make_project(tmp_path, CMD + "[run]\nzzzz = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert info.value.hint == "known keys: cpus, network"
+
+
+def test_minimal_reprobox_toml_gets_defaults(tmp_path, make_project):
+    root = make_project(tmp_path, CMD)
+    cfg = load_config(root)
+    assert isinstance(cfg, ProjectConfig)
+    assert cfg.root == root.resolve()
+    assert cfg.source == root.resolve() / "reprobox.toml"
+    assert cfg.name == "proj"
+    assert cfg.command == ("python", "train.py")
+    assert cfg.python == "3.11"
+    assert cfg.base_image == "python:3.11-slim-bookworm"
+    assert cfg.profile == "default"
+    assert cfg.seed is None
+    assert cfg.requirements is None
+    assert cfg.from_env is False
+    assert cfg.resolver == "uv"
+    assert cfg.network == "bridge"
+    assert cfg.cpus is None
+    assert cfg.data == ()
+    assert cfg.env == {}
+    assert cfg.tolerances == {}
+    assert cfg.state_dir == root.resolve() / ".reprobox"
+
+
+def test_base_image_follows_python_version(tmp_path, make_project):
+    cfg = load_config(make_project(tmp_path, CMD + 'python = "3.10"\n'))
+    assert cfg.base_image == "python:3.10-slim-bookworm"
+
+
+def test_explicit_base_image_wins(tmp_path, make_project):
+    cfg = load_config(make_project(tmp_path, CMD + 'base_image = "debian:bookworm"\n'))
+    assert cfg.base_image == "debian:bookworm"
+
+
+def test_requirements_txt_is_picked_up_when_present(tmp_path, make_project):
+    root = make_project(tmp_path, CMD, {"requirements.txt": "numpy==2.0.0\n"})
+    assert load_config(root).requirements == "requirements.txt"
+
+
+def test_requirements_txt_is_ignored_with_from_env(tmp_path, make_project):
+    root = make_project(
+        tmp_path, CMD + "[packages]\nfrom_env = true\n", {"requirements.txt": "numpy\n"}
+    )
+    cfg = load_config(root)
+    assert cfg.requirements is None
+    assert cfg.from_env is True
+
+
+def test_explicit_requirements_path_is_normalised(tmp_path, make_project):
+    root = make_project(
+        tmp_path,
+        CMD + '[packages]\nrequirements = "./env/../req/a.txt"\n',
+        {"req/a.txt": "numpy\n"},
+    )
+    assert load_config(root).requirements == "req/a.txt"
+
+
+def test_command_string_is_split_like_a_shell(tmp_path, make_project):
+    toml = "command = 'python train.py --name \"two words\" --lr=0.1'\n"
+    cfg = load_config(make_project(tmp_path, toml))
+    assert cfg.command == ("python", "train.py", "--name", "two words", "--lr=0.1")
+
+
+def test_command_list_is_kept_as_given(tmp_path, make_project):
+    cfg = load_config(make_project(tmp_path, 'command = ["python", "a b.py"]\n'))
+    assert cfg.command == ("python", "a b.py")
+
+
+def test_pyproject_tool_reprobox_table_is_read(tmp_path, make_project):
+    pyproject = (
+        '[project]\nname = "x"\n\n[tool.reprobox]\ncommand = "python t.py"\nseed = 3\n'
+    )
+    root = make_project(tmp_path, None, {"pyproject.toml": pyproject})
+    cfg = load_config(root)
+    assert cfg.source == root.resolve() / "pyproject.toml"
+    assert cfg.command == ("python", "t.py")
+    assert cfg.seed == 3
+
+
+def test_reprobox_toml_wins_over_pyproject(tmp_path, make_project):
+    pyproject = '[tool.reprobox]\ncommand = "python other.py"\n'
+    root = make_project(tmp_path, CMD, {"pyproject.toml": pyproject})
+    cfg = load_config(root)
+    assert cfg.source.name == "reprobox.toml"
+    assert cfg.command == ("python", "train.py")
+
+
+def test_env_values_become_strings_sorted_by_name(tmp_path, make_project):
+    toml = CMD + '[env]\nZZ = "a b"\nOMP_NUM_THREADS = 4\nRATE = 0.5\n'
+    cfg = load_config(make_project(tmp_path, toml))
+    assert cfg.env == {"OMP_NUM_THREADS": "4", "RATE": "0.5", "ZZ": "a b"}
+    assert list(cfg.env) == sorted(cfg.env)
+
+
+def test_env_value_of_exactly_4096_chars_is_accepted(tmp_path, make_project):
+    cfg = load_config(make_project(tmp_path, CMD + f'[env]\nX = "{"y" * 4096}"\n'))
+    assert cfg.env["X"] == "y" * 4096
+
+
+def test_data_paths_are_normalised_deduplicated_and_sorted(tmp_path, make_project):
+    toml = CMD + 'data = ["data/b.csv", "./data/a.csv", "data/a.csv"]\n'
+    root = make_project(tmp_path, toml, {"data/a.csv": "1\n", "data/b.csv": "2\n"})
+    assert load_config(root).data == ("data/a.csv", "data/b.csv")
+
+
+def test_data_symlink_inside_project_is_accepted(tmp_path, make_project):
+    root = make_project(tmp_path, CMD + 'data = ["link.csv"]\n', {"real/a.csv": "1\n"})
+    os.symlink("real/a.csv", root / "link.csv")
+    assert load_config(root).data == ("real/a.csv",)
+
+
+def test_name_is_lowercased_and_defaults_to_folder(tmp_path, make_project):
+    assert (
+        load_config(make_project(tmp_path, CMD + 'name = "Digits"\n')).name == "digits"
+    )
+    root = make_project(tmp_path, CMD, folder="My.Project")
+    assert load_config(root).name == "my.project"
+
+
+def test_cpus_integer_becomes_float(tmp_path, make_project):
+    cfg = load_config(make_project(tmp_path, CMD + "[run]\ncpus = 2\n"))
+    assert cfg.cpus == 2.0
+    assert isinstance(cfg.cpus, float)
+
+
+def test_digits_example_loads(tmp_path):
+    cfg = load_config(REPO / "examples" / "digits")
+    assert cfg.name == "digits"
+    assert cfg.command == ("python", "train.py")
+    assert cfg.seed == 42
+    assert cfg.base_image == "reprobox-base:bookworm-py3.11"
+    assert cfg.requirements == "requirements.txt"
+    assert cfg.compare_metrics == ("test_accuracy", "test_loss")
+    assert cfg.tolerances == {
+        "test_accuracy": Tolerance(abs=0.005, rel=None),
+        "test_loss": Tolerance(abs=None, rel=0.05),
+    }
+
+
+def test_project_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "file.txt"
+    path.write_text("x")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "is not a folder" in str(info.value)
+    assert info.value.hint

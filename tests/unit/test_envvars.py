@@ -1,0 +1,232 @@
+"""Which variables a frozen project carries, and which secrets it never writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox.config import ProjectConfig
+from reprobox.envvars import (
+    BAKED_FROM_HOST,
+    STRICT_ENV,
+    frozen_environment,
+    looks_secret,
+)
+from reprobox.errors import ConfigError
+
+SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "cases"
+TOKEN_CASE = SHARED_CASES / "freeze" / "index-with-token.env"
+PLANTED_URL = "https://__token__:s3cr3t-planted-value@pypi.example.internal/simple/"
+
+
+def _cfg(tmp_path: Path, **kwargs) -> ProjectConfig:
+    return ProjectConfig(
+        root=tmp_path,
+        source=tmp_path / "reprobox.toml",
+        name="proj",
+        command=("python", "train.py"),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TOKEN",
+        "API_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "DB_PASSWORD",
+        "MY_PAT",
+        "GITHUB_TOKEN",
+        "HF_TOKEN",
+        "WANDB_API_KEY",
+        "apiKey",
+        "db-passwd",
+        "SESSION_COOKIE",
+        "PRIVATE_KEY_PATH",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "BASIC_AUTH",
+    ],
+)
+def test_secret_names_are_flagged(name):
+    assert looks_secret(name) is True
+    assert looks_secret(name, "harmless") is True
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "TF_ENABLE_ONEDNN_OPTS",
+        "KERAS_BACKEND",
+        "OMP_NUM_THREADS",
+        "PATH",
+        "PYTHONHASHSEED",
+        "TF_DETERMINISTIC_OPS",
+        "CUBLAS_WORKSPACE_CONFIG",
+        "XLA_FLAGS",
+        "ONEDNN_MAX_CPU_ISA",
+        "KEYBOARD_LAYOUT",
+        "PATHOLOGY_DIR",
+    ],
+)
+def test_numerics_and_ordinary_names_are_not_flagged(name):
+    assert looks_secret(name, "1") is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        PLANTED_URL,
+        "postgres://user:pw@db.internal:5432/app",
+        "https://ghp_abcdef@github.com/org/repo.git",
+        "HTTPS://U:P@HOST/",
+    ],
+)
+def test_values_with_url_credentials_are_flagged(value):
+    assert looks_secret("PIP_EXTRA_INDEX_URL", value) is True
+    assert looks_secret("DATA_URL", value) is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://pypi.org/simple/",
+        "file:///opt/pypi/simple",
+        "user@example.com",
+        "--xla_gpu_deterministic_ops=true",
+        "",
+        None,
+    ],
+)
+def test_values_without_credentials_are_not_flagged(value):
+    assert looks_secret("PIP_INDEX_URL", value) is False
+
+
+def test_shared_token_case_is_flagged():
+    if not TOKEN_CASE.is_file():
+        pytest.skip(f"{TOKEN_CASE} is not here")
+    name, _, value = TOKEN_CASE.read_text().strip().partition("=")
+    assert (name, value) == ("PIP_EXTRA_INDEX_URL", PLANTED_URL)
+    assert looks_secret(name, value) is True
+
+
+def test_only_numerics_host_variables_are_baked(tmp_path):
+    environ = {
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "KERAS_BACKEND": "jax",
+        "OMP_NUM_THREADS": "4",
+        "HOME": "/root",
+        "CUDA_VISIBLE_DEVICES": "0",
+    }
+    env, warnings = frozen_environment(_cfg(tmp_path), environ)
+    assert env == {"KERAS_BACKEND": "jax", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert warnings == []
+
+
+def test_every_baked_name_is_copied_and_none_looks_secret(tmp_path):
+    environ = {name: f"v-{name}" for name in BAKED_FROM_HOST}
+    env, _ = frozen_environment(_cfg(tmp_path), environ)
+    assert env == environ
+    assert not any(looks_secret(name) for name in BAKED_FROM_HOST)
+
+
+def test_pass_env_copies_a_plain_variable(tmp_path):
+    env, warnings = frozen_environment(
+        _cfg(tmp_path, pass_env=("MY_FLAG",)), {"MY_FLAG": "on"}
+    )
+    assert env == {"MY_FLAG": "on"}
+    assert warnings == []
+
+
+def test_pass_env_unset_variable_is_warned_about(tmp_path):
+    env, warnings = frozen_environment(_cfg(tmp_path, pass_env=("MY_FLAG",)), {})
+    assert env == {}
+    assert len(warnings) == 1
+    assert "MY_FLAG" in warnings[0] and "not set" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("HF_TOKEN", "hf_abc"), ("PIP_EXTRA_INDEX_URL", PLANTED_URL)],
+)
+def test_pass_env_secret_is_skipped_with_a_warning(tmp_path, name, value):
+    env, warnings = frozen_environment(_cfg(tmp_path, pass_env=(name,)), {name: value})
+    assert env == {}
+    assert len(warnings) == 1
+    assert name in warnings[0] and "secret" in warnings[0]
+    assert value not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("API_KEY", "abc"), ("EXTRA_URL", PLANTED_URL)],
+)
+def test_config_env_secret_is_a_config_error(tmp_path, name, value):
+    cfg = _cfg(tmp_path, env={name: value})
+    with pytest.raises(ConfigError) as info:
+        frozen_environment(cfg, {})
+    assert info.value.key == f"env.{name}"
+    assert str(tmp_path / "reprobox.toml") in str(info.value)
+    assert info.value.hint and f"--env {name}" in info.value.hint
+    assert value not in str(info.value)
+
+
+def test_config_env_overrides_host_value(tmp_path):
+    cfg = _cfg(tmp_path, env={"TF_ENABLE_ONEDNN_OPTS": "1"})
+    env, _ = frozen_environment(cfg, {"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert env == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+
+
+def test_strict_profile_pins_determinism_and_onednn(tmp_path):
+    cfg = _cfg(tmp_path, profile="strict", env={"TF_ENABLE_ONEDNN_OPTS": "1"})
+    env, _ = frozen_environment(cfg, {"TF_DETERMINISTIC_OPS": "0", "XLA_FLAGS": "x"})
+    assert env == {
+        "TF_DETERMINISTIC_OPS": "1",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "XLA_FLAGS": "x",
+    }
+    assert STRICT_ENV == {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def test_default_profile_adds_nothing(tmp_path):
+    env, _ = frozen_environment(_cfg(tmp_path), {})
+    assert env == {}
+
+
+@pytest.mark.parametrize("via", ["config", "pass_env"])
+def test_cudnn_autotune_is_dropped_with_a_warning(tmp_path, via):
+    if via == "config":
+        cfg = _cfg(tmp_path, env={"TF_USE_CUDNN_AUTOTUNE": "1", "A": "1"})
+        environ = {}
+    else:
+        cfg = _cfg(tmp_path, pass_env=("TF_USE_CUDNN_AUTOTUNE",), env={"A": "1"})
+        environ = {"TF_USE_CUDNN_AUTOTUNE": "1"}
+    env, warnings = frozen_environment(cfg, environ)
+    assert env == {"A": "1"}
+    assert [w for w in warnings if "TF_USE_CUDNN_AUTOTUNE" in w]
+
+
+def test_host_cudnn_autotune_is_never_baked(tmp_path):
+    env, _ = frozen_environment(_cfg(tmp_path), {"TF_USE_CUDNN_AUTOTUNE": "1"})
+    assert "TF_USE_CUDNN_AUTOTUNE" not in env
+
+
+def test_output_is_sorted_by_name(tmp_path):
+    cfg = _cfg(
+        tmp_path, env={"ZED": "1", "ALPHA": "2"}, pass_env=("MIDDLE",), profile="strict"
+    )
+    env, _ = frozen_environment(
+        cfg, {"XLA_FLAGS": "x", "MIDDLE": "m", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+    )
+    assert list(env) == sorted(env)
+    assert list(env) == [
+        "ALPHA",
+        "CUBLAS_WORKSPACE_CONFIG",
+        "MIDDLE",
+        "TF_DETERMINISTIC_OPS",
+        "TF_ENABLE_ONEDNN_OPTS",
+        "XLA_FLAGS",
+        "ZED",
+    ]
