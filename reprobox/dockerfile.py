@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from reprobox import __version__
 from reprobox.errors import InputError
@@ -16,6 +17,26 @@ _IMAGE_REF = re.compile(
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
+_PYTHON = re.compile(r"^3\.\d{1,2}$")
+_VERSION = re.compile(r"^\d+(\.\d+)*$")
+# A public index: https, a host name, a plain path; no credentials, no quoting.
+_PUBLIC_INDEX = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$")
+_CONFIG_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+CUDA_SOURCES = ("base-image", "pip-wheels", "unknown")
+
+
+@dataclass(frozen=True)
+class GpuImage:
+    """What a GPU image carries and needs, as the Dockerfile states it.
+
+    cuda_source is "pip-wheels" (nvidia-* wheels in the lock), "base-image", or
+    "unknown" (no framework reprobox knows: versions are None, nothing checked).
+    """
+
+    cuda: str | None
+    cudnn: str | None
+    min_driver: str | None
+    cuda_source: str
 
 
 def quote_env_value(value: str) -> str:
@@ -41,6 +62,33 @@ def check_image_ref(ref: str) -> str:
     return ref
 
 
+def check_public_index(url: str) -> str:
+    """Return url when it is a credential-free https index a Dockerfile may name."""
+    if not _PUBLIC_INDEX.match(url):
+        raise InputError(
+            f"package index {url!r} cannot be written into the Dockerfile",
+            hint="only public https:// indexes without credentials are written; "
+            "others reach the build as secrets",
+        )
+    return url
+
+
+def _check_gpu(gpu: GpuImage) -> GpuImage:
+    for what, value in (
+        ("CUDA", gpu.cuda),
+        ("cuDNN", gpu.cudnn),
+        ("driver", gpu.min_driver),
+    ):
+        if value is not None and not _VERSION.match(value):
+            raise InputError(f"{what} version {value!r} is not a plain version")
+    if gpu.cuda_source not in CUDA_SOURCES:
+        raise InputError(f"CUDA source {gpu.cuda_source!r} is unknown")
+    known = gpu.cuda is not None and gpu.cudnn is not None and gpu.min_driver
+    if gpu.cuda_source != "unknown" and not known:
+        raise InputError(f"a {gpu.cuda_source} GPU image needs CUDA, cuDNN and driver")
+    return gpu
+
+
 def render_dockerfile(
     *,
     base_image: str,
@@ -48,20 +96,35 @@ def render_dockerfile(
     environment_vars: Mapping[str, str],
     system_packages: Sequence[str] = (),
     config_name: str = "reprobox.toml",
+    install_python: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    gpu: GpuImage | None = None,
 ) -> str:
-    """Return the Dockerfile text for a frozen project."""
+    """Return the Dockerfile text for a frozen project.
+
+    install_python names the distribution Python the build installs into a base
+    without one (a CUDA image); extra_index_urls are public indexes the build
+    adds to the project's own (PyTorch's +cuXYZ wheels live only there).
+    """
     for name in environment_vars:
         if not _ENV_NAME.match(name):
             raise InputError(f"environment variable name {name!r} is not valid")
     for package in system_packages:
         if not _PACKAGE.match(package):
             raise InputError(f"system package name {package!r} is not valid")
+    if install_python is not None and not _PYTHON.match(install_python):
+        raise InputError(f"Python version {install_python!r} is not major.minor")
+    if not _CONFIG_NAME.match(config_name):
+        raise InputError(f"config file name {config_name!r} is not a plain name")
     template = environment(autoescape=False).get_template("Dockerfile.j2")
     return template.render(
         reprobox_version=__version__,
         config_name=config_name,
         base_image=check_image_ref(base_image),
         system_packages=sorted(set(system_packages)),
+        install_python=install_python,
+        extra_index_urls=[check_public_index(url) for url in extra_index_urls],
+        gpu=_check_gpu(gpu) if gpu else None,
         environment=[
             f"{name}={quote_env_value(environment_vars[name])}"
             for name in sorted(environment_vars)

@@ -8,7 +8,7 @@ part-way leaves the previous freeze intact.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,17 @@ from reprobox.config import ProjectConfig
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import frozen_environment
 from reprobox.errors import InputError
+from reprobox.image_plan import (
+    DEFAULT_GLIBC,
+    check_nvidia_wheels,
+    exact_pins,
+    frameworks_to_pin,
+    manifest_frameworks,
+    manifest_gpu,
+    pins_ask_for_gpu,
+    plan_image,
+    strict_gpu_environment,
+)
 from reprobox.lock import PackageIndexes, collect_requirements, resolve_lock
 from reprobox.manifest import (
     DOCKERFILE_NAME,
@@ -29,15 +40,6 @@ from reprobox.manifest import (
     sha256_bytes,
 )
 from reprobox.runtime import machine_facts
-
-FRAMEWORK_PACKAGES = {
-    "jax": "jax",
-    "keras": "keras",
-    "tensorflow": "tensorflow",
-    "tensorflow-cpu": "tensorflow",
-    "tf-nightly": "tensorflow",
-    "torch": "torch",
-}
 
 
 @dataclass
@@ -78,26 +80,6 @@ def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
     return path
 
 
-def _frameworks(pins: Mapping[str, str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for package, framework in sorted(FRAMEWORK_PACKAGES.items()):
-        if package in pins:
-            found[framework] = {"package": package, "version": pins[package]}
-    try:
-        from reprobox.gpu.table import lookup_tensorflow
-    except ImportError:  # the table is optional for CPU-only freezes
-        return found
-    if found.get("tensorflow", {}).get("package") == "tensorflow":
-        try:
-            row = lookup_tensorflow(found["tensorflow"]["version"])
-        except Exception:
-            row = None
-        if row is not None:
-            found["tensorflow"]["cuda"] = getattr(row, "cuda", None)
-            found["tensorflow"]["cudnn"] = getattr(row, "cudnn", None)
-    return found
-
-
 def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
     cpu = machine_facts.cpu_facts()
     try:
@@ -121,10 +103,16 @@ def freeze_project(
     from_env_python: str | None = None,
     ca_cert: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    gpu: bool = False,
+    base_cudnn: str | None = None,
 ) -> FreezeResult:
-    """Gather packages, facts, environment and data; return what to write."""
+    """Gather packages, facts, environment and data; return what to write.
+
+    gpu asks for a GPU image (tensorflow[and-cuda], or a CUDA base for older
+    TensorFlow); a torch +cuXYZ pin asks for one by itself. base_cudnn is the
+    cuDNN of a base image that reprobox's table does not know.
+    """
     environ = os.environ if environ is None else environ
-    indexes = PackageIndexes(cfg.index_url, cfg.extra_index_urls)
     if from_env_python is None and cfg.requirements is None:
         raise InputError(
             f"{cfg.source}: packages: no requirements file and no from_env",
@@ -134,23 +122,47 @@ def freeze_project(
         cfg.root / cfg.requirements if cfg.requirements else None,
         python=from_env_python,
     )
-    lock = resolve_lock(
-        collected.lines,
-        python=cfg.python,
-        indexes=indexes,
-        ca_cert=str(ca_cert) if ca_cert else None,
-        resolver=cfg.resolver,
+
+    def resolve(lines: Sequence[str], indexes: PackageIndexes, glibc: str):
+        return resolve_lock(
+            lines,
+            python=cfg.python,
+            glibc=glibc,
+            indexes=indexes,
+            ca_cert=str(ca_cert) if ca_cert else None,
+            resolver=cfg.resolver,
+        )
+
+    project_indexes = PackageIndexes(cfg.index_url, cfg.extra_index_urls)
+    versions: dict[str, str] = {}
+    pinned = exact_pins(collected.lines)
+    unpinned = frameworks_to_pin(collected.lines, pinned)
+    if unpinned and (gpu or pins_ask_for_gpu(pinned)):
+        # The CUDA table needs the framework's version before the real lock.
+        first = resolve(collected.lines, project_indexes, DEFAULT_GLIBC)
+        versions = {name: first.pins[name] for name in unpinned if name in first.pins}
+    image = plan_image(
+        cfg, collected.lines, gpu=gpu, base_cudnn=base_cudnn, versions=versions
     )
+    added = [url for url in image.extra_index_urls if url not in cfg.extra_index_urls]
+    indexes = PackageIndexes(cfg.index_url, (*cfg.extra_index_urls, *added))
+    lock = resolve(image.requirements, indexes, image.glibc)
+    check_nvidia_wheels(image, lock.pins)
+
     env, env_warnings = frozen_environment(cfg, environ)
+    env, gpu_env_warnings = strict_gpu_environment(env, cfg.profile)
     needs_git = collected.needs_git or lock.needs_git
     system_packages = ["git"] if needs_git else []
     lock_warnings = sorted(set(collected.warnings) | set(lock.warnings))
     dockerfile = render_dockerfile(
-        base_image=cfg.base_image,
+        base_image=image.base_image,
         command=cfg.command,
         environment_vars=env,
         system_packages=system_packages,
         config_name=cfg.source.name,
+        install_python=image.install_python,
+        extra_index_urls=added,
+        gpu=image.gpu_image(),
     )
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -158,7 +170,7 @@ def freeze_project(
         "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
         "python": cfg.python,
         "platform": "linux/x86_64",
-        "base_image": {"ref": cfg.base_image, "digest": None},
+        "base_image": {"ref": image.base_image, "digest": None},
         "packages": {
             "source": collected.source,
             "resolver": lock.resolver,
@@ -188,11 +200,13 @@ def freeze_project(
             },
         },
         "host": _host_facts(environ),
-        "frameworks": _frameworks(lock.pins),
+        "frameworks": manifest_frameworks(lock.pins, image.gpu),
+        "gpu": manifest_gpu(image),
     }
-    warnings = lock_warnings + env_warnings
-    return FreezeResult(dockerfile=dockerfile, lock=lock.text, manifest=manifest,
-                        warnings=warnings)
+    warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
+    return FreezeResult(
+        dockerfile=dockerfile, lock=lock.text, manifest=manifest, warnings=warnings
+    )
 
 
 def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
