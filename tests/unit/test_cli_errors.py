@@ -129,7 +129,8 @@ def test_input_error_is_one_line_and_exit_2(tmp_path):
     reason=(
         "BUG: errors.py ConfigError puts the key into the message unquoted, so a "
         'TOML key holding a line break ("comm\\nand" = 1) prints a two-line '
-        "`reprobox: error:` message; main() promises one line"
+        "`reprobox: error:` message; main() promises one line (quote the key "
+        "in errors.py, or repr() unknown keys in config.py _check_keys)"
     ),
 )
 def test_error_stays_one_line_when_the_key_holds_a_line_break(tmp_path):
