@@ -41,10 +41,11 @@ FRAMEWORK_PACKAGES = {
 }
 # Packages whose pin decides the CUDA and cuDNN of a GPU image.
 GPU_FRAMEWORKS = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu", "torch")
-# The python3 package and glibc of the systems under the CUDA base images: the
-# Python a CUDA base gets, and the wheel platform the lock is resolved for.
+# The python3 package of the systems under the CUDA base images, and the glibc
+# whose wheels the lock is resolved for. Ubuntu 20.04 has glibc 2.31, but the pip
+# its python3-venv brings (20.0) reads no wheel tag newer than manylinux2014.
 DISTRO_FACTS = {
-    "ubuntu20.04": ("3.8", "2.31"),
+    "ubuntu20.04": ("3.8", "2.17"),
     "ubuntu22.04": ("3.10", "2.35"),
     "ubuntu24.04": ("3.12", "2.39"),
 }

@@ -240,9 +240,9 @@ def test_old_tensorflow_gets_a_cuda_base_and_distro_python(tmp_path, fake_uv):
     assert f"FROM {base}\n" in result.dockerfile
     assert "python3 python3-venv" in result.dockerfile
     assert 'v == "3.8"' in result.dockerfile
-    # Ubuntu 20.04 has glibc 2.31: the lock is resolved for wheels it can load.
+    # Ubuntu 20.04's pip 20.0 installs nothing newer than manylinux2014 wheels.
     argv = fake.calls[-1]["argv"]
-    assert argv[argv.index("--python-platform") + 1] == "x86_64-manylinux_2_31"
+    assert argv[argv.index("--python-platform") + 1] == "x86_64-manylinux_2_17"
     assert fake.calls[-1]["lines"] == ["tensorflow==2.5.2"]
 
 
@@ -512,9 +512,7 @@ def test_gpu_image_states_cuda_and_driver():
     assert "NVIDIA_DRIVER_CAPABILITIES" not in _render({})
 
 
-def test_gpu_image_without_a_known_framework_says_nothing_is_checked(
-    tmp_path, fake_uv
-):
+def test_gpu_image_without_a_known_framework_says_nothing_is_checked(tmp_path, fake_uv):
     fake_uv()
     project = make_project(tmp_path, ["six==1.17.0"])
     result = freeze_project(load_config(project), environ={}, gpu=True)
@@ -558,3 +556,21 @@ def test_base_cuda_framework_on_a_plain_user_base_is_refused(tmp_path, fake_uv):
     with pytest.raises(CompatibilityError, match="takes cuDNN 8.1 from the base"):
         freeze_project(load_config(project), environ={}, gpu=True)
     assert fake.calls == []
+
+
+@pytest.mark.parametrize(
+    "pin, python, platform",
+    [
+        ("tensorflow==2.5.2", "3.8", "x86_64-manylinux_2_17"),
+        ("tensorflow==2.12.1", "3.10", "x86_64-manylinux_2_35"),
+        ("tensorflow==2.21.0", "3.11", "x86_64-manylinux_2_36"),
+    ],
+)
+def test_lock_platform_follows_the_base_system(
+    pin, python, platform, tmp_path, fake_uv
+):
+    fake = fake_uv()
+    project = make_project(tmp_path, [pin], python=python)
+    freeze_project(load_config(project), environ={}, gpu=True)
+    argv = fake.calls[-1]["argv"]
+    assert argv[argv.index("--python-platform") + 1] == platform
