@@ -36,10 +36,11 @@ def manifest_of(project: Path) -> dict:
     return json.loads((project / ".reprobox" / "manifest.json").read_text())
 
 
-def project_containers(docker_client, name: str) -> list:
-    """Return every container, in any state, labelled with the project name."""
-    return docker_client.containers.list(
+def project_containers(docker_client, name: str) -> list[str]:
+    """Return the ids of every container, in any state, labelled with the project."""
+    found = docker_client.api.containers(
         all=True, filters={"label": f"org.reprobox.project={name}"})
+    return [c["Id"][:12] for c in found]
 
 
 def run_json(cli, project, *extra: str):

@@ -1,0 +1,180 @@
+"""Stopping `reprobox run` by signal, and a failing training command, for real.
+
+The sleeper project (tests/integration/projects/sleeper) prints a line and
+sleeps SLEEPER_SECONDS (60 by default), so a signal always lands mid-run; it
+depends on `six` alone and builds in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+EXIT_INTERRUPTED = 130
+EXIT_RUN_FAILED = 1
+
+
+@pytest.fixture(scope="module")
+def sleeper(test_project):
+    """Return the sleeper project, frozen and built under a unique name."""
+    return test_project("sleeper")
+
+
+@pytest.fixture(scope="module")
+def failing(test_project):
+    """Return the failing project (its training exits 3), frozen and built."""
+    return test_project("failing")
+
+
+def project_containers(docker_client, name: str) -> list[dict]:
+    """Return (id, state, labels) of every container labelled with the project name."""
+    found = docker_client.api.containers(
+        all=True, filters={"label": f"org.reprobox.project={name}"})
+    return [{"id": c["Id"][:12], "state": c["State"], "labels": c["Labels"]}
+            for c in found]
+
+
+def wait_for_container(docker_client, name: str, proc, *, states=("running",),
+                       log_line: str | None = None, timeout: float = 120) -> dict:
+    """Wait until the run's container is in one of states (and logged log_line)."""
+    known = {c["id"] for c in project_containers(docker_client, name)}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for found in project_containers(docker_client, name):
+            if found["id"] in known or found["state"] not in states:
+                continue
+            if log_line is None:
+                return found
+            logs = docker_client.api.logs(found["id"]).decode(errors="replace")
+            if log_line in logs:
+                return found
+        if proc.poll() is not None:
+            pytest.fail(f"reprobox exited {proc.returncode} before the container ran")
+        time.sleep(0.01 if log_line is None else 0.2)
+    pytest.fail(f"no {states} container of {name} after {timeout}s")
+
+
+def run_ids(project: Path) -> set[str]:
+    """Return the run ids that have a folder in the project."""
+    runs = project / ".reprobox" / "runs"
+    return {p.name for p in runs.iterdir()} if runs.is_dir() else set()
+
+
+def start_run(cli, project, tmp_path: Path, *extra: str):
+    """Start `reprobox run` on the project; return (process, stderr file)."""
+    stderr = tmp_path / f"stderr-{time.monotonic_ns()}.txt"
+    with open(stderr, "w") as err:
+        proc = cli.start("run", str(project.path), *extra,
+                         stdout=subprocess.PIPE, stderr=err, text=True)
+    return proc, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_run_and_removes_container(
+        cli, sleeper, docker_client, tmp_path, signum):
+    before = run_ids(sleeper.path)
+    proc, stderr = start_run(cli, sleeper, tmp_path)
+    try:
+        container = wait_for_container(docker_client, sleeper.name, proc,
+                                       log_line="sleeper started")
+        time.sleep(0.5)  # let reprobox read the line too
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        proc.wait(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(f"\n[sleeper] {signal.Signals(signum).name}: reprobox exited "
+          f"{proc.returncode} {took:.1f}s after the signal")
+
+    assert proc.returncode == EXIT_INTERRUPTED, stderr.read_text()
+    assert took < 15
+    left = project_containers(docker_client, sleeper.name)
+    assert left == [], f"{container['id']} left; {stderr.read_text()[-2000:]}"
+    new = run_ids(sleeper.path) - before
+    assert len(new) == 1, new
+    record_path = sleeper.path / ".reprobox" / "runs" / new.pop() / "record.json"
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    assert record["exit_code"] is None
+    assert "sleeper started" in record["error"]["log_tail"]
+
+
+def test_orphan_of_killed_run_is_removed_by_next_run(
+        cli, sleeper, docker_client, tmp_path):
+    proc, _ = start_run(cli, sleeper, tmp_path)
+    try:
+        orphan = wait_for_container(docker_client, sleeper.name, proc,
+                                    log_line="sleeper started")
+        proc.kill()
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    orphan_run_id = orphan["labels"]["org.reprobox.run-id"]
+    time.sleep(2)
+    still = project_containers(docker_client, sleeper.name)
+    assert [(c["id"], c["state"]) for c in still] == [(orphan["id"], "running")], \
+        "the container should outlive a SIGKILLed run"
+
+    after = cli.run("run", str(sleeper.path), "--env", "SLEEPER_SECONDS=0",
+                    timeout=300)
+    assert f"removed container of interrupted run {orphan_run_id}" in after.stderr, \
+        after.describe()
+    assert project_containers(docker_client, sleeper.name) == []
+
+
+def test_failing_training_command_fails_the_run(cli, failing, docker_client):
+    before = run_ids(failing.path)
+    result = cli.run("run", str(failing.path), "--json", check=False, timeout=300)
+    assert result.returncode == EXIT_RUN_FAILED, result.describe()
+    record = json.loads(result.stdout)
+    assert record["status"] == "failed"
+    assert record["exit_code"] == 3
+    tail = record["error"]["log_tail"].splitlines()
+    assert tail[-1] == "failing: loss became NaN, giving up"
+    assert "failing step 3" in tail
+    assert "failing: loss became NaN, giving up" in result.stderr
+    assert run_ids(failing.path) - before == {record["run_id"]}
+    on_disk = failing.path / ".reprobox" / "runs" / record["run_id"] / "record.json"
+    assert json.loads(on_disk.read_text()) == record
+    assert project_containers(docker_client, failing.name) == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: runner.run_in_container assigns "
+                   "`container` only after engine.start_container returns; a signal "
+                   "while the container is being created/started leaves it behind, "
+                   "yet reprobox says 'container removed'")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
+                         ids=["SIGINT", "SIGTERM"])
+def test_signal_while_container_starts_leaves_no_container(
+        cli, sleeper, docker_client, tmp_path, signum):
+    for attempt in range(5):
+        proc, stderr = start_run(cli, sleeper, tmp_path)
+        try:
+            wait_for_container(docker_client, sleeper.name, proc,
+                               states=("created", "running"))
+            proc.send_signal(signum)
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == EXIT_INTERRUPTED, stderr.read_text()
+        left = project_containers(docker_client, sleeper.name)
+        for container in left:
+            docker_client.api.remove_container(container["id"], force=True)
+        shown = [(c["id"], c["state"]) for c in left]
+        assert left == [], (f"attempt {attempt}: {shown} left after "
+                            f"{stderr.read_text().strip().splitlines()[-1]!r}")
