@@ -145,8 +145,9 @@ def test_image_labels_carry_manifest_and_lock(digits_project, docker_client):
     image = docker_client.images.get(digits_project.tag)
     frozen = digits_project.path / ".reprobox"
     assert image.id == digits_project.image_id
-    assert image.labels["org.reprobox.manifest"] == (frozen / "manifest.json").read_text()
-    assert image.labels["org.reprobox.lock"] == (frozen / "requirements.lock").read_text()
+    labels = image.labels
+    assert labels["org.reprobox.manifest"] == (frozen / "manifest.json").read_text()
+    assert labels["org.reprobox.lock"] == (frozen / "requirements.lock").read_text()
     assert image.labels["org.reprobox.project"] == digits_project.name
     print(f"\n[digits] image {digits_project.tag} size "
           f"{image.attrs['Size'] / 1e9:.2f} GB, {len(image.attrs['RootFS']['Layers'])}"
