@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -34,9 +35,25 @@ def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> 
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
+def json_safe(data: Any) -> Any:
+    """Return data with NaN and infinities as strings, which strict JSON allows."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    return data
+
+
 def dump_json(data: Any) -> str:
-    """Serialise data the one stable way reprobox uses: sorted keys, 2-space indent."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Serialise data the one stable way reprobox uses: sorted keys, 2-space indent.
+
+    A diverged run has NaN losses; they are written as "NaN" strings, since
+    bare NaN is not JSON and strict readers (jq, browsers) refuse it.
+    """
+    return json.dumps(json_safe(data), indent=2, sort_keys=True, ensure_ascii=False,
+                      allow_nan=False) + "\n"
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

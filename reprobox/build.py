@@ -68,7 +68,7 @@ def project_files(cfg: ProjectConfig) -> list[str]:
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         kept = []
         for d in sorted(dirnames):
-            if _ignored(rel_dir + d, patterns):
+            if _ignored(rel_dir + d, patterns) or _is_environment(Path(dirpath) / d):
                 continue
             if (Path(dirpath) / d).is_symlink():
                 _check_link(root, Path(dirpath) / d, rel_dir + d)
@@ -85,6 +85,17 @@ def project_files(cfg: ProjectConfig) -> list[str]:
                 _check_link(root, full, rel)
             found.append(rel)
     return sorted(found)
+
+
+def _is_environment(path: Path) -> bool:
+    """Tell whether a folder is a virtualenv or conda env, whatever its name."""
+    return (path / "pyvenv.cfg").is_file() or (path / "conda-meta").is_dir()
+
+
+def _link_text(root: Path, path: Path) -> str:
+    """Return a link's target relative to the link, so it works in the image."""
+    target = path.resolve()
+    return os.path.relpath(target, path.parent.resolve())
 
 
 def _check_link(root: Path, path: Path, rel: str) -> None:
@@ -105,19 +116,24 @@ class StagedContext:
     digest: str
 
 
-def _hash_tree(files: list[tuple[str, Path]]) -> str:
+def _field(data: bytes) -> bytes:
+    # Length first, so no two different trees can make the same byte stream.
+    return len(data).to_bytes(8, "big") + data
+
+
+def _hash_tree(root: Path, files: list[tuple[str, Path]]) -> str:
     digest = hashlib.sha256()
     for rel, full in files:
-        digest.update(rel.encode() + b"\0")
+        digest.update(_field(rel.encode()))
         if full.is_symlink():
-            digest.update(b"link:" + os.readlink(full).encode() + b"\0")
+            digest.update(_field(b"link:" + _link_text(root, full).encode()))
             continue
-        mode = "x" if os.access(full, os.X_OK) else "-"
-        digest.update(mode.encode())
+        mode = b"x" if os.access(full, os.X_OK) else b"-"
+        digest.update(_field(mode))
+        digest.update(full.stat().st_size.to_bytes(8, "big"))
         with open(full, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -140,14 +156,14 @@ def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[Staged
                    ("manifest.json", core)]
         entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
         entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
-        digest = _hash_tree(entries)
+        digest = _hash_tree(cfg.root.resolve(), entries)
         for rel, src in entries:
             dest = base / rel
             if src == dest:
                 continue  # written in place above
             dest.parent.mkdir(parents=True, exist_ok=True)
             if src.is_symlink():
-                os.symlink(os.readlink(src), dest)
+                os.symlink(_link_text(cfg.root, src), dest)
             else:
                 shutil.copy2(src, dest)
         yield StagedContext(path=base, tag=image_tag(cfg.name, digest), digest=digest)

@@ -26,8 +26,13 @@ DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
 PROFILES = ("default", "strict")
 RESOLVERS = ("uv", "pip-compile")
 NETWORKS = ("bridge", "none")
-_PY_VERSION = re.compile(r"^3\.\d{1,2}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PY_VERSION = re.compile(r"3\.\d{1,2}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IMAGE_REF = re.compile(
+    r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
+)
+MAX_SEED = 2**32 - 1  # NumPy and Keras refuse larger seeds
 
 
 @dataclass(frozen=True)
@@ -114,10 +119,15 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
         return toml_path, _read_toml(toml_path)
     pyproject = project / "pyproject.toml"
     if pyproject.is_file():
-        table = _read_toml(pyproject).get("tool", {}).get("reprobox")
+        tool = _read_toml(pyproject).get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(pyproject, "tool", "is not a table",
+                              "write tool settings as [tool.NAME] sections")
+        table = tool.get("reprobox")
         if table is not None:
             if not isinstance(table, dict):
-                raise ConfigError(pyproject, "tool.reprobox", "is not a table")
+                raise ConfigError(pyproject, "tool.reprobox", "is not a table",
+                                  "write it as a [tool.reprobox] section")
             return pyproject, table
     raise ConfigError(
         project,
@@ -143,7 +153,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"is not valid TOML: {exc}") from None
+        raise ConfigError(path, None, f"is not valid TOML: {exc}",
+                          "fix the syntax at that line") from None
 
 
 def _check_keys(path: Path, prefix: str, table: dict, spec: dict) -> None:
@@ -170,7 +181,8 @@ def _as_tuple(types) -> tuple:
 def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
     for item in values:
         if not isinstance(item, str) or not item:
-            raise ConfigError(path, key, "must hold only non-empty strings")
+            raise ConfigError(path, key, f"must hold only non-empty strings, not {item!r}",
+                              'write each item as a quoted string, e.g. ["a", "b"]')
     return tuple(values)
 
 
@@ -197,7 +209,8 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
         raise ConfigError(path, key, "contains a line break or NUL",
                           "environment values must be one line")
     if len(text) > 4096:
-        raise ConfigError(path, key, "is longer than 4096 characters")
+        raise ConfigError(path, key, "is longer than 4096 characters",
+                          "put long settings in a file and name the file instead")
     return text
 
 
@@ -223,13 +236,15 @@ def load_config(project: str | Path) -> ProjectConfig:
         try:
             command = shlex.split(command)
         except ValueError as exc:
-            raise ConfigError(path, "command", f"cannot be split: {exc}") from None
+            raise ConfigError(path, "command", f"cannot be split: {exc}",
+                              "close the quote, or give the command as a list"
+                              ) from None
     command = _str_list(path, "command", command)
     if not command:
         raise ConfigError(path, "command", "is empty", 'e.g. command = "python train.py"')
 
     python = table.get("python", "3.11")
-    if not _PY_VERSION.match(python):
+    if not _PY_VERSION.fullmatch(python):
         raise ConfigError(path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"')
 
     profile = table.get("profile", "default")
@@ -244,14 +259,15 @@ def load_config(project: str | Path) -> ProjectConfig:
 
     env = {}
     for key, value in sorted(table.get("env", {}).items()):
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ConfigError(path, f"env.{key}", "is not a valid variable name",
                               "use letters, digits and '_'")
         env[key] = _check_env_value(path, f"env.{key}", value)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
-        if not _ENV_NAME.match(key):
-            raise ConfigError(path, "pass_env", f"{key!r} is not a variable name")
+        if not _ENV_NAME.fullmatch(key):
+            raise ConfigError(path, "pass_env", f"{key!r} is not a variable name",
+                              "use letters, digits and '_', not starting with a digit")
 
     data = tuple(sorted({
         _inside(path, root, "data", item, must_exist=True)
@@ -277,8 +293,17 @@ def load_config(project: str | Path) -> ProjectConfig:
         raise ConfigError(path, "run.network", f"{network!r} is unknown",
                           'use "bridge" or "none"')
     cpus = run.get("cpus")
-    if cpus is not None and not cpus > 0:
-        raise ConfigError(path, "run.cpus", "must be above 0", "e.g. cpus = 1")
+    if cpus is not None and not (0 < cpus < 4096):
+        raise ConfigError(path, "run.cpus", f"{cpus} is not a finite CPU count",
+                          "give a number above 0, e.g. cpus = 1")
+    seed = table.get("seed")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ConfigError(path, "seed", f"{seed} is out of range",
+                          f"use 0 to {MAX_SEED}; NumPy and Keras refuse others")
+    base_image = table.get("base_image") or DEFAULT_BASE_IMAGE.format(python=python)
+    if not _IMAGE_REF.fullmatch(base_image):
+        raise ConfigError(path, "base_image", f"{base_image!r} is not an image reference",
+                          'e.g. base_image = "python:3.11-slim-bookworm"')
 
     tolerances = {}
     for metric, tol in sorted(metrics.get("tolerances", {}).items()):
@@ -287,8 +312,11 @@ def load_config(project: str | Path) -> ProjectConfig:
             raise ConfigError(path, key, "must be a table with abs and/or rel",
                               "e.g. { abs = 0.01 }")
         for part, value in tol.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(path, f"{key}.{part}", "must be a number ≥ 0")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not 0 <= value < float("inf")):
+                raise ConfigError(path, f"{key}.{part}",
+                                  f"{value!r} is not a finite number ≥ 0",
+                                  f"e.g. {{ {part} = 0.01 }}")
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
 
     return ProjectConfig(
@@ -297,8 +325,8 @@ def load_config(project: str | Path) -> ProjectConfig:
         name=name.lower(),
         command=command,
         python=python,
-        base_image=table.get("base_image") or DEFAULT_BASE_IMAGE.format(python=python),
-        seed=table.get("seed"),
+        base_image=base_image,
+        seed=seed,
         profile=profile,
         data=data,
         env=env,

@@ -96,14 +96,17 @@ def find_build_cli() -> tuple[str, dict[str, str]]:
     for cli in candidates:
         if not cli or not os.access(cli, os.X_OK):
             continue
-        if run_command([cli, "buildx", "version"], check=False).returncode == 0:
-            return cli, {}
+        has_buildx = run_command([cli, "buildx", "version"], check=False).returncode == 0
         version = run_command(
             [cli, "version", "--format", "{{.Client.Version}}"], check=False
         ).stdout.strip()
         major = version.split(".")[0]
-        if major.isdigit() and int(major) < 23:  # BuildKit built in, no buildx
+        # Before 23.0 `docker build` uses the legacy builder, buildx plugin or not,
+        # unless DOCKER_BUILDKIT=1; from 23.0 it is buildx, if installed.
+        if major.isdigit() and int(major) < 23:
             return cli, {"DOCKER_BUILDKIT": "1"}
+        if has_buildx:
+            return cli, {}
     raise EngineError(
         "no docker CLI here can build with BuildKit",
         hint="install the buildx plugin, or Debian's docker.io (docker 20.10)",
@@ -293,6 +296,18 @@ def remove_container(container) -> None:
     except docker.errors.DockerException as exc:
         print(f"reprobox: could not remove container {container.id[:12]}: {exc}",
               file=sys.stderr)
+
+
+def remove_run_containers(engine: Engine, run_id: str) -> int:
+    """Remove every container labelled with run_id; return how many."""
+    try:
+        found = engine.client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+    except docker.errors.DockerException:
+        return 0
+    for container in found:
+        remove_container(container)
+    return len(found)
 
 
 def remove_orphans(engine: Engine, project_label: str) -> list[str]:

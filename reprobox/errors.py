@@ -33,7 +33,8 @@ class ConfigError(ReproboxError):
     """The project config (reprobox.toml / [tool.reprobox]) is wrong."""
 
     def __init__(self, path, key: str | None, problem: str, fix: str | None = None):
-        where = f"{path}" + (f": {key}" if key else "")
+        shown = key if not key or key.isprintable() else repr(key)  # stay one line
+        where = f"{path}" + (f": {shown}" if key else "")
         super().__init__(f"{where}: {problem}", hint=fix)
         self.path = path
         self.key = key

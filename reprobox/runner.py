@@ -31,11 +31,12 @@ from reprobox.engine import (
     Engine,
     image_layers_digest,
     owner_label,
+    remove_run_containers,
     remove_container,
     start_container,
 )
 from reprobox.envvars import STRICT_ENV, looks_secret
-from reprobox.errors import Interrupted, RunFailed
+from reprobox.errors import InputError, Interrupted, RunFailed
 
 RECORD_SCHEMA_VERSION = 1
 OUT_IN_CONTAINER = "/reprobox/out"
@@ -83,25 +84,33 @@ def make_run_dir(runs_dir: Path) -> tuple[str, Path]:
 
 
 def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, str]:
-    """Return the variables the training container starts with."""
-    env = {
+    """Return the variables the training container starts with.
+
+    The profile's settings come first, then what the user gave with --env
+    (their explicit choice wins), then reprobox's own REPROBOX_* variables,
+    which nothing may replace.
+    """
+    own = sorted(k for k in opts.extra_env if k.startswith("REPROBOX_"))
+    if own:
+        raise InputError(f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
+                         hint="use --seed, --profile or --gpus instead")
+    profile: dict[str, str] = {"HOME": "/tmp"}
+    reprobox = {
         "REPROBOX_OUT": OUT_IN_CONTAINER,
         "REPROBOX_METRICS": f"{OUT_IN_CONTAINER}/metrics.json",
         "REPROBOX_PROFILE": opts.profile,
-        "HOME": "/tmp",
     }
     if opts.seed is not None:
-        env["REPROBOX_SEED"] = str(opts.seed)
-        env["PYTHONHASHSEED"] = str(opts.seed)
+        reprobox["REPROBOX_SEED"] = str(opts.seed)
+        profile["PYTHONHASHSEED"] = str(opts.seed)
     if opts.profile == "strict":
-        env.update(STRICT_ENV)
-        env["REPROBOX_OP_DETERMINISM"] = "1"
+        profile.update(STRICT_ENV)
+        reprobox["REPROBOX_OP_DETERMINISM"] = "1"
     elif manifest.get("determinism", {}).get("tf_op_determinism"):
-        env["REPROBOX_OP_DETERMINISM"] = "1"
+        reprobox["REPROBOX_OP_DETERMINISM"] = "1"
     if opts.gpus:
-        env["REPROBOX_REQUIRE_GPU"] = "1"
-    env.update(opts.extra_env)
-    return env
+        reprobox["REPROBOX_REQUIRE_GPU"] = "1"
+    return {**profile, **opts.extra_env, **reprobox}
 
 
 def _metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) -> dict:
@@ -321,6 +330,11 @@ def run_in_container(
         if container is not None:
             remove_container(container)
             container = None
+        # A signal inside create/start leaves us no handle: find it by label,
+        # twice, since the engine may finish creating it after we hung up.
+        remove_run_containers(engine, run_id)
+        time.sleep(0.5)
+        remove_run_containers(engine, run_id)
         _finish(record, run_dir, started, status="interrupted", exit_code=None,
                 error={"message": "interrupted by the user",
                        "log_tail": "\n".join(log_lines[-20:])})

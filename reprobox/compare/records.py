@@ -155,8 +155,18 @@ def _check_record(path: Path, data: Any) -> None:
             )
 
 
+_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"),
+               "-Infinity": float("-inf")}
+
+
 def as_number(value: Any) -> float | None:
-    """Return value as a float if it is a JSON number (not a bool), else None."""
+    """Return value as a float if it is a JSON number (not a bool), else None.
+
+    reprobox writes NaN and infinities as the strings "NaN", "Infinity" and
+    "-Infinity" (strict JSON has no such numbers); they read back as floats.
+    """
+    if isinstance(value, str):
+        return _NON_FINITE.get(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)

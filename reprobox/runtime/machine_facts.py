@@ -53,9 +53,16 @@ def cpu_identity(cpuinfo_text: str | None = None) -> dict:
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
     flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    model = fields.get("model name") or fields.get("Model")
+    if not model and fields.get("CPU part"):  # Arm: implementer, part, variant
+        model = " ".join(
+            f"{key.split()[-1]} {fields[key]}"
+            for key in ("CPU implementer", "CPU part", "CPU variant", "CPU revision")
+            if key in fields
+        )
     return {
         "vendor": fields.get("vendor_id") or fields.get("CPU implementer"),
-        "model": fields.get("model name") or fields.get("Model") or platform.processor(),
+        "model": model or platform.processor() or None,
         "family": fields.get("cpu family"),
         "flags": sorted(f for f in ISA_FLAGS if f in flags),
         "arch": platform.machine(),

@@ -47,22 +47,7 @@ def test_main_help_lists_the_core_commands():
         assert name in result.output
 
 
-HELP_BUGS = {
-    "push": 'BUG: cli_share.py push: --registry help "HOST[:PORT][/PATH]." is read '
-    "as rich markup ([/PATH] is a closing tag), so `reprobox push --help` dies "
-    "with rich.errors.MarkupError and a traceback; escape the brackets",
-}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HELP_BUGS[name]))
-        if name in HELP_BUGS
-        else name
-        for name in COMMANDS
-    ],
-)
+@pytest.mark.parametrize("name", COMMANDS)
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_every_command_has_help(name, flag):
     result = CliRunner().invoke(app, [name, flag])
@@ -124,15 +109,6 @@ def test_input_error_is_one_line_and_exit_2(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: errors.py ConfigError puts the key into the message unquoted, so a "
-        'TOML key holding a line break ("comm\\nand" = 1) prints a two-line '
-        "`reprobox: error:` message; main() promises one line (quote the key "
-        "in errors.py, or repr() unknown keys in config.py _check_keys)"
-    ),
-)
 def test_error_stays_one_line_when_the_key_holds_a_line_break(tmp_path):
     root = _bad_project(tmp_path, '"comm\\nand" = "python train.py"\n')
     result = reprobox("freeze", str(root))

@@ -186,16 +186,6 @@ def test_build_cli_choice(fake_cli, monkeypatch, version, buildx, env):
     assert fake.calls[0] == [fake_cli, "buildx", "version"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: engine.py find_build_cli returns no env when buildx answers, whatever "
-        "the CLI version; a 20.10 CLI with the buildx plugin, talking to a 20.10 "
-        "daemon (Debian bookworm's docker.io), runs `docker build` on the legacy "
-        "builder unless DOCKER_BUILDKIT=1 (the alias to buildx and BuildKit as "
-        "default came in 23.0), so the Dockerfile's RUN --mount fails"
-    ),
-)
 def test_old_cli_with_buildx_plugin_still_gets_buildkit(fake_cli, monkeypatch):
     monkeypatch.setattr(engine, "run_command", FakeDocker(fake_cli, "20.10.24", True))
     assert find_build_cli() == (fake_cli, {"DOCKER_BUILDKIT": "1"})

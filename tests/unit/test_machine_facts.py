@@ -111,15 +111,6 @@ def test_aarch64_identity_reads_features_and_implementer():
     assert facts["flags"] == ["asimd"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: machine_facts.py cpu_identity: on aarch64 cpuinfo has no 'model name', "
-        "so model falls back to platform.processor() of the machine running the "
-        "code (often '' or 'aarch64'); the CPU part (0xd0c here) is lost and two "
-        "different Arm CPUs record the same model"
-    ),
-)
 def test_aarch64_model_names_the_cpu_part(monkeypatch):
     monkeypatch.setattr(machine_facts.platform, "processor", lambda: "")
     assert "0xd0c" in (cpu_identity(AARCH64)["model"] or "")

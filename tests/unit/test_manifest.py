@@ -159,19 +159,20 @@ def test_missing_dockerfile(tmp_path):
         load_frozen(_cfg(tmp_path))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: manifest.py load_frozen reads manifest_text with Path.read_text, which "
-        "turns CRLF into LF, so manifest_sha256 is not the sha256 of manifest.json's "
-        "bytes as docs/schemas.md says (record.manifest_sha256, image label)"
-    ),
-)
-def test_manifest_sha256_is_of_the_file_bytes(tmp_path):
+def test_manifest_sha256_is_of_the_stable_text_without_publication(tmp_path):
+    """docs/schemas.md: the digest of the manifest as freeze writes it, minus
+    `published`, so a push (which adds `published`) or a CRLF re-save keeps it."""
     state = freeze_into(tmp_path)
-    crlf = dump_json(_manifest()).replace("\n", "\r\n").encode()
+    written = (state / "manifest.json").read_bytes()
+    assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(written)
+
+    crlf = written.replace(b"\n", b"\r\n")
     (state / "manifest.json").write_bytes(crlf)
-    assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(crlf)
+    assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(written)
+
+    published = {**_manifest(), "published": [{"ref": "r@sha256:" + "0" * 64}]}
+    (state / "manifest.json").write_text(dump_json(published))
+    assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(written)
 
 
 def test_read_versioned_json_accepts_current_version(tmp_path):

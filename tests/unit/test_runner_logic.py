@@ -79,16 +79,6 @@ def test_extra_env_is_added_and_wins_over_defaults():
     assert env["REPROBOX_SEED"] == "1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: runner.py container_env ends with env.update(opts.extra_env), so "
-        "`reprobox run --env REPROBOX_OUT=/elsewhere` (or REPROBOX_PROFILE, "
-        "REPROBOX_SEED) silently replaces reprobox's own settings: the capture is "
-        "written outside the mounted run folder and the record loses history, "
-        "metrics and machine facts, or records a profile/seed that did not run"
-    ),
-)
 @pytest.mark.parametrize("name", ["REPROBOX_OUT", "REPROBOX_PROFILE"])
 def test_extra_env_cannot_replace_reprobox_settings(name):
     opts = RunOptions(extra_env={name: "/elsewhere"})
@@ -154,15 +144,6 @@ def test_metrics_of_an_empty_capture_are_empty():
     assert _metrics_from({"history": [{"call": 0, "epochs": []}]}, {}) == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: runner.py _metrics_from / atomic.dump_json: a diverged run (loss NaN, "
-        "or inf) puts NaN/Infinity into record.json; json.dumps writes the bare "
-        "tokens NaN/Infinity, which are not JSON (RFC 8259), so strict readers "
-        "(jq, browsers' JSON.parse in the HTML report) reject the record"
-    ),
-)
 def test_record_of_a_diverged_run_is_strict_json():
     capture = {"history": [{"call": 0, "epochs": [{"epoch": 1, "loss": float("nan")}]}]}
     text = dump_json({"metrics": _metrics_from(capture, {"x": float("inf")})})
