@@ -369,7 +369,10 @@ def test_bad_input_is_a_config_error_naming_file_and_key(tmp_path, make_project,
     assert text.startswith(f"{source}: ")
     assert err.key == case.key
     if case.key is not None:
-        assert text.startswith(f"{source}: {case.key}: ")
+        # A key with a line break is shown quoted, so the error stays one line.
+        shown = case.key if case.key.isprintable() else repr(case.key)
+        assert text.startswith(f"{source}: {shown}: ")
+        assert "\n" not in text
     assert case.problem in text
     assert err.exit_code == EXIT_USAGE
 
