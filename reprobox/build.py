@@ -29,7 +29,7 @@ from reprobox.engine import (
     image_id,
 )
 from reprobox.errors import InputError
-from reprobox.manifest import FrozenProject, load_frozen
+from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
@@ -154,6 +154,8 @@ def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[Staged
         entries = [("Dockerfile", frozen.dockerfile_path),
                    ("requirements.lock", frozen.lock_path),
                    ("manifest.json", core)]
+        if frozen.vcs_text is not None:
+            entries.append((VCS_NAME, frozen.state_dir / VCS_NAME))
         entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
         entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
         digest = _hash_tree(cfg.root.resolve(), entries)

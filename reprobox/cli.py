@@ -127,6 +127,11 @@ def freeze(
         None, "--python-exe",
         help="Python of the training environment (with --from-env); default: "
         "$VIRTUAL_ENV/bin/python, else python3 on PATH."),
+    gpu: bool = typer.Option(
+        False, "--gpu", help="Make a GPU image: CUDA/cuDNN from reprobox's table."),
+    base_cudnn: Optional[str] = typer.Option(
+        None, "--base-cudnn",
+        help="cuDNN version of a CUDA base image that is not in reprobox's table."),
     ca_cert: Optional[Path] = CaCertOpt,
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="Print the Dockerfile; write nothing."),
@@ -145,7 +150,8 @@ def freeze(
         python_exe = env_python or _training_python()
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
     say(f"freezing {cfg.root} ({'environment ' + python_exe if python_exe else cfg.requirements})")
-    result = freeze_project(cfg, from_env_python=python_exe, ca_cert=ca)
+    result = freeze_project(cfg, from_env_python=python_exe, ca_cert=ca, gpu=gpu,
+                            base_cudnn=base_cudnn, base_digest=_base_digest_lookup())
     for warning in result.warnings:
         typer.echo(f"reprobox: warning: {warning}", err=True)
     if dry_run:
@@ -159,6 +165,18 @@ def freeze(
         typer.echo(f"froze {cfg.name}: {len(pins)} packages locked")
         for path in paths:
             typer.echo(f"  {path}")
+
+
+def _base_digest_lookup():
+    """Return a lookup of base-image digests on the local engine, if one answers."""
+    from reprobox.engine import connect, registry_digest
+
+    try:
+        engine = connect()
+    except ReproboxError:
+        log.info("no Docker engine answers: the base image is not pinned by digest")
+        return None
+    return lambda ref: registry_digest(engine, ref)
 
 
 def _training_python() -> str:
@@ -381,11 +399,13 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
 
 
 def _device_requests(gpus: Optional[str], manifest: dict, remote: bool):
-    if not gpus:
-        return None
-    from reprobox.gpu.devices import parse_gpus_option
+    """Check the GPU request against this machine's driver before anything starts."""
+    from reprobox.gpu.preflight import gpu_preflight
 
-    return parse_gpus_option(gpus)
+    requests = gpu_preflight(manifest, gpus, remote=remote)
+    for warning in getattr(requests, "warnings", ()):
+        say(f"warning: {warning}")
+    return requests
 
 
 def _print_summary(record: dict, record_path: Path) -> None:

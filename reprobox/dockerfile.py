@@ -54,7 +54,7 @@ def quote_env_value(value: str) -> str:
 
 def check_image_ref(ref: str) -> str:
     """Return ref when it is a well-formed image reference, else raise."""
-    if not _IMAGE_REF.match(ref):
+    if not _IMAGE_REF.fullmatch(ref):
         raise InputError(
             f"base image {ref!r} is not a valid image reference",
             hint='e.g. base_image = "python:3.11-slim-bookworm"',
@@ -64,7 +64,7 @@ def check_image_ref(ref: str) -> str:
 
 def check_public_index(url: str) -> str:
     """Return url when it is a credential-free https index a Dockerfile may name."""
-    if not _PUBLIC_INDEX.match(url):
+    if not _PUBLIC_INDEX.fullmatch(url):
         raise InputError(
             f"package index {url!r} cannot be written into the Dockerfile",
             hint="only public https:// indexes without credentials are written; "
@@ -79,7 +79,7 @@ def _check_gpu(gpu: GpuImage) -> GpuImage:
         ("cuDNN", gpu.cudnn),
         ("driver", gpu.min_driver),
     ):
-        if value is not None and not _VERSION.match(value):
+        if value is not None and not _VERSION.fullmatch(value):
             raise InputError(f"{what} version {value!r} is not a plain version")
     if gpu.cuda_source not in CUDA_SOURCES:
         raise InputError(f"CUDA source {gpu.cuda_source!r} is unknown")
@@ -99,6 +99,7 @@ def render_dockerfile(
     install_python: str | None = None,
     extra_index_urls: Sequence[str] = (),
     gpu: GpuImage | None = None,
+    vcs_requirements: bool = False,
 ) -> str:
     """Return the Dockerfile text for a frozen project.
 
@@ -107,14 +108,14 @@ def render_dockerfile(
     adds to the project's own (PyTorch's +cuXYZ wheels live only there).
     """
     for name in environment_vars:
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise InputError(f"environment variable name {name!r} is not valid")
     for package in system_packages:
-        if not _PACKAGE.match(package):
+        if not _PACKAGE.fullmatch(package):
             raise InputError(f"system package name {package!r} is not valid")
-    if install_python is not None and not _PYTHON.match(install_python):
+    if install_python is not None and not _PYTHON.fullmatch(install_python):
         raise InputError(f"Python version {install_python!r} is not major.minor")
-    if not _CONFIG_NAME.match(config_name):
+    if not _CONFIG_NAME.fullmatch(config_name):
         raise InputError(f"config file name {config_name!r} is not a plain name")
     template = environment(autoescape=False).get_template("Dockerfile.j2")
     return template.render(
@@ -125,6 +126,7 @@ def render_dockerfile(
         install_python=install_python,
         extra_index_urls=[check_public_index(url) for url in extra_index_urls],
         gpu=_check_gpu(gpu) if gpu else None,
+        vcs_requirements=vcs_requirements,
         environment=[
             f"{name}={quote_env_value(environment_vars[name])}"
             for name in sorted(environment_vars)

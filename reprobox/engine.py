@@ -191,6 +191,22 @@ def image_id(engine: Engine, ref: str) -> str | None:
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
 
 
+def registry_digest(engine: Engine, ref: str) -> str | None:
+    """Return the registry digest the engine knows for ref's own repository."""
+    if "@" in ref:
+        return ref.split("@", 1)[1]
+    try:
+        attrs = engine.client.images.get(ref).attrs
+    except docker.errors.DockerException:
+        return None
+    repo = ref.rsplit(":", 1)[0] if ":" in ref.rsplit("/", 1)[-1] else ref
+    for entry in attrs.get("RepoDigests") or []:
+        name, _, digest = entry.partition("@")
+        if name == repo or name == f"docker.io/library/{repo}":
+            return digest
+    return None
+
+
 def ensure_base_image(engine: Engine, ref: str) -> None:
     """Make sure the base image is on the engine, pulling it when it is not."""
     if image_id(engine, ref) is not None:

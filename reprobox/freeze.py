@@ -8,7 +8,7 @@ part-way leaves the previous freeze intact.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from reprobox.atomic import atomic_write_text, dump_json
 from reprobox.config import ProjectConfig
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import frozen_environment
-from reprobox.errors import InputError
+from reprobox.errors import InputError, LockError
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
     check_nvidia_wheels,
@@ -30,11 +30,17 @@ from reprobox.image_plan import (
     plan_image,
     strict_gpu_environment,
 )
-from reprobox.lock import PackageIndexes, collect_requirements, resolve_lock
+from reprobox.lock import (
+    PackageIndexes,
+    collect_requirements,
+    resolve_lock,
+)
+from reprobox.lock.indexes import has_credentials
 from reprobox.manifest import (
     DOCKERFILE_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
+    VCS_NAME,
     SCHEMA_VERSION,
     fingerprint_data,
     sha256_bytes,
@@ -49,6 +55,7 @@ class FreezeResult:
     dockerfile: str
     lock: str
     manifest: dict[str, Any]
+    vcs_lock: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -63,10 +70,14 @@ def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
         where, value = "--ca-cert", flag
     elif cfg.ca_cert:
         where, value = f"{cfg.source}: build.ca_cert", cfg.ca_cert
-    elif environ.get("PIP_CERT"):
-        where, value = "PIP_CERT", environ["PIP_CERT"]
     else:
-        return None
+        # The variables a host behind a TLS-inspecting proxy sets for pip and
+        # for Python's ssl: pip's own first.
+        names = [n for n in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+                 if environ.get(n)]
+        if not names:
+            return None
+        where, value = names[0], environ[names[0]]
     path = Path(value)
     if not path.is_absolute():
         path = (cfg.root / path) if where.endswith("ca_cert") else path.resolve()
@@ -105,12 +116,15 @@ def freeze_project(
     environ: Mapping[str, str] | None = None,
     gpu: bool = False,
     base_cudnn: str | None = None,
+    base_digest: Callable[[str], str | None] | None = None,
 ) -> FreezeResult:
     """Gather packages, facts, environment and data; return what to write.
 
     gpu asks for a GPU image (tensorflow[and-cuda], or a CUDA base for older
     TensorFlow); a torch +cuXYZ pin asks for one by itself. base_cudnn is the
-    cuDNN of a base image that reprobox's table does not know.
+    cuDNN of a base image that reprobox's table does not know. base_digest
+    looks up the registry digest of the base image, when one is known, so the
+    Dockerfile can pin it.
     """
     environ = os.environ if environ is None else environ
     if from_env_python is None and cfg.requirements is None:
@@ -151,11 +165,13 @@ def freeze_project(
 
     env, env_warnings = frozen_environment(cfg, environ)
     env, gpu_env_warnings = strict_gpu_environment(env, cfg.profile)
-    needs_git = collected.needs_git or lock.needs_git
+    vcs_lock = vcs_lock_text(lock.vcs_requirements)
+    needs_git = collected.needs_git or lock.needs_git or bool(vcs_lock)
     system_packages = ["git"] if needs_git else []
     lock_warnings = sorted(set(collected.warnings) | set(lock.warnings))
+    digest = base_digest(image.base_image) if base_digest else None
     dockerfile = render_dockerfile(
-        base_image=image.base_image,
+        base_image=f"{image.base_image}@{digest}" if digest else image.base_image,
         command=cfg.command,
         environment_vars=env,
         system_packages=system_packages,
@@ -163,6 +179,7 @@ def freeze_project(
         install_python=image.install_python,
         extra_index_urls=added,
         gpu=image.gpu_image(),
+        vcs_requirements=bool(vcs_lock),
     )
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -170,11 +187,12 @@ def freeze_project(
         "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
         "python": cfg.python,
         "platform": "linux/x86_64",
-        "base_image": {"ref": image.base_image, "digest": None},
+        "base_image": {"ref": image.base_image, "digest": digest},
         "packages": {
             "source": collected.source,
             "resolver": lock.resolver,
             "lock_sha256": sha256_bytes(lock.text.encode("utf-8")),
+            "vcs_sha256": sha256_bytes(vcs_lock.encode("utf-8")) if vcs_lock else None,
             "pins": dict(sorted(lock.pins.items())),
             "warnings": lock_warnings,
             "system": system_packages,
@@ -205,18 +223,41 @@ def freeze_project(
     }
     warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
     return FreezeResult(
-        dockerfile=dockerfile, lock=lock.text, manifest=manifest, warnings=warnings
+        dockerfile=dockerfile, lock=lock.text, manifest=manifest, warnings=warnings,
+        vcs_lock=vcs_lock,
     )
 
 
+def vcs_lock_text(lines: Sequence[str]) -> str:
+    """Return the git requirements file, refusing URLs that carry credentials."""
+    if not lines:
+        return ""
+    for line in lines:
+        if has_credentials(line.split("@", 1)[-1].strip().removeprefix("git+")):
+            raise LockError(
+                f"{line.split(' @ ')[0]}: its git URL carries credentials, which "
+                "would be written into the image",
+                hint="use a public URL, or publish the package to an index",
+            )
+    header = "# Installed from git at a full commit id; generated by reprobox.\n"
+    return header + "".join(line + "\n" for line in sorted(lines))
+
+
 def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
-    """Write the frozen files atomically; the manifest goes last."""
+    """Write the frozen files atomically; the manifest, which vouches for the
+    others by their digests, goes last."""
     state = cfg.state_dir
-    paths = [state / LOCK_NAME, state / DOCKERFILE_NAME, state / MANIFEST_NAME]
-    atomic_write_text(paths[0], result.lock)
-    atomic_write_text(paths[1], result.dockerfile)
-    atomic_write_text(paths[2], result.manifest_text)
+    files = [(state / LOCK_NAME, result.lock)]
+    vcs = state / VCS_NAME
+    if result.vcs_lock:
+        files.append((vcs, result.vcs_lock))
+    files += [(state / DOCKERFILE_NAME, result.dockerfile),
+              (state / MANIFEST_NAME, result.manifest_text)]
+    for path, text in files:
+        atomic_write_text(path, text)
+    if not result.vcs_lock:
+        vcs.unlink(missing_ok=True)
     gitignore = state / ".gitignore"
     if not gitignore.exists():
         atomic_write_text(gitignore, "# run outputs are large and per machine\nruns/\n")
-    return paths
+    return [path for path, _ in files]

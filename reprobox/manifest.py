@@ -19,6 +19,7 @@ from reprobox.errors import InputError
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = "requirements.lock"
+VCS_NAME = "requirements-vcs.txt"
 DOCKERFILE_NAME = "Dockerfile"
 
 
@@ -80,6 +81,7 @@ class FrozenProject:
     manifest: dict[str, Any]
     manifest_text: str
     lock_text: str
+    vcs_text: str | None = None
 
     @property
     def manifest_path(self) -> Path:
@@ -137,6 +139,19 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
             "manifest.json)",
             hint=f"run `reprobox freeze {cfg.root}` to lock again",
         )
+    vcs_text = None
+    vcs_sha = manifest["packages"].get("vcs_sha256")
+    if vcs_sha:
+        vcs_path = state / VCS_NAME
+        try:
+            vcs_bytes = vcs_path.read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"{vcs_path} is missing",
+                             hint=f"run `reprobox freeze {cfg.root}` again") from None
+        if sha256_bytes(vcs_bytes) != vcs_sha:
+            raise InputError(f"{vcs_path} was changed after freeze",
+                             hint=f"run `reprobox freeze {cfg.root}` to lock again")
+        vcs_text = vcs_bytes.decode("utf-8")
     dockerfile = state / DOCKERFILE_NAME
     if not dockerfile.is_file():
         raise InputError(f"{dockerfile} is missing",
@@ -151,6 +166,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         manifest=manifest,
         manifest_text=manifest_path.read_text(encoding="utf-8"),
         lock_text=lock_bytes.decode("utf-8"),
+        vcs_text=vcs_text,
     )
 
 

@@ -30,7 +30,7 @@ def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
         ids = [part.strip() for part in text[len("device=") :].split(",")]
         if ids == [""]:
             raise InputError(f"--gpus {value!r} names no GPU", hint=GPUS_FIX)
-        bad = ", ".join(repr(part) for part in ids if not _DEVICE_ID.match(part))
+        bad = ", ".join(repr(part) for part in ids if not _DEVICE_ID.fullmatch(part))
         if bad:
             raise InputError(
                 f"--gpus {value!r}: {bad} is not a GPU index or UUID", hint=GPUS_FIX

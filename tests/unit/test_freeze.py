@@ -1,0 +1,137 @@
+"""freeze_project and write_frozen: git requirements, CA choice, base pinning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox import freeze as freeze_module
+from reprobox.config import load_config
+from reprobox.errors import InputError, LockError
+from reprobox.freeze import freeze_project, resolve_ca_cert, write_frozen
+from reprobox.lock import LockResult
+from reprobox.manifest import VCS_NAME, load_frozen
+
+GIT_LINE = (
+    "example-fork @ git+https://github.com/example-org/example-fork.git"
+    "@4f2c1e9b7d3a5c8e0f1a2b3c4d5e6f708192a3b4"
+)
+LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def project(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "reprobox.toml").write_text(
+        'command = "python train.py"\nbase_image = "reg.example:5000/base:1"\n' + extra
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    return tmp_path
+
+
+@pytest.fixture
+def fake_lock(monkeypatch):
+    def install(vcs=()):
+        def resolve(lines, **kwargs):
+            return LockResult(text=LOCK, pins={"six": "1.17.0"}, warnings=(),
+                              needs_git=bool(vcs), resolver="fake 1",
+                              vcs_requirements=tuple(vcs))
+
+        monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+
+    return install
+
+
+def test_git_requirements_get_their_own_file_and_build_step(tmp_path, fake_lock):
+    fake_lock(vcs=[GIT_LINE])
+    cfg = load_config(project(tmp_path))
+    result = freeze_project(cfg, environ={})
+    assert result.vcs_lock.endswith(GIT_LINE + "\n")
+    assert GIT_LINE not in result.lock  # pip cannot hash-check a checkout
+    assert "COPY requirements-vcs.txt" in result.dockerfile
+    assert "pip install --no-deps --no-input -r /opt/reprobox/requirements-vcs.txt" in (
+        result.dockerfile)
+    assert result.manifest["packages"]["system"] == ["git"]
+    write_frozen(cfg, result)
+    assert (cfg.state_dir / VCS_NAME).read_text() == result.vcs_lock
+    assert load_frozen(cfg).vcs_text == result.vcs_lock
+
+
+def test_edited_git_requirements_are_refused(tmp_path, fake_lock):
+    fake_lock(vcs=[GIT_LINE])
+    cfg = load_config(project(tmp_path))
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    (cfg.state_dir / VCS_NAME).write_text("evil @ git+https://x.example/e.git@main\n")
+    with pytest.raises(InputError, match="requirements-vcs.txt was changed"):
+        load_frozen(cfg)
+
+
+def test_without_git_requirements_there_is_no_file_and_no_step(tmp_path, fake_lock):
+    fake_lock(vcs=[GIT_LINE])
+    cfg = load_config(project(tmp_path))
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    fake_lock(vcs=())
+    result = freeze_project(cfg, environ={})
+    write_frozen(cfg, result)
+    assert not (cfg.state_dir / VCS_NAME).exists()
+    assert "requirements-vcs" not in result.dockerfile
+    assert result.manifest["packages"]["vcs_sha256"] is None
+
+
+def test_git_url_with_credentials_is_refused(tmp_path, fake_lock):
+    fake_lock(vcs=["x @ git+https://user:tok3n@git.example/x.git@" + "b" * 40])
+    with pytest.raises(LockError, match="carries credentials") as info:
+        freeze_project(load_config(project(tmp_path)), environ={})
+    assert "tok3n" not in str(info.value)
+
+
+def test_base_image_is_pinned_when_its_digest_is_known(tmp_path, fake_lock):
+    fake_lock()
+    digest = "sha256:" + "c" * 64
+    seen = []
+
+    def lookup(ref):
+        seen.append(ref)
+        return digest
+
+    result = freeze_project(load_config(project(tmp_path)), environ={},
+                            base_digest=lookup)
+    assert seen == ["reg.example:5000/base:1"]
+    assert f"FROM reg.example:5000/base:1@{digest}\n" in result.dockerfile
+    assert result.manifest["base_image"] == {"ref": "reg.example:5000/base:1",
+                                             "digest": digest}
+
+
+def test_base_image_stays_a_tag_when_no_digest_is_known(tmp_path, fake_lock):
+    fake_lock()
+    result = freeze_project(load_config(project(tmp_path)), environ={},
+                            base_digest=lambda ref: None)
+    assert "FROM reg.example:5000/base:1\n" in result.dockerfile
+    assert result.manifest["base_image"]["digest"] is None
+
+
+@pytest.mark.parametrize("variable", ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_ca_bundle_comes_from_the_proxy_variables(tmp_path, variable):
+    cfg = load_config(project(tmp_path))
+    pem = tmp_path / "corp.pem"
+    pem.write_text(PEM)
+    assert resolve_ca_cert(None, cfg, {variable: str(pem)}) == pem
+
+
+def test_ca_flag_wins_and_pip_cert_beats_ssl_cert_file(tmp_path):
+    cfg = load_config(project(tmp_path))
+    a, b, c = (tmp_path / n for n in ("a.pem", "b.pem", "c.pem"))
+    for path in (a, b, c):
+        path.write_text(PEM)
+    env = {"SSL_CERT_FILE": str(c), "PIP_CERT": str(b)}
+    assert resolve_ca_cert(str(a), cfg, env) == a
+    assert resolve_ca_cert(None, cfg, env) == b
+
+
+def test_ca_bundle_that_is_not_pem_is_refused(tmp_path):
+    cfg = load_config(project(tmp_path))
+    bad = tmp_path / "key.txt"
+    bad.write_text("not a certificate")
+    with pytest.raises(InputError, match="holds no PEM certificate"):
+        resolve_ca_cert(None, cfg, {"PIP_CERT": str(bad)})
