@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -250,6 +251,8 @@ def run(
     profile: Optional[str] = typer.Option(
         None, "--profile", help="Determinism profile: default or strict."),
     cpus: Optional[float] = typer.Option(None, "--cpus", help="CPU quota, e.g. 1.5."),
+    memory: Optional[str] = typer.Option(
+        None, "--memory", help="Memory limit, e.g. 4g; over it the run is OOM-killed."),
     gpus: Optional[str] = typer.Option(
         None, "--gpus", help="GPUs: all, a count, or device=ID[,ID]."),
     env: List[str] = typer.Option([], "--env", "-e",
@@ -271,8 +274,10 @@ def run(
     cfg = _load(project)
     if profile is not None and profile not in ("default", "strict"):
         raise InputError(f"--profile {profile!r} is unknown", hint="use default or strict")
-    if cpus is not None and cpus <= 0:
-        raise InputError("--cpus must be above 0")
+    if cpus is not None and not 0 < cpus < 4096:
+        raise InputError(f"--cpus {cpus} is not a CPU count", hint="e.g. --cpus 1.5")
+    if memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", memory.lower()):
+        raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
     if seed is not None and seeds is not None:
         raise InputError("--seed and --seeds exclude each other", hint="use one")
     seed_list = parse_seeds(seeds) if seeds is not None else None
@@ -308,6 +313,7 @@ def run(
         seed=seed if seed is not None else frozen.manifest.get("seed"),
         profile=profile or frozen.manifest["determinism"]["profile"],
         cpus=cpus if cpus is not None else cfg.cpus,
+        memory=memory,
         gpus=gpus,
         device_requests=device_requests,
         extra_env=extra_env,

@@ -261,6 +261,7 @@ class ContainerSpec:
     user: str
     mounts: Sequence[tuple[Path, str, bool]]  # host path, container path, read-only
     cpus: float | None = None
+    memory: str | None = None  # docker's form: "512m", "4g"
     device_requests: list | None = None
     network: str = "bridge"
 
@@ -286,6 +287,9 @@ def start_container(engine: Engine, spec: ContainerSpec):
     )
     if spec.cpus:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.memory:
+        kwargs["mem_limit"] = spec.memory
+        kwargs["memswap_limit"] = spec.memory  # no swap: over the limit is OOM
     if spec.device_requests:
         kwargs["device_requests"] = spec.device_requests
     try:

@@ -52,6 +52,7 @@ class RunOptions:
     seed: int | None = None
     profile: str = "default"
     cpus: float | None = None
+    memory: str | None = None
     gpus: str | None = None
     device_requests: list | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -256,7 +257,8 @@ def run_in_container(
         "seed": opts.seed,
         "profile": opts.profile,
         "options": {
-            "cpus": opts.cpus, "gpus": opts.gpus, "network": opts.network,
+            "cpus": opts.cpus, "memory": opts.memory, "gpus": opts.gpus,
+            "network": opts.network,
             "repeat_index": opts.repeat_index, "seed_sweep": opts.seed_sweep,
             "env": {k: "***" if looks_secret(k, v) else v
                     for k, v in sorted(opts.extra_env.items())},
@@ -286,6 +288,7 @@ def run_in_container(
         user=user,
         mounts=mounts,
         cpus=opts.cpus,
+        memory=opts.memory,
         device_requests=opts.device_requests,
         network=opts.network,
     )
