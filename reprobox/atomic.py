@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -23,10 +24,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
@@ -52,8 +51,16 @@ def dump_json(data: Any) -> str:
     A diverged run has NaN losses; they are written as "NaN" strings, since
     bare NaN is not JSON and strict readers (jq, browsers) refuse it.
     """
-    return json.dumps(json_safe(data), indent=2, sort_keys=True, ensure_ascii=False,
-                      allow_nan=False) + "\n"
+    return (
+        json.dumps(
+            json_safe(data),
+            indent=2,
+            sort_keys=True,
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+        + "\n"
+    )
 
 
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:

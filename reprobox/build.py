@@ -34,9 +34,20 @@ from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
 ALWAYS_IGNORED = (
-    ".reprobox", ".git", ".hg", ".svn", "__pycache__", "*.pyc", ".venv", "venv",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints",
-    ".DS_Store", IGNORE_FILE,
+    ".reprobox",
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".ipynb_checkpoints",
+    ".DS_Store",
+    IGNORE_FILE,
 )
 MAX_LABEL_BYTES = 256 * 1024
 
@@ -143,7 +154,9 @@ def image_tag(name: str, digest: str) -> str:
 
 
 @contextmanager
-def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[StagedContext]:
+def staged_context(
+    cfg: ProjectConfig, frozen: FrozenProject
+) -> Iterator[StagedContext]:
     """Copy what the image needs into a temp folder; yield it with its tag."""
     runtime = sorted(p for p in RUNTIME_DIR.glob("*.py"))
     app = project_files(cfg)
@@ -151,9 +164,11 @@ def staged_context(cfg: ProjectConfig, frozen: FrozenProject) -> Iterator[Staged
         base = Path(tmp)
         core = base / "manifest.json"
         core.write_text(frozen.core_text, encoding="utf-8")
-        entries = [("Dockerfile", frozen.dockerfile_path),
-                   ("requirements.lock", frozen.lock_path),
-                   ("manifest.json", core)]
+        entries = [
+            ("Dockerfile", frozen.dockerfile_path),
+            ("requirements.lock", frozen.lock_path),
+            ("manifest.json", core),
+        ]
         if frozen.vcs_text is not None:
             entries.append((VCS_NAME, frozen.state_dir / VCS_NAME))
         entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
@@ -211,7 +226,9 @@ def build_project(
             return BuildResult(tag=ctx.tag, image_id=existing, built=False)
         ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
         new_id = build_image(
-            engine, ctx.path, ctx.tag,
+            engine,
+            ctx.path,
+            ctx.tag,
             labels=image_labels(frozen, ctx.digest),
             secrets=secrets,
             on_line=on_line,

@@ -17,9 +17,9 @@ import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import typer
 
@@ -40,11 +40,13 @@ log = logging.getLogger("reprobox")
 _state = {"debug": False, "quiet": False}
 
 ProjectArg = typer.Argument(Path("."), help="Project folder (holds reprobox.toml).")
-HostOpt = typer.Option(None, "--host", "-H",
-                       help="Docker engine URL: unix://, tcp:// or ssh://.")
+HostOpt = typer.Option(
+    None, "--host", "-H", help="Docker engine URL: unix://, tcp:// or ssh://."
+)
 ContextOpt = typer.Option(None, "--context", help="Docker context name.")
-CaCertOpt = typer.Option(None, "--ca-cert",
-                         help="CA bundle the build trusts (e.g. a proxy's).")
+CaCertOpt = typer.Option(
+    None, "--ca-cert", help="CA bundle the build trusts (e.g. a proxy's)."
+)
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 
 
@@ -62,19 +64,28 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True,
-                                help="More detail on stderr (-vv for debug)."),
+    verbose: int = typer.Option(
+        0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
-    version: bool = typer.Option(False, "--version", callback=_version,
-                                 is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Show the version and exit.",
+    ),
 ) -> None:
     """Freeze, build, run and cross-check ML training setups in Docker."""
     level = logging.WARNING - 10 * verbose
     if quiet:
         level = logging.ERROR
-    logging.basicConfig(level=max(level, logging.DEBUG), stream=sys.stderr,
-                        format="reprobox: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        stream=sys.stderr,
+        format="reprobox: %(message)s",
+    )
     _state.update(debug=debug, quiet=quiet)
 
 
@@ -98,7 +109,7 @@ def _load(project: Path):
 
 
 @contextmanager
-def build_secrets(cfg, ca_cert: Optional[Path]) -> Iterator[dict]:
+def build_secrets(cfg, ca_cert: Path | None) -> Iterator[dict]:
     """Yield the build's secret files (CA bundle, index settings), then delete them."""
     from reprobox.lock import PackageIndexes
 
@@ -122,20 +133,28 @@ def build_secrets(cfg, ca_cert: Optional[Path]) -> Iterator[dict]:
 def freeze(
     project: Path = ProjectArg,
     from_env: bool = typer.Option(
-        False, "--from-env",
-        help="Lock what is installed in the training environment, not a file."),
-    env_python: Optional[str] = typer.Option(
-        None, "--python-exe",
+        False,
+        "--from-env",
+        help="Lock what is installed in the training environment, not a file.",
+    ),
+    env_python: str | None = typer.Option(
+        None,
+        "--python-exe",
         help="Python of the training environment (with --from-env); default: "
-        "$VIRTUAL_ENV/bin/python, else python3 on PATH."),
+        "$VIRTUAL_ENV/bin/python, else python3 on PATH.",
+    ),
     gpu: bool = typer.Option(
-        False, "--gpu", help="Make a GPU image: CUDA/cuDNN from reprobox's table."),
-    base_cudnn: Optional[str] = typer.Option(
-        None, "--base-cudnn",
-        help="cuDNN version of a CUDA base image that is not in reprobox's table."),
-    ca_cert: Optional[Path] = CaCertOpt,
-    dry_run: bool = typer.Option(False, "--dry-run",
-                                 help="Print the Dockerfile; write nothing."),
+        False, "--gpu", help="Make a GPU image: CUDA/cuDNN from reprobox's table."
+    ),
+    base_cudnn: str | None = typer.Option(
+        None,
+        "--base-cudnn",
+        help="cuDNN version of a CUDA base image that is not in reprobox's table.",
+    ),
+    ca_cert: Path | None = CaCertOpt,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the Dockerfile; write nothing."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Capture packages, machine facts, env, seed and data into .reprobox/."""
@@ -150,9 +169,16 @@ def freeze(
     if cfg.from_env:
         python_exe = env_python or _training_python()
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
-    say(f"freezing {cfg.root} ({'environment ' + python_exe if python_exe else cfg.requirements})")
-    result = freeze_project(cfg, from_env_python=python_exe, ca_cert=ca, gpu=gpu,
-                            base_cudnn=base_cudnn, base_digest=_base_digest_lookup())
+    source = f"environment {python_exe}" if python_exe else cfg.requirements
+    say(f"freezing {cfg.root} ({source})")
+    result = freeze_project(
+        cfg,
+        from_env_python=python_exe,
+        ca_cert=ca,
+        gpu=gpu,
+        base_cudnn=base_cudnn,
+        base_digest=_base_digest_lookup(),
+    )
     for warning in result.warnings:
         typer.echo(f"reprobox: warning: {warning}", err=True)
     if dry_run:
@@ -190,7 +216,7 @@ def _training_python() -> str:
     return found
 
 
-def _build(cfg, engine, ca_cert: Optional[Path], force: bool = False):
+def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
     from reprobox.build import build_project
     from reprobox.freeze import resolve_ca_cert
 
@@ -204,10 +230,12 @@ def _build(cfg, engine, ca_cert: Optional[Path], force: bool = False):
 @interruptible
 def build(
     project: Path = ProjectArg,
-    ca_cert: Optional[Path] = CaCertOpt,
-    force: bool = typer.Option(False, "--force", help="Build even if the image exists."),
-    host: Optional[str] = HostOpt,
-    context: Optional[str] = ContextOpt,
+    ca_cert: Path | None = CaCertOpt,
+    force: bool = typer.Option(
+        False, "--force", help="Build even if the image exists."
+    ),
+    host: str | None = HostOpt,
+    context: str | None = ContextOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Build the project's image from .reprobox/ (skipped when unchanged)."""
@@ -217,22 +245,32 @@ def build(
     engine = connect(host, context)
     result = _build(cfg, engine, ca_cert, force)
     if as_json:
-        typer.echo(dump_json({"schema_version": 1, "tag": result.tag,
-                              "image_id": result.image_id, "built": result.built}),
-                   nl=False)
+        typer.echo(
+            dump_json(
+                {
+                    "schema_version": 1,
+                    "tag": result.tag,
+                    "image_id": result.image_id,
+                    "built": result.built,
+                }
+            ),
+            nl=False,
+        )
     else:
         verb = "built" if result.built else "up to date, not rebuilt:"
         typer.echo(f"{verb} {result.tag} ({result.image_id[7:19]})")
 
 
-def _parse_env(values: List[str]) -> dict[str, str]:
+def _parse_env(values: list[str]) -> dict[str, str]:
     env = {}
     for item in values:
         name, sep, value = item.partition("=")
         if not sep:
             if name not in os.environ:
-                raise InputError(f"--env {name}: not set in this shell",
-                                 hint=f"use --env {name}=VALUE")
+                raise InputError(
+                    f"--env {name}: not set in this shell",
+                    hint=f"use --env {name}=VALUE",
+                )
             value = os.environ[name]
         if not name.isidentifier():
             raise InputError(f"--env {item!r}: {name!r} is not a variable name")
@@ -244,36 +282,55 @@ def _parse_env(values: List[str]) -> dict[str, str]:
 @interruptible
 def run(
     project: Path = ProjectArg,
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the seed."),
-    seeds: Optional[str] = typer.Option(
-        None, "--seeds", help="Seed sweep, e.g. 0-4 or 1,3,5: one run per seed."),
-    repeat: int = typer.Option(1, "--repeat", help="Run N times to catch nondeterminism."),
-    profile: Optional[str] = typer.Option(
-        None, "--profile", help="Determinism profile: default or strict."),
-    cpus: Optional[float] = typer.Option(None, "--cpus", help="CPU quota, e.g. 1.5."),
-    memory: Optional[str] = typer.Option(
-        None, "--memory", help="Memory limit, e.g. 4g; over it the run is OOM-killed."),
-    gpus: Optional[str] = typer.Option(
-        None, "--gpus", help="GPUs: all, a count, or device=ID[,ID]."),
-    env: List[str] = typer.Option([], "--env", "-e",
-                                  help="NAME=VALUE or NAME, for this run only."),
-    ca_cert: Optional[Path] = CaCertOpt,
-    host: List[str] = typer.Option(
-        [], "--host", "-H", help="Docker engine URL (unix://, tcp://, ssh://); "
-        "repeat to run on several engines side by side."),
-    context: List[str] = typer.Option([], "--context", help="Docker context name; "
-                                      "may be repeated."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the seed."),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="Seed sweep, e.g. 0-4 or 1,3,5: one run per seed."
+    ),
+    repeat: int = typer.Option(
+        1, "--repeat", help="Run N times to catch nondeterminism."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Determinism profile: default or strict."
+    ),
+    cpus: float | None = typer.Option(None, "--cpus", help="CPU quota, e.g. 1.5."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Memory limit, e.g. 4g; over it the run is OOM-killed."
+    ),
+    gpus: str | None = typer.Option(
+        None, "--gpus", help="GPUs: all, a count, or device=ID[,ID]."
+    ),
+    env: list[str] = typer.Option(
+        [], "--env", "-e", help="NAME=VALUE or NAME, for this run only."
+    ),
+    ca_cert: Path | None = CaCertOpt,
+    host: list[str] = typer.Option(
+        [],
+        "--host",
+        "-H",
+        help="Docker engine URL (unix://, tcp://, ssh://); "
+        "repeat to run on several engines side by side.",
+    ),
+    context: list[str] = typer.Option(
+        [], "--context", help="Docker context name; may be repeated."
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
     from reprobox.engine import connect, remove_orphans
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
-    from reprobox.runner import RunOptions, RunTarget, raise_for_status, run_in_container
+    from reprobox.runner import (
+        RunOptions,
+        RunTarget,
+        raise_for_status,
+        run_in_container,
+    )
 
     cfg = _load(project)
     if profile is not None and profile not in ("default", "strict"):
-        raise InputError(f"--profile {profile!r} is unknown", hint="use default or strict")
+        raise InputError(
+            f"--profile {profile!r} is unknown", hint="use default or strict"
+        )
     if cpus is not None and not 0 < cpus < 4096:
         raise InputError(f"--cpus {cpus} is not a CPU count", hint="e.g. --cpus 1.5")
     if memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", memory.lower()):
@@ -284,7 +341,9 @@ def run(
     extra_env = _parse_env(env)
     frozen = load_frozen(cfg)
     check_data_unchanged(cfg, frozen.manifest)
-    device_requests = _device_requests(gpus, frozen.manifest, remote=bool(host or context))
+    device_requests = _device_requests(
+        gpus, frozen.manifest, remote=bool(host or context)
+    )
 
     local = connect()
     for orphan in remove_orphans(local, cfg.name):
@@ -325,9 +384,14 @@ def run(
     if len(jobs) == 1:
         label = jobs[0].engine_label
         record = run_in_container(
-            target, engines[label], image_ref=images[label][0],
-            image_id=images[label][1], manifest=frozen.manifest,
-            manifest_sha256=frozen.manifest_sha256, opts=jobs[0].opts, on_log=echo,
+            target,
+            engines[label],
+            image_ref=images[label][0],
+            image_id=images[label][1],
+            manifest=frozen.manifest,
+            manifest_sha256=frozen.manifest_sha256,
+            opts=jobs[0].opts,
+            on_log=echo,
         )
         record_path = target.runs_dir / record["run_id"] / "record.json"
         if as_json:
@@ -337,15 +401,28 @@ def run(
         raise_for_status(record, record_path)
         return
 
-    log = None if _state["quiet"] else (
-        lambda label, line: typer.echo(f"[{label}] {line}", err=True))
-    results = run_jobs(jobs, engines, images, target=target, manifest=frozen.manifest,
-                       manifest_sha256=frozen.manifest_sha256, on_log=log)
-    sys.exit(_report_many(results, frozen.manifest, target, as_json,
-                          sweep=seed_list is not None))
+    log = (
+        None
+        if _state["quiet"]
+        else (lambda label, line: typer.echo(f"[{label}] {line}", err=True))
+    )
+    results = run_jobs(
+        jobs,
+        engines,
+        images,
+        target=target,
+        manifest=frozen.manifest,
+        manifest_sha256=frozen.manifest_sha256,
+        on_log=log,
+    )
+    sys.exit(
+        _report_many(
+            results, frozen.manifest, target, as_json, sweep=seed_list is not None
+        )
+    )
 
 
-def _run_image(manifest: dict, engine, built) -> tuple[str, str, Optional[str]]:
+def _run_image(manifest: dict, engine, built) -> tuple[str, str, str | None]:
     """Prefer the sealed, published image of this build when there is one."""
     from reprobox.engine import image_id
     from reprobox.share import pull_by_digest
@@ -360,7 +437,7 @@ def _run_image(manifest: dict, engine, built) -> tuple[str, str, Optional[str]]:
     return built.tag, built.image_id, None
 
 
-def _ship(source, dest, image: str, tag: str, published: Optional[str]):
+def _ship(source, dest, image: str, tag: str, published: str | None):
     from reprobox.share import ship_image
 
     return ship_image(source, dest, image, tag, published)
@@ -368,33 +445,47 @@ def _ship(source, dest, image: str, tag: str, published: Optional[str]):
 
 def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) -> int:
     """Print every run and their comparison; return the exit code."""
-    from reprobox.compare import Record, compare_runs, exit_code, render_json, render_text
+    from reprobox.compare import (
+        Record,
+        compare_runs,
+        exit_code,
+        render_json,
+        render_text,
+    )
 
     records = [r.record for r in results if r.record is not None]
-    failed = [r for r in results if r.record is None or r.record["status"] != "succeeded"]
+    failed = [
+        r for r in results if r.record is None or r.record["status"] != "succeeded"
+    ]
     comparison = None
     ok = [rec for rec in records if rec["status"] == "succeeded"]
     if len(ok) >= 2:
         metrics = manifest.get("metrics") or {}
         comparison = compare_runs(
-            [Record(path=target.runs_dir / rec["run_id"] / "record.json", data=rec)
-             for rec in ok],
+            [
+                Record(path=target.runs_dir / rec["run_id"] / "record.json", data=rec)
+                for rec in ok
+            ],
             tolerances=metrics.get("tolerances") or {},
             metrics=metrics.get("compare") or None,
         )
     if as_json:
-        payload = {"schema_version": 1, "records": records,
-                   "errors": [str(r.error) for r in results if r.error],
-                   "comparison": json.loads(render_json(comparison))
-                   if comparison else None}
+        payload = {
+            "schema_version": 1,
+            "records": records,
+            "errors": [str(r.error) for r in results if r.error],
+            "comparison": json.loads(render_json(comparison)) if comparison else None,
+        }
         typer.echo(dump_json(payload), nl=False)
     else:
         for rec in records:
             _print_summary(rec, target.runs_dir / rec["run_id"] / "record.json")
         for result in results:
             if result.error:
-                typer.echo(f"reprobox: error: {result.job.engine_label}: {result.error}",
-                           err=True)
+                typer.echo(
+                    f"reprobox: error: {result.job.engine_label}: {result.error}",
+                    err=True,
+                )
         if comparison:
             typer.echo(render_text(comparison), nl=False)
     if failed:
@@ -404,7 +495,7 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
     return exit_code(comparison)
 
 
-def _device_requests(gpus: Optional[str], manifest: dict, remote: bool):
+def _device_requests(gpus: str | None, manifest: dict, remote: bool):
     """Check the GPU request against this machine's driver before anything starts."""
     from reprobox.gpu.preflight import gpu_preflight
 
@@ -415,8 +506,9 @@ def _device_requests(gpus: Optional[str], manifest: dict, remote: bool):
 
 
 def _print_summary(record: dict, record_path: Path) -> None:
-    typer.echo(f"run {record['run_id']} {record['status']} in "
-               f"{record['duration_s']:.1f}s")
+    typer.echo(
+        f"run {record['run_id']} {record['status']} in {record['duration_s']:.1f}s"
+    )
     for name, value in record["metrics"].items():
         typer.echo(f"  {name:<24} {value:.6f}")
     typer.echo(f"  record: {record_path}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,14 +12,16 @@ from reprobox.cli import app
 from reprobox.errors import InputError
 
 
-def _parse_tolerances(values: List[str]) -> dict:
+def _parse_tolerances(values: list[str]) -> dict:
     """Parse NAME=abs:X[,rel:Y] flags into compare's tolerance mapping."""
     out = {}
     for item in values:
         name, sep, spec = item.partition("=")
         if not sep or not name:
-            raise InputError(f"--tol {item!r} is not NAME=abs:X[,rel:Y]",
-                             hint="e.g. --tol test_accuracy=abs:0.005")
+            raise InputError(
+                f"--tol {item!r} is not NAME=abs:X[,rel:Y]",
+                hint="e.g. --tol test_accuracy=abs:0.005",
+            )
         bounds = {}
         for part in spec.split(","):
             kind, _, number = part.partition(":")
@@ -29,12 +30,14 @@ def _parse_tolerances(values: List[str]) -> dict:
             try:
                 bounds[kind] = float(number)
             except ValueError:
-                raise InputError(f"--tol {item!r}: {number!r} is not a number") from None
+                raise InputError(
+                    f"--tol {item!r}: {number!r} is not a number"
+                ) from None
         out[name] = bounds
     return out
 
 
-def _project_settings(paths: List[Path]) -> dict:
+def _project_settings(paths: list[Path]) -> dict:
     """Return metrics settings from the manifest of the project the runs belong to."""
     for path in paths:
         for parent in [path.resolve(), *path.resolve().parents]:
@@ -56,8 +59,9 @@ def _comparison(paths, reference, tol, metric, epsilon):
     tolerances.update(_parse_tolerances(tol))
     metrics = list(metric) or settings.get("compare") or None
     ref = int(reference) if reference and reference.isdigit() else (reference or 0)
-    return records, compare_runs(records, reference=ref, tolerances=tolerances,
-                                 metrics=metrics, epsilon=epsilon)
+    return records, compare_runs(
+        records, reference=ref, tolerances=tolerances, metrics=metrics, epsilon=epsilon
+    )
 
 
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
@@ -69,10 +73,10 @@ EpsOpt = typer.Option(0.0, "--epsilon", help="Curves part where they differ by m
 
 @app.command()
 def compare(
-    runs: List[Path] = RunsArg,
-    reference: Optional[str] = RefOpt,
-    tol: List[str] = TolOpt,
-    metric: List[str] = MetricOpt,
+    runs: list[Path] = RunsArg,
+    reference: str | None = RefOpt,
+    tol: list[str] = TolOpt,
+    metric: list[str] = MetricOpt,
     epsilon: float = EpsOpt,
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
     as_md: bool = typer.Option(False, "--md", help="Markdown on stdout."),
@@ -90,11 +94,11 @@ def compare(
 
 @app.command()
 def report(
-    runs: List[Path] = RunsArg,
+    runs: list[Path] = RunsArg,
     output: Path = typer.Option(Path("report.html"), "--output", "-o"),
-    reference: Optional[str] = RefOpt,
-    tol: List[str] = TolOpt,
-    metric: List[str] = MetricOpt,
+    reference: str | None = RefOpt,
+    tol: list[str] = TolOpt,
+    metric: list[str] = MetricOpt,
     epsilon: float = EpsOpt,
 ) -> None:
     """Write a self-contained HTML page: metrics, differences, curves."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -24,7 +23,7 @@ from reprobox.cli import (
 from reprobox.errors import InputError
 
 
-def _reference_record(cfg, image_id: str, chosen: Optional[Path]) -> Optional[dict]:
+def _reference_record(cfg, image_id: str, chosen: Path | None) -> dict | None:
     """Return the chosen record, else the newest succeeded run of image_id."""
     from reprobox.compare import load_records
 
@@ -34,20 +33,23 @@ def _reference_record(cfg, image_id: str, chosen: Optional[Path]) -> Optional[di
     if not runs.is_dir() or not any(runs.iterdir()):
         return None
     matching = [
-        r for r in load_records([runs])
+        r
+        for r in load_records([runs])
         if r.status == "succeeded" and (r.data.get("image") or {}).get("id") == image_id
     ]
     return matching[-1].data if matching else None
 
 
-def _sealed(cfg, engine, built, reference_path: Optional[Path]):
+def _sealed(cfg, engine, built, reference_path: Path | None):
     """Return (image id, reference record) — the image sealed when a record exists."""
     from reprobox.share import seal_image
 
     record = _reference_record(cfg, built.image_id, reference_path)
     if record is None:
-        say("no succeeded run of this image yet: sharing it without a reference "
-            "record (run `reprobox run` first to let others verify it)")
+        say(
+            "no succeeded run of this image yet: sharing it without a reference "
+            "record (run `reprobox run` first to let others verify it)"
+        )
         return built.image_id, None
     sealed = seal_image(engine, built.image_id, record, built.tag + "-sealed")
     return sealed, record
@@ -58,11 +60,12 @@ def _sealed(cfg, engine, built, reference_path: Optional[Path]):
 def push(
     project: Path = ProjectArg,
     registry: str = typer.Option(..., "--registry", help="HOST[:PORT][/PATH]."),
-    reference: Optional[Path] = typer.Option(
-        None, "--reference", help="Run record to seal in (default: newest run)."),
-    ca_cert: Optional[Path] = CaCertOpt,
-    host: Optional[str] = HostOpt,
-    context: Optional[str] = ContextOpt,
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Run record to seal in (default: newest run)."
+    ),
+    ca_cert: Path | None = CaCertOpt,
+    host: str | None = HostOpt,
+    context: str | None = ContextOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Push the image (sealed with its reference run) and record its digest."""
@@ -79,15 +82,25 @@ def push(
 
     frozen = load_frozen(cfg)
     manifest = dict(frozen.manifest)
-    entries = [e for e in manifest.get("published") or []
-               if not e["ref"].startswith(f"{registry}/")]
-    entries.append({"ref": ref, "image_id": image, "source_image_id": built.image_id,
-                    "reference_run": record["run_id"] if record else None})
+    entries = [
+        e
+        for e in manifest.get("published") or []
+        if not e["ref"].startswith(f"{registry}/")
+    ]
+    entries.append(
+        {
+            "ref": ref,
+            "image_id": image,
+            "source_image_id": built.image_id,
+            "reference_run": record["run_id"] if record else None,
+        }
+    )
     manifest["published"] = sorted(entries, key=lambda e: e["ref"])
     atomic_write_text(cfg.state_dir / MANIFEST_NAME, dump_json(manifest))
     if as_json:
-        typer.echo(dump_json({"schema_version": 1, "ref": ref, "image_id": image}),
-                   nl=False)
+        typer.echo(
+            dump_json({"schema_version": 1, "ref": ref, "image_id": image}), nl=False
+        )
     else:
         typer.echo(f"pushed {ref}")
 
@@ -97,11 +110,12 @@ def push(
 def export_cmd(
     project: Path = ProjectArg,
     output: Path = typer.Option(..., "--output", "-o", help="Bundle file to write."),
-    reference: Optional[Path] = typer.Option(
-        None, "--reference", help="Run record to include (default: newest run)."),
-    ca_cert: Optional[Path] = CaCertOpt,
-    host: Optional[str] = HostOpt,
-    context: Optional[str] = ContextOpt,
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Run record to include (default: newest run)."
+    ),
+    ca_cert: Path | None = CaCertOpt,
+    host: str | None = HostOpt,
+    context: str | None = ContextOpt,
 ) -> None:
     """Write image, manifest, lock and reference record as one file."""
     from reprobox.engine import connect
@@ -122,18 +136,20 @@ def export_cmd(
         files["reference-record.json"] = dump_json(record)
     index = export_bundle(engine, image, built.tag, output, files)
     size = output.stat().st_size / 1e6
-    typer.echo(f"exported {built.tag} ({index['image_id'][7:19]}) to {output} "
-               f"({size:.0f} MB)")
+    typer.echo(
+        f"exported {built.tag} ({index['image_id'][7:19]}) to {output} ({size:.0f} MB)"
+    )
 
 
 @app.command("import")
 @interruptible
 def import_cmd(
     bundle: Path = typer.Argument(..., help="A file written by `reprobox export`."),
-    into: Optional[Path] = typer.Option(
-        None, "--into", help="Also unpack manifest, lock and record into DIR/.reprobox."),
-    host: Optional[str] = HostOpt,
-    context: Optional[str] = ContextOpt,
+    into: Path | None = typer.Option(
+        None, "--into", help="Also unpack manifest, lock and record into DIR/.reprobox."
+    ),
+    host: str | None = HostOpt,
+    context: str | None = ContextOpt,
 ) -> None:
     """Load a bundle's image (checked by id) and optionally unpack its files."""
     from reprobox.engine import connect
@@ -149,16 +165,22 @@ def import_cmd(
     typer.echo(f"imported {index['tag']} ({index['image_id'][7:19]}), id checked")
 
 
+def _echo_err(line: str) -> None:
+    typer.echo(line, err=True)
+
+
 @app.command()
 @interruptible
 def verify(
     image: str = typer.Argument(..., help="Image reference or id made by reprobox."),
-    reference: Optional[Path] = typer.Option(
-        None, "--reference", help="Reference record (default: the image's own)."),
-    runs_dir: Path = typer.Option(Path("reprobox-verify"), "--runs-dir",
-                                  help="Where the rerun's record goes."),
-    host: Optional[str] = HostOpt,
-    context: Optional[str] = ContextOpt,
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Reference record (default: the image's own)."
+    ),
+    runs_dir: Path = typer.Option(
+        Path("reprobox-verify"), "--runs-dir", help="Where the rerun's record goes."
+    ),
+    host: str | None = HostOpt,
+    context: str | None = ContextOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Rerun an image from its labels and compare with its reference run."""
@@ -168,21 +190,30 @@ def verify(
 
     engine = connect(host, context)
     ref_data = load_records([reference])[-1].data if reference else None
-    echo = (lambda line: typer.echo(line, err=True))
-    result = verify_image(engine, image, runs_dir=runs_dir, reference=ref_data,
-                          on_log=echo)
+    result = verify_image(
+        engine, image, runs_dir=runs_dir, reference=ref_data, on_log=_echo_err
+    )
     if as_json:
-        typer.echo(dump_json({
-            "schema_version": 1, "image": image, "passed": result.passed,
-            "problems": result.problems,
-            "comparison": json.loads(render_json(result.comparison))
-            if result.comparison else None,
-        }), nl=False)
+        typer.echo(
+            dump_json(
+                {
+                    "schema_version": 1,
+                    "image": image,
+                    "passed": result.passed,
+                    "problems": result.problems,
+                    "comparison": json.loads(render_json(result.comparison))
+                    if result.comparison
+                    else None,
+                }
+            ),
+            nl=False,
+        )
     else:
         for problem in result.problems:
             typer.echo(f"problem: {problem}")
         if result.comparison is not None:
             typer.echo(render_text(result.comparison), nl=False)
-        typer.echo("verified: matches its reference" if result.passed
-                   else "NOT verified")
+        typer.echo(
+            "verified: matches its reference" if result.passed else "NOT verified"
+        )
     raise typer.Exit(0 if result.passed else 1)

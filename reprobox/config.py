@@ -121,13 +121,21 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
     if pyproject.is_file():
         tool = _read_toml(pyproject).get("tool", {})
         if not isinstance(tool, dict):
-            raise ConfigError(pyproject, "tool", "is not a table",
-                              "write tool settings as [tool.NAME] sections")
+            raise ConfigError(
+                pyproject,
+                "tool",
+                "is not a table",
+                "write tool settings as [tool.NAME] sections",
+            )
         table = tool.get("reprobox")
         if table is not None:
             if not isinstance(table, dict):
-                raise ConfigError(pyproject, "tool.reprobox", "is not a table",
-                                  "write it as a [tool.reprobox] section")
+                raise ConfigError(
+                    pyproject,
+                    "tool.reprobox",
+                    "is not a table",
+                    "write it as a [tool.reprobox] section",
+                )
             return pyproject, table
     raise ConfigError(
         project,
@@ -153,8 +161,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"is not valid TOML: {exc}",
-                          "fix the syntax at that line") from None
+        raise ConfigError(
+            path, None, f"is not valid TOML: {exc}", "fix the syntax at that line"
+        ) from None
 
 
 def _check_keys(path: Path, prefix: str, table: dict, spec: dict) -> None:
@@ -162,16 +171,22 @@ def _check_keys(path: Path, prefix: str, table: dict, spec: dict) -> None:
         dotted = f"{prefix}{key}"
         if key not in spec:
             close = difflib.get_close_matches(key, list(spec), n=1)
-            fix = f"did you mean {prefix}{close[0]}?" if close else (
-                "known keys: " + ", ".join(sorted(spec))
+            fix = (
+                f"did you mean {prefix}{close[0]}?"
+                if close
+                else ("known keys: " + ", ".join(sorted(spec)))
             )
             raise ConfigError(path, dotted, "unknown key", fix)
         types, expected = spec[key]
         if isinstance(value, bool) and bool not in _as_tuple(types):
-            raise ConfigError(path, dotted, "has the wrong type (bool)", f"use {expected}")
+            raise ConfigError(
+                path, dotted, "has the wrong type (bool)", f"use {expected}"
+            )
         if not isinstance(value, types):
             kind = type(value).__name__
-            raise ConfigError(path, dotted, f"has the wrong type ({kind})", f"use {expected}")
+            raise ConfigError(
+                path, dotted, f"has the wrong type ({kind})", f"use {expected}"
+            )
 
 
 def _as_tuple(types) -> tuple:
@@ -181,23 +196,36 @@ def _as_tuple(types) -> tuple:
 def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
     for item in values:
         if not isinstance(item, str) or not item:
-            raise ConfigError(path, key, f"must hold only non-empty strings, not {item!r}",
-                              'write each item as a quoted string, e.g. ["a", "b"]')
+            raise ConfigError(
+                path,
+                key,
+                f"must hold only non-empty strings, not {item!r}",
+                'write each item as a quoted string, e.g. ["a", "b"]',
+            )
     return tuple(values)
 
 
 def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str:
     """Check that rel names a path inside root; return it normalised."""
     if "\x00" in rel or Path(rel).is_absolute():
-        raise ConfigError(path, key, f"{rel!r} is not a relative path",
-                          "give a path inside the project folder")
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} is not a relative path",
+            "give a path inside the project folder",
+        )
     resolved = (root / rel).resolve()
     if not resolved.is_relative_to(root.resolve()):
-        raise ConfigError(path, key, f"{rel!r} points outside the project folder",
-                          "move the file into the project folder")
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} points outside the project folder",
+            "move the file into the project folder",
+        )
     if must_exist and not resolved.is_file():
-        raise ConfigError(path, key, f"{rel!r} does not exist",
-                          "create it or fix the path")
+        raise ConfigError(
+            path, key, f"{rel!r} does not exist", "create it or fix the path"
+        )
     return resolved.relative_to(root.resolve()).as_posix()
 
 
@@ -206,11 +234,19 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
         raise ConfigError(path, key, "must be a string or number", 'e.g. "1"')
     text = str(value)
     if any(ch in text for ch in "\n\r\x00"):
-        raise ConfigError(path, key, "contains a line break or NUL",
-                          "environment values must be one line")
+        raise ConfigError(
+            path,
+            key,
+            "contains a line break or NUL",
+            "environment values must be one line",
+        )
     if len(text) > 4096:
-        raise ConfigError(path, key, "is longer than 4096 characters",
-                          "put long settings in a file and name the file instead")
+        raise ConfigError(
+            path,
+            key,
+            "is longer than 4096 characters",
+            "put long settings in a file and name the file instead",
+        )
     return text
 
 
@@ -229,50 +265,75 @@ def load_config(project: str | Path) -> ProjectConfig:
     _check_keys(path, "metrics.", metrics, _METRICS)
 
     if "command" not in table:
-        raise ConfigError(path, "command", "is missing",
-                          'add e.g. command = "python train.py"')
+        raise ConfigError(
+            path, "command", "is missing", 'add e.g. command = "python train.py"'
+        )
     command = table["command"]
     if isinstance(command, str):
         try:
             command = shlex.split(command)
         except ValueError as exc:
-            raise ConfigError(path, "command", f"cannot be split: {exc}",
-                              "close the quote, or give the command as a list"
-                              ) from None
+            raise ConfigError(
+                path,
+                "command",
+                f"cannot be split: {exc}",
+                "close the quote, or give the command as a list",
+            ) from None
     command = _str_list(path, "command", command)
     if not command:
-        raise ConfigError(path, "command", "is empty", 'e.g. command = "python train.py"')
+        raise ConfigError(
+            path, "command", "is empty", 'e.g. command = "python train.py"'
+        )
 
     python = table.get("python", "3.11")
     if not _PY_VERSION.fullmatch(python):
-        raise ConfigError(path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"')
+        raise ConfigError(
+            path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"'
+        )
 
     profile = table.get("profile", "default")
     if profile not in PROFILES:
-        raise ConfigError(path, "profile", f"{profile!r} is unknown",
-                          'use "default" or "strict"')
+        raise ConfigError(
+            path, "profile", f"{profile!r} is unknown", 'use "default" or "strict"'
+        )
 
     name = table.get("name") or root.name
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", name.lower()):
-        raise ConfigError(path, "name", f"{name!r} cannot name an image",
-                          "use letters, digits, '.', '_' or '-'")
+        raise ConfigError(
+            path,
+            "name",
+            f"{name!r} cannot name an image",
+            "use letters, digits, '.', '_' or '-'",
+        )
 
     env = {}
     for key, value in sorted(table.get("env", {}).items()):
         if not _ENV_NAME.fullmatch(key):
-            raise ConfigError(path, f"env.{key}", "is not a valid variable name",
-                              "use letters, digits and '_'")
+            raise ConfigError(
+                path,
+                f"env.{key}",
+                "is not a valid variable name",
+                "use letters, digits and '_'",
+            )
         env[key] = _check_env_value(path, f"env.{key}", value)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
         if not _ENV_NAME.fullmatch(key):
-            raise ConfigError(path, "pass_env", f"{key!r} is not a variable name",
-                              "use letters, digits and '_', not starting with a digit")
+            raise ConfigError(
+                path,
+                "pass_env",
+                f"{key!r} is not a variable name",
+                "use letters, digits and '_', not starting with a digit",
+            )
 
-    data = tuple(sorted({
-        _inside(path, root, "data", item, must_exist=True)
-        for item in _str_list(path, "data", table.get("data", []))
-    }))
+    data = tuple(
+        sorted(
+            {
+                _inside(path, root, "data", item, must_exist=True)
+                for item in _str_list(path, "data", table.get("data", []))
+            }
+        )
+    )
 
     from_env = packages.get("from_env", False)
     requirements = packages.get("requirements")
@@ -281,42 +342,67 @@ def load_config(project: str | Path) -> ProjectConfig:
     elif not from_env and (root / "requirements.txt").is_file():
         requirements = "requirements.txt"
     if requirements and from_env:
-        raise ConfigError(path, "packages", "sets both requirements and from_env",
-                          "choose one")
+        raise ConfigError(
+            path, "packages", "sets both requirements and from_env", "choose one"
+        )
 
     resolver = packages.get("resolver", "uv")
     if resolver not in RESOLVERS:
-        raise ConfigError(path, "packages.resolver", f"{resolver!r} is unknown",
-                          'use "uv" or "pip-compile"')
+        raise ConfigError(
+            path,
+            "packages.resolver",
+            f"{resolver!r} is unknown",
+            'use "uv" or "pip-compile"',
+        )
     network = run.get("network", "bridge")
     if network not in NETWORKS:
-        raise ConfigError(path, "run.network", f"{network!r} is unknown",
-                          'use "bridge" or "none"')
+        raise ConfigError(
+            path, "run.network", f"{network!r} is unknown", 'use "bridge" or "none"'
+        )
     cpus = run.get("cpus")
     if cpus is not None and not (0 < cpus < 4096):
-        raise ConfigError(path, "run.cpus", f"{cpus} is not a finite CPU count",
-                          "give a number above 0, e.g. cpus = 1")
+        raise ConfigError(
+            path,
+            "run.cpus",
+            f"{cpus} is not a finite CPU count",
+            "give a number above 0, e.g. cpus = 1",
+        )
     seed = table.get("seed")
     if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise ConfigError(path, "seed", f"{seed} is out of range",
-                          f"use 0 to {MAX_SEED}; NumPy and Keras refuse others")
+        raise ConfigError(
+            path,
+            "seed",
+            f"{seed} is out of range",
+            f"use 0 to {MAX_SEED}; NumPy and Keras refuse others",
+        )
     base_image = table.get("base_image") or DEFAULT_BASE_IMAGE.format(python=python)
     if not _IMAGE_REF.fullmatch(base_image):
-        raise ConfigError(path, "base_image", f"{base_image!r} is not an image reference",
-                          'e.g. base_image = "python:3.11-slim-bookworm"')
+        raise ConfigError(
+            path,
+            "base_image",
+            f"{base_image!r} is not an image reference",
+            'e.g. base_image = "python:3.11-slim-bookworm"',
+        )
 
     tolerances = {}
     for metric, tol in sorted(metrics.get("tolerances", {}).items()):
         key = f"metrics.tolerances.{metric}"
         if not isinstance(tol, dict) or not set(tol) <= {"abs", "rel"}:
-            raise ConfigError(path, key, "must be a table with abs and/or rel",
-                              "e.g. { abs = 0.01 }")
+            raise ConfigError(
+                path, key, "must be a table with abs and/or rel", "e.g. { abs = 0.01 }"
+            )
         for part, value in tol.items():
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not 0 <= value < float("inf")):
-                raise ConfigError(path, f"{key}.{part}",
-                                  f"{value!r} is not a finite number ≥ 0",
-                                  f"e.g. {{ {part} = 0.01 }}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value < float("inf")
+            ):
+                raise ConfigError(
+                    path,
+                    f"{key}.{part}",
+                    f"{value!r} is not a finite number ≥ 0",
+                    f"e.g. {{ {part} = 0.01 }}",
+                )
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
 
     return ProjectConfig(
@@ -334,8 +420,9 @@ def load_config(project: str | Path) -> ProjectConfig:
         requirements=requirements,
         from_env=from_env,
         index_url=packages.get("index_url"),
-        extra_index_urls=_str_list(path, "packages.extra_index_urls",
-                                   packages.get("extra_index_urls", [])),
+        extra_index_urls=_str_list(
+            path, "packages.extra_index_urls", packages.get("extra_index_urls", [])
+        ),
         resolver=resolver,
         ca_cert=build.get("ca_cert"),
         cpus=float(cpus) if cpus is not None else None,

@@ -80,8 +80,10 @@ def _context_host(name: str) -> str:
         raise EngineError("--context needs the docker CLI, which is not installed")
     proc = run_command([cli, "context", "inspect", name], check=False)
     if proc.returncode != 0:
-        raise EngineError(f"docker context {name!r} not found",
-                          hint="list them with `docker context ls`")
+        raise EngineError(
+            f"docker context {name!r} not found",
+            hint="list them with `docker context ls`",
+        )
     endpoints = json.loads(proc.stdout)[0]["Endpoints"]
     return endpoints["docker"]["Host"]
 
@@ -96,7 +98,9 @@ def find_build_cli() -> tuple[str, dict[str, str]]:
     for cli in candidates:
         if not cli or not os.access(cli, os.X_OK):
             continue
-        has_buildx = run_command([cli, "buildx", "version"], check=False).returncode == 0
+        has_buildx = (
+            run_command([cli, "buildx", "version"], check=False).returncode == 0
+        )
         version = run_command(
             [cli, "version", "--format", "{{.Client.Version}}"], check=False
         ).stdout.strip()
@@ -133,8 +137,15 @@ def build_image(
 ) -> str:
     """Build context_dir into tag with BuildKit; return the image id."""
     cli, cli_env = find_build_cli()
-    argv = [cli, "build", "--progress=plain", "--tag", tag, "--file",
-            str(context_dir / "Dockerfile")]
+    argv = [
+        cli,
+        "build",
+        "--progress=plain",
+        "--tag",
+        tag,
+        "--file",
+        str(context_dir / "Dockerfile"),
+    ]
     for key in sorted(labels):
         argv += ["--label", f"{key}={labels[key]}"]
     for name in sorted(secrets):
@@ -143,8 +154,12 @@ def build_image(
     log.info("building %s", tag)
     lines: list[str] = []
     proc = subprocess.Popen(
-        argv, env=_cli_env(engine, cli_env), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, errors="replace",
+        argv,
+        env=_cli_env(engine, cli_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -295,10 +310,14 @@ def start_container(engine: Engine, spec: ContainerSpec):
     try:
         container = engine.client.containers.create(**kwargs)
     except docker.errors.ImageNotFound:
-        raise EngineError(f"image {spec.image} is not on this engine",
-                          hint="run `reprobox build` first") from None
+        raise EngineError(
+            f"image {spec.image} is not on this engine",
+            hint="run `reprobox build` first",
+        ) from None
     except docker.errors.APIError as exc:
-        raise EngineError(f"the engine refused the container: {exc.explanation}") from None
+        raise EngineError(
+            f"the engine refused the container: {exc.explanation}"
+        ) from None
     try:
         container.start()
     except docker.errors.APIError as exc:
@@ -314,15 +333,18 @@ def remove_container(container) -> None:
     except docker.errors.NotFound:
         pass
     except docker.errors.DockerException as exc:
-        print(f"reprobox: could not remove container {container.id[:12]}: {exc}",
-              file=sys.stderr)
+        print(
+            f"reprobox: could not remove container {container.id[:12]}: {exc}",
+            file=sys.stderr,
+        )
 
 
 def remove_run_containers(engine: Engine, run_id: str) -> int:
     """Remove every container labelled with run_id; return how many."""
     try:
         found = engine.client.containers.list(
-            all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+            all=True, filters={"label": f"{RUN_LABEL}={run_id}"}
+        )
     except docker.errors.DockerException:
         return 0
     for container in found:

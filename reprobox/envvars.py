@@ -12,17 +12,37 @@ from reprobox.errors import ConfigError
 # the numbers the user saw. Thread counts and device masks describe the host,
 # not the experiment, so they are recorded as host facts but not baked in.
 BAKED_FROM_HOST = (
-    "CUBLAS_WORKSPACE_CONFIG", "KERAS_BACKEND", "NVIDIA_TF32_OVERRIDE",
-    "ONEDNN_MAX_CPU_ISA", "PYTHONHASHSEED", "TF_CUDNN_DETERMINISTIC",
-    "TF_DETERMINISTIC_OPS", "TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS", "XLA_FLAGS",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "KERAS_BACKEND",
+    "NVIDIA_TF32_OVERRIDE",
+    "ONEDNN_MAX_CPU_ISA",
+    "PYTHONHASHSEED",
+    "TF_CUDNN_DETERMINISTIC",
+    "TF_DETERMINISTIC_OPS",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_XLA_FLAGS",
+    "XLA_FLAGS",
 )
 STRICT_ENV = {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0"}
 FORBIDDEN = ("TF_USE_CUDNN_AUTOTUNE",)  # autotuning picks kernels by timing
 
 _SECRET_PARTS = {
-    "AUTH", "COOKIE", "CREDENTIAL", "CREDENTIALS", "KEY", "PASS", "PASSWD",
-    "PASSWORD", "PAT", "PRIVATE", "PWD", "SECRET", "SESSION", "TOKEN",
-    "APIKEY", "SIGNATURE",
+    "AUTH",
+    "COOKIE",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "KEY",
+    "PASS",
+    "PASSWD",
+    "PASSWORD",
+    "PAT",
+    "PRIVATE",
+    "PWD",
+    "SECRET",
+    "SESSION",
+    "TOKEN",
+    "APIKEY",
+    "SIGNATURE",
 }
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+(:[^/\s@]*)?@", re.I)
 
@@ -55,7 +75,9 @@ def frozen_environment(
     for name, value in cfg.env.items():
         if looks_secret(name, value):
             raise ConfigError(
-                cfg.source, f"env.{name}", "looks like a secret and would be "
+                cfg.source,
+                f"env.{name}",
+                "looks like a secret and would be "
                 "written into the manifest and the image",
                 f"remove it; pass it at run time with `reprobox run --env {name}`",
             )
@@ -64,7 +86,9 @@ def frozen_environment(
         env.update(STRICT_ENV)
     for name in FORBIDDEN:
         if name in env:
-            warnings.append(f"{name} is never set by reprobox (it makes kernel "
-                            "choice depend on timing); dropped")
+            warnings.append(
+                f"{name} is never set by reprobox (it makes kernel "
+                "choice depend on timing); dropped"
+            )
             del env[name]
     return dict(sorted(env.items())), warnings

@@ -7,7 +7,9 @@ its exit code; anything else is a bug and shows a traceback only with --debug.
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FAILED = 1  # the job ran and its verdict is "no" (compare out of tolerance, run failed)
+EXIT_FAILED = (
+    1  # the job ran and its verdict is "no" (compare out of tolerance, run failed)
+)
 EXIT_USAGE = 2  # the user's input is wrong: config, flags, files
 EXIT_ENGINE = 3  # the Docker engine is missing, unreachable or refused
 EXIT_INTERRUPTED = 130

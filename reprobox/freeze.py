@@ -40,8 +40,8 @@ from reprobox.manifest import (
     DOCKERFILE_NAME,
     LOCK_NAME,
     MANIFEST_NAME,
-    VCS_NAME,
     SCHEMA_VERSION,
+    VCS_NAME,
     fingerprint_data,
     sha256_bytes,
 )
@@ -63,8 +63,9 @@ class FreezeResult:
         return dump_json(self.manifest)
 
 
-def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
-                    environ: Mapping[str, str]) -> Path | None:
+def resolve_ca_cert(
+    flag: str | None, cfg: ProjectConfig, environ: Mapping[str, str]
+) -> Path | None:
     """Return the CA bundle for the build: flag, then config, then PIP_CERT."""
     if flag:
         where, value = "--ca-cert", flag
@@ -73,8 +74,11 @@ def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
     else:
         # The variables a host behind a TLS-inspecting proxy sets for pip and
         # for Python's ssl: pip's own first.
-        names = [n for n in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
-                 if environ.get(n)]
+        names = [
+            n
+            for n in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+            if environ.get(n)
+        ]
         if not names:
             return None
         where, value = names[0], environ[names[0]]
@@ -82,12 +86,16 @@ def resolve_ca_cert(flag: str | None, cfg: ProjectConfig,
     if not path.is_absolute():
         path = (cfg.root / path) if where.endswith("ca_cert") else path.resolve()
     if not path.is_file():
-        raise InputError(f"{where}: CA bundle {value} does not exist",
-                         hint="give the path of a PEM certificate file")
+        raise InputError(
+            f"{where}: CA bundle {value} does not exist",
+            hint="give the path of a PEM certificate file",
+        )
     text = path.read_bytes()
     if b"-----BEGIN CERTIFICATE-----" not in text:
-        raise InputError(f"{where}: {value} holds no PEM certificate",
-                         hint="give a PEM file (-----BEGIN CERTIFICATE-----)")
+        raise InputError(
+            f"{where}: {value} holds no PEM certificate",
+            hint="give a PEM file (-----BEGIN CERTIFICATE-----)",
+        )
     return path
 
 
@@ -97,7 +105,7 @@ def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
         from reprobox.runtime.gpu_facts import gpu_facts
 
         gpu = gpu_facts()
-    except Exception:
+    except Exception:  # noqa: BLE001 - GPU facts are optional; freeze goes on
         gpu = None
     return {
         "cpu": cpu,
@@ -223,7 +231,10 @@ def freeze_project(
     }
     warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
     return FreezeResult(
-        dockerfile=dockerfile, lock=lock.text, manifest=manifest, warnings=warnings,
+        dockerfile=dockerfile,
+        lock=lock.text,
+        manifest=manifest,
+        warnings=warnings,
         vcs_lock=vcs_lock,
     )
 
@@ -251,8 +262,10 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     vcs = state / VCS_NAME
     if result.vcs_lock:
         files.append((vcs, result.vcs_lock))
-    files += [(state / DOCKERFILE_NAME, result.dockerfile),
-              (state / MANIFEST_NAME, result.manifest_text)]
+    files += [
+        (state / DOCKERFILE_NAME, result.dockerfile),
+        (state / MANIFEST_NAME, result.manifest_text),
+    ]
     for path, text in files:
         atomic_write_text(path, text)
     if not result.vcs_lock:

@@ -48,8 +48,10 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: {kind} is not valid JSON ({exc})",
-                         hint="restore it or create it again") from None
+        raise InputError(
+            f"{path}: {kind} is not valid JSON ({exc})",
+            hint="restore it or create it again",
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
         raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
     if data["schema_version"] > known_version:
@@ -111,11 +113,15 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
     """Raise InputError unless data has the manifest's required fields."""
     for key in _REQUIRED:
         if key not in data:
-            raise InputError(f"{path}: manifest field {key!r} is missing",
-                             hint="run `reprobox freeze` again")
+            raise InputError(
+                f"{path}: manifest field {key!r} is missing",
+                hint="run `reprobox freeze` again",
+            )
     if not isinstance(data["packages"], dict) or "lock_sha256" not in data["packages"]:
-        raise InputError(f"{path}: manifest field 'packages.lock_sha256' is missing",
-                         hint="run `reprobox freeze` again")
+        raise InputError(
+            f"{path}: manifest field 'packages.lock_sha256' is missing",
+            hint="run `reprobox freeze` again",
+        )
 
 
 def load_frozen(cfg: ProjectConfig) -> FrozenProject:
@@ -123,16 +129,19 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     state = cfg.state_dir
     manifest_path = state / MANIFEST_NAME
     if not manifest_path.is_file():
-        raise InputError(f"{manifest_path} is missing",
-                         hint=f"run `reprobox freeze {cfg.root}` first")
+        raise InputError(
+            f"{manifest_path} is missing",
+            hint=f"run `reprobox freeze {cfg.root}` first",
+        )
     manifest = read_versioned_json(manifest_path, "manifest", SCHEMA_VERSION)
     check_manifest(manifest_path, manifest)
     lock_path = state / LOCK_NAME
     try:
         lock_bytes = lock_path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{lock_path} is missing",
-                         hint=f"run `reprobox freeze {cfg.root}` again") from None
+        raise InputError(
+            f"{lock_path} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
+        ) from None
     if sha256_bytes(lock_bytes) != manifest["packages"]["lock_sha256"]:
         raise InputError(
             f"{lock_path} was changed after freeze (its sha256 no longer matches "
@@ -146,16 +155,20 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         try:
             vcs_bytes = vcs_path.read_bytes()
         except FileNotFoundError:
-            raise InputError(f"{vcs_path} is missing",
-                             hint=f"run `reprobox freeze {cfg.root}` again") from None
+            raise InputError(
+                f"{vcs_path} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
+            ) from None
         if sha256_bytes(vcs_bytes) != vcs_sha:
-            raise InputError(f"{vcs_path} was changed after freeze",
-                             hint=f"run `reprobox freeze {cfg.root}` to lock again")
+            raise InputError(
+                f"{vcs_path} was changed after freeze",
+                hint=f"run `reprobox freeze {cfg.root}` to lock again",
+            )
         vcs_text = vcs_bytes.decode("utf-8")
     dockerfile = state / DOCKERFILE_NAME
     if not dockerfile.is_file():
-        raise InputError(f"{dockerfile} is missing",
-                         hint=f"run `reprobox freeze {cfg.root}` again")
+        raise InputError(
+            f"{dockerfile} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
+        )
     if sha256_file(dockerfile) != manifest.get("dockerfile_sha256"):
         raise InputError(
             f"{dockerfile} was changed after freeze",
@@ -176,11 +189,14 @@ def fingerprint_data(cfg: ProjectConfig) -> list[dict[str, Any]]:
     for rel in sorted(cfg.data):
         path = cfg.root / rel
         try:
-            out.append({"path": rel, "sha256": sha256_file(path),
-                        "size": path.stat().st_size})
+            out.append(
+                {"path": rel, "sha256": sha256_file(path), "size": path.stat().st_size}
+            )
         except OSError as exc:
-            raise InputError(f"{path}: data file cannot be read: {exc.strerror}",
-                             hint="fix the path in reprobox.toml `data`") from None
+            raise InputError(
+                f"{path}: data file cannot be read: {exc.strerror}",
+                hint="fix the path in reprobox.toml `data`",
+            ) from None
     return out
 
 
@@ -189,12 +205,16 @@ def check_data_unchanged(cfg: ProjectConfig, manifest: dict[str, Any]) -> None:
     frozen = {item["path"]: item["sha256"] for item in manifest.get("data", [])}
     for rel in sorted(set(frozen) | set(cfg.data)):
         if rel not in frozen:
-            raise InputError(f"{cfg.root / rel}: data file was added after freeze",
-                             hint="run `reprobox freeze` again")
+            raise InputError(
+                f"{cfg.root / rel}: data file was added after freeze",
+                hint="run `reprobox freeze` again",
+            )
         path = cfg.root / rel
         if not path.is_file():
-            raise InputError(f"{path}: data file is missing",
-                             hint="restore it, or remove it from `data` and freeze")
+            raise InputError(
+                f"{path}: data file is missing",
+                hint="restore it, or remove it from `data` and freeze",
+            )
         if sha256_file(path) != frozen[rel]:
             raise InputError(
                 f"{path}: data file changed since freeze (sha256 differs)",

@@ -36,13 +36,16 @@ def parse_seeds(spec: str) -> list[int]:
         part = part.strip()
         match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
         if not match:
-            raise InputError(f"--seeds {spec!r}: {part!r} is not N or N-M",
-                             hint="e.g. --seeds 0-4 or --seeds 1,3,5")
+            raise InputError(
+                f"--seeds {spec!r}: {part!r} is not N or N-M",
+                hint="e.g. --seeds 0-4 or --seeds 1,3,5",
+            )
         low = int(match.group(1))
         high = int(match.group(2) or low)
         if high < low:
-            raise InputError(f"--seeds {spec!r}: {part} runs backwards",
-                             hint=f"write {high}-{low}")
+            raise InputError(
+                f"--seeds {spec!r}: {part} runs backwards", hint=f"write {high}-{low}"
+            )
         if high - low + len(seeds) >= MAX_RUNS:
             raise InputError(f"--seeds {spec!r} asks for more than {MAX_RUNS} runs")
         seeds.update(range(low, high + 1))
@@ -57,8 +60,13 @@ class RunJob:
     opts: RunOptions
 
 
-def plan_jobs(engine_labels: Sequence[str], base: RunOptions, *,
-              seeds: Sequence[int] | None, repeat: int) -> list[RunJob]:
+def plan_jobs(
+    engine_labels: Sequence[str],
+    base: RunOptions,
+    *,
+    seeds: Sequence[int] | None,
+    repeat: int,
+) -> list[RunJob]:
     """Return every run to make, in order: engine, then seed, then repeat."""
     if repeat < 1:
         raise InputError("--repeat must be 1 or more")
@@ -71,7 +79,9 @@ def plan_jobs(engine_labels: Sequence[str], base: RunOptions, *,
         for seed in seed_list:
             for index in range(repeat):
                 opts = replace(
-                    base, seed=seed, seed_sweep=sweep,
+                    base,
+                    seed=seed,
+                    seed_sweep=sweep,
                     repeat_index=index if repeat > 1 else None,
                 )
                 jobs.append(RunJob(engine_label=label, opts=opts))
@@ -110,9 +120,14 @@ def run_jobs(
             log = (lambda line, label=label: on_log(label, line)) if on_log else None
             try:
                 result.record = run_in_container(
-                    target, engines[label], image_ref=ref, image_id=image,
-                    manifest=manifest, manifest_sha256=manifest_sha256,
-                    opts=result.job.opts, on_log=log,
+                    target,
+                    engines[label],
+                    image_ref=ref,
+                    image_id=image,
+                    manifest=manifest,
+                    manifest_sha256=manifest_sha256,
+                    opts=result.job.opts,
+                    on_log=log,
                 )
             except Interrupted:
                 raise

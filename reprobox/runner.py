@@ -31,8 +31,8 @@ from reprobox.engine import (
     Engine,
     image_layers_digest,
     owner_label,
-    remove_run_containers,
     remove_container,
+    remove_run_containers,
     start_container,
 )
 from reprobox.envvars import STRICT_ENV, looks_secret
@@ -93,8 +93,10 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     """
     own = sorted(k for k in opts.extra_env if k.startswith("REPROBOX_"))
     if own:
-        raise InputError(f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
-                         hint="use --seed, --profile or --gpus instead")
+        raise InputError(
+            f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
+            hint="use --seed, --profile or --gpus instead",
+        )
     profile: dict[str, str] = {"HOME": "/tmp"}
     reprobox = {
         "REPROBOX_OUT": OUT_IN_CONTAINER,
@@ -114,7 +116,9 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     return {**profile, **opts.extra_env, **reprobox}
 
 
-def _metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) -> dict:
+def _metrics_from(
+    capture: Mapping[str, Any], script_metrics: Mapping[str, Any]
+) -> dict:
     metrics: dict[str, float] = {}
     history = capture.get("history") or []
     if history and history[-1].get("epochs"):
@@ -152,8 +156,9 @@ def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
         "onednn": {
             "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS"),
             "ONEDNN_MAX_CPU_ISA": env.get("ONEDNN_MAX_CPU_ISA"),
-            "enabled": onednn_enabled(env, tf_version, (capture.get("machine_cpu")
-                                                        or {}).get("arch")),
+            "enabled": onednn_enabled(
+                env, tf_version, (capture.get("machine_cpu") or {}).get("arch")
+            ),
         },
         "gpu": capture.get("gpu"),
         "python": (capture.get("python") or {}).get("version"),
@@ -166,8 +171,9 @@ def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def onednn_enabled(env: Mapping[str, str], tf_version: str | None,
-                   arch: str | None) -> bool | None:
+def onednn_enabled(
+    env: Mapping[str, str], tf_version: str | None, arch: str | None
+) -> bool | None:
     """Tell whether TensorFlow used oneDNN kernels, from the setting and defaults."""
     if tf_version is None:
         return None
@@ -216,9 +222,12 @@ class RunTarget:
     data: tuple[tuple[Path, str], ...] = ()  # host path, path relative to /app
 
     @classmethod
-    def for_project(cls, cfg: ProjectConfig) -> "RunTarget":
-        return cls(project=cfg.name, runs_dir=cfg.state_dir / "runs",
-                   data=tuple((cfg.root / rel, rel) for rel in cfg.data))
+    def for_project(cls, cfg: ProjectConfig) -> RunTarget:
+        return cls(
+            project=cfg.name,
+            runs_dir=cfg.state_dir / "runs",
+            data=tuple((cfg.root / rel, rel) for rel in cfg.data),
+        )
 
 
 def run_in_container(
@@ -250,18 +259,27 @@ def run_in_container(
         "finished_at": None,
         "duration_s": None,
         "project": target.project,
-        "image": {"ref": image_ref, "id": image_id, "digest": image_digest,
-                  "layers": image_layers_digest(engine, image_id)},
+        "image": {
+            "ref": image_ref,
+            "id": image_id,
+            "digest": image_digest,
+            "layers": image_layers_digest(engine, image_id),
+        },
         "manifest_sha256": manifest_sha256,
         "engine": engine.describe(),
         "seed": opts.seed,
         "profile": opts.profile,
         "options": {
-            "cpus": opts.cpus, "memory": opts.memory, "gpus": opts.gpus,
+            "cpus": opts.cpus,
+            "memory": opts.memory,
+            "gpus": opts.gpus,
             "network": opts.network,
-            "repeat_index": opts.repeat_index, "seed_sweep": opts.seed_sweep,
-            "env": {k: "***" if looks_secret(k, v) else v
-                    for k, v in sorted(opts.extra_env.items())},
+            "repeat_index": opts.repeat_index,
+            "seed_sweep": opts.seed_sweep,
+            "env": {
+                k: "***" if looks_secret(k, v) else v
+                for k, v in sorted(opts.extra_env.items())
+            },
         },
         "data": manifest.get("data", []),
         "machine": None,
@@ -325,9 +343,14 @@ def run_in_container(
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
     except BaseException as exc:
         if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
-            _finish(record, run_dir, started, status="failed", exit_code=None,
-                    error={"message": str(exc),
-                           "log_tail": "\n".join(log_lines[-20:])})
+            _finish(
+                record,
+                run_dir,
+                started,
+                status="failed",
+                exit_code=None,
+                error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])},
+            )
             atomic_write_json(record_path, record)
             raise
         if container is not None:
@@ -338,12 +361,21 @@ def run_in_container(
         remove_run_containers(engine, run_id)
         time.sleep(0.5)
         remove_run_containers(engine, run_id)
-        _finish(record, run_dir, started, status="interrupted", exit_code=None,
-                error={"message": "interrupted by the user",
-                       "log_tail": "\n".join(log_lines[-20:])})
+        _finish(
+            record,
+            run_dir,
+            started,
+            status="interrupted",
+            exit_code=None,
+            error={
+                "message": "interrupted by the user",
+                "log_tail": "\n".join(log_lines[-20:]),
+            },
+        )
         atomic_write_json(record_path, record)
-        raise Interrupted(f"run {run_id} interrupted; container removed; "
-                          f"record in {record_path}") from None
+        raise Interrupted(
+            f"run {run_id} interrupted; container removed; record in {record_path}"
+        ) from None
     finally:
         with _active_lock:
             _active.pop(run_id, None)
@@ -355,37 +387,52 @@ def run_in_container(
     error = None
     status = "succeeded" if exit_code == 0 else "failed"
     if exit_code == GPU_MISSING_EXIT:
-        error = {"message": "GPUs were requested but the framework saw none",
-                 "log_tail": "\n".join(log_lines[-20:])}
+        error = {
+            "message": "GPUs were requested but the framework saw none",
+            "log_tail": "\n".join(log_lines[-20:]),
+        }
     elif oom or exit_code == 137:
-        error = {"message": f"killed (exit {exit_code}"
-                 + (", out of memory)" if oom else ")"),
-                 "log_tail": "\n".join(log_lines[-20:])}
+        error = {
+            "message": f"killed (exit {exit_code}"
+            + (", out of memory)" if oom else ")"),
+            "log_tail": "\n".join(log_lines[-20:]),
+        }
     elif exit_code != 0:
-        error = {"message": f"training command exited with {exit_code}",
-                 "log_tail": "\n".join(log_lines[-20:])}
+        error = {
+            "message": f"training command exited with {exit_code}",
+            "log_tail": "\n".join(log_lines[-20:]),
+        }
     _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
     atomic_write_json(record_path, record)
     return record
 
 
-def _finish(record: dict, run_dir: Path, started: float, *, status: str,
-            exit_code: int | None, error: dict | None) -> None:
+def _finish(
+    record: dict,
+    run_dir: Path,
+    started: float,
+    *,
+    status: str,
+    exit_code: int | None,
+    error: dict | None,
+) -> None:
     capture = _read_json(run_dir / "capture.json")
     script_metrics = _read_json(run_dir / "metrics.json")
     if capture.get("error") and error is not None:
         error["message"] = capture["error"].get("message", error["message"])
-    record.update({
-        "status": status,
-        "exit_code": exit_code,
-        "finished_at": _iso(time.time()),
-        "duration_s": round(time.time() - started, 3),
-        "machine": machine_from_capture(capture),
-        "metrics": _metrics_from(capture, script_metrics),
-        "history": capture.get("history") or [],
-        "evaluations": capture.get("evaluations") or [],
-        "error": error,
-    })
+    record.update(
+        {
+            "status": status,
+            "exit_code": exit_code,
+            "finished_at": _iso(time.time()),
+            "duration_s": round(time.time() - started, 3),
+            "machine": machine_from_capture(capture),
+            "metrics": _metrics_from(capture, script_metrics),
+            "history": capture.get("history") or [],
+            "evaluations": capture.get("evaluations") or [],
+            "error": error,
+        }
+    )
 
 
 def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:

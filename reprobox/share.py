@@ -9,6 +9,7 @@ layers, labels and settings.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -41,13 +42,16 @@ def check_registry(registry: str) -> str:
     """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise."""
     registry = registry.rstrip("/")
     if "://" in registry or not _REGISTRY.match(registry):
-        raise InputError(f"--registry {registry!r} is not HOST[:PORT][/PATH]",
-                         hint="e.g. --registry 127.0.0.1:5000/team")
+        raise InputError(
+            f"--registry {registry!r} is not HOST[:PORT][/PATH]",
+            hint="e.g. --registry 127.0.0.1:5000/team",
+        )
     return registry
 
 
-def push_image(engine: Engine, image: str, registry: str, project: str,
-               tag: str) -> str:
+def push_image(
+    engine: Engine, image: str, registry: str, project: str, tag: str
+) -> str:
     """Push image to registry as PROJECT:TAG; return `repo@sha256:...`."""
     repo = f"{check_registry(registry)}/reprobox/{project}"
     try:
@@ -55,12 +59,15 @@ def push_image(engine: Engine, image: str, registry: str, project: str,
         digest = None
         for event in engine.client.images.push(repo, tag, stream=True, decode=True):
             if "error" in event:
-                raise EngineError(f"the registry refused the push of {repo}:{tag}: "
-                                  f"{event['error'].strip()}")
+                raise EngineError(
+                    f"the registry refused the push of {repo}:{tag}: "
+                    f"{event['error'].strip()}"
+                )
             digest = (event.get("aux") or {}).get("Digest") or digest
     except docker.errors.ImageNotFound:
-        raise EngineError(f"image {image} is not on this engine",
-                          hint="run `reprobox build` first") from None
+        raise EngineError(
+            f"image {image} is not on this engine", hint="run `reprobox build` first"
+        ) from None
     except docker.errors.APIError as exc:
         raise EngineError(f"push to {repo} failed: {exc.explanation}") from None
     if not digest:
@@ -116,8 +123,9 @@ class Shipment:
     seconds: float
 
 
-def ship_image(source: Engine, dest: Engine, image: str, tag: str,
-               published: str | None = None) -> Shipment:
+def ship_image(
+    source: Engine, dest: Engine, image: str, tag: str, published: str | None = None
+) -> Shipment:
     """Make image (by id) present on dest, by registry when published, else stream."""
     wanted = image_id(source, image) or image
     start = time.monotonic()
@@ -149,11 +157,15 @@ def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> 
     dockerfile = f"FROM {image_id(engine, image) or image}\n".encode()
     try:
         built, _ = engine.client.images.build(
-            fileobj=io.BytesIO(dockerfile), tag=tag, rm=True,
+            fileobj=io.BytesIO(dockerfile),
+            tag=tag,
+            rm=True,
             labels={REFERENCE_LABEL: dump_json(record)},
         )
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
-        raise EngineError(f"cannot add the reference record to {image}: {exc}") from None
+        raise EngineError(
+            f"cannot add the reference record to {image}: {exc}"
+        ) from None
     return built.id
 
 
@@ -179,13 +191,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_bundle(engine: Engine, image: str, tag: str, out: Path,
-                  files: dict[str, str]) -> dict[str, Any]:
+def export_bundle(
+    engine: Engine, image: str, tag: str, out: Path, files: dict[str, str]
+) -> dict[str, Any]:
     """Write image and files (name -> text) as one tar at out, atomically."""
     wanted = image_id(engine, image)
     if wanted is None:
-        raise EngineError(f"image {image} is not on this engine",
-                          hint="run `reprobox build` first")
+        raise EngineError(
+            f"image {image} is not on this engine", hint="run `reprobox build` first"
+        )
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="reprobox-export-", dir=out.parent) as tmp:
@@ -220,17 +234,24 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
         member = tar.getmember(BUNDLE_INDEX)
         data = json.loads(tar.extractfile(member).read().decode("utf-8"))
     except (KeyError, AttributeError, ValueError):
-        raise InputError(f"{path}: not a reprobox bundle (no {BUNDLE_INDEX})",
-                         hint="make one with `reprobox export`") from None
-    if not isinstance(data, dict) or data.get("schema_version", 99) > BUNDLE_SCHEMA_VERSION:
-        raise InputError(f"{path}: bundle from a newer reprobox", hint="upgrade reprobox")
+        raise InputError(
+            f"{path}: not a reprobox bundle (no {BUNDLE_INDEX})",
+            hint="make one with `reprobox export`",
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("schema_version", 99) > BUNDLE_SCHEMA_VERSION
+    ):
+        raise InputError(
+            f"{path}: bundle from a newer reprobox", hint="upgrade reprobox"
+        )
     return data
 
 
 def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Check and load a bundle; return its index and its text files."""
     try:
-        tar = tarfile.open(path, "r:")
+        tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed by the with below
     except (OSError, tarfile.TarError) as exc:
         raise InputError(f"{path}: cannot read bundle: {exc}") from None
     with tar:
@@ -248,15 +269,17 @@ def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str,
                 raise InputError(f"{path}: bundle member {name} is missing")
             digest = hashlib.sha256()
             if name == "image.tar":
-                for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                for chunk in iter(functools.partial(fh.read, _CHUNK), b""):
                     digest.update(chunk)
             else:
                 data = fh.read()
                 digest.update(data)
                 texts[name] = data.decode("utf-8")
             if digest.hexdigest() != sha:
-                raise InputError(f"{path}: bundle member {name} is damaged "
-                                 "(sha256 differs from the index)")
+                raise InputError(
+                    f"{path}: bundle member {name} is damaged "
+                    "(sha256 differs from the index)"
+                )
         image_stream = tar.extractfile("image.tar")
         load_image_stream(engine, iter(lambda: image_stream.read(_CHUNK), b""))
     got = image_id(engine, index["image_id"])

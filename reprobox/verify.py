@@ -9,9 +9,10 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
@@ -28,6 +29,7 @@ from reprobox.share import (
     reference_from_labels,
 )
 
+
 @dataclass
 class Verification:
     """What verify found: problems before running, and the comparison after."""
@@ -39,11 +41,14 @@ class Verification:
 
     @property
     def passed(self) -> bool:
-        return not self.problems and self.comparison is not None and self.comparison.passed
+        return (
+            not self.problems and self.comparison is not None and self.comparison.passed
+        )
 
 
-def check_image_integrity(labels: dict[str, str], layers: str | None,
-                          reference: dict[str, Any] | None) -> list[str]:
+def check_image_integrity(
+    labels: dict[str, str], layers: str | None, reference: dict[str, Any] | None
+) -> list[str]:
     """Return what is wrong with an image's labels and layers, if anything."""
     problems = []
     try:
@@ -55,13 +60,17 @@ def check_image_integrity(labels: dict[str, str], layers: str | None,
     if lock is None:
         problems.append(f"label {LOCK_LABEL} is missing")
     elif sha256_bytes(lock.encode("utf-8")) != expected:
-        problems.append("the lock in the image does not match the manifest's "
-                        "lock_sha256: the lock was changed after freeze")
+        problems.append(
+            "the lock in the image does not match the manifest's "
+            "lock_sha256: the lock was changed after freeze"
+        )
     if reference is not None:
         ref_layers = (reference.get("image") or {}).get("layers")
         if ref_layers and layers != ref_layers:
-            problems.append("the image's layers differ from the reference run's "
-                            f"({layers} vs {ref_layers})")
+            problems.append(
+                "the image's layers differ from the reference run's "
+                f"({layers} vs {ref_layers})"
+            )
     return problems
 
 
@@ -88,14 +97,17 @@ def verify_image(
     if found is None and "@sha256:" in image:
         found = pull_by_digest(engine, image)
     if found is None:
-        raise InputError(f"image {image} is not on this engine",
-                         hint="pull it, or `reprobox import` its bundle")
+        raise InputError(
+            f"image {image} is not on this engine",
+            hint="pull it, or `reprobox import` its bundle",
+        )
     labels = labels_of(engine, found)
     reference = reference or reference_from_labels(labels)
     if reference is None:
         raise InputError(
             f"image {image} carries no reference run record",
-            hint="`reprobox push` or `reprobox export` seal one in, or pass --reference",
+            hint="`reprobox push` or `reprobox export` seal one in, "
+            "or pass --reference",
         )
     result = Verification(image=image)
     result.problems = check_image_integrity(
@@ -118,21 +130,30 @@ def verify_image(
     )
     target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
     record = run_in_container(
-        target, engine, image_ref=image, image_id=found, manifest=manifest,
+        target,
+        engine,
+        image_ref=image,
+        image_id=found,
+        manifest=manifest,
         manifest_sha256=sha256_bytes(labels[MANIFEST_LABEL].encode("utf-8")),
-        opts=opts, on_log=on_log,
+        opts=opts,
+        on_log=on_log,
     )
     result.record = record
     if record["status"] != "succeeded":
-        result.problems.append(f"the rerun {record['status']}: "
-                               f"{(record.get('error') or {}).get('message')}")
+        result.problems.append(
+            f"the rerun {record['status']}: "
+            f"{(record.get('error') or {}).get('message')}"
+        )
         return result
     packages = (record.get("machine") or {}).get("packages") or {}
     result.problems += installed_mismatches(labels[LOCK_LABEL], packages)
     metrics = manifest.get("metrics") or {}
     result.comparison = compare_runs(
-        [Record(path=Path("reference"), data=reference),
-         Record(path=runs_dir / record["run_id"] / "record.json", data=record)],
+        [
+            Record(path=Path("reference"), data=reference),
+            Record(path=runs_dir / record["run_id"] / "record.json", data=record),
+        ],
         reference=0,
         tolerances=metrics.get("tolerances") or {},
         metrics=metrics.get("compare") or None,

@@ -44,8 +44,12 @@ def find_divergence(
     first: tuple[int, int, dict[str, float | None]] | None = None
     largest: dict[str, float] = {}
 
-    for call_index, (ref_epochs, run_epochs) in enumerate(zip(ref_calls, run_calls)):
-        for position, (ref_row, run_row) in enumerate(zip(ref_epochs, run_epochs)):
+    for call_index, (ref_epochs, run_epochs) in enumerate(
+        zip(ref_calls, run_calls, strict=False)
+    ):
+        for position, (ref_row, run_row) in enumerate(
+            zip(ref_epochs, run_epochs, strict=False)
+        ):
             deltas = _row_deltas(ref_row, run_row, epsilon, largest)
             if deltas and first is None:
                 first = (call_index, _epoch_number(ref_row, position), deltas)

@@ -155,8 +155,11 @@ def _check_record(path: Path, data: Any) -> None:
             )
 
 
-_NON_FINITE = {"NaN": float("nan"), "Infinity": float("inf"),
-               "-Infinity": float("-inf")}
+_NON_FINITE = {
+    "NaN": float("nan"),
+    "Infinity": float("inf"),
+    "-Infinity": float("-inf"),
+}
 
 
 def as_number(value: Any) -> float | None:

@@ -147,7 +147,8 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
         differ = {r.run_id for r in c.runs if r.metrics_differ}
         sections.append(
             (
-                "Setup differences (most likely cause first; * = may explain the change)",
+                "Setup differences "
+                "(most likely cause first; * = may explain the change)",
                 ["", "run", "field", "reference", "run value", "category", "why"],
                 [
                     [
@@ -239,7 +240,9 @@ def _align(rows: list[list[str]]) -> list[str]:
     rows = [[_clean(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+        "  ".join(
+            cell.ljust(width) for cell, width in zip(row, widths, strict=False)
+        ).rstrip()
         for row in rows
     ]
 

@@ -124,7 +124,7 @@ def parse_nvidia_smi_csv(text: str, fields: tuple[str, ...] = CSV_FIELDS) -> Hos
                 f"nvidia-smi line {row!r} has {len(cells)} fields, expected "
                 f"{len(fields)} ({','.join(fields)})"
             )
-        values = {key: _known(value) for key, value in zip(fields, cells)}
+        values = {key: _known(value) for key, value in zip(fields, cells, strict=False)}
         if values.get("driver_version"):
             drivers.add(values["driver_version"])
         memory = values.get("memory.total")

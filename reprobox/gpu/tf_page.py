@@ -81,7 +81,8 @@ def linux_gpu_table(html: str) -> list[list[str]]:
             return value
     raise InputError(
         "no Linux GPU table found in the page",
-        hint="save https://www.tensorflow.org/install/source as HTML and pass that file",
+        hint="save https://www.tensorflow.org/install/source as HTML "
+        "and pass that file",
     )
 
 

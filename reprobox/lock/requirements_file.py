@@ -50,7 +50,9 @@ def _read_into(
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot read requirements file {path}: {exc.strerror}")
+        raise InputError(
+            f"cannot read requirements file {path}: {exc.strerror}"
+        ) from None
     for number, line in _logical_lines(text):
         origin = f"{path}:{number}"
         option, value = _split_option(line)

@@ -126,7 +126,7 @@ def _on_tensorflow(tf) -> None:
             "cuda": build.get("cuda_version"),
             "cudnn": build.get("cudnn_version"),
         }
-    except Exception:  # older TF or a stripped build: facts are optional
+    except Exception:  # noqa: BLE001 - older TF or a stripped build: facts are optional
         pass
     info["version"] = getattr(tf, "__version__", None)
     _state["frameworks"]["tensorflow"] = info
@@ -210,7 +210,7 @@ def _on_keras(keras) -> None:
             return result  # fit's own validation pass, already in the history
         try:
             values = dict(self.get_metrics_result())
-        except Exception:
+        except Exception:  # noqa: BLE001 - never break the user's script
             values = {}
         if not values and isinstance(result, dict):
             values = result
@@ -270,7 +270,7 @@ class _AfterImport(importlib.abc.MetaPathFinder):
                 _HOOKS[name](module)
             except SystemExit:
                 raise
-            except Exception:
+            except Exception:  # noqa: BLE001 - never break the user's script
                 _state.setdefault("hook_errors", []).append(
                     f"{name}: {traceback.format_exc(limit=2)}"
                 )
@@ -302,7 +302,7 @@ def _record_exit() -> None:
         from . import gpu_facts
 
         _state["gpu"] = gpu_facts.gpu_facts()
-    except Exception:
+    except Exception:  # noqa: BLE001 - never break the user's script
         _state["gpu"] = None
     _write_capture()
 

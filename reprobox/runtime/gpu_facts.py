@@ -56,7 +56,9 @@ def gpu_facts(run=_run) -> dict:
         cells = [cell.strip() for cell in line.split(",")]
         if len(cells) != len(QUERY_FIELDS):
             continue
-        row = {key: _value(cell) for key, cell in zip(QUERY_FIELDS, cells)}
+        row = {
+            key: _value(cell) for key, cell in zip(QUERY_FIELDS, cells, strict=False)
+        }
         facts["driver"] = row["driver_version"] or facts["driver"]
         facts["gpus"].append(
             {
@@ -216,7 +218,7 @@ def gpu_fallback_problem(framework_facts: dict, host_facts: dict) -> str | None:
 
 
 def apply_strict_gpu_determinism(framework) -> dict:
-    """Switch a framework to deterministic GPU kernels and TF32 off; say what was set."""
+    """Switch a framework to deterministic GPU kernels, TF32 off; say what was set."""
     name = getattr(framework, "__name__", "").split(".")[0]
     if name == "tensorflow":
         return _strict_tensorflow(framework)

@@ -14,21 +14,50 @@ import sys
 
 # The instruction-set flags that change which kernels oneDNN, Eigen and BLAS pick.
 ISA_FLAGS = (
-    "sse4_1", "sse4_2", "fma", "f16c", "avx", "avx2", "avx_vnni",
-    "avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx512_vnni",
-    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_int8", "amx_bf16",
-    "asimd", "sve", "sve2",
+    "sse4_1",
+    "sse4_2",
+    "fma",
+    "f16c",
+    "avx",
+    "avx2",
+    "avx_vnni",
+    "avx512f",
+    "avx512cd",
+    "avx512bw",
+    "avx512dq",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "asimd",
+    "sve",
+    "sve2",
 )
 
 # Variables that change numerical results or thread counts; captured by freeze
 # and recorded in every run.
 NUMERICS_ENV = (
-    "CUBLAS_WORKSPACE_CONFIG", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND",
-    "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "NVIDIA_TF32_OVERRIDE",
-    "OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
-    "OPENBLAS_NUM_THREADS", "PYTHONHASHSEED", "TF_CUDNN_DETERMINISTIC",
-    "TF_DETERMINISTIC_OPS", "TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS",
-    "TF_NUM_INTRAOP_THREADS", "TF_XLA_FLAGS", "VECLIB_MAXIMUM_THREADS",
+    "CUBLAS_WORKSPACE_CONFIG",
+    "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "NVIDIA_TF32_OVERRIDE",
+    "OMP_NUM_THREADS",
+    "ONEDNN_MAX_CPU_ISA",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "PYTHONHASHSEED",
+    "TF_CUDNN_DETERMINISTIC",
+    "TF_DETERMINISTIC_OPS",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_XLA_FLAGS",
+    "VECLIB_MAXIMUM_THREADS",
     "XLA_FLAGS",
 )
 
@@ -106,13 +135,15 @@ def cpu_facts(cgroup_root: str = "/sys/fs/cgroup") -> dict:
     quota, version = cgroup_cpu_quota(cgroup_root)
     visible = visible_cpus()
     facts = cpu_identity()
-    facts.update({
-        "logical_cpus": os.cpu_count(),
-        "visible_cpus": visible,
-        "cpu_quota": quota,
-        "cgroup_version": version,
-        "fitted_threads": fitted_threads(quota, visible),
-    })
+    facts.update(
+        {
+            "logical_cpus": os.cpu_count(),
+            "visible_cpus": visible,
+            "cpu_quota": quota,
+            "cgroup_version": version,
+            "fitted_threads": fitted_threads(quota, visible),
+        }
+    )
     return facts
 
 
