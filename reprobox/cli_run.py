@@ -1,0 +1,278 @@
+"""The `reprobox run` command: one run, or many across engines, seeds, repeats."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import typer
+
+from reprobox.atomic import dump_json
+from reprobox.cli import (
+    CaCertOpt,
+    JsonOpt,
+    ProjectArg,
+    _build,
+    _load,
+    _state,
+    app,
+    interruptible,
+    say,
+)
+from reprobox.errors import InputError
+
+
+def _parse_env(values: list[str]) -> dict[str, str]:
+    env = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep:
+            if name not in os.environ:
+                raise InputError(
+                    f"--env {name}: not set in this shell",
+                    hint=f"use --env {name}=VALUE",
+                )
+            value = os.environ[name]
+        if not name.isidentifier():
+            raise InputError(f"--env {item!r}: {name!r} is not a variable name")
+        env[name] = value
+    return env
+
+
+@app.command()
+@interruptible
+def run(
+    project: Path = ProjectArg,
+    seed: int | None = typer.Option(None, "--seed", help="Override the seed."),
+    seeds: str | None = typer.Option(
+        None, "--seeds", help="Seed sweep, e.g. 0-4 or 1,3,5: one run per seed."
+    ),
+    repeat: int = typer.Option(
+        1, "--repeat", help="Run N times to catch nondeterminism."
+    ),
+    profile: str | None = typer.Option(
+        None, "--profile", help="Determinism profile: default or strict."
+    ),
+    cpus: float | None = typer.Option(None, "--cpus", help="CPU quota, e.g. 1.5."),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Memory limit, e.g. 4g; over it the run is OOM-killed."
+    ),
+    gpus: str | None = typer.Option(
+        None, "--gpus", help="GPUs: all, a count, or device=ID[,ID]."
+    ),
+    env: list[str] = typer.Option(
+        [], "--env", "-e", help="NAME=VALUE or NAME, for this run only."
+    ),
+    ca_cert: Path | None = CaCertOpt,
+    host: list[str] = typer.Option(
+        [],
+        "--host",
+        "-H",
+        help="Docker engine URL (unix://, tcp://, ssh://); "
+        "repeat to run on several engines side by side.",
+    ),
+    context: list[str] = typer.Option(
+        [], "--context", help="Docker context name; may be repeated."
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train inside the image (built if needed) and write a run record."""
+    from reprobox.engine import connect, remove_orphans
+    from reprobox.manifest import check_data_unchanged, load_frozen
+    from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
+    from reprobox.runner import (
+        RunOptions,
+        RunTarget,
+        raise_for_status,
+        run_in_container,
+    )
+
+    cfg = _load(project)
+    if profile is not None and profile not in ("default", "strict"):
+        raise InputError(
+            f"--profile {profile!r} is unknown", hint="use default or strict"
+        )
+    if cpus is not None and not 0 < cpus < 4096:
+        raise InputError(f"--cpus {cpus} is not a CPU count", hint="e.g. --cpus 1.5")
+    if memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", memory.lower()):
+        raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
+    if seed is not None and seeds is not None:
+        raise InputError("--seed and --seeds exclude each other", hint="use one")
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    extra_env = _parse_env(env)
+    frozen = load_frozen(cfg)
+    check_data_unchanged(cfg, frozen.manifest)
+    device_requests = _device_requests(
+        gpus, frozen.manifest, remote=bool(host or context)
+    )
+
+    local = connect()
+    for orphan in remove_orphans(local, cfg.name):
+        say(f"removed container of interrupted run {orphan}")
+    built = _build(cfg, local, ca_cert)
+    say(("built " if built.built else "using ") + built.tag)
+    image_ref, image, published = _run_image(frozen.manifest, local, built)
+
+    engines = {"local": local} if not (host or context) else {}
+    for url in host:
+        engines[url] = connect(url)
+    for name in context:
+        engines[f"context:{name}"] = connect(context=name)
+    images = {}
+    for label, engine in engines.items():
+        if engine is local:
+            images[label] = (image_ref, image)
+            continue
+        for orphan in remove_orphans(engine, cfg.name):
+            say(f"{label}: removed container of interrupted run {orphan}")
+        shipped = _ship(local, engine, image, image_ref, published)
+        say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
+        images[label] = (image_ref, shipped.image_id)
+
+    base = RunOptions(
+        seed=seed if seed is not None else frozen.manifest.get("seed"),
+        profile=profile or frozen.manifest["determinism"]["profile"],
+        cpus=cpus if cpus is not None else cfg.cpus,
+        memory=memory,
+        gpus=gpus,
+        device_requests=device_requests,
+        extra_env=extra_env,
+        network=cfg.network,
+    )
+    jobs = plan_jobs(list(engines), base, seeds=seed_list, repeat=repeat)
+    target = RunTarget.for_project(cfg)
+    echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
+    if len(jobs) == 1:
+        label = jobs[0].engine_label
+        record = run_in_container(
+            target,
+            engines[label],
+            image_ref=images[label][0],
+            image_id=images[label][1],
+            manifest=frozen.manifest,
+            manifest_sha256=frozen.manifest_sha256,
+            opts=jobs[0].opts,
+            on_log=echo,
+        )
+        record_path = target.runs_dir / record["run_id"] / "record.json"
+        if as_json:
+            typer.echo(dump_json(record), nl=False)
+        else:
+            _print_summary(record, record_path)
+        raise_for_status(record, record_path)
+        return
+
+    log = (
+        None
+        if _state["quiet"]
+        else (lambda label, line: typer.echo(f"[{label}] {line}", err=True))
+    )
+    results = run_jobs(
+        jobs,
+        engines,
+        images,
+        target=target,
+        manifest=frozen.manifest,
+        manifest_sha256=frozen.manifest_sha256,
+        on_log=log,
+    )
+    sys.exit(
+        _report_many(
+            results, frozen.manifest, target, as_json, sweep=seed_list is not None
+        )
+    )
+
+
+def _run_image(manifest: dict, engine, built) -> tuple[str, str, str | None]:
+    """Prefer the sealed, published image of this build when there is one."""
+    from reprobox.engine import image_id
+    from reprobox.share import pull_by_digest
+
+    for entry in manifest.get("published") or []:
+        if entry.get("source_image_id") != built.image_id:
+            continue
+        sealed = image_id(engine, entry["image_id"])
+        if sealed is None:
+            sealed = pull_by_digest(engine, entry["ref"])
+        return built.tag, sealed, entry["ref"]
+    return built.tag, built.image_id, None
+
+
+def _ship(source, dest, image: str, tag: str, published: str | None):
+    from reprobox.share import ship_image
+
+    return ship_image(source, dest, image, tag, published)
+
+
+def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) -> int:
+    """Print every run and their comparison; return the exit code."""
+    from reprobox.compare import (
+        Record,
+        compare_runs,
+        exit_code,
+        render_json,
+        render_text,
+    )
+
+    records = [r.record for r in results if r.record is not None]
+    failed = [
+        r for r in results if r.record is None or r.record["status"] != "succeeded"
+    ]
+    comparison = None
+    ok = [rec for rec in records if rec["status"] == "succeeded"]
+    if len(ok) >= 2:
+        metrics = manifest.get("metrics") or {}
+        comparison = compare_runs(
+            [
+                Record(path=target.runs_dir / rec["run_id"] / "record.json", data=rec)
+                for rec in ok
+            ],
+            tolerances=metrics.get("tolerances") or {},
+            metrics=metrics.get("compare") or None,
+        )
+    if as_json:
+        payload = {
+            "schema_version": 1,
+            "records": records,
+            "errors": [str(r.error) for r in results if r.error],
+            "comparison": json.loads(render_json(comparison)) if comparison else None,
+        }
+        typer.echo(dump_json(payload), nl=False)
+    else:
+        for rec in records:
+            _print_summary(rec, target.runs_dir / rec["run_id"] / "record.json")
+        for result in results:
+            if result.error:
+                typer.echo(
+                    f"reprobox: error: {result.job.engine_label}: {result.error}",
+                    err=True,
+                )
+        if comparison:
+            typer.echo(render_text(comparison), nl=False)
+    if failed:
+        return 1
+    if comparison is None or sweep:
+        return 0
+    return exit_code(comparison)
+
+
+def _device_requests(gpus: str | None, manifest: dict, remote: bool):
+    """Check the GPU request against this machine's driver before anything starts."""
+    from reprobox.gpu.preflight import gpu_preflight
+
+    requests = gpu_preflight(manifest, gpus, remote=remote)
+    for warning in getattr(requests, "warnings", ()):
+        say(f"warning: {warning}")
+    return requests
+
+
+def _print_summary(record: dict, record_path: Path) -> None:
+    typer.echo(
+        f"run {record['run_id']} {record['status']} in {record['duration_s']:.1f}s"
+    )
+    for name, value in record["metrics"].items():
+        typer.echo(f"  {name:<24} {value:.6f}")
+    typer.echo(f"  record: {record_path}")
