@@ -124,6 +124,23 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
         )
 
 
+def _read_frozen(path: Path, sha256: str | None, root: Path, fix: str) -> str:
+    """Return a frozen file's text, refusing it when missing or edited since."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"{path} is missing", hint=f"run `reprobox freeze {root}` again"
+        ) from None
+    if sha256_bytes(data) != sha256:
+        raise InputError(
+            f"{path} was changed after freeze (its sha256 no longer matches "
+            "manifest.json)",
+            hint=fix,
+        )
+    return data.decode("utf-8")
+
+
 def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     """Load the frozen files of a project, checking they belong together."""
     state = cfg.state_dir
@@ -135,50 +152,31 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         )
     manifest = read_versioned_json(manifest_path, "manifest", SCHEMA_VERSION)
     check_manifest(manifest_path, manifest)
-    lock_path = state / LOCK_NAME
-    try:
-        lock_bytes = lock_path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(
-            f"{lock_path} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
-        ) from None
-    if sha256_bytes(lock_bytes) != manifest["packages"]["lock_sha256"]:
-        raise InputError(
-            f"{lock_path} was changed after freeze (its sha256 no longer matches "
-            "manifest.json)",
-            hint=f"run `reprobox freeze {cfg.root}` to lock again",
-        )
-    vcs_text = None
+    lock_text = _read_frozen(
+        state / LOCK_NAME,
+        manifest["packages"]["lock_sha256"],
+        cfg.root,
+        "edit the requirements, then run `reprobox freeze` to lock again",
+    )
     vcs_sha = manifest["packages"].get("vcs_sha256")
-    if vcs_sha:
-        vcs_path = state / VCS_NAME
-        try:
-            vcs_bytes = vcs_path.read_bytes()
-        except FileNotFoundError:
-            raise InputError(
-                f"{vcs_path} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
-            ) from None
-        if sha256_bytes(vcs_bytes) != vcs_sha:
-            raise InputError(
-                f"{vcs_path} was changed after freeze",
-                hint=f"run `reprobox freeze {cfg.root}` to lock again",
-            )
-        vcs_text = vcs_bytes.decode("utf-8")
-    dockerfile = state / DOCKERFILE_NAME
-    if not dockerfile.is_file():
-        raise InputError(
-            f"{dockerfile} is missing", hint=f"run `reprobox freeze {cfg.root}` again"
+    vcs_text = (
+        _read_frozen(
+            state / VCS_NAME, vcs_sha, cfg.root, "run `reprobox freeze` to lock again"
         )
-    if sha256_file(dockerfile) != manifest.get("dockerfile_sha256"):
-        raise InputError(
-            f"{dockerfile} was changed after freeze",
-            hint="edit reprobox.toml instead, then run `reprobox freeze` again",
-        )
+        if vcs_sha
+        else None
+    )
+    _read_frozen(
+        state / DOCKERFILE_NAME,
+        manifest.get("dockerfile_sha256"),
+        cfg.root,
+        "edit reprobox.toml instead, then run `reprobox freeze` again",
+    )
     return FrozenProject(
         state_dir=state,
         manifest=manifest,
         manifest_text=manifest_path.read_text(encoding="utf-8"),
-        lock_text=lock_bytes.decode("utf-8"),
+        lock_text=lock_text,
         vcs_text=vcs_text,
     )
 
