@@ -202,6 +202,11 @@ def check_data_unchanged(cfg: ProjectConfig, manifest: dict[str, Any]) -> None:
     """Refuse to run when a data file differs from its fingerprint at freeze."""
     frozen = {item["path"]: item["sha256"] for item in manifest.get("data", [])}
     for rel in sorted(set(frozen) | set(cfg.data)):
+        if rel not in cfg.data:
+            raise InputError(
+                f"{cfg.root / rel}: data file was removed from `data` after freeze",
+                hint="run `reprobox freeze` again",
+            )
         if rel not in frozen:
             raise InputError(
                 f"{cfg.root / rel}: data file was added after freeze",
