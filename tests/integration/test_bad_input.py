@@ -1,0 +1,592 @@
+"""Bad input through the real CLI: one clear line, the right exit code, no debris.
+
+Every case copies the frozen and built tests/integration/projects/hard-tiny
+project (with its .reprobox/ and one succeeded run), breaks one thing, runs
+`python -m reprobox -q ...` and checks: the exit code (2 bad input, 3 engine
+trouble, 1 a run that failed), stderr is one `reprobox: error:` line that names
+the file or flag and a fix, no traceback, .reprobox/ unchanged except where the
+case allows it, no container of the project left and no image made where none
+should be. The config-file cases of tests/unit/test_config.py are not repeated;
+the few config cases here go through the CLI on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+EXIT_FAILED, EXIT_USAGE, EXIT_ENGINE = 1, 2, 3
+ANY_HINT = object()  # the line ends with a "(what to do)" hint, whatever its words
+PROJECT_LABEL = "org.reprobox.project"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    """One finished CLI call."""
+
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        """Return the call and its output for assertion messages."""
+        return (f"$ {' '.join(self.argv)[:400]}\nexit {self.returncode}\n--- stdout\n"
+                f"{self.stdout[-2000:]}\n--- stderr\n{self.stderr[-3000:]}")
+
+
+def invoke(cli, *args: str, env: dict[str, str] | None = None,
+           timeout: float = 300) -> Result:
+    """Run `python -m reprobox ARGS` in the clean env plus env; return the result."""
+    argv = [sys.executable, "-m", "reprobox", *args]
+    full_env = {**cli.env(), **(env or {})}
+    done = subprocess.run(argv, env=full_env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO,
+                          check=False)
+    return Result(argv, done.returncode, done.stdout, done.stderr)
+
+
+class Context:
+    """What a case's setup may use; undoes mounts and servers afterwards."""
+
+    def __init__(self, cli, tiny, docker_client, tmp: Path):
+        self.cli = cli
+        self.tiny = tiny
+        self.docker = docker_client
+        self.tmp = tmp
+        self.env: dict[str, str] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def mount_tmpfs(self, path: Path, size: str) -> None:
+        """Mount a tmpfs of size on path (made empty first) until the case ends."""
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("mounting a tmpfs needs root and mount(8)")
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                        str(path)], check=True)
+        self._undo.append(lambda: subprocess.run(["umount", "-l", str(path)],
+                                                 check=False))
+
+    def serve_status(self, status: int) -> int:
+        """Serve `status` to every request on a free loopback port; return it."""
+
+        class Refuse(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._undo.append(server.shutdown)
+        self._undo.append(lambda: self.untag(f"127.0.0.1:{server.server_port}/"))
+        return server.server_port
+
+    def untag(self, prefix: str) -> None:
+        """Remove this project's image tags that start with prefix."""
+        for image in self.docker.images.list():
+            for tag in image.tags:
+                if tag.startswith(prefix) and self.tiny.name in tag:
+                    self.docker.images.remove(tag)
+
+    def freeze(self, project: Path) -> None:
+        """Freeze project again through the CLI (after the setup edited it)."""
+        result = invoke(self.cli, "-q", "freeze", str(project))
+        assert result.returncode == 0, result.describe()
+
+    def close(self) -> None:
+        """Undo mounts, stop servers and remove stray tags, last first."""
+        for undo in reversed(self._undo):
+            undo()
+
+
+@dataclass
+class Case:
+    """One bad input and what reprobox must do with it."""
+
+    id: str
+    argv: tuple[str, ...]  # "{p}" is the project copy, "{tmp}" the case's tmp folder
+    code: int
+    needles: tuple[str, ...]  # all must appear in the error line ("{p}" allowed)
+    fix: object  # a string the hint must hold, or ANY_HINT
+    setup: Callable[[Path, Context], None] | None = None
+    may_change: tuple[str, ...] = ()  # .reprobox paths (prefixes) allowed to change
+    may_build: bool = False  # whether a new image of the project may appear
+    check: Callable[[Result, Path, Context], None] | None = None
+    bug: str | None = None  # strict xfail reason, for the module's owner
+
+
+def edit(rel: str, change: Callable[[str], str]) -> Callable[[Path, Context], None]:
+    """Return a setup that rewrites the project file rel with change."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        path = project / rel
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+    return setup
+
+
+def remove(rel: str) -> Callable[[Path, Context], None]:
+    """Return a setup that deletes the project file rel."""
+    return lambda project, ctx: (project / rel).unlink()
+
+
+def manifest_schema(version: int) -> Callable[[Path, Context], None]:
+    """Return a setup that sets the manifest's schema_version."""
+
+    def change(text: str) -> str:
+        data = json.loads(text)
+        data["schema_version"] = version
+        return json.dumps(data)
+
+    return edit(".reprobox/manifest.json", change)
+
+
+def add_data_file(project: Path, ctx: Context) -> None:
+    (project / "extra.csv").write_text("1\n")
+    edit("reprobox.toml", lambda t: t.replace('data = ["data.csv"]',
+                                              'data = ["data.csv", "extra.csv"]'))(
+        project, ctx)
+
+
+def baseline_record(project: Path) -> Path:
+    """Return the record.json of the project's one baseline run."""
+    found = sorted((project / ".reprobox" / "runs").glob("*/record.json"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def write_bad_record(kind: str) -> Callable[[Path, Context], None]:
+    """Return a setup writing {tmp}/bad.json: corrupt JSON or a newer schema."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        if kind == "corrupt":
+            text = baseline_record(project).read_text()[:200]
+        else:
+            data = json.loads(baseline_record(project).read_text())
+            data.update(schema_version=99, run_id=data["run_id"] + "-newer")
+            text = json.dumps(data)
+        (ctx.tmp / "bad.json").write_text(text)
+
+    return setup
+
+
+def write_requirements(text: str, *, forget_freeze: bool = False):
+    """Return a setup that replaces requirements.txt (and drops .reprobox/)."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        (project / "requirements.txt").write_text(text)
+        if forget_freeze:
+            shutil.rmtree(project / ".reprobox")
+
+    return setup
+
+
+def write_fake_bundle(truncate: bool) -> Callable[[Path, Context], None]:
+    """Return a setup writing {tmp}/bundle.tar shaped like `reprobox export`'s."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        members = {"image.tar": os.urandom(300_000),
+                   "manifest.json": (project / ".reprobox/manifest.json").read_bytes()}
+        index = {"schema_version": 1, "image_id": "sha256:" + "0" * 64,
+                 "tag": "reprobox/hard-tiny:0000",
+                 "files": {name: hashlib.sha256(data).hexdigest()
+                           for name, data in members.items()}}
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for name, data in [("reprobox-bundle.json", json.dumps(index).encode()),
+                               *sorted(members.items())]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        data = buf.getvalue()
+        (ctx.tmp / "bundle.tar").write_bytes(data[: len(data) // 3] if truncate
+                                             else data)
+
+    return setup
+
+
+def set_env_value(value: str) -> Callable[[Path, Context], None]:
+    """Return a setup adding [env] WEIRD = value (as a TOML literal) to the config."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        with open(project / "reprobox.toml", "a", encoding="utf-8") as fh:
+            fh.write(f'\n[env]\nHARD_SHOW = "WEIRD"\nWEIRD = {value}\n')
+
+    return setup
+
+
+SHELL_VALUE = r"""$(touch /tmp/pwned) "quoted" back\slash `id` ${HOME} \n"""
+
+
+def shell_literal_setup(project: Path, ctx: Context) -> None:
+    assert not Path("/tmp/pwned").exists(), "/tmp/pwned exists before the test"
+    set_env_value("'" + SHELL_VALUE + "'")(project, ctx)
+    ctx.freeze(project)
+
+
+def check_shell_literal(result: Result, project: Path, ctx: Context) -> None:
+    record = json.loads(result.stdout)
+    log = (project / ".reprobox/runs" / record["run_id"] / "container.log").read_text()
+    assert f"WEIRD={SHELL_VALUE!r}" in log.splitlines(), log
+    assert "pwned-file-exists=False" in log.splitlines(), log
+    assert not Path("/tmp/pwned").exists(), "the value ran as a shell command here"
+
+
+def check_failed_record(result: Result, project: Path, ctx: Context) -> None:
+    record_path = result.stdout.strip().splitlines()[-1].split("record: ")[-1]
+    runs = sorted((project / ".reprobox/runs").glob("*/record.json"))
+    new = [p for p in runs if p != baseline_record_of(ctx)]
+    assert len(new) == 1 and str(new[0]) == record_path, (runs, result.describe())
+    record = json.loads(new[0].read_text())
+    assert record["status"] == "failed" and record["exit_code"] == 2
+    assert "train.py" in record["error"]["log_tail"]
+
+
+def baseline_record_of(ctx: Context) -> Path:
+    """Return where the baseline record lies in the case's copy of the project."""
+    rel = baseline_record(ctx.tiny.path).relative_to(ctx.tiny.path)
+    return ctx.tmp / "p" / rel
+
+
+def plain_tar(project: Path, ctx: Context) -> None:
+    with tarfile.open(ctx.tmp / "plain.tar", "w") as tar:
+        tar.add(project / "requirements.txt", arcname="requirements.txt")
+
+
+def symlink_outside(project: Path, ctx: Context) -> None:
+    (project / "outside").symlink_to("/etc/passwd")
+
+
+def non_utf8_config(project: Path, ctx: Context) -> None:
+    text = (project / "reprobox.toml").read_bytes()
+    (project / "reprobox.toml").write_bytes(text + b'\n# caf\xe9\n')
+
+
+def missing_base_image(project: Path, ctx: Context) -> None:
+    edit("reprobox.toml", lambda t: t.replace(
+        '"reprobox-base:bookworm-py3.11"', '"127.0.0.1:5000/reprobox-nosuch:1"'))(
+        project, ctx)
+    ctx.freeze(project)
+
+
+def engine_unreachable(project: Path, ctx: Context) -> None:
+    ctx.env["DOCKER_HOST"] = "unix:///tmp/nonexistent.sock"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CLOSED_PORT = free_port()
+
+
+def push_nowhere(project: Path, ctx: Context) -> None:
+    ctx._undo.append(lambda: ctx.untag(f"127.0.0.1:{CLOSED_PORT}/"))
+
+
+def push_refused(project: Path, ctx: Context) -> None:
+    ctx.env["HARD_REGISTRY"] = f"127.0.0.1:{ctx.serve_status(405)}"
+
+
+BIG_METRICS = '''import json, os
+print("writing a big metrics file", flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    json.dump({"rows": 1, "blob": "x" * 2_000_000}, fh)
+'''
+
+
+def disk_full_run(project: Path, ctx: Context) -> None:
+    (project / "train.py").write_text(BIG_METRICS)
+    shutil.rmtree(project / ".reprobox/runs")
+    ctx.mount_tmpfs(project / ".reprobox/runs", "256k")
+
+
+def disk_full_freeze(project: Path, ctx: Context) -> None:
+    ctx.mount_tmpfs(project / ".reprobox", "8k")
+
+
+def check_json_whole(result: Result, project: Path, ctx: Context) -> None:
+    for name in ("record.json", "capture.json", "manifest.json"):
+        for path in (project / ".reprobox").rglob(name):
+            json.loads(path.read_text())  # raises on half a file
+    assert not (project / ".reprobox/manifest.json").exists() or result.returncode == 0
+
+
+RUN = ("run", "{p}")
+CASES = [
+    Case("train-script-missing", RUN, EXIT_FAILED, ("run ", "failed"), None,
+         setup=remove("train.py"), may_change=("runs/",), may_build=True,
+         check=check_failed_record),
+    Case("data-missing", RUN, EXIT_USAGE, ("data.csv", "does not exist"), ANY_HINT,
+         setup=remove("data.csv")),
+    Case("data-changed", RUN, EXIT_USAGE, ("{p}/data.csv", "changed since freeze"),
+         "reprobox freeze", setup=edit("data.csv", lambda t: t + "5,6\n")),
+    Case("data-added", RUN, EXIT_USAGE, ("{p}/extra.csv", "added after freeze"),
+         "reprobox freeze", setup=add_data_file),
+    Case("lock-missing", RUN, EXIT_USAGE, ("requirements.lock", "missing"),
+         "reprobox freeze", setup=remove(".reprobox/requirements.lock")),
+    Case("lock-edited", RUN, EXIT_USAGE, ("requirements.lock", "sha256"),
+         "reprobox freeze",
+         setup=edit(".reprobox/requirements.lock", lambda t: t + "# edited\n")),
+    Case("dockerfile-edited", RUN, EXIT_USAGE, ("Dockerfile", "changed after freeze"),
+         "reprobox freeze", setup=edit(".reprobox/Dockerfile", lambda t: t + "#\n")),
+    Case("manifest-corrupt", RUN, EXIT_USAGE, ("manifest.json", "not valid JSON"),
+         "create it again", setup=edit(".reprobox/manifest.json", lambda t: t[:50])),
+    Case("manifest-newer", RUN, EXIT_USAGE, ("manifest.json", "schema_version 7"),
+         "upgrade reprobox", setup=manifest_schema(7)),
+    Case("manifest-missing", RUN, EXIT_USAGE, ("manifest.json", "missing"),
+         "reprobox freeze", setup=remove(".reprobox/manifest.json")),
+    Case("compare-corrupt-record", ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
+         EXIT_USAGE, ("{tmp}/bad.json", "not valid JSON"), "leave this file out",
+         setup=write_bad_record("corrupt")),
+    Case("compare-newer-record", ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
+         EXIT_USAGE, ("{tmp}/bad.json", "schema_version 99"), "upgrade reprobox",
+         setup=write_bad_record("newer")),
+    Case("compare-one-record", ("compare", "{p}/.reprobox/runs"), EXIT_USAGE,
+         ("two or more", "got 1"), "give more"),
+    Case("compare-nonexistent", ("compare", "{tmp}/nope", "{p}/.reprobox/runs"),
+         EXIT_USAGE, ("{tmp}/nope", "no such file"), "record.json"),
+    Case("tol-malformed", ("compare", "{p}/.reprobox/runs", "{p}/.reprobox/runs",
+                           "--tol", "rows"), EXIT_USAGE, ("--tol", "rows"),
+         "--tol test_accuracy=abs:"),
+    Case("seeds-backwards", (*RUN, "--seeds", "5-1"), EXIT_USAGE,
+         ("--seeds", "5-1"), "1-5"),
+    Case("seeds-not-a-number", (*RUN, "--seeds", "x"), EXIT_USAGE, ("--seeds", "'x'"),
+         "--seeds 0-4"),
+    Case("cpus-zero", (*RUN, "--cpus", "0"), EXIT_USAGE, ("--cpus",), "--cpus 1.5"),
+    Case("cpus-negative", (*RUN, "--cpus", "-1"), EXIT_USAGE, ("--cpus",),
+         "--cpus 1.5"),
+    Case("memory-words", (*RUN, "--memory", "lots"), EXIT_USAGE, ("--memory", "lots"),
+         "--memory 4g"),
+    Case("profile-unknown", (*RUN, "--profile", "fast"), EXIT_USAGE,
+         ("--profile", "fast"), "strict"),
+    Case("env-bad-name", (*RUN, "--env", "1BAD=x"), EXIT_USAGE, ("--env", "1BAD"),
+         ANY_HINT, bug="BUG: cli._parse_env: `reprobox run --env 1BAD=x` says "
+         "\"'1BAD' is not a variable name\" with no fix (expected a hint such as "
+         "letters, digits and '_', not starting with a digit)"),
+    Case("env-reprobox-own", (*RUN, "--env", "REPROBOX_OUT=/x"), EXIT_USAGE,
+         ("REPROBOX_OUT",), "--seed",
+         bug="BUG: runner.run_in_container calls container_env() (which refuses "
+         "REPROBOX_*) after make_run_dir and the first record write: `reprobox run "
+         "--env REPROBOX_OUT=/x` exits 2 but leaves .reprobox/runs/<id>/record.json "
+         "with status 'running' forever; check --env before creating the run"),
+    Case("env-unset", (*RUN, "--env", "HARD_UNSET_NAME_ZZZ"), EXIT_USAGE,
+         ("HARD_UNSET_NAME_ZZZ", "not set"), "--env HARD_UNSET_NAME_ZZZ=VALUE"),
+    Case("seed-and-seeds", (*RUN, "--seed", "1", "--seeds", "1-2"), EXIT_USAGE,
+         ("--seed", "--seeds"), "use one"),
+    Case("gpus-bogus", (*RUN, "--gpus", "bogus"), EXIT_USAGE, ("--gpus", "bogus"),
+         "--gpus all"),
+    Case("gpus-on-gpu-less-host", (*RUN, "--gpus", "all"), EXIT_USAGE,
+         ("--gpus all", "NVIDIA driver"), "run without --gpus"),
+    Case("registry-url", ("push", "{p}", "--registry", "http://x"), EXIT_USAGE,
+         ("--registry", "http://x"), "--registry 127.0.0.1:5000"),
+    Case("import-missing", ("import", "{tmp}/nope.tar"), EXIT_USAGE,
+         ("{tmp}/nope.tar", "no such file"), "from export"),
+    Case("import-not-a-bundle", ("import", "{tmp}/plain.tar"), EXIT_USAGE,
+         ("{tmp}/plain.tar", "not a reprobox bundle"), "reprobox export",
+         setup=plain_tar),
+    Case("import-truncated", ("import", "{tmp}/bundle.tar"), EXIT_USAGE,
+         ("{tmp}/bundle.tar",), ANY_HINT, setup=write_fake_bundle(truncate=True),
+         bug="BUG: share.import_bundle: `reprobox import` of a bundle cut to a third "
+         "dies with a tarfile.ReadError traceback ('unexpected end of data', from "
+         "tar.getmember in _read_bundle_index), exit 1; expected exit 2 naming the "
+         "file as damaged/truncated with a fix (export it again)"),
+    Case("verify-foreign-image", ("verify", "reprobox-base:bookworm-py3.11",
+                                  "--runs-dir", "{tmp}/verify"), EXIT_USAGE,
+         ("reprobox-base:bookworm-py3.11", "not made by reprobox"), ANY_HINT,
+         bug="BUG: share.labels_of/verify: `reprobox verify "
+         "reprobox-base:bookworm-py3.11` says 'image sha256:6603... was not made by "
+         "reprobox' - it names the image by id, not as given, and gives no fix"),
+    Case("requirement-unresolvable", ("freeze", "{p}"), EXIT_USAGE,
+         ("nonexistent-package-reprobox-zzz", "requirements.txt"), ANY_HINT,
+         setup=write_requirements("six==1.17.0\nnonexistent-package-reprobox-zzz==1.0"
+                                  "\n", forget_freeze=True),
+         bug="BUG: lock/resolve: `reprobox freeze` of a requirements.txt holding "
+         "nonexistent-package-reprobox-zzz==1.0 prints uv's sentence only: no "
+         "requirements.txt path and no fix (e.g. check the name on the index)"),
+    Case("requirement-editable", ("freeze", "{p}"), EXIT_USAGE,
+         ("{p}/requirements.txt:2", "-e ."), "name==version",
+         setup=write_requirements("six==1.17.0\n-e .\n")),
+    Case("requirement-local-path", ("freeze", "{p}"), EXIT_USAGE,
+         ("{p}/requirements.txt:2", "./pkg"), "name==version",
+         setup=write_requirements("six==1.17.0\n./pkg\n")),
+    Case("requirement-file-url", ("freeze", "{p}"), EXIT_USAGE,
+         ("{p}/requirements.txt:1", "file://"), "six==",
+         setup=write_requirements("six @ file:///tmp/six-1.17.0-py2.py3-none-any.whl"
+                                  "\n")),
+    Case("data-outside", RUN, EXIT_USAGE, ("reprobox.toml", "data", "../data.csv"),
+         "into the project folder",
+         setup=edit("reprobox.toml", lambda t: t.replace('"data.csv"',
+                                                         '"../data.csv"'))),
+    Case("data-absolute", RUN, EXIT_USAGE, ("reprobox.toml", "data", "/etc/hostname"),
+         "inside the project folder",
+         setup=edit("reprobox.toml", lambda t: t.replace('"data.csv"',
+                                                         '"/etc/hostname"'))),
+    Case("symlink-outside", ("build", "{p}"), EXIT_USAGE,
+         ("outside", "symbolic link", "/etc/passwd"), ".reproboxignore",
+         setup=symlink_outside),
+    Case("env-newline", RUN, EXIT_USAGE, ("reprobox.toml", "env.WEIRD", "line break"),
+         "one line", setup=set_env_value('"""a\nb"""')),
+    Case("env-shell-characters-kept-literal", (*RUN, "--json"), 0, (), None,
+         setup=shell_literal_setup, may_change=("runs/",), may_build=True,
+         check=check_shell_literal),
+    Case("config-not-utf8", RUN, EXIT_USAGE, ("reprobox.toml", "UTF-8"), "save it",
+         setup=non_utf8_config),
+    Case("env-100kb", RUN, EXIT_USAGE, ("reprobox.toml", "env.WEIRD", "4096"),
+         "in a file", setup=set_env_value('"' + "x" * 100_000 + '"')),
+    Case("engine-unreachable", RUN, EXIT_ENGINE,
+         ("unix:///tmp/nonexistent.sock", "no Docker engine"), "--host",
+         setup=engine_unreachable),
+    Case("base-image-missing", RUN, EXIT_ENGINE,
+         ("127.0.0.1:5000/reprobox-nosuch:1", "cannot be pulled"), "base_image",
+         setup=missing_base_image),
+    Case("registry-not-listening", ("push", "{p}", "--registry",
+                                    f"127.0.0.1:{CLOSED_PORT}"), EXIT_ENGINE,
+         (f"127.0.0.1:{CLOSED_PORT}", "refused"), ANY_HINT, setup=push_nowhere,
+         bug="BUG: share.push_image: a push to a registry where nothing listens "
+         "says 'connection refused' with no fix (e.g. start the registry or check "
+         "--registry)"),
+    Case("registry-answers-405", ("push", "{p}", "--registry", "{HARD_REGISTRY}"),
+         EXIT_ENGINE, ("{HARD_REGISTRY}",), ANY_HINT, setup=push_refused,
+         bug="BUG: share.push_image: a registry answering 405 gives 'error parsing "
+         "HTTP 405 response body' with no fix (e.g. check --registry)"),
+    Case("disk-full-during-run", RUN, EXIT_FAILED, ("No space left",), ANY_HINT,
+         setup=disk_full_run, may_change=("runs/",), may_build=True,
+         check=check_json_whole,
+         bug="BUG: runner.run_in_container: with .reprobox/runs full (ENOSPC) "
+         "`reprobox run` dies with a chained OSError traceback (writing "
+         "container.log, then the record) and leaves record.json at status "
+         "'running'; expected one 'reprobox: error: ... No space left ...' line"),
+    Case("disk-full-during-freeze", ("freeze", "{p}"), EXIT_USAGE, ("No space left",),
+         ANY_HINT, setup=disk_full_freeze, may_change=("",),
+         check=check_json_whole,
+         bug="BUG: freeze.write_frozen/atomic: with .reprobox on a full disk "
+         "`reprobox freeze` dies with an OSError traceback (exit 1) after writing "
+         "requirements.lock and Dockerfile; expected one 'reprobox: error: ... No "
+         "space left ...' line, exit 2"),
+]
+
+
+def test_table_has_at_least_thirty_cases():
+    assert len(CASES) >= 30
+    assert len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.fixture(scope="module")
+def tiny(test_project, cli):
+    """The hard-tiny project, frozen, built, and run once (the baseline record)."""
+    project = test_project("hard-tiny")
+    result = invoke(cli, "-q", "run", str(project.path))
+    assert result.returncode == 0, result.describe()
+    return project
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Return rel path -> sha256 of every file under folder."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def project_tags(docker_client, name: str) -> set[str]:
+    return {tag for image in docker_client.images.list(name=f"reprobox/{name}")
+            for tag in image.tags}
+
+
+def fill(text: str, project: Path, ctx: Context) -> str:
+    return (text.replace("{p}", str(project)).replace("{tmp}", str(ctx.tmp))
+            .replace("{HARD_REGISTRY}", ctx.env.get("HARD_REGISTRY", "")))
+
+
+def error_line(result: Result, case: Case) -> str:
+    """Check stderr's shape for the case's exit code; return the error line."""
+    out = result.stdout + result.stderr
+    assert "Traceback" not in out, result.describe()
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("reprobox: error:")]
+    assert len(errors) == 1, result.describe()
+    if case.code == EXIT_FAILED:
+        assert lines[0] == errors[0], result.describe()  # then the log tail
+    else:
+        assert lines == errors, result.describe()
+    return errors[0]
+
+
+def check_fix(line: str, fix: object, result: Result) -> None:
+    if fix is ANY_HINT:
+        assert line.endswith(")") and "(" in line, f"no fix given: {result.describe()}"
+    elif fix is not None:
+        assert fix in line, result.describe()
+
+
+@pytest.mark.parametrize("case", [
+    pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.bug)]
+                 if c.bug else []) for c in CASES])
+def test_bad_input(case, tiny, cli, docker_client, tmp_path):
+    started = time.monotonic()
+    project = tmp_path / "p"
+    shutil.copytree(tiny.path, project, symlinks=True)
+    ctx = Context(cli, tiny, docker_client, tmp_path)
+    try:
+        if case.setup:
+            case.setup(project, ctx)
+        before = snapshot(project / ".reprobox")
+        tags_before = project_tags(docker_client, tiny.name)
+        argv = ["-q", *(fill(a, project, ctx) for a in case.argv)]
+        result = invoke(cli, *argv, env=ctx.env)
+        print(f"\n[{case.id}] exit {result.returncode} in "
+              f"{time.monotonic() - started:.1f}s: {result.stderr.strip()[:300]}")
+
+        assert result.returncode == case.code, result.describe()
+        if case.code != 0:
+            line = error_line(result, case)
+            for needle in case.needles:
+                assert fill(needle, project, ctx) in line, result.describe()
+            check_fix(line, case.fix, result)
+        after = snapshot(project / ".reprobox")
+        changed = {rel for rel in before.keys() | after.keys()
+                   if before.get(rel) != after.get(rel)}
+        unexpected = {rel for rel in changed
+                      if not any(rel.startswith(p) for p in case.may_change)}
+        assert not unexpected, f"changed in .reprobox: {sorted(unexpected)}"
+        stray = [rel for rel in after if rel.endswith(".tmp")]
+        assert not stray, f"temp files left: {stray}"
+        if case.check:
+            case.check(result, project, ctx)
+    finally:
+        ctx.close()
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"{PROJECT_LABEL}={tiny.name}"})
+    assert left == [], f"containers left: {[c.id[:12] for c in left]}"
+    if not case.may_build:
+        assert project_tags(docker_client, tiny.name) <= tags_before | {
+            t + "-sealed" for t in tags_before}, "an image was made"
