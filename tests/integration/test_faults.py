@@ -1,0 +1,241 @@
+"""Faults against the real engine: kills mid-write, concurrent runs, signals
+during a build, and the OOM killer.
+
+Orphans of a SIGKILLed run and a failing training command are covered by
+test_interrupt.py and not repeated here.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_LABEL = "org.reprobox.project"
+EXIT_INTERRUPTED = 130
+KILL_TRIES = 12
+OOM_SCRIPT = '''print("allocating 400 MB", flush=True)
+blocks = []
+for step in range(40):
+    blocks.append(bytearray(10 * 1024 * 1024))
+    print(f"holding {(step + 1) * 10} MB", flush=True)
+print("survived", flush=True)
+'''
+
+
+def reprobox(cli, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the reprobox CLI in the clean env and return the finished process."""
+    return subprocess.run([sys.executable, "-m", "reprobox", *args], env=cli.env(),
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def start(cli, *args: str, stderr=subprocess.PIPE) -> subprocess.Popen:
+    """Start the reprobox CLI in the clean env."""
+    return subprocess.Popen([sys.executable, "-m", "reprobox", *args], env=cli.env(),
+                            cwd=REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=stderr, text=True)
+
+
+def shown(proc: subprocess.CompletedProcess) -> str:
+    return f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+
+
+def new_project(cli, engine_cleanup, tmp_path: Path, base: str = "hard-tiny",
+                files: dict[str, str] | None = None) -> tuple[Path, str]:
+    """Copy a test project under a unique name, overwrite files, freeze it."""
+    path, name = cli.copy_project(TEST_PROJECTS / base, tmp_path, base)
+    engine_cleanup.add(name)
+    for rel, text in (files or {}).items():
+        (path / rel).write_text(text)
+    froze = reprobox(cli, "-q", "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+    return path, name
+
+
+def containers(docker_client, name: str) -> list:
+    return docker_client.containers.list(
+        all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
+
+
+def remove_containers(docker_client, name: str) -> None:
+    for container in containers(docker_client, name):
+        container.remove(force=True)
+
+
+def whole_json_files(state: Path, names: tuple[str, ...]) -> list[Path]:
+    """Check that every file called one of names under state parses; return them."""
+    found = [p for name in names for p in state.rglob(name)]
+    for path in found:
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            pytest.fail(f"{path} is half-written: {exc}: {path.read_text()[:300]!r}")
+    return found
+
+
+def temp_leftovers(state: Path) -> list[Path]:
+    """Return temp files of interrupted atomic writes; they must stay hidden."""
+    left = [p for p in state.rglob("*") if p.is_file() and p.name.endswith(".tmp")]
+    for path in left:
+        assert path.name.startswith("."), f"visible temp file {path}"
+    return left
+
+
+def kill_at_random(cli, args: tuple[str, ...], lifetime: float, rng) -> float:
+    """Start reprobox with args, SIGKILL it at a random moment; return the moment."""
+    moment = rng.uniform(0.05, lifetime)
+    proc = start(cli, *args, stderr=subprocess.DEVNULL)
+    time.sleep(moment)
+    proc.kill()
+    proc.communicate(timeout=30)
+    return moment
+
+
+def timed(cli, *args: str) -> float:
+    started = time.monotonic()
+    done = reprobox(cli, *args)
+    assert done.returncode == 0, shown(done)
+    return time.monotonic() - started
+
+
+def test_sigkill_never_leaves_half_written_json(cli, engine_cleanup, docker_client,
+                                                tmp_path):
+    project, name = new_project(cli, engine_cleanup, tmp_path)
+    state = project / ".reprobox"
+    rng = random.Random()
+    freeze_time = timed(cli, "-q", "freeze", str(project))
+    run_time = timed(cli, "-q", "run", str(project))
+    leftovers = 0
+    try:
+        for attempt in range(KILL_TRIES):
+            # Each freeze locks another requirement set, so manifest, lock and
+            # Dockerfile really change while the kill lands.
+            pins = "six==1.17.0\n" if attempt % 2 else "six==1.16.0\n"
+            (project / "requirements.txt").write_text(pins)
+            at = kill_at_random(cli, ("-q", "freeze", str(project)), freeze_time, rng)
+            manifests = whole_json_files(state, ("manifest.json",))
+            assert manifests in ([], [state / "manifest.json"]), (at, manifests)
+            leftovers += len(temp_leftovers(state))
+
+        (project / "requirements.txt").write_text("six==1.17.0\n")
+        assert reprobox(cli, "-q", "freeze", str(project)).returncode == 0
+        for _ in range(KILL_TRIES):
+            at = kill_at_random(cli, ("-q", "run", str(project)), run_time, rng)
+            records = whole_json_files(state, ("record.json",))
+            for path in records:
+                status = json.loads(path.read_text())["status"]
+                assert status in ("running", "succeeded", "failed"), (at, path)
+            leftovers += len(temp_leftovers(state))
+    finally:
+        remove_containers(docker_client, name)
+    print(f"\n[kill] {KILL_TRIES} freezes (~{freeze_time:.1f}s) and runs "
+          f"(~{run_time:.1f}s) killed at random; {leftovers} hidden temp files left")
+    final = reprobox(cli, "-q", "run", str(project), "--json")
+    assert final.returncode == 0, shown(final)
+    assert json.loads(final.stdout)["status"] == "succeeded"
+    assert containers(docker_client, name) == []
+
+
+def test_two_runs_at_once_keep_both_records(cli, engine_cleanup, docker_client,
+                                            tmp_path):
+    project, name = new_project(cli, engine_cleanup, tmp_path)
+    assert reprobox(cli, "-q", "build", str(project)).returncode == 0
+    procs = [start(cli, "-q", "run", str(project), "--json") for _ in range(2)]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    records = [json.loads(out) for out, _ in outputs]
+    ids = {record["run_id"] for record in records}
+    assert len(ids) == 2, ids
+    on_disk = {p.parent.name: json.loads(p.read_text())
+               for p in (project / ".reprobox/runs").glob("*/record.json")}
+    assert set(on_disk) == ids
+    for record in records:
+        assert on_disk[record["run_id"]] == record
+        assert record["status"] == "succeeded" and record["metrics"] == {"rows": 3.0}
+        log = project / ".reprobox/runs" / record["run_id"] / "container.log"
+        assert log.read_text().splitlines() == ["hard-tiny read 3 rows"]
+    assert containers(docker_client, name) == []
+
+
+def docker_build_processes(name: str) -> list[str]:
+    """Return the command lines of docker build processes for the project."""
+    found = subprocess.run(["pgrep", "-af", f"build.*reprobox/{name}:"],
+                           capture_output=True, text=True, check=False)
+    return [line for line in found.stdout.splitlines() if "pgrep" not in line]
+
+
+@pytest.mark.parametrize("signum,command", [(signal.SIGINT, "build"),
+                                            (signal.SIGTERM, "run")],
+                         ids=["SIGINT-build", "SIGTERM-run"])
+def test_signal_during_build_stops_it(cli, engine_cleanup, docker_client, tmp_path,
+                                      signum, command):
+    # numpy and pandas take seconds to install, and this lock is never built to
+    # the end (every test stops it), so BuildKit has no finished layer to reuse.
+    project, name = new_project(
+        cli, engine_cleanup, tmp_path,
+        files={"requirements.txt": "numpy==1.26.4\npandas==2.1.4\nsix==1.17.0\n"})
+    proc = start(cli, command, str(project))
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line.rstrip("\n"))
+        if "pip install" in line and line.startswith("#"):
+            break
+        assert time.monotonic() < deadline, "\n".join(seen[-20:])
+    time.sleep(1.0)
+    assert proc.poll() is None, "the build ended before the signal: " + seen[-1]
+    assert docker_build_processes(name), "no docker build process to interrupt"
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    rest = proc.communicate(timeout=60)[1]
+    took = time.monotonic() - sent
+    print(f"\n[{signal.Signals(signum).name} {command}] exit {proc.returncode} "
+          f"{took:.1f}s after the signal, sent {len(seen)} build lines in")
+
+    assert proc.returncode == EXIT_INTERRUPTED, rest[-2000:]
+    assert "Traceback" not in rest, rest[-3000:]
+    assert rest.strip().splitlines()[-1].startswith("reprobox: "), rest[-500:]
+    time.sleep(1)
+    assert docker_build_processes(name) == []
+    assert containers(docker_client, name) == []
+    assert docker_client.images.list(name=f"reprobox/{name}") == []
+    assert not (project / ".reprobox/runs").exists() or not any(
+        (project / ".reprobox/runs").iterdir())
+
+
+def test_out_of_memory_fails_the_run_and_says_so(cli, engine_cleanup, docker_client,
+                                                tmp_path):
+    project, name = new_project(cli, engine_cleanup, tmp_path,
+                                files={"train.py": OOM_SCRIPT})
+    done = reprobox(cli, "run", str(project), "--memory", "64m", "--json")
+    assert done.returncode == 1, shown(done)
+    record = json.loads(done.stdout)
+    assert record["status"] == "failed"
+    assert record["exit_code"] == 137
+    assert "out of memory" in record["error"]["message"]
+    tail = record["error"]["log_tail"].splitlines()
+    assert tail[0] == "allocating 400 MB" and tail[-1].startswith("holding ")
+    assert "survived" not in record["error"]["log_tail"]
+    assert record["options"]["memory"] == "64m"
+    error_lines = [ln for ln in done.stderr.splitlines() if ln.startswith("reprobox: ")]
+    assert error_lines[-1].startswith("reprobox: error: run ")
+    assert "out of memory" in error_lines[-1]
+    assert "Traceback" not in done.stderr
+    path = project / ".reprobox/runs" / record["run_id"] / "record.json"
+    assert json.loads(path.read_text()) == record
+    assert containers(docker_client, name) == []
+    shutil.rmtree(project / ".reprobox/runs")
