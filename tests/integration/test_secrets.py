@@ -1,0 +1,320 @@
+"""Planted secrets appear nowhere, and the container is locked down.
+
+A token unique to this test run guards a PEP 503 index served on loopback
+(Basic auth `__token__:<token>`, an empty index, 404 for every project); the
+project names it in extra_index_urls. A second token passes through
+`pass_env` (which freeze must skip) and `run --env`. Then both tokens, and
+their base64 forms, are searched for in everything reprobox writes or builds:
+.reprobox/ files, the image's config and labels, its history, every layer of
+`docker save`, and the build log reprobox printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.server
+import io
+import json
+import secrets
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
+REPO = Path(__file__).resolve().parents[2]
+PROJECT_LABEL = "org.reprobox.project"
+CONTAINER_OUT = "/reprobox/out"
+CHECK_SCRIPT = '''"""Try to write into the read-only data file, then sleep a while."""
+
+import errno
+import os
+import time
+
+print(f"uid={os.getuid()} gid={os.getgid()}", flush=True)
+try:
+    with open("data.csv", "a", encoding="utf-8") as fh:
+        fh.write("tampered\\n")
+    print("data-write=allowed", flush=True)
+except OSError as exc:
+    print(f"data-write=refused {errno.errorcode[exc.errno]}", flush=True)
+time.sleep(float(os.environ.get("HARD_SLEEP", "0")))
+print("done", flush=True)
+'''
+
+
+class TokenIndex:
+    """An empty PEP 503 index on loopback that wants Basic auth __token__:TOKEN."""
+
+    def __init__(self, token: str):
+        expected = "Basic " + base64.b64encode(f"__token__:{token}".encode()).decode()
+        self.authorised: list[str] = []
+        self.refused: list[str] = []
+        index = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.headers.get("Authorization") != expected:
+                    index.refused.append(self.path)
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="hard"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                index.authorised.append(self.path)
+                if self.path.rstrip("/") == "/simple":
+                    body = b"<!DOCTYPE html><html><body></body></html>"
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                else:
+                    body = b""
+                    self.send_response(404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reprobox(cli, *args: str, env: dict[str, str] | None = None,
+             timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the reprobox CLI in the clean env plus env."""
+    return subprocess.run([sys.executable, "-m", "reprobox", *args],
+                          env={**cli.env(), **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout, cwd=REPO,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+def shown(proc) -> str:
+    return f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+
+
+def needles(*tokens: str) -> dict[str, bytes]:
+    """Return what must not appear: each token, and base64 of it and of its auth."""
+    found = {}
+    for token in tokens:
+        found[token] = token.encode()
+        found[f"b64({token})"] = base64.b64encode(token.encode())
+        basic = base64.b64encode(f"__token__:{token}".encode())
+        found[f"b64(__token__:{token})"] = basic
+    return found
+
+
+def hits(data: bytes, where: str, wanted: dict[str, bytes]) -> list[str]:
+    return [f"{label} in {where}" for label, needle in wanted.items() if needle in data]
+
+
+def saved_image_hits(docker_client, image_id: str, wanted: dict[str, bytes]) -> tuple:
+    """Search every file of `docker save`, layers unpacked; return (hits, files)."""
+    raw = b"".join(docker_client.api.get_image(image_id, chunk_size=1 << 20))
+    found: list[str] = []
+    files = 0
+    with tarfile.open(fileobj=io.BytesIO(raw)) as outer:
+        for member in outer.getmembers():
+            if not member.isfile():
+                continue
+            data = outer.extractfile(member).read()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            files += 1
+            if data[257:262] != b"ustar":
+                found += hits(data, f"save:{member.name}", wanted)
+            else:  # a layer: search each file in it, by name and content
+                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                    for inner in layer.getmembers():
+                        if inner.isfile():
+                            files += 1
+                            content = layer.extractfile(inner).read()
+                            found += hits(content + inner.name.encode(),
+                                          f"layer {member.name}:{inner.name}", wanted)
+    return found, files
+
+
+@pytest.fixture(scope="module")
+def planted(cli, engine_cleanup, tmp_path_factory):
+    """Freeze and run a project holding two planted tokens; return what it made."""
+    token = f"s3cr3t-planted-{secrets.token_hex(8)}"
+    token2 = f"s3cr3t-planted-{secrets.token_hex(8)}"
+    index = TokenIndex(token)
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny",
+                                  tmp_path_factory.mktemp("secrets"), "hard-tiny")
+    engine_cleanup.add(name)
+    config = path / "reprobox.toml"
+    url = f"http://__token__:{token}@127.0.0.1:{index.port}/simple/"
+    text = config.read_text().replace(
+        "seed = 7\n", 'seed = 7\npass_env = ["MY_API_TOKEN"]\n').replace(
+        'requirements = "requirements.txt"\n',
+        f'requirements = "requirements.txt"\nextra_index_urls = ["{url}"]\n')
+    config.write_text(text)
+    # A pin the other tests do not build, so that pip really runs in this build
+    # (at least the first time: BuildKit keeps the layer afterwards).
+    (path / "requirements.txt").write_text("six==1.16.0\n")
+    (path / "train.py").write_text(CHECK_SCRIPT)
+    (path / "data.csv").chmod(0o666)  # only the read-only mount may refuse a write
+    try:
+        froze = reprobox(cli, "freeze", str(path), env={"MY_API_TOKEN": token2})
+        assert froze.returncode == 0, shown(froze)
+        ran = reprobox(cli, "run", str(path), "--env", f"MY_API_TOKEN={token2}",
+                       "--json")
+    finally:
+        index.close()
+    return {"token": token, "token2": token2, "path": path, "name": name,
+            "port": index.port, "index": index, "freeze": froze, "run": ran}
+
+
+def pip_step_lines(build_log: str) -> list[str]:
+    """Return the BuildKit log lines of the pip install step."""
+    lines = build_log.splitlines()
+    step = next((ln.split()[0] for ln in lines
+                 if ln.startswith("#") and "pip install" in ln), None)
+    assert step, build_log[-2000:]
+    return [ln for ln in lines if ln.split()[:1] == [step]]
+
+
+def is_cached(step: list[str]) -> bool:
+    return any(line.endswith(" CACHED") for line in step)
+
+
+def test_build_succeeds_with_an_index_it_cannot_reach(planted):
+    ran = planted["run"]
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    assert record["status"] == "succeeded"
+    step = pip_step_lines(ran.stderr)
+    print(f"\n[secrets] pip step {'CACHED' if is_cached(step) else 'ran'}:\n"
+          + "\n".join(step[-8:]))
+    if not is_cached(step):
+        # pip tried the index (the container's own loopback), gave up, used PyPI.
+        assert any(f"127.0.0.1:{planted['port']}" in line for line in step), step
+        assert any("Successfully installed six-1.16.0" in line for line in step)
+    # uv asked the token index at freeze, with the token, and was told 404.
+    assert any(p.startswith("/simple/six") for p in planted["index"].authorised), (
+        planted["index"].authorised, planted["index"].refused)
+
+
+def test_manifest_shows_the_index_redacted(planted):
+    manifest = json.loads((planted["path"] / ".reprobox/manifest.json").read_text())
+    assert manifest["indexes"]["extra_index_urls"] == [
+        f"http://***@127.0.0.1:{planted['port']}/simple/"]
+    assert "MY_API_TOKEN" not in manifest["environment"]
+
+
+def test_freeze_warns_that_the_secret_variable_was_skipped(planted):
+    warnings = [line for line in planted["freeze"].stderr.splitlines()
+                if line.startswith("reprobox: warning: pass_env: MY_API_TOKEN")]
+    assert len(warnings) == 1, planted["freeze"].stderr
+    assert "secret" in warnings[0]
+
+
+IN_IMAGE_CONFIG = ":app/reprobox.toml"
+
+
+@pytest.fixture(scope="module")
+def token_hits(planted, docker_client) -> list[str]:
+    """Search everything reprobox wrote or built for the tokens; return the hits."""
+    wanted = needles(planted["token"], planted["token2"])
+    record = json.loads(planted["run"].stdout)
+    found: list[str] = []
+    state = planted["path"] / ".reprobox"
+    files = sorted(p for p in state.rglob("*") if p.is_file())
+    names = {p.name for p in files}
+    assert {"requirements.lock", "manifest.json", "Dockerfile", "record.json",
+            "container.log"} <= names, names
+    for path in files:
+        found += hits(path.read_bytes(), str(path.relative_to(state)), wanted)
+    for label, proc in (("freeze", planted["freeze"]), ("run", planted["run"])):
+        found += hits(proc.stdout.encode(), f"{label} stdout", wanted)
+        found += hits(proc.stderr.encode(), f"{label} stderr (build log)", wanted)
+    assert "#" in planted["run"].stderr and "pip install" in planted["run"].stderr
+
+    image = record["image"]["id"]
+    attrs = docker_client.api.inspect_image(image)
+    found += hits(json.dumps(attrs).encode(), "image inspect", wanted)
+    history = subprocess.run(["docker", "history", "--no-trunc", image],
+                             capture_output=True, check=True).stdout
+    found += hits(history, "docker history", wanted)
+    saved, searched = saved_image_hits(docker_client, image, wanted)
+    found += saved
+    print(f"\n[secrets] searched {len(files)} state files, image config, history "
+          f"and {searched} files of docker save: {len(found)} hits: {found}")
+    assert searched > 100
+    return found
+
+
+def test_tokens_appear_nowhere(token_hits):
+    assert [hit for hit in token_hits if not hit.endswith(IN_IMAGE_CONFIG)] == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: build.project_files copies the "
+                   "project's own reprobox.toml into the image (/app/reprobox.toml), "
+                   "so a token in packages.extra_index_urls/index_url lands in an "
+                   "image layer (and in every push/export); the README promises "
+                   "layers never hold index credentials")
+def test_image_copy_of_the_config_holds_no_token(token_hits):
+    assert [hit for hit in token_hits if hit.endswith(IN_IMAGE_CONFIG)] == []
+
+
+def test_record_hides_the_run_time_secret(planted):
+    record = json.loads(planted["run"].stdout)
+    assert record["options"]["env"] == {"MY_API_TOKEN": "***"}
+
+
+def container_of(docker_client, name: str, proc, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = docker_client.containers.list(
+            filters={"label": f"{PROJECT_LABEL}={name}", "status": "running"})
+        if found:
+            return found[0]
+        assert proc.poll() is None, "reprobox ended before its container ran"
+        time.sleep(0.1)
+    pytest.fail(f"no running container of {name}")
+
+
+def test_container_is_locked_down(planted, cli, docker_client):
+    path, name = planted["path"], planted["name"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reprobox", "-q", "run", str(path), "--json",
+         "--env", "HARD_SLEEP=4"],
+        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        container = container_of(docker_client, name, proc)
+        attrs = docker_client.api.inspect_container(container.id)
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    record = json.loads(out)
+    host = attrs["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"]
+    assert host.get("CapAdd") in (None, [])
+    assert "no-new-privileges" in host["SecurityOpt"]
+    user = attrs["Config"]["User"]
+    assert user and user.split(":")[0] not in ("0", "root"), user
+
+    run_dir = path / ".reprobox/runs" / record["run_id"]
+    mounts = {(m["Source"], m["Destination"], m["RW"]) for m in attrs["Mounts"]}
+    assert mounts == {(str(run_dir), CONTAINER_OUT, True),
+                      (str(path / "data.csv"), "/app/data.csv", False)}, mounts
+
+    log = (run_dir / "container.log").read_text().splitlines()
+    assert "data-write=refused EROFS" in log, log
+    assert log[0].startswith("uid=") and not log[0].startswith("uid=0 "), log
+    assert (path / "data.csv").read_text() == "x,y\n1,2\n3,4\n"
