@@ -65,7 +65,11 @@ def _comparison(paths, reference, tol, metric, epsilon):
 
 
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
-RefOpt = typer.Option(None, "--reference", help="Reference run: index or run id.")
+RefOpt = typer.Option(
+    None,
+    "--reference",
+    help="Reference run: index or run id (default: the earliest run).",
+)
 TolOpt = typer.Option([], "--tol", help="NAME=abs:X[,rel:Y]; overrides the project's.")
 MetricOpt = typer.Option([], "--metric", help="Metric to compare; may be repeated.")
 EpsOpt = typer.Option(0.0, "--epsilon", help="Curves part where they differ by more.")

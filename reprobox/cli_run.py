@@ -254,6 +254,8 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
             typer.echo(render_text(comparison), nl=False)
     if failed:
         return 1
+    if comparison is not None and comparison.nondeterminism:
+        return 1  # the same setup twice must give the same numbers, tolerance or not
     if comparison is None or sweep:
         return 0
     return exit_code(comparison)

@@ -238,10 +238,21 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
             f"{path}: not a reprobox bundle (no {BUNDLE_INDEX})",
             hint="make one with `reprobox export`",
         ) from None
-    if (
-        not isinstance(data, dict)
-        or data.get("schema_version", 99) > BUNDLE_SCHEMA_VERSION
-    ):
+    shape_ok = (
+        isinstance(data, dict)
+        and isinstance(data.get("schema_version"), int)
+        and isinstance(data.get("image_id"), str)
+        and isinstance(data.get("tag"), str)
+        and ":" in data["tag"]
+        and isinstance(data.get("files"), dict)
+        and "image.tar" in data["files"]
+    )
+    if not shape_ok:
+        raise InputError(
+            f"{path}: {BUNDLE_INDEX} is damaged or not reprobox's",
+            hint="export the bundle again",
+        )
+    if data["schema_version"] > BUNDLE_SCHEMA_VERSION:
         raise InputError(
             f"{path}: bundle from a newer reprobox", hint="upgrade reprobox"
         )
@@ -251,10 +262,17 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
 def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Check and load a bundle; return its index and its text files."""
     try:
-        tar = tarfile.open(path, "r:")  # noqa: SIM115 - closed by the with below
-    except (OSError, tarfile.TarError) as exc:
-        raise InputError(f"{path}: cannot read bundle: {exc}") from None
-    with tar:
+        return _import_bundle(engine, path)
+    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
+        # A truncated or damaged tar fails wherever reading reaches the break.
+        raise InputError(
+            f"{path}: cannot read bundle: {exc}",
+            hint="copy the file again, or export it anew",
+        ) from None
+
+
+def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    with tarfile.open(path, "r:") as tar:
         index = _read_bundle_index(tar, path)
         expected = index.get("files", {})
         texts: dict[str, str] = {}
@@ -280,8 +298,11 @@ def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str,
                     f"{path}: bundle member {name} is damaged "
                     "(sha256 differs from the index)"
                 )
+        # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
-        load_image_stream(engine, iter(lambda: image_stream.read(_CHUNK), b""))
+        load_image_stream(
+            engine, iter(functools.partial(image_stream.read, _CHUNK), b"")
+        )
     got = image_id(engine, index["image_id"])
     if got != index["image_id"]:
         raise EngineError(f"{path}: the loaded image's id is not {index['image_id']}")

@@ -212,10 +212,6 @@ def test_a_damaged_bundle_member_is_refused(cli, bundle, engine2_client):
     assert "manifest.json" in line and "damaged" in line
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: reprobox/share.py import_bundle catches tarfile.ReadError only around "
-    "tarfile.open; a bundle cut short after its first members raises ReadError "
-    "from tar.getmember -> traceback and exit 1 instead of exit 2"))
 def test_a_truncated_bundle_is_refused_with_one_line(cli, bundle, tmp_path):
     path, _ = bundle
     truncated = tmp_path / "truncated.tar"

@@ -183,11 +183,16 @@ def test_strict_profile_pins_determinism_and_onednn(tmp_path):
     cfg = _cfg(tmp_path, profile="strict", env={"TF_ENABLE_ONEDNN_OPTS": "1"})
     env, _ = frozen_environment(cfg, {"TF_DETERMINISTIC_OPS": "0", "XLA_FLAGS": "x"})
     assert env == {
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
         "TF_DETERMINISTIC_OPS": "1",
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "XLA_FLAGS": "x",
     }
-    assert STRICT_ENV == {"TF_DETERMINISTIC_OPS": "1", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert STRICT_ENV == {
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "TF_DETERMINISTIC_OPS": "1",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+    }
 
 
 def test_default_profile_adds_nothing(tmp_path):
@@ -225,6 +230,7 @@ def test_output_is_sorted_by_name(tmp_path):
         "ALPHA",
         "CUBLAS_WORKSPACE_CONFIG",
         "MIDDLE",
+        "ONEDNN_MAX_CPU_ISA",
         "TF_DETERMINISTIC_OPS",
         "TF_ENABLE_ONEDNN_OPTS",
         "XLA_FLAGS",

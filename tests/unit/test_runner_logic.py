@@ -50,6 +50,7 @@ def test_strict_profile_env():
     assert env == {
         **BASE_ENV,
         "REPROBOX_PROFILE": "strict",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
         "TF_DETERMINISTIC_OPS": "1",
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "REPROBOX_OP_DETERMINISM": "1",

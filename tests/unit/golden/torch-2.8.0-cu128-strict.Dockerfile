@@ -40,6 +40,7 @@ RUN python -c "import sysconfig; print(sysconfig.get_path('purelib'))" > /tmp/si
 
 # Settings that change numerics, frozen from the project config.
 ENV CUBLAS_WORKSPACE_CONFIG=":4096:8" \
+    ONEDNN_MAX_CPU_ISA="AVX2" \
     TF_DETERMINISTIC_OPS="1" \
     TF_ENABLE_ONEDNN_OPTS="0"
 

@@ -1,0 +1,124 @@
+"""Bundle checks and registry names: everything refused before the engine is used."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from reprobox.errors import InputError
+from reprobox.share import BUNDLE_INDEX, check_registry, import_bundle
+
+
+class NoEngine:
+    """An engine that fails the test if anything reaches it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(
+            f"the engine was used ({name}) before the bundle checked out"
+        )
+
+
+def write_bundle(
+    path: Path, members: dict[str, bytes], index: dict | None = None
+) -> dict:
+    index = index if index is not None else {
+        "schema_version": 1,
+        "image_id": "sha256:" + "1" * 64,
+        "tag": "reprobox/x:abc",
+        "files": {
+            name: hashlib.sha256(data).hexdigest() for name, data in members.items()
+        },
+    }
+    with tarfile.open(path, "w") as tar:
+        for name, data in [
+            (BUNDLE_INDEX, json.dumps(index).encode()),
+            *members.items(),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return index
+
+
+MEMBERS = {"image.tar": bytes(range(256)) * 4096, "manifest.json": b"{}\n"}
+
+
+@pytest.mark.parametrize("keep", [600, 4096, 300_000, 1_000_000])
+def test_truncated_bundle_is_one_input_error(tmp_path, keep):
+    whole = tmp_path / "b.tar"
+    write_bundle(whole, MEMBERS)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole.read_bytes()[:keep])
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), cut)
+    assert str(info.value).startswith(f"{cut}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_damaged_member_is_named(tmp_path):
+    path = tmp_path / "b.tar"
+    index = write_bundle(path, MEMBERS)
+    write_bundle(path, {**MEMBERS, "manifest.json": b'{"x": 1}\n'}, index)
+    with pytest.raises(InputError, match="manifest.json is damaged"):
+        import_bundle(NoEngine(), path)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        {"schema_version": 1},
+        {"schema_version": 1, "image_id": 5, "tag": "a:b", "files": {"image.tar": "x"}},
+        {"schema_version": "1", "image_id": "i", "tag": "a:b", "files": {}},
+        [],
+    ],
+)
+def test_malformed_index_is_refused(tmp_path, index):
+    path = tmp_path / "b.tar"
+    write_bundle(path, MEMBERS, index)
+    with pytest.raises(InputError, match="damaged or not reprobox's"):
+        import_bundle(NoEngine(), path)
+
+
+def test_newer_bundle_asks_for_an_upgrade(tmp_path):
+    path = tmp_path / "b.tar"
+    index = write_bundle(path, MEMBERS)
+    write_bundle(path, MEMBERS, {**index, "schema_version": 2})
+    with pytest.raises(InputError, match="newer reprobox"):
+        import_bundle(NoEngine(), path)
+
+
+def test_tar_without_index_is_not_a_bundle(tmp_path):
+    path = tmp_path / "plain.tar"
+    with tarfile.open(path, "w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        tar.addfile(info, io.BytesIO(b""))
+    with pytest.raises(InputError, match="not a reprobox bundle"):
+        import_bundle(NoEngine(), path)
+
+
+def test_member_names_cannot_leave_the_bundle(tmp_path):
+    path = tmp_path / "b.tar"
+    members = {**MEMBERS, "../evil": b"x"}
+    write_bundle(path, members)
+    with pytest.raises(InputError, match="is not allowed"):
+        import_bundle(NoEngine(), path)
+
+
+@pytest.mark.parametrize(
+    "good", ["127.0.0.1:5000", "reg.example/team", "host:5000/a/b/"]
+)
+def test_registry_names_accepted(good):
+    assert check_registry(good) == good.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "bad", ["http://127.0.0.1:5000", "a b", "", "x:port", "UP/Case"]
+)
+def test_registry_names_refused(bad):
+    with pytest.raises(InputError, match="HOST"):
+        check_registry(bad)
