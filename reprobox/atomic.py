@@ -29,6 +29,34 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         raise
 
 
+def atomic_write_files(files: list[tuple[Path, str]], mode: int = 0o644) -> None:
+    """Write several files so that either all are replaced or none is.
+
+    Every file is written in full to a temp file first; only when all of them
+    are on disk are they renamed into place, in the order given.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+            )
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> None:
     """Write text (UTF-8, as given) atomically."""
     atomic_write_bytes(path, text.encode("utf-8"), mode)

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,9 @@ ALWAYS_IGNORED = (
     ".ipynb_checkpoints",
     ".DS_Store",
     IGNORE_FILE,
+    # The image carries its config as the manifest label; the file itself is
+    # not needed there, and what it holds should not travel in a layer.
+    "reprobox.toml",
 )
 MAX_LABEL_BYTES = 256 * 1024
 
@@ -214,7 +217,7 @@ def build_project(
     cfg: ProjectConfig,
     engine: Engine,
     *,
-    secrets: dict[str, Path],
+    secrets: Callable[[], AbstractContextManager[dict[str, Path]]],
     force: bool = False,
     on_line: Callable[[str], None] | None = None,
 ) -> BuildResult:
@@ -225,12 +228,13 @@ def build_project(
         if existing and not force:
             return BuildResult(tag=ctx.tag, image_id=existing, built=False)
         ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
-        new_id = build_image(
-            engine,
-            ctx.path,
-            ctx.tag,
-            labels=image_labels(frozen, ctx.digest),
-            secrets=secrets,
-            on_line=on_line,
-        )
+        with secrets() as secret_files:
+            new_id = build_image(
+                engine,
+                ctx.path,
+                ctx.tag,
+                labels=image_labels(frozen, ctx.digest),
+                secrets=secret_files,
+                on_line=on_line,
+            )
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)

@@ -109,12 +109,13 @@ def _load(project: Path):
 @contextmanager
 def build_secrets(cfg, ca_cert: Path | None) -> Iterator[dict]:
     """Yield the build's secret files (CA bundle, index settings), then delete them."""
+    from reprobox.freeze import expanded_indexes
     from reprobox.lock import PackageIndexes
 
     secrets: dict[str, Path] = {}
     if ca_cert:
         secrets["ca_cert"] = ca_cert
-    pip_env = PackageIndexes(cfg.index_url, cfg.extra_index_urls).pip_env()
+    pip_env = PackageIndexes(*expanded_indexes(cfg, os.environ)).pip_env()
     with tempfile.TemporaryDirectory(prefix="reprobox-secrets-") as tmp:
         os.chmod(tmp, 0o700)
         if pip_env:
@@ -219,9 +220,11 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
     from reprobox.freeze import resolve_ca_cert
 
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
-    with build_secrets(cfg, ca) as secrets:
-        echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
-        return build_project(cfg, engine, secrets=secrets, force=force, on_line=echo)
+    echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
+    # Secrets are made only if a build happens: an up-to-date image needs none.
+    return build_project(
+        cfg, engine, secrets=lambda: build_secrets(cfg, ca), force=force, on_line=echo
+    )
 
 
 @app.command()

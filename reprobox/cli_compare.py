@@ -26,12 +26,16 @@ def _parse_tolerances(values: list[str]) -> dict:
         for part in spec.split(","):
             kind, _, number = part.partition(":")
             if kind not in ("abs", "rel"):
-                raise InputError(f"--tol {item!r}: {kind!r} is not abs or rel")
+                raise InputError(
+                    f"--tol {item!r}: {kind!r} is not abs or rel",
+                    hint="e.g. --tol test_accuracy=abs:0.005,rel:0.01",
+                )
             try:
                 bounds[kind] = float(number)
             except ValueError:
                 raise InputError(
-                    f"--tol {item!r}: {number!r} is not a number"
+                    f"--tol {item!r}: {number!r} is not a number",
+                    hint="e.g. --tol test_accuracy=abs:0.005",
                 ) from None
         out[name] = bounds
     return out

@@ -36,8 +36,11 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                     hint=f"use --env {name}=VALUE",
                 )
             value = os.environ[name]
-        if not name.isidentifier():
-            raise InputError(f"--env {item!r}: {name!r} is not a variable name")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InputError(
+                f"--env {item!r}: {name!r} is not a variable name",
+                hint="use letters, digits and '_', not starting with a digit",
+            )
         env[name] = value
     return env
 

@@ -33,6 +33,8 @@ _IMAGE_REF = re.compile(
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
 MAX_SEED = 2**32 - 1  # NumPy and Keras refuse larger seeds
+_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://([^/@]*)@", re.I)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,42 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
     return text
 
 
+def _check_index_url(path: Path, key: str, url: str) -> str:
+    """Refuse credentials written into the file; ${NAME} references are fine."""
+    match = _USERINFO.match(url)
+    user, colon, password = match.group(1).partition(":") if match else ("", "", "")
+    # A user name beside a password is not secret (__token__:...); a password,
+    # or a lone user name (tokens often go there), must be a ${NAME} reference.
+    secret = password if colon else user
+    if match and _VAR_REF.sub("", secret):
+        raise ConfigError(
+            path,
+            key,
+            "holds a credential written into the file, which would "
+            "travel with the project (and into the image)",
+            "write it as ${NAME}, e.g. https://__token__:${PYPI_TOKEN}@host/simple/, "
+            "and set NAME in the environment",
+        )
+    return url
+
+
+def expand_index_url(url: str, environ, where: str) -> str:
+    """Replace ${NAME} references in an index URL from environ."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which is not set",
+                f"export {name}=... before running reprobox",
+            )
+        return environ[name]
+
+    return _VAR_REF.sub(value, url)
+
+
 def load_config(project: str | Path) -> ProjectConfig:
     """Load and check the config of the project folder."""
     root = Path(project).resolve()
@@ -419,9 +457,16 @@ def load_config(project: str | Path) -> ProjectConfig:
         pass_env=pass_env,
         requirements=requirements,
         from_env=from_env,
-        index_url=packages.get("index_url"),
-        extra_index_urls=_str_list(
-            path, "packages.extra_index_urls", packages.get("extra_index_urls", [])
+        index_url=(
+            _check_index_url(path, "packages.index_url", packages["index_url"])
+            if packages.get("index_url")
+            else None
+        ),
+        extra_index_urls=tuple(
+            _check_index_url(path, "packages.extra_index_urls", url)
+            for url in _str_list(
+                path, "packages.extra_index_urls", packages.get("extra_index_urls", [])
+            )
         ),
         resolver=resolver,
         ca_cert=build.get("ca_cert"),

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_text, dump_json
-from reprobox.config import ProjectConfig
+from reprobox.atomic import atomic_write_files, dump_json
+from reprobox.config import ProjectConfig, expand_index_url
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import frozen_environment
 from reprobox.errors import InputError, LockError
@@ -145,17 +145,28 @@ def freeze_project(
         python=from_env_python,
     )
 
-    def resolve(lines: Sequence[str], indexes: PackageIndexes, glibc: str):
-        return resolve_lock(
-            lines,
-            python=cfg.python,
-            glibc=glibc,
-            indexes=indexes,
-            ca_cert=str(ca_cert) if ca_cert else None,
-            resolver=cfg.resolver,
-        )
+    source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"
 
-    project_indexes = PackageIndexes(cfg.index_url, cfg.extra_index_urls)
+    def resolve(lines: Sequence[str], indexes: PackageIndexes, glibc: str):
+        try:
+            return resolve_lock(
+                lines,
+                python=cfg.python,
+                glibc=glibc,
+                indexes=indexes,
+                ca_cert=str(ca_cert) if ca_cert else None,
+                resolver=cfg.resolver,
+            )
+        except LockError as exc:
+            raise LockError(
+                f"{source}: {exc.message}",
+                hint=exc.hint
+                or f"check that each name and version exists for Python {cfg.python} "
+                "on linux/x86_64 (`pip index versions NAME`)",
+            ) from None
+
+    index_url, extra_urls = expanded_indexes(cfg, environ)
+    project_indexes = PackageIndexes(index_url, extra_urls)
     versions: dict[str, str] = {}
     pinned = exact_pins(collected.lines)
     unpinned = frameworks_to_pin(collected.lines, pinned)
@@ -167,7 +178,7 @@ def freeze_project(
         cfg, collected.lines, gpu=gpu, base_cudnn=base_cudnn, versions=versions
     )
     added = [url for url in image.extra_index_urls if url not in cfg.extra_index_urls]
-    indexes = PackageIndexes(cfg.index_url, (*cfg.extra_index_urls, *added))
+    indexes = PackageIndexes(index_url, (*extra_urls, *added))
     lock = resolve(image.requirements, indexes, image.glibc)
     check_nvidia_wheels(image, lock.pins)
 
@@ -239,6 +250,18 @@ def freeze_project(
     )
 
 
+def expanded_indexes(
+    cfg: ProjectConfig, environ: Mapping[str, str]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Return the project's index URLs with ${NAME} credentials filled in."""
+    where = cfg.source
+    index_url = (
+        expand_index_url(cfg.index_url, environ, where) if cfg.index_url else None
+    )
+    extra = tuple(expand_index_url(u, environ, where) for u in cfg.extra_index_urls)
+    return index_url, extra
+
+
 def vcs_lock_text(lines: Sequence[str]) -> str:
     """Return the git requirements file, refusing URLs that carry credentials."""
     if not lines:
@@ -266,11 +289,17 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
         (state / DOCKERFILE_NAME, result.dockerfile),
         (state / MANIFEST_NAME, result.manifest_text),
     ]
-    for path, text in files:
-        atomic_write_text(path, text)
-    if not result.vcs_lock:
-        vcs.unlink(missing_ok=True)
     gitignore = state / ".gitignore"
     if not gitignore.exists():
-        atomic_write_text(gitignore, "# run outputs are large and per machine\nruns/\n")
-    return [path for path, _ in files]
+        files.insert(0, (gitignore, "# run outputs are large and per machine\nruns/\n"))
+    try:
+        atomic_write_files(files)  # all or nothing: the manifest vouches for the rest
+    except OSError as exc:
+        raise InputError(
+            f"{exc.filename or state}: cannot write the frozen files: "
+            f"{exc.strerror or exc}; nothing was changed",
+            hint="free space there (or fix its permissions) and freeze again",
+        ) from None
+    if not result.vcs_lock:
+        vcs.unlink(missing_ok=True)
+    return [path for path, _ in files if path != gitignore]

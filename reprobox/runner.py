@@ -8,6 +8,7 @@ container and mark the record "interrupted"; a container whose reprobox died
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets as _random
@@ -188,6 +189,15 @@ def onednn_enabled(
     return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
 
 
+def _write_failure(exc: OSError, where: Path) -> RunFailed:
+    """Say in one line which file could not be written, and why."""
+    path = exc.filename or where
+    return RunFailed(
+        f"{path}: cannot write the run's files: {exc.strerror or exc}",
+        hint="free space there (or fix its permissions) and run again",
+    )
+
+
 class _Stop(Exception):
     """Raised in the main thread by SIGTERM so cleanup runs as for Ctrl-C."""
 
@@ -243,7 +253,11 @@ def run_in_container(
     image_digest: str | None = None,
 ) -> dict[str, Any]:
     """Run the training command in a container; return the final record."""
-    run_id, run_dir = make_run_dir(target.runs_dir)
+    env = container_env(manifest, opts)  # refuses bad --env before any file exists
+    try:
+        run_id, run_dir = make_run_dir(target.runs_dir)
+    except OSError as exc:
+        raise _write_failure(exc, target.runs_dir) from None
     if os.geteuid() == 0:
         os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
         user = f"{CONTAINER_UID}:{CONTAINER_UID}"
@@ -290,14 +304,17 @@ def run_in_container(
         "error": None,
     }
     record_path = run_dir / "record.json"
-    atomic_write_json(record_path, record)
+    try:
+        atomic_write_json(record_path, record)
+    except OSError as exc:
+        raise _write_failure(exc, record_path) from None
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
     spec = ContainerSpec(
         image=image_id,
         command=list(manifest["project"]["command"]),
-        env=container_env(manifest, opts),
+        env=env,
         labels={
             RUN_LABEL: run_id,
             OWNER_LABEL: owner_label(),
@@ -351,7 +368,10 @@ def run_in_container(
                 exit_code=None,
                 error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])},
             )
-            atomic_write_json(record_path, record)
+            with contextlib.suppress(OSError):  # the disk may be what failed
+                atomic_write_json(record_path, record)
+            if isinstance(exc, OSError):
+                raise _write_failure(exc, run_dir) from None
             raise
         if container is not None:
             remove_container(container)
@@ -372,7 +392,8 @@ def run_in_container(
                 "log_tail": "\n".join(log_lines[-20:]),
             },
         )
-        atomic_write_json(record_path, record)
+        with contextlib.suppress(OSError):
+            atomic_write_json(record_path, record)
         raise Interrupted(
             f"run {run_id} interrupted; container removed; record in {record_path}"
         ) from None
@@ -403,7 +424,10 @@ def run_in_container(
             "log_tail": "\n".join(log_lines[-20:]),
         }
     _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
-    atomic_write_json(record_path, record)
+    try:
+        atomic_write_json(record_path, record)
+    except OSError as exc:
+        raise _write_failure(exc, record_path) from None
     return record
 
 

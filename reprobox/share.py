@@ -9,6 +9,7 @@ layers, labels and settings.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -54,25 +55,36 @@ def push_image(
 ) -> str:
     """Push image to registry as PROJECT:TAG; return `repo@sha256:...`."""
     repo = f"{check_registry(registry)}/reprobox/{project}"
+    hint = f"check that a registry answers at {registry} and accepts pushes"
     try:
         engine.client.images.get(image).tag(repo, tag)
-        digest = None
-        for event in engine.client.images.push(repo, tag, stream=True, decode=True):
-            if "error" in event:
-                raise EngineError(
-                    f"the registry refused the push of {repo}:{tag}: "
-                    f"{event['error'].strip()}"
-                )
-            digest = (event.get("aux") or {}).get("Digest") or digest
     except docker.errors.ImageNotFound:
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"
         ) from None
+    digest = None
+    try:
+        for event in engine.client.images.push(repo, tag, stream=True, decode=True):
+            if "error" in event:
+                first = event["error"].strip().splitlines()[0]
+                raise EngineError(f"{registry} refused the push: {first}", hint=hint)
+            digest = (event.get("aux") or {}).get("Digest") or digest
     except docker.errors.APIError as exc:
-        raise EngineError(f"push to {repo} failed: {exc.explanation}") from None
+        _untag(engine, f"{repo}:{tag}")
+        raise EngineError(
+            f"push to {repo} failed: {exc.explanation}", hint=hint
+        ) from None
+    except EngineError:
+        _untag(engine, f"{repo}:{tag}")  # leave no registry-named tag behind
+        raise
     if not digest:
         raise EngineError(f"push to {repo}:{tag} reported no digest")
     return f"{repo}@{digest}"
+
+
+def _untag(engine: Engine, ref: str) -> None:
+    with contextlib.suppress(docker.errors.DockerException):
+        engine.client.images.remove(ref, noprune=True)
 
 
 def pull_by_digest(engine: Engine, ref: str) -> str:
@@ -311,9 +323,12 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
     return index, texts
 
 
-def labels_of(engine: Engine, image: str) -> dict[str, str]:
+def labels_of(engine: Engine, image: str, shown: str | None = None) -> dict[str, str]:
     """Return the labels of image, refusing images reprobox did not make."""
     labels = image_labels(engine, image)
     if MANIFEST_LABEL not in labels:
-        raise InputError(f"image {image} was not made by reprobox (no manifest label)")
+        raise InputError(
+            f"image {shown or image} was not made by reprobox (no manifest label)",
+            hint="verify images from `reprobox build`, `push` or `import`",
+        )
     return labels

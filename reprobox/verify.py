@@ -101,7 +101,7 @@ def verify_image(
             f"image {image} is not on this engine",
             hint="pull it, or `reprobox import` its bundle",
         )
-    labels = labels_of(engine, found)
+    labels = labels_of(engine, found, shown=image)
     reference = reference or reference_from_labels(labels)
     if reference is None:
         raise InputError(

@@ -80,7 +80,6 @@ def test_project_files_skip_state_vcs_caches_and_venvs(tmp_path):
     )
     assert project_files(_cfg(tmp_path)) == [
         "pkg/model.py",
-        "reprobox.toml",
         "train.py",
     ]
 
@@ -108,7 +107,6 @@ def test_reproboxignore_patterns_are_honoured(tmp_path):
     assert project_files(_cfg(tmp_path)) == [
         "data/keep.csv",
         "pkg/model.py",
-        "reprobox.toml",
         "train.py",
     ]
 
@@ -124,7 +122,6 @@ def test_virtualenv_under_any_name_is_left_out(tmp_path):
     )
     assert project_files(_cfg(tmp_path)) == [
         "pkg/model.py",
-        "reprobox.toml",
         "train.py",
     ]
 
@@ -177,7 +174,6 @@ def test_staged_context_holds_exactly_what_the_dockerfile_copies(tmp_path):
                 "requirements.lock",
                 "manifest.json",
                 "app/pkg/model.py",
-                "app/reprobox.toml",
                 "app/train.py",
                 *runtime,
             ]

@@ -1,0 +1,56 @@
+"""Index credentials live in the environment, never in the project's files."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprobox.config import load_config
+from reprobox.errors import ConfigError
+from reprobox.freeze import expanded_indexes
+
+TOKEN = "s3cr3t-planted-value"
+
+
+def project(tmp_path, url: str):
+    (tmp_path / "reprobox.toml").write_text(
+        f'command = "python train.py"\n[packages]\nextra_index_urls = ["{url}"]\n'
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://__token__:{TOKEN}@pypi.example.internal/simple/",
+        f"https://{TOKEN}@pypi.example.internal/simple/",
+        "https://user:${PASS}x@pypi.example.internal/simple/",
+    ],
+)
+def test_credential_written_into_the_file_is_refused(tmp_path, url):
+    with pytest.raises(ConfigError) as info:
+        load_config(project(tmp_path, url))
+    text = str(info.value)
+    assert "packages.extra_index_urls" in text
+    assert "${NAME}" in text  # the fix says how
+    assert "\n" not in text
+
+
+def test_credential_from_the_environment_is_filled_in_on_use(tmp_path):
+    url = "https://__token__:${PYPI_TOKEN}@pypi.example.internal/simple/"
+    cfg = load_config(project(tmp_path, url))
+    assert cfg.extra_index_urls == (url,)  # the config keeps the reference only
+    _, extra = expanded_indexes(cfg, {"PYPI_TOKEN": TOKEN})
+    assert extra == (f"https://__token__:{TOKEN}@pypi.example.internal/simple/",)
+
+
+def test_missing_variable_names_it_and_the_fix(tmp_path):
+    cfg = load_config(
+        project(tmp_path, "https://${IDX_USER}:${IDX_PASS}@idx.example/simple/")
+    )
+    with pytest.raises(ConfigError, match=r"\$\{IDX_USER\}.*export IDX_USER="):
+        expanded_indexes(cfg, {"IDX_PASS": "p"})
+
+
+def test_url_without_credentials_is_kept_as_written(tmp_path):
+    cfg = load_config(project(tmp_path, "https://mirror.example/simple/"))
+    assert expanded_indexes(cfg, {}) == (None, ("https://mirror.example/simple/",))
