@@ -108,11 +108,13 @@ def cache_record_ids() -> set[str]:
 
 def prune_records(ids) -> None:
     """Drop the given build-cache records (those this benchmark made)."""
-    for chunk in [sorted(ids)[i:i + 40] for i in range(0, len(ids), 40)]:
-        argv = [DOCKER, "builder", "prune", "-f"]
-        for rid in chunk:
-            argv += ["--filter", f"id={rid}"]
-        sh(argv, check=False)
+    left = set(ids)
+    for _ in range(3):  # a parent goes only once its children are gone
+        for rid in sorted(left):
+            sh([DOCKER, "builder", "prune", "-af", "--filter", f"id={rid}"], check=False)
+        left &= cache_record_ids()
+        if not left:
+            return
 
 
 def machine_facts() -> dict[str, str]:
