@@ -152,10 +152,6 @@ def test_failing_training_command_fails_the_run(cli, failing, docker_client):
     assert project_containers(docker_client, failing.name) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: runner.run_in_container assigns "
-                   "`container` only after engine.start_container returns; a signal "
-                   "while the container is being created/started leaves it behind, "
-                   "yet reprobox says 'container removed'")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
                          ids=["SIGINT", "SIGTERM"])
 def test_signal_while_container_starts_leaves_no_container(
