@@ -51,6 +51,22 @@ ALWAYS_IGNORED = (
     # The image carries its config as the manifest label; the file itself is
     # not needed there, and what it holds should not travel in a layer.
     "reprobox.toml",
+    # Credentials people keep beside their code; an image is for sharing.
+    ".env",
+    ".env.*",
+    ".netrc",
+    ".pypirc",
+    ".npmrc",
+    ".git-credentials",
+    ".aws",
+    ".ssh",
+    ".gnupg",
+    ".docker",
+    ".kube",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
 )
 MAX_LABEL_BYTES = 256 * 1024
 

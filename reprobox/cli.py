@@ -269,6 +269,7 @@ def _terminate(signum, frame):
 def main() -> None:
     """Run the CLI; turn reprobox errors into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)  # a closed terminal, too
     try:
         app()
     except ReproboxError as exc:

@@ -259,6 +259,19 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
     # A user name beside a password is not secret (__token__:...); a password,
     # or a lone user name (tokens often go there), must be a ${NAME} reference.
     secret = password if colon else user
+    query = url.partition("?")[2].partition("#")[0]
+    field = key
+    for item in query.split("&") if query else []:
+        name, _, value = item.partition("=")
+        secret_name = re.search(r"token|key|secret|pass|auth|sig", name, re.I)
+        if secret_name and value and _VAR_REF.sub("", value):
+            raise ConfigError(
+                path,
+                field,
+                f"passes {name}= in its query string, written into "
+                "the file; it would travel with the project",
+                "write the value as ${NAME} and set NAME in the environment",
+            )
     if match and _VAR_REF.sub("", secret):
         raise ConfigError(
             path,

@@ -14,15 +14,17 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
+import docker.utils
 from docker.types import Mount
 
-from reprobox.errors import BuildError, EngineError
+from reprobox.errors import BuildError, EngineError, InputError
 from reprobox.proc import run_command
 
 log = logging.getLogger("reprobox")
@@ -32,6 +34,8 @@ RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 _STEP = re.compile(r"^#\d+ (\[[^\]]+\] .*)$")
 _FAILED_STEP = re.compile(r"^ > (\[[^\]]+\] .*?):?$")
+MIN_CPUS = 0.01  # Docker's smallest quota; below it the engine silently sets none
+ADDRESS_FORMS = "unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
 
 
 @dataclass
@@ -59,6 +63,12 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     """Connect to an engine by URL, by docker context name, or from the env."""
     if context:
         host = _context_host(context)
+        check_engine_address(host, f"docker context {context!r} points to {host!r}")
+    elif host:
+        check_engine_address(host, f"--host {host!r}")
+    elif os.environ.get("DOCKER_HOST"):
+        env_host = os.environ["DOCKER_HOST"]
+        check_engine_address(env_host, f"DOCKER_HOST={env_host!r}")
     try:
         if host:
             client = docker.DockerClient(base_url=host, use_ssh_client=True)
@@ -74,14 +84,27 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     return Engine(client=client, host=host)
 
 
+def check_engine_address(address: str, shown: str) -> None:
+    """Raise InputError unless address is one the docker SDK can connect to."""
+    try:
+        docker.utils.parse_host(address)
+    except (ValueError, docker.errors.DockerException) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        reason = reason.replace(f": {address}", "")  # shown already
+        raise InputError(
+            f"{shown} is not a Docker engine address: {reason}",
+            hint=f"give {ADDRESS_FORMS}",
+        ) from None
+
+
 def _context_host(name: str) -> str:
     cli = shutil.which("docker")
     if not cli:
         raise EngineError("--context needs the docker CLI, which is not installed")
     proc = run_command([cli, "context", "inspect", name], check=False)
     if proc.returncode != 0:
-        raise EngineError(
-            f"docker context {name!r} not found",
+        raise InputError(
+            f"--context {name!r}: docker context {name!r} not found",
             hint="list them with `docker context ls`",
         )
     endpoints = json.loads(proc.stdout)[0]["Endpoints"]
@@ -326,12 +349,30 @@ def start_container(engine: Engine, spec: ContainerSpec):
     return container
 
 
+def _wait_gone(container, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            container.reload()
+        except docker.errors.NotFound:
+            return
+        time.sleep(0.2)
+
+
 def remove_container(container) -> None:
     """Stop and remove a container, whatever state it is in."""
     try:
         container.remove(force=True)
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as exc:
+        if exc.status_code == 409:  # another removal is under way: wait for it
+            _wait_gone(container)
+            return
+        print(
+            f"reprobox: could not remove container {container.id[:12]}: {exc}",
+            file=sys.stderr,
+        )
     except docker.errors.DockerException as exc:
         print(
             f"reprobox: could not remove container {container.id[:12]}: {exc}",

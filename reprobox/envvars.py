@@ -53,6 +53,32 @@ _SECRET_PARTS = {
     "SIGNATURE",
 }
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+(:[^/\s@]*)?@", re.I)
+# Values whose shape gives them away, whatever the variable is called: the
+# published formats of common tokens and keys, bearer headers and JWTs, and
+# credentials passed in a URL's query string.
+_SECRET_VALUES = re.compile(
+    r"(?:^|[^A-Za-z0-9])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
+    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r")|^(?:Bearer|Basic|token)\s+\S{8,}"
+    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
+    re.I,
+)
+# Variables that would break the image if copied from the freezing shell.
+RESERVED = (
+    "HOME",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "PATH",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+)
 
 
 def looks_secret(name: str, value: str | None = None) -> bool:
@@ -60,7 +86,9 @@ def looks_secret(name: str, value: str | None = None) -> bool:
     parts = set(re.split(r"[^A-Z0-9]+", name.upper()))
     if parts & _SECRET_PARTS:
         return True
-    return bool(value and _URL_CREDENTIALS.search(value))
+    return bool(
+        value and (_URL_CREDENTIALS.search(value) or _SECRET_VALUES.search(value))
+    )
 
 
 def frozen_environment(
@@ -70,6 +98,12 @@ def frozen_environment(
     warnings: list[str] = []
     env = {name: environ[name] for name in BAKED_FROM_HOST if name in environ}
     for name in cfg.pass_env:
+        if name in RESERVED or name.startswith("REPROBOX_"):
+            warnings.append(
+                f"pass_env: {name} describes this machine, not the experiment, "
+                "and would break the image; it is not frozen"
+            )
+            continue
         if name not in environ:
             warnings.append(f"pass_env: {name} is not set here; it is not frozen")
             continue
@@ -81,6 +115,13 @@ def frozen_environment(
             continue
         env[name] = environ[name]
     for name, value in cfg.env.items():
+        if name in RESERVED or name.startswith("REPROBOX_"):
+            raise ConfigError(
+                cfg.source,
+                f"env.{name}",
+                "is set by the image and reprobox; overriding it breaks the run",
+                "remove it",
+            )
         if looks_secret(name, value):
             raise ConfigError(
                 cfg.source,

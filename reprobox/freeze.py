@@ -187,7 +187,12 @@ def freeze_project(
     vcs_lock = vcs_lock_text(lock.vcs_requirements)
     needs_git = collected.needs_git or lock.needs_git or bool(vcs_lock)
     system_packages = ["git"] if needs_git else []
-    lock_warnings = sorted(set(collected.warnings) | set(lock.warnings))
+    # Warnings name files by path; inside the project, relative to it, so the
+    # manifest is the same wherever the project is checked out.
+    root = f"{cfg.root}/"
+    lock_warnings = sorted(
+        {w.replace(root, "") for w in (*collected.warnings, *lock.warnings)}
+    )
     digest = base_digest(image.base_image) if base_digest else None
     dockerfile = render_dockerfile(
         base_image=f"{image.base_image}@{digest}" if digest else image.base_image,

@@ -36,7 +36,7 @@ from reprobox.engine import (
     remove_run_containers,
     start_container,
 )
-from reprobox.envvars import STRICT_ENV, looks_secret
+from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
 from reprobox.errors import InputError, Interrupted, RunFailed
 
 RECORD_SCHEMA_VERSION = 1
@@ -97,6 +97,12 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
         raise InputError(
             f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
             hint="use --seed, --profile or --gpus instead",
+        )
+    reserved = sorted(k for k in opts.extra_env if k in RESERVED)
+    if reserved:
+        raise InputError(
+            f"--env {reserved[0]}: the image sets it; overriding it breaks the run",
+            hint=f"drop --env {reserved[0]}",
         )
     profile: dict[str, str] = {"HOME": "/tmp"}
     reprobox = {
@@ -187,6 +193,21 @@ def onednn_enabled(
     except ValueError:
         return None
     return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _hold_signals() -> dict:
+    previous = {sig: signal.getsignal(sig) for sig in _HELD}
+    for sig in _HELD:
+        signal.signal(sig, signal.SIG_IGN)
+    return previous
+
+
+def _release_signals(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 def _write_failure(exc: OSError, where: Path) -> RunFailed:
@@ -330,14 +351,15 @@ def run_in_container(
     started = time.time()
     container = None
     log_lines: list[str] = []
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     in_main = threading.current_thread() is threading.main_thread()
 
     def on_term(signum, frame):
         raise _Stop()
 
     if in_main:
-        signal.signal(signal.SIGTERM, on_term)
+        for sig in previous:
+            signal.signal(sig, on_term)
     try:
         container = start_container(engine, spec)
         with _active_lock:
@@ -373,6 +395,9 @@ def run_in_container(
             if isinstance(exc, OSError):
                 raise _write_failure(exc, run_dir) from None
             raise
+        # A second Ctrl-C must not cut the cleanup short: hold signals until the
+        # container is gone and the record says "interrupted".
+        held = _hold_signals() if in_main else {}
         if container is not None:
             remove_container(container)
             container = None
@@ -394,6 +419,7 @@ def run_in_container(
         )
         with contextlib.suppress(OSError):
             atomic_write_json(record_path, record)
+        _release_signals(held)
         raise Interrupted(
             f"run {run_id} interrupted; container removed; record in {record_path}"
         ) from None
@@ -403,7 +429,7 @@ def run_in_container(
         if container is not None:
             remove_container(container)
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            _release_signals(previous)
 
     error = None
     status = "succeeded" if exit_code == 0 else "failed"

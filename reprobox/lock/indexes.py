@@ -19,12 +19,15 @@ CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 
 
 def redact_url(url: str) -> str:
-    """Return url with any user name or password shown as ***."""
+    """Return url with any user name, password or query value shown as ***."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    if "@" in parts.netloc:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"***@{host}")
+    if parts.query:  # ?access_token=... is a credential as much as user:pass
+        keys = [item.split("=", 1)[0] for item in parts.query.split("&")]
+        parts = parts._replace(query="&".join(f"{k}=***" for k in keys))
+    return urlunsplit(parts)
 
 
 def redact_text(text: str) -> str:

@@ -236,3 +236,41 @@ def test_output_is_sorted_by_name(tmp_path):
         "XLA_FLAGS",
         "ZED",
     ]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+        "AKIAIOSFODNN7EXAMPLE",
+        "sk-proj-abcdefghijklmnopqrstuvwxyz012345",
+        "Bearer abcdefghijklmnop",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        "hf_abcdefghijklmnopqrstuvwxyz",
+        "https://idx.example/simple?token=abcdef",
+    ],
+)
+def test_token_shaped_values_look_secret_whatever_the_name(value):
+    assert looks_secret("MYVAR", value)
+
+
+@pytest.mark.parametrize("value", ["1", "AVX2", "/opt/data", "scikit-learn", "jax"])
+def test_ordinary_values_do_not(value):
+    assert not looks_secret("MYVAR", value)
+
+
+def test_token_shaped_pass_env_value_is_skipped(tmp_path):
+    cfg = _cfg(tmp_path, pass_env=("MYVAR",))
+    env, warnings = frozen_environment(cfg, {"MYVAR": "ghp_" + "a" * 36})
+    assert "MYVAR" not in env
+    assert any("MYVAR looks like a secret" in w for w in warnings)
+
+
+@pytest.mark.parametrize("name", ["PATH", "PYTHONPATH", "HOME", "LD_PRELOAD"])
+def test_machine_variables_are_not_frozen(tmp_path, name):
+    cfg = _cfg(tmp_path, pass_env=(name,))
+    env, warnings = frozen_environment(cfg, {name: "/root/.pyenv/shims"})
+    assert name not in env
+    assert any(f"pass_env: {name}" in w for w in warnings)
+    with pytest.raises(ConfigError, match=f"env.{name}"):
+        frozen_environment(_cfg(tmp_path, env={name: "/x"}), {})

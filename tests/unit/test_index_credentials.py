@@ -54,3 +54,21 @@ def test_missing_variable_names_it_and_the_fix(tmp_path):
 def test_url_without_credentials_is_kept_as_written(tmp_path):
     cfg = load_config(project(tmp_path, "https://mirror.example/simple/"))
     assert expanded_indexes(cfg, {}) == (None, ("https://mirror.example/simple/",))
+
+
+def test_token_in_the_query_string_is_refused(tmp_path):
+    url = "https://idx.example/simple?access_token=ghp_abcdefghijklmnopqrstuvwxyz0123"
+    with pytest.raises(ConfigError, match="access_token= in its query string"):
+        load_config(project(tmp_path, url))
+
+
+def test_token_in_the_query_string_from_the_environment_is_redacted(tmp_path):
+    from reprobox.lock import PackageIndexes
+
+    cfg = load_config(
+        project(tmp_path, "https://idx.example/simple?access_token=${IDX_TOKEN}")
+    )
+    _, extra = expanded_indexes(cfg, {"IDX_TOKEN": TOKEN})
+    shown = PackageIndexes(None, extra).redacted()
+    assert TOKEN not in str(shown)
+    assert shown["extra_index_urls"] == ["https://idx.example/simple?access_token=***"]
