@@ -239,6 +239,13 @@ def build_project(
 ) -> BuildResult:
     """Build the project's image unless one with the same content exists."""
     frozen = load_frozen(cfg)
+    frozen_config = frozen.manifest.get("config_sha256")
+    if frozen_config and frozen_config != cfg.digest:
+        raise InputError(
+            f"{cfg.source} changed since freeze; the build would mix old and new "
+            "settings",
+            hint=f"run `reprobox freeze {cfg.root}` again",
+        )
     with staged_context(cfg, frozen) as ctx:
         existing = image_id(engine, ctx.tag)
         if existing and not force:

@@ -8,12 +8,14 @@ type is a ConfigError naming the file, the key and the fix.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
 
 try:  # Python 3.11+
@@ -66,10 +68,12 @@ class ProjectConfig:
     extra_index_urls: tuple[str, ...] = ()
     resolver: str = "uv"
     ca_cert: str | None = None
+    slim: bool = True
     cpus: float | None = None
     network: str = "bridge"
     compare_metrics: tuple[str, ...] = ()
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    digest: str = ""  # sha256 of the settings as read, to spot edits after freeze
 
     @property
     def state_dir(self) -> Path:
@@ -100,7 +104,10 @@ _PACKAGES = {
     "extra_index_urls": (list, "a list of index URLs"),
     "resolver": (str, 'one of "uv", "pip-compile"'),
 }
-_BUILD = {"ca_cert": (str, "a path to a PEM CA bundle")}
+_BUILD = {
+    "ca_cert": (str, "a path to a PEM CA bundle"),
+    "slim": (bool, "true or false"),
+}
 _RUN = {
     "cpus": ((int, float), "a number of CPUs, e.g. cpus = 1.5"),
     "network": (str, 'one of "bridge", "none"'),
@@ -457,6 +464,7 @@ def load_config(project: str | Path) -> ProjectConfig:
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
 
     return ProjectConfig(
+        digest=hashlib.sha256(dump_json(table).encode("utf-8")).hexdigest(),
         root=root,
         source=path,
         name=name.lower(),
@@ -483,6 +491,7 @@ def load_config(project: str | Path) -> ProjectConfig:
         ),
         resolver=resolver,
         ca_cert=build.get("ca_cert"),
+        slim=build.get("slim", True),
         cpus=float(cpus) if cpus is not None else None,
         network=network,
         compare_metrics=_str_list(path, "metrics.compare", metrics.get("compare", [])),

@@ -100,6 +100,8 @@ def render_dockerfile(
     extra_index_urls: Sequence[str] = (),
     gpu: GpuImage | None = None,
     vcs_requirements: bool = False,
+    python: str = "3.11",
+    slim: bool = True,
 ) -> str:
     """Return the Dockerfile text for a frozen project.
 
@@ -115,6 +117,8 @@ def render_dockerfile(
             raise InputError(f"system package name {package!r} is not valid")
     if install_python is not None and not _PYTHON.fullmatch(install_python):
         raise InputError(f"Python version {install_python!r} is not major.minor")
+    if not _PYTHON.fullmatch(python):
+        raise InputError(f"Python version {python!r} is not major.minor")
     if not _CONFIG_NAME.fullmatch(config_name):
         raise InputError(f"config file name {config_name!r} is not a plain name")
     template = environment(autoescape=False).get_template("Dockerfile.j2")
@@ -127,6 +131,8 @@ def render_dockerfile(
         extra_index_urls=[check_public_index(url) for url in extra_index_urls],
         gpu=_check_gpu(gpu) if gpu else None,
         vcs_requirements=vcs_requirements,
+        python=python,
+        slim=slim,
         environment=[
             f"{name}={quote_env_value(environment_vars[name])}"
             for name in sorted(environment_vars)

@@ -204,6 +204,8 @@ def freeze_project(
         extra_index_urls=added,
         gpu=image.gpu_image(),
         vcs_requirements=bool(vcs_lock),
+        python=cfg.python,
+        slim=cfg.slim,
     )
     manifest = {
         "schema_version": SCHEMA_VERSION,
@@ -226,6 +228,7 @@ def freeze_project(
             {"sha256": sha256_bytes(ca_cert.read_bytes())} if ca_cert else None
         ),
         "dockerfile_sha256": sha256_bytes(dockerfile.encode("utf-8")),
+        "config_sha256": cfg.digest,
         "environment": env,
         "seed": cfg.seed,
         "determinism": {

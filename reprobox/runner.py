@@ -142,6 +142,26 @@ def _metrics_from(
     return dict(sorted(metrics.items()))
 
 
+def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
+    """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
+    if not path.exists():
+        return {}, []
+    where = "the file $REPROBOX_METRICS names"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, [f"{where} is not valid JSON ({exc}); its metrics were ignored"]
+    if not isinstance(data, dict):
+        return {}, [f"{where} holds a {type(data).__name__}, not an object; ignored"]
+    kept, warnings = {}, []
+    for key, value in data.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            kept[key] = value
+        else:
+            warnings.append(f"metric {key!r} in {where} is not a number; ignored")
+    return kept, warnings
+
+
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -322,6 +342,7 @@ def run_in_container(
         "history": [],
         "evaluations": [],
         "log": LOG_NAME,
+        "warnings": [],
         "error": None,
     }
     record_path = run_dir / "record.json"
@@ -467,7 +488,7 @@ def _finish(
     error: dict | None,
 ) -> None:
     capture = _read_json(run_dir / "capture.json")
-    script_metrics = _read_json(run_dir / "metrics.json")
+    script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     if capture.get("error") and error is not None:
         error["message"] = capture["error"].get("message", error["message"])
     record.update(
@@ -480,6 +501,7 @@ def _finish(
             "metrics": _metrics_from(capture, script_metrics),
             "history": capture.get("history") or [],
             "evaluations": capture.get("evaluations") or [],
+            "warnings": warnings + list(capture.get("hook_errors") or []),
             "error": error,
         }
     )
