@@ -25,6 +25,7 @@ from reprobox.compare.records import Record, as_number
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
 COMPARISON_SCHEMA_VERSION = 1
+SUCCEEDED = "succeeded"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,12 @@ def compare_runs(
     curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
     bands, noise_notes = seed_noise_bands(records, names)
     summaries = _summaries(records, ref, results, differences)
-    passed = bool(results) and all(r.passed for r in results)
+    # A run that failed may still have written metrics; they prove nothing.
+    passed = (
+        bool(results)
+        and all(r.passed for r in results)
+        and all(r.status == SUCCEEDED for r in records)
+    )
 
     return Comparison(
         schema_version=COMPARISON_SCHEMA_VERSION,
@@ -144,8 +150,18 @@ def compare_runs(
 
 
 def exit_code(comparison: Comparison) -> int:
-    """Return 0 when every metric is within tolerance, else 1."""
+    """Return 0 when every run succeeded and every metric is within tolerance."""
     return EXIT_OK if comparison.passed else EXIT_FAILED
+
+
+def unsuccessful_runs(comparison: Comparison) -> list[RunSummary]:
+    """Return the compared runs whose status is not succeeded, reference included."""
+    return [run for run in comparison.runs if run.status != SUCCEEDED]
+
+
+def status_problem(run: RunSummary) -> str:
+    """Say why a run that did not succeed fails the comparison, in a few words."""
+    return f"run {run.run_id} has status {run.status or 'unknown'}"
 
 
 def _reference_index(records: Sequence[Record], reference: int | str) -> int:
@@ -200,7 +216,8 @@ def _summaries(records, ref, results, differences) -> list[RunSummary]:
                     passed=True,
                     metrics_differ=False,
                     likely_cause=None,
-                    headline="reference run",
+                    headline="reference run"
+                    + _status_note(record.status, "its metrics prove nothing"),
                 )
             )
             continue
@@ -213,13 +230,21 @@ def _summaries(records, ref, results, differences) -> list[RunSummary]:
                 is_reference=False,
                 status=record.status,
                 seed=record.seed,
-                passed=all(r.passed for r in own),
+                passed=all(r.passed for r in own) and record.status == SUCCEEDED,
                 metrics_differ=bool(changed),
                 likely_cause=suspect.field if (suspect and changed) else None,
-                headline=_headline(changed, suspect),
+                headline=_headline(changed, suspect)
+                + _status_note(record.status, "it cannot pass"),
             )
         )
     return summaries
+
+
+def _status_note(status: str, consequence: str) -> str:
+    """Return a headline suffix for a run that did not succeed, else ''."""
+    if status == SUCCEEDED:
+        return ""
+    return f"; but status {status or 'unknown'}: {consequence}"
 
 
 def _headline(changed: list[MetricResult], suspect: EnvDifference | None) -> str:

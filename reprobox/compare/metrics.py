@@ -43,9 +43,11 @@ class Tolerance:
         size = abs(delta)
         if self.is_exact:
             return size == 0
-        if self.abs is not None and size <= self.abs:
+        if self.abs is not None and _within(size, self.abs, reference):
             return True
-        return self.rel is not None and size <= self.rel * abs(reference)
+        return self.rel is not None and _within(
+            size, self.rel * abs(reference), reference
+        )
 
     def describe(self) -> str:
         """Say the tolerance in a few words, e.g. 'abs 1e-06 or rel 0.001'."""
@@ -57,6 +59,21 @@ class Tolerance:
 
 
 EXACT = Tolerance()
+BOUND_SLACK = 1e-9  # relative: far above float rounding, far below any real change
+
+
+def _within(size: float, bound: float, reference: float) -> bool:
+    """Tell whether size is at most bound, forgiving float rounding of the delta.
+
+    0.905 - 0.9 is 0.0050000000000000044 in binary floating point, so a delta
+    equal to its bound in decimal must pass: the bound gets a relative slack and
+    the delta the rounding of the values it came from (a few ulps of them). A
+    bound of 0 still asks for bitwise equality.
+    """
+    if bound == 0:
+        return size == 0
+    operands = abs(reference) + size  # at least the larger of the two values
+    return size <= bound * (1 + BOUND_SLACK) + 2 * math.ulp(operands)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from reprobox.atomic import dump_json
-from reprobox.compare.comparison import Comparison, format_value
+from reprobox.compare.comparison import (
+    Comparison,
+    format_value,
+    status_problem,
+    unsuccessful_runs,
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -74,7 +79,9 @@ def _verdict(comparison: Comparison) -> str:
     total = len(comparison.results)
     if comparison.passed:
         return f"verdict: PASS (all {total} metric checks within tolerance)"
-    return f"verdict: FAIL ({failed} of {total} metric checks out of tolerance)"
+    reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
+    reasons.append(f"{failed} of {total} metric checks out of tolerance")
+    return f"verdict: FAIL ({'; '.join(reasons)})"
 
 
 def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:

@@ -3,7 +3,13 @@ import time
 import pytest
 from reprobox_synthetic import clone, make_record, many_records
 
-from reprobox.compare import Tolerance, compare_runs, exit_code, render_text
+from reprobox.compare import (
+    Tolerance,
+    compare_runs,
+    exit_code,
+    render_markdown,
+    render_text,
+)
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
 
@@ -160,3 +166,46 @@ def test_thousand_records_compare_and_render_in_reasonable_time():
 def test_bad_curve_epsilon_is_a_usage_error(epsilon):
     with pytest.raises(InputError, match="curve epsilon must be a finite number"):
         compare_runs([make_record("A"), make_record("B")], epsilon=epsilon)
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted", "running", None])
+def test_a_run_that_did_not_succeed_fails_the_comparison(status):
+    # F10: a failed run may still have written metrics, even identical ones.
+    a = make_record("A")
+    b = clone(a, "B", status=status)
+    comparison = compare_runs([a, b])
+
+    assert all(r.passed for r in comparison.results)
+    assert not comparison.passed
+    assert exit_code(comparison) == EXIT_FAILED
+    shown = status or "unknown"
+    summary = comparison.runs[1]
+    assert not summary.passed
+    assert summary.headline == f"metrics identical; but status {shown}: it cannot pass"
+    assert render_text(comparison).splitlines()[1] == (
+        f"verdict: FAIL (run B has status {shown}; "
+        "0 of 2 metric checks out of tolerance)"
+    )
+    assert f"verdict: FAIL (run B has status {shown};" in render_markdown(comparison)
+
+
+def test_a_failed_reference_run_fails_the_comparison_and_is_named():
+    a = make_record("A", status="failed")
+    comparison = compare_runs([a, clone(a, "B", status="succeeded")])
+
+    assert not comparison.passed and exit_code(comparison) == EXIT_FAILED
+    assert comparison.runs[0].headline == (
+        "reference run; but status failed: its metrics prove nothing"
+    )
+    assert "verdict: FAIL (run A has status failed; 0 of 2" in render_text(comparison)
+
+
+def test_every_unsuccessful_run_is_named_in_the_verdict():
+    a = make_record("A")
+    b = clone(a, "B", status="failed", metrics={"loss": 0.5, "accuracy": 0.9688})
+    c = clone(a, "C", status="interrupted")
+    line = render_text(compare_runs([a, b, c])).splitlines()[1]
+    assert line == (
+        "verdict: FAIL (run B has status failed; run C has status interrupted; "
+        "1 of 4 metric checks out of tolerance)"
+    )

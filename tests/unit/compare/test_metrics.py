@@ -22,13 +22,36 @@ def judge(ref, run, tolerance=EXACT, *, ref_has=True, run_has=True):
 def test_exactly_at_abs_tolerance_passes_and_just_beyond_fails():
     assert judge(0.5, 0.75, Tolerance(abs=0.25)).passed
     assert judge(0.5, 0.25, Tolerance(abs=0.25)).passed
-    assert not judge(0.5, 0.75, Tolerance(abs=math.nextafter(0.25, 0))).passed
+    assert not judge(0.5, 0.75, Tolerance(abs=0.25 * (1 - 1e-7))).passed
 
 
 def test_exactly_at_rel_tolerance_passes_and_just_beyond_fails():
     assert judge(2.0, 2.5, Tolerance(rel=0.25)).passed
-    assert not judge(2.0, 2.5, Tolerance(rel=math.nextafter(0.25, 0))).passed
+    assert not judge(2.0, 2.5, Tolerance(rel=0.25 * (1 - 1e-7))).passed
     assert not judge(-2.0, -2.5, Tolerance(rel=0.2)).passed
+
+
+def test_delta_equal_to_the_bound_up_to_float_rounding_passes():
+    # F11: 0.905 - 0.9 is 0.0050000000000000044 in binary floating point.
+    assert 0.905 - 0.9 > 0.005
+    result = judge(0.9, 0.905, Tolerance(abs=0.005))
+    assert result.passed
+    assert result.reason == "within tolerance (abs 0.005)"
+    assert judge(0.9, 0.895, Tolerance(abs=0.005)).passed
+    assert judge(1e6, 1e6 + 1e-4, Tolerance(abs=1e-4)).passed  # rounding of big values
+    assert judge(200.0, 201.0, Tolerance(rel=0.005)).passed
+
+
+def test_a_real_excess_over_the_bound_still_fails():
+    assert not judge(0.9, 0.9051, Tolerance(abs=0.005)).passed
+    assert not judge(0.9, 0.905 + 1e-9, Tolerance(abs=0.005)).passed
+    assert not judge(200.0, 201.001, Tolerance(rel=0.005)).passed
+
+
+def test_a_zero_bound_stays_bitwise():
+    assert not judge(0.01, math.nextafter(0.01, 1), Tolerance(abs=0)).passed
+    assert not judge(0.01, math.nextafter(0.01, 1), Tolerance(rel=0)).passed
+    assert judge(0.01, 0.01, Tolerance(abs=0)).passed
 
 
 def test_either_bound_is_enough():
