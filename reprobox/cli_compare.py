@@ -58,14 +58,44 @@ def _comparison(paths, reference, tol, metric, epsilon):
     from reprobox.compare import compare_runs, load_records
 
     records = load_records(paths)
+    flag_tolerances = _parse_tolerances(tol)
+    _check_metric_names(records, "--metric", metric)
+    _check_metric_names(records, "--tol", list(flag_tolerances))
     settings = _project_settings(paths)
     tolerances = dict(settings.get("tolerances") or {})
-    tolerances.update(_parse_tolerances(tol))
+    tolerances.update(flag_tolerances)
     metrics = list(metric) or settings.get("compare") or None
     ref = int(reference) if reference and reference.isdigit() else (reference or 0)
     return records, compare_runs(
         records, reference=ref, tolerances=tolerances, metrics=metrics, epsilon=epsilon
     )
+
+
+def _check_metric_names(records, flag: str, names: list[str]) -> None:
+    """Refuse a metric named on the command line that no record has at all."""
+    known = sorted({name for record in records for name in record.metrics})
+    for name in names:
+        if name and name not in known:
+            have = ", ".join(known) if known else "none"
+            raise InputError(
+                f"{flag} {name!r}: no run record has a metric of that name",
+                hint=f"the records have: {have}",
+            )
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an --output that is a folder or lies in a folder that is not there."""
+    if output.is_dir():
+        raise InputError(
+            f"--output {output} is a directory",
+            hint=f"name a file, e.g. -o {output / 'report.html'}",
+        )
+    parent = output.absolute().parent
+    if not parent.is_dir():
+        raise InputError(
+            f"--output {output}: folder {parent} does not exist",
+            hint="create it first, or write the report somewhere that exists",
+        )
 
 
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
@@ -112,6 +142,7 @@ def report(
     """Write a self-contained HTML page: metrics, differences, curves."""
     from reprobox.report import render_report_html
 
+    _check_output(output)
     records, comparison = _comparison(runs, reference, tol, metric, epsilon)
     atomic_write_text(output, render_report_html(records, comparison))
     typer.echo(f"wrote {output}")

@@ -25,6 +25,17 @@ from reprobox.cli import (
 from reprobox.errors import InputError
 
 
+def check_seed(seed: int, flag: str) -> None:
+    """Refuse a seed outside 0..MAX_SEED before any container sees it."""
+    from reprobox.config import MAX_SEED
+
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(
+            f"{flag} {seed} is out of range",
+            hint=f"use 0 to {MAX_SEED}; Python, NumPy and Keras refuse others",
+        )
+
+
 def _parse_env(values: list[str]) -> dict[str, str]:
     env = {}
     for item in values:
@@ -83,7 +94,7 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
-    from reprobox.engine import connect, remove_orphans
+    from reprobox.engine import MIN_CPUS, connect, remove_orphans
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.runner import (
@@ -98,13 +109,20 @@ def run(
         raise InputError(
             f"--profile {profile!r} is unknown", hint="use default or strict"
         )
-    if cpus is not None and not 0 < cpus < 4096:
-        raise InputError(f"--cpus {cpus} is not a CPU count", hint="e.g. --cpus 1.5")
+    if cpus is not None and not MIN_CPUS <= cpus < 4096:
+        raise InputError(
+            f"--cpus {cpus:g} is not a CPU count Docker can enforce",
+            hint=f"give {MIN_CPUS} or more, e.g. --cpus 1.5",
+        )
     if memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", memory.lower()):
         raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
     if seed is not None and seeds is not None:
         raise InputError("--seed and --seeds exclude each other", hint="use one")
+    if seed is not None:
+        check_seed(seed, "--seed")
     seed_list = parse_seeds(seeds) if seeds is not None else None
+    for one in seed_list or []:
+        check_seed(one, f"--seeds {seeds!r}:")
     extra_env = _parse_env(env)
     frozen = load_frozen(cfg)
     check_data_unchanged(cfg, frozen.manifest)

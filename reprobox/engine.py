@@ -111,22 +111,34 @@ def _context_host(name: str) -> str:
     return endpoints["docker"]["Host"]
 
 
-def find_build_cli() -> tuple[str, dict[str, str]]:
+def find_build_cli(
+    env: Mapping[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
     """Return a docker CLI that builds with BuildKit, and the env it needs."""
     override = os.environ.get("REPROBOX_DOCKER_CLI")
     candidates = [override] if override else []
     for path in (shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"):
         if path and path not in candidates:
             candidates.append(path)
+    broken: list[str] = []
+    started = 0
     for cli in candidates:
         if not cli or not os.access(cli, os.X_OK):
             continue
         has_buildx = (
-            run_command([cli, "buildx", "version"], check=False).returncode == 0
+            run_command([cli, "buildx", "version"], env=env, check=False).returncode
+            == 0
         )
-        version = run_command(
-            [cli, "version", "--format", "{{.Client.Version}}"], check=False
-        ).stdout.strip()
+        proc = run_command(
+            [cli, "version", "--format", "{{.Client.Version}}"], env=env, check=False
+        )
+        version = proc.stdout.strip()
+        if proc.returncode != 0 and not version:
+            # It printed not even its own version: the CLI itself cannot start
+            # (a bad DOCKER_CONTEXT, a broken config), whatever plugins it has.
+            broken.append(_first_line(proc.stderr) or f"exit code {proc.returncode}")
+            continue
+        started += 1
         major = version.split(".")[0]
         # Before 23.0 `docker build` uses the legacy builder, buildx plugin or not,
         # unless DOCKER_BUILDKIT=1; from 23.0 it is buildx, if installed.
@@ -134,10 +146,23 @@ def find_build_cli() -> tuple[str, dict[str, str]]:
             return cli, {"DOCKER_BUILDKIT": "1"}
         if has_buildx:
             return cli, {}
+    if broken and not started:
+        raise EngineError(
+            f"the docker CLI failed: {broken[0]}",
+            hint="check DOCKER_CONTEXT and DOCKER_HOST; `docker version` shows why",
+        )
     raise EngineError(
         "no docker CLI here can build with BuildKit",
         hint="install the buildx plugin, or Debian's docker.io (docker 20.10)",
     )
+
+
+def _first_line(text: str) -> str:
+    """Return the first non-blank line of text, stripped and kept short."""
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
 
 
 def _cli_env(engine: Engine, extra: Mapping[str, str]) -> dict[str, str]:
@@ -159,7 +184,7 @@ def build_image(
     on_line: Callable[[str], None] | None = None,
 ) -> str:
     """Build context_dir into tag with BuildKit; return the image id."""
-    cli, cli_env = find_build_cli()
+    cli, cli_env = find_build_cli(_cli_env(engine, {}))
     argv = [
         cli,
         "build",
@@ -225,6 +250,14 @@ def image_id(engine: Engine, ref: str) -> str | None:
         return engine.client.images.get(ref).id
     except docker.errors.ImageNotFound:
         return None
+    except docker.errors.APIError as exc:
+        if exc.is_client_error():  # the engine finds the reference itself wrong
+            raise InputError(
+                f"{ref!r} is not an image reference the engine accepts: "
+                f"{_first_line(str(exc.explanation or exc))}",
+                hint="give NAME[:TAG], NAME@sha256:DIGEST or an image id",
+            ) from None
+        raise EngineError(f"cannot inspect image {ref}: {exc}") from None
     except docker.errors.DockerException as exc:
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
 
@@ -338,9 +371,15 @@ def start_container(engine: Engine, spec: ContainerSpec):
             hint="run `reprobox build` first",
         ) from None
     except docker.errors.APIError as exc:
-        raise EngineError(
-            f"the engine refused the container: {exc.explanation}"
-        ) from None
+        explanation = _first_line(str(exc.explanation or exc))
+        if exc.is_client_error():
+            # A 4xx: the engine judged the settings, not itself, to be wrong.
+            raise InputError(
+                f"the engine refused the container's settings: {explanation}",
+                hint="lower --cpus/--memory (or run.cpus) to what this engine "
+                "has, or fix --gpus/--env",
+            ) from None
+        raise EngineError(f"the engine refused the container: {explanation}") from None
     try:
         container.start()
     except docker.errors.APIError as exc:

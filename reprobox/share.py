@@ -37,6 +37,16 @@ BUNDLE_SCHEMA_VERSION = 1
 BUNDLE_INDEX = "reprobox-bundle.json"
 _REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
 _CHUNK = 1 << 20
+# Docker's image reference grammar: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST], or an id.
+_HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REF = re.compile(
+    rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?/)?"
+    rf"{_PATH_PART}(?:/{_PATH_PART})*"
+    r"(?::\w[\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+_IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{1,64}")
 
 
 def check_registry(registry: str) -> str:
@@ -48,6 +58,18 @@ def check_registry(registry: str) -> str:
             hint="e.g. --registry 127.0.0.1:5000/team",
         )
     return registry
+
+
+def check_image_reference(image: str) -> str:
+    """Return image if it is an image reference or id Docker accepts, else raise."""
+    well_formed = _IMAGE_ID.fullmatch(image) or _IMAGE_REF.fullmatch(image)
+    if well_formed and len(image) <= 255:
+        return image
+    raise InputError(
+        f"{image!r} is not an image reference",
+        hint="give NAME[:TAG], REGISTRY/NAME@sha256:DIGEST or an image id, "
+        "e.g. reprobox/digits:1a2b3c4d5e6f",
+    )
 
 
 def push_image(

@@ -24,6 +24,7 @@ from reprobox.runner import RunOptions, RunTarget, run_in_container
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
+    check_image_reference,
     labels_of,
     pull_by_digest,
     reference_from_labels,
@@ -93,6 +94,9 @@ def verify_image(
     on_log: Callable[[str], None] | None = None,
 ) -> Verification:
     """Check image against its labels and reference, rerun it, and compare."""
+    check_image_reference(image)
+    # Docker bind-mounts only absolute paths; a relative runs folder is the user's.
+    runs_dir = Path(runs_dir).absolute()
     found = image_id(engine, image)
     if found is None and "@sha256:" in image:
         found = pull_by_digest(engine, image)

@@ -1,0 +1,401 @@
+"""Bad flags and addresses end in one InputError (exit 2) before Docker sees them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker.errors
+import pytest
+from typer.testing import CliRunner
+
+from reprobox import engine, verify
+from reprobox.cli import app
+from reprobox.engine import ContainerSpec, connect, find_build_cli, start_container
+from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
+from reprobox.share import MANIFEST_LABEL, check_image_reference
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def reprobox(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m reprobox ARGS` as a user would, through main()."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    full.update(PYTHONPATH=str(REPO), **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        env=full,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "reprobox.toml").write_text('command = "python train.py"\n')
+    return root
+
+
+def run_error(project: Path, *flags: str) -> InputError:
+    result = CliRunner().invoke(app, ["run", str(project), *flags])
+    assert isinstance(result.exception, InputError), result.output
+    return result.exception
+
+
+# F5: a CPU quota below Docker's minimum is silently dropped by the engine.
+@pytest.mark.parametrize("cpus", ["1e-9", "0.009", "0", "-1", "nan", "inf"])
+def test_cpus_below_dockers_minimum_is_refused(project, cpus):
+    error = run_error(project, "--cpus", cpus)
+    assert error.message.startswith(f"--cpus {float(cpus):g} is not a CPU count")
+    assert error.hint == "give 0.01 or more, e.g. --cpus 1.5"
+
+
+# F6: PYTHONHASHSEED and NumPy refuse seeds outside 0..2**32-1.
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "5000000000"])
+def test_seed_out_of_range_is_refused(project, seed):
+    error = run_error(project, "--seed", seed)
+    assert error.message == f"--seed {seed} is out of range"
+    assert error.hint.startswith("use 0 to 4294967295")
+
+
+def test_seed_sweep_out_of_range_is_refused(project):
+    error = run_error(project, "--seeds", "4294967295,5000000000")
+    assert (
+        error.message == "--seeds '4294967295,5000000000': 5000000000 is out of range"
+    )
+
+
+@pytest.mark.parametrize("seed", ["0", "4294967295"])
+def test_seeds_at_the_ends_of_the_range_pass_the_check(project, seed):
+    # The run then stops at the missing freeze, after the seed was accepted.
+    result = CliRunner().invoke(app, ["run", str(project), "--seed", seed])
+    assert "out of range" not in str(result.exception)
+
+
+def test_seed_error_is_one_line_and_exit_2(project):
+    result = reprobox("run", str(project), "--seed", "-1")
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr == (
+        "reprobox: error: --seed -1 is out of range (use 0 to 4294967295; "
+        "Python, NumPy and Keras refuse others)\n"
+    )
+
+
+# F12, F13: malformed or unknown engine addresses are the user's input.
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("tcp://127.0.0.1:99999", "Port out of range 0-65535"),
+        ("tcp://127.0.0.1:abc", "Port could not be cast to integer value as 'abc'"),
+        ("tcp://[::1", "Invalid IPv6 URL"),
+        ("garbage://x", "Invalid bind address protocol"),
+        ("tcp://", "Invalid bind address format"),
+    ],
+)
+def test_malformed_host_is_an_input_error(host, reason, monkeypatch):
+    monkeypatch.setattr(engine.docker, "DockerClient", _no_client)
+    with pytest.raises(InputError) as info:
+        connect(host)
+    assert info.value.message == (
+        f"--host {host!r} is not a Docker engine address: {reason}"
+    )
+    assert "tcp://HOST:PORT" in info.value.hint
+
+
+def test_malformed_docker_host_variable_is_an_input_error(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:99999")
+    monkeypatch.setattr(engine.docker, "from_env", _no_client)
+    with pytest.raises(InputError, match=r"^DOCKER_HOST='tcp://127.0.0.1:99999' is"):
+        connect()
+
+
+def _no_client(*args, **kwargs):
+    raise AssertionError("a malformed address must be refused before connecting")
+
+
+def test_malformed_address_through_the_cli_is_one_line(tmp_path):
+    result = reprobox("build", str(tmp_path), env={"DOCKER_HOST": "tcp://x:99999"})
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_unknown_context_is_an_input_error(monkeypatch):
+    monkeypatch.setattr(engine.shutil, "which", lambda name: "/usr/bin/docker")
+    seen = []
+
+    def fake_run(argv, **kwargs):
+        seen.append(list(argv))
+        return subprocess.CompletedProcess(argv, 1, "[]", 'context "nosuch": not found')
+
+    monkeypatch.setattr(engine, "run_command", fake_run)
+    with pytest.raises(InputError) as info:
+        connect(context="nosuch")
+    assert seen == [["/usr/bin/docker", "context", "inspect", "nosuch"]]
+    assert "docker context 'nosuch' not found" in info.value.message
+    assert info.value.hint == "list them with `docker context ls`"
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_context_pointing_to_a_malformed_address_is_refused(monkeypatch):
+    monkeypatch.setattr(engine.shutil, "which", lambda name: "/usr/bin/docker")
+    inspect = json.dumps([{"Endpoints": {"docker": {"Host": "tcp://h:0x1"}}}])
+    monkeypatch.setattr(
+        engine,
+        "run_command",
+        lambda argv, **kw: subprocess.CompletedProcess(argv, 0, inspect, ""),
+    )
+    with pytest.raises(InputError, match="docker context 'odd' points to"):
+        connect(context="odd")
+
+
+# F28: a CLI that cannot even start is reported as such, not as missing buildx.
+def test_a_failing_docker_cli_is_named_with_its_own_error(tmp_path, monkeypatch):
+    cli = tmp_path / "docker"
+    cli.write_text("#!/bin/sh\nexit 1\n")
+    cli.chmod(0o755)
+    monkeypatch.setenv("REPROBOX_DOCKER_CLI", str(cli))
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    monkeypatch.setattr(engine.os, "access", lambda path, mode: path == str(cli))
+    stderr = (
+        'Failed to initialize: unable to resolve docker endpoint: context "nosuch": '
+        "context not found\n"
+    )
+    envs = []
+
+    def fake_run(argv, *, env=None, **kwargs):
+        envs.append(env)
+        return subprocess.CompletedProcess(argv, 1, "", "\n" + stderr)
+
+    monkeypatch.setattr(engine, "run_command", fake_run)
+    with pytest.raises(EngineError) as info:
+        find_build_cli({"DOCKER_CONTEXT": "nosuch"})
+    assert info.value.message == f"the docker CLI failed: {stderr.strip()}"
+    assert "DOCKER_CONTEXT" in info.value.hint
+    assert envs == [{"DOCKER_CONTEXT": "nosuch"}] * 2  # the build's env, not ours
+
+
+def test_unreachable_daemon_does_not_count_as_a_failing_cli(tmp_path, monkeypatch):
+    cli = tmp_path / "docker"
+    cli.write_text("#!/bin/sh\nexit 1\n")
+    cli.chmod(0o755)
+    monkeypatch.setenv("REPROBOX_DOCKER_CLI", str(cli))
+    monkeypatch.setattr(engine.os, "access", lambda path, mode: path == str(cli))
+
+    def fake_run(argv, **kwargs):
+        if argv[1] == "buildx":
+            return subprocess.CompletedProcess(argv, 0, "buildx v0.23.0\n", "")
+        return subprocess.CompletedProcess(
+            argv, 1, "28.2.2\n", "Cannot connect to the Docker daemon"
+        )
+
+    monkeypatch.setattr(engine, "run_command", fake_run)
+    assert find_build_cli() == (str(cli), {})
+
+
+# F5: the engine judging the settings (4xx) is bad input; its own trouble is not.
+def _refusing_engine(status: int, explanation: str):
+    response = SimpleNamespace(status_code=status, reason="", url="http://x")
+
+    def create(**kwargs):
+        raise docker.errors.APIError(
+            "refused", response=response, explanation=explanation
+        )
+
+    client = SimpleNamespace(containers=SimpleNamespace(create=create))
+    return SimpleNamespace(client=client)
+
+
+SPEC = ContainerSpec(
+    image="sha256:" + "1" * 64,
+    command=["python", "train.py"],
+    env={},
+    labels={},
+    user="1000",
+    mounts=[],
+    cpus=64.0,
+)
+
+
+def test_engine_refusing_the_settings_is_an_input_error():
+    fake = _refusing_engine(
+        400, "Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available"
+    )
+    with pytest.raises(InputError) as info:
+        start_container(fake, SPEC)
+    assert info.value.message == (
+        "the engine refused the container's settings: Range of CPUs is from 0.01 "
+        "to 2.00, as there are only 2 CPUs available"
+    )
+    assert "lower --cpus/--memory" in info.value.hint
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_engine_failing_itself_stays_an_engine_error():
+    with pytest.raises(EngineError) as info:
+        start_container(_refusing_engine(500, "driver failed\nmore"), SPEC)
+    assert not isinstance(info.value, InputError)
+    assert info.value.message == "the engine refused the container: driver failed"
+    assert info.value.exit_code == EXIT_ENGINE
+
+
+# F22: a malformed image reference is refused before the engine is asked.
+@pytest.mark.parametrize(
+    "image",
+    [
+        "reprobox-base:bookworm-py3.11",
+        "reprobox/digits:1a2b3c4d5e6f-sealed",
+        "127.0.0.1:5000/team/reprobox/digits@sha256:" + "a" * 64,
+        "localhost:5000/x:tag",
+        "sha256:" + "0" * 64,
+        "0123abcd",
+    ],
+)
+def test_well_formed_image_references_pass(image):
+    assert check_image_reference(image) == image
+
+
+@pytest.mark.parametrize(
+    "image", ["BAD IMAGE!!", "", "x:", "x:a:b", "/x", "x//y", "http://h/x", "a" * 256]
+)
+def test_malformed_image_references_are_refused(image):
+    with pytest.raises(InputError) as info:
+        check_image_reference(image)
+    assert info.value.message == f"{image!r} is not an image reference"
+    assert "NAME[:TAG]" in info.value.hint
+
+
+def test_verify_refuses_a_malformed_image_without_asking_the_engine():
+    with pytest.raises(InputError, match="'BAD IMAGE!!' is not an image reference"):
+        verify.verify_image(object(), "BAD IMAGE!!", runs_dir=Path("x"))
+
+
+# F14: Docker mounts only absolute paths; the default --runs-dir is relative.
+def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    manifest = json.dumps({"project": {"name": "digits"}})
+    monkeypatch.setattr(verify, "image_id", lambda engine, ref: "sha256:" + "1" * 64)
+    monkeypatch.setattr(verify, "labels_of", lambda *a, **k: {MANIFEST_LABEL: manifest})
+    monkeypatch.setattr(verify, "image_layers_digest", lambda engine, ref: None)
+    monkeypatch.setattr(verify, "check_image_integrity", lambda *args: [])
+    targets = []
+
+    def fake_run(target, engine, **kwargs):
+        targets.append(target)
+        return {"status": "failed", "error": {"message": "stop here"}}
+
+    monkeypatch.setattr(verify, "run_in_container", fake_run)
+    result = verify.verify_image(
+        object(),
+        "reprobox/digits:1",
+        runs_dir=Path("reprobox-verify"),
+        reference={"seed": 1},
+    )
+    assert result.problems == ["the rerun failed: stop here"]
+    assert targets[0].runs_dir == tmp_path / "reprobox-verify"
+
+
+def write_runs(folder: Path, statuses=("succeeded", "succeeded")) -> list[Path]:
+    """Write two small run records under folder; return their files."""
+    paths = []
+    for index, status in enumerate(statuses):
+        data = {
+            "schema_version": 1,
+            "run_id": f"run-{index}",
+            "status": status,
+            "started_at": f"2024-01-01T00:00:0{index}Z",
+            "project": "digits",
+            "seed": 1,
+            "metrics": {"accuracy": 0.9 + 0.005 * index, "loss": 0.1},
+            "history": [],
+            "options": {},
+        }
+        path = folder / data["run_id"] / "record.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(data))
+        paths.append(path)
+    return paths
+
+
+def compare_error(*args: str) -> InputError:
+    result = CliRunner().invoke(app, list(args))
+    assert isinstance(result.exception, InputError), result.output
+    return result.exception
+
+
+# F27: a metric named on the command line that no record has is a usage error.
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_unknown_metric_flag_is_refused_with_the_known_ones(tmp_path, command):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    error = compare_error(command, *runs, "--metric", "nosuch")
+    assert error.message == "--metric 'nosuch': no run record has a metric of that name"
+    assert error.hint == "the records have: accuracy, loss"
+
+
+def test_unknown_tolerance_metric_is_refused(tmp_path):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    error = compare_error("compare", *runs, "--tol", "acuracy=abs:0.01")
+    assert error.message.startswith("--tol 'acuracy': no run record has a metric")
+    assert error.hint == "the records have: accuracy, loss"
+
+
+def test_compare_exit_codes_through_the_cli(tmp_path):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    unknown = reprobox("compare", *runs, "--metric", "nosuch")
+    assert unknown.returncode == EXIT_USAGE
+    assert unknown.stderr == (
+        "reprobox: error: --metric 'nosuch': no run record has a metric of that "
+        "name (the records have: accuracy, loss)\n"
+    )
+    # F11 end to end: 0.905 against 0.9 is within abs 0.005.
+    within = reprobox(
+        "compare", *runs, "--metric", "accuracy", "--tol", "accuracy=abs:0.005"
+    )
+    assert within.returncode == 0, within.stdout
+    assert "verdict: PASS" in within.stdout
+
+
+def test_compare_with_a_failed_run_fails(tmp_path):
+    # F10: the failed run wrote metrics within tolerance; it still cannot pass.
+    runs = write_runs(tmp_path / "runs", statuses=("succeeded", "failed"))
+    result = reprobox("compare", *map(str, runs), "--tol", "accuracy=abs:0.01")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1] == (
+        "verdict: FAIL (run run-1 has status failed; "
+        "0 of 2 metric checks out of tolerance)"
+    )
+
+
+# F15: the report's output must be a file in a folder that exists.
+def test_report_to_a_directory_is_refused(tmp_path):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    error = compare_error("report", *runs, "-o", str(tmp_path))
+    assert error.message == f"--output {tmp_path} is a directory"
+    assert error.hint == f"name a file, e.g. -o {tmp_path / 'report.html'}"
+
+
+def test_report_into_a_missing_folder_is_refused_and_makes_none(tmp_path):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    target = tmp_path / "nonexistent-dir" / "x.html"
+    error = compare_error("report", *runs, "-o", str(target))
+    assert error.message == (
+        f"--output {target}: folder {target.parent} does not exist"
+    )
+    assert not target.parent.exists()
+
+
+def test_report_into_an_existing_folder_is_written(tmp_path):
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    target = tmp_path / "out.html"
+    result = CliRunner().invoke(app, ["report", *runs, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text().startswith("<!DOCTYPE html>")
