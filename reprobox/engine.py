@@ -376,8 +376,8 @@ def start_container(engine: Engine, spec: ContainerSpec):
             # A 4xx: the engine judged the settings, not itself, to be wrong.
             raise InputError(
                 f"the engine refused the container's settings: {explanation}",
-                hint="lower --cpus/--memory (or run.cpus) to what this engine "
-                "has, or fix --gpus/--env",
+                hint="lower --cpus/--memory or run.cpus to what this engine has, "
+                "or fix --gpus/--env",
             ) from None
         raise EngineError(f"the engine refused the container: {explanation}") from None
     try:

@@ -346,6 +346,19 @@ def check_freeze_wrote_nothing(result: Result, project: Path, ctx: Context) -> N
     assert [n for n in written if not n.startswith(".")] == [], written
 
 
+def set_env(name: str, value: str) -> Callable[[Path, Context], None]:
+    """Return a setup that sets an environment variable for the CLI call."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        ctx.env[name] = value
+
+    return setup
+
+
+def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
+    assert not (ctx.tmp / "nonexistent-dir").exists(), "report made the folder"
+
+
 RUN = ("run", "{p}")
 CASES = [
     Case("train-script-missing", RUN, EXIT_FAILED, ("run ", "failed"), None,
@@ -475,6 +488,55 @@ CASES = [
     Case("disk-full-during-freeze", ("freeze", "{p}"), EXIT_USAGE, ("No space left",),
          ANY_HINT, setup=disk_full_freeze, may_change=("",),
          check=check_freeze_wrote_nothing),
+    Case("cpus-below-docker-minimum", (*RUN, "--cpus", "1e-9"), EXIT_USAGE,
+         ("--cpus 1e-09",), "0.01 or more"),
+    Case("cpus-more-than-the-engine-has", (*RUN, "--cpus", "4000"), EXIT_USAGE,
+         ("refused the container's settings", "CPUs"), "lower --cpus",
+         may_change=("runs/",)),
+    Case("memory-below-engine-minimum", (*RUN, "--memory", "1k"), EXIT_USAGE,
+         ("refused the container's settings", "memory"), "--memory",
+         may_change=("runs/",)),
+    Case("seed-negative", (*RUN, "--seed", "-1"), EXIT_USAGE,
+         ("--seed -1", "out of range"), "0 to 4294967295"),
+    Case("seed-too-big", (*RUN, "--seed", "5000000000"), EXIT_USAGE,
+         ("--seed 5000000000", "out of range"), "0 to 4294967295"),
+    Case("seeds-too-big", (*RUN, "--seeds", "1,5000000000"), EXIT_USAGE,
+         ("--seeds", "5000000000", "out of range"), "0 to 4294967295"),
+    Case("host-port-out-of-range", ("build", "{p}", "--host", "tcp://127.0.0.1:99999"),
+         EXIT_USAGE, ("--host", "99999", "not a Docker engine address"),
+         "tcp://HOST:PORT"),
+    Case("host-port-not-a-number", ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
+         EXIT_USAGE, ("--host", "abc", "not a Docker engine address"),
+         "tcp://HOST:PORT"),
+    Case("host-ipv6-unclosed", ("build", "{p}", "--host", "tcp://[::1"), EXIT_USAGE,
+         ("--host", "[::1", "not a Docker engine address"), "tcp://HOST:PORT"),
+    Case("host-unknown-scheme", ("build", "{p}", "--host", "garbage://x"), EXIT_USAGE,
+         ("--host", "garbage://x", "protocol"), "unix:///PATH"),
+    Case("docker-host-port-out-of-range", ("build", "{p}"), EXIT_USAGE,
+         ("DOCKER_HOST", "99999", "not a Docker engine address"), "tcp://HOST:PORT",
+         setup=set_env("DOCKER_HOST", "tcp://127.0.0.1:99999")),
+    Case("context-unknown", ("build", "{p}", "--context", "nosuch"), EXIT_USAGE,
+         ("docker context 'nosuch' not found",), "docker context ls"),
+    Case("docker-context-env-unknown", ("build", "{p}", "--force"), EXIT_ENGINE,
+         ("the docker CLI failed", "nosuch"), "DOCKER_CONTEXT",
+         setup=set_env("DOCKER_CONTEXT", "nosuch")),
+    Case("verify-malformed-image", ("verify", "BAD IMAGE!!", "--runs-dir",
+                                    "{tmp}/verify"), EXIT_USAGE,
+         ("'BAD IMAGE!!'", "not an image reference"), "NAME[:TAG]"),
+    Case("report-output-is-a-directory", ("report", "{p}/.reprobox/runs", "-o",
+                                          "{tmp}"), EXIT_USAGE,
+         ("--output {tmp}", "is a directory"), "report.html"),
+    Case("report-output-folder-missing", ("report", "{p}/.reprobox/runs", "-o",
+                                          "{tmp}/nonexistent-dir/x.html"), EXIT_USAGE,
+         ("{tmp}/nonexistent-dir", "does not exist"), "create it first",
+         check=check_no_folder_made),
+    Case("compare-unknown-metric", ("compare", "{p}/.reprobox/runs",
+                                    "{p}/.reprobox/runs", "--metric", "nosuch"),
+         EXIT_USAGE, ("--metric 'nosuch'", "no run record has"), "the records have"),
+    Case("compare-unknown-tol-metric", ("compare", "{p}/.reprobox/runs",
+                                        "{p}/.reprobox/runs", "--tol",
+                                        "nosuch=abs:0.1"),
+         EXIT_USAGE, ("--tol 'nosuch'", "no run record has"), "the records have"),
 ]
 
 
