@@ -193,6 +193,7 @@ def staged_context(
         entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
         entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
         digest = _hash_tree(cfg.root.resolve(), entries)
+        (base / "app").mkdir()  # COPY app needs it, even if every file is ignored
         for rel, src in entries:
             dest = base / rel
             if src == dest:

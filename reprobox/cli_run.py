@@ -297,5 +297,8 @@ def _print_summary(record: dict, record_path: Path) -> None:
         f"run {record['run_id']} {record['status']} in {record['duration_s']:.1f}s"
     )
     for name, value in record["metrics"].items():
-        typer.echo(f"  {name:<24} {value:.6f}")
+        shown = f"{value:.6f}" if isinstance(value, (int, float)) else str(value)
+        typer.echo(f"  {name:<24} {shown}")
     typer.echo(f"  record: {record_path}")
+    for warning in record.get("warnings") or []:
+        typer.echo(f"reprobox: warning: {warning.splitlines()[0]}", err=True)

@@ -418,7 +418,7 @@ def load_config(project: str | Path) -> ProjectConfig:
             path, "run.network", f"{network!r} is unknown", 'use "bridge" or "none"'
         )
     cpus = run.get("cpus")
-    if cpus is not None and not (0 < cpus < 4096):
+    if cpus is not None and not (0.01 <= cpus < 4096):  # Docker's least is 0.01
         raise ConfigError(
             path,
             "run.cpus",

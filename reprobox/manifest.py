@@ -117,6 +117,14 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
                 f"{path}: manifest field {key!r} is missing",
                 hint="run `reprobox freeze` again",
             )
+    seed = data.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+    ):
+        raise InputError(
+            f"{path}: manifest field 'seed' is {seed!r}, not an integer 0..4294967295",
+            hint="run `reprobox freeze` again",
+        )
     if not isinstance(data["packages"], dict) or "lock_sha256" not in data["packages"]:
         raise InputError(
             f"{path}: manifest field 'packages.lock_sha256' is missing",
