@@ -151,17 +151,25 @@ def _field(data: bytes) -> bytes:
     return len(data).to_bytes(8, "big") + data
 
 
-def _hash_tree(root: Path, files: list[tuple[str, Path]]) -> str:
+Entry = tuple[str, "Path | bytes"]  # a path in the context, and its source
+
+
+def _hash_tree(root: Path, files: list[Entry]) -> str:
     digest = hashlib.sha256()
-    for rel, full in files:
+    for rel, source in files:
         digest.update(_field(rel.encode()))
-        if full.is_symlink():
-            digest.update(_field(b"link:" + _link_text(root, full).encode()))
+        if isinstance(source, bytes):  # written by reprobox, mode 644
+            digest.update(_field(b"-"))
+            digest.update(len(source).to_bytes(8, "big"))
+            digest.update(source)
             continue
-        mode = b"x" if os.access(full, os.X_OK) else b"-"
+        if source.is_symlink():
+            digest.update(_field(b"link:" + _link_text(root, source).encode()))
+            continue
+        mode = b"x" if os.access(source, os.X_OK) else b"-"
         digest.update(_field(mode))
-        digest.update(full.stat().st_size.to_bytes(8, "big"))
-        with open(full, "rb") as fh:
+        digest.update(source.stat().st_size.to_bytes(8, "big"))
+        with open(source, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
@@ -172,38 +180,48 @@ def image_tag(name: str, digest: str) -> str:
     return f"reprobox/{name}:{digest[:16]}"
 
 
+def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
+    """Return every file of the build context and where it comes from."""
+    entries: list[Entry] = [
+        ("Dockerfile", frozen.dockerfile_path),
+        ("requirements.lock", frozen.lock_path),
+        ("manifest.json", frozen.core_text.encode("utf-8")),
+    ]
+    if frozen.vcs_text is not None:
+        entries.append((VCS_NAME, frozen.state_dir / VCS_NAME))
+    entries += [
+        (f"reprobox_runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))
+    ]
+    entries += [(f"app/{rel}", cfg.root / rel) for rel in project_files(cfg)]
+    return entries
+
+
+def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
+    """Return the image tag and digest of a context, without copying anything."""
+    digest = _hash_tree(cfg.root.resolve(), entries)
+    return image_tag(cfg.name, digest), digest
+
+
 @contextmanager
 def staged_context(
-    cfg: ProjectConfig, frozen: FrozenProject
+    cfg: ProjectConfig, frozen: FrozenProject, entries: list[Entry] | None = None
 ) -> Iterator[StagedContext]:
     """Copy what the image needs into a temp folder; yield it with its tag."""
-    runtime = sorted(p for p in RUNTIME_DIR.glob("*.py"))
-    app = project_files(cfg)
+    entries = entries if entries is not None else context_entries(cfg, frozen)
+    tag, digest = context_tag(cfg, entries)
     with tempfile.TemporaryDirectory(prefix="reprobox-context-") as tmp:
         base = Path(tmp)
-        core = base / "manifest.json"
-        core.write_text(frozen.core_text, encoding="utf-8")
-        entries = [
-            ("Dockerfile", frozen.dockerfile_path),
-            ("requirements.lock", frozen.lock_path),
-            ("manifest.json", core),
-        ]
-        if frozen.vcs_text is not None:
-            entries.append((VCS_NAME, frozen.state_dir / VCS_NAME))
-        entries += [(f"reprobox_runtime/{p.name}", p) for p in runtime]
-        entries += [(f"app/{rel}", cfg.root / rel) for rel in app]
-        digest = _hash_tree(cfg.root.resolve(), entries)
         (base / "app").mkdir()  # COPY app needs it, even if every file is ignored
-        for rel, src in entries:
+        for rel, source in entries:
             dest = base / rel
-            if src == dest:
-                continue  # written in place above
             dest.parent.mkdir(parents=True, exist_ok=True)
-            if src.is_symlink():
-                os.symlink(_link_text(cfg.root, src), dest)
+            if isinstance(source, bytes):
+                dest.write_bytes(source)
+            elif source.is_symlink():
+                os.symlink(_link_text(cfg.root, source), dest)
             else:
-                shutil.copy2(src, dest)
-        yield StagedContext(path=base, tag=image_tag(cfg.name, digest), digest=digest)
+                shutil.copy2(source, dest)
+        yield StagedContext(path=base, tag=tag, digest=digest)
 
 
 def image_labels(frozen: FrozenProject, digest: str) -> dict[str, str]:
@@ -247,10 +265,13 @@ def build_project(
             "settings",
             hint=f"run `reprobox freeze {cfg.root}` again",
         )
-    with staged_context(cfg, frozen) as ctx:
-        existing = image_id(engine, ctx.tag)
-        if existing and not force:
-            return BuildResult(tag=ctx.tag, image_id=existing, built=False)
+    # Hash first: an image that is already there needs no copy of the project.
+    entries = context_entries(cfg, frozen)
+    tag, _ = context_tag(cfg, entries)
+    existing = image_id(engine, tag)
+    if existing and not force:
+        return BuildResult(tag=tag, image_id=existing, built=False)
+    with staged_context(cfg, frozen, entries) as ctx:
         ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
         with secrets() as secret_files:
             new_id = build_image(
