@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import importlib.abc
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -71,6 +72,15 @@ def _fit_threads() -> None:
     _state["machine_cpu"] = facts
     strict = os.environ.get("REPROBOX_PROFILE") == "strict"
     threads = 1 if strict else facts["fitted_threads"]
+    given = [n for n in ("TF_NUM_INTRAOP_THREADS", *_THREAD_VARS) if n in os.environ]
+    if given:
+        source = "set by the user: " + ", ".join(given)
+    elif strict:
+        source = "strict profile"
+    elif facts["cpu_quota"] is not None:
+        source = "cgroup quota"
+    else:
+        source = "visible CPUs"
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
     for name in _THREAD_VARS:
@@ -79,7 +89,7 @@ def _fit_threads() -> None:
         "intra_op": int(os.environ["TF_NUM_INTRAOP_THREADS"]),
         "inter_op": int(os.environ["TF_NUM_INTEROP_THREADS"]),
         "omp": int(os.environ["OMP_NUM_THREADS"]),
-        "source": "strict profile" if strict else "cgroup quota",
+        "source": source,
     }
 
 
@@ -88,8 +98,24 @@ def _fit_threads() -> None:
 
 def _on_numpy(np) -> None:
     seed = _seed()
-    if seed is not None:
-        np.random.seed(seed)
+    if seed is None:
+        return
+    np.random.seed(seed)
+    # NumPy's recommended generator ignores the global seed: give every
+    # default_rng() called without one its own stream, derived from the seed
+    # and the call's position, so a rerun draws the same numbers.
+    original = getattr(np.random, "default_rng", None)
+    if original is None:  # NumPy before 1.17
+        return
+    calls = itertools.count()
+
+    def default_rng(seed_arg=None):
+        if seed_arg is None:
+            seed_arg = np.random.SeedSequence([seed, next(calls)])
+        return original(seed_arg)
+
+    default_rng.__doc__ = original.__doc__
+    np.random.default_rng = default_rng
 
 
 def _fail_without_gpu(framework: str) -> None:
@@ -265,21 +291,26 @@ class _AfterImport(importlib.abc.MetaPathFinder):
             original_exec(module)
             if name in _done:
                 return
-            _done.add(name)
-            try:
-                _HOOKS[name](module)
-            except SystemExit:
-                raise
-            except Exception:  # noqa: BLE001 - never break the user's script
-                _state.setdefault("hook_errors", []).append(
-                    f"{name}: {traceback.format_exc(limit=2)}"
-                )
+            _run_hook(name, module)
 
         loader.exec_module = exec_module
         return spec
 
 
 _done: set[str] = set()
+
+
+def _run_hook(name: str, module) -> None:
+    """Run one after-import hook; a failure is recorded, never raised."""
+    _done.add(name)
+    try:
+        _HOOKS[name](module)
+    except SystemExit:
+        raise  # the GPU check ends the run on purpose
+    except Exception:  # noqa: BLE001 - never break the user's script
+        _state.setdefault("hook_errors", []).append(
+            f"{name}: {traceback.format_exc(limit=2)}"
+        )
 
 
 def _installed_packages() -> dict:
@@ -321,8 +352,7 @@ def start() -> None:
         random.seed(seed)
     for name in _HOOKS:
         if name in sys.modules:
-            _done.add(name)
-            _HOOKS[name](sys.modules[name])
+            _run_hook(name, sys.modules[name])
     sys.meta_path.insert(0, _AfterImport())
     if main_process:
         atexit.register(_record_exit)
