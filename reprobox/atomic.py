@@ -10,10 +10,28 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from reprobox.errors import InputError
+
+
+def check_regular_target(path: Path) -> None:
+    """Refuse to replace something that is not a regular file (/dev/null, a dir)."""
+    if path.exists() and not path.is_file() or path.is_symlink() and path.is_dir():
+        raise InputError(
+            f"{path} is not a regular file; reprobox will not replace it",
+            hint="give the path of a file to write",
+        )
+    if not path.parent.is_dir():
+        raise InputError(
+            f"{path}: folder {path.parent} does not exist",
+            hint="create it first, or write somewhere else",
+        )
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Write data to path through a temp file in the same folder and a rename."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        check_regular_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -67,6 +67,18 @@ ALWAYS_IGNORED = (
     "id_dsa*",
     "id_ecdsa*",
     "id_ed25519*",
+    "_netrc",
+    ".pgpass",
+    ".envrc",
+    ".htpasswd",
+    "credentials.json",
+    "*credentials*.json",
+    "service-account*.json",
+    "secrets.toml",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "gcloud",
 )
 MAX_LABEL_BYTES = 256 * 1024
 
@@ -92,6 +104,10 @@ def project_files(cfg: ProjectConfig) -> list[str]:
     root = cfg.root.resolve()
     patterns = _ignore_patterns(root)
     skip = set(cfg.data)
+    if cfg.ca_cert:  # the build gets it as a secret; it is not part of the image
+        ca = (root / cfg.ca_cert).resolve()
+        if ca.is_relative_to(root):
+            skip.add(ca.relative_to(root).as_posix())
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
@@ -113,8 +129,22 @@ def project_files(cfg: ProjectConfig) -> list[str]:
             full = Path(dirpath) / f
             if full.is_symlink():
                 _check_link(root, full, rel)
+            elif _holds_private_key(full):
+                continue  # a key under any name stays out of the image
             found.append(rel)
     return sorted(found)
+
+
+def _holds_private_key(path: Path) -> bool:
+    """Tell whether a small file starts like a PEM or OpenSSH private key."""
+    try:
+        if path.stat().st_size > 1 << 20:
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"PRIVATE KEY-----" in head
 
 
 def _is_environment(path: Path) -> bool:
@@ -265,6 +295,15 @@ def build_project(
             "settings",
             hint=f"run `reprobox freeze {cfg.root}` again",
         )
+    frozen_reqs = frozen.manifest.get("requirements_sha256")
+    if frozen_reqs and cfg.requirements:
+        current = hashlib.sha256((cfg.root / cfg.requirements).read_bytes()).hexdigest()
+        if current != frozen_reqs:
+            raise InputError(
+                f"{cfg.root / cfg.requirements} changed since freeze; the lock "
+                "would not match it",
+                hint=f"run `reprobox freeze {cfg.root}` to lock again",
+            )
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
     tag, _ = context_tag(cfg, entries)

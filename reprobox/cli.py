@@ -282,6 +282,10 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
+    except OSError as exc:  # stdout on a full disk, an unwritable output path
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"reprobox: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 # The commands in these modules register themselves on `app`.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from reprobox.atomic import atomic_write_text, dump_json
+from reprobox.atomic import atomic_write_text, check_regular_target, dump_json
 from reprobox.cli import (
     CaCertOpt,
     ContextOpt,
@@ -123,6 +123,7 @@ def export_cmd(
     from reprobox.share import export_bundle
 
     cfg = _load(project)
+    check_regular_target(output.resolve())
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
     image, record = _sealed(cfg, engine, built, reference)

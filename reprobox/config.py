@@ -261,6 +261,20 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
 
 def _check_index_url(path: Path, key: str, url: str) -> str:
     """Refuse credentials written into the file; ${NAME} references are fine."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?", "", url, flags=re.I)
+    host = host.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if url.lower().startswith("http://") and host not in (
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    ):
+        raise ConfigError(
+            path,
+            key,
+            f"{host} is plain http, which pip refuses without "
+            "--trusted-host (reprobox never sets it)",
+            "serve the index over https (loopback http is allowed)",
+        )
     match = _USERINFO.match(url)
     user, colon, password = match.group(1).partition(":") if match else ("", "", "")
     # A user name beside a password is not secret (__token__:...); a password,
@@ -356,7 +370,9 @@ def load_config(project: str | Path) -> ProjectConfig:
         )
 
     name = table.get("name") or root.name
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", name.lower()):
+    # Docker's grammar for one component of a repository name.
+    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    if len(name) > 63 or not re.fullmatch(component, name.lower()):
         raise ConfigError(
             path,
             "name",

@@ -69,6 +69,11 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     elif os.environ.get("DOCKER_HOST"):
         env_host = os.environ["DOCKER_HOST"]
         check_engine_address(env_host, f"DOCKER_HOST={env_host!r}")
+    elif os.environ.get("DOCKER_CONTEXT") not in (None, "", "default"):
+        # The docker CLI honours DOCKER_CONTEXT; the SDK does not: follow the CLI.
+        name = os.environ["DOCKER_CONTEXT"]
+        host = _context_host(name)
+        check_engine_address(host, f"DOCKER_CONTEXT={name!r} points to {host!r}")
     try:
         if host:
             client = docker.DockerClient(base_url=host, use_ssh_client=True)
@@ -226,6 +231,15 @@ def build_image(
             proc.kill()
         raise
     if code != 0:
+        # The Dockerfile's own checks say what the user must change; say it alone.
+        for line in lines:
+            if "the project is frozen for" in line:
+                sentence = line.split("the base image has", 1)[-1].strip().strip('"')
+                raise InputError(
+                    f"the base image has {sentence}",
+                    hint="set python to the base image's, or another base_image, "
+                    "then freeze again",
+                )
         raise BuildError(
             f"building {tag} failed",
             step=failing_step(lines),

@@ -62,6 +62,7 @@ _SECRET_VALUES = re.compile(
     r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
     r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
+    r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{40,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r")|^(?:Bearer|Basic|token)\s+\S{8,}"
@@ -81,13 +82,25 @@ RESERVED = (
 )
 
 
+# An AWS secret access key has no prefix: 40 characters of base64 with both
+# cases, a digit and a / or +, which hashes and words do not have.
+_AWS_SECRET = re.compile(
+    r"^(?=[A-Za-z0-9/+]{40}$)(?=.*[/+])(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])"
+)
+
+
 def looks_secret(name: str, value: str | None = None) -> bool:
     """Tell whether a variable looks like it holds a credential."""
     parts = set(re.split(r"[^A-Z0-9]+", name.upper()))
     if parts & _SECRET_PARTS:
         return True
     return bool(
-        value and (_URL_CREDENTIALS.search(value) or _SECRET_VALUES.search(value))
+        value
+        and (
+            _URL_CREDENTIALS.search(value)
+            or _SECRET_VALUES.search(value)
+            or _AWS_SECRET.match(value)
+        )
     )
 
 

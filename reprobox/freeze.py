@@ -7,6 +7,7 @@ part-way leaves the previous freeze intact.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
 from reprobox.config import ProjectConfig, expand_index_url
 from reprobox.dockerfile import render_dockerfile
-from reprobox.envvars import frozen_environment
-from reprobox.errors import InputError, LockError
+from reprobox.envvars import frozen_environment, looks_secret
+from reprobox.errors import ConfigError, InputError, LockError
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
     check_nvidia_wheels,
@@ -42,6 +43,7 @@ from reprobox.manifest import (
     MANIFEST_NAME,
     SCHEMA_VERSION,
     VCS_NAME,
+    core_manifest_text,
     fingerprint_data,
     sha256_bytes,
 )
@@ -182,6 +184,15 @@ def freeze_project(
     lock = resolve(image.requirements, indexes, image.glibc)
     check_nvidia_wheels(image, lock.pins)
 
+    for arg in cfg.command:
+        if looks_secret("", arg):
+            raise ConfigError(
+                cfg.source,
+                "command",
+                "holds what looks like a secret, which would "
+                "be written into the Dockerfile, manifest and image labels",
+                "read it from an environment variable, given with `reprobox run --env`",
+            )
     env, env_warnings = frozen_environment(cfg, environ)
     env, gpu_env_warnings = strict_gpu_environment(env, cfg.profile)
     vcs_lock = vcs_lock_text(lock.vcs_requirements)
@@ -229,6 +240,11 @@ def freeze_project(
         ),
         "dockerfile_sha256": sha256_bytes(dockerfile.encode("utf-8")),
         "config_sha256": cfg.digest,
+        "requirements_sha256": (
+            sha256_bytes((cfg.root / cfg.requirements).read_bytes())
+            if cfg.requirements
+            else None
+        ),
         "environment": env,
         "seed": cfg.seed,
         "determinism": {
@@ -285,10 +301,24 @@ def vcs_lock_text(lines: Sequence[str]) -> str:
     return header + "".join(line + "\n" for line in sorted(lines))
 
 
+def _keep_publication(path: Path, result: FreezeResult) -> None:
+    """Carry `published` over when freezing again changed nothing of the image."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    unchanged = isinstance(old, dict) and core_manifest_text(old) == (
+        core_manifest_text(result.manifest)
+    )
+    if unchanged and old.get("published"):
+        result.manifest["published"] = old["published"]
+
+
 def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     """Write the frozen files atomically; the manifest, which vouches for the
     others by their digests, goes last."""
     state = cfg.state_dir
+    _keep_publication(state / MANIFEST_NAME, result)
     files = [(state / LOCK_NAME, result.lock)]
     vcs = state / VCS_NAME
     if result.vcs_lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import secrets as _random
 import signal
@@ -157,6 +158,8 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     for key, value in data.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             kept[key] = value
+            if not math.isfinite(value):
+                warnings.append(f"metric {key!r} in {where} is {value}")
         else:
             warnings.append(f"metric {key!r} in {where} is not a number; ignored")
     return kept, warnings

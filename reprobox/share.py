@@ -35,7 +35,8 @@ MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
 BUNDLE_INDEX = "reprobox-bundle.json"
-_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # Docker's repository grammar
+_REGISTRY = re.compile(rf"^[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/{_COMPONENT})*$")
 _CHUNK = 1 << 20
 # Docker's image reference grammar: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST], or an id.
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -52,7 +53,12 @@ _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{1,64}")
 def check_registry(registry: str) -> str:
     """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise."""
     registry = registry.rstrip("/")
-    if "://" in registry or not _REGISTRY.match(registry):
+    port = re.match(r"^[^/:]+:([0-9]+)", registry)
+    if (
+        "://" in registry
+        or not _REGISTRY.match(registry)
+        or (port and not 0 < int(port.group(1)) < 65536)
+    ):
         raise InputError(
             f"--registry {registry!r} is not HOST[:PORT][/PATH]",
             hint="e.g. --registry 127.0.0.1:5000/team",

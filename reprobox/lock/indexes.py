@@ -13,6 +13,10 @@ from reprobox.errors import LockError
 
 # scheme://userinfo@ in any text: the userinfo is what gets hidden.
 _CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+_SECRET_QUERY = re.compile(
+    r"([?&][A-Za-z0-9_.-]*(?:token|key|secret|pass|auth|sig)[A-Za-z0-9_.-]*)=[^&\s\"']+",
+    re.I,
+)
 
 # Host variables that name a CA bundle, in the order they are trusted.
 CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
@@ -32,7 +36,8 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Return text with the credentials of every URL in it shown as ***."""
-    return _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+    text = _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+    return _SECRET_QUERY.sub(r"\1=***", text)
 
 
 def has_credentials(url: str) -> bool:

@@ -1,0 +1,165 @@
+"""Faults a second README-only tester found; each expected value is pinned here."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from reprobox import freeze as freeze_module
+from reprobox.atomic import atomic_write_text
+from reprobox.build import build_project, project_files
+from reprobox.config import load_config
+from reprobox.envvars import looks_secret
+from reprobox.errors import ConfigError, InputError
+from reprobox.freeze import freeze_project, write_frozen
+from reprobox.lock import LockResult
+from reprobox.lock.indexes import redact_text
+from reprobox.runner import read_script_metrics
+from reprobox.share import check_registry
+
+LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+
+
+def project(tmp_path: Path, extra: str = "", command: str = "python train.py") -> Path:
+    (tmp_path / "reprobox.toml").write_text(
+        f'command = "{command}"\nbase_image = "reprobox-base:bookworm-py3.11"\n' + extra
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    return tmp_path
+
+
+@pytest.fixture
+def fake_lock(monkeypatch):
+    def resolve(lines, **kwargs):
+        return LockResult(
+            text=LOCK,
+            pins={"six": "1.17.0"},
+            warnings=(),
+            needs_git=False,
+            resolver="fake 1",
+        )
+
+    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+
+
+def test_writing_never_replaces_a_device_or_a_folder(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target in (fifo, tmp_path):
+        with pytest.raises(InputError, match="is not a regular file"):
+            atomic_write_text(target, "x")
+    assert fifo.exists() and not fifo.is_file()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ],
+)
+def test_more_token_shapes(value):
+    assert looks_secret("MY_SETTING", value)
+
+
+def test_a_sha1_is_not_a_secret():
+    assert not looks_secret("MY_SETTING", "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+
+
+def test_query_string_tokens_are_redacted_in_messages():
+    text = "ignored --index-url=https://x.example/simple?access_token=ghp_abc123&v=1"
+    assert redact_text(text) == (
+        "ignored --index-url=https://x.example/simple?access_token=***&v=1"
+    )
+
+
+@pytest.mark.parametrize("name", ["a..b", "a_", "-x", "a--", "x__"])
+def test_names_docker_refuses_are_refused_at_freeze(tmp_path, name):
+    with pytest.raises(ConfigError, match="name"):
+        load_config(project(tmp_path, f'name = "{name}"\n'))
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "127.0.0.1:5000/a..b",
+        "127.0.0.1:5000/-x",
+        "127.0.0.1:5000/x_",
+        "127.0.0.1:99999/x",
+    ],
+)
+def test_registry_paths_docker_refuses(registry):
+    with pytest.raises(InputError, match="--registry"):
+        check_registry(registry)
+
+
+def test_plain_http_index_only_on_loopback(tmp_path):
+    with pytest.raises(ConfigError, match="plain http"):
+        load_config(
+            project(tmp_path, '[packages]\nindex_url = "http://10.1.2.3/simple/"\n')
+        )
+    cfg = load_config(
+        project(tmp_path, '[packages]\nindex_url = "http://127.0.0.1:8/simple/"\n')
+    )
+    assert cfg.index_url == "http://127.0.0.1:8/simple/"
+
+
+def test_keys_and_credential_files_stay_out_of_the_image(tmp_path):
+    project(tmp_path, '[build]\nca_cert = "certs/corp.pem"\n')
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "corp.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (tmp_path / "notes.txt").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n")
+    for name in (
+        "credentials.json",
+        "service-account-prod.json",
+        ".pgpass",
+        "server.key",
+    ):
+        (tmp_path / name).write_text("x")
+    assert project_files(load_config(tmp_path)) == ["requirements.txt", "train.py"]
+
+
+def test_a_token_in_the_command_is_refused(tmp_path, fake_lock):
+    cfg = load_config(
+        project(tmp_path, command="python train.py --token ghp_" + "a" * 36)
+    )
+    with pytest.raises(ConfigError, match="command"):
+        freeze_project(cfg, environ={})
+
+
+def test_freezing_again_unchanged_keeps_the_pushed_digest(tmp_path, fake_lock):
+    cfg = load_config(project(tmp_path))
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    manifest_path = cfg.state_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    published = [{"ref": "127.0.0.1:5000/reprobox/x@sha256:" + "1" * 64}]
+    manifest_path.write_text(json.dumps({**manifest, "published": published}))
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    assert json.loads(manifest_path.read_text())["published"] == published
+
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    cfg = load_config(tmp_path)
+    write_frozen(cfg, freeze_project(cfg, environ={"TF_DETERMINISTIC_OPS": "1"}))
+    assert "published" not in json.loads(manifest_path.read_text())
+
+
+def test_requirements_edited_after_freeze_are_refused_before_building(
+    tmp_path, fake_lock
+):
+    cfg = load_config(project(tmp_path))
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    with pytest.raises(InputError, match="requirements.txt changed since freeze"):
+        build_project(cfg, engine=None, secrets=lambda: None)
+
+
+def test_non_finite_metrics_are_kept_with_a_warning(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{"acc": NaN, "loss": 0.5}')
+    metrics, warnings = read_script_metrics(path)
+    assert metrics["loss"] == 0.5 and metrics["acc"] != metrics["acc"]
+    assert warnings == ["metric 'acc' in the file $REPROBOX_METRICS names is nan"]
