@@ -100,6 +100,7 @@ def run(
     from reprobox.runner import (
         RunOptions,
         RunTarget,
+        close_abandoned_records,
         raise_for_status,
         run_in_container,
     )
@@ -133,6 +134,8 @@ def run(
     local = connect()
     for orphan in remove_orphans(local, cfg.name):
         say(f"removed container of interrupted run {orphan}")
+    for closed in close_abandoned_records(cfg.state_dir / "runs"):
+        say(f"marked run {closed} interrupted: the reprobox that ran it was killed")
     built = _build(cfg, local, ca_cert)
     say(("built " if built.built else "using ") + built.tag)
     image_ref, image, published = _run_image(frozen.manifest, local, built)

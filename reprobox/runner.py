@@ -3,12 +3,16 @@
 The record is written when the run starts (status "running") and rewritten
 when it ends, each time atomically. Ctrl-C or SIGTERM stop and remove the
 container and mark the record "interrupted"; a container whose reprobox died
-(SIGKILL) is found by its labels and removed by the next run.
+(SIGKILL) is found by its labels and removed by the next run, and its record,
+still "running", is closed as "interrupted": each run holds an flock on
+runs/.<run-id>.lock while it lives, and the kernel drops that lock when the
+process dies, however it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -84,6 +88,75 @@ def make_run_dir(runs_dir: Path) -> tuple[str, Path]:
         except FileExistsError:
             continue
         return run_id, path
+
+
+def _lock_path(runs_dir: Path, run_id: str) -> Path:
+    return runs_dir / f".{run_id}.lock"
+
+
+def hold_run_lock(runs_dir: Path, run_id: str) -> int:
+    """Take the lock that says run_id's reprobox is alive; return its descriptor."""
+    fd = os.open(_lock_path(runs_dir, run_id), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
+    """Drop the lock of a run whose record is final."""
+    with contextlib.suppress(OSError):
+        _lock_path(runs_dir, run_id).unlink()
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def close_abandoned_records(runs_dir: Path) -> list[str]:
+    """Mark records left "running" by a reprobox that is gone; return their ids.
+
+    A record whose lock file is missing (written before locks existed, or its
+    folder copied from elsewhere) is left alone: nothing says its owner died.
+    """
+    closed: list[str] = []
+    if not runs_dir.is_dir():
+        return closed
+    for lock in sorted(runs_dir.glob(".*.lock")):
+        run_id = lock.name[1 : -len(".lock")]
+        record_path = runs_dir / run_id / "record.json"
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its reprobox is alive
+            record = _read_json(record_path)
+            if record.get("status") == "running":
+                record["status"] = "interrupted"
+                record["finished_at"] = _iso(time.time())
+                record["error"] = {
+                    "message": "the reprobox process running it was killed; "
+                    "closed by a later `reprobox run`",
+                    "log_tail": _log_tail(runs_dir / run_id / LOG_NAME),
+                }
+                try:
+                    atomic_write_json(record_path, record)
+                except OSError:
+                    continue
+                closed.append(run_id)
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        finally:
+            os.close(fd)
+    return closed
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, str]:
@@ -300,8 +373,43 @@ def run_in_container(
     env = container_env(manifest, opts)  # refuses bad --env before any file exists
     try:
         run_id, run_dir = make_run_dir(target.runs_dir)
+        lock_fd = hold_run_lock(target.runs_dir, run_id)
     except OSError as exc:
         raise _write_failure(exc, target.runs_dir) from None
+    try:
+        return _run_locked(
+            engine,
+            target,
+            run_id,
+            run_dir,
+            image_ref=image_ref,
+            image_id=image_id,
+            manifest=manifest,
+            manifest_sha256=manifest_sha256,
+            opts=opts,
+            env=env,
+            on_log=on_log,
+            image_digest=image_digest,
+        )
+    finally:
+        release_run_lock(target.runs_dir, run_id, lock_fd)
+
+
+def _run_locked(
+    engine: Engine,
+    target: RunTarget,
+    run_id: str,
+    run_dir: Path,
+    *,
+    image_ref: str,
+    image_id: str,
+    manifest: Mapping[str, Any],
+    manifest_sha256: str,
+    opts: RunOptions,
+    env: dict[str, str],
+    on_log: Callable[[str], None] | None,
+    image_digest: str | None,
+) -> dict[str, Any]:
     if os.geteuid() == 0:
         os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
         user = f"{CONTAINER_UID}:{CONTAINER_UID}"

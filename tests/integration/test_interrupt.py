@@ -132,7 +132,16 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
                     timeout=300)
     assert f"removed container of interrupted run {orphan_run_id}" in after.stderr, \
         after.describe()
+    assert (f"marked run {orphan_run_id} interrupted: the reprobox that ran it "
+            "was killed") in after.stderr, after.describe()
     assert project_containers(docker_client, sleeper.name) == []
+    runs = sleeper.path / ".reprobox" / "runs"
+    record = json.loads((runs / orphan_run_id / "record.json").read_text())
+    assert record["status"] == "interrupted"
+    assert record["finished_at"] is not None
+    assert "was killed" in record["error"]["message"]
+    assert "sleeper started" in record["error"]["log_tail"]
+    assert sorted(p.name for p in runs.glob(".*.lock")) == []
 
 
 def test_failing_training_command_fails_the_run(cli, failing, docker_client):

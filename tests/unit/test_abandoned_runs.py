@@ -1,0 +1,128 @@
+"""Records left "running" by a killed reprobox are closed by the next run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from reprobox.atomic import dump_json
+from reprobox.runner import (
+    LOG_NAME,
+    close_abandoned_records,
+    hold_run_lock,
+    release_run_lock,
+)
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from reprobox.runner import hold_run_lock
+hold_run_lock(Path(sys.argv[1]), sys.argv[2])
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def _running_record(runs: Path, run_id: str) -> Path:
+    (runs / run_id).mkdir(parents=True)
+    path = runs / run_id / "record.json"
+    path.write_text(
+        dump_json({"run_id": run_id, "status": "running", "finished_at": None})
+    )
+    (runs / run_id / LOG_NAME).write_text("epoch 1\nepoch 2\n")
+    return path
+
+
+def _start_holder(runs: Path, run_id: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(runs), run_id],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_record_of_killed_owner_is_closed(tmp_path):
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, "r1")
+    holder = _start_holder(runs, "r1")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+
+    assert close_abandoned_records(runs) == ["r1"]
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    assert record["finished_at"] is not None
+    assert record["error"]["message"].startswith("the reprobox process running it")
+    assert record["error"]["log_tail"] == "epoch 1\nepoch 2"
+    assert not (runs / ".r1.lock").exists()
+    assert close_abandoned_records(runs) == []  # once only
+
+
+def test_record_of_live_owner_is_left_running(tmp_path):
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, "r2")
+    holder = _start_holder(runs, "r2")
+    try:
+        assert close_abandoned_records(runs) == []
+        assert json.loads(record_path.read_text())["status"] == "running"
+        assert (runs / ".r2.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_record_without_lock_is_left_alone(tmp_path):
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, "r3")  # e.g. copied from another machine
+    assert close_abandoned_records(runs) == []
+    assert json.loads(record_path.read_text())["status"] == "running"
+
+
+def test_finished_record_keeps_its_status(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "r4").mkdir(parents=True)
+    (runs / "r4" / "record.json").write_text(
+        dump_json({"run_id": "r4", "status": "succeeded"})
+    )
+    fd = hold_run_lock(runs, "r4")
+    os.close(fd)  # the owner died after writing its final record
+    assert close_abandoned_records(runs) == []
+    assert json.loads((runs / "r4" / "record.json").read_text())["status"] == (
+        "succeeded"
+    )
+    assert not (runs / ".r4.lock").exists()
+
+
+def test_release_removes_the_lock_file(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    fd = hold_run_lock(runs, "r5")
+    assert (runs / ".r5.lock").exists()
+    release_run_lock(runs, "r5", fd)
+    assert not (runs / ".r5.lock").exists()
+
+
+def test_missing_runs_folder(tmp_path):
+    assert close_abandoned_records(tmp_path / "nope") == []
+
+
+def test_killed_owner_closed_within_a_second(tmp_path):
+    """The kernel drops the flock as the process dies: no pid guessing."""
+    runs = tmp_path / "runs"
+    _running_record(runs, "r6")
+    holder = _start_holder(runs, "r6")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline and not close_abandoned_records(runs):
+        time.sleep(0.05)
+    assert json.loads((runs / "r6" / "record.json").read_text())["status"] == (
+        "interrupted"
+    )
