@@ -80,11 +80,12 @@ ALWAYS_IGNORED = (
     "*.pfx",
     "gcloud",
 )
+_ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
 MAX_LABEL_BYTES = 256 * 1024
 
 
 def _ignore_patterns(root: Path) -> list[str]:
-    patterns = list(ALWAYS_IGNORED)
+    patterns: list[str] = []
     ignore = root / IGNORE_FILE
     if ignore.is_file():
         for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -96,7 +97,17 @@ def _ignore_patterns(root: Path) -> list[str]:
 
 def _ignored(rel: str, patterns: list[str]) -> bool:
     name = rel.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+    # reprobox's own list ignores case: ".ENV" or "Credentials.json" hold the
+    # same secrets. The user's .reproboxignore keeps exact-case globs.
+    lower_name, lower_rel = name.lower(), rel.lower()
+    if any(
+        fnmatch.fnmatchcase(lower_name, p) or fnmatch.fnmatchcase(lower_rel, p)
+        for p in _ALWAYS_IGNORED_LOWER
+    ):
+        return True
+    return any(
+        fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns
+    )
 
 
 def project_files(cfg: ProjectConfig) -> list[str]:

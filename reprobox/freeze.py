@@ -145,6 +145,7 @@ def freeze_project(
     collected = collect_requirements(
         cfg.root / cfg.requirements if cfg.requirements else None,
         python=from_env_python,
+        root=cfg.root,
     )
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"

@@ -18,6 +18,7 @@ def collect_requirements(
     requirements_file: str | Path | None = None,
     *,
     python: str | None = None,
+    root: str | Path | None = None,
 ) -> CollectedRequirements:
     """Return portable requirement lines from a file, or from the env of python."""
     if requirements_file is None and python is None:
@@ -31,7 +32,7 @@ def collect_requirements(
         installed = {canonical_name(d.name): d.version for d in distributions}
 
     if requirements_file is not None:
-        entries, warnings = read_requirements_file(requirements_file)
+        entries, warnings = read_requirements_file(requirements_file, root=root)
         source = "requirements"
     else:
         entries, warnings = environment_entries(distributions)

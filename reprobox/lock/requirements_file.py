@@ -30,11 +30,20 @@ _INDEX_OPTIONS = (
 
 def read_requirements_file(
     path: str | Path,
+    *,
+    root: str | Path | None = None,
 ) -> tuple[list[RequirementEntry], list[str]]:
-    """Return the requirements in path and its -r includes, and warnings."""
+    """Return the requirements in path and its -r includes, and warnings.
+
+    Includes must stay inside root (the project folder; by default the folder
+    of path): a file outside it is not part of what is shared, and a change to
+    it would go unseen.
+    """
     entries: list[RequirementEntry] = []
     warnings: list[str] = []
-    _read_into(Path(path), entries, warnings, including=())
+    top = Path(path)
+    base = Path(root) if root is not None else top.parent
+    _read_into(top, entries, warnings, including=(), root=base.resolve())
     return entries, warnings
 
 
@@ -43,6 +52,7 @@ def _read_into(
     entries: list[RequirementEntry],
     warnings: list[str],
     including: tuple[Path, ...],
+    root: Path,
 ) -> None:
     resolved = path.resolve()
     if resolved in including:
@@ -58,10 +68,11 @@ def _read_into(
         option, value = _split_option(line)
         if option in _INCLUDE:
             _read_into(
-                _included_path(path, value, origin),
+                _included_path(path, value, origin, root),
                 entries,
                 warnings,
                 (*including, resolved),
+                root,
             )
         elif option is not None:
             _check_option(option, value, origin, warnings)
@@ -99,7 +110,7 @@ def _split_option(line: str) -> tuple[str | None, str]:
     return line[:2], line[2:].strip()
 
 
-def _included_path(including_file: Path, value: str, origin: str) -> Path:
+def _included_path(including_file: Path, value: str, origin: str, root: Path) -> Path:
     if not value:
         raise LockError(f"{origin}: -r needs a file name")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
@@ -112,6 +123,11 @@ def _included_path(including_file: Path, value: str, origin: str) -> Path:
         raise LockError(
             f"{origin}: included file {value} not found next to {including_file.name}",
             hint="fix the -r line; paths are relative to the file that includes them",
+        )
+    if not included.resolve().is_relative_to(root):
+        raise LockError(
+            f"{origin}: -r {value} is outside the project folder {root}",
+            hint="copy the file into the project and include it from there",
         )
     return included
 

@@ -13,7 +13,7 @@ from reprobox.atomic import atomic_write_text
 from reprobox.build import build_project, project_files
 from reprobox.config import load_config
 from reprobox.envvars import looks_secret
-from reprobox.errors import ConfigError, InputError
+from reprobox.errors import ConfigError, InputError, LockError
 from reprobox.freeze import freeze_project, write_frozen
 from reprobox.lock import LockResult
 from reprobox.lock.indexes import redact_text
@@ -163,3 +163,60 @@ def test_non_finite_metrics_are_kept_with_a_warning(tmp_path):
     metrics, warnings = read_script_metrics(path)
     assert metrics["loss"] == 0.5 and metrics["acc"] != metrics["acc"]
     assert warnings == ["metric 'acc' in the file $REPROBOX_METRICS names is nan"]
+
+
+def test_credential_files_stay_out_whatever_their_case(tmp_path):
+    project(tmp_path)
+    for name in (".ENV", ".Env.production", "CREDENTIALS.json", ".NETRC", "Server.KEY"):
+        (tmp_path / name).write_text("TOKEN=x")
+    (tmp_path / ".DS_STORE").write_text("x")
+    assert project_files(load_config(tmp_path)) == ["requirements.txt", "train.py"]
+
+
+def test_user_ignore_globs_keep_their_case(tmp_path):
+    project(tmp_path)
+    (tmp_path / ".reproboxignore").write_text("*.log\n")
+    (tmp_path / "run.log").write_text("x")
+    (tmp_path / "RUN.LOG").write_text("x")
+    assert project_files(load_config(tmp_path)) == [
+        "RUN.LOG",
+        "requirements.txt",
+        "train.py",
+    ]
+
+
+@pytest.mark.parametrize(
+    "include", ["../outside/outside.txt", "/ABS/outside.txt", "link/outside.txt"]
+)
+def test_requirements_include_outside_the_project_is_refused(
+    tmp_path, fake_lock, include
+):
+    (tmp_path / "proj").mkdir()
+    root = project(tmp_path / "proj")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "outside.txt").write_text("six==1.17.0\n")
+    (root / "link").symlink_to(outside)
+    include = include.replace("/ABS", str(outside))
+    (root / "requirements.txt").write_text(f"-r {include}\n")
+    cfg = load_config(root)
+    with pytest.raises(LockError, match="outside the project folder") as err:
+        freeze_project(cfg, environ={})
+    assert f"requirements.txt:1: -r {include} is outside" in err.value.message
+    assert "copy the file into the project" in err.value.hint
+
+
+def test_requirements_include_inside_the_project_is_read(tmp_path, monkeypatch):
+    asked = []
+
+    def resolve(lines, **kwargs):
+        asked.append(list(lines))
+        return LockResult(LOCK, {"six": "1.17.0"}, (), False, "fake 1")
+
+    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+    root = project(tmp_path)
+    (root / "reqs").mkdir()
+    (root / "reqs" / "base.txt").write_text("six==1.17.0\n")
+    (root / "requirements.txt").write_text("-r reqs/base.txt\n")
+    freeze_project(load_config(root), environ={})
+    assert asked == [["six==1.17.0"]]
