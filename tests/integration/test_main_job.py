@@ -186,8 +186,9 @@ def test_code_only_change_reuses_dependency_layers(
           f"{len(base)} from the base image")
     assert len(new) == len(old)
     assert len(old) - shared <= 2, "more than the code layers changed"
-    # base image, venv + user + .pth, lock, pip install, runtime hook: all shared
-    assert shared >= len(base) + 4
+    # base image, the one dependency step (venv, user, .pth, lock, pip install)
+    # and the runtime hook: all shared
+    assert shared >= len(base) + 2
 
 
 def _distinctive_ca_lines(docker_client) -> tuple[list[bytes], bytes]:

@@ -7,37 +7,41 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
     PYTHONUNBUFFERED=1
-# The lock was resolved for Python 3.8: a base with another stops here.
+# One step, so a cold build starts one container, not several: check the
+# base's Python against the lock's, make the venv and the run user, install the
+# hash-checked lock. Dependencies come before the code, so that a change to the
+# code alone reuses this layer. The lock is bind-mounted from the build context
+# and kept as /opt/reprobox/requirements.lock. Certificates and index
+# credentials arrive as build secrets and never reach a layer, an ENV or the
+# build history.
 # Some bases (Ubuntu 24.04) already have a user 1000; the run uses the uid.
 # The .pth file starts reprobox's hook (threads, seeds, metric capture) in
 # every Python of the venv once /opt/reprobox/reprobox_runtime is copied in.
-RUN python3 -c 'import sys; v = "%d.%d" % sys.version_info[:2]; \
-        sys.exit(None if v == "3.8" else "the base image has Python " + v + \
-                 ", the project is frozen for 3.8: change python or base_image")' && \
-    python3 -m venv /opt/venv && \
-    (id -u 1000 >/dev/null 2>&1 || \
-     useradd --uid 1000 --user-group --create-home --shell /bin/sh reprobox) && \
-    printf '%s\n' /opt/reprobox \
-        'import os; os.path.isdir("/opt/reprobox/reprobox_runtime") and __import__("reprobox_runtime.boot")' \
-        > "$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/zz_reprobox.pth"
-
-# Dependencies first, from the hash-checked lock, so that a change to the code
-# alone reuses this layer. Certificates and index credentials arrive as build
-# secrets and never reach a layer, an ENV or the build history.
 # Build-only files go in the same step, so no layer keeps them: TensorFlow's
 # C++ headers (for compiling custom ops) and the packages' test suites.
-COPY requirements.lock /opt/reprobox/requirements.lock
 RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    --mount=type=bind,source=requirements.lock,target=/run/reprobox/requirements.lock \
     --mount=type=secret,id=ca_cert \
     --mount=type=secret,id=pip_index \
     set -eu; \
+    python3 -c 'import sys; v = "%d.%d" % sys.version_info[:2]; \
+        sys.exit(None if v == "3.8" else "the base image has Python " + v + \
+                 ", the project is frozen for 3.8: change python or base_image")'; \
+    python3 -m venv /opt/venv; \
+    id -u 1000 >/dev/null 2>&1 || \
+        useradd --uid 1000 --user-group --create-home --shell /bin/sh reprobox; \
+    site=$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+    printf '%s\n' /opt/reprobox \
+        'import os; os.path.isdir("/opt/reprobox/reprobox_runtime") and __import__("reprobox_runtime.boot")' \
+        > "$site/zz_reprobox.pth"; \
+    mkdir -p /opt/reprobox; \
+    cp /run/reprobox/requirements.lock /opt/reprobox/requirements.lock; \
     if [ -s /run/secrets/ca_cert ]; then \
         export PIP_CERT=/run/secrets/ca_cert GIT_SSL_CAINFO=/run/secrets/ca_cert; \
     fi; \
     if [ -s /run/secrets/pip_index ]; then . /run/secrets/pip_index; fi; \
     pip install --no-deps --require-hashes --no-input \
         -r /opt/reprobox/requirements.lock; \
-    site=$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
     rm -rf "$site/tensorflow/include"; \
     find "$site" -mindepth 2 -maxdepth 3 -type d -name tests -prune -exec rm -rf {} +
 
