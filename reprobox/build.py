@@ -22,6 +22,7 @@ from pathlib import Path
 from reprobox import __version__
 from reprobox.config import ProjectConfig
 from reprobox.engine import (
+    CODE_LABEL,
     LABEL_PREFIX,
     Engine,
     build_image,
@@ -29,6 +30,7 @@ from reprobox.engine import (
     image_id,
 )
 from reprobox.errors import InputError
+from reprobox.lock.requirements_file import requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -107,6 +109,15 @@ def _ignored(rel: str, patterns: list[str]) -> bool:
         return True
     return any(
         fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns
+    )
+
+
+def is_image_file(root: Path, rel: str) -> bool:
+    """Tell whether a file at rel (posix, under root) would be copied into the image."""
+    patterns = _ignore_patterns(root)
+    parts = rel.split("/")
+    return not any(
+        _ignored("/".join(parts[: i + 1]), patterns) for i in range(len(parts))
     )
 
 
@@ -265,7 +276,15 @@ def staged_context(
         yield StagedContext(path=base, tag=tag, digest=digest)
 
 
-def image_labels(frozen: FrozenProject, digest: str) -> dict[str, str]:
+def code_digest(cfg: ProjectConfig, entries: list[Entry]) -> str:
+    """Return a sha256 over the project's own files in the image (the code)."""
+    app = [(rel, source) for rel, source in entries if rel.startswith("app/")]
+    return _hash_tree(cfg.root.resolve(), app)
+
+
+def image_labels(
+    frozen: FrozenProject, digest: str, code: str | None = None
+) -> dict[str, str]:
     """Return the labels that let an image alone say how it was made."""
     labels = {
         f"{LABEL_PREFIX}.version": __version__,
@@ -274,6 +293,8 @@ def image_labels(frozen: FrozenProject, digest: str) -> dict[str, str]:
         f"{LABEL_PREFIX}.manifest-sha256": frozen.manifest_sha256,
         f"{LABEL_PREFIX}.manifest": frozen.core_text,
     }
+    if code is not None:
+        labels[CODE_LABEL] = code
     lock = frozen.lock_text
     if len(lock.encode()) <= MAX_LABEL_BYTES:
         labels[f"{LABEL_PREFIX}.lock"] = lock
@@ -308,11 +329,17 @@ def build_project(
         )
     frozen_reqs = frozen.manifest.get("requirements_sha256")
     if frozen_reqs and cfg.requirements:
-        current = hashlib.sha256((cfg.root / cfg.requirements).read_bytes()).hexdigest()
+        try:
+            current = requirements_digest(cfg.root / cfg.requirements, root=cfg.root)
+        except OSError as exc:
+            raise InputError(
+                f"{cfg.root / cfg.requirements}: cannot read it: {exc.strerror}",
+                hint=f"restore it, or set packages.requirements in {cfg.source}",
+            ) from None
         if current != frozen_reqs:
             raise InputError(
-                f"{cfg.root / cfg.requirements} changed since freeze; the lock "
-                "would not match it",
+                f"{cfg.root / cfg.requirements} changed since freeze (or a file it "
+                "includes with -r); the lock would not match it",
                 hint=f"run `reprobox freeze {cfg.root}` to lock again",
             )
     # Hash first: an image that is already there needs no copy of the project.
@@ -328,7 +355,7 @@ def build_project(
                 engine,
                 ctx.path,
                 ctx.tag,
-                labels=image_labels(frozen, ctx.digest),
+                labels=image_labels(frozen, ctx.digest, code_digest(cfg, entries)),
                 secrets=secret_files,
                 on_line=on_line,
             )

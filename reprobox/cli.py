@@ -63,7 +63,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     verbose: int = typer.Option(
-        0, "--verbose", "-v", count=True, help="More detail on stderr (-vv for debug)."
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        show_default=False,
+        help="More detail on stderr (-vv for debug).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -127,7 +132,7 @@ def build_secrets(cfg, ca_cert: Path | None) -> Iterator[dict]:
         yield secrets
 
 
-@app.command()
+@app.command(short_help="Lock packages, capture machine facts, seed and data.")
 @interruptible
 def freeze(
     project: Path = ProjectArg,
@@ -227,7 +232,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
     )
 
 
-@app.command()
+@app.command(short_help="Build the project's image (skipped when unchanged).")
 @interruptible
 def build(
     project: Path = ProjectArg,

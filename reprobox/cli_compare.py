@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text
-from reprobox.cli import app
+from reprobox.cli import app, say
 from reprobox.errors import InputError
 
 
@@ -98,18 +98,61 @@ def _check_output(output: Path) -> None:
         )
 
 
+def _project_holding(folder: Path) -> Path | None:
+    """Return the nearest folder at or above folder that is a reprobox project."""
+    from reprobox.config import CONFIG_NAME
+
+    for candidate in [folder, *folder.parents]:
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+        pyproject = candidate / "pyproject.toml"
+        try:
+            if pyproject.is_file() and "[tool.reprobox]" in pyproject.read_text(
+                encoding="utf-8", errors="replace"
+            ):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def _warn_if_it_enters_an_image(output: Path) -> None:
+    """Say so when a file written into a project would go into its image."""
+    from reprobox.build import is_image_file
+
+    full = output.absolute()
+    project = _project_holding(full.parent)
+    if project is None:
+        return
+    rel = full.relative_to(project).as_posix()
+    if is_image_file(project, rel):
+        say(
+            f"note: {output} is inside project {project}: it goes into the image "
+            "and changes its tag; write it under .reprobox/ or list it in "
+            ".reproboxignore"
+        )
+
+
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
 RefOpt = typer.Option(
     None,
     "--reference",
-    help="Reference run: index or run id (default: the earliest run).",
+    help="Reference run: its run id, or its position among the runs given, "
+    "counting from 0 (default: the earliest run).",
 )
-TolOpt = typer.Option([], "--tol", help="NAME=abs:X[,rel:Y]; overrides the project's.")
-MetricOpt = typer.Option([], "--metric", help="Metric to compare; may be repeated.")
+TolOpt = typer.Option(
+    [],
+    "--tol",
+    metavar="NAME=abs:X[,rel:Y]",
+    help="Tolerance for one metric; overrides the project's; may be repeated.",
+)
+MetricOpt = typer.Option(
+    [], "--metric", metavar="NAME", help="Metric to compare; may be repeated."
+)
 EpsOpt = typer.Option(0.0, "--epsilon", help="Curves part where they differ by more.")
 
 
-@app.command()
+@app.command(short_help="Compare runs within tolerances; exit 0 within, 1 not.")
 def compare(
     runs: list[Path] = RunsArg,
     reference: str | None = RefOpt,
@@ -133,7 +176,13 @@ def compare(
 @app.command()
 def report(
     runs: list[Path] = RunsArg,
-    output: Path = typer.Option(Path("report.html"), "--output", "-o"),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="HTML file to write (default: .reprobox/report.html inside a "
+        "project folder, else report.html).",
+    ),
     reference: str | None = RefOpt,
     tol: list[str] = TolOpt,
     metric: list[str] = MetricOpt,
@@ -142,7 +191,15 @@ def report(
     """Write a self-contained HTML page: metrics, differences, curves."""
     from reprobox.report import render_report_html
 
+    if output is None:
+        here = Path.cwd()
+        if _project_holding(here) == here:
+            (here / ".reprobox").mkdir(exist_ok=True)
+            output = Path(".reprobox") / "report.html"
+        else:
+            output = Path("report.html")
     _check_output(output)
+    _warn_if_it_enters_an_image(output)
     records, comparison = _comparison(runs, reference, tol, metric, epsilon)
     atomic_write_text(output, render_report_html(records, comparison))
     typer.echo(f"wrote {output}")

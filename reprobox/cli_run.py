@@ -78,18 +78,23 @@ def run(
         None, "--gpus", help="GPUs: all, a count, or device=ID[,ID]."
     ),
     env: list[str] = typer.Option(
-        [], "--env", "-e", help="NAME=VALUE or NAME, for this run only."
+        [],
+        "--env",
+        "-e",
+        metavar="NAME[=VALUE]",
+        help="NAME=VALUE or NAME (taken from your environment), for this run only.",
     ),
     ca_cert: Path | None = CaCertOpt,
     host: list[str] = typer.Option(
         [],
         "--host",
         "-H",
+        metavar="URL",
         help="Docker engine URL (unix://, tcp://, ssh://); "
         "repeat to run on several engines side by side.",
     ),
     context: list[str] = typer.Option(
-        [], "--context", help="Docker context name; may be repeated."
+        [], "--context", metavar="NAME", help="Docker context name; may be repeated."
     ),
     as_json: bool = JsonOpt,
 ) -> None:
@@ -148,13 +153,13 @@ def run(
     images = {}
     for label, engine in engines.items():
         if engine is local:
-            images[label] = (image_ref, image)
+            images[label] = (published or image_ref, image)
             continue
         for orphan in remove_orphans(engine, cfg.name):
             say(f"{label}: removed container of interrupted run {orphan}")
         shipped = _ship(local, engine, image, image_ref, published)
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
-        images[label] = (image_ref, shipped.image_id)
+        images[label] = (published or image_ref, shipped.image_id)
 
     base = RunOptions(
         seed=seed if seed is not None else frozen.manifest.get("seed"),

@@ -55,11 +55,16 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     return sealed, record
 
 
-@app.command()
+@app.command(short_help="Push the sealed image and record its digest.")
 @interruptible
 def push(
     project: Path = ProjectArg,
-    registry: str = typer.Option(..., "--registry", help="HOST[:PORT][/PATH]."),
+    registry: str = typer.Option(
+        ...,
+        "--registry",
+        help="HOST[:PORT][/PATH]; the image goes to "
+        "HOST[:PORT][/PATH]/reprobox/<project>:<tag>.",
+    ),
     reference: Path | None = typer.Option(
         None, "--reference", help="Run record to seal in (default: newest run)."
     ),
@@ -116,6 +121,7 @@ def export_cmd(
     ca_cert: Path | None = CaCertOpt,
     host: str | None = HostOpt,
     context: str | None = ContextOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Write image, manifest, lock and reference record as one file."""
     from reprobox.engine import connect
@@ -136,21 +142,39 @@ def export_cmd(
     if record is not None:
         files["reference-record.json"] = dump_json(record)
     index = export_bundle(engine, image, built.tag, output, files)
-    size = output.stat().st_size / 1e6
+    size = output.stat().st_size
+    if as_json:
+        typer.echo(
+            dump_json(
+                {
+                    "file": str(output),
+                    "bytes": size,
+                    "tag": built.tag,
+                    "image_id": index["image_id"],
+                    "files": sorted(files),
+                }
+            ),
+            nl=False,
+        )
+        return
     typer.echo(
-        f"exported {built.tag} ({index['image_id'][7:19]}) to {output} ({size:.0f} MB)"
+        f"exported {built.tag} ({index['image_id'][7:19]}) to {output} "
+        f"({size / 1e6:.0f} MB)"
     )
 
 
-@app.command("import")
+@app.command("import", short_help="Load an exported bundle, checked by image id.")
 @interruptible
 def import_cmd(
     bundle: Path = typer.Argument(..., help="A file written by `reprobox export`."),
     into: Path | None = typer.Option(
-        None, "--into", help="Also unpack manifest, lock and record into DIR/.reprobox."
+        None,
+        "--into",
+        help="Also unpack manifest, lock and record into DIR/.reprobox/imported/.",
     ),
     host: str | None = HostOpt,
     context: str | None = ContextOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Load a bundle's image (checked by id) and optionally unpack its files."""
     from reprobox.engine import connect
@@ -163,6 +187,18 @@ def import_cmd(
     if into is not None:
         for name, text in texts.items():
             atomic_write_text(into / ".reprobox" / "imported" / name, text)
+    if as_json:
+        typer.echo(
+            dump_json(
+                {
+                    "tag": index["tag"],
+                    "image_id": index["image_id"],
+                    "files": sorted(texts),
+                }
+            ),
+            nl=False,
+        )
+        return
     typer.echo(f"imported {index['tag']} ({index['image_id'][7:19]}), id checked")
 
 
@@ -170,7 +206,7 @@ def _echo_err(line: str) -> None:
     typer.echo(line, err=True)
 
 
-@app.command()
+@app.command(short_help="Rerun an image and compare with its reference run.")
 @interruptible
 def verify(
     image: str = typer.Argument(..., help="Image reference or id made by reprobox."),

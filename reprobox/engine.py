@@ -30,6 +30,7 @@ from reprobox.proc import run_command
 log = logging.getLogger("reprobox")
 
 LABEL_PREFIX = "org.reprobox"
+CODE_LABEL = f"{LABEL_PREFIX}.code-sha256"  # sha256 over the project's files
 RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 _STEP = re.compile(r"^#\d+ (\[[^\]]+\] .*)$")
@@ -325,6 +326,16 @@ def image_layers_digest(engine: Engine, ref: str) -> str | None:
     except (docker.errors.ImageNotFound, KeyError):
         return None
     return "sha256:" + hashlib.sha256("\n".join(layers).encode()).hexdigest()
+
+
+def image_label(engine: Engine, ref: str, name: str) -> str | None:
+    """Return one label of an image, or None."""
+    try:
+        labels = engine.client.images.get(ref).attrs["Config"].get("Labels") or {}
+    except (docker.errors.ImageNotFound, KeyError, AttributeError):
+        return None
+    value = labels.get(name)
+    return value if isinstance(value, str) else None
 
 
 def image_digests(engine: Engine, ref: str) -> list[str]:

@@ -37,6 +37,7 @@ from reprobox.lock import (
     resolve_lock,
 )
 from reprobox.lock.indexes import has_credentials
+from reprobox.lock.requirements_file import requirements_digest
 from reprobox.manifest import (
     DOCKERFILE_NAME,
     LOCK_NAME,
@@ -242,7 +243,7 @@ def freeze_project(
         "dockerfile_sha256": sha256_bytes(dockerfile.encode("utf-8")),
         "config_sha256": cfg.digest,
         "requirements_sha256": (
-            sha256_bytes((cfg.root / cfg.requirements).read_bytes())
+            requirements_digest(cfg.root / cfg.requirements, root=cfg.root)
             if cfg.requirements
             else None
         ),

@@ -18,6 +18,7 @@ import math
 import os
 import secrets as _random
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -30,11 +31,13 @@ from reprobox import __version__
 from reprobox.atomic import atomic_write_json
 from reprobox.config import ProjectConfig
 from reprobox.engine import (
+    CODE_LABEL,
     LABEL_PREFIX,
     OWNER_LABEL,
     RUN_LABEL,
     ContainerSpec,
     Engine,
+    image_label,
     image_layers_digest,
     owner_label,
     remove_container,
@@ -371,6 +374,8 @@ def run_in_container(
 ) -> dict[str, Any]:
     """Run the training command in a container; return the final record."""
     env = container_env(manifest, opts)  # refuses bad --env before any file exists
+    if image_digest is None and "@sha256:" in image_ref:
+        image_digest = image_ref.rsplit("@", 1)[1]  # a published image, by digest
     try:
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
@@ -430,6 +435,7 @@ def _run_locked(
             "id": image_id,
             "digest": image_digest,
             "layers": image_layers_digest(engine, image_id),
+            "code_sha256": image_label(engine, image_id, CODE_LABEL),
         },
         "manifest_sha256": manifest_sha256,
         "engine": engine.describe(),
@@ -598,6 +604,7 @@ def _finish(
     exit_code: int | None,
     error: dict | None,
 ) -> None:
+    _give_back(run_dir)
     capture = _read_json(run_dir / "capture.json")
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     if capture.get("error") and error is not None:
@@ -616,6 +623,50 @@ def _finish(
             "error": error,
         }
     )
+
+
+def _give_back(run_dir: Path) -> None:
+    """Hand a run folder the container wrote back to the owner of runs/.
+
+    As root, reprobox lends the folder to the container's uid (1000) so the
+    non-root training process can write there; once it is done, the files
+    belong to whoever owns the project's runs folder again, readable by them
+    and their group like the rest of the project.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = run_dir.parent.stat()
+    except OSError:
+        return
+    # The container may have left links: never follow one, act on descriptors
+    # opened with O_NOFOLLOW, and only on plain files and folders.
+    for dirpath, dirnames, filenames in os.walk(run_dir, followlinks=False):
+        for name in [None, *dirnames, *filenames]:
+            path = dirpath if name is None else os.path.join(dirpath, name)
+            _give_back_one(path, owner.st_uid, owner.st_gid)
+
+
+def _give_back_one(path: str, uid: int, gid: int) -> None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return  # a link, or gone
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            wanted = 0o755
+        elif stat.S_ISREG(st.st_mode):
+            wanted = 0o644
+        else:
+            return
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, (st.st_mode & 0o777) | wanted)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:

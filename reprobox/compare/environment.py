@@ -23,6 +23,7 @@ class Category:
 # Most likely cause of a numeric difference first; those that cannot change
 # numbers last.
 CATEGORIES: tuple[Category, ...] = (
+    Category("code", True, "the project's own files (training code) differ"),
     Category("image", True, "another image can hold other libraries and builds"),
     Category("lock", True, "another manifest means other locked packages or settings"),
     Category("data", True, "other input data changes every number downstream"),
@@ -54,6 +55,7 @@ _RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
 # first pattern that matches the lower-cased field wins.
 FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("image.ref", "provenance", "the image name; the id and digest say what ran"),
+    ("image.code_sha256", "code", None),
     ("image.*", "image", None),
     ("manifest_sha256", "lock", None),
     ("data*", "data", None),
@@ -177,11 +179,20 @@ def diff_environments(
 ) -> list[EnvDifference]:
     """List the setup fields that differ, most likely numeric cause first."""
     found = []
+    same_layers = reference.get("image.layers") is not None and reference.get(
+        "image.layers"
+    ) == run.get("image.layers")
     for field in sorted(set(reference) | set(run)):
         ref_value, run_value = reference.get(field), run.get(field)
         if ref_value == run_value:
             continue
         category, explanation = classify(field)
+        if same_layers and field in ("image.id", "image.digest"):
+            category = _CATEGORY["provenance"]
+            explanation = (
+                "same filesystem layers, other labels (a push seals the "
+                "reference run into them): the same files ran"
+            )
         found.append(
             EnvDifference(
                 run_id=run_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -45,6 +46,46 @@ def read_requirements_file(
     base = Path(root) if root is not None else top.parent
     _read_into(top, entries, warnings, including=(), root=base.resolve())
     return entries, warnings
+
+
+def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> str:
+    """Return the sha256 that says whether path or its -r includes changed.
+
+    A file with no includes hashes to the sha256 of its bytes; with includes,
+    each file's path (relative to the first one's folder) and bytes go in.
+    """
+    top = Path(path)
+    base = (Path(root) if root is not None else top.parent).resolve()
+    files: list[Path] = []
+    _walk_includes(top, files, base)
+    if len(files) == 1:
+        return hashlib.sha256(files[0].read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for file in files:
+        for part in (
+            file.resolve().relative_to(base).as_posix().encode(),
+            file.read_bytes(),
+        ):
+            digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def _walk_includes(path: Path, files: list[Path], root: Path) -> None:
+    if path.resolve() in {f.resolve() for f in files}:
+        return
+    files.append(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # reading for the lock says what is wrong with it
+    for number, line in _logical_lines(text):
+        option, value = _split_option(line)
+        if option in _INCLUDE:
+            try:
+                included = _included_path(path, value, f"{path}:{number}", root)
+            except LockError:
+                continue
+            _walk_includes(included, files, root)
 
 
 def _read_into(

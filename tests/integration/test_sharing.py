@@ -96,7 +96,21 @@ def test_push_records_the_digest_and_engine2_pulls_it(
     result, (record,) = run_records(cli, shared, "--host", ENGINE2)
     SECONDS["pull"] = shipped_seconds(result.stderr, "registry")
     assert record["image"]["id"] == entry["image_id"]
+    assert record["image"]["ref"] == entry["ref"]
+    assert record["image"]["digest"] == digest
+    assert record["image"]["layers"] == shared.reference["image"]["layers"]
+    assert record["image"]["code_sha256"] == shared.reference["image"]["code_sha256"]
+    assert len(record["image"]["code_sha256"]) == 64
     assert record["engine"]["host"] == ENGINE2
+
+    # The sealed image differs from the reference's by labels only: compare
+    # must not blame the image for anything.
+    compared = cli.run("compare", str(shared.path / ".reprobox" / "runs"), "--json",
+                       check=False)
+    pairs = json.loads(compared.stdout)
+    blamed = [d for d in pairs.get("differences", [])
+              if d["field"].startswith("image.") and d["changes_numerics"]]
+    assert blamed == [], blamed
     assert entry["ref"] in engine2_client.images.get(entry["image_id"]).attrs[
         "RepoDigests"]
     print(f"\n[registry] push {SECONDS['push']:.1f}s, pull on engine 2 "
@@ -164,9 +178,15 @@ def test_export_import_round_trip_without_a_registry(
     assert not _has(engine2_client, index["image_id"])
 
     with Stopwatch() as import_time:
-        result = cli.run("import", str(path), "--host", ENGINE2)
+        result = cli.run("import", str(path), "--host", ENGINE2, "--json")
     SECONDS["import"] = import_time.seconds
-    assert "id checked" in result.stdout
+    imported = json.loads(result.stdout)
+    assert imported == {
+        "tag": shared.tag,
+        "image_id": index["image_id"],
+        "files": ["Dockerfile", "manifest.json", "reference-record.json",
+                  "requirements.lock"],
+    }
     assert engine2_client.images.get(shared.tag).id == index["image_id"]
 
     verified = cli.run("verify", shared.tag, "--host", ENGINE2,

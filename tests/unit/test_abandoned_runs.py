@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from reprobox.atomic import dump_json
 from reprobox.runner import (
     LOG_NAME,
@@ -21,6 +23,8 @@ from reprobox.runner import (
 HOLDER = """
 import sys, time
 from pathlib import Path
+
+import pytest
 from reprobox.runner import hold_run_lock
 hold_run_lock(Path(sys.argv[1]), sys.argv[2])
 print("held", flush=True)
@@ -126,3 +130,36 @@ def test_killed_owner_closed_within_a_second(tmp_path):
     assert json.loads((runs / "r6" / "record.json").read_text())["status"] == (
         "interrupted"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
+def test_run_folder_is_given_back_without_following_links(tmp_path):
+    from reprobox.runner import _give_back
+
+    runs = tmp_path / "runs"
+    run_dir = runs / "r7"
+    (run_dir / "sub").mkdir(parents=True)
+    secret = tmp_path / "outside-secret"
+    secret.write_text("keep me private")
+    secret.chmod(0o600)
+    capture = run_dir / "capture.json"
+    capture.write_text("{}")
+    capture.chmod(0o600)
+    (run_dir / "sub" / "x.txt").write_text("x")
+    (run_dir / "link").symlink_to(secret)
+    (run_dir / "linkdir").symlink_to(tmp_path)
+    os.mkfifo(run_dir / "fifo")
+    for path in (run_dir, run_dir / "sub", capture, run_dir / "sub" / "x.txt"):
+        os.chown(path, 1000, 1000)
+    os.lchown(run_dir / "link", 1000, 1000)
+
+    _give_back(run_dir)
+
+    owner = runs.stat()
+    for path in (run_dir, run_dir / "sub", capture, run_dir / "sub" / "x.txt"):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (owner.st_uid, owner.st_gid), path
+    assert capture.stat().st_mode & 0o777 == 0o644
+    assert (run_dir / "sub").stat().st_mode & 0o777 == 0o755
+    assert secret.stat().st_mode & 0o777 == 0o600  # the link was not followed
+    assert (run_dir / "link").lstat().st_uid == 1000

@@ -90,3 +90,67 @@ def test_thousand_runs_render_in_reasonable_time():
     elapsed = time.perf_counter() - started
     assert elapsed < 20, f"report of 1000 runs took {elapsed:.1f} s"
     assert "and 984 more runs" in html
+
+
+def _write_records(folder: Path) -> list[str]:
+    from reprobox.atomic import dump_json
+
+    records, _ = two_runs()
+    paths = []
+    for record in records:
+        run_dir = folder / record.data["run_id"]
+        run_dir.mkdir(parents=True)
+        (run_dir / "record.json").write_text(dump_json(record.data))
+        paths.append(str(run_dir))
+    return paths
+
+
+def _cli(*args, cwd):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def test_report_in_a_project_folder_defaults_under_reprobox(tmp_path):
+    """A report.html beside the code would go into the image and change its tag."""
+    runs = _write_records(tmp_path / "runs")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "reprobox.toml").write_text('command = "python t.py"\n')
+    result = _cli("report", *runs, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wrote .reprobox/report.html"
+    assert (project / ".reprobox" / "report.html").is_file()
+    assert not (project / "report.html").exists()
+    assert "note:" not in result.stderr
+
+
+def test_report_outside_a_project_defaults_to_report_html(tmp_path):
+    runs = _write_records(tmp_path / "runs")
+    result = _cli("report", *runs, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report.html").is_file()
+    assert "note:" not in result.stderr
+
+
+def test_report_written_into_the_image_context_says_so(tmp_path):
+    runs = _write_records(tmp_path / "runs")
+    project = tmp_path / "proj"
+    (project / "out").mkdir(parents=True)
+    (project / "reprobox.toml").write_text('command = "python t.py"\n')
+    result = _cli("report", *runs, "-o", "out/r.html", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == (
+        f"note: out/r.html is inside project {project}: it goes into the "
+        "image and changes its tag; write it under .reprobox/ or list it in "
+        ".reproboxignore"
+    )
+    (project / ".reproboxignore").write_text("out/\n")
+    quiet = _cli("report", *runs, "-o", "out/r.html", cwd=project)
+    assert quiet.returncode == 0 and quiet.stderr == ""

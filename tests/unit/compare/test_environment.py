@@ -52,6 +52,7 @@ NUMERIC = [c.name for c in CATEGORIES if c.changes_numerics]
         ("options.network", "provenance"),
         ("project", "provenance"),
         ("machine.something_new", "other"),
+        ("image.code_sha256", "code"),
     ],
 )
 def test_each_field_lands_in_its_category(field, category):
@@ -61,7 +62,9 @@ def test_each_field_lands_in_its_category(field, category):
 def test_numeric_categories_rank_before_those_that_cannot_change_numbers():
     flags = [c.changes_numerics for c in CATEGORIES]
     assert flags == sorted(flags, reverse=True)
-    assert NUMERIC[:6] == ["image", "lock", "data", "seed", "determinism", "onednn"]
+    assert NUMERIC[:7] == [
+        "code", "image", "lock", "data", "seed", "determinism", "onednn"
+    ]
 
 
 def test_differences_follow_category_rank_then_field_name():
@@ -186,3 +189,31 @@ def test_image_difference_outranks_the_package_differences_it_brings():
         metrics={"loss": 0.3, "accuracy": 0.9},
     )
     assert compare_runs([ref, run]).runs[1].likely_cause == "image.id"
+
+
+def test_same_layers_other_labels_is_bookkeeping_not_a_cause():
+    """A push seals the reference run into the labels: a new id, the same files."""
+    ref = {"image.id": "sha256:aaa", "image.layers": "sha256:L", "image.digest": None}
+    sealed = {"image.id": "sha256:bbb", "image.layers": "sha256:L",
+              "image.digest": "sha256:ddd"}
+    found = diff_environments("r2", ref, sealed)
+    assert [(d.field, d.category, d.changes_numerics) for d in found] == [
+        ("image.digest", "provenance", False),
+        ("image.id", "provenance", False),
+    ]
+    assert "same filesystem layers" in found[0].explanation
+
+
+def test_other_layers_keep_the_image_a_likely_cause():
+    ref = {"image.id": "sha256:aaa", "image.layers": "sha256:L1"}
+    run = {"image.id": "sha256:bbb", "image.layers": "sha256:L2"}
+    found = diff_environments("r2", ref, run)
+    assert {d.category for d in found} == {"image"}
+
+
+def test_changed_code_is_named_first():
+    ref = {"image.code_sha256": "c1", "image.layers": "L1", "seed": 1}
+    run = {"image.code_sha256": "c2", "image.layers": "L2", "seed": 2}
+    found = diff_environments("r2", ref, run)
+    assert [d.field for d in found] == ["image.code_sha256", "image.layers", "seed"]
+    assert found[0].explanation == "the project's own files (training code) differ"
