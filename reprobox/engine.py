@@ -63,7 +63,7 @@ class Engine:
 def connect(host: str | None = None, context: str | None = None) -> Engine:
     """Connect to an engine by URL, by docker context name, or from the env."""
     if context:
-        host = _context_host(context)
+        host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
     elif host:
         check_engine_address(host, f"--host {host!r}")
@@ -73,7 +73,9 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     elif os.environ.get("DOCKER_CONTEXT") not in (None, "", "default"):
         # The docker CLI honours DOCKER_CONTEXT; the SDK does not: follow the CLI.
         name = os.environ["DOCKER_CONTEXT"]
-        host = _context_host(name)
+        host = _context_host(
+            name, f"DOCKER_CONTEXT={name!r}", "or unset DOCKER_CONTEXT"
+        )
         check_engine_address(host, f"DOCKER_CONTEXT={name!r} points to {host!r}")
     try:
         if host:
@@ -103,15 +105,15 @@ def check_engine_address(address: str, shown: str) -> None:
         ) from None
 
 
-def _context_host(name: str) -> str:
+def _context_host(name: str, shown: str, fix: str = "") -> str:
     cli = shutil.which("docker")
     if not cli:
-        raise EngineError("--context needs the docker CLI, which is not installed")
+        raise EngineError(f"{shown} needs the docker CLI, which is not installed")
     proc = run_command([cli, "context", "inspect", name], check=False)
     if proc.returncode != 0:
         raise InputError(
-            f"--context {name!r}: docker context {name!r} not found",
-            hint="list them with `docker context ls`",
+            f"{shown}: docker context {name!r} not found",
+            hint="list them with `docker context ls`" + (f", {fix}" if fix else ""),
         )
     endpoints = json.loads(proc.stdout)[0]["Endpoints"]
     return endpoints["docker"]["Host"]

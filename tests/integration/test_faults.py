@@ -135,8 +135,11 @@ def test_sigkill_never_leaves_half_written_json(cli, engine_cleanup, docker_clie
             at = kill_at_random(cli, ("-q", "run", str(project)), run_time, rng)
             records = whole_json_files(state, ("record.json",))
             for path in records:
-                status = json.loads(path.read_text())["status"]
-                assert status in ("running", "succeeded", "failed"), (at, path)
+                record = json.loads(path.read_text())
+                assert record["status"] in (
+                    "running", "succeeded", "failed", "interrupted"), (at, path)
+                if record["status"] == "interrupted":  # closed by a later run
+                    assert "was killed" in record["error"]["message"], (at, path)
             leftovers += len(temp_leftovers(state))
     finally:
         remove_containers(docker_client, name)
@@ -146,6 +149,11 @@ def test_sigkill_never_leaves_half_written_json(cli, engine_cleanup, docker_clie
     assert final.returncode == 0, shown(final)
     assert json.loads(final.stdout)["status"] == "succeeded"
     assert containers(docker_client, name) == []
+    # The last run closed every record a killed reprobox had left "running".
+    statuses = sorted(json.loads(p.read_text())["status"]
+                      for p in state.glob("runs/*/record.json"))
+    assert "running" not in statuses, statuses
+    assert list(state.glob("runs/.*.lock")) == []
 
 
 def test_two_runs_at_once_keep_both_records(cli, engine_cleanup, docker_client,
