@@ -52,6 +52,11 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
             f"{path}: {kind} is not valid JSON ({exc})",
             hint="restore it or create it again",
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{path}: {kind} is nested too deeply to be reprobox's",
+            hint="restore it or create it again",
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
         raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
     if data["schema_version"] > known_version:
@@ -106,15 +111,87 @@ class FrozenProject:
         return sha256_bytes(self.core_text.encode("utf-8"))
 
 
-_REQUIRED = ("project", "packages", "python", "base_image", "environment", "data")
+_REQUIRED = (
+    "project",
+    "packages",
+    "python",
+    "base_image",
+    "environment",
+    "data",
+    "determinism",
+)
+
+# (dotted field, what it must be): what build and run read from a manifest.
+_SHAPES: tuple[tuple[str, str], ...] = (
+    ("project", "object"),
+    ("project.name", "string"),
+    ("project.command", "list of strings"),
+    ("packages", "object"),
+    ("packages.lock_sha256", "string"),
+    ("python", "string"),
+    ("base_image", "object"),
+    ("base_image.ref", "string"),
+    ("environment", "object of strings"),
+    ("data", "list of objects"),
+    ("determinism", "object"),
+    ("determinism.profile", "string"),
+)
+_OPTIONAL_SHAPES: tuple[tuple[str, str], ...] = (
+    ("metrics", "object"),
+    ("published", "list of objects"),
+    ("gpu", "object"),
+)
+
+
+def _fits(value: Any, shape: str) -> bool:
+    if shape == "object":
+        return isinstance(value, dict)
+    if shape == "string":
+        return isinstance(value, str)
+    if shape == "list of strings":
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if shape == "list of objects":
+        return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    if shape == "object of strings":
+        return isinstance(value, dict) and all(
+            isinstance(v, str) for v in value.values()
+        )
+    raise AssertionError(shape)
+
+
+def _lookup(data: dict[str, Any], dotted: str) -> tuple[bool, Any]:
+    value: Any = data
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
 
 
 def check_manifest(path: Path, data: dict[str, Any]) -> None:
-    """Raise InputError unless data has the manifest's required fields."""
+    """Raise InputError unless data has the manifest's fields, each of its type."""
     for key in _REQUIRED:
         if key not in data:
             raise InputError(
                 f"{path}: manifest field {key!r} is missing",
+                hint="run `reprobox freeze` again",
+            )
+    for dotted, shape in _SHAPES + _OPTIONAL_SHAPES:
+        present, value = _lookup(data, dotted)
+        if not present and (dotted, shape) in _OPTIONAL_SHAPES:
+            continue
+        if not present or not _fits(value, shape):
+            raise InputError(
+                f"{path}: manifest field {dotted!r} is damaged (not a {shape})",
+                hint="run `reprobox freeze` again",
+            )
+    for index, entry in enumerate(data["data"]):
+        if not isinstance(entry.get("path"), str) or not isinstance(
+            entry.get("sha256"), str
+        ):
+            raise InputError(
+                f"{path}: manifest field 'data[{index}]' is damaged (needs path "
+                "and sha256 strings)",
                 hint="run `reprobox freeze` again",
             )
     seed = data.get("seed")
@@ -123,11 +200,6 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
     ):
         raise InputError(
             f"{path}: manifest field 'seed' is {seed!r}, not an integer 0..4294967295",
-            hint="run `reprobox freeze` again",
-        )
-    if not isinstance(data["packages"], dict) or "lock_sha256" not in data["packages"]:
-        raise InputError(
-            f"{path}: manifest field 'packages.lock_sha256' is missing",
             hint="run `reprobox freeze` again",
         )
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import secrets as _random
+import shutil
 import signal
 import stat
 import threading
@@ -203,38 +204,89 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
 def _metrics_from(
     capture: Mapping[str, Any], script_metrics: Mapping[str, Any]
 ) -> dict:
+    found: dict[str, Any] = {}
+    try:  # capture.json is the container's to write: take only what fits
+        history = capture.get("history") or []
+        if history and history[-1].get("epochs"):
+            last = dict(history[-1]["epochs"][-1])
+            last.pop("epoch", None)
+            found.update(last)
+        evaluations = capture.get("evaluations") or []
+        if evaluations:
+            for key, value in evaluations[-1].get("results", {}).items():
+                found[f"eval_{key}"] = value
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        found = {}
+    found.update(script_metrics)
     metrics: dict[str, float] = {}
-    history = capture.get("history") or []
-    if history and history[-1].get("epochs"):
-        last = dict(history[-1]["epochs"][-1])
-        last.pop("epoch", None)
-        metrics.update(last)
-    evaluations = capture.get("evaluations") or []
-    if evaluations:
-        for key, value in evaluations[-1].get("results", {}).items():
-            metrics[f"eval_{key}"] = value
-    for key, value in script_metrics.items():
+    for key, value in found.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics[key] = float(value)
+            try:
+                metrics[str(key)] = float(value)
+            except OverflowError:
+                continue
     return dict(sorted(metrics.items()))
+
+
+# What the container writes is read by reprobox on the host: never follow a
+# link it planted (to a host file), never block on a FIFO, never read without
+# bound, and never let a nesting bomb raise RecursionError.
+MAX_CONTAINER_JSON = 64 * 1024 * 1024
+
+
+class UntrustedFileError(ValueError):
+    """A file the container wrote that reprobox will not read."""
+
+
+def read_container_json(path: Path) -> Any:
+    """Return the JSON in a file the container wrote; raise UntrustedFileError."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if path.is_symlink():
+            raise UntrustedFileError("is a symbolic link; not followed") from None
+        raise UntrustedFileError(f"cannot be read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise UntrustedFileError("is not a regular file")
+        if st.st_size > MAX_CONTAINER_JSON:
+            raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
+        raw = fh.read(MAX_CONTAINER_JSON + 1)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UntrustedFileError("is not UTF-8 text") from None
+    except ValueError as exc:
+        raise UntrustedFileError(f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise UntrustedFileError("is nested too deeply") from None
 
 
 def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
-    if not path.exists():
-        return {}, []
     where = "the file $REPROBOX_METRICS names"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {}, [f"{where} is not valid JSON ({exc}); its metrics were ignored"]
+        data = read_container_json(path)
+    except FileNotFoundError:
+        return {}, []
+    except UntrustedFileError as exc:
+        return {}, [f"{where} {exc}; its metrics were ignored"]
     if not isinstance(data, dict):
         return {}, [f"{where} holds a {type(data).__name__}, not an object; ignored"]
     kept, warnings = {}, []
     for key, value in data.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                warnings.append(f"metric {key!r} in {where} is too large; ignored")
+                continue
             kept[key] = value
-            if not math.isfinite(value):
+            if not math.isfinite(number):
                 warnings.append(f"metric {key!r} in {where} is {value}")
         else:
             warnings.append(f"metric {key!r} in {where} is not a number; ignored")
@@ -243,8 +295,8 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_container_json(path)
+    except (OSError, UntrustedFileError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -499,10 +551,17 @@ def _run_locked(
         for sig in previous:
             signal.signal(sig, on_term)
     try:
+        # Made before the container can plant a link under that name.
+        log_fd = os.open(
+            run_dir / LOG_NAME,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+            0o644,
+        )
+        log_file = open(log_fd, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
         container = start_container(engine, spec)
         with _active_lock:
             _active[run_id] = container
-        with open(run_dir / LOG_NAME, "w", encoding="utf-8", errors="replace") as log:
+        with log_file as log:
             for chunk in container.logs(stream=True, follow=True):
                 text = chunk.decode("utf-8", errors="replace")
                 log.write(text)
@@ -529,7 +588,7 @@ def _run_locked(
                 error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])},
             )
             with contextlib.suppress(OSError):  # the disk may be what failed
-                atomic_write_json(record_path, record)
+                _write_record(record_path, record)
             if isinstance(exc, OSError):
                 raise _write_failure(exc, run_dir) from None
             raise
@@ -556,7 +615,7 @@ def _run_locked(
             },
         )
         with contextlib.suppress(OSError):
-            atomic_write_json(record_path, record)
+            _write_record(record_path, record)
         _release_signals(held)
         raise Interrupted(
             f"run {run_id} interrupted; container removed; record in {record_path}"
@@ -589,7 +648,7 @@ def _run_locked(
         }
     _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
     try:
-        atomic_write_json(record_path, record)
+        _write_record(record_path, record)
     except OSError as exc:
         raise _write_failure(exc, record_path) from None
     return record
@@ -623,6 +682,21 @@ def _finish(
             "error": error,
         }
     )
+
+
+def _write_record(record_path: Path, record: Mapping[str, Any]) -> None:
+    """Write the record, taking its name back from whatever the container put there.
+
+    The run folder is the container's to write, so a script can replace
+    record.json with a folder or a link; the record is reprobox's, and wins.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if record_path.is_symlink() or not record_path.is_file():
+            if record_path.is_dir() and not record_path.is_symlink():
+                shutil.rmtree(record_path)
+            else:
+                record_path.unlink()
+    atomic_write_json(record_path, record)
 
 
 def _give_back(run_dir: Path) -> None:

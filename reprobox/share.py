@@ -216,7 +216,7 @@ def reference_from_labels(labels: dict[str, str]) -> dict[str, Any] | None:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise InputError(f"image label {REFERENCE_LABEL} is not valid JSON") from None
 
 

@@ -54,8 +54,10 @@ def check_image_integrity(
     problems = []
     try:
         manifest = json.loads(labels[MANIFEST_LABEL])
-    except ValueError:
+    except (ValueError, RecursionError):
         return [f"label {MANIFEST_LABEL} is not valid JSON"]
+    if not isinstance(manifest, dict):
+        return [f"label {MANIFEST_LABEL} holds no manifest"]
     lock = labels.get(LOCK_LABEL)
     expected = (manifest.get("packages") or {}).get("lock_sha256")
     if lock is None:

@@ -101,6 +101,11 @@ def read_record(path: Path) -> Record:
             f"{exc.msg})",
             hint="the run may have been cut short; re-run it or leave this file out",
         ) from None
+    except RecursionError:
+        raise InputError(
+            f"{path}: not a run record (nested too deeply)",
+            hint="give the record.json that `reprobox run` wrote",
+        ) from None
     _check_record(path, data)
     return Record(path=path, data=data)
 
@@ -172,7 +177,10 @@ def as_number(value: Any) -> float | None:
         return _NON_FINITE.get(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float: not a metric value
+        return None
 
 
 def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:

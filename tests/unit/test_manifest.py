@@ -47,6 +47,7 @@ def _manifest(**overrides) -> dict:
         "base_image": {"ref": "python:3.11-slim-bookworm", "digest": None},
         "environment": {},
         "data": [],
+        "determinism": {"profile": "default", "tf_op_determinism": False},
         "dockerfile_sha256": _sha(DOCKERFILE.encode()),
     }
     manifest.update(overrides)
@@ -117,7 +118,9 @@ def test_newer_schema_version_asks_for_an_upgrade(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "field", ["project", "packages", "python", "base_image", "environment", "data"]
+    "field",
+    ["project", "packages", "python", "base_image", "environment", "data",
+     "determinism"],
 )
 def test_missing_required_field_is_named(tmp_path, field):
     manifest = _manifest()
@@ -239,3 +242,32 @@ def test_data_added_after_freeze_is_refused(tmp_path):
         check_data_unchanged(cfg, manifest)
     assert "data/b.csv" in str(info.value)
     assert "added after freeze" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"base_image": "str"}, "base_image"),
+        ({"base_image": {"ref": 3}}, "base_image.ref"),
+        ({"data": {"a": [1]}}, "data"),
+        ({"data": [{"path": "x"}]}, "data[0]"),
+        ({"project": {"name": "p", "command": "python t.py"}}, "project.command"),
+        ({"environment": {"A": 1}}, "environment"),
+        ({"determinism": []}, "determinism"),
+        ({"published": {"ref": "x"}}, "published"),
+        ({"packages": {"lock_sha256": None}}, "packages.lock_sha256"),
+    ],
+)
+def test_damaged_manifest_field_is_named_not_a_traceback(tmp_path, change, field):
+    freeze_into(tmp_path, _manifest(**change))
+    with pytest.raises(InputError) as info:
+        load_frozen(_cfg(tmp_path))
+    assert f"manifest field '{field}' is " in info.value.message
+    assert info.value.hint == "run `reprobox freeze` again"
+
+
+def test_deeply_nested_manifest_is_refused_in_one_line(tmp_path):
+    state = freeze_into(tmp_path)
+    (state / "manifest.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        load_frozen(_cfg(tmp_path))

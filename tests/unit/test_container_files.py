@@ -1,0 +1,102 @@
+"""Files the training container writes are read on the host with suspicion."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from reprobox.atomic import dump_json
+from reprobox.runner import (
+    UntrustedFileError,
+    _metrics_from,
+    _read_json,
+    _write_record,
+    read_container_json,
+    read_script_metrics,
+)
+
+
+def test_a_planted_link_to_a_host_file_is_not_followed(tmp_path):
+    host_secret = tmp_path / "hostsecret.json"
+    host_secret.write_text('{"hostsecret": 4242}')
+    metrics = tmp_path / "run" / "metrics.json"
+    metrics.parent.mkdir()
+    metrics.symlink_to(host_secret)
+    kept, warnings = read_script_metrics(metrics)
+    assert kept == {}
+    assert warnings == [
+        "the file $REPROBOX_METRICS names is a symbolic link; not followed; its "
+        "metrics were ignored"
+    ]
+    (tmp_path / "run" / "capture.json").symlink_to(host_secret)
+    assert _read_json(tmp_path / "run" / "capture.json") == {}
+
+
+def test_a_fifo_does_not_hang_the_host(tmp_path):
+    fifo = tmp_path / "metrics.json"
+    os.mkfifo(fifo)
+    result = {}
+    reader = threading.Thread(
+        target=lambda: result.update(out=read_script_metrics(fifo)), daemon=True
+    )
+    reader.start()
+    reader.join(timeout=5)
+    assert not reader.is_alive(), "reading a FIFO blocked"
+    assert result["out"] == (
+        {},
+        [
+            "the file $REPROBOX_METRICS names is not a regular file; its metrics were "
+            "ignored"
+        ],
+    )
+
+
+def test_deep_nesting_and_huge_integers_are_refused_not_raised(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(UntrustedFileError, match="nested too deeply"):
+        read_container_json(deep)
+    huge = tmp_path / "metrics.json"
+    huge.write_text('{"test_accuracy": 1' + "0" * 400 + ', "loss": 0.5}')
+    kept, warnings = read_script_metrics(huge)
+    assert kept == {"loss": 0.5}
+    assert warnings == [
+        "metric 'test_accuracy' in the file $REPROBOX_METRICS names is too large; "
+        "ignored"
+    ]
+
+
+def test_a_damaged_capture_keeps_the_scripts_metrics():
+    capture = {"history": [42], "evaluations": "x"}
+    assert _metrics_from(capture, {"acc": 0.9}) == {"acc": 0.9}
+    capture = {"history": [{"epochs": [{"epoch": 1, "loss": 10**400, "acc": 1}]}]}
+    assert _metrics_from(capture, {}) == {"acc": 1.0}
+
+
+@pytest.mark.parametrize("planted", ["folder", "link"])
+def test_the_record_name_is_taken_back_from_the_container(tmp_path, planted):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("host file")
+    record_path = tmp_path / "run" / "record.json"
+    record_path.parent.mkdir()
+    if planted == "folder":
+        (record_path / "inner").mkdir(parents=True)
+    else:
+        record_path.symlink_to(outside)
+    _write_record(record_path, {"run_id": "r1", "status": "succeeded"})
+    assert not record_path.is_symlink()
+    assert json.loads(record_path.read_text()) == {
+        "run_id": "r1",
+        "status": "succeeded",
+    }
+    assert outside.read_text() == "host file"
+
+
+def test_a_plain_record_is_simply_replaced(tmp_path):
+    record_path = tmp_path / "record.json"
+    record_path.write_text(dump_json({"status": "running"}))
+    _write_record(record_path, {"status": "failed"})
+    assert json.loads(record_path.read_text()) == {"status": "failed"}
