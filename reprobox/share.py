@@ -338,6 +338,7 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
                     f"{path}: bundle member {name} is damaged "
                     "(sha256 differs from the index)"
                 )
+        check_image_tar(tar.extractfile("image.tar"), index, path)
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
         load_image_stream(
@@ -345,10 +346,81 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
         )
     got = image_id(engine, index["image_id"])
     if got != index["image_id"]:
-        raise EngineError(f"{path}: the loaded image's id is not {index['image_id']}")
+        raise InputError(
+            f"{path}: bundle damaged: the loaded image's id is not {index['image_id']}",
+            hint="copy the file again, or export it anew",
+        )
     repo, _, tag = index["tag"].rpartition(":")
     engine.client.images.get(got).tag(repo, tag)
     return index, texts
+
+
+_TAG = re.compile(r"reprobox/(?P<name>[a-z0-9][a-z0-9._-]*):(?P<digest>[0-9a-f]{16})")
+
+
+def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> None:
+    """Refuse an image archive that would tag anything but the bundle's own image.
+
+    `docker load` applies whatever tags the archive names, before reprobox can
+    look, so a hand-made bundle could repoint any tag on the engine (the base
+    image's, say). Read the archive's manifest and image config first: the
+    config must hash to the index's image id, the tag must be the one reprobox
+    derives from the image's labels (reprobox/<project>:<context digest>), and
+    the archive may name no other tag.
+    """
+
+    def refuse(why: str) -> InputError:
+        return InputError(
+            f"{path}: bundle refused: {why}",
+            hint="import only bundles made by `reprobox export`",
+        )
+
+    with tarfile.open(fileobj=fileobj, mode="r:") as image_tar:
+        try:
+            entries = json.loads(image_tar.extractfile("manifest.json").read())
+        except (KeyError, AttributeError, ValueError, RecursionError):
+            raise refuse("its image archive has no readable manifest.json") from None
+        if not (
+            isinstance(entries, list)
+            and len(entries) == 1
+            and isinstance(entries[0], dict)
+        ):
+            raise refuse("its image archive must hold exactly one image")
+        entry = entries[0]
+        tags = entry.get("RepoTags") or []
+        if not isinstance(tags, list) or any(t != index["tag"] for t in tags):
+            raise refuse(f"its image archive names other tags: {tags!r}")
+        if "repositories" in image_tar.getnames():
+            try:
+                repos = json.loads(image_tar.extractfile("repositories").read())
+                named = [f"{r}:{t}" for r, ts in repos.items() for t in ts]
+            except (AttributeError, ValueError, RecursionError, TypeError):
+                raise refuse(
+                    "its image archive's repositories file is damaged"
+                ) from None
+            if any(n != index["tag"] for n in named):
+                raise refuse(f"its image archive names other tags: {named!r}")
+        try:
+            config_bytes = image_tar.extractfile(str(entry.get("Config"))).read()
+        except (KeyError, AttributeError):
+            raise refuse("its image archive has no image config") from None
+    if "sha256:" + hashlib.sha256(config_bytes).hexdigest() != index["image_id"]:
+        raise refuse(f"its image is not {index['image_id']}")
+    try:
+        config = json.loads(config_bytes)
+        labels = (config.get("config") or config.get("Config") or {}).get(
+            "Labels"
+        ) or {}
+    except (ValueError, AttributeError, RecursionError):
+        raise refuse("its image config is damaged") from None
+    match = _TAG.fullmatch(index["tag"])
+    project = labels.get(f"{LABEL_PREFIX}.project")
+    digest = str(labels.get(f"{LABEL_PREFIX}.context-digest") or "")
+    if match is None or (match["name"], match["digest"]) != (project, digest[:16]):
+        expected = f"reprobox/{project}:{digest[:16]}" if project else "none"
+        raise refuse(
+            f"tag {index['tag']!r} is not the one its labels give ({expected})"
+        )
 
 
 def labels_of(engine: Engine, image: str, shown: str | None = None) -> dict[str, str]:

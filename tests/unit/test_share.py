@@ -26,14 +26,18 @@ class NoEngine:
 def write_bundle(
     path: Path, members: dict[str, bytes], index: dict | None = None
 ) -> dict:
-    index = index if index is not None else {
-        "schema_version": 1,
-        "image_id": "sha256:" + "1" * 64,
-        "tag": "reprobox/x:abc",
-        "files": {
-            name: hashlib.sha256(data).hexdigest() for name, data in members.items()
-        },
-    }
+    index = (
+        index
+        if index is not None
+        else {
+            "schema_version": 1,
+            "image_id": "sha256:" + "1" * 64,
+            "tag": "reprobox/x:abc",
+            "files": {
+                name: hashlib.sha256(data).hexdigest() for name, data in members.items()
+            },
+        }
+    )
     with tarfile.open(path, "w") as tar:
         for name, data in [
             (BUNDLE_INDEX, json.dumps(index).encode()),
@@ -122,3 +126,81 @@ def test_registry_names_accepted(good):
 def test_registry_names_refused(bad):
     with pytest.raises(InputError, match="HOST"):
         check_registry(bad)
+
+
+def image_archive(labels: dict, repo_tags=None, repositories=None) -> tuple[bytes, str]:
+    """Return a `docker save`-shaped archive of one image, and its image id."""
+    config = json.dumps({"config": {"Labels": labels}, "rootfs": {}}).encode()
+    config_id = hashlib.sha256(config).hexdigest()
+    manifest = [{"Config": f"{config_id}.json", "RepoTags": repo_tags, "Layers": []}]
+    members = {
+        "manifest.json": json.dumps(manifest).encode(),
+        f"{config_id}.json": config,
+    }
+    if repositories is not None:
+        members["repositories"] = json.dumps(repositories).encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue(), "sha256:" + config_id
+
+
+GOOD_LABELS = {
+    "org.reprobox.project": "digits",
+    "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
+}
+GOOD_TAG = "reprobox/digits:0123456789abcdef"
+
+
+def bundle_with(tmp_path, archive: bytes, image: str, tag: str = GOOD_TAG) -> Path:
+    members = {"image.tar": archive, "manifest.json": b"{}\n"}
+    index = {
+        "schema_version": 1,
+        "image_id": image,
+        "tag": tag,
+        "files": {n: hashlib.sha256(d).hexdigest() for n, d in members.items()},
+    }
+    path = tmp_path / "b.tar"
+    write_bundle(path, members, index)
+    return path
+
+
+def test_a_well_formed_bundle_reaches_the_engine(tmp_path):
+    archive, image = image_archive(GOOD_LABELS)
+    with pytest.raises(AssertionError, match="the engine was used"):
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, image))
+
+
+@pytest.mark.parametrize(
+    ("archive_args", "tag", "why"),
+    [
+        (
+            {"repo_tags": ["reprobox-base:bookworm-py3.11"]},
+            GOOD_TAG,
+            "names other tags",
+        ),
+        (
+            {"repositories": {"reprobox-base": {"bookworm-py3.11": "x"}}},
+            GOOD_TAG,
+            "names other tags",
+        ),
+        ({}, "reprobox-base:bookworm-py3.11", "is not the one its labels give"),
+        ({}, "reprobox/other:0123456789abcdef", "is not the one its labels give"),
+        ({}, "reprobox/digits:ffffffffffffffff", "is not the one its labels give"),
+    ],
+)
+def test_a_bundle_cannot_repoint_another_tag(tmp_path, archive_args, tag, why):
+    archive, image = image_archive(GOOD_LABELS, **archive_args)
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, image, tag))
+    assert why in info.value.message
+    assert info.value.hint == "import only bundles made by `reprobox export`"
+
+
+def test_an_image_config_that_is_not_the_indexed_image_is_refused(tmp_path):
+    archive, _ = image_archive(GOOD_LABELS)
+    with pytest.raises(InputError, match="its image is not sha256:2222"):
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, "sha256:" + "2" * 64))
