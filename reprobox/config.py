@@ -14,6 +14,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
@@ -308,6 +309,14 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
 def expand_index_url(url: str, environ, where: str) -> str:
     """Replace ${NAME} references in an index URL from environ."""
 
+    # A reference inside the userinfo (scheme://user:${TOKEN}@host) is
+    # percent-encoded: tokens hold '/', '+', '@' and ':' that would otherwise
+    # end the userinfo early. Anywhere else the value goes in as it is.
+    after_scheme = url.find("://") + 3 if "://" in url else 0
+    host_end = url.find("/", after_scheme)
+    netloc_end = len(url) if host_end < 0 else host_end
+    userinfo_end = url.rfind("@", after_scheme, netloc_end)
+
     def value(match: re.Match) -> str:
         name = match.group(1)
         if name not in environ:
@@ -317,6 +326,8 @@ def expand_index_url(url: str, environ, where: str) -> str:
                 f"index URL needs ${{{name}}}, which is not set",
                 f"export {name}=... before running reprobox",
             )
+        if after_scheme <= match.start() and match.end() <= userinfo_end:
+            return quote(environ[name], safe="")
         return environ[name]
 
     return _VAR_REF.sub(value, url)

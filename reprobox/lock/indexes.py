@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from reprobox.errors import LockError
 
@@ -117,6 +117,22 @@ class PackageIndexes:
             "extra_index_urls": [redact_url(url) for url in self.extra_index_urls],
             "index_url": redact_url(self.index_url) if self.index_url else None,
         }
+
+    def scrub(self, text: str) -> str:
+        """Return text with every credential of the declared indexes as ***."""
+        found: set[str] = set()
+        for url in [self.index_url or "", *self.extra_index_urls]:
+            rest = url.split("://", 1)[-1]
+            if "@" not in rest:
+                continue
+            userinfo = rest.rsplit("@", 1)[0]
+            secret = userinfo.split(":", 1)[1] if ":" in userinfo else userinfo
+            for value in (userinfo, secret):
+                if value:
+                    found.update({value, unquote(value)})
+        for value in sorted(found, key=len, reverse=True):
+            text = text.replace(value, "***")
+        return redact_text(text)
 
     def has_credentials(self) -> bool:
         """Tell whether any declared index URL carries credentials."""

@@ -92,7 +92,14 @@ def resolve_lock(
         else:
             argv, env, label = _pip_compile_command(indexes, ca_path)
             warnings.append(_host_platform_warning(python, platform))
-        raw = _run_resolver(argv, env, folder, timeout, requirements)
+        try:
+            raw = _run_resolver(argv, env, folder, timeout, requirements)
+        except LockError as exc:
+            # A resolver may echo an index URL it could not parse, credentials
+            # and all: hide every credential value the indexes hold.
+            exc.message = indexes.scrub(exc.message)
+            exc.hint = indexes.scrub(exc.hint) if exc.hint else exc.hint
+            raise
 
     return _build_result(raw, python, platform, indexes, label, warnings)
 

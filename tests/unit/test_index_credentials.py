@@ -72,3 +72,31 @@ def test_token_in_the_query_string_from_the_environment_is_redacted(tmp_path):
     shown = PackageIndexes(None, extra).redacted()
     assert TOKEN not in str(shown)
     assert shown["extra_index_urls"] == ["https://idx.example/simple?access_token=***"]
+
+
+@pytest.mark.parametrize(
+    ("token", "encoded"),
+    [
+        ("tok3n/SECRET", "tok3n%2FSECRET"),
+        ("a+b=c", "a%2Bb%3Dc"),
+        ("p@ss:word", "p%40ss%3Aword"),
+        ("with space", "with%20space"),
+    ],
+)
+def test_credentials_are_percent_encoded_into_the_userinfo(tmp_path, token, encoded):
+    url = "https://__token__:${PYPI_TOKEN}@pypi.example.internal/simple/${SUB}/"
+    cfg = load_config(project(tmp_path, url))
+    _, (extra,) = expanded_indexes(cfg, {"PYPI_TOKEN": token, "SUB": "a/b"})
+    # The path part is not userinfo: a value there goes in as it is.
+    assert extra == f"https://__token__:{encoded}@pypi.example.internal/simple/a/b/"
+
+
+def test_a_resolver_error_never_shows_the_credential():
+    from reprobox.lock.indexes import PackageIndexes
+
+    indexes = PackageIndexes(None, ("http://__token__:tok3n%2FSECRET@127.0.0.1:8/s/",))
+    shown = indexes.scrub(
+        "invalid value 'http://__token__:tok3n/SECRET@127.0.0.1:8/s/' (tok3n%2FSECRET)"
+    )
+    assert "tok3n" not in shown and "SECRET" not in shown
+    assert shown == "invalid value 'http://***@127.0.0.1:8/s/' (***)"
