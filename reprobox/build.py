@@ -12,7 +12,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -30,6 +32,7 @@ from reprobox.engine import (
     image_id,
 )
 from reprobox.errors import InputError
+from reprobox.ignore import IgnoreRule, parse_rule
 from reprobox.lock.requirements_file import requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 
@@ -86,45 +89,67 @@ _ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
 MAX_LABEL_BYTES = 256 * 1024
 
 
-def _ignore_patterns(root: Path) -> list[str]:
-    patterns: list[str] = []
+def _ignore_rules(root: Path) -> list[IgnoreRule]:
+    rules: list[IgnoreRule] = []
     ignore = root / IGNORE_FILE
     if ignore.is_file():
-        for line in ignore.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                patterns.append(line.rstrip("/"))
-    return patterns
+        # surrogateescape: a line can name a file whose name is not UTF-8.
+        text = ignore.read_text(encoding="utf-8", errors="surrogateescape")
+        for number, line in enumerate(text.split("\n"), 1):  # strip drops \r
+            try:
+                rule = parse_rule(line.strip())
+            except re.error as exc:  # a range out of order, as in "[z-a]"
+                raise InputError(
+                    f"{ignore}:{number}: {_shown(line.strip())}: not a valid "
+                    f"pattern ({exc.msg})",
+                    hint="fix or remove that line",
+                ) from None
+            if rule is not None:
+                rules.append(rule)
+    return rules
 
 
-def _ignored(rel: str, patterns: list[str]) -> bool:
+def _ignored(rel: str, is_dir: bool, rules: list[IgnoreRule]) -> bool:
     name = rel.rsplit("/", 1)[-1]
     # reprobox's own list ignores case: ".ENV" or "Credentials.json" hold the
-    # same secrets. The user's .reproboxignore keeps exact-case globs.
+    # same secrets, and no "!" line can put them back. The user's
+    # .reproboxignore keeps exact case.
     lower_name, lower_rel = name.lower(), rel.lower()
     if any(
         fnmatch.fnmatchcase(lower_name, p) or fnmatch.fnmatchcase(lower_rel, p)
         for p in _ALWAYS_IGNORED_LOWER
     ):
         return True
-    return any(
-        fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(rel, p) for p in patterns
-    )
+    for rule in reversed(rules):  # the last line that matches decides
+        if (is_dir or not rule.dir_only) and rule.regex.fullmatch(rel):
+            return not rule.negated
+    return False
+
+
+def _left_out_folder(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
+    return _ignored(rel, True, rules) or _is_environment(root / rel)
 
 
 def is_image_file(root: Path, rel: str) -> bool:
     """Tell whether a file at rel (posix, under root) would be copied into the image."""
-    patterns = _ignore_patterns(root)
+    rules = _ignore_rules(root)
     parts = rel.split("/")
-    return not any(
-        _ignored("/".join(parts[: i + 1]), patterns) for i in range(len(parts))
-    )
+    # As in the walk: a file under a left-out folder stays out, whatever "!" says.
+    for i in range(1, len(parts)):
+        if _left_out_folder(root, "/".join(parts[:i]), rules):
+            return False
+    full = root / rel
+    if full.is_dir():  # a folder, or a link to one, as the walk sees it
+        return not _left_out_folder(root, rel, rules)
+    if _ignored(rel, False, rules):
+        return False
+    return full.is_symlink() or not _holds_private_key(full)
 
 
 def project_files(cfg: ProjectConfig) -> list[str]:
     """Return the project files that go into the image, sorted, as posix paths."""
     root = cfg.root.resolve()
-    patterns = _ignore_patterns(root)
+    rules = _ignore_rules(root)
     skip = set(cfg.data)
     if cfg.ca_cert:  # the build gets it as a secret; it is not part of the image
         ca = (root / cfg.ca_cert).resolve()
@@ -136,37 +161,65 @@ def project_files(cfg: ProjectConfig) -> list[str]:
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
         kept = []
         for d in sorted(dirnames):
-            if _ignored(rel_dir + d, patterns) or _is_environment(Path(dirpath) / d):
+            full = Path(dirpath) / d
+            if _left_out_folder(root, rel_dir + d, rules):
                 continue
-            if (Path(dirpath) / d).is_symlink():
-                _check_link(root, Path(dirpath) / d, rel_dir + d)
-                found.append(rel_dir + d)
+            if full.is_symlink():  # copied as a link, never walked into
+                _check_link(root, full, rel_dir + d)
+                found.append(_check_name(rel_dir + d))
                 continue
             kept.append(d)
         dirnames[:] = kept
         for f in sorted(filenames):
             rel = rel_dir + f
-            if rel in skip or _ignored(rel, patterns):
+            if rel in skip or _ignored(rel, False, rules):
                 continue
             full = Path(dirpath) / f
             if full.is_symlink():
                 _check_link(root, full, rel)
             elif _holds_private_key(full):
                 continue  # a key under any name stays out of the image
-            found.append(rel)
+            found.append(_check_name(rel))
     return sorted(found)
 
 
+def _shown(path: str) -> str:
+    """Return a path fit for one line: quoted, with \\x escapes, if it must be."""
+    return path if path.isprintable() else repr(os.fsencode(path))[1:]
+
+
+def _check_name(rel: str) -> str:
+    """Return rel, or refuse it when its name is not UTF-8: no digest can hold it."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{_shown(rel)}: file name is not valid UTF-8",
+            hint=f"rename it, or list it in {IGNORE_FILE}",
+        ) from None
+    return rel
+
+
+# Text that only a private key file holds, looked for in its first few KiB.
+_KEY_MARKERS = (
+    b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
+    b"-----BEGIN PGP PRIVATE KEY BLOCK-----",  # armored GnuPG secret key
+    b"PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
+    b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
+    b"AGE-SECRET-KEY-1",  # age identity
+)
+
+
 def _holds_private_key(path: Path) -> bool:
-    """Tell whether a small file starts like a PEM or OpenSSH private key."""
+    """Tell whether a small file holds a PEM, OpenSSH, PGP or PuTTY private key."""
     try:
         if path.stat().st_size > 1 << 20:
             return False
         with open(path, "rb") as fh:
-            head = fh.read(4096)
+            head = fh.read(8192)
     except OSError:
         return False
-    return b"PRIVATE KEY-----" in head
+    return any(marker in head for marker in _KEY_MARKERS)
 
 
 def _is_environment(path: Path) -> bool:
@@ -184,9 +237,17 @@ def _check_link(root: Path, path: Path, rel: str) -> None:
     target = path.resolve()
     if not target.is_relative_to(root):
         raise InputError(
-            f"{rel}: symbolic link points outside the project ({target})",
+            f"{_shown(rel)}: symbolic link points outside the project "
+            f"({_shown(str(target))})",
             hint=f"copy the file in, or list it in {IGNORE_FILE}",
         )
+    try:
+        _link_text(root, path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"{_shown(rel)}: symbolic link target name is not valid UTF-8",
+            hint=f"rename the target, or list the link in {IGNORE_FILE}",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -206,8 +267,25 @@ def _field(data: bytes) -> bytes:
 Entry = tuple[str, "Path | bytes"]  # a path in the context, and its source
 
 
-def _hash_tree(root: Path, files: list[Entry]) -> str:
+# Staged files are 0644, or 0755 when their owner may run them; folders 0755.
+# The tag digest starts with this, so an image staged before (where a 0600 file
+# stayed 0600, unreadable to the training user) is rebuilt, not reused.
+CONTEXT_LAYOUT = b"modes 644/755"
+
+
+def _runnable(source: Path) -> bool:
+    """Tell whether the owner may run a file: the exec bit the image keeps."""
+    return bool(source.stat().st_mode & stat.S_IXUSR)
+
+
+def _staged_mode(source: Path | bytes) -> int:
+    return 0o755 if isinstance(source, Path) and _runnable(source) else 0o644
+
+
+def _hash_tree(root: Path, files: list[Entry], layout: bytes = b"") -> str:
     digest = hashlib.sha256()
+    if layout:
+        digest.update(_field(layout))
     for rel, source in files:
         digest.update(_field(rel.encode()))
         if isinstance(source, bytes):  # written by reprobox, mode 644
@@ -218,7 +296,7 @@ def _hash_tree(root: Path, files: list[Entry]) -> str:
         if source.is_symlink():
             digest.update(_field(b"link:" + _link_text(root, source).encode()))
             continue
-        mode = b"x" if os.access(source, os.X_OK) else b"-"
+        mode = b"x" if _runnable(source) else b"-"
         digest.update(_field(mode))
         digest.update(source.stat().st_size.to_bytes(8, "big"))
         with open(source, "rb") as fh:
@@ -250,7 +328,7 @@ def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
 
 def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
     """Return the image tag and digest of a context, without copying anything."""
-    digest = _hash_tree(cfg.root.resolve(), entries)
+    digest = _hash_tree(cfg.root.resolve(), entries, CONTEXT_LAYOUT)
     return image_tag(cfg.name, digest), digest
 
 
@@ -271,8 +349,15 @@ def staged_context(
                 dest.write_bytes(source)
             elif source.is_symlink():
                 os.symlink(_link_text(cfg.root, source), dest)
+                continue
             else:
                 shutil.copy2(source, dest)
+            # COPY keeps modes and makes root the owner: a 0600 file would be
+            # unreadable to the training user, and the digest holds only the
+            # exec bit, so the mode must follow from it alone.
+            os.chmod(dest, _staged_mode(source))
+        for folder, _, _ in os.walk(base):  # links to folders are not walked
+            os.chmod(folder, 0o755)
         yield StagedContext(path=base, tag=tag, digest=digest)
 
 

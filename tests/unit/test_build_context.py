@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import RUNTIME_DIR, image_tag, project_files, staged_context
+from reprobox.build import (
+    RUNTIME_DIR,
+    image_tag,
+    is_image_file,
+    project_files,
+    staged_context,
+)
 from reprobox.config import ProjectConfig
 from reprobox.errors import InputError
 from reprobox.manifest import FrozenProject
@@ -247,3 +253,169 @@ def test_absolute_symlink_inside_project_stays_inside_the_context(tmp_path):
         target = Path(os.path.realpath(staged))
         assert target.is_relative_to(ctx.path)
         assert target.read_text() == PROJECT["pkg/model.py"]
+
+
+IGNORE_TREE = {
+    **PROJECT,
+    "x.log": "x",
+    "pkg/y.log": "x",
+    "keep.log": "x",
+    "#hash.txt": "x",
+    "!bang.txt": "x",
+    "build/out.bin": "x",
+    "pkg/build/out.bin": "x",
+    "src/build": "a file named build",
+    "sub/deep/a.txt": "x",
+    "other/sub/deep/b.txt": "x",
+    "docs/a.md": "x",
+    "docs/a/b.md": "x",
+    "runs/1/m.json": "x",
+    "a1.txt": "x",
+    "ab.txt": "x",
+}
+IGNORE_CASES = [
+    ("**/*.log", {"x.log", "pkg/y.log", "keep.log"}),
+    ("*.log\n!keep.log", {"x.log", "pkg/y.log"}),
+    ("!keep.log\n*.log", {"x.log", "pkg/y.log", "keep.log"}),
+    ("/sub/deep/", {"sub/deep/a.txt"}),
+    ("sub/deep/", {"sub/deep/a.txt"}),
+    ("deep/", {"sub/deep/a.txt", "other/sub/deep/b.txt"}),
+    ("**/sub/deep", {"sub/deep/a.txt", "other/sub/deep/b.txt"}),
+    ("\\#hash.txt", {"#hash.txt"}),
+    ("#hash.txt", set()),
+    ("\\!bang.txt", {"!bang.txt"}),
+    ("build/", {"build/out.bin", "pkg/build/out.bin"}),
+    ("build", {"build/out.bin", "pkg/build/out.bin", "src/build"}),
+    ("/build", {"build/out.bin"}),
+    ("docs/*.md", {"docs/a.md"}),
+    ("docs/**/*.md", {"docs/a.md", "docs/a/b.md"}),
+    ("runs/**", {"runs/1/m.json"}),
+    ("a?.txt", {"a1.txt", "ab.txt"}),
+    ("a[0-9].txt", {"a1.txt"}),
+    ("a[!0-9].txt", {"ab.txt"}),
+    ("*/b.md", set()),  # "*" stops at "/": it cannot stand for docs/a
+    ("p?g/y.log", {"pkg/y.log"}),
+    ("  # comment \n\n   \n", set()),
+    ("*.log\r\n!keep.log\r\n", {"x.log", "pkg/y.log"}),
+]
+
+
+@pytest.mark.parametrize(("lines", "left_out"), IGNORE_CASES)
+def test_reproboxignore_reads_like_gitignore(tmp_path, lines, left_out):
+    _tree(tmp_path, {**IGNORE_TREE, ".reproboxignore": lines + "\n"})
+    expected = sorted(set(IGNORE_TREE) - {"reprobox.toml"} - left_out)
+    assert project_files(_cfg(tmp_path)) == expected
+    for rel in IGNORE_TREE:  # compare's warning must agree with the walk
+        assert is_image_file(tmp_path, rel) == (rel in expected), rel
+
+
+def test_file_under_an_ignored_folder_cannot_be_put_back(tmp_path):
+    lines = "runs/\n!runs/1/m.json\nlogs/*\n!logs/keep.txt\n"
+    _tree(
+        tmp_path,
+        {
+            **PROJECT,
+            ".reproboxignore": lines,
+            "runs/1/m.json": "x",
+            "logs/a.txt": "x",
+            "logs/keep.txt": "x",
+        },
+    )
+    assert project_files(_cfg(tmp_path)) == [
+        "logs/keep.txt",
+        "pkg/model.py",
+        "train.py",
+    ]
+    assert not is_image_file(tmp_path, "runs/1/m.json")
+    assert is_image_file(tmp_path, "logs/keep.txt")
+
+
+def test_builtin_list_cannot_be_put_back(tmp_path):
+    _tree(tmp_path, {**PROJECT, ".reproboxignore": "!.env\n!.Env\n", ".Env": "T=1"})
+    assert project_files(_cfg(tmp_path)) == ["pkg/model.py", "train.py"]
+    assert not is_image_file(tmp_path, ".Env")
+
+
+def test_bad_range_in_reproboxignore_names_the_line(tmp_path):
+    _tree(tmp_path, {**PROJECT, ".reproboxignore": "*.log\n[z-a].txt\n"})
+    with pytest.raises(InputError, match=r"\.reproboxignore:2: \[z-a\]\.txt: not a"):
+        project_files(_cfg(tmp_path))
+
+
+KEYS = {
+    "pgp.asc": "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF...\n",
+    "box.ppk": "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+    "ssh2.txt": "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nP2/56w==\n",
+    "age.txt": "# created: 2024\nAGE-SECRET-KEY-1QQQQ\n",
+    "notes.txt": "keep this safe:\n"
+    + "x" * 3000
+    + "\n-----BEGIN EC PRIVATE KEY-----\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_private_key_under_any_name_stays_out(tmp_path, name):
+    _tree(tmp_path, {**PROJECT, name: KEYS[name]})
+    assert project_files(_cfg(tmp_path)) == ["pkg/model.py", "train.py"]
+    assert not is_image_file(tmp_path, name)
+
+
+def test_public_pgp_key_goes_in(tmp_path):
+    _tree(tmp_path, {**PROJECT, "pub.asc": "-----BEGIN PGP PUBLIC KEY BLOCK-----\n"})
+    assert "pub.asc" in project_files(_cfg(tmp_path))
+
+
+BAD_NAME = os.fsdecode(b"\xff\xfe.txt")
+
+
+def test_file_name_that_is_not_utf8_is_refused_by_name(tmp_path):
+    _tree(tmp_path, {**PROJECT, f"pkg/{BAD_NAME}": "x"})
+    with pytest.raises(InputError) as info:  # where `reprobox run` used to crash
+        _tag(tmp_path)
+    assert info.value.message == r"'pkg/\xff\xfe.txt': file name is not valid UTF-8"
+    assert info.value.hint == "rename it, or list it in .reproboxignore"
+    assert str(info.value).isprintable()
+
+
+@pytest.mark.parametrize("lines", [b"*.txt\n", b"\xff\xfe.txt\n", b"/pkg/\n"])
+def test_file_name_that_is_not_utf8_is_fine_when_ignored(tmp_path, lines):
+    _tree(tmp_path, {**PROJECT, f"pkg/{BAD_NAME}": "x"})
+    (tmp_path / ".reproboxignore").write_bytes(lines)
+    files = project_files(_cfg(tmp_path))
+    assert not any(BAD_NAME in rel for rel in files)
+    assert _tag(tmp_path)  # hashing the context no longer trips over it
+
+
+def _staged_modes(root: Path) -> dict[str, int]:
+    with staged_context(_cfg(root), _frozen(root)) as ctx:
+        return {
+            p.relative_to(ctx.path).as_posix(): p.stat().st_mode & 0o7777
+            for p in [ctx.path / "app", *ctx.path.rglob("*")]
+        }
+
+
+def test_staged_modes_are_readable_by_the_training_user(tmp_path):
+    _tree(tmp_path, {**PROJECT, "run.sh": "#!/bin/sh\n", "odd.py": "x"})
+    os.chmod(tmp_path / "pkg" / "model.py", 0o600)
+    os.chmod(tmp_path / "run.sh", 0o700)
+    os.chmod(tmp_path / "odd.py", 0o611)  # others may run it, its owner not
+    old = os.umask(0o077)  # folders made while staging would be 0700
+    try:
+        modes = _staged_modes(tmp_path)
+    finally:
+        os.umask(old)
+    assert modes["app/pkg/model.py"] == 0o644
+    assert modes["app/run.sh"] == 0o755
+    assert modes["app/odd.py"] == 0o644
+    assert modes["manifest.json"] == modes["Dockerfile"] == 0o644
+    assert modes["app"] == modes["app/pkg"] == modes["reprobox_runtime"] == 0o755
+
+
+def test_tag_follows_what_is_staged_not_the_source_mode(tmp_path):
+    _tree(tmp_path, PROJECT)
+    os.chmod(tmp_path / "train.py", 0o600)
+    private = _tag(tmp_path)
+    os.chmod(tmp_path / "train.py", 0o644)
+    assert _tag(tmp_path) == private  # the same image: both go in as 0644
+    os.chmod(tmp_path / "train.py", 0o744)
+    assert _tag(tmp_path) != private
