@@ -27,6 +27,42 @@ def check_regular_target(path: Path) -> None:
         )
 
 
+# Files reprobox writes into a project's .reprobox/ folder and its run folders:
+# an output flag must never replace one of them.
+_STATE_FILES = frozenset(
+    {
+        "manifest.json",
+        "requirements.lock",
+        "requirements-vcs.txt",
+        "Dockerfile",
+        "record.json",
+        "capture.json",
+        "metrics.json",
+        "container.log",
+    }
+)
+
+
+def check_output_target(
+    path: Path, flag: str, inputs: list[Path] | tuple[Path, ...] = ()
+) -> None:
+    """Refuse an output path that names one of the inputs or a reprobox file."""
+    check_regular_target(path)
+    target = path.resolve()
+    for given in inputs:
+        if given.is_file() and given.resolve() == target:
+            raise InputError(
+                f"{flag} {path} is one of the inputs; writing it would destroy it",
+                hint="write the output to another file",
+            )
+    if target.name in _STATE_FILES and ".reprobox" in target.parts:
+        raise InputError(
+            f"{flag} {path} is a file reprobox keeps in .reprobox/; writing it "
+            "would destroy it",
+            hint="write the output outside .reprobox/, or under another name",
+        )
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Write data to path through a temp file in the same folder and a rename."""
     path = Path(path)

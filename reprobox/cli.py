@@ -174,7 +174,7 @@ def freeze(
         python_exe = env_python or _training_python()
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
-    say(f"freezing {cfg.root} ({source})")
+    say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))
     result = freeze_project(
         cfg,
         from_env_python=python_exe,
@@ -220,6 +220,17 @@ def _training_python() -> str:
     return found
 
 
+def tidy_killed_runs(cfg, engine) -> None:
+    """Remove containers of runs whose reprobox was killed; close their records."""
+    from reprobox.engine import remove_orphans
+    from reprobox.runner import close_abandoned_records
+
+    for orphan in remove_orphans(engine, cfg.name):
+        say(f"removed container of interrupted run {orphan}")
+    for closed in close_abandoned_records(cfg.state_dir / "runs"):
+        say(f"marked run {closed} interrupted: the reprobox that ran it was killed")
+
+
 def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
     from reprobox.build import build_project
     from reprobox.freeze import resolve_ca_cert
@@ -249,6 +260,7 @@ def build(
 
     cfg = _load(project)
     engine = connect(host, context)
+    tidy_killed_runs(cfg, engine)
     result = _build(cfg, engine, ca_cert, force)
     if as_json:
         typer.echo(

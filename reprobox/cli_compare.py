@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from reprobox.atomic import atomic_write_text
+from reprobox.atomic import atomic_write_text, check_output_target
 from reprobox.cli import app, say
 from reprobox.errors import InputError
 
@@ -201,5 +201,6 @@ def report(
     _check_output(output)
     _warn_if_it_enters_an_image(output)
     records, comparison = _comparison(runs, reference, tol, metric, epsilon)
+    check_output_target(output, "--output", [r.path for r in records])
     atomic_write_text(output, render_report_html(records, comparison))
     typer.echo(f"wrote {output}")

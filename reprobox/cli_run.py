@@ -21,6 +21,7 @@ from reprobox.cli import (
     app,
     interruptible,
     say,
+    tidy_killed_runs,
 )
 from reprobox.errors import InputError
 
@@ -105,7 +106,6 @@ def run(
     from reprobox.runner import (
         RunOptions,
         RunTarget,
-        close_abandoned_records,
         raise_for_status,
         run_in_container,
     )
@@ -137,10 +137,7 @@ def run(
     )
 
     local = connect()
-    for orphan in remove_orphans(local, cfg.name):
-        say(f"removed container of interrupted run {orphan}")
-    for closed in close_abandoned_records(cfg.state_dir / "runs"):
-        say(f"marked run {closed} interrupted: the reprobox that ran it was killed")
+    tidy_killed_runs(cfg, local)
     built = _build(cfg, local, ca_cert)
     say(("built " if built.built else "using ") + built.tag)
     image_ref, image, published = _run_image(frozen.manifest, local, built)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from reprobox.atomic import atomic_write_text, check_regular_target, dump_json
+from reprobox.atomic import atomic_write_text, dump_json
 from reprobox.cli import (
     CaCertOpt,
     ContextOpt,
@@ -23,12 +23,42 @@ from reprobox.cli import (
 from reprobox.errors import InputError
 
 
-def _reference_record(cfg, image_id: str, chosen: Path | None) -> dict | None:
-    """Return the chosen record, else the newest succeeded run of image_id."""
+def _reference_record(
+    cfg, image_id: str, chosen: Path | None, layers: str | None = None
+) -> dict | None:
+    """Return the chosen record, else the newest succeeded run of image_id.
+
+    A chosen record must be a succeeded run of this project on this image (the
+    same filesystem layers: a sealed copy of it counts), or verify would later
+    hold the image to another image's numbers.
+    """
     from reprobox.compare import load_records
 
     if chosen is not None:
-        return load_records([chosen])[-1].data
+        record = load_records([chosen])[-1]
+        data, image = record.data, record.data.get("image") or {}
+        if data.get("project") != cfg.name:
+            raise InputError(
+                f"--reference {chosen}: a run of project {data.get('project')!r}, "
+                f"not {cfg.name!r}",
+                hint=f"give a record from {cfg.state_dir / 'runs'}",
+            )
+        same = image.get("id") == image_id or (
+            layers is not None and image.get("layers") == layers
+        )
+        if not same:
+            raise InputError(
+                f"--reference {chosen}: that run used another image "
+                f"({str(image.get('id'))[7:19]}), not this build "
+                f"({image_id[7:19]})",
+                hint="run `reprobox run` on this build and give that record",
+            )
+        if record.status != "succeeded":
+            raise InputError(
+                f"--reference {chosen}: that run {record.status}",
+                hint="give a succeeded run",
+            )
+        return data
     runs = cfg.state_dir / "runs"
     if not runs.is_dir() or not any(runs.iterdir()):
         return None
@@ -42,9 +72,12 @@ def _reference_record(cfg, image_id: str, chosen: Path | None) -> dict | None:
 
 def _sealed(cfg, engine, built, reference_path: Path | None):
     """Return (image id, reference record) — the image sealed when a record exists."""
+    from reprobox.engine import image_layers_digest
     from reprobox.share import seal_image
 
-    record = _reference_record(cfg, built.image_id, reference_path)
+    record = _reference_record(
+        cfg, built.image_id, reference_path, image_layers_digest(engine, built.image_id)
+    )
     if record is None:
         say(
             "no succeeded run of this image yet: sharing it without a reference "
@@ -110,6 +143,24 @@ def push(
         typer.echo(f"pushed {ref}")
 
 
+def _check_export_target(cfg, output: Path) -> None:
+    """Refuse an export path that would replace a reprobox or project file."""
+    from reprobox.atomic import check_output_target
+    from reprobox.build import is_image_file
+
+    check_output_target(output, "--output")
+    target = output.resolve()
+    root = cfg.root.resolve()
+    if target.is_file() and target.is_relative_to(root):
+        rel = target.relative_to(root).as_posix()
+        if is_image_file(root, rel):
+            raise InputError(
+                f"--output {output} is a file of project {root}; writing the "
+                "bundle there would destroy it",
+                hint="write the bundle outside the project folder",
+            )
+
+
 @app.command("export")
 @interruptible
 def export_cmd(
@@ -129,7 +180,7 @@ def export_cmd(
     from reprobox.share import export_bundle
 
     cfg = _load(project)
-    check_regular_target(output.resolve())
+    _check_export_target(cfg, output)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
     image, record = _sealed(cfg, engine, built, reference)

@@ -380,9 +380,21 @@ def load_config(project: str | Path) -> ProjectConfig:
             path, "profile", f"{profile!r} is unknown", 'use "default" or "strict"'
         )
 
-    name = table.get("name") or root.name
+    for key in ("name", "base_image"):
+        if key in table and not table[key].strip():
+            raise ConfigError(
+                path, key, "is empty", f"remove the {key} line to use the default"
+            )
     # Docker's grammar for one component of a repository name.
     component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    if "name" in table and table["name"] != table["name"].lower():
+        raise ConfigError(
+            path,
+            "name",
+            f"{table['name']!r} has capitals; Docker image names are lower-case",
+            f'use name = "{table["name"].lower()}"',
+        )
+    name = table.get("name") or root.name  # a folder name is lower-cased for you
     if len(name) > 63 or not re.fullmatch(component, name.lower()):
         raise ConfigError(
             path,

@@ -62,6 +62,12 @@ class Engine:
 
 def connect(host: str | None = None, context: str | None = None) -> Engine:
     """Connect to an engine by URL, by docker context name, or from the env."""
+    for flag, given in (("--host", host), ("--context", context)):
+        if given is not None and not given.strip():
+            raise InputError(
+                f"{flag} is empty",
+                hint=f"give {ADDRESS_FORMS}" if flag == "--host" else "name a context",
+            )
     if context:
         host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
@@ -94,6 +100,13 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
 
 def check_engine_address(address: str, shown: str) -> None:
     """Raise InputError unless address is one the docker SDK can connect to."""
+    scheme, _, rest = address.partition("://")
+    hostname = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
+    if scheme in ("ssh", "tcp", "http", "https") and not hostname:
+        raise InputError(
+            f"{shown} is not a Docker engine address: it names no host",
+            hint=f"give {ADDRESS_FORMS}",
+        )
     try:
         docker.utils.parse_host(address)
     except (ValueError, docker.errors.DockerException) as exc:

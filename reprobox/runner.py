@@ -46,7 +46,7 @@ from reprobox.engine import (
     start_container,
 )
 from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
-from reprobox.errors import InputError, Interrupted, RunFailed
+from reprobox.errors import InputError, Interrupted, ReproboxError, RunFailed
 
 RECORD_SCHEMA_VERSION = 1
 OUT_IN_CONTAINER = "/reprobox/out"
@@ -361,9 +361,19 @@ def _release_signals(previous: dict) -> None:
         signal.signal(sig, handler)
 
 
-def _write_failure(exc: OSError, where: Path) -> RunFailed:
-    """Say in one line which file could not be written, and why."""
+def _write_failure(exc: OSError, where: Path) -> ReproboxError:
+    """Say in one line which file could not be written, and why.
+
+    A path that is in the way (a file where the runs folder should be) is the
+    user's to fix, exit 2; a full disk or a permission error fails the run.
+    """
     path = exc.filename or where
+    if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
+        return InputError(
+            f"{path}: cannot write the run's files there: {exc.strerror or exc}",
+            hint="the runs folder must be a folder: move what is in the way "
+            "(or give another --runs-dir)",
+        )
     return RunFailed(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
         hint="free space there (or fix its permissions) and run again",

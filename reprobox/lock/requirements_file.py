@@ -98,11 +98,26 @@ def _read_into(
     resolved = path.resolve()
     if resolved in including:
         raise LockError(f"{path}: includes itself through -r", hint="remove the loop")
+    if not resolved.is_relative_to(root):
+        raise LockError(
+            f"{path} is outside the project folder {root} (through a link)",
+            hint="copy the file into the project",
+        )
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a folder, not a requirements file",
+            hint="name the requirements file itself",
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(
             f"cannot read requirements file {path}: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte {exc.start})",
+            hint="save it as UTF-8",
         ) from None
     for number, line in _logical_lines(text):
         origin = f"{path}:{number}"

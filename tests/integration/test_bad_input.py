@@ -17,6 +17,7 @@ import http.server
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -178,6 +179,16 @@ def baseline_record(project: Path) -> Path:
     found = sorted((project / ".reprobox" / "runs").glob("*/record.json"))
     assert len(found) == 1, found
     return found[0]
+
+
+def second_record(project: Path) -> None:
+    """Copy the baseline run as a second run, so report has two to compare."""
+    source = baseline_record(project)
+    record = json.loads(source.read_text())
+    record["run_id"] = "20990101T000000Z-copy00"
+    target = source.parent.parent / record["run_id"] / "record.json"
+    target.parent.mkdir()
+    target.write_text(json.dumps(record))
 
 
 def write_bad_record(kind: str) -> Callable[[Path, Context], None]:
@@ -531,6 +542,33 @@ CASES = [
                                           "{tmp}/nonexistent-dir/x.html"), EXIT_USAGE,
          ("{tmp}/nonexistent-dir", "does not exist"), "create it first",
          check=check_no_folder_made),
+    Case("report-output-is-an-input", ("report", "{p}/.reprobox/runs", "-o",
+                                       "{p}/.reprobox/runs/{run}/record.json"),
+         EXIT_USAGE, ("--output", "record.json", "one of the inputs"),
+         "another file", setup=lambda p, ctx: second_record(p)),
+    Case("export-output-is-the-manifest", ("export", "{p}", "-o",
+                                           "{p}/.reprobox/manifest.json"),
+         EXIT_USAGE, ("--output", "manifest.json", "reprobox keeps in .reprobox/"),
+         "outside .reprobox/"),
+    Case("export-output-is-project-code", ("export", "{p}", "-o", "{p}/train.py"),
+         EXIT_USAGE, ("--output", "train.py", "a file of project"),
+         "outside the project folder"),
+    Case("verify-runs-dir-is-a-file", ("verify", "{image}", "--runs-dir",
+                                       "{p}/train.py", "--reference",
+                                       "{p}/.reprobox/runs/{run}/record.json"),
+         EXIT_USAGE,
+         ("train.py", "cannot write the run's files there"), "must be a folder"),
+    Case("requirements-not-utf8", ("freeze", "{p}"), EXIT_USAGE,
+         ("{p}/requirements.txt", "not UTF-8"), "save it as UTF-8",
+         setup=lambda p, ctx: (p / "requirements.txt").write_bytes(b"\xff\xfe x\n")),
+    Case("requirements-include-outside", ("freeze", "{p}"), EXIT_USAGE,
+         ("{p}/requirements.txt:1", "outside the project folder"),
+         "copy the file into the project",
+         setup=write_requirements("-r /etc/hostname\n")),
+    Case("config-name-with-capitals", ("freeze", "{p}"), EXIT_USAGE,
+         ("reprobox.toml", "name", "has capitals"), "name = ",
+         setup=edit("reprobox.toml", lambda t: re.sub(
+             r'(?m)^name = "([^"]+)"', lambda m: f'name = "{m[1].upper()}"', t))),
     Case("compare-unknown-metric", ("compare", "{p}/.reprobox/runs",
                                     "{p}/.reprobox/runs", "--metric", "nosuch"),
          EXIT_USAGE, ("--metric 'nosuch'", "no run record has"), "the records have"),
@@ -569,7 +607,10 @@ def project_tags(docker_client, name: str) -> set[str]:
 
 
 def fill(text: str, project: Path, ctx: Context) -> str:
+    if "{run}" in text:
+        text = text.replace("{run}", baseline_record(ctx.tiny.path).parent.name)
     return (text.replace("{p}", str(project)).replace("{tmp}", str(ctx.tmp))
+            .replace("{image}", ctx.tiny.tag)
             .replace("{HARD_REGISTRY}", ctx.env.get("HARD_REGISTRY", "")))
 
 

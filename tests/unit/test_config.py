@@ -525,10 +525,7 @@ def test_data_symlink_inside_project_is_accepted(tmp_path, make_project):
     assert load_config(root).data == ("real/a.csv",)
 
 
-def test_name_is_lowercased_and_defaults_to_folder(tmp_path, make_project):
-    assert (
-        load_config(make_project(tmp_path, CMD + 'name = "Digits"\n')).name == "digits"
-    )
+def test_name_defaults_to_the_folder_lowercased(tmp_path, make_project):
     root = make_project(tmp_path, CMD, folder="My.Project")
     assert load_config(root).name == "my.project"
 
@@ -560,3 +557,27 @@ def test_project_that_is_a_file_is_refused(tmp_path):
         load_config(path)
     assert "is not a folder" in str(info.value)
     assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ('name = "UPPER"', "name", "has capitals"),
+        ('name = ""', "name", "is empty"),
+        ('base_image = " "', "base_image", "is empty"),
+    ],
+)
+def test_names_that_would_be_changed_or_dropped_silently_are_refused(
+    tmp_path, line, key, message
+):
+    (tmp_path / "reprobox.toml").write_text(f'command = "python t.py"\n{line}\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert key in str(info.value) and message in str(info.value)
+
+
+def test_a_folder_name_with_capitals_is_lower_cased(tmp_path):
+    folder = tmp_path / "MyProj"
+    folder.mkdir()
+    (folder / "reprobox.toml").write_text('command = "python t.py"\n')
+    assert load_config(folder).name == "myproj"

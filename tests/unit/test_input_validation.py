@@ -98,7 +98,10 @@ def test_seed_error_is_one_line_and_exit_2(project):
         ("tcp://127.0.0.1:abc", "Port could not be cast to integer value as 'abc'"),
         ("tcp://[::1", "Invalid IPv6 URL"),
         ("garbage://x", "Invalid bind address protocol"),
-        ("tcp://", "Invalid bind address format"),
+        ("tcp://", "it names no host"),
+        ("ssh://", "it names no host"),
+        ("ssh://user@", "it names no host"),
+        ("tcp://:2375", "it names no host"),
     ],
 )
 def test_malformed_host_is_an_input_error(host, reason, monkeypatch):
@@ -399,3 +402,10 @@ def test_report_into_an_existing_folder_is_written(tmp_path):
     result = CliRunner().invoke(app, ["report", *runs, "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.parametrize("flag", ["host", "context"])
+def test_an_empty_engine_flag_is_refused(flag, monkeypatch):
+    monkeypatch.setattr(engine.docker, "DockerClient", _no_client)
+    with pytest.raises(InputError, match=f"^--{flag} is empty"):
+        connect(**{flag: " "})
