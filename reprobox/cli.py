@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -279,6 +280,18 @@ def build(
         typer.echo(f"{verb} {result.tag} ({result.image_id[7:19]})")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """Show control characters (a log's escape sequences, say) as \\xNN.
+
+    An error may quote a training log or a file name: its bytes must not move
+    the cursor, recolour or retitle the user's terminal.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly as Ctrl-C does
 
@@ -292,7 +305,7 @@ def main() -> None:
     except ReproboxError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        typer.echo(f"reprobox: error: {exc}", err=True)
+        typer.echo(f"reprobox: error: {_printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("reprobox: interrupted", err=True)

@@ -30,6 +30,11 @@ def _parse_tolerances(values: list[str]) -> dict:
                     f"--tol {item!r}: {kind!r} is not abs or rel",
                     hint="e.g. --tol test_accuracy=abs:0.005,rel:0.01",
                 )
+            if kind in bounds:
+                raise InputError(
+                    f"--tol {item!r} gives {kind} twice",
+                    hint="give each of abs and rel once",
+                )
             try:
                 bounds[kind] = float(number)
             except ValueError:
@@ -37,6 +42,10 @@ def _parse_tolerances(values: list[str]) -> dict:
                     f"--tol {item!r}: {number!r} is not a number",
                     hint="e.g. --tol test_accuracy=abs:0.005",
                 ) from None
+        if name in out:
+            raise InputError(
+                f"--tol {name} is given twice", hint="give one --tol per metric"
+            )
         out[name] = bounds
     return out
 

@@ -233,6 +233,14 @@ def import_cmd(
 
     if not bundle.is_file():
         raise InputError(f"{bundle}: no such file", hint="give a bundle from export")
+    if into is not None:
+        for folder in (into / ".reprobox", into / ".reprobox" / "imported"):
+            if folder.is_symlink():
+                raise InputError(
+                    f"--into {into}: {folder} is a symbolic link; reprobox writes "
+                    "only into real folders there",
+                    hint="remove the link, or give another --into",
+                )
     engine = connect(host, context)
     index, texts = import_bundle(engine, bundle)
     if into is not None:

@@ -232,6 +232,10 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
             f"{rel!r} points outside the project folder",
             "move the file into the project folder",
         )
+    if must_exist and resolved.is_dir():
+        raise ConfigError(
+            path, key, f"{rel!r} is a folder; name files", "list each file in it"
+        )
     if must_exist and not resolved.is_file():
         raise ConfigError(
             path, key, f"{rel!r} does not exist", "create it or fix the path"

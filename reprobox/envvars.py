@@ -127,6 +127,17 @@ def frozen_environment(
             )
             continue
         env[name] = environ[name]
+    for name, value in env.items():  # all of them come from this shell
+        if any(ch in value for ch in "\r\n\x00"):
+            key = "pass_env" if name in cfg.pass_env else "environment"
+            raise ConfigError(
+                cfg.source,
+                key,
+                f"{name}'s value in this shell holds a line break or NUL; an "
+                "image variable must be one line",
+                f"set {name} to one line before freezing"
+                + (", or drop it from pass_env" if key == "pass_env" else ""),
+            )
     for name, value in cfg.env.items():
         if name in RESERVED or name.startswith("REPROBOX_"):
             raise ConfigError(

@@ -220,3 +220,92 @@ def test_requirements_include_inside_the_project_is_read(tmp_path, monkeypatch):
     (root / "requirements.txt").write_text("-r reqs/base.txt\n")
     freeze_project(load_config(root), environ={})
     assert asked == [["six==1.17.0"]]
+
+
+def test_a_pass_env_value_with_a_line_break_names_the_variable(tmp_path, fake_lock):
+    cfg = load_config(project(tmp_path, 'pass_env = ["MYV"]\n'))
+    with pytest.raises(ConfigError) as info:
+        freeze_project(cfg, environ={"MYV": "a\nRUN rm -rf /"})
+    assert "pass_env" in str(info.value)
+    assert "MYV's value in this shell holds a line break" in str(info.value)
+
+
+def test_a_data_folder_is_named_as_a_folder(tmp_path):
+    project(tmp_path, 'data = ["sub"]\n')
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ConfigError, match="'sub' is a folder; name files"):
+        load_config(tmp_path)
+
+
+def test_outputs_never_replace_inputs_or_reprobox_files(tmp_path):
+    from reprobox.atomic import check_output_target
+
+    record = tmp_path / "runs" / "r1" / "record.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    with pytest.raises(InputError, match="is one of the inputs"):
+        check_output_target(record, "--output", [record])
+    manifest = tmp_path / ".reprobox" / "manifest.json"
+    manifest.parent.mkdir()
+    with pytest.raises(InputError, match="reprobox keeps in .reprobox/"):
+        check_output_target(manifest, "--output")
+    check_output_target(tmp_path / "report.html", "--output", [record])  # fine
+
+
+def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
+    from types import SimpleNamespace
+
+    from reprobox.atomic import dump_json
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    base = {
+        "schema_version": 1,
+        "run_id": "20260101T000000Z-aaaaaa",
+        "status": "succeeded",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "project": "mine",
+        "image": {"id": "sha256:" + "a" * 64, "layers": "sha256:L"},
+        "metrics": {"acc": 0.9},
+        "history": [],
+    }
+
+    def write(**changes):
+        path = tmp_path / "record.json"
+        path.write_text(dump_json({**base, **changes}))
+        return path
+
+    this_build = "sha256:" + "a" * 64
+    assert _reference_record(cfg, this_build, write())["run_id"] == base["run_id"]
+    sealed = write(image={"id": "sha256:" + "b" * 64, "layers": "sha256:L"})
+    assert _reference_record(cfg, this_build, sealed, "sha256:L") is not None
+    with pytest.raises(InputError, match="a run of project 'theirs', not 'mine'"):
+        _reference_record(cfg, this_build, write(project="theirs"))
+    other = write(image={"id": "sha256:" + "c" * 64, "layers": "sha256:M"})
+    with pytest.raises(InputError, match="that run used another image"):
+        _reference_record(cfg, this_build, other, "sha256:L")
+    with pytest.raises(InputError, match="that run failed"):
+        _reference_record(cfg, this_build, write(status="failed"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["x=abs:1,abs:2"], "gives abs twice"),
+        (["x=abs:1", "x=rel:0.1"], "--tol x is given twice"),
+    ],
+)
+def test_a_tolerance_given_twice_is_refused(flags, message):
+    from reprobox.cli_compare import _parse_tolerances
+
+    with pytest.raises(InputError, match=message):
+        _parse_tolerances(flags)
+
+
+def test_errors_never_pass_terminal_escapes_through():
+    from reprobox.cli import _printable
+
+    assert _printable("loss\x1b[2J\x1b]0;pwned\x07 nan") == (
+        "loss\\x1b[2J\\x1b]0;pwned\\x07 nan"
+    )
+    assert _printable("tail:\nline\tok") == "tail:\nline\tok"
