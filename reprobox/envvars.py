@@ -52,6 +52,11 @@ _SECRET_PARTS = {
     "APIKEY",
     "SIGNATURE",
 }
+# Words that mark a secret even run together with others (PGPASSWORD,
+# MYSECRET, GITHUBTOKEN); TOKENIZERS_PARALLELISM is Hugging Face's, not one.
+_SECRET_INSIDE_NAME = re.compile(
+    r"PASSW(?:OR)?D|SECRET|APIKEY|CREDENTIAL|TOKEN(?!IZER)"
+)
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+(:[^/\s@]*)?@", re.I)
 # Values whose shape gives them away, whatever the variable is called: the
 # published formats of common tokens and keys, bearer headers and JWTs, and
@@ -91,8 +96,9 @@ _AWS_SECRET = re.compile(
 
 def looks_secret(name: str, value: str | None = None) -> bool:
     """Tell whether a variable looks like it holds a credential."""
-    parts = set(re.split(r"[^A-Z0-9]+", name.upper()))
-    if parts & _SECRET_PARTS:
+    upper = name.upper()
+    parts = set(re.split(r"[^A-Z0-9]+", upper))
+    if parts & _SECRET_PARTS or _SECRET_INSIDE_NAME.search(upper):
         return True
     return bool(
         value

@@ -301,6 +301,58 @@ def _read_json(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _dict_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def _list_of_dicts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+# What the start-up hook writes to capture.json, field by field. The training
+# script shares the folder and can write anything there: a field of the wrong
+# shape is left out of the record, with a warning, never trusted.
+_CAPTURE_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "env": _str_map,
+    "packages": _str_map,
+    "frameworks": lambda v: (
+        isinstance(v, dict)
+        and all(_dict_or_none(x) for x in v.values())
+        and isinstance(
+            (v.get("tensorflow") or {}).get("version", ""), (str, type(None))
+        )
+    ),
+    "keras": _dict_or_none,
+    "machine_cpu": _dict_or_none,
+    "threads": _dict_or_none,
+    "gpu": lambda v: v is None or isinstance(v, (dict, list)),
+    "python": _dict_or_none,
+    "os": _dict_or_none,
+    "history": _list_of_dicts,
+    "evaluations": _list_of_dicts,
+    "error": _dict_or_none,
+    "hook_errors": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def sane_capture(capture: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return the capture's fields of the right shape, and the names of the rest."""
+    kept, damaged = {}, []
+    for key, value in capture.items():
+        check = _CAPTURE_SHAPES.get(key)
+        if check is None or check(value):
+            kept[key] = value
+        else:
+            damaged.append(key)
+    return kept, sorted(damaged)
+
+
 def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
     """Return the record's `machine` object from what the container captured."""
     env = capture.get("env") or {}
@@ -458,6 +510,22 @@ def run_in_container(
             on_log=on_log,
             image_digest=image_digest,
         )
+    except (ReproboxError, KeyboardInterrupt, _Stop):
+        raise
+    except Exception as exc:
+        # A bug must not leave the record "running" for good: the lock goes
+        # below, so no later run could tell that this one is over.
+        record_path = run_dir / "record.json"
+        record = _read_json(record_path)
+        if record.get("status") == "running":
+            record.update(
+                status="failed",
+                finished_at=_iso(time.time()),
+                error={"message": f"reprobox failed: {type(exc).__name__}: {exc}"},
+            )
+            with contextlib.suppress(OSError):
+                _write_record(record_path, record)
+        raise
     finally:
         release_run_lock(target.runs_dir, run_id, lock_fd)
 
@@ -674,10 +742,11 @@ def _finish(
     error: dict | None,
 ) -> None:
     _give_back(run_dir)
-    capture = _read_json(run_dir / "capture.json")
+    capture, damaged = sane_capture(_read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
+    warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
     if capture.get("error") and error is not None:
-        error["message"] = capture["error"].get("message", error["message"])
+        error["message"] = str(capture["error"].get("message", error["message"]))
     record.update(
         {
             "status": status,

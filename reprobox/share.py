@@ -31,6 +31,12 @@ from reprobox.engine import LABEL_PREFIX, Engine, image_id, image_labels
 from reprobox.errors import EngineError, InputError
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
+# Docker's CLI passes each --label as one argument, and Linux caps one argument
+# at 128 KiB (MAX_ARG_STRLEN): a large lock (TensorFlow plus the usual data
+# stack hashes to ~150 KB) goes in parts of at most this many characters, each
+# its own label: org.reprobox.lock, then org.reprobox.lock.1, .2, ...
+LOCK_PART_CHARS = 30_000  # ≤ 120 KB even if every character took 4 bytes
+MAX_LOCK_PARTS = 40  # 1.2 MB of lock in all; the whole argv must fit in 2 MB
 MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
@@ -209,15 +215,43 @@ def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> 
     return built.id
 
 
+def lock_labels(lock: str) -> dict[str, str]:
+    """Return the labels that carry lock, in parts small enough for argv."""
+    parts = [
+        lock[i : i + LOCK_PART_CHARS] for i in range(0, len(lock), LOCK_PART_CHARS)
+    ]
+    if not parts or len(parts) > MAX_LOCK_PARTS:
+        return {} if parts else {LOCK_LABEL: ""}
+    labels = {LOCK_LABEL: parts[0]}
+    for index, part in enumerate(parts[1:], start=1):
+        labels[f"{LOCK_LABEL}.{index}"] = part
+    return labels
+
+
+def lock_from_labels(labels: dict[str, str]) -> str | None:
+    """Return the lock an image's labels carry, joined from its parts, or None."""
+    if LOCK_LABEL not in labels:
+        return None
+    parts = [labels[LOCK_LABEL]]
+    index = 1
+    while f"{LOCK_LABEL}.{index}" in labels:
+        parts.append(labels[f"{LOCK_LABEL}.{index}"])
+        index += 1
+    return "".join(parts)
+
+
 def reference_from_labels(labels: dict[str, str]) -> dict[str, Any] | None:
     """Return the reference record an image carries, if any."""
     text = labels.get(REFERENCE_LABEL)
     if not text:
         return None
     try:
-        return json.loads(text)
+        record = json.loads(text)
     except (ValueError, RecursionError):
         raise InputError(f"image label {REFERENCE_LABEL} is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise InputError(f"image label {REFERENCE_LABEL} holds no run record")
+    return record
 
 
 # --- bundles: one file with image, manifest, lock and reference record -------

@@ -9,6 +9,7 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +20,14 @@ from reprobox.compare.comparison import Comparison
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.errors import InputError
 from reprobox.lock import parse_lock
-from reprobox.manifest import sha256_bytes
+from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
     check_image_reference,
     labels_of,
+    lock_from_labels,
     pull_by_digest,
     reference_from_labels,
 )
@@ -58,7 +60,7 @@ def check_image_integrity(
         return [f"label {MANIFEST_LABEL} is not valid JSON"]
     if not isinstance(manifest, dict):
         return [f"label {MANIFEST_LABEL} holds no manifest"]
-    lock = labels.get(LOCK_LABEL)
+    lock = lock_from_labels(labels)
     expected = (manifest.get("packages") or {}).get("lock_sha256")
     if lock is None:
         problems.append(f"label {LOCK_LABEL} is missing")
@@ -75,6 +77,70 @@ def check_image_integrity(
                 f"({layers} vs {ref_layers})"
             )
     return problems
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
+    """Return how to rerun a reference record's run, refusing what is not sane.
+
+    The record comes from an image label or a file: data, not a command. Only
+    the settings a user could have given `reprobox run` are taken, each
+    checked the way the command line checks it (no host network, no odd
+    variables, a seed and a CPU count in range).
+    """
+    from reprobox.engine import MIN_CPUS
+
+    def refuse(field: str, value: Any, want: str) -> InputError:
+        return InputError(
+            f"image {image}: reference record field {field} is {value!r}, not {want}",
+            hint="the record is damaged or not reprobox's; pass --reference with "
+            "a record you trust",
+        )
+
+    seed = reference.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+    ):
+        raise refuse("seed", seed, "an integer 0..4294967295")
+    profile = reference.get("profile") or "default"
+    if profile not in ("default", "strict"):
+        raise refuse("profile", profile, "default or strict")
+    options = reference.get("options") or {}
+    if not isinstance(options, dict):
+        raise refuse("options", options, "an object")
+    cpus = options.get("cpus")
+    if cpus is not None and (
+        isinstance(cpus, bool)
+        or not isinstance(cpus, (int, float))
+        or not MIN_CPUS <= cpus < 4096
+    ):
+        raise refuse("options.cpus", cpus, f"a CPU count from {MIN_CPUS}")
+    network = options.get("network") or "bridge"
+    if network not in ("bridge", "none"):
+        raise refuse("options.network", network, "bridge or none")
+    env = options.get("env") or {}
+    if not isinstance(env, dict):
+        raise refuse("options.env", env, "an object")
+    # The image's own ENV and the profile bring the rest of the reference's
+    # settings back; only what was passed with --env must be given again.
+    ref_env = {}
+    for name, value in env.items():
+        if value == "***":
+            continue
+        if not _ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):
+            raise refuse(f"options.env.{name}", value, "a NAME=value string")
+        if any(ch in value for ch in "\r\n\x00") or len(value) > 4096:
+            raise refuse(f"options.env.{name}", value[:40], "one line")
+        ref_env[name] = value
+    return RunOptions(
+        seed=seed,
+        profile=profile,
+        cpus=float(cpus) if cpus is not None else None,
+        extra_env=ref_env,
+        network=network,
+    )
 
 
 def installed_mismatches(lock_text: str, packages: dict[str, str]) -> list[str]:
@@ -123,17 +189,8 @@ def verify_image(
         return result
 
     manifest = json.loads(labels[MANIFEST_LABEL])
-    options = reference.get("options") or {}
-    # The image's own ENV and the profile bring the rest of the reference's
-    # settings back; only what was passed with --env must be given again.
-    ref_env = {k: v for k, v in (options.get("env") or {}).items() if v != "***"}
-    opts = RunOptions(
-        seed=reference.get("seed"),
-        profile=reference.get("profile") or "default",
-        cpus=options.get("cpus"),
-        extra_env=ref_env,
-        network=options.get("network") or "bridge",
-    )
+    check_manifest(Path(f"image {image}: label {MANIFEST_LABEL}"), manifest)
+    opts = reference_options(reference, image)
     target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
     record = run_in_container(
         target,
@@ -153,7 +210,7 @@ def verify_image(
         )
         return result
     packages = (record.get("machine") or {}).get("packages") or {}
-    result.problems += installed_mismatches(labels[LOCK_LABEL], packages)
+    result.problems += installed_mismatches(lock_from_labels(labels) or "", packages)
     metrics = manifest.get("metrics") or {}
     result.comparison = compare_runs(
         [

@@ -251,7 +251,7 @@ BAD = [
         "data-folder",
         CMD + 'data = ["data"]\n',
         "data",
-        "does not exist",
+        "is a folder; name files",
         files={"data/a.csv": "1\n"},
     ),
     Bad(

@@ -100,3 +100,21 @@ def test_a_plain_record_is_simply_replaced(tmp_path):
     record_path.write_text(dump_json({"status": "running"}))
     _write_record(record_path, {"status": "failed"})
     assert json.loads(record_path.read_text()) == {"status": "failed"}
+
+
+def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
+    from reprobox.runner import machine_from_capture, sane_capture
+
+    capture = {
+        "keras": 5,
+        "frameworks": [1],
+        "env": {"A": 1},
+        "history": [{"call": 0, "epochs": []}],
+        "packages": {"six": "1.17.0"},
+    }
+    kept, damaged = sane_capture(capture)
+    assert damaged == ["env", "frameworks", "keras"]
+    assert kept == {"history": [{"call": 0, "epochs": []}],
+                    "packages": {"six": "1.17.0"}}
+    machine = machine_from_capture(kept)
+    assert machine["packages"] == {"six": "1.17.0"} and machine["keras"] is None

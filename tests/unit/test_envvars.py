@@ -274,3 +274,19 @@ def test_machine_variables_are_not_frozen(tmp_path, name):
     assert any(f"pass_env: {name}" in w for w in warnings)
     with pytest.raises(ConfigError, match=f"env.{name}"):
         frozen_environment(_cfg(tmp_path, env={name: "/x"}), {})
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("PGPASSWORD", True),
+        ("MYPASSWORD", True),
+        ("MYSECRET", True),
+        ("GITHUBTOKEN", True),
+        ("TOKENIZERS_PARALLELISM", False),
+        ("OMP_NUM_THREADS", False),
+        ("TF_ENABLE_ONEDNN_OPTS", False),
+    ],
+)
+def test_secret_words_run_together_with_others_are_caught(name, secret):
+    assert looks_secret(name, "plain-value") is secret

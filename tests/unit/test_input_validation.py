@@ -285,7 +285,17 @@ def test_verify_refuses_a_malformed_image_without_asking_the_engine():
 # F14: Docker mounts only absolute paths; the default --runs-dir is relative.
 def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    manifest = json.dumps({"project": {"name": "digits"}})
+    manifest = json.dumps(
+        {
+            "project": {"name": "digits", "command": ["python", "train.py"]},
+            "packages": {"lock_sha256": "0" * 64},
+            "python": "3.11",
+            "base_image": {"ref": "reprobox-base:bookworm-py3.11"},
+            "environment": {},
+            "data": [],
+            "determinism": {"profile": "default"},
+        }
+    )
     monkeypatch.setattr(verify, "image_id", lambda engine, ref: "sha256:" + "1" * 64)
     monkeypatch.setattr(verify, "labels_of", lambda *a, **k: {MANIFEST_LABEL: manifest})
     monkeypatch.setattr(verify, "image_layers_digest", lambda engine, ref: None)
@@ -409,3 +419,32 @@ def test_an_empty_engine_flag_is_refused(flag, monkeypatch):
     monkeypatch.setattr(engine.docker, "DockerClient", _no_client)
     with pytest.raises(InputError, match=f"^--{flag} is empty"):
         connect(**{flag: " "})
+
+
+@pytest.mark.parametrize(
+    ("reference", "field"),
+    [
+        ({"options": {"network": "host"}}, "options.network"),
+        ({"options": {"cpus": "abc"}}, "options.cpus"),
+        ({"seed": 2**70}, "seed"),
+        ({"profile": "--privileged"}, "profile"),
+        ({"options": {"env": {"A": "1\nB=2"}}}, "options.env.A"),
+        ({"options": {"env": {"BAD NAME": "1"}}}, "options.env.BAD NAME"),
+    ],
+)
+def test_a_reference_record_cannot_ask_for_more_than_run_could(reference, field):
+    with pytest.raises(InputError) as info:
+        verify.reference_options(reference, "img:1")
+    assert f"reference record field {field} is" in info.value.message
+    assert "a record you trust" in info.value.hint
+
+
+def test_a_sane_reference_gives_its_run_options():
+    opts = verify.reference_options(
+        {"seed": 3, "profile": "strict",
+         "options": {"cpus": 1, "network": "none", "env": {"A": "1", "T": "***"}}},
+        "img:1",
+    )
+    assert (opts.seed, opts.profile, opts.cpus, opts.network) == (3, "strict", 1.0,
+                                                                  "none")
+    assert dict(opts.extra_env) == {"A": "1"}
