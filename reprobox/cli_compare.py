@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import typer
@@ -51,16 +51,54 @@ def _parse_tolerances(values: list[str]) -> dict:
 
 
 def _project_settings(paths: list[Path]) -> dict:
-    """Return metrics settings from the manifest of the project the runs belong to."""
+    """Return metrics settings from the manifest of the project the runs belong to.
+
+    A manifest that is there but damaged is an error naming it: silently
+    comparing without its tolerances would turn a pass into a fail (or back).
+    """
+    from reprobox.manifest import SCHEMA_VERSION, read_versioned_json
+
     for path in paths:
         for parent in [path.resolve(), *path.resolve().parents]:
             manifest = parent / "manifest.json"
-            if parent.name == ".reprobox" and manifest.is_file():
-                try:
-                    return json.loads(manifest.read_text()).get("metrics") or {}
-                except ValueError:
-                    return {}
+            if parent.name != ".reprobox" or not manifest.is_file():
+                continue
+            data = read_versioned_json(manifest, "manifest", SCHEMA_VERSION)
+            metrics = data.get("metrics") or {}
+            compare = metrics.get("compare") if isinstance(metrics, dict) else None
+            tolerances = (
+                metrics.get("tolerances") if isinstance(metrics, dict) else None
+            )
+            valid = (
+                isinstance(metrics, dict)
+                and (
+                    compare is None
+                    or isinstance(compare, list)
+                    and all(isinstance(name, str) for name in compare)
+                )
+                and (tolerances is None or _sane_tolerances(tolerances))
+            )
+            if not valid:
+                raise InputError(
+                    f"{manifest}: manifest field 'metrics' is damaged",
+                    hint="run `reprobox freeze` again",
+                )
+            return metrics
     return {}
+
+
+def _sane_tolerances(tolerances: object) -> bool:
+    def number(value: object) -> bool:
+        return value is None or (
+            isinstance(value, (int, float)) and not isinstance(value, bool)
+        )
+
+    return isinstance(tolerances, dict) and all(
+        isinstance(bounds, dict)
+        and set(bounds) <= {"abs", "rel"}
+        and all(number(v) for v in bounds.values())
+        for bounds in tolerances.values()
+    )
 
 
 def _comparison(paths, reference, tol, metric, epsilon):
@@ -202,11 +240,18 @@ def report(
 
     if output is None:
         here = Path.cwd()
-        if _project_holding(here) == here:
-            (here / ".reprobox").mkdir(exist_ok=True)
-            output = Path(".reprobox") / "report.html"
+        project = _project_holding(here)
+        if project is not None:  # in the project folder or below it
+            (project / ".reprobox").mkdir(exist_ok=True)
+            output = Path(os.path.relpath(project / ".reprobox" / "report.html"))
         else:
             output = Path("report.html")
+    elif output.is_file() and output.suffix.lower() not in (".html", ".htm"):
+        raise InputError(
+            f"--output {output} exists and is not an HTML page; reprobox will not "
+            "replace it",
+            hint="name an .html file",
+        )
     _check_output(output)
     _warn_if_it_enters_an_image(output)
     records, comparison = _comparison(runs, reference, tol, metric, epsilon)

@@ -154,3 +154,43 @@ def test_report_written_into_the_image_context_says_so(tmp_path):
     (project / ".reproboxignore").write_text("out/\n")
     quiet = _cli("report", *runs, "-o", "out/r.html", cwd=project)
     assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_report_below_a_project_folder_defaults_to_its_reprobox(tmp_path):
+    runs = _write_records(tmp_path / "runs")
+    project = tmp_path / "proj"
+    (project / "sub").mkdir(parents=True)
+    (project / "reprobox.toml").write_text('command = "python t.py"\n')
+    result = _cli("report", *runs, cwd=project / "sub")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wrote ../.reprobox/report.html"
+    assert (project / ".reprobox" / "report.html").is_file()
+    assert not (project / "sub" / "report.html").exists()
+
+
+@pytest.mark.parametrize("name", ["train.py", "reprobox.toml", ".gitignore"])
+def test_report_never_replaces_a_file_that_is_not_html(tmp_path, name):
+    runs = _write_records(tmp_path / "runs")
+    target = tmp_path / name
+    target.write_text("keep me\n")
+    result = _cli("report", *runs, "-o", name, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not an HTML page; reprobox will not replace it" in result.stderr
+    assert target.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ['{"schema_version": 1, "metrics": [1]}', "[]",
+     '{"schema_version": 1, "metrics": {"compare": "test_accuracy"}}',
+     '{"schema_version": 99}', "{not json"],
+)
+def test_a_damaged_manifest_beside_the_runs_is_named(tmp_path, manifest):
+    state = tmp_path / "proj" / ".reprobox"
+    runs = _write_records(state / "runs")
+    (state / "manifest.json").write_text(manifest)
+    result = _cli("compare", *runs, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{state / 'manifest.json'}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
