@@ -29,6 +29,8 @@ DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
 PROFILES = ("default", "strict")
 RESOLVERS = ("uv", "pip-compile")
 NETWORKS = ("bridge", "none")
+# Pythons that wheels are published for, old and new: the lock resolves for it.
+MIN_PYTHON_MINOR, MAX_PYTHON_MINOR = 8, 14
 _PY_VERSION = re.compile(r"3\.\d{1,2}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE_REF = re.compile(
@@ -126,6 +128,17 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
         raise ConfigError(project, None, "is not a folder", "give a project folder")
     toml_path = project / CONFIG_NAME
     if toml_path.is_file():
+        pyproject = project / "pyproject.toml"
+        if pyproject.is_file():
+            tool = _read_toml(pyproject).get("tool", {})
+            if isinstance(tool, dict) and "reprobox" in tool:
+                raise ConfigError(
+                    pyproject,
+                    "tool.reprobox",
+                    f"is there as well as {CONFIG_NAME}; reprobox would read "
+                    "only one",
+                    f"keep one: delete {CONFIG_NAME} or the [tool.reprobox] table",
+                )
         return toml_path, _read_toml(toml_path)
     pyproject = project / "pyproject.toml"
     if pyproject.is_file():
@@ -377,6 +390,14 @@ def load_config(project: str | Path) -> ProjectConfig:
         raise ConfigError(
             path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"'
         )
+    minor = int(python.split(".")[1])
+    if not MIN_PYTHON_MINOR <= minor <= MAX_PYTHON_MINOR:
+        raise ConfigError(
+            path,
+            "python",
+            f"{python!r} is not a Python that packages are built for",
+            f"use 3.{MIN_PYTHON_MINOR} to 3.{MAX_PYTHON_MINOR}",
+        )
 
     profile = table.get("profile", "default")
     if profile not in PROFILES:
@@ -399,7 +420,14 @@ def load_config(project: str | Path) -> ProjectConfig:
             f'use name = "{table["name"].lower()}"',
         )
     name = table.get("name") or root.name  # a folder name is lower-cased for you
-    if len(name) > 63 or not re.fullmatch(component, name.lower()):
+    if len(name) > 63:
+        raise ConfigError(
+            path,
+            "name",
+            f"{name[:20]!r}... is {len(name)} characters; Docker allows 63",
+            "use a shorter name",
+        )
+    if not re.fullmatch(component, name.lower()):
         raise ConfigError(
             path,
             "name",

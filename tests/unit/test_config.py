@@ -156,7 +156,7 @@ BAD = [
         "name-leading-dash", CMD + 'name = "-digits"\n', "name", "cannot name an image"
     ),
     Bad(
-        "name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "cannot name an image"
+        "name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "Docker allows 63"
     ),
     Bad(
         "resolver-unknown",
@@ -493,12 +493,26 @@ def test_pyproject_tool_reprobox_table_is_read(tmp_path, make_project):
     assert cfg.seed == 3
 
 
-def test_reprobox_toml_wins_over_pyproject(tmp_path, make_project):
+def test_two_configs_are_refused_not_one_silently_ignored(tmp_path, make_project):
     pyproject = '[tool.reprobox]\ncommand = "python other.py"\n'
     root = make_project(tmp_path, CMD, {"pyproject.toml": pyproject})
-    cfg = load_config(root)
-    assert cfg.source.name == "reprobox.toml"
-    assert cfg.command == ("python", "train.py")
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert "pyproject.toml: tool.reprobox: is there as well as reprobox.toml" in str(
+        info.value
+    )
+
+
+def test_reprobox_toml_beside_a_pyproject_without_the_table(tmp_path, make_project):
+    pyproject = '[project]\nname = "x"\n'
+    root = make_project(tmp_path, CMD, {"pyproject.toml": pyproject})
+    assert load_config(root).source.name == "reprobox.toml"
+
+
+@pytest.mark.parametrize("python", ["3.1", "3.99", "3.7"])
+def test_a_python_no_wheels_exist_for_is_refused(tmp_path, make_project, python):
+    with pytest.raises(ConfigError, match="not a Python that packages are built for"):
+        load_config(make_project(tmp_path, CMD + f'python = "{python}"\n'))
 
 
 def test_env_values_become_strings_sorted_by_name(tmp_path, make_project):
