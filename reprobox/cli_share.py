@@ -159,6 +159,9 @@ def _check_export_target(cfg, output: Path) -> None:
                 "bundle there would destroy it",
                 hint="write the bundle outside the project folder",
             )
+    from reprobox.cli_compare import _warn_if_it_enters_an_image
+
+    _warn_if_it_enters_an_image(output)
 
 
 @app.command("export")
