@@ -32,9 +32,10 @@ from reprobox.engine import (
     image_id,
 )
 from reprobox.errors import InputError
-from reprobox.ignore import IgnoreRule, parse_rule
+from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.lock.requirements_file import requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
+from reprobox.share import lock_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
@@ -86,7 +87,6 @@ ALWAYS_IGNORED = (
     "gcloud",
 )
 _ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
-MAX_LABEL_BYTES = 256 * 1024
 
 
 def _ignore_rules(root: Path) -> list[IgnoreRule]:
@@ -95,9 +95,9 @@ def _ignore_rules(root: Path) -> list[IgnoreRule]:
     if ignore.is_file():
         # surrogateescape: a line can name a file whose name is not UTF-8.
         text = ignore.read_text(encoding="utf-8", errors="surrogateescape")
-        for number, line in enumerate(text.split("\n"), 1):  # strip drops \r
+        for number, line in enumerate(ignore_lines(text), 1):
             try:
-                rule = parse_rule(line.strip())
+                rule = parse_rule(line)
             except re.error as exc:  # a range out of order, as in "[z-a]"
                 raise InputError(
                     f"{ignore}:{number}: {_shown(line.strip())}: not a valid "
@@ -121,7 +121,7 @@ def _ignored(rel: str, is_dir: bool, rules: list[IgnoreRule]) -> bool:
     ):
         return True
     for rule in reversed(rules):  # the last line that matches decides
-        if (is_dir or not rule.dir_only) and rule.regex.fullmatch(rel):
+        if (is_dir or not rule.dir_only) and rule.matches(rel):
             return not rule.negated
     return False
 
@@ -200,7 +200,7 @@ def _check_name(rel: str) -> str:
     return rel
 
 
-# Text that only a private key file holds, looked for in its first few KiB.
+# Text that only a private key file holds, looked for anywhere in a small file.
 _KEY_MARKERS = (
     b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
     b"-----BEGIN PGP PRIVATE KEY BLOCK-----",  # armored GnuPG secret key
@@ -211,15 +211,27 @@ _KEY_MARKERS = (
 
 
 def _holds_private_key(path: Path) -> bool:
-    """Tell whether a small file holds a PEM, OpenSSH, PGP or PuTTY private key."""
+    """Tell whether a file of up to 1 MiB holds a PEM, OpenSSH, PGP or PuTTY key."""
+    limit, chunk_size = 1 << 20, 1 << 16
+    # Each chunk is searched with the end of the one before, so that a marker
+    # split between two reads is still found.
+    overlap = max(map(len, _KEY_MARKERS)) - 1
     try:
-        if path.stat().st_size > 1 << 20:
+        if path.stat().st_size > limit:
             return False
         with open(path, "rb") as fh:
-            head = fh.read(8192)
+            tail = b""
+            for _ in range(limit // chunk_size):  # a file that grew stops here
+                chunk = fh.read(chunk_size)
+                if not chunk:
+                    break
+                window = tail + chunk
+                if any(marker in window for marker in _KEY_MARKERS):
+                    return True
+                tail = window[-overlap:]
     except OSError:
         return False
-    return any(marker in head for marker in _KEY_MARKERS)
+    return False
 
 
 def _is_environment(path: Path) -> bool:
@@ -380,9 +392,7 @@ def image_labels(
     }
     if code is not None:
         labels[CODE_LABEL] = code
-    lock = frozen.lock_text
-    if len(lock.encode()) <= MAX_LABEL_BYTES:
-        labels[f"{LABEL_PREFIX}.lock"] = lock
+    labels.update(lock_labels(frozen.lock_text))
     return labels
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -419,3 +422,152 @@ def test_tag_follows_what_is_staged_not_the_source_mode(tmp_path):
     assert _tag(tmp_path) == private  # the same image: both go in as 0644
     os.chmod(tmp_path / "train.py", 0o744)
     assert _tag(tmp_path) != private
+
+
+def test_pattern_with_many_stars_is_matched_in_linear_time(tmp_path):
+    # Backtracking took 30+ s for this line; git answers at once.
+    stars = "*a" * 12 + "*b"
+    names = {f"{'a' * 40}{i:02d}": "x" for i in range(40)}
+    _tree(tmp_path, {**PROJECT, **names, ".reproboxignore": stars + "\n"})
+    start = time.monotonic()
+    files = project_files(_cfg(tmp_path))
+    assert is_image_file(tmp_path, "a" * 40 + "00")
+    assert time.monotonic() - start < 1.0
+    assert set(names) <= set(files)
+
+
+# Each case is (lines, files, the files git leaves out), checked against
+# `git ls-files --others --exclude-standard` by the test after next.
+GIT_CASES = [
+    ("*a" * 12 + "*b", {"a" * 40, "a" * 12 + "b", "a" * 11 + "b"}, {"a" * 12 + "b"}),
+    (
+        "foo/**/bar",
+        {"foo/bar", "foo/x/bar", "foo/x/y/bar", "foobar", "xfoo/bar"},
+        {"foo/bar", "foo/x/bar", "foo/x/y/bar"},
+    ),
+    ("**/foo", {"foo", "a/foo", "a/b/foo", "a/foox"}, {"foo", "a/foo", "a/b/foo"}),
+    ("a/**", {"a/b", "a/c/d", "ab"}, {"a/b", "a/c/d"}),
+    ("**", {"a", "b/c"}, {"a", "b/c"}),
+    ("a**b", {"axyb", "c/ab", "a/b"}, {"axyb", "c/ab"}),  # "**" in a name is "*"
+    ("x/a**b", {"x/axyb", "x/a/b"}, {"x/axyb"}),
+    ("a/**\\/b", {"a/b", "a/x/b"}, {"a/x/b"}),  # an escaped "/" after "**"
+    ("a[/]b", {"a/b"}, set()),  # a class never matches "/"
+    ("[]a]x", {"]x", "ax", "bx"}, {"]x", "ax"}),
+    ("[!]a]x", {"]x", "ax", "bx"}, {"bx"}),
+    ("[^a]x", {"ax", "bx"}, {"bx"}),
+    ("[a-c-e]", {"a", "c", "d", "e", "-"}, {"a", "c", "e", "-"}),
+    ("[[:digit:]x]", {"1", "x", "a"}, {"1", "x"}),
+    ("[[:]x", {"[x", ":x", "x"}, {"[x", ":x"}),  # "[:" without ":]" is plain
+    ("\\*", {"*", "a"}, {"*"}),
+    ("?", {"a", "ab", "d/bc"}, {"a", "d/bc"}),  # the folder "d" matches
+    ("a\\ ", {"a ", "a"}, {"a "}),  # an escaped trailing space is kept
+    ("a  ", {"a ", "a"}, {"a"}),  # plain trailing spaces are not
+    (" lead", {" lead", "lead"}, {" lead"}),  # leading spaces are
+    ("foo//\n//foo\n!\n/", {"foo/x"}, set()),  # lines that match nothing
+    (
+        "*.txt\n!a.txt\n[ab].txt",
+        {"a.txt", "b.txt", "c.txt"},
+        {"a.txt", "b.txt", "c.txt"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("lines", "files", "left_out"), GIT_CASES)
+def test_reproboxignore_leaves_out_what_git_does(tmp_path, lines, files, left_out):
+    _tree(tmp_path, {**PROJECT, **dict.fromkeys(files, "x")})
+    (tmp_path / ".reproboxignore").write_text(lines + "\n")
+    kept = [rel for rel in project_files(_cfg(tmp_path)) if rel in files]
+    assert kept == sorted(files - left_out)
+    for rel in files:
+        assert is_image_file(tmp_path, rel) == (rel not in left_out), rel
+
+
+def _git_keeps(root: Path, env: dict[str, str]) -> list[str]:
+    """Return the files git would add: untracked and not ignored."""
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True, env=env)
+    listed = subprocess.run(
+        [*git, "ls-files", "-z", "--others", "--exclude-standard"],
+        check=True,
+        capture_output=True,
+        env=env,
+    ).stdout.decode()
+    return sorted(listed.split("\0"))
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize(("lines", "files", "left_out"), GIT_CASES)
+def test_git_agrees_with_the_table(tmp_path, lines, files, left_out):
+    home = tmp_path / "home"
+    home.mkdir()
+    root = tmp_path / "proj"
+    _tree(root, {**PROJECT, **dict.fromkeys(files, "x")})
+    for name in (".gitignore", ".reproboxignore"):
+        (root / name).write_text(lines + "\n")
+    # No user or system git settings: a global excludes file would skew it.
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+    kept_by_git = [rel for rel in _git_keeps(root, env) if rel in files]
+    assert kept_by_git == sorted(files - left_out)
+    assert [rel for rel in project_files(_cfg(root)) if rel in files] == kept_by_git
+
+
+def test_byte_order_mark_before_the_first_line_is_skipped(tmp_path):
+    _tree(tmp_path, {**PROJECT, "a.log": "x", "b.txt": "x"})
+    (tmp_path / ".reproboxignore").write_bytes(b"\xef\xbb\xbf*.log\nb.txt\n")
+    assert project_files(_cfg(tmp_path)) == ["pkg/model.py", "train.py"]
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("data[0-9", "no closing ]"),
+        ("[[:word:]]", "unknown character class [:word:]"),
+        ("name\\", "ends in a lone backslash"),
+    ],
+)
+def test_line_git_would_never_match_names_the_line(tmp_path, line, why):
+    _tree(tmp_path, {**PROJECT, ".reproboxignore": f"*.log\n{line}\n"})
+    with pytest.raises(InputError) as info:
+        project_files(_cfg(tmp_path))
+    assert info.value.message.endswith(f":2: {line}: not a valid pattern ({why})")
+
+
+CERTIFICATE = (
+    "-----BEGIN CERTIFICATE-----\n"
+    + "MIIDdzCCAl+gAwIBAgIEbVYtCjANBgkqhkiG9w0BAQsFADBs\n" * 200
+    + "-----END CERTIFICATE-----\n"
+)
+PKCS8 = (
+    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("server.pem", CERTIFICATE + PKCS8),  # a chain, then its key
+        ("settings.py", "X = 1\n" * 2000 + f'KEY = """{PKCS8}"""\n'),
+        ("big.txt", "x" * ((1 << 20) - len(PKCS8)) + PKCS8),  # 1 MiB: the last bytes
+    ],
+    ids=["certificates-first", "settings-module", "key-at-1-MiB"],
+)
+def test_private_key_past_the_first_8_kib_stays_out(tmp_path, name, text):
+    assert len(text) > 9000
+    _tree(tmp_path, {**PROJECT, name: text})
+    assert project_files(_cfg(tmp_path)) == ["pkg/model.py", "train.py"]
+    assert not is_image_file(tmp_path, name)
+
+
+@pytest.mark.parametrize("boundary", [1 << k for k in range(12, 20)])
+def test_key_marker_split_between_two_reads_is_found(tmp_path, boundary):
+    # Whatever the read size, some power of two puts "PRIVATE KEY-----" across it.
+    head = "-----BEGIN EC "
+    text = "x" * (boundary - 8 - len(head)) + head + "PRIVATE KEY-----\n"
+    _tree(tmp_path, {**PROJECT, "blob.txt": text})
+    assert not is_image_file(tmp_path, "blob.txt")

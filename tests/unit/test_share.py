@@ -204,3 +204,22 @@ def test_an_image_config_that_is_not_the_indexed_image_is_refused(tmp_path):
     archive, _ = image_archive(GOOD_LABELS)
     with pytest.raises(InputError, match="its image is not sha256:2222"):
         import_bundle(NoEngine(), bundle_with(tmp_path, archive, "sha256:" + "2" * 64))
+
+
+@pytest.mark.parametrize("size", [0, 10, 30_000, 30_001, 95_000])
+def test_lock_labels_round_trip_in_parts_small_enough_for_argv(size):
+    from reprobox.share import LOCK_LABEL, lock_from_labels, lock_labels
+
+    lock = ("é" + "x" * 99) * (size // 100) + "y" * (size % 100)
+    labels = lock_labels(lock)
+    assert lock_from_labels(labels) == lock
+    assert all(len(v.encode()) <= 128 * 1024 - 64 for v in labels.values())
+    assert LOCK_LABEL in labels
+    assert len(labels) == max(1, -(-len(lock) // 30_000))
+
+
+def test_a_lock_too_large_for_labels_is_left_out():
+    from reprobox.share import MAX_LOCK_PARTS, lock_from_labels, lock_labels
+
+    labels = lock_labels("x" * (30_000 * MAX_LOCK_PARTS + 1))
+    assert labels == {} and lock_from_labels(labels) is None
