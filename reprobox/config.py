@@ -135,8 +135,7 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
                 raise ConfigError(
                     pyproject,
                     "tool.reprobox",
-                    f"is there as well as {CONFIG_NAME}; reprobox would read "
-                    "only one",
+                    f"is there as well as {CONFIG_NAME}; reprobox would read only one",
                     f"keep one: delete {CONFIG_NAME} or the [tool.reprobox] table",
                 )
         return toml_path, _read_toml(toml_path)
