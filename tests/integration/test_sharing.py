@@ -30,6 +30,8 @@ from conftest_cross import (  # noqa: F401
     two_engine_cleanup,
 )
 
+from reprobox.share import lock_from_labels, lock_labels
+
 pytestmark = [pytest.mark.integration, pytest.mark.second_engine]
 
 LOCK_LABEL = "org.reprobox.lock"
@@ -129,7 +131,7 @@ def test_a_tampered_lock_fails_verify_before_training(
 ):
     """Edit the lock label of the pushed (sealed) image; verify must refuse it."""
     sealed = engine1_client.images.get(_published(shared)["image_id"])
-    lock = sealed.labels[LOCK_LABEL]
+    lock = lock_from_labels(sealed.labels)
     old = next(line for line in lock.splitlines()
                if line.startswith("tensorflow-cpu=="))
     tampered_lock = lock.replace(old, "tensorflow-cpu==2.20.0", 1)
@@ -137,10 +139,10 @@ def test_a_tampered_lock_fails_verify_before_training(
     tag = f"reprobox/{shared.name}:tampered"
     tampered, _ = engine1_client.images.build(
         fileobj=io.BytesIO(f"FROM {sealed.id}\n".encode()),
-        tag=tag, rm=True, labels={LOCK_LABEL: tampered_lock},
+        tag=tag, rm=True, labels=lock_labels(tampered_lock),
     )
     two_engine_cleanup.image_ids.append(tampered.id)
-    assert tampered.labels[LOCK_LABEL] == tampered_lock
+    assert lock_from_labels(tampered.labels) == tampered_lock
     assert tampered.labels[REFERENCE_LABEL] == sealed.labels[REFERENCE_LABEL]
 
     runs = tmp_path / "verify"
