@@ -269,6 +269,7 @@ class StagedContext:
     path: Path
     tag: str
     digest: str
+    code: str = ""  # sha256 over the staged app/ files alone
 
 
 def _field(data: bytes) -> bytes:
@@ -348,9 +349,13 @@ def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
 def staged_context(
     cfg: ProjectConfig, frozen: FrozenProject, entries: list[Entry] | None = None
 ) -> Iterator[StagedContext]:
-    """Copy what the image needs into a temp folder; yield it with its tag."""
+    """Copy what the image needs into a temp folder; yield it with its tag.
+
+    The tag and the code digest are taken from the staged copy, not the
+    project: a file edited while the build reads it cannot give an image whose
+    tag names other bytes than the ones inside.
+    """
     entries = entries if entries is not None else context_entries(cfg, frozen)
-    tag, digest = context_tag(cfg, entries)
     with tempfile.TemporaryDirectory(prefix="reprobox-context-") as tmp:
         base = Path(tmp)
         (base / "app").mkdir()  # COPY app needs it, even if every file is ignored
@@ -370,7 +375,15 @@ def staged_context(
             os.chmod(dest, _staged_mode(source))
         for folder, _, _ in os.walk(base):  # links to folders are not walked
             os.chmod(folder, 0o755)
-        yield StagedContext(path=base, tag=tag, digest=digest)
+        staged: list[Entry] = [
+            (rel, source if isinstance(source, bytes) else base / rel)
+            for rel, source in entries
+        ]
+        digest = _hash_tree(base, staged, CONTEXT_LAYOUT)
+        code = _hash_tree(base, [e for e in staged if e[0].startswith("app/")])
+        yield StagedContext(
+            path=base, tag=image_tag(cfg.name, digest), digest=digest, code=code
+        )
 
 
 def code_digest(cfg: ProjectConfig, entries: list[Entry]) -> str:
@@ -450,7 +463,7 @@ def build_project(
                 engine,
                 ctx.path,
                 ctx.tag,
-                labels=image_labels(frozen, ctx.digest, code_digest(cfg, entries)),
+                labels=image_labels(frozen, ctx.digest, ctx.code),
                 secrets=secret_files,
                 on_line=on_line,
             )

@@ -479,10 +479,16 @@ def remove_orphans(engine: Engine, project_label: str) -> list[str]:
         found = engine.client.containers.list(
             all=True, filters={"label": f"{LABEL_PREFIX}.project={project_label}"}
         )
+        owners = [(c, c.labels.get(OWNER_LABEL, "")) for c in found]
     except docker.errors.DockerException:
         return removed
-    for container in found:
-        owner = container.labels.get(OWNER_LABEL, "")
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise EngineError(
+            f"the engine at {engine.host or 'the default address'} answered with "
+            "something that is not Docker's API",
+            hint="check --host / DOCKER_HOST points at a Docker engine",
+        ) from None
+    for container, owner in owners:
         if _owner_alive(owner):
             continue
         remove_container(container)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_json
+from reprobox.atomic import atomic_write_json, dump_json
 from reprobox.config import ProjectConfig
 from reprobox.engine import (
     CODE_LABEL,
@@ -113,6 +113,20 @@ def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
         os.close(fd)
 
 
+def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> None:
+    """Write the run's record into its lock file, where the container cannot reach.
+
+    The run folder is the container's to write, so after a SIGKILL its
+    record.json may say anything (succeeded, another project). The lock file
+    lives in runs/, which is not mounted: the record is closed from this copy.
+    Written in place, since the flock belongs to this very file.
+    """
+    with contextlib.suppress(OSError):
+        fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(dump_json(record))
+
+
 def close_abandoned_records(runs_dir: Path) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
@@ -124,9 +138,10 @@ def close_abandoned_records(runs_dir: Path) -> list[str]:
         return closed
     for lock in sorted(runs_dir.glob(".*.lock")):
         run_id = lock.name[1 : -len(".lock")]
-        record_path = runs_dir / run_id / "record.json"
+        run_dir = runs_dir / run_id
+        record_path = run_dir / "record.json"
         try:
-            fd = os.open(lock, os.O_RDWR)
+            fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
             continue
         try:
@@ -134,17 +149,22 @@ def close_abandoned_records(runs_dir: Path) -> list[str]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # its reprobox is alive
-            record = _read_json(record_path)
-            if record.get("status") == "running":
+            record = _host_copy(fd)
+            if record is None and not (run_dir / LOG_NAME).exists():
+                # Killed before it kept a copy, so before any container
+                # started: record.json is still the one reprobox wrote.
+                record = _read_json(record_path)
+            if record is not None and record.get("status") == "running":
+                _give_back(run_dir)
                 record["status"] = "interrupted"
                 record["finished_at"] = _iso(time.time())
                 record["error"] = {
                     "message": "the reprobox process running it was killed; "
                     "closed by a later `reprobox run`",
-                    "log_tail": _log_tail(runs_dir / run_id / LOG_NAME),
+                    "log_tail": _log_tail(run_dir / LOG_NAME),
                 }
                 try:
-                    atomic_write_json(record_path, record)
+                    _write_record(record_path, record)
                 except OSError:
                     continue
                 closed.append(run_id)
@@ -155,11 +175,28 @@ def close_abandoned_records(runs_dir: Path) -> list[str]:
     return closed
 
 
-def _log_tail(path: Path, lines: int = 20) -> str:
+def _host_copy(fd: int) -> dict[str, Any] | None:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        raw = os.pread(fd, MAX_CONTAINER_JSON, 0)
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and data.get("run_id") else None
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    """Return the last lines of a log the container could have replaced."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
     except OSError:
         return ""
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return ""
+        fh.seek(max(0, st.st_size - 64 * 1024))
+        text = fh.read().decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
 
 
@@ -597,6 +634,7 @@ def _run_locked(
         atomic_write_json(record_path, record)
     except OSError as exc:
         raise _write_failure(exc, record_path) from None
+    keep_host_copy(target.runs_dir, run_id, record)
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
@@ -805,14 +843,18 @@ def _give_back_one(path: str, uid: int, gid: int) -> None:
     try:
         fd = os.open(path, flags)
     except OSError:
-        return  # a link, or gone
+        # A link (or gone): lchown changes the link itself, never its target.
+        with contextlib.suppress(OSError, NotImplementedError):
+            os.chown(path, uid, gid, follow_symlinks=False)
+        return
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             wanted = 0o755
         elif stat.S_ISREG(st.st_mode):
             wanted = 0o644
-        else:
+        else:  # a FIFO or socket: its owner only
+            os.fchown(fd, uid, gid)
             return
         os.fchown(fd, uid, gid)
         os.fchmod(fd, (st.st_mode & 0o777) | wanted)

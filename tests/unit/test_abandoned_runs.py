@@ -23,10 +23,10 @@ from reprobox.runner import (
 HOLDER = """
 import sys, time
 from pathlib import Path
-
-import pytest
-from reprobox.runner import hold_run_lock
+from reprobox.runner import hold_run_lock, keep_host_copy
 hold_run_lock(Path(sys.argv[1]), sys.argv[2])
+keep_host_copy(Path(sys.argv[1]), sys.argv[2],
+               {"run_id": sys.argv[2], "status": "running", "finished_at": None})
 print("held", flush=True)
 time.sleep(600)
 """
@@ -43,10 +43,13 @@ def _running_record(runs: Path, run_id: str) -> Path:
 
 
 def _start_holder(runs: Path, run_id: str) -> subprocess.Popen:
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}  # this checkout's reprobox
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(runs), run_id],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout.readline().strip() == "held"
     return proc
@@ -162,4 +165,51 @@ def test_run_folder_is_given_back_without_following_links(tmp_path):
     assert capture.stat().st_mode & 0o777 == 0o644
     assert (run_dir / "sub").stat().st_mode & 0o777 == 0o755
     assert secret.stat().st_mode & 0o777 == 0o600  # the link was not followed
-    assert (run_dir / "link").lstat().st_uid == 1000
+    assert (run_dir / "link").lstat().st_uid == owner.st_uid  # the link itself
+    assert (run_dir / "fifo").lstat().st_uid == owner.st_uid
+
+
+def test_a_record_forged_inside_the_container_is_closed_from_the_host_copy(tmp_path):
+    """After a SIGKILL, record.json is whatever the script left: not trusted."""
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, "r8")
+    holder = _start_holder(runs, "r8")
+    host_file = tmp_path / "host-secret.txt"
+    host_file.write_text("HOST-SECRET-CONTENT")
+    # What a hostile training script can do to its own run folder:
+    record_path.write_text(
+        dump_json({"run_id": "../../escape", "status": "succeeded",
+                   "metrics": {"acc": 0.999}, "project": "other"})
+    )
+    (runs / "r8" / LOG_NAME).unlink()
+    (runs / "r8" / LOG_NAME).symlink_to(host_file)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+
+    assert close_abandoned_records(runs) == ["r8"]
+    record = json.loads(record_path.read_text())
+    assert record["run_id"] == "r8" and record["status"] == "interrupted"
+    assert "metrics" not in record and "project" not in record
+    assert record["error"]["log_tail"] == ""  # the planted link was not followed
+    assert "HOST-SECRET" not in record_path.read_text()
+
+
+def test_an_engine_that_is_not_docker_is_one_engine_error():
+    """A server answering every request with a version object: no traceback."""
+    from types import SimpleNamespace
+
+    from reprobox.engine import Engine, remove_orphans
+    from reprobox.errors import EngineError
+
+    class NotDocker:
+        @property
+        def labels(self):
+            raise TypeError("string indices must be integers")
+
+    client = SimpleNamespace(
+        containers=SimpleNamespace(list=lambda **kwargs: [NotDocker()])
+    )
+    engine = Engine(client=client, host="tcp://127.0.0.1:47124")
+    with pytest.raises(EngineError, match="not Docker's API") as info:
+        remove_orphans(engine, "proj")
+    assert info.value.exit_code == 3

@@ -571,3 +571,46 @@ def test_key_marker_split_between_two_reads_is_found(tmp_path, boundary):
     text = "x" * (boundary - 8 - len(head)) + head + "PRIVATE KEY-----\n"
     _tree(tmp_path, {**PROJECT, "blob.txt": text})
     assert not is_image_file(tmp_path, "blob.txt")
+
+
+def test_staged_tag_and_code_match_the_pre_build_hash(tmp_path):
+    """No-op detection hashes the project; the build hashes its copy: same tag."""
+    from reprobox.build import code_digest, context_entries, context_tag
+
+    _tree(tmp_path, PROJECT)
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n")
+    (tmp_path / "run.sh").chmod(0o755)
+    (tmp_path / "link.py").symlink_to("pkg/model.py")
+    cfg, frozen = _cfg(tmp_path), _frozen(tmp_path)
+    entries = context_entries(cfg, frozen)
+    with staged_context(cfg, frozen, entries) as ctx:
+        assert (ctx.tag, ctx.digest) == context_tag(cfg, entries)
+        assert ctx.code == code_digest(cfg, entries)
+
+
+def test_a_file_edited_while_staging_gives_the_tag_of_what_was_copied(
+    tmp_path, monkeypatch
+):
+    """The tag must name the bytes in the image, not what the tree held before."""
+    import shutil as shutil_module
+
+    from reprobox.build import context_entries, context_tag
+
+    _tree(tmp_path, PROJECT)
+    cfg, frozen = _cfg(tmp_path), _frozen(tmp_path)
+    entries = context_entries(cfg, frozen)
+    before, _ = context_tag(cfg, entries)
+    real_copy = shutil_module.copy2
+
+    def copy_then_edit(src, dst, *args, **kwargs):
+        if str(src).endswith("train.py"):
+            Path(src).write_text("print('edited while building')\n")
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr("reprobox.build.shutil.copy2", copy_then_edit)
+    with staged_context(cfg, frozen, entries) as ctx:
+        staged = (ctx.path / "app" / "train.py").read_text()
+        assert staged == "print('edited while building')\n"
+        assert ctx.tag != before
+        monkeypatch.undo()
+        assert ctx.tag == context_tag(cfg, context_entries(cfg, frozen))[0]
