@@ -168,6 +168,13 @@ def freeze(
     from reprobox.freeze import freeze_project, resolve_ca_cert, write_frozen
 
     cfg = _load(project)
+    if cfg.state_dir.is_symlink() or (
+        cfg.state_dir.exists() and not cfg.state_dir.is_dir()
+    ):
+        raise InputError(
+            f"{cfg.state_dir} is not a folder; reprobox keeps the frozen files there",
+            hint="move it out of the way, then freeze again",
+        )
     if from_env:
         cfg = replace(cfg, from_env=True, requirements=None)
     python_exe = None
@@ -187,7 +194,15 @@ def freeze(
     for warning in result.warnings:
         typer.echo(f"reprobox: warning: {warning}", err=True)
     if dry_run:
-        typer.echo(result.dockerfile, nl=False)
+        if as_json:
+            typer.echo(
+                dump_json(
+                    {"dockerfile": result.dockerfile, "manifest": result.manifest}
+                ),
+                nl=False,
+            )
+        else:
+            typer.echo(result.dockerfile, nl=False)
         return
     paths = write_frozen(cfg, result)
     if as_json:

@@ -25,6 +25,22 @@ from reprobox.cli import (
 )
 from reprobox.errors import InputError
 
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def check_memory(memory: str) -> int:
+    """Return --memory in bytes, refusing what Docker would refuse."""
+    match = re.fullmatch(r"([1-9][0-9]{0,15})([bkmg]?)", memory.lower())
+    if match is None:
+        raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
+    size = int(match[1]) * _UNITS[match[2]]
+    if not 6 << 20 <= size < 1 << 50:
+        raise InputError(
+            f"--memory {memory} is outside what Docker accepts (6m to 1024t)",
+            hint="e.g. --memory 4g",
+        )
+    return size
+
 
 def check_seed(seed: int, flag: str) -> None:
     """Refuse a seed outside 0..MAX_SEED before any container sees it."""
@@ -120,8 +136,8 @@ def run(
             f"--cpus {cpus:g} is not a CPU count Docker can enforce",
             hint=f"give {MIN_CPUS} or more, e.g. --cpus 1.5",
         )
-    if memory is not None and not re.fullmatch(r"[1-9][0-9]*[bkmg]?", memory.lower()):
-        raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
+    if memory is not None:
+        check_memory(memory)
     if seed is not None and seeds is not None:
         raise InputError("--seed and --seeds exclude each other", hint="use one")
     if seed is not None:

@@ -173,7 +173,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(path, None, f"cannot be read: {exc.strerror}") from None
     try:
-        text = raw.decode("utf-8")
+        # Some editors start a file with a byte-order mark; TOML has no use for it.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         raise ConfigError(path, None, "is not UTF-8 text", "save it as UTF-8") from None
     if not text.strip():

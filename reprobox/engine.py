@@ -91,6 +91,13 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
         client.ping()
     except docker.errors.DockerException as exc:
         where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        if "Permission denied" in str(exc):
+            raise EngineError(
+                f"the Docker engine at {where} refused this user (permission denied "
+                "on its socket)",
+                hint="add the user to the docker group (then log in again), or "
+                "run as root",
+            ) from exc
         raise EngineError(
             f"no Docker engine answers at {where}",
             hint="start one (scripts/setup-host does) or pass --host",

@@ -88,6 +88,11 @@ def resolve_ca_cert(
     path = Path(value)
     if not path.is_absolute():
         path = (cfg.root / path) if where.endswith("ca_cert") else path.resolve()
+    if path.exists() and not path.is_file():
+        raise InputError(
+            f"{where}: CA bundle {value} is not a regular file",
+            hint="give the path of a PEM certificate file",
+        )
     if not path.is_file():
         raise InputError(
             f"{where}: CA bundle {value} does not exist",

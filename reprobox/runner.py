@@ -460,8 +460,7 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
         return InputError(
             f"{path}: cannot write the run's files there: {exc.strerror or exc}",
-            hint="the runs folder must be a folder: move what is in the way "
-            "(or give another --runs-dir)",
+            hint="the runs folder must be a folder: move what is in the way",
         )
     return RunFailed(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
@@ -694,6 +693,10 @@ def _run_locked(
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
     except BaseException as exc:
+        if container is None and isinstance(exc, InputError):
+            # The engine refused the settings: no container, so no run to record.
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
             _finish(
                 record,

@@ -18,6 +18,7 @@ from typing import Any
 from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
 from reprobox.engine import Engine, image_id, image_layers_digest
+from reprobox.envvars import RESERVED
 from reprobox.errors import InputError
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
@@ -131,6 +132,8 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
             continue
         if not _ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):
             raise refuse(f"options.env.{name}", value, "a NAME=value string")
+        if name in RESERVED or name.startswith("REPROBOX_"):
+            raise refuse(f"options.env.{name}", value, "a variable runs may set")
         if any(ch in value for ch in "\r\n\x00") or len(value) > 4096:
             raise refuse(f"options.env.{name}", value[:40], "one line")
         ref_env[name] = value

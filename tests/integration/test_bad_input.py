@@ -505,8 +505,7 @@ CASES = [
          ("refused the container's settings", "CPUs"), "lower --cpus",
          may_change=("runs/",)),
     Case("memory-below-engine-minimum", (*RUN, "--memory", "1k"), EXIT_USAGE,
-         ("refused the container's settings", "memory"), "--memory",
-         may_change=("runs/",)),
+         ("--memory 1k", "outside what Docker accepts"), "--memory 4g"),
     Case("seed-negative", (*RUN, "--seed", "-1"), EXIT_USAGE,
          ("--seed -1", "out of range"), "0 to 4294967295"),
     Case("seed-too-big", (*RUN, "--seed", "5000000000"), EXIT_USAGE,
@@ -565,6 +564,8 @@ CASES = [
          ("{p}/requirements.txt:1", "outside the project folder"),
          "copy the file into the project",
          setup=write_requirements("-r /etc/hostname\n")),
+    Case("run-cpus-beyond-the-engine", ("run", "{p}", "--cpus", "1000"), EXIT_USAGE,
+         ("the engine refused the container's settings",), "lower --cpus"),
     Case("config-name-with-capitals", ("freeze", "{p}"), EXIT_USAGE,
          ("reprobox.toml", "name", "has capitals"), "name = ",
          setup=edit("reprobox.toml", lambda t: re.sub(

@@ -309,3 +309,41 @@ def test_errors_never_pass_terminal_escapes_through():
         "loss\\x1b[2J\\x1b]0;pwned\\x07 nan"
     )
     assert _printable("tail:\nline\tok") == "tail:\nline\tok"
+
+
+@pytest.mark.parametrize("memory", ["1b", "5m", "99999999999g"])
+def test_memory_docker_would_refuse_is_refused_first(memory):
+    from reprobox.cli_run import check_memory
+
+    with pytest.raises(InputError, match="outside what Docker accepts"):
+        check_memory(memory)
+
+
+def test_a_reprobox_path_that_is_a_file_is_named(tmp_path, fake_lock):
+    from typer.testing import CliRunner
+
+    from reprobox.cli import app
+
+    project(tmp_path)
+    (tmp_path / ".reprobox").write_text("not a folder")
+    result = CliRunner().invoke(app, ["freeze", str(tmp_path)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError)
+    assert "is not a folder; reprobox keeps the frozen files there" in str(
+        result.exception
+    )
+
+
+def test_a_config_with_a_byte_order_mark_reads(tmp_path):
+    (tmp_path / "reprobox.toml").write_bytes(
+        '\ufeffcommand = "python train.py"\n'.encode()
+    )
+    assert load_config(tmp_path).command == ("python", "train.py")
+
+
+def test_a_ca_cert_that_is_a_device_is_named(tmp_path):
+    from reprobox.freeze import resolve_ca_cert
+
+    cfg = load_config(project(tmp_path))
+    with pytest.raises(InputError, match="is not a regular file"):
+        resolve_ca_cert("/dev/zero", cfg, {})

@@ -430,6 +430,8 @@ def test_an_empty_engine_flag_is_refused(flag, monkeypatch):
         ({"profile": "--privileged"}, "profile"),
         ({"options": {"env": {"A": "1\nB=2"}}}, "options.env.A"),
         ({"options": {"env": {"BAD NAME": "1"}}}, "options.env.BAD NAME"),
+        ({"options": {"env": {"LD_PRELOAD": "/x.so"}}}, "options.env.LD_PRELOAD"),
+        ({"options": {"env": {"REPROBOX_OUT": "/"}}}, "options.env.REPROBOX_OUT"),
     ],
 )
 def test_a_reference_record_cannot_ask_for_more_than_run_could(reference, field):
