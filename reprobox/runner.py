@@ -47,6 +47,7 @@ from reprobox.engine import (
 )
 from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
 from reprobox.errors import InputError, Interrupted, ReproboxError, RunFailed
+from reprobox.manifest import sha256_file
 
 RECORD_SCHEMA_VERSION = 1
 OUT_IN_CONTAINER = "/reprobox/out"
@@ -766,6 +767,7 @@ def _run_locked(
             "log_tail": "\n".join(log_lines[-20:]),
         }
     _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
+    record["warnings"] += _data_changed_during(target, manifest)
     try:
         _write_record(record_path, record)
     except OSError as exc:
@@ -802,6 +804,24 @@ def _finish(
             "error": error,
         }
     )
+
+
+def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:
+    """Name the data files whose bytes differ now from those checked before the run."""
+    frozen = {item["path"]: item["sha256"] for item in manifest.get("data") or []}
+    changed = []
+    for host, rel in target.data:
+        try:
+            now = sha256_file(host)
+        except OSError:
+            now = None
+        if rel in frozen and now != frozen[rel]:
+            changed.append(
+                f"data file {rel} changed during the run (its sha256 is not the one "
+                "checked before it): the record's data fingerprints may not "
+                "describe what training read"
+            )
+    return changed
 
 
 def _write_record(record_path: Path, record: Mapping[str, Any]) -> None:

@@ -133,6 +133,11 @@ def _read_into(
         elif option is not None:
             _check_option(option, value, origin, warnings)
         else:
+            if "--hash" in line:
+                warnings.append(
+                    f"{origin}: its --hash is not kept; the lock pins the hashes "
+                    "the index serves for the resolved version"
+                )
             entries.append(RequirementEntry(_parse_requirement(line, origin), origin))
 
 

@@ -118,3 +118,30 @@ def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
                     "packages": {"six": "1.17.0"}}
     machine = machine_from_capture(kept)
     assert machine["packages"] == {"six": "1.17.0"} and machine["keras"] is None
+
+
+def test_data_changed_on_the_host_during_the_run_is_a_warning(tmp_path):
+    import hashlib
+
+    from reprobox.runner import RunTarget, _data_changed_during
+
+    data = tmp_path / "small.csv"
+    data.write_text("1,2\n")
+    frozen = hashlib.sha256(b"1,2\n").hexdigest()
+    target = RunTarget(project="p", runs_dir=tmp_path, data=((data, "small.csv"),))
+    manifest = {"data": [{"path": "small.csv", "sha256": frozen}]}
+    assert _data_changed_during(target, manifest) == []
+    data.write_text("tampered\n")
+    [warning] = _data_changed_during(target, manifest)
+    assert warning.startswith("data file small.csv changed during the run")
+
+
+def test_a_users_hash_in_requirements_is_said_to_be_replaced(tmp_path):
+    from reprobox.lock.requirements_file import read_requirements_file
+
+    path = tmp_path / "requirements.txt"
+    path.write_text("six>=1.0 --hash=sha256:deadbeef\n")
+    entries, warnings = read_requirements_file(path)
+    assert [str(e.requirement) for e in entries] == ["six>=1.0"]
+    assert warnings == [f"{path}:1: its --hash is not kept; the lock pins the "
+                        "hashes the index serves for the resolved version"]
