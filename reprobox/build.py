@@ -325,13 +325,22 @@ def image_tag(name: str, digest: str) -> str:
 
 def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
     """Return every file of the build context and where it comes from."""
+    # The frozen files go in as the bytes load_frozen checked against the
+    # manifest, never read again: a `reprobox freeze` running meanwhile must
+    # not put another lock into an image whose labels name this one.
+    dockerfile = frozen.dockerfile_text
     entries: list[Entry] = [
-        ("Dockerfile", frozen.dockerfile_path),
-        ("requirements.lock", frozen.lock_path),
+        (
+            "Dockerfile",
+            dockerfile.encode("utf-8")
+            if dockerfile is not None
+            else frozen.dockerfile_path,
+        ),
+        ("requirements.lock", frozen.lock_text.encode("utf-8")),
         ("manifest.json", frozen.core_text.encode("utf-8")),
     ]
     if frozen.vcs_text is not None:
-        entries.append((VCS_NAME, frozen.state_dir / VCS_NAME))
+        entries.append((VCS_NAME, frozen.vcs_text.encode("utf-8")))
     entries += [
         (f"reprobox_runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))
     ]

@@ -243,7 +243,7 @@ def tidy_killed_runs(cfg, engine) -> None:
 
     for orphan in remove_orphans(engine, cfg.name):
         say(f"removed container of interrupted run {orphan}")
-    for closed in close_abandoned_records(cfg.state_dir / "runs"):
+    for closed in close_abandoned_records(cfg.state_dir / "runs", cfg.name):
         say(f"marked run {closed} interrupted: the reprobox that ran it was killed")
 
 

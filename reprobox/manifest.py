@@ -47,9 +47,9 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
         raise InputError(f"{path}: cannot read {kind}: {exc.strerror}") from None
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(
-            f"{path}: {kind} is not valid JSON ({exc})",
+            f"{path}: {kind} is not valid JSON ({str(exc).splitlines()[0][:200]})",
             hint="restore it or create it again",
         ) from None
     except RecursionError:
@@ -89,6 +89,7 @@ class FrozenProject:
     manifest_text: str
     lock_text: str
     vcs_text: str | None = None
+    dockerfile_text: str | None = None  # as checked against the manifest
 
     @property
     def manifest_path(self) -> Path:
@@ -246,7 +247,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         if vcs_sha
         else None
     )
-    _read_frozen(
+    dockerfile_text = _read_frozen(
         state / DOCKERFILE_NAME,
         manifest.get("dockerfile_sha256"),
         cfg.root,
@@ -258,6 +259,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         manifest_text=manifest_path.read_text(encoding="utf-8"),
         lock_text=lock_text,
         vcs_text=vcs_text,
+        dockerfile_text=dockerfile_text,
     )
 
 

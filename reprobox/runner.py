@@ -16,6 +16,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import secrets as _random
 import shutil
 import signal
@@ -128,17 +129,24 @@ def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> No
             fh.write(dump_json(record))
 
 
-def close_abandoned_records(runs_dir: Path) -> list[str]:
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+
+
+def close_abandoned_records(runs_dir: Path, project: str | None = None) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
     A record whose lock file is missing (written before locks existed, or its
     folder copied from elsewhere) is left alone: nothing says its owner died.
+    So is a lock file whose name is not a run id, or whose copy names another
+    project.
     """
     closed: list[str] = []
     if not runs_dir.is_dir():
         return closed
     for lock in sorted(runs_dir.glob(".*.lock")):
         run_id = lock.name[1 : -len(".lock")]
+        if not RUN_ID.fullmatch(run_id):
+            continue
         run_dir = runs_dir / run_id
         record_path = run_dir / "record.json"
         try:
@@ -151,10 +159,18 @@ def close_abandoned_records(runs_dir: Path) -> list[str]:
             except OSError:
                 continue  # its reprobox is alive
             record = _host_copy(fd)
+            if record is not None and (
+                record.get("run_id") != run_id
+                or (project is not None and record.get("project") != project)
+            ):
+                continue  # not this project's run: not ours to close
             if record is None and not (run_dir / LOG_NAME).exists():
                 # Killed before it kept a copy, so before any container
                 # started: record.json is still the one reprobox wrote.
-                record = _read_json(record_path)
+                record = _read_json(record_path) or None
+            if record is None and run_dir.is_dir():
+                # The copy is damaged: close the run with what is known here.
+                record = _unknown_record(run_id, project)
             if record is not None and record.get("status") == "running":
                 _give_back(run_dir)
                 record["status"] = "interrupted"
@@ -174,6 +190,27 @@ def close_abandoned_records(runs_dir: Path) -> list[str]:
         finally:
             os.close(fd)
     return closed
+
+
+def _unknown_record(run_id: str, project: str | None) -> dict[str, Any]:
+    """Return a record for a killed run whose own copy is lost: id and project."""
+    return {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "reprobox_version": __version__,
+        "run_id": run_id,
+        "status": "running",
+        "exit_code": None,
+        "started_at": None,
+        "finished_at": None,
+        "project": project,
+        "metrics": {},
+        "history": [],
+        "warnings": [
+            "the host-side copy of this record was damaged; only its "
+            "id and project are known"
+        ],
+        "error": None,
+    }
 
 
 def _host_copy(fd: int) -> dict[str, Any] | None:
@@ -784,10 +821,11 @@ def _finish(
     exit_code: int | None,
     error: dict | None,
 ) -> None:
-    _give_back(run_dir)
+    given_back = _give_back(run_dir)
     capture, damaged = sane_capture(_read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
+    warnings += given_back
     if capture.get("error") and error is not None:
         error["message"] = str(capture["error"].get("message", error["message"]))
     record.update(
@@ -837,54 +875,100 @@ def _write_record(record_path: Path, record: Mapping[str, Any]) -> None:
             else:
                 record_path.unlink()
     atomic_write_json(record_path, record)
+    if os.geteuid() == 0:  # the record, too, belongs to the owner of runs/
+        with contextlib.suppress(OSError):
+            owner = record_path.parent.parent.stat()
+            os.chown(record_path, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
-def _give_back(run_dir: Path) -> None:
+# How deep _give_back goes: one open descriptor per level. Deeper than this
+# (a script can nest folders thousands deep) stays with uid 1000, said once.
+GIVE_BACK_DEPTH = 256
+
+
+def _give_back(run_dir: Path) -> list[str]:
     """Hand a run folder the container wrote back to the owner of runs/.
 
     As root, reprobox lends the folder to the container's uid (1000) so the
     non-root training process can write there; once it is done, the files
     belong to whoever owns the project's runs folder again, readable by them
-    and their group like the rest of the project.
+    and their group like the rest of the project. Returns warnings.
+
+    The container may have left anything there: links are never followed
+    (every step is relative to an open folder descriptor, opened with
+    O_NOFOLLOW), the walk keeps its own stack (no recursion limit, no path
+    length limit), and only plain files and folders get their modes changed.
     """
     if os.geteuid() != 0:
-        return
+        return []
     try:
         owner = run_dir.parent.stat()
     except OSError:
-        return
-    # The container may have left links: never follow one, act on descriptors
-    # opened with O_NOFOLLOW, and only on plain files and folders.
-    for dirpath, dirnames, filenames in os.walk(run_dir, followlinks=False):
-        for name in [None, *dirnames, *filenames]:
-            path = dirpath if name is None else os.path.join(dirpath, name)
-            _give_back_one(path, owner.st_uid, owner.st_gid)
-
-
-def _give_back_one(path: str, uid: int, gid: int) -> None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        return []
+    uid, gid = owner.st_uid, owner.st_gid
+    dir_flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        fd = os.open(path, flags)
+        top = os.open(run_dir, dir_flags)
+    except OSError:
+        return []
+    _give_back_fd(top, uid, gid, 0o755)
+    too_deep = False
+    stack = [(top, iter(_names(top)))]
+    while stack:
+        fd, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            os.close(fd)
+            stack.pop()
+            continue
+        try:
+            child = os.open(name, dir_flags, dir_fd=fd)
+        except OSError:
+            _give_back_entry(fd, name, uid, gid)  # not a folder (or a link)
+            continue
+        _give_back_fd(child, uid, gid, 0o755)
+        if len(stack) >= GIVE_BACK_DEPTH:
+            os.close(child)
+            too_deep = True
+            continue
+        stack.append((child, iter(_names(child))))
+    if too_deep:
+        return [
+            f"folders deeper than {GIVE_BACK_DEPTH} levels in the run folder stay "
+            "owned by the container's uid 1000"
+        ]
+    return []
+
+
+def _names(fd: int) -> list[str]:
+    try:
+        return sorted(os.listdir(fd))
+    except OSError:
+        return []
+
+
+def _give_back_entry(dir_fd: int, name: str, uid: int, gid: int) -> None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError:
         # A link (or gone): lchown changes the link itself, never its target.
         with contextlib.suppress(OSError, NotImplementedError):
-            os.chown(path, uid, gid, follow_symlinks=False)
+            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
         return
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            wanted = 0o755
-        elif stat.S_ISREG(st.st_mode):
-            wanted = 0o644
-        else:  # a FIFO or socket: its owner only
-            os.fchown(fd, uid, gid)
-            return
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, (st.st_mode & 0o777) | wanted)
-    except OSError:
-        pass
+        _give_back_fd(fd, uid, gid, 0o644)
     finally:
         os.close(fd)
+
+
+def _give_back_fd(fd: int, uid: int, gid: int, wanted: int) -> None:
+    """Chown an open file or folder; make a plain one readable (wanted bits)."""
+    with contextlib.suppress(OSError):
+        st = os.fstat(fd)
+        os.fchown(fd, uid, gid)
+        if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
+            os.fchmod(fd, (st.st_mode & 0o777) | wanted)
 
 
 def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:

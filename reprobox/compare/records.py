@@ -101,6 +101,11 @@ def read_record(path: Path) -> Record:
             f"{exc.msg})",
             hint="the run may have been cut short; re-run it or leave this file out",
         ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise InputError(
+            f"{path}: not a run record ({_first_line(str(exc))})",
+            hint="give the record.json that `reprobox run` wrote",
+        ) from None
     except RecursionError:
         raise InputError(
             f"{path}: not a run record (nested too deeply)",
@@ -129,6 +134,10 @@ def _record_files(path: Path) -> list[Path]:
         f"{path}: holds no run record ({RECORD_FILE})",
         hint="give a record.json, a run folder or a .reprobox/runs folder",
     )
+
+
+def _first_line(text: str) -> str:
+    return (text.splitlines() or [""])[0][:200]
 
 
 def _check_record(path: Path, data: Any) -> None:

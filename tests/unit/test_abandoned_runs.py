@@ -57,29 +57,29 @@ def _start_holder(runs: Path, run_id: str) -> subprocess.Popen:
 
 def test_record_of_killed_owner_is_closed(tmp_path):
     runs = tmp_path / "runs"
-    record_path = _running_record(runs, "r1")
-    holder = _start_holder(runs, "r1")
+    record_path = _running_record(runs, "20260101T000001Z-000001")
+    holder = _start_holder(runs, "20260101T000001Z-000001")
     holder.send_signal(signal.SIGKILL)
     holder.wait()
 
-    assert close_abandoned_records(runs) == ["r1"]
+    assert close_abandoned_records(runs) == ["20260101T000001Z-000001"]
     record = json.loads(record_path.read_text())
     assert record["status"] == "interrupted"
     assert record["finished_at"] is not None
     assert record["error"]["message"].startswith("the reprobox process running it")
     assert record["error"]["log_tail"] == "epoch 1\nepoch 2"
-    assert not (runs / ".r1.lock").exists()
+    assert not (runs / ".20260101T000001Z-000001.lock").exists()
     assert close_abandoned_records(runs) == []  # once only
 
 
 def test_record_of_live_owner_is_left_running(tmp_path):
     runs = tmp_path / "runs"
-    record_path = _running_record(runs, "r2")
-    holder = _start_holder(runs, "r2")
+    record_path = _running_record(runs, "20260101T000002Z-000002")
+    holder = _start_holder(runs, "20260101T000002Z-000002")
     try:
         assert close_abandoned_records(runs) == []
         assert json.loads(record_path.read_text())["status"] == "running"
-        assert (runs / ".r2.lock").exists()
+        assert (runs / ".20260101T000002Z-000002.lock").exists()
     finally:
         holder.kill()
         holder.wait()
@@ -87,33 +87,35 @@ def test_record_of_live_owner_is_left_running(tmp_path):
 
 def test_record_without_lock_is_left_alone(tmp_path):
     runs = tmp_path / "runs"
-    record_path = _running_record(runs, "r3")  # e.g. copied from another machine
+    record_path = _running_record(
+        runs, "20260101T000003Z-000003"
+    )  # e.g. copied from another machine
     assert close_abandoned_records(runs) == []
     assert json.loads(record_path.read_text())["status"] == "running"
 
 
 def test_finished_record_keeps_its_status(tmp_path):
     runs = tmp_path / "runs"
-    (runs / "r4").mkdir(parents=True)
-    (runs / "r4" / "record.json").write_text(
-        dump_json({"run_id": "r4", "status": "succeeded"})
+    (runs / "20260101T000004Z-000004").mkdir(parents=True)
+    (runs / "20260101T000004Z-000004" / "record.json").write_text(
+        dump_json({"run_id": "20260101T000004Z-000004", "status": "succeeded"})
     )
-    fd = hold_run_lock(runs, "r4")
+    fd = hold_run_lock(runs, "20260101T000004Z-000004")
     os.close(fd)  # the owner died after writing its final record
     assert close_abandoned_records(runs) == []
-    assert json.loads((runs / "r4" / "record.json").read_text())["status"] == (
-        "succeeded"
-    )
-    assert not (runs / ".r4.lock").exists()
+    assert json.loads((runs / "20260101T000004Z-000004" / "record.json").read_text())[
+        "status"
+    ] == ("succeeded")
+    assert not (runs / ".20260101T000004Z-000004.lock").exists()
 
 
 def test_release_removes_the_lock_file(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
-    fd = hold_run_lock(runs, "r5")
-    assert (runs / ".r5.lock").exists()
-    release_run_lock(runs, "r5", fd)
-    assert not (runs / ".r5.lock").exists()
+    fd = hold_run_lock(runs, "20260101T000005Z-000005")
+    assert (runs / ".20260101T000005Z-000005.lock").exists()
+    release_run_lock(runs, "20260101T000005Z-000005", fd)
+    assert not (runs / ".20260101T000005Z-000005.lock").exists()
 
 
 def test_missing_runs_folder(tmp_path):
@@ -123,16 +125,16 @@ def test_missing_runs_folder(tmp_path):
 def test_killed_owner_closed_within_a_second(tmp_path):
     """The kernel drops the flock as the process dies: no pid guessing."""
     runs = tmp_path / "runs"
-    _running_record(runs, "r6")
-    holder = _start_holder(runs, "r6")
+    _running_record(runs, "20260101T000006Z-000006")
+    holder = _start_holder(runs, "20260101T000006Z-000006")
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait()
     deadline = time.monotonic() + 1
     while time.monotonic() < deadline and not close_abandoned_records(runs):
         time.sleep(0.05)
-    assert json.loads((runs / "r6" / "record.json").read_text())["status"] == (
-        "interrupted"
-    )
+    assert json.loads((runs / "20260101T000006Z-000006" / "record.json").read_text())[
+        "status"
+    ] == ("interrupted")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
@@ -140,7 +142,7 @@ def test_run_folder_is_given_back_without_following_links(tmp_path):
     from reprobox.runner import _give_back
 
     runs = tmp_path / "runs"
-    run_dir = runs / "r7"
+    run_dir = runs / "20260101T000007Z-000007"
     (run_dir / "sub").mkdir(parents=True)
     secret = tmp_path / "outside-secret"
     secret.write_text("keep me private")
@@ -172,23 +174,32 @@ def test_run_folder_is_given_back_without_following_links(tmp_path):
 def test_a_record_forged_inside_the_container_is_closed_from_the_host_copy(tmp_path):
     """After a SIGKILL, record.json is whatever the script left: not trusted."""
     runs = tmp_path / "runs"
-    record_path = _running_record(runs, "r8")
-    holder = _start_holder(runs, "r8")
+    record_path = _running_record(runs, "20260101T000008Z-000008")
+    holder = _start_holder(runs, "20260101T000008Z-000008")
     host_file = tmp_path / "host-secret.txt"
     host_file.write_text("HOST-SECRET-CONTENT")
     # What a hostile training script can do to its own run folder:
     record_path.write_text(
-        dump_json({"run_id": "../../escape", "status": "succeeded",
-                   "metrics": {"acc": 0.999}, "project": "other"})
+        dump_json(
+            {
+                "run_id": "../../escape",
+                "status": "succeeded",
+                "metrics": {"acc": 0.999},
+                "project": "other",
+            }
+        )
     )
-    (runs / "r8" / LOG_NAME).unlink()
-    (runs / "r8" / LOG_NAME).symlink_to(host_file)
+    (runs / "20260101T000008Z-000008" / LOG_NAME).unlink()
+    (runs / "20260101T000008Z-000008" / LOG_NAME).symlink_to(host_file)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
 
-    assert close_abandoned_records(runs) == ["r8"]
+    assert close_abandoned_records(runs) == ["20260101T000008Z-000008"]
     record = json.loads(record_path.read_text())
-    assert record["run_id"] == "r8" and record["status"] == "interrupted"
+    assert (
+        record["run_id"] == "20260101T000008Z-000008"
+        and record["status"] == "interrupted"
+    )
     assert "metrics" not in record and "project" not in record
     assert record["error"]["log_tail"] == ""  # the planted link was not followed
     assert "HOST-SECRET" not in record_path.read_text()
@@ -213,3 +224,66 @@ def test_an_engine_that_is_not_docker_is_one_engine_error():
     with pytest.raises(EngineError, match="not Docker's API") as info:
         remove_orphans(engine, "proj")
     assert info.value.exit_code == 3
+
+
+RID = "20260101T000009Z-000009"
+
+
+def test_a_damaged_host_copy_still_closes_the_run(tmp_path):
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, RID)
+    holder = _start_holder(runs, RID)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    (runs / f".{RID}.lock").write_text("garbage{")
+    record_path.write_text(dump_json({"run_id": RID, "status": "succeeded"}))
+    assert close_abandoned_records(runs, "proj") == [RID]
+    record = json.loads(record_path.read_text())
+    assert (record["status"], record["project"]) == ("interrupted", "proj")
+    assert "damaged" in record["warnings"][0]
+
+
+def test_lock_files_that_are_not_run_ids_are_ignored(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for name in ("....lock", "...lock", ".x.lock"):
+        (runs / name).write_text(dump_json({"run_id": "..", "status": "running"}))
+    assert close_abandoned_records(runs, "proj") == []
+    assert sorted(p.name for p in tmp_path.rglob("record.json")) == []
+
+
+def test_another_projects_copy_is_not_closed_here(tmp_path):
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, RID)
+    holder = _start_holder(runs, RID)  # its copy names no project
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert close_abandoned_records(runs, "mine") == []
+    assert json.loads(record_path.read_text())["status"] == "running"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
+def test_a_tree_thousands_deep_is_given_back_without_recursion(tmp_path):
+    from reprobox.runner import GIVE_BACK_DEPTH, _give_back
+
+    runs = tmp_path / "runs"
+    run_dir = runs / RID
+    run_dir.mkdir(parents=True)
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:  # 1500 levels of long names: deeper than recursion and PATH_MAX allow
+        for _ in range(1500):
+            os.mkdir("d" * 200, dir_fd=fd)
+            os.chown("d" * 200, 1000, 1000, dir_fd=fd)
+            child = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+    os.chown(run_dir, 1000, 1000)
+    warnings = _give_back(run_dir)
+    assert warnings == [
+        f"folders deeper than {GIVE_BACK_DEPTH} levels in the run folder stay "
+        "owned by the container's uid 1000"
+    ]
+    assert run_dir.stat().st_uid == runs.stat().st_uid
+    assert (run_dir / ("d" * 200)).stat().st_uid == runs.stat().st_uid
