@@ -108,11 +108,23 @@ def _comparison(paths, reference, tol, metric, epsilon):
     flag_tolerances = _parse_tolerances(tol)
     _check_metric_names(records, "--metric", metric)
     _check_metric_names(records, "--tol", list(flag_tolerances))
-    settings = _project_settings(paths)
+    if reference is None:
+        # The earliest run that succeeded: an interrupted or failed run has no
+        # numbers to hold the others to.
+        ref = next((i for i, r in enumerate(records) if r.status == "succeeded"), 0)
+    else:
+        ref = int(reference) if reference.isdigit() else reference
+    # Tolerances and metric names come from the reference run's project, so
+    # that the verdict does not depend on the order the runs were given in.
+    ref_record = (
+        records[ref]
+        if isinstance(ref, int) and -len(records) <= ref < len(records)
+        else next((r for r in records if r.run_id == ref), None)
+    )
+    settings = _project_settings([ref_record.path]) if ref_record else {}
     tolerances = dict(settings.get("tolerances") or {})
     tolerances.update(flag_tolerances)
     metrics = list(metric) or settings.get("compare") or None
-    ref = int(reference) if reference and reference.isdigit() else (reference or 0)
     return records, compare_runs(
         records, reference=ref, tolerances=tolerances, metrics=metrics, epsilon=epsilon
     )
@@ -184,8 +196,9 @@ RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ fold
 RefOpt = typer.Option(
     None,
     "--reference",
-    help="Reference run: its run id, or its position among the runs given, "
-    "counting from 0 (default: the earliest run).",
+    help="Reference run: its run id, or its position among the runs given "
+    "(sorted by start time), counting from 0 (default: the earliest run that "
+    "succeeded).",
 )
 TolOpt = typer.Option(
     [],

@@ -283,10 +283,17 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Rerun an image from its labels and compare with its reference run."""
+    from reprobox.cli_compare import _warn_if_it_enters_an_image
     from reprobox.compare import load_records, render_json, render_text
     from reprobox.engine import connect
     from reprobox.verify import verify_image
 
+    if runs_dir.exists() and not runs_dir.is_dir():
+        raise InputError(
+            f"{runs_dir}: cannot write the run's files there: not a folder",
+            hint="the runs folder must be a folder: give another --runs-dir",
+        )
+    _warn_if_it_enters_an_image(runs_dir / "record.json")
     engine = connect(host, context)
     ref_data = load_records([reference])[-1].data if reference else None
     result = verify_image(

@@ -256,10 +256,13 @@ def build_image(
     if code != 0:
         # The Dockerfile's own checks say what the user must change; say it alone.
         for line in lines:
-            if "the project is frozen for" in line:
-                sentence = line.split("the base image has", 1)[-1].strip().strip('"')
+            # The message the check prints, not the step's own command text
+            # (BuildKit echoes the RUN line, which holds the same words).
+            found = _PYTHON_MISMATCH.search(line)
+            if found:
                 raise InputError(
-                    f"the base image has {sentence}",
+                    f"the base image has Python {found[1]}, the project is frozen "
+                    f"for {found[2]}",
                     hint="set python to the base image's, or another base_image, "
                     "then freeze again",
                 )
@@ -269,6 +272,11 @@ def build_image(
             log_tail="\n".join(lines[-25:]),
         )
     return image_id(engine, tag)
+
+
+_PYTHON_MISMATCH = re.compile(
+    r"the base image has Python (\d+\.\d+), the project is frozen for (\d+\.\d+)"
+)
 
 
 def failing_step(lines: Sequence[str]) -> str | None:

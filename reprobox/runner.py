@@ -177,7 +177,7 @@ def close_abandoned_records(runs_dir: Path, project: str | None = None) -> list[
                 record["finished_at"] = _iso(time.time())
                 record["error"] = {
                     "message": "the reprobox process running it was killed; "
-                    "closed by a later `reprobox run`",
+                    "closed by a later `reprobox run` or `reprobox build`",
                     "log_tail": _log_tail(run_dir / LOG_NAME),
                 }
                 try:

@@ -193,6 +193,14 @@ def verify_image(
 
     manifest = json.loads(labels[MANIFEST_LABEL])
     check_manifest(Path(f"image {image}: label {MANIFEST_LABEL}"), manifest)
+    if manifest["data"]:
+        names = ", ".join(entry["path"] for entry in manifest["data"])
+        raise InputError(
+            f"image {image} trains on data files that are not in the image "
+            f"({names}); verify cannot mount them",
+            hint="rerun it in its project with `reprobox run`, and compare the "
+            "record with the reference",
+        )
     opts = reference_options(reference, image)
     target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
     record = run_in_container(

@@ -263,18 +263,21 @@ def test_another_projects_copy_is_not_closed_here(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
-def test_a_tree_thousands_deep_is_given_back_without_recursion(tmp_path):
+def test_a_tree_deeper_than_path_max_is_given_back_without_recursion(tmp_path):
     from reprobox.runner import GIVE_BACK_DEPTH, _give_back
 
     runs = tmp_path / "runs"
     run_dir = runs / RID
     run_dir.mkdir(parents=True)
     fd = os.open(run_dir, os.O_RDONLY)
-    try:  # 1500 levels of long names: deeper than recursion and PATH_MAX allow
-        for _ in range(1500):
-            os.mkdir("d" * 200, dir_fd=fd)
-            os.chown("d" * 200, 1000, 1000, dir_fd=fd)
-            child = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+    # 400 levels of 40-character names: paths far past PATH_MAX, and deeper
+    # than the walk goes (not deeper still: pytest's own clean-up of old tmp
+    # folders uses shutil.rmtree, which recurses).
+    try:
+        for _ in range(400):
+            os.mkdir("d" * 40, dir_fd=fd)
+            os.chown("d" * 40, 1000, 1000, dir_fd=fd)
+            child = os.open("d" * 40, os.O_RDONLY, dir_fd=fd)
             os.close(fd)
             fd = child
     finally:
@@ -286,4 +289,4 @@ def test_a_tree_thousands_deep_is_given_back_without_recursion(tmp_path):
         "owned by the container's uid 1000"
     ]
     assert run_dir.stat().st_uid == runs.stat().st_uid
-    assert (run_dir / ("d" * 200)).stat().st_uid == runs.stat().st_uid
+    assert (run_dir / ("d" * 40)).stat().st_uid == runs.stat().st_uid

@@ -347,3 +347,22 @@ def test_a_ca_cert_that_is_a_device_is_named(tmp_path):
     cfg = load_config(project(tmp_path))
     with pytest.raises(InputError, match="is not a regular file"):
         resolve_ca_cert("/dev/zero", cfg, {})
+
+
+def test_only_the_checks_own_message_means_a_python_mismatch():
+    """BuildKit echoes the RUN line, which holds the same words: a pip failure
+    in that step must not be blamed on the Python version."""
+    from reprobox.engine import _PYTHON_MISMATCH
+
+    echoed = (
+        '#7 [2/4] RUN --mount=type=cache ... sys.exit(None if v == "3.11" else '
+        '"the base image has Python " + v + ", the project is frozen for 3.11: '
+        'change python or base_image")\'; python3 -m venv /opt/venv; ...'
+    )
+    printed = (
+        "#7 0.412 the base image has Python 3.12, the project is frozen for "
+        "3.11: change python or base_image"
+    )
+    assert _PYTHON_MISMATCH.search(echoed) is None
+    found = _PYTHON_MISMATCH.search(printed)
+    assert (found[1], found[2]) == ("3.12", "3.11")

@@ -1,4 +1,5 @@
 import importlib.util
+import json
 import re
 import sys
 import time
@@ -194,3 +195,21 @@ def test_a_damaged_manifest_beside_the_runs_is_named(tmp_path, manifest):
     assert "Traceback" not in result.stderr
     assert f"{state / 'manifest.json'}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_default_reference_is_the_earliest_run_that_succeeded(tmp_path):
+    from reprobox.atomic import dump_json
+
+    ref = synthetic.make_record("20240101T000000Z-aaaaaa").data
+    runs = []
+    for run_id, status in [("20240101T000000Z-aaaaaa", "interrupted"),
+                           ("20240101T000001Z-bbbbbb", "succeeded"),
+                           ("20240101T000002Z-cccccc", "succeeded")]:
+        data = {**ref, "run_id": run_id, "status": status,
+                "started_at": f"2024-01-01T00:00:0{run_id[14]}+00:00"}
+        folder = tmp_path / "runs" / run_id
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(dump_json(data))
+        runs.append(str(folder))
+    result = _cli("compare", *runs, "--json", cwd=tmp_path)
+    assert json.loads(result.stdout)["reference"] == "20240101T000001Z-bbbbbb"
