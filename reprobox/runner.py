@@ -132,7 +132,11 @@ def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> No
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
-def close_abandoned_records(runs_dir: Path, project: str | None = None) -> list[str]:
+def close_abandoned_records(
+    runs_dir: Path,
+    project: str | None = None,
+    on_closed: Callable[[dict[str, Any]], None] | None = None,
+) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
     A record whose lock file is missing (written before locks existed, or its
@@ -185,6 +189,8 @@ def close_abandoned_records(runs_dir: Path, project: str | None = None) -> list[
                 except OSError:
                     continue
                 closed.append(run_id)
+                if on_closed is not None:
+                    on_closed(record)
             with contextlib.suppress(OSError):
                 lock.unlink()
         finally:

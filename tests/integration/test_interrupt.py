@@ -183,3 +183,41 @@ def test_signal_while_container_starts_leaves_no_container(
         shown = [(c["id"], c["state"]) for c in left]
         assert left == [], (f"attempt {attempt}: {shown} left after "
                             f"{stderr.read_text().strip().splitlines()[-1]!r}")
+
+
+@pytest.mark.second_engine
+def test_orphan_on_another_engine_is_removed_by_the_next_local_run(
+        cli, sleeper, tmp_path):
+    """A run killed on --host left its container there; the next run, on any
+    engine, closes the record and removes that container too."""
+    import docker
+
+    engine2 = "unix:///run/reprobox-engine2/docker.sock"
+    client2 = docker.DockerClient(base_url=engine2)
+    try:
+        proc, _ = start_run(cli, sleeper, tmp_path, "--host", engine2)
+        try:
+            orphan = wait_for_container(client2, sleeper.name, proc,
+                                        log_line="sleeper started", timeout=240)
+            proc.kill()
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        run_id = orphan["labels"]["org.reprobox.run-id"]
+        assert [c["id"] for c in project_containers(client2, sleeper.name)] == [
+            orphan["id"]]
+
+        after = cli.run("build", str(sleeper.path), timeout=300)
+        assert f"{engine2}: removed container of interrupted run {run_id}" in \
+            after.stderr, after.describe()
+        assert project_containers(client2, sleeper.name) == []
+        record = json.loads((sleeper.path / ".reprobox" / "runs" / run_id /
+                             "record.json").read_text())
+        assert record["status"] == "interrupted"
+        assert record["engine"]["host"] == engine2
+    finally:
+        for container in project_containers(client2, sleeper.name):
+            client2.api.remove_container(container["id"], force=True)
+        client2.close()
