@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest_cross import BASE_IMAGE, ENGINE1, engine_client
 
-ENGINE_URL = "unix:///var/run/docker.sock"
-BASE_IMAGE = "reprobox-base:bookworm-py3.11"
+ENGINE_URL = ENGINE1
 PROJECT_LABEL = "org.reprobox.project"
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -28,13 +28,6 @@ TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 # Read once at import: tests/conftest.py strips PIP_CERT from os.environ per test,
 # but the CLI subprocesses need it to reach PyPI through this host's proxy.
 HOST_ENV = dict(os.environ)
-
-
-def missing(reason: str) -> None:
-    """Skip, or fail under CI=true, where the engine must be there."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the engine must be set up)")
-    pytest.skip(reason)
 
 
 def clean_env() -> dict[str, str]:
@@ -150,20 +143,7 @@ class Cleanup:
 @pytest.fixture(scope="session")
 def docker_client():
     """Return a docker SDK client on the local engine, or skip/fail."""
-    try:
-        import docker
-        import docker.errors
-    except ImportError:
-        missing("the docker SDK is not installed (pip install -e '.[test]')")
-    try:
-        client = docker.DockerClient(base_url=ENGINE_URL, timeout=600)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        missing(f"no Docker engine answers at {ENGINE_URL}: {exc}")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        missing(f"base image {BASE_IMAGE} is missing (scripts/setup-host makes it)")
+    client = engine_client(ENGINE_URL)
     yield client
     client.close()
 

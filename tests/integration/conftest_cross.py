@@ -40,7 +40,8 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _client(url: str):
+def engine_client(url: str):
+    """Return a docker SDK client on the engine at url, with the base image."""
     try:
         import docker
         import docker.errors
@@ -61,7 +62,7 @@ def _client(url: str):
 @pytest.fixture(scope="session")
 def engine1_client():
     """Return a docker client on the host engine, or skip/fail."""
-    client = _client(ENGINE1)
+    client = engine_client(ENGINE1)
     yield client
     client.close()
 
@@ -69,7 +70,7 @@ def engine1_client():
 @pytest.fixture(scope="session")
 def engine2_client(engine1_client):
     """Return a docker client on the second engine, or skip/fail."""
-    client = _client(ENGINE2)
+    client = engine_client(ENGINE2)
     if client.info()["ID"] == engine1_client.info()["ID"]:
         pytest.fail(f"{ENGINE2} is the host engine, not a second one")
     yield client
