@@ -116,7 +116,7 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
-    from reprobox.engine import MIN_CPUS, connect, remove_orphans
+    from reprobox.engine import MAX_CPUS, MIN_CPUS, connect, remove_orphans
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.runner import (
@@ -131,7 +131,7 @@ def run(
         raise InputError(
             f"--profile {profile!r} is unknown", hint="use default or strict"
         )
-    if cpus is not None and not MIN_CPUS <= cpus < 4096:
+    if cpus is not None and not MIN_CPUS <= cpus < MAX_CPUS:
         raise InputError(
             f"--cpus {cpus:g} is not a CPU count Docker can enforce",
             hint=f"give {MIN_CPUS} or more, e.g. --cpus 1.5",

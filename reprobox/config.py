@@ -32,7 +32,7 @@ NETWORKS = ("bridge", "none")
 # Pythons that wheels are published for, old and new: the lock resolves for it.
 MIN_PYTHON_MINOR, MAX_PYTHON_MINOR = 8, 14
 _PY_VERSION = re.compile(r"3\.\d{1,2}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE_REF = re.compile(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
@@ -165,6 +165,24 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
         f"no {CONFIG_NAME} and no [tool.reprobox] in pyproject.toml",
         f'create {CONFIG_NAME} with at least: command = "python train.py"',
     )
+
+
+def is_project_folder(folder: Path) -> bool:
+    """Tell whether folder holds reprobox.toml or a [tool.reprobox] table.
+
+    The same two places find_config reads, without its errors: a pyproject
+    that cannot be read or parsed does not make a folder a project.
+    """
+    if (folder / CONFIG_NAME).is_file():
+        return True
+    pyproject = folder / "pyproject.toml"
+    if not pyproject.is_file():
+        return False
+    try:
+        tool = _read_toml(pyproject).get("tool", {})
+    except ConfigError:
+        return False
+    return isinstance(tool, dict) and "reprobox" in tool
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -437,7 +455,7 @@ def load_config(project: str | Path) -> ProjectConfig:
 
     env = {}
     for key, value in sorted(table.get("env", {}).items()):
-        if not _ENV_NAME.fullmatch(key):
+        if not ENV_NAME.fullmatch(key):
             raise ConfigError(
                 path,
                 f"env.{key}",
@@ -447,7 +465,7 @@ def load_config(project: str | Path) -> ProjectConfig:
         env[key] = _check_env_value(path, f"env.{key}", value)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
-        if not _ENV_NAME.fullmatch(key):
+        if not ENV_NAME.fullmatch(key):
             raise ConfigError(
                 path,
                 "pass_env",

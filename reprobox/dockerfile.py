@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reprobox import __version__
+from reprobox.config import ENV_NAME
 from reprobox.errors import InputError
 from reprobox.templates_dir import environment
 
@@ -15,7 +16,6 @@ _IMAGE_REF = re.compile(
     r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
 )
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9.+-]*$")
 _PYTHON = re.compile(r"^3\.\d{1,2}$")
 _VERSION = re.compile(r"^\d+(\.\d+)*$")
@@ -110,7 +110,7 @@ def render_dockerfile(
     adds to the project's own (PyTorch's +cuXYZ wheels live only there).
     """
     for name in environment_vars:
-        if not _ENV_NAME.fullmatch(name):
+        if not ENV_NAME.fullmatch(name):
             raise InputError(f"environment variable name {name!r} is not valid")
     for package in system_packages:
         if not _PACKAGE.fullmatch(package):

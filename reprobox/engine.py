@@ -36,6 +36,7 @@ OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 _STEP = re.compile(r"^#\d+ (\[[^\]]+\] .*)$")
 _FAILED_STEP = re.compile(r"^ > (\[[^\]]+\] .*?):?$")
 MIN_CPUS = 0.01  # Docker's smallest quota; below it the engine silently sets none
+MAX_CPUS = 4096  # above any machine's count: a typo, not a quota
 ADDRESS_FORMS = "unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.config import ProjectConfig
+from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -197,7 +197,7 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
             )
     seed = data.get("seed")
     if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
     ):
         raise InputError(
             f"{path}: manifest field 'seed' is {seed!r}, not an integer 0..4294967295",

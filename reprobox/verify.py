@@ -9,7 +9,6 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
+from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.envvars import RESERVED
 from reprobox.errors import InputError
@@ -80,9 +80,6 @@ def check_image_integrity(
     return problems
 
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     """Return how to rerun a reference record's run, refusing what is not sane.
 
@@ -91,7 +88,7 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     checked the way the command line checks it (no host network, no odd
     variables, a seed and a CPU count in range).
     """
-    from reprobox.engine import MIN_CPUS
+    from reprobox.engine import MAX_CPUS, MIN_CPUS
 
     def refuse(field: str, value: Any, want: str) -> InputError:
         return InputError(
@@ -102,11 +99,11 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
 
     seed = reference.get("seed")
     if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED
     ):
         raise refuse("seed", seed, "an integer 0..4294967295")
     profile = reference.get("profile") or "default"
-    if profile not in ("default", "strict"):
+    if profile not in PROFILES:
         raise refuse("profile", profile, "default or strict")
     options = reference.get("options") or {}
     if not isinstance(options, dict):
@@ -115,11 +112,11 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     if cpus is not None and (
         isinstance(cpus, bool)
         or not isinstance(cpus, (int, float))
-        or not MIN_CPUS <= cpus < 4096
+        or not MIN_CPUS <= cpus < MAX_CPUS
     ):
         raise refuse("options.cpus", cpus, f"a CPU count from {MIN_CPUS}")
     network = options.get("network") or "bridge"
-    if network not in ("bridge", "none"):
+    if network not in NETWORKS:
         raise refuse("options.network", network, "bridge or none")
     env = options.get("env") or {}
     if not isinstance(env, dict):
@@ -130,7 +127,7 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     for name, value in env.items():
         if value == "***":
             continue
-        if not _ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):
+        if not ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):
             raise refuse(f"options.env.{name}", value, "a NAME=value string")
         if name in RESERVED or name.startswith("REPROBOX_"):
             raise refuse(f"options.env.{name}", value, "a variable runs may set")
