@@ -236,6 +236,30 @@ def _training_python() -> str:
     return found
 
 
+def project_holding(folder: Path) -> Path | None:
+    """Return the nearest folder at or above folder that is a reprobox project."""
+    from reprobox.config import is_project_folder
+
+    return next((f for f in [folder, *folder.parents] if is_project_folder(f)), None)
+
+
+def warn_if_it_enters_an_image(output: Path) -> None:
+    """Say so when a file written into a project would go into its image."""
+    from reprobox.build import is_image_file
+
+    full = output.absolute()
+    project = project_holding(full.parent)
+    if project is None:
+        return
+    rel = full.relative_to(project).as_posix()
+    if is_image_file(project, rel):
+        say(
+            f"note: {output} is inside project {project}: it goes into the image "
+            "and changes its tag; write it under .reprobox/ or list it in "
+            ".reproboxignore"
+        )
+
+
 def tidy_killed_runs(cfg, engine) -> None:
     """Remove containers of runs whose reprobox was killed; close their records."""
     from reprobox.engine import remove_orphans

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, check_output_target
-from reprobox.cli import app, say
+from reprobox.cli import app, project_holding, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 
 
@@ -157,41 +157,6 @@ def _check_output(output: Path) -> None:
         )
 
 
-def _project_holding(folder: Path) -> Path | None:
-    """Return the nearest folder at or above folder that is a reprobox project."""
-    from reprobox.config import CONFIG_NAME
-
-    for candidate in [folder, *folder.parents]:
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-        pyproject = candidate / "pyproject.toml"
-        try:
-            if pyproject.is_file() and "[tool.reprobox]" in pyproject.read_text(
-                encoding="utf-8", errors="replace"
-            ):
-                return candidate
-        except OSError:
-            continue
-    return None
-
-
-def _warn_if_it_enters_an_image(output: Path) -> None:
-    """Say so when a file written into a project would go into its image."""
-    from reprobox.build import is_image_file
-
-    full = output.absolute()
-    project = _project_holding(full.parent)
-    if project is None:
-        return
-    rel = full.relative_to(project).as_posix()
-    if is_image_file(project, rel):
-        say(
-            f"note: {output} is inside project {project}: it goes into the image "
-            "and changes its tag; write it under .reprobox/ or list it in "
-            ".reproboxignore"
-        )
-
-
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")
 RefOpt = typer.Option(
     None,
@@ -253,7 +218,7 @@ def report(
 
     if output is None:
         here = Path.cwd()
-        project = _project_holding(here)
+        project = project_holding(here)
         if project is not None:  # in the project folder or below it
             (project / ".reprobox").mkdir(exist_ok=True)
             output = Path(os.path.relpath(project / ".reprobox" / "report.html"))
@@ -266,7 +231,7 @@ def report(
             hint="name an .html file",
         )
     _check_output(output)
-    _warn_if_it_enters_an_image(output)
+    warn_if_it_enters_an_image(output)
     records, comparison = _comparison(runs, reference, tol, metric, epsilon)
     check_output_target(output, "--output", [r.path for r in records])
     atomic_write_text(output, render_report_html(records, comparison))

@@ -19,6 +19,7 @@ from reprobox.cli import (
     app,
     interruptible,
     say,
+    warn_if_it_enters_an_image,
 )
 from reprobox.errors import InputError
 
@@ -159,9 +160,7 @@ def _check_export_target(cfg, output: Path) -> None:
                 "bundle there would destroy it",
                 hint="write the bundle outside the project folder",
             )
-    from reprobox.cli_compare import _warn_if_it_enters_an_image
-
-    _warn_if_it_enters_an_image(output)
+    warn_if_it_enters_an_image(output)
 
 
 @app.command("export")
@@ -283,7 +282,6 @@ def verify(
     as_json: bool = JsonOpt,
 ) -> None:
     """Rerun an image from its labels and compare with its reference run."""
-    from reprobox.cli_compare import _warn_if_it_enters_an_image
     from reprobox.compare import load_records, render_json, render_text
     from reprobox.engine import connect
     from reprobox.verify import verify_image
@@ -293,7 +291,7 @@ def verify(
             f"{runs_dir}: cannot write the run's files there: not a folder",
             hint="the runs folder must be a folder: give another --runs-dir",
         )
-    _warn_if_it_enters_an_image(runs_dir / "record.json")
+    warn_if_it_enters_an_image(runs_dir / "record.json")
     engine = connect(host, context)
     ref_data = load_records([reference])[-1].data if reference else None
     result = verify_image(
