@@ -122,7 +122,7 @@ def _reprobox_cold(base: str, pip_cache_id: str | None, tag: str) -> None:
                  if k.startswith(("PIP_", "DOCKER_"))}
         try:
             build_image(connect(), ctx.path, tag,
-                        labels=image_labels(frozen, ctx.digest),
+                        labels=image_labels(frozen, ctx.digest, ctx.code),
                         secrets={"ca_cert": Path(CA)})
         finally:
             os.environ.update(saved)

@@ -395,12 +395,6 @@ def staged_context(
         )
 
 
-def code_digest(cfg: ProjectConfig, entries: list[Entry]) -> str:
-    """Return a sha256 over the project's own files in the image (the code)."""
-    app = [(rel, source) for rel, source in entries if rel.startswith("app/")]
-    return _hash_tree(cfg.root.resolve(), app)
-
-
 def image_labels(
     frozen: FrozenProject, digest: str, code: str | None = None
 ) -> dict[str, str]:

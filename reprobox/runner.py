@@ -230,9 +230,8 @@ def _host_copy(fd: int) -> dict[str, Any] | None:
 
 def _log_tail(path: Path, lines: int = 20) -> str:
     """Return the last lines of a log the container could have replaced."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, UNTRUSTED_OPEN)
     except OSError:
         return ""
     with os.fdopen(fd, "rb") as fh:
@@ -313,6 +312,8 @@ def _metrics_from(
 # link it planted (to a host file), never block on a FIFO, never read without
 # bound, and never let a nesting bomb raise RecursionError.
 MAX_CONTAINER_JSON = 64 * 1024 * 1024
+# How reprobox opens anything in a run folder: no link followed, no FIFO waited on.
+UNTRUSTED_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class UntrustedFileError(ValueError):
@@ -321,9 +322,8 @@ class UntrustedFileError(ValueError):
 
 def read_container_json(path: Path) -> Any:
     """Return the JSON in a file the container wrote; raise UntrustedFileError."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, UNTRUSTED_OPEN)
     except FileNotFoundError:
         raise
     except OSError as exc:
@@ -954,9 +954,8 @@ def _names(fd: int) -> list[str]:
 
 
 def _give_back_entry(dir_fd: int, name: str, uid: int, gid: int) -> None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
+        fd = os.open(name, UNTRUSTED_OPEN, dir_fd=dir_fd)
     except OSError:
         # A link (or gone): lchown changes the link itself, never its target.
         with contextlib.suppress(OSError, NotImplementedError):
