@@ -80,7 +80,9 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    # Microseconds: runs of a sweep or a repeat often start within one second, and
+    # compare's "earliest run" must then still be the one that started first.
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds")
 
 
 def make_run_dir(runs_dir: Path) -> tuple[str, Path]:

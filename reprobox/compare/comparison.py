@@ -89,12 +89,8 @@ def compare_runs(
     limits = {
         name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
     }
-    names = (
-        sorted({n for r in records for n in r.metrics})
-        if metrics is None
-        else list(dict.fromkeys(metrics))
-    )
-
+    present = {n for r in records for n in r.metrics}
+    names = sorted(present) if metrics is None else list(dict.fromkeys(metrics))
     results = [
         compare_metric(
             run.run_id,
@@ -108,6 +104,9 @@ def compare_runs(
         )
         for run in others
         for name in names
+        # A metric neither this run nor the reference has says nothing about
+        # this pair; it is only listed when no run at all has it.
+        if name in ref.metrics or name in run.metrics or name not in present
     ]
     environments = {r.run_id: environment_of(r) for r in records}
     differences = [

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,18 @@ class Record:
     @property
     def started_at(self) -> str:
         return str(self.data.get("started_at") or "")
+
+    @property
+    def start_key(self) -> tuple[float, str]:
+        """Sort key for the start time: seconds since the epoch, then the text."""
+        text = self.started_at
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
+        except ValueError:
+            return (math.inf, text)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return (when.timestamp(), text)
 
     @property
     def project(self) -> str:
@@ -80,7 +93,7 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
                 hint="give each run once",
             )
         seen[record.run_id] = record.path
-    return sorted(records, key=lambda r: (r.started_at, r.run_id))
+    return sorted(records, key=lambda r: (r.start_key, r.run_id))
 
 
 def read_record(path: Path) -> Record:

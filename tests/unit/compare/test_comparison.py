@@ -90,6 +90,19 @@ def test_only_the_named_metrics_are_compared_and_unknown_ones_fail():
     assert not comparison.passed
 
 
+def test_a_metric_only_a_third_run_has_is_not_listed_for_the_other_pair():
+    a = make_record("A")
+    b = clone(a, "B")
+    c = clone(a, "C", metrics={**a.metrics, "f1": 0.9})
+    comparison = compare_runs([a, b, c])
+
+    rows = {(r.run_id, r.metric): r.reason for r in comparison.results}
+    assert ("B", "f1") not in rows
+    assert rows[("C", "f1")] == "missing in the reference run"
+    assert all(r.passed for r in comparison.results if r.run_id == "B")
+    assert not comparison.passed
+
+
 def test_metric_missing_in_one_run_fails_the_comparison():
     a = make_record("A")
     b = clone(a, "B", metrics={"loss": 0.1202998384})

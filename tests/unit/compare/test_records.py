@@ -94,3 +94,26 @@ def test_refuses_unreadable_bytes(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(InputError, match="cannot read run record"):
         load_records([path])
+
+
+def test_runs_in_one_second_sort_by_microseconds_not_by_run_id(tmp_path):
+    # A sweep's seed 0 and seed 1 often start in the same second; their run ids
+    # then differ only in the random suffix, which must not decide the order.
+    write_record(
+        tmp_path,
+        record_data("20240101T000000Z-ffffff", started_at="2024-01-01T00:00:00.100000+00:00"),
+    )
+    write_record(
+        tmp_path,
+        record_data("20240101T000000Z-000000", started_at="2024-01-01T00:00:00.900000+00:00"),
+    )
+    # An older record written with whole seconds, and one with a "Z" suffix.
+    write_record(tmp_path, record_data("old", started_at="2024-01-01T00:00:00+00:00"))
+    write_record(tmp_path, record_data("zulu", started_at="2023-12-31T23:59:59.5Z"))
+
+    assert [r.run_id for r in load_records([tmp_path])] == [
+        "zulu",
+        "old",
+        "20240101T000000Z-ffffff",
+        "20240101T000000Z-000000",
+    ]
