@@ -70,12 +70,14 @@ def plan_jobs(
     """Return every run to make, in order: engine, then seed, then repeat."""
     if repeat < 1:
         raise InputError("--repeat must be 1 or more")
-    sweep = new_run_id() if seeds else None
     seed_list = list(seeds) if seeds else [base.seed]
     if len(engine_labels) * len(seed_list) * repeat > MAX_RUNS:
         raise InputError(f"that is more than {MAX_RUNS} runs")
     jobs = []
     for label in engine_labels:
+        # One sweep per engine: a band that pooled two machines would count the
+        # machines' difference as seed noise and hide it.
+        sweep = new_run_id() if seeds else None
         for seed in seed_list:
             for index in range(repeat):
                 opts = replace(

@@ -67,6 +67,10 @@ def seed_noise_bands(
                 f"seed sweep {sweep}: needs two or more seeds for a noise band"
             )
             continue
+        if len({_engine_of(r) for r in members}) > 1:
+            notes.append(
+                f"seed sweep {sweep} spans engines: its spread is more than seed noise"
+            )
         if len({r.image_key for r in members}) > 1:
             notes.append(
                 f"seed sweep {sweep} mixes images: its spread is more than seed noise"
@@ -163,6 +167,11 @@ def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:
         if sweep is not None:
             sweeps.setdefault(str(sweep), []).append(record)
     return sweeps
+
+
+def _engine_of(record: Record) -> str:
+    engine = record.data.get("engine")
+    return str(engine.get("host") or "") if isinstance(engine, Mapping) else ""
 
 
 def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | None:

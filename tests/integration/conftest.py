@@ -55,9 +55,11 @@ class CliResult:
 
     def describe(self) -> str:
         """Return the call and its output, for assertion messages."""
-        return (f"$ {' '.join(self.argv)}\nexit {self.returncode} "
-                f"after {self.seconds:.1f}s\n--- stdout\n{self.stdout[-3000:]}"
-                f"\n--- stderr\n{self.stderr[-3000:]}")
+        return (
+            f"$ {' '.join(self.argv)}\nexit {self.returncode} "
+            f"after {self.seconds:.1f}s\n--- stdout\n{self.stdout[-3000:]}"
+            f"\n--- stderr\n{self.stderr[-3000:]}"
+        )
 
 
 def reprobox_argv(*args: str) -> list[str]:
@@ -67,19 +69,32 @@ def reprobox_argv(*args: str) -> list[str]:
 
 def start_reprobox(*args: str, **popen_kwargs) -> subprocess.Popen:
     """Start the reprobox CLI with a clean env; return the running process."""
-    return subprocess.Popen(reprobox_argv(*args), env=clean_env(), cwd=REPO,
-                            stdin=subprocess.DEVNULL, **popen_kwargs)
+    return subprocess.Popen(
+        reprobox_argv(*args),
+        env=clean_env(),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        **popen_kwargs,
+    )
 
 
 def run_reprobox(*args: str, timeout: float = 900, check: bool = True) -> CliResult:
     """Run the reprobox CLI with a clean env; fail the test if check and it fails."""
     argv = reprobox_argv(*args)
     started = time.monotonic()
-    done = subprocess.run(argv, env=clean_env(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO,
-                          check=False)
-    result = CliResult(argv, done.returncode, done.stdout, done.stderr,
-                       time.monotonic() - started)
+    done = subprocess.run(
+        argv,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        check=False,
+    )
+    result = CliResult(
+        argv, done.returncode, done.stdout, done.stderr, time.monotonic() - started
+    )
     if check and result.returncode != 0:
         pytest.fail(result.describe())
     return result
@@ -89,8 +104,9 @@ def copy_project(source: Path, dest_root: Path, base_name: str) -> tuple[Path, s
     """Copy a project folder and give it a unique name; return (path, name)."""
     name = f"{base_name}-it-{secrets.token_hex(3)}"
     dest = dest_root / name
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".reprobox",
-                                                                "__pycache__"))
+    shutil.copytree(
+        source, dest, ignore=shutil.ignore_patterns(".reprobox", "__pycache__")
+    )
     config = dest / "reprobox.toml"
     text = config.read_text()
     old = f'name = "{base_name}"'
@@ -114,7 +130,8 @@ class Cleanup:
     def containers(self, name: str) -> list:
         """Return every container (any state) labelled with project name."""
         return self.client.containers.list(
-            all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
+            all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+        )
 
     def remove_all(self) -> list[str]:
         """Remove the projects' containers, then their images; return problems."""
@@ -183,12 +200,15 @@ def freeze_and_build(path: Path) -> BuiltProject:
 @pytest.fixture(scope="session")
 def digits_project(tmp_path_factory, engine_cleanup) -> BuiltProject:
     """Copy examples/digits under a unique name, freeze and build it once."""
-    path, name = copy_project(EXAMPLES / "digits",
-                              tmp_path_factory.mktemp("digits"), "digits")
+    path, name = copy_project(
+        EXAMPLES / "digits", tmp_path_factory.mktemp("digits"), "digits"
+    )
     engine_cleanup.add(name)
     project = freeze_and_build(path)
-    print(f"\n[digits] freeze {project.freeze.seconds:.1f}s, "
-          f"build {project.build.seconds:.1f}s -> {project.tag}")
+    print(
+        f"\n[digits] freeze {project.freeze.seconds:.1f}s, "
+        f"build {project.build.seconds:.1f}s -> {project.tag}"
+    )
     return project
 
 
@@ -197,8 +217,9 @@ def test_project(tmp_path_factory, engine_cleanup):
     """Return a factory: copy tests/integration/projects/<base>, freeze, build."""
 
     def make(base_name: str) -> BuiltProject:
-        path, name = copy_project(TEST_PROJECTS / base_name,
-                                  tmp_path_factory.mktemp(base_name), base_name)
+        path, name = copy_project(
+            TEST_PROJECTS / base_name, tmp_path_factory.mktemp(base_name), base_name
+        )
         engine_cleanup.add(name)
         return freeze_and_build(path)
 

@@ -163,18 +163,33 @@ class Project:
         return json.loads((self.path / ".reprobox" / "manifest.json").read_text())
 
 
-def make_project(cli, cleanup: TwoEngineCleanup, dest_root: Path, base: str,
-                 files: dict[str, str] | None = None) -> Project:
+def make_project(
+    cli,
+    cleanup: TwoEngineCleanup,
+    dest_root: Path,
+    base: str,
+    files: dict[str, str] | None = None,
+) -> Project:
     """Copy examples/digits (then overlay files) as `base-x-<hex>`; freeze and build."""
     name = f"{base}-x-{secrets.token_hex(3)}"
     path = dest_root / name
-    shutil.copytree(EXAMPLES / "digits", path,
-                    ignore=shutil.ignore_patterns(".reprobox", "__pycache__"))
+    shutil.copytree(
+        EXAMPLES / "digits",
+        path,
+        ignore=shutil.ignore_patterns(".reprobox", "__pycache__"),
+    )
     for rel, text in (files or {}).items():
         (path / rel).write_text(text)
     config = path / "reprobox.toml"
-    config.write_text(re.sub(r'^name = ".*"$', f'name = "{name}"',
-                             config.read_text(), count=1, flags=re.MULTILINE))
+    config.write_text(
+        re.sub(
+            r'^name = ".*"$',
+            f'name = "{name}"',
+            config.read_text(),
+            count=1,
+            flags=re.MULTILINE,
+        )
+    )
     cleanup.names.append(name)
     cli.run("freeze", str(path))
     built = json.loads(cli.run("build", str(path), "--json").stdout)
@@ -198,8 +213,9 @@ def record_path(project: Project, record: dict) -> Path:
     return project.runs / record["run_id"] / "record.json"
 
 
-def compare_json(cli, *paths: Path, reference: dict | None = None,
-                 extra: tuple[str, ...] = ()):
+def compare_json(
+    cli, *paths: Path, reference: dict | None = None, extra: tuple[str, ...] = ()
+):
     """Run `reprobox compare --json`; return (CliResult, parsed comparison).
 
     compare sorts runs by start time; reference (a record) picks the reference.

@@ -50,18 +50,28 @@ class Result:
 
     def describe(self) -> str:
         """Return the call and its output for assertion messages."""
-        return (f"$ {' '.join(self.argv)[:400]}\nexit {self.returncode}\n--- stdout\n"
-                f"{self.stdout[-2000:]}\n--- stderr\n{self.stderr[-3000:]}")
+        return (
+            f"$ {' '.join(self.argv)[:400]}\nexit {self.returncode}\n--- stdout\n"
+            f"{self.stdout[-2000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        )
 
 
-def invoke(cli, *args: str, env: dict[str, str] | None = None,
-           timeout: float = 300) -> Result:
+def invoke(
+    cli, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> Result:
     """Run `python -m reprobox ARGS` in the clean env plus env; return the result."""
     argv = [sys.executable, "-m", "reprobox", *args]
     full_env = {**cli.env(), **(env or {})}
-    done = subprocess.run(argv, env=full_env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO,
-                          check=False)
+    done = subprocess.run(
+        argv,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=REPO,
+        check=False,
+    )
     return Result(argv, done.returncode, done.stdout, done.stderr)
 
 
@@ -83,10 +93,13 @@ class Context:
         if path.exists():
             shutil.rmtree(path)
         path.mkdir(parents=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                        str(path)], check=True)
-        self._undo.append(lambda: subprocess.run(["umount", "-l", str(path)],
-                                                 check=False))
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            check=True,
+        )
+        self._undo.append(
+            lambda: subprocess.run(["umount", "-l", str(path)], check=False)
+        )
 
     def serve_status(self, status: int) -> int:
         """Serve `status` to every request on a free loopback port; return it."""
@@ -169,9 +182,10 @@ def manifest_schema(version: int) -> Callable[[Path, Context], None]:
 
 def add_data_file(project: Path, ctx: Context) -> None:
     (project / "extra.csv").write_text("1\n")
-    edit("reprobox.toml", lambda t: t.replace('data = ["data.csv"]',
-                                              'data = ["data.csv", "extra.csv"]'))(
-        project, ctx)
+    edit(
+        "reprobox.toml",
+        lambda t: t.replace('data = ["data.csv"]', 'data = ["data.csv", "extra.csv"]'),
+    )(project, ctx)
 
 
 def baseline_record(project: Path) -> Path:
@@ -221,22 +235,31 @@ def write_fake_bundle(truncate: bool) -> Callable[[Path, Context], None]:
     """Return a setup writing {tmp}/bundle.tar shaped like `reprobox export`'s."""
 
     def setup(project: Path, ctx: Context) -> None:
-        members = {"image.tar": os.urandom(300_000),
-                   "manifest.json": (project / ".reprobox/manifest.json").read_bytes()}
-        index = {"schema_version": 1, "image_id": "sha256:" + "0" * 64,
-                 "tag": "reprobox/hard-tiny:0000",
-                 "files": {name: hashlib.sha256(data).hexdigest()
-                           for name, data in members.items()}}
+        members = {
+            "image.tar": os.urandom(300_000),
+            "manifest.json": (project / ".reprobox/manifest.json").read_bytes(),
+        }
+        index = {
+            "schema_version": 1,
+            "image_id": "sha256:" + "0" * 64,
+            "tag": "reprobox/hard-tiny:0000",
+            "files": {
+                name: hashlib.sha256(data).hexdigest() for name, data in members.items()
+            },
+        }
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for name, data in [("reprobox-bundle.json", json.dumps(index).encode()),
-                               *sorted(members.items())]:
+            for name, data in [
+                ("reprobox-bundle.json", json.dumps(index).encode()),
+                *sorted(members.items()),
+            ]:
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
         data = buf.getvalue()
-        (ctx.tmp / "bundle.tar").write_bytes(data[: len(data) // 3] if truncate
-                                             else data)
+        (ctx.tmp / "bundle.tar").write_bytes(
+            data[: len(data) // 3] if truncate else data
+        )
 
     return setup
 
@@ -295,13 +318,16 @@ def symlink_outside(project: Path, ctx: Context) -> None:
 
 def non_utf8_config(project: Path, ctx: Context) -> None:
     text = (project / "reprobox.toml").read_bytes()
-    (project / "reprobox.toml").write_bytes(text + b'\n# caf\xe9\n')
+    (project / "reprobox.toml").write_bytes(text + b"\n# caf\xe9\n")
 
 
 def missing_base_image(project: Path, ctx: Context) -> None:
-    edit("reprobox.toml", lambda t: t.replace(
-        '"reprobox-base:bookworm-py3.11"', '"127.0.0.1:5000/reprobox-nosuch:1"'))(
-        project, ctx)
+    edit(
+        "reprobox.toml",
+        lambda t: t.replace(
+            '"reprobox-base:bookworm-py3.11"', '"127.0.0.1:5000/reprobox-nosuch:1"'
+        ),
+    )(project, ctx)
     ctx.freeze(project)
 
 
@@ -326,11 +352,11 @@ def push_refused(project: Path, ctx: Context) -> None:
     ctx.env["HARD_REGISTRY"] = f"127.0.0.1:{ctx.serve_status(405)}"
 
 
-BIG_METRICS = '''import json, os
+BIG_METRICS = """import json, os
 print("writing a big metrics file", flush=True)
 with open(os.environ["REPROBOX_METRICS"], "w") as fh:
     json.dump({"rows": 1, "blob": "x" * 2_000_000}, fh)
-'''
+"""
 
 
 def disk_full_run(project: Path, ctx: Context) -> None:
@@ -372,216 +398,622 @@ def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
 
 RUN = ("run", "{p}")
 CASES = [
-    Case("train-script-missing", RUN, EXIT_FAILED, ("run ", "failed"), None,
-         setup=remove("train.py"), may_change=("runs/",), may_build=True,
-         check=check_failed_record),
-    Case("data-missing", RUN, EXIT_USAGE, ("data.csv", "does not exist"), ANY_HINT,
-         setup=remove("data.csv")),
-    Case("data-changed", RUN, EXIT_USAGE, ("{p}/data.csv", "changed since freeze"),
-         "reprobox freeze", setup=edit("data.csv", lambda t: t + "5,6\n")),
-    Case("data-added", RUN, EXIT_USAGE, ("{p}/extra.csv", "added after freeze"),
-         "reprobox freeze", setup=add_data_file),
-    Case("lock-missing", RUN, EXIT_USAGE, ("requirements.lock", "missing"),
-         "reprobox freeze", setup=remove(".reprobox/requirements.lock")),
-    Case("lock-edited", RUN, EXIT_USAGE, ("requirements.lock", "sha256"),
-         "reprobox freeze",
-         setup=edit(".reprobox/requirements.lock", lambda t: t + "# edited\n")),
-    Case("dockerfile-edited", RUN, EXIT_USAGE, ("Dockerfile", "changed after freeze"),
-         "reprobox freeze", setup=edit(".reprobox/Dockerfile", lambda t: t + "#\n")),
-    Case("manifest-corrupt", RUN, EXIT_USAGE, ("manifest.json", "not valid JSON"),
-         "create it again", setup=edit(".reprobox/manifest.json", lambda t: t[:50])),
-    Case("manifest-newer", RUN, EXIT_USAGE, ("manifest.json", "schema_version 7"),
-         "upgrade reprobox", setup=manifest_schema(7)),
-    Case("manifest-missing", RUN, EXIT_USAGE, ("manifest.json", "missing"),
-         "reprobox freeze", setup=remove(".reprobox/manifest.json")),
-    Case("compare-corrupt-record", ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
-         EXIT_USAGE, ("{tmp}/bad.json", "not valid JSON"), "leave this file out",
-         setup=write_bad_record("corrupt")),
-    Case("compare-newer-record", ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
-         EXIT_USAGE, ("{tmp}/bad.json", "schema_version 99"), "upgrade reprobox",
-         setup=write_bad_record("newer")),
-    Case("compare-one-record", ("compare", "{p}/.reprobox/runs"), EXIT_USAGE,
-         ("two or more", "got 1"), "give more"),
-    Case("compare-nonexistent", ("compare", "{tmp}/nope", "{p}/.reprobox/runs"),
-         EXIT_USAGE, ("{tmp}/nope", "no such file"), "record.json"),
-    Case("tol-malformed", ("compare", "{p}/.reprobox/runs", "{p}/.reprobox/runs",
-                           "--tol", "rows"), EXIT_USAGE, ("--tol", "rows"),
-         "--tol test_accuracy=abs:"),
-    Case("seeds-backwards", (*RUN, "--seeds", "5-1"), EXIT_USAGE,
-         ("--seeds", "5-1"), "1-5"),
-    Case("seeds-not-a-number", (*RUN, "--seeds", "x"), EXIT_USAGE, ("--seeds", "'x'"),
-         "--seeds 0-4"),
+    Case(
+        "train-script-missing",
+        RUN,
+        EXIT_FAILED,
+        ("run ", "failed"),
+        None,
+        setup=remove("train.py"),
+        may_change=("runs/",),
+        may_build=True,
+        check=check_failed_record,
+    ),
+    Case(
+        "data-missing",
+        RUN,
+        EXIT_USAGE,
+        ("data.csv", "does not exist"),
+        ANY_HINT,
+        setup=remove("data.csv"),
+    ),
+    Case(
+        "data-changed",
+        RUN,
+        EXIT_USAGE,
+        ("{p}/data.csv", "changed since freeze"),
+        "reprobox freeze",
+        setup=edit("data.csv", lambda t: t + "5,6\n"),
+    ),
+    Case(
+        "data-added",
+        RUN,
+        EXIT_USAGE,
+        ("{p}/extra.csv", "added after freeze"),
+        "reprobox freeze",
+        setup=add_data_file,
+    ),
+    Case(
+        "lock-missing",
+        RUN,
+        EXIT_USAGE,
+        ("requirements.lock", "missing"),
+        "reprobox freeze",
+        setup=remove(".reprobox/requirements.lock"),
+    ),
+    Case(
+        "lock-edited",
+        RUN,
+        EXIT_USAGE,
+        ("requirements.lock", "sha256"),
+        "reprobox freeze",
+        setup=edit(".reprobox/requirements.lock", lambda t: t + "# edited\n"),
+    ),
+    Case(
+        "dockerfile-edited",
+        RUN,
+        EXIT_USAGE,
+        ("Dockerfile", "changed after freeze"),
+        "reprobox freeze",
+        setup=edit(".reprobox/Dockerfile", lambda t: t + "#\n"),
+    ),
+    Case(
+        "manifest-corrupt",
+        RUN,
+        EXIT_USAGE,
+        ("manifest.json", "not valid JSON"),
+        "create it again",
+        setup=edit(".reprobox/manifest.json", lambda t: t[:50]),
+    ),
+    Case(
+        "manifest-newer",
+        RUN,
+        EXIT_USAGE,
+        ("manifest.json", "schema_version 7"),
+        "upgrade reprobox",
+        setup=manifest_schema(7),
+    ),
+    Case(
+        "manifest-missing",
+        RUN,
+        EXIT_USAGE,
+        ("manifest.json", "missing"),
+        "reprobox freeze",
+        setup=remove(".reprobox/manifest.json"),
+    ),
+    Case(
+        "compare-corrupt-record",
+        ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
+        EXIT_USAGE,
+        ("{tmp}/bad.json", "not valid JSON"),
+        "leave this file out",
+        setup=write_bad_record("corrupt"),
+    ),
+    Case(
+        "compare-newer-record",
+        ("compare", "{tmp}/bad.json", "{p}/.reprobox/runs"),
+        EXIT_USAGE,
+        ("{tmp}/bad.json", "schema_version 99"),
+        "upgrade reprobox",
+        setup=write_bad_record("newer"),
+    ),
+    Case(
+        "compare-one-record",
+        ("compare", "{p}/.reprobox/runs"),
+        EXIT_USAGE,
+        ("two or more", "got 1"),
+        "give more",
+    ),
+    Case(
+        "compare-nonexistent",
+        ("compare", "{tmp}/nope", "{p}/.reprobox/runs"),
+        EXIT_USAGE,
+        ("{tmp}/nope", "no such file"),
+        "record.json",
+    ),
+    Case(
+        "tol-malformed",
+        ("compare", "{p}/.reprobox/runs", "{p}/.reprobox/runs", "--tol", "rows"),
+        EXIT_USAGE,
+        ("--tol", "rows"),
+        "--tol test_accuracy=abs:",
+    ),
+    Case(
+        "seeds-backwards",
+        (*RUN, "--seeds", "5-1"),
+        EXIT_USAGE,
+        ("--seeds", "5-1"),
+        "1-5",
+    ),
+    Case(
+        "seeds-not-a-number",
+        (*RUN, "--seeds", "x"),
+        EXIT_USAGE,
+        ("--seeds", "'x'"),
+        "--seeds 0-4",
+    ),
     Case("cpus-zero", (*RUN, "--cpus", "0"), EXIT_USAGE, ("--cpus",), "--cpus 1.5"),
-    Case("cpus-negative", (*RUN, "--cpus", "-1"), EXIT_USAGE, ("--cpus",),
-         "--cpus 1.5"),
-    Case("memory-words", (*RUN, "--memory", "lots"), EXIT_USAGE, ("--memory", "lots"),
-         "--memory 4g"),
-    Case("profile-unknown", (*RUN, "--profile", "fast"), EXIT_USAGE,
-         ("--profile", "fast"), "strict"),
-    Case("env-bad-name", (*RUN, "--env", "1BAD=x"), EXIT_USAGE, ("--env", "1BAD"),
-         ANY_HINT),
-    Case("env-reprobox-own", (*RUN, "--env", "REPROBOX_OUT=/x"), EXIT_USAGE,
-         ("REPROBOX_OUT",), "--seed"),
-    Case("env-unset", (*RUN, "--env", "HARD_UNSET_NAME_ZZZ"), EXIT_USAGE,
-         ("HARD_UNSET_NAME_ZZZ", "not set"), "--env HARD_UNSET_NAME_ZZZ=VALUE"),
-    Case("seed-and-seeds", (*RUN, "--seed", "1", "--seeds", "1-2"), EXIT_USAGE,
-         ("--seed", "--seeds"), "use one"),
-    Case("gpus-bogus", (*RUN, "--gpus", "bogus"), EXIT_USAGE, ("--gpus", "bogus"),
-         "--gpus all"),
-    Case("gpus-on-gpu-less-host", (*RUN, "--gpus", "all"), EXIT_USAGE,
-         ("--gpus all", "NVIDIA driver"), "run without --gpus"),
-    Case("registry-url", ("push", "{p}", "--registry", "http://x"), EXIT_USAGE,
-         ("--registry", "http://x"), "--registry 127.0.0.1:5000"),
-    Case("import-missing", ("import", "{tmp}/nope.tar"), EXIT_USAGE,
-         ("{tmp}/nope.tar", "no such file"), "from export"),
-    Case("import-not-a-bundle", ("import", "{tmp}/plain.tar"), EXIT_USAGE,
-         ("{tmp}/plain.tar", "not a reprobox bundle"), "reprobox export",
-         setup=plain_tar),
-    Case("import-truncated", ("import", "{tmp}/bundle.tar"), EXIT_USAGE,
-         ("{tmp}/bundle.tar",), ANY_HINT, setup=write_fake_bundle(truncate=True)),
-    Case("verify-foreign-image", ("verify", "reprobox-base:bookworm-py3.11",
-                                  "--runs-dir", "{tmp}/verify"), EXIT_USAGE,
-         ("reprobox-base:bookworm-py3.11", "not made by reprobox"), ANY_HINT),
-    Case("requirement-unresolvable", ("freeze", "{p}"), EXIT_USAGE,
-         ("nonexistent-package-reprobox-zzz", "requirements.txt"), ANY_HINT,
-         setup=write_requirements("six==1.17.0\nnonexistent-package-reprobox-zzz==1.0"
-                                  "\n", forget_freeze=True)),
-    Case("index-credential-in-config", ("freeze", "{p}"), EXIT_USAGE,
-         ("reprobox.toml", "packages.extra_index_urls", "credential"), "${NAME}",
-         setup=edit("reprobox.toml", lambda t: t.replace(
-             'requirements = "requirements.txt"\n',
-             'requirements = "requirements.txt"\nextra_index_urls = '
-             '["https://__token__:s3cr3t@127.0.0.1:9/simple/"]\n'))),
-    Case("requirement-editable", ("freeze", "{p}"), EXIT_USAGE,
-         ("{p}/requirements.txt:2", "-e ."), "name==version",
-         setup=write_requirements("six==1.17.0\n-e .\n")),
-    Case("requirement-local-path", ("freeze", "{p}"), EXIT_USAGE,
-         ("{p}/requirements.txt:2", "./pkg"), "name==version",
-         setup=write_requirements("six==1.17.0\n./pkg\n")),
-    Case("requirement-file-url", ("freeze", "{p}"), EXIT_USAGE,
-         ("{p}/requirements.txt:1", "file://"), "six==",
-         setup=write_requirements("six @ file:///tmp/six-1.17.0-py2.py3-none-any.whl"
-                                  "\n")),
-    Case("data-outside", RUN, EXIT_USAGE, ("reprobox.toml", "data", "../data.csv"),
-         "into the project folder",
-         setup=edit("reprobox.toml", lambda t: t.replace('"data.csv"',
-                                                         '"../data.csv"'))),
-    Case("data-absolute", RUN, EXIT_USAGE, ("reprobox.toml", "data", "/etc/hostname"),
-         "inside the project folder",
-         setup=edit("reprobox.toml", lambda t: t.replace('"data.csv"',
-                                                         '"/etc/hostname"'))),
-    Case("symlink-outside", ("build", "{p}"), EXIT_USAGE,
-         ("outside", "symbolic link", "/etc/passwd"), ".reproboxignore",
-         setup=symlink_outside),
-    Case("env-newline", RUN, EXIT_USAGE, ("reprobox.toml", "env.WEIRD", "line break"),
-         "one line", setup=set_env_value('"""a\nb"""')),
-    Case("env-shell-characters-kept-literal", (*RUN, "--json"), 0, (), None,
-         setup=shell_literal_setup, may_change=("runs/",), may_build=True,
-         check=check_shell_literal),
-    Case("config-not-utf8", RUN, EXIT_USAGE, ("reprobox.toml", "UTF-8"), "save it",
-         setup=non_utf8_config),
-    Case("env-100kb", RUN, EXIT_USAGE, ("reprobox.toml", "env.WEIRD", "4096"),
-         "in a file", setup=set_env_value('"' + "x" * 100_000 + '"')),
-    Case("engine-unreachable", RUN, EXIT_ENGINE,
-         ("unix:///tmp/nonexistent.sock", "no Docker engine"), "--host",
-         setup=engine_unreachable),
-    Case("base-image-missing", RUN, EXIT_ENGINE,
-         ("127.0.0.1:5000/reprobox-nosuch:1", "cannot be pulled"), "base_image",
-         setup=missing_base_image),
-    Case("registry-not-listening", ("push", "{p}", "--registry",
-                                    f"127.0.0.1:{CLOSED_PORT}"), EXIT_ENGINE,
-         (f"127.0.0.1:{CLOSED_PORT}", "refused"), ANY_HINT, setup=push_nowhere),
-    Case("registry-answers-405", ("push", "{p}", "--registry", "{HARD_REGISTRY}"),
-         EXIT_ENGINE, ("{HARD_REGISTRY}",), ANY_HINT, setup=push_refused),
-    Case("disk-full-during-run", RUN, EXIT_FAILED, ("No space left",), ANY_HINT,
-         setup=disk_full_run, may_change=("runs/",), may_build=True,
-         check=check_json_whole),
-    Case("disk-full-during-freeze", ("freeze", "{p}"), EXIT_USAGE, ("No space left",),
-         ANY_HINT, setup=disk_full_freeze, may_change=("",),
-         check=check_freeze_wrote_nothing),
-    Case("cpus-below-docker-minimum", (*RUN, "--cpus", "1e-9"), EXIT_USAGE,
-         ("--cpus 1e-09",), "0.01 or more"),
-    Case("cpus-more-than-the-engine-has", (*RUN, "--cpus", "4000"), EXIT_USAGE,
-         ("refused the container's settings", "CPUs"), "lower --cpus",
-         may_change=("runs/",)),
-    Case("memory-below-engine-minimum", (*RUN, "--memory", "1k"), EXIT_USAGE,
-         ("--memory 1k", "outside what Docker accepts"), "--memory 4g"),
-    Case("seed-negative", (*RUN, "--seed", "-1"), EXIT_USAGE,
-         ("--seed -1", "out of range"), "0 to 4294967295"),
-    Case("seed-too-big", (*RUN, "--seed", "5000000000"), EXIT_USAGE,
-         ("--seed 5000000000", "out of range"), "0 to 4294967295"),
-    Case("seeds-too-big", (*RUN, "--seeds", "1,5000000000"), EXIT_USAGE,
-         ("--seeds", "5000000000", "out of range"), "0 to 4294967295"),
-    Case("host-port-out-of-range", ("build", "{p}", "--host", "tcp://127.0.0.1:99999"),
-         EXIT_USAGE, ("--host", "99999", "not a Docker engine address"),
-         "tcp://HOST:PORT"),
-    Case("host-port-not-a-number", ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
-         EXIT_USAGE, ("--host", "abc", "not a Docker engine address"),
-         "tcp://HOST:PORT"),
-    Case("host-ipv6-unclosed", ("build", "{p}", "--host", "tcp://[::1"), EXIT_USAGE,
-         ("--host", "[::1", "not a Docker engine address"), "tcp://HOST:PORT"),
-    Case("host-unknown-scheme", ("build", "{p}", "--host", "garbage://x"), EXIT_USAGE,
-         ("--host", "garbage://x", "protocol"), "unix:///PATH"),
-    Case("docker-host-port-out-of-range", ("build", "{p}"), EXIT_USAGE,
-         ("DOCKER_HOST", "99999", "not a Docker engine address"), "tcp://HOST:PORT",
-         setup=set_env("DOCKER_HOST", "tcp://127.0.0.1:99999")),
-    Case("context-unknown", ("build", "{p}", "--context", "nosuch"), EXIT_USAGE,
-         ("docker context 'nosuch' not found",), "docker context ls"),
-    Case("docker-context-env-unknown", ("build", "{p}", "--force"), EXIT_USAGE,
-         ("DOCKER_CONTEXT='nosuch': docker context 'nosuch' not found",),
-         "unset DOCKER_CONTEXT",
-         setup=set_env("DOCKER_CONTEXT", "nosuch")),
-    Case("verify-malformed-image", ("verify", "BAD IMAGE!!", "--runs-dir",
-                                    "{tmp}/verify"), EXIT_USAGE,
-         ("'BAD IMAGE!!'", "not an image reference"), "NAME[:TAG]"),
-    Case("report-output-is-a-directory", ("report", "{p}/.reprobox/runs", "-o",
-                                          "{tmp}"), EXIT_USAGE,
-         ("--output {tmp}", "is a directory"), "report.html"),
-    Case("report-output-folder-missing", ("report", "{p}/.reprobox/runs", "-o",
-                                          "{tmp}/nonexistent-dir/x.html"), EXIT_USAGE,
-         ("{tmp}/nonexistent-dir", "does not exist"), "create it first",
-         check=check_no_folder_made),
-    Case("report-output-is-an-input", ("report", "{p}/.reprobox/runs", "-o",
-                                       "{p}/.reprobox/runs/{run}/record.json"),
-         EXIT_USAGE, ("--output", "record.json", "reprobox will not replace it"),
-         "name an .html file", setup=lambda p, ctx: second_record(p)),
-    Case("export-output-is-the-manifest", ("export", "{p}", "-o",
-                                           "{p}/.reprobox/manifest.json"),
-         EXIT_USAGE, ("--output", "manifest.json", "reprobox keeps in .reprobox/"),
-         "outside .reprobox/"),
-    Case("export-output-is-project-code", ("export", "{p}", "-o", "{p}/train.py"),
-         EXIT_USAGE, ("--output", "train.py", "a file of project"),
-         "outside the project folder"),
-    Case("verify-runs-dir-is-a-file", ("verify", "{image}", "--runs-dir",
-                                       "{p}/train.py", "--reference",
-                                       "{p}/.reprobox/runs/{run}/record.json"),
-         EXIT_USAGE,
-         ("train.py", "cannot write the run's files there"), "must be a folder"),
-    Case("verify-image-with-data", ("verify", "{image}", "--runs-dir", "{tmp}/v",
-                                    "--reference",
-                                    "{p}/.reprobox/runs/{run}/record.json"),
-         EXIT_USAGE, ("trains on data files", "data.csv", "cannot mount them"),
-         "reprobox run"),
-    Case("requirements-not-utf8", ("freeze", "{p}"), EXIT_USAGE,
-         ("{p}/requirements.txt", "not UTF-8"), "save it as UTF-8",
-         setup=lambda p, ctx: (p / "requirements.txt").write_bytes(b"\xff\xfe x\n")),
-    Case("requirements-include-outside", ("freeze", "{p}"), EXIT_USAGE,
-         ("{p}/requirements.txt:1", "outside the project folder"),
-         "copy the file into the project",
-         setup=write_requirements("-r /etc/hostname\n")),
-    Case("run-cpus-beyond-the-engine", ("run", "{p}", "--cpus", "1000"), EXIT_USAGE,
-         ("the engine refused the container's settings",), "lower --cpus"),
-    Case("config-name-with-capitals", ("freeze", "{p}"), EXIT_USAGE,
-         ("reprobox.toml", "name", "has capitals"), "name = ",
-         setup=edit("reprobox.toml", lambda t: re.sub(
-             r'(?m)^name = "([^"]+)"', lambda m: f'name = "{m[1].upper()}"', t))),
-    Case("compare-unknown-metric", ("compare", "{p}/.reprobox/runs",
-                                    "{p}/.reprobox/runs", "--metric", "nosuch"),
-         EXIT_USAGE, ("--metric 'nosuch'", "no run record has"), "the records have"),
-    Case("compare-unknown-tol-metric", ("compare", "{p}/.reprobox/runs",
-                                        "{p}/.reprobox/runs", "--tol",
-                                        "nosuch=abs:0.1"),
-         EXIT_USAGE, ("--tol 'nosuch'", "no run record has"), "the records have"),
+    Case(
+        "cpus-negative", (*RUN, "--cpus", "-1"), EXIT_USAGE, ("--cpus",), "--cpus 1.5"
+    ),
+    Case(
+        "memory-words",
+        (*RUN, "--memory", "lots"),
+        EXIT_USAGE,
+        ("--memory", "lots"),
+        "--memory 4g",
+    ),
+    Case(
+        "profile-unknown",
+        (*RUN, "--profile", "fast"),
+        EXIT_USAGE,
+        ("--profile", "fast"),
+        "strict",
+    ),
+    Case(
+        "env-bad-name",
+        (*RUN, "--env", "1BAD=x"),
+        EXIT_USAGE,
+        ("--env", "1BAD"),
+        ANY_HINT,
+    ),
+    Case(
+        "env-reprobox-own",
+        (*RUN, "--env", "REPROBOX_OUT=/x"),
+        EXIT_USAGE,
+        ("REPROBOX_OUT",),
+        "--seed",
+    ),
+    Case(
+        "env-unset",
+        (*RUN, "--env", "HARD_UNSET_NAME_ZZZ"),
+        EXIT_USAGE,
+        ("HARD_UNSET_NAME_ZZZ", "not set"),
+        "--env HARD_UNSET_NAME_ZZZ=VALUE",
+    ),
+    Case(
+        "seed-and-seeds",
+        (*RUN, "--seed", "1", "--seeds", "1-2"),
+        EXIT_USAGE,
+        ("--seed", "--seeds"),
+        "use one",
+    ),
+    Case(
+        "gpus-bogus",
+        (*RUN, "--gpus", "bogus"),
+        EXIT_USAGE,
+        ("--gpus", "bogus"),
+        "--gpus all",
+    ),
+    Case(
+        "gpus-on-gpu-less-host",
+        (*RUN, "--gpus", "all"),
+        EXIT_USAGE,
+        ("--gpus all", "NVIDIA driver"),
+        "run without --gpus",
+    ),
+    Case(
+        "registry-url",
+        ("push", "{p}", "--registry", "http://x"),
+        EXIT_USAGE,
+        ("--registry", "http://x"),
+        "--registry 127.0.0.1:5000",
+    ),
+    Case(
+        "import-missing",
+        ("import", "{tmp}/nope.tar"),
+        EXIT_USAGE,
+        ("{tmp}/nope.tar", "no such file"),
+        "from export",
+    ),
+    Case(
+        "import-not-a-bundle",
+        ("import", "{tmp}/plain.tar"),
+        EXIT_USAGE,
+        ("{tmp}/plain.tar", "not a reprobox bundle"),
+        "reprobox export",
+        setup=plain_tar,
+    ),
+    Case(
+        "import-truncated",
+        ("import", "{tmp}/bundle.tar"),
+        EXIT_USAGE,
+        ("{tmp}/bundle.tar",),
+        ANY_HINT,
+        setup=write_fake_bundle(truncate=True),
+    ),
+    Case(
+        "verify-foreign-image",
+        ("verify", "reprobox-base:bookworm-py3.11", "--runs-dir", "{tmp}/verify"),
+        EXIT_USAGE,
+        ("reprobox-base:bookworm-py3.11", "not made by reprobox"),
+        ANY_HINT,
+    ),
+    Case(
+        "requirement-unresolvable",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("nonexistent-package-reprobox-zzz", "requirements.txt"),
+        ANY_HINT,
+        setup=write_requirements(
+            "six==1.17.0\nnonexistent-package-reprobox-zzz==1.0\n", forget_freeze=True
+        ),
+    ),
+    Case(
+        "index-credential-in-config",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("reprobox.toml", "packages.extra_index_urls", "credential"),
+        "${NAME}",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'requirements = "requirements.txt"\n',
+                'requirements = "requirements.txt"\nextra_index_urls = '
+                '["https://__token__:s3cr3t@127.0.0.1:9/simple/"]\n',
+            ),
+        ),
+    ),
+    Case(
+        "requirement-editable",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt:2", "-e ."),
+        "name==version",
+        setup=write_requirements("six==1.17.0\n-e .\n"),
+    ),
+    Case(
+        "requirement-local-path",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt:2", "./pkg"),
+        "name==version",
+        setup=write_requirements("six==1.17.0\n./pkg\n"),
+    ),
+    Case(
+        "requirement-file-url",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt:1", "file://"),
+        "six==",
+        setup=write_requirements("six @ file:///tmp/six-1.17.0-py2.py3-none-any.whl\n"),
+    ),
+    Case(
+        "data-outside",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml", "data", "../data.csv"),
+        "into the project folder",
+        setup=edit("reprobox.toml", lambda t: t.replace('"data.csv"', '"../data.csv"')),
+    ),
+    Case(
+        "data-absolute",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml", "data", "/etc/hostname"),
+        "inside the project folder",
+        setup=edit(
+            "reprobox.toml", lambda t: t.replace('"data.csv"', '"/etc/hostname"')
+        ),
+    ),
+    Case(
+        "symlink-outside",
+        ("build", "{p}"),
+        EXIT_USAGE,
+        ("outside", "symbolic link", "/etc/passwd"),
+        ".reproboxignore",
+        setup=symlink_outside,
+    ),
+    Case(
+        "env-newline",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml", "env.WEIRD", "line break"),
+        "one line",
+        setup=set_env_value('"""a\nb"""'),
+    ),
+    Case(
+        "env-shell-characters-kept-literal",
+        (*RUN, "--json"),
+        0,
+        (),
+        None,
+        setup=shell_literal_setup,
+        may_change=("runs/",),
+        may_build=True,
+        check=check_shell_literal,
+    ),
+    Case(
+        "config-not-utf8",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml", "UTF-8"),
+        "save it",
+        setup=non_utf8_config,
+    ),
+    Case(
+        "env-100kb",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml", "env.WEIRD", "4096"),
+        "in a file",
+        setup=set_env_value('"' + "x" * 100_000 + '"'),
+    ),
+    Case(
+        "engine-unreachable",
+        RUN,
+        EXIT_ENGINE,
+        ("unix:///tmp/nonexistent.sock", "no Docker engine"),
+        "--host",
+        setup=engine_unreachable,
+    ),
+    Case(
+        "base-image-missing",
+        RUN,
+        EXIT_ENGINE,
+        ("127.0.0.1:5000/reprobox-nosuch:1", "cannot be pulled"),
+        "base_image",
+        setup=missing_base_image,
+    ),
+    Case(
+        "registry-not-listening",
+        ("push", "{p}", "--registry", f"127.0.0.1:{CLOSED_PORT}"),
+        EXIT_ENGINE,
+        (f"127.0.0.1:{CLOSED_PORT}", "refused"),
+        ANY_HINT,
+        setup=push_nowhere,
+    ),
+    Case(
+        "registry-answers-405",
+        ("push", "{p}", "--registry", "{HARD_REGISTRY}"),
+        EXIT_ENGINE,
+        ("{HARD_REGISTRY}",),
+        ANY_HINT,
+        setup=push_refused,
+    ),
+    Case(
+        "disk-full-during-run",
+        RUN,
+        EXIT_FAILED,
+        ("No space left",),
+        ANY_HINT,
+        setup=disk_full_run,
+        may_change=("runs/",),
+        may_build=True,
+        check=check_json_whole,
+    ),
+    Case(
+        "disk-full-during-freeze",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("No space left",),
+        ANY_HINT,
+        setup=disk_full_freeze,
+        may_change=("",),
+        check=check_freeze_wrote_nothing,
+    ),
+    Case(
+        "cpus-below-docker-minimum",
+        (*RUN, "--cpus", "1e-9"),
+        EXIT_USAGE,
+        ("--cpus 1e-09",),
+        "0.01 or more",
+    ),
+    Case(
+        "cpus-more-than-the-engine-has",
+        (*RUN, "--cpus", "4000"),
+        EXIT_USAGE,
+        ("refused the container's settings", "CPUs"),
+        "lower --cpus",
+        may_change=("runs/",),
+    ),
+    Case(
+        "memory-below-engine-minimum",
+        (*RUN, "--memory", "1k"),
+        EXIT_USAGE,
+        ("--memory 1k", "outside what Docker accepts"),
+        "--memory 4g",
+    ),
+    Case(
+        "seed-negative",
+        (*RUN, "--seed", "-1"),
+        EXIT_USAGE,
+        ("--seed -1", "out of range"),
+        "0 to 4294967295",
+    ),
+    Case(
+        "seed-too-big",
+        (*RUN, "--seed", "5000000000"),
+        EXIT_USAGE,
+        ("--seed 5000000000", "out of range"),
+        "0 to 4294967295",
+    ),
+    Case(
+        "seeds-too-big",
+        (*RUN, "--seeds", "1,5000000000"),
+        EXIT_USAGE,
+        ("--seeds", "5000000000", "out of range"),
+        "0 to 4294967295",
+    ),
+    Case(
+        "host-port-out-of-range",
+        ("build", "{p}", "--host", "tcp://127.0.0.1:99999"),
+        EXIT_USAGE,
+        ("--host", "99999", "not a Docker engine address"),
+        "tcp://HOST:PORT",
+    ),
+    Case(
+        "host-port-not-a-number",
+        ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
+        EXIT_USAGE,
+        ("--host", "abc", "not a Docker engine address"),
+        "tcp://HOST:PORT",
+    ),
+    Case(
+        "host-ipv6-unclosed",
+        ("build", "{p}", "--host", "tcp://[::1"),
+        EXIT_USAGE,
+        ("--host", "[::1", "not a Docker engine address"),
+        "tcp://HOST:PORT",
+    ),
+    Case(
+        "host-unknown-scheme",
+        ("build", "{p}", "--host", "garbage://x"),
+        EXIT_USAGE,
+        ("--host", "garbage://x", "protocol"),
+        "unix:///PATH",
+    ),
+    Case(
+        "docker-host-port-out-of-range",
+        ("build", "{p}"),
+        EXIT_USAGE,
+        ("DOCKER_HOST", "99999", "not a Docker engine address"),
+        "tcp://HOST:PORT",
+        setup=set_env("DOCKER_HOST", "tcp://127.0.0.1:99999"),
+    ),
+    Case(
+        "context-unknown",
+        ("build", "{p}", "--context", "nosuch"),
+        EXIT_USAGE,
+        ("docker context 'nosuch' not found",),
+        "docker context ls",
+    ),
+    Case(
+        "docker-context-env-unknown",
+        ("build", "{p}", "--force"),
+        EXIT_USAGE,
+        ("DOCKER_CONTEXT='nosuch': docker context 'nosuch' not found",),
+        "unset DOCKER_CONTEXT",
+        setup=set_env("DOCKER_CONTEXT", "nosuch"),
+    ),
+    Case(
+        "verify-malformed-image",
+        ("verify", "BAD IMAGE!!", "--runs-dir", "{tmp}/verify"),
+        EXIT_USAGE,
+        ("'BAD IMAGE!!'", "not an image reference"),
+        "NAME[:TAG]",
+    ),
+    Case(
+        "report-output-is-a-directory",
+        ("report", "{p}/.reprobox/runs", "-o", "{tmp}"),
+        EXIT_USAGE,
+        ("--output {tmp}", "is a directory"),
+        "report.html",
+    ),
+    Case(
+        "report-output-folder-missing",
+        ("report", "{p}/.reprobox/runs", "-o", "{tmp}/nonexistent-dir/x.html"),
+        EXIT_USAGE,
+        ("{tmp}/nonexistent-dir", "does not exist"),
+        "create it first",
+        check=check_no_folder_made,
+    ),
+    Case(
+        "report-output-is-an-input",
+        ("report", "{p}/.reprobox/runs", "-o", "{p}/.reprobox/runs/{run}/record.json"),
+        EXIT_USAGE,
+        ("--output", "record.json", "reprobox will not replace it"),
+        "name an .html file",
+        setup=lambda p, ctx: second_record(p),
+    ),
+    Case(
+        "export-output-is-the-manifest",
+        ("export", "{p}", "-o", "{p}/.reprobox/manifest.json"),
+        EXIT_USAGE,
+        ("--output", "manifest.json", "reprobox keeps in .reprobox/"),
+        "outside .reprobox/",
+    ),
+    Case(
+        "export-output-is-project-code",
+        ("export", "{p}", "-o", "{p}/train.py"),
+        EXIT_USAGE,
+        ("--output", "train.py", "a file of project"),
+        "outside the project folder",
+    ),
+    Case(
+        "verify-runs-dir-is-a-file",
+        (
+            "verify",
+            "{image}",
+            "--runs-dir",
+            "{p}/train.py",
+            "--reference",
+            "{p}/.reprobox/runs/{run}/record.json",
+        ),
+        EXIT_USAGE,
+        ("train.py", "cannot write the run's files there"),
+        "must be a folder",
+    ),
+    Case(
+        "verify-image-with-data",
+        (
+            "verify",
+            "{image}",
+            "--runs-dir",
+            "{tmp}/v",
+            "--reference",
+            "{p}/.reprobox/runs/{run}/record.json",
+        ),
+        EXIT_USAGE,
+        ("trains on data files", "data.csv", "cannot mount them"),
+        "reprobox run",
+    ),
+    Case(
+        "requirements-not-utf8",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt", "not UTF-8"),
+        "save it as UTF-8",
+        setup=lambda p, ctx: (p / "requirements.txt").write_bytes(b"\xff\xfe x\n"),
+    ),
+    Case(
+        "requirements-include-outside",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt:1", "outside the project folder"),
+        "copy the file into the project",
+        setup=write_requirements("-r /etc/hostname\n"),
+    ),
+    Case(
+        "run-cpus-beyond-the-engine",
+        ("run", "{p}", "--cpus", "1000"),
+        EXIT_USAGE,
+        ("the engine refused the container's settings",),
+        "lower --cpus",
+    ),
+    Case(
+        "config-name-with-capitals",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("reprobox.toml", "name", "has capitals"),
+        "name = ",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: re.sub(
+                r'(?m)^name = "([^"]+)"', lambda m: f'name = "{m[1].upper()}"', t
+            ),
+        ),
+    ),
+    Case(
+        "compare-unknown-metric",
+        ("compare", "{p}/.reprobox/runs", "{p}/.reprobox/runs", "--metric", "nosuch"),
+        EXIT_USAGE,
+        ("--metric 'nosuch'", "no run record has"),
+        "the records have",
+    ),
+    Case(
+        "compare-unknown-tol-metric",
+        (
+            "compare",
+            "{p}/.reprobox/runs",
+            "{p}/.reprobox/runs",
+            "--tol",
+            "nosuch=abs:0.1",
+        ),
+        EXIT_USAGE,
+        ("--tol 'nosuch'", "no run record has"),
+        "the records have",
+    ),
 ]
 
 
@@ -603,21 +1035,30 @@ def snapshot(folder: Path) -> dict[str, str]:
     """Return rel path -> sha256 of every file under folder."""
     if not folder.is_dir():
         return {}
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def project_tags(docker_client, name: str) -> set[str]:
-    return {tag for image in docker_client.images.list(name=f"reprobox/{name}")
-            for tag in image.tags}
+    return {
+        tag
+        for image in docker_client.images.list(name=f"reprobox/{name}")
+        for tag in image.tags
+    }
 
 
 def fill(text: str, project: Path, ctx: Context) -> str:
     if "{run}" in text:
         text = text.replace("{run}", baseline_record(ctx.tiny.path).parent.name)
-    return (text.replace("{p}", str(project)).replace("{tmp}", str(ctx.tmp))
-            .replace("{image}", ctx.tiny.tag)
-            .replace("{HARD_REGISTRY}", ctx.env.get("HARD_REGISTRY", "")))
+    return (
+        text.replace("{p}", str(project))
+        .replace("{tmp}", str(ctx.tmp))
+        .replace("{image}", ctx.tiny.tag)
+        .replace("{HARD_REGISTRY}", ctx.env.get("HARD_REGISTRY", ""))
+    )
 
 
 def error_line(result: Result, case: Case) -> str:
@@ -654,8 +1095,10 @@ def test_bad_input(case, tiny, cli, docker_client, tmp_path):
         tags_before = project_tags(docker_client, tiny.name)
         argv = ["-q", *(fill(a, project, ctx) for a in case.argv)]
         result = invoke(cli, *argv, env=ctx.env)
-        print(f"\n[{case.id}] exit {result.returncode} in "
-              f"{time.monotonic() - started:.1f}s: {result.stderr.strip()[:300]}")
+        print(
+            f"\n[{case.id}] exit {result.returncode} in "
+            f"{time.monotonic() - started:.1f}s: {result.stderr.strip()[:300]}"
+        )
 
         assert result.returncode == case.code, result.describe()
         if case.code != 0:
@@ -664,10 +1107,16 @@ def test_bad_input(case, tiny, cli, docker_client, tmp_path):
                 assert fill(needle, project, ctx) in line, result.describe()
             check_fix(line, case.fix, result)
         after = snapshot(project / ".reprobox")
-        changed = {rel for rel in before.keys() | after.keys()
-                   if before.get(rel) != after.get(rel)}
-        unexpected = {rel for rel in changed
-                      if not any(rel.startswith(p) for p in case.may_change)}
+        changed = {
+            rel
+            for rel in before.keys() | after.keys()
+            if before.get(rel) != after.get(rel)
+        }
+        unexpected = {
+            rel
+            for rel in changed
+            if not any(rel.startswith(p) for p in case.may_change)
+        }
         assert not unexpected, f"changed in .reprobox: {sorted(unexpected)}"
         stray = [rel for rel in after if rel.endswith(".tmp")]
         assert not stray, f"temp files left: {stray}"
@@ -676,8 +1125,10 @@ def test_bad_input(case, tiny, cli, docker_client, tmp_path):
     finally:
         ctx.close()
     left = docker_client.containers.list(
-        all=True, filters={"label": f"{PROJECT_LABEL}={tiny.name}"})
+        all=True, filters={"label": f"{PROJECT_LABEL}={tiny.name}"}
+    )
     assert left == [], f"containers left: {[c.id[:12] for c in left]}"
     if not case.may_build:
         assert project_tags(docker_client, tiny.name) <= tags_before | {
-            t + "-sealed" for t in tags_before}, "an image was made"
+            t + "-sealed" for t in tags_before
+        }, "an image was made"

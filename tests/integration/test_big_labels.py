@@ -39,16 +39,15 @@ def test_a_300_kb_lock_builds_and_reads_back_whole(tmp_path):
     engine = connect()
     tag = f"reprobox-test/big-labels:{secrets.token_hex(4)}"
     try:
-        image = build_image(
-            engine, tmp_path, tag, labels=lock_labels(lock), secrets={}
-        )
+        image = build_image(engine, tmp_path, tag, labels=lock_labels(lock), secrets={})
         labels = engine.client.images.get(image).labels
         parts = [k for k in labels if k.startswith("org.reprobox.lock")]
         assert len(parts) == -(-len(lock) // 30_000)
         back = lock_from_labels(labels)
-        assert hashlib.sha256(back.encode()).hexdigest() == hashlib.sha256(
-            lock.encode()
-        ).hexdigest()
+        assert (
+            hashlib.sha256(back.encode()).hexdigest()
+            == hashlib.sha256(lock.encode()).hexdigest()
+        )
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             engine.client.images.remove(tag, force=True)

@@ -36,7 +36,7 @@ EXACT = ("--tol", "test_accuracy=abs:0", "--tol", "test_loss=abs:0")
 
 # A training script whose randomness reprobox's seed cannot reach: the global
 # TensorFlow seed comes from os.urandom, and tf.data reshuffles every epoch.
-UNSEEDED_TRAIN = '''\
+UNSEEDED_TRAIN = """\
 import json, os
 import numpy as np
 import tensorflow as tf
@@ -56,9 +56,9 @@ model.fit(train, epochs=3, verbose=2)
 loss, accuracy = model.evaluate(X[1400:], y[1400:], verbose=0)
 with open(os.environ["REPROBOX_METRICS"], "w") as fh:
     json.dump({"test_accuracy": accuracy, "test_loss": loss}, fh)
-'''
+"""
 # No tolerances: a repeat must agree bit for bit.
-UNSEEDED_TOML = '''\
+UNSEEDED_TOML = """\
 name = "unseeded"
 command = "python train.py"
 python = "3.11"
@@ -70,23 +70,27 @@ requirements = "requirements.txt"
 
 [metrics]
 compare = ["test_accuracy", "test_loss"]
-'''
+"""
 
 
 @pytest.fixture(scope="module")
 def digits(cli, two_engine_cleanup, tmp_path_factory):
     """examples/digits frozen and built under a unique name, shared by this module."""
-    return make_project(cli, two_engine_cleanup, tmp_path_factory.mktemp("xm"),
-                        "digits")
+    return make_project(
+        cli, two_engine_cleanup, tmp_path_factory.mktemp("xm"), "digits"
+    )
 
 
 @pytest.fixture(scope="module")
 def engine2_strict(cli, digits) -> dict:
     """One strict run on engine 2 with 1 CPU; the first one ships the image there."""
-    result, (record,) = run_records(cli, digits, "--profile", "strict",
-                                    "--host", ENGINE2, "--cpus", "1")
-    print(f"\n[ship] digits image streamed to engine 2 in "
-          f"{shipped_seconds(result.stderr, 'stream'):.1f}s")
+    result, (record,) = run_records(
+        cli, digits, "--profile", "strict", "--host", ENGINE2, "--cpus", "1"
+    )
+    print(
+        f"\n[ship] digits image streamed to engine 2 in "
+        f"{shipped_seconds(result.stderr, 'stream'):.1f}s"
+    )
     return record
 
 
@@ -95,8 +99,9 @@ def _results(comparison: dict) -> dict:
 
 
 def _strict_on_engine1(cli, digits, *env: str) -> dict:
-    _, (record,) = run_records(cli, digits, "--profile", "strict", "--host", ENGINE1,
-                               "--cpus", "2", *env)
+    _, (record,) = run_records(
+        cli, digits, "--profile", "strict", "--host", ENGINE1, "--cpus", "2", *env
+    )
     return record
 
 
@@ -110,9 +115,9 @@ def test_strict_profile_is_bitwise_identical_across_engines_and_cpu_quotas(
     assert a["machine"]["cpu"]["cpu_quota"] == 2.0
     assert b["machine"]["cpu"]["cpu_quota"] == 1.0
 
-    result, comparison = compare_json(cli, record_path(digits, a),
-                                      record_path(digits, b), reference=a,
-                                      extra=EXACT)
+    result, comparison = compare_json(
+        cli, record_path(digits, a), record_path(digits, b), reference=a, extra=EXACT
+    )
     assert result.returncode == 0, result.describe()
     for metric in ("test_accuracy", "test_loss"):
         assert a["metrics"][metric] == b["metrics"][metric]
@@ -134,17 +139,24 @@ def test_strict_profile_with_an_isa_cap_on_one_engine(cli, digits, engine2_stric
     tries = []
     for _ in range(2):
         capped = _strict_on_engine1(
-            cli, digits, "--env", "ONEDNN_MAX_CPU_ISA=AVX512_CORE_AMX")
+            cli, digits, "--env", "ONEDNN_MAX_CPU_ISA=AVX512_CORE_AMX"
+        )
         assert capped["machine"]["onednn"]["ONEDNN_MAX_CPU_ISA"] == "AVX512_CORE_AMX"
-        _, comparison = compare_json(cli, record_path(digits, engine2_strict),
-                                     record_path(digits, capped),
-                                     reference=engine2_strict, extra=EXACT)
+        _, comparison = compare_json(
+            cli,
+            record_path(digits, engine2_strict),
+            record_path(digits, capped),
+            reference=engine2_strict,
+            extra=EXACT,
+        )
         delta = capped["metrics"]["test_loss"] - engine2_strict["metrics"]["test_loss"]
         tries.append((capped["metrics"]["test_loss"], comparison))
-        print(f"\n[isa] strict, engine 1 ONEDNN_MAX_CPU_ISA=AVX512_CORE_AMX vs "
-              "engine 2 strict's AVX2: "
-              f"test_loss delta {delta:+.3g}, identical={comparison['passed']}, "
-              f"likely cause {summary_of(comparison, capped)['likely_cause']}")
+        print(
+            f"\n[isa] strict, engine 1 ONEDNN_MAX_CPU_ISA=AVX512_CORE_AMX vs "
+            "engine 2 strict's AVX2: "
+            f"test_loss delta {delta:+.3g}, identical={comparison['passed']}, "
+            f"likely cause {summary_of(comparison, capped)['likely_cause']}"
+        )
         tries[-1] += (capped,)
 
     if tries[0][0] != tries[1][0]:
@@ -152,17 +164,21 @@ def test_strict_profile_with_an_isa_cap_on_one_engine(cli, digits, engine2_stric
     _, comparison, capped = tries[0]
     if comparison["passed"]:
         assert summary_of(comparison, capped)["headline"].startswith(
-            "metrics identical")
+            "metrics identical"
+        )
     else:
         assert summary_of(comparison, capped)["likely_cause"].endswith(
-            "ONEDNN_MAX_CPU_ISA")
+            "ONEDNN_MAX_CPU_ISA"
+        )
 
 
 def test_onednn_on_versus_off_is_named_as_the_cause(cli, digits, engine2_strict):
-    _, (on,) = run_records(cli, digits, "--host", ENGINE1,
-                           "--env", "TF_ENABLE_ONEDNN_OPTS=1")
-    _, (off,) = run_records(cli, digits, "--host", ENGINE2,
-                            "--env", "TF_ENABLE_ONEDNN_OPTS=0")
+    _, (on,) = run_records(
+        cli, digits, "--host", ENGINE1, "--env", "TF_ENABLE_ONEDNN_OPTS=1"
+    )
+    _, (off,) = run_records(
+        cli, digits, "--host", ENGINE2, "--env", "TF_ENABLE_ONEDNN_OPTS=0"
+    )
     assert on["machine"]["onednn"]["enabled"] is True
     assert off["machine"]["onednn"]["enabled"] is False
     paths = (record_path(digits, on), record_path(digits, off))
@@ -173,8 +189,10 @@ def test_onednn_on_versus_off_is_named_as_the_cause(cli, digits, engine2_strict)
     assert (setting["reference_value"], setting["run_value"]) == ("1", "0")
     assert setting["category"] == "onednn"
     delta = off["metrics"]["test_loss"] - on["metrics"]["test_loss"]
-    print(f"\n[onednn] test_loss on {on['metrics']['test_loss']!r} "
-          f"off {off['metrics']['test_loss']!r} delta {delta:+.3g}")
+    print(
+        f"\n[onednn] test_loss on {on['metrics']['test_loss']!r} "
+        f"off {off['metrics']['test_loss']!r} delta {delta:+.3g}"
+    )
     if on["metrics"] == off["metrics"]:
         print("[onednn] the metrics were equal with oneDNN on and off")
         assert result.returncode == 0
@@ -184,11 +202,15 @@ def test_onednn_on_versus_off_is_named_as_the_cause(cli, digits, engine2_strict)
     summary = summary_of(comparison, off)
     assert summary["metrics_differ"]
     assert summary["likely_cause"].endswith("TF_ENABLE_ONEDNN_OPTS")
-    text = cli.run("compare", *map(str, paths), "--reference", on["run_id"], *EXACT,
-                   check=False)
+    text = cli.run(
+        "compare", *map(str, paths), "--reference", on["run_id"], *EXACT, check=False
+    )
     assert text.returncode == 1
-    headline = next(line for line in text.stdout.splitlines()
-                    if off["run_id"] in line and "most likely cause" in line)
+    headline = next(
+        line
+        for line in text.stdout.splitlines()
+        if off["run_id"] in line and "most likely cause" in line
+    )
     assert "onednn" in headline and "TF_ENABLE_ONEDNN_OPTS 1 -> 0" in headline
     if delta:
         assert f"test_loss {delta:+.3g}" in headline
@@ -210,11 +232,22 @@ def test_unseeded_shuffle_is_reported_as_nondeterminism(
     cli, two_engine_cleanup, tmp_path_factory
 ):
     project = make_project(
-        cli, two_engine_cleanup, tmp_path_factory.mktemp("unseeded"), "unseeded",
+        cli,
+        two_engine_cleanup,
+        tmp_path_factory.mktemp("unseeded"),
+        "unseeded",
         files={"train.py": UNSEEDED_TRAIN, "reprobox.toml": UNSEEDED_TOML},
     )
-    args = ("run", str(project.path), "--host", ENGINE1,
-            "--env", "TF_DETERMINISTIC_OPS=1", "--repeat", "2")
+    args = (
+        "run",
+        str(project.path),
+        "--host",
+        ENGINE1,
+        "--env",
+        "TF_DETERMINISTIC_OPS=1",
+        "--repeat",
+        "2",
+    )
     result = cli.run(*args, check=False)
     assert result.returncode == 1, result.describe()
     _, comparison = compare_json(cli, project.runs)
@@ -229,19 +262,24 @@ def test_unseeded_shuffle_is_reported_as_nondeterminism(
     section = result.stdout.split("Nondeterminism", 1)[1]
     for name in changed:
         spread = f"spread {abs(a[name] - b[name]):.3g}"
-        assert re.search(rf"{name} differs across 2 runs .*{re.escape(spread)}",
-                         section), section
+        assert re.search(
+            rf"{name} differs across 2 runs .*{re.escape(spread)}", section
+        ), section
     print(f"\n[unseeded] {'; '.join(f['reason'] for f in found.values())}")
-    envs = [json.loads(p.read_text())["machine"]["env"]
-            for p in project.runs.glob("*/record.json")]
+    envs = [
+        json.loads(p.read_text())["machine"]["env"]
+        for p in project.runs.glob("*/record.json")
+    ]
     assert [env["TF_DETERMINISTIC_OPS"] for env in envs] == ["1", "1"]
     assert [env for env in envs if "TF_USE_CUDNN_AUTOTUNE" in env] == []
 
 
 def test_no_run_sets_cudnn_autotune(digits):
     """Every record this module wrote carries its env; none sets autotuning."""
-    envs = [json.loads(p.read_text())["machine"]["env"]
-            for p in sorted(digits.runs.glob("*/record.json"))]
+    envs = [
+        json.loads(p.read_text())["machine"]["env"]
+        for p in sorted(digits.runs.glob("*/record.json"))
+    ]
     assert envs, "no records to check"
     assert all(env.get("PYTHONHASHSEED") for env in envs), "env not captured"
     assert [env for env in envs if "TF_USE_CUDNN_AUTOTUNE" in env] == []
@@ -255,8 +293,16 @@ def test_seed_sweep_and_a_run_elsewhere_against_its_noise(cli, digits):
     assert len(sweep_ids) == 1 and None not in sweep_ids
     assert {r["machine"]["env"]["PYTHONHASHSEED"] for r in sweep} == {"0", "1", "2"}
 
-    _, (elsewhere,) = run_records(cli, digits, "--host", ENGINE2, "--seed", "0",
-                                  "--env", "TF_ENABLE_ONEDNN_OPTS=0")
+    _, (elsewhere,) = run_records(
+        cli,
+        digits,
+        "--host",
+        ENGINE2,
+        "--seed",
+        "0",
+        "--env",
+        "TF_ENABLE_ONEDNN_OPTS=0",
+    )
     paths = [record_path(digits, r) for r in [*sweep, elsewhere]]
     _, comparison = compare_json(cli, *paths, reference=sweep[0])
     bands = {b["metric"]: b for b in comparison["noise_bands"]}
@@ -265,19 +311,23 @@ def test_seed_sweep_and_a_run_elsewhere_against_its_noise(cli, digits):
         values = [r["metrics"][metric] for r in sweep]
         assert band["n"] == 3
         assert band["spread"] == pytest.approx(max(values) - min(values))
-    checks = [c for c in comparison["noise_checks"]
-              if c["run_id"] == elsewhere["run_id"]]
+    checks = [
+        c for c in comparison["noise_checks"] if c["run_id"] == elsewhere["run_id"]
+    ]
     for metric, band in bands.items():
         delta = elsewhere["metrics"][metric] - sweep[0]["metrics"][metric]
         (check,) = [c for c in checks if c["metric"] == metric] or [None]
-        print(f"\n[noise] {metric}: engine 2 vs seed 0 delta {delta:+.3g}, "
-              f"seed spread {band['spread']:.3g}"
-              + (f" -> {check['reason']}" if check else " (identical)"))
+        print(
+            f"\n[noise] {metric}: engine 2 vs seed 0 delta {delta:+.3g}, "
+            f"seed spread {band['spread']:.3g}"
+            + (f" -> {check['reason']}" if check else " (identical)")
+        )
         if delta == 0:
             assert check is None
         else:
             assert check["beyond_noise"] == (
-                abs(delta) > band["spread"] or abs(delta) > 2 * band["std"])
+                abs(delta) > band["spread"] or abs(delta) > 2 * band["std"]
+            )
 
 
 def test_report_from_real_records(cli, digits, tmp_path):
@@ -298,12 +348,25 @@ def test_report_from_real_records(cli, digits, tmp_path):
         return
     shot = tmp_path / "report.png"
     done = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'chromium'}", f"--screenshot={shot}",
-         "--window-size=1280,2400", out.as_uri()],
-        check=False, capture_output=True, text=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,2400",
+            out.as_uri(),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -25,35 +25,53 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT_LABEL = "org.reprobox.project"
 EXIT_INTERRUPTED = 130
 KILL_TRIES = 12
-OOM_SCRIPT = '''print("allocating 400 MB", flush=True)
+OOM_SCRIPT = """print("allocating 400 MB", flush=True)
 blocks = []
 for step in range(40):
     blocks.append(bytearray(10 * 1024 * 1024))
     print(f"holding {(step + 1) * 10} MB", flush=True)
 print("survived", flush=True)
-'''
+"""
 
 
 def reprobox(cli, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the reprobox CLI in the clean env and return the finished process."""
-    return subprocess.run([sys.executable, "-m", "reprobox", *args], env=cli.env(),
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        env=cli.env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def start(cli, *args: str, stderr=subprocess.PIPE) -> subprocess.Popen:
     """Start the reprobox CLI in the clean env."""
-    return subprocess.Popen([sys.executable, "-m", "reprobox", *args], env=cli.env(),
-                            cwd=REPO, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=stderr, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "reprobox", *args],
+        env=cli.env(),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
 
 
 def shown(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
 
 
-def new_project(cli, engine_cleanup, tmp_path: Path, base: str = "hard-tiny",
-                files: dict[str, str] | None = None) -> tuple[Path, str]:
+def new_project(
+    cli,
+    engine_cleanup,
+    tmp_path: Path,
+    base: str = "hard-tiny",
+    files: dict[str, str] | None = None,
+) -> tuple[Path, str]:
     """Copy a test project under a unique name, overwrite files, freeze it."""
     path, name = cli.copy_project(TEST_PROJECTS / base, tmp_path, base)
     engine_cleanup.add(name)
@@ -66,7 +84,8 @@ def new_project(cli, engine_cleanup, tmp_path: Path, base: str = "hard-tiny",
 
 def containers(docker_client, name: str) -> list:
     return docker_client.containers.list(
-        all=True, filters={"label": f"{PROJECT_LABEL}={name}"})
+        all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+    )
 
 
 def remove_containers(docker_client, name: str) -> None:
@@ -110,8 +129,9 @@ def timed(cli, *args: str) -> float:
     return time.monotonic() - started
 
 
-def test_sigkill_never_leaves_half_written_json(cli, engine_cleanup, docker_client,
-                                                tmp_path):
+def test_sigkill_never_leaves_half_written_json(
+    cli, engine_cleanup, docker_client, tmp_path
+):
     project, name = new_project(cli, engine_cleanup, tmp_path)
     state = project / ".reprobox"
     rng = random.Random()
@@ -137,27 +157,35 @@ def test_sigkill_never_leaves_half_written_json(cli, engine_cleanup, docker_clie
             for path in records:
                 record = json.loads(path.read_text())
                 assert record["status"] in (
-                    "running", "succeeded", "failed", "interrupted"), (at, path)
+                    "running",
+                    "succeeded",
+                    "failed",
+                    "interrupted",
+                ), (at, path)
                 if record["status"] == "interrupted":  # closed by a later run
                     assert "was killed" in record["error"]["message"], (at, path)
             leftovers += len(temp_leftovers(state))
     finally:
         remove_containers(docker_client, name)
-    print(f"\n[kill] {KILL_TRIES} freezes (~{freeze_time:.1f}s) and runs "
-          f"(~{run_time:.1f}s) killed at random; {leftovers} hidden temp files left")
+    print(
+        f"\n[kill] {KILL_TRIES} freezes (~{freeze_time:.1f}s) and runs "
+        f"(~{run_time:.1f}s) killed at random; {leftovers} hidden temp files left"
+    )
     final = reprobox(cli, "-q", "run", str(project), "--json")
     assert final.returncode == 0, shown(final)
     assert json.loads(final.stdout)["status"] == "succeeded"
     assert containers(docker_client, name) == []
     # The last run closed every record a killed reprobox had left "running".
-    statuses = sorted(json.loads(p.read_text())["status"]
-                      for p in state.glob("runs/*/record.json"))
+    statuses = sorted(
+        json.loads(p.read_text())["status"] for p in state.glob("runs/*/record.json")
+    )
     assert "running" not in statuses, statuses
     assert list(state.glob("runs/.*.lock")) == []
 
 
-def test_two_runs_at_once_keep_both_records(cli, engine_cleanup, docker_client,
-                                            tmp_path):
+def test_two_runs_at_once_keep_both_records(
+    cli, engine_cleanup, docker_client, tmp_path
+):
     project, name = new_project(cli, engine_cleanup, tmp_path)
     assert reprobox(cli, "-q", "build", str(project)).returncode == 0
     procs = [start(cli, "-q", "run", str(project), "--json") for _ in range(2)]
@@ -167,8 +195,10 @@ def test_two_runs_at_once_keep_both_records(cli, engine_cleanup, docker_client,
     records = [json.loads(out) for out, _ in outputs]
     ids = {record["run_id"] for record in records}
     assert len(ids) == 2, ids
-    on_disk = {p.parent.name: json.loads(p.read_text())
-               for p in (project / ".reprobox/runs").glob("*/record.json")}
+    on_disk = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (project / ".reprobox/runs").glob("*/record.json")
+    }
     assert set(on_disk) == ids
     for record in records:
         assert on_disk[record["run_id"]] == record
@@ -180,21 +210,31 @@ def test_two_runs_at_once_keep_both_records(cli, engine_cleanup, docker_client,
 
 def docker_build_processes(name: str) -> list[str]:
     """Return the command lines of docker build processes for the project."""
-    found = subprocess.run(["pgrep", "-af", f"build.*reprobox/{name}:"],
-                           capture_output=True, text=True, check=False)
+    found = subprocess.run(
+        ["pgrep", "-af", f"build.*reprobox/{name}:"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return [line for line in found.stdout.splitlines() if "pgrep" not in line]
 
 
-@pytest.mark.parametrize("signum,command", [(signal.SIGINT, "build"),
-                                            (signal.SIGTERM, "run")],
-                         ids=["SIGINT-build", "SIGTERM-run"])
-def test_signal_during_build_stops_it(cli, engine_cleanup, docker_client, tmp_path,
-                                      signum, command):
+@pytest.mark.parametrize(
+    "signum,command",
+    [(signal.SIGINT, "build"), (signal.SIGTERM, "run")],
+    ids=["SIGINT-build", "SIGTERM-run"],
+)
+def test_signal_during_build_stops_it(
+    cli, engine_cleanup, docker_client, tmp_path, signum, command
+):
     # numpy and pandas take seconds to install, and this lock is never built to
     # the end (every test stops it), so BuildKit has no finished layer to reuse.
     project, name = new_project(
-        cli, engine_cleanup, tmp_path,
-        files={"requirements.txt": "numpy==1.26.4\npandas==2.1.4\nsix==1.17.0\n"})
+        cli,
+        engine_cleanup,
+        tmp_path,
+        files={"requirements.txt": "numpy==1.26.4\npandas==2.1.4\nsix==1.17.0\n"},
+    )
     proc = start(cli, command, str(project))
     seen: list[str] = []
     deadline = time.monotonic() + 120
@@ -211,8 +251,10 @@ def test_signal_during_build_stops_it(cli, engine_cleanup, docker_client, tmp_pa
     proc.send_signal(signum)
     rest = proc.communicate(timeout=60)[1]
     took = time.monotonic() - sent
-    print(f"\n[{signal.Signals(signum).name} {command}] exit {proc.returncode} "
-          f"{took:.1f}s after the signal, sent {len(seen)} build lines in")
+    print(
+        f"\n[{signal.Signals(signum).name} {command}] exit {proc.returncode} "
+        f"{took:.1f}s after the signal, sent {len(seen)} build lines in"
+    )
 
     assert proc.returncode == EXIT_INTERRUPTED, rest[-2000:]
     assert "Traceback" not in rest, rest[-3000:]
@@ -222,13 +264,16 @@ def test_signal_during_build_stops_it(cli, engine_cleanup, docker_client, tmp_pa
     assert containers(docker_client, name) == []
     assert docker_client.images.list(name=f"reprobox/{name}") == []
     assert not (project / ".reprobox/runs").exists() or not any(
-        (project / ".reprobox/runs").iterdir())
+        (project / ".reprobox/runs").iterdir()
+    )
 
 
-def test_out_of_memory_fails_the_run_and_says_so(cli, engine_cleanup, docker_client,
-                                                tmp_path):
-    project, name = new_project(cli, engine_cleanup, tmp_path,
-                                files={"train.py": OOM_SCRIPT})
+def test_out_of_memory_fails_the_run_and_says_so(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(
+        cli, engine_cleanup, tmp_path, files={"train.py": OOM_SCRIPT}
+    )
     done = reprobox(cli, "run", str(project), "--memory", "64m", "--json")
     assert done.returncode == 1, shown(done)
     record = json.loads(done.stdout)

@@ -36,13 +36,22 @@ def failing(test_project):
 def project_containers(docker_client, name: str) -> list[dict]:
     """Return (id, state, labels) of every container labelled with the project name."""
     found = docker_client.api.containers(
-        all=True, filters={"label": f"org.reprobox.project={name}"})
-    return [{"id": c["Id"][:12], "state": c["State"], "labels": c["Labels"]}
-            for c in found]
+        all=True, filters={"label": f"org.reprobox.project={name}"}
+    )
+    return [
+        {"id": c["Id"][:12], "state": c["State"], "labels": c["Labels"]} for c in found
+    ]
 
 
-def wait_for_container(docker_client, name: str, proc, *, states=("running",),
-                       log_line: str | None = None, timeout: float = 120) -> dict:
+def wait_for_container(
+    docker_client,
+    name: str,
+    proc,
+    *,
+    states=("running",),
+    log_line: str | None = None,
+    timeout: float = 120,
+) -> dict:
     """Wait until the run's container is in one of states (and logged log_line)."""
     known = {c["id"] for c in project_containers(docker_client, name)}
     deadline = time.monotonic() + timeout
@@ -71,20 +80,29 @@ def start_run(cli, project, tmp_path: Path, *extra: str):
     """Start `reprobox run` on the project; return (process, stderr file)."""
     stderr = tmp_path / f"stderr-{time.monotonic_ns()}.txt"
     with open(stderr, "w") as err:
-        proc = cli.start("run", str(project.path), *extra,
-                         stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = cli.start(
+            "run",
+            str(project.path),
+            *extra,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
     return proc, stderr
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
 def test_signal_stops_run_and_removes_container(
-        cli, sleeper, docker_client, tmp_path, signum):
+    cli, sleeper, docker_client, tmp_path, signum
+):
     before = run_ids(sleeper.path)
     proc, stderr = start_run(cli, sleeper, tmp_path)
     try:
-        container = wait_for_container(docker_client, sleeper.name, proc,
-                                       log_line="sleeper started")
+        container = wait_for_container(
+            docker_client, sleeper.name, proc, log_line="sleeper started"
+        )
         time.sleep(0.5)  # let reprobox read the line too
         sent = time.monotonic()
         proc.send_signal(signum)
@@ -94,8 +112,10 @@ def test_signal_stops_run_and_removes_container(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    print(f"\n[sleeper] {signal.Signals(signum).name}: reprobox exited "
-          f"{proc.returncode} {took:.1f}s after the signal")
+    print(
+        f"\n[sleeper] {signal.Signals(signum).name}: reprobox exited "
+        f"{proc.returncode} {took:.1f}s after the signal"
+    )
 
     assert proc.returncode == EXIT_INTERRUPTED, stderr.read_text()
     assert took < 15
@@ -111,11 +131,13 @@ def test_signal_stops_run_and_removes_container(
 
 
 def test_orphan_of_killed_run_is_removed_by_next_run(
-        cli, sleeper, docker_client, tmp_path):
+    cli, sleeper, docker_client, tmp_path
+):
     proc, _ = start_run(cli, sleeper, tmp_path)
     try:
-        orphan = wait_for_container(docker_client, sleeper.name, proc,
-                                    log_line="sleeper started")
+        orphan = wait_for_container(
+            docker_client, sleeper.name, proc, log_line="sleeper started"
+        )
         proc.kill()
         proc.wait(timeout=15)
     finally:
@@ -125,15 +147,17 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
     orphan_run_id = orphan["labels"]["org.reprobox.run-id"]
     time.sleep(2)
     still = project_containers(docker_client, sleeper.name)
-    assert [(c["id"], c["state"]) for c in still] == [(orphan["id"], "running")], \
+    assert [(c["id"], c["state"]) for c in still] == [(orphan["id"], "running")], (
         "the container should outlive a SIGKILLed run"
+    )
 
-    after = cli.run("run", str(sleeper.path), "--env", "SLEEPER_SECONDS=0",
-                    timeout=300)
-    assert f"removed container of interrupted run {orphan_run_id}" in after.stderr, \
+    after = cli.run("run", str(sleeper.path), "--env", "SLEEPER_SECONDS=0", timeout=300)
+    assert f"removed container of interrupted run {orphan_run_id}" in after.stderr, (
         after.describe()
-    assert (f"marked run {orphan_run_id} interrupted: the reprobox that ran it "
-            "was killed") in after.stderr, after.describe()
+    )
+    assert (
+        f"marked run {orphan_run_id} interrupted: the reprobox that ran it was killed"
+    ) in after.stderr, after.describe()
     assert project_containers(docker_client, sleeper.name) == []
     runs = sleeper.path / ".reprobox" / "runs"
     record = json.loads((runs / orphan_run_id / "record.json").read_text())
@@ -161,15 +185,18 @@ def test_failing_training_command_fails_the_run(cli, failing, docker_client):
     assert project_containers(docker_client, failing.name) == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
 def test_signal_while_container_starts_leaves_no_container(
-        cli, sleeper, docker_client, tmp_path, signum):
+    cli, sleeper, docker_client, tmp_path, signum
+):
     for attempt in range(5):
         proc, stderr = start_run(cli, sleeper, tmp_path)
         try:
-            wait_for_container(docker_client, sleeper.name, proc,
-                               states=("created", "running"))
+            wait_for_container(
+                docker_client, sleeper.name, proc, states=("created", "running")
+            )
             proc.send_signal(signum)
             proc.wait(timeout=15)
         finally:
@@ -181,13 +208,16 @@ def test_signal_while_container_starts_leaves_no_container(
         for container in left:
             docker_client.api.remove_container(container["id"], force=True)
         shown = [(c["id"], c["state"]) for c in left]
-        assert left == [], (f"attempt {attempt}: {shown} left after "
-                            f"{stderr.read_text().strip().splitlines()[-1]!r}")
+        assert left == [], (
+            f"attempt {attempt}: {shown} left after "
+            f"{stderr.read_text().strip().splitlines()[-1]!r}"
+        )
 
 
 @pytest.mark.second_engine
 def test_orphan_on_another_engine_is_removed_by_the_next_local_run(
-        cli, sleeper, tmp_path):
+    cli, sleeper, tmp_path
+):
     """A run killed on --host left its container there; the next run, on any
     engine, closes the record and removes that container too."""
     import docker
@@ -197,8 +227,9 @@ def test_orphan_on_another_engine_is_removed_by_the_next_local_run(
     try:
         proc, _ = start_run(cli, sleeper, tmp_path, "--host", engine2)
         try:
-            orphan = wait_for_container(client2, sleeper.name, proc,
-                                        log_line="sleeper started", timeout=240)
+            orphan = wait_for_container(
+                client2, sleeper.name, proc, log_line="sleeper started", timeout=240
+            )
             proc.kill()
             proc.wait(timeout=15)
         finally:
@@ -207,14 +238,17 @@ def test_orphan_on_another_engine_is_removed_by_the_next_local_run(
                 proc.wait()
         run_id = orphan["labels"]["org.reprobox.run-id"]
         assert [c["id"] for c in project_containers(client2, sleeper.name)] == [
-            orphan["id"]]
+            orphan["id"]
+        ]
 
         after = cli.run("build", str(sleeper.path), timeout=300)
-        assert f"{engine2}: removed container of interrupted run {run_id}" in \
-            after.stderr, after.describe()
+        assert (
+            f"{engine2}: removed container of interrupted run {run_id}" in after.stderr
+        ), after.describe()
         assert project_containers(client2, sleeper.name) == []
-        record = json.loads((sleeper.path / ".reprobox" / "runs" / run_id /
-                             "record.json").read_text())
+        record = json.loads(
+            (sleeper.path / ".reprobox" / "runs" / run_id / "record.json").read_text()
+        )
         assert record["status"] == "interrupted"
         assert record["engine"]["host"] == engine2
     finally:

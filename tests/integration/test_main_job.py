@@ -24,8 +24,13 @@ BASE_IMAGE = "reprobox-base:bookworm-py3.11"
 
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 FROZEN_FILES = ("Dockerfile", "requirements.lock", "manifest.json")
-FORBIDDEN_LOCK_TEXT = ("file://", "--find-links", "--index-url", "/opt/pypi",
-                       "/opt/wheels")
+FORBIDDEN_LOCK_TEXT = (
+    "file://",
+    "--find-links",
+    "--index-url",
+    "/opt/pypi",
+    "/opt/wheels",
+)
 
 
 def frozen_bytes(project: Path) -> dict[str, bytes]:
@@ -41,7 +46,8 @@ def manifest_of(project: Path) -> dict:
 def project_containers(docker_client, name: str) -> list[str]:
     """Return the ids of every container, in any state, labelled with the project."""
     found = docker_client.api.containers(
-        all=True, filters={"label": f"org.reprobox.project={name}"})
+        all=True, filters={"label": f"org.reprobox.project={name}"}
+    )
     return [c["Id"][:12] for c in found]
 
 
@@ -49,9 +55,11 @@ def run_json(cli, project, *extra: str):
     """Run the project through `reprobox run --json`; return (record, result)."""
     result = cli.run("run", str(project.path), "--json", *extra)
     record = json.loads(result.stdout)
-    print(f"\n[run {' '.join(extra) or 'default'}] {result.seconds:.1f}s wall, "
-          f"container {record['duration_s']:.1f}s, "
-          f"test_accuracy {record['metrics'].get('test_accuracy')}")
+    print(
+        f"\n[run {' '.join(extra) or 'default'}] {result.seconds:.1f}s wall, "
+        f"container {record['duration_s']:.1f}s, "
+        f"test_accuracy {record['metrics'].get('test_accuracy')}"
+    )
     return record, result
 
 
@@ -100,9 +108,11 @@ def test_manifest_has_schema_v1_fields(digits_project):
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     assert manifest["schema_version"] == 1
     assert isinstance(manifest["reprobox_version"], str)
-    assert manifest["project"] == {"name": digits_project.name,
-                                   "command": ["python", "train.py"],
-                                   "workdir": manifest["project"]["workdir"]}
+    assert manifest["project"] == {
+        "name": digits_project.name,
+        "command": ["python", "train.py"],
+        "workdir": manifest["project"]["workdir"],
+    }
     assert manifest["project"]["workdir"].startswith("/")
     assert manifest["python"] == "3.11"
     assert manifest["platform"] == "linux/x86_64"
@@ -119,8 +129,9 @@ def test_manifest_has_schema_v1_fields(digits_project):
     assert isinstance(packages["warnings"], list)
 
     assert manifest["indexes"] == {"index_url": None, "extra_index_urls": []}
-    assert manifest["ca_cert"] == {"sha256": hashlib.sha256(HOST_CA.read_bytes())
-                                   .hexdigest()}
+    assert manifest["ca_cert"] == {
+        "sha256": hashlib.sha256(HOST_CA.read_bytes()).hexdigest()
+    }
     assert isinstance(manifest["environment"], dict)
     assert manifest["seed"] == 42
     assert manifest["determinism"]["profile"] == "default"
@@ -155,9 +166,11 @@ def test_image_labels_carry_manifest_and_lock(digits_project, docker_client):
     parts = sorted(k for k in labels if k.startswith("org.reprobox.lock"))
     assert len(parts) == -(-len(lock) // 30_000)
     assert image.labels["org.reprobox.project"] == digits_project.name
-    print(f"\n[digits] image {digits_project.tag} size "
-          f"{image.attrs['Size'] / 1e9:.2f} GB, {len(image.attrs['RootFS']['Layers'])}"
-          " layers")
+    print(
+        f"\n[digits] image {digits_project.tag} size "
+        f"{image.attrs['Size'] / 1e9:.2f} GB, {len(image.attrs['RootFS']['Layers'])}"
+        " layers"
+    )
 
 
 def test_second_build_is_up_to_date(cli, digits_project, docker_client):
@@ -170,7 +183,8 @@ def test_second_build_is_up_to_date(cli, digits_project, docker_client):
 
 
 def test_code_only_change_reuses_dependency_layers(
-        cli, digits_project, docker_client, tmp_path):
+    cli, digits_project, docker_client, tmp_path
+):
     changed = tmp_path / digits_project.name
     shutil.copytree(digits_project.path, changed)
     with open(changed / "train.py", "a") as fh:
@@ -186,10 +200,13 @@ def test_code_only_change_reuses_dependency_layers(
     old = docker_client.images.get(digits_project.image_id).attrs["RootFS"]["Layers"]
     new = docker_client.images.get(info["image_id"]).attrs["RootFS"]["Layers"]
     base = docker_client.images.get(BASE_IMAGE).attrs["RootFS"]["Layers"]
-    shared = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b),
-                  min(len(old), len(new)))
-    print(f"[digits] layers: {len(old)} old, {len(new)} new, {shared} shared, "
-          f"{len(base)} from the base image")
+    shared = next(
+        (i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new))
+    )
+    print(
+        f"[digits] layers: {len(old)} old, {len(new)} new, {shared} shared, "
+        f"{len(base)} from the base image"
+    )
     assert len(new) == len(old)
     assert len(old) - shared <= 2, "more than the code layers changed"
     # base image, the one dependency step (venv, user, .pth, lock, pip install)
@@ -209,9 +226,11 @@ def _distinctive_ca_lines(docker_client) -> tuple[list[bytes], bytes]:
         container.remove(force=True)
     base_lines = set(base_bundle.splitlines())
     host_lines = HOST_CA.read_bytes().splitlines()
-    extra = [line for line in host_lines
-             if len(line) == 64 and line not in base_lines
-             and host_lines.count(line) == 1]
+    extra = [
+        line
+        for line in host_lines
+        if len(line) == 64 and line not in base_lines and host_lines.count(line) == 1
+    ]
     common = [line for line in host_lines if len(line) == 64 and line in base_lines]
     return extra, common[len(common) // 2]
 
@@ -244,16 +263,20 @@ def _scan_saved_image(docker_client, ref: str, needles: list[bytes]):
     overlap = max(len(n) for n in needles)
     scanned: set[str] = set()
     layers: list[str] = []
-    raw = io.BufferedReader(_ChunkStream(docker_client.api.get_image(ref, 1 << 20)),
-                            buffer_size=1 << 20)
+    raw = io.BufferedReader(
+        _ChunkStream(docker_client.api.get_image(ref, 1 << 20)), buffer_size=1 << 20
+    )
     with tarfile.open(fileobj=raw, mode="r|") as saved:
         for member in saved:
             if not member.isfile():
                 continue
             content = saved.extractfile(member)
             if member.name == "manifest.json":
-                layers = [path for entry in json.loads(content.read())
-                          for path in entry["Layers"]]
+                layers = [
+                    path
+                    for entry in json.loads(content.read())
+                    for path in entry["Layers"]
+                ]
                 continue
             scanned.add(member.name)
             tail = b""
@@ -269,34 +292,50 @@ def _scan_saved_image(docker_client, ref: str, needles: list[bytes]):
 def test_ca_bundle_is_in_no_layer_and_not_in_history(digits_project, docker_client):
     extra, common = _distinctive_ca_lines(docker_client)
     if not extra:
-        pytest.skip("the host CA bundle adds nothing to the base image's; "
-                    "no distinctive line to look for")
+        pytest.skip(
+            "the host CA bundle adds nothing to the base image's; "
+            "no distinctive line to look for"
+        )
     needles = [extra[len(extra) // 3], extra[2 * len(extra) // 3]]
     image = docker_client.images.get(digits_project.image_id)
     layers, scanned, found = _scan_saved_image(
-        docker_client, digits_project.image_id, needles + [common])
+        docker_client, digits_project.image_id, needles + [common]
+    )
     assert len(layers) == len(image.attrs["RootFS"]["Layers"])
     assert set(layers) <= scanned, "some layer tar was not read"
     assert found[common], "the scan found not even the base image's own CA bundle"
     for needle in needles:
         assert not found[needle], f"proxy CA line {needle!r} in {found[needle]}"
 
-    history = "\n".join(h.get("CreatedBy", "") + h.get("Comment", "")
-                        for h in image.history())
+    history = "\n".join(
+        h.get("CreatedBy", "") + h.get("Comment", "") for h in image.history()
+    )
     for text in [n.decode() for n in needles] + [
-            "BEGIN CERTIFICATE", str(HOST_CA), "reprobox-secrets-"]:
+        "BEGIN CERTIFICATE",
+        str(HOST_CA),
+        "reprobox-secrets-",
+    ]:
         assert text not in history, text
     env_names = {item.split("=", 1)[0] for item in image.attrs["Config"]["Env"] or []}
-    assert not env_names & {"PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
-                            "GIT_SSL_CAINFO", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"}
+    assert not env_names & {
+        "PIP_CERT",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "GIT_SSL_CAINFO",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+    }
 
 
 def test_container_runs_as_uid_1000(digits_project, docker_client):
     image = docker_client.images.get(digits_project.image_id)
     assert image.attrs["Config"]["User"] in ("1000", "1000:1000")
     output = docker_client.containers.run(
-        digits_project.image_id, ["id", "-u"], remove=True,
-        labels={"org.reprobox.project": digits_project.name})
+        digits_project.image_id,
+        ["id", "-u"],
+        remove=True,
+        labels={"org.reprobox.project": digits_project.name},
+    )
     assert output.decode().strip() == "1000"
 
 
@@ -367,7 +406,8 @@ def test_run_leaves_no_container(digits_run, digits_project, docker_client):
 
 
 def test_second_run_repeats_accuracy_without_rebuilding(
-        cli, digits_run, digits_project, docker_client):
+    cli, digits_run, digits_project, docker_client
+):
     first, _ = digits_run
     second, result = run_json(cli, digits_project)
     assert second["status"] == "succeeded"
@@ -404,8 +444,9 @@ def test_cpu_quota_fits_threads(cli, digits_project):
 @pytest.mark.parametrize("setting", ["1", "0"])
 def test_onednn_setting_is_recorded(cli, digits_project, setting):
     """Case run/onednn-cpu-type: the oneDNN switch lands in the record."""
-    record, result = run_json(cli, digits_project, "--env",
-                              f"TF_ENABLE_ONEDNN_OPTS={setting}")
+    record, result = run_json(
+        cli, digits_project, "--env", f"TF_ENABLE_ONEDNN_OPTS={setting}"
+    )
     assert record["status"] == "succeeded", result.describe()
     machine = record["machine"]
     assert machine["onednn"]["TF_ENABLE_ONEDNN_OPTS"] == setting

@@ -92,13 +92,20 @@ class TokenIndex:
         self.server.server_close()
 
 
-def reprobox(cli, *args: str, env: dict[str, str] | None = None,
-             timeout: float = 600) -> subprocess.CompletedProcess:
+def reprobox(
+    cli, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run the reprobox CLI in the clean env plus env."""
-    return subprocess.run([sys.executable, "-m", "reprobox", *args],
-                          env={**cli.env(), **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout, cwd=REPO,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        env={**cli.env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 def shown(proc) -> str:
@@ -141,8 +148,11 @@ def saved_image_hits(docker_client, image_id: str, wanted: dict[str, bytes]) -> 
                         if inner.isfile():
                             files += 1
                             content = layer.extractfile(inner).read()
-                            found += hits(content + inner.name.encode(),
-                                          f"layer {member.name}:{inner.name}", wanted)
+                            found += hits(
+                                content + inner.name.encode(),
+                                f"layer {member.name}:{inner.name}",
+                                wanted,
+                            )
     return found, files
 
 
@@ -152,16 +162,21 @@ def planted(cli, engine_cleanup, tmp_path_factory):
     token = f"s3cr3t-planted-{secrets.token_hex(8)}"
     token2 = f"s3cr3t-planted-{secrets.token_hex(8)}"
     index = TokenIndex(token)
-    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny",
-                                  tmp_path_factory.mktemp("secrets"), "hard-tiny")
+    path, name = cli.copy_project(
+        TEST_PROJECTS / "hard-tiny", tmp_path_factory.mktemp("secrets"), "hard-tiny"
+    )
     engine_cleanup.add(name)
     config = path / "reprobox.toml"
     # The file names the variable; the token itself stays in the environment.
     url = f"http://__token__:${{HARD_INDEX_TOKEN}}@127.0.0.1:{index.port}/simple/"
-    text = config.read_text().replace(
-        "seed = 7\n", 'seed = 7\npass_env = ["MY_API_TOKEN"]\n').replace(
-        'requirements = "requirements.txt"\n',
-        f'requirements = "requirements.txt"\nextra_index_urls = ["{url}"]\n')
+    text = (
+        config.read_text()
+        .replace("seed = 7\n", 'seed = 7\npass_env = ["MY_API_TOKEN"]\n')
+        .replace(
+            'requirements = "requirements.txt"\n',
+            f'requirements = "requirements.txt"\nextra_index_urls = ["{url}"]\n',
+        )
+    )
     config.write_text(text)
     # A pin the other tests do not build, so that pip really runs in this build
     # (at least the first time: BuildKit keeps the layer afterwards).
@@ -169,22 +184,43 @@ def planted(cli, engine_cleanup, tmp_path_factory):
     (path / "train.py").write_text(CHECK_SCRIPT)
     (path / "data.csv").chmod(0o666)  # only the read-only mount may refuse a write
     try:
-        froze = reprobox(cli, "freeze", str(path),
-                         env={"MY_API_TOKEN": token2, "HARD_INDEX_TOKEN": token})
+        froze = reprobox(
+            cli,
+            "freeze",
+            str(path),
+            env={"MY_API_TOKEN": token2, "HARD_INDEX_TOKEN": token},
+        )
         assert froze.returncode == 0, shown(froze)
-        ran = reprobox(cli, "run", str(path), "--env", f"MY_API_TOKEN={token2}",
-                       "--json", env={"HARD_INDEX_TOKEN": token})
+        ran = reprobox(
+            cli,
+            "run",
+            str(path),
+            "--env",
+            f"MY_API_TOKEN={token2}",
+            "--json",
+            env={"HARD_INDEX_TOKEN": token},
+        )
     finally:
         index.close()
-    return {"token": token, "token2": token2, "path": path, "name": name,
-            "port": index.port, "index": index, "freeze": froze, "run": ran}
+    return {
+        "token": token,
+        "token2": token2,
+        "path": path,
+        "name": name,
+        "port": index.port,
+        "index": index,
+        "freeze": froze,
+        "run": ran,
+    }
 
 
 def pip_step_lines(build_log: str) -> list[str]:
     """Return the BuildKit log lines of the pip install step."""
     lines = build_log.splitlines()
-    step = next((ln.split()[0] for ln in lines
-                 if ln.startswith("#") and "pip install" in ln), None)
+    step = next(
+        (ln.split()[0] for ln in lines if ln.startswith("#") and "pip install" in ln),
+        None,
+    )
     assert step, build_log[-2000:]
     return [ln for ln in lines if ln.split()[:1] == [step]]
 
@@ -199,27 +235,35 @@ def test_build_succeeds_with_an_index_it_cannot_reach(planted):
     record = json.loads(ran.stdout)
     assert record["status"] == "succeeded"
     step = pip_step_lines(ran.stderr)
-    print(f"\n[secrets] pip step {'CACHED' if is_cached(step) else 'ran'}:\n"
-          + "\n".join(step[-8:]))
+    print(
+        f"\n[secrets] pip step {'CACHED' if is_cached(step) else 'ran'}:\n"
+        + "\n".join(step[-8:])
+    )
     if not is_cached(step):
         # pip tried the index (the container's own loopback), gave up, used PyPI.
         assert any(f"127.0.0.1:{planted['port']}" in line for line in step), step
         assert any("Successfully installed six-1.16.0" in line for line in step)
     # uv asked the token index at freeze, with the token, and was told 404.
     assert any(p.startswith("/simple/six") for p in planted["index"].authorised), (
-        planted["index"].authorised, planted["index"].refused)
+        planted["index"].authorised,
+        planted["index"].refused,
+    )
 
 
 def test_manifest_shows_the_index_redacted(planted):
     manifest = json.loads((planted["path"] / ".reprobox/manifest.json").read_text())
     assert manifest["indexes"]["extra_index_urls"] == [
-        f"http://***@127.0.0.1:{planted['port']}/simple/"]
+        f"http://***@127.0.0.1:{planted['port']}/simple/"
+    ]
     assert "MY_API_TOKEN" not in manifest["environment"]
 
 
 def test_freeze_warns_that_the_secret_variable_was_skipped(planted):
-    warnings = [line for line in planted["freeze"].stderr.splitlines()
-                if line.startswith("reprobox: warning: pass_env: MY_API_TOKEN")]
+    warnings = [
+        line
+        for line in planted["freeze"].stderr.splitlines()
+        if line.startswith("reprobox: warning: pass_env: MY_API_TOKEN")
+    ]
     assert len(warnings) == 1, planted["freeze"].stderr
     assert "secret" in warnings[0]
 
@@ -236,8 +280,13 @@ def token_hits(planted, docker_client) -> list[str]:
     state = planted["path"] / ".reprobox"
     files = sorted(p for p in state.rglob("*") if p.is_file())
     names = {p.name for p in files}
-    assert {"requirements.lock", "manifest.json", "Dockerfile", "record.json",
-            "container.log"} <= names, names
+    assert {
+        "requirements.lock",
+        "manifest.json",
+        "Dockerfile",
+        "record.json",
+        "container.log",
+    } <= names, names
     for path in files:
         found += hits(path.read_bytes(), str(path.relative_to(state)), wanted)
     for label, proc in (("freeze", planted["freeze"]), ("run", planted["run"])):
@@ -248,13 +297,16 @@ def token_hits(planted, docker_client) -> list[str]:
     image = record["image"]["id"]
     attrs = docker_client.api.inspect_image(image)
     found += hits(json.dumps(attrs).encode(), "image inspect", wanted)
-    history = subprocess.run(["docker", "history", "--no-trunc", image],
-                             capture_output=True, check=True).stdout
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", image], capture_output=True, check=True
+    ).stdout
     found += hits(history, "docker history", wanted)
     saved, searched = saved_image_hits(docker_client, image, wanted)
     found += saved
-    print(f"\n[secrets] searched {len(files)} state files, image config, history "
-          f"and {searched} files of docker save: {len(found)} hits: {found}")
+    print(
+        f"\n[secrets] searched {len(files)} state files, image config, history "
+        f"and {searched} files of docker save: {len(found)} hits: {found}"
+    )
     assert searched > 100
     return found
 
@@ -276,7 +328,8 @@ def container_of(docker_client, name: str, proc, timeout: float = 120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = docker_client.containers.list(
-            filters={"label": f"{PROJECT_LABEL}={name}", "status": "running"})
+            filters={"label": f"{PROJECT_LABEL}={name}", "status": "running"}
+        )
         if found:
             return found[0]
         assert proc.poll() is None, "reprobox ended before its container ran"
@@ -287,10 +340,24 @@ def container_of(docker_client, name: str, proc, timeout: float = 120):
 def test_container_is_locked_down(planted, cli, docker_client):
     path, name = planted["path"], planted["name"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reprobox", "-q", "run", str(path), "--json",
-         "--env", "HARD_SLEEP=4"],
-        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "reprobox",
+            "-q",
+            "run",
+            str(path),
+            "--json",
+            "--env",
+            "HARD_SLEEP=4",
+        ],
+        env=cli.env(),
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         container = container_of(docker_client, name, proc)
         attrs = docker_client.api.inspect_container(container.id)
@@ -308,8 +375,10 @@ def test_container_is_locked_down(planted, cli, docker_client):
 
     run_dir = path / ".reprobox/runs" / record["run_id"]
     mounts = {(m["Source"], m["Destination"], m["RW"]) for m in attrs["Mounts"]}
-    assert mounts == {(str(run_dir), CONTAINER_OUT, True),
-                      (str(path / "data.csv"), "/app/data.csv", False)}, mounts
+    assert mounts == {
+        (str(run_dir), CONTAINER_OUT, True),
+        (str(path / "data.csv"), "/app/data.csv", False),
+    }, mounts
 
     log = (run_dir / "container.log").read_text().splitlines()
     assert "data-write=refused EROFS" in log, log

@@ -42,8 +42,9 @@ SECONDS: dict[str, float] = {}
 @pytest.fixture(scope="module")
 def shared(cli, two_engine_cleanup, tmp_path_factory):
     """examples/digits under a unique name, built, with one reference run."""
-    project = make_project(cli, two_engine_cleanup, tmp_path_factory.mktemp("share"),
-                           "share")
+    project = make_project(
+        cli, two_engine_cleanup, tmp_path_factory.mktemp("share"), "share"
+    )
     _, (reference,) = run_records(cli, project, "--host", ENGINE1)
     assert reference["image"]["id"] == project.image_id
     project.reference = reference
@@ -74,8 +75,9 @@ def test_push_records_the_digest_and_engine2_pulls_it(
     cli, shared, registry, engine1_client, engine2_client, tmp_path
 ):
     with Stopwatch() as push_time:
-        pushed = json.loads(cli.run("push", str(shared.path), "--registry", registry,
-                                    "--json").stdout)
+        pushed = json.loads(
+            cli.run("push", str(shared.path), "--registry", registry, "--json").stdout
+        )
     SECONDS["push"] = push_time.seconds
     entry = _published(shared)
     repo, _, digest = entry["ref"].partition("@")
@@ -86,8 +88,10 @@ def test_push_records_the_digest_and_engine2_pulls_it(
     assert entry["source_image_id"] == shared.image_id
     assert entry["reference_run"] == shared.reference["run_id"]
     sealed = engine1_client.images.get(entry["image_id"])
-    assert json.loads(sealed.labels[REFERENCE_LABEL])["run_id"] == \
-        shared.reference["run_id"]
+    assert (
+        json.loads(sealed.labels[REFERENCE_LABEL])["run_id"]
+        == shared.reference["run_id"]
+    )
 
     rebuilt = json.loads(cli.run("build", str(shared.path), "--json").stdout)
     assert rebuilt["built"] is False
@@ -107,19 +111,34 @@ def test_push_records_the_digest_and_engine2_pulls_it(
 
     # The sealed image differs from the reference's by labels only: compare
     # must not blame the image for anything.
-    compared = cli.run("compare", str(shared.path / ".reprobox" / "runs"), "--json",
-                       check=False)
+    compared = cli.run(
+        "compare", str(shared.path / ".reprobox" / "runs"), "--json", check=False
+    )
     pairs = json.loads(compared.stdout)
-    blamed = [d for d in pairs.get("differences", [])
-              if d["field"].startswith("image.") and d["changes_numerics"]]
+    blamed = [
+        d
+        for d in pairs.get("differences", [])
+        if d["field"].startswith("image.") and d["changes_numerics"]
+    ]
     assert blamed == [], blamed
-    assert entry["ref"] in engine2_client.images.get(entry["image_id"]).attrs[
-        "RepoDigests"]
-    print(f"\n[registry] push {SECONDS['push']:.1f}s, pull on engine 2 "
-          f"{SECONDS['pull']:.1f}s")
+    assert (
+        entry["ref"]
+        in engine2_client.images.get(entry["image_id"]).attrs["RepoDigests"]
+    )
+    print(
+        f"\n[registry] push {SECONDS['push']:.1f}s, pull on engine 2 "
+        f"{SECONDS['pull']:.1f}s"
+    )
 
-    verified = cli.run("verify", entry["ref"], "--host", ENGINE2,
-                       "--runs-dir", str(tmp_path / "verify"), check=False)
+    verified = cli.run(
+        "verify",
+        entry["ref"],
+        "--host",
+        ENGINE2,
+        "--runs-dir",
+        str(tmp_path / "verify"),
+        check=False,
+    )
     assert verified.returncode == 0, verified.describe()
     assert "verified: matches its reference" in verified.stdout
     assert len(list((tmp_path / "verify").glob("*/record.json"))) == 1
@@ -132,28 +151,34 @@ def test_a_tampered_lock_fails_verify_before_training(
     """Edit the lock label of the pushed (sealed) image; verify must refuse it."""
     sealed = engine1_client.images.get(_published(shared)["image_id"])
     lock = lock_from_labels(sealed.labels)
-    old = next(line for line in lock.splitlines()
-               if line.startswith("tensorflow-cpu=="))
+    old = next(
+        line for line in lock.splitlines() if line.startswith("tensorflow-cpu==")
+    )
     tampered_lock = lock.replace(old, "tensorflow-cpu==2.20.0", 1)
     assert tampered_lock != lock
     tag = f"reprobox/{shared.name}:tampered"
     tampered, _ = engine1_client.images.build(
         fileobj=io.BytesIO(f"FROM {sealed.id}\n".encode()),
-        tag=tag, rm=True, labels=lock_labels(tampered_lock),
+        tag=tag,
+        rm=True,
+        labels=lock_labels(tampered_lock),
     )
     two_engine_cleanup.image_ids.append(tampered.id)
     assert lock_from_labels(tampered.labels) == tampered_lock
     assert tampered.labels[REFERENCE_LABEL] == sealed.labels[REFERENCE_LABEL]
 
     runs = tmp_path / "verify"
-    result = cli.run("verify", tag, "--host", ENGINE1, "--runs-dir", str(runs),
-                     check=False)
+    result = cli.run(
+        "verify", tag, "--host", ENGINE1, "--runs-dir", str(runs), check=False
+    )
     assert result.returncode == 1, result.describe()
     assert "lock" in result.stdout and "does not match" in result.stdout
     assert "NOT verified" in result.stdout
     assert list(runs.glob("*/record.json")) == []
-    assert engine1_client.containers.list(
-        all=True, filters={"ancestor": tampered.id}) == []
+    assert (
+        engine1_client.containers.list(all=True, filters={"ancestor": tampered.id})
+        == []
+    )
 
 
 @pytest.fixture(scope="module")
@@ -186,23 +211,38 @@ def test_export_import_round_trip_without_a_registry(
     assert imported == {
         "tag": shared.tag,
         "image_id": index["image_id"],
-        "files": ["Dockerfile", "manifest.json", "reference-record.json",
-                  "requirements.lock"],
+        "files": [
+            "Dockerfile",
+            "manifest.json",
+            "reference-record.json",
+            "requirements.lock",
+        ],
     }
     assert engine2_client.images.get(shared.tag).id == index["image_id"]
 
-    verified = cli.run("verify", shared.tag, "--host", ENGINE2,
-                       "--runs-dir", str(tmp_path / "verify"), check=False)
+    verified = cli.run(
+        "verify",
+        shared.tag,
+        "--host",
+        ENGINE2,
+        "--runs-dir",
+        str(tmp_path / "verify"),
+        check=False,
+    )
     assert verified.returncode == 0, verified.describe()
     assert "verified: matches its reference" in verified.stdout
 
     by_file = SECONDS["export"] + SECONDS["import"]
-    line = (f"\n[ship] by file: export {SECONDS['export']:.1f}s + import "
-            f"{SECONDS['import']:.1f}s = {by_file:.1f}s "
-            f"({path.stat().st_size / 1e6:.0f} MB)")
+    line = (
+        f"\n[ship] by file: export {SECONDS['export']:.1f}s + import "
+        f"{SECONDS['import']:.1f}s = {by_file:.1f}s "
+        f"({path.stat().st_size / 1e6:.0f} MB)"
+    )
     if "push" in SECONDS and "pull" in SECONDS:
-        line += (f"; by registry: push {SECONDS['push']:.1f}s + pull "
-                 f"{SECONDS['pull']:.1f}s = {SECONDS['push'] + SECONDS['pull']:.1f}s")
+        line += (
+            f"; by registry: push {SECONDS['push']:.1f}s + pull "
+            f"{SECONDS['pull']:.1f}s = {SECONDS['push'] + SECONDS['pull']:.1f}s"
+        )
     print(line)
 
 

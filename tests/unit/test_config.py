@@ -155,9 +155,7 @@ BAD = [
     Bad(
         "name-leading-dash", CMD + 'name = "-digits"\n', "name", "cannot name an image"
     ),
-    Bad(
-        "name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "Docker allows 63"
-    ),
+    Bad("name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "Docker allows 63"),
     Bad(
         "resolver-unknown",
         CMD + '[packages]\nresolver = "pip"\n',

@@ -114,8 +114,10 @@ def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
     }
     kept, damaged = sane_capture(capture)
     assert damaged == ["env", "frameworks", "keras"]
-    assert kept == {"history": [{"call": 0, "epochs": []}],
-                    "packages": {"six": "1.17.0"}}
+    assert kept == {
+        "history": [{"call": 0, "epochs": []}],
+        "packages": {"six": "1.17.0"},
+    }
     machine = machine_from_capture(kept)
     assert machine["packages"] == {"six": "1.17.0"} and machine["keras"] is None
 
@@ -143,5 +145,7 @@ def test_a_users_hash_in_requirements_is_said_to_be_replaced(tmp_path):
     path.write_text("six>=1.0 --hash=sha256:deadbeef\n")
     entries, warnings = read_requirements_file(path)
     assert [str(e.requirement) for e in entries] == ["six>=1.0"]
-    assert warnings == [f"{path}:1: its --hash is not kept; the lock pins the "
-                        "hashes the index serves for the resolved version"]
+    assert warnings == [
+        f"{path}:1: its --hash is not kept; the lock pins the "
+        "hashes the index serves for the resolved version"
+    ]

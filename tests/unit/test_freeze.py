@@ -34,9 +34,14 @@ def project(tmp_path: Path, extra: str = "") -> Path:
 def fake_lock(monkeypatch):
     def install(vcs=()):
         def resolve(lines, **kwargs):
-            return LockResult(text=LOCK, pins={"six": "1.17.0"}, warnings=(),
-                              needs_git=bool(vcs), resolver="fake 1",
-                              vcs_requirements=tuple(vcs))
+            return LockResult(
+                text=LOCK,
+                pins={"six": "1.17.0"},
+                warnings=(),
+                needs_git=bool(vcs),
+                resolver="fake 1",
+                vcs_requirements=tuple(vcs),
+            )
 
         monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
 
@@ -51,7 +56,8 @@ def test_git_requirements_get_their_own_file_and_build_step(tmp_path, fake_lock)
     assert GIT_LINE not in result.lock  # pip cannot hash-check a checkout
     assert "COPY requirements-vcs.txt" in result.dockerfile
     assert "pip install --no-deps --no-input -r /opt/reprobox/requirements-vcs.txt" in (
-        result.dockerfile)
+        result.dockerfile
+    )
     assert result.manifest["packages"]["system"] == ["git"]
     write_frozen(cfg, result)
     assert (cfg.state_dir / VCS_NAME).read_text() == result.vcs_lock
@@ -95,23 +101,29 @@ def test_base_image_is_pinned_when_its_digest_is_known(tmp_path, fake_lock):
         seen.append(ref)
         return digest
 
-    result = freeze_project(load_config(project(tmp_path)), environ={},
-                            base_digest=lookup)
+    result = freeze_project(
+        load_config(project(tmp_path)), environ={}, base_digest=lookup
+    )
     assert seen == ["reg.example:5000/base:1"]
     assert f"FROM reg.example:5000/base:1@{digest}\n" in result.dockerfile
-    assert result.manifest["base_image"] == {"ref": "reg.example:5000/base:1",
-                                             "digest": digest}
+    assert result.manifest["base_image"] == {
+        "ref": "reg.example:5000/base:1",
+        "digest": digest,
+    }
 
 
 def test_base_image_stays_a_tag_when_no_digest_is_known(tmp_path, fake_lock):
     fake_lock()
-    result = freeze_project(load_config(project(tmp_path)), environ={},
-                            base_digest=lambda ref: None)
+    result = freeze_project(
+        load_config(project(tmp_path)), environ={}, base_digest=lambda ref: None
+    )
     assert "FROM reg.example:5000/base:1\n" in result.dockerfile
     assert result.manifest["base_image"]["digest"] is None
 
 
-@pytest.mark.parametrize("variable", ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+@pytest.mark.parametrize(
+    "variable", ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
+)
 def test_ca_bundle_comes_from_the_proxy_variables(tmp_path, variable):
     cfg = load_config(project(tmp_path))
     pem = tmp_path / "corp.pem"

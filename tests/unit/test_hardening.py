@@ -357,7 +357,7 @@ def test_only_the_checks_own_message_means_a_python_mismatch():
     echoed = (
         '#7 [2/4] RUN --mount=type=cache ... sys.exit(None if v == "3.11" else '
         '"the base image has Python " + v + ", the project is frozen for 3.11: '
-        'change python or base_image")\'; python3 -m venv /opt/venv; ...'
+        "change python or base_image\")'; python3 -m venv /opt/venv; ..."
     )
     printed = (
         "#7 0.412 the base image has Python 3.12, the project is frozen for "

@@ -443,10 +443,17 @@ def test_a_reference_record_cannot_ask_for_more_than_run_could(reference, field)
 
 def test_a_sane_reference_gives_its_run_options():
     opts = verify.reference_options(
-        {"seed": 3, "profile": "strict",
-         "options": {"cpus": 1, "network": "none", "env": {"A": "1", "T": "***"}}},
+        {
+            "seed": 3,
+            "profile": "strict",
+            "options": {"cpus": 1, "network": "none", "env": {"A": "1", "T": "***"}},
+        },
         "img:1",
     )
-    assert (opts.seed, opts.profile, opts.cpus, opts.network) == (3, "strict", 1.0,
-                                                                  "none")
+    assert (opts.seed, opts.profile, opts.cpus, opts.network) == (
+        3,
+        "strict",
+        1.0,
+        "none",
+    )
     assert dict(opts.extra_env) == {"A": "1"}

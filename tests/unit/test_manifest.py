@@ -119,8 +119,15 @@ def test_newer_schema_version_asks_for_an_upgrade(tmp_path):
 
 @pytest.mark.parametrize(
     "field",
-    ["project", "packages", "python", "base_image", "environment", "data",
-     "determinism"],
+    [
+        "project",
+        "packages",
+        "python",
+        "base_image",
+        "environment",
+        "data",
+        "determinism",
+    ],
 )
 def test_missing_required_field_is_named(tmp_path, field):
     manifest = _manifest()

@@ -114,7 +114,12 @@ def _cli(*args, cwd):
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     return subprocess.run(
         [sys.executable, "-m", "reprobox", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -182,9 +187,13 @@ def test_report_never_replaces_a_file_that_is_not_html(tmp_path, name):
 
 @pytest.mark.parametrize(
     "manifest",
-    ['{"schema_version": 1, "metrics": [1]}', "[]",
-     '{"schema_version": 1, "metrics": {"compare": "test_accuracy"}}',
-     '{"schema_version": 99}', "{not json"],
+    [
+        '{"schema_version": 1, "metrics": [1]}',
+        "[]",
+        '{"schema_version": 1, "metrics": {"compare": "test_accuracy"}}',
+        '{"schema_version": 99}',
+        "{not json",
+    ],
 )
 def test_a_damaged_manifest_beside_the_runs_is_named(tmp_path, manifest):
     state = tmp_path / "proj" / ".reprobox"
@@ -202,11 +211,17 @@ def test_the_default_reference_is_the_earliest_run_that_succeeded(tmp_path):
 
     ref = synthetic.make_record("20240101T000000Z-aaaaaa").data
     runs = []
-    for run_id, status in [("20240101T000000Z-aaaaaa", "interrupted"),
-                           ("20240101T000001Z-bbbbbb", "succeeded"),
-                           ("20240101T000002Z-cccccc", "succeeded")]:
-        data = {**ref, "run_id": run_id, "status": status,
-                "started_at": f"2024-01-01T00:00:0{run_id[14]}+00:00"}
+    for run_id, status in [
+        ("20240101T000000Z-aaaaaa", "interrupted"),
+        ("20240101T000001Z-bbbbbb", "succeeded"),
+        ("20240101T000002Z-cccccc", "succeeded"),
+    ]:
+        data = {
+            **ref,
+            "run_id": run_id,
+            "status": status,
+            "started_at": f"2024-01-01T00:00:0{run_id[14]}+00:00",
+        }
         folder = tmp_path / "runs" / run_id
         folder.mkdir(parents=True)
         (folder / "record.json").write_text(dump_json(data))

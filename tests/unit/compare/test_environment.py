@@ -63,7 +63,13 @@ def test_numeric_categories_rank_before_those_that_cannot_change_numbers():
     flags = [c.changes_numerics for c in CATEGORIES]
     assert flags == sorted(flags, reverse=True)
     assert NUMERIC[:7] == [
-        "code", "image", "lock", "data", "seed", "determinism", "onednn"
+        "code",
+        "image",
+        "lock",
+        "data",
+        "seed",
+        "determinism",
+        "onednn",
     ]
 
 
@@ -194,8 +200,11 @@ def test_image_difference_outranks_the_package_differences_it_brings():
 def test_same_layers_other_labels_is_bookkeeping_not_a_cause():
     """A push seals the reference run into the labels: a new id, the same files."""
     ref = {"image.id": "sha256:aaa", "image.layers": "sha256:L", "image.digest": None}
-    sealed = {"image.id": "sha256:bbb", "image.layers": "sha256:L",
-              "image.digest": "sha256:ddd"}
+    sealed = {
+        "image.id": "sha256:bbb",
+        "image.layers": "sha256:L",
+        "image.digest": "sha256:ddd",
+    }
     found = diff_environments("r2", ref, sealed)
     assert [(d.field, d.category, d.changes_numerics) for d in found] == [
         ("image.digest", "provenance", False),

@@ -141,3 +141,13 @@ def test_identical_metrics_need_no_noise_check():
     runs = sweep([0.10, 0.12, 0.11])
     same = clone(runs[0], "M", options__seed_sweep=None, machine__threads__omp=9)
     assert compare_runs([*runs, same]).noise_checks == ()
+
+
+def test_sweep_whose_runs_came_from_two_engines_is_flagged():
+    runs = sweep([0.10, 0.12, 0.11])
+    runs[2] = clone(runs[2], "S2", engine__host="ssh://gpu-box")
+
+    notes = compare_runs(runs, metrics=["loss"]).notes
+    assert "seed sweep sweep-1 spans engines: its spread is more than seed noise" in (
+        notes
+    )

@@ -101,11 +101,15 @@ def test_runs_in_one_second_sort_by_microseconds_not_by_run_id(tmp_path):
     # then differ only in the random suffix, which must not decide the order.
     write_record(
         tmp_path,
-        record_data("20240101T000000Z-ffffff", started_at="2024-01-01T00:00:00.100000+00:00"),
+        record_data(
+            "20240101T000000Z-ffffff", started_at="2024-01-01T00:00:00.100000+00:00"
+        ),
     )
     write_record(
         tmp_path,
-        record_data("20240101T000000Z-000000", started_at="2024-01-01T00:00:00.900000+00:00"),
+        record_data(
+            "20240101T000000Z-000000", started_at="2024-01-01T00:00:00.900000+00:00"
+        ),
     )
     # An older record written with whole seconds, and one with a "Z" suffix.
     write_record(tmp_path, record_data("old", started_at="2024-01-01T00:00:00+00:00"))

@@ -1,0 +1,27 @@
+from reprobox.multirun import plan_jobs
+from reprobox.runner import RunOptions
+
+
+def test_each_engine_gets_its_own_seed_sweep():
+    jobs = plan_jobs(["a", "b"], RunOptions(), seeds=[0, 1, 2], repeat=1)
+
+    sweeps = {}
+    for job in jobs:
+        sweeps.setdefault(job.engine_label, set()).add(job.opts.seed_sweep)
+    assert [len(s) for s in sweeps.values()] == [1, 1]
+    assert sweeps["a"] != sweeps["b"]
+    assert [(j.engine_label, j.opts.seed) for j in jobs] == [
+        ("a", 0),
+        ("a", 1),
+        ("a", 2),
+        ("b", 0),
+        ("b", 1),
+        ("b", 2),
+    ]
+
+
+def test_no_sweep_without_seeds():
+    jobs = plan_jobs(["a", "b"], RunOptions(seed=7), seeds=None, repeat=2)
+
+    assert {j.opts.seed_sweep for j in jobs} == {None}
+    assert [j.opts.repeat_index for j in jobs] == [0, 1, 0, 1]
