@@ -33,7 +33,7 @@ from reprobox.engine import (
 )
 from reprobox.errors import InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
-from reprobox.lock.requirements_file import requirements_digest
+from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.share import lock_labels
 
@@ -421,15 +421,8 @@ class BuildResult:
     built: bool  # False when an identical image was already there
 
 
-def build_project(
-    cfg: ProjectConfig,
-    engine: Engine,
-    *,
-    secrets: Callable[[], AbstractContextManager[dict[str, Path]]],
-    force: bool = False,
-    on_line: Callable[[str], None] | None = None,
-) -> BuildResult:
-    """Build the project's image unless one with the same content exists."""
+def check_frozen_inputs(cfg: ProjectConfig) -> FrozenProject:
+    """Load what freeze wrote; refuse a config or requirements edited since."""
     frozen = load_frozen(cfg)
     frozen_config = frozen.manifest.get("config_sha256")
     if frozen_config and frozen_config != cfg.digest:
@@ -448,11 +441,28 @@ def build_project(
                 hint=f"restore it, or set packages.requirements in {cfg.source}",
             ) from None
         if current != frozen_reqs:
+            what = (
+                ": its [project].dependencies changed since freeze"
+                if Path(cfg.requirements).name == PYPROJECT
+                else " changed since freeze (or a file it includes with -r)"
+            )
             raise InputError(
-                f"{cfg.root / cfg.requirements} changed since freeze (or a file it "
-                "includes with -r); the lock would not match it",
+                f"{cfg.root / cfg.requirements}{what}; the lock would not match it",
                 hint=f"run `reprobox freeze {cfg.root}` to lock again",
             )
+    return frozen
+
+
+def build_project(
+    cfg: ProjectConfig,
+    engine: Engine,
+    *,
+    secrets: Callable[[], AbstractContextManager[dict[str, Path]]],
+    force: bool = False,
+    on_line: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build the project's image unless one with the same content exists."""
+    frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
     tag, _ = context_tag(cfg, entries)

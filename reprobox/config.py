@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
+from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 
 try:  # Python 3.11+
     import tomllib
@@ -488,6 +489,8 @@ def load_config(project: str | Path) -> ProjectConfig:
         requirements = _inside(path, root, "packages.requirements", requirements, True)
     elif not from_env and (root / "requirements.txt").is_file():
         requirements = "requirements.txt"
+    elif not from_env and pyproject_declares_dependencies(root / PYPROJECT):
+        requirements = PYPROJECT
     if requirements and from_env:
         raise ConfigError(
             path, "packages", "sets both requirements and from_env", "choose one"

@@ -209,7 +209,14 @@ def freeze_project(
     # manifest is the same wherever the project is checked out.
     root = f"{cfg.root}/"
     lock_warnings = sorted(
-        {w.replace(root, "") for w in (*collected.warnings, *lock.warnings)}
+        {
+            w.replace(root, "")
+            for w in (
+                *collected.warnings,
+                *lock.warnings,
+                *project_indexes.loopback_warnings(),
+            )
+        }
     )
     digest = base_digest(image.base_image) if base_digest else None
     dockerfile = render_dockerfile(

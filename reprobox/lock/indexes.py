@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -53,6 +54,19 @@ def _check_remote_index(url: str, key: str) -> None:
             "on other machines, so file URLs and local folders are not allowed",
             hint="declare an https:// index, or publish the wheels to one",
         )
+
+
+def _is_loopback(host: str) -> bool:
+    """Tell whether host names this machine itself (by name or address)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback or (mapped or address).is_unspecified
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,19 @@ class PackageIndexes:
         for value in sorted(found, key=len, reverse=True):
             text = text.replace(value, "***")
         return redact_text(text)
+
+    def loopback_warnings(self) -> list[str]:
+        """Warn of each declared index on this machine's loopback."""
+        named = [("index_url", self.index_url)] if self.index_url else []
+        named += [("extra_index_urls", url) for url in self.extra_index_urls]
+        return [
+            f"{key} {redact_url(url)} is on this machine's loopback: the lock was "
+            "resolved against it, but the build container and other machines "
+            "cannot reach it, so packages only it serves will not install there; "
+            "serve it on an address they can reach"
+            for key, url in named
+            if _is_loopback(urlsplit(url).hostname or "")
+        ]
 
     def has_credentials(self) -> bool:
         """Tell whether any declared index URL carries credentials."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -11,6 +13,14 @@ from packaging.requirements import InvalidRequirement, Requirement
 from reprobox.errors import InputError, LockError
 from reprobox.lock.entries import RequirementEntry
 from reprobox.lock.indexes import redact_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+# A requirements "file" of this name means its [project].dependencies.
+PYPROJECT = "pyproject.toml"
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _PER_REQUIREMENT_OPTIONS = re.compile(r"\s--[a-zA-Z].*$")
@@ -43,6 +53,11 @@ def read_requirements_file(
     entries: list[RequirementEntry] = []
     warnings: list[str] = []
     top = Path(path)
+    if top.name == PYPROJECT:
+        for index, line in enumerate(_pyproject_dependencies(top)):
+            origin = f"{top}: project.dependencies[{index}]"
+            entries.append(RequirementEntry(_parse_requirement(line, origin), origin))
+        return entries, warnings
     base = Path(root) if root is not None else top.parent
     _read_into(top, entries, warnings, including=(), root=base.resolve())
     return entries, warnings
@@ -52,9 +67,13 @@ def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> 
     """Return the sha256 that says whether path or its -r includes changed.
 
     A file with no includes hashes to the sha256 of its bytes; with includes,
-    each file's path (relative to the first one's folder) and bytes go in.
+    each file's path (relative to the first one's folder) and bytes go in. For a
+    pyproject.toml, only its [project].dependencies count.
     """
     top = Path(path)
+    if top.name == PYPROJECT:
+        listed = json.dumps(_pyproject_dependencies(top), separators=(",", ":"))
+        return hashlib.sha256(listed.encode("utf-8")).hexdigest()
     base = (Path(root) if root is not None else top.parent).resolve()
     files: list[Path] = []
     _walk_includes(top, files, base)
@@ -68,6 +87,57 @@ def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> 
         ):
             digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+def pyproject_declares_dependencies(path: Path) -> bool:
+    """Tell whether a pyproject.toml has a [project] dependencies list (or makes it dynamic)."""
+    try:
+        project = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("project")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    if not isinstance(project, dict):
+        return False
+    dynamic = project.get("dynamic")
+    return "dependencies" in project or (
+        isinstance(dynamic, list) and "dependencies" in dynamic
+    )
+
+
+def _pyproject_dependencies(path: Path) -> list[str]:
+    """Return [project].dependencies of a pyproject.toml, checked."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8"
+        ) from None
+    try:
+        project = tomllib.loads(text).get("project")
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}") from None
+    project = project if isinstance(project, dict) else {}
+    dynamic = project.get("dynamic")
+    if isinstance(dynamic, list) and "dependencies" in dynamic:
+        raise InputError(
+            f"{path}: project.dependencies is dynamic, so only its build backend "
+            "knows them",
+            hint="list them in requirements.txt and set packages.requirements to it",
+        )
+    listed = project.get("dependencies")
+    if listed is None:
+        raise InputError(
+            f"{path}: no [project] dependencies to lock",
+            hint='add dependencies = ["numpy==1.26.4", ...] under [project], or '
+            "set packages.requirements to a requirements file",
+        )
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        raise InputError(
+            f"{path}: project.dependencies must be a list of strings",
+            hint='e.g. dependencies = ["numpy==1.26.4"]',
+        )
+    return listed
 
 
 def _walk_includes(path: Path, files: list[Path], root: Path) -> None:

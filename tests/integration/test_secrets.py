@@ -256,6 +256,13 @@ def test_manifest_shows_the_index_redacted(planted):
         f"http://***@127.0.0.1:{planted['port']}/simple/"
     ]
     assert "MY_API_TOKEN" not in manifest["environment"]
+    # A loopback index works at freeze but not in the build container: said once.
+    [loopback] = [w for w in manifest["packages"]["warnings"] if "loopback" in w]
+    assert loopback.startswith(
+        f"extra_index_urls http://***@127.0.0.1:{planted['port']}/simple/ is on "
+        "this machine's loopback"
+    )
+    assert "loopback" in planted["freeze"].stderr
 
 
 def test_freeze_warns_that_the_secret_variable_was_skipped(planted):

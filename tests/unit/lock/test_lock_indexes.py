@@ -109,3 +109,46 @@ def test_default_ca_cert_takes_the_first_existing_host_setting(tmp_path):
     ) == str(bundle)
     assert default_ca_cert({"REQUESTS_CA_BUNDLE": str(bundle)}) == str(bundle)
     assert default_ca_cert({}) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/simple/",
+        "http://127.9.9.9/simple/",
+        "http://localhost:3141/root/pypi/",
+        "http://LOCALHOST./simple/",
+        "http://devpi.localhost/simple/",
+        "http://[::1]:8080/simple/",
+        "http://[::ffff:127.0.0.1]/simple/",
+        "http://0.0.0.0:8080/simple/",
+    ],
+)
+def test_a_loopback_index_is_named_in_a_warning_with_credentials_hidden(url):
+    with_token = url.replace("://", "://__token__:t0k3n@", 1)
+    indexes = PackageIndexes(extra_index_urls=(with_token,))
+
+    [warning] = indexes.loopback_warnings()
+    assert warning.startswith("extra_index_urls http://***@")
+    assert "build container and other machines cannot reach it" in warning
+    assert "t0k3n" not in warning
+    assert (
+        PackageIndexes(index_url=url)
+        .loopback_warnings()[0]
+        .startswith(f"index_url {url} is on this machine's loopback")
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://pypi.example.internal/simple/",
+        "http://10.0.0.5/simple/",
+        "http://notlocalhost.example/simple/",
+        "http://127.0.0.1.example/simple/",
+    ],
+)
+def test_an_index_elsewhere_gets_no_loopback_warning(url):
+    assert (
+        PackageIndexes(index_url=url, extra_index_urls=(url,)).loopback_warnings() == []
+    )
