@@ -90,7 +90,7 @@ def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> 
 
 
 def pyproject_declares_dependencies(path: Path) -> bool:
-    """Tell whether a pyproject.toml has a [project] dependencies list (or makes it dynamic)."""
+    """Tell whether pyproject.toml has [project] dependencies, listed or dynamic."""
     try:
         project = tomllib.loads(path.read_text(encoding="utf-8-sig")).get("project")
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
