@@ -43,6 +43,9 @@ ARCHITECTURES = {
 }
 # Host settings a resolver must not inherit: they name machine-local indexes.
 ISOLATED_PREFIXES = ("PIP_", "UV_")
+# Host settings of those that change where files go, not what gets resolved.
+PASSED_THROUGH = ("UV_CACHE_DIR",)
+_CACHE_FAILURE = re.compile(r"failed to initiali[sz]e (the )?cache", re.I)
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,11 @@ def isolated_environment(
 ) -> dict[str, str]:
     """Return the host environment without PIP_*/UV_* settings, plus deliberate ones."""
     environ = os.environ if environ is None else environ
-    env = {k: v for k, v in environ.items() if not k.startswith(ISOLATED_PREFIXES)}
+    env = {
+        k: v
+        for k, v in environ.items()
+        if k in PASSED_THROUGH or not k.startswith(ISOLATED_PREFIXES)
+    }
     env.update(deliberate)
     return env
 
@@ -237,6 +244,12 @@ def _run_resolver(
         ) from None
     except subprocess.CalledProcessError as exc:
         reason = redact_text(resolver_error_line(exc.stderr or exc.stdout or ""))
+        if _CACHE_FAILURE.search(reason):
+            # Not the requirements' fault: this machine's cache folder is unusable.
+            raise InputError(
+                f"the resolver cannot use its cache folder: {reason}",
+                hint="set UV_CACHE_DIR (or HOME) to a folder you can write",
+            ) from None
         names = {_requirement_name(line) for line in requirements}
         named = any(name and name in reason.lower() for name in names)
         shown = ", ".join(requirements[:8]) + (", ..." if len(requirements) > 8 else "")

@@ -355,3 +355,29 @@ def test_failure_that_names_no_requirement_lists_them_in_the_hint(
         resolve_lock(["six", "numpy==2.4.6"])
     assert info.value.message == "cannot resolve the requirements: network unreachable"
     assert info.value.hint == "requirements: six, numpy==2.4.6"
+
+
+def test_an_unusable_cache_folder_is_not_blamed_on_the_requirements(
+    uv_found, fake_runner
+):
+    stderr = (
+        "error: Failed to initialize cache at `/proc/nohome/.cache/uv`\n"
+        "  Caused by: failed to create directory `/proc/nohome/.cache/uv`: "
+        "No such file or directory (os error 2)\n"
+    )
+    fake_runner(uv_answering("", returncode=2, stderr=stderr))
+    with pytest.raises(InputError) as info:
+        resolve_lock(["six"])
+    assert not isinstance(info.value, LockError)  # freeze prefixes those with the file
+    assert str(info.value).startswith(
+        "the resolver cannot use its cache folder: Failed to initialize cache at "
+        "`/proc/nohome/.cache/uv`"
+    )
+    assert "UV_CACHE_DIR" in info.value.hint
+
+
+def test_the_host_uv_cache_folder_is_kept(uv_found, fake_runner, monkeypatch):
+    monkeypatch.setenv("UV_CACHE_DIR", "/var/cache/uv-shared")
+    runner = fake_runner(uv_answering(UV_OUTPUT))
+    resolve_lock(["six"])
+    assert compile_call(runner)["env"]["UV_CACHE_DIR"] == "/var/cache/uv-shared"
