@@ -23,7 +23,7 @@ from reprobox.cli import (
     say,
     tidy_killed_runs,
 )
-from reprobox.errors import InputError
+from reprobox.errors import InputError, Interrupted
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -189,16 +189,21 @@ def run(
     echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
     if len(jobs) == 1:
         label = jobs[0].engine_label
-        record = run_in_container(
-            target,
-            engines[label],
-            image_ref=images[label][0],
-            image_id=images[label][1],
-            manifest=frozen.manifest,
-            manifest_sha256=frozen.manifest_sha256,
-            opts=jobs[0].opts,
-            on_log=echo,
-        )
+        try:
+            record = run_in_container(
+                target,
+                engines[label],
+                image_ref=images[label][0],
+                image_id=images[label][1],
+                manifest=frozen.manifest,
+                manifest_sha256=frozen.manifest_sha256,
+                opts=jobs[0].opts,
+                on_log=echo,
+            )
+        except Interrupted as exc:
+            if as_json and exc.records:  # a script still gets the closed record
+                typer.echo(dump_json(exc.records[0]), nl=False)
+            raise
         record_path = target.runs_dir / record["run_id"] / "record.json"
         if as_json:
             typer.echo(dump_json(record), nl=False)
@@ -212,15 +217,26 @@ def run(
         if _state["quiet"]
         else (lambda label, line: typer.echo(f"[{label}] {line}", err=True))
     )
-    results = run_jobs(
-        jobs,
-        engines,
-        images,
-        target=target,
-        manifest=frozen.manifest,
-        manifest_sha256=frozen.manifest_sha256,
-        on_log=log,
-    )
+    try:
+        results = run_jobs(
+            jobs,
+            engines,
+            images,
+            target=target,
+            manifest=frozen.manifest,
+            manifest_sha256=frozen.manifest_sha256,
+            on_log=log,
+        )
+    except Interrupted as exc:
+        if as_json:
+            payload = {
+                "schema_version": 1,
+                "records": exc.records,
+                "errors": [str(exc)],
+                "comparison": None,
+            }
+            typer.echo(dump_json(payload), nl=False)
+        raise
     sys.exit(
         _report_many(
             results, frozen.manifest, target, as_json, sweep=seed_list is not None

@@ -88,3 +88,7 @@ class Interrupted(ReproboxError):
     """The user pressed Ctrl-C or the process got SIGTERM."""
 
     exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, *, hint: str | None = None, records=()):
+        super().__init__(message, hint=hint)
+        self.records = list(records)  # the run records closed as interrupted

@@ -131,7 +131,8 @@ def run_jobs(
                     opts=result.job.opts,
                     on_log=log,
                 )
-            except Interrupted:
+            except Interrupted as exc:
+                result.record = exc.records[0] if exc.records else None
                 raise
             except ReproboxError as exc:
                 result.error = exc
@@ -155,7 +156,10 @@ def run_jobs(
     except KeyboardInterrupt:
         cancel_all_runs()
         pool.shutdown(wait=True, cancel_futures=True)
-        raise Interrupted("runs interrupted; every container was removed") from None
+        raise Interrupted(
+            "runs interrupted; every container was removed",
+            records=[r.record for r in results if r.record is not None],
+        ) from None
     finally:
         pool.shutdown(wait=True)
         if in_main:

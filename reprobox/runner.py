@@ -783,7 +783,8 @@ def _run_locked(
             _write_record(record_path, record)
         _release_signals(held)
         raise Interrupted(
-            f"run {run_id} interrupted; container removed; record in {record_path}"
+            f"run {run_id} interrupted; container removed; record in {record_path}",
+            records=[record],
         ) from None
     finally:
         with _active_lock:

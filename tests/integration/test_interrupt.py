@@ -130,6 +130,40 @@ def test_signal_stops_run_and_removes_container(
     assert "sleeper started" in record["error"]["log_tail"]
 
 
+@pytest.mark.parametrize("extra", [(), ("--repeat", "2")], ids=["one", "repeat"])
+def test_interrupted_json_run_still_prints_the_closed_records(
+    cli, sleeper, docker_client, tmp_path, extra
+):
+    before = run_ids(sleeper.path)
+    proc, stderr = start_run(cli, sleeper, tmp_path, "--json", *extra)
+    try:
+        wait_for_container(
+            docker_client, sleeper.name, proc, log_line="sleeper started"
+        )
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert proc.returncode == EXIT_INTERRUPTED, stderr.read_text()
+    assert project_containers(docker_client, sleeper.name) == []
+    [run_id] = run_ids(sleeper.path) - before  # the second repeat never started
+    on_disk = json.loads(
+        (sleeper.path / ".reprobox" / "runs" / run_id / "record.json").read_text()
+    )
+    printed = json.loads(out)
+    if extra:
+        assert printed["schema_version"] == 1
+        assert printed["records"] == [on_disk]
+        assert printed["errors"] == ["runs interrupted; every container was removed"]
+    else:
+        assert printed == on_disk
+    assert on_disk["status"] == "interrupted"
+
+
 def test_orphan_of_killed_run_is_removed_by_next_run(
     cli, sleeper, docker_client, tmp_path
 ):
