@@ -10,6 +10,7 @@ layers, labels and settings.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import io
@@ -17,7 +18,6 @@ import json
 import os
 import re
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -268,7 +268,13 @@ def _sha256(path: Path) -> str:
 def export_bundle(
     engine: Engine, image: str, tag: str, out: Path, files: dict[str, str]
 ) -> dict[str, Any]:
-    """Write image and files (name -> text) as one tar at out, atomically."""
+    """Write image and files (name -> text) as one tar at out, atomically.
+
+    The image streams straight into one partial file beside out, which is
+    renamed over out when complete: no second copy of a multi-GB image, and
+    what a killed export leaves is that one file, which the next export to the
+    same path takes over (an flock tells a live export from a dead one).
+    """
     wanted = image_id(engine, image)
     if wanted is None:
         raise EngineError(
@@ -276,31 +282,73 @@ def export_bundle(
         )
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="reprobox-export-", dir=out.parent) as tmp:
-        image_tar = Path(tmp) / "image.tar"
-        with open(image_tar, "wb") as fh:
-            for chunk in _stream_image(engine, wanted):
-                fh.write(chunk)
-        members = {"image.tar": image_tar}
-        for name, text in sorted(files.items()):
-            path = Path(tmp) / name
-            path.write_text(text, encoding="utf-8")
-            members[name] = path
-        index = {
-            "schema_version": BUNDLE_SCHEMA_VERSION,
-            "image_id": wanted,
-            "tag": tag,
-            "files": {name: _sha256(path) for name, path in sorted(members.items())},
-        }
-        index_path = Path(tmp) / BUNDLE_INDEX
-        index_path.write_text(dump_json(index), encoding="utf-8")
-        partial = Path(tmp) / "bundle.partial"
-        with tarfile.open(partial, "w") as tar:
-            tar.add(index_path, arcname=BUNDLE_INDEX)
-            for name, path in sorted(members.items()):
-                tar.add(path, arcname=name)
-        os.replace(partial, out)
+    partial = out.with_name(f".{out.name}.partial")
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(partial, flags, 0o644)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write beside {out}: {exc.strerror}",
+            hint="choose a folder you can write",
+        ) from None
+    with os.fdopen(fd, "w+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(
+                f"another reprobox export is writing {out}",
+                hint="wait for it, or write to another file",
+            ) from None
+        try:
+            fh.truncate(0)
+            digests = {
+                "image.tar": _add_member(fh, "image.tar", _stream_image(engine, wanted))
+            }
+            for name, text in sorted(files.items()):
+                digests[name] = _add_member(fh, name, [text.encode("utf-8")])
+            index = {
+                "schema_version": BUNDLE_SCHEMA_VERSION,
+                "image_id": wanted,
+                "tag": tag,
+                "files": dict(sorted(digests.items())),
+            }
+            _add_member(fh, BUNDLE_INDEX, [dump_json(index).encode("utf-8")])
+            fh.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # the end-of-archive marker
+            fh.flush()
+            os.fsync(fh.fileno())
+            os.replace(partial, out)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+            raise
     return index
+
+
+def _add_member(fh, name: str, chunks) -> str:
+    """Append one regular file to the tar in fh from chunks; return its sha256.
+
+    Its size is known only at the end, so the header is written first with size
+    0 and rewritten in place; the GNU format keeps it one block at any size.
+    """
+    info = tarfile.TarInfo(name)
+    info.mode, info.mtime = 0o644, 0
+    header_at = fh.tell()
+    fh.write(info.tobuf(format=tarfile.GNU_FORMAT))
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        fh.write(chunk)
+        digest.update(chunk)
+        size += len(chunk)
+    fh.write(b"\0" * (-size % tarfile.BLOCKSIZE))
+    end = fh.tell()
+    info.size = size
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    if len(header) != tarfile.BLOCKSIZE:  # pragma: no cover - short names only
+        raise ValueError(f"bundle member {name!r} needs more than one header block")
+    fh.seek(header_at)
+    fh.write(header)
+    fh.seek(end)
+    return digest.hexdigest()
 
 
 def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""export_bundle: one streamed partial file, renamed whole, read back by import."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tarfile
+from types import SimpleNamespace
+
+import pytest
+
+from reprobox.errors import InputError
+from reprobox.share import BUNDLE_INDEX, export_bundle
+
+IMAGE_ID = "sha256:" + "2" * 64
+
+
+class FakeEngine:
+    """An engine whose image streams the given chunks, or fails after some."""
+
+    def __init__(self, chunks, fail_after=None):
+        def get_image(image, chunk_size):
+            assert image == IMAGE_ID
+            for number, chunk in enumerate(chunks):
+                if number == fail_after:
+                    raise KeyboardInterrupt
+                yield chunk
+
+        images = SimpleNamespace(get=lambda ref: SimpleNamespace(id=IMAGE_ID))
+        self.client = SimpleNamespace(
+            api=SimpleNamespace(get_image=get_image), images=images
+        )
+
+
+CHUNKS = [b"x" * 1000, b"y" * 7, b"z" * 600_000]
+
+
+def test_bundle_holds_every_member_with_the_indexed_digests(tmp_path):
+    out = tmp_path / "b.tar"
+    files = {"manifest.json": "{}\n", "requirements.lock": "six==1.17.0\n"}
+    index = export_bundle(FakeEngine(CHUNKS), "img", "reprobox/x:abc", out, files)
+
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        read = {name: tar.extractfile(name).read() for name in names}
+    assert sorted(names) == sorted(["image.tar", *files, BUNDLE_INDEX])
+    assert read["image.tar"] == b"".join(CHUNKS)
+    assert read["manifest.json"] == b"{}\n"
+    assert json.loads(read[BUNDLE_INDEX]) == index
+    assert index["files"] == {
+        name: hashlib.sha256(read[name]).hexdigest() for name in ("image.tar", *files)
+    }
+    assert os.listdir(tmp_path) == ["b.tar"]  # no temp folder, no partial file
+
+
+def test_interrupted_export_leaves_the_old_file_and_no_partial(tmp_path):
+    out = tmp_path / "b.tar"
+    out.write_bytes(b"old bundle")
+    with pytest.raises(KeyboardInterrupt):
+        export_bundle(FakeEngine(CHUNKS, fail_after=2), "img", "t:x", out, {})
+    assert out.read_bytes() == b"old bundle"
+    assert os.listdir(tmp_path) == ["b.tar"]
+
+
+def test_a_partial_file_a_killed_export_left_is_taken_over(tmp_path):
+    out = tmp_path / "b.tar"
+    (tmp_path / ".b.tar.partial").write_bytes(b"junk" * 1000)
+    export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})
+    with tarfile.open(out) as tar:
+        assert tar.extractfile("image.tar").read() == b"".join(CHUNKS)
+    assert os.listdir(tmp_path) == ["b.tar"]
+
+
+def test_a_live_export_to_the_same_file_is_not_disturbed(tmp_path):
+    out = tmp_path / "b.tar"
+    partial = tmp_path / ".b.tar.partial"
+    with open(partial, "wb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        held.write(b"in progress")
+        held.flush()
+        with pytest.raises(InputError, match="another reprobox export is writing"):
+            export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})
+    assert partial.read_bytes() == b"in progress"
+    assert not out.exists()
