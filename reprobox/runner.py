@@ -484,6 +484,40 @@ def onednn_enabled(
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+class _PendingStart:
+    """A container being created and started in a helper thread.
+
+    A signal that lands while the engine creates the container would otherwise
+    abandon the request with no id in hand, and the engine would finish making
+    a container nobody removes; here the answer still arrives.
+    """
+
+    def __init__(self, engine: Engine, spec: ContainerSpec):
+        self.done = threading.Event()
+        self.container = None
+        self.error: BaseException | None = None
+        threading.Thread(
+            target=self._work, args=(engine, spec), name="reprobox-start", daemon=True
+        ).start()
+
+    def _work(self, engine: Engine, spec: ContainerSpec) -> None:
+        try:
+            self.container = start_container(engine, spec)
+        except BaseException as exc:  # handed to the waiting thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def result(self):
+        """Wait for the started container (signals still land); re-raise its error."""
+        while not self.done.wait(0.1):
+            if _cancelled.is_set():
+                raise _Stop()
+        if self.error is not None:
+            raise self.error
+        return self.container
+
+
 def _hold_signals() -> dict:
     previous = {sig: signal.getsignal(sig) for sig in _HELD}
     for sig in _HELD:
@@ -523,6 +557,7 @@ class _Stop(Exception):
 _active: dict[str, Any] = {}
 _active_lock = threading.Lock()
 _cancelled = threading.Event()
+START_GRACE_S = 60.0  # how long an interrupted run waits for the engine's create
 
 
 def arm_cancellation() -> None:
@@ -701,6 +736,7 @@ def _run_locked(
     )
     started = time.time()
     container = None
+    pending: _PendingStart | None = None
     log_lines: list[str] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     in_main = threading.current_thread() is threading.main_thread()
@@ -719,9 +755,12 @@ def _run_locked(
             0o644,
         )
         log_file = open(log_fd, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
-        container = start_container(engine, spec)
+        pending = _PendingStart(engine, spec)
+        container = pending.result()
         with _active_lock:
             _active[run_id] = container
+        if _cancelled.is_set():  # cancelled while it was being created
+            raise _Stop()
         with log_file as log:
             for chunk in container.logs(stream=True, follow=True):
                 text = chunk.decode("utf-8", errors="replace")
@@ -760,6 +799,11 @@ def _run_locked(
         # A second Ctrl-C must not cut the cleanup short: hold signals until the
         # container is gone and the record says "interrupted".
         held = _hold_signals() if in_main else {}
+        if container is None and pending is not None:
+            # The engine goes on creating a container after we stop waiting:
+            # wait for its answer, so that its id is known and it is removed.
+            pending.done.wait(START_GRACE_S)
+            container = pending.container
         if container is not None:
             remove_container(container)
             container = None
