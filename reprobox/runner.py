@@ -233,13 +233,11 @@ def _host_copy(fd: int) -> dict[str, Any] | None:
 def _log_tail(path: Path, lines: int = 20) -> str:
     """Return the last lines of a log the container could have replaced."""
     try:
-        fd = os.open(path, UNTRUSTED_OPEN)
-    except OSError:
+        fh = open_regular_file(path)
+    except (OSError, UntrustedFileError):
         return ""
-    with os.fdopen(fd, "rb") as fh:
+    with fh:
         st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            return ""
         fh.seek(max(0, st.st_size - 64 * 1024))
         text = fh.read().decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:])
@@ -322,20 +320,35 @@ class UntrustedFileError(ValueError):
     """A file the container wrote that reprobox will not read."""
 
 
+def open_regular_file(path: Path | str, flags: int = UNTRUSTED_OPEN, **kwargs):
+    """Open path for binary reading only if it is a regular file; else ValueError.
+
+    The type is checked on the descriptor before a file object is made: Python
+    refuses to wrap a folder's descriptor with an OSError that names the
+    descriptor's number instead of the path.
+    """
+    fd = os.open(path, flags, **kwargs)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UntrustedFileError("is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_container_json(path: Path) -> Any:
     """Return the JSON in a file the container wrote; raise UntrustedFileError."""
     try:
-        fd = os.open(path, UNTRUSTED_OPEN)
+        fh = open_regular_file(path)
     except FileNotFoundError:
         raise
     except OSError as exc:
         if path.is_symlink():
             raise UntrustedFileError("is a symbolic link; not followed") from None
         raise UntrustedFileError(f"cannot be read ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
+    with fh:
         st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise UntrustedFileError("is not a regular file")
         if st.st_size > MAX_CONTAINER_JSON:
             raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
         raw = fh.read(MAX_CONTAINER_JSON + 1)

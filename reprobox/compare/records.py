@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reprobox import __version__
 from reprobox.errors import InputError
 
 RECORD_SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # the bound reprobox reads run-folder files to
+# A run folder is the container's to write: follow no link it planted inside
+# it, never wait on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+_UTC_SUFFIX = re.compile(r"[zZ]$")
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,7 @@ class Record:
         """Sort key for the start time: seconds since the epoch, then the text."""
         text = self.started_at
         try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00", 1))
+            when = datetime.fromisoformat(_UTC_SUFFIX.sub("+00:00", text))
         except ValueError:
             return (math.inf, text)
         if when.tzinfo is None:
@@ -69,21 +78,23 @@ class Record:
 
     @property
     def image_key(self) -> str:
-        image = self.data.get("image") or {}
+        image = self.data.get("image")
+        if not isinstance(image, Mapping):
+            return ""
         return str(image.get("id") or image.get("digest") or image.get("ref") or "")
 
 
 def load_records(paths: Iterable[str | Path]) -> list[Record]:
     """Read every record named by paths, sorted by (started_at, run_id)."""
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []  # (path, named by the user itself)
     seen_files: set[Path] = set()
     for given in paths:
-        for found in _record_files(Path(given)):
+        for found, named in _record_files(Path(given)):
             if found.resolve() not in seen_files:
                 seen_files.add(found.resolve())
-                files.append(found)
+                files.append((found, named))
 
-    records = [read_record(path) for path in files]
+    records = [read_record(path, follow_links=given) for path, given in files]
     seen: dict[str, Path] = {}
     for record in records:
         if record.run_id in seen:
@@ -96,15 +107,16 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
     return sorted(records, key=lambda r: (r.start_key, r.run_id))
 
 
-def read_record(path: Path) -> Record:
+def read_record(path: Path, *, follow_links: bool = True) -> Record:
     """Read and check one record.json; refuse anything reprobox cannot compare."""
+    raw = _read_bytes(path, follow_links)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: cannot read run record ({reason})",
-            hint="check the path and its permissions",
+            f"{path}: not a run record: not UTF-8 text (byte "
+            f"0x{raw[exc.start]:02x} at offset {exc.start})",
+            hint="the record is damaged; re-run it or leave this file out",
         ) from None
     try:
         data = json.loads(text)
@@ -128,25 +140,85 @@ def read_record(path: Path) -> Record:
     return Record(path=path, data=data)
 
 
-def _record_files(path: Path) -> list[Path]:
-    """Name the record files behind a file, a run folder, a runs folder or a project."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
+def _read_bytes(path: Path, follow_links: bool) -> bytes:
+    """Read a regular file of at most MAX_RECORD_BYTES, without blocking on a FIFO."""
+    flags = _OPEN_FLAGS | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if not follow_links and path.is_symlink():
+            raise InputError(
+                f"{path}: is a symbolic link inside a run folder; not followed",
+                hint="give the record file itself, or leave this run out",
+            ) from None
         raise InputError(
-            f"{path}: no such file or folder",
+            f"{path}: cannot read run record ({exc.strerror or type(exc).__name__})",
+            hint="check the path and its permissions",
+        ) from None
+    # The type is checked on the descriptor: Python will not wrap a folder's
+    # descriptor, and its error would name the descriptor's number, not the path.
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InputError(
+            f"{path}: not a regular file, so not a run record",
+            hint="give the record.json that `reprobox run` wrote",
+        )
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > MAX_RECORD_BYTES:
+            raise InputError(
+                f"{path}: larger than {MAX_RECORD_BYTES >> 20} MiB, so not a run "
+                "record reprobox wrote",
+                hint="give the record.json that `reprobox run` wrote",
+            )
+        try:
+            return fh.read(MAX_RECORD_BYTES + 1)
+        except OSError as exc:
+            raise InputError(
+                f"{path}: cannot read run record ({exc.strerror})",
+                hint="check the path and its permissions",
+            ) from None
+
+
+def _record_files(path: Path) -> list[tuple[Path, bool]]:
+    """Name the record files behind a file, a run folder, a runs folder or a project.
+
+    Each comes with whether the user named that file itself: a record found in
+    a run folder (the container's to write) is read without following links.
+    """
+    if path.is_dir():
+        if _is_record_file(path / RECORD_FILE):
+            return [(path / RECORD_FILE, False)]
+        for runs_dir in (path, path / "runs", path / ".reprobox" / "runs"):
+            found = (
+                [
+                    p
+                    for p in sorted(runs_dir.glob(f"*/{RECORD_FILE}"))
+                    if _is_record_file(p)
+                ]
+                if runs_dir.is_dir()
+                else []
+            )
+            if found:
+                return [(p, False) for p in found]
+        raise InputError(
+            f"{path}: holds no run record ({RECORD_FILE})",
             hint="give a record.json, a run folder or a .reprobox/runs folder",
         )
-    if (path / RECORD_FILE).is_file():
-        return [path / RECORD_FILE]
-    for runs_dir in (path, path / "runs", path / ".reprobox" / "runs"):
-        found = sorted(runs_dir.glob(f"*/{RECORD_FILE}")) if runs_dir.is_dir() else []
-        if found:
-            return found
+    if path.exists():
+        return [(path, True)]  # read_record says what is wrong with it
     raise InputError(
-        f"{path}: holds no run record ({RECORD_FILE})",
+        f"{path}: no such file or folder",
         hint="give a record.json, a run folder or a .reprobox/runs folder",
     )
+
+
+def _is_record_file(path: Path) -> bool:
+    """Tell whether path is a regular file, not a link, FIFO or device."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _first_line(text: str) -> str:
@@ -167,19 +239,59 @@ def _check_record(path: Path, data: Any) -> None:
             hint="give the record.json that `reprobox run` wrote",
         )
     if version > RECORD_SCHEMA_VERSION:
+        writer = data.get("reprobox_version")
+        needed = (
+            f"reprobox {writer[:40]}"
+            if isinstance(writer, str) and writer
+            else "a newer reprobox"
+        )
         raise InputError(
-            f"{path}: written by a newer reprobox (record schema_version {version}, "
-            f"this reprobox reads up to {RECORD_SCHEMA_VERSION})",
-            hint="upgrade reprobox",
+            f"{path}: written by {needed} (record schema_version {version}); "
+            f"reprobox {__version__} reads up to {RECORD_SCHEMA_VERSION}",
+            hint=f"upgrade to {needed} or later",
         )
     if not isinstance(data["run_id"], str) or not data["run_id"]:
-        raise InputError(f"{path}: run_id must be a non-empty string")
-    for key, kind in (("metrics", dict), ("history", list), ("options", dict)):
+        raise InputError(
+            f"{path}: run_id must be a non-empty string",
+            hint="the record is damaged; re-run or leave it out",
+        )
+    for key, kind in _FIELD_KINDS:
         if data.get(key) is not None and not isinstance(data[key], kind):
             raise InputError(
                 f"{path}: {key} must be a JSON {'object' if kind is dict else 'list'}",
                 hint="the record is damaged; re-run or leave it out",
             )
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(
+            f"{path}: seed must be an integer or null, not {short_repr(seed)}",
+            hint="the record is damaged; re-run or leave it out",
+        )
+
+
+# Top-level record fields and the JSON type each must have when present.
+_FIELD_KINDS = (
+    ("metrics", dict),
+    ("history", list),
+    ("options", dict),
+    ("image", dict),
+    ("engine", dict),
+    ("machine", dict),
+    ("warnings", list),
+)
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """Show a record value in a few words: long text cut, huge integers sized."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        digits = len(str(abs(value)))
+        if digits > 20:
+            return f"an integer of {digits} digits"
+    if isinstance(value, (list, dict)):
+        kind = "a list" if isinstance(value, list) else "an object"
+        return f"{kind} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 _NON_FINITE = {
