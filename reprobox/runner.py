@@ -516,7 +516,7 @@ class _PendingStart:
     def _work(self, engine: Engine, spec: ContainerSpec) -> None:
         try:
             self.container = start_container(engine, spec)
-        except BaseException as exc:  # handed to the waiting thread
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             self.error = exc
         finally:
             self.done.set()
