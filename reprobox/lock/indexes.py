@@ -26,6 +26,8 @@ CA_BUNDLE_VARIABLES = ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 def redact_url(url: str) -> str:
     """Return url with any user name, password or query value shown as ***."""
     parts = urlsplit(url)
+    if "@" not in parts.netloc and not parts.query:
+        return url  # nothing to hide; urlunsplit would drop an empty "//"
     if "@" in parts.netloc:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"***@{host}")

@@ -15,6 +15,12 @@ from reprobox.lock.indexes import redact_url
 
 _FULL_COMMIT = re.compile(r"@[0-9a-f]{40}(#|$)")
 _OTHER_VCS = ("hg+", "svn+", "bzr+")
+# What pip installs a direct URL from, in the image as on any other machine.
+_REMOTE_SCHEMES = ("http", "https", "git+https", "git+http", "git+ssh", "git+git")
+# A query parameter with one of these in its name carries a credential.
+_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|cred", re.I)
+# pip and uv fill ${NAME} in from the environment; the build has no such values.
+_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def sanitize_requirements(
@@ -103,6 +109,20 @@ def _check_remote_reference(
             "only git sources can be locked",
             hint=f"install {name} from an index or a git repository",
         )
+    scheme = urlsplit(url).scheme.lower()
+    if scheme.endswith("+file"):
+        raise LockError(
+            f"{entry.origin}: {name} @ {redact_url(url)} is a repository on this "
+            "machine, which does not exist in the image",
+            hint=f"push it and write {name} @ git+https://HOST/REPO@<commit>",
+        )
+    if scheme not in _REMOTE_SCHEMES:
+        raise LockError(
+            f"{entry.origin}: {name} @ {redact_url(url)}: pip cannot install from "
+            f"{scheme}:// URLs",
+            hint="use an https:// or git+https:// URL, or publish the package to "
+            "a declared index",
+        )
     user = urlsplit(url).username
     if user is not None and user != "git":
         raise LockError(
@@ -110,8 +130,32 @@ def _check_remote_reference(
             "which would end up in the lock",
             hint="use a public URL, or publish the package to a declared index",
         )
+    _check_url_query(entry, url)
     if url.startswith("git+") and not _FULL_COMMIT.search(url):
         warnings.append(
             f"{entry.origin}: {name} @ {redact_url(url)} names no commit; "
             "locked at the commit its branch points to now"
         )
+
+
+def _check_url_query(entry: RequirementEntry, url: str) -> None:
+    """Refuse a direct URL that carries a credential in its query or a ${NAME}."""
+    name = entry.requirement.name
+    if _VARIABLE.search(url):
+        raise LockError(
+            f"{entry.origin}: {name} @ {redact_url(_VARIABLE.sub('***', url))} "
+            "reads an environment variable, which would be written into the lock "
+            "and is not set in the build",
+            hint="use a public URL, or publish the package to a declared index, "
+            "whose credentials may be ${NAME} references",
+        )
+    for item in urlsplit(url).query.split("&"):
+        key, _, value = item.partition("=")
+        if value and _SECRET_PARAMETER.search(key):
+            raise LockError(
+                f"{entry.origin}: {name} @ {redact_url(url)} passes {key}= in its "
+                "query string, a credential that would end up in the lock and "
+                "the manifest",
+                hint="use a public URL, or publish the package to a declared index, "
+                "whose credentials may be ${NAME} references",
+            )
