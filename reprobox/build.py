@@ -9,6 +9,7 @@ never rebuilt and any change to code, lock or Dockerfile gives a new tag.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -35,7 +36,7 @@ from reprobox.errors import InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
-from reprobox.share import lock_labels
+from reprobox.share import carries_build_labels, lock_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
@@ -354,6 +355,36 @@ def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
     return image_tag(cfg.name, digest), digest
 
 
+CONTEXT_PREFIX = "reprobox-context-"
+
+
+def remove_stale_contexts(folder: str | None = None) -> list[str]:
+    """Remove build-context copies whose reprobox was killed; return their names.
+
+    Each copy is named after the pid of the reprobox that made it; one whose
+    process is gone was left by a reprobox killed outright (SIGKILL).
+    """
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = re.fullmatch(rf"{CONTEXT_PREFIX}(\d+)-\w+", entry.name)
+            if not match or not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            try:
+                os.kill(int(match.group(1)), 0)
+                continue  # that reprobox still runs
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError):
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed
+
+
 @contextmanager
 def staged_context(
     cfg: ProjectConfig, frozen: FrozenProject, entries: list[Entry] | None = None
@@ -365,7 +396,8 @@ def staged_context(
     tag names other bytes than the ones inside.
     """
     entries = entries if entries is not None else context_entries(cfg, frozen)
-    with tempfile.TemporaryDirectory(prefix="reprobox-context-") as tmp:
+    remove_stale_contexts()
+    with tempfile.TemporaryDirectory(prefix=f"{CONTEXT_PREFIX}{os.getpid()}-") as tmp:
         base = Path(tmp)
         (base / "app").mkdir()  # COPY app needs it, even if every file is ignored
         for rel, source in entries:
@@ -465,10 +497,16 @@ def build_project(
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
-    tag, _ = context_tag(cfg, entries)
+    tag, digest = context_tag(cfg, entries)
     existing = image_id(engine, tag)
     if existing and not force:
-        return BuildResult(tag=tag, image_id=existing, built=False)
+        # Trust the tag only for an image whose labels are this build's: the
+        # tag alone is a name anyone with the engine (or a bundle) can set.
+        code = _hash_tree(
+            cfg.root.resolve(), [e for e in entries if e[0][:4] == "app/"]
+        )
+        if carries_build_labels(engine, existing, image_labels(frozen, digest, code)):
+            return BuildResult(tag=tag, image_id=existing, built=False)
     with staged_context(cfg, frozen, entries) as ctx:
         ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
         with secrets() as secret_files:

@@ -14,9 +14,8 @@ import shlex
 import shutil
 import signal
 import sys
-import tempfile
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,10 +48,31 @@ CaCertOpt = typer.Option(
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 
 
+def _to_stderr(text: str) -> None:
+    """Print a line on stderr; once its reader is gone, print nothing more.
+
+    A reader that went away (`reprobox run 2>&1 | head`) must not stop a build
+    or kill a training run: the output is in the container log all the same.
+    """
+    if _state.get("stderr_gone"):
+        return
+    try:
+        typer.echo(text, err=True)
+    except OSError:  # EPIPE, or a full disk behind a redirect
+        _state["stderr_gone"] = True
+
+
 def say(message: str) -> None:
     """Print a progress line on stderr unless --quiet."""
     if not _state["quiet"]:
-        typer.echo(message, err=True)
+        _to_stderr(message)
+
+
+def log_printer(prefix: str = "") -> Callable[[str], None] | None:
+    """Return what prints live build or training output on stderr (None if -q)."""
+    if _state["quiet"]:
+        return None
+    return lambda line: _to_stderr(prefix + line)
 
 
 def _version(value: bool) -> None:
@@ -122,15 +142,22 @@ def build_secrets(cfg, ca_cert: Path | None) -> Iterator[dict]:
     if ca_cert:
         secrets["ca_cert"] = ca_cert
     pip_env = PackageIndexes(*expanded_indexes(cfg, os.environ)).pip_env()
-    with tempfile.TemporaryDirectory(prefix="reprobox-secrets-") as tmp:
-        os.chmod(tmp, 0o700)
-        if pip_env:
-            path = Path(tmp) / "pip_index"
-            lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(pip_env.items())]
-            path.write_text("\n".join(lines) + "\n")
-            path.chmod(0o600)
-            secrets["pip_index"] = path
+    if not pip_env:
         yield secrets
+        return
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(pip_env.items())]
+    # In memory, never on disk: a reprobox killed outright (SIGKILL) cannot
+    # leave the index credentials behind in a temp file; the build CLI reads
+    # the descriptor it inherits.
+    fd = os.memfd_create("reprobox-pip-index", os.MFD_CLOEXEC)
+    try:
+        data = memoryview(("\n".join(lines) + "\n").encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        secrets["pip_index"] = Path(f"/dev/fd/{fd}")
+        yield secrets
+    finally:
+        os.close(fd)
 
 
 @app.command(short_help="Lock packages, capture machine facts, seed and data.")
@@ -247,7 +274,12 @@ def warn_if_it_enters_an_image(output: Path) -> None:
     """Say so when a file written into a project would go into its image."""
     from reprobox.build import is_image_file
 
-    full = output.absolute()
+    # Where the file really lands: '..' and linked folders resolved, so that a
+    # path out of the project through '..' is not taken for one inside it.
+    try:
+        full = output.absolute().parent.resolve() / output.name
+    except (OSError, RuntimeError):  # a link loop: judge the path as written
+        full = Path(os.path.abspath(output))
     project = project_holding(full.parent)
     if project is None:
         return
@@ -299,7 +331,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
     from reprobox.freeze import resolve_ca_cert
 
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
-    echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
+    echo = log_printer()
     # Secrets are made only if a build happens: an up-to-date image needs none.
     return build_project(
         cfg, engine, secrets=lambda: build_secrets(cfg, ca), force=force, on_line=echo

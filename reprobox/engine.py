@@ -7,11 +7,13 @@ uses the docker SDK. Docker's errors become reprobox errors here.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +30,7 @@ from reprobox.errors import BuildError, EngineError, InputError
 from reprobox.proc import run_command
 
 log = logging.getLogger("reprobox")
+_PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent dies
 
 LABEL_PREFIX = "org.reprobox"
 CODE_LABEL = f"{LABEL_PREFIX}.code-sha256"  # sha256 over the project's files
@@ -203,6 +206,22 @@ def _cli_env(engine: Engine, extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _inherited_fds(paths) -> tuple[int, ...]:
+    """Return the descriptors behind /dev/fd/N paths, for the child to inherit."""
+    found = [re.fullmatch(r"/dev/fd/(\d+)", str(path)) for path in paths]
+    return tuple(sorted(int(match.group(1)) for match in found if match))
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when reprobox dies, even by SIGKILL (Linux).
+
+    A `docker build` left running after reprobox was killed would go on
+    building, and holding its context, with nobody to read it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def build_image(
     engine: Engine,
     context_dir: Path,
@@ -238,6 +257,8 @@ def build_image(
         text=True,
         errors="replace",
         stdin=subprocess.DEVNULL,
+        pass_fds=_inherited_fds(secrets.values()),
+        preexec_fn=_die_with_parent,
     )
     try:
         assert proc.stdout is not None
