@@ -20,6 +20,7 @@ from reprobox.cli import (
     _state,
     app,
     interruptible,
+    log_printer,
     say,
     tidy_killed_runs,
 )
@@ -156,7 +157,9 @@ def run(
     tidy_killed_runs(cfg, local)
     built = _build(cfg, local, ca_cert)
     say(("built " if built.built else "using ") + built.tag)
-    image_ref, image, published = _run_image(frozen.manifest, local, built)
+    image_ref, image, published = _run_image(
+        frozen.manifest, local, built, frozen.manifest_path
+    )
 
     engines = {"local": local} if not (host or context) else {}
     for url in host:
@@ -186,7 +189,7 @@ def run(
     )
     jobs = plan_jobs(list(engines), base, seeds=seed_list, repeat=repeat)
     target = RunTarget.for_project(cfg)
-    echo = None if _state["quiet"] else (lambda line: typer.echo(line, err=True))
+    echo = log_printer()
     if len(jobs) == 1:
         label = jobs[0].engine_label
         try:
@@ -212,11 +215,8 @@ def run(
         raise_for_status(record, record_path)
         return
 
-    log = (
-        None
-        if _state["quiet"]
-        else (lambda label, line: typer.echo(f"[{label}] {line}", err=True))
-    )
+    printers = {label: log_printer(f"[{label}] ") for label in engines}
+    log = None if _state["quiet"] else (lambda label, line: printers[label](line))
     try:
         results = run_jobs(
             jobs,
@@ -244,17 +244,39 @@ def run(
     )
 
 
-def _run_image(manifest: dict, engine, built) -> tuple[str, str, str | None]:
-    """Prefer the sealed, published image of this build when there is one."""
-    from reprobox.engine import image_id
-    from reprobox.share import pull_by_digest
+def _run_image(
+    manifest: dict, engine, built, manifest_path: Path | str = "manifest.json"
+) -> tuple[str, str, str | None]:
+    """Prefer the sealed, published image of this build when there is one.
 
-    for entry in manifest.get("published") or []:
-        if entry.get("source_image_id") != built.image_id:
+    When it is neither here nor reachable, the local build stands in: the
+    sealed image is that build plus a label (same layers), so the run is the
+    same; the record then names the local image, not the published one.
+    """
+    from reprobox.engine import image_id
+    from reprobox.errors import EngineError
+    from reprobox.share import check_published, pull_by_digest, same_build
+
+    for entry in check_published(Path(manifest_path), manifest):
+        if entry["source_image_id"] != built.image_id:
             continue
         sealed = image_id(engine, entry["image_id"])
         if sealed is None:
-            sealed = pull_by_digest(engine, entry["ref"])
+            try:
+                sealed = pull_by_digest(engine, entry["ref"])
+            except EngineError as exc:
+                say(
+                    f"warning: cannot pull the published image ({exc}); running "
+                    f"the local build {built.tag}, which has the same layers"
+                )
+                return built.tag, built.image_id, None
+        if not same_build(engine, sealed, engine, built.image_id):
+            # The entry is a file's word; the image must be this build, sealed.
+            raise InputError(
+                f"{manifest_path}: published image {entry['ref']} is not this build "
+                f"sealed ({built.tag}): its layers or settings differ",
+                hint="remove that published entry, or `reprobox push` again",
+            )
         return built.tag, sealed, entry["ref"]
     return built.tag, built.image_id, None
 

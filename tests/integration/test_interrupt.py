@@ -289,3 +289,24 @@ def test_orphan_on_another_engine_is_removed_by_the_next_local_run(
         for container in project_containers(client2, sleeper.name):
             client2.api.remove_container(container["id"], force=True)
         client2.close()
+
+
+def test_a_console_reader_that_goes_away_does_not_stop_training(cli, sleeper):
+    # `reprobox run 2>&1 | head -1`: the pipe closes while the container logs.
+    proc = cli.start(
+        "run",
+        str(sleeper.path),
+        "--env",
+        "SLEEPER_SECONDS=3",
+        "--json",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stderr.close()  # every later write to stderr gets EPIPE
+    out, _ = proc.communicate(timeout=300)
+
+    record = json.loads(out)
+    assert proc.returncode == 0, record.get("error")
+    assert record["status"] == "succeeded"
+    log = sleeper.path / ".reprobox" / "runs" / record["run_id"] / "container.log"
+    assert "sleeper done" in log.read_text()
