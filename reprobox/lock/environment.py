@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
 
 from reprobox import proc
 from reprobox.errors import InputError, LockError
 from reprobox.lock.entries import ENVIRONMENT_ORIGIN, RequirementEntry, canonical_name
-from reprobox.lock.indexes import redact_url
+from reprobox.lock.indexes import redact_text, redact_url
 
 # Installer tooling and reprobox itself are not part of the training setup.
 EXCLUDED_DISTRIBUTIONS = frozenset({"pip", "setuptools", "wheel", "reprobox"})
+# A distribution name as PEP 508 allows it: nothing a requirement line could
+# read as a version, marker or URL.
+_DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 # Runs inside the user's interpreter (Python 3.8+): metadata only, no imports of
 # the packages themselves, so no framework starts up.
@@ -80,6 +85,7 @@ def environment_entries(
     for dist in sorted(distributions, key=lambda d: canonical_name(d.name)):
         if canonical_name(dist.name) in EXCLUDED_DISTRIBUTIONS:
             continue
+        _check_metadata(dist)
         line = _requirement_line(dist, warnings)
         if line is None:
             continue
@@ -88,8 +94,17 @@ def environment_entries(
         except InvalidRequirement as exc:
             raise LockError(
                 f"{ENVIRONMENT_ORIGIN}: {dist.name} {dist.version} cannot be written "
-                f"as a requirement: {exc}"
+                f"as a requirement: {str(exc).splitlines()[0]}"
             ) from None
+        if requirement.marker is not None or canonical_name(
+            requirement.name
+        ) != canonical_name(dist.name):
+            # Metadata spliced into the line read back as something else.
+            raise LockError(
+                f"{ENVIRONMENT_ORIGIN}: {dist.name}'s metadata does not read back "
+                f"as one requirement ({redact_text(line)[:120]!r})",
+                hint=f"reinstall {dist.name} in the training environment",
+            )
         entries.append(RequirementEntry(requirement, ENVIRONMENT_ORIGIN))
     return entries, warnings
 
@@ -98,18 +113,17 @@ def _requirement_line(dist: InstalledDistribution, warnings: list[str]) -> str |
     pinned = f"{dist.name}=={dist.version}"
     if not dist.direct_url:
         return pinned
-    try:
-        origin = json.loads(dist.direct_url)
-        url = origin["url"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+    origin = _read_direct_url(dist.direct_url)
+    if origin is None:
         warnings.append(
             f"{dist.name}: unreadable direct_url.json; locked as {pinned} from an index"
         )
         return pinned
+    url = origin["url"]
 
     if "vcs_info" in origin:
         return _vcs_line(dist, url, origin)
-    if origin.get("dir_info", {}).get("editable"):
+    if origin.get("dir_info", {}).get("editable") is True:
         warnings.append(
             f"{dist.name} is an editable install of a local folder and is not locked; "
             "the project's own code reaches the image through the build context"
@@ -117,6 +131,49 @@ def _requirement_line(dist: InstalledDistribution, warnings: list[str]) -> str |
         return None
     # A local file or folder becomes a file URL here; sanitising pins its version.
     return f"{dist.name} @ {url}"
+
+
+def _check_metadata(dist: InstalledDistribution) -> None:
+    """Refuse a name or version that would not read back as one exact pin."""
+    if not isinstance(dist.name, str) or not _DISTRIBUTION_NAME.fullmatch(dist.name):
+        raise LockError(
+            f"{ENVIRONMENT_ORIGIN}: an installed distribution is named "
+            f"{str(dist.name)[:80]!r}, which is not a package name",
+            hint="reinstall or remove it in the training environment",
+        )
+    try:
+        Version(dist.version)
+    except (InvalidVersion, TypeError):
+        raise LockError(
+            f"{ENVIRONMENT_ORIGIN}: {dist.name} has version "
+            f"{str(dist.version)[:80]!r} in its metadata, which is not a version",
+            hint=f"reinstall {dist.name} in the training environment",
+        ) from None
+
+
+def _read_direct_url(text: str) -> dict | None:
+    """Return a PEP 610 direct_url.json as a dict of the expected shapes, or None."""
+    try:
+        origin = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if not isinstance(origin, dict) or not isinstance(origin.get("url"), str):
+        return None
+    for key in ("vcs_info", "dir_info", "archive_info"):
+        if key in origin and not isinstance(origin[key], dict):
+            return None
+    vcs_info = origin.get("vcs_info", {})
+    for key in ("vcs", "commit_id", "requested_revision"):
+        if vcs_info.get(key) is not None and not isinstance(vcs_info[key], str):
+            return None
+    subdirectory = origin.get("subdirectory")
+    if subdirectory is not None and not isinstance(subdirectory, str):
+        return None
+    # Each goes into one requirement line, where a space would end the URL.
+    spliced = [origin["url"], vcs_info.get("commit_id") or "", subdirectory or ""]
+    if any(re.search(r"\s", text) for text in spliced):
+        return None
+    return origin
 
 
 def _vcs_line(dist: InstalledDistribution, url: str, origin: dict) -> str:
