@@ -73,7 +73,10 @@ def _make_block(line_number: int, lines: list[str]) -> LockBlock:
     try:
         requirement = Requirement(first)
     except InvalidRequirement as exc:
-        raise LockError(f"lock line {line_number}: not a requirement: {exc}") from None
+        reason = str(exc).splitlines()[0]  # packaging adds the line and a caret
+        raise LockError(
+            f"lock line {line_number}: not a requirement: {redact_text(reason)}"
+        ) from None
     return LockBlock(
         line_number, canonical_name(requirement.name), requirement, tuple(lines)
     )

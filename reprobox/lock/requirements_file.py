@@ -145,7 +145,8 @@ def _walk_includes(path: Path, files: list[Path], root: Path) -> None:
         return
     files.append(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Some editors start a file with a byte-order mark; pip skips it too.
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return  # reading for the lock says what is wrong with it
     for number, line in _logical_lines(text):
@@ -179,7 +180,8 @@ def _read_into(
             hint="name the requirements file itself",
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        # Some editors start a file with a byte-order mark; pip skips it too.
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(
             f"cannot read requirements file {path}: {exc.strerror}"
