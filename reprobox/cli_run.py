@@ -26,21 +26,12 @@ from reprobox.cli import (
 )
 from reprobox.errors import InputError, Interrupted
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-
 
 def check_memory(memory: str) -> int:
     """Return --memory in bytes, refusing what Docker would refuse."""
-    match = re.fullmatch(r"([1-9][0-9]{0,15})([bkmg]?)", memory.lower())
-    if match is None:
-        raise InputError(f"--memory {memory!r} is not a size", hint="e.g. --memory 4g")
-    size = int(match[1]) * _UNITS[match[2]]
-    if not 6 << 20 <= size < 1 << 50:
-        raise InputError(
-            f"--memory {memory} is outside what Docker accepts (6m to 1024t)",
-            hint="e.g. --memory 4g",
-        )
-    return size
+    from reprobox.runner import memory_bytes
+
+    return memory_bytes(memory)
 
 
 def check_seed(seed: int, flag: str) -> None:

@@ -409,7 +409,7 @@ class ContainerSpec:
     user: str
     mounts: Sequence[tuple[Path, str, bool]]  # host path, container path, read-only
     cpus: float | None = None
-    memory: str | None = None  # docker's form: "512m", "4g"
+    memory: int | None = None  # bytes
     device_requests: list | None = None
     network: str = "bridge"
 

@@ -73,6 +73,28 @@ class RunOptions:
     network: str = "bridge"
 
 
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?", re.I)
+_MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_MEMORY_UNITS["p"] = 1 << 50
+MIN_MEMORY, MAX_MEMORY = 6 << 20, 1 << 50  # Docker's least; 1024t
+
+
+def memory_bytes(memory: str) -> int:
+    """Return a memory limit written as the docker CLI takes it (4g, 1.5GiB) in bytes."""
+    match = _MEMORY.fullmatch(memory.strip())
+    if match is None:
+        raise InputError(
+            f"--memory {memory!r} is not a size", hint="e.g. --memory 4g or 1.5g"
+        )
+    size = int(float(match[1]) * _MEMORY_UNITS[match[2].lower()])
+    if not MIN_MEMORY <= size <= MAX_MEMORY:
+        raise InputError(
+            f"--memory {memory} is outside what Docker accepts (6m to 1024t)",
+            hint="e.g. --memory 4g",
+        )
+    return size
+
+
 def new_run_id(now: datetime | None = None) -> str:
     """Return a sortable, unique run id: UTC time plus 6 random hex digits."""
     now = now or datetime.now(timezone.utc)
@@ -743,7 +765,7 @@ def _run_locked(
         user=user,
         mounts=mounts,
         cpus=opts.cpus,
-        memory=opts.memory,
+        memory=memory_bytes(opts.memory) if opts.memory else None,
         device_requests=opts.device_requests,
         network=opts.network,
     )

@@ -366,3 +366,31 @@ def test_only_the_checks_own_message_means_a_python_mismatch():
     assert _PYTHON_MISMATCH.search(echoed) is None
     found = _PYTHON_MISMATCH.search(printed)
     assert (found[1], found[2]) == ("3.12", "3.11")
+
+
+@pytest.mark.parametrize(
+    ("memory", "size"),
+    [
+        ("4g", 4 << 30),
+        ("4G", 4 << 30),
+        ("1.5g", 3 << 29),
+        ("512m", 512 << 20),
+        ("512MiB", 512 << 20),
+        ("2 GB", 2 << 30),
+        ("10t", 10 << 40),
+        ("1024t", 1 << 50),
+        ("6291456", 6 << 20),
+    ],
+)
+def test_memory_is_read_as_the_docker_cli_reads_it(memory, size):
+    from reprobox.cli_run import check_memory
+
+    assert check_memory(memory) == size
+
+
+@pytest.mark.parametrize("memory", ["lots", "4x", "-1g", "1e3m", "", "1.g"])
+def test_memory_that_is_no_size_is_refused(memory):
+    from reprobox.cli_run import check_memory
+
+    with pytest.raises(InputError, match="is not a size"):
+        check_memory(memory)
