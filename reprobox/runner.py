@@ -80,7 +80,7 @@ MIN_MEMORY, MAX_MEMORY = 6 << 20, 1 << 50  # Docker's least; 1024t
 
 
 def memory_bytes(memory: str) -> int:
-    """Return a memory limit written as the docker CLI takes it (4g, 1.5GiB) in bytes."""
+    """Return a memory limit as the docker CLI reads it (4g, 1.5GiB), in bytes."""
     match = _MEMORY.fullmatch(memory.strip())
     if match is None:
         raise InputError(
