@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,13 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
     if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
         raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
     if data["schema_version"] > known_version:
+        writer = data.get("reprobox_version")
+        needed = f"reprobox {writer[:40]}" if isinstance(writer, str) and writer else ""
         raise InputError(
-            f"{path}: {kind} has schema_version {data['schema_version']}, newer "
-            f"than this reprobox {__version__} reads ({known_version})",
-            hint="upgrade reprobox",
+            f"{path}: {kind} has schema_version {data['schema_version']}"
+            + (f" (written by {needed})" if needed else "")
+            + f", newer than this reprobox {__version__} reads ({known_version})",
+            hint=f"upgrade to {needed} or later" if needed else "upgrade reprobox",
         )
     return data
 
@@ -280,20 +284,32 @@ def fingerprint_data(cfg: ProjectConfig) -> list[dict[str, Any]]:
     return out
 
 
+_FREEZE_AGAIN = "run `reprobox freeze` again"
+
+
+def _data_set_change(cfg: ProjectConfig, rel: str, frozen: dict[str, str]) -> str:
+    """Say why the declared data files are not the frozen ones (paths are resolved)."""
+    became = {
+        f: os.path.relpath((cfg.root / f).resolve(), cfg.root.resolve())
+        for f in sorted(frozen)
+        if f not in cfg.data and (cfg.root / f).is_symlink()
+    }
+    for name, target in became.items():  # a frozen file now links elsewhere
+        if rel in (name, target):
+            return (
+                f"{cfg.root / name}: data file became a link to {target} after freeze"
+            )
+    if rel in cfg.data:
+        return f"{cfg.root / rel}: data file was added after freeze"
+    return f"{cfg.root / rel}: data file was removed from `data` after freeze"
+
+
 def check_data_unchanged(cfg: ProjectConfig, manifest: dict[str, Any]) -> None:
     """Refuse to run when a data file differs from its fingerprint at freeze."""
     frozen = {item["path"]: item["sha256"] for item in manifest.get("data", [])}
     for rel in sorted(set(frozen) | set(cfg.data)):
-        if rel not in cfg.data:
-            raise InputError(
-                f"{cfg.root / rel}: data file was removed from `data` after freeze",
-                hint="run `reprobox freeze` again",
-            )
-        if rel not in frozen:
-            raise InputError(
-                f"{cfg.root / rel}: data file was added after freeze",
-                hint="run `reprobox freeze` again",
-            )
+        if rel not in cfg.data or rel not in frozen:
+            raise InputError(_data_set_change(cfg, rel, frozen), hint=_FREEZE_AGAIN)
         path = cfg.root / rel
         if not path.is_file():
             raise InputError(

@@ -593,3 +593,23 @@ def test_a_folder_name_with_capitals_is_lower_cased(tmp_path):
     folder.mkdir()
     (folder / "reprobox.toml").write_text('command = "python t.py"\n')
     assert load_config(folder).name == "myproj"
+
+
+def test_a_data_file_that_became_a_link_after_freeze_is_named_so(
+    tmp_path, make_project
+):
+    from reprobox.errors import InputError
+    from reprobox.manifest import check_data_unchanged
+
+    root = make_project(
+        tmp_path, CMD + 'data = ["a.csv"]\n', {"a.csv": "1\n", "real/b.csv": "1\n"}
+    )
+    frozen = {"data": [{"path": "a.csv", "sha256": "0" * 64, "size": 2}]}
+    (root / "a.csv").unlink()
+    os.symlink("real/b.csv", root / "a.csv")
+
+    with pytest.raises(InputError) as caught:
+        check_data_unchanged(load_config(root), frozen)
+    assert caught.value.message == (
+        f"{root / 'a.csv'}: data file became a link to real/b.csv after freeze"
+    )
