@@ -68,11 +68,17 @@ def say(message: str) -> None:
         _to_stderr(message)
 
 
+def warn(message: str) -> None:
+    """Print a warning on stderr, even with -q: a warning is never progress."""
+    _to_stderr(f"reprobox: warning: {_printable(message)}")
+
+
 def log_printer(prefix: str = "") -> Callable[[str], None] | None:
     """Return what prints live build or training output on stderr (None if -q)."""
     if _state["quiet"]:
         return None
-    return lambda line: _to_stderr(prefix + line)
+    # The container's output is not ours: its escape sequences are shown, not run.
+    return lambda line: _to_stderr(prefix + _printable(line))
 
 
 def _version(value: bool) -> None:
@@ -407,6 +413,8 @@ def main() -> None:
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
     except OSError as exc:  # stdout on a full disk, an unwritable output path
+        if _state["debug"]:
+            traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"reprobox: error: {where}{exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)

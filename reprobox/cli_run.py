@@ -17,12 +17,14 @@ from reprobox.cli import (
     ProjectArg,
     _build,
     _load,
+    _printable,
     _state,
     app,
     interruptible,
     log_printer,
     say,
     tidy_killed_runs,
+    warn,
 )
 from reprobox.errors import InputError, Interrupted
 
@@ -348,7 +350,7 @@ def _print_summary(record: dict, record_path: Path) -> None:
     )
     for name, value in record["metrics"].items():
         shown = f"{value:.6f}" if isinstance(value, (int, float)) else str(value)
-        typer.echo(f"  {name:<24} {shown}")
+        typer.echo(f"  {_printable(name):<24} {_printable(shown)}")
     typer.echo(f"  record: {record_path}")
     for warning in record.get("warnings") or []:
-        typer.echo(f"reprobox: warning: {warning.splitlines()[0]}", err=True)
+        warn(warning.splitlines()[0] if warning else "")

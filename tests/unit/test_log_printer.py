@@ -22,3 +22,32 @@ def test_printing_stops_quietly_once_the_reader_is_gone(monkeypatch):
 def test_quiet_prints_nothing(monkeypatch):
     monkeypatch.setitem(cli._state, "quiet", True)
     assert cli.log_printer() is None
+
+
+def test_container_output_cannot_drive_the_terminal(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
+    monkeypatch.setitem(cli._state, "quiet", False)
+    monkeypatch.setitem(cli._state, "stderr_gone", False)
+    cli.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J")
+    cli.warn("metric 'a\x1b[31m' is odd")
+    assert calls == [
+        "epoch 1\\x1b]0;pwned\\x07 \\x1b[2J",
+        "reprobox: warning: metric 'a\\x1b[31m' is odd",
+    ]
+
+
+def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
+    from reprobox import cli_run
+
+    calls = []
+    monkeypatch.setattr(cli_run.typer, "echo", lambda text, err=False: calls.append(text))
+    record = {
+        "run_id": "r",
+        "status": "succeeded",
+        "duration_s": 1.0,
+        "metrics": {"acc\x1b[2J": 0.5},
+        "warnings": [],
+    }
+    cli_run._print_summary(record, tmp_path / "record.json")
+    assert calls[1] == "  " + "acc\\x1b[2J".ljust(24) + " 0.500000"
