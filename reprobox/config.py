@@ -32,7 +32,7 @@ RESOLVERS = ("uv", "pip-compile")
 NETWORKS = ("bridge", "none")
 # Pythons that wheels are published for, old and new: the lock resolves for it.
 MIN_PYTHON_MINOR, MAX_PYTHON_MINOR = 8, 14
-_PY_VERSION = re.compile(r"3\.\d{1,2}")
+_PY_VERSION = re.compile(r"3\.(0|[1-9][0-9]?)")  # no leading zero: "3.08"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE_REF = re.compile(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
@@ -78,6 +78,11 @@ class ProjectConfig:
     compare_metrics: tuple[str, ...] = ()
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     digest: str = ""  # sha256 of the settings as read, to spot edits after freeze
+
+    def key(self, name: str) -> str:
+        """Return a config key as the user wrote it: under tool.reprobox in a
+        pyproject.toml."""
+        return config_key(self.source, name)
 
     @property
     def state_dir(self) -> Path:
@@ -298,6 +303,15 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
 
 def _check_index_url(path: Path, key: str, url: str) -> str:
     """Refuse credentials written into the file; ${NAME} references are fine."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in ("http", "https"):
+        raise ConfigError(
+            path,
+            key,
+            f"{_shown_url(url)!r} is not a remote index: a lock must install on "
+            "other machines, so file URLs and local folders are not allowed",
+            "declare an https:// index, or publish the wheels to one",
+        )
     host = re.sub(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?", "", url, flags=re.I)
     host = host.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
     if url.lower().startswith("http://") and host not in (
@@ -342,6 +356,12 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
     return url
 
 
+def _shown_url(url: str) -> str:
+    """Return url as an error may show it: no user name, password or query."""
+    url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url, flags=re.I)
+    return url.split("?", 1)[0] + ("?***" if "?" in url else "")
+
+
 def expand_index_url(url: str, environ, where: str) -> str:
     """Replace ${NAME} references in an index URL from environ."""
 
@@ -369,10 +389,30 @@ def expand_index_url(url: str, environ, where: str) -> str:
     return _VAR_REF.sub(value, url)
 
 
+def config_key(source: Path, name: str) -> str:
+    """Return key name as written in source: tool.reprobox.NAME in a pyproject."""
+    in_pyproject = Path(source).name == PYPROJECT
+    return f"tool.reprobox.{name}" if in_pyproject else name
+
+
 def load_config(project: str | Path) -> ProjectConfig:
     """Load and check the config of the project folder."""
     root = Path(project).resolve()
     path, table = find_config(root)
+    try:
+        return _checked_config(root, path, table)
+    except ConfigError as exc:
+        if path.name != PYPROJECT or not exc.key or exc.key.startswith("tool."):
+            raise
+        # The checks name keys inside the table; in a pyproject it sits under
+        # [tool.reprobox], which is what the user searches the file for.
+        head = ConfigError(path, exc.key, "").message
+        raise ConfigError(
+            path, config_key(path, exc.key), exc.message[len(head) :], exc.hint
+        ) from None
+
+
+def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectConfig:
     _check_keys(path, "", table, _TOP)
     packages = table.get("packages", {})
     build = table.get("build", {})
@@ -406,8 +446,12 @@ def load_config(project: str | Path) -> ProjectConfig:
 
     python = table.get("python", "3.11")
     if not _PY_VERSION.fullmatch(python):
+        written = re.fullmatch(r"3\.0*([0-9]{1,2})", python)
         raise ConfigError(
-            path, "python", f"{python!r} is not major.minor", 'e.g. "3.11"'
+            path,
+            "python",
+            f"{python!r} is not major.minor",
+            f'write "3.{int(written[1])}"' if written else 'e.g. "3.11"',
         )
     minor = int(python.split(".")[1])
     if not MIN_PYTHON_MINOR <= minor <= MAX_PYTHON_MINOR:

@@ -138,7 +138,7 @@ def frozen_environment(
             key = "pass_env" if name in cfg.pass_env else "environment"
             raise ConfigError(
                 cfg.source,
-                key,
+                cfg.key(key) if key == "pass_env" else key,
                 f"{name}'s value in this shell holds a line break or NUL; an "
                 "image variable must be one line",
                 f"set {name} to one line before freezing"
@@ -148,14 +148,14 @@ def frozen_environment(
         if name in RESERVED or name.startswith("REPROBOX_"):
             raise ConfigError(
                 cfg.source,
-                f"env.{name}",
+                cfg.key(f"env.{name}"),
                 "is set by the image and reprobox; overriding it breaks the run",
                 "remove it",
             )
         if looks_secret(name, value):
             raise ConfigError(
                 cfg.source,
-                f"env.{name}",
+                cfg.key(f"env.{name}"),
                 "looks like a secret and would be "
                 "written into the manifest and the image",
                 f"remove it; pass it at run time with `reprobox run --env {name}`",

@@ -145,7 +145,8 @@ def freeze_project(
     environ = os.environ if environ is None else environ
     if from_env_python is None and cfg.requirements is None:
         raise InputError(
-            f"{cfg.source}: packages: no requirements file and no from_env",
+            f"{cfg.source}: {cfg.key('packages')}: no requirements file and no "
+            "from_env",
             hint='set packages.requirements = "requirements.txt", or use --from-env',
         )
     collected = collect_requirements(
@@ -195,7 +196,7 @@ def freeze_project(
         if looks_secret("", arg):
             raise ConfigError(
                 cfg.source,
-                "command",
+                cfg.key("command"),
                 "holds what looks like a secret, which would "
                 "be written into the Dockerfile, manifest and image labels",
                 "read it from an environment variable, given with `reprobox run --env`",
