@@ -123,8 +123,9 @@ def _check_remote_reference(
             hint="use an https:// or git+https:// URL, or publish the package to "
             "a declared index",
         )
-    user = urlsplit(url).username
-    if user is not None and user != "git":
+    parts = urlsplit(url)
+    # git@host is ssh's user name, no secret; a password is one whatever the user.
+    if parts.password is not None or parts.username not in (None, "git"):
         raise LockError(
             f"{entry.origin}: {name} @ {redact_url(url)} carries credentials, "
             "which would end up in the lock",

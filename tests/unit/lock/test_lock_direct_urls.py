@@ -79,3 +79,18 @@ def test_a_git_repository_on_this_machine_is_refused():
 def test_remote_urls_pass(url):
     lines, _, _ = sanitize(url)
     assert len(lines) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://git:s3cr3tvalue@h.example/six.whl",
+        f"git+https://git:s3cr3tvalue@github.com/x/six@{COMMIT}",
+        "https://s3cr3tvalue@h.example/six.whl",
+    ],
+)
+def test_a_password_is_refused_even_for_the_git_user(url):
+    with pytest.raises(LockError) as info:
+        sanitize(url)
+    assert "carries credentials" in str(info.value)
+    assert "s3cr3tvalue" not in str(info.value)
