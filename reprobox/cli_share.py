@@ -86,6 +86,10 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
         )
         return built.image_id, None
     sealed = seal_image(engine, built.image_id, record, built.tag + "-sealed")
+    say(
+        f"sealed run {record.get('run_id')} into {built.tag}-sealed "
+        f"({sealed[7:19]}); `reprobox verify {built.tag}` checks it here"
+    )
     return sealed, record
 
 
@@ -110,10 +114,17 @@ def push(
     """Push the image (sealed with its reference run) and record its digest."""
     from reprobox.engine import connect
     from reprobox.manifest import MANIFEST_NAME, load_frozen
-    from reprobox.share import check_registry, push_image
+    from reprobox.share import (
+        check_published,
+        check_registry,
+        push_image,
+        with_publication,
+    )
 
     cfg = _load(project)
-    registry = check_registry(registry)
+    registry = check_registry(registry, cfg.name)
+    # A damaged published list is refused before anything is pushed.
+    check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
     image, record = _sealed(cfg, engine, built, reference)
@@ -121,20 +132,15 @@ def push(
 
     frozen = load_frozen(cfg)
     manifest = dict(frozen.manifest)
-    entries = [
-        e
-        for e in manifest.get("published") or []
-        if not e["ref"].startswith(f"{registry}/")
-    ]
-    entries.append(
-        {
-            "ref": ref,
-            "image_id": image,
-            "source_image_id": built.image_id,
-            "reference_run": record["run_id"] if record else None,
-        }
+    entry = {
+        "ref": ref,
+        "image_id": image,
+        "source_image_id": built.image_id,
+        "reference_run": record["run_id"] if record else None,
+    }
+    manifest["published"] = with_publication(
+        check_published(frozen.manifest_path, manifest), entry
     )
-    manifest["published"] = sorted(entries, key=lambda e: e["ref"])
     atomic_write_text(cfg.state_dir / MANIFEST_NAME, dump_json(manifest))
     if as_json:
         typer.echo(
@@ -234,7 +240,13 @@ def import_cmd(
     from reprobox.share import import_bundle
 
     if not bundle.is_file():
-        raise InputError(f"{bundle}: no such file", hint="give a bundle from export")
+        if bundle.is_dir():
+            why = "is a folder, not a bundle file"
+        elif bundle.exists():
+            why = "is not a regular file"
+        else:
+            why = "no such file"
+        raise InputError(f"{bundle}: {why}", hint="give a file written by export")
     if into is not None:
         for folder in (into / ".reprobox", into / ".reprobox" / "imported"):
             if folder.is_symlink():

@@ -41,8 +41,20 @@ MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
 BUNDLE_INDEX = "reprobox-bundle.json"
+# The members export writes; import takes no other (each is unpacked by name).
+BUNDLE_MEMBERS = frozenset(
+    {
+        "image.tar",
+        "Dockerfile",
+        "manifest.json",
+        "requirements.lock",
+        "reference-record.json",
+    }
+)
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # Docker's repository grammar
-_REGISTRY = re.compile(rf"^[A-Za-z0-9.-]+(:[0-9]{{1,5}})?(/{_COMPONENT})*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"  # one DNS label: no edge '-'
+_REGISTRY = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(:[0-9]{{1,5}})?(/{_COMPONENT})*$")
+MAX_REPOSITORY_CHARS = 255  # Docker refuses a longer repository name
 _CHUNK = 1 << 20
 # Docker's image reference grammar: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST], or an id.
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -56,8 +68,12 @@ _IMAGE_REF = re.compile(
 _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{1,64}")
 
 
-def check_registry(registry: str) -> str:
-    """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise."""
+def check_registry(registry: str, project: str | None = None) -> str:
+    """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise.
+
+    With project, also refuse a registry whose repository for it,
+    REGISTRY/reprobox/PROJECT, is longer than Docker accepts.
+    """
     registry = registry.rstrip("/")
     port = re.match(r"^[^/:]+:([0-9]+)", registry)
     if (
@@ -68,6 +84,22 @@ def check_registry(registry: str) -> str:
         raise InputError(
             f"--registry {registry!r} is not HOST[:PORT][/PATH]",
             hint="e.g. --registry 127.0.0.1:5000/team",
+        )
+    host = registry.split("/", 1)[0]
+    if "." not in host and ":" not in host and host != "localhost":
+        # Docker reads such a first part as a Docker Hub account, not a host.
+        raise InputError(
+            f"--registry {registry!r}: {host!r} is not a registry host to Docker "
+            "(it would push to Docker Hub)",
+            hint="give a host with a '.' or a port, e.g. --registry "
+            "127.0.0.1:5000/team, or localhost",
+        )
+    repo = f"{registry}/reprobox/{project or ''}"
+    if len(repo) > MAX_REPOSITORY_CHARS:
+        raise InputError(
+            f"--registry {registry[:40]}...: the image's repository name would be "
+            f"{len(repo)} characters, over Docker's {MAX_REPOSITORY_CHARS}",
+            hint="give a shorter registry path",
         )
     return registry
 
@@ -88,7 +120,7 @@ def push_image(
     engine: Engine, image: str, registry: str, project: str, tag: str
 ) -> str:
     """Push image to registry as PROJECT:TAG; return `repo@sha256:...`."""
-    repo = f"{check_registry(registry)}/reprobox/{project}"
+    repo = f"{check_registry(registry, project)}/reprobox/{project}"
     hint = f"check that a registry answers at {registry} and accepts pushes"
     try:
         engine.client.images.get(image).tag(repo, tag)
@@ -96,6 +128,16 @@ def push_image(
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"
         ) from None
+    except docker.errors.APIError as exc:
+        # docker-py's APIError is an OSError: uncaught, it would print raw.
+        reason = _first_line(exc.explanation or exc)
+        if exc.is_client_error() or "invalid reference" in reason:
+            raise InputError(
+                f"--registry {registry}: the engine refused the name {repo}:{tag} "
+                f"({reason})",
+                hint="e.g. --registry 127.0.0.1:5000/team",
+            ) from None
+        raise EngineError(f"cannot tag {image} as {repo}:{tag}: {reason}") from None
     digest = None
     try:
         for event in engine.client.images.push(repo, tag, stream=True, decode=True):
@@ -114,6 +156,65 @@ def push_image(
     if not digest:
         raise EngineError(f"push to {repo}:{tag} reported no digest")
     return f"{repo}@{digest}"
+
+
+_DIGEST_REF = re.compile(r"\S+@sha256:[0-9a-f]{64}")
+_FULL_ID = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the manifest's `published` entries, refusing one of the wrong shape.
+
+    push writes them, but the manifest is a file a person can edit: a damaged
+    entry must be one line naming it, not a KeyError halfway through a push.
+    """
+    entries = manifest.get("published") or []
+
+    def refuse(where: str, value: Any, want: str) -> InputError:
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        return InputError(
+            f"{path}: published{where} is {shown}, not {want}",
+            hint="remove that entry (or the whole published list) and "
+            "`reprobox push` again",
+        )
+
+    fields = (
+        ("ref", _DIGEST_REF, "REPOSITORY@sha256:<64 hex>"),
+        ("image_id", _FULL_ID, "sha256:<64 hex>"),
+        ("source_image_id", _FULL_ID, "sha256:<64 hex>"),
+    )
+    if not isinstance(entries, list):
+        raise refuse("", entries, "a list of objects")
+    for number, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise refuse(f"[{number}]", entry, "an object")
+        for name, pattern, want in fields:
+            value = entry.get(name)
+            if not (isinstance(value, str) and pattern.fullmatch(value)):
+                raise refuse(f"[{number}].{name}", value, want)
+        check_image_reference(entry["ref"].split("@", 1)[0])
+        run = entry.get("reference_run")
+        if run is not None and not (isinstance(run, str) and run.isprintable()):
+            raise refuse(f"[{number}].reference_run", run, "a run id or null")
+    return entries
+
+
+def with_publication(
+    entries: list[dict[str, Any]], entry: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Return entries with entry replacing the one of its repository, sorted.
+
+    Only the same repository is replaced: a push to 127.0.0.1:5000 keeps the
+    entry of 127.0.0.1:5000/team, whose refs merely start the same.
+    """
+    repository = entry["ref"].split("@", 1)[0]
+    kept = [e for e in entries if e["ref"].split("@", 1)[0] != repository]
+    return sorted([*kept, entry], key=lambda e: e["ref"])
+
+
+def _first_line(text: object) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0][:200] if lines else "no reason given"
 
 
 def _untag(engine: Engine, ref: str) -> None:
@@ -177,6 +278,15 @@ def ship_image(
     start = time.monotonic()
     if image_id(dest, wanted) == wanted:
         how = "present"
+    elif image_id(dest, tag) is not None and same_build(dest, tag, source, wanted):
+        # dest already holds this build at its tag, sealed (an import of its
+        # bundle, say): the same layers and settings, and the record it
+        # carries is kept rather than untagged by a second copy.
+        return Shipment(
+            image_id=image_id(dest, tag),
+            how="present",
+            seconds=time.monotonic() - start,
+        )
     elif published:
         pull_by_digest(dest, published)
         how = "registry"
@@ -192,6 +302,59 @@ def ship_image(
     repo, _, tag_part = tag.rpartition(":")
     dest.client.images.get(wanted).tag(repo, tag_part)
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
+
+
+# What of an image's config decides what a container of it does. Sealing adds
+# a label and changes nothing of these; anything else differing is another image.
+_RUN_SETTINGS = (
+    "Cmd",
+    "Entrypoint",
+    "Env",
+    "ExposedPorts",
+    "Healthcheck",
+    "OnBuild",
+    "Shell",
+    "StopSignal",
+    "User",
+    "Volumes",
+    "WorkingDir",
+)
+
+
+def build_essence(config: dict[str, Any], layers: Any) -> tuple | None:
+    """Return what makes two images one build: layers, run settings, labels.
+
+    config is an image config's `config` object (or inspect's `Config`);
+    layers its layer ids (`rootfs.diff_ids`, inspect's `RootFS.Layers`). The
+    reference-record label is left out: a sealed image is still its build.
+    """
+    if not isinstance(config, dict) or not isinstance(layers, list) or not layers:
+        return None
+    labels = config.get("Labels") or {}
+    if not isinstance(labels, dict):
+        return None
+    settings = {k: config.get(k) or None for k in _RUN_SETTINGS}
+    kept = {k: v for k, v in labels.items() if k != REFERENCE_LABEL}
+    return (tuple(map(str, layers)), dump_json(settings), dump_json(kept))
+
+
+def engine_essence(engine: Engine, ref: str) -> tuple | None:
+    """Return build_essence of image ref on engine, or None when it is absent."""
+    try:
+        attrs = engine.client.images.get(ref).attrs
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.DockerException as exc:
+        raise EngineError(f"cannot inspect image {ref}: {exc}") from None
+    if not isinstance(attrs, dict):
+        return None
+    return build_essence(attrs.get("Config"), (attrs.get("RootFS") or {}).get("Layers"))
+
+
+def same_build(engine: Engine, a: str, other: Engine, b: str) -> bool:
+    """Tell whether image a on engine and b on other are one build, sealed or not."""
+    first = engine_essence(engine, a)
+    return first is not None and first == engine_essence(other, b)
 
 
 def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> str:
@@ -213,6 +376,30 @@ def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> 
             f"cannot add the reference record to {image}: {exc}"
         ) from None
     return built.id
+
+
+def carries_build_labels(engine: Engine, image: str, expected: dict[str, str]) -> bool:
+    """Tell whether image's reprobox labels are the ones a build would give it.
+
+    Compared: every org.reprobox.* label (project, context digest, code digest,
+    manifest and its digest, the lock's parts), except the version of reprobox
+    that built it and the reference record a seal adds. An image at a build's
+    tag with other labels is not that build, whatever put it there.
+    """
+    skip = {f"{LABEL_PREFIX}.version", REFERENCE_LABEL}
+
+    def ours(labels: dict[str, str]) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in labels.items()
+            if k.startswith(LABEL_PREFIX) and k not in skip
+        }
+
+    try:
+        actual = image_labels(engine, image)
+    except EngineError:
+        return False
+    return ours(actual) == ours(expected)
 
 
 def lock_labels(lock: str) -> dict[str, str]:
@@ -355,19 +542,29 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
     try:
         member = tar.getmember(BUNDLE_INDEX)
         data = json.loads(tar.extractfile(member).read().decode("utf-8"))
-    except (KeyError, AttributeError, ValueError):
+    except (KeyError, AttributeError, ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than Python's parser goes.
         raise InputError(
-            f"{path}: not a reprobox bundle (no {BUNDLE_INDEX})",
+            f"{path}: not a reprobox bundle (no readable {BUNDLE_INDEX})",
             hint="make one with `reprobox export`",
         ) from None
+    files = data.get("files") if isinstance(data, dict) else None
+    # Every field is checked for its shape here, so that no message below can
+    # quote a value that is not a plain one-line string.
     shape_ok = (
         isinstance(data, dict)
         and isinstance(data.get("schema_version"), int)
+        and not isinstance(data.get("schema_version"), bool)
         and isinstance(data.get("image_id"), str)
+        and _FULL_ID.fullmatch(data["image_id"]) is not None
         and isinstance(data.get("tag"), str)
-        and ":" in data["tag"]
-        and isinstance(data.get("files"), dict)
-        and "image.tar" in data["files"]
+        and _TAG.fullmatch(data["tag"]) is not None
+        and isinstance(files, dict)
+        and "image.tar" in files
+        and all(
+            isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)
+            for sha in files.values()
+        )
     )
     if not shape_ok:
         raise InputError(
@@ -399,8 +596,13 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
         expected = index.get("files", {})
         texts: dict[str, str] = {}
         for name, sha in sorted(expected.items()):
-            if "/" in name or name.startswith("."):
-                raise InputError(f"{path}: bundle member {name!r} is not allowed")
+            if name not in BUNDLE_MEMBERS:
+                # repr: a name is the bundle's word, and may hold a newline.
+                raise InputError(
+                    f"{path}: bundle member {name!r} is not allowed (not one "
+                    "`reprobox export` writes)",
+                    hint="import only bundles made by `reprobox export`",
+                )
             try:
                 fh = tar.extractfile(name)
             except KeyError:
@@ -420,7 +622,8 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
                     f"{path}: bundle member {name} is damaged "
                     "(sha256 differs from the index)"
                 )
-        check_image_tar(tar.extractfile("image.tar"), index, path)
+        essence = check_image_tar(tar.extractfile("image.tar"), index, path)
+        _check_tag_is_free(engine, index, essence, path)
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
         load_image_stream(
@@ -437,18 +640,44 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
     return index, texts
 
 
+def _check_tag_is_free(
+    engine: Engine, index: dict[str, Any], essence: tuple | None, path: Path
+) -> None:
+    """Refuse to move a build tag that names another build on this engine.
+
+    The tag reprobox/<project>:<digest> is what `reprobox build` and `run`
+    take as this engine's image of those sources: a bundle may take it only
+    when it is free, or when it names the same build (the same layers and
+    settings: the bundle is that build, sealed). A bundle whose labels claim a
+    project's sources but whose layers are others' cannot replace its image.
+    """
+    tag = index["tag"]
+    present = image_id(engine, tag)
+    if present is None or present == index["image_id"]:
+        return
+    if essence is not None and engine_essence(engine, present) == essence:
+        return
+    raise InputError(
+        f"{path}: bundle refused: {tag} already names another image on this "
+        f"engine ({present[7:19]}, other layers or settings than the bundle's "
+        f"{index['image_id'][7:19]})",
+        hint=f"if you mean to replace it, `docker image rm {tag}` first",
+    )
+
+
 _TAG = re.compile(r"reprobox/(?P<name>[a-z0-9][a-z0-9._-]*):(?P<digest>[0-9a-f]{16})")
 
 
-def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> None:
-    """Refuse an image archive that would tag anything but the bundle's own image.
+def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | None:
+    """Refuse an image archive that would tag anything; return its build_essence.
 
     `docker load` applies whatever tags the archive names, before reprobox can
     look, so a hand-made bundle could repoint any tag on the engine (the base
-    image's, say). Read the archive's manifest and image config first: the
-    config must hash to the index's image id, the tag must be the one reprobox
-    derives from the image's labels (reprobox/<project>:<context digest>), and
-    the archive may name no other tag.
+    image's, or a project's build tag). export saves the image by id, which
+    names no tag; so the archive may name none, and import alone tags it.
+    Read the archive's manifest and image config first: the config must hash
+    to the index's image id, and the tag must be the one reprobox derives from
+    the image's labels (reprobox/<project>:<context digest>).
     """
 
     def refuse(why: str) -> InputError:
@@ -469,9 +698,9 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> None:
         ):
             raise refuse("its image archive must hold exactly one image")
         entry = entries[0]
-        tags = entry.get("RepoTags") or []
-        if not isinstance(tags, list) or any(t != index["tag"] for t in tags):
-            raise refuse(f"its image archive names other tags: {tags!r}")
+        tags = entry.get("RepoTags")
+        if tags:
+            raise refuse(f"its image archive names tags: {_short(tags)}")
         if "repositories" in image_tar.getnames():
             try:
                 repos = json.loads(image_tar.extractfile("repositories").read())
@@ -480,8 +709,8 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> None:
                 raise refuse(
                     "its image archive's repositories file is damaged"
                 ) from None
-            if any(n != index["tag"] for n in named):
-                raise refuse(f"its image archive names other tags: {named!r}")
+            if named:
+                raise refuse(f"its image archive names tags: {_short(named)}")
         try:
             config_bytes = image_tar.extractfile(str(entry.get("Config"))).read()
         except (KeyError, AttributeError):
@@ -490,19 +719,28 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> None:
         raise refuse(f"its image is not {index['image_id']}")
     try:
         config = json.loads(config_bytes)
-        labels = (config.get("config") or config.get("Config") or {}).get(
-            "Labels"
-        ) or {}
+        run_config = config.get("config") or config.get("Config") or {}
+        labels = run_config.get("Labels") or {}
+        layers = (config.get("rootfs") or {}).get("diff_ids")
+        project = labels.get(f"{LABEL_PREFIX}.project")
+        digest = str(labels.get(f"{LABEL_PREFIX}.context-digest") or "")
     except (ValueError, AttributeError, RecursionError):
         raise refuse("its image config is damaged") from None
     match = _TAG.fullmatch(index["tag"])
-    project = labels.get(f"{LABEL_PREFIX}.project")
-    digest = str(labels.get(f"{LABEL_PREFIX}.context-digest") or "")
     if match is None or (match["name"], match["digest"]) != (project, digest[:16]):
-        expected = f"reprobox/{project}:{digest[:16]}" if project else "none"
-        raise refuse(
-            f"tag {index['tag']!r} is not the one its labels give ({expected})"
+        expected = (
+            f"reprobox/{project}:{digest[:16]}" if isinstance(project, str) else "none"
         )
+        raise refuse(
+            f"tag {index['tag']!r} is not the one its labels give ({_short(expected)})"
+        )
+    return build_essence(run_config, layers)
+
+
+def _short(value: Any) -> str:
+    """Return repr(value), cut to one short line for a message."""
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def labels_of(engine: Engine, image: str, shown: str | None = None) -> dict[str, str]:

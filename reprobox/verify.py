@@ -31,6 +31,7 @@ from reprobox.share import (
     lock_from_labels,
     pull_by_digest,
     reference_from_labels,
+    same_build,
 )
 
 
@@ -153,6 +154,26 @@ def installed_mismatches(lock_text: str, packages: dict[str, str]) -> list[str]:
     return out
 
 
+def sealed_copy(engine: Engine, image: str, found: str) -> str | None:
+    """Return the id of IMAGE-sealed when it is image with a record sealed in.
+
+    push and export seal the reference record into a copy tagged TAG-sealed,
+    leaving the build's own tag as it was; on the engine that built it, verify
+    of the build's tag means that copy.
+    """
+    if "@" in image or ":" not in image.rsplit("/", 1)[-1]:
+        return None  # an id or a digest names one image, not a build
+    companion = f"{image}-sealed"
+    try:
+        check_image_reference(companion)
+    except InputError:
+        return None
+    sealed = image_id(engine, companion)
+    if sealed is None or not same_build(engine, sealed, engine, found):
+        return None
+    return sealed
+
+
 def verify_image(
     engine: Engine,
     image: str,
@@ -174,6 +195,13 @@ def verify_image(
             hint="pull it, or `reprobox import` its bundle",
         )
     labels = labels_of(engine, found, shown=image)
+    if reference is None and reference_from_labels(labels) is None:
+        sealed = sealed_copy(engine, image, found)
+        if sealed is not None:
+            if on_log:
+                on_log(f"verifying {image}-sealed: {image} with its reference record")
+            found = sealed
+            labels = labels_of(engine, found, shown=image)
     reference = reference or reference_from_labels(labels)
     if reference is None:
         raise InputError(

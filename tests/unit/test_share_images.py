@@ -1,0 +1,472 @@
+"""Which image a run, a ship, a verify and an import take: checked, never assumed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker.errors
+import pytest
+
+from reprobox.cli_run import _run_image
+from reprobox.errors import EngineError, InputError
+from reprobox.share import (
+    BUNDLE_INDEX,
+    REFERENCE_LABEL,
+    check_published,
+    check_registry,
+    import_bundle,
+    push_image,
+    ship_image,
+    with_publication,
+)
+from reprobox.verify import sealed_copy
+
+BUILT = "sha256:" + "b" * 64
+SEALED = "sha256:" + "5" * 64
+OTHER = "sha256:" + "e" * 64
+TAG = "reprobox/digits:0123456789abcdef"
+LABELS = {
+    "org.reprobox.project": "digits",
+    "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
+    "org.reprobox.manifest": "{}",
+}
+LAYERS = ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
+REF = "127.0.0.1:5000/reprobox/digits@sha256:" + "d" * 64
+
+
+class FakeImage:
+    def __init__(self, engine, image_id, layers, labels, cmd=("python",)):
+        self.engine, self.id = engine, image_id
+        self.labels = dict(labels)
+        self.attrs = {
+            "Id": image_id,
+            "Config": {"Labels": self.labels, "Cmd": list(cmd), "OnBuild": None},
+            "RootFS": {"Layers": list(layers)},
+        }
+
+    def tag(self, repo, tag):
+        if self.engine.tag_error:
+            raise docker.errors.APIError(
+                "500 Server Error for http+docker://localhost/v1.41/images/x/tag",
+                explanation="invalid reference format",
+            )
+        self.engine.tags[f"{repo}:{tag}"] = self.id
+
+
+class FakeEngine:
+    """An engine holding images by id and tags; it records pulls and loads."""
+
+    def __init__(self, host="fake"):
+        self.host = host
+        self.by_id: dict[str, FakeImage] = {}
+        self.tags: dict[str, str] = {}
+        self.pulls: list[str] = []
+        self.loads = 0
+        self.pull_error = False
+        self.tag_error = False
+        images = SimpleNamespace(get=self._get, pull=self._pull)
+        api = SimpleNamespace(get_image=self._get_image, load_image=self._load)
+        self.client = SimpleNamespace(images=images, api=api)
+
+    def add(self, image_id, layers=LAYERS, labels=LABELS, tag=None, **kw):
+        self.by_id[image_id] = FakeImage(self, image_id, layers, labels, **kw)
+        if tag:
+            self.tags[tag] = image_id
+        return self.by_id[image_id]
+
+    def _get(self, ref):
+        found = self.by_id.get(self.tags.get(ref, ref))
+        if found is None:
+            raise docker.errors.ImageNotFound(ref)
+        return found
+
+    def _pull(self, repo, tag):
+        self.pulls.append(f"{repo}@{tag}")
+        if self.pull_error:
+            raise docker.errors.APIError("500", explanation="connection refused")
+        raise AssertionError("no pull expected to succeed in this test")
+
+    def _get_image(self, image, chunk_size):
+        yield b"image"
+
+    def _load(self, chunks, quiet):
+        self.loads += 1
+        return []
+
+
+def sealed_labels():
+    return {**LABELS, REFERENCE_LABEL: json.dumps({"run_id": "r1"})}
+
+
+# --- F1: a push replaces its own repository's entry, not a neighbour's ------
+
+
+def test_a_push_keeps_the_entry_of_a_registry_whose_name_starts_the_same():
+    team = {"ref": "127.0.0.1:5000/team/reprobox/digits@sha256:" + "a" * 64}
+    old_root = {"ref": "127.0.0.1:5000/reprobox/digits@sha256:" + "c" * 64}
+    new_root = {"ref": REF}
+    assert with_publication([team, old_root], new_root) == [new_root, team]
+
+
+# --- F2: registry names Docker would refuse, refused first ------------------
+
+
+@pytest.mark.parametrize("bad", ["-x", "-x:5000", "host-.example", "team", "a_b.io"])
+def test_registry_hosts_docker_refuses_are_refused(bad):
+    with pytest.raises(InputError, match="--registry"):
+        check_registry(bad)
+
+
+def test_a_registry_path_too_long_for_docker_is_refused():
+    long = "127.0.0.1:5000/" + "/".join(["abcdefghij"] * 21)
+    assert check_registry(long) == long  # fine alone
+    with pytest.raises(InputError, match="over Docker's 255"):
+        check_registry(long, "digits")
+
+
+def test_a_tag_the_engine_refuses_is_one_input_error():
+    engine = FakeEngine()
+    engine.add(BUILT)
+    engine.tag_error = True
+    with pytest.raises(InputError) as info:
+        push_image(engine, BUILT, "127.0.0.1:5000", "digits", "0123456789abcdef")
+    assert "invalid reference format" in str(info.value)
+    assert "http+docker" not in str(info.value) and "\n" not in str(info.value)
+
+
+# --- F3: published entries are checked for their shape ----------------------
+
+
+@pytest.mark.parametrize(
+    ("published", "field"),
+    [
+        ([{}], "published[0].ref"),
+        ([{"source_image_id": BUILT}], "published[0].ref"),
+        ([{"ref": REF, "source_image_id": BUILT}], "published[0].image_id"),
+        (
+            [{"ref": REF, "image_id": 5, "source_image_id": BUILT}],
+            "published[0].image_id",
+        ),
+        ([{"ref": REF, "image_id": SEALED}], "published[0].source_image_id"),
+        (["x"], "published[0]"),
+        ({"ref": REF}, "published"),
+    ],
+)
+def test_a_damaged_published_entry_is_one_line_naming_the_field(published, field):
+    path = Path("/p/.reprobox/manifest.json")
+    with pytest.raises(InputError) as info:
+        check_published(path, {"published": published})
+    message = str(info.value)
+    assert message.startswith(f"{path}: {field} is ") and "\n" not in message
+
+
+def test_run_with_a_damaged_published_entry_names_it_not_a_key_error():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    manifest = {"published": [{"source_image_id": BUILT}]}
+    with pytest.raises(InputError, match=r"manifest.json: published\[0\].ref"):
+        _run_image(manifest, engine, built, "manifest.json")
+
+
+def entry(image_id=SEALED):
+    return {
+        "ref": REF,
+        "image_id": image_id,
+        "source_image_id": BUILT,
+        "reference_run": "r1",
+    }
+
+
+# --- F4: an unreachable registry falls back to the local build --------------
+
+
+def test_a_local_run_falls_back_to_the_build_when_the_registry_is_unreachable():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.pull_error = True
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    got = _run_image({"published": [entry()]}, engine, built, "m.json")
+    assert got == (TAG, BUILT, None)
+    assert engine.pulls == [REF]
+
+
+def test_the_sealed_image_is_used_when_it_is_this_build():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.add(SEALED, labels=sealed_labels())
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    assert _run_image({"published": [entry()]}, engine, built, "m.json") == (
+        TAG,
+        SEALED,
+        REF,
+    )
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"layers": ["sha256:" + "6" * 64]},
+        {"cmd": ("sh", "-c", "evil")},
+        {"labels": {**LABELS, "org.reprobox.manifest": '{"x": 1}'}},
+    ],
+)
+def test_a_published_image_that_is_not_this_build_is_refused(other):
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.add(OTHER, **other)
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    with pytest.raises(InputError, match="is not this build sealed"):
+        _run_image({"published": [entry(OTHER)]}, engine, built, "m.json")
+
+
+# --- ship: an engine that has this build sealed at the tag keeps it ---------
+
+
+def test_ship_keeps_the_sealed_import_already_at_the_tag():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    remote.add(SEALED, labels=sealed_labels(), tag=TAG)
+    shipped = ship_image(local, remote, BUILT, TAG)
+    assert (shipped.how, shipped.image_id) == ("present", SEALED)
+    assert remote.loads == 0 and remote.tags[TAG] == SEALED
+
+
+def test_ship_streams_over_an_image_at_the_tag_with_other_layers():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    remote.add(OTHER, layers=["sha256:" + "6" * 64], tag=TAG)
+
+    def load(chunks, quiet):
+        remote.loads += 1
+        remote.add(BUILT)
+        return []
+
+    remote.client.api.load_image = load
+    shipped = ship_image(local, remote, BUILT, TAG)
+    assert (shipped.how, shipped.image_id) == ("stream", BUILT)
+    assert remote.tags[TAG] == BUILT
+
+
+# --- verify of a build's tag on the engine that sealed it -------------------
+
+
+def test_verify_of_a_tag_finds_its_sealed_copy():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.add(SEALED, labels=sealed_labels(), tag=TAG + "-sealed")
+    assert sealed_copy(engine, TAG, BUILT) == SEALED
+    assert sealed_copy(engine, BUILT, BUILT) is None  # an id is one image
+
+
+def test_verify_ignores_a_sealed_tag_of_another_build():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.add(OTHER, layers=["sha256:" + "6" * 64], tag=TAG + "-sealed")
+    assert sealed_copy(engine, TAG, BUILT) is None
+
+
+# --- import: the bundle index, its member names, and the tag it takes ------
+
+
+def image_archive(labels, layers=LAYERS):
+    config = json.dumps(
+        {
+            "config": {"Labels": labels, "Cmd": ["python"]},
+            "rootfs": {"diff_ids": layers},
+        }
+    ).encode()
+    config_id = hashlib.sha256(config).hexdigest()
+    manifest = [{"Config": f"{config_id}.json", "RepoTags": None, "Layers": []}]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (
+            ("manifest.json", json.dumps(manifest).encode()),
+            (f"{config_id}.json", config),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue(), "sha256:" + config_id
+
+
+def write_bundle(path, members, index=None, raw_index=None):
+    index = index or {
+        "schema_version": 1,
+        "image_id": members.pop("_id", SEALED),
+        "tag": TAG,
+        "files": {n: hashlib.sha256(d).hexdigest() for n, d in members.items()},
+    }
+    with tarfile.open(path, "w") as tar:
+        text = raw_index if raw_index is not None else json.dumps(index).encode()
+        for name, data in [(BUNDLE_INDEX, text), *members.items()]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_a_deeply_nested_index_is_one_input_error(tmp_path):
+    path = write_bundle(tmp_path / "b.tar", {}, raw_index=b"[" * 100_000)
+    with pytest.raises(InputError, match="not a reprobox bundle"):
+        import_bundle(FakeEngine(), path)
+
+
+def test_a_member_name_with_a_line_break_stays_on_one_line(tmp_path):
+    members = {"image.tar": b"x", "evil\nname": b"y"}
+    path = write_bundle(tmp_path / "b.tar", members)
+    with pytest.raises(InputError) as info:
+        import_bundle(FakeEngine(), path)
+    assert "'evil\\nname' is not allowed" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"image_id": "sha256:x\ny"}, {"tag": "reprobox/x:a\nb"}, {"files": {"a": 1}}],
+)
+def test_index_values_that_messages_quote_must_be_plain(tmp_path, change):
+    index = {
+        "schema_version": 1,
+        "image_id": SEALED,
+        "tag": TAG,
+        "files": {"image.tar": "0" * 64},
+    }
+    path = write_bundle(tmp_path / "b.tar", {"image.tar": b"x"}, {**index, **change})
+    with pytest.raises(InputError, match="damaged or not reprobox's"):
+        import_bundle(FakeEngine(), path)
+
+
+def test_a_bundle_cannot_replace_a_build_with_other_layers(tmp_path):
+    archive, image = image_archive(LABELS, layers=["sha256:" + "6" * 64])
+    path = write_bundle(tmp_path / "b.tar", {"image.tar": archive, "_id": image})
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    with pytest.raises(InputError, match="already names another image"):
+        import_bundle(engine, path)
+    assert engine.loads == 0 and engine.tags[TAG] == BUILT
+
+
+def test_a_bundle_of_the_same_build_sealed_may_take_the_tag(tmp_path):
+    archive, image = image_archive(sealed_labels())
+    path = write_bundle(tmp_path / "b.tar", {"image.tar": archive, "_id": image})
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG, cmd=("python",))
+
+    def load(chunks, quiet):
+        engine.loads += 1
+        engine.add(image, labels=sealed_labels())
+        return []
+
+    engine.client.api.load_image = load
+    import_bundle(engine, path)
+    assert engine.loads == 1 and engine.tags[TAG] == image
+
+
+def test_import_of_a_folder_says_it_is_a_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from reprobox.cli import app
+
+    result = CliRunner().invoke(app, ["import", str(tmp_path)])
+    assert isinstance(result.exception, InputError)  # main() makes it exit 2
+    assert result.exception.message == f"{tmp_path}: is a folder, not a bundle file"
+
+
+def test_engine_error_is_not_swallowed_by_the_fallback_when_not_the_pull():
+    engine = FakeEngine()
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+
+    def broken(ref):
+        raise docker.errors.APIError("500", explanation="engine down")
+
+    engine.client.images.get = broken
+    with pytest.raises(EngineError, match="engine down"):
+        _run_image({"published": [entry()]}, engine, built, "m.json")
+
+
+# --- build trusts an existing tag only for an image with this build's labels
+
+
+@pytest.fixture
+def frozen_project(tmp_path, monkeypatch):
+    from reprobox import freeze as freeze_module
+    from reprobox.config import load_config
+    from reprobox.freeze import freeze_project, write_frozen
+    from reprobox.lock import LockResult
+
+    lock = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+    monkeypatch.setattr(
+        freeze_module,
+        "resolve_lock",
+        lambda lines, **kw: LockResult(
+            text=lock,
+            pins={"six": "1.17.0"},
+            warnings=(),
+            needs_git=False,
+            resolver="fake 1",
+        ),
+    )
+    (tmp_path / "reprobox.toml").write_text(
+        'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    cfg = load_config(tmp_path)
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    return cfg
+
+
+def build_with(cfg, engine, monkeypatch):
+    import contextlib
+
+    from reprobox import build as build_module
+
+    built = []
+
+    def fake_build(engine_, context_dir, tag, *, labels, secrets, on_line):
+        built.append(tag)
+        engine.add(BUILT, labels=labels, tag=tag)
+        return BUILT
+
+    monkeypatch.setattr(build_module, "build_image", fake_build)
+    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r: None)
+    result = build_module.build_project(
+        cfg, engine, secrets=lambda: contextlib.nullcontext({})
+    )
+    return result, built
+
+
+def test_build_replaces_an_image_at_its_tag_whose_labels_are_another_build(
+    frozen_project, monkeypatch
+):
+    from reprobox.build import context_entries, context_tag
+    from reprobox.manifest import load_frozen
+
+    engine = FakeEngine()
+    tag, digest = context_tag(
+        frozen_project, context_entries(frozen_project, load_frozen(frozen_project))
+    )
+    # A hand-made image with the project and context digest labels alone.
+    forged = {
+        "org.reprobox.project": frozen_project.name,
+        "org.reprobox.context-digest": digest,
+    }
+    engine.add(OTHER, labels=forged, tag=tag)
+    result, built = build_with(frozen_project, engine, monkeypatch)
+    assert built == [tag] and result.built and result.image_id == BUILT
+    assert engine.tags[tag] == BUILT
+
+
+def test_build_keeps_its_own_image_at_its_tag(frozen_project, monkeypatch):
+    engine = FakeEngine()
+    first, _ = build_with(frozen_project, engine, monkeypatch)
+    engine.by_id[BUILT].labels["org.reprobox.version"] = "0.0.1"  # an older reprobox
+    engine.by_id[BUILT].labels[REFERENCE_LABEL] = "{}"  # sealed: still this build
+    again, built = build_with(frozen_project, engine, monkeypatch)
+    assert first.built and not again.built and built == []
