@@ -265,6 +265,17 @@ def _log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# Read as whole numbers by TensorFlow, OpenMP and the BLAS libraries (and by
+# the start-up hook): anything else is refused before a container exists.
+THREAD_COUNT_VARS = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+)
+
+
 def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, str]:
     """Return the variables the training container starts with.
 
@@ -284,6 +295,14 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
             f"--env {reserved[0]}: the image sets it; overriding it breaks the run",
             hint=f"drop --env {reserved[0]}",
         )
+    for name in THREAD_COUNT_VARS:
+        value = opts.extra_env.get(name)
+        if value is not None and not re.fullmatch(r"[1-9][0-9]{0,5}", value):
+            raise InputError(
+                f"--env {name}={value!r} is not a thread count",
+                hint="give a whole number of 1 or more, or leave it out: reprobox "
+                "fits threads to the CPU quota",
+            )
     profile: dict[str, str] = {"HOME": "/tmp"}
     reprobox = {
         "REPROBOX_OUT": OUT_IN_CONTAINER,
@@ -1055,7 +1074,8 @@ def _give_back_fd(fd: int, uid: int, gid: int, wanted: int) -> None:
         st = os.fstat(fd)
         os.fchown(fd, uid, gid)
         if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-            os.fchmod(fd, (st.st_mode & 0o777) | wanted)
+            # No setuid bits, and no one else may write what the container made.
+            os.fchmod(fd, (st.st_mode & 0o755) | wanted)
 
 
 def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:

@@ -86,11 +86,19 @@ def _fit_threads() -> None:
     for name in _THREAD_VARS:
         os.environ.setdefault(name, str(threads))
     _state["threads"] = {
-        "intra_op": int(os.environ["TF_NUM_INTRAOP_THREADS"]),
-        "inter_op": int(os.environ["TF_NUM_INTEROP_THREADS"]),
-        "omp": int(os.environ["OMP_NUM_THREADS"]),
+        "intra_op": _count(os.environ["TF_NUM_INTRAOP_THREADS"]),
+        "inter_op": _count(os.environ["TF_NUM_INTEROP_THREADS"]),
+        "omp": _count(os.environ["OMP_NUM_THREADS"]),
         "source": source,
     }
+
+
+def _count(text: str):
+    """Return a thread count as an int, or the text when it is not one."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 # --- after-import hooks -----------------------------------------------------
@@ -346,7 +354,12 @@ def start() -> None:
     main_process = owner is None
     if main_process:
         os.environ["REPROBOX_BOOT_PID"] = str(os.getpid())
-    _fit_threads()
+    try:
+        _fit_threads()
+    except Exception:  # noqa: BLE001 - seeding and capture must still happen
+        _state.setdefault("hook_errors", []).append(
+            f"threads: {traceback.format_exc(limit=2)}"
+        )
     seed = _seed()
     if seed is not None:
         random.seed(seed)

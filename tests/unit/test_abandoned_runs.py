@@ -290,3 +290,21 @@ def test_a_tree_deeper_than_path_max_is_given_back_without_recursion(tmp_path):
     ]
     assert run_dir.stat().st_uid == runs.stat().st_uid
     assert (run_dir / ("d" * 40)).stat().st_uid == runs.stat().st_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
+def test_what_the_container_made_world_writable_is_not_once_given_back(tmp_path):
+    from reprobox.runner import _give_back
+
+    run_dir = tmp_path / "runs" / "20260101T000008Z-000008"
+    (run_dir / "open").mkdir(parents=True)
+    made = run_dir / "open" / "weights.bin"
+    made.write_text("w")
+    for path, mode in ((run_dir / "open", 0o777), (made, 0o4777)):
+        os.chown(path, 1000, 1000)
+        path.chmod(mode)
+
+    _give_back(run_dir)
+
+    assert (run_dir / "open").stat().st_mode & 0o7777 == 0o755
+    assert made.stat().st_mode & 0o7777 == 0o755  # kept runnable, nothing more

@@ -231,6 +231,24 @@ def test_user_thread_setting_is_kept(fakes, out_dir):
     assert read_capture(out_dir)["threads"]["omp"] == 3
 
 
+@pytest.mark.parametrize("bad", ["abc", "2.5", ""])
+def test_a_thread_count_that_is_no_number_still_seeds_and_says_so(fakes, out_dir, bad):
+    printed, _ = run_boot(
+        fakes,
+        TRAIN,
+        {
+            "REPROBOX_OUT": str(out_dir),
+            "REPROBOX_SEED": "7",
+            "TF_NUM_INTRAOP_THREADS": bad,
+        },
+    )
+    assert printed["numpy_seeds"] == [7]  # seeding does not depend on threads
+    assert printed["keras_seeds"] == [7]
+    capture = read_capture(out_dir)
+    assert capture["threads"]["intra_op"] == bad
+    assert capture["history"]  # and fit was still captured
+
+
 @pytest.mark.parametrize(
     ("files", "version"),
     [

@@ -311,3 +311,26 @@ def test_raise_for_status_reports_error_and_tail(tmp_path):
     assert "  | line 14" in text and "  | line 5" in text and "line 4\n" not in text
     assert text.endswith(f"record: {tmp_path / 'record.json'}")
     assert info.value.exit_code == EXIT_FAILED
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TF_NUM_INTRAOP_THREADS", "abc"),
+        ("OMP_NUM_THREADS", "2.5"),
+        ("TF_NUM_INTEROP_THREADS", ""),
+        ("MKL_NUM_THREADS", "0"),
+        ("OPENBLAS_NUM_THREADS", "-1"),
+    ],
+)
+def test_a_thread_count_that_is_no_whole_number_is_refused(name, value):
+    from reprobox.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        container_env({}, RunOptions(extra_env={name: value}))
+    assert caught.value.message == f"--env {name}={value!r} is not a thread count"
+
+
+def test_a_whole_thread_count_is_passed_on():
+    env = container_env({}, RunOptions(extra_env={"OMP_NUM_THREADS": "4"}))
+    assert env["OMP_NUM_THREADS"] == "4"
