@@ -310,3 +310,27 @@ def test_a_console_reader_that_goes_away_does_not_stop_training(cli, sleeper):
     assert record["status"] == "succeeded"
     log = sleeper.path / ".reprobox" / "runs" / record["run_id"] / "container.log"
     assert "sleeper done" in log.read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_signal_early_in_a_seed_sweep_stops_its_training(
+    cli, sleeper, docker_client, tmp_path, signum
+):
+    # The worker thread may not have its container yet when the signal lands:
+    # the cancellation must still reach the container once it exists.
+    proc, stderr = start_run(cli, sleeper, tmp_path, "--seeds", "0-1")
+    try:
+        wait_for_container(
+            docker_client, sleeper.name, proc, states=("created", "running")
+        )
+        sent = time.monotonic()
+        proc.send_signal(signum)
+        proc.wait(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_INTERRUPTED, stderr.read_text()
+    assert took < 20, f"training went on for {took:.0f}s after the signal"
+    assert project_containers(docker_client, sleeper.name) == []
