@@ -362,6 +362,11 @@ def _shown_url(url: str) -> str:
     return url.split("?", 1)[0] + ("?***" if "?" in url else "")
 
 
+def referenced_variables(url: str) -> list[str]:
+    """Return the NAMEs of the ${NAME} references in an index URL."""
+    return _VAR_REF.findall(url)
+
+
 def expand_index_url(url: str, environ, where: str) -> str:
     """Replace ${NAME} references in an index URL from environ."""
 

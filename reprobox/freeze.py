@@ -16,7 +16,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
-from reprobox.config import ProjectConfig, expand_index_url
+from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import frozen_environment, looks_secret
 from reprobox.errors import ConfigError, InputError, LockError
@@ -176,7 +176,8 @@ def freeze_project(
             ) from None
 
     index_url, extra_urls = expanded_indexes(cfg, environ)
-    project_indexes = PackageIndexes(index_url, extra_urls)
+    hidden = index_reference_values(cfg, environ)
+    project_indexes = PackageIndexes(index_url, extra_urls, hidden)
     versions: dict[str, str] = {}
     pinned = exact_pins(collected.lines)
     unpinned = frameworks_to_pin(collected.lines, pinned)
@@ -188,7 +189,7 @@ def freeze_project(
         cfg, collected.lines, gpu=gpu, base_cudnn=base_cudnn, versions=versions
     )
     added = [url for url in image.extra_index_urls if url not in cfg.extra_index_urls]
-    indexes = PackageIndexes(index_url, (*extra_urls, *added))
+    indexes = PackageIndexes(index_url, (*extra_urls, *added), hidden)
     lock = resolve(image.requirements, indexes, image.glibc)
     check_nvidia_wheels(image, lock.pins)
 
@@ -299,6 +300,15 @@ def expanded_indexes(
     )
     extra = tuple(expand_index_url(u, environ, where) for u in cfg.extra_index_urls)
     return index_url, extra
+
+
+def index_reference_values(
+    cfg: ProjectConfig, environ: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Return the values the project's index URLs take from ${NAME} references."""
+    urls = [cfg.index_url or "", *cfg.extra_index_urls]
+    names = sorted({name for url in urls for name in referenced_variables(url)})
+    return tuple(environ[name] for name in names if environ.get(name))
 
 
 def vcs_lock_text(lines: Sequence[str]) -> str:

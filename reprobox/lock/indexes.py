@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from reprobox.errors import LockError
 
@@ -48,11 +48,11 @@ def has_credentials(url: str) -> bool:
     return "@" in urlsplit(url).netloc
 
 
-def _check_remote_index(url: str, key: str) -> None:
+def _check_remote_index(url: str, key: str, shown=redact_url) -> None:
     scheme = urlsplit(url).scheme
     if scheme not in ("http", "https"):
         raise LockError(
-            f"{key} {redact_url(url)!r} is not a remote index: a lock must install "
+            f"{key} {shown(url)!r} is not a remote index: a lock must install "
             "on other machines, so file URLs and local folders are not allowed",
             hint="declare an https:// index, or publish the wheels to one",
         )
@@ -111,16 +111,34 @@ def _secret_pieces(value: str) -> list[str]:
 
 @dataclass(frozen=True)
 class PackageIndexes:
-    """The indexes a project declares; None as index_url means PyPI."""
+    """The indexes a project declares; None as index_url means PyPI.
+
+    hidden holds the values filled in from ${NAME} references: a token can sit
+    in a URL's path (Gemfury, Cloudsmith) as well as in its user name, and is
+    shown as *** wherever these URLs are shown.
+    """
 
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.index_url is not None:
-            _check_remote_index(self.index_url, "index_url")
+            _check_remote_index(self.index_url, "index_url", self.shown)
         for url in self.extra_index_urls:
-            _check_remote_index(url, "extra_index_urls")
+            _check_remote_index(url, "extra_index_urls", self.shown)
+
+    def _hidden_values(self) -> list[str]:
+        values = {
+            v for value in self.hidden if value for v in (value, quote(value, safe=""))
+        }
+        return sorted(values, key=len, reverse=True)
+
+    def shown(self, url: str) -> str:
+        """Return url with its credentials, wherever they sit, shown as ***."""
+        for value in self._hidden_values():
+            url = url.replace(value, "***")
+        return redact_url(url)
 
     def __repr__(self) -> str:
         return f"PackageIndexes({self.redacted()!r})"
@@ -130,13 +148,13 @@ class PackageIndexes:
     def redacted(self) -> dict:
         """Return the manifest's `indexes` object: credentials shown as ***."""
         return {
-            "extra_index_urls": [redact_url(url) for url in self.extra_index_urls],
-            "index_url": redact_url(self.index_url) if self.index_url else None,
+            "extra_index_urls": [self.shown(url) for url in self.extra_index_urls],
+            "index_url": self.shown(self.index_url) if self.index_url else None,
         }
 
     def scrub(self, text: str) -> str:
         """Return text with every credential of the declared indexes as ***."""
-        found: set[str] = set()
+        found: set[str] = set(self._hidden_values())
         for url in [self.index_url or "", *self.extra_index_urls]:
             rest = url.split("://", 1)[-1]
             if "@" not in rest:
@@ -155,7 +173,7 @@ class PackageIndexes:
         named = [("index_url", self.index_url)] if self.index_url else []
         named += [("extra_index_urls", url) for url in self.extra_index_urls]
         return [
-            f"{key} {redact_url(url)} is on this machine's loopback: the lock was "
+            f"{key} {self.shown(url)} is on this machine's loopback: the lock was "
             "resolved against it, but the build container and other machines "
             "cannot reach it, so packages only it serves will not install there; "
             "serve it on an address they can reach"
