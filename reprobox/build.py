@@ -464,6 +464,11 @@ def check_frozen_inputs(cfg: ProjectConfig) -> FrozenProject:
             hint=f"run `reprobox freeze {cfg.root}` again",
         )
     frozen_reqs = frozen.manifest.get("requirements_sha256")
+    if frozen_reqs and not cfg.requirements:
+        raise InputError(
+            f"{cfg.root}: the requirements file locked at freeze is gone",
+            hint=f"restore it, or run `reprobox freeze {cfg.root}` to lock anew",
+        )
     if frozen_reqs and cfg.requirements:
         try:
             current = requirements_digest(cfg.root / cfg.requirements, root=cfg.root)

@@ -113,3 +113,20 @@ def test_bad_dependencies_name_the_file_and_field(
 def test_a_project_table_without_dependencies_is_not_taken_for_requirements(tmp_path):
     text = '[project]\nname = "tiny"\n\n[tool.reprobox]\ncommand = "python t.py"\n'
     assert load_config(pyproject_project(tmp_path, text)).requirements is None
+
+
+def test_removing_the_default_requirements_file_after_freeze_is_refused(
+    tmp_path, seen_lines
+):
+    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    cfg = load_config(tmp_path)
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+
+    (tmp_path / "requirements.txt").unlink()
+    with pytest.raises(InputError) as caught:
+        check_frozen_inputs(load_config(tmp_path))
+    assert caught.value.message == (
+        f"{tmp_path}: the requirements file locked at freeze is gone"
+    )
