@@ -157,6 +157,14 @@ def _check_export_target(cfg, output: Path) -> None:
 
     check_output_target(output, "--output")
     target = output.resolve()
+    if target.is_file() and not _is_bundle(target):
+        # A bundle replaces only a bundle: not reprobox.toml, not another
+        # project's train.py, not any file that happens to be there.
+        raise InputError(
+            f"--output {output} exists and is not a reprobox bundle; export "
+            "replaces only an earlier bundle",
+            hint="remove it first, or write the bundle to another file",
+        )
     root = cfg.root.resolve()
     if target.is_file() and target.is_relative_to(root):
         rel = target.relative_to(root).as_posix()
@@ -167,6 +175,22 @@ def _check_export_target(cfg, output: Path) -> None:
                 hint="write the bundle outside the project folder",
             )
     warn_if_it_enters_an_image(output)
+
+
+def _is_bundle(path: Path) -> bool:
+    """Tell whether path starts as a bundle export writes (image.tar first)."""
+    import tarfile
+
+    from reprobox.share import BUNDLE_INDEX
+
+    try:
+        with open(path, "rb") as fh:
+            info = tarfile.TarInfo.frombuf(
+                fh.read(tarfile.BLOCKSIZE), "utf-8", "strict"
+            )
+    except (OSError, tarfile.TarError):
+        return False
+    return info.name in ("image.tar", BUNDLE_INDEX)
 
 
 @app.command("export")
@@ -248,12 +272,19 @@ def import_cmd(
             why = "no such file"
         raise InputError(f"{bundle}: {why}", hint="give a file written by export")
     if into is not None:
+        # Checked before the engine is touched: a bad --into leaves no image.
         for folder in (into / ".reprobox", into / ".reprobox" / "imported"):
             if folder.is_symlink():
                 raise InputError(
                     f"--into {into}: {folder} is a symbolic link; reprobox writes "
                     "only into real folders there",
                     hint="remove the link, or give another --into",
+                )
+        for folder in (into, into / ".reprobox", into / ".reprobox" / "imported"):
+            if folder.exists() and not folder.is_dir():
+                raise InputError(
+                    f"--into {into}: {folder} is not a folder",
+                    hint="give a project folder (or a new one) as --into",
                 )
     engine = connect(host, context)
     index, texts = import_bundle(engine, bundle)

@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import re
 import tarfile
 import time
@@ -276,17 +277,17 @@ def ship_image(
     """Make image (by id) present on dest, by registry when published, else stream."""
     wanted = image_id(source, image) or image
     start = time.monotonic()
+    at_tag = image_id(dest, tag)
+    if at_tag is not None and same_build(dest, tag, source, wanted):
+        # dest already holds this build at its tag, sealed or not (an import
+        # of its bundle; or dest is the very engine that built it): the same
+        # layers and settings. The tag stays where it is, so neither the
+        # sealed copy's record nor the build's own image is left untagged.
+        return Shipment(
+            image_id=at_tag, how="present", seconds=time.monotonic() - start
+        )
     if image_id(dest, wanted) == wanted:
         how = "present"
-    elif image_id(dest, tag) is not None and same_build(dest, tag, source, wanted):
-        # dest already holds this build at its tag, sealed (an import of its
-        # bundle, say): the same layers and settings, and the record it
-        # carries is kept rather than untagged by a second copy.
-        return Shipment(
-            image_id=image_id(dest, tag),
-            how="present",
-            seconds=time.monotonic() - start,
-        )
     elif published:
         pull_by_digest(dest, published)
         how = "registry"
@@ -687,6 +688,7 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
         )
 
     with tarfile.open(fileobj=fileobj, mode="r:") as image_tar:
+        _check_member_names(image_tar, refuse)
         try:
             entries = json.loads(image_tar.extractfile("manifest.json").read())
         except (KeyError, AttributeError, ValueError, RecursionError):
@@ -735,6 +737,45 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
             f"tag {index['tag']!r} is not the one its labels give ({_short(expected)})"
         )
     return build_essence(run_config, layers)
+
+
+# Files docker load reads for names and tags; each must be one plain file.
+_LOAD_METADATA = ("manifest.json", "repositories", "index.json")
+_OCI_NAME_KEYS = ("io.containerd.image.name", "org.opencontainers.image.ref.name")
+
+
+def _check_member_names(image_tar: tarfile.TarFile, refuse) -> None:
+    """Refuse an archive docker load could read otherwise than reprobox does.
+
+    reprobox looks members up by exact name, docker load reads the files it
+    extracted: "./manifest.json" after "manifest.json" would be the one docker
+    obeys. So every name must be plain (normalised, relative) and unique, and
+    the metadata files regular files, not links to others.
+    """
+    seen: set[str] = set()
+    for member in image_tar.getmembers():
+        name = member.name
+        plain = posixpath.normpath(name)
+        if name != plain or plain.startswith(("/", "..")) or plain in seen:
+            raise refuse(
+                f"its image archive has an odd or repeated name {_short(name)}"
+            )
+        seen.add(plain)
+        if plain in _LOAD_METADATA and not member.isreg():
+            raise refuse(f"its image archive's {plain} is not a plain file")
+    if "index.json" in seen:
+        try:
+            oci = json.loads(image_tar.extractfile("index.json").read())
+            named = [
+                value
+                for manifest in oci.get("manifests") or []
+                for key, value in (manifest.get("annotations") or {}).items()
+                if key in _OCI_NAME_KEYS
+            ]
+        except (AttributeError, ValueError, RecursionError, TypeError):
+            raise refuse("its image archive's index.json is damaged") from None
+        if named:
+            raise refuse(f"its image archive names tags: {_short(named)}")
 
 
 def _short(value: Any) -> str:

@@ -470,3 +470,109 @@ def test_build_keeps_its_own_image_at_its_tag(frozen_project, monkeypatch):
     engine.by_id[BUILT].labels[REFERENCE_LABEL] = "{}"  # sealed: still this build
     again, built = build_with(frozen_project, engine, monkeypatch)
     assert first.built and not again.built and built == []
+
+
+# --- F17: docker load must read the archive as reprobox checked it ----------
+
+
+def archive_of(members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.linkname = tarfile.SYMTYPE, "other.json"
+                tar.addfile(info)
+                continue
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        ([("./manifest.json", b"[]")], "odd or repeated name './manifest.json'"),
+        ([("manifest.json", b"[]")], "odd or repeated name 'manifest.json'"),
+        ([("a/../b", b"")], "odd or repeated name"),
+        ([("repositories", None)], "repositories is not a plain file"),
+        (
+            [
+                (
+                    "index.json",
+                    json.dumps(
+                        {
+                            "manifests": [
+                                {
+                                    "annotations": {
+                                        "io.containerd.image.name": "victim:1"
+                                    }
+                                }
+                            ]
+                        }
+                    ).encode(),
+                )
+            ],
+            "names tags: ['victim:1']",
+        ),
+    ],
+)
+def test_an_archive_docker_would_read_otherwise_is_refused(tmp_path, extra, why):
+    clean, image = image_archive(LABELS)
+    with tarfile.open(fileobj=io.BytesIO(clean)) as tar:
+        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+    archive = archive_of(members + extra)
+    path = write_bundle(tmp_path / "b.tar", {"image.tar": archive, "_id": image})
+    engine = FakeEngine()
+    with pytest.raises(InputError) as info:
+        import_bundle(engine, path)
+    assert why in info.value.message and engine.loads == 0
+
+
+def test_a_run_with_the_local_engine_as_host_leaves_the_build_tag_alone():
+    engine = FakeEngine()
+    engine.add(BUILT, tag=TAG)
+    engine.add(SEALED, labels=sealed_labels(), tag=TAG + "-sealed")
+    shipped = ship_image(engine, engine, SEALED, TAG)
+    assert (shipped.how, shipped.image_id) == ("present", BUILT)
+    assert engine.tags[TAG] == BUILT
+
+
+# --- F14/F15: import --into and export -o are checked before anything moves
+
+
+def test_import_into_a_file_is_refused_before_the_engine(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from reprobox import engine as engine_module
+    from reprobox.cli import app
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was reached")
+
+    monkeypatch.setattr(engine_module, "connect", no_engine)
+    bundle, afile = tmp_path / "b.tar", tmp_path / "afile"
+    bundle.write_bytes(b"x")
+    afile.write_text("keep")
+    result = CliRunner().invoke(app, ["import", str(bundle), "--into", str(afile)])
+    assert isinstance(result.exception, InputError)
+    assert result.exception.message == f"--into {afile}: {afile} is not a folder"
+
+
+@pytest.mark.parametrize("name", ["reprobox.toml", "notes.txt"])
+def test_export_never_replaces_a_file_that_is_not_a_bundle(tmp_path, name):
+    from reprobox.cli_share import _check_export_target
+
+    target = tmp_path / name
+    target.write_text("command = 'x'\n")
+    cfg = SimpleNamespace(root=tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="exists and is not a reprobox bundle"):
+        _check_export_target(cfg, target)
+    assert target.read_text() == "command = 'x'\n"
+
+
+def test_export_may_replace_an_earlier_bundle(tmp_path):
+    from reprobox.cli_share import _check_export_target
+
+    old = write_bundle(tmp_path / "old.tar", {"image.tar": b"x"})
+    _check_export_target(SimpleNamespace(root=tmp_path / "elsewhere"), old)
