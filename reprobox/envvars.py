@@ -51,11 +51,18 @@ _SECRET_PARTS = {
     "TOKEN",
     "APIKEY",
     "SIGNATURE",
+    "PASSPHRASE",
+    "JWT",
+    "OAUTH",
+    "OAUTH2",
+    "DSN",  # a database or Sentry DSN carries its password or key
 }
 # Words that mark a secret even run together with others (PGPASSWORD,
 # MYSECRET, GITHUBTOKEN); TOKENIZERS_PARALLELISM is Hugging Face's, not one.
 _SECRET_INSIDE_NAME = re.compile(
-    r"PASSW(?:OR)?D|SECRET|APIKEY|CREDENTIAL|TOKEN(?!IZER)"
+    r"PASSW(?:OR)?D|PASSPHRASE|SECRET|CREDENTIAL|TOKEN(?!IZER)|JWT|OAUTH"
+    r"|(?:API|ACCESS|AUTH|PRIVATE|SSH|SIGNING|MASTER|ENCRYPTION|SECRET)_?KEY"
+    r"|(?<!BY)PASS$"
 )
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+(:[^/\s@]*)?@", re.I)
 # Values whose shape gives them away, whatever the variable is called: the
@@ -71,7 +78,9 @@ _SECRET_VALUES = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r")|^(?:Bearer|Basic|token)\s+\S{8,}"
-    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
+    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+"
+    # key=value connection strings (libpq, ODBC): password=..., pwd=...
+    r"|(?:^|[\s;])(?:password|passwd|pwd)\s*=\s*[^\s;]",
     re.I,
 )
 # Variables that would break the image if copied from the freezing shell.
@@ -110,12 +119,31 @@ def looks_secret(name: str, value: str | None = None) -> bool:
     )
 
 
+def is_utf8(value: str) -> bool:
+    """Tell whether a value read from the environment was valid UTF-8 there."""
+    try:
+        value.encode("utf-8")  # os.environ keeps other bytes as lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def frozen_environment(
     cfg: ProjectConfig, environ: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str]]:
     """Return the variables the image sets, and warnings about skipped ones."""
     warnings: list[str] = []
-    env = {name: environ[name] for name in BAKED_FROM_HOST if name in environ}
+    env = {}
+    for name in BAKED_FROM_HOST:
+        if name not in environ:
+            continue
+        if looks_secret(name, environ[name]):
+            warnings.append(
+                f"{name}'s value in this shell looks like a secret and is never "
+                f"written; give it at run time with `reprobox run --env {name}`"
+            )
+            continue
+        env[name] = environ[name]
     for name in cfg.pass_env:
         if name in RESERVED or name.startswith("REPROBOX_"):
             warnings.append(
@@ -134,6 +162,16 @@ def frozen_environment(
             continue
         env[name] = environ[name]
     for name, value in env.items():  # all of them come from this shell
+        if not is_utf8(value):
+            key = "pass_env" if name in cfg.pass_env else "environment"
+            raise ConfigError(
+                cfg.source,
+                cfg.key(key) if key == "pass_env" else key,
+                f"{name}'s value in this shell is not UTF-8 text, which an image "
+                "variable and the manifest must be",
+                f"set {name} to UTF-8 text before freezing"
+                + (", or drop it from pass_env" if key == "pass_env" else ""),
+            )
         if any(ch in value for ch in "\r\n\x00"):
             key = "pass_env" if name in cfg.pass_env else "environment"
             raise ConfigError(

@@ -107,6 +107,16 @@ def resolve_ca_cert(
     return path
 
 
+def _shown_host_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Return host variables as the manifest may hold them: no secret, UTF-8."""
+    return {
+        name: "***"
+        if looks_secret(name, value)
+        else value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for name, value in env.items()
+    }
+
+
 def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
     cpu = machine_facts.cpu_facts()
     try:
@@ -117,7 +127,7 @@ def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
         gpu = None
     return {
         "cpu": cpu,
-        "env": machine_facts.numerics_env(environ),
+        "env": _shown_host_env(machine_facts.numerics_env(environ)),
         "gpu": gpu,
         "os": machine_facts.os_facts(),
         "python": machine_facts.python_facts()["version"],
