@@ -104,7 +104,31 @@ def resolve_ca_cert(
             f"{where}: {value} holds no PEM certificate",
             hint="give a PEM file (-----BEGIN CERTIFICATE-----)",
         )
+    if not where.endswith("ca_cert"):
+        _refuse_ca_in_image(where, value, path, cfg)
     return path
+
+
+def _refuse_ca_in_image(where: str, value: str, path: Path, cfg: ProjectConfig):
+    """Refuse a CA named outside the config that the image would copy as code.
+
+    Only build.ca_cert is left out of the image: a flag or a variable of this
+    shell must not decide what the image holds, or its tag would follow them.
+    """
+    from reprobox.build import is_image_file
+
+    root = cfg.root.resolve()
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        return
+    rel = resolved.relative_to(root).as_posix()
+    if is_image_file(root, rel):
+        raise InputError(
+            f"{where}: CA bundle {value} is inside the project, so it would be "
+            "copied into the image",
+            hint=f'set {cfg.key("build.ca_cert")} = "{rel}" in {cfg.source.name} '
+            "(that file is left out), or list it in .reproboxignore",
+        )
 
 
 def _shown_host_env(env: Mapping[str, str]) -> dict[str, str]:
@@ -230,9 +254,11 @@ def freeze_project(
             )
         }
     )
-    digest = base_digest(image.base_image) if base_digest else None
+    base_ref, pinned, digest = image.base_image.partition("@")
+    if not pinned:  # a ref pinned by digest in the config is used as written
+        digest = (base_digest(base_ref) if base_digest else None) or ""
     dockerfile = render_dockerfile(
-        base_image=f"{image.base_image}@{digest}" if digest else image.base_image,
+        base_image=f"{base_ref}@{digest}" if digest else base_ref,
         command=cfg.command,
         environment_vars=env,
         system_packages=system_packages,
@@ -250,7 +276,7 @@ def freeze_project(
         "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
         "python": cfg.python,
         "platform": "linux/x86_64",
-        "base_image": {"ref": image.base_image, "digest": digest},
+        "base_image": {"ref": image.base_image, "digest": digest or None},
         "packages": {
             "source": collected.source,
             "resolver": lock.resolver,

@@ -125,14 +125,16 @@ def test_base_image_stays_a_tag_when_no_digest_is_known(tmp_path, fake_lock):
     "variable", ["PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"]
 )
 def test_ca_bundle_comes_from_the_proxy_variables(tmp_path, variable):
-    cfg = load_config(project(tmp_path))
+    (tmp_path / "proj").mkdir()  # a CA inside the project would enter the image
+    cfg = load_config(project(tmp_path / "proj"))
     pem = tmp_path / "corp.pem"
     pem.write_text(PEM)
     assert resolve_ca_cert(None, cfg, {variable: str(pem)}) == pem
 
 
 def test_ca_flag_wins_and_pip_cert_beats_ssl_cert_file(tmp_path):
-    cfg = load_config(project(tmp_path))
+    (tmp_path / "proj").mkdir()
+    cfg = load_config(project(tmp_path / "proj"))
     a, b, c = (tmp_path / n for n in ("a.pem", "b.pem", "c.pem"))
     for path in (a, b, c):
         path.write_text(PEM)

@@ -1,0 +1,102 @@
+"""Base images pinned by digest in the config; CA bundles inside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox import freeze as freeze_module
+from reprobox.build import project_files
+from reprobox.config import load_config
+from reprobox.errors import InputError
+from reprobox.freeze import freeze_project, resolve_ca_cert
+from reprobox.lock import LockResult
+
+DIGEST = "sha256:" + "0" * 64
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+
+
+def project(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n' + extra)
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    return tmp_path
+
+
+@pytest.fixture
+def fake_lock(monkeypatch):
+    def resolve(lines, **kwargs):
+        return LockResult(LOCK, {"six": "1.17.0"}, (), False, "fake 1")
+
+    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+
+
+@pytest.mark.parametrize(
+    "lookup", [None, lambda ref: ref.split("@")[1], lambda r: None]
+)
+def test_a_base_image_pinned_by_digest_is_used_as_written(tmp_path, fake_lock, lookup):
+    ref = f"localhost:5000/a:b@{DIGEST}"
+    cfg = load_config(project(tmp_path, f'base_image = "{ref}"\n'))
+    result = freeze_project(cfg, environ={}, base_digest=lookup)
+    assert f"\nFROM {ref}\n" in result.dockerfile
+    assert result.dockerfile.count("@sha256:") == 1
+    assert result.manifest["base_image"] == {"ref": ref, "digest": DIGEST}
+
+
+def test_a_tag_still_gets_its_digest_looked_up(tmp_path, fake_lock):
+    cfg = load_config(project(tmp_path, 'base_image = "localhost:5000/a:b"\n'))
+    result = freeze_project(cfg, environ={}, base_digest=lambda ref: DIGEST)
+    assert f"\nFROM localhost:5000/a:b@{DIGEST}\n" in result.dockerfile
+    assert result.manifest["base_image"]["digest"] == DIGEST
+
+
+@pytest.mark.parametrize("source", ["flag", "PIP_CERT", "SSL_CERT_FILE"])
+def test_a_ca_inside_the_project_named_outside_the_config_is_refused(
+    tmp_path, source, monkeypatch
+):
+    root = project(tmp_path)
+    (root / "certs").mkdir()
+    (root / "certs" / "corp.pem").write_text(PEM)
+    cfg = load_config(root)
+    assert "certs/corp.pem" in project_files(cfg)
+    monkeypatch.chdir(root)
+    flag = "certs/corp.pem" if source == "flag" else None
+    environ = {} if source == "flag" else {source: "certs/corp.pem"}
+    with pytest.raises(InputError) as info:
+        resolve_ca_cert(flag, cfg, environ)
+    assert "is inside the project, so it would be copied into the image" in str(
+        info.value
+    )
+    assert info.value.hint.startswith('set build.ca_cert = "certs/corp.pem"')
+
+
+def test_a_ca_left_out_of_the_image_is_fine(tmp_path):
+    root = project(tmp_path)
+    (root / ".reproboxignore").write_text("certs/\n")
+    (root / "certs").mkdir()
+    (root / "certs" / "corp.pem").write_text(PEM)
+    cfg = load_config(root)
+    path = resolve_ca_cert(str(root / "certs" / "corp.pem"), cfg, {})
+    assert path == root / "certs" / "corp.pem"
+
+
+def test_build_ca_cert_inside_the_project_is_left_out(tmp_path):
+    root = project(tmp_path, '[build]\nca_cert = "corp.pem"\n')
+    (root / "corp.pem").write_text(PEM)
+    cfg = load_config(root)
+    assert resolve_ca_cert(None, cfg, {}) == root / "corp.pem"
+    assert "corp.pem" not in project_files(cfg)
+
+
+def test_a_ca_outside_the_project_is_fine(tmp_path):
+    outside = tmp_path / "etc"
+    outside.mkdir()
+    (outside / "ca.pem").write_text(PEM)
+    root = tmp_path / "proj"
+    root.mkdir()
+    cfg = load_config(project(root))
+    assert resolve_ca_cert(None, cfg, {"PIP_CERT": str(outside / "ca.pem")}) == (
+        outside / "ca.pem"
+    )
