@@ -24,6 +24,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import docker.utils
+import requests.exceptions
 from docker.types import Mount
 
 from reprobox.errors import BuildError, EngineError, InputError
@@ -87,14 +88,25 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
             name, f"DOCKER_CONTEXT={name!r}", "or unset DOCKER_CONTEXT"
         )
         check_engine_address(host, f"DOCKER_CONTEXT={name!r} points to {host!r}")
+    where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    # What the user can change: the flag they gave, else the variable, else start one.
+    fix = (
+        "check the address given"
+        if host
+        else "check DOCKER_HOST"
+        if os.environ.get("DOCKER_HOST")
+        else "start one (scripts/setup-host does) or pass --host"
+    )
     try:
         if host:
             client = docker.DockerClient(base_url=host, use_ssh_client=True)
         else:
             client = docker.from_env()
         client.ping()
-    except docker.errors.DockerException as exc:
-        where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        version = client.version()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        version = None  # an answer that is not JSON of Docker's shape
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         if "Permission denied" in str(exc):
             raise EngineError(
                 f"the Docker engine at {where} refused this user (permission denied "
@@ -102,10 +114,17 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
                 hint="add the user to the docker group (then log in again), or "
                 "run as root",
             ) from exc
+        raise EngineError(f"no Docker engine answers at {where}", hint=fix) from exc
+    if not (
+        isinstance(version, dict)
+        and all(isinstance(version.get(k), str) for k in ("Version", "ApiVersion"))
+    ):
         raise EngineError(
-            f"no Docker engine answers at {where}",
-            hint="start one (scripts/setup-host does) or pass --host",
-        ) from exc
+            f"the engine at {where} answered with something that is not Docker's API",
+            hint=fix
+            if host or os.environ.get("DOCKER_HOST")
+            else "check what listens at that socket",
+        )
     return Engine(client=client, host=host)
 
 
@@ -520,9 +539,9 @@ def remove_orphans(engine: Engine, project_label: str) -> list[str]:
     except docker.errors.DockerException:
         return removed
     except (TypeError, KeyError, ValueError, AttributeError):
+        where = engine.host or os.environ.get("DOCKER_HOST") or "the default address"
         raise EngineError(
-            f"the engine at {engine.host or 'the default address'} answered with "
-            "something that is not Docker's API",
+            f"the engine at {where} answered with something that is not Docker's API",
             hint="check --host / DOCKER_HOST points at a Docker engine",
         ) from None
     for container, owner in owners:

@@ -576,3 +576,44 @@ def test_export_may_replace_an_earlier_bundle(tmp_path):
 
     old = write_bundle(tmp_path / "old.tar", {"image.tar": b"x"})
     _check_export_target(SimpleNamespace(root=tmp_path / "elsewhere"), old)
+
+
+# --- F10: a server that is not Docker is named as such, by the address used
+
+
+class NotDocker:
+    def ping(self):
+        return True
+
+    def version(self):
+        return {"Version": 5, "Os": ["x"], "ApiVersion": "1.41"}
+
+
+@pytest.mark.parametrize("given", ["host", "env"])
+def test_a_server_that_is_not_docker_is_named_by_its_address(given, monkeypatch):
+    from reprobox import engine as engine_module
+
+    address = "unix:///tmp/not-docker.sock"
+    monkeypatch.setattr(engine_module.docker, "from_env", lambda: NotDocker())
+    monkeypatch.setattr(engine_module.docker, "DockerClient", lambda **kw: NotDocker())
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    if given == "env":
+        monkeypatch.setenv("DOCKER_HOST", address)
+    with pytest.raises(EngineError) as info:
+        engine_module.connect(address if given == "host" else None)
+    assert info.value.message == (
+        f"the engine at {address} answered with something that is not Docker's API"
+    )
+    assert "pass --host" not in str(info.value)
+
+
+def test_an_engine_that_does_not_answer_gets_no_pass_host_hint_when_given(monkeypatch):
+    from reprobox import engine as engine_module
+
+    def refuse(**kw):
+        raise docker.errors.DockerException("Connection refused")
+
+    monkeypatch.setattr(engine_module.docker, "DockerClient", refuse)
+    with pytest.raises(EngineError) as info:
+        engine_module.connect("unix:///tmp/none.sock")
+    assert info.value.hint == "check the address given"
