@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -61,7 +62,8 @@ def curve_series(
             rows = epoch_rows(call)
             for position, row in enumerate(rows):
                 epoch = as_number(row.get("epoch"))
-                x = offset + (position if epoch is None else epoch)
+                finite = epoch is not None and math.isfinite(epoch)
+                x = offset + (epoch if finite else position)
                 y = as_number(row.get(metric))
                 points.append((x, y if y is not None and math.isfinite(y) else None))
             offset += len(rows)
@@ -94,10 +96,10 @@ def render_chart(metric: str, series: Sequence[Series]) -> Markup:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def sx(x: float) -> float:
-        return LEFT + (x - x_ticks[0]) / (x_ticks[-1] - x_ticks[0]) * plot_w
+        return LEFT + _fraction(x, x_ticks) * plot_w
 
     def sy(y: float) -> float:
-        return TOP + plot_h - (y - y_ticks[0]) / (y_ticks[-1] - y_ticks[0]) * plot_h
+        return TOP + plot_h - _fraction(y, y_ticks) * plot_h
 
     parts += _axes(x_ticks, y_ticks, sx, sy, plot_w, plot_h)
     ordered = sorted(series, key=lambda s: not s.is_reference)  # reference underneath
@@ -111,22 +113,43 @@ def render_chart(metric: str, series: Sequence[Series]) -> Markup:
 def nice_ticks(
     low: float, high: float, count: int, integer: bool = False
 ) -> list[float]:
-    """Return evenly spaced round tick values that cover low..high."""
-    if high == low:
-        pad = abs(low) * 0.05 or 1.0
-        low, high = low - pad, high + pad
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    """Return evenly spaced round tick values that cover low..high.
+
+    Works over the whole float range: halves keep high - low finite, a span
+    too small to step through is widened, and no tick goes past the largest
+    float.
+    """
+    raw = high / count - low / count
+    if raw < _SMALLEST_STEP:
+        middle = low / 2 + high / 2
+        pad = abs(middle) * 0.05 or 1.0
+        low, high = middle - pad, middle + pad
+        raw = high / count - low / count
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     if integer:
-        step = max(1.0, math.ceil(step))
+        step = float(max(1, math.ceil(step)))
     # The slack keeps a bound that sits on a tick, give or take rounding, on it.
     first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
-    return [i * step for i in range(first, last + 1)]
+    return [_clamp(i * step) for i in range(first, last + 1)]
+
+
+_SMALLEST_STEP = 1e-300  # below this, 10 ** floor(log10(step)) underflows to 0
+
+
+def _clamp(value: float) -> float:
+    return max(-sys.float_info.max, min(sys.float_info.max, value))
+
+
+def _fraction(value: float, ticks: Sequence[float]) -> float:
+    """Place value between the first and last tick, 0..1, without overflow."""
+    return (value / 2 - ticks[0] / 2) / (ticks[-1] / 2 - ticks[0] / 2)
 
 
 def tick_label(value: float, step: float) -> str:
     """Format a tick with just enough decimals for its step."""
+    if not 1e-12 <= abs(step) < 1e9 or abs(value) >= 1e15:
+        return f"{value:.4g}"
     decimals = max(0, -math.floor(math.log10(step)))
     scaled = step * 10**decimals
     if abs(scaled - round(scaled)) > 1e-9:  # steps like 2.5 need one digit more

@@ -21,7 +21,7 @@ from reprobox.compare.noise import (
     find_nondeterminism,
     seed_noise_bands,
 )
-from reprobox.compare.records import Record, as_number
+from reprobox.compare.records import Record, as_number, short_repr
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
 COMPARISON_SCHEMA_VERSION = 1
@@ -141,7 +141,7 @@ def compare_runs(
         curves=tuple(curves),
         differences=tuple(differences),
         noise_bands=tuple(bands),
-        noise_checks=tuple(check_against_noise(results, bands, records)),
+        noise_checks=tuple(check_against_noise(results, bands, records, ref)),
         nondeterminism=tuple(find_nondeterminism(records, environments, names)),
         notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
         passed=passed,
@@ -186,7 +186,13 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
     if isinstance(value, Tolerance):
         return value
     if isinstance(value, Mapping) and set(value) <= {"abs", "rel"}:
-        return Tolerance(abs=value.get("abs"), rel=value.get("rel"))
+        try:
+            return Tolerance(abs=value.get("abs"), rel=value.get("rel"))
+        except InputError as exc:
+            raise InputError(
+                f"tolerance for {name}: {exc.message.removeprefix('tolerance ')}",
+                hint=exc.hint,
+            ) from None
     raise InputError(
         f"tolerance for {name} must have only abs and/or rel, not {value!r}",
         hint='e.g. {"abs": 1e-6, "rel": 1e-3}',
@@ -275,7 +281,10 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
             notes.append(f"run {record.run_id} has status {record.status or 'unknown'}")
     projects = sorted({r.project for r in records})
     if len(projects) > 1:
-        notes.append("runs come from different projects: " + ", ".join(projects))
+        notes.append(
+            "runs come from different projects: "
+            + ", ".join(format_value(p) for p in projects)
+        )
     if not names:
         notes.append("no metrics to compare: the verdict is a failure")
     defaulted = [n for n in names if n not in limits]
@@ -292,12 +301,19 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
     return notes
 
 
+VALUE_CHARS = 200  # a setup value longer than this is cut in text and tables
+
+
 def format_value(value: Any) -> str:
     """Show a setup value in one short line: lists joined, absent as 'unset'."""
     if value is None:
         return "unset"
-    if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value) or "(none)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return short_repr(value)
+    if isinstance(value, (list, tuple)):
+        text = " ".join(str(v) for v in value) or "(none)"
+    else:
+        text = str(value)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "\u2026"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ class Category:
 # Most likely cause of a numeric difference first; those that cannot change
 # numbers last.
 CATEGORIES: tuple[Category, ...] = (
+    # What an image holds, before the image id that changes with any of it: a
+    # package change names the package, not just "another image".
     Category("code", True, "the project's own files (training code) differ"),
+    Category(
+        "framework", True, "other TensorFlow/Keras/Python versions change kernels"
+    ),
+    Category("packages", True, "another package version can change numeric code"),
     Category("image", True, "another image can hold other libraries and builds"),
     Category("lock", True, "another manifest means other locked packages or settings"),
     Category("data", True, "other input data changes every number downstream"),
@@ -31,17 +38,14 @@ CATEGORIES: tuple[Category, ...] = (
     Category("determinism", True, "determinism settings choose ordered or racing ops"),
     Category("onednn", True, "oneDNN CPU kernels round float sums differently"),
     Category("isa", True, "kernels are picked by instruction set (AVX2/AVX-512/AMX)"),
-    Category("threads", True, "thread counts change how reductions are split"),
+    # The CPU quota before thread counts: reprobox fits the threads to it.
     Category("cpus", True, "the CPU count sets default thread pools and work splits"),
+    Category("threads", True, "thread counts change how reductions are split"),
     Category("cpu", True, "other CPU types (Intel vs AMD) take other kernel paths"),
     Category(
         "gpu", True, "GPU, driver, CUDA/cuDNN and TF32 pick kernels and precision"
     ),
     Category("jit", True, "XLA compilation fuses ops and reorders float arithmetic"),
-    Category(
-        "framework", True, "other TensorFlow/Keras/Python versions change kernels"
-    ),
-    Category("packages", True, "another package version can change numeric code"),
     Category("env", True, "a numerics environment variable can change kernel choice"),
     Category("other", True, "not classified; it may change numbers"),
     Category("reprobox", False, "reprobox version; changes setup, not numbers as such"),
@@ -52,7 +56,9 @@ _CATEGORY = {category.name: category for category in CATEGORIES}
 _RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
 
 # (field pattern, category, explanation or None for the category's own); the
-# first pattern that matches the lower-cased field wins.
+# first pattern that matches the lower-cased field wins. Within a category,
+# differences are listed in rule order, so what the user chose (the run's seed,
+# --cpus, --gpus) comes before what follows from it.
 FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("image.ref", "provenance", "the image name; the id and digest say what ran"),
     ("image.code_sha256", "code", None),
@@ -66,25 +72,28 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("*onednn*", "onednn", None),
     ("*dnnl*", "onednn", None),
     ("machine.cpu.flags", "isa", None),
+    ("options.cpus", "cpus", "the CPU quota given with --cpus"),
+    ("machine.cpu.cpu_quota", "cpus", None),
+    ("machine.cpu.visible_cpus", "cpus", None),
+    ("machine.cpu.logical_cpus", "cpus", None),
+    ("options.env.omp_*", "threads", None),
+    ("options.env.*_num_threads", "threads", None),
+    ("options.env.tf_num_*", "threads", None),
     ("machine.threads.*", "threads", None),
     ("machine.cpu.fitted_threads", "threads", None),
     ("machine.env.omp_*", "threads", None),
     ("machine.env.*_num_threads", "threads", None),
     ("machine.env.tf_num_*", "threads", None),
-    ("machine.cpu.cpu_quota", "cpus", None),
-    ("machine.cpu.visible_cpus", "cpus", None),
-    ("machine.cpu.logical_cpus", "cpus", None),
-    ("options.cpus", "cpus", None),
     ("machine.cpu.cgroup_version", "host", None),
     ("machine.cpu.*", "cpu", None),
     ("engine.arch", "cpu", "another architecture runs other kernels entirely"),
+    ("options.gpus", "gpu", "the GPUs given with --gpus"),
     ("*tf32*", "gpu", "TF32 matmuls keep 10 mantissa bits instead of 23"),
     ("machine.gpu*", "gpu", None),
     ("machine.tensorflow.cud*", "gpu", None),
     ("machine.tensorflow.built_with_cuda", "gpu", None),
     ("machine.tensorflow.gpus_visible", "gpu", None),
     ("machine.torch.cud*", "gpu", None),
-    ("options.gpus", "gpu", None),
     ("machine.env.cuda_*", "gpu", None),
     ("machine.env.nvidia_*", "gpu", None),
     ("machine.keras.jit_compile", "jit", None),
@@ -97,10 +106,16 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("machine.keras.*", "framework", None),
     ("machine.os.libc", "framework", "C library math functions round differently"),
     ("machine.os.*", "host", None),
+    ("options.env.*", "env", "a variable given with --env"),
     ("machine.env.*", "env", None),
     ("reprobox_version", "reprobox", None),
     ("engine.*", "host", None),
     ("options.network", "provenance", "the container's network mode"),
+    (
+        "options.memory",
+        "host",
+        "the memory limit: a run short of it fails, it does not compute otherwise",
+    ),
     ("project", "provenance", "the project name"),
 )
 
@@ -118,6 +133,7 @@ RUN_FIELDS = frozenset(
         "history",
         "evaluations",
         "log",
+        "warnings",
         "error",
     }
 )
@@ -166,12 +182,34 @@ def isa_flags(flags: Any) -> tuple[str, ...]:
 
 def classify(field: str) -> tuple[Category, str]:
     """Return a field's category and the one-line reason it can matter."""
+    category, explanation, _ = _rule_for(field)
+    return category, explanation
+
+
+def _rule_for(field: str) -> tuple[Category, str, int]:
+    """Return a field's category, reason and the position of the rule that matched."""
     lowered = field.lower()
-    for pattern, name, explanation in FIELD_RULES:
+    for position, (pattern, name, explanation) in enumerate(FIELD_RULES):
         if fnmatchcase(lowered, pattern):
             category = _CATEGORY[name]
-            return category, explanation or category.explanation
-    return _CATEGORY["other"], _CATEGORY["other"].explanation
+            return category, explanation or category.explanation, position
+    other = _CATEGORY["other"]
+    return other, other.explanation, len(FIELD_RULES)
+
+
+def numerics_key(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the setup fields that can change numbers: what repeats must share.
+
+    With the filesystem layers recorded, the image id and digest only say how
+    the image was labelled (a pushed image is the same files with new labels).
+    """
+    layered = environment.get("image.layers") is not None
+    return {
+        field: value
+        for field, value in environment.items()
+        if classify(field)[0].changes_numerics
+        and not (layered and field in ("image.id", "image.digest"))
+    }
 
 
 def diff_environments(
@@ -179,6 +217,7 @@ def diff_environments(
 ) -> list[EnvDifference]:
     """List the setup fields that differ, most likely numeric cause first."""
     found = []
+    order: dict[str, int] = {}
     same_layers = reference.get("image.layers") is not None and reference.get(
         "image.layers"
     ) == run.get("image.layers")
@@ -186,7 +225,7 @@ def diff_environments(
         ref_value, run_value = reference.get(field), run.get(field)
         if ref_value == run_value:
             continue
-        category, explanation = classify(field)
+        category, explanation, position = _rule_for(field)
         if same_layers and field in ("image.id", "image.digest"):
             category = _CATEGORY["provenance"]
             explanation = (
@@ -205,7 +244,8 @@ def diff_environments(
                 rank=_RANK[category.name],
             )
         )
-    return sorted(found, key=lambda d: (d.rank, d.field))
+        order[field] = position
+    return sorted(found, key=lambda d: (d.rank, order[d.field], d.field))
 
 
 def _data_by_path(entries: list[Any]) -> dict[str, Any]:
@@ -221,17 +261,60 @@ def _data_by_path(entries: list[Any]) -> dict[str, Any]:
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    """Write the leaves of nested objects as dotted fields; lists of objects indexed."""
-    if isinstance(value, Mapping) and value:
-        for key in value:
-            name = f"{prefix}.{key}" if prefix else str(key)
-            _flatten(name, value[key], out)
-    elif (
-        isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)
-    ):
-        for index, item in enumerate(value):
-            _flatten(f"{prefix}[{index}]", item, out)
-    elif isinstance(value, list):
-        out[prefix] = tuple(value)
-    else:
-        out[prefix] = value if not isinstance(value, Mapping) else None
+    """Write the leaves of nested objects as dotted fields; lists of objects indexed.
+
+    Walks with its own stack, so a record nested as deep as JSON allows cannot
+    raise RecursionError; a list holding lists or mixed objects is kept as one
+    canonical JSON text, a flat value that any renderer can show.
+    """
+    stack = [(prefix, value)]
+    while stack:
+        name, item = stack.pop()
+        if isinstance(item, Mapping) and item:
+            children = [
+                (f"{name}.{key}" if name else str(key), item[key]) for key in item
+            ]
+            stack.extend(reversed(children))
+        elif (
+            isinstance(item, list)
+            and item
+            and all(isinstance(v, Mapping) for v in item)
+        ):
+            children = [(f"{name}[{index}]", entry) for index, entry in enumerate(item)]
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            scalar = all(not isinstance(v, (list, Mapping)) for v in item)
+            out[name] = tuple(item) if scalar else canonical_json(item)
+        else:
+            out[name] = item if not isinstance(item, Mapping) else None
+
+
+def canonical_json(value: Any) -> str:
+    """Write value as compact JSON with sorted keys, at any depth (no recursion)."""
+    parts: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            parts.append(item)
+        elif isinstance(item, Mapping):
+            if not item:
+                parts.append("{}")
+                continue
+            todo: list[Any] = [_Text("{")]
+            for index, key in enumerate(sorted(item, key=str)):
+                todo += [_Text(("," if index else "") + json.dumps(str(key)) + ":")]
+                todo.append(item[key])
+            stack.extend(reversed([*todo, _Text("}")]))
+        elif isinstance(item, (list, tuple)):
+            todo = [_Text("[")]
+            for index, entry in enumerate(item):
+                todo += [_Text(","), entry] if index else [entry]
+            stack.extend(reversed([*todo, _Text("]")]))
+        else:
+            parts.append(json.dumps(item, default=str))
+    return "".join(parts)
+
+
+class _Text(str):
+    """Already-written JSON text on canonical_json's stack."""

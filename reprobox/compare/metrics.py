@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from reprobox.compare.records import as_number, same_number
+from reprobox.compare.records import as_number, same_number, short_repr
 from reprobox.errors import InputError
 
 
@@ -72,6 +72,8 @@ def _within(size: float, bound: float, reference: float) -> bool:
     """
     if bound == 0:
         return size == 0
+    if not math.isfinite(size):  # e.g. 1e308 against -1e308: beyond any bound
+        return False
     operands = abs(reference) + size  # at least the larger of the two values
     return size <= bound * (1 + BOUND_SLACK) + 2 * math.ulp(operands)
 
@@ -138,6 +140,8 @@ def compare_metric(
     if math.isnan(ref) or math.isnan(value):
         side = "the reference run" if math.isnan(ref) else "this run"
         return result(False, f"NaN in {side} only")
+    if math.isinf(ref) and math.isinf(value):
+        return result(False, "infinite in both runs, with opposite signs")
     if math.isinf(ref) or math.isinf(value):
         return result(False, "infinite in one run only", delta=value - ref)
 
@@ -156,7 +160,7 @@ def _missing_reason(ref, value, reference_raw, run_raw, reference_has, run_has) 
     if not run_has:
         return "missing in this run"
     if ref is None:
-        return f"not a number in the reference run ({reference_raw!r})"
+        return f"not a number in the reference run ({short_repr(reference_raw)})"
     if value is None:
-        return f"not a number in this run ({run_raw!r})"
+        return f"not a number in this run ({short_repr(run_raw)})"
     return ""

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reprobox.compare.environment import canonical_json, numerics_key
 from reprobox.compare.metrics import MetricResult
 from reprobox.compare.records import Record, as_number, same_number
 
@@ -62,7 +63,9 @@ def seed_noise_bands(
     notes: list[str] = []
     for sweep, members in sorted(_sweeps(records).items()):
         seeds = {json.dumps(r.seed) for r in members}
-        if len(members) < 2 or len(seeds) < 2:
+        if len(members) < 2:
+            continue  # one run of a sweep given with others: no band, no fault
+        if len(seeds) < 2:
             notes.append(
                 f"seed sweep {sweep}: needs two or more seeds for a noise band"
             )
@@ -86,43 +89,73 @@ def check_against_noise(
     results: Sequence[MetricResult],
     bands: Sequence[NoiseBand],
     records: Sequence[Record],
+    reference: Record | None = None,
 ) -> list[NoiseCheck]:
-    """Judge each non-zero out-of-sweep difference: beyond seed noise or not."""
+    """Judge each non-zero out-of-sweep difference: beyond seed noise or not.
+
+    With the reference outside a sweep, the difference that says whether it is
+    beyond that sweep's noise is the one to the sweep's run with the reference's
+    seed (else its first run), as if that run were the reference.
+    """
     sweep_of = {r.run_id: r.options.get("seed_sweep") for r in records}
+    ref_sweep = sweep_of.get(reference.run_id) if reference is not None else None
+    partners = {
+        id(band): _partner(band, records, reference)
+        for band in bands
+        if reference is not None and str(ref_sweep) != band.sweep
+    }
     checks = []
     for result in results:
-        if result.identical or result.delta is None or not math.isfinite(result.delta):
+        if not _differs(result):
             continue
         sweep = sweep_of[result.run_id]
         for band in bands:
+            in_sweep = sweep is not None and str(sweep) == band.sweep
             if result.metric != band.metric or (
-                sweep is not None and str(sweep) == band.sweep
+                in_sweep and result.run_id != partners.get(id(band))
             ):
                 continue
-            size, twice_std = abs(result.delta), 2 * band.std
-            beyond = size > band.spread or size > twice_std
-            if beyond:
-                bound = band.spread if size > band.spread else twice_std
-                name = "seed spread" if size > band.spread else "2 std"
-                reason = f"|delta| {size:.3g} > {name} {bound:.3g}: beyond seed noise"
-            else:
-                reason = (
-                    f"|delta| {size:.3g} <= seed spread {band.spread:.3g} and "
-                    f"2 std {twice_std:.3g}: within seed noise"
-                )
-            checks.append(
-                NoiseCheck(
-                    run_id=result.run_id,
-                    metric=band.metric,
-                    sweep=band.sweep,
-                    delta=result.delta,
-                    spread=band.spread,
-                    std=band.std,
-                    beyond_noise=beyond,
-                    reason=reason,
-                )
-            )
+            checks.append(_noise_check(result, band))
     return checks
+
+
+def _differs(result: MetricResult) -> bool:
+    return (
+        not result.identical
+        and result.delta is not None
+        and math.isfinite(result.delta)
+    )
+
+
+def _partner(band: NoiseBand, records: Sequence[Record], reference: Record) -> str:
+    """Name the sweep run set against an outside reference: same seed, else first."""
+    members = [r for r in records if r.run_id in band.run_ids]
+    same_seed = [r for r in members if r.seed == reference.seed]
+    return (same_seed or members)[0].run_id
+
+
+def _noise_check(result: MetricResult, band: NoiseBand) -> NoiseCheck:
+    size, twice_std = abs(result.delta), 2 * band.std
+    beyond = size > band.spread or size > twice_std
+    if beyond:
+        bound = band.spread if size > band.spread else twice_std
+        name = "seed spread" if size > band.spread else "2 std"
+        reason = f"|delta| {size:.3g} > {name} {bound:.3g}: beyond seed noise"
+    else:
+        reason = (
+            f"|delta| {size:.3g} <= seed spread {band.spread:.3g} and "
+            f"2 std {twice_std:.3g}: within seed noise"
+        )
+    return NoiseCheck(
+        run_id=result.run_id,
+        metric=band.metric,
+        sweep=band.sweep,
+        delta=result.delta,
+        spread=band.spread,
+        std=band.std,
+        beyond_noise=beyond,
+        reason=reason,
+    )
 
 
 def find_nondeterminism(
@@ -130,10 +163,17 @@ def find_nondeterminism(
     environments: Mapping[str, Mapping[str, Any]],
     metrics: Sequence[str],
 ) -> list[NondeterminismFinding]:
-    """Report metrics that differ among runs whose recorded setups are identical."""
+    """Report metrics that differ among runs whose numerics setups are identical.
+
+    Fields that cannot change numbers (warnings, names, the engine's version,
+    the memory limit) do not split a group: runs that differ only there still
+    had to give the same numbers. Only runs that succeeded count.
+    """
     groups: dict[str, list[Record]] = {}
     for record in records:
-        key = json.dumps(environments[record.run_id], sort_keys=True, default=str)
+        if record.status != "succeeded":
+            continue  # a run that failed proves nothing, its numbers included
+        key = canonical_json(numerics_key(environments[record.run_id]))
         groups.setdefault(key, []).append(record)
 
     findings = []

@@ -17,6 +17,12 @@ from reprobox.compare.comparison import (
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Markdown syntax a record string could carry into a rendered page: emphasis,
+# code spans, links and images (both need "["), strikethrough, table cells;
+# '<', '>' and '&' become entities, so no HTML or autolink either.
+_MD_INLINE = re.compile(r"([\\`*_\[\]~|])")
+# Block syntax counts only at the start of a line: list items and headings.
+_MD_BLOCK_START = re.compile(r"^(\s*)(#|[-+](?=\s|$)|\d+(?=[.)](?:\s|$)))")
 
 
 def render_json(comparison: Comparison) -> str:
@@ -78,10 +84,23 @@ def _verdict(comparison: Comparison) -> str:
     failed = sum(not r.passed for r in comparison.results)
     total = len(comparison.results)
     if comparison.passed:
-        return f"verdict: PASS (all {total} metric checks within tolerance)"
+        verdict = f"verdict: PASS (all {total} metric checks within tolerance)"
+        return verdict + _nondeterminism_note(comparison)
     reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
     reasons.append(f"{failed} of {total} metric checks out of tolerance")
-    return f"verdict: FAIL ({'; '.join(reasons)})"
+    return f"verdict: FAIL ({'; '.join(reasons)})" + _nondeterminism_note(comparison)
+
+
+def _nondeterminism_note(comparison: Comparison) -> str:
+    """Say on the verdict line that one setup gave different numbers, if it did."""
+    if not comparison.nondeterminism:
+        return ""
+    metrics = sorted({f.metric for f in comparison.nondeterminism})
+    asked = any(f.repeats for f in comparison.nondeterminism)
+    return (
+        f"; but {'repeats' if asked else 'runs'} of one setup gave different "
+        f"{', '.join(metrics)}: nondeterminism (see below)"
+    )
 
 
 def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -255,8 +274,18 @@ def _align(rows: list[list[str]]) -> list[str]:
 
 
 def _md(text: str) -> str:
-    text = _clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|")
+    """Escape text so that Markdown shows it as written: no links, images or code."""
+    text = _MD_INLINE.sub(r"\\\1", _clean(text))
+    text = _MD_BLOCK_START.sub(_escape_block_start, text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _escape_block_start(match: re.Match) -> str:
+    lead, marker = match.group(1), match.group(2)
+    if marker[0].isdigit():  # "1." or "1)": escape the punctuation after it
+        return lead + marker + "\\"
+    return lead + "\\" + marker
 
 
 def _md_row(cells: Sequence[str]) -> str:

@@ -1,3 +1,4 @@
+import math
 import re
 
 import pytest
@@ -89,3 +90,36 @@ def test_later_fit_calls_continue_the_epoch_axis():
 def test_chart_without_values_says_so():
     ref = make_record("A", history=[])
     assert "no finite values" in render_chart("loss", curve_series([ref], "loss", "A"))
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [(0.0, 5e-324), (-1e308, 1e308), (0.0, 1.7e308), (-1.79e308, 1.79e308)],
+)
+def test_nice_ticks_work_over_the_whole_float_range(low, high):
+    # brkc F4: these raised OverflowError or a math domain error.
+    ticks = nice_ticks(low, high, 6)
+    assert ticks[0] <= low and ticks[-1] >= high
+    assert all(math.isfinite(t) for t in ticks)
+    assert len(ticks) >= 2 and ticks == sorted(ticks)
+
+
+@pytest.mark.parametrize(
+    "epoch, values",
+    [
+        ("Infinity", (0.5, 0.4)),
+        ("NaN", (0.5, 0.4)),
+        (0, (1e308, -1e308)),
+        (0, (0.0, 5e-324)),
+    ],
+)
+def test_report_chart_draws_extreme_histories(epoch, values):
+    a = make_record(
+        "A", history=[{"call": 0, "epochs": [{"epoch": epoch, "loss": values[0]}]}]
+    )
+    b = clone(
+        a, "B", history=[{"call": 0, "epochs": [{"epoch": epoch, "loss": values[1]}]}]
+    )
+    svg = str(render_chart("loss", curve_series([a, b], "loss", "A")))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert not re.search(r'[">]-?(nan|inf)', svg, re.IGNORECASE)

@@ -62,8 +62,10 @@ def test_each_field_lands_in_its_category(field, category):
 def test_numeric_categories_rank_before_those_that_cannot_change_numbers():
     flags = [c.changes_numerics for c in CATEGORIES]
     assert flags == sorted(flags, reverse=True)
-    assert NUMERIC[:7] == [
+    assert NUMERIC[:9] == [
         "code",
+        "framework",
+        "packages",
         "image",
         "lock",
         "data",
@@ -71,6 +73,7 @@ def test_numeric_categories_rank_before_those_that_cannot_change_numbers():
         "determinism",
         "onednn",
     ]
+    assert NUMERIC.index("cpus") < NUMERIC.index("threads")
 
 
 def test_differences_follow_category_rank_then_field_name():
@@ -185,7 +188,8 @@ def test_host_only_difference_is_not_blamed_for_changed_metrics():
     )
 
 
-def test_image_difference_outranks_the_package_differences_it_brings():
+def test_a_package_change_is_named_before_the_image_id_it_changes():
+    # brkc F10: "another image" says nothing; the package in it says what.
     ref = make_record("A")
     run = clone(
         ref,
@@ -194,6 +198,16 @@ def test_image_difference_outranks_the_package_differences_it_brings():
         machine__packages__numpy="2.0.0",
         metrics={"loss": 0.3, "accuracy": 0.9},
     )
+    summary = compare_runs([ref, run]).runs[1]
+    assert summary.likely_cause == "machine.packages.numpy"
+    assert "most likely cause: packages machine.packages.numpy 1.26.4 -> 2.0.0" in (
+        summary.headline
+    )
+
+
+def test_an_image_change_alone_is_still_the_cause():
+    ref = make_record("A")
+    run = clone(ref, "B", image__id="sha256:" + "9" * 64, seed=7, metrics={"loss": 0.3})
     assert compare_runs([ref, run]).runs[1].likely_cause == "image.id"
 
 
@@ -226,3 +240,60 @@ def test_changed_code_is_named_first():
     found = diff_environments("r2", ref, run)
     assert [d.field for d in found] == ["image.code_sha256", "image.layers", "seed"]
     assert found[0].explanation == "the project's own files (training code) differ"
+
+
+def test_the_run_seed_is_named_before_the_hash_seed_it_sets():
+    # brkc F13: the field the user changed comes first within its category.
+    ref = make_record("A")
+    run = clone(ref, "B", seed=7, machine__env__PYTHONHASHSEED="7", metrics={})
+    found = diff_environments("B", environment_of(ref), environment_of(run))
+    assert [d.field for d in found] == ["seed", "machine.env.PYTHONHASHSEED"]
+
+
+def test_the_cpu_quota_is_named_before_the_threads_fitted_to_it():
+    ref = make_record("A")
+    run = clone(
+        ref,
+        "B",
+        options__cpus=1.0,
+        machine__cpu__cpu_quota=1.0,
+        machine__cpu__fitted_threads=1,
+        machine__threads__intra_op=1,
+        metrics={"loss": 0.3, "accuracy": 0.9},
+    )
+    summary = compare_runs([ref, run]).runs[1]
+    assert summary.likely_cause == "options.cpus"
+    assert summary.headline.endswith("most likely cause: cpus options.cpus 2.0 -> 1.0")
+
+
+def test_warnings_and_the_memory_limit_are_no_numerics_cause():
+    ref = make_record("A")
+    run = clone(
+        ref,
+        "B",
+        warnings=["hook error"],
+        options__memory="4g",
+        metrics={"loss": 0.3, "accuracy": 0.9},
+    )
+    found = diff_environments("B", environment_of(ref), environment_of(run))
+    assert [(d.field, d.changes_numerics) for d in found] == [("options.memory", False)]
+    assert compare_runs([ref, run]).runs[1].likely_cause is None
+
+
+def test_a_setup_field_nested_as_deep_as_json_allows_is_one_flat_value():
+    # brkc F6: no RecursionError, in the walk or in anything downstream.
+    deep: list = []
+    for _ in range(950):
+        deep = [deep]
+    ref = make_record("A", machine__odd=deep)
+    run = make_record("B", machine__odd=[[1]])
+    [diff] = diff_environments("B", environment_of(ref), environment_of(run))
+    assert diff.field == "machine.odd"
+    assert diff.reference_value == "[" * 951 + "]" * 951
+    assert diff.run_value == "[[1]]"
+
+    nested: dict = {}
+    for _ in range(950):
+        nested = {"k": nested}
+    flat = environment_of(make_record("C", machine__deep=nested))
+    assert flat["machine.deep" + ".k" * 950] is None

@@ -88,7 +88,7 @@ def test_nan_in_both_runs_counts_as_the_same_result():
         (float("nan"), 0.1, "NaN in the reference run only"),
         (0.1, float("nan"), "NaN in this run only"),
         (float("inf"), 1.0, "infinite in one run only"),
-        (float("inf"), float("-inf"), "infinite in one run only"),
+        (float("inf"), float("-inf"), "infinite in both runs, with opposite signs"),
     ],
 )
 def test_nan_or_infinity_on_one_side_fails_even_with_loose_tolerance(ref, run, reason):
@@ -132,3 +132,34 @@ def test_tolerance_description():
     assert EXACT.describe() == "exact"
     assert Tolerance(abs=1e-6, rel=0.001).describe() == "abs 1e-06 or rel 0.001"
     assert Tolerance(abs=0).describe() == "abs 0"
+
+
+def test_an_overflowing_delta_is_beyond_any_tolerance():
+    result = compare_metric(
+        "r",
+        "loss",
+        -1e308,
+        1e308,
+        reference_has=True,
+        run_has=True,
+        tolerance=Tolerance(abs=0.5, rel=0.5),
+        tolerance_given=True,
+    )
+    assert result.delta == math.inf
+    assert not result.passed
+    assert result.reason == "out of tolerance (abs 0.5 or rel 0.5)"
+
+
+def test_a_huge_integer_metric_is_described_not_printed():
+    # brkc F8: 10**400 is no float; the reason says so in a few words.
+    result = compare_metric(
+        "r",
+        "loss",
+        0.1,
+        10**400,
+        reference_has=True,
+        run_has=True,
+        tolerance=EXACT,
+        tolerance_given=False,
+    )
+    assert result.reason == "not a number in this run (an integer of 401 digits)"

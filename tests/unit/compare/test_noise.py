@@ -151,3 +151,55 @@ def test_sweep_whose_runs_came_from_two_engines_is_flagged():
     assert "seed sweep sweep-1 spans engines: its spread is more than seed noise" in (
         notes
     )
+
+
+def test_an_outside_reference_is_checked_against_the_sweep_noise():
+    # brkc F17: the earliest run (the default reference) is often the other
+    # machine's; the sweep's run with its seed is the one to set against it.
+    machine = clone(
+        make_record("M"),
+        "M",
+        seed=0,
+        metrics={"loss": 0.15},
+        machine__cpu__vendor="AuthenticAMD",
+        started_at="2023-12-31T00:00:00Z",
+    )
+    runs = sweep([0.10, 0.12, 0.11])
+    comparison = compare_runs([machine, *runs])
+
+    assert comparison.reference == "M"
+    [check] = comparison.noise_checks
+    assert (check.run_id, check.sweep, check.metric) == ("S0", "sweep-1", "loss")
+    assert check.beyond_noise
+    assert check.reason.startswith("|delta| 0.05 > seed spread 0.02")
+
+
+def test_one_run_of_a_sweep_alone_gives_no_note():
+    # brkc F18: one member given with another run is no faulty sweep.
+    [member] = sweep([0.1])
+    other = clone(member, "X", options__seed_sweep=None)
+    assert not [n for n in compare_runs([member, other]).notes if "seed sweep" in n]
+
+
+def test_a_warning_or_memory_limit_does_not_hide_nondeterminism():
+    # brkc F9: neither can change numbers, so the runs are still repeats.
+    a = make_record("A", options__repeat_index=0)
+    b = clone(
+        a,
+        "B",
+        options__repeat_index=1,
+        options__memory="4g",
+        warnings=["capture.json field 'history' was damaged; left out"],
+        engine__server_version="25.0.0",
+        metrics={"loss": 0.2, "accuracy": 0.9688},
+    )
+    comparison = compare_runs([a, b])
+
+    [finding] = comparison.nondeterminism
+    assert (finding.run_ids, finding.metric, finding.repeats) == (
+        ("A", "B"),
+        "loss",
+        True,
+    )
+    assert comparison.runs[1].likely_cause is None
+    assert "no numerics-relevant setup difference" in comparison.runs[1].headline

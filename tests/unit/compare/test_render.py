@@ -78,3 +78,58 @@ def test_markdown_escapes_pipes_and_html():
     assert "| B | a\\|b&lt;i&gt; | 1.0 | 1.0 |" in markdown
     assert "<i>" not in markdown
     assert markdown.startswith("# reprobox compare: 2 runs, reference A\n")
+
+
+def test_markdown_shows_record_strings_as_written_not_as_markup():
+    # brkc F5: links, images, emphasis and code from a record stay plain text.
+    comparison = pair(
+        project="[click](http://evil.example) ![x](http://evil.example/p.png)",
+        image__ref="*bold* `code` ~~gone~~ <b>",
+        metrics={"loss": 0.2, "accuracy": 0.9688},
+    )
+    md = render_markdown(comparison)
+    assert "\\[click\\](http://evil.example)" in md
+    assert "!\\[x\\](http://evil.example/p.png)" in md
+    assert "\\*bold\\* \\`code\\` \\~\\~gone\\~\\~ &lt;b&gt;" in md
+    assert "[click]" not in md.replace("\\[click\\]", "")
+
+
+def test_markdown_list_items_cannot_start_a_list_or_heading():
+    a = make_record("A", metrics={"- x": 0.1, "# y": 0.2, "1. z": 0.3})
+    b = clone(a, "B", metrics={"- x": 0.5, "# y": 0.6, "1. z": 0.7})
+    md = render_markdown(compare_runs([a, b]))
+    items = [line[:12] for line in md.splitlines() if " differs across " in line]
+    assert items == ["- \\# y diffe", "- \\- x diffe", "- 1\\. z diff"]
+
+
+def test_json_holds_a_setup_value_nested_as_deep_as_json_allows():
+    # brkc F6: --json raised RecursionError from dataclasses.asdict.
+    deep: list = []
+    for _ in range(960):
+        deep = [deep]
+    a = make_record("A", machine__odd=deep)
+    b = make_record("B", metrics={"loss": 0.2, "accuracy": 0.9688})
+    data = strict_loads(render_json(compare_runs([a, b])))
+    [odd] = [d for d in data["differences"] if d["field"] == "machine.odd"]
+    assert odd["reference_value"] == "[" * 961 + "]" * 961
+
+
+def test_verdict_line_says_when_repeats_disagree_within_tolerance():
+    # brkc F16: run --repeat exits 1 on nondeterminism; the verdict said PASS only.
+    a = make_record("A", options__repeat_index=0)
+    b = clone(
+        a, "B", options__repeat_index=1, metrics={"loss": 0.1203, "accuracy": 0.9688}
+    )
+    comparison = compare_runs([a, b], tolerances={"loss": {"abs": 0.01}})
+    assert comparison.passed
+    assert render_text(comparison).splitlines()[1] == (
+        "verdict: PASS (all 2 metric checks within tolerance); but repeats of one "
+        "setup gave different loss: nondeterminism (see below)"
+    )
+
+
+def test_a_huge_setup_value_is_cut_in_text():
+    comparison = pair(project="p" * 5000, machine__python=10**400, metrics={})
+    text = render_text(comparison)
+    assert "p" * 199 + "\u2026" in text and "p" * 200 not in text
+    assert "an integer of 401 digits" in text
