@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
 
 import typer
@@ -42,6 +44,11 @@ def _parse_tolerances(values: list[str]) -> dict:
                     f"--tol {item!r}: {number!r} is not a number",
                     hint="e.g. --tol test_accuracy=abs:0.005",
                 ) from None
+            if not 0 <= bounds[kind] < math.inf:
+                raise InputError(
+                    f"--tol {item!r}: {kind} must be a finite number >= 0",
+                    hint="e.g. --tol test_accuracy=abs:0.005",
+                )
         if name in out:
             raise InputError(
                 f"--tol {name} is given twice", hint="give one --tol per metric"
@@ -83,6 +90,7 @@ def _project_settings(paths: list[Path]) -> dict:
                     f"{manifest}: manifest field 'metrics' is damaged",
                     hint="run `reprobox freeze` again",
                 )
+            _check_tolerance_bounds(manifest, tolerances or {})
             return metrics
     return {}
 
@@ -101,6 +109,25 @@ def _sane_tolerances(tolerances: object) -> bool:
     )
 
 
+def _check_tolerance_bounds(manifest: Path, tolerances: dict) -> None:
+    """Refuse a manifest tolerance that is negative or not finite, naming it."""
+    from reprobox.compare.records import as_number, short_repr
+
+    for name, bounds in sorted(tolerances.items()):
+        for kind, value in sorted(bounds.items()):
+            number = as_number(value)
+            if value is not None and not (
+                number is not None and 0 <= number < math.inf
+            ):
+                shown = short_repr(value)
+                raise InputError(
+                    f"{manifest}: metrics.tolerances.{name}.{kind} is {shown}; "
+                    "it must be a finite number >= 0",
+                    hint="fix [metrics] tolerances in the project's config, then "
+                    "run `reprobox freeze` again",
+                )
+
+
 def _comparison(paths, reference, tol, metric, epsilon):
     from reprobox.compare import compare_runs, load_records
 
@@ -113,7 +140,7 @@ def _comparison(paths, reference, tol, metric, epsilon):
         # numbers to hold the others to.
         ref = next((i for i, r in enumerate(records) if r.status == "succeeded"), 0)
     else:
-        ref = int(reference) if reference.isdigit() else reference
+        ref = _reference_position(reference, len(records))
     # Tolerances and metric names come from the reference run's project, so
     # that the verdict does not depend on the order the runs were given in.
     ref_record = (
@@ -125,9 +152,25 @@ def _comparison(paths, reference, tol, metric, epsilon):
     tolerances = dict(settings.get("tolerances") or {})
     tolerances.update(flag_tolerances)
     metrics = list(metric) or settings.get("compare") or None
+    if not metric and metrics is not None:
+        # A metric given a tolerance on the command line is one the user wants
+        # checked, even where the project's metrics.compare leaves it out.
+        metrics = [*metrics, *(n for n in flag_tolerances if n not in metrics)]
     return records, compare_runs(
         records, reference=ref, tolerances=tolerances, metrics=metrics, epsilon=epsilon
     )
+
+
+def _reference_position(reference: str, count: int) -> int | str:
+    """Read --reference as a position (ASCII digits only) or else a run id."""
+    if not re.fullmatch(r"[0-9]+", reference):
+        return reference
+    if len(reference) > 9 or int(reference) >= count:
+        raise InputError(
+            f"--reference {reference[:20]}: position out of range for {count} runs",
+            hint=f"give 0 to {count - 1}, or a run id",
+        )
+    return int(reference)
 
 
 def _check_metric_names(records, flag: str, names: list[str]) -> None:
@@ -169,7 +212,9 @@ TolOpt = typer.Option(
     [],
     "--tol",
     metavar="NAME=abs:X[,rel:Y]",
-    help="Tolerance for one metric; overrides the project's; may be repeated.",
+    help="Tolerance for one metric; overrides the project's, and the metric is "
+    "compared even where the project's metrics.compare leaves it out; may be "
+    "repeated.",
 )
 MetricOpt = typer.Option(
     [], "--metric", metavar="NAME", help="Metric to compare; may be repeated."

@@ -1,8 +1,11 @@
 import json
+import os
+import signal
 
 import pytest
 from reprobox_synthetic import record_data, write_record
 
+from reprobox import __version__
 from reprobox.compare import load_records
 from reprobox.errors import EXIT_USAGE, InputError
 
@@ -74,7 +77,16 @@ def test_refuses_record_from_newer_reprobox(tmp_path):
     error = _error_for(tmp_path, json.dumps(record_data("A", schema_version=2)))
     assert "written by a newer reprobox" in error.message
     assert "schema_version 2" in error.message
-    assert error.hint == "upgrade reprobox"
+    assert error.hint == "upgrade to a newer reprobox or later"
+
+
+def test_newer_record_names_the_reprobox_version_needed(tmp_path):
+    # brkc F11: docs/schemas.md promises the reprobox version needed.
+    data = record_data("A", schema_version=2, reprobox_version="9.1.0")
+    error = _error_for(tmp_path, json.dumps(data))
+    assert "written by reprobox 9.1.0 (record schema_version 2)" in error.message
+    assert f"reprobox {__version__} reads up to 1" in error.message
+    assert error.hint == "upgrade to reprobox 9.1.0 or later"
 
 
 def test_refuses_damaged_fields(tmp_path):
@@ -92,8 +104,11 @@ def test_refuses_missing_path_and_empty_folder(tmp_path):
 def test_refuses_unreadable_bytes(tmp_path):
     path = tmp_path / "record.json"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(InputError, match="cannot read run record"):
+    with pytest.raises(InputError) as caught:
         load_records([path])
+    # brkc F7: the bytes are the fault, not the path or its permissions.
+    assert "not UTF-8 text (byte 0xff at offset 0)" in caught.value.message
+    assert "permissions" not in str(caught.value)
 
 
 def test_runs_in_one_second_sort_by_microseconds_not_by_run_id(tmp_path):
@@ -121,3 +136,69 @@ def test_runs_in_one_second_sort_by_microseconds_not_by_run_id(tmp_path):
         "20240101T000000Z-ffffff",
         "20240101T000000Z-000000",
     ]
+
+
+@pytest.fixture
+def no_hang():
+    """Fail a test that blocks (e.g. on a FIFO) instead of hanging the suite."""
+
+    def stuck(signum, frame):
+        raise TimeoutError("blocked reading a record")
+
+    old = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(10)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def test_a_fifo_named_record_json_in_a_runs_folder_is_skipped(tmp_path, no_hang):
+    # brkc F14: the run folder is the container's to write; a FIFO there must
+    # not make compare wait forever.
+    write_record(tmp_path, record_data("A"))
+    (tmp_path / "B").mkdir()
+    os.mkfifo(tmp_path / "B" / "record.json")
+    assert [r.run_id for r in load_records([tmp_path])] == ["A"]
+
+
+def test_a_fifo_given_by_name_is_refused_in_one_line(tmp_path, no_hang):
+    fifo = tmp_path / "record.json"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file, so not a run record"):
+        load_records([fifo])
+
+
+def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text(json.dumps(record_data("S")))
+    write_record(tmp_path / "runs", record_data("A"))
+    (tmp_path / "runs" / "B").mkdir()
+    (tmp_path / "runs" / "B" / "record.json").symlink_to(secret)
+    assert [r.run_id for r in load_records([tmp_path / "runs"])] == ["A"]
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("image", "weird", "image must be a JSON object"),
+        ("engine", [1], "engine must be a JSON object"),
+        ("machine", 3, "machine must be a JSON object"),
+        ("warnings", "x", "warnings must be a JSON list"),
+        ("seed", "7", "seed must be an integer or null, not '7'"),
+        ("seed", [[1]], "seed must be an integer or null, not a list of 1 items"),
+    ],
+)
+def test_refuses_setup_fields_of_the_wrong_shape(tmp_path, field, value, expected):
+    # brkc F2: such a record raised AttributeError deep in the noise bands.
+    error = _error_for(tmp_path, json.dumps(record_data("A", **{field: value})))
+    assert expected in error.message
+
+
+def test_start_times_sort_as_instants_whatever_their_offset(tmp_path):
+    # brkc F15: 05:00+05:00 is 00:00Z, before 00:30Z; a missing start goes last.
+    write_record(tmp_path, record_data("A", started_at="2024-01-01T00:30:00Z"))
+    write_record(tmp_path, record_data("B", started_at="2024-01-01T05:00:00+05:00"))
+    write_record(tmp_path, record_data("C", started_at="2024-01-01T00:10:00z"))
+    write_record(tmp_path, record_data("D", started_at=None))
+    write_record(tmp_path, record_data("E", started_at="2024-01-01T00:20:00"))
+    assert [r.run_id for r in load_records([tmp_path])] == ["B", "C", "E", "A", "D"]

@@ -1,0 +1,129 @@
+"""compare and report on the command line: flags, project settings, output paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "unit" / "compare"))
+from synthetic import record_data, write_record  # noqa: E402
+
+
+def reprobox(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `python -m reprobox ARGS` as a user would, through main()."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "reprobox", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def two_runs(runs: Path) -> Path:
+    write_record(runs, record_data("A"))
+    write_record(
+        runs,
+        record_data(
+            "B",
+            started_at="2024-01-01T00:00:01Z",
+            metrics={"loss": 0.12, "accuracy": 0.9688},
+        ),
+    )
+    return runs
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
+@pytest.mark.parametrize("given", ["\u00b2", "\u0663", "9" * 5000, "2"])
+def test_reference_position_is_ascii_digits_in_range(tmp_path, given):
+    # brkc F1: '²' passed str.isdigit() and int() raised a traceback.
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(
+        reprobox("compare", str(runs), "--reference", given, cwd=tmp_path)
+    )
+    assert line.startswith("reprobox: error:")
+    assert len(line) < 300
+
+
+def test_negative_manifest_tolerance_names_the_file_and_metric(tmp_path):
+    # brkc F11: the error named neither the manifest nor the metric.
+    state = tmp_path / "proj" / ".reprobox"
+    runs = two_runs(state / "runs")
+    manifest = {
+        "schema_version": 1,
+        "metrics": {"compare": [], "tolerances": {"loss": {"abs": -0.1}}},
+    }
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
+    assert f"{state / 'manifest.json'}: metrics.tolerances.loss.abs is -0.1" in line
+    assert "finite number >= 0" in line
+
+
+@pytest.mark.parametrize("bound", ["-1", "nan", "inf"])
+def test_tol_flag_bound_must_be_finite_and_not_negative(tmp_path, bound):
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(
+        reprobox("compare", str(runs), "--tol", f"loss=abs:{bound}", cwd=tmp_path)
+    )
+    assert f"--tol 'loss=abs:{bound}': abs must be a finite number >= 0" in line
+
+
+def test_report_outside_the_project_through_dotdot_gets_no_image_note(tmp_path):
+    # brkc F12: p3/../elsewhere/x.html was taken for a file inside p3.
+    runs = two_runs(tmp_path / "runs")
+    project = tmp_path / "p3"
+    project.mkdir()
+    (project / "reprobox.toml").write_text('command = "python t.py"\n')
+    (tmp_path / "elsewhere").mkdir()
+    result = reprobox("report", str(runs), "-o", "../elsewhere/x.html", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "elsewhere" / "x.html").is_file()
+    assert "note:" not in result.stderr
+
+    inside = reprobox("report", str(runs), "-o", "../p3/x.html", cwd=project)
+    assert "note: ../p3/x.html is inside project" in inside.stderr
+
+
+def test_a_record_without_start_time_is_not_the_default_reference(tmp_path):
+    # brkc F15: it used to sort first as the empty string.
+    runs = tmp_path / "runs"
+    write_record(runs, record_data("A", started_at="2024-01-01T05:00:00+05:00"))
+    write_record(runs, record_data("B", started_at="2024-01-01T00:30:00Z"))
+    write_record(runs, record_data("C", started_at=None))
+    result = reprobox("compare", str(runs), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["reference"] == "A"
+    assert [r["run_id"] for r in data["runs"]] == ["A", "B", "C"]
+
+
+def test_tol_for_a_metric_the_project_leaves_out_compares_it(tmp_path):
+    # brkc F20: it was silently not compared, whatever its tolerance.
+    state = tmp_path / "proj" / ".reprobox"
+    runs = two_runs(state / "runs")
+    manifest = {"schema_version": 1, "metrics": {"compare": ["accuracy"]}}
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    result = reprobox(
+        "compare", str(runs), "--json", "--tol", "loss=abs:1e-6", cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stderr  # loss moved by 1e-4
+    data = json.loads(result.stdout)
+    assert data["metrics"] == ["accuracy", "loss"]
+    [loss] = [r for r in data["results"] if r["metric"] == "loss"]
+    assert not loss["passed"]
