@@ -127,3 +127,14 @@ def test_tol_for_a_metric_the_project_leaves_out_compares_it(tmp_path):
     assert data["metrics"] == ["accuracy", "loss"]
     [loss] = [r for r in data["results"] if r["metric"] == "loss"]
     assert not loss["passed"]
+
+
+def test_newer_manifest_names_the_reprobox_version_needed(tmp_path):
+    # brkc F11: docs/schemas.md promises the version needed, not just "upgrade".
+    state = tmp_path / "proj" / ".reprobox"
+    runs = two_runs(state / "runs")
+    manifest = {"schema_version": 2, "reprobox_version": "9.0.1", "metrics": {}}
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
+    assert "schema_version 2 (written by reprobox 9.0.1)" in line
+    assert line.endswith("(upgrade to reprobox 9.0.1 or later)")
