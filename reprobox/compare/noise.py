@@ -215,8 +215,15 @@ def _engine_of(record: Record) -> str:
 
 
 def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | None:
-    """Build one metric's band from the sweep runs that have a finite value."""
-    pairs = [(r.run_id, as_number(r.metrics.get(metric))) for r in members]
+    """Build one metric's band from the sweep runs that have a finite value.
+
+    One run per seed: repeats of a seed (`--seeds 0-4 --repeat 2`) would count
+    as more seeds and make the band look tighter than seed noise is.
+    """
+    per_seed: dict[str, Record] = {}
+    for record in members:
+        per_seed.setdefault(json.dumps(record.seed), record)
+    pairs = [(r.run_id, as_number(r.metrics.get(metric))) for r in per_seed.values()]
     pairs = [(run_id, v) for run_id, v in pairs if v is not None and math.isfinite(v)]
     if len(pairs) < 2:
         return None

@@ -203,3 +203,15 @@ def test_a_warning_or_memory_limit_does_not_hide_nondeterminism():
     )
     assert comparison.runs[1].likely_cause is None
     assert "no numerics-relevant setup difference" in comparison.runs[1].headline
+
+
+def test_repeats_of_a_seed_count_once_in_the_band():
+    runs = sweep([0.10, 0.10, 0.30, 0.30])
+    for index, record in enumerate(runs):  # seeds 0, 0, 1, 1: two repeats each
+        runs[index] = clone(
+            record, record.run_id, seed=index // 2, options__repeat_index=index % 2
+        )
+    [band] = compare_runs(runs, metrics=["loss"]).noise_bands
+    assert band.n == 2
+    assert band.run_ids == ("S0", "S2")
+    assert band.std == pytest.approx(statistics.stdev([0.10, 0.30]))
