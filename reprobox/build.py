@@ -86,6 +86,23 @@ ALWAYS_IGNORED = (
     "*.p12",
     "*.pfx",
     "gcloud",
+    ".azure",
+    ".boto",
+    ".s3cfg",
+    ".oci",
+    ".databrickscfg",
+    ".dockercfg",
+    ".kaggle",
+    "kaggle.json",
+    ".vault-token",
+    ".huggingface",  # hf's token, in its older place
+    ".cache",  # caches, hf's token among them (.cache/huggingface/token)
+    ".terraformrc",
+    ".terraform.d",
+    ".my.cnf",
+    ".password-store",
+    "*.config/gh",
+    "*.config/rclone",
 )
 _ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
 
@@ -212,17 +229,23 @@ _KEY_MARKERS = (
 
 
 def _holds_private_key(path: Path) -> bool:
-    """Tell whether a file of up to 1 MiB holds a PEM, OpenSSH, PGP or PuTTY key."""
-    limit, chunk_size = 1 << 20, 1 << 16
+    """Tell whether a file holds a PEM, OpenSSH, PGP or PuTTY key anywhere in it.
+
+    Every byte is read, as the image digest reads them: a key appended to a
+    large file is as much a key.
+    """
+    chunk_size = 1 << 20
     # Each chunk is searched with the end of the one before, so that a marker
     # split between two reads is still found.
     overlap = max(map(len, _KEY_MARKERS)) - 1
     try:
-        if path.stat().st_size > limit:
-            return False
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return False  # a FIFO or device would block or never end
+        size = info.st_size
         with open(path, "rb") as fh:
             tail = b""
-            for _ in range(limit // chunk_size):  # a file that grew stops here
+            for _ in range(size // chunk_size + 1):  # a file that grew stops here
                 chunk = fh.read(chunk_size)
                 if not chunk:
                     break
