@@ -232,6 +232,19 @@ def test_export_import_round_trip_without_a_registry(
     assert verified.returncode == 0, verified.describe()
     assert "verified: matches its reference" in verified.stdout
 
+    # A run there uses the imported (sealed) image of this build: no second
+    # stream, and the tag keeps naming the image that carries the record.
+    ran = cli.run("run", str(shared.path), "--host", ENGINE2, check=False)
+    assert ran.returncode == 0, ran.describe()
+    assert f"{ENGINE2}: image present" in ran.stderr, ran.describe()
+    assert engine2_client.images.get(shared.tag).id == index["image_id"]
+    # On the exporting engine the build's tag verifies too (its -sealed copy).
+    local = cli.run(
+        "verify", shared.tag, "--runs-dir", str(tmp_path / "local"), check=False
+    )
+    assert local.returncode == 0, local.describe()
+    assert "verified: matches its reference" in local.stdout
+
     by_file = SECONDS["export"] + SECONDS["import"]
     line = (
         f"\n[ship] by file: export {SECONDS['export']:.1f}s + import "
