@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class RunSummary:
     seed: Any
     passed: bool
     metrics_differ: bool
+    seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
     likely_cause: str | None  # the field most likely to explain the difference
     headline: str
 
@@ -118,13 +120,18 @@ def compare_runs(
     ]
     curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
     bands, noise_notes = seed_noise_bands(records, names)
-    summaries = _summaries(records, ref, results, differences)
+    noise_checks = check_against_noise(results, bands, records, ref)
+    # A sweep run with another seed than the reference differs from it on
+    # purpose: its numbers are the noise band, not a check that can fail.
+    seed_noise = {r.run_id for r in others if _is_other_seed_of_a_sweep(r, ref)}
+    judged = [r for r in results if r.run_id not in seed_noise]
+    if judged:
+        metrics_ok = all(r.passed for r in judged)
+    else:  # sweep runs only: the verdict is whether anything is beyond the noise
+        metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
+    summaries = _summaries(records, ref, results, differences, seed_noise)
     # A run that failed may still have written metrics; they prove nothing.
-    passed = (
-        bool(results)
-        and all(r.passed for r in results)
-        and all(r.status == SUCCEEDED for r in records)
-    )
+    passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
 
     return Comparison(
         schema_version=COMPARISON_SCHEMA_VERSION,
@@ -141,7 +148,7 @@ def compare_runs(
         curves=tuple(curves),
         differences=tuple(differences),
         noise_bands=tuple(bands),
-        noise_checks=tuple(check_against_noise(results, bands, records, ref)),
+        noise_checks=tuple(noise_checks),
         nondeterminism=tuple(find_nondeterminism(records, environments, names)),
         notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
         passed=passed,
@@ -199,7 +206,14 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
     )
 
 
-def _summaries(records, ref, results, differences) -> list[RunSummary]:
+def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
+    """Tell whether record is a seed-sweep run whose seed is not the reference's."""
+    if record.options.get("seed_sweep") is None:
+        return False
+    return json.dumps(record.seed) != json.dumps(ref.seed)
+
+
+def _summaries(records, ref, results, differences, seed_noise) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause."""
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
@@ -220,6 +234,7 @@ def _summaries(records, ref, results, differences) -> list[RunSummary]:
                     seed=record.seed,
                     passed=True,
                     metrics_differ=False,
+                    seed_noise=False,
                     likely_cause=None,
                     headline="reference run"
                     + _status_note(record.status, "its metrics prove nothing"),
@@ -237,6 +252,7 @@ def _summaries(records, ref, results, differences) -> list[RunSummary]:
                 seed=record.seed,
                 passed=all(r.passed for r in own) and record.status == SUCCEEDED,
                 metrics_differ=bool(changed),
+                seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
                 headline=_headline(changed, suspect)
                 + _status_note(record.status, "it cannot pass"),

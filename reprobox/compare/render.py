@@ -81,14 +81,31 @@ def _title(comparison: Comparison) -> str:
 
 
 def _verdict(comparison: Comparison) -> str:
-    failed = sum(not r.passed for r in comparison.results)
-    total = len(comparison.results)
+    noise = {r.run_id for r in comparison.runs if r.seed_noise}
+    judged = [r for r in comparison.results if r.run_id not in noise]
+    failed = sum(not r.passed for r in judged)
+    total = len(judged)
+    aside = (
+        f"; {len(noise)} sweep run(s) with other seeds measure the noise"
+        if noise
+        else ""
+    )
+    note = aside + _nondeterminism_note(comparison)
+    if not judged and comparison.results:  # a sweep only, or a sweep and its noise
+        beyond = sum(c.beyond_noise for c in comparison.noise_checks)
+        word = "PASS" if comparison.passed else "FAIL"
+        what = (
+            f"{beyond} difference(s) beyond seed noise"
+            if beyond
+            else ("nothing beyond seed noise")
+        )
+        reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
+        return f"verdict: {word} ({'; '.join([*reasons, what])})" + note
     if comparison.passed:
-        verdict = f"verdict: PASS (all {total} metric checks within tolerance)"
-        return verdict + _nondeterminism_note(comparison)
+        return f"verdict: PASS (all {total} metric checks within tolerance)" + note
     reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
     reasons.append(f"{failed} of {total} metric checks out of tolerance")
-    return f"verdict: FAIL ({'; '.join(reasons)})" + _nondeterminism_note(comparison)
+    return f"verdict: FAIL ({'; '.join(reasons)})" + note
 
 
 def _nondeterminism_note(comparison: Comparison) -> str:
@@ -114,7 +131,11 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.run_id + (" (ref)" if r.is_reference else ""),
                     format_value(r.seed),
                     r.status or "unknown",
-                    "-" if r.is_reference else ("pass" if r.passed else "FAIL"),
+                    "-"
+                    if r.is_reference
+                    else "noise"
+                    if r.seed_noise
+                    else ("pass" if r.passed else "FAIL"),
                     r.headline,
                 ]
                 for r in c.runs

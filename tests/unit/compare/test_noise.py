@@ -215,3 +215,33 @@ def test_repeats_of_a_seed_count_once_in_the_band():
     assert band.n == 2
     assert band.run_ids == ("S0", "S2")
     assert band.std == pytest.approx(statistics.stdev([0.10, 0.30]))
+
+
+def test_a_sweep_alone_passes_its_other_seeds_are_the_noise():
+    from reprobox.compare import exit_code, render_text
+
+    comparison = compare_runs(sweep([0.10, 0.12, 0.11]), metrics=["loss"])
+
+    assert comparison.passed and exit_code(comparison) == 0
+    assert [r.seed_noise for r in comparison.runs] == [False, True, True]
+    text = render_text(comparison)
+    assert (
+        "verdict: PASS (nothing beyond seed noise); 2 sweep run(s) with other seeds "
+        "measure the noise" in text
+    )
+
+
+def test_sweep_and_another_machine_are_judged_on_the_machine_run_alone():
+    from reprobox.compare import render_text
+    from reprobox.compare.metrics import Tolerance
+
+    runs = sweep([0.10, 0.12, 0.11])
+    near = clone(runs[0], "M2", options__seed_sweep=None, metrics={"loss": 0.105})
+    within = compare_runs([*runs, near], tolerances={"loss": Tolerance(abs=0.01)})
+    assert within.passed  # the seeds' 0.02 spread is no failure
+    assert "verdict: PASS (all 1 metric checks within tolerance" in render_text(within)
+
+    far = clone(runs[0], "M1", options__seed_sweep=None, metrics={"loss": 0.15})
+    beyond = compare_runs([*runs, far], tolerances={"loss": Tolerance(abs=0.01)})
+    assert not beyond.passed
+    assert "1 of 1 metric checks out of tolerance" in render_text(beyond)
