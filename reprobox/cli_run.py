@@ -146,7 +146,22 @@ def run(
         gpus, frozen.manifest, remote=bool(host or context)
     )
 
+    for flag, values in (("--host", host), ("--context", context)):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise InputError(
+                f"{flag} {twice[0]} is given twice",
+                hint="name each engine once; --repeat N runs N times on each",
+            )
+
     local = connect()
+    # Every engine answers before anything is built: a bad --host is found in
+    # a second, not after a build of several minutes.
+    engines = {"local": local} if not (host or context) else {}
+    for url in host:
+        engines[url] = connect(url)
+    for name in context:
+        engines[f"context:{name}"] = connect(context=name)
     tidy_killed_runs(cfg, local)
     built = _build(cfg, local, ca_cert)
     say(("built " if built.built else "using ") + built.tag)
@@ -154,11 +169,6 @@ def run(
         frozen.manifest, local, built, frozen.manifest_path
     )
 
-    engines = {"local": local} if not (host or context) else {}
-    for url in host:
-        engines[url] = connect(url)
-    for name in context:
-        engines[f"context:{name}"] = connect(context=name)
     images = {}
     for label, engine in engines.items():
         if engine is local:

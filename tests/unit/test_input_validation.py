@@ -457,3 +457,47 @@ def test_a_sane_reference_gives_its_run_options():
         "none",
     )
     assert dict(opts.extra_env) == {"A": "1"}
+
+
+@pytest.fixture
+def frozen_without_engine(project, monkeypatch):
+    """A project that looks frozen; connect and build are recorded, not real."""
+    from reprobox import cli_run, manifest
+
+    calls = []
+    monkeypatch.setattr(
+        manifest,
+        "load_frozen",
+        lambda cfg: SimpleNamespace(manifest={"data": [], "gpu": {}}),
+    )
+    monkeypatch.setattr(manifest, "check_data_unchanged", lambda cfg, m: None)
+    monkeypatch.setattr(cli_run, "_device_requests", lambda *a, **k: None)
+
+    def fake_connect(host=None, context=None):
+        calls.append(("connect", host, context))
+        if host == "unix:///nowhere.sock":
+            raise EngineError("no Docker engine answers at unix:///nowhere.sock")
+        return SimpleNamespace(host=host)
+
+    monkeypatch.setattr(engine, "connect", fake_connect)
+    monkeypatch.setattr(
+        cli_run, "_build", lambda *a: calls.append(("build",)) or pytest.fail("built")
+    )
+    return calls
+
+
+def test_an_engine_that_does_not_answer_is_found_before_the_build(
+    project, frozen_without_engine
+):
+    result = CliRunner().invoke(
+        app, ["run", str(project), "--host", "unix:///nowhere.sock"]
+    )
+    assert isinstance(result.exception, EngineError), result.output
+    assert ("build",) not in frozen_without_engine
+
+
+@pytest.mark.parametrize("flag", ["--host", "--context"])
+def test_an_engine_named_twice_is_refused(project, frozen_without_engine, flag):
+    error = run_error(project, flag, "a", flag, "b", flag, "a")
+    assert error.message == f"{flag} a is given twice"
+    assert frozen_without_engine == []
