@@ -70,6 +70,17 @@ def read_installed_distributions(python: str) -> list[InstalledDistribution]:
         rows = json.loads(completed.stdout)
     except json.JSONDecodeError:
         raise InputError(f"{python} printed no package list; is it a Python?") from None
+    if not isinstance(rows, list) or not all(
+        isinstance(row, dict)
+        and isinstance(row.get("name"), str)
+        and isinstance(row.get("version"), str)
+        and isinstance(row.get("direct_url"), (str, type(None)))
+        for row in rows
+    ):
+        raise InputError(
+            f"{python} printed a package list reprobox cannot read",
+            hint="give the python of the environment you trained in",
+        )
     return [
         InstalledDistribution(row["name"], row["version"], row.get("direct_url"))
         for row in rows

@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -26,6 +27,8 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _PER_REQUIREMENT_OPTIONS = re.compile(r"\s--[a-zA-Z].*$")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tgz", ".zip")
 _INCLUDE = ("-r", "--requirement")
+_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|cred", re.I)
+_VARIABLE_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _CONSTRAINT = ("-c", "--constraint")
 _EDITABLE = ("-e", "--editable")
 _INDEX_OPTIONS = (
@@ -278,6 +281,14 @@ def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> 
             f"{origin}: constraints files ({option}) are not supported",
             hint="put the pins into the requirements file itself",
         )
+    if option in _INDEX_OPTIONS and _written_credential(value):
+        # The file itself goes into the image, credential and all.
+        raise LockError(
+            f"{origin}: '{option} {redact_text(value)}' holds a credential, and "
+            "this file is copied into the image",
+            hint="remove the line; declare the index in the project config, its "
+            "credential as a ${NAME} reference",
+        )
     if option in _INDEX_OPTIONS:
         warnings.append(
             f"{origin}: ignored '{option} {redact_text(value)}'".rstrip()
@@ -286,6 +297,25 @@ def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> 
         )
         return
     warnings.append(f"{origin}: ignored pip option '{redact_text(option)}'")
+
+
+def _written_credential(url: str) -> bool:
+    """Tell whether url holds a password, token or secret query value as text.
+
+    A ${NAME} reference is no secret (pip fills it in from the environment),
+    nor is a user name beside a password (__token__:${PYPI_TOKEN}).
+    """
+    try:
+        parts = urlsplit(url)
+        secret = parts.password if parts.password is not None else parts.username
+    except ValueError:
+        return redact_text(url) != url
+    values = [secret or ""]
+    for item in parts.query.split("&"):
+        key, _, value = item.partition("=")
+        if _SECRET_PARAMETER.search(key):
+            values.append(value)
+    return any(_VARIABLE_REFERENCE.sub("", unquote(v)) for v in values)
 
 
 def _parse_requirement(line: str, origin: str) -> Requirement:

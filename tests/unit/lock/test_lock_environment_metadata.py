@@ -70,3 +70,26 @@ def test_a_name_that_is_not_one_is_refused_in_one_line(fake_runner, name):
         collect_requirements(python=PYTHON)
     assert "is not a package name" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "printed",
+    [
+        "{}",
+        '[{"name": "six"}]',
+        '[{"name": "six", "version": 1}]',
+        '[{"name": null, "version": "1"}]',
+        '[{"name": "six", "version": "1", "direct_url": 3}]',
+        '["six"]',
+        "3",
+    ],
+)
+def test_an_odd_package_list_is_one_input_error(fake_runner, printed):
+    from reprobox.errors import InputError
+
+    fake_runner(lambda argv: (0, printed, ""))
+    with pytest.raises(InputError) as info:
+        collect_requirements(python=PYTHON)
+    assert str(info.value).startswith(
+        f"{PYTHON} printed a package list reprobox cannot read"
+    )

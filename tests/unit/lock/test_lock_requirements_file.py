@@ -114,14 +114,14 @@ def test_index_options_are_ignored_with_a_redacted_warning(tmp_path):
     path = write(
         tmp_path,
         "r.txt",
-        "--extra-index-url https://__token__:hunter2-secret@pkgs.example/simple\n"
+        "--extra-index-url https://__token__:${HUNTER2}@pkgs.example/simple\n"
         "--find-links /opt/wheels\n-f /opt/wheels\nsix\n",
     )
     entries, warnings = read_requirements_file(path)
     assert lines_of(entries) == ["six"]
     assert len(warnings) == 3
     assert all("indexes come only from the project config" in w for w in warnings)
-    assert "hunter2-secret" not in "".join(warnings)
+    assert "HUNTER2" not in "".join(warnings)
     assert "https://***@pkgs.example/simple" in warnings[0]
 
 
