@@ -162,26 +162,23 @@ def frozen_environment(
             continue
         env[name] = environ[name]
     for name, value in env.items():  # all of them come from this shell
-        if not is_utf8(value):
-            key = "pass_env" if name in cfg.pass_env else "environment"
-            raise ConfigError(
-                cfg.source,
-                cfg.key(key) if key == "pass_env" else key,
-                f"{name}'s value in this shell is not UTF-8 text, which an image "
-                "variable and the manifest must be",
-                f"set {name} to UTF-8 text before freezing"
-                + (", or drop it from pass_env" if key == "pass_env" else ""),
-            )
-        if any(ch in value for ch in "\r\n\x00"):
-            key = "pass_env" if name in cfg.pass_env else "environment"
-            raise ConfigError(
-                cfg.source,
-                cfg.key(key) if key == "pass_env" else key,
-                f"{name}'s value in this shell holds a line break or NUL; an "
-                "image variable must be one line",
-                f"set {name} to one line before freezing"
-                + (", or drop it from pass_env" if key == "pass_env" else ""),
-            )
+        problem = (
+            "is not UTF-8 text, which an image variable and the manifest must be"
+            if not is_utf8(value)
+            else "holds a line break or NUL; an image variable must be one line"
+            if any(ch in value for ch in "\r\n\x00")
+            else None
+        )
+        if problem is None:
+            continue
+        from_pass_env = name in cfg.pass_env
+        raise ConfigError(
+            cfg.source,
+            cfg.key("pass_env") if from_pass_env else "environment",
+            f"{name}'s value in this shell {problem}",
+            f"set {name} to one line of UTF-8 text before freezing"
+            + (", or drop it from pass_env" if from_pass_env else ""),
+        )
     for name, value in cfg.env.items():
         if name in RESERVED or name.startswith("REPROBOX_"):
             raise ConfigError(
