@@ -92,3 +92,30 @@ class Interrupted(ReproboxError):
     def __init__(self, message: str, *, hint: str | None = None, records=()):
         super().__init__(message, hint=hint)
         self.records = list(records)  # the run records closed as interrupted
+
+
+def newer_schema_error(
+    path, kind: str, version: int, known: int, writer: object
+) -> InputError:
+    """Say that a file is of a newer schema, naming the reprobox that wrote it.
+
+    The writer's version is named only when it is newer than this reprobox: a
+    file whose schema number was raised by hand has nothing to upgrade to.
+    """
+    from packaging.version import InvalidVersion, Version
+
+    from reprobox import __version__
+
+    newer = None
+    if isinstance(writer, str) and writer:
+        try:
+            if Version(writer) > Version(__version__):
+                newer = f"reprobox {writer[:40]}"
+        except InvalidVersion:
+            pass
+    return InputError(
+        f"{path}: {kind} has schema_version {version}"
+        + (f" (written by {newer})" if newer else "")
+        + f", newer than reprobox {__version__} reads ({known})",
+        hint=f"upgrade to {newer} or later" if newer else "upgrade reprobox",
+    )

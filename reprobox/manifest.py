@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reprobox import __version__
 from reprobox.config import MAX_SEED, ProjectConfig
-from reprobox.errors import InputError
+from reprobox.errors import InputError, newer_schema_error
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -61,13 +60,12 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
     if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
         raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
     if data["schema_version"] > known_version:
-        writer = data.get("reprobox_version")
-        needed = f"reprobox {writer[:40]}" if isinstance(writer, str) and writer else ""
-        raise InputError(
-            f"{path}: {kind} has schema_version {data['schema_version']}"
-            + (f" (written by {needed})" if needed else "")
-            + f", newer than this reprobox {__version__} reads ({known_version})",
-            hint=f"upgrade to {needed} or later" if needed else "upgrade reprobox",
+        raise newer_schema_error(
+            path,
+            kind,
+            data["schema_version"],
+            known_version,
+            data.get("reprobox_version"),
         )
     return data
 

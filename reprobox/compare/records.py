@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reprobox import __version__
-from reprobox.errors import InputError
+from reprobox.errors import InputError, newer_schema_error
 
 RECORD_SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -239,16 +238,12 @@ def _check_record(path: Path, data: Any) -> None:
             hint="give the record.json that `reprobox run` wrote",
         )
     if version > RECORD_SCHEMA_VERSION:
-        writer = data.get("reprobox_version")
-        needed = (
-            f"reprobox {writer[:40]}"
-            if isinstance(writer, str) and writer
-            else "a newer reprobox"
-        )
-        raise InputError(
-            f"{path}: written by {needed} (record schema_version {version}); "
-            f"reprobox {__version__} reads up to {RECORD_SCHEMA_VERSION}",
-            hint=f"upgrade to {needed} or later",
+        raise newer_schema_error(
+            path,
+            "run record",
+            version,
+            RECORD_SCHEMA_VERSION,
+            data.get("reprobox_version"),
         )
     if not isinstance(data["run_id"], str) or not data["run_id"]:
         raise InputError(

@@ -75,18 +75,26 @@ def test_refuses_what_is_not_a_record(tmp_path, payload):
 
 def test_refuses_record_from_newer_reprobox(tmp_path):
     error = _error_for(tmp_path, json.dumps(record_data("A", schema_version=2)))
-    assert "written by a newer reprobox" in error.message
-    assert "schema_version 2" in error.message
-    assert error.hint == "upgrade to a newer reprobox or later"
+    assert "run record has schema_version 2, newer than" in error.message
+    assert error.hint == "upgrade reprobox"
 
 
 def test_newer_record_names_the_reprobox_version_needed(tmp_path):
     # brkc F11: docs/schemas.md promises the reprobox version needed.
     data = record_data("A", schema_version=2, reprobox_version="9.1.0")
     error = _error_for(tmp_path, json.dumps(data))
-    assert "written by reprobox 9.1.0 (record schema_version 2)" in error.message
-    assert f"reprobox {__version__} reads up to 1" in error.message
+    assert error.message.endswith(
+        "run record has schema_version 2 (written by reprobox 9.1.0), newer than "
+        f"reprobox {__version__} reads (1)"
+    )
     assert error.hint == "upgrade to reprobox 9.1.0 or later"
+
+
+def test_a_newer_schema_from_no_newer_reprobox_just_asks_for_an_upgrade(tmp_path):
+    data = record_data("A", schema_version=2, reprobox_version=__version__)
+    error = _error_for(tmp_path, json.dumps(data))
+    assert "written by" not in error.message
+    assert error.hint == "upgrade reprobox"
 
 
 def test_refuses_damaged_fields(tmp_path):
