@@ -36,7 +36,7 @@ from reprobox.errors import InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
-from reprobox.share import carries_build_labels, lock_labels
+from reprobox.share import carries_build_labels, lock_labels, manifest_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
@@ -459,7 +459,7 @@ def image_labels(
         f"{LABEL_PREFIX}.project": frozen.manifest["project"]["name"],
         f"{LABEL_PREFIX}.context-digest": digest,
         f"{LABEL_PREFIX}.manifest-sha256": frozen.manifest_sha256,
-        f"{LABEL_PREFIX}.manifest": frozen.core_text,
+        **manifest_labels(frozen.core_text),
     }
     if code is not None:
         labels[CODE_LABEL] = code

@@ -39,6 +39,7 @@ REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 LOCK_PART_CHARS = 30_000  # ≤ 120 KB even if every character took 4 bytes
 MAX_LOCK_PARTS = 40  # 1.2 MB of lock in all; the whole argv must fit in 2 MB
 MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
+MAX_MANIFEST_PARTS = 20  # 600,000 characters; with the lock still under 2 MB
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
 BUNDLE_INDEX = "reprobox-bundle.json"
@@ -403,29 +404,60 @@ def carries_build_labels(engine: Engine, image: str, expected: dict[str, str]) -
     return ours(actual) == ours(expected)
 
 
+def _split_label(key: str, text: str) -> dict[str, str]:
+    """Return text as labels key, key.1, key.2, ... of LOCK_PART_CHARS each."""
+    parts = [
+        text[i : i + LOCK_PART_CHARS] for i in range(0, len(text), LOCK_PART_CHARS)
+    ] or [""]
+    labels = {key: parts[0]}
+    for index, part in enumerate(parts[1:], start=1):
+        labels[f"{key}.{index}"] = part
+    return labels
+
+
+def _join_label(labels: dict[str, str], key: str) -> str | None:
+    """Return the text that labels key, key.1, ... carry, joined; None if absent."""
+    if key not in labels:
+        return None
+    parts = [labels[key]]
+    index = 1
+    while f"{key}.{index}" in labels:
+        parts.append(labels[f"{key}.{index}"])
+        index += 1
+    return "".join(parts)
+
+
 def lock_labels(lock: str) -> dict[str, str]:
     """Return the labels that carry lock, in parts small enough for argv."""
-    parts = [
-        lock[i : i + LOCK_PART_CHARS] for i in range(0, len(lock), LOCK_PART_CHARS)
-    ]
-    if not parts or len(parts) > MAX_LOCK_PARTS:
-        return {} if parts else {LOCK_LABEL: ""}
-    labels = {LOCK_LABEL: parts[0]}
-    for index, part in enumerate(parts[1:], start=1):
-        labels[f"{LOCK_LABEL}.{index}"] = part
-    return labels
+    labels = _split_label(LOCK_LABEL, lock)
+    return {} if len(labels) > MAX_LOCK_PARTS else labels
 
 
 def lock_from_labels(labels: dict[str, str]) -> str | None:
     """Return the lock an image's labels carry, joined from its parts, or None."""
-    if LOCK_LABEL not in labels:
-        return None
-    parts = [labels[LOCK_LABEL]]
-    index = 1
-    while f"{LOCK_LABEL}.{index}" in labels:
-        parts.append(labels[f"{LOCK_LABEL}.{index}"])
-        index += 1
-    return "".join(parts)
+    return _join_label(labels, LOCK_LABEL)
+
+
+def manifest_labels(manifest_text: str) -> dict[str, str]:
+    """Return the labels that carry the manifest, in parts small enough for argv.
+
+    A project with many data files has a manifest larger than one argument may
+    be (128 KiB): it travels in parts, like the lock. Unlike the lock it cannot
+    be left out, so one too large for the build's argv is refused.
+    """
+    labels = _split_label(MANIFEST_LABEL, manifest_text)
+    if len(labels) > MAX_MANIFEST_PARTS:
+        raise InputError(
+            f"the manifest is {len(manifest_text) // 1000} KB, more than an image's "
+            f"labels can carry ({MAX_MANIFEST_PARTS * LOCK_PART_CHARS // 1000} KB)",
+            hint="declare fewer, larger data files (an archive of many small ones)",
+        )
+    return labels
+
+
+def manifest_from_labels(labels: dict[str, str]) -> str | None:
+    """Return the manifest text an image's labels carry, joined; None if absent."""
+    return _join_label(labels, MANIFEST_LABEL)
 
 
 def reference_from_labels(labels: dict[str, str]) -> dict[str, Any] | None:

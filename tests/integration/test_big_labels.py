@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import secrets
 
 import docker.errors
@@ -51,3 +52,38 @@ def test_a_300_kb_lock_builds_and_reads_back_whole(tmp_path):
     finally:
         with contextlib.suppress(docker.errors.ImageNotFound):
             engine.client.images.remove(tag, force=True)
+
+
+def test_a_project_with_1500_data_files_builds_and_its_labels_hold_the_manifest(
+    tmp_path, engine_cleanup
+):
+    # Its manifest (~200 KB of data fingerprints) is more than one argv argument.
+    from conftest import TEST_PROJECTS, copy_project, run_reprobox
+
+    from reprobox.share import MANIFEST_LABEL, manifest_from_labels
+
+    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    files = [f"shards/part-{index:04d}.csv" for index in range(1500)]
+    (path / "shards").mkdir()
+    for index, rel in enumerate(files):
+        (path / rel).write_text(f"{index}\n")
+    config = path / "reprobox.toml"
+    listed = ", ".join(f'"{rel}"' for rel in ["data.csv", *files])
+    config.write_text(
+        config.read_text().replace('data = ["data.csv"]', f"data = [{listed}]")
+    )
+
+    run_reprobox("freeze", str(path))
+    manifest = (path / ".reprobox" / "manifest.json").read_text()
+    assert len(manifest) > 128 * 1024
+    built = run_reprobox("build", str(path), "--json")
+    image = engine_cleanup.client.images.get(json.loads(built.stdout)["image_id"])
+
+    assert manifest_from_labels(image.labels) == manifest
+    parts = [
+        k
+        for k in image.labels
+        if k.startswith(MANIFEST_LABEL + ".") or k == MANIFEST_LABEL
+    ]
+    assert len(parts) == -(-len(manifest) // 30_000)
