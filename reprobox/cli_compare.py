@@ -63,7 +63,7 @@ def _project_settings(paths: list[Path]) -> dict:
     A manifest that is there but damaged is an error naming it: silently
     comparing without its tolerances would turn a pass into a fail (or back).
     """
-    from reprobox.manifest import SCHEMA_VERSION, read_versioned_json
+    from reprobox.manifest import SCHEMA_VERSION, check_metrics, read_versioned_json
 
     for path in paths:
         for parent in [path.resolve(), *path.resolve().parents]:
@@ -71,61 +71,9 @@ def _project_settings(paths: list[Path]) -> dict:
             if parent.name != ".reprobox" or not manifest.is_file():
                 continue
             data = read_versioned_json(manifest, "manifest", SCHEMA_VERSION)
-            metrics = data.get("metrics") or {}
-            compare = metrics.get("compare") if isinstance(metrics, dict) else None
-            tolerances = (
-                metrics.get("tolerances") if isinstance(metrics, dict) else None
-            )
-            valid = (
-                isinstance(metrics, dict)
-                and (
-                    compare is None
-                    or isinstance(compare, list)
-                    and all(isinstance(name, str) for name in compare)
-                )
-                and (tolerances is None or _sane_tolerances(tolerances))
-            )
-            if not valid:
-                raise InputError(
-                    f"{manifest}: manifest field 'metrics' is damaged",
-                    hint="run `reprobox freeze` again",
-                )
-            _check_tolerance_bounds(manifest, tolerances or {})
-            return metrics
+            check_metrics(manifest, data)
+            return data.get("metrics") or {}
     return {}
-
-
-def _sane_tolerances(tolerances: object) -> bool:
-    def number(value: object) -> bool:
-        return value is None or (
-            isinstance(value, (int, float)) and not isinstance(value, bool)
-        )
-
-    return isinstance(tolerances, dict) and all(
-        isinstance(bounds, dict)
-        and set(bounds) <= {"abs", "rel"}
-        and all(number(v) for v in bounds.values())
-        for bounds in tolerances.values()
-    )
-
-
-def _check_tolerance_bounds(manifest: Path, tolerances: dict) -> None:
-    """Refuse a manifest tolerance that is negative or not finite, naming it."""
-    from reprobox.compare.records import as_number, short_repr
-
-    for name, bounds in sorted(tolerances.items()):
-        for kind, value in sorted(bounds.items()):
-            number = as_number(value)
-            if value is not None and not (
-                number is not None and 0 <= number < math.inf
-            ):
-                shown = short_repr(value)
-                raise InputError(
-                    f"{manifest}: metrics.tolerances.{name}.{kind} is {shown}; "
-                    "it must be a finite number >= 0",
-                    hint="fix [metrics] tolerances in the project's config, then "
-                    "run `reprobox freeze` again",
-                )
 
 
 def _comparison(paths, reference, tol, metric, epsilon):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -18,6 +19,7 @@ from reprobox.cli import (
     _load,
     app,
     interruptible,
+    project_holding,
     say,
     warn_if_it_enters_an_image,
 )
@@ -310,35 +312,80 @@ def _echo_err(line: str) -> None:
     typer.echo(line, err=True)
 
 
+def _verify_runs_dir() -> Path:
+    """Return verify's default runs folder: under .reprobox/ inside a project.
+
+    A folder beside a project's code would go into its image and change its
+    tag, as `report` avoids too; elsewhere the rerun goes to ./reprobox-verify.
+    """
+    project = project_holding(Path.cwd())
+    if project is None:
+        return Path("reprobox-verify")
+    return Path(os.path.relpath(project / ".reprobox" / "verify"))
+
+
+def _verify_reference(path: Path) -> dict:
+    """Read --reference: one record, not a folder of several to pick from."""
+    from reprobox.compare import load_records
+
+    records = load_records([path])
+    if len(records) > 1:
+        newest = records[-1].path
+        raise InputError(
+            f"--reference {path} holds {len(records)} run records; verify "
+            "compares with one",
+            hint=f"name one record, e.g. --reference {newest}",
+        )
+    return dict(records[0].data)
+
+
 @app.command(short_help="Rerun an image and compare with its reference run.")
 @interruptible
 def verify(
     image: str = typer.Argument(..., help="Image reference or id made by reprobox."),
     reference: Path | None = typer.Option(
-        None, "--reference", help="Reference record (default: the image's own)."
+        None,
+        "--reference",
+        help="Reference record: a record.json or a run folder holding one "
+        "(default: the image's own).",
     ),
-    runs_dir: Path = typer.Option(
-        Path("reprobox-verify"), "--runs-dir", help="Where the rerun's record goes."
+    runs_dir: Path | None = typer.Option(
+        None,
+        "--runs-dir",
+        help="Where the rerun's record goes (default: .reprobox/verify/ inside a "
+        "project folder, else ./reprobox-verify).",
     ),
     host: str | None = HostOpt,
     context: str | None = ContextOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Rerun an image from its labels and compare with its reference run."""
-    from reprobox.compare import load_records, render_json, render_text
+    """Rerun an image from its labels and compare with its reference run.
+
+    The rerun takes the reference's seed, profile, --cpus, --memory, network
+    and --env, and as many GPUs as it used.
+    """
+    from reprobox.compare import render_json, render_text
     from reprobox.engine import connect
     from reprobox.verify import verify_image
 
+    if runs_dir is None:
+        runs_dir = _verify_runs_dir()
     if runs_dir.exists() and not runs_dir.is_dir():
         raise InputError(
             f"{runs_dir}: cannot write the run's files there: not a folder",
             hint="the runs folder must be a folder: give another --runs-dir",
         )
+    ref_data = _verify_reference(reference) if reference else None
     warn_if_it_enters_an_image(runs_dir / "record.json")
     engine = connect(host, context)
-    ref_data = load_records([reference])[-1].data if reference else None
     result = verify_image(
-        engine, image, runs_dir=runs_dir, reference=ref_data, on_log=_echo_err
+        engine,
+        image,
+        runs_dir=runs_dir,
+        reference=ref_data,
+        reference_name=f"--reference {reference}",
+        remote=bool(host or context),
+        on_log=_echo_err,
     )
     if as_json:
         typer.echo(

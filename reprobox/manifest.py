@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +206,57 @@ def check_manifest(path: Path, data: dict[str, Any]) -> None:
             f"{path}: manifest field 'seed' is {seed!r}, not an integer 0..4294967295",
             hint="run `reprobox freeze` again",
         )
+    check_metrics(path, data)
+
+
+def check_metrics(path: Path, data: dict[str, Any]) -> None:
+    """Raise InputError unless a manifest's metrics settings can judge runs.
+
+    compare, report and verify read metrics.compare and metrics.tolerances: a
+    string where the list belongs would be compared letter by letter, and a
+    negative tolerance fails every run. Each is named with its field.
+    """
+    metrics = data.get("metrics")
+    if metrics is None:
+        return
+    fix = "run `reprobox freeze` again"
+    if not isinstance(metrics, dict):
+        raise InputError(
+            f"{path}: manifest field 'metrics' is damaged (not an object)", hint=fix
+        )
+    compare = metrics.get("compare")
+    if compare is not None and not _fits(compare, "list of strings"):
+        raise InputError(
+            f"{path}: manifest field 'metrics.compare' is damaged (not a list of "
+            "strings)",
+            hint=fix,
+        )
+    tolerances = metrics.get("tolerances")
+    if tolerances is not None and not isinstance(tolerances, dict):
+        raise InputError(
+            f"{path}: manifest field 'metrics.tolerances' is damaged (not an object)",
+            hint=fix,
+        )
+    from reprobox.compare.records import as_number, short_repr
+
+    for name, bounds in sorted((tolerances or {}).items()):
+        if not isinstance(bounds, dict) or not set(bounds) <= {"abs", "rel"}:
+            raise InputError(
+                f"{path}: manifest field 'metrics.tolerances.{name}' is damaged "
+                "(not an object of abs and rel)",
+                hint=fix,
+            )
+        for kind, value in sorted(bounds.items()):
+            number = as_number(value) if not isinstance(value, str) else None
+            if value is not None and not (
+                number is not None and 0 <= number < math.inf
+            ):
+                raise InputError(
+                    f"{path}: metrics.tolerances.{name}.{kind} is "
+                    f"{short_repr(value)}; it must be a finite number >= 0",
+                    hint="fix [metrics] tolerances in the project's config, then "
+                    "run `reprobox freeze` again",
+                )
 
 
 def _read_frozen(path: Path, sha256: str | None, root: Path, fix: str) -> str:

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
+from reprobox.compare.records import _check_record
 from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
-from reprobox.engine import Engine, image_id, image_layers_digest
+from reprobox.engine import LABEL_PREFIX, Engine, image_id, image_layers_digest
 from reprobox.envvars import RESERVED
-from reprobox.errors import InputError
+from reprobox.errors import CompatibilityError, InputError
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
+    REFERENCE_LABEL,
     check_image_reference,
     labels_of,
     lock_from_labels,
@@ -33,6 +35,8 @@ from reprobox.share import (
     reference_from_labels,
     same_build,
 )
+
+MANIFEST_SHA_LABEL = f"{LABEL_PREFIX}.manifest-sha256"
 
 
 @dataclass
@@ -48,6 +52,61 @@ class Verification:
     def passed(self) -> bool:
         return (
             not self.problems and self.comparison is not None and self.comparison.passed
+        )
+
+
+def manifest_from_labels(labels: dict[str, str], image: str) -> dict[str, Any]:
+    """Return the manifest an image's label carries, refusing a damaged one.
+
+    The label is what verify reruns by: it must still be the text its sha256
+    label was taken of, and have the shape build and compare read (a string
+    for metrics.compare would be compared letter by letter).
+    """
+    where = f"image {image}: label {MANIFEST_LABEL}"
+    text = labels[MANIFEST_LABEL]
+    expected = labels.get(MANIFEST_SHA_LABEL)
+    if expected is None:
+        raise InputError(
+            f"image {image}: label {MANIFEST_SHA_LABEL} is missing, so its "
+            "manifest cannot be checked",
+            hint="verify images from `reprobox build`, `push` or `import`",
+        )
+    if sha256_bytes(text.encode("utf-8")) != expected:
+        raise InputError(
+            f"{where} does not match label {MANIFEST_SHA_LABEL}: the manifest "
+            "was changed after the build",
+            hint="verify the image as it was built, pushed or exported",
+        )
+    try:
+        manifest = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InputError(
+            f"{where} is not valid JSON",
+            hint="verify the image as it was built, pushed or exported",
+        ) from None
+    if not isinstance(manifest, dict):
+        raise InputError(
+            f"{where} holds no manifest (not a JSON object)",
+            hint="verify the image as it was built, pushed or exported",
+        )
+    check_manifest(Path(where), manifest)
+    return manifest
+
+
+def check_reference(reference: dict[str, Any], where: str) -> None:
+    """Refuse a reference record verify cannot hold a rerun to.
+
+    Its fields get the record reader's checks (image, options, metrics must be
+    objects...), and it must be a run that succeeded: a failed run has no
+    numbers to compare with.
+    """
+    _check_record(Path(where), reference)
+    status = reference.get("status")
+    if status != "succeeded":
+        raise InputError(
+            f"{where}: that run {str(status)[:40] or 'has no status'}, so it has no "
+            "numbers to verify against",
+            hint="give a record of a run that succeeded",
         )
 
 
@@ -116,6 +175,19 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
         or not MIN_CPUS <= cpus < MAX_CPUS
     ):
         raise refuse("options.cpus", cpus, f"a CPU count from {MIN_CPUS}")
+    memory = options.get("memory")
+    if memory is not None and not (isinstance(memory, str) and _is_memory_size(memory)):
+        raise refuse("options.memory", memory, "a size Docker accepts, e.g. 4g")
+    gpus = options.get("gpus")
+    if gpus is not None:
+        if not isinstance(gpus, str):
+            raise refuse("options.gpus", gpus, "all, a count or device=ID[,ID]")
+        try:
+            gpus = _gpu_count(gpus)
+        except InputError:
+            raise refuse(
+                "options.gpus", gpus, "all, a count or device=ID[,ID]"
+            ) from None
     network = options.get("network") or "bridge"
     if network not in NETWORKS:
         raise refuse("options.network", network, "bridge or none")
@@ -139,9 +211,50 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
         seed=seed,
         profile=profile,
         cpus=float(cpus) if cpus is not None else None,
+        memory=memory,
+        gpus=gpus,
         extra_env=ref_env,
         network=network,
     )
+
+
+def _is_memory_size(memory: str) -> bool:
+    from reprobox.runner import memory_bytes
+
+    try:
+        memory_bytes(memory)
+    except InputError:
+        return False
+    return True
+
+
+def _gpu_count(gpus: str) -> str | None:
+    """Return the reference's --gpus as the GPUs to ask for here: all or a count.
+
+    A device=ID list names GPUs of the machine the reference ran on, which
+    this one need not have; what the rerun needs is as many GPUs.
+    """
+    from reprobox.gpu.devices import describe_gpus, parse_gpus_option
+
+    requests = parse_gpus_option(gpus)
+    if requests and requests[0].device_ids:
+        return str(len(requests[0].device_ids))
+    return describe_gpus(requests)
+
+
+def _gpu_requests(manifest: dict[str, Any], gpus: str, image: str, remote: bool):
+    """Check this machine can give the rerun the reference's GPUs; return them."""
+    from reprobox.gpu.preflight import GPU_HOST_FIX, gpu_preflight
+
+    try:
+        return gpu_preflight(manifest, gpus, remote=remote)
+    except CompatibilityError as exc:
+        # The preflight's fix says "run without --gpus": verify has no such flag.
+        raise CompatibilityError(
+            f"image {image}: its reference run used GPUs and the rerun asks for "
+            f"as many ({exc.message.removesuffix('; ' + GPU_HOST_FIX)})",
+            hint=exc.hint or "verify it on a machine with as many GPUs",
+        ) from None
 
 
 def installed_mismatches(lock_text: str, packages: dict[str, str]) -> list[str]:
@@ -174,15 +287,29 @@ def sealed_copy(engine: Engine, image: str, found: str) -> str | None:
     return sealed
 
 
+def _label_reference(labels: dict[str, str], image: str) -> dict[str, Any] | None:
+    """Return the reference record an image's label carries, naming the image."""
+    try:
+        return reference_from_labels(labels)
+    except InputError as exc:
+        raise InputError(f"image {image}: {exc.message}", hint=exc.hint) from None
+
+
 def verify_image(
     engine: Engine,
     image: str,
     *,
     runs_dir: Path,
     reference: dict[str, Any] | None = None,
+    reference_name: str = "--reference",
+    remote: bool = False,
     on_log: Callable[[str], None] | None = None,
 ) -> Verification:
-    """Check image against its labels and reference, rerun it, and compare."""
+    """Check image against its labels and reference, rerun it, and compare.
+
+    reference_name names a given reference in messages; remote says the engine
+    was named with --host or --context (its GPUs cannot be checked from here).
+    """
     check_image_reference(image)
     # Docker bind-mounts only absolute paths; a relative runs folder is the user's.
     runs_dir = Path(runs_dir).absolute()
@@ -195,20 +322,27 @@ def verify_image(
             hint="pull it, or `reprobox import` its bundle",
         )
     labels = labels_of(engine, found, shown=image)
-    if reference is None and reference_from_labels(labels) is None:
+    if reference is None and _label_reference(labels, image) is None:
         sealed = sealed_copy(engine, image, found)
         if sealed is not None:
             if on_log:
                 on_log(f"verifying {image}-sealed: {image} with its reference record")
             found = sealed
             labels = labels_of(engine, found, shown=image)
-    reference = reference or reference_from_labels(labels)
+    # Everything verify reruns by is checked before any container exists: a
+    # damaged label found after the training would leave a rerun unjudged.
+    manifest = manifest_from_labels(labels, image)
     if reference is None:
-        raise InputError(
-            f"image {image} carries no reference run record",
-            hint="`reprobox push` or `reprobox export` seal one in, "
-            "or pass --reference",
-        )
+        reference = _label_reference(labels, image)
+        if reference is None:
+            raise InputError(
+                f"image {image} carries no reference run record",
+                hint="`reprobox push` or `reprobox export` seal one in, "
+                "or pass --reference",
+            )
+        check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")
+    else:
+        check_reference(reference, reference_name)
     result = Verification(image=image)
     result.problems = check_image_integrity(
         labels, image_layers_digest(engine, found), reference
@@ -216,8 +350,6 @@ def verify_image(
     if result.problems:
         return result
 
-    manifest = json.loads(labels[MANIFEST_LABEL])
-    check_manifest(Path(f"image {image}: label {MANIFEST_LABEL}"), manifest)
     if manifest["data"]:
         names = ", ".join(entry["path"] for entry in manifest["data"])
         raise InputError(
@@ -227,6 +359,13 @@ def verify_image(
             "record with the reference",
         )
     opts = reference_options(reference, image)
+    if opts.gpus:
+        opts = replace(
+            opts, device_requests=_gpu_requests(manifest, opts.gpus, image, remote)
+        )
+        for warning in opts.device_requests.warnings:
+            if on_log:
+                on_log(f"warning: {warning}")
     target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
     record = run_in_container(
         target,
@@ -247,7 +386,7 @@ def verify_image(
         return result
     packages = (record.get("machine") or {}).get("packages") or {}
     result.problems += installed_mismatches(lock_from_labels(labels) or "", packages)
-    metrics = manifest.get("metrics") or {}
+    metrics = manifest.get("metrics") or {}  # checked by manifest_from_labels
     result.comparison = compare_runs(
         [
             Record(path=Path("reference"), data=reference),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -297,7 +298,11 @@ def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
         }
     )
     monkeypatch.setattr(verify, "image_id", lambda engine, ref: "sha256:" + "1" * 64)
-    monkeypatch.setattr(verify, "labels_of", lambda *a, **k: {MANIFEST_LABEL: manifest})
+    labels = {
+        MANIFEST_LABEL: manifest,
+        "org.reprobox.manifest-sha256": hashlib.sha256(manifest.encode()).hexdigest(),
+    }
+    monkeypatch.setattr(verify, "labels_of", lambda *a, **k: labels)
     monkeypatch.setattr(verify, "image_layers_digest", lambda engine, ref: None)
     monkeypatch.setattr(verify, "check_image_integrity", lambda *args: [])
     targets = []
@@ -311,7 +316,12 @@ def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
         object(),
         "reprobox/digits:1",
         runs_dir=Path("reprobox-verify"),
-        reference={"seed": 1},
+        reference={
+            "schema_version": 1,
+            "run_id": "r1",
+            "status": "succeeded",
+            "seed": 1,
+        },
     )
     assert result.problems == ["the rerun failed: stop here"]
     assert targets[0].runs_dir == tmp_path / "reprobox-verify"

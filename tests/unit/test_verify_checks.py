@@ -1,0 +1,297 @@
+"""What verify checks before any container starts: labels, reference, settings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reprobox import verify
+from reprobox.cli import app
+from reprobox.errors import CompatibilityError, InputError
+from reprobox.gpu.preflight import GpuRequests
+from reprobox.manifest import check_manifest
+from reprobox.share import MANIFEST_LABEL, REFERENCE_LABEL
+
+IMAGE = "reprobox/digits:0123456789abcdef"
+LAYERS = "sha256:" + "1" * 64
+
+
+def manifest(**changes) -> dict:
+    data = {
+        "project": {"name": "digits", "command": ["python", "train.py"]},
+        "packages": {"lock_sha256": hashlib.sha256(b"").hexdigest()},
+        "python": "3.11",
+        "base_image": {"ref": "reprobox-base:bookworm-py3.11"},
+        "environment": {},
+        "data": [],
+        "determinism": {"profile": "default"},
+        "metrics": {"compare": ["test_accuracy"], "tolerances": {}},
+    }
+    data.update(changes)
+    return data
+
+
+def labels_for(data: dict, reference: dict | None = None, sha: str | None = None):
+    text = json.dumps(data, sort_keys=True)
+    labels = {
+        MANIFEST_LABEL: text,
+        "org.reprobox.manifest-sha256": sha
+        or hashlib.sha256(text.encode()).hexdigest(),
+        "org.reprobox.lock": "",
+    }
+    if reference is not None:
+        labels[REFERENCE_LABEL] = json.dumps(reference)
+    return labels
+
+
+def reference_record(**changes) -> dict:
+    data = {
+        "schema_version": 1,
+        "run_id": "20240101T000000Z-abcdef",
+        "status": "succeeded",
+        "project": "digits",
+        "seed": 42,
+        "metrics": {"test_accuracy": 0.97},
+        "image": {"id": "sha256:" + "1" * 64, "layers": LAYERS},
+        "options": {},
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def image(monkeypatch, tmp_path):
+    """An image on a fake engine; a rerun is recorded, never started."""
+    state = {"labels": labels_for(manifest(), reference_record()), "runs": []}
+    monkeypatch.setattr(verify, "image_id", lambda engine, ref: "sha256:" + "1" * 64)
+    monkeypatch.setattr(verify, "labels_of", lambda *a, **k: state["labels"])
+    monkeypatch.setattr(verify, "image_layers_digest", lambda engine, ref: LAYERS)
+
+    def fake_run(target, engine, **kwargs):
+        state["runs"].append(kwargs["opts"])
+        return {"status": "failed", "error": {"message": "stopped by the test"}}
+
+    monkeypatch.setattr(verify, "run_in_container", fake_run)
+    return state
+
+
+def verify_error(state, tmp_path, **kwargs) -> InputError:
+    with pytest.raises(InputError) as info:
+        verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v", **kwargs)
+    assert state["runs"] == [], "a container started before the refusal"
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+# --- F19: the manifest label is checked like a manifest on disk -------------
+
+
+def test_a_sane_image_reaches_the_rerun(image, tmp_path):
+    result = verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v")
+    assert result.problems == ["the rerun failed: stopped by the test"]
+    assert len(image["runs"]) == 1
+
+
+def test_metrics_compare_as_a_string_is_refused_before_the_rerun(image, tmp_path):
+    # brkc F19: "test_accuracy" was compared as metrics t, e, s, _, a, ...
+    bad = manifest(metrics={"compare": "test_accuracy"})
+    image["labels"] = labels_for(bad, reference_record())
+    error = verify_error(image, tmp_path)
+    assert error.message == (
+        f"image {IMAGE}: label {MANIFEST_LABEL}: manifest field 'metrics.compare' "
+        "is damaged (not a list of strings)"
+    )
+
+
+def test_a_negative_tolerance_is_refused_before_the_rerun(image, tmp_path):
+    # brkc F19b: it trained the whole rerun, then named neither image nor metric.
+    bad = manifest(
+        metrics={"compare": [], "tolerances": {"test_accuracy": {"abs": -1}}}
+    )
+    image["labels"] = labels_for(bad, reference_record())
+    error = verify_error(image, tmp_path)
+    assert error.message.startswith(f"image {IMAGE}: label {MANIFEST_LABEL}: ")
+    assert "metrics.tolerances.test_accuracy.abs is -1" in error.message
+    assert not (tmp_path / "v").exists()  # no record left without a verdict
+
+
+def test_a_manifest_label_edited_after_the_build_is_refused(image, tmp_path):
+    labels = labels_for(manifest(), reference_record())
+    edited = manifest(python="3.12")
+    labels[MANIFEST_LABEL] = json.dumps(edited, sort_keys=True)
+    image["labels"] = labels
+    error = verify_error(image, tmp_path)
+    assert error.message.startswith(
+        f"image {IMAGE}: label {MANIFEST_LABEL} does not match label "
+        "org.reprobox.manifest-sha256"
+    )
+
+
+def test_a_manifest_label_without_its_sha256_label_is_refused(image, tmp_path):
+    del image["labels"]["org.reprobox.manifest-sha256"]
+    error = verify_error(image, tmp_path)
+    assert "org.reprobox.manifest-sha256 is missing" in error.message
+
+
+def test_build_refuses_damaged_metrics_in_a_manifest_too():
+    with pytest.raises(InputError, match="'metrics.compare' is damaged"):
+        check_manifest(Path("manifest.json"), manifest(metrics={"compare": "x"}))
+    with pytest.raises(InputError, match=r"metrics.tolerances.x.rel is 'NaN'"):
+        check_manifest(
+            Path("manifest.json"),
+            manifest(metrics={"tolerances": {"x": {"rel": "NaN"}}}),
+        )
+
+
+# --- F2: the reference record's shape is checked before it is read ----------
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"image": "weird"}, "image must be a JSON object"),
+        ({"options": ["x"]}, "options must be a JSON object"),
+        ({"status": "failed"}, "that run failed, so it has no numbers"),
+    ],
+)
+def test_a_damaged_reference_label_is_one_error_naming_it(
+    image, tmp_path, change, words
+):
+    image["labels"] = labels_for(manifest(), reference_record(**change))
+    error = verify_error(image, tmp_path)
+    assert error.message.startswith(f"image {IMAGE}: label {REFERENCE_LABEL}: ")
+    assert words in error.message
+
+
+def test_a_given_reference_is_named_as_given(image, tmp_path):
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=reference_record(status="interrupted"),
+        reference_name="--reference r.json",
+    )
+    assert error.message.startswith("--reference r.json: that run interrupted")
+
+
+# --- the reference's resources: --memory and GPUs are reapplied -------------
+
+
+def test_the_reference_memory_limit_and_gpu_count_are_reapplied():
+    opts = verify.reference_options(
+        {"options": {"memory": "4g", "gpus": "device=0,3", "cpus": 2}}, "img:1"
+    )
+    assert (opts.memory, opts.gpus, opts.cpus) == ("4g", "2", 2.0)
+    assert verify.reference_options({"options": {"gpus": "all"}}, "i").gpus == "all"
+    assert verify.reference_options({"options": {"gpus": None}}, "i").gpus is None
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"memory": "lots"}, "options.memory"),
+        ({"memory": 4}, "options.memory"),
+        ({"memory": "1k"}, "options.memory"),  # below what Docker accepts
+        ({"gpus": "device=0;rm"}, "options.gpus"),
+        ({"gpus": 2}, "options.gpus"),
+    ],
+)
+def test_odd_resource_settings_in_a_reference_are_refused(options, field):
+    with pytest.raises(InputError) as info:
+        verify.reference_options({"options": options}, "img:1")
+    assert f"reference record field {field} is" in info.value.message
+
+
+def test_a_gpu_reference_reruns_on_as_many_gpus(image, tmp_path, monkeypatch):
+    asked = []
+
+    def preflight(manifest, gpus, *, remote=False, **kw):
+        asked.append((gpus, remote))
+        return GpuRequests(["req"], checked=True, warnings=["driver note"])
+
+    monkeypatch.setattr("reprobox.gpu.preflight.gpu_preflight", preflight)
+    ref = reference_record(options={"gpus": "device=GPU-0123456789ab"})
+    image["labels"] = labels_for(manifest(), ref)
+    logged = []
+    verify.verify_image(
+        object(), IMAGE, runs_dir=tmp_path / "v", remote=True, on_log=logged.append
+    )
+    assert asked == [("1", True)]
+    assert image["runs"][0].device_requests == ["req"]
+    assert image["runs"][0].gpus == "1"
+    assert logged == ["warning: driver note"]
+
+
+def test_a_gpu_reference_on_a_machine_without_gpus_is_refused_first(
+    image, tmp_path, monkeypatch
+):
+    def preflight(manifest, gpus, **kw):
+        raise CompatibilityError(
+            "--gpus all: no NVIDIA driver on this machine (nvidia-smi not found); "
+            "run without --gpus or on a GPU host"
+        )
+
+    monkeypatch.setattr("reprobox.gpu.preflight.gpu_preflight", preflight)
+    image["labels"] = labels_for(manifest(), reference_record(options={"gpus": "all"}))
+    with pytest.raises(CompatibilityError) as info:
+        verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v")
+    assert image["runs"] == []
+    assert info.value.message.startswith(
+        f"image {IMAGE}: its reference run used GPUs and the rerun asks for as many"
+    )
+    assert "run without --gpus" not in info.value.message
+
+
+# --- the command: --reference and the default runs folder -------------------
+
+
+def write_run(folder: Path, run_id: str, seed: int) -> Path:
+    path = folder / run_id / "record.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(reference_record(run_id=run_id, seed=seed)))
+    return path
+
+
+def test_a_reference_folder_of_several_runs_asks_for_one(tmp_path, monkeypatch):
+    # brkc F18: the newest record (a sweep's seed 2) was taken silently.
+    runs = tmp_path / "runs"
+    write_run(runs, "20240101T000000Z-aaaaaa", 0)
+    newest = write_run(runs, "20240101T000001Z-bbbbbb", 2)
+    monkeypatch.setattr(
+        "reprobox.engine.connect", lambda *a: pytest.fail("engine asked")
+    )
+    result = CliRunner().invoke(app, ["verify", IMAGE, "--reference", str(runs)])
+    assert isinstance(result.exception, InputError), result.output
+    assert result.exception.message == (
+        f"--reference {runs} holds 2 run records; verify compares with one"
+    )
+    assert str(newest) in result.exception.hint
+
+
+def test_a_reference_run_folder_is_its_one_record(tmp_path):
+    from reprobox.cli_share import _verify_reference
+
+    path = write_run(tmp_path / "runs", "20240101T000000Z-aaaaaa", 0)
+    assert _verify_reference(path.parent)["run_id"] == "20240101T000000Z-aaaaaa"
+
+
+def test_the_default_runs_folder_stays_out_of_a_project_image(tmp_path, monkeypatch):
+    # newu: ./reprobox-verify inside a project went into its image.
+    from reprobox.cli_share import _verify_runs_dir
+
+    project = tmp_path / "proj"
+    (project / "src").mkdir(parents=True)
+    (project / "reprobox.toml").write_text('command = "python t.py"\n')
+    monkeypatch.chdir(project / "src")
+    assert _verify_runs_dir() == Path("../.reprobox/verify")
+    monkeypatch.chdir(tmp_path)
+    assert _verify_runs_dir() == Path("reprobox-verify")
+
+
+def test_verify_help_names_the_default_runs_folder():
+    result = CliRunner().invoke(app, ["verify", "--help"], terminal_width=200)
+    assert ".reprobox/verify/" in result.output
+    assert "reprobox-verify" in result.output
