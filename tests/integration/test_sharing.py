@@ -8,6 +8,7 @@ module share one project and run in file order (push, tamper, export, import).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import tarfile
@@ -179,6 +180,81 @@ def test_a_tampered_lock_fails_verify_before_training(
         engine1_client.containers.list(all=True, filters={"ancestor": tampered.id})
         == []
     )
+
+
+MANIFEST_LABEL = "org.reprobox.manifest"
+MANIFEST_SHA_LABEL = "org.reprobox.manifest-sha256"
+
+
+def _relabelled(client, cleanup, source_id: str, tag: str, labels: dict):
+    """Return the id of an image FROM source_id with labels replaced, tagged tag."""
+    image, _ = client.images.build(
+        fileobj=io.BytesIO(f"FROM {source_id}\n".encode()),
+        tag=tag,
+        rm=True,
+        labels=labels,
+    )
+    cleanup.image_ids.append(image.id)
+    return image
+
+
+def test_a_damaged_manifest_label_is_refused_before_any_container(
+    cli, shared, engine1_client, two_engine_cleanup, tmp_path
+):
+    """brkc F19/F19b: the rerun trained first, then compared letters or stopped."""
+    built = engine1_client.images.get(shared.image_id)
+    manifest = json.loads(built.labels[MANIFEST_LABEL])
+    reference = (
+        shared.path / ".reprobox" / "runs" / shared.reference["run_id"] / "record.json"
+    )
+
+    def relabel(name: str, metrics: dict, keep_sha: bool = False):
+        text = json.dumps({**manifest, "metrics": metrics}, sort_keys=True)
+        sha = built.labels[MANIFEST_SHA_LABEL] if keep_sha else sha256_text(text)
+        tag = f"reprobox/{shared.name}:{name}"
+        labels = {MANIFEST_LABEL: text, MANIFEST_SHA_LABEL: sha}
+        return tag, _relabelled(
+            engine1_client, two_engine_cleanup, built.id, tag, labels
+        )
+
+    cases = [
+        (relabel("cmpstr", {"compare": "test_accuracy"}), "'metrics.compare'"),
+        (
+            relabel("negtol", {"tolerances": {"test_loss": {"abs": -1}}}),
+            "metrics.tolerances.test_loss.abs is -1",
+        ),
+        (
+            relabel("edited", {"compare": ["test_loss"]}, keep_sha=True),
+            f"does not match label {MANIFEST_SHA_LABEL}",
+        ),
+    ]
+    for (tag, image), words in cases:
+        runs = tmp_path / tag.rsplit(":", 1)[1]
+        result = cli.run(
+            "verify",
+            tag,
+            "--reference",
+            str(reference),
+            "--host",
+            ENGINE1,
+            "--runs-dir",
+            str(runs),
+            check=False,
+        )
+        assert result.returncode == 2, result.describe()
+        assert "Traceback" not in result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert f"image {tag}: label {MANIFEST_LABEL}" in line, line
+        assert words in line, line
+        assert not runs.exists()
+        assert (
+            engine1_client.containers.list(all=True, filters={"ancestor": image.id})
+            == []
+        )
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @pytest.fixture(scope="module")
