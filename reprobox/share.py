@@ -455,7 +455,7 @@ def manifest_labels(manifest_text: str) -> dict[str, str]:
     return labels
 
 
-def manifest_from_labels(labels: dict[str, str]) -> str | None:
+def manifest_text_from_labels(labels: dict[str, str]) -> str | None:
     """Return the manifest text an image's labels carry, joined; None if absent."""
     return _join_label(labels, MANIFEST_LABEL)
 

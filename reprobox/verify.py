@@ -31,6 +31,7 @@ from reprobox.share import (
     check_image_reference,
     labels_of,
     lock_from_labels,
+    manifest_text_from_labels,
     pull_by_digest,
     reference_from_labels,
     same_build,
@@ -63,7 +64,7 @@ def manifest_from_labels(labels: dict[str, str], image: str) -> dict[str, Any]:
     for metrics.compare would be compared letter by letter).
     """
     where = f"image {image}: label {MANIFEST_LABEL}"
-    text = labels[MANIFEST_LABEL]
+    text = manifest_text_from_labels(labels) or ""
     expected = labels.get(MANIFEST_SHA_LABEL)
     if expected is None:
         raise InputError(
@@ -116,7 +117,7 @@ def check_image_integrity(
     """Return what is wrong with an image's labels and layers, if anything."""
     problems = []
     try:
-        manifest = json.loads(labels[MANIFEST_LABEL])
+        manifest = json.loads(manifest_text_from_labels(labels) or "")
     except (ValueError, RecursionError):
         return [f"label {MANIFEST_LABEL} is not valid JSON"]
     if not isinstance(manifest, dict):
@@ -373,7 +374,9 @@ def verify_image(
         image_ref=image,
         image_id=found,
         manifest=manifest,
-        manifest_sha256=sha256_bytes(labels[MANIFEST_LABEL].encode("utf-8")),
+        manifest_sha256=sha256_bytes(
+            (manifest_text_from_labels(labels) or "").encode("utf-8")
+        ),
         opts=opts,
         on_log=on_log,
     )

@@ -60,7 +60,7 @@ def test_a_project_with_1500_data_files_builds_and_its_labels_hold_the_manifest(
     # Its manifest (~200 KB of data fingerprints) is more than one argv argument.
     from conftest import TEST_PROJECTS, copy_project, run_reprobox
 
-    from reprobox.share import MANIFEST_LABEL, manifest_from_labels
+    from reprobox.share import MANIFEST_LABEL, manifest_text_from_labels
 
     path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
     engine_cleanup.add(name)
@@ -80,7 +80,7 @@ def test_a_project_with_1500_data_files_builds_and_its_labels_hold_the_manifest(
     built = run_reprobox("build", str(path), "--json")
     image = engine_cleanup.client.images.get(json.loads(built.stdout)["image_id"])
 
-    assert manifest_from_labels(image.labels) == manifest
+    assert manifest_text_from_labels(image.labels) == manifest
     parts = [
         k
         for k in image.labels

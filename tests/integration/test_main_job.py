@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.share import lock_from_labels, manifest_from_labels
+from reprobox.share import lock_from_labels, manifest_text_from_labels
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -159,7 +159,7 @@ def test_image_labels_carry_manifest_and_lock(digits_project, docker_client):
     frozen = digits_project.path / ".reprobox"
     assert image.id == digits_project.image_id
     labels = image.labels
-    assert manifest_from_labels(labels) == (frozen / "manifest.json").read_text()
+    assert manifest_text_from_labels(labels) == (frozen / "manifest.json").read_text()
     lock = (frozen / "requirements.lock").read_text()
     assert lock_from_labels(labels) == lock
     # In parts of 30,000 characters: one --label argument must stay < 128 KiB.
@@ -201,7 +201,7 @@ def test_code_only_change_reuses_dependency_layers(
     new = docker_client.images.get(info["image_id"]).attrs["RootFS"]["Layers"]
     base = docker_client.images.get(BASE_IMAGE).attrs["RootFS"]["Layers"]
     shared = next(
-        (i for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new))
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
     )
     print(
         f"[digits] layers: {len(old)} old, {len(new)} new, {shared} shared, "
