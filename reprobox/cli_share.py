@@ -159,14 +159,6 @@ def _check_export_target(cfg, output: Path) -> None:
 
     check_output_target(output, "--output")
     target = output.resolve()
-    if target.is_file() and not _is_bundle(target):
-        # A bundle replaces only a bundle: not reprobox.toml, not another
-        # project's train.py, not any file that happens to be there.
-        raise InputError(
-            f"--output {output} exists and is not a reprobox bundle; export "
-            "replaces only an earlier bundle",
-            hint="remove it first, or write the bundle to another file",
-        )
     root = cfg.root.resolve()
     if target.is_file() and target.is_relative_to(root):
         rel = target.relative_to(root).as_posix()
@@ -176,6 +168,14 @@ def _check_export_target(cfg, output: Path) -> None:
                 "bundle there would destroy it",
                 hint="write the bundle outside the project folder",
             )
+    if target.is_file() and not _is_bundle(target):
+        # A bundle replaces only a bundle: not reprobox.toml, not another
+        # project's train.py, not any file that happens to be there.
+        raise InputError(
+            f"--output {output} exists and is not a reprobox bundle; export "
+            "replaces only an earlier bundle",
+            hint="remove it first, or write the bundle to another file",
+        )
     warn_if_it_enters_an_image(output)
 
 

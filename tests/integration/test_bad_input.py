@@ -604,7 +604,7 @@ CASES = [
         ("import", "{tmp}/nope.tar"),
         EXIT_USAGE,
         ("{tmp}/nope.tar", "no such file"),
-        "from export",
+        "written by export",
     ),
     Case(
         "import-not-a-bundle",
@@ -744,7 +744,7 @@ CASES = [
         RUN,
         EXIT_ENGINE,
         ("unix:///tmp/nonexistent.sock", "no Docker engine"),
-        "--host",
+        "DOCKER_HOST",
         setup=engine_unreachable,
     ),
     Case(
