@@ -627,6 +627,12 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
     with tarfile.open(path, "r:") as tar:
         index = _read_bundle_index(tar, path)
         expected = index.get("files", {})
+        extra = sorted(set(tar.getnames()) - set(expected) - {BUNDLE_INDEX})
+        if extra:
+            raise InputError(
+                f"{path}: bundle member {extra[0]!r} is not in its index",
+                hint="import only bundles made by `reprobox export`",
+            )
         texts: dict[str, str] = {}
         for name, sha in sorted(expected.items()):
             if name not in BUNDLE_MEMBERS:
@@ -722,7 +728,9 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
     with tarfile.open(fileobj=fileobj, mode="r:") as image_tar:
         _check_member_names(image_tar, refuse)
         try:
-            entries = json.loads(image_tar.extractfile("manifest.json").read())
+            entries = _strict_json(image_tar.extractfile("manifest.json").read())
+        except _AmbiguousJSON as exc:
+            raise refuse(f"its image archive's manifest.json {exc}") from None
         except (KeyError, AttributeError, ValueError, RecursionError):
             raise refuse("its image archive has no readable manifest.json") from None
         if not (
@@ -732,6 +740,9 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
         ):
             raise refuse("its image archive must hold exactly one image")
         entry = entries[0]
+        unknown = sorted(set(entry) - _MANIFEST_ENTRY_KEYS)
+        if unknown:
+            raise refuse(f"its image archive's manifest names {_short(unknown[0])}")
         tags = entry.get("RepoTags")
         if tags:
             raise refuse(f"its image archive names tags: {_short(tags)}")
@@ -752,7 +763,12 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
     if "sha256:" + hashlib.sha256(config_bytes).hexdigest() != index["image_id"]:
         raise refuse(f"its image is not {index['image_id']}")
     try:
-        config = json.loads(config_bytes)
+        config = _strict_json(config_bytes)
+    except _AmbiguousJSON as exc:
+        raise refuse(f"its image config {exc}") from None
+    except (ValueError, RecursionError):
+        raise refuse("its image config is damaged") from None
+    try:
         run_config = config.get("config") or config.get("Config") or {}
         labels = run_config.get("Labels") or {}
         layers = (config.get("rootfs") or {}).get("diff_ids")
@@ -769,6 +785,38 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
             f"tag {index['tag']!r} is not the one its labels give ({_short(expected)})"
         )
     return build_essence(run_config, layers)
+
+
+# What export's `docker save` writes for an image entry; docker load reads
+# JSON keys whatever their case, so only these exact names are let through.
+_MANIFEST_ENTRY_KEYS = {"Config", "RepoTags", "Layers", "LayerSources"}
+
+
+class _AmbiguousJSON(ValueError):
+    """JSON that Go's decoder (docker) could read otherwise than Python does."""
+
+
+def _strict_json(data: bytes) -> Any:
+    """Parse JSON, refusing keys repeated in any letter case.
+
+    Go's encoding/json matches keys case-insensitively and lets the last one
+    win: {"RepoTags": null, "repotags": [...]} is tagless to Python, tagged to
+    docker load. Refusing such objects makes both read the same thing.
+    """
+
+    def pairs(items):
+        seen: dict[str, str] = {}
+        for key, _ in items:
+            folded = key.casefold()
+            if folded in seen:
+                raise _AmbiguousJSON(
+                    f"has keys {_short(seen[folded])} and {_short(key)}, which "
+                    "docker reads as one"
+                )
+            seen[folded] = key
+        return dict(items)
+
+    return json.loads(data, object_pairs_hook=pairs)
 
 
 # Files docker load reads for names and tags; each must be one plain file.

@@ -228,3 +228,69 @@ def test_a_lock_too_large_for_labels_is_left_out():
 
     labels = lock_labels("x" * (30_000 * MAX_LOCK_PARTS + 1))
     assert labels == {} and lock_from_labels(labels) is None
+
+
+def archive_with_manifest(manifest_text: str, config: bytes) -> tuple[bytes, str]:
+    config_id = hashlib.sha256(config).hexdigest()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in [
+            ("manifest.json", manifest_text.replace("CFG", config_id).encode()),
+            (f"{config_id}.json", config),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue(), "sha256:" + config_id
+
+
+@pytest.mark.parametrize(
+    ("manifest_text", "why"),
+    [
+        (
+            '[{"Config": "CFG.json", "RepoTags": null, '
+            '"repotags": ["reprobox-base:bookworm-py3.11"], "Layers": []}]',
+            "has keys 'RepoTags' and 'repotags', which docker reads as one",
+        ),
+        (
+            '[{"Config": "CFG.json", "config": "other.json", "Layers": []}]',
+            "has keys 'Config' and 'config', which docker reads as one",
+        ),
+        (
+            '[{"Config": "CFG.json", "Layers": [], "REPOTAGS": ["x:1"]}]',
+            "its image archive's manifest names 'REPOTAGS'",
+        ),
+    ],
+)
+def test_keys_docker_reads_whatever_their_case_cannot_smuggle_tags(
+    tmp_path, manifest_text, why
+):
+    config = json.dumps({"config": {"Labels": GOOD_LABELS}, "rootfs": {}}).encode()
+    archive, image = archive_with_manifest(manifest_text, config)
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, image))
+    assert why in info.value.message
+
+
+def test_an_image_config_with_keys_of_two_cases_is_refused(tmp_path):
+    config = (
+        b'{"config": {"Labels": {}}, "Config": {"Labels": '
+        + json.dumps(GOOD_LABELS).encode()
+        + b'}, "rootfs": {}}'
+    )
+    archive, image = archive_with_manifest(
+        '[{"Config": "CFG.json", "RepoTags": null, "Layers": []}]', config
+    )
+    with pytest.raises(InputError, match="its image config has keys 'config' and"):
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, image))
+
+
+def test_a_member_the_index_does_not_name_is_refused(tmp_path):
+    path = tmp_path / "b.tar"
+    write_bundle(path, MEMBERS)
+    with tarfile.open(path, "a") as tar:
+        info = tarfile.TarInfo("evil.sh")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"rm\n"))
+    with pytest.raises(InputError, match="bundle member 'evil.sh' is not in its index"):
+        import_bundle(NoEngine(), path)
