@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from reprobox.config import ProjectConfig
+from reprobox.config import ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
 
 # Numerics settings copied from the freezing shell into the image: they changed
@@ -64,7 +64,16 @@ _SECRET_INSIDE_NAME = re.compile(
     r"|(?:API|ACCESS|AUTH|PRIVATE|SSH|SIGNING|MASTER|ENCRYPTION|SECRET)_?KEY"
     r"|(?<!BY)PASS$"
 )
-_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+(:[^/\s@]*)?@", re.I)
+# Any userinfo in a URL: a user name (often the token itself) or a password,
+# with or without a user before it (redis://:pw@host).
+_URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@]*[^/\s@:][^/\s@]*@", re.I)
+# URLs that are a credential by themselves: whoever has one can post or act.
+_SECRET_URLS = re.compile(
+    r"hooks\.slack\.com/|discord(?:app)?\.com/api/webhooks/|\.webhook\.office\.com/"
+    r"|outlook\.office\.com/webhook/|hooks\.zapier\.com/hooks/"
+    r"|api\.telegram\.org/bot|chat\.googleapis\.com/v1/spaces/",
+    re.I,
+)
 # Values whose shape gives them away, whatever the variable is called: the
 # published formats of common tokens and keys, bearer headers and JWTs, and
 # credentials passed in a URL's query string.
@@ -75,12 +84,15 @@ _SECRET_VALUES = re.compile(
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
     r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
     r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{40,}"
+    r"|xapp-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca)_[a-f0-9]{32}"
+    r"|dapi[a-f0-9]{32}|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
+    r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}|nvapi-[A-Za-z0-9_-]{20,}"
+    r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r")|^(?:Bearer|Basic|token)\s+\S{8,}"
-    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+"
-    # key=value connection strings (libpq, ODBC): password=..., pwd=...
-    r"|(?:^|[\s;])(?:password|passwd|pwd)\s*=\s*[^\s;]",
+    r")|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
+    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
     re.I,
 )
 # Variables that would break the image if copied from the freezing shell.
@@ -103,6 +115,56 @@ _AWS_SECRET = re.compile(
 )
 
 
+# name=value settings inside a value (connection strings, flags, query-like
+# lists): AccountKey=..., SharedAccessSignature=..., --password=..., and the
+# "name": "value" of JSON.
+_SETTINGS = re.compile(
+    r"""(?:^|[\s;&,?'"{(])-{0,2}([A-Za-z][\w.-]*)\s*=\s*[^\s;&,'"]"""
+    r"""|"([A-Za-z][\w.-]*)"\s*:\s*"[^"\s]"""
+)
+# How the name of a credential setting ends, separators dropped and lowercase.
+_SECRET_SETTING_ENDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "signature",
+    "token",
+    "credential",
+    "credentials",
+    "apikey",
+    "accesskey",
+    "accountkey",
+    "authkey",
+    "clientkey",
+    "encryptionkey",
+    "masterkey",
+    "privatekey",
+    "secretkey",
+    "signingkey",
+    "subscriptionkey",
+)
+# Tokenizer settings that name a vocabulary token, not a credential (--eos_token).
+_VOCABULARY_TOKENS = re.compile(
+    r"(?:bos|eos|pad|unk|sep|cls|mask|special|start|end|additional)s?token$"
+)
+
+
+def secret_setting_name(name: str) -> bool:
+    """Tell whether a setting or option called name holds a credential value."""
+    flat = re.sub(r"[^a-z0-9]", "", name.lower())
+    if flat in ("pwd", "pass", "sig"):
+        return True  # ODBC's pwd=, Azure SAS's sig=
+    return flat.endswith(_SECRET_SETTING_ENDS) and not _VOCABULARY_TOKENS.search(flat)
+
+
+def _holds_secret_setting(value: str) -> bool:
+    return any(
+        secret_setting_name(match.group(1) or match.group(2))
+        for match in _SETTINGS.finditer(value)
+    )
+
+
 def looks_secret(name: str, value: str | None = None) -> bool:
     """Tell whether a variable looks like it holds a credential."""
     upper = name.upper()
@@ -113,10 +175,40 @@ def looks_secret(name: str, value: str | None = None) -> bool:
         value
         and (
             _URL_CREDENTIALS.search(value)
+            or _SECRET_URLS.search(value)
             or _SECRET_VALUES.search(value)
             or _AWS_SECRET.match(value)
+            or _holds_secret_setting(value)
         )
     )
+
+
+_ASSIGNMENT = re.compile(r"([A-Z_][A-Z0-9_]*)=(.+)", re.S)
+
+
+def command_holds_secret(command: Sequence[str]) -> bool:
+    """Tell whether a command line carries a credential in any of its arguments.
+
+    Beyond values that look secret by themselves: an option named for one with
+    its value attached (--password=X) or in the next argument (--api-key X),
+    and a variable set for the program (env WANDB_API_KEY=X python ...).
+    """
+    for i, arg in enumerate(command):
+        if looks_secret("", arg):
+            return True
+        assignment = _ASSIGNMENT.fullmatch(arg)
+        if assignment and looks_secret(assignment.group(1)):
+            return True
+        option = re.fullmatch(r"--?([A-Za-z][\w.-]*)", arg)
+        following = command[i + 1] if i + 1 < len(command) else ""
+        if (
+            option
+            and secret_setting_name(option.group(1))
+            and following
+            and not following.startswith("-")
+        ):
+            return True
+    return False
 
 
 def is_utf8(value: str) -> bool:
@@ -134,6 +226,13 @@ def frozen_environment(
     """Return the variables the image sets, and warnings about skipped ones."""
     warnings: list[str] = []
     env = {}
+    # An index URL's ${NAME} is a secret by its use, whatever it is called.
+    index_credentials = {
+        ref
+        for url in (cfg.index_url or "", *cfg.extra_index_urls)
+        for ref in referenced_variables(url)
+    }
+    index_values = {environ[n] for n in index_credentials if environ.get(n)}
     for name in BAKED_FROM_HOST:
         if name not in environ:
             continue
@@ -153,6 +252,13 @@ def frozen_environment(
             continue
         if name not in environ:
             warnings.append(f"pass_env: {name} is not set here; it is not frozen")
+            continue
+        if name in index_credentials or environ[name] in index_values:
+            warnings.append(
+                f"pass_env: {name} is a credential of the package indexes "
+                f"(${{{name}}} in an index URL) and is never written; give it at run "
+                f"time with `reprobox run --env {name}`"
+            )
             continue
         if looks_secret(name, environ[name]):
             warnings.append(

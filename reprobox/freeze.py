@@ -18,7 +18,7 @@ from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.dockerfile import render_dockerfile
-from reprobox.envvars import frozen_environment, looks_secret
+from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
 from reprobox.errors import ConfigError, InputError, LockError
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
@@ -227,15 +227,14 @@ def freeze_project(
     lock = resolve(image.requirements, indexes, image.glibc)
     check_nvidia_wheels(image, lock.pins)
 
-    for arg in cfg.command:
-        if looks_secret("", arg):
-            raise ConfigError(
-                cfg.source,
-                cfg.key("command"),
-                "holds what looks like a secret, which would "
-                "be written into the Dockerfile, manifest and image labels",
-                "read it from an environment variable, given with `reprobox run --env`",
-            )
+    if command_holds_secret(cfg.command):
+        raise ConfigError(
+            cfg.source,
+            cfg.key("command"),
+            "holds what looks like a secret, which would "
+            "be written into the Dockerfile, manifest and image labels",
+            "read it from an environment variable, given with `reprobox run --env`",
+        )
     env, env_warnings = frozen_environment(cfg, environ)
     env, gpu_env_warnings = strict_gpu_environment(env, cfg.profile)
     vcs_lock = vcs_lock_text(lock.vcs_requirements)

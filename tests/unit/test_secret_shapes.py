@@ -1,0 +1,125 @@
+"""Credentials recognised by their shape, their use, or their place in a command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox.config import ProjectConfig
+from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
+
+
+def _cfg(tmp_path: Path, **kwargs) -> ProjectConfig:
+    return ProjectConfig(
+        root=tmp_path,
+        source=tmp_path / "reprobox.toml",
+        name="proj",
+        command=("python", "train.py"),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # key=value connection strings naming a key, secret, password or signature
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=bXlrZXk=;"
+        "EndpointSuffix=core.windows.net",
+        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;"
+        "SharedAccessKey=c2VjcmV0",
+        "BlobEndpoint=https://a.blob.core.windows.net/;SharedAccessSignature=sv=1",
+        "Server=db;Database=app;Uid=u;Pwd=hunter2;",
+        "client_secret=abc123 client_id=app",
+        '{"type": "service", "private_key": "abc"}',
+        # a password in a URL, with or without a user
+        "redis://:s3cret@cache.internal:6379/0",
+        "amqp://guest:guest@mq/",
+        # URLs that are a credential by themselves
+        "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX",
+        "https://discord.com/api/webhooks/123/abcdef",
+        "https://acme.webhook.office.com/webhookb2/abc@def/IncomingWebhook/x/y",
+        "https://api.telegram.org/bot123456:ABCDEF/sendMessage",
+        # well-known token prefixes
+        "xoxb-1234567890-abcdefghij",
+        "xapp-1-A0000-1234567890-abcdef",
+        "sk_live_abcdefghijklmnop1234",
+        "SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+        "dapi0123456789abcdef0123456789abcdef",
+        "ya29.a0AfH6SMBabcdefghijklmnopqrstuvwxyz",
+        "Authorization: Bearer abcdefghijklmnop",
+    ],
+)
+def test_credential_shapes_look_secret_whatever_the_name(value):
+    assert looks_secret("MY_SETTING", value) is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "--xla_gpu_deterministic_ops=true --xla_dump_to=/tmp/x",
+        "--eos_token=</s> --pad_token=<pad>",
+        "--max_tokens=512",
+        "sort_key=date",
+        "redis://cache.internal:6379/0",
+        "https://hooks.example.com/services/x",
+        "user@example.com",
+    ],
+)
+def test_lookalikes_do_not(value):
+    assert looks_secret("MY_SETTING", value) is False
+
+
+def test_connection_string_in_pass_env_is_not_frozen(tmp_path):
+    cfg = _cfg(tmp_path, pass_env=("AZURE_STORAGE", "REDIS_URL", "HOOK_URL"))
+    environ = {
+        "AZURE_STORAGE": "AccountName=a;AccountKey=bXlrZXk=",
+        "REDIS_URL": "redis://:pw@h:6379",
+        "HOOK_URL": "https://hooks.slack.com/services/T0/B0/X",
+    }
+    env, warnings = frozen_environment(cfg, environ)
+    assert env == {}
+    assert len(warnings) == 3
+
+
+def test_index_credential_in_pass_env_is_not_frozen(tmp_path):
+    cfg = _cfg(
+        tmp_path,
+        pass_env=("BRKE_TOK", "SAME_VALUE", "PLAIN"),
+        extra_index_urls=("https://pkgs.example/${BRKE_TOK}/simple/",),
+    )
+    environ = {"BRKE_TOK": "abc123plain", "SAME_VALUE": "abc123plain", "PLAIN": "1"}
+    env, warnings = frozen_environment(cfg, environ)
+    assert env == {"PLAIN": "1"}
+    assert any("BRKE_TOK is a credential of the package indexes" in w for w in warnings)
+    assert any("SAME_VALUE is a credential" in w for w in warnings)
+    assert not any("abc123plain" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python", "train.py", "--password=hunter2"],
+        ["python", "train.py", "--token=abc"],
+        ["python", "train.py", "--api-key", "abc"],
+        ["python", "train.py", "--hf_token", "abc"],
+        ["env", "WANDB_API_KEY=abc", "python", "train.py"],
+        ["python", "train.py", "wandb.api_key=abc"],
+    ],
+)
+def test_command_secrets_are_found(command):
+    assert command_holds_secret(command) is True
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python", "train.py", "--max-tokens", "512"],
+        ["python", "train.py", "--eos-token", "</s>"],
+        ["python", "train.py", "--token-budget", "5"],
+        ["env", "OMP_NUM_THREADS=4", "python", "train.py", "--lr=0.1"],
+        ["python", "train.py", "--use-token", "--epochs", "3"],
+    ],
+)
+def test_ordinary_commands_are_not_flagged(command):
+    assert command_holds_secret(command) is False
