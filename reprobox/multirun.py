@@ -69,10 +69,15 @@ def plan_jobs(
 ) -> list[RunJob]:
     """Return every run to make, in order: engine, then seed, then repeat."""
     if repeat < 1:
-        raise InputError("--repeat must be 1 or more")
+        raise InputError(f"--repeat {repeat} is not a count", hint="give 1 or more")
     seed_list = list(seeds) if seeds else [base.seed]
-    if len(engine_labels) * len(seed_list) * repeat > MAX_RUNS:
-        raise InputError(f"that is more than {MAX_RUNS} runs")
+    total = len(engine_labels) * len(seed_list) * repeat
+    if total > MAX_RUNS:
+        raise InputError(
+            f"{len(engine_labels)} engine(s) x {len(seed_list)} seed(s) x --repeat "
+            f"{repeat} make {total} runs, more than {MAX_RUNS}",
+            hint="fewer seeds, repeats or engines",
+        )
     jobs = []
     for label in engine_labels:
         # One sweep per engine: a band that pooled two machines would count the

@@ -125,9 +125,24 @@ def _lock_path(runs_dir: Path, run_id: str) -> Path:
 
 
 def hold_run_lock(runs_dir: Path, run_id: str) -> int:
-    """Take the lock that says run_id's reprobox is alive; return its descriptor."""
-    fd = os.open(_lock_path(runs_dir, run_id), os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    """Take the lock that says run_id's reprobox is alive; return its descriptor.
+
+    The lock file is made and locked under a name no closer looks at, then
+    renamed into place: a concurrent `reprobox run` tidying killed runs can
+    never find it unlocked and close this brand-new run as abandoned.
+    """
+    final = _lock_path(runs_dir, run_id)
+    temp = final.with_name(f"{final.name}.{os.getpid()}.new")
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(temp, final)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
     return fd
 
 
@@ -294,6 +309,15 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
         raise InputError(
             f"--env {reserved[0]}: the image sets it; overriding it breaks the run",
             hint=f"drop --env {reserved[0]}",
+        )
+    hash_seed = opts.extra_env.get("PYTHONHASHSEED")
+    if hash_seed is not None and not (
+        hash_seed == "random"
+        or (re.fullmatch(r"[0-9]{1,10}", hash_seed) and int(hash_seed) <= 4294967295)
+    ):
+        raise InputError(
+            f"--env PYTHONHASHSEED={hash_seed!r} is not what Python accepts",
+            hint="give random or a whole number from 0 to 4294967295, or use --seed",
         )
     for name in THREAD_COUNT_VARS:
         value = opts.extra_env.get(name)
@@ -465,7 +489,14 @@ _CAPTURE_SHAPES: dict[str, Callable[[Any], bool]] = {
             (v.get("tensorflow") or {}).get("version", ""), (str, type(None))
         )
     ),
-    "keras": _dict_or_none,
+    "keras": lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and isinstance(v.get("version"), (str, type(None)))
+            and v.get("jit_compile") in (True, False, "auto", None)
+        )
+    ),
     "machine_cpu": _dict_or_none,
     "threads": _dict_or_none,
     "gpu": lambda v: v is None or isinstance(v, (dict, list)),
@@ -570,6 +601,28 @@ class _PendingStart:
         if self.error is not None:
             raise self.error
         return self.container
+
+
+class _DeferredSignals:
+    """Hold SIGINT/SIGTERM/SIGHUP for a while, then act on one that came."""
+
+    def __init__(self):
+        self.caught: int | None = None
+        self.previous = {sig: signal.getsignal(sig) for sig in _HELD}
+        for sig in _HELD:
+            signal.signal(sig, self._note)
+
+    def _note(self, signum, frame) -> None:
+        self.caught = self.caught or signum
+
+    def release(self) -> int | None:
+        """Put the handlers back; return the signal that came meanwhile, if any."""
+        _release_signals(self.previous)
+        return self.caught
+
+
+def _defer_signals() -> _DeferredSignals:
+    return _DeferredSignals()
 
 
 def _hold_signals() -> dict:
@@ -682,6 +735,10 @@ def run_in_container(
             image_digest=image_digest,
         )
     except (ReproboxError, KeyboardInterrupt, _Stop):
+        if not (run_dir / "record.json").exists():
+            # Stopped before the record was written, so before any container:
+            # nothing ran, and an empty folder would look like a lost run.
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
     except Exception as exc:
         # A bug must not leave the record "running" for good: the lock goes
@@ -791,6 +848,7 @@ def _run_locked(
     started = time.time()
     container = None
     pending: _PendingStart | None = None
+    log_copy: int | None = None
     log_lines: list[str] = []
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     in_main = threading.current_thread() is threading.main_thread()
@@ -805,9 +863,10 @@ def _run_locked(
         # Made before the container can plant a link under that name.
         log_fd = os.open(
             run_dir / LOG_NAME,
-            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+            os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
             0o644,
         )
+        log_copy = os.dup(log_fd)  # to put the log back if the script replaces it
         log_file = open(log_fd, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
         pending = _PendingStart(engine, spec)
         container = pending.result()
@@ -832,6 +891,8 @@ def _run_locked(
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
     except BaseException as exc:
+        if log_copy is not None:
+            os.close(log_copy)
         if container is None and isinstance(exc, InputError):
             # The engine refused the settings: no container, so no run to record.
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -910,13 +971,72 @@ def _run_locked(
             "message": f"training command exited with {exit_code}",
             "log_tail": "\n".join(log_lines[-20:]),
         }
-    _finish(record, run_dir, started, status=status, exit_code=exit_code, error=error)
-    record["warnings"] += _data_changed_during(target, manifest)
+    # The container is done: from here to the final record, a signal must not
+    # leave the record "running" with its lock gone (hashing large data files
+    # and giving the folder back take a while), so a signal waits until it is
+    # written, then stops reprobox (and any runs still to come).
+    deferred = _defer_signals() if in_main else None
     try:
-        _write_record(record_path, record)
-    except OSError as exc:
-        raise _write_failure(exc, record_path) from None
+        _finish(
+            record, run_dir, started, status=status, exit_code=exit_code, error=error
+        )
+        record["warnings"] += _data_changed_during(target, manifest)
+        record["warnings"] += _restore_log(run_dir, log_copy)
+        try:
+            _write_record(record_path, record)
+        except OSError as exc:
+            raise _write_failure(exc, record_path) from None
+    finally:
+        caught = deferred.release() if deferred is not None else None
+    if caught is not None:
+        raise Interrupted(
+            f"run {run_id} {record['status']}, then reprobox was interrupted; "
+            f"record in {record_path}",
+            records=[record],
+        )
     return record
+
+
+def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:
+    """Put reprobox's container log back if the script replaced it; warn if so.
+
+    The folder is the container's to write: it may unlink container.log and
+    leave a link (to a host file) or a folder in its place. What reprobox wrote
+    is still in the open file; the name is taken back and given that content.
+    """
+    if log_copy is None:
+        return []
+    path = run_dir / LOG_NAME
+    try:
+        ours = os.fstat(log_copy)
+        try:
+            there = os.lstat(path)
+            if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
+                return []
+            if stat.S_ISDIR(there.st_mode):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            offset = 0
+            while chunk := os.pread(log_copy, 1 << 20, offset):
+                out.write(chunk)
+                offset += len(chunk)
+    except OSError as exc:
+        return [
+            f"{LOG_NAME} was replaced by the training script and could not be "
+            f"put back ({exc.strerror})"
+        ]
+    finally:
+        os.close(log_copy)
+    return [
+        f"{LOG_NAME} was replaced by the training script (a link, a folder or "
+        "another file); reprobox put its own log back"
+    ]
 
 
 def _finish(
@@ -932,6 +1052,13 @@ def _finish(
     capture, damaged = sane_capture(_read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
+    if capture and "python" not in capture and status != "interrupted":
+        # The hook writes at start and again at exit; only the first got through.
+        warnings.append(
+            "the start-up hook could not write its final capture (was "
+            "$REPROBOX_OUT made unwritable, or did the script end with os._exit?): "
+            "installed packages and Python/OS facts are missing"
+        )
     warnings += given_back
     if capture.get("error") and error is not None:
         error["message"] = str(capture["error"].get("message", error["message"]))

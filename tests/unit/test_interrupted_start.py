@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +116,113 @@ def test_a_cancelled_batch_removes_a_container_that_was_being_created(
         assert len(errors) == 1
     finally:
         runner.arm_cancellation()
+
+
+def test_a_signal_before_the_record_exists_leaves_no_run_folder(tmp_path, monkeypatch):
+    # brkf F6: interrupted while asking the engine about the image.
+    def interrupted(engine, image):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "image_layers_digest", interrupted)
+    target = RunTarget(project="p", runs_dir=tmp_path / "runs")
+    with pytest.raises(KeyboardInterrupt):
+        run_in_container(
+            target,
+            FakeEngine(),
+            image_ref="reprobox/p:0",
+            image_id="sha256:" + "1" * 64,
+            manifest=MANIFEST,
+            manifest_sha256="0" * 64,
+            opts=RunOptions(),
+        )
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == []  # no folder, no lock
+
+
+class ExitedContainer(FakeContainer):
+    attrs = {"State": {"OOMKilled": False}}
+
+    def wait(self):
+        return {"StatusCode": 0}
+
+    def reload(self):
+        pass
+
+
+def test_a_signal_after_the_container_ended_still_closes_the_record(
+    tmp_path, slow_engine, monkeypatch
+):
+    # brkf F1: Ctrl-C while the data files are hashed again at the end.
+    monkeypatch.setattr(runner, "start_container", lambda e, s: ExitedContainer())
+
+    def slow_hash(target, manifest):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        time.sleep(0.2)  # the signal is held, not raised here
+        return []
+
+    monkeypatch.setattr(runner, "_data_changed_during", slow_hash)
+    target = RunTarget(project="p", runs_dir=tmp_path / "runs")
+    with pytest.raises(Interrupted, match="succeeded, then reprobox was interrupted"):
+        run_in_container(
+            target,
+            FakeEngine(),
+            image_ref="reprobox/p:0",
+            image_id="sha256:" + "1" * 64,
+            manifest=MANIFEST,
+            manifest_sha256="0" * 64,
+            opts=RunOptions(),
+        )
+    [run_dir] = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "record.json").read_text())["status"] == "succeeded"
+
+
+def test_a_log_the_script_replaced_with_a_link_is_put_back(tmp_path, monkeypatch):
+    # brkf F3: the streamed log must not be lost, nor point at a host file.
+    class Tampering(ExitedContainer):
+        def logs(self, **kwargs):
+            yield b"epoch 1\n"
+            log = self.run_dir / "container.log"
+            log.unlink()
+            log.symlink_to("/etc/passwd")
+            yield b"epoch 2\n"
+
+    def start(engine, spec):
+        container = Tampering()
+        container.run_dir = Path(spec.mounts[0][0])
+        return container
+
+    monkeypatch.setattr(runner, "start_container", start)
+    monkeypatch.setattr(runner, "remove_container", lambda container: None)
+    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    record = run_in_container(
+        RunTarget(project="p", runs_dir=tmp_path / "runs"),
+        FakeEngine(),
+        image_ref="reprobox/p:0",
+        image_id="sha256:" + "1" * 64,
+        manifest=MANIFEST,
+        manifest_sha256="0" * 64,
+        opts=RunOptions(),
+    )
+    log = tmp_path / "runs" / record["run_id"] / "container.log"
+    assert not log.is_symlink()
+    assert log.read_text() == "epoch 1\nepoch 2\n"
+    assert any("container.log was replaced" in w for w in record["warnings"])
+
+
+def test_a_new_run_lock_is_never_seen_unlocked(tmp_path):
+    import fcntl
+
+    from reprobox.runner import hold_run_lock
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    fd = hold_run_lock(runs, "20260101T000000Z-abcdef")
+    try:
+        lock = runs / ".20260101T000000Z-abcdef.lock"
+        other = os.open(lock, os.O_RDWR)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)
+        assert sorted(p.name for p in runs.iterdir()) == [lock.name]  # no temp name
+    finally:
+        os.close(fd)

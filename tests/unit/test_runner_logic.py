@@ -334,3 +334,35 @@ def test_a_thread_count_that_is_no_whole_number_is_refused(name, value):
 def test_a_whole_thread_count_is_passed_on():
     env = container_env({}, RunOptions(extra_env={"OMP_NUM_THREADS": "4"}))
     assert env["OMP_NUM_THREADS"] == "4"
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "4294967296", ""])
+def test_a_hash_seed_python_refuses_is_refused_first(value):
+    from reprobox.errors import InputError
+
+    with pytest.raises(InputError, match="PYTHONHASHSEED"):
+        container_env({}, RunOptions(extra_env={"PYTHONHASHSEED": value}))
+
+
+@pytest.mark.parametrize("value", ["random", "0", "4294967295"])
+def test_a_hash_seed_python_takes_is_passed_on(value):
+    env = container_env({}, RunOptions(extra_env={"PYTHONHASHSEED": value}))
+    assert env["PYTHONHASHSEED"] == value
+
+
+def test_a_keras_capture_of_the_wrong_shape_is_left_out():
+    from reprobox.runner import sane_capture
+
+    kept, damaged = sane_capture({"keras": {"version": 3, "jit_compile": "yes"}})
+    assert "keras" not in kept and damaged == ["keras"]
+    kept, damaged = sane_capture({"keras": {"version": "3.3.3", "jit_compile": "auto"}})
+    assert kept["keras"] == {"version": "3.3.3", "jit_compile": "auto"} and not damaged
+
+
+def test_a_capture_without_its_exit_half_is_said_to_be_missing(tmp_path):
+    from reprobox.runner import _finish
+
+    (tmp_path / "capture.json").write_text('{"history": [], "threads": null}')
+    record = {"warnings": []}
+    _finish(record, tmp_path, 0.0, status="succeeded", exit_code=0, error=None)
+    assert any("could not write its final capture" in w for w in record["warnings"])
