@@ -122,7 +122,9 @@ def nice_ticks(
     raw = high / count - low / count
     if raw < _SMALLEST_STEP:
         middle = low / 2 + high / 2
-        pad = abs(middle) * 0.05 or 1.0
+        pad = abs(middle) * 0.05
+        if pad / count < _SMALLEST_STEP:  # zero, or subnormal: a unit span
+            pad = 1.0
         low, high = middle - pad, middle + pad
         raw = high / count - low / count
     magnitude = 10.0 ** math.floor(math.log10(raw))
@@ -131,6 +133,7 @@ def nice_ticks(
         step = float(max(1, math.ceil(step)))
     # The slack keeps a bound that sits on a tick, give or take rounding, on it.
     first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    last = max(last, first + 1)  # an axis needs two ticks to have a scale
     return [_clamp(i * step) for i in range(first, last + 1)]
 
 

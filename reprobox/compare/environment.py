@@ -245,7 +245,18 @@ def diff_environments(
             )
         )
         order[field] = position
-    return sorted(found, key=lambda d: (d.rank, order[d.field], d.field))
+    return sorted(
+        found, key=lambda d: (d.rank, not _chosen(d.field), order[d.field], d.field)
+    )
+
+
+def _chosen(field: str) -> bool:
+    """Tell whether the user set field for this run (a flag, the seed, a profile).
+
+    Within a category that comes first: `--env TF_ENABLE_ONEDNN_OPTS=0` is the
+    cause, the machine.env and machine.onednn fields only show its effect.
+    """
+    return field.lower().startswith("options.") or field in ("seed", "profile")
 
 
 def _data_by_path(entries: list[Any]) -> dict[str, Any]:

@@ -256,6 +256,17 @@ def _check_record(path: Path, data: Any) -> None:
                 f"{path}: {key} must be a JSON {'object' if kind is dict else 'list'}",
                 hint="the record is damaged; re-run or leave it out",
             )
+    for index, call in enumerate(data.get("history") or []):
+        epochs = call.get("epochs") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or not (
+            epochs is None
+            or (isinstance(epochs, list) and all(isinstance(e, dict) for e in epochs))
+        ):
+            raise InputError(
+                f"{path}: history[{index}] must be an object whose epochs is a "
+                "list of objects",
+                hint="the record is damaged; re-run or leave it out",
+            )
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InputError(

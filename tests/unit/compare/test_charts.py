@@ -100,6 +100,7 @@ def test_nice_ticks_work_over_the_whole_float_range(low, high):
     # brkc F4: these raised OverflowError or a math domain error.
     ticks = nice_ticks(low, high, 6)
     assert ticks[0] <= low and ticks[-1] >= high
+    assert len(nice_ticks(low, high, 6, integer=True)) >= 2
     assert all(math.isfinite(t) for t in ticks)
     assert len(ticks) >= 2 and ticks == sorted(ticks)
 
@@ -111,6 +112,9 @@ def test_nice_ticks_work_over_the_whole_float_range(low, high):
         ("NaN", (0.5, 0.4)),
         (0, (1e308, -1e308)),
         (0, (0.0, 5e-324)),
+        (0, (1e-322, 1e-322)),  # brkg F2: subnormal and flat: the step underflowed
+        (0, (3e-322, 3e-322)),
+        (1e-16, (0.5, 0.4)),  # brkg F3: epochs too close for two integer ticks
     ],
 )
 def test_report_chart_draws_extreme_histories(epoch, values):
@@ -123,3 +127,11 @@ def test_report_chart_draws_extreme_histories(epoch, values):
     svg = str(render_chart("loss", curve_series([a, b], "loss", "A")))
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert not re.search(r'[">]-?(nan|inf)', svg, re.IGNORECASE)
+
+
+def test_epochs_closer_than_one_still_get_an_x_axis():
+    # brkg F3: epochs 0.0 and 1e-16 gave one integer tick and an IndexError.
+    epochs = [{"epoch": 0.0, "loss": 0.5}, {"epoch": 1e-16, "loss": 0.4}]
+    a = make_record("A", history=[{"call": 0, "epochs": epochs}])
+    svg = str(render_chart("loss", curve_series([a, clone(a, "B")], "loss", "A")))
+    assert svg.startswith("<svg") and svg.endswith("</svg>")

@@ -297,3 +297,24 @@ def test_a_setup_field_nested_as_deep_as_json_allows_is_one_flat_value():
         nested = {"k": nested}
     flat = environment_of(make_record("C", machine__deep=nested))
     assert flat["machine.deep" + ".k" * 950] is None
+
+
+def test_an_env_flag_is_named_before_what_it_sets_in_the_machine():
+    # brkg F4: --env TF_ENABLE_ONEDNN_OPTS=0 against a plain run.
+    from reprobox.compare.environment import diff_environments
+
+    reference = {
+        "machine.env.TF_ENABLE_ONEDNN_OPTS": None,
+        "machine.onednn.enabled": True,
+    }
+    run = {
+        "options.env.TF_ENABLE_ONEDNN_OPTS": "0",
+        "machine.env.TF_ENABLE_ONEDNN_OPTS": "0",
+        "machine.onednn.enabled": False,
+    }
+    fields = [d.field for d in diff_environments("B", reference, run)]
+    assert fields[0] == "options.env.TF_ENABLE_ONEDNN_OPTS"
+    assert set(fields[1:]) == {
+        "machine.env.TF_ENABLE_ONEDNN_OPTS",
+        "machine.onednn.enabled",
+    }

@@ -210,3 +210,14 @@ def test_start_times_sort_as_instants_whatever_their_offset(tmp_path):
     write_record(tmp_path, record_data("D", started_at=None))
     write_record(tmp_path, record_data("E", started_at="2024-01-01T00:20:00"))
     assert [r.run_id for r in load_records([tmp_path])] == ["B", "C", "E", "A", "D"]
+
+
+@pytest.mark.parametrize(
+    "history",
+    [[{"call": 0, "epochs": 5}], [5], [{"epochs": [1, 2]}], [{"epochs": "x"}]],
+)
+def test_a_history_of_the_wrong_shape_is_one_input_error(tmp_path, history):
+    error = _error_for(tmp_path, json.dumps(record_data("A", history=history)))
+    assert "history[0] must be an object whose epochs is a list of objects" in (
+        error.message
+    )
