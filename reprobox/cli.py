@@ -23,7 +23,13 @@ import typer
 
 from reprobox import __version__
 from reprobox.atomic import dump_json
-from reprobox.errors import EXIT_USAGE, InputError, Interrupted, ReproboxError
+from reprobox.errors import (
+    EXIT_USAGE,
+    BuildError,
+    InputError,
+    Interrupted,
+    ReproboxError,
+)
 
 app = typer.Typer(
     name="reprobox",
@@ -338,10 +344,48 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
 
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
     echo = log_printer()
+    scrub = _index_scrubber(cfg)
+
+    def shown(line: str) -> None:
+        if echo is not None:
+            echo(scrub(line))
+
     # Secrets are made only if a build happens: an up-to-date image needs none.
-    return build_project(
-        cfg, engine, secrets=lambda: build_secrets(cfg, ca), force=force, on_line=echo
-    )
+    try:
+        return build_project(
+            cfg,
+            engine,
+            secrets=lambda: build_secrets(cfg, ca),
+            force=force,
+            on_line=shown,
+        )
+    except BuildError as exc:
+        # pip echoes index URLs, and hides only their passwords: a token in a
+        # URL's path (or a user-name token) would reach the terminal.
+        exc.message, exc.log_tail = scrub(exc.message), scrub(exc.log_tail)
+        raise
+
+
+def _index_scrubber(cfg) -> Callable[[str], str]:
+    """Return what hides the project's index credentials in build output.
+
+    Made on first use: an up-to-date image needs no index variables at all.
+    """
+    indexes = None
+
+    def scrub(text: str) -> str:
+        nonlocal indexes
+        if indexes is None:
+            from reprobox.freeze import expanded_indexes, index_reference_values
+            from reprobox.lock import PackageIndexes
+
+            indexes = PackageIndexes(
+                *expanded_indexes(cfg, os.environ),
+                hidden=index_reference_values(cfg, os.environ),
+            )
+        return indexes.scrub(text)
+
+    return scrub
 
 
 @app.command(short_help="Build the project's image (skipped when unchanged).")

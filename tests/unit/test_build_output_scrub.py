@@ -1,0 +1,46 @@
+"""Build output reaches the terminal with the project's index credentials hidden."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from reprobox import build as build_module
+from reprobox import cli
+from reprobox.errors import BuildError
+
+TOKEN = "s3cr3t-path-token"
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARD_TOK", TOKEN)
+    return SimpleNamespace(
+        index_url=None,
+        extra_index_urls=("http://127.0.0.1:18731/${HARD_TOK}/simple/",),
+        source=tmp_path / "reprobox.toml",
+        ca_cert=None,
+        root=tmp_path,
+    )
+
+
+def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
+    printed = []
+    monkeypatch.setattr(cli, "log_printer", lambda: printed.append)
+    import reprobox.freeze as freeze
+
+    monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
+    line = f"#9 1.2 Looking in indexes: http://127.0.0.1:18731/{TOKEN}/simple/"
+
+    def failing_build(cfg, engine, *, secrets, force, on_line):
+        on_line(line)
+        raise BuildError(f"build failed near {TOKEN}", step="pip", log_tail=line)
+
+    monkeypatch.setattr(build_module, "build_project", failing_build)
+    with pytest.raises(BuildError) as caught:
+        cli._build(cfg, engine=None, ca_cert=None)
+
+    assert printed == ["#9 1.2 Looking in indexes: http://127.0.0.1:18731/***/simple/"]
+    assert TOKEN not in str(caught.value)
+    assert "/***/simple/" in caught.value.log_tail
