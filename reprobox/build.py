@@ -36,6 +36,7 @@ from reprobox.errors import InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
+from reprobox.paths import resolve_path
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -59,12 +60,13 @@ ALWAYS_IGNORED = (
     # not needed there, and what it holds should not travel in a layer.
     "reprobox.toml",
     # Credentials people keep beside their code; an image is for sharing.
-    ".env",
-    ".env.*",
-    ".netrc",
-    ".pypirc",
-    ".npmrc",
-    ".git-credentials",
+    # A trailing * also catches the copies people make: .env-prod, .netrc.bak.
+    ".env*",  # .env.local, .env_prod, a .envs/ folder, .envrc
+    "*.env",  # prod.env
+    ".netrc*",
+    ".pypirc*",
+    ".npmrc*",
+    ".git-credentials*",
     ".aws",
     ".ssh",
     ".gnupg",
@@ -74,10 +76,9 @@ ALWAYS_IGNORED = (
     "id_dsa*",
     "id_ecdsa*",
     "id_ed25519*",
-    "_netrc",
-    ".pgpass",
-    ".envrc",
-    ".htpasswd",
+    "_netrc*",
+    ".pgpass*",
+    ".htpasswd*",
     "credentials.json",
     "*credentials*.json",
     "service-account*.json",
@@ -87,14 +88,14 @@ ALWAYS_IGNORED = (
     "*.pfx",
     "gcloud",
     ".azure",
-    ".boto",
-    ".s3cfg",
+    ".boto*",
+    ".s3cfg*",
     ".oci",
     ".databrickscfg",
-    ".dockercfg",
+    ".dockercfg*",
     ".kaggle",
     "kaggle.json",
-    ".vault-token",
+    ".vault-token*",
     ".huggingface",  # hf's token, in its older place
     ".cache",  # caches, hf's token among them (.cache/huggingface/token)
     ".terraformrc",
@@ -103,8 +104,13 @@ ALWAYS_IGNORED = (
     ".password-store",
     "*.config/gh",
     "*.config/rclone",
+    "*.config/pip",  # pip.conf, with an index URL and its password
+    "pip.conf",
+    "pip.ini",
 )
 _ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
+# Names that are credentials as files, and may well be code as folders.
+ALWAYS_IGNORED_FILES = ("credentials",)  # the AWS shared credentials format
 
 
 def _ignore_rules(root: Path) -> list[IgnoreRule]:
@@ -137,6 +143,8 @@ def _ignored(rel: str, is_dir: bool, rules: list[IgnoreRule]) -> bool:
         fnmatch.fnmatchcase(lower_name, p) or fnmatch.fnmatchcase(lower_rel, p)
         for p in _ALWAYS_IGNORED_LOWER
     ):
+        return True
+    if not is_dir and lower_name in ALWAYS_IGNORED_FILES:
         return True
     for rule in reversed(rules):  # the last line that matches decides
         if (is_dir or not rule.dir_only) and rule.matches(rel):
@@ -195,8 +203,10 @@ def project_files(cfg: ProjectConfig) -> list[str]:
             full = Path(dirpath) / f
             if full.is_symlink():
                 _check_link(root, full, rel)
-            elif _holds_private_key(full):
-                continue  # a key under any name stays out of the image
+            else:
+                _check_regular(full, rel)
+                if _holds_private_key(full):
+                    continue  # a key under any name stays out of the image
             found.append(_check_name(rel))
     return sorted(found)
 
@@ -218,6 +228,29 @@ def _check_name(rel: str) -> str:
     return rel
 
 
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a unix socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _check_regular(path: Path, rel: str) -> None:
+    """Refuse a pipe, socket or device: reading one for the digest would hang."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return  # gone meanwhile: the digest says what is wrong with it
+    if stat.S_ISREG(mode):
+        return
+    kind = next((what for test, what in _SPECIAL_FILES if test(mode)), "no file")
+    raise InputError(
+        f"{_shown(rel)}: {kind}, not a regular file; it cannot go into the image",
+        hint=f"remove it, or list it in {IGNORE_FILE}",
+    )
+
+
 # Text that only a private key file holds, looked for anywhere in a small file.
 _KEY_MARKERS = (
     b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
@@ -225,6 +258,12 @@ _KEY_MARKERS = (
     b"PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
     b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
     b"AGE-SECRET-KEY-1",  # age identity
+)
+# The same text saved as UTF-16 (as some Windows tools write it), either order.
+_KEY_MARKERS += tuple(
+    marker.decode("ascii").encode(codec)
+    for codec in ("utf-16-le", "utf-16-be")
+    for marker in _KEY_MARKERS
 )
 
 
@@ -270,7 +309,9 @@ def _link_text(root: Path, path: Path) -> str:
 
 
 def _check_link(root: Path, path: Path, rel: str) -> None:
-    target = path.resolve()
+    target = resolve_path(
+        path, _shown(rel), hint=f"point it at a real file, or list it in {IGNORE_FILE}"
+    )
     if not target.is_relative_to(root):
         raise InputError(
             f"{_shown(rel)}: symbolic link points outside the project "
@@ -439,6 +480,9 @@ def staged_context(
             os.chmod(dest, _staged_mode(source))
         for folder, _, _ in os.walk(base):  # links to folders are not walked
             os.chmod(folder, 0o755)
+        # The copy itself is for the build alone: other users of this machine
+        # must not read a project's files (0600 ones included) from /tmp.
+        os.chmod(base, 0o700)
         staged: list[Entry] = [
             (rel, source if isinstance(source, bytes) else base / rel)
             for rel, source in entries

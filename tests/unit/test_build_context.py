@@ -615,3 +615,10 @@ def test_a_file_edited_while_staging_gives_the_tag_of_what_was_copied(
         assert ctx.tag != before
         monkeypatch.undo()
         assert ctx.tag == context_tag(cfg, context_entries(cfg, frozen))[0]
+
+
+def test_the_staged_copy_is_readable_by_its_owner_alone(tmp_path):
+    (tmp_path / "secret.py").write_text("x = 1\n")
+    with staged_context(_cfg(tmp_path), _frozen(tmp_path)) as ctx:
+        assert ctx.path.stat().st_mode & 0o777 == 0o700
+        assert (ctx.path / "app").stat().st_mode & 0o777 == 0o755  # as COPY needs
