@@ -19,6 +19,7 @@ from urllib.parse import quote
 from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
+from reprobox.paths import is_link_loop
 
 try:  # Python 3.11+
     import tomllib
@@ -260,6 +261,13 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
             key,
             f"{rel!r} is not a relative path",
             "give a path inside the project folder",
+        )
+    if is_link_loop(root / rel):
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} is a symbolic link that loops (it leads back to itself)",
+            "point the link at a real file, or fix the path",
         )
     resolved = (root / rel).resolve()
     if not resolved.is_relative_to(root.resolve()):

@@ -48,6 +48,7 @@ from reprobox.manifest import (
     fingerprint_data,
     sha256_bytes,
 )
+from reprobox.paths import is_link_loop
 from reprobox.runtime import machine_facts
 
 
@@ -87,7 +88,15 @@ def resolve_ca_cert(
         where, value = names[0], environ[names[0]]
     path = Path(value)
     if not path.is_absolute():
-        path = (cfg.root / path) if where.endswith("ca_cert") else path.resolve()
+        path = (cfg.root if where.endswith("ca_cert") else Path.cwd()) / path
+    if is_link_loop(path):
+        raise InputError(
+            f"{where}: CA bundle {value} is a symbolic link that loops (it leads "
+            "back to itself)",
+            hint="give the path of a PEM certificate file",
+        )
+    if not where.endswith("ca_cert"):
+        path = path.resolve()
     if path.exists() and not path.is_file():
         raise InputError(
             f"{where}: CA bundle {value} is not a regular file",
