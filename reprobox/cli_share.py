@@ -65,34 +65,64 @@ def _reference_record(
     runs = cfg.state_dir / "runs"
     if not runs.is_dir() or not any(runs.iterdir()):
         return None
+
+    def of_this_build(image: dict) -> bool:
+        # The same layers count: after `import` of its own bundle the build's
+        # tag names the sealed copy, whose id no run of the build recorded.
+        return image.get("id") == image_id or (
+            layers is not None and image.get("layers") == layers
+        )
+
     matching = [
         r
         for r in load_records([runs])
-        if r.status == "succeeded" and (r.data.get("image") or {}).get("id") == image_id
+        if r.status == "succeeded" and of_this_build(r.data.get("image") or {})
     ]
     return matching[-1].data if matching else None
 
 
 def _sealed(cfg, engine, built, reference_path: Path | None):
-    """Return (image id, reference record) — the image sealed when a record exists."""
-    from reprobox.engine import image_layers_digest
-    from reprobox.share import seal_image
+    """Return (image id, reference record, id of the unsealed build).
+
+    The image is sealed when a record exists. The build's tag may already name
+    a sealed copy (an import of its own bundle): its unsealed build is then the
+    image its reference run ran on, and it is sealed anew only for another run.
+    """
+    from reprobox.engine import image_labels, image_layers_digest
+    from reprobox.share import reference_from_labels, seal_image
 
     record = _reference_record(
         cfg, built.image_id, reference_path, image_layers_digest(engine, built.image_id)
     )
+    carried = reference_from_labels(image_labels(engine, built.image_id))
+    source = built.image_id
+    carried_image = (carried or {}).get("image") or {}
+    if isinstance(carried_image, dict) and _is_full_id(carried_image.get("id")):
+        source = carried_image["id"]
     if record is None:
         say(
             "no succeeded run of this image yet: sharing it without a reference "
             "record (run `reprobox run` first to let others verify it)"
         )
-        return built.image_id, None
+        return built.image_id, None, source
+    if carried is not None and carried == record:
+        say(f"{built.tag} is already sealed with run {record.get('run_id')}")
+        return built.image_id, record, source
     sealed = seal_image(engine, built.image_id, record, built.tag + "-sealed")
     say(
         f"sealed run {record.get('run_id')} into {built.tag}-sealed "
         f"({sealed[7:19]}); `reprobox verify {built.tag}` checks it here"
     )
-    return sealed, record
+    return sealed, record, source
+
+
+def _is_full_id(value: object) -> bool:
+    import re
+
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"sha256:[0-9a-f]{64}", value) is not None
+    )
 
 
 @app.command(short_help="Push the sealed image and record its digest.")
@@ -129,7 +159,7 @@ def push(
     check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
-    image, record = _sealed(cfg, engine, built, reference)
+    image, record, source = _sealed(cfg, engine, built, reference)
     ref = push_image(engine, image, registry, cfg.name, built.tag.rsplit(":", 1)[1])
 
     frozen = load_frozen(cfg)
@@ -137,7 +167,7 @@ def push(
     entry = {
         "ref": ref,
         "image_id": image,
-        "source_image_id": built.image_id,
+        "source_image_id": source,
         "reference_run": record["run_id"] if record else None,
     }
     manifest["published"] = with_publication(
@@ -217,7 +247,7 @@ def export_cmd(
     _check_export_target(cfg, output)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
-    image, record = _sealed(cfg, engine, built, reference)
+    image, record, _ = _sealed(cfg, engine, built, reference)
     frozen = load_frozen(cfg)
     files = {
         "Dockerfile": frozen.dockerfile_path.read_text(encoding="utf-8"),

@@ -17,7 +17,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,11 @@ _FAILED_STEP = re.compile(r"^ > (\[[^\]]+\] .*?):?$")
 MIN_CPUS = 0.01  # Docker's smallest quota; below it the engine silently sets none
 MAX_CPUS = 4096  # above any machine's count: a typo, not a quota
 ADDRESS_FORMS = "unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
+DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
+# docker-py waits 60 s for any answer; `docker load` answers only once it has
+# loaded the whole image, and a multi-GB stream to a busy engine can pause
+# longer than that. Image streams, loads, pushes and pulls wait this long.
+LONG_CALL_TIMEOUT_S = 1800
 
 
 @dataclass
@@ -51,12 +57,19 @@ class Engine:
     client: docker.DockerClient
     host: str | None  # None: the default from the environment
 
+    @property
+    def address(self) -> str:
+        """Return the address this engine was reached at, for messages."""
+        return engine_address(self)
+
     def describe(self) -> dict:
         """Return the engine's address, version, OS and architecture."""
         try:
             info = self.client.version()
         except docker.errors.DockerException as exc:
-            raise EngineError(f"Docker engine stopped answering: {exc}") from None
+            raise EngineError(
+                f"Docker engine stopped answering: {_first_line(str(exc))}"
+            ) from None
         return {
             "host": self.host or os.environ.get("DOCKER_HOST") or "default",
             "server_version": info.get("Version"),
@@ -73,6 +86,12 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
                 f"{flag} is empty",
                 hint=f"give {ADDRESS_FORMS}" if flag == "--host" else "name a context",
             )
+    if host is not None and context is not None:
+        # Either names the engine: taking one silently would ignore the other.
+        raise InputError(
+            "--host and --context exclude each other",
+            hint="name the engine with one of them",
+        )
     if context:
         host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
@@ -88,7 +107,7 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
             name, f"DOCKER_CONTEXT={name!r}", "or unset DOCKER_CONTEXT"
         )
         check_engine_address(host, f"DOCKER_CONTEXT={name!r} points to {host!r}")
-    where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    where = host or os.environ.get("DOCKER_HOST") or DEFAULT_ADDRESS
     # What the user can change: the flag they gave, else the variable, else start one.
     fix = (
         "check the address given"
@@ -130,6 +149,14 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
 
 def check_engine_address(address: str, shown: str) -> None:
     """Raise InputError unless address is one the docker SDK can connect to."""
+    if not address.isprintable() or any(c.isspace() for c in address):
+        # The SDK drops a line break from a unix path without a word, and the
+        # address is quoted in later messages: it must stay one plain line.
+        raise InputError(
+            f"{shown} is not a Docker engine address: it holds a space or a "
+            "control character",
+            hint=f"give {ADDRESS_FORMS}",
+        )
     scheme, _, rest = address.partition("://")
     hostname = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
     if scheme in ("ssh", "tcp", "http", "https") and not hostname:
@@ -146,6 +173,46 @@ def check_engine_address(address: str, shown: str) -> None:
             f"{shown} is not a Docker engine address: {reason}",
             hint=f"give {ADDRESS_FORMS}",
         ) from None
+
+
+@contextmanager
+def long_calls(*engines: Engine) -> Iterator[None]:
+    """Let the engines' calls inside wait LONG_CALL_TIMEOUT_S for an answer."""
+    apis = [engine.client.api for engine in engines]
+    saved = [(api, api.timeout) for api in apis if hasattr(api, "timeout")]
+    for api, _ in saved:
+        api.timeout = max(api.timeout or 0, LONG_CALL_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        for api, timeout in saved:
+            api.timeout = timeout
+
+
+def engine_address(engine) -> str:
+    """Return the address an engine was reached at: --host, DOCKER_HOST, default."""
+    host = getattr(engine, "host", None)
+    return host or os.environ.get("DOCKER_HOST") or DEFAULT_ADDRESS
+
+
+def engine_failure(engine: Engine, doing: str, exc: BaseException) -> EngineError:
+    """Return one line saying the engine failed (timed out, hung up) while doing."""
+    if isinstance(exc, docker.errors.APIError):
+        reason = exc.explanation or exc
+    elif isinstance(exc, (requests.exceptions.Timeout, TimeoutError)) or any(
+        word in str(exc).lower() for word in ("timed out", "timeout")
+    ):
+        reason = "it stopped answering (read timed out)"
+    elif isinstance(exc, requests.exceptions.ConnectionError):
+        reason = "the connection broke"
+    else:
+        reason = exc
+    return EngineError(
+        f"the Docker engine at {engine_address(engine)!r} failed while {doing}: "
+        f"{_first_line(str(reason)) or type(exc).__name__}",
+        hint="check that engine (`docker info`; is it overloaded or out of disk?) "
+        "and try again",
+    )
 
 
 def _context_host(name: str, shown: str, fix: str = "") -> str:
@@ -345,7 +412,11 @@ def image_id(engine: Engine, ref: str) -> str | None:
             ) from None
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
     except docker.errors.DockerException as exc:
-        raise EngineError(f"cannot inspect image {ref}: {exc}") from None
+        raise EngineError(
+            f"cannot inspect image {ref}: {_first_line(str(exc))}"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise engine_failure(engine, f"inspecting image {ref}", exc) from None
 
 
 def registry_digest(engine: Engine, ref: str) -> str | None:

@@ -26,9 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+import requests.exceptions
 
 from reprobox.atomic import dump_json
-from reprobox.engine import LABEL_PREFIX, Engine, image_id, image_labels
+from reprobox.engine import (
+    LABEL_PREFIX,
+    Engine,
+    engine_failure,
+    image_id,
+    image_labels,
+    long_calls,
+)
 from reprobox.errors import EngineError, InputError
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
@@ -39,6 +47,7 @@ REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 LOCK_PART_CHARS = 30_000  # ≤ 120 KB even if every character took 4 bytes
 MAX_LOCK_PARTS = 40  # 1.2 MB of lock in all; the whole argv must fit in 2 MB
 MANIFEST_LABEL = f"{LABEL_PREFIX}.manifest"
+MANIFEST_SHA_LABEL = f"{LABEL_PREFIX}.manifest-sha256"
 MAX_MANIFEST_PARTS = 20  # 600,000 characters; with the lock still under 2 MB
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
@@ -55,7 +64,7 @@ BUNDLE_MEMBERS = frozenset(
 )
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # Docker's repository grammar
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"  # one DNS label: no edge '-'
-_REGISTRY = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(:[0-9]{{1,5}})?(/{_COMPONENT})*$")
+_REGISTRY = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(:[0-9]{{1,5}})?(/{_COMPONENT})*")
 MAX_REPOSITORY_CHARS = 255  # Docker refuses a longer repository name
 _CHUNK = 1 << 20
 # Docker's image reference grammar: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST], or an id.
@@ -77,14 +86,14 @@ def check_registry(registry: str, project: str | None = None) -> str:
     REGISTRY/reprobox/PROJECT, is longer than Docker accepts.
     """
     registry = registry.rstrip("/")
-    port = re.match(r"^[^/:]+:([0-9]+)", registry)
+    port = re.match(r"[^/:]+:([0-9]+)", registry)
     if (
         "://" in registry
-        or not _REGISTRY.match(registry)
+        or not _REGISTRY.fullmatch(registry)
         or (port and not 0 < int(port.group(1)) < 65536)
     ):
         raise InputError(
-            f"--registry {registry!r} is not HOST[:PORT][/PATH]",
+            f"--registry {_short(registry)} is not HOST[:PORT][/PATH]",
             hint="e.g. --registry 127.0.0.1:5000/team",
         )
     host = registry.split("/", 1)[0]
@@ -140,27 +149,38 @@ def push_image(
                 hint="e.g. --registry 127.0.0.1:5000/team",
             ) from None
         raise EngineError(f"cannot tag {image} as {repo}:{tag}: {reason}") from None
+    except requests.exceptions.RequestException as exc:
+        raise engine_failure(engine, f"tagging {image}", exc) from None
     digest = None
     try:
-        for event in engine.client.images.push(repo, tag, stream=True, decode=True):
-            if "error" in event:
-                first = event["error"].strip().splitlines()[0]
-                raise EngineError(f"{registry} refused the push: {first}", hint=hint)
-            digest = (event.get("aux") or {}).get("Digest") or digest
+        with long_calls(engine):
+            events = engine.client.images.push(repo, tag, stream=True, decode=True)
+            for event in events:
+                if "error" in event:
+                    first = _first_line(event["error"])
+                    raise EngineError(
+                        f"{registry} refused the push: {first}", hint=hint
+                    )
+                digest = (event.get("aux") or {}).get("Digest") or digest
     except docker.errors.APIError as exc:
         _untag(engine, f"{repo}:{tag}")
         raise EngineError(
-            f"push to {repo} failed: {exc.explanation}", hint=hint
+            f"push to {repo} failed: {_first_line(exc.explanation or exc)}",
+            hint=hint,
         ) from None
-    except EngineError:
-        _untag(engine, f"{repo}:{tag}")  # leave no registry-named tag behind
+    except requests.exceptions.RequestException as exc:
+        _untag(engine, f"{repo}:{tag}")
+        raise engine_failure(engine, f"pushing to {repo}", exc) from None
+    except BaseException:
+        # A refusal, Ctrl-C or SIGTERM alike: leave no registry-named tag behind.
+        _untag(engine, f"{repo}:{tag}")
         raise
     if not digest:
         raise EngineError(f"push to {repo}:{tag} reported no digest")
     return f"{repo}@{digest}"
 
 
-_DIGEST_REF = re.compile(r"\S+@sha256:[0-9a-f]{64}")
+_DIGEST_REF = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")  # one digest, no other @
 _FULL_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
@@ -194,7 +214,12 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
             value = entry.get(name)
             if not (isinstance(value, str) and pattern.fullmatch(value)):
                 raise refuse(f"[{number}].{name}", value, want)
-        check_image_reference(entry["ref"].split("@", 1)[0])
+        try:
+            check_image_reference(entry["ref"].split("@", 1)[0])
+        except InputError:
+            raise refuse(
+                f"[{number}].ref", entry["ref"], "REPOSITORY@sha256:<64 hex>"
+            ) from None
         run = entry.get("reference_run")
         if run is not None and not (isinstance(run, str) and run.isprintable()):
             raise refuse(f"[{number}].reference_run", run, "a run id or null")
@@ -220,7 +245,9 @@ def _first_line(text: object) -> str:
 
 
 def _untag(engine: Engine, ref: str) -> None:
-    with contextlib.suppress(docker.errors.DockerException):
+    with contextlib.suppress(
+        docker.errors.DockerException, requests.exceptions.RequestException
+    ):
         engine.client.images.remove(ref, noprune=True)
 
 
@@ -230,30 +257,48 @@ def pull_by_digest(engine: Engine, ref: str) -> str:
         raise InputError(f"{ref} is not pinned by digest", hint="use repo@sha256:...")
     repo, digest = ref.split("@", 1)
     try:
-        image = engine.client.images.pull(repo, tag=digest)
+        with long_calls(engine):
+            image = engine.client.images.pull(repo, tag=digest)
     except docker.errors.APIError as exc:
-        raise EngineError(f"pull of {ref} failed: {exc.explanation}") from None
+        raise EngineError(
+            f"pull of {ref} failed: {_first_line(exc.explanation or exc)}"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise engine_failure(engine, f"pulling {ref}", exc) from None
     return image.id
 
 
 def _stream_image(engine: Engine, image: str) -> Iterator[bytes]:
     try:
-        yield from engine.client.api.get_image(image, chunk_size=_CHUNK)
+        with long_calls(engine):  # the timeout is taken when the request starts
+            chunks = engine.client.api.get_image(image, chunk_size=_CHUNK)
+        yield from chunks
     except docker.errors.APIError as exc:
-        raise EngineError(f"cannot export image {image}: {exc.explanation}") from None
+        raise EngineError(
+            f"cannot export image {image}: {_first_line(exc.explanation or exc)}"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise engine_failure(engine, f"sending image {image[:19]}", exc) from None
 
 
 def load_image_stream(engine: Engine, chunks) -> list[str]:
     """Load a `docker save` stream (bytes or chunks) on engine; return image ids."""
     try:
-        events = list(engine.client.api.load_image(chunks, quiet=True))
+        with long_calls(engine):  # docker load answers only once it has loaded all
+            events = list(engine.client.api.load_image(chunks, quiet=True))
     except docker.errors.APIError as exc:
-        raise EngineError(f"the engine refused the image: {exc.explanation}") from None
+        raise EngineError(
+            f"the engine refused the image: {_first_line(exc.explanation or exc)}"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise engine_failure(engine, "loading the image", exc) from None
     ids = []
     for event in events:
         text = event.get("stream", "") if isinstance(event, dict) else str(event)
         if isinstance(event, dict) and event.get("error"):
-            raise EngineError(f"loading the image failed: {event['error']}")
+            raise EngineError(
+                f"loading the image failed: {_first_line(event['error'])}"
+            )
         match = re.search(r"Loaded image ID: (sha256:[0-9a-f]{64})", text)
         if match:
             ids.append(match.group(1))
@@ -302,7 +347,10 @@ def ship_image(
             hint="the registry or the stream changed the image; push it again",
         )
     repo, _, tag_part = tag.rpartition(":")
-    dest.client.images.get(wanted).tag(repo, tag_part)
+    try:
+        dest.client.images.get(wanted).tag(repo, tag_part)
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise engine_failure(dest, f"tagging {wanted[:19]} as {tag}", exc) from None
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 
@@ -615,6 +663,10 @@ def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str,
     """Check and load a bundle; return its index and its text files."""
     try:
         return _import_bundle(engine, path)
+    except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
+        # Engine trouble (a load that timed out, a dropped connection), not the
+        # file's: requests' errors are OSErrors too, so they are told apart first.
+        raise engine_failure(engine, f"importing {path}", exc) from None
     except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
         # A truncated or damaged tar fails wherever reading reaches the break.
         raise InputError(
@@ -661,7 +713,8 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
                     f"{path}: bundle member {name} is damaged "
                     "(sha256 differs from the index)"
                 )
-        essence = check_image_tar(tar.extractfile("image.tar"), index, path)
+        essence, labels = check_image_tar(tar.extractfile("image.tar"), index, path)
+        check_members_match_labels(texts, labels, path)
         _check_tag_is_free(engine, index, essence, path)
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
@@ -707,8 +760,10 @@ def _check_tag_is_free(
 _TAG = re.compile(r"reprobox/(?P<name>[a-z0-9][a-z0-9._-]*):(?P<digest>[0-9a-f]{16})")
 
 
-def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | None:
-    """Refuse an image archive that would tag anything; return its build_essence.
+def check_image_tar(
+    fileobj: Any, index: dict[str, Any], path: Path
+) -> tuple[tuple | None, dict[str, str]]:
+    """Refuse an image archive that would tag anything; return essence and labels.
 
     `docker load` applies whatever tags the archive names, before reprobox can
     look, so a hand-made bundle could repoint any tag on the engine (the base
@@ -774,8 +829,11 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
         layers = (config.get("rootfs") or {}).get("diff_ids")
         project = labels.get(f"{LABEL_PREFIX}.project")
         digest = str(labels.get(f"{LABEL_PREFIX}.context-digest") or "")
+        plain = all(isinstance(v, str) for v in labels.values())
     except (ValueError, AttributeError, RecursionError):
         raise refuse("its image config is damaged") from None
+    if not plain:
+        raise refuse("its image config has a label that is not text")
     match = _TAG.fullmatch(index["tag"])
     if match is None or (match["name"], match["digest"]) != (project, digest[:16]):
         expected = (
@@ -784,7 +842,65 @@ def check_image_tar(fileobj: Any, index: dict[str, Any], path: Path) -> tuple | 
         raise refuse(
             f"tag {index['tag']!r} is not the one its labels give ({_short(expected)})"
         )
-    return build_essence(run_config, layers)
+    return build_essence(run_config, layers), dict(labels)
+
+
+def check_members_match_labels(
+    texts: dict[str, str], labels: dict[str, str], path: Path
+) -> None:
+    """Refuse bundle files that are not what the image's own labels say.
+
+    The index proves only that the files are the ones the bundle's maker put
+    there; `import --into` unpacks them as the image's manifest, lock and
+    record. So the manifest must be the text of the image's manifest label
+    (which its sha256 label must hash), the lock and Dockerfile the ones that
+    manifest names by sha256, and the record the one the image is sealed with.
+    """
+
+    def refuse(name: str, why: str) -> InputError:
+        return InputError(
+            f"{path}: bundle refused: its {name} {why}",
+            hint="import only bundles made by `reprobox export`",
+        )
+
+    manifest_text = manifest_text_from_labels(labels)
+    if (
+        manifest_text is None
+        or labels.get(MANIFEST_SHA_LABEL)
+        != hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
+    ):
+        raise refuse("image", f"has no intact {MANIFEST_LABEL} label")
+    if "manifest.json" in texts and texts["manifest.json"] != manifest_text:
+        raise refuse("manifest.json", "is not the manifest its image's labels carry")
+    try:
+        manifest = json.loads(manifest_text)
+    except (ValueError, RecursionError):
+        manifest = None
+    if not isinstance(manifest, dict):
+        raise refuse("image", f"label {MANIFEST_LABEL} holds no manifest")
+    packages = manifest.get("packages")
+    named = {
+        "requirements.lock": packages.get("lock_sha256")
+        if isinstance(packages, dict)
+        else None,
+        "Dockerfile": manifest.get("dockerfile_sha256"),
+    }
+    for name, sha in named.items():
+        if name not in texts or (name == "Dockerfile" and sha is None):
+            continue  # a manifest of before dockerfile_sha256 names no Dockerfile
+        if hashlib.sha256(texts[name].encode("utf-8")).hexdigest() != sha:
+            raise refuse(name, "is not the one its image's manifest names by sha256")
+    if "reference-record.json" in texts:
+        try:
+            record = json.loads(texts["reference-record.json"])
+            sealed = reference_from_labels(labels)
+        except (ValueError, RecursionError, InputError):
+            record, sealed = None, None
+        if sealed is None or record != sealed:
+            raise refuse(
+                "reference-record.json",
+                "is not the run record its image is sealed with",
+            )
 
 
 # What export's `docker save` writes for an image entry; docker load reads

@@ -18,7 +18,7 @@ from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
 from reprobox.compare.records import _check_record
 from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
-from reprobox.engine import LABEL_PREFIX, Engine, image_id, image_layers_digest
+from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.envvars import RESERVED
 from reprobox.errors import CompatibilityError, InputError
 from reprobox.lock import parse_lock
@@ -27,6 +27,7 @@ from reprobox.runner import RunOptions, RunTarget, run_in_container
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
+    MANIFEST_SHA_LABEL,
     REFERENCE_LABEL,
     check_image_reference,
     labels_of,
@@ -36,8 +37,6 @@ from reprobox.share import (
     reference_from_labels,
     same_build,
 )
-
-MANIFEST_SHA_LABEL = f"{LABEL_PREFIX}.manifest-sha256"
 
 
 @dataclass

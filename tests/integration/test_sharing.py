@@ -93,6 +93,8 @@ def test_push_records_the_digest_and_engine2_pulls_it(
         json.loads(sealed.labels[REFERENCE_LABEL])["run_id"]
         == shared.reference["run_id"]
     )
+    # A run here trusts the ref only as a digest the engine lists for the image.
+    assert entry["ref"] in sealed.attrs["RepoDigests"]
 
     rebuilt = json.loads(cli.run("build", str(shared.path), "--json").stdout)
     assert rebuilt["built"] is False
@@ -102,6 +104,7 @@ def test_push_records_the_digest_and_engine2_pulls_it(
     assert not _has(engine2_client, entry["image_id"])
     result, (record,) = run_records(cli, shared, "--host", ENGINE2)
     SECONDS["pull"] = shipped_seconds(result.stderr, "registry")
+    assert "is not a digest this engine knows" not in result.stderr
     assert record["image"]["id"] == entry["image_id"]
     assert record["image"]["ref"] == entry["ref"]
     assert record["image"]["digest"] == digest

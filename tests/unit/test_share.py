@@ -148,15 +148,18 @@ def image_archive(labels: dict, repo_tags=None, repositories=None) -> tuple[byte
     return buffer.getvalue(), "sha256:" + config_id
 
 
+GOOD_MANIFEST = '{"packages": {"lock_sha256": "0"}}\n'
 GOOD_LABELS = {
     "org.reprobox.project": "digits",
     "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
+    "org.reprobox.manifest": GOOD_MANIFEST,
+    "org.reprobox.manifest-sha256": hashlib.sha256(GOOD_MANIFEST.encode()).hexdigest(),
 }
 GOOD_TAG = "reprobox/digits:0123456789abcdef"
 
 
 def bundle_with(tmp_path, archive: bytes, image: str, tag: str = GOOD_TAG) -> Path:
-    members = {"image.tar": archive, "manifest.json": b"{}\n"}
+    members = {"image.tar": archive, "manifest.json": GOOD_MANIFEST.encode()}
     index = {
         "schema_version": 1,
         "image_id": image,

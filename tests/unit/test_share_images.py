@@ -34,6 +34,7 @@ LABELS = {
     "org.reprobox.project": "digits",
     "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
     "org.reprobox.manifest": "{}",
+    "org.reprobox.manifest-sha256": hashlib.sha256(b"{}").hexdigest(),
 }
 LAYERS = ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
 REF = "127.0.0.1:5000/reprobox/digits@sha256:" + "d" * 64
@@ -199,7 +200,8 @@ def test_a_local_run_falls_back_to_the_build_when_the_registry_is_unreachable():
 def test_the_sealed_image_is_used_when_it_is_this_build():
     engine = FakeEngine()
     engine.add(BUILT, tag=TAG)
-    engine.add(SEALED, labels=sealed_labels())
+    # push leaves the digest it pushed among the sealed image's RepoDigests
+    engine.add(SEALED, labels=sealed_labels()).attrs["RepoDigests"] = [REF]
     built = SimpleNamespace(tag=TAG, image_id=BUILT)
     assert _run_image({"published": [entry()]}, engine, built, "m.json") == (
         TAG,

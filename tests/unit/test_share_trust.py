@@ -1,0 +1,271 @@
+"""What sharing takes on trust: bundle files, published digests, engine names."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker.errors
+import pytest
+import requests.exceptions
+
+from reprobox import cli_share
+from reprobox.engine import (
+    LONG_CALL_TIMEOUT_S,
+    Engine,
+    check_engine_address,
+    connect,
+)
+from reprobox.errors import EXIT_ENGINE, EngineError, InputError
+from reprobox.share import (
+    BUNDLE_INDEX,
+    REFERENCE_LABEL,
+    check_published,
+    check_registry,
+    import_bundle,
+    load_image_stream,
+    push_image,
+)
+
+MANIFEST = '{"dockerfile_sha256": "%s", "packages": {"lock_sha256": "%s"}}\n'
+LOCK = "numpy==2.0.0 --hash=sha256:00\n"
+DOCKERFILE = "FROM reprobox-base\n"
+RECORD = {"run_id": "r1", "seed": 42, "metrics": {"test_accuracy": 0.906}}
+TAG = "reprobox/digits:0123456789abcdef"
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def manifest_text() -> str:
+    return MANIFEST % (sha(DOCKERFILE), sha(LOCK))
+
+
+def labels() -> dict[str, str]:
+    text = manifest_text()
+    return {
+        "org.reprobox.project": "digits",
+        "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
+        "org.reprobox.manifest": text,
+        "org.reprobox.manifest-sha256": sha(text),
+        REFERENCE_LABEL: json.dumps(RECORD),
+    }
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def bundle(tmp_path: Path, **changed: str) -> Path:
+    """Write a bundle as export makes it; changed replaces some of its files."""
+    config = json.dumps(
+        {"config": {"Labels": labels()}, "rootfs": {"diff_ids": ["sha256:" + "1" * 64]}}
+    ).encode()
+    config_id = hashlib.sha256(config).hexdigest()
+    entry = [{"Config": f"{config_id}.json", "RepoTags": None, "Layers": []}]
+    image = tar_of(
+        {"manifest.json": json.dumps(entry).encode(), f"{config_id}.json": config}
+    )
+    files = {
+        "manifest.json": manifest_text(),
+        "requirements.lock": LOCK,
+        "Dockerfile": DOCKERFILE,
+        "reference-record.json": json.dumps(RECORD, indent=2),
+        **changed,
+    }
+    members = {"image.tar": image, **{k: v.encode() for k, v in files.items()}}
+    index = {
+        "schema_version": 1,
+        "image_id": "sha256:" + config_id,
+        "tag": TAG,
+        "files": {n: hashlib.sha256(d).hexdigest() for n, d in members.items()},
+    }
+    path = tmp_path / "b.tar"
+    path.write_bytes(tar_of({BUNDLE_INDEX: json.dumps(index).encode(), **members}))
+    return path
+
+
+class NoEngine:
+    """An engine that fails the test if anything reaches it."""
+
+    host = "unix:///fake.sock"
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the engine was used ({name})")
+
+
+# --- import: the bundle's files must be what the image's labels say ---------
+
+
+def test_a_bundle_whose_files_match_its_labels_reaches_the_engine(tmp_path):
+    with pytest.raises(AssertionError, match="the engine was used"):
+        import_bundle(NoEngine(), bundle(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("manifest.json", manifest_text().replace("}}", '}, "seed": 7}')),
+        ("requirements.lock", "numpy==1.0.0 --hash=sha256:00\n"),
+        ("Dockerfile", "FROM evil\n"),
+        (
+            "reference-record.json",
+            json.dumps({**RECORD, "seed": 7, "metrics": {"test_accuracy": 0.999}}),
+        ),
+    ],
+)
+def test_a_bundle_file_its_image_labels_contradict_is_refused(tmp_path, name, text):
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle(tmp_path, **{name: text}))
+    assert f"bundle refused: its {name} is not" in info.value.message
+
+
+# --- engine trouble during import or a stream is the engine's, exit 3 -------
+
+
+class StallingEngine:
+    """An engine whose /images/load times out, as a stalled dockerd does."""
+
+    def __init__(self):
+        self.host = "unix:///run/slow/docker.sock"
+        self.timeouts = []
+
+        def load_image(chunks, quiet):
+            self.timeouts.append(self.client.api.timeout)
+            raise requests.exceptions.ConnectionError(
+                "('Connection aborted.', ReadTimeout('read timeout=60'))"
+            )
+
+        api = SimpleNamespace(timeout=60, load_image=load_image)
+        images = SimpleNamespace(get=self._get)
+        self.client = SimpleNamespace(api=api, images=images)
+
+    def _get(self, ref):
+        raise docker.errors.ImageNotFound(ref)
+
+
+def test_an_engine_that_stalls_on_load_is_engine_trouble_not_the_bundle(tmp_path):
+    engine = StallingEngine()
+    with pytest.raises(EngineError) as info:
+        import_bundle(engine, bundle(tmp_path))
+    message = str(info.value)
+    assert info.value.exit_code == EXIT_ENGINE
+    assert "'unix:///run/slow/docker.sock' failed while loading the image" in message
+    assert "cannot read bundle" not in message and "\n" not in message
+    # docker load answers only when done: the load waits longer than 60 s
+    assert engine.timeouts == [LONG_CALL_TIMEOUT_S]
+    assert engine.client.api.timeout == 60
+
+
+def test_an_engine_error_with_line_breaks_stays_one_line():
+    def load_image(chunks, quiet):
+        raise docker.errors.APIError("500", explanation="bad\nthing\nhappened")
+
+    engine = SimpleNamespace(
+        client=SimpleNamespace(api=SimpleNamespace(load_image=load_image))
+    )
+    with pytest.raises(EngineError) as info:
+        load_image_stream(engine, [b"x"])
+    assert str(info.value) == "the engine refused the image: bad"
+
+
+# --- published refs: one digest, and only one the engine vouches for -------
+
+FULL = "sha256:" + "d" * 64
+BUILT = "sha256:" + "b" * 64
+SEALED = "sha256:" + "5" * 64
+
+
+def published(ref: str) -> dict:
+    entry = {"ref": ref, "image_id": SEALED, "source_image_id": BUILT}
+    return {"published": [entry]}
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [f"127.0.0.1:5000/a@{FULL}@{FULL}", f"-oProxyCommand=x/a@{FULL}"],
+)
+def test_an_odd_published_ref_names_the_manifest_and_the_field(ref):
+    with pytest.raises(InputError) as info:
+        check_published(Path("m/manifest.json"), published(ref))
+    assert info.value.message.startswith("m/manifest.json: published[0].ref is ")
+
+
+def test_host_and_context_together_are_refused_before_any_engine(monkeypatch):
+    monkeypatch.setattr("docker.DockerClient", NoEngine)
+    with pytest.raises(InputError, match="--host and --context exclude each other"):
+        connect("unix:///var/run/docker.sock", "default")
+
+
+# --- push: Ctrl-C leaves no registry-named tag ------------------------------
+
+
+def test_an_interrupted_push_removes_its_registry_tag():
+    removed = []
+
+    def push(repo, tag, stream, decode):
+        yield {"status": "pushing"}
+        raise KeyboardInterrupt
+
+    image = SimpleNamespace(tag=lambda repo, tag: None)
+    images = SimpleNamespace(
+        get=lambda ref: image,
+        push=push,
+        remove=lambda ref, noprune: removed.append(ref),
+    )
+    engine = Engine(
+        client=SimpleNamespace(images=images, api=SimpleNamespace()), host=None
+    )
+    with pytest.raises(KeyboardInterrupt):
+        push_image(engine, "img", "127.0.0.1:5000/x", "p", "0123456789abcdef")
+    assert removed == ["127.0.0.1:5000/x/reprobox/p:0123456789abcdef"]
+
+
+# --- push after importing its own bundle: the runs of its layers count ------
+
+
+def test_push_after_an_import_finds_the_runs_of_the_same_layers(tmp_path, monkeypatch):
+    from reprobox import compare, engine, share
+
+    run = {
+        "run_id": "r1",
+        "image": {"id": BUILT, "layers": "sha256:" + "7" * 64},
+    }
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    record = SimpleNamespace(status="succeeded", data=run)
+    monkeypatch.setattr(compare, "load_records", lambda paths: [record])
+    monkeypatch.setattr(
+        engine, "image_layers_digest", lambda e, ref: run["image"]["layers"]
+    )
+    monkeypatch.setattr(
+        engine, "image_labels", lambda e, ref: {REFERENCE_LABEL: json.dumps(run)}
+    )
+    monkeypatch.setattr(share, "seal_image", lambda *a: pytest.fail("sealed again"))
+    cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
+    built = SimpleNamespace(tag=TAG, image_id=SEALED)  # the tag names the import
+    assert cli_share._sealed(cfg, None, built, None) == (SEALED, run, BUILT)
+
+
+# --- one line for any value a user or an engine wrote -----------------------
+
+
+def test_a_registry_with_a_trailing_line_break_is_refused():
+    with pytest.raises(InputError, match="is not HOST"):
+        check_registry("127.0.0.1:5000/x\n")
+
+
+def test_an_engine_address_with_a_line_break_is_refused_in_one_line():
+    with pytest.raises(InputError) as info:
+        check_engine_address("unix:///x\ny", "--host 'unix:///x\\ny'")
+    assert "\n" not in str(info.value)
