@@ -520,17 +520,76 @@ class BuildResult:
     built: bool  # False when an identical image was already there
 
 
+def _input_digests(frozen: FrozenProject) -> tuple[str, str | None]:
+    """Return the manifest's config and requirements sha256, refusing bad ones.
+
+    Without them no edit of reprobox.toml or the requirements since freeze
+    could be seen, so a manifest that lacks them is refused, not trusted.
+    """
+    manifest = frozen.manifest
+    config = manifest.get("config_sha256")
+    requirements = manifest.get("requirements_sha256")
+    for key, fits in (
+        ("config_sha256", isinstance(config, str)),
+        ("requirements_sha256", requirements is None or isinstance(requirements, str)),
+    ):
+        if key not in manifest or not fits:
+            problem = "is missing" if key not in manifest else "is damaged"
+            raise InputError(
+                f"{frozen.manifest_path}: manifest field {key!r} {problem}, so edits "
+                "since freeze cannot be seen",
+                hint="run `reprobox freeze` again",
+            )
+    return config, requirements
+
+
+def check_ca_cert(frozen: FrozenProject, ca_cert: Path | None) -> None:
+    """Refuse a build whose CA bundle is not the one the manifest records."""
+    recorded = frozen.manifest.get("ca_cert")
+    recorded_sha = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if recorded is not None and not isinstance(recorded_sha, str):
+        raise InputError(
+            f"{frozen.manifest_path}: manifest field 'ca_cert' is damaged",
+            hint="run `reprobox freeze` again",
+        )
+    if ca_cert is None and recorded_sha is None:
+        return
+    if ca_cert is None:
+        problem = "the manifest records a CA bundle, but this build has none"
+        fix = (
+            "give the CA it was frozen with (build.ca_cert, --ca-cert or "
+            "PIP_CERT), or run `reprobox freeze` again"
+        )
+    elif recorded_sha is None:
+        problem = f"this build trusts the CA bundle {ca_cert}, which freeze did not"
+        fix = "freeze again with that CA, or build without it"
+    else:
+        try:
+            current = hashlib.sha256(ca_cert.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise InputError(
+                f"{ca_cert}: cannot read the CA bundle: {exc.strerror}",
+                hint="give the path of a PEM certificate file",
+            ) from None
+        if current == recorded_sha:
+            return
+        problem = f"the CA bundle {ca_cert} changed since freeze (sha256 differs)"
+        fix = "restore it, or run `reprobox freeze` again to record it"
+    raise InputError(
+        f"{problem}; the manifest would not say what was trusted", hint=fix
+    )
+
+
 def check_frozen_inputs(cfg: ProjectConfig) -> FrozenProject:
     """Load what freeze wrote; refuse a config or requirements edited since."""
     frozen = load_frozen(cfg)
-    frozen_config = frozen.manifest.get("config_sha256")
-    if frozen_config and frozen_config != cfg.digest:
+    frozen_config, frozen_reqs = _input_digests(frozen)
+    if frozen_config != cfg.digest:
         raise InputError(
             f"{cfg.source} changed since freeze; the build would mix old and new "
             "settings",
             hint=f"run `reprobox freeze {cfg.root}` again",
         )
-    frozen_reqs = frozen.manifest.get("requirements_sha256")
     if frozen_reqs and not cfg.requirements:
         raise InputError(
             f"{cfg.root}: the requirements file locked at freeze is gone",
@@ -579,15 +638,15 @@ def build_project(
         )
         if carries_build_labels(engine, existing, image_labels(frozen, digest, code)):
             return BuildResult(tag=tag, image_id=existing, built=False)
-    with staged_context(cfg, frozen, entries) as ctx:
+    with staged_context(cfg, frozen, entries) as ctx, secrets() as secret_files:
+        check_ca_cert(frozen, secret_files.get("ca_cert"))
         ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
-        with secrets() as secret_files:
-            new_id = build_image(
-                engine,
-                ctx.path,
-                ctx.tag,
-                labels=image_labels(frozen, ctx.digest, ctx.code),
-                secrets=secret_files,
-                on_line=on_line,
-            )
+        new_id = build_image(
+            engine,
+            ctx.path,
+            ctx.tag,
+            labels=image_labels(frozen, ctx.digest, ctx.code),
+            secrets=secret_files,
+            on_line=on_line,
+        )
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)

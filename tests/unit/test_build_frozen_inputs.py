@@ -1,0 +1,116 @@
+"""Build refuses frozen inputs it cannot vouch for: a stripped manifest, another CA."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+from reprobox import build as build_module
+from reprobox import freeze as freeze_module
+from reprobox.build import build_project, check_frozen_inputs
+from reprobox.config import load_config
+from reprobox.errors import InputError
+from reprobox.freeze import freeze_project, write_frozen
+from reprobox.lock import LockResult
+
+LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture
+def frozen(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        freeze_module,
+        "resolve_lock",
+        lambda lines, **kw: LockResult(
+            text=LOCK,
+            pins={"six": "1.17.0"},
+            warnings=(),
+            needs_git=False,
+            resolver="fake 1",
+        ),
+    )
+    (tmp_path / "reprobox.toml").write_text(
+        'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    ca = tmp_path.parent / f"{tmp_path.name}-ca.pem"
+    ca.write_text(CA)
+    return tmp_path, ca
+
+
+def _freeze(root: Path, ca: Path | None):
+    cfg = load_config(root)
+    write_frozen(cfg, freeze_project(cfg, environ={}, ca_cert=ca))
+    return cfg
+
+
+def _build(cfg, ca: Path | None, monkeypatch):
+    built = []
+    monkeypatch.setattr(build_module, "image_id", lambda engine, tag: None)
+    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r: None)
+    monkeypatch.setattr(
+        build_module, "build_image", lambda *a, **kw: built.append(a[2]) or "sha256:x"
+    )
+    secrets = {"ca_cert": ca} if ca else {}
+    build_project(cfg, None, secrets=lambda: contextlib.nullcontext(secrets))
+    return built
+
+
+@pytest.mark.parametrize("key", ["config_sha256", "requirements_sha256"])
+def test_a_manifest_without_its_input_digests_is_refused(frozen, key):
+    root, _ = frozen
+    cfg = _freeze(root, None)
+    path = root / ".reprobox" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest[key]
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match=f"manifest field '{key}' is missing") as info:
+        check_frozen_inputs(cfg)
+    assert "freeze" in info.value.hint
+
+
+def test_a_damaged_config_digest_is_refused(frozen):
+    root, _ = frozen
+    cfg = _freeze(root, None)
+    path = root / ".reprobox" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["config_sha256"] = None
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="'config_sha256' is damaged"):
+        check_frozen_inputs(cfg)
+
+
+def test_the_frozen_ca_builds(frozen, monkeypatch):
+    root, ca = frozen
+    cfg = _freeze(root, ca)
+    assert len(_build(cfg, ca, monkeypatch)) == 1
+
+
+def test_a_ca_edited_after_freeze_is_refused(frozen, monkeypatch):
+    root, ca = frozen
+    cfg = _freeze(root, ca)
+    ca.write_text(CA + CA)
+    with pytest.raises(InputError, match="changed since freeze") as info:
+        _build(cfg, ca, monkeypatch)
+    assert "freeze" in info.value.hint
+
+
+def test_a_ca_given_only_at_build_is_refused(frozen, monkeypatch):
+    root, ca = frozen
+    cfg = _freeze(root, None)
+    with pytest.raises(InputError, match="which freeze did not"):
+        _build(cfg, ca, monkeypatch)
+
+
+def test_a_ca_given_only_at_freeze_is_refused(frozen, monkeypatch):
+    root, ca = frozen
+    cfg = _freeze(root, ca)
+    with pytest.raises(
+        InputError, match="records a CA bundle, but this build has none"
+    ):
+        _build(cfg, None, monkeypatch)
