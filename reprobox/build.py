@@ -9,7 +9,6 @@ never rebuilt and any change to code, lock or Dockerfile gives a new tag.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import hashlib
 import os
@@ -37,6 +36,7 @@ from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
+from reprobox.proc import remove_stale_folders
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -423,30 +423,8 @@ CONTEXT_PREFIX = "reprobox-context-"
 
 
 def remove_stale_contexts(folder: str | None = None) -> list[str]:
-    """Remove build-context copies whose reprobox was killed; return their names.
-
-    Each copy is named after the pid of the reprobox that made it; one whose
-    process is gone was left by a reprobox killed outright (SIGKILL).
-    """
-    folder = folder or tempfile.gettempdir()
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            match = re.fullmatch(rf"{CONTEXT_PREFIX}(\d+)-\w+", entry.name)
-            if not match or not entry.is_dir(follow_symlinks=False):
-                continue
-            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-            try:
-                os.kill(int(match.group(1)), 0)
-                continue  # that reprobox still runs
-            except ProcessLookupError:
-                pass
-            except (PermissionError, OverflowError):
-                continue
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.name)
-    return removed
+    """Remove build-context copies whose reprobox was killed; return their names."""
+    return remove_stale_folders(CONTEXT_PREFIX, folder)
 
 
 @contextmanager

@@ -1,13 +1,39 @@
-"""The one place reprobox starts subprocesses."""
+"""The one place reprobox starts subprocesses, and cleans up after killed ones."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
+import re
+import shutil
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
 log = logging.getLogger("reprobox")
+
+_PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent dies
+# Loaded here, in the parent: a child between fork and exec should only call.
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGTERM when reprobox dies, even by SIGKILL (Linux).
+
+    A resolver or build left running after reprobox was killed would go on
+    with nobody to read it, holding index credentials in its environment.
+    """
+    if _LIBC is None:
+        return
+    parent = os.getppid()
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # reprobox died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_command(
@@ -19,7 +45,10 @@ def run_command(
     check: bool = True,
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run argv (never through a shell) and return its captured output."""
+    """Run argv (never through a shell) and return its captured output.
+
+    The child ends with reprobox: a reprobox killed outright leaves none behind.
+    """
     argv = [str(a) for a in argv]
     log.info("running: %s", " ".join(argv))
     proc = subprocess.run(
@@ -31,6 +60,7 @@ def run_command(
         text=True,
         check=False,
         timeout=timeout,
+        preexec_fn=die_with_parent,
     )
     if proc.stdout:
         log.debug("stdout of %s:\n%s", argv[0], proc.stdout)
@@ -41,3 +71,38 @@ def run_command(
             proc.returncode, argv, proc.stdout, proc.stderr
         )
     return proc
+
+
+def remove_stale_folders(prefix: str, folder: str | None = None) -> list[str]:
+    """Remove temp folders whose reprobox was killed; return their names.
+
+    Each folder is named prefix + the pid of the reprobox that made it; one
+    whose process is gone was left by a reprobox killed outright (SIGKILL).
+    """
+    folder = folder or tempfile.gettempdir()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = re.fullmatch(rf"{re.escape(prefix)}(\d+)-\w+", entry.name)
+            if not match or not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            try:
+                os.kill(int(match.group(1)), 0)
+                continue  # that reprobox still runs
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError):
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return sorted(removed)
+
+
+@contextlib.contextmanager
+def process_temp_folder(prefix: str) -> Iterator[Path]:
+    """Yield a temp folder named after this process, after sweeping stale ones."""
+    remove_stale_folders(prefix)
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-") as tmp:
+        yield Path(tmp)
