@@ -35,7 +35,7 @@ def collect_requirements(
         entries, warnings = read_requirements_file(requirements_file, root=root)
         source = "requirements"
     else:
-        entries, warnings = environment_entries(distributions)
+        entries, warnings = environment_entries(distributions, root=root)
         source = "env"
 
     lines, sanitize_warnings, needs_git = sanitize_requirements(entries, installed)

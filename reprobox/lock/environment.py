@@ -6,6 +6,9 @@ import json
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
@@ -89,15 +92,20 @@ def read_installed_distributions(python: str) -> list[InstalledDistribution]:
 
 def environment_entries(
     distributions: list[InstalledDistribution],
+    root: str | Path | None = None,
 ) -> tuple[list[RequirementEntry], list[str]]:
-    """Return one requirement per installed distribution, and warnings."""
+    """Return one requirement per installed distribution, and warnings.
+
+    root is the project folder: an editable install inside it reaches the image
+    as code, one outside it could not and is refused.
+    """
     entries: list[RequirementEntry] = []
     warnings: list[str] = []
     for dist in sorted(distributions, key=lambda d: canonical_name(d.name)):
         if canonical_name(dist.name) in EXCLUDED_DISTRIBUTIONS:
             continue
         _check_metadata(dist)
-        line = _requirement_line(dist, warnings)
+        line = _requirement_line(dist, warnings, root)
         if line is None:
             continue
         try:
@@ -120,7 +128,9 @@ def environment_entries(
     return entries, warnings
 
 
-def _requirement_line(dist: InstalledDistribution, warnings: list[str]) -> str | None:
+def _requirement_line(
+    dist: InstalledDistribution, warnings: list[str], root: str | Path | None = None
+) -> str | None:
     pinned = f"{dist.name}=={dist.version}"
     if not dist.direct_url:
         return pinned
@@ -135,6 +145,7 @@ def _requirement_line(dist: InstalledDistribution, warnings: list[str]) -> str |
     if "vcs_info" in origin:
         return _vcs_line(dist, url, origin)
     if origin.get("dir_info", {}).get("editable") is True:
+        _check_editable_inside(dist, url, root)
         warnings.append(
             f"{dist.name} is an editable install of a local folder and is not locked; "
             "the project's own code reaches the image through the build context"
@@ -142,6 +153,30 @@ def _requirement_line(dist: InstalledDistribution, warnings: list[str]) -> str |
         return None
     # A local file or folder becomes a file URL here; sanitising pins its version.
     return f"{dist.name} @ {url}"
+
+
+def _check_editable_inside(
+    dist: InstalledDistribution, url: str, root: str | Path | None
+) -> None:
+    """Refuse an editable install of a folder the build context does not hold."""
+    if root is None:
+        return
+    parts = urlsplit(url)
+    folder = Path(url2pathname(unquote(parts.path))) if parts.scheme == "file" else None
+    project = Path(root).resolve()
+    try:
+        inside = folder is not None and folder.resolve().is_relative_to(project)
+    except (OSError, RuntimeError):  # a loop of links
+        inside = False
+    if inside:
+        return
+    shown = str(folder) if folder is not None else redact_url(url)
+    raise LockError(
+        f"{ENVIRONMENT_ORIGIN}: {dist.name} is an editable install of {shown}, "
+        f"outside the project {project}, so the image would not have it",
+        hint=f"install {dist.name} from an index or a git commit in that "
+        "environment, or move its folder into the project",
+    )
 
 
 def _check_metadata(dist: InstalledDistribution) -> None:

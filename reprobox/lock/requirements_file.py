@@ -269,6 +269,12 @@ def _included_path(including_file: Path, value: str, origin: str, root: Path) ->
 
 
 def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> None:
+    if option in _EDITABLE and re.match(r"(git|hg|svn|bzr)\+", value, re.I):
+        raise LockError(
+            f"{origin}: editable install '{option} {redact_text(value)}' cannot be "
+            "locked: an editable checkout has no fixed commit",
+            hint="drop the -e and write it as 'name @ git+URL@<commit>'",
+        )
     if option in _EDITABLE:
         raise LockError(
             f"{origin}: editable install '{option} {redact_text(value)}' cannot be "
