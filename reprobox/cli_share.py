@@ -66,18 +66,16 @@ def _reference_record(
     if not runs.is_dir() or not any(runs.iterdir()):
         return None
 
-    def of_this_build(image: dict) -> bool:
-        # The same layers count: after `import` of its own bundle the build's
-        # tag names the sealed copy, whose id no run of the build recorded.
-        return image.get("id") == image_id or (
-            layers is not None and image.get("layers") == layers
-        )
-
-    matching = [
+    succeeded = [r for r in load_records([runs]) if r.status == "succeeded"]
+    by_id = [r for r in succeeded if (r.data.get("image") or {}).get("id") == image_id]
+    # Else the same layers: after `import` of its own bundle the build's tag
+    # names the sealed copy, whose id no run of the build recorded.
+    by_layers = [
         r
-        for r in load_records([runs])
-        if r.status == "succeeded" and of_this_build(r.data.get("image") or {})
+        for r in succeeded
+        if layers is not None and (r.data.get("image") or {}).get("layers") == layers
     ]
+    matching = by_id or by_layers
     return matching[-1].data if matching else None
 
 

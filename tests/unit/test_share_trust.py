@@ -269,3 +269,21 @@ def test_an_engine_address_with_a_line_break_is_refused_in_one_line():
     with pytest.raises(InputError) as info:
         check_engine_address("unix:///x\ny", "--host 'unix:///x\\ny'")
     assert "\n" not in str(info.value)
+
+
+def test_a_run_of_this_very_image_comes_before_a_newer_one_of_its_layers(
+    tmp_path, monkeypatch
+):
+    from reprobox import compare
+
+    layers = "sha256:" + "7" * 64
+    own = {"run_id": "r1", "image": {"id": BUILT, "layers": layers}}
+    sealed_run = {"run_id": "r2", "image": {"id": SEALED, "layers": layers}}
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    records = [SimpleNamespace(status="succeeded", data=d) for d in (own, sealed_run)]
+    monkeypatch.setattr(compare, "load_records", lambda paths: records)
+    cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
+    assert cli_share._reference_record(cfg, BUILT, None, layers) == own
+    assert cli_share._reference_record(cfg, "sha256:" + "9" * 64, None, layers) == (
+        sealed_run
+    )
