@@ -116,6 +116,7 @@ def run(
     from reprobox.runner import (
         RunOptions,
         RunTarget,
+        container_env,
         raise_for_status,
         run_in_container,
     )
@@ -147,12 +148,19 @@ def run(
     )
 
     for flag, values in (("--host", host), ("--context", context)):
-        twice = sorted({v for v in values if values.count(v) > 1})
-        if twice:
-            raise InputError(
-                f"{flag} {twice[0]} is given twice",
-                hint="name each engine once; --repeat N runs N times on each",
-            )
+        # One engine spelt two ways (unix:///run/x//docker.sock) is still one.
+        seen: dict[str, str] = {}
+        for value in values:
+            key = _engine_key(value) if flag == "--host" else value
+            if key in seen:
+                shown = value if value.isprintable() else repr(value)
+                raise InputError(
+                    f"{flag} {shown} is given twice"
+                    if seen[key] == value
+                    else f"{flag} {value!r} and {seen[key]!r} name one engine",
+                    hint="name each engine once; --repeat N runs N times on each",
+                )
+            seen[key] = value
 
     local = connect()
     # Every engine answers before anything is built: a bad --host is found in
@@ -162,6 +170,18 @@ def run(
         engines[url] = connect(url)
     for name in context:
         engines[f"context:{name}"] = connect(context=name)
+    base = RunOptions(
+        seed=seed if seed is not None else frozen.manifest.get("seed"),
+        profile=profile or frozen.manifest["determinism"]["profile"],
+        cpus=cpus if cpus is not None else cfg.cpus,
+        memory=memory,
+        gpus=gpus,
+        device_requests=device_requests,
+        extra_env=extra_env,
+        network=cfg.network,
+    )
+    jobs = plan_jobs(list(engines), base, seeds=seed_list, repeat=repeat)
+    container_env(frozen.manifest, base)  # a bad --env is found before the build
     tidy_killed_runs(cfg, local)
     built = _build(cfg, local, ca_cert)
     say(("built " if built.built else "using ") + built.tag)
@@ -180,17 +200,6 @@ def run(
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
         images[label] = (published or image_ref, shipped.image_id)
 
-    base = RunOptions(
-        seed=seed if seed is not None else frozen.manifest.get("seed"),
-        profile=profile or frozen.manifest["determinism"]["profile"],
-        cpus=cpus if cpus is not None else cfg.cpus,
-        memory=memory,
-        gpus=gpus,
-        device_requests=device_requests,
-        extra_env=extra_env,
-        network=cfg.network,
-    )
-    jobs = plan_jobs(list(engines), base, seeds=seed_list, repeat=repeat)
     target = RunTarget.for_project(cfg)
     echo = log_printer()
     if len(jobs) == 1:
@@ -247,6 +256,22 @@ def run(
     )
 
 
+def _engine_key(url: str) -> str:
+    """Return what tells engines apart: a unix socket's real path, a tcp host:port."""
+    import docker.errors
+    import docker.utils
+
+    scheme, _, rest = url.partition("://")
+    if scheme == "unix":
+        return "unix://" + os.path.realpath("/" + rest.lstrip("/"))
+    if scheme in ("tcp", "http", "https"):
+        try:
+            return docker.utils.parse_host(url).lower().rstrip("/")
+        except (ValueError, docker.errors.DockerException):  # refused at connect
+            return url
+    return url
+
+
 def _run_image(
     manifest: dict, engine, built, manifest_path: Path | str = "manifest.json"
 ) -> tuple[str, str, str | None]:
@@ -256,15 +281,16 @@ def _run_image(
     sealed image is that build plus a label (same layers), so the run is the
     same; the record then names the local image, not the published one.
     """
-    from reprobox.engine import image_id
+    from reprobox.engine import image_digests, image_id
     from reprobox.errors import EngineError
     from reprobox.share import check_published, pull_by_digest, same_build
 
-    for entry in check_published(Path(manifest_path), manifest):
+    for number, entry in enumerate(check_published(Path(manifest_path), manifest)):
         if entry["source_image_id"] != built.image_id:
             continue
         sealed = image_id(engine, entry["image_id"])
-        if sealed is None:
+        pulled = sealed is None
+        if pulled:
             try:
                 sealed = pull_by_digest(engine, entry["ref"])
             except EngineError as exc:
@@ -280,6 +306,15 @@ def _run_image(
                 f"sealed ({built.tag}): its layers or settings differ",
                 hint="remove that published entry, or `reprobox push` again",
             )
+        if not pulled and entry["ref"] not in image_digests(engine, sealed):
+            # Found here by id: only the engine's RepoDigests vouch for the
+            # ref's digest (a pull by digest is checked by the registry).
+            warn(
+                f"{manifest_path}: published[{number}].ref "
+                f"{entry['ref']} is not a digest this engine knows for "
+                f"{sealed[7:19]}; the run records the image by id only"
+            )
+            return built.tag, sealed, None
         return built.tag, sealed, entry["ref"]
     return built.tag, built.image_id, None
 

@@ -478,7 +478,9 @@ def frozen_without_engine(project, monkeypatch):
     monkeypatch.setattr(
         manifest,
         "load_frozen",
-        lambda cfg: SimpleNamespace(manifest={"data": [], "gpu": {}}),
+        lambda cfg: SimpleNamespace(
+            manifest={"data": [], "gpu": {}, "determinism": {"profile": "default"}}
+        ),
     )
     monkeypatch.setattr(manifest, "check_data_unchanged", lambda cfg, m: None)
     monkeypatch.setattr(cli_run, "_device_requests", lambda *a, **k: None)
@@ -511,3 +513,25 @@ def test_an_engine_named_twice_is_refused(project, frozen_without_engine, flag):
     error = run_error(project, flag, "a", flag, "b", flag, "a")
     assert error.message == f"{flag} a is given twice"
     assert frozen_without_engine == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--repeat", "0"), "--repeat 0 is not a count"),
+        (
+            ("--seeds", "0-400", "--repeat", "3"),
+            "1 engine(s) x 401 seed(s) x --repeat 3 make 1203 runs, more than 1000",
+        ),
+        (("--env", "OMP_NUM_THREADS=abc"), "--env OMP_NUM_THREADS='abc' is not a"),
+    ],
+)
+def test_run_flags_are_checked_before_anything_is_built(
+    project, frozen_without_engine, flags, message, monkeypatch
+):
+    from reprobox import cli_run
+
+    monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda cfg, engine: None)
+    error = run_error(project, *flags)
+    assert error.message.startswith(message)
+    assert ("build",) not in frozen_without_engine

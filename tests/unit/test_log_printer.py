@@ -41,7 +41,9 @@ def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
     from reprobox import cli_run
 
     calls = []
-    monkeypatch.setattr(cli_run.typer, "echo", lambda text, err=False: calls.append(text))
+    monkeypatch.setattr(
+        cli_run.typer, "echo", lambda text, err=False: calls.append(text)
+    )
     record = {
         "run_id": "r",
         "status": "succeeded",
