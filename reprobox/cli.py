@@ -24,6 +24,7 @@ import typer
 from reprobox import __version__
 from reprobox.atomic import dump_json
 from reprobox.errors import (
+    EXIT_ENGINE,
     EXIT_USAGE,
     BuildError,
     InputError,
@@ -456,12 +457,34 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
-    except OSError as exc:  # stdout on a full disk, an unwritable output path
+    except Exception as exc:
+        if _is_engine_trouble(exc):
+            # An engine call no reprobox border caught (a timeout, a dropped
+            # connection): engine trouble in one line, not a file problem.
+            if _state["debug"]:
+                traceback.print_exc()
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            typer.echo(
+                f"reprobox: error: the Docker engine failed: {_printable(text)}",
+                err=True,
+            )
+            sys.exit(EXIT_ENGINE)
+        if not isinstance(exc, OSError):
+            raise
+        # stdout on a full disk, an unwritable output path
         if _state["debug"]:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"reprobox: error: {where}{exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)
+
+
+def _is_engine_trouble(exc: BaseException) -> bool:
+    """Tell an error of the Docker SDK or its HTTP stack, without importing them."""
+    return any(
+        cls.__module__.split(".")[0] in ("docker", "requests", "urllib3")
+        for cls in type(exc).__mro__
+    )
 
 
 # The commands in these modules register themselves on `app`.

@@ -53,3 +53,41 @@ def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
     }
     cli_run._print_summary(record, tmp_path / "record.json")
     assert calls[1] == "  " + "acc\\x1b[2J".ljust(24) + " 0.500000"
+
+
+def test_an_engine_call_nobody_caught_is_engine_trouble_in_one_line(
+    monkeypatch, capsys
+):
+    import pytest
+    import requests.exceptions
+
+    def stalls():
+        raise requests.exceptions.ConnectionError(
+            "('Connection aborted.', ReadTimeout('read timed out'))\nsecond line"
+        )
+
+    monkeypatch.setattr(cli, "app", stalls)
+    with pytest.raises(SystemExit) as caught:
+        cli.main()
+    assert caught.value.code == 3
+    assert capsys.readouterr().err == (
+        "reprobox: error: the Docker engine failed: ('Connection aborted.', "
+        "ReadTimeout('read timed out'))\n"
+    )
+
+
+def test_a_full_disk_is_still_a_file_problem(monkeypatch, capsys):
+    import errno
+
+    import pytest
+
+    def full():
+        raise OSError(errno.ENOSPC, "No space left on device", "/x/record.json")
+
+    monkeypatch.setattr(cli, "app", full)
+    with pytest.raises(SystemExit) as caught:
+        cli.main()
+    assert caught.value.code == 2
+    assert "reprobox: error: /x/record.json: No space left on device" in (
+        capsys.readouterr().err
+    )
