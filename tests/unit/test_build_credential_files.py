@@ -34,7 +34,8 @@ CREDENTIAL_FILES = [
 ]
 
 
-def project(tmp_path: Path, files: list[str]) -> Path:
+def project(tmp_path: Path, files: list[str] = ()) -> Path:
+    """Make a project holding train.py and the given files (each says secret)."""
     (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
     (tmp_path / "train.py").write_text("print(1)\n")
     for rel in files:

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from test_build_credential_files import project
 
 from reprobox.build import is_image_file, project_files
 from reprobox.config import load_config
@@ -32,15 +33,6 @@ CREDENTIAL_COPIES = [
     ".config/pip/pip.conf",
     "pip.conf",
 ]
-
-
-def project(tmp_path: Path, files: list[str] = ()) -> Path:
-    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
-    (tmp_path / "train.py").write_text("print(1)\n")
-    for rel in files:
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text("secret\n")
-    return tmp_path
 
 
 def test_credential_copies_stay_out(tmp_path):
