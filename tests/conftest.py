@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 HOST_PREFIXES = ("DOCKER_", "PIP_", "UV_")
+
+# A suite started in the background (`scripts/test &`, nohup, a CI runner that
+# does so) inherits SIGINT ignored, and so would every reprobox it starts: the
+# Ctrl-C tests would then test nothing a user at a terminal sees. Give the
+# suite, and through it each child, the disposition a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

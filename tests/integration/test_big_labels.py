@@ -14,9 +14,15 @@ import secrets
 
 import docker.errors
 import pytest
+from conftest import TEST_PROJECTS, copy_project, run_reprobox
 
 from reprobox.engine import build_image, connect
-from reprobox.share import lock_from_labels, lock_labels
+from reprobox.share import (
+    MANIFEST_LABEL,
+    lock_from_labels,
+    lock_labels,
+    manifest_text_from_labels,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -58,10 +64,6 @@ def test_a_project_with_1500_data_files_builds_and_its_labels_hold_the_manifest(
     tmp_path, engine_cleanup
 ):
     # Its manifest (~200 KB of data fingerprints) is more than one argv argument.
-    from conftest import TEST_PROJECTS, copy_project, run_reprobox
-
-    from reprobox.share import MANIFEST_LABEL, manifest_text_from_labels
-
     path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
     engine_cleanup.add(name)
     files = [f"shards/part-{index:04d}.csv" for index in range(1500)]
