@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from reprobox import __version__
+from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
 from reprobox.engine import (
     CODE_LABEL,
@@ -31,8 +33,9 @@ from reprobox.engine import (
     ensure_base_image,
     image_id,
 )
-from reprobox.errors import InputError
+from reprobox.errors import BuildError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
+from reprobox.lock.indexes import is_loopback_host
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
@@ -618,13 +621,43 @@ def build_project(
             return BuildResult(tag=tag, image_id=existing, built=False)
     with staged_context(cfg, frozen, entries) as ctx, secrets() as secret_files:
         check_ca_cert(frozen, secret_files.get("ca_cert"))
-        ensure_base_image(engine, frozen.manifest["base_image"]["ref"])
-        new_id = build_image(
-            engine,
-            ctx.path,
-            ctx.tag,
-            labels=image_labels(frozen, ctx.digest, ctx.code),
-            secrets=secret_files,
-            on_line=on_line,
-        )
+        base = frozen.manifest["base_image"]["ref"]
+        where = f"{cfg.source.name}: {cfg.key('base_image')}"
+        ensure_base_image(engine, base, where=where)
+        try:
+            new_id = build_image(
+                engine,
+                ctx.path,
+                ctx.tag,
+                labels=image_labels(frozen, ctx.digest, ctx.code),
+                secrets=secret_files,
+                on_line=on_line,
+            )
+        except BuildError as exc:
+            explained = explain_build_failure(
+                exc.lines,
+                config=cfg.source.name,
+                base_image=base,
+                python=str(frozen.manifest.get("python", cfg.python)),
+                loopback_indexes=loopback_index_keys(cfg),
+            )
+            if explained is None:
+                raise
+            explained.build_log = exc.lines
+            raise explained from None
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)
+
+
+def loopback_index_keys(cfg: ProjectConfig) -> list[str]:
+    """Return the config keys of the project's indexes on this machine's loopback."""
+    named = [("packages.index_url", cfg.index_url)] if cfg.index_url else []
+    named += [("packages.extra_index_urls", url) for url in cfg.extra_index_urls]
+    keys = [cfg.key(key) for key, url in named if is_loopback_host(_host(url))]
+    return list(dict.fromkeys(keys))
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""

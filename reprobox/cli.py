@@ -16,7 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import typer
@@ -353,18 +353,49 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
 
     # Secrets are made only if a build happens: an up-to-date image needs none.
     try:
-        return build_project(
+        result = build_project(
             cfg,
             engine,
             secrets=lambda: build_secrets(cfg, ca),
             force=force,
             on_line=shown,
         )
-    except BuildError as exc:
+    except ReproboxError as exc:
+        lines = exc.lines if isinstance(exc, BuildError) else None
+        lines = getattr(exc, "build_log", lines)
+        if lines is None:
+            raise
         # pip echoes index URLs, and hides only their passwords: a token in a
         # URL's path (or a user-name token) would reach the terminal.
-        exc.message, exc.log_tail = scrub(exc.message), scrub(exc.log_tail)
+        exc.message = scrub(exc.message)
+        if isinstance(exc, BuildError):
+            exc.log_tail = scrub(exc.log_tail)
+        kept = _keep_build_log(cfg, "\n".join(scrub(line) for line in lines))
+        if kept:
+            where = f"the whole build log is in {kept}"
+            exc.hint = f"{exc.hint}; {where}" if exc.hint else where
         raise
+    if result.built:
+        with suppress(OSError):
+            (cfg.state_dir / BUILD_LOG).unlink()
+    return result
+
+
+BUILD_LOG = "build.log"
+
+
+def _keep_build_log(cfg, text: str) -> str | None:
+    """Write a failed build's log (credentials hidden) into .reprobox/; say where."""
+    from reprobox.atomic import atomic_write_text
+
+    path = cfg.state_dir / BUILD_LOG
+    try:
+        atomic_write_text(path, text + "\n", mode=0o600)
+    except OSError as exc:
+        say(f"warning: could not keep the build log in {path}: {exc.strerror or exc}")
+        return None
+    shown = os.path.relpath(path)
+    return str(path) if shown.startswith("..") else shown
 
 
 def _index_scrubber(cfg) -> Callable[[str], str]:

@@ -352,7 +352,9 @@ def build_image(
             line = line.rstrip("\n")
             lines.append(line)
             if on_line:
-                on_line(line)
+                # BuildKit repeats a RUN step's whole command when it starts and
+                # three times when it fails; once, cut short, is enough to read.
+                on_line(_shortened(line) if _RUN_ECHO.search(line) else line)
         code = proc.wait()
     except BaseException:
         proc.terminate()
@@ -374,12 +376,31 @@ def build_image(
                     hint="set python to the base image's, or another base_image, "
                     "then freeze again",
                 )
+        step = failing_step(lines)
         raise BuildError(
             f"building {tag} failed",
-            step=failing_step(lines),
-            log_tail="\n".join(lines[-25:]),
+            step=_shortened(step) if step else None,
+            log_tail="\n".join(
+                _shortened(line) for line in lines[-25:] if not _ECHOED_RUN.match(line)
+            ),
+            lines=tuple(lines),
         )
     return image_id(engine, tag)
+
+
+# BuildKit's closing line repeats a failed RUN's whole command, which the
+# failing step already names.
+_ECHOED_RUN = re.compile(r"^#\d+ ERROR: (?:executor failed running|process \")")
+# Every line in which BuildKit shows a RUN step's command.
+_RUN_ECHO = re.compile(
+    r"^#\d+ \[[^\]]*\] RUN |^ > \[[^\]]*\] RUN |executor failed running \[|"
+    r"^#\d+ ERROR: process \""
+)
+
+
+def _shortened(line: str, limit: int = 240) -> str:
+    """Return line cut to limit characters, marked where it was cut."""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 _PYTHON_MISMATCH = re.compile(
@@ -435,20 +456,42 @@ def registry_digest(engine: Engine, ref: str) -> str | None:
     return None
 
 
-def ensure_base_image(engine: Engine, ref: str) -> None:
-    """Make sure the base image is on the engine, pulling it when it is not."""
+def ensure_base_image(engine: Engine, ref: str, *, where: str = "base_image") -> None:
+    """Make sure the base image is on the engine, pulling it when it is not.
+
+    where names the setting the image came from, for the error. An image its
+    registry says it does not have is bad input (exit 2); a registry that
+    cannot be reached is trouble between the engine and it (exit 3).
+    """
     if image_id(engine, ref) is not None:
         return
     try:
         engine.client.images.pull(ref)
     except docker.errors.DockerException as exc:
-        reason = getattr(exc, "explanation", None) or str(exc)
+        reason = _first_line(str(getattr(exc, "explanation", None) or exc))[:160]
+        hint = (
+            "pull, load or build it onto this engine first (scripts/setup-host "
+            "makes reprobox-base:bookworm-py3.11), or change base_image and "
+            "freeze again"
+        )
+        if _NOT_IN_REGISTRY.search(reason):
+            raise InputError(
+                f"{where}: {ref} is not on this engine and its registry has no "
+                f"such image ({reason})",
+                hint=hint,
+            ) from None
         raise EngineError(
-            f"base image {ref} is not on this engine and cannot be pulled "
-            f"({reason.splitlines()[0][:160]})",
-            hint="pull or build it first (scripts/setup-host makes "
-            "reprobox-base:bookworm-py3.11), or change base_image",
+            f"{where}: {ref} is not on this engine and cannot be pulled ({reason})",
+            hint=hint,
         ) from None
+
+
+# What a registry answers for a name or tag it does not hold.
+_NOT_IN_REGISTRY = re.compile(
+    r"manifest unknown|not found|pull access denied|repository does not exist"
+    r"|name unknown",
+    re.IGNORECASE,
+)
 
 
 def image_labels(engine: Engine, ref: str) -> dict[str, str]:

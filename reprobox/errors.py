@@ -63,10 +63,18 @@ class EngineError(ReproboxError):
 class BuildError(EngineError):
     """An image build failed: carries the failing step and the log tail."""
 
-    def __init__(self, message: str, *, step: str | None = None, log_tail: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        log_tail: str = "",
+        lines: tuple[str, ...] = (),
+    ):
         super().__init__(message)
         self.step = step
         self.log_tail = log_tail
+        self.lines = lines  # the whole build log, for the cause and .reprobox/
 
     def __str__(self) -> str:
         out = self.message

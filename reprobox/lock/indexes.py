@@ -58,7 +58,7 @@ def _check_remote_index(url: str, key: str, shown=redact_url) -> None:
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     """Tell whether host names this machine itself (by name or address)."""
     host = host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
@@ -178,7 +178,7 @@ class PackageIndexes:
             "cannot reach it, so packages only it serves will not install there; "
             "serve it on an address they can reach"
             for key, url in named
-            if _is_loopback(urlsplit(url).hostname or "")
+            if is_loopback_host(urlsplit(url).hostname or "")
         ]
 
     def has_credentials(self) -> bool:

@@ -121,6 +121,25 @@ class Context:
         self._undo.append(lambda: self.untag(f"127.0.0.1:{server.server_port}/"))
         return server.server_port
 
+    def serve_folder(self, root: Path) -> int:
+        """Serve the files under root on a free loopback port; return it."""
+
+        class Files(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._undo.append(server.shutdown)
+        return server.server_port
+
+    def on_close(self, undo: Callable[[], None]) -> None:
+        """Run undo when the case ends."""
+        self._undo.append(undo)
+
     def untag(self, prefix: str) -> None:
         """Remove this project's image tags that start with prefix."""
         for image in self.docker.images.list():
@@ -331,6 +350,62 @@ def missing_base_image(project: Path, ctx: Context) -> None:
     ctx.freeze(project)
 
 
+NO_PYTHON_IMAGE = "reprobox-test-nopython:1"
+
+
+def base_without_python(project: Path, ctx: Context) -> None:
+    # The local base with its Python removed: freeze cannot tell, the build can.
+    dockerfile = (
+        "FROM reprobox-base:bookworm-py3.11\n"
+        "RUN rm -f /usr/bin/python3* /usr/local/bin/python3* /usr/bin/python\n"
+    )
+    ctx.docker.images.build(
+        fileobj=io.BytesIO(dockerfile.encode()), tag=NO_PYTHON_IMAGE, rm=True
+    )
+    ctx.on_close(lambda: ctx.docker.images.remove(NO_PYTHON_IMAGE, force=True))
+    edit(
+        "reprobox.toml",
+        lambda t: t.replace('"reprobox-base:bookworm-py3.11"', f'"{NO_PYTHON_IMAGE}"'),
+    )(project, ctx)
+    ctx.freeze(project)
+
+
+def package_without_wheel(project: Path, ctx: Context) -> None:
+    # pycrypto 2.6.1 is an sdist only, and the base has no C compiler.
+    (project / "requirements.txt").write_text("pycrypto==2.6.1\n", encoding="utf-8")
+    ctx.freeze(project)
+
+
+def index_on_loopback(project: Path, ctx: Context) -> None:
+    # A simple index on this machine's 127.0.0.1: freeze resolves against it
+    # (and warns), the build container cannot reach it.
+    wheels = ctx.tmp / "index" / "simple" / "six"
+    wheels.mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+         "six==1.17.0", "-d", str(wheels)],
+        check=True,
+    )  # fmt: skip
+    port = ctx.serve_folder(ctx.tmp / "index")
+    edit(
+        "reprobox.toml",
+        lambda t: t.replace(
+            "[packages]\n",
+            f'[packages]\nindex_url = "http://127.0.0.1:{port}/simple"\n',
+        ),
+    )(project, ctx)
+    ctx.freeze(project)
+
+
+def check_build_log_kept(result: Result, project: Path, ctx: Context) -> None:
+    """A build failure named in one line keeps the whole log, and says where."""
+    log = project / ".reprobox" / "build.log"
+    assert "build log is in" in result.stderr, result.describe()
+    text = log.read_text(encoding="utf-8")
+    assert "ERROR" in text and len(text.splitlines()) > 5
+    assert log.stat().st_mode & 0o077 == 0
+
+
 def engine_unreachable(project: Path, ctx: Context) -> None:
     ctx.env["DOCKER_HOST"] = "unix:///tmp/nonexistent.sock"
 
@@ -397,6 +472,7 @@ def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
 
 
 RUN = ("run", "{p}")
+BUILD = ("build", "{p}")
 CASES = [
     Case(
         "train-script-missing",
@@ -750,10 +826,44 @@ CASES = [
     Case(
         "base-image-missing",
         RUN,
-        EXIT_ENGINE,
-        ("127.0.0.1:5000/reprobox-nosuch:1", "cannot be pulled"),
-        "base_image",
+        EXIT_USAGE,
+        (
+            "reprobox.toml: base_image",
+            "127.0.0.1:5000/reprobox-nosuch:1",
+            "no such image",
+        ),
+        "change base_image",
         setup=missing_base_image,
+    ),
+    Case(
+        "base-image-without-python3",
+        BUILD,
+        EXIT_USAGE,
+        ("reprobox.toml: base_image", NO_PYTHON_IMAGE, "has no python3"),
+        "python3-venv",
+        setup=base_without_python,
+        may_change=("build.log",),
+        check=check_build_log_kept,
+    ),
+    Case(
+        "package-fails-to-build",
+        BUILD,
+        EXIT_USAGE,
+        ("package pycrypto failed to build from source", "Python 3.11"),
+        "pin a pycrypto version with a wheel",
+        setup=package_without_wheel,
+        may_change=("build.log",),
+        check=check_build_log_kept,
+    ),
+    Case(
+        "index-on-loopback",
+        BUILD,
+        EXIT_USAGE,
+        ("reprobox.toml: packages.index_url", "loopback"),
+        "127.0.0.1 in a container is the container itself",
+        setup=index_on_loopback,
+        may_change=("build.log",),
+        check=check_build_log_kept,
     ),
     Case(
         "registry-not-listening",

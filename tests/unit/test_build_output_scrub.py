@@ -22,6 +22,7 @@ def cfg(tmp_path, monkeypatch):
         source=tmp_path / "reprobox.toml",
         ca_cert=None,
         root=tmp_path,
+        state_dir=tmp_path / ".reprobox",
     )
 
 
@@ -35,7 +36,9 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
 
     def failing_build(cfg, engine, *, secrets, force, on_line):
         on_line(line)
-        raise BuildError(f"build failed near {TOKEN}", step="pip", log_tail=line)
+        raise BuildError(
+            f"build failed near {TOKEN}", step="pip", log_tail=line, lines=(line,)
+        )
 
     monkeypatch.setattr(build_module, "build_project", failing_build)
     with pytest.raises(BuildError) as caught:
@@ -44,3 +47,7 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     assert printed == ["#9 1.2 Looking in indexes: http://127.0.0.1:18731/***/simple/"]
     assert TOKEN not in str(caught.value)
     assert "/***/simple/" in caught.value.log_tail
+    # The whole log is kept for reading, with the token hidden there too.
+    kept = (cfg.state_dir / "build.log").read_text(encoding="utf-8")
+    assert kept == "#9 1.2 Looking in indexes: http://127.0.0.1:18731/***/simple/\n"
+    assert "build log is in" in caught.value.hint

@@ -1,0 +1,151 @@
+"""Say in one line why an image build failed, when the log shows a known cause.
+
+A failed `RUN` is the engine's way of reporting many things that are not
+engine trouble: a base image without Python, a package that will not build
+from source, an index the build container cannot reach. Each of those has a
+fix the user can make, so it is named with that fix (and the exit code of bad
+input); a failure this module does not recognise stays a BuildError with the
+failing step and the log's tail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from reprobox.errors import EngineError, InputError, ReproboxError
+
+# BuildKit's plain progress prefixes each line of a step's output: "#6 12.28 ".
+_PREFIX = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
+_NO_PYTHON = re.compile(r"\bpython3: (?:\d+: )?(?:command )?not found")
+_NO_VENV = re.compile(r"ensurepip is not available|No module named venv")
+# Why a connection failed, most telling first: the first found names it.
+_NETWORK = [
+    re.compile(reason)
+    for reason in (
+        r"Connection refused",
+        r"Temporary failure in name resolution|Name or service not known",
+        r"Network is unreachable|No route to host",
+        r"Read timed out|ConnectTimeoutError",
+        r"Failed to establish a new connection",
+    )
+]
+_CERTIFICATE = re.compile(r"CERTIFICATE_VERIFY_FAILED")
+# What pip says last when retries to the index ran out.
+_GAVE_UP = re.compile(
+    r"No matching distribution found|Could not install packages due to an OSError"
+)
+_NO_DISTRIBUTION = re.compile(r"No matching distribution found for (\S+)")
+_HASH_MISMATCH = re.compile(r"THESE PACKAGES DO NOT MATCH THE HASHES")
+_HASH_LINE = re.compile(r"^\s+(\S+?)(?:==\S+)? from \S+")
+_BUILD_FAILED = re.compile(
+    r"Failed building wheel for (\S+)"
+    r"|Failed to build installable wheels for some pyproject\.toml based "
+    r"projects \((.+)\)"
+    r"|Running setup\.py install for (\S+) did not run successfully"
+)
+_ENCOUNTERED = re.compile(r"Encountered error while trying to install package")
+_ARROW = re.compile(r"^\s*╰─>\s*(\S+)\s*$")
+
+
+def step_output(lines: Sequence[str]) -> list[str]:
+    """Return the build log's lines without BuildKit's step and time prefix."""
+    return [_PREFIX.sub("", line) for line in lines]
+
+
+def explain_build_failure(
+    lines: Sequence[str],
+    *,
+    config: str,
+    base_image: str,
+    python: str,
+    loopback_indexes: Sequence[str] = (),
+) -> ReproboxError | None:
+    """Return the error that names why the build failed, or None when unknown.
+
+    config is the project config file's name and base_image the image the
+    build started from; loopback_indexes are the config keys of indexes that
+    sit on this machine's loopback, which no build container can reach.
+    """
+    out = step_output(lines)
+    text = "\n".join(out)
+    if _NO_PYTHON.search(text):
+        return InputError(
+            f"{config}: base_image {base_image} has no python3, which the "
+            "image's virtual environment is made with",
+            hint="use a base image with python3 and python3-venv (such as "
+            f"python:{python}-slim-bookworm), then freeze again",
+        )
+    if _NO_VENV.search(text):
+        return InputError(
+            f"{config}: base_image {base_image} has python3 without its venv module",
+            hint="use a base image with python3-venv installed, then freeze again",
+        )
+    if _CERTIFICATE.search(text):
+        return InputError(
+            "the build container does not trust the package index's certificate "
+            "(CERTIFICATE_VERIFY_FAILED)",
+            hint="behind a TLS-inspecting proxy, give its CA with ca_cert in "
+            f"{config}, --ca-cert or PIP_CERT, then freeze again",
+        )
+    network = next(filter(None, (reason.search(text) for reason in _NETWORK)), None)
+    if network and _GAVE_UP.search(text):
+        reason = network.group(0)
+        if loopback_indexes:
+            keys = " and ".join(loopback_indexes)
+            return InputError(
+                f"{config}: {keys}: the build container cannot reach an index on "
+                f"this machine's loopback ({reason})",
+                hint="127.0.0.1 in a container is the container itself: serve "
+                "the index on an address the engine's containers reach, set it "
+                "in the config and freeze again",
+            )
+        return EngineError(
+            f"the build container cannot reach the package index ({reason})",
+            hint="the engine's containers need network access to the index "
+            "(check the engine's proxy and DNS settings), or build on an "
+            "engine that has it",
+        )
+    if _HASH_MISMATCH.search(text):
+        names = [m.group(1) for m in map(_HASH_LINE.match, out) if m]
+        which = f" ({', '.join(dict.fromkeys(names))})" if names else ""
+        return InputError(
+            "a package the build downloaded does not match its hash in "
+            f"requirements.lock{which}: the index now serves other bytes than "
+            "it did at freeze",
+            hint="if the change is expected, freeze again to lock the new "
+            "files; otherwise check the index",
+        )
+    failed = _failed_package(out)
+    if failed:
+        return InputError(
+            f"package {failed} failed to build from source in the image "
+            f"(Python {python}, {base_image})",
+            hint=f"pin a {failed} version with a wheel for Python {python} on "
+            "Linux x86_64, or add what it needs to compile to system_packages, "
+            "then freeze again",
+        )
+    missing = _NO_DISTRIBUTION.search(text)
+    if missing:
+        return InputError(
+            f"the build found no {missing.group(1)} on the package index it "
+            "uses, although the lock names it",
+            hint="the lock was resolved against an index the build does not "
+            f"use: check index_url and extra_index_urls in {config}, then "
+            "freeze again",
+        )
+    return None
+
+
+def _failed_package(out: Sequence[str]) -> str | None:
+    for index, line in enumerate(out):
+        if _ENCOUNTERED.search(line):
+            for following in out[index + 1 : index + 3]:
+                arrow = _ARROW.match(following)
+                if arrow:
+                    return arrow.group(1)
+    for line in out:
+        found = _BUILD_FAILED.search(line)
+        if found:
+            return next(group for group in found.groups() if group)
+    return None

@@ -1,0 +1,104 @@
+"""Naming why a build failed from BuildKit's log (reprobox.build_failure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprobox.build_failure import explain_build_failure
+from reprobox.errors import EXIT_ENGINE, EXIT_USAGE
+
+RETRY = (
+    "#6 4.756 WARNING: Retrying (Retry(total=4, connect=None, read=None, "
+    "redirect=None, status=None)) after connection broken by 'NewConnectionError"
+    "('<pip._vendor.urllib3.connection.HTTPConnection object at 0x7f1>: Failed to "
+    "establish a new connection: [Errno 111] Connection refused')': /simple/six/"
+)
+NOT_FOUND = [
+    "#6 12.28 ERROR: Could not find a version that satisfies the requirement "
+    "six==1.16.0 (from versions: none)",
+    "#6 12.28 ERROR: No matching distribution found for six==1.16.0",
+]
+SETUP_PY = [
+    "#6 6.469   × Running setup.py install for pycrypto did not run successfully.",
+    "#6 6.469   │ exit code: 1",
+    "#6 6.473 error: legacy-install-failure",
+    "#6 6.473 × Encountered error while trying to install package.",
+    "#6 6.473 ╰─> pycrypto",
+]
+
+
+def explain(lines, loopback=()):
+    return explain_build_failure(
+        lines,
+        config="reprobox.toml",
+        base_image="base:1",
+        python="3.11",
+        loopback_indexes=loopback,
+    )
+
+
+def test_a_base_without_python3_names_the_setting():
+    error = explain(["#6 0.176 /bin/sh: 1: python3: not found"])
+    assert error.exit_code == EXIT_USAGE
+    assert error.message.startswith("reprobox.toml: base_image base:1 has no python3")
+
+
+def test_an_index_on_loopback_names_its_key():
+    error = explain([RETRY, *NOT_FOUND], loopback=["packages.index_url"])
+    assert error.exit_code == EXIT_USAGE
+    assert error.message.startswith("reprobox.toml: packages.index_url:")
+    assert "Connection refused" in error.message
+
+
+def test_a_remote_index_out_of_reach_is_engine_trouble():
+    error = explain([RETRY, *NOT_FOUND])
+    assert error.exit_code == EXIT_ENGINE
+    assert "cannot reach the package index (Connection refused)" in error.message
+
+
+def test_a_retry_that_then_got_through_does_not_hide_the_real_cause():
+    error = explain([RETRY, *SETUP_PY])
+    assert error.message.startswith("package pycrypto failed to build from source")
+    assert "Python 3.11, base:1" in error.message
+
+
+@pytest.mark.parametrize(
+    "line, name",
+    [
+        ("#7 9.1   ERROR: Failed building wheel for lxml", "lxml"),
+        (
+            "#7 9.1 ERROR: Failed to build installable wheels for some "
+            "pyproject.toml based projects (numpy)",
+            "numpy",
+        ),
+    ],
+)
+def test_a_package_that_does_not_build_is_named(line, name):
+    assert explain([line]).message.startswith(f"package {name} failed to build")
+
+
+def test_a_hash_mismatch_names_the_package_and_the_lock():
+    error = explain(
+        [
+            "#6 3.1 ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE "
+            "REQUIREMENTS FILE. ...",
+            "#6 3.1     six==1.16.0 from https://files.example/six.whl:",
+            "#6 3.1         Expected sha256 aaaa",
+        ]
+    )
+    assert "requirements.lock (six)" in error.message
+    assert error.exit_code == EXIT_USAGE
+
+
+def test_an_untrusted_certificate_points_at_ca_cert():
+    error = explain(["#6 2.0 ... [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify"])
+    assert "ca_cert in reprobox.toml" in error.hint
+
+
+def test_a_lock_entry_the_index_lacks_without_network_trouble():
+    error = explain(NOT_FOUND)
+    assert error.message.startswith("the build found no six==1.16.0")
+
+
+def test_an_unknown_failure_is_left_to_the_caller():
+    assert explain(["#9 ERROR: failed to compute cache key: not found"]) is None
