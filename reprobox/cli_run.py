@@ -116,6 +116,7 @@ def run(
     from reprobox.runner import (
         RunOptions,
         RunTarget,
+        check_data_readable,
         container_env,
         raise_for_status,
         run_in_container,
@@ -143,6 +144,7 @@ def run(
     extra_env = _parse_env(env)
     frozen = load_frozen(cfg)
     check_data_unchanged(cfg, frozen.manifest)
+    check_data_readable(cfg.root, cfg.data)
     device_requests = _device_requests(
         gpus, frozen.manifest, remote=bool(host or context)
     )

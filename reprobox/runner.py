@@ -18,12 +18,13 @@ import math
 import os
 import re
 import secrets as _random
+import shlex
 import shutil
 import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -773,11 +774,10 @@ def _run_locked(
     on_log: Callable[[str], None] | None,
     image_digest: str | None,
 ) -> dict[str, Any]:
+    uid, gid = container_user()
     if os.geteuid() == 0:
-        os.chown(run_dir, CONTAINER_UID, CONTAINER_UID)
-        user = f"{CONTAINER_UID}:{CONTAINER_UID}"
-    else:
-        user = f"{os.getuid()}:{os.getgid()}"
+        os.chown(run_dir, uid, gid)
+    user = f"{uid}:{gid}"
     record: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA_VERSION,
         "reprobox_version": __version__,
@@ -1076,6 +1076,47 @@ def _finish(
             "error": error,
         }
     )
+
+
+def container_user() -> tuple[int, int]:
+    """Return the uid and gid the training runs as.
+
+    Run by root, reprobox trains as the image's uid 1000; run by anyone else,
+    as that user, so the run folder it gives back is theirs.
+    """
+    if os.geteuid() == 0:
+        return CONTAINER_UID, CONTAINER_UID
+    return os.getuid(), os.getgid()
+
+
+def check_data_readable(root: Path, data: Sequence[str]) -> None:
+    """Refuse data files the training user could not read through their mount.
+
+    Each file is mounted on its own, so only its own mode and owner count; a
+    file kept private (umask 077) would pass every check and then fail in the
+    script with PermissionError.
+    """
+    uid, gid = container_user()
+    for rel in data:
+        path = root / rel
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # a missing file is named by the data check
+        if st.st_uid == uid:
+            readable = st.st_mode & stat.S_IRUSR
+        elif st.st_gid == gid:
+            readable = st.st_mode & stat.S_IRGRP
+        else:
+            readable = st.st_mode & stat.S_IROTH
+        if not readable:
+            raise InputError(
+                f"{path}: data file is not readable by the training user "
+                f"(uid {uid}): mode {stat.S_IMODE(st.st_mode):04o}, owner uid "
+                f"{st.st_uid}",
+                hint=f"make it readable, e.g. chmod a+r {shlex.quote(str(path))}; "
+                "it is mounted read-only, so the container cannot change it",
+            )
 
 
 def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:

@@ -494,6 +494,14 @@ CASES = [
         setup=remove("data.csv"),
     ),
     Case(
+        "data-unreadable-by-the-training-user",
+        RUN,
+        EXIT_USAGE,
+        ("{p}/data.csv", "not readable by the training user", "mode 0600"),
+        "chmod a+r",
+        setup=lambda project, ctx: (project / "data.csv").chmod(0o600),
+    ),
+    Case(
         "data-changed",
         RUN,
         EXIT_USAGE,
