@@ -65,7 +65,14 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
     value = comparison.values.get(run.run_id, {}).get(name)
     if run.is_reference:
         return {"value": format_number(value), "delta": "", "state": "ref", "why": ""}
-    result = results[(run.run_id, name)]
+    result = results.get((run.run_id, name))
+    if result is None:  # neither this run nor the reference has it: not compared
+        return {
+            "value": format_number(value),
+            "delta": "",
+            "state": "absent",
+            "why": "not compared: missing in this run and in the reference run",
+        }
     state = "same" if result.identical else ("pass" if result.passed else "fail")
     delta = "" if result.identical else format_delta(result.delta)
     return {

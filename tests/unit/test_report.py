@@ -228,3 +228,57 @@ def test_the_default_reference_is_the_earliest_run_that_succeeded(tmp_path):
         runs.append(str(folder))
     result = _cli("compare", *runs, "--json", cwd=tmp_path)
     assert json.loads(result.stdout)["reference"] == "20240101T000001Z-bbbbbb"
+
+
+def _metric_cells(html, name):
+    """Return (class, title, text) of each cell in the metrics table row of name."""
+    row = re.search(rf"<tr><th>{name}</th>(.*?)</tr>", html).group(1)
+    return re.findall(r'<td class="num ([^"]*)" title="([^"]*)">(.*?)</td>', row)
+
+
+def three_runs_one_new_metric():
+    """A reference, a run that crashed before metrics, a run with a new metric."""
+    ref = synthetic.make_record("A", metrics={"acc": 0.9})
+    crashed = synthetic.clone(ref, "B", status="failed", metrics={}, history=[])
+    epochs = synthetic.curve_epochs(5, seed=0)
+    for row in epochs:
+        row["f1"] = 0.5 + row["epoch"] / 20
+    newer = synthetic.clone(
+        ref,
+        "C",
+        metrics={"acc": 0.9, "f1": 0.8},
+        history=[{"call": 0, "epochs": epochs}],
+    )
+    return [ref, crashed, newer]
+
+
+def test_a_metric_only_one_run_has_shows_absent_where_it_was_not_compared():
+    records = three_runs_one_new_metric()
+    html = render_report_html(records, compare_runs(records))
+
+    assert _metric_cells(html, "f1") == [
+        ("ref", "", "absent"),
+        (
+            "absent",
+            "not compared: missing in this run and in the reference run",
+            "absent",
+        ),
+        ("fail", "missing in the reference run", '0.8<span class="delta">n/a</span>'),
+    ]
+    assert _metric_cells(html, "acc") == [
+        ("ref", "", "0.9"),
+        ("fail", "missing in this run", 'absent<span class="delta">n/a</span>'),
+        ("same", "identical", "0.9"),
+    ]
+    # The f1 chart draws the one run that has the curve; the others are absent.
+    chart = re.search(r"<svg[^>]*><title>f1</title>.*?</svg>", html).group()
+    assert re.findall(r'<path class="curve"[^>]*data-run="([^"]+)"', chart) == ["C"]
+
+
+def test_a_metric_flag_naming_a_metric_one_run_has_renders():
+    records = three_runs_one_new_metric()
+    comparison = compare_runs(records, metrics=["f1"])
+    html = render_report_html(records, comparison)
+
+    assert [row[0] for row in _metric_cells(html, "f1")] == ["ref", "absent", "fail"]
+    assert re.search(r"<tr><th>acc</th>", html) is None
