@@ -17,6 +17,7 @@ from reprobox.errors import InputError, newer_schema_error
 
 RECORD_SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
+STATUSES = ("running", "succeeded", "failed", "interrupted")  # what run writes
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # the bound reprobox reads run-folder files to
 # A run folder is the container's to write: follow no link it planted inside
 # it, never wait on a FIFO.
@@ -267,6 +268,13 @@ def _check_record(path: Path, data: Any) -> None:
                 "list of objects",
                 hint="the record is damaged; re-run or leave it out",
             )
+    status = data.get("status")
+    if status is not None and (not isinstance(status, str) or status not in STATUSES):
+        raise InputError(
+            f"{path}: status must be one of {', '.join(STATUSES)}, not "
+            f"{short_repr(status)}",
+            hint="the record is damaged; re-run or leave it out",
+        )
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InputError(

@@ -194,6 +194,14 @@ def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
         ("warnings", "x", "warnings must be a JSON list"),
         ("seed", "7", "seed must be an integer or null, not '7'"),
         ("seed", [[1]], "seed must be an integer or null, not a list of 1 items"),
+        (
+            "status",
+            5,
+            "status must be one of running, succeeded, failed, interrupted, not 5",
+        ),
+        ("status", True, "status must be one of running, succeeded, failed"),
+        ("status", "done", "status must be one of running, succeeded, failed"),
+        ("status", "", "status must be one of running, succeeded, failed"),
     ],
 )
 def test_refuses_setup_fields_of_the_wrong_shape(tmp_path, field, value, expected):
