@@ -7,14 +7,9 @@ from collections.abc import Sequence
 import jinja2
 
 from reprobox.compare.charts import curve_series, render_chart, run_color
-from reprobox.compare.comparison import (
-    Comparison,
-    format_value,
-    status_problem,
-    unsuccessful_runs,
-)
+from reprobox.compare.comparison import Comparison, format_value
 from reprobox.compare.records import Record
-from reprobox.compare.render import format_delta, format_number
+from reprobox.compare.render import format_delta, format_number, verdict_parts
 from reprobox.templates_dir import environment
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -47,8 +42,7 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
             colors={
                 run.run_id: run_color(i)[0] for i, run in enumerate(comparison.runs)
             },
-            failed=sum(not r.passed for r in comparison.results),
-            unsuccessful=[status_problem(r) for r in unsuccessful_runs(comparison)],
+            verdict=verdict_parts(comparison),
             metric_rows=metric_rows,
             suspects={
                 (d.run_id, d.field)

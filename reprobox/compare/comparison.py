@@ -92,7 +92,8 @@ def compare_runs(
         name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
     }
     present = {n for r in records for n in r.metrics}
-    names = sorted(present) if metrics is None else list(dict.fromkeys(metrics))
+    # No names, like the manifest's metrics.compare [], means every metric.
+    names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
     results = [
         compare_metric(
             run.run_id,
@@ -129,7 +130,7 @@ def compare_runs(
         metrics_ok = all(r.passed for r in judged)
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
         metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
-    summaries = _summaries(records, ref, results, differences, seed_noise)
+    summaries = _summaries(records, ref, results, differences, seed_noise, names)
     # A run that failed may still have written metrics; they prove nothing.
     passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
 
@@ -213,7 +214,9 @@ def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
     return json.dumps(record.seed) != json.dumps(ref.seed)
 
 
-def _summaries(records, ref, results, differences, seed_noise) -> list[RunSummary]:
+def _summaries(
+    records, ref, results, differences, seed_noise, names
+) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause."""
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
@@ -250,11 +253,16 @@ def _summaries(records, ref, results, differences, seed_noise) -> list[RunSummar
                 is_reference=False,
                 status=record.status,
                 seed=record.seed,
-                passed=all(r.passed for r in own) and record.status == SUCCEEDED,
+                # A run with no metric checked has shown nothing to agree on.
+                passed=bool(own)
+                and all(r.passed for r in own)
+                and record.status == SUCCEEDED,
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
-                headline=_headline(changed, suspect)
+                headline=(
+                    _headline(changed, suspect) if own else _nothing_compared(names)
+                )
                 + _status_note(record.status, "it cannot pass"),
             )
         )
@@ -266,6 +274,18 @@ def _status_note(status: str, consequence: str) -> str:
     if status == SUCCEEDED:
         return ""
     return f"; but status {status or 'unknown'}: {consequence}"
+
+
+def nothing_to_check(names: Sequence[str]) -> str:
+    """Say why no metric was checked at all, or return '' when some were."""
+    return "" if names else "no run recorded any metric, so nothing was checked"
+
+
+def _nothing_compared(names: Sequence[str]) -> str:
+    """Say why a run has no metric checked against the reference."""
+    if not names:
+        return "nothing compared: no run recorded any metric"
+    return f"nothing compared: neither it nor the reference has {', '.join(names)}"
 
 
 def _headline(changed: list[MetricResult], suspect: EnvDifference | None) -> str:
@@ -302,7 +322,7 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
             + ", ".join(format_value(p) for p in projects)
         )
     if not names:
-        notes.append("no metrics to compare: the verdict is a failure")
+        notes.append(f"{nothing_to_check(names)}: the verdict is a failure")
     defaulted = [n for n in names if n not in limits]
     if defaulted:
         notes.append(

@@ -12,6 +12,7 @@ from reprobox.atomic import dump_json
 from reprobox.compare.comparison import (
     Comparison,
     format_value,
+    nothing_to_check,
     status_problem,
     unsuccessful_runs,
 )
@@ -81,31 +82,42 @@ def _title(comparison: Comparison) -> str:
 
 
 def _verdict(comparison: Comparison) -> str:
+    word, detail = verdict_parts(comparison)
+    return f"verdict: {word} ({detail})" + _verdict_aside(comparison)
+
+
+def _verdict_aside(comparison: Comparison) -> str:
+    """Say after the verdict what it leaves out: noise runs and nondeterminism."""
+    noise = sum(r.seed_noise for r in comparison.runs)
+    aside = (
+        f"; {noise} sweep run(s) with other seeds measure the noise" if noise else ""
+    )
+    return aside + _nondeterminism_note(comparison)
+
+
+def verdict_parts(comparison: Comparison) -> tuple[str, str]:
+    """Return the verdict, PASS or FAIL, and what it rests on in a few words."""
+    word = "PASS" if comparison.passed else "FAIL"
+    reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
+    nothing = nothing_to_check(comparison.metrics)
+    if nothing:
+        return word, "; ".join([*reasons, nothing])
     noise = {r.run_id for r in comparison.runs if r.seed_noise}
     judged = [r for r in comparison.results if r.run_id not in noise]
     failed = sum(not r.passed for r in judged)
     total = len(judged)
-    aside = (
-        f"; {len(noise)} sweep run(s) with other seeds measure the noise"
-        if noise
-        else ""
-    )
-    note = aside + _nondeterminism_note(comparison)
-    if not judged and comparison.results:  # a sweep only, or a sweep and its noise
+    if not judged:  # a sweep only, or a sweep and its noise
         beyond = sum(c.beyond_noise for c in comparison.noise_checks)
-        word = "PASS" if comparison.passed else "FAIL"
         what = (
             f"{beyond} difference(s) beyond seed noise"
             if beyond
             else ("nothing beyond seed noise")
         )
-        reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
-        return f"verdict: {word} ({'; '.join([*reasons, what])})" + note
+        return word, "; ".join([*reasons, what])
     if comparison.passed:
-        return f"verdict: PASS (all {total} metric checks within tolerance)" + note
-    reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
+        return word, f"all {total} metric checks within tolerance"
     reasons.append(f"{failed} of {total} metric checks out of tolerance")
-    return f"verdict: FAIL ({'; '.join(reasons)})" + note
+    return word, "; ".join(reasons)
 
 
 def _nondeterminism_note(comparison: Comparison) -> str:

@@ -282,3 +282,14 @@ def test_a_metric_flag_naming_a_metric_one_run_has_renders():
 
     assert [row[0] for row in _metric_cells(html, "f1")] == ["ref", "absent", "fail"]
     assert re.search(r"<tr><th>acc</th>", html) is None
+
+
+def test_records_without_metrics_say_nothing_was_checked():
+    ref = synthetic.make_record("A", metrics={})
+    records = [ref, synthetic.clone(ref, "B")]
+    html = render_report_html(records, compare_runs(records))
+    assert (
+        '<span class="verdict fail">FAIL</span> no run recorded any metric, so '
+        "nothing was checked." in html
+    )
+    assert "0 of 0" not in html

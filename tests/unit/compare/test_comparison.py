@@ -144,11 +144,29 @@ def test_malformed_tolerance_is_refused():
         )
 
 
-def test_no_metrics_at_all_is_a_failure_with_a_note():
+def test_no_metrics_at_all_is_a_failure_that_says_nothing_was_checked():
     a = make_record("A", metrics={})
     comparison = compare_runs([a, clone(a, "B")])
     assert not comparison.passed
-    assert "no metrics to compare: the verdict is a failure" in comparison.notes
+    assert exit_code(comparison) == EXIT_FAILED
+    assert comparison.notes == (
+        "no run recorded any metric, so nothing was checked: the verdict is a failure",
+    )
+    run = comparison.runs[1]
+    assert not run.passed
+    assert run.headline == "nothing compared: no run recorded any metric"
+    # An empty list of names means every metric, like metrics.compare [].
+    assert compare_runs([a, clone(a, "B")], metrics=[]) == comparison
+
+
+def test_a_run_sharing_no_named_metric_with_the_reference_is_not_a_pass():
+    a = make_record("A", metrics={"acc": 0.9})
+    b = clone(a, "B", metrics={})
+    c = clone(a, "C", metrics={"acc": 0.9, "f1": 0.8})
+    comparison = compare_runs([a, b, c], metrics=["f1"])
+    run = comparison.runs[1]
+    assert (run.run_id, run.passed) == ("B", False)
+    assert run.headline == "nothing compared: neither it nor the reference has f1"
 
 
 def test_identical_runs_pass():

@@ -133,3 +133,21 @@ def test_a_huge_setup_value_is_cut_in_text():
     text = render_text(comparison)
     assert "p" * 199 + "\u2026" in text and "p" * 200 not in text
     assert "an integer of 401 digits" in text
+
+
+def test_records_without_metrics_say_nothing_was_checked_in_every_format():
+    a = make_record("A", metrics={})
+    comparison = compare_runs([a, clone(a, "B", status="failed")])
+    why = "run B has status failed; no run recorded any metric, so nothing was checked"
+
+    text = render_text(comparison)
+    assert text.splitlines()[1] == f"verdict: FAIL ({why})"
+    assert "0 of 0" not in text
+    assert "  B        42    failed     FAIL     nothing compared" in text
+    assert render_markdown(comparison).splitlines()[2] == f"verdict: FAIL ({why})"
+    data = strict_loads(render_json(comparison))
+    assert (data["passed"], data["results"], data["metrics"]) == (False, [], [])
+    assert [r["passed"] for r in data["runs"]] == [True, False]  # ref, B
+    assert data["notes"][-1] == (
+        "no run recorded any metric, so nothing was checked: the verdict is a failure"
+    )
