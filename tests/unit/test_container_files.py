@@ -149,3 +149,23 @@ def test_a_users_hash_in_requirements_is_said_to_be_replaced(tmp_path):
         f"{path}:1: its --hash is not kept; the lock pins the "
         "hashes the index serves for the resolved version"
     ]
+
+
+def test_nan_and_infinities_from_the_script_are_kept_as_strings_compare_reads(
+    tmp_path,
+):
+    from reprobox.compare.records import as_number
+
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"a": NaN, "b": -Infinity, "c": "NaN", "d": 1}')
+    kept, warnings = read_script_metrics(metrics)
+    where = "the file $REPROBOX_METRICS names"
+    assert warnings == [
+        f"metric 'a' in {where} is nan",
+        f"metric 'b' in {where} is -inf",
+        f"metric 'c' in {where} is not a number; ignored",
+    ]
+    written = json.loads(dump_json(kept))
+    assert written == {"a": "NaN", "b": "-Infinity", "d": 1}
+    assert [as_number(written[k]) for k in ("b", "d")] == [float("-inf"), 1.0]
+    assert as_number(written["a"]) != as_number(written["a"])  # NaN
