@@ -151,3 +151,22 @@ def test_records_without_metrics_say_nothing_was_checked_in_every_format():
     assert data["notes"][-1] == (
         "no run recorded any metric, so nothing was checked: the verdict is a failure"
     )
+
+
+def test_huge_and_tiny_metrics_print_in_scientific_notation_json_keeps_them():
+    import re
+
+    from reprobox.report import render_report_html
+
+    a = make_record("A", metrics={"big": 1e308, "whole": 10**308, "tiny": 5e-324})
+    records = [a, clone(a, "B", metrics={"big": 1e307, "whole": 1, "tiny": 0.0})]
+    comparison = compare_runs(records)
+    for out in (
+        render_text(comparison),
+        render_markdown(comparison),
+        render_report_html(records, comparison),
+    ):
+        assert re.search(r"\d{20}", out) is None
+        assert "1e+308" in out and "1e+307" in out and "5e-324" in out
+    values = strict_loads(render_json(comparison))["values"]
+    assert values["A"] == {"big": 1e308, "tiny": 5e-324, "whole": 1e308}
