@@ -44,6 +44,7 @@ from reprobox.manifest import (
     MANIFEST_NAME,
     SCHEMA_VERSION,
     VCS_NAME,
+    config_settings,
     core_manifest_text,
     fingerprint_data,
     sha256_bytes,
@@ -278,11 +279,12 @@ def freeze_project(
         python=cfg.python,
         slim=cfg.slim,
     )
+    settings = config_settings(cfg)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "reprobox_version": __version__,
-        "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
-        "python": cfg.python,
+        "project": settings["project"],
+        "python": settings["python"],
         "platform": "linux/x86_64",
         "base_image": {"ref": image.base_image, "digest": digest or None},
         "packages": {
@@ -306,20 +308,14 @@ def freeze_project(
             else None
         ),
         "environment": env,
-        "seed": cfg.seed,
+        "seed": settings["seed"],
         "determinism": {
-            "profile": cfg.profile,
+            "profile": settings["determinism.profile"],
             "tf_op_determinism": cfg.profile == "strict"
             or env.get("TF_DETERMINISTIC_OPS") in ("1", "true"),
         },
         "data": fingerprint_data(cfg),
-        "metrics": {
-            "compare": list(cfg.compare_metrics),
-            "tolerances": {
-                name: {"abs": tol.abs, "rel": tol.rel}
-                for name, tol in sorted(cfg.tolerances.items())
-            },
-        },
+        "metrics": settings["metrics"],
         "host": _host_facts(environ),
         "frameworks": manifest_frameworks(lock.pins, image.gpu),
         "gpu": manifest_gpu(image),

@@ -307,6 +307,9 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         cfg.root,
         "edit reprobox.toml instead, then run `reprobox freeze` again",
     )
+    if manifest.get("config_sha256") == cfg.digest:
+        # A config edited since freeze is named by the build's own check.
+        check_manifest_follows_config(manifest_path, manifest, cfg)
     return FrozenProject(
         state_dir=state,
         manifest=manifest,
@@ -315,6 +318,53 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         vcs_text=vcs_text,
         dockerfile_text=dockerfile_text,
     )
+
+
+def config_settings(cfg: ProjectConfig) -> dict[str, Any]:
+    """Return the manifest's settings that come from the config alone.
+
+    freeze writes them from here, and every later command checks the
+    manifest still says the same: the run takes its seed, command and
+    tolerances from the manifest, so a hand edit there would train with other
+    settings than the config shows, silently.
+    """
+    return {
+        "project": {"name": cfg.name, "command": list(cfg.command), "workdir": "/app"},
+        "python": cfg.python,
+        "seed": cfg.seed,
+        "determinism.profile": cfg.profile,
+        "metrics": {
+            "compare": list(cfg.compare_metrics),
+            "tolerances": {
+                name: {"abs": tol.abs, "rel": tol.rel}
+                for name, tol in sorted(cfg.tolerances.items())
+            },
+        },
+    }
+
+
+def check_manifest_follows_config(
+    path: Path, manifest: dict[str, Any], cfg: ProjectConfig
+) -> None:
+    """Refuse a manifest whose config-given settings differ from the config's."""
+    for field, want in config_settings(cfg).items():
+        head, _, tail = field.partition(".")
+        got = manifest.get(head)
+        if tail:
+            got = got.get(tail) if isinstance(got, dict) else None
+        if got != want:
+            shown = json.dumps(got, sort_keys=True)
+            raise InputError(
+                f"{path}: {field} is {_short(shown)}, but {cfg.source.name} says "
+                f"{_short(json.dumps(want, sort_keys=True))}: the manifest was "
+                "edited after freeze",
+                hint=f"set it in {cfg.source.name}, then run `reprobox freeze "
+                f"{cfg.root}` again",
+            )
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fingerprint_data(cfg: ProjectConfig) -> list[dict[str, Any]]:

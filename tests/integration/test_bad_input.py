@@ -558,6 +558,16 @@ CASES = [
         setup=manifest_schema(7),
     ),
     Case(
+        "manifest-seed-edited-by-hand",
+        RUN,
+        EXIT_USAGE,
+        ("manifest.json", "seed is 8, but reprobox.toml says 7", "edited after freeze"),
+        "reprobox freeze",
+        setup=edit(
+            ".reprobox/manifest.json", lambda t: t.replace('"seed": 7', '"seed": 8')
+        ),
+    ),
+    Case(
         "manifest-missing",
         RUN,
         EXIT_USAGE,

@@ -52,7 +52,7 @@ def _freeze(root: Path, ca: Path | None):
 def _build(cfg, ca: Path | None, monkeypatch):
     built = []
     monkeypatch.setattr(build_module, "image_id", lambda engine, tag: None)
-    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r: None)
+    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r, where: None)
     monkeypatch.setattr(
         build_module, "build_image", lambda *a, **kw: built.append(a[2]) or "sha256:x"
     )

@@ -437,7 +437,7 @@ def build_with(cfg, engine, monkeypatch):
         return BUILT
 
     monkeypatch.setattr(build_module, "build_image", fake_build)
-    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r: None)
+    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r, where: None)
     result = build_module.build_project(
         cfg, engine, secrets=lambda: contextlib.nullcontext({})
     )
