@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -402,6 +403,26 @@ def expand_index_url(url: str, environ, where: str) -> str:
     return _VAR_REF.sub(value, url)
 
 
+# Words a shell would act on: the command runs without one, so each would
+# reach the script as a plain argument (">", "out.txt", "&&", "$HOME").
+_SHELL_OPERATOR = re.compile(r"\d?>>?.*|<.*|\|\|?|&&?|;")
+_SHELL_EXPANSION = re.compile(r"\$(?:\(|\{|[A-Za-z_])|`")
+
+
+def _refuse_shell_syntax(path: Path, written: str, words: list[str]) -> None:
+    """Refuse a command string that only a shell would run as meant."""
+    for word in words:
+        if _SHELL_OPERATOR.fullmatch(word) or _SHELL_EXPANSION.search(word):
+            raise ConfigError(
+                path,
+                "command",
+                f"uses shell syntax ({word!r}), but the command runs without a "
+                "shell, so it would reach the script as a plain argument",
+                f"write command = {json.dumps(['sh', '-c', written])}, or let "
+                "the script write its files under $REPROBOX_OUT",
+            )
+
+
 def config_key(source: Path, name: str) -> str:
     """Return key name as written in source: tool.reprobox.NAME in a pyproject."""
     in_pyproject = Path(source).name == PYPROJECT
@@ -451,6 +472,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 f"cannot be split: {exc}",
                 "close the quote, or give the command as a list",
             ) from None
+        _refuse_shell_syntax(path, table["command"], command)
     command = _str_list(path, "command", command)
     if not command:
         raise ConfigError(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import write_project
 
 from reprobox.config import load_config
 from reprobox.errors import InputError
@@ -23,8 +22,8 @@ tolerances = { acc = { abs = 0.01 } }
 
 
 @pytest.fixture
-def cfg(tmp_path):
-    return load_config(write_project(tmp_path, TOML, {"train.py": "print(1)\n"}))
+def cfg(make_project, tmp_path):
+    return load_config(make_project(tmp_path, TOML, {"train.py": "print(1)\n"}))
 
 
 def manifest_of(cfg):
