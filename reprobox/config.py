@@ -403,16 +403,22 @@ def expand_index_url(url: str, environ, where: str) -> str:
     return _VAR_REF.sub(value, url)
 
 
-# Words a shell would act on: the command runs without one, so each would
+# What a shell would act on: the command runs without one, so each would
 # reach the script as a plain argument (">", "out.txt", "&&", "$HOME").
-_SHELL_OPERATOR = re.compile(r"\d?>>?.*|<.*|\|\|?|&&?|;")
 _SHELL_EXPANSION = re.compile(r"\$(?:\(|\{|[A-Za-z_])|`")
 
 
-def _refuse_shell_syntax(path: Path, written: str, words: list[str]) -> None:
+def _refuse_shell_syntax(path: Path, written: str) -> None:
     """Refuse a command string that only a shell would run as meant."""
+    lexer = shlex.shlex(written, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        return  # shlex.split named the unclosed quote already
     for word in words:
-        if _SHELL_OPERATOR.fullmatch(word) or _SHELL_EXPANSION.search(word):
+        operator = word and all(c in lexer.punctuation_chars for c in word)
+        if operator or _SHELL_EXPANSION.search(word):
             raise ConfigError(
                 path,
                 "command",
@@ -472,7 +478,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 f"cannot be split: {exc}",
                 "close the quote, or give the command as a list",
             ) from None
-        _refuse_shell_syntax(path, table["command"], command)
+        _refuse_shell_syntax(path, table["command"])
     command = _str_list(path, "command", command)
     if not command:
         raise ConfigError(

@@ -568,6 +568,17 @@ CASES = [
         ),
     ),
     Case(
+        "command-with-shell-redirection",
+        RUN,
+        EXIT_USAGE,
+        ("reprobox.toml: command", "uses shell syntax ('>')"),
+        '["sh", "-c", "python train.py > out.txt"]',
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace('"python train.py"', '"python train.py > out.txt"'),
+        ),
+    ),
+    Case(
         "manifest-missing",
         RUN,
         EXIT_USAGE,

@@ -475,6 +475,49 @@ def test_command_string_is_split_like_a_shell(tmp_path, make_project):
     assert cfg.command == ("python", "train.py", "--name", "two words", "--lr=0.1")
 
 
+@pytest.mark.parametrize(
+    "command, word",
+    [
+        ("python train.py > out.txt 2>&1", ">"),
+        ("python train.py 2>err.log", ">"),
+        ("cd /data && python train.py", "&&"),
+        ("python train.py | tee log", "|"),
+        ("python a.py; python b.py", ";"),
+        ("python train.py --home $HOME", "$HOME"),
+        ("python train.py --out=${OUT}", "--out=${OUT}"),
+        ("python train.py --who $(id -u)", "("),
+        ("python train.py < in.txt", "<"),
+    ],
+)
+def test_a_command_string_that_needs_a_shell_is_refused(
+    tmp_path, make_project, command, word
+):
+    root = make_project(tmp_path, f"command = '{command}'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert caught.value.key == "command"
+    assert f"uses shell syntax ({word!r})" in caught.value.message
+    assert caught.value.hint.startswith(f'write command = ["sh", "-c", "{command}"]')
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python train.py --price 5$ --at user@host",
+        "python train.py --sep ';x' --rule 'a|b' --expr 'a>b'",
+    ],
+)
+def test_shell_characters_inside_words_are_plain_arguments(
+    tmp_path, make_project, command
+):
+    assert load_config(make_project(tmp_path, f'command = "{command}"\n')).command
+
+
+def test_a_command_list_may_hold_any_words(tmp_path, make_project):
+    root = make_project(tmp_path, 'command = ["sh", "-c", "python t.py > $OUT/x"]\n')
+    assert load_config(root).command == ("sh", "-c", "python t.py > $OUT/x")
+
+
 def test_command_list_is_kept_as_given(tmp_path, make_project):
     cfg = load_config(make_project(tmp_path, 'command = ["python", "a b.py"]\n'))
     assert cfg.command == ("python", "a b.py")
