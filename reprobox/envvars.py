@@ -36,7 +36,10 @@ FORBIDDEN = ("TF_USE_CUDNN_AUTOTUNE",)  # autotuning picks kernels by timing
 
 _SECRET_PARTS = {
     "AUTH",
+    "BEARER",
     "COOKIE",
+    "CRED",
+    "CREDS",
     "CREDENTIAL",
     "CREDENTIALS",
     "KEY",
@@ -150,12 +153,69 @@ _VOCABULARY_TOKENS = re.compile(
 )
 
 
+# Words that end a credential setting's name when written as a word of their
+# own: --wandb-key, hf_creds, --bearer.
+_SECRET_LAST_WORDS = ("key", "bearer", "cred", "creds")
+# The word before a final "key" that makes it a key of data, not a secret:
+# --sort-key, --partition-key, JAX's --rng-key, --metric-key.
+_PLAIN_KEYS = frozenset(
+    [
+        "batch",
+        "cache",
+        "column",
+        "data",
+        "dict",
+        "feature",
+        "field",
+        "foreign",
+        "group",
+        "hash",
+        "id",
+        "image",
+        "index",
+        "input",
+        "join",
+        "label",
+        "lookup",
+        "map",
+        "metric",
+        "monitor",
+        "output",
+        "partition",
+        "primary",
+        "prng",
+        "random",
+        "record",
+        "rng",
+        "row",
+        "sample",
+        "seed",
+        "shard",
+        "sort",
+        "target",
+        "text",
+    ]
+)
+
+
+def _name_words(name: str) -> list[str]:
+    """Split a name into lowercase words at separators and camelCase humps."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
+    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+
+
 def secret_setting_name(name: str) -> bool:
     """Tell whether a setting or option called name holds a credential value."""
     flat = re.sub(r"[^a-z0-9]", "", name.lower())
     if flat in ("pwd", "pass", "sig"):
         return True  # ODBC's pwd=, Azure SAS's sig=
-    return flat.endswith(_SECRET_SETTING_ENDS) and not _VOCABULARY_TOKENS.search(flat)
+    if flat.endswith(_SECRET_SETTING_ENDS) and not _VOCABULARY_TOKENS.search(flat):
+        return True
+    words = _name_words(name)
+    if not words or words[-1] not in _SECRET_LAST_WORDS:
+        return False  # --keyword, --monkey, --max-keys, --key-column
+    # A bare --key is taken for a secret too: tools name their API key so.
+    return words[-1] != "key" or len(words) == 1 or words[-2] not in _PLAIN_KEYS
 
 
 def _holds_secret_setting(value: str) -> bool:
