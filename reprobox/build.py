@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from reprobox import __version__
 from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
+from reprobox.credential_files import holds_credentials
 from reprobox.engine import (
     CODE_LABEL,
     LABEL_PREFIX,
@@ -62,11 +63,15 @@ ALWAYS_IGNORED = (
     # The image carries its config as the manifest label; the file itself is
     # not needed there, and what it holds should not travel in a layer.
     "reprobox.toml",
-    # Credentials people keep beside their code; an image is for sharing.
+)
+# Credentials people keep beside their code; an image is for sharing.
+# A hard link to one of these stays out as well.
+CREDENTIAL_NAMES = (
     # A trailing * also catches the copies people make: .env-prod, .netrc.bak.
     ".env*",  # .env.local, .env_prod, a .envs/ folder, .envrc
     "*.env",  # prod.env
     ".netrc*",
+    "netrc",  # a copy without the dot
     ".pypirc*",
     ".npmrc*",
     ".git-credentials*",
@@ -86,6 +91,9 @@ ALWAYS_IGNORED = (
     "*credentials*.json",
     "service-account*.json",
     "secrets.toml",
+    "secrets.yaml",
+    "secrets.yml",
+    "secrets.json",
     "*.key",
     "*.p12",
     "*.pfx",
@@ -111,7 +119,9 @@ ALWAYS_IGNORED = (
     "pip.conf",
     "pip.ini",
 )
+ALWAYS_IGNORED += CREDENTIAL_NAMES
 _ALWAYS_IGNORED_LOWER = tuple(p.lower() for p in ALWAYS_IGNORED)
+_CREDENTIAL_NAMES_LOWER = tuple(p.lower() for p in CREDENTIAL_NAMES)
 # Names that are credentials as files, and may well be code as folders.
 ALWAYS_IGNORED_FILES = ("credentials",)  # the AWS shared credentials format
 
@@ -155,6 +165,63 @@ def _ignored(rel: str, is_dir: bool, rules: list[IgnoreRule]) -> bool:
     return False
 
 
+def _credential_name(rel: str, is_dir: bool) -> bool:
+    """Tell whether reprobox's list of credential files names rel, in any case."""
+    lower_rel = rel.lower()
+    lower_name = lower_rel.rsplit("/", 1)[-1]
+    if not is_dir and lower_name in ALWAYS_IGNORED_FILES:
+        return True
+    return any(
+        fnmatch.fnmatchcase(lower_name, p) or fnmatch.fnmatchcase(lower_rel, p)
+        for p in _CREDENTIAL_NAMES_LOWER
+    )
+
+
+FileId = tuple[int, int]  # st_dev, st_ino: what every hard link of a file shares
+
+
+def _links_to_credentials(root: Path, linked: dict[FileId, list[str]]) -> set[str]:
+    """Return the files of linked that are hard links to a credential file.
+
+    linked maps a file's identity to the kept paths with more than one link.
+    Their other names are looked for everywhere in the project, left-out
+    folders included; the walk reads names and stats, never contents (a copy
+    by content is caught by reading the kept file itself).
+    """
+    found: set[str] = set()
+    if not linked:
+        return found
+    under_credentials: dict[str, bool] = {}
+    for dirpath, _, filenames in os.walk(root, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        parent = str(Path(dirpath).parent)
+        inside = rel_dir != "." and (
+            under_credentials.get(parent, False) or _credential_name(rel_dir, True)
+        )
+        under_credentials[dirpath] = inside
+        for name in filenames:
+            try:
+                info = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            paths = linked.get((info.st_dev, info.st_ino))
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if paths and (inside or _credential_name(rel, False)):
+                found.update(paths)
+    return found
+
+
+def _file_id(path: Path) -> FileId | None:
+    """Return a regular file's identity when it has more than one hard link."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink < 2:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def _left_out_folder(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
     return _ignored(rel, True, rules) or _is_environment(root / rel)
 
@@ -172,7 +239,12 @@ def is_image_file(root: Path, rel: str) -> bool:
         return not _left_out_folder(root, rel, rules)
     if _ignored(rel, False, rules):
         return False
-    return full.is_symlink() or not _holds_private_key(full)
+    if full.is_symlink():
+        return True
+    if holds_credentials(full):
+        return False
+    file_id = _file_id(full)
+    return not (file_id and _links_to_credentials(root, {file_id: [rel]}))
 
 
 def project_files(cfg: ProjectConfig) -> list[str]:
@@ -185,6 +257,7 @@ def project_files(cfg: ProjectConfig) -> list[str]:
         if ca.is_relative_to(root):
             skip.add(ca.relative_to(root).as_posix())
     found: list[str] = []
+    linked: dict[FileId, list[str]] = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
@@ -208,10 +281,13 @@ def project_files(cfg: ProjectConfig) -> list[str]:
                 _check_link(root, full, rel)
             else:
                 _check_regular(full, rel)
-                if _holds_private_key(full):
-                    continue  # a key under any name stays out of the image
+                if holds_credentials(full):
+                    continue  # a key or credential file under any name stays out
+                if file_id := _file_id(full):
+                    linked.setdefault(file_id, []).append(rel)
             found.append(_check_name(rel))
-    return sorted(found)
+    copies = _links_to_credentials(root, linked)
+    return sorted(rel for rel in found if rel not in copies)
 
 
 def _shown(path: str) -> str:
@@ -252,52 +328,6 @@ def _check_regular(path: Path, rel: str) -> None:
         f"{_shown(rel)}: {kind}, not a regular file; it cannot go into the image",
         hint=f"remove it, or list it in {IGNORE_FILE}",
     )
-
-
-# Text that only a private key file holds, looked for anywhere in a small file.
-_KEY_MARKERS = (
-    b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
-    b"-----BEGIN PGP PRIVATE KEY BLOCK-----",  # armored GnuPG secret key
-    b"PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
-    b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
-    b"AGE-SECRET-KEY-1",  # age identity
-)
-# The same text saved as UTF-16 (as some Windows tools write it), either order.
-_KEY_MARKERS += tuple(
-    marker.decode("ascii").encode(codec)
-    for codec in ("utf-16-le", "utf-16-be")
-    for marker in _KEY_MARKERS
-)
-
-
-def _holds_private_key(path: Path) -> bool:
-    """Tell whether a file holds a PEM, OpenSSH, PGP or PuTTY key anywhere in it.
-
-    Every byte is read, as the image digest reads them: a key appended to a
-    large file is as much a key.
-    """
-    chunk_size = 1 << 20
-    # Each chunk is searched with the end of the one before, so that a marker
-    # split between two reads is still found.
-    overlap = max(map(len, _KEY_MARKERS)) - 1
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return False  # a FIFO or device would block or never end
-        size = info.st_size
-        with open(path, "rb") as fh:
-            tail = b""
-            for _ in range(size // chunk_size + 1):  # a file that grew stops here
-                chunk = fh.read(chunk_size)
-                if not chunk:
-                    break
-                window = tail + chunk
-                if any(marker in window for marker in _KEY_MARKERS):
-                    return True
-                tail = window[-overlap:]
-    except OSError:
-        return False
-    return False
 
 
 def _is_environment(path: Path) -> bool:

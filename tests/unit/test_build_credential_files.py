@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from reprobox.build import is_image_file, project_files
 from reprobox.config import load_config
+from reprobox.credential_files import TEXT_SCAN_LIMIT
 
 KEY = (
     b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n"
@@ -70,3 +72,103 @@ def test_a_key_split_across_two_reads_of_a_large_file_is_found(tmp_path):
     root = project(tmp_path, [])
     (root / "weights.bin").write_bytes(b"\0" * ((2 << 20) - 10) + KEY)
     assert project_files(load_config(root)) == ["train.py"]
+
+
+# Copies of credential files under other names, found by what they hold.
+COPIES_BY_CONTENT = {
+    "env_backup.txt": "API_KEY=BBSECRETdot52\n",
+    "config.env.bak": "# prod\nexport WANDB_API_KEY='BBSECRETenv'\nDEBUG=1\n",
+    "netrc": "machine y password BBSECRETnetrc54\n",
+    "logins.txt": "# hosts\nmachine a.example.com\n  login me\n  password BBSECRETnl\n",
+    "sa_nopem.json": (
+        '{"type": "service_account", "project_id": "p", "private_key_id": "abc", '
+        '"private_key": "BBSECRETsanopem17", "client_email": '
+        '"x@p.iam.gserviceaccount.com", "client_id": "1"}\n'
+    ),
+    "gcp-sa.json": '{"type": "service_account", "private_key": "BBSECRETsa07"}',
+    "adc.json": (
+        '{\n  "type": "authorized_user",\n  "client_id": "1",\n'
+        '  "refresh_token": "BBSECRETrt"\n}\n'
+    ),
+    "aws.ini": (
+        "[default]\naws_access_key_id = AKIAABCDEFGHIJKLMNOP\n"
+        "aws_secret_access_key = BBSECRETaws\n"
+    ),
+    "aws_config.ini": "[profile x]\nregion = eu-west-1\naws_secret_access_key=Q\n",
+    "secrets.yaml": "db:\n  host: h\n  password: BBSECRETyaml\n",
+    "deploy.yml": "wandb:\n  project: p\n  wandb_key: 'BBSECRETwk'\n",
+    "utf16.env.txt": "\ufeffHF_TOKEN=BBSECRETu16\n",
+}
+
+
+def plant(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        codec = "utf-16" if "utf16" in rel else "utf-8"
+        (root / rel).write_text(text.removeprefix("\ufeff"), encoding=codec)
+
+
+def test_copies_of_credential_files_stay_out_whatever_their_names(tmp_path):
+    root = project(tmp_path)
+    plant(root, COPIES_BY_CONTENT)
+    assert project_files(load_config(root)) == ["train.py"]
+    for rel in COPIES_BY_CONTENT:
+        assert not is_image_file(root, rel), rel
+
+
+# Code, prose and settings that name secrets without holding one stay in.
+ORDINARY_FILES = {
+    "train.py": 'import os\n\npassword = os.environ["X"]\nprint(len(password))\n',
+    "settings.py": 'API_KEY = os.environ["API_KEY"]\nTOKEN = get_token()\n',
+    "README.md": "# Model\n\nSet api_key: in your shell, or password=... in .env.\n",
+    "docs/netrc.md": "Write:\n\n    machine host login me password pw\n",
+    "run.env.txt": "PYTHONHASHSEED=0\nCUDA_VISIBLE_DEVICES=0\nOMP_NUM_THREADS=4\n",
+    "refs.env.txt": "WANDB_API_KEY=${WANDB_API_KEY}\nHF_TOKEN=\n",
+    "config.yaml": "lr: 0.1\nsort_key: date\nkey: image\npad_token: '<pad>'\n",
+    "hydra.yaml": "wandb:\n  api_key: ${oc.env:WANDB_API_KEY}\n  token: null\n",
+    "setup.cfg": "[tool:pytest]\naddopts = -q\npass_env = HOME\n",
+    "tokenizer_config.json": '{"eos_token": "</s>", "model_max_length": 512}\n',
+    "sa_template.json": '{"type": "service_account", "private_key": ""}\n',
+    "labels.csv": "key,password_strength\na,1\n",
+    "requirements.txt": "numpy==2.0.0\ntorch>=2\n",
+}
+
+
+def test_ordinary_files_that_mention_secrets_go_in(tmp_path):
+    root = project(tmp_path)
+    plant(root, ORDINARY_FILES)
+    assert project_files(load_config(root)) == sorted(ORDINARY_FILES)
+    for rel in ORDINARY_FILES:
+        assert is_image_file(root, rel), rel
+
+
+def test_a_large_settings_file_is_not_read_for_text_shapes(tmp_path):
+    # The bound that keeps data files cheap: past it only keys are looked for.
+    root = project(tmp_path)
+    big = "x=1\n" * (TEXT_SCAN_LIMIT // 4) + "API_KEY=BBSECRETbig\n"
+    (root / "big.txt").write_text(big)
+    (root / "small.txt").write_text("x=1\nAPI_KEY=BBSECRETsmall\n")
+    assert project_files(load_config(root)) == ["big.txt", "train.py"]
+
+
+@pytest.mark.parametrize(
+    "original",
+    [".env", ".aws/credentials", ".kaggle/kaggle.json", "Credentials", ".NETRC"],
+)
+def test_a_hard_link_to_a_credential_file_stays_out(tmp_path, original):
+    root = project(tmp_path, [original])  # "secret\n": no shape gives it away
+    os.link(root / original, root / "hardlink.txt")
+    assert project_files(load_config(root)) == ["train.py"]
+    assert not is_image_file(root, "hardlink.txt")
+
+
+def test_a_hard_link_to_a_file_left_out_for_other_reasons_goes_in(tmp_path):
+    # Only credentials make their links stay out: an ignored build folder may
+    # well hold hard links to code.
+    root = project(tmp_path)
+    (root / "build").mkdir()
+    (root / "model.py").write_text("X = 1\n")
+    os.link(root / "model.py", root / "build/model.py")
+    (root / ".reproboxignore").write_text("build/\n")
+    assert project_files(load_config(root)) == ["model.py", "train.py"]
+    assert is_image_file(root, "model.py")

@@ -1,0 +1,160 @@
+"""Project files that are credentials by what they hold, whatever their names.
+
+A copy of .env or .netrc under any name, a service-account key or an AWS
+credentials file goes into an image as easily as the original; these checks
+read a file's content for the shapes such files have. Private keys are looked
+for in every byte of every file; the text shapes only in files of up to
+TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+from reprobox.envvars import looks_secret, secret_setting_name
+
+# Text that only a private key file holds, looked for anywhere in a file.
+_KEY_MARKERS = (
+    b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
+    b"-----BEGIN PGP PRIVATE KEY BLOCK-----",  # armored GnuPG secret key
+    b"PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
+    b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
+    b"AGE-SECRET-KEY-1",  # age identity
+)
+# The same text saved as UTF-16 (as some Windows tools write it), either order.
+_KEY_MARKERS += tuple(
+    marker.decode("ascii").encode(codec)
+    for codec in ("utf-16-le", "utf-16-be")
+    for marker in _KEY_MARKERS
+)
+_CHUNK = 1 << 20
+# Credential files are a few KiB; a file larger than this is data or code.
+TEXT_SCAN_LIMIT = 256 << 10
+
+# netrc: the first word is an entry ("machine HOST" or "default"), and some
+# entry gives a password.
+_NETRC_START = re.compile(r"(?:\s*#[^\n]*\n)*\s*(?:machine|default)\s")
+_NETRC_PASSWORD = re.compile(r"(?:^|\s)password\s+\S")
+# Google's key files: a service account's private key, a user's refresh token.
+_GOOGLE_KEY_TYPE = re.compile(r'"type"\s*:\s*"(?:service_account|authorized_user)"')
+_GOOGLE_KEY_SECRET = re.compile(
+    r'"(?:private_key|refresh_token|client_secret)"\s*:\s*"[^"\s]'
+)
+# dotenv: NAME=value, "export" allowed, no space before the "=".
+_DOTENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)=(.*)")
+# INI, YAML, TOML and the like: name = value, name: value, "name": value.
+_SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
+# Lines of such files that set nothing: [section], ---, a list item, "name:".
+_STRUCTURE_LINE = re.compile(r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:")
+# A reference to a value kept elsewhere: ${NAME}, $NAME, %(name)s, {{ name }},
+# or a placeholder such as <your key here>.
+_REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
+# An unquoted value that is code or structure: f(x), env["X"], [a, b], {a: b},
+# and YAML's | and > block markers.
+_CODE = re.compile(r"[A-Za-z_][\w.]*\s*[(\[]|[\[{|>]")
+_LINE = re.compile(r"[^\r\n]+")
+_NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
+
+
+def holds_credentials(path: Path) -> bool:
+    """Tell whether a file holds a private key or is shaped like a credential file.
+
+    Every byte is read for keys, as the image digest reads them: a key
+    appended to a large file is as much a key.
+    """
+    # Each chunk is searched with the end of the one before, so that a marker
+    # split between two reads is still found.
+    overlap = max(map(len, _KEY_MARKERS)) - 1
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return False  # a FIFO or device would block or never end
+        size = info.st_size
+        with open(path, "rb") as fh:
+            tail = b""
+            for index in range(size // _CHUNK + 1):  # a file that grew stops here
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                window = tail + chunk
+                if any(marker in window for marker in _KEY_MARKERS):
+                    return True
+                if index == 0 and size <= TEXT_SCAN_LIMIT and _credential_text(chunk):
+                    return True
+                tail = window[-overlap:]
+    except OSError:
+        return False
+    return False
+
+
+def _credential_text(data: bytes) -> bool:
+    """Tell whether a small file's bytes read as a credential file."""
+    text = _as_text(data[:TEXT_SCAN_LIMIT])
+    if text is None:
+        return False
+    return (
+        bool(_NETRC_START.match(text) and _NETRC_PASSWORD.search(text))
+        or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
+        or _settings_with_secret(text)
+    )
+
+
+def _as_text(data: bytes) -> str | None:
+    """Return a file's text, or None for a binary file."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if b"\0" in data:
+        return None
+    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def _settings_with_secret(text: str) -> bool:
+    """Tell whether text is all settings (dotenv, INI, YAML) and one is a secret.
+
+    Every line must be a setting, a comment or structure: code and prose have
+    other lines, so `password = os.environ["X"]` in train.py or "api_key" in a
+    README is never read as a credential file.
+    """
+    found = False
+    for match in _LINE.finditer(text):  # lazily: most files fail on a first line
+        line = match.group()
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", ";", "//")):
+            continue
+        if dotenv := _DOTENV_LINE.fullmatch(stripped):
+            name, value = dotenv.groups()
+            # The variable check: the same names `[env]` refuses.
+            found = found or (_written(value) and looks_secret(name, _unquoted(value)))
+        elif setting := _SETTING_LINE.fullmatch(stripped):
+            name, value = setting.groups()
+            found = found or (
+                _written(value)
+                and (
+                    (secret_setting_name(name) and name.lower() != "key")
+                    or looks_secret("", _unquoted(value))
+                )
+            )
+        elif not (_STRUCTURE_LINE.fullmatch(stripped) or line[:1] in (" ", "\t")):
+            return False  # indented lines continue a value or nest settings
+    return found
+
+
+def _unquoted(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _written(value: str) -> bool:
+    """Tell whether a setting's value is written out, not code or a reference."""
+    value = value.strip().rstrip(",")
+    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+    inner = _unquoted(value)
+    if not inner or inner.lower() in _NO_VALUE:
+        return False
+    if _REFERENCE.search(inner):
+        return False
+    return quoted or not _CODE.match(inner)
