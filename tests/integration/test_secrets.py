@@ -391,3 +391,89 @@ def test_container_is_locked_down(planted, cli, docker_client):
     assert "data-write=refused EROFS" in log, log
     assert log[0].startswith("uid=") and not log[0].startswith("uid=0 "), log
     assert (path / "data.csv").read_text() == "x,y\n1,2\n3,4\n"
+
+
+# Copies of credential files under names no list holds, each with its own
+# secret: they must stay out by what they hold (or, for the hard link, by
+# being the same file as .env).
+PLANTED_COPIES = {
+    ".env": "API_KEY={dot}\n",
+    "env_backup.txt": "API_KEY={dot}\n",
+    ".netrc": "machine y password {netrc}\n",
+    "netrc": "machine y password {netrc}\n",
+    "sa_nopem.json": (
+        '{{"type": "service_account", "project_id": "p", "private_key_id": "abc", '
+        '"private_key": "{sa}", "client_email": "x@p.iam.gserviceaccount.com", '
+        '"client_id": "1"}}\n'
+    ),
+    "gcp-sa.json": '{{"type": "service_account", "private_key": "{sa2}"}}',
+    "aws.ini": "[default]\naws_access_key_id = AKIAABCDEFGHIJKLMNOP\n"
+    "aws_secret_access_key = {aws}\n",
+    "aws_config.ini": "[default]\naws_secret_access_key = {aws}\n",
+    "secrets.yaml": "password: {yaml}\n",
+    "config.env.bak": "WANDB_API_KEY={bak}\n",
+}
+
+
+def test_copies_of_credential_files_stay_out_of_the_image(
+    cli, engine_cleanup, tmp_path_factory, docker_client
+):
+    tokens = {
+        key: f"BBSECRET{key}{secrets.token_hex(6)}"
+        for key in ("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak")
+    }
+    path, name = cli.copy_project(
+        TEST_PROJECTS / "hard-tiny", tmp_path_factory.mktemp("copies"), "hard-tiny"
+    )
+    engine_cleanup.add(name)
+    for rel, text in PLANTED_COPIES.items():
+        (path / rel).write_text(text.format(**tokens))
+    (path / "hardlink.txt").hardlink_to(path / ".env")
+    # Code and prose that only mention secrets go in, as they must.
+    (path / "train.py").write_text(
+        'import os\n\npassword = os.environ.get("X", "")\nprint(len(password))\n'
+    )
+    (path / "README.md").write_text("Give the api_key at run time.\n")
+
+    built = reprobox(cli, "freeze", str(path))
+    assert built.returncode == 0, shown(built)
+    built = reprobox(cli, "build", str(path))
+    assert built.returncode == 0, shown(built)
+    [image] = docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"})
+
+    wanted = {token: token.encode() for token in tokens.values()}
+    found, searched = saved_image_hits(docker_client, image.id, wanted)
+    history = subprocess.run(
+        ["docker", "history", "--no-trunc", image.id], capture_output=True, check=True
+    ).stdout
+    found += hits(history, "docker history", wanted)
+    found += hits(json.dumps(image.attrs).encode(), "image inspect", wanted)
+    for state in (path / ".reprobox").rglob("*"):
+        if state.is_file():
+            found += hits(state.read_bytes(), str(state), wanted)
+    assert searched > 100
+    assert found == []
+    app = {
+        p.split(":app/", 1)[1]
+        for p in _layer_names(docker_client, image.id)
+        if ":app/" in p
+    }
+    assert {"train.py", "README.md"} <= app, app
+    assert not app & {*PLANTED_COPIES, "hardlink.txt"}, app
+
+
+def _layer_names(docker_client, image_id: str) -> list[str]:
+    """Return 'layer:path' for every file in the image's layers."""
+    names: list[str] = []
+    raw = b"".join(docker_client.api.get_image(image_id, chunk_size=1 << 20))
+    with tarfile.open(fileobj=io.BytesIO(raw)) as outer:
+        for member in outer.getmembers():
+            if not member.isfile():
+                continue
+            data = outer.extractfile(member).read()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            if data[257:262] == b"ustar":
+                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                    names += [f"{member.name}:{m.name}" for m in layer.getmembers()]
+    return names
