@@ -408,6 +408,12 @@ def expand_index_url(url: str, environ, where: str) -> str:
 _SHELL_EXPANSION = re.compile(r"\$(?:\(|\{|[A-Za-z_])|`")
 
 
+def _image_name_like(folder: str) -> str:
+    """Return an image name close to folder: lower-case, other runs as one '-'."""
+    name = re.sub(r"[^a-z0-9]+", "-", folder.lower()).strip("-")[:63].strip("-")
+    return name or "project"
+
+
 def _refuse_shell_syntax(path: Path, written: str) -> None:
     """Refuse a command string that only a shell would run as meant."""
     lexer = shlex.shlex(written, posix=True, punctuation_chars=True)
@@ -524,6 +530,16 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             f'use name = "{table["name"].lower()}"',
         )
     name = table.get("name") or root.name  # a folder name is lower-cased for you
+    if "name" not in table and not (
+        len(name) <= 63 and re.fullmatch(component, name.lower())
+    ):
+        # The name comes from the folder: say so, and offer one that works.
+        raise ConfigError(
+            path,
+            None,
+            f"sets no name, and the folder name {root.name!r} cannot name an image",
+            f'add name = "{_image_name_like(root.name)}"',
+        )
     if len(name) > 63:
         raise ConfigError(
             path,

@@ -656,3 +656,25 @@ def test_a_data_file_that_became_a_link_after_freeze_is_named_so(
     assert caught.value.message == (
         f"{root / 'a.csv'}: data file became a link to real/b.csv after freeze"
     )
+
+
+@pytest.mark.parametrize(
+    "folder, suggested",
+    [("BA Proj", "ba-proj"), ("My_Model (v2)", "my-model-v2"), ("x" * 70, "x" * 63)],
+)
+def test_a_folder_name_that_cannot_name_an_image_gets_a_name_to_add(
+    tmp_path, make_project, folder, suggested
+):
+    root = make_project(tmp_path, CMD, folder=folder)
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert caught.value.key is None  # no name key was written to blame
+    assert f"sets no name, and the folder name {folder!r}" in caught.value.message
+    assert caught.value.hint == f'add name = "{suggested}"'
+    # What it suggests is a name the config takes.
+    (root / "reprobox.toml").write_text(CMD + f'name = "{suggested}"\n')
+    assert load_config(root).name == suggested
+
+
+def test_a_folder_name_with_capitals_only_is_lower_cased(tmp_path, make_project):
+    assert load_config(make_project(tmp_path, CMD, folder="Digits")).name == "digits"
