@@ -278,7 +278,20 @@ def _log_tail(path: Path, lines: int = 20) -> str:
         st = os.fstat(fh.fileno())
         fh.seek(max(0, st.st_size - 64 * 1024))
         text = fh.read().decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:])
+    return tail_text(text.splitlines(), lines)
+
+
+# A record keeps the last lines of the log, each cut to this many characters:
+# one line of 20 MB (a progress bar without newlines) must not fill the record.
+TAIL_LINE_CHARS = 1000
+
+
+def tail_text(lines: Sequence[str], count: int = 20) -> str:
+    """Return the last count lines, each cut short past TAIL_LINE_CHARS."""
+    return "\n".join(
+        line if len(line) <= TAIL_LINE_CHARS else line[: TAIL_LINE_CHARS - 1] + "…"
+        for line in lines[-count:]
+    )
 
 
 # Read as whole numbers by TensorFlow, OpenMP and the BLAS libraries (and by
@@ -904,7 +917,7 @@ def _run_locked(
                 started,
                 status="failed",
                 exit_code=None,
-                error={"message": str(exc), "log_tail": "\n".join(log_lines[-20:])},
+                error={"message": str(exc), "log_tail": tail_text(log_lines)},
             )
             with contextlib.suppress(OSError):  # the disk may be what failed
                 _write_record(record_path, record)
@@ -935,7 +948,7 @@ def _run_locked(
             exit_code=None,
             error={
                 "message": "interrupted by the user",
-                "log_tail": "\n".join(log_lines[-20:]),
+                "log_tail": tail_text(log_lines),
             },
         )
         with contextlib.suppress(OSError):
@@ -958,18 +971,19 @@ def _run_locked(
     if exit_code == GPU_MISSING_EXIT:
         error = {
             "message": "GPUs were requested but the framework saw none",
-            "log_tail": "\n".join(log_lines[-20:]),
+            "log_tail": tail_text(log_lines),
         }
     elif oom or exit_code == 137:
         error = {
             "message": f"killed (exit {exit_code}"
             + (", out of memory)" if oom else ")"),
-            "log_tail": "\n".join(log_lines[-20:]),
+            "log_tail": tail_text(log_lines),
         }
     elif exit_code != 0:
         error = {
-            "message": f"training command exited with {exit_code}",
-            "log_tail": "\n".join(log_lines[-20:]),
+            "message": f"training command exited with {exit_code}"
+            + _write_denied_hint(log_lines),
+            "log_tail": tail_text(log_lines),
         }
     # The container is done: from here to the final record, a signal must not
     # leave the record "running" with its lock gone (hashing large data files
@@ -1244,6 +1258,24 @@ def _give_back_fd(fd: int, uid: int, gid: int, wanted: int) -> None:
         if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
             # No setuid bits, and no one else may write what the container made.
             os.fchmod(fd, (st.st_mode & 0o755) | wanted)
+
+
+# Python's words for a refused write, of a path in /app or relative to it (the
+# working folder): "PermissionError: [Errno 13] Permission denied: 'out.csv'".
+_DENIED_IN_APP = re.compile(
+    r"(?:Permission denied|Read-only file system): '(?:/app\b|(?!/))"
+)
+
+
+def _write_denied_hint(log_lines: Sequence[str]) -> str:
+    """Say where outputs go when the script was refused a write under /app."""
+    if any(_DENIED_IN_APP.search(line) for line in log_lines[-50:]):
+        return (
+            " (it was refused a write under /app, which holds the image's code "
+            "and is not the training user's to change: write outputs under "
+            "$REPROBOX_OUT, which becomes the run folder)"
+        )
+    return ""
 
 
 def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:

@@ -292,3 +292,31 @@ def test_out_of_memory_fails_the_run_and_says_so(
     assert json.loads(path.read_text()) == record
     assert containers(docker_client, name) == []
     shutil.rmtree(project / ".reprobox/runs")
+
+
+WRITES_INTO_APP = """\
+import os, sys
+print("x" * 200_000, flush=True)  # one long line: the record keeps it cut short
+os.makedirs("outputs", exist_ok=True)
+"""
+
+
+def test_a_script_writing_into_app_is_told_where_outputs_go(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(
+        cli, engine_cleanup, tmp_path, files={"train.py": WRITES_INTO_APP}
+    )
+    done = reprobox(cli, "run", str(project), "--json")
+    assert done.returncode == 1, shown(done)
+    record = json.loads(done.stdout)
+    assert record["exit_code"] == 1
+    assert "PermissionError" in record["error"]["log_tail"]
+    assert record["error"]["message"].startswith("training command exited with 1 (")
+    assert "write outputs under $REPROBOX_OUT" in record["error"]["message"]
+    long_line = next(
+        ln for ln in record["error"]["log_tail"].splitlines() if ln.startswith("xxx")
+    )
+    assert len(long_line) == 1000 and long_line.endswith("…")
+    assert containers(docker_client, name) == []
+    shutil.rmtree(project / ".reprobox/runs")
