@@ -28,7 +28,7 @@ import docker.utils
 import requests.exceptions
 from docker.types import Mount
 
-from reprobox.errors import BuildError, EngineError, InputError
+from reprobox.errors import BuildError, EngineError, InputError, shortened
 from reprobox.proc import run_command
 
 log = logging.getLogger("reprobox")
@@ -354,7 +354,7 @@ def build_image(
             if on_line:
                 # BuildKit repeats a RUN step's whole command when it starts and
                 # three times when it fails; once, cut short, is enough to read.
-                on_line(_shortened(line) if _RUN_ECHO.search(line) else line)
+                on_line(shortened(line, 240) if _RUN_ECHO.search(line) else line)
         code = proc.wait()
     except BaseException:
         proc.terminate()
@@ -379,9 +379,11 @@ def build_image(
         step = failing_step(lines)
         raise BuildError(
             f"building {tag} failed",
-            step=_shortened(step) if step else None,
+            step=shortened(step, 240) if step else None,
             log_tail="\n".join(
-                _shortened(line) for line in lines[-25:] if not _ECHOED_RUN.match(line)
+                shortened(line, 240)
+                for line in lines[-25:]
+                if not _ECHOED_RUN.match(line)
             ),
             lines=tuple(lines),
         )
@@ -396,11 +398,6 @@ _RUN_ECHO = re.compile(
     r"^#\d+ \[[^\]]*\] RUN |^ > \[[^\]]*\] RUN |executor failed running \[|"
     r"^#\d+ ERROR: process \""
 )
-
-
-def _shortened(line: str, limit: int = 240) -> str:
-    """Return line cut to limit characters, marked where it was cut."""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 _PYTHON_MISMATCH = re.compile(

@@ -15,6 +15,11 @@ EXIT_ENGINE = 3  # the Docker engine is missing, unreachable or refused
 EXIT_INTERRUPTED = 130
 
 
+def shortened(text: str, limit: int = 120) -> str:
+    """Return text cut to limit characters, marked where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class ReproboxError(Exception):
     """Base class: a message a user can act on, and an exit code."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.config import MAX_SEED, ProjectConfig
-from reprobox.errors import InputError, newer_schema_error
+from reprobox.errors import InputError, newer_schema_error, shortened
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -355,16 +355,12 @@ def check_manifest_follows_config(
         if got != want:
             shown = json.dumps(got, sort_keys=True)
             raise InputError(
-                f"{path}: {field} is {_short(shown)}, but {cfg.source.name} says "
-                f"{_short(json.dumps(want, sort_keys=True))}: the manifest was "
+                f"{path}: {field} is {shortened(shown)}, but {cfg.source.name} says "
+                f"{shortened(json.dumps(want, sort_keys=True))}: the manifest was "
                 "edited after freeze",
                 hint=f"set it in {cfg.source.name}, then run `reprobox freeze "
                 f"{cfg.root}` again",
             )
-
-
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def fingerprint_data(cfg: ProjectConfig) -> list[dict[str, Any]]:

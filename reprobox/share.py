@@ -37,7 +37,7 @@ from reprobox.engine import (
     image_labels,
     long_calls,
 )
-from reprobox.errors import EngineError, InputError
+from reprobox.errors import EngineError, InputError, shortened
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 # Docker's CLI passes each --label as one argument, and Linux caps one argument
@@ -682,7 +682,7 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
         extra = sorted(set(tar.getnames()) - set(expected) - {BUNDLE_INDEX})
         if extra:
             raise InputError(
-                f"{path}: bundle member {extra[0]!r} is not in its index",
+                f"{path}: bundle member {_short(extra[0])} is not in its index",
                 hint="import only bundles made by `reprobox export`",
             )
         texts: dict[str, str] = {}
@@ -690,7 +690,7 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
             if name not in BUNDLE_MEMBERS:
                 # repr: a name is the bundle's word, and may hold a newline.
                 raise InputError(
-                    f"{path}: bundle member {name!r} is not allowed (not one "
+                    f"{path}: bundle member {_short(name)} is not allowed (not one "
                     "`reprobox export` writes)",
                     hint="import only bundles made by `reprobox export`",
                 )
@@ -976,8 +976,7 @@ def _check_member_names(image_tar: tarfile.TarFile, refuse) -> None:
 
 def _short(value: Any) -> str:
     """Return repr(value), cut to one short line for a message."""
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return shortened(repr(value), 120)
 
 
 def labels_of(engine: Engine, image: str, shown: str | None = None) -> dict[str, str]:

@@ -297,3 +297,18 @@ def test_a_member_the_index_does_not_name_is_refused(tmp_path):
         tar.addfile(info, io.BytesIO(b"rm\n"))
     with pytest.raises(InputError, match="bundle member 'evil.sh' is not in its index"):
         import_bundle(NoEngine(), path)
+
+
+def test_a_huge_member_name_is_shown_cut_short(tmp_path):
+    path = tmp_path / "b.tar"
+    write_bundle(path, MEMBERS)
+    name = "a/" * 2000 + "x"
+    with tarfile.open(path, "a", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(name)
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"rm\n"))
+    with pytest.raises(InputError) as caught:
+        import_bundle(NoEngine(), path)
+    message = caught.value.message
+    assert "bundle member 'a/a/a/" in message and "…" in message
+    assert len(message) < len(str(path)) + 200
