@@ -317,6 +317,10 @@ def _run_image(
                 f"{sealed[7:19]}; the run records the image by id only"
             )
             return built.tag, sealed, None
+        say(
+            f"{'pulled and running' if pulled else 'running'} the published "
+            f"image {entry['ref']} (this build, sealed)"
+        )
         return built.tag, sealed, entry["ref"]
     return built.tag, built.image_id, None
 

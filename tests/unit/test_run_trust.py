@@ -42,8 +42,11 @@ def test_a_published_digest_the_engine_does_not_know_is_not_recorded(capsys):
     built = SimpleNamespace(tag=TAG, image_id=BUILT)
     engine = DigestEngine([real])
     assert _run_image(published(real), engine, built, "m.json") == (TAG, SEALED, real)
+    said = capsys.readouterr().err
+    assert f"running the published image {real} (this build, sealed)" in said
     assert _run_image(published(edited), engine, built, "m.json") == (TAG, SEALED, None)
-    assert "published[0].ref" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "published[0].ref" in said and "running the published image" not in said
 
 
 def test_one_socket_spelt_two_ways_is_one_engine(tmp_path):
