@@ -446,6 +446,27 @@ def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
     return entries
 
 
+# A project file this large in the image is most likely data or a checkpoint:
+# copied into every image and rebuilt on every change, where `data` would
+# mount it and fingerprint it.
+BIG_FILE_BYTES = 100_000_000
+
+
+def big_image_files(entries: list[Entry]) -> list[tuple[str, int]]:
+    """Return the project files of BIG_FILE_BYTES or more, largest first."""
+    found = []
+    for name, source in entries:
+        if not name.startswith("app/") or not isinstance(source, Path):
+            continue
+        try:
+            size = source.stat().st_size
+        except OSError:
+            continue
+        if size >= BIG_FILE_BYTES:
+            found.append((name[4:], size))
+    return sorted(found, key=lambda item: (-item[1], item[0]))
+
+
 def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
     """Return the image tag and digest of a context, without copying anything."""
     digest = _hash_tree(cfg.root.resolve(), entries, CONTEXT_LAYOUT)
@@ -634,8 +655,13 @@ def build_project(
     secrets: Callable[[], AbstractContextManager[dict[str, Path]]],
     force: bool = False,
     on_line: Callable[[str], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build the project's image unless one with the same content exists."""
+    """Build the project's image unless one with the same content exists.
+
+    on_note gets what the user should know before a build starts, such as
+    large files that are about to go into the image.
+    """
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
@@ -649,6 +675,13 @@ def build_project(
         )
         if carries_build_labels(engine, existing, image_labels(frozen, digest, code)):
             return BuildResult(tag=tag, image_id=existing, built=False)
+    if on_note is not None:
+        for rel, size in big_image_files(entries):
+            on_note(
+                f"{rel} ({size / 1e6:,.0f} MB) goes into the image: list it in "
+                f"`data` in {cfg.source.name} (mounted read-only and fingerprinted, "
+                "not copied) or in .reproboxignore"
+            )
     with staged_context(cfg, frozen, entries) as ctx, secrets() as secret_files:
         check_ca_cert(frozen, secret_files.get("ca_cert"))
         base = frozen.manifest["base_image"]["ref"]

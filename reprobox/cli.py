@@ -359,6 +359,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
             secrets=lambda: build_secrets(cfg, ca),
             force=force,
             on_line=shown,
+            on_note=lambda note: warn(note),
         )
     except ReproboxError as exc:
         lines = exc.lines if isinstance(exc, BuildError) else None

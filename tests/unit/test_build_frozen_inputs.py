@@ -114,3 +114,25 @@ def test_a_ca_given_only_at_freeze_is_refused(frozen, monkeypatch):
         InputError, match="records a CA bundle, but this build has none"
     ):
         _build(cfg, None, monkeypatch)
+
+
+def test_a_big_project_file_is_noted_before_the_build(frozen, monkeypatch):
+    root, _ = frozen
+    monkeypatch.setattr(build_module, "BIG_FILE_BYTES", 2_000_000)  # a quick copy
+    with open(root / "weights.bin", "wb") as fh:
+        fh.truncate(3_000_000)
+    with open(root / "small.bin", "wb") as fh:
+        fh.truncate(2_000_000 - 1)
+    cfg = _freeze(root, None)
+    monkeypatch.setattr(build_module, "image_id", lambda engine, tag: None)
+    monkeypatch.setattr(build_module, "ensure_base_image", lambda e, r, where: None)
+    monkeypatch.setattr(build_module, "build_image", lambda *a, **kw: "sha256:x")
+    notes = []
+    build_project(
+        cfg, None, secrets=lambda: contextlib.nullcontext({}), on_note=notes.append
+    )
+    assert notes == [
+        "weights.bin (3 MB) goes into the image: list it in `data` in "
+        "reprobox.toml (mounted read-only and fingerprinted, not copied) or in "
+        ".reproboxignore"
+    ]
