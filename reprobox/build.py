@@ -129,9 +129,22 @@ ALWAYS_IGNORED_FILES = ("credentials",)  # the AWS shared credentials format
 def _ignore_rules(root: Path) -> list[IgnoreRule]:
     rules: list[IgnoreRule] = []
     ignore = root / IGNORE_FILE
+    if ignore.exists() and not ignore.is_file():
+        # A folder (or a FIFO) by that name would be read as no rules at all,
+        # and every file the user meant to keep out would go in.
+        raise InputError(
+            f"{ignore}: is not a file, so none of its rules could be read",
+            hint="make it a text file with one pattern a line, as .gitignore",
+        )
     if ignore.is_file():
         # surrogateescape: a line can name a file whose name is not UTF-8.
         text = ignore.read_text(encoding="utf-8", errors="surrogateescape")
+        if "\0" in text:
+            raise InputError(
+                f"{ignore}: holds NUL bytes, so it is not the text file of "
+                "patterns it should be",
+                hint="make it a text file with one pattern a line, as .gitignore",
+            )
         for number, line in enumerate(ignore_lines(text), 1):
             try:
                 rule = parse_rule(line)

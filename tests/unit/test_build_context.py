@@ -622,3 +622,23 @@ def test_the_staged_copy_is_readable_by_its_owner_alone(tmp_path):
     with staged_context(_cfg(tmp_path), _frozen(tmp_path)) as ctx:
         assert ctx.path.stat().st_mode & 0o777 == 0o700
         assert (ctx.path / "app").stat().st_mode & 0o777 == 0o755  # as COPY needs
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda path: path.mkdir(), "is not a file"),
+        (lambda path: os.mkfifo(path), "is not a file"),
+        (lambda path: path.write_bytes(b"*.log\n\x00\x01\x02"), "holds NUL bytes"),
+    ],
+)
+def test_an_ignore_file_that_is_no_text_file_is_refused(tmp_path, make, problem):
+    _tree(tmp_path, {**PROJECT, "run.log": "x"})
+    make(tmp_path / ".reproboxignore")
+    with pytest.raises(InputError) as info:
+        project_files(_cfg(tmp_path))
+    assert info.value.message == f"{tmp_path / '.reproboxignore'}: {problem}" + (
+        ", so none of its rules could be read"
+        if problem == "is not a file"
+        else ", so it is not the text file of patterns it should be"
+    )
