@@ -110,7 +110,13 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
-    from reprobox.engine import MAX_CPUS, MIN_CPUS, connect, remove_orphans
+    from reprobox.engine import (
+        MAX_CPUS,
+        MIN_CPUS,
+        check_engine_flags,
+        connect,
+        remove_orphans,
+    )
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.runner import (
@@ -123,6 +129,9 @@ def run(
     )
 
     cfg = _load(project)
+    check_engine_flags(host, context)
+    _check_engines_named_once("--host", host)
+    _check_engines_named_once("--context", context)
     if profile is not None and profile not in ("default", "strict"):
         raise InputError(
             f"--profile {profile!r} is unknown", hint="use default or strict"
@@ -148,21 +157,6 @@ def run(
     device_requests = _device_requests(
         gpus, frozen.manifest, remote=bool(host or context)
     )
-
-    for flag, values in (("--host", host), ("--context", context)):
-        # One engine spelt two ways (unix:///run/x//docker.sock) is still one.
-        seen: dict[str, str] = {}
-        for value in values:
-            key = _engine_key(value) if flag == "--host" else value
-            if key in seen:
-                shown = value if value.isprintable() else repr(value)
-                raise InputError(
-                    f"{flag} {shown} is given twice"
-                    if seen[key] == value
-                    else f"{flag} {value!r} and {seen[key]!r} name one engine",
-                    hint="name each engine once; --repeat N runs N times on each",
-                )
-            seen[key] = value
 
     local = connect()
     # Every engine answers before anything is built: a bad --host is found in
@@ -258,20 +252,31 @@ def run(
     )
 
 
-def _engine_key(url: str) -> str:
-    """Return what tells engines apart: a unix socket's real path, a tcp host:port."""
-    import docker.errors
-    import docker.utils
+def _check_engines_named_once(flag: str, values: list[str]) -> None:
+    """Refuse one engine named twice by flag, however its address is spelt.
 
-    scheme, _, rest = url.partition("://")
-    if scheme == "unix":
-        return "unix://" + os.path.realpath("/" + rest.lstrip("/"))
-    if scheme in ("tcp", "http", "https"):
-        try:
-            return docker.utils.parse_host(url).lower().rstrip("/")
-        except (ValueError, docker.errors.DockerException):  # refused at connect
-            return url
-    return url
+    A context counts as the address it points to, so two contexts (or one
+    context given twice) naming one engine are refused like two --host values.
+    """
+    from reprobox.engine import context_address, engine_key
+
+    for number, value in enumerate(values):
+        if value in values[:number]:
+            shown = value if value.isprintable() else repr(value)
+            raise InputError(
+                f"{flag} {shown} is given twice",
+                hint="name each engine once; --repeat N runs N times on each",
+            )
+    seen: dict[str, str] = {}
+    for value in values:
+        address = context_address(value) if flag == "--context" else value
+        key = engine_key(address)
+        if key in seen:
+            raise InputError(
+                f"{flag} {value!r} and {seen[key]!r} name one engine",
+                hint="name each engine once; --repeat N runs N times on each",
+            )
+        seen[key] = value
 
 
 def _run_image(

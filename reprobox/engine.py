@@ -86,12 +86,7 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
                 f"{flag} is empty",
                 hint=f"give {ADDRESS_FORMS}" if flag == "--host" else "name a context",
             )
-    if host is not None and context is not None:
-        # Either names the engine: taking one silently would ignore the other.
-        raise InputError(
-            "--host and --context exclude each other",
-            hint="name the engine with one of them",
-        )
+    check_engine_flags([host] if host else [], [context] if context else [])
     if context:
         host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
@@ -145,6 +140,47 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
             else "check what listens at that socket",
         )
     return Engine(client=client, host=host)
+
+
+def check_engine_flags(hosts: Sequence[str], contexts: Sequence[str]) -> None:
+    """Refuse --host given with --context: either names the engine."""
+    if hosts and contexts:
+        # Taking one silently would ignore the other, and both may name one
+        # engine: `--context default --host unix:///var/run/docker.sock`.
+        raise InputError(
+            "--host and --context exclude each other",
+            hint="name the engine with one of them",
+        )
+
+
+def context_address(name: str) -> str:
+    """Return the engine address a docker context points to."""
+    return _context_host(name, f"--context {name!r}")
+
+
+def engine_key(address: str) -> str:
+    """Return what tells engines apart, however their address is spelt.
+
+    The scheme's letter case does not matter; a unix socket is its real path
+    (doubled slashes, links and '..' resolved); tcp, http and https are
+    host:port in lower case, the port the SDK would take filled in; ssh is
+    [user@]host:port with the host in lower case and port 22 filled in.
+    """
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        return address
+    scheme = scheme.lower()
+    if scheme == "unix":
+        return "unix://" + os.path.realpath("/" + rest.lstrip("/"))
+    if scheme in ("tcp", "http", "https", "ssh"):
+        try:
+            parsed = docker.utils.parse_host(f"{scheme}://{rest}")
+        except (ValueError, docker.errors.DockerException):  # refused at connect
+            return f"{scheme}://{rest}"
+        kind, _, where = parsed.partition("://")
+        user, at, hostport = where.rstrip("/").rpartition("@")
+        return f"{kind}://{user}{at}{hostport.lower()}"
+    return f"{scheme}://{rest}"
 
 
 def check_engine_address(address: str, shown: str) -> None:

@@ -515,6 +515,112 @@ def test_an_engine_named_twice_is_refused(project, frozen_without_engine, flag):
     assert frozen_without_engine == []
 
 
+CONTEXTS = {
+    "default": "unix:///var/run/docker.sock",
+    "spelt-twice": "unix:///var/run//docker.sock",
+    "other": "unix:///run/reprobox-engine2/docker.sock",
+}
+
+
+@pytest.fixture
+def contexts(monkeypatch):
+    """Docker contexts named in CONTEXTS, without the docker CLI."""
+
+    def address(name, shown, fix=""):
+        if name not in CONTEXTS:
+            raise InputError(f"{shown}: docker context {name!r} not found")
+        return CONTEXTS[name]
+
+    monkeypatch.setattr(engine, "_context_host", address)
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--context", "default", "--host", "unix:///var/run/docker.sock"),
+        ("--host", "unix:///run/reprobox-engine2/docker.sock", "--context", "default"),
+        ("--context", "other", "--host", "unix:///run/reprobox-engine2/docker.sock"),
+    ],
+)
+def test_run_refuses_host_with_context_like_build(
+    project, frozen_without_engine, contexts, flags
+):
+    error = run_error(project, *flags)
+    assert error.message == "--host and --context exclude each other"
+    assert error.hint == "name the engine with one of them"
+    assert frozen_without_engine == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (
+            ("--context", "default", "--context", "spelt-twice"),
+            "--context 'spelt-twice' and 'default' name one engine",
+        ),
+        (
+            (
+                "--host",
+                "unix:///var/run/docker.sock",
+                "--host",
+                "UNIX:///var/run/docker.sock",
+            ),
+            "--host 'UNIX:///var/run/docker.sock' and "
+            "'unix:///var/run/docker.sock' name one engine",
+        ),
+        (
+            ("--host", "tcp://Box:2375", "--host", "TCP://box:2375/"),
+            "--host 'TCP://box:2375/' and 'tcp://Box:2375' name one engine",
+        ),
+    ],
+)
+def test_run_refuses_one_engine_named_twice_however_spelt(
+    project, frozen_without_engine, contexts, flags, message
+):
+    error = run_error(project, *flags)
+    assert error.message == message
+    assert frozen_without_engine == []
+
+
+def test_two_contexts_for_two_engines_are_both_used(
+    project, frozen_without_engine, contexts, monkeypatch
+):
+    from reprobox import cli_run
+
+    class Built(Exception):
+        pass
+
+    def build(*args):
+        raise Built
+
+    monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda cfg, engine: None)
+    monkeypatch.setattr(cli_run, "_build", build)
+    result = CliRunner().invoke(
+        app, ["run", str(project), "--context", "default", "--context", "other"]
+    )
+    assert isinstance(result.exception, Built), result.output
+    assert frozen_without_engine[-2:] == [
+        ("connect", None, "default"),
+        ("connect", None, "other"),
+    ]
+
+
+def test_host_with_context_is_one_line_and_exit_2(project):
+    done = reprobox(
+        "run",
+        str(project),
+        "--context",
+        "default",
+        "--host",
+        "unix:///var/run/docker.sock",
+    )
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert done.stderr.splitlines() == [
+        "reprobox: error: --host and --context exclude each other "
+        "(name the engine with one of them)"
+    ]
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

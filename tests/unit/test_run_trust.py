@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from reprobox.cli_run import _engine_key, _run_image
+import pytest
+
+from reprobox.cli_run import _run_image
+from reprobox.engine import engine_key
 from reprobox.share import REFERENCE_LABEL
 
 FULL = "sha256:" + "d" * 64
@@ -49,9 +52,43 @@ def test_a_published_digest_the_engine_does_not_know_is_not_recorded(capsys):
     assert "published[0].ref" in said and "running the published image" not in said
 
 
-def test_one_socket_spelt_two_ways_is_one_engine(tmp_path):
-    assert _engine_key("unix:///run/x//docker.sock") == _engine_key(
-        "unix:///run/x/docker.sock"
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("unix:///run/x//docker.sock", "unix:///run/x/docker.sock"),
+        ("unix://run/x/docker.sock", "unix:///run/x/docker.sock"),
+        ("unix:///run/x/../x/docker.sock", "unix:///run/x/docker.sock"),
+        ("UNIX:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        ("Unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        ("tcp://Host:2375/", "tcp://host:2375"),
+        ("TCP://host:2375", "tcp://host:2375"),
+        ("tcp://host:2375", "http://host:2375"),
+        ("ssh://me@Box", "ssh://me@box:22"),
+        ("SSH://me@box:22", "ssh://me@box"),
+    ],
+)
+def test_one_engine_spelt_two_ways_has_one_key(one, other):
+    assert engine_key(one) == engine_key(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("unix:///run/x/docker.sock", "unix:///run/y/docker.sock"),
+        ("tcp://host:2375", "tcp://host:2376"),
+        ("tcp://host:2376", "https://host:2376"),  # TLS or not: not one engine
+        ("ssh://me@box", "ssh://you@box"),
+        ("ssh://me@box", "ssh://me@box:2222"),
+        ("unix:///run/x/docker.sock", "tcp://x:2375"),
+    ],
+)
+def test_two_engines_have_two_keys(one, other):
+    assert engine_key(one) != engine_key(other)
+
+
+def test_a_linked_socket_path_is_its_target(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert engine_key(f"unix://{tmp_path}/link/docker.sock") == (
+        f"unix://{tmp_path}/real/docker.sock"
     )
-    assert _engine_key("tcp://Host:2375/") == _engine_key("tcp://host:2375")
-    assert _engine_key("tcp://host:2375") != _engine_key("tcp://host:2376")
