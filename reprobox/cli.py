@@ -307,36 +307,9 @@ def warn_if_it_enters_an_image(output: Path) -> None:
 
 def tidy_killed_runs(cfg, engine) -> None:
     """Remove containers of runs whose reprobox was killed; close their records."""
-    from reprobox.engine import remove_orphans
-    from reprobox.runner import close_abandoned_records
+    from reprobox.recovery import sweep_killed_runs
 
-    for orphan in remove_orphans(engine, cfg.name):
-        say(f"removed container of interrupted run {orphan}")
-
-    def on_other_engine(record: dict) -> None:
-        # A killed run on another engine (--host) left its container there.
-        host = (record.get("engine") or {}).get("host")
-        if not isinstance(host, str) or host in ("default", engine.host):
-            return
-        _remove_remote_run(host, record["run_id"])
-
-    for closed in close_abandoned_records(
-        cfg.state_dir / "runs", cfg.name, on_closed=on_other_engine
-    ):
-        say(f"marked run {closed} interrupted: the reprobox that ran it was killed")
-
-
-def _remove_remote_run(host: str, run_id: str) -> None:
-    from reprobox.engine import connect, remove_run_containers
-    from reprobox.errors import ReproboxError
-
-    try:
-        removed = remove_run_containers(connect(host), run_id)
-    except ReproboxError as exc:
-        say(f"could not reach {host} to remove run {run_id}'s container: {exc}")
-        return
-    if removed:
-        say(f"{host}: removed container of interrupted run {run_id}")
+    sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say)
 
 
 def _build(cfg, engine, ca_cert: Path | None, force: bool = False):

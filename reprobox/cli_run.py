@@ -115,10 +115,10 @@ def run(
         MIN_CPUS,
         check_engine_flags,
         connect,
-        remove_orphans,
     )
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
+    from reprobox.recovery import remove_dead_runs_containers
     from reprobox.runner import (
         RunOptions,
         RunTarget,
@@ -190,8 +190,9 @@ def run(
         if engine is local:
             images[label] = (published or image_ref, image)
             continue
-        for orphan in remove_orphans(engine, cfg.name):
-            say(f"{label}: removed container of interrupted run {orphan}")
+        remove_dead_runs_containers(
+            engine, cfg.state_dir / "runs", cfg.name, say, label=f"{label}: "
+        )
         shipped = _ship(local, engine, image, image_ref, published)
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
         images[label] = (published or image_ref, shipped.image_id)

@@ -675,8 +675,16 @@ def remove_run_containers(engine: Engine, run_id: str) -> int:
     return len(found)
 
 
-def remove_orphans(engine: Engine, project_label: str) -> list[str]:
-    """Remove containers of a project whose reprobox process is gone."""
+def remove_orphans(
+    engine: Engine,
+    project_label: str,
+    alive: Callable[[str], bool | None] | None = None,
+) -> list[str]:
+    """Remove containers of a project whose reprobox process is gone.
+
+    alive(run_id) says from better evidence (the run's lock) whether its
+    reprobox lives, or None when it cannot tell; then the owner label decides.
+    """
     removed = []
     try:
         found = engine.client.containers.list(
@@ -692,10 +700,12 @@ def remove_orphans(engine: Engine, project_label: str) -> list[str]:
             hint="check --host / DOCKER_HOST points at a Docker engine",
         ) from None
     for container, owner in owners:
-        if _owner_alive(owner):
+        run_id = container.labels.get(RUN_LABEL, "")
+        known = alive(run_id) if alive is not None and run_id else None
+        if known if known is not None else _owner_alive(owner):
             continue
         remove_container(container)
-        removed.append(container.labels.get(RUN_LABEL, container.id[:12]))
+        removed.append(run_id or container.id[:12])
     return removed
 
 
@@ -705,11 +715,16 @@ def owner_label() -> str:
 
 
 def _start_time(pid: int) -> str:
+    """Return a live process's start time; "?" when it is gone or a zombie."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return "?"
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        # A killed process nobody has reaped yet (a zombie) keeps its entry,
+        # start time included, for as long as its parent waits: it is dead.
+        return "?"
+    return fields[19]
 
 
 def _owner_alive(owner: str) -> bool:

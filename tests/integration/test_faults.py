@@ -320,3 +320,65 @@ def test_a_script_writing_into_app_is_told_where_outputs_go(
     assert len(long_line) == 1000 and long_line.endswith("…")
     assert containers(docker_client, name) == []
     shutil.rmtree(project / ".reprobox/runs")
+
+
+def running_container(docker_client, name: str, proc, timeout: float = 180):
+    """Wait for the project's container to run and log; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for container in containers(docker_client, name):
+            if container.status == "running" and b"sleeper started" in container.logs():
+                return container
+        assert proc.poll() is None, f"reprobox exited {proc.returncode} first"
+        time.sleep(0.05)
+    pytest.fail(f"no running container of {name} after {timeout}s")
+
+
+def kill_unreaped(proc: subprocess.Popen) -> None:
+    """SIGKILL proc and wait until it is a zombie, not yet reaped by its parent.
+
+    Until the parent waits, the process keeps its /proc entry (pid and start
+    time), as under a parent slow to reap; only its run lock is surely freed.
+    """
+    proc.kill()
+    deadline = time.monotonic() + 10
+    stat = Path(f"/proc/{proc.pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the killed reprobox did not die"
+        time.sleep(0.01)
+
+
+def closed_as_killed(runs: Path, run_id: str) -> dict:
+    """Return the record of a killed run, checking that it was closed."""
+    record = json.loads((runs / run_id / "record.json").read_text())
+    assert record["status"] == "interrupted", record
+    assert "was killed" in record["error"]["message"]
+    assert "sleeper started" in record["error"]["log_tail"]
+    assert not (runs / f".{run_id}.lock").exists()
+    return record
+
+
+def test_a_run_killed_seconds_after_its_container_started_is_cleaned_up_at_once(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    built = reprobox(cli, "-q", "build", str(project))
+    assert built.returncode == 0, shown(built)
+    proc = start(cli, "-q", "run", str(project), stderr=subprocess.DEVNULL)
+    try:
+        container = running_container(docker_client, name, proc)
+        time.sleep(2)
+        kill_unreaped(proc)
+        after = reprobox(cli, "build", str(project))
+    finally:
+        proc.kill()
+        proc.wait()
+        leftover = containers(docker_client, name)
+        remove_containers(docker_client, name)
+    run_id = container.labels["org.reprobox.run-id"]
+    assert after.returncode == 0, shown(after)
+    assert f"removed container of interrupted run {run_id}" in after.stderr, shown(
+        after
+    )
+    assert leftover == [], [c.status for c in leftover]
+    closed_as_killed(project / ".reprobox/runs", run_id)

@@ -308,3 +308,103 @@ def test_what_the_container_made_world_writable_is_not_once_given_back(tmp_path)
 
     assert (run_dir / "open").stat().st_mode & 0o7777 == 0o755
     assert made.stat().st_mode & 0o7777 == 0o755  # kept runnable, nothing more
+
+
+def _keep_copy(runs: Path, run_id: str, fields: dict) -> None:
+    """Write the lock file's copy of a running record, as a run keeps it."""
+    record = {"run_id": run_id, "status": "running", "project": "proj", **fields}
+    (runs / f".{run_id}.lock").write_text(dump_json(record))
+
+
+class FakeContainer:
+    def __init__(self, run_id: str, owner: str):
+        from reprobox.engine import LABEL_PREFIX, OWNER_LABEL, RUN_LABEL
+
+        self.id = run_id.replace("T", "0").replace("Z-", "00") * 2
+        self.labels = {
+            RUN_LABEL: run_id,
+            OWNER_LABEL: owner,
+            f"{LABEL_PREFIX}.project": "proj",
+        }
+        self.removed = False
+
+    def remove(self, force=False):
+        self.removed = True
+
+
+class FakeEngine:
+    """An engine holding containers, listed by label as Docker filters them."""
+
+    def __init__(self, containers, host=None):
+        from types import SimpleNamespace
+
+        self.host = host
+        self.all = containers
+        self.client = SimpleNamespace(containers=SimpleNamespace(list=self._list))
+
+    def _list(self, all, filters):
+        key, _, value = filters["label"].partition("=")
+        return [c for c in self.all if c.labels.get(key) == value and not c.removed]
+
+
+def test_sweep_removes_a_closed_runs_container_whatever_its_owner_label(tmp_path):
+    from reprobox.engine import owner_label
+    from reprobox.recovery import sweep_killed_runs
+
+    runs = tmp_path / "runs"
+    killed, starting = RID, "20260101T000010Z-000010"
+    record_path = _running_record(runs, killed)
+    _running_record(runs, starting)
+    holder = _start_holder(runs, killed)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    _keep_copy(runs, killed, {"project": "proj"})
+    other = _start_holder(runs, starting)  # a run still starting elsewhere
+    dead_owner = f"{os.uname().nodename}:1:0"
+    # The owner label of the killed run looks alive (a zombie, a reused pid);
+    # that of the starting one looks dead: the locks decide, not the labels.
+    closed_one = FakeContainer(killed, owner_label())
+    live_one = FakeContainer(starting, dead_owner)
+    notes: list[str] = []
+    try:
+        sweep_killed_runs(
+            FakeEngine([closed_one, live_one]), runs, "proj", notes.append
+        )
+    finally:
+        other.kill()
+        other.wait()
+    assert (closed_one.removed, live_one.removed) == (True, False)
+    assert notes == [
+        f"removed container of interrupted run {killed}",
+        f"marked run {killed} interrupted: the reprobox that ran it was killed",
+    ]
+    assert json.loads(record_path.read_text())["status"] == "interrupted"
+
+
+def test_sweep_removes_the_container_on_the_engine_the_record_names(
+    tmp_path, monkeypatch
+):
+    from reprobox import recovery
+
+    runs = tmp_path / "runs"
+    _running_record(runs, RID)
+    holder = _start_holder(runs, RID)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    _keep_copy(runs, RID, {"engine": {"host": "UNIX:///run/other//docker.sock"}})
+    there = FakeContainer(RID, "elsewhere:1:1")
+    engines = {}
+
+    def connect(host=None, context=None):
+        engines[host] = FakeEngine([there], host=host)
+        return engines[host]
+
+    monkeypatch.setattr(recovery, "connect", connect)
+    here = FakeEngine([])
+    notes: list[str] = []
+    recovery.sweep_killed_runs(here, runs, None, notes.append)
+    assert list(engines) == ["UNIX:///run/other//docker.sock"]
+    assert there.removed
+    assert notes[0] == (
+        f"UNIX:///run/other//docker.sock: removed container of interrupted run {RID}"
+    )

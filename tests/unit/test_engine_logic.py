@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -281,3 +283,37 @@ def test_remove_orphans_removes_only_dead_owners():
     assert remove_orphans(fake_engine, "digits") == ["run-b", "c" * 12]
     assert seen == {"all": True, "filters": {"label": f"{LABEL_PREFIX}.project=digits"}}
     assert (alive.removed, dead.removed, unlabeled.removed) == (False, True, True)
+
+
+def test_killed_process_not_yet_reaped_is_not_alive():
+    # A SIGKILLed reprobox stays a zombie, start time and all, until its
+    # parent reaps it; its container must not be spared meanwhile.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    label = f"{os.uname().nodename}:{child.pid}:{engine._start_time(child.pid)}"
+    assert engine._owner_alive(label) is True
+    child.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().split(")")[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child never died"
+        time.sleep(0.01)
+    try:
+        assert engine._owner_alive(label) is False
+    finally:
+        child.wait()
+
+
+def test_remove_orphans_trusts_the_lock_over_the_owner_label():
+    live_owner = {OWNER_LABEL: owner_label()}
+    dead_owner = {OWNER_LABEL: f"{os.uname().nodename}:1:0"}
+    lock_free = FakeContainer("a" * 64, {**live_owner, RUN_LABEL: "run-free"})
+    lock_held = FakeContainer("b" * 64, {**dead_owner, RUN_LABEL: "run-held"})
+    no_lock = FakeContainer("c" * 64, {**dead_owner, RUN_LABEL: "run-none"})
+    no_lock_alive = FakeContainer("d" * 64, {**live_owner, RUN_LABEL: "run-none2"})
+    found = [lock_free, lock_held, no_lock, no_lock_alive]
+    client = SimpleNamespace(
+        containers=SimpleNamespace(list=lambda all, filters: found)
+    )
+    locks = {"run-free": False, "run-held": True}
+    removed = remove_orphans(SimpleNamespace(client=client), "digits", alive=locks.get)
+    assert removed == ["run-free", "run-none"]
+    assert [c.removed for c in found] == [True, False, True, False]
