@@ -394,6 +394,7 @@ def verify(
     """
     from reprobox.compare import render_json, render_text
     from reprobox.engine import connect
+    from reprobox.recovery import sweep_killed_runs
     from reprobox.verify import verify_image
 
     if runs_dir is None:
@@ -406,6 +407,9 @@ def verify(
     ref_data = _verify_reference(reference) if reference else None
     warn_if_it_enters_an_image(runs_dir / "record.json")
     engine = connect(host, context)
+    # A verify killed outright left its record "running" and maybe its
+    # container: close and remove them, as run and build do for a project.
+    sweep_killed_runs(engine, runs_dir.absolute(), None, say)
     result = verify_image(
         engine,
         image,

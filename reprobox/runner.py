@@ -221,7 +221,7 @@ def close_abandoned_records(
                 record["finished_at"] = _iso(time.time())
                 record["error"] = {
                     "message": "the reprobox process running it was killed; "
-                    "closed by a later `reprobox run` or `reprobox build`",
+                    "closed by a later `reprobox run`, `build` or `verify`",
                     "log_tail": _log_tail(run_dir / LOG_NAME),
                 }
                 try:

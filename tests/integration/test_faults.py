@@ -382,3 +382,62 @@ def test_a_run_killed_seconds_after_its_container_started_is_cleaned_up_at_once(
     )
     assert leftover == [], [c.status for c in leftover]
     closed_as_killed(project / ".reprobox/runs", run_id)
+
+
+def test_verify_closes_and_removes_a_killed_verify_in_its_runs_dir(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    ref = reprobox(
+        cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", "--json"
+    )
+    assert ref.returncode == 0, shown(ref)
+    quick = json.loads(ref.stdout)
+    # The same run, as if it had slept its default 60 s: verify reruns by it.
+    slow = {**quick, "options": {**quick["options"], "env": {}}}
+    (tmp_path / "quick.json").write_text(json.dumps(quick))
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    image = quick["image"]["ref"]
+    runs = tmp_path / "verify-runs"
+    proc = start(
+        cli,
+        "-q",
+        "verify",
+        image,
+        "--reference",
+        str(tmp_path / "slow.json"),
+        "--runs-dir",
+        str(runs),
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        container = running_container(docker_client, name, proc)
+        kill_unreaped(proc)
+        run_id = container.labels["org.reprobox.run-id"]
+        assert json.loads((runs / run_id / "record.json").read_text())["status"] == (
+            "running"
+        )
+        again = reprobox(
+            cli,
+            "verify",
+            image,
+            "--reference",
+            str(tmp_path / "quick.json"),
+            "--runs-dir",
+            str(runs),
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+        leftover = containers(docker_client, name)
+        remove_containers(docker_client, name)
+    # The sleeper has no metrics to compare, so its rerun is never "verified";
+    # what matters is that the rerun ran after the sweep.
+    assert again.returncode == 1, shown(again)
+    assert "no metrics to compare" in again.stdout, shown(again)
+    reruns = {p.parent.name for p in runs.glob("*/record.json")}
+    assert len(reruns) == 2, reruns
+    assert f"removed container of interrupted run {run_id}" in again.stderr
+    assert leftover == [], [c.status for c in leftover]
+    closed_as_killed(runs, run_id)
+    assert list(runs.glob(".*.lock")) == []
