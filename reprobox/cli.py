@@ -450,6 +450,7 @@ def main() -> None:
     """Run the CLI; turn reprobox errors into one line and an exit code."""
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGHUP, _terminate)  # a closed terminal, too
+    signal.signal(signal.SIGQUIT, _terminate)  # Ctrl-\ ends a run like Ctrl-C
     try:
         app()
     except ReproboxError as exc:

@@ -2,7 +2,8 @@
 
 Engines run side by side (one worker thread each); the runs on one engine go
 one after another, so a seed sweep or a repeat never competes with itself for
-CPUs. The main thread waits and, on Ctrl-C or SIGTERM, removes every container.
+CPUs. The main thread waits and, on Ctrl-C, SIGTERM, SIGHUP or SIGQUIT (Ctrl-\\),
+removes every container.
 """
 
 from __future__ import annotations
@@ -142,14 +143,16 @@ def run_jobs(
             except ReproboxError as exc:
                 result.error = exc
 
-    previous = signal.getsignal(signal.SIGTERM)
+    stopping = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    previous = {sig: signal.getsignal(sig) for sig in stopping}
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
-        signal.signal(signal.SIGTERM, on_term)
+        for sig in stopping:
+            signal.signal(sig, on_term)
     pool = ThreadPoolExecutor(max_workers=len(by_engine), thread_name_prefix="run")
     try:
         futures = [pool.submit(work, label) for label in by_engine]
@@ -168,5 +171,6 @@ def run_jobs(
     finally:
         pool.shutdown(wait=True)
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return results

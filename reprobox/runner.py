@@ -1,12 +1,12 @@
 """`reprobox run`: train inside the image and write a run record.
 
 The record is written when the run starts (status "running") and rewritten
-when it ends, each time atomically. Ctrl-C or SIGTERM stop and remove the
-container and mark the record "interrupted"; a container whose reprobox died
-(SIGKILL) is found by its labels and removed by the next run, and its record,
-still "running", is closed as "interrupted": each run holds an flock on
-runs/.<run-id>.lock while it lives, and the kernel drops that lock when the
-process dies, however it dies.
+when it ends, each time atomically. Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop and
+remove the container and mark the record "interrupted"; a run whose reprobox
+died (SIGKILL) has its record, still "running", closed as "interrupted" and its
+container removed by the next run (reprobox/recovery.py): each run holds an
+flock on runs/.<run-id>.lock while it lives, and the kernel drops that lock
+when the process dies, however it dies.
 """
 
 from __future__ import annotations
@@ -580,7 +580,8 @@ def onednn_enabled(
     return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
 
 
-_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_STOPPING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # stop like Ctrl-C
 
 
 class _PendingStart:
@@ -618,7 +619,7 @@ class _PendingStart:
 
 
 class _DeferredSignals:
-    """Hold SIGINT/SIGTERM/SIGHUP for a while, then act on one that came."""
+    """Hold SIGINT/SIGTERM/SIGHUP/SIGQUIT for a while, then act on one that came."""
 
     def __init__(self):
         self.caught: int | None = None
@@ -670,7 +671,7 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
 
 
 class _Stop(Exception):
-    """Raised in the main thread by SIGTERM so cleanup runs as for Ctrl-C."""
+    """Raised in the main thread by SIGTERM/SIGHUP/SIGQUIT: cleanup as for Ctrl-C."""
 
 
 # Runs started from worker threads (several engines at once) cannot see
@@ -863,7 +864,7 @@ def _run_locked(
     pending: _PendingStart | None = None
     log_copy: int | None = None
     log_lines: list[str] = []
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.getsignal(sig) for sig in _STOPPING}
     in_main = threading.current_thread() is threading.main_thread()
 
     def on_term(signum, frame):

@@ -92,7 +92,9 @@ def start_run(cli, project, tmp_path: Path, *extra: str):
 
 
 @pytest.mark.parametrize(
-    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+    "signum",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT],
+    ids=["SIGINT", "SIGTERM", "SIGQUIT"],
 )
 def test_signal_stops_run_and_removes_container(
     cli, sleeper, docker_client, tmp_path, signum
@@ -220,7 +222,9 @@ def test_failing_training_command_fails_the_run(cli, failing, docker_client):
 
 
 @pytest.mark.parametrize(
-    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+    "signum",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT],
+    ids=["SIGINT", "SIGTERM", "SIGQUIT"],
 )
 def test_signal_while_container_starts_leaves_no_container(
     cli, sleeper, docker_client, tmp_path, signum
@@ -312,7 +316,11 @@ def test_a_console_reader_that_goes_away_does_not_stop_training(cli, sleeper):
     assert "sleeper done" in log.read_text()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize(
+    "signum",
+    [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT],
+    ids=["INT", "TERM", "QUIT"],
+)
 def test_signal_early_in_a_seed_sweep_stops_its_training(
     cli, sleeper, docker_client, tmp_path, signum
 ):
