@@ -388,8 +388,8 @@ def build_image(
             line = line.rstrip("\n")
             lines.append(line)
             if on_line:
-                # BuildKit repeats a RUN step's whole command when it starts and
-                # three times when it fails; once, cut short, is enough to read.
+                # BuildKit shows a RUN step's whole command as it starts, and
+                # three times more when it fails: the repeats are cut short.
                 on_line(shortened(line, 240) if _RUN_ECHO.search(line) else line)
         code = proc.wait()
     except BaseException:
@@ -429,10 +429,10 @@ def build_image(
 # BuildKit's closing line repeats a failed RUN's whole command, which the
 # failing step already names.
 _ECHOED_RUN = re.compile(r"^#\d+ ERROR: (?:executor failed running|process \")")
-# Every line in which BuildKit shows a RUN step's command.
+# The lines in which BuildKit repeats a failed RUN step's command, after
+# showing it once as the step began.
 _RUN_ECHO = re.compile(
-    r"^#\d+ \[[^\]]*\] RUN |^ > \[[^\]]*\] RUN |executor failed running \[|"
-    r"^#\d+ ERROR: process \""
+    r"^ > \[[^\]]*\] RUN |executor failed running \[|^#\d+ ERROR: process \""
 )
 
 

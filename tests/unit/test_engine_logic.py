@@ -317,3 +317,19 @@ def test_remove_orphans_trusts_the_lock_over_the_owner_label():
     removed = remove_orphans(SimpleNamespace(client=client), "digits", alive=locks.get)
     assert removed == ["run-free", "run-none"]
     assert [c.removed for c in found] == [True, False, True, False]
+
+
+def test_a_failed_run_step_is_shown_once_whole_and_its_repeats_cut():
+    from reprobox.engine import _RUN_ECHO
+
+    command = "set -eu; " + "x" * 1500 + "; pip install -r lock"
+    header = f"#6 [stage-0 2/5] RUN {command}"
+    repeats = [
+        f"#6 ERROR: executor failed running [/bin/sh -c {command}]: exit code: 1",
+        f" > [stage-0 2/5] RUN {command}:",
+        f"executor failed running [/bin/sh -c {command}]: exit code: 1",
+        f'#6 ERROR: process "/bin/sh -c {command}" did not complete successfully',
+    ]
+    assert not _RUN_ECHO.search(header)  # the step as it starts stays whole
+    assert all(_RUN_ECHO.search(line) for line in repeats)
+    assert not _RUN_ECHO.search("#6 4.7 Collecting six==1.17.0")
