@@ -50,7 +50,7 @@ class NondeterminismFinding:
     run_ids: tuple[str, ...]
     repeats: bool  # True when the runs were asked for as repeats
     metric: str
-    values: tuple[float | None, ...]
+    values: tuple[float, ...]  # of the runs that recorded the metric, as run_ids
     spread: float | None  # max - min of the finite values
     reason: str
 
@@ -181,21 +181,34 @@ def find_nondeterminism(
         if len(members) < 2:
             continue
         repeats = any(r.options.get("repeat_index") is not None for r in members)
-        run_ids = tuple(r.run_id for r in members)
         for metric in metrics:
-            values = tuple(as_number(r.metrics.get(metric)) for r in members)
+            # Only runs that recorded the metric as a number can disagree on
+            # it: one that lacks it (added or dropped since) is told apart as a
+            # missing metric, and a value that is no number as such.
+            pairs = [(r.run_id, as_number(r.metrics.get(metric))) for r in members]
+            have = [(run_id, v) for run_id, v in pairs if v is not None]
+            if len(have) < 2:
+                continue
+            values = tuple(v for _, v in have)
             if _all_same(values):
                 continue
-            finite = [v for v in values if v is not None and math.isfinite(v)]
+            finite = [v for v in values if math.isfinite(v)]
             spread = max(finite) - min(finite) if finite else None
-            shown = ", ".join("absent" if v is None else repr(v) for v in values)
+            shown = ", ".join(repr(v) for v in values)
             reason = (
-                f"{metric} differs across {len(members)} runs of the same image, "
+                f"{metric} differs across {len(have)} runs of the same image, "
                 f"seed and machine ({shown}"
                 + (f"; spread {spread:.3g})" if spread is not None else ")")
             )
             findings.append(
-                NondeterminismFinding(run_ids, repeats, metric, values, spread, reason)
+                NondeterminismFinding(
+                    tuple(run_id for run_id, _ in have),
+                    repeats,
+                    metric,
+                    values,
+                    spread,
+                    reason,
+                )
             )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))
 

@@ -245,3 +245,26 @@ def test_sweep_and_another_machine_are_judged_on_the_machine_run_alone():
     beyond = compare_runs([*runs, far], tolerances={"loss": Tolerance(abs=0.01)})
     assert not beyond.passed
     assert "1 of 1 metric checks out of tolerance" in render_text(beyond)
+
+
+def test_a_metric_only_some_repeats_recorded_is_no_finding():
+    # A metric added between repeats is missing in one, not a different value.
+    first = make_record("R0", options__repeat_index=0, metrics={"acc": 0.9})
+    second = clone(
+        first, "R1", options__repeat_index=1, metrics={"acc": 0.9, "f1": 0.8}
+    )
+    assert compare_runs([first, second]).nondeterminism == ()
+
+
+def test_repeats_that_recorded_a_metric_still_disagree_without_the_one_that_did_not():
+    first = make_record("R0", options__repeat_index=0, metrics={"acc": 0.9})
+    second = clone(first, "R1", options__repeat_index=1, metrics={"acc": 0.8})
+    third = clone(first, "R2", options__repeat_index=2, metrics={})
+
+    [finding] = compare_runs([first, second, third]).nondeterminism
+    assert finding.run_ids == ("R0", "R1")
+    assert finding.values == (0.9, 0.8)
+    assert finding.reason == (
+        "acc differs across 2 runs of the same image, seed and machine "
+        "(0.9, 0.8; spread 0.1)"
+    )
