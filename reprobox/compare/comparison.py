@@ -13,7 +13,14 @@ from reprobox.compare.environment import (
     environment_of,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
-from reprobox.compare.metrics import EXACT, MetricResult, Tolerance, compare_metric
+from reprobox.compare.metrics import (
+    EXACT,
+    MetricResult,
+    MissingMetric,
+    Tolerance,
+    compare_metric,
+    missing_metric,
+)
 from reprobox.compare.noise import (
     NoiseBand,
     NoiseCheck,
@@ -62,6 +69,7 @@ class Comparison:
     noise_bands: tuple[NoiseBand, ...]
     noise_checks: tuple[NoiseCheck, ...]
     nondeterminism: tuple[NondeterminismFinding, ...]
+    missing_metrics: tuple[MissingMetric, ...]  # a metric one side of a pair lacks
     notes: tuple[str, ...]
     passed: bool
 
@@ -111,6 +119,14 @@ def compare_runs(
         # this pair; it is only listed when no run at all has it.
         if name in ref.metrics or name in run.metrics or name not in present
     ]
+    by_id = {r.run_id: r for r in others}
+    missing = [
+        missing_metric(
+            r, ref.metrics.get(r.metric), by_id[r.run_id].metrics.get(r.metric)
+        )
+        for r in results
+        if r.missing
+    ]
     environments = {r.run_id: environment_of(r) for r in records}
     differences = [
         diff
@@ -130,7 +146,9 @@ def compare_runs(
         metrics_ok = all(r.passed for r in judged)
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
         metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
-    summaries = _summaries(records, ref, results, differences, seed_noise, names)
+    summaries = _summaries(
+        records, ref, results, missing, differences, seed_noise, names
+    )
     # A run that failed may still have written metrics; they prove nothing.
     passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
 
@@ -151,6 +169,7 @@ def compare_runs(
         noise_bands=tuple(bands),
         noise_checks=tuple(noise_checks),
         nondeterminism=tuple(find_nondeterminism(records, environments, names)),
+        missing_metrics=tuple(missing),
         notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
         passed=passed,
     )
@@ -215,12 +234,15 @@ def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
 
 
 def _summaries(
-    records, ref, results, differences, seed_noise, names
+    records, ref, results, missing, differences, seed_noise, names
 ) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause."""
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
         results_of.setdefault(result.run_id, []).append(result)
+    missing_of: dict[str, list[MissingMetric]] = {}
+    for gap in missing:
+        missing_of.setdefault(gap.run_id, []).append(gap)
     suspects: dict[str, EnvDifference] = {}
     for diff in differences:
         if diff.changes_numerics:
@@ -245,7 +267,9 @@ def _summaries(
             )
             continue
         own = results_of.get(record.run_id, [])
-        changed = [r for r in own if not r.identical]
+        # A metric one side lacks is not a change in value: it neither makes
+        # the metrics differ nor points at a setup difference or nondeterminism.
+        changed = [r for r in own if not r.identical and not r.missing]
         suspect = suspects.get(record.run_id)
         summaries.append(
             RunSummary(
@@ -260,13 +284,51 @@ def _summaries(
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
-                headline=(
-                    _headline(changed, suspect) if own else _nothing_compared(names)
+                headline=_run_headline(
+                    record, own, changed, missing_of.get(record.run_id, []), suspect
                 )
-                + _status_note(record.status, "it cannot pass"),
+                if own
+                else (
+                    _nothing_compared(names)
+                    + _status_note(record.status, "it cannot pass")
+                ),
             )
         )
     return summaries
+
+
+def _run_headline(
+    record: Record,
+    own: list[MetricResult],
+    changed: list[MetricResult],
+    missing: list[MissingMetric],
+    suspect: EnvDifference | None,
+) -> str:
+    """Write one run's summary from its checks, its gaps and its status."""
+    succeeded = record.status == SUCCEEDED
+    if not succeeded and all(r.missing in ("run", "both") for r in own):
+        # It stopped before recording any metric compared: the failure is the
+        # finding, and there is nothing to measure against the reference.
+        return f"{_ended(record)} and has no metrics to compare: " + (
+            "its failure is the finding"
+            if record.status == "failed"
+            else "it cannot pass"
+        )
+    parts = []
+    if len(missing) < len(own):  # some metric both sides have was compared
+        parts.append(_headline(changed, suspect, shared=bool(missing), ran=succeeded))
+    shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
+    parts += shown + ([f"and {len(missing) - 3} more"] if len(missing) > 3 else [])
+    return "; ".join(parts) + _status_note(record.status, "it cannot pass")
+
+
+def _ended(record: Record) -> str:
+    """Say how a run that did not succeed ended, e.g. 'failed (exit code 1)'."""
+    code = record.data.get("exit_code")
+    shown = f" (exit code {code})" if type(code) is int else ""
+    if record.status in ("failed", "interrupted"):
+        return record.status + shown
+    return f"status {record.status or 'unknown'}{shown}"
 
 
 def _status_note(status: str, consequence: str) -> str:
@@ -288,16 +350,30 @@ def _nothing_compared(names: Sequence[str]) -> str:
     return f"nothing compared: neither it nor the reference has {', '.join(names)}"
 
 
-def _headline(changed: list[MetricResult], suspect: EnvDifference | None) -> str:
+def _headline(
+    changed: list[MetricResult],
+    suspect: EnvDifference | None,
+    *,
+    shared: bool = False,
+    ran: bool = True,
+) -> str:
+    """Say how the metrics both runs have compare, and what may explain a change.
+
+    shared: some metric is missing on one side, so 'identical' covers only the
+    metrics both have. ran: the run succeeded; a run that did not is no
+    evidence of nondeterminism, since it may have stopped anywhere.
+    """
     if not changed:
         suffix = " despite setup differences" if suspect else ""
-        return f"metrics identical{suffix}"
+        return f"{'shared ' if shared else ''}metrics identical{suffix}"
     shown = ", ".join(
         f"{r.metric} {r.delta:+.3g}"
         if r.delta is not None
         else f"{r.metric} ({r.reason})"
         for r in changed[:3]
     ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    if suspect is None and not ran:
+        return f"metrics differ ({shown})"
     if suspect is None:
         return (
             f"metrics differ ({shown}) with no numerics-relevant setup difference: "

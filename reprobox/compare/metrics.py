@@ -93,6 +93,20 @@ class MetricResult:
     identical: bool
     passed: bool
     reason: str
+    # Which side lacks the metric: "" (both have it), "run", "reference" or "both".
+    # A missing metric fails the check but is not a difference in value.
+    missing: str = ""
+
+
+@dataclass(frozen=True)
+class MissingMetric:
+    """A metric one side of a pair recorded and the other did not."""
+
+    run_id: str
+    metric: str
+    missing_in: str  # "run", "reference" or "both"
+    value: float | None  # the side that has it, as a number (None if not one)
+    reason: str  # e.g. "only in this run (0.8), not in the reference"
 
 
 def compare_metric(
@@ -110,7 +124,7 @@ def compare_metric(
     ref = as_number(reference_raw)
     value = as_number(run_raw)
 
-    def result(passed: bool, reason: str, *, identical: bool = False, delta=None):
+    def result(passed: bool, reason: str, *, identical=False, delta=None, missing=""):
         rel = None
         if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
             rel = delta / abs(ref)
@@ -126,11 +140,13 @@ def compare_metric(
             identical=identical,
             passed=passed,
             reason=reason,
+            missing=missing,
         )
 
-    problem = _missing_reason(
-        ref, value, reference_raw, run_raw, reference_has, run_has
-    )
+    missing = _missing_side(reference_has, run_has)
+    if missing:
+        return result(False, _MISSING_REASONS[missing], missing=missing)
+    problem = _not_a_number_reason(ref, value, reference_raw, run_raw)
     if problem:
         return result(False, problem)
     if same_number(ref, value):
@@ -151,14 +167,55 @@ def compare_metric(
     return result(False, f"out of tolerance ({tolerance.describe()})", delta=delta)
 
 
-def _missing_reason(ref, value, reference_raw, run_raw, reference_has, run_has) -> str:
-    """Say why a metric cannot be compared, or return '' when it can."""
+_MISSING_REASONS = {
+    "both": "missing in both runs",
+    "reference": "missing in the reference run",
+    "run": "missing in this run",
+}
+
+
+def _missing_side(reference_has: bool, run_has: bool) -> str:
+    """Name the side that lacks the metric: 'both', 'reference', 'run' or ''."""
     if not reference_has and not run_has:
-        return "missing in both runs"
+        return "both"
     if not reference_has:
-        return "missing in the reference run"
-    if not run_has:
-        return "missing in this run"
+        return "reference"
+    return "" if run_has else "run"
+
+
+def missing_metric(
+    result: MetricResult, reference_raw: Any, run_raw: Any
+) -> MissingMetric:
+    """Describe a check whose metric one side lacks, in words a person can act on.
+
+    A metric added or dropped since the reference is not a change in value, so
+    it is said as what it is: which side has it and which does not.
+    """
+    if result.missing == "both":
+        present, reason = None, "in neither this run nor the reference"
+    elif result.missing == "reference":
+        present = run_raw
+        reason = f"only in this run ({_shown(run_raw)}), not in the reference"
+    else:
+        present = reference_raw
+        reason = f"only in the reference ({_shown(reference_raw)}), not in this run"
+    return MissingMetric(
+        run_id=result.run_id,
+        metric=result.metric,
+        missing_in=result.missing,
+        value=as_number(present),
+        reason=reason,
+    )
+
+
+def _shown(raw: Any) -> str:
+    """Show a metric value exactly, as the metrics table does, or as recorded."""
+    number = as_number(raw)
+    return short_repr(raw) if number is None else repr(number)
+
+
+def _not_a_number_reason(ref, value, reference_raw, run_raw) -> str:
+    """Say why a metric both sides have cannot be compared, or return ''."""
     if ref is None:
         return f"not a number in the reference run ({short_repr(reference_raw)})"
     if value is None:

@@ -16,6 +16,7 @@ from reprobox.compare.comparison import (
     status_problem,
     unsuccessful_runs,
 )
+from reprobox.compare.metrics import MetricResult
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Markdown syntax a record string could carry into a rendered page: emphasis,
@@ -104,8 +105,6 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
         return word, "; ".join([*reasons, nothing])
     noise = {r.run_id for r in comparison.runs if r.seed_noise}
     judged = [r for r in comparison.results if r.run_id not in noise]
-    failed = sum(not r.passed for r in judged)
-    total = len(judged)
     if not judged:  # a sweep only, or a sweep and its noise
         beyond = sum(c.beyond_noise for c in comparison.noise_checks)
         what = (
@@ -114,10 +113,33 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
             else ("nothing beyond seed noise")
         )
         return word, "; ".join([*reasons, what])
+    # A metric one side lacks fails its check, but nothing was out of any
+    # tolerance: it is counted apart, so the count of differences stays true.
+    compared = [r for r in judged if not r.missing]
+    missing = [r for r in judged if r.missing]
     if comparison.passed:
-        return word, f"all {total} metric checks within tolerance"
-    reasons.append(f"{failed} of {total} metric checks out of tolerance")
+        return word, f"all {len(compared)} metric checks within tolerance"
+    counts = []
+    if compared:
+        failed = sum(not r.passed for r in compared)
+        counts.append(f"{failed} of {len(compared)} metric checks out of tolerance")
+    if missing:
+        counts.append(_missing_count(missing, comparison.reference))
+    reasons.append(", ".join(counts))
     return word, "; ".join(reasons)
+
+
+def _missing_count(missing: Sequence[MetricResult], reference: str) -> str:
+    """Say how many metrics are missing in how many runs, the reference included."""
+    lacking = set()
+    for result in missing:
+        if result.missing in ("run", "both"):
+            lacking.add(result.run_id)
+        if result.missing in ("reference", "both"):
+            lacking.add(reference)
+    names = len({r.metric for r in missing})
+    where = "a run" if len(lacking) == 1 else f"{len(lacking)} runs"
+    return f"{names} metric{'' if names == 1 else 's'} missing in {where}"
 
 
 def _nondeterminism_note(comparison: Comparison) -> str:
@@ -274,6 +296,13 @@ def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
                     + (" (asked for as repeats)" if f.repeats else "")
                     for f in c.nondeterminism
                 ],
+            )
+        )
+    if c.missing_metrics:
+        lists.append(
+            (
+                "Missing metrics",
+                [f"run {m.run_id}: {m.metric} {m.reason}" for m in c.missing_metrics],
             )
         )
     if c.notes:

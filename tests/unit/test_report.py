@@ -239,7 +239,9 @@ def _metric_cells(html, name):
 def three_runs_one_new_metric():
     """A reference, a run that crashed before metrics, a run with a new metric."""
     ref = synthetic.make_record("A", metrics={"acc": 0.9})
-    crashed = synthetic.clone(ref, "B", status="failed", metrics={}, history=[])
+    crashed = synthetic.clone(
+        ref, "B", status="failed", exit_code=1, metrics={}, history=[]
+    )
     epochs = synthetic.curve_epochs(5, seed=0)
     for row in epochs:
         row["f1"] = 0.5 + row["epoch"] / 20
@@ -273,6 +275,30 @@ def test_a_metric_only_one_run_has_shows_absent_where_it_was_not_compared():
     # The f1 chart draws the one run that has the curve; the others are absent.
     chart = re.search(r"<svg[^>]*><title>f1</title>.*?</svg>", html).group()
     assert re.findall(r'<path class="curve"[^>]*data-run="([^"]+)"', chart) == ["C"]
+
+
+def test_report_counts_missing_metrics_apart_and_lists_them():
+    records = three_runs_one_new_metric()
+    html = render_report_html(records, compare_runs(records))
+
+    assert (
+        '<span class="verdict fail">FAIL</span> run B has status failed; '
+        "0 of 1 metric checks out of tolerance, 2 metrics missing in 2 runs." in html
+    )
+    assert (
+        '<h2>Missing metrics</h2>\n<ul class="notes">\n'
+        "<li>run B: acc only in the reference (0.9), not in this run</li>\n"
+        "<li>run C: f1 only in this run (0.8), not in the reference</li>\n"
+    ) in html
+    assert "Nondeterminism" not in html
+    assert (
+        "<td>failed (exit code 1) and has no metrics to compare: "
+        "its failure is the finding</td>" in html
+    )
+    assert (
+        "<td>shared metrics identical; f1 only in this run (0.8), "
+        "not in the reference</td>" in html
+    )
 
 
 def test_a_metric_flag_naming_a_metric_one_run_has_renders():
