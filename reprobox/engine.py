@@ -28,6 +28,7 @@ import docker.utils
 import requests.exceptions
 from docker.types import Mount
 
+from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
 from reprobox.errors import BuildError, EngineError, InputError, shortened
 from reprobox.proc import run_command
 
@@ -156,31 +157,6 @@ def check_engine_flags(hosts: Sequence[str], contexts: Sequence[str]) -> None:
 def context_address(name: str) -> str:
     """Return the engine address a docker context points to."""
     return _context_host(name, f"--context {name!r}")
-
-
-def engine_key(address: str) -> str:
-    """Return what tells engines apart, however their address is spelt.
-
-    The scheme's letter case does not matter; a unix socket is its real path
-    (doubled slashes, links and '..' resolved); tcp, http and https are
-    host:port in lower case, the port the SDK would take filled in; ssh is
-    [user@]host:port with the host in lower case and port 22 filled in.
-    """
-    scheme, sep, rest = address.partition("://")
-    if not sep:
-        return address
-    scheme = scheme.lower()
-    if scheme == "unix":
-        return "unix://" + os.path.realpath("/" + rest.lstrip("/"))
-    if scheme in ("tcp", "http", "https", "ssh"):
-        try:
-            parsed = docker.utils.parse_host(f"{scheme}://{rest}")
-        except (ValueError, docker.errors.DockerException):  # refused at connect
-            return f"{scheme}://{rest}"
-        kind, _, where = parsed.partition("://")
-        user, at, hostport = where.rstrip("/").rpartition("@")
-        return f"{kind}://{user}{at}{hostport.lower()}"
-    return f"{scheme}://{rest}"
 
 
 def check_engine_address(address: str, shown: str) -> None:

@@ -379,9 +379,16 @@ def _headline(
             f"metrics differ ({shown}) with no numerics-relevant setup difference: "
             "nondeterminism (e.g. an unseeded shuffle or racing ops)"
         )
+    # The field alone when it says the kind already: "seed 42 -> 7", not
+    # "seed seed 42 -> 7"; "packages tensorflow 2.20 -> 2.21" keeps both.
+    named = (
+        suspect.field
+        if suspect.field.split(".")[0] == suspect.category
+        else f"{suspect.category} {suspect.field}"
+    )
     return (
-        f"metrics differ ({shown}); most likely cause: {suspect.category} "
-        f"{suspect.field} {format_value(suspect.reference_value)} -> "
+        f"metrics differ ({shown}); most likely cause: {named} "
+        f"{format_value(suspect.reference_value)} -> "
         f"{format_value(suspect.run_value)}"
     )
 

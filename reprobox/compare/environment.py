@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from reprobox.addresses import engine_key
 from reprobox.compare.records import Record
 
 
@@ -168,7 +169,23 @@ def environment_of(record: Record) -> dict[str, Any]:
     _flatten("", setup, flat)
     if "machine.cpu.flags" in flat:
         flat["machine.cpu.flags"] = isa_flags(flat["machine.cpu.flags"])
+    if isinstance(flat.get("engine.host"), str):
+        flat["engine.host"] = engine_spelling(flat["engine.host"])
     return flat
+
+
+# What the docker SDK connects to with no --host and no DOCKER_HOST, which a
+# record writes as "default".
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+
+
+def engine_spelling(host: str) -> str:
+    """Spell an engine address one way, as `run` tells engines apart.
+
+    "default" and the socket it stands for are one engine, as are
+    unix:///run/docker.sock and UNIX:///var/run//docker.sock.
+    """
+    return engine_key(DEFAULT_ENGINE if host == "default" else host)
 
 
 def isa_flags(flags: Any) -> tuple[str, ...]:

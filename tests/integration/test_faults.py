@@ -7,6 +7,7 @@ test_interrupt.py and not repeated here.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import shutil
@@ -227,14 +228,41 @@ def docker_build_processes(name: str) -> list[str]:
 def test_signal_during_build_stops_it(
     cli, engine_cleanup, docker_client, tmp_path, signum, command
 ):
-    # numpy and pandas take seconds to install, and this lock is never built to
-    # the end (every test stops it), so BuildKit has no finished layer to reuse.
+    # numpy and pandas take seconds to install. A base image of this test's own
+    # (the local base plus a label) gives BuildKit no finished layer to reuse,
+    # even if a run of this test was once not stopped and built to the end.
+    base = f"reprobox-test-base:{random.getrandbits(48):012x}"
+    docker_client.images.build(
+        fileobj=io.BytesIO(
+            b"FROM reprobox-base:bookworm-py3.11\n"
+            + f"LABEL org.reprobox.test.base={base}\n".encode()
+        ),
+        tag=base,
+        rm=True,
+    )
+    try:
+        _signal_during_build(
+            cli, engine_cleanup, docker_client, tmp_path, signum, command, base
+        )
+    finally:
+        docker_client.images.remove(base, force=True)
+
+
+def _signal_during_build(
+    cli, engine_cleanup, docker_client, tmp_path, signum, command, base
+):
     project, name = new_project(
         cli,
         engine_cleanup,
         tmp_path,
         files={"requirements.txt": "numpy==1.26.4\npandas==2.1.4\nsix==1.17.0\n"},
     )
+    toml = project / "reprobox.toml"
+    toml.write_text(
+        toml.read_text().replace('"reprobox-base:bookworm-py3.11"', f'"{base}"')
+    )
+    froze = reprobox(cli, "-q", "freeze", str(project))
+    assert froze.returncode == 0, shown(froze)
     proc = start(cli, command, str(project))
     seen: list[str] = []
     deadline = time.monotonic() + 120
@@ -434,7 +462,9 @@ def test_verify_closes_and_removes_a_killed_verify_in_its_runs_dir(
     # The sleeper has no metrics to compare, so its rerun is never "verified";
     # what matters is that the rerun ran after the sweep.
     assert again.returncode == 1, shown(again)
-    assert "no metrics to compare" in again.stdout, shown(again)
+    assert "no run recorded any metric, so nothing was checked" in again.stdout, shown(
+        again
+    )
     reruns = {p.parent.name for p in runs.glob("*/record.json")}
     assert len(reruns) == 2, reruns
     assert f"removed container of interrupted run {run_id}" in again.stderr

@@ -240,3 +240,13 @@ def test_every_unsuccessful_run_is_named_in_the_verdict():
         "verdict: FAIL (run B has status failed; run C has status interrupted; "
         "1 of 4 metric checks out of tolerance)"
     )
+
+
+def test_a_seed_cause_is_named_once():
+    ref = make_record("A", metrics={"loss": 0.10})
+    other = clone(ref, "B", metrics={"loss": 0.12}, seed=7)
+    summary = compare_runs([ref, other]).runs[1]
+    assert summary.likely_cause == "seed"
+    assert summary.headline == (
+        "metrics differ (loss +0.02); most likely cause: seed 42 -> 7"
+    )

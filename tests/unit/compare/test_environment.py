@@ -1,6 +1,7 @@
 import pytest
 from reprobox_synthetic import clone, make_record
 
+from reprobox.addresses import engine_key
 from reprobox.compare import CATEGORIES, compare_runs
 from reprobox.compare.environment import classify, diff_environments, environment_of
 
@@ -318,3 +319,30 @@ def test_an_env_flag_is_named_before_what_it_sets_in_the_machine():
         "machine.env.TF_ENABLE_ONEDNN_OPTS",
         "machine.onednn.enabled",
     }
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        ("default", "unix:///var/run/docker.sock"),
+        ("unix:///var/run/docker.sock", "UNIX:///var/run//docker.sock"),
+    ],
+)
+def test_one_engine_spelt_two_ways_is_no_setup_difference(one, other):
+    ref = make_record("A", metrics={"loss": 0.1}, engine__host=one)
+    run = clone(ref, "B", engine__host=other)
+    fields = {d.field for d in compare_runs([ref, run]).differences}
+    assert "engine.host" not in fields
+
+
+def test_two_engines_stay_two():
+    ref = make_record("A", metrics={"loss": 0.1}, engine__host="default")
+    run = clone(ref, "B", engine__host="unix:///run/reprobox-engine2/docker.sock")
+    [difference] = [
+        d for d in compare_runs([ref, run]).differences if d.field == "engine.host"
+    ]
+    # Shown as run spells them: a socket by its real path on this machine.
+    assert difference.reference_value == engine_key("unix:///var/run/docker.sock")
+    assert difference.run_value == engine_key(
+        "unix:///run/reprobox-engine2/docker.sock"
+    )
