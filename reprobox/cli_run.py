@@ -63,6 +63,14 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                 f"--env {item!r}: {name!r} is not a variable name",
                 hint="use letters, digits and '_', not starting with a digit",
             )
+        if any(ch in value for ch in "\n\r\x00"):
+            # As in the config's [env]: the record keeps each value as one
+            # line, and verify refuses a reference whose value is not one.
+            raise InputError(
+                f"--env {name}: the value holds a line break",
+                hint="environment values must be one line; put longer settings "
+                "in a data file and pass its name",
+            )
         env[name] = value
     return env
 

@@ -282,6 +282,13 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
         raise ConfigError(
             path, key, f"{rel!r} is a folder; name files", "list each file in it"
         )
+    if must_exist and resolved.exists() and not resolved.is_file():
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} is not a regular file (a FIFO, socket or device)",
+            "name a regular file",
+        )
     if must_exist and not resolved.is_file():
         raise ConfigError(
             path, key, f"{rel!r} does not exist", "create it or fix the path"
@@ -486,6 +493,13 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             ) from None
         _refuse_shell_syntax(path, table["command"])
     command = _str_list(path, "command", command)
+    if any("\x00" in word for word in command):
+        raise ConfigError(
+            path,
+            "command",
+            "holds a NUL character, which no program can be given",
+            "remove it",
+        )
     if not command:
         raise ConfigError(
             path, "command", "is empty", 'e.g. command = "python train.py"'
@@ -527,7 +541,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             path,
             "name",
             f"{table['name']!r} has capitals; Docker image names are lower-case",
-            f'use name = "{table["name"].lower()}"',
+            f'use name = "{_image_name_like(table["name"])}"',
         )
     name = table.get("name") or root.name  # a folder name is lower-cased for you
     if "name" not in table and not (

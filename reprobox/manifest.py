@@ -58,8 +58,15 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
             f"{path}: {kind} is nested too deeply to be reprobox's",
             hint="restore it or create it again",
         ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("schema_version"), int):
+    if not isinstance(data, dict) or "schema_version" not in data:
         raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
+    version = data["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(
+            f"{path}: schema_version is {shortened(json.dumps(version))}, not a "
+            f"whole number: the {kind} is damaged",
+            hint="restore it or create it again",
+        )
     if data["schema_version"] > known_version:
         raise newer_schema_error(
             path,

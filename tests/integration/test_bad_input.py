@@ -663,6 +663,13 @@ CASES = [
         ANY_HINT,
     ),
     Case(
+        "env-value-with-a-line-break",
+        (*RUN, "--env", "A=b\nc"),
+        EXIT_USAGE,
+        ("--env A", "line break"),
+        "one line",
+    ),
+    Case(
         "env-reprobox-own",
         (*RUN, "--env", "REPROBOX_OUT=/x"),
         EXIT_USAGE,

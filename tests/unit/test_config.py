@@ -678,3 +678,28 @@ def test_a_folder_name_that_cannot_name_an_image_gets_a_name_to_add(
 
 def test_a_folder_name_with_capitals_only_is_lower_cased(tmp_path, make_project):
     assert load_config(make_project(tmp_path, CMD, folder="Digits")).name == "digits"
+
+
+def test_a_name_with_capitals_gets_a_fix_that_is_itself_a_name(tmp_path, make_project):
+    root = make_project(tmp_path, CMD + 'name = "Bad Name"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert caught.value.hint == 'use name = "bad-name"'
+
+
+def test_a_nul_in_the_command_is_refused(tmp_path, make_project):
+    root = make_project(tmp_path, 'command = ["python", "train.py\\u0000x"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert caught.value.key == "command"
+    assert "NUL" in caught.value.message
+
+
+def test_a_data_file_that_is_a_fifo_is_named_as_such(tmp_path, make_project):
+    root = make_project(tmp_path, CMD + 'data = ["feed.csv"]\n')
+    os.mkfifo(root / "feed.csv")
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert "'feed.csv' is not a regular file (a FIFO, socket or device)" in (
+        caught.value.message
+    )

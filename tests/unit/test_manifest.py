@@ -99,14 +99,26 @@ def test_manifest_that_is_not_utf8(tmp_path):
         load_frozen(_cfg(tmp_path))
 
 
-@pytest.mark.parametrize(
-    "text", ["[1, 2]", '{"project": {}}', '{"schema_version": "1"}']
-)
-def test_json_without_integer_schema_version_is_refused(tmp_path, text):
+@pytest.mark.parametrize("text", ["[1, 2]", '{"project": {}}'])
+def test_json_without_schema_version_is_refused(tmp_path, text):
     state = freeze_into(tmp_path)
     (state / "manifest.json").write_text(text)
     with pytest.raises(InputError, match="no schema_version"):
         load_frozen(_cfg(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "value, shown", [('"1"', '"1"'), ("true", "true"), ("1.5", "1.5"), ("null", "null")]
+)
+def test_a_schema_version_of_the_wrong_type_is_named(tmp_path, value, shown):
+    state = freeze_into(tmp_path)
+    (state / "manifest.json").write_text(f'{{"schema_version": {value}}}')
+    with pytest.raises(InputError) as info:
+        load_frozen(_cfg(tmp_path))
+    assert info.value.message == (
+        f"{state / 'manifest.json'}: schema_version is {shown}, not a whole "
+        "number: the manifest is damaged"
+    )
 
 
 def test_newer_schema_version_asks_for_an_upgrade(tmp_path):
