@@ -229,13 +229,14 @@ def test_signal_during_build_stops_it(
     cli, engine_cleanup, docker_client, tmp_path, signum, command
 ):
     # numpy and pandas take seconds to install. A base image of this test's own
-    # (the local base plus a label) gives BuildKit no finished layer to reuse,
-    # even if a run of this test was once not stopped and built to the end.
+    # (the local base plus a layer of its own: BuildKit keys a local base by
+    # its layers, not its labels) leaves no finished layer to reuse, even if a
+    # run of this test was once not stopped and built to the end.
     base = f"reprobox-test-base:{random.getrandbits(48):012x}"
     docker_client.images.build(
         fileobj=io.BytesIO(
             b"FROM reprobox-base:bookworm-py3.11\n"
-            + f"LABEL org.reprobox.test.base={base}\n".encode()
+            + f"RUN echo {base} > /etc/reprobox-test-base\n".encode()
         ),
         tag=base,
         rm=True,
