@@ -442,6 +442,11 @@ def _printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+def _one_line(text: str) -> str:
+    """Show text on one line: control characters, line breaks too, as \\xNN."""
+    return _printable(text).replace("\n", "\\x0a").replace("\t", "\\x09")
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly as Ctrl-C does
 

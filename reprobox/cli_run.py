@@ -17,7 +17,7 @@ from reprobox.cli import (
     ProjectArg,
     _build,
     _load,
-    _printable,
+    _one_line,
     _state,
     app,
     interruptible,
@@ -415,7 +415,8 @@ def _print_summary(record: dict, record_path: Path) -> None:
     )
     for name, value in record["metrics"].items():
         shown = f"{value:.6f}" if isinstance(value, (int, float)) else str(value)
-        typer.echo(f"  {_printable(name):<24} {_printable(shown)}")
+        # One line each: a line break in a name could draw a fake row.
+        typer.echo(f"  {_one_line(name):<24} {_one_line(shown)}")
     typer.echo(f"  record: {record_path}")
     for warning in record.get("warnings") or []:
         warn(warning.splitlines()[0] if warning else "")

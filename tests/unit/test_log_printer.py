@@ -48,11 +48,14 @@ def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
         "run_id": "r",
         "status": "succeeded",
         "duration_s": 1.0,
-        "metrics": {"acc\x1b[2J": 0.5},
+        "metrics": {"acc\x1b[2J": 0.5, "x\n  test_accuracy   0.999999": 1.0},
         "warnings": [],
     }
     cli_run._print_summary(record, tmp_path / "record.json")
     assert calls[1] == "  " + "acc\\x1b[2J".ljust(24) + " 0.500000"
+    # A line break in a name cannot draw a row of its own.
+    assert calls[2] == "  x\\x0a  test_accuracy   0.999999 1.000000"
+    assert all("\n" not in call for call in calls)
 
 
 def test_an_engine_call_nobody_caught_is_engine_trouble_in_one_line(
