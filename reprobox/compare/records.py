@@ -94,7 +94,9 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
                 seen_files.add(found.resolve())
                 files.append((found, named))
 
-    records = [read_record(path, follow_links=given) for path, given in files]
+    # No link is followed, even one named on the command line: a run folder is
+    # the container's to write, and runs/X/record.json is often named by hand.
+    records = [read_record(path) for path, _ in files]
     seen: dict[str, Path] = {}
     for record in records:
         if record.run_id in seen:
@@ -107,7 +109,7 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
     return sorted(records, key=lambda r: (r.start_key, r.run_id))
 
 
-def read_record(path: Path, *, follow_links: bool = True) -> Record:
+def read_record(path: Path, *, follow_links: bool = False) -> Record:
     """Read and check one record.json; refuse anything reprobox cannot compare."""
     raw = _read_bytes(path, follow_links)
     try:
@@ -148,8 +150,9 @@ def _read_bytes(path: Path, follow_links: bool) -> bytes:
     except OSError as exc:
         if not follow_links and path.is_symlink():
             raise InputError(
-                f"{path}: is a symbolic link inside a run folder; not followed",
-                hint="give the record file itself, or leave this run out",
+                f"{path}: is a symbolic link; run records are read only as "
+                "regular files, never through a link",
+                hint="give the record file it points to, or leave this run out",
             ) from None
         raise InputError(
             f"{path}: cannot read run record ({exc.strerror or type(exc).__name__})",

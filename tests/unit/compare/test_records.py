@@ -185,6 +185,21 @@ def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
     assert [r.run_id for r in load_records([tmp_path / "runs"])] == ["A"]
 
 
+def test_a_link_named_on_the_command_line_is_refused_too(tmp_path):
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text(json.dumps(record_data("S")))
+    (tmp_path / "runs" / "B").mkdir(parents=True)
+    named = tmp_path / "runs" / "B" / "record.json"
+    named.symlink_to(secret)
+    with pytest.raises(InputError) as caught:
+        load_records([named])
+    assert caught.value.message == (
+        f"{named}: is a symbolic link; run records are read only as regular "
+        "files, never through a link"
+    )
+    assert [r.run_id for r in load_records([secret])] == ["S"]  # the file itself
+
+
 @pytest.mark.parametrize(
     "field, value, expected",
     [
