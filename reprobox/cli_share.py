@@ -385,13 +385,22 @@ def verify(
     ),
     host: str | None = HostOpt,
     context: str | None = ContextOpt,
+    env: list[str] = typer.Option(
+        [],
+        "--env",
+        metavar="NAME[=VALUE]",
+        help="A value the reference's record hides (***), e.g. an API key it "
+        "ran with; NAME alone takes it from this shell. May be repeated.",
+    ),
     as_json: bool = JsonOpt,
 ) -> None:
     """Rerun an image from its labels and compare with its reference run.
 
     The rerun takes the reference's seed, profile, --cpus, --memory, network
-    and --env, and as many GPUs as it used.
+    and --env, and as many GPUs as it used; values the record hides are given
+    again with --env.
     """
+    from reprobox.cli_run import _parse_env
     from reprobox.compare import render_json, render_text
     from reprobox.engine import connect
     from reprobox.recovery import sweep_killed_runs
@@ -418,6 +427,7 @@ def verify(
         reference_name=f"--reference {reference}",
         remote=bool(host or context),
         on_log=_echo_err,
+        hidden_env=_parse_env(env),
     )
     if as_json:
         typer.echo(

@@ -9,7 +9,7 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -218,6 +218,39 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     )
 
 
+def _hidden_values(
+    reference: dict[str, Any],
+    given: Mapping[str, str],
+    image: str,
+    on_log: Callable[[str], None] | None,
+) -> dict[str, str]:
+    """Return the values given for the reference's hidden --env variables.
+
+    A secret-looking --env value is kept as *** in the record, so the rerun
+    cannot take it from there; the user gives it again with --env NAME.
+    """
+    env = (reference.get("options") or {}).get("env") or {}
+    hidden = sorted(name for name, value in env.items() if value == "***")
+    for name in given:
+        if name not in hidden:
+            raise InputError(
+                f"--env {name}: the reference run of {image} did not set it with "
+                "a hidden value; verify reruns with the reference's own settings",
+                hint="give --env only for the variables whose values the "
+                "reference hides"
+                + (f": {', '.join(hidden)}" if hidden else " (it hides none)"),
+            )
+    missing = [name for name in hidden if name not in given]
+    if missing and on_log:
+        names = ", ".join(missing)
+        on_log(
+            f"warning: the reference ran with {names} set, its value hidden in "
+            "the record; this rerun runs without it (give it with --env "
+            f"{missing[0]})"
+        )
+    return dict(given)
+
+
 def _is_memory_size(memory: str) -> bool:
     from reprobox.runner import memory_bytes
 
@@ -304,11 +337,14 @@ def verify_image(
     reference_name: str = "--reference",
     remote: bool = False,
     on_log: Callable[[str], None] | None = None,
+    hidden_env: Mapping[str, str] | None = None,
 ) -> Verification:
     """Check image against its labels and reference, rerun it, and compare.
 
     reference_name names a given reference in messages; remote says the engine
-    was named with --host or --context (its GPUs cannot be checked from here).
+    was named with --host or --context (its GPUs cannot be checked from here);
+    hidden_env gives values for the reference's --env variables whose values
+    its record hides (***), which the rerun cannot take from the record.
     """
     check_image_reference(image)
     # Docker bind-mounts only absolute paths; a relative runs folder is the user's.
@@ -359,6 +395,13 @@ def verify_image(
             "record with the reference",
         )
     opts = reference_options(reference, image)
+    opts = replace(
+        opts,
+        extra_env={
+            **opts.extra_env,
+            **_hidden_values(reference, hidden_env or {}, image, on_log),
+        },
+    )
     if opts.gpus:
         opts = replace(
             opts, device_requests=_gpu_requests(manifest, opts.gpus, image, remote)

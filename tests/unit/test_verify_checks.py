@@ -295,3 +295,47 @@ def test_verify_help_names_the_default_runs_folder():
     result = CliRunner().invoke(app, ["verify", "--help"], terminal_width=200)
     assert ".reprobox/verify/" in result.output
     assert "reprobox-verify" in result.output
+
+
+# --- values the reference's record hides (***) are given again with --env ----
+
+
+def hiding_reference(image_state, **env):
+    image_state["labels"] = labels_for(
+        manifest(), reference_record(options={"env": {"SEEN": "1", **env}})
+    )
+
+
+def test_a_hidden_value_given_again_reaches_the_rerun(image, tmp_path):
+    hiding_reference(image, WANDB_API_KEY="***")
+    verify.verify_image(
+        object(),
+        IMAGE,
+        runs_dir=tmp_path / "v",
+        hidden_env={"WANDB_API_KEY": "k-123"},
+    )
+    [opts] = image["runs"]
+    assert opts.extra_env == {"SEEN": "1", "WANDB_API_KEY": "k-123"}
+
+
+def test_a_hidden_value_not_given_is_warned_of(image, tmp_path):
+    hiding_reference(image, WANDB_API_KEY="***", HF_TOKEN="***")
+    said = []
+    verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v", on_log=said.append)
+    [opts] = image["runs"]
+    assert opts.extra_env == {"SEEN": "1"}
+    assert said == [
+        "warning: the reference ran with HF_TOKEN, WANDB_API_KEY set, its value "
+        "hidden in the record; this rerun runs without it (give it with --env "
+        "HF_TOKEN)"
+    ]
+
+
+@pytest.mark.parametrize("name", ["SEEN", "OTHER"])
+def test_env_for_a_value_the_reference_does_not_hide_is_refused(
+    image, tmp_path, name
+):
+    hiding_reference(image, WANDB_API_KEY="***")
+    error = verify_error(image, tmp_path, hidden_env={name: "x"})
+    assert error.message.startswith(f"--env {name}: the reference run of {IMAGE}")
+    assert error.hint.endswith(": WANDB_API_KEY")
