@@ -9,6 +9,8 @@ TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import stat
 from pathlib import Path
@@ -55,6 +57,12 @@ _REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
 # and YAML's | and > block markers.
 _CODE = re.compile(r"[A-Za-z_][\w.]*\s*[(\[]|[\[{|>]")
 _LINE = re.compile(r"[^\r\n]+")
+# How deep a JSON document is walked for a secret setting.
+_JSON_DEPTH = 8
+# A JSON key that names a setting (not a package, path or sentence).
+_JSON_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+# A vocabulary's special token in brackets, as tokenizers spell them: [IMG].
+_SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_|]+\]")
 _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
 
 
@@ -98,6 +106,7 @@ def _credential_text(data: bytes) -> bool:
         bool(_NETRC_START.match(text) and _NETRC_PASSWORD.search(text))
         or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
         or _settings_with_secret(text)
+        or _json_with_secret(text)
     )
 
 
@@ -158,3 +167,89 @@ def _written(value: str) -> bool:
     if _REFERENCE.search(inner):
         return False
     return quoted or not _CODE.match(inner)
+
+
+def _json_with_secret(text: str) -> bool:
+    """Tell whether text is JSON that writes out a secret.
+
+    Three shapes: a setting with a secret name (the names of `[env]` and
+    settings files) and a literal value at any depth, a Docker client config
+    with a registry login, and a Google OAuth client (found as the first).
+    """
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return _docker_config(doc) or _secret_setting_in(doc, _JSON_DEPTH)
+
+
+def _docker_config(doc: object) -> bool:
+    """Tell whether doc is a Docker client config that logs in to a registry.
+
+    Logins are an auth (base64 of user:password) or an identity token; a
+    config that names a credential store or helpers is a copy of one too.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("auths"), dict):
+        return False
+    registries = doc["auths"].values()
+    if not all(isinstance(entry, dict) for entry in registries):
+        return False
+    if doc.get("credsStore") or doc.get("credHelpers"):
+        return True
+    return any(
+        _json_literal(entry.get(name))
+        for entry in registries
+        for name in ("auth", "identitytoken", "registrytoken", "password")
+    )
+
+
+def _secret_setting_in(doc: object, depth: int) -> bool:
+    """Tell whether doc, down to depth levels, sets a secret name to a literal."""
+    if depth <= 0:
+        return False
+    if isinstance(doc, list):
+        return any(
+            _secret_setting_in(item, depth - 1)
+            for item in doc
+            if isinstance(item, (dict, list))
+        )
+    if not isinstance(doc, dict):
+        return False
+    for name, value in doc.items():
+        if isinstance(value, str):
+            if _json_literal(value) and _secret_json_name(name):
+                return True
+        elif isinstance(value, (dict, list)):
+            if name.lower().endswith("dependencies"):
+                continue  # package.json: package names (jsonwebtoken) to versions
+            if _secret_setting_in(value, depth - 1):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_json_name(name: str) -> bool:
+    """Tell whether a JSON key is a setting's name that holds a secret.
+
+    Cached: a data file repeats the same few keys thousands of times.
+    """
+    return bool(
+        _JSON_NAME.fullmatch(name)
+        and name.lower() != "key"
+        and secret_setting_name(name)
+    )
+
+
+def _json_literal(value: object) -> bool:
+    """Tell whether a JSON value is a secret written out, not a stand-in for one."""
+    if not isinstance(value, str):
+        return False
+    value = value.strip()
+    return bool(
+        value
+        and value.lower() not in _NO_VALUE
+        and not _REFERENCE.search(value)
+        and not _SPECIAL_TOKEN.fullmatch(value)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -172,3 +173,129 @@ def test_a_hard_link_to_a_file_left_out_for_other_reasons_goes_in(tmp_path):
     (root / ".reproboxignore").write_text("build/\n")
     assert project_files(load_config(root)) == ["model.py", "train.py"]
     assert is_image_file(root, "model.py")
+
+
+# Credential JSON under other names: a secret setting at any depth, a Docker
+# client config, a Google OAuth client.
+DOCKER_AUTH = "dXNlcjpTRUNSRVRaUV9kb2NrZXI="  # base64 of user:SECRETZQ_docker
+JSON_COPIES = {
+    "creds-copy.json": '{"password": "SECRETZQ_jsonpw"}',
+    "wandb.json": '{"api_key": "SECRETZQ_jsonapikey", "other": 1}\n',
+    "nested.json": '{"a": {"b": [{"db": {"access_token": "SECRETZQ_deep"}}]}}',
+    "registry-auth.json": (
+        '{"auths": {"127.0.0.1:5000": {"auth": "' + DOCKER_AUTH + '"}}}'
+    ),
+    "registry-idtoken.json": (
+        '{\n  "auths": {\n    "reg.example.com": {\n'
+        '      "identitytoken": "SECRETZQ_idtoken"\n    }\n  }\n}\n'
+    ),
+    "registry-store.json": (
+        '{"auths": {"ghcr.io": {}}, "credsStore": "desktop", '
+        '"credHelpers": {"gcr.io": "gcloud"}}'
+    ),
+    "client_secret.json": (
+        '{"installed": {"client_id": "x.apps.googleusercontent.com", '
+        '"client_secret": "SECRETZQ_oauth"}}'
+    ),
+    "oauth-web.json": (
+        '{"web": {"client_id": "x.apps.googleusercontent.com", '
+        '"client_secret": "SECRETZQ_oauthweb", "redirect_uris": []}}'
+    ),
+    "utf16-creds.json": '\ufeff{"token": "SECRETZQ_u16json"}',
+}
+
+
+def test_credential_json_stays_out_whatever_its_name(tmp_path):
+    root = project(tmp_path)
+    plant(root, JSON_COPIES)
+    assert project_files(load_config(root)) == ["train.py"]
+    for rel in JSON_COPIES:
+        assert not is_image_file(root, rel), rel
+
+
+NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": ['api_key = os.environ["WANDB_API_KEY"]\n', "password = 1\n"],
+            "outputs": [{"output_type": "stream", "text": ["token: abc\n"]}],
+            "execution_count": 1,
+        }
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+KERAS_MODEL = {
+    "class_name": "Sequential",
+    "config": {
+        "name": "sequential",
+        "layers": [
+            {
+                "class_name": "Dense",
+                "config": {
+                    "units": 10,
+                    "activation": "relu",
+                    "kernel_initializer": {"class_name": "GlorotUniform"},
+                },
+            }
+        ],
+    },
+    "keras_version": "2.15.0",
+    "backend": "tensorflow",
+}
+COCO = {
+    "info": {"description": "COCO 2017", "url": "http://cocodataset.org"},
+    "licenses": [{"url": "http://creativecommons.org/licenses/by/2.0/", "id": 1}],
+    "images": [{"id": 1, "file_name": "a.jpg", "coco_url": "http://x/a.jpg"}],
+    "annotations": [{"id": 1, "image_id": 1, "bbox": [1, 2, 3, 4], "iscrowd": 0}],
+    "categories": [{"id": 1, "name": "person", "keypoints": ["nose", "left_eye"]}],
+}
+PACKAGE_JSON = {
+    "name": "viz",
+    "version": "1.0.0",
+    "keywords": ["ml"],
+    "scripts": {"build": "webpack"},
+    "dependencies": {"jsonwebtoken": "^9.0.0", "keytar": "7.9.0"},
+    "devDependencies": {"csrf-token": "~1.0.0"},
+}
+# JSON that ML projects hold: names of keys and tokens of a vocabulary,
+# references and placeholders, empty or non-string values.
+ORDINARY_JSON = {
+    "hparams.json": {
+        "tokenizer": "bert-base",
+        "max_tokens": 512,
+        "key_column": "id",
+        "key": "image",
+        "vocab": ["[PAD]", "token", "password"],
+    },
+    "model.json": KERAS_MODEL,
+    "instances_val.json": COCO,
+    "package.json": PACKAGE_JSON,
+    "explore.ipynb": NOTEBOOK,
+    "processor_config.json": {
+        "image_token": "[IMG]",
+        "image_break_token": "[IMG_BREAK]",
+        "eos_token": "</s>",
+        "boi_token": "<start_of_image>",
+        "patch_size": 16,
+    },
+    "training_args.json": {
+        "hub_token": "<HUB_TOKEN>",
+        "push_to_hub_token": None,
+        "use_auth_token": True,
+        "api_key": "${WANDB_API_KEY}",
+        "password": "",
+    },
+    "docker-like.json": {"auths": {"ghcr.io": {"auth": ""}}, "note": "x"},
+    "oauth-template.json": {"installed": {"client_id": "x", "client_secret": ""}},
+}
+
+
+def test_ordinary_json_goes_in(tmp_path):
+    root = project(tmp_path)
+    plant(root, {rel: json.dumps(doc, indent=1) for rel, doc in ORDINARY_JSON.items()})
+    assert project_files(load_config(root)) == sorted([*ORDINARY_JSON, "train.py"])
+    for rel in ORDINARY_JSON:
+        assert is_image_file(root, rel), rel
