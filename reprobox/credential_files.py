@@ -57,6 +57,14 @@ _REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
 # and YAML's | and > block markers.
 _CODE = re.compile(r"[A-Za-z_][\w.]*\s*[(\[]|[\[{|>]")
 _LINE = re.compile(r"[^\r\n]+")
+# git's credential store: each line a URL with user and password.
+_GIT_CREDENTIAL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]*:[^\s/@]+@[^\s@]+", re.I)
+# PostgreSQL's password file: host:port:database:user:password, a colon or
+# backslash within a field escaped with a backslash, * for any.
+_PGPASS_FIELD = r"(?:[^:\\\r\n]|\\.)+"
+_PGPASS_LINE = re.compile(
+    rf"{_PGPASS_FIELD}:(?:\d+|\*):{_PGPASS_FIELD}:{_PGPASS_FIELD}:{_PGPASS_FIELD}"
+)
 # How deep a JSON document is walked for a secret setting.
 _JSON_DEPTH = 8
 # A JSON key that names a setting (not a package, path or sentence).
@@ -107,6 +115,8 @@ def _credential_text(data: bytes) -> bool:
         or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
         or _settings_with_secret(text)
         or _json_with_secret(text)
+        or _every_line(text, _GIT_CREDENTIAL, comments=False)
+        or _every_line(text, _PGPASS_LINE, comments=True)
     )
 
 
@@ -167,6 +177,19 @@ def _written(value: str) -> bool:
     if _REFERENCE.search(inner):
         return False
     return quoted or not _CODE.match(inner)
+
+
+def _every_line(text: str, shape: re.Pattern[str], comments: bool) -> bool:
+    """Tell whether text has a line and each line (bar blanks, comments) is shape."""
+    found = False
+    for match in _LINE.finditer(text):
+        stripped = match.group().strip()
+        if not stripped or (comments and stripped.startswith("#")):
+            continue
+        if not shape.fullmatch(stripped):
+            return False
+        found = True
+    return found
 
 
 def _json_with_secret(text: str) -> bool:

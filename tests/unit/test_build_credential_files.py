@@ -204,12 +204,25 @@ JSON_COPIES = {
     "utf16-creds.json": '\ufeff{"token": "SECRETZQ_u16json"}',
 }
 
+# git's credential store and PostgreSQL's password file under other names.
+LINE_STORE_COPIES = {
+    "git-credentials-copy": (
+        "https://user:SECRETZQ_gitcred@github.com\n"
+        "\nhttps://oauth2:SECRETZQ_gl@gitlab.example.com:8443\n"
+    ),
+    "pgpass-copy": (
+        "# prod\nlocalhost:5432:db:user:SECRETZQ_pgpass\n"
+        "*:*:*:replicator:SECRETZQ pg\\:colon\n"
+    ),
+}
 
-def test_credential_json_stays_out_whatever_its_name(tmp_path):
+
+@pytest.mark.parametrize("files", [JSON_COPIES, LINE_STORE_COPIES])
+def test_credential_json_and_line_stores_stay_out_whatever_their_names(tmp_path, files):
     root = project(tmp_path)
-    plant(root, JSON_COPIES)
+    plant(root, files)
     assert project_files(load_config(root)) == ["train.py"]
-    for rel in JSON_COPIES:
+    for rel in files:
         assert not is_image_file(root, rel), rel
 
 
@@ -299,3 +312,22 @@ def test_ordinary_json_goes_in(tmp_path):
     assert project_files(load_config(root)) == sorted([*ORDINARY_JSON, "train.py"])
     for rel in ORDINARY_JSON:
         assert is_image_file(root, rel), rel
+
+
+# Lines that are almost a credential store: not every line holds a password.
+ORDINARY_LINE_FILES = {
+    "urls.txt": "https://github.com/org/repo\nhttps://user@host/x\n",
+    "mixed-urls.txt": "https://u:p@github.com\nsee the README\n",
+    "times.txt": "12:30:45\n2024-01-01 10:00:00\n",
+    "labels.txt": "cat:dog:bird:fish\n",
+    "pg-template": "localhost:5432:db:user:\n",
+    "synsets.txt": "n01440764:tench:fish:animal:vertebrate\n",
+}
+
+
+def test_lines_that_only_look_like_a_credential_store_go_in(tmp_path):
+    root = project(tmp_path)
+    plant(root, ORDINARY_LINE_FILES)
+    assert project_files(load_config(root)) == sorted(
+        [*ORDINARY_LINE_FILES, "train.py"]
+    )
