@@ -412,6 +412,26 @@ PLANTED_COPIES = {
     "aws_config.ini": "[default]\naws_secret_access_key = {aws}\n",
     "secrets.yaml": "password: {yaml}\n",
     "config.env.bak": "WANDB_API_KEY={bak}\n",
+    "creds-copy.json": '{{"password": "{jsonpw}"}}',
+    "wandb.json": '{{"api_key": "{jsonapikey}", "other": 1}}\n',
+    "registry-auth.json": (
+        '{{"auths": {{"127.0.0.1:5000": {{"auth": "{dockerauth}"}}}}}}'
+    ),
+    "registry-idtoken.json": (
+        '{{"auths": {{"r.example": {{"identitytoken": "{idtoken}"}}}}}}'
+    ),
+    "client_secret.json": (
+        '{{"installed": {{"client_id": "x.apps.googleusercontent.com", '
+        '"client_secret": "{oauth}"}}}}'
+    ),
+    "oauth-web.json": '{{"web": {{"client_id": "x", "client_secret": "{oauthweb}"}}}}',
+    "git-credentials-copy": "https://user:{gitcred}@github.com\n",
+    "pgpass-copy": "# prod\nlocalhost:5432:db:user:{pgpass}\n",
+}
+# Ordinary JSON that names secrets without holding one goes in.
+ORDINARY_JSON = {
+    "hparams.json": '{"tokenizer": "bert-base", "max_tokens": 512, "key_column": "id"}',
+    "package.json": '{"name": "viz", "dependencies": {"jsonwebtoken": "^9.0.0"}}',
 }
 
 
@@ -420,8 +440,14 @@ def test_copies_of_credential_files_stay_out_of_the_image(
 ):
     tokens = {
         key: f"BBSECRET{key}{secrets.token_hex(6)}"
-        for key in ("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak")
+        for key in (
+            *("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak", "jsonpw"),
+            *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
+        )
     }
+    # A Docker config holds base64 of user:password.
+    login = f"u:BBSECRETdocker{secrets.token_hex(6)}"
+    tokens["dockerauth"] = base64.b64encode(login.encode()).decode()
     path, name = cli.copy_project(
         TEST_PROJECTS / "hard-tiny", tmp_path_factory.mktemp("copies"), "hard-tiny"
     )
@@ -434,6 +460,8 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         'import os\n\npassword = os.environ.get("X", "")\nprint(len(password))\n'
     )
     (path / "README.md").write_text("Give the api_key at run time.\n")
+    for rel, text in ORDINARY_JSON.items():
+        (path / rel).write_text(text)
 
     built = reprobox(cli, "freeze", str(path))
     assert built.returncode == 0, shown(built)
@@ -458,7 +486,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         for p in _layer_names(docker_client, image.id)
         if ":app/" in p
     }
-    assert {"train.py", "README.md"} <= app, app
+    assert {"train.py", "README.md", *ORDINARY_JSON} <= app, app
     assert not app & {*PLANTED_COPIES, "hardlink.txt"}, app
 
 
