@@ -68,6 +68,8 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
             "why": "not compared: missing in this run and in the reference run",
         }
     state = "same" if result.identical else ("pass" if result.passed else "fail")
+    if result.seed_noise:  # another seed of a sweep: the noise, not a failure
+        state = "noise"
     delta = "" if result.identical else format_delta(result.delta)
     return {
         "value": format_number(value),

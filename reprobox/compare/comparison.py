@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reprobox.compare.environment import (
@@ -25,8 +25,10 @@ from reprobox.compare.noise import (
     NoiseBand,
     NoiseCheck,
     NondeterminismFinding,
+    check_against_band,
     check_against_noise,
     find_nondeterminism,
+    judge_against_band,
     seed_noise_bands,
 )
 from reprobox.compare.records import Record, as_number, short_repr
@@ -49,6 +51,8 @@ class RunSummary:
     seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
     likely_cause: str | None  # the field most likely to explain the difference
     headline: str
+    # Judged on a sweep's seed band, not against the reference (which it may be).
+    judged_on_band: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,24 +106,53 @@ def compare_runs(
     present = {n for r in records for n in r.metrics}
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
-    results = [
-        compare_metric(
-            run.run_id,
-            name,
-            ref.metrics.get(name),
-            run.metrics.get(name),
-            reference_has=name in ref.metrics,
-            run_has=name in run.metrics,
-            tolerance=limits.get(name, default_tolerance),
-            tolerance_given=name in limits,
-        )
-        for run in others
-        for name in names
-        # A metric neither this run nor the reference has says nothing about
-        # this pair; it is only listed when no run at all has it.
-        if name in ref.metrics or name in run.metrics or name not in present
-    ]
-    by_id = {r.run_id: r for r in others}
+    bands, noise_notes = seed_noise_bands(records, names)
+    # A run off the sweep whose seed the reference lacks (or, for the reference
+    # itself, the sweep lacks) has no same-seed run to match: it is judged on
+    # the sweep's seed band, as the other machine's run beside a sweep.
+    on_band = _judged_on_a_band(records, ref, bands)
+    # A sweep run with another seed than the reference differs from it on
+    # purpose: its numbers are the noise band, not a check that can fail.
+    seed_noise = {r.run_id for r in others if _is_other_seed_of_a_sweep(r, ref)}
+    results = []
+    for run in records:
+        for name in names:
+            tolerance = limits.get(name, default_tolerance)
+            if (run.run_id, name) in on_band:
+                results.append(
+                    judge_against_band(
+                        run.run_id,
+                        name,
+                        run.metrics.get(name),
+                        on_band[run.run_id, name],
+                        tolerance=tolerance,
+                        tolerance_given=name in limits,
+                    )
+                )
+            # A metric neither this run nor the reference has says nothing
+            # about this pair; it is only listed when no run at all has it.
+            elif run is not ref and (
+                name in ref.metrics or name in run.metrics or name not in present
+            ):
+                result = compare_metric(
+                    run.run_id,
+                    name,
+                    ref.metrics.get(name),
+                    run.metrics.get(name),
+                    reference_has=name in ref.metrics,
+                    run_has=name in run.metrics,
+                    tolerance=tolerance,
+                    tolerance_given=name in limits,
+                )
+                if run.run_id in seed_noise:
+                    result = replace(
+                        result,
+                        seed_noise=True,
+                        reason=f"seed noise: seed {format_value(run.seed)} against "
+                        f"the reference's {format_value(ref.seed)}",
+                    )
+                results.append(result)
+    by_id = {r.run_id: r for r in records}
     missing = [
         missing_metric(
             r, ref.metrics.get(r.metric), by_id[r.run_id].metrics.get(r.metric)
@@ -136,12 +169,24 @@ def compare_runs(
         )
     ]
     curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
-    bands, noise_notes = seed_noise_bands(records, names)
-    noise_checks = check_against_noise(results, bands, records, ref)
-    # A sweep run with another seed than the reference differs from it on
-    # purpose: its numbers are the noise band, not a check that can fail.
-    seed_noise = {r.run_id for r in others if _is_other_seed_of_a_sweep(r, ref)}
-    judged = [r for r in results if r.run_id not in seed_noise]
+    noise_checks = check_against_noise(
+        # The reference judged on a band is set against every seed there, not
+        # against the one sweep run that shares no seed with it.
+        [
+            r
+            for r in results
+            if r.seed_band is None
+            and not (r.seed_noise and (ref.run_id, r.metric) in on_band)
+        ],
+        bands,
+        records,
+        ref,
+    ) + [
+        check_against_band(r, on_band[r.run_id, r.metric])
+        for r in results
+        if r.seed_band
+    ]
+    judged = [r for r in results if not r.seed_noise]
     if judged:
         metrics_ok = all(r.passed for r in judged)
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
@@ -226,6 +271,42 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
     )
 
 
+def _judged_on_a_band(
+    records: Sequence[Record], ref: Record, bands: Sequence[NoiseBand]
+) -> dict[tuple[str, str], NoiseBand]:
+    """Map (run, metric) to the band it is judged on, for runs off every sweep.
+
+    Such a run is judged on a band when no same-seed run can be its measure:
+    a run other than the reference whose seed is not the reference's, or the
+    reference itself when its seed is not in the sweep. The reference's own
+    sweep's band is taken where it has one, else the first.
+    """
+    seeds_of: dict[str, set[str]] = {}
+    for record in records:
+        sweep = record.options.get("seed_sweep")
+        if sweep is not None:
+            seeds_of.setdefault(str(sweep), set()).add(json.dumps(record.seed))
+    ref_sweep = ref.options.get("seed_sweep")
+    band_of: dict[str, NoiseBand] = {}
+    for band in bands:
+        if band.metric not in band_of or band.sweep == str(ref_sweep):
+            band_of[band.metric] = band
+    chosen = {}
+    for record in records:
+        if record.options.get("seed_sweep") is not None:
+            continue
+        for metric, band in band_of.items():
+            seed = json.dumps(record.seed)
+            if metric not in record.metrics or (
+                seed in seeds_of[band.sweep]
+                if record is ref
+                else seed == json.dumps(ref.seed)
+            ):
+                continue
+            chosen[record.run_id, metric] = band
+    return chosen
+
+
 def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
     """Tell whether record is a seed-sweep run whose seed is not the reference's."""
     if record.options.get("seed_sweep") is None:
@@ -250,6 +331,12 @@ def _summaries(
 
     summaries = []
     for record in records:
+        banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
+        if banded:
+            summaries.append(
+                _band_summary(record, ref, banded, differences, record is ref)
+            )
+            continue
         if record is ref:
             summaries.append(
                 RunSummary(
@@ -295,6 +382,65 @@ def _summaries(
             )
         )
     return summaries
+
+
+def _band_summary(record, ref, banded, differences, is_reference) -> RunSummary:
+    """Judge a run on the sweep's seed band, naming the machine difference."""
+    failed = [r for r in banded if not r.passed]
+    # The band spans the seeds, so the seed is no cause; for the reference the
+    # differences were taken the other way round (its value first).
+    theirs = [
+        d
+        for d in differences
+        if d.changes_numerics
+        and d.category != "seed"
+        and (d.run_id == record.run_id or (is_reference and d.run_id != ref.run_id))
+    ]
+    suspect = theirs[0] if theirs else None
+    if suspect is not None and is_reference:
+        suspect = replace(
+            suspect,
+            reference_value=suspect.run_value,
+            run_value=suspect.reference_value,
+        )
+    names = ", ".join(r.metric for r in (failed or banded))
+    if failed:
+        headline = f"{names} outside the seed band widened by tolerance"
+        headline += (
+            f"; most likely cause: {_named(suspect)}"
+            if suspect
+            else "; no numerics-relevant setup difference besides the seed"
+        )
+    else:
+        headline = f"{names} within the seed band widened by tolerance"
+    prefix = "reference run; " if is_reference else ""
+    return RunSummary(
+        run_id=record.run_id,
+        is_reference=is_reference,
+        status=record.status,
+        seed=record.seed,
+        passed=not failed and record.status == SUCCEEDED,
+        metrics_differ=bool(failed),
+        seed_noise=False,
+        likely_cause=suspect.field if (suspect and failed) else None,
+        headline=prefix + headline + _status_note(record.status, "it cannot pass"),
+        judged_on_band=True,
+    )
+
+
+def _named(suspect: EnvDifference) -> str:
+    """Name a setup difference with its values, e.g. 'seed 42 -> 7'."""
+    # The field alone when it says the kind already: "seed 42 -> 7", not
+    # "seed seed 42 -> 7"; "packages tensorflow 2.20 -> 2.21" keeps both.
+    named = (
+        suspect.field
+        if suspect.field.split(".")[0] == suspect.category
+        else f"{suspect.category} {suspect.field}"
+    )
+    return (
+        f"{named} {format_value(suspect.reference_value)} -> "
+        f"{format_value(suspect.run_value)}"
+    )
 
 
 def _run_headline(
@@ -379,18 +525,7 @@ def _headline(
             f"metrics differ ({shown}) with no numerics-relevant setup difference: "
             "nondeterminism (e.g. an unseeded shuffle or racing ops)"
         )
-    # The field alone when it says the kind already: "seed 42 -> 7", not
-    # "seed seed 42 -> 7"; "packages tensorflow 2.20 -> 2.21" keeps both.
-    named = (
-        suspect.field
-        if suspect.field.split(".")[0] == suspect.category
-        else f"{suspect.category} {suspect.field}"
-    )
-    return (
-        f"metrics differ ({shown}); most likely cause: {named} "
-        f"{format_value(suspect.reference_value)} -> "
-        f"{format_value(suspect.run_value)}"
-    )
+    return f"metrics differ ({shown}); most likely cause: {_named(suspect)}"
 
 
 def _notes(records, names, limits, default_tolerance) -> list[str]:

@@ -96,6 +96,12 @@ class MetricResult:
     # Which side lacks the metric: "" (both have it), "run", "reference" or "both".
     # A missing metric fails the check but is not a difference in value.
     missing: str = ""
+    # Set for a run judged on a seed sweep's band (min, max) instead of the
+    # reference: reference_value is then the band's nearest edge.
+    seed_band: tuple[float, float] | None = None
+    # A sweep run with another seed than the reference: its difference is the
+    # seed noise itself, shown but not judged.
+    seed_noise: bool = False
 
 
 @dataclass(frozen=True)

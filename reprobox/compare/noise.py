@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reprobox.compare.environment import canonical_json, numerics_key
-from reprobox.compare.metrics import MetricResult
+from reprobox.compare.metrics import MetricResult, Tolerance, compare_metric
 from reprobox.compare.records import Record, as_number, same_number
 
 
@@ -27,6 +28,16 @@ class NoiseBand:
     spread: float  # maximum - minimum
     mean: float
     std: float  # sample standard deviation (n - 1)
+    seeds: tuple[Any, ...] = ()  # one per seed, as run_ids
+    values: tuple[float, ...] = ()  # each seed's value, as run_ids
+
+    def describe(self) -> str:
+        """Show the band with each seed's value: '[0.1, 0.12] (seed 0: 0.1, ...)'."""
+        each = ", ".join(
+            f"seed {seed}: {value!r}"
+            for seed, value in zip(self.seeds, self.values, strict=True)
+        )
+        return f"[{self.minimum!r}, {self.maximum!r}] of sweep {self.sweep} ({each})"
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,78 @@ def _noise_check(result: MetricResult, band: NoiseBand) -> NoiseCheck:
     )
 
 
+def judge_against_band(
+    run_id: str,
+    metric: str,
+    raw: Any,
+    band: NoiseBand,
+    *,
+    tolerance: Tolerance,
+    tolerance_given: bool,
+) -> MetricResult:
+    """Judge a run whose seed the sweep lacks on the sweep's seed band.
+
+    Its value passes within the band's range widened by the tolerance: the
+    delta is its distance from the nearest edge, 0 inside the band.
+    """
+    value = as_number(raw)
+    if value is None or not math.isfinite(value):
+        edge = band.minimum  # no position to take: say why, as for any pair
+    else:
+        edge = min(max(value, band.minimum), band.maximum)
+    result = compare_metric(
+        run_id,
+        metric,
+        edge,
+        raw,
+        reference_has=True,
+        run_has=True,
+        tolerance=tolerance,
+        tolerance_given=tolerance_given,
+    )
+    where = f"the seed band {band.describe()}"
+    if result.delta is None or not math.isfinite(result.delta):
+        reason = f"{result.reason.replace('the reference run', 'the band')}; {where}"
+    elif result.delta == 0:
+        reason = f"within {where}"
+    else:
+        side = "above" if result.delta > 0 else "below"
+        verdict = result.reason.split(" (")[0]  # within / out of tolerance
+        reason = (
+            f"{abs(result.delta):.3g} {side} {where}: {verdict} "
+            f"({tolerance.describe()})"
+        )
+    return dataclasses.replace(
+        result,
+        identical=False,
+        seed_band=(band.minimum, band.maximum),
+        reason=reason,
+    )
+
+
+def check_against_band(result: MetricResult, band: NoiseBand) -> NoiseCheck:
+    """Say whether a run judged on a band lies beyond seed noise, every seed shown."""
+    delta = result.delta
+    if delta is None or not math.isfinite(delta):
+        beyond, where = True, f"{result.metric} has no finite value to set against"
+    elif delta == 0:
+        beyond, where = False, f"{result.value!r} lies within"
+    else:
+        side = "above" if delta > 0 else "below"
+        beyond, where = True, f"{result.value!r} lies {abs(delta):.3g} {side}"
+    return NoiseCheck(
+        run_id=result.run_id,
+        metric=result.metric,
+        sweep=band.sweep,
+        delta=delta if delta is not None else math.nan,
+        spread=band.spread,
+        std=band.std,
+        beyond_noise=beyond,
+        reason=f"{where} the seed band {band.describe()}: "
+        f"{'beyond' if beyond else 'within'} seed noise",
+    )
+
+
 def find_nondeterminism(
     records: Sequence[Record],
     environments: Mapping[str, Mapping[str, Any]],
@@ -241,6 +324,7 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
     if len(pairs) < 2:
         return None
     values = [v for _, v in pairs]
+    seed_of = {r.run_id: r.seed for r in per_seed.values()}
     return NoiseBand(
         sweep=sweep,
         metric=metric,
@@ -251,6 +335,8 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
         spread=max(values) - min(values),
         mean=statistics.fmean(values),
         std=statistics.stdev(values),
+        seeds=tuple(seed_of[run_id] for run_id, _ in pairs),
+        values=tuple(values),
     )
 
 

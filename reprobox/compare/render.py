@@ -117,12 +117,22 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
     # tolerance: it is counted apart, so the count of differences stays true.
     compared = [r for r in judged if not r.missing]
     missing = [r for r in judged if r.missing]
+    banded = sum(r.seed_band is not None for r in compared)
+    if banded and banded == len(compared):
+        within, out = "within the seed band widened by tolerance", "outside it"
+    else:
+        within, out = "within tolerance", "out of tolerance"
+        if banded:  # some runs judged on a band, the others on the reference
+            within += f", {banded} of them on the seed band"
+            out += f", {banded} judged on the seed band"
     if comparison.passed:
-        return word, f"all {len(compared)} metric checks within tolerance"
+        return word, f"all {len(compared)} metric checks {within}"
     counts = []
     if compared:
         failed = sum(not r.passed for r in compared)
-        counts.append(f"{failed} of {len(compared)} metric checks out of tolerance")
+        if out == "outside it":
+            out = "outside the seed band widened by tolerance"
+        counts.append(f"{failed} of {len(compared)} metric checks {out}")
     if missing:
         counts.append(_missing_count(missing, comparison.reference))
     reasons.append(", ".join(counts))
@@ -166,7 +176,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     format_value(r.seed),
                     r.status or "unknown",
                     "-"
-                    if r.is_reference
+                    if r.is_reference and not r.judged_on_band
                     else "noise"
                     if r.seed_noise
                     else ("pass" if r.passed else "FAIL"),
@@ -195,12 +205,12 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.run_id,
                     r.metric,
                     format_number(r.value),
-                    format_number(r.reference_value),
+                    _reference_cell(r),
                     format_delta(r.delta),
                     format_delta(r.rel_delta),
                     r.tolerance.describe()
                     + ("" if r.tolerance_given else " (default)"),
-                    "pass" if r.passed else "FAIL",
+                    _result_verdict(r),
                     r.reason,
                 ]
                 for r in c.results
@@ -283,6 +293,21 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
             )
         )
     return sections
+
+
+def _reference_cell(result: MetricResult) -> str:
+    """Show what a metric was set against: the reference's value or a seed band."""
+    if result.seed_band is not None:
+        low, high = result.seed_band
+        return f"band {format_number(low)}..{format_number(high)}"
+    return format_number(result.reference_value)
+
+
+def _result_verdict(result: MetricResult) -> str:
+    """Say a metric check's verdict; a sweep run's other seed is the noise itself."""
+    if result.seed_noise:
+        return "noise"
+    return "pass" if result.passed else "FAIL"
 
 
 def _lists(c: Comparison) -> list[tuple[str, list[str]]]:

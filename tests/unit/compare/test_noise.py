@@ -268,3 +268,142 @@ def test_repeats_that_recorded_a_metric_still_disagree_without_the_one_that_did_
         "acc differs across 2 runs of the same image, seed and machine "
         "(0.9, 0.8; spread 0.1)"
     )
+
+
+def _sweep_and_machine(machine_loss, *, machine_first):
+    """Six sweep runs (seeds 0-2, twice each) and another machine's seed 42."""
+    base = make_record("S0")
+    runs = [
+        clone(
+            base,
+            f"A{i}",
+            seed=i // 2,
+            options__seed_sweep="sw1",
+            options__repeat_index=i % 2,
+            metrics={"loss": [0.10, 0.12, 0.11][i // 2]},
+            started_at=f"2024-01-01T00:00:0{i + 1}Z",
+        )
+        for i in range(6)
+    ]
+    machine = clone(
+        base,
+        "B",
+        seed=42,
+        engine__host="ssh://engine-b",
+        machine__cpu__model="EPYC 9654",
+        metrics={"loss": machine_loss},
+        started_at="2024-01-01T00:00:00Z" if machine_first else "2024-01-01T00:01Z",
+    )
+    records = [machine, *runs] if machine_first else [*runs, machine]
+    from reprobox.compare.metrics import Tolerance
+
+    return compare_runs(records, tolerances={"loss": Tolerance(abs=0.01)})
+
+
+BAND = "[0.1, 0.12] of sweep sw1 (seed 0: 0.1, seed 1: 0.12, seed 2: 0.11)"
+
+
+def test_another_machine_as_reference_is_judged_on_the_seed_band():
+    # A sweep beside another machine's run whose seed the sweep lacks: that
+    # run (here the reference) was judged by nothing and the verdict passed.
+    from reprobox.compare import exit_code, render_text
+
+    comparison = _sweep_and_machine(0.15, machine_first=True)
+
+    assert comparison.reference == "B"
+    assert not comparison.passed and exit_code(comparison) == 1
+    text = render_text(comparison)
+    assert (
+        "verdict: FAIL (1 of 1 metric checks outside the seed band widened by "
+        "tolerance); 6 sweep run(s) with other seeds measure the noise"
+    ) in text
+    [ref] = [r for r in comparison.runs if r.is_reference]
+    assert ref.judged_on_band and not ref.passed
+    assert ref.headline == (
+        "reference run; loss outside the seed band widened by tolerance; most "
+        "likely cause: cpu machine.cpu.model Xeon Gold 6248 -> EPYC 9654"
+    )
+    assert "B (ref)  42    succeeded  FAIL" in text
+    [judged] = [r for r in comparison.results if not r.seed_noise]
+    assert (
+        judged.reason == f"0.03 above the seed band {BAND}: out of tolerance (abs 0.01)"
+    )
+    # The sweep runs are the noise, not failures beside a verdict.
+    noise_rows = [line for line in text.splitlines() if "seed noise: seed" in line]
+    assert len(noise_rows) == 6 and all(" noise " in row for row in noise_rows)
+    assert not [
+        line for line in text.splitlines() if line.startswith("  A") and "FAIL" in line
+    ]
+    # Every seed of the sweep is shown against the machine's run.
+    [check] = comparison.noise_checks
+    assert (check.run_id, check.beyond_noise) == ("B", True)
+    assert (
+        check.reason == f"0.15 lies 0.03 above the seed band {BAND}: beyond seed noise"
+    )
+
+
+def test_another_machine_within_the_band_widened_by_tolerance_passes():
+    from reprobox.compare import render_text
+
+    inside = _sweep_and_machine(0.115, machine_first=True)
+    assert inside.passed
+    assert (
+        "verdict: PASS (all 1 metric checks within the seed band widened by "
+        "tolerance)" in render_text(inside)
+    )
+    [check] = inside.noise_checks
+    assert check.reason == f"0.115 lies within the seed band {BAND}: within seed noise"
+
+    widened = _sweep_and_machine(0.125, machine_first=True)  # 0.005 above, tol 0.01
+    assert widened.passed
+    [result] = [r for r in widened.results if not r.seed_noise]
+    assert result.reason == (
+        f"0.005 above the seed band {BAND}: within tolerance (abs 0.01)"
+    )
+
+
+def test_another_machine_after_the_sweep_is_judged_on_the_band_not_seed_0():
+    from reprobox.compare import render_text
+
+    comparison = _sweep_and_machine(0.125, machine_first=False)  # 0.025 from seed 0
+
+    assert comparison.reference == "A0" and comparison.passed
+    [machine] = [r for r in comparison.runs if r.run_id == "B"]
+    assert (machine.passed, machine.headline) == (
+        True,
+        "loss within the seed band widened by tolerance",
+    )
+    assert (
+        "verdict: PASS (all 2 metric checks within tolerance, 1 of them on the "
+        "seed band); 4 sweep run(s) with other seeds measure the noise"
+    ) in render_text(comparison)
+
+
+def test_band_verdict_reads_the_same_in_markdown_json_and_html():
+    import json
+
+    from reprobox.compare import render_json, render_markdown
+    from reprobox.report import render_report_html
+
+    comparison = _sweep_and_machine(0.15, machine_first=True)
+
+    md = render_markdown(comparison)
+    assert (
+        "verdict: FAIL (1 of 1 metric checks outside the seed band widened by "
+        "tolerance); 6 sweep run(s) with other seeds measure the noise" in md
+    )
+    assert "| A0 | loss | 0.1 | 0.15 | -0.05 | -0.333 | abs 0.01 | noise |" in md
+    data = json.loads(render_json(comparison))
+    assert data["passed"] is False
+    [band_row] = [r for r in data["results"] if r["seed_band"]]
+    assert (band_row["run_id"], band_row["passed"], band_row["seed_band"]) == (
+        "B",
+        False,
+        [0.1, 0.12],
+    )
+    assert all(r["seed_noise"] for r in data["results"] if r["run_id"] != "B")
+    assert data["noise_bands"][0]["seeds"] == [0, 1, 2]
+    html = render_report_html([], comparison)
+    assert "<td>FAIL</td>" in html and html.count("<td>noise</td>") == 6
+    assert "1 of 1 metric checks outside the seed band widened by tolerance" in html
+    assert html.count('<td class="num noise"') == 6
