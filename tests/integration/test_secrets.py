@@ -127,11 +127,10 @@ def hits(data: bytes, where: str, wanted: dict[str, bytes]) -> list[str]:
     return [f"{label} in {where}" for label, needle in wanted.items() if needle in data]
 
 
-def saved_image_hits(docker_client, image_id: str, wanted: dict[str, bytes]) -> tuple:
-    """Search every file of `docker save`, layers unpacked; return (hits, files)."""
+def saved_image_files(docker_client, image_id: str):
+    """Yield (name, bytes, layer) for each file of `docker save`, gunzipped;
+    layer is the opened tar of a file that is a layer, else None."""
     raw = b"".join(docker_client.api.get_image(image_id, chunk_size=1 << 20))
-    found: list[str] = []
-    files = 0
     with tarfile.open(fileobj=io.BytesIO(raw)) as outer:
         for member in outer.getmembers():
             if not member.isfile():
@@ -139,20 +138,29 @@ def saved_image_hits(docker_client, image_id: str, wanted: dict[str, bytes]) -> 
             data = outer.extractfile(member).read()
             if data[:2] == b"\x1f\x8b":
                 data = gzip.decompress(data)
-            files += 1
             if data[257:262] != b"ustar":
-                found += hits(data, f"save:{member.name}", wanted)
-            else:  # a layer: search each file in it, by name and content
-                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
-                    for inner in layer.getmembers():
-                        if inner.isfile():
-                            files += 1
-                            content = layer.extractfile(inner).read()
-                            found += hits(
-                                content + inner.name.encode(),
-                                f"layer {member.name}:{inner.name}",
-                                wanted,
-                            )
+                yield member.name, data, None
+                continue
+            with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+                yield member.name, data, layer
+
+
+def saved_image_hits(docker_client, image_id: str, wanted: dict[str, bytes]) -> tuple:
+    """Search every file of `docker save`, layers unpacked; return (hits, files)."""
+    found: list[str] = []
+    files = 0
+    for name, data, layer in saved_image_files(docker_client, image_id):
+        files += 1
+        if layer is None:
+            found += hits(data, f"save:{name}", wanted)
+            continue
+        for inner in layer.getmembers():  # search each file, by name and content
+            if inner.isfile():
+                files += 1
+                content = layer.extractfile(inner).read()
+                found += hits(
+                    content + inner.name.encode(), f"layer {name}:{inner.name}", wanted
+                )
     return found, files
 
 
@@ -492,16 +500,9 @@ def test_copies_of_credential_files_stay_out_of_the_image(
 
 def _layer_names(docker_client, image_id: str) -> list[str]:
     """Return 'layer:path' for every file in the image's layers."""
-    names: list[str] = []
-    raw = b"".join(docker_client.api.get_image(image_id, chunk_size=1 << 20))
-    with tarfile.open(fileobj=io.BytesIO(raw)) as outer:
-        for member in outer.getmembers():
-            if not member.isfile():
-                continue
-            data = outer.extractfile(member).read()
-            if data[:2] == b"\x1f\x8b":
-                data = gzip.decompress(data)
-            if data[257:262] == b"ustar":
-                with tarfile.open(fileobj=io.BytesIO(data)) as layer:
-                    names += [f"{member.name}:{m.name}" for m in layer.getmembers()]
-    return names
+    return [
+        f"{name}:{m.name}"
+        for name, _, layer in saved_image_files(docker_client, image_id)
+        if layer is not None
+        for m in layer.getmembers()
+    ]
