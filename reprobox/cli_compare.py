@@ -133,6 +133,22 @@ def _check_metric_names(records, flag: str, names: list[str]) -> None:
             )
 
 
+REPORT_MARK = b'<meta name="generator" content="reprobox report">'
+
+
+def _is_our_report(path: Path) -> bool:
+    """Tell whether path holds a report reprobox wrote (its generator mark).
+
+    A name ending in .html says nothing: a page of the user's own notes must
+    not be replaced by a report.
+    """
+    try:
+        with open(path, "rb") as fh:
+            return REPORT_MARK in fh.read(4096)
+    except OSError:
+        return False
+
+
 def _check_output(output: Path) -> None:
     """Refuse an --output that is a folder or lies in a folder that is not there."""
     if output.is_dir():
@@ -217,11 +233,11 @@ def report(
             output = Path(os.path.relpath(project / ".reprobox" / "report.html"))
         else:
             output = Path("report.html")
-    elif output.is_file() and output.suffix.lower() not in (".html", ".htm"):
+    elif output.is_file() and not _is_our_report(output):
         raise InputError(
-            f"--output {output} exists and is not an HTML page; reprobox will not "
-            "replace it",
-            hint="name an .html file",
+            f"--output {output} exists and is not a report reprobox wrote; "
+            "reprobox will not replace it",
+            hint="name a new file, or an earlier reprobox report",
         )
     _check_output(output)
     warn_if_it_enters_an_image(output)

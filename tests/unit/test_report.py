@@ -174,15 +174,36 @@ def test_report_below_a_project_folder_defaults_to_its_reprobox(tmp_path):
     assert not (project / "sub" / "report.html").exists()
 
 
-@pytest.mark.parametrize("name", ["train.py", "reprobox.toml", ".gitignore"])
-def test_report_never_replaces_a_file_that_is_not_html(tmp_path, name):
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("train.py", "keep me\n"),
+        ("reprobox.toml", "keep me\n"),
+        (".gitignore", "keep me\n"),
+        ("notes.html", "<html><body>My notes</body></html>\n"),
+    ],
+)
+def test_report_never_replaces_a_file_it_did_not_write(tmp_path, name, text):
     runs = _write_records(tmp_path / "runs")
     target = tmp_path / name
-    target.write_text("keep me\n")
+    target.write_text(text)
     result = _cli("report", *runs, "-o", name, cwd=tmp_path)
     assert result.returncode == 2
-    assert "is not an HTML page; reprobox will not replace it" in result.stderr
-    assert target.read_text() == "keep me\n"
+    assert "is not a report reprobox wrote; reprobox will not replace it" in (
+        result.stderr
+    )
+    assert target.read_text() == text
+
+
+def test_report_replaces_its_own_earlier_report(tmp_path):
+    runs = _write_records(tmp_path / "runs")
+    first = _cli("report", *runs, "-o", "r.html", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _cli("report", *runs[:2], "-o", "r.html", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert '<meta name="generator" content="reprobox report">' in (
+        tmp_path / "r.html"
+    ).read_text()
 
 
 @pytest.mark.parametrize(
