@@ -77,7 +77,7 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     """Print a warning on stderr, even with -q: a warning is never progress."""
-    _to_stderr(f"reprobox: warning: {_printable(message)}")
+    _to_stderr(f"reprobox: warning: {_shown_error(message)}")
 
 
 def log_printer(prefix: str = "") -> Callable[[str], None] | None:
@@ -447,6 +447,17 @@ def _one_line(text: str) -> str:
     return _printable(text).replace("\n", "\\x0a").replace("\t", "\\x09")
 
 
+def _shown_error(text: str) -> str:
+    """Return an error for the terminal: printable, and no password in it.
+
+    A message quotes what the user typed (a registry, an engine address, an
+    image reference), which can hold user:password@.
+    """
+    from reprobox.lock.indexes import redact_message
+
+    return _printable(redact_message(text))
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # SIGTERM cleans up exactly as Ctrl-C does
 
@@ -461,7 +472,7 @@ def main() -> None:
     except ReproboxError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        typer.echo(f"reprobox: error: {_printable(str(exc))}", err=True)
+        typer.echo(f"reprobox: error: {_shown_error(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("reprobox: interrupted", err=True)

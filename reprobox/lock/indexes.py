@@ -13,7 +13,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from reprobox.errors import LockError
 
 # scheme://userinfo@ in any text: the userinfo is what gets hidden.
-_CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
+# The userinfo of a URL; "ssh://[USER@]HOST", a usage text, holds none.
+_CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?!\[)[^/\s@]+@")
 _SECRET_QUERY = re.compile(
     r"([?&][A-Za-z0-9_.-]*(?:token|key|secret|pass|auth|sig)[A-Za-z0-9_.-]*)=[^&\s\"']+",
     re.I,
@@ -41,6 +42,16 @@ def redact_text(text: str) -> str:
     """Return text with the credentials of every URL in it shown as ***."""
     text = _CREDENTIALS_IN_URL.sub(r"\1***@", text)
     return _SECRET_QUERY.sub(r"\1=***", text)
+
+
+# user:password@host without a scheme, as in a registry or image reference
+# ("u:pw@127.0.0.1:5000/team"); "host:5000/repo@sha256:..." has a slash first.
+_PASSWORD_BEFORE_HOST = re.compile(r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@(?=\w)")
+
+
+def redact_message(text: str) -> str:
+    """Return a message with every URL's credentials and user:password@ hidden."""
+    return _PASSWORD_BEFORE_HOST.sub(r"\1:***@", redact_text(text))
 
 
 def has_credentials(url: str) -> bool:

@@ -1,3 +1,5 @@
+import pytest
+
 from reprobox import cli
 
 
@@ -94,3 +96,33 @@ def test_a_full_disk_is_still_a_file_problem(monkeypatch, capsys):
     assert "reprobox: error: /x/record.json: No space left on device" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    "message, shown",
+    [
+        (
+            "--registry 'u:s3cret@127.0.0.1:5000/bf' is not HOST[:PORT][/PATH]",
+            "--registry 'u:***@127.0.0.1:5000/bf' is not HOST[:PORT][/PATH]",
+        ),
+        (
+            "--host 'tcp://u:s3cret@10.0.0.1:2375' is bad",
+            "--host 'tcp://***@10.0.0.1:2375' is bad",
+        ),
+        ("'u:s3cret@reg.io/x:1' is not an image", "'u:***@reg.io/x:1' is not an image"),
+        ("give ssh://[USER@]HOST[:PORT]", "give ssh://[USER@]HOST[:PORT]"),
+        ("127.0.0.1:5000/bf/x@sha256:abcd", "127.0.0.1:5000/bf/x@sha256:abcd"),
+    ],
+)
+def test_an_error_never_shows_a_password_the_user_typed(
+    monkeypatch, capsys, message, shown
+):
+    from reprobox.errors import InputError
+
+    def fails():
+        raise InputError(message)
+
+    monkeypatch.setattr(cli, "app", fails)
+    with pytest.raises(SystemExit):
+        cli.main()
+    assert capsys.readouterr().err == f"reprobox: error: {shown}\n"
