@@ -859,6 +859,9 @@ def _run_locked(
         device_requests=opts.device_requests,
         network=opts.network,
     )
+    # A value the record shows as *** must not come back through the script's
+    # own output: the log, its tail in the record and the terminal hide it.
+    hide = secret_hider(opts.extra_env)
     started = time.time()
     container = None
     pending: _PendingStart | None = None
@@ -890,7 +893,7 @@ def _run_locked(
             raise _Stop()
         with log_file as log:
             for chunk in container.logs(stream=True, follow=True):
-                text = chunk.decode("utf-8", errors="replace")
+                text = hide(chunk.decode("utf-8", errors="replace"))
                 log.write(text)
                 log.flush()
                 for line in text.splitlines():
@@ -1091,6 +1094,19 @@ def _finish(
             "error": error,
         }
     )
+
+
+def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
+    """Return what shows the secret-looking values of env as *** in a text."""
+    values = sorted(
+        {v for k, v in env.items() if looks_secret(k, v) and len(v) >= 4},
+        key=len,
+        reverse=True,
+    )
+    if not values:
+        return lambda text: text
+    pattern = re.compile("|".join(map(re.escape, values)))
+    return lambda text: pattern.sub("***", text)
 
 
 def container_user() -> tuple[int, int]:

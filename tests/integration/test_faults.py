@@ -472,3 +472,32 @@ def test_verify_closes_and_removes_a_killed_verify_in_its_runs_dir(
     assert leftover == [], [c.status for c in leftover]
     closed_as_killed(runs, run_id)
     assert list(runs.glob(".*.lock")) == []
+
+
+PRINTS_ITS_TOKEN = """\
+import os, sys
+print("token is", os.environ["HARD_API_TOKEN"], flush=True)
+sys.exit(3)
+"""
+
+
+def test_a_hidden_env_value_the_script_prints_stays_hidden(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    token = f"tok-{random.getrandbits(64):016x}"
+    project, name = new_project(
+        cli, engine_cleanup, tmp_path, files={"train.py": PRINTS_ITS_TOKEN}
+    )
+    done = reprobox(
+        cli, "run", str(project), "--env", f"HARD_API_TOKEN={token}", "--json"
+    )
+    assert done.returncode == 1, shown(done)
+    record = json.loads(done.stdout)
+    assert record["options"]["env"]["HARD_API_TOKEN"] == "***"
+    assert "token is ***" in record["error"]["log_tail"]
+    run_dir = project / ".reprobox/runs" / record["run_id"]
+    for path in run_dir.iterdir():
+        assert token not in path.read_text(errors="replace"), path
+    assert token not in done.stderr and token not in done.stdout
+    assert containers(docker_client, name) == []
+    shutil.rmtree(project / ".reprobox/runs")
