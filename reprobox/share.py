@@ -840,7 +840,8 @@ def check_image_tar(
             f"reprobox/{project}:{digest[:16]}" if isinstance(project, str) else "none"
         )
         raise refuse(
-            f"tag {index['tag']!r} is not the one its labels give ({_short(expected)})"
+            f"tag {_short(index['tag'])} is not the one its labels give "
+            f"({_short(expected)})"
         )
     return build_essence(run_config, layers), dict(labels)
 

@@ -312,3 +312,12 @@ def test_a_huge_member_name_is_shown_cut_short(tmp_path):
     message = caught.value.message
     assert "bundle member 'a/a/a/" in message and "…" in message
     assert len(message) < len(str(path)) + 200
+
+
+def test_a_huge_tag_in_the_index_is_shown_cut_short(tmp_path):
+    archive, image = image_archive(GOOD_LABELS)
+    tag = "reprobox/" + "x" * 5000 + ":0123456789abcdef"
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle_with(tmp_path, archive, image, tag))
+    assert "…" in info.value.message
+    assert len(info.value.message) < len(str(tmp_path)) + 400
