@@ -533,6 +533,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def partial_path(out: Path) -> Path:
+    """Return the hidden file an export of out writes first, beside it.
+
+    ".NAME.partial" as long as that fits a file name (255 bytes); for a long
+    NAME, its start and a digest of the whole, so any name a user may give
+    has a partial file, and the same name always the same one.
+    """
+    name = f".{out.name}.partial"
+    if len(os.fsencode(name)) <= 255:
+        return out.with_name(name)
+    digest = hashlib.sha256(os.fsencode(out.name)).hexdigest()[:16]
+    start = os.fsencode(out.name)[:200].decode("utf-8", "ignore")
+    return out.with_name(f".{start}.{digest}.partial")
+
+
 def export_bundle(
     engine: Engine, image: str, tag: str, out: Path, files: dict[str, str]
 ) -> dict[str, Any]:
@@ -550,7 +565,7 @@ def export_bundle(
         )
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
+    partial = partial_path(out)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(partial, flags, 0o644)

@@ -84,3 +84,15 @@ def test_a_live_export_to_the_same_file_is_not_disturbed(tmp_path):
             export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})
     assert partial.read_bytes() == b"in progress"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("length", [10, 245, 246, 255])
+def test_any_file_name_has_a_partial_file_that_fits(tmp_path, length):
+    from reprobox.share import partial_path
+
+    out = tmp_path / ("n" * (length - 7) + ".bundle")
+    partial = partial_path(out)
+    assert partial.parent == tmp_path and partial.name.startswith(".")
+    assert len(os.fsencode(partial.name)) <= 255
+    assert partial_path(out) == partial and partial != out
+    partial.write_bytes(b"x")  # the file system takes the name
