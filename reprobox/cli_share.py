@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -21,6 +22,7 @@ from reprobox.cli import (
     interruptible,
     project_holding,
     say,
+    warn,
     warn_if_it_enters_an_image,
 )
 from reprobox.errors import InputError
@@ -114,6 +116,41 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     return sealed, record, source
 
 
+@contextmanager
+def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
+    """Seal as _sealed does; if the push or export then fails, put back the
+    <tag>-sealed copy that was there before.
+
+    A refused push must not leave `verify <tag>` here holding the image to
+    another run than the one an earlier, successful push published.
+    """
+    from reprobox.engine import image_id
+
+    sealed_tag = built.tag + "-sealed"
+    before = image_id(engine, sealed_tag)
+    result = _sealed(cfg, engine, built, reference_path)
+    try:
+        yield result
+    except BaseException:
+        if image_id(engine, sealed_tag) != before:
+            _put_back_tag(engine, sealed_tag, before)
+        raise
+
+
+def _put_back_tag(engine, tag: str, previous: str | None) -> None:
+    """Point tag at previous again, or remove it when there was none."""
+    import docker.errors
+
+    repo, _, name = tag.rpartition(":")
+    try:
+        if previous is None:
+            engine.client.images.remove(tag, noprune=False)
+        else:
+            engine.client.images.get(previous).tag(repo, name)
+    except docker.errors.DockerException as exc:
+        warn(f"could not put {tag} back as it was: {exc}")
+
+
 def _is_full_id(value: object) -> bool:
     import re
 
@@ -157,8 +194,9 @@ def push(
     check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
-    image, record, source = _sealed(cfg, engine, built, reference)
-    ref = push_image(engine, image, registry, cfg.name, built.tag.rsplit(":", 1)[1])
+    with _sealed_until_shared(cfg, engine, built, reference) as sealed:
+        image, record, source = sealed
+        ref = push_image(engine, image, registry, cfg.name, built.tag.rsplit(":", 1)[1])
 
     frozen = load_frozen(cfg)
     manifest = dict(frozen.manifest)
@@ -245,16 +283,17 @@ def export_cmd(
     _check_export_target(cfg, output)
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
-    image, record, _ = _sealed(cfg, engine, built, reference)
-    frozen = load_frozen(cfg)
-    files = {
-        "Dockerfile": frozen.dockerfile_path.read_text(encoding="utf-8"),
-        "manifest.json": frozen.core_text,
-        "requirements.lock": frozen.lock_text,
-    }
-    if record is not None:
-        files["reference-record.json"] = dump_json(record)
-    index = export_bundle(engine, image, built.tag, output, files)
+    with _sealed_until_shared(cfg, engine, built, reference) as sealed:
+        image, record, _ = sealed
+        frozen = load_frozen(cfg)
+        files = {
+            "Dockerfile": frozen.dockerfile_path.read_text(encoding="utf-8"),
+            "manifest.json": frozen.core_text,
+            "requirements.lock": frozen.lock_text,
+        }
+        if record is not None:
+            files["reference-record.json"] = dump_json(record)
+        index = export_bundle(engine, image, built.tag, output, files)
     size = output.stat().st_size
     if as_json:
         typer.echo(

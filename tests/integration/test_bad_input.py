@@ -427,6 +427,28 @@ def push_refused(project: Path, ctx: Context) -> None:
     ctx.env["HARD_REGISTRY"] = f"127.0.0.1:{ctx.serve_status(405)}"
 
 
+def sealed_then_refused(project: Path, ctx: Context) -> None:
+    """Seal the baseline run locally (an export), then add a newer run: the
+    refused push below seals that newer run and must put the old seal back."""
+    out = ctx.tmp / "first.bundle"
+    done = invoke(ctx.cli, "-q", "export", str(project), "-o", str(out))
+    assert done.returncode == 0, done.describe()
+    ctx.sealed_before = sealed_id(ctx, project)
+    ran = invoke(ctx.cli, "-q", "run", str(project))
+    assert ran.returncode == 0, ran.describe()
+    push_refused(project, ctx)
+
+
+def sealed_id(ctx: Context, project: Path) -> str | None:
+    tags = [t for t in project_tags(ctx.docker, ctx.tiny.name) if t.endswith("-sealed")]
+    return ctx.docker.images.get(tags[0]).id if tags else None
+
+
+def check_seal_put_back(result: Result, project: Path, ctx: Context) -> None:
+    assert ctx.sealed_before is not None
+    assert sealed_id(ctx, project) == ctx.sealed_before
+
+
 BIG_METRICS = """import json, os
 print("writing a big metrics file", flush=True)
 with open(os.environ["REPROBOX_METRICS"], "w") as fh:
@@ -916,6 +938,16 @@ CASES = [
         ("{HARD_REGISTRY}",),
         ANY_HINT,
         setup=push_refused,
+    ),
+    Case(
+        "registry-refuses-after-a-new-seal",
+        ("push", "{p}", "--registry", "{HARD_REGISTRY}"),
+        EXIT_ENGINE,
+        ("{HARD_REGISTRY}",),
+        ANY_HINT,
+        setup=sealed_then_refused,
+        may_change=("runs/",),
+        check=check_seal_put_back,
     ),
     Case(
         "disk-full-during-run",
