@@ -32,6 +32,8 @@ _KEY_MARKERS += tuple(
     for marker in _KEY_MARKERS
 )
 _CHUNK = 1 << 20
+# How many first bytes tell text saved as UTF-16 without a byte order mark.
+_UTF16_PROBE = 256
 # Credential files are a few KiB; a file larger than this is data or code.
 TEXT_SCAN_LIMIT = 256 << 10
 
@@ -125,8 +127,27 @@ def _as_text(data: bytes) -> str | None:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace")
     if b"\0" in data:
-        return None
+        codec = _bomless_utf16(data)
+        return None if codec is None else data.decode(codec, errors="replace")
     return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """Name the UTF-16 codec of text saved without a byte order mark, if it is.
+
+    Text in Latin letters saved so has a NUL in every other byte, the high
+    byte of each character: odd bytes for little-endian, even for big-endian.
+    The first bytes are enough to tell, and other binary files rarely start so.
+    """
+    head = data[: min(len(data), _UTF16_PROBE) & ~1]
+    if len(head) < 8:
+        return None
+    low, high = head[0::2], head[1::2]
+    if not high.strip(b"\0") and b"\0" not in low:
+        return "utf-16-le"
+    if not low.strip(b"\0") and b"\0" not in high:
+        return "utf-16-be"
+    return None
 
 
 def _settings_with_secret(text: str) -> bool:

@@ -109,6 +109,25 @@ def plant(root: Path, files: dict[str, str]) -> None:
         (root / rel).write_text(text.removeprefix("\ufeff"), encoding=codec)
 
 
+def test_settings_saved_as_utf16_without_a_byte_order_mark_stay_out(tmp_path):
+    # Some Windows tools write UTF-16 with no BOM: a NUL in every other byte.
+    root = project(tmp_path)
+    text = "[db]\r\nhost=h\r\npassword=BBSECRETu16le\r\n"
+    (root / "db-le.ini").write_bytes(text.encode("utf-16-le"))
+    (root / "db-be.ini").write_bytes(text.encode("utf-16-be"))
+    # Plain settings in the same encoding, and binary data with NULs, go in.
+    (root / "plain-le.ini").write_bytes("[run]\r\nlr=0.1\r\n".encode("utf-16-le"))
+    (root / "ids.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "counts.u16").write_bytes(b"\x01\x00\x02\x00\x00\x00" * 50)
+    assert project_files(load_config(root)) == [
+        "counts.u16",
+        "ids.bin",
+        "plain-le.ini",
+        "train.py",
+    ]
+    assert not is_image_file(root, "db-le.ini")
+
+
 def test_copies_of_credential_files_stay_out_whatever_their_names(tmp_path):
     root = project(tmp_path)
     plant(root, COPIES_BY_CONTENT)
