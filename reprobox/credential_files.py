@@ -50,6 +50,10 @@ _GOOGLE_KEY_SECRET = re.compile(
 _DOTENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)=(.*)")
 # INI, YAML, TOML and the like: name = value, name: value, "name": value.
 _SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
+# npm's per-registry login: //host/path/:_authToken=X, _auth= or _password=.
+_NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
+# A YAML list item: "- x".
+_LIST_ITEM = re.compile(r"-\s+(\S.*)")
 # Lines of such files that set nothing: [section], ---, a list item, "name:".
 _STRUCTURE_LINE = re.compile(r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:")
 # A reference to a value kept elsewhere: ${NAME}, $NAME, %(name)s, {{ name }},
@@ -161,24 +165,39 @@ def _settings_with_secret(text: str) -> bool:
     for match in _LINE.finditer(text):  # lazily: most files fail on a first line
         line = match.group()
         stripped = line.strip()
+        if npm := _NPM_AUTH_LINE.fullmatch(stripped):
+            # .npmrc: //registry/path/:_authToken=X, a login for one registry.
+            found = found or _written(npm.group(1))
+            continue
         if not stripped or stripped.startswith(("#", ";", "//")):
             continue
-        if dotenv := _DOTENV_LINE.fullmatch(stripped):
-            name, value = dotenv.groups()
-            # The variable check: the same names `[env]` refuses.
-            found = found or (_written(value) and looks_secret(name, _unquoted(value)))
-        elif setting := _SETTING_LINE.fullmatch(stripped):
-            name, value = setting.groups()
-            found = found or (
-                _written(value)
-                and (
-                    (secret_setting_name(name) and name.lower() != "key")
-                    or looks_secret("", _unquoted(value))
-                )
-            )
+        if item := _LIST_ITEM.fullmatch(stripped):
+            # A YAML list item may set a variable: docker compose's
+            # environment list, `- POSTGRES_PASSWORD=X`. Other items set nothing.
+            dotenv = _DOTENV_LINE.fullmatch(_unquoted(item.group(1)))
+            found = found or bool(dotenv and _secret_setting(dotenv.group()))
+            continue
+        verdict = _secret_setting(stripped)
+        if verdict is not None:
+            found = found or verdict
         elif not (_STRUCTURE_LINE.fullmatch(stripped) or line[:1] in (" ", "\t")):
             return False  # indented lines continue a value or nest settings
     return found
+
+
+def _secret_setting(line: str) -> bool | None:
+    """Tell whether a line sets a secret: None when it sets nothing."""
+    if dotenv := _DOTENV_LINE.fullmatch(line):
+        name, value = dotenv.groups()
+        # The variable check: the same names `[env]` refuses.
+        return _written(value) and looks_secret(name, _unquoted(value))
+    if setting := _SETTING_LINE.fullmatch(line):
+        name, value = setting.groups()
+        return _written(value) and (
+            (secret_setting_name(name) and name.lower() != "key")
+            or looks_secret("", _unquoted(value))
+        )
+    return None
 
 
 def _unquoted(value: str) -> str:

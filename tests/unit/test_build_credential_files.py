@@ -128,6 +128,59 @@ def test_settings_saved_as_utf16_without_a_byte_order_mark_stay_out(tmp_path):
     assert not is_image_file(root, "db-le.ini")
 
 
+# An .npmrc's registry logins and compose's environment list, under any name.
+NPM_AND_COMPOSE_COPIES = {
+    "npmrc.txt": "//registry.npmjs.org/:_authToken=BBSECRETnpm\n",
+    "npmrc-auth": (
+        "registry=https://npm.example.com/\nalways-auth=true\n"
+        "//npm.example.com:8443/repo/:_auth=dXNlcjpCQlNFQ1JFVA==\n"
+    ),
+    "npmrc-password": (
+        "; team\n//npm.example.com/:username=me\n"
+        "//npm.example.com/:_password=QkJTRUNSRVRwdw==\n"
+    ),
+    "compose.yaml": (
+        "services:\n  db:\n    image: postgres:16\n    environment:\n"
+        "      - POSTGRES_PASSWORD=BBSECRETcompose\n      - POSTGRES_DB=app\n"
+    ),
+    "compose-quoted.yml": (
+        'services:\n  app:\n    environment:\n      - "WANDB_API_KEY=BBSECRETq"\n'
+    ),
+    "compose-map.yaml": (
+        "services:\n  db:\n    environment:\n      POSTGRES_PASSWORD: BBSECRETmap\n"
+    ),
+}
+# The same shapes without a secret written out go in.
+NPM_AND_COMPOSE_ORDINARY = {
+    "npmrc-ref.txt": "//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n",
+    "npmrc-plain": "registry=https://npm.example.com/\nsave-exact=true\n",
+    "compose-ref.yaml": (
+        "services:\n  db:\n    environment:\n"
+        "      - POSTGRES_PASSWORD=${DB_PASSWORD}\n      - POSTGRES_DB=app\n"
+        "    ports:\n      - 5432:5432\n"
+    ),
+    "environment.yml": (
+        "name: ml\nchannels:\n  - pytorch\ndependencies:\n  - python=3.11\n"
+        "  - pytorch::pytorch=2.1\n  - pip:\n    - transformers==4.40\n"
+    ),
+    "CHANGES.md": "# Changes\n\n- token: refresh fixed\n- password reset page\n",
+    "webpack.config.js": (
+        "// see //registry.npmjs.org/:_authToken=abc\nmodule.exports = {};\n"
+    ),
+}
+
+
+def test_npm_logins_and_compose_environment_lists_stay_out(tmp_path):
+    root = project(tmp_path)
+    plant(root, NPM_AND_COMPOSE_COPIES)
+    plant(root, NPM_AND_COMPOSE_ORDINARY)
+    assert project_files(load_config(root)) == sorted(
+        [*NPM_AND_COMPOSE_ORDINARY, "train.py"]
+    )
+    for rel in NPM_AND_COMPOSE_COPIES:
+        assert not is_image_file(root, rel), rel
+
+
 def test_copies_of_credential_files_stay_out_whatever_their_names(tmp_path):
     root = project(tmp_path)
     plant(root, COPIES_BY_CONTENT)
