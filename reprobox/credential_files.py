@@ -71,6 +71,12 @@ _PGPASS_FIELD = r"(?:[^:\\\r\n]|\\.)+"
 _PGPASS_LINE = re.compile(
     rf"{_PGPASS_FIELD}:(?:\d+|\*):{_PGPASS_FIELD}:{_PGPASS_FIELD}:{_PGPASS_FIELD}"
 )
+# What JSON with comments has beyond JSON: // and /* */ comments, then a comma
+# before a closing bracket. Strings are matched first, so that "http://x"
+# keeps its slashes.
+_JSON_STRING = r'"(?:[^"\\\n]|\\.)*"'
+_JSONC_COMMENT = re.compile(rf"{_JSON_STRING}|//[^\n]*|/\*.*?\*/", re.S)
+_JSONC_COMMA = re.compile(rf"{_JSON_STRING}|,(\s*[}}\]])")
 # How deep a JSON document is walked for a secret setting.
 _JSON_DEPTH = 8
 # A JSON key that names a setting (not a package, path or sentence).
@@ -239,13 +245,34 @@ def _json_with_secret(text: str) -> bool:
     settings files) and a literal value at any depth, a Docker client config
     with a registry login, and a Google OAuth client (found as the first).
     """
-    if not text.lstrip().startswith(("{", "[")):
+    doc = _json_doc(text)
+    if doc is None and ("//" in text or "/*" in text):
+        # JSON with comments (VS Code's settings.jsonc, tsconfig.json): the
+        # comments and trailing commas go, strings stay as they are.
+        plain = _JSONC_COMMENT.sub(_keep_strings, text)
+        doc = _json_doc(_JSONC_COMMA.sub(_keep_strings, plain))
+    if doc is None:
         return False
+    return _docker_config(doc) or _secret_setting_in(doc, _JSON_DEPTH)
+
+
+def _json_doc(text: str) -> object | None:
+    """Return the object or array that text is as JSON, or None."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
     try:
         doc = json.loads(text)
     except (ValueError, RecursionError):
-        return False
-    return _docker_config(doc) or _secret_setting_in(doc, _JSON_DEPTH)
+        return None
+    return doc if isinstance(doc, (dict, list)) else None
+
+
+def _keep_strings(match: re.Match[str]) -> str:
+    if match.group().startswith('"'):
+        return match.group()
+    if match.lastindex:
+        return match.group(1)  # a trailing comma goes, its bracket stays
+    return " "
 
 
 def _docker_config(doc: object) -> bool:

@@ -298,6 +298,38 @@ def test_credential_json_and_line_stores_stay_out_whatever_their_names(tmp_path,
         assert not is_image_file(root, rel), rel
 
 
+# JSON with comments and trailing commas, as VS Code and tsconfig write it.
+JSONC_COPIES = {
+    "settings.jsonc": (
+        "// editor settings\n{\n  /* the service */\n"
+        '  "url": "https://api.example.com//v1", // two slashes in a string\n'
+        '  "api_key": "BBSECRETjsonc", // keep private\n}\n'
+    ),
+    "launch.json": (
+        '{\n  "configurations": [\n    {\n      "name": "train", /* ok */\n'
+        '      "env": {"HF_TOKEN": "BBSECRETlaunch",},\n    },\n  ],\n}\n'
+    ),
+}
+JSONC_ORDINARY = {
+    "tsconfig.json": (
+        '{\n  // strict mode\n  "compilerOptions": {"strict": true,},\n'
+        '  "include": ["src/**/*.ts"], /* "password": "x" in a comment */\n}\n'
+    ),
+    "launch-ref.json": (
+        '// refs only\n{"env": {"HF_TOKEN": "${env:HF_TOKEN}", "note": "a // b"}}\n'
+    ),
+}
+
+
+def test_json_with_comments_is_read_as_json(tmp_path):
+    root = project(tmp_path)
+    plant(root, JSONC_COPIES)
+    plant(root, JSONC_ORDINARY)
+    assert project_files(load_config(root)) == sorted([*JSONC_ORDINARY, "train.py"])
+    for rel in JSONC_COPIES:
+        assert not is_image_file(root, rel), rel
+
+
 NOTEBOOK = {
     "cells": [
         {
