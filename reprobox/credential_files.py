@@ -10,6 +10,7 @@ TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import re
 import stat
@@ -77,6 +78,14 @@ _PGPASS_LINE = re.compile(
 _JSON_STRING = r'"(?:[^"\\\n]|\\.)*"'
 _JSONC_COMMENT = re.compile(rf"{_JSON_STRING}|//[^\n]*|/\*.*?\*/", re.S)
 _JSONC_COMMA = re.compile(rf"{_JSON_STRING}|,(\s*[}}\]])")
+# XML: a document starts with a declaration, comment, doctype or element.
+_XML_START = re.compile(r"\s*<[?!A-Za-z_]")
+# An element that holds only text or CDATA, its name without a namespace.
+_XML_TEXT_ELEMENT = re.compile(
+    r"<((?:[\w.-]+:)?([A-Za-z_][\w.-]*))(?:\s[^<>]*)?>"
+    r"(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))</\1\s*>",
+    re.S,
+)
 # How deep a JSON document is walked for a secret setting.
 _JSON_DEPTH = 8
 # A JSON key that names a setting (not a package, path or sentence).
@@ -127,6 +136,7 @@ def _credential_text(data: bytes) -> bool:
         or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
         or _settings_with_secret(text)
         or _json_with_secret(text)
+        or _xml_with_secret(text)
         or _every_line(text, _GIT_CREDENTIAL, comments=False)
         or _every_line(text, _PGPASS_LINE, comments=True)
     )
@@ -273,6 +283,26 @@ def _keep_strings(match: re.Match[str]) -> str:
     if match.lastindex:
         return match.group(1)  # a trailing comma goes, its bracket stays
     return " "
+
+
+def _xml_with_secret(text: str) -> bool:
+    """Tell whether text is XML with an element that writes out a secret.
+
+    Maven's settings.xml: <password>X</password>, the element's name one that
+    a settings file keeps secrets under and its text a value, not empty and
+    not a reference such as ${env.PASSWORD}. Bare <key> and <token> name
+    dictionary keys and a corpus's words, not credentials.
+    """
+    if not _XML_START.match(text):
+        return False
+    for element in _XML_TEXT_ELEMENT.finditer(text):
+        name = element.group(2)
+        if name.lower() in ("key", "token") or not secret_setting_name(name):
+            continue
+        cdata, value = element.group(3, 4)
+        if _json_literal(html.unescape(value) if cdata is None else cdata):
+            return True
+    return False
 
 
 def _docker_config(doc: object) -> bool:

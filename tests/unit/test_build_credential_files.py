@@ -330,6 +330,55 @@ def test_json_with_comments_is_read_as_json(tmp_path):
         assert not is_image_file(root, rel), rel
 
 
+# XML that writes a secret out in an element: Maven's settings.xml and kin.
+XML_COPIES = {
+    "settings.xml": (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<settings>\n  <servers>\n'
+        "    <server><id>x</id><username>u</username>"
+        "<password>BBSECRETmaven</password></server>\n  </servers>\n</settings>\n"
+    ),
+    "maven-copy.xml": (
+        "<!-- ci -->\n<s:settings xmlns:s='http://maven.apache.org/SETTINGS/1.0.0'>"
+        "<s:server><s:passphrase><![CDATA[BBSECRETcdata]]></s:passphrase>"
+        "</s:server></s:settings>\n"
+    ),
+    "datasource.xml": (
+        '<config><db url="jdbc:x"><apiKey>BBSECRET&amp;xml</apiKey></db></config>\n'
+    ),
+}
+# XML that ML and Android projects hold: no secret written out.
+XML_ORDINARY = {
+    "pom.xml": (
+        '<?xml version="1.0"?>\n<project>\n  <modelVersion>4.0.0</modelVersion>\n'
+        "  <properties><db.password>${env.DB_PASSWORD}</db.password></properties>\n"
+        "  <dependencies><dependency><groupId>org.tokens</groupId>"
+        "<artifactId>jwt</artifactId></dependency></dependencies>\n</project>\n"
+    ),
+    "server-template.xml": "<server><id>x</id><password></password></server>\n",
+    "activity_login.xml": (
+        '<LinearLayout xmlns:android="http://schemas.android.com/apk/res/android">\n'
+        '  <EditText android:inputType="textPassword" android:hint="@string/pw"/>\n'
+        "</LinearLayout>\n"
+    ),
+    "strings.xml": '<resources><string name="password">Password</string></resources>',
+    "000001.xml": (
+        "<annotation><folder>VOC2012</folder><filename>000001.jpg</filename>"
+        "<object><name>dog</name><pose>Left</pose><truncated>0</truncated>"
+        "<bndbox><xmin>48</xmin><ymin>240</ymin></bndbox></object></annotation>\n"
+    ),
+    "corpus.xml": "<s><token>the</token><token>key</token><key>a</key></s>\n",
+}
+
+
+def test_xml_that_writes_out_a_secret_stays_out(tmp_path):
+    root = project(tmp_path)
+    plant(root, XML_COPIES)
+    plant(root, XML_ORDINARY)
+    assert project_files(load_config(root)) == sorted([*XML_ORDINARY, "train.py"])
+    for rel in XML_COPIES:
+        assert not is_image_file(root, rel), rel
+
+
 NOTEBOOK = {
     "cells": [
         {
