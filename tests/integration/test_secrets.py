@@ -435,7 +435,21 @@ PLANTED_COPIES = {
     "oauth-web.json": '{{"web": {{"client_id": "x", "client_secret": "{oauthweb}"}}}}',
     "git-credentials-copy": "https://user:{gitcred}@github.com\n",
     "pgpass-copy": "# prod\nlocalhost:5432:db:user:{pgpass}\n",
+    "npmrc.txt": "//registry.npmjs.org/:_authToken={npm}\n",
+    "compose.yaml": (
+        "services:\n  db:\n    environment:\n      - POSTGRES_PASSWORD={compose}\n"
+    ),
+    "settings.jsonc": (
+        '// editor\n{{\n  /* service */\n  "url": "https://x//y",\n'
+        '  "api_key": "{jsonc}", // private\n}}\n'
+    ),
+    "settings.xml": (
+        "<settings><servers><server><id>x</id><username>u</username>"
+        "<password>{maven}</password></server></servers></settings>\n"
+    ),
 }
+# Saved as UTF-16LE without a byte order mark, as some Windows tools do.
+PLANTED_UTF16_COPIES = {"db.ini": "[db]\r\nhost=h\r\npassword={utf16}\r\n"}
 # Ordinary JSON that names secrets without holding one goes in.
 ORDINARY_JSON = {
     "hparams.json": '{"tokenizer": "bert-base", "max_tokens": 512, "key_column": "id"}',
@@ -451,6 +465,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         for key in (
             *("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak", "jsonpw"),
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
+            *("npm", "compose", "jsonc", "maven", "utf16"),
         )
     }
     # A Docker config holds base64 of user:password.
@@ -462,6 +477,8 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     engine_cleanup.add(name)
     for rel, text in PLANTED_COPIES.items():
         (path / rel).write_text(text.format(**tokens))
+    for rel, text in PLANTED_UTF16_COPIES.items():
+        (path / rel).write_text(text.format(**tokens), encoding="utf-16-le")
     (path / "hardlink.txt").hardlink_to(path / ".env")
     # Code and prose that only mention secrets go in, as they must.
     (path / "train.py").write_text(
@@ -478,6 +495,8 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     [image] = docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"})
 
     wanted = {token: token.encode() for token in tokens.values()}
+    # The UTF-16 copy's secret is found as its file holds it, too.
+    wanted["utf16 as saved"] = tokens["utf16"].encode("utf-16-le")
     found, searched = saved_image_hits(docker_client, image.id, wanted)
     history = subprocess.run(
         ["docker", "history", "--no-trunc", image.id], capture_output=True, check=True
@@ -495,7 +514,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         if ":app/" in p
     }
     assert {"train.py", "README.md", *ORDINARY_JSON} <= app, app
-    assert not app & {*PLANTED_COPIES, "hardlink.txt"}, app
+    assert not app & {*PLANTED_COPIES, *PLANTED_UTF16_COPIES, "hardlink.txt"}, app
 
 
 def _layer_names(docker_client, image_id: str) -> list[str]:
