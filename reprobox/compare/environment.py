@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,14 +26,21 @@ class Category:
 # numbers last.
 CATEGORIES: tuple[Category, ...] = (
     # What an image holds, before the image id that changes with any of it: a
-    # package change names the package, not just "another image".
+    # package change names the package, not just "another image". The digests
+    # over many inputs (code, image, lock) rank after every specific numeric
+    # difference all the same: see SUMMARY_CATEGORIES.
     Category("code", True, "the project's own files (training code) differ"),
     Category(
         "framework", True, "other TensorFlow/Keras/Python versions change kernels"
     ),
     Category("packages", True, "another package version can change numeric code"),
     Category("image", True, "another image can hold other libraries and builds"),
-    Category("lock", True, "another manifest means other locked packages or settings"),
+    Category(
+        "lock",
+        True,
+        "another manifest: other locked packages, data or frozen settings "
+        "([env], tolerances and the like)",
+    ),
     Category("data", True, "other input data changes every number downstream"),
     Category("seed", True, "another seed changes weight init, shuffling and dropout"),
     Category("determinism", True, "determinism settings choose ordered or racing ops"),
@@ -55,6 +62,28 @@ CATEGORIES: tuple[Category, ...] = (
 )
 _CATEGORY = {category.name: category for category in CATEGORIES}
 _RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
+
+# Digests over many inputs: the project's files (requirements.txt included),
+# the image id and layers, the manifest (locked packages, data, [env]). A
+# package version, a data file, a variable or a setting that differs explains
+# them, so they are named as the cause only when nothing more specific differs.
+SUMMARY_CATEGORIES = frozenset({"code", "image", "lock"})
+# What the lock difference says when no package, data file or variable in the
+# records differs: the record keeps no copy of [env] or the tolerances.
+LOCK_SETTINGS_ONLY = (
+    "another manifest with no package, data file or variable differing in the "
+    "records: its [env], tolerances or other frozen settings differ"
+)
+
+
+def _explains_lock(diff: EnvDifference) -> bool:
+    """Tell whether a difference is a package, a data file or a variable."""
+    return diff.category in (
+        "packages",
+        "framework",
+        "data",
+    ) or diff.field.lower().startswith(("machine.env.", "options.env."))
+
 
 # (field pattern, category, explanation or None for the category's own); the
 # first pattern that matches the lower-cased field wins. Within a category,
@@ -262,9 +291,33 @@ def diff_environments(
             )
         )
         order[field] = position
+    if not any(_explains_lock(d) for d in found):
+        found = [
+            replace(d, explanation=LOCK_SETTINGS_ONLY) if d.category == "lock" else d
+            for d in found
+        ]
     return sorted(
-        found, key=lambda d: (d.rank, not _chosen(d.field), order[d.field], d.field)
+        found,
+        key=lambda d: (
+            _tier(d),
+            d.rank,
+            not _chosen(d.field),
+            order[d.field],
+            d.field,
+        ),
     )
+
+
+def _tier(diff: EnvDifference) -> int:
+    """Order specific numeric differences, then digests, then the unclassified.
+
+    Differences that cannot change numbers come last of all.
+    """
+    if not diff.changes_numerics:
+        return 3
+    if diff.category == "other":
+        return 2
+    return 1 if diff.category in SUMMARY_CATEGORIES else 0
 
 
 def _chosen(field: str) -> bool:

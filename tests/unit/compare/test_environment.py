@@ -93,17 +93,18 @@ def test_differences_follow_category_rank_then_field_name():
     )
     diffs = diff_environments("B", environment_of(ref), environment_of(run))
 
+    # The image id sums up many inputs: it comes after every specific one.
     assert [(d.category, d.field) for d in diffs] == [
-        ("image", "image.id"),
         ("seed", "seed"),
         ("onednn", "machine.onednn.TF_ENABLE_ONEDNN_OPTS"),
         ("threads", "machine.threads.intra_op"),
         ("threads", "machine.threads.omp"),
         ("jit", "machine.keras.jit_compile"),
+        ("image", "image.id"),
         ("reprobox", "reprobox_version"),
         ("host", "engine.server_version"),
     ]
-    assert diffs[0].reference_value == "sha256:" + "1" * 64
+    assert diffs[5].reference_value == "sha256:" + "1" * 64
     assert all(d.explanation for d in diffs)
 
 
@@ -208,8 +209,14 @@ def test_a_package_change_is_named_before_the_image_id_it_changes():
 
 def test_an_image_change_alone_is_still_the_cause():
     ref = make_record("A")
-    run = clone(ref, "B", image__id="sha256:" + "9" * 64, seed=7, metrics={"loss": 0.3})
+    run = clone(ref, "B", image__id="sha256:" + "9" * 64, metrics={"loss": 0.3})
     assert compare_runs([ref, run]).runs[1].likely_cause == "image.id"
+
+
+def test_a_seed_change_outranks_another_image():
+    ref = make_record("A")
+    run = clone(ref, "B", image__id="sha256:" + "9" * 64, seed=7, metrics={"loss": 0.3})
+    assert compare_runs([ref, run]).runs[1].likely_cause == "seed"
 
 
 def test_same_layers_other_labels_is_bookkeeping_not_a_cause():
@@ -236,10 +243,10 @@ def test_other_layers_keep_the_image_a_likely_cause():
 
 
 def test_changed_code_is_named_first():
-    ref = {"image.code_sha256": "c1", "image.layers": "L1", "seed": 1}
-    run = {"image.code_sha256": "c2", "image.layers": "L2", "seed": 2}
+    ref = {"image.code_sha256": "c1", "image.layers": "L1", "project": "p"}
+    run = {"image.code_sha256": "c2", "image.layers": "L2", "project": "q"}
     found = diff_environments("r2", ref, run)
-    assert [d.field for d in found] == ["image.code_sha256", "image.layers", "seed"]
+    assert [d.field for d in found] == ["image.code_sha256", "image.layers", "project"]
     assert found[0].explanation == "the project's own files (training code) differ"
 
 
@@ -345,4 +352,83 @@ def test_two_engines_stay_two():
     assert difference.reference_value == engine_key("unix:///var/run/docker.sock")
     assert difference.run_value == engine_key(
         "unix:///run/reprobox-engine2/docker.sock"
+    )
+
+
+def _refrozen(ref, run_id, **changes):
+    """Clone ref as a rerun after a refreeze: new image, code digest and manifest."""
+    refrozen = {
+        "image__id": "sha256:" + "9" * 64,
+        "image__layers": "sha256:" + "8" * 64,
+        "manifest_sha256": "b" * 64,
+        "metrics": {"loss": 0.3, "accuracy": 0.9},
+    }
+    return clone(ref, run_id, **{**refrozen, **changes})
+
+
+def _frozen_reference():
+    return make_record(
+        "A",
+        image__layers="sha256:" + "7" * 64,
+        image__code_sha256="c" * 64,
+        machine__packages__six="1.16.0",
+        data=[{"path": "d.csv", "sha256": "d" * 64, "size": 10}],
+    )
+
+
+def test_a_package_pin_outranks_the_code_and_manifest_digests_it_changes():
+    # requirements.txt lives in /app, so a new pin also changes the code digest.
+    ref = _frozen_reference()
+    run = _refrozen(
+        ref, "B", image__code_sha256="e" * 64, machine__packages__six="1.17.0"
+    )
+    comparison = compare_runs([ref, run])
+    summary = comparison.runs[1]
+    assert summary.likely_cause == "machine.packages.six"
+    assert summary.headline.endswith(
+        "most likely cause: packages machine.packages.six 1.16.0 -> 1.17.0"
+    )
+    assert [d.field for d in comparison.differences][:5] == [
+        "machine.packages.six",
+        "image.code_sha256",
+        "image.id",
+        "image.layers",
+        "manifest_sha256",
+    ]
+
+
+def test_a_data_file_outranks_the_manifest_digest():
+    ref = _frozen_reference()
+    run = _refrozen(
+        ref,
+        "B",
+        image__id=ref.data["image"]["id"],
+        image__layers=ref.data["image"]["layers"],
+        data=[{"path": "d.csv", "sha256": "f" * 64, "size": 10}],
+    )
+    comparison = compare_runs([ref, run])
+    assert comparison.runs[1].likely_cause == "data.d.csv.sha256"
+    assert [d.field for d in comparison.differences] == [
+        "data.d.csv.sha256",
+        "manifest_sha256",
+    ]
+    lock = comparison.differences[1]
+    assert lock.explanation == (
+        "another manifest: other locked packages, data or frozen settings "
+        "([env], tolerances and the like)"
+    )
+
+
+def test_a_manifest_alone_says_its_frozen_settings_differ():
+    # [env] BF_SHIFT "0" -> "0.01": the record keeps no copy of [env], only the
+    # manifest's digest (the image's labels change, its layers do not).
+    ref = _frozen_reference()
+    run = _refrozen(ref, "B", image__layers=ref.data["image"]["layers"])
+    comparison = compare_runs([ref, run])
+    summary = comparison.runs[1]
+    assert summary.likely_cause == "manifest_sha256"
+    (lock,) = [d for d in comparison.differences if d.changes_numerics]
+    assert lock.explanation == (
+        "another manifest with no package, data file or variable differing in the "
+        "records: its [env], tolerances or other frozen settings differ"
     )
