@@ -11,6 +11,8 @@ from reprobox.compare.environment import (
     EnvDifference,
     diff_environments,
     environment_of,
+    hidden_caveat,
+    hidden_env,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
 from reprobox.compare.metrics import (
@@ -53,6 +55,9 @@ class RunSummary:
     headline: str
     # Judged on a sweep's seed band, not against the reference (which it may be).
     judged_on_band: bool = False
+    # --env variables this run or the reference keeps only as ***: equal in the
+    # records, their values may have differed.
+    hidden_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def compare_runs(
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
         metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
     summaries = _summaries(
-        records, ref, results, missing, differences, seed_noise, names
+        records, ref, results, missing, differences, seed_noise, names, environments
     )
     # A run that failed may still have written metrics; they prove nothing.
     passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
@@ -315,7 +320,7 @@ def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
 
 
 def _summaries(
-    records, ref, results, missing, differences, seed_noise, names
+    records, ref, results, missing, differences, seed_noise, names, environments
 ) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause."""
     results_of: dict[str, list[MetricResult]] = {}
@@ -332,9 +337,10 @@ def _summaries(
     summaries = []
     for record in records:
         banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
+        hidden = hidden_env(environments[ref.run_id], environments[record.run_id])
         if banded:
             summaries.append(
-                _band_summary(record, ref, banded, differences, record is ref)
+                _band_summary(record, ref, banded, differences, record is ref, hidden)
             )
             continue
         if record is ref:
@@ -350,6 +356,7 @@ def _summaries(
                     likely_cause=None,
                     headline="reference run"
                     + _status_note(record.status, "its metrics prove nothing"),
+                    hidden_env=hidden,
                 )
             )
             continue
@@ -372,19 +379,27 @@ def _summaries(
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
                 headline=_run_headline(
-                    record, own, changed, missing_of.get(record.run_id, []), suspect
+                    record,
+                    own,
+                    changed,
+                    missing_of.get(record.run_id, []),
+                    suspect,
+                    hidden,
                 )
                 if own
                 else (
                     _nothing_compared(names)
                     + _status_note(record.status, "it cannot pass")
                 ),
+                hidden_env=hidden,
             )
         )
     return summaries
 
 
-def _band_summary(record, ref, banded, differences, is_reference) -> RunSummary:
+def _band_summary(
+    record, ref, banded, differences, is_reference, hidden=()
+) -> RunSummary:
     """Judge a run on the sweep's seed band, naming the machine difference."""
     failed = [r for r in banded if not r.passed]
     # The band spans the seeds, so the seed is no cause; for the reference the
@@ -410,6 +425,7 @@ def _band_summary(record, ref, banded, differences, is_reference) -> RunSummary:
             f"; most likely cause: {_named(suspect)}"
             if suspect
             else "; no numerics-relevant setup difference besides the seed"
+            + hidden_caveat(hidden)
         )
     else:
         headline = f"{names} within the seed band widened by tolerance"
@@ -425,6 +441,7 @@ def _band_summary(record, ref, banded, differences, is_reference) -> RunSummary:
         likely_cause=suspect.field if (suspect and failed) else None,
         headline=prefix + headline + _status_note(record.status, "it cannot pass"),
         judged_on_band=True,
+        hidden_env=hidden,
     )
 
 
@@ -449,6 +466,7 @@ def _run_headline(
     changed: list[MetricResult],
     missing: list[MissingMetric],
     suspect: EnvDifference | None,
+    hidden: tuple[str, ...] = (),
 ) -> str:
     """Write one run's summary from its checks, its gaps and its status."""
     succeeded = record.status == SUCCEEDED
@@ -462,7 +480,11 @@ def _run_headline(
         )
     parts = []
     if len(missing) < len(own):  # some metric both sides have was compared
-        parts.append(_headline(changed, suspect, shared=bool(missing), ran=succeeded))
+        parts.append(
+            _headline(
+                changed, suspect, shared=bool(missing), ran=succeeded, hidden=hidden
+            )
+        )
     shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
     parts += shown + ([f"and {len(missing) - 3} more"] if len(missing) > 3 else [])
     return "; ".join(parts) + _status_note(record.status, "it cannot pass")
@@ -502,12 +524,14 @@ def _headline(
     *,
     shared: bool = False,
     ran: bool = True,
+    hidden: tuple[str, ...] = (),
 ) -> str:
     """Say how the metrics both runs have compare, and what may explain a change.
 
     shared: some metric is missing on one side, so 'identical' covers only the
     metrics both have. ran: the run succeeded; a run that did not is no
-    evidence of nondeterminism, since it may have stopped anywhere.
+    evidence of nondeterminism, since it may have stopped anywhere. hidden:
+    --env variables kept as ***, whose values may have differed unseen.
     """
     if not changed:
         suffix = " despite setup differences" if suspect else ""
@@ -524,6 +548,7 @@ def _headline(
         return (
             f"metrics differ ({shown}) with no numerics-relevant setup difference: "
             "nondeterminism (e.g. an unseeded shuffle or racing ops)"
+            + hidden_caveat(hidden)
         )
     return f"metrics differ ({shown}); most likely cause: {_named(suspect)}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Any
@@ -306,6 +306,32 @@ def diff_environments(
             d.field,
         ),
     )
+
+
+HIDDEN = "***"  # how a record keeps a secret-looking --env value
+
+
+def hidden_env(*environments: Mapping[str, Any]) -> tuple[str, ...]:
+    """Name the --env variables any of the setups keeps only as ***.
+
+    Two records that both show *** may have run with other values: compare
+    cannot tell them equal, so a claim of nondeterminism must say so.
+    """
+    return tuple(
+        sorted(
+            {
+                field[len("options.env.") :]
+                for environment in environments
+                for field, value in environment.items()
+                if field.startswith("options.env.") and value == HIDDEN
+            }
+        )
+    )
+
+
+def hidden_caveat(names: Sequence[str]) -> str:
+    """Say that hidden --env values may differ, or return '' when none are."""
+    return f"; hidden --env values ({', '.join(names)}) may differ" if names else ""
 
 
 def _tier(diff: EnvDifference) -> int:

@@ -10,7 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reprobox.compare.environment import canonical_json, numerics_key
+from reprobox.compare.environment import (
+    canonical_json,
+    hidden_caveat,
+    hidden_env,
+    numerics_key,
+)
 from reprobox.compare.metrics import MetricResult, Tolerance, compare_metric
 from reprobox.compare.records import Record, as_number, same_number
 
@@ -56,7 +61,7 @@ class NoiseCheck:
 
 @dataclass(frozen=True)
 class NondeterminismFinding:
-    """A metric that differs between runs of the same image, seed and machine."""
+    """A metric that differs between runs of the same image, seed and setup."""
 
     run_ids: tuple[str, ...]
     repeats: bool  # True when the runs were asked for as repeats
@@ -64,6 +69,9 @@ class NondeterminismFinding:
     values: tuple[float, ...]  # of the runs that recorded the metric, as run_ids
     spread: float | None  # max - min of the finite values
     reason: str
+    # --env variables the records keep as ***: their values may have differed.
+    hidden_env: tuple[str, ...] = ()
+    engines: int = 1  # how many container engines the runs used
 
 
 def seed_noise_bands(
@@ -278,10 +286,20 @@ def find_nondeterminism(
             finite = [v for v in values if math.isfinite(v)]
             spread = max(finite) - min(finite) if finite else None
             shown = ", ".join(repr(v) for v in values)
+            setups = [environments[run_id] for run_id, _ in have]
+            hidden = hidden_env(*setups)
+            # Engines do not split a group (they cannot change numbers as
+            # such), but runs on two of them did not share one machine.
+            engines = len({str(setup.get("engine.host")) for setup in setups})
+            same = (
+                "the same image, seed and machine"
+                if engines == 1
+                else f"the same image and seed on {engines} container engines"
+            )
             reason = (
-                f"{metric} differs across {len(have)} runs of the same image, "
-                f"seed and machine ({shown}"
+                f"{metric} differs across {len(have)} runs of {same} ({shown}"
                 + (f"; spread {spread:.3g})" if spread is not None else ")")
+                + hidden_caveat(hidden)
             )
             findings.append(
                 NondeterminismFinding(
@@ -291,6 +309,8 @@ def find_nondeterminism(
                     values,
                     spread,
                     reason,
+                    hidden,
+                    engines,
                 )
             )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))

@@ -158,9 +158,16 @@ def _nondeterminism_note(comparison: Comparison) -> str:
         return ""
     metrics = sorted({f.metric for f in comparison.nondeterminism})
     asked = any(f.repeats for f in comparison.nondeterminism)
+    hidden = sorted({n for f in comparison.nondeterminism for n in f.hidden_env})
     return (
         f"; but {'repeats' if asked else 'runs'} of one setup gave different "
-        f"{', '.join(metrics)}: nondeterminism (see below)"
+        f"{', '.join(metrics)}: nondeterminism"
+        + (
+            f", though hidden --env values ({', '.join(hidden)}) may differ"
+            if hidden
+            else ""
+        )
+        + " (see below)"
     )
 
 

@@ -1,9 +1,15 @@
+import json
 import statistics
 
 import pytest
 from reprobox_synthetic import clone, make_record
 
-from reprobox.compare import compare_runs
+from reprobox.compare import (
+    compare_runs,
+    render_json,
+    render_markdown,
+    render_text,
+)
 
 
 def sweep(values, *, sweep_id="sweep-1", metric="loss"):
@@ -407,3 +413,77 @@ def test_band_verdict_reads_the_same_in_markdown_json_and_html():
     assert "<td>FAIL</td>" in html and html.count("<td>noise</td>") == 6
     assert "1 of 1 metric checks outside the seed band widened by tolerance" in html
     assert html.count('<td class="num noise"') == 6
+
+
+def _hidden_token_runs():
+    # run --env BF_API_TOKEN=a, then =b: both records keep the value as ***.
+    first = make_record(
+        "H0", options__env={"BF_API_TOKEN": "***"}, metrics={"loss": 0.12}
+    )
+    second = clone(first, "H1", metrics={"loss": 0.13})
+    return compare_runs([first, second])
+
+
+def test_hidden_env_values_caveat_the_nondeterminism_claim():
+    comparison = _hidden_token_runs()
+    caveat = "; hidden --env values (BF_API_TOKEN) may differ"
+    assert comparison.runs[1].headline == (
+        "metrics differ (loss +0.01) with no numerics-relevant setup difference: "
+        "nondeterminism (e.g. an unseeded shuffle or racing ops)" + caveat
+    )
+    assert comparison.runs[1].hidden_env == ("BF_API_TOKEN",)
+    [finding] = comparison.nondeterminism
+    assert finding.hidden_env == ("BF_API_TOKEN",)
+    assert finding.reason == (
+        "loss differs across 2 runs of the same image, seed and machine "
+        "(0.12, 0.13; spread 0.01)" + caveat
+    )
+
+
+def test_hidden_env_caveat_reads_the_same_in_text_markdown_and_json():
+    comparison = _hidden_token_runs()
+    verdict_note = (
+        "loss: nondeterminism, though hidden --env values (BF_API_TOKEN) may "
+        "differ (see below)"
+    )
+    caveat = "hidden --env values (BF_API_TOKEN) may differ"
+    text = render_text(comparison)
+    # Markdown escapes the name's underscores, nothing else of it.
+    md = render_markdown(comparison).replace(r"BF\_API\_TOKEN", "BF_API_TOKEN")
+    for rendered in (text, md):
+        assert verdict_note in rendered
+        assert rendered.count(caveat) == 3  # verdict, headline, finding
+    data = json.loads(render_json(comparison))
+    assert data["runs"][1]["hidden_env"] == ["BF_API_TOKEN"]
+    assert data["runs"][1]["headline"].endswith("; " + caveat)
+    assert data["nondeterminism"][0]["hidden_env"] == ["BF_API_TOKEN"]
+    assert data["nondeterminism"][0]["reason"].endswith("; " + caveat)
+
+
+def test_runs_without_hidden_values_carry_no_caveat():
+    first = make_record("N0", options__env={"BF_SHIFT": "0"}, metrics={"loss": 0.1})
+    second = clone(first, "N1", metrics={"loss": 0.2})
+    comparison = compare_runs([first, second])
+    assert "hidden" not in render_text(comparison)
+    assert comparison.runs[1].hidden_env == ()
+
+
+def test_repeats_on_two_engines_are_not_called_one_machine():
+    # run --repeat 2 --env X=1 --host A --host B: four runs, two engines.
+    base = make_record("E0", options__env={"X": "1"}, metrics={"loss": 0.1})
+    runs = [
+        clone(
+            base,
+            f"E{i}",
+            options__repeat_index=i % 2,
+            engine__host=host,
+            metrics={"loss": 0.1 + i / 100},
+        )
+        for i, host in enumerate(["ssh://a", "ssh://a", "ssh://b", "ssh://b"])
+    ]
+    [finding] = compare_runs(runs).nondeterminism
+    assert finding.engines == 2
+    assert finding.reason.startswith(
+        "loss differs across 4 runs of the same image and seed on 2 container engines ("
+    )
+    assert "machine" not in finding.reason
