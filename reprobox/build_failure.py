@@ -122,8 +122,8 @@ def explain_build_failure(
             f"package {failed} failed to build from source in the image "
             f"(Python {python}, {base_image})",
             hint=f"pin a {failed} version with a wheel for Python {python} on "
-            "Linux x86_64, or add what it needs to compile to system_packages, "
-            "then freeze again",
+            "Linux x86_64, or use a base_image that has the compiler and headers "
+            "it needs, then freeze again",
         )
     missing = _NO_DISTRIBUTION.search(text)
     if missing:

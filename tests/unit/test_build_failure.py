@@ -60,6 +60,9 @@ def test_a_retry_that_then_got_through_does_not_hide_the_real_cause():
     error = explain([RETRY, *SETUP_PY])
     assert error.message.startswith("package pycrypto failed to build from source")
     assert "Python 3.11, base:1" in error.message
+    # Only what the config can say: it has no key for system packages.
+    assert "use a base_image that has the compiler" in error.hint
+    assert "system_packages" not in error.hint
 
 
 @pytest.mark.parametrize(
