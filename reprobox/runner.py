@@ -621,11 +621,19 @@ class _PendingStart:
 class _DeferredSignals:
     """Hold SIGINT/SIGTERM/SIGHUP/SIGQUIT for a while, then act on one that came."""
 
-    def __init__(self):
+    def __init__(self, restore: dict | None = None):
+        """Hold the signals now; release() puts back restore's handlers (by
+        default, the ones in place now). The swap is atomic: a signal that
+        comes while it is made is held too, never handled the old way."""
         self.caught: int | None = None
-        self.previous = {sig: signal.getsignal(sig) for sig in _HELD}
-        for sig in _HELD:
-            signal.signal(sig, self._note)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        try:
+            self.previous = {sig: signal.getsignal(sig) for sig in _HELD}
+            self.previous.update(restore or {})
+            for sig in _HELD:
+                signal.signal(sig, self._note)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _note(self, signum, frame) -> None:
         self.caught = self.caught or signum
@@ -636,8 +644,8 @@ class _DeferredSignals:
         return self.caught
 
 
-def _defer_signals() -> _DeferredSignals:
-    return _DeferredSignals()
+def _defer_signals(restore: dict | None = None) -> _DeferredSignals:
+    return _DeferredSignals(restore)
 
 
 def _hold_signals() -> dict:
@@ -869,6 +877,7 @@ def _run_locked(
     log_lines: list[str] = []
     previous = {sig: signal.getsignal(sig) for sig in _STOPPING}
     in_main = threading.current_thread() is threading.main_thread()
+    deferred: _DeferredSignals | None = None
 
     def on_term(signum, frame):
         raise _Stop()
@@ -907,6 +916,12 @@ def _run_locked(
         exit_code = int(result.get("StatusCode", -1))
         container.reload()
         oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        # Training is over: from here to the final record, a signal must not
+        # leave the record "running" with its lock gone (removing the
+        # container, hashing large data files and giving the folder back take
+        # a while), so a signal waits until the record is written, then stops
+        # reprobox (and any runs still to come).
+        deferred = _defer_signals(restore=previous) if in_main else None
     except BaseException as exc:
         if log_copy is not None:
             os.close(log_copy)
@@ -965,9 +980,14 @@ def _run_locked(
     finally:
         with _active_lock:
             _active.pop(run_id, None)
-        if container is not None:
-            remove_container(container)
-        if in_main:
+        try:
+            if container is not None:
+                remove_container(container)
+        except BaseException:
+            if deferred is not None:
+                deferred.release()
+            raise
+        if in_main and deferred is None:
             _release_signals(previous)
 
     error = None
@@ -989,11 +1009,6 @@ def _run_locked(
             + _write_denied_hint(log_lines),
             "log_tail": tail_text(log_lines),
         }
-    # The container is done: from here to the final record, a signal must not
-    # leave the record "running" with its lock gone (hashing large data files
-    # and giving the folder back take a while), so a signal waits until it is
-    # written, then stops reprobox (and any runs still to come).
-    deferred = _defer_signals() if in_main else None
     try:
         _finish(
             record, run_dir, started, status=status, exit_code=exit_code, error=error

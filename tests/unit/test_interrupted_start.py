@@ -226,3 +226,50 @@ def test_a_new_run_lock_is_never_seen_unlocked(tmp_path):
         assert sorted(p.name for p in runs.iterdir()) == [lock.name]  # no temp name
     finally:
         os.close(fd)
+
+
+class FinishedContainer(FakeContainer):
+    attrs = {"State": {"OOMKilled": False}}
+
+    def wait(self):
+        return {"StatusCode": 0}
+
+    def reload(self):
+        pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
+def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
+    tmp_path, monkeypatch, signum
+):
+    # brkE 1: it raised out of the cleanup as a traceback, the record left
+    # "running" with its lock gone.
+    removed = []
+
+    def remove_container(container):
+        os.kill(os.getpid(), signum)
+        time.sleep(0.2)  # the signal lands here, mid-removal
+        removed.append(container)
+
+    monkeypatch.setattr(runner, "start_container", lambda e, s: FinishedContainer())
+    monkeypatch.setattr(runner, "remove_container", remove_container)
+    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    target = RunTarget(project="p", runs_dir=tmp_path / "runs")
+    before = signal.getsignal(signum)
+    with pytest.raises(Interrupted) as caught:
+        run_in_container(
+            target,
+            FakeEngine(),
+            image_ref="reprobox/p:0",
+            image_id="sha256:" + "1" * 64,
+            manifest=MANIFEST,
+            manifest_sha256="0" * 64,
+            opts=RunOptions(),
+        )
+    assert len(removed) == 1
+    [record] = caught.value.records
+    assert record["status"] == "succeeded"
+    on_disk = tmp_path / "runs" / record["run_id"] / "record.json"
+    assert json.loads(on_disk.read_text())["status"] == "succeeded"
+    assert signal.getsignal(signum) == before  # handlers are put back
