@@ -239,6 +239,8 @@ def looks_secret(name: str, value: str | None = None) -> bool:
             or _SECRET_VALUES.search(value)
             or _AWS_SECRET.match(value)
             or _holds_secret_setting(value)
+            # Arguments kept in a variable: EXTRA_ARGS="--password X".
+            or (len(value.split()) > 1 and command_holds_secret(value.split()))
         )
     )
 

@@ -290,3 +290,19 @@ def test_machine_variables_are_not_frozen(tmp_path, name):
 )
 def test_secret_words_run_together_with_others_are_caught(name, secret):
     assert looks_secret(name, "plain-value") is secret
+
+
+@pytest.mark.parametrize(
+    "value, secret",
+    [
+        ("--password SEKRET", True),
+        ("train.py --token X", True),
+        ("--wandb-key X", True),
+        ("--password=X", True),
+        ("--lr 0.1 --epochs 3", False),
+        ("--key-column id --sort-key ts", False),
+        ("-O2 -march=native", False),
+    ],
+)
+def test_arguments_kept_in_a_variable_are_read_like_a_command(value, secret):
+    assert looks_secret("EXTRA_ARGS", value) is secret
