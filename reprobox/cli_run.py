@@ -71,6 +71,11 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                 hint="environment values must be one line; put longer settings "
                 "in a data file and pass its name",
             )
+        if name in env and env[name] != value:
+            raise InputError(
+                f"--env {name} is given twice, with two values",
+                hint="give each variable once",
+            )
         env[name] = value
     return env
 

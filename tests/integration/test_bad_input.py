@@ -692,6 +692,13 @@ CASES = [
         "one line",
     ),
     Case(
+        "env-given-twice",
+        (*RUN, "--env", "A=1", "--env", "A=2"),
+        EXIT_USAGE,
+        ("--env A", "twice"),
+        "once",
+    ),
+    Case(
         "env-reprobox-own",
         (*RUN, "--env", "REPROBOX_OUT=/x"),
         EXIT_USAGE,
