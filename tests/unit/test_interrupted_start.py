@@ -23,6 +23,19 @@ MANIFEST = {
 }
 
 
+def run_once(target: RunTarget) -> dict:
+    """Run the fake project's command once on the fake engine."""
+    return run_in_container(
+        target,
+        FakeEngine(),
+        image_ref="reprobox/p:0",
+        image_id="sha256:" + "1" * 64,
+        manifest=MANIFEST,
+        manifest_sha256="0" * 64,
+        opts=RunOptions(),
+    )
+
+
 class FakeContainer:
     id = "c" * 64
 
@@ -64,15 +77,7 @@ def test_sigint_during_create_waits_for_the_container_and_removes_it(
     timer.start()
     try:
         with pytest.raises(Interrupted) as caught:
-            run_in_container(
-                target,
-                FakeEngine(),
-                image_ref="reprobox/p:0",
-                image_id="sha256:" + "1" * 64,
-                manifest=MANIFEST,
-                manifest_sha256="0" * 64,
-                opts=RunOptions(),
-            )
+            run_once(target)
     finally:
         timer.cancel()
 
@@ -93,15 +98,7 @@ def test_a_cancelled_batch_removes_a_container_that_was_being_created(
 
     def work():
         try:
-            run_in_container(
-                target,
-                FakeEngine(),
-                image_ref="reprobox/p:0",
-                image_id="sha256:" + "1" * 64,
-                manifest=MANIFEST,
-                manifest_sha256="0" * 64,
-                opts=RunOptions(),
-            )
+            run_once(target)
         except BaseException as exc:  # noqa: BLE001 - the test looks at it
             errors.append(exc)
 
@@ -126,15 +123,7 @@ def test_a_signal_before_the_record_exists_leaves_no_run_folder(tmp_path, monkey
     monkeypatch.setattr(runner, "image_layers_digest", interrupted)
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(KeyboardInterrupt):
-        run_in_container(
-            target,
-            FakeEngine(),
-            image_ref="reprobox/p:0",
-            image_id="sha256:" + "1" * 64,
-            manifest=MANIFEST,
-            manifest_sha256="0" * 64,
-            opts=RunOptions(),
-        )
+        run_once(target)
     assert [p.name for p in (tmp_path / "runs").iterdir()] == []  # no folder, no lock
 
 
@@ -162,15 +151,7 @@ def test_a_signal_after_the_container_ended_still_closes_the_record(
     monkeypatch.setattr(runner, "_data_changed_during", slow_hash)
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(Interrupted, match="succeeded, then reprobox was interrupted"):
-        run_in_container(
-            target,
-            FakeEngine(),
-            image_ref="reprobox/p:0",
-            image_id="sha256:" + "1" * 64,
-            manifest=MANIFEST,
-            manifest_sha256="0" * 64,
-            opts=RunOptions(),
-        )
+        run_once(target)
     [run_dir] = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "record.json").read_text())["status"] == "succeeded"
 
@@ -258,15 +239,7 @@ def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     before = signal.getsignal(signum)
     with pytest.raises(Interrupted) as caught:
-        run_in_container(
-            target,
-            FakeEngine(),
-            image_ref="reprobox/p:0",
-            image_id="sha256:" + "1" * 64,
-            manifest=MANIFEST,
-            manifest_sha256="0" * 64,
-            opts=RunOptions(),
-        )
+        run_once(target)
     assert len(removed) == 1
     [record] = caught.value.records
     assert record["status"] == "succeeded"
