@@ -1098,7 +1098,7 @@ CASES = [
         ("report", "{p}/.reprobox/runs", "-o", "{p}/.reprobox/runs/{run}/record.json"),
         EXIT_USAGE,
         ("--output", "record.json", "reprobox will not replace it"),
-        "name an .html file",
+        "name a new file",
         setup=lambda p, ctx: second_record(p),
     ),
     Case(
