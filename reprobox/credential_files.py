@@ -139,6 +139,18 @@ def _credential_text(data: bytes) -> bool:
         or _xml_with_secret(text)
         or _every_line(text, _GIT_CREDENTIAL, comments=False)
         or _every_line(text, _PGPASS_LINE, comments=True)
+        or _bare_token(text)
+    )
+
+
+def _bare_token(text: str) -> bool:
+    """Tell whether the file is one token of a published format and nothing
+    else, as Hugging Face's token file and many CLIs' key files are."""
+    word = text.strip()
+    return (
+        0 < len(word) <= 4096
+        and not any(ch.isspace() for ch in word)
+        and looks_secret("", word)
     )
 
 

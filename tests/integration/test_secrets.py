@@ -405,6 +405,7 @@ def test_container_is_locked_down(planted, cli, docker_client):
 # secret: they must stay out by what they hold (or, for the hard link, by
 # being the same file as .env).
 PLANTED_COPIES = {
+    "hf-token-copy": "{hf}\n",
     ".env": "API_KEY={dot}\n",
     "env_backup.txt": "API_KEY={dot}\n",
     ".netrc": "machine y password {netrc}\n",
@@ -465,9 +466,10 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         for key in (
             *("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak", "jsonpw"),
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
-            *("npm", "compose", "jsonc", "maven", "utf16"),
+            *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
         )
     }
+    tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
     # A Docker config holds base64 of user:password.
     login = f"u:BBSECRETdocker{secrets.token_hex(6)}"
     tokens["dockerauth"] = base64.b64encode(login.encode()).decode()

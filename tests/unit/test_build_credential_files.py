@@ -484,3 +484,21 @@ def test_lines_that_only_look_like_a_credential_store_go_in(tmp_path):
     assert project_files(load_config(root)) == sorted(
         [*ORDINARY_LINE_FILES, "train.py"]
     )
+
+
+@pytest.mark.parametrize(
+    "content, secret",
+    [
+        ("hf_" + "a1B2" * 8 + "\n", True),  # Hugging Face's token file, copied
+        ("sk-ant-api03-" + "x9" * 20, True),
+        ("ghp_" + "Z" * 36 + "\n", True),
+        ("AKIAABCDEFGHIJKLMNOP\n", True),
+        ("0123456789abcdef\n", False),  # a hash or an id, not a published format
+        ("model-v3.ckpt\n", False),
+        ("hf_ is the prefix of a token\n", False),  # prose about one
+    ],
+)
+def test_a_file_holding_one_bare_token_stays_out(tmp_path, content, secret):
+    root = project(tmp_path)
+    (root / "token.txt").write_text(content)
+    assert ("token.txt" in project_files(load_config(root))) is not secret
