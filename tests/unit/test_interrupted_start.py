@@ -209,19 +209,9 @@ def test_a_new_run_lock_is_never_seen_unlocked(tmp_path):
         os.close(fd)
 
 
-class FinishedContainer(FakeContainer):
-    attrs = {"State": {"OOMKilled": False}}
-
-    def wait(self):
-        return {"StatusCode": 0}
-
-    def reload(self):
-        pass
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGQUIT])
 def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
-    tmp_path, monkeypatch, signum
+    tmp_path, slow_engine, monkeypatch, signum
 ):
     # brkE 1: it raised out of the cleanup as a traceback, the record left
     # "running" with its lock gone.
@@ -232,10 +222,8 @@ def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
         time.sleep(0.2)  # the signal lands here, mid-removal
         removed.append(container)
 
-    monkeypatch.setattr(runner, "start_container", lambda e, s: FinishedContainer())
+    monkeypatch.setattr(runner, "start_container", lambda e, s: ExitedContainer())
     monkeypatch.setattr(runner, "remove_container", remove_container)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     before = signal.getsignal(signum)
     with pytest.raises(Interrupted) as caught:
