@@ -53,3 +53,32 @@ def write_project(
 def make_project() -> Callable[..., Path]:
     """Return the factory make_project(tmp_path, toml_text, files) -> project folder."""
     return write_project
+
+
+SIX_LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
+
+
+@pytest.fixture
+def six_project(tmp_path, monkeypatch) -> Path:
+    """A project needing six on the local base, with resolving faked: the lock
+    is SIX_LOCK, so freeze runs without an index."""
+    from reprobox import freeze as freeze_module
+    from reprobox.lock import LockResult
+
+    monkeypatch.setattr(
+        freeze_module,
+        "resolve_lock",
+        lambda lines, **kw: LockResult(
+            text=SIX_LOCK,
+            pins={"six": "1.17.0"},
+            warnings=(),
+            needs_git=False,
+            resolver="fake 1",
+        ),
+    )
+    (tmp_path / "reprobox.toml").write_text(
+        'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    return tmp_path

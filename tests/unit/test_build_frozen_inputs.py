@@ -9,35 +9,17 @@ from pathlib import Path
 import pytest
 
 from reprobox import build as build_module
-from reprobox import freeze as freeze_module
 from reprobox.build import build_project, check_frozen_inputs
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, write_frozen
-from reprobox.lock import LockResult
 
-LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 
 @pytest.fixture
-def frozen(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        freeze_module,
-        "resolve_lock",
-        lambda lines, **kw: LockResult(
-            text=LOCK,
-            pins={"six": "1.17.0"},
-            warnings=(),
-            needs_git=False,
-            resolver="fake 1",
-        ),
-    )
-    (tmp_path / "reprobox.toml").write_text(
-        'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
-    )
-    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
+def frozen(six_project):
+    tmp_path = six_project
     ca = tmp_path.parent / f"{tmp_path.name}-ca.pem"
     ca.write_text(CA)
     return tmp_path, ca

@@ -396,29 +396,11 @@ def test_engine_error_is_not_swallowed_by_the_fallback_when_not_the_pull():
 
 
 @pytest.fixture
-def frozen_project(tmp_path, monkeypatch):
-    from reprobox import freeze as freeze_module
+def frozen_project(six_project):
     from reprobox.config import load_config
     from reprobox.freeze import freeze_project, write_frozen
-    from reprobox.lock import LockResult
 
-    lock = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
-    monkeypatch.setattr(
-        freeze_module,
-        "resolve_lock",
-        lambda lines, **kw: LockResult(
-            text=lock,
-            pins={"six": "1.17.0"},
-            warnings=(),
-            needs_git=False,
-            resolver="fake 1",
-        ),
-    )
-    (tmp_path / "reprobox.toml").write_text(
-        'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
-    )
-    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
+    tmp_path = six_project
     cfg = load_config(tmp_path)
     write_frozen(cfg, freeze_project(cfg, environ={}))
     return cfg
