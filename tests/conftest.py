@@ -59,23 +59,31 @@ SIX_LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 
 
 @pytest.fixture
-def six_project(tmp_path, monkeypatch) -> Path:
-    """A project needing six on the local base, with resolving faked: the lock
-    is SIX_LOCK, so freeze runs without an index."""
+def fake_lock(monkeypatch) -> list[list[str]]:
+    """Fake the resolver: every freeze locks SIX_LOCK. Returns the requirement
+    lines each call was asked to lock."""
     from reprobox import freeze as freeze_module
     from reprobox.lock import LockResult
 
-    monkeypatch.setattr(
-        freeze_module,
-        "resolve_lock",
-        lambda lines, **kw: LockResult(
+    asked: list[list[str]] = []
+
+    def resolve(lines, **kwargs):
+        asked.append(list(lines))
+        return LockResult(
             text=SIX_LOCK,
             pins={"six": "1.17.0"},
             warnings=(),
             needs_git=False,
             resolver="fake 1",
-        ),
-    )
+        )
+
+    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+    return asked
+
+
+@pytest.fixture
+def six_project(tmp_path, fake_lock) -> Path:
+    """A project needing six on the local base, frozen with fake_lock."""
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\nbase_image = "reprobox-base:bookworm-py3.11"\n'
     )

@@ -6,16 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import freeze as freeze_module
 from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, resolve_ca_cert
-from reprobox.lock import LockResult
 
 DIGEST = "sha256:" + "0" * 64
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 
 
 def project(tmp_path: Path, extra: str = "") -> Path:
@@ -23,14 +20,6 @@ def project(tmp_path: Path, extra: str = "") -> Path:
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
     (tmp_path / "train.py").write_text("print(1)\n")
     return tmp_path
-
-
-@pytest.fixture
-def fake_lock(monkeypatch):
-    def resolve(lines, **kwargs):
-        return LockResult(LOCK, {"six": "1.17.0"}, (), False, "fake 1")
-
-    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
 
 
 @pytest.mark.parametrize(

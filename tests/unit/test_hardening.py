@@ -8,19 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import freeze as freeze_module
 from reprobox.atomic import atomic_write_text
 from reprobox.build import build_project, project_files
 from reprobox.config import load_config
 from reprobox.envvars import looks_secret
 from reprobox.errors import ConfigError, InputError, LockError
 from reprobox.freeze import freeze_project, write_frozen
-from reprobox.lock import LockResult
 from reprobox.lock.indexes import redact_text
 from reprobox.runner import read_script_metrics
 from reprobox.share import check_registry
-
-LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 
 
 def project(tmp_path: Path, extra: str = "", command: str = "python train.py") -> Path:
@@ -30,20 +26,6 @@ def project(tmp_path: Path, extra: str = "", command: str = "python train.py") -
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
     (tmp_path / "train.py").write_text("print(1)\n")
     return tmp_path
-
-
-@pytest.fixture
-def fake_lock(monkeypatch):
-    def resolve(lines, **kwargs):
-        return LockResult(
-            text=LOCK,
-            pins={"six": "1.17.0"},
-            warnings=(),
-            needs_git=False,
-            resolver="fake 1",
-        )
-
-    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
 
 
 def test_writing_never_replaces_a_device_or_a_folder(tmp_path):
@@ -206,20 +188,13 @@ def test_requirements_include_outside_the_project_is_refused(
     assert "copy the file into the project" in err.value.hint
 
 
-def test_requirements_include_inside_the_project_is_read(tmp_path, monkeypatch):
-    asked = []
-
-    def resolve(lines, **kwargs):
-        asked.append(list(lines))
-        return LockResult(LOCK, {"six": "1.17.0"}, (), False, "fake 1")
-
-    monkeypatch.setattr(freeze_module, "resolve_lock", resolve)
+def test_requirements_include_inside_the_project_is_read(tmp_path, fake_lock):
     root = project(tmp_path)
     (root / "reqs").mkdir()
     (root / "reqs" / "base.txt").write_text("six==1.17.0\n")
     (root / "requirements.txt").write_text("-r reqs/base.txt\n")
     freeze_project(load_config(root), environ={})
-    assert asked == [["six==1.17.0"]]
+    assert fake_lock == [["six==1.17.0"]]
 
 
 def test_a_pass_env_value_with_a_line_break_names_the_variable(tmp_path, fake_lock):
