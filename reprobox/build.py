@@ -711,7 +711,7 @@ def build_project(
             )
         except BuildError as exc:
             explained = explain_build_failure(
-                exc.lines,
+                exc.build_log,
                 config=cfg.source.name,
                 base_image=base,
                 python=str(frozen.manifest.get("python", cfg.python)),
@@ -719,7 +719,7 @@ def build_project(
             )
             if explained is None:
                 raise
-            explained.build_log = exc.lines
+            explained.build_log = exc.build_log
             raise explained from None
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)
 

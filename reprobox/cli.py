@@ -335,8 +335,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
             on_note=lambda note: warn(note),
         )
     except ReproboxError as exc:
-        lines = exc.lines if isinstance(exc, BuildError) else None
-        lines = getattr(exc, "build_log", lines)
+        lines = exc.build_log
         if lines is None:
             raise
         # pip echoes index URLs, and hides only their passwords: a token in a

@@ -397,7 +397,7 @@ def build_image(
                 for line in lines[-25:]
                 if not _ECHOED_RUN.match(line)
             ),
-            lines=tuple(lines),
+            build_log=tuple(lines),
         )
     return image_id(engine, tag)
 

@@ -24,6 +24,9 @@ class ReproboxError(Exception):
     """Base class: a message a user can act on, and an exit code."""
 
     exit_code = EXIT_USAGE
+    # The whole log of the image build this error ended, when it ended one:
+    # the CLI keeps it in .reprobox/build.log.
+    build_log: tuple[str, ...] | None = None
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)
@@ -74,12 +77,12 @@ class BuildError(EngineError):
         *,
         step: str | None = None,
         log_tail: str = "",
-        lines: tuple[str, ...] = (),
+        build_log: tuple[str, ...] = (),
     ):
         super().__init__(message)
         self.step = step
         self.log_tail = log_tail
-        self.lines = lines  # the whole build log, for the cause and .reprobox/
+        self.build_log = build_log
 
     def __str__(self) -> str:
         out = self.message

@@ -37,7 +37,7 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     def failing_build(cfg, engine, *, secrets, force, on_line, on_note):
         on_line(line)
         raise BuildError(
-            f"build failed near {TOKEN}", step="pip", log_tail=line, lines=(line,)
+            f"build failed near {TOKEN}", step="pip", log_tail=line, build_log=(line,)
         )
 
     monkeypatch.setattr(build_module, "build_project", failing_build)
