@@ -48,7 +48,7 @@ _ENCOUNTERED = re.compile(r"Encountered error while trying to install package")
 _ARROW = re.compile(r"^\s*╰─>\s*(\S+)\s*$")
 
 
-def step_output(lines: Sequence[str]) -> list[str]:
+def _step_output(lines: Sequence[str]) -> list[str]:
     """Return the build log's lines without BuildKit's step and time prefix."""
     return [_PREFIX.sub("", line) for line in lines]
 
@@ -67,7 +67,7 @@ def explain_build_failure(
     build started from; loopback_indexes are the config keys of indexes that
     sit on this machine's loopback, which no build container can reach.
     """
-    out = step_output(lines)
+    out = _step_output(lines)
     text = "\n".join(out)
     if _NO_PYTHON.search(text):
         return InputError(

@@ -644,10 +644,6 @@ class _DeferredSignals:
         return self.caught
 
 
-def _defer_signals(restore: dict | None = None) -> _DeferredSignals:
-    return _DeferredSignals(restore)
-
-
 def _hold_signals() -> dict:
     previous = {sig: signal.getsignal(sig) for sig in _HELD}
     for sig in _HELD:
@@ -921,7 +917,7 @@ def _run_locked(
         # container, hashing large data files and giving the folder back take
         # a while), so a signal waits until the record is written, then stops
         # reprobox (and any runs still to come).
-        deferred = _defer_signals(restore=previous) if in_main else None
+        deferred = _DeferredSignals(restore=previous) if in_main else None
     except BaseException as exc:
         if log_copy is not None:
             os.close(log_copy)
