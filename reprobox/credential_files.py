@@ -16,6 +16,7 @@ import re
 import stat
 from pathlib import Path
 
+from reprobox.credential_settings import literal_secret, settings_with_secret
 from reprobox.envvars import looks_secret, secret_setting_name
 
 # Text that only a private key file holds, looked for anywhere in a file.
@@ -47,22 +48,6 @@ _GOOGLE_KEY_TYPE = re.compile(r'"type"\s*:\s*"(?:service_account|authorized_user
 _GOOGLE_KEY_SECRET = re.compile(
     r'"(?:private_key|refresh_token|client_secret)"\s*:\s*"[^"\s]'
 )
-# dotenv: NAME=value, "export" allowed, no space before the "=".
-_DOTENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)=(.*)")
-# INI, YAML, TOML and the like: name = value, name: value, "name": value.
-_SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
-# npm's per-registry login: //host/path/:_authToken=X, _auth= or _password=.
-_NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
-# A YAML list item: "- x".
-_LIST_ITEM = re.compile(r"-\s+(\S.*)")
-# Lines of such files that set nothing: [section], ---, a list item, "name:".
-_STRUCTURE_LINE = re.compile(r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:")
-# A reference to a value kept elsewhere: ${NAME}, $NAME, %(name)s, {{ name }},
-# or a placeholder such as <your key here>.
-_REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
-# An unquoted value that is code or structure: f(x), env["X"], [a, b], {a: b},
-# and YAML's | and > block markers.
-_CODE = re.compile(r"[A-Za-z_][\w.]*\s*[(\[]|[\[{|>]")
 _LINE = re.compile(r"[^\r\n]+")
 # git's credential store: each line a URL with user and password.
 _GIT_CREDENTIAL = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/:@]*:[^\s/@]+@[^\s@]+", re.I)
@@ -90,9 +75,6 @@ _XML_TEXT_ELEMENT = re.compile(
 _JSON_DEPTH = 8
 # A JSON key that names a setting (not a package, path or sentence).
 _JSON_NAME = re.compile(r"[A-Za-z_][\w.-]*")
-# A vocabulary's special token in brackets, as tokenizers spell them: [IMG].
-_SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_|]+\]")
-_NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
 
 
 def holds_credentials(path: Path) -> bool:
@@ -134,7 +116,7 @@ def _credential_text(data: bytes) -> bool:
     return (
         bool(_NETRC_START.match(text) and _NETRC_PASSWORD.search(text))
         or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
-        or _settings_with_secret(text)
+        or settings_with_secret(text)
         or _json_with_secret(text)
         or _xml_with_secret(text)
         or _every_line(text, _GIT_CREDENTIAL, comments=False)
@@ -180,71 +162,6 @@ def _bomless_utf16(data: bytes) -> str | None:
     if not low.strip(b"\0") and b"\0" not in high:
         return "utf-16-be"
     return None
-
-
-def _settings_with_secret(text: str) -> bool:
-    """Tell whether text is all settings (dotenv, INI, YAML) and one is a secret.
-
-    Every line must be a setting, a comment or structure: code and prose have
-    other lines, so `password = os.environ["X"]` in train.py or "api_key" in a
-    README is never read as a credential file.
-    """
-    found = False
-    for match in _LINE.finditer(text):  # lazily: most files fail on a first line
-        line = match.group()
-        stripped = line.strip()
-        if npm := _NPM_AUTH_LINE.fullmatch(stripped):
-            # .npmrc: //registry/path/:_authToken=X, a login for one registry.
-            found = found or _written(npm.group(1))
-            continue
-        if not stripped or stripped.startswith(("#", ";", "//")):
-            continue
-        if item := _LIST_ITEM.fullmatch(stripped):
-            # A YAML list item may set a variable: docker compose's
-            # environment list, `- POSTGRES_PASSWORD=X`. Other items set nothing.
-            dotenv = _DOTENV_LINE.fullmatch(_unquoted(item.group(1)))
-            found = found or bool(dotenv and _secret_setting(dotenv.group()))
-            continue
-        verdict = _secret_setting(stripped)
-        if verdict is not None:
-            found = found or verdict
-        elif not (_STRUCTURE_LINE.fullmatch(stripped) or line[:1] in (" ", "\t")):
-            return False  # indented lines continue a value or nest settings
-    return found
-
-
-def _secret_setting(line: str) -> bool | None:
-    """Tell whether a line sets a secret: None when it sets nothing."""
-    if dotenv := _DOTENV_LINE.fullmatch(line):
-        name, value = dotenv.groups()
-        # The variable check: the same names `[env]` refuses.
-        return _written(value) and looks_secret(name, _unquoted(value))
-    if setting := _SETTING_LINE.fullmatch(line):
-        name, value = setting.groups()
-        return _written(value) and (
-            (secret_setting_name(name) and name.lower() != "key")
-            or looks_secret("", _unquoted(value))
-        )
-    return None
-
-
-def _unquoted(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-        return value[1:-1]
-    return value
-
-
-def _written(value: str) -> bool:
-    """Tell whether a setting's value is written out, not code or a reference."""
-    value = value.strip().rstrip(",")
-    quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
-    inner = _unquoted(value)
-    if not inner or inner.lower() in _NO_VALUE:
-        return False
-    if _REFERENCE.search(inner):
-        return False
-    return quoted or not _CODE.match(inner)
 
 
 def _every_line(text: str, shape: re.Pattern[str], comments: bool) -> bool:
@@ -312,7 +229,7 @@ def _xml_with_secret(text: str) -> bool:
         if name.lower() in ("key", "token") or not secret_setting_name(name):
             continue
         cdata, value = element.group(3, 4)
-        if _json_literal(html.unescape(value) if cdata is None else cdata):
+        if literal_secret(html.unescape(value) if cdata is None else cdata):
             return True
     return False
 
@@ -331,7 +248,7 @@ def _docker_config(doc: object) -> bool:
     if doc.get("credsStore") or doc.get("credHelpers"):
         return True
     return any(
-        _json_literal(entry.get(name))
+        literal_secret(entry.get(name))
         for entry in registries
         for name in ("auth", "identitytoken", "registrytoken", "password")
     )
@@ -351,7 +268,7 @@ def _secret_setting_in(doc: object, depth: int) -> bool:
         return False
     for name, value in doc.items():
         if isinstance(value, str):
-            if _json_literal(value) and _secret_json_name(name):
+            if literal_secret(value) and _secret_json_name(name):
                 return True
         elif isinstance(value, (dict, list)):
             if name.lower().endswith("dependencies"):
@@ -371,17 +288,4 @@ def _secret_json_name(name: str) -> bool:
         _JSON_NAME.fullmatch(name)
         and name.lower() != "key"
         and secret_setting_name(name)
-    )
-
-
-def _json_literal(value: object) -> bool:
-    """Tell whether a JSON value is a secret written out, not a stand-in for one."""
-    if not isinstance(value, str):
-        return False
-    value = value.strip()
-    return bool(
-        value
-        and value.lower() not in _NO_VALUE
-        and not _REFERENCE.search(value)
-        and not _SPECIAL_TOKEN.fullmatch(value)
     )
