@@ -4,20 +4,29 @@ A copy of .env or .netrc under any name, a service-account key or an AWS
 credentials file goes into an image as easily as the original; these checks
 read a file's content for the shapes such files have. Private keys are looked
 for in every byte of every file; the text shapes only in files of up to
-TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before.
+TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before. A
+gzipped copy of any of them (secrets.yaml.gz, .env.gz) is read through gzip
+when it is that small and inflates to no more than that.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import html
+import io
 import json
 import re
 import stat
+import zlib
 from pathlib import Path
 
-from reprobox.credential_settings import literal_secret, settings_with_secret
-from reprobox.envvars import looks_secret, secret_setting_name
+from reprobox.credential_settings import (
+    literal_secret,
+    secret_name,
+    settings_with_secret,
+)
+from reprobox.envvars import looks_secret
 
 # Text that only a private key file holds, looked for anywhere in a file.
 _KEY_MARKERS = (
@@ -38,6 +47,7 @@ _CHUNK = 1 << 20
 _UTF16_PROBE = 256
 # Credential files are a few KiB; a file larger than this is data or code.
 TEXT_SCAN_LIMIT = 256 << 10
+_GZIP_MAGIC = b"\x1f\x8b"
 
 # netrc: the first word is an entry ("machine HOST" or "default"), and some
 # entry gives a password.
@@ -109,7 +119,13 @@ def holds_credentials(path: Path) -> bool:
 
 
 def _credential_text(data: bytes) -> bool:
-    """Tell whether a small file's bytes read as a credential file."""
+    """Tell whether a small file's bytes read as a credential file, gzipped or not."""
+    if data.startswith(_GZIP_MAGIC):
+        data = _gunzipped(data)
+        if data is None:
+            return False
+        if any(marker in data for marker in _KEY_MARKERS):
+            return True
     text = _as_text(data[:TEXT_SCAN_LIMIT])
     if text is None:
         return False
@@ -123,6 +139,20 @@ def _credential_text(data: bytes) -> bool:
         or _every_line(text, _PGPASS_LINE, comments=True)
         or _bare_token(text)
     )
+
+
+def _gunzipped(data: bytes) -> bytes | None:
+    """Return what gzip data holds, or None if damaged or over TEXT_SCAN_LIMIT.
+
+    No more than the limit is ever inflated: a small file that inflates to
+    gigabytes costs what a credential file does.
+    """
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            plain = fh.read(TEXT_SCAN_LIMIT + 1)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return plain if len(plain) <= TEXT_SCAN_LIMIT else None
 
 
 def _bare_token(text: str) -> bool:
@@ -226,7 +256,7 @@ def _xml_with_secret(text: str) -> bool:
         return False
     for element in _XML_TEXT_ELEMENT.finditer(text):
         name = element.group(2)
-        if name.lower() in ("key", "token") or not secret_setting_name(name):
+        if name.lower() == "token" or not secret_name(name):
             continue
         cdata, value = element.group(3, 4)
         if literal_secret(html.unescape(value) if cdata is None else cdata):
@@ -284,8 +314,4 @@ def _secret_json_name(name: str) -> bool:
 
     Cached: a data file repeats the same few keys thousands of times.
     """
-    return bool(
-        _JSON_NAME.fullmatch(name)
-        and name.lower() != "key"
-        and secret_setting_name(name)
-    )
+    return bool(_JSON_NAME.fullmatch(name) and secret_name(name))

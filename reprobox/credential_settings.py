@@ -1,8 +1,11 @@
-"""Settings files (dotenv, INI, YAML, TOML) that write out a secret.
+"""Settings files (dotenv, INI, YAML, TOML, .properties) that write out a secret.
 
 A settings file is one made only of settings, comments and structure: code and
 prose have other lines. Such a file holds a credential when one of its settings
 gives a secret's name a value written out, not a reference to one kept elsewhere.
+A value counts wherever the format puts it: after the name, on the indented
+lines below it, or inside an inline table; and so does a variable set in a
+list, as docker compose and Kubernetes write them.
 """
 
 from __future__ import annotations
@@ -12,15 +15,28 @@ import re
 from reprobox.envvars import looks_secret, secret_setting_name
 
 # dotenv: NAME=value, "export" allowed, no space before the "=".
-_DOTENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)=(.*)")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_DOTENV_LINE = re.compile(rf"(?:export\s+)?({_VARIABLE.pattern})=(.*)")
 # INI, YAML, TOML and the like: name = value, name: value, "name": value.
 _SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
+# Java .properties may part a name from its value with blanks alone. Read so
+# only for a dotted name (db.password s3cr3t), as those files name their keys:
+# "word rest" is also every line of prose or of a word list.
+_PROPERTIES_LINE = re.compile(r"([A-Za-z_][\w-]*(?:\.[\w-]+)+)[ \t]+(\S.*)")
 # npm's per-registry login: //host/path/:_authToken=X, _auth= or _password=.
 _NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
 # A YAML list item: "- x".
 _LIST_ITEM = re.compile(r"-\s+(\S.*)")
 # Lines of such files that set nothing: [section], ---, a list item, "name:".
 _STRUCTURE_LINE = re.compile(r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:")
+# A value given on the indented lines below its name: nothing after the name,
+# or YAML's block marker, | or >, with its chomping and indentation signs.
+_VALUE_BELOW = re.compile(r"(?:[|>](?:[-+]?[1-9]?|[1-9][-+]))?(?:\s+#.*)?")
+# A value that is a table of settings: TOML's inline table, { password = "x" },
+# and YAML's flow mapping, {token: x}.
+_INLINE_TABLE = re.compile(r"\{(.*)\}")
+# What an inline table's commas are told apart from: strings and brackets.
+_TABLE_PART = re.compile(r""""(?:[^"\\]|\\.)*"|'[^']*'|[{\[(]|[}\])]|,""")
 # A reference to a value kept elsewhere: ${NAME}, $NAME, %(name)s, {{ name }},
 # or a placeholder such as <your key here>.
 _REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
@@ -31,6 +47,9 @@ _LINE = re.compile(r"[^\r\n]+")
 # A vocabulary's special token in brackets, as tokenizers spell them: [IMG].
 _SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_|]+\]")
 _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
+# A secret's name as an option (--key X) that, alone as a file's key, names a
+# dictionary's key as often as a secret.
+_BARE_NAMES = frozenset(("key",))
 
 
 def settings_with_secret(text: str) -> bool:
@@ -40,43 +59,161 @@ def settings_with_secret(text: str) -> bool:
     other lines, so `password = os.environ["X"]` in train.py or "api_key" in a
     README is never read as a credential file.
     """
-    found = False
+    reader = _SettingsReader()
     for match in _LINE.finditer(text):  # lazily: most files fail on a first line
-        line = match.group()
+        if not reader.read(match.group()):
+            return False
+    return reader.found
+
+
+def secret_name(name: str) -> bool:
+    """Tell whether a settings file's key names a secret (a bare key aside)."""
+    return name.lower() not in _BARE_NAMES and secret_setting_name(name)
+
+
+def literal_secret(value: object) -> bool:
+    """Tell whether a literal value (JSON, XML text, a YAML block) is a secret
+    written out, not a stand-in for one."""
+    if not isinstance(value, str):
+        return False
+    value = value.strip()
+    return bool(
+        value
+        and value.lower() not in _NO_VALUE
+        and not _REFERENCE.search(value)
+        and not _SPECIAL_TOKEN.fullmatch(value)
+    )
+
+
+class _SettingsReader:
+    """Read a settings file a line at a time, keeping what a line leaves open."""
+
+    def __init__(self) -> None:
+        self.found = False
+        # A setting whose value is on the lines below: its column, its name,
+        # whether that is a variable's name, and whether | or > opened a block.
+        self._below: tuple[int, str, bool, bool] | None = None
+        # The list item being read, whose keys stand at one column: Kubernetes
+        # sets a variable with `- name: X` and `value: Y`, in either order.
+        self._item_column = -1
+        self._item: dict[str, str] = {}
+
+    def read(self, line: str) -> bool:
+        """Take one line; False when it is code or prose, so no settings file."""
         stripped = line.strip()
         if npm := _NPM_AUTH_LINE.fullmatch(stripped):
             # .npmrc: //registry/path/:_authToken=X, a login for one registry.
-            found = found or _written(npm.group(1))
-            continue
+            self.found = self.found or _written(npm.group(1))
+            return True
         if not stripped or stripped.startswith(("#", ";", "//")):
-            continue
+            return True
+        column = len(line) - len(line.lstrip())
+        below, self._below = self._below, None
+        if below and column > below[0] and self._value_below(stripped, *below[1:]):
+            return True
         if item := _LIST_ITEM.fullmatch(stripped):
-            # A YAML list item may set a variable: docker compose's
-            # environment list, `- POSTGRES_PASSWORD=X`. Other items set nothing.
-            dotenv = _DOTENV_LINE.fullmatch(_unquoted(item.group(1)))
-            found = found or bool(dotenv and _secret_setting(dotenv.group()))
-            continue
-        verdict = _secret_setting(stripped)
-        if verdict is not None:
-            found = found or verdict
-        elif not (_STRUCTURE_LINE.fullmatch(stripped) or line[:1] in (" ", "\t")):
-            return False  # indented lines continue a value or nest settings
-    return found
+            self._item_column, self._item = column + item.start(1), {}
+            # docker compose's environment list: `- POSTGRES_PASSWORD=X`. An
+            # item's first key is read only as Kubernetes' `- name: X`, since
+            # Markdown lists such as `- token: refresh fixed` are prose.
+            if dotenv := _DOTENV_LINE.fullmatch(_unquoted(item.group(1))):
+                self._judge(dotenv.group(1), dotenv.group(2), variable=True)
+            elif setting := _SETTING_LINE.fullmatch(item.group(1)):
+                self._item_field(*setting.groups())
+            return True
+        if column < self._item_column:
+            self._item_column, self._item = -1, {}
+        if self._setting(stripped, column):
+            return True
+        # Indented lines continue a value or nest settings.
+        return bool(_STRUCTURE_LINE.fullmatch(stripped)) or line[:1] in (" ", "\t")
+
+    def _setting(self, text: str, column: int) -> bool:
+        """Judge text if it is a setting; tell whether it was one."""
+        if dotenv := _DOTENV_LINE.fullmatch(text):
+            (name, value), variable = dotenv.groups(), True
+        elif setting := _SETTING_LINE.fullmatch(text):
+            (name, value), variable = setting.groups(), False
+        elif properties := _PROPERTIES_LINE.fullmatch(text):
+            name, value = properties.groups()
+            # Prose after a dotted word has blanks; a secret here has none.
+            if not any(ch.isspace() for ch in value.strip()):
+                self._judge(name, value)
+            return True
+        else:
+            return False
+        if column == self._item_column and not variable:
+            self._item_field(name, value)
+        if _VALUE_BELOW.fullmatch(value):
+            self._below = (column, name, variable, value[:1] in ("|", ">"))
+        else:
+            self._judge(name, value, variable=variable)
+        return True
+
+    def _item_field(self, name: str, value: str) -> None:
+        """Keep a list item's name or value; judge the variable once both are."""
+        if name not in ("name", "value"):
+            return
+        self._item[name] = value
+        env_name = _unquoted(self._item.get("name", ""))
+        if "value" in self._item and _VARIABLE.fullmatch(env_name):
+            self._judge(env_name, self._item["value"], variable=True)
+
+    def _value_below(self, text: str, name: str, variable: bool, block: bool) -> bool:
+        """Judge the line below a name as its value; False if it is not one."""
+        if block:  # a block scalar's lines are its value, whatever they hold
+            self._judge(name, text, variable, literal=True)
+            return True
+        if _LIST_ITEM.fullmatch(text) or _DOTENV_LINE.fullmatch(text):
+            return False  # the name opens a list or a mapping
+        if _SETTING_LINE.fullmatch(text) or _STRUCTURE_LINE.fullmatch(text):
+            return False
+        self._judge(name, text, variable=variable)
+        return True
+
+    def _judge(self, name: str, value: str, variable=False, literal=False) -> None:
+        self.found = self.found or _sets_secret(name, value, variable, literal)
 
 
-def _secret_setting(line: str) -> bool | None:
-    """Tell whether a line sets a secret: None when it sets nothing."""
-    if dotenv := _DOTENV_LINE.fullmatch(line):
-        name, value = dotenv.groups()
-        # The variable check: the same names `[env]` refuses.
-        return _written(value) and looks_secret(name, _unquoted(value))
-    if setting := _SETTING_LINE.fullmatch(line):
-        name, value = setting.groups()
-        return _written(value) and (
-            (secret_setting_name(name) and name.lower() != "key")
-            or looks_secret("", _unquoted(value))
+def _sets_secret(name: str, value: str, variable: bool, literal: bool) -> bool:
+    """Tell whether setting name to value, as written, writes out a secret.
+
+    A variable's name is judged as `[env]` judges it, a setting's by the names
+    settings files keep secrets under; a value shaped like a token is a secret
+    whatever its name, and an inline table is one when a setting in it is.
+    """
+    if literal:
+        written, plain = literal_secret(value), value.strip()
+    elif table := _INLINE_TABLE.fullmatch(value.strip().rstrip(",").rstrip()):
+        return any(
+            (pair := _SETTING_LINE.fullmatch(part.strip()))
+            and _sets_secret(*pair.groups(), variable=False, literal=False)
+            for part in _table_parts(table.group(1))
         )
-    return None
+    else:
+        written, plain = _written(value), _unquoted(value)
+    if not written:
+        return False
+    if variable:
+        return looks_secret(name, plain)
+    return secret_name(name) or looks_secret("", plain)
+
+
+def _table_parts(inner: str) -> list[str]:
+    """Split an inline table's inside at its own commas, not those in a string
+    or in a table or array within it."""
+    parts, start, depth = [], 0, 0
+    for token in _TABLE_PART.finditer(inner):
+        mark = token.group()
+        if mark in ("{", "[", "("):
+            depth += 1
+        elif mark in ("}", "]", ")"):
+            depth -= 1
+        elif mark == "," and depth == 0:
+            parts.append(inner[start : token.start()])
+            start = token.end()
+    parts.append(inner[start:])
+    return parts
 
 
 def _unquoted(value: str) -> str:
@@ -96,17 +233,3 @@ def _written(value: str) -> bool:
     if _REFERENCE.search(inner):
         return False
     return quoted or not _CODE.match(inner)
-
-
-def literal_secret(value: object) -> bool:
-    """Tell whether a literal value (JSON, XML text) is a secret written out, not a
-    stand-in for one."""
-    if not isinstance(value, str):
-        return False
-    value = value.strip()
-    return bool(
-        value
-        and value.lower() not in _NO_VALUE
-        and not _REFERENCE.search(value)
-        and not _SPECIAL_TOKEN.fullmatch(value)
-    )

@@ -448,9 +448,18 @@ PLANTED_COPIES = {
         "<settings><servers><server><id>x</id><username>u</username>"
         "<password>{maven}</password></server></servers></settings>\n"
     ),
+    # Values where the format puts them: an inline table, a YAML block, after
+    # blanks in .properties, a Kubernetes env list item.
+    "db.toml": 'db = {{ host = "h", password = "{toml}" }}\n',
+    "literal.yaml": "db:\n  password: |\n    {yamlblock}\n",
+    "db.properties": "db.url=jdbc:postgresql://h/db\ndb.password {props}\n",
+    "pod.yaml": "env:\n  - name: LOG_LEVEL\n    value: debug\n"
+    "  - name: API_TOKEN\n    value: {k8s}\n",
 }
 # Saved as UTF-16LE without a byte order mark, as some Windows tools do.
 PLANTED_UTF16_COPIES = {"db.ini": "[db]\r\nhost=h\r\npassword={utf16}\r\n"}
+# Gzipped, as a backup of secrets.yaml might be.
+PLANTED_GZIP_COPIES = {"secrets.yaml.gz": "password: {gz}\n"}
 # Ordinary JSON that names secrets without holding one goes in.
 ORDINARY_JSON = {
     "hparams.json": '{"tokenizer": "bert-base", "max_tokens": 512, "key_column": "id"}',
@@ -467,6 +476,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("dot", "netrc", "sa", "sa2", "aws", "yaml", "bak", "jsonpw"),
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
             *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
+            *("toml", "yamlblock", "props", "k8s", "gz"),
         )
     }
     tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
@@ -481,6 +491,12 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         (path / rel).write_text(text.format(**tokens))
     for rel, text in PLANTED_UTF16_COPIES.items():
         (path / rel).write_text(text.format(**tokens), encoding="utf-16-le")
+    gzipped = {
+        rel: gzip.compress(text.format(**tokens).encode(), mtime=0)
+        for rel, text in PLANTED_GZIP_COPIES.items()
+    }
+    for rel, data in gzipped.items():
+        (path / rel).write_bytes(data)
     (path / "hardlink.txt").hardlink_to(path / ".env")
     # Code and prose that only mention secrets go in, as they must.
     (path / "train.py").write_text(
@@ -499,6 +515,8 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     wanted = {token: token.encode() for token in tokens.values()}
     # The UTF-16 copy's secret is found as its file holds it, too.
     wanted["utf16 as saved"] = tokens["utf16"].encode("utf-16-le")
+    # A gzipped copy would sit in a layer as the bytes written, not its text.
+    wanted |= {f"{rel} as saved": data for rel, data in gzipped.items()}
     found, searched = saved_image_hits(docker_client, image.id, wanted)
     history = subprocess.run(
         ["docker", "history", "--no-trunc", image.id], capture_output=True, check=True
@@ -516,7 +534,8 @@ def test_copies_of_credential_files_stay_out_of_the_image(
         if ":app/" in p
     }
     assert {"train.py", "README.md", *ORDINARY_JSON} <= app, app
-    assert not app & {*PLANTED_COPIES, *PLANTED_UTF16_COPIES, "hardlink.txt"}, app
+    left_out = {*PLANTED_COPIES, *PLANTED_UTF16_COPIES, *PLANTED_GZIP_COPIES}
+    assert not app & {*left_out, "hardlink.txt"}, app
 
 
 def _layer_names(docker_client, image_id: str) -> list[str]:
