@@ -47,9 +47,9 @@ _LINE = re.compile(r"[^\r\n]+")
 # A vocabulary's special token in brackets, as tokenizers spell them: [IMG].
 _SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_|]+\]")
 _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
-# A secret's name as an option (--key X) that, alone as a file's key, names a
-# dictionary's key as often as a secret.
-_BARE_NAMES = frozenset(("key",))
+# Secret names as an option (--key X, --auth X) that, alone as a file's key,
+# name a dictionary's key or an auth scheme as often as a secret.
+_BARE_NAMES = frozenset(("key", "auth"))
 
 
 def settings_with_secret(text: str) -> bool:
@@ -67,7 +67,7 @@ def settings_with_secret(text: str) -> bool:
 
 
 def secret_name(name: str) -> bool:
-    """Tell whether a settings file's key names a secret (a bare key aside)."""
+    """Tell whether a settings file's key names a secret (bare key and auth aside)."""
     return name.lower() not in _BARE_NAMES and secret_setting_name(name)
 
 

@@ -154,8 +154,8 @@ _VOCABULARY_TOKENS = re.compile(
 
 
 # Words that end a credential setting's name when written as a word of their
-# own: --wandb-key, hf_creds, --bearer.
-_SECRET_LAST_WORDS = ("key", "bearer", "cred", "creds")
+# own: --wandb-key, hf_creds, --bearer, --auth user:pw, --basic-auth.
+_SECRET_LAST_WORDS = ("key", "bearer", "cred", "creds", "auth")
 # The word before a final "key" that makes it a key of data, not a secret:
 # --sort-key, --partition-key, JAX's --rng-key, --metric-key.
 _PLAIN_KEYS = frozenset(
@@ -253,7 +253,8 @@ def command_holds_secret(command: Sequence[str]) -> bool:
 
     Beyond values that look secret by themselves: an option named for one with
     its value attached (--password=X) or in the next argument (--api-key X),
-    and a variable set for the program (env WANDB_API_KEY=X python ...).
+    and a variable set for the program (env WANDB_API_KEY=X python ...). A
+    negated switch (--no-auth) takes no value: the argument after it is not one.
     """
     for i, arg in enumerate(command):
         if looks_secret("", arg):
@@ -266,6 +267,7 @@ def command_holds_secret(command: Sequence[str]) -> bool:
         if (
             option
             and secret_setting_name(option.group(1))
+            and _name_words(option.group(1))[0] != "no"
             and following
             and not following.startswith("-")
         ):

@@ -65,6 +65,7 @@ CREDENTIALS = {
     "env-list.yaml": "env:\n- name: API_TOKEN\n  value: BBSECRETk8s\n",
     "env-list-reversed.yaml": 'env:\n  - value: "BBSECRETrev"\n    name: API_TOKEN\n',
     "pod.yaml": POD,
+    "basic-auth.yaml": "proxy:\n  basic_auth: 'me:BBSECRETbasic'\n",
 }
 
 # (file, text): the same shapes with no secret written out, and the configs,
@@ -76,7 +77,9 @@ ORDINARY = {
     ),
     "ref.toml": 'db = { password = "${DB_PASSWORD}", host = "h" }\n',
     "auth-mode.toml": '[server]\nauth = { type = "basic", realm = "lab" }\n',
+    # Bare auth, as a file's key, names a scheme as often as a secret.
     "auth-mode.yaml": "server:\n  auth: basic\n",
+    "auth-mode.json": '{"server": {"auth": "oauth", "port": 8080}}',
     "hydra.yaml": (
         "model:\n  name: resnet\n  layers:\n    - 64\n    - 128\n"
         "optimizer: {name: adam, lr: 0.001}\n"

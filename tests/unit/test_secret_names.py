@@ -27,6 +27,13 @@ OPTIONS = [
     ("--auth-token", True),
     ("--secret", True),
     ("--credentials", True),
+    ("--auth", True),  # --auth user:pw, as httpie and many HTTP tools take it
+    ("--basic-auth", True),
+    ("--http_auth", True),
+    ("--proxyAuth", True),
+    ("--password", True),
+    ("--passwd", True),
+    ("--token", True),
     ("--keyword", False),
     ("--key-column", False),
     ("--sort-key", False),
@@ -39,6 +46,9 @@ OPTIONS = [
     ("--turnkey", False),
     ("--sacred", False),
     ("--eos-token", False),
+    ("--auth-type", False),
+    ("--author", False),
+    ("-p", False),  # too common (port, patience, path) to be taken for one
 ]
 
 
@@ -51,6 +61,13 @@ def test_option_names(option, caught):
 def test_an_option_named_for_a_secret_without_a_value_is_no_secret():
     command = ["python", "train.py", "--bearer", "--epochs", "3"]
     assert command_holds_secret(command) is False
+
+
+@pytest.mark.parametrize("switch", ["--no-auth", "--no-token", "--no_api_key"])
+def test_a_negated_switch_takes_no_value(switch):
+    # argparse's --no-X is a switch: the argument after it is a positional.
+    assert command_holds_secret(["python", "train.py", switch, "data/"]) is False
+    assert command_holds_secret(["python", "train.py", f"{switch}=s3cr3t"]) is True
 
 
 def _cfg(tmp_path: Path, env: dict[str, str]) -> ProjectConfig:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from reprobox.config import ProjectConfig
+from reprobox.config import ProjectConfig, load_config
 from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
+from reprobox.errors import ConfigError
+from reprobox.freeze import freeze_project
 
 
 def _cfg(tmp_path: Path, **kwargs) -> ProjectConfig:
@@ -122,4 +125,49 @@ def test_command_secrets_are_found(command):
     ],
 )
 def test_ordinary_commands_are_not_flagged(command):
+    assert command_holds_secret(command) is False
+
+
+HF = "hf_" + "aB3d" * 8
+# A secret in the command: a secret-named option's value, or a token of a
+# published format anywhere in an argument (the shapes a bare token file has).
+COMMAND_SECRETS = [
+    (["python", "train.py", "--auth", "me:s3cr3tAuth"], "s3cr3tAuth"),
+    (["python", "train.py", "--auth=me:s3cr3tAuth"], "s3cr3tAuth"),
+    (["python", "train.py", "--api-key", "s3cr3tKey"], "s3cr3tKey"),
+    (["python", "-c", f"tok='{HF}'"], HF),
+    (["python", "-c", "import x; x.login('ghp_" + "Q" * 36 + "')"], "Q" * 36),
+    (["python", "train.py", "--sk=sk-" + "R" * 24], "R" * 24),
+    (["sh", "-c", "AWS=AKIAABCDEFGHIJKLMNOP python train.py"], "AKIAABCDEFGHIJKLMNOP"),
+]
+
+
+@pytest.mark.parametrize(("command", "secret"), COMMAND_SECRETS)
+def test_freeze_refuses_a_secret_in_the_command_without_showing_it(
+    tmp_path, fake_lock, command, secret
+):
+    (tmp_path / "reprobox.toml").write_text(
+        f"command = {json.dumps(command)}\n"
+        'base_image = "reprobox-base:bookworm-py3.11"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    with pytest.raises(ConfigError) as caught:
+        freeze_project(load_config(tmp_path), environ={})
+    assert caught.value.key == "command"
+    assert "reprobox run --env" in caught.value.hint
+    shown = str(caught.value)  # the message and its hint, as the CLI prints them
+    assert "\n" not in shown and secret not in shown
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["python", "train.py", "-p", "8080"],  # -p is left alone: too common
+        ["python", "train.py", "--auth-type", "basic"],
+        ["python", "train.py", "--no-auth", "data/"],
+        ["python", "-c", "print('hf_ is a prefix')"],
+        ["python", "train.py", "--run-id", "sk-1"],
+    ],
+)
+def test_commands_that_only_look_close_to_a_secret_are_not_flagged(command):
     assert command_holds_secret(command) is False
