@@ -9,7 +9,12 @@ import jinja2
 from reprobox.compare.charts import curve_series, render_chart, run_color
 from reprobox.compare.comparison import Comparison, format_value
 from reprobox.compare.records import Record
-from reprobox.compare.render import format_delta, format_number, verdict_parts
+from reprobox.compare.render import (
+    describe_unrecorded,
+    format_delta,
+    format_number,
+    verdict_parts,
+)
 from reprobox.templates_dir import environment
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -50,6 +55,7 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
                 if d.changes_numerics and d.run_id in differ
             },
             charts=charts,
+            unrecorded=[describe_unrecorded(u) for u in comparison.unrecorded],
         )
     )
 

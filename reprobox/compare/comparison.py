@@ -9,10 +9,13 @@ from typing import Any
 
 from reprobox.compare.environment import (
     EnvDifference,
+    UnrecordedFacts,
     diff_environments,
     environment_of,
+    facts_cut_short,
     hidden_caveat,
     hidden_env,
+    unrecorded_facts,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
 from reprobox.compare.metrics import (
@@ -75,6 +78,9 @@ class Comparison:
     history_metrics: tuple[str, ...]
     curves: tuple[CurveDivergence, ...]
     differences: tuple[EnvDifference, ...]
+    # Machine facts a run lacks because it stopped before they were gathered:
+    # not recorded, so neither differences nor causes.
+    unrecorded: tuple[UnrecordedFacts, ...]
     noise_bands: tuple[NoiseBand, ...]
     noise_checks: tuple[NoiseCheck, ...]
     nondeterminism: tuple[NondeterminismFinding, ...]
@@ -166,11 +172,26 @@ def compare_runs(
         if r.missing
     ]
     environments = {r.run_id: environment_of(r) for r in records}
+    cut_short = {r.run_id: facts_cut_short(r) for r in records}
     differences = [
         diff
         for run in others
         for diff in diff_environments(
-            run.run_id, environments[ref.run_id], environments[run.run_id]
+            run.run_id,
+            environments[ref.run_id],
+            environments[run.run_id],
+            cut_short=(cut_short[ref.run_id], cut_short[run.run_id]),
+        )
+    ]
+    unrecorded = [
+        found
+        for run in records
+        if (
+            found := unrecorded_facts(
+                run,
+                environments[run.run_id],
+                [environments[r.run_id] for r in (others if run is ref else [ref])],
+            )
         )
     ]
     curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
@@ -197,7 +218,15 @@ def compare_runs(
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
         metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
     summaries = _summaries(
-        records, ref, results, missing, differences, seed_noise, names, environments
+        records,
+        ref,
+        results,
+        missing,
+        differences,
+        seed_noise,
+        names,
+        environments,
+        {u.run_id for u in unrecorded},
     )
     # A run that failed may still have written metrics; they prove nothing.
     passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
@@ -216,6 +245,7 @@ def compare_runs(
         history_metrics=tuple(history_metrics(records)),
         curves=tuple(curves),
         differences=tuple(differences),
+        unrecorded=tuple(unrecorded),
         noise_bands=tuple(bands),
         noise_checks=tuple(noise_checks),
         nondeterminism=tuple(find_nondeterminism(records, environments, names)),
@@ -320,9 +350,21 @@ def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
 
 
 def _summaries(
-    records, ref, results, missing, differences, seed_noise, names, environments
+    records,
+    ref,
+    results,
+    missing,
+    differences,
+    seed_noise,
+    names,
+    environments,
+    unrecorded,
 ) -> list[RunSummary]:
-    """Write each run's verdict and, where metrics differ, the likely cause."""
+    """Write each run's verdict and, where metrics differ, the likely cause.
+
+    unrecorded: the runs that stopped before their machine facts were
+    gathered; where nothing recorded differs, no cause can be named for them.
+    """
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
         results_of.setdefault(result.run_id, []).append(result)
@@ -338,9 +380,12 @@ def _summaries(
     for record in records:
         banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
         hidden = hidden_env(environments[ref.run_id], environments[record.run_id])
+        gap = _unrecorded_note(record, ref, unrecorded)
         if banded:
             summaries.append(
-                _band_summary(record, ref, banded, differences, record is ref, hidden)
+                _band_summary(
+                    record, ref, banded, differences, record is ref, hidden, gap
+                )
             )
             continue
         if record is ref:
@@ -385,6 +430,7 @@ def _summaries(
                     missing_of.get(record.run_id, []),
                     suspect,
                     hidden,
+                    gap,
                 )
                 if own
                 else (
@@ -398,7 +444,7 @@ def _summaries(
 
 
 def _band_summary(
-    record, ref, banded, differences, is_reference, hidden=()
+    record, ref, banded, differences, is_reference, hidden=(), unrecorded=""
 ) -> RunSummary:
     """Judge a run on the sweep's seed band, naming the machine difference."""
     failed = [r for r in banded if not r.passed]
@@ -421,12 +467,15 @@ def _band_summary(
     names = ", ".join(r.metric for r in (failed or banded))
     if failed:
         headline = f"{names} outside the seed band widened by tolerance"
-        headline += (
-            f"; most likely cause: {_named(suspect)}"
-            if suspect
-            else "; no numerics-relevant setup difference besides the seed"
-            + hidden_caveat(hidden)
-        )
+        if suspect:
+            headline += f"; most likely cause: {_named(suspect)}"
+        elif unrecorded:
+            headline += f"; {unrecorded}"
+        else:
+            headline += (
+                "; no numerics-relevant setup difference besides the seed"
+                + hidden_caveat(hidden)
+            )
     else:
         headline = f"{names} within the seed band widened by tolerance"
     prefix = "reference run; " if is_reference else ""
@@ -467,6 +516,7 @@ def _run_headline(
     missing: list[MissingMetric],
     suspect: EnvDifference | None,
     hidden: tuple[str, ...] = (),
+    unrecorded: str = "",
 ) -> str:
     """Write one run's summary from its checks, its gaps and its status."""
     succeeded = record.status == SUCCEEDED
@@ -482,7 +532,12 @@ def _run_headline(
     if len(missing) < len(own):  # some metric both sides have was compared
         parts.append(
             _headline(
-                changed, suspect, shared=bool(missing), ran=succeeded, hidden=hidden
+                changed,
+                suspect,
+                shared=bool(missing),
+                ran=succeeded,
+                hidden=hidden,
+                unrecorded=unrecorded,
             )
         )
     shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
@@ -497,6 +552,22 @@ def _ended(record: Record) -> str:
     if record.status in ("failed", "interrupted"):
         return record.status + shown
     return f"status {record.status or 'unknown'}{shown}"
+
+
+def _unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
+    """Say that no cause can be named as a side's machine facts are missing, or ''."""
+    who = [
+        name
+        for name, run in (("this run", record), ("the reference", ref))
+        if run.run_id in unrecorded and not (name == "the reference" and run is record)
+    ]
+    if not who:
+        return ""
+    their = "their" if len(who) > 1 else "its"
+    return (
+        f"no cause can be named: {' and '.join(who)} stopped before {their} "
+        "machine facts were recorded"
+    )
 
 
 def _status_note(status: str, consequence: str) -> str:
@@ -525,6 +596,7 @@ def _headline(
     shared: bool = False,
     ran: bool = True,
     hidden: tuple[str, ...] = (),
+    unrecorded: str = "",
 ) -> str:
     """Say how the metrics both runs have compare, and what may explain a change.
 
@@ -532,6 +604,8 @@ def _headline(
     metrics both have. ran: the run succeeded; a run that did not is no
     evidence of nondeterminism, since it may have stopped anywhere. hidden:
     --env variables kept as ***, whose values may have differed unseen.
+    unrecorded: says whose machine facts were never gathered, when a side's
+    were not: with nothing recorded differing, the cause is then unknown.
     """
     if not changed:
         suffix = " despite setup differences" if suspect else ""
@@ -542,6 +616,8 @@ def _headline(
         else f"{r.metric} ({r.reason})"
         for r in changed[:3]
     ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    if suspect is None and unrecorded:
+        return f"metrics differ ({shown}); {unrecorded}"
     if suspect is None and not ran:
         return f"metrics differ ({shown})"
     if suspect is None:

@@ -258,10 +258,65 @@ def numerics_key(environment: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class UnrecordedFacts:
+    """Machine facts a run lacks because it stopped before they were gathered."""
+
+    run_id: str
+    status: str
+    fields: tuple[str, ...]  # facts its partner(s) recorded and it did not
+
+
+def facts_cut_short(record: Record) -> bool:
+    """Tell whether a run stopped before its machine facts were all gathered.
+
+    The start-up hook writes Python, OS, packages and variables when the
+    script exits; a run interrupted or killed before that (its `machine`
+    absent, or without `python`) lacks them unrecorded, not different.
+    """
+    machine = record.data.get("machine")
+    return not isinstance(machine, Mapping) or machine.get("python") is None
+
+
+def _unrecorded(field: str, value: Any, cut_short: bool) -> bool:
+    """Tell whether a side lacks a machine fact only because it was not gathered."""
+    return cut_short and value is None and field.startswith("machine.")
+
+
+def unrecorded_facts(
+    record: Record,
+    environment: Mapping[str, Any],
+    partners: Sequence[Mapping[str, Any]],
+) -> UnrecordedFacts | None:
+    """Name the machine facts partners recorded that a cut-short run lacks."""
+    if not facts_cut_short(record):
+        return None
+    fields = sorted(
+        {
+            field
+            for partner in partners
+            for field, value in partner.items()
+            if value is not None and _unrecorded(field, environment.get(field), True)
+        }
+    )
+    if not fields:
+        return None
+    return UnrecordedFacts(record.run_id, record.status, tuple(fields))
+
+
 def diff_environments(
-    run_id: str, reference: Mapping[str, Any], run: Mapping[str, Any]
+    run_id: str,
+    reference: Mapping[str, Any],
+    run: Mapping[str, Any],
+    *,
+    cut_short: tuple[bool, bool] = (False, False),
 ) -> list[EnvDifference]:
-    """List the setup fields that differ, most likely numeric cause first."""
+    """List the setup fields that differ, most likely numeric cause first.
+
+    cut_short tells, for the reference and the run, whether its machine facts
+    were never all gathered (see facts_cut_short): a machine fact such a side
+    lacks is not recorded, so it is no difference and no cause.
+    """
     found = []
     order: dict[str, int] = {}
     same_layers = reference.get("image.layers") is not None and reference.get(
@@ -270,6 +325,10 @@ def diff_environments(
     for field in sorted(set(reference) | set(run)):
         ref_value, run_value = reference.get(field), run.get(field)
         if ref_value == run_value:
+            continue
+        if _unrecorded(field, ref_value, cut_short[0]) or _unrecorded(
+            field, run_value, cut_short[1]
+        ):
             continue
         category, explanation, position = _rule_for(field)
         if same_layers and field in ("image.id", "image.digest"):

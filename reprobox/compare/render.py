@@ -16,6 +16,7 @@ from reprobox.compare.comparison import (
     status_problem,
     unsuccessful_runs,
 )
+from reprobox.compare.environment import UnrecordedFacts
 from reprobox.compare.metrics import MetricResult
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -330,6 +331,13 @@ def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
                 ],
             )
         )
+    if c.unrecorded:
+        lists.append(
+            (
+                "Machine facts not recorded (not setup differences)",
+                [describe_unrecorded(u) for u in c.unrecorded],
+            )
+        )
     if c.missing_metrics:
         lists.append(
             (
@@ -340,6 +348,17 @@ def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
     if c.notes:
         lists.append(("Notes", list(c.notes)))
     return lists
+
+
+def describe_unrecorded(facts: UnrecordedFacts) -> str:
+    """Say which machine facts a run lacks as it stopped before they were taken."""
+    shown = ", ".join(facts.fields[:5])
+    more = len(facts.fields) - 5
+    return (
+        f"run {facts.run_id} ({facts.status or 'unknown'}) stopped before its "
+        f"machine facts were gathered; not compared: {shown}"
+        + (f" and {more} more" if more > 0 else "")
+    )
 
 
 def _where(call: int | None, epoch: int | None) -> str:
