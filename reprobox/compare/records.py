@@ -284,6 +284,18 @@ def _check_record(path: Path, data: Any) -> None:
             f"{path}: seed must be an integer or null, not {short_repr(seed)}",
             hint="the record is damaged; re-run or leave it out",
         )
+    for name, value in (data.get("metrics") or {}).items():
+        if as_number(value) is None:
+            raise InputError(
+                f"{path}: metrics.{_shown_key(name)} must be a number (or "
+                f'"NaN", "Infinity", "-Infinity"), not {short_repr(value)}',
+                hint="the record is damaged; re-run or leave it out",
+            )
+
+
+def _shown_key(key: str) -> str:
+    """Show a record key as written when it is short and printable, else quoted."""
+    return key if key.isprintable() and len(key) <= 60 else short_repr(key)
 
 
 # Top-level record fields and the JSON type each must have when present.

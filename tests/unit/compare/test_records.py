@@ -244,3 +244,46 @@ def test_a_history_of_the_wrong_shape_is_one_input_error(tmp_path, history):
     assert "history[0] must be an object whose epochs is a list of objects" in (
         error.message
     )
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        ("0.9", "'0.9'"),
+        ("nan", "'nan'"),  # only "NaN", "Infinity", "-Infinity" are reprobox's
+        (True, "True"),  # bool is an int in Python, not a metric value
+        (None, "None"),
+        ([0.9], "a list of 1 items"),
+        ({"v": 1}, "an object of 1 items"),
+    ],
+)
+def test_a_metric_that_is_no_number_is_a_damaged_record(tmp_path, value, shown):
+    # Such a value counted as "out of tolerance", as if the run had diverged.
+    data = record_data("A", metrics={"loss": 0.1, "accuracy": value})
+    error = _error_for(tmp_path, json.dumps(data))
+    assert error.message == (
+        f"{tmp_path / 'record.json'}: metrics.accuracy must be a number (or "
+        f'"NaN", "Infinity", "-Infinity"), not {shown}'
+    )
+    assert error.hint == "the record is damaged; re-run or leave it out"
+
+
+def test_an_integer_beyond_any_float_is_a_damaged_metric(tmp_path):
+    data = record_data("A", metrics={"loss": 10**400})
+    error = _error_for(tmp_path, json.dumps(data))
+    assert error.message.endswith(
+        'metrics.loss must be a number (or "NaN", "Infinity", "-Infinity"), '
+        "not an integer of 401 digits"
+    )
+
+
+def test_non_finite_metrics_as_reprobox_writes_them_are_read(tmp_path):
+    text = json.dumps(
+        record_data("A", metrics={"a": "NaN", "b": "Infinity", "c": "-Infinity"})
+    )
+    write_record(tmp_path, json.loads(text))
+    assert dict(load_records([tmp_path])[0].metrics) == {
+        "a": "NaN",
+        "b": "Infinity",
+        "c": "-Infinity",
+    }
