@@ -284,6 +284,19 @@ def _check_record(path: Path, data: Any) -> None:
             f"{path}: seed must be an integer or null, not {short_repr(seed)}",
             hint="the record is damaged; re-run or leave it out",
         )
+    code = data.get("exit_code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
+        raise InputError(
+            f"{path}: exit_code must be an integer or null, not {short_repr(code)}",
+            hint="the record is damaged; re-run or leave it out",
+        )
+    duration = data.get("duration_s")
+    if duration is not None and not _is_duration(duration):
+        raise InputError(
+            f"{path}: duration_s must be a number of seconds >= 0 or null, not "
+            f"{short_repr(duration)}",
+            hint="the record is damaged; re-run or leave it out",
+        )
     for name, value in (data.get("metrics") or {}).items():
         if as_number(value) is None:
             raise InputError(
@@ -291,6 +304,16 @@ def _check_record(path: Path, data: Any) -> None:
                 f'"NaN", "Infinity", "-Infinity"), not {short_repr(value)}',
                 hint="the record is damaged; re-run or leave it out",
             )
+
+
+def _is_duration(value: Any) -> bool:
+    """Tell whether value is a finite number of seconds >= 0 (JSON, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _shown_key(key: str) -> str:

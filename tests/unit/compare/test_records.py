@@ -287,3 +287,45 @@ def test_non_finite_metrics_as_reprobox_writes_them_are_read(tmp_path):
         "b": "Infinity",
         "c": "-Infinity",
     }
+
+
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("exit_code", "1", "exit_code must be an integer or null, not '1'"),
+        ("exit_code", 1.0, "exit_code must be an integer or null, not 1.0"),
+        ("exit_code", True, "exit_code must be an integer or null, not True"),
+        ("exit_code", [0], "exit_code must be an integer or null, not a list of 1"),
+        ("duration_s", "60", "duration_s must be a number of seconds >= 0 or null"),
+        ("duration_s", -1.5, "duration_s must be a number of seconds >= 0 or null"),
+        ("duration_s", False, "duration_s must be a number of seconds >= 0 or null"),
+        ("duration_s", "NaN", "duration_s must be a number of seconds >= 0 or null"),
+        (
+            "duration_s",
+            10**400,
+            "duration_s must be a number of seconds >= 0 or null, not an integer "
+            "of 401 digits",
+        ),
+    ],
+)
+def test_refuses_an_exit_code_or_duration_of_the_wrong_type(
+    tmp_path, field, value, expected
+):
+    # brk: these were read as they came, and a failed run's headline showed them.
+    error = _error_for(tmp_path, json.dumps(record_data("A", **{field: value})))
+    assert error.message.startswith(f"{tmp_path / 'record.json'}: {expected}")
+    assert error.hint == "the record is damaged; re-run or leave it out"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"exit_code": None, "duration_s": None},  # a run still going
+        {"exit_code": -1, "duration_s": 0},  # the engine gave no status code
+        {"exit_code": 137, "duration_s": 12},
+    ],
+)
+def test_accepts_exit_codes_and_durations_run_writes(tmp_path, changes):
+    write_record(tmp_path, record_data("A", **changes))
+    [record] = load_records([tmp_path])
+    assert {k: record.data[k] for k in changes} == changes
