@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from reprobox.compare.records import as_number, same_number, short_repr
@@ -38,15 +40,20 @@ class Tolerance:
     def is_exact(self) -> bool:
         return self.abs is None and self.rel is None
 
-    def allows(self, delta: float, reference: float) -> bool:
-        """Tell whether a finite delta from a finite reference is within bounds."""
-        size = abs(delta)
+    def allows(self, value: float, reference: float) -> bool:
+        """Tell whether a finite value is within bounds of a finite reference.
+
+        Worked out in exact fractions: with values or bounds near the largest
+        float, value - reference or rel * |reference| would overflow to inf.
+        """
         if self.is_exact:
-            return size == 0
-        if self.abs is not None and _within(size, self.abs, reference):
+            return value == reference
+        size = abs(Fraction(value) - Fraction(reference))
+        operands = abs(Fraction(reference)) + size  # at least the larger value
+        if self.abs is not None and _within(size, Fraction(self.abs), operands):
             return True
         return self.rel is not None and _within(
-            size, self.rel * abs(reference), reference
+            size, Fraction(self.rel) * abs(Fraction(reference)), operands
         )
 
     def describe(self) -> str:
@@ -62,20 +69,27 @@ EXACT = Tolerance()
 BOUND_SLACK = 1e-9  # relative: far above float rounding, far below any real change
 
 
-def _within(size: float, bound: float, reference: float) -> bool:
+def _within(size: Fraction, bound: Fraction, operands: Fraction) -> bool:
     """Tell whether size is at most bound, forgiving float rounding of the delta.
 
     0.905 - 0.9 is 0.0050000000000000044 in binary floating point, so a delta
     equal to its bound in decimal must pass: the bound gets a relative slack and
-    the delta the rounding of the values it came from (a few ulps of them). A
-    bound of 0 still asks for bitwise equality.
+    the delta the rounding of the values it came from (a few ulps of operands,
+    the larger value or more). A bound of 0 still asks for bitwise equality.
     """
     if bound == 0:
         return size == 0
-    if not math.isfinite(size):  # e.g. 1e308 against -1e308: beyond any bound
-        return False
-    operands = abs(reference) + size  # at least the larger of the two values
-    return size <= bound * (1 + BOUND_SLACK) + 2 * math.ulp(operands)
+    return size <= bound * (1 + Fraction(BOUND_SLACK)) + 2 * _ulp(operands)
+
+
+_LARGEST = Fraction(sys.float_info.max)
+
+
+def _ulp(number: Fraction) -> Fraction:
+    """Return the spacing of floats at number >= 0, as if exponents never ran out."""
+    if number <= _LARGEST:
+        return Fraction(math.ulp(float(number)))
+    return Fraction(2) ** (int(number).bit_length() - sys.float_info.mant_dig)
 
 
 @dataclass(frozen=True)
@@ -167,8 +181,8 @@ def compare_metric(
     if math.isinf(ref) or math.isinf(value):
         return result(False, "infinite in one run only", delta=value - ref)
 
-    delta = value - ref
-    if tolerance.allows(delta, ref):
+    delta = value - ref  # inf where it overflows: shown so, judged exactly
+    if tolerance.allows(value, ref):
         return result(True, f"within tolerance ({tolerance.describe()})", delta=delta)
     return result(False, f"out of tolerance ({tolerance.describe()})", delta=delta)
 

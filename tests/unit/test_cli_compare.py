@@ -75,13 +75,29 @@ def test_negative_manifest_tolerance_names_the_file_and_metric(tmp_path):
     assert "finite number >= 0" in line
 
 
-@pytest.mark.parametrize("bound", ["-1", "nan", "inf"])
+@pytest.mark.parametrize("bound", ["-1", "nan", "inf", "-inf", "1e999"])
 def test_tol_flag_bound_must_be_finite_and_not_negative(tmp_path, bound):
     runs = two_runs(tmp_path / "runs")
     line = one_line_error(
         reprobox("compare", str(runs), "--tol", f"loss=abs:{bound}", cwd=tmp_path)
     )
     assert f"--tol 'loss=abs:{bound}': abs must be a finite number >= 0" in line
+
+
+def test_tol_flag_takes_the_largest_finite_bounds(tmp_path):
+    # brk: a bound near the largest float overflowed where it met the values.
+    write_record(tmp_path / "runs", record_data("A", metrics={"loss": -1.5e308}))
+    write_record(tmp_path / "runs", record_data("B", metrics={"loss": 2e307}))
+    runs = str(tmp_path / "runs")
+    tol = ["--tol", "loss=abs:1e-6", "--json"]
+    failed = reprobox("compare", runs, *tol, cwd=tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    assert json.loads(failed.stdout)["results"][0]["reason"] == (
+        "out of tolerance (abs 1e-06)"
+    )
+    tol = ["--tol", "loss=rel:1e308,abs:1.7976931348623157e308"]
+    passed = reprobox("compare", runs, *tol, cwd=tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
 
 
 def test_report_outside_the_project_through_dotdot_gets_no_image_note(tmp_path):

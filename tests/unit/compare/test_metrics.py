@@ -163,3 +163,38 @@ def test_a_huge_integer_metric_is_described_not_printed():
         tolerance_given=False,
     )
     assert result.reason == "not a number in this run (an integer of 401 digits)"
+
+
+BIGGEST = 1.7976931348623157e308
+
+
+@pytest.mark.parametrize(
+    "ref, run, tolerance, passed",
+    [
+        # |delta| is 1.7e308 but abs + ulp(operands) overflowed to inf: it passed.
+        (-1.5e308, 2e307, Tolerance(abs=1e-6), False),
+        # The delta 2e308 overflows; rel * |ref| = 2.5e308 (or 1e616) is above it.
+        (1e308, -1e308, Tolerance(rel=2.5), True),
+        (1e308, -1e308, Tolerance(rel=1e308), True),
+        (1e308, -1e308, Tolerance(rel=1.9), False),
+        (1e308, -1e308, Tolerance(abs=BIGGEST), False),
+        (0.9, 0.95, Tolerance(abs=BIGGEST), True),
+        (0.9, 0.95, Tolerance(abs=1e308, rel=1e308), True),
+        (BIGGEST, -BIGGEST, Tolerance(rel=2.0), True),
+        (BIGGEST, -BIGGEST, Tolerance(rel=1.99), False),
+    ],
+)
+def test_huge_values_and_tolerances_are_judged_without_overflow(
+    ref, run, tolerance, passed
+):
+    result = judge(ref, run, tolerance)
+    assert result.passed is passed
+    verdict = "within" if passed else "out of"
+    assert result.reason == f"{verdict} tolerance ({tolerance.describe()})"
+
+
+def test_rounding_slack_still_holds_at_ordinary_sizes():
+    # 0.905 - 0.9 is 0.0050000000000000044 in floats: at its bound, it passes.
+    assert judge(0.9, 0.905, Tolerance(abs=0.005)).passed
+    assert not judge(0.9, 0.905, Tolerance(abs=0.00499999)).passed
+    assert not judge(0.0, 5e-324, Tolerance(abs=0)).passed
