@@ -23,6 +23,11 @@ _VERSION = re.compile(r"^\d+(\.\d+)*$")
 _PUBLIC_INDEX = re.compile(r"^https://[A-Za-z0-9.-]+(:\d+)?(/[A-Za-z0-9._~/-]*)?$")
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 CUDA_SOURCES = ("base-image", "pip-wheels", "unknown")
+# The line above the ENV block that sets the manifest's environment; the block
+# is read back (dockerfile_environment) to check the manifest against it.
+ENV_HEADING = "# Settings that change numerics, frozen from the project config."
+_ENV_SEPARATOR = " \\\n    "
+_ENV_ENTRY = re.compile(rf'({ENV_NAME.pattern})="((?:[^"\\]|\\.)*)"')
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,34 @@ def quote_env_value(value: str) -> str:
         raise InputError(f"environment value {value[:40]!r} holds a line break")
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return f'"{escaped}"'
+
+
+def _env_entries(environment_vars: Mapping[str, str]) -> list[str]:
+    """Return the NAME="value" entries of the ENV block, sorted by name."""
+    return [
+        f"{name}={quote_env_value(environment_vars[name])}"
+        for name in sorted(environment_vars)
+    ]
+
+
+def dockerfile_environment(text: str) -> dict[str, str] | None:
+    """Return the variables a generated Dockerfile's ENV block sets.
+
+    {} when it has no such block; None when the block is not in the form
+    render_dockerfile writes, so that it cannot be read back exactly.
+    """
+    start = text.find(f"\n{ENV_HEADING}\nENV ")
+    if start < 0:
+        return None if ENV_HEADING in text else {}
+    body = text[start + len(ENV_HEADING) + len("\n\nENV ") :].split("\n\n", 1)[0]
+    entries = body.split(_ENV_SEPARATOR)
+    found = {}
+    for entry in entries:
+        match = _ENV_ENTRY.fullmatch(entry)
+        if match is None:
+            return None
+        found[match[1]] = re.sub(r"\\(.)", r"\1", match[2])
+    return found if _env_entries(found) == entries else None
 
 
 def check_image_ref(ref: str) -> str:
@@ -133,10 +166,8 @@ def render_dockerfile(
         vcs_requirements=vcs_requirements,
         python=python,
         slim=slim,
-        environment=[
-            f"{name}={quote_env_value(environment_vars[name])}"
-            for name in sorted(environment_vars)
-        ],
+        env_heading=ENV_HEADING,
+        environment=_env_entries(environment_vars),
         # JSON form: no shell between Docker and the command's arguments.
         command=json.dumps(list(command)),
     )

@@ -314,6 +314,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         cfg.root,
         "edit reprobox.toml instead, then run `reprobox freeze` again",
     )
+    check_environment_frozen(manifest_path, manifest, dockerfile_text, cfg.root)
     if manifest.get("config_sha256") == cfg.digest:
         # A config edited since freeze is named by the build's own check.
         check_manifest_follows_config(manifest_path, manifest, cfg)
@@ -325,6 +326,46 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         vcs_text=vcs_text,
         dockerfile_text=dockerfile_text,
     )
+
+
+def check_environment_frozen(
+    path: Path, manifest: dict[str, Any], dockerfile_text: str, root: Path
+) -> None:
+    """Refuse a manifest whose environment is not what its Dockerfile sets.
+
+    The environment holds values baked from the freezing shell, which no
+    config can say again; the Dockerfile freeze wrote beside it (checked by
+    its sha256) sets the same variables, so it is what the manifest must say.
+    """
+    from reprobox.dockerfile import dockerfile_environment
+
+    got = manifest["environment"]
+    baked = dockerfile_environment(dockerfile_text)
+    if got == baked:
+        return
+    edited = "the manifest was edited after freeze"
+    fix = f"run `reprobox freeze {root}` again"
+    if baked is None:
+        raise InputError(
+            f"{path}: environment cannot be checked against the Dockerfile frozen "
+            f"with it (its ENV block is not reprobox's): {edited}",
+            hint=fix,
+        )
+    name = min(n for n in set(got) | set(baked) if got.get(n) != baked.get(n))
+    raise InputError(
+        f"{path}: environment.{_shown_name(name)} is {_shown_env(got.get(name))}, "
+        f"but the Dockerfile frozen with it sets {_shown_env(baked.get(name))}: "
+        f"{edited}",
+        hint=fix,
+    )
+
+
+def _shown_name(name: str) -> str:
+    return name if name.isidentifier() and len(name) <= 60 else shortened(repr(name))
+
+
+def _shown_env(value: str | None) -> str:
+    return "unset" if value is None else shortened(json.dumps(value), 80)
 
 
 def config_settings(cfg: ProjectConfig) -> dict[str, Any]:

@@ -574,3 +574,32 @@ def test_lock_platform_follows_the_base_system(
     freeze_project(load_config(project), environ={}, gpu=True)
     argv = fake.calls[-1]["argv"]
     assert argv[argv.index("--python-platform") + 1] == platform
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"A": ""},
+        {"B": 'x "y" $Z \\ \\\\"', "A": "1", "C": 'a \\ D="2"'},
+    ],
+)
+def test_the_env_block_reads_back_as_written(env):
+    from reprobox.dockerfile import dockerfile_environment
+
+    assert dockerfile_environment(_render(env)) == env
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: text.replace('A="1"', "A=1"),  # unquoted: not render's form
+        lambda text: text.replace('A="1" \\\n    B="2"', 'B="2" \\\n    A="1"'),
+        lambda text: text.replace('B="2"', 'B="2" C="3"'),
+    ],
+)
+def test_an_env_block_not_in_render_s_form_is_not_read(edit):
+    from reprobox.dockerfile import dockerfile_environment
+
+    text = _render({"A": "1", "B": "2"})
+    assert dockerfile_environment(edit(text)) is None
