@@ -184,6 +184,10 @@ _DIGEST_REF = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")  # one digest, no other
 _FULL_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 
+# What push writes in each `published` entry, and all that a reader accepts.
+PUBLISHED_KEYS = frozenset({"ref", "image_id", "source_image_id", "reference_run"})
+
+
 def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the manifest's `published` entries, refusing one of the wrong shape.
 
@@ -191,14 +195,11 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
     entry must be one line naming it, not a KeyError halfway through a push.
     """
     entries = manifest.get("published") or []
+    fix = "remove that entry (or the whole published list) and `reprobox push` again"
 
     def refuse(where: str, value: Any, want: str) -> InputError:
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        return InputError(
-            f"{path}: published{where} is {shown}, not {want}",
-            hint="remove that entry (or the whole published list) and "
-            "`reprobox push` again",
-        )
+        return InputError(f"{path}: published{where} is {shown}, not {want}", hint=fix)
 
     fields = (
         ("ref", _DIGEST_REF, "REPOSITORY@sha256:<64 hex>"),
@@ -210,6 +211,14 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise refuse(f"[{number}]", entry, "an object")
+        unknown = sorted(set(entry) - PUBLISHED_KEYS)
+        if unknown:
+            name = unknown[0] if unknown[0].isidentifier() else _short(unknown[0])
+            raise InputError(
+                f"{path}: published[{number}].{name} is not a field reprobox "
+                f"writes (only {', '.join(sorted(PUBLISHED_KEYS))})",
+                hint=fix,
+            )
         for name, pattern, want in fields:
             value = entry.get(name)
             if not (isinstance(value, str) and pattern.fullmatch(value)):

@@ -166,6 +166,28 @@ def test_a_damaged_published_entry_is_one_line_naming_the_field(published, field
     assert message.startswith(f"{path}: {field} is ") and "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        ({"note": "mine"}, "note"),
+        ({"Ref": REF}, "Ref"),
+        ({"a\nb": 1}, "'a\\nb'"),
+    ],
+)
+def test_a_published_entry_with_a_key_push_never_writes_is_refused(extra, shown):
+    # brk: an unknown key passed silently, where unknown keys elsewhere are refused.
+    path = Path("/p/.reprobox/manifest.json")
+    good = {"ref": REF, "image_id": SEALED, "source_image_id": BUILT}
+    assert check_published(path, {"published": [good]}) == [good]
+    with pytest.raises(InputError) as info:
+        check_published(path, {"published": [good, {**good, **extra}]})
+    assert info.value.message == (
+        f"{path}: published[1].{shown} is not a field reprobox writes (only "
+        "image_id, ref, reference_run, source_image_id)"
+    )
+    assert info.value.hint.endswith("`reprobox push` again")
+
+
 def test_run_with_a_damaged_published_entry_names_it_not_a_key_error():
     engine = FakeEngine()
     engine.add(BUILT, tag=TAG)
