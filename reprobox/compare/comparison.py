@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,9 +12,17 @@ from reprobox.compare.environment import (
     diff_environments,
     environment_of,
     facts_cut_short,
-    hidden_caveat,
     hidden_env,
     unrecorded_facts,
+)
+from reprobox.compare.headlines import (
+    SUCCEEDED,
+    RunSummary,
+    format_value,
+    nothing_compared,
+    run_headline,
+    status_note,
+    unrecorded_note,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
 from reprobox.compare.metrics import (
@@ -36,31 +43,15 @@ from reprobox.compare.noise import (
     judge_against_band,
     seed_noise_bands,
 )
-from reprobox.compare.records import Record, as_number, short_repr
+from reprobox.compare.records import Record, as_number
+from reprobox.compare.seed_band import (
+    band_summary,
+    is_other_seed_of_a_sweep,
+    judged_on_a_band,
+)
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
 COMPARISON_SCHEMA_VERSION = 1
-SUCCEEDED = "succeeded"
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run's place in the comparison and its one-line verdict."""
-
-    run_id: str
-    is_reference: bool
-    status: str
-    seed: Any
-    passed: bool
-    metrics_differ: bool
-    seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
-    likely_cause: str | None  # the field most likely to explain the difference
-    headline: str
-    # Judged on a sweep's seed band, not against the reference (which it may be).
-    judged_on_band: bool = False
-    # --env variables this run or the reference keeps only as ***: equal in the
-    # records, their values may have differed.
-    hidden_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,10 +112,10 @@ def compare_runs(
     # A run off the sweep whose seed the reference lacks (or, for the reference
     # itself, the sweep lacks) has no same-seed run to match: it is judged on
     # the sweep's seed band, as the other machine's run beside a sweep.
-    on_band = _judged_on_a_band(records, ref, bands)
+    on_band = judged_on_a_band(records, ref, bands)
     # A sweep run with another seed than the reference differs from it on
     # purpose: its numbers are the noise band, not a check that can fail.
-    seed_noise = {r.run_id for r in others if _is_other_seed_of_a_sweep(r, ref)}
+    seed_noise = {r.run_id for r in others if is_other_seed_of_a_sweep(r, ref)}
     results = []
     for run in records:
         for name in names:
@@ -306,49 +297,6 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
     )
 
 
-def _judged_on_a_band(
-    records: Sequence[Record], ref: Record, bands: Sequence[NoiseBand]
-) -> dict[tuple[str, str], NoiseBand]:
-    """Map (run, metric) to the band it is judged on, for runs off every sweep.
-
-    Such a run is judged on a band when no same-seed run can be its measure:
-    a run other than the reference whose seed is not the reference's, or the
-    reference itself when its seed is not in the sweep. The reference's own
-    sweep's band is taken where it has one, else the first.
-    """
-    seeds_of: dict[str, set[str]] = {}
-    for record in records:
-        sweep = record.options.get("seed_sweep")
-        if sweep is not None:
-            seeds_of.setdefault(str(sweep), set()).add(json.dumps(record.seed))
-    ref_sweep = ref.options.get("seed_sweep")
-    band_of: dict[str, NoiseBand] = {}
-    for band in bands:
-        if band.metric not in band_of or band.sweep == str(ref_sweep):
-            band_of[band.metric] = band
-    chosen = {}
-    for record in records:
-        if record.options.get("seed_sweep") is not None:
-            continue
-        for metric, band in band_of.items():
-            seed = json.dumps(record.seed)
-            if metric not in record.metrics or (
-                seed in seeds_of[band.sweep]
-                if record is ref
-                else seed == json.dumps(ref.seed)
-            ):
-                continue
-            chosen[record.run_id, metric] = band
-    return chosen
-
-
-def _is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
-    """Tell whether record is a seed-sweep run whose seed is not the reference's."""
-    if record.options.get("seed_sweep") is None:
-        return False
-    return json.dumps(record.seed) != json.dumps(ref.seed)
-
-
 def _summaries(
     records,
     ref,
@@ -380,10 +328,10 @@ def _summaries(
     for record in records:
         banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
         hidden = hidden_env(environments[ref.run_id], environments[record.run_id])
-        gap = _unrecorded_note(record, ref, unrecorded)
+        gap = unrecorded_note(record, ref, unrecorded)
         if banded:
             summaries.append(
-                _band_summary(
+                band_summary(
                     record, ref, banded, differences, record is ref, hidden, gap
                 )
             )
@@ -400,7 +348,7 @@ def _summaries(
                     seed_noise=False,
                     likely_cause=None,
                     headline="reference run"
-                    + _status_note(record.status, "its metrics prove nothing"),
+                    + status_note(record.status, "its metrics prove nothing"),
                     hidden_env=hidden,
                 )
             )
@@ -423,7 +371,7 @@ def _summaries(
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
-                headline=_run_headline(
+                headline=run_headline(
                     record,
                     own,
                     changed,
@@ -434,8 +382,8 @@ def _summaries(
                 )
                 if own
                 else (
-                    _nothing_compared(names)
-                    + _status_note(record.status, "it cannot pass")
+                    nothing_compared(names)
+                    + status_note(record.status, "it cannot pass")
                 ),
                 hidden_env=hidden,
             )
@@ -443,190 +391,9 @@ def _summaries(
     return summaries
 
 
-def _band_summary(
-    record, ref, banded, differences, is_reference, hidden=(), unrecorded=""
-) -> RunSummary:
-    """Judge a run on the sweep's seed band, naming the machine difference."""
-    failed = [r for r in banded if not r.passed]
-    # The band spans the seeds, so the seed is no cause; for the reference the
-    # differences were taken the other way round (its value first).
-    theirs = [
-        d
-        for d in differences
-        if d.changes_numerics
-        and d.category != "seed"
-        and (d.run_id == record.run_id or (is_reference and d.run_id != ref.run_id))
-    ]
-    suspect = theirs[0] if theirs else None
-    if suspect is not None and is_reference:
-        suspect = replace(
-            suspect,
-            reference_value=suspect.run_value,
-            run_value=suspect.reference_value,
-        )
-    names = ", ".join(r.metric for r in (failed or banded))
-    if failed:
-        headline = f"{names} outside the seed band widened by tolerance"
-        if suspect:
-            headline += f"; most likely cause: {_named(suspect)}"
-        elif unrecorded:
-            headline += f"; {unrecorded}"
-        else:
-            headline += (
-                "; no numerics-relevant setup difference besides the seed"
-                + hidden_caveat(hidden)
-            )
-    else:
-        headline = f"{names} within the seed band widened by tolerance"
-    prefix = "reference run; " if is_reference else ""
-    return RunSummary(
-        run_id=record.run_id,
-        is_reference=is_reference,
-        status=record.status,
-        seed=record.seed,
-        passed=not failed and record.status == SUCCEEDED,
-        metrics_differ=bool(failed),
-        seed_noise=False,
-        likely_cause=suspect.field if (suspect and failed) else None,
-        headline=prefix + headline + _status_note(record.status, "it cannot pass"),
-        judged_on_band=True,
-        hidden_env=hidden,
-    )
-
-
-def _named(suspect: EnvDifference) -> str:
-    """Name a setup difference with its values, e.g. 'seed 42 -> 7'."""
-    # The field alone when it says the kind already: "seed 42 -> 7", not
-    # "seed seed 42 -> 7"; "packages tensorflow 2.20 -> 2.21" keeps both.
-    named = (
-        suspect.field
-        if suspect.field.split(".")[0] == suspect.category
-        else f"{suspect.category} {suspect.field}"
-    )
-    return (
-        f"{named} {format_value(suspect.reference_value)} -> "
-        f"{format_value(suspect.run_value)}"
-    )
-
-
-def _run_headline(
-    record: Record,
-    own: list[MetricResult],
-    changed: list[MetricResult],
-    missing: list[MissingMetric],
-    suspect: EnvDifference | None,
-    hidden: tuple[str, ...] = (),
-    unrecorded: str = "",
-) -> str:
-    """Write one run's summary from its checks, its gaps and its status."""
-    succeeded = record.status == SUCCEEDED
-    if not succeeded and all(r.missing in ("run", "both") for r in own):
-        # It stopped before recording any metric compared: the failure is the
-        # finding, and there is nothing to measure against the reference.
-        return f"{_ended(record)} and has no metrics to compare: " + (
-            "its failure is the finding"
-            if record.status == "failed"
-            else "it cannot pass"
-        )
-    parts = []
-    if len(missing) < len(own):  # some metric both sides have was compared
-        parts.append(
-            _headline(
-                changed,
-                suspect,
-                shared=bool(missing),
-                ran=succeeded,
-                hidden=hidden,
-                unrecorded=unrecorded,
-            )
-        )
-    shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
-    parts += shown + ([f"and {len(missing) - 3} more"] if len(missing) > 3 else [])
-    return "; ".join(parts) + _status_note(record.status, "it cannot pass")
-
-
-def _ended(record: Record) -> str:
-    """Say how a run that did not succeed ended, e.g. 'failed (exit code 1)'."""
-    code = record.data.get("exit_code")
-    shown = f" (exit code {code})" if type(code) is int else ""
-    if record.status in ("failed", "interrupted"):
-        return record.status + shown
-    return f"status {record.status or 'unknown'}{shown}"
-
-
-def _unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
-    """Say that no cause can be named as a side's machine facts are missing, or ''."""
-    who = [
-        name
-        for name, run in (("this run", record), ("the reference", ref))
-        if run.run_id in unrecorded and not (name == "the reference" and run is record)
-    ]
-    if not who:
-        return ""
-    their = "their" if len(who) > 1 else "its"
-    return (
-        f"no cause can be named: {' and '.join(who)} stopped before {their} "
-        "machine facts were recorded"
-    )
-
-
-def _status_note(status: str, consequence: str) -> str:
-    """Return a headline suffix for a run that did not succeed, else ''."""
-    if status == SUCCEEDED:
-        return ""
-    return f"; but status {status or 'unknown'}: {consequence}"
-
-
 def nothing_to_check(names: Sequence[str]) -> str:
     """Say why no metric was checked at all, or return '' when some were."""
     return "" if names else "no run recorded any metric, so nothing was checked"
-
-
-def _nothing_compared(names: Sequence[str]) -> str:
-    """Say why a run has no metric checked against the reference."""
-    if not names:
-        return "nothing compared: no run recorded any metric"
-    return f"nothing compared: neither it nor the reference has {', '.join(names)}"
-
-
-def _headline(
-    changed: list[MetricResult],
-    suspect: EnvDifference | None,
-    *,
-    shared: bool = False,
-    ran: bool = True,
-    hidden: tuple[str, ...] = (),
-    unrecorded: str = "",
-) -> str:
-    """Say how the metrics both runs have compare, and what may explain a change.
-
-    shared: some metric is missing on one side, so 'identical' covers only the
-    metrics both have. ran: the run succeeded; a run that did not is no
-    evidence of nondeterminism, since it may have stopped anywhere. hidden:
-    --env variables kept as ***, whose values may have differed unseen.
-    unrecorded: says whose machine facts were never gathered, when a side's
-    were not: with nothing recorded differing, the cause is then unknown.
-    """
-    if not changed:
-        suffix = " despite setup differences" if suspect else ""
-        return f"{'shared ' if shared else ''}metrics identical{suffix}"
-    shown = ", ".join(
-        f"{r.metric} {r.delta:+.3g}"
-        if r.delta is not None
-        else f"{r.metric} ({r.reason})"
-        for r in changed[:3]
-    ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    if suspect is None and unrecorded:
-        return f"metrics differ ({shown}); {unrecorded}"
-    if suspect is None and not ran:
-        return f"metrics differ ({shown})"
-    if suspect is None:
-        return (
-            f"metrics differ ({shown}) with no numerics-relevant setup difference: "
-            "nondeterminism (e.g. an unseeded shuffle or racing ops)"
-            + hidden_caveat(hidden)
-        )
-    return f"metrics differ ({shown}); most likely cause: {_named(suspect)}"
 
 
 def _notes(records, names, limits, default_tolerance) -> list[str]:
@@ -654,21 +421,3 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
             f"tolerance given for metrics no run compared: {', '.join(unknown)}"
         )
     return notes
-
-
-VALUE_CHARS = 200  # a setup value longer than this is cut in text and tables
-
-
-def format_value(value: Any) -> str:
-    """Show a setup value in one short line: lists joined, absent as 'unset'."""
-    if value is None:
-        return "unset"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and len(str(abs(value))) > 20:
-        return short_repr(value)
-    if isinstance(value, (list, tuple)):
-        text = " ".join(str(v) for v in value) or "(none)"
-    else:
-        text = str(value)
-    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "\u2026"

@@ -1,0 +1,181 @@
+"""Word each compared run's verdict: its summary, headline and likely cause."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reprobox.compare.environment import EnvDifference, hidden_caveat
+from reprobox.compare.metrics import MetricResult, MissingMetric
+from reprobox.compare.records import Record, short_repr
+
+SUCCEEDED = "succeeded"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run's place in the comparison and its one-line verdict."""
+
+    run_id: str
+    is_reference: bool
+    status: str
+    seed: Any
+    passed: bool
+    metrics_differ: bool
+    seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
+    likely_cause: str | None  # the field most likely to explain the difference
+    headline: str
+    # Judged on a sweep's seed band, not against the reference (which it may be).
+    judged_on_band: bool = False
+    # --env variables this run or the reference keeps only as ***: equal in the
+    # records, their values may have differed.
+    hidden_env: tuple[str, ...] = ()
+
+
+def named_difference(suspect: EnvDifference) -> str:
+    """Name a setup difference with its values, e.g. 'seed 42 -> 7'."""
+    # The field alone when it says the kind already: "seed 42 -> 7", not
+    # "seed seed 42 -> 7"; "packages tensorflow 2.20 -> 2.21" keeps both.
+    named = (
+        suspect.field
+        if suspect.field.split(".")[0] == suspect.category
+        else f"{suspect.category} {suspect.field}"
+    )
+    return (
+        f"{named} {format_value(suspect.reference_value)} -> "
+        f"{format_value(suspect.run_value)}"
+    )
+
+
+def run_headline(
+    record: Record,
+    own: list[MetricResult],
+    changed: list[MetricResult],
+    missing: list[MissingMetric],
+    suspect: EnvDifference | None,
+    hidden: tuple[str, ...] = (),
+    unrecorded: str = "",
+) -> str:
+    """Write one run's summary from its checks, its gaps and its status."""
+    succeeded = record.status == SUCCEEDED
+    if not succeeded and all(r.missing in ("run", "both") for r in own):
+        # It stopped before recording any metric compared: the failure is the
+        # finding, and there is nothing to measure against the reference.
+        return f"{_ended(record)} and has no metrics to compare: " + (
+            "its failure is the finding"
+            if record.status == "failed"
+            else "it cannot pass"
+        )
+    parts = []
+    if len(missing) < len(own):  # some metric both sides have was compared
+        parts.append(
+            _headline(
+                changed,
+                suspect,
+                shared=bool(missing),
+                ran=succeeded,
+                hidden=hidden,
+                unrecorded=unrecorded,
+            )
+        )
+    shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
+    parts += shown + ([f"and {len(missing) - 3} more"] if len(missing) > 3 else [])
+    return "; ".join(parts) + status_note(record.status, "it cannot pass")
+
+
+def _ended(record: Record) -> str:
+    """Say how a run that did not succeed ended, e.g. 'failed (exit code 1)'."""
+    code = record.data.get("exit_code")
+    shown = f" (exit code {code})" if type(code) is int else ""
+    if record.status in ("failed", "interrupted"):
+        return record.status + shown
+    return f"status {record.status or 'unknown'}{shown}"
+
+
+def unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
+    """Say that no cause can be named as a side's machine facts are missing, or ''."""
+    who = [
+        name
+        for name, run in (("this run", record), ("the reference", ref))
+        if run.run_id in unrecorded and not (name == "the reference" and run is record)
+    ]
+    if not who:
+        return ""
+    their = "their" if len(who) > 1 else "its"
+    return (
+        f"no cause can be named: {' and '.join(who)} stopped before {their} "
+        "machine facts were recorded"
+    )
+
+
+def status_note(status: str, consequence: str) -> str:
+    """Return a headline suffix for a run that did not succeed, else ''."""
+    if status == SUCCEEDED:
+        return ""
+    return f"; but status {status or 'unknown'}: {consequence}"
+
+
+def nothing_compared(names: Sequence[str]) -> str:
+    """Say why a run has no metric checked against the reference."""
+    if not names:
+        return "nothing compared: no run recorded any metric"
+    return f"nothing compared: neither it nor the reference has {', '.join(names)}"
+
+
+def _headline(
+    changed: list[MetricResult],
+    suspect: EnvDifference | None,
+    *,
+    shared: bool = False,
+    ran: bool = True,
+    hidden: tuple[str, ...] = (),
+    unrecorded: str = "",
+) -> str:
+    """Say how the metrics both runs have compare, and what may explain a change.
+
+    shared: some metric is missing on one side, so 'identical' covers only the
+    metrics both have. ran: the run succeeded; a run that did not is no
+    evidence of nondeterminism, since it may have stopped anywhere. hidden:
+    --env variables kept as ***, whose values may have differed unseen.
+    unrecorded: says whose machine facts were never gathered, when a side's
+    were not: with nothing recorded differing, the cause is then unknown.
+    """
+    if not changed:
+        suffix = " despite setup differences" if suspect else ""
+        return f"{'shared ' if shared else ''}metrics identical{suffix}"
+    shown = ", ".join(
+        f"{r.metric} {r.delta:+.3g}"
+        if r.delta is not None
+        else f"{r.metric} ({r.reason})"
+        for r in changed[:3]
+    ) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    if suspect is None and unrecorded:
+        return f"metrics differ ({shown}); {unrecorded}"
+    if suspect is None and not ran:
+        return f"metrics differ ({shown})"
+    if suspect is None:
+        return (
+            f"metrics differ ({shown}) with no numerics-relevant setup difference: "
+            "nondeterminism (e.g. an unseeded shuffle or racing ops)"
+            + hidden_caveat(hidden)
+        )
+    return f"metrics differ ({shown}); most likely cause: {named_difference(suspect)}"
+
+
+VALUE_CHARS = 200  # a setup value longer than this is cut in text and tables
+
+
+def format_value(value: Any) -> str:
+    """Show a setup value in one short line: lists joined, absent as 'unset'."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return short_repr(value)
+    if isinstance(value, (list, tuple)):
+        text = " ".join(str(v) for v in value) or "(none)"
+    else:
+        text = str(value)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "\u2026"
