@@ -179,6 +179,8 @@ def run(
         engines[url] = connect(url)
     for name in context:
         engines[f"context:{name}"] = connect(context=name)
+    if device_requests:
+        _check_engines_serve_gpus(engines.values(), gpus, remote=bool(host or context))
     base = RunOptions(
         seed=seed if seed is not None else frozen.manifest.get("seed"),
         profile=profile or frozen.manifest["determinism"]["profile"],
@@ -412,6 +414,15 @@ def _device_requests(gpus: str | None, manifest: dict, remote: bool):
     for warning in getattr(requests, "warnings", ()):
         say(f"warning: {warning}")
     return requests
+
+
+def _check_engines_serve_gpus(engines, gpus: str, remote: bool) -> None:
+    """Refuse --gpus before the build when an engine cannot give containers GPUs."""
+    from reprobox.gpu.preflight import check_engine_gpus, remote_engine
+
+    local = remote_engine(remote) is None
+    for engine in engines:
+        check_engine_gpus(engine, gpus, local=local)
 
 
 def _print_summary(record: dict, record_path: Path) -> None:

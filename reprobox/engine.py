@@ -187,6 +187,21 @@ def check_engine_address(address: str, shown: str) -> None:
         ) from None
 
 
+def engine_runtimes(engine: Engine) -> dict[str, str]:
+    """Return the container runtimes the engine has registered: name to program."""
+    try:
+        info = engine.client.info()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise engine_failure(engine, "reading its facts (docker info)", exc) from None
+    found = info.get("Runtimes") if isinstance(info, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {
+        str(name): str(facts.get("path", "")) if isinstance(facts, dict) else ""
+        for name, facts in found.items()
+    }
+
+
 @contextmanager
 def long_calls(*engines: Engine) -> Iterator[None]:
     """Let the engines' calls inside wait LONG_CALL_TIMEOUT_S for an answer."""
@@ -603,7 +618,17 @@ def start_container(engine: Engine, spec: ContainerSpec):
         container.start()
     except docker.errors.APIError as exc:
         remove_container(container)
-        raise EngineError(f"the container did not start: {exc.explanation}") from None
+        explanation = _first_line(str(exc.explanation or exc))
+        if spec.device_requests and "could not select device driver" in explanation:
+            # The preflight passed, yet the engine has no GPU driver after all:
+            # the user's --gpus does not fit this engine, as the preflight says.
+            raise InputError(
+                f"the Docker engine at {engine_address(engine)} cannot give "
+                f"containers GPUs: {explanation}",
+                hint="run without --gpus, or on an engine with the NVIDIA "
+                "container runtime",
+            ) from None
+        raise EngineError(f"the container did not start: {explanation}") from None
     return container
 
 

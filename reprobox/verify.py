@@ -275,12 +275,26 @@ def _gpu_count(gpus: str) -> str | None:
     return describe_gpus(requests)
 
 
-def _gpu_requests(manifest: dict[str, Any], gpus: str, image: str, remote: bool):
+def _gpu_requests(
+    manifest: dict[str, Any], gpus: str, image: str, engine: Engine, remote: bool
+):
     """Check this machine can give the rerun the reference's GPUs; return them."""
-    from reprobox.gpu.preflight import GPU_HOST_FIX, gpu_preflight
+    from reprobox.gpu.preflight import (
+        GPU_HOST_FIX,
+        check_engine_gpus,
+        gpu_preflight,
+        remote_engine,
+    )
 
     try:
-        return gpu_preflight(manifest, gpus, remote=remote)
+        requests = gpu_preflight(manifest, gpus, remote=remote)
+        check_engine_gpus(
+            engine,
+            gpus,
+            local=remote_engine(remote) is None,
+            fix="verify it on an engine with the NVIDIA container runtime",
+        )
+        return requests
     except CompatibilityError as exc:
         # The preflight's fix says "run without --gpus": verify has no such flag.
         raise CompatibilityError(
@@ -404,7 +418,8 @@ def verify_image(
     )
     if opts.gpus:
         opts = replace(
-            opts, device_requests=_gpu_requests(manifest, opts.gpus, image, remote)
+            opts,
+            device_requests=_gpu_requests(manifest, opts.gpus, image, engine, remote),
         )
         for warning in opts.device_requests.warnings:
             if on_log:

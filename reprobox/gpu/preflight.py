@@ -3,23 +3,36 @@
 The probe reads the local NVIDIA driver with nvidia-smi. When the Docker engine
 is elsewhere (`--host tcp://...`, `ssh://...`, a `--context`, or DOCKER_HOST),
 the local driver says nothing about the engine's: the check is skipped and the
-returned requests carry a warning saying so.
+returned requests carry a warning saying so. Every engine, near or far, is
+then asked whether it can hand GPUs to a container at all.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from docker.types import DeviceRequest
 
+from reprobox.engine import Engine, engine_address, engine_runtimes
 from reprobox.errors import CompatibilityError
 from reprobox.gpu.devices import parse_gpus_option
 from reprobox.gpu.driver import HostGpus, check_driver, probe_host_gpus
 from reprobox.lock.indexes import redact_url
 
 GPU_HOST_FIX = "run without --gpus or on a GPU host"
+ENGINE_GPU_FIX = (
+    "run without --gpus, or on an engine with the NVIDIA container runtime: "
+    "`nvidia-ctk runtime configure --runtime=docker`, then restart dockerd"
+)
+# Docker serves --gpus through this program of NVIDIA's container toolkit; it
+# looks for it on its own PATH, which holds these folders on every distribution.
+NVIDIA_HOOK = "nvidia-container-runtime-hook"
+_HOOK_PATH = os.pathsep.join(
+    ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin")
+)
 _LOCAL_SCHEMES = ("unix://", "npipe://")
 
 
@@ -96,6 +109,37 @@ def gpu_preflight(
         mode=verdict.mode,
         driver=host.driver,
         warnings=warnings,
+    )
+
+
+def check_engine_gpus(
+    engine: Engine,
+    gpus_option: str,
+    *,
+    local: bool,
+    fix: str = ENGINE_GPU_FIX,
+    runtimes: Callable[[Engine], Mapping[str, str]] = engine_runtimes,
+    find: Callable[..., str | None] = shutil.which,
+) -> None:
+    """Refuse --gpus on an engine that cannot hand GPUs to a container.
+
+    An engine set up with NVIDIA's container toolkit lists an nvidia runtime
+    in `docker info`. An older setup only put the toolkit's hook where dockerd
+    finds it: on this machine (local) that is seen on disk; on another machine
+    nothing shows it, so such an engine is refused, with the one command that
+    registers the runtime it already has.
+    """
+    found = runtimes(engine)
+    if any("nvidia" in f"{name} {path}".lower() for name, path in found.items()):
+        return
+    if local and find(
+        NVIDIA_HOOK, path=f"{os.environ.get('PATH', '')}{os.pathsep}{_HOOK_PATH}"
+    ):
+        return
+    raise CompatibilityError(
+        f"--gpus {gpus_option.strip()}: the Docker engine at "
+        f"{redact_url(engine_address(engine))} has no NVIDIA container runtime",
+        hint=fix,
     )
 
 

@@ -1,7 +1,9 @@
-"""`reprobox run --gpus all` on a machine without an NVIDIA driver.
+"""`reprobox run --gpus all` where no GPU can be had.
 
-The run must stop with one clear line before anything reaches the engine: no
-image is built and no container is created, so nothing is left behind.
+On a machine without an NVIDIA driver, or on an engine without the NVIDIA
+container runtime, the run must stop with one clear line before anything
+reaches the engine: no image is built, no container is created and no run
+record is written, so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -12,6 +14,15 @@ import shutil
 import subprocess
 
 import pytest
+
+# Fixtures come from conftest_cross by import; tests take them by name.
+# ruff: noqa: F811
+from conftest_cross import (  # noqa: F401
+    ENGINE2,
+    engine1_client,
+    engine2_client,
+    two_engine_cleanup,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +53,7 @@ def _containers_labelled(name: str) -> list[str]:
     return done.stdout.split()
 
 
-def test_gpus_all_without_a_driver_leaves_nothing_behind(
-    tmp_path, cli, docker_client, engine_cleanup
-):
-    if shutil.which("nvidia-smi"):
-        pytest.skip("this machine has nvidia-smi; the test is for one without")
-    name = engine_cleanup.add(f"gpu-refusal-it-{secrets.token_hex(3)}")
+def _frozen_project(tmp_path, cli, name: str):
     project = tmp_path / name
     project.mkdir()
     (project / "reprobox.toml").write_text(
@@ -57,6 +63,21 @@ def test_gpus_all_without_a_driver_leaves_nothing_behind(
     (project / "requirements.txt").write_text("six==1.17.0\n")
     (project / "train.py").write_text("import six\nprint(six.__version__)\n")
     cli.run("freeze", str(project), timeout=300)
+    return project
+
+
+def _no_runs(project) -> bool:
+    runs = project / ".reprobox" / "runs"
+    return not runs.exists() or not any(runs.iterdir())
+
+
+def test_gpus_all_without_a_driver_leaves_nothing_behind(
+    tmp_path, cli, docker_client, engine_cleanup
+):
+    if shutil.which("nvidia-smi"):
+        pytest.skip("this machine has nvidia-smi; the test is for one without")
+    name = engine_cleanup.add(f"gpu-refusal-it-{secrets.token_hex(3)}")
+    project = _frozen_project(tmp_path, cli, name)
 
     result = cli.run("run", str(project), "--gpus", "all", check=False, timeout=300)
 
@@ -65,6 +86,44 @@ def test_gpus_all_without_a_driver_leaves_nothing_behind(
     assert "Traceback" not in result.stderr
     assert _containers_labelled(name) == []
     assert docker_client.images.list(name=f"reprobox/{name}") == []
-    assert not (project / ".reprobox" / "runs").exists() or not any(
-        (project / ".reprobox" / "runs").iterdir()
+    assert _no_runs(project)
+
+
+def test_gpus_on_an_engine_without_the_nvidia_runtime_leaves_nothing_behind(
+    tmp_path, cli, engine1_client, engine2_client, two_engine_cleanup
+):
+    if any("nvidia" in name for name in engine2_client.info().get("Runtimes") or {}):
+        pytest.skip(f"{ENGINE2} has the NVIDIA runtime; the test is for one without")
+    name = f"gpu-engine-it-{secrets.token_hex(3)}"
+    two_engine_cleanup.names.append(name)
+    project = _frozen_project(tmp_path, cli, name)
+
+    result = cli.run(
+        "run",
+        str(project),
+        "--gpus",
+        "all",
+        "--host",
+        ENGINE2,
+        check=False,
+        timeout=300,
     )
+
+    assert result.returncode == 2, result.describe()
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"reprobox: error: --gpus all: the Docker engine at {ENGINE2} has no NVIDIA "
+        "container runtime (run without --gpus, or on an engine with the NVIDIA "
+        "container runtime: `nvidia-ctk runtime configure --runtime=docker`, then "
+        "restart dockerd)"
+    ), result.describe()
+    assert "Traceback" not in result.stderr
+    assert "built " not in result.stderr
+    for client in (engine1_client, engine2_client):
+        assert (
+            client.containers.list(
+                all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+            )
+            == []
+        )
+        assert client.images.list(name=f"reprobox/{name}") == []
+    assert _no_runs(project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -213,11 +214,17 @@ def test_a_gpu_reference_reruns_on_as_many_gpus(image, tmp_path, monkeypatch):
         return GpuRequests(["req"], checked=True, warnings=["driver note"])
 
     monkeypatch.setattr("reprobox.gpu.preflight.gpu_preflight", preflight)
+    gpu_engine = SimpleNamespace(
+        host="tcp://gpu-box:2376",
+        client=SimpleNamespace(
+            info=lambda: {"Runtimes": {"nvidia": {"path": "nvidia-container-runtime"}}}
+        ),
+    )
     ref = reference_record(options={"gpus": "device=GPU-0123456789ab"})
     image["labels"] = labels_for(manifest(), ref)
     logged = []
     verify.verify_image(
-        object(), IMAGE, runs_dir=tmp_path / "v", remote=True, on_log=logged.append
+        gpu_engine, IMAGE, runs_dir=tmp_path / "v", remote=True, on_log=logged.append
     )
     assert asked == [("1", True)]
     assert image["runs"][0].device_requests == ["req"]
@@ -243,6 +250,29 @@ def test_a_gpu_reference_on_a_machine_without_gpus_is_refused_first(
         f"image {IMAGE}: its reference run used GPUs and the rerun asks for as many"
     )
     assert "run without --gpus" not in info.value.message
+
+
+def test_a_gpu_reference_on_an_engine_without_the_nvidia_runtime_is_refused(
+    image, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(
+        "reprobox.gpu.preflight.gpu_preflight",
+        lambda manifest, gpus, **kw: GpuRequests(["req"], checked=False),
+    )
+    runc_only = SimpleNamespace(
+        host="tcp://cpu-box:2376",
+        client=SimpleNamespace(info=lambda: {"Runtimes": {"runc": {"path": "runc"}}}),
+    )
+    image["labels"] = labels_for(manifest(), reference_record(options={"gpus": "all"}))
+    with pytest.raises(CompatibilityError) as info:
+        verify.verify_image(runc_only, IMAGE, runs_dir=tmp_path / "v", remote=True)
+    assert image["runs"] == []
+    assert info.value.message == (
+        f"image {IMAGE}: its reference run used GPUs and the rerun asks for as many "
+        "(--gpus all: the Docker engine at tcp://cpu-box:2376 has no NVIDIA "
+        "container runtime)"
+    )
+    assert info.value.hint == "verify it on an engine with the NVIDIA container runtime"
 
 
 # --- the command: --reference and the default runs folder -------------------
@@ -332,9 +362,7 @@ def test_a_hidden_value_not_given_is_warned_of(image, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["SEEN", "OTHER"])
-def test_env_for_a_value_the_reference_does_not_hide_is_refused(
-    image, tmp_path, name
-):
+def test_env_for_a_value_the_reference_does_not_hide_is_refused(image, tmp_path, name):
     hiding_reference(image, WANDB_API_KEY="***")
     error = verify_error(image, tmp_path, hidden_env={name: "x"})
     assert error.message.startswith(f"--env {name}: the reference run of {IMAGE}")

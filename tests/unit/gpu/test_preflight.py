@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -11,7 +12,7 @@ from reprobox.errors import CompatibilityError, InputError
 from reprobox.gpu import driver
 from reprobox.gpu.devices import parse_gpus_option
 from reprobox.gpu.driver import parse_nvidia_smi, probe_host_gpus
-from reprobox.gpu.preflight import gpu_preflight, remote_engine
+from reprobox.gpu.preflight import check_engine_gpus, gpu_preflight, remote_engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NO_DRIVER = (
@@ -223,3 +224,143 @@ def test_local_engines_are_probed(environ):
     probe = host_from("smi_csv.txt")
     result = gpu_preflight(manifest("12.4"), "all", probe=probe, environ=environ)
     assert result.checked and probe.calls == ["smi_csv.txt"]
+
+
+# --- the engine: can it hand GPUs to a container at all? --------------------
+
+RUNC_ONLY = {"io.containerd.runc.v2": "runc", "runc": "runc"}
+NO_RUNTIME = (
+    "--gpus all: the Docker engine at unix:///run/other/docker.sock has no NVIDIA "
+    "container runtime (run without --gpus, or on an engine with the NVIDIA "
+    "container runtime: `nvidia-ctk runtime configure --runtime=docker`, then "
+    "restart dockerd)"
+)
+OTHER = SimpleNamespace(host="unix:///run/other/docker.sock")
+
+
+def no_hook(name, path=None):
+    return None
+
+
+def hook_found(name, path=None):
+    assert name == "nvidia-container-runtime-hook"
+    assert "/usr/bin" in path.split(":")
+    return "/usr/bin/nvidia-container-runtime-hook"
+
+
+@pytest.mark.parametrize(
+    "runtimes",
+    [
+        {**RUNC_ONLY, "nvidia": "nvidia-container-runtime"},
+        {**RUNC_ONLY, "cdi": "/usr/bin/nvidia-container-runtime.cdi"},
+    ],
+)
+def test_an_engine_with_the_nvidia_runtime_serves_gpus(runtimes):
+    check_engine_gpus(
+        OTHER, "all", local=False, runtimes=lambda e: runtimes, find=no_hook
+    )
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_an_engine_without_the_nvidia_runtime_is_refused_in_one_line(local):
+    with pytest.raises(CompatibilityError) as caught:
+        check_engine_gpus(
+            OTHER, " all ", local=local, runtimes=lambda e: RUNC_ONLY, find=no_hook
+        )
+    assert str(caught.value) == NO_RUNTIME
+    assert caught.value.exit_code == 2
+
+
+def test_a_local_engine_with_only_the_hook_on_disk_serves_gpus():
+    check_engine_gpus(
+        OTHER, "all", local=True, runtimes=lambda e: RUNC_ONLY, find=hook_found
+    )
+
+
+def test_a_remote_engine_is_not_judged_by_this_machines_disk():
+    with pytest.raises(CompatibilityError):
+        check_engine_gpus(
+            OTHER, "all", local=False, runtimes=lambda e: RUNC_ONLY, find=hook_found
+        )
+
+
+def test_the_engine_address_is_shown_without_its_password():
+    engine = SimpleNamespace(host="ssh://me:pw@gpu-box")
+    with pytest.raises(CompatibilityError) as caught:
+        check_engine_gpus(engine, "1", local=False, runtimes=lambda e: {}, find=no_hook)
+    assert "the Docker engine at ssh://***@gpu-box has no NVIDIA" in str(caught.value)
+
+
+def test_run_refuses_gpus_on_such_an_engine_before_building(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from reprobox import cli_run, engine, manifest
+    from reprobox.cli import app
+
+    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
+    frozen = {"data": [], "gpu": {}, "determinism": {"profile": "default"}}
+    monkeypatch.setattr(
+        manifest, "load_frozen", lambda cfg: SimpleNamespace(manifest=frozen)
+    )
+    monkeypatch.setattr(manifest, "check_data_unchanged", lambda cfg, m: None)
+    monkeypatch.setattr(
+        cli_run, "_device_requests", lambda *a, **k: parse_gpus_option("all")
+    )
+    info = {"Runtimes": {"runc": {"path": "runc"}}}
+    other = SimpleNamespace(
+        host="unix:///run/other/docker.sock",
+        client=SimpleNamespace(info=lambda: info),
+    )
+    monkeypatch.setattr(engine, "connect", lambda host=None, context=None: other)
+    monkeypatch.setattr(cli_run, "_build", lambda *a: pytest.fail("built"))
+    monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda *a: pytest.fail("tidied"))
+
+    result = CliRunner().invoke(
+        app, ["run", str(tmp_path), "--gpus", "all", "--host", other.host]
+    )
+    assert isinstance(result.exception, CompatibilityError), result.output
+    assert str(result.exception) == NO_RUNTIME
+    assert result.exception.exit_code == 2
+    assert not (tmp_path / ".reprobox" / "runs").exists()
+
+
+def test_a_gpu_start_refused_by_the_engine_after_all_is_the_users_to_fix():
+    import docker.errors
+
+    from reprobox.engine import ContainerSpec, start_container
+
+    removed = []
+    response = SimpleNamespace(status_code=500, reason="", url="http://x")
+
+    class Created:
+        id = "c" * 64
+
+        def start(self):
+            raise docker.errors.APIError(
+                "500",
+                response=response,
+                explanation='could not select device driver "" with '
+                "capabilities: [[gpu]]",
+            )
+
+        def remove(self, force):
+            removed.append(force)
+
+    client = SimpleNamespace(containers=SimpleNamespace(create=lambda **k: Created()))
+    spec = ContainerSpec(
+        image="sha256:" + "1" * 64,
+        command=["true"],
+        env={},
+        labels={},
+        user="1000",
+        mounts=[],
+        device_requests=parse_gpus_option("all"),
+    )
+    with pytest.raises(InputError) as caught:
+        start_container(SimpleNamespace(client=client, host=OTHER.host), spec)
+    assert caught.value.message == (
+        "the Docker engine at unix:///run/other/docker.sock cannot give containers "
+        'GPUs: could not select device driver "" with capabilities: [[gpu]]'
+    )
+    assert caught.value.exit_code == 2
+    assert removed == [True]
