@@ -306,10 +306,16 @@ def warn_if_it_enters_an_image(output: Path) -> None:
 
 
 def tidy_killed_runs(cfg, engine) -> None:
-    """Remove containers of runs whose reprobox was killed; close their records."""
+    """Clean up after a reprobox killed outright in this project, on this engine.
+
+    Its runs' records are closed and their containers removed; the
+    registry-named tag of a push it was making is put back as it was.
+    """
+    from reprobox.push_tags import sweep_killed_pushes
     from reprobox.recovery import sweep_killed_runs
 
     sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say)
+    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
 
 
 def _build(cfg, engine, ca_cert: Path | None, force: bool = False):

@@ -22,6 +22,7 @@ from reprobox.cli import (
     interruptible,
     project_holding,
     say,
+    tidy_killed_runs,
     warn,
     warn_if_it_enters_an_image,
 )
@@ -193,10 +194,18 @@ def push(
     # A damaged published list is refused before anything is pushed.
     check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
     engine = connect(host, context)
+    tidy_killed_runs(cfg, engine)
     built = _build(cfg, engine, ca_cert)
     with _sealed_until_shared(cfg, engine, built, reference) as sealed:
         image, record, source = sealed
-        ref = push_image(engine, image, registry, cfg.name, built.tag.rsplit(":", 1)[1])
+        ref = push_image(
+            engine,
+            image,
+            registry,
+            cfg.name,
+            built.tag.rsplit(":", 1)[1],
+            cfg.state_dir,
+        )
 
     frozen = load_frozen(cfg)
     manifest = dict(frozen.manifest)

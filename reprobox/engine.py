@@ -703,7 +703,7 @@ def remove_orphans(
     for container, owner in owners:
         run_id = container.labels.get(RUN_LABEL, "")
         known = alive(run_id) if alive is not None and run_id else None
-        if known if known is not None else _owner_alive(owner):
+        if known if known is not None else owner_alive(owner):
             continue
         remove_container(container)
         removed.append(run_id or container.id[:12])
@@ -728,7 +728,8 @@ def _start_time(pid: int) -> str:
     return fields[19]
 
 
-def _owner_alive(owner: str) -> bool:
+def owner_alive(owner: str) -> bool:
+    """Tell whether the reprobox an owner label names still runs (elsewhere: yes)."""
     try:
         node, pid, started = owner.split(":")
     except ValueError:

@@ -73,6 +73,17 @@ def run_command(
     return proc
 
 
+def pid_alive(pid: int) -> bool:
+    """Tell whether a process of that id lives (one we may not signal counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
 def remove_stale_folders(prefix: str, folder: str | None = None) -> list[str]:
     """Remove temp folders whose reprobox was killed; return their names.
 
@@ -88,13 +99,8 @@ def remove_stale_folders(prefix: str, folder: str | None = None) -> list[str]:
                 continue
             if entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
-            try:
-                os.kill(int(match.group(1)), 0)
+            if pid_alive(int(match.group(1))):
                 continue  # that reprobox still runs
-            except ProcessLookupError:
-                pass
-            except (PermissionError, OverflowError):
-                continue
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.name)
     return sorted(removed)

@@ -128,13 +128,28 @@ def check_image_reference(image: str) -> str:
 
 
 def push_image(
-    engine: Engine, image: str, registry: str, project: str, tag: str
+    engine: Engine, image: str, registry: str, project: str, tag: str, state_dir: Path
 ) -> str:
-    """Push image to registry as PROJECT:TAG; return `repo@sha256:...`."""
+    """Push image to registry as PROJECT:TAG; return `repo@sha256:...`.
+
+    The registry-named tag it makes is put back as it was if the push does
+    not end, even when reprobox is killed (push_tags keeps a marker in
+    state_dir for the next command).
+    """
+    from reprobox.push_tags import PushTag, current_image, registry_tag
+
     repo = f"{check_registry(registry, project)}/reprobox/{project}"
+    ref = f"{repo}:{tag}"
     hint = f"check that a registry answers at {registry} and accepts pushes"
+    digest = None
     try:
-        engine.client.images.get(image).tag(repo, tag)
+        source = engine.client.images.get(image)
+        named = PushTag(ref, source.id, previous=current_image(engine, ref))
+        with registry_tag(state_dir, engine, named):
+            source.tag(repo, tag)
+            digest = _push(engine, repo, tag, registry, hint)
+            if not digest:
+                raise EngineError(f"push to {ref} reported no digest")
     except docker.errors.ImageNotFound:
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"
@@ -144,13 +159,17 @@ def push_image(
         reason = _first_line(exc.explanation or exc)
         if exc.is_client_error() or "invalid reference" in reason:
             raise InputError(
-                f"--registry {registry}: the engine refused the name {repo}:{tag} "
-                f"({reason})",
+                f"--registry {registry}: the engine refused the name {ref} ({reason})",
                 hint="e.g. --registry 127.0.0.1:5000/team",
             ) from None
-        raise EngineError(f"cannot tag {image} as {repo}:{tag}: {reason}") from None
+        raise EngineError(f"cannot tag {image} as {ref}: {reason}") from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"tagging {image}", exc) from None
+    return f"{repo}@{digest}"
+
+
+def _push(engine: Engine, repo: str, tag: str, registry: str, hint: str) -> str | None:
+    """Push repo:tag; return the digest the registry gave it."""
     digest = None
     try:
         with long_calls(engine):
@@ -163,21 +182,13 @@ def push_image(
                     )
                 digest = (event.get("aux") or {}).get("Digest") or digest
     except docker.errors.APIError as exc:
-        _untag(engine, f"{repo}:{tag}")
         raise EngineError(
             f"push to {repo} failed: {_first_line(exc.explanation or exc)}",
             hint=hint,
         ) from None
     except requests.exceptions.RequestException as exc:
-        _untag(engine, f"{repo}:{tag}")
         raise engine_failure(engine, f"pushing to {repo}", exc) from None
-    except BaseException:
-        # A refusal, Ctrl-C or SIGTERM alike: leave no registry-named tag behind.
-        _untag(engine, f"{repo}:{tag}")
-        raise
-    if not digest:
-        raise EngineError(f"push to {repo}:{tag} reported no digest")
-    return f"{repo}@{digest}"
+    return digest
 
 
 _DIGEST_REF = re.compile(r"[^@\s]+@sha256:[0-9a-f]{64}")  # one digest, no other @
@@ -251,13 +262,6 @@ def with_publication(
 def _first_line(text: object) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0][:200] if lines else "no reason given"
-
-
-def _untag(engine: Engine, ref: str) -> None:
-    with contextlib.suppress(
-        docker.errors.DockerException, requests.exceptions.RequestException
-    ):
-        engine.client.images.remove(ref, noprune=True)
 
 
 def pull_by_digest(engine: Engine, ref: str) -> str:

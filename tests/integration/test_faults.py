@@ -501,3 +501,45 @@ def test_a_hidden_env_value_the_script_prints_stays_hidden(
     assert token not in done.stderr and token not in done.stdout
     assert containers(docker_client, name) == []
     shutil.rmtree(project / ".reprobox/runs")
+
+
+@pytest.mark.registry
+def test_a_push_killed_outright_has_its_registry_tag_removed_by_the_next_command(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    from conftest_cross import REGISTRY
+
+    project, name = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    # A layer of random bytes the registry has never seen: the push takes a
+    # while, so the kill lands between the tag and the push's end.
+    (project / "blob.bin").write_bytes(random.randbytes(48 << 20))
+    built = reprobox(cli, "build", str(project), "--json")
+    assert built.returncode == 0, shown(built)
+    tag = json.loads(built.stdout)["tag"]
+    pushed = f"{REGISTRY}/reprobox/{name}:{tag.rsplit(':', 1)[1]}"
+    markers = project / ".reprobox" / "pushing"
+    proc = start(
+        cli, "push", str(project), "--registry", REGISTRY, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not docker_client.images.list(name=pushed):
+            assert proc.poll() is None, f"push exited {proc.returncode} first"
+            assert time.monotonic() < deadline, f"no {pushed} after 120 s"
+            time.sleep(0.01)
+        kill_unreaped(proc)
+        assert len(list(markers.iterdir())) == 1, "the push ended before the kill"
+        after = reprobox(cli, "build", str(project))
+        left = docker_client.images.list(name=pushed)
+    finally:
+        proc.kill()
+        proc.wait()
+        if docker_client.images.list(name=pushed):
+            docker_client.images.remove(pushed, noprune=True)
+    assert after.returncode == 0, shown(after)
+    assert f"removed tag {pushed}: the push that made it was killed" in after.stderr, (
+        shown(after)
+    )
+    assert left == []
+    assert list(markers.iterdir()) == []
+    assert docker_client.images.list(name=f"reprobox/{name}")  # the build's own tag

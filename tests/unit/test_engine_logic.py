@@ -234,27 +234,27 @@ def test_owner_label_names_this_process():
 
 
 def test_own_process_is_alive():
-    assert engine._owner_alive(owner_label()) is True
+    assert engine.owner_alive(owner_label()) is True
 
 
 def test_finished_process_is_not_alive():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     label = f"{os.uname().nodename}:{child.pid}:{engine._start_time(child.pid)}"
     child.wait()
-    assert engine._owner_alive(label) is False
+    assert engine.owner_alive(label) is False
 
 
 def test_reused_pid_with_other_start_time_is_not_alive():
-    assert engine._owner_alive(f"{os.uname().nodename}:{os.getpid()}:1") is False
+    assert engine.owner_alive(f"{os.uname().nodename}:{os.getpid()}:1") is False
 
 
 @pytest.mark.parametrize("owner", ["", "garbage", "a:b", "a:b:c:d"])
 def test_malformed_owner_is_not_alive(owner):
-    assert engine._owner_alive(owner) is False
+    assert engine.owner_alive(owner) is False
 
 
 def test_other_machines_runs_are_left_alone():
-    assert engine._owner_alive("some-other-host:1:1") is True
+    assert engine.owner_alive("some-other-host:1:1") is True
 
 
 class FakeContainer:
@@ -290,14 +290,14 @@ def test_killed_process_not_yet_reaped_is_not_alive():
     # parent reaps it; its container must not be spared meanwhile.
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     label = f"{os.uname().nodename}:{child.pid}:{engine._start_time(child.pid)}"
-    assert engine._owner_alive(label) is True
+    assert engine.owner_alive(label) is True
     child.kill()
     deadline = time.monotonic() + 10
     while Path(f"/proc/{child.pid}/stat").read_text().split(")")[1].split()[0] != "Z":
         assert time.monotonic() < deadline, "the child never died"
         time.sleep(0.01)
     try:
-        assert engine._owner_alive(label) is False
+        assert engine.owner_alive(label) is False
     finally:
         child.wait()
 

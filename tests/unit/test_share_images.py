@@ -130,12 +130,14 @@ def test_a_registry_path_too_long_for_docker_is_refused():
         check_registry(long, "digits")
 
 
-def test_a_tag_the_engine_refuses_is_one_input_error():
+def test_a_tag_the_engine_refuses_is_one_input_error(tmp_path):
     engine = FakeEngine()
     engine.add(BUILT)
     engine.tag_error = True
     with pytest.raises(InputError) as info:
-        push_image(engine, BUILT, "127.0.0.1:5000", "digits", "0123456789abcdef")
+        push_image(
+            engine, BUILT, "127.0.0.1:5000", "digits", "0123456789abcdef", tmp_path
+        )
     assert "invalid reference format" in str(info.value)
     assert "http+docker" not in str(info.value) and "\n" not in str(info.value)
 

@@ -16,7 +16,6 @@ import requests.exceptions
 from reprobox import cli_share
 from reprobox.engine import (
     LONG_CALL_TIMEOUT_S,
-    Engine,
     check_engine_address,
     connect,
 )
@@ -28,7 +27,6 @@ from reprobox.share import (
     check_registry,
     import_bundle,
     load_image_stream,
-    push_image,
 )
 
 MANIFEST = '{"dockerfile_sha256": "%s", "packages": {"lock_sha256": "%s"}}\n'
@@ -206,30 +204,6 @@ def test_host_and_context_together_are_refused_before_any_engine(monkeypatch):
     monkeypatch.setattr("docker.DockerClient", NoEngine)
     with pytest.raises(InputError, match="--host and --context exclude each other"):
         connect("unix:///var/run/docker.sock", "default")
-
-
-# --- push: Ctrl-C leaves no registry-named tag ------------------------------
-
-
-def test_an_interrupted_push_removes_its_registry_tag():
-    removed = []
-
-    def push(repo, tag, stream, decode):
-        yield {"status": "pushing"}
-        raise KeyboardInterrupt
-
-    image = SimpleNamespace(tag=lambda repo, tag: None)
-    images = SimpleNamespace(
-        get=lambda ref: image,
-        push=push,
-        remove=lambda ref, noprune: removed.append(ref),
-    )
-    engine = Engine(
-        client=SimpleNamespace(images=images, api=SimpleNamespace()), host=None
-    )
-    with pytest.raises(KeyboardInterrupt):
-        push_image(engine, "img", "127.0.0.1:5000/x", "p", "0123456789abcdef")
-    assert removed == ["127.0.0.1:5000/x/reprobox/p:0123456789abcdef"]
 
 
 # --- push after importing its own bundle: the runs of its layers count ------
