@@ -19,7 +19,7 @@ from reprobox.atomic import atomic_write_files, dump_json
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
-from reprobox.errors import ConfigError, InputError, LockError
+from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
     check_nvidia_wheels,
@@ -38,6 +38,7 @@ from reprobox.lock import (
 )
 from reprobox.lock.indexes import has_credentials
 from reprobox.lock.requirements_file import requirements_digest
+from reprobox.lock.resolve import IndexRefused
 from reprobox.manifest import (
     DOCKERFILE_NAME,
     LOCK_NAME,
@@ -211,6 +212,8 @@ def freeze_project(
                 ca_cert=str(ca_cert) if ca_cert else None,
                 resolver=cfg.resolver,
             )
+        except IndexRefused as exc:
+            raise _index_refused(cfg, exc, index_url, extra_urls) from None
         except LockError as exc:
             raise LockError(
                 f"{source}: {exc.message}",
@@ -328,6 +331,31 @@ def freeze_project(
         warnings=warnings,
         vcs_lock=vcs_lock,
     )
+
+
+def _index_refused(
+    cfg: ProjectConfig,
+    exc: IndexRefused,
+    index_url: str | None,
+    extra_urls: Sequence[str],
+) -> ReproboxError:
+    """Name the config key of the index that refused access, and its ${NAME}s."""
+    if exc.declared is not None and exc.declared == index_url:
+        key, written = "packages.index_url", cfg.index_url
+    elif exc.declared in extra_urls:
+        at = list(extra_urls).index(exc.declared)
+        key, written = f"packages.extra_index_urls[{at}]", cfg.extra_index_urls[at]
+    else:  # an index reprobox added (a GPU wheel index) or one nobody declared
+        return LockError(exc.message, hint=exc.hint)
+    names = referenced_variables(written or "")
+    fix = exc.hint
+    if names and exc.credentials:
+        shown = " and ".join(f"${name}" for name in names)
+        fix = (
+            f"check the token in {shown}: it may be wrong, expired or without "
+            "read access to that index"
+        )
+    return ConfigError(cfg.source, cfg.key(key), exc.problem, fix)
 
 
 def expanded_indexes(

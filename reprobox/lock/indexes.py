@@ -192,6 +192,28 @@ class PackageIndexes:
             if is_loopback_host(urlsplit(url).hostname or "")
         ]
 
+    def declaring(self, url: str) -> str | None:
+        """Return the declared index that url, as a resolver shows it, lies under.
+
+        Resolvers show an index without its user name and password, or one of
+        its pages (.../simple/six/): what is compared is scheme, host, port and
+        the start of the path.
+        """
+        wanted = _comparable(url)
+        declared = [u for u in (self.index_url, *self.extra_index_urls) if u]
+        for candidate in sorted(declared, key=len, reverse=True):
+            if wanted.startswith(_comparable(candidate)):
+                return candidate
+        return None
+
+    def has_credentials_in(self, url: str) -> bool:
+        """Tell whether url carries credentials: user info, a token, a secret query."""
+        return (
+            has_credentials(url)
+            or any(value in url for value in self._hidden_values())
+            or _SECRET_QUERY.search(url) is not None
+        )
+
     def has_credentials(self) -> bool:
         """Tell whether any declared index URL carries credentials."""
         urls = [self.index_url or "", *self.extra_index_urls]
@@ -225,6 +247,17 @@ class PackageIndexes:
         if self.extra_index_urls:
             env["PIP_EXTRA_INDEX_URL"] = " ".join(self.extra_index_urls)
         return env
+
+
+def _comparable(url: str) -> str:
+    """Return url's scheme, host, port and path, lower-cased where case is loose."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number: compared as written
+        port = f":{parts.netloc.rsplit(':', 1)[-1]}"
+    return f"{parts.scheme.lower()}://{host}{port}{parts.path.rstrip('/')}/"
 
 
 def default_ca_cert(environ: Mapping[str, str] | None = None) -> str | None:

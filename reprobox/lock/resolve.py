@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from importlib import metadata
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from reprobox.lock.indexes import (
     PackageIndexes,
     default_ca_cert,
     redact_text,
+    redact_url,
 )
 from reprobox.lock.lockfile import (
     check_lock_is_portable,
@@ -46,6 +48,44 @@ ISOLATED_PREFIXES = ("PIP_", "UV_")
 # Host settings of those that change where files go, not what gets resolved.
 PASSED_THROUGH = ("UV_CACHE_DIR",)
 _CACHE_FAILURE = re.compile(r"failed to initiali[sz]e (the )?cache", re.I)
+# How uv (0.13) and pip say that an index answered 401 or 403: after it, both
+# go on to report the package as not found, which hides the cause.
+_INDEX_REFUSALS = (
+    re.compile(
+        r"An index URL \((?P<url>[^()\s]+)\) could not be queried due to a lack "
+        r"of valid authentication credentials \((?P<status>40[13])"
+    ),
+    re.compile(r"An index \((?P<url>[^()\s]+)\) returned a (?P<status>40[13]) "),
+    re.compile(
+        r"status client error \((?P<status>40[13])[^)]*\) for url \((?P<url>[^()\s]+)\)"
+    ),
+    re.compile(r"(?P<status>40[13]) Error, Credentials not correct for (?P<url>\S+)"),
+)
+
+
+class IndexRefused(LockError):
+    """A package index answered 401/403, and which of the declared ones it was.
+
+    key is index_url or extra_index_urls and declared the URL as given to the
+    resolver, both None for an index the project does not declare; problem is
+    the message without the key, for a caller that names the key its own way;
+    credentials says the URL carried some, so it was they that were refused.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        hint: str,
+        key: str | None = None,
+        declared: str | None = None,
+        credentials: bool = False,
+    ):
+        super().__init__(f"{key} {problem}" if key else problem, hint=hint)
+        self.problem = problem
+        self.key = key
+        self.declared = declared
+        self.credentials = credentials
 
 
 @dataclass(frozen=True)
@@ -97,12 +137,14 @@ def resolve_lock(
             argv, env, label = _pip_compile_command(indexes, ca_path)
             warnings.append(_host_platform_warning(python, platform))
         try:
-            raw = _run_resolver(argv, env, folder, timeout, requirements)
+            raw = _run_resolver(argv, env, folder, timeout, requirements, indexes)
         except LockError as exc:
             # A resolver may echo an index URL it could not parse, credentials
             # and all: hide every credential value the indexes hold.
             exc.message = indexes.scrub(exc.message)
             exc.hint = indexes.scrub(exc.hint) if exc.hint else exc.hint
+            if isinstance(exc, IndexRefused):
+                exc.problem = indexes.scrub(exc.problem)
             raise
 
     return _build_result(raw, python, platform, indexes, label, warnings)
@@ -241,6 +283,7 @@ def _run_resolver(
     folder: Path,
     timeout: float,
     requirements: Sequence[str],
+    indexes: PackageIndexes,
 ) -> str:
     try:
         return proc.run_command(argv, env=env, cwd=folder, timeout=timeout).stdout
@@ -251,6 +294,9 @@ def _run_resolver(
             f"resolving the requirements took over {timeout:.0f} s"
         ) from None
     except subprocess.CalledProcessError as exc:
+        refused = index_refusal(f"{exc.stderr or ''}\n{exc.stdout or ''}", indexes)
+        if refused is not None:
+            raise refused from None
         reason = redact_text(resolver_error_line(exc.stderr or exc.stdout or ""))
         if _CACHE_FAILURE.search(reason):
             # Not the requirements' fault: this machine's cache folder is unusable.
@@ -265,6 +311,43 @@ def _run_resolver(
             f"cannot resolve the requirements: {reason}",
             hint=None if named else f"requirements: {shown or 'none'}",
         ) from None
+
+
+def index_refusal(output: str, indexes: PackageIndexes) -> IndexRefused | None:
+    """Return the error for an index that refused access in output, if one did."""
+    for pattern in _INDEX_REFUSALS:
+        found = pattern.search(output)
+        if found is not None:
+            break
+    else:
+        return None
+    status = HTTPStatus(int(found["status"]))
+    answer = f"{status.value} {status.phrase}"
+    declared = indexes.declaring(found["url"])
+    if declared is None:
+        return IndexRefused(
+            f"the package index {redact_url(found['url'])} refused access ({answer})",
+            hint="check that index's URL and the credentials it needs",
+        )
+    key = "index_url" if declared == indexes.index_url else "extra_index_urls"
+    shown = indexes.shown(declared)
+    if not indexes.has_credentials_in(declared):
+        return IndexRefused(
+            f"{shown} refused access ({answer}): it wants credentials, and its "
+            "URL gives none",
+            hint="add them as ${NAME} references, e.g. "
+            "https://__token__:${TOKEN}@host/simple/",
+            key=key,
+            declared=declared,
+        )
+    return IndexRefused(
+        f"{shown} refused the credentials in its URL ({answer})",
+        hint="check the token it takes from the environment: it may be wrong, "
+        "expired or without read access to that index",
+        key=key,
+        declared=declared,
+        credentials=True,
+    )
 
 
 def _requirement_name(line: str) -> str:

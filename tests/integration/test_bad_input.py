@@ -489,6 +489,27 @@ def set_env(name: str, value: str) -> Callable[[Path, Context], None]:
     return setup
 
 
+INDEX_TOKEN = "tok-h3-planted-4f1c9a"
+
+
+def index_refusing_the_token(project: Path, ctx: Context) -> None:
+    """Declare an index on 127.0.0.1 whose token comes from the env; it says 401."""
+    port = ctx.serve_status(401)
+    ctx.env["HARD_INDEX_TOKEN"] = INDEX_TOKEN
+    edit(
+        "reprobox.toml",
+        lambda t: t.replace(
+            "[packages]\n",
+            "[packages]\nindex_url = "
+            f'"http://__token__:${{HARD_INDEX_TOKEN}}@127.0.0.1:{port}/simple/"\n',
+        ),
+    )(project, ctx)
+
+
+def check_token_not_shown(result: Result, project: Path, ctx: Context) -> None:
+    assert INDEX_TOKEN not in result.stdout + result.stderr, result.describe()
+
+
 def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
     assert not (ctx.tmp / "nonexistent-dir").exists(), "report made the folder"
 
@@ -794,6 +815,18 @@ CASES = [
                 '["https://__token__:s3cr3t@127.0.0.1:9/simple/"]\n',
             ),
         ),
+    ),
+    Case(
+        "index-refuses-the-token",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "reprobox.toml: packages.index_url: http://***@127.0.0.1:",
+            "refused the credentials in its URL (401 Unauthorized)",
+        ),
+        "check the token in $HARD_INDEX_TOKEN",
+        setup=index_refusing_the_token,
+        check=check_token_not_shown,
     ),
     Case(
         "requirement-editable",
