@@ -136,6 +136,12 @@ def resolve_lock(
         else:
             argv, env, label = _pip_compile_command(indexes, ca_path)
             warnings.append(_host_platform_warning(python, platform))
+        # The resolver and the builds it runs for sdists leave files in the temp
+        # folder (uv an empty uv-setuptools-*.lock per sdist): theirs is inside
+        # ours, which goes when resolving ends, however it ends.
+        private_tmp = Path(folder, "tmp")
+        private_tmp.mkdir()
+        env = {**env, "TMPDIR": str(private_tmp)}
         try:
             raw = _run_resolver(argv, env, folder, timeout, requirements, indexes)
         except LockError as exc:

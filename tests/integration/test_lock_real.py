@@ -118,6 +118,19 @@ def test_unresolvable_requirement_is_a_one_line_lock_error(resolver):
     assert "reprobox-no-such-package-zz" in message
 
 
+def test_locking_an_sdist_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):
+    """uv builds docopt's sdist (it has no wheel) and, by itself, leaves an
+    empty uv-setuptools-*.lock in TMPDIR; a fresh cache makes it build."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    result = resolve_lock(["docopt==0.6.2"], ca_cert=ca_cert())
+    assert result.pins == {"docopt": "0.6.2"}
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
 def test_live_environment_is_read_without_importing_frameworks():
     distributions = {
         d.name.lower(): d.version for d in read_installed_distributions(sys.executable)

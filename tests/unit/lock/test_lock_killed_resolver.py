@@ -75,6 +75,39 @@ def test_a_later_freeze_removes_the_lock_folder_of_a_killed_one(tmp_path, monkey
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name]
 
 
+@pytest.mark.parametrize("ending", ["resolved", "failed", "interrupted"])
+@pytest.mark.parametrize("resolver", ["uv", "pip-compile"])
+def test_the_resolvers_temp_files_go_with_the_lock_folder(
+    tmp_path, monkeypatch, ending, resolver
+):
+    """uv leaves an empty uv-setuptools-*.lock in TMPDIR per sdist it builds."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    given = []
+
+    def run(argv, *, env=None, cwd=None, **kw):
+        if argv[1:] == ["--version"]:
+            return subprocess.CompletedProcess(argv, 0, "uv 0.13.9\n", "")
+        given.append(env["TMPDIR"])
+        assert os.path.dirname(env["TMPDIR"]) == str(cwd)  # inside the lock folder
+        open(os.path.join(env["TMPDIR"], "uv-setuptools-0123abcd.lock"), "w").close()
+        if ending == "interrupted":
+            raise KeyboardInterrupt
+        if ending == "failed":
+            raise subprocess.CalledProcessError(1, argv, "", "error: no solution")
+        return subprocess.CompletedProcess(argv, 0, OUTPUT, "")
+
+    monkeypatch.setattr(resolve_module, "find_uv", lambda: "/fake/bin/uv")
+    monkeypatch.setattr(proc, "run_command", run)
+    if ending == "resolved":
+        resolve_lock(["six"], resolver=resolver)
+    else:
+        with pytest.raises((KeyboardInterrupt, resolve_module.LockError)):
+            resolve_lock(["six"], resolver=resolver)
+    assert len(given) == 1 and given[0] != str(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 Version = namedtuple("Version", "major minor")
 
 
