@@ -12,7 +12,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -25,12 +24,14 @@ from reprobox import __version__
 from reprobox.atomic import dump_json
 from reprobox.errors import (
     EXIT_ENGINE,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     BuildError,
     InputError,
     Interrupted,
     ReproboxError,
 )
+from reprobox.stopping import command_over, install_handlers, restore_handlers
 
 app = typer.Typer(
     name="reprobox",
@@ -463,17 +464,28 @@ def _shown_error(text: str) -> str:
     return _printable(redact_message(text))
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM cleans up exactly as Ctrl-C does
+def main(*, then_leave: bool = False) -> None:
+    """Run the CLI; turn reprobox errors into one line and an exit code.
 
-
-def main() -> None:
-    """Run the CLI; turn reprobox errors into one line and an exit code."""
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)  # a closed terminal, too
-    signal.signal(signal.SIGQUIT, _terminate)  # Ctrl-\ ends a run like Ctrl-C
+    SIGTERM, SIGHUP (a closed terminal) and Ctrl-\\ stop a command as Ctrl-C
+    does. then_leave says the process ends right after, through
+    stopping.leave, which needs the handlers kept; otherwise (the CLI run
+    in-process) they are put back as they were.
+    """
+    previous = install_handlers()
     try:
-        app()
+        _run_app()
+    finally:
+        if not then_leave:
+            restore_handlers(previous)
+
+
+def _run_app() -> None:
+    try:
+        try:
+            app()
+        finally:
+            command_over()
     except ReproboxError as exc:
         if _state["debug"]:
             traceback.print_exc()
@@ -481,7 +493,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("reprobox: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
     except Exception as exc:

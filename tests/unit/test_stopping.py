@@ -1,0 +1,107 @@
+"""A stopping signal as reprobox ends gives exit 130, never 143 or a traceback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Runs reprobox's real entry point with a command that only prints (as a run
+# prints its summary once the record is written); SIGNAL then lands at WHEN.
+SCRIPT = """
+import os, signal, sys
+from reprobox import __main__, cli, stopping
+
+def command():
+    print("run 1 succeeded; record written", flush=True)
+    if WHEN == "in the command":
+        os.kill(os.getpid(), SIGNAL)
+
+cli.app = command
+over = cli.command_over
+
+def over_then_signal():
+    over()
+    if WHEN == "once it is over":
+        os.kill(os.getpid(), SIGNAL)
+
+cli.command_over = over_then_signal
+class Late:
+    def __del__(self):  # as the interpreter shuts down, if it ever does
+        os.kill(os.getpid(), SIGNAL)
+
+late = Late() if WHEN == "in interpreter shutdown" else None
+__main__.main()
+"""
+
+
+def run_entry(when: str, sig: int) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    code = SCRIPT.replace("WHEN", repr(when)).replace("SIGNAL", str(int(sig)))
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+@pytest.mark.parametrize("when", ["in the command", "once it is over"])
+def test_a_signal_as_reprobox_ends_is_exit_130_in_one_line(when, sig):
+    done = run_entry(when, sig)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert done.stdout == "run 1 succeeded; record written\n"
+    assert done.stderr == "reprobox: interrupted\n"
+
+
+def test_reprobox_no_longer_reaches_the_interpreters_shutdown_to_die_there():
+    # Python puts SIG_DFL back before it destroys the last objects: a SIGTERM
+    # then killed reprobox (-15, a shell's 143). reprobox now ends before.
+    done = run_entry("in interpreter shutdown", signal.SIGTERM)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stderr == ""
+
+
+def test_a_bug_still_shows_its_traceback_and_exits_1():
+    code = (
+        "from reprobox import __main__, cli\n"
+        "def command():\n    raise RuntimeError('a bug')\n"
+        "cli.app = command\n__main__.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "RuntimeError: a bug" in done.stderr
+
+
+def test_a_signal_ignored_by_the_shell_stays_ignored(monkeypatch):
+    from reprobox import stopping
+
+    set_to = {}
+    monkeypatch.setattr(
+        stopping.signal, "signal", lambda sig, handler: set_to.update({sig: handler})
+    )
+    monkeypatch.setattr(
+        stopping.signal,
+        "getsignal",
+        lambda sig: signal.SIG_IGN if sig == signal.SIGINT else signal.SIG_DFL,
+    )
+    stopping.install_handlers()
+    assert signal.SIGINT not in set_to
+    assert set(set_to) == {signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
