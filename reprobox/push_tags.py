@@ -95,7 +95,7 @@ def registry_tag(state_dir: Path, engine: Engine, tag: PushTag) -> Iterator[None
         raise
     finally:
         if settled:
-            marker.unlink(missing_ok=True)
+            _drop(marker)
 
 
 def sweep_killed_pushes(
@@ -116,7 +116,7 @@ def sweep_killed_pushes(
     for path in entries:
         left = _LEFT_TEMP.fullmatch(path.name)
         if left and not pid_alive(int(left.group(1))):
-            path.unlink(missing_ok=True)  # a marker the kill cut short: never used
+            _drop(path)  # a marker the kill cut short: never used
             continue
         if path.suffix != ".json" or path.name.startswith("."):
             continue
@@ -125,7 +125,7 @@ def sweep_killed_pushes(
             continue  # that push is still going
         if data is None or not _ours(data["ref"], project):
             note(f"removed damaged push marker {path}")
-            path.unlink(missing_ok=True)
+            _drop(path)
             continue
         if engine_key(data["engine"]) != here:
             continue
@@ -135,9 +135,15 @@ def sweep_killed_pushes(
         except _TROUBLE as exc:
             note(f"could not put back {tag.ref} left by a killed push: {exc}")
             continue
-        path.unlink(missing_ok=True)
+        _drop(path)
         if done:
             note(f"{done}: the push that made it was killed")
+
+
+def _drop(path: Path) -> None:
+    """Remove a marker; one that cannot be removed is tried again next time."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def _read_marker(path: Path) -> dict | None:
