@@ -36,6 +36,7 @@ from reprobox.engine import (
 )
 from reprobox.errors import BuildError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
+from reprobox.image_inputs import refuse_written_credentials
 from reprobox.lock.indexes import is_loopback_host
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
@@ -678,6 +679,10 @@ def build_project(
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
+    # pyproject.toml's comments may have changed since freeze: its digest
+    # covers only the settings and dependencies read from it.
+    kept = {name[4:] for name, _ in entries if name.startswith("app/")}
+    refuse_written_credentials(cfg, kept.__contains__)
     tag, digest = context_tag(cfg, entries)
     existing = image_id(engine, tag)
     if existing and not force:

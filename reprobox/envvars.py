@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from reprobox.config import ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
+from reprobox.secret_shapes import SECRET_URLS, SECRET_VALUES
 
 # Numerics settings copied from the freezing shell into the image: they changed
 # the numbers the user saw. Thread counts and device masks describe the host,
@@ -70,34 +71,6 @@ _SECRET_INSIDE_NAME = re.compile(
 # Any userinfo in a URL: a user name (often the token itself) or a password,
 # with or without a user before it (redis://:pw@host).
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@]*[^/\s@:][^/\s@]*@", re.I)
-# URLs that are a credential by themselves: whoever has one can post or act.
-_SECRET_URLS = re.compile(
-    r"hooks\.slack\.com/|discord(?:app)?\.com/api/webhooks/|\.webhook\.office\.com/"
-    r"|outlook\.office\.com/webhook/|hooks\.zapier\.com/hooks/"
-    r"|api\.telegram\.org/bot|chat\.googleapis\.com/v1/spaces/",
-    re.I,
-)
-# Values whose shape gives them away, whatever the variable is called: the
-# published formats of common tokens and keys, bearer headers and JWTs, and
-# credentials passed in a URL's query string.
-_SECRET_VALUES = re.compile(
-    r"(?:^|[^A-Za-z0-9])(?:"
-    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
-    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
-    r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{40,}"
-    r"|xapp-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
-    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca)_[a-f0-9]{32}"
-    r"|dapi[a-f0-9]{32}|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
-    r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}|nvapi-[A-Za-z0-9_-]{20,}"
-    r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
-    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r")|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
-    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
-    re.I,
-)
 # Variables that would break the image if copied from the freezing shell.
 RESERVED = (
     "HOME",
@@ -235,8 +208,8 @@ def looks_secret(name: str, value: str | None = None) -> bool:
         value
         and (
             _URL_CREDENTIALS.search(value)
-            or _SECRET_URLS.search(value)
-            or _SECRET_VALUES.search(value)
+            or SECRET_URLS.search(value)
+            or SECRET_VALUES.search(value)
             or _AWS_SECRET.match(value)
             or _holds_secret_setting(value)
             # Arguments kept in a variable: EXTRA_ARGS="--password X".

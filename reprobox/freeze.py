@@ -20,6 +20,7 @@ from reprobox.config import ProjectConfig, expand_index_url, referenced_variable
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
 from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
+from reprobox.image_inputs import refuse_written_credentials
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
     check_nvidia_wheels,
@@ -142,6 +143,14 @@ def _refuse_ca_in_image(where: str, value: str, path: Path, cfg: ProjectConfig):
         )
 
 
+def _image_file_check(cfg: ProjectConfig) -> Callable[[str], bool]:
+    """Return what tells whether a project file would be copied into the image."""
+    from reprobox.build import is_image_file
+
+    root = cfg.root.resolve()
+    return lambda rel: is_image_file(root, rel)
+
+
 def _shown_host_env(env: Mapping[str, str]) -> dict[str, str]:
     """Return host variables as the manifest may hold them: no secret, UTF-8."""
     return {
@@ -188,6 +197,7 @@ def freeze_project(
     Dockerfile can pin it.
     """
     environ = os.environ if environ is None else environ
+    refuse_written_credentials(cfg, _image_file_check(cfg))
     if from_env_python is None and cfg.requirements is None:
         raise InputError(
             f"{cfg.source}: {cfg.key('packages')}: no requirements file and no "

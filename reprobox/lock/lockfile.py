@@ -11,6 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from reprobox.errors import LockError
 from reprobox.lock.entries import canonical_name
 from reprobox.lock.indexes import BuildSecrets, redact_text
+from reprobox.secret_shapes import credential_line
 
 _HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}\b")
 _TRAILING_OPTIONS = re.compile(r"(\s+--[a-z-]+(=\S*)?)+\s*$")
@@ -112,7 +113,20 @@ def verify_lock_hashes(text: str) -> None:
 
 
 def check_lock_is_portable(text: str, secrets: BuildSecrets | None = None) -> None:
-    """Raise LockError if text names an index, find-links, a local path or a secret."""
+    """Raise LockError if text names an index, find-links, a local path or a secret.
+
+    A secret is a credential written out on any line, comments included, or
+    a value of secrets (the declared indexes' credentials).
+    """
+    # First, so that no message below can show it; comments too, as the lock
+    # goes into the image as it is written.
+    number = credential_line(text)
+    if number is not None:
+        raise LockError(
+            "the lock would carry a credential (a token, or a password or token "
+            f"in a URL) on line {number}; refused",
+            hint="remove it from the requirements and freeze again",
+        )
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         problem = None

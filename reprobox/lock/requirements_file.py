@@ -7,13 +7,13 @@ import json
 import re
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from reprobox.errors import InputError, LockError
 from reprobox.lock.entries import RequirementEntry
 from reprobox.lock.indexes import redact_text
+from reprobox.secret_shapes import url_credential
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,8 +27,6 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _PER_REQUIREMENT_OPTIONS = re.compile(r"\s--[a-zA-Z].*$")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tgz", ".zip")
 _INCLUDE = ("-r", "--requirement")
-_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|cred", re.I)
-_VARIABLE_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 _CONSTRAINT = ("-c", "--constraint")
 _EDITABLE = ("-e", "--editable")
 _INDEX_OPTIONS = (
@@ -78,8 +76,7 @@ def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> 
         listed = json.dumps(_pyproject_dependencies(top), separators=(",", ":"))
         return hashlib.sha256(listed.encode("utf-8")).hexdigest()
     base = (Path(root) if root is not None else top.parent).resolve()
-    files: list[Path] = []
-    _walk_includes(top, files, base)
+    files = requirements_files(top, root=base)
     if len(files) == 1:
         return hashlib.sha256(files[0].read_bytes()).hexdigest()
     digest = hashlib.sha256()
@@ -90,6 +87,23 @@ def requirements_digest(path: str | Path, *, root: str | Path | None = None) -> 
         ):
             digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
+
+
+def requirements_files(
+    path: str | Path, *, root: str | Path | None = None
+) -> list[Path]:
+    """Return path and every file it includes with -r, each once, as named.
+
+    An include that is missing or outside root is left out: reading for the
+    lock says what is wrong with it.
+    """
+    top = Path(path)
+    if top.name == PYPROJECT:
+        return [top]
+    files: list[Path] = []
+    base = (Path(root) if root is not None else top.parent).resolve()
+    _walk_includes(top, files, base)
+    return files
 
 
 def pyproject_declares_dependencies(path: Path) -> bool:
@@ -287,7 +301,7 @@ def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> 
             f"{origin}: constraints files ({option}) are not supported",
             hint="put the pins into the requirements file itself",
         )
-    if option in _INDEX_OPTIONS and _written_credential(value):
+    if option in _INDEX_OPTIONS and url_credential(value):
         # The file itself goes into the image, credential and all.
         raise LockError(
             f"{origin}: '{option} {redact_text(value)}' holds a credential, and "
@@ -303,25 +317,6 @@ def _check_option(option: str, value: str, origin: str, warnings: list[str]) -> 
         )
         return
     warnings.append(f"{origin}: ignored pip option '{redact_text(option)}'")
-
-
-def _written_credential(url: str) -> bool:
-    """Tell whether url holds a password, token or secret query value as text.
-
-    A ${NAME} reference is no secret (pip fills it in from the environment),
-    nor is a user name beside a password (__token__:${PYPI_TOKEN}).
-    """
-    try:
-        parts = urlsplit(url)
-        secret = parts.password if parts.password is not None else parts.username
-    except ValueError:
-        return redact_text(url) != url
-    values = [secret or ""]
-    for item in parts.query.split("&"):
-        key, _, value = item.partition("=")
-        if _SECRET_PARAMETER.search(key):
-            values.append(value)
-    return any(_VARIABLE_REFERENCE.sub("", unquote(v)) for v in values)
 
 
 def _parse_requirement(line: str, origin: str) -> Requirement:

@@ -546,3 +546,52 @@ def _layer_names(docker_client, image_id: str) -> list[str]:
         if layer is not None
         for m in layer.getmembers()
     ]
+
+
+def test_commented_tokens_are_refused_or_kept_out_of_the_image(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    """A token in a requirements comment, here or in a -r include, never reaches
+    the image: freeze refuses it, and a file kept out by .reproboxignore may
+    hold one."""
+    index_token = f"pypi-{secrets.token_hex(16)}"
+    gh_token = f"ghp_{secrets.token_hex(16)}"
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    requirements = path / "requirements.txt"
+    requirements.write_text(
+        "six==1.17.0\n-r more.txt\n"
+        f"# --extra-index-url https://__token__:{index_token}@pypi.corp.example/simple\n"
+    )
+    (path / "more.txt").write_text(
+        f"attrs>=23 ; python_version < '3'\n# see https://u:{gh_token}@github.com/o/r\n"
+    )
+    wanted = needles(index_token, gh_token)
+
+    refused = reprobox(cli, "freeze", str(path))
+    assert refused.returncode == 2, shown(refused)
+    assert f"{requirements}:3: holds a credential" in refused.stderr, shown(refused)
+    assert "Traceback" not in refused.stderr
+    assert hits((refused.stdout + refused.stderr).encode(), "freeze", wanted) == []
+
+    requirements.write_text("six==1.17.0\n-r more.txt\n")
+    refused = reprobox(cli, "freeze", str(path))
+    assert refused.returncode == 2, shown(refused)
+    assert f"{path / 'more.txt'}:2: holds a credential" in refused.stderr
+    assert hits((refused.stdout + refused.stderr).encode(), "freeze", wanted) == []
+
+    (path / ".reproboxignore").write_text("more.txt\n")
+    froze = reprobox(cli, "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+    ran = reprobox(cli, "run", str(path), "--json")
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    saved, searched = saved_image_hits(docker_client, record["image"]["id"], wanted)
+    assert searched > 100 and saved == []
+
+    # pyproject.toml's comments are no input of the lock: build reads it again.
+    (path / "pyproject.toml").write_text(f'[project]\nname = "x"\n# {gh_token}\n')
+    refused = reprobox(cli, "build", str(path))
+    assert refused.returncode == 2, shown(refused)
+    assert f"{path / 'pyproject.toml'}:3: holds a credential" in refused.stderr
+    assert gh_token not in refused.stdout + refused.stderr

@@ -1,0 +1,87 @@
+"""Credentials that text gives away by their shape, wherever the text sits.
+
+The published formats of tokens and keys, URLs that are a credential by
+themselves, and URLs with a password or token written into them. Used to judge
+a variable's value and to read, line by line, the files that go into an image
+as they are, comments included.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+# URLs that are a credential by themselves: whoever has one can post or act.
+SECRET_URLS = re.compile(
+    r"hooks\.slack\.com/|discord(?:app)?\.com/api/webhooks/|\.webhook\.office\.com/"
+    r"|outlook\.office\.com/webhook/|hooks\.zapier\.com/hooks/"
+    r"|api\.telegram\.org/bot|chat\.googleapis\.com/v1/spaces/",
+    re.I,
+)
+# Values whose shape gives them away, whatever the variable is called: the
+# published formats of common tokens and keys, bearer headers and JWTs, and
+# credentials passed in a URL's query string.
+SECRET_VALUES = re.compile(
+    r"(?:^|[^A-Za-z0-9])(?:"
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
+    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
+    r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{40,}"
+    r"|xapp-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca)_[a-f0-9]{32}"
+    r"|dapi[a-f0-9]{32}|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
+    r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}|nvapi-[A-Za-z0-9_-]{20,}"
+    r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r")|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
+    r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
+    re.I,
+)
+# A ${NAME} reference: pip and uv fill it in from the environment, so the file
+# holds the name of a secret, not the secret.
+REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+# A query parameter with one of these in its name carries a credential.
+_SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|cred", re.I)
+# A URL in running text: a scheme, then up to a blank or a quote.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+
+
+def url_credential(url: str) -> bool:
+    """Tell whether url holds a password, token or secret query value as text.
+
+    A ${NAME} reference is no secret, nor is a user name beside a password
+    (__token__:${PYPI_TOKEN}); a lone user name is (tokens often go there),
+    except git, the user name of ssh's git@host.
+    """
+    try:
+        parts = urlsplit(url)
+        password, user = parts.password, parts.username
+    except ValueError:  # a bracketed host that is no IPv6 address
+        netloc = url.partition("://")[2].split("/", 1)[0]
+        return "@" in netloc
+    secret = password if password is not None else user
+    values = [] if secret == "git" and password is None else [secret or ""]
+    for item in parts.query.split("&"):
+        key, _, value = item.partition("=")
+        if _SECRET_PARAMETER.search(key):
+            values.append(value)
+    return any(REFERENCE.sub("", unquote(v)) for v in values)
+
+
+def token_shaped(text: str) -> bool:
+    """Tell whether text holds a token of a published format or a secret URL."""
+    plain = REFERENCE.sub("", text)  # ?token=${TOKEN} writes out no token
+    return bool(SECRET_URLS.search(plain) or SECRET_VALUES.search(plain))
+
+
+def credential_line(text: str) -> int | None:
+    """Return the number of the first line of text that writes out a credential.
+
+    Every line counts, comments too: a file copied as it is carries them all.
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if token_shaped(line) or any(url_credential(u) for u in _URL.findall(line)):
+            return number
+    return None
