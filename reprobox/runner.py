@@ -49,6 +49,7 @@ from reprobox.engine import (
 )
 from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
 from reprobox.errors import InputError, Interrupted, ReproboxError, RunFailed
+from reprobox.lock.indexes import secret_pieces
 from reprobox.manifest import sha256_file
 
 RECORD_SCHEMA_VERSION = 1
@@ -1107,13 +1108,29 @@ def _finish(
     )
 
 
+# The shortest part of a secret value (a URL's password, its decoded form)
+# hidden on its own: shorter ones are found in ordinary text too often.
+SHORTEST_HIDDEN_PART = 6
+
+
 def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
-    """Return what shows the secret-looking values of env as *** in a text."""
-    values = sorted(
-        {v for k, v in env.items() if looks_secret(k, v) and len(v) >= 4},
-        key=len,
-        reverse=True,
-    )
+    """Return what shows the secret-looking values of env as *** in a text.
+
+    Their parts that are secret alone go too, as a script that parses one
+    prints them: a URL's password or userinfo, in either encoding.
+    """
+    hidden: set[str] = set()
+    for name, value in env.items():
+        if not looks_secret(name, value):
+            continue
+        if len(value) >= 4:
+            hidden.add(value)
+        hidden.update(
+            piece
+            for piece in secret_pieces(value, plain_users=False)
+            if len(piece) >= SHORTEST_HIDDEN_PART
+        )
+    values = sorted(hidden, key=len, reverse=True)
     if not values:
         return lambda text: text
     pattern = re.compile("|".join(map(re.escape, values)))

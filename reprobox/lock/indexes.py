@@ -15,6 +15,7 @@ from reprobox.errors import LockError
 # scheme://userinfo@ in any text: the userinfo is what gets hidden.
 # The userinfo of a URL; "ssh://[USER@]HOST", a usage text, holds none.
 _CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?!\[)[^/\s@]+@")
+_SECRET_QUERY_NAME = re.compile(r"token|key|secret|pass|auth|sig", re.I)
 _SECRET_QUERY = re.compile(
     r"([?&][A-Za-z0-9_.-]*(?:token|key|secret|pass|auth|sig)[A-Za-z0-9_.-]*)=[^&\s\"']+",
     re.I,
@@ -104,20 +105,43 @@ class BuildSecrets:
         """Return the ids whose value, or its password part, appears in text."""
         found = []
         for secret_id, value in sorted(self.values.items()):
-            if any(piece and piece in text for piece in _secret_pieces(value)):
+            if any(piece in text for piece in secret_pieces(value)):
                 found.append(secret_id)
         return found
 
 
-def _secret_pieces(value: str) -> list[str]:
+# A user name that is a plain word (postgres, deploy), not a token.
+_PLAIN_USER = re.compile(r"[a-z]+")
+
+
+def secret_pieces(value: str, *, plain_users: bool = True) -> list[str]:
+    """Return value and the parts of it that give a secret away on their own.
+
+    For each URL in value: its userinfo and password, or its lone user name
+    (the token often goes there), and the values of query parameters named
+    for a secret; each also percent-decoded, as a script that parses the URL
+    prints it. plain_users=False leaves out a lone user name that is a plain
+    lowercase word, which masked would mangle ordinary text.
+    """
     pieces = [value]
     for url in value.split():
-        netloc = urlsplit(url).netloc
-        if "@" in netloc:
-            userinfo = netloc.rsplit("@", 1)[0]
-            # user:password hides the password; a lone user name is the token.
-            pieces.append(userinfo.split(":", 1)[-1])
-    return pieces
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a bracketed host that is no address
+            continue
+        if "@" in parts.netloc:
+            userinfo = parts.netloc.rsplit("@", 1)[0]
+            user, colon, password = userinfo.partition(":")
+            if colon:
+                pieces += [userinfo, password]
+            elif plain_users or not _PLAIN_USER.fullmatch(user):
+                pieces.append(user)
+        for item in parts.query.split("&"):
+            key, _, secret = item.partition("=")
+            if secret and _SECRET_QUERY_NAME.search(key):
+                pieces.append(secret)
+    decoded = [unquote(piece) for piece in pieces]
+    return [piece for piece in dict.fromkeys(pieces + decoded) if piece]
 
 
 @dataclass(frozen=True)

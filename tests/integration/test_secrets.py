@@ -548,14 +548,29 @@ def _layer_names(docker_client, image_id: str) -> list[str]:
     ]
 
 
+URL_PARTS_SCRIPT = '''"""Print the parts of the URL in DBURL, as a script may."""
+
+import os
+from urllib.parse import unquote, urlsplit
+
+parts = urlsplit(os.environ["DBURL"])
+print(f"user={parts.username} password={parts.password}", flush=True)
+print(f"decoded={unquote(parts.password)} userinfo={parts.netloc}", flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
+    fh.write('{"rows": 1}')
+'''
+
+
 def test_commented_tokens_are_refused_or_kept_out_of_the_image(
     cli, engine_cleanup, docker_client, tmp_path
 ):
     """A token in a requirements comment, here or in a -r include, never reaches
     the image: freeze refuses it, and a file kept out by .reproboxignore may
-    hold one."""
+    hold one. A URL's password given with --env is hidden in the run's log in
+    each form a script may print it."""
     index_token = f"pypi-{secrets.token_hex(16)}"
     gh_token = f"ghp_{secrets.token_hex(16)}"
+    password = f"Pw9{secrets.token_hex(6)}%2Fx"  # percent-encoded, as URLs carry it
     path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
     engine_cleanup.add(name)
     requirements = path / "requirements.txt"
@@ -566,6 +581,7 @@ def test_commented_tokens_are_refused_or_kept_out_of_the_image(
     (path / "more.txt").write_text(
         f"attrs>=23 ; python_version < '3'\n# see https://u:{gh_token}@github.com/o/r\n"
     )
+    (path / "train.py").write_text(URL_PARTS_SCRIPT)
     wanted = needles(index_token, gh_token)
 
     refused = reprobox(cli, "freeze", str(path))
@@ -583,11 +599,18 @@ def test_commented_tokens_are_refused_or_kept_out_of_the_image(
     (path / ".reproboxignore").write_text("more.txt\n")
     froze = reprobox(cli, "freeze", str(path))
     assert froze.returncode == 0, shown(froze)
-    ran = reprobox(cli, "run", str(path), "--json")
+    dburl = f"postgres://dbuser:{password}@db.example:5432/app"
+    ran = reprobox(cli, "run", str(path), "--json", "--env", f"DBURL={dburl}")
     assert ran.returncode == 0, shown(ran)
     record = json.loads(ran.stdout)
     saved, searched = saved_image_hits(docker_client, record["image"]["id"], wanted)
     assert searched > 100 and saved == []
+
+    log = (path / ".reprobox/runs" / record["run_id"] / "container.log").read_text()
+    assert "user=dbuser password=***" in log, log
+    assert "decoded=*** userinfo=***@db.example:5432" in log, log
+    forms = (password, password.replace("%2F", "/"), f"dbuser:{password}")
+    assert not any(form in log + ran.stderr for form in forms)
 
     # pyproject.toml's comments are no input of the lock: build reads it again.
     (path / "pyproject.toml").write_text(f'[project]\nname = "x"\n# {gh_token}\n')
