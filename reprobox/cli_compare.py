@@ -122,10 +122,22 @@ def _reference_position(reference: str, count: int) -> int | str:
 
 
 def _check_metric_names(records, flag: str, names: list[str]) -> None:
-    """Refuse a metric named on the command line that no record has at all."""
+    """Refuse a metric named on the command line that is blank or no record has."""
     known = sorted({name for record in records for name in record.metrics})
     for name in names:
-        if name and name not in known:
+        if not name.strip():
+            # A blank name is a slip (an unset shell variable, a stray quote),
+            # not a metric: compared, it would only read as missing everywhere.
+            raise InputError(
+                f"{flag} {name!r}: a metric name cannot be empty or blank",
+                hint="give a metric name, e.g. "
+                + (
+                    "--tol accuracy=abs:0.005"
+                    if flag == "--tol"
+                    else f"{flag} accuracy"
+                ),
+            )
+        if name not in known:
             have = ", ".join(known) if known else "none"
             raise InputError(
                 f"{flag} {name!r}: no run record has a metric of that name",

@@ -641,3 +641,20 @@ def test_run_flags_are_checked_before_anything_is_built(
     error = run_error(project, *flags)
     assert error.message.startswith(message)
     assert ("build",) not in frozen_without_engine
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t"])
+def test_a_blank_metric_flag_is_refused_not_reported_missing(tmp_path, name):
+    # `--metric ''` compared a metric no run has and exited 1 as a failed check.
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    result = reprobox("compare", *runs, "--metric", name)
+    assert result.returncode == EXIT_USAGE, result.stdout
+    assert result.stderr == (
+        f"reprobox: error: --metric {name!r}: a metric name cannot be empty or "
+        "blank (give a metric name, e.g. --metric accuracy)\n"
+    )
+    error = compare_error("compare", *runs, "--tol", f"{name}=abs:0.1")
+    assert error.message in (
+        f"--tol {name!r}: a metric name cannot be empty or blank",
+        f"--tol {name + '=abs:0.1'!r} is not NAME=abs:X[,rel:Y]",
+    )
