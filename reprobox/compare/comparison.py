@@ -18,10 +18,13 @@ from reprobox.compare.environment import (
 from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
+    exit_fields,
     format_value,
     nothing_compared,
+    recorded_exit_code,
     run_headline,
     status_note,
+    status_with_exit,
     unrecorded_note,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
@@ -258,7 +261,7 @@ def unsuccessful_runs(comparison: Comparison) -> list[RunSummary]:
 
 def status_problem(run: RunSummary) -> str:
     """Say why a run that did not succeed fails the comparison, in a few words."""
-    return f"run {run.run_id} has status {run.status or 'unknown'}"
+    return f"run {run.run_id} has status {status_with_exit(run.status, run.exit_code)}"
 
 
 def _reference_index(records: Sequence[Record], reference: int | str) -> int:
@@ -348,8 +351,9 @@ def _summaries(
                     seed_noise=False,
                     likely_cause=None,
                     headline="reference run"
-                    + status_note(record.status, "its metrics prove nothing"),
+                    + status_note(record, "its metrics prove nothing"),
                     hidden_env=hidden,
+                    **exit_fields(record),
                 )
             )
             continue
@@ -381,11 +385,9 @@ def _summaries(
                     gap,
                 )
                 if own
-                else (
-                    nothing_compared(names)
-                    + status_note(record.status, "it cannot pass")
-                ),
+                else (nothing_compared(names) + status_note(record, "it cannot pass")),
                 hidden_env=hidden,
+                **exit_fields(record),
             )
         )
     return summaries
@@ -400,7 +402,8 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
     notes = []
     for record in records:
         if record.status != "succeeded":
-            notes.append(f"run {record.run_id} has status {record.status or 'unknown'}")
+            shown = status_with_exit(record.status, recorded_exit_code(record))
+            notes.append(f"run {record.run_id} has status {shown}")
     projects = sorted({r.project for r in records})
     if len(projects) > 1:
         notes.append(

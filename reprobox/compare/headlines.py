@@ -31,6 +31,10 @@ class RunSummary:
     # --env variables this run or the reference keeps only as ***: equal in the
     # records, their values may have differed.
     hidden_env: tuple[str, ...] = ()
+    # The training command's exit code as recorded (null when it never exited,
+    # e.g. interrupted), and the signal an exit code of 128 + N stands for.
+    exit_code: int | None = None
+    signal: str | None = None
 
 
 def named_difference(suspect: EnvDifference) -> str:
@@ -81,16 +85,59 @@ def run_headline(
         )
     shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
     parts += shown + ([f"and {len(missing) - 3} more"] if len(missing) > 3 else [])
-    return "; ".join(parts) + status_note(record.status, "it cannot pass")
+    return "; ".join(parts) + status_note(record, "it cannot pass")
 
 
 def _ended(record: Record) -> str:
     """Say how a run that did not succeed ended, e.g. 'failed (exit code 1)'."""
-    code = record.data.get("exit_code")
-    shown = f" (exit code {code})" if type(code) is int else ""
     if record.status in ("failed", "interrupted"):
-        return record.status + shown
-    return f"status {record.status or 'unknown'}{shown}"
+        return status_with_exit(record.status, recorded_exit_code(record))
+    return "status " + status_with_exit(record.status, recorded_exit_code(record))
+
+
+# Linux numbers: a container's command runs on Linux whatever the host is.
+_SIGNALS = {
+    1: "SIGHUP",
+    2: "SIGINT",
+    3: "SIGQUIT",
+    4: "SIGILL",
+    6: "SIGABRT",
+    7: "SIGBUS",
+    8: "SIGFPE",
+    9: "SIGKILL",
+    11: "SIGSEGV",
+    13: "SIGPIPE",
+    14: "SIGALRM",
+    15: "SIGTERM",
+}
+
+
+def recorded_exit_code(record: Record) -> int | None:
+    """Return the run's exit code when the record holds one, else None."""
+    code = record.data.get("exit_code")
+    return code if type(code) is int else None
+
+
+def exit_signal(code: int | None) -> str | None:
+    """Name the signal that an exit code of 128 + N says killed the command."""
+    if code is None or not 128 < code <= 128 + 64:
+        return None
+    return _SIGNALS.get(code - 128, f"signal {code - 128}")
+
+
+def exit_fields(record: Record) -> dict[str, Any]:
+    """Return a RunSummary's exit_code and signal, as the record gives them."""
+    code = recorded_exit_code(record)
+    return {"exit_code": code, "signal": exit_signal(code)}
+
+
+def status_with_exit(status: str, code: int | None) -> str:
+    """Say a status with its exit code, e.g. 'failed (exit code 137, SIGKILL)'."""
+    shown = status or "unknown"
+    if status == SUCCEEDED or code is None:
+        return shown
+    signal = exit_signal(code)
+    return f"{shown} (exit code {code}{f', {signal}' if signal else ''})"
 
 
 def unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
@@ -109,11 +156,12 @@ def unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
     )
 
 
-def status_note(status: str, consequence: str) -> str:
+def status_note(record: Record, consequence: str) -> str:
     """Return a headline suffix for a run that did not succeed, else ''."""
-    if status == SUCCEEDED:
+    if record.status == SUCCEEDED:
         return ""
-    return f"; but status {status or 'unknown'}: {consequence}"
+    shown = status_with_exit(record.status, recorded_exit_code(record))
+    return f"; but status {shown}: {consequence}"
 
 
 def nothing_compared(names: Sequence[str]) -> str:

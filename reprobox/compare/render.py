@@ -17,6 +17,7 @@ from reprobox.compare.comparison import (
     unsuccessful_runs,
 )
 from reprobox.compare.environment import UnrecordedFacts
+from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -182,7 +183,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                 [
                     r.run_id + (" (ref)" if r.is_reference else ""),
                     format_value(r.seed),
-                    r.status or "unknown",
+                    status_with_exit(r.status, r.exit_code),
                     "-"
                     if r.is_reference and not r.judged_on_band
                     else "noise"

@@ -10,6 +10,7 @@ from reprobox.compare.environment import hidden_caveat
 from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
+    exit_fields,
     named_difference,
     status_note,
 )
@@ -105,7 +106,8 @@ def band_summary(
         metrics_differ=bool(failed),
         seed_noise=False,
         likely_cause=suspect.field if (suspect and failed) else None,
-        headline=prefix + headline + status_note(record.status, "it cannot pass"),
+        headline=prefix + headline + status_note(record, "it cannot pass"),
         judged_on_band=True,
         hidden_env=hidden,
+        **exit_fields(record),
     )

@@ -303,7 +303,8 @@ def test_report_counts_missing_metrics_apart_and_lists_them():
     html = render_report_html(records, compare_runs(records))
 
     assert (
-        '<span class="verdict fail">FAIL</span> run B has status failed; '
+        '<span class="verdict fail">FAIL</span> run B has status failed '
+        "(exit code 1); "
         "0 of 1 metric checks out of tolerance, 2 metrics missing in 2 runs." in html
     )
     assert (

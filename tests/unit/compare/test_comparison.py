@@ -115,12 +115,12 @@ def test_metric_missing_in_one_run_fails_the_comparison():
 
 def test_notes_name_defaulted_and_unknown_tolerances_and_failed_runs():
     a = make_record("A")
-    b = clone(a, "B", status="failed", project="other")
+    b = clone(a, "B", status="failed", exit_code=2, project="other")
     notes = compare_runs(
         [a, b], tolerances={"loss": {"rel": 0.1}, "f1": {"abs": 1}}
     ).notes
     assert notes == (
-        "run B has status failed",
+        "run B has status failed (exit code 2)",
         "runs come from different projects: digits, other",
         "no tolerance given for accuracy: exact (default)",
         "tolerance given for metrics no run compared: f1",
@@ -203,13 +203,13 @@ def test_bad_curve_epsilon_is_a_usage_error(epsilon):
 def test_a_run_that_did_not_succeed_fails_the_comparison(status):
     # F10: a failed run may still have written metrics, even identical ones.
     a = make_record("A")
-    b = clone(a, "B", status=status)
+    b = clone(a, "B", status=status, exit_code=1 if status == "failed" else None)
     comparison = compare_runs([a, b])
 
     assert all(r.passed for r in comparison.results)
     assert not comparison.passed
     assert exit_code(comparison) == EXIT_FAILED
-    shown = status or "unknown"
+    shown = "failed (exit code 1)" if status == "failed" else (status or "unknown")
     summary = comparison.runs[1]
     assert not summary.passed
     assert summary.headline == f"metrics identical; but status {shown}: it cannot pass"
@@ -221,24 +221,28 @@ def test_a_run_that_did_not_succeed_fails_the_comparison(status):
 
 
 def test_a_failed_reference_run_fails_the_comparison_and_is_named():
-    a = make_record("A", status="failed")
-    comparison = compare_runs([a, clone(a, "B", status="succeeded")])
+    a = make_record("A", status="failed", exit_code=1)
+    comparison = compare_runs([a, clone(a, "B", status="succeeded", exit_code=0)])
 
     assert not comparison.passed and exit_code(comparison) == EXIT_FAILED
     assert comparison.runs[0].headline == (
-        "reference run; but status failed: its metrics prove nothing"
+        "reference run; but status failed (exit code 1): its metrics prove nothing"
     )
-    assert "verdict: FAIL (run A has status failed; 0 of 2" in render_text(comparison)
+    assert "verdict: FAIL (run A has status failed (exit code 1); 0 of 2" in (
+        render_text(comparison)
+    )
 
 
 def test_every_unsuccessful_run_is_named_in_the_verdict():
     a = make_record("A")
-    b = clone(a, "B", status="failed", metrics={"loss": 0.5, "accuracy": 0.9688})
-    c = clone(a, "C", status="interrupted")
+    b = clone(
+        a, "B", status="failed", exit_code=1, metrics={"loss": 0.5, "accuracy": 0.9688}
+    )
+    c = clone(a, "C", status="interrupted", exit_code=None)
     line = render_text(compare_runs([a, b, c])).splitlines()[1]
     assert line == (
-        "verdict: FAIL (run B has status failed; run C has status interrupted; "
-        "1 of 4 metric checks out of tolerance)"
+        "verdict: FAIL (run B has status failed (exit code 1); run C has status "
+        "interrupted; 1 of 4 metric checks out of tolerance)"
     )
 
 

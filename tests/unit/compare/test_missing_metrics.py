@@ -14,7 +14,7 @@ from reprobox.compare import (
 from reprobox.errors import EXIT_FAILED
 
 VERDICT = (
-    "verdict: FAIL (run B has status failed; "
+    "verdict: FAIL (run B has status failed (exit code 1); "
     "0 of 1 metric checks out of tolerance, 2 metrics missing in 2 runs)"
 )
 
@@ -49,7 +49,7 @@ def test_a_failed_run_whose_metrics_differ_is_not_called_nondeterministic():
     a = make_record("A", metrics={"acc": 0.9})
     b = clone(a, "B", status="failed", exit_code=1, metrics={"acc": 0.5})
     assert compare_runs([a, b]).runs[1].headline == (
-        "metrics differ (acc -0.4); but status failed: it cannot pass"
+        "metrics differ (acc -0.4); but status failed (exit code 1): it cannot pass"
     )
 
 

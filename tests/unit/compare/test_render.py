@@ -137,13 +137,16 @@ def test_a_huge_setup_value_is_cut_in_text():
 
 def test_records_without_metrics_say_nothing_was_checked_in_every_format():
     a = make_record("A", metrics={})
-    comparison = compare_runs([a, clone(a, "B", status="failed")])
-    why = "run B has status failed; no run recorded any metric, so nothing was checked"
+    comparison = compare_runs([a, clone(a, "B", status="failed", exit_code=1)])
+    why = (
+        "run B has status failed (exit code 1); no run recorded any metric, so "
+        "nothing was checked"
+    )
 
     text = render_text(comparison)
     assert text.splitlines()[1] == f"verdict: FAIL ({why})"
     assert "0 of 0" not in text
-    assert "  B        42    failed     FAIL     nothing compared" in text
+    assert "  B        42    failed (exit code 1)  FAIL     nothing compared" in text
     assert render_markdown(comparison).splitlines()[2] == f"verdict: FAIL ({why})"
     data = strict_loads(render_json(comparison))
     assert (data["passed"], data["results"], data["metrics"]) == (False, [], [])
@@ -170,3 +173,34 @@ def test_huge_and_tiny_metrics_print_in_scientific_notation_json_keeps_them():
         assert "1e+308" in out and "1e+307" in out and "5e-324" in out
     values = strict_loads(render_json(comparison))["values"]
     assert values["A"] == {"big": 1e308, "tiny": 5e-324, "whole": 1e308}
+
+
+@pytest.mark.parametrize(
+    ("code", "signal", "shown"),
+    [
+        (3, None, "failed (exit code 3)"),
+        (137, "SIGKILL", "failed (exit code 137, SIGKILL)"),
+    ],
+)
+def test_a_failed_run_says_its_exit_code_in_every_format(code, signal, shown):
+    # The README promises it; text, --md and --json said only "status failed".
+    comparison = pair(status="failed", exit_code=code)
+
+    text = render_text(comparison)
+    assert f"verdict: FAIL (run B has status {shown}; " in text
+    assert f"  B        42    {shown}  FAIL" in text
+    assert f"but status {shown}: it cannot pass" in text
+    assert f"  - run B has status {shown}" in text
+    md = render_markdown(comparison)
+    assert f"verdict: FAIL (run B has status {shown}; " in md
+    assert f"| B | 42 | {shown} | FAIL |" in md
+    runs = strict_loads(render_json(comparison))["runs"]
+    assert [(r["exit_code"], r["signal"]) for r in runs] == [(0, None), (code, signal)]
+    assert f"but status {shown}: it cannot pass" in runs[1]["headline"]
+
+
+def test_an_interrupted_run_has_no_exit_code_to_show():
+    comparison = pair(status="interrupted", exit_code=None)
+    assert "run B has status interrupted;" in render_text(comparison)
+    run = strict_loads(render_json(comparison))["runs"][1]
+    assert (run["exit_code"], run["signal"]) == (None, None)
