@@ -51,6 +51,8 @@ from reprobox.compare.seed_band import (
     band_summary,
     is_other_seed_of_a_sweep,
     judged_on_a_band,
+    same_seed_partners,
+    same_seed_run,
 )
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
@@ -112,10 +114,12 @@ def compare_runs(
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
     bands, noise_notes = seed_noise_bands(records, names)
-    # A run off the sweep whose seed the reference lacks (or, for the reference
-    # itself, the sweep lacks) has no same-seed run to match: it is judged on
-    # the sweep's seed band, as the other machine's run beside a sweep.
-    on_band = judged_on_a_band(records, ref, bands)
+    # A run off the sweep whose seed the reference lacks is measured by the
+    # sweep's run of its seed; with no such run (or, for the reference itself,
+    # when the sweep lacks its seed) it is judged on the sweep's seed band.
+    partners = same_seed_partners(records, ref)
+    measure = {r.run_id: partners.get(r.run_id, ref) for r in records}
+    on_band = judged_on_a_band(records, ref, bands, partners)
     # A sweep run with another seed than the reference differs from it on
     # purpose: its numbers are the noise band, not a check that can fail.
     seed_noise = {r.run_id for r in others if is_other_seed_of_a_sweep(r, ref)}
@@ -134,21 +138,29 @@ def compare_runs(
                         tolerance_given=name in limits,
                     )
                 )
-            # A metric neither this run nor the reference has says nothing
+            # A metric neither this run nor its measure has says nothing
             # about this pair; it is only listed when no run at all has it.
             elif run is not ref and (
-                name in ref.metrics or name in run.metrics or name not in present
+                name in (base := measure[run.run_id]).metrics
+                or name in run.metrics
+                or name not in present
             ):
                 result = compare_metric(
                     run.run_id,
                     name,
-                    ref.metrics.get(name),
+                    base.metrics.get(name),
                     run.metrics.get(name),
-                    reference_has=name in ref.metrics,
+                    reference_has=name in base.metrics,
                     run_has=name in run.metrics,
                     tolerance=tolerance,
                     tolerance_given=name in limits,
                 )
+                if base is not ref:
+                    result = replace(
+                        result,
+                        compared_with=base.run_id,
+                        reason=f"{result.reason}; against {same_seed_run(base)}",
+                    )
                 if run.run_id in seed_noise:
                     result = replace(
                         result,
@@ -160,7 +172,9 @@ def compare_runs(
     by_id = {r.run_id: r for r in records}
     missing = [
         missing_metric(
-            r, ref.metrics.get(r.metric), by_id[r.run_id].metrics.get(r.metric)
+            r,
+            measure[r.run_id].metrics.get(r.metric),
+            by_id[r.run_id].metrics.get(r.metric),
         )
         for r in results
         if r.missing
@@ -172,9 +186,9 @@ def compare_runs(
         for run in others
         for diff in diff_environments(
             run.run_id,
-            environments[ref.run_id],
+            environments[measure[run.run_id].run_id],
             environments[run.run_id],
-            cut_short=(cut_short[ref.run_id], cut_short[run.run_id]),
+            cut_short=(cut_short[measure[run.run_id].run_id], cut_short[run.run_id]),
         )
     ]
     unrecorded = [
@@ -184,11 +198,16 @@ def compare_runs(
             found := unrecorded_facts(
                 run,
                 environments[run.run_id],
-                [environments[r.run_id] for r in (others if run is ref else [ref])],
+                [
+                    environments[r.run_id]
+                    for r in (others if run is ref else [measure[run.run_id]])
+                ],
             )
         )
     ]
-    curves = [find_divergence(ref, run, epsilon=epsilon) for run in others]
+    curves = [
+        find_divergence(measure[run.run_id], run, epsilon=epsilon) for run in others
+    ]
     noise_checks = check_against_noise(
         # The reference judged on a band is set against every seed there, not
         # against the one sweep run that shares no seed with it.
@@ -214,6 +233,7 @@ def compare_runs(
     summaries = _summaries(
         records,
         ref,
+        measure,
         results,
         missing,
         differences,
@@ -303,6 +323,7 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
 def _summaries(
     records,
     ref,
+    measure,
     results,
     missing,
     differences,
@@ -313,8 +334,9 @@ def _summaries(
 ) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause.
 
-    unrecorded: the runs that stopped before their machine facts were
-    gathered; where nothing recorded differs, no cause can be named for them.
+    measure: run id -> the run it is set against (the reference, or the sweep
+    run of its seed). unrecorded: the runs that stopped before their machine
+    facts were gathered; where nothing recorded differs, no cause can be named.
     """
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
@@ -330,8 +352,9 @@ def _summaries(
     summaries = []
     for record in records:
         banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
-        hidden = hidden_env(environments[ref.run_id], environments[record.run_id])
-        gap = unrecorded_note(record, ref, unrecorded)
+        base = measure[record.run_id]
+        hidden = hidden_env(environments[base.run_id], environments[record.run_id])
+        gap = unrecorded_note(record, base, unrecorded)
         if banded:
             summaries.append(
                 band_summary(
@@ -362,6 +385,8 @@ def _summaries(
         # the metrics differ nor points at a setup difference or nondeterminism.
         changed = [r for r in own if not r.identical and not r.missing]
         suspect = suspects.get(record.run_id)
+        # Said first, as every value and difference of it is that run's.
+        against = f"against {same_seed_run(base)}: " if base is not ref else ""
         summaries.append(
             RunSummary(
                 run_id=record.run_id,
@@ -375,18 +400,22 @@ def _summaries(
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
-                headline=run_headline(
-                    record,
-                    own,
-                    changed,
-                    missing_of.get(record.run_id, []),
-                    suspect,
-                    hidden,
-                    gap,
-                )
-                if own
-                else (nothing_compared(names) + status_note(record, "it cannot pass")),
+                headline=against
+                + (
+                    run_headline(
+                        record,
+                        own,
+                        changed,
+                        missing_of.get(record.run_id, []),
+                        suspect,
+                        hidden,
+                        gap,
+                    )
+                    if own
+                    else nothing_compared(names) + status_note(record, "it cannot pass")
+                ),
                 hidden_env=hidden,
+                compared_with=base.run_id if base is not ref else None,
                 **exit_fields(record),
             )
         )

@@ -28,6 +28,9 @@ class RunSummary:
     headline: str
     # Judged on a sweep's seed band, not against the reference (which it may be).
     judged_on_band: bool = False
+    # The sweep run of its seed that measures it instead of the reference: its
+    # metrics, curves and setup differences are taken against that run.
+    compared_with: str | None = None
     # --env variables this run or the reference keeps only as ***: equal in the
     # records, their values may have differed.
     hidden_env: tuple[str, ...] = ()

@@ -116,6 +116,9 @@ class MetricResult:
     # A sweep run with another seed than the reference: its difference is the
     # seed noise itself, shown but not judged.
     seed_noise: bool = False
+    # A run off the sweep measured by the sweep's run of its seed instead of the
+    # reference: that run's id; reference_value is then that run's value.
+    compared_with: str | None = None
 
 
 @dataclass(frozen=True)

@@ -148,7 +148,7 @@ def _missing_count(missing: Sequence[MetricResult], reference: str) -> str:
         if result.missing in ("run", "both"):
             lacking.add(result.run_id)
         if result.missing in ("reference", "both"):
-            lacking.add(reference)
+            lacking.add(result.compared_with or reference)
     names = len({r.metric for r in missing})
     where = "a run" if len(lacking) == 1 else f"{len(lacking)} runs"
     return f"{names} metric{'' if names == 1 else 's'} missing in {where}"
@@ -175,6 +175,9 @@ def _nondeterminism_note(comparison: Comparison) -> str:
 
 def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
     """Build every table as (heading, header, rows), in reading order."""
+    # A run measured by the sweep run of its seed says so wherever that run's
+    # values stand in the reference's place.
+    against = {r.run_id: f" (vs {r.compared_with})" for r in c.runs if r.compared_with}
     sections = [
         (
             "Runs",
@@ -233,7 +236,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                 ["run", "epochs ref", "epochs run", "parted at", "detail"],
                 [
                     [
-                        d.run_id,
+                        d.run_id + against.get(d.run_id, ""),
                         _counts(d.epochs_reference),
                         _counts(d.epochs_run),
                         "-" if d.identical else _where(d.call, d.epoch),
@@ -253,7 +256,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                 [
                     [
                         "*" if d.changes_numerics and d.run_id in differ else "",
-                        d.run_id,
+                        d.run_id + against.get(d.run_id, ""),
                         d.field,
                         format_value(d.reference_value),
                         format_value(d.run_value),
@@ -305,10 +308,12 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
 
 
 def _reference_cell(result: MetricResult) -> str:
-    """Show what a metric was set against: the reference's value or a seed band."""
+    """Show what a metric was set against: the reference, a same-seed run or a band."""
     if result.seed_band is not None:
         low, high = result.seed_band
         return f"band {format_number(low)}..{format_number(high)}"
+    if result.compared_with is not None:
+        return f"{format_number(result.reference_value)} ({result.compared_with})"
     return format_number(result.reference_value)
 
 

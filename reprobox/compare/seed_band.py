@@ -1,9 +1,9 @@
-"""Judge runs off a seed sweep on its seed band: which runs, and their verdict."""
+"""Judge runs off a seed sweep: against its run of their seed, else on its band."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from reprobox.compare.environment import hidden_caveat
@@ -11,6 +11,7 @@ from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
     exit_fields,
+    format_value,
     named_difference,
     status_note,
 )
@@ -18,13 +19,54 @@ from reprobox.compare.noise import NoiseBand
 from reprobox.compare.records import Record
 
 
+def same_seed_partners(records: Sequence[Record], ref: Record) -> dict[str, Record]:
+    """Map each run off every sweep to the sweep run it is set against, if any.
+
+    A run whose seed the reference lacks but a sweep holds is measured by the
+    sweep's run of that seed, exactly as the reference would measure it: its
+    seed band would let through a change the same seed shows, and the verdict
+    would hang on which run is the reference. The reference's own sweep is
+    taken where it holds the seed, else the first sweep (by id) that does.
+    """
+    ref_sweep = str(ref.options.get("seed_sweep"))
+    held: dict[tuple[str, str], Record] = {}  # (sweep, seed) -> its first run
+    for record in records:
+        sweep = record.options.get("seed_sweep")
+        if sweep is not None:
+            held.setdefault((str(sweep), json.dumps(record.seed)), record)
+    sweeps = sorted({sweep for sweep, _ in held}, key=lambda s: (s != ref_sweep, s))
+    partners = {}
+    for record in records:
+        seed = json.dumps(record.seed)
+        if (
+            record is ref
+            or record.options.get("seed_sweep") is not None
+            or seed == json.dumps(ref.seed)
+        ):
+            continue
+        for sweep in sweeps:
+            if (sweep, seed) in held:
+                partners[record.run_id] = held[sweep, seed]
+                break
+    return partners
+
+
+def same_seed_run(partner: Record) -> str:
+    """Name the sweep run that measures a run of its seed: 'sweep run X (seed 1)'."""
+    return f"sweep run {partner.run_id} (seed {format_value(partner.seed)})"
+
+
 def judged_on_a_band(
-    records: Sequence[Record], ref: Record, bands: Sequence[NoiseBand]
+    records: Sequence[Record],
+    ref: Record,
+    bands: Sequence[NoiseBand],
+    partners: Mapping[str, Record],
 ) -> dict[tuple[str, str], NoiseBand]:
     """Map (run, metric) to the band it is judged on, for runs off every sweep.
 
     Such a run is judged on a band when no same-seed run can be its measure:
-    a run other than the reference whose seed is not the reference's, or the
+    a run other than the reference whose seed neither the reference nor any
+    sweep holds (partners: those a sweep run of their seed measures), or the
     reference itself when its seed is not in the sweep. The reference's own
     sweep's band is taken where it has one, else the first.
     """
@@ -40,7 +82,7 @@ def judged_on_a_band(
             band_of[band.metric] = band
     chosen = {}
     for record in records:
-        if record.options.get("seed_sweep") is not None:
+        if record.options.get("seed_sweep") is not None or record.run_id in partners:
             continue
         for metric, band in band_of.items():
             seed = json.dumps(record.seed)

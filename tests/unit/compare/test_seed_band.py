@@ -1,0 +1,156 @@
+"""Another machine's run beside a seed sweep: same seed against that seed's run."""
+
+import json
+
+import pytest
+from reprobox_synthetic import clone, make_record
+
+from reprobox.compare import (
+    Tolerance,
+    compare_runs,
+    render_json,
+    render_markdown,
+    render_text,
+)
+
+ENGINE2 = "unix:///run/reprobox-engine2/docker.sock"
+TOLERANCE = {"acc": Tolerance(abs=0.0005)}
+
+
+def sweep_and_machine(seed, bump):
+    """A sweep (seeds 0-2, acc 0.9 + seed/1000) and another engine's run with BUMP.
+
+    Like a train.py writing acc = 0.9 + seed * 0.001 + BUMP, run with
+    `--seeds 0-2`, then with `--seed SEED -e BUMP=...` on a second engine.
+    """
+    base = make_record("S0", metrics={"acc": 0.9})
+    runs = [
+        clone(
+            base,
+            f"S{i}",
+            seed=i,
+            options__seed_sweep="sw1",
+            metrics={"acc": 0.9 + i * 0.001},
+            machine__env__PYTHONHASHSEED=str(i),
+            started_at=f"2024-01-01T00:00:0{i}Z",
+        )
+        for i in range(3)
+    ]
+    machine = clone(
+        base,
+        "M",
+        seed=seed,
+        engine__host=ENGINE2,
+        options__env={"BUMP": str(bump)},
+        machine__env__PYTHONHASHSEED=str(seed),
+        metrics={"acc": 0.9 + seed * 0.001 + bump},
+        started_at="2024-01-01T00:01:00Z",
+    )
+    return [*runs, machine]
+
+
+@pytest.mark.parametrize(
+    ("seed", "bump"),
+    [(1, 0.0008), (2, -0.0015)],  # both inside the band [0.9, 0.902]
+)
+@pytest.mark.parametrize("reference", ["S0", "S1", "S2", "M"])
+def test_a_seed_of_the_sweep_fails_whichever_run_is_the_reference(
+    seed, bump, reference
+):
+    # It passed "within the seed band" unless the sweep's run of its seed
+    # was made the reference: the band hid a change the same seed shows.
+    records = sweep_and_machine(seed, bump)
+    comparison = compare_runs(records, reference=reference, tolerances=TOLERANCE)
+
+    assert not comparison.passed
+    [judged] = [r for r in comparison.results if not r.seed_noise]
+    assert judged.seed_band is None and not judged.passed
+    assert judged.delta == pytest.approx(bump if reference != "M" else -bump)
+    assert {judged.run_id, judged.compared_with or reference} == {"M", f"S{seed}"}
+    assert not any(run.judged_on_band for run in comparison.runs)
+
+
+def test_the_machine_run_is_measured_by_the_sweep_run_of_its_seed():
+    comparison = compare_runs(sweep_and_machine(1, 0.0008), tolerances=TOLERANCE)
+
+    assert comparison.reference == "S0"
+    [machine] = [r for r in comparison.runs if r.run_id == "M"]
+    assert (machine.passed, machine.compared_with, machine.likely_cause) == (
+        False,
+        "S1",
+        "options.env.BUMP",
+    )
+    assert machine.headline == (
+        "against sweep run S1 (seed 1): metrics differ (acc +0.0008); most likely "
+        "cause: env options.env.BUMP unset -> 0.0008"
+    )
+    [result] = [r for r in comparison.results if r.run_id == "M"]
+    assert (result.value, result.reference_value) == (0.9 + 0.001 + 0.0008, 0.901)
+    assert result.reason == (
+        "out of tolerance (abs 0.0005); against sweep run S1 (seed 1)"
+    )
+    # Its setup is set against S1's too: the seed is no difference, BUMP is.
+    assert [(d.field, d.reference_value) for d in comparison.differences
+            if d.run_id == "M"] == [
+        ("options.env.BUMP", None),
+        ("engine.host", "unix:///run/docker.sock"),
+    ]  # fmt: skip
+    [curve] = [d for d in comparison.curves if d.run_id == "M"]
+    assert curve.identical
+
+
+def test_a_same_seed_run_within_tolerance_passes_whichever_run_is_the_reference():
+    records = sweep_and_machine(1, 0.0004)
+    for reference in ("S0", "S1", "S2", "M"):
+        comparison = compare_runs(records, reference=reference, tolerances=TOLERANCE)
+        assert comparison.passed, reference
+
+
+def test_a_seed_the_sweep_lacks_is_still_judged_on_the_band():
+    comparison = compare_runs(sweep_and_machine(7, 0.0), tolerances=TOLERANCE)
+
+    [machine] = [r for r in comparison.runs if r.run_id == "M"]
+    assert machine.judged_on_band and machine.compared_with is None
+    [result] = [r for r in comparison.results if r.run_id == "M"]
+    assert result.seed_band == (0.9, 0.902)
+
+
+def test_the_same_seed_run_is_named_in_text_markdown_and_json():
+    comparison = compare_runs(sweep_and_machine(1, 0.0008), tolerances=TOLERANCE)
+
+    text = render_text(comparison)
+    assert "verdict: FAIL (1 of 1 metric checks out of tolerance)" in text
+    assert "  M    acc     0.9018  0.901 (S1)  +0.0008" in text
+    assert "  *  M (vs S1)  options.env.BUMP" in text
+    md = render_markdown(comparison)
+    assert "| M | acc | 0.9018 | 0.901 (S1) | +0.0008 |" in md
+    data = json.loads(render_json(comparison))
+    [run] = [r for r in data["runs"] if r["run_id"] == "M"]
+    assert (run["compared_with"], run["judged_on_band"], run["passed"]) == (
+        "S1",
+        False,
+        False,
+    )
+    [result] = [r for r in data["results"] if r["run_id"] == "M"]
+    assert (result["compared_with"], result["reference_value"]) == ("S1", 0.901)
+    assert [r["compared_with"] for r in data["results"] if r["run_id"] != "M"] == [
+        None,
+        None,
+    ]
+
+
+def test_the_reference_sweep_run_of_the_seed_is_taken_over_another_sweep():
+    first = sweep_and_machine(1, 0.0)
+    second = [
+        clone(run, "B" + run.run_id, options__seed_sweep="sw0") for run in first[:3]
+    ]
+    records = [*first, *second]
+    for reference, partner in (("S0", "S1"), ("BS0", "BS1"), ("S2", "S1")):
+        comparison = compare_runs(records, reference=reference, tolerances=TOLERANCE)
+        [machine] = [r for r in comparison.runs if r.run_id == "M"]
+        assert machine.compared_with == partner, reference
+    # Neither sweep the reference's: the first by id.
+    outside = clone(first[0], "R", seed=2, options__seed_sweep=None)
+    comparison = compare_runs([outside, *records], tolerances=TOLERANCE)
+    [machine] = [r for r in comparison.runs if r.run_id == "M"]
+    assert machine.compared_with == "BS1"
