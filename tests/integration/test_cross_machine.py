@@ -329,6 +329,21 @@ def test_seed_sweep_and_a_run_elsewhere_against_its_noise(cli, digits):
                 abs(delta) > band["spread"] or abs(delta) > 2 * band["std"]
             )
 
+    # With seed 1's run as the reference, the run elsewhere (seed 0) is still
+    # measured by the sweep's seed-0 run, not by the band: same verdict.
+    _, by_seed_1 = compare_json(cli, *paths, reference=sweep[1])
+    measured = summary_of(by_seed_1, elsewhere)
+    assert (measured["compared_with"], measured["judged_on_band"]) == (
+        sweep[0]["run_id"],
+        False,
+    )
+    assert measured["passed"] == summary_of(comparison, elsewhere)["passed"]
+    assert by_seed_1["passed"] == comparison["passed"]
+    for result in by_seed_1["results"]:
+        if result["run_id"] == elsewhere["run_id"]:
+            assert result["reference_value"] == sweep[0]["metrics"][result["metric"]]
+            assert result["seed_band"] is None
+
 
 def test_report_from_real_records(cli, digits, tmp_path):
     records = sorted(digits.runs.glob("*/record.json"))
