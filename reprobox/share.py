@@ -10,7 +10,6 @@ layers, labels and settings.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import io
@@ -29,6 +28,13 @@ import docker.errors
 import requests.exceptions
 
 from reprobox.atomic import dump_json
+from reprobox.bundle_file import (
+    BUNDLE_INDEX,
+    BUNDLE_MEMBERS,
+    open_locked_partial,
+    partial_path,
+    sweep_stale_partials,
+)
 from reprobox.engine import (
     LABEL_PREFIX,
     Engine,
@@ -51,17 +57,6 @@ MANIFEST_SHA_LABEL = f"{LABEL_PREFIX}.manifest-sha256"
 MAX_MANIFEST_PARTS = 20  # 600,000 characters; with the lock still under 2 MB
 LOCK_LABEL = f"{LABEL_PREFIX}.lock"
 BUNDLE_SCHEMA_VERSION = 1
-BUNDLE_INDEX = "reprobox-bundle.json"
-# The members export writes; import takes no other (each is unpacked by name).
-BUNDLE_MEMBERS = frozenset(
-    {
-        "image.tar",
-        "Dockerfile",
-        "manifest.json",
-        "requirements.lock",
-        "reference-record.json",
-    }
-)
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"  # Docker's repository grammar
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"  # one DNS label: no edge '-'
 _REGISTRY = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(:[0-9]{{1,5}})?(/{_COMPONENT})*")
@@ -546,21 +541,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def partial_path(out: Path) -> Path:
-    """Return the hidden file an export of out writes first, beside it.
-
-    ".NAME.partial" as long as that fits a file name (255 bytes); for a long
-    NAME, its start and a digest of the whole, so any name a user may give
-    has a partial file, and the same name always the same one.
-    """
-    name = f".{out.name}.partial"
-    if len(os.fsencode(name)) <= 255:
-        return out.with_name(name)
-    digest = hashlib.sha256(os.fsencode(out.name)).hexdigest()[:16]
-    start = os.fsencode(out.name)[:200].decode("utf-8", "ignore")
-    return out.with_name(f".{start}.{digest}.partial")
-
-
 def export_bundle(
     engine: Engine, image: str, tag: str, out: Path, files: dict[str, str]
 ) -> dict[str, Any]:
@@ -568,8 +548,8 @@ def export_bundle(
 
     The image streams straight into one partial file beside out, which is
     renamed over out when complete: no second copy of a multi-GB image, and
-    what a killed export leaves is that one file, which the next export to the
-    same path takes over (an flock tells a live export from a dead one).
+    what a killed export leaves is that one file, which the next export into
+    the same folder removes (an flock tells a live export from a dead one).
     """
     wanted = image_id(engine, image)
     if wanted is None:
@@ -579,22 +559,21 @@ def export_bundle(
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(out)
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        fd = os.open(partial, flags, 0o644)
+        fd = open_locked_partial(partial)
     except OSError as exc:
         raise InputError(
             f"cannot write beside {out}: {exc.strerror}",
             hint="choose a folder you can write",
         ) from None
+    if fd is None:
+        raise InputError(
+            f"another reprobox export is writing {out}",
+            hint="wait for it, or write to another file",
+        )
+    # What exports killed outright left here, to this name or another: gone.
+    sweep_stale_partials(out.parent)
     with os.fdopen(fd, "w+b") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(
-                f"another reprobox export is writing {out}",
-                hint="wait for it, or write to another file",
-            ) from None
         try:
             fh.truncate(0)
             digests = {

@@ -66,7 +66,7 @@ def test_interrupted_export_leaves_the_old_file_and_no_partial(tmp_path):
 
 def test_a_partial_file_a_killed_export_left_is_taken_over(tmp_path):
     out = tmp_path / "b.tar"
-    (tmp_path / ".b.tar.partial").write_bytes(b"junk" * 1000)
+    (tmp_path / ".b.tar.reprobox-partial").write_bytes(b"junk" * 1000)
     export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})
     with tarfile.open(out) as tar:
         assert tar.extractfile("image.tar").read() == b"".join(CHUNKS)
@@ -75,7 +75,7 @@ def test_a_partial_file_a_killed_export_left_is_taken_over(tmp_path):
 
 def test_a_live_export_to_the_same_file_is_not_disturbed(tmp_path):
     out = tmp_path / "b.tar"
-    partial = tmp_path / ".b.tar.partial"
+    partial = tmp_path / ".b.tar.reprobox-partial"
     with open(partial, "wb") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         held.write(b"in progress")
@@ -88,7 +88,7 @@ def test_a_live_export_to_the_same_file_is_not_disturbed(tmp_path):
 
 @pytest.mark.parametrize("length", [10, 245, 246, 255])
 def test_any_file_name_has_a_partial_file_that_fits(tmp_path, length):
-    from reprobox.share import partial_path
+    from reprobox.bundle_file import partial_path
 
     out = tmp_path / ("n" * (length - 7) + ".bundle")
     partial = partial_path(out)
@@ -96,3 +96,97 @@ def test_any_file_name_has_a_partial_file_that_fits(tmp_path, length):
     assert len(os.fsencode(partial.name)) <= 255
     assert partial_path(out) == partial and partial != out
     partial.write_bytes(b"x")  # the file system takes the name
+
+
+def _export_start() -> bytes:
+    """The first block a killed export leaves: image.tar's header."""
+    return tarfile.TarInfo("image.tar").tobuf(format=tarfile.GNU_FORMAT) + b"x" * 99
+
+
+def test_an_export_removes_what_dead_exports_to_other_names_left(tmp_path):
+    # brk: a kill -9 left .a.tar.partial, and exports to other names kept it.
+    dead = [tmp_path / ".a.tar.reprobox-partial", tmp_path / ".c.tar.partial"]
+    for partial in dead:
+        partial.write_bytes(_export_start())  # nobody holds its lock: writer gone
+    empty = tmp_path / ".d.tar.reprobox-partial"  # killed before the first byte
+    empty.touch()
+    export_bundle(FakeEngine(CHUNKS), "img", "t:x", tmp_path / "b.tar", {})
+    assert sorted(os.listdir(tmp_path)) == ["b.tar"]
+
+
+def test_an_export_leaves_a_live_export_and_user_files_alone(tmp_path):
+    live = tmp_path / ".a.tar.reprobox-partial"
+    kept = {
+        ".notes.partial": b"my half-downloaded notes",  # another tool's file
+        ".empty.partial": b"",  # someone's marker file
+        ".x.reprobox-partial": b"not a tar at all, " * 40,
+    }
+    for name, data in kept.items():
+        (tmp_path / name).write_bytes(data)
+    with open(live, "wb") as held:  # a running export holds its partial's lock
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        held.write(_export_start())
+        held.flush()
+        export_bundle(FakeEngine(CHUNKS), "img", "t:x", tmp_path / "b.tar", {})
+        assert live.read_bytes() == _export_start()
+    for name, data in kept.items():
+        assert (tmp_path / name).read_bytes() == data
+    assert (tmp_path / "b.tar").is_file()
+
+
+def test_a_partial_swept_between_open_and_lock_is_opened_again(tmp_path, monkeypatch):
+    from reprobox import bundle_file
+
+    partial = tmp_path / ".b.tar.reprobox-partial"
+    real_flock, calls = fcntl.flock, []
+
+    def flock_after_a_sweep(fd, op):
+        if not calls:  # a sweep takes the file away just before our lock
+            os.unlink(partial)
+        calls.append(fd)
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(bundle_file.fcntl, "flock", flock_after_a_sweep)
+    fd = bundle_file.open_locked_partial(partial)
+    try:
+        assert len(calls) == 2
+        assert os.fstat(fd).st_ino == os.stat(partial).st_ino
+    finally:
+        os.close(fd)
+
+
+def test_the_partial_of_an_export_killed_outright_is_swept(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from reprobox.bundle_file import partial_path, sweep_stale_partials
+
+    partial = partial_path(tmp_path / "a.tar")
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "from pathlib import Path\n"
+            "from reprobox.bundle_file import open_locked_partial\n"
+            "fd = open_locked_partial(Path(sys.argv[1]))\n"
+            "os.write(fd, bytes.fromhex(sys.argv[2]))\n"
+            "print('writing', flush=True)\n"
+            "time.sleep(60)\n",
+            str(partial),
+            _export_start().hex(),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline() == "writing\n"
+        assert sweep_stale_partials(tmp_path) == []  # alive: its file stays
+        assert partial.exists()
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+    assert sweep_stale_partials(tmp_path) == [partial]
+    assert not partial.exists()
