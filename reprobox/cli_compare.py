@@ -145,22 +145,6 @@ def _check_metric_names(records, flag: str, names: list[str]) -> None:
             )
 
 
-REPORT_MARK = b'<meta name="generator" content="reprobox report">'
-
-
-def _is_our_report(path: Path) -> bool:
-    """Tell whether path holds a report reprobox wrote (its generator mark).
-
-    A name ending in .html says nothing: a page of the user's own notes must
-    not be replaced by a report.
-    """
-    try:
-        with open(path, "rb") as fh:
-            return REPORT_MARK in fh.read(4096)
-    except OSError:
-        return False
-
-
 def _check_output(output: Path) -> None:
     """Refuse an --output that is a folder or lies in a folder that is not there."""
     if output.is_dir():
@@ -235,7 +219,7 @@ def report(
     epsilon: float = EpsOpt,
 ) -> None:
     """Write a self-contained HTML page: metrics, differences, curves."""
-    from reprobox.report import render_report_html
+    from reprobox.report import is_reprobox_report, render_report_html
 
     if output is None:
         here = Path.cwd()
@@ -245,11 +229,11 @@ def report(
             output = Path(os.path.relpath(project / ".reprobox" / "report.html"))
         else:
             output = Path("report.html")
-    elif output.is_file() and not _is_our_report(output):
+    elif output.is_file() and not is_reprobox_report(output):
         raise InputError(
             f"--output {output} exists and is not a report reprobox wrote; "
             "reprobox will not replace it",
-            hint="name a new file, or an earlier reprobox report",
+            hint="choose another -o, or remove that file yourself",
         )
     _check_output(output)
     warn_if_it_enters_an_image(output)

@@ -231,6 +231,7 @@ def _check_export_target(cfg, output: Path) -> None:
     """Refuse an export path that would replace a reprobox or project file."""
     from reprobox.atomic import check_output_target
     from reprobox.build import is_image_file
+    from reprobox.bundle_file import is_bundle_file
 
     check_output_target(output, "--output")
     target = output.resolve()
@@ -243,31 +244,15 @@ def _check_export_target(cfg, output: Path) -> None:
                 "bundle there would destroy it",
                 hint="write the bundle outside the project folder",
             )
-    if target.is_file() and not _is_bundle(target):
+    if target.is_file() and not is_bundle_file(target):
         # A bundle replaces only a bundle: not reprobox.toml, not another
-        # project's train.py, not any file that happens to be there.
+        # project's train.py, not a tar of the user's that holds bundle files.
         raise InputError(
             f"--output {output} exists and is not a reprobox bundle; export "
             "replaces only an earlier bundle",
-            hint="remove it first, or write the bundle to another file",
+            hint="choose another -o, or remove that file yourself",
         )
     warn_if_it_enters_an_image(output)
-
-
-def _is_bundle(path: Path) -> bool:
-    """Tell whether path starts as a bundle export writes (image.tar first)."""
-    import tarfile
-
-    from reprobox.share import BUNDLE_INDEX
-
-    try:
-        with open(path, "rb") as fh:
-            info = tarfile.TarInfo.frombuf(
-                fh.read(tarfile.BLOCKSIZE), "utf-8", "strict"
-            )
-    except (OSError, tarfile.TarError):
-        return False
-    return info.name in ("image.tar", BUNDLE_INDEX)
 
 
 @app.command("export")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from pathlib import Path
 
 import jinja2
 
@@ -15,9 +17,11 @@ from reprobox.compare.render import (
     format_number,
     verdict_parts,
 )
-from reprobox.templates_dir import environment
+from reprobox.templates_dir import environment, templates_dir
 
 REPORT_TEMPLATE = "report.html.j2"
+REPORT_MARK = '<meta name="generator" content="reprobox report">'
+REPORT_END = "</body>\n</html>\n"
 
 
 def render_report_html(records: Sequence[Record], comparison: Comparison) -> str:
@@ -90,3 +94,29 @@ def _environment() -> jinja2.Environment:
     env = environment(autoescape=True)
     env.filters.update(value=format_value, number=format_number, delta=format_delta)
     return env
+
+
+@functools.cache
+def report_head() -> bytes:
+    """Return how every report starts: the template up to its generator mark."""
+    source = (templates_dir() / REPORT_TEMPLATE).read_text(encoding="utf-8")
+    return source[: source.index(REPORT_MARK) + len(REPORT_MARK) + 1].encode()
+
+
+def is_reprobox_report(path: Path) -> bool:
+    """Tell whether path holds, whole, a report as reprobox writes it.
+
+    It must start with the template's fixed head, generator mark in its place,
+    and end as the page does. A file that merely quotes the mark (notes about
+    reprobox, a Markdown page) is someone's, whatever its name.
+    """
+    head, end = report_head(), REPORT_END.encode()
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(len(head))
+            size = fh.seek(0, 2)
+            fh.seek(max(size - len(end), 0))
+            tail = fh.read()
+    except OSError:
+        return False
+    return start == head and size >= len(head) + len(end) and tail == end

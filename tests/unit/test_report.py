@@ -22,6 +22,7 @@ def _synthetic():
 
 
 synthetic = _synthetic()
+MARK = '<meta name="generator" content="reprobox report">'
 
 
 def two_runs(**changes):
@@ -181,6 +182,9 @@ def test_report_below_a_project_folder_defaults_to_its_reprobox(tmp_path):
         ("reprobox.toml", "keep me\n"),
         (".gitignore", "keep me\n"),
         ("notes.html", "<html><body>My notes</body></html>\n"),
+        # brk: notes that quote the generator mark were replaced.
+        ("notes.md", f"# How reprobox marks its pages\n\n`{MARK}`\n"),
+        ("page.html", f"<!DOCTYPE html>\n<head>{MARK}</head>\n</body>\n</html>\n"),
     ],
 )
 def test_report_never_replaces_a_file_it_did_not_write(tmp_path, name, text):
@@ -189,10 +193,29 @@ def test_report_never_replaces_a_file_it_did_not_write(tmp_path, name, text):
     target.write_text(text)
     result = _cli("report", *runs, "-o", name, cwd=tmp_path)
     assert result.returncode == 2
-    assert "is not a report reprobox wrote; reprobox will not replace it" in (
-        result.stderr
+    assert result.stderr == (
+        f"reprobox: error: --output {name} exists and is not a report reprobox "
+        "wrote; reprobox will not replace it (choose another -o, or remove that "
+        "file yourself)\n"
     )
     assert target.read_text() == text
+
+
+def test_only_a_whole_report_counts_as_one(tmp_path):
+    from reprobox.report import is_reprobox_report
+
+    page = render_report_html(*two_runs())
+    path = tmp_path / "r.html"
+    path.write_text(page)
+    assert is_reprobox_report(path)
+    for shape in (
+        page[: len(page) // 2],  # cut short: the rest may be someone's
+        page + "\nmy notes below the report\n",
+        "<!-- mine -->\n" + page,
+        page.replace(MARK, MARK.replace("report", "notes")),
+    ):
+        path.write_text(shape)
+        assert not is_reprobox_report(path)
 
 
 def test_report_replaces_its_own_earlier_report(tmp_path):

@@ -19,6 +19,7 @@ from reprobox.share import (
     REFERENCE_LABEL,
     check_published,
     check_registry,
+    export_bundle,
     import_bundle,
     push_image,
     ship_image,
@@ -583,6 +584,51 @@ def test_export_may_replace_an_earlier_bundle(tmp_path):
     from reprobox.cli_share import _check_export_target
 
     old = write_bundle(tmp_path / "old.tar", {"image.tar": b"x"})
+    _check_export_target(SimpleNamespace(root=tmp_path / "elsewhere"), old)
+
+
+def _user_tar(path, names):
+    with tarfile.open(path, "w") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"mine"))
+    return path
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [BUNDLE_INDEX, "thesis.tex"],  # brk: replaced, thesis.tex lost
+        ["image.tar", "thesis.tex"],
+        ["thesis.tex", BUNDLE_INDEX],
+        [BUNDLE_INDEX],
+        ["image.tar", BUNDLE_INDEX, "image.tar"],
+        ["image.tar", "Dockerfile", BUNDLE_INDEX],  # the index does not list it
+    ],
+)
+def test_export_never_replaces_a_tar_that_only_starts_like_a_bundle(tmp_path, names):
+    from reprobox.cli_share import _check_export_target
+
+    target = _user_tar(tmp_path / "backup2.tar", names)
+    before = target.read_bytes()
+    with pytest.raises(InputError) as info:
+        _check_export_target(SimpleNamespace(root=tmp_path / "elsewhere"), target)
+    assert str(info.value) == (
+        f"--output {target} exists and is not a reprobox bundle; export replaces "
+        "only an earlier bundle (choose another -o, or remove that file yourself)"
+    )
+    assert target.read_bytes() == before
+
+
+def test_export_may_replace_a_bundle_as_export_writes_it(tmp_path):
+    from reprobox.cli_share import _check_export_target
+
+    files = {"manifest.json": "{}\n", "reference-record.json": "{}\n"}
+    engine = FakeEngine()
+    engine.add(SEALED)
+    old = tmp_path / "old.tar"
+    export_bundle(engine, SEALED, TAG, old, files)
     _check_export_target(SimpleNamespace(root=tmp_path / "elsewhere"), old)
 
 
