@@ -41,7 +41,7 @@ def _reference_record(
     from reprobox.compare import load_records
 
     if chosen is not None:
-        record = load_records([chosen])[-1]
+        record = _one_record(chosen, "push and export seal one in")
         data, image = record.data, record.data.get("image") or {}
         if data.get("project") != cfg.name:
             raise InputError(
@@ -172,7 +172,10 @@ def push(
         "HOST[:PORT][/PATH]/reprobox/<project>:<tag>.",
     ),
     reference: Path | None = typer.Option(
-        None, "--reference", help="Run record to seal in (default: newest run)."
+        None,
+        "--reference",
+        help="Run record to seal in: a record.json or a run folder holding one "
+        "(default: the newest succeeded run of this build).",
     ),
     ca_cert: Path | None = CaCertOpt,
     host: str | None = HostOpt,
@@ -261,7 +264,10 @@ def export_cmd(
     project: Path = ProjectArg,
     output: Path = typer.Option(..., "--output", "-o", help="Bundle file to write."),
     reference: Path | None = typer.Option(
-        None, "--reference", help="Run record to include (default: newest run)."
+        None,
+        "--reference",
+        help="Run record to include: a record.json or a run folder holding one "
+        "(default: the newest succeeded run of this build).",
     ),
     ca_cert: Path | None = CaCertOpt,
     host: str | None = HostOpt,
@@ -385,19 +391,27 @@ def _verify_runs_dir() -> Path:
     return Path(os.path.relpath(project / ".reprobox" / "verify"))
 
 
-def _verify_reference(path: Path) -> dict:
-    """Read --reference: one record, not a folder of several to pick from."""
+def _one_record(path: Path, why: str):
+    """Read --reference: one record, not a folder of several to pick from.
+
+    push, export and verify alike: the newest of a folder is not necessarily
+    the run meant (a sweep's last seed), so the user names it.
+    """
     from reprobox.compare import load_records
 
     records = load_records([path])
     if len(records) > 1:
         newest = records[-1].path
         raise InputError(
-            f"--reference {path} holds {len(records)} run records; verify "
-            "compares with one",
+            f"--reference {path} holds {len(records)} run records; {why}",
             hint=f"name one record, e.g. --reference {newest}",
         )
-    return dict(records[0].data)
+    return records[0]
+
+
+def _verify_reference(path: Path) -> dict:
+    """Read verify's --reference: one record."""
+    return dict(_one_record(path, "verify compares with one").data)
 
 
 @app.command(short_help="Rerun an image and compare with its reference run.")

@@ -263,6 +263,45 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
         _reference_record(cfg, this_build, write(status="failed"))
 
 
+def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
+    # brk: push --reference .reprobox/runs (13 records) took the newest silently.
+    from types import SimpleNamespace
+
+    from reprobox.atomic import dump_json
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    runs = cfg.state_dir / "runs"
+    image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    for second in range(3):
+        run_id = f"20260101T00000{second}Z-aaaaa{second}"
+        (runs / run_id).mkdir(parents=True)
+        (runs / run_id / "record.json").write_text(
+            dump_json(
+                {
+                    "schema_version": 1,
+                    "run_id": run_id,
+                    "status": "succeeded",
+                    "started_at": f"2026-01-01T00:00:0{second}+00:00",
+                    "project": "mine",
+                    "image": image,
+                    "metrics": {"acc": 0.9},
+                    "history": [],
+                }
+            )
+        )
+    with pytest.raises(InputError) as info:
+        _reference_record(cfg, image["id"], runs)
+    assert info.value.message == (
+        f"--reference {runs} holds 3 run records; push and export seal one in"
+    )
+    assert info.value.hint == (
+        f"name one record, e.g. --reference {runs / run_id / 'record.json'}"
+    )
+    one = _reference_record(cfg, image["id"], runs / run_id)  # its run folder
+    assert one["run_id"] == run_id
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
