@@ -20,7 +20,7 @@ from reprobox.compare.records import _check_record
 from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.envvars import RESERVED
-from reprobox.errors import CompatibilityError, InputError
+from reprobox.errors import CompatibilityError, InputError, shortened
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
@@ -107,6 +107,23 @@ def check_reference(reference: dict[str, Any], where: str) -> None:
             f"{where}: that run {str(status)[:40] or 'has no status'}, so it has no "
             "numbers to verify against",
             hint="give a record of a run that succeeded",
+        )
+
+
+def _check_reference_project(
+    reference: dict[str, Any], manifest: dict[str, Any], image: str, where: str
+) -> None:
+    """Refuse a given reference that is a run of another project, as push does.
+
+    Its numbers say nothing of this image: a wrong file, not a failed check.
+    """
+    project = manifest["project"]["name"]
+    if reference.get("project") != project:
+        shown = shortened(repr(reference.get("project")), 60)
+        raise InputError(
+            f"{where}: a run of project {shown}, not {project!r}",
+            hint=f"give a record of a run of {image}'s project, or leave "
+            "--reference out to use the one it carries",
         )
 
 
@@ -393,6 +410,7 @@ def verify_image(
         check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")
     else:
         check_reference(reference, reference_name)
+        _check_reference_project(reference, manifest, image, reference_name)
     result = Verification(image=image)
     result.problems = check_image_integrity(
         labels, image_layers_digest(engine, found), reference

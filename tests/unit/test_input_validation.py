@@ -320,6 +320,7 @@ def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
             "schema_version": 1,
             "run_id": "r1",
             "status": "succeeded",
+            "project": "digits",
             "seed": 1,
         },
     )

@@ -178,6 +178,22 @@ def test_a_given_reference_is_named_as_given(image, tmp_path):
     assert error.message.startswith("--reference r.json: that run interrupted")
 
 
+def test_a_reference_of_another_project_is_refused_as_push_does(image, tmp_path):
+    # brk: it reran and failed as "layers differ" (exit 1); push said exit 2.
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=reference_record(project="other", image={"layers": "sha256:9"}),
+        reference_name="--reference r.json",
+    )
+    assert error.exit_code == 2
+    assert error.message == "--reference r.json: a run of project 'other', not 'digits'"
+    assert error.hint == (
+        f"give a record of a run of {IMAGE}'s project, or leave --reference out "
+        "to use the one it carries"
+    )
+
+
 # --- the reference's resources: --memory and GPUs are reapplied -------------
 
 
