@@ -355,11 +355,19 @@ def import_cmd(
                     f"--into {into}: {folder} is not a folder",
                     hint="give a project folder (or a new one) as --into",
                 )
+        _check_into_writable(into)
     engine = connect(host, context)
     index, texts = import_bundle(engine, bundle)
     if into is not None:
-        for name, text in texts.items():
-            atomic_write_text(into / ".reprobox" / "imported" / name, text)
+        try:
+            for name, text in texts.items():
+                atomic_write_text(into / ".reprobox" / "imported" / name, text)
+        except OSError as exc:
+            raise InputError(
+                f"--into {into}: imported {index['tag']}, but cannot write its "
+                f"files there: {exc.strerror}",
+                hint="give a folder you can write as --into and import again",
+            ) from None
     if as_json:
         typer.echo(
             dump_json(
@@ -373,6 +381,28 @@ def import_cmd(
         )
         return
     typer.echo(f"imported {index['tag']} ({index['image_id'][7:19]}), id checked")
+
+
+def _check_into_writable(into: Path) -> None:
+    """Refuse an --into where the unpacked files could not be written.
+
+    Judged on the deepest of DIR/.reprobox/imported that exists, since the
+    rest is made; before the engine is touched, so nothing is half done.
+    """
+    folder = into / ".reprobox" / "imported"
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    why = "it is on a read-only file system" if read_only else "permission denied"
+    raise InputError(
+        f"--into {into}: cannot write in {folder}: {why}",
+        hint="give a folder you can write as --into, or import without --into",
+    )
 
 
 def _echo_err(line: str) -> None:

@@ -550,6 +550,49 @@ def test_a_run_with_the_local_engine_as_host_leaves_the_build_tag_alone():
 # --- F14/F15: import --into and export -o are checked before anything moves
 
 
+def test_import_into_a_read_only_folder_is_one_line_before_the_engine(
+    tmp_path, monkeypatch
+):
+    # brk: "ro2/.reprobox: Read-only file system", after the image was loaded.
+    import os
+
+    from typer.testing import CliRunner
+
+    from reprobox import engine as engine_module
+    from reprobox.cli import app
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was reached")
+
+    ro = tmp_path / "ro2"
+    ro.mkdir()
+    real_access, real_statvfs = os.access, os.statvfs
+
+    def access(path, mode):  # a read-only mount, which root cannot write either
+        if Path(path) == ro and mode & os.W_OK:
+            return False
+        return real_access(path, mode)
+
+    def statvfs(path):
+        found = real_statvfs(path)
+        if Path(path) != ro:
+            return found
+        return SimpleNamespace(f_flag=found.f_flag | os.ST_RDONLY)
+
+    monkeypatch.setattr(os, "access", access)
+    monkeypatch.setattr(os, "statvfs", statvfs)
+    monkeypatch.setattr(engine_module, "connect", no_engine)
+    bundle = tmp_path / "b.tar"
+    bundle.write_bytes(b"x")
+    result = CliRunner().invoke(app, ["import", str(bundle), "--into", str(ro)])
+    assert isinstance(result.exception, InputError), result.output
+    assert str(result.exception) == (
+        f"--into {ro}: cannot write in {ro}: it is on a read-only file system "
+        "(give a folder you can write as --into, or import without --into)"
+    )
+    assert os.listdir(ro) == []
+
+
 def test_import_into_a_file_is_refused_before_the_engine(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
