@@ -898,6 +898,13 @@ def check_members_match_labels(
             continue  # a manifest of before dockerfile_sha256 names no Dockerfile
         if hashlib.sha256(texts[name].encode("utf-8")).hexdigest() != sha:
             raise refuse(name, "is not the one its image's manifest names by sha256")
+    if REFERENCE_LABEL in labels and "reference-record.json" not in texts:
+        # export writes the record of a sealed image: one left out is a bundle
+        # cut down by hand, and --into would unpack it without its reference.
+        raise refuse(
+            "image",
+            "is sealed with a run record, but reference-record.json is missing",
+        )
     if "reference-record.json" in texts:
         try:
             record = json.loads(texts["reference-record.json"])

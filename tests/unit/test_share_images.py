@@ -381,7 +381,9 @@ def test_a_bundle_cannot_replace_a_build_with_other_layers(tmp_path):
 
 def test_a_bundle_of_the_same_build_sealed_may_take_the_tag(tmp_path):
     archive, image = image_archive(sealed_labels())
-    path = write_bundle(tmp_path / "b.tar", {"image.tar": archive, "_id": image})
+    record = sealed_labels()[REFERENCE_LABEL].encode()
+    members = {"image.tar": archive, "reference-record.json": record, "_id": image}
+    path = write_bundle(tmp_path / "b.tar", members)
     engine = FakeEngine()
     engine.add(BUILT, tag=TAG, cmd=("python",))
 

@@ -65,8 +65,11 @@ def tar_of(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def bundle(tmp_path: Path, **changed: str) -> Path:
-    """Write a bundle as export makes it; changed replaces some of its files."""
+def bundle(tmp_path: Path, drop: str = "", **changed: str) -> Path:
+    """Write a bundle as export makes it; changed replaces some of its files.
+
+    drop names a file left out of it, and out of its index.
+    """
     config = json.dumps(
         {"config": {"Labels": labels()}, "rootfs": {"diff_ids": ["sha256:" + "1" * 64]}}
     ).encode()
@@ -82,6 +85,7 @@ def bundle(tmp_path: Path, **changed: str) -> Path:
         "reference-record.json": json.dumps(RECORD, indent=2),
         **changed,
     }
+    files.pop(drop, None)
     members = {"image.tar": image, **{k: v.encode() for k, v in files.items()}}
     index = {
         "schema_version": 1,
@@ -127,6 +131,17 @@ def test_a_bundle_file_its_image_labels_contradict_is_refused(tmp_path, name, te
     with pytest.raises(InputError) as info:
         import_bundle(NoEngine(), bundle(tmp_path, **{name: text}))
     assert f"bundle refused: its {name} is not" in info.value.message
+
+
+def test_a_sealed_image_bundle_without_its_record_is_refused(tmp_path):
+    # brk: it was imported, and --into unpacked it without its reference run.
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle(tmp_path, drop="reference-record.json"))
+    assert str(info.value) == (
+        f"{tmp_path / 'b.tar'}: bundle refused: its image is sealed with a run "
+        "record, but reference-record.json is missing (import only bundles made "
+        "by `reprobox export`)"
+    )
 
 
 # --- engine trouble during import or a stream is the engine's, exit 3 -------
