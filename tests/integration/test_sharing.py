@@ -374,3 +374,33 @@ def test_a_truncated_bundle_is_refused_with_one_line(cli, bundle, tmp_path):
     result = cli.run("import", str(truncated), "--host", ENGINE2, check=False)
     assert result.returncode == 2, result.describe()
     assert "truncated.tar" in _one_line_error(result)
+
+
+def test_export_replaces_only_its_own_bundle_and_sweeps_dead_partials(
+    cli, shared, bundle, tmp_path
+):
+    # brk: a user tar starting with reprobox-bundle.json was replaced (its
+    # thesis.tex lost), and a kill -9'd export's partial stayed for good.
+    path, index = bundle
+    user = tmp_path / "backup2.tar"
+    with tarfile.open(user, "w") as tar:
+        for name in ("reprobox-bundle.json", "thesis.tex"):
+            info = tarfile.TarInfo(name)
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"mine"))
+    before = user.read_bytes()
+    refused = cli.run("export", str(shared.path), "-o", str(user), check=False)
+    assert refused.returncode == 2, refused.describe()
+    assert f"--output {user} exists and is not a reprobox bundle" in (
+        _one_line_error(refused)
+    )
+    assert user.read_bytes() == before
+
+    dead = path.parent / ".other.tar.reprobox-partial"
+    with open(path, "rb") as fh:  # what an export killed outright leaves
+        dead.write_bytes(fh.read(1 << 20))
+    again = cli.run("export", str(shared.path), "-o", str(path))
+    assert again.stdout.startswith(f"exported {shared.tag} ({index['image_id'][7:19]})")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bundle.tar"]
+    with tarfile.open(path) as tar:
+        assert json.loads(tar.extractfile("reprobox-bundle.json").read()) == index
