@@ -28,6 +28,9 @@ from reprobox.cli import (
 )
 from reprobox.errors import InputError
 
+# Why push and export take one --reference record, not a folder of them.
+SEALS_ONE = "push and export seal one in"
+
 
 def _reference_record(
     cfg, image_id: str, chosen: Path | None, layers: str | None = None
@@ -41,7 +44,7 @@ def _reference_record(
     from reprobox.compare import load_records
 
     if chosen is not None:
-        record = _one_record(chosen, "push and export seal one in")
+        record = _one_record(chosen, SEALS_ONE)
         data, image = record.data, record.data.get("image") or {}
         if data.get("project") != cfg.name:
             raise InputError(
@@ -194,6 +197,8 @@ def push(
 
     cfg = _load(project)
     registry = check_registry(registry, cfg.name)
+    if reference is not None:
+        _one_record(reference, SEALS_ONE)  # refused before a build, not after
     # A damaged published list is refused before anything is pushed.
     check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
     engine = connect(host, context)
@@ -281,6 +286,8 @@ def export_cmd(
 
     cfg = _load(project)
     _check_export_target(cfg, output)
+    if reference is not None:
+        _one_record(reference, SEALS_ONE)  # refused before a build, not after
     engine = connect(host, context)
     built = _build(cfg, engine, ca_cert)
     with _sealed_until_shared(cfg, engine, built, reference) as sealed:

@@ -302,6 +302,36 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
     assert one["run_id"] == run_id
 
 
+def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from reprobox import engine as engine_module
+    from reprobox.atomic import dump_json
+    from reprobox.cli import app
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was reached (a build would start)")
+
+    monkeypatch.setattr(engine_module, "connect", no_engine)
+    (tmp_path / "proj").mkdir()
+    root = project(tmp_path / "proj")
+    runs = root / ".reprobox" / "runs"
+    for run_id in ("20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb"):
+        (runs / run_id).mkdir(parents=True)
+        (runs / run_id / "record.json").write_text(
+            dump_json({"schema_version": 1, "run_id": run_id, "status": "succeeded"})
+        )
+    out = tmp_path / "b.tar"
+    result = CliRunner().invoke(
+        app, ["export", str(root), "-o", str(out), "--reference", str(runs)]
+    )
+    assert isinstance(result.exception, InputError), result.output
+    assert result.exception.message == (
+        f"--reference {runs} holds 2 run records; push and export seal one in"
+    )
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
