@@ -1131,7 +1131,7 @@ CASES = [
         ("report", "{p}/.reprobox/runs", "-o", "{p}/.reprobox/runs/{run}/record.json"),
         EXIT_USAGE,
         ("--output", "record.json", "reprobox will not replace it"),
-        "name a new file",
+        "choose another -o",
         setup=lambda p, ctx: second_record(p),
     ),
     Case(
