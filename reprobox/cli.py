@@ -483,9 +483,21 @@ def main(*, then_leave: bool = False) -> None:
 def _run_app() -> None:
     try:
         try:
-            app()
+            code = app(prog_name="reprobox", standalone_mode=False)
         finally:
             command_over()
+    except _UsageError as exc:
+        if exc.ctx is not None and exc.message == exc.ctx.get_help():
+            exc.show()  # `reprobox` alone: the help, as asked for
+        else:
+            typer.echo(f"reprobox: error: {usage_error_line(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    except _ClickException as exc:  # typer's other input errors (a file option)
+        typer.echo(f"reprobox: error: {_one_line(exc.format_message())}", err=True)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:  # Ctrl-C outside a command, or end of input at a prompt
+        typer.echo("reprobox: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
     except ReproboxError as exc:
         if _state["debug"]:
             traceback.print_exc()
@@ -516,6 +528,27 @@ def _run_app() -> None:
         where = f"{exc.filename}: " if exc.filename else ""
         typer.echo(f"reprobox: error: {where}{exc.strerror or exc}", err=True)
         sys.exit(EXIT_USAGE)
+    if isinstance(code, int):  # what a typer.Exit asked for (verify, compare)
+        sys.exit(code)
+
+
+# typer ships its own click; its usage errors are reached through the one
+# class it exports, rather than by importing click.
+_UsageError = typer.BadParameter.__mro__[1]
+_ClickException = _UsageError.__mro__[1]
+
+
+def usage_error_line(exc) -> str:
+    """Return a usage error (bad option value, missing argument) as one line.
+
+    click prints the usage, a "Try" line, a blank line and the error; reprobox
+    errors are one line naming what is wrong and the fix, so the help is
+    pointed to instead of printed.
+    """
+    message = _one_line(exc.format_message()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    command = exc.ctx.command_path if exc.ctx is not None else "reprobox"
+    return f"{message} (see {command} --help)"
 
 
 def _is_engine_trouble(exc: BaseException) -> bool:

@@ -59,7 +59,37 @@ def test_every_command_has_help(name, flag):
 def test_unknown_command_is_a_usage_error():
     result = reprobox("frezee")
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    assert result.stderr == (
+        "reprobox: error: no such command 'frezee'. Did you mean 'freeze'? "
+        "(see reprobox --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("run", ".", "--seed", "abc"),
+            "invalid value for '--seed': ",
+        ),
+        (("compare",), "missing argument 'runs' (see reprobox compare --help)"),
+        (("run", ".", "--nosuch"), "no such option: --nosuch (see reprobox run"),
+        (("verify", "img", "--repeat", "2"), "no such option: --repeat"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_option(args, line):
+    result = reprobox(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("reprobox: error: " + line), result.stderr
+    assert result.stderr.rstrip().endswith("--help)"), result.stderr
+
+
+def test_no_arguments_still_shows_the_help():
+    result = reprobox()
+    assert result.returncode == 2
+    assert "Usage: reprobox [OPTIONS] COMMAND" in result.stdout + result.stderr
 
 
 def _bad_project(tmp_path: Path, text: str) -> Path:

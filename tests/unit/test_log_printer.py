@@ -66,7 +66,7 @@ def test_an_engine_call_nobody_caught_is_engine_trouble_in_one_line(
     import pytest
     import requests.exceptions
 
-    def stalls():
+    def stalls(**kwargs):
         raise requests.exceptions.ConnectionError(
             "('Connection aborted.', ReadTimeout('read timed out'))\nsecond line"
         )
@@ -86,7 +86,7 @@ def test_a_full_disk_is_still_a_file_problem(monkeypatch, capsys):
 
     import pytest
 
-    def full():
+    def full(**kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "/x/record.json")
 
     monkeypatch.setattr(cli, "app", full)
@@ -119,7 +119,7 @@ def test_an_error_never_shows_a_password_the_user_typed(
 ):
     from reprobox.errors import InputError
 
-    def fails():
+    def fails(**kwargs):
         raise InputError(message)
 
     monkeypatch.setattr(cli, "app", fails)

@@ -18,7 +18,7 @@ SCRIPT = """
 import os, signal, sys
 from reprobox import __main__, cli, stopping
 
-def command():
+def command(**_):
     print("run 1 succeeded; record written", flush=True)
     if WHEN == "in the command":
         os.kill(os.getpid(), SIGNAL)
@@ -75,7 +75,7 @@ def test_reprobox_no_longer_reaches_the_interpreters_shutdown_to_die_there():
 def test_a_bug_still_shows_its_traceback_and_exits_1():
     code = (
         "from reprobox import __main__, cli\n"
-        "def command():\n    raise RuntimeError('a bug')\n"
+        "def command(**_):\n    raise RuntimeError('a bug')\n"
         "cli.app = command\n__main__.main()\n"
     )
     done = subprocess.run(
