@@ -561,3 +561,31 @@ def _is_engine_trouble(exc: BaseException) -> bool:
 
 # The commands in these modules register themselves on `app`.
 from reprobox import cli_run, cli_compare, cli_share  # noqa: E402,F401,I001
+
+
+def _nonempty_path(text: str) -> Path:
+    """Turn an argument into a Path, refusing "" (Path("") is the current folder)."""
+    if not text:
+        raise typer.BadParameter("an empty path; give a file or folder path")
+    return Path(text)
+
+
+def _refuse_empty_paths() -> None:
+    """Give every path argument and option of every command _nonempty_path.
+
+    An empty string quietly became ".", so `--runs-dir ''` wrote into the
+    current folder; done once here, no path option can be added without it.
+    """
+    import inspect
+    import typing
+
+    for command in app.registered_commands:
+        hints = typing.get_type_hints(command.callback)
+        for name, param in inspect.signature(command.callback).parameters.items():
+            hint = hints.get(name)
+            inner = typing.get_args(hint)  # Path | None, list[Path]
+            if hint is Path or Path in inner:
+                param.default.parser = _nonempty_path
+
+
+_refuse_empty_paths()

@@ -144,3 +144,23 @@ def test_error_stays_one_line_when_the_key_holds_a_line_break(tmp_path):
     result = reprobox("freeze", str(root))
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("verify", "img", "--runs-dir", ""),
+        ("verify", "img", "--reference", ""),
+        ("freeze", ""),
+        ("run", ".", "--ca-cert", ""),
+        ("compare", "", "x"),
+        ("report", "x", "-o", ""),
+        ("export", ".", "-o", ""),
+        ("import", "b.tar", "--into", ""),
+    ],
+)
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(args):
+    # Path("") is "."; `verify --runs-dir ''` wrote its run into the cwd.
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 2, result.output
+    assert "an empty path; give a file or folder path" in result.output
