@@ -15,7 +15,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
@@ -328,6 +328,7 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
             "other machines, so file URLs and local folders are not allowed",
             "declare an https:// index, or publish the wheels to one",
         )
+    _check_url_shape(path, key, url)
     host = re.sub(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?", "", url, flags=re.I)
     host = host.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
     if url.lower().startswith("http://") and host not in (
@@ -370,6 +371,32 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
             "and set NAME in the environment",
         )
     return url
+
+
+def _check_url_shape(path: Path, key: str, url: str) -> None:
+    """Refuse an index URL that no installer can parse: bad brackets, no host,
+    a port beyond 65535. ${NAME} references count as filled in."""
+    filled = _VAR_REF.sub("1", url)
+    shown = _shown_url(url)
+    try:
+        parts = urlsplit(filled)
+        parts.port  # noqa: B018 - raises on a port that is not 0-65535
+    except ValueError as exc:
+        problem = str(exc)
+        problem = problem[:1].lower() + problem[1:]
+        raise ConfigError(
+            path,
+            key,
+            f"{shown!r} is not a URL ({problem})",
+            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
+        ) from None
+    if not parts.hostname:
+        raise ConfigError(
+            path,
+            key,
+            f"{shown!r} names no host",
+            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
+        )
 
 
 def _shown_url(url: str) -> str:

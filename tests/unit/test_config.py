@@ -285,6 +285,36 @@ BAD = [
         "non-empty strings",
     ),
     Bad(
+        "index-url-unclosed-ipv6-bracket",
+        CMD + '[packages]\nindex_url = "https://[::1/simple"\n',
+        "packages.index_url",
+        "is not a URL (invalid IPv6 URL)",
+    ),
+    Bad(
+        "extra-index-url-stray-bracket",
+        CMD + '[packages]\nextra_index_urls = ["https://h]/simple"]\n',
+        "packages.extra_index_urls",
+        "is not a URL (invalid IPv6 URL)",
+    ),
+    Bad(
+        "index-url-no-host",
+        CMD + '[packages]\nindex_url = "https://"\n',
+        "packages.index_url",
+        "'https://' names no host",
+    ),
+    Bad(
+        "index-url-port-too-big",
+        CMD + '[packages]\nindex_url = "https://h:99999/simple"\n',
+        "packages.index_url",
+        "(port out of range 0-65535)",
+    ),
+    Bad(
+        "index-url-port-not-a-number",
+        CMD + '[packages]\nindex_url = "https://u:p@h:8o/simple"\n',
+        "packages.index_url",
+        "'https://***@h:8o/simple' is not a URL",
+    ),
+    Bad(
         "base-image-newline",
         CMD + 'base_image = "python:3.11\\nRUN id"\n',
         "base_image",

@@ -100,3 +100,15 @@ def test_a_resolver_error_never_shows_the_credential():
     )
     assert "tok3n" not in shown and "SECRET" not in shown
     assert shown == "invalid value 'http://***@127.0.0.1:8/s/' (***)"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://${IDX_HOST}/simple/",
+        "https://idx.example:${IDX_PORT}/simple/",
+        "https://[::1]:8443/simple/",
+    ],
+)
+def test_references_and_bracketed_hosts_pass_the_url_shape_check(tmp_path, url):
+    assert load_config(project(tmp_path, url)).extra_index_urls == (url,)
