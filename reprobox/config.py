@@ -30,6 +30,13 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 CONFIG_NAME = "reprobox.toml"
 DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
 PROFILES = ("default", "strict")
+# What the strict profile sets in the image (the GPU's settings are added
+# where the image has one: image_plan.strict_gpu_environment).
+STRICT_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "TF_DETERMINISTIC_OPS": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
 RESOLVERS = ("uv", "pip-compile")
 NETWORKS = ("bridge", "none")
 # Pythons that wheels are published for, old and new: the lock resolves for it.
@@ -606,6 +613,15 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "use letters, digits and '_'",
             )
         env[key] = _check_env_value(path, f"env.{key}", value)
+        if profile == "strict" and env[key] != STRICT_ENV.get(key, env[key]):
+            raise ConfigError(
+                path,
+                f"env.{key}",
+                f'is {env[key]!r}, but profile "strict" sets '
+                f"{STRICT_ENV[key]!r} and the profile wins",
+                f'remove it from [env], use profile = "default", or pass it at '
+                f"run time with `reprobox run --env {key}={env[key]}`, which wins",
+            )
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
         if not ENV_NAME.fullmatch(key):

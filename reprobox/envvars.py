@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from reprobox.config import ProjectConfig, referenced_variables
+from reprobox.config import STRICT_ENV, ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
 from reprobox.secret_shapes import SECRET_URLS, SECRET_VALUES
 
@@ -28,11 +28,6 @@ BAKED_FROM_HOST = (
 # its matrix products through oneDNN's GEMM, which picks kernels by the CPU's
 # instruction set: measured here, an AVX2 cap against the AVX-512/AMX default
 # moved the digits test loss by 1.4e-05. The cap makes CPUs of both kinds agree.
-STRICT_ENV = {
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "TF_DETERMINISTIC_OPS": "1",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-}
 FORBIDDEN = ("TF_USE_CUDNN_AUTOTUNE",)  # autotuning picks kernels by timing
 
 _SECRET_PARTS = {

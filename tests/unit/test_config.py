@@ -147,6 +147,12 @@ BAD = [
     Bad("profile-capitalised", CMD + 'profile = "Strict"\n', "profile", "is unknown"),
     Bad("profile-unknown", CMD + 'profile = "fast"\n', "profile", "is unknown"),
     Bad(
+        "env-value-the-strict-profile-overrides",
+        CMD + 'profile = "strict"\n[env]\nONEDNN_MAX_CPU_ISA = "AVX512_CORE"\n',
+        "env.ONEDNN_MAX_CPU_ISA",
+        "is 'AVX512_CORE', but profile \"strict\" sets 'AVX2' and the profile wins",
+    ),
+    Bad(
         "name-with-space",
         CMD + 'name = "my project!"\n',
         "name",
@@ -733,3 +739,14 @@ def test_a_data_file_that_is_a_fifo_is_named_as_such(tmp_path, make_project):
     assert "'feed.csv' is not a regular file (a FIFO, socket or device)" in (
         caught.value.message
     )
+
+
+def test_env_agreeing_with_the_strict_profile_or_under_default_is_kept(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + 'profile = "strict"\n[env]\nTF_ENABLE_ONEDNN_OPTS = "0"\n'
+    )
+    assert load_config(tmp_path).env == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + '[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n'
+    )
+    assert load_config(tmp_path).env == {"TF_ENABLE_ONEDNN_OPTS": "1"}
