@@ -51,6 +51,17 @@ def _parse_env(values: list[str]) -> dict[str, str]:
     env = {}
     for item in values:
         name, sep, value = item.partition("=")
+        if not name:
+            raise InputError(
+                f"--env {item!r} names no variable",
+                hint="give --env NAME=VALUE, or --env NAME to pass NAME's value "
+                "in this shell",
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise InputError(
+                f"--env {item!r}: {name!r} is not a variable name",
+                hint="use letters, digits and '_', not starting with a digit",
+            )
         if not sep:
             if name not in os.environ:
                 raise InputError(
@@ -58,11 +69,6 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                     hint=f"use --env {name}=VALUE",
                 )
             value = os.environ[name]
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise InputError(
-                f"--env {item!r}: {name!r} is not a variable name",
-                hint="use letters, digits and '_', not starting with a digit",
-            )
         if any(ch in value for ch in "\n\r\x00"):
             # As in the config's [env]: the record keeps each value as one
             # line, and verify refuses a reference whose value is not one.

@@ -659,3 +659,11 @@ def test_a_blank_metric_flag_is_refused_not_reported_missing(tmp_path, name):
         f"--tol {name!r}: a metric name cannot be empty or blank",
         f"--tol {name + '=abs:0.1'!r} is not NAME=abs:X[,rel:Y]",
     )
+
+
+@pytest.mark.parametrize("value", ["", "=1"])
+def test_an_env_flag_naming_no_variable_gets_a_hint_that_works(project, value):
+    # The hint was "use --env =VALUE", itself refused.
+    error = run_error(project, "-e", value)
+    assert error.message == f"--env {value!r} names no variable"
+    assert error.hint.startswith("give --env NAME=VALUE")
