@@ -660,8 +660,9 @@ def _release_signals(previous: dict) -> None:
 def _write_failure(exc: OSError, where: Path) -> ReproboxError:
     """Say in one line which file could not be written, and why.
 
-    A path that is in the way (a file where the runs folder should be) is the
-    user's to fix, exit 2; a full disk or a permission error fails the run.
+    Whatever the cause (a file in the way, a read-only or full disk, no
+    permission) the runs folder is the user's to fix: exit 2, as for any
+    other path that cannot be written; exit 1 would read as "the run said no".
     """
     path = exc.filename or where
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
@@ -669,9 +670,10 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
             f"{path}: cannot write the run's files there: {exc.strerror or exc}",
             hint="the runs folder must be a folder: move what is in the way",
         )
-    return RunFailed(
+    return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint="free space there (or fix its permissions) and run again",
+        hint="free space there or make it writable, then run again (verify can "
+        "take another --runs-dir)",
     )
 
 

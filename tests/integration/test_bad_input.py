@@ -12,6 +12,7 @@ the few config cases here go through the CLI on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -86,7 +87,7 @@ class Context:
         self.env: dict[str, str] = {}
         self._undo: list[Callable[[], None]] = []
 
-    def mount_tmpfs(self, path: Path, size: str) -> None:
+    def mount_tmpfs(self, path: Path, size: str, options: str = "") -> None:
         """Mount a tmpfs of size on path (made empty first) until the case ends."""
         if os.geteuid() != 0 or shutil.which("mount") is None:
             pytest.skip("mounting a tmpfs needs root and mount(8)")
@@ -94,7 +95,7 @@ class Context:
             shutil.rmtree(path)
         path.mkdir(parents=True)
         subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            ["mount", "-t", "tmpfs", "-o", f"size={size}{options}", "tmpfs", str(path)],
             check=True,
         )
         self._undo.append(
@@ -992,9 +993,9 @@ CASES = [
     Case(
         "disk-full-during-run",
         RUN,
-        EXIT_FAILED,
+        EXIT_USAGE,  # the runs folder is the user's to fix, as freeze's disk is
         ("No space left",),
-        ANY_HINT,
+        "free space there",
         setup=disk_full_run,
         may_change=("runs/",),
         may_build=True,
@@ -1231,6 +1232,34 @@ CASES = [
         EXIT_USAGE,
         ("--tol 'nosuch'", "no run record has"),
         "the records have",
+    ),
+]
+
+
+def full_tmpfs(path: Path, ctx: Context) -> None:
+    """Mount a small tmpfs on path and fill it to the last byte."""
+    ctx.mount_tmpfs(path, "64k")
+    with open(path / "fill", "wb", buffering=0) as fh, contextlib.suppress(OSError):
+        for _ in range(64):
+            fh.write(b"\0" * 4096)
+
+
+CASES += [
+    Case(
+        "run-runs-folder-read-only",
+        ("run", "{p}"),
+        EXIT_USAGE,
+        ("{p}/.reprobox/runs/", "cannot write the run's files", "Read-only"),
+        "make it writable",
+        setup=lambda p, ctx: ctx.mount_tmpfs(p / ".reprobox/runs", "1m", ",ro"),
+    ),
+    Case(
+        "run-runs-folder-full",
+        ("run", "{p}"),
+        EXIT_USAGE,
+        ("{p}/.reprobox/runs/", "cannot write the run's files", "No space left"),
+        "free space there",
+        setup=lambda p, ctx: full_tmpfs(p / ".reprobox/runs", ctx),
     ),
 ]
 

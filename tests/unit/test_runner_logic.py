@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from reprobox import runner
 from reprobox.atomic import dump_json
-from reprobox.errors import EXIT_FAILED, ReproboxError, RunFailed
+from reprobox.errors import EXIT_FAILED, EXIT_USAGE, ReproboxError, RunFailed
 from reprobox.runner import (
     OUT_IN_CONTAINER,
     RunOptions,
@@ -366,3 +369,44 @@ def test_a_capture_without_its_exit_half_is_said_to_be_missing(tmp_path):
     record = {"warnings": []}
     _finish(record, tmp_path, 0.0, status="succeeded", exit_code=0, error=None)
     assert any("could not write its final capture" in w for w in record["warnings"])
+
+
+def _start_in(runs_dir):
+    target = runner.RunTarget(project="p", runs_dir=runs_dir)
+    runner.run_in_container(
+        target,
+        engine=None,  # never reached: the runs folder fails first
+        image_ref="reprobox/p:1",
+        image_id="sha256:" + "0" * 64,
+        manifest={},
+        manifest_sha256="0" * 64,
+        opts=RunOptions(),
+    )
+
+
+def test_a_runs_folder_that_cannot_be_made_is_exit_2_naming_it():
+    # /proc takes no new folders, even from root: the user's environment to
+    # fix, not a run that said no (exit 1).
+    with pytest.raises(ReproboxError) as info:
+        _start_in(Path("/proc/reprobox-no-such/runs"))
+    assert info.value.exit_code == EXIT_USAGE
+    assert str(info.value).startswith("/proc/reprobox-no-such")
+    assert "cannot write the run's files" in str(info.value)
+    assert "--runs-dir" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "code", [errno.ENOSPC, errno.EROFS, errno.EACCES], ids=["full", "ro", "perm"]
+)
+def test_a_full_or_read_only_runs_folder_is_exit_2(tmp_path, monkeypatch, code):
+    def refuse(runs_dir):
+        raise OSError(code, os.strerror(code), str(runs_dir / "x"))
+
+    monkeypatch.setattr(runner, "make_run_dir", refuse)
+    with pytest.raises(ReproboxError) as info:
+        _start_in(tmp_path / "runs")
+    assert info.value.exit_code == EXIT_USAGE
+    assert f"{tmp_path / 'runs' / 'x'}: cannot write the run's files: " in str(
+        info.value
+    )
+    assert os.strerror(code) in str(info.value)
