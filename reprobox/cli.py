@@ -216,6 +216,21 @@ def freeze(
             f"{cfg.state_dir} is not a folder; reprobox keeps the frozen files there",
             hint="move it out of the way, then freeze again",
         )
+    if base_cudnn is not None and not re.fullmatch(r"\d+(\.\d+){0,3}", base_cudnn):
+        raise InputError(
+            f"--base-cudnn {base_cudnn!r} is not a cuDNN version",
+            hint="give numbers like 8.9 or 8.9.7.29",
+        )
+    if env_python == "":
+        raise InputError(
+            "--python-exe is empty", hint="give the path of the environment's Python"
+        )
+    if env_python is not None and not (from_env or cfg.from_env):
+        raise InputError(
+            "--python-exe names the training environment's Python, used only "
+            "with --from-env",
+            hint=f"add --from-env, or set {cfg.key('packages.from_env')} = true",
+        )
     if from_env:
         cfg = replace(cfg, from_env=True, requirements=None)
     python_exe = None
@@ -269,8 +284,18 @@ def _base_digest_lookup():
 
 def _training_python() -> str:
     venv = os.environ.get("VIRTUAL_ENV")
-    if venv and (Path(venv) / "bin" / "python").exists():
-        return str(Path(venv) / "bin" / "python")
+    if venv:
+        # A set VIRTUAL_ENV is the environment meant: locking python3 on PATH
+        # instead would freeze some other set of packages.
+        python = Path(venv) / "bin" / "python"
+        if not python.exists():
+            raise InputError(
+                f"VIRTUAL_ENV={venv}: {python} does not exist, so --from-env "
+                "cannot read that environment",
+                hint="activate the environment you train in, unset VIRTUAL_ENV, "
+                "or pass --python-exe",
+            )
+        return str(python)
     found = shutil.which("python3") or shutil.which("python")
     if not found:
         raise InputError("no Python found for --from-env", hint="pass --python-exe")

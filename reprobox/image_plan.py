@@ -19,7 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from reprobox.config import DEFAULT_BASE_IMAGE, ProjectConfig
 from reprobox.dockerfile import GpuImage
 from reprobox.envvars import FORBIDDEN
-from reprobox.errors import CompatibilityError, LockError
+from reprobox.errors import CompatibilityError, InputError, LockError
 from reprobox.gpu.plan import TORCH_INDEX, GpuPlan, cuda_of_image, plan_gpu_image
 from reprobox.gpu.table import (
     find_base_image,
@@ -130,6 +130,12 @@ def plan_image(
     """
     pins = {**(versions or {}), **exact_pins(lines)}
     if not (gpu or pins_ask_for_gpu(pins)):
+        if base_cudnn is not None:
+            raise InputError(
+                f"--base-cudnn {base_cudnn} is for a GPU image, and this freeze "
+                "makes none",
+                hint="add --gpu, or drop --base-cudnn",
+            )
         return ImagePlan(
             base_image=cfg.base_image,
             install_python=None,
@@ -140,9 +146,16 @@ def plan_image(
         )
 
     framework_pins = {name: pins[name] for name in GPU_FRAMEWORKS if name in pins}
-    plan = plan_gpu_image(
-        framework_pins, _base_to_check(cfg, framework_pins), base_cudnn, cfg.python
-    )
+    checked_base = _base_to_check(cfg, framework_pins)
+    if base_cudnn is not None and checked_base is None:
+        raise InputError(
+            f"--base-cudnn {base_cudnn} names the cuDNN of the base image, but "
+            f"{cfg.key('base_image')} ({cfg.base_image}) is not a CUDA image "
+            "whose cuDNN is checked",
+            hint=f"set {cfg.key('base_image')} in {cfg.source.name} to your CUDA "
+            "base image, or drop --base-cudnn",
+        )
+    plan = plan_gpu_image(framework_pins, checked_base, base_cudnn, cfg.python)
     base = plan.base_image or cfg.base_image
     distro = plan.base_os or _os_of_tag(base)
     install_python = None

@@ -667,3 +667,52 @@ def test_an_env_flag_naming_no_variable_gets_a_hint_that_works(project, value):
     error = run_error(project, "-e", value)
     assert error.message == f"--env {value!r} names no variable"
     assert error.hint.startswith("give --env NAME=VALUE")
+
+
+def freeze_error(project: Path, *flags: str) -> InputError:
+    result = CliRunner().invoke(app, ["freeze", str(project), "--dry-run", *flags])
+    assert isinstance(result.exception, InputError), result.output
+    return result.exception
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--base-cudnn", "x;y"), "--base-cudnn 'x;y' is not a cuDNN version"),
+        (("--base-cudnn", "8.9;rm"), "--base-cudnn '8.9;rm' is not a cuDNN version"),
+        (("--gpu", "--base-cudnn", "x;y"), "--base-cudnn 'x;y' is not a cuDNN"),
+        (("--python-exe", "/usr/bin/python3"), "--python-exe names the training"),
+        (("--from-env", "--python-exe", ""), "--python-exe is empty"),
+    ],
+)
+def test_freeze_options_it_would_ignore_are_refused(project, flags, message):
+    assert freeze_error(project, *flags).message.startswith(message)
+
+
+def test_a_virtual_env_without_its_python_is_refused_not_swapped(
+    project, tmp_path, monkeypatch
+):
+    # It fell back to python3 on PATH: another environment's packages locked.
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "gone"))
+    error = freeze_error(project, "--from-env")
+    assert error.message.startswith(
+        f"VIRTUAL_ENV={tmp_path / 'gone'}: {tmp_path / 'gone/bin/python'} does not"
+    )
+    assert "--python-exe" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("gpu", "message"),
+    [
+        (False, "--base-cudnn 8.9 is for a GPU image, and this freeze makes none"),
+        (True, "--base-cudnn 8.9 names the cuDNN of the base image, but base_image"),
+    ],
+)
+def test_a_base_cudnn_that_checks_nothing_is_refused(project, gpu, message):
+    from reprobox.config import load_config
+    from reprobox.image_plan import plan_image
+
+    cfg = load_config(project)  # the default base: no CUDA, no cuDNN to check
+    with pytest.raises(InputError) as info:
+        plan_image(cfg, ["six==1.17.0"], gpu=gpu, base_cudnn="8.9")
+    assert info.value.message.startswith(message)
