@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,15 +111,40 @@ def resolve_ca_cert(
             f"{where}: CA bundle {value} does not exist",
             hint="give the path of a PEM certificate file",
         )
-    text = path.read_bytes()
+    _load_ca_bundle(where, value, path)
+    if not where.endswith("ca_cert"):
+        _refuse_ca_in_image(where, value, path, cfg)
+    return path
+
+
+def _load_ca_bundle(where: str, value: str, path: Path) -> None:
+    """Refuse a CA bundle OpenSSL cannot load: no certificate, or one damaged.
+
+    A BEGIN line alone proves nothing: a garbled body or a bundle cut short
+    would only fail later, inside the build, as a TLS error about the index.
+    """
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{where}: CA bundle {value} cannot be read: {exc.strerror}",
+            hint="give the path of a PEM certificate file you can read",
+        ) from None
     if b"-----BEGIN CERTIFICATE-----" not in text:
         raise InputError(
             f"{where}: {value} holds no PEM certificate",
             hint="give a PEM file (-----BEGIN CERTIFICATE-----)",
         )
-    if not where.endswith("ca_cert"):
-        _refuse_ca_in_image(where, value, path, cfg)
-    return path
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=path)
+    except ssl.SSLError:
+        raise InputError(
+            f"{where}: CA bundle {value} holds a damaged certificate (a garbled "
+            "or cut-off PEM block), which OpenSSL cannot load",
+            hint="export the CA again: whole -----BEGIN/END CERTIFICATE----- "
+            "blocks of base64",
+        ) from None
 
 
 def _refuse_ca_in_image(where: str, value: str, path: Path, cfg: ProjectConfig):

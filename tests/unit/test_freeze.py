@@ -18,7 +18,8 @@ GIT_LINE = (
     "@4f2c1e9b7d3a5c8e0f1a2b3c4d5e6f708192a3b4"
 )
 LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
-PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+# A real certificate: a CA bundle is loaded, not only searched for BEGIN.
+PEM = (Path(__file__).parent / "data" / "test-ca.pem").read_text()
 
 
 def project(tmp_path: Path, extra: str = "") -> Path:
@@ -149,3 +150,32 @@ def test_ca_bundle_that_is_not_pem_is_refused(tmp_path):
     bad.write_text("not a certificate")
     with pytest.raises(InputError, match="holds no PEM certificate"):
         resolve_ca_cert(None, cfg, {"PIP_CERT": str(bad)})
+
+
+BODY = PEM.splitlines()[1:-1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-----BEGIN CERTIFICATE-----\nhello garbage\n-----END CERTIFICATE-----\n",
+        PEM.replace(BODY[2], "A" * len(BODY[2])),  # a body that does not decode
+        PEM + PEM[: len(PEM) // 2],  # a bundle cut off in its second certificate
+        PEM[:-30] + "\n",  # its only certificate without the END line
+    ],
+    ids=["garbage-body", "corrupt-body", "truncated-bundle", "no-end-line"],
+)
+@pytest.mark.parametrize("where", ["flag", "PIP_CERT", "config"])
+def test_a_damaged_ca_bundle_is_refused_naming_it(tmp_path, text, where):
+    cfg = load_config(project(tmp_path, '[build]\nca_cert = "corp.pem"\n'))
+    (tmp_path / "corp.pem").write_text(text)
+    flag = str(tmp_path / "corp.pem") if where == "flag" else None
+    environ = {"PIP_CERT": str(tmp_path / "corp.pem")} if where == "PIP_CERT" else {}
+    if where != "config":
+        cfg = load_config(project(tmp_path))
+    with pytest.raises(InputError) as info:
+        resolve_ca_cert(flag, cfg, environ)
+    message = str(info.value)
+    assert "holds a damaged certificate" in message
+    assert "corp.pem" in message and "export the CA again" in message
+    assert "\n" not in message

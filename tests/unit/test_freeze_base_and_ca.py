@@ -12,7 +12,8 @@ from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, resolve_ca_cert
 
 DIGEST = "sha256:" + "0" * 64
-PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+# A real certificate: a CA bundle is loaded, not only searched for BEGIN.
+PEM = (Path(__file__).parent / "data" / "test-ca.pem").read_text()
 
 
 def project(tmp_path: Path, extra: str = "") -> Path:
