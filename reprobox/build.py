@@ -130,6 +130,22 @@ ALWAYS_IGNORED_FILES = ("credentials",)  # the AWS shared credentials format
 def _ignore_rules(root: Path) -> list[IgnoreRule]:
     rules: list[IgnoreRule] = []
     ignore = root / IGNORE_FILE
+    if ignore.is_symlink():
+        # As for any linked project file: a link within the project is
+        # followed; one out of it (to /etc/passwd, say) or to nothing is not
+        # the project's list of rules, and a loop would read as no rules.
+        target = resolve_path(ignore, str(ignore), hint=f"make {IGNORE_FILE} a file")
+        if not target.is_relative_to(root.resolve()):
+            raise InputError(
+                f"{ignore}: symbolic link points outside the project "
+                f"({_shown(str(target))})",
+                hint=f"copy the file into the project as {IGNORE_FILE}",
+            )
+        if not target.exists():
+            raise InputError(
+                f"{ignore}: symbolic link points at nothing ({_shown(str(target))})",
+                hint=f"make {IGNORE_FILE} a file, or remove the link",
+            )
     if ignore.exists() and not ignore.is_file():
         # A folder (or a FIFO) by that name would be read as no rules at all,
         # and every file the user meant to keep out would go in.

@@ -642,3 +642,29 @@ def test_an_ignore_file_that_is_no_text_file_is_refused(tmp_path, make, problem)
         if problem == "is not a file"
         else ", so it is not the text file of patterns it should be"
     )
+
+
+@pytest.mark.parametrize(
+    "target, problem",
+    [
+        ("/etc/passwd", "symbolic link points outside the project (/etc/passwd)"),
+        ("nothing", "symbolic link points at nothing"),
+        (".reproboxignore", "symbolic link loops (it leads back to itself)"),
+    ],
+    ids=["outside", "dangling", "loop"],
+)
+def test_a_linked_ignore_file_leading_out_of_the_project_is_refused(
+    tmp_path, target, problem
+):
+    # /etc/passwd was read as the project's rules, silently.
+    _tree(tmp_path, PROJECT)
+    (tmp_path / ".reproboxignore").symlink_to(target)
+    with pytest.raises(InputError) as info:
+        project_files(_cfg(tmp_path))
+    assert info.value.message.startswith(f"{tmp_path / '.reproboxignore'}: {problem}")
+
+
+def test_a_linked_ignore_file_inside_the_project_is_followed(tmp_path):
+    _tree(tmp_path, {**PROJECT, "run.log": "x", "rules/ignore": "*.log\n"})
+    (tmp_path / ".reproboxignore").symlink_to("rules/ignore")
+    assert "run.log" not in project_files(_cfg(tmp_path))
