@@ -1264,6 +1264,119 @@ CASES += [
 ]
 
 
+def add_to_packages(line: str) -> Callable[[Path, Context], None]:
+    """Return a setup adding line under [packages] in reprobox.toml."""
+    return edit(
+        "reprobox.toml", lambda t: t.replace("[packages]\n", f"[packages]\n{line}\n")
+    )
+
+
+def damaged_ca(project: Path, ctx: Context) -> None:
+    text = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    (ctx.tmp / "bad.pem").write_text(text[: len(text) // 2])  # cut mid-certificate
+
+
+def strict_with_env(project: Path, ctx: Context) -> None:
+    with open(project / "reprobox.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n')
+    edit("reprobox.toml", lambda t: 'profile = "strict"\n' + t)(project, ctx)
+
+
+REF = "{p}/.reprobox/runs/{run}/record.json"
+CASES += [
+    Case(
+        "config-index-url-unbalanced-bracket",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "packages.index_url", "is not a URL"),
+        "https://HOST[:PORT]/PATH",
+        setup=add_to_packages('index_url = "https://[::1/simple"'),
+    ),
+    Case(
+        "config-extra-index-url-port-too-big",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("packages.extra_index_urls", "port out of range"),
+        "https://HOST[:PORT]/PATH",
+        setup=add_to_packages('extra_index_urls = ["https://h:99999/simple"]'),
+    ),
+    Case(
+        "config-env-the-strict-profile-overrides",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("env.TF_ENABLE_ONEDNN_OPTS", "profile \"strict\" sets '0'"),
+        "--env TF_ENABLE_ONEDNN_OPTS=1",
+        setup=strict_with_env,
+    ),
+    Case(
+        "verify-runs-dir-empty",
+        ("verify", "{image}", "--runs-dir", "", "--reference", REF),
+        EXIT_USAGE,
+        ("--runs-dir", "an empty path"),
+        "see reprobox verify --help",
+    ),
+    Case(
+        "run-env-with-no-name",
+        ("run", "{p}", "-e", ""),
+        EXIT_USAGE,
+        ("--env ''", "names no variable"),
+        "give --env NAME=VALUE",
+    ),
+    Case(
+        "run-seed-not-a-number",
+        ("run", "{p}", "--seed", "abc"),
+        EXIT_USAGE,
+        ("'--seed'",),
+        "see reprobox run --help",
+    ),
+    Case(
+        "compare-without-runs",
+        ("compare",),
+        EXIT_USAGE,
+        ("missing argument 'runs'",),
+        "see reprobox compare --help",
+    ),
+    Case(
+        "freeze-base-cudnn-not-a-version",
+        ("freeze", "{p}", "--gpu", "--base-cudnn", "x;y"),
+        EXIT_USAGE,
+        ("--base-cudnn 'x;y' is not a cuDNN version",),
+        "8.9",
+    ),
+    Case(
+        "freeze-python-exe-without-from-env",
+        ("freeze", "{p}", "--python-exe", sys.executable),
+        EXIT_USAGE,
+        ("--python-exe", "only with --from-env"),
+        "add --from-env",
+    ),
+    Case(
+        "freeze-from-env-virtual-env-gone",
+        ("freeze", "{p}", "--from-env"),
+        EXIT_USAGE,
+        ("VIRTUAL_ENV=/nonexistent", "/nonexistent/bin/python does not exist"),
+        "--python-exe",
+        setup=set_env("VIRTUAL_ENV", "/nonexistent"),
+    ),
+    Case(
+        "freeze-ca-cert-cut-off",
+        ("freeze", "{p}", "--ca-cert", "{tmp}/bad.pem"),
+        EXIT_USAGE,
+        ("--ca-cert", "bad.pem", "damaged certificate"),
+        "export the CA again",
+        setup=damaged_ca,
+    ),
+    Case(
+        "reproboxignore-links-outside",
+        ("build", "{p}"),
+        EXIT_USAGE,
+        ("{p}/.reproboxignore", "points outside the project", "/etc/passwd"),
+        "copy the file into the project",
+        setup=lambda p, ctx: (p / ".reproboxignore").symlink_to("/etc/passwd"),
+    ),
+]
+
+
 def test_table_has_at_least_thirty_cases():
     assert len(CASES) >= 30
     assert len({case.id for case in CASES}) == len(CASES)
