@@ -26,7 +26,7 @@ from reprobox.cli import (
     tidy_killed_runs,
     warn,
 )
-from reprobox.errors import InputError, Interrupted
+from reprobox.errors import EXIT_USAGE, InputError, Interrupted
 
 
 def check_memory(memory: str) -> int:
@@ -403,6 +403,11 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
                 )
         if comparison:
             typer.echo(render_text(comparison), nl=False)
+    if failed and all(
+        r.record is None and r.error is not None and r.error.exit_code == EXIT_USAGE
+        for r in failed
+    ):
+        return EXIT_USAGE  # none could start: a runs folder that cannot be written
     if failed:
         return 1
     if comparison is not None and comparison.nondeterminism:

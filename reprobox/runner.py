@@ -672,8 +672,8 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
         )
     return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint="free space there or make it writable, then run again (verify can "
-        "take another --runs-dir)",
+        hint="free space there or make it writable, then run again; verify can "
+        "take another --runs-dir",
     )
 
 

@@ -25,3 +25,29 @@ def test_no_sweep_without_seeds():
 
     assert {j.opts.seed_sweep for j in jobs} == {None}
     assert [j.opts.repeat_index for j in jobs] == [0, 1, 0, 1]
+
+
+def _report(errors, as_json=False):
+    from types import SimpleNamespace
+
+    from reprobox.cli_run import _report_many
+    from reprobox.multirun import JobResult
+
+    job = SimpleNamespace(engine_label="local")
+    results = [JobResult(job=job, error=error) for error in errors]
+    return _report_many(results, {}, SimpleNamespace(), as_json, sweep=False)
+
+
+def test_runs_that_could_not_start_for_a_runs_folder_exit_2():
+    from reprobox.errors import InputError
+
+    refused = InputError("/r/x: cannot write the run's files: Read-only file system")
+    assert _report([refused, refused]) == 2
+
+
+def test_runs_that_failed_otherwise_still_exit_1():
+    from reprobox.errors import EngineError, InputError, RunFailed
+
+    refused = InputError("/r/x: cannot write the run's files: Read-only file system")
+    assert _report([refused, RunFailed("the run exited 1")]) == 1
+    assert _report([EngineError("engine gone")]) == 1
