@@ -335,7 +335,14 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
             "other machines, so file URLs and local folders are not allowed",
             "declare an https:// index, or publish the wheels to one",
         )
-    _check_url_shape(path, key, url)
+    problem = _url_shape_problem(url)
+    if problem:
+        raise ConfigError(
+            path,
+            key,
+            f"{_shown_url(url)!r} {problem}",
+            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
+        )
     host = re.sub(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?", "", url, flags=re.I)
     host = host.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
     if url.lower().startswith("http://") and host not in (
@@ -380,30 +387,16 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
     return url
 
 
-def _check_url_shape(path: Path, key: str, url: str) -> None:
-    """Refuse an index URL that no installer can parse: bad brackets, no host,
-    a port beyond 65535. ${NAME} references count as filled in."""
-    filled = _VAR_REF.sub("1", url)
-    shown = _shown_url(url)
+def _url_shape_problem(url: str) -> str | None:
+    """Say why no installer could parse an index URL (bad brackets, no host, a
+    port beyond 65535), or return None. ${NAME} references count as filled in.
+    """
     try:
-        parts = urlsplit(filled)
+        parts = urlsplit(_VAR_REF.sub("1", url))
         parts.port  # noqa: B018 - raises on a port that is not 0-65535
     except ValueError as exc:
-        problem = str(exc)
-        problem = problem[:1].lower() + problem[1:]
-        raise ConfigError(
-            path,
-            key,
-            f"{shown!r} is not a URL ({problem})",
-            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
-        ) from None
-    if not parts.hostname:
-        raise ConfigError(
-            path,
-            key,
-            f"{shown!r} names no host",
-            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
-        )
+        return f"is not a URL ({str(exc)[:1].lower()}{str(exc)[1:]})"
+    return None if parts.hostname else "names no host"
 
 
 def _shown_url(url: str) -> str:
@@ -441,7 +434,19 @@ def expand_index_url(url: str, environ, where: str) -> str:
             return quote(environ[name], safe="")
         return environ[name]
 
-    return _VAR_REF.sub(value, url)
+    expanded = _VAR_REF.sub(value, url)
+    problem = _url_shape_problem(expanded) if expanded != url else None
+    if problem:
+        # The values may be secrets: name the variables, never show them.
+        names = ", ".join(f"${{{n}}}" for n in referenced_variables(url))
+        raise ConfigError(
+            where,
+            None,
+            f"index URL {_shown_url(url)!r} {problem} with {names} as set in "
+            "this shell",
+            f"fix the value of {names}",
+        )
+    return expanded
 
 
 # What a shell would act on: the command runs without one, so each would

@@ -112,3 +112,18 @@ def test_a_resolver_error_never_shows_the_credential():
 )
 def test_references_and_bracketed_hosts_pass_the_url_shape_check(tmp_path, url):
     assert load_config(project(tmp_path, url)).extra_index_urls == (url,)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("[::1", "is not a URL (invalid IPv6 URL)"), ("", "names no host")],
+)
+def test_a_reference_whose_value_breaks_the_url_is_refused(tmp_path, value, problem):
+    cfg = load_config(project(tmp_path, "https://${IDX_HOST}/simple/"))
+    with pytest.raises(ConfigError) as info:
+        expanded_indexes(cfg, {"IDX_HOST": value})
+    assert str(info.value) == (
+        f"{tmp_path / 'reprobox.toml'}: index URL 'https://${{IDX_HOST}}/simple/' "
+        f"{problem} with ${{IDX_HOST}} as set in this shell "
+        "(fix the value of ${IDX_HOST})"
+    )
