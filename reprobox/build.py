@@ -635,8 +635,17 @@ def check_ca_cert(frozen: FrozenProject, ca_cert: Path | None) -> None:
             ) from None
         if current == recorded_sha:
             return
-        problem = f"the CA bundle {ca_cert} changed since freeze (sha256 differs)"
-        fix = "restore it, or run `reprobox freeze` again to record it"
+        # The manifest keeps the frozen bundle's fingerprint, never its path: a
+        # path is this machine's, the content is what the image trusted.
+        problem = (
+            f"the CA bundle given now, {ca_cert} (sha256 {current[:12]}…), is not "
+            f"the one frozen (sha256 {recorded_sha[:12]}…): a different bundle "
+            "was given at freeze, or this one changed since"
+        )
+        fix = (
+            "give the bundle freeze was given (--ca-cert, build.ca_cert or "
+            "PIP_CERT), or run `reprobox freeze` again to trust this one"
+        )
     raise InputError(
         f"{problem}; the manifest would not say what was trusted", hint=fix
     )

@@ -77,9 +77,28 @@ def test_a_ca_edited_after_freeze_is_refused(frozen, monkeypatch):
     root, ca = frozen
     cfg = _freeze(root, ca)
     ca.write_text(CA + CA)
-    with pytest.raises(InputError, match="changed since freeze") as info:
+    with pytest.raises(InputError, match="changed since") as info:
         _build(cfg, ca, monkeypatch)
     assert "freeze" in info.value.hint
+
+
+def test_another_ca_at_build_says_a_different_bundle_was_frozen(
+    frozen, monkeypatch, tmp_path
+):
+    import hashlib
+
+    root, ca = frozen
+    cfg = _freeze(root, ca)
+    other = tmp_path / "system-ca.crt"
+    other.write_text(CA + CA)
+    with pytest.raises(InputError) as info:
+        _build(cfg, other, monkeypatch)
+    frozen_sha = hashlib.sha256(ca.read_bytes()).hexdigest()
+    message = info.value.message
+    assert f"{other}" in message and "is not the one frozen" in message
+    assert f"sha256 {frozen_sha[:12]}" in message
+    assert "a different bundle was given at freeze" in message
+    assert "--ca-cert" in info.value.hint
 
 
 def test_a_ca_given_only_at_build_is_refused(frozen, monkeypatch):
