@@ -534,16 +534,15 @@ def _run_app() -> None:
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
     except Exception as exc:
-        if _is_engine_trouble(exc):
+        from reprobox.engine import engine_failure, is_engine_trouble
+
+        if is_engine_trouble(exc):
             # An engine call no reprobox border caught (a timeout, a dropped
             # connection): engine trouble in one line, not a file problem.
             if _state["debug"]:
                 traceback.print_exc()
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            typer.echo(
-                f"reprobox: error: the Docker engine failed: {_printable(text)}",
-                err=True,
-            )
+            error = engine_failure(None, "answering a request", exc)
+            typer.echo(f"reprobox: error: {_printable(str(error))}", err=True)
             sys.exit(EXIT_ENGINE)
         if not isinstance(exc, OSError):
             raise
@@ -574,14 +573,6 @@ def usage_error_line(exc) -> str:
     message = message[:1].lower() + message[1:]
     command = exc.ctx.command_path if exc.ctx is not None else "reprobox"
     return f"{message} (see {command} --help)"
-
-
-def _is_engine_trouble(exc: BaseException) -> bool:
-    """Tell an error of the Docker SDK or its HTTP stack, without importing them."""
-    return any(
-        cls.__module__.split(".")[0] in ("docker", "requests", "urllib3")
-        for cls in type(exc).__mro__
-    )
 
 
 # The commands in these modules register themselves on `app`.

@@ -8,6 +8,7 @@ uses the docker SDK. Docker's errors become reprobox errors here.
 from __future__ import annotations
 
 import ctypes
+import http.client
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ import docker
 import docker.errors
 import docker.utils
 import requests.exceptions
+import urllib3.exceptions
 from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
@@ -140,7 +142,13 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
             if host or os.environ.get("DOCKER_HOST")
             else "check what listens at that socket",
         )
+    global _last_address
+    _last_address = where
     return Engine(client=client, host=host)
+
+
+# The engine reprobox connected to last: named by a failure caught only at the top.
+_last_address: str | None = None
 
 
 def check_engine_flags(hosts: Sequence[str], contexts: Sequence[str]) -> None:
@@ -222,21 +230,67 @@ def engine_address(engine) -> str:
     return host or os.environ.get("DOCKER_HOST") or DEFAULT_ADDRESS
 
 
-def engine_failure(engine: Engine, doing: str, exc: BaseException) -> EngineError:
-    """Return one line saying the engine failed (timed out, hung up) while doing."""
+def is_engine_trouble(exc: BaseException) -> bool:
+    """Tell an error of the Docker SDK or its HTTP stack from any other."""
+    return any(
+        cls.__module__.split(".")[0] in ("docker", "requests", "urllib3")
+        for cls in type(exc).__mro__
+    )
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Tell an engine call that failed because the connection broke or hung up."""
+    lost = (
+        requests.exceptions.ConnectionError,
+        urllib3.exceptions.ProtocolError,
+        http.client.IncompleteRead,
+        ConnectionError,
+    )
+    return isinstance(exc, lost) and not isinstance(
+        exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+    )
+
+
+def engine_lost_during_run(engine: Engine, exc: BaseException) -> EngineError:
+    """Say that the engine went away (or failed) while a run's container lived."""
+    address = engine_address(engine)
+    if is_connection_lost(exc):
+        return EngineError(
+            f"lost the connection to the engine at {address!r} while the run was "
+            "going; the container may still be running there; the next reprobox "
+            "command against that engine removes it"
+        )
+    return engine_failure(engine, "running the container", exc)
+
+
+def engine_trouble_reason(exc: BaseException) -> str:
+    """Say in words why an engine call failed; never the SDK's raw repr."""
     if isinstance(exc, docker.errors.APIError):
         reason = exc.explanation or exc
     elif isinstance(exc, (requests.exceptions.Timeout, TimeoutError)) or any(
         word in str(exc).lower() for word in ("timed out", "timeout")
     ):
-        reason = "it stopped answering (read timed out)"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        reason = "the connection broke"
+        return "it stopped answering (read timed out)"
+    elif is_connection_lost(exc):
+        return "the connection broke"
     else:
         reason = exc
+    return _first_line(str(reason)) or type(exc).__name__
+
+
+def engine_failure(
+    engine: Engine | None, doing: str, exc: BaseException
+) -> EngineError:
+    """Return one line saying the engine failed (timed out, hung up) while doing.
+
+    Every engine error no nearer border caught comes through here, so that a
+    dropped connection reads the same everywhere. Without an engine in hand,
+    the one reprobox last connected to is named.
+    """
+    address = engine_address(engine) if engine is not None else _last_address
+    where = f"the Docker engine at {address!r}" if address else "the Docker engine"
     return EngineError(
-        f"the Docker engine at {engine_address(engine)!r} failed while {doing}: "
-        f"{_first_line(str(reason)) or type(exc).__name__}",
+        f"{where} failed while {doing}: {engine_trouble_reason(exc)}",
         hint="check that engine (`docker info`; is it overloaded or out of disk?) "
         "and try again",
     )
@@ -656,9 +710,10 @@ def remove_container(container) -> None:
             f"reprobox: could not remove container {container.id[:12]}: {exc}",
             file=sys.stderr,
         )
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         print(
-            f"reprobox: could not remove container {container.id[:12]}: {exc}",
+            f"reprobox: could not remove container {container.id[:12]}: "
+            f"{engine_trouble_reason(exc)}",
             file=sys.stderr,
         )
 
@@ -669,7 +724,7 @@ def remove_run_containers(engine: Engine, run_id: str) -> int:
         found = engine.client.containers.list(
             all=True, filters={"label": f"{RUN_LABEL}={run_id}"}
         )
-    except docker.errors.DockerException:
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
         return 0
     for container in found:
         remove_container(container)
@@ -692,7 +747,7 @@ def remove_orphans(
             all=True, filters={"label": f"{LABEL_PREFIX}.project={project_label}"}
         )
         owners = [(c, c.labels.get(OWNER_LABEL, "")) for c in found]
-    except docker.errors.DockerException:
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
         return removed
     except (TypeError, KeyError, ValueError, AttributeError):
         where = engine.host or os.environ.get("DOCKER_HOST") or "the default address"

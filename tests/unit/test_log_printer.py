@@ -71,14 +71,41 @@ def test_an_engine_call_nobody_caught_is_engine_trouble_in_one_line(
             "('Connection aborted.', ReadTimeout('read timed out'))\nsecond line"
         )
 
+    from reprobox import engine
+
     monkeypatch.setattr(cli, "app", stalls)
+    monkeypatch.setattr(engine, "_last_address", "unix:///tmp/px.sock")
     with pytest.raises(SystemExit) as caught:
         cli.main()
     assert caught.value.code == 3
-    assert capsys.readouterr().err == (
-        "reprobox: error: the Docker engine failed: ('Connection aborted.', "
-        "ReadTimeout('read timed out'))\n"
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "reprobox: error: the Docker engine at 'unix:///tmp/px.sock' failed while "
+        "answering a request: it stopped answering (read timed out) (check that "
+        "engine"
     )
+    assert err.count("\n") == 1 and "Connection aborted" not in err
+
+
+def test_a_dropped_engine_connection_reads_the_same_everywhere(monkeypatch, capsys):
+    import pytest
+    import requests.exceptions
+
+    from reprobox import engine
+
+    def dropped():
+        raise requests.exceptions.ConnectionError(
+            "('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))"
+        )
+
+    monkeypatch.setattr(cli, "app", dropped)
+    monkeypatch.setattr(engine, "_last_address", "unix:///tmp/px.sock")
+    with pytest.raises(SystemExit) as caught:
+        cli.main()
+    assert caught.value.code == 3
+    err = capsys.readouterr().err
+    assert "at 'unix:///tmp/px.sock' failed while answering a request: the " in err
+    assert "connection broke" in err and "ConnectionRefusedError" not in err
 
 
 def test_a_full_disk_is_still_a_file_problem(monkeypatch, capsys):
