@@ -61,8 +61,14 @@ def sweep_killed_runs(
     def remove_container_of(record: dict[str, Any]) -> None:
         _remove_closed_run(engine, record, note)
 
+    def say_recovered(run_id: str) -> None:
+        note(
+            f"run {run_id}: its reprobox was killed as it wrote the final record; "
+            "put that record in place"
+        )
+
     for closed in close_abandoned_records(
-        runs_dir, project, on_closed=remove_container_of
+        runs_dir, project, on_closed=remove_container_of, on_recovered=say_recovered
     ):
         note(f"marked run {closed} interrupted: the reprobox that ran it was killed")
     if project is not None:

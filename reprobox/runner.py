@@ -40,8 +40,11 @@ from reprobox.engine import (
     RUN_LABEL,
     ContainerSpec,
     Engine,
+    engine_lost_during_run,
     image_label,
     image_layers_digest,
+    is_connection_lost,
+    is_engine_trouble,
     owner_label,
     remove_container,
     remove_run_containers,
@@ -162,12 +165,20 @@ def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> No
     The run folder is the container's to write, so after a SIGKILL its
     record.json may say anything (succeeded, another project). The lock file
     lives in runs/, which is not mounted: the record is closed from this copy.
-    Written in place, since the flock belongs to this very file.
+    Written in place, since the flock belongs to this very file, and before
+    each write of record.json, so a reprobox killed mid-rename (or stopped by a
+    full disk) leaves the newest record here.
     """
+    data = dump_json(record).encode("utf-8")
     with contextlib.suppress(OSError):
-        fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_TRUNC)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dump_json(record))
+        fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_NOFOLLOW)
+        try:
+            # Space first: on a full disk the copy already there stays whole.
+            os.posix_fallocate(fd, 0, len(data))
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
 
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
@@ -177,17 +188,21 @@ def close_abandoned_records(
     runs_dir: Path,
     project: str | None = None,
     on_closed: Callable[[dict[str, Any]], None] | None = None,
+    on_recovered: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
     A record whose lock file is missing (written before locks existed, or its
     folder copied from elsewhere) is left alone: nothing says its owner died.
     So is a lock file whose name is not a run id, or whose copy names another
-    project.
+    project. A run killed as it wrote its final record gets that record, from
+    the host copy, told through on_recovered; one killed before anything ran
+    (an empty folder) is removed, not recorded.
     """
     closed: list[str] = []
     if not runs_dir.is_dir():
         return closed
+    _sweep_unrenamed_locks(runs_dir)
     for lock in sorted(runs_dir.glob(".*.lock")):
         run_id = lock.name[1 : -len(".lock")]
         if not RUN_ID.fullmatch(run_id):
@@ -209,14 +224,34 @@ def close_abandoned_records(
                 or (project is not None and record.get("project") != project)
             ):
                 continue  # not this project's run: not ours to close
+            if _nothing_ran(run_dir):
+                # Killed between taking the lock and writing any record.
+                _remove_empty_dir(run_dir)
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+                continue
+            empty_copy = record is None and os.fstat(fd).st_size == 0
+            if record is None:
+                # An older reprobox kept its copy after the record: a record
+                # written in full but never renamed into place still says it all.
+                record = _leftover_record(run_dir, run_id, project)
             if record is None and not (run_dir / LOG_NAME).exists():
                 # Killed before it kept a copy, so before any container
                 # started: record.json is still the one reprobox wrote.
                 record = _read_json(record_path) or None
             if record is None and run_dir.is_dir():
-                # The copy is damaged: close the run with what is known here.
-                record = _unknown_record(run_id, project)
-            if record is not None and record.get("status") == "running":
+                record = _unknown_record(run_id, project, damaged=not empty_copy)
+            if record is not None and record.get("status") != "running":
+                if _read_json(record_path).get("status") != record["status"]:
+                    # Killed while renaming its final record into place.
+                    try:
+                        _write_record(record_path, record)
+                    except OSError:
+                        continue
+                    if on_recovered is not None:
+                        on_recovered(run_id)
+                _sweep_temps(run_dir)
+            elif record is not None:
                 _give_back(run_dir)
                 record["status"] = "interrupted"
                 record["finished_at"] = _iso(time.time())
@@ -229,6 +264,7 @@ def close_abandoned_records(
                     _write_record(record_path, record)
                 except OSError:
                     continue
+                _sweep_temps(run_dir)
                 closed.append(run_id)
                 if on_closed is not None:
                     on_closed(record)
@@ -239,7 +275,93 @@ def close_abandoned_records(
     return closed
 
 
-def _unknown_record(run_id: str, project: str | None) -> dict[str, Any]:
+def _sweep_unrenamed_locks(runs_dir: Path) -> None:
+    """Remove lock files a killed reprobox made but never renamed into place.
+
+    Such a run got no further than its empty folder, removed with it.
+    """
+    for temp in runs_dir.glob(".*.lock.*.new"):
+        run_id = temp.name[1:].split(".lock.", 1)[0]
+        if not RUN_ID.fullmatch(run_id):
+            continue
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its reprobox is taking the lock right now
+            if not _lock_path(runs_dir, run_id).exists():
+                _remove_empty_dir(runs_dir / run_id)
+            with contextlib.suppress(OSError):
+                temp.unlink()
+        finally:
+            os.close(fd)
+
+
+def _nothing_ran(run_dir: Path) -> bool:
+    """Tell a run folder that holds nothing at all, or no folder."""
+    try:
+        return not any(os.scandir(run_dir))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def _remove_empty_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+# Temp files left in a run folder by a writer killed before its rename:
+# reprobox's own record, and the start-up hook's capture.
+_TEMP_PREFIXES = (".record.json.", ".capture.")
+
+
+def _sweep_temps(run_dir: Path) -> None:
+    """Remove the temp files of a run that is over (unlinking follows no link)."""
+    try:
+        names = [entry.name for entry in os.scandir(run_dir) if not entry.is_dir()]
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_TEMP_PREFIXES):
+            with contextlib.suppress(OSError):
+                os.unlink(run_dir / name)
+
+
+def _leftover_record(
+    run_dir: Path, run_id: str, project: str | None
+) -> dict[str, Any] | None:
+    """Return a complete start record of run_id left in a temp file, if any.
+
+    Read through the record loader compare uses, so a partial or damaged temp
+    is never taken; only one of this run and this project counts. Only a
+    "running" record is taken: the folder is the container's to write, so a
+    verdict found there is no proof; the run is closed as interrupted.
+    """
+    from reprobox.compare.records import read_record
+
+    found: list[dict[str, Any]] = []
+    for temp in sorted(run_dir.glob(".record.json.*.tmp")):
+        try:
+            data = read_record(temp).data
+        except ReproboxError:
+            continue
+        if data.get("run_id") != run_id or data.get("status") != "running":
+            continue
+        if project is not None and data.get("project") != project:
+            continue
+        found.append(data)
+    return found[0] if found else None
+
+
+def _unknown_record(
+    run_id: str, project: str | None, *, damaged: bool = True
+) -> dict[str, Any]:
     """Return a record for a killed run whose own copy is lost: id and project."""
     return {
         "schema_version": RECORD_SCHEMA_VERSION,
@@ -253,8 +375,12 @@ def _unknown_record(run_id: str, project: str | None) -> dict[str, Any]:
         "metrics": {},
         "history": [],
         "warnings": [
-            "the host-side copy of this record was damaged; only its "
-            "id and project are known"
+            (
+                "the host-side copy of this record was damaged"
+                if damaged
+                else "reprobox was killed before it kept a copy of this record"
+            )
+            + "; only its id and project are known"
         ],
         "error": None,
     }
@@ -670,10 +796,13 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
             f"{path}: cannot write the run's files there: {exc.strerror or exc}",
             hint="the runs folder must be a folder: move what is in the way",
         )
+    # Not the training's verdict: the host could not keep its files (as freeze
+    # and build say of a full disk, exit 2). The next command closes the record.
     return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint="free space there or make it writable, then run again; verify can "
-        "take another --runs-dir",
+        hint="free space there or make it writable, then run again (verify can "
+        "take another --runs-dir); the next `reprobox run` or `build` closes "
+        "this run's record",
     )
 
 
@@ -777,7 +906,13 @@ def run_in_container(
                 _write_record(record_path, record)
         raise
     finally:
-        release_run_lock(target.runs_dir, run_id, lock_fd)
+        if _read_json(run_dir / "record.json").get("status") == "running":
+            # The final record could not be written (a full disk): the lock
+            # file, with its copy of the record, stays for the next command
+            # to close the run from.
+            os.close(lock_fd)
+        else:
+            release_run_lock(target.runs_dir, run_id, lock_fd)
 
 
 def _run_locked(
@@ -842,11 +977,13 @@ def _run_locked(
         "error": None,
     }
     record_path = run_dir / "record.json"
+    # The host copy first: a reprobox killed as it writes record.json leaves
+    # the next command every fact of the run's start.
+    keep_host_copy(target.runs_dir, run_id, record)
     try:
         atomic_write_json(record_path, record)
     except OSError as exc:
         raise _write_failure(exc, record_path) from None
-    keep_host_copy(target.runs_dir, run_id, record)
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
@@ -929,19 +1066,36 @@ def _run_locked(
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
+            # An engine that hangs up ended the run, not the training: the
+            # record says so, and the container is the next command's to remove.
+            engine_lost = is_engine_trouble(exc) and not isinstance(exc, InputError)
+            if engine_lost:
+                failure: BaseException = engine_lost_during_run(engine, exc)
+                if is_connection_lost(exc):
+                    container = None  # no removing it over a broken connection
+            elif isinstance(exc, OSError):
+                failure = _write_failure(exc, run_dir)
+            else:
+                failure = exc
             _finish(
                 record,
                 run_dir,
                 started,
-                status="failed",
+                status="interrupted" if engine_lost else "failed",
                 exit_code=None,
-                error={"message": str(exc), "log_tail": tail_text(log_lines)},
+                error={
+                    "message": failure.message
+                    if isinstance(failure, ReproboxError)
+                    else str(exc),
+                    "log_tail": tail_text(log_lines),
+                },
             )
+            keep_host_copy(target.runs_dir, run_id, record)
             with contextlib.suppress(OSError):  # the disk may be what failed
                 _write_record(record_path, record)
-            if isinstance(exc, OSError):
-                raise _write_failure(exc, run_dir) from None
-            raise
+            if failure is exc:
+                raise
+            raise failure from None
         # A second Ctrl-C must not cut the cleanup short: hold signals until the
         # container is gone and the record says "interrupted".
         held = _hold_signals() if in_main else {}
@@ -969,6 +1123,7 @@ def _run_locked(
                 "log_tail": tail_text(log_lines),
             },
         )
+        keep_host_copy(target.runs_dir, run_id, record)
         with contextlib.suppress(OSError):
             _write_record(record_path, record)
         _release_signals(held)
@@ -1014,6 +1169,7 @@ def _run_locked(
         )
         record["warnings"] += _data_changed_during(target, manifest)
         record["warnings"] += _restore_log(run_dir, log_copy)
+        keep_host_copy(target.runs_dir, run_id, record)
         try:
             _write_record(record_path, record)
         except OSError as exc:
@@ -1081,6 +1237,7 @@ def _finish(
     error: dict | None,
 ) -> None:
     given_back = _give_back(run_dir)
+    _sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
     capture, damaged = sane_capture(_read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]

@@ -18,6 +18,7 @@ Standard library only, apart from the frameworks the script imports itself.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.abc
 import importlib.util
 import itertools
@@ -58,6 +59,7 @@ def _write_capture() -> None:
         return  # only the script's own process writes; forked workers do not
     data = dict(_state)
     data["schema_version"] = 1
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".capture.", dir=out)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -65,6 +67,9 @@ def _write_capture() -> None:
         os.replace(tmp, os.path.join(out, "capture.json"))
     except OSError as exc:  # never break the user's script over bookkeeping
         print(f"reprobox: could not write capture: {exc}", file=sys.stderr)
+        if tmp is not None:  # a full disk must not keep a half capture
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _fit_threads() -> None:
