@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import math
 import os
@@ -83,12 +85,48 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         raise
 
 
-def atomic_write_files(files: list[tuple[Path, str]], mode: int = 0o644) -> None:
-    """Write several files so that either all are replaced or none is.
+def atomic_write_files(
+    files: list[tuple[Path, str]], marker: Path, mode: int = 0o644
+) -> None:
+    """Write several files as one unit: all are replaced, or the marker says not.
 
     Every file is written in full to a temp file first; only when all of them
-    are on disk are they renamed into place, in the order given.
+    are on disk are they renamed into place, in the order given. While the
+    renames are under way, marker names the temps: a writer killed among them
+    leaves it behind, so a reader can tell files that do not belong together
+    (see unit_write_state). Temps a killed writer left are removed first.
+    Raises FileExistsError while another writer holds marker.
     """
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(marker, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileExistsError(
+                errno.EEXIST, "another reprobox is writing these files", str(marker)
+            ) from None
+        for path, _ in files:
+            sweep_stale_temps(path)
+        staged = _stage(files, mode)
+        try:
+            names = "".join(f"{Path(tmp).name} {path.name}\n" for tmp, path in staged)
+            os.pwrite(fd, names.encode("utf-8"), 0)
+            os.fsync(fd)
+        except BaseException:
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        os.unlink(marker)
+    finally:
+        os.close(fd)
+
+
+def _stage(files: list[tuple[Path, str]], mode: int) -> list[tuple[str, Path]]:
+    """Write each file in full to a temp beside it; return (temp, final) pairs."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, text in files:
@@ -107,8 +145,39 @@ def atomic_write_files(files: list[tuple[Path, str]], mode: int = 0o644) -> None
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
+    return staged
+
+
+def sweep_stale_temps(path: Path) -> None:
+    """Remove temps of path a killed writer left (`.NAME.XXXXXXXX.tmp`)."""
+    with contextlib.suppress(OSError):
+        for temp in path.parent.glob(f".{path.name}.*.tmp"):
+            if not temp.is_dir():
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+
+
+def unit_write_state(marker: Path) -> str | None:
+    """Say how a unit write of atomic_write_files stands: None when none is
+    under way; "busy" while its writer lives; "interrupted" when the writer
+    died among its renames, leaving files that may not belong together."""
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "interrupted"  # a link or worse where the marker goes: no trust
+    try:
+        # Empty: the writer has not begun (or died before) its first rename,
+        # so the files there are still the old, whole set.
+        renaming = os.fstat(fd).st_size > 0
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "busy" if renaming else None
+        return "interrupted" if renaming else None
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> None:

@@ -43,6 +43,7 @@ from reprobox.lock.requirements_file import requirements_digest
 from reprobox.lock.resolve import IndexRefused
 from reprobox.manifest import (
     DOCKERFILE_NAME,
+    FREEZE_MARKER,
     LOCK_NAME,
     MANIFEST_NAME,
     SCHEMA_VERSION,
@@ -460,13 +461,26 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     if not gitignore.exists():
         files.insert(0, (gitignore, "# run outputs are large and per machine\nruns/\n"))
     try:
-        atomic_write_files(files)  # all or nothing: the manifest vouches for the rest
-    except OSError as exc:
+        # All or nothing: a freeze killed among the renames leaves its marker,
+        # and every command that loads these files then says so.
+        atomic_write_files(files, state / FREEZE_MARKER)
+    except FileExistsError as exc:
+        if exc.filename != str(state / FREEZE_MARKER):
+            raise _write_error(exc, state) from None
         raise InputError(
-            f"{exc.filename or state}: cannot write the frozen files: "
-            f"{exc.strerror or exc}; nothing was changed",
-            hint="free space there (or fix its permissions) and freeze again",
+            f"{state}: another `reprobox freeze` is writing the frozen files now",
+            hint="wait for it to end, then freeze again if needed",
         ) from None
+    except OSError as exc:
+        raise _write_error(exc, state) from None
     if not result.vcs_lock:
         vcs.unlink(missing_ok=True)
     return [path for path, _ in files if path != gitignore]
+
+
+def _write_error(exc: OSError, state: Path) -> InputError:
+    return InputError(
+        f"{exc.filename or state}: cannot write the frozen files: "
+        f"{exc.strerror or exc}; nothing was changed",
+        hint="free space there (or fix its permissions) and freeze again",
+    )

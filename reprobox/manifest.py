@@ -14,11 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprobox.atomic import unit_write_state
 from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
+# Present while freeze renames its files into place (see atomic_write_files).
+FREEZE_MARKER = ".freeze.pending"
 LOCK_NAME = "requirements.lock"
 VCS_NAME = "requirements-vcs.txt"
 DOCKERFILE_NAME = "Dockerfile"
@@ -287,6 +290,18 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     """Load the frozen files of a project, checking they belong together."""
     state = cfg.state_dir
     manifest_path = state / MANIFEST_NAME
+    pending = unit_write_state(state / FREEZE_MARKER)
+    if pending == "interrupted":
+        raise InputError(
+            f"{state}: an earlier `reprobox freeze` was interrupted while writing "
+            "the frozen files, so they may not belong together",
+            hint=f"run `reprobox freeze {cfg.root}` again",
+        )
+    if pending == "busy":
+        raise InputError(
+            f"{state}: a `reprobox freeze` is writing the frozen files right now",
+            hint="wait for it to end, then run this again",
+        )
     if not manifest_path.is_file():
         raise InputError(
             f"{manifest_path} is missing",
