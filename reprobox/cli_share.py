@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from contextlib import contextmanager
@@ -366,15 +367,7 @@ def import_cmd(
     engine = connect(host, context)
     index, texts = import_bundle(engine, bundle)
     if into is not None:
-        try:
-            for name, text in texts.items():
-                atomic_write_text(into / ".reprobox" / "imported" / name, text)
-        except OSError as exc:
-            raise InputError(
-                f"--into {into}: imported {index['tag']}, but cannot write its "
-                f"files there: {exc.strerror}",
-                hint="give a folder you can write as --into and import again",
-            ) from None
+        _unpack_bundle_files(into, texts, index["tag"])
     if as_json:
         typer.echo(
             dump_json(
@@ -410,6 +403,32 @@ def _check_into_writable(into: Path) -> None:
         f"--into {into}: cannot write in {folder}: {why}",
         hint="give a folder you can write as --into, or import without --into",
     )
+
+
+def _unpack_bundle_files(into: Path, texts: dict[str, str], tag: str) -> None:
+    """Write the bundle's files into INTO/.reprobox/imported/; on a full disk,
+    leave no half set and no folder this import made."""
+    target = into / ".reprobox" / "imported"
+    made = [f for f in (into, into / ".reprobox", target) if not f.exists()]
+    written: list[Path] = []
+    try:
+        for name, text in texts.items():
+            existed = (target / name).exists()
+            atomic_write_text(target / name, text)
+            if not existed:
+                written.append(target / name)
+    except OSError as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise InputError(
+            f"--into {into}: cannot write the bundle's files into {target}: "
+            f"{exc.strerror or exc}; the image was imported as {tag}",
+            hint="free space there (or give another --into) and import again",
+        ) from None
 
 
 def _echo_err(line: str) -> None:

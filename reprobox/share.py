@@ -41,6 +41,7 @@ from reprobox.engine import (
     engine_failure,
     image_id,
     image_labels,
+    is_engine_trouble,
     long_calls,
 )
 from reprobox.errors import EngineError, InputError, shortened
@@ -592,9 +593,17 @@ def export_bundle(
             fh.flush()
             os.fsync(fh.fileno())
             os.replace(partial, out)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(partial)
+            if isinstance(exc, OSError) and not is_engine_trouble(exc):
+                # A full disk: name the file and the fix, not a bare strerror.
+                raise InputError(
+                    f"{out}: cannot write the bundle: {exc.strerror or exc}; "
+                    "nothing was left there",
+                    hint=f"free space in {out.parent} (the bundle is about the "
+                    "size of the image), or give another -o",
+                ) from None
             raise
     return index
 

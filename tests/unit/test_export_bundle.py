@@ -190,3 +190,23 @@ def test_the_partial_of_an_export_killed_outright_is_swept(tmp_path):
         writer.stdout.close()
     assert sweep_stale_partials(tmp_path) == [partial]
     assert not partial.exists()
+
+
+def test_a_full_disk_names_the_bundle_and_the_fix(tmp_path, monkeypatch):
+    import errno
+
+    from reprobox import share
+
+    def full(fh, name, chunks):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(share, "_add_member", full)
+    out = tmp_path / "b.tar"
+    with pytest.raises(InputError) as caught:
+        export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})
+    assert caught.value.message == (
+        f"{out}: cannot write the bundle: No space left on device; nothing was "
+        "left there"
+    )
+    assert caught.value.hint.startswith(f"free space in {tmp_path} ")
+    assert os.listdir(tmp_path) == []

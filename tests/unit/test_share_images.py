@@ -716,3 +716,39 @@ def test_an_engine_that_does_not_answer_gets_no_pass_host_hint_when_given(monkey
     with pytest.raises(EngineError) as info:
         engine_module.connect("unix:///tmp/none.sock")
     assert info.value.hint == "check the address given"
+
+
+def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    from typer.testing import CliRunner
+
+    from reprobox import cli_share, share
+    from reprobox import engine as engine_module
+    from reprobox.cli import app
+
+    texts = {"manifest.json": "{}\n", "requirements.lock": "six\n"}
+    index = {"tag": "reprobox/p:abc", "image_id": "sha256:" + "3" * 64}
+    monkeypatch.setattr(engine_module, "connect", lambda *a, **kw: object())
+    monkeypatch.setattr(share, "import_bundle", lambda engine, path: (index, texts))
+    real_write = cli_share.atomic_write_text
+
+    def fills(path, text):
+        if path.name == "requirements.lock":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, text)
+
+    monkeypatch.setattr(cli_share, "atomic_write_text", fills)
+    bundle, into = tmp_path / "b.tar", tmp_path / "x"
+    bundle.write_bytes(b"x")
+    result = CliRunner().invoke(app, ["import", str(bundle), "--into", str(into)])
+    assert isinstance(result.exception, InputError)
+    assert result.exception.message == (
+        f"--into {into}: cannot write the bundle's files into "
+        f"{into / '.reprobox' / 'imported'}: No space left on device; the image "
+        "was imported as reprobox/p:abc"
+    )
+    assert "free space" in result.exception.hint
+    assert not into.exists()  # no empty .reprobox/imported/ left behind
