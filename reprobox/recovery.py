@@ -63,8 +63,8 @@ def sweep_killed_runs(
 
     def say_recovered(run_id: str) -> None:
         note(
-            f"run {run_id}: its reprobox was killed as it wrote the final record; "
-            "put that record in place"
+            f"run {run_id}: its reprobox ended before its final record was in "
+            "place (killed, or the disk was full); put that record in place"
         )
 
     for closed in close_abandoned_records(

@@ -51,7 +51,13 @@ from reprobox.engine import (
     start_container,
 )
 from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
-from reprobox.errors import InputError, Interrupted, ReproboxError, RunFailed
+from reprobox.errors import (
+    EngineError,
+    InputError,
+    Interrupted,
+    ReproboxError,
+    RunFailed,
+)
 from reprobox.lock.indexes import secret_pieces
 from reprobox.manifest import sha256_file
 
@@ -1066,22 +1072,23 @@ def _run_locked(
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
-            # An engine that hangs up ended the run, not the training: the
-            # record says so, and the container is the next command's to remove.
-            engine_lost = is_engine_trouble(exc) and not isinstance(exc, InputError)
-            if engine_lost:
+            # An engine that hangs up, or a host that cannot keep the run's
+            # files (a full disk), ended the run, not the training: the record
+            # says "interrupted", and a container left is the next command's.
+            cut_short = True
+            if is_engine_trouble(exc):
                 failure: BaseException = engine_lost_during_run(engine, exc)
                 if is_connection_lost(exc):
                     container = None  # no removing it over a broken connection
             elif isinstance(exc, OSError):
                 failure = _write_failure(exc, run_dir)
             else:
-                failure = exc
+                failure, cut_short = exc, isinstance(exc, EngineError)
             _finish(
                 record,
                 run_dir,
                 started,
-                status="interrupted" if engine_lost else "failed",
+                status="interrupted" if cut_short else "failed",
                 exit_code=None,
                 error={
                     "message": failure.message

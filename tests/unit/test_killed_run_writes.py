@@ -318,3 +318,23 @@ def test_a_full_disk_keeps_the_host_copy_whole(tmp_path, monkeypatch):
     runner.keep_host_copy(runs, run_id, {**start, "status": "succeeded", "x": "y" * 9})
     assert json.loads((runs / f".{run_id}.lock").read_text()) == start
     os.close(fd)
+
+
+def test_a_disk_that_fills_during_training_is_no_verdict_on_it(
+    tmp_path, monkeypatch, fake_engine
+):
+    class FillsTheLog(_Container):
+        def logs(self, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(
+        runner, "start_container", lambda engine, spec: FillsTheLog(None)
+    )
+    runs = tmp_path / "runs"
+    with pytest.raises(InputError) as caught:
+        _run(runs)
+    assert caught.value.exit_code == EXIT_USAGE
+    [run_dir] = [p for p in runs.iterdir() if p.is_dir()]
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "interrupted"  # not "failed": training said nothing
+    assert "No space left on device" in record["error"]["message"]
