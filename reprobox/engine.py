@@ -69,10 +69,11 @@ class Engine:
         """Return the engine's address, version, OS and architecture."""
         try:
             info = self.client.version()
-        except docker.errors.DockerException as exc:
-            raise EngineError(
-                f"Docker engine stopped answering: {_first_line(str(exc))}"
-            ) from None
+        except (
+            docker.errors.DockerException,
+            requests.exceptions.RequestException,
+        ) as exc:
+            raise engine_failure(self, "reporting its version", exc) from None
         return {
             "host": self.host or os.environ.get("DOCKER_HOST") or "default",
             "server_version": info.get("Version"),

@@ -543,3 +543,107 @@ def test_a_push_killed_outright_has_its_registry_tag_removed_by_the_next_command
     assert left == []
     assert list(markers.iterdir()) == []
     assert docker_client.images.list(name=f"reprobox/{name}")  # the build's own tag
+
+
+def under_strace_killed_at_rename(cli, nth: int, *args: str):
+    """Run reprobox under strace, SIGKILLed at its nth rename (no child traced)."""
+    return subprocess.run(
+        ["strace", "-qq", "-o", "/dev/null", "-e", "trace=rename", "-e",
+         f"inject=rename:signal=SIGKILL:when={nth}",
+         sys.executable, "-m", "reprobox", *args],
+        env=cli.env(), cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_a_run_killed_at_each_rename_is_closed_with_every_fact_it_had(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(cli, engine_cleanup, tmp_path, base="sleeper", files={})
+    assert reprobox(cli, "-q", "build", str(project)).returncode == 0
+    runs = project / ".reprobox" / "runs"
+    for nth in (1, 2, 3):
+        killed = under_strace_killed_at_rename(
+            cli, nth, "-q", "run", str(project), "-e", "SLEEPER_SECONDS=0"
+        )
+        assert killed.returncode != 0, shown(killed)
+        after = reprobox(cli, "build", str(project))
+        assert after.returncode == 0, shown(after)
+        left = sorted(p.name for p in runs.iterdir()) if runs.exists() else []
+        if nth == 1:  # nothing ran: nothing is left, not even a lock temp
+            assert left == [], left
+            continue
+        [run_id] = left
+        record = json.loads((runs / run_id / "record.json").read_text())
+        assert record["started_at"] and record["image"]["id"], record
+        assert record["seed"] == 1 and record["engine"]["host"] == "default"
+        assert not any("damaged" in w for w in record["warnings"]), record
+        if nth == 3:  # killed as the final record was renamed: that record stands
+            assert record["status"] == "succeeded", record
+            assert "its final record" in after.stderr, shown(after)
+        else:
+            assert record["status"] == "interrupted", record
+        assert not [p for p in (runs / run_id).iterdir() if p.name.startswith(".")]
+        shutil.rmtree(runs)
+    assert containers(docker_client, name) == []
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_a_freeze_killed_at_each_rename_is_named_not_blamed_on_the_user(
+    cli, engine_cleanup, tmp_path, nth
+):
+    project, _ = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    (project / "requirements.txt").write_text(
+        (project / "requirements.txt").read_text() + "# edited\n"
+    )
+    killed = under_strace_killed_at_rename(cli, nth, "-q", "freeze", str(project))
+    assert killed.returncode != 0, shown(killed)
+    build = reprobox(cli, "build", str(project))
+    assert build.returncode == 2, shown(build)
+    assert "an earlier `reprobox freeze` was interrupted" in build.stderr, shown(build)
+    assert reprobox(cli, "-q", "freeze", str(project)).returncode == 0
+    assert temp_leftovers(project / ".reprobox") == []
+    assert not (project / ".reprobox" / ".freeze.pending").exists()
+    assert reprobox(cli, "-q", "build", str(project)).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat")
+def test_an_engine_that_drops_mid_run_is_engine_trouble_and_no_failed_run(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    project, name = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    assert reprobox(cli, "-q", "build", str(project)).returncode == 0
+    sock = tmp_path / "px.sock"
+    proxy = subprocess.Popen(
+        ["socat", f"UNIX-LISTEN:{sock},fork", "UNIX-CONNECT:/var/run/docker.sock"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run = start(
+            cli, "run", str(project), "-H", f"unix://{sock}", "-e",
+            "SLEEPER_SECONDS=6",
+        )  # fmt: skip
+        time.sleep(3)
+        proxy.kill()  # the listener goes; the open log stream lives on
+        proxy.wait()
+        _, err = run.communicate(timeout=120)
+    finally:
+        proxy.kill()
+        proxy.wait()
+    assert run.returncode == 3, err
+    assert f"lost the connection to the engine at 'unix://{sock}'" in err, err
+    assert "Connection aborted" not in err and "Refused" not in err, err
+    [run_dir] = [p for p in (project / ".reprobox/runs").iterdir() if p.is_dir()]
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "interrupted" and record["exit_code"] is None
+    assert record["error"]["message"].startswith("lost the connection"), record
+    after = reprobox(cli, "build", str(project))
+    assert after.returncode == 0, shown(after)
+    assert containers(docker_client, name) == []
+    assert json.loads((run_dir / "record.json").read_text())["status"] == (
+        "interrupted"
+    )
