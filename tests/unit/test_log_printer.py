@@ -93,7 +93,7 @@ def test_a_dropped_engine_connection_reads_the_same_everywhere(monkeypatch, caps
 
     from reprobox import engine
 
-    def dropped():
+    def dropped(**_):
         raise requests.exceptions.ConnectionError(
             "('Connection aborted.', ConnectionRefusedError(111, 'Connection refused'))"
         )
