@@ -12,20 +12,14 @@ from reprobox.compare.environment import (
     diff_environments,
     environment_of,
     facts_cut_short,
-    hidden_env,
     unrecorded_facts,
 )
 from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
-    exit_fields,
     format_value,
-    nothing_compared,
     recorded_exit_code,
-    run_headline,
-    status_note,
     status_with_exit,
-    unrecorded_note,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
 from reprobox.compare.metrics import (
@@ -48,12 +42,12 @@ from reprobox.compare.noise import (
 )
 from reprobox.compare.records import Record, as_number
 from reprobox.compare.seed_band import (
-    band_summary,
     is_other_seed_of_a_sweep,
     judged_on_a_band,
     same_seed_partners,
     same_seed_run,
 )
+from reprobox.compare.summaries import summarize_runs
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
 
 COMPARISON_SCHEMA_VERSION = 1
@@ -230,7 +224,7 @@ def compare_runs(
         metrics_ok = all(r.passed for r in judged)
     else:  # sweep runs only: the verdict is whether anything is beyond the noise
         metrics_ok = bool(results) and not any(c.beyond_noise for c in noise_checks)
-    summaries = _summaries(
+    summaries = summarize_runs(
         records,
         ref,
         measure,
@@ -318,108 +312,6 @@ def _as_tolerance(name: str, value: Tolerance | Mapping[str, Any]) -> Tolerance:
         f"tolerance for {name} must have only abs and/or rel, not {value!r}",
         hint='e.g. {"abs": 1e-6, "rel": 1e-3}',
     )
-
-
-def _summaries(
-    records,
-    ref,
-    measure,
-    results,
-    missing,
-    differences,
-    seed_noise,
-    names,
-    environments,
-    unrecorded,
-) -> list[RunSummary]:
-    """Write each run's verdict and, where metrics differ, the likely cause.
-
-    measure: run id -> the run it is set against (the reference, or the sweep
-    run of its seed). unrecorded: the runs that stopped before their machine
-    facts were gathered; where nothing recorded differs, no cause can be named.
-    """
-    results_of: dict[str, list[MetricResult]] = {}
-    for result in results:
-        results_of.setdefault(result.run_id, []).append(result)
-    missing_of: dict[str, list[MissingMetric]] = {}
-    for gap in missing:
-        missing_of.setdefault(gap.run_id, []).append(gap)
-    suspects: dict[str, EnvDifference] = {}
-    for diff in differences:
-        if diff.changes_numerics:
-            suspects.setdefault(diff.run_id, diff)
-
-    summaries = []
-    for record in records:
-        banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
-        base = measure[record.run_id]
-        hidden = hidden_env(environments[base.run_id], environments[record.run_id])
-        gap = unrecorded_note(record, base, unrecorded)
-        if banded:
-            summaries.append(
-                band_summary(
-                    record, ref, banded, differences, record is ref, hidden, gap
-                )
-            )
-            continue
-        if record is ref:
-            summaries.append(
-                RunSummary(
-                    run_id=record.run_id,
-                    is_reference=True,
-                    status=record.status,
-                    seed=record.seed,
-                    passed=True,
-                    metrics_differ=False,
-                    seed_noise=False,
-                    likely_cause=None,
-                    headline="reference run"
-                    + status_note(record, "its metrics prove nothing"),
-                    hidden_env=hidden,
-                    **exit_fields(record),
-                )
-            )
-            continue
-        own = results_of.get(record.run_id, [])
-        # A metric one side lacks is not a change in value: it neither makes
-        # the metrics differ nor points at a setup difference or nondeterminism.
-        changed = [r for r in own if not r.identical and not r.missing]
-        suspect = suspects.get(record.run_id)
-        # Said first, as every value and difference of it is that run's.
-        against = f"against {same_seed_run(base)}: " if base is not ref else ""
-        summaries.append(
-            RunSummary(
-                run_id=record.run_id,
-                is_reference=False,
-                status=record.status,
-                seed=record.seed,
-                # A run with no metric checked has shown nothing to agree on.
-                passed=bool(own)
-                and all(r.passed for r in own)
-                and record.status == SUCCEEDED,
-                metrics_differ=bool(changed),
-                seed_noise=record.run_id in seed_noise,
-                likely_cause=suspect.field if (suspect and changed) else None,
-                headline=against
-                + (
-                    run_headline(
-                        record,
-                        own,
-                        changed,
-                        missing_of.get(record.run_id, []),
-                        suspect,
-                        hidden,
-                        gap,
-                    )
-                    if own
-                    else nothing_compared(names) + status_note(record, "it cannot pass")
-                ),
-                hidden_env=hidden,
-                compared_with=base.run_id if base is not ref else None,
-                **exit_fields(record),
-            )
-        )
-    return summaries
 
 
 def nothing_to_check(names: Sequence[str]) -> str:

@@ -1,0 +1,118 @@
+"""Write each compared run's summary: its verdict, headline and likely cause."""
+
+from __future__ import annotations
+
+from reprobox.compare.environment import EnvDifference, hidden_env
+from reprobox.compare.headlines import (
+    SUCCEEDED,
+    RunSummary,
+    exit_fields,
+    nothing_compared,
+    run_headline,
+    status_note,
+    unrecorded_note,
+)
+from reprobox.compare.metrics import MetricResult, MissingMetric
+from reprobox.compare.seed_band import band_summary, same_seed_run
+
+
+def summarize_runs(
+    records,
+    ref,
+    measure,
+    results,
+    missing,
+    differences,
+    seed_noise,
+    names,
+    environments,
+    unrecorded,
+) -> list[RunSummary]:
+    """Write each run's verdict and, where metrics differ, the likely cause.
+
+    measure: run id -> the run it is set against (the reference, or the sweep
+    run of its seed). unrecorded: the runs that stopped before their machine
+    facts were gathered; where nothing recorded differs, no cause can be named.
+    """
+    results_of: dict[str, list[MetricResult]] = {}
+    for result in results:
+        results_of.setdefault(result.run_id, []).append(result)
+    missing_of: dict[str, list[MissingMetric]] = {}
+    for gap in missing:
+        missing_of.setdefault(gap.run_id, []).append(gap)
+    suspects: dict[str, EnvDifference] = {}
+    for diff in differences:
+        if diff.changes_numerics:
+            suspects.setdefault(diff.run_id, diff)
+
+    summaries = []
+    for record in records:
+        banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
+        base = measure[record.run_id]
+        hidden = hidden_env(environments[base.run_id], environments[record.run_id])
+        gap = unrecorded_note(record, base, unrecorded)
+        if banded:
+            summaries.append(
+                band_summary(
+                    record, ref, banded, differences, record is ref, hidden, gap
+                )
+            )
+            continue
+        if record is ref:
+            summaries.append(
+                RunSummary(
+                    run_id=record.run_id,
+                    is_reference=True,
+                    status=record.status,
+                    seed=record.seed,
+                    passed=True,
+                    metrics_differ=False,
+                    seed_noise=False,
+                    likely_cause=None,
+                    headline="reference run"
+                    + status_note(record, "its metrics prove nothing"),
+                    hidden_env=hidden,
+                    **exit_fields(record),
+                )
+            )
+            continue
+        own = results_of.get(record.run_id, [])
+        # A metric one side lacks is not a change in value: it neither makes
+        # the metrics differ nor points at a setup difference or nondeterminism.
+        changed = [r for r in own if not r.identical and not r.missing]
+        suspect = suspects.get(record.run_id)
+        # Said first, as every value and difference of it is that run's.
+        against = f"against {same_seed_run(base)}: " if base is not ref else ""
+        summaries.append(
+            RunSummary(
+                run_id=record.run_id,
+                is_reference=False,
+                status=record.status,
+                seed=record.seed,
+                # A run with no metric checked has shown nothing to agree on.
+                passed=bool(own)
+                and all(r.passed for r in own)
+                and record.status == SUCCEEDED,
+                metrics_differ=bool(changed),
+                seed_noise=record.run_id in seed_noise,
+                likely_cause=suspect.field if (suspect and changed) else None,
+                headline=against
+                + (
+                    run_headline(
+                        record,
+                        own,
+                        changed,
+                        missing_of.get(record.run_id, []),
+                        suspect,
+                        hidden,
+                        gap,
+                    )
+                    if own
+                    else nothing_compared(names) + status_note(record, "it cannot pass")
+                ),
+                hidden_env=hidden,
+                compared_with=base.run_id if base is not ref else None,
+                **exit_fields(record),
+            )
+        )
+    return summaries
