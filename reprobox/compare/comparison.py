@@ -42,6 +42,7 @@ from reprobox.compare.noise import (
 )
 from reprobox.compare.records import Record, as_number
 from reprobox.compare.seed_band import (
+    band_differences,
     is_other_seed_of_a_sweep,
     judged_on_a_band,
     same_seed_partners,
@@ -115,8 +116,14 @@ def compare_runs(
     measure = {r.run_id: partners.get(r.run_id, ref) for r in records}
     on_band = judged_on_a_band(records, ref, bands, partners)
     # A sweep run with another seed than the reference differs from it on
-    # purpose: its numbers are the noise band, not a check that can fail.
-    seed_noise = {r.run_id for r in others if is_other_seed_of_a_sweep(r, ref)}
+    # purpose: its numbers are the noise band, not a check that can fail;
+    # unless another sweep's run of its seed measures it, or a band judges it.
+    judged_apart = set(partners) | {run_id for run_id, _ in on_band}
+    seed_noise = {
+        r.run_id
+        for r in others
+        if is_other_seed_of_a_sweep(r, ref) and r.run_id not in judged_apart
+    }
     results = []
     for run in records:
         for name in names:
@@ -235,6 +242,10 @@ def compare_runs(
         names,
         environments,
         {u.run_id for u in unrecorded},
+        {
+            run_id: band_differences(by_id[run_id], band, ref, environments, cut_short)
+            for (run_id, _), band in on_band.items()
+        },
     )
     # A run that failed may still have written metrics; they prove nothing.
     passed = metrics_ok and all(r.status == SUCCEEDED for r in records)

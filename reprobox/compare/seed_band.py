@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from typing import Any
 
-from reprobox.compare.environment import hidden_caveat
+from reprobox.compare.environment import (
+    EnvDifference,
+    diff_environments,
+    hidden_caveat,
+)
 from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
@@ -19,32 +23,37 @@ from reprobox.compare.noise import NoiseBand
 from reprobox.compare.records import Record
 
 
+def ranked_sweeps(records: Sequence[Record], ref: Record) -> list[str]:
+    """Order the sweeps given: the reference's own first, then by id."""
+    ref_sweep = _sweep_of(ref)
+    sweeps = {_sweep_of(r) for r in records} - {None}
+    return sorted(sweeps, key=lambda sweep: (sweep != ref_sweep, sweep))
+
+
 def same_seed_partners(records: Sequence[Record], ref: Record) -> dict[str, Record]:
-    """Map each run off every sweep to the sweep run it is set against, if any.
+    """Map each run to the sweep run of its seed it is set against, if any.
 
     A run whose seed the reference lacks but a sweep holds is measured by the
     sweep's run of that seed, exactly as the reference would measure it: its
     seed band would let through a change the same seed shows, and the verdict
-    would hang on which run is the reference. The reference's own sweep is
-    taken where it holds the seed, else the first sweep (by id) that does.
+    would hang on which run is the reference. Sweeps are ranked (the
+    reference's own first, then by id) and a run is set against the first
+    sweep holding its seed that ranks above its own sweep: with two machines'
+    sweeps of the same seeds, each run of the one is paired with its seed's
+    run of the other, whichever run is the reference.
     """
-    ref_sweep = str(ref.options.get("seed_sweep"))
+    ranked = ranked_sweeps(records, ref)
     held: dict[tuple[str, str], Record] = {}  # (sweep, seed) -> its first run
     for record in records:
-        sweep = record.options.get("seed_sweep")
-        if sweep is not None:
-            held.setdefault((str(sweep), json.dumps(record.seed)), record)
-    sweeps = sorted({sweep for sweep, _ in held}, key=lambda s: (s != ref_sweep, s))
+        if (sweep := _sweep_of(record)) is not None:
+            held.setdefault((sweep, json.dumps(record.seed)), record)
     partners = {}
     for record in records:
         seed = json.dumps(record.seed)
-        if (
-            record is ref
-            or record.options.get("seed_sweep") is not None
-            or seed == json.dumps(ref.seed)
-        ):
+        if record is ref or seed == json.dumps(ref.seed):
             continue
-        for sweep in sweeps:
+        own = _sweep_of(record)
+        for sweep in ranked if own is None else ranked[: ranked.index(own)]:
             if (sweep, seed) in held:
                 partners[record.run_id] = held[sweep, seed]
                 break
@@ -62,30 +71,41 @@ def judged_on_a_band(
     bands: Sequence[NoiseBand],
     partners: Mapping[str, Record],
 ) -> dict[tuple[str, str], NoiseBand]:
-    """Map (run, metric) to the band it is judged on, for runs off every sweep.
+    """Map (run, metric) to the band it is judged on, when no same-seed run is.
 
-    Such a run is judged on a band when no same-seed run can be its measure:
-    a run other than the reference whose seed neither the reference nor any
-    sweep holds (partners: those a sweep run of their seed measures), or the
-    reference itself when its seed is not in the sweep. The reference's own
-    sweep's band is taken where it has one, else the first.
+    A run off every sweep is judged on a band when no same-seed run can be its
+    measure: a run other than the reference whose seed neither the reference
+    nor any sweep holds (partners: those a sweep run of their seed measures),
+    or the reference itself when its seed is not in the sweep. The
+    reference's own sweep's band is taken where it has one, else the first.
+
+    A sweep run whose seed no other sweep holds, while its sweep shares seeds
+    with another, is judged on that other sweep's band (the first ranked), the
+    reference included: so each machine's unmatched seeds are judged on the
+    other machine's band whichever run is the reference.
     """
     seeds_of: dict[str, set[str]] = {}
     for record in records:
-        sweep = record.options.get("seed_sweep")
-        if sweep is not None:
-            seeds_of.setdefault(str(sweep), set()).add(json.dumps(record.seed))
+        if (sweep := _sweep_of(record)) is not None:
+            seeds_of.setdefault(sweep, set()).add(json.dumps(record.seed))
     ref_sweep = ref.options.get("seed_sweep")
     band_of: dict[str, NoiseBand] = {}
     for band in bands:
         if band.metric not in band_of or band.sweep == str(ref_sweep):
             band_of[band.metric] = band
+    ranked = ranked_sweeps(records, ref)
     chosen = {}
     for record in records:
-        if record.options.get("seed_sweep") is not None or record.run_id in partners:
+        seed = json.dumps(record.seed)
+        sweep = _sweep_of(record)
+        if record.run_id in partners:
+            continue
+        if sweep is not None:
+            if record is not ref and seed == json.dumps(ref.seed):
+                continue  # measured by the reference, as a repeat of its seed
+            chosen.update(_other_sweeps_band(record, sweep, seeds_of, ranked, bands))
             continue
         for metric, band in band_of.items():
-            seed = json.dumps(record.seed)
             if metric not in record.metrics or (
                 seed in seeds_of[band.sweep]
                 if record is ref
@@ -96,6 +116,29 @@ def judged_on_a_band(
     return chosen
 
 
+def _other_sweeps_band(record, sweep, seeds_of, ranked, bands):
+    """Map (run, metric) to the band of a sweep sharing seeds with the run's own.
+
+    Only for a seed no other sweep holds: a seed another sweep holds pairs the
+    two runs, and a sweep that shares no seed with any other is seed noise.
+    """
+    seed = json.dumps(record.seed)
+    others = [s for s in ranked if s != sweep]
+    if any(seed in seeds_of[s] for s in others):
+        return {}
+    chosen = {}
+    for other in (s for s in others if seeds_of[s] & seeds_of[sweep]):
+        for band in bands:
+            if band.sweep == other and band.metric in record.metrics:
+                chosen.setdefault((record.run_id, band.metric), band)
+    return chosen
+
+
+def _sweep_of(record: Record) -> str | None:
+    sweep = record.options.get("seed_sweep")
+    return None if sweep is None else str(sweep)
+
+
 def is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
     """Tell whether record is a seed-sweep run whose seed is not the reference's."""
     if record.options.get("seed_sweep") is None:
@@ -103,27 +146,39 @@ def is_other_seed_of_a_sweep(record: Record, ref: Record) -> bool:
     return json.dumps(record.seed) != json.dumps(ref.seed)
 
 
+def band_differences(
+    record: Record,
+    band: NoiseBand,
+    ref: Record,
+    environments: Mapping[str, Mapping[str, Any]],
+    cut_short: Mapping[str, bool],
+) -> list[EnvDifference]:
+    """List how a run judged on a band differs from the band's machine.
+
+    Taken against the reference where it is one of the band's runs, else the
+    band's first run: the reference may have run on the judged run's machine
+    (another run of its own sweep), where nothing but the seed differs.
+    """
+    versus = ref.run_id if ref.run_id in band.run_ids else band.run_ids[0]
+    return diff_environments(
+        record.run_id,
+        environments[versus],
+        environments[record.run_id],
+        cut_short=(cut_short[versus], cut_short[record.run_id]),
+    )
+
+
 def band_summary(
-    record, ref, banded, differences, is_reference, hidden=(), unrecorded=""
+    record, banded, differences, is_reference, hidden=(), unrecorded=""
 ) -> RunSummary:
-    """Judge a run on the sweep's seed band, naming the machine difference."""
+    """Judge a run on the sweep's seed band, naming the machine difference.
+
+    differences: the run's setup against the band's machine (band_differences).
+    """
     failed = [r for r in banded if not r.passed]
-    # The band spans the seeds, so the seed is no cause; for the reference the
-    # differences were taken the other way round (its value first).
-    theirs = [
-        d
-        for d in differences
-        if d.changes_numerics
-        and d.category != "seed"
-        and (d.run_id == record.run_id or (is_reference and d.run_id != ref.run_id))
-    ]
+    # The band spans the seeds, so the seed is no cause.
+    theirs = [d for d in differences if d.changes_numerics and d.category != "seed"]
     suspect = theirs[0] if theirs else None
-    if suspect is not None and is_reference:
-        suspect = replace(
-            suspect,
-            reference_value=suspect.run_value,
-            run_value=suspect.reference_value,
-        )
     names = ", ".join(r.metric for r in (failed or banded))
     if failed:
         headline = f"{names} outside the seed band widened by tolerance"

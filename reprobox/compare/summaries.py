@@ -27,12 +27,15 @@ def summarize_runs(
     names,
     environments,
     unrecorded,
+    band_setups,
 ) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause.
 
     measure: run id -> the run it is set against (the reference, or the sweep
     run of its seed). unrecorded: the runs that stopped before their machine
     facts were gathered; where nothing recorded differs, no cause can be named.
+    band_setups: run id -> its setup differences to the machine of the band
+    it is judged on, for the runs judged on a band.
     """
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
@@ -54,7 +57,12 @@ def summarize_runs(
         if banded:
             summaries.append(
                 band_summary(
-                    record, ref, banded, differences, record is ref, hidden, gap
+                    record,
+                    banded,
+                    band_setups[record.run_id],
+                    record is ref,
+                    hidden,
+                    gap,
                 )
             )
             continue
