@@ -45,6 +45,7 @@ from reprobox.compare.seed_band import (
     band_differences,
     is_other_seed_of_a_sweep,
     judged_on_a_band,
+    measure_name,
     same_seed_partners,
     same_seed_run,
 )
@@ -157,10 +158,14 @@ def compare_runs(
                     tolerance_given=name in limits,
                 )
                 if base is not ref:
+                    # Named where the reason names a side, else said after it.
+                    named, reason = same_seed_run(base), result.reason
                     result = replace(
                         result,
                         compared_with=base.run_id,
-                        reason=f"{result.reason}; against {same_seed_run(base)}",
+                        reason=reason.replace("the reference run", named)
+                        if "the reference run" in reason
+                        else f"{reason}; against {named}",
                     )
                 if run.run_id in seed_noise:
                     result = replace(
@@ -176,6 +181,7 @@ def compare_runs(
             r,
             measure[r.run_id].metrics.get(r.metric),
             by_id[r.run_id].metrics.get(r.metric),
+            against=measure_name(measure[r.run_id], ref),
         )
         for r in results
         if r.missing

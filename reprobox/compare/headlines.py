@@ -143,12 +143,17 @@ def status_with_exit(status: str, code: int | None) -> str:
     return f"{shown} (exit code {code}{f', {signal}' if signal else ''})"
 
 
-def unrecorded_note(record: Record, ref: Record, unrecorded: set[str]) -> str:
-    """Say that no cause can be named as a side's machine facts are missing, or ''."""
+def unrecorded_note(
+    record: Record, ref: Record, unrecorded: set[str], against: str = "the reference"
+) -> str:
+    """Say that no cause can be named as a side's machine facts are missing, or ''.
+
+    ref is the run record was set against, named as against says.
+    """
     who = [
         name
-        for name, run in (("this run", record), ("the reference", ref))
-        if run.run_id in unrecorded and not (name == "the reference" and run is record)
+        for name, run in (("this run", record), (against, ref))
+        if run.run_id in unrecorded and not (name == against and run is record)
     ]
     if not who:
         return ""
@@ -167,11 +172,11 @@ def status_note(record: Record, consequence: str) -> str:
     return f"; but status {shown}: {consequence}"
 
 
-def nothing_compared(names: Sequence[str]) -> str:
-    """Say why a run has no metric checked against the reference."""
+def nothing_compared(names: Sequence[str], against: str = "the reference") -> str:
+    """Say why a run has no metric checked against the reference (or against)."""
     if not names:
         return "nothing compared: no run recorded any metric"
-    return f"nothing compared: neither it nor the reference has {', '.join(names)}"
+    return f"nothing compared: neither it nor {against} has {', '.join(names)}"
 
 
 def _headline(

@@ -207,21 +207,26 @@ def _missing_side(reference_has: bool, run_has: bool) -> str:
 
 
 def missing_metric(
-    result: MetricResult, reference_raw: Any, run_raw: Any
+    result: MetricResult,
+    reference_raw: Any,
+    run_raw: Any,
+    *,
+    against: str = "the reference",
 ) -> MissingMetric:
     """Describe a check whose metric one side lacks, in words a person can act on.
 
     A metric added or dropped since the reference is not a change in value, so
-    it is said as what it is: which side has it and which does not.
+    it is said as what it is: which side has it and which does not. against
+    names the run it was set against, when that is not the reference.
     """
     if result.missing == "both":
-        present, reason = None, "in neither this run nor the reference"
+        present, reason = None, f"in neither this run nor {against}"
     elif result.missing == "reference":
         present = run_raw
-        reason = f"only in this run ({_shown(run_raw)}), not in the reference"
+        reason = f"only in this run ({_shown(run_raw)}), not in {against}"
     else:
         present = reference_raw
-        reason = f"only in the reference ({_shown(reference_raw)}), not in this run"
+        reason = f"only in {against} ({_shown(reference_raw)}), not in this run"
     return MissingMetric(
         run_id=result.run_id,
         metric=result.metric,

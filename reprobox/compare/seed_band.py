@@ -65,6 +65,11 @@ def same_seed_run(partner: Record) -> str:
     return f"sweep run {partner.run_id} (seed {format_value(partner.seed)})"
 
 
+def measure_name(base: Record, ref: Record) -> str:
+    """Name the run a run was set against: 'the reference' or its same-seed run."""
+    return "the reference" if base is ref else same_seed_run(base)
+
+
 def judged_on_a_band(
     records: Sequence[Record],
     ref: Record,

@@ -13,7 +13,7 @@ from reprobox.compare.headlines import (
     unrecorded_note,
 )
 from reprobox.compare.metrics import MetricResult, MissingMetric
-from reprobox.compare.seed_band import band_summary, same_seed_run
+from reprobox.compare.seed_band import band_summary, measure_name, same_seed_run
 
 
 def summarize_runs(
@@ -53,7 +53,8 @@ def summarize_runs(
         banded = [r for r in results_of.get(record.run_id, []) if r.seed_band]
         base = measure[record.run_id]
         hidden = hidden_env(environments[base.run_id], environments[record.run_id])
-        gap = unrecorded_note(record, base, unrecorded)
+        named = measure_name(base, ref)
+        gap = unrecorded_note(record, base, unrecorded, named)
         if banded:
             summaries.append(
                 band_summary(
@@ -116,7 +117,8 @@ def summarize_runs(
                         gap,
                     )
                     if own
-                    else nothing_compared(names) + status_note(record, "it cannot pass")
+                    else nothing_compared(names, named)
+                    + status_note(record, "it cannot pass")
                 ),
                 hidden_env=hidden,
                 compared_with=base.run_id if base is not ref else None,

@@ -154,3 +154,42 @@ def test_the_reference_sweep_run_of_the_seed_is_taken_over_another_sweep():
     comparison = compare_runs([outside, *records], tolerances=TOLERANCE)
     [machine] = [r for r in comparison.runs if r.run_id == "M"]
     assert machine.compared_with == "BS1"
+
+
+def test_a_metric_the_same_seed_run_lacks_names_that_run():
+    records = sweep_and_machine(1, 0.0)
+    records[-1] = clone(records[-1], "M", metrics={"acc": 0.901, "f1": 0.5})
+    comparison = compare_runs(records, tolerances=TOLERANCE)
+
+    [gap] = comparison.missing_metrics
+    assert (gap.run_id, gap.missing_in, gap.reason) == (
+        "M",
+        "reference",
+        "only in this run (0.5), not in sweep run S1 (seed 1)",
+    )
+    [f1] = [r for r in comparison.results if r.metric == "f1"]
+    assert f1.reason == "missing in sweep run S1 (seed 1)"
+    [machine] = [r for r in comparison.runs if r.run_id == "M"]
+    assert machine.headline == (
+        "against sweep run S1 (seed 1): shared metrics identical despite setup "
+        "differences; f1 only in this "
+        "run (0.5), not in sweep run S1 (seed 1)"
+    )
+
+
+def test_a_same_seed_run_cut_short_is_named_as_the_run_whose_facts_are_missing():
+    # S1 was interrupted before its machine facts were gathered; S0, the
+    # reference, has all of them.
+    records = sweep_and_machine(1, 0.0008)
+    records[1] = clone(records[1], "S1", status="interrupted", exit_code=None,
+                       machine=None)  # fmt: skip
+    records[-1] = clone(records[-1], "M", options__env={})
+    comparison = compare_runs(records, tolerances=TOLERANCE)
+
+    [machine] = [r for r in comparison.runs if r.run_id == "M"]
+    assert machine.compared_with == "S1"
+    assert machine.headline == (
+        "against sweep run S1 (seed 1): metrics differ (acc +0.0008); no cause can "
+        "be named: sweep run S1 (seed 1) stopped before its machine facts were "
+        "recorded"
+    )
