@@ -241,6 +241,16 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
             "strings)",
             hint=fix,
         )
+    for name in compare or []:
+        if not name.strip():
+            # Compared, a blank name reads as a metric no run has: every run
+            # fails on it with exit 1, as if the numbers had moved.
+            raise InputError(
+                f"{path}: metrics.compare holds a blank metric name {name!r}; "
+                "each item must name a metric",
+                hint="fix [metrics] compare in the project's config, then "
+                "run `reprobox freeze` again",
+            )
     tolerances = metrics.get("tolerances")
     if tolerances is not None and not isinstance(tolerances, dict):
         raise InputError(

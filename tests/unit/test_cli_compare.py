@@ -75,6 +75,21 @@ def test_negative_manifest_tolerance_names_the_file_and_metric(tmp_path):
     assert "finite number >= 0" in line
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_name_in_manifest_metrics_compare_is_refused(tmp_path, blank):
+    # It was compared as a metric no run has: exit 1, a failed check.
+    state = tmp_path / "proj" / ".reprobox"
+    runs = two_runs(state / "runs")
+    manifest = {"schema_version": 1, "metrics": {"compare": ["loss", blank]}}
+    (state / "manifest.json").write_text(json.dumps(manifest))
+    line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
+    assert line == (
+        f"reprobox: error: {state / 'manifest.json'}: metrics.compare holds a "
+        f"blank metric name {blank!r}; each item must name a metric (fix [metrics] "
+        "compare in the project's config, then run `reprobox freeze` again)"
+    )
+
+
 @pytest.mark.parametrize("bound", ["-1", "nan", "inf", "-inf", "1e999"])
 def test_tol_flag_bound_must_be_finite_and_not_negative(tmp_path, bound):
     runs = two_runs(tmp_path / "runs")
