@@ -344,6 +344,43 @@ def test_seed_sweep_and_a_run_elsewhere_against_its_noise(cli, digits):
             assert result["reference_value"] == sweep[0]["metrics"][result["metric"]]
             assert result["seed_band"] is None
 
+    # A second sweep on engine 2 (seeds 0-1, oneDNN off) is paired seed by
+    # seed with the first, and engine 1's seed 2 is judged on engine 2's band:
+    # one verdict whichever run is the reference, its cause named on the pair.
+    result, sweep2 = run_records(
+        cli,
+        digits,
+        "--host",
+        ENGINE2,
+        "--seeds",
+        "0-1",
+        "--env",
+        "TF_ENABLE_ONEDNN_OPTS=0",
+    )
+    assert result.returncode == 0, result.describe()
+    both = [*sweep, *sweep2]
+    other = {r["run_id"]: (sweep2 if r in sweep else sweep) for r in both}
+    passed = set()
+    for ref in both:
+        _, paired = compare_json(
+            cli, *[record_path(digits, r) for r in both], reference=ref, extra=EXACT
+        )
+        passed.add(paired["passed"])
+        for run in other[ref["run_id"]]:
+            summary = summary_of(paired, run)
+            partners = [r for r in other[run["run_id"]] if r["seed"] == run["seed"]]
+            if run is sweep[2] or not partners:  # a seed engine 2 lacks
+                assert summary["judged_on_band"], ref["run_id"]
+            elif run["seed"] == ref["seed"]:
+                assert summary["compared_with"] is None
+            else:  # measured by the reference's sweep's run of its seed
+                assert summary["compared_with"] == partners[0]["run_id"]
+            if summary["metrics_differ"] and not summary["judged_on_band"]:
+                assert summary["likely_cause"].endswith("TF_ENABLE_ONEDNN_OPTS")
+        assert summary_of(paired, sweep[2])["judged_on_band"], ref["run_id"]
+        print(f"\n[pairs] reference {ref['run_id']}: passed {paired['passed']}")
+    assert len(passed) == 1
+
 
 def test_report_from_real_records(cli, digits, tmp_path):
     records = sorted(digits.runs.glob("*/record.json"))
