@@ -21,6 +21,12 @@ import stat
 import zlib
 from pathlib import Path
 
+from reprobox.credential_archives import (
+    DER_LIMIT,
+    der_private_key,
+    zip_holds_credentials,
+)
+from reprobox.credential_lines import secret_in_text
 from reprobox.credential_settings import (
     literal_secret,
     secret_name,
@@ -110,16 +116,45 @@ def holds_credentials(path: Path) -> bool:
                 window = tail + chunk
                 if any(marker in window for marker in _KEY_MARKERS):
                     return True
-                if index == 0 and size <= TEXT_SCAN_LIMIT and _credential_text(chunk):
+                if index == 0 and _credential_start(chunk, size):
                     return True
                 tail = window[-overlap:]
     except OSError:
         return False
-    return False
+    return path.suffix.lower() == ".zip" and zip_holds_credentials(
+        path, _credential_bytes
+    )
+
+
+def secret_value(name: str, value: str | None) -> bool:
+    """Tell whether a variable's value is a credential: one that looks secret
+    by its name or shape, or text that would make a credential file."""
+    if looks_secret(name, value):
+        return True
+    return bool(value) and _credential_text(value.encode("utf-8", "surrogateescape"))
+
+
+def _credential_start(chunk: bytes, size: int) -> bool:
+    """Tell whether a file's first bytes give it away as a credential file.
+
+    A small file is read for every shape; of a larger one, the first
+    TEXT_SCAN_LIMIT bytes are read for the shapes that one line shows.
+    """
+    if size <= TEXT_SCAN_LIMIT:
+        return _credential_text(chunk)
+    text = _as_text(chunk[:TEXT_SCAN_LIMIT])
+    return text is not None and secret_in_text(text)
+
+
+def _credential_bytes(data: bytes) -> bool:
+    """Tell whether bytes (a zip archive's member) hold a key or credential text."""
+    return any(marker in data for marker in _KEY_MARKERS) or _credential_text(data)
 
 
 def _credential_text(data: bytes) -> bool:
     """Tell whether a small file's bytes read as a credential file, gzipped or not."""
+    if len(data) <= DER_LIMIT and der_private_key(data):
+        return True
     if data.startswith(_GZIP_MAGIC):
         data = _gunzipped(data)
         if data is None:
@@ -135,9 +170,10 @@ def _credential_text(data: bytes) -> bool:
         or settings_with_secret(text)
         or _json_with_secret(text)
         or _xml_with_secret(text)
-        or _every_line(text, _GIT_CREDENTIAL, comments=False)
+        or _every_line(text, _GIT_CREDENTIAL, comments=True)
         or _every_line(text, _PGPASS_LINE, comments=True)
         or _bare_token(text)
+        or secret_in_text(text)
     )
 
 

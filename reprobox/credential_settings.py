@@ -19,6 +19,14 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _DOTENV_LINE = re.compile(rf"(?:export\s+)?({_VARIABLE.pattern})=(.*)")
 # INI, YAML, TOML and the like: name = value, name: value, "name": value.
 _SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
+# INI keys may hold blanks (client secret = X); read so only with "=" and up
+# to four words, so that prose with an equals sign is not a setting.
+_SPACED_SETTING_LINE = re.compile(
+    r"([A-Za-z_][\w.-]*(?:[ \t]+[\w.-]+){1,3})\s*=\s*(.*)"
+)
+# Docker's env-file passes a variable on by its bare name (DEBUG): a line
+# of one name in capitals, as such files spell variables.
+_BARE_VARIABLE_LINE = re.compile(r"[A-Z_][A-Z0-9_]*")
 # Java .properties may part a name from its value with blanks alone. Read so
 # only for a dotted name (db.password s3cr3t), as those files name their keys:
 # "word rest" is also every line of prose or of a word list.
@@ -125,6 +133,8 @@ class _SettingsReader:
             self._item_column, self._item = -1, {}
         if self._setting(stripped, column):
             return True
+        if column == 0 and _BARE_VARIABLE_LINE.fullmatch(stripped):
+            return True  # a variable passed on by name sets no value here
         # Indented lines continue a value or nest settings.
         return bool(_STRUCTURE_LINE.fullmatch(stripped)) or line[:1] in (" ", "\t")
 
@@ -134,6 +144,8 @@ class _SettingsReader:
             (name, value), variable = dotenv.groups(), True
         elif setting := _SETTING_LINE.fullmatch(text):
             (name, value), variable = setting.groups(), False
+        elif spaced := _SPACED_SETTING_LINE.fullmatch(text):
+            (name, value), variable = spaced.groups(), False
         elif properties := _PROPERTIES_LINE.fullmatch(text):
             name, value = properties.groups()
             # Prose after a dotted word has blanks; a secret here has none.

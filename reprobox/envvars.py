@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from reprobox.config import STRICT_ENV, ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
-from reprobox.secret_shapes import SECRET_URLS, SECRET_VALUES
+from reprobox.secret_shapes import PUBLISHED_TOKEN, SECRET_URLS, SECRET_VALUES
 
 # Numerics settings copied from the freezing shell into the image: they changed
 # the numbers the user saw. Thread counts and device masks describe the host,
@@ -204,6 +204,7 @@ def looks_secret(name: str, value: str | None = None) -> bool:
         and (
             _URL_CREDENTIALS.search(value)
             or SECRET_URLS.search(value)
+            or PUBLISHED_TOKEN.search(value)
             or SECRET_VALUES.search(value)
             or _AWS_SECRET.match(value)
             or _holds_secret_setting(value)
@@ -256,6 +257,9 @@ def frozen_environment(
     cfg: ProjectConfig, environ: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str]]:
     """Return the variables the image sets, and warnings about skipped ones."""
+    # Imported here: credential_files reads values with this module's shapes.
+    from reprobox.credential_files import secret_value
+
     warnings: list[str] = []
     env = {}
     # An index URL's ${NAME} is a secret by its use, whatever it is called.
@@ -268,7 +272,7 @@ def frozen_environment(
     for name in BAKED_FROM_HOST:
         if name not in environ:
             continue
-        if looks_secret(name, environ[name]):
+        if secret_value(name, environ[name]):
             warnings.append(
                 f"{name}'s value in this shell looks like a secret and is never "
                 f"written; give it at run time with `reprobox run --env {name}`"
@@ -292,7 +296,7 @@ def frozen_environment(
                 f"time with `reprobox run --env {name}`"
             )
             continue
-        if looks_secret(name, environ[name]):
+        if secret_value(name, environ[name]):
             warnings.append(
                 f"pass_env: {name} looks like a secret and is never written; "
                 "give it at run time with `reprobox run --env NAME`"
@@ -325,7 +329,7 @@ def frozen_environment(
                 "is set by the image and reprobox; overriding it breaks the run",
                 "remove it",
             )
-        if looks_secret(name, value):
+        if secret_value(name, value):
             raise ConfigError(
                 cfg.source,
                 cfg.key(f"env.{name}"),

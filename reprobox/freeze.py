@@ -18,8 +18,9 @@ from typing import Any
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
+from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
-from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
+from reprobox.envvars import command_holds_secret, frozen_environment
 from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
 from reprobox.image_inputs import refuse_written_credentials
 from reprobox.image_plan import (
@@ -182,7 +183,7 @@ def _shown_host_env(env: Mapping[str, str]) -> dict[str, str]:
     """Return host variables as the manifest may hold them: no secret, UTF-8."""
     return {
         name: "***"
-        if looks_secret(name, value)
+        if secret_value(name, value)
         else value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         for name, value in env.items()
     }

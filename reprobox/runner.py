@@ -33,6 +33,7 @@ from typing import Any
 from reprobox import __version__
 from reprobox.atomic import atomic_write_json, dump_json
 from reprobox.config import ProjectConfig
+from reprobox.credential_files import secret_value
 from reprobox.engine import (
     CODE_LABEL,
     LABEL_PREFIX,
@@ -969,7 +970,7 @@ def _run_locked(
             "repeat_index": opts.repeat_index,
             "seed_sweep": opts.seed_sweep,
             "env": {
-                k: "***" if looks_secret(k, v) else v
+                k: "***" if secret_value(k, v) else v
                 for k, v in sorted(opts.extra_env.items())
             },
         },

@@ -18,24 +18,39 @@ SECRET_URLS = re.compile(
     r"|api\.telegram\.org/bot|chat\.googleapis\.com/v1/spaces/",
     re.I,
 )
-# Values whose shape gives them away, whatever the variable is called: the
-# published formats of common tokens and keys, bearer headers and JWTs, and
-# credentials passed in a URL's query string.
-SECRET_VALUES = re.compile(
-    r"(?:^|[^A-Za-z0-9])(?:"
+# Tokens of published formats, by their prefixes and shapes: case-sensitive,
+# and bounded on both sides by a character no token has, so that a word, a
+# hex digest or a run inside base64 data is never one.
+_TOKEN_BOUNDARY = r"A-Za-z0-9_+-"
+PUBLISHED_TOKEN = re.compile(
+    rf"(?<![{_TOKEN_BOUNDARY}])(?:"
     r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
     r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
-    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|pypi-[A-Za-z0-9_-]{20,}"
-    r"|npm_[A-Za-z0-9]{30,}|dop_v1_[a-f0-9]{40,}"
+    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|api_org_[A-Za-z0-9]{20,}"
+    r"|pypi-[A-Za-z0-9_-]{20,}|npm_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{40,}"
     r"|xapp-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
-    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|shp(?:at|ss|ca)_[a-f0-9]{32}"
-    r"|dapi[a-f0-9]{32}|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
+    r"|whsec_[A-Za-z0-9+/=]{24,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
+    r"|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|ATATT3x[A-Za-z0-9_=-]{20,}"
+    r"|lin_api_[A-Za-z0-9]{32,}|dapi[a-f0-9]{32}(?:-\d+)?"
+    r"|SK[0-9a-fA-F]{32}|AC[0-9a-f]{32}|key-[0-9a-f]{32}"
+    r"|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
     r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}|nvapi-[A-Za-z0-9_-]{20,}"
     r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r")|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
+    # Discord bot token: base64 of the bot's numeric id (so M, N or O first,
+    # with a digit), a timestamp part and an HMAC part.
+    r"|[MNO](?=[A-Za-z0-9]{0,25}[0-9])[A-Za-z0-9]{23,25}"
+    r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
+    rf")(?![{_TOKEN_BOUNDARY}])"
+)
+# Values whose shape gives them away, whatever the variable is called, beyond
+# the published formats: a private key, bearer headers, and credentials passed
+# in a URL's query string.
+SECRET_VALUES = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
+    r"|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
     r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
     re.I,
 )
@@ -73,7 +88,11 @@ def url_credential(url: str) -> bool:
 def token_shaped(text: str) -> bool:
     """Tell whether text holds a token of a published format or a secret URL."""
     plain = REFERENCE.sub("", text)  # ?token=${TOKEN} writes out no token
-    return bool(SECRET_URLS.search(plain) or SECRET_VALUES.search(plain))
+    return bool(
+        SECRET_URLS.search(plain)
+        or PUBLISHED_TOKEN.search(plain)
+        or SECRET_VALUES.search(plain)
+    )
 
 
 def credential_line(text: str) -> int | None:

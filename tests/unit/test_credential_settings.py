@@ -66,6 +66,11 @@ CREDENTIALS = {
     "env-list-reversed.yaml": 'env:\n  - value: "BBSECRETrev"\n    name: API_TOKEN\n',
     "pod.yaml": POD,
     "basic-auth.yaml": "proxy:\n  basic_auth: 'me:BBSECRETbasic'\n",
+    # Lenient readings: a git credential store with a comment, Docker's
+    # env-file with a variable passed on by its bare name, an INI key with blanks.
+    "git-credentials-commented": "# work\nhttps://alice:Gh7x2kq@github.com\n",
+    "docker-env.list": "DEBUG\nOPENAI_API_KEY=k9x8c7v6b5\n",
+    "client.ini": "[oauth]\nclient id = app\nclient secret = Zx81kq\n",
 }
 
 # (file, text): the same shapes with no secret written out, and the configs,
@@ -105,6 +110,9 @@ ORDINARY = {
     "labels.csv": "key,password_strength,token\na,1,the\nb,2,cat\n",
     "corpus.txt": "The token was split.\nA password is a secret word.\n",
     "corpus.xml": "<doc><s><token>password</token><token>hunter2</token></s></doc>\n",
+    # Bare names beside settings that name no secret, and spaced INI keys.
+    "flags.list": "DEBUG\nVERBOSE\nLOG_LEVEL=info\n",
+    "oauth.ini": "[oauth]\nclient id = app\nredirect uri = http://localhost\n",
 }
 
 

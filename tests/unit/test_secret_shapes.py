@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reprobox.config import ProjectConfig, load_config
+from reprobox.credential_files import secret_value
 from reprobox.envvars import command_holds_secret, frozen_environment, looks_secret
 from reprobox.errors import ConfigError
 from reprobox.freeze import freeze_project
@@ -171,3 +172,100 @@ def test_freeze_refuses_a_secret_in_the_command_without_showing_it(
 )
 def test_commands_that_only_look_close_to_a_secret_are_not_flagged(command):
     assert command_holds_secret(command) is False
+
+
+HEX32 = "0123456789abcdef" * 2
+# One of each published format, as the services hand them out.
+PUBLISHED_TOKENS = [
+    "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q",
+    "api_org_" + "aBcD1234" * 4,
+    "dop_v1_" + HEX32 * 2,
+    "doo_v1_" + HEX32 * 2,
+    "dor_v1_" + HEX32 * 2,
+    "shpat_" + HEX32,
+    "shpss_" + HEX32,
+    "shpca_" + HEX32,
+    "shppa_" + HEX32,
+    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "ATATT3xFfGF0" + "aB3_-x" * 30 + "=0A1B2C3D",
+    "lin_api_" + "aB3dE6gH9" * 5,
+    "dapi" + HEX32,
+    "dapi" + HEX32 + "-2",
+    "SK" + HEX32.upper(),
+    "AC" + HEX32,
+    "key-" + HEX32,
+    "MTA5NzE4NjU0MzIxMDk4NzY1.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789",
+    "xoxp-1234567890-abcdefghij",
+    "xoxs-1234567890-abcdefghij",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ASIAIOSFODNN7EXAMPLE",
+]
+
+
+@pytest.mark.parametrize("token", PUBLISHED_TOKENS)
+def test_published_token_formats_look_secret(token):
+    assert looks_secret("MY_SETTING", token) is True
+    assert looks_secret("MY_SETTING", f"--header=x-api-key:{token}") is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # digests and ids that only resemble a format
+        "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "ac" + HEX32,  # Twilio's prefixes are capitals
+        "ACx" + HEX32,
+        "sk" + HEX32,
+        "AC" + HEX32 + "ff",  # longer than a Twilio id
+        "dapi" + HEX32 + "0",
+        "monkey-" + HEX32,
+        "asia-northeast1",
+        "AKIAIOSFODNN7EXAMPL",  # one short
+        "my_AKIAIOSFODNN7EXAMPLE",  # inside a longer word
+        "Model.config.attribute_name_long_enough_xx",
+        "AIza-is-the-prefix-of-a-google-key",
+        "api_org_",
+    ],
+)
+def test_lookalikes_of_published_formats_do_not(value):
+    assert looks_secret("MY_SETTING", value) is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "machine pypi.example login u password hunter2x",
+        "token: abc123def",
+        '{"auths": {"r.example": {"auth": "dTpwdw=="}}}',
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----",
+        # base64 of a PEM private key, as Kubernetes secrets keep one
+        "LS0tLS1CRUdJTiBPUEVOU1NIIFBSSVZBVEUgS0VZLS0tLS0KYjNCbGJuTnphQzFyWlhrPQo=",
+    ],
+)
+def test_values_that_read_as_a_credential_file_are_secret(tmp_path, value):
+    assert secret_value("NOTE", value) is True
+    cfg = _cfg(tmp_path, pass_env=("NOTE",))
+    env, warnings = frozen_environment(cfg, {"NOTE": value.replace("\n", " ")})
+    assert "NOTE" not in env and warnings == [
+        "pass_env: NOTE looks like a secret and is never written; "
+        "give it at run time with `reprobox run --env NAME`"
+    ]
+    with pytest.raises(ConfigError, match="looks like a secret"):
+        frozen_environment(_cfg(tmp_path, env={"NOTE": value}), {})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "machine learning",
+        "model: gpt2",
+        "DEBUG",
+        "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",  # base64 of a certificate
+        "https://download.pytorch.org/whl/cu121",
+    ],
+)
+def test_ordinary_values_are_not_secret(tmp_path, value):
+    assert secret_value("NOTE", value) is False
+    env, _ = frozen_environment(_cfg(tmp_path, env={"NOTE": value}), {})
+    assert env == {"NOTE": value}

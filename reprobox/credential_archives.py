@@ -1,0 +1,125 @@
+"""Binary credential files: private keys in DER form, and zip archives of keys.
+
+A DER key has no text marker to find; it is told by its ASN.1 structure, the
+whole file one SEQUENCE laid out as PKCS#8 (plain or encrypted), PKCS#1 RSA,
+a DSA key or SEC1 EC key is. A zip archive is read through its directory: a
+member named like a credential file, or a small member that holds one, makes
+the archive one. Both are read only when small, as credential files are.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+# A DER key file is a few KiB at most (RSA 16384 is under 10).
+DER_LIMIT = 16 << 10
+# How much of a zip archive's members is read: how many, and how many bytes.
+_ZIP_MEMBERS = 256
+_ZIP_MEMBER_BYTES = 64 << 10
+_ZIP_TOTAL_BYTES = 1 << 20
+_SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
+# Object identifiers (DER contents) of password-based encryption schemes that
+# an encrypted PKCS#8 key names first: PKCS#5 (PBES1/PBES2) and PKCS#12.
+_ENCRYPTION_OIDS = tuple(map(bytes.fromhex, ("2a864886f70d0105", "2a864886f70d010c")))
+# Names of members that are credential files whatever they hold.
+_CREDENTIAL_MEMBER = re.compile(
+    r"id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?|\.env(?:\..+)?|\.?netrc|_netrc"
+    r"|\.pgpass|\.git-credentials|\.pypirc|\.npmrc|credentials(?:\.json)?"
+    r"|.+\.(?:p12|pfx|ppk)|client_secrets?\.json|service[-_]account.*\.json",
+    re.I,
+)
+
+
+def der_private_key(data: bytes) -> bool:
+    """Tell whether data is, whole, one private key in DER form."""
+    top = _element(data, 0)
+    if top is None or top[0] != _SEQUENCE or top[2] != len(data):
+        return False
+    fields = _children(data, top[1], top[2])
+    if fields is None or len(fields) < 2:
+        return False
+    tags = [tag for tag, _, _ in fields]
+    first = data[fields[0][1] : fields[0][2]]
+    if tags[0] == _INTEGER and first in (b"\x00", b"\x01"):
+        if tags[1:3] == [_SEQUENCE, _OCTET_STRING]:  # PKCS#8 PrivateKeyInfo
+            return True
+        if first == b"\x01" and tags[1] == _OCTET_STRING:  # SEC1 ECPrivateKey
+            return True
+        # PKCS#1 RSA (9 integers) and OpenSSL's DSA key (6): all integers.
+        return len(fields) >= 6 and all(tag == _INTEGER for tag in tags)
+    if tags[:2] == [_SEQUENCE, _OCTET_STRING] and len(fields) == 2:
+        # EncryptedPrivateKeyInfo: the encryption scheme, then the ciphertext.
+        algorithm = _children(data, fields[0][1], fields[0][2])
+        if algorithm and algorithm[0][0] == _OID:
+            oid = data[algorithm[0][1] : algorithm[0][2]]
+            return oid.startswith(_ENCRYPTION_OIDS)
+    return False
+
+
+def _element(data: bytes, at: int) -> tuple[int, int, int] | None:
+    """Read the DER element at offset at: its tag, where its content starts and ends."""
+    if at + 2 > len(data):
+        return None
+    tag, size = data[at], data[at + 1]
+    start = at + 2
+    if size & 0x80:
+        count = size & 0x7F
+        if not 1 <= count <= 3 or start + count > len(data):
+            return None
+        size = int.from_bytes(data[start : start + count], "big")
+        start += count
+    end = start + size
+    return (tag, start, end) if end <= len(data) else None
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] | None:
+    """Read the elements that exactly fill data[start:end], or None."""
+    found = []
+    at = start
+    while at < end and len(found) < 16:
+        element = _element(data[:end], at)
+        if element is None:
+            return None
+        found.append(element)
+        at = element[2]
+    return found if at == end else None
+
+
+def zip_holds_credentials(path: Path, is_credential: Callable[[bytes], bool]) -> bool:
+    """Tell whether a zip archive holds a credential file.
+
+    A member counts by its name (id_rsa, .env, .netrc...) or, when it is small,
+    by what it holds as is_credential judges it; no more than _ZIP_MEMBERS
+    members and _ZIP_TOTAL_BYTES of them are read, and encrypted ones not.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _members_hold_credentials(archive, is_credential)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+def _members_hold_credentials(
+    archive: zipfile.ZipFile, is_credential: Callable[[bytes], bool]
+) -> bool:
+    members = archive.infolist()[:_ZIP_MEMBERS]
+    budget = _ZIP_TOTAL_BYTES
+    for member in members:
+        if member.is_dir():
+            continue
+        if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.filename).name):
+            return True
+        if member.flag_bits & 0x1 or member.file_size > min(_ZIP_MEMBER_BYTES, budget):
+            continue
+        budget -= member.file_size
+        try:
+            with archive.open(member) as fh:
+                content = fh.read(_ZIP_MEMBER_BYTES + 1)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+            continue
+        if len(content) <= _ZIP_MEMBER_BYTES and is_credential(content):
+            return True
+    return False

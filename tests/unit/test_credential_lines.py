@@ -1,0 +1,116 @@
+"""Credentials written on one line of any text file keep the file out of the image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox.build import project_files
+from reprobox.config import load_config
+from reprobox.credential_files import TEXT_SCAN_LIMIT, holds_credentials
+from reprobox.credential_lines import placeholder, secret_in_text
+
+HEX32 = "0123456789abcdef" * 2
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+# Each holds a real-looking credential among other text.
+CREDENTIAL_TEXT = {
+    ".condarc": "channels:\n  - https://alice:Zq8vLm2p@conda.example.com/main\n"
+    "  - defaults\nssl_verify: true\n",
+    "extra-reqs.txt": "--extra-index-url https://u:Pk3x9aQ@pkgs.example/simple\n"
+    "numpy==2.0.0\n",
+    "train_notes.py": 'DB = "postgresql://svc:Hx82kq1m@db.internal:5432/runs"\n',
+    "log.jsonl": '{"step": 1, "loss": 0.5}\n{"api_key": "f9a8b7c6d5e4", "run": 2}\n',
+    "main.tf": 'provider "aws" {\n  region     = "us-east-1"\n'
+    '  secret_key = "' + AWS_SECRET + '"\n}\n',
+    "env.bat": "@echo off\nset API_KEY=Kq93mZx81\npython train.py\n",
+    "run.sh": "#!/bin/sh\nexport WANDB_API_KEY=0f9e8d7c6b5a\npython train.py\n",
+    "gapi.txt": "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q\n",
+    "notes.md": "Our key is AKIAIOSFODNN7EXAMPLE, do not share.\n",
+    "alice_accessKeys.csv": f"Access key ID,Secret access key\nAKIAX,{AWS_SECRET}\n",
+    "credentials.csv": "User name,Password,Access key ID,Secret access key\n",
+    "slack.yaml": "channel: general\nnotify: [xoxb-1234567890-abcdefghij]\n",
+    "secret.yaml": "kind: Secret\ndata:\n  tls.crt: x\n  k: LS0tLS1CRUdJTiBPUEVOU"
+    "1NIIFBSSVZBVEUgS0VZLS0tLS0KYjNCbGJuTnphQzFyWlhrPQo=\n",
+    "ps.ps1": '$env:HF_TOKEN = "hfabc123secretvalue"\n',
+}
+# Text that documents or resembles credentials without holding one.
+ORDINARY_TEXT = {
+    "README.md": "Pass `--extra-index-url https://user:password@host/simple`,\n"
+    "or https://USER:TOKEN@host, https://<user>:<token>@host, "
+    "https://${USER}:${TOKEN}@host or https://me:***@host.\n"
+    "Clone with git@github.com:org/repo.git or ssh://git@host/x.\n",
+    "db.py": 'import os\n\nURL = f"postgresql://{user}:{password}@{host}/db"\n'
+    'OLD = "mysql://%s:%s@%s" % (u, p, h)\nLOCAL = "amqp://guest:guest@localhost"\n',
+    "hashes.txt": "sha256:9f86d081884c7d659a2feaa0c55ad015"
+    "a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+    "md5 " + HEX32 + "\n",
+    "nb.ipynb": '{"cells": [], "outputs": [{"data": {"image/png": '
+    '"iVBORw0KGgoAAAANSUhEUgAKIAIOSFODNN7EXAMPLEAAAAA/AIzaSyA1b2C3d4E5f6G7h8I9j0K'
+    '1l2M3n4O5p6QxyzAAAA"}}]}\n',
+    "tokens.jsonl": '{"token": "the", "id": 5}\n{"next_token": "cat", "p": 0.1}\n',
+    "prompts.jsonl": '{"prompt": "What is an api_key?", "api_key": ""}\n',
+    "example.tf": 'variable "secret_key" {\n  default = "..."\n}\n'
+    'provider "aws" {\n  secret_key = var.secret_key\n}\n',
+    "setup.sh": "export HF_TOKEN=$(cat ~/.hf)\nset -e\n"
+    "export TOKENIZERS_PARALLELISM=false\n",
+    "data.csv": "id,access_key_label\n1,a\n",
+}
+
+
+def project(tmp_path: Path, files: dict[str, str]) -> Path:
+    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
+    (tmp_path / "train.py").write_text("print(1)\n")
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize("rel", sorted(CREDENTIAL_TEXT))
+def test_a_credential_on_one_line_keeps_the_file_out(tmp_path, rel):
+    root = project(tmp_path, {rel: CREDENTIAL_TEXT[rel]})
+    assert project_files(load_config(root)) == ["train.py"]
+
+
+def test_text_that_only_documents_or_resembles_credentials_goes_in(tmp_path):
+    root = project(tmp_path, ORDINARY_TEXT)
+    assert project_files(load_config(root)) == sorted([*ORDINARY_TEXT, "train.py"])
+
+
+def test_the_start_of_a_large_file_is_read_for_one_line_shapes(tmp_path):
+    path = tmp_path / "big.log"
+    line = '{"step": 1, "loss": 0.5}\n'
+    body = line * (TEXT_SCAN_LIMIT // len(line) + 10)
+    path.write_text('{"openai_api_key": "k9x8c7v6b5"}\n' + body)
+    assert holds_credentials(path) is True
+    # Past the first TEXT_SCAN_LIMIT bytes of a large file only keys are sought.
+    path.write_text(body + "https://u:Pk3x9aQ@pkgs.example/simple\n")
+    assert holds_credentials(path) is False
+
+
+@pytest.mark.parametrize(
+    "value, stand_in",
+    [
+        ("password", True),
+        ("PASSWORD", True),
+        ("${TOKEN}", True),
+        ("$TOKEN", True),
+        ("<token>", True),
+        ("***", True),
+        ("xxx", True),
+        ("your-token-here", True),
+        ("%(password)s", True),
+        ("{password}", True),
+        ("Pk3x9aQ", False),
+        ("p%40ss", False),  # an escaped @ in a real password
+    ],
+)
+def test_placeholders(value, stand_in):
+    assert placeholder(value) is stand_in
+
+
+def test_a_whole_token_is_needed():
+    assert secret_in_text("x AKIAIOSFODNN7EXAMPLE y") is True
+    assert secret_in_text("xAKIAIOSFODNN7EXAMPLE") is False
+    assert secret_in_text("AKIAIOSFODNN7EXAMPLEX") is False
