@@ -22,6 +22,7 @@ import sys
 import tarfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,8 @@ def planted(cli, engine_cleanup, tmp_path_factory):
     """Freeze and run a project holding two planted tokens; return what it made."""
     token = f"s3cr3t-planted-{secrets.token_hex(8)}"
     token2 = f"s3cr3t-planted-{secrets.token_hex(8)}"
+    # A value secret by what it is, not its name: a netrc line.
+    token3 = f"s3cr3t-planted-{secrets.token_hex(8)}"
     index = TokenIndex(token)
     path, name = cli.copy_project(
         TEST_PROJECTS / "hard-tiny", tmp_path_factory.mktemp("secrets"), "hard-tiny"
@@ -205,6 +208,8 @@ def planted(cli, engine_cleanup, tmp_path_factory):
             str(path),
             "--env",
             f"MY_API_TOKEN={token2}",
+            "--env",
+            f"RUN_NOTE=machine h login u password {token3}",
             "--json",
             env={"HARD_INDEX_TOKEN": token},
         )
@@ -213,6 +218,7 @@ def planted(cli, engine_cleanup, tmp_path_factory):
     return {
         "token": token,
         "token2": token2,
+        "token3": token3,
         "path": path,
         "name": name,
         "port": index.port,
@@ -289,7 +295,7 @@ IN_IMAGE_CONFIG = ":app/reprobox.toml"
 @pytest.fixture(scope="module")
 def token_hits(planted, docker_client) -> list[str]:
     """Search everything reprobox wrote or built for the tokens; return the hits."""
-    wanted = needles(planted["token"], planted["token2"])
+    wanted = needles(planted["token"], planted["token2"], planted["token3"])
     record = json.loads(planted["run"].stdout)
     found: list[str] = []
     state = planted["path"] / ".reprobox"
@@ -336,7 +342,7 @@ def test_image_copy_of_the_config_holds_no_token(token_hits):
 
 def test_record_hides_the_run_time_secret(planted):
     record = json.loads(planted["run"].stdout)
-    assert record["options"]["env"] == {"MY_API_TOKEN": "***"}
+    assert record["options"]["env"] == {"MY_API_TOKEN": "***", "RUN_NOTE": "***"}
 
 
 def container_of(docker_client, name: str, proc, timeout: float = 120):
@@ -455,7 +461,19 @@ PLANTED_COPIES = {
     "db.properties": "db.url=jdbc:postgresql://h/db\ndb.password {props}\n",
     "pod.yaml": "env:\n  - name: LOG_LEVEL\n    value: debug\n"
     "  - name: API_TOKEN\n    value: {k8s}\n",
+    # One line among others gives these away: a URL password, a JSON-lines
+    # record, the AWS console's key CSV, a Terraform secret, a script's set.
+    "conda-copy.yml": "channels:\n  - https://u:{condarc}@conda.example/main\n"
+    "  - defaults\n",
+    "extra-reqs.txt": "--extra-index-url https://u:{extrareqs}@pkgs.example/simple\n"
+    "six==1.16.0\n",
+    "log.jsonl": '{{"step": 1}}\n{{"api_key": "{jsonl}"}}\n',
+    "alice_accessKeys.csv": "Access key ID,Secret access key\nAKIAX,{awscsv}\n",
+    "main.tf": 'provider "aws" {{\n  secret_key = "{tf}"\n}}\n',
+    "env.bat": "@echo off\nset API_KEY={bat}\n",
 }
+# Binary: a private key in DER form, and a zip archive holding a .env.
+PLANTED_BINARY = {"deploy.der", "backup.zip"}
 # Saved as UTF-16LE without a byte order mark, as some Windows tools do.
 PLANTED_UTF16_COPIES = {"db.ini": "[db]\r\nhost=h\r\npassword={utf16}\r\n"}
 # Gzipped, as a backup of secrets.yaml might be.
@@ -477,6 +495,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
             *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
             *("toml", "yamlblock", "props", "k8s", "gz"),
+            *("condarc", "extrareqs", "jsonl", "awscsv", "tf", "bat", "zip"),
         )
     }
     tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
@@ -498,6 +517,10 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     for rel, data in gzipped.items():
         (path / rel).write_bytes(data)
     (path / "hardlink.txt").hardlink_to(path / ".env")
+    der_key = _der_private_key()
+    (path / "deploy.der").write_bytes(der_key)
+    with zipfile.ZipFile(path / "backup.zip", "w") as archive:
+        archive.writestr("proj/.env", f"API_KEY={tokens['zip']}\n")
     # Code and prose that only mention secrets go in, as they must.
     (path / "train.py").write_text(
         'import os\n\npassword = os.environ.get("X", "")\nprint(len(password))\n'
@@ -513,6 +536,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     [image] = docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"})
 
     wanted = {token: token.encode() for token in tokens.values()}
+    wanted["DER key"] = der_key[-40:]  # its private part, random per run
     # The UTF-16 copy's secret is found as its file holds it, too.
     wanted["utf16 as saved"] = tokens["utf16"].encode("utf-16-le")
     # A gzipped copy would sit in a layer as the bytes written, not its text.
@@ -535,7 +559,17 @@ def test_copies_of_credential_files_stay_out_of_the_image(
     }
     assert {"train.py", "README.md", *ORDINARY_JSON} <= app, app
     left_out = {*PLANTED_COPIES, *PLANTED_UTF16_COPIES, *PLANTED_GZIP_COPIES}
+    left_out |= PLANTED_BINARY
     assert not app & {*left_out, "hardlink.txt"}, app
+
+
+def _der_private_key() -> bytes:
+    """Return a fresh ed25519 private key as PKCS#8 DER bytes, as openssl saves it.
+
+    The 32 random bytes are the key; the prefix is the fixed PKCS#8 header.
+    """
+    header = bytes.fromhex("302e020100300506032b657004220420")
+    return header + secrets.token_bytes(32)
 
 
 def _layer_names(docker_client, image_id: str) -> list[str]:
