@@ -7,7 +7,6 @@ part-way leaves the previous freeze intact.
 
 from __future__ import annotations
 
-import json
 import os
 import ssl
 from collections.abc import Callable, Mapping, Sequence
@@ -56,6 +55,7 @@ from reprobox.manifest import (
 )
 from reprobox.paths import is_link_loop
 from reprobox.runtime import machine_facts
+from reprobox.seals import loads_strict, seal_manifest
 
 
 @dataclass
@@ -365,7 +365,7 @@ def freeze_project(
     return FreezeResult(
         dockerfile=dockerfile,
         lock=lock.text,
-        manifest=manifest,
+        manifest=seal_manifest(manifest),
         warnings=warnings,
         vcs_lock=vcs_lock,
     )
@@ -435,9 +435,9 @@ def vcs_lock_text(lines: Sequence[str]) -> str:
 def _keep_publication(path: Path, result: FreezeResult) -> None:
     """Carry `published` over when freezing again changed nothing of the image."""
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
+        old = loads_strict(path.read_text(encoding="utf-8"), path)
+    except (OSError, ValueError, RecursionError, InputError):
+        return  # a damaged manifest keeps nothing: push again
     unchanged = isinstance(old, dict) and core_manifest_text(old) == (
         core_manifest_text(result.manifest)
     )

@@ -17,8 +17,16 @@ from typing import Any
 from reprobox.atomic import unit_write_state
 from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
+from reprobox.seals import (
+    SEALED_MANIFEST_VERSION,
+    UNSEALED_SECTIONS,
+    check_manifest_sealed,
+    loads_strict,
+)
 
-SCHEMA_VERSION = 1
+# 2: the manifest carries sections_sha256 (docs/schemas.md); a manifest of 1
+# is refused, since edits to it cannot be told: freezing again makes a 2.
+SCHEMA_VERSION = SEALED_MANIFEST_VERSION
 MANIFEST_NAME = "manifest.json"
 # Present while freeze renames its files into place (see atomic_write_files).
 FREEZE_MARKER = ".freeze.pending"
@@ -43,6 +51,12 @@ def sha256_file(path: Path) -> str:
 
 def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, Any]:
     """Read a reprobox JSON document, refusing corrupt or too-new files."""
+    if path.exists() and not path.is_file():  # a folder, a FIFO: not "missing"
+        raise InputError(
+            f"{path}: {kind} is {'a folder' if path.is_dir() else 'not a regular file'}"
+            f", not a file reprobox wrote",
+            hint="move it away, then restore the file or create it again",
+        )
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -50,7 +64,7 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
     except OSError as exc:
         raise InputError(f"{path}: cannot read {kind}: {exc.strerror}") from None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = loads_strict(raw.decode("utf-8"), path)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f"{path}: {kind} is not valid JSON ({str(exc).splitlines()[0][:200]})",
@@ -83,7 +97,7 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
 
 # Fields that record where a built image went; they are not inputs of the
 # image, so they are left out of its identity (tag, labels, record digests).
-PUBLICATION_FIELDS = ("published",)
+PUBLICATION_FIELDS = UNSEALED_SECTIONS
 
 
 def core_manifest_text(manifest: dict[str, Any]) -> str:
@@ -279,6 +293,17 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
                 )
 
 
+def read_manifest(path: Path, fix: str) -> dict[str, Any]:
+    """Read a manifest file, refusing one edited or damaged after freeze.
+
+    The section digests freeze wrote are checked here, so any hand edit is
+    named by its section; each reader then checks the fields it reads.
+    """
+    manifest = read_versioned_json(path, "manifest", SCHEMA_VERSION)
+    check_manifest_sealed(path, manifest, fix)
+    return manifest
+
+
 def _read_frozen(path: Path, sha256: str | None, root: Path, fix: str) -> str:
     """Return a frozen file's text, refusing it when missing or edited since."""
     try:
@@ -312,12 +337,12 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
             f"{state}: a `reprobox freeze` is writing the frozen files right now",
             hint="wait for it to end, then run this again",
         )
-    if not manifest_path.is_file():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise InputError(
             f"{manifest_path} is missing",
             hint=f"run `reprobox freeze {cfg.root}` first",
         )
-    manifest = read_versioned_json(manifest_path, "manifest", SCHEMA_VERSION)
+    manifest = read_manifest(manifest_path, f"run `reprobox freeze {cfg.root}` again")
     check_manifest(manifest_path, manifest)
     lock_text = _read_frozen(
         state / LOCK_NAME,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import math
 import os
 import re
@@ -61,12 +60,18 @@ from reprobox.errors import (
 )
 from reprobox.lock.indexes import secret_pieces
 from reprobox.manifest import sha256_file
+from reprobox.seals import (
+    RECORD_DIGEST_FIELD,
+    SEALED_RECORD_VERSION,
+    loads_strict,
+    record_digest,
+)
 
-RECORD_SCHEMA_VERSION = 1
 OUT_IN_CONTAINER = "/reprobox/out"
 CONTAINER_UID = 1000
 GPU_MISSING_EXIT = 97
 LOG_NAME = "container.log"
+RECORD_SCHEMA_VERSION = SEALED_RECORD_VERSION  # 2: records carry record_sha256
 
 
 @dataclass
@@ -166,7 +171,7 @@ def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
         os.close(fd)
 
 
-def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> None:
+def keep_host_copy(runs_dir: Path, run_id: str, record: dict[str, Any]) -> None:
     """Write the run's record into its lock file, where the container cannot reach.
 
     The run folder is the container's to write, so after a SIGKILL its
@@ -176,7 +181,7 @@ def keep_host_copy(runs_dir: Path, run_id: str, record: Mapping[str, Any]) -> No
     each write of record.json, so a reprobox killed mid-rename (or stopped by a
     full disk) leaves the newest record here.
     """
-    data = dump_json(record).encode("utf-8")
+    data = dump_json(sealed_record(record)).encode("utf-8")
     with contextlib.suppress(OSError):
         fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_NOFOLLOW)
         try:
@@ -396,8 +401,8 @@ def _unknown_record(
 def _host_copy(fd: int) -> dict[str, Any] | None:
     try:
         raw = os.pread(fd, MAX_CONTAINER_JSON, 0)
-        data = json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = loads_strict(raw.decode("utf-8"), "the run's lock file")
+    except (OSError, ValueError, RecursionError, InputError):
         return None
     return data if isinstance(data, dict) and data.get("run_id") else None
 
@@ -566,7 +571,9 @@ def read_container_json(path: Path) -> Any:
             raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
         raw = fh.read(MAX_CONTAINER_JSON + 1)
     try:
-        return json.loads(raw.decode("utf-8"))
+        return loads_strict(raw.decode("utf-8"), path)
+    except InputError:  # a repeated key: which of its values was meant?
+        raise UntrustedFileError("repeats a key in one object") from None
     except UnicodeDecodeError:
         raise UntrustedFileError("is not UTF-8 text") from None
     except ValueError as exc:
@@ -988,7 +995,7 @@ def _run_locked(
     # the next command every fact of the run's start.
     keep_host_copy(target.runs_dir, run_id, record)
     try:
-        atomic_write_json(record_path, record)
+        atomic_write_json(record_path, sealed_record(record))
     except OSError as exc:
         raise _write_failure(exc, record_path) from None
 
@@ -1363,7 +1370,18 @@ def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list
     return changed
 
 
-def _write_record(record_path: Path, record: Mapping[str, Any]) -> None:
+def sealed_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Put the digest of the record's content into it (in place) and return it.
+
+    In place, so that the record a run returns is the one on disk, digest and
+    all; every write seals anew, since the record changes as the run goes.
+    """
+    record.pop(RECORD_DIGEST_FIELD, None)
+    record[RECORD_DIGEST_FIELD] = record_digest(record)
+    return record
+
+
+def _write_record(record_path: Path, record: dict[str, Any]) -> None:
     """Write the record, taking its name back from whatever the container put there.
 
     The run folder is the container's to write, so a script can replace
@@ -1375,7 +1393,8 @@ def _write_record(record_path: Path, record: Mapping[str, Any]) -> None:
                 shutil.rmtree(record_path)
             else:
                 record_path.unlink()
-    atomic_write_json(record_path, record)
+    # Every write seals the record anew: readers refuse one edited since.
+    atomic_write_json(record_path, sealed_record(record))
     if os.geteuid() == 0:  # the record, too, belongs to the owner of runs/
         with contextlib.suppress(OSError):
             owner = record_path.parent.parent.stat()

@@ -45,6 +45,12 @@ from reprobox.engine import (
     long_calls,
 )
 from reprobox.errors import EngineError, InputError, shortened
+from reprobox.seals import (
+    check_manifest_sealed,
+    check_record_sealed,
+    is_safe_run_id,
+    loads_strict,
+)
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 # Docker's CLI passes each --label as one argument, and Linux caps one argument
@@ -215,6 +221,7 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
     )
     if not isinstance(entries, list):
         raise refuse("", entries, "a list of objects")
+    repositories: dict[str, int] = {}  # repository -> its entry's number
     for number, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise refuse(f"[{number}]", entry, "an object")
@@ -237,8 +244,17 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
                 f"[{number}].ref", entry["ref"], "REPOSITORY@sha256:<64 hex>"
             ) from None
         run = entry.get("reference_run")
-        if run is not None and not (isinstance(run, str) and run.isprintable()):
+        if run is not None and not is_safe_run_id(run):
             raise refuse(f"[{number}].reference_run", run, "a run id or null")
+        repository = entry["ref"].split("@", 1)[0]
+        if repository in repositories:
+            raise InputError(
+                f"{path}: published[{number}] names repository {repository} again "
+                f"(as published[{repositories[repository]}]); push keeps one entry "
+                "per repository",
+                hint=fix,
+            )
+        repositories[repository] = number
     return entries
 
 
@@ -523,7 +539,7 @@ def reference_from_labels(labels: dict[str, str]) -> dict[str, Any] | None:
     if not text:
         return None
     try:
-        record = json.loads(text)
+        record = loads_strict(text, f"image label {REFERENCE_LABEL}")
     except (ValueError, RecursionError):
         raise InputError(f"image label {REFERENCE_LABEL} is not valid JSON") from None
     if not isinstance(record, dict):
@@ -638,7 +654,9 @@ def _add_member(fh, name: str, chunks) -> str:
 def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
     try:
         member = tar.getmember(BUNDLE_INDEX)
-        data = json.loads(tar.extractfile(member).read().decode("utf-8"))
+        data = loads_strict(
+            tar.extractfile(member).read().decode("utf-8"), f"{path}: {BUNDLE_INDEX}"
+        )
     except (KeyError, AttributeError, ValueError, RecursionError):
         # RecursionError: JSON nested deeper than Python's parser goes.
         raise InputError(
@@ -890,11 +908,16 @@ def check_members_match_labels(
     if "manifest.json" in texts and texts["manifest.json"] != manifest_text:
         raise refuse("manifest.json", "is not the manifest its image's labels carry")
     try:
-        manifest = json.loads(manifest_text)
+        manifest = loads_strict(manifest_text, f"image label {MANIFEST_LABEL}")
     except (ValueError, RecursionError):
         manifest = None
     if not isinstance(manifest, dict):
         raise refuse("image", f"label {MANIFEST_LABEL} holds no manifest")
+    check_manifest_sealed(
+        f"{path}: bundle's image label {MANIFEST_LABEL}",
+        manifest,
+        "export it again with this reprobox",
+    )
     packages = manifest.get("packages")
     named = {
         "requirements.lock": packages.get("lock_sha256")
@@ -916,7 +939,9 @@ def check_members_match_labels(
         )
     if "reference-record.json" in texts:
         try:
-            record = json.loads(texts["reference-record.json"])
+            record = loads_strict(
+                texts["reference-record.json"], f"{path}: reference-record.json"
+            )
             sealed = reference_from_labels(labels)
         except (ValueError, RecursionError, InputError):
             record, sealed = None, None
@@ -925,6 +950,7 @@ def check_members_match_labels(
                 "reference-record.json",
                 "is not the run record its image is sealed with",
             )
+        check_record_sealed(f"{path}: bundle's reference-record.json", record)
 
 
 # What export's `docker save` writes for an image entry; docker load reads

@@ -24,6 +24,7 @@ from reprobox.errors import CompatibilityError, InputError, shortened
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.seals import check_manifest_sealed, loads_strict
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
@@ -78,7 +79,7 @@ def manifest_from_labels(labels: dict[str, str], image: str) -> dict[str, Any]:
             hint="verify the image as it was built, pushed or exported",
         )
     try:
-        manifest = json.loads(text)
+        manifest = loads_strict(text, where)
     except (ValueError, RecursionError):
         raise InputError(
             f"{where} is not valid JSON",
@@ -89,6 +90,9 @@ def manifest_from_labels(labels: dict[str, str], image: str) -> dict[str, Any]:
             f"{where} holds no manifest (not a JSON object)",
             hint="verify the image as it was built, pushed or exported",
         )
+    check_manifest_sealed(
+        where, manifest, "build the image again from a fresh `reprobox freeze`"
+    )
     check_manifest(Path(where), manifest)
     return manifest
 

@@ -14,8 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.errors import InputError, newer_schema_error
+from reprobox.seals import (
+    RECORD_FIX,
+    SEALED_RECORD_VERSION,
+    check_record_sealed,
+    is_safe_run_id,
+    loads_strict,
+)
 
-RECORD_SCHEMA_VERSION = 1
+# 2: the record carries record_sha256 (docs/schemas.md); a record of 1 is
+# refused, since edits to it cannot be told.
+RECORD_SCHEMA_VERSION = SEALED_RECORD_VERSION
 RECORD_FILE = "record.json"
 STATUSES = ("running", "succeeded", "failed", "interrupted")  # what run writes
 MAX_RECORD_BYTES = 64 * 1024 * 1024  # the bound reprobox reads run-folder files to
@@ -121,7 +130,7 @@ def read_record(path: Path, *, follow_links: bool = False) -> Record:
             hint="the record is damaged; re-run it or leave this file out",
         ) from None
     try:
-        data = json.loads(text)
+        data = loads_strict(text, path)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
@@ -139,6 +148,12 @@ def read_record(path: Path, *, follow_links: bool = False) -> Record:
             hint="give the record.json that `reprobox run` wrote",
         ) from None
     _check_record(path, data)
+    if path.name == RECORD_FILE and data["run_id"] != path.parent.name:
+        raise InputError(
+            f"{path}: run_id is {short_repr(data['run_id'])}, but its run folder is "
+            f"{short_repr(path.parent.name)}: the record was moved or edited",
+            hint=RECORD_FIX,
+        )
     return Record(path=path, data=data)
 
 
@@ -249,10 +264,12 @@ def _check_record(path: Path, data: Any) -> None:
             RECORD_SCHEMA_VERSION,
             data.get("reprobox_version"),
         )
-    if not isinstance(data["run_id"], str) or not data["run_id"]:
+    check_record_sealed(path, data)
+    if not is_safe_run_id(data["run_id"]):
         raise InputError(
-            f"{path}: run_id must be a non-empty string",
-            hint="the record is damaged; re-run or leave it out",
+            f"{path}: run_id is {short_repr(data['run_id'])}, not a run id (letters, "
+            "digits, '.', '_' and '-', as one folder name)",
+            hint=RECORD_FIX,
         )
     for key, kind in _FIELD_KINDS:
         if data.get(key) is not None and not isinstance(data[key], kind):
@@ -271,13 +288,6 @@ def _check_record(path: Path, data: Any) -> None:
                 "list of objects",
                 hint="the record is damaged; re-run or leave it out",
             )
-    status = data.get("status")
-    if status is not None and (not isinstance(status, str) or status not in STATUSES):
-        raise InputError(
-            f"{path}: status must be one of {', '.join(STATUSES)}, not "
-            f"{short_repr(status)}",
-            hint="the record is damaged; re-run or leave it out",
-        )
     seed = data.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InputError(
@@ -290,6 +300,7 @@ def _check_record(path: Path, data: Any) -> None:
             f"{path}: exit_code must be an integer or null, not {short_repr(code)}",
             hint="the record is damaged; re-run or leave it out",
         )
+    _check_status_and_times(path, data)
     duration = data.get("duration_s")
     if duration is not None and not _is_duration(duration):
         raise InputError(
@@ -304,6 +315,55 @@ def _check_record(path: Path, data: Any) -> None:
                 f'"NaN", "Infinity", "-Infinity"), not {short_repr(value)}',
                 hint="the record is damaged; re-run or leave it out",
             )
+
+
+# The exit codes a writer gives each status: a finished run's status follows
+# from its command's exit code, and a live one has none yet.
+_EXIT_CODES_OF = {
+    "running": ("null", lambda code: code is None),
+    "succeeded": ("0", lambda code: code == 0),
+    "failed": ("not 0", lambda code: code != 0),
+}
+
+
+def _check_status_and_times(path: Path, data: Mapping[str, Any]) -> None:
+    """Refuse a record whose status, exit code and times cannot be together."""
+    status, code = data.get("status"), data.get("exit_code")
+    if status not in STATUSES:
+        raise InputError(
+            f"{path}: status must be one of {', '.join(STATUSES)}, not "
+            f"{short_repr(status)}",
+            hint=RECORD_FIX,
+        )
+    want, fits = _EXIT_CODES_OF.get(status, ("", lambda _: True))
+    if not fits(code):
+        raise InputError(
+            f"{path}: status is {status} but exit_code is {short_repr(code)} (a "
+            f"{status} run's is {want}): the record is damaged",
+            hint=RECORD_FIX,
+        )
+    for key in ("started_at", "finished_at"):
+        value = data.get(key)
+        # Only a run closed from a lost copy lacks its start time.
+        may_lack = key == "finished_at" or status == "interrupted"
+        if value is None and may_lack:
+            continue
+        if not _is_iso_time(value):
+            raise InputError(
+                f"{path}: {key} is {short_repr(value)}, not an ISO-8601 time",
+                hint=RECORD_FIX,
+            )
+
+
+def _is_iso_time(value: Any) -> bool:
+    """Tell whether value is an ISO-8601 date and time, as run writes them."""
+    if not isinstance(value, str) or "T" not in value:
+        return False
+    try:
+        datetime.fromisoformat(_UTC_SUFFIX.sub("+00:00", value))
+    except ValueError:
+        return False
+    return True
 
 
 def _is_duration(value: Any) -> bool:

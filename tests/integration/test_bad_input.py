@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from reprobox.seals import seal_record
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 EXIT_FAILED, EXIT_USAGE, EXIT_ENGINE = 1, 2, 3
@@ -222,7 +224,15 @@ def second_record(project: Path) -> None:
     record["run_id"] = "20990101T000000Z-copy00"
     target = source.parent.parent / record["run_id"] / "record.json"
     target.parent.mkdir()
-    target.write_text(json.dumps(record))
+    target.write_text(json.dumps(seal_record(record)))
+
+
+def edit_record(project: Path, change: Callable[[dict], None]) -> None:
+    """Edit the baseline record by hand, keeping its (now stale) digest."""
+    path = baseline_record(project)
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
 
 def write_bad_record(kind: str) -> Callable[[Path, Context], None]:
@@ -605,10 +615,44 @@ CASES = [
         "manifest-seed-edited-by-hand",
         RUN,
         EXIT_USAGE,
-        ("manifest.json", "seed is 8, but reprobox.toml says 7", "edited after freeze"),
+        ("manifest.json", "section 'seed' was edited after freeze"),
         "reprobox freeze",
         setup=edit(
             ".reprobox/manifest.json", lambda t: t.replace('"seed": 7', '"seed": 8')
+        ),
+    ),
+    Case(
+        # It turned off the check of requirements edited since freeze.
+        "manifest-requirements-digest-nulled",
+        BUILD,
+        EXIT_USAGE,
+        ("manifest.json", "section 'requirements_sha256' was edited after freeze"),
+        "reprobox freeze",
+        setup=edit(
+            ".reprobox/manifest.json",
+            lambda t: json.dumps({**json.loads(t), "requirements_sha256": None}),
+        ),
+    ),
+    Case(
+        "manifest-seed-given-twice",
+        RUN,
+        EXIT_USAGE,
+        ("manifest.json", 'key "seed" appears twice'),
+        "restore the file",
+        setup=edit(
+            ".reprobox/manifest.json",
+            lambda t: t.replace('"seed": 7', '"seed": 7, "seed": 3'),
+        ),
+    ),
+    Case(
+        # compare then judged the edited number; export sealed it in.
+        "record-metric-edited-by-hand",
+        ("compare", "{p}/.reprobox/runs", "{p}/.reprobox/runs"),
+        EXIT_USAGE,
+        ("record.json", "was edited after reprobox wrote it"),
+        "rerun it, or move the record out of the runs folder",
+        setup=lambda project, ctx: edit_record(
+            project, lambda r: r["metrics"].update(test_accuracy=1.0)
         ),
     ),
     Case(

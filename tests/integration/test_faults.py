@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from reprobox.seals import seal_record
+
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
@@ -423,7 +425,7 @@ def test_verify_closes_and_removes_a_killed_verify_in_its_runs_dir(
     assert ref.returncode == 0, shown(ref)
     quick = json.loads(ref.stdout)
     # The same run, as if it had slept its default 60 s: verify reruns by it.
-    slow = {**quick, "options": {**quick["options"], "env": {}}}
+    slow = seal_record({**quick, "options": {**quick["options"], "env": {}}})
     (tmp_path / "quick.json").write_text(json.dumps(quick))
     (tmp_path / "slow.json").write_text(json.dumps(slow))
     image = quick["image"]["ref"]

@@ -101,12 +101,16 @@ def test_lock_is_hashed_and_portable(digits_project):
         assert "--hash=sha256:" in block, f"{requirement} has no --hash"
 
 
-def test_manifest_has_schema_v1_fields(digits_project):
+def test_manifest_has_schema_v2_fields(digits_project):
     path = digits_project.path / ".reprobox" / "manifest.json"
     text = path.read_text()
     manifest = json.loads(text)
     assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
+    assert set(manifest["sections_sha256"]) == set(manifest) - {
+        "sections_sha256",
+        "published",
+    }
     assert isinstance(manifest["reprobox_version"], str)
     assert manifest["project"] == {
         "name": digits_project.name,

@@ -31,6 +31,7 @@ from conftest_cross import (  # noqa: F401
     two_engine_cleanup,
 )
 
+from reprobox.seals import seal_manifest
 from reprobox.share import lock_from_labels, lock_labels
 
 pytestmark = [pytest.mark.integration, pytest.mark.second_engine]
@@ -211,8 +212,10 @@ def test_a_damaged_manifest_label_is_refused_before_any_container(
         shared.path / ".reprobox" / "runs" / shared.reference["run_id"] / "record.json"
     )
 
-    def relabel(name: str, metrics: dict, keep_sha: bool = False):
-        text = json.dumps({**manifest, "metrics": metrics}, sort_keys=True)
+    def relabel(name: str, metrics: dict, keep_sha: bool = False, reseal=True):
+        edited = {**manifest, "metrics": metrics}
+        # Resealed, the label reaches the field checks behind the section digests.
+        text = json.dumps(seal_manifest(edited) if reseal else edited, sort_keys=True)
         sha = built.labels[MANIFEST_SHA_LABEL] if keep_sha else sha256_text(text)
         tag = f"reprobox/{shared.name}:{name}"
         labels = {MANIFEST_LABEL: text, MANIFEST_SHA_LABEL: sha}
@@ -229,6 +232,10 @@ def test_a_damaged_manifest_label_is_refused_before_any_container(
         (
             relabel("edited", {"compare": ["test_loss"]}, keep_sha=True),
             f"does not match label {MANIFEST_SHA_LABEL}",
+        ),
+        (
+            relabel("unsealed", {"compare": ["test_loss"]}, reseal=False),
+            "manifest section 'metrics' was edited after freeze",
         ),
     ]
     for (tag, image), words in cases:

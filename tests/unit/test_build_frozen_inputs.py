@@ -13,6 +13,7 @@ from reprobox.build import build_project, check_frozen_inputs
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, write_frozen
+from reprobox.seals import seal_manifest
 
 CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -50,7 +51,7 @@ def test_a_manifest_without_its_input_digests_is_refused(frozen, key):
     path = root / ".reprobox" / "manifest.json"
     manifest = json.loads(path.read_text())
     del manifest[key]
-    path.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(seal_manifest(manifest)))
     with pytest.raises(InputError, match=f"manifest field '{key}' is missing") as info:
         check_frozen_inputs(cfg)
     assert "freeze" in info.value.hint
@@ -62,7 +63,7 @@ def test_a_damaged_config_digest_is_refused(frozen):
     path = root / ".reprobox" / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["config_sha256"] = None
-    path.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(seal_manifest(manifest)))
     with pytest.raises(InputError, match="'config_sha256' is damaged"):
         check_frozen_inputs(cfg)
 

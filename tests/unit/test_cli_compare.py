@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "unit" / "compare"))
 from synthetic import record_data, write_record  # noqa: E402
 
+from reprobox.manifest import SCHEMA_VERSION  # noqa: E402
+from reprobox.seals import seal_manifest  # noqa: E402
+
 
 def reprobox(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run `python -m reprobox ARGS` as a user would, through main()."""
@@ -66,10 +69,10 @@ def test_negative_manifest_tolerance_names_the_file_and_metric(tmp_path):
     state = tmp_path / "proj" / ".reprobox"
     runs = two_runs(state / "runs")
     manifest = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "metrics": {"compare": [], "tolerances": {"loss": {"abs": -0.1}}},
     }
-    (state / "manifest.json").write_text(json.dumps(manifest))
+    (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
     line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
     assert f"{state / 'manifest.json'}: metrics.tolerances.loss.abs is -0.1" in line
     assert "finite number >= 0" in line
@@ -136,9 +139,11 @@ def test_a_record_without_start_time_is_not_the_default_reference(tmp_path):
     runs = tmp_path / "runs"
     write_record(runs, record_data("A", started_at="2024-01-01T05:00:00+05:00"))
     write_record(runs, record_data("B", started_at="2024-01-01T00:30:00Z"))
-    write_record(runs, record_data("C", started_at=None))
+    write_record(
+        runs, record_data("C", started_at=None, status="interrupted", exit_code=None)
+    )
     result = reprobox("compare", str(runs), "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # C was interrupted: no verdict
     data = json.loads(result.stdout)
     assert data["reference"] == "A"
     assert [r["run_id"] for r in data["runs"]] == ["A", "B", "C"]
@@ -148,8 +153,8 @@ def test_tol_for_a_metric_the_project_leaves_out_compares_it(tmp_path):
     # brkc F20: it was silently not compared, whatever its tolerance.
     state = tmp_path / "proj" / ".reprobox"
     runs = two_runs(state / "runs")
-    manifest = {"schema_version": 1, "metrics": {"compare": ["accuracy"]}}
-    (state / "manifest.json").write_text(json.dumps(manifest))
+    manifest = {"schema_version": SCHEMA_VERSION, "metrics": {"compare": ["accuracy"]}}
+    (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
     result = reprobox(
         "compare", str(runs), "--json", "--tol", "loss=abs:1e-6", cwd=tmp_path
     )
@@ -164,8 +169,8 @@ def test_newer_manifest_names_the_reprobox_version_needed(tmp_path):
     # brkc F11: docs/schemas.md promises the version needed, not just "upgrade".
     state = tmp_path / "proj" / ".reprobox"
     runs = two_runs(state / "runs")
-    manifest = {"schema_version": 2, "reprobox_version": "9.0.1", "metrics": {}}
+    manifest = {"schema_version": 3, "reprobox_version": "9.0.1", "metrics": {}}
     (state / "manifest.json").write_text(json.dumps(manifest))
     line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
-    assert "schema_version 2 (written by reprobox 9.0.1)" in line
+    assert "schema_version 3 (written by reprobox 9.0.1)" in line
     assert line.endswith("(upgrade to reprobox 9.0.1 or later)")

@@ -17,6 +17,7 @@ from reprobox.runner import (
     read_container_json,
     read_script_metrics,
 )
+from reprobox.seals import seal_record
 
 
 def test_a_planted_link_to_a_host_file_is_not_followed(tmp_path):
@@ -88,10 +89,9 @@ def test_the_record_name_is_taken_back_from_the_container(tmp_path, planted):
         record_path.symlink_to(outside)
     _write_record(record_path, {"run_id": "r1", "status": "succeeded"})
     assert not record_path.is_symlink()
-    assert json.loads(record_path.read_text()) == {
-        "run_id": "r1",
-        "status": "succeeded",
-    }
+    assert json.loads(record_path.read_text()) == seal_record(
+        {"run_id": "r1", "status": "succeeded"}
+    )
     assert outside.read_text() == "host file"
 
 
@@ -99,7 +99,8 @@ def test_a_plain_record_is_simply_replaced(tmp_path):
     record_path = tmp_path / "record.json"
     record_path.write_text(dump_json({"status": "running"}))
     _write_record(record_path, {"status": "failed"})
-    assert json.loads(record_path.read_text()) == {"status": "failed"}
+    # sealed anew: a reader refuses a record whose digest no longer matches
+    assert json.loads(record_path.read_text()) == seal_record({"status": "failed"})
 
 
 def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():

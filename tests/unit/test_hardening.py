@@ -232,12 +232,15 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
 
     from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     base = {
-        "schema_version": 1,
+        "schema_version": RECORD_SCHEMA_VERSION,
         "run_id": "20260101T000000Z-aaaaaa",
         "status": "succeeded",
+        "exit_code": 0,
         "started_at": "2026-01-01T00:00:00+00:00",
         "project": "mine",
         "image": {"id": "sha256:" + "a" * 64, "layers": "sha256:L"},
@@ -246,8 +249,9 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
     }
 
     def write(**changes):
-        path = tmp_path / "record.json"
-        path.write_text(dump_json({**base, **changes}))
+        path = tmp_path / base["run_id"] / "record.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(dump_json(seal_record({**base, **changes})))
         return path
 
     this_build = "sha256:" + "a" * 64
@@ -260,7 +264,7 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
     with pytest.raises(InputError, match="that run used another image"):
         _reference_record(cfg, this_build, other, "sha256:L")
     with pytest.raises(InputError, match="that run failed"):
-        _reference_record(cfg, this_build, write(status="failed"))
+        _reference_record(cfg, this_build, write(status="failed", exit_code=1))
 
 
 def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):

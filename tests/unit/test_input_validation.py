@@ -16,8 +16,11 @@ from typer.testing import CliRunner
 
 from reprobox import engine, verify
 from reprobox.cli import app
+from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.engine import ContainerSpec, connect, find_build_cli, start_container
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
+from reprobox.manifest import SCHEMA_VERSION
+from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import MANIFEST_LABEL, check_image_reference
 
 REPO = Path(__file__).resolve().parents[2]
@@ -287,15 +290,18 @@ def test_verify_refuses_a_malformed_image_without_asking_the_engine():
 def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     manifest = json.dumps(
-        {
-            "project": {"name": "digits", "command": ["python", "train.py"]},
-            "packages": {"lock_sha256": "0" * 64},
-            "python": "3.11",
-            "base_image": {"ref": "reprobox-base:bookworm-py3.11"},
-            "environment": {},
-            "data": [],
-            "determinism": {"profile": "default"},
-        }
+        seal_manifest(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "project": {"name": "digits", "command": ["python", "train.py"]},
+                "packages": {"lock_sha256": "0" * 64},
+                "python": "3.11",
+                "base_image": {"ref": "reprobox-base:bookworm-py3.11"},
+                "environment": {},
+                "data": [],
+                "determinism": {"profile": "default"},
+            }
+        )
     )
     monkeypatch.setattr(verify, "image_id", lambda engine, ref: "sha256:" + "1" * 64)
     labels = {
@@ -316,13 +322,17 @@ def test_verify_runs_in_an_absolute_runs_folder(tmp_path, monkeypatch):
         object(),
         "reprobox/digits:1",
         runs_dir=Path("reprobox-verify"),
-        reference={
-            "schema_version": 1,
-            "run_id": "r1",
-            "status": "succeeded",
-            "project": "digits",
-            "seed": 1,
-        },
+        reference=seal_record(
+            {
+                "schema_version": RECORD_SCHEMA_VERSION,
+                "run_id": "r1",
+                "status": "succeeded",
+                "exit_code": 0,
+                "started_at": "2024-01-01T00:00:00Z",
+                "project": "digits",
+                "seed": 1,
+            }
+        ),
     )
     assert result.problems == ["the rerun failed: stop here"]
     assert targets[0].runs_dir == tmp_path / "reprobox-verify"
@@ -333,9 +343,10 @@ def write_runs(folder: Path, statuses=("succeeded", "succeeded")) -> list[Path]:
     paths = []
     for index, status in enumerate(statuses):
         data = {
-            "schema_version": 1,
+            "schema_version": RECORD_SCHEMA_VERSION,
             "run_id": f"run-{index}",
             "status": status,
+            "exit_code": 0 if status == "succeeded" else 1,
             "started_at": f"2024-01-01T00:00:0{index}Z",
             "project": "digits",
             "seed": 1,
@@ -345,7 +356,7 @@ def write_runs(folder: Path, statuses=("succeeded", "succeeded")) -> list[Path]:
         }
         path = folder / data["run_id"] / "record.json"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(data))
+        path.write_text(json.dumps(seal_record(data)))
         paths.append(path)
     return paths
 

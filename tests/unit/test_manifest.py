@@ -19,6 +19,7 @@ from reprobox.manifest import (
     read_versioned_json,
     sha256_file,
 )
+from reprobox.seals import seal_manifest
 
 LOCK = "numpy==2.0.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 DOCKERFILE = 'FROM python:3.11-slim-bookworm\nCMD ["python", "train.py"]\n'
@@ -60,14 +61,16 @@ def freeze_into(root: Path, manifest: dict | None = None) -> Path:
     state.mkdir(parents=True, exist_ok=True)
     (state / "requirements.lock").write_text(LOCK)
     (state / "Dockerfile").write_text(DOCKERFILE)
-    (state / "manifest.json").write_text(dump_json(manifest or _manifest()))
+    (state / "manifest.json").write_text(
+        dump_json(seal_manifest(manifest or _manifest()))
+    )
     return state
 
 
 def test_consistent_state_loads(tmp_path):
     state = freeze_into(tmp_path)
     frozen = load_frozen(_cfg(tmp_path))
-    assert frozen.manifest == _manifest()
+    assert frozen.manifest == seal_manifest(_manifest())
     assert frozen.lock_text == LOCK
     assert frozen.manifest_path == state / "manifest.json"
     assert frozen.lock_path == state / "requirements.lock"
@@ -192,7 +195,10 @@ def test_manifest_sha256_is_of_the_stable_text_without_publication(tmp_path):
     (state / "manifest.json").write_bytes(crlf)
     assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(written)
 
-    published = {**_manifest(), "published": [{"ref": "r@sha256:" + "0" * 64}]}
+    published = {
+        **seal_manifest(_manifest()),
+        "published": [{"ref": "r@sha256:" + "0" * 64}],
+    }
     (state / "manifest.json").write_text(dump_json(published))
     assert load_frozen(_cfg(tmp_path)).manifest_sha256 == _sha(written)
 

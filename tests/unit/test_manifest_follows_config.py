@@ -9,6 +9,7 @@ import pytest
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.manifest import check_manifest_follows_config, config_settings
+from reprobox.seals import seal_manifest
 
 TOML = """
 name = "edits"
@@ -102,7 +103,9 @@ def _edit_environment(cfg, edit):
     path = cfg.state_dir / "manifest.json"
     manifest = json.loads(path.read_text())
     edit(manifest["environment"])
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    path.write_text(
+        json.dumps(seal_manifest(manifest), indent=2, sort_keys=True) + "\n"
+    )
     return path
 
 

@@ -96,13 +96,14 @@ def test_thousand_runs_render_in_reasonable_time():
 
 def _write_records(folder: Path) -> list[str]:
     from reprobox.atomic import dump_json
+    from reprobox.seals import seal_record
 
     records, _ = two_runs()
     paths = []
     for record in records:
         run_dir = folder / record.data["run_id"]
         run_dir.mkdir(parents=True)
-        (run_dir / "record.json").write_text(dump_json(record.data))
+        (run_dir / "record.json").write_text(dump_json(seal_record(record.data)))
         paths.append(str(run_dir))
     return paths
 
@@ -251,8 +252,6 @@ def test_a_damaged_manifest_beside_the_runs_is_named(tmp_path, manifest):
 
 
 def test_the_default_reference_is_the_earliest_run_that_succeeded(tmp_path):
-    from reprobox.atomic import dump_json
-
     ref = synthetic.make_record("20240101T000000Z-aaaaaa").data
     runs = []
     for run_id, status in [
@@ -266,10 +265,7 @@ def test_the_default_reference_is_the_earliest_run_that_succeeded(tmp_path):
             "status": status,
             "started_at": f"2024-01-01T00:00:0{run_id[14]}+00:00",
         }
-        folder = tmp_path / "runs" / run_id
-        folder.mkdir(parents=True)
-        (folder / "record.json").write_text(dump_json(data))
-        runs.append(str(folder))
+        runs.append(str(synthetic.write_record(tmp_path / "runs", data).parent))
     result = _cli("compare", *runs, "--json", cwd=tmp_path)
     assert json.loads(result.stdout)["reference"] == "20240101T000001Z-bbbbbb"
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from reprobox.errors import InputError
+from reprobox.manifest import SCHEMA_VERSION
+from reprobox.seals import seal_manifest
 from reprobox.share import BUNDLE_INDEX, check_registry, import_bundle
 
 
@@ -148,7 +150,14 @@ def image_archive(labels: dict, repo_tags=None, repositories=None) -> tuple[byte
     return buffer.getvalue(), "sha256:" + config_id
 
 
-GOOD_MANIFEST = '{"packages": {"lock_sha256": "0"}}\n'
+GOOD_MANIFEST = (
+    json.dumps(
+        seal_manifest(
+            {"schema_version": SCHEMA_VERSION, "packages": {"lock_sha256": "0"}}
+        )
+    )
+    + "\n"
+)
 GOOD_LABELS = {
     "org.reprobox.project": "digits",
     "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,

@@ -14,6 +14,8 @@ import pytest
 
 from reprobox.cli_run import _run_image
 from reprobox.errors import EngineError, InputError
+from reprobox.manifest import SCHEMA_VERSION
+from reprobox.seals import seal_manifest
 from reprobox.share import (
     BUNDLE_INDEX,
     REFERENCE_LABEL,
@@ -31,11 +33,12 @@ BUILT = "sha256:" + "b" * 64
 SEALED = "sha256:" + "5" * 64
 OTHER = "sha256:" + "e" * 64
 TAG = "reprobox/digits:0123456789abcdef"
+_MANIFEST = json.dumps(seal_manifest({"schema_version": SCHEMA_VERSION}))
 LABELS = {
     "org.reprobox.project": "digits",
     "org.reprobox.context-digest": "0123456789abcdef" + "0" * 48,
-    "org.reprobox.manifest": "{}",
-    "org.reprobox.manifest-sha256": hashlib.sha256(b"{}").hexdigest(),
+    "org.reprobox.manifest": _MANIFEST,
+    "org.reprobox.manifest-sha256": hashlib.sha256(_MANIFEST.encode()).hexdigest(),
 }
 LAYERS = ["sha256:" + "1" * 64, "sha256:" + "2" * 64]
 REF = "127.0.0.1:5000/reprobox/digits@sha256:" + "d" * 64

@@ -14,12 +14,15 @@ import pytest
 import requests.exceptions
 
 from reprobox import cli_share
+from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.engine import (
     LONG_CALL_TIMEOUT_S,
     check_engine_address,
     connect,
 )
 from reprobox.errors import EXIT_ENGINE, EngineError, InputError
+from reprobox.manifest import SCHEMA_VERSION
+from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import (
     BUNDLE_INDEX,
     REFERENCE_LABEL,
@@ -29,10 +32,16 @@ from reprobox.share import (
     load_image_stream,
 )
 
-MANIFEST = '{"dockerfile_sha256": "%s", "packages": {"lock_sha256": "%s"}}\n'
 LOCK = "numpy==2.0.0 --hash=sha256:00\n"
 DOCKERFILE = "FROM reprobox-base\n"
-RECORD = {"run_id": "r1", "seed": 42, "metrics": {"test_accuracy": 0.906}}
+RECORD = seal_record(
+    {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "run_id": "r1",
+        "seed": 42,
+        "metrics": {"test_accuracy": 0.906},
+    }
+)
 TAG = "reprobox/digits:0123456789abcdef"
 
 
@@ -41,7 +50,12 @@ def sha(text: str) -> str:
 
 
 def manifest_text() -> str:
-    return MANIFEST % (sha(DOCKERFILE), sha(LOCK))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "dockerfile_sha256": sha(DOCKERFILE),
+        "packages": {"lock_sha256": sha(LOCK)},
+    }
+    return json.dumps(seal_manifest(manifest)) + "\n"
 
 
 def labels() -> dict[str, str]:
@@ -118,7 +132,7 @@ def test_a_bundle_whose_files_match_its_labels_reaches_the_engine(tmp_path):
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        ("manifest.json", manifest_text().replace("}}", '}, "seed": 7}')),
+        ("manifest.json", manifest_text().replace("{", '{"seed": 7, ', 1)),
         ("requirements.lock", "numpy==1.0.0 --hash=sha256:00\n"),
         ("Dockerfile", "FROM evil\n"),
         (

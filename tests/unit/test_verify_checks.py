@@ -12,9 +12,11 @@ from typer.testing import CliRunner
 
 from reprobox import verify
 from reprobox.cli import app
+from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.errors import CompatibilityError, InputError
 from reprobox.gpu.preflight import GpuRequests
-from reprobox.manifest import check_manifest
+from reprobox.manifest import SCHEMA_VERSION, check_manifest
+from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import MANIFEST_LABEL, REFERENCE_LABEL
 
 IMAGE = "reprobox/digits:0123456789abcdef"
@@ -23,6 +25,7 @@ LAYERS = "sha256:" + "1" * 64
 
 def manifest(**changes) -> dict:
     data = {
+        "schema_version": SCHEMA_VERSION,
         "project": {"name": "digits", "command": ["python", "train.py"]},
         "packages": {"lock_sha256": hashlib.sha256(b"").hexdigest()},
         "python": "3.11",
@@ -37,7 +40,7 @@ def manifest(**changes) -> dict:
 
 
 def labels_for(data: dict, reference: dict | None = None, sha: str | None = None):
-    text = json.dumps(data, sort_keys=True)
+    text = json.dumps(seal_manifest(data), sort_keys=True)
     labels = {
         MANIFEST_LABEL: text,
         "org.reprobox.manifest-sha256": sha
@@ -45,15 +48,17 @@ def labels_for(data: dict, reference: dict | None = None, sha: str | None = None
         "org.reprobox.lock": "",
     }
     if reference is not None:
-        labels[REFERENCE_LABEL] = json.dumps(reference)
+        labels[REFERENCE_LABEL] = json.dumps(seal_record(reference))
     return labels
 
 
 def reference_record(**changes) -> dict:
     data = {
-        "schema_version": 1,
+        "schema_version": RECORD_SCHEMA_VERSION,
         "run_id": "20240101T000000Z-abcdef",
         "status": "succeeded",
+        "exit_code": 0,
+        "started_at": "2024-01-01T00:00:00+00:00",
         "project": "digits",
         "seed": 42,
         "metrics": {"test_accuracy": 0.97},
@@ -123,7 +128,7 @@ def test_a_negative_tolerance_is_refused_before_the_rerun(image, tmp_path):
 def test_a_manifest_label_edited_after_the_build_is_refused(image, tmp_path):
     labels = labels_for(manifest(), reference_record())
     edited = manifest(python="3.12")
-    labels[MANIFEST_LABEL] = json.dumps(edited, sort_keys=True)
+    labels[MANIFEST_LABEL] = json.dumps(seal_manifest(edited), sort_keys=True)
     image["labels"] = labels
     error = verify_error(image, tmp_path)
     assert error.message.startswith(
@@ -156,7 +161,7 @@ def test_build_refuses_damaged_metrics_in_a_manifest_too():
     [
         ({"image": "weird"}, "image must be a JSON object"),
         ({"options": ["x"]}, "options must be a JSON object"),
-        ({"status": "failed"}, "that run failed, so it has no numbers"),
+        ({"status": "failed", "exit_code": 1}, "that run failed, so it has no numbers"),
     ],
 )
 def test_a_damaged_reference_label_is_one_error_naming_it(
@@ -172,7 +177,7 @@ def test_a_given_reference_is_named_as_given(image, tmp_path):
     error = verify_error(
         image,
         tmp_path,
-        reference=reference_record(status="interrupted"),
+        reference=seal_record(reference_record(status="interrupted")),
         reference_name="--reference r.json",
     )
     assert error.message.startswith("--reference r.json: that run interrupted")
@@ -297,7 +302,7 @@ def test_a_gpu_reference_on_an_engine_without_the_nvidia_runtime_is_refused(
 def write_run(folder: Path, run_id: str, seed: int) -> Path:
     path = folder / run_id / "record.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(reference_record(run_id=run_id, seed=seed)))
+    path.write_text(json.dumps(seal_record(reference_record(run_id=run_id, seed=seed))))
     return path
 
 

@@ -9,13 +9,14 @@ import random
 from pathlib import Path
 from typing import Any
 
-from reprobox.compare.records import Record
+from reprobox.compare.records import RECORD_SCHEMA_VERSION, Record
+from reprobox.seals import seal_record
 
 
 def record_data(run_id: str = "20240101T000000Z-aaaaaa", **changes: Any) -> dict:
     """Return a plausible record.json payload; dotted keys in changes set fields."""
     data: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": RECORD_SCHEMA_VERSION,
         "run_id": run_id,
         "status": "succeeded",
         "exit_code": 0,
@@ -117,11 +118,16 @@ def make_record(run_id: str = "20240101T000000Z-aaaaaa", **changes: Any) -> Reco
     return Record(path=Path(f"/runs/{run_id}/record.json"), data=data)
 
 
+def sealed_json(data: dict, **dumps_args: Any) -> str:
+    """Return data as record.json text, sealed with its digest as run writes it."""
+    return json.dumps(seal_record(data), **dumps_args)
+
+
 def write_record(folder: Path, data: dict) -> Path:
     """Write data as folder/<run_id>/record.json and return the file."""
     path = folder / data["run_id"] / "record.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    path.write_text(sealed_json(data, indent=2, sort_keys=True))
     return path
 
 

@@ -3,7 +3,7 @@ import os
 import signal
 
 import pytest
-from reprobox_synthetic import record_data, write_record
+from reprobox_synthetic import record_data, sealed_json, write_record
 
 from reprobox import __version__
 from reprobox.compare import load_records
@@ -74,31 +74,31 @@ def test_refuses_what_is_not_a_record(tmp_path, payload):
 
 
 def test_refuses_record_from_newer_reprobox(tmp_path):
-    error = _error_for(tmp_path, json.dumps(record_data("A", schema_version=2)))
-    assert "run record has schema_version 2, newer than" in error.message
+    error = _error_for(tmp_path, sealed_json(record_data("A", schema_version=3)))
+    assert "run record has schema_version 3, newer than" in error.message
     assert error.hint == "upgrade reprobox"
 
 
 def test_newer_record_names_the_reprobox_version_needed(tmp_path):
     # brkc F11: docs/schemas.md promises the reprobox version needed.
-    data = record_data("A", schema_version=2, reprobox_version="9.1.0")
-    error = _error_for(tmp_path, json.dumps(data))
+    data = record_data("A", schema_version=3, reprobox_version="9.1.0")
+    error = _error_for(tmp_path, sealed_json(data))
     assert error.message.endswith(
-        "run record has schema_version 2 (written by reprobox 9.1.0), newer than "
-        f"reprobox {__version__} reads (1)"
+        "run record has schema_version 3 (written by reprobox 9.1.0), newer than "
+        f"reprobox {__version__} reads (2)"
     )
     assert error.hint == "upgrade to reprobox 9.1.0 or later"
 
 
 def test_a_newer_schema_from_no_newer_reprobox_just_asks_for_an_upgrade(tmp_path):
-    data = record_data("A", schema_version=2, reprobox_version=__version__)
-    error = _error_for(tmp_path, json.dumps(data))
+    data = record_data("A", schema_version=3, reprobox_version=__version__)
+    error = _error_for(tmp_path, sealed_json(data))
     assert "written by" not in error.message
     assert error.hint == "upgrade reprobox"
 
 
 def test_refuses_damaged_fields(tmp_path):
-    error = _error_for(tmp_path, json.dumps(record_data("A", metrics=[0.1])))
+    error = _error_for(tmp_path, sealed_json(record_data("A", metrics=[0.1])))
     assert "metrics must be a JSON object" in error.message
 
 
@@ -178,7 +178,7 @@ def test_a_fifo_given_by_name_is_refused_in_one_line(tmp_path, no_hang):
 
 def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
     secret = tmp_path / "elsewhere.json"
-    secret.write_text(json.dumps(record_data("S")))
+    secret.write_text(sealed_json(record_data("S")))
     write_record(tmp_path / "runs", record_data("A"))
     (tmp_path / "runs" / "B").mkdir()
     (tmp_path / "runs" / "B" / "record.json").symlink_to(secret)
@@ -187,7 +187,7 @@ def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
 
 def test_a_link_named_on_the_command_line_is_refused_too(tmp_path):
     secret = tmp_path / "elsewhere.json"
-    secret.write_text(json.dumps(record_data("S")))
+    secret.write_text(sealed_json(record_data("S")))
     (tmp_path / "runs" / "B").mkdir(parents=True)
     named = tmp_path / "runs" / "B" / "record.json"
     named.symlink_to(secret)
@@ -221,7 +221,7 @@ def test_a_link_named_on_the_command_line_is_refused_too(tmp_path):
 )
 def test_refuses_setup_fields_of_the_wrong_shape(tmp_path, field, value, expected):
     # brkc F2: such a record raised AttributeError deep in the noise bands.
-    error = _error_for(tmp_path, json.dumps(record_data("A", **{field: value})))
+    error = _error_for(tmp_path, sealed_json(record_data("A", **{field: value})))
     assert expected in error.message
 
 
@@ -230,7 +230,11 @@ def test_start_times_sort_as_instants_whatever_their_offset(tmp_path):
     write_record(tmp_path, record_data("A", started_at="2024-01-01T00:30:00Z"))
     write_record(tmp_path, record_data("B", started_at="2024-01-01T05:00:00+05:00"))
     write_record(tmp_path, record_data("C", started_at="2024-01-01T00:10:00z"))
-    write_record(tmp_path, record_data("D", started_at=None))
+    # Only a run closed from a lost copy has no start (run_id and project known).
+    write_record(
+        tmp_path,
+        record_data("D", started_at=None, status="interrupted", exit_code=None),
+    )
     write_record(tmp_path, record_data("E", started_at="2024-01-01T00:20:00"))
     assert [r.run_id for r in load_records([tmp_path])] == ["B", "C", "E", "A", "D"]
 
@@ -240,7 +244,7 @@ def test_start_times_sort_as_instants_whatever_their_offset(tmp_path):
     [[{"call": 0, "epochs": 5}], [5], [{"epochs": [1, 2]}], [{"epochs": "x"}]],
 )
 def test_a_history_of_the_wrong_shape_is_one_input_error(tmp_path, history):
-    error = _error_for(tmp_path, json.dumps(record_data("A", history=history)))
+    error = _error_for(tmp_path, sealed_json(record_data("A", history=history)))
     assert "history[0] must be an object whose epochs is a list of objects" in (
         error.message
     )
@@ -260,7 +264,7 @@ def test_a_history_of_the_wrong_shape_is_one_input_error(tmp_path, history):
 def test_a_metric_that_is_no_number_is_a_damaged_record(tmp_path, value, shown):
     # Such a value counted as "out of tolerance", as if the run had diverged.
     data = record_data("A", metrics={"loss": 0.1, "accuracy": value})
-    error = _error_for(tmp_path, json.dumps(data))
+    error = _error_for(tmp_path, sealed_json(data))
     assert error.message == (
         f"{tmp_path / 'record.json'}: metrics.accuracy must be a number (or "
         f'"NaN", "Infinity", "-Infinity"), not {shown}'
@@ -270,7 +274,7 @@ def test_a_metric_that_is_no_number_is_a_damaged_record(tmp_path, value, shown):
 
 def test_an_integer_beyond_any_float_is_a_damaged_metric(tmp_path):
     data = record_data("A", metrics={"loss": 10**400})
-    error = _error_for(tmp_path, json.dumps(data))
+    error = _error_for(tmp_path, sealed_json(data))
     assert error.message.endswith(
         'metrics.loss must be a number (or "NaN", "Infinity", "-Infinity"), '
         "not an integer of 401 digits"
@@ -312,7 +316,7 @@ def test_refuses_an_exit_code_or_duration_of_the_wrong_type(
     tmp_path, field, value, expected
 ):
     # brk: these were read as they came, and a failed run's headline showed them.
-    error = _error_for(tmp_path, json.dumps(record_data("A", **{field: value})))
+    error = _error_for(tmp_path, sealed_json(record_data("A", **{field: value})))
     assert error.message.startswith(f"{tmp_path / 'record.json'}: {expected}")
     assert error.hint == "the record is damaged; re-run or leave it out"
 
@@ -320,9 +324,11 @@ def test_refuses_an_exit_code_or_duration_of_the_wrong_type(
 @pytest.mark.parametrize(
     "changes",
     [
-        {"exit_code": None, "duration_s": None},  # a run still going
-        {"exit_code": -1, "duration_s": 0},  # the engine gave no status code
-        {"exit_code": 137, "duration_s": 12},
+        {"status": "running", "exit_code": None, "duration_s": None},
+        # the engine gave no status code
+        {"status": "failed", "exit_code": -1, "duration_s": 0},
+        {"status": "failed", "exit_code": 137, "duration_s": 12},
+        {"status": "interrupted", "exit_code": None, "duration_s": 3},
     ],
 )
 def test_accepts_exit_codes_and_durations_run_writes(tmp_path, changes):
