@@ -908,8 +908,10 @@ def run_in_container(
     except Exception as exc:
         # A bug must not leave the record "running" for good: the lock goes
         # below, so no later run could tell that this one is over.
+        # From reprobox's own copy: record.json is the container's to write,
+        # and what is rewritten here is sealed as reprobox's.
         record_path = run_dir / "record.json"
-        record = _read_json(record_path)
+        record = _host_copy(lock_fd) or _read_json(record_path)
         if record.get("status") == "running":
             record.update(
                 status="failed",

@@ -313,3 +313,37 @@ def test_loads_strict_names_the_file_and_key():
         loads_strict('{"a": {"b": 1, "b": 2}}', "x.json")
     assert info.value.message.startswith('x.json: key "b" appears twice')
 
+
+def test_a_bug_mid_run_closes_the_record_from_reprobox_s_own_copy(
+    tmp_path, monkeypatch
+):
+    # The run folder is the container's: what it put in record.json must not
+    # be what reprobox rewrites, and seals, as the run's record.
+    from reprobox import runner
+    from reprobox.runner import RunOptions, RunTarget, run_in_container
+
+    def buggy_run(engine, target, run_id, run_dir, **kwargs):
+        started = record_data(
+            run_id, status="running", exit_code=None, finished_at=None
+        )
+        runner._write_record(run_dir / "record.json", started)
+        keep_host_copy(target.runs_dir, run_id, started)
+        forged = {**started, "metrics": {"accuracy": 1.0}}
+        (run_dir / "record.json").write_text(sealed_json(forged))
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runner, "_run_locked", buggy_run)
+    target = RunTarget(project="digits", runs_dir=tmp_path / "runs")
+    with pytest.raises(RuntimeError):
+        run_in_container(
+            target,
+            object(),
+            image_ref="reprobox/digits:0",
+            image_id="sha256:" + "1" * 64,
+            manifest={"environment": {}, "determinism": {"profile": "default"}},
+            manifest_sha256="0" * 64,
+            opts=RunOptions(),
+        )
+    [record] = load_records([tmp_path / "runs"])
+    assert record.status == "failed"
+    assert dict(record.metrics) == {"loss": 0.1202998384, "accuracy": 0.9688}
