@@ -112,11 +112,8 @@ def check_manifest_sealed(where: object, manifest: Mapping[str, Any], fix: str) 
     for name in sorted(set(sealed) | set(actual)):
         if sealed.get(name) == actual.get(name):
             continue
-        shown = (
-            name
-            if name.isidentifier() and len(name) <= 60
-            else shortened(repr(name), 60)
-        )
+        plain = name.isidentifier() and len(name) <= 60
+        shown = f"'{name}'" if plain else shortened(json.dumps(name), 60)
         what = (
             "was removed"
             if name not in actual
@@ -125,7 +122,7 @@ def check_manifest_sealed(where: object, manifest: Mapping[str, Any], fix: str) 
             else "was edited"
         )
         raise InputError(
-            f"{where}: manifest section '{shown}' {what} after freeze", hint=fix
+            f"{where}: manifest section {shown} {what} after freeze", hint=fix
         )
 
 

@@ -347,3 +347,13 @@ def test_a_bug_mid_run_closes_the_record_from_reprobox_s_own_copy(
     [record] = load_records([tmp_path / "runs"])
     assert record.status == "failed"
     assert dict(record.metrics) == {"loss": 0.1202998384, "accuracy": 0.9688}
+
+
+def test_a_section_name_that_is_no_plain_word_is_quoted_on_one_line():
+    manifest = seal_manifest({"schema_version": 2})
+    manifest["bad\nname"] = 1
+    with pytest.raises(InputError) as info:
+        check_manifest_sealed("m.json", manifest, "fix")
+    assert info.value.message == (
+        'm.json: manifest section "bad\\nname" was added after freeze'
+    )
