@@ -129,6 +129,7 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
+    from reprobox.config import check_env_kept_by_strict
     from reprobox.engine import (
         MAX_CPUS,
         MIN_CPUS,
@@ -170,6 +171,8 @@ def run(
     for one in seed_list or []:
         check_seed(one, f"--seeds {seeds!r}:")
     extra_env = _parse_env(env)
+    if profile == "strict":  # as the config's profile = "strict" is checked
+        check_env_kept_by_strict(cfg.source, cfg.env, run_flags=extra_env)
     frozen = load_frozen(cfg)
     check_data_unchanged(cfg, frozen.manifest)
     check_data_readable(cfg.root, cfg.data)

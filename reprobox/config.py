@@ -487,6 +487,38 @@ def config_key(source: Path, name: str) -> str:
     return f"tool.reprobox.{name}" if in_pyproject else name
 
 
+def check_env_kept_by_strict(
+    path: Path, env: dict[str, str], *, run_flags: dict[str, str] | None = None
+) -> None:
+    """Refuse an [env] value that the strict profile would silently replace.
+
+    The profile is chosen in the config, or at run time with --profile strict
+    (then run_flags holds the run's --env values: one of them wins over both).
+    """
+    for name, value in sorted(env.items()):
+        strict = STRICT_ENV.get(name, value)
+        if value == strict or name in (run_flags or {}):
+            continue
+        if run_flags is None:
+            chosen = 'profile "strict"'
+            fix = (
+                f'remove it from [env], use profile = "default", or pass it at '
+                f"run time with `reprobox run --env {name}={value}`, which wins"
+            )
+        else:
+            chosen = "--profile strict"
+            fix = (
+                f"pass --env {name}={value} or --env {name}={strict} to choose, "
+                "which wins; leave out --profile strict; or remove it from [env]"
+            )
+        raise ConfigError(
+            path,
+            config_key(path, f"env.{name}"),
+            f"is {value!r}, but {chosen} sets {strict!r} and the profile wins",
+            fix,
+        )
+
+
 def load_config(project: str | Path) -> ProjectConfig:
     """Load and check the config of the project folder."""
     root = Path(project).resolve()
@@ -618,15 +650,8 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "use letters, digits and '_'",
             )
         env[key] = _check_env_value(path, f"env.{key}", value)
-        if profile == "strict" and env[key] != STRICT_ENV.get(key, env[key]):
-            raise ConfigError(
-                path,
-                f"env.{key}",
-                f'is {env[key]!r}, but profile "strict" sets '
-                f"{STRICT_ENV[key]!r} and the profile wins",
-                f'remove it from [env], use profile = "default", or pass it at '
-                f"run time with `reprobox run --env {key}={env[key]}`, which wins",
-            )
+    if profile == "strict":
+        check_env_kept_by_strict(path, env)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
         if not ENV_NAME.fullmatch(key):

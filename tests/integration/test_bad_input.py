@@ -1326,6 +1326,11 @@ def strict_with_env(project: Path, ctx: Context) -> None:
     edit("reprobox.toml", lambda t: 'profile = "strict"\n' + t)(project, ctx)
 
 
+def default_with_env(project: Path, ctx: Context) -> None:
+    with open(project / "reprobox.toml", "a", encoding="utf-8") as fh:
+        fh.write('\n[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n')
+
+
 REF = "{p}/.reprobox/runs/{run}/record.json"
 CASES += [
     Case(
@@ -1351,6 +1356,14 @@ CASES += [
         ("env.TF_ENABLE_ONEDNN_OPTS", "profile \"strict\" sets '0'"),
         "--env TF_ENABLE_ONEDNN_OPTS=1",
         setup=strict_with_env,
+    ),
+    Case(
+        "run-profile-strict-over-a-config-env",
+        (*RUN, "--profile", "strict", "--repeat", "2"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "env.TF_ENABLE_ONEDNN_OPTS", "--profile strict sets '0'"),
+        "--env TF_ENABLE_ONEDNN_OPTS=1",
+        setup=default_with_env,
     ),
     Case(
         "verify-runs-dir-empty",

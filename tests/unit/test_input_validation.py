@@ -18,7 +18,13 @@ from reprobox import engine, verify
 from reprobox.cli import app
 from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.engine import ContainerSpec, connect, find_build_cli, start_container
-from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
+from reprobox.errors import (
+    EXIT_ENGINE,
+    EXIT_USAGE,
+    ConfigError,
+    EngineError,
+    InputError,
+)
 from reprobox.manifest import SCHEMA_VERSION
 from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import MANIFEST_LABEL, check_image_reference
@@ -727,3 +733,57 @@ def test_a_base_cudnn_that_checks_nothing_is_refused(project, gpu, message):
     with pytest.raises(InputError) as info:
         plan_image(cfg, ["six==1.17.0"], gpu=gpu, base_cudnn="8.9")
     assert info.value.message.startswith(message)
+
+
+# The config refuses an [env] value that profile = "strict" replaces; a run-time
+# --profile strict replaced it silently in the container.
+@pytest.mark.parametrize("flags", [(), ("--repeat", "2"), ("--seeds", "0-1")])
+def test_profile_strict_at_run_time_refuses_an_env_it_replaces(
+    project, frozen_without_engine, flags
+):
+    (project / "reprobox.toml").write_text(
+        'command = "python train.py"\n[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n'
+    )
+    result = CliRunner().invoke(
+        app, ["run", str(project), "--profile", "strict", *flags]
+    )
+    error = result.exception
+    assert isinstance(error, ConfigError), result.output
+    assert error.message == (
+        f"{project / 'reprobox.toml'}: env.TF_ENABLE_ONEDNN_OPTS: is '1', but "
+        "--profile strict sets '0' and the profile wins"
+    )
+    assert error.hint == (
+        "pass --env TF_ENABLE_ONEDNN_OPTS=1 or --env TF_ENABLE_ONEDNN_OPTS=0 to "
+        "choose, which wins; leave out --profile strict; or remove it from [env]"
+    )
+    assert frozen_without_engine == []  # refused before any engine is asked
+
+
+@pytest.mark.parametrize(
+    ("env", "flags"),
+    [
+        ('TF_ENABLE_ONEDNN_OPTS = "1"', ("--env", "TF_ENABLE_ONEDNN_OPTS=1")),
+        ('TF_ENABLE_ONEDNN_OPTS = "1"', ("--env", "TF_ENABLE_ONEDNN_OPTS=0")),
+        ('TF_ENABLE_ONEDNN_OPTS = "0"', ()),  # agrees with the profile
+        ('OTHER = "1"', ()),  # the profile does not set it
+    ],
+)
+def test_profile_strict_at_run_time_keeps_what_it_does_not_replace(
+    project, frozen_without_engine, env, flags
+):
+    (project / "reprobox.toml").write_text(
+        f'command = "python train.py"\n[env]\n{env}\n'
+    )
+    result = CliRunner().invoke(
+        app, ["run", str(project), "--profile", "strict", *flags]
+    )
+    assert ("connect", None, None) in frozen_without_engine, result.output
+
+
+def test_the_default_profile_at_run_time_keeps_the_env(project, frozen_without_engine):
+    (project / "reprobox.toml").write_text(
+        'command = "python train.py"\n[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n'
+    )
+    CliRunner().invoke(app, ["run", str(project), "--profile", "default"])
+    assert ("connect", None, None) in frozen_without_engine
