@@ -214,6 +214,7 @@ def push(
             cfg.name,
             built.tag.rsplit(":", 1)[1],
             cfg.state_dir,
+            on_progress=say,
         )
 
     frozen = load_frozen(cfg)

@@ -20,6 +20,12 @@ def shortened(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def first_line(text: object) -> str:
+    """Return the first non-blank line of an error text, stripped and kept short."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0][:200] if lines else "no reason given"
+
+
 class ReproboxError(Exception):
     """Base class: a message a user can act on, and an exit code."""
 

@@ -19,7 +19,7 @@ import posixpath
 import re
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ from reprobox.engine import (
     is_engine_trouble,
     long_calls,
 )
-from reprobox.errors import EngineError, InputError, shortened
+from reprobox.errors import EngineError, InputError, first_line, shortened
+from reprobox.push_stream import read_push_stream
 from reprobox.seals import (
     check_manifest_sealed,
     check_record_sealed,
@@ -130,9 +131,17 @@ def check_image_reference(image: str) -> str:
 
 
 def push_image(
-    engine: Engine, image: str, registry: str, project: str, tag: str, state_dir: Path
+    engine: Engine,
+    image: str,
+    registry: str,
+    project: str,
+    tag: str,
+    state_dir: Path,
+    on_progress: Callable[[str], None] | None = None,
 ) -> str:
     """Push image to registry as PROJECT:TAG; return `repo@sha256:...`.
+
+    on_progress is told of each upload the engine retries.
 
     The registry-named tag it makes is put back as it was if the push does
     not end, even when reprobox is killed (push_tags keeps a marker in
@@ -149,7 +158,7 @@ def push_image(
         named = PushTag(ref, source.id, previous=current_image(engine, ref))
         with registry_tag(state_dir, engine, named):
             source.tag(repo, tag)
-            digest = _push(engine, repo, tag, registry, hint)
+            digest = _push(engine, repo, tag, registry, hint, on_progress)
             if not digest:
                 raise EngineError(f"push to {ref} reported no digest")
     except docker.errors.ImageNotFound:
@@ -158,7 +167,7 @@ def push_image(
         ) from None
     except docker.errors.APIError as exc:
         # docker-py's APIError is an OSError: uncaught, it would print raw.
-        reason = _first_line(exc.explanation or exc)
+        reason = first_line(exc.explanation or exc)
         if exc.is_client_error() or "invalid reference" in reason:
             raise InputError(
                 f"--registry {registry}: the engine refused the name {ref} ({reason})",
@@ -170,22 +179,22 @@ def push_image(
     return f"{repo}@{digest}"
 
 
-def _push(engine: Engine, repo: str, tag: str, registry: str, hint: str) -> str | None:
+def _push(
+    engine: Engine,
+    repo: str,
+    tag: str,
+    registry: str,
+    hint: str,
+    on_progress: Callable[[str], None] | None,
+) -> str | None:
     """Push repo:tag; return the digest the registry gave it."""
-    digest = None
     try:
         with long_calls(engine):
             events = engine.client.images.push(repo, tag, stream=True, decode=True)
-            for event in events:
-                if "error" in event:
-                    first = _first_line(event["error"])
-                    raise EngineError(
-                        f"{registry} refused the push: {first}", hint=hint
-                    )
-                digest = (event.get("aux") or {}).get("Digest") or digest
+            digest = read_push_stream(events, registry, hint, on_progress)
     except docker.errors.APIError as exc:
         raise EngineError(
-            f"push to {repo} failed: {_first_line(exc.explanation or exc)}",
+            f"push to {repo} failed: {first_line(exc.explanation or exc)}",
             hint=hint,
         ) from None
     except requests.exceptions.RequestException as exc:
@@ -271,11 +280,6 @@ def with_publication(
     return sorted([*kept, entry], key=lambda e: e["ref"])
 
 
-def _first_line(text: object) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0][:200] if lines else "no reason given"
-
-
 def pull_by_digest(engine: Engine, ref: str) -> str:
     """Pull `repo@sha256:...` onto engine; return the local image id."""
     if "@sha256:" not in ref:
@@ -286,7 +290,7 @@ def pull_by_digest(engine: Engine, ref: str) -> str:
             image = engine.client.images.pull(repo, tag=digest)
     except docker.errors.APIError as exc:
         raise EngineError(
-            f"pull of {ref} failed: {_first_line(exc.explanation or exc)}"
+            f"pull of {ref} failed: {first_line(exc.explanation or exc)}"
         ) from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"pulling {ref}", exc) from None
@@ -300,7 +304,7 @@ def _stream_image(engine: Engine, image: str) -> Iterator[bytes]:
         yield from chunks
     except docker.errors.APIError as exc:
         raise EngineError(
-            f"cannot export image {image}: {_first_line(exc.explanation or exc)}"
+            f"cannot export image {image}: {first_line(exc.explanation or exc)}"
         ) from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"sending image {image[:19]}", exc) from None
@@ -313,7 +317,7 @@ def load_image_stream(engine: Engine, chunks) -> list[str]:
             events = list(engine.client.api.load_image(chunks, quiet=True))
     except docker.errors.APIError as exc:
         raise EngineError(
-            f"the engine refused the image: {_first_line(exc.explanation or exc)}"
+            f"the engine refused the image: {first_line(exc.explanation or exc)}"
         ) from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, "loading the image", exc) from None
@@ -321,9 +325,7 @@ def load_image_stream(engine: Engine, chunks) -> list[str]:
     for event in events:
         text = event.get("stream", "") if isinstance(event, dict) else str(event)
         if isinstance(event, dict) and event.get("error"):
-            raise EngineError(
-                f"loading the image failed: {_first_line(event['error'])}"
-            )
+            raise EngineError(f"loading the image failed: {first_line(event['error'])}")
         match = re.search(r"Loaded image ID: (sha256:[0-9a-f]{64})", text)
         if match:
             ids.append(match.group(1))

@@ -1,0 +1,78 @@
+"""Read the progress stream of a push: its retries, its digest, its error.
+
+Docker's engine retries a layer upload that failed (5 tries, waiting 5, 10,
+15 then 20 seconds) and streams a countdown, "Retrying in N seconds", once a
+second. Read silently, a registry answering HTTP 500 to everything looks like
+a push that hangs for most of a minute; so each retry is said once, and the
+error the stream ends in is told with the registry and its HTTP status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from reprobox.errors import EngineError, first_line
+
+_RETRY = re.compile(r"Retrying in (\d+) seconds?")
+# How the engine words a registry's HTTP answer in a push error.
+_HTTP_STATUS = (
+    re.compile(r"unexpected HTTP status: (\d{3})\b"),
+    re.compile(r"error parsing HTTP (\d{3}) response body"),
+)
+
+
+def read_push_stream(
+    events: Iterable[Mapping[str, Any]],
+    registry: str,
+    hint: str,
+    on_progress: Callable[[str], None] | None = None,
+) -> str | None:
+    """Return the digest a push stream reports; say each retry, raise its error.
+
+    Layers upload side by side and each counts its own retries; a retry is
+    said when some layer reaches a retry number not said yet, so a registry
+    failing every upload gives one line per round, not one per layer.
+    """
+    digest = None
+    countdown: dict[str, int] = {}  # layer -> the seconds its last status said
+    retries: dict[str, int] = {}
+    said = 0
+    for event in events:
+        if "error" in event:
+            raise push_error(registry, str(event["error"]), hint)
+        wait = _RETRY.fullmatch(str(event.get("status") or ""))
+        if wait:
+            layer, seconds = str(event.get("id")), int(wait[1])
+            # A countdown ticks down once a second; a larger number starts
+            # the layer's next retry.
+            if seconds > countdown.get(layer, 0):
+                retries[layer] = retries.get(layer, 0) + 1
+                if retries[layer] > said and on_progress is not None:
+                    on_progress(
+                        f"push to {registry}: a layer upload failed; "
+                        f"Docker retries in {seconds}s (retry {retries[layer]})"
+                    )
+                said = max(said, retries[layer])
+            countdown[layer] = seconds
+        digest = (event.get("aux") or {}).get("Digest") or digest
+    return digest
+
+
+def push_error(registry: str, error: str, hint: str) -> EngineError:
+    """Return the one-line error for a push stream that ended in error."""
+    first = first_line(error)
+    status = next(
+        (int(m[1]) for pattern in _HTTP_STATUS if (m := pattern.search(first))), None
+    )
+    if status is None:
+        return EngineError(f"{registry} refused the push: {first}", hint=hint)
+    try:
+        shown = f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        shown = f"HTTP {status}"
+    if status >= 500:
+        hint = "the registry failed on its side; see its log, then push again"
+    return EngineError(f"{registry} answered the push with {shown}", hint=hint)

@@ -1,0 +1,92 @@
+"""What a push says while the engine retries an upload, and how it ends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reprobox.errors import EXIT_ENGINE, EngineError
+from reprobox.push_stream import read_push_stream
+
+# Recorded from dockerd 20.10.24 pushing a one-layer image to a server that
+# answers HTTP 500 to every request: 5 tries, 50 seconds, one status a second.
+RECORDED_500 = Path(__file__).parent / "data" / "push-500-dockerd-20.10.jsonl"
+REGISTRY = "127.0.0.1:45391/x"
+HINT = "check that a registry answers there"
+
+
+def recorded_500() -> list[dict]:
+    lines = RECORDED_500.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_each_retry_of_a_registry_answering_500_is_said_once():
+    said = []
+    with pytest.raises(EngineError) as info:
+        read_push_stream(recorded_500(), REGISTRY, HINT, said.append)
+    assert said == [
+        f"push to {REGISTRY}: a layer upload failed; "
+        f"Docker retries in {seconds}s (retry {n})"
+        for n, seconds in enumerate((5, 10, 15, 20), start=1)
+    ]
+    assert info.value.exit_code == EXIT_ENGINE
+    assert str(info.value) == (
+        f"{REGISTRY} answered the push with HTTP 500 Internal Server Error "
+        "(the registry failed on its side; see its log, then push again)"
+    )
+
+
+def test_without_a_listener_the_retries_are_read_silently():
+    with pytest.raises(EngineError, match="HTTP 500 Internal Server Error"):
+        read_push_stream(recorded_500(), REGISTRY, HINT)
+
+
+def test_layers_retrying_side_by_side_give_one_line_per_round():
+    said = []
+    events = [
+        {"status": "Retrying in 5 seconds", "id": "aaa"},
+        {"status": "Retrying in 5 seconds", "id": "bbb"},
+        {"status": "Retrying in 4 seconds", "id": "aaa"},
+        {"status": "Retrying in 4 seconds", "id": "bbb"},
+        {"status": "Pushed", "id": "bbb"},
+        {"status": "Retrying in 10 seconds", "id": "aaa"},
+        {"status": "Retrying in 9 seconds", "id": "aaa"},
+        {"status": "Pushed", "id": "aaa"},
+        {"status": "Retrying in 5 seconds", "id": "ccc"},  # its first: said before
+        {"status": "Pushed", "id": "ccc"},
+        {"aux": {"Digest": "sha256:" + "d" * 64}},
+    ]
+    digest = read_push_stream(events, REGISTRY, HINT, said.append)
+    assert digest == "sha256:" + "d" * 64
+    assert [line.split("; ", 1)[1] for line in said] == [
+        "Docker retries in 5s (retry 1)",
+        "Docker retries in 10s (retry 2)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "hint"),
+    [
+        (  # what dockerd 20.10 says of a 405 with an empty body
+            'error parsing HTTP 405 response body: unexpected end of JSON input: ""',
+            f"{REGISTRY} answered the push with HTTP 405 Method Not Allowed",
+            HINT,
+        ),
+        (
+            "received unexpected HTTP status: 502 Bad Gateway",
+            f"{REGISTRY} answered the push with HTTP 502 Bad Gateway",
+            "the registry failed on its side; see its log, then push again",
+        ),
+        (
+            "unauthorized: authentication required\nmore",
+            f"{REGISTRY} refused the push: unauthorized: authentication required",
+            HINT,
+        ),
+    ],
+)
+def test_the_error_a_push_ends_in_is_one_line(error, message, hint):
+    with pytest.raises(EngineError) as info:
+        read_push_stream([{"status": "Preparing"}, {"error": error}], REGISTRY, HINT)
+    assert (info.value.message, info.value.hint) == (message, hint)
