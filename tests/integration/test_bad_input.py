@@ -104,14 +104,28 @@ class Context:
             lambda: subprocess.run(["umount", "-l", str(path)], check=False)
         )
 
-    def serve_status(self, status: int) -> int:
-        """Serve `status` to every request on a free loopback port; return it."""
+    def serve_status(self, status: int, failing_uploads_s: float = 0) -> int:
+        """Serve `status` to every request on a free loopback port; return it.
+
+        Blob uploads (POSTs) in the first failing_uploads_s seconds after the
+        first one are answered 500 instead. Every answer closes its connection
+        and the server's socket is closed at the end: an engine trying again
+        is refused at once, never left waiting.
+        """
+        first_upload: list[float] = []
 
         class Refuse(http.server.BaseHTTPRequestHandler):
             def _answer(self):
-                self.send_response(status)
+                code = status
+                if self.command == "POST":
+                    first_upload[:] = first_upload or [time.monotonic()]
+                    if time.monotonic() - first_upload[0] < failing_uploads_s:
+                        code = 500
+                self.send_response(code)
                 self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
                 self.end_headers()
+                self.close_connection = True
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -120,6 +134,7 @@ class Context:
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
         threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._undo.append(server.server_close)
         self._undo.append(server.shutdown)
         self._undo.append(lambda: self.untag(f"127.0.0.1:{server.server_port}/"))
         return server.server_port
@@ -1549,3 +1564,47 @@ def test_bad_input(case, tiny, cli, docker_client, tmp_path):
         assert project_tags(docker_client, tiny.name) <= tags_before | {
             t + "-sealed" for t in tags_before
         }, "an image was made"
+
+
+# Docker's engine retries a failed layer upload after 5, 10, 15 and 20 s: a
+# registry answering 500 to everything kept a push silent for 50 s. Here the
+# first uploads get 500 and their retries 405, which the engine does not retry:
+# one round of retries, about 5 s. (All-500 is the unit test's recorded stream.)
+@pytest.mark.timeout(240)
+def test_a_push_the_engine_retries_says_so_once_per_retry(
+    tiny, cli, docker_client, tmp_path
+):
+    project = tmp_path / "p"
+    shutil.copytree(tiny.path, project, symlinks=True)
+    ctx = Context(cli, tiny, docker_client, tmp_path)
+    results = {}
+    try:
+        for flags in ((), ("-q",)):
+            port = ctx.serve_status(405, failing_uploads_s=4)
+            registry = f"127.0.0.1:{port}/x"
+            started = time.monotonic()
+            argv = (*flags, "push", str(project), "--registry", registry)
+            done = invoke(cli, *argv, timeout=120)
+            results[flags] = (registry, done, time.monotonic() - started)
+            print(f"\n[push{''.join(flags)}] {results[flags][2]:.1f}s")
+    finally:
+        ctx.close()
+
+    for flags, (registry, done, seconds) in results.items():
+        error = (
+            f"reprobox: error: {registry} answered the push with HTTP 405 Method "
+            f"Not Allowed (check that a registry answers at {registry} and accepts "
+            "pushes)"
+        )
+        assert done.returncode == EXIT_ENGINE, done.describe()
+        assert "Traceback" not in done.stderr, done.describe()
+        assert seconds >= 5, done.describe()  # the engine did wait its retry
+        retries = [line for line in done.stderr.splitlines() if "retries" in line]
+        if flags:  # -q: the error alone
+            assert done.stderr == error + "\n", done.describe()
+        else:
+            assert retries == [
+                f"push to {registry}: a layer upload failed; Docker retries in 5s "
+                "(retry 1)"
+            ], done.describe()
+            assert done.stderr.splitlines()[-1] == error, done.describe()
