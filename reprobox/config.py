@@ -661,6 +661,16 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 f"{key!r} is not a variable name",
                 "use letters, digits and '_', not starting with a digit",
             )
+        if profile == "strict" and key in STRICT_ENV:
+            # Its value comes from the shell at freeze, and the profile would
+            # silently replace it in the image.
+            raise ConfigError(
+                path,
+                "pass_env",
+                f"names {key}, which profile \"strict\" sets to "
+                f"{STRICT_ENV[key]!r}, so the shell's value would be dropped",
+                f'remove {key} from pass_env, or use profile = "default"',
+            )
 
     data = tuple(
         sorted(

@@ -153,6 +153,13 @@ BAD = [
         "is 'AVX512_CORE', but profile \"strict\" sets 'AVX2' and the profile wins",
     ),
     Bad(
+        "pass-env-the-strict-profile-overrides",
+        CMD + 'profile = "strict"\npass_env = ["TF_DETERMINISTIC_OPS"]\n',
+        "pass_env",
+        "names TF_DETERMINISTIC_OPS, which profile \"strict\" sets to '1', so "
+        "the shell's value would be dropped",
+    ),
+    Bad(
         "name-with-space",
         CMD + 'name = "my project!"\n',
         "name",
