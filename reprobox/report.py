@@ -80,7 +80,7 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
     state = "same" if result.identical else ("pass" if result.passed else "fail")
     if result.seed_noise:  # another seed of a sweep: the noise, not a failure
         state = "noise"
-    delta = "" if result.identical else format_delta(result.delta)
+    delta = "" if result.identical else format_delta(result.exact_delta)
     return {
         "value": format_number(value),
         "delta": delta,

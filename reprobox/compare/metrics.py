@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from reprobox.compare.exact import exact_difference
 from reprobox.compare.records import as_number, same_number, short_repr
 from reprobox.errors import InputError
 
@@ -119,6 +120,21 @@ class MetricResult:
     # A run off the sweep measured by the sweep's run of its seed instead of the
     # reference: that run's id; reference_value is then that run's value.
     compared_with: str | None = None
+
+    @property
+    def exact_delta(self) -> Fraction | float | None:
+        """Return delta, exactly where both values are finite: as a float, the
+        difference of values near ±1.8e308 overflows to inf."""
+        exact = exact_difference(self.value, self.reference_value)
+        return self.delta if exact is None or self.delta is None else exact
+
+    @property
+    def exact_rel_delta(self) -> Fraction | float | None:
+        """Return rel_delta, exactly where delta and the reference are finite."""
+        exact = exact_difference(self.value, self.reference_value)
+        if exact is None or self.rel_delta is None:
+            return self.rel_delta
+        return exact / abs(Fraction(self.reference_value))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from reprobox.compare.environment import (
@@ -16,13 +17,23 @@ from reprobox.compare.environment import (
     hidden_env,
     numerics_key,
 )
+from reprobox.compare.exact import (
+    exact_difference,
+    float_or_inf,
+    root_text,
+    three_digits,
+)
 from reprobox.compare.metrics import MetricResult, Tolerance, compare_metric
 from reprobox.compare.records import Record, as_number, same_number
 
 
 @dataclass(frozen=True)
 class NoiseBand:
-    """How far a metric moves across the seeds of one seed sweep."""
+    """How far a metric moves across the seeds of one seed sweep.
+
+    spread and std are inf where they pass the largest float (values near
+    ±1.8e308); the exact_* members and the *_text methods hold their value.
+    """
 
     sweep: str
     metric: str
@@ -44,6 +55,28 @@ class NoiseBand:
         )
         return f"[{self.minimum!r}, {self.maximum!r}] of sweep {self.sweep} ({each})"
 
+    @property
+    def exact_spread(self) -> Fraction:
+        return Fraction(self.maximum) - Fraction(self.minimum)
+
+    @property
+    def exact_variance(self) -> Fraction:
+        """The sample variance (n - 1), exactly: std squared, with no rounding."""
+        if len(self.values) < 2:  # a band made by hand, without its values
+            return Fraction(self.std) ** 2
+        exact = [Fraction(value) for value in self.values]
+        mean = sum(exact) / len(exact)
+        return sum((value - mean) ** 2 for value in exact) / (len(exact) - 1)
+
+    def spread_text(self) -> str:
+        return three_digits(self.exact_spread)
+
+    def std_text(self, times: int = 1) -> str:
+        """Show times * std in three digits, also past the largest float."""
+        if math.isfinite(times * self.std):
+            return three_digits(times * self.std)
+        return root_text(times * times * self.exact_variance)
+
 
 @dataclass(frozen=True)
 class NoiseCheck:
@@ -52,7 +85,7 @@ class NoiseCheck:
     run_id: str
     metric: str
     sweep: str
-    delta: float
+    delta: float | None  # None: the run has no finite value; inf where it overflows
     spread: float
     std: float
     beyond_noise: bool
@@ -139,10 +172,11 @@ def check_against_noise(
 
 
 def _differs(result: MetricResult) -> bool:
+    """Tell whether two finite values differ (their float delta may be inf)."""
     return (
         not result.identical
         and result.delta is not None
-        and math.isfinite(result.delta)
+        and exact_difference(result.value, result.reference_value) is not None
     )
 
 
@@ -154,16 +188,24 @@ def _partner(band: NoiseBand, records: Sequence[Record], reference: Record) -> s
 
 
 def _noise_check(result: MetricResult, band: NoiseBand) -> NoiseCheck:
-    size, twice_std = abs(result.delta), 2 * band.std
-    beyond = size > band.spread or size > twice_std
+    """Judge |delta| against the spread and 2 std, exactly: near the largest
+    float, differences, spreads and deviations overflow to inf."""
+    size = abs(exact_difference(result.value, result.reference_value))
+    beyond_spread = size > band.exact_spread
+    beyond_std = size * size > 4 * band.exact_variance  # size > 2 std, squared
+    beyond = beyond_spread or beyond_std
+    shown = three_digits(size)
     if beyond:
-        bound = band.spread if size > band.spread else twice_std
-        name = "seed spread" if size > band.spread else "2 std"
-        reason = f"|delta| {size:.3g} > {name} {bound:.3g}: beyond seed noise"
+        name, bound = (
+            ("seed spread", band.spread_text())
+            if beyond_spread
+            else ("2 std", band.std_text(2))
+        )
+        reason = f"|delta| {shown} > {name} {bound}: beyond seed noise"
     else:
         reason = (
-            f"|delta| {size:.3g} <= seed spread {band.spread:.3g} and "
-            f"2 std {twice_std:.3g}: within seed noise"
+            f"|delta| {shown} <= seed spread {band.spread_text()} and "
+            f"2 std {band.std_text(2)}: within seed noise"
         )
     return NoiseCheck(
         run_id=result.run_id,
@@ -207,15 +249,16 @@ def judge_against_band(
         tolerance_given=tolerance_given,
     )
     where = f"the seed band {band.describe()}"
-    if result.delta is None or not math.isfinite(result.delta):
+    distance = exact_difference(result.value, result.reference_value)
+    if result.delta is None or distance is None:
         reason = f"{result.reason.replace('the reference run', 'the band')}; {where}"
-    elif result.delta == 0:
+    elif distance == 0:
         reason = f"within {where}"
     else:
-        side = "above" if result.delta > 0 else "below"
+        side = "above" if distance > 0 else "below"
         verdict = result.reason.split(" (")[0]  # within / out of tolerance
         reason = (
-            f"{abs(result.delta):.3g} {side} {where}: {verdict} "
+            f"{three_digits(abs(distance))} {side} {where}: {verdict} "
             f"({tolerance.describe()})"
         )
     return dataclasses.replace(
@@ -228,19 +271,20 @@ def judge_against_band(
 
 def check_against_band(result: MetricResult, band: NoiseBand) -> NoiseCheck:
     """Say whether a run judged on a band lies beyond seed noise, every seed shown."""
-    delta = result.delta
-    if delta is None or not math.isfinite(delta):
+    distance = exact_difference(result.value, result.reference_value)
+    if result.delta is None or distance is None:
         beyond, where = True, f"{result.metric} has no finite value to set against"
-    elif delta == 0:
+    elif distance == 0:
         beyond, where = False, f"{result.value!r} lies within"
     else:
-        side = "above" if delta > 0 else "below"
-        beyond, where = True, f"{result.value!r} lies {abs(delta):.3g} {side}"
+        side = "above" if distance > 0 else "below"
+        shown = three_digits(abs(distance))
+        beyond, where = True, f"{result.value!r} lies {shown} {side}"
     return NoiseCheck(
         run_id=result.run_id,
         metric=result.metric,
         sweep=band.sweep,
-        delta=delta if delta is not None else math.nan,
+        delta=result.delta,
         spread=band.spread,
         std=band.std,
         beyond_noise=beyond,
@@ -284,7 +328,8 @@ def find_nondeterminism(
             if _all_same(values):
                 continue
             finite = [v for v in values if math.isfinite(v)]
-            spread = max(finite) - min(finite) if finite else None
+            exact = Fraction(max(finite)) - Fraction(min(finite)) if finite else None
+            spread = float_or_inf(exact) if exact is not None else None
             shown = ", ".join(repr(v) for v in values)
             setups = [environments[run_id] for run_id, _ in have]
             hidden = hidden_env(*setups)
@@ -298,7 +343,7 @@ def find_nondeterminism(
             )
             reason = (
                 f"{metric} differs across {len(have)} runs of {same} ({shown}"
-                + (f"; spread {spread:.3g})" if spread is not None else ")")
+                + (f"; spread {three_digits(exact)})" if exact is not None else ")")
                 + hidden_caveat(hidden)
             )
             findings.append(
@@ -352,12 +397,20 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
         n=len(values),
         minimum=min(values),
         maximum=max(values),
-        spread=max(values) - min(values),
-        mean=statistics.fmean(values),
-        std=statistics.stdev(values),
+        spread=float_or_inf(Fraction(max(values)) - Fraction(min(values))),
+        mean=statistics.mean(values),  # summed exactly: fmean's sum overflows
+        std=_stdev(values),
         seeds=tuple(seed_of[run_id] for run_id, _ in pairs),
         values=tuple(values),
     )
+
+
+def _stdev(values: Sequence[float]) -> float:
+    """Return the sample standard deviation; inf past the largest float."""
+    try:
+        return statistics.stdev(values)  # its sum of squares is exact
+    except OverflowError:
+        return math.inf
 
 
 def _all_same(values: Sequence[float | None]) -> bool:

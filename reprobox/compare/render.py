@@ -6,6 +6,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from reprobox.atomic import dump_json
@@ -17,6 +18,7 @@ from reprobox.compare.comparison import (
     unsuccessful_runs,
 )
 from reprobox.compare.environment import UnrecordedFacts
+from reprobox.compare.exact import three_digits
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult
 
@@ -72,9 +74,15 @@ def format_number(value: float | None) -> str:
     return repr(float(value))
 
 
-def format_delta(value: float | None) -> str:
-    """Show a difference in three significant digits with its sign."""
-    return "n/a" if value is None else f"{value:+.3g}"
+def format_delta(value: float | Fraction | None) -> str:
+    """Show a difference in three significant digits with its sign.
+
+    An exact difference (see MetricResult.exact_delta) is shown as it is past
+    the largest float, where its float reads inf.
+    """
+    if value is None or value != value:  # no difference, or NaN
+        return "n/a"
+    return three_digits(value, sign=True)
 
 
 def _title(comparison: Comparison) -> str:
@@ -218,8 +226,8 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.metric,
                     format_number(r.value),
                     _reference_cell(r),
-                    format_delta(r.delta),
-                    format_delta(r.rel_delta),
+                    format_delta(r.exact_delta),
+                    format_delta(r.exact_rel_delta),
                     r.tolerance.describe()
                     + ("" if r.tolerance_given else " (default)"),
                     _result_verdict(r),
@@ -279,14 +287,16 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                         str(b.n),
                         format_number(b.minimum),
                         format_number(b.maximum),
-                        f"{b.spread:.3g}",
-                        f"{b.std:.3g}",
+                        b.spread_text(),
+                        b.std_text(),
                     ]
                     for b in c.noise_bands
                 ],
             )
         )
     if c.noise_checks:
+        # The check's delta is its result's: shown exactly, as in Metrics.
+        exact = {(r.run_id, r.metric): r.exact_delta for r in c.results}
         sections.append(
             (
                 "Differences against seed noise",
@@ -296,7 +306,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                         n.run_id,
                         n.metric,
                         n.sweep,
-                        format_delta(n.delta),
+                        format_delta(exact.get((n.run_id, n.metric), n.delta)),
                         "beyond noise" if n.beyond_noise else "within noise",
                         n.reason,
                     ]
