@@ -7,14 +7,12 @@ uses the docker SDK. Docker's errors become reprobox errors here.
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import json
 import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,10 +30,9 @@ from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
 from reprobox.errors import BuildError, EngineError, InputError, shortened
-from reprobox.proc import run_command
+from reprobox.proc import run_command, start_process
 
 log = logging.getLogger("reprobox")
-_PR_SET_PDEATHSIG = 1  # prctl option: signal the child when its parent dies
 
 LABEL_PREFIX = "org.reprobox"
 CODE_LABEL = f"{LABEL_PREFIX}.code-sha256"  # sha256 over the project's files
@@ -380,16 +377,6 @@ def _inherited_fds(paths) -> tuple[int, ...]:
     return tuple(sorted(int(match.group(1)) for match in found if match))
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when reprobox dies, even by SIGKILL (Linux).
-
-    A `docker build` left running after reprobox was killed would go on
-    building, and holding its context, with nobody to read it.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 def build_image(
     engine: Engine,
     context_dir: Path,
@@ -417,7 +404,7 @@ def build_image(
     argv.append(str(context_dir))
     log.info("building %s", tag)
     lines: list[str] = []
-    proc = subprocess.Popen(
+    with start_process(
         argv,
         env=_cli_env(engine, cli_env),
         stdout=subprocess.PIPE,
@@ -426,9 +413,7 @@ def build_image(
         errors="replace",
         stdin=subprocess.DEVNULL,
         pass_fds=_inherited_fds(secrets.values()),
-        preexec_fn=_die_with_parent,
-    )
-    try:
+    ) as proc:  # stopped (SIGTERM, then SIGKILL) if the build is interrupted
         assert proc.stdout is not None
         for line in proc.stdout:
             line = line.rstrip("\n")
@@ -438,13 +423,6 @@ def build_image(
                 # three times more when it fails: the repeats are cut short.
                 on_line(shortened(line, 240) if _RUN_ECHO.search(line) else line)
         code = proc.wait()
-    except BaseException:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
     if code != 0:
         # The Dockerfile's own checks say what the user must change; say it alone.
         for line in lines:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import re
@@ -14,6 +15,8 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+
+from reprobox.stopping import STOPPING as STOP_SIGNALS
 
 log = logging.getLogger("reprobox")
 
@@ -36,6 +39,58 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _prepare_child(restore: Sequence[int], mask: set) -> None:
+    """In the child, between fork and exec: die with reprobox, then take signals.
+
+    The stop signals come in held (start_process); they are let in only once
+    the handlers inherited from reprobox are back to the default, as exec
+    would set them: one that came meanwhile ends the child, not Python in it.
+    """
+    die_with_parent()
+    for sig in restore:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextlib.contextmanager
+def start_process(argv: Sequence[str], **popen_args) -> Iterator[subprocess.Popen]:
+    """Start argv, which dies with reprobox; stop it if the block is left by an error.
+
+    Between fork and exec both sides run Python (fork hooks, the prctl call),
+    where a Ctrl-C was printed by the child as "Exception ignored" or dropped
+    by reprobox's own fork hooks, which then went on as if it never came. So
+    the stop signals are held across the start; reprobox takes one that came
+    right after it, inside the block, and the child just before its exec.
+    """
+    restore = [sig for sig in STOP_SIGNALS if callable(signal.getsignal(sig))]
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            preexec_fn=functools.partial(_prepare_child, restore, mask),
+            **popen_args,
+        )
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        raise
+    with proc:  # closes its pipes and reaps it
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            yield proc
+        except BaseException:
+            _stop(proc)
+            raise
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Ask the child to stop, as a Ctrl-C would, then kill it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def run_command(
     argv: Sequence[str],
     *,
@@ -51,17 +106,17 @@ def run_command(
     """
     argv = [str(a) for a in argv]
     log.info("running: %s", " ".join(argv))
-    proc = subprocess.run(
+    with start_process(
         argv,
         env=dict(env) if env is not None else None,
         cwd=cwd,
-        input=input,
-        capture_output=True,
+        stdin=subprocess.PIPE if input is not None else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
-        timeout=timeout,
-        preexec_fn=die_with_parent,
-    )
+    ) as child:
+        stdout, stderr = child.communicate(input, timeout=timeout)
+    proc = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
     if proc.stdout:
         log.debug("stdout of %s:\n%s", argv[0], proc.stdout)
     if proc.stderr:

@@ -40,11 +40,10 @@ def test_no_index_credentials_no_secret(tmp_path):
 
 def test_the_build_cli_dies_with_a_killed_reprobox(tmp_path):
     parent = (
-        "import subprocess, sys\n"
-        "from reprobox.engine import _die_with_parent\n"
-        "child = subprocess.Popen(['sleep', '60'], preexec_fn=_die_with_parent)\n"
-        "print(child.pid, flush=True)\n"
-        "child.wait()\n"
+        "from reprobox.proc import start_process\n"
+        "with start_process(['sleep', '60']) as child:\n"
+        "    print(child.pid, flush=True)\n"
+        "    child.wait()\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE)
     child = int(proc.stdout.readline())
