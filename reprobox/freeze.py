@@ -449,6 +449,9 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     """Write the frozen files atomically; the manifest, which vouches for the
     others by their digests, goes last."""
     state = cfg.state_dir
+    # Sealed by the writer, as run seals each record it writes: the digests
+    # are then of the manifest written, whatever changed in result since.
+    result.manifest = seal_manifest(result.manifest)
     _keep_publication(state / MANIFEST_NAME, result)
     files = [(state / LOCK_NAME, result.lock)]
     vcs = state / VCS_NAME

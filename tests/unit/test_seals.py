@@ -24,7 +24,12 @@ from reprobox.config import load_config
 from reprobox.errors import EXIT_USAGE, InputError
 from reprobox.freeze import freeze_project, write_frozen
 from reprobox.manifest import load_frozen
-from reprobox.runner import close_abandoned_records, hold_run_lock, keep_host_copy
+from reprobox.runner import (
+    LOG_NAME,
+    close_abandoned_records,
+    hold_run_lock,
+    keep_host_copy,
+)
 from reprobox.seals import (
     RECORD_DIGEST_FIELD,
     SECTIONS_FIELD,
@@ -109,6 +114,18 @@ def test_a_removed_or_added_section_is_named(frozen):
     _edit_manifest(frozen, lambda m: m.update(extra=1))
     with pytest.raises(InputError, match="section 'extra' was added after freeze"):
         load_frozen(frozen)
+
+
+def test_freeze_seals_the_manifest_it_writes_not_the_one_it_made(frozen):
+    # A result changed between freeze_project and write_frozen (a relock) is
+    # written with digests of what is written, and loads.
+    result = freeze_project(frozen, environ={})
+    result.manifest["packages"]["lock_sha256"] = "0" * 64
+    result.lock += "# relocked\n"
+    write_frozen(frozen, result)
+    manifest = json.loads(_manifest_path(frozen).read_text())
+    assert manifest[SECTIONS_FIELD] == seal_manifest(manifest)[SECTIONS_FIELD]
+    check_manifest_sealed(_manifest_path(frozen), manifest, "fix")
 
 
 def test_published_is_not_sealed_but_keeps_its_own_checks(frozen):
@@ -301,6 +318,10 @@ def test_closing_an_abandoned_run_seals_the_record_anew(tmp_path):
     )
     fd = hold_run_lock(runs, run_id)
     keep_host_copy(runs, run_id, started)
+    # It got as far as its container: the start record and a log are there (a
+    # folder with nothing in it is a run killed before anything ran, removed).
+    write_record(runs, started)
+    (runs / run_id / LOG_NAME).write_text("epoch 1\n")
     os.close(fd)  # its reprobox is gone: the lock is free
     assert close_abandoned_records(runs) == [run_id]
     [record] = load_records([runs])
