@@ -83,8 +83,11 @@ def test_a_blank_name_in_manifest_metrics_compare_is_refused(tmp_path, blank):
     # It was compared as a metric no run has: exit 1, a failed check.
     state = tmp_path / "proj" / ".reprobox"
     runs = two_runs(state / "runs")
-    manifest = {"schema_version": 1, "metrics": {"compare": ["loss", blank]}}
-    (state / "manifest.json").write_text(json.dumps(manifest))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "metrics": {"compare": ["loss", blank]},
+    }
+    (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
     line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
     assert line == (
         f"reprobox: error: {state / 'manifest.json'}: metrics.compare holds a "

@@ -273,6 +273,8 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
 
     from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     runs = cfg.state_dir / "runs"
@@ -282,16 +284,19 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
         (runs / run_id).mkdir(parents=True)
         (runs / run_id / "record.json").write_text(
             dump_json(
-                {
-                    "schema_version": 1,
-                    "run_id": run_id,
-                    "status": "succeeded",
-                    "started_at": f"2026-01-01T00:00:0{second}+00:00",
-                    "project": "mine",
-                    "image": image,
-                    "metrics": {"acc": 0.9},
-                    "history": [],
-                }
+                seal_record(
+                    {
+                        "schema_version": RECORD_SCHEMA_VERSION,
+                        "run_id": run_id,
+                        "status": "succeeded",
+                        "exit_code": 0,
+                        "started_at": f"2026-01-01T00:00:0{second}+00:00",
+                        "project": "mine",
+                        "image": image,
+                        "metrics": {"acc": 0.9},
+                        "history": [],
+                    }
+                )
             )
         )
     with pytest.raises(InputError) as info:
@@ -312,6 +317,8 @@ def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypat
     from reprobox import engine as engine_module
     from reprobox.atomic import dump_json
     from reprobox.cli import app
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
 
     def no_engine(*args, **kwargs):
         raise AssertionError("the engine was reached (a build would start)")
@@ -320,10 +327,22 @@ def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypat
     (tmp_path / "proj").mkdir()
     root = project(tmp_path / "proj")
     runs = root / ".reprobox" / "runs"
-    for run_id in ("20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb"):
+    for second, run_id in enumerate(
+        ("20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb")
+    ):
         (runs / run_id).mkdir(parents=True)
         (runs / run_id / "record.json").write_text(
-            dump_json({"schema_version": 1, "run_id": run_id, "status": "succeeded"})
+            dump_json(
+                seal_record(
+                    {
+                        "schema_version": RECORD_SCHEMA_VERSION,
+                        "run_id": run_id,
+                        "status": "succeeded",
+                        "exit_code": 0,
+                        "started_at": f"2026-01-01T00:00:0{second}+00:00",
+                    }
+                )
+            )
         )
     out = tmp_path / "b.tar"
     result = CliRunner().invoke(

@@ -411,7 +411,7 @@ def test_compare_with_a_failed_run_fails(tmp_path):
     result = reprobox("compare", *map(str, runs), "--tol", "accuracy=abs:0.01")
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[1] == (
-        "verdict: FAIL (run run-1 has status failed; "
+        "verdict: FAIL (run run-1 has status failed (exit code 1); "
         "0 of 2 metric checks out of tolerance)"
     )
 

@@ -13,9 +13,10 @@ import docker.errors
 import pytest
 
 from reprobox.cli_run import _run_image
+from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.errors import EngineError, InputError
 from reprobox.manifest import SCHEMA_VERSION
-from reprobox.seals import seal_manifest
+from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import (
     BUNDLE_INDEX,
     REFERENCE_LABEL,
@@ -105,7 +106,8 @@ class FakeEngine:
 
 
 def sealed_labels():
-    return {**LABELS, REFERENCE_LABEL: json.dumps({"run_id": "r1"})}
+    record = seal_record({"schema_version": RECORD_SCHEMA_VERSION, "run_id": "r1"})
+    return {**LABELS, REFERENCE_LABEL: json.dumps(record)}
 
 
 # --- F1: a push replaces its own repository's entry, not a neighbour's ------

@@ -188,7 +188,9 @@ def test_a_reference_of_another_project_is_refused_as_push_does(image, tmp_path)
     error = verify_error(
         image,
         tmp_path,
-        reference=reference_record(project="other", image={"layers": "sha256:9"}),
+        reference=seal_record(
+            reference_record(project="other", image={"layers": "sha256:9"})
+        ),
         reference_name="--reference r.json",
     )
     assert error.exit_code == 2
