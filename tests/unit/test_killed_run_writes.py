@@ -17,8 +17,10 @@ import pytest
 import requests.exceptions
 
 from reprobox import runner
+from reprobox.compare import RECORD_SCHEMA_VERSION, load_records
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
 from reprobox.runner import RunOptions, RunTarget, close_abandoned_records
+from reprobox.seals import seal_record
 
 MANIFEST = {
     "project": {"name": "p", "command": ["python", "train.py"]},
@@ -143,20 +145,29 @@ def test_a_run_nobody_killed_ends_as_before(tmp_path):
     assert json.loads((run_dir / "record.json").read_text())["status"] == "succeeded"
 
 
-def test_a_start_record_left_in_a_temp_by_an_older_reprobox_is_adopted(tmp_path):
+def _start_record(run_id: str, **changes) -> dict:
+    """Return a start record as run writes it, sealed."""
+    start = {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "run_id": run_id,
+        "project": "p",
+        "status": "running",
+        "exit_code": None,
+        "started_at": "2026-01-01T00:00:01+00:00",
+        "seed": 3,
+    }
+    return seal_record({**start, **changes})
+
+
+def test_a_start_record_left_in_a_temp_without_a_host_copy_is_adopted(tmp_path):
+    # A reprobox whose copy could not be written leaves this (so did those that
+    # wrote the record first, but theirs were schema 1: not taken, see below).
     runs = tmp_path / "runs"
     run_id = "20260101T000001Z-00000a"
     (runs / run_id).mkdir(parents=True)
     fd = runner.hold_run_lock(runs, run_id)
     os.close(fd)  # killed before it kept its copy: the lock file is empty
-    start = {
-        "schema_version": 1,
-        "run_id": run_id,
-        "project": "p",
-        "status": "running",
-        "started_at": "2026-01-01T00:00:01+00:00",
-        "seed": 3,
-    }
+    start = _start_record(run_id)
     (runs / run_id / ".record.json.abc.tmp").write_text(json.dumps(start))
     (runs / run_id / ".record.json.def.tmp").write_text(json.dumps(start)[:40])
 
@@ -165,6 +176,41 @@ def test_a_start_record_left_in_a_temp_by_an_older_reprobox_is_adopted(tmp_path)
     assert record["started_at"] == start["started_at"] and record["seed"] == 3
     assert record["status"] == "interrupted"
     assert sorted(p.name for p in (runs / run_id).iterdir()) == ["record.json"]
+
+
+def _without_digest(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "record_sha256"}
+
+
+_OTHER_RUN = "20260101T000001Z-00000c"
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {**_start_record(_OTHER_RUN), "seed": 4},
+        _without_digest(_start_record(_OTHER_RUN)),
+        _without_digest(_start_record(_OTHER_RUN, schema_version=1)),
+    ],
+    ids=["edited", "no-digest", "schema-1"],
+)
+def test_a_start_record_in_a_temp_is_taken_only_when_its_digest_holds(
+    tmp_path, start
+):
+    runs = tmp_path / "runs"
+    run_id = start["run_id"]
+    (runs / run_id).mkdir(parents=True)
+    os.close(runner.hold_run_lock(runs, run_id))
+    (runs / run_id / ".record.json.abc.tmp").write_text(json.dumps(start))
+
+    assert close_abandoned_records(runs, "p") == [run_id]
+    [closed] = load_records([runs])  # what it wrote is readable, and sealed
+    assert closed.status == "interrupted"
+    assert closed.data["started_at"] is None and closed.data.get("seed") is None
+    assert closed.data["warnings"] == [
+        "reprobox was killed before it kept a copy of this record; only its id "
+        "and project are known"
+    ]
 
 
 def test_a_verdict_left_in_the_run_folder_is_not_taken(tmp_path):
