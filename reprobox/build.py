@@ -704,10 +704,11 @@ def build_project(
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     entries = context_entries(cfg, frozen)
-    # pyproject.toml's comments may have changed since freeze: its digest
-    # covers only the settings and dependencies read from it.
-    kept = {name[4:] for name, _ in entries if name.startswith("app/")}
-    refuse_written_credentials(cfg, kept.__contains__)
+    # Files change after freeze, and no digest of the lock or config covers
+    # a comment: every file the image copies is read again, as freeze did.
+    refuse_written_credentials(
+        cfg, [name[4:] for name, _ in entries if name.startswith("app/")]
+    )
     tag, digest = context_tag(cfg, entries)
     existing = image_id(engine, tag)
     if existing and not force:

@@ -26,7 +26,7 @@ from reprobox.credential_archives import (
     der_private_key,
     zip_holds_credentials,
 )
-from reprobox.credential_lines import secret_in_text
+from reprobox.credential_lines import credential_file_text, secret_in_text
 from reprobox.credential_settings import (
     literal_secret,
     secret_name,
@@ -54,6 +54,14 @@ _UTF16_PROBE = 256
 # Credential files are a few KiB; a file larger than this is data or code.
 TEXT_SCAN_LIMIT = 256 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
+# Code, notebooks, scripts and docs: never a credential store, whatever lines
+# they hold (config.py of NAME = "value" lines reads like a .env). A
+# credential written in one is refused at freeze and build instead
+# (image_inputs), since leaving it out would break the run.
+_CODE_SUFFIXES = frozenset(
+    (".py", ".pyi", ".pyx", ".ipynb", ".r", ".jl", ".js", ".ts", ".tf")
+    + (".sh", ".bash", ".zsh", ".ps1", ".bat", ".cmd", ".md", ".rst")
+)
 
 # netrc: the first word is an entry ("machine HOST" or "default"), and some
 # entry gives a password.
@@ -107,6 +115,7 @@ def holds_credentials(path: Path) -> bool:
         if not stat.S_ISREG(info.st_mode):
             return False  # a FIFO or device would block or never end
         size = info.st_size
+        by_text = size <= TEXT_SCAN_LIMIT and path.suffix.lower() not in _CODE_SUFFIXES
         with open(path, "rb") as fh:
             tail = b""
             for index in range(size // _CHUNK + 1):  # a file that grew stops here
@@ -116,7 +125,7 @@ def holds_credentials(path: Path) -> bool:
                 window = tail + chunk
                 if any(marker in window for marker in _KEY_MARKERS):
                     return True
-                if index == 0 and _credential_start(chunk, size):
+                if index == 0 and by_text and _credential_text(chunk):
                     return True
                 tail = window[-overlap:]
     except OSError:
@@ -131,24 +140,22 @@ def secret_value(name: str, value: str | None) -> bool:
     by its name or shape, or text that would make a credential file."""
     if looks_secret(name, value):
         return True
-    return bool(value) and _credential_text(value.encode("utf-8", "surrogateescape"))
-
-
-def _credential_start(chunk: bytes, size: int) -> bool:
-    """Tell whether a file's first bytes give it away as a credential file.
-
-    A small file is read for every shape; of a larger one, the first
-    TEXT_SCAN_LIMIT bytes are read for the shapes that one line shows.
-    """
-    if size <= TEXT_SCAN_LIMIT:
-        return _credential_text(chunk)
-    text = _as_text(chunk[:TEXT_SCAN_LIMIT])
-    return text is not None and secret_in_text(text)
+    return bool(value) and (
+        secret_in_text(value)
+        or _credential_text(value.encode("utf-8", "surrogateescape"))
+    )
 
 
 def _credential_bytes(data: bytes) -> bool:
-    """Tell whether bytes (a zip archive's member) hold a key or credential text."""
-    return any(marker in data for marker in _KEY_MARKERS) or _credential_text(data)
+    """Tell whether bytes (a zip archive's member) hold a key or credential text.
+
+    An archive is not read line by line at build, so a member that holds a
+    credential on any line makes the archive one.
+    """
+    if any(marker in data for marker in _KEY_MARKERS) or _credential_text(data):
+        return True
+    text = _as_text(data[:TEXT_SCAN_LIMIT])
+    return text is not None and secret_in_text(text)
 
 
 def _credential_text(data: bytes) -> bool:
@@ -173,7 +180,7 @@ def _credential_text(data: bytes) -> bool:
         or _every_line(text, _GIT_CREDENTIAL, comments=True)
         or _every_line(text, _PGPASS_LINE, comments=True)
         or _bare_token(text)
-        or secret_in_text(text)
+        or credential_file_text(text)
     )
 
 
@@ -204,12 +211,19 @@ def _bare_token(text: str) -> bool:
 
 def _as_text(data: bytes) -> str | None:
     """Return a file's text, or None for a binary file."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    if b"\0" in data:
-        codec = _bomless_utf16(data)
-        return None if codec is None else data.decode(codec, errors="replace")
-    return data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    codec = text_codec(data)
+    if codec is None:
+        return None
+    return data.decode(codec, errors="replace").removeprefix("\ufeff")
+
+
+def text_codec(head: bytes) -> str | None:
+    """Name the codec of a file that starts with head, or None for a binary file."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\0" in head:
+        return _bomless_utf16(head)
+    return "utf-8"
 
 
 def _bomless_utf16(data: bytes) -> str | None:

@@ -68,13 +68,33 @@ _SCRIPT_ASSIGNMENT = re.compile(
 )
 # Terraform/HCL: a block opens a line (resource "x" "y" {, provider "x" {).
 _HCL_BLOCK = re.compile(
-    r"(?:resource|provider|variable|module|data|terraform|locals|output)\b[^\n]*\{\s*$",
-    re.M,
+    r"[\r\n][ \t]*(?:resource|provider|variable|module|data|terraform|locals"
+    r"|output)\b[^\r\n]*\{[ \t]*(?=[\r\n]|\Z)"
 )
 _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
 # The access key CSV of the AWS console, and of IAM user downloads.
 _AWS_KEY_CSV = re.compile(r"secret access key|access key id", re.I)
-_LINE = re.compile(r"[^\r\n]+")
+# Where lines end, as editors number them.
+LINE_BREAK = re.compile(r"\r\n|[\r\n]")
+# A run of the characters tokens are made of, as long as the shortest token.
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_+.=/-]{15,}")
+# Lines that may be a JSON object, a script's assignment, a Terraform setting,
+# each found after a line break (searched for in "\n" + text): patterns that
+# start with a character, not ^, let the regex engine skip ahead fast.
+_OBJECT_LINE = re.compile(r"[\r\n]([ \t]*\{[^\r\n]*\}[ \t]*)(?=[\r\n]|\Z)")
+_SCRIPT_LINE = re.compile(
+    r"[\r\n]([ \t]*@?(?:(?:export|setx?)[ \t]|\$env:)[^\r\n]*)", re.I
+)
+_HCL_LINE = re.compile(r'[\r\n]([ \t]*[A-Za-z_][\w-]*[ \t]*=[ \t]*"[^\r\n]*)')
+# What every secret setting's name holds (envvars.secret_setting_name). Text
+# without one has no secret JSON field: a substring search tells, ten times
+# faster than a case-blind regex. A line is parsed only when it has a field
+# so named whose value is a string.
+_SECRET_NAME_PARTS = ("pwd", "pass", "sig", "secret", "token", "key", "bearer")
+_SECRET_NAME_PARTS += ("cred", "auth")
+_SECRET_STRING_FIELD = re.compile(
+    rf'"[^"\\\r\n]*(?:{"|".join(_SECRET_NAME_PARTS)})[^"\\\r\n]*"\s*:\s*"', re.I
+)
 # A PEM block in base64, as Kubernetes secrets and CI variables keep keys:
 # base64 of "-----BEGIN", then enough to hold the rest of its first line.
 _BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=\s]{40,}")
@@ -102,6 +122,8 @@ def placeholder(value: str) -> bool:
 
 def url_with_password(text: str) -> bool:
     """Tell whether text has a URL whose userinfo writes out a password."""
+    if "://" not in text:
+        return False  # a substring search: most files have no URL at all
     return any(
         not placeholder(match.group(2)) and not placeholder_user(match.group(1))
         for match in _URL_PASSWORD.finditer(text)
@@ -115,20 +137,45 @@ def placeholder_user(user: str) -> bool:
 
 def published_token(text: str) -> bool:
     """Tell whether text holds a whole token of a published format."""
-    return bool(PUBLISHED_TOKEN.search(text))
+    # Each token lies in a run of these characters, bounded by others that
+    # no token has; the runs are found fast, the token shapes only in them.
+    return any(PUBLISHED_TOKEN.search(run.group()) for run in _TOKEN_RUN.finditer(text))
 
 
 def secret_in_text(text: str) -> bool:
     """Tell whether any line of text writes out a credential, as this module reads."""
     return (
-        url_with_password(text)
-        or published_token(text)
-        or bool(_AWS_KEY_CSV.search(text[: text.find("\n") + 1 or len(text)]))
-        or _base64_private_key(text)
-        or _json_lines_with_secret(text)
-        or _script_sets_secret(text)
+        credential_file_text(text)
+        or any(check(text) for _, check in _LINE_CHECKS)
         or _hcl_sets_secret(text)
     )
+
+
+def credential_file_text(text: str) -> bool:
+    """Tell whether text is a credential file by these shapes: the access key
+    CSV of the AWS console, or a private key written out in base64."""
+    return bool(
+        _AWS_KEY_CSV.search(text[: text.find("\n") + 1 or len(text)])
+    ) or _base64_private_key(text)
+
+
+def credential_on_line(text: str) -> tuple[int, str] | None:
+    """Return the number of the first line of text that writes out a credential,
+    and what kind it is; None when no line does.
+
+    The whole text is searched first, so that text without one (nearly all)
+    costs a few regex passes and no loop over its lines.
+    """
+    checks = [(kind, check) for kind, check in _LINE_CHECKS if check(text)]
+    if _hcl_sets_secret(text):
+        checks.append(("a secret set in a Terraform block", _hcl_line_secret))
+    if not checks:
+        return None
+    for number, line in enumerate(LINE_BREAK.split(text), start=1):
+        for kind, check in checks:
+            if check(line):
+                return number, kind
+    return None
 
 
 def _base64_private_key(text: str) -> bool:
@@ -152,9 +199,12 @@ def _json_lines_with_secret(text: str) -> bool:
     string that is written out. Keys such as token and next_token name a
     tokenized text's words there, so they count only for a token-shaped value.
     """
-    for match in _LINE.finditer(text):
-        line = match.group().strip()
-        if not (line.startswith("{") and line.endswith("}") and '"' in line):
+    lower = text.lower()
+    if not any(part in lower for part in _SECRET_NAME_PARTS):
+        return False
+    for match in _OBJECT_LINE.finditer("\n" + text):
+        line = match.group(1).strip()
+        if not _SECRET_STRING_FIELD.search(line):
             continue
         try:
             record = json.loads(line)
@@ -177,8 +227,8 @@ def _secret_field(name: str, value: object) -> bool:
 
 def _script_sets_secret(text: str) -> bool:
     """Tell whether a script line sets a secret variable to a written value."""
-    for match in _LINE.finditer(text):
-        assignment = _SCRIPT_ASSIGNMENT.fullmatch(match.group())
+    for match in _SCRIPT_LINE.finditer("\n" + text):
+        assignment = _SCRIPT_ASSIGNMENT.fullmatch(match.group(1))
         if assignment is None:
             continue
         name, value = assignment.groups()
@@ -190,12 +240,27 @@ def _script_sets_secret(text: str) -> bool:
 
 def _hcl_sets_secret(text: str) -> bool:
     """Tell whether Terraform/HCL text sets a secret-named argument to a string."""
-    if not _HCL_BLOCK.search(text):
+    lines = "\n" + text
+    if not _HCL_BLOCK.search(lines):
         return False
-    return any(
-        (setting := _HCL_SETTING.fullmatch(match.group()))
+    return any(_hcl_line_secret(match.group(1)) for match in _HCL_LINE.finditer(lines))
+
+
+def _hcl_line_secret(line: str) -> bool:
+    """Tell whether one line of a Terraform block sets a secret to a string."""
+    setting = _HCL_SETTING.fullmatch(line)
+    return bool(
+        setting
         and secret_name(setting.group(1))
         and literal_secret(setting.group(2))
         and not placeholder(setting.group(2))
-        for match in _LINE.finditer(text)
     )
+
+
+# The shapes that one line gives away, each with the words that name it.
+_LINE_CHECKS = (
+    ("a password in a URL", url_with_password),
+    ("a token of a published format", published_token),
+    ("a secret field in a JSON record", _json_lines_with_secret),
+    ("a secret set by a script line", _script_sets_secret),
+)

@@ -16,6 +16,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
+from reprobox.build import project_files
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
@@ -171,14 +172,6 @@ def _refuse_ca_in_image(where: str, value: str, path: Path, cfg: ProjectConfig):
         )
 
 
-def _image_file_check(cfg: ProjectConfig) -> Callable[[str], bool]:
-    """Return what tells whether a project file would be copied into the image."""
-    from reprobox.build import is_image_file
-
-    root = cfg.root.resolve()
-    return lambda rel: is_image_file(root, rel)
-
-
 def _shown_host_env(env: Mapping[str, str]) -> dict[str, str]:
     """Return host variables as the manifest may hold them: no secret, UTF-8."""
     return {
@@ -225,7 +218,6 @@ def freeze_project(
     Dockerfile can pin it.
     """
     environ = os.environ if environ is None else environ
-    refuse_written_credentials(cfg, _image_file_check(cfg))
     if from_env_python is None and cfg.requirements is None:
         raise InputError(
             f"{cfg.source}: {cfg.key('packages')}: no requirements file and no "
@@ -237,6 +229,10 @@ def freeze_project(
         python=from_env_python,
         root=cfg.root,
     )
+    # Before anything is resolved: the same check as build, over the same list
+    # of files the image copies (read after the requirements, whose errors
+    # name the -r line that is wrong).
+    refuse_written_credentials(cfg, project_files(cfg))
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"
 

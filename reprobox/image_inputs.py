@@ -1,21 +1,34 @@
-"""Project files reprobox reads that also go into the image as they are.
+"""Project files that go into the image hold no credential on any line.
+
+Files that are credentials by their shape (a .env, a netrc, a key) are left
+out of the image by build.project_files. Any other file that goes in (code, a
+notebook, a README, the requirements) is copied byte for byte, so a token or a
+URL password written on one of its lines, comment or not, is in every copy of
+the image: such a file is refused, naming file and line, never the secret.
+Freeze and build run the same check, since files change after freeze.
 
 The requirements file, the files it includes with -r, and pyproject.toml are
-read for the lock or the config, and copied with the project's code, byte for
-byte: a token in a comment there is in every copy of the image. Each is read
-whole, comments included, for credentials; the secret itself is never shown.
+also read by reprobox: their lines are held to the stricter shapes of
+secret_shapes.credential_line, as pip reads the URLs in them.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 
 from reprobox.config import ProjectConfig
+from reprobox.credential_files import text_codec
+from reprobox.credential_lines import LINE_BREAK, credential_on_line
 from reprobox.errors import InputError
 from reprobox.lock.requirements_file import PYPROJECT, requirements_files
 from reprobox.secret_shapes import credential_line
+
+_CHUNK = 1 << 20
+# How many first bytes tell a text file from a binary one.
+_PROBE = 8192
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -36,23 +49,61 @@ def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
     return found
 
 
-def refuse_written_credentials(
-    cfg: ProjectConfig, in_image: Callable[[str], bool]
-) -> None:
-    """Refuse a file reprobox reads that goes into the image with a credential."""
-    for rel in files_read_by_reprobox(cfg):
-        if rel in cfg.data or not in_image(rel):
+def refuse_written_credentials(cfg: ProjectConfig, image_files: Iterable[str]) -> None:
+    """Refuse a file that goes into the image with a credential on some line.
+
+    image_files are the project's files that the image copies (posix paths
+    under root, data and .reproboxignore'd files already left out).
+    """
+    read_by_reprobox = set(files_read_by_reprobox(cfg))
+    for rel in sorted(image_files):
+        if rel in cfg.data:
             continue  # data files are mounted at run time, never copied
-        try:
-            text = (cfg.root / rel).read_bytes().decode("utf-8", errors="replace")
-        except OSError:
-            continue  # reading it for the lock or config says what is wrong
-        number = credential_line(text)
-        if number is not None:
+        found = written_credential(cfg.root / rel, strict=rel in read_by_reprobox)
+        if found is not None:
+            number, kind = found
             raise InputError(
-                f"{cfg.root / rel}:{number}: holds a credential (a token, or a "
-                "password or token in a URL), comment or not, and this file is "
-                "copied into the image",
-                hint="remove it from that line, or list the file in "
-                ".reproboxignore to keep it out of the image",
+                f"{cfg.root / rel}:{number}: holds a credential ({kind}), and "
+                "this file is copied into the image",
+                hint="remove it (pass secrets at run time with reprobox run "
+                "--env NAME), or list the file in .reproboxignore",
             )
+
+
+def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] | None:
+    """Return the line number and kind of the first credential a text file
+    writes out, or None; binary files and links are not read.
+
+    The file is read in chunks of whole lines, so a large log costs its
+    length in regex passes and no more memory than a chunk.
+    """
+    try:
+        if path.is_symlink() or not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            head = fh.read(_PROBE)
+            codec = text_codec(head)
+            if codec is None:
+                return None
+            decoder = codecs.getincrementaldecoder(codec)(errors="replace")
+            first_line, rest, data = 1, "", head
+            while data:
+                text = rest + decoder.decode(data)
+                cut = text.rfind("\n") + 1
+                found = _credential_in(text[:cut], strict)
+                if found is not None:
+                    return first_line + found[0] - 1, found[1]
+                first_line += len(LINE_BREAK.findall(text, 0, cut))
+                rest, data = text[cut:], fh.read(_CHUNK)
+            found = _credential_in(rest + decoder.decode(b"", final=True), strict)
+    except OSError:
+        return None  # gone or unreadable: the digest says what is wrong with it
+    return None if found is None else (first_line + found[0] - 1, found[1])
+
+
+def _credential_in(text: str, strict: bool) -> tuple[int, str] | None:
+    if not text:
+        return None
+    if strict and (number := credential_line(text)) is not None:
+        return number, "a token, or a password or token in a URL"
+    return credential_on_line(text.removeprefix("\ufeff"))

@@ -1,4 +1,5 @@
-"""Credentials written on one line of any text file keep the file out of the image."""
+"""Credentials written on one line of an ordinary file refuse it; credential
+files (a key CSV, a bare token, a key in base64) stay out of the image."""
 
 from __future__ import annotations
 
@@ -8,32 +9,54 @@ import pytest
 
 from reprobox.build import project_files
 from reprobox.config import load_config
-from reprobox.credential_files import TEXT_SCAN_LIMIT, holds_credentials
-from reprobox.credential_lines import placeholder, secret_in_text
+from reprobox.credential_files import holds_credentials
+from reprobox.credential_lines import credential_on_line, placeholder, secret_in_text
+from reprobox.image_inputs import written_credential
 
 HEX32 = "0123456789abcdef" * 2
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
-# Each holds a real-looking credential among other text.
-CREDENTIAL_TEXT = {
-    ".condarc": "channels:\n  - https://alice:Zq8vLm2p@conda.example.com/main\n"
-    "  - defaults\nssl_verify: true\n",
-    "extra-reqs.txt": "--extra-index-url https://u:Pk3x9aQ@pkgs.example/simple\n"
-    "numpy==2.0.0\n",
-    "train_notes.py": 'DB = "postgresql://svc:Hx82kq1m@db.internal:5432/runs"\n',
-    "log.jsonl": '{"step": 1, "loss": 0.5}\n{"api_key": "f9a8b7c6d5e4", "run": 2}\n',
-    "main.tf": 'provider "aws" {\n  region     = "us-east-1"\n'
-    '  secret_key = "' + AWS_SECRET + '"\n}\n',
-    "env.bat": "@echo off\nset API_KEY=Kq93mZx81\npython train.py\n",
-    "run.sh": "#!/bin/sh\nexport WANDB_API_KEY=0f9e8d7c6b5a\npython train.py\n",
+# Each holds a real-looking credential among other text: the line that does,
+# then the text.
+WRITTEN_CREDENTIAL = {
+    ".condarc": (
+        2,
+        "channels:\n  - https://alice:Zq8vLm2p@conda.example.com/main\n"
+        "  - defaults\nssl_verify: true\n",
+    ),
+    "extra-reqs.txt": (
+        1,
+        "--extra-index-url https://u:Pk3x9aQ@pkgs.example/simple\nnumpy==2.0.0\n",
+    ),
+    "train_notes.py": (1, 'DB = "postgresql://svc:Hx82kq1m@db.internal:5432/runs"\n'),
+    "train.py": (
+        3,
+        'import os\n\nDB = "postgresql://svc:Hx82kq1m@db.internal:5432/runs"\n',
+    ),
+    "config.py": (2, '"""Settings."""\nHF_TOKEN = "hf_' + "a1B2" * 8 + '"\n'),
+    "log.jsonl": (
+        2,
+        '{"step": 1, "loss": 0.5}\n{"api_key": "f9a8b7c6d5e4", "run": 2}\n',
+    ),
+    "main.tf": (
+        3,
+        'provider "aws" {\n  region     = "us-east-1"\n'
+        '  secret_key = "' + AWS_SECRET + '"\n}\n',
+    ),
+    "env.bat": (2, "@echo off\nset API_KEY=Kq93mZx81\npython train.py\n"),
+    "run.sh": (2, "#!/bin/sh\nexport WANDB_API_KEY=0f9e8d7c6b5a\npython train.py\n"),
+    "notes.md": (1, "Our key is AKIAIOSFODNN7EXAMPLE, do not share.\n"),
+    "slack.yaml": (2, "channel: general\nnotify: [xoxb-1234567890-abcdefghij]\n"),
+    "ps.ps1": (1, '$env:HF_TOKEN = "hfabc123secretvalue"\n'),
+    "crlf.txt": (3, "a\r\nb\r\nsee https://u:Pk3x9aQ@pkgs.example/simple\r\n"),
+}
+# Files that are credentials by their shape, whatever their names.
+CREDENTIAL_FILES = {
     "gapi.txt": "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q\n",
-    "notes.md": "Our key is AKIAIOSFODNN7EXAMPLE, do not share.\n",
     "alice_accessKeys.csv": f"Access key ID,Secret access key\nAKIAX,{AWS_SECRET}\n",
     "credentials.csv": "User name,Password,Access key ID,Secret access key\n",
-    "slack.yaml": "channel: general\nnotify: [xoxb-1234567890-abcdefghij]\n",
     "secret.yaml": "kind: Secret\ndata:\n  tls.crt: x\n  k: LS0tLS1CRUdJTiBPUEVOU"
     "1NIIFBSSVZBVEUgS0VZLS0tLS0KYjNCbGJuTnphQzFyWlhrPQo=\n",
-    "ps.ps1": '$env:HF_TOKEN = "hfabc123secretvalue"\n',
 }
 # Text that documents or resembles credentials without holding one.
 ORDINARY_TEXT = {
@@ -67,26 +90,59 @@ def project(tmp_path: Path, files: dict[str, str]) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("rel", sorted(CREDENTIAL_TEXT))
-def test_a_credential_on_one_line_keeps_the_file_out(tmp_path, rel):
-    root = project(tmp_path, {rel: CREDENTIAL_TEXT[rel]})
+@pytest.mark.parametrize("rel", sorted(WRITTEN_CREDENTIAL))
+def test_a_credential_on_one_line_is_found_there(tmp_path, rel):
+    number, text = WRITTEN_CREDENTIAL[rel]
+    root = project(tmp_path, {rel: text})
+    # An ordinary file that holds one is no credential file: it goes into the
+    # image's file list, and freeze and build refuse it by its line.
+    assert rel in project_files(load_config(root))
+    found = written_credential(root / rel)
+    assert found is not None and found[0] == number
+
+
+@pytest.mark.parametrize("rel", sorted(CREDENTIAL_FILES))
+def test_a_credential_file_stays_out(tmp_path, rel):
+    root = project(tmp_path, {rel: CREDENTIAL_FILES[rel]})
     assert project_files(load_config(root)) == ["train.py"]
 
 
-def test_text_that_only_documents_or_resembles_credentials_goes_in(tmp_path):
+def test_text_that_only_documents_or_resembles_credentials_passes(tmp_path):
     root = project(tmp_path, ORDINARY_TEXT)
     assert project_files(load_config(root)) == sorted([*ORDINARY_TEXT, "train.py"])
+    for rel in ORDINARY_TEXT:
+        assert written_credential(root / rel) is None, rel
 
 
-def test_the_start_of_a_large_file_is_read_for_one_line_shapes(tmp_path):
+def test_every_line_of_a_large_file_is_read(tmp_path):
     path = tmp_path / "big.log"
     line = '{"step": 1, "loss": 0.5}\n'
-    body = line * (TEXT_SCAN_LIMIT // len(line) + 10)
-    path.write_text('{"openai_api_key": "k9x8c7v6b5"}\n' + body)
-    assert holds_credentials(path) is True
-    # Past the first TEXT_SCAN_LIMIT bytes of a large file only keys are sought.
-    path.write_text(body + "https://u:Pk3x9aQ@pkgs.example/simple\n")
+    count = (3 << 20) // len(line)  # past the first reads of 1 MiB
+    path.write_text(line * count + "https://u:Pk3x9aQ@pkgs.example/simple\n")
+    assert written_credential(path) == (count + 1, "a password in a URL")
+    # A large file is no credential file: it is refused, not left out.
     assert holds_credentials(path) is False
+    path.write_text(line * count)
+    assert written_credential(path) is None
+
+
+def test_utf16_text_is_read_and_binary_is_not(tmp_path):
+    text = "x = 1\nkey = 'AKIAIOSFODNN7EXAMPLE'\n"
+    (tmp_path / "a.py").write_text(text, encoding="utf-16")
+    assert written_credential(tmp_path / "a.py") == (
+        2,
+        "a token of a published format",
+    )
+    (tmp_path / "w.bin").write_bytes(b"\0\1" + text.encode())
+    assert written_credential(tmp_path / "w.bin") is None
+
+
+def test_the_kind_is_named():
+    assert credential_on_line("a\nexport HF_TOKEN=Kq93mZx81a\n") == (
+        2,
+        "a secret set by a script line",
+    )
+    assert credential_on_line("nothing here\n") is None
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,9 @@
 """Files that go into the image as they are hold no credential, comments included.
 
-The requirements file and its -r includes, and pyproject.toml, are read by
-reprobox and copied with the code byte for byte; the lock is written by it.
+Every project file the image copies (code, notes, requirements) is read line
+by line at freeze and again at build; the requirements file and its -r
+includes, and pyproject.toml, are also read by reprobox and held to stricter
+URL shapes; the lock is written by it.
 """
 
 from __future__ import annotations
@@ -144,6 +146,57 @@ def test_build_refuses_a_token_put_into_pyproject_after_freeze(
     with pytest.raises(InputError, match=r"pyproject\.toml:3: holds a credential"):
         build_project(cfg, None, secrets=lambda: contextlib.nullcontext({}))
     assert built == []
+
+
+def test_freeze_refuses_code_that_holds_a_token(six_project):
+    # Left out of the image, train.py would be missing when the run starts.
+    (six_project / "train.py").write_text(
+        f'import os\n\nHF = "{GH_TOKEN}"\nprint(HF)\n'
+    )
+    error = _refusal(six_project, GH_TOKEN)
+    assert error.message == (
+        f"{six_project / 'train.py'}:3: holds a credential (a token of a "
+        "published format), and this file is copied into the image"
+    )
+    assert "reprobox run --env NAME" in error.hint
+
+
+def test_freeze_refuses_a_settings_module_with_a_url_password(six_project):
+    # NAME = "value" lines alone read like a .env; a .py is code all the same.
+    (six_project / "config.py").write_text(
+        'DB = "postgresql://svc:Hx82kq1m@db.internal:5432/runs"\n'
+    )
+    error = _refusal(six_project, "Hx82kq1m")
+    assert error.message.startswith(
+        f"{six_project / 'config.py'}:1: holds a credential (a password in a URL)"
+    )
+
+
+def test_ignored_and_data_files_are_not_read(six_project):
+    (six_project / "notes.md").write_text(f"token {GH_TOKEN}\n")
+    (six_project / "runs.log").write_text(f"token {GH_TOKEN}\n")
+    (six_project / ".reproboxignore").write_text("notes.md\n")
+    config = six_project / "reprobox.toml"
+    config.write_text(config.read_text() + 'data = ["runs.log"]\n')
+    _, result = _freeze(six_project)
+    assert GH_TOKEN not in result.lock + result.manifest_text
+
+
+def test_credential_files_stay_out_and_are_not_refused(six_project):
+    (six_project / ".env").write_text(f"GH_TOKEN={GH_TOKEN}\n")
+    (six_project / "hf_token").write_text(f"{GH_TOKEN}\n")
+    _, result = _freeze(six_project)
+    assert GH_TOKEN not in result.lock + result.manifest_text
+
+
+def test_build_refuses_a_token_put_into_code_after_freeze(six_project, monkeypatch):
+    cfg, result = _freeze(six_project)
+    write_frozen(cfg, result)
+    (six_project / "train.py").write_text(f"print(1)  # {GH_TOKEN}\n")
+    monkeypatch.setattr(build_module, "image_id", lambda engine, tag: None)
+    with pytest.raises(InputError, match=r"train\.py:1: holds a credential") as info:
+        build_project(cfg, None, secrets=lambda: contextlib.nullcontext({}))
+    assert GH_TOKEN not in f"{info.value.message} {info.value.hint}"
 
 
 def test_the_lock_never_carries_a_credential_in_a_comment():
