@@ -51,6 +51,11 @@ _PLACEHOLDER_WORDS = frozenset(
         "root",
         "test",
         "demo",
+        # metasyntactic words of docstring examples (foo:bar@host)
+        "foo",
+        "bar",
+        "baz",
+        "qux",
     )
 )
 # A reference or template slot: ${X}, $X, $(cmd), %(x)s, %s, %X%, {x}, <x>.

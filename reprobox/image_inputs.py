@@ -29,6 +29,9 @@ from reprobox.secret_shapes import credential_line
 _CHUNK = 1 << 20
 # How many first bytes tell a text file from a binary one.
 _PROBE = 8192
+# A line longer than this is read in parts that overlap by more than a token.
+_LONG_LINE = 4 << 20
+_OVERLAP = 4096
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -55,10 +58,11 @@ def refuse_written_credentials(cfg: ProjectConfig, image_files: Iterable[str]) -
     image_files are the project's files that the image copies (posix paths
     under root, data and .reproboxignore'd files already left out).
     """
-    read_by_reprobox = set(files_read_by_reprobox(cfg))
-    for rel in sorted(image_files):
-        if rel in cfg.data:
-            continue  # data files are mounted at run time, never copied
+    read_by_reprobox = files_read_by_reprobox(cfg)
+    files = set(image_files) - set(cfg.data)  # data is mounted, never copied
+    # The requirements first, in the order reprobox reads them, then the rest.
+    first = [rel for rel in read_by_reprobox if rel in files]
+    for rel in first + sorted(files - set(first)):
         found = written_credential(cfg.root / rel, strict=rel in read_by_reprobox)
         if found is not None:
             number, kind = found
@@ -90,6 +94,10 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             while data:
                 text = rest + decoder.decode(data)
                 cut = text.rfind("\n") + 1
+                if not cut and len(text) > _LONG_LINE:
+                    # One line of many MiB (minified JSON): read it in parts,
+                    # each part's end again with the next, for a token across.
+                    cut = len(text) - _OVERLAP
                 found = _credential_in(text[:cut], strict)
                 if found is not None:
                     return first_line + found[0] - 1, found[1]

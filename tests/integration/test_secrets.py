@@ -461,16 +461,10 @@ PLANTED_COPIES = {
     "db.properties": "db.url=jdbc:postgresql://h/db\ndb.password {props}\n",
     "pod.yaml": "env:\n  - name: LOG_LEVEL\n    value: debug\n"
     "  - name: API_TOKEN\n    value: {k8s}\n",
-    # One line among others gives these away: a URL password, a JSON-lines
-    # record, the AWS console's key CSV, a Terraform secret, a script's set.
-    "conda-copy.yml": "channels:\n  - https://u:{condarc}@conda.example/main\n"
-    "  - defaults\n",
-    "extra-reqs.txt": "--extra-index-url https://u:{extrareqs}@pkgs.example/simple\n"
-    "six==1.16.0\n",
-    "log.jsonl": '{{"step": 1}}\n{{"api_key": "{jsonl}"}}\n',
+    # The AWS console's key CSV is a credential file by its first line. (A
+    # credential on one line of an ordinary file is refused instead: see
+    # test_a_credential_written_in_an_ordinary_file_is_refused.)
     "alice_accessKeys.csv": "Access key ID,Secret access key\nAKIAX,{awscsv}\n",
-    "main.tf": 'provider "aws" {{\n  secret_key = "{tf}"\n}}\n',
-    "env.bat": "@echo off\nset API_KEY={bat}\n",
 }
 # Binary: a private key in DER form, and a zip archive holding a .env.
 PLANTED_BINARY = {"deploy.der", "backup.zip"}
@@ -495,7 +489,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
             *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
             *("toml", "yamlblock", "props", "k8s", "gz"),
-            *("condarc", "extrareqs", "jsonl", "awscsv", "tf", "bat", "zip"),
+            *("awscsv", "zip"),
         )
     }
     tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
@@ -652,3 +646,57 @@ def test_commented_tokens_are_refused_or_kept_out_of_the_image(
     assert refused.returncode == 2, shown(refused)
     assert f"{path / 'pyproject.toml'}:3: holds a credential" in refused.stderr
     assert gh_token not in refused.stdout + refused.stderr
+
+
+# Ordinary files that write a credential on one line: the line, then the text.
+WRITTEN_CREDENTIALS = {
+    "train.py": (3, 'import os\n\nDB = "postgresql://svc:{secret}@db.internal/runs"\n'),
+    "config.py": (1, 'HF_TOKEN = "hf_{secret}"\n'),
+    "conda-copy.yml": (2, "channels:\n  - https://u:{secret}@conda.example/main\n"),
+    "extra-reqs.txt": (1, "--extra-index-url https://u:{secret}@pkgs.example/s\n"),
+    "log.jsonl": (2, '{{"step": 1}}\n{{"api_key": "{secret}"}}\n'),
+    "main.tf": (2, 'provider "aws" {{\n  secret_key = "{secret}"\n}}\n'),
+    "env.bat": (2, "@echo off\nset API_KEY={secret}\n"),
+    "notes.ipynb": (
+        3,
+        '{{\n "cells": [\n  {{"source": ["login(\\"hf_{secret}\\")"]}}\n ]\n}}\n',
+    ),
+}
+
+
+def test_a_credential_written_in_an_ordinary_file_is_refused(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    """Code, notes, logs and scripts with a credential on one line are neither
+    left out (the run would miss them) nor copied: freeze refuses each, naming
+    file and line, and build does too for one written after freeze."""
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    train = (path / "train.py").read_text()
+    for rel, (number, text) in WRITTEN_CREDENTIALS.items():
+        secret = f"Zq8{secrets.token_hex(12)}"
+        (path / rel).write_text(text.format(secret=secret))
+        refused = reprobox(cli, "freeze", str(path))
+        assert refused.returncode == 2, (rel, shown(refused))
+        assert f"{path / rel}:{number}: holds a credential (" in refused.stderr
+        assert "copied into the image" in refused.stderr, shown(refused)
+        assert "Traceback" not in refused.stderr
+        assert secret not in refused.stdout + refused.stderr
+        if rel == "train.py":
+            (path / rel).write_text(train)
+        else:
+            (path / rel).unlink()
+
+    # Listed in .reproboxignore, a file may hold one: it never goes in.
+    (path / "local-notes.md").write_text(f"ghp_{secrets.token_hex(16)}\n")
+    (path / ".reproboxignore").write_text("local-notes.md\n")
+    froze = reprobox(cli, "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+
+    secret = f"Zq8{secrets.token_hex(12)}"
+    (path / "run.sh").write_text(f"#!/bin/sh\nexport WANDB_API_KEY={secret}\n")
+    refused = reprobox(cli, "build", str(path))
+    assert refused.returncode == 2, shown(refused)
+    assert f"{path / 'run.sh'}:2: holds a credential (" in refused.stderr
+    assert secret not in refused.stdout + refused.stderr
+    assert docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"}) == []

@@ -126,6 +126,12 @@ def test_every_line_of_a_large_file_is_read(tmp_path):
     assert written_credential(path) is None
 
 
+def test_a_token_deep_in_one_long_line_is_found(tmp_path):
+    path = tmp_path / "min.json"
+    path.write_text("x" * (9 << 20) + " AKIAIOSFODNN7EXAMPLE " + "y" * (1 << 20) + "\n")
+    assert written_credential(path) == (1, "a token of a published format")
+
+
 def test_utf16_text_is_read_and_binary_is_not(tmp_path):
     text = "x = 1\nkey = 'AKIAIOSFODNN7EXAMPLE'\n"
     (tmp_path / "a.py").write_text(text, encoding="utf-16")
@@ -158,6 +164,7 @@ def test_the_kind_is_named():
         ("your-token-here", True),
         ("%(password)s", True),
         ("{password}", True),
+        ("bar", True),  # a docstring's https://foo:bar@host
         ("Pk3x9aQ", False),
         ("p%40ss", False),  # an escaped @ in a real password
     ],

@@ -103,6 +103,19 @@ def test_freeze_refuses_a_token_in_an_included_file(six_project, fake_lock):
     assert fake_lock == []  # refused before anything was resolved
 
 
+def test_the_requirements_are_named_before_the_files_they_include(six_project):
+    (six_project / "requirements.txt").write_text(
+        f"-r b.txt\n# https://u:{GH_TOKEN}@github.com/o/r\n"
+    )
+    (six_project / "b.txt").write_text(f"attrs>=23\nsix  # {GH_TOKEN}\n")
+    (six_project / "a.py").write_text(f"# {GH_TOKEN}\n")
+    error = _refusal(six_project, GH_TOKEN)
+    assert error.message.startswith(f"{six_project / 'requirements.txt'}:2: ")
+    (six_project / "requirements.txt").write_text("-r b.txt\n")
+    error = _refusal(six_project, GH_TOKEN)
+    assert error.message.startswith(f"{six_project / 'b.txt'}:2: ")
+
+
 def test_freeze_refuses_a_token_in_pyproject(six_project):
     (six_project / "pyproject.toml").write_text(
         f'[project]\nname = "x"\n# publish with {GH_TOKEN}\n'
