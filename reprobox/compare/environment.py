@@ -11,6 +11,7 @@ from typing import Any
 
 from reprobox.addresses import engine_key
 from reprobox.compare.records import Record
+from reprobox.seals import RECORD_DIGEST_FIELD
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ RUN_FIELDS = frozenset(
         "log",
         "warnings",
         "error",
+        RECORD_DIGEST_FIELD,  # differs for every record, whatever its setup
     }
 )
 RUN_OPTIONS = frozenset({"repeat_index", "seed_sweep"})

@@ -432,3 +432,19 @@ def test_a_manifest_alone_says_its_frozen_settings_differ():
         "another manifest with no package, data file or variable differing in the "
         "records: its [env], tolerances or other frozen settings differ"
     )
+
+
+def test_two_runs_of_one_setup_differ_in_no_setup_field_once_sealed():
+    # Each record carries the digest of its own content, which differs for
+    # every run: a repeat of one setup read "identical despite setup
+    # differences" and its moved metrics were no longer nondeterminism.
+    from reprobox.seals import seal_record
+
+    first = make_record("A", started_at="2024-01-01T00:00:00Z")
+    second = clone(first, "B", started_at="2024-01-01T00:00:09Z")
+    sealed = [type(r)(r.path, seal_record(dict(r.data))) for r in (first, second)]
+    assert sealed[0].data["record_sha256"] != sealed[1].data["record_sha256"]
+    reference, run = (environment_of(r) for r in sealed)
+    assert diff_environments("B", reference, run) == []
+    runs = {r.run_id: r for r in compare_runs(sealed).runs}
+    assert runs["B"].headline == "metrics identical"
