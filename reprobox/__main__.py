@@ -12,23 +12,29 @@ import traceback
 def main() -> None:
     """Load the CLI and run it; Ctrl-C while loading exits 130 quietly."""
     try:
-        from reprobox.cli import main as cli_main
-        from reprobox.stopping import exit_status, leave
+        from reprobox import stopping
     except KeyboardInterrupt:
         sys.stderr.write("reprobox: interrupted\n")
         sys.exit(130)
+    stopping.catch_dropped_stops()  # before the CLI's imports, which can drop one
     try:
+        from reprobox.cli import main as cli_main
+
         cli_main(then_leave=True)
         code = 0
     except SystemExit as exc:
-        code = exit_status(exc.code)
+        code = stopping.exit_status(exc.code)
     except KeyboardInterrupt:
         sys.stderr.write("reprobox: interrupted\n")
         code = 130
-    except BaseException:  # noqa: BLE001 - a bug: its traceback, then exit 1
-        traceback.print_exc()
-        code = 1
-    leave(code)
+    except BaseException as exc:  # noqa: BLE001 - a bug: its traceback, then exit 1
+        if stopping.raised_by_a_stop(exc):
+            sys.stderr.write("reprobox: interrupted\n")
+            code = 130
+        else:
+            traceback.print_exc()
+            code = 1
+    stopping.leave(code)
 
 
 if __name__ == "__main__":

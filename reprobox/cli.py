@@ -31,7 +31,12 @@ from reprobox.errors import (
     Interrupted,
     ReproboxError,
 )
-from reprobox.stopping import command_over, install_handlers, restore_handlers
+from reprobox.stopping import (
+    command_over,
+    install_handlers,
+    raised_by_a_stop,
+    restore_handlers,
+)
 
 app = typer.Typer(
     name="reprobox",
@@ -534,6 +539,11 @@ def _run_app() -> None:
     except BrokenPipeError:
         sys.exit(EXIT_USAGE)
     except Exception as exc:
+        if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
+            if _state["debug"]:
+                traceback.print_exc()
+            typer.echo("reprobox: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         from reprobox.engine import engine_failure, is_engine_trouble
 
         if is_engine_trouble(exc):

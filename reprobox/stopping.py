@@ -8,6 +8,12 @@ reprobox exits 130. Python's own exit would put the default handlers back
 before the process ends, and a SIGTERM in that moment would kill reprobox
 outright (exit 143), so reprobox leaves through leave(), which holds the
 signals and ends the process itself.
+
+Two places would still lose a stop: Python prints and drops a KeyboardInterrupt
+raised where it cannot propagate (a weakref callback, a finaliser, an import
+lock's cleanup), which catch_dropped_stops hands back to the command; and
+Python 3.11 wraps one that lands in a class being made by an import in a
+RuntimeError, which raised_by_a_stop tells from a bug.
 """
 
 from __future__ import annotations
@@ -17,12 +23,15 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from typing import NoReturn
 
 from reprobox.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 _ending = {"over": False, "caught": None}
+_unraisable = {"hook": sys.__unraisablehook__}  # the hook catch_dropped_stops replaced
 
 
 def _on_stop(signum, frame) -> None:
@@ -57,6 +66,55 @@ def restore_handlers(previous: dict) -> None:
 def command_over() -> None:
     """From now on a stopping signal is noted for leave(), not raised."""
     _ending["over"] = True  # one store: no Python code runs before it holds
+
+
+def catch_dropped_stops() -> None:
+    """Have a stop that Python would print and drop stop the command after all."""
+    if sys.unraisablehook is not _stop_again:
+        _unraisable["hook"] = sys.unraisablehook
+    sys.unraisablehook = _stop_again
+
+
+def _stop_again(unraisable) -> None:
+    """sys.unraisablehook: a dropped KeyboardInterrupt is signalled again, silently.
+
+    Raised from here it would be dropped in turn, so a helper thread sends the
+    signal to the main thread once that has left the callback (they are short).
+    Any other unraisable error is shown as before.
+    """
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        _unraisable["hook"](unraisable)
+        return
+    threading.Thread(target=_signal_again, name="reprobox-stop", daemon=True).start()
+
+
+def _signal_again() -> None:
+    time.sleep(0.05)
+    sig = _ending["caught"] or signal.SIGINT  # none noted: Python's own Ctrl-C
+    handler = signal.getsignal(sig)
+    raises = handler is _on_stop or handler is signal.default_int_handler
+    if raises and not _ending["over"]:  # over: _on_stop has noted it for leave()
+        signal.pthread_kill(threading.main_thread().ident, sig)
+
+
+def raised_by_a_stop(exc: BaseException) -> bool:
+    """Tell an error raised while a KeyboardInterrupt was under way, as Python
+    3.11 raises RuntimeError from one that lands in __set_name__ (an import).
+
+    The chain is followed as a traceback would show it: the cause, else the
+    context unless it was suppressed (`raise ... from None`).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        if current.__cause__ is not None or current.__suppress_context__:
+            current = current.__cause__
+        else:
+            current = current.__context__
+    return False
 
 
 def exit_status(code: object) -> int:
