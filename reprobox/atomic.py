@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.errors import InputError
+from reprobox.stopping import signals_held
 
 
 def check_regular_target(path: Path) -> None:
@@ -71,8 +72,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
     if path.exists() and not path.is_file():
         check_regular_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        with signals_held():  # no Ctrl-C between making the temp and knowing it
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+            )
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -80,8 +85,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -94,7 +100,10 @@ def atomic_write_files(
     are on disk are they renamed into place, in the order given. While the
     renames are under way, marker names the temps: a writer killed among them
     leaves it behind, so a reader can tell files that do not belong together
-    (see unit_write_state). Temps a killed writer left are removed first.
+    (see unit_write_state). A stopping signal (Ctrl-C) is held from the marker
+    to the last rename, so a stopped writer leaves the old set or the new one,
+    not that marker; one stopped while it writes the temps leaves no file of
+    its own. Temps a killed writer left are removed first.
     Raises FileExistsError while another writer holds marker.
     """
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -108,19 +117,28 @@ def atomic_write_files(
             ) from None
         for path, _ in files:
             sweep_stale_temps(path)
-        staged = _stage(files, mode)
         try:
-            names = "".join(f"{Path(tmp).name} {path.name}\n" for tmp, path in staged)
-            os.pwrite(fd, names.encode("utf-8"), 0)
-            os.fsync(fd)
+            staged = _stage(files, mode)
         except BaseException:
-            for tmp, _ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            if os.fstat(fd).st_size == 0:  # no writer began renaming: drop it
+                with contextlib.suppress(OSError):
+                    os.unlink(marker)
             raise
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        os.unlink(marker)
+        with signals_held():
+            try:
+                names = "".join(
+                    f"{Path(tmp).name} {path.name}\n" for tmp, path in staged
+                )
+                os.pwrite(fd, names.encode("utf-8"), 0)
+                os.fsync(fd)
+            except BaseException:
+                for tmp, _ in staged:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(tmp)
+                raise
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            os.unlink(marker)
     finally:
         os.close(fd)
 
@@ -131,10 +149,11 @@ def _stage(files: list[tuple[Path, str]], mode: int) -> list[tuple[str, Path]]:
     try:
         for path, text in files:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-            )
-            staged.append((tmp, path))
+            with signals_held():  # a temp made is a temp known, to remove
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+                )
+                staged.append((tmp, path))
             with os.fdopen(fd, "wb") as fh:
                 fh.write(text.encode("utf-8"))
                 fh.flush()

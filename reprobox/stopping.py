@@ -25,6 +25,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import NoReturn
 
 from reprobox.errors import EXIT_INTERRUPTED, EXIT_USAGE
@@ -66,6 +67,21 @@ def restore_handlers(previous: dict) -> None:
 def command_over() -> None:
     """From now on a stopping signal is noted for leave(), not raised."""
     _ending["over"] = True  # one store: no Python code runs before it holds
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold the stopping signals inside the block; one that came lands after it.
+
+    For steps a stop must not cut in two (a temp file made but its name not
+    yet known, files renamed as a set). Held in the calling thread, which
+    raises the KeyboardInterrupt as the block ends.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def catch_dropped_stops() -> None:

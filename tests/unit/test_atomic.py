@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
+import tempfile
 
 import pytest
 
 from reprobox import atomic
 from reprobox.atomic import (
     atomic_write_bytes,
+    atomic_write_files,
     atomic_write_json,
     atomic_write_text,
     dump_json,
@@ -75,6 +78,64 @@ def test_interrupt_during_write_cleans_up(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_text() == "old"
     assert _leftovers(tmp_path) == ["record.json"]
+
+
+def _ctrl_c_after(real):
+    """Wrap real so that a real SIGINT reaches this process as it returns."""
+
+    def wrapped(*args, **kwargs):
+        result = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    return wrapped
+
+
+def test_ctrl_c_between_two_renames_still_puts_every_file_in_place(
+    tmp_path, monkeypatch
+):
+    # Stopped there, the unit write left its marker and the next build said
+    # the freeze was interrupted: the renames now end before the stop lands.
+    files = [(tmp_path / name, f"new {name}") for name in ("lock", "Dockerfile", "m")]
+    for path, _ in files:
+        path.write_text("old")
+    monkeypatch.setattr(atomic.os, "replace", _ctrl_c_after(os.replace))
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_files(files, tmp_path / ".pending")
+    monkeypatch.undo()
+    assert [path.read_text() for path, _ in files] == [text for _, text in files]
+    assert _leftovers(tmp_path) == ["Dockerfile", "lock", "m"]
+
+
+@pytest.mark.parametrize("write", ["bytes", "files"])
+def test_ctrl_c_as_the_temp_file_is_made_leaves_no_temp_file(
+    tmp_path, monkeypatch, write
+):
+    path = tmp_path / "record.json"
+    path.write_text("old")
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", _ctrl_c_after(tempfile.mkstemp))
+    with pytest.raises(KeyboardInterrupt):
+        if write == "bytes":
+            atomic_write_bytes(path, b"new")
+        else:
+            atomic_write_files([(path, "new")], tmp_path / ".pending")
+    monkeypatch.undo()
+    assert path.read_text() == "old"
+    assert _leftovers(tmp_path) == ["record.json"]  # nor an empty marker
+
+
+def test_a_marker_left_among_renames_stays_when_a_later_write_is_stopped(
+    tmp_path, monkeypatch
+):
+    # It says the files on disk may not belong together; that is still so.
+    marker = tmp_path / ".pending"
+    marker.write_text(".a.k1l2m3n4.tmp a\n")
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", _ctrl_c_after(tempfile.mkstemp))
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_files([(tmp_path / "a", "new")], marker)
+    monkeypatch.undo()
+    assert _leftovers(tmp_path) == [".pending"]
+    assert atomic.unit_write_state(marker) == "interrupted"
 
 
 def test_failed_first_write_leaves_nothing(tmp_path, monkeypatch):
