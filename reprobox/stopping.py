@@ -101,11 +101,15 @@ def _stop_again(unraisable) -> None:
     if not issubclass(unraisable.exc_type, KeyboardInterrupt):
         _unraisable["hook"](unraisable)
         return
+    if _unraisable.get("resending"):  # one stop, sent once: not into the cleanup
+        return
+    _unraisable["resending"] = True
     threading.Thread(target=_signal_again, name="reprobox-stop", daemon=True).start()
 
 
 def _signal_again() -> None:
     time.sleep(0.05)
+    _unraisable["resending"] = False
     sig = _ending["caught"] or signal.SIGINT  # none noted: Python's own Ctrl-C
     handler = signal.getsignal(sig)
     raises = handler is _on_stop or handler is signal.default_int_handler

@@ -186,3 +186,18 @@ def test_a_dropped_stop_is_not_sent_again_once_the_command_is_over(monkeypatch):
     monkeypatch.setitem(stopping._ending, "over", False)
     stopping._signal_again()
     assert [sig for _, sig in sent] == [signal.SIGTERM]
+
+
+def test_stops_dropped_twice_in_a_row_are_sent_again_once(monkeypatch):
+    # A second resend would land in the cleanup the first one started.
+    started = []
+    monkeypatch.setattr(
+        stopping.threading,
+        "Thread",
+        lambda **kw: types.SimpleNamespace(start=lambda: started.append(kw["target"])),
+    )
+    monkeypatch.setitem(stopping._unraisable, "resending", False)
+    dropped = types.SimpleNamespace(exc_type=KeyboardInterrupt)
+    stopping._stop_again(dropped)
+    stopping._stop_again(dropped)
+    assert started == [stopping._signal_again]
