@@ -115,9 +115,9 @@ def atomic_write_files(
             raise FileExistsError(
                 errno.EEXIST, "another reprobox is writing these files", str(marker)
             ) from None
-        for path, _ in files:
-            sweep_stale_temps(path)
         try:
+            for path, _ in files:
+                sweep_stale_temps(path)
             staged = _stage(files, mode)
         except BaseException:
             if os.fstat(fd).st_size == 0:  # no writer began renaming: drop it

@@ -124,6 +124,17 @@ def test_ctrl_c_as_the_temp_file_is_made_leaves_no_temp_file(
     assert _leftovers(tmp_path) == ["record.json"]  # nor an empty marker
 
 
+def test_ctrl_c_while_old_temps_are_swept_leaves_no_marker(tmp_path, monkeypatch):
+    # Seen once in 100 SIGTERMs to freeze: an empty .freeze.pending was left.
+    path = tmp_path / "record.json"
+    path.write_text("old")
+    sweep = _ctrl_c_after(atomic.sweep_stale_temps)
+    monkeypatch.setattr(atomic, "sweep_stale_temps", sweep)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_files([(path, "new")], tmp_path / ".pending")
+    assert _leftovers(tmp_path) == ["record.json"]
+
+
 def test_a_marker_left_among_renames_stays_when_a_later_write_is_stopped(
     tmp_path, monkeypatch
 ):
