@@ -1,8 +1,9 @@
 """`python -m reprobox` and the `reprobox` command start here.
 
 The CLI takes a moment to import (typer, the docker SDK); a Ctrl-C in that
-moment is still an interruption, not a traceback. The process ends through
-stopping.leave, so that a signal as it ends still gives exit 130.
+moment (or a SIGTERM) is still an interruption, not a traceback or a kill.
+The process ends through stopping.leave, so that a signal as it ends still
+gives exit 130.
 """
 
 import sys
@@ -19,7 +20,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("reprobox: interrupted\n")
         sys.exit(130)
-    stopping.catch_dropped_stops()  # before the CLI's imports, which can drop one
+    # Before the CLI's imports (typer, a tenth of a second): a SIGTERM there
+    # killed reprobox outright (143), and Python can drop a Ctrl-C there.
+    stopping.install_handlers()
+    stopping.catch_dropped_stops()
     try:
         from reprobox.cli import main as cli_main
 

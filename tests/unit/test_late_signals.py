@@ -134,6 +134,25 @@ def test_the_same_error_while_the_cli_is_imported_is_an_interruption():
     assert (done.returncode, done.stderr) == (130, "reprobox: interrupted\n")
 
 
+def test_sigterm_while_the_cli_is_imported_is_an_interruption():
+    # 31 of 150 SIGTERMs to freeze landed before cli.main set its handlers.
+    done = _entry(
+        """
+        import os, signal, sys
+        from reprobox import __main__
+
+        class Slow:
+            def find_spec(self, name, path=None, target=None):
+                if name == "reprobox.cli":
+                    os.kill(os.getpid(), signal.SIGTERM)
+
+        sys.meta_path.insert(0, Slow())
+        __main__.main()
+        """
+    )
+    assert (done.returncode, done.stderr) == (130, "reprobox: interrupted\n")
+
+
 def _raised(error: BaseException, during: BaseException | None, *, link: str):
     try:
         try:
