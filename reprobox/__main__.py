@@ -6,11 +6,21 @@ The process ends through stopping.leave, so that a signal as it ends still
 gives exit 130.
 """
 
+import os
 import sys
 
 # Nothing else is imported before main() runs: until its try, a Ctrl-C is
 # Python's traceback (traceback itself took 13 ms to import, most of the
-# window; it is imported only for a bug's traceback).
+# window; it is imported only for a bug's traceback). os and sys are loaded
+# with the interpreter.
+
+
+def _say_interrupted() -> None:
+    # To fd 2, not sys.stderr: that is None when reprobox starts with `2>&-`.
+    try:
+        os.write(2, b"reprobox: interrupted\n")
+    except OSError:
+        pass
 
 
 def main() -> None:
@@ -18,7 +28,7 @@ def main() -> None:
     try:
         from reprobox import stopping
     except KeyboardInterrupt:
-        sys.stderr.write("reprobox: interrupted\n")
+        _say_interrupted()
         sys.exit(130)
     # Before the CLI's imports (typer, a tenth of a second): a SIGTERM there
     # killed reprobox outright (143), and Python can drop a Ctrl-C there.
@@ -32,11 +42,11 @@ def main() -> None:
     except SystemExit as exc:
         code = stopping.exit_status(exc.code)
     except KeyboardInterrupt:
-        sys.stderr.write("reprobox: interrupted\n")
+        _say_interrupted()
         code = 130
     except BaseException as exc:  # noqa: BLE001 - a bug: its traceback, then exit 1
         if stopping.raised_by_a_stop(exc):
-            sys.stderr.write("reprobox: interrupted\n")
+            _say_interrupted()
             code = 130
         else:
             import traceback

@@ -148,6 +148,12 @@ def exit_status(code: object) -> int:
     return 1
 
 
+def _flush(stream) -> None:
+    """Flush a standard stream, which is None when its fd was closed at start."""
+    if stream is not None:
+        stream.flush()
+
+
 def leave(code: int) -> NoReturn:
     """End the process with code, or 130 if a stopping signal came meanwhile.
 
@@ -157,13 +163,13 @@ def leave(code: int) -> NoReturn:
     """
     signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)  # the kernel holds them now
     try:
-        sys.stdout.flush()
+        _flush(sys.stdout)
     except BrokenPipeError:
         code = code or EXIT_USAGE  # as for a reader gone while the command ran
     except (OSError, ValueError):
         pass
     with contextlib.suppress(OSError, ValueError):
-        sys.stderr.flush()
+        _flush(sys.stderr)
     logging.shutdown()
     pending = signal.sigpending()
     if _ending["caught"] or any(sig in pending for sig in STOPPING):

@@ -105,3 +105,60 @@ def test_a_signal_ignored_by_the_shell_stays_ignored(monkeypatch):
     stopping.install_handlers()
     assert signal.SIGINT not in set_to
     assert set(set_to) == {signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}
+
+
+def run_closed(args: str, closed: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `python -m reprobox ARGS` with stdout or stderr closed (`>&-`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    close = {"stdout": ">&-", "stderr": "2>&-"}[closed]
+    return subprocess.run(
+        ["sh", "-c", f'"$0" -m reprobox {args} {close}', sys.executable],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "closed", "code"),
+    [
+        ("--version", "stdout", 0),
+        ("--version", "stderr", 0),
+        ("compare nosuchdir", "stdout", 2),
+        ("compare nosuchdir", "stderr", 2),
+    ],
+)
+def test_a_closed_stdout_or_stderr_keeps_the_commands_exit_code(
+    args, closed, code, tmp_path
+):
+    # Python sets sys.stdout (or sys.stderr) to None when the fd is closed at
+    # start; leave() flushed it and every command ended in a traceback, exit 1.
+    done = run_closed(args, closed, tmp_path)
+    assert done.returncode == code, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr
+    if closed == "stdout" and code == 2:
+        assert done.stderr.startswith("reprobox: error: nosuchdir: no such file")
+    if args == "--version" and closed == "stderr":
+        assert done.stdout.startswith("reprobox ")
+
+
+def test_an_interruption_with_stderr_closed_is_still_exit_130():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    code = SCRIPT.replace("WHEN", repr("in the command")).replace(
+        "SIGNAL", str(int(signal.SIGTERM))
+    )
+    done = subprocess.run(
+        ["sh", "-c", '"$0" -c "$1" 2>&-', sys.executable, code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 130, done.returncode
+    assert done.stdout == "run 1 succeeded; record written\n"
