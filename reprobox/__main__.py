@@ -17,7 +17,8 @@ import sys
 
 def _say_interrupted() -> None:
     # To fd 2, not sys.stderr: that is None when reprobox starts with `2>&-`.
-    try:
+    # try/except, not contextlib.suppress: contextlib is not loaded yet here.
+    try:  # noqa: SIM105
         os.write(2, b"reprobox: interrupted\n")
     except OSError:
         pass
