@@ -114,16 +114,16 @@ def check_manifest_sealed(where: object, manifest: Mapping[str, Any], fix: str) 
             continue
         plain = name.isidentifier() and len(name) <= 60
         shown = f"'{name}'" if plain else shortened(json.dumps(name), 60)
+        # A seal with no section is a section removed, or a seal added: the
+        # manifest cannot tell which, so both are said.
         what = (
-            "was removed"
+            f"was removed after freeze, or a seal for it added to {SECTIONS_FIELD!r}"
             if name not in actual
-            else "was added"
+            else "was added after freeze"
             if name not in sealed
-            else "was edited"
+            else "was edited after freeze"
         )
-        raise InputError(
-            f"{where}: manifest section {shown} {what} after freeze", hint=fix
-        )
+        raise InputError(f"{where}: manifest section {shown} {what}", hint=fix)
 
 
 def record_digest(record: Mapping[str, Any]) -> str:

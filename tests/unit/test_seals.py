@@ -116,6 +116,19 @@ def test_a_removed_or_added_section_is_named(frozen):
         load_frozen(frozen)
 
 
+def test_a_seal_added_for_no_section_is_not_only_called_a_removal():
+    # A key added to sections_sha256 read "section 'extra' was removed after
+    # freeze", which sends the user looking for a section that never was.
+    manifest = seal_manifest({"schema_version": 2, "seed": 1})
+    manifest["sections_sha256"]["extra"] = "0" * 64
+    with pytest.raises(InputError) as info:
+        check_manifest_sealed("m.json", manifest, "fix")
+    assert info.value.message == (
+        "m.json: manifest section 'extra' was removed after freeze, or a seal for "
+        "it added to 'sections_sha256'"
+    )
+
+
 def test_freeze_seals_the_manifest_it_writes_not_the_one_it_made(frozen):
     # A result changed between freeze_project and write_frozen (a relock) is
     # written with digests of what is written, and loads.
