@@ -336,7 +336,11 @@ def _parse_requirement(line: str, origin: str) -> Requirement:
                 hint="write it as 'name @ URL'",
             ) from None
         first_line = str(exc).splitlines()[0]
-        raise LockError(f"{origin}: not a valid requirement: {first_line}") from None
+        raise LockError(
+            f"{origin}: not a valid requirement: {first_line}",
+            hint="fix the line to one PEP 508 requirement, like 'name==1.2', "
+            "'name[extra]>=1.0' or 'name @ URL'",
+        ) from None
 
 
 def _looks_like_local_path(text: str) -> bool:

@@ -133,5 +133,10 @@ def test_per_requirement_hashes_are_dropped(tmp_path):
 
 def test_invalid_requirement_names_file_and_line(tmp_path):
     path = write(tmp_path, "r.txt", "six\nnumpy[cpu==1\n")
-    with pytest.raises(LockError, match=r"r\.txt:2: not a valid requirement"):
+    with pytest.raises(LockError, match=r"r\.txt:2: not a valid requirement") as info:
         read_requirements_file(path)
+    # A line a user can fix says how: it had no hint at all.
+    assert info.value.hint == (
+        "fix the line to one PEP 508 requirement, like 'name==1.2', "
+        "'name[extra]>=1.0' or 'name @ URL'"
+    )
