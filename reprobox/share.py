@@ -695,6 +695,10 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
     return data
 
 
+# The fix for a bundle damaged on its way: its bytes are not what export wrote.
+BUNDLE_AGAIN = "copy the file again, or export it anew from where it was made"
+
+
 def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Check and load a bundle; return its index and its text files."""
     try:
@@ -707,7 +711,7 @@ def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str,
         # A truncated or damaged tar fails wherever reading reaches the break.
         raise InputError(
             f"{path}: cannot read bundle: {exc}",
-            hint="copy the file again, or export it anew",
+            hint=BUNDLE_AGAIN,
         ) from None
 
 
@@ -735,7 +739,9 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
             except KeyError:
                 fh = None
             if fh is None:
-                raise InputError(f"{path}: bundle member {name} is missing")
+                raise InputError(
+                    f"{path}: bundle member {name} is missing", hint=BUNDLE_AGAIN
+                )
             digest = hashlib.sha256()
             if name == "image.tar":
                 for chunk in iter(functools.partial(fh.read, _CHUNK), b""):
@@ -747,7 +753,8 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
             if digest.hexdigest() != sha:
                 raise InputError(
                     f"{path}: bundle member {name} is damaged "
-                    "(sha256 differs from the index)"
+                    "(sha256 differs from the index)",
+                    hint=BUNDLE_AGAIN,
                 )
         essence, labels = check_image_tar(tar.extractfile("image.tar"), index, path)
         check_members_match_labels(texts, labels, path)
@@ -761,7 +768,7 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
     if got != index["image_id"]:
         raise InputError(
             f"{path}: bundle damaged: the loaded image's id is not {index['image_id']}",
-            hint="copy the file again, or export it anew",
+            hint=BUNDLE_AGAIN,
         )
     repo, _, tag = index["tag"].rpartition(":")
     engine.client.images.get(got).tag(repo, tag)

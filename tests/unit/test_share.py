@@ -70,8 +70,12 @@ def test_damaged_member_is_named(tmp_path):
     path = tmp_path / "b.tar"
     index = write_bundle(path, MEMBERS)
     write_bundle(path, {**MEMBERS, "manifest.json": b'{"x": 1}\n'}, index)
-    with pytest.raises(InputError, match="manifest.json is damaged"):
+    with pytest.raises(InputError, match="manifest.json is damaged") as info:
         import_bundle(NoEngine(), path)
+    # The line said what was wrong but not what to do about it.
+    assert info.value.hint == (
+        "copy the file again, or export it anew from where it was made"
+    )
 
 
 @pytest.mark.parametrize(
