@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from reprobox.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
@@ -74,14 +74,38 @@ def signals_held() -> Iterator[None]:
     """Hold the stopping signals inside the block; one that came lands after it.
 
     For steps a stop must not cut in two (a temp file made but its name not
-    yet known, files renamed as a set). Held in the calling thread, which
-    raises the KeyboardInterrupt as the block ends.
+    yet known, files renamed as a set). Blocked in the calling thread; and as
+    the kernel may hand a process signal to any other thread that does not
+    block it, whose C handler makes the main thread run the Python handler at
+    once, the Python handlers only note the signal meanwhile. Either way the
+    stop is raised as the block ends, by the handler it would have met.
     """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+    came: list[int] = []
+    holding = [True]
+    swapped: dict[int, Any] = {}
+
+    def note(signum, frame) -> None:
+        if holding[0]:
+            came.append(signum)
+        else:  # the hold is over: as if never swapped
+            swapped[signum](signum, frame)
+
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
     try:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOPPING:
+                if callable(signal.getsignal(sig)):
+                    swapped[sig] = signal.signal(sig, note)
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        # First the mask, which nothing can cut short: a signal blocked
+        # meanwhile is noted, or reaches its own handler where none was swapped.
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        holding[0] = False
+        for sig, handler in swapped.items():
+            signal.signal(sig, handler)
+        if came:
+            swapped[came[0]](came[0], None)
 
 
 def catch_dropped_stops() -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,31 @@ def test_an_interruption_with_stderr_closed_is_still_exit_130():
     )
     assert done.returncode == 130, done.returncode
     assert done.stdout == "run 1 succeeded; record written\n"
+
+
+def test_a_hold_outlasts_a_signal_another_thread_takes_and_leaves_no_mask():
+    # The kernel gives a process signal to any thread not blocking it; that
+    # thread's C handler makes the main thread run the Python handler at once,
+    # so blocking it in the main thread alone did not hold it. A raise in the
+    # middle of the hold's own ending also left SIGINT blocked for good.
+    import threading
+
+    from reprobox.stopping import signals_held
+
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()  # unblocked: it may be the one the kernel picks
+    done = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_held():
+                for _ in range(20):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.005)
+                done.append("whole block")
+    finally:
+        stop.set()
+        helper.join()
+    assert done == ["whole block"]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
