@@ -29,6 +29,7 @@ from reprobox.credential_archives import (
 from reprobox.credential_lines import credential_file_text, secret_in_text
 from reprobox.credential_settings import (
     literal_secret,
+    plain_value,
     secret_name,
     settings_with_secret,
 )
@@ -348,7 +349,7 @@ def _secret_setting_in(doc: object, depth: int) -> bool:
         return False
     for name, value in doc.items():
         if isinstance(value, str):
-            if literal_secret(value) and _secret_json_name(name):
+            if literal_secret(value) and _secret_json_name(name, plain_value(value)):
                 return True
         elif isinstance(value, (dict, list)):
             if name.lower().endswith("dependencies"):
@@ -359,9 +360,9 @@ def _secret_setting_in(doc: object, depth: int) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _secret_json_name(name: str) -> bool:
+def _secret_json_name(name: str, plain: bool) -> bool:
     """Tell whether a JSON key is a setting's name that holds a secret.
 
     Cached: a data file repeats the same few keys thousands of times.
     """
-    return bool(_JSON_NAME.fullmatch(name) and secret_name(name))
+    return bool(_JSON_NAME.fullmatch(name) and secret_name(name, plain))

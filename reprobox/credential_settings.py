@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import re
 
-from reprobox.envvars import looks_secret, secret_setting_name
+from reprobox.envvars import (
+    looks_secret,
+    plain_data_key,
+    secret_setting_name,
+    secret_variable_name,
+)
 
 # dotenv: NAME=value, "export" allowed, no space before the "=".
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -58,6 +63,50 @@ _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"
 # Secret names as an option (--key X, --auth X) that, alone as a file's key,
 # name a dictionary's key or an auth scheme as often as a secret.
 _BARE_NAMES = frozenset(("key", "auth"))
+# A value no secret is: a count, a rate or a switch (pass_rate: 0.9).
+_PLAIN_VALUE = re.compile(r"[-+]?(?:\d[\d_]*)?\.?\d*(?:e[-+]?\d+)?|true|false", re.I)
+# Last words of a name that say what the value is about, not that it is the
+# secret: session_name, auth_type, token_file, password_min_len.
+_ABOUT_WORDS = frozenset(
+    [
+        "name",
+        "type",
+        "file",
+        "path",
+        "dir",
+        "url",
+        "uri",
+        "id",
+        "mode",
+        "len",
+        "length",
+        "min",
+        "max",
+        "size",
+        "count",
+        "limit",
+        "rate",
+        "timeout",
+        "ttl",
+        "field",
+        "column",
+        "header",
+        "method",
+        "format",
+        "kind",
+        "scheme",
+        "provider",
+        "backend",
+        "enabled",
+        "enable",
+        "strategy",
+        "policy",
+        "prefix",
+        "suffix",
+        "env",
+        "var",
+    ]
+)
 
 
 def settings_with_secret(text: str) -> bool:
@@ -74,9 +123,29 @@ def settings_with_secret(text: str) -> bool:
     return reader.found
 
 
-def secret_name(name: str) -> bool:
-    """Tell whether a settings file's key names a secret (bare key and auth aside)."""
-    return name.lower() not in _BARE_NAMES and secret_setting_name(name)
+def plain_value(value: str) -> bool:
+    """Tell whether value is a number or a switch, which no secret is."""
+    return bool(_PLAIN_VALUE.fullmatch(value.strip()))
+
+
+def secret_name(name: str, plain: bool = False) -> bool:
+    """Tell whether a settings file's key names a secret (bare key and auth aside).
+
+    A name `[env]` refuses (DB_PASS, mysql_pwd) is one too, in any case, unless
+    its value is plain, a number or switch (max_tokens: 512), it is a key of data
+    (text_key) or its last word says what the value is about (session_name).
+    """
+    if name.lower() in _BARE_NAMES:
+        return False
+    if secret_setting_name(name):
+        return True
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return (
+        secret_variable_name(name)
+        and not plain
+        and not plain_data_key(name)
+        and words[-1] not in _ABOUT_WORDS
+    )
 
 
 def literal_secret(value: object) -> bool:
@@ -208,7 +277,7 @@ def _sets_secret(name: str, value: str, variable: bool, literal: bool) -> bool:
         return False
     if variable:
         return looks_secret(name, plain)
-    return secret_name(name) or looks_secret("", plain)
+    return secret_name(name, plain_value(plain)) or looks_secret("", plain)
 
 
 def _table_parts(inner: str) -> list[str]:

@@ -61,7 +61,8 @@ _SECRET_PARTS = {
 _SECRET_INSIDE_NAME = re.compile(
     r"PASSW(?:OR)?D|PASSPHRASE|SECRET|CREDENTIAL|TOKEN(?!IZER)|JWT|OAUTH"
     r"|(?:API|ACCESS|AUTH|PRIVATE|SSH|SIGNING|MASTER|ENCRYPTION|SECRET)_?KEY"
-    r"|(?<!BY)PASS$"
+    # DBPASS, ROOTPASS; not the words bypass, compass, surpass, trespass.
+    r"|(?<!BY)(?<!COM)(?<!SUR)(?<!TRES)PASS$"
 )
 # Any userinfo in a URL: a user name (often the token itself) or a password,
 # with or without a user before it (redis://:pw@host).
@@ -183,7 +184,7 @@ def secret_setting_name(name: str) -> bool:
     if not words or words[-1] not in _SECRET_LAST_WORDS:
         return False  # --keyword, --monkey, --max-keys, --key-column
     # A bare --key is taken for a secret too: tools name their API key so.
-    return words[-1] != "key" or len(words) == 1 or words[-2] not in _PLAIN_KEYS
+    return not plain_data_key(name)
 
 
 def _holds_secret_setting(value: str) -> bool:
@@ -193,11 +194,22 @@ def _holds_secret_setting(value: str) -> bool:
     )
 
 
-def looks_secret(name: str, value: str | None = None) -> bool:
-    """Tell whether a variable looks like it holds a credential."""
+def secret_variable_name(name: str) -> bool:
+    """Tell whether a variable's name marks it a secret, in any case (DB_PASS)."""
     upper = name.upper()
     parts = set(re.split(r"[^A-Z0-9]+", upper))
-    if parts & _SECRET_PARTS or _SECRET_INSIDE_NAME.search(upper):
+    return bool(parts & _SECRET_PARTS or _SECRET_INSIDE_NAME.search(upper))
+
+
+def plain_data_key(name: str) -> bool:
+    """Tell whether name ends in a key of data (sort_key, text-key), no secret."""
+    words = _name_words(name)
+    return len(words) > 1 and words[-1] == "key" and words[-2] in _PLAIN_KEYS
+
+
+def looks_secret(name: str, value: str | None = None) -> bool:
+    """Tell whether a variable looks like it holds a credential."""
+    if secret_variable_name(name):
         return True
     return bool(
         value
