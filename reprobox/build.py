@@ -277,8 +277,12 @@ def is_image_file(root: Path, rel: str) -> bool:
     return not (file_id and _links_to_credentials(root, {file_id: [rel]}))
 
 
-def project_files(cfg: ProjectConfig) -> list[str]:
-    """Return the project files that go into the image, sorted, as posix paths."""
+def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list[str]:
+    """Return the project files that go into the image, sorted, as posix paths.
+
+    left_out, when given, gets the credential files and folders kept out.
+    """
+    credentials: list[str] = []
     root = cfg.root.resolve()
     rules = _ignore_rules(root)
     skip = set(cfg.data)
@@ -295,6 +299,8 @@ def project_files(cfg: ProjectConfig) -> list[str]:
         for d in sorted(dirnames):
             full = Path(dirpath) / d
             if _left_out_folder(root, rel_dir + d, rules):
+                if _credential_name(rel_dir + d, True):
+                    credentials.append(rel_dir + d + "/")
                 continue
             if full.is_symlink():  # copied as a link, never walked into
                 _check_link(root, full, rel_dir + d)
@@ -304,7 +310,11 @@ def project_files(cfg: ProjectConfig) -> list[str]:
         dirnames[:] = kept
         for f in sorted(filenames):
             rel = rel_dir + f
-            if rel in skip or _ignored(rel, False, rules):
+            if rel in skip:
+                continue
+            if _ignored(rel, False, rules):
+                if _credential_name(rel, False):
+                    credentials.append(rel)
                 continue
             full = Path(dirpath) / f
             if full.is_symlink():
@@ -312,12 +322,33 @@ def project_files(cfg: ProjectConfig) -> list[str]:
             else:
                 _check_regular(full, rel)
                 if holds_credentials(full):
-                    continue  # a key or credential file under any name stays out
+                    credentials.append(rel)  # a key or credential file, any name
+                    continue
                 if file_id := _file_id(full):
                     linked.setdefault(file_id, []).append(rel)
             found.append(_check_name(rel))
     copies = _links_to_credentials(root, linked)
+    if left_out is not None:
+        left_out.extend(sorted(credentials + list(copies)))
     return sorted(rel for rel in found if rel not in copies)
+
+
+# How many left-out credential files a note names before it counts the rest.
+_NOTED_FILES = 5
+
+
+def left_out_note(left_out: list[str]) -> str | None:
+    """Return the one line that tells which credential files stay out, if any."""
+    if not left_out:
+        return None
+    shown = ", ".join(_shown(rel) for rel in left_out[:_NOTED_FILES])
+    more = len(left_out) - _NOTED_FILES
+    if more > 0:
+        shown += f" and {more} more"
+    return (
+        f"note: left out of the image as credential files: {shown} (pass secrets "
+        "at run time with `reprobox run --env NAME`)"
+    )
 
 
 def _shown(path: str) -> str:
@@ -451,8 +482,13 @@ def image_tag(name: str, digest: str) -> str:
     return f"reprobox/{name}:{digest[:16]}"
 
 
-def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
-    """Return every file of the build context and where it comes from."""
+def context_entries(
+    cfg: ProjectConfig, frozen: FrozenProject, left_out: list[str] | None = None
+) -> list[Entry]:
+    """Return every file of the build context and where it comes from.
+
+    left_out, when given, gets the credential files kept out of it.
+    """
     # The frozen files go in as the bytes load_frozen checked against the
     # manifest, never read again: a `reprobox freeze` running meanwhile must
     # not put another lock into an image whose labels name this one.
@@ -472,7 +508,7 @@ def context_entries(cfg: ProjectConfig, frozen: FrozenProject) -> list[Entry]:
     entries += [
         (f"reprobox_runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))
     ]
-    entries += [(f"app/{rel}", cfg.root / rel) for rel in project_files(cfg)]
+    entries += [(f"app/{rel}", cfg.root / rel) for rel in project_files(cfg, left_out)]
     return entries
 
 
@@ -695,15 +731,20 @@ def build_project(
     force: bool = False,
     on_line: Callable[[str], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_info: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Build the project's image unless one with the same content exists.
 
     on_note gets what the user should know before a build starts, such as
-    large files that are about to go into the image.
+    large files that are about to go into the image; on_info gets progress
+    worth a line, such as the credential files left out of the image.
     """
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
-    entries = context_entries(cfg, frozen)
+    left_out: list[str] = []
+    entries = context_entries(cfg, frozen, left_out)
+    if on_info is not None and (note := left_out_note(left_out)):
+        on_info(note)
     # Files change after freeze, and no digest of the lock or config covers
     # a comment: every file the image copies is read again, as freeze did.
     refuse_written_credentials(

@@ -254,6 +254,8 @@ def freeze(
     )
     for warning in result.warnings:
         typer.echo(f"reprobox: warning: {warning}", err=True)
+    for note in result.notes:
+        say(note)
     if dry_run:
         if as_json:
             typer.echo(
@@ -370,6 +372,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
             force=force,
             on_line=shown,
             on_note=lambda note: warn(note),
+            on_info=say,
         )
     except ReproboxError as exc:
         lines = exc.build_log

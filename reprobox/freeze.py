@@ -16,7 +16,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
-from reprobox.build import project_files
+from reprobox.build import left_out_note, project_files
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
@@ -68,6 +68,7 @@ class FreezeResult:
     manifest: dict[str, Any]
     vcs_lock: str = ""
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # progress, not warnings
 
     @property
     def manifest_text(self) -> str:
@@ -232,7 +233,8 @@ def freeze_project(
     # Before anything is resolved: the same check as build, over the same list
     # of files the image copies (read after the requirements, whose errors
     # name the -r line that is wrong).
-    refuse_written_credentials(cfg, project_files(cfg))
+    left_out: list[str] = []
+    refuse_written_credentials(cfg, project_files(cfg, left_out))
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"
 
@@ -364,6 +366,7 @@ def freeze_project(
         manifest=seal_manifest(manifest),
         warnings=warnings,
         vcs_lock=vcs_lock,
+        notes=[note] if (note := left_out_note(left_out)) else [],
     )
 
 
