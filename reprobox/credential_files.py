@@ -117,6 +117,7 @@ def holds_credentials(path: Path) -> bool:
             return False  # a FIFO or device would block or never end
         size = info.st_size
         by_text = size <= TEXT_SCAN_LIMIT and path.suffix.lower() not in _CODE_SUFFIXES
+        yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:
             tail = b""
             for index in range(size // _CHUNK + 1):  # a file that grew stops here
@@ -126,7 +127,7 @@ def holds_credentials(path: Path) -> bool:
                 window = tail + chunk
                 if any(marker in window for marker in _KEY_MARKERS):
                     return True
-                if index == 0 and by_text and _credential_text(chunk):
+                if index == 0 and by_text and _credential_text(chunk, yaml):
                     return True
                 tail = window[-overlap:]
     except OSError:
@@ -159,8 +160,11 @@ def _credential_bytes(data: bytes) -> bool:
     return text is not None and secret_in_text(text)
 
 
-def _credential_text(data: bytes) -> bool:
-    """Tell whether a small file's bytes read as a credential file, gzipped or not."""
+def _credential_text(data: bytes, yaml: bool = False) -> bool:
+    """Tell whether a small file's bytes read as a credential file, gzipped or not.
+
+    yaml says the file is named as YAML (see settings_with_secret).
+    """
     if len(data) <= DER_LIMIT and der_private_key(data):
         return True
     if data.startswith(_GZIP_MAGIC):
@@ -175,7 +179,7 @@ def _credential_text(data: bytes) -> bool:
     return (
         bool(_NETRC_START.match(text) and _NETRC_PASSWORD.search(text))
         or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
-        or settings_with_secret(text)
+        or settings_with_secret(text, yaml)
         or _json_with_secret(text)
         or _xml_with_secret(text)
         or _every_line(text, _GIT_CREDENTIAL, comments=True)

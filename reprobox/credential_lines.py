@@ -77,6 +77,20 @@ _HCL_BLOCK = re.compile(
     r"|output)\b[^\r\n]*\{[ \t]*(?=[\r\n]|\Z)"
 )
 _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
+# An Authorization header with its token: curl -H "Authorization: Bearer X",
+# headers={"Authorization": "Bearer X"}; the token is read by _literal_token.
+_BEARER_HEADER = re.compile(
+    r"""authorization['"]?\s*[:=]\s*['"]?\s*(?:bearer|token)[ \t]+([^\s'"]+)""",
+    re.I,
+)
+# Python setting a variable of its own environment to a string literal:
+# os.environ["WANDB_API_KEY"] = "X", os.environ.setdefault("HF_TOKEN", "X").
+_ENVIRON_ASSIGNMENT = re.compile(
+    r"""environ\s*(?:\[\s*(['"])([A-Za-z_]\w*)\1\s*\]\s*=|\.setdefault\(\s*"""
+    r"""(['"])([A-Za-z_]\w*)\3\s*,)\s*[rbu]?(['"])([^'"\r\n]*)\5"""
+)
+# A token written out: long, of the characters tokens are made of.
+_LITERAL_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 # The access key CSV of the AWS console, and of IAM user downloads.
 _AWS_KEY_CSV = re.compile(r"secret access key|access key id", re.I)
 # Where lines end, as editors number them.
@@ -243,6 +257,27 @@ def _script_sets_secret(text: str) -> bool:
     return False
 
 
+def _bearer_header(text: str) -> bool:
+    """Tell whether text sends an Authorization header with a token written out."""
+    if "uthoriz" not in text and "UTHORIZ" not in text:
+        return False  # a substring search first: most files have no header
+    return any(
+        _LITERAL_TOKEN.fullmatch(match.group(1)) and not placeholder(match.group(1))
+        for match in _BEARER_HEADER.finditer(text)
+    )
+
+
+def _environ_set_to_secret(text: str) -> bool:
+    """Tell whether Python code sets a secret variable of os.environ to a literal."""
+    if "environ" not in text:
+        return False
+    for match in _ENVIRON_ASSIGNMENT.finditer(text):
+        name, value = match.group(2) or match.group(4), match.group(6)
+        if value and not placeholder(value) and looks_secret(name, value):
+            return True
+    return False
+
+
 def _hcl_sets_secret(text: str) -> bool:
     """Tell whether Terraform/HCL text sets a secret-named argument to a string."""
     lines = "\n" + text
@@ -268,4 +303,6 @@ _LINE_CHECKS = (
     ("a token of a published format", published_token),
     ("a secret field in a JSON record", _json_lines_with_secret),
     ("a secret set by a script line", _script_sets_secret),
+    ("a token in an Authorization header", _bearer_header),
+    ("a secret set in os.environ", _environ_set_to_secret),
 )

@@ -38,6 +38,9 @@ _BARE_VARIABLE_LINE = re.compile(r"[A-Z_][A-Z0-9_]*")
 _PROPERTIES_LINE = re.compile(r"([A-Za-z_][\w-]*(?:\.[\w-]+)+)[ \t]+(\S.*)")
 # npm's per-registry login: //host/path/:_authToken=X, _auth= or _password=.
 _NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
+# A setting commented out, name=value with a value of one word: prose in a
+# comment (# token: refresh it = later) has blanks.
+_COMMENTED_SETTING = re.compile(r"([A-Za-z_][\w.-]*)[ \t]*=[ \t]*(\S+)")
 # A YAML list item: "- x".
 _LIST_ITEM = re.compile(r"-\s+(\S.*)")
 # Lines of such files that set nothing: [section], ---, a list item, "name:".
@@ -109,14 +112,15 @@ _ABOUT_WORDS = frozenset(
 )
 
 
-def settings_with_secret(text: str) -> bool:
+def settings_with_secret(text: str, yaml: bool = False) -> bool:
     """Tell whether text is all settings (dotenv, INI, YAML) and one is a secret.
 
     Every line must be a setting, a comment or structure: code and prose have
     other lines, so `password = os.environ["X"]` in train.py or "api_key" in a
-    README is never read as a credential file.
+    README is never read as a credential file. yaml says the file is named as
+    YAML, where a list item's setting (`- password: X`) is a setting, not prose.
     """
-    reader = _SettingsReader()
+    reader = _SettingsReader(yaml)
     for match in _LINE.finditer(text):  # lazily: most files fail on a first line
         if not reader.read(match.group()):
             return False
@@ -165,8 +169,9 @@ def literal_secret(value: object) -> bool:
 class _SettingsReader:
     """Read a settings file a line at a time, keeping what a line leaves open."""
 
-    def __init__(self) -> None:
+    def __init__(self, yaml: bool = False) -> None:
         self.found = False
+        self._yaml = yaml
         # A setting whose value is on the lines below: its column, its name,
         # whether that is a variable's name, and whether | or > opened a block.
         self._below: tuple[int, str, bool, bool] | None = None
@@ -183,6 +188,9 @@ class _SettingsReader:
             self.found = self.found or _written(npm.group(1))
             return True
         if not stripped or stripped.startswith(("#", ";", "//")):
+            # A setting commented out is still written out: # password=X.
+            if commented := _COMMENTED_SETTING.fullmatch(stripped.lstrip("#;/ \t")):
+                self._judge(*commented.groups())
             return True
         column = len(line) - len(line.lstrip())
         below, self._below = self._below, None
@@ -197,6 +205,8 @@ class _SettingsReader:
                 self._judge(dotenv.group(1), dotenv.group(2), variable=True)
             elif setting := _SETTING_LINE.fullmatch(item.group(1)):
                 self._item_field(*setting.groups())
+                if self._yaml and not _VALUE_BELOW.fullmatch(setting.group(2)):
+                    self._judge(*setting.groups())
             return True
         if column < self._item_column:
             self._item_column, self._item = -1, {}
