@@ -9,6 +9,7 @@ the archive one. Both are read only when small, as credential files are.
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Callable
@@ -97,29 +98,52 @@ def zip_holds_credentials(path: Path, is_credential: Callable[[bytes], bool]) ->
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            return _members_hold_credentials(archive, is_credential)
+            return _members_hold_credentials(archive, is_credential, [_ZIP_TOTAL_BYTES])
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return False
 
 
 def _members_hold_credentials(
-    archive: zipfile.ZipFile, is_credential: Callable[[bytes], bool]
+    archive: zipfile.ZipFile,
+    is_credential: Callable[[bytes], bool],
+    budget: list[int],
+    nested: bool = False,
 ) -> bool:
+    """Read archive's members within budget (bytes left, shared with a zip
+    inside it); a small zip member is read the same way, one level down."""
     members = archive.infolist()[:_ZIP_MEMBERS]
-    budget = _ZIP_TOTAL_BYTES
     for member in members:
         if member.is_dir():
             continue
         if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.filename).name):
             return True
-        if member.flag_bits & 0x1 or member.file_size > min(_ZIP_MEMBER_BYTES, budget):
+        if member.flag_bits & 0x1 or member.file_size > min(
+            _ZIP_MEMBER_BYTES, budget[0]
+        ):
             continue
-        budget -= member.file_size
+        budget[0] -= member.file_size
         try:
             with archive.open(member) as fh:
                 content = fh.read(_ZIP_MEMBER_BYTES + 1)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
             continue
-        if len(content) <= _ZIP_MEMBER_BYTES and is_credential(content):
+        if len(content) > _ZIP_MEMBER_BYTES:
+            continue
+        if is_credential(content) or (
+            not nested
+            and content.startswith(b"PK\x03\x04")
+            and _inner_zip_holds_credentials(content, is_credential, budget)
+        ):
             return True
     return False
+
+
+def _inner_zip_holds_credentials(
+    content: bytes, is_credential: Callable[[bytes], bool], budget: list[int]
+) -> bool:
+    """Tell whether a zip archive held as a member holds a credential file."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as inner:
+            return _members_hold_credentials(inner, is_credential, budget, nested=True)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return False

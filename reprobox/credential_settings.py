@@ -43,8 +43,14 @@ _NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
 _COMMENTED_SETTING = re.compile(r"([A-Za-z_][\w.-]*)[ \t]*=[ \t]*(\S+)")
 # A YAML list item: "- x".
 _LIST_ITEM = re.compile(r"-\s+(\S.*)")
-# Lines of such files that set nothing: [section], ---, a list item, "name:".
-_STRUCTURE_LINE = re.compile(r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:")
+# Lines of such files that set nothing: [section], ---, a list item, "name:",
+# and YAML's directives (%YAML 1.2, %TAG ! x) before a document's "---".
+_STRUCTURE_LINE = re.compile(
+    r"\[.*\]|---|\.\.\.|-(?:\s.*)?|[\w.-]+\s*:|%(?:YAML|TAG)\s.*"
+)
+# YAML's explicit key, "? name", whose value follows on a ": value" line.
+_EXPLICIT_KEY = re.compile(r"\?\s+([A-Za-z_][\w.-]*)")
+_EXPLICIT_VALUE = re.compile(r":\s+(\S.*)")
 # A value given on the indented lines below its name: nothing after the name,
 # or YAML's block marker, | or >, with its chomping and indentation signs.
 _VALUE_BELOW = re.compile(r"(?:[|>](?:[-+]?[1-9]?|[1-9][-+]))?(?:\s+#.*)?")
@@ -172,6 +178,7 @@ class _SettingsReader:
     def __init__(self, yaml: bool = False) -> None:
         self.found = False
         self._yaml = yaml
+        self._key: str | None = None  # YAML's "? name", awaiting ": value"
         # A setting whose value is on the lines below: its column, its name,
         # whether that is a variable's name, and whether | or > opened a block.
         self._below: tuple[int, str, bool, bool] | None = None
@@ -193,6 +200,13 @@ class _SettingsReader:
                 self._judge(*commented.groups())
             return True
         column = len(line) - len(line.lstrip())
+        key, self._key = self._key, None
+        if explicit := _EXPLICIT_KEY.fullmatch(stripped):
+            self._key = explicit.group(1)
+            return True
+        if key and (value := _EXPLICIT_VALUE.fullmatch(stripped)):
+            self._judge(key, value.group(1))
+            return True
         below, self._below = self._below, None
         if below and column > below[0] and self._value_below(stripped, *below[1:]):
             return True
