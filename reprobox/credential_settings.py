@@ -72,50 +72,10 @@ _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"
 # Secret names as an option (--key X, --auth X) that, alone as a file's key,
 # name a dictionary's key or an auth scheme as often as a secret.
 _BARE_NAMES = frozenset(("key", "auth"))
+# Plurals that end a name of a count or list of tokens or keys (max_tokens).
+_COUNTED_WORDS = ("tokens", "keys")
 # A value no secret is: a count, a rate or a switch (pass_rate: 0.9).
 _PLAIN_VALUE = re.compile(r"[-+]?(?:\d[\d_]*)?\.?\d*(?:e[-+]?\d+)?|true|false", re.I)
-# Last words of a name that say what the value is about, not that it is the
-# secret: session_name, auth_type, token_file, password_min_len.
-_ABOUT_WORDS = frozenset(
-    [
-        "name",
-        "type",
-        "file",
-        "path",
-        "dir",
-        "url",
-        "uri",
-        "id",
-        "mode",
-        "len",
-        "length",
-        "min",
-        "max",
-        "size",
-        "count",
-        "limit",
-        "rate",
-        "timeout",
-        "ttl",
-        "field",
-        "column",
-        "header",
-        "method",
-        "format",
-        "kind",
-        "scheme",
-        "provider",
-        "backend",
-        "enabled",
-        "enable",
-        "strategy",
-        "policy",
-        "prefix",
-        "suffix",
-        "env",
-        "var",
-    ]
-)
 
 
 def settings_with_secret(text: str, yaml: bool = False) -> bool:
@@ -141,20 +101,24 @@ def plain_value(value: str) -> bool:
 def secret_name(name: str, plain: bool = False) -> bool:
     """Tell whether a settings file's key names a secret (bare key and auth aside).
 
-    A name `[env]` refuses (DB_PASS, mysql_pwd) is one too, in any case, unless
-    its value is plain, a number or switch (max_tokens: 512), it is a key of data
-    (text_key) or its last word says what the value is about (session_name).
+    A name `[env]` refuses (DB_PASS, mysql_pwd) is one too, in any case, when
+    its last word is itself one [env] refuses, so the name is the secret's and
+    not about it (key_points, password_hint, session_name), it is no key of
+    data (text_key), and its value is not plain, a number or a switch
+    (pass_rate ends in no secret word; max_tokens and num_keys in a plural,
+    which counts or lists tokens and keys).
     """
     if name.lower() in _BARE_NAMES:
         return False
     if secret_setting_name(name):
         return True
-    words = re.split(r"[^a-z0-9]+", name.lower())
+    last_word = re.split(r"[^A-Za-z0-9]+", name.strip("_.-"))[-1]
     return (
-        secret_variable_name(name)
+        secret_variable_name(last_word)
+        and not last_word.lower().endswith(_COUNTED_WORDS)
+        and secret_variable_name(name)
         and not plain
         and not plain_data_key(name)
-        and words[-1] not in _ABOUT_WORDS
     )
 
 

@@ -55,3 +55,24 @@ def test_env_refuses_these_names_but_not_english_words_ending_in_pass():
         assert looks_secret(name) is True
     for name in ("COMPASS", "BYPASS", "SURPASS", "TRESPASS", "PASSES"):
         assert looks_secret(name) is False
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("sum.yaml", "key_points: three bullets\npassword_hint: the usual\n"),
+        ("gen.yaml", "max_tokens: auto\nnum_keys: all\n"),
+        ("data.jsonl", '{"key_points": "a, b", "password_hint": "blue"}\n'),
+    ],
+)
+def test_names_about_a_secret_but_not_it_are_no_credential_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    assert holds_credentials(path) is False
+
+
+def test_a_json_lines_record_with_such_a_name_is_refused_only_when_it_is_one():
+    from reprobox.credential_lines import credential_on_line
+
+    assert credential_on_line('{"db_pass": "hunter2x"}\n') is not None
+    assert credential_on_line('{"key_points": "a, b", "pass_hint": "x"}\n') is None
