@@ -179,12 +179,11 @@ def test_a_hold_outlasts_a_signal_another_thread_takes_and_leaves_no_mask():
     helper.start()  # unblocked: it may be the one the kernel picks
     done = []
     try:
-        with pytest.raises(KeyboardInterrupt):
-            with signals_held():
-                for _ in range(20):
-                    os.kill(os.getpid(), signal.SIGINT)
-                    time.sleep(0.005)
-                done.append("whole block")
+        with pytest.raises(KeyboardInterrupt), signals_held():
+            for _ in range(20):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.005)
+            done.append("whole block")
     finally:
         stop.set()
         helper.join()
