@@ -84,10 +84,13 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        if isinstance(exc, OSError) and not exc.filename and exc.errno:
+            # A write on a full disk names no file: say which one it was.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
 

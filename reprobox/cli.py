@@ -6,6 +6,7 @@ tolerance); 2 bad input; 3 Docker engine trouble; 130 interrupted.
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -563,10 +564,21 @@ def _run_app() -> None:
         if _state["debug"]:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
-        typer.echo(f"reprobox: error: {where}{exc.strerror or exc}", err=True)
+        fix = _DISK_FIXES.get(exc.errno, "")
+        typer.echo(f"reprobox: error: {where}{exc.strerror or exc}{fix}", err=True)
         sys.exit(EXIT_USAGE)
     if isinstance(code, int):  # what a typer.Exit asked for (verify, compare)
         sys.exit(code)
+
+
+# What to do about an unwritable path that no reprobox border named.
+_DISK_FIXES = {
+    errno.ENOSPC: " (free space there, then run this again)",
+    errno.EDQUOT: " (free space there, then run this again)",
+    errno.EROFS: " (it is on a read-only file system: run this where it can write)",
+    errno.EACCES: " (make it writable for this user, then run this again)",
+    errno.EPERM: " (make it writable for this user, then run this again)",
+}
 
 
 # typer ships its own click; its usage errors are reached through the one

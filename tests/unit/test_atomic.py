@@ -179,3 +179,31 @@ def test_dump_json_is_stable_sorted_indented_and_utf8():
         '    "z": 1\n  }\n}\n'
     )
     assert dump_json(json.loads(text)) == text
+
+
+def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch):
+    # push, export and report wrote records and manifests through here; on a
+    # full disk the error read 'No space left on device' and named nothing.
+    import errno
+
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd):
+            self.fh = real_fdopen(fd, "wb")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: Full(fd))
+    target = tmp_path / "manifest.json"
+    with pytest.raises(OSError) as caught:
+        atomic_write_bytes(target, b"{}")
+    assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(target))
+    assert _leftovers(tmp_path) == []

@@ -164,3 +164,32 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(args):
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 2, result.output
     assert "an empty path; give a file or folder path" in result.output
+
+
+def test_an_unwritable_path_no_border_named_is_one_line_with_a_fix(tmp_path):
+    # A full disk met where no reprobox error names it (a record written by
+    # push or report) still says which file and what to do.
+    code = (
+        "import errno, sys\n"
+        "from reprobox import cli\n"
+        "def full(**_):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device', "
+        f"{str(tmp_path / 'm.json')!r})\n"
+        "cli.app = full\n"
+        "cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"reprobox: error: {tmp_path / 'm.json'}: No space left on device "
+        "(free space there, then run this again)\n"
+    )
