@@ -116,7 +116,10 @@ def holds_credentials(path: Path) -> bool:
         if not stat.S_ISREG(info.st_mode):
             return False  # a FIFO or device would block or never end
         size = info.st_size
-        by_text = size <= TEXT_SCAN_LIMIT and path.suffix.lower() not in _CODE_SUFFIXES
+        # A key in code or docs is refused at freeze and build on its line
+        # (image_inputs): left out, the code it sits in would be missing.
+        by_suffix_a_store = path.suffix.lower() not in _CODE_SUFFIXES
+        by_text = size <= TEXT_SCAN_LIMIT and by_suffix_a_store
         yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:
             tail = b""
@@ -125,7 +128,7 @@ def holds_credentials(path: Path) -> bool:
                 if not chunk:
                     break
                 window = tail + chunk
-                if any(marker in window for marker in _KEY_MARKERS):
+                if by_suffix_a_store and any(m in window for m in _KEY_MARKERS):
                     return True
                 if index == 0 and by_text and _credential_text(chunk, yaml):
                     return True

@@ -92,6 +92,13 @@ _ENVIRON_ASSIGNMENT = re.compile(
 # A token written out: long, of the characters tokens are made of.
 _LITERAL_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 # The access key CSV of the AWS console, and of IAM user downloads.
+# A PEM or OpenSSH private key with its body (40 or more characters between
+# its BEGIN and END lines): a header quoted alone in a README is no key.
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----"
+    r"(?:[^-]|-(?!----END)){40,16384}?"
+    r"-----END \1PRIVATE KEY-----"
+)
 _AWS_KEY_CSV = re.compile(r"secret access key|access key id", re.I)
 # Where lines end, as editors number them.
 LINE_BREAK = re.compile(r"\r\n|[\r\n]")
@@ -185,6 +192,9 @@ def credential_on_line(text: str) -> tuple[int, str] | None:
     The whole text is searched first, so that text without one (nearly all)
     costs a few regex passes and no loop over its lines.
     """
+    key = _PRIVATE_KEY_BLOCK.search(text)
+    if key:  # in code or docs: a key block with its body, not a quoted header
+        return len(LINE_BREAK.findall(text, 0, key.start())) + 1, "a private key"
     checks = [(kind, check) for kind, check in _LINE_CHECKS if check(text)]
     if _hcl_sets_secret(text):
         checks.append(("a secret set in a Terraform block", _hcl_line_secret))

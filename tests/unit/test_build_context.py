@@ -552,16 +552,48 @@ PKCS8 = (
     ("name", "text"),
     [
         ("server.pem", CERTIFICATE + PKCS8),  # a chain, then its key
-        ("settings.py", "X = 1\n" * 2000 + f'KEY = """{PKCS8}"""\n'),
         ("big.txt", "x" * ((1 << 20) - len(PKCS8)) + PKCS8),  # 1 MiB: the last bytes
     ],
-    ids=["certificates-first", "settings-module", "key-at-1-MiB"],
+    ids=["certificates-first", "key-at-1-MiB"],
 )
 def test_private_key_past_the_first_8_kib_stays_out(tmp_path, name, text):
     assert len(text) > 9000
     _tree(tmp_path, {**PROJECT, name: text})
     assert project_files(_cfg(tmp_path)) == ["pkg/model.py", "train.py"]
     assert not is_image_file(tmp_path, name)
+
+
+ED25519_PKCS8 = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEIHbQ3lEz6wbXXcDxvRgJj2V6mQk5tDbS0p2bq3jVdZ8F\n"
+    "-----END PRIVATE KEY-----\n"
+)
+
+
+def test_a_private_key_in_code_is_refused_on_its_line_not_left_out(tmp_path):
+    # Left out, settings.py went missing and the run failed importing it.
+    from reprobox.image_inputs import refuse_written_credentials
+
+    text = "X = 1\n" * 2000 + f'KEY = """{ED25519_PKCS8}"""\n'
+    _tree(tmp_path, {**PROJECT, "settings.py": text})
+    files = project_files(_cfg(tmp_path))
+    assert "settings.py" in files
+    with pytest.raises(InputError) as info:
+        refuse_written_credentials(_cfg(tmp_path), files)
+    assert info.value.message.startswith(
+        f"{tmp_path / 'settings.py'}:2001: holds a credential (a private key)"
+    )
+    assert "MC4CAQ" not in str(info.value)
+
+
+def test_a_key_header_quoted_alone_in_docs_is_no_key(tmp_path):
+    from reprobox.image_inputs import refuse_written_credentials
+
+    note = "Paste the key that starts with -----BEGIN RSA PRIVATE KEY----- here.\n"
+    _tree(tmp_path, {**PROJECT, "README.md": note})
+    files = project_files(_cfg(tmp_path))
+    assert "README.md" in files
+    refuse_written_credentials(_cfg(tmp_path), files)
 
 
 @pytest.mark.parametrize("boundary", [1 << k for k in range(12, 20)])
