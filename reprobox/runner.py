@@ -23,7 +23,7 @@ import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -221,14 +221,8 @@ def close_abandoned_records(
             continue
         run_dir = runs_dir / run_id
         record_path = run_dir / "record.json"
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+        with _taken_from_the_dead(lock) as fd:
+            if fd is None:
                 continue  # its reprobox is alive
             record = _host_copy(fd)
             if record is not None and (
@@ -282,9 +276,31 @@ def close_abandoned_records(
                     on_closed(record)
             with contextlib.suppress(OSError):
                 lock.unlink()
-        finally:
-            os.close(fd)
     return closed
+
+
+@contextlib.contextmanager
+def _taken_from_the_dead(path: Path) -> Iterator[int | None]:
+    """Yield path open and locked when no live reprobox holds it, else None.
+
+    A run's lock is held by its reprobox for its whole life, so taking it
+    says that reprobox is gone; it stays taken (and the file open) for the
+    block, so no other reprobox sweeps the same run meanwhile.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield None
+            return
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _sweep_unrenamed_locks(runs_dir: Path) -> None:
@@ -296,21 +312,13 @@ def _sweep_unrenamed_locks(runs_dir: Path) -> None:
         run_id = temp.name[1:].split(".lock.", 1)[0]
         if not RUN_ID.fullmatch(run_id):
             continue
-        try:
-            fd = os.open(temp, os.O_RDWR | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+        with _taken_from_the_dead(temp) as fd:
+            if fd is None:
                 continue  # its reprobox is taking the lock right now
             if not _lock_path(runs_dir, run_id).exists():
                 _remove_empty_dir(runs_dir / run_id)
             with contextlib.suppress(OSError):
                 temp.unlink()
-        finally:
-            os.close(fd)
 
 
 def _nothing_ran(run_dir: Path) -> bool:
