@@ -29,7 +29,7 @@ import urllib3.exceptions
 from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
-from reprobox.errors import BuildError, EngineError, InputError, shortened
+from reprobox.errors import BuildError, EngineError, InputError, first_line, shortened
 from reprobox.proc import run_command, start_process
 
 log = logging.getLogger("reprobox")
@@ -273,7 +273,7 @@ def engine_trouble_reason(exc: BaseException) -> str:
         return "the connection broke"
     else:
         reason = exc
-    return _first_line(str(reason)) or type(exc).__name__
+    return first_line(reason, empty=type(exc).__name__)
 
 
 def engine_failure(
@@ -333,7 +333,7 @@ def find_build_cli(
         if proc.returncode != 0 and not version:
             # It printed not even its own version: the CLI itself cannot start
             # (a bad DOCKER_CONTEXT, a broken config), whatever plugins it has.
-            broken.append(_first_line(proc.stderr) or f"exit code {proc.returncode}")
+            broken.append(first_line(proc.stderr, empty=f"exit code {proc.returncode}"))
             continue
         started += 1
         major = version.split(".")[0]
@@ -352,14 +352,6 @@ def find_build_cli(
         "no docker CLI here can build with BuildKit",
         hint="install the buildx plugin, or Debian's docker.io (docker 20.10)",
     )
-
-
-def _first_line(text: str) -> str:
-    """Return the first non-blank line of text, stripped and kept short."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()[:200]
-    return ""
 
 
 def _cli_env(engine: Engine, extra: Mapping[str, str]) -> dict[str, str]:
@@ -485,13 +477,13 @@ def image_id(engine: Engine, ref: str) -> str | None:
         if exc.is_client_error():  # the engine finds the reference itself wrong
             raise InputError(
                 f"{ref!r} is not an image reference the engine accepts: "
-                f"{_first_line(str(exc.explanation or exc))}",
+                f"{first_line(exc.explanation or exc)}",
                 hint="give NAME[:TAG], NAME@sha256:DIGEST or an image id",
             ) from None
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
     except docker.errors.DockerException as exc:
         raise EngineError(
-            f"cannot inspect image {ref}: {_first_line(str(exc))}"
+            f"cannot inspect image {ref}: {first_line(exc)}"
         ) from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"inspecting image {ref}", exc) from None
@@ -525,7 +517,7 @@ def ensure_base_image(engine: Engine, ref: str, *, where: str = "base_image") ->
     try:
         engine.client.images.pull(ref)
     except docker.errors.DockerException as exc:
-        reason = _first_line(str(getattr(exc, "explanation", None) or exc))[:160]
+        reason = first_line(getattr(exc, "explanation", None) or exc)[:160]
         hint = (
             "pull, load or build it onto this engine first (scripts/setup-host "
             "makes reprobox-base:bookworm-py3.11), or change base_image and "
@@ -638,7 +630,7 @@ def start_container(engine: Engine, spec: ContainerSpec):
             hint="run `reprobox build` first",
         ) from None
     except docker.errors.APIError as exc:
-        explanation = _first_line(str(exc.explanation or exc))
+        explanation = first_line(exc.explanation or exc)
         if exc.is_client_error():
             # A 4xx: the engine judged the settings, not itself, to be wrong.
             raise InputError(
@@ -651,7 +643,7 @@ def start_container(engine: Engine, spec: ContainerSpec):
         container.start()
     except docker.errors.APIError as exc:
         remove_container(container)
-        explanation = _first_line(str(exc.explanation or exc))
+        explanation = first_line(exc.explanation or exc)
         if spec.device_requests and "could not select device driver" in explanation:
             # The preflight passed, yet the engine has no GPU driver after all:
             # the user's --gpus does not fit this engine, as the preflight says.

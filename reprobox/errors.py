@@ -20,10 +20,11 @@ def shortened(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def first_line(text: object) -> str:
-    """Return the first non-blank line of an error text, stripped and kept short."""
+def first_line(text: object, *, empty: str = "no reason given") -> str:
+    """Return the first non-blank line of an error text, stripped and kept short;
+    empty when it has none."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0][:200] if lines else "no reason given"
+    return lines[0][:200] if lines else empty
 
 
 class ReproboxError(Exception):

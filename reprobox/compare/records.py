@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reprobox.errors import InputError, newer_schema_error
+from reprobox.errors import InputError, first_line, newer_schema_error
 from reprobox.seals import (
     RECORD_FIX,
     SEALED_RECORD_VERSION,
@@ -139,7 +139,7 @@ def read_record(path: Path, *, follow_links: bool = False) -> Record:
         ) from None
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         raise InputError(
-            f"{path}: not a run record ({_first_line(str(exc))})",
+            f"{path}: not a run record ({first_line(exc)})",
             hint="give the record.json that `reprobox run` wrote",
         ) from None
     except RecursionError:
@@ -237,10 +237,6 @@ def _is_record_file(path: Path) -> bool:
         return stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
-
-
-def _first_line(text: str) -> str:
-    return (text.splitlines() or [""])[0][:200]
 
 
 def _check_record(path: Path, data: Any) -> None:
