@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +11,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "unit" / "compare"))
+from fresh_python import run_reprobox  # noqa: E402
 from synthetic import record_data, write_record  # noqa: E402
 
 from reprobox.manifest import SCHEMA_VERSION  # noqa: E402
 from reprobox.seals import seal_manifest  # noqa: E402
 
-
-def reprobox(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run `python -m reprobox ARGS` as a user would, through main()."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "reprobox", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+reprobox = run_reprobox
 
 
 def two_runs(runs: Path) -> Path:

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import typer.main
+from fresh_python import run_python, run_reprobox
 from typer.testing import CliRunner
 
 from reprobox import __version__
 from reprobox.cli import app
 
-REPO = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(typer.main.get_command(app).commands)
 
 
-def reprobox(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run `python -m reprobox ARGS` as a user would, through main()."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-m", "reprobox", *args],
-        env=env,
-        cwd=cwd or REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+reprobox = run_reprobox
 
 
 def test_version():
@@ -178,16 +163,7 @@ def test_an_unwritable_path_no_border_named_is_one_line_with_a_fix(tmp_path):
         "cli.app = full\n"
         "cli.main()\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python(code)
     assert done.returncode == 2
     assert done.stderr == (
         f"reprobox: error: {tmp_path / 'm.json'}: No space left on device "

@@ -11,26 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import types
-from pathlib import Path
+
+from fresh_python import REPO, run_python
 
 from reprobox import stopping
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _entry(script: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+_entry = run_python
 
 
 def test_ctrl_c_in_a_finalizer_still_stops_the_command():

@@ -6,27 +6,11 @@ Each case runs in its own Python: fork hooks cannot be taken back.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from fresh_python import run_python
 
-
-def _python(script: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+_python = run_python
 
 
 def test_ctrl_c_in_the_child_before_exec_ends_it_quietly():

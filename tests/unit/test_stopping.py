@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from fresh_python import REPO, run_argv, run_python
 
 # Runs reprobox's real entry point with a command that only prints (as a run
 # prints its summary once the record is written); SIGNAL then lands at WHEN.
@@ -43,17 +42,8 @@ __main__.main()
 
 
 def run_entry(when: str, sig: int) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
     code = SCRIPT.replace("WHEN", repr(when)).replace("SIGNAL", str(int(sig)))
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(code)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
@@ -110,17 +100,9 @@ def test_a_signal_ignored_by_the_shell_stays_ignored(monkeypatch):
 
 def run_closed(args: str, closed: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run `python -m reprobox ARGS` with stdout or stderr closed (`>&-`)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
-    env["PYTHONPATH"] = str(REPO)
     close = {"stdout": ">&-", "stderr": "2>&-"}[closed]
-    return subprocess.run(
-        ["sh", "-c", f'"$0" -m reprobox {args} {close}', sys.executable],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_argv(
+        ["sh", "-c", f'"$0" -m reprobox {args} {close}', sys.executable], cwd=cwd
     )
 
 
