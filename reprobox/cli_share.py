@@ -282,9 +282,9 @@ def export_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write image, manifest, lock and reference record as one file."""
+    from reprobox.bundles import export_bundle
     from reprobox.engine import connect
     from reprobox.manifest import load_frozen
-    from reprobox.share import export_bundle
 
     cfg = _load(project)
     _check_export_target(cfg, output)
@@ -338,8 +338,8 @@ def import_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Load a bundle's image (checked by id) and optionally unpack its files."""
+    from reprobox.bundles import import_bundle
     from reprobox.engine import connect
-    from reprobox.share import import_bundle
 
     if not bundle.is_file():
         if bundle.is_dir():

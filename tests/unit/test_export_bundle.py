@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from reprobox.bundles import BUNDLE_INDEX, export_bundle
 from reprobox.errors import InputError
-from reprobox.share import BUNDLE_INDEX, export_bundle
 
 IMAGE_ID = "sha256:" + "2" * 64
 
@@ -195,12 +195,12 @@ def test_the_partial_of_an_export_killed_outright_is_swept(tmp_path):
 def test_a_full_disk_names_the_bundle_and_the_fix(tmp_path, monkeypatch):
     import errno
 
-    from reprobox import share
+    from reprobox import bundles
 
     def full(fh, name, chunks):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(share, "_add_member", full)
+    monkeypatch.setattr(bundles, "_add_member", full)
     out = tmp_path / "b.tar"
     with pytest.raises(InputError) as caught:
         export_bundle(FakeEngine(CHUNKS), "img", "t:x", out, {})

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from reprobox.bundles import BUNDLE_INDEX, import_bundle
 from reprobox.errors import InputError
 from reprobox.manifest import SCHEMA_VERSION
 from reprobox.seals import seal_manifest
-from reprobox.share import BUNDLE_INDEX, check_registry, import_bundle
+from reprobox.share import check_registry
 
 
 class NoEngine:

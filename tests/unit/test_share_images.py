@@ -12,18 +12,16 @@ from types import SimpleNamespace
 import docker.errors
 import pytest
 
+from reprobox.bundles import BUNDLE_INDEX, export_bundle, import_bundle
 from reprobox.cli_run import _run_image
 from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.errors import EngineError, InputError
 from reprobox.manifest import SCHEMA_VERSION
 from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import (
-    BUNDLE_INDEX,
     REFERENCE_LABEL,
     check_published,
     check_registry,
-    export_bundle,
-    import_bundle,
     push_image,
     ship_image,
     with_publication,
@@ -730,14 +728,14 @@ def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
 
     from typer.testing import CliRunner
 
-    from reprobox import cli_share, share
+    from reprobox import bundles, cli_share
     from reprobox import engine as engine_module
     from reprobox.cli import app
 
     texts = {"manifest.json": "{}\n", "requirements.lock": "six\n"}
     index = {"tag": "reprobox/p:abc", "image_id": "sha256:" + "3" * 64}
     monkeypatch.setattr(engine_module, "connect", lambda *a, **kw: object())
-    monkeypatch.setattr(share, "import_bundle", lambda engine, path: (index, texts))
+    monkeypatch.setattr(bundles, "import_bundle", lambda engine, path: (index, texts))
     real_write = cli_share.atomic_write_text
 
     def fills(path, text):

@@ -14,6 +14,7 @@ import pytest
 import requests.exceptions
 
 from reprobox import cli_share
+from reprobox.bundles import BUNDLE_INDEX, import_bundle
 from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.engine import (
     LONG_CALL_TIMEOUT_S,
@@ -24,11 +25,9 @@ from reprobox.errors import EXIT_ENGINE, EngineError, InputError
 from reprobox.manifest import SCHEMA_VERSION
 from reprobox.seals import seal_manifest, seal_record
 from reprobox.share import (
-    BUNDLE_INDEX,
     REFERENCE_LABEL,
     check_published,
     check_registry,
-    import_bundle,
     load_image_stream,
 )
 
