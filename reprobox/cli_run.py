@@ -139,10 +139,10 @@ def run(
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.recovery import remove_dead_runs_containers
+    from reprobox.run_owner import check_data_readable
     from reprobox.runner import (
         RunOptions,
         RunTarget,
-        check_data_readable,
         container_env,
         raise_for_status,
         run_in_container,

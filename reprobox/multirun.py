@@ -18,12 +18,12 @@ from typing import Any
 
 from reprobox.engine import Engine
 from reprobox.errors import InputError, Interrupted, ReproboxError
+from reprobox.run_folders import new_run_id
 from reprobox.runner import (
     RunOptions,
     RunTarget,
     arm_cancellation,
     cancel_all_runs,
-    new_run_id,
     run_in_container,
 )
 

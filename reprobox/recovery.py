@@ -25,7 +25,7 @@ from reprobox.engine import (
     remove_run_containers,
 )
 from reprobox.errors import ReproboxError
-from reprobox.runner import RUN_ID, close_abandoned_records
+from reprobox.run_folders import RUN_ID, close_abandoned_records
 
 Note = Callable[[str], None]
 

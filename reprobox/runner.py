@@ -4,34 +4,36 @@ The record is written when the run starts (status "running") and rewritten
 when it ends, each time atomically. Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop and
 remove the container and mark the record "interrupted"; a run whose reprobox
 died (SIGKILL) has its record, still "running", closed as "interrupted" and its
-container removed by the next run (reprobox/recovery.py): each run holds an
-flock on runs/.<run-id>.lock while it lives, and the kernel drops that lock
-when the process dies, however it dies.
+container removed by the next run (reprobox/recovery.py). Run folders, their
+locks and record writes live in run_folders.py; reading what the container
+wrote, in container_files.py; who owns the run's files, in run_owner.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import math
 import os
 import re
-import secrets as _random
-import shlex
 import shutil
 import signal
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_json, dump_json
+from reprobox.atomic import atomic_write_json
 from reprobox.config import ProjectConfig
+from reprobox.container_files import (
+    machine_from_capture,
+    read_json,
+    read_script_metrics,
+    sane_capture,
+    tail_text,
+)
 from reprobox.credential_files import secret_value
 from reprobox.engine import (
     CODE_LABEL,
@@ -60,18 +62,23 @@ from reprobox.errors import (
 )
 from reprobox.lock.indexes import secret_pieces
 from reprobox.manifest import sha256_file
-from reprobox.seals import (
-    RECORD_DIGEST_FIELD,
-    SEALED_RECORD_VERSION,
-    loads_strict,
-    record_digest,
+from reprobox.run_folders import (
+    LOG_NAME,
+    RECORD_SCHEMA_VERSION,
+    hold_run_lock,
+    host_copy,
+    iso_time,
+    keep_host_copy,
+    make_run_dir,
+    release_run_lock,
+    sealed_record,
+    sweep_temps,
+    write_record,
 )
+from reprobox.run_owner import container_user, give_back
 
 OUT_IN_CONTAINER = "/reprobox/out"
-CONTAINER_UID = 1000
 GPU_MISSING_EXIT = 97
-LOG_NAME = "container.log"
-RECORD_SCHEMA_VERSION = SEALED_RECORD_VERSION  # 2: records carry record_sha256
 
 
 @dataclass
@@ -110,335 +117,6 @@ def memory_bytes(memory: str) -> int:
             hint="e.g. --memory 4g",
         )
     return size
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """Return a sortable, unique run id: UTC time plus 6 random hex digits."""
-    now = now or datetime.now(timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + _random.token_hex(3)
-
-
-def _iso(ts: float) -> str:
-    # Microseconds: runs of a sweep or a repeat often start within one second, and
-    # compare's "earliest run" must then still be the one that started first.
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds")
-
-
-def make_run_dir(runs_dir: Path) -> tuple[str, Path]:
-    """Create a fresh run folder; never reuse one another run made."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    while True:
-        run_id = new_run_id()
-        path = runs_dir / run_id
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return run_id, path
-
-
-def _lock_path(runs_dir: Path, run_id: str) -> Path:
-    return runs_dir / f".{run_id}.lock"
-
-
-def hold_run_lock(runs_dir: Path, run_id: str) -> int:
-    """Take the lock that says run_id's reprobox is alive; return its descriptor.
-
-    The lock file is made and locked under a name no closer looks at, then
-    renamed into place: a concurrent `reprobox run` tidying killed runs can
-    never find it unlocked and close this brand-new run as abandoned.
-    """
-    final = _lock_path(runs_dir, run_id)
-    temp = final.with_name(f"{final.name}.{os.getpid()}.new")
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.rename(temp, final)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return fd
-
-
-def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
-    """Drop the lock of a run whose record is final."""
-    with contextlib.suppress(OSError):
-        _lock_path(runs_dir, run_id).unlink()
-    with contextlib.suppress(OSError):
-        os.close(fd)
-
-
-def keep_host_copy(runs_dir: Path, run_id: str, record: dict[str, Any]) -> None:
-    """Write the run's record into its lock file, where the container cannot reach.
-
-    The run folder is the container's to write, so after a SIGKILL its
-    record.json may say anything (succeeded, another project). The lock file
-    lives in runs/, which is not mounted: the record is closed from this copy.
-    Written in place, since the flock belongs to this very file, and before
-    each write of record.json, so a reprobox killed mid-rename (or stopped by a
-    full disk) leaves the newest record here.
-    """
-    data = dump_json(sealed_record(record)).encode("utf-8")
-    with contextlib.suppress(OSError):
-        fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_NOFOLLOW)
-        try:
-            # Space first: on a full disk the copy already there stays whole.
-            os.posix_fallocate(fd, 0, len(data))
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-        finally:
-            os.close(fd)
-
-
-RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
-
-
-def close_abandoned_records(
-    runs_dir: Path,
-    project: str | None = None,
-    on_closed: Callable[[dict[str, Any]], None] | None = None,
-    on_recovered: Callable[[str], None] | None = None,
-) -> list[str]:
-    """Mark records left "running" by a reprobox that is gone; return their ids.
-
-    A record whose lock file is missing (written before locks existed, or its
-    folder copied from elsewhere) is left alone: nothing says its owner died.
-    So is a lock file whose name is not a run id, or whose copy names another
-    project. A run killed as it wrote its final record gets that record, from
-    the host copy, told through on_recovered; one killed before anything ran
-    (an empty folder) is removed, not recorded.
-    """
-    closed: list[str] = []
-    if not runs_dir.is_dir():
-        return closed
-    _sweep_unrenamed_locks(runs_dir)
-    for lock in sorted(runs_dir.glob(".*.lock")):
-        run_id = lock.name[1 : -len(".lock")]
-        if not RUN_ID.fullmatch(run_id):
-            continue
-        run_dir = runs_dir / run_id
-        record_path = run_dir / "record.json"
-        with _taken_from_the_dead(lock) as fd:
-            if fd is None:
-                continue  # its reprobox is alive
-            record = _host_copy(fd)
-            if record is not None and (
-                record.get("run_id") != run_id
-                or (project is not None and record.get("project") != project)
-            ):
-                continue  # not this project's run: not ours to close
-            if _nothing_ran(run_dir):
-                # Killed between taking the lock and writing any record.
-                _remove_empty_dir(run_dir)
-                with contextlib.suppress(OSError):
-                    lock.unlink()
-                continue
-            empty_copy = record is None and os.fstat(fd).st_size == 0
-            if record is None:
-                # An older reprobox kept its copy after the record: a record
-                # written in full but never renamed into place still says it all.
-                record = _leftover_record(run_dir, run_id, project)
-            if record is None and not (run_dir / LOG_NAME).exists():
-                # Killed before it kept a copy, so before any container
-                # started: record.json is still the one reprobox wrote.
-                record = _read_json(record_path) or None
-            if record is None and run_dir.is_dir():
-                record = _unknown_record(run_id, project, damaged=not empty_copy)
-            if record is not None and record.get("status") != "running":
-                if _read_json(record_path).get("status") != record["status"]:
-                    # Killed while renaming its final record into place.
-                    try:
-                        _write_record(record_path, record)
-                    except OSError:
-                        continue
-                    if on_recovered is not None:
-                        on_recovered(run_id)
-                _sweep_temps(run_dir)
-            elif record is not None:
-                _give_back(run_dir)
-                record["status"] = "interrupted"
-                record["finished_at"] = _iso(time.time())
-                record["error"] = {
-                    "message": "the reprobox process running it was killed; "
-                    "closed by a later `reprobox run`, `build` or `verify`",
-                    "log_tail": _log_tail(run_dir / LOG_NAME),
-                }
-                try:
-                    _write_record(record_path, record)
-                except OSError:
-                    continue
-                _sweep_temps(run_dir)
-                closed.append(run_id)
-                if on_closed is not None:
-                    on_closed(record)
-            with contextlib.suppress(OSError):
-                lock.unlink()
-    return closed
-
-
-@contextlib.contextmanager
-def _taken_from_the_dead(path: Path) -> Iterator[int | None]:
-    """Yield path open and locked when no live reprobox holds it, else None.
-
-    A run's lock is held by its reprobox for its whole life, so taking it
-    says that reprobox is gone; it stays taken (and the file open) for the
-    block, so no other reprobox sweeps the same run meanwhile.
-    """
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
-    except OSError:
-        yield None
-        return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            yield None
-            return
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _sweep_unrenamed_locks(runs_dir: Path) -> None:
-    """Remove lock files a killed reprobox made but never renamed into place.
-
-    Such a run got no further than its empty folder, removed with it.
-    """
-    for temp in runs_dir.glob(".*.lock.*.new"):
-        run_id = temp.name[1:].split(".lock.", 1)[0]
-        if not RUN_ID.fullmatch(run_id):
-            continue
-        with _taken_from_the_dead(temp) as fd:
-            if fd is None:
-                continue  # its reprobox is taking the lock right now
-            if not _lock_path(runs_dir, run_id).exists():
-                _remove_empty_dir(runs_dir / run_id)
-            with contextlib.suppress(OSError):
-                temp.unlink()
-
-
-def _nothing_ran(run_dir: Path) -> bool:
-    """Tell a run folder that holds nothing at all, or no folder."""
-    try:
-        return not any(os.scandir(run_dir))
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-def _remove_empty_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
-# Temp files left in a run folder by a writer killed before its rename:
-# reprobox's own record, and the start-up hook's capture.
-_TEMP_PREFIXES = (".record.json.", ".capture.")
-
-
-def _sweep_temps(run_dir: Path) -> None:
-    """Remove the temp files of a run that is over (unlinking follows no link)."""
-    try:
-        names = [entry.name for entry in os.scandir(run_dir) if not entry.is_dir()]
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(_TEMP_PREFIXES):
-            with contextlib.suppress(OSError):
-                os.unlink(run_dir / name)
-
-
-def _leftover_record(
-    run_dir: Path, run_id: str, project: str | None
-) -> dict[str, Any] | None:
-    """Return a complete start record of run_id left in a temp file, if any.
-
-    Read through the record loader compare uses, so a partial or damaged temp
-    is never taken; only one of this run and this project counts. Only a
-    "running" record is taken: the folder is the container's to write, so a
-    verdict found there is no proof; the run is closed as interrupted.
-    """
-    from reprobox.compare.records import read_record
-
-    found: list[dict[str, Any]] = []
-    for temp in sorted(run_dir.glob(".record.json.*.tmp")):
-        try:
-            data = read_record(temp).data
-        except ReproboxError:
-            continue
-        if data.get("run_id") != run_id or data.get("status") != "running":
-            continue
-        if project is not None and data.get("project") != project:
-            continue
-        found.append(data)
-    return found[0] if found else None
-
-
-def _unknown_record(
-    run_id: str, project: str | None, *, damaged: bool = True
-) -> dict[str, Any]:
-    """Return a record for a killed run whose own copy is lost: id and project."""
-    return {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "reprobox_version": __version__,
-        "run_id": run_id,
-        "status": "running",
-        "exit_code": None,
-        "started_at": None,
-        "finished_at": None,
-        "project": project,
-        "metrics": {},
-        "history": [],
-        "warnings": [
-            (
-                "the host-side copy of this record was damaged"
-                if damaged
-                else "reprobox was killed before it kept a copy of this record"
-            )
-            + "; only its id and project are known"
-        ],
-        "error": None,
-    }
-
-
-def _host_copy(fd: int) -> dict[str, Any] | None:
-    try:
-        raw = os.pread(fd, MAX_CONTAINER_JSON, 0)
-        data = loads_strict(raw.decode("utf-8"), "the run's lock file")
-    except (OSError, ValueError, RecursionError, InputError):
-        return None
-    return data if isinstance(data, dict) and data.get("run_id") else None
-
-
-def _log_tail(path: Path, lines: int = 20) -> str:
-    """Return the last lines of a log the container could have replaced."""
-    try:
-        fh = open_regular_file(path)
-    except (OSError, UntrustedFileError):
-        return ""
-    with fh:
-        st = os.fstat(fh.fileno())
-        fh.seek(max(0, st.st_size - 64 * 1024))
-        text = fh.read().decode("utf-8", errors="replace")
-    return tail_text(text.splitlines(), lines)
-
-
-# A record keeps the last lines of the log, each cut to this many characters:
-# one line of 20 MB (a progress bar without newlines) must not fill the record.
-TAIL_LINE_CHARS = 1000
-
-
-def tail_text(lines: Sequence[str], count: int = 20) -> str:
-    """Return the last count lines, each cut short past TAIL_LINE_CHARS."""
-    return "\n".join(
-        line if len(line) <= TAIL_LINE_CHARS else line[: TAIL_LINE_CHARS - 1] + "…"
-        for line in lines[-count:]
-    )
 
 
 # Read as whole numbers by TensorFlow, OpenMP and the BLAS libraries (and by
@@ -532,201 +210,6 @@ def _metrics_from(
             except OverflowError:
                 continue
     return dict(sorted(metrics.items()))
-
-
-# What the container writes is read by reprobox on the host: never follow a
-# link it planted (to a host file), never block on a FIFO, never read without
-# bound, and never let a nesting bomb raise RecursionError.
-MAX_CONTAINER_JSON = 64 * 1024 * 1024
-# How reprobox opens anything in a run folder: no link followed, no FIFO waited on.
-UNTRUSTED_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-class UntrustedFileError(ValueError):
-    """A file the container wrote that reprobox will not read."""
-
-
-def open_regular_file(path: Path | str, flags: int = UNTRUSTED_OPEN, **kwargs):
-    """Open path for binary reading only if it is a regular file; else ValueError.
-
-    The type is checked on the descriptor before a file object is made: Python
-    refuses to wrap a folder's descriptor with an OSError that names the
-    descriptor's number instead of the path.
-    """
-    fd = os.open(path, flags, **kwargs)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UntrustedFileError("is not a regular file")
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def read_container_json(path: Path) -> Any:
-    """Return the JSON in a file the container wrote; raise UntrustedFileError."""
-    try:
-        fh = open_regular_file(path)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        if path.is_symlink():
-            raise UntrustedFileError("is a symbolic link; not followed") from None
-        raise UntrustedFileError(f"cannot be read ({exc.strerror})") from None
-    with fh:
-        st = os.fstat(fh.fileno())
-        if st.st_size > MAX_CONTAINER_JSON:
-            raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
-        raw = fh.read(MAX_CONTAINER_JSON + 1)
-    try:
-        return loads_strict(raw.decode("utf-8"), path)
-    except InputError:  # a repeated key: which of its values was meant?
-        raise UntrustedFileError("repeats a key in one object") from None
-    except UnicodeDecodeError:
-        raise UntrustedFileError("is not UTF-8 text") from None
-    except ValueError as exc:
-        raise UntrustedFileError(f"is not valid JSON ({exc})") from None
-    except RecursionError:
-        raise UntrustedFileError("is nested too deeply") from None
-
-
-def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
-    """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
-    where = "the file $REPROBOX_METRICS names"
-    try:
-        data = read_container_json(path)
-    except FileNotFoundError:
-        return {}, []
-    except UntrustedFileError as exc:
-        return {}, [f"{where} {exc}; its metrics were ignored"]
-    if not isinstance(data, dict):
-        return {}, [f"{where} holds a {type(data).__name__}, not an object; ignored"]
-    kept, warnings = {}, []
-    for key, value in data.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:
-                warnings.append(f"metric {key!r} in {where} is too large; ignored")
-                continue
-            kept[key] = value
-            if not math.isfinite(number):
-                warnings.append(f"metric {key!r} in {where} is {value}")
-        else:
-            warnings.append(f"metric {key!r} in {where} is not a number; ignored")
-    return kept, warnings
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = read_container_json(path)
-    except (OSError, UntrustedFileError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
-
-
-def _dict_or_none(value: Any) -> bool:
-    return value is None or isinstance(value, dict)
-
-
-def _list_of_dicts(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
-
-
-# What the start-up hook writes to capture.json, field by field. The training
-# script shares the folder and can write anything there: a field of the wrong
-# shape is left out of the record, with a warning, never trusted.
-_CAPTURE_SHAPES: dict[str, Callable[[Any], bool]] = {
-    "env": _str_map,
-    "packages": _str_map,
-    "frameworks": lambda v: (
-        isinstance(v, dict)
-        and all(_dict_or_none(x) for x in v.values())
-        and isinstance(
-            (v.get("tensorflow") or {}).get("version", ""), (str, type(None))
-        )
-    ),
-    "keras": lambda v: (
-        v is None
-        or (
-            isinstance(v, dict)
-            and isinstance(v.get("version"), (str, type(None)))
-            and v.get("jit_compile") in (True, False, "auto", None)
-        )
-    ),
-    "machine_cpu": _dict_or_none,
-    "threads": _dict_or_none,
-    "gpu": lambda v: v is None or isinstance(v, (dict, list)),
-    "python": _dict_or_none,
-    "os": _dict_or_none,
-    "history": _list_of_dicts,
-    "evaluations": _list_of_dicts,
-    "error": _dict_or_none,
-    "hook_errors": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-}
-
-
-def sane_capture(capture: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Return the capture's fields of the right shape, and the names of the rest."""
-    kept, damaged = {}, []
-    for key, value in capture.items():
-        check = _CAPTURE_SHAPES.get(key)
-        if check is None or check(value):
-            kept[key] = value
-        else:
-            damaged.append(key)
-    return kept, sorted(damaged)
-
-
-def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the record's `machine` object from what the container captured."""
-    env = capture.get("env") or {}
-    frameworks = capture.get("frameworks") or {}
-    packages = dict(capture.get("packages") or {})
-    keras = dict(capture.get("keras") or {})
-    tf_version = (frameworks.get("tensorflow") or {}).get("version")
-    return {
-        "cpu": capture.get("machine_cpu"),
-        "threads": capture.get("threads"),
-        "onednn": {
-            "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS"),
-            "ONEDNN_MAX_CPU_ISA": env.get("ONEDNN_MAX_CPU_ISA"),
-            "enabled": onednn_enabled(
-                env, tf_version, (capture.get("machine_cpu") or {}).get("arch")
-            ),
-        },
-        "gpu": capture.get("gpu"),
-        "python": (capture.get("python") or {}).get("version"),
-        "os": capture.get("os"),
-        "packages": dict(sorted(packages.items())),
-        "tensorflow": frameworks.get("tensorflow"),
-        "torch": frameworks.get("torch"),
-        "keras": keras or None,
-        "env": env,
-    }
-
-
-def onednn_enabled(
-    env: Mapping[str, str], tf_version: str | None, arch: str | None
-) -> bool | None:
-    """Tell whether TensorFlow used oneDNN kernels, from the setting and defaults."""
-    if tf_version is None:
-        return None
-    value = env.get("TF_ENABLE_ONEDNN_OPTS")
-    if value is not None:
-        return value.strip().lower() in ("1", "true")
-    # On by default for x86-64 Linux builds since TensorFlow 2.9.
-    try:
-        major, minor = (int(p) for p in tf_version.split(".")[:2])
-    except ValueError:
-        return None
-    return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
 
 
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -919,18 +402,18 @@ def run_in_container(
         # From reprobox's own copy: record.json is the container's to write,
         # and what is rewritten here is sealed as reprobox's.
         record_path = run_dir / "record.json"
-        record = _host_copy(lock_fd) or _read_json(record_path)
+        record = host_copy(lock_fd) or read_json(record_path)
         if record.get("status") == "running":
             record.update(
                 status="failed",
-                finished_at=_iso(time.time()),
+                finished_at=iso_time(time.time()),
                 error={"message": f"reprobox failed: {type(exc).__name__}: {exc}"},
             )
             with contextlib.suppress(OSError):
-                _write_record(record_path, record)
+                write_record(record_path, record)
         raise
     finally:
-        if _read_json(run_dir / "record.json").get("status") == "running":
+        if read_json(run_dir / "record.json").get("status") == "running":
             # The final record could not be written (a full disk): the lock
             # file, with its copy of the record, stays for the next command
             # to close the run from.
@@ -964,7 +447,7 @@ def _run_locked(
         "run_id": run_id,
         "status": "running",
         "exit_code": None,
-        "started_at": _iso(time.time()),
+        "started_at": iso_time(time.time()),
         "finished_at": None,
         "duration_s": None,
         "project": target.project,
@@ -1117,7 +600,7 @@ def _run_locked(
             )
             keep_host_copy(target.runs_dir, run_id, record)
             with contextlib.suppress(OSError):  # the disk may be what failed
-                _write_record(record_path, record)
+                write_record(record_path, record)
             if failure is exc:
                 raise
             raise failure from None
@@ -1150,7 +633,7 @@ def _run_locked(
         )
         keep_host_copy(target.runs_dir, run_id, record)
         with contextlib.suppress(OSError):
-            _write_record(record_path, record)
+            write_record(record_path, record)
         _release_signals(held)
         raise Interrupted(
             f"run {run_id} interrupted; container removed; record in {record_path}",
@@ -1196,7 +679,7 @@ def _run_locked(
         record["warnings"] += _restore_log(run_dir, log_copy)
         keep_host_copy(target.runs_dir, run_id, record)
         try:
-            _write_record(record_path, record)
+            write_record(record_path, record)
         except OSError as exc:
             raise _write_failure(exc, record_path) from None
     finally:
@@ -1261,9 +744,9 @@ def _finish(
     exit_code: int | None,
     error: dict | None,
 ) -> None:
-    given_back = _give_back(run_dir)
-    _sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
-    capture, damaged = sane_capture(_read_json(run_dir / "capture.json"))
+    given_back = give_back(run_dir)
+    sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
+    capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
     if capture and "python" not in capture and status != "interrupted":
@@ -1280,7 +763,7 @@ def _finish(
         {
             "status": status,
             "exit_code": exit_code,
-            "finished_at": _iso(time.time()),
+            "finished_at": iso_time(time.time()),
             "duration_s": round(time.time() - started, 3),
             "machine": machine_from_capture(capture),
             "metrics": _metrics_from(capture, script_metrics),
@@ -1321,47 +804,6 @@ def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
     return lambda text: pattern.sub("***", text)
 
 
-def container_user() -> tuple[int, int]:
-    """Return the uid and gid the training runs as.
-
-    Run by root, reprobox trains as the image's uid 1000; run by anyone else,
-    as that user, so the run folder it gives back is theirs.
-    """
-    if os.geteuid() == 0:
-        return CONTAINER_UID, CONTAINER_UID
-    return os.getuid(), os.getgid()
-
-
-def check_data_readable(root: Path, data: Sequence[str]) -> None:
-    """Refuse data files the training user could not read through their mount.
-
-    Each file is mounted on its own, so only its own mode and owner count; a
-    file kept private (umask 077) would pass every check and then fail in the
-    script with PermissionError.
-    """
-    uid, gid = container_user()
-    for rel in data:
-        path = root / rel
-        try:
-            st = path.stat()
-        except OSError:
-            continue  # a missing file is named by the data check
-        if st.st_uid == uid:
-            readable = st.st_mode & stat.S_IRUSR
-        elif st.st_gid == gid:
-            readable = st.st_mode & stat.S_IRGRP
-        else:
-            readable = st.st_mode & stat.S_IROTH
-        if not readable:
-            raise InputError(
-                f"{path}: data file is not readable by the training user "
-                f"(uid {uid}): mode {stat.S_IMODE(st.st_mode):04o}, owner uid "
-                f"{st.st_uid}",
-                hint=f"make it readable, e.g. chmod a+r {shlex.quote(str(path))}; "
-                "it is mounted read-only, so the container cannot change it",
-            )
-
-
 def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:
     """Name the data files whose bytes differ now from those checked before the run."""
     frozen = {item["path"]: item["sha256"] for item in manifest.get("data") or []}
@@ -1378,127 +820,6 @@ def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list
                 "describe what training read"
             )
     return changed
-
-
-def sealed_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Put the digest of the record's content into it (in place) and return it.
-
-    In place, so that the record a run returns is the one on disk, digest and
-    all; every write seals anew, since the record changes as the run goes.
-    """
-    record.pop(RECORD_DIGEST_FIELD, None)
-    record[RECORD_DIGEST_FIELD] = record_digest(record)
-    return record
-
-
-def _write_record(record_path: Path, record: dict[str, Any]) -> None:
-    """Write the record, taking its name back from whatever the container put there.
-
-    The run folder is the container's to write, so a script can replace
-    record.json with a folder or a link; the record is reprobox's, and wins.
-    """
-    with contextlib.suppress(FileNotFoundError):
-        if record_path.is_symlink() or not record_path.is_file():
-            if record_path.is_dir() and not record_path.is_symlink():
-                shutil.rmtree(record_path)
-            else:
-                record_path.unlink()
-    # Every write seals the record anew: readers refuse one edited since.
-    atomic_write_json(record_path, sealed_record(record))
-    if os.geteuid() == 0:  # the record, too, belongs to the owner of runs/
-        with contextlib.suppress(OSError):
-            owner = record_path.parent.parent.stat()
-            os.chown(record_path, owner.st_uid, owner.st_gid, follow_symlinks=False)
-
-
-# How deep _give_back goes: one open descriptor per level. Deeper than this
-# (a script can nest folders thousands deep) stays with uid 1000, said once.
-GIVE_BACK_DEPTH = 256
-
-
-def _give_back(run_dir: Path) -> list[str]:
-    """Hand a run folder the container wrote back to the owner of runs/.
-
-    As root, reprobox lends the folder to the container's uid (1000) so the
-    non-root training process can write there; once it is done, the files
-    belong to whoever owns the project's runs folder again, readable by them
-    and their group like the rest of the project. Returns warnings.
-
-    The container may have left anything there: links are never followed
-    (every step is relative to an open folder descriptor, opened with
-    O_NOFOLLOW), the walk keeps its own stack (no recursion limit, no path
-    length limit), and only plain files and folders get their modes changed.
-    """
-    if os.geteuid() != 0:
-        return []
-    try:
-        owner = run_dir.parent.stat()
-    except OSError:
-        return []
-    uid, gid = owner.st_uid, owner.st_gid
-    dir_flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
-    try:
-        top = os.open(run_dir, dir_flags)
-    except OSError:
-        return []
-    _give_back_fd(top, uid, gid, 0o755)
-    too_deep = False
-    stack = [(top, iter(_names(top)))]
-    while stack:
-        fd, names = stack[-1]
-        name = next(names, None)
-        if name is None:
-            os.close(fd)
-            stack.pop()
-            continue
-        try:
-            child = os.open(name, dir_flags, dir_fd=fd)
-        except OSError:
-            _give_back_entry(fd, name, uid, gid)  # not a folder (or a link)
-            continue
-        _give_back_fd(child, uid, gid, 0o755)
-        if len(stack) >= GIVE_BACK_DEPTH:
-            os.close(child)
-            too_deep = True
-            continue
-        stack.append((child, iter(_names(child))))
-    if too_deep:
-        return [
-            f"folders deeper than {GIVE_BACK_DEPTH} levels in the run folder stay "
-            "owned by the container's uid 1000"
-        ]
-    return []
-
-
-def _names(fd: int) -> list[str]:
-    try:
-        return sorted(os.listdir(fd))
-    except OSError:
-        return []
-
-
-def _give_back_entry(dir_fd: int, name: str, uid: int, gid: int) -> None:
-    try:
-        fd = os.open(name, UNTRUSTED_OPEN, dir_fd=dir_fd)
-    except OSError:
-        # A link (or gone): lchown changes the link itself, never its target.
-        with contextlib.suppress(OSError, NotImplementedError):
-            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
-        return
-    try:
-        _give_back_fd(fd, uid, gid, 0o644)
-    finally:
-        os.close(fd)
-
-
-def _give_back_fd(fd: int, uid: int, gid: int, wanted: int) -> None:
-    """Chown an open file or folder; make a plain one readable (wanted bits)."""
-    with contextlib.suppress(OSError):
-        st = os.fstat(fd)
-        os.fchown(fd, uid, gid)
-        if stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode):
-            # No setuid bits, and no one else may write what the container made.
-            os.fchmod(fd, (st.st_mode & 0o755) | wanted)
 
 
 # Python's words for a refused write, of a path in /app or relative to it (the

@@ -13,17 +13,18 @@ from pathlib import Path
 import pytest
 
 from reprobox.atomic import dump_json
-from reprobox.runner import (
+from reprobox.run_folders import (
     LOG_NAME,
     close_abandoned_records,
     hold_run_lock,
     release_run_lock,
 )
+from reprobox.run_owner import give_back
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from reprobox.runner import hold_run_lock, keep_host_copy
+from reprobox.run_folders import hold_run_lock, keep_host_copy
 hold_run_lock(Path(sys.argv[1]), sys.argv[2])
 keep_host_copy(Path(sys.argv[1]), sys.argv[2],
                {"run_id": sys.argv[2], "status": "running", "finished_at": None})
@@ -139,7 +140,6 @@ def test_killed_owner_closed_within_a_second(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
 def test_run_folder_is_given_back_without_following_links(tmp_path):
-    from reprobox.runner import _give_back
 
     runs = tmp_path / "runs"
     run_dir = runs / "20260101T000007Z-000007"
@@ -158,7 +158,7 @@ def test_run_folder_is_given_back_without_following_links(tmp_path):
         os.chown(path, 1000, 1000)
     os.lchown(run_dir / "link", 1000, 1000)
 
-    _give_back(run_dir)
+    give_back(run_dir)
 
     owner = runs.stat()
     for path in (run_dir, run_dir / "sub", capture, run_dir / "sub" / "x.txt"):
@@ -264,7 +264,7 @@ def test_another_projects_copy_is_not_closed_here(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
 def test_a_tree_deeper_than_path_max_is_given_back_without_recursion(tmp_path):
-    from reprobox.runner import GIVE_BACK_DEPTH, _give_back
+    from reprobox.run_owner import GIVE_BACK_DEPTH
 
     runs = tmp_path / "runs"
     run_dir = runs / RID
@@ -283,7 +283,7 @@ def test_a_tree_deeper_than_path_max_is_given_back_without_recursion(tmp_path):
     finally:
         os.close(fd)
     os.chown(run_dir, 1000, 1000)
-    warnings = _give_back(run_dir)
+    warnings = give_back(run_dir)
     assert warnings == [
         f"folders deeper than {GIVE_BACK_DEPTH} levels in the run folder stay "
         "owned by the container's uid 1000"
@@ -294,7 +294,6 @@ def test_a_tree_deeper_than_path_max_is_given_back_without_recursion(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="lending a folder to uid 1000 needs root")
 def test_what_the_container_made_world_writable_is_not_once_given_back(tmp_path):
-    from reprobox.runner import _give_back
 
     run_dir = tmp_path / "runs" / "20260101T000008Z-000008"
     (run_dir / "open").mkdir(parents=True)
@@ -304,7 +303,7 @@ def test_what_the_container_made_world_writable_is_not_once_given_back(tmp_path)
         os.chown(path, 1000, 1000)
         path.chmod(mode)
 
-    _give_back(run_dir)
+    give_back(run_dir)
 
     assert (run_dir / "open").stat().st_mode & 0o7777 == 0o755
     assert made.stat().st_mode & 0o7777 == 0o755  # kept runnable, nothing more

@@ -9,14 +9,14 @@ import threading
 import pytest
 
 from reprobox.atomic import dump_json
-from reprobox.runner import (
+from reprobox.container_files import (
     UntrustedFileError,
-    _metrics_from,
-    _read_json,
-    _write_record,
     read_container_json,
+    read_json,
     read_script_metrics,
 )
+from reprobox.run_folders import write_record
+from reprobox.runner import _metrics_from
 from reprobox.seals import seal_record
 
 
@@ -33,7 +33,7 @@ def test_a_planted_link_to_a_host_file_is_not_followed(tmp_path):
         "metrics were ignored"
     ]
     (tmp_path / "run" / "capture.json").symlink_to(host_secret)
-    assert _read_json(tmp_path / "run" / "capture.json") == {}
+    assert read_json(tmp_path / "run" / "capture.json") == {}
 
 
 def test_a_fifo_does_not_hang_the_host(tmp_path):
@@ -87,7 +87,7 @@ def test_the_record_name_is_taken_back_from_the_container(tmp_path, planted):
         (record_path / "inner").mkdir(parents=True)
     else:
         record_path.symlink_to(outside)
-    _write_record(record_path, {"run_id": "r1", "status": "succeeded"})
+    write_record(record_path, {"run_id": "r1", "status": "succeeded"})
     assert not record_path.is_symlink()
     assert json.loads(record_path.read_text()) == seal_record(
         {"run_id": "r1", "status": "succeeded"}
@@ -98,13 +98,13 @@ def test_the_record_name_is_taken_back_from_the_container(tmp_path, planted):
 def test_a_plain_record_is_simply_replaced(tmp_path):
     record_path = tmp_path / "record.json"
     record_path.write_text(dump_json({"status": "running"}))
-    _write_record(record_path, {"status": "failed"})
+    write_record(record_path, {"status": "failed"})
     # sealed anew: a reader refuses a record whose digest no longer matches
     assert json.loads(record_path.read_text()) == seal_record({"status": "failed"})
 
 
 def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
-    from reprobox.runner import machine_from_capture, sane_capture
+    from reprobox.container_files import machine_from_capture, sane_capture
 
     capture = {
         "keras": 5,

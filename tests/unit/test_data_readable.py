@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_owner
 from reprobox.errors import InputError
 
 
@@ -19,7 +19,7 @@ def data_file(tmp_path):
 
 
 def as_user(monkeypatch, uid, gid):
-    monkeypatch.setattr(runner, "container_user", lambda: (uid, gid))
+    monkeypatch.setattr(run_owner, "container_user", lambda: (uid, gid))
 
 
 @pytest.mark.parametrize(
@@ -44,10 +44,10 @@ def test_the_bits_of_the_class_the_user_is_in_decide(
     data_file.chmod(mode)
     root = data_file.parent.parent
     if readable:
-        runner.check_data_readable(root, ["data/x.csv"])
+        run_owner.check_data_readable(root, ["data/x.csv"])
         return
     with pytest.raises(InputError) as caught:
-        runner.check_data_readable(root, ["data/x.csv"])
+        run_owner.check_data_readable(root, ["data/x.csv"])
     assert str(data_file) in caught.value.message
     assert f"(uid {uid}): mode {mode:04o}" in caught.value.message
     assert f"chmod a+r {data_file}" in caught.value.hint
@@ -55,13 +55,13 @@ def test_the_bits_of_the_class_the_user_is_in_decide(
 
 def test_a_missing_file_is_left_to_the_data_check(tmp_path, monkeypatch):
     as_user(monkeypatch, os.getuid() + 1, os.getgid() + 1)
-    runner.check_data_readable(tmp_path, ["gone.csv"])  # no error here
+    run_owner.check_data_readable(tmp_path, ["gone.csv"])  # no error here
 
 
 def test_root_trains_as_uid_1000_and_others_as_themselves(monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert runner.container_user() == (1000, 1000)
+    assert run_owner.container_user() == (1000, 1000)
     monkeypatch.setattr(os, "geteuid", lambda: 1234)
     monkeypatch.setattr(os, "getuid", lambda: 1234)
     monkeypatch.setattr(os, "getgid", lambda: 99)
-    assert runner.container_user() == (1234, 99)
+    assert run_owner.container_user() == (1234, 99)

@@ -193,7 +193,7 @@ def test_a_log_the_script_replaced_with_a_link_is_put_back(tmp_path, monkeypatch
 def test_a_new_run_lock_is_never_seen_unlocked(tmp_path):
     import fcntl
 
-    from reprobox.runner import hold_run_lock
+    from reprobox.run_folders import hold_run_lock
 
     runs = tmp_path / "runs"
     runs.mkdir()

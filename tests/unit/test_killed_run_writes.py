@@ -19,7 +19,8 @@ import requests.exceptions
 from reprobox import runner
 from reprobox.compare import RECORD_SCHEMA_VERSION, load_records
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
-from reprobox.runner import RunOptions, RunTarget, close_abandoned_records
+from reprobox.run_folders import close_abandoned_records
+from reprobox.runner import RunOptions, RunTarget
 from reprobox.seals import seal_record
 
 MANIFEST = {
@@ -194,9 +195,7 @@ _OTHER_RUN = "20260101T000001Z-00000c"
     ],
     ids=["edited", "no-digest", "schema-1"],
 )
-def test_a_start_record_in_a_temp_is_taken_only_when_its_digest_holds(
-    tmp_path, start
-):
+def test_a_start_record_in_a_temp_is_taken_only_when_its_digest_holds(tmp_path, start):
     runs = tmp_path / "runs"
     run_id = start["run_id"]
     (runs / run_id).mkdir(parents=True)
@@ -318,7 +317,7 @@ def test_a_full_disk_at_the_final_record_leaves_the_run_for_the_next_command(
         "start_container",
         lambda engine, spec: _Container(lambda: {"StatusCode": 0}),
     )
-    real_write = runner._write_record
+    real_write = runner.write_record
     writes = []
 
     def fills(path, record):
@@ -328,7 +327,7 @@ def test_a_full_disk_at_the_final_record_leaves_the_run_for_the_next_command(
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real_write(path, record)
 
-    monkeypatch.setattr(runner, "_write_record", fills)
+    monkeypatch.setattr(runner, "write_record", fills)
     runs = tmp_path / "runs"
     with pytest.raises(InputError) as caught:
         _run(runs)
@@ -339,7 +338,7 @@ def test_a_full_disk_at_the_final_record_leaves_the_run_for_the_next_command(
     run_id = run_dir.name
     assert (runs / f".{run_id}.lock").exists()  # kept for the next command
 
-    monkeypatch.setattr(runner, "_write_record", real_write)
+    monkeypatch.setattr(runner, "write_record", real_write)
     recovered = []
     assert close_abandoned_records(runs, "p", on_recovered=recovered.append) == []
     assert recovered == [run_id]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reprobox.runner import TAIL_LINE_CHARS, _write_denied_hint, tail_text
+from reprobox.container_files import TAIL_LINE_CHARS, tail_text
+from reprobox.runner import _write_denied_hint
 
 
 def test_the_tail_keeps_the_last_lines_each_cut_short():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reprobox.compare import load_records
+from reprobox.container_files import log_tail, read_script_metrics
 from reprobox.errors import InputError
-from reprobox.runner import _log_tail, read_script_metrics
 
 
 def test_metrics_that_are_a_folder_are_ignored_with_a_warning(tmp_path):
@@ -24,7 +24,7 @@ def test_metrics_that_are_a_folder_are_ignored_with_a_warning(tmp_path):
 
 def test_a_log_that_is_a_folder_has_an_empty_tail(tmp_path):
     (tmp_path / "container.log").mkdir()
-    assert _log_tail(tmp_path / "container.log") == ""
+    assert log_tail(tmp_path / "container.log") == ""
 
 
 def test_a_record_that_is_a_folder_is_one_input_error(tmp_path):

@@ -11,18 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_folders, runner
 from reprobox.atomic import dump_json
+from reprobox.container_files import machine_from_capture, onednn_enabled
 from reprobox.errors import EXIT_FAILED, EXIT_USAGE, ReproboxError, RunFailed
+from reprobox.run_folders import make_run_dir, new_run_id
 from reprobox.runner import (
     OUT_IN_CONTAINER,
     RunOptions,
     _metrics_from,
     container_env,
-    machine_from_capture,
-    make_run_dir,
-    new_run_id,
-    onednn_enabled,
     raise_for_status,
 )
 
@@ -289,7 +287,7 @@ def test_make_run_dir_never_reuses_an_existing_folder(tmp_path, monkeypatch):
             "20240101T000000Z-bbbbbb",
         ]
     )
-    monkeypatch.setattr(runner, "new_run_id", lambda now=None: next(answers))
+    monkeypatch.setattr(run_folders, "new_run_id", lambda now=None: next(answers))
     run_id, path = make_run_dir(runs)
     assert run_id == "20240101T000000Z-bbbbbb"
     assert path == runs / run_id and path.is_dir()
@@ -354,7 +352,7 @@ def test_a_hash_seed_python_takes_is_passed_on(value):
 
 
 def test_a_keras_capture_of_the_wrong_shape_is_left_out():
-    from reprobox.runner import sane_capture
+    from reprobox.container_files import sane_capture
 
     kept, damaged = sane_capture({"keras": {"version": 3, "jit_compile": "yes"}})
     assert "keras" not in kept and damaged == ["keras"]

@@ -24,7 +24,7 @@ from reprobox.config import load_config
 from reprobox.errors import EXIT_USAGE, InputError
 from reprobox.freeze import freeze_project, write_frozen
 from reprobox.manifest import load_frozen
-from reprobox.runner import (
+from reprobox.run_folders import (
     LOG_NAME,
     close_abandoned_records,
     hold_run_lock,
@@ -360,7 +360,7 @@ def test_a_bug_mid_run_closes_the_record_from_reprobox_s_own_copy(
         started = record_data(
             run_id, status="running", exit_code=None, finished_at=None
         )
-        runner._write_record(run_dir / "record.json", started)
+        runner.write_record(run_dir / "record.json", started)
         keep_host_copy(target.runs_dir, run_id, started)
         forged = {**started, "metrics": {"accuracy": 1.0}}
         (run_dir / "record.json").write_text(sealed_json(forged))

@@ -1,0 +1,244 @@
+"""Reading what a training container wrote, without trusting it.
+
+The run folder is the container's to write: a script can plant a link to a
+host file, a FIFO, a nesting bomb or a 20 MB line where reprobox expects a
+JSON file or a log. Everything here opens files without following links or
+waiting on FIFOs, reads them with a bound, and checks their shape.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from reprobox.errors import (
+    InputError,
+)
+from reprobox.seals import (
+    loads_strict,
+)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """Return the last lines of a log the container could have replaced."""
+    try:
+        fh = open_regular_file(path)
+    except (OSError, UntrustedFileError):
+        return ""
+    with fh:
+        st = os.fstat(fh.fileno())
+        fh.seek(max(0, st.st_size - 64 * 1024))
+        text = fh.read().decode("utf-8", errors="replace")
+    return tail_text(text.splitlines(), lines)
+
+
+# A record keeps the last lines of the log, each cut to this many characters:
+# one line of 20 MB (a progress bar without newlines) must not fill the record.
+TAIL_LINE_CHARS = 1000
+
+
+def tail_text(lines: Sequence[str], count: int = 20) -> str:
+    """Return the last count lines, each cut short past TAIL_LINE_CHARS."""
+    return "\n".join(
+        line if len(line) <= TAIL_LINE_CHARS else line[: TAIL_LINE_CHARS - 1] + "…"
+        for line in lines[-count:]
+    )
+
+
+# What the container writes is read by reprobox on the host: never follow a
+# link it planted (to a host file), never block on a FIFO, never read without
+# bound, and never let a nesting bomb raise RecursionError.
+MAX_CONTAINER_JSON = 64 * 1024 * 1024
+# How reprobox opens anything in a run folder: no link followed, no FIFO waited on.
+UNTRUSTED_OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class UntrustedFileError(ValueError):
+    """A file the container wrote that reprobox will not read."""
+
+
+def open_regular_file(path: Path | str, flags: int = UNTRUSTED_OPEN, **kwargs):
+    """Open path for binary reading only if it is a regular file; else ValueError.
+
+    The type is checked on the descriptor before a file object is made: Python
+    refuses to wrap a folder's descriptor with an OSError that names the
+    descriptor's number instead of the path.
+    """
+    fd = os.open(path, flags, **kwargs)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UntrustedFileError("is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_container_json(path: Path) -> Any:
+    """Return the JSON in a file the container wrote; raise UntrustedFileError."""
+    try:
+        fh = open_regular_file(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if path.is_symlink():
+            raise UntrustedFileError("is a symbolic link; not followed") from None
+        raise UntrustedFileError(f"cannot be read ({exc.strerror})") from None
+    with fh:
+        st = os.fstat(fh.fileno())
+        if st.st_size > MAX_CONTAINER_JSON:
+            raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
+        raw = fh.read(MAX_CONTAINER_JSON + 1)
+    try:
+        return loads_strict(raw.decode("utf-8"), path)
+    except InputError:  # a repeated key: which of its values was meant?
+        raise UntrustedFileError("repeats a key in one object") from None
+    except UnicodeDecodeError:
+        raise UntrustedFileError("is not UTF-8 text") from None
+    except ValueError as exc:
+        raise UntrustedFileError(f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise UntrustedFileError("is nested too deeply") from None
+
+
+def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
+    """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
+    where = "the file $REPROBOX_METRICS names"
+    try:
+        data = read_container_json(path)
+    except FileNotFoundError:
+        return {}, []
+    except UntrustedFileError as exc:
+        return {}, [f"{where} {exc}; its metrics were ignored"]
+    if not isinstance(data, dict):
+        return {}, [f"{where} holds a {type(data).__name__}, not an object; ignored"]
+    kept, warnings = {}, []
+    for key, value in data.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:
+                warnings.append(f"metric {key!r} in {where} is too large; ignored")
+                continue
+            kept[key] = value
+            if not math.isfinite(number):
+                warnings.append(f"metric {key!r} in {where} is {value}")
+        else:
+            warnings.append(f"metric {key!r} in {where} is not a number; ignored")
+    return kept, warnings
+
+
+def read_json(path: Path) -> dict:
+    try:
+        data = read_container_json(path)
+    except (OSError, UntrustedFileError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _dict_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+def _list_of_dicts(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+# What the start-up hook writes to capture.json, field by field. The training
+# script shares the folder and can write anything there: a field of the wrong
+# shape is left out of the record, with a warning, never trusted.
+_CAPTURE_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "env": _str_map,
+    "packages": _str_map,
+    "frameworks": lambda v: (
+        isinstance(v, dict)
+        and all(_dict_or_none(x) for x in v.values())
+        and isinstance(
+            (v.get("tensorflow") or {}).get("version", ""), (str, type(None))
+        )
+    ),
+    "keras": lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and isinstance(v.get("version"), (str, type(None)))
+            and v.get("jit_compile") in (True, False, "auto", None)
+        )
+    ),
+    "machine_cpu": _dict_or_none,
+    "threads": _dict_or_none,
+    "gpu": lambda v: v is None or isinstance(v, (dict, list)),
+    "python": _dict_or_none,
+    "os": _dict_or_none,
+    "history": _list_of_dicts,
+    "evaluations": _list_of_dicts,
+    "error": _dict_or_none,
+    "hook_errors": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def sane_capture(capture: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return the capture's fields of the right shape, and the names of the rest."""
+    kept, damaged = {}, []
+    for key, value in capture.items():
+        check = _CAPTURE_SHAPES.get(key)
+        if check is None or check(value):
+            kept[key] = value
+        else:
+            damaged.append(key)
+    return kept, sorted(damaged)
+
+
+def machine_from_capture(capture: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the record's `machine` object from what the container captured."""
+    env = capture.get("env") or {}
+    frameworks = capture.get("frameworks") or {}
+    packages = dict(capture.get("packages") or {})
+    keras = dict(capture.get("keras") or {})
+    tf_version = (frameworks.get("tensorflow") or {}).get("version")
+    return {
+        "cpu": capture.get("machine_cpu"),
+        "threads": capture.get("threads"),
+        "onednn": {
+            "TF_ENABLE_ONEDNN_OPTS": env.get("TF_ENABLE_ONEDNN_OPTS"),
+            "ONEDNN_MAX_CPU_ISA": env.get("ONEDNN_MAX_CPU_ISA"),
+            "enabled": onednn_enabled(
+                env, tf_version, (capture.get("machine_cpu") or {}).get("arch")
+            ),
+        },
+        "gpu": capture.get("gpu"),
+        "python": (capture.get("python") or {}).get("version"),
+        "os": capture.get("os"),
+        "packages": dict(sorted(packages.items())),
+        "tensorflow": frameworks.get("tensorflow"),
+        "torch": frameworks.get("torch"),
+        "keras": keras or None,
+        "env": env,
+    }
+
+
+def onednn_enabled(
+    env: Mapping[str, str], tf_version: str | None, arch: str | None
+) -> bool | None:
+    """Tell whether TensorFlow used oneDNN kernels, from the setting and defaults."""
+    if tf_version is None:
+        return None
+    value = env.get("TF_ENABLE_ONEDNN_OPTS")
+    if value is not None:
+        return value.strip().lower() in ("1", "true")
+    # On by default for x86-64 Linux builds since TensorFlow 2.9.
+    try:
+        major, minor = (int(p) for p in tf_version.split(".")[:2])
+    except ValueError:
+        return None
+    return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
