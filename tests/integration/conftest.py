@@ -43,6 +43,25 @@ def clean_env() -> dict[str, str]:
     return env
 
 
+def labelled_containers(client, name: str) -> list:
+    """Return every container (any state) labelled with project name.
+
+    The SDK lists ids, then inspects each: a container removed in between (a
+    run's short-lived one, or one reprobox is cleaning up) is a 404 there, not
+    a fault of the test; list again.
+    """
+    import docker.errors
+
+    for _ in range(50):
+        try:
+            return client.containers.list(
+                all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+            )
+        except docker.errors.NotFound:
+            time.sleep(0.05)
+    pytest.fail(f"containers of {name} kept vanishing while listed")
+
+
 @dataclass
 class CliResult:
     """One finished `python -m reprobox` call."""
@@ -129,9 +148,7 @@ class Cleanup:
 
     def containers(self, name: str) -> list:
         """Return every container (any state) labelled with project name."""
-        return self.client.containers.list(
-            all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
-        )
+        return labelled_containers(self.client, name)
 
     def remove_all(self) -> list[str]:
         """Remove the projects' containers, then their images; return problems."""

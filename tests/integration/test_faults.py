@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import labelled_containers
 
 from reprobox.seals import seal_record
 
@@ -25,7 +26,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_LABEL = "org.reprobox.project"
 EXIT_INTERRUPTED = 130
 KILL_TRIES = 12
 OOM_SCRIPT = """print("allocating 400 MB", flush=True)
@@ -86,9 +86,7 @@ def new_project(
 
 
 def containers(docker_client, name: str) -> list:
-    return docker_client.containers.list(
-        all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
-    )
+    return labelled_containers(docker_client, name)
 
 
 def remove_containers(docker_client, name: str) -> None:
