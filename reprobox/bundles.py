@@ -230,6 +230,16 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
                 f"{path}: bundle member {short_repr(extra[0])} is not in its index",
                 hint="import only bundles made by `reprobox export`",
             )
+        names = tar.getnames()
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            # tarfile reads the last copy, docker or tar -x may read another:
+            # what was checked must be the only thing there is to read.
+            raise InputError(
+                f"{path}: bundle member {short_repr(repeated[0])} is in it more than "
+                "once",
+                hint="import only bundles made by `reprobox export`",
+            )
         texts: dict[str, str] = {}
         for name, sha in sorted(expected.items()):
             if name not in BUNDLE_MEMBERS:

@@ -313,6 +313,24 @@ def test_a_member_the_index_does_not_name_is_refused(tmp_path):
         import_bundle(NoEngine(), path)
 
 
+@pytest.mark.parametrize("repeated", ["manifest.json", BUNDLE_INDEX])
+def test_a_member_written_twice_is_refused_whichever_copy_is_good(tmp_path, repeated):
+    path = tmp_path / "b.tar"
+    write_bundle(path, MEMBERS)
+    # The second copy matches the index: a reader of the first gets other bytes.
+    with tarfile.open(path, "r") as tar:
+        good = tar.extractfile(repeated).read()
+    with tarfile.open(path, "a") as tar:
+        info = tarfile.TarInfo(repeated)
+        info.size = len(good)
+        tar.addfile(info, io.BytesIO(good))
+    with pytest.raises(InputError) as caught:
+        import_bundle(NoEngine(), path)
+    assert caught.value.message == (
+        f"{path}: bundle member {repeated!r} is in it more than once"
+    )
+
+
 def test_a_huge_member_name_is_shown_cut_short(tmp_path):
     path = tmp_path / "b.tar"
     write_bundle(path, MEMBERS)
