@@ -52,7 +52,7 @@ from reprobox.engine import (
     remove_run_containers,
     start_container,
 )
-from reprobox.envvars import RESERVED, STRICT_ENV, looks_secret
+from reprobox.envvars import RESERVED, STRICT_ENV
 from reprobox.errors import (
     EngineError,
     InputError,
@@ -60,7 +60,6 @@ from reprobox.errors import (
     ReproboxError,
     RunFailed,
 )
-from reprobox.lock.indexes import secret_pieces
 from reprobox.manifest import sha256_file
 from reprobox.run_folders import (
     LOG_NAME,
@@ -76,6 +75,7 @@ from reprobox.run_folders import (
     write_record,
 )
 from reprobox.run_owner import container_user, give_back
+from reprobox.secret_masking import secret_hider
 
 OUT_IN_CONTAINER = "/reprobox/out"
 GPU_MISSING_EXIT = 97
@@ -773,35 +773,6 @@ def _finish(
             "error": error,
         }
     )
-
-
-# The shortest part of a secret value (a URL's password, its decoded form)
-# hidden on its own: shorter ones are found in ordinary text too often.
-SHORTEST_HIDDEN_PART = 6
-
-
-def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
-    """Return what shows the secret-looking values of env as *** in a text.
-
-    Their parts that are secret alone go too, as a script that parses one
-    prints them: a URL's password or userinfo, in either encoding.
-    """
-    hidden: set[str] = set()
-    for name, value in env.items():
-        if not looks_secret(name, value):
-            continue
-        if len(value) >= 4:
-            hidden.add(value)
-        hidden.update(
-            piece
-            for piece in secret_pieces(value, plain_users=False)
-            if len(piece) >= SHORTEST_HIDDEN_PART
-        )
-    values = sorted(hidden, key=len, reverse=True)
-    if not values:
-        return lambda text: text
-    pattern = re.compile("|".join(map(re.escape, values)))
-    return lambda text: pattern.sub("***", text)
 
 
 def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:

@@ -1,0 +1,161 @@
+"""Hide secret --env values in what the training container prints.
+
+A script seldom prints a token exactly as it was given: a client library
+lowercases it, sends it base64-encoded in a Basic auth header after "user:",
+hex-dumps it, URL-quotes it or escapes it in JSON. Each of those forms is
+hidden too, by one case-insensitive regex made once per run.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import quote, quote_plus
+
+from reprobox.credential_files import secret_value
+from reprobox.lock.indexes import secret_pieces
+
+# The shortest part of a secret value (a URL's password, its decoded form, an
+# encoded form) hidden on its own: shorter ones are found in ordinary text too
+# often. The whole value is hidden from SHORTEST_HIDDEN_VALUE characters.
+SHORTEST_HIDDEN_PART = 6
+SHORTEST_HIDDEN_VALUE = 4
+
+HIDDEN = "***"
+
+
+def base64_cores(data: bytes) -> list[str]:
+    """Return the base64 text of data that holds whatever bytes come around it.
+
+    Bytes before data shift it into one of three alignments; in each, only the
+    characters made of data's bits alone are fixed. Those are what a script
+    prints of base64("user:" + token), as an HTTP Basic auth header holds it.
+    """
+    cores = []
+    for shift in range(3):
+        text = base64.b64encode(bytes(shift) + data).decode("ascii")
+        first = (8 * shift + 5) // 6  # the first character with no shifted bit
+        end = 8 * (shift + len(data)) // 6  # past the last one with no later bit
+        cores.append(text[first:end])
+    return cores
+
+
+def encoded_forms(piece: str) -> set[str]:
+    """Return piece as a script may print it: itself, quoted, escaped, encoded.
+
+    Case is left alone: the hider matches any case, which also covers a
+    lowercased or uppercased token and upper-case hex or percent escapes.
+    """
+    raw = piece.encode("utf-8", "surrogateescape")
+    forms = {
+        piece,
+        quote(piece, safe=""),
+        quote(piece),
+        quote_plus(piece),
+        json.dumps(piece)[1:-1],
+        json.dumps(piece, ensure_ascii=False)[1:-1],
+        repr(piece)[1:-1],
+        raw.hex(),
+    }
+    for core in base64_cores(raw):
+        forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+def hidden_forms(env: Mapping[str, str]) -> set[str]:
+    """Return every text that gives away a secret value of env, lowercased."""
+    hidden: set[str] = set()
+    for name, value in env.items():
+        if not secret_value(name, value):
+            continue
+        for piece in secret_pieces(value, plain_users=False):
+            if piece == value and len(value) >= SHORTEST_HIDDEN_VALUE:
+                hidden.add(value.lower())
+            elif len(piece) < SHORTEST_HIDDEN_PART:
+                continue
+            hidden.update(
+                form.lower()
+                for form in encoded_forms(piece)
+                if len(form) >= SHORTEST_HIDDEN_PART
+            )
+    return hidden
+
+
+class _FormFinder:
+    """Find hidden forms in a text, in any case, with one compiled regex.
+
+    The regex is a trie of the lowercased forms, run over the lowercased text:
+    at each place it tries one branch per first character, where a plain
+    alternation would try every form, and a case-insensitive one far slower.
+    """
+
+    def __init__(self, forms: Iterable[str]):
+        try:
+            regex = _trie_regex(forms)
+            re.compile(regex)
+        except RecursionError:  # forms nested too deep for the regex parser
+            ordered = sorted(forms, key=lambda form: (-len(form), form))
+            regex = "|".join(map(re.escape, ordered))  # longest first
+        self._lowered = re.compile(regex)
+        self._any_case = re.compile(regex, re.IGNORECASE)
+
+    def hide(self, text: str) -> tuple[str, int]:
+        """Return text up to the end of its last hidden form, hidden; and that end."""
+        lowered = text.lower()
+        if len(lowered) == len(text):  # the same characters in the same places
+            found = self._lowered.finditer(lowered)
+        else:  # one lowercases to two ("\u0130"): match the text itself
+            found = self._any_case.finditer(text)
+        shown: list[str] = []
+        done = 0
+        for match in found:
+            shown += [text[done : match.start()], HIDDEN]
+            done = match.end()
+        return "".join(shown), done
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """Return a regex that matches the longest of words at a place, as a trie."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+    return _node_regex(root)
+
+
+def _node_regex(node: dict) -> str:
+    branches = []
+    for char in sorted(key for key in node if key):
+        text, child = re.escape(char), node[char]
+        while len(child) == 1 and "" not in child:  # no choice and no end: a run
+            [(char, child)] = child.items()
+            text += re.escape(char)
+        branches.append(text + _node_regex(child))
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    # Greedy: where a word ends, a longer one that goes on is tried first.
+    return f"(?:{body})?" if "" in node else body
+
+
+def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
+    """Return what shows the secret values of env, in any form above, as ***.
+
+    A value is secret when the run's record hides it. Its parts that are
+    secret alone go too, as a script that parses one prints them: a URL's
+    password or userinfo, in either encoding.
+    """
+    forms = hidden_forms(env)
+    if not forms:
+        return lambda text: text
+    finder = _FormFinder(forms)
+
+    def hide(text: str) -> str:
+        shown, done = finder.hide(text)
+        return shown + text[done:]
+
+    return hide

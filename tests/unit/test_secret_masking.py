@@ -1,0 +1,152 @@
+"""--env secret values stay hidden in the run's log in the forms a script prints."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+import pytest
+
+from reprobox.lock.indexes import BuildSecrets, secret_pieces
+from reprobox.secret_masking import secret_hider
+
+
+def test_a_url_password_is_hidden_alone_and_with_its_user():
+    hide = secret_hider({"DBURL": "postgres://u:Pw9secretX@h/db"})
+    assert hide("password=Pw9secretX") == "password=***"
+    assert hide("netloc=u:Pw9secretX@h") == "netloc=***@h"
+    assert hide("postgres://u:Pw9secretX@h/db") == "***"
+    assert hide("user=u host=h db=db") == "user=u host=h db=db"
+
+
+def test_a_percent_encoded_password_is_hidden_in_both_forms():
+    hide = secret_hider({"DBURL": "postgres://u:Pw9%2Fsecret%40X@h/db"})
+    assert hide("raw=Pw9%2Fsecret%40X") == "raw=***"
+    assert hide("decoded=Pw9/secret@X") == "decoded=***"
+    assert hide("userinfo=u:Pw9/secret@X") == "userinfo=***"
+
+
+def test_a_token_as_user_name_and_a_query_token_are_hidden():
+    hide = secret_hider(
+        {"REPO": "https://tok3nTOK3Ntok3n@git.example/r.git?x=1&access_token=q1w2e3r4"}
+    )
+    assert hide("user tok3nTOK3Ntok3n") == "user ***"
+    assert hide("query q1w2e3r4") == "query ***"
+    assert hide("x=1") == "x=1"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        # A password shorter than 6 would mask ordinary words: only the whole
+        # value and the userinfo go.
+        ("postgres://admin:abc12@h/db", "step abc12 done, admin logged"),
+        # A lone user name that is a plain word is no token.
+        ("postgres://postgres@db.internal/app", "connected to postgres 16"),
+    ],
+)
+def test_short_or_plain_parts_are_left_alone(value, text):
+    assert secret_hider({"DBURL": value})(text) == text
+
+
+def test_a_value_that_is_no_secret_is_left_alone():
+    hide = secret_hider({"MODE": "https://example.com/data?page=2"})
+    assert hide("https://example.com/data?page=2") == "https://example.com/data?page=2"
+
+
+def test_secret_pieces_keep_a_lone_user_for_index_credentials():
+    # For an index URL the user name is the token, whatever it looks like.
+    assert "tokenonly" in secret_pieces("https://tokenonly@pypi.example/simple/")
+    assert "tokenonly" not in secret_pieces(
+        "https://tokenonly@pypi.example/simple/", plain_users=False
+    )
+    secrets = BuildSecrets({"pip_index_url": "https://__token__:p%40ss@h/simple/"})
+    assert secrets.contains_in("x p@ss y") == ["pip_index_url"]
+
+
+def test_a_value_that_is_no_url_gives_no_pieces_but_itself():
+    assert secret_pieces("ghp_abc") == ["ghp_abc"]
+    assert secret_pieces("https://u:pw@[bad/x") == ["https://u:pw@[bad/x"]
+
+
+TOKEN = "hf_Q7x9LmPz2KsT4vWb"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (f"token={TOKEN.lower()}", "token=***"),
+        (f"TOKEN={TOKEN.upper()}", "TOKEN=***"),
+        ("token=HF_q7X9lMpZ2kSt4VwB", "token=***"),  # any mix of cases
+        # base64 of the token alone: its last character holds bits of "=" too.
+        ("aGZfUTd4OUxtUHoyS3NUNHZXYg==", "***g=="),
+        # Basic auth: base64("user:" + token); "user:" stays, the token goes.
+        ("Basic dXNlcjpoZl9RN3g5TG1QejJLc1Q0dldi", "Basic dXNlcjp***"),
+        ("auth QmVhcmVyIGhmX1E3eDlMbVB6MktzVDR2V2I=", "auth QmVhcmVyIG***I="),
+        ("hex=68665f513778394c6d507a324b735434765762;", "hex=***;"),
+        ("HEX 68665F513778394C6D507A324B7354347657620A", "HEX ***0A"),
+    ],
+)
+def test_case_and_encoded_forms_of_a_token_are_hidden(text, shown):
+    assert secret_hider({"HF_TOKEN": TOKEN})(text) == shown
+
+
+# A password with what URLs, JSON and base64 each write differently.
+ODD = 'pa"ss\\wo rd/é9?>~'
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("quote: pa%22ss%5Cwo%20rd/%C3%A99%3F%3E~", "quote: ***"),
+        ("lower: pa%22ss%5cwo%20rd/%c3%a99%3f%3e~", "lower: ***"),
+        ("safe='': pa%22ss%5Cwo%20rd%2F%C3%A99%3F%3E~", "safe='': ***"),
+        ("plus: pa%22ss%5Cwo+rd%2F%C3%A99%3F%3E~&x=1", "plus: ***&x=1"),
+        ('json: {"pw": "pa\\"ss\\\\wo rd/\\u00e99?>~"}', 'json: {"pw": "***"}'),
+        ('utf8 json: {"pw": "pa\\"ss\\\\wo rd/é9?>~"}', 'utf8 json: {"pw": "***"}'),
+        ("repr: {'pw': 'pa\"ss\\\\wo rd/é9?>~'}", "repr: {'pw': '***'}"),
+        # base64 of it after 0, 1 and 2 other bytes, standard and URL-safe: what
+        # is left holds bits of the bytes around it.
+        ("cGEic3Ncd28gcmQvw6k5Pz5+", "***"),
+        ("cGEic3Ncd28gcmQvw6k5Pz5-", "***"),
+        ("eHBhInNzXHdvIHJkL8OpOT8-fg==", "eH***g=="),
+        ("eHBhInNzXHdvIHJkL8OpOT8+fg", "eH***g"),
+        ("eHlwYSJzc1x3byByZC_DqTk_Pn4", "eHl***4"),
+        ("eHlwYSJzc1x3byByZC/DqTk/Pn4=", "eHl***4="),
+        # Words around the value are no disguise.
+        ('before pa"ss\\wo rd/é9?>~after', "before ***after"),
+    ],
+)
+def test_quoted_escaped_and_base64_forms_of_a_password_are_hidden(text, shown):
+    assert secret_hider({"DB_PASSWORD": ODD})(text) == shown
+
+
+ORDINARY = (
+    "epoch 3/10 - loss: 0.4213 - accuracy: 0.9100 - val_loss: 0.5120\n"
+    "Downloading model.safetensors: 100%|##########| 440M/440M [00:12<00:00]\n"
+    "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\n"
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4\n"
+    "Authorization: Basic dXNlcjpvdGhlci1wYXNzd29yZA==\n"
+    "https://hub.example/models/bert-base?revision=main&token=%2A%2A%2A\n"
+)
+
+
+def test_ordinary_text_is_left_alone():
+    hide = secret_hider({"HF_TOKEN": TOKEN, "DB_PASSWORD": ODD})
+    assert hide(ORDINARY) == ORDINARY
+
+
+def test_a_value_that_is_no_secret_is_left_alone_in_every_form():
+    value = "/data/imagenet-train"
+    text = (
+        f"{value} {value.upper()} {base64.b64encode(value.encode()).decode()} "
+        f"{value.encode().hex()} {quote(value, safe='')}"
+    )
+    assert secret_hider({"DATA_DIR": value, "BATCH_SIZE": "4096"})(text) == text
+
+
+def test_the_encoded_forms_of_a_short_password_are_left_alone():
+    # abc12 is too short to hide alone, so its hex and base64 are too.
+    hide = secret_hider({"DBURL": "postgres://admin:abc12@h/db"})
+    assert hide("6162633132 YWJjMTI= ABC12") == "6162633132 YWJjMTI= ABC12"
+    assert hide("POSTGRES://ADMIN:ABC12@H/DB") == "***"
