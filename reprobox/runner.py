@@ -61,6 +61,7 @@ from reprobox.errors import (
     RunFailed,
 )
 from reprobox.manifest import sha256_file
+from reprobox.output_stream import ContainerOutput
 from reprobox.run_folders import (
     LOG_NAME,
     RECORD_SCHEMA_VERSION,
@@ -75,7 +76,6 @@ from reprobox.run_folders import (
     write_record,
 )
 from reprobox.run_owner import container_user, give_back
-from reprobox.secret_masking import secret_hider
 
 OUT_IN_CONTAINER = "/reprobox/out"
 GPU_MISSING_EXIT = 97
@@ -512,7 +512,7 @@ def _run_locked(
     )
     # A value the record shows as *** must not come back through the script's
     # own output: the log, its tail in the record and the terminal hide it.
-    hide = secret_hider(opts.extra_env)
+    output = ContainerOutput(opts.extra_env)
     started = time.time()
     container = None
     pending: _PendingStart | None = None
@@ -544,15 +544,24 @@ def _run_locked(
         if _cancelled.is_set():  # cancelled while it was being created
             raise _Stop()
         with log_file as log:
-            for chunk in container.logs(stream=True, follow=True):
-                text = hide(chunk.decode("utf-8", errors="replace"))
+
+            def show(text: str, lines: list[str]) -> None:
                 log.write(text)
                 log.flush()
-                for line in text.splitlines():
+                for line in lines:
                     log_lines.append(line)
                     if on_log:
                         on_log(line)
                 del log_lines[:-200]
+
+            try:
+                for chunk in container.logs(stream=True, follow=True):
+                    show(*output.feed(chunk))
+            finally:
+                # The end of the output, held back for a next chunk that will
+                # not come: it may have been the start of a line or a secret.
+                with contextlib.suppress(OSError):
+                    show(*output.finish())
         if _cancelled.is_set():
             raise _Stop()
         result = container.wait()

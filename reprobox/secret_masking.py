@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -159,3 +160,57 @@ def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
         return shown + text[done:]
 
     return hide
+
+
+class StreamHider:
+    """Hide secret values in text that arrives in pieces (a container's stream).
+
+    A value may be cut between two pieces: the end of a piece that could begin
+    a hidden form is held back until the next piece shows whether it does.
+    """
+
+    def __init__(self, env: Mapping[str, str]):
+        forms = hidden_forms(env)
+        self._finder = _FormFinder(forms) if forms else None
+        self._sorted = sorted(forms)
+        self._letters = frozenset("".join(forms))
+        self._firsts = frozenset(form[0] for form in forms)
+        self._longest = max(map(len, forms), default=0)
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """Return text, after what was held back, with secrets hidden; hold its end."""
+        if self._finder is None:
+            return text
+        text = self._held + text
+        shown, done = self._finder.hide(text)
+        if text[-1:].lower() not in self._letters:  # most often a line's end
+            self._held = ""
+            return shown + text[done:]
+        cut = self._beginning_at_end(text, done)
+        self._held = text[cut:]
+        return shown + text[done:cut]
+
+    def finish(self) -> str:
+        """Return what is still held back, with secrets hidden."""
+        held, self._held = self._held, ""
+        if self._finder is None:
+            return held
+        shown, done = self._finder.hide(held)
+        return shown + held[done:]
+
+    def _beginning_at_end(self, text: str, start: int) -> int:
+        """Return where the end of text that could begin a hidden form starts."""
+        first = len(text)
+        stop = max(start, len(text) - self._longest + 1)
+        while first > stop and text[first - 1].lower() in self._letters:
+            first -= 1
+        for at in range(first, len(text)):
+            if text[at].lower() not in self._firsts:
+                continue
+            end = text[at:].lower()
+            # Sorted, the first form not before end is the one end begins, if any.
+            i = bisect_left(self._sorted, end)
+            if i < len(self._sorted) and self._sorted[i].startswith(end):
+                return at
+        return len(text)

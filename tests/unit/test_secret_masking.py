@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from reprobox.lock.indexes import BuildSecrets, secret_pieces
-from reprobox.secret_masking import secret_hider
+from reprobox.secret_masking import StreamHider, secret_hider
 
 
 def test_a_url_password_is_hidden_alone_and_with_its_user():
@@ -150,3 +150,43 @@ def test_the_encoded_forms_of_a_short_password_are_left_alone():
     hide = secret_hider({"DBURL": "postgres://admin:abc12@h/db"})
     assert hide("6162633132 YWJjMTI= ABC12") == "6162633132 YWJjMTI= ABC12"
     assert hide("POSTGRES://ADMIN:ABC12@H/DB") == "***"
+
+
+FORMS_OF_TOKEN = (
+    f"raw {TOKEN}\nlower {TOKEN.lower()} upper {TOKEN.upper()}\n"
+    f"basic {base64.b64encode(f'user:{TOKEN}'.encode()).decode()}\n"
+    f"hex {TOKEN.encode().hex()} quoted {quote(TOKEN)}!\n"
+)
+
+
+def test_a_token_cut_between_two_chunks_is_hidden_wherever_the_cut_falls():
+    whole = secret_hider({"HF_TOKEN": TOKEN})(FORMS_OF_TOKEN)
+    assert whole == (
+        "raw ***\nlower *** upper ***\nbasic dXNlcjp***\nhex *** quoted ***!\n"
+    )
+    for cut in range(len(FORMS_OF_TOKEN) + 1):
+        stream = StreamHider({"HF_TOKEN": TOKEN})
+        shown = stream.feed(FORMS_OF_TOKEN[:cut]) + stream.feed(FORMS_OF_TOKEN[cut:])
+        assert shown + stream.finish() == whole, cut
+
+
+def test_a_token_fed_one_character_at_a_time_is_hidden():
+    stream = StreamHider({"HF_TOKEN": TOKEN})
+    shown = "".join(stream.feed(char) for char in FORMS_OF_TOKEN) + stream.finish()
+    assert shown == secret_hider({"HF_TOKEN": TOKEN})(FORMS_OF_TOKEN)
+
+
+def test_a_stream_holds_back_only_what_could_begin_a_secret():
+    stream = StreamHider({"HF_TOKEN": TOKEN})
+    assert stream.feed("epoch 1 loss 0.5\n") == "epoch 1 loss 0.5\n"
+    assert stream.feed("sending hf_Q7") == "sending "
+    assert stream.feed("x done\n") == "hf_Q7x done\n"
+    assert stream.feed("last hf_Q7x9") == "last "
+    assert stream.finish() == "hf_Q7x9"
+    assert stream.finish() == ""
+
+
+def test_a_stream_without_secrets_gives_each_chunk_back_at_once():
+    stream = StreamHider({"BATCH_SIZE": "64"})
+    assert stream.feed("hf_Q7x9") == "hf_Q7x9"
+    assert stream.finish() == ""

@@ -1,0 +1,63 @@
+"""A container's output chunks become log text and whole lines, whatever the cuts."""
+
+from __future__ import annotations
+
+from reprobox.output_stream import LONGEST_HELD_LINE, ContainerOutput
+
+
+def _feed_all(output: ContainerOutput, chunks: list[bytes]) -> tuple[str, list[str]]:
+    text, lines = "", []
+    for chunk in [*chunks, None]:
+        got, more = output.finish() if chunk is None else output.feed(chunk)
+        text += got
+        lines += more
+    return text, lines
+
+
+def test_a_line_cut_between_chunks_is_one_line():
+    text, lines = _feed_all(
+        ContainerOutput({}), [b"epoch 1 lo", b"ss 0.5\nepoch", b" 2"]
+    )
+    assert text == "epoch 1 loss 0.5\nepoch 2"
+    assert lines == ["epoch 1 loss 0.5", "epoch 2"]
+
+
+def test_a_crlf_cut_in_two_ends_one_line():
+    text, lines = _feed_all(ContainerOutput({}), [b"a\r", b"\nb\r\n", b"\r", b"\nc"])
+    assert text == "a\r\nb\r\n\r\nc"
+    assert lines == ["a", "b", "", "c"]
+
+
+def test_progress_bar_redraws_are_lines_without_blank_ones():
+    chunks = [b"\r 10%|#", b"\r 20%|##", b"\r100%|###\n", b"done\n"]
+    text, lines = _feed_all(ContainerOutput({}), chunks)
+    assert text == "\r 10%|#\r 20%|##\r100%|###\ndone\n"
+    assert lines == [" 10%|#", " 20%|##", "100%|###", "done"]
+
+
+def test_a_line_ended_by_crlf_is_given_out_at_once():
+    assert ContainerOutput({}).feed(b"a\r\nb\r") == ("a\r\nb\r", ["a"])
+
+
+def test_a_character_cut_in_two_is_decoded_whole():
+    assert _feed_all(ContainerOutput({}), [b"\xe2\x9c", b"\x93 ok\n"]) == (
+        "\u2713 ok\n",
+        ["\u2713 ok"],
+    )
+
+
+def test_a_line_that_never_ends_is_given_out_once_it_is_long():
+    output = ContainerOutput({})
+    half = "x" * (LONGEST_HELD_LINE // 2 + 1)
+    assert output.feed(half.encode()) == (half, [])
+    assert output.feed(half.encode()) == (half, [half * 2])
+    assert output.finish() == ("", [])
+
+
+def test_a_secret_cut_between_chunks_is_hidden_in_text_and_lines():
+    output = ContainerOutput({"API_TOKEN": "tok-Z9y8X7w6V5"})
+    text, lines = _feed_all(
+        output, [b"key TOK-z9y8", b"x7W6v5 ok\nkey tok-Z9", b"y8X7w6V5"]
+    )
+    assert text == "key *** ok\nkey ***"
+    assert lines == ["key *** ok", "key ***"]

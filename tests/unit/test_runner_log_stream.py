@@ -1,0 +1,79 @@
+"""The container's output stream reaches the log, record and terminal whole,
+its --env secrets hidden even where a chunk boundary cuts one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reprobox import runner
+from reprobox.runner import RunOptions, RunTarget
+
+MANIFEST = {
+    "project": {"name": "p", "command": ["python", "train.py"]},
+    "environment": {},
+    "data": [],
+    "determinism": {"profile": "default"},
+}
+TOKEN = "hf_Q7x9LmPz2KsT4vWb"
+
+
+class _Container:
+    id = "c" * 64
+    attrs = {"State": {"OOMKilled": False}}
+
+    def __init__(self, chunks: list[bytes]):
+        self.chunks = chunks
+
+    def logs(self, **kwargs):
+        return iter(self.chunks)
+
+    def wait(self):
+        return {"StatusCode": 1}
+
+    def reload(self):
+        pass
+
+
+class _Engine:
+    def describe(self):
+        return {"host": "fake", "server_version": "0", "os": "linux", "arch": "x"}
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Return the list whose chunks the next fake container prints."""
+    chunks: list[bytes] = []
+    monkeypatch.setattr(
+        runner, "start_container", lambda engine, spec: _Container(chunks)
+    )
+    monkeypatch.setattr(runner, "remove_container", lambda container: None)
+    monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
+    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    return chunks
+
+
+def test_a_secret_and_a_character_cut_between_chunks_arrive_whole(tmp_path, started):
+    # "é" is two bytes in UTF-8: the cut falls between them.
+    started += [b"caf\xc3", b"\xa9 token=hf_Q7x9Lm", b"Pz2KsT4vWb\nlower=hf_q7", b"x9"]
+    shown: list[str] = []
+    record = runner.run_in_container(
+        RunTarget(project="p", runs_dir=tmp_path),
+        _Engine(),
+        image_ref="reprobox/p:0",
+        image_id="sha256:" + "1" * 64,
+        manifest=MANIFEST,
+        manifest_sha256="0" * 64,
+        opts=RunOptions(extra_env={"HF_TOKEN": TOKEN}),
+        on_log=shown.append,
+    )
+
+    log = (tmp_path / record["run_id"] / "container.log").read_text()
+    # The last chunk ends the stream with what could still begin the token.
+    assert log == "café token=***\nlower=hf_q7x9"
+    assert record["error"]["log_tail"] == "café token=***\nlower=hf_q7x9"
+    assert shown == ["café token=***", "lower=hf_q7x9"]
+    assert record["options"]["env"] == {"HF_TOKEN": "***"}
+    assert TOKEN not in json.dumps(record)
