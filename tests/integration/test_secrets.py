@@ -24,6 +24,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -646,6 +647,95 @@ def test_commented_tokens_are_refused_or_kept_out_of_the_image(
     assert refused.returncode == 2, shown(refused)
     assert f"{path / 'pyproject.toml'}:3: holds a credential" in refused.stderr
     assert gh_token not in refused.stdout + refused.stderr
+
+
+TRANSFORMS_SCRIPT = '''"""Print API_TOKEN as libraries echo it, and a long line."""
+
+import base64
+import os
+from urllib.parse import quote
+
+token = os.environ["API_TOKEN"]
+print("lower", token.lower(), flush=True)
+print("upper", token.upper(), flush=True)
+print("basic", base64.b64encode(f"user:{token}".encode()).decode(), flush=True)
+print("hex", token.encode().hex(), flush=True)
+print("quoted", quote(token, safe=""), flush=True)
+# The engine sends a line in chunks of 16 KiB: the token's first 10 bytes
+# end the first chunk.
+print("long", "x" * (16384 - 5 - 10) + token, "end", flush=True)
+print("mode", os.environ["RUN_MODE"], flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
+    fh.write('{"rows": 1}')
+'''
+
+
+def test_a_secret_the_script_transforms_is_hidden_in_log_record_and_output(
+    cli, engine_cleanup, tmp_path
+):
+    """Lowercased, uppercased, in a Basic auth header, hex, URL-quoted, or cut
+    between two chunks of the engine's stream: the --env token appears in none
+    of the run's log, its record and what reprobox printed; a value that is no
+    secret is shown."""
+    token = f"Tk9/{secrets.token_hex(10)}+Zq="
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    (path / "train.py").write_text(TRANSFORMS_SCRIPT)
+    froze = reprobox(cli, "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+    ran = reprobox(
+        cli,
+        "run",
+        str(path),
+        "--json",
+        "--env",
+        f"API_TOKEN={token}",
+        "--env",
+        "RUN_MODE=fast-mode-123",
+    )
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    assert record["options"]["env"] == {"API_TOKEN": "***", "RUN_MODE": "fast-mode-123"}
+    run_dir = path / ".reprobox/runs" / record["run_id"]
+    log = (run_dir / "container.log").read_text()
+
+    basic = base64.b64encode(f"user:{token}".encode()).decode()
+    forms = {
+        "token": token,
+        "lower": token.lower(),
+        "upper": token.upper(),
+        "base64 of user:token": basic,
+        "its token part": basic[8:-4],
+        "hex": token.encode().hex(),
+        "HEX": token.encode().hex().upper(),
+        "quote": quote(token, safe=""),
+        "first part": token[:10],
+        "second part": token[10:],
+    }
+    places = {
+        "container.log": log,
+        "record.json": (run_dir / "record.json").read_text(),
+        "stdout": ran.stdout,
+        "stderr": ran.stderr,
+    }
+    found = [
+        f"{form} in {where}"
+        for form, text in forms.items()
+        for where, place in places.items()
+        if text in place
+    ]
+    assert found == [], log
+    assert log.splitlines() == [
+        "lower ***",
+        "upper ***",
+        f"basic {basic[:7]}***",
+        "hex ***",
+        "quoted ***",
+        "long " + "x" * (16384 - 5 - 10) + "*** end",
+        "mode fast-mode-123",
+    ]
+    # The terminal shows the same lines, the cut one whole.
+    assert "x*** end\n" in ran.stderr and "mode fast-mode-123" in ran.stderr
 
 
 # Ordinary files that write a credential on one line: the line, then the text.
