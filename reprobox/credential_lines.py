@@ -4,7 +4,8 @@ Settings files are told by every line being a setting; these shapes give a
 file away on one line among code, logs or data: a URL with a password in it
 (`https://user:pw@host`, as a .condarc channel or an --extra-index-url has
 it), a token of a published format, a JSON-lines record with a secret field,
-a script or Terraform line that sets a secret, and the header of the access
+a script or Terraform line that sets a secret, code that gives a secret's
+name a random string (reprobox.code_assignments), and the header of the access
 key CSV that the AWS console hands out. Stand-ins that documentation and code
 write in a secret's place (`user:password@`, `${TOKEN}`, `<token>`, `***`,
 `{password}`) are not secrets.
@@ -17,6 +18,7 @@ import binascii
 import json
 import re
 
+from reprobox.code_assignments import code_assigns_secret
 from reprobox.credential_settings import literal_secret, secret_name
 from reprobox.envvars import looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
@@ -315,4 +317,5 @@ _LINE_CHECKS = (
     ("a secret set by a script line", _script_sets_secret),
     ("a token in an Authorization header", _bearer_header),
     ("a secret set in os.environ", _environ_set_to_secret),
+    ("a secret assigned in code", code_assigns_secret),
 )

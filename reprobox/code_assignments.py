@@ -1,0 +1,190 @@
+"""Secrets that code hands to a secret-named variable, argument or dict key.
+
+`password = "Zx9#kLp2vQ7mW4rT"`, `connect(password="...")`, `{"client_secret":
+"..."}`, `config["api_key"] = "..."` and a shell's `DB_PASSWORD=X ./train.sh`
+write a credential out although no format gives it away. Code is full of
+look-alikes (`pad_token = "<pad>"`, `key="val_loss"`, `secret_name="my-secret"`,
+`signature="(n)->()"`, `word_pat = r"\\w+"`), so both halves must agree: the name
+is a secret's, and the string is random, not a word, an identifier, a path, a
+pattern or a stand-in. A bare `key` or `token`, and names ending in those words
+that no format pins down (`s3_key`, `hf_token`), name a dict's key or a word of
+a vocabulary far more often than a secret: they count only for a long string of
+a token's characters that is plainly random.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+from reprobox.credential_settings import secret_name
+
+# A quoted string without blanks or backslashes, as a secret is written (a
+# notebook's JSON escapes its closing quote, \"): its quote first, so that the
+# regex engine skips to quotes fast.
+_QUOTED = re.compile(r"""(['"])([^'"\s\\]{12,256})\\?\1""")
+# What stands before such a string when code gives it to a name, read from the
+# text before the string (its line, up to _LOOK_BACK characters): an assignment
+# or keyword argument (self.password: str = , password=), a dict key ("token":)
+# or an item set by key (cfg["api_key"] = ). Comparisons (==, !=) are not.
+_NAME_BEFORE = re.compile(
+    r"""(?<!\w)([A-Za-z_]\w*)\s*(?::\s*[A-Za-z_][\w.\[\] |]*)?:?=\s*[rRbBuU]?\\?\Z"""
+    r"""|(['"])([A-Za-z_][\w.-]*)\\?\2\s*(?::|\]\s*=)\s*[rRbBuU]?\\?\Z"""
+    r"""|(?:getenv|environ\.get)\(\s*\\?(['"])([A-Za-z_]\w*)\\?\4\s*,\s*\\?\Z"""
+)
+_LOOK_BACK = 160
+# A shell's bare assignment with an unquoted value, alone or before a command:
+# DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X. Python and prose
+# write `name = value` or end the value with a comma or bracket.
+_SHELL_ASSIGNMENT = re.compile(
+    r"[\r\n][ \t]*(?:(?:local|readonly|declare(?:[ \t]+-\w+)*)[ \t]+)?"
+    r"([A-Za-z_]\w*)=([\w+/=.@#%:!~-]{12,256})(?=[ \t;]|[\r\n]|\Z)"
+)
+# Characters no secret in code is likely to hold, and every pattern, template
+# and markup does: regex syntax, format slots, tags, shell expansion.
+_NOT_IN_A_SECRET = re.compile(r"""[\[\](){}|\\^$*?<>`'",;]|://""")
+# Words that mark a stand-in for a secret, anywhere in the string.
+_STAND_IN = re.compile(
+    r"example|your|change_?me|xxx|dummy|test|fake|sample|placeholder|redacted"
+    r"|replace|insert|secret_?here|lorem",
+    re.I,
+)
+_DIGIT = re.compile(r"[0-9]")
+_LETTER = re.compile(r"[A-Za-z]")
+# A word that every secret name holds (those of envvars.secret_variable_name
+# and secret_setting_name), looked for first.
+_SECRET_WORD = re.compile(
+    r"pass|pwd|sig|secret|token|cred|key|bearer|auth|cookie|pat|private|session"
+    r"|jwt|dsn"
+)
+# The characters of tokens and keys (base64, base64url, hex, dotted JWT-like).
+_TOKEN_CHARACTERS = re.compile(r"[A-Za-z0-9_+/=.-]+")
+_HEX = re.compile(r"[0-9a-fA-F-]+")
+# What parts a value into words: separators of identifiers, paths and slugs.
+_PART_BREAK = re.compile(r"[_./:@-]+")
+# A file's name ends in an extension: train_2024.csv, model-v3.bin.
+_FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{0,4}\Z")
+# The end of a name that names a secret outright, separators dropped.
+_SECRET_ENDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "pass",
+    "pwd",
+    "secret",
+    "credential",
+    "credentials",
+    "apikey",
+    "accesskey",
+    "accountkey",
+    "authkey",
+    "clientkey",
+    "encryptionkey",
+    "masterkey",
+    "privatekey",
+    "secretkey",
+    "signingkey",
+    "subscriptionkey",
+    "accesstoken",
+    "apitoken",
+    "authtoken",
+    "bearertoken",
+    "refreshtoken",
+    "secrettoken",
+    "sessiontoken",
+)
+# Secret-sounding names whose values are no secret: a signature or hash
+# checked against, a regex constant (word_pat), and the tokens of requests
+# that page, retry or verify (AWS's NextToken, ClientToken, UpdateToken, a
+# domain's VerificationToken published in DNS). Public keys are none either
+# (.NET's publicKeyToken).
+_NOT_SECRET_ENDS = ("signature", "sig", "pat")
+_REQUEST_TOKEN = re.compile(
+    r"(?:next|prev|previous|page|pagination|continuation|update|client|request"
+    r"|idempotency|cancel|cancellation|sync|resume|verification)token"
+)
+
+
+def code_assigns_secret(text: str) -> bool:
+    """Tell whether code in text gives a secret-named name a written secret."""
+    if _quoted_secret(text):
+        return True
+    for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
+        name, value = match.groups()
+        if _mixed(value) and _secret_value_for(name, value):
+            return True
+    return False
+
+
+def _quoted_secret(text: str) -> bool:
+    """Tell whether a quoted string in text is a secret given to a secret name."""
+    for match in _QUOTED.finditer(text):
+        value = match.group(2)
+        if not _mixed(value):
+            continue  # cheap first: most strings are words or identifiers
+        start = match.start()
+        line_start = text.rfind("\n", max(0, start - _LOOK_BACK), start) + 1
+        before = _NAME_BEFORE.search(text, max(line_start, start - _LOOK_BACK), start)
+        if before is None:
+            continue
+        name = before.group(1) or before.group(3) or before.group(5)
+        if _secret_value_for(name, value):
+            return True
+    return False
+
+
+def _mixed(value: str) -> bool:
+    return bool(_DIGIT.search(value) and _LETTER.search(value))
+
+
+def _secret_value_for(name: str, value: str) -> bool:
+    """Tell whether value, given to name, is a secret written out."""
+    flat = re.sub(r"[^a-z0-9]", "", name.lower())
+    if not _SECRET_WORD.search(flat):
+        return False  # cheap first: most names are no secret's
+    if flat.endswith(_NOT_SECRET_ENDS) or "public" in flat:
+        return False
+    if _REQUEST_TOKEN.search(flat):
+        return False
+    if flat in ("key", "token"):
+        return random_string(value, strict=True)
+    if not secret_name(name):
+        return False
+    return random_string(value, strict=not flat.endswith(_SECRET_ENDS))
+
+
+def random_string(value: str, strict: bool = False) -> bool:
+    """Tell whether value reads as a random secret, not a word, name or stand-in.
+
+    It must be long (12 characters; 20 when strict, or when all hex), hold no
+    blank or pattern syntax, name no stand-in, mix letters and digits in one
+    part of 8 or more characters (so not val_accuracy_2 or model-v3), and be
+    spread over many characters (Shannon entropy). strict also asks for a
+    token's characters only and more entropy.
+    """
+    shortest = 20 if strict or _HEX.fullmatch(value) else 12
+    if len(value) < shortest or _NOT_IN_A_SECRET.search(value):
+        return False
+    if strict and not _TOKEN_CHARACTERS.fullmatch(value):
+        return False
+    if _STAND_IN.search(value) or _FILE_NAME.search(value):
+        return False
+    if not any(_random_part(part) for part in _PART_BREAK.split(value)):
+        return False
+    return _entropy(value) >= (3.5 if strict else 3.0)
+
+
+def _random_part(part: str) -> bool:
+    """Tell whether part switches between letters and digits three times or
+    more, as random text does and words, versions and names seldom do."""
+    if len(part) < 8:
+        return False
+    kinds = ["d" if ch.isdigit() else "a" for ch in part if ch.isalnum()]
+    return sum(a != b for a, b in zip(kinds, kinds[1:], strict=False)) >= 3
+
+
+def _entropy(value: str) -> float:
+    """Return the Shannon entropy of value, in bits per character."""
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
