@@ -42,8 +42,9 @@ _SHELL_ASSIGNMENT = re.compile(
     r"([A-Za-z_]\w*)=([\w+/=.@#%:!~-]{12,256})(?=[ \t;]|[\r\n]|\Z)"
 )
 # Characters no secret in code is likely to hold, and every pattern, template
-# and markup does: regex syntax, format slots, tags, shell expansion.
-_NOT_IN_A_SECRET = re.compile(r"""[\[\](){}|\\^$*?<>`'",;]|://""")
+# and markup does: regex syntax, format slots, tags, shell expansion, and
+# the ellipsis of a value cut short in a docstring (eyJhbGci...).
+_NOT_IN_A_SECRET = re.compile(r"""[\[\](){}|\\^$*?<>`'",;…]|://|\.\.""")
 # Words that mark a stand-in for a secret, anywhere in the string.
 _STAND_IN = re.compile(
     r"example|your|change_?me|xxx|dummy|test|fake|sample|placeholder|redacted"
@@ -52,6 +53,8 @@ _STAND_IN = re.compile(
 )
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
+_LOWER_RUN = re.compile(r"[a-z]+")
+_UPPER_RUN = re.compile(r"[A-Z]+")
 # A word that every secret name holds (those of envvars.secret_variable_name
 # and secret_setting_name), looked for first.
 _SECRET_WORD = re.compile(
@@ -128,6 +131,8 @@ def _quoted_secret(text: str) -> bool:
         before = _NAME_BEFORE.search(text, max(line_start, start - _LOOK_BACK), start)
         if before is None:
             continue
+        if before.group(3) and before.group(3).lower() in ("key", "token"):
+            continue  # a record's "key" or "token" field: data, not a login
         name = before.group(1) or before.group(3) or before.group(5)
         if _secret_value_for(name, value):
             return True
@@ -135,7 +140,14 @@ def _quoted_secret(text: str) -> bool:
 
 
 def _mixed(value: str) -> bool:
-    return bool(_DIGIT.search(value) and _LETTER.search(value))
+    """Tell whether value has letters with digits, or letters of both cases."""
+    return bool(
+        _LETTER.search(value)
+        and (
+            _DIGIT.search(value)
+            or (_LOWER_RUN.search(value) and _UPPER_RUN.search(value))
+        )
+    )
 
 
 def _secret_value_for(name: str, value: str) -> bool:
@@ -158,10 +170,11 @@ def random_string(value: str, strict: bool = False) -> bool:
     """Tell whether value reads as a random secret, not a word, name or stand-in.
 
     It must be long (12 characters; 20 when strict, or when all hex), hold no
-    blank or pattern syntax, name no stand-in, mix letters and digits in one
-    part of 8 or more characters (so not val_accuracy_2 or model-v3), and be
-    spread over many characters (Shannon entropy). strict also asks for a
-    token's characters only and more entropy.
+    blank or pattern syntax, name no stand-in, weave digits into letters or
+    flip its letters' case as random text does (not val_accuracy_2, model-v3
+    or EmrManagedMasterSecurityGroup), and be spread over many characters
+    (Shannon entropy). strict also asks for a token's characters only and
+    more entropy.
     """
     shortest = 20 if strict or _HEX.fullmatch(value) else 12
     if len(value) < shortest or _NOT_IN_A_SECRET.search(value):
@@ -170,18 +183,28 @@ def random_string(value: str, strict: bool = False) -> bool:
         return False
     if _STAND_IN.search(value) or _FILE_NAME.search(value):
         return False
-    if not any(_random_part(part) for part in _PART_BREAK.split(value)):
+    woven = any(_digits_woven(part) for part in _PART_BREAK.split(value))
+    if not (woven or _cases_flipped(value)):
         return False
-    return _entropy(value) >= (3.5 if strict else 3.0)
+    return _entropy(value) >= (3.2 if strict else 3.0)
 
 
-def _random_part(part: str) -> bool:
+def _digits_woven(part: str) -> bool:
     """Tell whether part switches between letters and digits three times or
     more, as random text does and words, versions and names seldom do."""
     if len(part) < 8:
         return False
     kinds = ["d" if ch.isdigit() else "a" for ch in part if ch.isalnum()]
     return sum(a != b for a, b in zip(kinds, kinds[1:], strict=False)) >= 3
+
+
+def _cases_flipped(value: str) -> bool:
+    """Tell whether value's letters flip case every letter or two, as random
+    text's do; a CamelCase name's lowercase runs are its words, longer."""
+    lower = _LOWER_RUN.findall(value)
+    if len(lower) < 2 or len(_UPPER_RUN.findall(value)) < 2:
+        return False
+    return sum(map(len, lower)) / len(lower) <= 2.5
 
 
 def _entropy(value: str) -> float:

@@ -42,6 +42,7 @@ ASSIGNED = [
     "local db_password=Zx9kLp2vQ7mW4rT",
     "DB_PASSWORD=Zx9kLp2vQ7mW4rT; python train.py",
     "# password = 'Zx9#kLp2vQ7mW4rT'  (a comment goes into the image too)",
+    'client_secret = "kLpQvZmWrTxNbYhGe"',
 ]
 NOT_ASSIGNED = [
     # Tokenizers' vocabulary, keys of data and metrics, secrets read elsewhere.
@@ -81,6 +82,7 @@ NOT_ASSIGNED = [
     'api_key = "test-Zx9kLp2vQ7mW4rT"',
     'secret = "changeme_a1b2c3d4e5"',
     'password = "dummy-Zx9kLp2vQ7mW4rT"',
+    'client.verify(verify_token="eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...")',
     # Strings that are no random secret: words, versions, paths, short hex.
     'password = "correcthorsebatterystaple"',
     'db_password = "postgres2024"',
@@ -141,6 +143,9 @@ def test_earlier_kinds_keep_their_names():
         ("a1b2c3d4e5f6a7b8c9d0", False, True),
         ("Zx9kLp2vQ7mW4rT.json", False, False),  # a file's name
         ("Zx9kLp2vQ7mW4rT*", False, False),  # pattern syntax
+        ("kLpQvZmWrTxNbYhGe", False, True),  # no digit, but cases flip
+        ("EmrManagedMasterSecurityGroup", False, False),  # CamelCase words
+        ("AccessControlAllowCredentials", True, False),
     ],
 )
 def test_random_string(value, strict, random):
