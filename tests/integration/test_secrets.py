@@ -747,6 +747,8 @@ WRITTEN_CREDENTIALS = {
     "log.jsonl": (2, '{{"step": 1}}\n{{"api_key": "{secret}"}}\n'),
     "main.tf": (2, 'provider "aws" {{\n  secret_key = "{secret}"\n}}\n'),
     "env.bat": (2, "@echo off\nset API_KEY={secret}\n"),
+    "db.py": (2, 'import psycopg2\nconn = psycopg2.connect(password="{secret}")\n'),
+    "launch.sh": (2, "#!/bin/sh\nDB_PASSWORD={secret} python train.py\n"),
     "notes.ipynb": (
         3,
         '{{\n "cells": [\n  {{"source": ["login(\\"hf_{secret}\\")"]}}\n ]\n}}\n',
