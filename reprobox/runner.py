@@ -76,6 +76,7 @@ from reprobox.run_folders import (
     write_record,
 )
 from reprobox.run_owner import container_user, give_back
+from reprobox.secret_masking import hidden_in, secret_hider
 
 OUT_IN_CONTAINER = "/reprobox/out"
 GPU_MISSING_EXIT = 97
@@ -513,6 +514,7 @@ def _run_locked(
     # A value the record shows as *** must not come back through the script's
     # own output: the log, its tail in the record and the terminal hide it.
     output = ContainerOutput(opts.extra_env)
+    hide = secret_hider(opts.extra_env)
     started = time.time()
     container = None
     pending: _PendingStart | None = None
@@ -598,6 +600,7 @@ def _run_locked(
                 record,
                 run_dir,
                 started,
+                hide=hide,
                 status="interrupted" if cut_short else "failed",
                 exit_code=None,
                 error={
@@ -633,6 +636,7 @@ def _run_locked(
             record,
             run_dir,
             started,
+            hide=hide,
             status="interrupted",
             exit_code=None,
             error={
@@ -682,7 +686,13 @@ def _run_locked(
         }
     try:
         _finish(
-            record, run_dir, started, status=status, exit_code=exit_code, error=error
+            record,
+            run_dir,
+            started,
+            hide=hide,
+            status=status,
+            exit_code=exit_code,
+            error=error,
         )
         record["warnings"] += _data_changed_during(target, manifest)
         record["warnings"] += _restore_log(run_dir, log_copy)
@@ -749,10 +759,16 @@ def _finish(
     run_dir: Path,
     started: float,
     *,
+    hide: Callable[[str], str],
     status: str,
     exit_code: int | None,
     error: dict | None,
 ) -> None:
+    """Put what the container left (capture, metrics, warnings) into the record.
+
+    All of it is the script's to write, so a secret --env value is hidden in
+    it as in the log.
+    """
     given_back = give_back(run_dir)
     sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
     capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
@@ -782,6 +798,8 @@ def _finish(
             "error": error,
         }
     )
+    for name in ("machine", "metrics", "history", "evaluations", "warnings", "error"):
+        record[name] = hidden_in(record[name], hide)
 
 
 def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:

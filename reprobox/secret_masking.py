@@ -13,6 +13,7 @@ import json
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from reprobox.credential_files import secret_value
@@ -160,6 +161,31 @@ def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
         return shown + text[done:]
 
     return hide
+
+
+def hidden_in(value: Any, hide: Callable[[str], str]) -> Any:
+    """Return value with hide applied to every string in it, dict keys too.
+
+    What the container wrote (metric names, captured facts, an exception's
+    message) reaches the record as data, not as log lines: a script can put a
+    secret there as easily as print it. Two keys that hide to the same text
+    keep both values, the later one under a numbered key.
+    """
+    if isinstance(value, str):
+        return hide(value)
+    if isinstance(value, list):
+        return [hidden_in(item, hide) for item in value]
+    if isinstance(value, dict):
+        out: dict = {}
+        for key, item in value.items():
+            shown = hide(key) if isinstance(key, str) else key
+            name, n = shown, 1
+            while name in out:
+                n += 1
+                name = f"{shown} ({n})"
+            out[name] = hidden_in(item, hide)
+        return out
+    return value
 
 
 class StreamHider:

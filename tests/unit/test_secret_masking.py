@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from reprobox.lock.indexes import BuildSecrets, secret_pieces
-from reprobox.secret_masking import StreamHider, secret_hider
+from reprobox.secret_masking import StreamHider, hidden_in, secret_hider
 
 
 def test_a_url_password_is_hidden_alone_and_with_its_user():
@@ -190,3 +190,49 @@ def test_a_stream_without_secrets_gives_each_chunk_back_at_once():
     stream = StreamHider({"BATCH_SIZE": "64"})
     assert stream.feed("hf_Q7x9") == "hf_Q7x9"
     assert stream.finish() == ""
+
+
+def test_hidden_in_reaches_every_string_and_key_and_keeps_clashing_keys():
+    hide = secret_hider({"API_TOKEN": "Zq8f3k2j5h7g9d1s4a6q"})
+    data = {
+        "Zq8f3k2j5h7g9d1s4a6q": 1.0,
+        "***": 2.0,
+        "acc": 0.5,
+        "notes": ["token zq8f3k2j5h7g9d1s4a6q in lower case", 3, None],
+    }
+    assert hidden_in(data, hide) == {
+        "***": 1.0,
+        "*** (2)": 2.0,
+        "acc": 0.5,
+        "notes": ["token *** in lower case", 3, None],
+    }
+
+
+def test_what_the_script_left_in_its_run_folder_reaches_the_record_hidden(tmp_path):
+    import json
+
+    from reprobox import runner
+
+    secret = "Zq8f3k2j5h7g9d1s4a6q"
+    (tmp_path / "metrics.json").write_text(
+        json.dumps({"acc": 0.9, f"loss_{secret}": 0.1, "note": secret})
+    )
+    (tmp_path / "capture.json").write_text(
+        json.dumps({"error": {"message": f"ValueError: bad token {secret.upper()}"}})
+    )
+    record: dict = {}
+    runner._finish(
+        record,
+        tmp_path,
+        0.0,
+        hide=secret_hider({"API_TOKEN": secret}),
+        status="failed",
+        exit_code=1,
+        error={"message": "exit 1", "log_tail": ""},
+    )
+    assert record["metrics"] == {"acc": 0.9, "loss_***": 0.1}
+    assert record["error"]["message"] == "ValueError: bad token ***"
+    assert "metric 'note' in the file $REPROBOX_METRICS names is not a number" in (
+        " ".join(record["warnings"])
+    )
+    assert secret.lower() not in json.dumps(record).lower()
