@@ -129,7 +129,6 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
-    from reprobox.config import check_env_kept_by_strict
     from reprobox.engine import (
         MAX_CPUS,
         MIN_CPUS,
@@ -139,6 +138,7 @@ def run(
     from reprobox.manifest import check_data_unchanged, load_frozen
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.recovery import remove_dead_runs_containers
+    from reprobox.run_env import check_env_kept_by_run
     from reprobox.run_owner import check_data_readable
     from reprobox.runner import (
         RunOptions,
@@ -171,9 +171,21 @@ def run(
     for one in seed_list or []:
         check_seed(one, f"--seeds {seeds!r}:")
     extra_env = _parse_env(env)
-    if profile == "strict":  # as the config's profile = "strict" is checked
-        check_env_kept_by_strict(cfg.source, cfg.env, run_flags=extra_env)
+    # As the config's own profile and seed are checked when it is loaded.
+    run_fixes = dict(
+        profile=profile or cfg.profile,
+        seed=seed if seed is not None else cfg.seed,
+        seeded=seed_list is not None,
+        run_flags=extra_env,
+    )
+    changes_fixes = profile == "strict" or seed is not None or seed_list is not None
+    if changes_fixes:
+        check_env_kept_by_run(cfg.source, cfg.env, **run_fixes)
     frozen = load_frozen(cfg)
+    if changes_fixes:  # pass_env's values are those the shell had at freeze
+        frozen_env = frozen.manifest.get("environment") or {}
+        baked = tuple(name for name in cfg.pass_env if name in frozen_env)
+        check_env_kept_by_run(cfg.source, {}, pass_env=baked, **run_fixes)
     check_data_unchanged(cfg, frozen.manifest)
     check_data_readable(cfg.root, cfg.data)
     device_requests = _device_requests(

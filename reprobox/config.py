@@ -21,6 +21,7 @@ from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.paths import is_link_loop
+from reprobox.run_env import check_env_kept_by_run, set_by_image
 
 try:  # Python 3.11+
     import tomllib
@@ -30,13 +31,6 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 CONFIG_NAME = "reprobox.toml"
 DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
 PROFILES = ("default", "strict")
-# What the strict profile sets in the image (the GPU's settings are added
-# where the image has one: image_plan.strict_gpu_environment).
-STRICT_ENV = {
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "TF_DETERMINISTIC_OPS": "1",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-}
 RESOLVERS = ("uv", "pip-compile")
 NETWORKS = ("bridge", "none")
 # Pythons that wheels are published for, old and new: the lock resolves for it.
@@ -487,38 +481,6 @@ def config_key(source: Path, name: str) -> str:
     return f"tool.reprobox.{name}" if in_pyproject else name
 
 
-def check_env_kept_by_strict(
-    path: Path, env: dict[str, str], *, run_flags: dict[str, str] | None = None
-) -> None:
-    """Refuse an [env] value that the strict profile would silently replace.
-
-    The profile is chosen in the config, or at run time with --profile strict
-    (then run_flags holds the run's --env values: one of them wins over both).
-    """
-    for name, value in sorted(env.items()):
-        strict = STRICT_ENV.get(name, value)
-        if value == strict or name in (run_flags or {}):
-            continue
-        if run_flags is None:
-            chosen = 'profile "strict"'
-            fix = (
-                f'remove it from [env], use profile = "default", or pass it at '
-                f"run time with `reprobox run --env {name}={value}`, which wins"
-            )
-        else:
-            chosen = "--profile strict"
-            fix = (
-                f"pass --env {name}={value} or --env {name}={strict} to choose, "
-                "which wins; leave out --profile strict; or remove it from [env]"
-            )
-        raise ConfigError(
-            path,
-            config_key(path, f"env.{name}"),
-            f"is {value!r}, but {chosen} sets {strict!r} and the profile wins",
-            fix,
-        )
-
-
 def load_config(project: str | Path) -> ProjectConfig:
     """Load and check the config of the project folder."""
     root = Path(project).resolve()
@@ -649,9 +611,14 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "is not a valid variable name",
                 "use letters, digits and '_'",
             )
+        if set_by_image(key):
+            raise ConfigError(
+                path,
+                f"env.{key}",
+                "is set by the image and reprobox; overriding it breaks the run",
+                "remove it",
+            )
         env[key] = _check_env_value(path, f"env.{key}", value)
-    if profile == "strict":
-        check_env_kept_by_strict(path, env)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
         if not ENV_NAME.fullmatch(key):
@@ -660,16 +627,6 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "pass_env",
                 f"{key!r} is not a variable name",
                 "use letters, digits and '_', not starting with a digit",
-            )
-        if profile == "strict" and key in STRICT_ENV:
-            # Its value comes from the shell at freeze, and the profile would
-            # silently replace it in the image.
-            raise ConfigError(
-                path,
-                "pass_env",
-                f"names {key}, which profile \"strict\" sets to "
-                f"{STRICT_ENV[key]!r}, so the shell's value would be dropped",
-                f'remove {key} from pass_env, or use profile = "default"',
             )
 
     data = tuple(
@@ -723,6 +680,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             f"{seed} is out of range",
             f"use 0 to {MAX_SEED}; NumPy and Keras refuse others",
         )
+    # What the profile or the seed fixes may not be set here too: the manifest
+    # would state a value the run does not get.
+    check_env_kept_by_run(path, env, profile=profile, seed=seed, pass_env=pass_env)
     base_image = table.get("base_image") or DEFAULT_BASE_IMAGE.format(python=python)
     if not _IMAGE_REF.fullmatch(base_image):
         raise ConfigError(

@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from reprobox.config import STRICT_ENV, ProjectConfig, referenced_variables
+from reprobox.config import ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
+from reprobox.run_env import (
+    HASH_SEED,
+    RESERVED,  # noqa: F401 - runner and verify read it here
+    STRICT_ENV,
+    run_hash_seed,
+    set_by_image,
+)
 from reprobox.secret_shapes import PUBLISHED_TOKEN, SECRET_URLS, SECRET_VALUES
 
 # Numerics settings copied from the freezing shell into the image: they changed
@@ -67,17 +74,6 @@ _SECRET_INSIDE_NAME = re.compile(
 # Any userinfo in a URL: a user name (often the token itself) or a password,
 # with or without a user before it (redis://:pw@host).
 _URL_CREDENTIALS = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@]*[^/\s@:][^/\s@]*@", re.I)
-# Variables that would break the image if copied from the freezing shell.
-RESERVED = (
-    "HOME",
-    "LD_LIBRARY_PATH",
-    "LD_PRELOAD",
-    "PATH",
-    "PYTHONHOME",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "VIRTUAL_ENV",
-)
 
 
 # An AWS secret access key has no prefix: 40 characters of base64 with both
@@ -281,8 +277,16 @@ def frozen_environment(
         for ref in referenced_variables(url)
     }
     index_values = {environ[n] for n in index_credentials if environ.get(n)}
+    hash_seed = run_hash_seed(cfg.profile, cfg.seed)
     for name in BAKED_FROM_HOST:
         if name not in environ:
+            continue
+        if name == HASH_SEED and hash_seed is not None:
+            warnings.append(
+                f"{name} in this shell is not frozen: every run sets it from "
+                f"the seed ({hash_seed}); give another at run time with "
+                f"`reprobox run --env {name}`"
+            )
             continue
         if secret_value(name, environ[name]):
             warnings.append(
@@ -292,10 +296,10 @@ def frozen_environment(
             continue
         env[name] = environ[name]
     for name in cfg.pass_env:
-        if name in RESERVED or name.startswith("REPROBOX_"):
+        if set_by_image(name):
             warnings.append(
-                f"pass_env: {name} describes this machine, not the experiment, "
-                "and would break the image; it is not frozen"
+                f"pass_env: {name} is set by the image and reprobox, and this "
+                "machine's value would break the run; it is not frozen"
             )
             continue
         if name not in environ:
@@ -334,13 +338,6 @@ def frozen_environment(
             + (", or drop it from pass_env" if from_pass_env else ""),
         )
     for name, value in cfg.env.items():
-        if name in RESERVED or name.startswith("REPROBOX_"):
-            raise ConfigError(
-                cfg.source,
-                cfg.key(f"env.{name}"),
-                "is set by the image and reprobox; overriding it breaks the run",
-                "remove it",
-            )
         if secret_value(name, value):
             raise ConfigError(
                 cfg.source,

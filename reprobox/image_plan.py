@@ -28,6 +28,7 @@ from reprobox.gpu.table import (
     version_tuple,
 )
 from reprobox.lock.entries import canonical_name
+from reprobox.run_env import DETERMINISTIC_CUBLAS
 from reprobox.runtime.gpu_facts import STRICT_GPU_ENV
 
 FRAMEWORK_PACKAGES = {
@@ -50,8 +51,6 @@ DISTRO_FACTS = {
     "ubuntu24.04": ("3.12", "2.39"),
 }
 DEFAULT_GLIBC = "2.36"  # Debian bookworm, under the python:*-slim-bookworm bases
-# cuBLAS workspace settings that keep cuBLAS deterministic (CUDA docs).
-DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
 _OS_TAG = re.compile(r"-(ubuntu\d{2}\.\d{2})$")
 
 

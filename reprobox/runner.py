@@ -52,7 +52,6 @@ from reprobox.engine import (
     remove_run_containers,
     start_container,
 )
-from reprobox.envvars import RESERVED, STRICT_ENV
 from reprobox.errors import (
     EngineError,
     InputError,
@@ -62,6 +61,13 @@ from reprobox.errors import (
 )
 from reprobox.manifest import sha256_file
 from reprobox.output_stream import ContainerOutput
+from reprobox.run_env import (
+    HASH_SEED,
+    OWN_PREFIX,
+    RESERVED,
+    STRICT_ENV,
+    run_hash_seed,
+)
 from reprobox.run_folders import (
     LOG_NAME,
     RECORD_SCHEMA_VERSION,
@@ -76,6 +82,7 @@ from reprobox.run_folders import (
     write_record,
 )
 from reprobox.run_owner import container_user, give_back
+from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
 from reprobox.secret_masking import hidden_in, secret_hider
 
 OUT_IN_CONTAINER = "/reprobox/out"
@@ -120,17 +127,6 @@ def memory_bytes(memory: str) -> int:
     return size
 
 
-# Read as whole numbers by TensorFlow, OpenMP and the BLAS libraries (and by
-# the start-up hook): anything else is refused before a container exists.
-THREAD_COUNT_VARS = (
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-)
-
-
 def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, str]:
     """Return the variables the training container starts with.
 
@@ -138,7 +134,7 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     (their explicit choice wins), then reprobox's own REPROBOX_* variables,
     which nothing may replace.
     """
-    own = sorted(k for k in opts.extra_env if k.startswith("REPROBOX_"))
+    own = sorted(k for k in opts.extra_env if k.startswith(OWN_PREFIX))
     if own:
         raise InputError(
             f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
@@ -159,6 +155,8 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
             f"--env PYTHONHASHSEED={hash_seed!r} is not what Python accepts",
             hint="give random or a whole number from 0 to 4294967295, or use --seed",
         )
+    # Read as whole numbers by TensorFlow, OpenMP and the BLAS libraries (and
+    # by the start-up hook): anything else is refused before a container exists.
     for name in THREAD_COUNT_VARS:
         value = opts.extra_env.get(name)
         if value is not None and not re.fullmatch(r"[1-9][0-9]{0,5}", value):
@@ -175,7 +173,9 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     }
     if opts.seed is not None:
         reprobox["REPROBOX_SEED"] = str(opts.seed)
-        profile["PYTHONHASHSEED"] = str(opts.seed)
+    hash_seed = run_hash_seed(opts.profile, opts.seed)
+    if hash_seed is not None:
+        profile[HASH_SEED] = hash_seed
     if opts.profile == "strict":
         profile.update(STRICT_ENV)
         reprobox["REPROBOX_OP_DETERMINISM"] = "1"

@@ -33,7 +33,6 @@ import traceback
 from . import machine_facts
 
 GPU_MISSING_EXIT = 97
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _state: dict = {
     "history": [],
     "evaluations": [],
@@ -77,7 +76,7 @@ def _fit_threads() -> None:
     _state["machine_cpu"] = facts
     strict = os.environ.get("REPROBOX_PROFILE") == "strict"
     threads = 1 if strict else facts["fitted_threads"]
-    given = [n for n in ("TF_NUM_INTRAOP_THREADS", *_THREAD_VARS) if n in os.environ]
+    given = [n for n in machine_facts.THREAD_COUNT_VARS if n in os.environ]
     if given:
         source = "set by the user: " + ", ".join(given)
     elif strict:
@@ -86,9 +85,7 @@ def _fit_threads() -> None:
         source = "cgroup quota"
     else:
         source = "visible CPUs"
-    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(threads))
-    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(threads))
-    for name in _THREAD_VARS:
+    for name in machine_facts.THREAD_COUNT_VARS:
         os.environ.setdefault(name, str(threads))
     _state["threads"] = {
         "intra_op": _count(os.environ["TF_NUM_INTRAOP_THREADS"]),

@@ -37,6 +37,17 @@ ISA_FLAGS = (
     "sve2",
 )
 
+# Thread counts TensorFlow, OpenMP and the BLAS libraries read: the start-up hook
+# fits them to the CPU quota, pins them to one under the strict profile, and
+# leaves any the run sets alone.
+THREAD_COUNT_VARS = (
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+)
+
 # Variables that change numerical results or thread counts; captured by freeze
 # and recorded in every run.
 NUMERICS_ENV = (

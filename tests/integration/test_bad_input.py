@@ -1346,8 +1346,88 @@ def default_with_env(project: Path, ctx: Context) -> None:
         fh.write('\n[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n')
 
 
+def add_env(lines: str, strict: bool = False) -> Callable[[Path, Context], None]:
+    """Return a setup adding an [env] table of lines (and profile = "strict")."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        with open(project / "reprobox.toml", "a", encoding="utf-8") as fh:
+            fh.write(f"\n[env]\n{lines}\n")
+        if strict:
+            edit("reprobox.toml", lambda t: 'profile = "strict"\n' + t)(project, ctx)
+
+    return setup
+
+
+def check_strict_threads_from_env_flag(
+    result: Result, project: Path, ctx: Context
+) -> None:
+    """--env wins over the strict profile: OMP from the flag, TF's pinned to one."""
+    record = json.loads(result.stdout)
+    machine = record["machine"]
+    assert machine["threads"]["omp"] == 2, machine["threads"]
+    assert machine["threads"]["intra_op"] == 1, machine["threads"]
+    assert machine["threads"]["inter_op"] == 1, machine["threads"]
+    assert machine["threads"]["source"] == "set by the user: OMP_NUM_THREADS"
+    assert machine["env"]["PYTHONHASHSEED"] == "7"  # hard-tiny's seed
+    assert machine["env"]["TF_NUM_INTRAOP_THREADS"] == "1"
+
+
 REF = "{p}/.reprobox/runs/{run}/record.json"
 CASES += [
+    Case(
+        "config-env-thread-count-under-strict",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("env.OMP_NUM_THREADS", "is '8', but profile \"strict\" sets '1'"),
+        "--env OMP_NUM_THREADS=8",
+        setup=add_env('OMP_NUM_THREADS = "8"', strict=True),
+    ),
+    Case(
+        "run-profile-strict-over-a-config-thread-count",
+        (*RUN, "--profile", "strict"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml",
+            "env.TF_NUM_INTRAOP_THREADS",
+            "--profile strict sets '1'",
+        ),
+        "--env TF_NUM_INTRAOP_THREADS=8",
+        setup=add_env('TF_NUM_INTRAOP_THREADS = "8"'),
+    ),
+    Case(
+        "config-env-hash-seed-the-seed-replaces",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("env.PYTHONHASHSEED", "is '1', but seed = 7 sets '7' and the seed wins"),
+        "--env PYTHONHASHSEED=1",
+        setup=add_env('PYTHONHASHSEED = "1"'),
+    ),
+    Case(
+        "run-seed-over-a-config-hash-seed",
+        (*RUN, "--seed", "5"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "env.PYTHONHASHSEED", "--seed 5 sets '5'"),
+        "leave out --seed",
+        setup=add_env('PYTHONHASHSEED = "7"'),
+    ),
+    Case(
+        "config-env-reprobox-own-variable",
+        ("build", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "env.REPROBOX_OUT", "is set by the image and reprobox"),
+        "remove it",
+        setup=add_env('REPROBOX_OUT = "/tmp"'),
+    ),
+    Case(
+        "run-strict-env-flag-wins-over-thread-pin",
+        (*RUN, "--profile", "strict", "--env", "OMP_NUM_THREADS=2", "--json"),
+        0,
+        (),
+        None,
+        may_change=("runs/",),
+        may_build=True,
+        check=check_strict_threads_from_env_flag,
+    ),
     Case(
         "config-index-url-unbalanced-bracket",
         ("freeze", "{p}"),

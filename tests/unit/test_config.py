@@ -156,8 +156,57 @@ BAD = [
         "pass-env-the-strict-profile-overrides",
         CMD + 'profile = "strict"\npass_env = ["TF_DETERMINISTIC_OPS"]\n',
         "pass_env",
-        "names TF_DETERMINISTIC_OPS, which profile \"strict\" sets to '1', so "
-        "the shell's value would be dropped",
+        "names TF_DETERMINISTIC_OPS, but profile \"strict\" sets '1' and the "
+        "profile wins, so the shell's value would not be the run's",
+    ),
+    Bad(
+        "env-thread-count-the-strict-profile-pins",
+        CMD + 'profile = "strict"\n[env]\nTF_NUM_INTRAOP_THREADS = "8"\n',
+        "env.TF_NUM_INTRAOP_THREADS",
+        "is '8', but profile \"strict\" sets '1' and the profile wins",
+    ),
+    Bad(
+        "env-non-deterministic-cublas-under-strict",
+        CMD + 'profile = "strict"\n[env]\nCUBLAS_WORKSPACE_CONFIG = ":0:0"\n',
+        "env.CUBLAS_WORKSPACE_CONFIG",
+        "is ':0:0', but profile \"strict\" sets ':4096:8' and the profile wins",
+    ),
+    Bad(
+        "pass-env-thread-count-the-strict-profile-pins",
+        CMD + 'profile = "strict"\npass_env = ["OMP_NUM_THREADS"]\n',
+        "pass_env",
+        "names OMP_NUM_THREADS, but profile \"strict\" sets '1' and the profile "
+        "wins, so the shell's value would not be the run's",
+    ),
+    Bad(
+        "env-hash-seed-the-seed-sets",
+        CMD + 'seed = 42\n[env]\nPYTHONHASHSEED = "1"\n',
+        "env.PYTHONHASHSEED",
+        "is '1', but seed = 42 sets '42' and the seed wins",
+    ),
+    Bad(
+        "env-hash-seed-under-strict-without-a-seed",
+        CMD + 'profile = "strict"\n[env]\nPYTHONHASHSEED = "1"\n',
+        "env.PYTHONHASHSEED",
+        "is '1', but profile \"strict\" sets '0' and the profile wins",
+    ),
+    Bad(
+        "pass-env-hash-seed-the-seed-sets",
+        CMD + 'seed = 3\npass_env = ["PYTHONHASHSEED"]\n',
+        "pass_env",
+        "names PYTHONHASHSEED, but seed = 3 sets '3' and the seed wins",
+    ),
+    Bad(
+        "env-reprobox-own-variable",
+        CMD + '[env]\nREPROBOX_SEED = "1"\n',
+        "env.REPROBOX_SEED",
+        "is set by the image and reprobox; overriding it breaks the run",
+    ),
+    Bad(
+        "env-variable-the-image-sets",
+        CMD + '[env]\nVIRTUAL_ENV = "/x"\n',
+        "env.VIRTUAL_ENV",
+        "is set by the image and reprobox; overriding it breaks the run",
     ),
     Bad(
         "name-with-space",
@@ -757,3 +806,53 @@ def test_env_agreeing_with_the_strict_profile_or_under_default_is_kept(tmp_path)
         CMD + '[env]\nTF_ENABLE_ONEDNN_OPTS = "1"\n'
     )
     assert load_config(tmp_path).env == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+
+
+def test_every_thread_count_the_strict_profile_pins_is_refused_in_env(tmp_path):
+    from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
+
+    assert "TF_NUM_INTEROP_THREADS" in THREAD_COUNT_VARS
+    assert "OMP_NUM_THREADS" in THREAD_COUNT_VARS
+    for name in THREAD_COUNT_VARS:
+        (tmp_path / "reprobox.toml").write_text(
+            CMD + f'profile = "strict"\n[env]\n{name} = "8"\n'
+        )
+        with pytest.raises(ConfigError) as caught:
+            load_config(tmp_path)
+        assert caught.value.key == f"env.{name}"
+        assert caught.value.hint == (
+            'remove it from [env], or use profile = "default"; or pass it at run '
+            f"time with `reprobox run --env {name}=8`, which wins"
+        )
+
+
+def test_values_the_profile_or_seed_would_set_anyway_are_kept(tmp_path):
+    toml = (
+        CMD + 'profile = "strict"\nseed = 5\n[env]\nOMP_NUM_THREADS = "1"\n'
+        'PYTHONHASHSEED = "5"\nCUBLAS_WORKSPACE_CONFIG = ":16:8"\n'
+    )
+    (tmp_path / "reprobox.toml").write_text(toml)
+    assert load_config(tmp_path).env == {
+        "CUBLAS_WORKSPACE_CONFIG": ":16:8",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "5",
+    }
+
+
+def test_hash_seed_and_thread_counts_are_the_users_without_seed_or_strict(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + '[env]\nPYTHONHASHSEED = "1"\nOMP_NUM_THREADS = "8"\n'
+    )
+    assert load_config(tmp_path).env == {"OMP_NUM_THREADS": "8", "PYTHONHASHSEED": "1"}
+
+
+def test_hash_seed_under_a_seed_says_the_seed_sets_it(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + 'seed = 42\n[env]\nPYTHONHASHSEED = "1"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.hint == (
+        "remove it from [env], as the seed sets it; or pass it at run time with "
+        "`reprobox run --env PYTHONHASHSEED=1`, which wins"
+    )

@@ -271,9 +271,33 @@ def test_machine_variables_are_not_frozen(tmp_path, name):
     cfg = _cfg(tmp_path, pass_env=(name,))
     env, warnings = frozen_environment(cfg, {name: "/root/.pyenv/shims"})
     assert name not in env
-    assert any(f"pass_env: {name}" in w for w in warnings)
-    with pytest.raises(ConfigError, match=f"env.{name}"):
-        frozen_environment(_cfg(tmp_path, env={name: "/x"}), {})
+    assert warnings == [
+        f"pass_env: {name} is set by the image and reprobox, and this "
+        "machine's value would break the run; it is not frozen"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("profile", "seed", "warned"),
+    [("default", 7, "7"), ("strict", None, "0"), ("strict", 7, "7")],
+)
+def test_the_shells_hash_seed_is_not_frozen_where_every_run_sets_it(
+    tmp_path, profile, seed, warned
+):
+    cfg = _cfg(tmp_path, profile=profile, seed=seed)
+    env, warnings = frozen_environment(cfg, {"PYTHONHASHSEED": "123"})
+    assert "PYTHONHASHSEED" not in env
+    assert warnings == [
+        "PYTHONHASHSEED in this shell is not frozen: every run sets it from the "
+        f"seed ({warned}); give another at run time with "
+        "`reprobox run --env PYTHONHASHSEED`"
+    ]
+
+
+def test_the_shells_hash_seed_is_frozen_when_no_run_sets_it(tmp_path):
+    env, warnings = frozen_environment(_cfg(tmp_path), {"PYTHONHASHSEED": "123"})
+    assert env == {"PYTHONHASHSEED": "123"}
+    assert warnings == []
 
 
 @pytest.mark.parametrize(

@@ -761,6 +761,113 @@ def test_profile_strict_at_run_time_refuses_an_env_it_replaces(
 
 
 @pytest.mark.parametrize(
+    ("env", "flags", "message", "hint"),
+    [
+        (
+            'OMP_NUM_THREADS = "8"',
+            ("--profile", "strict"),
+            "env.OMP_NUM_THREADS: is '8', but --profile strict sets '1' and the "
+            "profile wins",
+            "pass --env OMP_NUM_THREADS=8 or --env OMP_NUM_THREADS=1 to choose, "
+            "which wins; leave out --profile strict; or remove it from [env]",
+        ),
+        (
+            'TF_NUM_INTEROP_THREADS = "4"',
+            ("--profile", "strict", "--seed", "3"),
+            "env.TF_NUM_INTEROP_THREADS: is '4', but --profile strict sets '1' "
+            "and the profile wins",
+            "pass --env TF_NUM_INTEROP_THREADS=4 or --env TF_NUM_INTEROP_THREADS=1 "
+            "to choose, which wins; leave out --profile strict; or remove it "
+            "from [env]",
+        ),
+        (
+            'PYTHONHASHSEED = "1"',
+            ("--seed", "5"),
+            "env.PYTHONHASHSEED: is '1', but --seed 5 sets '5' and the seed wins",
+            "pass --env PYTHONHASHSEED=1 or --env PYTHONHASHSEED=5 to choose, "
+            "which wins; leave out --seed; or remove it from [env]",
+        ),
+        (
+            'PYTHONHASHSEED = "1"',
+            ("--seeds", "0-2"),
+            "env.PYTHONHASHSEED: is '1', but --seeds sets each run's seed and the "
+            "seed wins",
+            "pass --env PYTHONHASHSEED=1 to choose, which wins; leave out "
+            "--seeds; or remove it from [env]",
+        ),
+        (
+            'PYTHONHASHSEED = "1"',
+            ("--profile", "strict"),
+            "env.PYTHONHASHSEED: is '1', but --profile strict sets '0' and the "
+            "profile wins",
+            "pass --env PYTHONHASHSEED=1 or --env PYTHONHASHSEED=0 to choose, "
+            "which wins; leave out --profile strict; or remove it from [env]",
+        ),
+    ],
+)
+def test_a_run_refuses_an_env_its_profile_or_seed_would_replace(
+    project, frozen_without_engine, env, flags, message, hint
+):
+    (project / "reprobox.toml").write_text(
+        f'command = "python train.py"\n[env]\n{env}\n'
+    )
+    result = CliRunner().invoke(app, ["run", str(project), *flags])
+    error = result.exception
+    assert isinstance(error, ConfigError), result.output
+    assert error.message == f"{project / 'reprobox.toml'}: {message}"
+    assert error.hint == hint
+    assert frozen_without_engine == []  # refused before any engine is asked
+
+
+@pytest.mark.parametrize(
+    ("env", "flags"),
+    [
+        ('OMP_NUM_THREADS = "8"', ("--env", "OMP_NUM_THREADS=8")),
+        ('OMP_NUM_THREADS = "1"', ()),  # what the profile pins anyway
+        ('PYTHONHASHSEED = "1"', ("--seed", "5", "--env", "PYTHONHASHSEED=1")),
+    ],
+)
+def test_a_run_env_flag_wins_over_strict_threads_and_the_seed(
+    project, frozen_without_engine, env, flags
+):
+    (project / "reprobox.toml").write_text(
+        f'command = "python train.py"\n[env]\n{env}\n'
+    )
+    result = CliRunner().invoke(
+        app, ["run", str(project), "--profile", "strict", *flags]
+    )
+    assert ("connect", None, None) in frozen_without_engine, result.output
+
+
+def test_a_run_refuses_a_pass_env_value_frozen_that_strict_would_replace(
+    project, frozen_without_engine, monkeypatch
+):
+    from reprobox import manifest
+
+    (project / "reprobox.toml").write_text(
+        'command = "python train.py"\npass_env = ["MKL_NUM_THREADS"]\n'
+    )
+    frozen = {
+        "data": [],
+        "gpu": {},
+        "determinism": {"profile": "default"},
+        "environment": {"MKL_NUM_THREADS": "6"},
+    }
+    monkeypatch.setattr(
+        manifest, "load_frozen", lambda cfg: SimpleNamespace(manifest=frozen)
+    )
+    result = CliRunner().invoke(app, ["run", str(project), "--profile", "strict"])
+    error = result.exception
+    assert isinstance(error, ConfigError), result.output
+    assert error.message == (
+        f"{project / 'reprobox.toml'}: pass_env: names MKL_NUM_THREADS, but "
+        "--profile strict sets '1' and the profile wins, so the shell's value "
+        "would not be the run's"
+    )
+    assert frozen_without_engine == []
+
+
+@pytest.mark.parametrize(
     ("env", "flags"),
     [
         ('TF_ENABLE_ONEDNN_OPTS = "1"', ("--env", "TF_ENABLE_ONEDNN_OPTS=1")),

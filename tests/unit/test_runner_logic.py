@@ -55,7 +55,25 @@ def test_strict_profile_env():
         "TF_DETERMINISTIC_OPS": "1",
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "REPROBOX_OP_DETERMINISM": "1",
+        "PYTHONHASHSEED": "0",  # README: strict fixes it, seed or none
     }
+
+
+def test_strict_profile_hashes_with_the_seed_when_there_is_one():
+    env = container_env({}, RunOptions(profile="strict", seed=9))
+    assert env["PYTHONHASHSEED"] == "9"
+    assert env["REPROBOX_SEED"] == "9"
+
+
+def test_an_env_flag_wins_over_the_hash_seed_and_strict_settings():
+    opts = RunOptions(
+        profile="strict",
+        seed=9,
+        extra_env={"PYTHONHASHSEED": "1", "OMP_NUM_THREADS": "8"},
+    )
+    env = container_env({}, opts)
+    assert env["PYTHONHASHSEED"] == "1"
+    assert env["OMP_NUM_THREADS"] == "8"  # the hook keeps what the run sets
 
 
 def test_manifest_op_determinism_applies_in_default_profile():

@@ -1,0 +1,153 @@
+"""Variables a run takes from reprobox and its strict profile, never from the config.
+
+One list for every check against them: the config's [env] and pass_env may
+not set what the image or reprobox sets, nor change what the strict profile or
+a seed fixes (the manifest would state a value the run does not get), and the
+runner sets them from here. A run-time --env still wins over the profile and
+the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from reprobox.errors import ConfigError
+from reprobox.runtime.gpu_facts import STRICT_GPU_ENV
+from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
+
+# reprobox's own variables in the container (REPROBOX_OUT, REPROBOX_SEED...).
+OWN_PREFIX = "REPROBOX_"
+# Set by the image or by every run; another value breaks the run.
+RESERVED = (
+    "HOME",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+    "PATH",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "VIRTUAL_ENV",
+)
+# Set from the run's seed; under the strict profile without a seed, to this.
+HASH_SEED = "PYTHONHASHSEED"
+STRICT_HASH_SEED = "0"
+# What the strict profile sets in the image and the container.
+STRICT_ENV = {
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "TF_DETERMINISTIC_OPS": "1",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+# cuBLAS workspace settings that make its results deterministic.
+DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
+# Everything the strict profile fixes, with the values a config may repeat
+# (the first is the one the profile sets): its variables, the thread counts the
+# start-up hook pins to one, and the cuBLAS workspace.
+STRICT_SETTINGS: dict[str, tuple[str, ...]] = {
+    **{name: (value,) for name, value in STRICT_ENV.items()},
+    **{name: ("1",) for name in THREAD_COUNT_VARS},
+    **{
+        name: (value, *(v for v in DETERMINISTIC_CUBLAS if v != value))
+        for name, value in STRICT_GPU_ENV.items()
+    },
+}
+
+
+def set_by_image(name: str) -> bool:
+    """Tell whether the image or reprobox sets name in every run."""
+    return name in RESERVED or name.startswith(OWN_PREFIX)
+
+
+def run_hash_seed(profile: str, seed: int | None) -> str | None:
+    """Return the PYTHONHASHSEED a run of this profile and seed sets, if any."""
+    if seed is not None:
+        return str(seed)
+    return STRICT_HASH_SEED if profile == "strict" else None
+
+
+def fixed_by_run(
+    profile: str, seed: int | None, *, seeded: bool = False
+) -> dict[str, tuple[str, ...]]:
+    """Return what a run fixes, by name: the values a config may repeat.
+
+    seeded says the run takes seeds the config cannot know (--seeds): then
+    PYTHONHASHSEED takes every value, and none may be repeated.
+    """
+    fixed: dict[str, tuple[str, ...]] = {}
+    if profile == "strict":
+        fixed.update(STRICT_SETTINGS)
+    hash_seed = run_hash_seed(profile, seed)
+    if seeded:
+        fixed[HASH_SEED] = ()
+    elif hash_seed is not None:
+        fixed[HASH_SEED] = (hash_seed,)
+    return fixed
+
+
+def check_env_kept_by_run(
+    path: Path,
+    env: Mapping[str, str],
+    *,
+    profile: str,
+    seed: int | None,
+    seeded: bool = False,
+    pass_env: tuple[str, ...] = (),
+    run_flags: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse config variables a run of this profile and seed would replace.
+
+    env is the config's [env]; pass_env's names come from the freezing shell.
+    run_flags is None when the config itself chose the profile and seed; at run
+    time it holds the run's --env values, and one of them wins over all.
+    """
+    from reprobox.config import config_key  # config imports this module
+
+    fixed = fixed_by_run(profile, seed, seeded=seeded)
+    at_run = run_flags is not None
+    for name in sorted(set(env) | set(pass_env)):
+        if name not in fixed or name in (run_flags or {}):
+            continue
+        value = env.get(name)
+        if value is not None and value in fixed[name]:
+            continue
+        by_seed = name == HASH_SEED and (seeded or seed is not None)
+        who = _who_sets(by_seed, seed, seeded, at_run=at_run)
+        sets = f"sets {fixed[name][0]!r}" if fixed[name] else "sets each run's seed"
+        wins = "the seed wins" if by_seed else "the profile wins"
+        if value is None:
+            raise ConfigError(
+                path,
+                config_key(path, "pass_env"),
+                f"names {name}, but {who} {sets} and {wins}, so the shell's "
+                "value would not be the run's",
+                f"remove {name} from pass_env, or pass it at run time with "
+                f"`reprobox run --env {name}`, which wins",
+            )
+        if at_run:
+            choices = f"--env {name}={value}" + "".join(
+                f" or --env {name}={v}" for v in fixed[name][:1]
+            )
+            fix = (
+                f"pass {choices} to choose, which wins; leave out "
+                f"{who.split()[0] if by_seed else who}; or remove it from [env]"
+            )
+        else:
+            other = "as the seed sets it" if by_seed else 'or use profile = "default"'
+            fix = (
+                f"remove it from [env], {other}; or pass it at run time with "
+                f"`reprobox run --env {name}={value}`, which wins"
+            )
+        raise ConfigError(
+            path,
+            config_key(path, f"env.{name}"),
+            f"is {value!r}, but {who} {sets} and {wins}",
+            fix,
+        )
+
+
+def _who_sets(by_seed: bool, seed: int | None, seeded: bool, *, at_run: bool) -> str:
+    if by_seed:
+        if seeded:
+            return "--seeds"
+        return f"--seed {seed}" if at_run else f"seed = {seed}"
+    return "--profile strict" if at_run else 'profile "strict"'
