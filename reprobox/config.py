@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import shlex
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -475,6 +476,36 @@ def _refuse_shell_syntax(path: Path, written: str) -> None:
             )
 
 
+def _refuse_control_characters(path: Path, written: str) -> None:
+    """Refuse a command string holding a line break or another control character.
+
+    A shell ends a command at a line break; split without one, the words after
+    it reach the script as arguments ("python train.py\nrm -rf /" runs
+    train.py with three more). Other control characters and Unicode's line
+    separators are invisible in the config and in logs, and split nothing.
+    """
+    for char in written:
+        if char == "\t":
+            continue  # a tab separates words, as a blank does
+        if char in "\n\r":
+            raise ConfigError(
+                path,
+                "command",
+                f"holds a line break ({char!r}), where a shell would end the "
+                "command, but it runs without a shell, so the words after it "
+                "would reach the script as arguments",
+                "write it on one line, or command = "
+                f"{json.dumps(['sh', '-c', written])} to run each line",
+            )
+        if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp"):
+            raise ConfigError(
+                path,
+                "command",
+                f"holds an invisible control character ({char!r})",
+                "remove it, or give the command as a list of its words",
+            )
+
+
 def config_key(source: Path, name: str) -> str:
     """Return key name as written in source: tool.reprobox.NAME in a pyproject."""
     in_pyproject = Path(source).name == PYPROJECT
@@ -515,6 +546,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         )
     command = table["command"]
     if isinstance(command, str):
+        _refuse_control_characters(path, command)
         try:
             command = shlex.split(command)
         except ValueError as exc:

@@ -1419,6 +1419,19 @@ CASES += [
         setup=add_env('REPROBOX_OUT = "/tmp"'),
     ),
     Case(
+        "config-command-string-with-a-line-break",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "command: holds a line break ('\\n')"),
+        '["sh", "-c", "python train.py\\nrm -rf /"]',
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'command = "python train.py"', 'command = "python train.py\\nrm -rf /"'
+            ),
+        ),
+    ),
+    Case(
         "run-strict-env-flag-wins-over-thread-pin",
         (*RUN, "--profile", "strict", "--env", "OMP_NUM_THREADS=2", "--json"),
         0,

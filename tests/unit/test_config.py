@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -856,3 +857,48 @@ def test_hash_seed_under_a_seed_says_the_seed_sets_it(tmp_path):
         "remove it from [env], as the seed sets it; or pass it at run time with "
         "`reprobox run --env PYTHONHASHSEED=1`, which wins"
     )
+
+
+@pytest.mark.parametrize("char", ["\n", "\r"])
+def test_a_command_string_with_a_line_break_is_refused(tmp_path, char):
+    written = f"python train.py{char}rm -rf /"
+    (tmp_path / "reprobox.toml").write_text(
+        "command = " + json.dumps(written) + "\n", newline=""
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "command"
+    assert caught.value.message.endswith(
+        f"command: holds a line break ({char!r}), where a shell would end the "
+        "command, but it runs without a shell, so the words after it would "
+        "reach the script as arguments"
+    )
+    assert caught.value.hint == (
+        "write it on one line, or command = "
+        + json.dumps(["sh", "-c", written])
+        + " to run each line"
+    )
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\x0c", "\x85", "\u2028", "\u200b"])
+def test_a_command_string_with_a_control_character_is_refused(tmp_path, char):
+    (tmp_path / "reprobox.toml").write_text(
+        "command = " + json.dumps(f"python train.py{char}--x") + "\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "command"
+    assert caught.value.message.endswith(
+        f"command: holds an invisible control character ({char!r})"
+    )
+    assert caught.value.hint == "remove it, or give the command as a list of its words"
+
+
+def test_a_tab_in_a_command_string_and_a_line_break_in_a_list_are_kept(tmp_path):
+    (tmp_path / "reprobox.toml").write_text('command = "python\\ttrain.py"\n')
+    assert load_config(tmp_path).command == ("python", "train.py")
+    (tmp_path / "reprobox.toml").write_text(
+        'command = ["python", "-c", "print(1)\\nprint(2)"]\n'
+    )
+    assert load_config(tmp_path).command == ("python", "-c", "print(1)\nprint(2)")
