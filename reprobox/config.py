@@ -256,6 +256,14 @@ def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _unique(path: Path, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Refuse a list that names one item twice."""
+    for i, item in enumerate(values):
+        if item in values[:i]:
+            raise ConfigError(path, key, f"names {item!r} twice", "list each name once")
+    return values
+
+
 def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str:
     """Check that rel names a path inside root; return it normalised."""
     if "\x00" in rel or Path(rel).is_absolute():
@@ -301,6 +309,17 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
 def _check_env_value(path: Path, key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ConfigError(path, key, "must be a string or number", 'e.g. "1"')
+    if isinstance(value, float):
+        # TOML parsers keep a float's value, not its spelling: 1.5e3 would
+        # reach the image as 1500.0 and 1e-7 as 1e-07.
+        name = key.rpartition(".")[2]
+        raise ConfigError(
+            path,
+            key,
+            f"is a float ({value!r}), whose spelling TOML does not keep",
+            f"write it as a string, spelt as the program should read it, "
+            f'e.g. {name} = "{value!r}"',
+        )
     text = str(value)
     if any(ch in text for ch in "\n\r\x00"):
         raise ConfigError(
@@ -727,7 +746,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     tolerances = {}
     for metric, tol in sorted(metrics.get("tolerances", {}).items()):
         key = f"metrics.tolerances.{metric}"
-        if not isinstance(tol, dict) or not set(tol) <= {"abs", "rel"}:
+        if not isinstance(tol, dict) or not tol or not set(tol) <= {"abs", "rel"}:
             raise ConfigError(
                 path, key, "must be a table with abs and/or rel", "e.g. { abs = 0.01 }"
             )
@@ -776,6 +795,10 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         slim=build.get("slim", True),
         cpus=float(cpus) if cpus is not None else None,
         network=network,
-        compare_metrics=_str_list(path, "metrics.compare", metrics.get("compare", [])),
+        compare_metrics=_unique(
+            path,
+            "metrics.compare",
+            _str_list(path, "metrics.compare", metrics.get("compare", [])),
+        ),
         tolerances=tolerances,
     )

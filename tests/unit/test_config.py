@@ -650,7 +650,7 @@ def test_a_python_no_wheels_exist_for_is_refused(tmp_path, make_project, python)
 
 
 def test_env_values_become_strings_sorted_by_name(tmp_path, make_project):
-    toml = CMD + '[env]\nZZ = "a b"\nOMP_NUM_THREADS = 4\nRATE = 0.5\n'
+    toml = CMD + '[env]\nZZ = "a b"\nOMP_NUM_THREADS = 4\nRATE = "0.5"\n'
     cfg = load_config(make_project(tmp_path, toml))
     assert cfg.env == {"OMP_NUM_THREADS": "4", "RATE": "0.5", "ZZ": "a b"}
     assert list(cfg.env) == sorted(cfg.env)
@@ -902,3 +902,39 @@ def test_a_tab_in_a_command_string_and_a_line_break_in_a_list_are_kept(tmp_path)
         'command = ["python", "-c", "print(1)\\nprint(2)"]\n'
     )
     assert load_config(tmp_path).command == ("python", "-c", "print(1)\nprint(2)")
+
+
+@pytest.mark.parametrize(("written", "read"), [("1.5e3", "1500.0"), ("1e-7", "1e-07")])
+def test_a_float_in_env_is_refused_as_its_spelling_is_lost(tmp_path, written, read):
+    (tmp_path / "reprobox.toml").write_text(CMD + f"[env]\nA = {written}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "env.A"
+    assert caught.value.message.endswith(
+        f"env.A: is a float ({read}), whose spelling TOML does not keep"
+    )
+    assert caught.value.hint == (
+        f'write it as a string, spelt as the program should read it, e.g. A = "{read}"'
+    )
+
+
+def test_metrics_compare_naming_a_metric_twice_is_refused(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + '[metrics]\ncompare = ["acc", "loss", "acc"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "metrics.compare"
+    assert caught.value.message.endswith("metrics.compare: names 'acc' twice")
+    assert caught.value.hint == "list each name once"
+
+
+def test_an_empty_tolerance_table_is_refused(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + "[metrics]\ntolerances = { acc = { } }\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "metrics.tolerances.acc"
+    assert caught.value.message.endswith("must be a table with abs and/or rel")
+    assert caught.value.hint == "e.g. { abs = 0.01 }"
