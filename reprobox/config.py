@@ -16,10 +16,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from reprobox.atomic import dump_json
 from reprobox.errors import ConfigError
+from reprobox.index_urls import (
+    REFERENCE,
+    IndexUrlError,
+    checked_index_url,
+    shown_url,
+    url_shape_problem,
+)
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, set_by_image
@@ -43,8 +50,6 @@ _IMAGE_REF = re.compile(
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
 MAX_SEED = 2**32 - 1  # NumPy and Keras refuse larger seeds
-_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://([^/@]*)@", re.I)
 
 
 @dataclass(frozen=True)
@@ -339,89 +344,16 @@ def _check_env_value(path: Path, key: str, value: Any) -> str:
 
 
 def _check_index_url(path: Path, key: str, url: str) -> str:
-    """Refuse credentials written into the file; ${NAME} references are fine."""
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme not in ("http", "https"):
-        raise ConfigError(
-            path,
-            key,
-            f"{_shown_url(url)!r} is not a remote index: a lock must install on "
-            "other machines, so file URLs and local folders are not allowed",
-            "declare an https:// index, or publish the wheels to one",
-        )
-    problem = _url_shape_problem(url)
-    if problem:
-        raise ConfigError(
-            path,
-            key,
-            f"{_shown_url(url)!r} {problem}",
-            "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple",
-        )
-    host = re.sub(r"^[a-z][a-z0-9+.-]*://([^/@]*@)?", "", url, flags=re.I)
-    host = host.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    if url.lower().startswith("http://") and host not in (
-        "127.0.0.1",
-        "localhost",
-        "::1",
-    ):
-        raise ConfigError(
-            path,
-            key,
-            f"{host} is plain http, which pip refuses without "
-            "--trusted-host (reprobox never sets it)",
-            "serve the index over https (loopback http is allowed)",
-        )
-    match = _USERINFO.match(url)
-    user, colon, password = match.group(1).partition(":") if match else ("", "", "")
-    # A user name beside a password is not secret (__token__:...); a password,
-    # or a lone user name (tokens often go there), must be a ${NAME} reference.
-    secret = password if colon else user
-    query = url.partition("?")[2].partition("#")[0]
-    field = key
-    for item in query.split("&") if query else []:
-        name, _, value = item.partition("=")
-        secret_name = re.search(r"token|key|secret|pass|auth|sig", name, re.I)
-        if secret_name and value and _VAR_REF.sub("", value):
-            raise ConfigError(
-                path,
-                field,
-                f"passes {name}= in its query string, written into "
-                "the file; it would travel with the project",
-                "write the value as ${NAME} and set NAME in the environment",
-            )
-    if match and _VAR_REF.sub("", secret):
-        raise ConfigError(
-            path,
-            key,
-            "holds a credential written into the file, which would "
-            "travel with the project (and into the image)",
-            "write it as ${NAME}, e.g. https://__token__:${PYPI_TOKEN}@host/simple/, "
-            "and set NAME in the environment",
-        )
-    return url
-
-
-def _url_shape_problem(url: str) -> str | None:
-    """Say why no installer could parse an index URL (bad brackets, no host, a
-    port beyond 65535), or return None. ${NAME} references count as filled in.
-    """
+    """Return url checked as written, its scheme in lower case; else refuse it."""
     try:
-        parts = urlsplit(_VAR_REF.sub("1", url))
-        parts.port  # noqa: B018 - raises on a port that is not 0-65535
-    except ValueError as exc:
-        return f"is not a URL ({str(exc)[:1].lower()}{str(exc)[1:]})"
-    return None if parts.hostname else "names no host"
-
-
-def _shown_url(url: str) -> str:
-    """Return url as an error may show it: no user name, password or query."""
-    url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url, flags=re.I)
-    return url.split("?", 1)[0] + ("?***" if "?" in url else "")
+        return checked_index_url(url)
+    except IndexUrlError as exc:
+        raise ConfigError(path, key, exc.problem, exc.fix) from None
 
 
 def referenced_variables(url: str) -> list[str]:
     """Return the NAMEs of the ${NAME} references in an index URL."""
-    return _VAR_REF.findall(url)
+    return REFERENCE.findall(url)
 
 
 def expand_index_url(url: str, environ, where: str) -> str:
@@ -448,15 +380,15 @@ def expand_index_url(url: str, environ, where: str) -> str:
             return quote(environ[name], safe="")
         return environ[name]
 
-    expanded = _VAR_REF.sub(value, url)
-    problem = _url_shape_problem(expanded) if expanded != url else None
+    expanded = REFERENCE.sub(value, url)
+    problem = url_shape_problem(expanded) if expanded != url else None
     if problem:
         # The values may be secrets: name the variables, never show them.
         names = ", ".join(f"${{{n}}}" for n in referenced_variables(url))
         raise ConfigError(
             where,
             None,
-            f"index URL {_shown_url(url)!r} {problem} with {names} as set in "
+            f"index URL {shown_url(url)!r} {problem} with {names} as set in "
             "this shell",
             f"fix the value of {names}",
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from reprobox.errors import LockError
+from reprobox.index_urls import IndexUrlError, checked_index_url
 
 # scheme://userinfo@ in any text: the userinfo is what gets hidden.
 # The userinfo of a URL; "ssh://[USER@]HOST", a usage text, holds none.
@@ -60,14 +61,12 @@ def has_credentials(url: str) -> bool:
     return "@" in urlsplit(url).netloc
 
 
-def _check_remote_index(url: str, key: str, shown=redact_url) -> None:
-    scheme = urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise LockError(
-            f"{key} {shown(url)!r} is not a remote index: a lock must install "
-            "on other machines, so file URLs and local folders are not allowed",
-            hint="declare an https:// index, or publish the wheels to one",
-        )
+def _checked(url: str, key: str, shown=redact_url) -> str:
+    """Return a filled-in index URL, its scheme in lower case; else refuse it."""
+    try:
+        return checked_index_url(url, filled_in=True, shown=shown)
+    except IndexUrlError as exc:
+        raise LockError(f"{key} {exc.problem}", hint=exc.fix) from None
 
 
 def is_loopback_host(host: str) -> bool:
@@ -158,10 +157,15 @@ class PackageIndexes:
     hidden: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        # Lower-case schemes here reach the resolver, the build and the manifest.
         if self.index_url is not None:
-            _check_remote_index(self.index_url, "index_url", self.shown)
-        for url in self.extra_index_urls:
-            _check_remote_index(url, "extra_index_urls", self.shown)
+            checked = _checked(self.index_url, "index_url", self.shown)
+            object.__setattr__(self, "index_url", checked)
+        extra = tuple(
+            _checked(url, "extra_index_urls", self.shown)
+            for url in self.extra_index_urls
+        )
+        object.__setattr__(self, "extra_index_urls", extra)
 
     def _hidden_values(self) -> list[str]:
         values = {

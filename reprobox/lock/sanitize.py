@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from packaging.requirements import Requirement
 
 from reprobox.errors import LockError
+from reprobox.index_urls import lower_scheme
 from reprobox.lock.entries import RequirementEntry, canonical_name
 from reprobox.lock.host_only import host_only_package
 from reprobox.lock.indexes import redact_url
@@ -37,6 +38,12 @@ def sanitize_requirements(
         requirement = _replace_host_only(entry, present, warnings)
         if requirement is None:
             continue
+        if requirement.url is not None and requirement.url != lower_scheme(
+            requirement.url
+        ):
+            # uv reads `name @ HTTPS://...` as a local path named "HTTPS:".
+            requirement = Requirement(str(requirement))
+            requirement.url = lower_scheme(requirement.url)
         url = requirement.url
         if url is not None and _is_local(url):
             requirement = _pin_installed(entry, installed_versions or {})

@@ -1,0 +1,121 @@
+"""The one check of a package index URL, wherever reprobox reads one.
+
+The config's index_url and extra_index_urls are checked as written (their
+credentials must be ${NAME} references); the indexes handed to a resolver,
+filled in from the environment, are checked again for what an installer needs.
+Either way the scheme comes back in lower case: RFC 3986 makes it
+case-insensitive, but uv takes `HTTP://host/simple/` for a folder named `HTTP:`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+# ${NAME}: the only reference reprobox fills in from the environment.
+REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://([^/@]*)@", re.I)
+_SECRET_QUERY_NAME = re.compile(r"token|key|secret|pass|auth|sig", re.I)
+# Plain http is let through only to this machine: pip refuses it elsewhere
+# without --trusted-host, which reprobox never sets.
+_PLAIN_HTTP_HOSTS = ("127.0.0.1", "localhost", "::1")
+SHAPE_FIX = "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple"
+
+
+class IndexUrlError(ValueError):
+    """Why an index URL cannot be used, and what to write instead."""
+
+    def __init__(self, problem: str, fix: str):
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+
+
+def lower_scheme(url: str) -> str:
+    """Return url with the scheme before its `://` in lower case."""
+    scheme, sep, rest = url.partition("://")
+    if sep and _SCHEME.fullmatch(scheme):
+        return scheme.lower() + sep + rest
+    return url
+
+
+def shown_url(url: str) -> str:
+    """Return url as an error may show it: no user name, password or query."""
+    url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url, flags=re.I)
+    return url.split("?", 1)[0] + ("?***" if "?" in url else "")
+
+
+def checked_index_url(
+    url: str, *, filled_in: bool = False, shown: Callable[[str], str] = shown_url
+) -> str:
+    """Return url with its scheme in lower case, or raise IndexUrlError.
+
+    As written (filled_in=False), the URL must also parse once its ${NAME}
+    references are filled in, use plain http on loopback only, and write
+    no credential out. Filled in from the environment, only the scheme is
+    checked: the rest was checked as written. shown hides what url holds in
+    an error; a filled-in URL may carry a token in its path.
+    """
+    url = lower_scheme(url)
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if scheme not in ("http", "https"):
+        raise IndexUrlError(
+            f"{shown(url)!r} is not a remote index: a lock must install on "
+            "other machines, so file URLs and local folders are not allowed",
+            "declare an https:// index, or publish the wheels to one",
+        )
+    if filled_in:
+        return url
+    problem = url_shape_problem(url)
+    if problem:
+        raise IndexUrlError(f"{shown(url)!r} {problem}", SHAPE_FIX)
+    host = urlsplit(REFERENCE.sub("1", url)).hostname or ""
+    if scheme == "http" and host not in _PLAIN_HTTP_HOSTS:
+        raise IndexUrlError(
+            f"{host} is plain http, which pip refuses without "
+            "--trusted-host (reprobox never sets it)",
+            "serve the index over https (loopback http is allowed)",
+        )
+    _check_written_credentials(url)
+    return url
+
+
+def url_shape_problem(url: str) -> str | None:
+    """Say why no installer could parse an index URL (bad brackets, no host, a
+    port beyond 65535), or return None. ${NAME} references count as filled in.
+    """
+    try:
+        parts = urlsplit(REFERENCE.sub("1", url))
+        parts.port  # noqa: B018 - raises on a port that is not 0-65535
+    except ValueError as exc:
+        reason = str(exc)
+        return f"is not a URL ({reason[:1].lower()}{reason[1:]})"
+    return None if parts.hostname else "names no host"
+
+
+def _check_written_credentials(url: str) -> None:
+    """Refuse a password, a lone user name or a secret query value written out."""
+    query = url.partition("?")[2].partition("#")[0]
+    for item in query.split("&") if query else []:
+        name, _, value = item.partition("=")
+        if _SECRET_QUERY_NAME.search(name) and value and REFERENCE.sub("", value):
+            raise IndexUrlError(
+                f"passes {name}= in its query string, written into "
+                "the file; it would travel with the project",
+                "write the value as ${NAME} and set NAME in the environment",
+            )
+    match = _USERINFO.match(url)
+    if not match:
+        return
+    # A user name beside a password is not secret (__token__:...); a password,
+    # or a lone user name (tokens often go there), must be a ${NAME} reference.
+    user, colon, password = match.group(1).partition(":")
+    if REFERENCE.sub("", password if colon else user):
+        raise IndexUrlError(
+            "holds a credential written into the file, which would "
+            "travel with the project (and into the image)",
+            "write it as ${NAME}, e.g. https://__token__:${PYPI_TOKEN}@host/simple/, "
+            "and set NAME in the environment",
+        )
