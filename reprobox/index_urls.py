@@ -84,14 +84,17 @@ def checked_index_url(
 
 def url_shape_problem(url: str) -> str | None:
     """Say why no installer could parse an index URL (bad brackets, no host, a
-    port beyond 65535), or return None. ${NAME} references count as filled in.
+    port outside 1-65535), or return None. ${NAME} references count as filled in.
     """
     try:
         parts = urlsplit(REFERENCE.sub("1", url))
-        parts.port  # noqa: B018 - raises on a port that is not 0-65535
+        port = parts.port
     except ValueError as exc:
-        reason = str(exc)
+        reason = str(exc).replace("0-65535", "1-65535")
         return f"is not a URL ({reason[:1].lower()}{reason[1:]})"
+    if port == 0:
+        # urlsplit takes port 0, which no server listens on: uv tries it 3 times.
+        return "is not a URL (port out of range 1-65535)"
     return None if parts.hostname else "names no host"
 
 

@@ -62,6 +62,17 @@ _INDEX_REFUSALS = (
     re.compile(r"(?P<status>40[13]) Error, Credentials not correct for (?P<url>\S+)"),
 )
 
+# How uv (0.13) says it could not reach a URL at all, and the cause it gives:
+# after its retries, the cause of the first fetch that failed.
+_FETCH_FAILED = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)`?")
+_UNREACHABLE_CAUSES = (
+    (re.compile(r"Connection refused", re.I), "connection refused"),
+    (re.compile(r"dns error|failed to lookup address", re.I), "no such host"),
+    (re.compile(r"timed out|timeout", re.I), "timed out"),
+    (re.compile(r"Connection reset", re.I), "connection reset"),
+    (re.compile(r"tcp connect error|client error \(Connect\)", re.I), "no connection"),
+)
+
 
 class IndexRefused(LockError):
     """A package index answered 401/403, and which of the declared ones it was.
@@ -86,6 +97,11 @@ class IndexRefused(LockError):
         self.key = key
         self.declared = declared
         self.credentials = credentials
+
+
+class IndexUnreachable(IndexRefused):
+    """A package index did not answer at all: nothing listens, no such host, or
+    no answer in time. Named like a refusal, by the key that declared it."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +319,9 @@ def _run_resolver(
         refused = index_refusal(f"{exc.stderr or ''}\n{exc.stdout or ''}", indexes)
         if refused is not None:
             raise refused from None
+        unreachable = index_unreachable(exc.stderr or exc.stdout or "", indexes)
+        if unreachable is not None:
+            raise unreachable from None
         reason = redact_text(resolver_error_line(exc.stderr or exc.stdout or ""))
         if _CACHE_FAILURE.search(reason):
             # Not the requirements' fault: this machine's cache folder is unusable.
@@ -353,6 +372,33 @@ def index_refusal(output: str, indexes: PackageIndexes) -> IndexRefused | None:
         key=key,
         declared=declared,
         credentials=True,
+    )
+
+
+def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable | None:
+    """Return the error for an index the resolver could not reach, if one it was."""
+    found = _FETCH_FAILED.search(output)
+    if found is None:
+        return None
+    after = output[found.end() :]
+    reason = next(
+        (why for cause, why in _UNREACHABLE_CAUSES if cause.search(after)), None
+    )
+    if reason is None:
+        return None  # it answered, with something uv could not use
+    declared = indexes.declaring(found["url"])
+    if declared is None:
+        return IndexUnreachable(
+            f"{redact_url(found['url'])} did not answer ({reason})",
+            hint="check that this machine can reach it, through a proxy if it "
+            "needs one (HTTPS_PROXY)",
+        )
+    return IndexUnreachable(
+        f"{indexes.shown(declared)} did not answer ({reason})",
+        hint="start the index there or fix the URL: freeze resolves the lock "
+        "against it",
+        key="index_url" if declared == indexes.index_url else "extra_index_urls",
+        declared=declared,
     )
 
 

@@ -1542,6 +1542,57 @@ CASES += [
 ]
 
 
+def index_token_on_a_closed_port(project: Path, ctx: Context) -> None:
+    """Declare two extra indexes: an empty one that answers 404, then one whose
+    token comes from the env and on whose port nothing listens."""
+    (ctx.tmp / "empty").mkdir()
+    empty = f"http://127.0.0.1:{ctx.serve_folder(ctx.tmp / 'empty')}/simple/"
+    ctx.env["HARD_INDEX_TOKEN"] = INDEX_TOKEN
+    add_to_packages(
+        f'extra_index_urls = ["{empty}", '
+        f'"http://__token__:${{HARD_INDEX_TOKEN}}@127.0.0.1:{CLOSED_PORT}/simple/"]'
+    )(project, ctx)
+
+
+# An index that does not answer is named by the key that declared it.
+CASES += [
+    Case(
+        "config-index-url-port-zero",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages.index_url: 'http://127.0.0.1:0/simple/'",
+            "port out of range 1-65535",
+        ),
+        "https://HOST[:PORT]/PATH",
+        setup=add_to_packages('index_url = "http://127.0.0.1:0/simple/"'),
+    ),
+    Case(
+        "index-url-upper-case-scheme-does-not-answer",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            f"{{p}}/reprobox.toml: packages.index_url: http://127.0.0.1:{CLOSED_PORT}"
+            "/simple/ did not answer (connection refused)",
+        ),
+        "start the index there or fix the URL",
+        setup=add_to_packages(f'index_url = "HTTP://127.0.0.1:{CLOSED_PORT}/simple/"'),
+    ),
+    Case(
+        "extra-index-does-not-answer",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages.extra_index_urls[1]: "
+            f"http://***@127.0.0.1:{CLOSED_PORT}/simple/ did not answer",
+        ),
+        "start the index there or fix the URL",
+        setup=index_token_on_a_closed_port,
+        check=check_token_not_shown,
+    ),
+]
+
+
 def test_table_has_at_least_thirty_cases():
     assert len(CASES) >= 30
     assert len({case.id for case in CASES}) == len(CASES)

@@ -369,7 +369,19 @@ BAD = [
         "index-url-port-too-big",
         CMD + '[packages]\nindex_url = "https://h:99999/simple"\n',
         "packages.index_url",
-        "(port out of range 0-65535)",
+        "(port out of range 1-65535)",
+    ),
+    Bad(
+        "index-url-port-zero",
+        CMD + '[packages]\nindex_url = "http://127.0.0.1:0/simple/"\n',
+        "packages.index_url",
+        "'http://127.0.0.1:0/simple/' is not a URL (port out of range 1-65535)",
+    ),
+    Bad(
+        "extra-index-url-port-zero-by-reference",
+        CMD + '[packages]\nextra_index_urls = ["https://${H}:0/simple/"]\n',
+        "packages.extra_index_urls",
+        "(port out of range 1-65535)",
     ),
     Bad(
         "index-url-port-not-a-number",
