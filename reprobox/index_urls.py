@@ -21,6 +21,9 @@ _SECRET_QUERY_NAME = re.compile(r"token|key|secret|pass|auth|sig", re.I)
 # Plain http is let through only to this machine: pip refuses it elsewhere
 # without --trusted-host, which reprobox never sets.
 _PLAIN_HTTP_HOSTS = ("127.0.0.1", "localhost", "::1")
+# A would-be reference longer than this is shown only by its length: it may be
+# a token pasted in place of a name.
+_SHOWN_REFERENCE_MAX = 24
 SHAPE_FIX = "write it as https://HOST[:PORT]/PATH, e.g. https://pypi.org/simple"
 
 
@@ -68,6 +71,7 @@ def checked_index_url(
         )
     if filled_in:
         return url
+    _check_references(url)
     problem = url_shape_problem(url)
     if problem:
         raise IndexUrlError(f"{shown(url)!r} {problem}", SHAPE_FIX)
@@ -122,3 +126,56 @@ def _check_written_credentials(url: str) -> None:
             "write it as ${NAME}, e.g. https://__token__:${PYPI_TOKEN}@host/simple/, "
             "and set NAME in the environment",
         )
+
+
+def _check_references(url: str) -> None:
+    """Refuse a `$` that does not start a ${NAME} reference ($1, ${1X}, ${A)."""
+    for dollar in re.finditer(r"\$", url):
+        rest = url[dollar.start() :]
+        if REFERENCE.match(rest):
+            continue
+        fix = (
+            "write it as ${NAME}, NAME a letter or underscore then letters, "
+            "digits or underscores (e.g. ${PYPI_TOKEN}); a literal $ as %24"
+        )
+        if not rest.startswith("${"):
+            bare = re.match(r"\$[A-Za-z0-9_]*", rest).group()
+            if _shown_reference(bare) == bare and re.fullmatch(r"\$[A-Z_]\w*", bare):
+                fix = f"write it as ${{{bare[1:]}}}; a literal $ as %24"
+            raise IndexUrlError(
+                f"{_shown_reference(bare)} is not an environment variable "
+                "reference: reprobox fills in only ${NAME}",
+                fix,
+            )
+        close = rest.find("}")
+        if close < 0:
+            opened = re.match(r"\$\{[^/@:?#]*", rest).group()
+            raise IndexUrlError(
+                f"{_shown_reference(opened)} is not closed with a }}", fix
+            )
+        name = rest[2:close]
+        if not name:
+            problem = "names no environment variable"
+        elif name[0].isdigit():
+            problem = (
+                "is not a valid environment variable reference (names start "
+                "with a letter or underscore)"
+            )
+        else:
+            problem = (
+                "is not a valid environment variable reference (names hold "
+                "only letters, digits and underscores)"
+            )
+        raise IndexUrlError(f"{_shown_reference(rest[: close + 1])} {problem}", fix)
+
+
+def _shown_reference(text: str) -> str:
+    """Return a would-be reference as an error shows it: as written when it
+    reads like a variable name, short and without lower case (${1BAD}, $1),
+    else by its length, as it may be a password that starts with $."""
+    inner = text.lstrip("${").rstrip("}")
+    if len(text) <= _SHOWN_REFERENCE_MAX and not re.search(r"[a-z]", inner):
+        return text
+    opened = "${" if text.startswith("${") else "$"
+    closed = "}" if text.endswith("}") else ""
+    return f"a {opened}...{closed} of {len(text)} characters"

@@ -1592,6 +1592,22 @@ CASES += [
     ),
 ]
 
+CASES += [
+    Case(
+        "config-index-url-reference-starts-with-a-digit",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages.index_url: ${1BAD} is not a valid "
+            "environment variable reference (names start with a letter or underscore)",
+        ),
+        "write it as ${NAME}",
+        setup=add_to_packages(
+            'index_url = "http://__token__:${1BAD}@127.0.0.1:5803/simple/"'
+        ),
+    ),
+]
+
 
 def test_table_has_at_least_thirty_cases():
     assert len(CASES) >= 30

@@ -196,3 +196,70 @@ def test_uv_resolves_from_an_index_written_with_an_upper_case_scheme(local_index
     url = f"HTTP://127.0.0.1:{local_index}/simple/"
     lock = resolve_lock(["tinypkg==1.0"], indexes=PackageIndexes(url))
     assert lock.pins == {"tinypkg": "1.0"}
+
+
+NAME_FIX = (
+    "write it as ${NAME}, NAME a letter or underscore then letters, digits or "
+    "underscores (e.g. ${PYPI_TOKEN}); a literal $ as %24"
+)
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "problem", "fix"),
+    [
+        (
+            "${1BAD}",
+            "${1BAD} is not a valid environment variable reference (names start "
+            "with a letter or underscore)",
+            NAME_FIX,
+        ),
+        ("${}", "${} names no environment variable", NAME_FIX),
+        (
+            "${A-B}",
+            "${A-B} is not a valid environment variable reference (names hold "
+            "only letters, digits and underscores)",
+            NAME_FIX,
+        ),
+        (
+            "$1",
+            "$1 is not an environment variable reference: reprobox fills in only "
+            "${NAME}",
+            NAME_FIX,
+        ),
+        (
+            "$PYPI_TOKEN",
+            "$PYPI_TOKEN is not an environment variable reference: reprobox fills "
+            "in only ${NAME}",
+            "write it as ${PYPI_TOKEN}; a literal $ as %24",
+        ),
+        ("${A", "${A is not closed with a }", NAME_FIX),
+        (
+            "${pypi-AgEIcHlwaS5vcmcCJGFi}",
+            "a ${...} of 28 characters is not a valid environment variable "
+            "reference (names hold only letters, digits and underscores)",
+            NAME_FIX,
+        ),
+        (
+            "$ecretpassw0rd",
+            "a $... of 14 characters is not an environment variable reference: "
+            "reprobox fills in only ${NAME}",
+            NAME_FIX,
+        ),
+    ],
+)
+def test_a_dollar_that_starts_no_reference_is_named_with_the_fix(
+    tmp_path, userinfo, problem, fix
+):
+    url = f"http://__token__:{userinfo}@127.0.0.1:5803/simple/"
+    with pytest.raises(ConfigError) as caught:
+        config_with(tmp_path, f"extra_index_urls = ['{url}']\n")
+    assert str(caught.value) == (
+        f"{tmp_path / 'reprobox.toml'}: packages.extra_index_urls: {problem} ({fix})"
+    )
+
+
+def test_a_reference_in_the_query_or_path_is_checked_too(tmp_path):
+    with pytest.raises(ConfigError, match=r"\$T is not an environment variable"):
+        config_with(tmp_path, "index_url = 'https://idx.example/s/?token=$T'\n")
+    cfg = config_with(tmp_path, "index_url = 'https://idx.example/${ORG}/s/%24x'\n")
+    assert cfg.index_url == "https://idx.example/${ORG}/s/%24x"
