@@ -241,7 +241,10 @@ def freeze(
         cfg = replace(cfg, from_env=True, requirements=None)
     python_exe = None
     if cfg.from_env:
-        python_exe = env_python or _training_python()
+        from reprobox.lock.environment import check_training_python
+
+        python_exe, named_by = _training_python(env_python)
+        check_training_python(python_exe, named_by)
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
     say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))
@@ -290,7 +293,10 @@ def _base_digest_lookup():
     return lambda ref: registry_digest(engine, ref)
 
 
-def _training_python() -> str:
+def _training_python(flag: str | None) -> tuple[str, str]:
+    """Return the training environment's Python, and where its path came from."""
+    if flag:
+        return flag, f"--python-exe {flag}"
     venv = os.environ.get("VIRTUAL_ENV")
     if venv:
         # A set VIRTUAL_ENV is the environment meant: locking python3 on PATH
@@ -303,11 +309,11 @@ def _training_python() -> str:
                 hint="activate the environment you train in, unset VIRTUAL_ENV, "
                 "or pass --python-exe",
             )
-        return str(python)
+        return str(python), f"VIRTUAL_ENV={venv}: {python}"
     found = shutil.which("python3") or shutil.which("python")
     if not found:
         raise InputError("no Python found for --from-env", hint="pass --python-exe")
-    return found
+    return found, f"python3 on PATH ({found})"
 
 
 def project_holding(folder: Path) -> Path | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +47,58 @@ for dist in metadata.distributions():
     found[key] = {"name": name, "version": dist.version, "direct_url": direct_url}
 json.dump([found[key] for key in sorted(found)], sys.stdout)
 """
+
+
+# What the training Python answers before its packages are read: that it is a
+# Python, and one that can read them (importlib.metadata, 3.8+).
+_PROBE = "import sys; print('reprobox-python', *sys.version_info[:2])"
+_PROBE_ANSWER = re.compile(r"reprobox-python (\d+) (\d+)")
+_PYTHON_FIX = "give the Python of the environment you trained in, e.g. .venv/bin/python"
+
+
+def check_training_python(python: str, named_by: str) -> None:
+    """Refuse python unless it runs as a Python 3.8 or later; named_by says
+    where the path came from (`--python-exe X`), as the error names it."""
+    # A bare name (python3.11) is looked up on PATH, as running it would.
+    path = Path(shutil.which(python) or python if os.sep not in python else python)
+    if not path.exists():
+        raise InputError(
+            f"{named_by}: not an executable Python (no such file)", hint=_PYTHON_FIX
+        )
+    if path.is_dir():
+        inside = path / "bin" / "python"
+        hint = f"give {inside}" if inside.is_file() else _PYTHON_FIX
+        raise InputError(f"{named_by}: not an executable Python (a folder)", hint=hint)
+    if not os.access(path, os.X_OK):
+        raise InputError(
+            f"{named_by}: not an executable Python (this user may not run it)",
+            hint=_PYTHON_FIX,
+        )
+    try:
+        done = proc.run_command([python, "-c", _PROBE], check=False, timeout=60)
+    except OSError as exc:
+        raise InputError(
+            f"{named_by}: not an executable Python ({exc.strerror or exc})",
+            hint=_PYTHON_FIX,
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise InputError(
+            f"{named_by}: not an executable Python (no answer in 60 s)",
+            hint=_PYTHON_FIX,
+        ) from None
+    answer = _PROBE_ANSWER.search(done.stdout or "")
+    if done.returncode < 0:
+        why = f"killed by {signal.Signals(-done.returncode).name}"
+    elif done.returncode != 0:
+        tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        why = f"exit {done.returncode}: {tail[0][:160]}"
+    elif answer is None:
+        why = "it printed no Python version"
+    elif (int(answer[1]), int(answer[2])) < (3, 8):
+        why = f"Python {answer[1]}.{answer[2]}; reading its packages needs 3.8+"
+    else:
+        return
+    raise InputError(f"{named_by}: not an executable Python ({why})", hint=_PYTHON_FIX)
 
 
 @dataclass(frozen=True)

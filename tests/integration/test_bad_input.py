@@ -1608,6 +1608,31 @@ CASES += [
     ),
 ]
 
+PYTHON_FIX = "give the Python of the environment you trained in"
+CASES += [
+    Case(
+        "freeze-python-exe-not-executable",
+        ("freeze", "{p}", "--from-env", "--python-exe", "/etc/passwd"),
+        EXIT_USAGE,
+        ("--python-exe /etc/passwd: not an executable Python",),
+        PYTHON_FIX,
+    ),
+    Case(
+        "freeze-python-exe-a-folder",
+        ("freeze", "{p}", "--from-env", "--python-exe", "{tmp}"),
+        EXIT_USAGE,
+        ("--python-exe {tmp}: not an executable Python (a folder)",),
+        PYTHON_FIX,
+    ),
+    Case(
+        "freeze-python-exe-not-a-python",
+        ("freeze", "{p}", "--from-env", "--python-exe", "/bin/true"),
+        EXIT_USAGE,
+        ("--python-exe /bin/true: not an executable Python (it printed no Python",),
+        PYTHON_FIX,
+    ),
+]
+
 
 def test_table_has_at_least_thirty_cases():
     assert len(CASES) >= 30
