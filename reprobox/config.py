@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reprobox.atomic import dump_json
+from reprobox.data_checks import refuse_data_the_image_needs
 from reprobox.errors import ConfigError
 from reprobox.index_urls import (
     REFERENCE,
@@ -388,8 +389,7 @@ def expand_index_url(url: str, environ, where: str) -> str:
         raise ConfigError(
             where,
             None,
-            f"index URL {shown_url(url)!r} {problem} with {names} as set in "
-            "this shell",
+            f"index URL {shown_url(url)!r} {problem} with {names} as set in this shell",
             f"fix the value of {names}",
         )
     return expanded
@@ -633,6 +633,10 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         raise ConfigError(
             path, "packages", "sets both requirements and from_env", "choose one"
         )
+    needed: dict[str, str] = {}
+    if requirements:
+        needed[requirements] = "the requirements file the lock is made from"
+    refuse_data_the_image_needs(path, data, command, needed)
 
     resolver = packages.get("resolver", "uv")
     if resolver not in RESOLVERS:

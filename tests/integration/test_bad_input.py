@@ -1432,6 +1432,19 @@ CASES += [
         ),
     ),
     Case(
+        "config-data-names-the-commands-script",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "data: 'train.py' is the command's script"),
+        "remove 'train.py' from data",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'data = ["data.csv"]', 'data = ["data.csv", "train.py"]'
+            ),
+        ),
+    ),
+    Case(
         "run-strict-env-flag-wins-over-thread-pin",
         (*RUN, "--profile", "strict", "--env", "OMP_NUM_THREADS=2", "--json"),
         0,

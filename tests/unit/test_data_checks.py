@@ -1,0 +1,83 @@
+"""Data entries that name what the image must hold are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from reprobox.config import load_config
+from reprobox.data_checks import command_files
+from reprobox.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    "command, files",
+    [
+        (["python", "train.py"], ["train.py"]),
+        (
+            ["python3.11", "-u", "-W", "ignore", "src/../train.py", "--epochs", "3"],
+            ["train.py"],
+        ),
+        (["python", "-m", "pkg.train"], ["pkg/train.py", "pkg/train/__main__.py"]),
+        (["python", "-mtrainer"], ["trainer.py", "trainer/__main__.py"]),
+        (["python", "-c", "import x"], []),
+        (["/usr/bin/env", "A=1", "-u", "B", "python", "fit.py"], ["fit.py"]),
+        (["bash", "run.sh", "x.py"], ["run.sh"]),
+        (["sh", "-c", "python train.py"], []),
+        (["./run.sh", "train.py"], ["run.sh"]),
+        (["python", "/abs/train.py"], []),
+        (["make", "train"], []),
+    ],
+)
+def test_the_files_a_command_runs_are_read_from_its_words(command, files):
+    assert command_files(command) == files
+
+
+def _project(tmp_path, config: str, files=("train.py", "requirements.txt")):
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "reprobox.toml").write_text(config)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "config, entry, what",
+    [
+        (
+            'command = "python train.py"\ndata = ["train.py"]\n',
+            "train.py",
+            "the command's script",
+        ),
+        (
+            'command = ["python", "-m", "pkg.fit"]\ndata = ["pkg/fit.py"]\n',
+            "pkg/fit.py",
+            "the command's script",
+        ),
+        (
+            'command = "python train.py"\ndata = ["./requirements.txt"]\n',
+            "requirements.txt",
+            "the requirements file the lock is made from",
+        ),
+    ],
+)
+def test_a_data_entry_the_image_must_hold_is_refused(tmp_path, config, entry, what):
+    root = _project(tmp_path, config, ("train.py", "requirements.txt", "pkg/fit.py"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(root)
+    assert caught.value.message == (
+        f"{root / 'reprobox.toml'}: data: {entry!r} is {what}; data files are "
+        "mounted at run time and left out of the image, so the image would not "
+        "hold it"
+    )
+    assert caught.value.hint == (
+        f"remove {entry!r} from data: it goes into the image by itself"
+    )
+
+
+def test_data_beside_the_script_and_in_a_module_folder_is_kept(tmp_path):
+    root = _project(
+        tmp_path,
+        'command = ["python", "-m", "pkg.fit"]\ndata = ["pkg/weights.csv", "x.csv"]\n',
+        ("pkg/fit.py", "pkg/weights.csv", "x.csv", "requirements.txt"),
+    )
+    assert load_config(root).data == ("pkg/weights.csv", "x.csv")
