@@ -276,7 +276,8 @@ def freeze(
         typer.echo(result.manifest_text, nl=False)
     else:
         pins = result.manifest["packages"]["pins"]
-        typer.echo(f"froze {cfg.name}: {len(pins)} packages locked")
+        locked = "1 package" if len(pins) == 1 else f"{len(pins)} packages"
+        typer.echo(f"froze {cfg.name}: {locked} locked")
         for path in paths:
             typer.echo(f"  {path}")
 

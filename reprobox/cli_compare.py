@@ -117,7 +117,8 @@ def _reference_position(reference: str, count: int) -> int | str:
         return reference
     if len(reference) > 9 or int(reference) >= count:
         raise InputError(
-            f"--reference {reference[:20]}: position out of range for {count} runs",
+            f"--reference {reference[:20]}: position out of range for {count} "
+            + ("run" if count == 1 else "runs"),
             hint=f"give 0 to {count - 1}, or a run id",
         )
     return int(reference)
