@@ -19,6 +19,7 @@ import re
 from collections import Counter
 
 from reprobox.credential_settings import secret_name
+from reprobox.stand_ins import stand_in
 
 # A quoted string without blanks or backslashes, as a secret is written (a
 # notebook's JSON escapes its closing quote, \"): its quote first, so that the
@@ -45,12 +46,6 @@ _SHELL_ASSIGNMENT = re.compile(
 # and markup does: regex syntax, format slots, tags, shell expansion, and
 # the ellipsis of a value cut short in a docstring (eyJhbGci...).
 _NOT_IN_A_SECRET = re.compile(r"""[\[\](){}|\\^$*?<>`'",;…]|://|\.\.""")
-# Words that mark a stand-in for a secret, anywhere in the string.
-_STAND_IN = re.compile(
-    r"example|your|change_?me|xxx|dummy|test|fake|sample|placeholder|redacted"
-    r"|replace|insert|secret_?here|lorem",
-    re.I,
-)
 _DIGIT = re.compile(r"[0-9]")
 _LETTER = re.compile(r"[A-Za-z]")
 _LOWER_RUN = re.compile(r"[a-z]+")
@@ -181,7 +176,7 @@ def random_string(value: str, strict: bool = False) -> bool:
         return False
     if strict and not _TOKEN_CHARACTERS.fullmatch(value):
         return False
-    if _STAND_IN.search(value) or _FILE_NAME.search(value):
+    if stand_in(value) or _FILE_NAME.search(value):
         return False
     woven = any(_digits_woven(part) for part in _PART_BREAK.split(value))
     if not (woven or _cases_flipped(value)):

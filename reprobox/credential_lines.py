@@ -22,6 +22,7 @@ from reprobox.code_assignments import code_assigns_secret
 from reprobox.credential_settings import literal_secret, secret_name
 from reprobox.envvars import looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
+from reprobox.stand_ins import stand_in
 
 # A URL whose userinfo has a password: scheme://[user]:password@host. The
 # scheme starts where a word does, so that a long run of letters (base64, hex)
@@ -29,44 +30,12 @@ from reprobox.secret_shapes import PUBLISHED_TOKEN
 _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@[\w\[.-]"
 )
-# What documentation and code write where a password goes.
-_PLACEHOLDER_WORDS = frozenset(
-    (
-        "password",
-        "passwd",
-        "pass",
-        "pwd",
-        "pw",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "key",
-        "changeme",
-        "example",
-        "redacted",
-        "hidden",
-        "masked",
-        # defaults that examples write for a local service
-        "guest",
-        "admin",
-        "root",
-        "test",
-        "demo",
-        # metasyntactic words of docstring examples (foo:bar@host)
-        "foo",
-        "bar",
-        "baz",
-        "qux",
-    )
-)
 # A reference or template slot: ${X}, $X, $(cmd), %(x)s, %s, %X%, {x}, <x>.
 _PLACEHOLDER_MARK = re.compile(r"\$[({\w]|%\(|%s\b|%\w+%|[{}<>]|\.\.\.|…")
 # A value made of one repeated character (xxx, ***, ...) or spelled in
 # capitals as a name (PASSWORD, API_TOKEN, YOUR_KEY).
 _REPEATED = re.compile(r"(.)\1*")
 _CAPITAL_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
-_YOUR = re.compile(r"your[\W_]?|my[\W_]?(?:pass|secret|token|key)", re.I)
 # A script line that sets a variable: sh's export, cmd's set/setx, PowerShell.
 _SCRIPT_ASSIGNMENT = re.compile(
     r"""\s*@?(?:(?:export|set|setx)\s+|\$env:)"?([A-Za-z_][A-Za-z0-9_]*)"""
@@ -139,11 +108,10 @@ def placeholder(value: str) -> bool:
     value = value.strip().strip("\"'")
     return bool(
         not value
-        or value.lower() in _PLACEHOLDER_WORDS
+        or stand_in(value)
         or _PLACEHOLDER_MARK.search(value)
         or _REPEATED.fullmatch(value)
         or _CAPITAL_NAME.fullmatch(value)
-        or _YOUR.match(value)
         or set(value.lower()) <= set("x*.-_")
     )
 

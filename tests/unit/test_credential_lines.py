@@ -15,6 +15,9 @@ from reprobox.image_inputs import written_credential
 
 HEX32 = "0123456789abcdef" * 2
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+# AWS_SECRET is AWS's documented stand-in (it says EXAMPLE): a setting of it is
+# a placeholder, so a Terraform block is given a key of the same shape.
+TF_SECRET = "q7HvR2kLmN9xT4bWc8ZpYs3FgJ6dKe1UaVo5Qi0S"
 
 # Each holds a real-looking credential among other text: the line that does,
 # then the text.
@@ -41,7 +44,7 @@ WRITTEN_CREDENTIAL = {
     "main.tf": (
         3,
         'provider "aws" {\n  region     = "us-east-1"\n'
-        '  secret_key = "' + AWS_SECRET + '"\n}\n',
+        '  secret_key = "' + TF_SECRET + '"\n}\n',
     ),
     "env.bat": (2, "@echo off\nset API_KEY=Kq93mZx81\npython train.py\n"),
     "run.sh": (2, "#!/bin/sh\nexport WANDB_API_KEY=0f9e8d7c6b5a\npython train.py\n"),
