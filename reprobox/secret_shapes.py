@@ -22,21 +22,36 @@ SECRET_URLS = re.compile(
 # and bounded on both sides by a character no token has, so that a word, a
 # hex digest or a run inside base64 data is never one.
 _TOKEN_BOUNDARY = r"A-Za-z0-9_+-"
+# A body that may hold - or _ must be random, not words joined by them
+# (scikit-learn's CSS class sk-toggleable__label-arrow, xoxb-reply-to-thread):
+# a run of 20 letters and digits, or a digit and a run of 10.
+_RANDOM = (
+    r"(?:(?=[A-Za-z0-9_-]*[A-Za-z0-9]{20})"
+    r"|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z0-9]{10}))"
+)
+# A body blanked out with x's, as docs write one (ghp_xxxxxxxx), is none.
+_BLANKED = r"(?![A-Za-z0-9_.-]*(?:xxxx|XXXX))"
 PUBLISHED_TOKEN = re.compile(
-    rf"(?<![{_TOKEN_BOUNDARY}])(?:"
-    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
-    r"|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+    rf"(?<![{_TOKEN_BOUNDARY}]){_BLANKED}(?:"
+    r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_" + _RANDOM + r"[A-Za-z0-9_]{20,}"
+    r"|glpat-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|xox[abposr]-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
     r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
-    r"|sk-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{20,}|api_org_[A-Za-z0-9]{20,}"
-    r"|pypi-[A-Za-z0-9_-]{20,}|npm_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{40,}"
-    r"|xapp-[A-Za-z0-9-]{10,}|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
+    r"|sk-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|hf_[A-Za-z0-9]{20,}|api_org_[A-Za-z0-9]{20,}"
+    r"|pypi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|npm_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{40,}"
+    r"|xapp-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
+    r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
     r"|whsec_[A-Za-z0-9+/=]{24,}"
     r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
     r"|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|ATATT3x[A-Za-z0-9_=-]{20,}"
     r"|lin_api_[A-Za-z0-9]{32,}|dapi[a-f0-9]{32}(?:-\d+)?"
     r"|SK[0-9a-fA-F]{32}|AC[0-9a-f]{32}|key-[0-9a-f]{32}"
-    r"|ya29\.[A-Za-z0-9_-]{20,}|glsa_[A-Za-z0-9_]{20,}"
-    r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}|nvapi-[A-Za-z0-9_-]{20,}"
+    r"|ya29\." + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|glsa_" + _RANDOM + r"[A-Za-z0-9_]{20,}"
+    r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}"
+    r"|nvapi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
     r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     # Discord bot token: base64 of the bot's numeric id (so M, N or O first,
