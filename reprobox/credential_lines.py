@@ -42,11 +42,19 @@ _SCRIPT_ASSIGNMENT = re.compile(
     r"""\s*(?:=\s*|\s+(?=["']))(.*?)"?\s*""",
     re.I,
 )
-# Terraform/HCL: a block opens a line (resource "x" "y" {, provider "x" {).
+# Terraform/HCL: a block opens a line, with its labels quoted (resource "x"
+# "y" {, provider "x" {) or none (terraform {, locals {). No "=" comes before
+# the brace, so Python's data = {, output = {...} open none.
 _HCL_BLOCK = re.compile(
-    r"[\r\n][ \t]*(?:resource|provider|variable|module|data|terraform|locals"
-    r"|output)\b[^\r\n]*\{[ \t]*(?=[\r\n]|\Z)"
+    r'[\r\n][ \t]*(?:(?:resource|data)[ \t]+"[^"\r\n]+"[ \t]+"[^"\r\n]+"'
+    r'|(?:provider|variable|module|output)[ \t]+"[^"\r\n]+"|terraform|locals)'
+    r"[ \t]*\{[ \t]*(?=[\r\n]|\Z)"
 )
+# Files that are HCL by their names, read so whatever blocks a part of them
+# holds (a .tfvars file has none), and files that are code in another
+# language, never read so.
+_HCL_SUFFIXES = (".tf", ".tfvars", ".hcl")
+_NOT_HCL_SUFFIXES = (".py", ".pyi", ".ipynb")
 _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
 # An Authorization header with its token: curl -H "Authorization: Bearer X",
 # headers={"Authorization": "Bearer X"}; the token is read by _literal_token.
@@ -155,10 +163,11 @@ def credential_file_text(text: str) -> bool:
     ) or _base64_private_key(text)
 
 
-def credential_on_line(text: str) -> tuple[int, str] | None:
+def credential_on_line(text: str, name: str = "") -> tuple[int, str] | None:
     """Return the number of the first line of text that writes out a credential,
     and what kind it is; None when no line does.
 
+    name is the file's name, if any: it tells whether the text is Terraform.
     The whole text is searched first, so that text without one (nearly all)
     costs a few regex passes and no loop over its lines.
     """
@@ -166,7 +175,7 @@ def credential_on_line(text: str) -> tuple[int, str] | None:
     if key:  # in code or docs: a key block with its body, not a quoted header
         return len(LINE_BREAK.findall(text, 0, key.start())) + 1, "a private key"
     checks = [(kind, check) for kind, check in _LINE_CHECKS if check(text)]
-    if _hcl_sets_secret(text):
+    if _hcl_sets_secret(text, name):
         checks.append(("a secret set in a Terraform block", _hcl_line_secret))
     if not checks:
         return None
@@ -258,10 +267,18 @@ def _environ_set_to_secret(text: str) -> bool:
     return False
 
 
-def _hcl_sets_secret(text: str) -> bool:
-    """Tell whether Terraform/HCL text sets a secret-named argument to a string."""
+def _hcl_sets_secret(text: str, name: str = "") -> bool:
+    """Tell whether Terraform/HCL text sets a secret-named argument to a string.
+
+    Text is HCL when its file is named so, or, unless named as code in another
+    language (cfnlint's reserved_key = "AWS::..." in Python), when a line of it
+    opens an HCL block.
+    """
     lines = "\n" + text
-    if not _HCL_BLOCK.search(lines):
+    name = name.lower()
+    if name.endswith(_NOT_HCL_SUFFIXES):
+        return False
+    if not name.endswith(_HCL_SUFFIXES) and not _HCL_BLOCK.search(lines):
         return False
     return any(_hcl_line_secret(match.group(1)) for match in _HCL_LINE.finditer(lines))
 

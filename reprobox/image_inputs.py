@@ -98,20 +98,22 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
                     # One line of many MiB (minified JSON): read it in parts,
                     # each part's end again with the next, for a token across.
                     cut = len(text) - _OVERLAP
-                found = _credential_in(text[:cut], strict)
+                found = _credential_in(text[:cut], strict, path.name)
                 if found is not None:
                     return first_line + found[0] - 1, found[1]
                 first_line += len(LINE_BREAK.findall(text, 0, cut))
                 rest, data = text[cut:], fh.read(_CHUNK)
-            found = _credential_in(rest + decoder.decode(b"", final=True), strict)
+            found = _credential_in(
+                rest + decoder.decode(b"", final=True), strict, path.name
+            )
     except OSError:
         return None  # gone or unreadable: the digest says what is wrong with it
     return None if found is None else (first_line + found[0] - 1, found[1])
 
 
-def _credential_in(text: str, strict: bool) -> tuple[int, str] | None:
+def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:
     if not text:
         return None
     if strict and (number := credential_line(text)) is not None:
         return number, "a token, or a password or token in a URL"
-    return credential_on_line(text.removeprefix("\ufeff"))
+    return credential_on_line(text.removeprefix("\ufeff"), name)
