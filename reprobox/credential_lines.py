@@ -27,9 +27,19 @@ from reprobox.stand_ins import stand_in
 # A URL whose userinfo has a password: scheme://[user]:password@host. The
 # scheme starts where a word does, so that a long run of letters (base64, hex)
 # is tried once, not from each of its characters.
+# The host is a name or a bracketed address, with a port of digits if any: in
+# http://username:password@proxy_uri:port the text after @ is a slot, no host.
 _URL_PASSWORD = re.compile(
-    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@[\w\[.-]"
+    r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@"
+    r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+)(?::[0-9]+)?(?![\w:])"
 )
+# A URL with user:password@ in it, whatever follows: a value that is one is
+# judged by its password alone.
+_URL_USERINFO = re.compile(r"://([^\s/@:]*):([^\s/@]*)@")
+# A path to a file holding the secret, not the secret: /path/to/key.pem,
+# ~/keys/id_rsa, ./creds.json. Its first part is a lowercase name, which a
+# random string starting with / (base64 may) seldom has.
+_FILE_PATH = re.compile(r"(?:~|\.{1,2})?/[a-z][\w.-]*(?:/[\w.-]+)*/?")
 # A reference or template slot: ${X}, $X, $(cmd), %(x)s, %s, %X%, {x}, <x>.
 _PLACEHOLDER_MARK = re.compile(r"\$[({\w]|%\(|%s\b|%\w+%|[{}<>]|\.\.\.|…")
 # A value made of one repeated character (xxx, ***, ...) or spelled in
@@ -121,6 +131,16 @@ def placeholder(value: str) -> bool:
         or _REPEATED.fullmatch(value)
         or _CAPITAL_NAME.fullmatch(value)
         or set(value.lower()) <= set("x*.-_")
+        or _FILE_PATH.fullmatch(value)
+        or _url_placeholder(value)
+    )
+
+
+def _url_placeholder(value: str) -> bool:
+    """Tell whether value holds user:password@ URLs, each with a stand-in password."""
+    found = _URL_USERINFO.findall(value)
+    return bool(found) and all(
+        placeholder(password) or placeholder_user(user) for user, password in found
     )
 
 
@@ -135,8 +155,12 @@ def url_with_password(text: str) -> bool:
 
 
 def placeholder_user(user: str) -> bool:
-    """Tell whether a URL's user is a template slot, so its password is one too."""
-    return bool(_PLACEHOLDER_MARK.search(user))
+    """Tell whether a URL's user is a template slot, so its password is one too.
+
+    Brackets are one too (redis://[[username]:[password]]@host): a URL's user
+    and password may not hold them unescaped.
+    """
+    return bool(_PLACEHOLDER_MARK.search(user) or "[" in user)
 
 
 def published_token(text: str) -> bool:

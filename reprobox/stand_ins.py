@@ -74,6 +74,15 @@ _MY_SECRET = re.compile(r"my[\W_]?(?:pass|secret|token|key)", re.I)
 _X_RUN_OR_EXAMPLE = re.compile(r"xxx|example", re.I)
 
 
+# A value that describes its slot instead of filling it: lowercase words
+# joined by - or _, one of which names the secret or where it is kept
+# (path-to-private-key, my_secret_name). A passphrase of words names none.
+_SLOT_PHRASE = re.compile(r"[a-z]+(?:[-_][a-z]+)+")
+_SLOT_WORDS = frozenset(
+    ("key", "token", "secret", "password", "pass", "path", "file", "name", "here")
+)
+
+
 def stand_in(value: str) -> bool:
     """Tell whether value is a stand-in for a secret by the words it is made of."""
     value = value.strip().strip("\"'")
@@ -81,6 +90,8 @@ def stand_in(value: str) -> bool:
     if value.lower() in STAND_IN_VALUES or flat in STAND_IN_VALUES:
         return True
     if _X_RUN_OR_EXAMPLE.search(value) or _MY_SECRET.match(value):
+        return True
+    if _SLOT_PHRASE.fullmatch(value) and _SLOT_WORDS & set(re.split("[-_]", value)):
         return True
     words = [word.lower() for word in _WORD.findall(value)]
     return any(
