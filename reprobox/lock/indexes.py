@@ -40,9 +40,29 @@ def redact_url(url: str) -> str:
     return urlunsplit(parts)
 
 
+# A userinfo made of references only (__token__:${PYPI_TOKEN}@): the way the
+# config is told to write a credential, which hints show as an example.
+# Only names as variables are written (capitals, up to 24 characters): in
+# ${...} a pasted token would be hidden like any other.
+_REFERENCES_ONLY = re.compile(
+    r"(?:[^\s/@:$]*|\$\{[A-Z_][A-Z0-9_]{0,23}\})(?::\$\{[A-Z_][A-Z0-9_]{0,23}\})?@"
+)
+
+
+def _hide_userinfo(match: re.Match) -> str:
+    scheme, userinfo = match.group(1), match.group(0)[len(match.group(1)) :]
+    if "$" in userinfo and _REFERENCES_ONLY.fullmatch(userinfo):
+        return match.group(0)
+    return f"{scheme}***@"
+
+
 def redact_text(text: str) -> str:
-    """Return text with the credentials of every URL in it shown as ***."""
-    text = _CREDENTIALS_IN_URL.sub(r"\1***@", text)
+    """Return text with the credentials of every URL in it shown as ***.
+
+    A userinfo that only refers to variables (${NAME}) holds no secret and
+    stays, as an example of how to write one.
+    """
+    text = _CREDENTIALS_IN_URL.sub(_hide_userinfo, text)
     return _SECRET_QUERY.sub(r"\1=***", text)
 
 
@@ -53,7 +73,13 @@ _PASSWORD_BEFORE_HOST = re.compile(r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@(?=
 
 def redact_message(text: str) -> str:
     """Return a message with every URL's credentials and user:password@ hidden."""
-    return _PASSWORD_BEFORE_HOST.sub(r"\1:***@", redact_text(text))
+    return _PASSWORD_BEFORE_HOST.sub(_hide_password, redact_text(text))
+
+
+def _hide_password(match: re.Match) -> str:
+    if _REFERENCES_ONLY.fullmatch(match.group(0).lstrip("{")):
+        return match.group(0)
+    return f"{match.group(1)}:***@"
 
 
 def has_credentials(url: str) -> bool:

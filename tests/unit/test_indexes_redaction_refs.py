@@ -1,0 +1,29 @@
+"""A URL's userinfo that only refers to variables is shown as written."""
+
+import pytest
+
+from reprobox.lock.indexes import redact_message
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        (
+            "e.g. https://__token__:${PYPI_TOKEN}@host/simple/",
+            "e.g. https://__token__:${PYPI_TOKEN}@host/simple/",
+        ),
+        ("https://${U}:${P}@h/", "https://${U}:${P}@h/"),
+        ("https://${TOKEN}@h/", "https://${TOKEN}@h/"),
+        ("u:${PW}@127.0.0.1:5000/team", "u:${PW}@127.0.0.1:5000/team"),
+        # A reference with anything more, or a literal, is hidden as before.
+        ("https://u:${P}x@h/", "https://***@h/"),
+        ("https://u:pw@h/x", "https://***@h/x"),
+        ("https://tok@h/", "https://***@h/"),
+        # In ${...}, only what names a variable: a pasted token is hidden.
+        ("https://__token__:${pypi-AgEIcHlwaS5vcmc}@h/", "https://***@h/"),
+        ("https://u:${A_NAME_LONGER_THAN_24_CHARS}@h/", "https://***@h/"),
+        ("u:pw@127.0.0.1:5000/team", "u:***@127.0.0.1:5000/team"),
+    ],
+)
+def test_only_references_stay(text, shown):
+    assert redact_message(text) == shown
