@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from reprobox.credential_settings import secret_name
 from reprobox.stand_ins import stand_in
@@ -106,17 +107,20 @@ _REQUEST_TOKEN = re.compile(
 
 def code_assigns_secret(text: str) -> bool:
     """Tell whether code in text gives a secret-named name a written secret."""
-    if _quoted_secret(text):
-        return True
+    return any(True for _ in code_secrets(text))
+
+
+def code_secrets(text: str) -> Iterator[str]:
+    """Yield the written secrets that code in text gives secret-named names."""
+    yield from _quoted_secrets(text)
     for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
         name, value = match.groups()
         if _mixed(value) and _secret_value_for(name, value):
-            return True
-    return False
+            yield value
 
 
-def _quoted_secret(text: str) -> bool:
-    """Tell whether a quoted string in text is a secret given to a secret name."""
+def _quoted_secrets(text: str) -> Iterator[str]:
+    """Yield the quoted strings in text that are secrets given to secret names."""
     for match in _QUOTED.finditer(text):
         value = match.group(2)
         if not _mixed(value):
@@ -130,8 +134,7 @@ def _quoted_secret(text: str) -> bool:
             continue  # a record's "key" or "token" field: data, not a login
         name = before.group(1) or before.group(3) or before.group(5)
         if _secret_value_for(name, value):
-            return True
-    return False
+            yield value
 
 
 def _mixed(value: str) -> bool:

@@ -19,6 +19,7 @@ import json
 import re
 import stat
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from reprobox.credential_archives import (
@@ -26,14 +27,19 @@ from reprobox.credential_archives import (
     der_private_key,
     zip_holds_credentials,
 )
-from reprobox.credential_lines import credential_file_text, secret_in_text
+from reprobox.credential_lines import (
+    credential_file_text,
+    secret_in_text,
+    text_secret_parts,
+)
 from reprobox.credential_settings import (
     literal_secret,
     plain_value,
     secret_name,
-    settings_with_secret,
+    settings_secrets,
 )
-from reprobox.envvars import looks_secret
+from reprobox.envvars import basic_login_password as _basic_login_password
+from reprobox.envvars import found, looks_secret, value_secret_parts
 
 # Text that only a private key file holds, looked for anywhere in a file.
 _KEY_MARKERS = (
@@ -67,11 +73,11 @@ _CODE_SUFFIXES = frozenset(
 # netrc: the first word is an entry ("machine HOST" or "default"), and some
 # entry gives a password.
 _NETRC_START = re.compile(r"(?:\s*#[^\n]*\n)*\s*(?:machine|default)\s")
-_NETRC_PASSWORD = re.compile(r"(?:^|\s)password\s+\S")
+_NETRC_PASSWORD = re.compile(r"(?:^|\s)password\s+(\S+)")
 # Google's key files: a service account's private key, a user's refresh token.
 _GOOGLE_KEY_TYPE = re.compile(r'"type"\s*:\s*"(?:service_account|authorized_user)"')
 _GOOGLE_KEY_SECRET = re.compile(
-    r'"(?:private_key|refresh_token|client_secret)"\s*:\s*"[^"\s]'
+    r'"(?:private_key|refresh_token|client_secret)"\s*:\s*"([^"\s](?:[^"\\]|\\.)*)"'
 )
 _LINE = re.compile(r"[^\r\n]+")
 # git's credential store: each line a URL with user and password.
@@ -151,6 +157,22 @@ def secret_value(name: str, value: str | None) -> bool:
     )
 
 
+def secret_parts(value: str) -> list[str]:
+    """Return the parts of value that the shapes judging it read as secrets.
+
+    The readings secret_value makes of a value's shape, each giving what it
+    found: the password of a connection string or netrc entry, the values of
+    a JSON or settings text's secret fields, a header's token, a private
+    key's body lines. A script that parses the value prints those alone.
+    """
+    parts = [
+        *value_secret_parts(value),
+        *text_secret_parts(value),
+        *credential_text_parts(value),
+    ]
+    return [part for part in dict.fromkeys(parts) if part]
+
+
 def _credential_bytes(data: bytes) -> bool:
     """Tell whether bytes (a zip archive's member) hold a key or credential text.
 
@@ -177,19 +199,40 @@ def _credential_text(data: bytes, yaml: bool = False) -> bool:
         if any(marker in data for marker in _KEY_MARKERS):
             return True
     text = _as_text(data[:TEXT_SCAN_LIMIT])
-    if text is None:
-        return False
-    return (
-        bool(_NETRC_START.match(text) and _NETRC_PASSWORD.search(text))
-        or bool(_GOOGLE_KEY_TYPE.search(text) and _GOOGLE_KEY_SECRET.search(text))
-        or settings_with_secret(text, yaml)
-        or _json_with_secret(text)
-        or _xml_with_secret(text)
-        or _every_line(text, _GIT_CREDENTIAL, comments=True)
-        or _every_line(text, _PGPASS_LINE, comments=True)
-        or _bare_token(text)
-        or credential_file_text(text)
-    )
+    return text is not None and found(credential_text_parts(text, yaml))
+
+
+def credential_text_parts(text: str, yaml: bool = False) -> Iterator[str]:
+    """Yield the secrets of text if it reads as a credential file, by shape.
+
+    A shape that has no one part to give (a bare token, the AWS key CSV)
+    yields the whole text.
+    """
+    if _NETRC_START.match(text):
+        for password in _NETRC_PASSWORD.finditer(text):
+            yield password.group(1)
+    if _GOOGLE_KEY_TYPE.search(text):
+        for secret in _GOOGLE_KEY_SECRET.finditer(text):
+            yield _json_string(secret.group(1))
+    yield from settings_secrets(text, yaml)
+    yield from _json_secrets(text)
+    yield from _xml_secrets(text)
+    if _every_line(text, _GIT_CREDENTIAL, comments=True):
+        yield text
+    if _every_line(text, _PGPASS_LINE, comments=True):
+        for line in _LINE.finditer(text):
+            if not line.group().lstrip().startswith("#"):
+                yield re.split(r"(?<!\\):", line.group().strip(), maxsplit=4)[-1]
+    if _bare_token(text) or credential_file_text(text):
+        yield text
+
+
+def _json_string(inside: str) -> str:
+    """Return a JSON string's inside as it reads."""
+    try:
+        return json.loads(f'"{inside}"')
+    except ValueError:
+        return inside
 
 
 def _gunzipped(data: bytes) -> bytes | None:
@@ -265,8 +308,8 @@ def _every_line(text: str, shape: re.Pattern[str], comments: bool) -> bool:
     return found
 
 
-def _json_with_secret(text: str) -> bool:
-    """Tell whether text is JSON that writes out a secret.
+def _json_secrets(text: str) -> Iterator[str]:
+    """Yield the secrets that text writes out, if it is JSON.
 
     Three shapes: a setting with a secret name (the names of `[env]` and
     settings files) and a literal value at any depth, a Docker client config
@@ -279,8 +322,9 @@ def _json_with_secret(text: str) -> bool:
         plain = _JSONC_COMMENT.sub(_keep_strings, text)
         doc = _json_doc(_JSONC_COMMA.sub(_keep_strings, plain))
     if doc is None:
-        return False
-    return _docker_config(doc) or _secret_setting_in(doc, _JSON_DEPTH)
+        return
+    yield from _docker_logins(doc, text)
+    yield from _secret_settings_in(doc, _JSON_DEPTH)
 
 
 def _json_doc(text: str) -> object | None:
@@ -302,8 +346,8 @@ def _keep_strings(match: re.Match[str]) -> str:
     return " "
 
 
-def _xml_with_secret(text: str) -> bool:
-    """Tell whether text is XML with an element that writes out a secret.
+def _xml_secrets(text: str) -> Iterator[str]:
+    """Yield the secrets of text if it is XML, from elements that write one out.
 
     Maven's settings.xml: <password>X</password>, the element's name one that
     a settings file keeps secrets under and its text a value, not empty and
@@ -311,59 +355,60 @@ def _xml_with_secret(text: str) -> bool:
     dictionary keys and a corpus's words, not credentials.
     """
     if not _XML_START.match(text):
-        return False
+        return
     for element in _XML_TEXT_ELEMENT.finditer(text):
         name = element.group(2)
         if name.lower() == "token" or not secret_name(name):
             continue
         cdata, value = element.group(3, 4)
-        if literal_secret(html.unescape(value) if cdata is None else cdata):
-            return True
-    return False
+        secret = html.unescape(value) if cdata is None else cdata
+        if literal_secret(secret):
+            yield secret.strip()
 
 
-def _docker_config(doc: object) -> bool:
-    """Tell whether doc is a Docker client config that logs in to a registry.
+def _docker_logins(doc: object, text: str) -> Iterator[str]:
+    """Yield the logins of doc if it is a Docker client config for a registry.
 
-    Logins are an auth (base64 of user:password) or an identity token; a
-    config that names a credential store or helpers is a copy of one too.
+    Logins are an auth (base64 of user:password, yielded with its password)
+    or an identity token; a config that names a credential store or helpers
+    is a copy of one too, with no login of its own: its text is yielded.
     """
     if not isinstance(doc, dict) or not isinstance(doc.get("auths"), dict):
-        return False
+        return
     registries = doc["auths"].values()
     if not all(isinstance(entry, dict) for entry in registries):
-        return False
+        return
     if doc.get("credsStore") or doc.get("credHelpers"):
-        return True
-    return any(
-        literal_secret(entry.get(name))
-        for entry in registries
-        for name in ("auth", "identitytoken", "registrytoken", "password")
-    )
+        yield text
+    for entry in registries:
+        for name in ("auth", "identitytoken", "registrytoken", "password"):
+            login = entry.get(name)
+            if not literal_secret(login):
+                continue
+            yield login
+            if name == "auth":
+                yield from _basic_login_password(login)
 
 
-def _secret_setting_in(doc: object, depth: int) -> bool:
-    """Tell whether doc, down to depth levels, sets a secret name to a literal."""
+def _secret_settings_in(doc: object, depth: int) -> Iterator[str]:
+    """Yield the literals doc, down to depth levels, gives secret names."""
     if depth <= 0:
-        return False
+        return
     if isinstance(doc, list):
-        return any(
-            _secret_setting_in(item, depth - 1)
-            for item in doc
-            if isinstance(item, (dict, list))
-        )
+        for item in doc:
+            if isinstance(item, (dict, list)):
+                yield from _secret_settings_in(item, depth - 1)
+        return
     if not isinstance(doc, dict):
-        return False
+        return
     for name, value in doc.items():
         if isinstance(value, str):
             if literal_secret(value) and _secret_json_name(name, plain_value(value)):
-                return True
+                yield value.strip()
         elif isinstance(value, (dict, list)):
             if name.lower().endswith("dependencies"):
                 continue  # package.json: package names (jsonwebtoken) to versions
-            if _secret_setting_in(value, depth - 1):
-                return True
-    return False
+            yield from _secret_settings_in(value, depth - 1)
 
 
 @functools.lru_cache(maxsize=4096)

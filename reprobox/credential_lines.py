@@ -17,10 +17,11 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Iterator
 
-from reprobox.code_assignments import code_assigns_secret
+from reprobox.code_assignments import code_secrets
 from reprobox.credential_settings import literal_secret, secret_name
-from reprobox.envvars import looks_secret
+from reprobox.envvars import found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import stand_in
 
@@ -146,12 +147,7 @@ def _url_placeholder(value: str) -> bool:
 
 def url_with_password(text: str) -> bool:
     """Tell whether text has a URL whose userinfo writes out a password."""
-    if "://" not in text:
-        return False  # a substring search: most files have no URL at all
-    return any(
-        not placeholder(match.group(2)) and not placeholder_user(match.group(1))
-        for match in _URL_PASSWORD.finditer(text)
-    )
+    return found(_url_passwords(text))
 
 
 def placeholder_user(user: str) -> bool:
@@ -165,18 +161,28 @@ def placeholder_user(user: str) -> bool:
 
 def published_token(text: str) -> bool:
     """Tell whether text holds a whole token of a published format."""
+    return found(_published_tokens(text))
+
+
+def _published_tokens(text: str) -> Iterator[str]:
     # Each token lies in a run of these characters, bounded by others that
     # no token has; the runs are found fast, the token shapes only in them.
-    return any(PUBLISHED_TOKEN.search(run.group()) for run in _TOKEN_RUN.finditer(text))
+    for run in _TOKEN_RUN.finditer(text):
+        for token in PUBLISHED_TOKEN.finditer(run.group()):
+            yield token.group()
 
 
 def secret_in_text(text: str) -> bool:
     """Tell whether any line of text writes out a credential, as this module reads."""
-    return (
-        credential_file_text(text)
-        or any(check(text) for _, check in _LINE_CHECKS)
-        or _hcl_sets_secret(text)
-    )
+    return credential_file_text(text) or found(text_secret_parts(text))
+
+
+def text_secret_parts(text: str) -> Iterator[str]:
+    """Yield the credentials that lines of text write out, as this module reads
+    them: a URL's password, a token, a secret field's or variable's value."""
+    for _, finder in _LINE_FINDERS:
+        yield from finder(text)
+    yield from _hcl_secrets(text)
 
 
 def credential_file_text(text: str) -> bool:
@@ -198,14 +204,14 @@ def credential_on_line(text: str, name: str = "") -> tuple[int, str] | None:
     key = _PRIVATE_KEY_BLOCK.search(text)
     if key:  # in code or docs: a key block with its body, not a quoted header
         return len(LINE_BREAK.findall(text, 0, key.start())) + 1, "a private key"
-    checks = [(kind, check) for kind, check in _LINE_CHECKS if check(text)]
-    if _hcl_sets_secret(text, name):
-        checks.append(("a secret set in a Terraform block", _hcl_line_secret))
-    if not checks:
+    finders = [(kind, finder) for kind, finder in _LINE_FINDERS if found(finder(text))]
+    if found(_hcl_secrets(text, name)):
+        finders.append(("a secret set in a Terraform block", _hcl_line_secrets))
+    if not finders:
         return None
     for number, line in enumerate(LINE_BREAK.split(text), start=1):
-        for kind, check in checks:
-            if check(line):
+        for kind, finder in finders:
+            if found(finder(line)):
                 return number, kind
     return None
 
@@ -224,8 +230,8 @@ def _base64_private_key(text: str) -> bool:
     return False
 
 
-def _json_lines_with_secret(text: str) -> bool:
-    """Tell whether a line of text is a JSON object with a secret field.
+def _json_lines_secrets(text: str) -> Iterator[str]:
+    """Yield the secret fields' values of the lines of text that are JSON objects.
 
     A JSON-lines log or dataset: a record's key named for a secret, holding a
     string that is written out. Keys such as token and next_token name a
@@ -233,7 +239,7 @@ def _json_lines_with_secret(text: str) -> bool:
     """
     lower = text.lower()
     if not any(part in lower for part in _SECRET_NAME_PARTS):
-        return False
+        return
     for match in _OBJECT_LINE.finditer("\n" + text):
         line = match.group(1).strip()
         if not _SECRET_STRING_FIELD.search(line):
@@ -242,11 +248,10 @@ def _json_lines_with_secret(text: str) -> bool:
             record = json.loads(line)
         except (ValueError, RecursionError):
             continue
-        if isinstance(record, dict) and any(
-            _secret_field(name, value) for name, value in record.items()
-        ):
-            return True
-    return False
+        if isinstance(record, dict):
+            for name, value in record.items():
+                if _secret_field(name, value):
+                    yield value.strip()
 
 
 def _secret_field(name: str, value: object) -> bool:
@@ -257,8 +262,8 @@ def _secret_field(name: str, value: object) -> bool:
     return secret_name(name)
 
 
-def _script_sets_secret(text: str) -> bool:
-    """Tell whether a script line sets a secret variable to a written value."""
+def _script_secrets(text: str) -> Iterator[str]:
+    """Yield the written values that script lines set secret variables to."""
     for match in _SCRIPT_LINE.finditer("\n" + text):
         assignment = _SCRIPT_ASSIGNMENT.fullmatch(match.group(1))
         if assignment is None:
@@ -266,33 +271,31 @@ def _script_sets_secret(text: str) -> bool:
         name, value = assignment.groups()
         value = value.strip().strip("\"'")
         if value and not placeholder(value) and looks_secret(name, value):
-            return True
-    return False
+            yield value
 
 
-def _bearer_header(text: str) -> bool:
-    """Tell whether text sends an Authorization header with a token written out."""
+def _bearer_tokens(text: str) -> Iterator[str]:
+    """Yield the tokens written out in the Authorization headers text sends."""
     if "uthoriz" not in text and "UTHORIZ" not in text:
-        return False  # a substring search first: most files have no header
-    return any(
-        _LITERAL_TOKEN.fullmatch(match.group(1)) and not placeholder(match.group(1))
-        for match in _BEARER_HEADER.finditer(text)
-    )
+        return  # a substring search first: most files have no header
+    for match in _BEARER_HEADER.finditer(text):
+        token = match.group(1)
+        if _LITERAL_TOKEN.fullmatch(token) and not placeholder(token):
+            yield token
 
 
-def _environ_set_to_secret(text: str) -> bool:
-    """Tell whether Python code sets a secret variable of os.environ to a literal."""
+def _environ_secrets(text: str) -> Iterator[str]:
+    """Yield the literals Python code sets secret variables of os.environ to."""
     if "environ" not in text:
-        return False
+        return
     for match in _ENVIRON_ASSIGNMENT.finditer(text):
         name, value = match.group(2) or match.group(4), match.group(6)
         if value and not placeholder(value) and looks_secret(name, value):
-            return True
-    return False
+            yield value
 
 
-def _hcl_sets_secret(text: str, name: str = "") -> bool:
-    """Tell whether Terraform/HCL text sets a secret-named argument to a string.
+def _hcl_secrets(text: str, name: str = "") -> Iterator[str]:
+    """Yield the strings Terraform/HCL text sets secret-named arguments to.
 
     Text is HCL when its file is named so, or, unless named as code in another
     language (cfnlint's reserved_key = "AWS::..." in Python), when a line of it
@@ -301,30 +304,41 @@ def _hcl_sets_secret(text: str, name: str = "") -> bool:
     lines = "\n" + text
     name = name.lower()
     if name.endswith(_NOT_HCL_SUFFIXES):
-        return False
+        return
     if not name.endswith(_HCL_SUFFIXES) and not _HCL_BLOCK.search(lines):
-        return False
-    return any(_hcl_line_secret(match.group(1)) for match in _HCL_LINE.finditer(lines))
+        return
+    for match in _HCL_LINE.finditer(lines):
+        yield from _hcl_line_secrets(match.group(1))
 
 
-def _hcl_line_secret(line: str) -> bool:
-    """Tell whether one line of a Terraform block sets a secret to a string."""
+def _hcl_line_secrets(line: str) -> Iterator[str]:
+    """Yield the string one line of a Terraform block sets a secret to, if it does."""
     setting = _HCL_SETTING.fullmatch(line)
-    return bool(
+    if (
         setting
         and secret_name(setting.group(1))
         and literal_secret(setting.group(2))
         and not placeholder(setting.group(2))
-    )
+    ):
+        yield setting.group(2)
+
+
+def _url_passwords(text: str) -> Iterator[str]:
+    """Yield the passwords written out in the userinfo of text's URLs."""
+    if "://" not in text:
+        return  # a substring search: most files have no URL at all
+    for match in _URL_PASSWORD.finditer(text):
+        if not placeholder(match.group(2)) and not placeholder_user(match.group(1)):
+            yield match.group(2)
 
 
 # The shapes that one line gives away, each with the words that name it.
-_LINE_CHECKS = (
-    ("a password in a URL", url_with_password),
-    ("a token of a published format", published_token),
-    ("a secret field in a JSON record", _json_lines_with_secret),
-    ("a secret set by a script line", _script_sets_secret),
-    ("a token in an Authorization header", _bearer_header),
-    ("a secret set in os.environ", _environ_set_to_secret),
-    ("a secret assigned in code", code_assigns_secret),
+_LINE_FINDERS = (
+    ("a password in a URL", _url_passwords),
+    ("a token of a published format", _published_tokens),
+    ("a secret field in a JSON record", _json_lines_secrets),
+    ("a secret set by a script line", _script_secrets),
+    ("a token in an Authorization header", _bearer_tokens),
+    ("a secret set in os.environ", _environ_secrets),
+    ("a secret assigned in code", code_secrets),
 )

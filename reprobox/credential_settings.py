@@ -86,11 +86,17 @@ def settings_with_secret(text: str, yaml: bool = False) -> bool:
     README is never read as a credential file. yaml says the file is named as
     YAML, where a list item's setting (`- password: X`) is a setting, not prose.
     """
+    return bool(settings_secrets(text, yaml))
+
+
+def settings_secrets(text: str, yaml: bool = False) -> list[str]:
+    """Return the secrets that text sets if it is a settings file, as written
+    (unquoted; each line of a block value on its own); else nothing."""
     reader = _SettingsReader(yaml)
     for match in _LINE.finditer(text):  # lazily: most files fail on a first line
         if not reader.read(match.group()):
-            return False
-    return reader.found
+            return []
+    return reader.secrets
 
 
 def plain_value(value: str) -> bool:
@@ -140,7 +146,7 @@ class _SettingsReader:
     """Read a settings file a line at a time, keeping what a line leaves open."""
 
     def __init__(self, yaml: bool = False) -> None:
-        self.found = False
+        self.secrets: list[str] = []  # the values of secret settings
         self._yaml = yaml
         self._key: str | None = None  # YAML's "? name", awaiting ": value"
         # A setting whose value is on the lines below: its column, its name,
@@ -156,7 +162,8 @@ class _SettingsReader:
         stripped = line.strip()
         if npm := _NPM_AUTH_LINE.fullmatch(stripped):
             # .npmrc: //registry/path/:_authToken=X, a login for one registry.
-            self.found = self.found or _written(npm.group(1))
+            if _written(npm.group(1)):
+                self.secrets.append(_unquoted(npm.group(1)))
             return True
         if not stripped or stripped.startswith(("#", ";", "//")):
             # A setting commented out is still written out: # password=X.
@@ -241,11 +248,11 @@ class _SettingsReader:
         return True
 
     def _judge(self, name: str, value: str, variable=False, literal=False) -> None:
-        self.found = self.found or _sets_secret(name, value, variable, literal)
+        self.secrets += _set_secrets(name, value, variable, literal)
 
 
-def _sets_secret(name: str, value: str, variable: bool, literal: bool) -> bool:
-    """Tell whether setting name to value, as written, writes out a secret.
+def _set_secrets(name: str, value: str, variable: bool, literal: bool) -> list[str]:
+    """Return the secrets that setting name to value, as written, writes out.
 
     A variable's name is judged as `[env]` judges it, a setting's by the names
     settings files keep secrets under; a value shaped like a token is a secret
@@ -254,18 +261,21 @@ def _sets_secret(name: str, value: str, variable: bool, literal: bool) -> bool:
     if literal:
         written, plain = literal_secret(value), value.strip()
     elif table := _INLINE_TABLE.fullmatch(value.strip().rstrip(",").rstrip()):
-        return any(
-            (pair := _SETTING_LINE.fullmatch(part.strip()))
-            and _sets_secret(*pair.groups(), variable=False, literal=False)
+        return [
+            secret
             for part in _table_parts(table.group(1))
-        )
+            if (pair := _SETTING_LINE.fullmatch(part.strip()))
+            for secret in _set_secrets(*pair.groups(), variable=False, literal=False)
+        ]
     else:
         written, plain = _written(value), _unquoted(value)
     if not written:
-        return False
+        return []
     if variable:
-        return looks_secret(name, plain)
-    return secret_name(name, plain_value(plain)) or looks_secret("", plain)
+        secret = looks_secret(name, plain)
+    else:
+        secret = secret_name(name, plain_value(plain)) or looks_secret("", plain)
+    return [plain] if secret else []
 
 
 def _table_parts(inner: str) -> list[str]:

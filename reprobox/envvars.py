@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from urllib.parse import unquote
 
 from reprobox.config import ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
@@ -85,10 +88,12 @@ _AWS_SECRET = re.compile(
 
 # name=value settings inside a value (connection strings, flags, query-like
 # lists): AccountKey=..., SharedAccessSignature=..., --password=..., and the
-# "name": "value" of JSON.
+# "name": "value" of JSON. The value is read ahead, not taken: the next
+# setting may start after a comma inside it.
 _SETTINGS = re.compile(
-    r"""(?:^|[\s;&,?'"{(])-{0,2}([A-Za-z][\w.-]*)\s*=\s*[^\s;&,'"]"""
-    r"""|"([A-Za-z][\w.-]*)"\s*:\s*"[^"\s]"""
+    r"""(?:^|[\s;&,?'"{(])-{0,2}([A-Za-z][\w.-]*)\s*=\s*"""
+    r"""(?=([^\s;&,'"][^\s;&'"]*))"""
+    r"""|"([A-Za-z][\w.-]*)"\s*:\s*"(?=([^"\s](?:[^"\\]|\\.)*))"""
 )
 # How the name of a credential setting ends, separators dropped and lowercase.
 _SECRET_SETTING_ENDS = (
@@ -183,11 +188,26 @@ def secret_setting_name(name: str) -> bool:
     return not plain_data_key(name)
 
 
-def _holds_secret_setting(value: str) -> bool:
-    return any(
-        secret_setting_name(match.group(1) or match.group(2))
-        for match in _SETTINGS.finditer(value)
-    )
+def secret_settings(value: str) -> Iterator[str]:
+    """Yield the values of the settings in value that are named for a secret.
+
+    Password=X; in a connection string, --token=X, "secret": "X" of JSON.
+    """
+    for match in _SETTINGS.finditer(value):
+        if match.group(1) is not None:
+            name, setting = match.group(1, 2)
+        else:
+            name, setting = match.group(3), _json_unescaped(match.group(4))
+        if secret_setting_name(name):
+            yield setting
+
+
+def _json_unescaped(text: str) -> str:
+    """Return a JSON string's inside as it reads, or as written if it is cut."""
+    try:
+        return json.loads(f'"{text}"')
+    except ValueError:
+        return text
 
 
 def secret_variable_name(name: str) -> bool:
@@ -207,26 +227,100 @@ def looks_secret(name: str, value: str | None = None) -> bool:
     """Tell whether a variable looks like it holds a credential."""
     if secret_variable_name(name):
         return True
-    return bool(
-        value
-        and (
-            _URL_CREDENTIALS.search(value)
-            or SECRET_URLS.search(value)
-            or PUBLISHED_TOKEN.search(value)
-            or SECRET_VALUES.search(value)
-            or _AWS_SECRET.match(value)
-            or _holds_secret_setting(value)
-            # Arguments kept in a variable: EXTRA_ARGS="--password X".
-            or (len(value.split()) > 1 and command_holds_secret(value.split()))
-        )
-    )
+    return bool(value) and found(value_secret_parts(value))
+
+
+def found(parts: Iterable[str]) -> bool:
+    """Tell whether a finder of secret parts finds one, reading no further."""
+    return any(True for _ in parts)
+
+
+def value_secret_parts(value: str) -> Iterator[str]:
+    """Yield the parts of value that its shape gives away as a secret.
+
+    The same reading judges a value (looks_secret) and tells what of it to
+    hide: a token of a published format, a URL's userinfo, the token of an
+    Authorization header, a secret-named setting's value. A value that is a
+    secret as a whole (a URL with userinfo or a secret URL, an AWS secret
+    key) is yielded whole.
+    """
+    # A URL's userinfo is taken apart by lock.indexes.secret_pieces, which
+    # knows a plain user name (postgres) from a token.
+    if _URL_CREDENTIALS.search(value) or SECRET_URLS.search(value):
+        yield value
+    for match in PUBLISHED_TOKEN.finditer(value):
+        yield match.group()
+    for match in SECRET_VALUES.finditer(value):
+        yield from _shaped_value_parts(match.group(), value)
+    if _AWS_SECRET.match(value):
+        yield value
+    yield from secret_settings(value)
+    # Arguments kept in a variable: EXTRA_ARGS="--password X".
+    if len(value.split()) > 1:
+        yield from command_secret_parts(value.split())
+
+
+def _shaped_value_parts(shape: str, value: str) -> Iterator[str]:
+    """Yield the secret in a SECRET_VALUES match: a header's token (and a Basic
+    login's password), a query value, or a private key's body lines."""
+    if shape.startswith("-----"):
+        yield value  # a key is a secret whole, however short its lines
+        yield from private_key_lines(value)
+        return
+    if shape[:1] in "?&":
+        secret = shape.partition("=")[2]
+        yield from dict.fromkeys((secret, unquote(secret)))
+        return
+    words = shape.split()
+    token = words[-1].strip("\"',;")
+    yield token
+    if words[-2].rpartition(":")[2].lower() == "basic":
+        yield from basic_login_password(token)
+
+
+def basic_login_password(token: str) -> Iterator[str]:
+    """Yield the user:password a Basic login's base64 holds, and its password."""
+    try:
+        login = base64.b64decode(token, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return
+    if ":" in login:
+        yield login
+        yield login.partition(":")[2]
+
+
+# A private key block: its body runs to its END line, or to the text's end.
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(.*?)(?:-----END \1-----|\Z)",
+    re.S,
+)
+# A private key's body lines: broken by line breaks, or by written "\n" as a
+# key kept in one line of JSON or of a variable has them.
+_KEY_LINE_BREAK = re.compile(r"\r\n|[\r\n]|\\n")
+# A body line shorter than this (the last, short line of base64) is left.
+SHORTEST_KEY_LINE = 16
+
+
+def private_key_lines(text: str) -> Iterator[str]:
+    """Yield the body lines of each private key in text, as a script prints
+    a key line by line; each at least SHORTEST_KEY_LINE characters."""
+    for block in _PRIVATE_KEY_BLOCK.finditer(text):
+        for line in _KEY_LINE_BREAK.split(block.group(2)):
+            line = line.strip()
+            if len(line) >= SHORTEST_KEY_LINE:
+                yield line
 
 
 _ASSIGNMENT = re.compile(r"([A-Z_][A-Z0-9_]*)=(.+)", re.S)
 
 
 def command_holds_secret(command: Sequence[str]) -> bool:
-    """Tell whether a command line carries a credential in any of its arguments.
+    """Tell whether a command line carries a credential in any of its arguments."""
+    return found(command_secret_parts(command))
+
+
+def command_secret_parts(command: Sequence[str]) -> Iterator[str]:
+    """Yield the credentials that a command line carries in its arguments.
 
     Beyond values that look secret by themselves: an option named for one with
     its value attached (--password=X) or in the next argument (--api-key X),
@@ -234,11 +328,10 @@ def command_holds_secret(command: Sequence[str]) -> bool:
     negated switch (--no-auth) takes no value: the argument after it is not one.
     """
     for i, arg in enumerate(command):
-        if looks_secret("", arg):
-            return True
+        yield from value_secret_parts(arg)
         assignment = _ASSIGNMENT.fullmatch(arg)
         if assignment and looks_secret(assignment.group(1)):
-            return True
+            yield assignment.group(2)
         option = re.fullmatch(r"--?([A-Za-z][\w.-]*)", arg)
         following = command[i + 1] if i + 1 < len(command) else ""
         if (
@@ -248,8 +341,7 @@ def command_holds_secret(command: Sequence[str]) -> bool:
             and following
             and not following.startswith("-")
         ):
-            return True
-    return False
+            yield following
 
 
 def is_utf8(value: str) -> bool:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from reprobox.credential_files import secret_value
+from reprobox.credential_files import secret_parts, secret_value
 from reprobox.lock.indexes import secret_pieces
 
 # The shortest part of a secret value (a URL's password, its decoded form, an
@@ -72,7 +72,8 @@ def hidden_forms(env: Mapping[str, str]) -> set[str]:
     for name, value in env.items():
         if not secret_value(name, value):
             continue
-        for piece in secret_pieces(value, plain_users=False):
+        pieces = secret_pieces(value, plain_users=False) + secret_parts(value)
+        for piece in dict.fromkeys(pieces):
             if piece == value and len(value) >= SHORTEST_HIDDEN_VALUE:
                 hidden.add(value.lower())
             elif len(piece) < SHORTEST_HIDDEN_PART:
@@ -149,7 +150,9 @@ def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
 
     A value is secret when the run's record hides it. Its parts that are
     secret alone go too, as a script that parses one prints them: a URL's
-    password or userinfo, in either encoding.
+    password or userinfo, in either encoding, and what the shapes that judge
+    a value find in it (credential_files.secret_parts): a connection string's
+    or JSON's password, a netrc password, a header's token, a key's lines.
     """
     forms = hidden_forms(env)
     if not forms:

@@ -577,7 +577,7 @@ def _layer_names(docker_client, image_id: str) -> list[str]:
     ]
 
 
-URL_PARTS_SCRIPT = '''"""Print the parts of the URL in DBURL, as a script may."""
+URL_PARTS_SCRIPT = r'''"""Print the parts of the URL in DBURL, as a script may."""
 
 import os
 from urllib.parse import unquote, urlsplit
@@ -796,3 +796,95 @@ def test_a_credential_written_in_an_ordinary_file_is_refused(
     assert f"{path / 'run.sh'}:2: holds a credential (" in refused.stderr
     assert secret not in refused.stdout + refused.stderr
     assert docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"}) == []
+
+
+PARTS_SCRIPT = r'''"""Print only the secret part of each structured --env value."""
+
+import base64
+import json
+import os
+
+conn = dict(
+    item.split("=", 1) for item in os.environ["MY_CONN"].split(";") if item
+)
+print("conn", conn["Password"], "as", conn["User Id"], flush=True)
+print("json", json.loads(os.environ["SECRET_JSON"])["db"]["password"], flush=True)
+print("netrc", os.environ["MY_NETRC"].split()[-1], flush=True)
+print("token", os.environ["MY_BEARER"].split()[-1], flush=True)
+login = base64.b64decode(os.environ["MY_BASIC"].split()[-1]).decode()
+print("basic", login.split(":")[1], flush=True)
+# A variable holds one line: the key's line breaks are written as \n.
+for line in os.environ["MY_KEY"].replace("\\n", "\n").splitlines():
+    print("key", line, flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
+    fh.write('{"rows": 1}')
+'''
+
+
+def test_the_secret_part_of_a_structured_value_is_hidden(cli, engine_cleanup, tmp_path):
+    """A connection string's password, a JSON value's nested password, a netrc
+    password, a bearer token, a Basic login's password and a private key's body
+    lines, each printed alone, appear in none of the run's log, its record and
+    what reprobox printed; they show as ***, and the parts that are no secret
+    (the user, the key's BEGIN line) are shown."""
+    password = f"Pw0{secrets.token_hex(6)}"
+    nested = f"Hu{secrets.token_hex(7)}"
+    netrc = f"Gz4{secrets.token_hex(8)}"
+    bearer = (
+        f"eyJ{secrets.token_hex(6)}.eyJ{secrets.token_hex(6)}.{secrets.token_hex(8)}"
+    )
+    basic = f"Bp{secrets.token_hex(7)}"
+    key_lines = [base64.b64encode(secrets.token_bytes(48)).decode() for _ in range(2)]
+    key = (  # one line, as a variable holds a key: its breaks written as \n
+        "-----BEGIN RSA PRIVATE KEY-----\\n"
+        + "\\n".join(key_lines)
+        + "\\n-----END RSA PRIVATE KEY-----"
+    )
+    env = {
+        "MY_CONN": f"Server=db;User Id=sa;Password={password};",
+        "SECRET_JSON": json.dumps({"db": {"password": nested}}),
+        "MY_NETRC": f"machine h login u password {netrc}",
+        "MY_BEARER": f"Bearer {bearer}",
+        "MY_BASIC": "Authorization: Basic "
+        + base64.b64encode(f"ci:{basic}".encode()).decode(),
+        "MY_KEY": key,
+    }
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    (path / "train.py").write_text(PARTS_SCRIPT)
+    froze = reprobox(cli, "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+    options = [arg for item in env.items() for arg in ("--env", "=".join(item))]
+    ran = reprobox(cli, "run", str(path), "--json", *options)
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    assert record["options"]["env"] == dict.fromkeys(env, "***")
+    run_dir = path / ".reprobox/runs" / record["run_id"]
+    log = (run_dir / "container.log").read_text()
+
+    places = {
+        "container.log": log,
+        "record.json": (run_dir / "record.json").read_text(),
+        "stdout": ran.stdout,
+        "stderr": ran.stderr,
+    }
+    parts = [password, nested, netrc, bearer, basic, *key_lines]
+    found = [
+        f"{part} in {where}"
+        for part in parts
+        for where, place in places.items()
+        if part in place
+    ]
+    assert found == [], log
+    assert log.splitlines() == [
+        "conn *** as sa",
+        "json ***",
+        "netrc ***",
+        "token ***",
+        "basic ***",
+        "key -----BEGIN RSA PRIVATE KEY-----",
+        "key ***",
+        "key ***",
+        "key -----END RSA PRIVATE KEY-----",
+    ]
+    assert "conn *** as sa\n" in ran.stderr and "basic ***\n" in ran.stderr
