@@ -40,6 +40,7 @@ from reprobox.credential_settings import (
 )
 from reprobox.envvars import basic_login_password as _basic_login_password
 from reprobox.envvars import found, looks_secret, value_secret_parts
+from reprobox.vendor_tokens import vendor_tokens
 
 # Text that only a private key file holds, looked for anywhere in a file.
 _KEY_MARKERS = (
@@ -148,12 +149,14 @@ def holds_credentials(path: Path) -> bool:
 
 def secret_value(name: str, value: str | None) -> bool:
     """Tell whether a variable's value is a credential: one that looks secret
-    by its name or shape, or text that would make a credential file."""
+    by its name or shape, text that would make a credential file, or a token
+    of a vendor's prefix and a random run (vendor_tokens)."""
     if looks_secret(name, value):
         return True
     return bool(value) and (
         secret_in_text(value)
         or _credential_text(value.encode("utf-8", "surrogateescape"))
+        or found(vendor_tokens(value))
     )
 
 
@@ -169,6 +172,7 @@ def secret_parts(value: str) -> list[str]:
         *value_secret_parts(value),
         *text_secret_parts(value),
         *credential_text_parts(value),
+        *vendor_tokens(value),
     ]
     return [part for part in dict.fromkeys(parts) if part]
 

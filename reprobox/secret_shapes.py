@@ -58,6 +58,12 @@ PUBLISHED_TOKEN = re.compile(
     # with a digit), a timestamp part and an HMAC part.
     r"|[MNO](?=[A-Za-z0-9]{0,25}[0-9])[A-Za-z0-9]{23,25}"
     r"\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}"
+    # HashiCorp Vault (service, batch, recovery), GitLab deploy and pipeline
+    # trigger, Slack config, Postman, Doppler, PlanetScale and Pulumi tokens.
+    r"|hv[sbr]\.[A-Za-z0-9_-]{24,}|gl(?:dt|ptt)-[A-Za-z0-9_-]{20,}"
+    r"|xoxe(?:\.xox[bp])?-[A-Za-z0-9-]{10,}|PMAK-[A-Za-z0-9]{24}-[A-Za-z0-9]{34}"
+    r"|dp\.(?:st|ct|sa|pt|scim|audit)\.[A-Za-z0-9_.-]{20,}"
+    r"|pscale_(?:pw|tkn|oauth)_[A-Za-z0-9_.-]{20,}|pul-[a-f0-9]{40}"
     rf")(?![{_TOKEN_BOUNDARY}])"
 )
 # Values whose shape gives them away, whatever the variable is called, beyond

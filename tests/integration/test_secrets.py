@@ -888,3 +888,87 @@ def test_the_secret_part_of_a_structured_value_is_hidden(cli, engine_cleanup, tm
         "key -----END RSA PRIVATE KEY-----",
     ]
     assert "conn *** as sa\n" in ran.stderr and "basic ***\n" in ran.stderr
+
+
+VENDOR_SCRIPT = '''"""Print the vendor tokens given with --env."""
+
+import os
+
+print("vault", os.environ["MY_VAULT"], flush=True)
+print("vendor", os.environ["MY_VENDOR"], flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
+    fh.write('{"rows": 1}')
+'''
+
+
+def _random_run(length: int) -> str:
+    """Return a random base62 run with a lower, an upper and a digit in it."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "a7Q" + "".join(secrets.choice(alphabet) for _ in range(length - 3))
+
+
+def test_vendor_tokens_are_never_frozen_and_hidden_when_run(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    """A HashiCorp Vault token and a token of a format reprobox has no pattern
+    for (a vendor's prefix and a random run), listed in pass_env, are skipped
+    by freeze with a warning and reach neither the Dockerfile, the manifest nor
+    the image; given with --env they show as *** in the record, log and
+    terminal. Written in README.md, the Vault token stops the freeze."""
+    vault = f"hvs.{_random_run(90)}"
+    vendor = f"acme_live_{_random_run(32)}"
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    config = path / "reprobox.toml"
+    config.write_text(
+        config.read_text().replace(
+            "seed = 7\n", 'seed = 7\npass_env = ["MY_VAULT", "MY_VENDOR"]\n'
+        )
+    )
+    (path / "train.py").write_text(VENDOR_SCRIPT)
+    wanted = needles(vault, vendor)
+
+    readme = path / "README.md"
+    readme.write_text(f"# Tiny\n\nLog in with `{vault}`.\n")
+    tokens = {"MY_VAULT": vault, "MY_VENDOR": vendor}
+    refused = reprobox(cli, "freeze", str(path), env=tokens)
+    assert refused.returncode == 2, shown(refused)
+    assert f"{readme}:3: holds a credential" in refused.stderr, shown(refused)
+    assert hits((refused.stdout + refused.stderr).encode(), "freeze", wanted) == []
+
+    readme.unlink()
+    froze = reprobox(cli, "freeze", str(path), env=tokens)
+    assert froze.returncode == 0, shown(froze)
+    for variable in tokens:
+        assert f"pass_env: {variable} looks like a secret" in froze.stderr
+    written = b"".join(
+        p.read_bytes() for p in (path / ".reprobox").rglob("*") if p.is_file()
+    )
+    assert hits(written, ".reprobox", wanted) == []
+    manifest = json.loads((path / ".reprobox/manifest.json").read_text())
+    assert "MY_VAULT" not in json.dumps(manifest)
+
+    options = [arg for item in tokens.items() for arg in ("--env", "=".join(item))]
+    ran = reprobox(cli, "run", str(path), "--json", *options)
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    assert record["options"]["env"] == {"MY_VAULT": "***", "MY_VENDOR": "***"}
+    saved, searched = saved_image_hits(docker_client, record["image"]["id"], wanted)
+    assert searched > 100 and saved == []
+    run_dir = path / ".reprobox/runs" / record["run_id"]
+    log = (run_dir / "container.log").read_text()
+    assert log.splitlines() == ["vault ***", "vendor ***"]
+    places = {
+        "container.log": log,
+        "record.json": (run_dir / "record.json").read_text(),
+        "stdout": ran.stdout,
+        "stderr": ran.stderr,
+    }
+    found = [
+        f"{label} in {where}"
+        for label, text in (("vault", vault), ("vendor", vendor))
+        for where, place in places.items()
+        if text in place
+    ]
+    assert found == [], log
+    assert "vault ***\n" in ran.stderr and "vendor ***\n" in ran.stderr

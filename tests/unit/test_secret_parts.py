@@ -12,6 +12,7 @@ import json
 import pytest
 
 from reprobox.credential_files import secret_parts, secret_value
+from reprobox.credential_lines import credential_on_line
 from reprobox.secret_masking import secret_hider
 
 PEM = (
@@ -164,3 +165,58 @@ def test_a_part_shorter_than_six_is_left_alone():
     # Hiding "Pw9" would hide it in every word that holds it.
     hide = secret_hider({"MY_CONN": "Server=x;Password=Pw9;"})
     assert hide("Pw9 stays, Server=x;Password=Pw9; goes") == "Pw9 stays, *** goes"
+
+
+# Tokens of formats added to secret_shapes.PUBLISHED_TOKEN, found by the line
+# rule in files as well as in values.
+NEW_FORMATS = [
+    "hvs.CAESIJlWh2Lk3nR8tV4yB7qX9pZ1sD5fG8hJ2kL4mN6bV8cX1zR4T",
+    "gldt-Ab3dE5fG7hJ9kL1mN3pQ",
+    "glptt-0123456789abcdef0123456789abcdef01234567",
+    "xoxe.xoxp-1-Mi0yLTE3NDU2MjA",
+    "xoxe-1-My0xLTE3NDU2MjA",
+    "PMAK-0123456789abcdef01234567-0123456789abcdef0123456789abcdef01",
+    "dp.st.dev.Ab3dE5fG7hJ9kL1mN3pQ5rS7",
+    "pscale_pw_Ab3dE5fG7hJ9kL1mN3pQ5rS7tU9vW",
+    "pul-0123456789abcdef0123456789abcdef01234567",
+]
+
+
+@pytest.mark.parametrize("token", NEW_FORMATS)
+def test_a_newly_known_format_is_a_secret_value_and_line(token):
+    assert secret_value("MY_VAULT", token) is True
+    found = credential_on_line(f"# docs\nsee {token}\n")
+    assert found == (2, "a token of a published format")
+    assert secret_hider({"MY_VAULT": token})(f"got {token}.") == "got ***."
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "acme_live_Zx8Cv7Bn6Mq5Wr4Et3Yu2Io1P",
+        "newvendor-Q7x9LmPz2KsT4vWbYc3dRe5f",
+        "ab.cd.Ab3dE5fG7hJ9kL1mN3pQ5rS7",
+    ],
+)
+def test_a_prefixed_random_token_of_an_unknown_format_is_a_secret_value(token):
+    assert secret_value("MY_SETTING", token) is True
+    assert secret_parts(f"use {token} here") == [token]
+    # Files are read by the published formats alone: no false alarm in code.
+    assert credential_on_line(f"x = 1\n# {token}\n") is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "git-3f9a0c1b2d4e5f60718293a4b5c6d7e8f9012345",  # a hex digest
+        "bert-base-uncased",
+        "run-2024-01-01T12-00-00",
+        "my-bucket-name-for-training-data",
+        "model.v2.checkpoint_final_epoch_20",
+        "exp_ABCDEFGHIJKLMNOPQRSTUVWX",  # capitals only, no digits
+        "ckpt-aaaaaaaaaaaaaaaaaaaaaaaaA1",  # not random: one letter repeated
+    ],
+)
+def test_prefixed_values_that_are_not_random_are_no_secret(value):
+    assert secret_value("RUN_SETTING", value) is False
+    assert secret_parts(value) == []
