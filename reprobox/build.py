@@ -29,6 +29,7 @@ from reprobox.credential_files import holds_credentials
 from reprobox.engine import (
     CODE_LABEL,
     LABEL_PREFIX,
+    BuildCutShort,
     Engine,
     build_image,
     ensure_base_image,
@@ -39,6 +40,7 @@ from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.image_inputs import refuse_written_credentials
 from reprobox.lock.indexes import is_loopback_host
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
+from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
 from reprobox.proc import remove_stale_folders
@@ -732,12 +734,15 @@ def build_project(
     on_line: Callable[[str], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_info: Callable[[str], None] | None = None,
+    on_built: OnTagged | None = None,
 ) -> BuildResult:
     """Build the project's image unless one with the same content exists.
 
     on_note gets what the user should know before a build starts, such as
     large files that are about to go into the image; on_info gets progress
-    worth a line, such as the credential files left out of the image.
+    worth a line, such as the credential files left out of the image;
+    on_built gets the tag once a build made it, even one a stop then cut
+    short (see made_tags).
     """
     frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
@@ -772,15 +777,31 @@ def build_project(
         base = frozen.manifest["base_image"]["ref"]
         where = f"{cfg.source.name}: {cfg.key('base_image')}"
         ensure_base_image(engine, base, where=where)
+        labels = image_labels(frozen, ctx.digest, ctx.code)
+        # The staged copy's tag, which a file edited since the hash can change.
+        before = existing if ctx.tag == tag else image_id(engine, ctx.tag)
         try:
             new_id = build_image(
                 engine,
                 ctx.path,
                 ctx.tag,
-                labels=image_labels(frozen, ctx.digest, ctx.code),
+                labels=labels,
                 secrets=secret_files,
                 on_line=on_line,
             )
+            if on_built is not None:
+                on_built(ctx.tag, True)
+        except KeyboardInterrupt as stop:
+            # BuildKit finishes an export it has begun, stopped CLI or not.
+            report_interrupted_tag(
+                engine,
+                ctx.tag,
+                before,
+                lambda made: carries_build_labels(engine, made, labels),
+                on_built,
+                may_follow=isinstance(stop, BuildCutShort),
+            )
+            raise
         except BuildError as exc:
             explained = explain_build_failure(
                 exc.build_log,

@@ -38,6 +38,7 @@ from reprobox.engine import (
     is_engine_trouble,
 )
 from reprobox.errors import EngineError, InputError
+from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
 from reprobox.share import (
     CHUNK_BYTES,
@@ -204,10 +205,16 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
 BUNDLE_AGAIN = "copy the file again, or export it anew from where it was made"
 
 
-def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check and load a bundle; return its index and its text files."""
+def import_bundle(
+    engine: Engine, path: Path, on_tagged: OnTagged | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check and load a bundle; return its index and its text files.
+
+    on_tagged gets the tag once the import made it, even one a stop then cut
+    short (see made_tags).
+    """
     try:
-        return _import_bundle(engine, path)
+        return _import_bundle(engine, path, on_tagged)
     except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
         # Engine trouble (a load that timed out, a dropped connection), not the
         # file's: requests' errors are OSErrors too, so they are told apart first.
@@ -220,7 +227,9 @@ def import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str,
         ) from None
 
 
-def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _import_bundle(
+    engine: Engine, path: Path, on_tagged: OnTagged | None
+) -> tuple[dict[str, Any], dict[str, str]]:
     with tarfile.open(path, "r:") as tar:
         index = _read_bundle_index(tar, path)
         expected = index.get("files", {})
@@ -286,7 +295,17 @@ def _import_bundle(engine: Engine, path: Path) -> tuple[dict[str, Any], dict[str
             hint=BUNDLE_AGAIN,
         )
     repo, _, tag = index["tag"].rpartition(":")
-    engine.client.images.get(got).tag(repo, tag)
+    before = image_id(engine, index["tag"])
+    try:
+        engine.client.images.get(got).tag(repo, tag)
+        if on_tagged is not None:
+            on_tagged(index["tag"], True)
+    except KeyboardInterrupt:
+        # The engine may have applied the tag before the stop cut the answer.
+        report_interrupted_tag(
+            engine, index["tag"], before, lambda now: now == got, on_tagged
+        )
+        raise
     return index, texts
 
 

@@ -134,16 +134,53 @@ def main_options(
 
 
 def interruptible(func):
-    """Turn Ctrl-C inside a command into reprobox's Interrupted error."""
+    """Turn Ctrl-C inside a command into reprobox's Interrupted error.
+
+    Its message says what the command had finished (a tag it made) before
+    the stop, so that it never claims nothing was made when something was.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        _state["finished"] = []
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
-            raise Interrupted("interrupted; nothing was half-written") from None
+            raise Interrupted(interrupted_message(_state["finished"])) from None
 
     return wrapper
+
+
+def finished_step(step: str) -> Callable[[str, bool | None], None]:
+    """Return what notes that step (a build, an import) made its tag, for
+    the message of a command interrupted later."""
+
+    def note(tag: str, made: bool | None) -> None:
+        entry = (step, tag, made)
+        finished = _state.setdefault("finished", [])
+        if entry not in finished:
+            finished.append(entry)
+
+    return note
+
+
+def interrupted_message(finished: list[tuple[str, str, bool | None]]) -> str:
+    """Return the one line an interrupted command ends with.
+
+    finished holds (step, tag, made) for each tag the command made (True)
+    or may have made (None: the engine did not answer when asked).
+    """
+    if not finished:
+        return "interrupted; nothing was half-written"
+    done = [f"{step} finished (tag {tag})" for step, tag, made in finished if made]
+    unsure = [tag for _, tag, made in finished if made is None]
+    message = ", ".join(done) + ", then interrupted" if done else "interrupted"
+    if unsure:
+        message += (
+            f"; the engine may have tagged {', '.join(unsure)} or may still "
+            "(`docker image inspect TAG` tells)"
+        )
+    return message
 
 
 def _load(project: Path):
@@ -381,6 +418,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
             on_line=shown,
             on_note=lambda note: warn(note),
             on_info=say,
+            on_built=finished_step("build"),
         )
     except ReproboxError as exc:
         lines = exc.build_log

@@ -20,6 +20,7 @@ from reprobox.cli import (
     _one_line,
     _state,
     app,
+    finished_step,
     interruptible,
     log_printer,
     say,
@@ -229,7 +230,7 @@ def run(
         remove_dead_runs_containers(
             engine, cfg.state_dir / "runs", cfg.name, say, label=f"{label}: "
         )
-        shipped = _ship(local, engine, image, image_ref, published)
+        shipped = _ship(local, engine, image, image_ref, published, label)
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
         images[label] = (published or image_ref, shipped.image_id)
 
@@ -367,10 +368,11 @@ def _run_image(
     return built.tag, built.image_id, None
 
 
-def _ship(source, dest, image: str, tag: str, published: str | None):
+def _ship(source, dest, image: str, tag: str, published: str | None, label: str):
     from reprobox.share import ship_image
 
-    return ship_image(source, dest, image, tag, published)
+    noted = finished_step(f"copy to {label}")
+    return ship_image(source, dest, image, tag, published, on_tagged=noted)
 
 
 def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) -> int:

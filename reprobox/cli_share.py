@@ -20,6 +20,7 @@ from reprobox.cli import (
     _build,
     _load,
     app,
+    finished_step,
     interruptible,
     project_holding,
     say,
@@ -28,6 +29,7 @@ from reprobox.cli import (
     warn_if_it_enters_an_image,
 )
 from reprobox.errors import InputError
+from reprobox.stopping import signals_held
 
 # Why push and export take one --reference record, not a folder of them.
 SEALS_ONE = "push and export seal one in"
@@ -123,22 +125,24 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
 
 @contextmanager
 def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
-    """Seal as _sealed does; if the push or export then fails, put back the
-    <tag>-sealed copy that was there before.
+    """Seal as _sealed does; if the sealing, push or export then fails or is
+    interrupted, put back the <tag>-sealed copy that was there before.
 
     A refused push must not leave `verify <tag>` here holding the image to
-    another run than the one an earlier, successful push published.
+    another run than the one an earlier, successful push published; nor may
+    a stop that lands while the engine makes the sealed copy, which it may
+    finish and tag after the stop.
     """
     from reprobox.engine import image_id
 
     sealed_tag = built.tag + "-sealed"
     before = image_id(engine, sealed_tag)
-    result = _sealed(cfg, engine, built, reference_path)
     try:
-        yield result
+        yield _sealed(cfg, engine, built, reference_path)
     except BaseException:
-        if image_id(engine, sealed_tag) != before:
-            _put_back_tag(engine, sealed_tag, before)
+        with signals_held():  # a second Ctrl-C must not leave it half put back
+            if image_id(engine, sealed_tag) != before:
+                _put_back_tag(engine, sealed_tag, before)
         raise
 
 
@@ -366,7 +370,7 @@ def import_cmd(
                 )
         _check_into_writable(into)
     engine = connect(host, context)
-    index, texts = import_bundle(engine, bundle)
+    index, texts = import_bundle(engine, bundle, finished_step("import"))
     if into is not None:
         _unpack_bundle_files(into, texts, index["tag"])
     if as_json:

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -369,6 +370,11 @@ def _inherited_fds(paths) -> tuple[int, ...]:
     return tuple(sorted(int(match.group(1)) for match in found if match))
 
 
+class BuildCutShort(KeyboardInterrupt):
+    """A stop during a build whose CLI had to be killed: the engine may still
+    finish the build and tag it after reprobox has looked."""
+
+
 def build_image(
     engine: Engine,
     context_dir: Path,
@@ -396,25 +402,37 @@ def build_image(
     argv.append(str(context_dir))
     log.info("building %s", tag)
     lines: list[str] = []
-    with start_process(
-        argv,
-        env=_cli_env(engine, cli_env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        stdin=subprocess.DEVNULL,
-        pass_fds=_inherited_fds(secrets.values()),
-    ) as proc:  # stopped (SIGTERM, then SIGKILL) if the build is interrupted
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            lines.append(line)
-            if on_line:
-                # BuildKit shows a RUN step's whole command as it starts, and
-                # three times more when it fails: the repeats are cut short.
-                on_line(shortened(line, 240) if _RUN_ECHO.search(line) else line)
-        code = proc.wait()
+    proc = None
+    try:
+        with start_process(
+            argv,
+            env=_cli_env(engine, cli_env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            pass_fds=_inherited_fds(secrets.values()),
+            # Its own process group: a Ctrl-C or hang-up sent to reprobox's
+            # group would otherwise reach the CLI too, and a hang-up kills it
+            # at once, while the engine goes on to export and tag unseen.
+            # Stopped by reprobox alone (SIGTERM), the CLI waits for the
+            # engine to end the build, so the tag can be asked for after.
+            start_new_session=True,
+        ) as proc:  # stopped (SIGTERM, then SIGKILL) if the build is interrupted
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                lines.append(line)
+                if on_line:
+                    # BuildKit shows a RUN step's whole command as it starts,
+                    # and three times more when it fails: the repeats are cut.
+                    on_line(shortened(line, 240) if _RUN_ECHO.search(line) else line)
+            code = proc.wait()
+    except KeyboardInterrupt:
+        if proc is not None and proc.returncode == -signal.SIGKILL:
+            raise BuildCutShort from None
+        raise
     if code != 0:
         # The Dockerfile's own checks say what the user must change; say it alone.
         for line in lines:

@@ -30,6 +30,7 @@ from reprobox.engine import (
     long_calls,
 )
 from reprobox.errors import EngineError, InputError, first_line, shortened
+from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.push_stream import read_push_stream
 from reprobox.seals import (
     is_safe_run_id,
@@ -327,9 +328,18 @@ class Shipment:
 
 
 def ship_image(
-    source: Engine, dest: Engine, image: str, tag: str, published: str | None = None
+    source: Engine,
+    dest: Engine,
+    image: str,
+    tag: str,
+    published: str | None = None,
+    on_tagged: OnTagged | None = None,
 ) -> Shipment:
-    """Make image (by id) present on dest, by registry when published, else stream."""
+    """Make image (by id) present on dest, by registry when published, else stream.
+
+    on_tagged gets the tag once dest has it, even when a stop then cut the
+    shipment short (see made_tags).
+    """
     wanted = image_id(source, image) or image
     start = time.monotonic()
     at_tag = image_id(dest, tag)
@@ -358,8 +368,14 @@ def ship_image(
     repo, _, tag_part = tag.rpartition(":")
     try:
         dest.client.images.get(wanted).tag(repo, tag_part)
+        if on_tagged is not None:
+            on_tagged(tag, True)
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise engine_failure(dest, f"tagging {wanted[:19]} as {tag}", exc) from None
+    except KeyboardInterrupt:
+        # The engine may have applied the tag before the stop cut the answer.
+        report_interrupted_tag(dest, tag, at_tag, lambda now: now == wanted, on_tagged)
+        raise
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 

@@ -34,7 +34,9 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
     line = f"#9 1.2 Looking in indexes: http://127.0.0.1:18731/{TOKEN}/simple/"
 
-    def failing_build(cfg, engine, *, secrets, force, on_line, on_note, on_info):
+    def failing_build(
+        cfg, engine, *, secrets, force, on_line, on_note, on_info, on_built
+    ):
         on_line(line)
         raise BuildError(
             f"build failed near {TOKEN}", step="pip", log_tail=line, build_log=(line,)

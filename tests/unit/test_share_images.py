@@ -735,7 +735,9 @@ def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
     texts = {"manifest.json": "{}\n", "requirements.lock": "six\n"}
     index = {"tag": "reprobox/p:abc", "image_id": "sha256:" + "3" * 64}
     monkeypatch.setattr(engine_module, "connect", lambda *a, **kw: object())
-    monkeypatch.setattr(bundles, "import_bundle", lambda engine, path: (index, texts))
+    monkeypatch.setattr(
+        bundles, "import_bundle", lambda engine, path, on_tagged=None: (index, texts)
+    )
     real_write = cli_share.atomic_write_text
 
     def fills(path, text):
