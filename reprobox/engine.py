@@ -780,4 +780,5 @@ def owner_alive(owner: str) -> bool:
         return False
     if node != os.uname().nodename:
         return True  # another machine's run: not ours to judge
-    return pid.isdigit() and _start_time(int(pid)) == started
+    # "?" is what a dead or zombie process reads as: never a live one's label.
+    return pid.isdigit() and started != "?" and _start_time(int(pid)) == started

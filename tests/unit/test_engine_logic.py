@@ -238,10 +238,19 @@ def test_own_process_is_alive():
 
 
 def test_finished_process_is_not_alive():
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    # The child waits for its stdin, so its start time is read while it lives.
+    child = subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE)
     label = f"{os.uname().nodename}:{child.pid}:{engine._start_time(child.pid)}"
-    child.wait()
+    assert engine.owner_alive(label) is True
+    child.communicate(b"\n")
     assert engine.owner_alive(label) is False
+
+
+def test_a_label_made_from_a_dead_process_is_never_alive():
+    # A start time read as the process died is "?", as is any dead pid's.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert engine.owner_alive(f"{os.uname().nodename}:{child.pid}:?") is False
 
 
 def test_reused_pid_with_other_start_time_is_not_alive():
