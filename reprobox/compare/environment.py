@@ -201,7 +201,7 @@ def environment_of(record: Record) -> dict[str, Any]:
     if "machine.cpu.flags" in flat:
         flat["machine.cpu.flags"] = isa_flags(flat["machine.cpu.flags"])
     if isinstance(flat.get("engine.host"), str):
-        flat["engine.host"] = engine_spelling(flat["engine.host"])
+        flat["engine.host"] = EngineAddress(flat["engine.host"])
     return flat
 
 
@@ -217,6 +217,33 @@ def engine_spelling(host: str) -> str:
     unix:///run/docker.sock and UNIX:///var/run//docker.sock.
     """
     return engine_key(DEFAULT_ENGINE if host == "default" else host)
+
+
+class EngineAddress(str):
+    """An engine address as the record gives it, equal to any spelling of it.
+
+    Compared the way `run` tells engines apart (engine_spelling), but shown
+    as written: "the URL given with --host", not the socket a link leads to.
+    """
+
+    def __new__(cls, given: str) -> EngineAddress:
+        address = super().__new__(cls, given)
+        address.key = engine_spelling(given)
+        return address
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EngineAddress):
+            return self.key == other.key
+        if isinstance(other, str):
+            return self.key == engine_spelling(other)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        return hash(self.key)
 
 
 def isa_flags(flags: Any) -> tuple[str, ...]:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from reprobox_synthetic import clone, make_record
 
@@ -348,11 +350,24 @@ def test_two_engines_stay_two():
     [difference] = [
         d for d in compare_runs([ref, run]).differences if d.field == "engine.host"
     ]
-    # Shown as run spells them: a socket by its real path on this machine.
+    # Told apart as run tells engines apart, shown as the records give them.
     assert difference.reference_value == engine_key("unix:///var/run/docker.sock")
     assert difference.run_value == engine_key(
         "unix:///run/reprobox-engine2/docker.sock"
     )
+    assert (str(difference.reference_value), str(difference.run_value)) == (
+        "default",
+        "unix:///run/reprobox-engine2/docker.sock",
+    )
+
+
+def test_an_engine_is_shown_as_given_not_as_the_socket_a_link_leads_to():
+    ref = make_record("A", metrics={"loss": 0.1}, engine__host="unix:///var/run/x.sock")
+    run = clone(ref, "B", engine__host="unix:///run/reprobox-engine2/docker.sock")
+    comparison = compare_runs([ref, run])
+    [difference] = [d for d in comparison.differences if d.field == "engine.host"]
+    assert str(difference.reference_value) == "unix:///var/run/x.sock"
+    assert json.dumps(difference.reference_value) == '"unix:///var/run/x.sock"'
 
 
 def _refrozen(ref, run_id, **changes):
