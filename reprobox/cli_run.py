@@ -201,6 +201,7 @@ def run(
         engines[url] = connect(url)
     for name in context:
         engines[f"context:{name}"] = connect(context=name)
+    _check_engines_distinct(engines)
     if device_requests:
         _check_engines_serve_gpus(engines.values(), gpus, remote=bool(host or context))
     base = RunOptions(
@@ -315,6 +316,36 @@ def _check_engines_named_once(flag: str, values: list[str]) -> None:
                 hint="name each engine once; --repeat N runs N times on each",
             )
         seen[key] = value
+
+
+def _check_engines_distinct(engines: dict) -> None:
+    """Refuse two named engines that are one daemon, by the ID it answers with.
+
+    The address check above cannot see that a hard link to a socket, or tcp
+    and unix, reach one daemon; run twice there, it would count as two
+    machines.
+    """
+    from reprobox.engine import engine_id
+
+    seen: dict[str, str] = {}
+    for label, engine in engines.items():
+        found = engine_id(engine)
+        if found is None:
+            continue
+        if found in seen:
+            raise InputError(
+                f"{_engine_flag(seen[found])} and {_engine_flag(label)} reach one "
+                f"Docker engine (engine ID {found})",
+                hint="name each engine once; --repeat N runs N times on each",
+            )
+        seen[found] = label
+
+
+def _engine_flag(label: str) -> str:
+    """Return the flag that named an engine of `run`, as the user gave it."""
+    name = label.removeprefix("context:")
+    flag = "--context" if name != label else "--host"
+    return f"{flag} {name!r}"
 
 
 def _run_image(

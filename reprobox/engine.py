@@ -209,6 +209,21 @@ def engine_runtimes(engine: Engine) -> dict[str, str]:
     }
 
 
+def engine_id(engine: Engine) -> str | None:
+    """Return the daemon's own ID (`docker info`), the same however it is reached.
+
+    dockerd keeps it in its data root, so two addresses that reach one daemon
+    (a hard link to its socket, tcp and unix) give one ID; None when the
+    engine does not say.
+    """
+    try:
+        info = engine.client.info()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise engine_failure(engine, "reading its facts (docker info)", exc) from None
+    found = info.get("ID") if isinstance(info, dict) else None
+    return found if isinstance(found, str) and found.strip() else None
+
+
 @contextmanager
 def long_calls(*engines: Engine) -> Iterator[None]:
     """Let the engines' calls inside wait LONG_CALL_TIMEOUT_S for an answer."""

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from reprobox.addresses import engine_key
-from reprobox.cli_run import _check_engines_named_once
+from reprobox.cli_run import _check_engines_distinct, _check_engines_named_once
 from reprobox.compare.environment import engine_spelling
 from reprobox.errors import InputError
 
@@ -35,3 +35,58 @@ def test_the_root_folder_is_still_not_the_default_socket():
 def test_compare_spells_an_empty_unix_address_as_the_default_engine():
     # compare showed "unix:///" for a record that said "unix://".
     assert engine_spelling("unix://") == engine_spelling("default")
+
+
+class _Client:
+    def __init__(self, info):
+        self._info = info
+
+    def info(self):
+        return self._info
+
+
+class _Engine:
+    def __init__(self, info):
+        self.client = _Client(info)
+        self.host = None
+
+
+def test_two_addresses_of_one_daemon_are_refused_by_its_id():
+    # A hard link to a socket, or tcp and unix to one daemon: the addresses
+    # differ, the daemon's ID does not.
+    engines = {
+        "unix:///tmp/x/e2.sock": _Engine({"ID": "AAAA:BBBB"}),
+        "tcp://10.0.0.9:2375": _Engine({"ID": "CCCC:DDDD"}),
+        "unix:///run/reprobox-engine2/docker.sock": _Engine({"ID": "AAAA:BBBB"}),
+    }
+    with pytest.raises(InputError) as info:
+        _check_engines_distinct(engines)
+    assert info.value.exit_code == 2
+    assert str(info.value) == (
+        "--host 'unix:///tmp/x/e2.sock' and --host "
+        "'unix:///run/reprobox-engine2/docker.sock' reach one Docker engine "
+        "(engine ID AAAA:BBBB) (name each engine once; --repeat N runs N times "
+        "on each)"
+    )
+
+
+def test_a_context_and_a_host_on_one_daemon_name_their_flags():
+    engines = {
+        "context:gpu": _Engine({"ID": "AAAA"}),
+        "context:other": _Engine({"ID": "AAAA"}),
+    }
+    with pytest.raises(InputError) as info:
+        _check_engines_distinct(engines)
+    assert info.value.message == (
+        "--context 'gpu' and --context 'other' reach one Docker engine (engine ID AAAA)"
+    )
+
+
+def test_engines_with_other_ids_or_none_pass():
+    engines = {
+        "unix:///a.sock": _Engine({"ID": "AAAA"}),
+        "unix:///b.sock": _Engine({"ID": "BBBB"}),
+        "unix:///c.sock": _Engine({"ID": ""}),  # an engine that does not say
+        "unix:///d.sock": _Engine({}),
+    }
+    assert _check_engines_distinct(engines) is None

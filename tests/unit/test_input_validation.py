@@ -507,7 +507,9 @@ def frozen_without_engine(project, monkeypatch):
         calls.append(("connect", host, context))
         if host == "unix:///nowhere.sock":
             raise EngineError("no Docker engine answers at unix:///nowhere.sock")
-        return SimpleNamespace(host=host)
+        # Each address a daemon of its own, as `docker info` would say.
+        info = {"ID": f"engine-{host or context}"}
+        return SimpleNamespace(host=host, client=SimpleNamespace(info=lambda: info))
 
     monkeypatch.setattr(engine, "connect", fake_connect)
     monkeypatch.setattr(

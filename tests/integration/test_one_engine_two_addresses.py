@@ -1,0 +1,46 @@
+"""Two addresses that reach one daemon are one engine to `run -H A -H B`.
+
+A hard link to the second engine's socket is another path, so the address
+check cannot see it; the daemon's own ID (docker info) can.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import labelled_containers
+
+# Fixtures come from conftest_cross by import; tests take them by name.
+# ruff: noqa: F811
+from conftest_cross import (  # noqa: F401
+    ENGINE2,
+    engine1_client,
+    engine2_client,
+    make_project,
+    two_engine_cleanup,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.second_engine]
+
+
+def test_a_hard_link_to_an_engines_socket_is_refused_as_the_same_engine(
+    cli, two_engine_cleanup, engine2_client, tmp_path
+):
+    project = make_project(cli, two_engine_cleanup, tmp_path, "samedaemon")
+    link = tmp_path / "links" / "e2.sock"
+    link.parent.mkdir()
+    os.link(ENGINE2.removeprefix("unix://"), link)
+    alias = f"unix://{link}"
+
+    result = cli.run("run", str(project.path), "-H", alias, "-H", ENGINE2, check=False)
+
+    engine_id = engine2_client.info()["ID"]
+    assert result.returncode == 2, result.describe()
+    assert result.stderr == (
+        f"reprobox: error: --host {alias!r} and --host {ENGINE2!r} reach one "
+        f"Docker engine (engine ID {engine_id}) (name each engine once; "
+        "--repeat N runs N times on each)\n"
+    )
+    assert labelled_containers(engine2_client, project.name) == []
+    assert not project.runs.exists() or list(project.runs.iterdir()) == []
