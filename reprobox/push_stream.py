@@ -22,6 +22,23 @@ _HTTP_STATUS = (
     re.compile(r"unexpected HTTP status: (\d{3})\b"),
     re.compile(r"error parsing HTTP (\d{3}) response body"),
 )
+# Where the registry's answer had a body of error codes, the engine gives the
+# code ("denied", "unauthorized: authentication required"), not the status:
+# the status is the one the registry API pairs with that code. dockerd says
+# "no basic auth credentials" for a 401 asking for a login it does not have.
+_CODE_STATUS = {
+    "unauthorized": 401,
+    "no basic auth credentials": 401,
+    "denied": 403,
+    "name unknown": 404,
+    "unsupported": 405,
+    "toomanyrequests": 429,
+    "unknown": 500,
+    "unavailable": 503,
+}
+_CODE = re.compile(
+    "(" + "|".join(map(re.escape, _CODE_STATUS)) + r")(?::|$)", re.IGNORECASE
+)
 
 
 def read_push_stream(
@@ -64,15 +81,34 @@ def read_push_stream(
 def push_error(registry: str, error: str, hint: str) -> EngineError:
     """Return the one-line error for a push stream that ended in error."""
     first = first_line(error)
-    status = next(
-        (int(m[1]) for pattern in _HTTP_STATUS if (m := pattern.search(first))), None
-    )
+    status = http_status(first)
     if status is None:
         return EngineError(f"{registry} refused the push: {first}", hint=hint)
     try:
         shown = f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         shown = f"HTTP {status}"
-    if status >= 500:
+    if not any(pattern.search(first) for pattern in _HTTP_STATUS):
+        shown += f" ({first})"  # the registry's own words say more than the code
+    host = registry.split("/", 1)[0]
+    if status == 401:
+        hint = f"log in with `docker login {host}` as this user, then push again"
+    elif status == 403:
+        hint = (
+            f"the account logged in at {host} may not push there: "
+            f"`docker login {host}` as one that may, or give another --registry"
+        )
+    elif status == 429:
+        hint = "the registry limits how often it is called; wait, then push again"
+    elif status >= 500:
         hint = "the registry failed on its side; see its log, then push again"
     return EngineError(f"{registry} answered the push with {shown}", hint=hint)
+
+
+def http_status(error: str) -> int | None:
+    """Return the registry's HTTP status that an engine's push error names."""
+    for pattern in _HTTP_STATUS:
+        if found := pattern.search(error):
+            return int(found[1])
+    code = _CODE.match(error)
+    return _CODE_STATUS[code[1].lower()] if code else None

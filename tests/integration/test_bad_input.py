@@ -1806,3 +1806,43 @@ def test_a_push_the_engine_retries_says_so_once_per_retry(
                 "(retry 1)"
             ], done.describe()
             assert done.stderr.splitlines()[-1] == error, done.describe()
+
+
+# dockerd words a 401 as "unauthorized: authentication required", with no
+# number: the push said the registry refused, not that it asked for a login.
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("status", "shown", "fix"),
+    [
+        (
+            401,
+            "HTTP 401 Unauthorized (unauthorized: authentication required)",
+            "log in with `docker login {host}` as this user, then push again",
+        ),
+        (
+            403,
+            "HTTP 403 Forbidden",
+            "the account logged in at {host} may not push there: `docker login "
+            "{host}` as one that may, or give another --registry",
+        ),
+    ],
+)
+def test_a_push_the_registry_refuses_names_its_http_status(
+    tiny, cli, docker_client, tmp_path, status, shown, fix
+):
+    project = tmp_path / "p"
+    shutil.copytree(tiny.path, project, symlinks=True)
+    ctx = Context(cli, tiny, docker_client, tmp_path)
+    try:
+        host = f"127.0.0.1:{ctx.serve_status(status)}"
+        done = invoke(cli, "push", str(project), "--registry", host, timeout=120)
+    finally:
+        ctx.close()
+
+    assert done.returncode == EXIT_ENGINE, done.describe()
+    assert done.stderr.splitlines()[-1] == (
+        f"reprobox: error: {host} answered the push with {shown} "
+        f"({fix.format(host=host)})"
+    ), done.describe()
+    manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
+    assert "published" not in manifest

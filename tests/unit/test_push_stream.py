@@ -15,6 +15,11 @@ from reprobox.push_stream import read_push_stream
 RECORDED_500 = Path(__file__).parent / "data" / "push-500-dockerd-20.10.jsonl"
 REGISTRY = "127.0.0.1:45391/x"
 HINT = "check that a registry answers there"
+LOGIN = "log in with `docker login 127.0.0.1:45391` as this user, then push again"
+FORBIDDEN = (
+    "the account logged in at 127.0.0.1:45391 may not push there: "
+    "`docker login 127.0.0.1:45391` as one that may, or give another --registry"
+)
 
 
 def recorded_500() -> list[dict]:
@@ -79,9 +84,58 @@ def test_layers_retrying_side_by_side_give_one_line_per_round():
             f"{REGISTRY} answered the push with HTTP 502 Bad Gateway",
             "the registry failed on its side; see its log, then push again",
         ),
-        (
+        (  # dockerd 20.10, a 401 with no body and no challenge
             "unauthorized: authentication required\nmore",
-            f"{REGISTRY} refused the push: unauthorized: authentication required",
+            f"{REGISTRY} answered the push with HTTP 401 Unauthorized "
+            "(unauthorized: authentication required)",
+            LOGIN,
+        ),
+        (  # dockerd 20.10, a 401 asking for Basic credentials it has not got
+            "no basic auth credentials",
+            f"{REGISTRY} answered the push with HTTP 401 Unauthorized "
+            "(no basic auth credentials)",
+            LOGIN,
+        ),
+        (  # dockerd 20.10, a 403 with no body
+            'error parsing HTTP 403 response body: unexpected end of JSON input: ""',
+            f"{REGISTRY} answered the push with HTTP 403 Forbidden",
+            FORBIDDEN,
+        ),
+        (  # Docker Hub without the right to push there
+            "denied: requested access to the resource is denied",
+            f"{REGISTRY} answered the push with HTTP 403 Forbidden "
+            "(denied: requested access to the resource is denied)",
+            FORBIDDEN,
+        ),
+        (  # dockerd 20.10, a 403 whose body says DENIED
+            "denied",
+            f"{REGISTRY} answered the push with HTTP 403 Forbidden (denied)",
+            FORBIDDEN,
+        ),
+        (  # dockerd 20.10, a 404 with no body
+            'error parsing HTTP 404 response body: unexpected end of JSON input: ""',
+            f"{REGISTRY} answered the push with HTTP 404 Not Found",
+            HINT,
+        ),
+        (  # dockerd 20.10, a 404 whose body says NAME_UNKNOWN
+            "name unknown",
+            f"{REGISTRY} answered the push with HTTP 404 Not Found (name unknown)",
+            HINT,
+        ),
+        (  # dockerd 20.10, a 429 whose body says TOOMANYREQUESTS
+            "toomanyrequests: slow down",
+            f"{REGISTRY} answered the push with HTTP 429 Too Many Requests "
+            "(toomanyrequests: slow down)",
+            "the registry limits how often it is called; wait, then push again",
+        ),
+        (  # dockerd 20.10, a 500 with no body
+            "received unexpected HTTP status: 500 Internal Server Error",
+            f"{REGISTRY} answered the push with HTTP 500 Internal Server Error",
+            "the registry failed on its side; see its log, then push again",
+        ),
+        (  # words that only start like a code are no status
+            "unknown blob in layer 3",
+            f"{REGISTRY} refused the push: unknown blob in layer 3",
             HINT,
         ),
     ],
