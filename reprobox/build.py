@@ -261,15 +261,12 @@ def _left_out_folder(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
 def is_image_file(root: Path, rel: str) -> bool:
     """Tell whether a file at rel (posix, under root) would be copied into the image."""
     rules = _ignore_rules(root)
-    parts = rel.split("/")
-    # As in the walk: a file under a left-out folder stays out, whatever "!" says.
-    for i in range(1, len(parts)):
-        if _left_out_folder(root, "/".join(parts[:i]), rules):
-            return False
     full = root / rel
     if full.is_dir():  # a folder, or a link to one, as the walk sees it
-        return not _left_out_folder(root, rel, rules)
-    if _ignored(rel, False, rules):
+        return not _left_out_by_place(root, rel, rules) and not _left_out_folder(
+            root, rel, rules
+        )
+    if _left_out_by_place(root, rel, rules) or _ignored(rel, False, rules):
         return False
     if full.is_symlink():
         return True
@@ -277,6 +274,23 @@ def is_image_file(root: Path, rel: str) -> bool:
         return False
     file_id = _file_id(full)
     return not (file_id and _links_to_credentials(root, {file_id: [rel]}))
+
+
+def is_image_path(root: Path, rel: str) -> bool:
+    """Tell whether a file written at rel would go into the image, by its place.
+
+    What the file there holds now is not asked: it is about to be replaced.
+    """
+    rules = _ignore_rules(root)
+    return not (_left_out_by_place(root, rel, rules) or _ignored(rel, False, rules))
+
+
+def _left_out_by_place(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
+    # As in the walk: a file under a left-out folder stays out, whatever "!" says.
+    parts = rel.split("/")
+    return any(
+        _left_out_folder(root, "/".join(parts[:i]), rules) for i in range(1, len(parts))
+    )
 
 
 def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list[str]:

@@ -361,9 +361,14 @@ def project_holding(folder: Path) -> Path | None:
     return next((f for f in [folder, *folder.parents] if is_project_folder(f)), None)
 
 
-def warn_if_it_enters_an_image(output: Path) -> None:
-    """Say so when a file written into a project would go into its image."""
-    from reprobox.build import is_image_file
+def warn_if_it_enters_an_image(output: Path, written: bool = False) -> None:
+    """Say so when a file written into a project would go into its image.
+
+    Before the file is written it is judged by where it lands, not by the file
+    there now, which is about to be replaced; once written (written=True), by
+    what it holds too: a bundle holding a key is left out as a credential file.
+    """
+    from reprobox.build import is_image_file, is_image_path
 
     # Where the file really lands: '..' and linked folders resolved, so that a
     # path out of the project through '..' is not taken for one inside it.
@@ -375,12 +380,20 @@ def warn_if_it_enters_an_image(output: Path) -> None:
     if project is None:
         return
     rel = full.relative_to(project).as_posix()
-    if is_image_file(project, rel):
+    if not is_image_path(project, rel):
+        return
+    if written and not is_image_file(project, rel):
         say(
-            f"note: {output} is inside project {project}: it goes into the image "
-            "and changes its tag; write it under .reprobox/ or list it in "
-            ".reproboxignore"
+            f"note: {output} is inside project {project}: build leaves it out of "
+            "the image only as a credential file, by what it holds; write it "
+            "under .reprobox/ or list it in .reproboxignore"
         )
+        return
+    say(
+        f"note: {output} is inside project {project}: it goes into the image "
+        "and changes its tag; write it under .reprobox/ or list it in "
+        ".reproboxignore"
+    )
 
 
 def tidy_killed_runs(cfg, engine) -> None:

@@ -266,7 +266,6 @@ def _check_export_target(cfg, output: Path) -> None:
             "replaces only an earlier bundle",
             hint="choose another -o, or remove that file yourself",
         )
-    warn_if_it_enters_an_image(output)
 
 
 @app.command("export")
@@ -307,6 +306,9 @@ def export_cmd(
         if record is not None:
             files["reference-record.json"] = dump_json(record)
         index = export_bundle(engine, image, built.tag, output, files)
+    # Told once the bundle is written: what it holds decides whether a build
+    # takes it for a credential file.
+    warn_if_it_enters_an_image(output, written=True)
     size = output.stat().st_size
     if as_json:
         typer.echo(

@@ -1846,3 +1846,41 @@ def test_a_push_the_registry_refuses_names_its_http_status(
     ), done.describe()
     manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
     assert "published" not in manifest
+
+
+# A bundle holds the image, and an image's own files often hold test keys:
+# an earlier bundle in the project was taken for a credential file, and the
+# next export into the project said nothing.
+@pytest.mark.timeout(300)
+def test_an_export_into_the_project_says_where_the_bundle_goes(
+    tiny, cli, docker_client, tmp_path
+):
+    project = tmp_path / "p"
+    shutil.copytree(tiny.path, project, symlinks=True)
+    ctx = Context(cli, tiny, docker_client, tmp_path)
+    bundle = project / "bundle.tar"
+    try:
+        notes = []
+        for _ in range(2):
+            done = invoke(cli, "export", str(project), "-o", str(bundle))
+            assert done.returncode == 0, done.describe()
+            said = done.stderr.splitlines()
+            notes.append([n for n in said if "is inside project" in n])
+    finally:
+        ctx.close()
+
+    from reprobox.credential_files import holds_credentials
+
+    if holds_credentials(bundle):  # the base image's files hold a key
+        note = (
+            f"note: {bundle} is inside project {project}: build leaves it out "
+            "of the image only as a credential file, by what it holds; write "
+            "it under .reprobox/ or list it in .reproboxignore"
+        )
+    else:
+        note = (
+            f"note: {bundle} is inside project {project}: it goes into the "
+            "image and changes its tag; write it under .reprobox/ or list it "
+            "in .reproboxignore"
+        )
+    assert notes == [[note], [note]]

@@ -1,0 +1,71 @@
+"""The note that a file reprobox writes into a project goes into its image.
+
+report, export and verify's record share it. A file already at the path is
+about to be replaced: what it holds must not decide the note. An earlier
+bundle that held a key (an image's own test keys do) was taken for a
+credential file, so a second export into the project said nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reprobox import cli
+from reprobox.cli import warn_if_it_enters_an_image
+
+# Split so that this file is no key-shaped text itself.
+KEY_BYTES = b"-----BEGIN RSA " + b"PRIVATE KEY-----\nMIIB\n"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "reprobox.toml").write_text('command = "python t.py"\n')
+    monkeypatch.chdir(root)
+    monkeypatch.setitem(cli._state, "quiet", False)
+    return root
+
+
+def goes_in(root) -> str:
+    return (
+        f"note: bundle.tar is inside project {root}: it goes into the image "
+        "and changes its tag; write it under .reprobox/ or list it in "
+        ".reproboxignore\n"
+    )
+
+
+def test_an_earlier_bundle_holding_a_key_does_not_silence_the_note(project, capsys):
+    (project / "bundle.tar").write_bytes(b"\0" * 512 + KEY_BYTES)
+    warn_if_it_enters_an_image(Path("bundle.tar"))
+    assert capsys.readouterr().err == goes_in(project)
+
+
+def test_a_written_file_holding_a_key_is_said_to_be_left_out_only_by_that(
+    project, capsys
+):
+    (project / "bundle.tar").write_bytes(b"\0" * 512 + KEY_BYTES)
+    warn_if_it_enters_an_image(Path("bundle.tar"), written=True)
+    assert capsys.readouterr().err == (
+        f"note: bundle.tar is inside project {project}: build leaves it out of "
+        "the image only as a credential file, by what it holds; write it under "
+        ".reprobox/ or list it in .reproboxignore\n"
+    )
+
+
+def test_a_written_plain_file_goes_into_the_image(project, capsys):
+    (project / "bundle.tar").write_bytes(b"\0" * 1024)
+    warn_if_it_enters_an_image(Path("bundle.tar"), written=True)
+    assert capsys.readouterr().err == goes_in(project)
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_an_ignored_place_gets_no_note(project, capsys, written):
+    (project / ".reproboxignore").write_text("*.tar\n")
+    (project / "bundle.tar").write_bytes(b"\0" * 1024)
+    warn_if_it_enters_an_image(Path("bundle.tar"), written=written)
+    (project / ".reprobox").mkdir()
+    warn_if_it_enters_an_image(Path(".reprobox/bundle.tar"), written=written)
+    assert capsys.readouterr().err == ""
