@@ -19,6 +19,7 @@ from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
 from reprobox.seals import (
     SEALED_MANIFEST_VERSION,
+    SECTIONS_FIELD,
     UNSEALED_SECTIONS,
     check_manifest_sealed,
     loads_strict,
@@ -98,13 +99,29 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
 # Fields that record where a built image went; they are not inputs of the
 # image, so they are left out of its identity (tag, labels, record digests).
 PUBLICATION_FIELDS = UNSEALED_SECTIONS
+# Facts about the machine freeze ran on (its CPU, OS, the thread counts and
+# device masks of its shell): they say where the freeze was, not what the
+# image is. manifest.json keeps them, sealed; the image's identity leaves them
+# out, so `OMP_NUM_THREADS=3 reprobox freeze` does not make another image.
+FREEZE_HOST_FIELDS = ("host",)
+_NOT_IDENTITY = frozenset((*PUBLICATION_FIELDS, *FREEZE_HOST_FIELDS))
 
 
 def core_manifest_text(manifest: dict[str, Any]) -> str:
-    """Return the manifest text that identifies the image (no publication fields)."""
+    """Return the manifest text that identifies the image.
+
+    It is the manifest less where the image went and where freeze ran, with
+    their seals: the text of the image's manifest label, hashed into its tag.
+    """
     from reprobox.atomic import dump_json
 
-    return dump_json({k: v for k, v in manifest.items() if k not in PUBLICATION_FIELDS})
+    core = {k: v for k, v in manifest.items() if k not in _NOT_IDENTITY}
+    seals = core.get(SECTIONS_FIELD)
+    if isinstance(seals, dict):
+        core[SECTIONS_FIELD] = {
+            k: v for k, v in seals.items() if k not in FREEZE_HOST_FIELDS
+        }
+    return dump_json(core)
 
 
 @dataclass(frozen=True)

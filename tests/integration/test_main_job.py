@@ -43,6 +43,21 @@ def manifest_of(project: Path) -> dict:
     return json.loads((project / ".reprobox" / "manifest.json").read_text())
 
 
+def identity_text_of(project: Path) -> str:
+    """Return the manifest as the image's label holds it, as stable JSON.
+
+    That is manifest.json less the freezing machine's facts (`host`, and its
+    seal), which are not the image's identity.
+    """
+    manifest = manifest_of(project)
+    identity = {k: v for k, v in manifest.items() if k != "host"}
+    identity["sections_sha256"] = {
+        k: v for k, v in manifest["sections_sha256"].items() if k != "host"
+    }
+    text = json.dumps(identity, indent=2, sort_keys=True, ensure_ascii=False)
+    return text + "\n"
+
+
 def project_containers(docker_client, name: str) -> list[str]:
     """Return the ids of every container, in any state, labelled with the project."""
     found = docker_client.api.containers(
@@ -163,7 +178,7 @@ def test_image_labels_carry_manifest_and_lock(digits_project, docker_client):
     frozen = digits_project.path / ".reprobox"
     assert image.id == digits_project.image_id
     labels = image.labels
-    assert manifest_text_from_labels(labels) == (frozen / "manifest.json").read_text()
+    assert manifest_text_from_labels(labels) == identity_text_of(digits_project.path)
     lock = (frozen / "requirements.lock").read_text()
     assert lock_from_labels(labels) == lock
     # In parts of 30,000 characters: one --label argument must stay < 128 KiB.
@@ -388,10 +403,12 @@ def test_run_records_machine_facts(digits_run, digits_project):
 
 def test_run_record_points_at_image_and_manifest(digits_run, digits_project):
     record, _ = digits_run
-    manifest_bytes = (digits_project.path / ".reprobox" / "manifest.json").read_bytes()
+    identity_text = identity_text_of(digits_project.path)
     assert record["image"]["id"] == digits_project.image_id
     assert record["image"]["ref"] == digits_project.tag
-    assert record["manifest_sha256"] == hashlib.sha256(manifest_bytes).hexdigest()
+    assert record["manifest_sha256"] == hashlib.sha256(
+        identity_text.encode("utf-8")
+    ).hexdigest()
     assert record["project"] == digits_project.name
     assert record["seed"] == 42
 
