@@ -348,9 +348,11 @@ def ship_image(
         # of its bundle; or dest is the very engine that built it): the same
         # layers and settings. The tag stays where it is, so neither the
         # sealed copy's record nor the build's own image is left untagged.
-        return Shipment(
-            image_id=at_tag, how="present", seconds=time.monotonic() - start
-        )
+        # When dest holds the very image asked for (the sealed copy beside
+        # the build, on the engine that built it, however its address is
+        # spelt), the run is of that image, and its record must say so.
+        here = wanted if image_id(dest, wanted) == wanted else at_tag
+        return Shipment(image_id=here, how="present", seconds=time.monotonic() - start)
     if image_id(dest, wanted) == wanted:
         how = "present"
     elif published:

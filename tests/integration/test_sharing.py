@@ -130,6 +130,14 @@ def test_push_records_the_digest_and_engine2_pulls_it(
         entry["ref"]
         in engine2_client.images.get(entry["image_id"]).attrs["RepoDigests"]
     )
+    # On the engine that built and sealed it, named with --host, the run is
+    # of the sealed image too: its record's id, ref and digest agree.
+    _, (here,) = run_records(cli, shared, "--host", ENGINE1)
+    assert (here["image"]["id"], here["image"]["ref"]) == (
+        entry["image_id"],
+        entry["ref"],
+    )
+    assert engine1_client.images.get(shared.tag).id == shared.image_id
     print(
         f"\n[registry] push {SECONDS['push']:.1f}s, pull on engine 2 "
         f"{SECONDS['pull']:.1f}s"

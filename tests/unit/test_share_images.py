@@ -548,7 +548,9 @@ def test_a_run_with_the_local_engine_as_host_leaves_the_build_tag_alone():
     engine.add(BUILT, tag=TAG)
     engine.add(SEALED, labels=sealed_labels(), tag=TAG + "-sealed")
     shipped = ship_image(engine, engine, SEALED, TAG)
-    assert (shipped.how, shipped.image_id) == ("present", BUILT)
+    # The run is of the sealed image, as its published ref says: the record's
+    # image id must be that one, while the build's tag stays where it is.
+    assert (shipped.how, shipped.image_id) == ("present", SEALED)
     assert engine.tags[TAG] == BUILT
 
 
