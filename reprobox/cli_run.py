@@ -70,6 +70,15 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                     hint=f"use --env {name}=VALUE",
                 )
             value = os.environ[name]
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # Bytes the shell could not decode: Docker, the record and the
+            # secret hider all take text. The value is not shown (a secret?).
+            raise InputError(
+                f"--env {name}: the value is not UTF-8 text",
+                hint="give text; put binary data in a data file and pass its name",
+            ) from None
         if any(ch in value for ch in "\n\r\x00"):
             # As in the config's [env]: the record keeps each value as one
             # line, and verify refuses a reference whose value is not one.
