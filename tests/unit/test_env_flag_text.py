@@ -31,6 +31,8 @@ def test_a_value_taken_from_the_shell_is_refused(monkeypatch):
 
 @pytest.mark.parametrize("command", ["run", "verify"])
 def test_the_cli_says_it_in_one_line_with_exit_2(tmp_path, command):
+    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
+    (tmp_path / "train.py").write_text("print(1)\n")
     args = ["run", str(tmp_path)] if command == "run" else ["verify", "img:1"]
     env = clean_env()
     done = subprocess.run(
@@ -56,4 +58,4 @@ def test_the_cli_says_it_in_one_line_with_exit_2(tmp_path, command):
     ], err
     assert "Traceback" not in err
     assert not (tmp_path / ".reprobox").exists()
-    assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == ["reprobox.toml", "train.py"]
