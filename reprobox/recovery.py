@@ -70,7 +70,10 @@ def sweep_killed_runs(
     for closed in close_abandoned_records(
         runs_dir, project, on_closed=remove_container_of, on_recovered=say_recovered
     ):
-        note(f"marked run {closed} interrupted: the reprobox that ran it was killed")
+        note(
+            f"marked run {closed} interrupted: the reprobox that ran it ended "
+            "without closing its record (killed, or its disk was full)"
+        )
     if project is not None:
         remove_dead_runs_containers(engine, runs_dir, project, note)
 

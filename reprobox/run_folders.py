@@ -191,7 +191,8 @@ def close_abandoned_records(
                 record["status"] = "interrupted"
                 record["finished_at"] = iso_time(time.time())
                 record["error"] = {
-                    "message": "the reprobox process running it was killed; "
+                    "message": "the reprobox process running it ended without closing "
+                    "its record (killed, or its disk was full); "
                     "closed by a later `reprobox run`, `build` or `verify`",
                     "log_tail": log_tail(run_dir / LOG_NAME),
                 }

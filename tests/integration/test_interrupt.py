@@ -192,7 +192,8 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
         after.describe()
     )
     assert (
-        f"marked run {orphan_run_id} interrupted: the reprobox that ran it was killed"
+        f"marked run {orphan_run_id} interrupted: the reprobox that ran it ended "
+        "without closing its record (killed, or its disk was full)"
     ) in after.stderr, after.describe()
     assert project_containers(docker_client, sleeper.name) == []
     runs = sleeper.path / ".reprobox" / "runs"

@@ -375,7 +375,8 @@ def test_sweep_removes_a_closed_runs_container_whatever_its_owner_label(tmp_path
     assert (closed_one.removed, live_one.removed) == (True, False)
     assert notes == [
         f"removed container of interrupted run {killed}",
-        f"marked run {killed} interrupted: the reprobox that ran it was killed",
+        f"marked run {killed} interrupted: the reprobox that ran it ended "
+        "without closing its record (killed, or its disk was full)",
     ]
     assert json.loads(record_path.read_text())["status"] == "interrupted"
 
