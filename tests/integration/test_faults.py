@@ -164,7 +164,10 @@ def test_sigkill_never_leaves_half_written_json(
                     "interrupted",
                 ), (at, path)
                 if record["status"] == "interrupted":  # closed by a later run
-                    assert "was killed" in record["error"]["message"], (at, path)
+                    assert "ended without closing" in record["error"]["message"], (
+                        at,
+                        path,
+                    )
             leftovers += len(temp_leftovers(state))
     finally:
         remove_containers(docker_client, name)
@@ -381,7 +384,7 @@ def closed_as_killed(runs: Path, run_id: str) -> dict:
     """Return the record of a killed run, checking that it was closed."""
     record = json.loads((runs / run_id / "record.json").read_text())
     assert record["status"] == "interrupted", record
-    assert "was killed" in record["error"]["message"]
+    assert "ended without closing" in record["error"]["message"]
     assert "sleeper started" in record["error"]["log_tail"]
     assert not (runs / f".{run_id}.lock").exists()
     return record

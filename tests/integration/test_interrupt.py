@@ -200,7 +200,7 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
     record = json.loads((runs / orphan_run_id / "record.json").read_text())
     assert record["status"] == "interrupted"
     assert record["finished_at"] is not None
-    assert "was killed" in record["error"]["message"]
+    assert "ended without closing" in record["error"]["message"]
     assert "sleeper started" in record["error"]["log_tail"]
     assert sorted(p.name for p in runs.glob(".*.lock")) == []
 
