@@ -391,11 +391,13 @@ def run_in_container(
             on_log=on_log,
             image_digest=image_digest,
         )
-    except (ReproboxError, KeyboardInterrupt, _Stop):
+    except (ReproboxError, KeyboardInterrupt, _Stop) as exc:
         if not (run_dir / "record.json").exists():
             # Stopped before the record was written, so before any container:
             # nothing ran, and an empty folder would look like a lost run.
             shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            _close_record_left_running(engine, target, run_id, run_dir, lock_fd, exc)
         raise
     except Exception as exc:
         # A bug must not leave the record "running" for good: the lock goes
@@ -421,6 +423,49 @@ def run_in_container(
             os.close(lock_fd)
         else:
             release_run_lock(target.runs_dir, run_id, lock_fd)
+
+
+def _close_record_left_running(
+    engine: Engine,
+    target: RunTarget,
+    run_id: str,
+    run_dir: Path,
+    lock_fd: int,
+    exc: BaseException,
+) -> None:
+    """Close a record a stop or an error left "running" before the run's own
+    handlers took over (between its first write and the container's start).
+
+    Left so, it would wait for the next command to call the run killed; the
+    process that was stopped is alive and says what happened. Signals are
+    held meanwhile, and a container made in that gap is removed.
+    """
+    record_path = run_dir / "record.json"
+    record = host_copy(lock_fd) or read_json(record_path)
+    if record.get("status") != "running":
+        return
+    in_main = threading.current_thread() is threading.main_thread()
+    held = _hold_signals() if in_main else {}
+    try:
+        with contextlib.suppress(Exception):
+            remove_run_containers(engine, run_id)
+        stopped = not isinstance(exc, ReproboxError)
+        record.update(
+            status="interrupted" if stopped else "failed",
+            exit_code=None,
+            finished_at=iso_time(time.time()),
+            error={
+                "message": "interrupted before the container started"
+                if stopped
+                else exc.message,
+                "log_tail": "",
+            },
+        )
+        keep_host_copy(target.runs_dir, run_id, record)
+        with contextlib.suppress(OSError):
+            write_record(record_path, record)
+    finally:
+        _release_signals(held)
 
 
 def _run_locked(

@@ -234,3 +234,27 @@ def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
     on_disk = tmp_path / "runs" / record["run_id"] / "record.json"
     assert json.loads(on_disk.read_text())["status"] == "succeeded"
     assert signal.getsignal(signum) == before  # handlers are put back
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, runner._Stop])
+def test_a_stop_between_the_first_record_and_the_handlers_closes_the_record(
+    tmp_path, slow_engine, monkeypatch, stop
+):
+    # bn F2: a SIGTERM that landed after record.json said "running" but
+    # before the run's own handlers left it "running" with its lock, for the
+    # next command to call the run killed.
+    def stopped(env):
+        raise stop()
+
+    monkeypatch.setattr(runner, "ContainerOutput", stopped)
+    runs = tmp_path / "runs"
+    with pytest.raises((KeyboardInterrupt, runner._Stop)):
+        run_once(RunTarget(project="p", runs_dir=runs))
+    [record_path] = runs.glob("*/record.json")
+    record = json.loads(record_path.read_text())
+    assert (record["status"], record["exit_code"]) == ("interrupted", None)
+    assert record["error"] == {
+        "message": "interrupted before the container started",
+        "log_tail": "",
+    }
+    assert list(runs.glob(".*.lock")) == []  # released: nothing left to close
