@@ -23,7 +23,7 @@ from reprobox.code_assignments import code_secrets
 from reprobox.credential_settings import literal_secret, secret_name
 from reprobox.envvars import found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
-from reprobox.stand_ins import stand_in
+from reprobox.stand_ins import placeholder, placeholder_user
 
 # A URL whose userinfo has a password: scheme://[user]:password@host. The
 # scheme starts where a word does, so that a long run of letters (base64, hex)
@@ -34,19 +34,6 @@ _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@"
     r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+)(?::[0-9]+)?(?![\w:])"
 )
-# A URL with user:password@ in it, whatever follows: a value that is one is
-# judged by its password alone.
-_URL_USERINFO = re.compile(r"://([^\s/@:]*):([^\s/@]*)@")
-# A path to a file holding the secret, not the secret: /path/to/key.pem,
-# ~/keys/id_rsa, ./creds.json. Its first part is a lowercase name, which a
-# random string starting with / (base64 may) seldom has.
-_FILE_PATH = re.compile(r"(?:~|\.{1,2})?/[a-z][\w.-]*(?:/[\w.-]+)*/?")
-# A reference or template slot: ${X}, $X, $(cmd), %(x)s, %s, %X%, {x}, <x>.
-_PLACEHOLDER_MARK = re.compile(r"\$[({\w]|%\(|%s\b|%\w+%|[{}<>]|\.\.\.|…")
-# A value made of one repeated character (xxx, ***, ...) or spelled in
-# capitals as a name (PASSWORD, API_TOKEN, YOUR_KEY).
-_REPEATED = re.compile(r"(.)\1*")
-_CAPITAL_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 # A script line that sets a variable: sh's export, cmd's set/setx, PowerShell.
 _SCRIPT_ASSIGNMENT = re.compile(
     r"""\s*@?(?:(?:export|set|setx)\s+|\$env:)"?([A-Za-z_][A-Za-z0-9_]*)"""
@@ -122,41 +109,9 @@ _DATA_TOKEN_NAME = re.compile(
 )
 
 
-def placeholder(value: str) -> bool:
-    """Tell whether a value is a stand-in for a secret, not one."""
-    value = value.strip().strip("\"'")
-    return bool(
-        not value
-        or stand_in(value)
-        or _PLACEHOLDER_MARK.search(value)
-        or _REPEATED.fullmatch(value)
-        or _CAPITAL_NAME.fullmatch(value)
-        or set(value.lower()) <= set("x*.-_")
-        or _FILE_PATH.fullmatch(value)
-        or _url_placeholder(value)
-    )
-
-
-def _url_placeholder(value: str) -> bool:
-    """Tell whether value holds user:password@ URLs, each with a stand-in password."""
-    found = _URL_USERINFO.findall(value)
-    return bool(found) and all(
-        placeholder(password) or placeholder_user(user) for user, password in found
-    )
-
-
 def url_with_password(text: str) -> bool:
     """Tell whether text has a URL whose userinfo writes out a password."""
     return found(_url_passwords(text))
-
-
-def placeholder_user(user: str) -> bool:
-    """Tell whether a URL's user is a template slot, so its password is one too.
-
-    Brackets are one too (redis://[[username]:[password]]@host): a URL's user
-    and password may not hold them unescaped.
-    """
-    return bool(_PLACEHOLDER_MARK.search(user) or "[" in user)
 
 
 def published_token(text: str) -> bool:

@@ -18,6 +18,7 @@ from reprobox.envvars import (
     secret_setting_name,
     secret_variable_name,
 )
+from reprobox.stand_ins import placeholder
 
 # dotenv: NAME=value, "export" allowed, no space before the "=".
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
@@ -139,6 +140,7 @@ def literal_secret(value: object) -> bool:
         and value.lower() not in _NO_VALUE
         and not _REFERENCE.search(value)
         and not _SPECIAL_TOKEN.fullmatch(value)
+        and not placeholder(value)
     )
 
 
@@ -309,6 +311,6 @@ def _written(value: str) -> bool:
     inner = _unquoted(value)
     if not inner or inner.lower() in _NO_VALUE:
         return False
-    if _REFERENCE.search(inner):
-        return False
+    if _REFERENCE.search(inner) or placeholder(inner):
+        return False  # the stand-ins of the line rules: ???, ***, {password}
     return quoted or not _CODE.match(inner)

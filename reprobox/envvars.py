@@ -18,6 +18,7 @@ from reprobox.run_env import (
     set_by_image,
 )
 from reprobox.secret_shapes import PUBLISHED_TOKEN, SECRET_URLS, SECRET_VALUES
+from reprobox.stand_ins import placeholder
 
 # Numerics settings copied from the freezing shell into the image: they changed
 # the numbers the user saw. Thread counts and device masks describe the host,
@@ -191,14 +192,15 @@ def secret_setting_name(name: str) -> bool:
 def secret_settings(value: str) -> Iterator[str]:
     """Yield the values of the settings in value that are named for a secret.
 
-    Password=X; in a connection string, --token=X, "secret": "X" of JSON.
+    Password=X; in a connection string, --token=X, "secret": "X" of JSON; a
+    stand-in such as "***" or {password} is none.
     """
     for match in _SETTINGS.finditer(value):
         if match.group(1) is not None:
             name, setting = match.group(1, 2)
         else:
             name, setting = match.group(3), _json_unescaped(match.group(4))
-        if secret_setting_name(name):
+        if secret_setting_name(name) and not placeholder(setting):
             yield setting
 
 

@@ -97,3 +97,62 @@ def stand_in(value: str) -> bool:
     return any(
         word.startswith(_STAND_IN_STARTS) or word in _STAND_IN_WORDS for word in words
     )
+
+
+# A path to a file holding the secret, not the secret: /path/to/key.pem,
+# ~/keys/id_rsa, ./creds.json. Its first part is a lowercase name, which a
+# random string starting with / (base64 may) seldom has.
+_FILE_PATH = re.compile(r"(?:~|\.{1,2})?/[a-z][\w.-]*(?:/[\w.-]+)*/?")
+# A reference or template slot: ${X}, $X, $(cmd), %(x)s, %s, %X%, {x}, <x>.
+_PLACEHOLDER_MARK = re.compile(r"\$[({\w]|%\(|%s\b|%\w+%|[{}<>]|\.\.\.|…")
+# A value made of one repeated mark (***, ???, ...) or letter (xxx, aaaa),
+# or spelled in capitals as a name (PASSWORD, API_TOKEN, YOUR_KEY, MISSING, REPLACE_ME,
+# KEY2): digits end a word, as names number things; a random run in
+# capitals weaves them in (K8S9X2LQ, ABC123DEF456).
+_REPEATED = re.compile(r"([^\w\s])\1*|(\w)\2{2,}")
+_CAPITAL_NAME = re.compile(r"_*[A-Z]{2,}[0-9]*(?:_+[A-Z]+[0-9]*)*_*")
+# A URL with user:password@ in it, whatever follows: a value that is one is
+# judged by its password alone.
+_URL_USERINFO = re.compile(r"://([^\s/@:]*):([^\s/@]*)@")
+# Words that stand for no value at all: YAML's null and ~, Python's None.
+_NO_VALUE_WORDS = frozenset(("null", "none", "nil", "~"))
+
+
+def placeholder(value: str) -> bool:
+    """Tell whether a value is a stand-in for a secret, not one.
+
+    The one judge of every rule that reads a secret's value, on a line of code
+    or docs and in a settings file alike: empty or null, a reference or slot
+    (`${X}`, `$(cmd)`, `{password}`, `<required>`), a mark (`***`, `?`, and
+    OmegaConf's mandatory `???`), a name in capitals (`MISSING`, `REPLACE_ME`),
+    a file's path, or a stand-in by its words (stand_in).
+    """
+    value = value.strip().strip("\"'")
+    return bool(
+        not value
+        or value.lower() in _NO_VALUE_WORDS
+        or stand_in(value)
+        or _PLACEHOLDER_MARK.search(value)
+        or _REPEATED.fullmatch(value)
+        or _CAPITAL_NAME.fullmatch(value)
+        or (len(value) > 1 and set(value.lower()) <= set("x*.-_?"))
+        or _FILE_PATH.fullmatch(value)
+        or _url_placeholder(value)
+    )
+
+
+def _url_placeholder(value: str) -> bool:
+    """Tell whether value holds user:password@ URLs, each with a stand-in password."""
+    found = _URL_USERINFO.findall(value)
+    return bool(found) and all(
+        placeholder(password) or placeholder_user(user) for user, password in found
+    )
+
+
+def placeholder_user(user: str) -> bool:
+    """Tell whether a URL's user is a template slot, so its password is one too.
+
+    Brackets are one too (redis://[[username]:[password]]@host): a URL's user
+    and password may not hold them unescaped.
+    """
+    return bool(_PLACEHOLDER_MARK.search(user) or "[" in user)

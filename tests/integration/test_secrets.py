@@ -972,3 +972,48 @@ def test_vendor_tokens_are_never_frozen_and_hidden_when_run(
     ]
     assert found == [], log
     assert "vault ***\n" in ran.stderr and "vendor ***\n" in ran.stderr
+
+
+# Settings files whose secret slots hold stand-ins (Hydra's mandatory ???, a
+# template's {password}, ***): no credential files; the run reads them.
+STAND_IN_FILES = {
+    "conf/config.yaml": "db:\n  password: ???\ntrainer: {lr: 0.01}\n",
+    "conf/db.ini": "[db]\npassword = ***\n",
+    "conf/template.toml": '[db]\npassword = "{password}"\n',
+    "conf/db.json": '{"db": {"password": "***"}}',
+    "conf/later.yaml": "api_key: MISSING\ntoken: REPLACE_ME\n",
+}
+READS_ORDINARY_FILES = '''"""Read the project's settings files, as training does."""
+
+import os
+
+for rel in sorted(os.environ["READ_FILES"].split(",")):
+    with open(rel, encoding="utf-8") as fh:
+        print(rel, len(fh.read()), flush=True)
+with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
+    fh.write('{"rows": 1}')
+'''
+
+
+def test_ordinary_files_that_look_like_secrets_go_in_and_run(
+    cli, engine_cleanup, tmp_path
+):
+    """Settings whose secret slots hold stand-ins are copied into the image
+    (left out, the run failed with FileNotFoundError), and the run reads them."""
+    path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    engine_cleanup.add(name)
+    for rel, text in STAND_IN_FILES.items():
+        (path / rel).parent.mkdir(exist_ok=True)
+        (path / rel).write_text(text)
+    (path / "train.py").write_text(READS_ORDINARY_FILES)
+    froze = reprobox(cli, "freeze", str(path))
+    assert froze.returncode == 0, shown(froze)
+    assert "left out" not in froze.stderr, shown(froze)
+    read = ",".join(STAND_IN_FILES)
+    ran = reprobox(cli, "run", str(path), "--json", "--env", f"READ_FILES={read}")
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    log = (path / ".reprobox/runs" / record["run_id"] / "container.log").read_text()
+    assert log.splitlines() == [
+        f"{rel} {len(text)}" for rel, text in sorted(STAND_IN_FILES.items())
+    ]
