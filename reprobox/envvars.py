@@ -225,9 +225,91 @@ def plain_data_key(name: str) -> bool:
     return len(words) > 1 and words[-1] == "key" and words[-2] in _PLAIN_KEYS
 
 
+# Words that name a secret wherever they stand in a variable's name
+# (DB_PASSWORD_FILE, GCP_CREDS_JSON), and those that do as its last word only,
+# where nothing qualifies them (HF_TOKEN, DB_PASS, SENTRY_DSN; not PASS_K,
+# AUTH_MODE, SECRET_SAUCE, COOKIE_NAME). TOKEN names one anywhere: TOKENS
+# (MAX_TOKENS) counts a text's words.
+_SECRET_ANYWHERE = frozenset(
+    ("password", "passwd", "passphrase", "credential", "credentials", "cred")
+    + ("creds", "apikey", "token")
+)
+_SECRET_LAST = frozenset(
+    ("secret", "pass", "pwd", "pat", "auth", "cookie", "bearer", "dsn", "jwt")
+    + ("oauth", "oauth2", "signature", "key")
+)
+# The word before "key" that makes a key a secret's (API_KEY, PRIVATE_KEY_PATH,
+# AWS_ACCESS_KEY_ID), wherever the pair stands.
+_SECRET_KEY_KINDS = frozenset(
+    ("api", "access", "auth", "private", "ssh", "signing", "master", "encryption")
+    + ("secret", "client", "account", "subscription")
+)
+# Words run together that end in a secret's name (PGPASSWORD, GITHUBTOKEN,
+# MYSECRET, DBPASS), as _SECRET_INSIDE_NAME finds them.
+_SECRET_WORD_END = re.compile(
+    r"(?:passw(?:or)?d|passphrase|credentials?|secret|token|jwt|oauth"
+    r"|(?:api|access|auth|private|ssh|signing|master|encryption|secret)key"
+    r"|(?<!by)(?<!com)(?<!sur)(?<!tres)pass)$"
+)
+# Values no secret is: a short number, a switch, or a short lowercase name
+# made of words (len, id, none, top_k, cross-entropy).
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re.I)
+_SWITCH_WORDS = frozenset(
+    ("true", "false", "yes", "no", "on", "off", "none", "null", "auto")
+    + ("enabled", "disabled", "enable", "disable")
+)
+_PLAIN_NAME = re.compile(r"[a-z]+[0-9]*(?:[_.-](?:[a-z]+[0-9]*|[0-9]+))*")
+
+
+def secret_named_outright(name: str) -> bool:
+    """Tell whether a variable's name names a secret whatever value it holds.
+
+    DB_PASSWORD, HF_TOKEN, API_KEY, AWS_ACCESS_KEY_ID, PRIVATE_KEY_PATH and
+    PGPASSWORD do; MAX_TOKENS, PASS_K, SORT_KEY, KEY_COLUMN, PRIMARY_KEY_FIELD,
+    AUTH_MODE and SECRET_SAUCE hold a secret's word as part of another or to
+    qualify another, and are judged by their values.
+    """
+    words = _name_words(name)
+    if not words:
+        return False
+    last = words[-1]
+    if last in _SECRET_LAST and not (last == "key" and plain_data_key(name)):
+        return True
+    for before, word in zip([""] + words, words, strict=False):
+        if word in _SECRET_ANYWHERE or (word == "key" and before in _SECRET_KEY_KINDS):
+            return True
+        # Run together with another word (PGPASSWORD, MYSECRET), or a key's
+        # kind and key as one word (ACCESSKEY): not a bare SECRET or PASS,
+        # which the rule for the last word judges.
+        run_together = _SECRET_WORD_END.search(word)
+        if run_together and (run_together.start() > 0 or word.endswith("key")):
+            return True
+    return False
+
+
+def plain_setting_value(value: str | None) -> bool:
+    """Tell whether value is a short number, a switch or a short lowercase name."""
+    if value is None:
+        return False
+    value = value.strip()
+    return bool(
+        value.lower() in _SWITCH_WORDS
+        or (len(value) <= 12 and _PLAIN_NUMBER.fullmatch(value))
+        or (len(value) <= 32 and _PLAIN_NAME.fullmatch(value))
+    )
+
+
 def looks_secret(name: str, value: str | None = None) -> bool:
-    """Tell whether a variable looks like it holds a credential."""
-    if secret_variable_name(name):
+    """Tell whether a variable looks like it holds a credential.
+
+    A name that names a secret outright makes it one whatever its value; a
+    name that only holds a secret's word (MAX_TOKENS, SORT_KEY, AUTH_MODE)
+    does unless the value is plain: a short number, a switch or a short
+    lowercase name, as `[env]` data settings are.
+    """
+    if secret_variable_name(name) and (
+        secret_named_outright(name) or not plain_setting_value(value)
+    ):
         return True
     return bool(value) and found(value_secret_parts(value))
 
@@ -332,7 +414,7 @@ def command_secret_parts(command: Sequence[str]) -> Iterator[str]:
     for i, arg in enumerate(command):
         yield from value_secret_parts(arg)
         assignment = _ASSIGNMENT.fullmatch(arg)
-        if assignment and looks_secret(assignment.group(1)):
+        if assignment and looks_secret(*assignment.groups()):
             yield assignment.group(2)
         option = re.fullmatch(r"--?([A-Za-z][\w.-]*)", arg)
         following = command[i + 1] if i + 1 < len(command) else ""

@@ -983,6 +983,16 @@ STAND_IN_FILES = {
     "conf/db.json": '{"db": {"password": "***"}}',
     "conf/later.yaml": "api_key: MISSING\ntoken: REPLACE_ME\n",
 }
+# [env] settings whose names hold a secret's word, with plain values.
+PLAIN_ENV = {
+    "MAX_TOKENS": "4096",
+    "PASS_K": "5",
+    "SORT_KEY": "len",
+    "KEY_COLUMN": "id",
+    "PRIMARY_KEY_FIELD": "id",
+    "AUTH_MODE": "none",
+    "SECRET_SAUCE": "1",
+}
 READS_ORDINARY_FILES = '''"""Read the project's settings files, as training does."""
 
 import os
@@ -990,6 +1000,9 @@ import os
 for rel in sorted(os.environ["READ_FILES"].split(",")):
     with open(rel, encoding="utf-8") as fh:
         print(rel, len(fh.read()), flush=True)
+for name in sorted(os.environ.get("READ_ENV", "").split(",")):
+    if name:
+        print(name, os.environ[name], flush=True)
 with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
     fh.write('{"rows": 1}')
 '''
@@ -999,9 +1012,14 @@ def test_ordinary_files_that_look_like_secrets_go_in_and_run(
     cli, engine_cleanup, tmp_path
 ):
     """Settings whose secret slots hold stand-ins are copied into the image
-    (left out, the run failed with FileNotFoundError), and the run reads them."""
+    (left out, the run failed with FileNotFoundError), and the run reads them;
+    [env] settings named with a secret's word (MAX_TOKENS) but plain values
+    are frozen into the image."""
     path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
     engine_cleanup.add(name)
+    config = path / "reprobox.toml"
+    settings = "".join(f'{key} = "{value}"\n' for key, value in PLAIN_ENV.items())
+    config.write_text(config.read_text() + "\n[env]\n" + settings)
     for rel, text in STAND_IN_FILES.items():
         (path / rel).parent.mkdir(exist_ok=True)
         (path / rel).write_text(text)
@@ -1010,10 +1028,12 @@ def test_ordinary_files_that_look_like_secrets_go_in_and_run(
     assert froze.returncode == 0, shown(froze)
     assert "left out" not in froze.stderr, shown(froze)
     read = ",".join(STAND_IN_FILES)
-    ran = reprobox(cli, "run", str(path), "--json", "--env", f"READ_FILES={read}")
+    variables = ",".join(PLAIN_ENV)
+    options = ("--env", f"READ_FILES={read}", "--env", f"READ_ENV={variables}")
+    ran = reprobox(cli, "run", str(path), "--json", *options)
     assert ran.returncode == 0, shown(ran)
     record = json.loads(ran.stdout)
     log = (path / ".reprobox/runs" / record["run_id"] / "container.log").read_text()
     assert log.splitlines() == [
         f"{rel} {len(text)}" for rel, text in sorted(STAND_IN_FILES.items())
-    ]
+    ] + [f"{key} {value}" for key, value in sorted(PLAIN_ENV.items())]
