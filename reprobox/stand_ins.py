@@ -156,3 +156,14 @@ def placeholder_user(user: str) -> bool:
     and password may not hold them unescaped.
     """
     return bool(_PLACEHOLDER_MARK.search(user) or "[" in user)
+
+
+# A path to a file: parts parted by / or \, the last with an extension of a
+# letter and up to 11 more (exp42/ckpt/Epoch7Step3500.safetensors). Random
+# secrets hold / (base64) but no dot, and no dotted extension after it.
+_PATH_TO_FILE = re.compile(r"[^\s]*[/\\][\w.+-]*[\w-]\.[A-Za-z][A-Za-z0-9]{0,11}")
+
+
+def path_to_file(value: str) -> bool:
+    """Tell whether value is a path to a file: separators, then a file's extension."""
+    return bool(_PATH_TO_FILE.fullmatch(value.strip()))

@@ -975,13 +975,16 @@ def test_vendor_tokens_are_never_frozen_and_hidden_when_run(
 
 
 # Settings files whose secret slots hold stand-ins (Hydra's mandatory ???, a
-# template's {password}, ***): no credential files; the run reads them.
+# template's {password}, ***): no credential files; the run reads them. Code
+# files here are neither refused.
 STAND_IN_FILES = {
     "conf/config.yaml": "db:\n  password: ???\ntrainer: {lr: 0.01}\n",
     "conf/db.ini": "[db]\npassword = ***\n",
     "conf/template.toml": '[db]\npassword = "{password}"\n',
     "conf/db.json": '{"db": {"password": "***"}}',
     "conf/later.yaml": "api_key: MISSING\ntoken: REPLACE_ME\n",
+    # Code that gives a secret-named name a value that is no secret.
+    "storage.py": 'blob_key = "exp42/ckpt/Epoch7Step3500.safetensors"\n',
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {
@@ -1011,8 +1014,9 @@ with open(os.environ["REPROBOX_METRICS"], "w", encoding="utf-8") as fh:
 def test_ordinary_files_that_look_like_secrets_go_in_and_run(
     cli, engine_cleanup, tmp_path
 ):
-    """Settings whose secret slots hold stand-ins are copied into the image
-    (left out, the run failed with FileNotFoundError), and the run reads them;
+    """Settings whose secret slots hold stand-ins, and code that gives a
+    key's name a path, are copied into the image (left out, the run failed
+    with FileNotFoundError; refused, it never started), and the run reads them;
     [env] settings named with a secret's word (MAX_TOKENS) but plain values
     are frozen into the image."""
     path, name = cli.copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
@@ -1021,7 +1025,7 @@ def test_ordinary_files_that_look_like_secrets_go_in_and_run(
     settings = "".join(f'{key} = "{value}"\n' for key, value in PLAIN_ENV.items())
     config.write_text(config.read_text() + "\n[env]\n" + settings)
     for rel, text in STAND_IN_FILES.items():
-        (path / rel).parent.mkdir(exist_ok=True)
+        (path / rel).parent.mkdir(exist_ok=True)  # conf/
         (path / rel).write_text(text)
     (path / "train.py").write_text(READS_ORDINARY_FILES)
     froze = reprobox(cli, "freeze", str(path))
