@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from reprobox.credential_settings import secret_name
-from reprobox.stand_ins import path_to_file, stand_in
+from reprobox.stand_ins import made_of_words, path_to_file, stand_in
 
 # A quoted string without blanks or backslashes, as a secret is written (a
 # notebook's JSON escapes its closing quote, \"): its quote first, so that the
@@ -181,6 +181,8 @@ def random_string(value: str, strict: bool = False) -> bool:
         return False
     if stand_in(value) or _FILE_NAME.search(value) or path_to_file(value):
         return False
+    if made_of_words(value):
+        return False  # ResNet50V2_ImageNet1k_Top1Acc76: an identifier's words
     woven = any(_digits_woven(part) for part in _PART_BREAK.split(value))
     if not (woven or _cases_flipped(value)):
         return False

@@ -167,3 +167,58 @@ _PATH_TO_FILE = re.compile(r"[^\s]*[/\\][\w.+-]*[\w-]\.[A-Za-z][A-Za-z0-9]{0,11}
 def path_to_file(value: str) -> bool:
     """Tell whether value is a path to a file: separators, then a file's extension."""
     return bool(_PATH_TO_FILE.fullmatch(value.strip()))
+
+
+# The segments of an identifier: a capitalised or lowercase word, or a run of
+# capitals (ResNet, ImageNet, ML).
+_SEGMENT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+# Letter pairs common in English words; a word-like segment is mostly made of
+# them, random letters seldom are (ResNet: re, es, ne, et; Zx, kL, vQ: none).
+_ENGLISH_PAIRS = frozenset(
+    re.findall(
+        r"[a-z]{2}",
+        """th he in er an re on at en nd ti es or te of ed is it al ar st to nt ng se
+    ha as ou io le ve co me de hi ri ro ic ne ea ra ce li ch ll be ma si om ur ca
+    el ta la ns di fo ho pe ec pr no ct us ac ot il tr ly nc et ut ss so rs un lo
+    wa ge ie wh ee wi em ad ol rt po we na ul ni ts mo ow pa im mi ai sh ir su id
+    os iv ia am fi ci vi pl ig tu ev ld ry mp fe bl ab gh ty op wo sa ay ex ke fr
+    oo av ag ap gr od bo sp rd do uc bu ei ov rm ep oc fa ef cu rn sc gi da cr cl
+    du ga qu ue ba ey ls va um up lu go ru ug ds lt pi rc eg au ck mu br bi pt ak
+    pu ui rg ib tl ki rk ob mb ub gu dr xp""",
+    )
+)
+_VOWELS = frozenset("aeiouy")
+# Measured on generated secrets (benchmarks/random_string_recall.py): with
+# three such words covering 60% of the letters, fewer than 1 in 1,000 random
+# strings of 12 to 40 letters and digits is read as an identifier.
+_WORD_SHARE = 0.6
+_FEWEST_WORDS = 3
+
+
+def _english_like(segment: str) -> bool:
+    """Tell whether a segment of 3 or more letters reads as an English word."""
+    word = segment.lower()
+    if len(word) < 3:
+        return False
+    vowels = sum(ch in _VOWELS for ch in word)
+    if vowels == 0 or vowels / len(word) < 0.25:
+        return False
+    if re.search(r"[^aeiouy]{4}|[aeiouy]{3}", word):
+        return False
+    pairs = [word[i : i + 2] for i in range(len(word) - 1)]
+    return sum(pair in _ENGLISH_PAIRS for pair in pairs) / len(pairs) >= 0.6
+
+
+def made_of_words(value: str) -> bool:
+    """Tell whether value is an identifier made of words, not a random run.
+
+    ResNet50V2_ImageNet1k_Top1Acc76_13pct and c0mpl3x9ExperimentKeyForCometML2024
+    weave digits in as random text does, but most of their letters are words:
+    three English-like segments (camel case or parted by _ - . /) covering at
+    least 60% of the letters.
+    """
+    letters = sum(ch.isalpha() for ch in value)
+    words = [w for w in _SEGMENT.findall(value) if _english_like(w)]
+    if len(words) < _FEWEST_WORDS or not letters:
+        return False
+    return sum(map(len, words)) / letters >= _WORD_SHARE

@@ -985,6 +985,7 @@ STAND_IN_FILES = {
     "conf/later.yaml": "api_key: MISSING\ntoken: REPLACE_ME\n",
     # Code that gives a secret-named name a value that is no secret.
     "storage.py": 'blob_key = "exp42/ckpt/Epoch7Step3500.safetensors"\n',
+    "tracking.py": 'EXPERIMENT_KEY = "c0mpl3x9ExperimentKeyForCometML2024"\n',
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {
