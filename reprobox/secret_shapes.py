@@ -23,9 +23,14 @@ SECRET_URLS = re.compile(
 # hex digest or a run inside base64 data is never one.
 _TOKEN_BOUNDARY = r"A-Za-z0-9_+-"
 # A body that may hold - or _ must be random, not words joined by them
-# (scikit-learn's CSS class sk-toggleable__label-arrow, xoxb-reply-to-thread):
-# a run of 20 letters and digits, or a digit and a run of 10.
+# (scikit-learn's CSS class sk-toggleable__label-arrow, xoxb-reply-to-thread,
+# sk-learn-compatible-estimator-v2): a run of 20 letters and digits, or a
+# digit and a run of 10, and not lowercase words of up to 15 letters, each
+# with a short number after it or none, joined by - or _ (a random lowercase
+# body weaves digits in, or runs longer than words do).
+_WORD = r"[a-z]{1,15}[0-9]{0,3}"
 _RANDOM = (
+    rf"(?!{_WORD}(?:[_-]+(?:{_WORD}|[0-9]{{1,4}}))+(?![A-Za-z0-9_-]))"
     r"(?:(?=[A-Za-z0-9_-]*[A-Za-z0-9]{20})"
     r"|(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z0-9]{10}))"
 )

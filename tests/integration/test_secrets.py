@@ -986,6 +986,7 @@ STAND_IN_FILES = {
     # Code that gives a secret-named name a value that is no secret.
     "storage.py": 'blob_key = "exp42/ckpt/Epoch7Step3500.safetensors"\n',
     "tracking.py": 'EXPERIMENT_KEY = "c0mpl3x9ExperimentKeyForCometML2024"\n',
+    "pipeline.py": 'sk = "sk-learn-compatible-estimator-v2"\n',
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {
