@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from reprobox.credential_settings import secret_name
+from reprobox.credential_settings import REQUEST_TOKEN, secret_name
 from reprobox.stand_ins import made_of_words, path_to_file, stand_in
 
 # A quoted string without blanks or backslashes, as a secret is written (a
@@ -99,10 +99,6 @@ _SECRET_ENDS = (
 # domain's VerificationToken published in DNS). Public keys are none either
 # (.NET's publicKeyToken).
 _NOT_SECRET_ENDS = ("signature", "sig", "pat")
-_REQUEST_TOKEN = re.compile(
-    r"(?:next|prev|previous|page|pagination|continuation|update|client|request"
-    r"|idempotency|cancel|cancellation|sync|resume|verification)token"
-)
 
 
 def code_assigns_secret(text: str) -> bool:
@@ -155,7 +151,7 @@ def _secret_value_for(name: str, value: str) -> bool:
         return False  # cheap first: most names are no secret's
     if flat.endswith(_NOT_SECRET_ENDS) or "public" in flat:
         return False
-    if _REQUEST_TOKEN.search(flat):
+    if REQUEST_TOKEN.search(flat):
         return False
     if flat in ("key", "token"):
         return random_string(value, strict=True)

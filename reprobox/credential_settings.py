@@ -73,6 +73,14 @@ _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"
 # Secret names as an option (--key X, --auth X) that, alone as a file's key,
 # name a dictionary's key or an auth scheme as often as a secret.
 _BARE_NAMES = frozenset(("key", "auth"))
+# Tokens of a request, not of a login: a page's next token, an API's
+# pagination settings (botocore's "input_token": "NextToken"), an update or
+# idempotency token. Matched on the name folded to lower case without marks.
+REQUEST_TOKEN = re.compile(
+    r"(?:next|prev|previous|page|pagination|continuation|update|client|request"
+    r"|idempotency|cancel|cancellation|sync|resume|verification|input|output"
+    r"|result|more|limit)token"
+)
 # Plurals that end a name of a count or list of tokens or keys (max_tokens).
 _COUNTED_WORDS = ("tokens", "keys")
 # A value no secret is: a count, a rate or a switch (pass_rate: 0.9).
@@ -116,6 +124,8 @@ def secret_name(name: str, plain: bool = False) -> bool:
     which counts or lists tokens and keys).
     """
     if name.lower() in _BARE_NAMES:
+        return False
+    if REQUEST_TOKEN.search(re.sub(r"[^a-z0-9]", "", name.lower())):
         return False
     if secret_setting_name(name):
         return True

@@ -84,3 +84,30 @@ def test_the_same_file_with_a_secret_written_out_still_is(tmp_path, rel):
 def test_one_judge_serves_line_rules_and_settings(value, stands_in):
     assert placeholder(value) is stands_in
     assert line_placeholder is placeholder
+
+
+def test_pagination_settings_are_no_credentials(tmp_path):
+    # botocore's paginators-1.json: request tokens and keys of results.
+    import json
+
+    from reprobox.credential_files import holds_credentials
+
+    path = tmp_path / "paginators-1.json"
+    path.write_text(
+        json.dumps(
+            {
+                "pagination": {
+                    "ListThings": {
+                        "input_token": "NextToken",
+                        "output_token": "NextToken",
+                        "limit_key": "MaxResults",
+                        "result_key": "Things",
+                    }
+                }
+            }
+        )
+    )
+    assert holds_credentials(path) is False
+    secret = tmp_path / "s.json"
+    secret.write_text(json.dumps({"storage_key": "Zq8e41b7c09d5fa2863bd17e=="}))
+    assert holds_credentials(secret) is True
