@@ -55,7 +55,9 @@ _SECRET_PARTS = {
     "PASSWORD",
     "PAT",
     "PRIVATE",
+    "PW",
     "PWD",
+    "SALT",
     "SECRET",
     "SESSION",
     "TOKEN",
@@ -264,8 +266,8 @@ _SECRET_ANYWHERE = frozenset(
     + ("creds", "apikey", "token")
 )
 _SECRET_LAST = frozenset(
-    ("secret", "pass", "pwd", "pat", "auth", "cookie", "bearer", "dsn", "jwt")
-    + ("oauth", "oauth2", "signature", "key")
+    ("secret", "pass", "pwd", "pw", "pat", "auth", "cookie", "bearer", "dsn", "jwt")
+    + ("oauth", "oauth2", "signature", "key", "salt")
 )
 # The word before "key" that makes a key a secret's (API_KEY, PRIVATE_KEY_PATH,
 # AWS_ACCESS_KEY_ID), wherever the pair stands.

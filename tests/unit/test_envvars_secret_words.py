@@ -93,3 +93,19 @@ def test_env_table_still_refuses_a_password_of_plain_letters(tmp_path):
     with pytest.raises(ConfigError) as info:
         frozen_environment(_cfg(tmp_path, env={"DB_PASSWORD": "hunter2"}), {})
     assert info.value.key == "env.DB_PASSWORD"
+
+
+@pytest.mark.parametrize(
+    "name, value, secret",
+    [
+        ("DB_PW", "Zq8wLm3nRt5vXy04", True),
+        ("MYSQL_PW", "hunter2", True),
+        ("SIGNING_SALT", "Zq8wLm3nRt5vXy19", True),
+        ("PW_MODE", "fast", False),
+        ("PWM_DUTY", "50", False),
+        ("POWER", "9", False),
+    ],
+)
+def test_pw_and_salt_names_are_secrets_names(name, value, secret):
+    # bo F3: *_PW and *_SALT values reached the record, log and registry.
+    assert looks_secret(name, value) is secret
