@@ -13,6 +13,7 @@ from typing import Any
 
 from reprobox.compare.environment import (
     canonical_json,
+    engine_spelling,
     hidden_caveat,
     hidden_env,
     numerics_key,
@@ -335,7 +336,8 @@ def find_nondeterminism(
             hidden = hidden_env(*setups)
             # Engines do not split a group (they cannot change numbers as
             # such), but runs on two of them did not share one machine.
-            engines = len({str(setup.get("engine.host")) for setup in setups})
+            # One per engine, however its address is spelt (EngineAddress).
+            engines = len({setup.get("engine.host") for setup in setups})
             same = (
                 "the same image, seed and machine"
                 if engines == 1
@@ -371,8 +373,10 @@ def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:
 
 
 def _engine_of(record: Record) -> str:
+    """Name the engine a run used, one way for every spelling, as run does."""
     engine = record.data.get("engine")
-    return str(engine.get("host") or "") if isinstance(engine, Mapping) else ""
+    host = str(engine.get("host") or "") if isinstance(engine, Mapping) else ""
+    return engine_spelling(host) if host else ""
 
 
 def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | None:

@@ -487,3 +487,24 @@ def test_repeats_on_two_engines_are_not_called_one_machine():
         "loss differs across 4 runs of the same image and seed on 2 container engines ("
     )
     assert "machine" not in finding.reason
+
+
+def test_one_engine_spelt_four_ways_is_one_machine():
+    # bo F1: default, unix://, /var/run and /run spellings of one socket were
+    # counted as four engines (and a sweep over them as spanning engines).
+    base = make_record("S0", metrics={"loss": 0.1})
+    hosts = [
+        "default",
+        "unix://",
+        "unix:///var/run/docker.sock",
+        "UNIX:///var/run//docker.sock",
+    ]
+    runs = [
+        clone(base, f"S{i}", engine__host=host, metrics={"loss": 0.1 + i / 100})
+        for i, host in enumerate(hosts)
+    ]
+    [finding] = compare_runs(runs).nondeterminism
+    assert finding.engines == 1
+    assert finding.reason.startswith(
+        "loss differs across 4 runs of the same image, seed and machine"
+    )
