@@ -98,7 +98,10 @@ def export_bundle(
         )
     # What exports killed outright left here, to this name or another: gone.
     sweep_stale_partials(out.parent)
-    with os.fdopen(fd, "w+b") as fh:
+    # Unbuffered: a full disk is met by the write that meets it, inside the
+    # try, not again by close() flushing a buffer, which would replace the
+    # error that names the file with a bare strerror.
+    with os.fdopen(fd, "w+b", buffering=0) as fh:
         try:
             fh.truncate(0)
             digests = {
@@ -113,7 +116,7 @@ def export_bundle(
                 "files": dict(sorted(digests.items())),
             }
             _add_member(fh, BUNDLE_INDEX, [dump_json(index).encode("utf-8")])
-            fh.write(b"\0" * (2 * tarfile.BLOCKSIZE))  # the end-of-archive marker
+            _write_all(fh, b"\0" * (2 * tarfile.BLOCKSIZE))  # end-of-archive marker
             fh.flush()
             os.fsync(fh.fileno())
             os.replace(partial, out)
@@ -132,6 +135,13 @@ def export_bundle(
     return index
 
 
+def _write_all(fh, data: bytes) -> None:
+    """Write all of data to an unbuffered file, which may take it in parts."""
+    view = memoryview(data)
+    while view:
+        view = view[fh.write(view) :]
+
+
 def _add_member(fh, name: str, chunks) -> str:
     """Append one regular file to the tar in fh from chunks; return its sha256.
 
@@ -141,20 +151,20 @@ def _add_member(fh, name: str, chunks) -> str:
     info = tarfile.TarInfo(name)
     info.mode, info.mtime = 0o644, 0
     header_at = fh.tell()
-    fh.write(info.tobuf(format=tarfile.GNU_FORMAT))
+    _write_all(fh, info.tobuf(format=tarfile.GNU_FORMAT))
     digest, size = hashlib.sha256(), 0
     for chunk in chunks:
-        fh.write(chunk)
+        _write_all(fh, chunk)
         digest.update(chunk)
         size += len(chunk)
-    fh.write(b"\0" * (-size % tarfile.BLOCKSIZE))
+    _write_all(fh, b"\0" * (-size % tarfile.BLOCKSIZE))
     end = fh.tell()
     info.size = size
     header = info.tobuf(format=tarfile.GNU_FORMAT)
     if len(header) != tarfile.BLOCKSIZE:  # pragma: no cover - short names only
         raise ValueError(f"bundle member {name!r} needs more than one header block")
     fh.seek(header_at)
-    fh.write(header)
+    _write_all(fh, header)
     fh.seek(end)
     return digest.hexdigest()
 

@@ -6,6 +6,8 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import tarfile
 from types import SimpleNamespace
 
@@ -210,3 +212,28 @@ def test_a_full_disk_names_the_bundle_and_the_fix(tmp_path, monkeypatch):
     )
     assert caught.value.hint.startswith(f"free space in {tmp_path} ")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("mount") is None, reason="mounts a tmpfs"
+)
+def test_a_disk_that_fills_names_the_bundle_not_a_bare_strerror(tmp_path):
+    # bo F4: the error named the file, then close() flushed its buffer onto
+    # the full disk and raised a bare "No space left on device" in its place.
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)], check=True
+    )
+    try:
+        out = small / "b.tar"
+        big = [bytes(3000)] * 400  # 1.2 MB of image, in pieces a buffer would keep
+        with pytest.raises(InputError) as caught:
+            export_bundle(FakeEngine(big), "img", "t:x", out, {})
+        assert caught.value.message == (
+            f"{out}: cannot write the bundle: No space left on device; nothing was "
+            "left there"
+        )
+        assert os.listdir(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
