@@ -12,6 +12,7 @@ wrote, in container_files.py; who owns the run's files, in run_owner.py.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -289,12 +290,26 @@ def _release_signals(previous: dict) -> None:
         signal.signal(sig, handler)
 
 
-def _write_failure(exc: OSError, where: Path) -> ReproboxError:
+# What to do about a runs folder, by why it could not be written.
+_RUNS_FOLDER_FIXES = {
+    errno.ENOSPC: "free space there",
+    errno.EDQUOT: "free space there",
+    errno.EROFS: "it is on a read-only file system: give a runs folder that is not",
+    errno.EACCES: "make it writable for this user",
+    errno.EPERM: "make it writable for this user",
+    errno.ENOENT: "a folder above it is missing or cannot be made there",
+}
+
+
+def _write_failure(
+    exc: OSError, where: Path, *, record_left: bool = True
+) -> ReproboxError:
     """Say in one line which file could not be written, and why.
 
     Whatever the cause (a file in the way, a read-only or full disk, no
     permission) the runs folder is the user's to fix: exit 2, as for any
     other path that cannot be written; exit 1 would read as "the run said no".
+    record_left says whether a record was begun that a later command closes.
     """
     path = exc.filename or where
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
@@ -303,12 +318,16 @@ def _write_failure(exc: OSError, where: Path) -> ReproboxError:
             hint="the runs folder must be a folder: move what is in the way",
         )
     # Not the training's verdict: the host could not keep its files (as freeze
-    # and build say of a full disk, exit 2). The next command closes the record.
+    # and build say of a full disk, exit 2).
+    fix = _RUNS_FOLDER_FIXES.get(exc.errno, "free space there or make it writable")
+    after = (
+        "; the next `reprobox run` or `build` closes this run's record"
+        if record_left
+        else ""
+    )
     return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint="free space there or make it writable, then run again (verify can "
-        "take another --runs-dir); the next `reprobox run` or `build` closes "
-        "this run's record",
+        hint=f"{fix}, then run again (verify can take another --runs-dir){after}",
     )
 
 
@@ -375,7 +394,7 @@ def run_in_container(
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
     except OSError as exc:
-        raise _write_failure(exc, target.runs_dir) from None
+        raise _write_failure(exc, target.runs_dir, record_left=False) from None
     try:
         return _run_locked(
             engine,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from reprobox.compare import load_records
@@ -33,3 +36,48 @@ def test_a_record_that_is_a_folder_is_one_input_error(tmp_path):
         load_records([tmp_path / "runs"])
     assert str(tmp_path / "runs") in caught.value.message
     assert "Is a directory" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "code, fix",
+    [
+        (
+            errno.EROFS,
+            "it is on a read-only file system: give a runs folder that is not",
+        ),
+        (errno.ENOENT, "a folder above it is missing or cannot be made there"),
+        (errno.ENOSPC, "free space there"),
+    ],
+)
+def test_a_runs_folder_that_cannot_be_made_says_why_and_closes_nothing(
+    tmp_path, monkeypatch, code, fix
+):
+    # bo F5: a read-only or missing runs folder was told to free space, and
+    # that a later command would close a record never begun.
+    from reprobox.runner import RunOptions, RunTarget, run_in_container
+
+    runs = tmp_path / "runs"
+    manifest = {"project": {"command": ["python", "t.py"]}, "environment": {}}
+
+    def refuse(path):
+        raise OSError(code, os.strerror(code), str(path))
+
+    import reprobox.runner as runner
+
+    monkeypatch.setattr(runner, "make_run_dir", refuse)
+    with pytest.raises(InputError) as caught:
+        run_in_container(
+            RunTarget(project="p", runs_dir=runs),
+            None,
+            image_ref="r",
+            image_id="i",
+            manifest=manifest,
+            manifest_sha256="0",
+            opts=RunOptions(),
+        )
+    assert caught.value.message == (
+        f"{runs}: cannot write the run's files: {os.strerror(code)}"
+    )
+    assert caught.value.hint == (
+        f"{fix}, then run again (verify can take another --runs-dir)"
+    )
