@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import Any
 
 from reprobox.compare.environment import (
@@ -301,9 +302,16 @@ def _reference_index(records: Sequence[Record], reference: int | str) -> int:
         for index, record in enumerate(records):
             if record.run_id == reference:
                 return index
+        # A run folder or its record.json, as push, export and verify take.
+        named = PurePath(reference)
+        folder = named.parent if named.name == "record.json" else named
+        for index, record in enumerate(records):
+            if folder.name and record.run_id == folder.name:
+                return index
         raise InputError(
             f"reference run {reference} is not among the given runs",
-            hint="give a run id from the records, or a position starting at 0",
+            hint="give a run id (its folder's name), its folder or record.json, "
+            "or a position starting at 0",
         )
     if isinstance(reference, bool) or not -len(records) <= reference < len(records):
         raise InputError(

@@ -1309,7 +1309,7 @@ CASES += [
         ("run", "{p}"),
         EXIT_USAGE,
         ("{p}/.reprobox/runs/", "cannot write the run's files", "Read-only"),
-        "make it writable",
+        "it is on a read-only file system",
         setup=lambda p, ctx: ctx.mount_tmpfs(p / ".reprobox/runs", "1m", ",ro"),
     ),
     Case(

@@ -508,3 +508,13 @@ def test_one_engine_spelt_four_ways_is_one_machine():
     assert finding.reason.startswith(
         "loss differs across 4 runs of the same image, seed and machine"
     )
+
+
+@pytest.mark.parametrize("given", ["{runs}/R1", "{runs}/R1/", "{runs}/R1/record.json"])
+def test_reference_may_be_a_run_folder_or_its_record(tmp_path, given):
+    # bo F6: --reference with a path said the run was not among the given runs.
+    first = make_record("R1", metrics={"loss": 0.1})
+    second = clone(first, "R2", metrics={"loss": 0.1})
+    reference = given.format(runs=tmp_path)
+    comparison = compare_runs([second, first], reference=reference)
+    assert comparison.reference == "R1"
