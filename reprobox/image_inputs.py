@@ -29,6 +29,12 @@ from reprobox.secret_shapes import credential_line
 _CHUNK = 1 << 20
 # How many first bytes tell a text file from a binary one.
 _PROBE = 8192
+# Bytes that text does not hold: controls other than tab, line breaks, form
+# feed, backspace and escape (logs keep \r, \b and colour codes), and DEL.
+_NOT_TEXT = bytes(set(range(32)) - set(b"\t\n\r\f\b\x1b") | {127})
+# A chunk with a NUL is binary when more than this share of it is not text
+# (controls, or bytes that are no UTF-8): a stray NUL in a log is none.
+_BINARY_SHARE = 0.1
 # A line longer than this is read in parts that overlap by more than a token.
 _LONG_LINE = 4 << 20
 _OVERLAP = 4096
@@ -78,6 +84,10 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
     """Return the line number and kind of the first credential a text file
     writes out, or None; binary files and links are not read.
 
+    A file is text unless its first bytes hold a NUL and are mostly no text
+    (_binary); it is read up to a chunk that is binary by that measure, such
+    as the tensors after a model file's header.
+
     The file is read in chunks of whole lines, so a large log costs its
     length in regex passes and no more memory than a chunk.
     """
@@ -86,7 +96,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             return None
         with open(path, "rb") as fh:
             head = fh.read(_PROBE)
-            codec = text_codec(head)
+            codec = text_codec(head) or (None if _binary(head) else "utf-8")
             if codec is None:
                 return None
             decoder = codecs.getincrementaldecoder(codec)(errors="replace")
@@ -103,12 +113,27 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
                     return first_line + found[0] - 1, found[1]
                 first_line += len(LINE_BREAK.findall(text, 0, cut))
                 rest, data = text[cut:], fh.read(_CHUNK)
+                if codec == "utf-8" and _binary(data):
+                    break  # text, then data: a model file's JSON header
             found = _credential_in(
                 rest + decoder.decode(b"", final=True), strict, path.name
             )
     except OSError:
         return None  # gone or unreadable: the digest says what is wrong with it
     return None if found is None else (first_line + found[0] - 1, found[1])
+
+
+def _binary(data: bytes) -> bool:
+    """Tell whether bytes are binary data, not text with a stray NUL in it.
+
+    As git does, only data with a NUL may be binary; it is when many of its
+    bytes are not text, as in compiled code, arrays and compressed data.
+    """
+    if b"\0" not in data:
+        return False
+    controls = len(data) - len(data.translate(None, _NOT_TEXT))
+    not_utf8 = data.decode("utf-8", errors="replace").count("\ufffd")
+    return controls + not_utf8 > _BINARY_SHARE * len(data)
 
 
 def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:

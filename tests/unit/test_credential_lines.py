@@ -142,7 +142,9 @@ def test_utf16_text_is_read_and_binary_is_not(tmp_path):
         2,
         "a token of a published format",
     )
-    (tmp_path / "w.bin").write_bytes(b"\0\1" + text.encode())
+    # Mostly bytes that are no text: binary, not read. A stray NUL before
+    # text leaves it text (test_written_credential_binaries).
+    (tmp_path / "w.bin").write_bytes(b"\0\1\2\3" * 20 + text.encode())
     assert written_credential(tmp_path / "w.bin") is None
 
 
