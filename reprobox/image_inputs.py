@@ -15,7 +15,9 @@ secret_shapes.credential_line, as pip reads the URLs in them.
 from __future__ import annotations
 
 import codecs
+import json
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,6 +40,8 @@ _BINARY_SHARE = 0.1
 # A line longer than this is read in parts that overlap by more than a token.
 _LONG_LINE = 4 << 20
 _OVERLAP = 4096
+# A JSON string on one line, as a notebook keeps each line of a cell.
+_JSON_STRING = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -136,9 +140,29 @@ def _binary(data: bytes) -> bool:
     return controls + not_utf8 > _BINARY_SHARE * len(data)
 
 
+def notebook_code(text: str) -> str:
+    """Return a notebook's lines with each JSON string on them as it reads.
+
+    A cell's line `"login(key=\\"X\\")\\n",` reads `login(key="X")`, so that
+    every rule reads a notebook's code as it reads a .py file's. Lines stay
+    where they are: a string's line breaks read as blanks.
+    """
+    return _JSON_STRING.sub(_json_string_read, text)
+
+
+def _json_string_read(match: re.Match[str]) -> str:
+    try:
+        value = json.loads(match.group())
+    except ValueError:
+        return match.group()
+    return LINE_BREAK.sub(" ", value.removesuffix("\n"))
+
+
 def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:
     if not text:
         return None
+    if name.lower().endswith(".ipynb"):
+        text = notebook_code(text)
     if strict and (number := credential_line(text)) is not None:
         return number, "a token, or a password or token in a URL"
     return credential_on_line(text.removeprefix("\ufeff"), name)
