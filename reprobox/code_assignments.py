@@ -111,7 +111,7 @@ def code_secrets(text: str) -> Iterator[str]:
     yield from _quoted_secrets(text)
     for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
         name, value = match.groups()
-        if _mixed(value) and _secret_value_for(name, value):
+        if _mixed(value) and secret_value_for(name, value):
             yield value
 
 
@@ -129,7 +129,7 @@ def _quoted_secrets(text: str) -> Iterator[str]:
         if before.group(3) and before.group(3).lower() in ("key", "token"):
             continue  # a record's "key" or "token" field: data, not a login
         name = before.group(1) or before.group(3) or before.group(5)
-        if _secret_value_for(name, value):
+        if secret_value_for(name, value):
             yield value
 
 
@@ -144,7 +144,7 @@ def _mixed(value: str) -> bool:
     )
 
 
-def _secret_value_for(name: str, value: str) -> bool:
+def secret_value_for(name: str, value: str) -> bool:
     """Tell whether value, given to name, is a secret written out."""
     flat = re.sub(r"[^a-z0-9]", "", name.lower())
     if not _SECRET_WORD.search(flat):

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 
 from reprobox.code_assignments import code_secrets
+from reprobox.command_credentials import command_line_secrets
 from reprobox.credential_settings import literal_secret, secret_name
 from reprobox.envvars import found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
@@ -34,11 +35,18 @@ _URL_PASSWORD = re.compile(
     r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://([^\s/:@'\"<>]*):([^\s/@'\"<>]+)@"
     r"(?:\[[0-9A-Fa-f:.]+\]|[\w.-]+)(?::[0-9]+)?(?![\w:])"
 )
-# A script line that sets a variable: sh's export, cmd's set/setx, PowerShell.
+# A script line that sets a variable: sh's export, cmd's set/setx, PowerShell,
+# a notebook's %env, a Dockerfile's ENV and ARG, env before a command.
 _SCRIPT_ASSIGNMENT = re.compile(
-    r"""\s*@?(?:(?:export|set|setx)\s+|\$env:)"?([A-Za-z_][A-Za-z0-9_]*)"""
-    r"""\s*(?:=\s*|\s+(?=["']))(.*?)"?\s*""",
+    r"""\s*@?(?:(?:export|set|setx|env|arg|%env)\s+|\$env:)"?"""
+    r"""([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*|\s+(?=["']))(.*?)"?\s*""",
     re.I,
+)
+# One of several settings on such a line: NAME=value, NAME="value".
+_SETTING_PAIR = re.compile(r"""(?<!\S)([A-Za-z_]\w*)=("[^"]*"|'[^']*'|\S+)""")
+# The same with a blank for the "=": ENV NAME value, %env NAME value.
+_SPACED_ASSIGNMENT = re.compile(
+    r"""\s*(?:ENV|%env)[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+([^\s=].*?)\s*"""
 )
 # Terraform/HCL: a block opens a line, with its labels quoted (resource "x"
 # "y" {, provider "x" {) or none (terraform {, locals {). No "=" comes before
@@ -86,7 +94,7 @@ _TOKEN_RUN = re.compile(r"[A-Za-z0-9_+.=/-]{15,}")
 # start with a character, not ^, let the regex engine skip ahead fast.
 _OBJECT_LINE = re.compile(r"[\r\n]([ \t]*\{[^\r\n]*\}[ \t]*)(?=[\r\n]|\Z)")
 _SCRIPT_LINE = re.compile(
-    r"[\r\n]([ \t]*@?(?:(?:export|setx?)[ \t]|\$env:)[^\r\n]*)", re.I
+    r"[\r\n]([ \t]*@?(?:(?:export|setx?|%?env|arg)[ \t]|\$env:)[^\r\n]*)", re.I
 )
 _HCL_LINE = re.compile(r'[\r\n]([ \t]*[A-Za-z_][\w-]*[ \t]*=[ \t]*"[^\r\n]*)')
 # What every secret setting's name holds (envvars.secret_setting_name). Text
@@ -220,13 +228,18 @@ def _secret_field(name: str, value: object) -> bool:
 def _script_secrets(text: str) -> Iterator[str]:
     """Yield the written values that script lines set secret variables to."""
     for match in _SCRIPT_LINE.finditer("\n" + text):
-        assignment = _SCRIPT_ASSIGNMENT.fullmatch(match.group(1))
+        line = match.group(1)
+        assignment = _SCRIPT_ASSIGNMENT.fullmatch(line)
+        assignment = assignment or _SPACED_ASSIGNMENT.fullmatch(line)
         if assignment is None:
             continue
-        name, value = assignment.groups()
-        value = value.strip().strip("\"'")
-        if value and not placeholder(value) and looks_secret(name, value):
-            yield value
+        # ENV A=1 B=2 and export A=1 B=2 set each name after the first too.
+        settings = [assignment.groups(), *_SETTING_PAIR.findall(line)]
+        for name, value in settings:
+            value = value.strip().strip("\"'")
+            if value and not placeholder(value) and looks_secret(name, value):
+                yield value
+                break
 
 
 def _bearer_tokens(text: str) -> Iterator[str]:
@@ -296,4 +309,5 @@ _LINE_FINDERS = (
     ("a token in an Authorization header", _bearer_tokens),
     ("a secret set in os.environ", _environ_secrets),
     ("a secret assigned in code", code_secrets),
+    ("a secret passed on a command line", command_line_secrets),
 )
