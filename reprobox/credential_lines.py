@@ -19,10 +19,10 @@ import json
 import re
 from collections.abc import Iterator
 
-from reprobox.code_assignments import code_secrets
+from reprobox.code_assignments import code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets
 from reprobox.credential_settings import literal_secret, secret_name
-from reprobox.envvars import found, looks_secret
+from reprobox.envvars import basic_login_password, found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
 
@@ -63,9 +63,9 @@ _HCL_SUFFIXES = (".tf", ".tfvars", ".hcl")
 _NOT_HCL_SUFFIXES = (".py", ".pyi", ".ipynb")
 _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
 # An Authorization header with its token: curl -H "Authorization: Bearer X",
-# headers={"Authorization": "Bearer X"}; the token is read by _literal_token.
+# headers={"Authorization": "Bearer X"}, or a Basic login in base64.
 _BEARER_HEADER = re.compile(
-    r"""authorization['"]?\s*[:=]\s*['"]?\s*(?:bearer|token)[ \t]+([^\s'"]+)""",
+    r"""authorization['"]?\s*[:=]\s*['"]?\s*(bearer|token|basic)[ \t]+([^\s'"]+)""",
     re.I,
 )
 # Python setting a variable of its own environment to a string literal:
@@ -247,8 +247,15 @@ def _bearer_tokens(text: str) -> Iterator[str]:
     if "uthoriz" not in text and "UTHORIZ" not in text:
         return  # a substring search first: most files have no header
     for match in _BEARER_HEADER.finditer(text):
-        token = match.group(1)
-        if _LITERAL_TOKEN.fullmatch(token) and not placeholder(token):
+        scheme, token = match.groups()
+        if scheme.lower() == "basic":
+            # base64 of user:password, the password judged as code's are.
+            for password in list(basic_login_password(token))[1:]:
+                if placeholder(password):
+                    continue
+                if random_string(password) or _LITERAL_TOKEN.fullmatch(password):
+                    yield token
+        elif _LITERAL_TOKEN.fullmatch(token) and not placeholder(token):
             yield token
 
 
