@@ -25,6 +25,7 @@ from reprobox.credential_settings import literal_secret, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
+from reprobox.string_credentials import secret_url_tokens, string_setting_secrets
 
 # A URL whose userinfo has a password: scheme://[user]:password@host. The
 # scheme starts where a word does, so that a long run of letters (base64, hex)
@@ -317,4 +318,6 @@ _LINE_FINDERS = (
     ("a secret set in os.environ", _environ_secrets),
     ("a secret assigned in code", code_secrets),
     ("a secret passed on a command line", command_line_secrets),
+    ("a secret setting in a connection string", string_setting_secrets),
+    ("a webhook or bot URL with its token", secret_url_tokens),
 )

@@ -43,3 +43,46 @@ def test_a_basic_login_header_is_judged_by_its_password(line):
 )
 def test_a_basic_header_without_a_written_password_is_not(line):
     assert _line_of(line + "\n") is None
+
+
+AZURE_KEY = "q2Vx8Lm4Tz7Rb1Nc5Kd9Wf3Hg6Jp0As2Ye4Ui8Ow1Qr5Tx7Lz3Mb9Nv6Cx2Zk4Jh8=="
+SETTING = "a secret setting in a connection string"
+WEBHOOK = "a webhook or bot URL with its token"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (f'conn = psycopg2.connect("host=db password={R} dbname=runs")', SETTING),
+        (
+            'BLOB = "DefaultEndpointsProtocol=https;AccountName=runs;'
+            f'AccountKey={AZURE_KEY};EndpointSuffix=core.windows.net"',
+            SETTING,
+        ),
+        (f"odbc = 'Driver={{ODBC}};Server=db;Uid=ci;Pwd={R};'", SETTING),
+        (f'HOOK = "https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/{R}"', WEBHOOK),
+        (f"# alerts: https://discord.com/api/webhooks/1234567890/{R}", WEBHOOK),
+    ],
+)
+def test_a_secret_inside_a_string_is_found(line, kind):
+    assert _line_of(line + "\n") == (2, kind)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'psycopg2.connect("host=db password=%s dbname=runs" % password)',
+        'dsn = f"host=db password={password} dbname=runs"',
+        'psycopg2.connect("host=db user=ci dbname=runs sslmode=require")',
+        '"DefaultEndpointsProtocol=https;AccountName=runs;AccountKey=<key>"',
+        # Azurite's published emulator key.
+        '"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey='
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+        'K1SZFPTOtr/KBHBeksoGMGw=="',
+        '"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"',
+        'HOOK = os.environ["SLACK_WEBHOOK_URL"]  # https://hooks.slack.com/services/',
+        'query = "sort=asc&page=2&key=created_at"',
+    ],
+)
+def test_strings_without_a_written_secret_are_not(line):
+    assert _line_of(line + "\n") is None
