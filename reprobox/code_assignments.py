@@ -34,6 +34,15 @@ _NAME_BEFORE = re.compile(
     r"""(?<!\w)([A-Za-z_]\w*)\s*(?::\s*[A-Za-z_][\w.\[\] |]*)?:?=\s*[rRbBuU]?\\?\Z"""
     r"""|(['"])([A-Za-z_][\w.-]*)\\?\2\s*(?::|\]\s*=)\s*[rRbBuU]?\\?\Z"""
     r"""|(?:getenv|environ\.get)\(\s*\\?(['"])([A-Za-z_]\w*)\\?\4\s*,\s*\\?\Z"""
+    # JavaScript's and YAML's unquoted key: { apiKey: "X" }, password: "X".
+    r"""|(?<![\w.$])([A-Za-z_$][\w$]*)\s*:\s*\Z"""
+)
+# A login given as a pair, user then password: auth=("u", "X"), requests'
+# HTTPBasicAuth("u", "X") and HTTPDigestAuth, aiohttp's BasicAuth("u", "X").
+_LOGIN_PAIR = re.compile(
+    r"""(?:(?<![\w.])auth\s*=\s*[(\[]|\b(?:HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth)"""
+    r"""\(\s*(?:login\s*=\s*)?)\s*[^,()\r\n]+,\s*(?:password\s*=\s*)?"""
+    r"""[rRbBuU]?(['"])([^'"\s\\]{1,256})\1"""
 )
 _LOOK_BACK = 160
 # A shell's bare assignment with an unquoted value, alone or before a command:
@@ -109,6 +118,10 @@ def code_assigns_secret(text: str) -> bool:
 def code_secrets(text: str) -> Iterator[str]:
     """Yield the written secrets that code in text gives secret-named names."""
     yield from _quoted_secrets(text)
+    if "uth" in text:
+        for match in _LOGIN_PAIR.finditer(text):
+            if secret_value_for("password", match.group(2)):
+                yield match.group(2)
     for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
         name, value = match.groups()
         if _mixed(value) and secret_value_for(name, value):
@@ -124,13 +137,24 @@ def _quoted_secrets(text: str) -> Iterator[str]:
         start = match.start()
         line_start = text.rfind("\n", max(0, start - _LOOK_BACK), start) + 1
         before = _NAME_BEFORE.search(text, max(line_start, start - _LOOK_BACK), start)
+        if before is None and line_start and not text[line_start:start].strip():
+            before = _name_on_line_before(text, line_start)
         if before is None:
             continue
         if before.group(3) and before.group(3).lower() in ("key", "token"):
             continue  # a record's "key" or "token" field: data, not a login
-        name = before.group(1) or before.group(3) or before.group(5)
+        name = before.group(1) or before.group(3) or before.group(5) or before[6]
         if secret_value_for(name, value):
             yield value
+
+
+def _name_on_line_before(text: str, line_start: int) -> re.Match[str] | None:
+    """Return the name that the line before line_start leaves open for a value
+    (`password = (`, `"token": \\`), the string alone on the next line."""
+    low = max(0, line_start - 1 - _LOOK_BACK)
+    previous = text[text.rfind("\n", low, line_start - 1) + 1 or low : line_start - 1]
+    previous = previous.rstrip().removesuffix("(").removesuffix("\\").rstrip()
+    return _NAME_BEFORE.search(previous)
 
 
 def _mixed(value: str) -> bool:

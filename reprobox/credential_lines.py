@@ -70,10 +70,12 @@ _BEARER_HEADER = re.compile(
     re.I,
 )
 # Python setting a variable of its own environment to a string literal:
-# os.environ["WANDB_API_KEY"] = "X", os.environ.setdefault("HF_TOKEN", "X").
+# os.environ["WANDB_API_KEY"] = "X", os.environ.setdefault("HF_TOKEN", "X"),
+# os.putenv("API_KEY", "X").
 _ENVIRON_ASSIGNMENT = re.compile(
-    r"""environ\s*(?:\[\s*(['"])([A-Za-z_]\w*)\1\s*\]\s*=|\.setdefault\(\s*"""
-    r"""(['"])([A-Za-z_]\w*)\3\s*,)\s*[rbu]?(['"])([^'"\r\n]*)\5"""
+    r"""(?:environ\s*(?:\[\s*(['"])([A-Za-z_]\w*)\1\s*\]\s*=|\.setdefault\(\s*"""
+    r"""(['"])([A-Za-z_]\w*)\3\s*,)|putenv\(\s*(['"])([A-Za-z_]\w*)\5\s*,)"""
+    r"""\s*[rbu]?(['"])([^'"\r\n]*)\7"""
 )
 # A token written out: long, of the characters tokens are made of.
 _LITERAL_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
@@ -173,9 +175,18 @@ def credential_on_line(text: str, name: str = "") -> tuple[int, str] | None:
         finders.append(("a secret set in a Terraform block", _hcl_line_secrets))
     if not finders:
         return None
-    for number, line in enumerate(LINE_BREAK.split(text), start=1):
+    lines = LINE_BREAK.split(text)
+    for number, line in enumerate(lines, start=1):
         for kind, finder in finders:
             if found(finder(line)):
+                return number, kind
+    # A value on the line after its name (password = (, then "X"): the line
+    # is read with the one before, and named as the value's.
+    for number, (previous, line) in enumerate(
+        zip(lines, lines[1:], strict=False), start=2
+    ):
+        for kind, finder in finders:
+            if found(finder(f"{previous}\n{line}")):
                 return number, kind
     return None
 
@@ -262,10 +273,10 @@ def _bearer_tokens(text: str) -> Iterator[str]:
 
 def _environ_secrets(text: str) -> Iterator[str]:
     """Yield the literals Python code sets secret variables of os.environ to."""
-    if "environ" not in text:
+    if "environ" not in text and "putenv" not in text:
         return
     for match in _ENVIRON_ASSIGNMENT.finditer(text):
-        name, value = match.group(2) or match.group(4), match.group(6)
+        name, value = match.group(2) or match.group(4) or match.group(6), match[8]
         if value and not placeholder(value) and looks_secret(name, value):
             yield value
 

@@ -42,6 +42,11 @@ _LONG_LINE = 4 << 20
 _OVERLAP = 4096
 # A JSON string on one line, as a notebook keeps each line of a cell.
 _JSON_STRING = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
+# A line that is one such string, an item of a cell's source: its comma goes,
+# so that the line reads as the code line alone.
+_CELL_LINE = re.compile(
+    r'(?:^|(?<=[\r\n]))([ \t]*)("(?:[^"\\\r\n]|\\.)*")[ \t]*,[ \t]*(?=[\r\n]|\Z)'
+)
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -147,7 +152,7 @@ def notebook_code(text: str) -> str:
     every rule reads a notebook's code as it reads a .py file's. Lines stay
     where they are: a string's line breaks read as blanks.
     """
-    return _JSON_STRING.sub(_json_string_read, text)
+    return _JSON_STRING.sub(_json_string_read, _CELL_LINE.sub(r"\1\2", text))
 
 
 def _json_string_read(match: re.Match[str]) -> str:

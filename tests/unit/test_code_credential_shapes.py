@@ -86,3 +86,43 @@ def test_a_secret_inside_a_string_is_found(line, kind):
 )
 def test_strings_without_a_written_secret_are_not(line):
     assert _line_of(line + "\n") is None
+
+
+CODE = "a secret assigned in code"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "kind"),
+    [
+        (f'r = requests.get(url, auth=("ci", "{R}"))\n', 2, CODE),
+        (f'session.auth = HTTPBasicAuth("admin", "{R}")\n', 2, CODE),
+        (f'auth = aiohttp.BasicAuth(login="u", password="{R}")\n', 2, CODE),
+        (f'r = get(url, auth=(user, "{R}"), timeout=5)\n', 2, CODE),
+        (f'const client = new Api({{ apiKey: "{R}" }});\n', 2, CODE),
+        (f'os.putenv("API_KEY", "{R}")\n', 2, "a secret set in os.environ"),
+        (f'password = (\n    "{R}"\n)\n', 3, CODE),
+        (f'CONFIG = {{\n    "client_secret":\n        "{R}",\n}}\n', 4, CODE),
+        (f'TOKEN = \\\n    "{R}"\n', 3, CODE),
+    ],
+)
+def test_positional_keyed_and_wrapped_secrets_are_found(text, line, kind):
+    assert _line_of(text) == (line, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'r = requests.get(url, auth=("ci", os.environ["CI_PASSWORD"]))\n',
+        'session.auth = HTTPBasicAuth("user", "pass")\n',
+        'auth = ("admin", "changeme-please-2024")\n',
+        "const client = new Api({ apiKey: process.env.API_KEY });\n",
+        'const labels = { tokenizer: "bert-base-uncased" };\n',
+        'os.putenv("TOKENIZERS_PARALLELISM", "false")\n',
+        f'model_name = (\n    "{R}"\n)\n',
+        f'print(\n    "{R}"\n)\n',
+        'password = (\n    os.environ["DB_PASSWORD"]\n)\n',
+        f'if token:\n    log("{R}")\n',
+    ],
+)
+def test_their_look_alikes_are_not(text):
+    assert _line_of(text) is None

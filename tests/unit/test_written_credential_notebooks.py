@@ -55,4 +55,10 @@ def test_the_same_cells_without_a_secret_pass(tmp_path, line):
 
 def test_a_cell_line_reads_as_its_code_and_lines_stay_put():
     text = '  "source": [\n    "x = \\"a\\"\\n",\n    "print(x)"\n  ]\n'
-    assert notebook_code(text) == '  source: [\n    x = "a",\n    print(x)\n  ]\n'
+    # A line that is one string of a cell reads without the JSON's comma.
+    assert notebook_code(text) == '  source: [\n    x = "a"\n    print(x)\n  ]\n'
+
+
+def test_a_value_on_the_next_cell_line_is_refused_on_its_line(tmp_path):
+    path = _notebook(tmp_path, "import db", "password = (", f'    "{R}"', ")")
+    assert written_credential(path) == (8, "a secret assigned in code")
