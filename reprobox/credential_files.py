@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from reprobox.code_files import code_file_name, code_text
 from reprobox.credential_archives import (
     DER_LIMIT,
     der_private_key,
@@ -126,6 +127,7 @@ def holds_credentials(path: Path) -> bool:
         # A key in code or docs is refused at freeze and build on its line
         # (image_inputs): left out, the code it sits in would be missing.
         by_suffix_a_store = path.suffix.lower() not in _CODE_SUFFIXES
+        by_suffix_a_store &= not code_file_name(path.name)
         by_text = size <= TEXT_SCAN_LIMIT and by_suffix_a_store
         yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:
@@ -135,6 +137,8 @@ def holds_credentials(path: Path) -> bool:
                 if not chunk:
                     break
                 window = tail + chunk
+                if index == 0 and code_text(chunk):
+                    by_suffix_a_store = by_text = False  # a script, a Makefile
                 if by_suffix_a_store and any(m in window for m in _KEY_MARKERS):
                     return True
                 if index == 0 and by_text and _credential_text(chunk, yaml):
