@@ -757,6 +757,22 @@ WRITTEN_CREDENTIALS = {
         3,
         '{{\n "cells": [\n  {{"source": ["login(\\"hf_{secret}\\")"]}}\n ]\n}}\n',
     ),
+    # A stray NUL leaves a log text; a cell's escaped quotes read as code's.
+    "train.log": (2, "epoch 1 loss 0.52\0\nexport HF_TOKEN=hf_{secret}\n"),
+    "explore.ipynb": (
+        3,
+        '{{\n "cells": [\n  {{"source": ["login(key=\\"{secret}\\")"]}}\n ]\n}}\n',
+    ),
+    "login.sh": (2, "#!/bin/sh\nhuggingface-cli login --token {secret}\n"),
+    "Dockerfile.dev": (2, "FROM python:3.11-slim\nENV API_KEY {secret}\n"),
+    "client.py": (
+        2,
+        'import requests\nr = requests.get("u", auth=("ci", "{secret}"))\n',
+    ),
+    "dsn.py": (1, 'DSN = "host=db password={secret} dbname=runs"\n'),
+    "wrapped.py": (2, 'password = (\n    "{secret}"\n)\n'),
+    # A Makefile is code, not a settings file left out: refused on its line.
+    "Makefile": (2, "upload:\n\tTWINE_PASSWORD={secret} twine upload\n"),
 }
 
 
