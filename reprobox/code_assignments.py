@@ -39,10 +39,12 @@ _NAME_BEFORE = re.compile(
 )
 # A login given as a pair, user then password: auth=("u", "X"), requests'
 # HTTPBasicAuth("u", "X") and HTTPDigestAuth, aiohttp's BasicAuth("u", "X").
-_LOGIN_PAIR = re.compile(
-    r"""(?:(?<![\w.])auth\s*=\s*[(\[]|\b(?:HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth)"""
-    r"""\(\s*(?:login\s*=\s*)?)\s*[^,()\r\n]+,\s*(?:password\s*=\s*)?"""
-    r"""[rRbBuU]?(['"])([^'"\s\\]{1,256})\1"""
+_LOGIN_PAIR_REST = (
+    r"""\s*[^,()\r\n]+,\s*(?:password\s*=\s*)?[rRbBuU]?(['"])([^'"\s\\]{1,256})\1"""
+)
+_LOGIN_PAIRS = (
+    re.compile(r"auth\s*=\s*[(\[]" + _LOGIN_PAIR_REST),
+    re.compile(r"(?:Basic|Digest|Proxy)Auth\(\s*(?:login\s*=\s*)?" + _LOGIN_PAIR_REST),
 )
 _LOOK_BACK = 160
 # A shell's bare assignment with an unquoted value, alone or before a command:
@@ -119,9 +121,13 @@ def code_secrets(text: str) -> Iterator[str]:
     """Yield the written secrets that code in text gives secret-named names."""
     yield from _quoted_secrets(text)
     if "uth" in text:
-        for match in _LOGIN_PAIR.finditer(text):
-            if secret_value_for("password", match.group(2)):
-                yield match.group(2)
+        for pairs in _LOGIN_PAIRS:
+            for match in pairs.finditer(text):
+                before = text[match.start() - 1 : match.start()]
+                if pairs is _LOGIN_PAIRS[0] and (before.isalnum() or before == "_"):
+                    continue  # oauth=(, basic_auth = (: another name
+                if secret_value_for("password", match.group(2)):
+                    yield match.group(2)
     for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
         name, value = match.groups()
         if _mixed(value) and secret_value_for(name, value):

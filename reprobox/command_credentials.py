@@ -18,45 +18,55 @@ from reprobox.credential_settings import secret_name
 from reprobox.stand_ins import stand_in
 
 # A long option and its value, after = or blanks, quoted or not: --token X,
-# --api-key=X, --password "X". Not a negated switch (--no-auth).
+# --api-key=X, --password "X". Not a negated switch (--no-auth). Each
+# pattern starts with a literal, which the regex engine looks for fast; that
+# no word runs into it is told after (_starts_word).
 _LONG_OPTION = re.compile(
-    r"""(?<![\w-])--(?!no-)([A-Za-z][\w-]*)(?:=|[ \t]+)(["']?)([^\s"'=$<>{}]+)\2"""
+    r"""--(?!no-)([A-Za-z][\w-]*)(?:=|[ \t]+)(["']?)([^\s"'=$<>{}]+)\2"""
     r"""(?=[\s;)|&"',]|\Z)"""
 )
 # A login command's short password option: docker login -u me -p X, and the
 # same for podman, helm registry, buildah and skopeo.
 _LOGIN_PASSWORD = re.compile(
-    r"""\blogin\b[^\r\n]*?(?<!\S)-p[ \t]+(["']?)([^\s"']+)\1(?=\s|\Z)"""
+    r"""login\b[^\r\n]*?(?<!\S)-p[ \t]+(["']?)([^\s"']+)\1(?=\s|\Z)"""
 )
 # A CLI that takes its key as the argument after login: wandb login KEY,
 # huggingface-cli login KEY; options before it may be switches (--relogin).
 _LOGIN_ARGUMENT = re.compile(
-    r"""\b(?:wandb|huggingface-cli|hf(?:[ \t]+auth)?)[ \t]+login"""
+    r"""(?:wandb|huggingface-cli|hf(?:[ \t]+auth)?)[ \t]+login"""
     r"""(?:[ \t]+--?[A-Za-z][\w-]*)*[ \t]+(["']?)([A-Za-z0-9_.+/=-]{20,})\1(?=\s|\Z)"""
 )
 # curl's -u/--user user:password, and wget's --user / --password pair.
 _USER_PASSWORD = re.compile(
-    r"""(?<![\w-])(?:-u|--user)[ \t]+(["']?)([^\s:"'$]+):([^\s"']+)\1(?=\s|\Z)"""
+    r"""-(?:u|-user)[ \t]+(["']?)([^\s:"'$]+):([^\s"']+)\1(?=\s|\Z)"""
 )
 
 
 def command_line_secrets(text: str) -> Iterator[str]:
     """Yield the secrets that command lines in text pass, as written."""
-    if "-" not in text and "login" not in text:
-        return
     for match in _LONG_OPTION.finditer(text):
         name, value = match.group(1), match.group(3)
-        if secret_name(name) and _written_secret(name, value):
+        if not _starts_word(text, match) or not secret_name(name):
+            continue
+        if _written_secret(name, value):
             yield value
+    for match in _USER_PASSWORD.finditer(text):
+        if _starts_word(text, match) and _written_secret("password", match[3]):
+            yield match.group(3)
+    if "login" not in text:
+        return
     for match in _LOGIN_PASSWORD.finditer(text):
-        if _written_secret("password", match.group(2)):
+        if _starts_word(text, match) and _written_secret("password", match[2]):
             yield match.group(2)
     for match in _LOGIN_ARGUMENT.finditer(text):
-        if _written_secret("api_key", match.group(2)):
+        if _starts_word(text, match) and _written_secret("api_key", match[2]):
             yield match.group(2)
-    for match in _USER_PASSWORD.finditer(text):
-        if _written_secret("password", match.group(3)):
-            yield match.group(3)
+
+
+def _starts_word(text: str, match: re.Match[str]) -> bool:
+    """Tell whether match starts a word: an option, not the end of another."""
+    before = text[match.start() - 1 : match.start()]
+    return not (before.isalnum() or before in "_-")
 
 
 def _written_secret(name: str, value: str) -> bool:
