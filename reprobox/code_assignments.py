@@ -47,6 +47,9 @@ _LOGIN_PAIRS = (
     re.compile(r"(?:Basic|Digest|Proxy)Auth\(\s*(?:login\s*=\s*)?" + _LOGIN_PAIR_REST),
 )
 _LOOK_BACK = 160
+# What may come before a name that opens a line's value: blanks, an object
+# and a dot, a dict and a bracket.
+_CODE_BEFORE_NAME = re.compile(r"[ \t]*[\w.\[]*")
 # A shell's bare assignment with an unquoted value, alone or before a command:
 # DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X. Python and prose
 # write `name = value` or end the value with a comma or bracket.
@@ -160,7 +163,12 @@ def _name_on_line_before(text: str, line_start: int) -> re.Match[str] | None:
     low = max(0, line_start - 1 - _LOOK_BACK)
     previous = text[text.rfind("\n", low, line_start - 1) + 1 or low : line_start - 1]
     previous = previous.rstrip().removesuffix("(").removesuffix("\\").rstrip()
-    return _NAME_BEFORE.search(previous)
+    before = _NAME_BEFORE.search(previous)
+    # The name starts its line's code (password, self.password, cfg["key"]),
+    # not prose: 'For example: "rawKey":' in a description names no setting.
+    if before is None or not _CODE_BEFORE_NAME.fullmatch(previous, 0, before.start()):
+        return None
+    return before
 
 
 def _mixed(value: str) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from reprobox.code_assignments import code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets
-from reprobox.credential_settings import literal_secret, secret_name
+from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
@@ -45,6 +45,8 @@ _SCRIPT_ASSIGNMENT = re.compile(
 )
 # One of several settings on such a line: NAME=value, NAME="value".
 _SETTING_PAIR = re.compile(r"""(?<!\S)([A-Za-z_]\w*)=("[^"]*"|'[^']*'|\S+)""")
+# A Dockerfile's ENV or ARG line, or a notebook's %env.
+_BUILD_SETTING = re.compile(r"\s*(?:ENV|ARG|%env)\s")
 # The same with a blank for the "=": ENV NAME value, %env NAME value.
 _SPACED_ASSIGNMENT = re.compile(
     r"""\s*(?:ENV|%env)[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]+([^\s=].*?)\s*"""
@@ -246,12 +248,30 @@ def _script_secrets(text: str) -> Iterator[str]:
         if assignment is None:
             continue
         # ENV A=1 B=2 and export A=1 B=2 set each name after the first too.
-        settings = [assignment.groups(), *_SETTING_PAIR.findall(line)]
+        pairs = _SETTING_PAIR.findall(line)
+        settings = [assignment.groups(), *pairs]
+        # A Dockerfile's ENV and a notebook's %env set a project's settings
+        # too (ENV AUTH_MODE=none): named as a settings file's secrets, each
+        # NAME=value on its own.
+        as_setting = _BUILD_SETTING.match(line) is not None
+        if as_setting and pairs:
+            settings = pairs
         for name, value in settings:
-            value = value.strip().strip("\"'")
-            if value and not placeholder(value) and looks_secret(name, value):
+            value = value.strip().removesuffix("\\").strip().strip("\"'")
+            if not value or placeholder(value):
+                continue
+            if as_setting and not _secret_setting(name, value):
+                continue
+            if looks_secret(name, value):
                 yield value
                 break
+
+
+def _secret_setting(name: str, value: str) -> bool:
+    """Tell whether a setting's value is a secret, as settings files judge one."""
+    if not literal_secret(value):
+        return False
+    return secret_name(name, plain_value(value)) or looks_secret("", value)
 
 
 def _bearer_tokens(text: str) -> Iterator[str]:

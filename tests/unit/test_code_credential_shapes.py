@@ -82,6 +82,8 @@ def test_a_secret_inside_a_string_is_found(line, kind):
         '"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"',
         'HOOK = os.environ["SLACK_WEBHOOK_URL"]  # https://hooks.slack.com/services/',
         'query = "sort=asc&page=2&key=created_at"',
+        # OAuth docs' example response: a query string's values must be tokens.
+        "'oauth_token=lsdkfol23w54jlksdef&oauth_token_secret=qwe089234lkjsdf'",
     ],
 )
 def test_strings_without_a_written_secret_are_not(line):
@@ -103,6 +105,7 @@ CODE = "a secret assigned in code"
         (f'password = (\n    "{R}"\n)\n', 3, CODE),
         (f'CONFIG = {{\n    "client_secret":\n        "{R}",\n}}\n', 4, CODE),
         (f'TOKEN = \\\n    "{R}"\n', 3, CODE),
+        (f'    self.password = (\n        "{R}"\n    )\n', 3, CODE),
     ],
 )
 def test_positional_keyed_and_wrapped_secrets_are_found(text, line, kind):
@@ -122,6 +125,9 @@ def test_positional_keyed_and_wrapped_secrets_are_found(text, line, kind):
         f'print(\n    "{R}"\n)\n',
         'password = (\n    os.environ["DB_PASSWORD"]\n)\n',
         f'if token:\n    log("{R}")\n',
+        # Prose that ends with a quoted name: a description, not code.
+        'desc: For example: "rawKey":\n'
+        '  "SGVsbG8gZnJvbSBHb29nbGUgQ2xvdWQgUGxhdGZvcm0="\n',
     ],
 )
 def test_their_look_alikes_are_not(text):

@@ -30,6 +30,7 @@ SCRIPT = "a secret set by a script line"
         (f"ENV API_KEY {R}", SCRIPT),
         (f"ARG TOKEN={R}", SCRIPT),
         (f"ENV PATH=/opt/bin:$PATH WANDB_API_KEY={R}", SCRIPT),
+        ("ENV DB_PASSWORD=hunter2hunter2", SCRIPT),
     ],
 )
 def test_a_login_or_setting_with_the_secret_written_is_found(line, kind):
@@ -58,6 +59,9 @@ def test_a_login_or_setting_with_the_secret_written_is_found(line, kind):
         "ARG TOKEN",
         "ARG BASE_IMAGE=python:3.11-slim",
         "ENV API_KEY=${API_KEY}",
+        # ENV sets a project's settings: judged as a settings file's are.
+        'ENV AUTH_MODE="none" \\\n    KEY_COLUMN="id"',
+        "ENV TOKEN_LIMIT=4096 SESSION_TIMEOUT=30m",
     ],
 )
 def test_the_same_lines_without_a_secret_are_not(line):
