@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, check_output_target
-from reprobox.cli import app, project_holding, warn_if_it_enters_an_image
+from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 
 
@@ -57,11 +57,12 @@ def _parse_tolerances(values: list[str]) -> dict:
     return out
 
 
-def _project_settings(paths: list[Path]) -> dict:
-    """Return metrics settings from the manifest of the project the runs belong to.
+def _project_settings(paths: list[Path]) -> tuple[dict | None, Path | None]:
+    """Return the metrics settings of the manifest beside the runs, and its path.
 
-    A manifest that is there but damaged is an error naming it: silently
-    comparing without its tolerances would turn a pass into a fail (or back).
+    (None, None) when no manifest is beside them. A manifest that is there but
+    damaged is an error naming it: silently comparing without its tolerances
+    would turn a pass into a fail (or back).
     """
     from reprobox.manifest import check_metrics, read_manifest
 
@@ -74,12 +75,13 @@ def _project_settings(paths: list[Path]) -> dict:
             fix = f"run `reprobox freeze {parent.parent}` again"
             data = read_manifest(manifest, fix)
             check_metrics(manifest, data)
-            return data.get("metrics") or {}
-    return {}
+            return data.get("metrics") or {}, manifest
+    return None, None
 
 
 def _comparison(paths, reference, tol, metric, epsilon):
     from reprobox.compare import compare_runs, load_records
+    from reprobox.compare.compare_settings import judging_settings
 
     records = load_records(paths)
     flag_tolerances = _parse_tolerances(tol)
@@ -98,10 +100,16 @@ def _comparison(paths, reference, tol, metric, epsilon):
         if isinstance(ref, int) and -len(records) <= ref < len(records)
         else next((r for r in records if r.run_id == ref), None)
     )
-    settings = _project_settings([ref_record.path]) if ref_record else {}
-    tolerances = dict(settings.get("tolerances") or {})
-    tolerances.update(flag_tolerances)
-    metrics = list(metric) or settings.get("compare") or None
+    found, manifest = None, None
+    if ref_record is not None:
+        found, manifest = _project_settings([ref_record.path])
+    # The records carry what they were judged by: copied out of the project,
+    # they get the same verdict as beside its manifest.
+    settings = judging_settings(records, ref_record, found, manifest)
+    if settings.note:
+        warn(settings.note)
+    tolerances = {**settings.tolerances, **flag_tolerances}
+    metrics = list(metric) or settings.compare
     if not metric and metrics is not None:
         # A metric given a tolerance on the command line is one the user wants
         # checked, even where the project's metrics.compare leaves it out.

@@ -502,6 +502,8 @@ def _run_locked(
     on_log: Callable[[str], None] | None,
     image_digest: str | None,
 ) -> dict[str, Any]:
+    from reprobox.compare.compare_settings import settings_for_record
+
     uid, gid = container_user()
     if os.geteuid() == 0:
         os.chown(run_dir, uid, gid)
@@ -524,6 +526,8 @@ def _run_locked(
             "code_sha256": image_label(engine, image_id, CODE_LABEL),
         },
         "manifest_sha256": manifest_sha256,
+        # What the run is judged by, so a copy of its folder is judged the same.
+        "compare_settings": settings_for_record(manifest.get("metrics") or {}),
         "engine": engine.describe(),
         "seed": opts.seed,
         "profile": opts.profile,

@@ -10,6 +10,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reprobox.addresses import engine_key
+from reprobox.compare.compare_settings import SETTINGS_FIELD
 from reprobox.compare.records import Record
 from reprobox.seals import RECORD_DIGEST_FIELD
 
@@ -70,7 +71,8 @@ _RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
 # them, so they are named as the cause only when nothing more specific differs.
 SUMMARY_CATEGORIES = frozenset({"code", "image", "lock"})
 # What the lock difference says when no package, data file or variable in the
-# records differs: the record keeps no copy of [env] or the tolerances.
+# records differs: the record keeps no copy of [env], and its tolerances
+# (compare_settings) are no setup difference.
 LOCK_SETTINGS_ONLY = (
     "another manifest with no package, data file or variable differing in the "
     "records: its [env], tolerances or other frozen settings differ"
@@ -166,6 +168,9 @@ RUN_FIELDS = frozenset(
         "log",
         "warnings",
         "error",
+        # How the run is judged, not how it computed; the manifest's own
+        # metrics section already differs through manifest_sha256.
+        SETTINGS_FIELD,
         RECORD_DIGEST_FIELD,  # differs for every record, whatever its setup
     }
 )

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reprobox.compare.compare_settings import check_record_settings
 from reprobox.errors import InputError, first_line, newer_schema_error
 from reprobox.seals import (
     RECORD_FIX,
@@ -297,6 +298,7 @@ def _check_record(path: Path, data: Any) -> None:
             hint="the record is damaged; re-run or leave it out",
         )
     _check_status_and_times(path, data)
+    check_record_settings(path, data)
     duration = data.get("duration_s")
     if duration is not None and not _is_duration(duration):
         raise InputError(

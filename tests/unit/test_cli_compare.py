@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,61 @@ def test_newer_manifest_names_the_reprobox_version_needed(tmp_path):
     line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
     assert "schema_version 3 (written by reprobox 9.0.1)" in line
     assert line.endswith("(upgrade to reprobox 9.0.1 or later)")
+
+
+def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
+    # brk: copied elsewhere, 0.5 vs 0.505 failed as "exact (default)" while the
+    # same records beside their manifest passed within abs 0.01.
+    settings = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+    state = tmp_path / "proj" / ".reprobox"
+    for run_id, acc, second in (("A", 0.5, "00"), ("B", 0.505, "01")):
+        write_record(
+            state / "runs",
+            record_data(
+                run_id,
+                started_at=f"2024-01-01T00:00:{second}Z",
+                metrics={"acc": acc},
+                compare_settings=settings,
+            ),
+        )
+    manifest = {"schema_version": SCHEMA_VERSION, "metrics": settings}
+    (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
+    copied = tmp_path / "x"
+    shutil.copytree(state / "runs", copied)
+
+    for runs in (state / "runs", copied):
+        result = reprobox("compare", str(runs), "--json", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        [acc] = json.loads(result.stdout)["results"]
+        assert acc["reason"] == "within tolerance (abs 0.01)"
+        assert result.stderr == ""
+
+    tight = reprobox("compare", str(copied), "--tol", "acc=abs:0.001", cwd=tmp_path)
+    assert tight.returncode == 1, tight.stdout + tight.stderr
+
+
+def test_a_manifest_refrozen_with_other_tolerances_wins_and_says_so(tmp_path):
+    recorded = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+    state = tmp_path / "proj" / ".reprobox"
+    for run_id, acc, second in (("A", 0.5, "00"), ("B", 0.505, "01")):
+        write_record(
+            state / "runs",
+            record_data(
+                run_id,
+                started_at=f"2024-01-01T00:00:{second}Z",
+                metrics={"acc": acc},
+                compare_settings=recorded,
+            ),
+        )
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "metrics": {"compare": [], "tolerances": {"acc": {"abs": 0.001, "rel": None}}},
+    }
+    (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
+    result = reprobox("compare", str(state / "runs"), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr == (
+        "reprobox: warning: runs A, B recorded other metrics settings "
+        f"(metrics.compare or tolerances) than {state / 'manifest.json'}; the "
+        "manifest's are used (--tol overrides either)\n"
+    )

@@ -218,9 +218,9 @@ def test_compare_takes_no_tolerance_from_an_edited_manifest(frozen, tmp_path):
 
     runs = frozen.state_dir / "runs"
     record = write_record(runs, record_data("A"))
-    assert _project_settings([record])["tolerances"] == {
-        "acc": {"abs": 0.01, "rel": None}
-    }
+    metrics, manifest = _project_settings([record])
+    assert manifest == frozen.state_dir / "manifest.json"
+    assert metrics["tolerances"] == {"acc": {"abs": 0.01, "rel": None}}
     _edit_manifest(frozen, lambda m: m["metrics"]["tolerances"]["acc"].update(abs=1.0))
     with pytest.raises(InputError, match="section 'metrics' was edited"):
         _project_settings([record])

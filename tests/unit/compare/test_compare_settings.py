@@ -1,0 +1,133 @@
+"""Records carry the metrics settings they are judged by (compare_settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from synthetic import make_record, record_data, write_record
+
+from reprobox.compare import load_records
+from reprobox.compare.compare_settings import (
+    JudgingSettings,
+    judging_settings,
+    settings_for_record,
+)
+from reprobox.errors import InputError
+
+ACC = {"compare": ["acc"], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+LOOSE = {"compare": [], "tolerances": {"acc": {"abs": 0.5, "rel": None}}}
+A, B, C = (f"20240101T00000{i}Z-aaaaaa" for i in range(3))
+
+
+def carrying(run_id: str, settings: dict | None):
+    changes = {} if settings is None else {"compare_settings": settings}
+    return make_record(run_id, **changes)
+
+
+def test_a_record_keeps_the_manifest_metrics_section_as_it_is():
+    metrics = {"compare": ["acc"], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+    assert settings_for_record(metrics) == ACC
+    assert settings_for_record({}) == {"compare": [], "tolerances": {}}
+
+
+def test_without_a_manifest_the_records_own_settings_judge():
+    records = [carrying(A, ACC), carrying(B, ACC)]
+    assert judging_settings(records, records[0], None, None) == JudgingSettings(
+        compare=["acc"], tolerances={"acc": {"abs": 0.01, "rel": None}}, note=None
+    )
+
+
+def test_an_empty_compare_list_means_every_metric():
+    records = [carrying(A, LOOSE)]
+    got = judging_settings(records, records[0], None, None)
+    assert got.compare is None
+    assert got.tolerances == {"acc": {"abs": 0.5, "rel": None}}
+
+
+def test_old_records_without_settings_keep_exact_comparison():
+    records = [carrying(A, None), carrying(B, None)]
+    assert judging_settings(records, records[0], None, None) == JudgingSettings(
+        compare=None, tolerances={}, note=None
+    )
+
+
+def test_a_manifest_beside_the_runs_wins_and_a_disagreeing_run_is_named():
+    records = [carrying(A, ACC), carrying(B, LOOSE), carrying(C, None)]
+    manifest = Path("/p/.reprobox/manifest.json")
+    got = judging_settings(records, records[0], ACC, manifest)
+    assert got.tolerances == {"acc": {"abs": 0.01, "rel": None}}
+    assert got.note == (
+        f"run {B} recorded other metrics settings (metrics.compare or tolerances) "
+        "than /p/.reprobox/manifest.json; the manifest's are used (--tol "
+        "overrides either)"
+    )
+
+
+def test_a_manifest_that_agrees_with_the_records_says_nothing():
+    records = [carrying(A, ACC), carrying(B, ACC)]
+    manifest = Path("/p/.reprobox/manifest.json")
+    assert judging_settings(records, records[1], ACC, manifest).note is None
+
+
+def test_records_that_disagree_are_judged_by_the_reference_and_named():
+    records = [carrying(A, ACC), carrying(B, LOOSE), carrying(C, LOOSE)]
+    got = judging_settings(records, records[1], None, None)
+    assert got.tolerances == {"acc": {"abs": 0.5, "rel": None}}
+    assert got.note == (
+        f"run {A} recorded other metrics settings (metrics.compare or tolerances) "
+        f"than run {B}; no manifest is beside the runs, so run {B}'s are used "
+        "(--tol overrides either)"
+    )
+
+
+def test_an_old_reference_takes_the_first_record_that_carries_settings():
+    records = [carrying(A, None), carrying(B, ACC)]
+    got = judging_settings(records, records[0], None, None)
+    assert got.compare == ["acc"]
+    assert got.note == (
+        f"reference run {A} records no metrics settings (an older record); run "
+        f"{B}'s are used (--tol overrides either)"
+    )
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ("acc", "compare_settings must be an object of compare and tolerances"),
+        ({"compare": []}, "must be an object of compare and tolerances"),
+        ({"compare": "acc", "tolerances": {}}, "compare must be a list of metric"),
+        ({"compare": [" "], "tolerances": {}}, "compare must be a list of metric"),
+        ({"compare": [], "tolerances": []}, "tolerances must be an object"),
+        (
+            {"compare": [], "tolerances": {"acc": {"abs": 1, "x": 2}}},
+            "compare_settings.tolerances.acc must be an object of abs and rel",
+        ),
+        (
+            {"compare": [], "tolerances": {"acc": {"abs": -0.1}}},
+            "compare_settings.tolerances.acc.abs must be a finite number >= 0",
+        ),
+        (
+            {"compare": [], "tolerances": {"acc": {"rel": True}}},
+            "compare_settings.tolerances.acc.rel must be a finite number >= 0",
+        ),
+    ],
+)
+def test_settings_that_could_not_judge_are_refused_by_name(tmp_path, settings, words):
+    path = write_record(tmp_path, record_data(A, compare_settings=settings))
+    with pytest.raises(InputError) as info:
+        load_records([path])
+    assert str(info.value).startswith(f"{path}: ")
+    assert words in str(info.value)
+
+
+def test_settings_are_no_setup_difference(tmp_path):
+    from reprobox.compare import compare_runs
+
+    write_record(tmp_path, record_data(A, compare_settings=ACC))
+    write_record(
+        tmp_path,
+        record_data(B, started_at="2024-01-01T00:00:01Z", compare_settings=LOOSE),
+    )
+    comparison = compare_runs(load_records([tmp_path]), reference=0)
+    assert [d.field for d in comparison.differences] == []
