@@ -304,19 +304,35 @@ def _import_bundle(
             f"{path}: bundle damaged: the loaded image's id is not {index['image_id']}",
             hint=BUNDLE_AGAIN,
         )
-    repo, _, tag = index["tag"].rpartition(":")
-    before = image_id(engine, index["tag"])
+    applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
+    repo, _, tag = applied.rpartition(":")
+    before = image_id(engine, applied)
     try:
         engine.client.images.get(got).tag(repo, tag)
         if on_tagged is not None:
-            on_tagged(index["tag"], True)
+            on_tagged(applied, True)
     except KeyboardInterrupt:
         # The engine may have applied the tag before the stop cut the answer.
         report_interrupted_tag(
-            engine, index["tag"], before, lambda now: now == got, on_tagged
+            engine, applied, before, lambda now: now == got, on_tagged
         )
         raise
-    return index, texts
+    return {**index, "tagged": applied}, texts
+
+
+def import_tag(build_tag: str, present: str | None, loaded: str) -> str:
+    """Return the tag an import gives the loaded image.
+
+    The build's tag when it is free or names that image already; else it
+    names another image of the same build (_check_tag_is_free refused any
+    other), the unsealed build this engine made or pulled, whose runs' records
+    name it by id. Moving the tag would leave that image untagged, so the
+    sealed copy goes beside it as <tag>-sealed, as push and export leave it on
+    the engine that built it; `verify <tag>` takes that copy.
+    """
+    if present is None or present == loaded:
+        return build_tag
+    return f"{build_tag}-sealed"
 
 
 def _check_tag_is_free(

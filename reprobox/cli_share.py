@@ -379,7 +379,7 @@ def import_cmd(
         typer.echo(
             dump_json(
                 {
-                    "tag": index["tag"],
+                    "tag": index["tagged"],
                     "image_id": index["image_id"],
                     "files": sorted(texts),
                 }
@@ -387,7 +387,13 @@ def import_cmd(
             nl=False,
         )
         return
-    typer.echo(f"imported {index['tag']} ({index['image_id'][7:19]}), id checked")
+    if index["tagged"] != index["tag"]:
+        say(
+            f"{index['tag']} already names another image of this build here (left "
+            f"as it is); the bundle's sealed image is {index['tagged']} "
+            f"(`reprobox verify {index['tag']}` takes it)"
+        )
+    typer.echo(f"imported {index['tagged']} ({index['image_id'][7:19]}), id checked")
 
 
 def _check_into_writable(into: Path) -> None:
