@@ -382,7 +382,7 @@ def test_a_bundle_cannot_replace_a_build_with_other_layers(tmp_path):
     assert engine.loads == 0 and engine.tags[TAG] == BUILT
 
 
-def test_a_bundle_of_the_same_build_sealed_may_take_the_tag(tmp_path):
+def test_a_bundle_of_the_same_build_goes_beside_it_as_sealed(tmp_path):
     archive, image = image_archive(sealed_labels())
     record = sealed_labels()[REFERENCE_LABEL].encode()
     members = {"image.tar": archive, "reference-record.json": record, "_id": image}
@@ -396,8 +396,11 @@ def test_a_bundle_of_the_same_build_sealed_may_take_the_tag(tmp_path):
         return []
 
     engine.client.api.load_image = load
-    import_bundle(engine, path)
-    assert engine.loads == 1 and engine.tags[TAG] == image
+    index, _ = import_bundle(engine, path)
+    # The build keeps its tag: moved, it would be left <none> on this engine.
+    assert engine.loads == 1 and engine.tags[TAG] == BUILT
+    assert engine.tags[TAG + "-sealed"] == image
+    assert index["tagged"] == TAG + "-sealed"
 
 
 def test_import_of_a_folder_says_it_is_a_folder(tmp_path):
