@@ -71,20 +71,11 @@ def check_record_settings(path: Path, data: Mapping[str, Any]) -> None:
                 f"{path}: {where} must be an object of abs and rel", hint=_DAMAGED
             )
         for kind, value in sorted(bounds.items()):
-            if value is not None and not _is_bound(value):
+            if value is not None and not finite_non_negative(value):
                 raise InputError(
                     f"{path}: {where}.{kind} must be a finite number >= 0 or null",
                     hint=_DAMAGED,
                 )
-
-
-def _is_bound(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value) and value >= 0
-    except OverflowError:  # an integer beyond any float
-        return False
 
 
 def judging_settings(
@@ -143,3 +134,14 @@ def _runs(run_ids: list[str]) -> str:
     if len(run_ids) == 1:
         return f"run {run_ids[0]}"
     return "runs " + ", ".join(run_ids)
+
+
+def finite_non_negative(value: Any) -> bool:
+    """Tell whether value is a finite number >= 0 (JSON, not a bool): a
+    duration in seconds, a tolerance's bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:  # an integer beyond any float
+        return False

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reprobox.compare.compare_settings import check_record_settings
+from reprobox.compare.compare_settings import check_record_settings, finite_non_negative
 from reprobox.errors import InputError, first_line, newer_schema_error
 from reprobox.seals import (
     RECORD_FIX,
@@ -300,7 +300,7 @@ def _check_record(path: Path, data: Any) -> None:
     _check_status_and_times(path, data)
     check_record_settings(path, data)
     duration = data.get("duration_s")
-    if duration is not None and not _is_duration(duration):
+    if duration is not None and not finite_non_negative(duration):
         raise InputError(
             f"{path}: duration_s must be a number of seconds >= 0 or null, not "
             f"{short_repr(duration)}",
@@ -362,16 +362,6 @@ def _is_iso_time(value: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _is_duration(value: Any) -> bool:
-    """Tell whether value is a finite number of seconds >= 0 (JSON, not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value) and value >= 0
-    except OverflowError:  # an integer beyond any float
-        return False
 
 
 def _shown_key(key: str) -> str:
