@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from reprobox.credential_settings import REQUEST_TOKEN, secret_name
+from reprobox.envvars import SECRET_KEY_ENDS
 from reprobox.stand_ins import made_of_words, path_to_file, stand_in
 
 # A quoted string without blanks or backslashes, as a secret is written (a
@@ -88,17 +89,7 @@ _SECRET_ENDS = (
     "secret",
     "credential",
     "credentials",
-    "apikey",
-    "accesskey",
-    "accountkey",
-    "authkey",
-    "clientkey",
-    "encryptionkey",
-    "masterkey",
-    "privatekey",
-    "secretkey",
-    "signingkey",
-    "subscriptionkey",
+    *SECRET_KEY_ENDS,
     "accesstoken",
     "apitoken",
     "authtoken",

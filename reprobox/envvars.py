@@ -98,16 +98,9 @@ _SETTINGS = re.compile(
     r"""(?=([^\s;&,'"][^\s;&'"]*))"""
     r"""|"([A-Za-z][\w.-]*)"\s*:\s*"(?=([^"\s](?:[^"\\]|\\.)*))"""
 )
-# How the name of a credential setting ends, separators dropped and lowercase.
-_SECRET_SETTING_ENDS = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "signature",
-    "token",
-    "credential",
-    "credentials",
+# Names ending so name a key that is a credential (API_KEY, clientKey),
+# separators dropped and lowercase: settings and code assignments read both.
+SECRET_KEY_ENDS = (
     "apikey",
     "accesskey",
     "accountkey",
@@ -119,6 +112,18 @@ _SECRET_SETTING_ENDS = (
     "secretkey",
     "signingkey",
     "subscriptionkey",
+)
+# How the name of a credential setting ends, separators dropped and lowercase.
+_SECRET_SETTING_ENDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "signature",
+    "token",
+    "credential",
+    "credentials",
+    *SECRET_KEY_ENDS,
 )
 # Tokenizer settings that name a vocabulary token, not a credential (--eos_token).
 _VOCABULARY_TOKENS = re.compile(
