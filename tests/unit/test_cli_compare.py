@@ -167,10 +167,9 @@ def test_newer_manifest_names_the_reprobox_version_needed(tmp_path):
     assert line.endswith("(upgrade to reprobox 9.0.1 or later)")
 
 
-def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
-    # brk: copied elsewhere, 0.5 vs 0.505 failed as "exact (default)" while the
-    # same records beside their manifest passed within abs 0.01.
-    settings = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+def runs_judged_by(tmp_path: Path, settings: dict) -> Path:
+    """Write runs A (acc 0.5) and B (acc 0.505) that recorded settings; return
+    their project's .reprobox folder."""
     state = tmp_path / "proj" / ".reprobox"
     for run_id, acc, second in (("A", 0.5, "00"), ("B", 0.505, "01")):
         write_record(
@@ -182,6 +181,14 @@ def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
                 compare_settings=settings,
             ),
         )
+    return state
+
+
+def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
+    # brk: copied elsewhere, 0.5 vs 0.505 failed as "exact (default)" while the
+    # same records beside their manifest passed within abs 0.01.
+    settings = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
+    state = runs_judged_by(tmp_path, settings)
     manifest = {"schema_version": SCHEMA_VERSION, "metrics": settings}
     (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
     copied = tmp_path / "x"
@@ -200,17 +207,7 @@ def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
 
 def test_a_manifest_refrozen_with_other_tolerances_wins_and_says_so(tmp_path):
     recorded = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
-    state = tmp_path / "proj" / ".reprobox"
-    for run_id, acc, second in (("A", 0.5, "00"), ("B", 0.505, "01")):
-        write_record(
-            state / "runs",
-            record_data(
-                run_id,
-                started_at=f"2024-01-01T00:00:{second}Z",
-                metrics={"acc": acc},
-                compare_settings=recorded,
-            ),
-        )
+    state = runs_judged_by(tmp_path, recorded)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "metrics": {"compare": [], "tolerances": {"acc": {"abs": 0.001, "rel": None}}},
