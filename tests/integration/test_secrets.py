@@ -244,6 +244,23 @@ def is_cached(step: list[str]) -> bool:
     return any(line.endswith(" CACHED") for line in step)
 
 
+def secrets_shown(secrets: dict[str, str], run_dir: Path, ran) -> list[str]:
+    """Say which of secrets (label -> text) a run shows, and where: its log,
+    its record, or the command's stdout or stderr."""
+    places = {
+        "container.log": (run_dir / "container.log").read_text(),
+        "record.json": (run_dir / "record.json").read_text(),
+        "stdout": ran.stdout,
+        "stderr": ran.stderr,
+    }
+    return [
+        f"{label} in {where}"
+        for label, text in secrets.items()
+        for where, place in places.items()
+        if text in place
+    ]
+
+
 def test_build_succeeds_with_an_index_it_cannot_reach(planted):
     ran = planted["run"]
     assert ran.returncode == 0, shown(ran)
@@ -712,18 +729,7 @@ def test_a_secret_the_script_transforms_is_hidden_in_log_record_and_output(
         "first part": token[:10],
         "second part": token[10:],
     }
-    places = {
-        "container.log": log,
-        "record.json": (run_dir / "record.json").read_text(),
-        "stdout": ran.stdout,
-        "stderr": ran.stderr,
-    }
-    found = [
-        f"{form} in {where}"
-        for form, text in forms.items()
-        for where, place in places.items()
-        if text in place
-    ]
+    found = secrets_shown(forms, run_dir, ran)
     assert found == [], log
     assert log.splitlines() == [
         "lower ***",
@@ -878,19 +884,8 @@ def test_the_secret_part_of_a_structured_value_is_hidden(cli, engine_cleanup, tm
     run_dir = path / ".reprobox/runs" / record["run_id"]
     log = (run_dir / "container.log").read_text()
 
-    places = {
-        "container.log": log,
-        "record.json": (run_dir / "record.json").read_text(),
-        "stdout": ran.stdout,
-        "stderr": ran.stderr,
-    }
     parts = [password, nested, netrc, bearer, basic, *key_lines]
-    found = [
-        f"{part} in {where}"
-        for part in parts
-        for where, place in places.items()
-        if part in place
-    ]
+    found = secrets_shown({part: part for part in parts}, run_dir, ran)
     assert found == [], log
     assert log.splitlines() == [
         "conn *** as sa",
@@ -974,18 +969,7 @@ def test_vendor_tokens_are_never_frozen_and_hidden_when_run(
     run_dir = path / ".reprobox/runs" / record["run_id"]
     log = (run_dir / "container.log").read_text()
     assert log.splitlines() == ["vault ***", "vendor ***"]
-    places = {
-        "container.log": log,
-        "record.json": (run_dir / "record.json").read_text(),
-        "stdout": ran.stdout,
-        "stderr": ran.stderr,
-    }
-    found = [
-        f"{label} in {where}"
-        for label, text in (("vault", vault), ("vendor", vendor))
-        for where, place in places.items()
-        if text in place
-    ]
+    found = secrets_shown({"vault": vault, "vendor": vendor}, run_dir, ran)
     assert found == [], log
     assert "vault ***\n" in ran.stderr and "vendor ***\n" in ran.stderr
 
