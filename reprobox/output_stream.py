@@ -25,6 +25,11 @@ class ContainerOutput:
         self._hider = StreamHider(env)
         self._partial = ""  # the start of a line whose end has not come yet
 
+    def hide(self, text: str) -> str:
+        """Return a whole text the container left (a record field) with the
+        same secrets hidden as in its output."""
+        return self._hider.hide(text)
+
     def feed(self, chunk: bytes) -> tuple[str, list[str]]:
         """Return the text to log for chunk, and the lines it completes."""
         text = self._hider.feed(self._decoder.decode(chunk))

@@ -84,7 +84,7 @@ from reprobox.run_folders import (
 )
 from reprobox.run_owner import container_user, give_back
 from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
-from reprobox.secret_masking import hidden_in, secret_hider
+from reprobox.secret_masking import hidden_in
 
 OUT_IN_CONTAINER = "/reprobox/out"
 GPU_MISSING_EXIT = 97
@@ -582,7 +582,7 @@ def _run_locked(
     # A value the record shows as *** must not come back through the script's
     # own output: the log, its tail in the record and the terminal hide it.
     output = ContainerOutput(opts.extra_env)
-    hide = secret_hider(opts.extra_env)
+    hide = output.hide  # the record's fields, from the same hidden forms
     started = time.time()
     container = None
     pending: _PendingStart | None = None

@@ -207,6 +207,14 @@ class StreamHider:
         self._longest = max(map(len, forms), default=0)
         self._held = ""
 
+    def hide(self, text: str) -> str:
+        """Return a whole text (not a piece of the stream) with secrets hidden,
+        as secret_hider does, from the forms this hider already holds."""
+        if self._finder is None:
+            return text
+        shown, done = self._finder.hide(text)
+        return shown + text[done:]
+
     def feed(self, text: str) -> str:
         """Return text, after what was held back, with secrets hidden; hold its end."""
         if self._finder is None:

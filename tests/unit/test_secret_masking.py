@@ -236,3 +236,15 @@ def test_what_the_script_left_in_its_run_folder_reaches_the_record_hidden(tmp_pa
         " ".join(record["warnings"])
     )
     assert secret.lower() not in json.dumps(record).lower()
+
+
+def test_a_stream_hider_hides_a_whole_text_as_secret_hider_does():
+    env = {"API_TOKEN": "Zq8f3k2j5h7g9d1s4a6q", "DB_URL": "postgres://u:pw123456@h/db"}
+    texts = [
+        "token Zq8f3k2j5h7g9d1s4a6q and ZQ8F3K2J5H7G9D1S4A6Q",
+        "db pw123456 ends here: Zq8f3k2j5h",
+        "",
+    ]
+    whole = secret_hider(env)
+    assert [StreamHider(env).hide(t) for t in texts] == [whole(t) for t in texts]
+    assert StreamHider({"PLAIN": "x"}).hide(texts[0]) == texts[0]
