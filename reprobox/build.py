@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 from reprobox import __version__
 from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
+from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_files import holds_credentials
 from reprobox.engine import (
     CODE_LABEL,
@@ -43,7 +43,6 @@ from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
-from reprobox.proc import remove_stale_folders
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -555,14 +554,6 @@ def context_tag(cfg: ProjectConfig, entries: list[Entry]) -> tuple[str, str]:
     return image_tag(cfg.name, digest), digest
 
 
-CONTEXT_PREFIX = "reprobox-context-"
-
-
-def remove_stale_contexts(folder: str | None = None) -> list[str]:
-    """Remove build-context copies whose reprobox was killed; return their names."""
-    return remove_stale_folders(CONTEXT_PREFIX, folder)
-
-
 @contextmanager
 def staged_context(
     cfg: ProjectConfig, frozen: FrozenProject, entries: list[Entry] | None = None
@@ -575,8 +566,7 @@ def staged_context(
     """
     entries = entries if entries is not None else context_entries(cfg, frozen)
     remove_stale_contexts()
-    with tempfile.TemporaryDirectory(prefix=f"{CONTEXT_PREFIX}{os.getpid()}-") as tmp:
-        base = Path(tmp)
+    with context_folder(cfg.root) as base:
         (base / "app").mkdir()  # COPY app needs it, even if every file is ignored
         for rel, source in entries:
             dest = base / rel

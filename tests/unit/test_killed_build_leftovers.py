@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from reprobox.build import CONTEXT_PREFIX, remove_stale_contexts
 from reprobox.cli import build_secrets
+from reprobox.context_folder import CONTEXT_PREFIX, remove_stale_contexts
 from reprobox.engine import _inherited_fds
 
 
