@@ -101,9 +101,12 @@ def signals_held() -> Iterator[None]:
         # First the mask, which nothing can cut short: a signal blocked
         # meanwhile is noted, or reaches its own handler where none was swapped.
         signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
-        holding[0] = False
+        # Still noting while the handlers go back: a signal another thread's
+        # C handler took late (on a loaded machine) whose Python handler ran
+        # here raised in the middle of this loop and left `note` in place.
         for sig, handler in swapped.items():
             signal.signal(sig, handler)
+        holding[0] = False
         if came:
             swapped[came[0]](came[0], None)
 
