@@ -699,6 +699,20 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                     f"e.g. {{ {part} = 0.01 }}",
                 )
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
+    compare_metrics = _unique(
+        path,
+        "metrics.compare",
+        _str_list(path, "metrics.compare", metrics.get("compare", [])),
+    )
+    for metric in tolerances:
+        if compare_metrics and metric not in compare_metrics:
+            raise ConfigError(
+                path,
+                f"metrics.tolerances.{metric}",
+                f"{metric!r} is not in metrics.compare, so this tolerance is "
+                "never used",
+                f"add {metric!r} to metrics.compare, or remove the tolerance",
+            )
 
     return ProjectConfig(
         digest=hashlib.sha256(dump_json(table).encode("utf-8")).hexdigest(),
@@ -731,10 +745,6 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         slim=build.get("slim", True),
         cpus=float(cpus) if cpus is not None else None,
         network=network,
-        compare_metrics=_unique(
-            path,
-            "metrics.compare",
-            _str_list(path, "metrics.compare", metrics.get("compare", [])),
-        ),
+        compare_metrics=compare_metrics,
         tolerances=tolerances,
     )

@@ -889,6 +889,21 @@ CASES = [
         check=check_token_not_shown,
     ),
     Case(
+        "tolerance-for-a-metric-not-compared",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: metrics.tolerances.test_acuracy:",
+            "'test_acuracy' is not in metrics.compare",
+        ),
+        "add 'test_acuracy' to metrics.compare",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t + '\n[metrics]\ncompare = ["test_accuracy"]\n'
+            "tolerances = { test_acuracy = { abs = 0.01 } }\n",
+        ),
+    ),
+    Case(
         "requirement-editable",
         ("freeze", "{p}"),
         EXIT_USAGE,

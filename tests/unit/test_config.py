@@ -950,3 +950,34 @@ def test_an_empty_tolerance_table_is_refused(tmp_path):
     assert caught.value.key == "metrics.tolerances.acc"
     assert caught.value.message.endswith("must be a table with abs and/or rel")
     assert caught.value.hint == "e.g. { abs = 0.01 }"
+
+
+def test_a_tolerance_for_a_metric_compare_leaves_out_is_refused(tmp_path):
+    # A typo (test_acuracy) or a metric left out of compare: the bound would
+    # be read and never applied, and the user would believe it was.
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + '[metrics]\ncompare = ["test_accuracy"]\n'
+        "tolerances = { test_acuracy = { abs = 0.01 } }\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "metrics.tolerances.test_acuracy"
+    assert caught.value.message.endswith(
+        "metrics.tolerances.test_acuracy: 'test_acuracy' is not in metrics.compare, "
+        "so this tolerance is never used"
+    )
+    assert caught.value.hint == (
+        "add 'test_acuracy' to metrics.compare, or remove the tolerance"
+    )
+
+
+def test_tolerances_for_compared_metrics_or_with_all_compared_are_kept(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + '[metrics]\ncompare = ["acc", "loss"]\n'
+        "tolerances = { loss = { rel = 0.1 } }\n"
+    )
+    assert load_config(tmp_path).tolerances["loss"].rel == 0.1
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + "[metrics]\ntolerances = { anything = { abs = 1 } }\n"
+    )
+    assert load_config(tmp_path).tolerances["anything"].abs == 1
