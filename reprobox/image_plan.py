@@ -28,8 +28,7 @@ from reprobox.gpu.table import (
     version_tuple,
 )
 from reprobox.lock.entries import canonical_name
-from reprobox.run_env import DETERMINISTIC_CUBLAS
-from reprobox.runtime.gpu_facts import STRICT_GPU_ENV
+from reprobox.runtime.gpu_facts import DETERMINISTIC_CUBLAS, STRICT_GPU_ENV
 
 FRAMEWORK_PACKAGES = {
     "jax": "jax",

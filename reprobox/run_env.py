@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reprobox.errors import ConfigError
-from reprobox.runtime.gpu_facts import STRICT_GPU_ENV
+from reprobox.runtime.gpu_facts import DETERMINISTIC_CUBLAS, STRICT_GPU_ENV
 from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
 
 # reprobox's own variables in the container (REPROBOX_OUT, REPROBOX_SEED...).
@@ -38,8 +38,6 @@ STRICT_ENV = {
     "TF_DETERMINISTIC_OPS": "1",
     "TF_ENABLE_ONEDNN_OPTS": "0",
 }
-# cuBLAS workspace settings that make its results deterministic.
-DETERMINISTIC_CUBLAS = (":4096:8", ":16:8")
 # Everything the strict profile fixes, with the values a config may repeat
 # (the first is the one the profile sets): its variables, the thread counts the
 # start-up hook pins to one, and the cuBLAS workspace.

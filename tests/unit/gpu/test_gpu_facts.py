@@ -1,6 +1,7 @@
 """Runtime GPU facts and strict determinism, with fake framework modules."""
 
 import ast
+import os
 import types
 from pathlib import Path
 
@@ -202,6 +203,21 @@ def test_strict_torch(monkeypatch):
     assert facts["cublas_workspace_config"] == ":4096:8"
     assert result["warnings"] == []
     assert STRICT_GPU_ENV == {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+
+
+def test_strict_torch_keeps_the_other_deterministic_workspace(monkeypatch):
+    # Freeze accepts CUBLAS_WORKSPACE_CONFIG=:16:8 under the strict profile;
+    # the hook replaced it with :4096:8, so the run was not what was frozen.
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    torch = _fake_torch(initialized=True)
+    result = apply_strict_gpu_determinism(torch)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    assert result["settings"]["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+    assert result["warnings"] == []
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0")
+    result = apply_strict_gpu_determinism(_fake_torch())
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert result["settings"]["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
 def test_strict_torch_warns_when_cuda_started_before_the_env(monkeypatch):
