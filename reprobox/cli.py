@@ -626,6 +626,11 @@ def _run_app() -> None:
         typer.echo(f"reprobox: error: {where}{exc.strerror or exc}{fix}", err=True)
         sys.exit(EXIT_USAGE)
     if isinstance(code, int):  # what a typer.Exit asked for (verify, compare)
+        if code == EXIT_INTERRUPTED:
+            # No command asks for 130: typer (0.2x) turns a KeyboardInterrupt
+            # that reached it (a stop while it parses the arguments, say)
+            # into this return, silently.
+            typer.echo("reprobox: interrupted", err=True)
         sys.exit(code)
 
 

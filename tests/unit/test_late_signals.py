@@ -227,3 +227,35 @@ def test_the_entry_point_imports_nothing_before_its_try():
         check=True,
     )
     assert done.stdout == "['reprobox', 'reprobox.__main__']\n"
+
+
+def test_a_stop_that_typer_turns_into_exit_130_still_says_interrupted():
+    # typer 0.2x makes a KeyboardInterrupt raised while it parses the
+    # arguments (it imports pydantic lazily there) a quiet return of 130:
+    # reprobox exited 130 with nothing on stderr.
+    done = _entry(
+        """
+        import os, signal, time
+        import typer
+        from reprobox import __main__, cli
+
+        def slow(value: str) -> str:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+            return value
+
+        app = typer.Typer()
+
+        @app.command()
+        def go(thing: str = typer.Option("x", parser=slow)) -> None:
+            print("went on")
+
+        cli.app = app
+        __main__.main()
+        """
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130,
+        "",
+        "reprobox: interrupted\n",
+    )
