@@ -302,14 +302,15 @@ _RUNS_FOLDER_FIXES = {
 
 
 def _write_failure(
-    exc: OSError, where: Path, *, record_left: bool = True
+    exc: OSError, where: Path, *, closed_by: str | None
 ) -> ReproboxError:
     """Say in one line which file could not be written, and why.
 
     Whatever the cause (a file in the way, a read-only or full disk, no
     permission) the runs folder is the user's to fix: exit 2, as for any
     other path that cannot be written; exit 1 would read as "the run said no".
-    record_left says whether a record was begun that a later command closes.
+    closed_by names the command that closes the record this run left, or is
+    None when it left none.
     """
     path = exc.filename or where
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
@@ -320,11 +321,7 @@ def _write_failure(
     # Not the training's verdict: the host could not keep its files (as freeze
     # and build say of a full disk, exit 2).
     fix = _RUNS_FOLDER_FIXES.get(exc.errno, "free space there or make it writable")
-    after = (
-        "; the next `reprobox run` or `build` closes this run's record"
-        if record_left
-        else ""
-    )
+    after = f"; {closed_by} closes this run's record" if closed_by else ""
     return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
         hint=f"{fix}, then run again (verify can take another --runs-dir){after}",
@@ -364,6 +361,8 @@ class RunTarget:
     project: str
     runs_dir: Path
     data: tuple[tuple[Path, str], ...] = ()  # host path, path relative to /app
+    # The command whose start closes a record this run leaves open.
+    closed_by: str = "the next `reprobox run` or `build`"
 
     @classmethod
     def for_project(cls, cfg: ProjectConfig) -> RunTarget:
@@ -394,7 +393,7 @@ def run_in_container(
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
     except OSError as exc:
-        raise _write_failure(exc, target.runs_dir, record_left=False) from None
+        raise _write_failure(exc, target.runs_dir, closed_by=None) from None
     try:
         return _run_locked(
             engine,
@@ -559,7 +558,8 @@ def _run_locked(
     try:
         atomic_write_json(record_path, sealed_record(record))
     except OSError as exc:
-        raise _write_failure(exc, record_path) from None
+        # No record, no container yet: run_in_container removes the folder.
+        raise _write_failure(exc, record_path, closed_by=None) from None
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
@@ -661,7 +661,7 @@ def _run_locked(
                 if is_connection_lost(exc):
                     container = None  # no removing it over a broken connection
             elif isinstance(exc, OSError):
-                failure = _write_failure(exc, run_dir)
+                failure = _write_failure(exc, run_dir, closed_by=target.closed_by)
             else:
                 failure, cut_short = exc, isinstance(exc, EngineError)
             _finish(
@@ -768,7 +768,7 @@ def _run_locked(
         try:
             write_record(record_path, record)
         except OSError as exc:
-            raise _write_failure(exc, record_path) from None
+            raise _write_failure(exc, record_path, closed_by=target.closed_by) from None
     finally:
         caught = deferred.release() if deferred is not None else None
     if caught is not None:

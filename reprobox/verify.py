@@ -446,7 +446,11 @@ def verify_image(
         for warning in opts.device_requests.warnings:
             if on_log:
                 on_log(f"warning: {warning}")
-    target = RunTarget(project=manifest["project"]["name"], runs_dir=runs_dir)
+    target = RunTarget(
+        project=manifest["project"]["name"],
+        runs_dir=runs_dir,
+        closed_by="the next `reprobox verify` with this --runs-dir",
+    )
     record = run_in_container(
         target,
         engine,

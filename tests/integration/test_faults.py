@@ -7,8 +7,10 @@ test_interrupt.py and not repeated here.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import random
 import shutil
 import signal
@@ -650,3 +652,38 @@ def test_an_engine_that_drops_mid_run_is_engine_trouble_and_no_failed_run(
     assert json.loads((run_dir / "record.json").read_text())["status"] == (
         "interrupted"
     )
+
+
+def test_verify_on_a_full_runs_folder_says_nothing_was_left(
+    cli, engine_cleanup, tmp_path
+):
+    # bq F4: verify said "the next `reprobox run` or `build` closes this run's
+    # record" though it had left no record (and run and build never read
+    # verify's runs folder).
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    project, _ = new_project(cli, engine_cleanup, tmp_path, base="sleeper")
+    ran = reprobox(cli, "run", str(project), "--env", "SLEEPER_SECONDS=0", "--json")
+    assert ran.returncode == 0, shown(ran)
+    record = json.loads(ran.stdout)
+    reference = project / ".reprobox/runs" / record["run_id"] / "record.json"
+    full = tmp_path / "vfull"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)],
+                   check=True)  # fmt: skip
+    try:
+        with open(full / "fill", "wb", buffering=0) as fh, contextlib.suppress(OSError):
+            for _ in range(64):
+                fh.write(b"\0" * 4096)
+        done = reprobox(cli, "verify", record["image"]["ref"], "--runs-dir",
+                        str(full), "--reference", str(reference))  # fmt: skip
+        left = sorted(os.listdir(full))
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
+    assert done.returncode == 2, shown(done)
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"reprobox: error: {full}/"), shown(done)
+    assert "cannot write the run's files: No space left on device" in line
+    assert "free space there" in line
+    assert "closes this run's record" not in done.stderr, shown(done)
+    assert left == ["fill"]
