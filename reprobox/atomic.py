@@ -66,6 +66,18 @@ def check_output_target(
         )
 
 
+def _names_no_file(exc: OSError, path: Path) -> bool:
+    """Tell whether exc names no file the user knows: none, or a temp of path's."""
+    if not exc.filename:
+        return True
+    name = Path(os.fsdecode(exc.filename))
+    return (
+        name.parent == path.parent
+        and name.name.startswith(f".{path.name}.")
+        and name.name.endswith(".tmp")
+    )
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> None:
     """Write data to path through a temp file in the same folder and a rename."""
     path = Path(path)
@@ -88,8 +100,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
         if tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-        if isinstance(exc, OSError) and not exc.filename and exc.errno:
-            # A write on a full disk names no file: say which one it was.
+        if isinstance(exc, OSError) and exc.errno and _names_no_file(exc, path):
+            # A write on a full disk names no file, a temp that cannot be made
+            # names the temp: say which file the user asked for.
             raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
 
@@ -162,10 +175,12 @@ def _stage(files: list[tuple[Path, str]], mode: int) -> list[tuple[str, Path]]:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in staged:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno and _names_no_file(exc, path):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     return staged
 

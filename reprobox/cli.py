@@ -641,6 +641,7 @@ _DISK_FIXES = {
     errno.EROFS: " (it is on a read-only file system: run this where it can write)",
     errno.EACCES: " (make it writable for this user, then run this again)",
     errno.EPERM: " (make it writable for this user, then run this again)",
+    errno.ENOENT: " (its folder is missing or takes no new files: write elsewhere)",
 }
 
 

@@ -1388,6 +1388,27 @@ def check_strict_threads_from_env_flag(
 
 
 REF = "{p}/.reprobox/runs/{run}/record.json"
+
+
+def run_once_more(project: Path, ctx: Context) -> None:
+    """Run the project a second time: a report needs two records."""
+    done = invoke(ctx.cli, "run", str(project))
+    assert done.returncode == 0, done.describe()
+
+
+CASES += [
+    Case(
+        # bp F10: the error named the temp file (/proc/.x.html.e58dq7kt.tmp)
+        # and gave no fix.
+        "report-into-a-folder-that-takes-no-files",
+        ("report", "{p}/.reprobox/runs", "-o", "/proc/reprobox-report.html"),
+        EXIT_USAGE,
+        ("reprobox: error: /proc/reprobox-report.html: No such file or directory",),
+        "write elsewhere",
+        setup=run_once_more,
+        may_change=("runs/",),
+    ),
+]
 CASES += [
     Case(
         "config-env-thread-count-under-strict",

@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -207,3 +208,26 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch):
         atomic_write_bytes(target, b"{}")
     assert (caught.value.errno, caught.value.filename) == (errno.ENOSPC, str(target))
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("write", ["bytes", "files"])
+def test_a_folder_that_takes_no_new_file_names_the_file_not_its_temp(write, tmp_path):
+    # bp F10: `report -o /proc/x.html` said "/proc/.x.html.e58dq7kt.tmp: No
+    # such file or directory", a name the user never gave.
+    import errno
+
+    target = Path("/proc/x.html")
+    with pytest.raises(OSError) as caught:
+        if write == "bytes":
+            atomic_write_bytes(target, b"<html>")
+        else:
+            atomic_write_files([(target, "<html>")], tmp_path / "marker")
+    assert caught.value.filename == str(target)
+    assert caught.value.errno in (errno.ENOENT, errno.EACCES, errno.EPERM)
+
+
+def test_an_error_naming_another_file_is_left_as_it_is(tmp_path, monkeypatch):
+    other = OSError(13, "Permission denied", "/elsewhere/file")
+    assert not atomic._names_no_file(other, tmp_path / "x.html")
+    temp = OSError(2, "No such file", str(tmp_path / ".x.html.abc123.tmp"))
+    assert atomic._names_no_file(temp, tmp_path / "x.html")
