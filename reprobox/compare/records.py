@@ -153,7 +153,10 @@ def read_record(path: Path, *, follow_links: bool = False) -> Record:
         raise InputError(
             f"{path}: run_id is {short_repr(data['run_id'])}, but its run folder is "
             f"{short_repr(path.parent.name)}: the record was moved or edited",
-            hint=RECORD_FIX,
+            hint=(
+                f"a copied run folder keeps its name: copy it as "
+                f"{short_repr(data['run_id'])}, or rerun it"
+            ),
         )
     return Record(path=path, data=data)
 

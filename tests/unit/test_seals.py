@@ -298,6 +298,12 @@ def test_a_record_in_another_run_s_folder_is_refused(tmp_path):
         f"{path}: run_id is '20240101T000000Z-aaaaaa', but its run folder is "
         "'20240101T000000Z-bbbbbb'"
     )
+    # bp F11: the fix said to move the record out of the runs folder, which
+    # does not help a folder copied under a new name.
+    assert info.value.hint == (
+        "a copied run folder keeps its name: copy it as "
+        "'20240101T000000Z-aaaaaa', or rerun it"
+    )
 
 
 def test_a_repeated_metric_key_is_named(tmp_path):
