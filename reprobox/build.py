@@ -507,14 +507,8 @@ def context_entries(
     # The frozen files go in as the bytes load_frozen checked against the
     # manifest, never read again: a `reprobox freeze` running meanwhile must
     # not put another lock into an image whose labels name this one.
-    dockerfile = frozen.dockerfile_text
     entries: list[Entry] = [
-        (
-            "Dockerfile",
-            dockerfile.encode("utf-8")
-            if dockerfile is not None
-            else frozen.dockerfile_path,
-        ),
+        ("Dockerfile", frozen.dockerfile_text.encode("utf-8")),
         ("requirements.lock", frozen.lock_text.encode("utf-8")),
         ("manifest.json", frozen.core_text.encode("utf-8")),
     ]
@@ -739,6 +733,7 @@ def build_project(
     on_note: Callable[[str], None] | None = None,
     on_info: Callable[[str], None] | None = None,
     on_built: OnTagged | None = None,
+    frozen: FrozenProject | None = None,
 ) -> BuildResult:
     """Build the project's image unless one with the same content exists.
 
@@ -746,9 +741,12 @@ def build_project(
     large files that are about to go into the image; on_info gets progress
     worth a line, such as the credential files left out of the image;
     on_built gets the tag once a build made it, even one a stop then cut
-    short (see made_tags).
+    short (see made_tags). frozen is what check_frozen_inputs gave a command
+    that goes on to use it (run, push, export): the image is then of that
+    freeze, whatever a `reprobox freeze` has written since.
     """
-    frozen = check_frozen_inputs(cfg)
+    if frozen is None:
+        frozen = check_frozen_inputs(cfg)
     # Hash first: an image that is already there needs no copy of the project.
     left_out: list[str] = []
     entries = context_entries(cfg, frozen, left_out)

@@ -409,7 +409,8 @@ def tidy_killed_runs(cfg, engine) -> None:
     sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
 
 
-def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
+def _build(cfg, engine, ca_cert: Path | None, force: bool = False, frozen=None):
+    """Build the project's image, of frozen when a command loaded it already."""
     from reprobox.build import build_project
     from reprobox.freeze import resolve_ca_cert
 
@@ -432,6 +433,7 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False):
             on_note=lambda note: warn(note),
             on_info=say,
             on_built=finished_step("build"),
+            frozen=frozen,
         )
     except ReproboxError as exc:
         lines = exc.build_log

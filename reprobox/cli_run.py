@@ -139,13 +139,14 @@ def run(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
+    from reprobox.build import check_frozen_inputs
     from reprobox.engine import (
         MAX_CPUS,
         MIN_CPUS,
         check_engine_flags,
         connect,
     )
-    from reprobox.manifest import check_data_unchanged, load_frozen
+    from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.recovery import remove_dead_runs_containers
     from reprobox.run_env import check_env_kept_by_run
@@ -191,7 +192,11 @@ def run(
     changes_fixes = profile == "strict" or seed is not None or seed_list is not None
     if changes_fixes:
         check_env_kept_by_run(cfg.source, cfg.env, **run_fixes)
-    frozen = load_frozen(cfg)
+    # The one read of the frozen files this run makes: it builds from them and
+    # records their seed and digest, whatever a `reprobox freeze` writes
+    # meanwhile. A config edited since that freeze is refused here, before a
+    # freeze that is still running could make it look frozen.
+    frozen = check_frozen_inputs(cfg)
     if changes_fixes:  # pass_env's values are those the shell had at freeze
         frozen_env = frozen.manifest.get("environment") or {}
         baked = tuple(name for name in cfg.pass_env if name in frozen_env)
@@ -226,11 +231,12 @@ def run(
     jobs = plan_jobs(list(engines), base, seeds=seed_list, repeat=repeat)
     container_env(frozen.manifest, base)  # a bad --env is found before the build
     tidy_killed_runs(cfg, local)
-    built = _build(cfg, local, ca_cert)
+    built = _build(cfg, local, ca_cert, frozen=frozen)
     say(("built " if built.built else "using ") + built.tag)
     image_ref, image, published = _run_image(
         frozen.manifest, local, built, frozen.manifest_path
     )
+    check_image_of_manifest(local, image, published or image_ref, frozen)
 
     images = {}
     for label, engine in engines.items():
@@ -297,6 +303,26 @@ def run(
         _report_many(
             results, frozen.manifest, target, as_json, sweep=seed_list is not None
         )
+    )
+
+
+def check_image_of_manifest(engine, image: str, shown: str, frozen) -> None:
+    """Refuse an image that carries another manifest than the run loaded.
+
+    The record takes its seed, settings and manifest_sha256 from frozen; an
+    image of another freeze would pair them with that freeze's code and lock.
+    """
+    from reprobox.engine import image_label
+    from reprobox.share import MANIFEST_SHA_LABEL
+
+    carried = image_label(engine, image, MANIFEST_SHA_LABEL)
+    if carried == frozen.manifest_sha256:
+        return
+    raise InputError(
+        f"{frozen.manifest_path}: image {shown} carries manifest sha256 "
+        f"{str(carried)[:12]}, not {frozen.manifest_sha256[:12]} of the manifest "
+        "this run loaded, so its record would mix two freezes",
+        hint="run `reprobox run` again; if this recurs, `reprobox build --force`",
     )
 
 

@@ -130,10 +130,11 @@ class FrozenProject:
 
     state_dir: Path
     manifest: dict[str, Any]
-    manifest_text: str
+    # The other files as read once and checked against the manifest: a build
+    # and a run use these, never the files again, which a freeze may replace.
     lock_text: str
+    dockerfile_text: str
     vcs_text: str | None = None
-    dockerfile_text: str | None = None  # as checked against the manifest
 
     @property
     def manifest_path(self) -> Path:
@@ -361,26 +362,33 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         )
     manifest = read_manifest(manifest_path, f"run `reprobox freeze {cfg.root}` again")
     check_manifest(manifest_path, manifest)
-    lock_text = _read_frozen(
-        state / LOCK_NAME,
-        manifest["packages"]["lock_sha256"],
-        cfg.root,
-        "edit the requirements, then run `reprobox freeze` to lock again",
-    )
-    vcs_sha = manifest["packages"].get("vcs_sha256")
-    vcs_text = (
-        _read_frozen(
-            state / VCS_NAME, vcs_sha, cfg.root, "run `reprobox freeze` to lock again"
+    try:
+        lock_text = _read_frozen(
+            state / LOCK_NAME,
+            manifest["packages"]["lock_sha256"],
+            cfg.root,
+            "edit the requirements, then run `reprobox freeze` to lock again",
         )
-        if vcs_sha
-        else None
-    )
-    dockerfile_text = _read_frozen(
-        state / DOCKERFILE_NAME,
-        manifest.get("dockerfile_sha256"),
-        cfg.root,
-        "edit reprobox.toml instead, then run `reprobox freeze` again",
-    )
+        vcs_sha = manifest["packages"].get("vcs_sha256")
+        vcs_text = (
+            _read_frozen(
+                state / VCS_NAME,
+                vcs_sha,
+                cfg.root,
+                "run `reprobox freeze` to lock again",
+            )
+            if vcs_sha
+            else None
+        )
+        dockerfile_text = _read_frozen(
+            state / DOCKERFILE_NAME,
+            manifest.get("dockerfile_sha256"),
+            cfg.root,
+            "edit reprobox.toml instead, then run `reprobox freeze` again",
+        )
+    except InputError:
+        _refuse_if_frozen_again(state, manifest)
+        raise
     check_environment_frozen(manifest_path, manifest, dockerfile_text, cfg.root)
     if manifest.get("config_sha256") == cfg.digest:
         # A config edited since freeze is named by the build's own check.
@@ -388,11 +396,30 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     return FrozenProject(
         state_dir=state,
         manifest=manifest,
-        manifest_text=manifest_path.read_text(encoding="utf-8"),
         lock_text=lock_text,
-        vcs_text=vcs_text,
         dockerfile_text=dockerfile_text,
+        vcs_text=vcs_text,
     )
+
+
+def _refuse_if_frozen_again(state: Path, manifest: dict[str, Any]) -> None:
+    """Name a freeze that replaced the files while they were read.
+
+    The files are read one by one: a `reprobox freeze` ending in between
+    leaves a lock or Dockerfile that the manifest read first does not vouch
+    for, which is no edit of the user's.
+    """
+    path = state / MANIFEST_NAME
+    try:
+        now = loads_strict(path.read_text(encoding="utf-8"), path)
+    except (OSError, ValueError, RecursionError, InputError):
+        now = None
+    if now != manifest or unit_write_state(state / FREEZE_MARKER) is not None:
+        raise InputError(
+            f"{state}: a `reprobox freeze` replaced the frozen files while they "
+            "were being read",
+            hint="run this command again once that freeze has ended",
+        ) from None
 
 
 def check_environment_frozen(

@@ -53,8 +53,8 @@ def _frozen(root: Path) -> FrozenProject:
     return FrozenProject(
         state_dir=state,
         manifest={"schema_version": 1},
-        manifest_text='{"schema_version": 1}\n',
         lock_text="numpy==2.0.0\n",
+        dockerfile_text="FROM python:3.11-slim\n",
     )
 
 

@@ -35,7 +35,7 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     line = f"#9 1.2 Looking in indexes: http://127.0.0.1:18731/{TOKEN}/simple/"
 
     def failing_build(
-        cfg, engine, *, secrets, force, on_line, on_note, on_info, on_built
+        cfg, engine, *, secrets, force, on_line, on_note, on_info, on_built, frozen
     ):
         on_line(line)
         raise BuildError(

@@ -490,12 +490,12 @@ def test_a_sane_reference_gives_its_run_options():
 @pytest.fixture
 def frozen_without_engine(project, monkeypatch):
     """A project that looks frozen; connect and build are recorded, not real."""
-    from reprobox import cli_run, manifest
+    from reprobox import build, cli_run, manifest
 
     calls = []
     monkeypatch.setattr(
-        manifest,
-        "load_frozen",
+        build,
+        "check_frozen_inputs",
         lambda cfg: SimpleNamespace(
             manifest={"data": [], "gpu": {}, "determinism": {"profile": "default"}}
         ),
@@ -513,7 +513,9 @@ def frozen_without_engine(project, monkeypatch):
 
     monkeypatch.setattr(engine, "connect", fake_connect)
     monkeypatch.setattr(
-        cli_run, "_build", lambda *a: calls.append(("build",)) or pytest.fail("built")
+        cli_run,
+        "_build",
+        lambda *a, **k: calls.append(("build",)) or pytest.fail("built"),
     )
     return calls
 
@@ -610,7 +612,7 @@ def test_two_contexts_for_two_engines_are_both_used(
     class Built(Exception):
         pass
 
-    def build(*args):
+    def build(*args, **kwargs):
         raise Built
 
     monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda cfg, engine: None)
@@ -844,7 +846,7 @@ def test_a_run_env_flag_wins_over_strict_threads_and_the_seed(
 def test_a_run_refuses_a_pass_env_value_frozen_that_strict_would_replace(
     project, frozen_without_engine, monkeypatch
 ):
-    from reprobox import manifest
+    from reprobox import build
 
     (project / "reprobox.toml").write_text(
         'command = "python train.py"\npass_env = ["MKL_NUM_THREADS"]\n'
@@ -856,7 +858,7 @@ def test_a_run_refuses_a_pass_env_value_frozen_that_strict_would_replace(
         "environment": {"MKL_NUM_THREADS": "6"},
     }
     monkeypatch.setattr(
-        manifest, "load_frozen", lambda cfg: SimpleNamespace(manifest=frozen)
+        build, "check_frozen_inputs", lambda cfg: SimpleNamespace(manifest=frozen)
     )
     result = CliRunner().invoke(app, ["run", str(project), "--profile", "strict"])
     error = result.exception

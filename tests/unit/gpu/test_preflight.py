@@ -294,13 +294,13 @@ def test_the_engine_address_is_shown_without_its_password():
 def test_run_refuses_gpus_on_such_an_engine_before_building(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from reprobox import cli_run, engine, manifest
+    from reprobox import build, cli_run, engine, manifest
     from reprobox.cli import app
 
     (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n')
     frozen = {"data": [], "gpu": {}, "determinism": {"profile": "default"}}
     monkeypatch.setattr(
-        manifest, "load_frozen", lambda cfg: SimpleNamespace(manifest=frozen)
+        build, "check_frozen_inputs", lambda cfg: SimpleNamespace(manifest=frozen)
     )
     monkeypatch.setattr(manifest, "check_data_unchanged", lambda cfg, m: None)
     monkeypatch.setattr(
@@ -312,7 +312,7 @@ def test_run_refuses_gpus_on_such_an_engine_before_building(tmp_path, monkeypatc
         client=SimpleNamespace(info=lambda: info),
     )
     monkeypatch.setattr(engine, "connect", lambda host=None, context=None: other)
-    monkeypatch.setattr(cli_run, "_build", lambda *a: pytest.fail("built"))
+    monkeypatch.setattr(cli_run, "_build", lambda *a, **k: pytest.fail("built"))
     monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda *a: pytest.fail("tidied"))
 
     result = CliRunner().invoke(
