@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int = 0o644) 
 
 
 def atomic_write_files(
-    files: list[tuple[Path, str]], marker: Path, mode: int = 0o644
+    files: list[tuple[Path, str]] | Callable[[], list[tuple[Path, str]]],
+    marker: Path,
+    mode: int = 0o644,
 ) -> None:
     """Write several files as one unit: all are replaced, or the marker says not.
 
@@ -120,6 +123,8 @@ def atomic_write_files(
     to the last rename, so a stopped writer leaves the old set or the new one,
     not that marker; one stopped while it writes the temps leaves no file of
     its own. Temps a killed writer left are removed first.
+    files may be a function that returns them, called once marker is held: a
+    writer that reads what it replaces then reads no other writer's half.
     Raises FileExistsError while another writer holds marker.
     """
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +137,8 @@ def atomic_write_files(
                 errno.EEXIST, "another reprobox is writing these files", str(marker)
             ) from None
         try:
+            if callable(files):
+                files = files()
             for path, _ in files:
                 sweep_stale_temps(path)
             staged = _stage(files, mode)

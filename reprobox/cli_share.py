@@ -191,24 +191,23 @@ def push(
     as_json: bool = JsonOpt,
 ) -> None:
     """Push the image (sealed with its reference run) and record its digest."""
+    from reprobox.build import check_frozen_inputs
     from reprobox.engine import connect
-    from reprobox.manifest import MANIFEST_NAME, load_frozen
-    from reprobox.share import (
-        check_published,
-        check_registry,
-        push_image,
-        with_publication,
-    )
+    from reprobox.publication import record_publication
+    from reprobox.share import check_published, check_registry, push_image
 
     cfg = _load(project)
     registry = check_registry(registry, cfg.name)
     if reference is not None:
         _one_record(reference, SEALS_ONE)  # refused before a build, not after
+    # One read: the image pushed is of this freeze, and it is this freeze
+    # that gets the published entry.
+    frozen = check_frozen_inputs(cfg)
     # A damaged published list is refused before anything is pushed.
-    check_published(cfg.state_dir / MANIFEST_NAME, load_frozen(cfg).manifest)
+    check_published(frozen.manifest_path, frozen.manifest)
     engine = connect(host, context)
     tidy_killed_runs(cfg, engine)
-    built = _build(cfg, engine, ca_cert)
+    built = _build(cfg, engine, ca_cert, frozen=frozen)
     with _sealed_until_shared(cfg, engine, built, reference) as sealed:
         image, record, source = sealed
         ref = push_image(
@@ -221,18 +220,13 @@ def push(
             on_progress=say,
         )
 
-    frozen = load_frozen(cfg)
-    manifest = dict(frozen.manifest)
     entry = {
         "ref": ref,
         "image_id": image,
         "source_image_id": source,
         "reference_run": record["run_id"] if record else None,
     }
-    manifest["published"] = with_publication(
-        check_published(frozen.manifest_path, manifest), entry
-    )
-    atomic_write_text(cfg.state_dir / MANIFEST_NAME, dump_json(manifest))
+    record_publication(frozen, entry)
     if as_json:
         typer.echo(
             dump_json({"schema_version": 1, "ref": ref, "image_id": image}), nl=False
@@ -285,21 +279,23 @@ def export_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write image, manifest, lock and reference record as one file."""
+    from reprobox.build import check_frozen_inputs
     from reprobox.bundles import export_bundle
     from reprobox.engine import connect
-    from reprobox.manifest import load_frozen
 
     cfg = _load(project)
     _check_export_target(cfg, output)
     if reference is not None:
         _one_record(reference, SEALS_ONE)  # refused before a build, not after
     engine = connect(host, context)
-    built = _build(cfg, engine, ca_cert)
+    # One read: the bundle's files are those its image was built from, not
+    # those of a `reprobox freeze` that ended during the build.
+    frozen = check_frozen_inputs(cfg)
+    built = _build(cfg, engine, ca_cert, frozen=frozen)
     with _sealed_until_shared(cfg, engine, built, reference) as sealed:
         image, record, _ = sealed
-        frozen = load_frozen(cfg)
         files = {
-            "Dockerfile": frozen.dockerfile_path.read_text(encoding="utf-8"),
+            "Dockerfile": frozen.dockerfile_text,
             "manifest.json": frozen.core_text,
             "requirements.lock": frozen.lock_text,
         }

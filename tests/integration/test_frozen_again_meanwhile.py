@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,31 @@ def test_a_run_refuses_a_config_edited_while_freeze_ran_before_building(
         f"reprobox: error: {config} changed since freeze; the build would mix old "
         f"and new settings (run `reprobox freeze {path}` again)"
     ]
+
+
+def test_an_export_bundles_the_manifest_its_image_was_built_from(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    path, _ = new_project(cli, engine_cleanup, tmp_path)
+    out = tmp_path / "bundle.tar"
+
+    done = with_freeze_at_build(
+        cli, tmp_path, "reprobox.cli_share", "after", path, "export", str(path),
+        "-o", str(out), "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, shown(done)
+    with tarfile.open(out) as tar:
+        texts = {
+            name: tar.extractfile(name).read().decode()
+            for name in ("manifest.json", "Dockerfile")
+        }
+    tag = json.loads(done.stdout)["tag"]
+    labels = docker_client.images.get(tag).labels
+    assert texts["manifest.json"] == manifest_text_from_labels(labels)
+    bundled = json.loads(texts["manifest.json"])
+    assert bundled["environment"]["SLEEPER_SECONDS"] == "0"
+    assert 'SLEEPER_SECONDS="0"' in texts["Dockerfile"], texts["Dockerfile"]
+    assert (
+        manifest_sha256(path)
+        != hashlib.sha256(texts["manifest.json"].encode()).hexdigest()
+    ), "the second freeze changed nothing"

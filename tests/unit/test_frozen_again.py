@@ -8,6 +8,7 @@ command now reads the frozen files once and works from that read.
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,14 +16,23 @@ import pytest
 from typer.testing import CliRunner
 
 from reprobox import build as build_module
-from reprobox import cli_run, engine, manifest
+from reprobox import cli_run, cli_share, engine, manifest
+from reprobox.atomic import atomic_write_files
 from reprobox.build import build_project, check_frozen_inputs
 from reprobox.cli import app
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, write_frozen
-from reprobox.manifest import load_frozen
+from reprobox.manifest import FREEZE_MARKER, load_frozen
+from reprobox.publication import record_publication
 from reprobox.share import MANIFEST_SHA_LABEL
+
+ENTRY = {
+    "ref": "127.0.0.1:5000/reprobox/p@sha256:" + "b" * 64,
+    "image_id": "sha256:" + "c" * 64,
+    "source_image_id": "sha256:" + "d" * 64,
+    "reference_run": None,
+}
 
 
 @pytest.fixture
@@ -141,11 +151,86 @@ def test_an_image_of_another_manifest_is_not_run(project, label):
     assert caught.value.hint.startswith("run `reprobox run` again")
 
 
+def test_a_push_is_recorded_in_the_manifest_it_was_built_from(project):
+    cfg = freeze(project, "1")
+    frozen = load_frozen(cfg)
+    freeze(project, "1")  # the same freeze again: the image is still its own
+    record_publication(frozen, ENTRY)
+    on_disk = load_frozen(cfg)
+    assert on_disk.manifest["published"] == [ENTRY]
+    assert on_disk.manifest_sha256 == frozen.manifest_sha256
+
+
+def test_a_push_is_not_recorded_in_a_manifest_frozen_again_meanwhile(project):
+    cfg = freeze(project, "1")
+    frozen = load_frozen(cfg)
+    freeze(project, "2")
+    before = frozen.manifest_path.read_bytes()
+    with pytest.raises(InputError) as caught:
+        record_publication(frozen, ENTRY)
+    assert caught.value.message == (
+        f"{frozen.manifest_path}: a `reprobox freeze` replaced the manifest while "
+        f"{ENTRY['ref']} was pushed; that image is of the earlier freeze, so it "
+        "is not recorded as published"
+    )
+    assert frozen.manifest_path.read_bytes() == before
+
+
+def test_a_push_is_not_recorded_while_a_freeze_writes(project):
+    cfg = freeze(project, "1")
+    frozen = load_frozen(cfg)
+    before = frozen.manifest_path.read_bytes()
+    writing = []
+
+    def files():
+        # Inside freeze's write, under its lock: the push must not write now.
+        with pytest.raises(InputError, match="is writing the frozen files now"):
+            record_publication(frozen, ENTRY)
+        writing.append(True)
+        return [(frozen.manifest_path, before.decode())]
+
+    atomic_write_files(files, cfg.state_dir / FREEZE_MARKER)
+    assert writing == [True]
+    assert "published" not in json.loads(frozen.manifest_path.read_bytes())
+
+
+def test_a_unit_write_reads_what_it_replaces_under_its_lock(tmp_path):
+    marker = tmp_path / ".pending"
+    seen = []
+
+    def files():
+        seen.append(marker.exists())
+        return [(tmp_path / "a", "one")]
+
+    atomic_write_files(files, marker)
+    assert seen == [True]
+    assert (tmp_path / "a").read_text() == "one"
+    assert not marker.exists()
+
+
+def test_a_unit_write_refused_by_its_files_leaves_no_marker(tmp_path):
+    marker = tmp_path / ".pending"
+
+    def files():
+        raise InputError("changed meanwhile")
+
+    with pytest.raises(InputError, match="changed meanwhile"):
+        atomic_write_files(files, marker)
+    assert not marker.exists()
+
+
 class Built(Exception):
     """What the fake build raises once it has seen what it was given."""
 
 
-@pytest.mark.parametrize(("module", "args"), [(cli_run, ["run"])])
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        (cli_run, ["run"]),
+        (cli_share, ["push", "--registry", "127.0.0.1:5000"]),
+        (cli_share, ["export", "-o", "bundle.tar"]),
+    ],
+)
 def test_a_command_builds_the_freeze_it_loaded(
     project, monkeypatch, tmp_path, module, args
 ):
