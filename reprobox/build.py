@@ -37,7 +37,7 @@ from reprobox.engine import (
 )
 from reprobox.errors import BuildError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
-from reprobox.image_inputs import refuse_written_credentials
+from reprobox.image_inputs import files_read_by_reprobox, refuse_written_credentials
 from reprobox.lock.indexes import is_loopback_host
 from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.made_tags import OnTagged, report_interrupted_tag
@@ -307,6 +307,9 @@ def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list
             skip.add(ca.relative_to(root).as_posix())
     found: list[str] = []
     linked: dict[FileId, list[str]] = {}
+    # The requirements and what they include, whatever their names: pip reads
+    # them, so a credential in one is refused on its line, never left out.
+    metadata = set(files_read_by_reprobox(cfg))
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = Path(dirpath).relative_to(root).as_posix()
         rel_dir = "" if rel_dir == "." else rel_dir + "/"
@@ -336,7 +339,7 @@ def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list
                 _check_link(root, full, rel)
             else:
                 _check_regular(full, rel)
-                if holds_credentials(full):
+                if rel not in metadata and holds_credentials(full):
                     credentials.append(rel)  # a key or credential file, any name
                     continue
                 if file_id := _file_id(full):

@@ -41,6 +41,7 @@ from reprobox.credential_settings import (
 )
 from reprobox.envvars import basic_login_password as _basic_login_password
 from reprobox.envvars import found, looks_secret, value_secret_parts
+from reprobox.project_metadata import metadata_file_name
 from reprobox.vendor_tokens import vendor_tokens
 
 # Text that only a private key file holds, looked for anywhere in a file.
@@ -128,6 +129,9 @@ def holds_credentials(path: Path) -> bool:
         # (image_inputs): left out, the code it sits in would be missing.
         by_suffix_a_store = path.suffix.lower() not in _CODE_SUFFIXES
         by_suffix_a_store &= not code_file_name(path.name)
+        # pyproject.toml, setup.cfg, the requirements: read by pip in the
+        # image, refused on a line instead (project_metadata).
+        by_suffix_a_store &= not metadata_file_name(path.name)
         by_text = size <= TEXT_SCAN_LIMIT and by_suffix_a_store
         yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:

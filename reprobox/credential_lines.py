@@ -23,6 +23,7 @@ from reprobox.code_assignments import code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets
 from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
+from reprobox.project_metadata import metadata_file_name, metadata_setting_secrets
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
 from reprobox.string_credentials import secret_url_tokens, string_setting_secrets
@@ -161,11 +162,16 @@ def credential_file_text(text: str) -> bool:
     ) or _base64_private_key(text)
 
 
-def credential_on_line(text: str, name: str = "") -> tuple[int, str] | None:
+def credential_on_line(
+    text: str, name: str = "", metadata: bool = False
+) -> tuple[int, str] | None:
     """Return the number of the first line of text that writes out a credential,
     and what kind it is; None when no line does.
 
-    name is the file's name, if any: it tells whether the text is Terraform.
+    name is the file's name, if any: it tells whether the text is Terraform
+    or the project's metadata (pyproject.toml, setup.cfg, the requirements),
+    whose settings are read too; metadata says it is, whatever its name (a
+    requirements file that another includes).
     The whole text is searched first, so that text without one (nearly all)
     costs a few regex passes and no loop over its lines.
     """
@@ -175,6 +181,8 @@ def credential_on_line(text: str, name: str = "") -> tuple[int, str] | None:
     finders = [(kind, finder) for kind, finder in _LINE_FINDERS if found(finder(text))]
     if found(_hcl_secrets(text, name)):
         finders.append(("a secret set in a Terraform block", _hcl_line_secrets))
+    if (metadata or metadata_file_name(name)) and found(metadata_setting_secrets(text)):
+        finders.append(("a secret setting", metadata_setting_secrets))
     if not finders:
         return None
     lines = LINE_BREAK.split(text)

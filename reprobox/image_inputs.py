@@ -9,7 +9,8 @@ Freeze and build run the same check, since files change after freeze.
 
 The requirements file, the files it includes with -r, and pyproject.toml are
 also read by reprobox: their lines are held to the stricter shapes of
-secret_shapes.credential_line, as pip reads the URLs in them.
+secret_shapes.credential_line, as pip reads the URLs in them, and their
+settings are read as project_metadata reads them.
 """
 
 from __future__ import annotations
@@ -170,4 +171,4 @@ def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None
         text = notebook_code(text)
     if strict and (number := credential_line(text)) is not None:
         return number, "a token, or a password or token in a URL"
-    return credential_on_line(text.removeprefix("\ufeff"), name)
+    return credential_on_line(text.removeprefix("\ufeff"), name, metadata=strict)

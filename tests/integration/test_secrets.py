@@ -779,6 +779,15 @@ WRITTEN_CREDENTIALS = {
     "wrapped.py": (2, 'password = (\n    "{secret}"\n)\n'),
     # A Makefile is code, not a settings file left out: refused on its line.
     "Makefile": (2, "upload:\n\tTWINE_PASSWORD={secret} twine upload\n"),
+    # The project's metadata reads like a settings file, but pip needs it in
+    # the image: refused on its line, never left out.
+    "setup.cfg": (4, "[metadata]\nname = x\n[wandb]\napi_key = {secret}\n"),
+    "pyproject.toml": (
+        6,
+        '[project]\nname = "x"\nversion = "1"\n\n[[tool.uv.index]]\n'
+        'url = "https://ml:{secret}@pypi.corp.example/simple"\n',
+    ),
+    "requirements-dev.txt": (2, "pytest\n# password={secret}\n"),
 }
 
 
@@ -987,6 +996,10 @@ STAND_IN_FILES = {
     "storage.py": 'blob_key = "exp42/ckpt/Epoch7Step3500.safetensors"\n',
     "tracking.py": 'EXPERIMENT_KEY = "c0mpl3x9ExperimentKeyForCometML2024"\n',
     "pipeline.py": 'sk = "sk-learn-compatible-estimator-v2"\n',
+    # Metadata whose names hold a secret's word: google-auth was read as a
+    # secret's name, and the file left out of the image.
+    "requirements-gpu.txt": "google-auth==2.11.0\nsix==1.17.0\n",
+    "setup.cfg": "[options.extras_require]\njwt = pyjwt>=2\nauth = google-auth\n",
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {
