@@ -42,6 +42,11 @@ _NPM_AUTH_LINE = re.compile(r"//[^\s=]*:(?:_authToken|_auth|_password)\s*=(.*)")
 # A setting commented out, name=value with a value of one word: prose in a
 # comment (# token: refresh it = later) has blanks.
 _COMMENTED_SETTING = re.compile(r"([A-Za-z_][\w.-]*)[ \t]*=[ \t]*(\S+)")
+# The same in YAML's own form, name: value. A comment that documents a field
+# (# token: str, # password: Required) names its kind in a word of letters,
+# so the value must hold a digit or a sign, or mix cases within the word.
+_COMMENTED_YAML_SETTING = re.compile(r"([A-Za-z_][\w.-]*):[ \t]+(\S+)")
+_PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")
 # A YAML list item: "- x".
 _LIST_ITEM = re.compile(r"-\s+(\S.*)")
 # Lines of such files that set nothing: [section], ---, a list item, "name:",
@@ -67,6 +72,7 @@ _REFERENCE = re.compile(r"\$\{|\A\$\w+\Z|%\(|\{\{|\A<[^>]*>\Z")
 # and YAML's | and > block markers.
 _CODE = re.compile(r"[A-Za-z_][\w.]*\s*[(\[]|[\[{|>]")
 _LINE = re.compile(r"[^\r\n]+")
+_LETTER = re.compile(r"[A-Za-z]")
 # A vocabulary's special token in brackets, as tokenizers spell them: [IMG].
 _SPECIAL_TOKEN = re.compile(r"\[[A-Za-z0-9_|]+\]")
 _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none", "~"))
@@ -179,8 +185,13 @@ class _SettingsReader:
             return True
         if not stripped or stripped.startswith(("#", ";", "//")):
             # A setting commented out is still written out: # password=X.
-            if commented := _COMMENTED_SETTING.fullmatch(stripped.lstrip("#;/ \t")):
+            comment = stripped.lstrip("#;/ \t")
+            if commented := _COMMENTED_SETTING.fullmatch(comment):
                 self._judge(*commented.groups())
+            elif self._yaml and (colon := _COMMENTED_YAML_SETTING.fullmatch(comment)):
+                name, value = colon.groups()
+                if _LETTER.search(value) and not _PLAIN_WORD.fullmatch(value):
+                    self._judge(name, value)
             return True
         column = len(line) - len(line.lstrip())
         key, self._key = self._key, None

@@ -479,6 +479,9 @@ PLANTED_COPIES = {
     "db.properties": "db.url=jdbc:postgresql://h/db\ndb.password {props}\n",
     "pod.yaml": "env:\n  - name: LOG_LEVEL\n    value: debug\n"
     "  - name: API_TOKEN\n    value: {k8s}\n",
+    # YAML's name: value commented out, as # password=X is.
+    "commented.yaml": "model: resnet\n# password: {yamlcomment}\n",
+    "commented-key.yml": "model: resnet\n#api_key: {yamlcomment2}\n",
     # The AWS console's key CSV is a credential file by its first line. (A
     # credential on one line of an ordinary file is refused instead: see
     # test_a_credential_written_in_an_ordinary_file_is_refused.)
@@ -507,7 +510,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
             *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
             *("toml", "yamlblock", "props", "k8s", "gz"),
-            *("awscsv", "zip"),
+            *("awscsv", "zip", "yamlcomment", "yamlcomment2"),
         )
     }
     tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
@@ -1000,6 +1003,8 @@ STAND_IN_FILES = {
     # secret's name, and the file left out of the image.
     "requirements-gpu.txt": "google-auth==2.11.0\nsix==1.17.0\n",
     "setup.cfg": "[options.extras_require]\njwt = pyjwt>=2\nauth = google-auth\n",
+    # Comments that document a field.
+    "conf/fields.yaml": "lr: 0.1\n# token: str\n# password: Required\n",
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {

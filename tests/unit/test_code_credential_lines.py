@@ -53,6 +53,12 @@ def test_code_that_takes_it_from_elsewhere_is_not(line):
         ("tokens.yml", "- token: abcdef123456\n"),
         ("db.ini", "[db]\nhost = db\n# password=hunter2x\n"),
         (".config.ini", "[db]\nhost = db\n; DB_PASS = hunter2x\n"),
+        # YAML's own form commented out, as its = form is.
+        ("a.yaml", "model: resnet\n# password: Kq8vN2pXr7LmZ4tY\n"),
+        ("b.yaml", "model: resnet\n# api_key: Kq8vN2pXr7LmZ4tY\n"),
+        ("c.yml", "model: resnet\n#password: Kq8vN2pXr7LmZ4tY\n"),
+        ("d.yaml", "db:\n  host: h\n  # password: hunter2x\n"),
+        ("e.yaml", "model: resnet\n# wandb_key: 'Kq8vN2pXr7LmZ4tY'\n"),
     ],
 )
 def test_yaml_items_and_commented_secrets_make_a_credential_file(tmp_path, name, text):
@@ -68,6 +74,16 @@ def test_yaml_items_and_commented_secrets_make_a_credential_file(tmp_path, name,
         ("steps.yaml", "steps:\n  - name: train\n  - lr: 0.1\n  - max_tokens: 512\n"),
         ("db.ini", "[db]\nhost = db\n# the password = see the vault\n"),
         ("env.ini", "[db]\nhost = db\n# password=${DB_PASSWORD}\n"),
+        # A comment that documents a field names its kind, not its value.
+        ("fields.yaml", "model: resnet\n# token: str\n# password: Required\n"),
+        ("refs.yaml", "model: resnet\n# api_key: ${WANDB_API_KEY}\n"),
+        ("none.yaml", "model: resnet\n# password: None\n# secret: true\n"),
+        ("counts.yaml", "model: resnet\n# max_tokens: 512\n# token: 4096\n"),
+        ("vocab.yaml", "model: resnet\n# eos_token: </s>\n# pad_token: [PAD]\n"),
+        ("slots.yaml", "lr: 0.1\n# session_token: Optional[str]\n# key: Value2\n"),
+        ("prose.yaml", "lr: 0.1\n# password: see the vault\n# Note: X1 later\n"),
+        # Outside YAML a colon in a comment is prose: "# Token: abc123" in an ini.
+        ("notes.ini", "[run]\nlr = 0.1\n# token: abc123def456\n"),
     ],
 )
 def test_their_look_alikes_are_not(tmp_path, name, text):
