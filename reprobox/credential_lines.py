@@ -235,11 +235,13 @@ def _json_lines_secrets(text: str) -> Iterator[str]:
             continue
         if isinstance(record, dict):
             for name, value in record.items():
-                if _secret_field(name, value):
+                if secret_field(name, value):
                     yield value.strip()
 
 
-def _secret_field(name: str, value: object) -> bool:
+def secret_field(name: str, value: object) -> bool:
+    """Tell whether a JSON record's field writes out a secret, as a JSON-lines
+    log or dataset's records are read."""
     if not isinstance(value, str) or not literal_secret(value) or placeholder(value):
         return False
     if _DATA_TOKEN_NAME.fullmatch(name):

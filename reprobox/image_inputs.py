@@ -10,7 +10,9 @@ Freeze and build run the same check, since files change after freeze.
 The requirements file, the files it includes with -r, and pyproject.toml are
 also read by reprobox: their lines are held to the stricter shapes of
 secret_shapes.credential_line, as pip reads the URLs in them, and their
-settings are read as project_metadata reads them.
+settings are read as project_metadata reads them. A notebook's cells are read
+as code, and the rest of its JSON (metadata, outputs) as a settings file's
+members.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from reprobox.config import ProjectConfig
 from reprobox.credential_files import text_codec
-from reprobox.credential_lines import LINE_BREAK, credential_on_line
+from reprobox.credential_lines import LINE_BREAK, credential_on_line, secret_field
 from reprobox.errors import InputError
 from reprobox.lock.requirements_file import PYPROJECT, requirements_files
 from reprobox.secret_shapes import credential_line
@@ -48,6 +50,21 @@ _JSON_STRING = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 _CELL_LINE = re.compile(
     r'(?:^|(?<=[\r\n]))([ \t]*)("(?:[^"\\\r\n]|\\.)*")[ \t]*,[ \t]*(?=[\r\n]|\Z)'
 )
+# A line of a notebook's own JSON that is one member with a string value, as
+# nbformat writes the notebook's, a cell's and an output's metadata and an
+# output's JSON data: "api_key": "X", on a line of its own. A cell's lines
+# are strings, never members. Searched for after a line break, in "\n" +
+# text, and the string's characters in runs, so that a notebook's megabytes
+# of images cost one pass.
+_MEMBER_LINE = re.compile(
+    r'[\r\n][ \t]*"([A-Za-z_][^"\\\r\n]*)"[ \t]*:[ \t]*'
+    r'("[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*")[ \t]*,?[ \t]*(?=[\r\n]|\Z)'
+)
+# A secret is a few KiB at most; a longer string is data, such as an image.
+_LONGEST_SECRET = 8192
+# A digest written with its algorithm, as nbformat 3 signed a notebook
+# ("signature": "sha256:..."): checked against, no secret.
+_DIGEST = re.compile(r"(?:sha\d*|md5|blake2[bs]?):[0-9a-f]{32,}", re.I)
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -164,11 +181,39 @@ def _json_string_read(match: re.Match[str]) -> str:
     return LINE_BREAK.sub(" ", value.removesuffix("\n"))
 
 
+def notebook_setting_line(text: str) -> int | None:
+    """Return the number of the first line of a notebook's JSON that gives a
+    secret name a written value, outside its cells' code; None if none does.
+
+    The notebook's metadata (a kernelspec's env, a tool's api_key), a cell's
+    and an output's are read as a JSON settings file's members are, key and
+    value on one line as nbformat writes them.
+    """
+    for member in _MEMBER_LINE.finditer("\n" + text):
+        if len(member.group(2)) > _LONGEST_SECRET:
+            continue
+        try:
+            value = json.loads(member.group(2))
+        except ValueError:
+            continue
+        if secret_field(member.group(1), value) and not _DIGEST.fullmatch(value):
+            # The match starts at the break before its line, one character
+            # later in "\n" + text: as many breaks come before it in text.
+            return len(LINE_BREAK.findall(text, 0, member.start())) + 1
+    return None
+
+
 def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:
     if not text:
         return None
+    setting = None
     if name.lower().endswith(".ipynb"):
+        setting = notebook_setting_line(text)
         text = notebook_code(text)
     if strict and (number := credential_line(text)) is not None:
-        return number, "a token, or a password or token in a URL"
-    return credential_on_line(text.removeprefix("\ufeff"), name, metadata=strict)
+        found = number, "a token, or a password or token in a URL"
+    else:
+        found = credential_on_line(text.removeprefix("\ufeff"), name, metadata=strict)
+    if setting is not None and (found is None or setting < found[0]):
+        return setting, "a secret setting in the notebook's metadata or output"
+    return found

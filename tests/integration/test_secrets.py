@@ -791,6 +791,12 @@ WRITTEN_CREDENTIALS = {
         'url = "https://ml:{secret}@pypi.corp.example/simple"\n',
     ),
     "requirements-dev.txt": (2, "pytest\n# password={secret}\n"),
+    # A notebook's own metadata, read as a JSON settings file's members are.
+    "meta.ipynb": (
+        5,
+        '{{\n "cells": [],\n "metadata": {{\n  "wandb": {{\n'
+        '   "api_key": "{secret}"\n  }}\n }}\n}}\n',
+    ),
 }
 
 
@@ -1003,8 +1009,13 @@ STAND_IN_FILES = {
     # secret's name, and the file left out of the image.
     "requirements-gpu.txt": "google-auth==2.11.0\nsix==1.17.0\n",
     "setup.cfg": "[options.extras_require]\njwt = pyjwt>=2\nauth = google-auth\n",
-    # Comments that document a field.
+    # Comments that document a field, and a notebook's Colab metadata.
     "conf/fields.yaml": "lr: 0.1\n# token: str\n# password: Required\n",
+    "scratch.ipynb": (
+        '{\n "cells": [],\n "metadata": {\n  "colab": {\n'
+        '   "authorship_tag": "ABX9TyMq8v2KtR4wYb8NcHs3JdLp"\n  }\n },\n'
+        ' "nbformat": 4,\n "nbformat_minor": 5\n}\n'
+    ),
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from reprobox.credential_files import holds_credentials
 from reprobox.image_inputs import notebook_code, written_credential
 
 R = "Xk9mP2qR7vL4nT8wZ3jD"
@@ -62,3 +63,147 @@ def test_a_cell_line_reads_as_its_code_and_lines_stay_put():
 def test_a_value_on_the_next_cell_line_is_refused_on_its_line(tmp_path):
     path = _notebook(tmp_path, "import db", "password = (", f'    "{R}"', ")")
     assert written_credential(path) == (8, "a secret assigned in code")
+
+
+# A notebook's own JSON outside its cells' code: the notebook's metadata, a
+# cell's and an output's, and an output's JSON data, read as a JSON settings
+# file's members are.
+KEY = "Kq8vN2pXr7LmZ4tYbb77Zz"
+WANDB_KEY = "3f9a1c7e5b2d8046a9e1f3c5b7d9024e6a8c1f3b"
+NOTEBOOK_KIND = "a secret setting in the notebook's metadata or output"
+
+
+def _notebook_doc(metadata=None, cell_metadata=None, outputs=()) -> dict:
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": 1,
+                "metadata": cell_metadata or {},
+                "outputs": list(outputs),
+                "source": ["print(1)\n"],
+            }
+        ],
+        "metadata": metadata or {"kernelspec": {"name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "secret"),
+    [
+        (
+            _notebook_doc(
+                {"kernelspec": {"name": "py", "env": {"WANDB_API_KEY": KEY}}}
+            ),
+            KEY,
+        ),
+        (_notebook_doc({"wandb": {"api_key": KEY}}), KEY),
+        (
+            _notebook_doc({"kernelspec": {"env": {"WANDB_API_KEY": WANDB_KEY}}}),
+            WANDB_KEY,
+        ),
+        (
+            _notebook_doc({"papermill": {"parameters": {"db_password": "hunter2x"}}}),
+            "hunter2x",
+        ),
+        (_notebook_doc(cell_metadata={"hub": {"access_token": KEY}}), KEY),
+        (
+            _notebook_doc(
+                outputs=[
+                    {
+                        "output_type": "execute_result",
+                        "metadata": {},
+                        "data": {"application/json": {"client_secret": KEY}},
+                    }
+                ]
+            ),
+            KEY,
+        ),
+    ],
+)
+def test_a_secret_in_a_notebooks_metadata_or_output_is_refused(tmp_path, doc, secret):
+    path = tmp_path / "explore.ipynb"
+    text = json.dumps(doc, indent=1)
+    path.write_text(text)
+    line = next(n for n, x in enumerate(text.splitlines(), 1) if secret in x)
+    assert written_credential(path) == (line, NOTEBOOK_KIND)
+
+
+def test_the_same_metadata_saved_as_json_stays_out_as_a_credential_file(tmp_path):
+    # The notebook is code, needed in the run; the .json copy is a settings file.
+    doc = _notebook_doc({"wandb": {"api_key": KEY}})
+    path = tmp_path / "explore.json"
+    path.write_text(json.dumps(doc, indent=1))
+    assert holds_credentials(path)
+    assert not holds_credentials(path.with_suffix(".ipynb"))
+
+
+# Metadata that Colab, Kaggle, VS Code, papermill, Databricks and widgets write,
+# with words of secrets in its names and random ids in its values.
+ORDINARY_METADATA = {
+    "accelerator": "GPU",
+    "colab": {
+        "provenance": [],
+        "authorship_tag": "ABX9TyMq8v2KtR4wYb8NcHs3JdLp",
+        "include_colab_link": True,
+        "gpuType": "T4",
+    },
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python", "version": "3.11.4"},
+    "vscode": {"interpreter": {"hash": "916dbcbb3f70747c44a77c7bcd40155683ae19c65e1c"}},
+    "signature": "sha256:916dbcbb3f70747c44a77c7bcd40155683ae19c65e1c03b4aa3499c5",
+    "kaggle": {"dockerImageVersionId": 30558, "isInternetEnabled": True},
+    "papermill": {
+        "input_path": "x.ipynb",
+        "parameters": {"api_key_env": "WANDB_API_KEY", "token_budget": 512},
+        "environment_variables": {},
+    },
+    "widgets": {
+        "application/vnd.jupyter.widget-state+json": {
+            "0a1b2c3d4e5f": {
+                "model_name": "PasswordModel",
+                "state": {"description": "Token:", "value": "", "placeholder": "​"},
+            }
+        }
+    },
+    "databricks": {"widgets": {"api_key": {"currentValue": "", "label": "API key"}}},
+}
+ORDINARY_CELL_METADATA = {
+    "id": "Xk9mP2qR7vL4",
+    "outputId": "2b1c4f0e-9d3a-4c1e-8f7b-1a2b3c4d5e6f",
+    "colab": {"base_uri": "https://localhost:8080/", "height": 34},
+    "executionInfo": {"status": "ok", "user": {"userId": "08712345678901234567"}},
+    "tags": ["parameters"],
+}
+ORDINARY_OUTPUTS = [
+    {"output_type": "stream", "name": "stdout", "text": ["{'input_ids': [1, 2]}\n"]},
+    {
+        "output_type": "execute_result",
+        "metadata": {},
+        "data": {
+            "text/plain": ["x"],
+            "application/json": {
+                "token": "\u2581hello",
+                "next_token": "world",
+                "eos_token": "</s>",
+                "key": "val_loss",
+                "session_id": "Xk9mP2qR7vL4nT8wZ3jD",
+            },
+        },
+    },
+]
+
+
+def test_ordinary_notebook_metadata_and_outputs_pass(tmp_path):
+    doc = _notebook_doc(ORDINARY_METADATA, ORDINARY_CELL_METADATA, ORDINARY_OUTPUTS)
+    path = tmp_path / "explore.ipynb"
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    assert written_credential(path) is None
+
+
+def test_a_cell_line_that_writes_a_json_member_is_read_as_code(tmp_path):
+    # In a cell, "api_key": "X" is a JSON string's text: read as code there.
+    path = _notebook(tmp_path, "cfg = {", f'    "api_key": "{R}",', "}")
+    assert written_credential(path) == (7, "a secret assigned in code")
