@@ -42,6 +42,7 @@ from reprobox.credential_settings import (
 from reprobox.envvars import basic_login_password as _basic_login_password
 from reprobox.envvars import found, looks_secret, value_secret_parts
 from reprobox.project_metadata import metadata_file_name
+from reprobox.token_files import TOKEN_FILE_LIMIT, bare_token, named_token
 from reprobox.vendor_tokens import vendor_tokens
 
 # Text that only a private key file holds, looked for anywhere in a file.
@@ -147,6 +148,8 @@ def holds_credentials(path: Path) -> bool:
                     return True
                 if index == 0 and by_text and _credential_text(chunk, yaml):
                     return True
+                if index == 0 and by_text and _named_token_file(path.name, chunk):
+                    return True
                 tail = window[-overlap:]
     except OSError:
         return False
@@ -235,7 +238,7 @@ def credential_text_parts(text: str, yaml: bool = False) -> Iterator[str]:
         for line in _LINE.finditer(text):
             if not line.group().lstrip().startswith("#"):
                 yield re.split(r"(?<!\\):", line.group().strip(), maxsplit=4)[-1]
-    if _bare_token(text) or credential_file_text(text):
+    if bare_token(text) or credential_file_text(text):
         yield text
 
 
@@ -261,15 +264,13 @@ def _gunzipped(data: bytes) -> bytes | None:
     return plain if len(plain) <= TEXT_SCAN_LIMIT else None
 
 
-def _bare_token(text: str) -> bool:
-    """Tell whether the file is one token of a published format and nothing
-    else, as Hugging Face's token file and many CLIs' key files are."""
-    word = text.strip()
-    return (
-        0 < len(word) <= 4096
-        and not any(ch.isspace() for ch in word)
-        and looks_secret("", word)
-    )
+def _named_token_file(name: str, head: bytes) -> bool:
+    """Tell whether a file that starts with head is one random token that its
+    name says is a secret's (token_files.named_token)."""
+    if len(head) > TOKEN_FILE_LIMIT:
+        return False
+    text = _as_text(head)
+    return text is not None and named_token(name, text)
 
 
 def _as_text(data: bytes) -> str | None:

@@ -482,6 +482,10 @@ PLANTED_COPIES = {
     # YAML's name: value commented out, as # password=X is.
     "commented.yaml": "model: resnet\n# password: {yamlcomment}\n",
     "commented-key.yml": "model: resnet\n#api_key: {yamlcomment2}\n",
+    # One random token in a file whose name names a secret (W&B's key is 40
+    # hex digits, no published format).
+    "wandb_api_key": "{wandbkey}\n",
+    "api_token.txt": "{namedtoken}\n",
     # The AWS console's key CSV is a credential file by its first line. (A
     # credential on one line of an ordinary file is refused instead: see
     # test_a_credential_written_in_an_ordinary_file_is_refused.)
@@ -513,6 +517,9 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("awscsv", "zip", "yamlcomment", "yamlcomment2"),
         )
     }
+    # Random as a token of no format is: letters of both cases and digits.
+    tokens["wandbkey"] = "3f9a0c2b" + secrets.token_hex(16)
+    tokens["namedtoken"] = "Qm7xLp2Vz9" + secrets.token_hex(8)
     tokens["hf"] = "hf_" + tokens["hf"]  # a bare token of a published format
     # A Docker config holds base64 of user:password.
     login = f"u:BBSECRETdocker{secrets.token_hex(6)}"
@@ -1016,6 +1023,7 @@ STAND_IN_FILES = {
         '   "authorship_tag": "ABX9TyMq8v2KtR4wYb8NcHs3JdLp"\n  }\n },\n'
         ' "nbformat": 4,\n "nbformat_minor": 5\n}\n'
     ),
+    "token_counts.txt": "12\n34\n",
 }
 # [env] settings whose names hold a secret's word, with plain values.
 PLAIN_ENV = {

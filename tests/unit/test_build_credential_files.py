@@ -502,3 +502,41 @@ def test_a_file_holding_one_bare_token_stays_out(tmp_path, content, secret):
     root = project(tmp_path)
     (root / "token.txt").write_text(content)
     assert ("token.txt" in project_files(load_config(root))) is not secret
+
+
+# A file whose name names a secret and that holds one random token of no
+# published format: a W&B key, a copy of a token file, a service's key.
+NAMED_TOKEN_FILES = {
+    "wandb_api_key": "3f9a0c2b7d1e4f5a6b8c9d0e1f2a3b4c5d6e7f80\n",
+    ".hf_token_copy": "Qm7xLp2Vz9KtR4wYb8NcHs3Jd\n",
+    "api_token.txt": "aZ3kP9mQ2xT7vL4nR8sW1yB6cE\n",
+    "secret": "Zq4Wm8Rt2Yp6Kx9Nb3Vc7Hd5Lf1\n",
+    "keys/service.apikey": "Lp2Vz9KtR4wYb8NcHs3JdQm7x\n",
+    "DB_PASSWORD.txt": "  nR8sW1yB6cEaZ3kP9mQ2xT7vL4  \n",
+}
+# The same names or contents that are no such file.
+NAMED_TOKEN_ORDINARY = {
+    "tokenizer.json": '{"version": "1.0", "model": {"type": "BPE"}}\n',
+    "token_counts.txt": "12\n34\n56\n",
+    "secret_santa.py": 'PAIRS = "Qm7xLp2Vz9KtR4wYb8NcHs3Jd"\n',
+    "password_policy.md": "Qm7xLp2Vz9KtR4wYb8NcHs3Jd\n",
+    "api_token.txt.example": "your-api-token-here\n",
+    "token.txt": "refresh\n",
+    "api_key_hint.txt": "ask the team lead for it\n",
+    "public_key.txt": "Qm7xLp2Vz9KtR4wYb8NcHs3JdLp2Vz9KtR4wYb8N=\n",
+    "cache_key.txt": "916dbcbb3f70747c44a77c7bcd40155683ae19c65e1c03b4aa3499c53282\n",
+    "run_token_short.txt": "aZ3kP9mQ2x\n",
+    "tokens.txt": "Qm7xLp2Vz9KtR4wYb8NcHs3Jd\n",
+    "session.txt": "Qm7xLp2Vz9KtR4wYb8NcHs3Jd\n",
+}
+
+
+def test_a_file_named_for_a_secret_holding_one_random_token_stays_out(tmp_path):
+    root = project(tmp_path)
+    plant(root, NAMED_TOKEN_FILES)
+    plant(root, NAMED_TOKEN_ORDINARY)
+    assert project_files(load_config(root)) == sorted(
+        [*NAMED_TOKEN_ORDINARY, "train.py"]
+    )
+    for rel in NAMED_TOKEN_FILES:
+        assert not is_image_file(root, rel), rel
