@@ -2,7 +2,8 @@
 
 A script, a README, a Makefile or a notebook's `!` line logs in with the
 secret written out: `huggingface-cli login --token X`, `wandb login KEY`,
-`docker login -u me -p X`, `mysqldump --password=X`, `curl -u admin:X`. The
+`docker login -u me -p X`, `mysqldump --password=X`, `curl -u admin:X`, or
+sends it in a header named for it, `curl -H "X-API-Key: X"`. The
 option or position names the secret; the value must still read as random
 (code_assignments.secret_value_for), so `--token $HF_TOKEN`, `--password
 <pw>` and `curl -u user:pass` in docs are none.
@@ -40,6 +41,30 @@ _LOGIN_ARGUMENT = re.compile(
 _USER_PASSWORD = re.compile(
     r"""-(?:u|-user)[ \t]+(["']?)([^\s:"'$]+):([^\s"']+)\1(?=\s|\Z)"""
 )
+# A request header that names a key or token, with its value written out:
+# curl -H "X-API-Key: X", wget --header="PRIVATE-TOKEN: X", -H apikey:X. A
+# quoted header is read wherever it stands (a list of headers in code, a
+# config's string); an unquoted one after -H or --header only.
+_HEADER = re.compile(
+    r"""(["'])([A-Za-z][\w-]*)[ \t]*:[ \t]*([^\s"']+)[ \t]*\1"""
+    r"""|(?<!\S)(?:-H|--header)(?:[ \t]+|=)([A-Za-z][\w-]*):[ \t]*([^\s"';|&]+)"""
+)
+
+
+def header_secrets(text: str) -> Iterator[str]:
+    """Yield the secrets that request headers written in text carry.
+
+    The header's name is judged as an option's (X-API-Key, PRIVATE-TOKEN,
+    X-Auth-Token, Ocp-Apim-Subscription-Key) and its value must read as
+    random; Authorization is read by its own rule (credential_lines).
+    """
+    if ":" not in text:
+        return
+    for match in _HEADER.finditer(text):
+        name = match.group(2) or match.group(4)
+        value = match.group(3) or match.group(5)
+        if _written_secret(name, value):
+            yield value
 
 
 def command_line_secrets(text: str) -> Iterator[str]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator
 
 from reprobox.code_assignments import code_secrets, random_string
-from reprobox.command_credentials import command_line_secrets
+from reprobox.command_credentials import command_line_secrets, header_secrets
 from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
 from reprobox.project_metadata import metadata_file_name, metadata_setting_secrets
@@ -359,6 +359,7 @@ _LINE_FINDERS = (
     ("a secret set in os.environ", _environ_secrets),
     ("a secret assigned in code", code_secrets),
     ("a secret passed on a command line", command_line_secrets),
+    ("a secret in a request header", header_secrets),
     ("a secret setting in a connection string", string_setting_secrets),
     ("a webhook or bot URL with its token", secret_url_tokens),
 )

@@ -804,6 +804,11 @@ WRITTEN_CREDENTIALS = {
         '{{\n "cells": [],\n "metadata": {{\n  "wandb": {{\n'
         '   "api_key": "{secret}"\n  }}\n }}\n}}\n',
     ),
+    # A header that names a key, as Authorization names a token.
+    "upload.sh": (
+        2,
+        '#!/bin/sh\ncurl -H "X-API-Key: {secret}" https://api.example/v1\n',
+    ),
 }
 
 

@@ -66,3 +66,42 @@ def test_a_login_or_setting_with_the_secret_written_is_found(line, kind):
 )
 def test_the_same_lines_without_a_secret_are_not(line):
     assert credential_on_line(f"#!/bin/sh\n{line}\necho done\n") is None
+
+
+HEADER = "a secret in a request header"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'curl -H "X-API-Key: {R}" https://api.example/v1',
+        f"curl -H 'PRIVATE-TOKEN: {R}' https://gitlab.example/api/v4/projects",
+        f'wget --header="apikey: {R}" https://api.example/v1',
+        f"curl --header 'X-Auth-Token: {R}' https://api.example/v1",
+        f"curl -H X-Api-Key:{R} https://api.example/v1",
+        f'curl -H "Ocp-Apim-Subscription-Key: {R}" https://x.azure-api.net/',
+        f'HEADERS=("x-goog-api-key: {R}")',
+    ],
+)
+def test_a_header_that_names_a_key_or_token_is_found(line):
+    assert credential_on_line(f"#!/bin/sh\n{line}\necho done\n") == (2, HEADER)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'curl -H "X-API-Key: $API_KEY" https://api.example/v1',
+        'curl -H "X-API-Key: ${API_KEY}" https://api.example/v1',
+        "curl -H 'PRIVATE-TOKEN: <your_access_token>' https://gitlab.example/api",
+        'curl -H "X-Api-Key: YOUR_API_KEY" https://api.example/v1',
+        'curl -H "Content-Type: application/json" -H "X-Request-Id: a1B2c3D4e5F6g7H8"',
+        'wget --header="apikey: 1234567890abcdef1234" https://api.example/v1',
+        'headers = [f"X-API-Key: {key}"]',
+        'log.info("token: %s", masked)',
+        'print("key: val_loss_2024_best")',
+        'echo "time: 2024-05-01T12:30:45Z"',
+        'curl -H "X-API-Key: changeme-please-2024" https://api.example/v1',
+    ],
+)
+def test_the_same_headers_without_a_secret_are_not(line):
+    assert credential_on_line(f"#!/bin/sh\n{line}\necho done\n") is None
