@@ -49,8 +49,9 @@ _LOGIN_PAIRS = (
 )
 _LOOK_BACK = 160
 # What may come before a name that opens a line's value: blanks, an object
-# and a dot, a dict and a bracket.
-_CODE_BEFORE_NAME = re.compile(r"[ \t]*[\w.\[]*")
+# and a dot, a dict and a bracket, or a call opened on that line and its
+# arguments so far (wandb.login(key=\, then the key on the next line).
+_CODE_BEFORE_NAME = re.compile(r"[ \t]*(?:[\w.]+\((?:[^()\r\n]*,)?[ \t]*)?[\w.\[]*")
 # A shell's bare assignment with an unquoted value, alone or before a command:
 # DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X. Python and prose
 # write `name = value` or end the value with a comma or bracket.

@@ -105,3 +105,13 @@ def test_a_header_that_names_a_key_or_token_is_found(line):
 )
 def test_the_same_headers_without_a_secret_are_not(line):
     assert credential_on_line(f"#!/bin/sh\n{line}\necho done\n") is None
+
+
+def test_a_key_given_on_the_line_after_its_keyword_is_found():
+    text = f'import wandb\nwandb.login(key=\\\n    "{R}")\n'
+    assert credential_on_line(text) == (3, "a secret assigned in code")
+    text = f'import wandb\nwandb.login(anonymous="never", key=\\\n    "{R}")\n'
+    assert credential_on_line(text) == (3, "a secret assigned in code")
+    # A call's argument that is no secret's name, or a comparison, is none.
+    assert credential_on_line(f'check(model_name=\\\n    "{R}")\n') is None
+    assert credential_on_line(f'assert key == \\\n    "{R}"\n') is None
