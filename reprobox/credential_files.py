@@ -98,6 +98,12 @@ _PGPASS_LINE = re.compile(
 _JSON_STRING = r'"(?:[^"\\\n]|\\.)*"'
 _JSONC_COMMENT = re.compile(rf"{_JSON_STRING}|//[^\n]*|/\*.*?\*/", re.S)
 _JSONC_COMMA = re.compile(rf"{_JSON_STRING}|,(\s*[}}\]])")
+# redis.conf: the server's password, and the one a replica logs in with, each
+# a directive on a line of its own; foobared is the example redis ships with.
+_REDIS_PASSWORD = re.compile(
+    r"(?<![^\r\n])[ \t]*(?:requirepass|masterauth)[ \t]+(\S+)[ \t]*(?=[\r\n]|\Z)"
+)
+_REDIS_EXAMPLE = "foobared"
 # XML: a document starts with a declaration, comment, doctype or element.
 _XML_START = re.compile(r"\s*<[?!A-Za-z_]")
 # An element that holds only text or CDATA, its name without a namespace.
@@ -230,6 +236,10 @@ def credential_text_parts(text: str, yaml: bool = False) -> Iterator[str]:
         for secret in _GOOGLE_KEY_SECRET.finditer(text):
             yield _json_string(secret.group(1))
     yield from settings_secrets(text, yaml)
+    for password in _REDIS_PASSWORD.finditer(text):
+        value = password.group(1).strip("\"'")
+        if literal_secret(value) and value != _REDIS_EXAMPLE:
+            yield value
     yield from _json_secrets(text)
     yield from _xml_secrets(text)
     if _every_line(text, _GIT_CREDENTIAL, comments=True):

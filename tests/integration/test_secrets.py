@@ -483,9 +483,10 @@ PLANTED_COPIES = {
     "commented.yaml": "model: resnet\n# password: {yamlcomment}\n",
     "commented-key.yml": "model: resnet\n#api_key: {yamlcomment2}\n",
     # One random token in a file whose name names a secret (W&B's key is 40
-    # hex digits, no published format).
+    # hex digits, no published format), and redis's password directive.
     "wandb_api_key": "{wandbkey}\n",
     "api_token.txt": "{namedtoken}\n",
+    "redis.conf": "port 6379\nrequirepass {redis}\n",
     # The AWS console's key CSV is a credential file by its first line. (A
     # credential on one line of an ordinary file is refused instead: see
     # test_a_credential_written_in_an_ordinary_file_is_refused.)
@@ -514,7 +515,7 @@ def test_copies_of_credential_files_stay_out_of_the_image(
             *("jsonapikey", "idtoken", "oauth", "oauthweb", "gitcred", "pgpass"),
             *("npm", "compose", "jsonc", "maven", "utf16", "hf"),
             *("toml", "yamlblock", "props", "k8s", "gz"),
-            *("awscsv", "zip", "yamlcomment", "yamlcomment2"),
+            *("awscsv", "zip", "yamlcomment", "yamlcomment2", "redis"),
         )
     }
     # Random as a token of no format is: letters of both cases and digits.

@@ -540,3 +540,24 @@ def test_a_file_named_for_a_secret_holding_one_random_token_stays_out(tmp_path):
     )
     for rel in NAMED_TOKEN_FILES:
         assert not is_image_file(root, rel), rel
+
+
+def test_redis_config_with_a_password_stays_out(tmp_path):
+    root = project(tmp_path)
+    plant(
+        root,
+        {
+            "redis.conf": "port 6379\nrequirepass Kq8vN2pXr7LmZ4tY\n",
+            "replica.conf": 'port 6380\nmasterauth "Kq8vN2pXr7LmZ4tY"\n',
+            # redis ships its example commented out, and as foobared.
+            "redis-sample.conf": "port 6379\n# requirepass Kq8vN2pXr7LmZ4tY\n",
+            "redis-example.conf": "port 6379\nrequirepass foobared\n",
+            "redis-empty.conf": 'port 6379\nrequirepass ""\n',
+        },
+    )
+    assert project_files(load_config(root)) == [
+        "redis-empty.conf",
+        "redis-example.conf",
+        "redis-sample.conf",
+        "train.py",
+    ]
