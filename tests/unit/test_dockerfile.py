@@ -603,3 +603,16 @@ def test_an_env_block_not_in_render_s_form_is_not_read(edit):
 
     text = _render({"A": "1", "B": "2"})
     assert dockerfile_environment(edit(text)) is None
+
+
+def test_build_steps_run_as_root_whatever_user_the_base_ends_on():
+    lines = logical_lines(_render({}))
+    # Right after FROM: the first RUN already needs root (venv in /opt).
+    assert lines[0].startswith("FROM ")
+    assert lines[1] == "USER root"
+    assert lines[-2:] == ["USER 1000:1000", 'CMD ["python", "train.py"]']
+    assert [line for line in lines if line.startswith("USER ")] == [
+        "USER root",
+        "USER 1000:1000",
+    ]
+
