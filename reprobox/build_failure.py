@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reprobox.errors import EngineError, InputError, ReproboxError
+from reprobox.errors import EngineError, InputError, ReproboxError, shortened
 
 # BuildKit's plain progress prefixes each line of a step's output: "#6 12.28 ".
 _PREFIX = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
@@ -31,6 +31,9 @@ _NETWORK = [
     )
 ]
 _CERTIFICATE = re.compile(r"CERTIFICATE_VERIFY_FAILED")
+# Python's "[Errno 13] Permission denied: '/opt/venv'", the shell's "cannot
+# create /x: Permission denied", apt's "open (13: Permission denied)".
+_PERMISSION = re.compile(r"Permission denied")
 # What pip says last when retries to the index ran out.
 _GAVE_UP = re.compile(
     r"No matching distribution found|Could not install packages due to an OSError"
@@ -60,12 +63,14 @@ def explain_build_failure(
     base_image: str,
     python: str,
     loopback_indexes: Sequence[str] = (),
+    as_root: bool = True,
 ) -> ReproboxError | None:
     """Return the error that names why the build failed, or None when unknown.
 
     config is the project config file's name and base_image the image the
     build started from; loopback_indexes are the config keys of indexes that
-    sit on this machine's loopback, which no build container can reach.
+    sit on this machine's loopback, which no build container can reach;
+    as_root says whether the Dockerfile runs its build steps as root.
     """
     out = _step_output(lines)
     text = "\n".join(out)
@@ -88,6 +93,12 @@ def explain_build_failure(
             hint="behind a TLS-inspecting proxy, give its CA with ca_cert in "
             f"{config}, --ca-cert or PIP_CERT, then freeze again",
         )
+    # Before the index checks: pip ends a refused write with "Could not install
+    # packages due to an OSError", which after a retried download reads as
+    # an index out of reach.
+    refused = next((line for line in out if _PERMISSION.search(line)), None)
+    if refused:
+        return _permission_error(refused.strip(), config, base_image, as_root)
     network = next(filter(None, (reason.search(text) for reason in _NETWORK)), None)
     if network and _GAVE_UP.search(text):
         reason = network.group(0)
@@ -135,6 +146,27 @@ def explain_build_failure(
             "freeze again",
         )
     return None
+
+
+def _permission_error(
+    line: str, config: str, base_image: str, as_root: bool
+) -> InputError:
+    said = shortened(line, 120)
+    if not as_root:
+        return InputError(
+            f"{config}: base_image {base_image} ends on a user who may not write "
+            f"where the build installs ({said}), and .reprobox/Dockerfile, frozen "
+            "by an older reprobox, builds as that user",
+            hint="freeze again: the Dockerfile it writes builds as root and "
+            "trains as uid 1000, whatever user the base image ends on",
+        )
+    return InputError(
+        f"{config}: base_image {base_image}: a build step running as root was "
+        f"denied permission ({said})",
+        hint="the base image's files refuse root in the build container (a "
+        "rootless engine refuses files owned by users it does not map): use "
+        "another base_image and freeze again, or build on another engine",
+    )
 
 
 def _failed_package(out: Sequence[str]) -> str | None:

@@ -85,6 +85,15 @@ def dockerfile_environment(text: str) -> dict[str, str] | None:
     return found if _env_entries(found) == entries else None
 
 
+def builds_as_root(text: str) -> bool:
+    """Return whether a generated Dockerfile runs its build steps as root.
+
+    Dockerfiles frozen before reprobox wrote `USER root` after FROM run them as
+    whatever user the base image ends on.
+    """
+    return re.search(r"^USER root$", text, re.MULTILINE) is not None
+
+
 def check_image_ref(ref: str) -> str:
     """Return ref when it is a well-formed image reference, else raise."""
     if not _IMAGE_REF.fullmatch(ref):

@@ -105,3 +105,69 @@ def test_a_lock_entry_the_index_lacks_without_network_trouble():
 
 def test_an_unknown_failure_is_left_to_the_caller():
     assert explain(["#9 ERROR: failed to compute cache key: not found"]) is None
+
+
+# What a build step run as a base image's non-root user says, as BuildKit logs it.
+DENIED = [
+    "#6 [stage-0 2/5] RUN --mount=type=cache,target=/root/.cache/pip …",
+    "#6 0.278 Error: [Errno 13] Permission denied: '/opt/venv'",
+]
+
+
+def test_a_refused_write_from_an_old_dockerfile_says_to_freeze_again():
+    error = explain_build_failure(
+        DENIED,
+        config="reprobox.toml",
+        base_image="base:1",
+        python="3.11",
+        as_root=False,
+    )
+    assert error.exit_code == EXIT_USAGE
+    assert error.message.startswith("reprobox.toml: base_image base:1 ends on a user")
+    assert "(Error: [Errno 13] Permission denied: '/opt/venv')" in error.message
+    assert "frozen by an older reprobox" in error.message
+    assert error.hint.startswith(
+        "freeze again: the Dockerfile it writes builds as root"
+    )
+    assert "\n" not in error.message + error.hint
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "#6 0.3 Error: [Errno 13] Permission denied: '/opt/venv'",
+        "#6 0.3 /bin/sh: 1: cannot create /opt/x/zz_reprobox.pth: Permission denied",
+        "#5 1.2 E: Could not open lock file /var/lib/apt/lists/lock - open "
+        "(13: Permission denied)",
+    ],
+)
+def test_a_refused_write_as_root_names_the_base_image(line):
+    error = explain([line])
+    assert error.exit_code == EXIT_USAGE
+    assert error.message.startswith(
+        "reprobox.toml: base_image base:1: a build step running as root was denied"
+    )
+    assert line.split(" ", 2)[2] in error.message
+    assert "use another base_image" in error.hint
+
+
+def test_a_refused_install_after_a_retry_is_not_called_an_unreachable_index():
+    error = explain(
+        [
+            RETRY,
+            "#6 5.1 ERROR: Could not install packages due to an OSError: "
+            "[Errno 13] Permission denied: '/opt/venv/lib/python3.11/six.py'",
+        ]
+    )
+    assert error.exit_code == EXIT_USAGE
+    assert "denied permission" in error.message
+    assert "cannot reach" not in error.message
+
+
+def test_a_long_refusal_line_is_cut_to_keep_one_short_line():
+    error = explain(
+        ["#6 0.3 Error: [Errno 13] Permission denied: '/" + "x" * 300 + "'"]
+    )
+    assert "x" * 60 in error.message
+    assert "x" * 120 not in error.message
+    assert "…" in error.message

@@ -23,7 +23,7 @@ from packaging.requirements import Requirement
 from reprobox import dockerfile as dockerfile_module
 from reprobox import proc
 from reprobox.config import load_config
-from reprobox.dockerfile import GpuImage, render_dockerfile
+from reprobox.dockerfile import GpuImage, builds_as_root, render_dockerfile
 from reprobox.errors import CompatibilityError, InputError, LockError
 from reprobox.freeze import freeze_project
 from reprobox.lock import resolve as resolve_module
@@ -615,4 +615,9 @@ def test_build_steps_run_as_root_whatever_user_the_base_ends_on():
         "USER root",
         "USER 1000:1000",
     ]
+    assert builds_as_root(_render({}))
 
+
+def test_a_dockerfile_frozen_without_user_root_is_known():
+    old = _render({}).replace("\nUSER root\n", "\n")
+    assert not builds_as_root(old)
