@@ -157,6 +157,13 @@ def environment_entries(
     entries: list[RequirementEntry] = []
     warnings: list[str] = []
     for dist in sorted(distributions, key=lambda d: canonical_name(d.name)):
+        if canonical_name(dist.name) == "reprobox":
+            # Said, unlike the installers': training code may import it.
+            warnings.append(
+                f"{ENVIRONMENT_ORIGIN}: reprobox is installed there and left out "
+                "of the lock: the image gets reprobox's start-up hook instead, so "
+                "code that imports reprobox would not find it there"
+            )
         if canonical_name(dist.name) in EXCLUDED_DISTRIBUTIONS:
             continue
         _check_metadata(dist)
