@@ -39,6 +39,7 @@ from reprobox.lock import (
     collect_requirements,
     resolve_lock,
 )
+from reprobox.lock.collect import local_install_not_on_index
 from reprobox.lock.indexes import has_credentials
 from reprobox.lock.requirements_file import requirements_digest
 from reprobox.lock.resolve import IndexRefused
@@ -251,6 +252,9 @@ def freeze_project(
         except IndexRefused as exc:
             raise _index_refused(cfg, exc, index_url, extra_urls) from None
         except LockError as exc:
+            local = local_install_not_on_index(exc.message, collected)
+            if local is not None:
+                raise LockError(f"{source}: {local.message}", hint=local.hint) from None
             raise LockError(
                 f"{source}: {exc.message}",
                 hint=exc.hint

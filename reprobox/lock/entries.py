@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
 
@@ -36,3 +36,6 @@ class CollectedRequirements:
     needs_git: bool
     source: str  # "requirements" or "env"
     installed_versions: dict[str, str]
+    # Distributions of the live environment installed from a path on this
+    # machine and locked from the index by their version: name -> that URL.
+    local_installs: dict[str, str] = field(default_factory=dict)

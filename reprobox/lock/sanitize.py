@@ -45,7 +45,7 @@ def sanitize_requirements(
             requirement = Requirement(str(requirement))
             requirement.url = lower_scheme(requirement.url)
         url = requirement.url
-        if url is not None and _is_local(url):
+        if url is not None and is_local_url(url):
             requirement = _pin_installed(entry, installed_versions or {})
             pinned_local.append(str(requirement))
         elif url is not None:
@@ -84,7 +84,8 @@ def _replace_host_only(
     return mapped
 
 
-def _is_local(url: str) -> bool:
+def is_local_url(url: str) -> bool:
+    """Tell whether a requirement's URL is a path on this machine."""
     scheme = urlsplit(url).scheme
     return scheme in ("", "file") or len(scheme) == 1  # one letter: a Windows drive
 

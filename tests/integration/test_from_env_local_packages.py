@@ -1,12 +1,14 @@
 """`freeze --from-env` of a real venv holding packages installed from a local path.
 
-reprobox itself, installed with `pip install .`, is left out of the lock and
-said to be, in packages.warnings and on stderr.
+A package the index does not have is refused in one line naming it and its
+folder; reprobox itself, installed with `pip install .`, is left out of the
+lock and said to be, in packages.warnings and on stderr.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
+EXIT_USAGE = 2
 
 
 def make_venv(cli, where: Path, *installs: str) -> Path:
@@ -41,6 +44,36 @@ def from_env_project(cli, where: Path) -> Path:
     )
     (where / "train.py").write_text("print('trained')\n", encoding="utf-8")
     return where
+
+
+def test_a_local_package_the_index_lacks_is_refused_naming_its_folder(cli, tmp_path):
+    name = f"rbx-local-{secrets.token_hex(4)}"
+    package = tmp_path / "localpkg"
+    (package / name.replace("-", "_")).mkdir(parents=True)
+    (package / name.replace("-", "_") / "__init__.py").write_text("X = 1\n")
+    (package / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\n'
+        'build-backend = "setuptools.build_meta"\n\n'
+        f'[project]\nname = "{name}"\nversion = "0.1.0"\n',
+        encoding="utf-8",
+    )
+    python = make_venv(cli, tmp_path / "env", "six==1.17.0", str(package))
+    project = from_env_project(cli, tmp_path / "project")
+
+    result = cli.run(
+        "-q", "freeze", str(project), "--from-env", "--python-exe", str(python),
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == EXIT_USAGE, result.describe()
+    assert result.stderr.splitlines() == [
+        f"reprobox: error: --from-env: {name} 0.1.0 was installed from {package} "
+        "on this machine (so says its direct_url.json), and the package index has "
+        f"no {name} 0.1.0 for the image to install (publish {name} to an index "
+        "named in packages.index_url or extra_index_urls, reinstall it from git "
+        "at a commit, or uninstall it from that environment if training does not "
+        "need it; then freeze again)"
+    ], result.describe()
+    assert not (project / ".reprobox" / "manifest.json").exists()
 
 
 def test_reprobox_installed_from_its_folder_is_left_out_and_said(cli, tmp_path):
