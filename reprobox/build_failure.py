@@ -32,8 +32,9 @@ _NETWORK = [
 ]
 _CERTIFICATE = re.compile(r"CERTIFICATE_VERIFY_FAILED")
 # Python's "[Errno 13] Permission denied: '/opt/venv'", the shell's "cannot
-# create /x: Permission denied", apt's "open (13: Permission denied)".
-_PERMISSION = re.compile(r"Permission denied")
+# create /x: Permission denied", apt's "open (13: Permission denied)"; not
+# ssh's "Permission denied (publickey)", a git+ssh source that wants a key.
+_PERMISSION = re.compile(r"Permission denied(?! \()")
 # What pip says last when retries to the index ran out.
 _GAVE_UP = re.compile(
     r"No matching distribution found|Could not install packages due to an OSError"

@@ -171,3 +171,11 @@ def test_a_long_refusal_line_is_cut_to_keep_one_short_line():
     assert "x" * 60 in error.message
     assert "x" * 120 not in error.message
     assert "…" in error.message
+
+
+def test_an_ssh_key_refusal_is_not_called_a_file_permission():
+    lines = [
+        "#6 4.2 git@github.com: Permission denied (publickey).",
+        "#6 4.2 fatal: Could not read from remote repository.",
+    ]
+    assert explain(lines) is None
