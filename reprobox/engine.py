@@ -7,6 +7,7 @@ uses the docker SDK. Docker's errors become reprobox errors here.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -733,6 +734,56 @@ def remove_run_containers(engine: Engine, run_id: str) -> int:
     for container in found:
         remove_container(container)
     return len(found)
+
+
+@dataclass
+class LeftOutput:
+    """What the container of a run whose reprobox died ran with and printed."""
+
+    env: dict[str, str]  # the variables it started with, secret ones included
+    chunks: Iterator[bytes]  # all its output, as the engine kept it
+
+
+def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
+    """Stop the container of run_id; return its env and everything it printed.
+
+    A killed reprobox read its container's output only up to its death; the
+    engine keeps all of it until the container is removed. None when there is
+    no such container; reading its output raises EngineError (a log driver
+    that keeps none, an engine gone meanwhile).
+    """
+    trouble = (docker.errors.DockerException, requests.exceptions.RequestException)
+    try:
+        found = engine.client.containers.list(
+            all=True, filters={"label": f"{RUN_LABEL}={run_id}"}
+        )
+    except trouble:
+        return None
+    if not found:
+        return None
+    container = found[0]
+    # Still training (its reprobox died, not the script): stop it, so that
+    # the log read is the whole of it and nothing is written after.
+    with contextlib.suppress(*trouble):  # most often already stopped (409)
+        container.kill()
+    try:
+        container.wait(timeout=30)
+    except trouble as exc:
+        raise engine_failure(
+            engine, f"stopping the container of {run_id}", exc
+        ) from None
+    env = (container.attrs.get("Config") or {}).get("Env") or []
+    variables = dict(item.partition("=")[::2] for item in env if isinstance(item, str))
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from container.logs(stream=True, follow=False)
+        except trouble as exc:
+            raise engine_failure(
+                engine, f"reading run {run_id}'s container output", exc
+            ) from None
+
+    return LeftOutput(env=variables, chunks=chunks())
 
 
 def remove_orphans(

@@ -9,12 +9,16 @@ while a killed process can linger as a zombie that still looks alive.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-from collections.abc import Callable
+import secrets
+import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reprobox.container_files import tail_text
 from reprobox.engine import (
     DEFAULT_ADDRESS,
     Engine,
@@ -23,9 +27,11 @@ from reprobox.engine import (
     engine_key,
     remove_orphans,
     remove_run_containers,
+    stopped_run_output,
 )
 from reprobox.errors import ReproboxError
-from reprobox.run_folders import RUN_ID, close_abandoned_records
+from reprobox.output_stream import ContainerOutput
+from reprobox.run_folders import LOG_NAME, RUN_ID, close_abandoned_records
 
 Note = Callable[[str], None]
 
@@ -58,8 +64,16 @@ def sweep_killed_runs(
     gone too.
     """
 
+    engines = _RecordEngines(engine)
+
+    def save_log(record: dict[str, Any], run_dir: Path) -> str | None:
+        where = engines.of(record)
+        if isinstance(where, ReproboxError):
+            return None
+        return save_left_output(where, record, run_dir)
+
     def remove_container_of(record: dict[str, Any]) -> None:
-        _remove_closed_run(engine, record, note)
+        _remove_closed_run(engines, record, note)
 
     def say_recovered(run_id: str) -> None:
         note(
@@ -68,7 +82,11 @@ def sweep_killed_runs(
         )
 
     for closed in close_abandoned_records(
-        runs_dir, project, on_closed=remove_container_of, on_recovered=say_recovered
+        runs_dir,
+        project,
+        on_closed=remove_container_of,
+        on_recovered=say_recovered,
+        save_log=save_log,
     ):
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "
@@ -92,22 +110,116 @@ def remove_dead_runs_containers(
         note(f"{label}removed container of interrupted run {run_id}")
 
 
-def _remove_closed_run(engine: Engine, record: dict[str, Any], note: Note) -> None:
+def save_left_output(
+    engine: Engine, record: Mapping[str, Any], run_dir: Path
+) -> str | None:
+    """Write all that a killed run's container printed as its log; return the tail.
+
+    The container is stopped first, so the log is whole. Its secret --env
+    values are hidden as a live run hides them: the record keeps only their
+    names, but the container still holds the values it was started with.
+    None, and the log left as it was, when the engine cannot give the output.
+    """
+    try:
+        left = stopped_run_output(engine, record["run_id"])
+    except ReproboxError:
+        return None
+    if left is None:
+        return None
+    output = ContainerOutput(_run_flags_env(record, left.env))
+    lines: list[str] = []
+    temp = run_dir / f".{LOG_NAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(temp, flags, 0o644)
+        with open(fd, "w", encoding="utf-8", errors="replace") as log:
+
+            def keep(text: str, done: list[str]) -> None:
+                log.write(text)
+                lines.extend(done)
+                del lines[:-200]  # the tail is all the record keeps
+
+            for chunk in left.chunks:
+                keep(*output.feed(chunk))
+            keep(*output.finish())
+        _replace_entry(temp, run_dir / LOG_NAME)
+    except (OSError, ReproboxError):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        return None
+    return tail_text(lines)
+
+
+def _run_flags_env(record: Mapping[str, Any], env: Mapping[str, str]) -> dict:
+    """Return the values of env that the run was given with --env.
+
+    Those are what a live run hides secrets among; a record too damaged to
+    name them leaves every variable in, so that no secret is missed.
+    """
+    given = (record.get("options") or {}).get("env")
+    if not isinstance(given, dict):
+        return dict(env)
+    return {name: env[name] for name in given if name in env}
+
+
+def _replace_entry(source: Path, dest: Path) -> None:
+    """Rename source to dest, over whatever the container left there.
+
+    A link is replaced, never followed; a folder is removed first.
+    """
+    try:
+        os.rename(source, dest)
+    except IsADirectoryError:
+        shutil.rmtree(dest)
+        os.rename(source, dest)
+
+
+class _RecordEngines:
+    """The engine a killed run's record names, reached once per sweep."""
+
+    def __init__(self, here: Engine):
+        self.here = here
+        self._reached: dict[str, Engine | ReproboxError] = {}
+
+    def of(self, record: Mapping[str, Any]) -> Engine | ReproboxError:
+        """Return the engine the record names, or why it could not be reached."""
+        recorded = self.named(record)
+        if recorded is None:
+            return self.here
+        if recorded not in self._reached:
+            try:
+                self._reached[recorded] = connect(recorded)
+            except ReproboxError as exc:
+                self._reached[recorded] = exc
+        return self._reached[recorded]
+
+    def named(self, record: Mapping[str, Any]) -> str | None:
+        """Return the address of another engine the record names; None for here.
+
+        A record too damaged to say where is taken to be of this engine.
+        """
+        recorded = (record.get("engine") or {}).get("host")
+        if not isinstance(recorded, str):
+            return None
+        address = DEFAULT_ADDRESS if recorded == "default" else recorded
+        if engine_key(address) == engine_key(engine_address(self.here)):
+            return None
+        return address
+
+
+def _remove_closed_run(
+    engines: _RecordEngines, record: dict[str, Any], note: Note
+) -> None:
     """Remove a closed run's container on the engine its record names."""
     run_id = record["run_id"]
     recorded = (record.get("engine") or {}).get("host")
-    if not isinstance(recorded, str) or engine_key(
-        DEFAULT_ADDRESS if recorded == "default" else recorded
-    ) == engine_key(engine_address(engine)):
-        # Here, or a record too damaged to say where: this engine is the guess.
-        if remove_run_containers(engine, run_id):
+    where = engines.of(record)
+    if engines.named(record) is None:
+        if remove_run_containers(where, run_id):
             note(f"removed container of interrupted run {run_id}")
         return
-    try:
-        other = connect(DEFAULT_ADDRESS if recorded == "default" else recorded)
-        removed = remove_run_containers(other, run_id)
-    except ReproboxError as exc:
-        note(f"could not reach {recorded} to remove run {run_id}'s container: {exc}")
+    if isinstance(where, ReproboxError):
+        note(f"could not reach {recorded} to remove run {run_id}'s container: {where}")
         return
-    if removed:
+    if remove_run_containers(where, run_id):
         note(f"{recorded}: removed container of interrupted run {run_id}")

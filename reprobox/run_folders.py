@@ -130,6 +130,7 @@ def close_abandoned_records(
     project: str | None = None,
     on_closed: Callable[[dict[str, Any]], None] | None = None,
     on_recovered: Callable[[str], None] | None = None,
+    save_log: Callable[[dict[str, Any], Path], str | None] | None = None,
 ) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
@@ -139,6 +140,10 @@ def close_abandoned_records(
     project. A run killed as it wrote its final record gets that record, from
     the host copy, told through on_recovered; one killed before anything ran
     (an empty folder) is removed, not recorded.
+
+    save_log(record, run_dir), before a record is closed, writes the run's
+    whole output (which its reprobox did not live to read) as its log and
+    returns the log's tail; None leaves the log as the dead reprobox wrote it.
     """
     closed: list[str] = []
     if not runs_dir.is_dir():
@@ -187,6 +192,7 @@ def close_abandoned_records(
                         on_recovered(run_id)
                 sweep_temps(run_dir)
             elif record is not None:
+                tail = save_log(record, run_dir) if save_log is not None else None
                 give_back(run_dir)
                 record["status"] = "interrupted"
                 record["finished_at"] = iso_time(time.time())
@@ -194,7 +200,7 @@ def close_abandoned_records(
                     "message": "the reprobox process running it ended without closing "
                     "its record (killed, or its disk was full); "
                     "closed by a later `reprobox run`, `build` or `verify`",
-                    "log_tail": log_tail(run_dir / LOG_NAME),
+                    "log_tail": log_tail(run_dir / LOG_NAME) if tail is None else tail,
                 }
                 try:
                     write_record(record_path, record)
@@ -267,8 +273,8 @@ def _remove_empty_dir(path: Path) -> None:
 
 
 # Temp files left in a run folder by a writer killed before its rename:
-# reprobox's own record, and the start-up hook's capture.
-_TEMP_PREFIXES = (".record.json.", ".capture.")
+# reprobox's own record and a killed run's log, and the start-up hook's capture.
+_TEMP_PREFIXES = (".record.json.", ".capture.", f".{LOG_NAME}.")
 
 
 def sweep_temps(run_dir: Path) -> None:

@@ -508,6 +508,83 @@ def test_a_hidden_env_value_the_script_prints_stays_hidden(
     shutil.rmtree(project / ".reprobox/runs")
 
 
+PRINTS_AFTER_ITS_REPROBOX_DIED = """\
+import os, pathlib, time
+print("sleeper started", flush=True)
+go = pathlib.Path(os.environ["REPROBOX_OUT"], "go")
+while not go.exists():
+    time.sleep(0.05)
+for n in range(40):
+    print(f"epoch {n} loss {1 / (n + 1):.4f}", flush=True)
+print("token is", os.environ["HARD_API_TOKEN"], flush=True)
+print("training over", flush=True)
+"""
+
+
+def test_a_run_killed_before_its_script_printed_keeps_the_whole_log(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # brk: killed at 1.2 s; the next command closed the record with an empty
+    # log_tail and a 0-byte container.log, though `docker logs` had every line.
+    token = f"tok-{random.getrandbits(64):016x}"
+    project, name = new_project(
+        cli,
+        engine_cleanup,
+        tmp_path,
+        files={"train.py": PRINTS_AFTER_ITS_REPROBOX_DIED},
+    )
+    built = reprobox(cli, "-q", "build", str(project))
+    assert built.returncode == 0, shown(built)
+    proc = start(
+        cli,
+        "-q",
+        "run",
+        str(project),
+        "--env",
+        f"HARD_API_TOKEN={token}",
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        container = running_container(docker_client, name, proc)
+        kill_unreaped(proc)
+        run_id = container.labels["org.reprobox.run-id"]
+        run_dir = project / ".reprobox/runs" / run_id
+        (run_dir / "go").write_text("")  # the script prints only now
+        deadline = time.monotonic() + 60
+        while container.status != "exited":
+            assert time.monotonic() < deadline, "the script did not finish"
+            time.sleep(0.1)
+            container.reload()
+        assert b"training over" in container.logs()
+        after = reprobox(cli, "build", str(project))
+    finally:
+        proc.kill()
+        proc.wait()
+        leftover = containers(docker_client, name)
+        remove_containers(docker_client, name)
+    assert after.returncode == 0, shown(after)
+    assert leftover == [], [c.status for c in leftover]
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "interrupted", record
+    assert not (run_dir.parent / f".{run_id}.lock").exists()
+    epochs = [f"epoch {n} loss {1 / (n + 1):.4f}" for n in range(40)]
+    assert record["error"]["log_tail"].splitlines() == [
+        *epochs[-18:],
+        "token is ***",
+        "training over",
+    ]
+    log = (run_dir / "container.log").read_text()
+    assert log.splitlines() == [
+        "sleeper started",
+        *epochs,
+        "token is ***",
+        "training over",
+    ]
+    for path in run_dir.iterdir():
+        assert token not in path.read_text(errors="replace"), path
+    assert token not in after.stderr and token not in after.stdout
+
+
 @pytest.mark.registry
 def test_a_push_killed_outright_has_its_registry_tag_removed_by_the_next_command(
     cli, engine_cleanup, docker_client, tmp_path

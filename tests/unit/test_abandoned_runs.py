@@ -326,6 +326,16 @@ class FakeContainer:
             f"{LABEL_PREFIX}.project": "proj",
         }
         self.removed = False
+        self.attrs = {"Config": {"Env": ["HOME=/tmp"]}}
+
+    def kill(self):
+        pass
+
+    def wait(self, timeout=None):
+        return {"StatusCode": 0}
+
+    def logs(self, stream=False, follow=False):
+        return iter([b"epoch 1\n", b"epoch 2\n"])
 
     def remove(self, force=False):
         self.removed = True
