@@ -16,6 +16,7 @@ import os
 import posixpath
 import re
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from reprobox.engine import (
     is_engine_trouble,
 )
 from reprobox.errors import EngineError, InputError
+from reprobox.import_markers import marked_import
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
 from reprobox.share import (
@@ -216,15 +218,20 @@ BUNDLE_AGAIN = "copy the file again, or export it anew from where it was made"
 
 
 def import_bundle(
-    engine: Engine, path: Path, on_tagged: OnTagged | None = None
+    engine: Engine,
+    path: Path,
+    on_tagged: OnTagged | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Check and load a bundle; return its index and its text files.
 
     on_tagged gets the tag once the import made it, even one a stop then cut
-    short (see made_tags).
+    short (see made_tags). A marker kept meanwhile lets the next command tag
+    the image should this one be killed (see import_markers); note hears
+    when it cannot be kept.
     """
     try:
-        return _import_bundle(engine, path, on_tagged)
+        return _import_bundle(engine, path, on_tagged, note)
     except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
         # Engine trouble (a load that timed out, a dropped connection), not the
         # file's: requests' errors are OSErrors too, so they are told apart first.
@@ -238,9 +245,12 @@ def import_bundle(
 
 
 def _import_bundle(
-    engine: Engine, path: Path, on_tagged: OnTagged | None
+    engine: Engine,
+    path: Path,
+    on_tagged: OnTagged | None,
+    note: Callable[[str], None] | None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    with tarfile.open(path, "r:") as tar:
+    with tarfile.open(path, "r:") as tar, contextlib.ExitStack() as marked:
         index = _read_bundle_index(tar, path)
         expected = index.get("files", {})
         extra = sorted(set(tar.getnames()) - set(expected) - {BUNDLE_INDEX})
@@ -293,30 +303,35 @@ def _import_bundle(
         essence, labels = check_image_tar(tar.extractfile("image.tar"), index, path)
         check_members_match_labels(texts, labels, path)
         _check_tag_is_free(engine, index, essence, path)
+        # From the load to the tag, a marker stands for the tag to come.
+        marked.enter_context(
+            marked_import(engine, index["image_id"], index["tag"], note)
+        )
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
         load_image_stream(
             engine, iter(functools.partial(image_stream.read, CHUNK_BYTES), b"")
         )
-    got = image_id(engine, index["image_id"])
-    if got != index["image_id"]:
-        raise InputError(
-            f"{path}: bundle damaged: the loaded image's id is not {index['image_id']}",
-            hint=BUNDLE_AGAIN,
-        )
-    applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
-    repo, _, tag = applied.rpartition(":")
-    before = image_id(engine, applied)
-    try:
-        engine.client.images.get(got).tag(repo, tag)
-        if on_tagged is not None:
-            on_tagged(applied, True)
-    except KeyboardInterrupt:
-        # The engine may have applied the tag before the stop cut the answer.
-        report_interrupted_tag(
-            engine, applied, before, lambda now: now == got, on_tagged
-        )
-        raise
+        got = image_id(engine, index["image_id"])
+        if got != index["image_id"]:
+            raise InputError(
+                f"{path}: bundle damaged: the loaded image's id is not "
+                f"{index['image_id']}",
+                hint=BUNDLE_AGAIN,
+            )
+        applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
+        repo, _, tag = applied.rpartition(":")
+        before = image_id(engine, applied)
+        try:
+            engine.client.images.get(got).tag(repo, tag)
+            if on_tagged is not None:
+                on_tagged(applied, True)
+        except KeyboardInterrupt:
+            # The engine may have applied the tag before the stop cut the answer.
+            report_interrupted_tag(
+                engine, applied, before, lambda now: now == got, on_tagged
+            )
+            raise
     return {**index, "tagged": applied}, texts
 
 

@@ -400,13 +400,22 @@ def tidy_killed_runs(cfg, engine) -> None:
     """Clean up after a reprobox killed outright in this project, on this engine.
 
     Its runs' records are closed and their containers removed; the
-    registry-named tag of a push it was making is put back as it was.
+    registry-named tag of a push it was making is put back as it was; and
+    the image an import (of any project) loaded on this engine is tagged.
     """
     from reprobox.push_tags import sweep_killed_pushes
     from reprobox.recovery import sweep_killed_runs
 
     sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say)
     sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
+    tidy_killed_imports(engine)
+
+
+def tidy_killed_imports(engine, label: str = "") -> None:
+    """Tag (or remove) the images that imports killed outright left on engine."""
+    from reprobox.import_markers import sweep_killed_imports
+
+    sweep_killed_imports(engine, lambda line: say(label + line))
 
 
 def _build(cfg, engine, ca_cert: Path | None, force: bool = False, frozen=None):

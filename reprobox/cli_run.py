@@ -24,6 +24,7 @@ from reprobox.cli import (
     interruptible,
     log_printer,
     say,
+    tidy_killed_imports,
     tidy_killed_runs,
     warn,
 )
@@ -246,6 +247,7 @@ def run(
         remove_dead_runs_containers(
             engine, cfg.state_dir / "runs", cfg.name, say, label=f"{label}: "
         )
+        tidy_killed_imports(engine, label=f"{label}: ")
         shipped = _ship(local, engine, image, image_ref, published, label)
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
         images[label] = (published or image_ref, shipped.image_id)

@@ -24,6 +24,7 @@ from reprobox.cli import (
     interruptible,
     project_holding,
     say,
+    tidy_killed_imports,
     tidy_killed_runs,
     warn,
     warn_if_it_enters_an_image,
@@ -288,6 +289,7 @@ def export_cmd(
     if reference is not None:
         _one_record(reference, SEALS_ONE)  # refused before a build, not after
     engine = connect(host, context)
+    tidy_killed_imports(engine)
     # One read: the bundle's files are those its image was built from, not
     # those of a `reprobox freeze` that ended during the build.
     frozen = check_frozen_inputs(cfg)
@@ -368,7 +370,8 @@ def import_cmd(
                 )
         _check_into_writable(into)
     engine = connect(host, context)
-    index, texts = import_bundle(engine, bundle, finished_step("import"))
+    tidy_killed_imports(engine)
+    index, texts = import_bundle(engine, bundle, finished_step("import"), note=say)
     if into is not None:
         _unpack_bundle_files(into, texts, index["tag"])
     if as_json:
@@ -531,6 +534,7 @@ def verify(
     # A verify killed outright left its record "running" and maybe its
     # container: close and remove them, as run and build do for a project.
     sweep_killed_runs(engine, runs_dir.absolute(), None, say)
+    tidy_killed_imports(engine)
     result = verify_image(
         engine,
         image,

@@ -155,7 +155,7 @@ def close_abandoned_records(
             continue
         run_dir = runs_dir / run_id
         record_path = run_dir / "record.json"
-        with _taken_from_the_dead(lock) as fd:
+        with taken_from_the_dead(lock) as fd:
             if fd is None:
                 continue  # its reprobox is alive
             record = host_copy(fd)
@@ -216,7 +216,7 @@ def close_abandoned_records(
 
 
 @contextlib.contextmanager
-def _taken_from_the_dead(path: Path) -> Iterator[int | None]:
+def taken_from_the_dead(path: Path) -> Iterator[int | None]:
     """Yield path open and locked when no live reprobox holds it, else None.
 
     A run's lock is held by its reprobox for its whole life, so taking it
@@ -248,7 +248,7 @@ def _sweep_unrenamed_locks(runs_dir: Path) -> None:
         run_id = temp.name[1:].split(".lock.", 1)[0]
         if not RUN_ID.fullmatch(run_id):
             continue
-        with _taken_from_the_dead(temp) as fd:
+        with taken_from_the_dead(temp) as fd:
             if fd is None:
                 continue  # its reprobox is taking the lock right now
             if not _lock_path(runs_dir, run_id).exists():

@@ -20,11 +20,13 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 
 @pytest.fixture(autouse=True)
-def clean_host_environment(monkeypatch):
-    """Keep the host's docker, pip and uv settings out of every test."""
+def clean_host_environment(monkeypatch, tmp_path_factory):
+    """Keep the host's docker, pip and uv settings out of every test, and the
+    user's reprobox state (import markers) out of reach of the fakes."""
     for name in list(os.environ):
         if name.startswith(HOST_PREFIXES):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
 
 
 def write_project(

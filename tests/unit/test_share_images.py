@@ -75,7 +75,8 @@ class FakeEngine:
         self.tag_error = False
         images = SimpleNamespace(get=self._get, pull=self._pull)
         api = SimpleNamespace(get_image=self._get_image, load_image=self._load)
-        self.client = SimpleNamespace(images=images, api=api)
+        info = lambda: {"ID": f"daemon at {host}"}  # noqa: E731
+        self.client = SimpleNamespace(images=images, api=api, info=info)
 
     def add(self, image_id, layers=LAYERS, labels=LABELS, tag=None, **kw):
         self.by_id[image_id] = FakeImage(self, image_id, layers, labels, **kw)
@@ -741,7 +742,9 @@ def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
     index = {"tag": "reprobox/p:abc", "image_id": "sha256:" + "3" * 64}
     monkeypatch.setattr(engine_module, "connect", lambda *a, **kw: object())
     monkeypatch.setattr(
-        bundles, "import_bundle", lambda engine, path, on_tagged=None: (index, texts)
+        bundles,
+        "import_bundle",
+        lambda engine, path, on_tagged=None, note=None: (index, texts),
     )
     real_write = cli_share.atomic_write_text
 

@@ -175,7 +175,8 @@ class StallingEngine:
 
         api = SimpleNamespace(timeout=60, load_image=load_image)
         images = SimpleNamespace(get=self._get)
-        self.client = SimpleNamespace(api=api, images=images)
+        info = lambda: {"ID": "SLOW:ONE"}  # noqa: E731
+        self.client = SimpleNamespace(api=api, images=images, info=info)
 
     def _get(self, ref):
         raise docker.errors.ImageNotFound(ref)

@@ -1,0 +1,234 @@
+"""The tag an import gives its image, given by the next command if a kill cut it.
+
+`docker load` makes a bundle's image without a tag (the archive names none:
+bundles.check_image_tar), and import tags it once the engine has answered.
+A reprobox killed outright in between, or stopped while the engine went on
+loading, would leave an image no tag names. So before the load, import writes
+a marker naming the engine, the image and the build's tag, and holds an flock
+on it for as long as it lives (the kernel frees it when the process dies).
+The next reprobox command on that engine finds the lock free and gives the
+image the tag import would have given it, or removes the image when that tag
+has come to name another image meanwhile.
+
+Markers are kept per user, in $XDG_STATE_HOME/reprobox/importing/ (by default
+~/.local/state/reprobox/importing/): an import belongs to no project, and the
+next command may be run anywhere. An engine is known by its daemon ID, so a
+command that reaches it at another address still finds its markers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import docker.errors
+import requests.exceptions
+
+from reprobox.atomic import dump_json
+from reprobox.engine import (
+    LONG_CALL_TIMEOUT_S,
+    Engine,
+    engine_address,
+    engine_id,
+    engine_key,
+    image_id,
+)
+from reprobox.errors import ReproboxError
+from reprobox.run_folders import taken_from_the_dead
+
+Note = Callable[[str], None]
+_TROUBLE = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    ReproboxError,
+)
+# A marker whose image is not on the engine may belong to a load the engine
+# still finishes (its reprobox died after sending the whole image): kept as
+# long as reprobox itself would wait for that load to answer.
+LOAD_MAY_FINISH_S = LONG_CALL_TIMEOUT_S
+
+
+@dataclass(frozen=True)
+class ImportMark:
+    """An image an import loads, the tag it is to get, and on which engine."""
+
+    image: str  # the bundle's image id, sha256:...
+    tag: str  # the build's tag, reprobox/<project>:<digest>
+    engine: str  # the address import reached it at, for messages
+    engine_id: str | None  # the daemon's ID; None when it did not say
+    written_at: float
+
+
+def marker_folder() -> Path | None:
+    """Return this user's folder of import markers; None without a home."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(state):  # relative: to be ignored, as the spec says
+        try:
+            state = str(Path.home() / ".local" / "state")
+        except RuntimeError:
+            return None
+    return Path(state) / "reprobox" / "importing"
+
+
+@contextlib.contextmanager
+def marked_import(
+    engine: Engine, image: str, tag: str, note: Note | None = None
+) -> Iterator[None]:
+    """Keep a marker while the block loads and tags image; drop it once done.
+
+    When the block does not end (a stop, engine trouble), the marker stays,
+    unlocked once the block is left, for the next command on that engine.
+    A marker that cannot be written is said through note; the import goes on.
+    """
+    folder = marker_folder()
+    mark = ImportMark(
+        image, tag, engine_address(engine), engine_id(engine), time.time()
+    )
+    try:
+        if folder is None:
+            raise OSError("there is no home folder (set XDG_STATE_HOME)")
+        path, fd = _write_marker(folder, mark)
+    except OSError as exc:
+        if note is not None:
+            note(
+                f"cannot keep an import marker in {folder or 'a state folder'}: "
+                f"{exc.strerror or exc}; should this import be killed outright, "
+                "its image may be left untagged"
+            )
+        yield
+        return
+    try:
+        yield
+        _drop(path)
+    finally:
+        os.close(fd)
+
+
+def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:
+    """Write mark and lock it before it takes its name: never found unlocked alive."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"{os.getpid()}-{secrets.token_hex(4)}.json"
+    temp = folder / f".{path.name}.new"
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, dump_json(asdict(mark)).encode("utf-8"))
+        os.rename(temp, path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return path, fd
+
+
+def sweep_killed_imports(engine: Engine, note: Note) -> None:
+    """Tag, or remove, the images that imports killed outright left on engine."""
+    folder = marker_folder()
+    try:
+        entries = sorted(folder.iterdir()) if folder is not None else []
+    except OSError:
+        return
+    here: tuple[str | None, str] | None = None
+    for path in entries:
+        with taken_from_the_dead(path) as fd:
+            if fd is None:
+                continue  # its import is still going
+            if path.name.startswith("."):
+                _drop(path)  # killed before its marker was whole
+                continue
+            mark = _read_marker(fd)
+            if mark is None:
+                note(f"removed damaged import marker {path}")
+                _drop(path)
+                continue
+            if here is None:
+                try:
+                    here = (engine_id(engine), engine_key(engine_address(engine)))
+                except ReproboxError:
+                    return
+            if not _on(mark, *here):
+                continue  # another engine's: for a command on that one
+            try:
+                over, done = settle(engine, mark, time.time())
+            except _TROUBLE as exc:
+                note(
+                    f"could not tag or remove image {mark.image[7:19]} that a killed "
+                    f"import loaded: {exc}"
+                )
+                continue
+            if over:
+                _drop(path)
+            if done:
+                note(done)
+
+
+def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | None]:
+    """Give a killed import's image its tag, or remove it; say what was done.
+
+    Returns whether the marker is done with (not while the image may still
+    come), and what was done, if anything.
+    """
+    from reprobox.bundles import import_tag
+    from reprobox.share import engine_essence
+
+    try:
+        image = engine.client.images.get(mark.image)
+    except docker.errors.ImageNotFound:
+        return now - mark.written_at >= LOAD_MAY_FINISH_S, None
+    if image.tags:
+        return True, None  # the import tagged it, or another name had it already
+    present = image_id(engine, mark.tag)
+    applied = import_tag(mark.tag, present, mark.image)
+    if applied != mark.tag and (
+        image_id(engine, applied) is not None
+        or engine_essence(engine, mark.tag) != engine_essence(engine, mark.image)
+    ):
+        # Its tag names another build now, or the place beside it is taken:
+        # tagging would take a name from another image, as import never does.
+        engine.client.images.remove(mark.image, noprune=False)
+        return True, (
+            f"removed image {mark.image[7:19]} that a killed import loaded: "
+            f"{applied} names another image now"
+        )
+    repo, _, name = applied.rpartition(":")
+    image.tag(repo, name)
+    return True, f"tagged {applied}: the import that loaded it was killed"
+
+
+def _on(mark: ImportMark, daemon: str | None, address: str) -> bool:
+    """Tell whether mark is of the engine of that daemon ID and address."""
+    if mark.engine_id is not None and daemon is not None:
+        return mark.engine_id == daemon
+    return engine_key(mark.engine) == address
+
+
+def _read_marker(fd: int) -> ImportMark | None:
+    """Return the marker in fd, or None when it is not one reprobox wrote."""
+    try:
+        data = json.loads(os.pread(fd, 64 * 1024, 0).decode("utf-8"))
+        mark = ImportMark(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    strings = all(isinstance(v, str) for v in (mark.image, mark.tag, mark.engine))
+    if not strings or not isinstance(mark.written_at, (int, float)):
+        return None
+    if not (mark.engine_id is None or isinstance(mark.engine_id, str)):
+        return None
+    if not mark.image.startswith("sha256:") or ":" not in mark.tag:
+        return None
+    return mark
+
+
+def _drop(path: Path) -> None:
+    """Remove a marker; one that cannot be removed is tried again next time."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)

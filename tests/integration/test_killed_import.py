@@ -1,0 +1,163 @@
+"""An import killed outright after the engine loaded its image leaves no image
+untagged once the next reprobox command on that engine has run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+# ruff: noqa: F811
+from conftest import TEST_PROJECTS, copy_project, reprobox_argv
+from conftest_cross import (  # noqa: F401
+    ENGINE2,
+    engine1_client,
+    engine2_client,
+    two_engine_cleanup,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.second_engine]
+
+
+class HeldLoadAnswer:
+    """A socket in front of an engine that passes on all but a load's answer.
+
+    The engine loads the image, and answers; reprobox never hears it, so it
+    is surely alive, past the load and before its tag, when the test kills it.
+    """
+
+    def __init__(self, path: Path, engine: str):
+        self.engine = engine.removeprefix("unix://")
+        self.answered = threading.Event()  # the engine answered the load
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        self.server.listen()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.engine)
+            loading = threading.Event()
+            threading.Thread(
+                target=self._requests, args=(client, upstream, loading), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._answers, args=(upstream, client, loading), daemon=True
+            ).start()
+
+    def _requests(self, client, upstream, loading) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(1 << 16):
+                if data.startswith(b"POST ") and b"/images/load" in data[:200]:
+                    loading.set()
+                upstream.sendall(data)
+
+    def _answers(self, upstream, client, loading) -> None:
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(1 << 16):
+                if loading.is_set():
+                    self.answered.set()
+                    continue  # held: reprobox waits for it still
+                client.sendall(data)
+
+
+def reprobox(env: dict, *args: str, timeout: float = 600):
+    return subprocess.run(
+        reprobox_argv(*args),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def shown(done) -> str:
+    return f"exit {done.returncode}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+def untagged_of(client, name: str) -> list[str]:
+    return [
+        image.id
+        for image in client.images.list(
+            all=True,
+            filters={"dangling": True, "label": f"org.reprobox.project={name}"},
+        )
+    ]
+
+
+@pytest.mark.parametrize("how", ["SIGKILL"])
+def test_an_import_killed_after_the_load_leaves_no_untagged_image(
+    cli, two_engine_cleanup, engine2_client, tmp_path, how
+):
+    # brk: import killed ~2.4 s in left the loaded image <none>:<none>.
+    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    two_engine_cleanup.names.append(name)
+    env = {**cli.env(), "XDG_STATE_HOME": str(tmp_path / "state")}
+    for args in (("freeze",), ("run",)):  # run: the reference export seals in
+        done = reprobox(env, "-q", *args, str(path))
+        assert done.returncode == 0, shown(done)
+    bundle = tmp_path / "b.tar"
+    done = reprobox(env, "-q", "export", str(path), "-o", str(bundle))
+    assert done.returncode == 0, shown(done)
+    with tarfile.open(bundle) as tar:
+        index = json.loads(tar.extractfile("reprobox-bundle.json").read())
+    image, tag = index["image_id"], index["tag"]
+    two_engine_cleanup.image_ids.append(image)
+    assert untagged_of(engine2_client, name) == []
+    assert not engine2_client.images.list(name=tag.rsplit(":", 1)[0])
+
+    proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2)
+    proc = subprocess.Popen(
+        reprobox_argv(
+            "import", "--host", f"unix://{tmp_path}/engine2.sock", str(bundle)
+        ),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.answered.wait(300), "the engine never answered the load"
+        assert proc.poll() is None, f"import exited {proc.returncode} first"
+        proc.send_signal(getattr(signal, how))
+        _, stopped = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+        proxy.close()
+    if how == "SIGINT":
+        # Stopped, not killed: it tags what the engine loaded, and says so.
+        assert proc.returncode == 130, stopped
+        assert f"import finished (tag {tag}), then interrupted" in stopped
+        assert untagged_of(engine2_client, name) == []
+    else:
+        assert untagged_of(engine2_client, name) == [image]  # what the kill left
+
+    # The next command on that engine (at its own address, not the proxy's).
+    after = reprobox(env, "run", str(path), "--host", ENGINE2, "--json")
+    assert after.returncode == 0, shown(after)
+    assert untagged_of(engine2_client, name) == []
+    assert engine2_client.images.get(tag).id == image
+    killed_note = f"tagged {tag}: the import that loaded it was killed"
+    assert (killed_note in after.stderr) == (how == "SIGKILL"), after.stderr
+    assert "image present" in after.stderr  # the run took the imported image
+    assert json.loads(after.stdout)["image"]["id"] == image
+    assert list((tmp_path / "state/reprobox/importing").iterdir()) == []
