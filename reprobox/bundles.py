@@ -38,7 +38,7 @@ from reprobox.engine import (
     image_id,
     is_engine_trouble,
 )
-from reprobox.errors import EngineError, InputError
+from reprobox.errors import EngineError, InputError, ReproboxError
 from reprobox.import_markers import marked_import
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
@@ -56,8 +56,10 @@ from reprobox.share import (
     short_repr,
     stream_image,
 )
+from reprobox.stopping import signals_held
 
 BUNDLE_SCHEMA_VERSION = 1
+_ENGINE_TROUBLE = (requests.exceptions.RequestException, docker.errors.DockerException)
 
 
 def _sha256(path: Path) -> str:
@@ -309,9 +311,13 @@ def _import_bundle(
         )
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
-        load_image_stream(
-            engine, iter(functools.partial(image_stream.read, CHUNK_BYTES), b"")
-        )
+        try:
+            load_image_stream(
+                engine, iter(functools.partial(image_stream.read, CHUNK_BYTES), b"")
+            )
+        except KeyboardInterrupt:
+            _tag_a_stopped_load(engine, index, on_tagged)
+            raise
         got = image_id(engine, index["image_id"])
         if got != index["image_id"]:
             raise InputError(
@@ -319,20 +325,43 @@ def _import_bundle(
                 f"{index['image_id']}",
                 hint=BUNDLE_AGAIN,
             )
-        applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
-        repo, _, tag = applied.rpartition(":")
-        before = image_id(engine, applied)
-        try:
-            engine.client.images.get(got).tag(repo, tag)
-            if on_tagged is not None:
-                on_tagged(applied, True)
-        except KeyboardInterrupt:
-            # The engine may have applied the tag before the stop cut the answer.
-            report_interrupted_tag(
-                engine, applied, before, lambda now: now == got, on_tagged
-            )
-            raise
+        applied = _tag_loaded(engine, index, on_tagged)
     return {**index, "tagged": applied}, texts
+
+
+def _tag_loaded(
+    engine: Engine, index: dict[str, Any], on_tagged: OnTagged | None
+) -> str:
+    """Tag the image the import loaded; return the tag (see import_tag)."""
+    got = index["image_id"]
+    applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
+    repo, _, tag = applied.rpartition(":")
+    before = image_id(engine, applied)
+    try:
+        engine.client.images.get(got).tag(repo, tag)
+        if on_tagged is not None:
+            on_tagged(applied, True)
+    except KeyboardInterrupt:
+        # The engine may have applied the tag before the stop cut the answer.
+        report_interrupted_tag(
+            engine, applied, before, lambda now: now == got, on_tagged
+        )
+        raise
+    return applied
+
+
+def _tag_a_stopped_load(
+    engine: Engine, index: dict[str, Any], on_tagged: OnTagged | None
+) -> None:
+    """Tag the image of a load a stop cut short, if the engine made it whole.
+
+    The engine finishes a load whose every byte it has, without waiting for
+    the answer to be read. One it is still finishing gets its tag from the
+    next command, through the import's marker.
+    """
+    with signals_held(), contextlib.suppress(ReproboxError, *_ENGINE_TROUBLE):
+        if image_id(engine, index["image_id"]) == index["image_id"]:
+            _tag_loaded(engine, index, on_tagged)
 
 
 def import_tag(build_tag: str, present: str | None, loaded: str) -> str:

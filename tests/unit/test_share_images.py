@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -402,6 +403,32 @@ def test_a_bundle_of_the_same_build_goes_beside_it_as_sealed(tmp_path):
     assert engine.loads == 1 and engine.tags[TAG] == BUILT
     assert engine.tags[TAG + "-sealed"] == image
     assert index["tagged"] == TAG + "-sealed"
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_a_stop_during_the_load_tags_what_the_engine_made_of_it(tmp_path, loaded):
+    # brk: a Ctrl-C once the engine had the whole image said "nothing was
+    # half-written" and left the image it went on to load <none>.
+    archive, image = image_archive(LABELS)
+    path = write_bundle(tmp_path / "b.tar", {"image.tar": archive, "_id": image})
+    engine = FakeEngine()
+
+    def load(chunks, quiet):
+        if loaded:
+            engine.add(image)
+        raise KeyboardInterrupt
+
+    engine.client.api.load_image = load
+    told = []
+    with pytest.raises(KeyboardInterrupt):
+        import_bundle(engine, path, lambda tag, made: told.append((tag, made)))
+    if loaded:
+        assert engine.tags == {TAG: image} and told == [(TAG, True)]
+    else:
+        assert engine.tags == {} and told == []
+    # Either way the marker stays: the engine may finish a load later.
+    markers = Path(os.environ["XDG_STATE_HOME"]) / "reprobox" / "importing"
+    assert len(list(markers.iterdir())) == 1
 
 
 def test_import_of_a_folder_says_it_is_a_folder(tmp_path):
