@@ -58,12 +58,12 @@ def sweep_killed_runs(
 ) -> None:
     """Close the records of runs_dir whose reprobox is dead; remove their containers.
 
-    Each closed run's container is removed at once, whatever its age, on the
-    engine its record names. With a project, containers of that project on
-    engine whose run is not recorded here are removed when their reprobox is
-    gone too.
+    Each closed run's container, on the engine its record names, is stopped
+    and all it printed written into the run's log (save_left_output), then
+    removed at once, whatever its age. With a project, containers of that
+    project on engine whose run is not recorded here are removed when their
+    reprobox is gone too.
     """
-
     engines = _RecordEngines(engine)
 
     def save_log(record: dict[str, Any], run_dir: Path) -> str | None:
