@@ -261,3 +261,25 @@ def dump_json(data: Any) -> str:
 def atomic_write_json(path: str | os.PathLike, data: Any) -> None:
     """Write data as stable JSON atomically."""
     atomic_write_text(path, dump_json(data))
+
+
+def make_held_file(final: Path, temp: Path, mode: int, data: bytes = b"") -> int:
+    """Make final holding data, under an exclusive flock taken before it has
+    its name; return the descriptor that holds the lock.
+
+    Made and locked as temp, a name no sweeper looks at, then renamed: anyone
+    who finds final finds it locked for as long as its maker lives.
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temp, flags, mode)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if data:
+            os.write(fd, data)
+        os.rename(temp, final)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return fd

@@ -19,7 +19,6 @@ command that reaches it at another address still finds its markers.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -31,7 +30,7 @@ from pathlib import Path
 import docker.errors
 import requests.exceptions
 
-from reprobox.atomic import dump_json
+from reprobox.atomic import dump_json, make_held_file
 from reprobox.engine import (
     LONG_CALL_TIMEOUT_S,
     Engine,
@@ -115,19 +114,8 @@ def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:
     """Write mark and lock it before it takes its name: never found unlocked alive."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{os.getpid()}-{secrets.token_hex(4)}.json"
-    temp = folder / f".{path.name}.new"
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, dump_json(asdict(mark)).encode("utf-8"))
-        os.rename(temp, path)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return path, fd
+    data = dump_json(asdict(mark)).encode("utf-8")
+    return path, make_held_file(path, folder / f".{path.name}.new", 0o600, data)
 
 
 def sweep_killed_imports(engine: Engine, note: Note) -> None:

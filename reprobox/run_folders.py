@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_json, dump_json
+from reprobox.atomic import atomic_write_json, dump_json, make_held_file
 from reprobox.container_files import MAX_CONTAINER_JSON, log_tail, read_json
 from reprobox.errors import (
     InputError,
@@ -79,17 +79,7 @@ def hold_run_lock(runs_dir: Path, run_id: str) -> int:
     """
     final = _lock_path(runs_dir, run_id)
     temp = final.with_name(f"{final.name}.{os.getpid()}.new")
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(temp, flags, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.rename(temp, final)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return fd
+    return make_held_file(final, temp, 0o644)
 
 
 def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
