@@ -579,10 +579,11 @@ CASES = [
         setup=edit("data.csv", lambda t: t + "5,6\n"),
     ),
     Case(
+        # The data list is in reprobox.toml: the edit is what run names first.
         "data-added",
         RUN,
         EXIT_USAGE,
-        ("{p}/extra.csv", "added after freeze"),
+        ("{p}/reprobox.toml changed since freeze",),
         "reprobox freeze",
         setup=add_data_file,
     ),
