@@ -294,7 +294,7 @@ def _release_signals(previous: dict) -> None:
 _RUNS_FOLDER_FIXES = {
     errno.ENOSPC: "free space there",
     errno.EDQUOT: "free space there",
-    errno.EROFS: "it is on a read-only file system: give a runs folder that is not",
+    errno.EROFS: "it is on a read-only file system: make it writable",
     errno.EACCES: "make it writable for this user",
     errno.EPERM: "make it writable for this user",
     errno.ENOENT: "a folder above it is missing or cannot be made there",
@@ -302,15 +302,15 @@ _RUNS_FOLDER_FIXES = {
 
 
 def _write_failure(
-    exc: OSError, where: Path, *, closed_by: str | None
+    exc: OSError, where: Path, target: RunTarget, *, left: bool
 ) -> ReproboxError:
     """Say in one line which file could not be written, and why.
 
     Whatever the cause (a file in the way, a read-only or full disk, no
     permission) the runs folder is the user's to fix: exit 2, as for any
     other path that cannot be written; exit 1 would read as "the run said no".
-    closed_by names the command that closes the record this run left, or is
-    None when it left none.
+    left says whether the run left a record that a later command closes
+    (target.closed_by names which).
     """
     path = exc.filename or where
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
@@ -321,10 +321,10 @@ def _write_failure(
     # Not the training's verdict: the host could not keep its files (as freeze
     # and build say of a full disk, exit 2).
     fix = _RUNS_FOLDER_FIXES.get(exc.errno, "free space there or make it writable")
-    after = f"; {closed_by} closes this run's record" if closed_by else ""
+    after = f"; {target.closed_by} closes this run's record" if left else ""
     return InputError(
         f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint=f"{fix}, then run again (verify can take another --runs-dir){after}",
+        hint=f"{fix}, then run again{target.elsewhere}{after}",
     )
 
 
@@ -363,6 +363,8 @@ class RunTarget:
     data: tuple[tuple[Path, str], ...] = ()  # host path, path relative to /app
     # The command whose start closes a record this run leaves open.
     closed_by: str = "the next `reprobox run` or `build`"
+    # Another runs folder the command can be given, said after a write failure.
+    elsewhere: str = ""
 
     @classmethod
     def for_project(cls, cfg: ProjectConfig) -> RunTarget:
@@ -393,7 +395,7 @@ def run_in_container(
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
     except OSError as exc:
-        raise _write_failure(exc, target.runs_dir, closed_by=None) from None
+        raise _write_failure(exc, target.runs_dir, target, left=False) from None
     try:
         return _run_locked(
             engine,
@@ -559,7 +561,7 @@ def _run_locked(
         atomic_write_json(record_path, sealed_record(record))
     except OSError as exc:
         # No record, no container yet: run_in_container removes the folder.
-        raise _write_failure(exc, record_path, closed_by=None) from None
+        raise _write_failure(exc, record_path, target, left=False) from None
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
@@ -661,7 +663,7 @@ def _run_locked(
                 if is_connection_lost(exc):
                     container = None  # no removing it over a broken connection
             elif isinstance(exc, OSError):
-                failure = _write_failure(exc, run_dir, closed_by=target.closed_by)
+                failure = _write_failure(exc, run_dir, target, left=True)
             else:
                 failure, cut_short = exc, isinstance(exc, EngineError)
             _finish(
@@ -768,7 +770,7 @@ def _run_locked(
         try:
             write_record(record_path, record)
         except OSError as exc:
-            raise _write_failure(exc, record_path, closed_by=target.closed_by) from None
+            raise _write_failure(exc, record_path, target, left=True) from None
     finally:
         caught = deferred.release() if deferred is not None else None
     if caught is not None:

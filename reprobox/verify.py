@@ -450,6 +450,7 @@ def verify_image(
         project=manifest["project"]["name"],
         runs_dir=runs_dir,
         closed_by="the next `reprobox verify` with this --runs-dir",
+        elsewhere=" (or give verify another --runs-dir)",
     )
     record = run_in_container(
         target,

@@ -1325,7 +1325,7 @@ CASES += [
         ("run", "{p}"),
         EXIT_USAGE,
         ("{p}/.reprobox/runs/", "cannot write the run's files", "Read-only"),
-        "it is on a read-only file system",
+        "it is on a read-only file system: make it writable, then run again",
         setup=lambda p, ctx: ctx.mount_tmpfs(p / ".reprobox/runs", "1m", ",ro"),
     ),
     Case(

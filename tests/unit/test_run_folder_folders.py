@@ -43,7 +43,7 @@ def test_a_record_that_is_a_folder_is_one_input_error(tmp_path):
     [
         (
             errno.EROFS,
-            "it is on a read-only file system: give a runs folder that is not",
+            "it is on a read-only file system: make it writable",
         ),
         (errno.ENOENT, "a folder above it is missing or cannot be made there"),
         (errno.ENOSPC, "free space there"),
@@ -78,6 +78,16 @@ def test_a_runs_folder_that_cannot_be_made_says_why_and_closes_nothing(
     assert caught.value.message == (
         f"{runs}: cannot write the run's files: {os.strerror(code)}"
     )
-    assert caught.value.hint == (
-        f"{fix}, then run again (verify can take another --runs-dir)"
-    )
+    # br F5: `run` was told that verify can take another --runs-dir.
+    assert caught.value.hint == f"{fix}, then run again"
+    with pytest.raises(InputError) as caught:
+        run_in_container(
+            RunTarget(project="p", runs_dir=runs, elsewhere=" (or elsewhere)"),
+            None,
+            image_ref="r",
+            image_id="i",
+            manifest=manifest,
+            manifest_sha256="0",
+            opts=RunOptions(),
+        )
+    assert caught.value.hint == f"{fix}, then run again (or elsewhere)"
