@@ -48,7 +48,10 @@ def parse_seeds(spec: str) -> list[int]:
                 f"--seeds {spec!r}: {part} runs backwards", hint=f"write {high}-{low}"
             )
         if high - low + len(seeds) >= MAX_RUNS:
-            raise InputError(f"--seeds {spec!r} asks for more than {MAX_RUNS} runs")
+            raise InputError(
+                f"--seeds {spec!r} asks for more than {MAX_RUNS} runs",
+                hint=f"give at most {MAX_RUNS} seeds, e.g. --seeds 0-9",
+            )
         seeds.update(range(low, high + 1))
     return sorted(seeds)
 

@@ -898,3 +898,13 @@ def test_the_default_profile_at_run_time_keeps_the_env(project, frozen_without_e
     )
     CliRunner().invoke(app, ["run", str(project), "--profile", "default"])
     assert ("connect", None, None) in frozen_without_engine
+
+
+def test_too_many_seeds_say_how_many_may_be_given():
+    # br nit: the error had no fix in brackets.
+    from reprobox.multirun import parse_seeds
+
+    with pytest.raises(InputError) as caught:
+        parse_seeds("1-1000000")
+    assert caught.value.message == "--seeds '1-1000000' asks for more than 1000 runs"
+    assert caught.value.hint == "give at most 1000 seeds, e.g. --seeds 0-9"
