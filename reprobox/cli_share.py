@@ -261,6 +261,25 @@ def _check_export_target(cfg, output: Path) -> None:
             "replaces only an earlier bundle",
             hint="choose another -o, or remove that file yourself",
         )
+    _check_can_write_beside(output)
+
+
+def _check_can_write_beside(output: Path) -> None:
+    """Refuse, before anything is built or sealed, a folder that takes no file."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(
+            prefix=f".{output.name}.", suffix=".probe", dir=output.parent
+        )
+    except OSError as exc:
+        raise InputError(
+            f"--output {output}: cannot write a file in {output.parent}: "
+            f"{exc.strerror or exc}",
+            hint="write the bundle to a folder you can write",
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 @app.command("export")

@@ -1399,6 +1399,14 @@ def run_once_more(project: Path, ctx: Context) -> None:
 
 CASES += [
     Case(
+        # br nit: export sealed the image first, then failed on the path.
+        "export-into-a-folder-that-takes-no-files",
+        ("export", "{p}", "-o", "/proc/reprobox-bundle.tar"),
+        EXIT_USAGE,
+        ("--output /proc/reprobox-bundle.tar: cannot write a file in /proc",),
+        "write the bundle to a folder you can write",
+    ),
+    Case(
         # bp F10: the error named the temp file (/proc/.x.html.e58dq7kt.tmp)
         # and gave no fix.
         "report-into-a-folder-that-takes-no-files",
