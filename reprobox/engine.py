@@ -31,7 +31,14 @@ import urllib3.exceptions
 from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
-from reprobox.errors import BuildError, EngineError, InputError, first_line, shortened
+from reprobox.errors import (
+    BuildError,
+    EngineError,
+    InputError,
+    ReproboxError,
+    first_line,
+    shortened,
+)
 from reprobox.proc import run_command, start_process
 
 log = logging.getLogger("reprobox")
@@ -450,30 +457,35 @@ def build_image(
             raise BuildCutShort from None
         raise
     if code != 0:
-        # The Dockerfile's own checks say what the user must change; say it alone.
-        for line in lines:
-            # The message the check prints, not the step's own command text
-            # (BuildKit echoes the RUN line, which holds the same words).
-            found = _PYTHON_MISMATCH.search(line)
-            if found:
-                raise InputError(
-                    f"the base image has Python {found[1]}, the project is frozen "
-                    f"for {found[2]}",
-                    hint="set python to the base image's, or another base_image, "
-                    "then freeze again",
-                )
-        step = failing_step(lines)
-        raise BuildError(
-            f"building {tag} failed",
-            step=shortened(step, 240) if step else None,
-            log_tail="\n".join(
-                shortened(line, 240)
-                for line in lines[-25:]
-                if not _ECHOED_RUN.match(line)
-            ),
-            build_log=tuple(lines),
-        )
+        error = build_failure_error(tag, lines)
+        # Every failure carries the whole log: the CLI keeps it in build.log.
+        error.build_log = tuple(lines)
+        raise error
     return image_id(engine, tag)
+
+
+def build_failure_error(tag: str, lines: Sequence[str]) -> ReproboxError:
+    """Return the error a failed build of tag ends in, from its log's lines."""
+    # The Dockerfile's own checks say what the user must change; say it alone.
+    for line in lines:
+        # The message the check prints, not the step's own command text
+        # (BuildKit echoes the RUN line, which holds the same words).
+        found = _PYTHON_MISMATCH.search(line)
+        if found:
+            return InputError(
+                f"the base image has Python {found[1]}, the project is frozen "
+                f"for {found[2]}",
+                hint="set python to the base image's, or another base_image, "
+                "then freeze again",
+            )
+    step = failing_step(lines)
+    return BuildError(
+        f"building {tag} failed",
+        step=shortened(step, 240) if step else None,
+        log_tail="\n".join(
+            shortened(line, 240) for line in lines[-25:] if not _ECHOED_RUN.match(line)
+        ),
+    )
 
 
 # BuildKit's closing line repeats a failed RUN's whole command, which the

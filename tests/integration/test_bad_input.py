@@ -432,6 +432,24 @@ def check_build_log_kept(result: Result, project: Path, ctx: Context) -> None:
     assert log.stat().st_mode & 0o077 == 0
 
 
+def python_unlike_the_base(project: Path, ctx: Context) -> None:
+    # Freeze cannot tell the base image's Python, the build's own check can.
+    edit("reprobox.toml", lambda t: t.replace('python = "3.11"', 'python = "3.12"'))(
+        project, ctx
+    )
+    ctx.freeze(project)
+
+
+def check_mismatch_log_kept(result: Result, project: Path, ctx: Context) -> None:
+    """The Dockerfile's Python check keeps the whole log too, with its own line."""
+    log = project / ".reprobox" / "build.log"
+    assert "build log is in" in result.stderr, result.describe()
+    text = log.read_text(encoding="utf-8")
+    assert "the base image has Python 3.11, the project is frozen for 3.12" in text
+    assert "ERROR" in text and len(text.splitlines()) > 5
+    assert log.stat().st_mode & 0o077 == 0
+
+
 def engine_unreachable(project: Path, ctx: Context) -> None:
     ctx.env["DOCKER_HOST"] = "unix:///tmp/nonexistent.sock"
 
@@ -1018,6 +1036,16 @@ CASES = [
         setup=base_without_python,
         may_change=("build.log",),
         check=check_build_log_kept,
+    ),
+    Case(
+        "python-unlike-the-base-image",
+        BUILD,
+        EXIT_USAGE,
+        ("the base image has Python 3.11", "the project is frozen for 3.12"),
+        "set python to the base image's",
+        setup=python_unlike_the_base,
+        may_change=("build.log",),
+        check=check_mismatch_log_kept,
     ),
     Case(
         "package-fails-to-build",

@@ -8,7 +8,7 @@ import pytest
 
 from reprobox import build as build_module
 from reprobox import cli
-from reprobox.errors import BuildError
+from reprobox.errors import BuildError, InputError
 
 TOKEN = "s3cr3t-path-token"
 
@@ -53,3 +53,24 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     kept = (cfg.state_dir / "build.log").read_text(encoding="utf-8")
     assert kept == "#9 1.2 Looking in indexes: http://127.0.0.1:18731/***/simple/\n"
     assert "build log is in" in caught.value.hint
+
+
+def test_a_failure_named_as_bad_input_keeps_its_log_hidden_too(cfg, monkeypatch):
+    monkeypatch.setattr(cli, "log_printer", lambda: None)
+    import reprobox.freeze as freeze
+
+    monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
+    line = f"#9 1.2 the project is frozen for 3.12; index /{TOKEN}/simple/"
+
+    def failing_build(cfg, engine, **kwargs):
+        error = InputError("the base image has Python 3.11", hint="set python")
+        error.build_log = (line,)
+        raise error
+
+    monkeypatch.setattr(build_module, "build_project", failing_build)
+    with pytest.raises(InputError) as caught:
+        cli._build(cfg, engine=None, ca_cert=None)
+
+    kept = (cfg.state_dir / "build.log").read_text(encoding="utf-8")
+    assert kept == "#9 1.2 the project is frozen for 3.12; index /***/simple/\n"
+    assert caught.value.hint.startswith("set python; the whole build log is in ")
