@@ -763,6 +763,7 @@ def _run_locked(
             status=status,
             exit_code=exit_code,
             error=error,
+            killed=oom or killed_by_signal(exit_code),
         )
         record["warnings"] += _data_changed_during(target, manifest)
         record["warnings"] += _restore_log(run_dir, log_copy)
@@ -824,6 +825,12 @@ def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:
     ]
 
 
+def killed_by_signal(exit_code: int) -> bool:
+    """Return whether a container's exit code says a signal ended its process."""
+    # The engine reports a process a signal ended as 128 plus the signal.
+    return exit_code - 128 in signal.valid_signals()
+
+
 def _finish(
     record: dict,
     run_dir: Path,
@@ -833,19 +840,22 @@ def _finish(
     status: str,
     exit_code: int | None,
     error: dict | None,
+    killed: bool = False,
 ) -> None:
     """Put what the container left (capture, metrics, warnings) into the record.
 
     All of it is the script's to write, so a secret --env value is hidden in
-    it as in the log.
+    it as in the log. killed says the engine ended the script (out of memory
+    or a signal), which explains a missing final capture on its own.
     """
     given_back = give_back(run_dir)
     sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
     capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
-    if capture and "python" not in capture and status != "interrupted":
+    if capture and "python" not in capture and status != "interrupted" and not killed:
         # The hook writes at start and again at exit; only the first got through.
+        # A killed process runs no exit hook, so then the guess below is wrong.
         warnings.append(
             "the start-up hook could not write its final capture (was "
             "$REPROBOX_OUT made unwritable, or did the script end with os._exit?): "

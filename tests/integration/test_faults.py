@@ -322,6 +322,9 @@ def test_out_of_memory_fails_the_run_and_says_so(
     assert error_lines[-1].startswith("reprobox: error: run ")
     assert "out of memory" in error_lines[-1]
     assert "Traceback" not in done.stderr
+    # The killed script ran no exit hook: no guess that it chose os._exit.
+    assert not [w for w in record["warnings"] if "os._exit" in w], record["warnings"]
+    assert "os._exit" not in done.stderr, shown(done)
     path = project / ".reprobox/runs" / record["run_id"] / "record.json"
     assert json.loads(path.read_text()) == record
     assert containers(docker_client, name) == []
