@@ -42,7 +42,7 @@ from reprobox.lock import (
 from reprobox.lock.collect import local_install_not_on_index
 from reprobox.lock.indexes import has_credentials
 from reprobox.lock.requirements_file import requirements_digest
-from reprobox.lock.resolve import IndexRefused
+from reprobox.lock.resolve import IndexRefused, RequirementUnparsable, requirement_name
 from reprobox.manifest import (
     DOCKERFILE_NAME,
     FREEZE_MARKER,
@@ -251,6 +251,11 @@ def freeze_project(
             )
         except IndexRefused as exc:
             raise _index_refused(cfg, exc, index_url, extra_urls) from None
+        except RequirementUnparsable as exc:
+            # The resolver read reprobox's copy of the lines: name the user's.
+            name = requirement_name(exc.requirement)
+            where = collected.origins.get(name, str(source))
+            raise LockError(f"{where}: {exc.message}", hint=exc.hint) from None
         except LockError as exc:
             local = local_install_not_on_index(exc.message, collected)
             if local is not None:

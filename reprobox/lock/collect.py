@@ -56,6 +56,9 @@ def collect_requirements(
         source=source,
         installed_versions=installed,
         local_installs=local,
+        origins={entry.name: entry.origin for entry in entries}
+        if source == "requirements"
+        else {},
     )
 
 

@@ -39,3 +39,5 @@ class CollectedRequirements:
     # Distributions of the live environment installed from a path on this
     # machine and locked from the index by their version: name -> that URL.
     local_installs: dict[str, str] = field(default_factory=dict)
+    # Where each requirement of a file was read (file:line), by canonical name.
+    origins: dict[str, str] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reprobox import proc
 from reprobox.errors import InputError, LockError
+from reprobox.lock.entries import canonical_name
 from reprobox.lock.indexes import (
     BuildSecrets,
     PackageIndexes,
@@ -72,6 +73,9 @@ _UNREACHABLE_CAUSES = (
     (re.compile(r"Connection reset", re.I), "connection reset"),
     (re.compile(r"tcp connect error|client error \(Connect\)", re.I), "no connection"),
 )
+# How uv (0.13) says a line of the file it was given is no requirement: the
+# position is a byte offset into that file, which is reprobox's, not the user's.
+_UNPARSABLE = re.compile(r"Couldn't parse requirement in `[^`]*` at position (\d+)")
 
 
 class IndexRefused(LockError):
@@ -97,6 +101,17 @@ class IndexRefused(LockError):
         self.key = key
         self.declared = declared
         self.credentials = credentials
+
+
+class RequirementUnparsable(LockError):
+    """The resolver could not read one requirement line; requirement is that line."""
+
+    def __init__(self, requirement: str, reason: str):
+        super().__init__(
+            f"the resolver cannot parse requirement '{requirement}': {reason}",
+            hint="write it in a form uv reads, such as name==1.2.3",
+        )
+        self.requirement = requirement
 
 
 class IndexUnreachable(IndexRefused):
@@ -322,6 +337,11 @@ def _run_resolver(
         unreachable = index_unreachable(exc.stderr or exc.stdout or "", indexes)
         if unreachable is not None:
             raise unreachable from None
+        unparsable = unparsable_requirement(
+            exc.stderr or exc.stdout or "", requirements
+        )
+        if unparsable is not None:
+            raise unparsable from None
         reason = redact_text(resolver_error_line(exc.stderr or exc.stdout or ""))
         if _CACHE_FAILURE.search(reason):
             # Not the requirements' fault: this machine's cache folder is unusable.
@@ -402,8 +422,37 @@ def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable 
     )
 
 
+def unparsable_requirement(
+    output: str, requirements: Sequence[str]
+) -> RequirementUnparsable | None:
+    """Return the error for a requirement line uv could not parse, if one it was.
+
+    uv names the resolver's own file and a byte offset into it; the error
+    names the line, which the caller can trace to the user's file.
+    """
+    found = _UNPARSABLE.search(output)
+    if found is None:
+        return None
+    position, start = int(found[1]), 0
+    for line in requirements:
+        end = start + len(line.encode("utf-8")) + 1  # and its newline
+        if start <= position < end:
+            break
+        start = end
+    else:
+        return None
+    cause = re.search(r"^\s*(?:cause|Caused by): (.+)$", output[found.end() :], re.M)
+    reason = cause[1].strip() if cause else "not a requirement uv can read"
+    return RequirementUnparsable(redact_text(line), redact_text(reason))
+
+
 def _requirement_name(line: str) -> str:
     return re.split(r"[\s\[;@=<>!~]", line.strip(), maxsplit=1)[0].lower()
+
+
+def requirement_name(line: str) -> str:
+    """Return the canonical name a requirement line asks for."""
+    return canonical_name(_requirement_name(line))
 
 
 def resolver_error_line(output: str) -> str:
