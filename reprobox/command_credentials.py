@@ -89,8 +89,13 @@ def command_line_secrets(text: str) -> Iterator[str]:
 
 
 def _starts_word(text: str, match: re.Match[str]) -> bool:
-    """Tell whether match starts a word: an option, not the end of another."""
-    before = text[match.start() - 1 : match.start()]
+    """Tell whether match starts a word: an option, not the end of another.
+
+    At the start of text (a file's first line) nothing comes before it.
+    """
+    if match.start() == 0:
+        return True
+    before = text[match.start() - 1]
     return not (before.isalnum() or before in "_-")
 
 

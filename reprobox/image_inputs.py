@@ -204,6 +204,8 @@ def notebook_setting_line(text: str) -> int | None:
 
 
 def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:
+    # A BOM before the first line is no character of it, for any rule.
+    text = text.removeprefix("\ufeff")
     if not text:
         return None
     setting = None
@@ -213,7 +215,7 @@ def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None
     if strict and (number := credential_line(text)) is not None:
         found = number, "a token, or a password or token in a URL"
     else:
-        found = credential_on_line(text.removeprefix("\ufeff"), name, metadata=strict)
+        found = credential_on_line(text, name, metadata=strict)
     if setting is not None and (found is None or setting < found[0]):
         return setting, "a secret setting in the notebook's metadata or output"
     return found
