@@ -50,16 +50,13 @@ _JSON_STRING = re.compile(r'"(?:[^"\\\r\n]|\\.)*"')
 _CELL_LINE = re.compile(
     r'(?:^|(?<=[\r\n]))([ \t]*)("(?:[^"\\\r\n]|\\.)*")[ \t]*,[ \t]*(?=[\r\n]|\Z)'
 )
-# A line of a notebook's own JSON that is one member with a string value, as
-# nbformat writes the notebook's, a cell's and an output's metadata and an
-# output's JSON data: "api_key": "X", on a line of its own. A cell's lines
-# are strings, never members. Searched for after a line break, in "\n" +
-# text, and the string's characters in runs, so that a notebook's megabytes
-# of images cost one pass.
-_MEMBER_LINE = re.compile(
-    r'[\r\n][ \t]*"([A-Za-z_][^"\\\r\n]*)"[ \t]*:[ \t]*'
-    r'("[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*")[ \t]*,?[ \t]*(?=[\r\n]|\Z)'
-)
+# A JSON string, and after it the colon that makes it a member's name, if one
+# does: a notebook's own JSON is read string by string, whatever its layout
+# (nbformat's one member a line, or json.dump's one line for the whole
+# notebook). A cell's lines are strings, never members. The string's
+# characters are matched in runs, so that a notebook's megabytes of images
+# cost one pass.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"([ \t\r\n]*:[ \t\r\n]*)?')
 # A secret is a few KiB at most; a longer string is data, such as an image.
 _LONGEST_SECRET = 8192
 # A digest written with its algorithm, as nbformat 3 signed a notebook
@@ -126,6 +123,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             codec = text_codec(head) or (None if _binary(head) else "utf-8")
             if codec is None:
                 return None
+            setting = _notebook_setting(path, codec)
             decoder = codecs.getincrementaldecoder(codec)(errors="replace")
             first_line, rest, data = 1, "", head
             while data:
@@ -137,7 +135,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
                     cut = len(text) - _OVERLAP
                 found = _credential_in(text[:cut], strict, path.name)
                 if found is not None:
-                    return first_line + found[0] - 1, found[1]
+                    return _earlier((first_line + found[0] - 1, found[1]), setting)
                 first_line += len(LINE_BREAK.findall(text, 0, cut))
                 rest, data = text[cut:], fh.read(_CHUNK)
                 if codec == "utf-8" and _binary(data):
@@ -147,7 +145,9 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             )
     except OSError:
         return None  # gone or unreadable: the digest says what is wrong with it
-    return None if found is None else (first_line + found[0] - 1, found[1])
+    if found is not None:
+        found = first_line + found[0] - 1, found[1]
+    return _earlier(found, setting)
 
 
 def _binary(data: bytes) -> bool:
@@ -182,25 +182,41 @@ def _json_string_read(match: re.Match[str]) -> str:
 
 
 def notebook_setting_line(text: str) -> int | None:
-    """Return the number of the first line of a notebook's JSON that gives a
-    secret name a written value, outside its cells' code; None if none does.
+    """Return the number of the line of a notebook's JSON on which a secret
+    name is first given a written value, outside its cells' code; None if
+    none is.
 
     The notebook's metadata (a kernelspec's env, a tool's api_key), a cell's
-    and an output's are read as a JSON settings file's members are, key and
-    value on one line as nbformat writes them.
+    and an output's are read as a JSON settings file's members are: each
+    member whose value is a string, wherever the JSON's line breaks fall.
     """
-    for member in _MEMBER_LINE.finditer("\n" + text):
-        if len(member.group(2)) > _LONGEST_SECRET:
-            continue
-        try:
-            value = json.loads(member.group(2))
-        except ValueError:
-            continue
-        if secret_field(member.group(1), value) and not _DIGEST.fullmatch(value):
-            # The match starts at the break before its line, one character
-            # later in "\n" + text: as many breaks come before it in text.
-            return len(LINE_BREAK.findall(text, 0, member.start())) + 1
+    name, value_at = None, -1
+    for token in _JSON_TOKEN.finditer(text):
+        if name is not None and token.start() == value_at:
+            value = _json_text(token.group(), max_length=_LONGEST_SECRET)
+            if value is not None and _secret_member(name, value):
+                return len(LINE_BREAK.findall(text, 0, token.start())) + 1
+        name, value_at = None, -1
+        if token.group(1) is not None:  # a member's name: its value comes next
+            key = token.group()[: token.start(1) - token.start()]
+            name, value_at = _json_text(key), token.end()
     return None
+
+
+def _json_text(string: str, max_length: int | None = None) -> str | None:
+    """Return what a JSON string says, or None if it is too long or no string."""
+    if max_length is not None and len(string) > max_length:
+        return None
+    try:
+        value = json.loads(string)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _secret_member(name: str, value: str) -> bool:
+    """Tell whether a notebook's JSON member gives a secret name a written value."""
+    return secret_field(name, value) and not _DIGEST.fullmatch(value)
 
 
 def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None:
@@ -208,14 +224,27 @@ def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None
     text = text.removeprefix("\ufeff")
     if not text:
         return None
-    setting = None
     if name.lower().endswith(".ipynb"):
-        setting = notebook_setting_line(text)
         text = notebook_code(text)
     if strict and (number := credential_line(text)) is not None:
-        found = number, "a token, or a password or token in a URL"
-    else:
-        found = credential_on_line(text, name, metadata=strict)
-    if setting is not None and (found is None or setting < found[0]):
-        return setting, "a secret setting in the notebook's metadata or output"
-    return found
+        return number, "a token, or a password or token in a URL"
+    return credential_on_line(text, name, metadata=strict)
+
+
+def _notebook_setting(path: Path, codec: str) -> tuple[int, str] | None:
+    """Return the line and kind of the first secret setting in a notebook's
+    own JSON, or None; read whole, as Jupyter reads a notebook, so that a
+    notebook saved on one line is read as one saved a member a line."""
+    if not path.name.lower().endswith(".ipynb"):
+        return None
+    text = path.read_bytes().decode(codec, errors="replace").removeprefix("\ufeff")
+    number = notebook_setting_line(text)
+    if number is None:
+        return None
+    return number, "a secret setting in the notebook's metadata or output"
+
+
+def _earlier(*found: tuple[int, str] | None) -> tuple[int, str] | None:
+    """Return the finding on the earliest line, the first given on a tie, or
+    None if there is none."""
+    return min((x for x in found if x is not None), key=lambda x: x[0], default=None)

@@ -11,7 +11,11 @@ import json
 import pytest
 
 from reprobox.credential_files import holds_credentials
-from reprobox.image_inputs import notebook_code, written_credential
+from reprobox.image_inputs import (
+    notebook_code,
+    notebook_setting_line,
+    written_credential,
+)
 
 R = "Xk9mP2qR7vL4nT8wZ3jD"
 
@@ -123,12 +127,34 @@ def _notebook_doc(metadata=None, cell_metadata=None, outputs=()) -> dict:
         ),
     ],
 )
-def test_a_secret_in_a_notebooks_metadata_or_output_is_refused(tmp_path, doc, secret):
+@pytest.mark.parametrize("indent", [1, None])  # nbformat's layout, json.dump's
+def test_a_secret_in_a_notebooks_metadata_or_output_is_refused(
+    tmp_path, doc, secret, indent
+):
     path = tmp_path / "explore.ipynb"
-    text = json.dumps(doc, indent=1)
+    text = json.dumps(doc, indent=indent)
     path.write_text(text)
     line = next(n for n, x in enumerate(text.splitlines(), 1) if secret in x)
     assert written_credential(path) == (line, NOTEBOOK_KIND)
+
+
+def test_a_secret_in_a_one_line_notebook_is_named_on_its_line(tmp_path):
+    # Members share lines as a hand-written or tool-written JSON may have them.
+    doc = _notebook_doc({"wandb": {"api_key": KEY}})
+    text = json.dumps(doc).replace('"metadata"', '\n"metadata"')
+    path = tmp_path / "explore.ipynb"
+    path.write_text("\ufeff" + text)
+    assert text.count("\n") == 2
+    assert written_credential(path) == (3, NOTEBOOK_KIND)
+
+
+def test_a_member_written_in_a_cells_code_is_no_member_of_the_notebook():
+    # A cell's line `{"api_key": "X"}` is one string of the notebook's JSON,
+    # its quotes escaped: read as code, never as the notebook's own member.
+    doc = _notebook_doc()
+    doc["cells"][0]["source"] = [f'cfg = {{"api_key": "{KEY}", "n": 1}}\n']
+    assert notebook_setting_line(json.dumps(doc)) is None
+    assert notebook_setting_line(json.dumps(doc, indent=1)) is None
 
 
 def test_the_same_metadata_saved_as_json_stays_out_as_a_credential_file(tmp_path):
@@ -196,10 +222,11 @@ ORDINARY_OUTPUTS = [
 ]
 
 
-def test_ordinary_notebook_metadata_and_outputs_pass(tmp_path):
+@pytest.mark.parametrize("indent", [1, None])
+def test_ordinary_notebook_metadata_and_outputs_pass(tmp_path, indent):
     doc = _notebook_doc(ORDINARY_METADATA, ORDINARY_CELL_METADATA, ORDINARY_OUTPUTS)
     path = tmp_path / "explore.ipynb"
-    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False))
+    path.write_text(json.dumps(doc, indent=indent, ensure_ascii=False))
     assert written_credential(path) is None
 
 
