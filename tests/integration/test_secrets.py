@@ -810,6 +810,14 @@ WRITTEN_CREDENTIALS = {
         2,
         '#!/bin/sh\ncurl -H "X-API-Key: {secret}" https://api.example/v1\n',
     ),
+    # A login as the file's very first line, at byte 0, as after a shebang.
+    "login-first.sh": (1, "wandb login {secret}\npython train.py\n"),
+    # A notebook saved by json.dump without indent: all on line 1.
+    "oneline.ipynb": (
+        1,
+        '{{"cells": [], "metadata": {{"kernelspec": {{"name": "python3", '
+        '"env": {{"WANDB_API_KEY": "{secret}"}}}}}}, "nbformat": 4}}',
+    ),
 }
 
 
