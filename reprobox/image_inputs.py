@@ -129,11 +129,12 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             while data:
                 text = rest + decoder.decode(data)
                 cut = text.rfind("\n") + 1
+                read = text[:cut]
                 if not cut and len(text) > _LONG_LINE:
                     # One line of many MiB (minified JSON): read it in parts,
                     # each part's end again with the next, for a token across.
-                    cut = len(text) - _OVERLAP
-                found = _credential_in(text[:cut], strict, path.name)
+                    cut, read = len(text) - _OVERLAP, text
+                found = _credential_in(read, strict, path.name)
                 if found is not None:
                     return _earlier((first_line + found[0] - 1, found[1]), setting)
                 first_line += len(LINE_BREAK.findall(text, 0, cut))

@@ -135,6 +135,19 @@ def test_a_token_deep_in_one_long_line_is_found(tmp_path):
     assert written_credential(path) == (1, "a token of a published format")
 
 
+@pytest.mark.parametrize("before_cut", [1, 10, 30])
+def test_a_token_across_the_edge_of_a_long_lines_parts_is_found(tmp_path, before_cut):
+    # A line of many MiB is read in parts; the first ends 4 KiB before the
+    # text read so far (8 KiB, then 1 MiB at a time), past 4 MiB.
+    cut = (8 << 10) + 4 * (1 << 20) - (4 << 10)
+    token = "ghp_" + "Ab1" * 12
+    path = tmp_path / "min.json"
+    path.write_text("a " * ((cut - before_cut) // 2) + f" {token} " + "b " * (1 << 20))
+    text = path.read_text()
+    assert text.index(token) < cut < text.index(token) + len(token)
+    assert written_credential(path) == (1, "a token of a published format")
+
+
 def test_utf16_text_is_read_and_binary_is_not(tmp_path):
     text = "x = 1\nkey = 'AKIAIOSFODNN7EXAMPLE'\n"
     (tmp_path / "a.py").write_text(text, encoding="utf-16")
