@@ -145,6 +145,24 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
             if image_id(engine, sealed_tag) != before:
                 _put_back_tag(engine, sealed_tag, before)
         raise
+    if before is not None and image_id(engine, sealed_tag) != before:
+        _drop_replaced_seal(engine, before)
+
+
+def _drop_replaced_seal(engine, previous: str) -> None:
+    """Remove the sealed copy a new seal replaced, once no tag names it.
+
+    Sealed again with a newer run, the build's `<tag>-sealed` and the registry
+    name a push gave it move to the new copy; the old one was left untagged.
+    One the user tagged, or a container uses, stays.
+    """
+    import docker.errors
+
+    try:
+        if not engine.client.images.get(previous).tags:
+            engine.client.images.remove(previous, noprune=False)
+    except docker.errors.DockerException:
+        pass  # in use, or already gone: nothing to tidy
 
 
 def _put_back_tag(engine, tag: str, previous: str | None) -> None:

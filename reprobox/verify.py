@@ -408,8 +408,8 @@ def verify_image(
         if reference is None:
             raise InputError(
                 f"image {image} carries no reference run record",
-                hint="`reprobox push` or `reprobox export` seal one in, "
-                "or pass --reference",
+                hint="run it with `reprobox run` first: `reprobox push` or "
+                "`reprobox export` then seal that run in; or pass --reference",
             )
         check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")
     else:

@@ -390,3 +390,16 @@ def test_env_for_a_value_the_reference_does_not_hide_is_refused(image, tmp_path,
     error = verify_error(image, tmp_path, hidden_env={name: "x"})
     assert error.message.startswith(f"--env {name}: the reference run of {IMAGE}")
     assert error.hint.endswith(": WANDB_API_KEY")
+
+
+def test_an_image_never_sealed_is_told_to_run_first(image, tmp_path, monkeypatch):
+    # bs F2: push of a build with no succeeded run seals nothing, and verify
+    # then said "`reprobox push` or `reprobox export` seal one in".
+    image["labels"] = labels_for(manifest())
+    monkeypatch.setattr(verify, "sealed_copy", lambda *a: None)
+    error = verify_error(image, tmp_path)
+    assert error.message == f"image {IMAGE} carries no reference run record"
+    assert error.hint == (
+        "run it with `reprobox run` first: `reprobox push` or `reprobox export` "
+        "then seal that run in; or pass --reference"
+    )
