@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+from conftest import TEST_PROJECTS
 
 from reprobox.atomic import dump_json
 from reprobox.seals import seal_manifest
@@ -38,7 +39,6 @@ def nonroot_base(cli, docker_client):
 
 def sleeper_on(cli, engine_cleanup, tmp_path: Path, base: str) -> Path:
     """Copy the sleeper project onto base; return its folder."""
-    from conftest import TEST_PROJECTS
 
     project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
     engine_cleanup.add(name)
