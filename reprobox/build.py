@@ -815,21 +815,13 @@ def build_project(
                 base_image=base,
                 python=str(frozen.manifest.get("python", cfg.python)),
                 loopback_indexes=loopback_index_keys(cfg),
-                as_root=_staged_as_root(ctx.path),
+                as_root=builds_as_root(frozen.dockerfile_text),
             )
             if explained is None:
                 raise
             explained.build_log = exc.build_log
             raise explained from None
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)
-
-
-def _staged_as_root(context: Path) -> bool:
-    """Return whether the Dockerfile just built runs its steps as root."""
-    try:
-        return builds_as_root((context / "Dockerfile").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
-        return True
 
 
 def loopback_index_keys(cfg: ProjectConfig) -> list[str]:
