@@ -65,29 +65,23 @@ def test_a_runs_folder_that_cannot_be_made_says_why_and_closes_nothing(
     import reprobox.runner as runner
 
     monkeypatch.setattr(runner, "make_run_dir", refuse)
-    with pytest.raises(InputError) as caught:
-        run_in_container(
-            RunTarget(project="p", runs_dir=runs),
-            None,
-            image_ref="r",
-            image_id="i",
-            manifest=manifest,
-            manifest_sha256="0",
-            opts=RunOptions(),
-        )
-    assert caught.value.message == (
-        f"{runs}: cannot write the run's files: {os.strerror(code)}"
-    )
+
+    def refusal(target: RunTarget) -> InputError:
+        with pytest.raises(InputError) as caught:
+            run_in_container(
+                target,
+                None,
+                image_ref="r",
+                image_id="i",
+                manifest=manifest,
+                manifest_sha256="0",
+                opts=RunOptions(),
+            )
+        return caught.value
+
+    error = refusal(RunTarget(project="p", runs_dir=runs))
+    assert error.message == f"{runs}: cannot write the run's files: {os.strerror(code)}"
     # br F5: `run` was told that verify can take another --runs-dir.
-    assert caught.value.hint == f"{fix}, then run again"
-    with pytest.raises(InputError) as caught:
-        run_in_container(
-            RunTarget(project="p", runs_dir=runs, elsewhere=" (or elsewhere)"),
-            None,
-            image_ref="r",
-            image_id="i",
-            manifest=manifest,
-            manifest_sha256="0",
-            opts=RunOptions(),
-        )
-    assert caught.value.hint == f"{fix}, then run again (or elsewhere)"
+    assert error.hint == f"{fix}, then run again"
+    error = refusal(RunTarget(project="p", runs_dir=runs, elsewhere=" (or elsewhere)"))
+    assert error.hint == f"{fix}, then run again (or elsewhere)"
