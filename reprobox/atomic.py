@@ -67,6 +67,23 @@ def check_output_target(
         )
 
 
+def write_problem(folder: Path) -> str | None:
+    """Say why no file can be made in folder, or None when one can.
+
+    Judged by making and removing a probe file, not by permission bits: root
+    passes every bit test yet cannot write on a read-only mount.
+    """
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".reprobox-probe.", dir=folder)
+    except OSError as exc:
+        if exc.errno == errno.EROFS:
+            return "it is on a read-only file system"
+        return (exc.strerror or str(exc)).lower()
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
 def _names_no_file(exc: OSError, path: Path) -> bool:
     """Tell whether exc names no file the user knows: none, or a temp of path's."""
     if not exc.filename:

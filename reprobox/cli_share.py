@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from reprobox.atomic import atomic_write_text, dump_json
+from reprobox.atomic import atomic_write_text, dump_json, write_problem
 from reprobox.cli import (
     CaCertOpt,
     ContextOpt,
@@ -284,20 +284,12 @@ def _check_export_target(cfg, output: Path) -> None:
 
 def _check_can_write_beside(output: Path) -> None:
     """Refuse, before anything is built or sealed, a folder that takes no file."""
-    import tempfile
-
-    try:
-        fd, probe = tempfile.mkstemp(
-            prefix=f".{output.name}.", suffix=".probe", dir=output.parent
-        )
-    except OSError as exc:
+    why = write_problem(output.parent)
+    if why is not None:
         raise InputError(
-            f"--output {output}: cannot write a file in {output.parent}: "
-            f"{exc.strerror or exc}",
+            f"--output {output}: cannot write a file in {output.parent}: {why}",
             hint="write the bundle to a folder you can write",
-        ) from None
-    os.close(fd)
-    os.unlink(probe)
+        )
 
 
 @app.command("export")
@@ -441,13 +433,9 @@ def _check_into_writable(into: Path) -> None:
     folder = into / ".reprobox" / "imported"
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    if os.access(folder, os.W_OK | os.X_OK):
+    why = write_problem(folder)
+    if why is None:
         return
-    try:
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    why = "it is on a read-only file system" if read_only else "permission denied"
     raise InputError(
         f"--into {into}: cannot write in {folder}: {why}",
         hint="give a folder you can write as --into, or import without --into",

@@ -231,3 +231,26 @@ def test_an_error_naming_another_file_is_left_as_it_is(tmp_path, monkeypatch):
     assert not atomic._names_no_file(other, tmp_path / "x.html")
     temp = OSError(2, "No such file", str(tmp_path / ".x.html.abc123.tmp"))
     assert atomic._names_no_file(temp, tmp_path / "x.html")
+
+
+def test_write_problem_is_judged_by_a_probe_file_not_by_permission_bits(
+    tmp_path, monkeypatch
+):
+    import errno
+    import tempfile
+
+    from reprobox.atomic import write_problem
+
+    assert write_problem(tmp_path) is None
+    assert list(tmp_path.iterdir()) == []  # the probe is gone
+    assert write_problem(tmp_path / "absent") == "no such file or directory"
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # root on a read-only mount
+        if dir is not None and Path(dir) == tmp_path:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "access", lambda *a, **k: True)
+    assert write_problem(tmp_path) == "it is on a read-only file system"

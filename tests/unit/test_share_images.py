@@ -592,7 +592,9 @@ def test_import_into_a_read_only_folder_is_one_line_before_the_engine(
     tmp_path, monkeypatch
 ):
     # brk: "ro2/.reprobox: Read-only file system", after the image was loaded.
+    import errno
     import os
+    import tempfile
 
     from typer.testing import CliRunner
 
@@ -604,21 +606,14 @@ def test_import_into_a_read_only_folder_is_one_line_before_the_engine(
 
     ro = tmp_path / "ro2"
     ro.mkdir()
-    real_access, real_statvfs = os.access, os.statvfs
+    real_mkstemp = tempfile.mkstemp
 
-    def access(path, mode):  # a read-only mount, which root cannot write either
-        if Path(path) == ro and mode & os.W_OK:
-            return False
-        return real_access(path, mode)
+    def mkstemp(*args, dir=None, **kwargs):  # a read-only mount: root fails too
+        if dir is not None and Path(dir) == ro:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(ro))
+        return real_mkstemp(*args, dir=dir, **kwargs)
 
-    def statvfs(path):
-        found = real_statvfs(path)
-        if Path(path) != ro:
-            return found
-        return SimpleNamespace(f_flag=found.f_flag | os.ST_RDONLY)
-
-    monkeypatch.setattr(os, "access", access)
-    monkeypatch.setattr(os, "statvfs", statvfs)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(engine_module, "connect", no_engine)
     bundle = tmp_path / "b.tar"
     bundle.write_bytes(b"x")
