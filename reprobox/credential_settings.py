@@ -20,11 +20,16 @@ from reprobox.envvars import (
 )
 from reprobox.stand_ins import placeholder
 
-# dotenv: NAME=value, "export" allowed, no space before the "=".
+# dotenv: NAME=value, "export" allowed, no space before the "=", which is
+# one: six==1.17 is a pinned requirement.
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_DOTENV_LINE = re.compile(rf"(?:export\s+)?({_VARIABLE.pattern})=(.*)")
+_DOTENV_LINE = re.compile(rf"(?:export\s+)?({_VARIABLE.pattern})=(?!=)(.*)")
 # INI, YAML, TOML and the like: name = value, name: value, "name": value.
-_SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*[=:]\s*(.*)""")
+# A requirement pinned with "==" (google-auth==2.11.0) compares, not sets.
+_SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*(?:=(?!=)|:)\s*(.*)""")
+# A YAML list item's key: name: value. `- google-auth=2.11` is one string
+# to YAML (conda's pin), not a setting; compose's `- NAME=X` is read apart.
+_ITEM_SETTING_LINE = re.compile(r"""["']?([A-Za-z_][\w.-]*)["']?\s*:\s*(.*)""")
 # INI keys may hold blanks (client secret = X); read so only with "=" and up
 # to four words, so that prose with an equals sign is not a setting.
 _SPACED_SETTING_LINE = re.compile(
@@ -211,7 +216,7 @@ class _SettingsReader:
             # Markdown lists such as `- token: refresh fixed` are prose.
             if dotenv := _DOTENV_LINE.fullmatch(_unquoted(item.group(1))):
                 self._judge(dotenv.group(1), dotenv.group(2), variable=True)
-            elif setting := _SETTING_LINE.fullmatch(item.group(1)):
+            elif setting := _ITEM_SETTING_LINE.fullmatch(item.group(1)):
                 self._item_field(*setting.groups())
                 if self._yaml and not _VALUE_BELOW.fullmatch(setting.group(2)):
                     self._judge(*setting.groups())

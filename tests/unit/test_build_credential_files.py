@@ -163,6 +163,12 @@ NPM_AND_COMPOSE_ORDINARY = {
         "name: ml\nchannels:\n  - pytorch\ndependencies:\n  - python=3.11\n"
         "  - pytorch::pytorch=2.1\n  - pip:\n    - transformers==4.40\n"
     ),
+    # Pins of packages named for a secret's word (auth), conda's and pip's.
+    "environment-gpu.yml": (
+        "name: ml\ndependencies:\n  - python=3.11\n  - google-auth=2.11\n"
+        "  - pip:\n    - google-auth==2.11.0\n    - auth==0.5\n"
+        "    - requests-oauthlib==1.3\n"
+    ),
     "CHANGES.md": "# Changes\n\n- token: refresh fixed\n- password reset page\n",
     "webpack.config.js": (
         "// see //registry.npmjs.org/:_authToken=abc\nmodule.exports = {};\n"
