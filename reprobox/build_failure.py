@@ -18,6 +18,12 @@ from reprobox.errors import EngineError, InputError, ReproboxError, shortened
 # BuildKit's plain progress prefixes each line of a step's output: "#6 12.28 ".
 _PREFIX = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
 _NO_PYTHON = re.compile(r"\bpython3: (?:\d+: )?(?:command )?not found")
+# A base with no shell at all (FROM scratch and a few files): the engine
+# cannot start a RUN step, python3 is never asked for.
+_NO_SHELL = re.compile(r'exec: "/bin/sh": stat /bin/sh: no such file or directory')
+# A USER by name on a base without /etc/passwd (a Dockerfile frozen with
+# `USER root` before reprobox wrote it by number).
+_NO_USER = re.compile(r"unable to find user ([^\s:]+)")
 _NO_VENV = re.compile(r"ensurepip is not available|No module named venv")
 # Why a connection failed, most telling first: the first found names it.
 _NETWORK = [
@@ -75,6 +81,21 @@ def explain_build_failure(
     """
     out = _step_output(lines)
     text = "\n".join(out)
+    if _NO_SHELL.search(text):
+        return InputError(
+            f"{config}: base_image {base_image} has no /bin/sh (so no python3 "
+            "either), which every build step runs in",
+            hint="use a base image with python3 and python3-venv (such as "
+            f"python:{python}-slim-bookworm), then freeze again",
+        )
+    no_user = _NO_USER.search(text)
+    if no_user:
+        return InputError(
+            f"{config}: base_image {base_image} has no user {no_user.group(1)} "
+            "(no /etc/passwd entry), which .reprobox/Dockerfile names by name",
+            hint="freeze again: this reprobox names the build user by number; "
+            "a base image with python3 and python3-venv has such a file",
+        )
     if _NO_PYTHON.search(text):
         return InputError(
             f"{config}: base_image {base_image} has no python3, which the "

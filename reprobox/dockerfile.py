@@ -88,10 +88,10 @@ def dockerfile_environment(text: str) -> dict[str, str] | None:
 def builds_as_root(text: str) -> bool:
     """Return whether a generated Dockerfile runs its build steps as root.
 
-    Dockerfiles frozen before reprobox wrote `USER root` after FROM run them as
-    whatever user the base image ends on.
+    Dockerfiles frozen before reprobox wrote `USER 0:0` (or, earlier, `USER
+    root`) after FROM run them as whatever user the base image ends on.
     """
-    return re.search(r"^USER root$", text, re.MULTILINE) is not None
+    return re.search(r"^USER (?:root|0:0)$", text, re.MULTILINE) is not None
 
 
 def check_image_ref(ref: str) -> str:

@@ -396,6 +396,40 @@ def base_without_python(project: Path, ctx: Context) -> None:
     ctx.freeze(project)
 
 
+BARE_IMAGE = "reprobox-test-bare:{}"
+
+
+def bare_base(with_shell: bool):
+    """A base made from scratch: a shell (dash and its libc) or not even that;
+    no /etc/passwd, no python3. Freeze cannot tell, the build can."""
+
+    def setup(project: Path, ctx: Context) -> None:
+        tag = BARE_IMAGE.format("sh" if with_shell else "none")
+        folder = ctx.tmp / f"bare-{with_shell}"
+        files = {"marker": Path(__file__)}
+        if with_shell:
+            files = {
+                "bin/sh": Path(shutil.which("dash") or "/bin/dash"),
+                "lib/x86_64-linux-gnu/libc.so.6": Path(
+                    "/lib/x86_64-linux-gnu/libc.so.6"
+                ),
+                "lib64/ld-linux-x86-64.so.2": Path("/lib64/ld-linux-x86-64.so.2"),
+            }
+        for name, source in files.items():
+            (folder / "root" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source.resolve(), folder / "root" / name)
+        (folder / "Dockerfile").write_text("FROM scratch\nCOPY root/ /\n")
+        ctx.docker.images.build(path=str(folder), tag=tag, rm=True)
+        ctx.on_close(lambda: ctx.docker.images.remove(tag, force=True))
+        edit(
+            "reprobox.toml",
+            lambda t: t.replace('"reprobox-base:bookworm-py3.11"', f'"{tag}"'),
+        )(project, ctx)
+        ctx.freeze(project)
+
+    return setup
+
+
 def package_without_wheel(project: Path, ctx: Context) -> None:
     # pycrypto 2.6.1 is an sdist only, and the base has no C compiler.
     (project / "requirements.txt").write_text("pycrypto==2.6.1\n", encoding="utf-8")
@@ -1034,6 +1068,26 @@ CASES = [
         ("reprobox.toml: base_image", NO_PYTHON_IMAGE, "has no python3"),
         "python3-venv",
         setup=base_without_python,
+        may_change=("build.log",),
+        check=check_build_log_kept,
+    ),
+    Case(
+        "base-image-without-passwd-or-python3",
+        BUILD,
+        EXIT_USAGE,
+        ("reprobox.toml: base_image", BARE_IMAGE.format("sh"), "has no python3"),
+        "python3-venv",
+        setup=bare_base(with_shell=True),
+        may_change=("build.log",),
+        check=check_build_log_kept,
+    ),
+    Case(
+        "base-image-without-a-shell",
+        BUILD,
+        EXIT_USAGE,
+        ("reprobox.toml: base_image", BARE_IMAGE.format("none"), "has no /bin/sh"),
+        "python3-venv",
+        setup=bare_base(with_shell=False),
         may_change=("build.log",),
         check=check_build_log_kept,
     ),

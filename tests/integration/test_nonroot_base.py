@@ -73,12 +73,12 @@ def test_a_dockerfile_frozen_without_user_root_says_freeze_again(
 ):
     project = sleeper_on(cli, engine_cleanup, tmp_path, nonroot_base)
     cli.run("-q", "freeze", str(project))
-    # What a reprobox before `USER root` froze: the same file without those lines.
+    # What a reprobox before `USER 0:0` froze: the same file without those lines.
     state = project / ".reprobox"
     dockerfile = state / "Dockerfile"
     text = dockerfile.read_text(encoding="utf-8")
     start = text.index("# The build steps run as root")
-    end = text.index("USER root\n", start) + len("USER root\n")
+    end = text.index("USER 0:0\n", start) + len("USER 0:0\n")
     dockerfile.write_text(text[:start] + text[end:], encoding="utf-8")
     manifest = json.loads((state / "manifest.json").read_text(encoding="utf-8"))
     manifest["dockerfile_sha256"] = hashlib.sha256(dockerfile.read_bytes()).hexdigest()

@@ -43,6 +43,33 @@ def test_a_base_without_python3_names_the_setting():
     assert error.message.startswith("reprobox.toml: base_image base:1 has no python3")
 
 
+def test_a_base_without_a_shell_names_the_setting():
+    # BuildKit 20.10 on a FROM scratch base: the step never starts.
+    error = explain([
+        '#5 0.142 runc run failed: unable to start container process: exec: '
+        '"/bin/sh": stat /bin/sh: no such file or directory',
+        "#5 ERROR: executor failed running [/bin/sh -c set -eu; python3 -c 1]: "
+        "exit code: 1",
+    ])  # fmt: skip
+    assert error.exit_code == EXIT_USAGE
+    assert error.message == (
+        "reprobox.toml: base_image base:1 has no /bin/sh (so no python3 either), "
+        "which every build step runs in"
+    )
+
+
+def test_a_user_by_name_on_a_base_without_passwd_says_freeze_again():
+    error = explain([
+        "#5 ERROR: executor failed running [/bin/sh -c python3 -c 1]: unable "
+        "to find user root: invalid argument",
+    ])  # fmt: skip
+    assert error.exit_code == EXIT_USAGE
+    assert error.message.startswith(
+        "reprobox.toml: base_image base:1 has no user root (no /etc/passwd entry)"
+    )
+    assert error.hint.startswith("freeze again")
+
+
 def test_an_index_on_loopback_names_its_key():
     error = explain([RETRY, *NOT_FOUND], loopback=["packages.index_url"])
     assert error.exit_code == EXIT_USAGE

@@ -609,15 +609,17 @@ def test_build_steps_run_as_root_whatever_user_the_base_ends_on():
     lines = logical_lines(_render({}))
     # Right after FROM: the first RUN already needs root (venv in /opt).
     assert lines[0].startswith("FROM ")
-    assert lines[1] == "USER root"
+    assert lines[1] == "USER 0:0"  # by number: no /etc/passwd is needed
     assert lines[-2:] == ["USER 1000:1000", 'CMD ["python", "train.py"]']
     assert [line for line in lines if line.startswith("USER ")] == [
-        "USER root",
+        "USER 0:0",
         "USER 1000:1000",
     ]
     assert builds_as_root(_render({}))
 
 
 def test_a_dockerfile_frozen_without_user_root_is_known():
-    old = _render({}).replace("\nUSER root\n", "\n")
+    old = _render({}).replace("\nUSER 0:0\n", "\n")
     assert not builds_as_root(old)
+    # What reprobox froze before USER was written by number.
+    assert builds_as_root(_render({}).replace("\nUSER 0:0\n", "\nUSER root\n"))

@@ -3,7 +3,8 @@
 FROM python:3.11-slim-bookworm
 # The build steps run as root whatever user the base image ends on (an image
 # reprobox built ends on uid 1000); training runs as uid 1000, set at the end.
-USER root
+# By number: a base without /etc/passwd still reaches its first step.
+USER 0:0
 
 ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \

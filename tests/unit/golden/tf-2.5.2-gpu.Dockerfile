@@ -3,7 +3,8 @@
 FROM nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04
 # The build steps run as root whatever user the base image ends on (an image
 # reprobox built ends on uid 1000); training runs as uid 1000, set at the end.
-USER root
+# By number: a base without /etc/passwd still reaches its first step.
+USER 0:0
 
 # GPU image: CUDA 11.2 and cuDNN 8.1 come from the base image;
 # the host needs NVIDIA driver 450.80.02 or newer (`reprobox run --gpus` checks it).
