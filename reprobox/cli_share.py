@@ -29,7 +29,7 @@ from reprobox.cli import (
     warn,
     warn_if_it_enters_an_image,
 )
-from reprobox.errors import InputError
+from reprobox.errors import InputError, ReproboxError
 from reprobox.stopping import signals_held
 
 # Why push and export take one --reference record, not a folder of them.
@@ -126,21 +126,31 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
 
 @contextmanager
 def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
-    """Seal as _sealed does; if the sealing, push or export then fails or is
+    """Seal as _sealed does; if the push or export then fails, or anything is
     interrupted, put back the <tag>-sealed copy that was there before.
 
     A refused push must not leave `verify <tag>` here holding the image to
     another run than the one an earlier, successful push published; nor may
     a stop that lands while the engine makes the sealed copy, which it may
-    finish and tag after the stop.
+    finish and tag after the stop. A first seal whose push or export then
+    fails (a registry out of reach, a full disk) replaced nothing and is
+    whole: it stays, as the line that announced it said.
     """
     from reprobox.engine import image_id
 
     sealed_tag = built.tag + "-sealed"
     before = image_id(engine, sealed_tag)
+    made = None
     try:
-        yield _sealed(cfg, engine, built, reference_path)
-    except BaseException:
+        made = _sealed(cfg, engine, built, reference_path)
+        yield made
+    except BaseException as exc:
+        # made: (the image shared, its record, ...); the build's own id when
+        # no copy was sealed (no run yet, or the tag already names the seal).
+        first_seal = before is None and made is not None and made[0] != built.image_id
+        if first_seal and isinstance(exc, ReproboxError):
+            say(f"nothing was shared; the sealed copy {sealed_tag} stays here")
+            raise
         with signals_held():  # a second Ctrl-C must not leave it half put back
             if image_id(engine, sealed_tag) != before:
                 _put_back_tag(engine, sealed_tag, before)

@@ -522,6 +522,14 @@ def sealed_id(ctx: Context, project: Path) -> str | None:
     return ctx.docker.images.get(tags[0]).id if tags else None
 
 
+def check_first_seal_kept(result: Result, project: Path, ctx: Context) -> None:
+    # bt 2: the push said "sealed run ... into <tag>-sealed", then removed it.
+    sealed = sealed_id(ctx, project)
+    assert sealed is not None, result.describe()
+    labels = ctx.docker.images.get(sealed).labels
+    assert "org.reprobox.reference-record" in labels
+
+
 def check_seal_put_back(result: Result, project: Path, ctx: Context) -> None:
     assert ctx.sealed_before is not None
     assert sealed_id(ctx, project) == ctx.sealed_before
@@ -1128,6 +1136,7 @@ CASES = [
         (f"127.0.0.1:{CLOSED_PORT}", "refused"),
         ANY_HINT,
         setup=push_nowhere,
+        check=check_first_seal_kept,
     ),
     Case(
         "registry-answers-405",
