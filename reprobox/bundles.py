@@ -563,7 +563,11 @@ def check_members_match_labels(
                 "reference-record.json",
                 "is not the run record its image is sealed with",
             )
-        check_record_sealed(f"{path}: bundle's reference-record.json", record)
+        check_record_sealed(
+            f"{path}: bundle's reference-record.json",
+            record,
+            fix="import only bundles made by `reprobox export`",
+        )
 
 
 # What export's `docker save` writes for an image entry; docker load reads

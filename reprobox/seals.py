@@ -141,14 +141,20 @@ def seal_record(record: Mapping[str, Any]) -> dict[str, Any]:
 RECORD_FIX = "rerun it, or move the record out of the runs folder"
 
 
-def check_record_sealed(where: object, record: Mapping[str, Any]) -> None:
-    """Refuse a run record whose content is not what reprobox wrote."""
+def check_record_sealed(
+    where: object, record: Mapping[str, Any], fix: str = RECORD_FIX
+) -> None:
+    """Refuse a run record whose content is not what reprobox wrote.
+
+    fix is what to do of it: a record in a runs folder is rerun or moved; one
+    an image label or a bundle carries is fetched again from its source.
+    """
     version = record.get("schema_version")
     if isinstance(version, int) and version < SEALED_RECORD_VERSION:
         raise InputError(
             f"{where}: run record has schema_version {version}, written before "
             f"records carried {RECORD_DIGEST_FIELD}, so edits to it cannot be told",
-            hint=RECORD_FIX,
+            hint=fix,
         )
     if record.get(RECORD_DIGEST_FIELD) != record_digest(record):
         missing = not isinstance(record.get(RECORD_DIGEST_FIELD), str)
@@ -160,5 +166,5 @@ def check_record_sealed(where: object, record: Mapping[str, Any]) -> None:
                 else f"was edited after reprobox wrote it ({RECORD_DIGEST_FIELD} "
                 "no longer matches)"
             ),
-            hint=RECORD_FIX,
+            hint=fix,
         )

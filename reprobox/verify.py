@@ -411,7 +411,16 @@ def verify_image(
                 hint="run it with `reprobox run` first: `reprobox push` or "
                 "`reprobox export` then seal that run in; or pass --reference",
             )
-        check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")
+        try:
+            check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")
+        except InputError as exc:
+            # Sealed in by push or export: no runs folder holds it to rerun
+            # or move; the image changed after it left the one who sealed it.
+            raise InputError(
+                exc.message,
+                hint="pull or import the image again from whoever shared it, or "
+                "pass --reference with the record of its reference run",
+            ) from None
     else:
         check_reference(reference, reference_name)
         _check_reference_project(reference, manifest, image, reference_name)

@@ -173,6 +173,24 @@ def test_a_damaged_reference_label_is_one_error_naming_it(
     assert words in error.message
 
 
+def test_an_edited_reference_label_says_fetch_the_image_again(image, tmp_path):
+    # bt 3: the fix said "rerun it, or move the record out of the runs folder".
+    labels = labels_for(manifest(), reference_record())
+    sealed = json.loads(labels[REFERENCE_LABEL])
+    sealed["metrics"]["test_accuracy"] = 0.99
+    labels[REFERENCE_LABEL] = json.dumps(sealed)
+    image["labels"] = labels
+    error = verify_error(image, tmp_path)
+    assert error.message.startswith(
+        f"image {IMAGE}: label {REFERENCE_LABEL}: run record was edited after "
+        "reprobox wrote it"
+    )
+    assert error.hint == (
+        "pull or import the image again from whoever shared it, or pass "
+        "--reference with the record of its reference run"
+    )
+
+
 def test_a_given_reference_is_named_as_given(image, tmp_path):
     error = verify_error(
         image,
