@@ -26,6 +26,23 @@ def test_quiet_prints_nothing(monkeypatch):
     assert cli.log_printer() is None
 
 
+def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
+    # bt 4: --help said "Only errors on stderr", yet warnings are shown.
+    from typer.testing import CliRunner
+
+    calls = []
+    monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
+    monkeypatch.setitem(cli._state, "quiet", True)
+    monkeypatch.setitem(cli._state, "stderr_gone", False)
+    cli.say("progress")
+    cli.warn("kept")
+    assert calls == ["reprobox: warning: kept"]
+    monkeypatch.undo()
+    help_text = CliRunner().invoke(cli.app, ["--help"]).output
+    shown = " ".join(help_text.replace("│", " ").split())  # rich's box, wrapped
+    assert "only warnings and errors" in shown
+
+
 def test_container_output_cannot_drive_the_terminal(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
