@@ -87,6 +87,11 @@ def sweep_killed_runs(
         on_closed=remove_container_of,
         on_recovered=say_recovered,
         save_log=save_log,
+        # The project's runs are closed by run, build and push (tidy_killed_runs);
+        # a verify runs folder, by verify.
+        closer="a later `reprobox run`, `build` or `push`"
+        if project is not None
+        else "a later `reprobox verify`",
     ):
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "

@@ -121,6 +121,7 @@ def close_abandoned_records(
     on_closed: Callable[[dict[str, Any]], None] | None = None,
     on_recovered: Callable[[str], None] | None = None,
     save_log: Callable[[dict[str, Any], Path], str | None] | None = None,
+    closer: str = "a later reprobox command",
 ) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
@@ -134,6 +135,7 @@ def close_abandoned_records(
     save_log(record, run_dir), before a record is closed, writes the run's
     whole output (which its reprobox did not live to read) as its log and
     returns the log's tail; None leaves the log as the dead reprobox wrote it.
+    closer names the commands that close such records, in the closed record.
     """
     closed: list[str] = []
     if not runs_dir.is_dir():
@@ -189,7 +191,7 @@ def close_abandoned_records(
                 record["error"] = {
                     "message": "the reprobox process running it ended without closing "
                     "its record (killed, or its disk was full); "
-                    "closed by a later `reprobox run`, `build` or `verify`",
+                    f"closed by {closer}",
                     "log_tail": log_tail(run_dir / LOG_NAME) if tail is None else tail,
                 }
                 try:

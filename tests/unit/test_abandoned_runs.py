@@ -418,3 +418,6 @@ def test_sweep_removes_the_container_on_the_engine_the_record_names(
     assert notes[0] == (
         f"UNIX:///run/other//docker.sock: removed container of interrupted run {RID}"
     )
+    # bt 5: a verify runs folder is closed by verify, not by run, build or push.
+    record = json.loads((runs / RID / "record.json").read_text())
+    assert record["error"]["message"].endswith("closed by a later `reprobox verify`")

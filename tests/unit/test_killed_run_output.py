@@ -110,6 +110,10 @@ def test_the_closing_command_logs_all_the_killed_run_printed_secrets_hidden(
     assert log.splitlines() == ["sleeper started", *EPOCHS, "token is ***", "done"]
     record = json.loads((run_dir / "record.json").read_text())
     assert record["status"] == "interrupted"
+    # bt 5: the project's runs are closed by run, build and push (README).
+    assert record["error"]["message"].endswith(
+        "closed by a later `reprobox run`, `build` or `push`"
+    )
     assert record["error"]["log_tail"].splitlines() == [
         *EPOCHS[-18:],
         "token is ***",
