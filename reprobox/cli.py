@@ -111,7 +111,12 @@ def main_options(
         show_default=False,
         help="More detail on stderr (-vv for debug).",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or live logs on stderr: only warnings and errors."),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress or live logs on stderr: only warnings and errors.",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
     version: bool = typer.Option(
         False,
