@@ -157,6 +157,8 @@ def atomic_write_files(
             if callable(files):
                 files = files()
             for path, _ in files:
+                _check_replaceable(path)  # before any is staged or renamed
+            for path, _ in files:
                 sweep_stale_temps(path)
             staged = _stage(files, mode)
         except BaseException:
@@ -181,6 +183,22 @@ def atomic_write_files(
             os.unlink(marker)
     finally:
         os.close(fd)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse a folder or other non-file where a unit write puts a file.
+
+    Found only at its rename, it would stop the unit midway: the files before
+    it replaced, the marker left saying the set is broken.
+    """
+    if path.is_symlink() and not path.is_dir():
+        return  # a link is replaced, not followed
+    if path.exists() and not path.is_file():
+        kind = "folder" if path.is_dir() else "special file"
+        raise InputError(
+            f"{path} is a {kind} where reprobox keeps a file; nothing was written",
+            hint="move or remove it, then run the command again",
+        )
 
 
 def _stage(files: list[tuple[Path, str]], mode: int) -> list[tuple[str, Path]]:

@@ -505,6 +505,12 @@ def push_refused(project: Path, ctx: Context) -> None:
     ctx.env["HARD_REGISTRY"] = f"127.0.0.1:{ctx.serve_status(405)}"
 
 
+def manifest_made_a_folder(project: Path, ctx: Context) -> None:
+    manifest = project / ".reprobox" / "manifest.json"
+    manifest.unlink()
+    manifest.mkdir()
+
+
 def sealed_then_refused(project: Path, ctx: Context) -> None:
     """Seal the baseline run locally (an export), then add a newer run: the
     refused push below seals that newer run and must put the old seal back."""
@@ -911,6 +917,16 @@ CASES = [
         EXIT_USAGE,
         ("reprobox-base:bookworm-py3.11", "not made by reprobox"),
         ANY_HINT,
+    ),
+    Case(
+        # bu 4: found at its rename, after the lock and Dockerfile were
+        # replaced; temps and .freeze.pending were left, build then refused.
+        "manifest-path-is-a-folder",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/.reprobox/manifest.json is a folder", "nothing was written"),
+        "move or remove it",
+        setup=manifest_made_a_folder,
     ),
     Case(
         "requirement-unresolvable",

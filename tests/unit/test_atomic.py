@@ -254,3 +254,27 @@ def test_write_problem_is_judged_by_a_probe_file_not_by_permission_bits(
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(os, "access", lambda *a, **k: True)
     assert write_problem(tmp_path) == "it is on a read-only file system"
+
+
+def test_a_folder_where_a_unit_write_puts_a_file_is_refused_before_any_rename(
+    tmp_path,
+):
+    # bu 4: a folder named manifest.json failed at its rename, after the lock
+    # and Dockerfile were replaced; the temps and the marker stayed behind.
+    from reprobox.atomic import atomic_write_files, unit_write_state
+    from reprobox.errors import InputError
+
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "c.json").mkdir()
+    marker = tmp_path / ".pending"
+    with pytest.raises(InputError) as info:
+        atomic_write_files(
+            [(tmp_path / "a.txt", "new a"), (tmp_path / "c.json", "new c")], marker
+        )
+    assert info.value.message == (
+        f"{tmp_path / 'c.json'} is a folder where reprobox keeps a file; "
+        "nothing was written"
+    )
+    assert (tmp_path / "a.txt").read_text() == "old a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "c.json"]
+    assert unit_write_state(marker) is None
