@@ -16,7 +16,7 @@ import os
 import posixpath
 import re
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -306,17 +306,20 @@ def _import_bundle(
         check_members_match_labels(texts, labels, path)
         _check_tag_is_free(engine, index, essence, path)
         # From the load to the tag, a marker stands for the tag to come.
-        marked.enter_context(
+        settled = marked.enter_context(
             marked_import(engine, index["image_id"], index["tag"], note)
         )
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
+        stream = _Handed(iter(functools.partial(image_stream.read, CHUNK_BYTES), b""))
         try:
-            load_image_stream(
-                engine, iter(functools.partial(image_stream.read, CHUNK_BYTES), b"")
-            )
+            load_image_stream(engine, stream)
         except KeyboardInterrupt:
-            _tag_a_stopped_load(engine, index, on_tagged)
+            # Cut before its last bytes were handed over, the load cannot end
+            # in an image: no marker is needed; nor once the image is tagged.
+            tagged = _tag_a_stopped_load(engine, index, on_tagged)
+            if tagged or not stream.last_handed:
+                settled()
             raise
         got = image_id(engine, index["image_id"])
         if got != index["image_id"]:
@@ -352,8 +355,9 @@ def _tag_loaded(
 
 def _tag_a_stopped_load(
     engine: Engine, index: dict[str, Any], on_tagged: OnTagged | None
-) -> None:
-    """Tag the image of a load a stop cut short, if the engine made it whole.
+) -> bool:
+    """Tag the image of a load a stop cut short, if the engine made it whole;
+    return whether it did.
 
     The engine finishes a load whose every byte it has, without waiting for
     the answer to be read. One it is still finishing gets its tag from the
@@ -362,6 +366,29 @@ def _tag_a_stopped_load(
     with signals_held(), contextlib.suppress(ReproboxError, *_ENGINE_TROUBLE):
         if image_id(engine, index["image_id"]) == index["image_id"]:
             _tag_loaded(engine, index, on_tagged)
+            return True
+    return False
+
+
+class _Handed:
+    """Chunks of a stream, telling whether its last one was handed over.
+
+    Each chunk is read one ahead, so the last is known as it is given: a
+    stop before that leaves the engine without the archive's end, from which
+    it can make no image.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self.last_handed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        current = next(self._chunks, None)
+        while current is not None:
+            following = next(self._chunks, None)
+            self.last_handed = following is None
+            yield current
+            current = following
 
 
 def import_tag(build_tag: str, present: str | None, loaded: str) -> str:

@@ -79,12 +79,16 @@ def marker_folder() -> Path | None:
 @contextlib.contextmanager
 def marked_import(
     engine: Engine, image: str, tag: str, note: Note | None = None
-) -> Iterator[None]:
+) -> Iterator[Callable[[], None]]:
     """Keep a marker while the block loads and tags image; drop it once done.
 
     When the block does not end (a stop, engine trouble), the marker stays,
-    unlocked once the block is left, for the next command on that engine.
-    A marker that cannot be written is said through note; the import goes on.
+    unlocked once the block is left, for the next command on that engine,
+    unless the block called what it was given: the import knows then that
+    no image can come of it (its stream was cut before its end) or that it
+    is tagged. Ending, the block also drops markers an earlier import of the
+    same image left: this one tagged it. A marker that cannot be written is
+    said through note; the import goes on.
     """
     folder = marker_folder()
     mark = ImportMark(
@@ -101,13 +105,30 @@ def marked_import(
                 f"{exc.strerror or exc}; should this import be killed outright, "
                 "its image may be left untagged"
             )
-        yield
+        yield lambda: None
         return
     try:
-        yield
+        yield lambda: _drop(path)
         _drop(path)
+        _drop_earlier_marks(folder, mark)
     finally:
         os.close(fd)
+
+
+def _drop_earlier_marks(folder: Path, done: ImportMark) -> None:
+    """Drop the markers of dead imports of the image an import just tagged."""
+    try:
+        entries = sorted(folder.glob("*.json"))
+    except OSError:
+        return
+    for path in entries:
+        with taken_from_the_dead(path) as fd:
+            if fd is None:
+                continue  # a live import's, or already gone
+            mark = _read_marker(fd)
+            same = mark is not None and (mark.image, mark.tag) == (done.image, done.tag)
+            if same and _on(mark, done.engine_id, engine_key(done.engine)):
+                _drop(path)
 
 
 def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:

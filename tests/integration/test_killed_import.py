@@ -12,6 +12,7 @@ import tarfile
 import threading
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 # ruff: noqa: F811
@@ -33,9 +34,14 @@ class HeldLoadAnswer:
     is surely alive, past the load and before its tag, when the test kills it.
     """
 
-    def __init__(self, path: Path, engine: str):
+    def __init__(self, path: Path, engine: str, stall_after: int | None = None):
         self.engine = engine.removeprefix("unix://")
         self.answered = threading.Event()  # the engine answered the load
+        # With stall_after, the load's body stops there: reprobox is cut
+        # short mid-stream, the engine never gets the archive's end.
+        self.stall_after = stall_after
+        self.stalled = threading.Event()
+        self.release = threading.Event()
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(str(path))
         self.server.listen()
@@ -61,10 +67,18 @@ class HeldLoadAnswer:
             ).start()
 
     def _requests(self, client, upstream, loading) -> None:
+        sent = 0
         with contextlib.suppress(OSError):
             while data := client.recv(1 << 16):
                 if data.startswith(b"POST ") and b"/images/load" in data[:200]:
                     loading.set()
+                if loading.is_set() and self.stall_after is not None:
+                    sent += len(data)
+                    if sent > self.stall_after:
+                        self.stalled.set()
+                        self.release.wait(120)
+                        upstream.close()  # the body ends unfinished
+                        return
                 upstream.sendall(data)
 
     def _answers(self, upstream, client, loading) -> None:
@@ -149,6 +163,8 @@ def test_an_import_killed_after_the_load_leaves_no_untagged_image(
         assert proc.returncode == 130, stopped
         assert f"import finished (tag {tag}), then interrupted" in stopped
         assert untagged_of(engine2_client, name) == []
+        # Tagged as it stopped: no marker is left for the next command.
+        assert list((tmp_path / "state/reprobox/importing").iterdir()) == []
     else:
         assert untagged_of(engine2_client, name) == [image]  # what the kill left
 
@@ -162,3 +178,56 @@ def test_an_import_killed_after_the_load_leaves_no_untagged_image(
     assert "image present" in after.stderr  # the run took the imported image
     assert json.loads(after.stdout)["image"]["id"] == image
     assert list((tmp_path / "state/reprobox/importing").iterdir()) == []
+
+
+def test_an_import_stopped_mid_stream_leaves_no_marker_and_no_image(
+    cli, two_engine_cleanup, engine2_client, tmp_path
+):
+    # bu 5: Ctrl-C 3 s into an import said "nothing was half-written" but left
+    # its marker, which outlived the next, finished import of the same bundle.
+    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    two_engine_cleanup.names.append(name)
+    env = {**cli.env(), "XDG_STATE_HOME": str(tmp_path / "state")}
+    for args in (("freeze",), ("run",)):
+        done = reprobox(env, "-q", *args, str(path))
+        assert done.returncode == 0, shown(done)
+    bundle = tmp_path / "b.tar"
+    done = reprobox(env, "-q", "export", str(path), "-o", str(bundle))
+    assert done.returncode == 0, shown(done)
+    with tarfile.open(bundle) as tar:
+        index = json.loads(tar.extractfile("reprobox-bundle.json").read())
+    image, tag = index["image_id"], index["tag"]
+    two_engine_cleanup.image_ids.append(image)
+    markers = tmp_path / "state/reprobox/importing"
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine2_client.images.get(image)
+
+    proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2, stall_after=4 << 20)
+    proc = subprocess.Popen(
+        reprobox_argv(
+            "import", "--host", f"unix://{tmp_path}/engine2.sock", str(bundle)
+        ),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proxy.stalled.wait(300), "the load never began"
+        assert proc.poll() is None, f"import exited {proc.returncode} first"
+        proc.send_signal(signal.SIGINT)
+        _, stopped = proc.communicate(timeout=60)
+    finally:
+        proxy.release.set()
+        proc.kill()
+        proc.wait()
+        proxy.close()
+    assert proc.returncode == 130, stopped
+    assert not markers.exists() or list(markers.iterdir()) == []
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine2_client.images.get(image)  # the engine never had all of it
+    done = reprobox(env, "-q", "import", "--host", ENGINE2, str(bundle))
+    assert done.returncode == 0, shown(done)
+    assert engine2_client.images.get(tag).id == image
+    assert list(markers.iterdir()) == []

@@ -211,3 +211,47 @@ def test_a_marker_that_cannot_be_kept_is_said_and_the_import_goes_on(markers, tm
     assert len(notes) == 1
     assert notes[0].startswith(f"cannot keep an import marker in {markers}: ")
     assert notes[0].endswith("its image may be left untagged")
+
+
+def test_an_import_that_knows_no_image_can_come_leaves_no_marker(markers):
+    # bu 5: a Ctrl-C'd import said nothing was half-written, yet kept its
+    # marker: a load cut before its last bytes can make no image.
+    engine = FakeEngine()
+    with pytest.raises(KeyboardInterrupt), marked_import(engine, SEALED, TAG) as done:
+        done()
+        raise KeyboardInterrupt
+    assert list(markers.iterdir()) == []
+
+
+def test_a_finished_import_drops_the_marker_an_earlier_cut_import_left(markers):
+    # bu 5: the next import of the same bundle tagged the image, but the cut
+    # one's marker stayed for the command after it.
+    engine = FakeEngine()
+    with pytest.raises(KeyboardInterrupt), marked_import(engine, SEALED, TAG):
+        raise KeyboardInterrupt
+    other = "sha256:" + "e" * 64
+    with pytest.raises(KeyboardInterrupt), marked_import(engine, other, TAG):
+        raise KeyboardInterrupt
+    elsewhere = FakeEngine(daemon="CCCC:DDDD")
+    with pytest.raises(KeyboardInterrupt), marked_import(elsewhere, SEALED, TAG):
+        raise KeyboardInterrupt
+    assert len(list(markers.iterdir())) == 3
+    with marked_import(engine, SEALED, TAG):
+        pass
+    left = sorted(
+        (json.loads(p.read_text())["image"], json.loads(p.read_text())["engine_id"])
+        for p in markers.iterdir()
+    )
+    assert left == sorted([(other, ENGINE_ID), (SEALED, "CCCC:DDDD")])
+
+
+def test_a_stream_tells_when_its_last_chunk_is_handed_over():
+    from reprobox.bundles import _Handed
+
+    stream = _Handed(iter([b"a", b"b", b"c"]))
+    seen = []
+    for chunk in stream:
+        seen.append((chunk, stream.last_handed))
+    assert seen == [(b"a", False), (b"b", False), (b"c", True)]
+    assert _Handed(iter([])).last_handed is False
+    assert list(_Handed(iter([]))) == []
