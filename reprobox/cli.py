@@ -33,6 +33,7 @@ from reprobox.errors import (
     ReproboxError,
 )
 from reprobox.stopping import (
+    STDOUT_GONE,
     command_over,
     install_handlers,
     raised_by_a_stop,
@@ -594,6 +595,13 @@ def _run_app() -> None:
             code = app(prog_name="reprobox", standalone_mode=False)
         finally:
             command_over()
+    except SystemExit as exc:
+        if exc.code == 1 and _stdout_gone():
+            # click turns a write to a closed pipe (`reprobox compare | head
+            # -0`) into a silent exit 1, which says the job said no.
+            _say_stdout_gone()
+            sys.exit(EXIT_USAGE)
+        raise
     except _UsageError as exc:
         if exc.ctx is not None and exc.message == exc.ctx.get_help():
             exc.show()  # `reprobox` alone: the help, as asked for
@@ -615,6 +623,7 @@ def _run_app() -> None:
         typer.echo("reprobox: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
+        _say_stdout_gone()
         sys.exit(EXIT_USAGE)
     except Exception as exc:
         if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
@@ -648,6 +657,20 @@ def _run_app() -> None:
             # into this return, silently.
             typer.echo("reprobox: interrupted", err=True)
         sys.exit(code)
+
+
+def _stdout_gone() -> bool:
+    """Tell whether click found stdout's reader gone (it wraps stdout then).
+
+    By the wrapper's name: typer may carry a click of its own, whose class
+    is not click's.
+    """
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
+
+
+def _say_stdout_gone() -> None:
+    with suppress(OSError):
+        os.write(2, STDOUT_GONE.encode())
 
 
 # What to do about an unwritable path that no reprobox border named.

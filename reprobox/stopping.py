@@ -31,6 +31,12 @@ from typing import Any, NoReturn
 from reprobox.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# Said when what reads reprobox's stdout ends first (`reprobox run | head -1`).
+STDOUT_GONE = (
+    "reprobox: error: standard output was closed before reprobox wrote all of "
+    "it (its reader ended); the files it wrote are whole (send the output to a "
+    "file, or read all of it)\n"
+)
 _ending = {"over": False, "caught": None}
 _unraisable = {"hook": sys.__unraisablehook__}  # the hook catch_dropped_stops replaced
 
@@ -192,7 +198,10 @@ def leave(code: int) -> NoReturn:
     try:
         _flush(sys.stdout)
     except BrokenPipeError:
-        code = code or EXIT_USAGE  # as for a reader gone while the command ran
+        if not code:  # as for a reader gone while the command ran
+            code = EXIT_USAGE
+            with contextlib.suppress(OSError):
+                os.write(2, STDOUT_GONE.encode())
     except (OSError, ValueError):
         pass
     with contextlib.suppress(OSError, ValueError):
