@@ -31,6 +31,7 @@ from reprobox.errors import (
     InputError,
     Interrupted,
     ReproboxError,
+    escape_controls,
 )
 from reprobox.stopping import (
     STDOUT_GONE,
@@ -545,16 +546,13 @@ def build(
         typer.echo(f"{verb} {result.tag} ({result.image_id[7:19]})")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _printable(text: str) -> str:
-    """Show control characters (a log's escape sequences, say) as \\xNN.
+    """Show control and bidi characters (a log's escape sequences) as \\xNN.
 
     An error may quote a training log or a file name: its bytes must not move
     the cursor, recolour or retitle the user's terminal.
     """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escape_controls(text, keep="\t\n")
 
 
 def _one_line(text: str) -> str:

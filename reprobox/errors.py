@@ -6,6 +6,8 @@ its exit code; anything else is a bug and shows a traceback only with --debug.
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILED = (
     1  # the job ran and its verdict is "no" (compare out of tolerance, run failed)
@@ -13,6 +15,28 @@ EXIT_FAILED = (
 EXIT_USAGE = 2  # the user's input is wrong: config, flags, files
 EXIT_ENGINE = 3  # the Docker engine is missing, unreachable or refused
 EXIT_INTERRUPTED = 130
+
+
+# Characters that must not reach a terminal as they are: C0 and C1 controls
+# (escape sequences move the cursor, recolour, retitle) and the bidirectional
+# marks and overrides that make text read in another order than it is.
+_HIDDEN_FORCES = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escape_controls(text: str, keep: str = "") -> str:
+    """Show text's control and bidi characters as \\xNN or \\uNNNN; keep
+    those in keep (a line break where text may have several lines)."""
+
+    def shown(match: re.Match) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _HIDDEN_FORCES.sub(shown, text)
 
 
 def shortened(text: str, limit: int = 120) -> str:

@@ -21,8 +21,8 @@ from reprobox.compare.environment import UnrecordedFacts
 from reprobox.compare.exact import three_digits
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult
+from reprobox.errors import escape_controls
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Markdown syntax a record string could carry into a rendered page: emphasis,
 # code spans, links and images (both need "["), strikethrough, table cells;
 # '<', '>' and '&' become entities, so no HTML or autolink either.
@@ -387,8 +387,8 @@ def _counts(counts: Sequence[int]) -> str:
 
 
 def _clean(text: str) -> str:
-    """Escape control characters so a record cannot drive the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    """Escape control and bidi characters so a record cannot drive the terminal."""
+    return escape_controls(str(text))
 
 
 def _align(rows: list[list[str]]) -> list[str]:

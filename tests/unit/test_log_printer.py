@@ -48,10 +48,10 @@ def test_container_output_cannot_drive_the_terminal(monkeypatch):
     monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
     monkeypatch.setitem(cli._state, "quiet", False)
     monkeypatch.setitem(cli._state, "stderr_gone", False)
-    cli.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J")
+    cli.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J\u202e\tdone")
     cli.warn("metric 'a\x1b[31m' is odd")
     assert calls == [
-        "epoch 1\\x1b]0;pwned\\x07 \\x1b[2J",
+        "epoch 1\\x1b]0;pwned\\x07 \\x1b[2J\\u202e\tdone",
         "reprobox: warning: metric 'a\\x1b[31m' is odd",
     ]
 

@@ -72,6 +72,15 @@ def test_text_escapes_control_characters_from_records():
     assert "\\x1b[31mloss" in text
 
 
+def test_text_escapes_bidi_overrides_from_records():
+    # bu: U+202E in a metric name reached the terminal, which then shows the
+    # rest of the line reversed (a name can be made to read as another).
+    a = make_record("A", metrics={"acc\u202eyc\u2066": 1.0})
+    text = render_text(compare_runs([a, clone(a, "B")]))
+    assert "\u202e" not in text and "\u2066" not in text
+    assert "acc\\u202eyc\\u2066" in text
+
+
 def test_markdown_escapes_pipes_and_html():
     a = make_record("A", metrics={"a|b<i>": 1.0})
     markdown = render_markdown(compare_runs([a, clone(a, "B")]))
