@@ -2,8 +2,9 @@
 
 A script seldom prints a token exactly as it was given: a client library
 lowercases it, sends it base64-encoded in a Basic auth header after "user:",
-hex-dumps it, URL-quotes it or escapes it in JSON. Each of those forms is
-hidden too, by one case-insensitive regex made once per run.
+hex-dumps it, URL-quotes it, escapes it in JSON, HTML or XML, or prints it as
+Python bytes in UTF-8, UTF-16 or UTF-32. Each of those forms is hidden too, by
+one case-insensitive regex made once per run.
 """
 
 from __future__ import annotations
@@ -44,6 +45,52 @@ def base64_cores(data: bytes) -> list[str]:
     return cores
 
 
+# How HTML and XML escapers write each quote: html.escape (quote=False leaves
+# them, as xml.sax.saxutils.escape does), markupsafe and Jinja2, XML's &apos;.
+HTML_QUOTES = {'"': ('"', "&quot;", "&#34;"), "'": ("'", "&#x27;", "&#39;", "&apos;")}
+
+# What Python's bytes repr shows of text a script encodes before printing it.
+BYTES_CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def html_forms(piece: str) -> set[str]:
+    """Return piece escaped for HTML or XML, each quote written as one escaper does."""
+    base = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        base.replace('"', double).replace("'", single)
+        for double in HTML_QUOTES['"']
+        for single in HTML_QUOTES["'"]
+    }
+
+
+def repr_forms(piece: str) -> set[str]:
+    """Return what repr and ascii show between the quotes of piece and its bytes.
+
+    A repr quotes with ' and escapes it as \\' when the whole text it shows
+    holds both quotes, of which piece may be only a part: each form comes both
+    ways. Bytes a container writes raw (UTF-16 or UTF-32, NULs and all, which a
+    terminal does not show) reach the log as the UTF-8 text they read as; where
+    that text has a character replaced, it could be other bytes, so it is not
+    hidden.
+    """
+    forms = set()
+    for show in (repr, ascii):
+        forms |= {show(piece)[1:-1], show(piece + '"')[1:-2]}
+    for codec in BYTES_CODECS:
+        try:
+            # Without the NULs that pad its first and last characters: they
+            # give nothing away, and a form that began with one would cost
+            # every search a branch more.
+            data = piece.encode(codec).strip(b"\0")
+        except UnicodeEncodeError:  # a lone surrogate, which strict codecs refuse
+            continue
+        forms |= {repr(data)[2:-1], repr(data + b'"')[2:-2]}
+        text = data.decode("utf-8", "replace")
+        if "\ufffd" not in text:
+            forms.add(text)
+    return forms
+
+
 def encoded_forms(piece: str) -> set[str]:
     """Return piece as a script may print it: itself, quoted, escaped, encoded.
 
@@ -58,9 +105,9 @@ def encoded_forms(piece: str) -> set[str]:
         quote_plus(piece),
         json.dumps(piece)[1:-1],
         json.dumps(piece, ensure_ascii=False)[1:-1],
-        repr(piece)[1:-1],
         raw.hex(),
     }
+    forms |= html_forms(piece) | repr_forms(piece)
     for core in base64_cores(raw):
         forms |= {core, core.replace("+", "-").replace("/", "_")}
     return forms

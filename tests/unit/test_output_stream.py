@@ -61,3 +61,15 @@ def test_a_secret_cut_between_chunks_is_hidden_in_text_and_lines():
     )
     assert text == "key *** ok\nkey ***"
     assert lines == ["key *** ok", "key ***"]
+
+
+def test_an_escaped_or_utf16_secret_cut_between_chunks_is_hidden():
+    password = 'Zq"8x\\Wm/3@k%Lp!2&Rv'
+    html = b"html Zq&quot;8x\\Wm/3@k%Lp!2&amp;Rv\n"
+    as_bytes = f"bytes {password.encode('utf-16-le')!s}\n".encode()
+    raw = b"raw " + password.encode("utf-16-le") + b" end\n"  # NULs and all
+    # Each cut falls inside a secret: in an entity, an escape, a UTF-16 pair.
+    chunks = [html[:30], html[30:] + as_bytes[:20], as_bytes[20:] + raw[:13], raw[13:]]
+    text, lines = _feed_all(ContainerOutput({"DB_PASSWORD": password}), chunks)
+    assert lines == ["html ***", "bytes b'***\\x00'", "raw ***\0 end"]
+    assert text == "html ***\nbytes b'***\\x00'\nraw ***\0 end\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import xml.sax.saxutils
 from urllib.parse import quote
 
 import pytest
@@ -248,3 +250,101 @@ def test_a_stream_hider_hides_a_whole_text_as_secret_hider_does():
     whole = secret_hider(env)
     assert [StreamHider(env).hide(t) for t in texts] == [whole(t) for t in texts]
     assert StreamHider({"PLAIN": "x"}).hide(texts[0]) == texts[0]
+
+
+# The value a shell gives for export DB_PASSWORD='Zq"8x\\Wm/3@k%Lp!2&Rv'.
+MARKUP = 'Zq"8x\\Wm/3@k%Lp!2&Rv'
+# Both quotes, < and > and a character outside ASCII.
+QUOTES = "Zq'8x\"Wm<3>@k&é"
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "shown"),
+    [
+        # html.escape, quote=True and quote=False; xml.sax.saxutils.escape.
+        (MARKUP, "<td>Zq&quot;8x\\Wm/3@k%Lp!2&amp;Rv</td>", "<td>***</td>"),
+        (MARKUP, 'pw: Zq"8x\\Wm/3@k%Lp!2&amp;Rv.', "pw: ***."),
+        (QUOTES, "Zq&#x27;8x&quot;Wm&lt;3&gt;@k&amp;é", "***"),
+        (QUOTES, "Zq'8x\"Wm&lt;3&gt;@k&amp;é", "***"),
+        # markupsafe (Jinja2) writes &#39; and &#34;; XML may write &apos;.
+        (QUOTES, "Zq&#39;8x&#34;Wm&lt;3&gt;@k&amp;é", "***"),
+        (QUOTES, "Zq&apos;8x&quot;Wm&lt;3&gt;@k&amp;é", "***"),
+        # An upper-case entity is the same entity.
+        (MARKUP, "Zq&QUOT;8x\\Wm/3@k%Lp!2&AMP;Rv", "***"),
+        # repr of the value's bytes in UTF-16 and UTF-32, each byte order, and
+        # with the byte order mark that the plain codec names put first. The NULs
+        # that pad the first and last characters stay: they tell nothing.
+        (MARKUP, str(MARKUP.encode("utf-16-le")), "b'***\\x00'"),
+        (MARKUP, str(MARKUP.encode("utf-16-be")), "b'\\x00***'"),
+        (MARKUP, str(MARKUP.encode("utf-16")), "b'\\xff\\xfe***\\x00'"),
+        (
+            MARKUP,
+            str(MARKUP.encode("utf-32")),
+            "b'\\xff\\xfe\\x00\\x00***\\x00\\x00\\x00'",
+        ),
+        (MARKUP, str(MARKUP.encode("utf-32-be")), "b'\\x00\\x00\\x00***'"),
+        (QUOTES, str(QUOTES.encode("utf-16-le")), "b'***\\x00'"),
+        # UTF-8 bytes: \xc3\xa9 where the str repr shows é; ascii() of the str.
+        (QUOTES, str(QUOTES.encode()), "b'***'"),
+        (QUOTES, ascii(QUOTES), "'***'"),
+        # In a text that also holds ", repr escapes the value's ' as \'.
+        ("Zq'8x/Wm@3k", repr('pw="Zq\'8x/Wm@3k"'), "'pw=\"***\"'"),
+        (QUOTES, str([b'"', QUOTES.encode("utf-16-be")]), "[b'\"', b'\\x00***']"),
+        # UTF-16 bytes written raw reach the log as text with NULs.
+        (MARKUP, "pw " + MARKUP.encode("utf-16-le").decode() + "\n", "pw ***\x00\n"),
+    ],
+)
+def test_markup_escaped_and_bytes_forms_of_a_password_are_hidden(value, text, shown):
+    assert secret_hider({"DB_PASSWORD": value})(text) == shown
+
+
+def test_what_the_standard_library_escapes_and_encodes_is_hidden():
+    hide = secret_hider({"DB_PASSWORD": QUOTES})
+    printed = [
+        html.escape(QUOTES),
+        html.escape(QUOTES, quote=False),
+        xml.sax.saxutils.escape(QUOTES),
+        xml.sax.saxutils.quoteattr(QUOTES),
+        *(str(QUOTES.encode(codec)) for codec in ("utf-8", "utf-16", "utf-32")),
+    ]
+    assert [hide(text) for text in printed] == [
+        "***",
+        "***",
+        "***",
+        '"***"',
+        "b'***'",
+        "b'\\xff\\xfe***\\x00'",
+        "b'\\xff\\xfe\\x00\\x00***\\x00\\x00\\x00'",
+    ]
+
+
+FORMS_OF_MARKUP = (
+    "html Zq&quot;8x\\Wm/3@k%Lp!2&amp;Rv\n"
+    f"utf16 {MARKUP.encode('utf-16-le')!s} utf32 {MARKUP.encode('utf-32')!s}\n"
+    "raw " + MARKUP.encode("utf-16-be").decode() + "!\n"
+)
+
+
+def test_markup_and_bytes_forms_cut_between_two_chunks_are_hidden():
+    env = {"DB_PASSWORD": MARKUP}
+    whole = secret_hider(env)(FORMS_OF_MARKUP)
+    assert whole == (
+        "html ***\nutf16 b'***\\x00' utf32 b'\\xff\\xfe\\x00\\x00***\\x00\\x00\\x00'\n"
+        "raw \x00***!\n"
+    )
+    for cut in range(len(FORMS_OF_MARKUP) + 1):
+        stream = StreamHider(env)
+        shown = stream.feed(FORMS_OF_MARKUP[:cut]) + stream.feed(FORMS_OF_MARKUP[cut:])
+        assert shown + stream.finish() == whole, cut
+
+
+def test_markup_and_bytes_text_without_the_whole_value_is_left_alone():
+    text = (
+        '<a href="/runs?id=8&amp;q=Zq">Zq&quot;8x</a> &#39;ok&#39; &apos;\n'
+        "b'Z\\x00q\\x00\"\\x008\\x00' b'\\xff\\xfe\\x00\\x00' b'\\x00\\x00\\x00'\n"
+        'Zq\x00"\x008\x00x\x00 ' + "\x00" * 8 + "\n"
+    )
+    assert secret_hider({"DB_PASSWORD": MARKUP})(text) == text
+    # A value too short to hide is not hidden escaped or encoded either.
+    text = "x&amp;y x&#38;y b'x\\x00&\\x00y\\x00' x&y"
+    assert secret_hider({"DB_PASSWORD": "x&y"})(text) == text
