@@ -8,6 +8,7 @@ test_interrupt.py and not repeated here.
 from __future__ import annotations
 
 import contextlib
+import html
 import io
 import json
 import os
@@ -483,8 +484,16 @@ def test_verify_closes_and_removes_a_killed_verify_in_its_runs_dir(
 
 
 PRINTS_ITS_TOKEN = """\
-import os, sys
-print("token is", os.environ["HARD_API_TOKEN"], flush=True)
+import html, os, sys, xml.sax.saxutils
+token = os.environ["HARD_API_TOKEN"]
+# The engine sends a line in chunks of 16 KiB: the first 10 characters of the
+# value's UTF-16 form, after b'\\x00, end the first chunk.
+print("long", "x" * (16384 - 5 - 16) + str(token.encode("utf-16-be")), flush=True)
+print("token is", token, flush=True)
+print("html", html.escape(token), flush=True)
+print("xml", xml.sax.saxutils.escape(token), flush=True)
+print("utf16", token.encode("utf-16-le"), flush=True)
+print("utf32", token.encode("utf-32"), flush=True)
 sys.exit(3)
 """
 
@@ -492,7 +501,10 @@ sys.exit(3)
 def test_a_hidden_env_value_the_script_prints_stays_hidden(
     cli, engine_cleanup, docker_client, tmp_path
 ):
-    token = f"tok-{random.getrandbits(64):016x}"
+    """The value, raw, escaped for HTML or XML, or as UTF-16 or UTF-32 bytes,
+    even cut between two chunks, is in none of the run's files, the record's
+    log tail or what reprobox printed."""
+    token = f"Zq\"8x\\Wm/3@k%Lp!2&Rv'{random.getrandbits(64):016x}<"
     project, name = new_project(
         cli, engine_cleanup, tmp_path, files={"train.py": PRINTS_ITS_TOKEN}
     )
@@ -502,11 +514,34 @@ def test_a_hidden_env_value_the_script_prints_stays_hidden(
     assert done.returncode == 1, shown(done)
     record = json.loads(done.stdout)
     assert record["options"]["env"]["HARD_API_TOKEN"] == "***"
-    assert "token is ***" in record["error"]["log_tail"]
+    hidden_lines = [
+        "token is ***",
+        "html ***",
+        "xml ***",
+        "utf16 b'***\\x00'",
+        "utf32 b'\\xff\\xfe\\x00\\x00***\\x00\\x00\\x00'",
+    ]
+    # The tail cuts the long line short; the log keeps it whole.
+    assert record["error"]["log_tail"].splitlines()[1:] == hidden_lines
     run_dir = project / ".reprobox/runs" / record["run_id"]
+    long_line = "long " + "x" * (16384 - 5 - 16) + "b'\\x00***'"
+    log = (run_dir / "container.log").read_text()
+    assert log.splitlines() == [long_line, *hidden_lines]
+    # What a form shows of the value once its first and last characters,
+    # which the ends of a form may hold, are cut off.
+    inner = token[1:-1]
+    forms = [
+        inner,
+        html.escape(inner),
+        str(inner.encode("utf-16-le"))[2:-1],
+        str(inner.encode("utf-32-le"))[2:-1],
+    ]
+    forms += [json.dumps(form)[1:-1] for form in forms]  # as record.json has them
     for path in run_dir.iterdir():
-        assert token not in path.read_text(errors="replace"), path
-    assert token not in done.stderr and token not in done.stdout
+        text = path.read_text(errors="replace")
+        assert [form for form in forms if form in text] == [], path
+    assert [form for form in forms if form in done.stderr + done.stdout] == []
+    assert long_line in done.stderr and hidden_lines[-1] in done.stderr
     assert containers(docker_client, name) == []
     shutil.rmtree(project / ".reprobox/runs")
 
