@@ -22,6 +22,7 @@ from reprobox.cli import (
     app,
     finished_step,
     interruptible,
+    log_printer,
     project_holding,
     say,
     tidy_killed_imports,
@@ -478,10 +479,6 @@ def _unpack_bundle_files(into: Path, texts: dict[str, str], tag: str) -> None:
         ) from None
 
 
-def _echo_err(line: str) -> None:
-    typer.echo(line, err=True)
-
-
 def _verify_runs_dir() -> Path:
     """Return verify's default runs folder: under .reprobox/ inside a project.
 
@@ -577,8 +574,10 @@ def verify(
         reference=ref_data,
         reference_name=f"--reference {reference}",
         remote=bool(host or context),
-        on_log=_echo_err,
+        on_log=log_printer(),  # None with -q; escapes what the rerun prints
         hidden_env=_parse_env(env),
+        on_info=say,
+        on_warning=warn,
     )
     if as_json:
         typer.echo(

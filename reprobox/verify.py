@@ -243,7 +243,7 @@ def _hidden_values(
     reference: dict[str, Any],
     given: Mapping[str, str],
     image: str,
-    on_log: Callable[[str], None] | None,
+    on_warning: Callable[[str], None] | None,
 ) -> dict[str, str]:
     """Return the values given for the reference's hidden --env variables.
 
@@ -262,10 +262,10 @@ def _hidden_values(
                 + (f": {', '.join(hidden)}" if hidden else " (it hides none)"),
             )
     missing = [name for name in hidden if name not in given]
-    if missing and on_log:
+    if missing and on_warning:
         names = ", ".join(missing)
-        on_log(
-            f"warning: the reference ran with {names} set, its value hidden in "
+        on_warning(
+            f"the reference ran with {names} set, its value hidden in "
             "the record; this rerun runs without it (give it with --env "
             f"{missing[0]})"
         )
@@ -373,6 +373,8 @@ def verify_image(
     remote: bool = False,
     on_log: Callable[[str], None] | None = None,
     hidden_env: Mapping[str, str] | None = None,
+    on_info: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> Verification:
     """Check image against its labels and reference, rerun it, and compare.
 
@@ -380,6 +382,7 @@ def verify_image(
     was named with --host or --context (its GPUs cannot be checked from here);
     hidden_env gives values for the reference's --env variables whose values
     its record hides (***), which the rerun cannot take from the record.
+    on_log hears the rerun's output, on_info progress, on_warning warnings.
     """
     check_image_reference(image)
     # Docker bind-mounts only absolute paths; a relative runs folder is the user's.
@@ -396,8 +399,8 @@ def verify_image(
     if reference is None and _label_reference(labels, image) is None:
         sealed = sealed_copy(engine, image, found)
         if sealed is not None:
-            if on_log:
-                on_log(f"verifying {image}-sealed: {image} with its reference record")
+            if on_info:
+                on_info(f"verifying {image}-sealed: {image} with its reference record")
             found = sealed
             labels = labels_of(engine, found, shown=image)
     # Everything verify reruns by is checked before any container exists: a
@@ -444,7 +447,7 @@ def verify_image(
         opts,
         extra_env={
             **opts.extra_env,
-            **_hidden_values(reference, hidden_env or {}, image, on_log),
+            **_hidden_values(reference, hidden_env or {}, image, on_warning),
         },
     )
     if opts.gpus:
@@ -453,8 +456,8 @@ def verify_image(
             device_requests=_gpu_requests(manifest, opts.gpus, image, engine, remote),
         )
         for warning in opts.device_requests.warnings:
-            if on_log:
-                on_log(f"warning: {warning}")
+            if on_warning:
+                on_warning(warning)
     target = RunTarget(
         project=manifest["project"]["name"],
         runs_dir=runs_dir,

@@ -333,11 +333,13 @@ def test_export_import_round_trip_without_a_registry(
     assert f"{ENGINE2}: image present" in ran.stderr, ran.describe()
     assert engine2_client.images.get(shared.tag).id == index["image_id"]
     # On the exporting engine the build's tag verifies too (its -sealed copy).
+    # bv 1: with -q, the rerun's training output stayed on stderr.
     local = cli.run(
-        "verify", shared.tag, "--runs-dir", str(tmp_path / "local"), check=False
+        "-q", "verify", shared.tag, "--runs-dir", str(tmp_path / "local"), check=False
     )
     assert local.returncode == 0, local.describe()
     assert "verified: matches its reference" in local.stdout
+    assert local.stderr == "", local.describe()
 
     by_file = SECONDS["export"] + SECONDS["import"]
     line = (

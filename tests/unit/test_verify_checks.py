@@ -265,12 +265,16 @@ def test_a_gpu_reference_reruns_on_as_many_gpus(image, tmp_path, monkeypatch):
     image["labels"] = labels_for(manifest(), ref)
     logged = []
     verify.verify_image(
-        gpu_engine, IMAGE, runs_dir=tmp_path / "v", remote=True, on_log=logged.append
+        gpu_engine,
+        IMAGE,
+        runs_dir=tmp_path / "v",
+        remote=True,
+        on_warning=logged.append,
     )
     assert asked == [("1", True)]
     assert image["runs"][0].device_requests == ["req"]
     assert image["runs"][0].gpus == "1"
-    assert logged == ["warning: driver note"]
+    assert logged == ["driver note"]
 
 
 def test_a_gpu_reference_on_a_machine_without_gpus_is_refused_first(
@@ -392,11 +396,13 @@ def test_a_hidden_value_given_again_reaches_the_rerun(image, tmp_path):
 def test_a_hidden_value_not_given_is_warned_of(image, tmp_path):
     hiding_reference(image, WANDB_API_KEY="***", HF_TOKEN="***")
     said = []
-    verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v", on_log=said.append)
+    verify.verify_image(
+        object(), IMAGE, runs_dir=tmp_path / "v", on_warning=said.append
+    )
     [opts] = image["runs"]
     assert opts.extra_env == {"SEEN": "1"}
     assert said == [
-        "warning: the reference ran with HF_TOKEN, WANDB_API_KEY set, its value "
+        "the reference ran with HF_TOKEN, WANDB_API_KEY set, its value "
         "hidden in the record; this rerun runs without it (give it with --env "
         "HF_TOKEN)"
     ]
