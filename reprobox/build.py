@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_files import holds_credentials
+from reprobox.data_checks import command_files
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
     CODE_LABEL,
@@ -36,7 +37,7 @@ from reprobox.engine import (
     ensure_base_image,
     image_id,
 )
-from reprobox.errors import BuildError, InputError
+from reprobox.errors import BuildError, ConfigError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.image_inputs import files_read_by_reprobox, refuse_written_credentials
 from reprobox.lock.indexes import is_loopback_host
@@ -293,6 +294,36 @@ def _left_out_by_place(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
     )
 
 
+def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
+    """Refuse a command whose script is in the project but not in the image.
+
+    Left out (by .reproboxignore, say), it is missing from /app, and the run
+    fails as training would, exit 1, though nothing was trained.
+    """
+    root = cfg.root.resolve()
+    kept = set(files)
+    for rel in command_files(cfg.command):
+        if rel in kept or not (root / rel).is_file() or rel in cfg.data:
+            continue  # data entries are refused apart (refuse_data_the_image_needs)
+        if _left_out_by_place(root, rel, []) or _ignored(rel, False, []):
+            why, fix = "reprobox leaves such files out", "rename or move the script"
+        elif _left_out_by_place(root, rel, _ignore_rules(root)) or _ignored(
+            rel, False, _ignore_rules(root)
+        ):
+            why = f"{IGNORE_FILE} leaves it out"
+            fix = f"remove the {IGNORE_FILE} line that matches it"
+        else:
+            why = "it reads as a credential file"
+            fix = "move the credential out of the script"
+        raise ConfigError(
+            cfg.source,
+            "command",
+            f"runs {rel!r}, which is not copied into the image ({why}), so the "
+            "run could not start it",
+            fix,
+        )
+
+
 def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list[str]:
     """Return the project files that go into the image, sorted, as posix paths.
 
@@ -521,7 +552,9 @@ def context_entries(
     entries += [
         (f"reprobox_runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))
     ]
-    entries += [(f"app/{rel}", cfg.root / rel) for rel in project_files(cfg, left_out)]
+    files = project_files(cfg, left_out)
+    refuse_command_left_out(cfg, files)
+    entries += [(f"app/{rel}", cfg.root / rel) for rel in files]
     return entries
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
-from reprobox.build import left_out_note, project_files
+from reprobox.build import left_out_note, project_files, refuse_command_left_out
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
@@ -235,7 +235,9 @@ def freeze_project(
     # of files the image copies (read after the requirements, whose errors
     # name the -r line that is wrong).
     left_out: list[str] = []
-    refuse_written_credentials(cfg, project_files(cfg, left_out))
+    files = project_files(cfg, left_out)
+    refuse_command_left_out(cfg, files)
+    refuse_written_credentials(cfg, files)
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"
 

@@ -505,6 +505,10 @@ def push_refused(project: Path, ctx: Context) -> None:
     ctx.env["HARD_REGISTRY"] = f"127.0.0.1:{ctx.serve_status(405)}"
 
 
+def ignore_the_script(project: Path, ctx: Context) -> None:
+    (project / ".reproboxignore").write_text("# scratch\n*.py\n")
+
+
 def manifest_made_a_folder(project: Path, ctx: Context) -> None:
     manifest = project / ".reprobox" / "manifest.json"
     manifest.unlink()
@@ -917,6 +921,15 @@ CASES = [
         EXIT_USAGE,
         ("reprobox-base:bookworm-py3.11", "not made by reprobox"),
         ANY_HINT,
+    ),
+    Case(
+        # bv 2: freeze and build took it; the run then failed, exit 1.
+        "command-script-in-reproboxignore",
+        BUILD,
+        EXIT_USAGE,
+        ("{p}/reprobox.toml: command: runs 'train.py'", ".reproboxignore leaves it out"),
+        "remove the .reproboxignore line",
+        setup=ignore_the_script,
     ),
     Case(
         # bu 4: found at its rename, after the lock and Dockerfile were
