@@ -23,25 +23,45 @@ from reprobox.credential_settings import REQUEST_TOKEN, secret_name
 from reprobox.envvars import SECRET_KEY_ENDS
 from reprobox.stand_ins import made_of_words, path_to_file, stand_in
 
+# What may stand before a Python string's quote: its prefix, any case and
+# order of r, b, u and f, two letters at most (rb"", Rb"", fr"", F"").
+STRING_PREFIX = r"[rRbBuUfF]{0,2}"
 # A quoted string without blanks or backslashes, as a secret is written (a
-# notebook's JSON escapes its closing quote, \"): its quote first, so that the
-# regex engine skips to quotes fast.
-_QUOTED = re.compile(r"""(['"])([^'"\s\\]{12,256})\\?\1""")
+# notebook's JSON escapes its closing quote, \"), in quotes, in JavaScript's
+# backticks, or in Python's triple quotes: alone on their line, or opened on
+# it with the value alone up to the line's end (the value opens the next line
+# when the quotes end their own, password = """ then X). One group of quotes
+# first, so that the regex engine skips to quotes fast.
+_QUOTED = re.compile(
+    r"""(['"`])(?:([^'"`\s\\]{12,256})\\?\1"""
+    r"""|(?<=['"])\1\1[ \t]*(?:\r?\n[ \t]*)?([^'"`\s\\]{12,256})[ \t]*"""
+    r"""(?=\1|\r?\n|\Z))"""
+)
+# The replacement fields of an f-string or a JavaScript template literal,
+# {x} and ${x}, and an f-string's escaped braces: what is left is literal.
+_REPLACEMENT_FIELD = re.compile(r"\{\{|\}\}|\$?\{[^{}]*\}")
+# Blanks and a string's prefix alone before its quote, as when the string
+# opens its line under a name left open on the line before.
+_PREFIX = re.compile(rf"[ \t]*{STRING_PREFIX}")
 # What stands before such a string when code gives it to a name, read from the
 # text before the string (its line, up to _LOOK_BACK characters): an assignment
 # or keyword argument (self.password: str = , password=), a dict key ("token":)
 # or an item set by key (cfg["api_key"] = ). Comparisons (==, !=) are not.
 _NAME_BEFORE = re.compile(
-    r"""(?<!\w)([A-Za-z_]\w*)\s*(?::\s*[A-Za-z_][\w.\[\] |]*)?:?=\s*[rRbBuU]?\\?\Z"""
-    r"""|(['"])([A-Za-z_][\w.-]*)\\?\2\s*(?::|\]\s*=)\s*[rRbBuU]?\\?\Z"""
-    r"""|(?:getenv|environ\.get)\(\s*\\?(['"])([A-Za-z_]\w*)\\?\4\s*,\s*\\?\Z"""
+    r"""(?<!\w)([A-Za-z_]\w*)\s*(?::\s*[A-Za-z_][\w.\[\] |]*)?:?=\s*"""
+    rf"""{STRING_PREFIX}\\?\Z"""
+    r"""|(['"])([A-Za-z_][\w.-]*)\\?\2\s*(?::|\]\s*=)\s*"""
+    rf"""{STRING_PREFIX}\\?\Z"""
+    r"""|(?:getenv|environ\.get)\(\s*\\?(['"])([A-Za-z_]\w*)\\?\4\s*,\s*"""
+    rf"""{STRING_PREFIX}\\?\Z"""
     # JavaScript's and YAML's unquoted key: { apiKey: "X" }, password: "X".
     r"""|(?<![\w.$])([A-Za-z_$][\w$]*)\s*:\s*\Z"""
 )
 # A login given as a pair, user then password: auth=("u", "X"), requests'
 # HTTPBasicAuth("u", "X") and HTTPDigestAuth, aiohttp's BasicAuth("u", "X").
 _LOGIN_PAIR_REST = (
-    r"""\s*[^,()\r\n]+,\s*(?:password\s*=\s*)?[rRbBuU]?(['"])([^'"\s\\]{1,256})\1"""
+    r"""\s*[^,()\r\n]+,\s*(?:password\s*=\s*)?"""
+    rf"""{STRING_PREFIX}(['"])(?:\1\1)?([^'"\s\\]{{1,256}})\1"""
 )
 _LOGIN_PAIRS = (
     re.compile(r"auth\s*=\s*[(\[]" + _LOGIN_PAIR_REST),
@@ -132,21 +152,37 @@ def code_secrets(text: str) -> Iterator[str]:
 def _quoted_secrets(text: str) -> Iterator[str]:
     """Yield the quoted strings in text that are secrets given to secret names."""
     for match in _QUOTED.finditer(text):
-        value = match.group(2)
+        value = match.group(2) or match.group(3)
         if not _mixed(value):
             continue  # cheap first: most strings are words or identifiers
         start = match.start()
         line_start = text.rfind("\n", max(0, start - _LOOK_BACK), start) + 1
         before = _NAME_BEFORE.search(text, max(line_start, start - _LOOK_BACK), start)
-        if before is None and line_start and not text[line_start:start].strip():
+        if before is None and line_start and _PREFIX.fullmatch(text, line_start, start):
             before = _name_on_line_before(text, line_start)
         if before is None:
             continue
         if before.group(3) and before.group(3).lower() in ("key", "token"):
             continue  # a record's "key" or "token" field: data, not a login
         name = before.group(1) or before.group(3) or before.group(5) or before[6]
-        if secret_value_for(name, value):
-            yield value
+        for literal in _literal_parts(text, start, value):
+            if secret_value_for(name, literal):
+                yield literal
+                break
+
+
+def _literal_parts(text: str, start: int, value: str) -> list[str]:
+    """Return what a string opened at start writes out literally: value, or
+    the parts between an f-string's or a template literal's fields.
+
+    f"{prefix}-{n}" writes nothing out; f"X{n}" writes X, a secret if X is.
+    """
+    if "{" not in value:
+        return [value]
+    template = text[start] == "`" or "f" in text[max(0, start - 2) : start].lower()
+    if not template:
+        return [value]  # a str.format template or plain text: judged whole
+    return [part for part in _REPLACEMENT_FIELD.split(value) if part]
 
 
 def _name_on_line_before(text: str, line_start: int) -> re.Match[str] | None:

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 
-from reprobox.code_assignments import code_secrets, random_string
+from reprobox.code_assignments import STRING_PREFIX, code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets, header_secrets
 from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
@@ -67,18 +67,21 @@ _HCL_SUFFIXES = (".tf", ".tfvars", ".hcl")
 _NOT_HCL_SUFFIXES = (".py", ".pyi", ".ipynb")
 _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
 # An Authorization header with its token: curl -H "Authorization: Bearer X",
-# headers={"Authorization": "Bearer X"}, or a Basic login in base64.
+# headers={"Authorization": "Bearer X"} (or f"Bearer X", a template literal,
+# triple quotes), or a Basic login in base64.
 _BEARER_HEADER = re.compile(
-    r"""authorization['"]?\s*[:=]\s*['"]?\s*(bearer|token|basic)[ \t]+([^\s'"]+)""",
+    r"""authorization['"]?\s*[:=]\s*(?:[rbuf]{0,2}(?:'''|\"\"\"|['"`]))?\s*"""
+    r"""(bearer|token|basic)[ \t]+([^\s'"`]+)""",
     re.I,
 )
 # Python setting a variable of its own environment to a string literal:
 # os.environ["WANDB_API_KEY"] = "X", os.environ.setdefault("HF_TOKEN", "X"),
-# os.putenv("API_KEY", "X").
+# os.putenv("API_KEY", "X"); the string with a prefix (f"X", rb"X") or in
+# triple quotes too.
 _ENVIRON_ASSIGNMENT = re.compile(
     r"""(?:environ\s*(?:\[\s*(['"])([A-Za-z_]\w*)\1\s*\]\s*=|\.setdefault\(\s*"""
     r"""(['"])([A-Za-z_]\w*)\3\s*,)|putenv\(\s*(['"])([A-Za-z_]\w*)\5\s*,)"""
-    r"""\s*[rbu]?(['"])([^'"\r\n]*)\7"""
+    rf"""\s*{STRING_PREFIX}(['"])(?:\7\7)?([^'"\r\n]*)\7"""
 )
 # A token written out: long, of the characters tokens are made of.
 _LITERAL_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
