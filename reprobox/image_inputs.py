@@ -21,7 +21,7 @@ import codecs
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from reprobox.config import ProjectConfig
@@ -62,6 +62,8 @@ _LONGEST_SECRET = 8192
 # A digest written with its algorithm, as nbformat 3 signed a notebook
 # ("signature": "sha256:..."): checked against, no secret.
 _DIGEST = re.compile(r"(?:sha\d*|md5|blake2[bs]?):[0-9a-f]{32,}", re.I)
+# The members that hold a cell's code: nbformat 4's source, nbformat 3's input.
+_CELL_SOURCE_NAMES = ("source", "input")
 
 
 def files_read_by_reprobox(cfg: ProjectConfig) -> list[str]:
@@ -123,7 +125,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
             codec = text_codec(head) or (None if _binary(head) else "utf-8")
             if codec is None:
                 return None
-            setting = _notebook_setting(path, codec)
+            notebook = _notebook_finding(path, codec)
             decoder = codecs.getincrementaldecoder(codec)(errors="replace")
             first_line, rest, data = 1, "", head
             while data:
@@ -136,7 +138,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
                     cut, read = len(text) - _OVERLAP, text
                 found = _credential_in(read, strict, path.name)
                 if found is not None:
-                    return _earlier((first_line + found[0] - 1, found[1]), setting)
+                    return _earlier((first_line + found[0] - 1, found[1]), notebook)
                 first_line += len(LINE_BREAK.findall(text, 0, cut))
                 rest, data = text[cut:], fh.read(_CHUNK)
                 if codec == "utf-8" and _binary(data):
@@ -148,7 +150,7 @@ def written_credential(path: Path, *, strict: bool = False) -> tuple[int, str] |
         return None  # gone or unreadable: the digest says what is wrong with it
     if found is not None:
         found = first_line + found[0] - 1, found[1]
-    return _earlier(found, setting)
+    return _earlier(found, notebook)
 
 
 def _binary(data: bytes) -> bool:
@@ -232,17 +234,82 @@ def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None
     return credential_on_line(text, name, metadata=strict)
 
 
-def _notebook_setting(path: Path, codec: str) -> tuple[int, str] | None:
-    """Return the line and kind of the first secret setting in a notebook's
-    own JSON, or None; read whole, as Jupyter reads a notebook, so that a
-    notebook saved on one line is read as one saved a member a line."""
+def notebook_cell_lines(text: str) -> list[tuple[int, str]]:
+    """Return each line of a notebook's cells as the cell holds it, with the
+    offset in text of the string it starts in.
+
+    A cell's source is one string or a list of strings that join into one,
+    whatever the JSON's layout: a cell saved as "%env A=X\\nimport a", or on
+    the one line of a notebook that json.dump wrote, still holds the line
+    %env A=X, read as it is in a notebook saved a line a string.
+    """
+    lines: list[tuple[int, str]] = []
+    for source in _cell_sources(text):
+        line, start = "", None
+        for at, value in source:
+            parts = LINE_BREAK.split(value)
+            for index, part in enumerate(parts):
+                if start is None and part:
+                    start = at
+                line += part
+                if index < len(parts) - 1:  # a line break ends the line
+                    lines.append((at if start is None else start, line))
+                    line, start = "", None
+        if line:
+            lines.append((at if start is None else start, line))
+    return lines
+
+
+def _cell_sources(text: str) -> Iterator[list[tuple[int, str]]]:
+    """Yield the strings of each cell's source in a notebook's JSON (nbformat
+    4's "source", 3's "input"), each with the offset it is written at."""
+    source: list[tuple[int, str]] | None = None  # the strings of the one read
+    in_list, end = False, 0
+    for token in _JSON_TOKEN.finditer(text):
+        gap, end = text[end : token.start()].strip(), token.end()
+        if source is not None and token.group(1) is None:
+            # The source's value: one string right after its name, or the
+            # strings of a list, the first after "[" and each next after ",".
+            first = not source and not in_list
+            if (first and gap in ("", "[")) or (in_list and gap == ","):
+                value = _json_text(token.group())
+                if value is not None:
+                    source.append((token.start(), value))
+                in_list = in_list or gap == "["
+                if in_list:
+                    continue
+        if source:
+            yield source
+        source, in_list = None, False
+        if token.group(1) is not None:  # a member's name: is it a cell's source?
+            key = _json_text(token.group()[: token.start(1) - token.start()])
+            if key in _CELL_SOURCE_NAMES:
+                source = []
+    if source:
+        yield source
+
+
+def _notebook_finding(path: Path, codec: str) -> tuple[int, str] | None:
+    """Return the line and kind of the first credential a notebook's cells or
+    its own JSON write out, or None; read whole, as Jupyter reads a notebook,
+    so that a notebook saved on one line is read as one saved a member a line.
+
+    Its cells' lines are read as code lines; its own JSON's members (metadata,
+    outputs) as a settings file's.
+    """
     if not path.name.lower().endswith(".ipynb"):
         return None
     text = path.read_bytes().decode(codec, errors="replace").removeprefix("\ufeff")
+    cells = notebook_cell_lines(text)
+    code = credential_on_line("\n".join(line for _, line in cells), path.name)
+    if code is not None:  # on the notebook's line that the cell's line starts on
+        offset = cells[code[0] - 1][0]
+        code = len(LINE_BREAK.findall(text, 0, offset)) + 1, code[1]
     number = notebook_setting_line(text)
-    if number is None:
-        return None
-    return number, "a secret setting in the notebook's metadata or output"
+    if number is not None:
+        setting = number, "a secret setting in the notebook's metadata or output"
+        return _earlier(code, setting)
+    return code
 
 
 def _earlier(*found: tuple[int, str] | None) -> tuple[int, str] | None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from fresh_python import run_reprobox
 
 from reprobox.credential_files import holds_credentials
 from reprobox.image_inputs import (
+    notebook_cell_lines,
     notebook_code,
     notebook_setting_line,
     written_credential,
@@ -234,3 +236,100 @@ def test_a_cell_line_that_writes_a_json_member_is_read_as_code(tmp_path):
     # In a cell, "api_key": "X" is a JSON string's text: read as code there.
     path = _notebook(tmp_path, "cfg = {", f'    "api_key": "{R}",', "}")
     assert written_credential(path) == (7, "a secret assigned in code")
+
+
+# A cell's lines are the same lines whatever the notebook's layout: its source
+# a list of lines (nbformat) or one string, the notebook saved a member a line
+# (nbformat) or on one line (json.dump), with \n or \r\n.
+ENV_KEY = "Tq7vN2xKp9Lm4Rzx9"
+SCRIPT = "a secret set by a script line"
+
+
+def _layouts(cell: str, indent: int | None) -> list[str]:
+    """Return a notebook's text with cell first, its source saved as a list of
+    lines and as one string, each with \\n and with \\r\\n line breaks."""
+    texts = []
+    for source in (cell.splitlines(keepends=True), cell):
+        doc = _notebook_doc()
+        doc["cells"].insert(0, {"cell_type": "code", "source": source})
+        texts.append(json.dumps(doc, indent=indent))
+    texts += [text.replace("\n", "\r\n") for text in texts]
+    return texts
+
+
+@pytest.mark.parametrize(
+    ("cell", "kind"),
+    [
+        (f"%env WANDB_API_KEY={ENV_KEY}\nimport wandb", SCRIPT),
+        (f"import wandb\n%env WANDB_API_KEY {ENV_KEY}\n", SCRIPT),
+        (f"%%bash\nexport WANDB_API_KEY={ENV_KEY}\npython train.py\n", SCRIPT),
+        (f'import os\nos.environ["WANDB_API_KEY"] = "{ENV_KEY}"\n', "os.environ"),
+        (f'import wandb\nwandb.login(key=f"{R}")\n', "assigned in code"),
+        (f"%env WANDB_API_KEY={ENV_KEY}\r\nimport wandb", SCRIPT),
+    ],
+)
+@pytest.mark.parametrize("indent", [1, None])
+def test_a_cells_secret_is_refused_in_every_layout(tmp_path, cell, kind, indent):
+    path = tmp_path / "explore.ipynb"
+    for text in _layouts(cell, indent):
+        path.write_bytes(text.encode())
+        line = next(
+            n for n, x in enumerate(text.splitlines(), 1) if ENV_KEY in x or R in x
+        )
+        found = written_credential(path)
+        assert found is not None and found[0] == line and kind in found[1], text
+
+
+def test_a_source_split_mid_line_reads_as_the_line_it_joins_into(tmp_path):
+    # Jupyter joins a source's strings: "password = " and "\"X\"\n" are one line.
+    doc = _notebook_doc()
+    doc["cells"][0]["source"] = ["import db\n", "password = ", f'"{R}"\n']
+    path = tmp_path / "explore.ipynb"
+    path.write_text(json.dumps(doc, indent=1))
+    # Named where the line starts: "password = " on line 10, its value on 11.
+    assert written_credential(path) == (10, "a secret assigned in code")
+
+
+def test_notebook_cell_lines_reads_cells_not_outputs():
+    doc = _notebook_doc(outputs=[{"output_type": "stream", "text": "%env A=1\n"}])
+    doc["cells"][0]["source"] = "%env B=2\r\nimport b"
+    doc["cells"].append({"cell_type": "markdown", "source": ["# Notes\n", "x"]})
+    text = json.dumps(doc)
+    assert [line for _, line in notebook_cell_lines(text)] == [
+        "%env B=2",
+        "import b",
+        "# Notes",
+        "x",
+    ]
+
+
+@pytest.mark.parametrize("indent", [1, None])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%env WANDB_API_KEY=$KEY\nimport wandb",
+        "%env WANDB_MODE=offline\n%env TOKENIZERS_PARALLELISM=false",
+        "%%bash\nexport WANDB_API_KEY=${WANDB_API_KEY}\n",
+        'token = f"{prefix}-{n}"\nprint(f"token={tok}")',
+        'def get(user):\n    """Return the password for user."""\n',
+    ],
+)
+def test_the_same_cells_without_a_secret_pass_in_every_layout(tmp_path, cell, indent):
+    path = tmp_path / "explore.ipynb"
+    for text in _layouts(cell, indent):
+        path.write_bytes(text.encode())
+        assert written_credential(path) is None, text
+
+
+def test_freeze_refuses_a_one_line_notebooks_env_line(six_project):
+    doc = _notebook_doc()
+    doc["cells"][0]["source"] = f"%env WANDB_API_KEY={ENV_KEY}\nimport wandb"
+    path = six_project / "explore.ipynb"
+    path.write_text(json.dumps(doc))
+    result = run_reprobox("freeze", str(six_project))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1].startswith(
+        f"reprobox: error: {path}:1: holds a credential ({SCRIPT}), and this "
+        "file is copied into the image"
+    )
+    assert ENV_KEY not in result.stderr
