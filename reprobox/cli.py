@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import io
 import logging
 import os
 import re
@@ -588,6 +589,8 @@ def main(*, then_leave: bool = False) -> None:
 
 
 def _run_app() -> None:
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        sys.stdout = _ClosedStdout()
     try:
         try:
             code = app(prog_name="reprobox", standalone_mode=False)
@@ -664,6 +667,17 @@ def _stdout_gone() -> bool:
     is not click's.
     """
     return type(sys.stdout).__name__ == "PacifyFlushWrapper"
+
+
+class _ClosedStdout(io.TextIOBase):
+    """What stdout is when reprobox started with it closed: a write fails as
+    one to a pipe whose reader is gone, so a result is never silently lost."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
 
 
 def _say_stdout_gone() -> None:

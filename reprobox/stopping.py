@@ -202,11 +202,15 @@ def leave(code: int) -> NoReturn:
             code = EXIT_USAGE
             with contextlib.suppress(OSError):
                 os.write(2, STDOUT_GONE.encode())
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - nothing may keep the process from os._exit
         pass
-    with contextlib.suppress(OSError, ValueError):
+    # Exception, not only OSError: click wraps a stderr closed at start (None)
+    # and its wrapper's flush then raises AttributeError; escaping here, it
+    # ended the process through Python's own exit, 120.
+    with contextlib.suppress(Exception):
         _flush(sys.stderr)
-    logging.shutdown()
+    with contextlib.suppress(Exception):  # its handlers flush the same streams
+        logging.shutdown()
     pending = signal.sigpending()
     if _ending["caught"] or any(sig in pending for sig in STOPPING):
         if code != EXIT_INTERRUPTED:

@@ -51,3 +51,46 @@ def test_a_reader_gone_is_exit_2_with_one_line_not_a_silent_1(tmp_path, what):
         "of it (its reader ended); the files it wrote are whole (send the output "
         "to a file, or read all of it)"
     ]
+
+
+def test_stdout_closed_at_start_is_exit_2_not_a_lost_result(tmp_path):
+    # bv 6: `reprobox compare ... >&-` exited 0, its result written nowhere.
+    first = write_record(tmp_path / "runs", record_data("20240101T000000Z-aaaaaa"))
+    write_record(tmp_path / "runs", record_data("20240101T000000Z-bbbbbb"))
+    done = subprocess.run(
+        [sys.executable, "-m", "reprobox", "compare", str(first.parent.parent)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        preexec_fn=lambda: os.close(1),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert done.stderr.startswith("reprobox: error: standard output was closed")
+
+
+def test_leave_ends_the_process_whatever_a_stream_s_flush_raises(monkeypatch):
+    # bv 3: with stderr closed at start, click wraps None; its flush raised
+    # AttributeError out of leave, and Python's own exit made it 120.
+    from reprobox import stopping
+
+    class Wrapped:
+        def flush(self):
+            raise AttributeError("'NoneType' object has no attribute 'flush'")
+
+    class Exited(Exception):
+        pass
+
+    def exit_(code):
+        raise Exited(code)
+
+    monkeypatch.setattr(sys, "stdout", Wrapped())
+    monkeypatch.setattr(sys, "stderr", Wrapped())
+    monkeypatch.setattr(os, "_exit", exit_)
+    monkeypatch.setattr(stopping.signal, "pthread_sigmask", lambda *a: None)
+    monkeypatch.setattr(stopping.signal, "sigpending", lambda: set())
+    with pytest.raises(Exited) as info:
+        stopping.leave(2)
+    assert info.value.args == (2,)
