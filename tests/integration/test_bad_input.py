@@ -927,7 +927,10 @@ CASES = [
         "command-script-in-reproboxignore",
         BUILD,
         EXIT_USAGE,
-        ("{p}/reprobox.toml: command: runs 'train.py'", ".reproboxignore leaves it out"),
+        (
+            "{p}/reprobox.toml: command: runs 'train.py'",
+            ".reproboxignore leaves it out",
+        ),
         "remove the .reproboxignore line",
         setup=ignore_the_script,
     ),
