@@ -141,12 +141,8 @@ def run(
 ) -> None:
     """Train inside the image (built if needed) and write a run record."""
     from reprobox.build import check_frozen_inputs
-    from reprobox.engine import (
-        MAX_CPUS,
-        MIN_CPUS,
-        check_engine_flags,
-        connect,
-    )
+    from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
+    from reprobox.engine import check_engine_flags, connect
     from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.recovery import remove_dead_runs_containers
@@ -169,10 +165,8 @@ def run(
             f"--profile {profile!r} is unknown", hint="use default or strict"
         )
     if cpus is not None and not MIN_CPUS <= cpus < MAX_CPUS:
-        raise InputError(
-            f"--cpus {cpus:g} is not a CPU count Docker can enforce",
-            hint=f"give {MIN_CPUS} or more, e.g. --cpus 1.5",
-        )
+        why, fix = cpus_out_of_range(cpus)
+        raise InputError(f"--cpus {cpus:g} {why}", hint=f"{fix}, e.g. --cpus 1.5")
     if memory is not None:
         check_memory(memory)
     if seed is not None and seeds is not None:

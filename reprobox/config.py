@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reprobox.atomic import dump_json
+from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
 from reprobox.data_checks import refuse_data_the_image_needs
 from reprobox.errors import ConfigError
 from reprobox.index_urls import (
@@ -652,13 +653,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             path, "run.network", f"{network!r} is unknown", 'use "bridge" or "none"'
         )
     cpus = run.get("cpus")
-    if cpus is not None and not (0.01 <= cpus < 4096):  # Docker's least is 0.01
-        raise ConfigError(
-            path,
-            "run.cpus",
-            f"{cpus} is not a finite CPU count",
-            "give a number above 0, e.g. cpus = 1",
-        )
+    if cpus is not None and not (MIN_CPUS <= cpus < MAX_CPUS):
+        why, fix = cpus_out_of_range(cpus)
+        raise ConfigError(path, "run.cpus", f"{cpus} {why}", f"{fix}, e.g. cpus = 1")
     seed = table.get("seed")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ConfigError(

@@ -49,8 +49,6 @@ RUN_LABEL = f"{LABEL_PREFIX}.run-id"
 OWNER_LABEL = f"{LABEL_PREFIX}.owner"
 _STEP = re.compile(r"^#\d+ (\[[^\]]+\] .*)$")
 _FAILED_STEP = re.compile(r"^ > (\[[^\]]+\] .*?):?$")
-MIN_CPUS = 0.01  # Docker's smallest quota; below it the engine silently sets none
-MAX_CPUS = 4096  # above any machine's count: a typo, not a quota
 ADDRESS_FORMS = "unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]"
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 # docker-py waits 60 s for any answer; `docker load` answers only once it has

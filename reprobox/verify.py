@@ -169,7 +169,7 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     checked the way the command line checks it (no host network, no odd
     variables, a seed and a CPU count in range).
     """
-    from reprobox.engine import MAX_CPUS, MIN_CPUS
+    from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS
 
     def refuse(field: str, value: Any, want: str) -> InputError:
         return InputError(

@@ -226,14 +226,16 @@ BAD = [
         "is unknown",
     ),
     Bad("network-host", CMD + '[run]\nnetwork = "host"\n', "run.network", "is unknown"),
-    Bad("cpus-zero", CMD + "[run]\ncpus = 0\n", "run.cpus", "above 0"),
-    Bad("cpus-negative", CMD + "[run]\ncpus = -1.5\n", "run.cpus", "above 0"),
-    Bad("cpus-nan", CMD + "[run]\ncpus = nan\n", "run.cpus", "above 0"),
+    Bad("cpus-zero", CMD + "[run]\ncpus = 0\n", "run.cpus", "below the least"),
+    Bad("cpus-negative", CMD + "[run]\ncpus = -1.5\n", "run.cpus", "below the least"),
+    Bad("cpus-nan", CMD + "[run]\ncpus = nan\n", "run.cpus", "below the least"),
+    # bv 4: 9999 was "not a finite CPU count (give a number above 0)".
+    Bad("cpus-9999", CMD + "[run]\ncpus = 9999\n", "run.cpus", "more CPUs than any"),
     Bad(
         "cpus-infinite",
         CMD + "[run]\ncpus = inf\n",
         "run.cpus",
-        "finite",
+        "more CPUs than any machine has",
     ),
     Bad(
         "seed-negative",
