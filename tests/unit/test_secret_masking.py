@@ -172,6 +172,18 @@ def test_a_token_cut_between_two_chunks_is_hidden_wherever_the_cut_falls():
         assert shown + stream.finish() == whole, cut
 
 
+def test_a_token_printed_in_base32_is_hidden():
+    # bv 5: base64.b32encode(token) reached the terminal, log and record whole.
+    hide = secret_hider({"HF_TOKEN": TOKEN})
+    shown = base64.b32encode(TOKEN.encode()).decode()
+    hidden = hide(f"b32 {shown} end")
+    assert hidden.startswith("b32 ***") and hidden.endswith(" end")
+    assert len(hidden) <= len("b32 *** end") + 8  # at most its last group's tail
+    value = "/data/imagenet-train"  # no secret: its base32 stays
+    text = base64.b32encode(value.encode()).decode()
+    assert secret_hider({"DATA_DIR": value})(text) == text
+
+
 def test_a_token_fed_one_character_at_a_time_is_hidden():
     stream = StreamHider({"HF_TOKEN": TOKEN})
     shown = "".join(stream.feed(char) for char in FORMS_OF_TOKEN) + stream.finish()
