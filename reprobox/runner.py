@@ -184,6 +184,11 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
         reprobox["REPROBOX_OP_DETERMINISM"] = "1"
     if opts.gpus:
         reprobox["REPROBOX_REQUIRE_GPU"] = "1"
+    hidden = sorted(k for k, v in opts.extra_env.items() if secret_value(k, v))
+    if hidden:
+        # The hook writes the numerics variables into capture.json, a file of
+        # the run folder: those the record shows as *** it writes so too.
+        reprobox["REPROBOX_HIDDEN_ENV"] = ",".join(hidden)
     return {**profile, **opts.extra_env, **reprobox}
 
 

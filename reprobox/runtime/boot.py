@@ -334,9 +334,19 @@ def _installed_packages() -> dict:
     return dict(sorted(found.items()))
 
 
+def shown_numerics_env() -> dict:
+    """Return the numerics variables as capture.json keeps them: those whose
+    values `reprobox run` hides (REPROBOX_HIDDEN_ENV names them) as ***."""
+    hidden = set(os.environ.get("REPROBOX_HIDDEN_ENV", "").split(","))
+    return {
+        name: "***" if name in hidden else value
+        for name, value in machine_facts.numerics_env().items()
+    }
+
+
 def _record_exit() -> None:
     _state["packages"] = _installed_packages()
-    _state["env"] = machine_facts.numerics_env()
+    _state["env"] = shown_numerics_env()
     _state["python"] = machine_facts.python_facts()
     _state["os"] = machine_facts.os_facts()
     try:

@@ -508,12 +508,23 @@ def test_a_hidden_env_value_the_script_prints_stays_hidden(
     project, name = new_project(
         cli, engine_cleanup, tmp_path, files={"train.py": PRINTS_ITS_TOKEN}
     )
+    # bw 2: a numerics variable the hook writes into capture.json, given a
+    # vendor-shaped token, was kept there raw.
+    flags = f"ghp_{random.getrandbits(160):040x}"
     done = reprobox(
-        cli, "run", str(project), "--env", f"HARD_API_TOKEN={token}", "--json"
+        cli,
+        "run",
+        str(project),
+        "--env",
+        f"HARD_API_TOKEN={token}",
+        "--env",
+        f"XLA_FLAGS={flags}",
+        "--json",
     )
     assert done.returncode == 1, shown(done)
     record = json.loads(done.stdout)
     assert record["options"]["env"]["HARD_API_TOKEN"] == "***"
+    assert record["options"]["env"]["XLA_FLAGS"] == "***"
     hidden_lines = [
         "token is ***",
         "html ***",
@@ -537,6 +548,9 @@ def test_a_hidden_env_value_the_script_prints_stays_hidden(
         str(inner.encode("utf-32-le"))[2:-1],
     ]
     forms += [json.dumps(form)[1:-1] for form in forms]  # as record.json has them
+    forms.append(flags)
+    capture = json.loads((run_dir / "capture.json").read_text())
+    assert capture["env"]["XLA_FLAGS"] == "***"
     for path in run_dir.iterdir():
         text = path.read_text(errors="replace")
         assert [form for form in forms if form in text] == [], path

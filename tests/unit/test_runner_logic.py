@@ -435,3 +435,19 @@ def test_a_full_or_read_only_runs_folder_is_exit_2(tmp_path, monkeypatch, code):
         info.value
     )
     assert os.strerror(code) in str(info.value)
+
+
+def test_secret_env_values_are_named_for_the_hook_to_hide(monkeypatch):
+    # bw 2: capture.json kept --env XLA_FLAGS=<token> raw; the record hid it.
+    from reprobox.runtime import boot
+
+    token = "ghp_Zq8RkT3vLp9XwY2mNc7Bd4Hs6Jf1Ga5Ke0Ui"
+    env = container_env({}, RunOptions(extra_env={"XLA_FLAGS": token, "B": "1"}))
+    assert env["REPROBOX_HIDDEN_ENV"] == "XLA_FLAGS"
+    assert "REPROBOX_HIDDEN_ENV" not in container_env({}, RunOptions())
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    shown = boot.shown_numerics_env()
+    assert shown["XLA_FLAGS"] == "***"
+    assert shown["TF_ENABLE_ONEDNN_OPTS"] == "0"
