@@ -13,7 +13,9 @@ MAX_CPUS = 4096  # above any machine's count: a typo, not a quota
 def cpus_out_of_range(cpus: float) -> tuple[str, str]:
     """Say why a --cpus or run.cpus outside [MIN_CPUS, MAX_CPUS) is refused,
     and what to give instead."""
-    if cpus != cpus or cpus < MIN_CPUS:  # NaN too
+    if cpus != cpus:  # NaN
+        return "is not a number", f"give a CPU count of {MIN_CPUS} or more"
+    if cpus < MIN_CPUS:
         return (
             f"is below the least CPU share Docker enforces ({MIN_CPUS})",
             f"give {MIN_CPUS} or more",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,12 +25,24 @@ _PYTHON_VALUED = frozenset(("-W", "-X", "-Q"))
 _ENV_VALUED = frozenset(("-u", "--unset", "-C", "--chdir", "-S", "--split-string"))
 
 
-def command_files(command: Sequence[str]) -> list[str]:
+# Programs that start a Python script given among their own options:
+# `torchrun --nproc_per_node=2 train.py`, `accelerate launch train.py`.
+_LAUNCHERS = frozenset(("torchrun", "accelerate", "deepspeed"))
+_LAUNCHER_MODULES = frozenset(
+    ("torch.distributed.run", "torch.distributed.launch", "accelerate.commands.launch")
+)
+# Words that end a shell's first command: the script is looked for before them.
+_SHELL_OPERATORS = frozenset(("&&", "||", ";", "|", "&"))
+
+
+def command_files(command: Sequence[str], depth: int = 0) -> list[str]:
     """Return the project paths the command's words say it runs.
 
     The script a Python or shell is given, a `python -m` module (as module.py
-    or package/__main__.py), or the program itself when it is a relative path.
-    Only what the words show: a script's own imports are not followed.
+    or package/__main__.py), the program itself when it is a relative path,
+    the script a launcher (torchrun, accelerate launch) starts, and those of
+    the first command a `sh -c` string runs. Only what the words show: a
+    script's own imports are not followed.
     """
     words = list(command)
     if words and posixpath.basename(words[0]) == "env":
@@ -52,6 +65,9 @@ def command_files(command: Sequence[str]) -> list[str]:
             module = rest[i + 1] if word == "-m" and i + 1 < len(rest) else None
             if word.startswith("-m") and len(word) > 2:
                 module = word[2:]
+            if module is not None and module in _LAUNCHER_MODULES:
+                found += _launched_script(rest[i + 1 :])
+                break
             if module is not None:
                 base = module.replace(".", "/")
                 found += [f"{base}.py", f"{base}/__main__.py"]
@@ -70,6 +86,16 @@ def command_files(command: Sequence[str]) -> list[str]:
         options = [w for w in rest if w.startswith("-")]
         if not any(w.startswith("-") and "c" in w[1:] for w in options):
             found += [w for w in rest if not w.startswith("-")][:1]
+        elif depth == 0:  # sh -c "python train.py": the string's first command
+            string = next((w for w in rest if not w.startswith("-")), "")
+            try:
+                inner = shlex.split(string)
+            except ValueError:
+                inner = []
+            ends = [i for i, w in enumerate(inner) if w in _SHELL_OPERATORS]
+            found += command_files(inner[: ends[0]] if ends else inner, depth + 1)
+    elif name in _LAUNCHERS:
+        found += _launched_script(rest)
     elif "/" in program or "." in name:
         found.append(program)
     return [
@@ -77,6 +103,11 @@ def command_files(command: Sequence[str]) -> list[str]:
         for path in found
         if path and not posixpath.isabs(path) and not path.startswith("~")
     ]
+
+
+def _launched_script(words: Sequence[str]) -> list[str]:
+    """Return the first Python script among a launcher's words, if any."""
+    return [w for w in words if w.endswith(".py") and not w.startswith("-")][:1]
 
 
 def refuse_data_the_image_needs(

@@ -39,6 +39,23 @@ def escape_controls(text: str, keep: str = "") -> str:
     return _HIDDEN_FORCES.sub(shown, text)
 
 
+def shown_value(value: object, limit: int = 60) -> str:
+    """Show a value read from a JSON file (a record, a manifest) in a few
+    words, as JSON spells its literals: null, true, false; long text cut,
+    huge integers sized, lists and objects counted."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        if digits > 20:
+            return f"an integer of {digits} digits"
+    if isinstance(value, (list, dict)):
+        kind = "a list" if isinstance(value, list) else "an object"
+        return f"{kind} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def shortened(text: str, limit: int = 120) -> str:
     """Return text cut to limit characters, marked where it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

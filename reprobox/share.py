@@ -29,7 +29,7 @@ from reprobox.engine import (
     image_labels,
     long_calls,
 )
-from reprobox.errors import EngineError, InputError, first_line, shortened
+from reprobox.errors import EngineError, InputError, first_line, shortened, shown_value
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.push_stream import read_push_stream
 from reprobox.seals import (
@@ -203,7 +203,7 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
     fix = "remove that entry (or the whole published list) and `reprobox push` again"
 
     def refuse(where: str, value: Any, want: str) -> InputError:
-        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        shown = shown_value(value, 80)
         return InputError(f"{path}: published{where} is {shown}, not {want}", hint=fix)
 
     fields = (

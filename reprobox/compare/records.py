@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.compare.compare_settings import check_record_settings, finite_non_negative
-from reprobox.errors import InputError, first_line, newer_schema_error
+from reprobox.errors import InputError, first_line, newer_schema_error, shown_value
 from reprobox.seals import (
     RECORD_FIX,
     SEALED_RECORD_VERSION,
@@ -385,16 +385,8 @@ _FIELD_KINDS = (
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
-    """Show a record value in a few words: long text cut, huge integers sized."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        digits = len(str(abs(value)))
-        if digits > 20:
-            return f"an integer of {digits} digits"
-    if isinstance(value, (list, dict)):
-        kind = "a list" if isinstance(value, list) else "an object"
-        return f"{kind} of {len(value)} items"
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    """Show a record value in a few words (see errors.shown_value)."""
+    return shown_value(value, limit)
 
 
 _NON_FINITE = {

@@ -45,6 +45,23 @@ def test_a_script_reproboxignore_leaves_out_is_refused_naming_the_file(tmp_path)
     assert error.hint == "remove the .reproboxignore line that matches it"
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        # bw 3: the list form README recommends, and launchers.
+        '["sh", "-c", "python train.py"]',
+        '"accelerate launch train.py"',
+        '"torchrun --nproc_per_node=1 train.py"',
+    ],
+)
+def test_a_script_started_through_a_shell_or_launcher_is_found(tmp_path, command):
+    (tmp_path / "reprobox.toml").write_text(f"command = {command}\n")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / ".reproboxignore").write_text("train.py\n")
+    error = refused(tmp_path)
+    assert error is not None and "runs 'train.py'" in error.message
+
+
 def test_a_module_whose_folder_is_left_out_is_refused(tmp_path):
     root = project(
         tmp_path,

@@ -228,7 +228,7 @@ BAD = [
     Bad("network-host", CMD + '[run]\nnetwork = "host"\n', "run.network", "is unknown"),
     Bad("cpus-zero", CMD + "[run]\ncpus = 0\n", "run.cpus", "below the least"),
     Bad("cpus-negative", CMD + "[run]\ncpus = -1.5\n", "run.cpus", "below the least"),
-    Bad("cpus-nan", CMD + "[run]\ncpus = nan\n", "run.cpus", "below the least"),
+    Bad("cpus-nan", CMD + "[run]\ncpus = nan\n", "run.cpus", "is not a number"),
     # bv 4: 9999 was "not a finite CPU count (give a number above 0)".
     Bad("cpus-9999", CMD + "[run]\ncpus = 9999\n", "run.cpus", "more CPUs than any"),
     Bad(

@@ -22,7 +22,17 @@ from reprobox.errors import ConfigError
         (["python", "-c", "import x"], []),
         (["/usr/bin/env", "A=1", "-u", "B", "python", "fit.py"], ["fit.py"]),
         (["bash", "run.sh", "x.py"], ["run.sh"]),
-        (["sh", "-c", "python train.py"], []),
+        # bw 3: the first command of a -c string, and what launchers start.
+        (["sh", "-c", "python train.py"], ["train.py"]),
+        (["bash", "-lc", "python -u fit.py | tee log"], ["fit.py"]),
+        (["sh", "-c", "cd src && python train.py"], []),  # relative to src/
+        (["sh", "-c", "'unclosed"], []),
+        (["accelerate", "launch", "--config_file", "a.yaml", "train.py"], ["train.py"]),
+        (["torchrun", "--nproc_per_node=2", "train.py", "--lr", "x.py"], ["train.py"]),
+        (
+            ["python", "-m", "torch.distributed.run", "--nproc_per_node", "2", "t.py"],
+            ["t.py"],
+        ),
         (["./run.sh", "train.py"], ["run.sh"]),
         (["python", "/abs/train.py"], []),
         (["make", "train"], []),

@@ -160,6 +160,10 @@ def test_published_is_not_sealed_but_keeps_its_own_checks(frozen):
             [{"reference_run": "../../etc"}],
             "published[0].reference_run is '../../etc', not a run id or null",
         ),
+        (  # bw 6: it said "is None", Python's word, in a JSON file
+            [{"source_image_id": None}],
+            "published[0].source_image_id is null, not sha256:<64 hex>",
+        ),
         (
             [{}, {"image_id": "sha256:" + "d" * 64}],
             "published[1] names repository 127.0.0.1:5000/six again (as published[0])",
@@ -267,7 +271,7 @@ def test_a_record_without_its_digest_or_of_schema_1_is_refused(tmp_path):
         ({"status": "running", "exit_code": 0}, "status is running but exit_code"),
         ({"status": None}, "status must be one of running, succeeded"),
         ({"started_at": "yesterday"}, "started_at is 'yesterday', not an ISO-8601"),
-        ({"started_at": None}, "started_at is None, not an ISO-8601 time"),
+        ({"started_at": None}, "started_at is null, not an ISO-8601 time"),
         ({"finished_at": "2024-13-01T00:00:00Z"}, "finished_at is '2024-13-01T"),
     ],
 )

@@ -255,8 +255,8 @@ def test_a_history_of_the_wrong_shape_is_one_input_error(tmp_path, history):
     [
         ("0.9", "'0.9'"),
         ("nan", "'nan'"),  # only "NaN", "Infinity", "-Infinity" are reprobox's
-        (True, "True"),  # bool is an int in Python, not a metric value
-        (None, "None"),
+        (True, "true"),  # bool is an int in Python, not a metric value
+        (None, "null"),  # bw 6: as the JSON file spells them, not Python's
         ([0.9], "a list of 1 items"),
         ({"v": 1}, "an object of 1 items"),
     ],
@@ -298,7 +298,7 @@ def test_non_finite_metrics_as_reprobox_writes_them_are_read(tmp_path):
     [
         ("exit_code", "1", "exit_code must be an integer or null, not '1'"),
         ("exit_code", 1.0, "exit_code must be an integer or null, not 1.0"),
-        ("exit_code", True, "exit_code must be an integer or null, not True"),
+        ("exit_code", True, "exit_code must be an integer or null, not true"),
         ("exit_code", [0], "exit_code must be an integer or null, not a list of 1"),
         ("duration_s", "60", "duration_s must be a number of seconds >= 0 or null"),
         ("duration_s", -1.5, "duration_s must be a number of seconds >= 0 or null"),
