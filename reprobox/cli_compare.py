@@ -13,6 +13,12 @@ from reprobox.atomic import atomic_write_text, check_output_target
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 
+# A number as written in a flag: 0.005, 5e-3, 1 (no blanks, no underscores);
+# nan and inf are read, to be refused as not finite.
+_DECIMAL = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|inf(?:inity)?)", re.IGNORECASE
+)
+
 
 def _parse_tolerances(values: list[str]) -> dict:
     """Parse NAME=abs:X[,rel:Y] flags into compare's tolerance mapping."""
@@ -38,6 +44,8 @@ def _parse_tolerances(values: list[str]) -> dict:
                     hint="give each of abs and rel once",
                 )
             try:
+                if not _DECIMAL.fullmatch(number):  # float() takes "1_0", " 1"
+                    raise ValueError(number)
                 bounds[kind] = float(number)
             except ValueError:
                 raise InputError(

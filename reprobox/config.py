@@ -378,6 +378,14 @@ def expand_index_url(url: str, environ, where: str) -> str:
                 f"index URL needs ${{{name}}}, which is not set",
                 f"export {name}=... before running reprobox",
             )
+        if not environ[name]:
+            # Empty, the index answers 401, which reads as a wrong token.
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which is set but empty",
+                f"export {name}=... with its value before running reprobox",
+            )
         if after_scheme <= match.start() and match.end() <= userinfo_end:
             return quote(environ[name], safe="")
         return environ[name]

@@ -360,6 +360,10 @@ def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypat
     [
         (["x=abs:1,abs:2"], "gives abs twice"),
         (["x=abs:1", "x=rel:0.1"], "--tol x is given twice"),
+        # bw 8: float() read "1_0" as 10 and took " 1".
+        (["acc=abs:1_0"], "'1_0' is not a number"),
+        (["acc=abs: 1"], "' 1' is not a number"),
+        (["acc=rel:0x1"], "'0x1' is not a number"),
     ],
 )
 def test_a_tolerance_given_twice_is_refused(flags, message):

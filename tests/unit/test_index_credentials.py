@@ -51,6 +51,19 @@ def test_missing_variable_names_it_and_the_fix(tmp_path):
         expanded_indexes(cfg, {"IDX_PASS": "p"})
 
 
+def test_an_empty_variable_is_named_as_empty(tmp_path):
+    # bw 7: MYTOK='' reached the index, whose 401 blamed the token.
+    cfg = load_config(
+        project(tmp_path, "https://__token__:${MYTOK}@idx.example/simple/")
+    )
+    with pytest.raises(ConfigError) as info:
+        expanded_indexes(cfg, {"MYTOK": ""})
+    assert info.value.message.endswith(
+        "index URL needs ${MYTOK}, which is set but empty"
+    )
+    assert info.value.hint == "export MYTOK=... with its value before running reprobox"
+
+
 def test_url_without_credentials_is_kept_as_written(tmp_path):
     cfg = load_config(project(tmp_path, "https://mirror.example/simple/"))
     assert expanded_indexes(cfg, {}) == (None, ("https://mirror.example/simple/",))
@@ -116,7 +129,7 @@ def test_references_and_bracketed_hosts_pass_the_url_shape_check(tmp_path, url):
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("[::1", "is not a URL (invalid IPv6 URL)"), ("", "names no host")],
+    [("[::1", "is not a URL (invalid IPv6 URL)"), (":", "names no host")],
 )
 def test_a_reference_whose_value_breaks_the_url_is_refused(tmp_path, value, problem):
     cfg = load_config(project(tmp_path, "https://${IDX_HOST}/simple/"))
