@@ -18,36 +18,48 @@ from reprobox.code_assignments import secret_value_for
 from reprobox.credential_settings import secret_name
 from reprobox.stand_ins import stand_in
 
+# What ends a value written bare on a command line: a blank or the line's
+# end; a quote or backtick that closes the string, Markdown code span or RST
+# literal holding the command (`wandb login X`, os.system("wandb login X"));
+# or what a shell or a call puts after an argument (; , ) |).
+_END = r"""(?=[\s"'`;,)|]|\Z)"""
+# The characters of such a value: none of those, nor any that no secret is
+# judged to hold (code_assignments.random_string: $ { < [ * ? \ and the
+# rest), so a value cut there is no secret either way; - _ . / + = : @ are
+# a token's own. A quoted value ends at its quote, and is read whole.
+_NOT_VALUE = r"""\s"'`;,()|$<>{}\[\]*?\\"""
 # A long option and its value, after = or blanks, quoted or not: --token X,
-# --api-key=X, --password "X". Not a negated switch (--no-auth). Each
-# pattern starts with a literal, which the regex engine looks for fast; that
-# no word runs into it is told after (_starts_word).
+# --api-key=X, --password "X". Not a negated switch (--no-auth). = stands
+# only at the value's end, as base64 pads it (--secret id=x,src=y is no
+# value). Each pattern starts with a literal, which the regex engine looks
+# for fast; that no word runs into it is told after (_starts_word).
 _LONG_OPTION = re.compile(
-    r"""--(?!no-)([A-Za-z][\w-]*)(?:=|[ \t]+)(["']?)([^\s"'=$<>{}]+)\2"""
-    r"""(?=[\s;)|&"',]|\Z)"""
+    rf"""--(?!no-)([A-Za-z][\w-]*)(?:=|[ \t]+)(["']?)([^{_NOT_VALUE}=]+=*)\2{_END}"""
 )
 # A login command's short password option: docker login -u me -p X, and the
 # same for podman, helm registry, buildah and skopeo.
 _LOGIN_PASSWORD = re.compile(
-    r"""login\b[^\r\n]*?(?<!\S)-p[ \t]+(["']?)([^\s"']+)\1(?=\s|\Z)"""
+    rf"""login\b[^\r\n]*?(?<!\S)-p[ \t]+(["']?)([^{_NOT_VALUE}]+)\1{_END}"""
 )
 # A CLI that takes its key as the argument after login: wandb login KEY,
 # huggingface-cli login KEY; options before it may be switches (--relogin).
 _LOGIN_ARGUMENT = re.compile(
     r"""(?:wandb|huggingface-cli|hf(?:[ \t]+auth)?)[ \t]+login"""
-    r"""(?:[ \t]+--?[A-Za-z][\w-]*)*[ \t]+(["']?)([A-Za-z0-9_.+/=-]{20,})\1(?=\s|\Z)"""
+    rf"""(?:[ \t]+--?[A-Za-z][\w-]*)*[ \t]+(["']?)([A-Za-z0-9_.+/=-]{{20,}})\1{_END}"""
 )
 # curl's -u/--user user:password, and wget's --user / --password pair.
 _USER_PASSWORD = re.compile(
-    r"""-(?:u|-user)[ \t]+(["']?)([^\s:"'$]+):([^\s"']+)\1(?=\s|\Z)"""
+    rf"""-(?:u|-user)[ \t]+(["']?)([^\s:"'`$]+):([^{_NOT_VALUE}]+)\1{_END}"""
 )
 # A request header that names a key or token, with its value written out:
-# curl -H "X-API-Key: X", wget --header="PRIVATE-TOKEN: X", -H apikey:X. A
-# quoted header is read wherever it stands (a list of headers in code, a
-# config's string); an unquoted one after -H or --header only.
+# curl -H "X-API-Key: X", wget --header="PRIVATE-TOKEN: X", -H apikey:X,
+# Markdown's `X-API-Key: X`. A quoted header is read wherever it stands (a
+# list of headers in code, a config's string); an unquoted one after -H or
+# --header only.
 _HEADER = re.compile(
-    r"""(["'])([A-Za-z][\w-]*)[ \t]*:[ \t]*([^\s"']+)[ \t]*\1"""
-    r"""|(?<!\S)(?:-H|--header)(?:[ \t]+|=)([A-Za-z][\w-]*):[ \t]*([^\s"';|&]+)"""
+    r"""(["'`])([A-Za-z][\w-]*)[ \t]*:[ \t]*([^\s"'`]+)[ \t]*\1"""
+    r"""|(?<!\S)(?:-H|--header)(?:[ \t]+|=)([A-Za-z][\w-]*):[ \t]*"""
+    rf"""([^{_NOT_VALUE}]+){_END}"""
 )
 
 

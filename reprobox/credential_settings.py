@@ -85,12 +85,14 @@ _NO_VALUE = frozenset(("true", "false", "yes", "no", "on", "off", "null", "none"
 # name a dictionary's key or an auth scheme as often as a secret.
 _BARE_NAMES = frozenset(("key", "auth"))
 # Tokens of a request, not of a login: a page's next token, an API's
-# pagination settings (botocore's "input_token": "NextToken"), an update or
-# idempotency token. Matched on the name folded to lower case without marks.
+# pagination settings (botocore's "input_token": "NextToken", the AWS CLI's
+# --starting-token), a query's result part (Lake Formation's
+# --work-unit-token), an update or idempotency token. Matched on the name
+# folded to lower case without marks.
 REQUEST_TOKEN = re.compile(
     r"(?:next|prev|previous|page|pagination|continuation|update|client|request"
     r"|idempotency|cancel|cancellation|sync|resume|verification|input|output"
-    r"|result|more|limit)token"
+    r"|result|more|limit|starting|workunit)token"
 )
 # Plurals that end a name of a count or list of tokens or keys (max_tokens).
 _COUNTED_WORDS = ("tokens", "keys")
