@@ -18,6 +18,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 
 from reprobox.credential_settings import REQUEST_TOKEN, secret_name
 from reprobox.envvars import SECRET_KEY_ENDS
@@ -73,12 +74,17 @@ _LOOK_BACK = 160
 # arguments so far (wandb.login(key=\, then the key on the next line).
 _CODE_BEFORE_NAME = re.compile(r"[ \t]*(?:[\w.]+\((?:[^()\r\n]*,)?[ \t]*)?[\w.\[]*")
 # A shell's bare assignment with an unquoted value, alone or before a command:
-# DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X. Python and prose
-# write `name = value` or end the value with a comma or bracket.
+# DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X, and the same as a
+# Markdown code span or RST literal, `DB_PASSWORD=X ./train.sh`. Python and
+# prose write `name = value` or end the value with a comma or bracket.
+_SHELL_VALUE = r"([A-Za-z_]\w*)=([\w+/=.@#%:!~-]{12,256})(?=[ \t;`]|[\r\n]|\Z)"
 _SHELL_ASSIGNMENT = re.compile(
     r"[\r\n][ \t]*(?:(?:local|readonly|declare(?:[ \t]+-\w+)*)[ \t]+)?"
-    r"([A-Za-z_]\w*)=([\w+/=.@#%:!~-]{12,256})(?=[ \t;]|[\r\n]|\Z)"
+    + _SHELL_VALUE
 )
+# A pattern of its own, opened by one backtick written out (``*, not `+), so
+# that each pattern starts with a character the regex engine skips ahead to.
+_SHELL_SPAN_ASSIGNMENT = re.compile("``*" + _SHELL_VALUE)
 # Characters no secret in code is likely to hold, and every pattern, template
 # and markup does: regex syntax, format slots, tags, shell expansion, and
 # the ellipsis of a value cut short in a docstring (eyJhbGci...).
@@ -143,7 +149,8 @@ def code_secrets(text: str) -> Iterator[str]:
                     continue  # oauth=(, basic_auth = (: another name
                 if secret_value_for("password", match.group(2)):
                     yield match.group(2)
-    for match in _SHELL_ASSIGNMENT.finditer("\n" + text):
+    spans = _SHELL_SPAN_ASSIGNMENT.finditer(text) if "`" in text else ()
+    for match in chain(_SHELL_ASSIGNMENT.finditer("\n" + text), spans):
         name, value = match.groups()
         if _mixed(value) and secret_value_for(name, value):
             yield value

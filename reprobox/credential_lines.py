@@ -18,6 +18,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterator
+from itertools import chain
 
 from reprobox.code_assignments import STRING_PREFIX, code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets, header_secrets
@@ -100,11 +101,15 @@ LINE_BREAK = re.compile(r"\r\n|[\r\n]")
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_+.=/-]{15,}")
 # Lines that may be a JSON object, a script's assignment, a Terraform setting,
 # each found after a line break (searched for in "\n" + text): patterns that
-# start with a character, not ^, let the regex engine skip ahead fast.
+# start with a character, not ^, let the regex engine skip ahead fast. A
+# script's assignment may also open a Markdown code span or an RST literal
+# (Run `export HF_TOKEN=X`), and ends with it.
 _OBJECT_LINE = re.compile(r"[\r\n]([ \t]*\{[^\r\n]*\}[ \t]*)(?=[\r\n]|\Z)")
-_SCRIPT_LINE = re.compile(
-    r"[\r\n]([ \t]*@?(?:(?:export|setx?|%?env|arg)[ \t]|\$env:)[^\r\n]*)", re.I
-)
+_SCRIPT_START = r"@?(?:(?:export|setx?|%?env|arg)[ \t]|\$env:)"
+_SCRIPT_LINE = re.compile(rf"[\r\n]([ \t]*{_SCRIPT_START}[^\r\n]*)", re.I)
+# A pattern of its own, opened by one backtick written out (``*, not `+), so
+# that each pattern starts with a character the regex engine skips ahead to.
+_SCRIPT_SPAN = re.compile(rf"``*[ \t]*({_SCRIPT_START}[^`\r\n]*)", re.I)
 _HCL_LINE = re.compile(r'[\r\n]([ \t]*[A-Za-z_][\w-]*[ \t]*=[ \t]*"[^\r\n]*)')
 # What every secret setting's name holds (envvars.secret_setting_name). Text
 # without one has no secret JSON field: a substring search tells, ten times
@@ -254,7 +259,8 @@ def secret_field(name: str, value: object) -> bool:
 
 def _script_secrets(text: str) -> Iterator[str]:
     """Yield the written values that script lines set secret variables to."""
-    for match in _SCRIPT_LINE.finditer("\n" + text):
+    spans = _SCRIPT_SPAN.finditer(text) if "`" in text else ()
+    for match in chain(_SCRIPT_LINE.finditer("\n" + text), spans):
         line = match.group(1)
         assignment = _SCRIPT_ASSIGNMENT.fullmatch(line)
         assignment = assignment or _SPACED_ASSIGNMENT.fullmatch(line)

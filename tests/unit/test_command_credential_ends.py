@@ -34,6 +34,10 @@ COMMANDS = [
     # password='X' reads as code's assignment first.
     (f"mysqldump --password='{S}'", CODE),
     (f"curl -H X-Api-Key:{S}", HEADER),
+    (f"export WANDB_API_KEY={S}", SCRIPT),
+    (f"export HF_TOKEN={S}", SCRIPT),
+    (f"set API_KEY={S}", SCRIPT),
+    (f"HF_TOKEN={S} python train.py", CODE),
 ]
 
 # How a file of each kind holds a command on its second line: {} is the
