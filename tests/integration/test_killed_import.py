@@ -90,6 +90,37 @@ class HeldLoadAnswer:
                 client.sendall(data)
 
 
+def exported_bundle(
+    cli, two_engine_cleanup, tmp_path
+) -> tuple[Path, dict, Path, str, str]:
+    """Freeze, run and export hard-tiny; return project, env, bundle, image, tag."""
+    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
+    two_engine_cleanup.names.append(name)
+    env = {**cli.env(), "XDG_STATE_HOME": str(tmp_path / "state")}
+    for args in (("freeze",), ("run",)):  # run: the reference export seals in
+        done = reprobox(env, "-q", *args, str(path))
+        assert done.returncode == 0, shown(done)
+    bundle = tmp_path / "b.tar"
+    done = reprobox(env, "-q", "export", str(path), "-o", str(bundle))
+    assert done.returncode == 0, shown(done)
+    with tarfile.open(bundle) as tar:
+        index = json.loads(tar.extractfile("reprobox-bundle.json").read())
+    two_engine_cleanup.image_ids.append(index["image_id"])
+    return path, name, env, bundle, index["image_id"], index["tag"]
+
+
+def import_through(proxy_socket: Path, env: dict, bundle: Path) -> subprocess.Popen:
+    """Start `reprobox import` of bundle on the engine behind proxy_socket."""
+    return subprocess.Popen(
+        reprobox_argv("import", "--host", f"unix://{proxy_socket}", str(bundle)),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def reprobox(env: dict, *args: str, timeout: float = 600):
     return subprocess.run(
         reprobox_argv(*args),
@@ -122,33 +153,14 @@ def test_an_import_killed_after_the_load_leaves_no_untagged_image(
 ):
     # brk: import killed ~2.4 s in left the loaded image <none>:<none>;
     # a Ctrl-C there said "nothing was half-written" and left it so too.
-    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
-    two_engine_cleanup.names.append(name)
-    env = {**cli.env(), "XDG_STATE_HOME": str(tmp_path / "state")}
-    for args in (("freeze",), ("run",)):  # run: the reference export seals in
-        done = reprobox(env, "-q", *args, str(path))
-        assert done.returncode == 0, shown(done)
-    bundle = tmp_path / "b.tar"
-    done = reprobox(env, "-q", "export", str(path), "-o", str(bundle))
-    assert done.returncode == 0, shown(done)
-    with tarfile.open(bundle) as tar:
-        index = json.loads(tar.extractfile("reprobox-bundle.json").read())
-    image, tag = index["image_id"], index["tag"]
-    two_engine_cleanup.image_ids.append(image)
+    path, name, env, bundle, image, tag = exported_bundle(
+        cli, two_engine_cleanup, tmp_path
+    )
     assert untagged_of(engine2_client, name) == []
     assert not engine2_client.images.list(name=tag.rsplit(":", 1)[0])
 
     proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2)
-    proc = subprocess.Popen(
-        reprobox_argv(
-            "import", "--host", f"unix://{tmp_path}/engine2.sock", str(bundle)
-        ),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = import_through(tmp_path / "engine2.sock", env, bundle)
     try:
         assert proxy.answered.wait(300), "the engine never answered the load"
         assert proc.poll() is None, f"import exited {proc.returncode} first"
@@ -185,34 +197,13 @@ def test_an_import_stopped_mid_stream_leaves_no_marker_and_no_image(
 ):
     # bu 5: Ctrl-C 3 s into an import said "nothing was half-written" but left
     # its marker, which outlived the next, finished import of the same bundle.
-    path, name = copy_project(TEST_PROJECTS / "hard-tiny", tmp_path, "hard-tiny")
-    two_engine_cleanup.names.append(name)
-    env = {**cli.env(), "XDG_STATE_HOME": str(tmp_path / "state")}
-    for args in (("freeze",), ("run",)):
-        done = reprobox(env, "-q", *args, str(path))
-        assert done.returncode == 0, shown(done)
-    bundle = tmp_path / "b.tar"
-    done = reprobox(env, "-q", "export", str(path), "-o", str(bundle))
-    assert done.returncode == 0, shown(done)
-    with tarfile.open(bundle) as tar:
-        index = json.loads(tar.extractfile("reprobox-bundle.json").read())
-    image, tag = index["image_id"], index["tag"]
-    two_engine_cleanup.image_ids.append(image)
+    _, _, env, bundle, image, tag = exported_bundle(cli, two_engine_cleanup, tmp_path)
     markers = tmp_path / "state/reprobox/importing"
     with pytest.raises(docker.errors.ImageNotFound):
         engine2_client.images.get(image)
 
     proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2, stall_after=4 << 20)
-    proc = subprocess.Popen(
-        reprobox_argv(
-            "import", "--host", f"unix://{tmp_path}/engine2.sock", str(bundle)
-        ),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = import_through(tmp_path / "engine2.sock", env, bundle)
     try:
         assert proxy.stalled.wait(300), "the load never began"
         assert proc.poll() is None, f"import exited {proc.returncode} first"
