@@ -52,7 +52,10 @@ def main() -> None:
         else:
             import traceback
 
-            traceback.print_exc()
+            try:  # noqa: SIM105 - contextlib may not be loaded yet
+                traceback.print_exc()
+            except OSError:  # stderr on a full disk, or closed
+                pass
             code = 1
     stopping.leave(code)
 

@@ -302,7 +302,7 @@ def freeze(
         base_digest=_base_digest_lookup(),
     )
     for warning in result.warnings:
-        typer.echo(f"reprobox: warning: {warning}", err=True)
+        _to_stderr(f"reprobox: warning: {warning}")
     for note in result.notes:
         say(note)
     if dry_run:
@@ -607,21 +607,21 @@ def _run_app() -> None:
         if exc.ctx is not None and exc.message == exc.ctx.get_help():
             exc.show()  # `reprobox` alone: the help, as asked for
         else:
-            typer.echo(f"reprobox: error: {usage_error_line(exc)}", err=True)
+            _to_stderr(f"reprobox: error: {usage_error_line(exc)}")
         sys.exit(EXIT_USAGE)
     except _ClickException as exc:  # typer's other input errors (a file option)
-        typer.echo(f"reprobox: error: {_one_line(exc.format_message())}", err=True)
+        _to_stderr(f"reprobox: error: {_one_line(exc.format_message())}")
         sys.exit(EXIT_USAGE)
     except typer.Abort:  # Ctrl-C outside a command, or end of input at a prompt
-        typer.echo("reprobox: interrupted", err=True)
+        _to_stderr("reprobox: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except ReproboxError as exc:
         if _state["debug"]:
             traceback.print_exc()
-        typer.echo(f"reprobox: error: {_shown_error(str(exc))}", err=True)
+        _to_stderr(f"reprobox: error: {_shown_error(str(exc))}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("reprobox: interrupted", err=True)
+        _to_stderr("reprobox: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         _say_stdout_gone()
@@ -630,7 +630,7 @@ def _run_app() -> None:
         if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
             if _state["debug"]:
                 traceback.print_exc()
-            typer.echo("reprobox: interrupted", err=True)
+            _to_stderr("reprobox: interrupted")
             sys.exit(EXIT_INTERRUPTED)
         from reprobox.engine import engine_failure, is_engine_trouble
 
@@ -640,7 +640,7 @@ def _run_app() -> None:
             if _state["debug"]:
                 traceback.print_exc()
             error = engine_failure(None, "answering a request", exc)
-            typer.echo(f"reprobox: error: {_printable(str(error))}", err=True)
+            _to_stderr(f"reprobox: error: {_printable(str(error))}")
             sys.exit(EXIT_ENGINE)
         if not isinstance(exc, OSError):
             raise
@@ -649,14 +649,14 @@ def _run_app() -> None:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
         fix = _DISK_FIXES.get(exc.errno, "")
-        typer.echo(f"reprobox: error: {where}{exc.strerror or exc}{fix}", err=True)
+        _to_stderr(f"reprobox: error: {where}{exc.strerror or exc}{fix}")
         sys.exit(EXIT_USAGE)
     if isinstance(code, int):  # what a typer.Exit asked for (verify, compare)
         if code == EXIT_INTERRUPTED:
             # No command asks for 130: typer (0.2x) turns a KeyboardInterrupt
             # that reached it (a stop while it parses the arguments, say)
             # into this return, silently.
-            typer.echo("reprobox: interrupted", err=True)
+            _to_stderr("reprobox: interrupted")
         sys.exit(code)
 
 

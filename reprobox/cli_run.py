@@ -19,6 +19,7 @@ from reprobox.cli import (
     _load,
     _one_line,
     _state,
+    _to_stderr,
     app,
     finished_step,
     interruptible,
@@ -476,10 +477,8 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
             _print_summary(rec, target.runs_dir / rec["run_id"] / "record.json")
         for result in results:
             if result.error:
-                typer.echo(
-                    f"reprobox: error: {result.job.engine_label}: {result.error}",
-                    err=True,
-                )
+                label = result.job.engine_label
+                _to_stderr(f"reprobox: error: {label}: {result.error}")
         if comparison:
             typer.echo(render_text(comparison), nl=False)
     if failed and all(

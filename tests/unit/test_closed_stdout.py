@@ -94,3 +94,21 @@ def test_leave_ends_the_process_whatever_a_stream_s_flush_raises(monkeypatch):
     with pytest.raises(Exited) as info:
         stopping.leave(2)
     assert info.value.args == (2,)
+
+
+@pytest.mark.parametrize("args", [["compare", "/nonexistent"], ["--bogus"]])
+def test_an_error_stderr_cannot_take_keeps_its_exit_code(args):
+    # bx 2: with stderr on a full disk, a bad input exited 1 ("the job said
+    # no") through Python's own error: writing the error line failed.
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "reprobox", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=full,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == EXIT_USAGE
