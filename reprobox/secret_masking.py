@@ -117,6 +117,10 @@ def encoded_forms(piece: str) -> set[str]:
         json.dumps(piece)[1:-1],
         json.dumps(piece, ensure_ascii=False)[1:-1],
         raw.hex(),
+        # bytes.hex(sep) and binascii.hexlify(data, sep): a byte a pair.
+        raw.hex(" "),
+        raw.hex(":"),
+        raw.hex("-"),
     }
     forms |= html_forms(piece) | repr_forms(piece)
     for core in base64_cores(raw):

@@ -172,6 +172,15 @@ def test_a_token_cut_between_two_chunks_is_hidden_wherever_the_cut_falls():
         assert shown + stream.finish() == whole, cut
 
 
+@pytest.mark.parametrize("sep", [" ", ":", "-"])
+def test_a_token_printed_as_hex_with_a_separator_is_hidden(sep):
+    # bx 1: v.hex(" ") and binascii.hexlify(v, "-") showed the whole token.
+    hide = secret_hider({"HF_TOKEN": TOKEN})
+    shown = TOKEN.encode().hex(sep)
+    assert hide(f"hex {shown} end") == "hex *** end"
+    assert hide(f"HEX {shown.upper()}") == "HEX ***"
+
+
 def test_a_token_printed_in_base32_is_hidden():
     # bv 5: base64.b32encode(token) reached the terminal, log and record whole.
     hide = secret_hider({"HF_TOKEN": TOKEN})
