@@ -148,6 +148,14 @@ class MissingMetric:
     reason: str  # e.g. "only in this run (0.8), not in the reference"
 
 
+def _as_float(number: Fraction) -> float:
+    """Return number as a float, ±inf past the largest one."""
+    try:
+        return float(number)
+    except OverflowError:
+        return math.inf if number > 0 else -math.inf
+
+
 def compare_metric(
     run_id: str,
     metric: str,
@@ -167,6 +175,11 @@ def compare_metric(
         rel = None
         if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
             rel = delta / abs(ref)
+            exact = exact_difference(value, ref)
+            if exact is not None:
+                # delta of values near ±1.8e308 overflows to inf; their
+                # relative difference (-2 for -x against x) is a plain number.
+                rel = _as_float(exact / abs(Fraction(ref)))
         return MetricResult(
             run_id=run_id,
             metric=metric,

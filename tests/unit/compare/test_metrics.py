@@ -198,3 +198,14 @@ def test_rounding_slack_still_holds_at_ordinary_sizes():
     assert judge(0.9, 0.905, Tolerance(abs=0.005)).passed
     assert not judge(0.9, 0.905, Tolerance(abs=0.00499999)).passed
     assert not judge(0.0, 5e-324, Tolerance(abs=0)).passed
+
+
+def test_the_relative_difference_of_values_near_the_largest_float_is_exact():
+    # bx 3: --json said rel_delta "-Infinity" for 1.7e308 against -1.7e308,
+    # whose difference overflows but whose relative difference is -2.
+    result = judge(1.7e308, -1.7e308, Tolerance(rel=3.0))
+    assert result.delta == -math.inf
+    assert result.rel_delta == -2.0
+    assert result.passed
+    tiny = judge(5e-324, 1.7e308, Tolerance(rel=3.0))
+    assert tiny.rel_delta == math.inf  # past the largest float, as schemas.md says
