@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import shlex
 import unicodedata
@@ -144,6 +145,21 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
     if not project.is_dir():
         raise ConfigError(project, None, "is not a folder", "give a project folder")
     toml_path = project / CONFIG_NAME
+    if toml_path.is_symlink() and not toml_path.exists():
+        raise ConfigError(
+            toml_path,
+            None,
+            f"is a symbolic link to {os.readlink(toml_path)}, which does not exist",
+            f"point it at the project's config, or make {CONFIG_NAME} a file",
+        )
+    if toml_path.exists() and not toml_path.is_file():
+        kind = "a folder" if toml_path.is_dir() else "not a regular file"
+        raise ConfigError(
+            toml_path,
+            None,
+            f"is {kind}, so reprobox cannot read it as the project's config",
+            f"move it away, then write {CONFIG_NAME} as a TOML file",
+        )
     if toml_path.is_file():
         pyproject = project / "pyproject.toml"
         if pyproject.is_file():

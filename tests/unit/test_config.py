@@ -983,3 +983,24 @@ def test_tolerances_for_compared_metrics_or_with_all_compared_are_kept(tmp_path)
         CMD + "[metrics]\ntolerances = { anything = { abs = 1 } }\n"
     )
     assert load_config(tmp_path).tolerances["anything"].abs == 1
+
+
+def test_a_config_that_is_a_folder_or_a_dangling_link_says_so(tmp_path):
+    # bx 4: both said "no reprobox.toml ... (create reprobox.toml)", untrue.
+    import os
+
+    (tmp_path / "a" / "reprobox.toml").mkdir(parents=True)
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "a")
+    assert info.value.message == (
+        f"{tmp_path / 'a' / 'reprobox.toml'}: is a folder, so reprobox cannot "
+        "read it as the project's config"
+    )
+    (tmp_path / "b").mkdir()
+    os.symlink(tmp_path / "nowhere.toml", tmp_path / "b" / "reprobox.toml")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "b")
+    assert info.value.message == (
+        f"{tmp_path / 'b' / 'reprobox.toml'}: is a symbolic link to "
+        f"{tmp_path / 'nowhere.toml'}, which does not exist"
+    )
