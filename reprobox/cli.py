@@ -420,9 +420,16 @@ def tidy_killed_runs(cfg, engine) -> None:
 
 
 def tidy_killed_imports(engine, label: str = "") -> None:
-    """Tag (or remove) the images that imports killed outright left on engine."""
+    """Tag (or remove) the images that imports killed outright left on engine.
+
+    Also removes the build-context folders of builds killed outright: every
+    command that reaches an engine runs this, while a build sweeps them only
+    when it stages one (an up-to-date image stages nothing).
+    """
+    from reprobox.context_folder import remove_stale_contexts
     from reprobox.import_markers import sweep_killed_imports
 
+    remove_stale_contexts()
     sweep_killed_imports(engine, lambda line: say(label + line))
 
 

@@ -124,3 +124,19 @@ def test_stale_folders_go_but_held_ones_stay(temp, tmp_path):
     finally:
         holder.communicate("\n", timeout=30)
     assert list(temp.iterdir()) == []
+
+
+def test_any_engine_command_sweeps_a_killed_build_s_context(tmp_path, monkeypatch):
+    # by 1: a SIGKILLed build's folder stayed until that project was built
+    # again: an up-to-date build stages nothing, so it never swept.
+    import tempfile
+
+    from reprobox import cli
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    left = tmp_path / "reprobox-context-of-0123456789abcdef"
+    (left / "app").mkdir(parents=True)
+    left.chmod(0o700)
+    cli.tidy_killed_imports(object())  # no import markers: the engine is not asked
+    assert not left.exists()
