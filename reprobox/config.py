@@ -606,8 +606,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         raise ConfigError(
             path,
             "name",
-            f"{name!r} cannot name an image",
-            "use letters, digits, '.', '_' or '-'",
+            f"{name!r} cannot name an image: Docker wants letters and digits, "
+            "parted by single '.', '-' or '_' (or '__'), and no mark at either end",
+            "use letters, digits, '.', '_' or '-' between them",
         )
 
     env = {}

@@ -77,7 +77,10 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
             hint="restore it or create it again",
         ) from None
     if not isinstance(data, dict) or "schema_version" not in data:
-        raise InputError(f"{path}: not a reprobox {kind} (no schema_version)")
+        raise InputError(
+            f"{path}: not a reprobox {kind} (no schema_version)",
+            hint="restore it or create it again",
+        )
     version = data["schema_version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise InputError(
@@ -329,6 +332,11 @@ def _read_frozen(path: Path, sha256: str | None, root: Path, fix: str) -> str:
     except FileNotFoundError:
         raise InputError(
             f"{path} is missing", hint=f"run `reprobox freeze {root}` again"
+        ) from None
+    except OSError as exc:  # a folder, or a file this user cannot read
+        raise InputError(
+            f"{path}: cannot read it: {exc.strerror or exc}",
+            hint=f"move it away, then run `reprobox freeze {root}` again",
         ) from None
     if sha256_bytes(data) != sha256:
         raise InputError(

@@ -220,3 +220,14 @@ def test_a_manifest_refrozen_with_other_tolerances_wins_and_says_so(tmp_path):
         f"(metrics.compare or tolerances) than {state / 'manifest.json'}; the "
         "manifest's are used (--tol overrides either)\n"
     )
+
+
+def test_the_same_run_given_twice_is_named_so(tmp_path):
+    # by 4d: "compare needs two or more run records, got 1", two paths given.
+    runs = two_runs(tmp_path / "runs")
+    run = runs / "A"
+    line = one_line_error(reprobox("compare", str(run), str(run), cwd=tmp_path))
+    assert line == (
+        "reprobox: error: the 2 paths given hold 1 run record (the same run given "
+        "twice?); compare needs two or more runs (give the records of other runs too)"
+    )

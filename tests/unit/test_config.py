@@ -216,7 +216,7 @@ BAD = [
         "cannot name an image",
     ),
     Bad(
-        "name-leading-dash", CMD + 'name = "-digits"\n', "name", "cannot name an image"
+        "name-leading-dash", CMD + 'name = "-digits"\n', "name", "no mark at either end"
     ),
     Bad("name-too-long", CMD + f'name = "{"a" * 64}"\n', "name", "Docker allows 63"),
     Bad(
@@ -1004,3 +1004,12 @@ def test_a_config_that_is_a_folder_or_a_dangling_link_says_so(tmp_path):
         f"{tmp_path / 'b' / 'reprobox.toml'}: is a symbolic link to "
         f"{tmp_path / 'nowhere.toml'}, which does not exist"
     )
+
+
+def test_a_name_ending_in_a_mark_names_the_rule(tmp_path):
+    # by 4c: 'abc-' was told to use letters, digits, '.', '_' or '-'.
+    (tmp_path / "reprobox.toml").write_text('name = "abc-"\ncommand = "python t.py"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert "'abc-' cannot name an image" in info.value.message
+    assert "no mark at either end" in info.value.message

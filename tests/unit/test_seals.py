@@ -401,3 +401,26 @@ def test_a_section_name_that_is_no_plain_word_is_quoted_on_one_line():
     assert info.value.message == (
         'm.json: manifest section "bad\\nname" was added after freeze'
     )
+
+
+def test_a_frozen_file_that_became_a_folder_says_how_to_mend_it(frozen):
+    # by 4a: ".reprobox/Dockerfile: Is a directory", with no fix.
+    dockerfile = frozen.state_dir / "Dockerfile"
+    dockerfile.unlink()
+    dockerfile.mkdir()
+    with pytest.raises(InputError) as info:
+        load_frozen(frozen)
+    assert info.value.message == f"{dockerfile}: cannot read it: Is a directory"
+    assert (
+        info.value.hint
+        == f"move it away, then run `reprobox freeze {frozen.root}` again"
+    )
+
+
+def test_a_manifest_of_the_wrong_shape_says_how_to_mend_it(frozen):
+    # by 4b: "not a reprobox manifest (no schema_version)", with no fix.
+    _manifest_path(frozen).write_text("[1]")
+    with pytest.raises(InputError) as info:
+        load_frozen(frozen)
+    assert "(no schema_version)" in info.value.message
+    assert info.value.hint is not None
