@@ -71,8 +71,15 @@ _HCL_SETTING = re.compile(r'\s*([A-Za-z_][\w-]*)\s*=\s*"([^"\n]*)"\s*')
 # headers={"Authorization": "Bearer X"} (or f"Bearer X", a template literal,
 # triple quotes), or a Basic login in base64.
 _BEARER_HEADER = re.compile(
-    r"""authorization['"]?\s*[:=]\s*(?:[rbuf]{0,2}(?:'''|\"\"\"|['"`]))?\s*"""
+    r"""authorization['"]?\]?\s*[:=]\s*(?:[rbuf]{0,2}(?:'''|\"\"\"|['"`]))?\s*"""
     r"""(bearer|token|basic)[ \t]+([^\s'"`]+)""",
+    re.I,
+)
+# The header's value as a string of its own, wherever it is then put:
+# h = f"Bearer X", auth = "Basic X". "Token X" is left to the header form:
+# a string that opens with the word token is as often prose.
+_BEARER_STRING = re.compile(
+    r"""(?<![\w'"`])[rbuf]{0,2}(?:'''|\"\"\"|['"`])(bearer|basic)[ \t]+([^\s'"`]+)""",
     re.I,
 )
 # Python setting a variable of its own environment to a string literal:
@@ -295,10 +302,18 @@ def _secret_setting(name: str, value: str) -> bool:
 
 def _bearer_tokens(text: str) -> Iterator[str]:
     """Yield the tokens written out in the Authorization headers text sends."""
-    if "uthoriz" not in text and "UTHORIZ" not in text:
-        return  # a substring search first: most files have no header
-    for match in _BEARER_HEADER.finditer(text):
+    lower = text.lower()
+    matches = []
+    if "uthoriz" in lower:  # a substring search first: most files have none
+        matches += [(m, False) for m in _BEARER_HEADER.finditer(text)]
+    if "bearer " in lower or "basic " in lower:
+        # Without the header's name, only a token that reads as random: a
+        # sentence quoting "Bearer tokensareexplainedhere..." is prose.
+        matches += [(m, True) for m in _BEARER_STRING.finditer(text)]
+    for match, bare in matches:
         scheme, token = match.groups()
+        if bare and scheme.lower() == "bearer" and not random_string(token):
+            continue
         if scheme.lower() == "basic":
             # base64 of user:password, the password judged as code's are.
             for password in list(basic_login_password(token))[1:]:

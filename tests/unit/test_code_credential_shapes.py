@@ -45,6 +45,37 @@ def test_a_basic_header_without_a_written_password_is_not(line):
     assert _line_of(line + "\n") is None
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # bz: the header's value as a string of its own, or set by item.
+        f'h = f"Bearer {R}"',
+        f"auth_header = 'Bearer {R}'",
+        f'headers["Authorization"] = "Bearer {R}"',
+        f"headers['Authorization'] = f'Bearer {R}'",
+        f'session.headers.update(auth="Basic {BASIC}")',
+        f"Send `Bearer {R}` as the header.",
+    ],
+)
+def test_a_bearer_value_written_out_anywhere_is_found(line):
+    assert _line_of(line + "\n") == (2, HEADER)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'h = f"Bearer {token}"',
+        'h = "Bearer " + token',
+        'h = "Bearer <your token>"',
+        'print("Bearer tokens are described in RFC 6750")',
+        '"Bearer abcdefghijklmnopqrstuvwxyz"  # not random: a made-up example',
+        'doc = "Basic auth is sent as base64 of user:password"',
+    ],
+)
+def test_a_bearer_string_without_a_written_token_is_not(line):
+    assert _line_of(line + "\n") is None
+
+
 AZURE_KEY = "q2Vx8Lm4Tz7Rb1Nc5Kd9Wf3Hg6Jp0As2Ye4Ui8Ow1Qr5Tx7Lz3Mb9Nv6Cx2Zk4Jh8=="
 SETTING = "a secret setting in a connection string"
 WEBHOOK = "a webhook or bot URL with its token"
