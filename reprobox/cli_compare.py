@@ -92,15 +92,15 @@ def _comparison(paths, reference, tol, metric, epsilon):
     from reprobox.compare.compare_settings import judging_settings
 
     records = load_records(paths)
-    if len(records) < 2 <= len(paths):
+    flag_tolerances = _parse_tolerances(tol)
+    _check_metric_names(records, "--metric", metric)
+    _check_metric_names(records, "--tol", list(flag_tolerances))
+    if len(records) < 2 <= len(paths):  # after the flags: their errors come first
         raise InputError(
             f"the {len(paths)} paths given hold {len(records)} run record "
             "(the same run given twice?); compare needs two or more runs",
             hint="give the records of other runs too",
         )
-    flag_tolerances = _parse_tolerances(tol)
-    _check_metric_names(records, "--metric", metric)
-    _check_metric_names(records, "--tol", list(flag_tolerances))
     if reference is None:
         # The earliest run that succeeded: an interrupted or failed run has no
         # numbers to hold the others to.
