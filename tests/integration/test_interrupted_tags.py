@@ -26,6 +26,7 @@ from reprobox.errors import EXIT_INTERRUPTED
 
 BIG_BYTES = 200_000_000
 NOTHING = "reprobox: error: interrupted; nothing was half-written"
+INTERRUPTED = "reprobox: interrupted"
 FINISHED = re.compile(
     r"reprobox: error: build finished \(tag (reprobox/\S+:[0-9a-f]{16})\), "
     r"then interrupted"
@@ -104,6 +105,12 @@ def test_an_interrupted_build_says_whether_it_made_its_tag(
             assert out.startswith("built reprobox/"), f"{what}\n{out}"
             assert new == {out.split()[1]}, f"{what}: {new}"
             outcomes.append("done before")
+        elif new and out.startswith("built reprobox/") and last == INTERRUPTED:
+            # The command had ended, its result said, as the signal came; README:
+            # a signal while reprobox exits is 130 too. The result names the tag.
+            assert code == EXIT_INTERRUPTED, f"{what}\n{err[-2000:]}"
+            assert new == {out.split()[1]}, f"{what}: {new}\n{out}"
+            outcomes.append("done, then interrupted while exiting")
         elif new:
             assert code == EXIT_INTERRUPTED, f"{what}\n{err[-2000:]}"
             found = FINISHED.fullmatch(last)
