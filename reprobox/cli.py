@@ -35,11 +35,11 @@ from reprobox.errors import (
     escape_controls,
 )
 from reprobox.stopping import (
-    STDOUT_GONE,
     command_over,
     install_handlers,
     raised_by_a_stop,
     restore_handlers,
+    say_stdout_gone,
 )
 
 app = typer.Typer(
@@ -607,7 +607,7 @@ def _run_app() -> None:
         if exc.code == 1 and _stdout_gone():
             # click turns a write to a closed pipe (`reprobox compare | head
             # -0`) into a silent exit 1, which says the job said no.
-            _say_stdout_gone()
+            say_stdout_gone()
             sys.exit(EXIT_USAGE)
         raise
     except _UsageError as exc:
@@ -631,7 +631,7 @@ def _run_app() -> None:
         _to_stderr("reprobox: interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
-        _say_stdout_gone()
+        say_stdout_gone()
         sys.exit(EXIT_USAGE)
     except Exception as exc:
         if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
@@ -685,11 +685,6 @@ class _ClosedStdout(io.TextIOBase):
 
     def write(self, text: str) -> int:
         raise BrokenPipeError(errno.EPIPE, "standard output is closed")
-
-
-def _say_stdout_gone() -> None:
-    with suppress(OSError):
-        os.write(2, STDOUT_GONE.encode())
 
 
 # What to do about an unwritable path that no reprobox border named.

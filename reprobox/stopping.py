@@ -181,6 +181,12 @@ def exit_status(code: object) -> int:
     return 1
 
 
+def say_stdout_gone() -> None:
+    """Say STDOUT_GONE on fd 2, which may itself be closed or full."""
+    with contextlib.suppress(OSError):
+        os.write(2, STDOUT_GONE.encode())
+
+
 def _flush(stream) -> None:
     """Flush a standard stream, which is None when its fd was closed at start."""
     if stream is not None:
@@ -200,8 +206,7 @@ def leave(code: int) -> NoReturn:
     except BrokenPipeError:
         if not code:  # as for a reader gone while the command ran
             code = EXIT_USAGE
-            with contextlib.suppress(OSError):
-                os.write(2, STDOUT_GONE.encode())
+            say_stdout_gone()
     except Exception:  # noqa: BLE001 - nothing may keep the process from os._exit
         pass
     # Exception, not only OSError: click wraps a stderr closed at start (None)
