@@ -305,11 +305,10 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
     for rel in command_files(cfg.command):
         if rel in kept or not (root / rel).is_file() or rel in cfg.data:
             continue  # data entries are refused apart (refuse_data_the_image_needs)
+        rules = _ignore_rules(root)
         if _left_out_by_place(root, rel, []) or _ignored(rel, False, []):
             why, fix = "reprobox leaves such files out", "rename or move the script"
-        elif _left_out_by_place(root, rel, _ignore_rules(root)) or _ignored(
-            rel, False, _ignore_rules(root)
-        ):
+        elif _left_out_by_place(root, rel, rules) or _ignored(rel, False, rules):
             why = f"{IGNORE_FILE} leaves it out"
             fix = f"remove the {IGNORE_FILE} line that matches it"
         else:
