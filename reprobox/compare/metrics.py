@@ -175,10 +175,11 @@ def compare_metric(
         rel = None
         if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
             rel = delta / abs(ref)
-            exact = exact_difference(value, ref)
+            exact = exact_difference(value, ref) if math.isinf(delta) else None
             if exact is not None:
                 # delta of values near ±1.8e308 overflows to inf; their
                 # relative difference (-2 for -x against x) is a plain number.
+                # Only then: exact arithmetic costs every metric of every run.
                 rel = _as_float(exact / abs(Fraction(ref)))
         return MetricResult(
             run_id=run_id,
