@@ -11,7 +11,8 @@ from reprobox.config import load_config
 from reprobox.errors import ConfigError
 
 
-def project(tmp_path: Path, command: str, files: dict[str, str]) -> Path:
+def project(tmp_path: Path, command: str | list[str], files: dict[str, str]) -> Path:
+    # repr of a str or a list of them is TOML: a literal string, an array.
     (tmp_path / "reprobox.toml").write_text(f"command = {command!r}\n")
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -49,16 +50,14 @@ def test_a_script_reproboxignore_leaves_out_is_refused_naming_the_file(tmp_path)
     "command",
     [
         # bw 3: the list form README recommends, and launchers.
-        '["sh", "-c", "python train.py"]',
-        '"accelerate launch train.py"',
-        '"torchrun --nproc_per_node=1 train.py"',
+        ["sh", "-c", "python train.py"],
+        "accelerate launch train.py",
+        "torchrun --nproc_per_node=1 train.py",
     ],
 )
 def test_a_script_started_through_a_shell_or_launcher_is_found(tmp_path, command):
-    (tmp_path / "reprobox.toml").write_text(f"command = {command}\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
-    (tmp_path / ".reproboxignore").write_text("train.py\n")
-    error = refused(tmp_path)
+    files = {"train.py": "print(1)\n", ".reproboxignore": "train.py\n"}
+    error = refused(project(tmp_path, command, files))
     assert error is not None and "runs 'train.py'" in error.message
 
 
