@@ -13,9 +13,8 @@ import shutil
 from pathlib import Path
 
 from bench_common import (
-    BASE, CA, DOCKER, REPO, WORK, Row, cache_record_ids, clean_env, clock,
-    docker_build, fmt_times, image_size, median, met, nonce, prune_records,
-    remove_images, sh,
+    BASE, CA, REPO, WORK, Row, cache_record_ids, clock, docker_build,
+    fmt_times, image_size, median, met, nonce, prune_records, remove_images, sh,
 )
 
 HANDWRITTEN = Path(__file__).resolve().parent / "handwritten" / "Dockerfile"
