@@ -245,7 +245,18 @@ def run(
         tidy_killed_imports(engine, label=f"{label}: ")
         shipped = _ship(local, engine, image, image_ref, published, label)
         say(f"{label}: image {shipped.how} ({shipped.seconds:.1f}s), id checked")
-        images[label] = (published or image_ref, shipped.image_id)
+        ref = published or image_ref
+        if published and shipped.image_id != image:
+            # That engine holds this build at its tag unsealed (a run there
+            # before the push): the same layers, so the same run, but not the
+            # published image; the record names the image that ran.
+            say(
+                f"{label}: running its own copy of this build "
+                f"{shipped.image_id[7:19]} (same layers), not the published "
+                f"{published}"
+            )
+            ref = image_ref
+        images[label] = (ref, shipped.image_id)
 
     target = RunTarget.for_project(cfg)
     echo = log_printer()

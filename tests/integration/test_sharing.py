@@ -158,6 +158,33 @@ def test_push_records_the_digest_and_engine2_pulls_it(
 
 
 @pytest.mark.registry
+def test_engine2_holding_the_unsealed_build_records_what_ran(
+    cli, shared, registry, engine1_client, engine2_client
+):
+    """cc 2: engine 2 got the build at its tag before the push; a later run
+    there runs that copy, and its record must not name the published digest."""
+    entry = _published(shared)
+    _remove_from(engine2_client, entry["image_id"])
+    _remove_from(engine2_client, shared.image_id)
+    loaded = engine2_client.images.load(
+        engine1_client.images.get(shared.image_id).save()
+    )
+    assert [image.id for image in loaded] == [shared.image_id]
+    repo, _, tag = shared.tag.rpartition(":")
+    engine2_client.images.get(shared.image_id).tag(repo, tag)
+    try:
+        result, (record,) = run_records(cli, shared, "--host", ENGINE2)
+        assert record["status"] == "succeeded", result.describe()
+        assert record["image"]["id"] == shared.image_id
+        assert record["image"]["ref"] == shared.tag
+        assert record["image"]["digest"] is None
+        assert f"{ENGINE2}: running its own copy of this build" in result.stderr
+        assert not _has(engine2_client, entry["image_id"])
+    finally:
+        _remove_from(engine2_client, shared.image_id)
+
+
+@pytest.mark.registry
 def test_a_tampered_lock_fails_verify_before_training(
     cli, shared, registry, engine1_client, two_engine_cleanup, tmp_path
 ):
