@@ -107,8 +107,9 @@ def _comparison(paths, reference, tol, metric, epsilon):
         ref = next((i for i, r in enumerate(records) if r.status == "succeeded"), 0)
     else:
         ref = _reference_position(reference, len(records))
-    # Tolerances and metric names come from the reference run's project, so
-    # that the verdict does not depend on the order the runs were given in.
+    # Tolerances and metric names are the reference run's, so that the verdict
+    # depends neither on the order the runs were given in nor on where their
+    # folders lie.
     ref_record = (
         records[ref]
         if isinstance(ref, int) and -len(records) <= ref < len(records)
@@ -117,8 +118,6 @@ def _comparison(paths, reference, tol, metric, epsilon):
     found, manifest = None, None
     if ref_record is not None:
         found, manifest = _project_settings([ref_record.path])
-    # The records carry what they were judged by: copied out of the project,
-    # they get the same verdict as beside its manifest.
     settings = judging_settings(records, ref_record, found, manifest)
     if settings.note:
         warn(settings.note)

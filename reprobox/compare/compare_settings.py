@@ -1,10 +1,12 @@
 """Which metrics settings (metrics.compare, tolerances) judge a comparison.
 
 A run record carries the settings of the manifest it ran with, under
-`compare_settings`, so that a record copied away from its project is judged
-as it is beside it. A manifest beside the runs is the project's word today
-and wins; without one the reference run's own settings judge. Records that
-say otherwise are named in one line, so the choice is never silent.
+`compare_settings`. The reference run's own settings judge, wherever its
+folder lies, so a comparison copied away from its project gets the verdict it
+gets beside it. Only a reference recorded before records carried them is
+judged by the manifest beside it, else by the first record that carries them.
+Records, or a manifest, that say otherwise are named in one line, so the
+choice is never silent.
 """
 
 from __future__ import annotations
@@ -84,40 +86,44 @@ def judging_settings(
     manifest_metrics: Mapping[str, Any] | None,
     manifest_path: Path | None,
 ) -> JudgingSettings:
-    """Choose the settings that judge records: the manifest's, else the records'.
+    """Choose the settings that judge records: the reference run's own first.
 
     reference is the reference Record (or None); manifest_metrics the metrics
     section of the manifest beside it, None when there is none.
     """
     carried = [r for r in records if isinstance(r.data.get(SETTINGS_FIELD), dict)]
-    if manifest_metrics is not None:
-        chosen = settings_for_record(manifest_metrics)
-        others = [r.run_id for r in carried if r.data[SETTINGS_FIELD] != chosen]
-        note = (
-            f"{_runs(others)} recorded other metrics settings (metrics.compare or "
-            f"tolerances) than {manifest_path}; the manifest's are used"
-            if others
-            else None
-        )
-        return _settings(chosen, note)
-
-    if not carried:
+    beside = None if manifest_metrics is None else settings_for_record(manifest_metrics)
+    older = reference is not None and reference not in carried
+    if not older and reference is not None:
+        chosen = reference.data[SETTINGS_FIELD]
+        source = f"reference run {reference.run_id}"
+        used = f"run {reference.run_id}'s own are used, wherever its folder lies"
+    elif beside is not None:
+        chosen, source, used = beside, str(manifest_path), "the manifest's are used"
+    elif carried:
+        chosen, source = carried[0].data[SETTINGS_FIELD], f"run {carried[0].run_id}"
+        used = f"run {carried[0].run_id}'s are used"
+    else:
         return JudgingSettings(compare=None, tolerances={})  # records before them
-    source = reference if reference in carried else carried[0]
-    chosen = source.data[SETTINGS_FIELD]
+    sayers = []
     others = [r.run_id for r in carried if r.data[SETTINGS_FIELD] != chosen]
-    note = None
     if others:
-        note = (
-            f"{_runs(others)} recorded other metrics settings (metrics.compare or "
-            f"tolerances) than run {source.run_id}; no manifest is beside the "
-            f"runs, so run {source.run_id}'s are used"
+        sayers.append(_runs(others))
+    if beside is not None and beside != chosen:
+        sayers.append(f"the manifest {manifest_path}")
+    if older:
+        used = (
+            f"reference run {reference.run_id} records none (an older record), "
+            f"so {used}"
         )
-    elif source is not reference and reference is not None:
+    note = None
+    if sayers:
         note = (
-            f"reference run {reference.run_id} records no metrics settings (an "
-            f"older record); run {source.run_id}'s are used"
+            f"metrics settings (metrics.compare or tolerances) differ between "
+            f"{source} and {' and '.join(sayers)}; {used}"
         )
+    elif older:
+        note = used
     return _settings(chosen, note)
 
 

@@ -53,3 +53,41 @@ def test_copied_run_folders_keep_the_projects_tolerances(cli, engine_cleanup, tm
         [acc] = json.loads(result.stdout)["results"]
         assert (acc["metric"], acc["reason"]) == ("acc", "within tolerance (abs 0.01)")
         assert "warning" not in result.stderr
+
+
+def test_a_refrozen_tolerance_gives_one_verdict_in_place_and_copied(
+    cli, engine_cleanup, tmp_path
+):
+    # cc 1: run O under abs 0.1, then a refreeze to abs 0.001 and run N: in
+    # place compare failed on the manifest's 0.001, copied it passed on O's 0.1.
+    path, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    (path / "train.py").write_text(WRITE_ACC)
+    config = path / "reprobox.toml"
+    plain = config.read_text()
+    config.write_text(plain + "\n[metrics]\ntolerances = { acc = { abs = 0.1 } }\n")
+    freeze_and_build(path)
+    first = json.loads(cli.run("run", str(path), "--env", "ACC=0.5", "--json").stdout)
+    config.write_text(plain + "\n[metrics]\ntolerances = { acc = { abs = 0.001 } }\n")
+    freeze_and_build(path)
+    second = json.loads(cli.run("run", str(path), "--env", "ACC=0.55", "--json").stdout)
+    assert second["compare_settings"]["tolerances"] == {
+        "acc": {"abs": 0.001, "rel": None}
+    }
+
+    runs = path / ".reprobox" / "runs"
+    copied = tmp_path / "x"
+    for record in (first, second):
+        shutil.copytree(runs / record["run_id"], copied / record["run_id"])
+    verdicts = []
+    for where in (runs, copied):
+        result = cli.run(
+            "compare",
+            *(str(where / r["run_id"]) for r in (first, second)),
+            "--json",
+            check=False,
+        )
+        [acc] = json.loads(result.stdout)["results"]
+        verdicts.append((result.returncode, acc["reason"]))
+        assert f"reference run {first['run_id']}" in result.stderr
+    assert verdicts == [(0, "within tolerance (abs 0.1)")] * 2

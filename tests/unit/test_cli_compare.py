@@ -205,7 +205,9 @@ def test_runs_copied_out_of_the_project_get_the_same_verdict(tmp_path):
     assert tight.returncode == 1, tight.stdout + tight.stderr
 
 
-def test_a_manifest_refrozen_with_other_tolerances_wins_and_says_so(tmp_path):
+def test_a_manifest_refrozen_with_other_tolerances_is_named_not_used(tmp_path):
+    # cc 1: the reference's own settings judge, in place as when copied away;
+    # the refrozen manifest's tighter tolerance only earns a warning line.
     recorded = {"compare": [], "tolerances": {"acc": {"abs": 0.01, "rel": None}}}
     state = runs_judged_by(tmp_path, recorded)
     manifest = {
@@ -213,13 +215,22 @@ def test_a_manifest_refrozen_with_other_tolerances_wins_and_says_so(tmp_path):
         "metrics": {"compare": [], "tolerances": {"acc": {"abs": 0.001, "rel": None}}},
     }
     (state / "manifest.json").write_text(json.dumps(seal_manifest(manifest)))
-    result = reprobox("compare", str(state / "runs"), cwd=tmp_path)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert result.stderr == (
-        "reprobox: warning: runs A, B recorded other metrics settings "
-        f"(metrics.compare or tolerances) than {state / 'manifest.json'}; the "
-        "manifest's are used (--tol overrides either)\n"
+    copied = tmp_path / "x"
+    shutil.copytree(state / "runs", copied)
+    in_place = reprobox("compare", str(state / "runs"), "--json", cwd=tmp_path)
+    away = reprobox("compare", str(copied), "--json", cwd=tmp_path)
+    for result in (in_place, away):
+        assert result.returncode == 0, result.stdout + result.stderr
+        [acc] = json.loads(result.stdout)["results"]
+        assert acc["reason"] == "within tolerance (abs 0.01)"
+    assert away.stderr == ""
+    assert in_place.stderr == (
+        "reprobox: warning: metrics settings (metrics.compare or tolerances) "
+        f"differ between reference run A and the manifest {state / 'manifest.json'}"
+        "; run A's own are used, wherever its folder lies (--tol overrides either)\n"
     )
+    tight = reprobox("compare", str(state / "runs"), "--tol", "acc=abs:0.001")
+    assert tight.returncode == 1, tight.stdout + tight.stderr
 
 
 def test_the_same_run_given_twice_is_named_so(tmp_path):

@@ -52,15 +52,25 @@ def test_old_records_without_settings_keep_exact_comparison():
     )
 
 
-def test_a_manifest_beside_the_runs_wins_and_a_disagreeing_run_is_named():
+def test_the_reference_runs_own_settings_win_over_the_manifest_beside():
+    # cc 1: the manifest was refrozen with a tighter tolerance after run A; in
+    # place and copied away, A's own settings must judge, or the verdicts part.
     records = [carrying(A, ACC), carrying(B, LOOSE), carrying(C, None)]
     manifest = Path("/p/.reprobox/manifest.json")
-    got = judging_settings(records, records[0], ACC, manifest)
-    assert got.tolerances == {"acc": {"abs": 0.01, "rel": None}}
-    assert got.note == (
-        f"run {B} recorded other metrics settings (metrics.compare or tolerances) "
-        "than /p/.reprobox/manifest.json; the manifest's are used (--tol "
-        "overrides either)"
+    in_place = judging_settings(records, records[0], LOOSE, manifest)
+    copied = judging_settings(records, records[0], None, None)
+    assert in_place.tolerances == copied.tolerances == ACC["tolerances"]
+    assert in_place.compare == copied.compare == ["acc"]
+    assert in_place.note == (
+        f"metrics settings (metrics.compare or tolerances) differ between "
+        f"reference run {A} and run {B} and the manifest "
+        f"/p/.reprobox/manifest.json; run {A}'s own are used, wherever its folder "
+        "lies (--tol overrides either)"
+    )
+    assert copied.note == (
+        f"metrics settings (metrics.compare or tolerances) differ between "
+        f"reference run {A} and run {B}; run {A}'s own are used, wherever its "
+        "folder lies (--tol overrides either)"
     )
 
 
@@ -75,9 +85,21 @@ def test_records_that_disagree_are_judged_by_the_reference_and_named():
     got = judging_settings(records, records[1], None, None)
     assert got.tolerances == {"acc": {"abs": 0.5, "rel": None}}
     assert got.note == (
-        f"run {A} recorded other metrics settings (metrics.compare or tolerances) "
-        f"than run {B}; no manifest is beside the runs, so run {B}'s are used "
-        "(--tol overrides either)"
+        f"metrics settings (metrics.compare or tolerances) differ between "
+        f"reference run {B} and run {A}; run {B}'s own are used, wherever its "
+        "folder lies (--tol overrides either)"
+    )
+
+
+def test_an_old_reference_takes_the_manifest_beside_it():
+    records = [carrying(A, None), carrying(B, ACC)]
+    manifest = Path("/p/.reprobox/manifest.json")
+    got = judging_settings(records, records[0], LOOSE, manifest)
+    assert got.tolerances == LOOSE["tolerances"] and got.compare is None
+    assert got.note == (
+        f"metrics settings (metrics.compare or tolerances) differ between "
+        f"/p/.reprobox/manifest.json and run {B}; reference run {A} records none "
+        "(an older record), so the manifest's are used (--tol overrides either)"
     )
 
 
@@ -86,7 +108,7 @@ def test_an_old_reference_takes_the_first_record_that_carries_settings():
     got = judging_settings(records, records[0], None, None)
     assert got.compare == ["acc"]
     assert got.note == (
-        f"reference run {A} records no metrics settings (an older record); run "
+        f"reference run {A} records none (an older record), so run "
         f"{B}'s are used (--tol overrides either)"
     )
 
