@@ -72,6 +72,15 @@ def check_registry(registry: str, project: str | None = None) -> str:
     REGISTRY/reprobox/PROJECT, is longer than Docker accepts.
     """
     registry = registry.rstrip("/")
+    if registry.startswith("["):
+        # Image names of engines of 20.10's age hold no IPv6 address literal.
+        raise InputError(
+            f"--registry {short_repr(registry)}: an IPv6 address as the "
+            "registry host is not supported (older Docker engines' image names "
+            "cannot hold one)",
+            hint="give a host name or an IPv4 address, e.g. --registry "
+            "localhost:5000/team",
+        )
     port = re.match(r"[^/:]+:([0-9]+)", registry)
     if (
         "://" in registry

@@ -353,3 +353,14 @@ def test_a_huge_tag_in_the_index_is_shown_cut_short(tmp_path):
         import_bundle(NoEngine(), bundle_with(tmp_path, archive, image, tag))
     assert "…" in info.value.message
     assert len(info.value.message) < len(str(tmp_path)) + 400
+
+
+def test_an_ipv6_registry_host_is_refused_as_unsupported():
+    # cb: `--registry [::1]:5000/ns` read as a malformed name, not as IPv6.
+    with pytest.raises(InputError) as refused:
+        check_registry("[::1]:5000/ns")
+    assert str(refused.value) == (
+        "--registry '[::1]:5000/ns': an IPv6 address as the registry host is not "
+        "supported (older Docker engines' image names cannot hold one) (give a "
+        "host name or an IPv4 address, e.g. --registry localhost:5000/team)"
+    )
