@@ -73,3 +73,38 @@ def test_an_escaped_or_utf16_secret_cut_between_chunks_is_hidden():
     text, lines = _feed_all(ContainerOutput({"DB_PASSWORD": password}), chunks)
     assert lines == ["html ***", "bytes b'***\\x00'", "raw ***\0 end"]
     assert text == "html ***\nbytes b'***\\x00'\nraw ***\0 end\n"
+
+
+def test_a_last_piece_without_a_newline_is_given_out_at_the_end():
+    output = ContainerOutput({})
+    assert output.feed(b"first line\nERROR: final words") == (
+        "first line\nERROR: final words",
+        ["first line"],
+    )
+    assert output.finish() == ("", ["ERROR: final words"])
+
+
+def test_a_last_piece_a_secret_could_begin_is_held_then_given_out():
+    output = ContainerOutput({"API_TOKEN": "tok-5f0c9e1d2b3a4f5e"})
+    # "tok" could begin the token: held until the output shows it does not.
+    assert output.feed(b"first line\nERROR: final tok") == (
+        "first line\nERROR: final ",
+        ["first line"],
+    )
+    assert output.finish() == ("tok", ["ERROR: final tok"])
+
+
+def test_a_secret_split_at_the_very_end_is_hidden_when_the_output_ends():
+    output = ContainerOutput({"API_TOKEN": "tok-5f0c9e1d2b3a4f5e"})
+    text, lines = _feed_all(output, [b"ERROR: final words tok-5f0", b"c9e1d2b3a4f5e"])
+    assert text == "ERROR: final words ***"
+    assert lines == ["ERROR: final words ***"]
+
+
+def test_the_start_of_a_secret_left_at_the_end_is_shown_as_printed():
+    # Half a token gives the token away no more than any text: it is not held
+    # back for ever, or the log would lose the script's last words.
+    output = ContainerOutput({"API_TOKEN": "tok-5f0c9e1d2b3a4f5e"})
+    text, lines = _feed_all(output, [b"last tok-5f0"])
+    assert text == "last tok-5f0"
+    assert lines == ["last tok-5f0"]
