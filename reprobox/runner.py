@@ -61,6 +61,7 @@ from reprobox.errors import (
     RunFailed,
 )
 from reprobox.manifest import sha256_file
+from reprobox.output_follow import followed_output
 from reprobox.output_stream import ContainerOutput
 from reprobox.run_env import (
     HASH_SEED,
@@ -632,7 +633,7 @@ def _run_locked(
                 del log_lines[:-200]
 
             try:
-                for chunk in container.logs(stream=True, follow=True):
+                for chunk in followed_output(container):
                     show(*output.feed(chunk))
             finally:
                 # The end of the output, held back for a next chunk that will

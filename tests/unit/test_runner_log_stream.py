@@ -23,11 +23,12 @@ class _Container:
     id = "c" * 64
     attrs = {"State": {"OOMKilled": False}}
 
-    def __init__(self, chunks: list[bytes]):
-        self.chunks = chunks
+    def __init__(self, chunks: list[bytes], kept: list[bytes]):
+        self.chunks = chunks  # what the follow stream gives
+        self.kept = kept  # what the engine's log holds once it stops, if more
 
-    def logs(self, **kwargs):
-        return iter(self.chunks)
+    def logs(self, stream=False, follow=False):
+        return iter(self.kept if self.kept and not follow else self.chunks)
 
     def wait(self):
         return {"StatusCode": 1}
@@ -42,11 +43,17 @@ class _Engine:
 
 
 @pytest.fixture
-def started(monkeypatch):
+def kept_log() -> list[bytes]:
+    """Return the list of chunks the engine keeps, where more than it streamed."""
+    return []
+
+
+@pytest.fixture
+def started(monkeypatch, kept_log):
     """Return the list whose chunks the next fake container prints."""
     chunks: list[bytes] = []
     monkeypatch.setattr(
-        runner, "start_container", lambda engine, spec: _Container(chunks)
+        runner, "start_container", lambda engine, spec: _Container(chunks, kept_log)
     )
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
@@ -77,3 +84,34 @@ def test_a_secret_and_a_character_cut_between_chunks_arrive_whole(tmp_path, star
     assert shown == ["café token=***", "lower=hf_q7x9"]
     assert record["options"]["env"] == {"HF_TOKEN": "***"}
     assert TOKEN not in json.dumps(record)
+
+
+def _run(tmp_path, env: dict[str, str], shown: list[str]) -> dict:
+    return runner.run_in_container(
+        RunTarget(project="p", runs_dir=tmp_path),
+        _Engine(),
+        image_ref="reprobox/p:0",
+        image_id="sha256:" + "1" * 64,
+        manifest=MANIFEST,
+        manifest_sha256="0" * 64,
+        opts=RunOptions(extra_env=env),
+        on_log=shown.append,
+    )
+
+
+@pytest.mark.parametrize("env", [{}, {"HF_TOKEN": TOKEN}], ids=["plain", "secret"])
+def test_the_last_piece_the_follow_stream_missed_is_logged_and_shown(
+    tmp_path, started, kept_log, env
+):
+    # The engine let the follower go before it kept the unterminated end.
+    started += [b"first line\n"]
+    kept_log += [b"first line\n", b"ERROR: final words hf_Q7x9", b"LmPz2KsT4vWb"]
+    shown: list[str] = []
+
+    record = _run(tmp_path, env, shown)
+
+    end = "ERROR: final words " + ("***" if env else TOKEN)
+    log = (tmp_path / record["run_id"] / "container.log").read_text()
+    assert log == f"first line\n{end}"
+    assert record["error"]["log_tail"] == f"first line\n{end}"
+    assert shown == ["first line", end]
