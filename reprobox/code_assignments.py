@@ -69,10 +69,28 @@ _LOGIN_PAIRS = (
     re.compile(r"(?:Basic|Digest|Proxy)Auth\(\s*(?:login\s*=\s*)?" + _LOGIN_PAIR_REST),
 )
 _LOOK_BACK = 160
-# What may come before a name that opens a line's value: blanks, an object
-# and a dot, a dict and a bracket, or a call opened on that line and its
-# arguments so far (wandb.login(key=\, then the key on the next line).
-_CODE_BEFORE_NAME = re.compile(r"[ \t]*(?:[\w.]+\((?:[^()\r\n]*,)?[ \t]*)?[\w.\[]*")
+# How many lines up a value may open below its name: lines between that are
+# blank, a comment, or an open parenthesis or a backslash alone are skipped.
+_LINES_BACK = 6
+# A line's comment (# or //) after its code, and the strings that may hold a
+# # or // that opens none. # after a word or dot is no comment (this.#token).
+_STRING_OR_COMMENT = re.compile(
+    rf"""{STRING_PREFIX}(['"`])(?:\\.|(?!\1)[^\\\r\n])*\1|(?<![\w.])#|(?<!\S)//"""
+)
+# What is left open at a line's end for the value on a line below it.
+_OPEN_END = re.compile(r"(?:[ \t]*[(\\])+[ \t]*\Z")
+# The tokens of the code before a name: a string, a word, a number, any one
+# other character.
+_CODE_TOKEN = re.compile(rf"""{STRING_PREFIX}(['"`])(?:\\.|(?!\1).)*\1|[\w$]+|\S""")
+# Words that stand beside another word in code: Python's and JavaScript's
+# keywords that open a statement or an expression (if True: x, return dict(,
+# const c = new Client({ ).
+_KEYWORD = re.compile(
+    r"and|as|assert|async|await|case|class|const|def|del|do|elif|else|except|export"
+    r"|finally|for|from|function|global|if|import|in|is|lambda|let|match|mut|new"
+    r"|nonlocal|not|of|or|raise|return|static|then|try|typeof|val|var|void|while"
+    r"|with|yield"
+)
 # A shell's bare assignment with an unquoted value, alone or before a command:
 # DB_PASSWORD=X, DB_PASSWORD=X ./train.sh, local token=X, and the same as a
 # Markdown code span or RST literal, `DB_PASSWORD=X ./train.sh`. Python and
@@ -193,17 +211,56 @@ def _literal_parts(text: str, start: int, value: str) -> list[str]:
 
 
 def _name_on_line_before(text: str, line_start: int) -> re.Match[str] | None:
-    """Return the name that the line before line_start leaves open for a value
-    (`password = (`, `"token": \\`), the string alone on the next line."""
-    low = max(0, line_start - 1 - _LOOK_BACK)
-    previous = text[text.rfind("\n", low, line_start - 1) + 1 or low : line_start - 1]
-    previous = previous.rstrip().removesuffix("(").removesuffix("\\").rstrip()
-    before = _NAME_BEFORE.search(previous)
-    # The name starts its line's code (password, self.password, cfg["key"]),
-    # not prose: 'For example: "rawKey":' in a description names no setting.
-    if before is None or not _CODE_BEFORE_NAME.fullmatch(previous, 0, before.start()):
+    """Return the name that a line above line_start leaves open for a value
+    (`password = (`, `"token": \\`, `x = login(key=\\`), the string alone on
+    the next line; blank lines, comments and a lone ( or \\ may come between."""
+    end = line_start - 1
+    for _ in range(_LINES_BACK):
+        low = max(0, end - _LOOK_BACK)
+        begin = text.rfind("\n", low, end) + 1 or low
+        previous = _OPEN_END.sub("", _code_of(text[begin:end]).rstrip())
+        if previous.strip():
+            return _name_left_open(previous)
+        if begin == 0:
+            return None
+        end = begin - 1
+    return None
+
+
+def _code_of(line: str) -> str:
+    """Return line without its comment: up to a # or // outside a string."""
+    for match in _STRING_OR_COMMENT.finditer(line):
+        if match.group(1) is None:
+            return line[: match.start()]
+    return line
+
+
+def _name_left_open(line: str) -> re.Match[str] | None:
+    """Return the name whose value line leaves open at its end, if code, not
+    prose, comes before the name on the line."""
+    before = _NAME_BEFORE.search(line)
+    # Code may come first (self.password, cfg["key"], x = login(key=, if ok:
+    # connect(password=), not prose: 'For example: "rawKey":' names no setting.
+    if before is None or not _code_before_name(line[: before.start()]):
         return None
     return before
+
+
+def _code_before_name(text: str) -> bool:
+    """Tell whether text reads as code: no two words or strings side by side,
+    as prose has them, unless one is a keyword (if ok:, return dict(, lambda:)."""
+    tokens = [token.group() for token in _CODE_TOKEN.finditer(text)]
+    for first, second in zip(tokens, tokens[1:], strict=False):
+        if not (_operand(first) and _operand(second)):
+            continue
+        if not (_KEYWORD.fullmatch(first) or _KEYWORD.fullmatch(second)):
+            return False
+    return True
+
+
+def _operand(token: str) -> bool:
+    """Tell whether a token of code is a word, a number or a whole string."""
+    return token[0].isalnum() or token[0] in "_$" or len(token) > 1
 
 
 def _mixed(value: str) -> bool:

@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain
 
 from reprobox.code_assignments import STRING_PREFIX, code_secrets, random_string
@@ -28,6 +28,8 @@ from reprobox.project_metadata import metadata_file_name, metadata_setting_secre
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
 from reprobox.string_credentials import secret_url_tokens, string_setting_secrets
+
+Finder = Callable[[str], Iterator[str]]
 
 # A URL whose userinfo has a password: scheme://[user]:password@host. The
 # scheme starts where a word does, so that a long run of letters (base64, hex)
@@ -213,7 +215,28 @@ def credential_on_line(
         for kind, finder in finders:
             if found(finder(f"{previous}\n{line}")):
                 return number, kind
-    return None
+    # A value further below its name (password = (, a comment, then "X"):
+    # named on the first line by which the text holds it.
+    whole = "\n".join(lines)
+    below = [
+        (_first_line_holding(lines, finder), kind)
+        for kind, finder in finders
+        if found(finder(whole))
+    ]
+    return min(below, key=lambda pair: pair[0], default=None)
+
+
+def _first_line_holding(lines: list[str], finder: Finder) -> int:
+    """Return the number of the first line by which lines, read from the top,
+    hold what finder finds in them all; found by halving, a whole read a try."""
+    low, high = 1, len(lines)
+    while low < high:
+        middle = (low + high) // 2
+        if found(finder("\n".join(lines[:middle]))):
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def _base64_private_key(text: str) -> bool:
