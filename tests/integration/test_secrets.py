@@ -788,6 +788,8 @@ WRITTEN_CREDENTIALS = {
     ),
     "dsn.py": (1, 'DSN = "host=db password={secret} dbname=runs"\n'),
     "wrapped.py": (2, 'password = (\n    "{secret}"\n)\n'),
+    # A keyword left open after other code, its key on the next line.
+    "login_below.py": (3, 'import wandb\nrun = wandb.login(key=\\\n    "{secret}")\n'),
     # A Makefile is code, not a settings file left out: refused on its line.
     "Makefile": (2, "upload:\n\tTWINE_PASSWORD={secret} twine upload\n"),
     # The project's metadata reads like a settings file, but pip needs it in
