@@ -38,21 +38,23 @@ _QUOTED = re.compile(
     r"""|(?<=['"])\1\1[ \t]*(?:\r?\n[ \t]*)?([^'"`\s\\]{12,256})[ \t]*"""
     r"""(?=\1|\r?\n|\Z))"""
 )
+# Parentheses opened around a value before its string: password = ("X").
+_OPEN_PARENS = r"(?:\([ \t]*)*"
 # The replacement fields of an f-string or a JavaScript template literal,
 # {x} and ${x}, and an f-string's escaped braces: what is left is literal.
 _REPLACEMENT_FIELD = re.compile(r"\{\{|\}\}|\$?\{[^{}]*\}")
 # Blanks and a string's prefix alone before its quote, as when the string
 # opens its line under a name left open on the line before.
-_PREFIX = re.compile(rf"[ \t]*{STRING_PREFIX}")
+_PREFIX = re.compile(rf"[ \t]*{_OPEN_PARENS}{STRING_PREFIX}")
 # What stands before such a string when code gives it to a name, read from the
 # text before the string (its line, up to _LOOK_BACK characters): an assignment
 # or keyword argument (self.password: str = , password=), a dict key ("token":)
 # or an item set by key (cfg["api_key"] = ). Comparisons (==, !=) are not.
 _NAME_BEFORE = re.compile(
     r"""(?<!\w)([A-Za-z_]\w*)\s*(?::\s*[A-Za-z_][\w.\[\] |]*)?:?=\s*"""
-    rf"""{STRING_PREFIX}\\?\Z"""
+    rf"""{_OPEN_PARENS}{STRING_PREFIX}\\?\Z"""
     r"""|(['"])([A-Za-z_][\w.-]*)\\?\2\s*(?::|\]\s*=)\s*"""
-    rf"""{STRING_PREFIX}\\?\Z"""
+    rf"""{_OPEN_PARENS}{STRING_PREFIX}\\?\Z"""
     r"""|(?:getenv|environ\.get)\(\s*\\?(['"])([A-Za-z_]\w*)\\?\4\s*,\s*"""
     rf"""{STRING_PREFIX}\\?\Z"""
     # JavaScript's and YAML's unquoted key: { apiKey: "X" }, password: "X".

@@ -44,6 +44,12 @@ REFUSED = [
     (f'cfg = {{"api_key":\n    "{S}"}}\n', 3),
     (f'x = login(key=\\\n    f"{S}")\n', 3),
     (f'const c = new Client({{ apiKey:  // from the vault\n    "{S}" }});\n', 3),
+    # The string in parentheses of its own, on the name's line or below it.
+    (f'password = ("{S}")\n', 2),
+    (f'x = connect(password=( "{S}" ))\n', 2),
+    (f'cfg = {{"api_key": ("{S}")}}\n', 2),
+    (f'cfg["api_key"] = (("{S}"))\n', 2),
+    (f'password = \\\n    ("{S}")\n', 3),
 ]
 
 
@@ -76,6 +82,11 @@ def test_a_secret_below_its_keyword_is_refused_on_its_line(text, line):
         f'# ok = connect(password=\n    "{S}"\n',
         f'For example, call login(key=\n    "{S}")\n',
         f'desc: For example: "rawKey":\n    "{S}"\n',
+        # Parentheses of a call, a comparison or another name's tuple.
+        f'password = (lookup("{S}"))\n',
+        f'if password == ("{S}"): pass\n',
+        f'name = ("{S}")\n',
+        'password = ("<your-password-here>")\n',
     ],
 )
 def test_harmless_code_in_the_same_layouts_is_not(text):
