@@ -752,6 +752,8 @@ class LeftOutput:
 
     env: dict[str, str]  # the variables it started with, secret ones included
     chunks: Iterator[bytes]  # all its output, as the engine kept it
+    # The training's own exit code, when it had ended before it was stopped.
+    exit_code: int | None = None
 
 
 def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
@@ -772,6 +774,7 @@ def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
     if not found:
         return None
     container = found[0]
+    exit_code = exited_code(container)
     # Still training (its reprobox died, not the script): stop it, so that
     # the log read is the whole of it and nothing is written after.
     with contextlib.suppress(*trouble):  # most often already stopped (409)
@@ -793,7 +796,37 @@ def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
                 engine, f"reading run {run_id}'s container output", exc
             ) from None
 
-    return LeftOutput(env=variables, chunks=chunks())
+    return LeftOutput(env=variables, chunks=chunks(), exit_code=exit_code)
+
+
+def exited_code(container) -> int | None:
+    """Return the exit code of a container whose command ended on its own.
+
+    None while it still runs, and when the engine cannot say.
+    """
+    trouble = (docker.errors.DockerException, requests.exceptions.RequestException)
+    try:
+        container.reload()
+    except trouble:
+        return None
+    state = container.attrs.get("State") or {}
+    code = state.get("ExitCode")
+    if state.get("Status") != "exited" or not isinstance(code, int):
+        return None
+    return code
+
+
+def stop_and_read_tail(container, lines: int) -> bytes:
+    """Stop a run's container; return the last lines it printed, as the engine
+    kept them (empty when it cannot give them)."""
+    trouble = (docker.errors.DockerException, requests.exceptions.RequestException)
+    with contextlib.suppress(*trouble):  # most often already stopped (409)
+        container.kill()
+    try:
+        container.wait(timeout=30)
+        return bytes(container.logs(stream=False, tail=lines))
+    except trouble:
+        return b""
 
 
 def remove_orphans(

@@ -75,6 +75,9 @@ class ReproboxError(Exception):
     # The whole log of the image build this error ended, when it ended one:
     # the CLI keeps it in .reprobox/build.log.
     build_log: tuple[str, ...] | None = None
+    # The run record the failing run closed itself (a full disk may have kept
+    # it from being written): whoever catches this must not close it again.
+    closed_record: dict | None = None
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)

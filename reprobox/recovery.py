@@ -116,7 +116,7 @@ def remove_dead_runs_containers(
 
 
 def save_left_output(
-    engine: Engine, record: Mapping[str, Any], run_dir: Path
+    engine: Engine, record: dict[str, Any], run_dir: Path
 ) -> str | None:
     """Write all that a killed run's container printed as its log; return the tail.
 
@@ -124,6 +124,7 @@ def save_left_output(
     values are hidden as a live run hides them: the record keeps only their
     names, but the container still holds the values it was started with.
     None, and the log left as it was, when the engine cannot give the output.
+    A training that had ended on its own has its exit code put in the record.
     """
     try:
         left = stopped_run_output(engine, record["run_id"])
@@ -131,6 +132,8 @@ def save_left_output(
         return None
     if left is None:
         return None
+    if left.exit_code is not None and record.get("exit_code") is None:
+        record["exit_code"] = left.exit_code
     output = ContainerOutput(_run_flags_env(record, left.env))
     lines: list[str] = []
     temp = run_dir / f".{LOG_NAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp"

@@ -90,7 +90,9 @@ def release_run_lock(runs_dir: Path, run_id: str, fd: int) -> None:
         os.close(fd)
 
 
-def keep_host_copy(runs_dir: Path, run_id: str, record: dict[str, Any]) -> None:
+def keep_host_copy(
+    runs_dir: Path, run_id: str, record: dict[str, Any], reserve: int = 0
+) -> bool:
     """Write the run's record into its lock file, where the container cannot reach.
 
     The run folder is the container's to write, so after a SIGKILL its
@@ -98,18 +100,42 @@ def keep_host_copy(runs_dir: Path, run_id: str, record: dict[str, Any]) -> None:
     lives in runs/, which is not mounted: the record is closed from this copy.
     Written in place, since the flock belongs to this very file, and before
     each write of record.json, so a reprobox killed mid-rename (or stopped by a
-    full disk) leaves the newest record here.
+    full disk) leaves the newest record here. Return whether it was written.
+
+    The file never shrinks (the copy is padded with blanks, which JSON reads
+    past) and the first write may reserve up to reserve bytes: the space a
+    run holds from its start is still there for its last record when the
+    disk fills up meanwhile.
     """
     data = dump_json(sealed_record(record)).encode("utf-8")
-    with contextlib.suppress(OSError):
+    try:
         fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_NOFOLLOW)
-        try:
-            # Space first: on a full disk the copy already there stays whole.
-            os.posix_fallocate(fd, 0, len(data))
-            os.pwrite(fd, data, 0)
-            os.ftruncate(fd, len(data))
-        finally:
-            os.close(fd)
+    except OSError:
+        return False
+    try:
+        size = max(len(data), os.fstat(fd).st_size)
+        # Space first: on a full disk the copy already there stays whole. As
+        # much of the reserve as the disk has, halving down to what is needed.
+        wanted = max(size, reserve)
+        while True:
+            try:
+                os.posix_fallocate(fd, 0, wanted)
+                break
+            except OSError:
+                if wanted <= size:
+                    raise
+                wanted = max(size, wanted // 2)
+        os.pwrite(fd, data + b" " * (wanted - len(data)), 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+# What a run's first host copy holds back for its last (machine facts, metrics
+# and the log's tail), so that a disk that fills up mid-run cannot refuse it.
+HOST_COPY_RESERVE = 16 * 1024
 
 
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")

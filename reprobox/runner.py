@@ -12,6 +12,7 @@ wrote, in container_files.py; who owns the run's files, in run_owner.py.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import os
 import re
@@ -44,6 +45,7 @@ from reprobox.engine import (
     ContainerSpec,
     Engine,
     engine_lost_during_run,
+    exited_code,
     image_label,
     image_layers_digest,
     is_connection_lost,
@@ -52,6 +54,7 @@ from reprobox.engine import (
     remove_container,
     remove_run_containers,
     start_container,
+    stop_and_read_tail,
 )
 from reprobox.errors import (
     EngineError,
@@ -71,6 +74,7 @@ from reprobox.run_env import (
     run_hash_seed,
 )
 from reprobox.run_folders import (
+    HOST_COPY_RESERVE,
     LOG_NAME,
     RECORD_SCHEMA_VERSION,
     hold_run_lock,
@@ -467,6 +471,14 @@ def _close_record_left_running(
     held meanwhile, and a container made in that gap is removed.
     """
     record_path = run_dir / "record.json"
+    closed = exc.closed_record if isinstance(exc, ReproboxError) else None
+    if closed is not None:
+        # The run's own handler closed it but could not write it all (a full
+        # disk): try again now, never closing it a second time as "failed".
+        keep_host_copy(target.runs_dir, run_id, closed)
+        with contextlib.suppress(OSError):
+            write_record(record_path, closed)
+        return
     record = host_copy(lock_fd) or read_json(record_path)
     if record.get("status") != "running":
         return
@@ -562,7 +574,7 @@ def _run_locked(
     record_path = run_dir / "record.json"
     # The host copy first: a reprobox killed as it writes record.json leaves
     # the next command every fact of the run's start.
-    keep_host_copy(target.runs_dir, run_id, record)
+    keep_host_copy(target.runs_dir, run_id, record, reserve=HOST_COPY_RESERVE)
     try:
         atomic_write_json(record_path, sealed_record(record))
     except OSError as exc:
@@ -624,13 +636,15 @@ def _run_locked(
         with log_file as log:
 
             def show(text: str, lines: list[str]) -> None:
-                log.write(text)
-                log.flush()
+                # Lines first: a log write refused (a full disk) still leaves
+                # them in the record's tail and on the terminal.
                 for line in lines:
                     log_lines.append(line)
                     if on_log:
                         on_log(line)
                 del log_lines[:-200]
+                log.write(text)
+                log.flush()
 
             try:
                 for chunk in followed_output(container):
@@ -664,12 +678,17 @@ def _run_locked(
             # files (a full disk), ended the run, not the training: the record
             # says "interrupted", and a container left is the next command's.
             cut_short = True
+            exit_code = None
             if is_engine_trouble(exc):
                 failure: BaseException = engine_lost_during_run(engine, exc)
                 if is_connection_lost(exc):
                     container = None  # no removing it over a broken connection
             elif isinstance(exc, OSError):
                 failure = _write_failure(exc, run_dir, target, left=True)
+                if container is not None:
+                    # The engine still holds what the log could not keep.
+                    exit_code, engine_tail = _ended_by_the_host(container, opts)
+                    log_lines[:] = engine_tail or log_lines
             else:
                 failure, cut_short = exc, isinstance(exc, EngineError)
             _finish(
@@ -678,7 +697,7 @@ def _run_locked(
                 started,
                 hide=hide,
                 status="interrupted" if cut_short else "failed",
-                exit_code=None,
+                exit_code=exit_code,
                 error={
                     "message": failure.message
                     if isinstance(failure, ReproboxError)
@@ -686,11 +705,13 @@ def _run_locked(
                     "log_tail": tail_text(log_lines),
                 },
             )
-            keep_host_copy(target.runs_dir, run_id, record)
+            _keep_on_a_full_disk(target, run_id, record)
             with contextlib.suppress(OSError):  # the disk may be what failed
                 write_record(record_path, record)
             if failure is exc:
                 raise
+            if isinstance(failure, ReproboxError):
+                failure.closed_record = record  # not to be closed again
             raise failure from None
         # A second Ctrl-C must not cut the cleanup short: hold signals until the
         # container is gone and the record says "interrupted".
@@ -787,6 +808,41 @@ def _run_locked(
             records=[record],
         )
     return record
+
+
+def _keep_on_a_full_disk(target: RunTarget, run_id: str, record: dict) -> None:
+    """Keep the closed record's host copy, shorter if the disk has no room for it.
+
+    Its status, exit code and metrics matter more than the log's tail or the
+    list of installed packages: those go first from the copy (record itself
+    stays whole), and a warning there says so.
+    """
+    if keep_host_copy(target.runs_dir, run_id, record):
+        return
+    record = copy.deepcopy(record)  # record.json, if it can be written, has it all
+    error = record.get("error") or {}
+    machine = record.get("machine") or {}
+    note = "the disk was full: the record keeps"
+    for lines, cut in ((5, "the log's last 5 lines"), (0, "no log tail")):
+        error["log_tail"] = "\n".join(error.get("log_tail", "").splitlines()[-lines:])
+        if not lines:
+            error["log_tail"] = ""
+            machine.pop("packages", None)
+            cut += " and no package list"
+        record["warnings"] = [
+            w for w in record["warnings"] if not w.startswith(note)
+        ] + [f"{note} {cut} (container.log has what it could write)"]
+        if keep_host_copy(target.runs_dir, run_id, record):
+            return
+
+
+def _ended_by_the_host(container, opts: RunOptions) -> tuple[int | None, list[str]]:
+    """Stop a run the host cut short; return the training's exit code, if it
+    had ended on its own, and the last lines the engine kept of its output."""
+    exit_code = exited_code(container)
+    output = ContainerOutput(opts.extra_env)  # its secrets hidden, as in the log
+    _, lines = output.feed(stop_and_read_tail(container, 200))
+    return exit_code, lines + output.finish()[1]
 
 
 def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:

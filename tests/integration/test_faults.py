@@ -816,3 +816,63 @@ def test_verify_on_a_full_runs_folder_says_nothing_was_left(
     assert "free space there" in line
     assert "closes this run's record" not in done.stderr, shown(done)
     assert left == ["fill"]
+
+
+LOUD_SCRIPT = """\
+import json, os
+with open(os.path.join(os.environ["REPROBOX_OUT"], "metrics.json"), "w") as fh:
+    json.dump({"accuracy": 0.5}, fh)
+for i in range(int(os.environ["N"])):
+    print(f"line {i:03d} " + "x" * 1000, flush=True)
+print("training done", flush=True)
+"""
+
+
+def test_a_runs_folder_filling_up_mid_run_closes_the_run_as_interrupted(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # Breaker: the log write failed on a full runs folder and the run was
+    # closed as "failed" with no exit code and no log tail, as if the
+    # training had said no.
+    if shutil.which("mount") is None or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    project, name = new_project(
+        cli, engine_cleanup, tmp_path, base="sleeper", files={"train.py": LOUD_SCRIPT}
+    )
+    built = reprobox(cli, "-q", "build", str(project))
+    assert built.returncode == 0, shown(built)
+    runs = project / ".reprobox/runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100k", "tmpfs", str(runs)],
+                   check=True)  # fmt: skip
+    try:
+        (runs / "fill").write_bytes(b"\0" * 60 * 1024)
+        done = reprobox(cli, "run", str(project), "--env", "N=100")
+        (runs / "fill").unlink()
+        after = reprobox(cli, "build", str(project))
+        run_ids = [p.name for p in runs.iterdir() if p.is_dir()]
+        assert len(run_ids) == 1, run_ids
+        record = json.loads((runs / run_ids[0] / "record.json").read_text())
+        log = (runs / run_ids[0] / "container.log").read_text()
+    finally:
+        subprocess.run(["umount", "-l", str(runs)], check=False)
+    assert done.returncode == 2, shown(done)
+    assert "No space left on device" in done.stderr, shown(done)
+    assert "Traceback" not in done.stderr, shown(done)
+    assert after.returncode == 0, shown(after)
+    assert record["status"] == "interrupted", record
+    assert record["finished_at"] is not None
+    assert "No space left on device" in record["error"]["message"]
+    # The training (whose output goes to the engine, not the full disk) is
+    # stopped, or had ended with 0: the record knows it only in that case.
+    assert record["exit_code"] in (0, None), record
+    assert record["metrics"] == {"accuracy": 0.5}, record["warnings"]
+    # The tail is the engine's: past what the full disk let container.log keep.
+    tail = record["error"]["log_tail"].splitlines()
+    assert tail and tail[0].startswith("line "), record["error"]
+    odd = [line for line in tail if not line.startswith(("line ", "training done"))]
+    assert odd == [], odd
+    kept = [line for line in log.splitlines() if line.startswith("line ")]
+    assert kept and kept[0].startswith("line 000 "), log[:100]
+    assert tail[-1][:8] > kept[-1][:8] or tail[-1] == "training done"
+    assert containers(docker_client, name) == []

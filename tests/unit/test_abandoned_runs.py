@@ -328,6 +328,9 @@ class FakeContainer:
         self.removed = False
         self.attrs = {"Config": {"Env": ["HOME=/tmp"]}}
 
+    def reload(self):
+        pass
+
     def kill(self):
         pass
 

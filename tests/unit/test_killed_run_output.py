@@ -35,6 +35,9 @@ class LeftContainer:
         self.removed = False
         self.log_error: Exception | None = None
 
+    def reload(self):
+        pass
+
     def kill(self):
         self.calls.append("kill")
         raise docker.errors.APIError("409 Client Error: is not running")
