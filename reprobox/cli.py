@@ -746,4 +746,29 @@ def _refuse_empty_paths() -> None:
                 param.default.parser = _nonempty_path
 
 
+class _CommandNamingItsHelp(typer.core.TyperCommand):
+    """A command whose parsing errors know which command they belong to.
+
+    click's option parser raises "option '--env' requires an argument" (and
+    "does not take a value") without a context, so the line pointed to
+    `reprobox --help` rather than the command's own help.
+    """
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx, exc.cmd = ctx, self
+            raise
+
+
+def _name_each_commands_help() -> None:
+    """Make every command one whose usage errors point to its own --help."""
+    for command in app.registered_commands:
+        if command.cls in (None, typer.core.TyperCommand):
+            command.cls = _CommandNamingItsHelp
+
+
 _refuse_empty_paths()
+_name_each_commands_help()

@@ -71,6 +71,36 @@ def test_usage_errors_are_one_line_naming_the_option(args, line):
     assert result.stderr.rstrip().endswith("--help)"), result.stderr
 
 
+def _option_taking_a_value(name: str) -> str:
+    command = typer.main.get_command(app).commands[name]
+    for param in command.params:
+        if param.param_type_name == "option" and not param.is_flag:
+            return max(param.opts, key=len)
+    raise AssertionError(f"{name} has no option that takes a value")
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_an_option_missing_its_value_points_to_the_commands_own_help(name):
+    # `reprobox run --env` pointed to `reprobox --help`: click's parser
+    # raises that error without the command it belongs to.
+    option = _option_taking_a_value(name)
+    result = reprobox(name, option)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"reprobox: error: option '{option}' requires an argument "
+        f"(see reprobox {name} --help)\n"
+    )
+
+
+def test_a_flag_given_a_value_points_to_the_commands_own_help():
+    result = reprobox("run", ".", "--json=3")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "reprobox: error: option '--json' does not take a value "
+        "(see reprobox run --help)\n"
+    )
+
+
 def test_no_arguments_still_shows_the_help():
     result = reprobox()
     assert result.returncode == 2
