@@ -242,3 +242,30 @@ def onednn_enabled(
     except ValueError:
         return None
     return arch in ("x86_64", "AMD64") and (major, minor) >= (2, 9)
+
+
+def metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) -> dict:
+    """Return a run's metrics: the last epoch of its last fit and its last
+    evaluation (eval_<name>) from capture.json, then the script's own."""
+    found: dict[str, Any] = {}
+    try:  # capture.json is the container's to write: take only what fits
+        history = capture.get("history") or []
+        if history and history[-1].get("epochs"):
+            last = dict(history[-1]["epochs"][-1])
+            last.pop("epoch", None)
+            found.update(last)
+        evaluations = capture.get("evaluations") or []
+        if evaluations:
+            for key, value in evaluations[-1].get("results", {}).items():
+                found[f"eval_{key}"] = value
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        found = {}
+    found.update(script_metrics)
+    metrics: dict[str, float] = {}
+    for key, value in found.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                metrics[str(key)] = float(value)
+            except OverflowError:
+                continue
+    return dict(sorted(metrics.items()))

@@ -18,7 +18,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reprobox.container_files import tail_text
+from reprobox.container_files import (
+    metrics_from,
+    read_json,
+    read_script_metrics,
+    sane_capture,
+    tail_text,
+)
 from reprobox.engine import (
     DEFAULT_ADDRESS,
     Engine,
@@ -32,6 +38,7 @@ from reprobox.engine import (
 from reprobox.errors import ReproboxError
 from reprobox.output_stream import ContainerOutput
 from reprobox.run_folders import LOG_NAME, RUN_ID, close_abandoned_records
+from reprobox.secret_masking import hidden_in
 
 Note = Callable[[str], None]
 
@@ -124,7 +131,9 @@ def save_left_output(
     values are hidden as a live run hides them: the record keeps only their
     names, but the container still holds the values it was started with.
     None, and the log left as it was, when the engine cannot give the output.
-    A training that had ended on its own has its exit code put in the record.
+    A training that had ended on its own has its exit code put in the record,
+    and a record without metrics gets those the run folder holds (hidden as
+    the log is: the container still holds its secret values).
     """
     try:
         left = stopped_run_output(engine, record["run_id"])
@@ -155,7 +164,16 @@ def save_left_output(
         with contextlib.suppress(OSError):
             temp.unlink()
         return None
+    if not record.get("metrics"):
+        record["metrics"] = hidden_in(metrics_left_in(run_dir), output.hide)
     return tail_text(lines)
+
+
+def metrics_left_in(run_dir: Path) -> dict[str, float]:
+    """Return the metrics a run's folder holds (capture.json, metrics.json)."""
+    capture, _ = sane_capture(read_json(run_dir / "capture.json"))
+    script_metrics, _ = read_script_metrics(run_dir / "metrics.json")
+    return metrics_from(capture, script_metrics)
 
 
 def _run_flags_env(record: Mapping[str, Any], env: Mapping[str, str]) -> dict:

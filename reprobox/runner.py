@@ -31,6 +31,7 @@ from reprobox.atomic import atomic_write_json
 from reprobox.config import ProjectConfig
 from reprobox.container_files import (
     machine_from_capture,
+    metrics_from,
     read_json,
     read_script_metrics,
     sane_capture,
@@ -195,33 +196,6 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
         # the run folder: those the record shows as *** it writes so too.
         reprobox["REPROBOX_HIDDEN_ENV"] = ",".join(hidden)
     return {**profile, **opts.extra_env, **reprobox}
-
-
-def _metrics_from(
-    capture: Mapping[str, Any], script_metrics: Mapping[str, Any]
-) -> dict:
-    found: dict[str, Any] = {}
-    try:  # capture.json is the container's to write: take only what fits
-        history = capture.get("history") or []
-        if history and history[-1].get("epochs"):
-            last = dict(history[-1]["epochs"][-1])
-            last.pop("epoch", None)
-            found.update(last)
-        evaluations = capture.get("evaluations") or []
-        if evaluations:
-            for key, value in evaluations[-1].get("results", {}).items():
-                found[f"eval_{key}"] = value
-    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
-        found = {}
-    found.update(script_metrics)
-    metrics: dict[str, float] = {}
-    for key, value in found.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                metrics[str(key)] = float(value)
-            except OverflowError:
-                continue
-    return dict(sorted(metrics.items()))
 
 
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -933,7 +907,7 @@ def _finish(
             "finished_at": iso_time(time.time()),
             "duration_s": round(time.time() - started, 3),
             "machine": machine_from_capture(capture),
-            "metrics": _metrics_from(capture, script_metrics),
+            "metrics": metrics_from(capture, script_metrics),
             "history": capture.get("history") or [],
             "evaluations": capture.get("evaluations") or [],
             "warnings": warnings + list(capture.get("hook_errors") or []),

@@ -11,12 +11,12 @@ import pytest
 from reprobox.atomic import dump_json
 from reprobox.container_files import (
     UntrustedFileError,
+    metrics_from,
     read_container_json,
     read_json,
     read_script_metrics,
 )
 from reprobox.run_folders import write_record
-from reprobox.runner import _metrics_from
 from reprobox.seals import seal_record
 
 
@@ -72,9 +72,9 @@ def test_deep_nesting_and_huge_integers_are_refused_not_raised(tmp_path):
 
 def test_a_damaged_capture_keeps_the_scripts_metrics():
     capture = {"history": [42], "evaluations": "x"}
-    assert _metrics_from(capture, {"acc": 0.9}) == {"acc": 0.9}
+    assert metrics_from(capture, {"acc": 0.9}) == {"acc": 0.9}
     capture = {"history": [{"epochs": [{"epoch": 1, "loss": 10**400, "acc": 1}]}]}
-    assert _metrics_from(capture, {}) == {"acc": 1.0}
+    assert metrics_from(capture, {}) == {"acc": 1.0}
 
 
 @pytest.mark.parametrize("planted", ["folder", "link"])

@@ -206,7 +206,7 @@ def test_the_host_copy_never_shrinks_and_keeps_its_reserve(tmp_path):
         os.close(fd)
 
 
-def test_the_closing_command_keeps_the_exit_code_of_a_training_that_ended(
+def test_the_closing_command_keeps_the_exit_code_and_metrics_of_a_training_that_ended(
     tmp_path,
 ):
     from types import SimpleNamespace
@@ -221,10 +221,11 @@ def test_the_closing_command_keeps_the_exit_code_of_a_training_that_ended(
     record = {"run_id": rid, "status": "running", "project": "proj", "exit_code": None}
     (run_dir / "record.json").write_text(dump_json(record))
     (run_dir / LOG_NAME).write_text("")
+    (run_dir / "metrics.json").write_text(json.dumps({"acc": 0.5, TOKEN: 1}))
     (runs / f".{rid}.lock").write_text(dump_json(record))
     container = EndedContainer(3)
     container.labels = {RUN_LABEL: rid}
-    container.attrs["Config"] = {"Env": []}
+    container.attrs["Config"] = {"Env": [f"HARD_API_TOKEN={TOKEN}"]}
     container.logs = lambda stream=False, follow=False: iter([b"line 000\nend\n"])
     container.remove = lambda force=False: None
     engine = SimpleNamespace(
@@ -237,3 +238,5 @@ def test_the_closing_command_keeps_the_exit_code_of_a_training_that_ended(
     closed = json.loads((run_dir / "record.json").read_text())
     assert (closed["status"], closed["exit_code"]) == ("interrupted", 3)
     assert closed["error"]["log_tail"] == "line 000\nend"
+    # What the run folder holds, its secret hidden as the log hides it.
+    assert closed["metrics"] == {"***": 1.0, "acc": 0.5}

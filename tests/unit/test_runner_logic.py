@@ -13,13 +13,16 @@ import pytest
 
 from reprobox import run_folders, runner
 from reprobox.atomic import dump_json
-from reprobox.container_files import machine_from_capture, onednn_enabled
+from reprobox.container_files import (
+    machine_from_capture,
+    metrics_from,
+    onednn_enabled,
+)
 from reprobox.errors import EXIT_FAILED, EXIT_USAGE, ReproboxError, RunFailed
 from reprobox.run_folders import make_run_dir, new_run_id
 from reprobox.runner import (
     OUT_IN_CONTAINER,
     RunOptions,
-    _metrics_from,
     container_env,
     raise_for_status,
 )
@@ -128,7 +131,7 @@ CAPTURE = {
 
 
 def test_metrics_come_from_last_fit_epoch_and_last_evaluate():
-    assert _metrics_from(CAPTURE, {}) == {
+    assert metrics_from(CAPTURE, {}) == {
         "accuracy": 0.9,
         "loss": 0.4,
         "val_loss": 0.45,
@@ -146,7 +149,7 @@ def test_script_metrics_win_and_only_numbers_count():
         "flag": True,
         "nested": {"a": 1},
     }
-    metrics = _metrics_from(CAPTURE, script)
+    metrics = metrics_from(CAPTURE, script)
     assert metrics == {
         "accuracy": 0.9,
         "loss": 0.1,
@@ -160,13 +163,13 @@ def test_script_metrics_win_and_only_numbers_count():
 
 
 def test_metrics_of_an_empty_capture_are_empty():
-    assert _metrics_from({}, {}) == {}
-    assert _metrics_from({"history": [{"call": 0, "epochs": []}]}, {}) == {}
+    assert metrics_from({}, {}) == {}
+    assert metrics_from({"history": [{"call": 0, "epochs": []}]}, {}) == {}
 
 
 def test_record_of_a_diverged_run_is_strict_json():
     capture = {"history": [{"call": 0, "epochs": [{"epoch": 1, "loss": float("nan")}]}]}
-    text = dump_json({"metrics": _metrics_from(capture, {"x": float("inf")})})
+    text = dump_json({"metrics": metrics_from(capture, {"x": float("inf")})})
 
     def refuse(token):
         raise ValueError(f"not JSON: {token}")
