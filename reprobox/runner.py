@@ -715,7 +715,7 @@ def _run_locked(
                 "log_tail": tail_text(log_lines),
             },
         )
-        keep_host_copy(target.runs_dir, run_id, record)
+        _keep_on_a_full_disk(target, run_id, record)
         with contextlib.suppress(OSError):
             write_record(record_path, record)
         _release_signals(held)
@@ -768,11 +768,13 @@ def _run_locked(
         )
         record["warnings"] += _data_changed_during(target, manifest)
         record["warnings"] += _restore_log(run_dir, log_copy)
-        keep_host_copy(target.runs_dir, run_id, record)
+        _keep_on_a_full_disk(target, run_id, record)
         try:
             write_record(record_path, record)
         except OSError as exc:
-            raise _write_failure(exc, record_path, target, left=True) from None
+            failure = _write_failure(exc, record_path, target, left=True)
+            failure.closed_record = record  # the training's verdict, kept
+            raise failure from None
     finally:
         caught = deferred.release() if deferred is not None else None
     if caught is not None:
@@ -785,7 +787,7 @@ def _run_locked(
 
 
 def _keep_on_a_full_disk(target: RunTarget, run_id: str, record: dict) -> None:
-    """Keep the closed record's host copy, shorter if the disk has no room for it.
+    """Keep a closed record's host copy, shorter if the disk has no room for it.
 
     Its status, exit code and metrics matter more than the log's tail or the
     list of installed packages: those go first from the copy (record itself

@@ -819,17 +819,19 @@ def test_verify_on_a_full_runs_folder_says_nothing_was_left(
 
 
 LOUD_SCRIPT = """\
-import json, os
+import json, os, time
 with open(os.path.join(os.environ["REPROBOX_OUT"], "metrics.json"), "w") as fh:
     json.dump({"accuracy": 0.5}, fh)
 for i in range(int(os.environ["N"])):
     print(f"line {i:03d} " + "x" * 1000, flush=True)
 print("training done", flush=True)
+time.sleep(float(os.environ["LINGER"]))
 """
 
 
+@pytest.mark.parametrize("linger", ["0", "60"])
 def test_a_runs_folder_filling_up_mid_run_closes_the_run_as_interrupted(
-    cli, engine_cleanup, docker_client, tmp_path
+    cli, engine_cleanup, docker_client, tmp_path, linger
 ):
     # Breaker: the log write failed on a full runs folder and the run was
     # closed as "failed" with no exit code and no log tail, as if the
@@ -847,7 +849,11 @@ def test_a_runs_folder_filling_up_mid_run_closes_the_run_as_interrupted(
                    check=True)  # fmt: skip
     try:
         (runs / "fill").write_bytes(b"\0" * 60 * 1024)
-        done = reprobox(cli, "run", str(project), "--env", "N=100")
+        began = time.monotonic()
+        done = reprobox(
+            cli, "run", str(project), "--env", "N=100", "--env", f"LINGER={linger}"
+        )
+        took = time.monotonic() - began
         (runs / "fill").unlink()
         after = reprobox(cli, "build", str(project))
         run_ids = [p.name for p in runs.iterdir() if p.is_dir()]
@@ -865,7 +871,11 @@ def test_a_runs_folder_filling_up_mid_run_closes_the_run_as_interrupted(
     assert "No space left on device" in record["error"]["message"]
     # The training (whose output goes to the engine, not the full disk) is
     # stopped, or had ended with 0: the record knows it only in that case.
-    assert record["exit_code"] in (0, None), record
+    if linger == "0":
+        assert record["exit_code"] in (0, None), record
+    else:  # still sleeping when the disk filled: stopped, no exit code
+        assert record["exit_code"] is None, record
+        assert took < 45, took
     assert record["metrics"] == {"accuracy": 0.5}, record["warnings"]
     # The tail is the engine's: past what the full disk let container.log keep.
     tail = record["error"]["log_tail"].splitlines()

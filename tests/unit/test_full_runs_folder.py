@@ -240,3 +240,33 @@ def test_the_closing_command_keeps_the_exit_code_and_metrics_of_a_training_that_
     assert closed["error"]["log_tail"] == "line 000\nend"
     # What the run folder holds, its secret hidden as the log hides it.
     assert closed["metrics"] == {"***": 1.0, "acc": 0.5}
+
+
+def test_a_final_record_the_disk_refused_keeps_the_trainings_verdict(
+    tmp_path, monkeypatch
+):
+    # The training ended with 0; only the final record.json could not be
+    # written: it must not then be closed as "failed" from the start copy.
+    monkeypatch.setattr(runner, "start_container", lambda e, s: EndedContainer(0))
+    monkeypatch.setattr(runner, "remove_container", lambda container: None)
+    monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
+    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(runner, "keep_host_copy", lambda *a, **k: False)
+    refused: list[str] = []
+    write_record = runner.write_record
+
+    def write_once_refused(path: Path, record: dict) -> None:
+        if record["status"] != "running" and not refused:
+            refused.append(record["status"])
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        write_record(path, record)
+
+    monkeypatch.setattr(runner, "write_record", write_once_refused)
+    target = RunTarget(project="p", runs_dir=tmp_path / "runs")
+    with pytest.raises(InputError, match="Input/output error"):
+        run_once(target)
+    [run_dir] = [p for p in target.runs_dir.iterdir() if p.is_dir()]
+    record = json.loads((run_dir / "record.json").read_text())
+    assert refused == ["succeeded"]
+    assert (record["status"], record["exit_code"]) == ("succeeded", 0)
