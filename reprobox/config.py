@@ -642,7 +642,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         sorted(
             {
                 _inside(path, root, "data", item, must_exist=True)
-                for item in _str_list(path, "data", table.get("data", []))
+                for item in _unique(
+                    path, "data", _str_list(path, "data", table.get("data", []))
+                )
             }
         )
     )

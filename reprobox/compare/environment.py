@@ -31,7 +31,11 @@ CATEGORIES: tuple[Category, ...] = (
     # package change names the package, not just "another image". The digests
     # over many inputs (code, image, lock) rank after every specific numeric
     # difference all the same: see SUMMARY_CATEGORIES.
-    Category("code", True, "the project's own files (training code) differ"),
+    Category(
+        "code",
+        True,
+        "the project's files in the image (code, requirements or others) differ",
+    ),
     Category(
         "framework", True, "other TensorFlow/Keras/Python versions change kernels"
     ),

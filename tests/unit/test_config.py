@@ -1013,3 +1013,14 @@ def test_a_name_ending_in_a_mark_names_the_rule(tmp_path):
         load_config(tmp_path)
     assert "'abc-' cannot name an image" in info.value.message
     assert "no mark at either end" in info.value.message
+
+
+def test_data_naming_a_file_twice_is_refused(tmp_path):
+    # cc: data = ["d.csv", "d.csv"] was taken silently as one file.
+    (tmp_path / "d.csv").write_text("x\n1\n")
+    (tmp_path / "reprobox.toml").write_text(CMD + 'data = ["d.csv", "d.csv"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "data"
+    assert caught.value.message.endswith("data: names 'd.csv' twice")
+    assert caught.value.hint == "list each name once"

@@ -249,7 +249,10 @@ def test_changed_code_is_named_first():
     run = {"image.code_sha256": "c2", "image.layers": "L2", "project": "q"}
     found = diff_environments("r2", ref, run)
     assert [d.field for d in found] == ["image.code_sha256", "image.layers", "project"]
-    assert found[0].explanation == "the project's own files (training code) differ"
+    assert (
+        found[0].explanation
+        == "the project's files in the image (code, requirements or others) differ"
+    )
 
 
 def test_the_run_seed_is_named_before_the_hash_seed_it_sets():
