@@ -90,6 +90,7 @@ def _project_settings(paths: list[Path]) -> tuple[dict | None, Path | None]:
 def _comparison(paths, reference, tol, metric, epsilon):
     from reprobox.compare import compare_runs, load_records
     from reprobox.compare.compare_settings import judging_settings
+    from reprobox.compare.comparison import reference_index
 
     records = load_records(paths)
     flag_tolerances = _parse_tolerances(tol)
@@ -109,12 +110,9 @@ def _comparison(paths, reference, tol, metric, epsilon):
         ref = _reference_position(reference, len(records))
     # Tolerances and metric names are the reference run's, so that the verdict
     # depends neither on the order the runs were given in nor on where their
-    # folders lie.
-    ref_record = (
-        records[ref]
-        if isinstance(ref, int) and -len(records) <= ref < len(records)
-        else next((r for r in records if r.run_id == ref), None)
-    )
+    # folders lie; it is found as compare_runs finds it (a run id, its folder
+    # or record.json, a position).
+    ref_record = records[reference_index(records, ref)] if records else None
     found, manifest = None, None
     if ref_record is not None:
         found, manifest = _project_settings([ref_record.path])

@@ -102,7 +102,7 @@ def compare_runs(
             f"curve epsilon must be a finite number >= 0, not {epsilon!r}",
             hint="0 compares curves bitwise",
         )
-    ref = records[_reference_index(records, reference)]
+    ref = records[reference_index(records, reference)]
     others = [r for r in records if r is not ref]
     limits = {
         name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
@@ -296,7 +296,7 @@ def status_problem(run: RunSummary) -> str:
     return f"run {run.run_id} has status {status_with_exit(run.status, run.exit_code)}"
 
 
-def _reference_index(records: Sequence[Record], reference: int | str) -> int:
+def reference_index(records: Sequence[Record], reference: int | str) -> int:
     """Resolve the reference run, given as a position or a run id."""
     if isinstance(reference, str):
         for index, record in enumerate(records):

@@ -242,3 +242,42 @@ def test_the_same_run_given_twice_is_named_so(tmp_path):
         "reprobox: error: the 2 paths given hold 1 run record (the same run given "
         "twice?); compare needs two or more runs (give the records of other runs too)"
     )
+
+
+@pytest.mark.parametrize("given", ["folder", "record.json", "run id"])
+def test_a_reference_given_by_folder_brings_its_own_settings(tmp_path, given):
+    # ce 1: `--reference runs/B` judged by run A's abs 0.01 (FAIL) although
+    # B, the reference, recorded abs 0.03 (PASS for a delta of 0.015).
+    runs = tmp_path / "runs"
+    for run_id, acc, second, bound in (
+        ("A", 0.905, "00", 0.01),
+        ("B", 0.92, "01", 0.03),
+    ):
+        settings = {"compare": [], "tolerances": {"acc": {"abs": bound, "rel": None}}}
+        write_record(
+            runs,
+            record_data(
+                run_id,
+                started_at=f"2024-01-01T00:00:{second}Z",
+                metrics={"acc": acc},
+                compare_settings=settings,
+            ),
+        )
+    reference = {
+        "folder": str(runs / "B"),
+        "record.json": str(runs / "B" / "record.json"),
+        "run id": "B",
+    }[given]
+    result = reprobox(
+        "compare",
+        str(runs / "B"),
+        str(runs / "A"),
+        "--reference",
+        reference,
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    [acc] = json.loads(result.stdout)["results"]
+    assert (acc["run_id"], acc["reason"]) == ("A", "within tolerance (abs 0.03)")
+    assert "reference run B" in result.stderr
