@@ -217,14 +217,12 @@ def compare_runs(
         find_divergence(measure[run.run_id], run, epsilon=epsilon) for run in others
     ]
     noise_checks = check_against_noise(
-        # The reference judged on a band is set against every seed there, not
-        # against the one sweep run that shares no seed with it.
-        [
-            r
-            for r in results
-            if r.seed_band is None
-            and not (r.seed_noise and (ref.run_id, r.metric) in on_band)
-        ],
+        # A sweep run with another seed than the reference is seed noise
+        # itself: set against another sweep's band, its delta to the reference
+        # would read as a distance to that sweep. The reference judged on a
+        # band is set against every seed there, not against the one sweep run
+        # that shares no seed with it.
+        [r for r in results if r.seed_band is None and not r.seed_noise],
         bands,
         records,
         ref,

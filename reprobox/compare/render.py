@@ -300,7 +300,8 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
         sections.append(
             (
                 "Differences against seed noise",
-                ["run", "metric", "sweep", "delta", "verdict", "detail"],
+                # The sweep whose seed-to-seed spread the delta is set against.
+                ["run", "metric", "noise of sweep", "delta", "verdict", "detail"],
                 [
                     [
                         n.run_id,

@@ -178,3 +178,35 @@ def test_sweeps_sharing_no_seed_stay_seed_noise():
         "B5",
     ]
     assert not any(r.judged_on_band or r.compared_with for r in comparison.runs)
+
+
+def test_a_sweeps_own_other_seeds_are_not_set_against_another_sweeps_noise():
+    # ce 2: with A0 the reference, A1 (0.901) was shown "within noise" of
+    # sweep B (0.92..): its delta was to A0, a seed difference, not to B.
+    records = two_sweeps({0: 0.02, 1: 0.02, 2: 0.02})
+    comparison = compare_runs(records, reference="A0", tolerances=TOLERANCE)
+    checks = {(c.run_id, c.sweep): c.beyond_noise for c in comparison.noise_checks}
+    assert checks == {
+        ("B0", "swA"): True,
+        ("B1", "swA"): True,
+        ("B2", "swA"): True,
+        # B0 stands for the reference's seed of sweep B: A0 is beyond its noise.
+        ("B0", "swB"): True,
+    }
+    section = render_text(comparison).split("Differences against seed noise\n")[1]
+    assert section.splitlines()[0].split() == [
+        "run",
+        "metric",
+        "noise",
+        "of",
+        "sweep",
+        "delta",
+        "verdict",
+        "detail",
+    ]
+    assert [line.split()[0] for line in section.splitlines()[1:5]] == [
+        "B0",
+        "B0",
+        "B1",
+        "B2",
+    ]
