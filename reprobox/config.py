@@ -706,7 +706,15 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     tolerances = {}
     for metric, tol in sorted(metrics.get("tolerances", {}).items()):
         key = f"metrics.tolerances.{metric}"
-        if not isinstance(tol, dict) or not tol or not set(tol) <= {"abs", "rel"}:
+        unknown = sorted(set(tol) - {"abs", "rel"}) if isinstance(tol, dict) else []
+        if unknown:
+            raise ConfigError(
+                path,
+                f"{key}.{unknown[0]}",
+                "is not a tolerance key",
+                "use abs and/or rel, e.g. { abs = 0.01 }",
+            )
+        if not isinstance(tol, dict) or not tol:
             raise ConfigError(
                 path, key, "must be a table with abs and/or rel", "e.g. { abs = 0.01 }"
             )

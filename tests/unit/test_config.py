@@ -401,7 +401,7 @@ BAD = [
     Bad(
         "tolerance-unknown-field",
         CMD + "[metrics.tolerances]\nacc = { abs = 0.1, absolute = 1 }\n",
-        "metrics.tolerances.acc",
+        "metrics.tolerances.acc.absolute",
         "abs and/or rel",
     ),
     Bad(
@@ -952,6 +952,20 @@ def test_an_empty_tolerance_table_is_refused(tmp_path):
     assert caught.value.key == "metrics.tolerances.acc"
     assert caught.value.message.endswith("must be a table with abs and/or rel")
     assert caught.value.hint == "e.g. { abs = 0.01 }"
+
+
+def test_an_unknown_key_in_a_tolerance_table_is_named(tmp_path):
+    # cd: { abs = 0.1, foo = 1 } said "must be a table with abs and/or rel".
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + "[metrics]\ntolerances = { acc = { abs = 0.1, foo = 1 } }\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "metrics.tolerances.acc.foo"
+    assert caught.value.message.endswith(
+        "metrics.tolerances.acc.foo: is not a tolerance key"
+    )
+    assert caught.value.hint == "use abs and/or rel, e.g. { abs = 0.01 }"
 
 
 def test_a_tolerance_for_a_metric_compare_leaves_out_is_refused(tmp_path):
