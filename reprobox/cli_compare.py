@@ -232,8 +232,8 @@ def report(
         None,
         "--output",
         "-o",
-        help="HTML file to write (default: .reprobox/report.html inside a "
-        "project folder, else report.html).",
+        help="HTML file to write, - for standard output (default: "
+        ".reprobox/report.html inside a project folder, else report.html).",
     ),
     reference: str | None = RefOpt,
     tol: list[str] = TolOpt,
@@ -243,6 +243,11 @@ def report(
     """Write a self-contained HTML page: metrics, differences, curves."""
     from reprobox.report import is_reprobox_report, render_report_html
 
+    if output is not None and str(output) == "-":
+        # As Unix tools read it: the page to standard output, no file named -.
+        records, comparison = _comparison(runs, reference, tol, metric, epsilon)
+        typer.echo(render_report_html(records, comparison), nl=False)
+        return
     if output is None:
         here = Path.cwd()
         project = project_holding(here)

@@ -281,3 +281,14 @@ def test_a_reference_given_by_folder_brings_its_own_settings(tmp_path, given):
     [acc] = json.loads(result.stdout)["results"]
     assert (acc["run_id"], acc["reason"]) == ("A", "within tolerance (abs 0.03)")
     assert "reference run B" in result.stderr
+
+
+def test_report_to_dash_writes_the_page_to_stdout_and_no_file(tmp_path):
+    # cd: `report RUNS -o -` wrote a file named "-" into the project.
+    runs = two_runs(tmp_path / "runs")
+    result = reprobox("report", str(runs), "-o", "-", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<!DOCTYPE html>")
+    assert result.stdout.rstrip().endswith("</html>")
+    assert not (tmp_path / "-").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
