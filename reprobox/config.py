@@ -143,7 +143,8 @@ def find_config(project: Path) -> tuple[Path, dict[str, Any]]:
     """Return the config file of a project folder and its raw reprobox table."""
     project = Path(project)
     if not project.is_dir():
-        raise ConfigError(project, None, "is not a folder", "give a project folder")
+        what = "is not a folder" if os.path.lexists(project) else "does not exist"
+        raise ConfigError(project, None, what, "give a project folder")
     toml_path = project / CONFIG_NAME
     if toml_path.is_symlink() and not toml_path.exists():
         raise ConfigError(

@@ -712,6 +712,15 @@ def test_digits_example_loads(tmp_path):
     }
 
 
+def test_a_project_that_does_not_exist_is_called_missing(tmp_path):
+    # cd: `reprobox build /nonexistent` said "is not a folder".
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "gone")
+    assert str(info.value) == (
+        f"{tmp_path / 'gone'}: does not exist (give a project folder)"
+    )
+
+
 def test_project_that_is_a_file_is_refused(tmp_path):
     path = tmp_path / "file.txt"
     path.write_text("x")
