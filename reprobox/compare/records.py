@@ -253,7 +253,8 @@ def _check_record(path: Path, data: Any) -> None:
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InputError(
-            f"{path}: not a reprobox run record (schema_version is {version!r})",
+            f"{path}: not a reprobox run record (schema_version is "
+            f"{shown_value(version) if 'schema_version' in data else 'missing'})",
             hint="give the record.json that `reprobox run` wrote",
         )
     if version > RECORD_SCHEMA_VERSION:

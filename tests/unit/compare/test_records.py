@@ -335,3 +335,25 @@ def test_accepts_exit_codes_and_durations_run_writes(tmp_path, changes):
     write_record(tmp_path, record_data("A", **changes))
     [record] = load_records([tmp_path])
     assert {k: record.data[k] for k in changes} == changes
+
+
+@pytest.mark.parametrize(
+    "fields, shown",
+    [
+        ({"schema_version": True}, "true"),
+        ({"schema_version": None}, "null"),
+        ({}, "missing"),
+    ],
+)
+def test_a_bad_record_schema_version_is_shown_as_json_spells_it(
+    tmp_path, fields, shown
+):
+    # cd: the error printed Python's True and None.
+    data = {"run_id": "20240101T000000Z-aaaaaa", **fields}
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError) as refused:
+        load_records([path])
+    assert refused.value.message == (
+        f"{path}: not a reprobox run record (schema_version is {shown})"
+    )
