@@ -756,6 +756,9 @@ def _run_locked(
             "log_tail": tail_text(log_lines),
         }
     try:
+        # Before _finish gives the folder back, so that the log put back
+        # belongs to the owner of runs/ like every other file there.
+        log_warnings = _restore_log(run_dir, log_copy)
         _finish(
             record,
             run_dir,
@@ -767,7 +770,7 @@ def _run_locked(
             killed=oom or killed_by_signal(exit_code),
         )
         record["warnings"] += _data_changed_during(target, manifest)
-        record["warnings"] += _restore_log(run_dir, log_copy)
+        record["warnings"] += log_warnings
         _keep_on_a_full_disk(target, run_id, record)
         try:
             write_record(record_path, record)
@@ -822,27 +825,32 @@ def _ended_by_the_host(container, opts: RunOptions) -> tuple[int | None, list[st
 
 
 def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:
-    """Put reprobox's container log back if the script replaced it; warn if so.
+    """Put reprobox's container log back if the script removed it; warn if so.
 
-    The folder is the container's to write: it may unlink container.log and
-    leave a link (to a host file) or a folder in its place. What reprobox wrote
-    is still in the open file; the name is taken back and given that content.
+    The folder is the container's to write: it may unlink container.log, or
+    leave a link (to a host file), a folder or another file in its place. What
+    reprobox wrote is still in the open file; the name is taken back and given
+    that content. Run before the folder is given back, which makes it the
+    owner's.
     """
     if log_copy is None:
         return []
     path = run_dir / LOG_NAME
+    found = "changed"  # until lstat says how
     try:
         ours = os.fstat(log_copy)
         try:
             there = os.lstat(path)
+        except FileNotFoundError:
+            found = "deleted"
+        else:
             if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
                 return []
+            found = f"replaced with {_kind_of_entry(there.st_mode)}"
             if stat.S_ISDIR(there.st_mode):
                 shutil.rmtree(path)
             else:
                 path.unlink()
-        except FileNotFoundError:
-            pass
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(path, flags, 0o644)
         with os.fdopen(fd, "wb") as out:
@@ -852,15 +860,25 @@ def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:
                 offset += len(chunk)
     except OSError as exc:
         return [
-            f"{LOG_NAME} was replaced by the training script and could not be "
+            f"{LOG_NAME} was {found} by the training script and could not be "
             f"put back ({exc.strerror})"
         ]
     finally:
         os.close(log_copy)
     return [
-        f"{LOG_NAME} was replaced by the training script (a link, a folder or "
-        "another file); reprobox put its own log back"
+        f"{LOG_NAME} was {found} by the training script; reprobox put its own log back"
     ]
+
+
+def _kind_of_entry(mode: int) -> str:
+    """Name what a file mode says an entry is, as a warning words it."""
+    if stat.S_ISLNK(mode):
+        return "a link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISREG(mode):
+        return "another file"
+    return "something that is not a file (a pipe, socket or device)"
 
 
 def killed_by_signal(exit_code: int) -> bool:
