@@ -264,10 +264,14 @@ def _hidden_values(
     missing = [name for name in hidden if name not in given]
     if missing and on_warning:
         names = ", ".join(missing)
+        flags = " ".join(f"--env {name}" for name in missing)
+        if len(missing) == 1:
+            its, it = "its value", "it"
+        else:
+            its, it = "their values", "them"
         on_warning(
-            f"the reference ran with {names} set, its value hidden in "
-            "the record; this rerun runs without it (give it with --env "
-            f"{missing[0]})"
+            f"the reference ran with {names} set, {its} hidden in the record; "
+            f"this rerun runs without {it} (give {it} with {flags})"
         )
     return dict(given)
 

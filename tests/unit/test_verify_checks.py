@@ -394,7 +394,7 @@ def test_a_hidden_value_given_again_reaches_the_rerun(image, tmp_path):
 
 
 def test_a_hidden_value_not_given_is_warned_of(image, tmp_path):
-    hiding_reference(image, WANDB_API_KEY="***", HF_TOKEN="***")
+    hiding_reference(image, WANDB_API_KEY="***")
     said = []
     verify.verify_image(
         object(), IMAGE, runs_dir=tmp_path / "v", on_warning=said.append
@@ -402,9 +402,28 @@ def test_a_hidden_value_not_given_is_warned_of(image, tmp_path):
     [opts] = image["runs"]
     assert opts.extra_env == {"SEEN": "1"}
     assert said == [
-        "the reference ran with HF_TOKEN, WANDB_API_KEY set, its value "
-        "hidden in the record; this rerun runs without it (give it with --env "
-        "HF_TOKEN)"
+        "the reference ran with WANDB_API_KEY set, its value hidden in the "
+        "record; this rerun runs without it (give it with --env WANDB_API_KEY)"
+    ]
+
+
+def test_each_hidden_value_not_given_is_named_in_the_flags_to_give(image, tmp_path):
+    # Breaker: three hidden values, and the warning said to give the first only.
+    hiding_reference(image, DB_URL="***", API_TOKEN="***", X="***", HF_TOKEN="***")
+    said = []
+    verify.verify_image(
+        object(),
+        IMAGE,
+        runs_dir=tmp_path / "v",
+        hidden_env={"HF_TOKEN": "h-1"},
+        on_warning=said.append,
+    )
+    [opts] = image["runs"]
+    assert opts.extra_env == {"SEEN": "1", "HF_TOKEN": "h-1"}
+    assert said == [
+        "the reference ran with API_TOKEN, DB_URL, X set, their values hidden in "
+        "the record; this rerun runs without them (give them with --env "
+        "API_TOKEN --env DB_URL --env X)"
     ]
 
 
