@@ -19,8 +19,13 @@ from reprobox.errors import ConfigError
 
 _PYTHON = re.compile(r"python(?:[0-9][0-9.]*)?")
 _SHELLS = frozenset(("sh", "bash", "dash", "zsh", "ksh"))
-# Python options that take the next word as their value.
-_PYTHON_VALUED = frozenset(("-W", "-X", "-Q"))
+# Python's short options that take a value, attached (-Wignore) or as the next
+# word; -c and -m end its options.
+_PYTHON_VALUED = frozenset("cmWXQ")
+_PYTHON_LONG_VALUED = frozenset(("--check-hash-based-pycs",))
+# A shell's options that take the next word as their value (-o pipefail).
+_SHELL_VALUED = frozenset("oO")
+_SHELL_LONG_VALUED = frozenset(("--rcfile", "--init-file"))
 # env's options that take the next word as their value.
 _ENV_VALUED = frozenset(("-u", "--unset", "-C", "--chdir", "-S", "--split-string"))
 
@@ -33,9 +38,16 @@ _LAUNCHER_MODULES = frozenset(
 )
 # Words that end a shell's first command: the script is looked for before them.
 _SHELL_OPERATORS = frozenset(("&&", "||", ";", "|", "&"))
+# A word a shell would expand (a glob, $NAME, `...`), or that the list form
+# passes as is: what file it names is not known here.
+_EXPANDED = re.compile(r"[*?\[\]{}$`]")
+
+# (path, by_path): by_path is False for a module's candidate files and for a
+# program without a slash, which are looked for elsewhere too (sys.path, PATH).
+_Found = list[tuple[str, bool]]
 
 
-def command_files(command: Sequence[str], depth: int = 0) -> list[str]:
+def command_files(command: Sequence[str]) -> list[str]:
     """Return the project paths the command's words say it runs.
 
     The script a Python or shell is given, a `python -m` module (as module.py
@@ -44,6 +56,23 @@ def command_files(command: Sequence[str], depth: int = 0) -> list[str]:
     the first command a `sh -c` string runs. Only what the words show: a
     script's own imports are not followed.
     """
+    return [path for path, _ in _command_paths(command)]
+
+
+def command_scripts(command: Sequence[str]) -> list[str]:
+    """Return the project paths the command runs by their path alone.
+
+    These must be in the project: not a module (found on sys.path), not a
+    program named without a slash (found on PATH), not a word a shell expands.
+    """
+    return [
+        path
+        for path, by_path in _command_paths(command)
+        if by_path and not _EXPANDED.search(path)
+    ]
+
+
+def _command_paths(command: Sequence[str], depth: int = 0) -> _Found:
     words = list(command)
     if words and posixpath.basename(words[0]) == "env":
         # env [-options] [NAME=value ...] program args: the program comes next.
@@ -57,57 +86,97 @@ def command_files(command: Sequence[str], depth: int = 0) -> list[str]:
         return []
     program, rest = words[0], words[1:]
     name = posixpath.basename(program)
-    found: list[str] = []
+    found: _Found = []
     if _PYTHON.fullmatch(name):
-        i = 0
-        while i < len(rest):
-            word = rest[i]
-            module = rest[i + 1] if word == "-m" and i + 1 < len(rest) else None
-            if word.startswith("-m") and len(word) > 2:
-                module = word[2:]
-            if module is not None and module in _LAUNCHER_MODULES:
-                found += _launched_script(rest[i + 1 :])
-                break
-            if module is not None:
-                base = module.replace(".", "/")
-                found += [f"{base}.py", f"{base}/__main__.py"]
-                break
-            if word == "-c" or word.startswith("-c") or word == "-":
-                break
-            if word in _PYTHON_VALUED:
-                i += 2
-                continue
-            if word.startswith("-"):
-                i += 1
-                continue
-            found.append(word)
-            break
+        found = _python_paths(rest)
     elif name in _SHELLS:
-        options = [w for w in rest if w.startswith("-")]
-        if not any(w.startswith("-") and "c" in w[1:] for w in options):
-            found += [w for w in rest if not w.startswith("-")][:1]
-        elif depth == 0:  # sh -c "python train.py": the string's first command
-            string = next((w for w in rest if not w.startswith("-")), "")
-            try:
-                inner = shlex.split(string)
-            except ValueError:
-                inner = []
-            ends = [i for i, w in enumerate(inner) if w in _SHELL_OPERATORS]
-            found += command_files(inner[: ends[0]] if ends else inner, depth + 1)
+        found = _shell_paths(rest, depth)
     elif name in _LAUNCHERS:
-        found += _launched_script(rest)
+        found = _launched_script(rest)
     elif "/" in program or "." in name:
-        found.append(program)
+        found = [(program, "/" in program)]
     return [
-        posixpath.normpath(path)
-        for path in found
+        (posixpath.normpath(path), by_path)
+        for path, by_path in found
         if path and not posixpath.isabs(path) and not path.startswith("~")
     ]
 
 
-def _launched_script(words: Sequence[str]) -> list[str]:
+def _python_paths(words: Sequence[str]) -> _Found:
+    """Return the script or module Python's arguments name."""
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-":  # the script comes on stdin
+            return []
+        if word == "--":
+            return [(w, True) for w in words[i + 1 : i + 2]]
+        if word.startswith("--"):
+            i += 2 if word in _PYTHON_LONG_VALUED else 1
+            continue
+        if not word.startswith("-"):
+            return [(word, True)]
+        flags = word[1:]
+        at = next((n for n, f in enumerate(flags) if f in _PYTHON_VALUED), None)
+        if at is None:  # switches only: -u, -OO, -uB
+            i += 1
+            continue
+        attached = flags[at + 1 :]
+        value = attached or (words[i + 1] if i + 1 < len(words) else "")
+        after = words[i + (1 if attached else 2) :]
+        if flags[at] == "c":
+            return []
+        if flags[at] == "m":
+            if value in _LAUNCHER_MODULES:
+                return _launched_script(after)
+            base = value.replace(".", "/")
+            return [(f"{base}.py", False), (f"{base}/__main__.py", False)]
+        i += 1 if attached else 2
+    return []
+
+
+def _shell_paths(words: Sequence[str], depth: int) -> _Found:
+    """Return the script a shell's arguments name, or a -c string's first one."""
+    reads_string = reads_stdin = False
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word in ("-", "--"):
+            i += 1
+            break
+        if word.startswith("--"):
+            i += 2 if word in _SHELL_LONG_VALUED else 1
+            continue
+        if not word.startswith(("-", "+")) or len(word) == 1:
+            break
+        flags = word[1:]
+        reads_string |= word.startswith("-") and "c" in flags
+        reads_stdin |= word.startswith("-") and "s" in flags
+        i += 2 if any(f in _SHELL_VALUED for f in flags) else 1
+    first = words[i] if i < len(words) else None
+    if first is None or reads_stdin:
+        return []
+    if not reads_string:
+        return [(first, True)]
+    if depth > 0:
+        return []
+    # sh -c "python train.py": the string's first command.
+    try:
+        inner = shlex.split(first)
+    except ValueError:
+        return []
+    ends = [n for n, w in enumerate(inner) if w in _SHELL_OPERATORS]
+    return _command_paths(inner[: ends[0]] if ends else inner, depth + 1)
+
+
+def _launched_script(words: Sequence[str]) -> _Found:
     """Return the first Python script among a launcher's words, if any."""
-    return [w for w in words if w.endswith(".py") and not w.startswith("-")][:1]
+    for word in words:
+        if word in ("-m", "--module"):  # a module, found on sys.path
+            return []
+        if word.endswith(".py") and not word.startswith("-"):
+            return [(word, True)]
+    return []
 
 
 def refuse_data_the_image_needs(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reprobox.config import load_config
-from reprobox.data_checks import command_files
+from reprobox.data_checks import command_files, command_scripts
 from reprobox.errors import ConfigError
 
 
@@ -36,10 +36,42 @@ from reprobox.errors import ConfigError
         (["./run.sh", "train.py"], ["run.sh"]),
         (["python", "/abs/train.py"], []),
         (["make", "train"], []),
+        # Options read as Python and the shells read them, not as scripts.
+        (["python", "-uc", "import x"], []),
+        (["python", "-Wignore", "-Xdev", "t.py"], ["t.py"]),
+        (["python", "-um", "pkg"], ["pkg.py", "pkg/__main__.py"]),
+        (["python", "--check-hash-based-pycs", "never", "t.py"], ["t.py"]),
+        (["python", "--", "t.py"], ["t.py"]),
+        (["python", "-"], []),
+        (["bash", "-o", "pipefail", "-e", "run.sh"], ["run.sh"]),
+        (["bash", "+o", "posix", "--rcfile", "rc.sh", "run.sh"], ["run.sh"]),
+        (["sh", "-s", "arg.sh"], []),
+        (["bash", "-e", "-c", "python t.py"], ["t.py"]),
+        (["accelerate", "launch", "-m", "pkg.train", "--out", "x.py"], []),
     ],
 )
 def test_the_files_a_command_runs_are_read_from_its_words(command, files):
     assert command_files(command) == files
+
+
+@pytest.mark.parametrize(
+    "command, scripts",
+    [
+        (["python", "src/train.py"], ["src/train.py"]),
+        (["./run.sh"], ["run.sh"]),
+        (["torchrun", "--nproc_per_node", "2", "t.py"], ["t.py"]),
+        # Found on sys.path or PATH, or named by what a shell would expand.
+        (["python", "-m", "pkg.train"], []),
+        (["train.py", "--fast"], []),
+        (["python", "$SCRIPT"], []),
+        (["sh", "-c", "python train_*.py"], []),
+        (["sh", "-c", "python `which t.py`"], []),
+    ],
+)
+def test_the_scripts_a_command_runs_by_path_leave_out_modules_and_programs(
+    command, scripts
+):
+    assert command_scripts(command) == scripts
 
 
 def _project(tmp_path, config: str, files=("train.py", "requirements.txt")):
