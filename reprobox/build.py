@@ -26,7 +26,7 @@ from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_files import holds_credentials
-from reprobox.data_checks import command_files
+from reprobox.data_checks import command_files, missing_command_script
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
     CODE_LABEL,
@@ -295,12 +295,13 @@ def _left_out_by_place(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
 
 
 def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
-    """Refuse a command whose script is in the project but not in the image.
+    """Refuse a command whose script is not in the project, or not in the image.
 
-    Left out (by .reproboxignore, say), it is missing from /app, and the run
-    fails as training would, exit 1, though nothing was trained.
+    Missing, or left out (by .reproboxignore, say), it is missing from /app,
+    and the run fails as training would, exit 1, though nothing was trained.
     """
     root = cfg.root.resolve()
+    _refuse_missing_script(cfg, root)
     kept = set(files)
     for rel in command_files(cfg.command):
         if rel in kept or not (root / rel).is_file() or rel in cfg.data:
@@ -316,9 +317,36 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
             fix = "move the credential out of the script"
         raise ConfigError(
             cfg.source,
-            "command",
+            cfg.key("command"),
             f"runs {rel!r}, which is not copied into the image ({why}), so the "
             "run could not start it",
+            fix,
+        )
+
+
+def _refuse_missing_script(cfg: ProjectConfig, root: Path) -> None:
+    """Refuse a command that runs, by a relative path, a script the project lacks."""
+    missing = missing_command_script(root, cfg.command)
+    if missing is not None and missing[0] not in cfg.data:
+        rel, there = missing
+        key = cfg.key("command")
+        why, fix = {
+            "nothing": ("no such file", f"create it, or fix the path in {key}"),
+            "a folder": ("it is a folder", f"name the script itself in {key}"),
+            "a broken link": (
+                "it is a link to a missing file",
+                f"point the link at the script, or fix the path in {key}",
+            ),
+            "outside": (
+                "its path leads out of the project folder",
+                f"move the script into the project and fix the path in {key}",
+            ),
+        }[there]
+        raise ConfigError(
+            cfg.source,
+            key,
+            f"runs {rel!r}, which is not in the project ({why}), so the run "
+            "could not start it",
             fix,
         )
 

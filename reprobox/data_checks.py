@@ -1,10 +1,11 @@
-"""Data files that the image must hold instead.
+"""The files the command runs, and data files that the image must hold instead.
 
-Data files are mounted read-only at run time and left out of the image, so a
-`data` entry that names the command's script, its module or the requirements
-the lock is made from builds an image without them: the run
-works here only through the mount, and push, export and verify ship an image
-that cannot run.
+The command's words name the scripts it runs; one of them missing from the
+project would only fail the run, in the container, after a build. Data files
+are mounted read-only at run time and left out of the image, so a `data` entry
+that names the command's script, its module or the requirements the lock is
+made from builds an image without them: the run works here only through the
+mount, and push, export and verify ship an image that cannot run.
 """
 
 from __future__ import annotations
@@ -177,6 +178,27 @@ def _launched_script(words: Sequence[str]) -> _Found:
         if word.endswith(".py") and not word.startswith("-"):
             return [(word, True)]
     return []
+
+
+def missing_command_script(
+    root: Path, command: Sequence[str]
+) -> tuple[str, str] | None:
+    """Return a script the command runs that the project lacks, or None.
+
+    With it comes what is there instead: "nothing", "a folder", "a broken
+    link", or "outside" for a path that leads out of the project. A folder
+    Python can run (one holding __main__.py) counts as a script.
+    """
+    for rel in command_scripts(command):
+        full = root / rel
+        if rel == ".." or rel.startswith("../"):
+            return rel, "outside"
+        if full.is_file() or (full / "__main__.py").is_file():
+            continue
+        if full.is_symlink() and not full.exists():
+            return rel, "a broken link"
+        return rel, "a folder" if full.is_dir() else "nothing"
+    return None
 
 
 def refuse_data_the_image_needs(

@@ -231,6 +231,15 @@ def freeze_project(
         python=from_env_python,
         root=cfg.root,
     )
+    # Before the checks of the command's files: their refusals show its words.
+    if command_holds_secret(cfg.command):
+        raise ConfigError(
+            cfg.source,
+            cfg.key("command"),
+            "holds what looks like a secret, which would "
+            "be written into the Dockerfile, manifest and image labels",
+            "read it from an environment variable, given with `reprobox run --env`",
+        )
     # Before anything is resolved: the same check as build, over the same list
     # of files the image copies (read after the requirements, whose errors
     # name the -r line that is wrong).
@@ -287,14 +296,6 @@ def freeze_project(
     lock = resolve(image.requirements, indexes, image.glibc)
     check_nvidia_wheels(image, lock.pins)
 
-    if command_holds_secret(cfg.command):
-        raise ConfigError(
-            cfg.source,
-            cfg.key("command"),
-            "holds what looks like a secret, which would "
-            "be written into the Dockerfile, manifest and image labels",
-            "read it from an environment variable, given with `reprobox run --env`",
-        )
     env, env_warnings = frozen_environment(cfg, environ)
     env, gpu_env_warnings = strict_gpu_environment(env, cfg.profile)
     vcs_lock = vcs_lock_text(lock.vcs_requirements)

@@ -935,6 +935,33 @@ CASES = [
         setup=ignore_the_script,
     ),
     Case(
+        # h73: freeze took it; the run then failed in the container, exit 1,
+        # "can't open file '/app/missing.py'", after a build.
+        "command-script-missing",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: command: runs 'missing.py', which is not in the "
+            "project (no such file)",
+        ),
+        "create it, or fix the path in command",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'command = "python train.py"', 'command = "python missing.py"'
+            ),
+        ),
+    ),
+    Case(
+        # Build looks again: the script deleted after freeze.
+        "command-script-removed-since-freeze",
+        BUILD,
+        EXIT_USAGE,
+        ("{p}/reprobox.toml: command: runs 'train.py'", "(no such file)"),
+        "create it, or fix the path in command",
+        setup=remove("train.py"),
+    ),
+    Case(
         # bu 4: found at its rename, after the lock and Dockerfile were
         # replaced; temps and .freeze.pending were left, build then refused.
         "manifest-path-is-a-folder",

@@ -13,13 +13,14 @@ import pytest
 
 from reprobox.build import (
     RUNTIME_DIR,
+    context_entries,
     image_tag,
     is_image_file,
     project_files,
     staged_context,
 )
 from reprobox.config import ProjectConfig
-from reprobox.errors import InputError
+from reprobox.errors import ConfigError, InputError
 from reprobox.manifest import FrozenProject
 
 
@@ -242,8 +243,8 @@ def test_changing_declared_data_does_not_change_the_tag(tmp_path):
 
 
 def test_different_trees_never_share_a_tag(tmp_path):
-    _tree(tmp_path / "one", {"a": "hello", "b": "x"})
-    (tmp_path / "two").mkdir()
+    _tree(tmp_path / "one", {"a": "hello", "b": "x", "train.py": ""})
+    _tree(tmp_path / "two", {"train.py": ""})  # the command's script, in both
     (tmp_path / "two" / "a").write_bytes(b"hello\0app/b\0-x")
     assert _tag(tmp_path / "one") != _tag(tmp_path / "two")
 
@@ -649,8 +650,19 @@ def test_a_file_edited_while_staging_gives_the_tag_of_what_was_copied(
         assert ctx.tag == context_tag(cfg, context_entries(cfg, frozen))[0]
 
 
+def test_a_build_refuses_a_script_removed_since_freeze(tmp_path):
+    # Freeze took it; without it the image would start nothing.
+    _tree(tmp_path, {"pkg/model.py": "X = 1\n"})
+    with pytest.raises(ConfigError) as caught:
+        context_entries(_cfg(tmp_path), _frozen(tmp_path))  # what a build stages
+    assert caught.value.message == (
+        f"{tmp_path / 'reprobox.toml'}: command: runs 'train.py', which is not in "
+        "the project (no such file), so the run could not start it"
+    )
+
+
 def test_the_staged_copy_is_readable_by_its_owner_alone(tmp_path):
-    (tmp_path / "secret.py").write_text("x = 1\n")
+    _tree(tmp_path, {"train.py": "x = 1\n"})
     with staged_context(_cfg(tmp_path), _frozen(tmp_path)) as ctx:
         assert ctx.path.stat().st_mode & 0o777 == 0o700
         assert (ctx.path / "app").stat().st_mode & 0o777 == 0o755  # as COPY needs

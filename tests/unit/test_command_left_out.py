@@ -89,3 +89,110 @@ def test_a_module_whose_folder_is_left_out_is_refused(tmp_path):
 )
 def test_a_command_the_image_holds_is_taken(tmp_path, command, files):
     assert refused(project(tmp_path, command, files)) is None
+
+
+def _folder(root: Path) -> None:
+    (root / "x.py").mkdir()
+
+
+def _broken_link(root: Path) -> None:
+    (root / "x.py").symlink_to("gone.py")
+
+
+@pytest.mark.parametrize(
+    ("command", "make", "rel", "why", "fix"),
+    [
+        # The run failed in the container, exit 1: "can't open file".
+        ("python missing.py", None, "missing.py", "no such file", "create it"),
+        ("python src/missing.py", None, "src/missing.py", "no such file", "create it"),
+        ("bash missing.sh", None, "missing.sh", "no such file", "create it"),
+        ("./missing.sh --fast", None, "missing.sh", "no such file", "create it"),
+        (
+            "torchrun --nproc_per_node 2 missing.py",
+            None,
+            "missing.py",
+            "no such file",
+            "create it",
+        ),
+        (
+            ["sh", "-c", "python missing.py | tee log"],
+            None,
+            "missing.py",
+            "no such file",
+            "create it",
+        ),
+        ("python x.py", _folder, "x.py", "it is a folder", "name the script itself"),
+        (
+            "python x.py",
+            _broken_link,
+            "x.py",
+            "it is a link to a missing file",
+            "point the link at the script",
+        ),
+        (
+            "python ../train.py",
+            None,
+            "../train.py",
+            "its path leads out of the project folder",
+            "move the script into the project",
+        ),
+    ],
+)
+def test_a_script_the_project_lacks_is_refused_naming_it(
+    tmp_path, command, make, rel, why, fix
+):
+    root = tmp_path / "p"
+    root.mkdir()
+    (tmp_path / "train.py").write_text("print(1)\n")  # beside the project, not in it
+    project(root, command, {})
+    if make:
+        make(root)
+    error = refused(root)
+    assert error is not None
+    assert error.message == (
+        f"{root / 'reprobox.toml'}: command: runs {rel!r}, which is not in the "
+        f"project ({why}), so the run could not start it"
+    )
+    assert error.key == "command" and fix in error.hint and "command" in error.hint
+
+
+def test_the_fix_names_the_key_as_pyproject_spells_it(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n[tool.reprobox]\ncommand = "python missing.py"\n'
+    )
+    error = refused(tmp_path)
+    assert error is not None
+    assert error.message.startswith(
+        f"{tmp_path / 'pyproject.toml'}: tool.reprobox.command: runs 'missing.py'"
+    )
+    assert error.hint == "create it, or fix the path in tool.reprobox.command"
+
+
+def _main_folder(root: Path) -> None:
+    (root / "app").mkdir()
+    (root / "app" / "__main__.py").write_text("print(1)\n")
+
+
+@pytest.mark.parametrize(
+    ("command", "make"),
+    [
+        ("python train.py", lambda root: (root / "train.py").write_text("x\n")),
+        ("python -m pkg.train", None),  # installed with the requirements
+        ("python /opt/tools/train.py", None),  # in the image, not the project
+        ("train --epochs 3", None),  # a console script on PATH
+        ("train.py", None),  # no slash: looked up on PATH too
+        ("python app", _main_folder),  # Python runs a folder's __main__.py
+        (["python", "$SCRIPT"], None),
+        (["sh", "-c", "python ${SCRIPT:-train.py}"], None),
+        (["sh", "-c", "python *.py"], None),
+        (["sh", "-c", "python ~/train.py"], None),
+        ("bash -o pipefail run.sh", lambda root: (root / "run.sh").write_text("x\n")),
+        ("python -uc 'print(1)'", None),
+        ("accelerate launch -m pkg.train --out x.py", None),
+    ],
+)
+def test_a_command_whose_script_may_live_elsewhere_is_taken(tmp_path, command, make):
+    project(tmp_path, command, {})
+    if make:
+        make(tmp_path)
+    assert refused(tmp_path) is None

@@ -112,6 +112,7 @@ def test_resolve_lock_raises_it_in_place_of_not_found(fake_runner, monkeypatch):
 
 def test_freeze_names_the_config_key_and_the_variable_to_check(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("")  # the script the command runs
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\n[packages]\nrequirements = "requirements.txt"\n'
         'extra_index_urls = ["https://mirror.example/simple/", '
@@ -136,6 +137,7 @@ def test_freeze_names_the_config_key_and_the_variable_to_check(tmp_path, monkeyp
 
 def test_freeze_keeps_the_resolvers_words_for_an_index_it_added(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("")  # the script the command runs
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\n[packages]\nrequirements = "requirements.txt"\n'
     )

@@ -101,6 +101,7 @@ def test_resolve_lock_raises_it_in_place_of_the_retry_count(fake_runner, monkeyp
 )
 def test_freeze_names_the_config_key_of_the_index(tmp_path, monkeypatch, declared, key):
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("")  # the script the command runs
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\n[packages]\nrequirements = "requirements.txt"\n'
         + declared
@@ -121,6 +122,7 @@ def test_freeze_names_the_config_key_of_the_index(tmp_path, monkeypatch, declare
 
 def test_an_unreachable_index_reprobox_added_is_a_lock_error(tmp_path, monkeypatch):
     (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
+    (tmp_path / "train.py").write_text("")  # the script the command runs
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\n[packages]\nrequirements = "requirements.txt"\n'
     )

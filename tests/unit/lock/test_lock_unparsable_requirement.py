@@ -51,6 +51,7 @@ def test_freeze_names_the_users_file_and_line(tmp_path, fake_runner, monkeypatch
     (tmp_path / "requirements.txt").write_text(
         "six==1.16.0\n# the wrappers\n\nwrapt===abc\n"
     )
+    (tmp_path / "train.py").write_text("")  # the script the command runs
     (tmp_path / "reprobox.toml").write_text(
         'command = "python train.py"\n[packages]\nrequirements = "requirements.txt"\n'
     )
