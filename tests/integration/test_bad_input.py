@@ -614,15 +614,13 @@ RUN = ("run", "{p}")
 BUILD = ("build", "{p}")
 CASES = [
     Case(
+        # Refused before any build or container: no run to record (cd 1).
         "train-script-missing",
         RUN,
-        EXIT_FAILED,
-        ("run ", "failed"),
-        None,
+        EXIT_USAGE,
+        ("{p}/reprobox.toml: command: runs 'train.py'", "(no such file)"),
+        "create it, or fix the path in command",
         setup=remove("train.py"),
-        may_change=("runs/",),
-        may_build=True,
-        check=check_failed_record,
     ),
     Case(
         "data-missing",
