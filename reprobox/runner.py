@@ -37,7 +37,6 @@ from reprobox.container_files import (
     sane_capture,
     tail_text,
 )
-from reprobox.credential_files import secret_value
 from reprobox.engine import (
     CODE_LABEL,
     LABEL_PREFIX,
@@ -90,7 +89,7 @@ from reprobox.run_folders import (
 )
 from reprobox.run_owner import container_user, give_back
 from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
-from reprobox.secret_masking import hidden_in
+from reprobox.secret_masking import hidden_in, hidden_names
 
 OUT_IN_CONTAINER = "/reprobox/out"
 GPU_MISSING_EXIT = 97
@@ -190,7 +189,7 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
         reprobox["REPROBOX_OP_DETERMINISM"] = "1"
     if opts.gpus:
         reprobox["REPROBOX_REQUIRE_GPU"] = "1"
-    hidden = sorted(k for k, v in opts.extra_env.items() if secret_value(k, v))
+    hidden = sorted(hidden_names(opts.extra_env))
     if hidden:
         # The hook writes the numerics variables into capture.json, a file of
         # the run folder: those the record shows as *** it writes so too.
@@ -501,6 +500,7 @@ def _run_locked(
     if os.geteuid() == 0:
         os.chown(run_dir, uid, gid)
     user = f"{uid}:{gid}"
+    hidden = hidden_names(opts.extra_env)
     record: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA_VERSION,
         "reprobox_version": __version__,
@@ -532,7 +532,7 @@ def _run_locked(
             "repeat_index": opts.repeat_index,
             "seed_sweep": opts.seed_sweep,
             "env": {
-                k: "***" if secret_value(k, v) else v
+                k: "***" if k in hidden else v
                 for k, v in sorted(opts.extra_env.items())
             },
         },

@@ -229,6 +229,18 @@ def secret_hider(env: Mapping[str, str]) -> Callable[[str], str]:
     return hide
 
 
+def hidden_names(env: Mapping[str, str]) -> set[str]:
+    """Return the names of env whose values a record shows as ***: the secret
+    ones, and those that hold a secret one, whole or in part, under a name
+    that looks harmless (RUN_NOTE=note-X-x beside DB_PASSWORD=X)."""
+    hide = secret_hider(env)
+    return {
+        name
+        for name, value in env.items()
+        if secret_value(name, value) or hide(value) != value
+    }
+
+
 def hidden_in(value: Any, hide: Callable[[str], str]) -> Any:
     """Return value with hide applied to every string in it, dict keys too.
 

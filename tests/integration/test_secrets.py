@@ -211,6 +211,9 @@ def planted(cli, engine_cleanup, tmp_path_factory):
             f"MY_API_TOKEN={token2}",
             "--env",
             f"RUN_NOTE=machine h login u password {token3}",
+            # cf 1: a secret's value again under a harmless name, inside more.
+            "--env",
+            f"RUN_TAG=tag-{token2}-x",
             "--json",
             env={"HARD_INDEX_TOKEN": token},
         )
@@ -360,7 +363,11 @@ def test_image_copy_of_the_config_holds_no_token(token_hits):
 
 def test_record_hides_the_run_time_secret(planted):
     record = json.loads(planted["run"].stdout)
-    assert record["options"]["env"] == {"MY_API_TOKEN": "***", "RUN_NOTE": "***"}
+    assert record["options"]["env"] == {
+        "MY_API_TOKEN": "***",
+        "RUN_NOTE": "***",
+        "RUN_TAG": "***",
+    }
 
 
 def container_of(docker_client, name: str, proc, timeout: float = 120):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reprobox import runner
-from reprobox.runner import RunOptions, RunTarget
+from reprobox.runner import RunOptions, RunTarget, container_env
 
 MANIFEST = {
     "project": {"name": "p", "command": ["python", "train.py"]},
@@ -115,3 +115,23 @@ def test_the_last_piece_the_follow_stream_missed_is_logged_and_shown(
     assert log == f"first line\n{end}"
     assert record["error"]["log_tail"] == f"first line\n{end}"
     assert shown == ["first line", end]
+
+
+@pytest.mark.parametrize("note", ["{v}", "note-{v}-x", "https://u:{v}@db.example/x"])
+def test_a_secret_under_a_harmless_name_is_hidden_in_the_record(
+    tmp_path, started, note
+):
+    # cf 1: DB_PASSWORD=V hid V in the log, while options.env.RUN_NOTE=V (or a
+    # longer value holding it) stayed in the record, compare and push's label.
+    secret = "Kx9mPq2vRt7wLz4n"
+    started += [f"tag is {secret}\n".encode()]
+    env = {"DB_PASSWORD": secret, "RUN_NOTE": note.format(v=secret), "LR": "0.1"}
+    record = _run(tmp_path, env, [])
+    assert record["options"]["env"] == {
+        "DB_PASSWORD": "***",
+        "LR": "0.1",
+        "RUN_NOTE": "***",
+    }
+    assert secret not in json.dumps(record)
+    hook = container_env(MANIFEST, RunOptions(extra_env=env))
+    assert hook["REPROBOX_HIDDEN_ENV"] == "DB_PASSWORD,RUN_NOTE"
