@@ -330,6 +330,21 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
     return resolved.relative_to(root.resolve()).as_posix()
 
 
+def _data_file(path: Path, root: Path, rel: str) -> str:
+    """Check a data entry: a file inside the project, not in reprobox's state."""
+    found = _inside(path, root, "data", rel, must_exist=True)
+    if found.split("/", 1)[0] == ".reprobox":
+        # Rewritten by freeze (manifest.json) or each run: its fingerprint
+        # could never hold, and the folder never goes into the image.
+        raise ConfigError(
+            path,
+            "data",
+            f"{rel!r} is inside .reprobox/, which reprobox itself rewrites",
+            "move the data file out of .reprobox/",
+        )
+    return found
+
+
 def _check_env_value(path: Path, key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ConfigError(path, key, "must be a string or number", 'e.g. "1"')
@@ -642,7 +657,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     data = tuple(
         sorted(
             {
-                _inside(path, root, "data", item, must_exist=True)
+                _data_file(path, root, item)
                 for item in _unique(
                     path, "data", _str_list(path, "data", table.get("data", []))
                 )

@@ -1047,3 +1047,20 @@ def test_data_naming_a_file_twice_is_refused(tmp_path):
     assert caught.value.key == "data"
     assert caught.value.message.endswith("data: names 'd.csv' twice")
     assert caught.value.hint == "list each name once"
+
+
+@pytest.mark.parametrize("rel", [".reprobox/manifest.json", "./.reprobox/runs/x.csv"])
+def test_data_inside_reproboxs_own_folder_is_refused(tmp_path, rel):
+    # cf 3: data = [".reprobox/manifest.json"] froze, then every run said the
+    # file changed since freeze, and each freeze changed it again.
+    target = tmp_path / rel
+    target.parent.mkdir(parents=True)
+    target.write_text("{}\n")
+    (tmp_path / "reprobox.toml").write_text(CMD + f'data = ["{rel}"]\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "data"
+    assert caught.value.message.endswith(
+        f"data: {rel!r} is inside .reprobox/, which reprobox itself rewrites"
+    )
+    assert caught.value.hint == "move the data file out of .reprobox/"
