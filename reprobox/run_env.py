@@ -9,6 +9,7 @@ the seed.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -122,8 +123,8 @@ def check_env_kept_by_run(
                 f"`reprobox run --env {name}`, which wins",
             )
         if at_run:
-            choices = f"--env {name}={value}" + "".join(
-                f" or --env {name}={v}" for v in fixed[name][:1]
+            choices = f"--env {_shell_word(f'{name}={value}')}" + "".join(
+                f" or --env {_shell_word(f'{name}={v}')}" for v in fixed[name][:1]
             )
             fix = (
                 f"pass {choices} to choose, which wins; leave out "
@@ -133,7 +134,7 @@ def check_env_kept_by_run(
             other = "as the seed sets it" if by_seed else 'or use profile = "default"'
             fix = (
                 f"remove it from [env], {other}; or pass it at run time with "
-                f"`reprobox run --env {name}={value}`, which wins"
+                f"`reprobox run --env {_shell_word(f'{name}={value}')}`, which wins"
             )
         raise ConfigError(
             path,
@@ -149,3 +150,9 @@ def _who_sets(by_seed: bool, seed: int | None, seeded: bool, *, at_run: bool) ->
             return "--seeds"
         return f"--seed {seed}" if at_run else f"seed = {seed}"
     return "--profile strict" if at_run else 'profile "strict"'
+
+
+def _shell_word(text: str) -> str:
+    """Quote text as a shell reads one word, so a suggested command pastes
+    as it reads (OMP_NUM_THREADS=' 1' keeps its blank)."""
+    return shlex.quote(text)

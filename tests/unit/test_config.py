@@ -832,6 +832,19 @@ def test_env_agreeing_with_the_strict_profile_or_under_default_is_kept(tmp_path)
     assert load_config(tmp_path).env == {"TF_ENABLE_ONEDNN_OPTS": "1"}
 
 
+def test_a_suggested_run_flag_is_quoted_for_the_shell(tmp_path):
+    # cf 5: the fix read `reprobox run --env OMP_NUM_THREADS= 1`, which a
+    # shell splits in two when pasted.
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + 'profile = "strict"\n[env]\nOMP_NUM_THREADS = " 1"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.hint.endswith(
+        "`reprobox run --env 'OMP_NUM_THREADS= 1'`, which wins"
+    )
+
+
 def test_every_thread_count_the_strict_profile_pins_is_refused_in_env(tmp_path):
     from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
 
