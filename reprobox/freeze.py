@@ -8,6 +8,7 @@ part-way leaves the previous freeze intact.
 from __future__ import annotations
 
 import os
+import shlex
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,12 @@ from reprobox.build import left_out_note, project_files, refuse_command_left_out
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
-from reprobox.envvars import command_holds_secret, frozen_environment
+from reprobox.envvars import (
+    BAKED_FROM_HOST,
+    STRICT_ENV,
+    command_holds_secret,
+    frozen_environment,
+)
 from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
 from reprobox.image_inputs import refuse_written_credentials
 from reprobox.image_plan import (
@@ -378,7 +384,33 @@ def freeze_project(
         manifest=seal_manifest(manifest),
         warnings=warnings,
         vcs_lock=vcs_lock,
-        notes=[note] if (note := left_out_note(left_out)) else [],
+        notes=[
+            note
+            for note in (left_out_note(left_out), _from_shell_note(cfg, env, environ))
+            if note
+        ],
+    )
+
+
+def _from_shell_note(
+    cfg: ProjectConfig, env: Mapping[str, str], environ: Mapping[str, str]
+) -> str | None:
+    """Say which numerics variables of this shell the image now sets: freezing
+    in a shell that exports TF_ENABLE_ONEDNN_OPTS=0 changes the image."""
+    taken = [
+        f"{name}={shlex.quote(env[name])}"
+        for name in BAKED_FROM_HOST
+        if name in env
+        and environ.get(name) == env[name]
+        and name not in cfg.env
+        and not (cfg.profile == "strict" and name in STRICT_ENV)
+    ]
+    if not taken:
+        return None
+    them = "it" if len(taken) == 1 else "them"
+    return (
+        f"from this shell, the image sets {', '.join(taken)} (numerics settings); "
+        f"unset {them} and freeze again to leave {them} out"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shlex
 
 import pytest
 
@@ -187,3 +188,26 @@ def test_no_environment_means_no_env_block(six_project):
     _edit_environment(cfg, lambda env: env.update(TF_DETERMINISTIC_OPS="1"))
     with pytest.raises(InputError, match="environment.TF_DETERMINISTIC_OPS is "):
         load_frozen(cfg)
+
+
+def test_freeze_says_which_shell_variables_the_image_now_sets(six_project):
+    # cg 4: TF_ENABLE_ONEDNN_OPTS=0 exported to quiet TensorFlow went into the
+    # image's ENV (and its tag) without a word at freeze.
+    from reprobox.freeze import freeze_project
+
+    toml = six_project / "reprobox.toml"
+    toml.write_text(toml.read_text() + "[env]\nTF_DETERMINISTIC_OPS = '1'\n")
+    cfg = load_config(six_project)
+    shell = {
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "XLA_FLAGS": ODD,
+        "TF_DETERMINISTIC_OPS": "1",  # the config's: said by the config already
+        "OMP_NUM_THREADS": "8",  # a fact of this machine: manifest only
+    }
+    notes = freeze_project(cfg, environ=shell).notes
+    assert notes == [
+        "from this shell, the image sets TF_ENABLE_ONEDNN_OPTS=0, XLA_FLAGS="
+        + shlex.quote(ODD)
+        + " (numerics settings); unset them and freeze again to leave them out"
+    ]
+    assert freeze_project(cfg, environ={}).notes == []
