@@ -519,6 +519,13 @@ def _run_locked(
             "code_sha256": image_label(engine, image_id, CODE_LABEL),
         },
         "manifest_sha256": manifest_sha256,
+        # The variables the image sets (the manifest's environment: [env],
+        # pass_env and the numerics the freezing shell had), so compare can
+        # name the one that changed, not only another manifest.
+        "environment": {
+            k: "***" if secret_value(k, v) else v
+            for k, v in sorted((manifest.get("environment") or {}).items())
+        },
         # What the run is judged by, so a copy of its folder is judged the same.
         "compare_settings": settings_for_record(manifest.get("metrics") or {}),
         "engine": engine.describe(),

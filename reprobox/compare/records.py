@@ -378,6 +378,7 @@ _FIELD_KINDS = (
     ("metrics", dict),
     ("history", list),
     ("options", dict),
+    ("environment", dict),
     ("image", dict),
     ("engine", dict),
     ("machine", dict),
