@@ -75,12 +75,20 @@ _RANK = {category.name: rank for rank, category in enumerate(CATEGORIES)}
 # them, so they are named as the cause only when nothing more specific differs.
 SUMMARY_CATEGORIES = frozenset({"code", "image", "lock"})
 # What the lock difference says when no package, data file or variable in the
-# records differs: the record keeps no copy of [env], and its tolerances
-# (compare_settings) are no setup difference.
+# records differs: a record written before `environment` keeps no copy of
+# [env], and the tolerances (compare_settings) are no setup difference.
 LOCK_SETTINGS_ONLY = (
     "another manifest with no package, data file or variable differing in the "
     "records: its [env], tolerances or other frozen settings differ"
 )
+# The same when both records carry the image's variables and none differs.
+LOCK_SETTINGS_ONLY_ENV_KNOWN = (
+    "another manifest with no package, data file or variable differing in the "
+    "records: its tolerances, command or other frozen settings differ"
+)
+# Where a record keeps the variables the image sets (the manifest's
+# environment); records written before the field lack it.
+IMAGE_ENV = "environment"
 
 
 def _explains_lock(diff: EnvDifference) -> bool:
@@ -89,7 +97,7 @@ def _explains_lock(diff: EnvDifference) -> bool:
         "packages",
         "framework",
         "data",
-    ) or diff.field.lower().startswith(("machine.env.", "options.env."))
+    ) or diff.field.lower().startswith(("machine.env.", "options.env.", "environment."))
 
 
 # (field pattern, category, explanation or None for the category's own); the
@@ -104,6 +112,7 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("data*", "data", None),
     ("seed", "seed", None),
     ("machine.env.pythonhashseed", "seed", "the hash seed changes set/dict order"),
+    ("environment.pythonhashseed", "seed", "the hash seed changes set/dict order"),
     ("profile", "determinism", "the determinism profile sets seeds and op settings"),
     ("*determinis*", "determinism", None),
     ("*onednn*", "onednn", None),
@@ -121,6 +130,9 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("machine.env.omp_*", "threads", None),
     ("machine.env.*_num_threads", "threads", None),
     ("machine.env.tf_num_*", "threads", None),
+    ("environment.omp_*", "threads", None),
+    ("environment.*_num_threads", "threads", None),
+    ("environment.tf_num_*", "threads", None),
     ("machine.cpu.cgroup_version", "host", None),
     ("machine.cpu.*", "cpu", None),
     ("engine.arch", "cpu", "another architecture runs other kernels entirely"),
@@ -133,6 +145,8 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("machine.torch.cud*", "gpu", None),
     ("machine.env.cuda_*", "gpu", None),
     ("machine.env.nvidia_*", "gpu", None),
+    ("environment.cuda_*", "gpu", None),
+    ("environment.nvidia_*", "gpu", None),
     ("machine.keras.jit_compile", "jit", None),
     ("*xla*", "jit", None),
     ("machine.packages.*", "packages", None),
@@ -144,6 +158,11 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("machine.os.libc", "framework", "C library math functions round differently"),
     ("machine.os.*", "host", None),
     ("options.env.*", "env", "a variable given with --env"),
+    (
+        "environment.*",
+        "env",
+        "a variable the image sets ([env] or pass_env, frozen): the script can read it",
+    ),
     ("machine.env.*", "env", None),
     ("reprobox_version", "reprobox", None),
     ("engine.*", "host", None),
@@ -286,6 +305,9 @@ def numerics_key(environment: Mapping[str, Any]) -> dict[str, Any]:
 
     With the filesystem layers recorded, the image id and digest only say how
     the image was labelled (a pushed image is the same files with new labels).
+    The image's variables are part of the manifest, which manifest_sha256
+    already tells apart: left out, a record written before the field groups
+    with one that carries it.
     """
     layered = environment.get("image.layers") is not None
     return {
@@ -293,7 +315,52 @@ def numerics_key(environment: Mapping[str, Any]) -> dict[str, Any]:
         for field, value in environment.items()
         if classify(field)[0].changes_numerics
         and not (layered and field in ("image.id", "image.digest"))
+        and not _is_image_env(field)
     }
+
+
+def _is_image_env(field: str) -> bool:
+    """Tell whether field is the record's copy of the variables the image sets."""
+    return field == IMAGE_ENV or field.startswith(IMAGE_ENV + ".")
+
+
+def records_image_env(environment: Mapping[str, Any]) -> bool:
+    """Tell whether a setup carries the image's variables (records since the field).
+
+    An empty object flattens to the bare field, so it counts as carried.
+    """
+    return any(_is_image_env(field) for field in environment)
+
+
+def relabel_explanation(reference: Mapping[str, Any], run: Mapping[str, Any]) -> str:
+    """Say why two images of the same filesystem layers have other ids.
+
+    Told from what the records show: another manifest (a refreeze changes the
+    image's ENV and its manifest label), a push (it seals the reference run
+    into the labels, and the run took the pushed image), else unknown.
+    """
+    if reference.get("manifest_sha256") != run.get("manifest_sha256"):
+        return (
+            "same filesystem layers, other settings and labels (another manifest: "
+            "a refreeze of [env], [metrics] or [run]): the same files ran"
+        )
+    if any(_pushed(side) for side in (reference, run)):
+        return (
+            "same filesystem layers, other labels (a push seals the reference run "
+            "into them): the same files ran"
+        )
+    return (
+        "same filesystem layers, other settings or labels (the same manifest): "
+        "the same files ran"
+    )
+
+
+def _pushed(environment: Mapping[str, Any]) -> bool:
+    """Tell whether a run took a pushed image: a registry digest or a digest ref."""
+    ref = environment.get("image.ref")
+    return bool(environment.get("image.digest")) or (
+        isinstance(ref, str) and "@sha256:" in ref
+    )
 
 
 @dataclass(frozen=True)
@@ -360,6 +427,9 @@ def diff_environments(
     same_layers = reference.get("image.layers") is not None and reference.get(
         "image.layers"
     ) == run.get("image.layers")
+    # A record written before the image's variables were kept lacks them
+    # unrecorded, not different: its manifest_sha256 still tells a change.
+    env_known = records_image_env(reference) and records_image_env(run)
     for field in sorted(set(reference) | set(run)):
         ref_value, run_value = reference.get(field), run.get(field)
         if ref_value == run_value:
@@ -368,13 +438,12 @@ def diff_environments(
             field, run_value, cut_short[1]
         ):
             continue
+        if _is_image_env(field) and not env_known:
+            continue
         category, explanation, position = _rule_for(field)
         if same_layers and field in ("image.id", "image.digest"):
             category = _CATEGORY["provenance"]
-            explanation = (
-                "same filesystem layers, other labels (a push seals the "
-                "reference run into them): the same files ran"
-            )
+            explanation = relabel_explanation(reference, run)
         found.append(
             EnvDifference(
                 run_id=run_id,
@@ -389,8 +458,11 @@ def diff_environments(
         )
         order[field] = position
     if not any(_explains_lock(d) for d in found):
+        settings_only = (
+            LOCK_SETTINGS_ONLY_ENV_KNOWN if env_known else LOCK_SETTINGS_ONLY
+        )
         found = [
-            replace(d, explanation=LOCK_SETTINGS_ONLY) if d.category == "lock" else d
+            replace(d, explanation=settings_only) if d.category == "lock" else d
             for d in found
         ]
     return sorted(
@@ -447,9 +519,13 @@ def _chosen(field: str) -> bool:
     """Tell whether the user set field for this run (a flag, the seed, a profile).
 
     Within a category that comes first: `--env TF_ENABLE_ONEDNN_OPTS=0` is the
-    cause, the machine.env and machine.onednn fields only show its effect.
+    cause, the machine.env and machine.onednn fields only show its effect; so
+    is a variable frozen into the image (environment.NAME).
     """
-    return field.lower().startswith("options.") or field in ("seed", "profile")
+    return field.lower().startswith(("options.", IMAGE_ENV + ".")) or field in (
+        "seed",
+        "profile",
+    )
 
 
 def _data_by_path(entries: list[Any]) -> dict[str, Any]:
