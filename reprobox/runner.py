@@ -37,6 +37,7 @@ from reprobox.container_files import (
     sane_capture,
     tail_text,
 )
+from reprobox.credential_files import secret_value
 from reprobox.engine import (
     CODE_LABEL,
     LABEL_PREFIX,
