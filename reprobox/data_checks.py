@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from reprobox.command_wrappers import unwrap_command
 from reprobox.errors import ConfigError
 
 _PYTHON = re.compile(r"python(?:[0-9][0-9.]*)?")
@@ -27,9 +28,6 @@ _PYTHON_LONG_VALUED = frozenset(("--check-hash-based-pycs",))
 # A shell's options that take the next word as their value (-o pipefail).
 _SHELL_VALUED = frozenset("oO")
 _SHELL_LONG_VALUED = frozenset(("--rcfile", "--init-file"))
-# env's options that take the next word as their value.
-_ENV_VALUED = frozenset(("-u", "--unset", "-C", "--chdir", "-S", "--split-string"))
-
 
 # Programs that start a Python script given among their own options:
 # `torchrun --nproc_per_node=2 train.py`, `accelerate launch train.py`.
@@ -54,8 +52,9 @@ def command_files(command: Sequence[str]) -> list[str]:
     The script a Python or shell is given, a `python -m` module (as module.py
     or package/__main__.py), the program itself when it is a relative path,
     the script a launcher (torchrun, accelerate launch) starts, and those of
-    the first command a `sh -c` string runs. Only what the words show: a
-    script's own imports are not followed.
+    the first command a `sh -c` string runs, each also behind wrappers such as
+    env, nohup or timeout (none when a wrapper's options are not known). Only
+    what the words show: a script's own imports are not followed.
     """
     return [path for path, _ in _command_paths(command)]
 
@@ -74,15 +73,8 @@ def command_scripts(command: Sequence[str]) -> list[str]:
 
 
 def _command_paths(command: Sequence[str], depth: int = 0) -> _Found:
-    words = list(command)
-    if words and posixpath.basename(words[0]) == "env":
-        # env [-options] [NAME=value ...] program args: the program comes next.
-        start = 1
-        while start < len(words) and (
-            words[start].startswith("-") or "=" in words[start]
-        ):
-            start += 2 if words[start] in _ENV_VALUED else 1
-        words = words[start:]
+    # env, nohup, timeout 1h ...: the program they run comes after their words.
+    words = unwrap_command(command)
     if not words:
         return []
     program, rest = words[0], words[1:]

@@ -20,7 +20,9 @@ from reprobox.errors import ConfigError
         (["python", "-m", "pkg.train"], ["pkg/train.py", "pkg/train/__main__.py"]),
         (["python", "-mtrainer"], ["trainer.py", "trainer/__main__.py"]),
         (["python", "-c", "import x"], []),
-        (["/usr/bin/env", "A=1", "-u", "B", "python", "fit.py"], ["fit.py"]),
+        (["/usr/bin/env", "-u", "B", "A=1", "python", "fit.py"], ["fit.py"]),
+        # env ends its options at the first NAME=value: it would run "-u".
+        (["env", "A=1", "-u", "B", "python", "fit.py"], []),
         (["bash", "run.sh", "x.py"], ["run.sh"]),
         # bw 3: the first command of a -c string, and what launchers start.
         (["sh", "-c", "python train.py"], ["train.py"]),
