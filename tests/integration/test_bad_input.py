@@ -951,6 +951,25 @@ CASES = [
         ),
     ),
     Case(
+        # bx: behind a wrapper the script was not looked for; the run failed
+        # in the container, "can't open file '/app/missing.py'".
+        "command-script-missing-behind-timeout",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: command: runs 'missing.py', which is not in the "
+            "project (no such file)",
+        ),
+        "create it, or fix the path in command",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'command = "python train.py"',
+                'command = "timeout 3600 python missing.py"',
+            ),
+        ),
+    ),
+    Case(
         # Build looks again: the script deleted after freeze.
         "command-script-removed-since-freeze",
         BUILD,
