@@ -30,8 +30,9 @@ def collect_requirements(
         )
 
     installed: dict[str, str] = {}
+    skipped: list[str] = []
     if python is not None:
-        distributions = read_installed_distributions(python)
+        distributions = read_installed_distributions(python, skipped)
         installed = {canonical_name(d.name): d.version for d in distributions}
 
     if requirements_file is not None:
@@ -39,6 +40,7 @@ def collect_requirements(
         source = "requirements"
     else:
         entries, warnings = environment_entries(distributions, root=root)
+        warnings = skipped + warnings
         source = "env"
 
     lines, sanitize_warnings, needs_git = sanitize_requirements(entries, installed)

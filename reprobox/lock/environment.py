@@ -28,14 +28,30 @@ EXCLUDED_DISTRIBUTIONS = frozenset({"pip", "setuptools", "wheel", "reprobox"})
 _DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 # Runs inside the user's interpreter (Python 3.8+): metadata only, no imports of
-# the packages themselves, so no framework starts up.
+# the packages themselves, so no framework starts up. A folder whose metadata
+# cannot be read, or names no package, comes back as a row with a "problem".
 _READ_DISTRIBUTIONS = """
 import json, re, sys
 from importlib import metadata
 found = {}
+problems = []
 for dist in metadata.distributions():
-    name = dist.metadata["Name"]
+    folder = str(getattr(dist, "_path", "") or "")
+    try:
+        meta = dist.metadata
+        name = meta["Name"] if meta is not None else None
+        version = dist.version if name else None
+    except UnicodeDecodeError:
+        problems.append({"folder": folder, "problem": "its metadata is not UTF-8"})
+        continue
+    except Exception as exc:
+        why = "%s: %s" % (type(exc).__name__, exc)
+        problems.append({"folder": folder, "problem": why[:160]})
+        continue
     if not name:
+        has_file = any(dist.read_text(f) is not None for f in ("METADATA", "PKG-INFO"))
+        why = "no Name in its metadata" if has_file else "no METADATA file"
+        problems.append({"folder": folder, "problem": why, "skipped": True})
         continue
     key = re.sub(r"[-_.]+", "-", name).lower()
     if key in found:
@@ -44,9 +60,11 @@ for dist in metadata.distributions():
         direct_url = dist.read_text("direct_url.json")
     except Exception:
         direct_url = None
-    found[key] = {"name": name, "version": dist.version, "direct_url": direct_url}
-json.dump([found[key] for key in sorted(found)], sys.stdout)
+    found[key] = {"name": name, "version": version, "direct_url": direct_url}
+json.dump([found[key] for key in sorted(found)] + problems, sys.stdout)
 """
+# The package a .dist-info or .egg-info folder was installed for.
+_FOLDER_PACKAGE = re.compile(r"([A-Za-z0-9][A-Za-z0-9._]*)-.*\.(?:dist|egg)-info")
 
 
 # What the training Python answers before its packages are read: that it is a
@@ -110,8 +128,14 @@ class InstalledDistribution:
     direct_url: str | None = None
 
 
-def read_installed_distributions(python: str) -> list[InstalledDistribution]:
-    """Return the distributions installed for the given Python executable."""
+def read_installed_distributions(
+    python: str, warnings: list[str] | None = None
+) -> list[InstalledDistribution]:
+    """Return the distributions installed for the given Python executable.
+
+    A metadata folder that names no package (no METADATA file) is skipped, as
+    pip skips it, and said in warnings; one that cannot be read is refused.
+    """
     try:
         completed = proc.run_command([python, "-c", _READ_DISTRIBUTIONS], timeout=120)
     except FileNotFoundError:
@@ -128,7 +152,13 @@ def read_installed_distributions(python: str) -> list[InstalledDistribution]:
         rows = json.loads(completed.stdout)
     except json.JSONDecodeError:
         raise InputError(f"{python} printed no package list; is it a Python?") from None
-    if not isinstance(rows, list) or not all(
+    if not isinstance(rows, list):
+        rows = [None]  # refused below
+    problems = [r for r in rows if isinstance(r, dict) and "problem" in r]
+    rows = [r for r in rows if r not in problems]
+    for problem in sorted(problems, key=lambda r: str(r.get("folder"))):
+        _tell_problem(python, problem, warnings)
+    if not all(
         isinstance(row, dict)
         and isinstance(row.get("name"), str)
         and isinstance(row.get("version"), str)
@@ -143,6 +173,29 @@ def read_installed_distributions(python: str) -> list[InstalledDistribution]:
         InstalledDistribution(row["name"], row["version"], row.get("direct_url"))
         for row in rows
     ]
+
+
+def _tell_problem(python: str, problem: dict, warnings: list[str] | None) -> None:
+    """Refuse a metadata folder that cannot be read; warn of one skipped."""
+    folder = str(problem.get("folder") or "a package's metadata folder")
+    why = str(problem.get("problem"))
+    package = _FOLDER_PACKAGE.fullmatch(Path(folder).name)
+    named = package[1] if package else "the package it belongs to"
+    if problem.get("skipped") is True:
+        if warnings is not None:
+            warnings.append(
+                f"{ENVIRONMENT_ORIGIN}: {folder} has {why}, so it is skipped "
+                f"and not locked; reinstall {named} there if training needs it, "
+                "or remove the folder"
+            )
+        return
+    raise InputError(
+        f"cannot list the packages of {python}: {folder}: {why}",
+        hint=f"reinstall {named} in that environment: "
+        f"pip install --force-reinstall {named}"
+        if package
+        else "reinstall the package that folder belongs to",
+    )
 
 
 def environment_entries(

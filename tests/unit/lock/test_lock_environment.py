@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -151,3 +152,72 @@ def test_slow_python_is_an_input_error(fake_runner):
 def test_nothing_to_collect_is_an_input_error():
     with pytest.raises(InputError, match="nothing to lock"):
         collect_requirements()
+
+
+def _site(tmp_path, monkeypatch):
+    """Return a Python that sees only tmp_path/site, and that folder."""
+    site = tmp_path / "site"
+    site.mkdir()
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    return str(python), site
+
+
+def _dist_info(site, folder, metadata: bytes | None):
+    (site / folder).mkdir()
+    (site / folder / "RECORD").write_text("")
+    if metadata is not None:
+        (site / folder / "METADATA").write_bytes(metadata)
+
+
+GOOD = b"Metadata-Version: 2.1\nName: good\nVersion: 1.0\n"
+
+
+def test_a_dist_info_that_is_not_utf8_is_refused_naming_its_folder(
+    tmp_path, monkeypatch
+):
+    # by: it was "UnicodeDecodeError: ..." and "give the python of the
+    # environment you trained in", which it was.
+    python, site = _site(tmp_path, monkeypatch)
+    _dist_info(site, "good-1.0.dist-info", GOOD)
+    _dist_info(site, "bad_enc-1.0.dist-info", GOOD + b"Summary: caf\xe9\n")
+    with pytest.raises(InputError) as caught:
+        collect_requirements(python=python)
+    assert caught.value.message == (
+        f"cannot list the packages of {python}: {site / 'bad_enc-1.0.dist-info'}: "
+        "its metadata is not UTF-8"
+    )
+    assert caught.value.hint == (
+        "reinstall bad_enc in that environment: pip install --force-reinstall bad_enc"
+    )
+
+
+def test_a_dist_info_without_metadata_is_skipped_with_a_warning(tmp_path, monkeypatch):
+    # by: it was dropped without a word, "0 packages locked".
+    python, site = _site(tmp_path, monkeypatch)
+    _dist_info(site, "good-1.0.dist-info", GOOD)
+    _dist_info(site, "gone-2.0.dist-info", None)
+    _dist_info(site, "nameless-1.0.dist-info", b"Metadata-Version: 2.1\n")
+    collected = collect_requirements(python=python)
+    assert collected.lines == ("good==1.0",)
+    assert collected.warnings == (
+        f"the live environment: {site / 'gone-2.0.dist-info'} has no METADATA file, "
+        "so it is skipped and not locked; reinstall gone there if training needs "
+        "it, or remove the folder",
+        f"the live environment: {site / 'nameless-1.0.dist-info'} has no Name in "
+        "its metadata, so it is skipped and not locked; reinstall nameless there "
+        "if training needs it, or remove the folder",
+    )
+
+
+def test_an_unreadable_folder_of_no_known_package_is_refused(fake_runner):
+    problem = {"folder": "/envs/x/odd", "problem": "PermissionError: denied"}
+    fake_runner(listing(row("six", "1.16.0"), problem))
+    with pytest.raises(InputError) as caught:
+        collect_requirements(python=PYTHON)
+    assert caught.value.message == (
+        f"cannot list the packages of {PYTHON}: /envs/x/odd: PermissionError: denied"
+    )
+    assert caught.value.hint == "reinstall the package that folder belongs to"
