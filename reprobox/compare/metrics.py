@@ -84,13 +84,24 @@ def _within(size: Fraction, bound: Fraction, operands: Fraction) -> bool:
 
 
 _LARGEST = Fraction(sys.float_info.max)
+_SMALLEST_NORMAL = Fraction(sys.float_info.min)
 
 
 def _ulp(number: Fraction) -> Fraction:
-    """Return the spacing of floats at number >= 0, as if exponents never ran out."""
-    if number <= _LARGEST:
+    """Return the spacing of floats at number >= 0, as if exponents never ran out.
+
+    Below the smallest normal float too: the spacing of subnormals is fixed
+    (5e-324), as wide as the values there, so the slack for rounding would let
+    5e-324 against 0.0 (a relative difference of 1) pass a rel 0.5.
+    """
+    if number == 0:
+        return Fraction(0)
+    if _SMALLEST_NORMAL <= number <= _LARGEST:
         return Fraction(math.ulp(float(number)))
-    return Fraction(2) ** (int(number).bit_length() - sys.float_info.mant_dig)
+    exponent = number.numerator.bit_length() - number.denominator.bit_length()
+    if Fraction(2) ** exponent > number:
+        exponent -= 1  # now 2**exponent <= number < 2**(exponent + 1)
+    return Fraction(2) ** (exponent - (sys.float_info.mant_dig - 1))
 
 
 @dataclass(frozen=True)

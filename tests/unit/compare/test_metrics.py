@@ -200,6 +200,24 @@ def test_rounding_slack_still_holds_at_ordinary_sizes():
     assert not judge(0.0, 5e-324, Tolerance(abs=0)).passed
 
 
+@pytest.mark.parametrize(
+    "ref, run, tolerance, passed",
+    [
+        # cg 5: a relative difference of 1 passed rel 0.5 where floats are
+        # subnormal, their spacing (5e-324) as wide as the values themselves.
+        (5e-324, 0.0, Tolerance(rel=0.5), False),
+        (1e-320, 0.0, Tolerance(rel=0.5), False),
+        (1e-320, 1.5e-320, Tolerance(rel=0.4), False),
+        (1e-320, 1.5e-320, Tolerance(rel=0.5), True),
+        (5e-324, 1e-323, Tolerance(abs=5e-324), True),
+    ],
+)
+def test_subnormal_values_get_no_rounding_slack_as_wide_as_themselves(
+    ref, run, tolerance, passed
+):
+    assert judge(ref, run, tolerance).passed is passed
+
+
 def test_the_relative_difference_of_values_near_the_largest_float_is_exact():
     # bx 3: --json said rel_delta "-Infinity" for 1.7e308 against -1.7e308,
     # whose difference overflows but whose relative difference is -2.
