@@ -447,6 +447,29 @@ def _image_name_like(folder: str) -> str:
     return name or "project"
 
 
+# Words a shell runs itself, with no program behind them on PATH: the first
+# word of a command run without a shell must be a program.
+_SHELL_BUILTINS = frozenset(
+    [
+        ".",
+        ":",
+        "alias",
+        "cd",
+        "eval",
+        "exec",
+        "export",
+        "for",
+        "if",
+        "set",
+        "source",
+        "ulimit",
+        "umask",
+        "unset",
+        "while",
+    ]
+)
+
+
 def _refuse_shell_syntax(path: Path, written: str) -> None:
     """Refuse a command string that only a shell would run as meant."""
     lexer = shlex.shlex(written, posix=True, punctuation_chars=True)
@@ -560,6 +583,17 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     if not command:
         raise ConfigError(
             path, "command", "is empty", 'e.g. command = "python train.py"'
+        )
+    if command[0] in _SHELL_BUILTINS:
+        rest = command[1:]
+        raise ConfigError(
+            path,
+            "command",
+            f"starts with {command[0]!r}, a shell builtin, but the command runs "
+            "without a shell, so no program of that name would be found",
+            f"drop {command[0]!r}" + (f": command = {json.dumps(rest)}" if rest else "")
+            if command[0] == "exec"
+            else f"write command = {json.dumps(['sh', '-c', shlex.join(command)])}",
         )
 
     python = table.get("python", "3.11")

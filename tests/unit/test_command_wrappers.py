@@ -28,7 +28,6 @@ WRAPPED = [
     ["numactl", "--cpunodebind=0", "python", "nope.py"],
     ["numactl", "-N", "0", "-m", "0", "python", "nope.py"],
     ["numactl", "--interleave", "all", "-l", "python", "nope.py"],
-    ["exec", "python", "nope.py"],
     ["sh", "-c", "exec python nope.py"],
     ["sh", "-c", "exec -a train python nope.py"],
     ["nice", "-n", "10", "python", "nope.py"],
@@ -117,7 +116,6 @@ def test_a_script_behind_a_wrapper_that_reproboxignore_leaves_out_is_refused(
         ["setsid", "--session", "python", "nope.py"],
         ["xvfb-run", "--unknown", "python", "nope.py"],
         ["env", "-S", "python nope.py"],
-        ["exec", "-x", "python", "nope.py"],
         # A switch given a value, a value option with none left.
         ["setsid", "--fork=1", "python", "nope.py"],
         ["timeout", "-s"],

@@ -1077,3 +1077,30 @@ def test_data_inside_reproboxs_own_folder_is_refused(tmp_path, rel):
         f"data: {rel!r} is inside .reprobox/, which reprobox itself rewrites"
     )
     assert caught.value.hint == "move the data file out of .reprobox/"
+
+
+@pytest.mark.parametrize(
+    "command, hint",
+    [
+        ('"exec python train.py"', 'drop \'exec\': command = ["python", "train.py"]'),
+        (
+            '["exec", "python", "train.py"]',
+            'drop \'exec\': command = ["python", "train.py"]',
+        ),
+        (
+            '["source", "env.sh"]',
+            'write command = ["sh", "-c", "source env.sh"]',
+        ),
+        ('"cd src"', 'write command = ["sh", "-c", "cd src"]'),
+    ],
+)
+def test_a_command_that_starts_with_a_shell_builtin_is_refused(tmp_path, command, hint):
+    # cf 2 / h77: ["exec", "python", "x.py"] froze and failed in the container,
+    # which runs the command with no shell: exec is no program there.
+    (tmp_path / "train.py").write_text("print(1)\n")
+    (tmp_path / "reprobox.toml").write_text(f"command = {command}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "command"
+    assert "a shell builtin, but the command runs without a shell" in str(caught.value)
+    assert caught.value.hint == hint
