@@ -31,6 +31,7 @@ from reprobox.cli import (
     warn_if_it_enters_an_image,
 )
 from reprobox.errors import InputError, ReproboxError
+from reprobox.share_lock import one_share_at_a_time
 from reprobox.stopping import signals_held
 
 # Why push and export take one --reference record, not a folder of them.
@@ -238,25 +239,28 @@ def push(
     engine = connect(host, context)
     tidy_killed_runs(cfg, engine)
     built = _build(cfg, engine, ca_cert, frozen=frozen)
-    with _sealed_until_shared(cfg, engine, built, reference) as sealed:
-        image, record, source = sealed
-        ref = push_image(
-            engine,
-            image,
-            registry,
-            cfg.name,
-            built.tag.rsplit(":", 1)[1],
-            cfg.state_dir,
-            on_progress=say,
-        )
+    # Sealed, pushed and recorded by one push at a time: another one's seal
+    # would move <tag>-sealed and the registry tag in between.
+    with one_share_at_a_time(cfg.state_dir, say):
+        with _sealed_until_shared(cfg, engine, built, reference) as sealed:
+            image, record, source = sealed
+            ref = push_image(
+                engine,
+                image,
+                registry,
+                cfg.name,
+                built.tag.rsplit(":", 1)[1],
+                cfg.state_dir,
+                on_progress=say,
+            )
 
-    entry = {
-        "ref": ref,
-        "image_id": image,
-        "source_image_id": source,
-        "reference_run": record["run_id"] if record else None,
-    }
-    record_publication(frozen, entry)
+        entry = {
+            "ref": ref,
+            "image_id": image,
+            "source_image_id": source,
+            "reference_run": record["run_id"] if record else None,
+        }
+        record_publication(frozen, entry)
     if as_json:
         typer.echo(
             dump_json({"schema_version": 1, "ref": ref, "image_id": image}), nl=False
@@ -334,7 +338,10 @@ def export_cmd(
     # those of a `reprobox freeze` that ended during the build.
     frozen = check_frozen_inputs(cfg)
     built = _build(cfg, engine, ca_cert, frozen=frozen)
-    with _sealed_until_shared(cfg, engine, built, reference) as sealed:
+    with (
+        one_share_at_a_time(cfg.state_dir, say),  # a push seals too
+        _sealed_until_shared(cfg, engine, built, reference) as sealed,
+    ):
         image, record, _ = sealed
         files = {
             "Dockerfile": frozen.dockerfile_text,

@@ -1,0 +1,54 @@
+"""One push or export of a project at a time, from its seal to what it records.
+
+push and export both seal the build as `<tag>-sealed`, and push then names
+the sealed copy REGISTRY/reprobox/PROJECT:TAG, pushes that name and records
+its digest in manifest.json. Two of them at once each made a sealed copy and
+moved the same tags: one copy was left with no tag, and a push could record
+the id of its own copy beside the digest of the other, which the registry
+tag named by the time it was pushed. So each holds an flock on
+`.reprobox/.share.lock` from before it seals until it has recorded; a second
+one waits for it, then finds the tags as the first left them. The kernel
+frees the lock when its holder exits, killed or not, so none is ever stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from reprobox.errors import InputError
+
+LOCK_NAME = ".share.lock"
+WAITING = "waiting for another push or export of this project to end..."
+
+
+@contextlib.contextmanager
+def one_share_at_a_time(
+    state_dir: Path, on_wait: Callable[[str], None]
+) -> Iterator[None]:
+    """Hold the project's share lock for the block, waiting for it if need be.
+
+    on_wait is told once, when another push or export holds it.
+    """
+    path = state_dir / LOCK_NAME
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot open the lock that keeps pushes and exports of this "
+            f"project apart: {exc.strerror or exc}",
+            hint=f"make {state_dir} writable (and {path} a plain file)",
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait(WAITING)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # a Ctrl-C here stops the wait
+        yield
+    finally:
+        os.close(fd)
