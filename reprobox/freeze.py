@@ -515,7 +515,8 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
         if exc.filename != str(state / FREEZE_MARKER):
             raise _write_error(exc, state) from None
         raise InputError(
-            f"{state}: another `reprobox freeze` is writing the frozen files now",
+            f"{state}: another reprobox (a `reprobox freeze`, or a push recording "
+            "its digest) is writing the frozen files now",
             hint="wait for it to end, then freeze again if needed",
         ) from None
     except OSError as exc:

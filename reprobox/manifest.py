@@ -360,7 +360,8 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         )
     if pending == "busy":
         raise InputError(
-            f"{state}: a `reprobox freeze` is writing the frozen files right now",
+            f"{state}: another reprobox (a `reprobox freeze`, or a push recording "
+            "its digest) is writing the frozen files right now",
             hint="wait for it to end, then run this again",
         )
     if not manifest_path.exists() and not manifest_path.is_symlink():

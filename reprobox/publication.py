@@ -43,8 +43,11 @@ def record_publication(frozen: FrozenProject, entry: dict[str, Any]) -> None:
     except FileExistsError as exc:
         if exc.filename != str(frozen.state_dir / FREEZE_MARKER):
             raise
+        # Held by whoever writes the frozen files: a freeze, or a push of an
+        # older reprobox, which took no share lock, recording its own digest.
         raise InputError(
-            f"{frozen.state_dir}: a `reprobox freeze` is writing the frozen files "
-            f"now, so the push of {entry['ref']} is not recorded",
+            f"{frozen.state_dir}: another reprobox (a `reprobox freeze`, or a "
+            "push recording its digest) is writing the frozen files now, so "
+            f"the push of {entry['ref']} is not recorded",
             hint="wait for it to end, then run `reprobox push` again",
         ) from None
