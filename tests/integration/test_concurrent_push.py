@@ -1,4 +1,5 @@
-"""Two pushes of one project at once publish one sealed image, and name it.
+"""Two pushes (or a push and an export) of one project at once share one sealed
+image, and the manifest names the one pushed.
 
 Both pushes sealed the build, each making its own copy, and moved the same
 `<tag>-sealed` and registry tags: one copy was left with no tag, the second
@@ -39,11 +40,9 @@ def _remove_labelled(client, name: str) -> None:
             client.images.remove(image.id, force=True)
 
 
-def test_two_pushes_at_once_publish_the_image_they_name(
-    cli,
-    docker_client,
-    registry,
-    tmp_path,
+@pytest.mark.parametrize("other", ["push", "export"])
+def test_a_push_beside_another_share_publishes_the_image_it_names(
+    cli, docker_client, registry, tmp_path, other
 ):
     project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
     try:
@@ -51,14 +50,18 @@ def test_two_pushes_at_once_publish_the_image_they_name(
         tag = json.loads(cli.run("build", str(project), "--json").stdout)["tag"]
         cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
 
-        argv = ("-q", "push", str(project), "--registry", registry)
-        pushes = [
+        push = ("-q", "push", str(project), "--registry", registry)
+        second = {
+            "push": push,
+            "export": ("-q", "export", str(project), "-o", str(tmp_path / "b.tar")),
+        }[other]
+        started = [
             cli.start(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)
+            for argv in (push, second)
         ]
-        outputs = [p.communicate(timeout=600) for p in pushes]
-        for push, (out, err) in zip(pushes, outputs, strict=True):
-            assert push.returncode == 0, f"exit {push.returncode}\n{out}\n{err}"
+        outputs = [p.communicate(timeout=600) for p in started]
+        for command, (out, err) in zip(started, outputs, strict=True):
+            assert command.returncode == 0, f"exit {command.returncode}\n{out}\n{err}"
             assert "freeze" not in err, err
 
         sealed = docker_client.images.get(f"{tag}-sealed")
