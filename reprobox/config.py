@@ -347,7 +347,9 @@ def _data_file(path: Path, root: Path, rel: str) -> str:
 
 def _check_env_value(path: Path, key: str, value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(path, key, "must be a string or number", 'e.g. "1"')
+        raise ConfigError(
+            path, key, "must be a string or an integer", 'write it quoted, e.g. "1"'
+        )
     if isinstance(value, float):
         # TOML parsers keep a float's value, not its spelling: 1.5e3 would
         # reach the image as 1500.0 and 1e-7 as 1e-07.

@@ -342,7 +342,8 @@ def relabel_explanation(reference: Mapping[str, Any], run: Mapping[str, Any]) ->
     if reference.get("manifest_sha256") != run.get("manifest_sha256"):
         return (
             "same filesystem layers, other settings and labels (another manifest: "
-            "a refreeze of [env], [metrics] or [run]): the same files ran"
+            "a refreeze that changed its settings or data fingerprints): the same "
+            "files ran"
         )
     if any(_pushed(side) for side in (reference, run)):
         return (

@@ -64,7 +64,7 @@ def test_a_refrozen_variable_is_named_as_the_cause_with_both_values():
     # The image id row says what the records show, not a push nobody made.
     relabel = rows["image.id"].explanation
     assert "push" not in relabel
-    assert "refreeze of [env], [metrics] or [run]" in relabel
+    assert "a refreeze that changed its settings or data fingerprints" in relabel
     assert not rows["image.id"].changes_numerics
 
 
