@@ -87,7 +87,7 @@ def _project_settings(paths: list[Path]) -> tuple[dict | None, Path | None]:
     return None, None
 
 
-def _comparison(paths, reference, tol, metric, epsilon):
+def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     from reprobox.compare import compare_runs, load_records
     from reprobox.compare.compare_settings import judging_settings
     from reprobox.compare.comparison import reference_index
@@ -101,6 +101,11 @@ def _comparison(paths, reference, tol, metric, epsilon):
             f"the {len(paths)} paths given hold {len(records)} run record "
             "(the same run given twice?); compare needs two or more runs",
             hint="give the records of other runs too",
+        )
+    if len(records) < 2:
+        raise InputError(
+            f"{command} needs two or more run records, got {len(records)}",
+            hint="give more record.json files, run folders or a runs folder",
         )
     if reference is None:
         # The earliest run that succeeded: an interrupted or failed run has no
@@ -245,7 +250,9 @@ def report(
 
     if output is not None and str(output) == "-":
         # As Unix tools read it: the page to standard output, no file named -.
-        records, comparison = _comparison(runs, reference, tol, metric, epsilon)
+        records, comparison = _comparison(
+            runs, reference, tol, metric, epsilon, command="report"
+        )
         typer.echo(render_report_html(records, comparison), nl=False)
         return
     if output is None:
@@ -264,7 +271,9 @@ def report(
         )
     _check_output(output)
     warn_if_it_enters_an_image(output)
-    records, comparison = _comparison(runs, reference, tol, metric, epsilon)
+    records, comparison = _comparison(
+        runs, reference, tol, metric, epsilon, command="report"
+    )
     check_output_target(output, "--output", [r.path for r in records])
     atomic_write_text(output, render_report_html(records, comparison))
     typer.echo(f"wrote {output}")

@@ -292,3 +292,13 @@ def test_report_to_dash_writes_the_page_to_stdout_and_no_file(tmp_path):
     assert result.stdout.rstrip().endswith("</html>")
     assert not (tmp_path / "-").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def test_report_of_one_run_names_report(tmp_path):
+    # cx 2: `report RUN` said "compare needs two or more run records".
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(reprobox("report", str(runs / "A"), "-o", "-", cwd=tmp_path))
+    assert line == (
+        "reprobox: error: report needs two or more run records, got 1 (give more "
+        "record.json files, run folders or a runs folder)"
+    )
