@@ -53,8 +53,11 @@ class Tolerance:
         operands = abs(Fraction(reference)) + size  # at least the larger value
         if self.abs is not None and _within(size, Fraction(self.abs), operands):
             return True
+        # rel is of the larger magnitude, as math.isclose has it: the verdict
+        # is the same whichever of the two runs is the reference.
+        larger = max(abs(Fraction(value)), abs(Fraction(reference)))
         return self.rel is not None and _within(
-            size, Fraction(self.rel) * abs(Fraction(reference)), operands
+            size, Fraction(self.rel) * larger, operands
         )
 
     def describe(self) -> str:

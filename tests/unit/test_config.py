@@ -258,9 +258,9 @@ BAD = [
         "env.FOO",
         "longer than 4096",
     ),
-    Bad("env-value-bool", CMD + "[env]\nFOO = true\n", "env.FOO", "string or an integer"),
-    Bad("env-value-table", CMD + "[env.FOO]\nx = 1\n", "env.FOO", "string or an integer"),
-    Bad("env-value-list", CMD + "[env]\nFOO = [1]\n", "env.FOO", "string or an integer"),
+    Bad("env-value-bool", CMD + "[env]\nFOO = true\n", "env.FOO", "or an integer"),
+    Bad("env-value-table", CMD + "[env.FOO]\nx = 1\n", "env.FOO", "or an integer"),
+    Bad("env-value-list", CMD + "[env]\nFOO = [1]\n", "env.FOO", "or an integer"),
     Bad("env-name-digit", CMD + '[env]\n"1BAD" = "1"\n', "env.1BAD", "variable name"),
     Bad("env-name-dash", CMD + '[env]\n"A-B" = "1"\n', "env.A-B", "variable name"),
     Bad(

@@ -210,3 +210,15 @@ def test_a_sweeps_own_other_seeds_are_not_set_against_another_sweeps_noise():
         "B1",
         "B2",
     ]
+
+
+def test_two_sweeps_under_a_rel_tolerance_get_one_verdict_either_way():
+    # cx 1: sweeps at 1.0 and 1.105 under rel 0.1: FAIL with the 1.0 sweep as
+    # reference (+0.105), PASS with the 1.105 sweep (-0.095).
+    records = two_sweeps({0: 0.105 * 0.9, 1: 0.105 * 0.901})
+    loose = {"acc": Tolerance(rel=0.1)}
+    passed = {
+        ref: compare_runs(records, reference=ref, tolerances=loose).passed
+        for ref in ("A0", "B0", "A1", "B1")
+    }
+    assert passed == dict.fromkeys(passed, passed["A0"])
