@@ -316,7 +316,7 @@ def freeze(
         else:
             typer.echo(result.dockerfile, nl=False)
         return
-    paths = write_frozen(cfg, result)
+    paths = write_frozen(cfg, result, on_wait=say)
     if as_json:
         typer.echo(result.manifest_text, nl=False)
     else:

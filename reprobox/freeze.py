@@ -64,6 +64,7 @@ from reprobox.manifest import (
 from reprobox.paths import is_link_loop
 from reprobox.runtime import machine_facts
 from reprobox.seals import loads_strict, seal_manifest
+from reprobox.share_lock import one_share_at_a_time
 
 
 @dataclass
@@ -488,9 +489,23 @@ def _keep_publication(path: Path, result: FreezeResult) -> None:
         result.manifest["published"] = old["published"]
 
 
-def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
+def write_frozen(
+    cfg: ProjectConfig,
+    result: FreezeResult,
+    on_wait: Callable[[str], None] = lambda message: None,
+) -> list[Path]:
     """Write the frozen files atomically; the manifest, which vouches for the
-    others by their digests, goes last."""
+    others by their digests, goes last.
+
+    In turn with pushes (one_share_at_a_time): a push that recorded its
+    digest between this freeze's read of `published` and its write would
+    otherwise be dropped from the manifest. on_wait is told when it waits.
+    """
+    with one_share_at_a_time(cfg.state_dir, on_wait, required=False):
+        return _write_frozen(cfg, result)
+
+
+def _write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     state = cfg.state_dir
     # Sealed by the writer, as run seals each record it writes: the digests
     # are then of the manifest written, whatever changed in result since.
@@ -506,7 +521,14 @@ def write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     ]
     gitignore = state / ".gitignore"
     if not gitignore.exists():
-        files.insert(0, (gitignore, "# run outputs are large and per machine\nruns/\n"))
+        files.insert(
+            0,
+            (
+                gitignore,
+                "# run outputs are large and per machine\nruns/\n"
+                "# held by push, export and freeze to take turns\n.share.lock\n",
+            ),
+        )
     try:
         # All or nothing: a freeze killed among the renames leaves its marker,
         # and every command that loads these files then says so.

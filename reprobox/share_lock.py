@@ -27,17 +27,22 @@ WAITING = "waiting for another push or export of this project to end..."
 
 @contextlib.contextmanager
 def one_share_at_a_time(
-    state_dir: Path, on_wait: Callable[[str], None]
+    state_dir: Path, on_wait: Callable[[str], None], *, required: bool = True
 ) -> Iterator[None]:
     """Hold the project's share lock for the block, waiting for it if need be.
 
-    on_wait is told once, when another push or export holds it.
+    on_wait is told once, when another push or export holds it. Not required
+    (freeze, whose own write then says what is wrong with the folder), a lock
+    that cannot be opened leaves the block to run without it.
     """
     path = state_dir / LOCK_NAME
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
+        if not required:
+            yield
+            return
         raise InputError(
             f"{path}: cannot open the lock that keeps pushes and exports of this "
             f"project apart: {exc.strerror or exc}",

@@ -83,7 +83,8 @@ def test_a_freeze_killed_at_each_rename_is_named_then_healed(six_project, kill_a
 
     write_frozen(cfg, result)  # the next freeze sweeps what the kill left
     assert sorted(p.name for p in state.iterdir() if p.name.startswith(".")) == [
-        ".gitignore"
+        ".gitignore",
+        ".share.lock",  # the turn-taking lock with pushes: an empty file, kept
     ]
     frozen = load_frozen(cfg)
     assert frozen.lock_text == result.lock

@@ -157,3 +157,57 @@ def test_an_export_seals_and_writes_under_the_share_lock(
     assert result.exit_code == 0, result.output
     assert steps == [("seal", True), ("export", True), ("seal kept", True)]
     assert not held_elsewhere(frozen_project.state_dir)
+
+
+def test_a_freeze_takes_its_turn_and_keeps_what_a_push_recorded_meanwhile(
+    frozen_project,
+):
+    # h75: freeze read `published` before its write lock; a push recording
+    # its digest in between was dropped from the manifest.
+    import json
+
+    cfg = frozen_project
+    manifest = cfg.state_dir / "manifest.json"
+    result = freeze_project(cfg, environ={})  # read before the push records
+    entry = {
+        "ref": "127.0.0.1:5000/reprobox/p@sha256:" + "d" * 64,
+        "image_id": SEALED,
+        "source_image_id": BUILT,
+        "reference_run": None,
+    }
+    events: list[str] = []
+    pushing = threading.Event()
+    release = threading.Event()
+
+    def push() -> None:
+        with one_share_at_a_time(cfg.state_dir, events.append):
+            pushing.set()
+            release.wait(10)
+            data = json.loads(manifest.read_text())
+            data["published"] = [entry]
+            manifest.write_text(json.dumps(data))
+            events.append("recorded")
+
+    thread = threading.Thread(target=push)
+    thread.start()
+    assert pushing.wait(10)
+    threading.Timer(0.3, release.set).start()
+    write_frozen(cfg, result, on_wait=events.append)
+    thread.join(10)
+    assert events == [WAITING, "recorded"]
+    assert json.loads(manifest.read_text())["published"] == [entry]
+
+
+def test_a_freeze_whose_lock_cannot_open_still_writes(frozen_project, monkeypatch):
+    # Not required for freeze: its own write says what is wrong, if anything.
+    real_open = os.open
+
+    def refuse_lock(path, *args, **kwargs):
+        if str(path).endswith(LOCK_NAME):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_lock)
+    cfg = frozen_project
+    paths = write_frozen(cfg, freeze_project(cfg, environ={}))
+    assert cfg.state_dir / "manifest.json" in paths
