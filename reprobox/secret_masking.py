@@ -122,6 +122,10 @@ def encoded_forms(piece: str) -> set[str]:
         raw.hex(":"),
         raw.hex("-"),
     }
+    # JSON with its optional escape of / (ujson, PHP, many Java writers) and
+    # a CSV field, whose quotes are doubled (csv.writer, spreadsheets).
+    forms |= {form.replace("/", "\\/") for form in list(forms) if "/" in form}
+    forms.add(piece.replace('"', '""'))
     forms |= html_forms(piece) | repr_forms(piece)
     for core in base64_cores(raw):
         forms |= {core, core.replace("+", "-").replace("/", "_")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import xml.sax.saxutils
 from urllib.parse import quote
 
@@ -369,3 +370,20 @@ def test_markup_and_bytes_text_without_the_whole_value_is_left_alone():
     # A value too short to hide is not hidden escaped or encoded either.
     text = "x&amp;y x&#38;y b'x\\x00&\\x00y\\x00' x&y"
     assert secret_hider({"DB_PASSWORD": "x&y"})(text) == text
+
+
+@pytest.mark.parametrize(
+    "secret, printed",
+    [
+        # aj 1: JSON with / escaped as \/ (ujson, PHP, many Java encoders).
+        ("Qz7+Kp/2Lm9=Xw4&Vb8!Nc3", lambda s: json.dumps(s).replace("/", "\\/")),
+        # aj 2: a CSV field, its quotes doubled (csv.writer).
+        ('Rk4"Tz9\\Wq2&Lm7<Xv8', lambda s: '"' + s.replace('"', '""') + '"'),
+    ],
+)
+def test_a_secret_printed_as_json_with_escaped_slashes_or_as_csv_is_hidden(
+    secret, printed
+):
+    hide = secret_hider({"AJ_SECRET": secret})
+    shown = hide(f"value: {printed(secret)}\n")
+    assert shown == 'value: "***"\n'
