@@ -117,10 +117,8 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     # depends neither on the order the runs were given in nor on where their
     # folders lie; it is found as compare_runs finds it (a run id, its folder
     # or record.json, a position).
-    ref_record = records[reference_index(records, ref)] if records else None
-    found, manifest = None, None
-    if ref_record is not None:
-        found, manifest = _project_settings([ref_record.path])
+    ref_record = records[reference_index(records, ref)]
+    found, manifest = _project_settings([ref_record.path])
     settings = judging_settings(records, ref_record, found, manifest)
     if settings.note:
         warn(settings.note)
