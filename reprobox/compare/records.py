@@ -212,16 +212,12 @@ def _record_files(path: Path) -> list[tuple[Path, bool]]:
         if _is_record_file(path / RECORD_FILE):
             return [(path / RECORD_FILE, False)]
         for runs_dir in (path, path / "runs", path / ".reprobox" / "runs"):
-            found = (
-                [
-                    p
-                    for p in sorted(runs_dir.glob(f"*/{RECORD_FILE}"))
-                    if _is_record_file(p)
-                ]
-                if runs_dir.is_dir()
-                else []
-            )
-            if found:
+            found = _run_folder_records(runs_dir) if runs_dir.is_dir() else []
+            # The folder is a runs folder once it holds one sound record; then
+            # a record.json there that is a link, a folder or a FIFO is read
+            # too, and refused by name: skipping it would quietly change which
+            # run is the reference, and so the verdict.
+            if any(_is_record_file(p) for p in found):
                 return [(p, False) for p in found]
         raise InputError(
             f"{path}: holds no run record ({RECORD_FILE})",
@@ -233,6 +229,24 @@ def _record_files(path: Path) -> list[tuple[Path, bool]]:
         f"{path}: no such file or folder",
         hint="give a record.json, a run folder or a .reprobox/runs folder",
     )
+
+
+def _run_folder_records(runs_dir: Path) -> list[Path]:
+    """Name every runs_dir/*/record.json entry, whatever its kind."""
+    try:
+        folders = sorted(runs_dir.iterdir())
+    except OSError as exc:
+        raise InputError(
+            f"{runs_dir}: cannot list run folders ({exc.strerror or exc})",
+            hint="check the folder's permissions",
+        ) from None
+    return [
+        folder / RECORD_FILE
+        for folder in folders
+        if not folder.name.startswith(".")
+        and folder.is_dir()
+        and os.path.lexists(folder / RECORD_FILE)
+    ]
 
 
 def _is_record_file(path: Path) -> bool:

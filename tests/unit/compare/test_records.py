@@ -160,13 +160,53 @@ def no_hang():
     signal.signal(signal.SIGALRM, old)
 
 
-def test_a_fifo_named_record_json_in_a_runs_folder_is_skipped(tmp_path, no_hang):
+def test_a_fifo_named_record_json_in_a_runs_folder_is_refused_not_waited_on(
+    tmp_path, no_hang
+):
     # brkc F14: the run folder is the container's to write; a FIFO there must
-    # not make compare wait forever.
+    # not make compare wait forever. AJ 4: nor may it be skipped in silence,
+    # which changes the reference run and so the verdict.
     write_record(tmp_path, record_data("A"))
     (tmp_path / "B").mkdir()
     os.mkfifo(tmp_path / "B" / "record.json")
-    assert [r.run_id for r in load_records([tmp_path])] == ["A"]
+    with pytest.raises(InputError) as caught:
+        load_records([tmp_path])
+    assert caught.value.message == (
+        f"{tmp_path / 'B' / 'record.json'}: not a regular file, so not a run record"
+    )
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "dangling link"])
+def test_a_damaged_record_json_in_a_runs_folder_is_named(tmp_path, kind):
+    # AJ 4: a record.json that is a folder or a link was left out of a runs
+    # folder's records without a word; the earliest run left is the reference.
+    runs = tmp_path / "runs"
+    write_record(runs, record_data("20240101T000001Z-bbbbbb"))
+    write_record(runs, record_data("20240101T000002Z-cccccc"))
+    damaged = runs / "20240101T000000Z-aaaaaa" / "record.json"
+    damaged.parent.mkdir()
+    if kind == "folder":
+        damaged.mkdir()
+    else:
+        target = tmp_path / ("elsewhere.json" if kind == "link" else "gone.json")
+        if kind == "link":
+            target.write_text(sealed_json(record_data("20240101T000000Z-aaaaaa")))
+        damaged.symlink_to(target)
+    with pytest.raises(InputError) as caught:
+        load_records([runs])
+    assert caught.value.message.startswith(f"{damaged}: ")
+    assert caught.value.message.endswith(
+        "not a regular file, so not a run record"
+        if kind == "folder"
+        else "is a symbolic link; run records are read only as regular files, "
+        "never through a link"
+    )
+    # A run folder holding no record.json at all is still no run.
+    os.remove(damaged) if kind != "folder" else damaged.rmdir()
+    assert [r.run_id for r in load_records([runs])] == [
+        "20240101T000001Z-bbbbbb",
+        "20240101T000002Z-cccccc",
+    ]
 
 
 def test_a_fifo_given_by_name_is_refused_in_one_line(tmp_path, no_hang):
@@ -182,7 +222,8 @@ def test_a_link_planted_in_a_run_folder_is_not_followed(tmp_path):
     write_record(tmp_path / "runs", record_data("A"))
     (tmp_path / "runs" / "B").mkdir()
     (tmp_path / "runs" / "B" / "record.json").symlink_to(secret)
-    assert [r.run_id for r in load_records([tmp_path / "runs"])] == ["A"]
+    with pytest.raises(InputError, match="is a symbolic link"):
+        load_records([tmp_path / "runs"])
 
 
 def test_a_link_named_on_the_command_line_is_refused_too(tmp_path):
