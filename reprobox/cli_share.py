@@ -58,10 +58,7 @@ def _reference_record(
                 f"not {cfg.name!r}",
                 hint=f"give a record from {cfg.state_dir / 'runs'}",
             )
-        same = image.get("id") == image_id or (
-            layers is not None and image.get("layers") == layers
-        )
-        if not same:
+        if not _of_this_build(data, image_id, layers):
             raise InputError(
                 f"--reference {chosen}: that run used another image "
                 f"({str(image.get('id'))[7:19]}), not this build "
@@ -78,17 +75,22 @@ def _reference_record(
     if not runs.is_dir() or not any(runs.iterdir()):
         return None
 
-    succeeded = [r for r in load_records([runs]) if r.status == "succeeded"]
-    by_id = [r for r in succeeded if (r.data.get("image") or {}).get("id") == image_id]
-    # Else the same layers: after `import` of its own bundle the build's tag
-    # names the sealed copy, whose id no run of the build recorded.
-    by_layers = [
+    # A run of this build is one of its id or of its layers: a run on the
+    # pushed sealed copy (or, after `import` of its own bundle, the copy the
+    # build's tag names) ran the same image, and may be the newest.
+    matching = [
         r
-        for r in succeeded
-        if layers is not None and (r.data.get("image") or {}).get("layers") == layers
+        for r in load_records([runs])
+        if r.status == "succeeded" and _of_this_build(r.data, image_id, layers)
     ]
-    matching = by_id or by_layers
     return matching[-1].data if matching else None
+
+
+def _of_this_build(record: dict, image_id: str, layers: str | None) -> bool:
+    image = record.get("image") or {}
+    return image.get("id") == image_id or (
+        layers is not None and image.get("layers") == layers
+    )
 
 
 def _sealed(cfg, engine, built, reference_path: Path | None):

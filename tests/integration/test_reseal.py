@@ -7,6 +7,7 @@ copy and the old one stayed on the engine with no tag (breaker S).
 
 from __future__ import annotations
 
+# ruff: noqa: F811
 import json
 import subprocess
 import sys
@@ -14,6 +15,9 @@ import sys
 import docker.errors
 import pytest
 from conftest import REPO, TEST_PROJECTS
+from conftest_cross import registry  # noqa: F401  (a fixture, taken by name)
+
+from reprobox.share import reference_from_labels
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +51,31 @@ def test_a_second_seal_removes_the_copy_it_replaced(
         all=True, filters={"label": f"org.reprobox.project={name}"}
     )
     assert [image.id for image in labelled if not image.tags] == []
+
+
+@pytest.mark.registry
+def test_push_seals_the_newest_run_even_one_made_on_the_sealed_copy(
+    cli, engine_cleanup, docker_client, registry, tmp_path
+):
+    # AK 2: after a push, `run` takes the published sealed copy; a second push
+    # sealed the first run again, since only runs of the unsealed build's id
+    # were counted.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    _reprobox(cli, "-q", "freeze", str(project))
+    _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
+    _reprobox(cli, "-q", "push", str(project), "--registry", registry)
+    (entry,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
+        "published"
+    ]
+    _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
+    runs = sorted((project / ".reprobox" / "runs").iterdir())
+    second = json.loads((runs[-1] / "record.json").read_text())
+    assert second["image"]["id"] == entry["image_id"]  # it ran the sealed copy
+    _reprobox(cli, "-q", "push", str(project), "--registry", registry)
+    (again,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
+        "published"
+    ]
+    assert again["reference_run"] == second["run_id"]
+    labels = docker_client.images.get(again["image_id"]).labels
+    assert reference_from_labels(labels)["run_id"] == second["run_id"]

@@ -465,3 +465,55 @@ def test_memory_that_is_no_size_is_refused(memory):
 
     with pytest.raises(InputError, match="is not a size"):
         check_memory(memory)
+
+
+def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy(
+    tmp_path,
+):
+    # AK 2: runs made on the pushed sealed copy (same layers, another id) were
+    # never chosen while any run of the unsealed build existed.
+    from types import SimpleNamespace
+
+    from reprobox.atomic import dump_json
+    from reprobox.cli_share import _reference_record
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    sealed = {"id": "sha256:" + "b" * 64, "layers": "sha256:L"}
+    other = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
+
+    def write(second: int, image: dict, status: str = "succeeded") -> str:
+        run_id = f"20260101T00000{second}Z-aaaaa{second}"
+        folder = cfg.state_dir / "runs" / run_id
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(
+            dump_json(
+                seal_record(
+                    {
+                        "schema_version": RECORD_SCHEMA_VERSION,
+                        "run_id": run_id,
+                        "status": status,
+                        "exit_code": 0 if status == "succeeded" else 1,
+                        "started_at": f"2026-01-01T00:00:0{second}+00:00",
+                        "project": "mine",
+                        "image": image,
+                        "metrics": {"acc": 0.9},
+                        "history": [],
+                    }
+                )
+            )
+        )
+        return run_id
+
+    write(1, build)
+    on_sealed = write(2, sealed)
+    write(3, other)  # newer, but another build
+    write(4, sealed, status="failed")  # newer, but failed
+    chosen = _reference_record(cfg, build["id"], None, build["layers"])
+    assert chosen["run_id"] == on_sealed
+    # Without the layers known only the build's own id counts.
+    assert _reference_record(cfg, build["id"], None)["run_id"] == (
+        "20260101T000001Z-aaaaa1"
+    )
