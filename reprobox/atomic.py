@@ -25,10 +25,28 @@ def check_regular_target(path: Path) -> None:
             hint="give the path of a file to write",
         )
     if not path.parent.is_dir():
-        raise InputError(
-            f"{path}: folder {path.parent} does not exist",
-            hint="create it first, or write somewhere else",
-        )
+        problem, fix = missing_folder(path)
+        raise InputError(f"{path}: {problem}", hint=fix)
+
+
+def missing_folder(path: Path) -> tuple[str, str]:
+    """Say why path's folder is not there, and the fix: (problem, hint).
+
+    `-o notes.txt/out.tar` under an existing file is no missing folder, and
+    "create it first" would be a fix that cannot work.
+    """
+    folder = path.absolute().parent
+    for above in (folder, *folder.parents):
+        if os.path.lexists(above):
+            if above.is_dir():
+                break
+            kind = "a file, not a folder" if above.is_file() else "not a folder"
+            return (
+                f"{above} is {kind}"
+                + ("" if above == folder else f", so folder {folder} cannot exist"),
+                "give a path whose folders are folders",
+            )
+    return f"folder {folder} does not exist", "create it first, or write somewhere else"
 
 
 # Files reprobox writes into a project's .reprobox/ folder and its run folders:

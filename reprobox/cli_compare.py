@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from reprobox.atomic import atomic_write_text, check_output_target
+from reprobox.atomic import atomic_write_text, check_output_target, missing_folder
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 
@@ -177,12 +177,9 @@ def _check_output(output: Path) -> None:
             f"--output {output} is a directory",
             hint=f"name a file, e.g. -o {output / 'report.html'}",
         )
-    parent = output.absolute().parent
-    if not parent.is_dir():
-        raise InputError(
-            f"--output {output}: folder {parent} does not exist",
-            hint="create it first, or write the report somewhere that exists",
-        )
+    if not output.absolute().parent.is_dir():
+        problem, fix = missing_folder(output)
+        raise InputError(f"--output {output}: {problem}", hint=fix)
 
 
 RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ folders.")

@@ -926,3 +926,42 @@ def test_too_many_seeds_say_how_many_may_be_given():
         parse_seeds("1-1000000")
     assert caught.value.message == "--seeds '1-1000000' asks for more than 1000 runs"
     assert caught.value.hint == "give at most 1000 seeds, e.g. --seeds 0-9"
+
+
+def test_report_under_a_file_says_the_file_is_in_the_way(tmp_path):
+    # AK 4: `-o FILE/x` said the folder FILE does not exist, and to create it.
+    runs = [str(p) for p in write_runs(tmp_path / "runs")]
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n")
+    error = compare_error("report", *runs, "-o", str(blocker / "x.html"))
+    assert (
+        error.message
+        == f"--output {blocker / 'x.html'}: {blocker} is a file, not a folder"
+    )
+    assert error.hint == "give a path whose folders are folders"
+    deeper = blocker / "sub" / "x.html"
+    error = compare_error("report", *runs, "-o", str(deeper))
+    assert error.message == (
+        f"--output {deeper}: {blocker} is a file, not a folder, so folder "
+        f"{blocker / 'sub'} cannot exist"
+    )
+    assert blocker.read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_export_under_a_file_says_the_file_is_in_the_way(tmp_path, depth):
+    from reprobox.atomic import check_regular_target
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("kept\n")
+    target = blocker / "x.tar" if depth == 1 else blocker / "sub" / "x.tar"
+    with pytest.raises(InputError) as caught:
+        check_regular_target(target)
+    assert caught.value.message.startswith(
+        f"{target}: {blocker} is a file, not a folder"
+    )
+    assert caught.value.hint == "give a path whose folders are folders"
+    missing = tmp_path / "gone" / "x.tar"
+    with pytest.raises(InputError) as caught:
+        check_regular_target(missing)
+    assert caught.value.message == f"{missing}: folder {missing.parent} does not exist"
