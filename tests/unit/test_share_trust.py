@@ -274,9 +274,12 @@ def test_an_engine_address_with_a_line_break_is_refused_in_one_line():
     assert "\n" not in str(info.value)
 
 
-def test_a_run_of_this_very_image_comes_before_a_newer_one_of_its_layers(
+def test_a_newer_run_of_the_sealed_copy_is_the_newest_run_of_the_build(
     tmp_path, monkeypatch
 ):
+    # Once preferred runs of the build's own id (d4ba268); AK 2 showed that a
+    # push then never sealed the runs made since on the pushed copy, though
+    # push promises the newest succeeded run of the image.
     from reprobox import compare
 
     layers = "sha256:" + "7" * 64
@@ -286,7 +289,8 @@ def test_a_run_of_this_very_image_comes_before_a_newer_one_of_its_layers(
     records = [SimpleNamespace(status="succeeded", data=d) for d in (own, sealed_run)]
     monkeypatch.setattr(compare, "load_records", lambda paths: records)
     cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
-    assert cli_share._reference_record(cfg, BUILT, None, layers) == own
+    assert cli_share._reference_record(cfg, BUILT, None, layers) == sealed_run
+    assert cli_share._reference_record(cfg, BUILT, None, None) == own
     assert cli_share._reference_record(cfg, "sha256:" + "9" * 64, None, layers) == (
         sealed_run
     )
