@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from command_projects import project as write_project
+from command_projects import refused
 
-from reprobox.build import project_files, refuse_command_left_out
 from reprobox.command_wrappers import unwrap_command
-from reprobox.config import load_config
-from reprobox.errors import ConfigError
 
 # bx: each took a missing script; the run failed in the container with
 # "can't open file '/app/nope.py'" after a build.
@@ -53,20 +52,7 @@ WRAPPED = [
 
 
 def project(tmp_path: Path, command: list[str], files: tuple[str, ...] = ()) -> Path:
-    # repr of a list of str is a TOML array.
-    (tmp_path / "reprobox.toml").write_text(f"command = {command!r}\n")
-    for rel in files:
-        (tmp_path / rel).write_text("print(1)\n")
-    return tmp_path
-
-
-def refused(root: Path) -> ConfigError | None:
-    cfg = load_config(root)
-    try:
-        refuse_command_left_out(cfg, project_files(cfg))
-    except ConfigError as exc:
-        return exc
-    return None
+    return write_project(tmp_path, command, dict.fromkeys(files, "print(1)\n"))
 
 
 @pytest.mark.parametrize("command", WRAPPED)
