@@ -99,7 +99,7 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     if len(records) < 2 <= len(paths):  # after the flags: their errors come first
         raise InputError(
             f"the {len(paths)} paths given hold {len(records)} run record "
-            "(the same run given twice?); compare needs two or more runs",
+            f"(the same run given twice?); {command} needs two or more runs",
             hint="give the records of other runs too",
         )
     if len(records) < 2:

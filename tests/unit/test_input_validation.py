@@ -965,3 +965,13 @@ def test_export_under_a_file_says_the_file_is_in_the_way(tmp_path, depth):
     with pytest.raises(InputError) as caught:
         check_regular_target(missing)
     assert caught.value.message == f"{missing}: folder {missing.parent} does not exist"
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_one_run_given_twice_names_the_command_that_needs_two(tmp_path, command):
+    one = write_runs(tmp_path / "runs")[0]
+    error = compare_error(command, str(one), str(one.parent))
+    assert error.message == (
+        "the 2 paths given hold 1 run record (the same run given twice?); "
+        f"{command} needs two or more runs"
+    )
