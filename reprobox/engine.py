@@ -777,10 +777,8 @@ def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
     exit_code = exited_code(container)
     # Still training (its reprobox died, not the script): stop it, so that
     # the log read is the whole of it and nothing is written after.
-    with contextlib.suppress(*trouble):  # most often already stopped (409)
-        container.kill()
     try:
-        container.wait(timeout=30)
+        _kill_and_wait(container)
     except trouble as exc:
         raise engine_failure(
             engine, f"stopping the container of {run_id}", exc
@@ -819,14 +817,22 @@ def exited_code(container) -> int | None:
 def stop_and_read_tail(container, lines: int) -> bytes:
     """Stop a run's container; return the last lines it printed, as the engine
     kept them (empty when it cannot give them)."""
+    try:
+        _kill_and_wait(container)
+        return bytes(container.logs(stream=False, tail=lines))
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return b""
+
+
+def _kill_and_wait(container) -> None:
+    """Kill a run's container and wait until it has stopped.
+
+    Nothing it prints comes after: its log, read next, is the whole of it.
+    """
     trouble = (docker.errors.DockerException, requests.exceptions.RequestException)
     with contextlib.suppress(*trouble):  # most often already stopped (409)
         container.kill()
-    try:
-        container.wait(timeout=30)
-        return bytes(container.logs(stream=False, tail=lines))
-    except trouble:
-        return b""
+    container.wait(timeout=30)
 
 
 def remove_orphans(
