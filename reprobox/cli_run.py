@@ -248,12 +248,15 @@ def run(
         ref = published or image_ref
         if published and shipped.image_id != image:
             # That engine holds this build at its tag unsealed (a run there
-            # before the push): the same layers, so the same run, but not the
-            # published image; the record names the image that ran.
-            say(
-                f"{label}: running its own copy of this build "
-                f"{shipped.image_id[7:19]} (same layers), not the published "
-                f"{published}"
+            # before the push) and could not pull the published image: the
+            # same layers, so the same run, but not the published image. The
+            # record names the image that ran, and the user is told.
+            why = shipped.fallback or "it is not on that engine"
+            warn(
+                f"{label}: running its own copy of this build, {image_ref} "
+                f"({shipped.image_id[7:19]}, the same layers), not the published "
+                f"{published}, which it cannot pull ({why}); the record names "
+                f"{image_ref}"
             )
             ref = image_ref
         images[label] = (ref, shipped.image_id)

@@ -334,6 +334,9 @@ class Shipment:
     image_id: str
     how: str  # "present", "registry" or "stream"
     seconds: float
+    # Why the published image could not be had there, when the engine's own
+    # copy of the build (at its tag, same layers) is what runs instead.
+    fallback: str | None = None
 
 
 def ship_image(
@@ -346,12 +349,18 @@ def ship_image(
 ) -> Shipment:
     """Make image (by id) present on dest, by registry when published, else stream.
 
+    published is image's `repo@sha256:...`. Where dest holds another copy of
+    the same build at tag (unsealed, from a run before the push), the published
+    image is still pulled beside it; only when that pull fails is dest's copy
+    returned, with the reason in `fallback`.
+
     on_tagged gets the tag once dest has it, even when a stop then cut the
     shipment short (see made_tags).
     """
     wanted = image_id(source, image) or image
     start = time.monotonic()
     at_tag = image_id(dest, tag)
+    has_wanted = image_id(dest, wanted) == wanted
     if at_tag is not None and same_build(dest, tag, source, wanted):
         # dest already holds this build at its tag, sealed or not (an import
         # of its bundle; or dest is the very engine that built it): the same
@@ -360,9 +369,20 @@ def ship_image(
         # When dest holds the very image asked for (the sealed copy beside
         # the build, on the engine that built it, however its address is
         # spelt), the run is of that image, and its record must say so.
-        here = wanted if image_id(dest, wanted) == wanted else at_tag
-        return Shipment(image_id=here, how="present", seconds=time.monotonic() - start)
-    if image_id(dest, wanted) == wanted:
+        if has_wanted or not published:
+            here = wanted if has_wanted else at_tag
+            return Shipment(here, "present", time.monotonic() - start)
+        # The published image is asked for: pulled by digest it comes untagged,
+        # beside the build, and cheaply, as its layers are the build's.
+        try:
+            pull_by_digest(dest, published)
+        except EngineError as exc:
+            return Shipment(
+                at_tag, "present", time.monotonic() - start, fallback=exc.message
+            )
+        _check_arrived(dest, wanted)
+        return Shipment(wanted, "registry", time.monotonic() - start)
+    if has_wanted:
         how = "present"
     elif published:
         pull_by_digest(dest, published)
@@ -370,12 +390,7 @@ def ship_image(
     else:
         load_image_stream(dest, stream_image(source, wanted))
         how = "stream"
-    got = image_id(dest, wanted)
-    if got != wanted:
-        raise EngineError(
-            f"image on the other engine has id {got}, expected {wanted}",
-            hint="the registry or the stream changed the image; push it again",
-        )
+    _check_arrived(dest, wanted)
     repo, _, tag_part = tag.rpartition(":")
     try:
         dest.client.images.get(wanted).tag(repo, tag_part)
@@ -388,6 +403,16 @@ def ship_image(
         report_interrupted_tag(dest, tag, at_tag, lambda now: now == wanted, on_tagged)
         raise
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
+
+
+def _check_arrived(dest: Engine, wanted: str) -> None:
+    """Refuse a shipment after which dest does not hold image wanted by id."""
+    got = image_id(dest, wanted)
+    if got != wanted:
+        raise EngineError(
+            f"image on the other engine has id {got}, expected {wanted}",
+            hint="the registry or the stream changed the image; push it again",
+        )
 
 
 # What of an image's config decides what a container of it does. Sealing adds

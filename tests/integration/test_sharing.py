@@ -163,7 +163,8 @@ def test_engine2_holding_the_unsealed_build_records_what_ran(
     cli, shared, registry, engine1_client, engine2_client
 ):
     """cc 2: engine 2 got the build at its tag before the push; a later run
-    there runs that copy, and its record must not name the published digest."""
+    there runs the published image, pulled beside that copy (brk AK 1: it ran
+    the copy), and its record names the published digest and sealed id."""
     entry = _published(shared)
     _remove_from(engine2_client, entry["image_id"])
     _remove_from(engine2_client, shared.image_id)
@@ -177,12 +178,16 @@ def test_engine2_holding_the_unsealed_build_records_what_ran(
     try:
         result, (record,) = run_records(cli, shared, "--host", ENGINE2)
         assert record["status"] == "succeeded", result.describe()
-        assert record["image"]["id"] == shared.image_id
-        assert record["image"]["ref"] == shared.tag
-        assert record["image"]["digest"] is None
-        assert f"{ENGINE2}: running its own copy of this build" in result.stderr
-        assert not _has(engine2_client, entry["image_id"])
+        assert record["image"]["id"] == entry["image_id"]
+        assert record["image"]["ref"] == entry["ref"]
+        assert record["image"]["digest"] == entry["ref"].split("@", 1)[1]
+        assert f"{ENGINE2}: image registry" in result.stderr, result.describe()
+        assert "running its own copy" not in result.stderr
+        # The sealed image came beside the build: the tag still names the build.
+        assert engine2_client.images.get(shared.tag).id == shared.image_id
+        assert _has(engine2_client, entry["image_id"])
     finally:
+        _remove_from(engine2_client, entry["image_id"])
         _remove_from(engine2_client, shared.image_id)
         # Its run is the newest of the build: export would seal it, not the
         # module's reference run.

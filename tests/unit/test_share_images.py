@@ -285,6 +285,166 @@ def test_ship_streams_over_an_image_at_the_tag_with_other_layers():
     assert remote.tags[TAG] == BUILT
 
 
+# --- ship: the published image runs, beside an unsealed copy at the tag ----
+
+
+def pull_adds(engine, image_id, labels=None):
+    """Make engine's pulls by digest give image_id, untagged."""
+
+    def pull(repo, tag):
+        engine.pulls.append(f"{repo}@{tag}")
+        return engine.add(image_id, labels=labels or sealed_labels())
+
+    engine.client.images.pull = pull
+
+
+def test_ship_pulls_the_published_image_beside_the_unsealed_build_at_the_tag():
+    # brk AK 1: the engine named with --host held this build unsealed at its
+    # tag (a run there before the push); the shipment took that copy.
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    local.add(SEALED, labels=sealed_labels())
+    remote.add(BUILT, tag=TAG)
+    pull_adds(remote, SEALED)
+    shipped = ship_image(local, remote, SEALED, TAG, published=REF)
+    assert (shipped.how, shipped.image_id, shipped.fallback) == (
+        "registry",
+        SEALED,
+        None,
+    )
+    assert remote.pulls == [REF] and remote.loads == 0
+    assert remote.tags == {TAG: BUILT}  # the build stays tagged; nothing moved
+
+
+def test_ship_falls_back_to_the_copy_at_the_tag_only_when_the_pull_fails():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    local.add(SEALED, labels=sealed_labels())
+    remote.add(BUILT, tag=TAG)
+    remote.pull_error = True
+    shipped = ship_image(local, remote, SEALED, TAG, published=REF)
+    assert (shipped.how, shipped.image_id) == ("present", BUILT)
+    assert shipped.fallback == f"pull of {REF} failed: connection refused"
+    assert remote.pulls == [REF] and remote.loads == 0
+    assert remote.tags == {TAG: BUILT}
+
+
+def test_ship_refuses_a_pull_that_gives_another_image():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    local.add(SEALED, labels=sealed_labels())
+    remote.add(BUILT, tag=TAG)
+    pull_adds(remote, OTHER)
+    with pytest.raises(EngineError, match=f"expected {SEALED}"):
+        ship_image(local, remote, SEALED, TAG, published=REF)
+    assert remote.tags == {TAG: BUILT}
+
+
+def test_ship_asks_no_registry_when_the_published_image_is_there():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(SEALED, labels=sealed_labels())
+    remote.add(BUILT, tag=TAG)
+    remote.add(SEALED, labels=sealed_labels())
+    shipped = ship_image(local, remote, SEALED, TAG, published=REF)
+    assert (shipped.how, shipped.image_id, shipped.fallback) == (
+        "present",
+        SEALED,
+        None,
+    )
+    assert remote.pulls == [] and remote.tags == {TAG: BUILT}
+
+
+def run_on_remote(project, monkeypatch, local, remote, *flags):
+    """Run `reprobox [flags] run PROJECT -H engine2` on fake engines; return
+    (what the run was given, the CLI's stderr)."""
+    from typer.testing import CliRunner
+
+    from reprobox import cli_run, engine, recovery, runner
+    from reprobox.cli import _state, app
+
+    class Ran(Exception):
+        pass
+
+    given = {}
+
+    def run_in_container(target, engine_, *, image_ref, image_id, **kwargs):
+        given.update(engine=engine_, ref=image_ref, id=image_id)
+        raise Ran
+
+    engines = {None: local, "engine2": remote}
+    built = SimpleNamespace(tag=TAG, image_id=BUILT, built=False)
+    monkeypatch.setattr(
+        engine, "connect", lambda host=None, context=None: engines[host]
+    )
+    monkeypatch.setattr(engine, "engine_id", lambda engine_: None)
+    monkeypatch.setattr(cli_run, "_build", lambda *a, **k: built)
+    monkeypatch.setattr(cli_run, "check_image_of_manifest", lambda *a: None)
+    monkeypatch.setattr(cli_run, "tidy_killed_runs", lambda *a: None)
+    monkeypatch.setattr(cli_run, "tidy_killed_imports", lambda *a, **k: None)
+    monkeypatch.setattr(recovery, "remove_dead_runs_containers", lambda *a, **k: None)
+    monkeypatch.setattr(runner, "run_in_container", run_in_container)
+    monkeypatch.setitem(_state, "quiet", False)
+    argv = [*flags, "run", str(project), "-H", "engine2"]
+    result = CliRunner().invoke(app, argv)
+    assert isinstance(result.exception, Ran), result.output
+    return given, result.stderr
+
+
+@pytest.fixture
+def published_project(six_project):
+    """The six project frozen, with one published entry: REF, SEALED of BUILT."""
+    from reprobox.config import load_config
+    from reprobox.freeze import freeze_project, write_frozen
+    from reprobox.manifest import load_frozen
+    from reprobox.publication import record_publication
+
+    cfg = load_config(six_project)
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    record_publication(load_frozen(cfg), entry())
+    return six_project
+
+
+def local_with_published():
+    """The engine that built and pushed: BUILT at the tag, SEALED knowing REF."""
+    local = FakeEngine("local")
+    local.add(BUILT, tag=TAG)
+    local.add(SEALED, labels=sealed_labels()).attrs["RepoDigests"] = [REF]
+    return local
+
+
+def test_run_host_runs_the_published_image_where_the_build_is_unsealed(
+    published_project, monkeypatch
+):
+    remote = FakeEngine("engine2")
+    remote.add(BUILT, tag=TAG)
+    pull_adds(remote, SEALED)
+    given, stderr = run_on_remote(
+        published_project, monkeypatch, local_with_published(), remote
+    )
+    assert given == {"engine": remote, "ref": REF, "id": SEALED}
+    assert "engine2: image registry" in stderr and "warning" not in stderr
+    assert remote.tags == {TAG: BUILT}
+
+
+def test_run_host_that_cannot_pull_runs_its_copy_and_warns_under_quiet(
+    published_project, monkeypatch
+):
+    remote = FakeEngine("engine2")
+    remote.add(BUILT, tag=TAG)
+    remote.pull_error = True
+    given, stderr = run_on_remote(
+        published_project, monkeypatch, local_with_published(), remote, "-q"
+    )
+    # The record names the image that ran: the tag and its id, not REF.
+    assert given == {"engine": remote, "ref": TAG, "id": BUILT}
+    assert stderr == (
+        f"reprobox: warning: engine2: running its own copy of this build, {TAG} "
+        f"({BUILT[7:19]}, the same layers), not the published {REF}, which it "
+        f"cannot pull (pull of {REF} failed: connection refused); the record "
+        f"names {TAG}\n"
+    )
+
+
 # --- verify of a build's tag on the engine that sealed it -------------------
 
 
