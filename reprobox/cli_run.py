@@ -399,50 +399,118 @@ def _run_image(
 ) -> tuple[str, str, str | None]:
     """Prefer the sealed, published image of this build when there is one.
 
-    When it is neither here nor reachable, the local build stands in: the
-    sealed image is that build plus a label (same layers), so the run is the
-    same; the record then names the local image, not the published one.
+    A published entry is this build's when its sealed image was made from the
+    build (`source_image_id`), or when the build's tag names a sealed copy:
+    an import of the project's own bundle tags it there, and build takes it
+    as this build. That copy is the published image itself, or one sealed
+    again from the same build (its reference record ran on `source_image_id`).
+    When the sealed image is neither here nor reachable, the local build stands
+    in: the sealed image is that build plus a label (same layers), so the run
+    is the same; the record then names the local image, not the published one.
     """
+    from reprobox.share import check_published
+
+    entries = check_published(Path(manifest_path), manifest)
+    ours = [
+        (number, entry)
+        for number, entry in enumerate(entries)
+        if built.image_id in (entry["source_image_id"], entry["image_id"])
+    ]
+    if entries and not ours:
+        source = _sealed_from(engine, built.image_id)
+        ours = [
+            (number, entry)
+            for number, entry in enumerate(entries)
+            if source is not None and entry["source_image_id"] == source
+        ]
+    if ours:
+        number, entry = ours[0]
+        return _published_image(engine, built, entry, number, manifest_path)
+    if entries:
+        refs = [entry["ref"] for entry in entries]
+        which = "image " if len(refs) == 1 else "images "
+        warn(
+            f"{manifest_path}: the published {which}{', '.join(refs)} "
+            f"{'is another build' if len(refs) == 1 else 'are other builds'} of "
+            f"this manifest; this run uses the local build {built.tag}; "
+            f"`reprobox verify {refs[0]}` runs the published one"
+        )
+    return built.tag, built.image_id, None
+
+
+def _sealed_from(engine, image: str) -> str | None:
+    """Return the id of the build a sealed image was sealed from, or None.
+
+    That is the image its reference record ran on; an image that carries no
+    record, or a record without a full image id, gives None.
+    """
+    import docker.errors
+
+    from reprobox.engine import engine_failure, image_label
+    from reprobox.share import FULL_IMAGE_ID, REFERENCE_LABEL, reference_from_labels
+
+    try:
+        text = image_label(engine, image, REFERENCE_LABEL)
+    except docker.errors.DockerException as exc:
+        raise engine_failure(engine, f"inspecting image {image[:19]}", exc) from None
+    try:
+        record = reference_from_labels({REFERENCE_LABEL: text} if text else {})
+    except InputError:
+        return None  # a damaged record names no build; verify says why
+    ran_on = (record or {}).get("image")
+    found = ran_on.get("id") if isinstance(ran_on, dict) else None
+    return found if isinstance(found, str) and FULL_IMAGE_ID.fullmatch(found) else None
+
+
+def _published_image(
+    engine, built, entry: dict, number: int, manifest_path: Path | str
+) -> tuple[str, str, str | None]:
+    """Return what _run_image returns for published entry of this build."""
     from reprobox.engine import image_digests, image_id
     from reprobox.errors import EngineError
-    from reprobox.share import check_published, pull_by_digest, same_build
+    from reprobox.share import pull_by_digest, same_build
 
-    for number, entry in enumerate(check_published(Path(manifest_path), manifest)):
-        if entry["source_image_id"] != built.image_id:
-            continue
-        sealed = image_id(engine, entry["image_id"])
-        pulled = sealed is None
-        if pulled:
-            try:
-                sealed = pull_by_digest(engine, entry["ref"])
-            except EngineError as exc:
-                say(
-                    f"warning: cannot pull the published image ({exc}); running "
-                    f"the local build {built.tag}, which has the same layers"
-                )
-                return built.tag, built.image_id, None
-        if not same_build(engine, sealed, engine, built.image_id):
-            # The entry is a file's word; the image must be this build, sealed.
-            raise InputError(
-                f"{manifest_path}: published image {entry['ref']} is not this build "
-                f"sealed ({built.tag}): its layers or settings differ",
-                hint="remove that published entry, or `reprobox push` again",
-            )
-        if not pulled and entry["ref"] not in image_digests(engine, sealed):
-            # Found here by id: only the engine's RepoDigests vouch for the
-            # ref's digest (a pull by digest is checked by the registry).
+    ref = entry["ref"]
+    sealed = image_id(engine, entry["image_id"])
+    pulled = sealed is None
+    if pulled:
+        try:
+            sealed = pull_by_digest(engine, ref)
+        except EngineError as exc:
             warn(
-                f"{manifest_path}: published[{number}].ref "
-                f"{entry['ref']} is not a digest this engine knows for "
-                f"{sealed[7:19]}; the run records the image by id only"
+                f"cannot pull the published image {ref} ({exc.message}); "
+                f"running the local build {built.tag}, which has the same "
+                f"layers; the record names {built.tag}"
+            )
+            return built.tag, built.image_id, None
+    if not same_build(engine, sealed, engine, built.image_id):
+        # The entry is a file's word; the image must be this build, sealed.
+        raise InputError(
+            f"{manifest_path}: published image {ref} is not this build "
+            f"sealed ({built.tag}): its layers or settings differ",
+            hint="remove that published entry, or `reprobox push` again",
+        )
+    if not pulled and ref not in image_digests(engine, sealed):
+        # Found here by id: only the engine's RepoDigests, or the registry
+        # through a pull by digest, vouch for the ref's digest. An imported
+        # image has none; its pull is cheap, as its layers are all here.
+        try:
+            vouched = pull_by_digest(engine, ref)
+            why = f"the registry gives {vouched[7:19]} for it"
+        except EngineError as exc:
+            vouched, why = None, f"and it cannot be pulled: {exc.message}"
+        if vouched != sealed:
+            warn(
+                f"{manifest_path}: published[{number}].ref {ref} is not a "
+                f"digest this engine knows for {sealed[7:19]} ({why}); the run "
+                "records the image by id only"
             )
             return built.tag, sealed, None
-        say(
-            f"{'pulled and running' if pulled else 'running'} the published "
-            f"image {entry['ref']} (this build, sealed)"
-        )
-        return built.tag, sealed, entry["ref"]
-    return built.tag, built.image_id, None
+    say(
+        f"{'pulled and running' if pulled else 'running'} the published "
+        f"image {ref} (this build, sealed)"
+    )
+    return built.tag, sealed, ref
 
 
 def _ship(source, dest, image: str, tag: str, published: str | None, label: str):

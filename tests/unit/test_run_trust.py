@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
+import docker.errors
 import pytest
 
 from reprobox.cli_run import _run_image
@@ -22,34 +24,153 @@ def published(ref: str) -> dict:
 
 
 class DigestEngine:
-    def __init__(self, repo_digests):
+    """An engine holding BUILT and SEALED; a pull by digest gives what
+    registry (ref -> image id) holds, and adds the ref to its RepoDigests."""
+
+    def __init__(self, repo_digests, registry=None):
         layers = {"RootFS": {"Layers": ["sha256:" + "1" * 64]}}
-        attrs = {
+        self.attrs = {
             BUILT: {**layers, "Config": {"Labels": {}}},
             SEALED: {
                 **layers,
                 "Config": {"Labels": {REFERENCE_LABEL: "{}"}},
-                "RepoDigests": repo_digests,
+                "RepoDigests": list(repo_digests),
             },
         }
+        self.sealed_attrs = {**self.attrs[SEALED], "RepoDigests": []}
+        self.registry = registry or {}
+        self.pulls: list[str] = []
 
         def get(ref):
-            return SimpleNamespace(id=ref, attrs=attrs[ref])
+            if ref not in self.attrs:
+                raise docker.errors.ImageNotFound(ref)
+            return SimpleNamespace(id=ref, attrs=self.attrs[ref])
 
-        self.client = SimpleNamespace(images=SimpleNamespace(get=get))
+        images = SimpleNamespace(get=get, pull=self._pull)
+        self.client = SimpleNamespace(images=images, api=SimpleNamespace())
+
+    def _pull(self, repo, tag):
+        ref = f"{repo}@{tag}"
+        self.pulls.append(ref)
+        if ref not in self.registry:
+            raise docker.errors.APIError("404", explanation="manifest unknown")
+        got = self.registry[ref]
+        self.attrs.setdefault(got, self.sealed_attrs)
+        self.attrs[got].setdefault("RepoDigests", []).append(ref)
+        return SimpleNamespace(id=got)
+
+
+REAL = f"127.0.0.1:5000/reprobox/digits@{FULL}"
 
 
 def test_a_published_digest_the_engine_does_not_know_is_not_recorded(capsys):
-    real = f"127.0.0.1:5000/reprobox/digits@{FULL}"
     edited = "127.0.0.1:5000/reprobox/digits@sha256:" + "a" * 64
     built = SimpleNamespace(tag=TAG, image_id=BUILT)
-    engine = DigestEngine([real])
-    assert _run_image(published(real), engine, built, "m.json") == (TAG, SEALED, real)
+    engine = DigestEngine([REAL])
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
     said = capsys.readouterr().err
-    assert f"running the published image {real} (this build, sealed)" in said
+    assert f"running the published image {REAL} (this build, sealed)" in said
+    assert engine.pulls == []  # the engine vouched for it: no registry asked
+    # Edited to a digest the registry does not hold: it cannot vouch either.
     assert _run_image(published(edited), engine, built, "m.json") == (TAG, SEALED, None)
     said = capsys.readouterr().err
+    assert engine.pulls == [edited]
     assert "published[0].ref" in said and "running the published image" not in said
+    assert "manifest unknown" in said
+
+
+def test_a_published_digest_of_another_image_is_not_recorded(capsys):
+    # The registry holds the edited digest, but as another image than the
+    # entry's sealed one: the ref names that image, not the one run here.
+    other = "127.0.0.1:5000/reprobox/digits@sha256:" + "a" * 64
+    engine = DigestEngine([REAL], registry={other: BUILT})
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    assert _run_image(published(other), engine, built, "m.json") == (TAG, SEALED, None)
+    said = capsys.readouterr().err
+    assert f"published[0].ref {other} is not a digest this engine knows" in said
+    assert f"the registry gives {BUILT[7:19]} for it" in said
+
+
+def test_a_sealed_image_found_by_id_is_vouched_for_by_a_pull(capsys):
+    # The sealed image came by a bundle (docker load keeps no RepoDigests):
+    # a pull by digest, cheap with every layer here, lets the record name it.
+    engine = DigestEngine([], registry={REAL: SEALED})
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
+    assert engine.pulls == [REAL]
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_build_tag_naming_the_sealed_image_runs_it_as_published(capsys):
+    # After `reprobox import` of the project's bundle on an engine without
+    # the build, the tag names the sealed copy, and build takes it as is:
+    # built.image_id is the entry's image_id, not its source_image_id.
+    engine = DigestEngine([REAL])
+    built = SimpleNamespace(tag=TAG, image_id=SEALED)
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
+    said = capsys.readouterr().err
+    assert f"running the published image {REAL} (this build, sealed)" in said
+    assert "another build" not in said
+
+
+def test_a_build_tag_naming_another_seal_of_the_build_runs_the_published(capsys):
+    # The bundle imported was sealed again (after the published seal was
+    # removed where it was made): its record ran on the entry's source build.
+    resealed = "sha256:" + "7" * 64
+    engine = DigestEngine([], registry={REAL: SEALED})
+    del engine.attrs[SEALED]
+    record = json.dumps({"run_id": "r1", "image": {"id": BUILT}})
+    engine.attrs[resealed] = {
+        **engine.attrs[BUILT],
+        "Config": {"Labels": {REFERENCE_LABEL: record}},
+    }
+    built = SimpleNamespace(tag=TAG, image_id=resealed)
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
+    assert engine.pulls == [REAL]
+    said = capsys.readouterr().err
+    assert f"pulled and running the published image {REAL}" in said
+    assert "warning" not in said
+
+
+def test_a_sealed_build_of_another_source_is_another_build(capsys):
+    resealed = "sha256:" + "7" * 64
+    engine = DigestEngine([REAL])
+    record = json.dumps({"run_id": "r1", "image": {"id": "sha256:" + "8" * 64}})
+    engine.attrs[resealed] = {
+        **engine.attrs[BUILT],
+        "Config": {"Labels": {REFERENCE_LABEL: record}},
+    }
+    built = SimpleNamespace(tag=TAG, image_id=resealed)
+    assert _run_image(published(REAL), engine, built, "m.json") == (
+        TAG,
+        resealed,
+        None,
+    )
+    assert engine.pulls == []
+    assert "is another build of this manifest" in capsys.readouterr().err
+
+
+def test_a_published_image_of_another_build_is_named_in_a_warning(capsys):
+    # A collaborator's own build of the same manifest: other layers, other id.
+    engine = DigestEngine([REAL])
+    fresh = "sha256:" + "c" * 64
+    engine.attrs[fresh] = engine.attrs[BUILT]
+    built = SimpleNamespace(tag=TAG, image_id=fresh)
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, fresh, None)
+    said = capsys.readouterr().err
+    assert said == (
+        f"reprobox: warning: m.json: the published image {REAL} is another build "
+        f"of this manifest; this run uses the local build {TAG}; "
+        f"`reprobox verify {REAL}` runs the published one\n"
+    )
+    assert engine.pulls == []
+
+
+def test_no_published_entry_no_warning(capsys):
+    engine = DigestEngine([])
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    assert _run_image({}, engine, built, "m.json") == (TAG, BUILT, None)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

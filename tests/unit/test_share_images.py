@@ -217,7 +217,12 @@ def entry(image_id=SEALED):
 # --- F4: an unreachable registry falls back to the local build --------------
 
 
-def test_a_local_run_falls_back_to_the_build_when_the_registry_is_unreachable():
+def test_a_local_run_falls_back_to_the_build_when_the_registry_is_unreachable(
+    capsys, monkeypatch
+):
+    from reprobox.cli import _state
+
+    monkeypatch.setitem(_state, "quiet", True)  # a warning shows under -q
     engine = FakeEngine()
     engine.add(BUILT, tag=TAG)
     engine.pull_error = True
@@ -225,6 +230,11 @@ def test_a_local_run_falls_back_to_the_build_when_the_registry_is_unreachable():
     got = _run_image({"published": [entry()]}, engine, built, "m.json")
     assert got == (TAG, BUILT, None)
     assert engine.pulls == [REF]
+    assert capsys.readouterr().err == (
+        f"reprobox: warning: cannot pull the published image {REF} (pull of "
+        f"{REF} failed: connection refused); running the local build {TAG}, "
+        f"which has the same layers; the record names {TAG}\n"
+    )
 
 
 def test_the_sealed_image_is_used_when_it_is_this_build():
