@@ -133,7 +133,9 @@ def run(
         "-H",
         metavar="URL",
         help="Docker engine URL (unix://, tcp://, ssh://); "
-        "repeat to run on several engines side by side.",
+        "repeat to run on several engines side by side. The image is built on "
+        "this machine's engine ($DOCKER_HOST, else the default socket) and "
+        "copied to each.",
     ),
     context: list[str] = typer.Option(
         [], "--context", metavar="NAME", help="Docker context name; may be repeated."
