@@ -53,6 +53,7 @@ from reprobox.share import (
     load_image_stream,
     manifest_text_from_labels,
     reference_from_labels,
+    sealed_beside,
     short_repr,
     stream_image,
 )
@@ -403,7 +404,7 @@ def import_tag(build_tag: str, present: str | None, loaded: str) -> str:
     """
     if present is None or present == loaded:
         return build_tag
-    return f"{build_tag}-sealed"
+    return sealed_beside(build_tag)
 
 
 def _check_tag_is_free(

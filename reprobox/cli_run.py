@@ -470,7 +470,7 @@ def _published_image(
     """Return what _run_image returns for published entry of this build."""
     from reprobox.engine import image_digests, image_id
     from reprobox.errors import EngineError
-    from reprobox.share import pull_by_digest, same_build
+    from reprobox.share import pull_by_digest, same_build, tag_sealed_beside
 
     ref = entry["ref"]
     sealed = image_id(engine, entry["image_id"])
@@ -492,22 +492,19 @@ def _published_image(
             f"sealed ({built.tag}): its layers or settings differ",
             hint="remove that published entry, or `reprobox push` again",
         )
+    if pulled:  # beside the build, as push leaves it where it was made
+        tag_sealed_beside(engine, sealed, built.tag)
     if not pulled and ref not in image_digests(engine, sealed):
-        # Found here by id: only the engine's RepoDigests, or the registry
-        # through a pull by digest, vouch for the ref's digest. An imported
-        # image has none; its pull is cheap, as its layers are all here.
-        try:
-            vouched = pull_by_digest(engine, ref)
-            why = f"the registry gives {vouched[7:19]} for it"
-        except EngineError as exc:
-            vouched, why = None, f"and it cannot be pulled: {exc.message}"
-        if vouched != sealed:
-            warn(
-                f"{manifest_path}: published[{number}].ref {ref} is not a "
-                f"digest this engine knows for {sealed[7:19]} ({why}); the run "
-                "records the image by id only"
-            )
-            return built.tag, sealed, None
+        # Found here by id: only the engine's RepoDigests vouch for the ref's
+        # digest (a pull by digest is checked by the registry). An imported
+        # image has none; no pull is tried for it, since a machine that takes
+        # bundles may have no way to the registry, and each run would wait.
+        warn(
+            f"{manifest_path}: published[{number}].ref {ref} is not a digest "
+            f"this engine knows for {sealed[7:19]}; the run records the image "
+            "by id only"
+        )
+        return built.tag, sealed, None
     say(
         f"{'pulled and running' if pulled else 'running'} the published "
         f"image {ref} (this build, sealed)"

@@ -101,7 +101,7 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     image its reference run ran on, and it is sealed anew only for another run.
     """
     from reprobox.engine import image_labels, image_layers_digest
-    from reprobox.share import reference_from_labels, seal_image
+    from reprobox.share import reference_from_labels, seal_image, sealed_beside
 
     record = _reference_record(
         cfg, built.image_id, reference_path, image_layers_digest(engine, built.image_id)
@@ -120,7 +120,7 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     if carried is not None and carried == record:
         say(f"{built.tag} is already sealed with run {record.get('run_id')}")
         return built.image_id, record, source
-    sealed = seal_image(engine, built.image_id, record, built.tag + "-sealed")
+    sealed = seal_image(engine, built.image_id, record, sealed_beside(built.tag))
     say(
         f"sealed run {record.get('run_id')} into {built.tag}-sealed "
         f"({sealed[7:19]}); `reprobox verify {built.tag}` checks it here"
@@ -141,8 +141,9 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
     whole: it stays, as the line that announced it said.
     """
     from reprobox.engine import image_id
+    from reprobox.share import sealed_beside
 
-    sealed_tag = built.tag + "-sealed"
+    sealed_tag = sealed_beside(built.tag)
     before = image_id(engine, sealed_tag)
     made = None
     try:

@@ -372,8 +372,9 @@ def ship_image(
         if has_wanted or not published:
             here = wanted if has_wanted else at_tag
             return Shipment(here, "present", time.monotonic() - start)
-        # The published image is asked for: pulled by digest it comes untagged,
-        # beside the build, and cheaply, as its layers are the build's.
+        # The published image is asked for: pulled by digest, cheaply, as its
+        # layers are the build's, it goes beside the build as <tag>-sealed,
+        # as import and push leave it, so neither image is left untagged.
         try:
             pull_by_digest(dest, published)
         except EngineError as exc:
@@ -381,6 +382,7 @@ def ship_image(
                 at_tag, "present", time.monotonic() - start, fallback=exc.message
             )
         _check_arrived(dest, wanted)
+        tag_sealed_beside(dest, wanted, tag, on_tagged)
         return Shipment(wanted, "registry", time.monotonic() - start)
     if has_wanted:
         how = "present"
@@ -391,6 +393,36 @@ def ship_image(
         load_image_stream(dest, stream_image(source, wanted))
         how = "stream"
     _check_arrived(dest, wanted)
+    _tag_shipped(dest, wanted, tag, at_tag, on_tagged)
+    return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
+
+
+def sealed_beside(build_tag: str) -> str:
+    """Return the tag of a build's sealed copy on an engine that holds both."""
+    return f"{build_tag}-sealed"
+
+
+def tag_sealed_beside(
+    engine: Engine, sealed: str, build_tag: str, on_tagged: OnTagged | None = None
+) -> None:
+    """Tag a sealed image pulled beside its build as <build_tag>-sealed.
+
+    Only where that tag is free: one naming another sealed copy (sealed again
+    by a later export) keeps it, and the pulled image keeps its registry name.
+    """
+    beside = sealed_beside(build_tag)
+    if image_id(engine, beside) is None:
+        _tag_shipped(engine, sealed, beside, None, on_tagged)
+
+
+def _tag_shipped(
+    dest: Engine,
+    wanted: str,
+    tag: str,
+    before: str | None,
+    on_tagged: OnTagged | None,
+) -> None:
+    """Tag image wanted as tag on dest, which named image before (or nothing)."""
     repo, _, tag_part = tag.rpartition(":")
     try:
         dest.client.images.get(wanted).tag(repo, tag_part)
@@ -400,9 +432,8 @@ def ship_image(
         raise engine_failure(dest, f"tagging {wanted[:19]} as {tag}", exc) from None
     except KeyboardInterrupt:
         # The engine may have applied the tag before the stop cut the answer.
-        report_interrupted_tag(dest, tag, at_tag, lambda now: now == wanted, on_tagged)
+        report_interrupted_tag(dest, tag, before, lambda now: now == wanted, on_tagged)
         raise
-    return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 
 def _check_arrived(dest: Engine, wanted: str) -> None:

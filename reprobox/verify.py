@@ -37,6 +37,7 @@ from reprobox.share import (
     pull_by_digest,
     reference_from_labels,
     same_build,
+    sealed_beside,
 )
 
 
@@ -348,7 +349,7 @@ def sealed_copy(engine: Engine, image: str, found: str) -> str | None:
     """
     if "@" in image or ":" not in image.rsplit("/", 1)[-1]:
         return None  # an id or a digest names one image, not a build
-    companion = f"{image}-sealed"
+    companion = sealed_beside(image)
     try:
         check_image_reference(companion)
     except InputError:

@@ -323,7 +323,20 @@ def test_ship_pulls_the_published_image_beside_the_unsealed_build_at_the_tag():
         None,
     )
     assert remote.pulls == [REF] and remote.loads == 0
-    assert remote.tags == {TAG: BUILT}  # the build stays tagged; nothing moved
+    # The build keeps its tag; the sealed image goes beside it, as import puts it.
+    assert remote.tags == {TAG: BUILT, f"{TAG}-sealed": SEALED}
+
+
+def test_ship_beside_keeps_a_sealed_tag_that_names_another_copy():
+    local, remote = FakeEngine(), FakeEngine("engine2")
+    local.add(BUILT, tag=TAG)
+    local.add(SEALED, labels=sealed_labels())
+    remote.add(BUILT, tag=TAG)
+    remote.add(OTHER, tag=f"{TAG}-sealed")
+    pull_adds(remote, SEALED)
+    shipped = ship_image(local, remote, SEALED, TAG, published=REF)
+    assert (shipped.how, shipped.image_id) == ("registry", SEALED)
+    assert remote.tags == {TAG: BUILT, f"{TAG}-sealed": OTHER}
 
 
 def test_ship_falls_back_to_the_copy_at_the_tag_only_when_the_pull_fails():
@@ -433,7 +446,7 @@ def test_run_host_runs_the_published_image_where_the_build_is_unsealed(
     )
     assert given == {"engine": remote, "ref": REF, "id": SEALED}
     assert "engine2: image registry" in stderr and "warning" not in stderr
-    assert remote.tags == {TAG: BUILT}
+    assert remote.tags == {TAG: BUILT, f"{TAG}-sealed": SEALED}
 
 
 def test_run_host_that_cannot_pull_runs_its_copy_and_warns_under_quiet(
