@@ -405,7 +405,8 @@ def _run_image(
     build (`source_image_id`), or when the build's tag names a sealed copy:
     an import of the project's own bundle tags it there, and build takes it
     as this build. That copy is the published image itself, or one sealed
-    again from the same build (its reference record ran on `source_image_id`).
+    again from the same build (its reference record ran on `source_image_id`,
+    or on the published image itself: a run made after the push).
     When the sealed image is neither here nor reachable, the local build stands
     in: the sealed image is that build plus a label (same layers), so the run
     is the same; the record then names the local image, not the published one.
@@ -423,7 +424,7 @@ def _run_image(
         ours = [
             (number, entry)
             for number, entry in enumerate(entries)
-            if source is not None and entry["source_image_id"] == source
+            if source in (entry["source_image_id"], entry["image_id"])
         ]
     if ours:
         number, entry = ours[0]
@@ -441,10 +442,11 @@ def _run_image(
 
 
 def _sealed_from(engine, image: str) -> str | None:
-    """Return the id of the build a sealed image was sealed from, or None.
+    """Return the id of the image a sealed image's reference run ran on.
 
-    That is the image its reference record ran on; an image that carries no
-    record, or a record without a full image id, gives None.
+    That is the build it was sealed from, or a sealed copy of that build (a
+    run made after a push); an image that carries no record, or a record
+    without a full image id, gives None.
     """
     import docker.errors
 

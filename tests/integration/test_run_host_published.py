@@ -162,10 +162,15 @@ def test_an_imported_sealed_image_at_the_tag_runs_as_the_published_one(
     registry digest, and no registry is asked (a bundle's machine may have
     none in reach): the record names it by tag and id, with a warning."""
     bundle = tmp_path / "b.tar"
+    # Sealed with the run the push sealed (newer runs of the sealed copy,
+    # made by the tests above, would be the newest): the very published image.
+    reference = pushed.path / ".reprobox" / "runs" / pushed.entry["reference_run"]
     exported = json.loads(
-        cli.run("export", str(pushed.path), "-o", str(bundle), "--json").stdout
-    )
-    # export seals the same run as the push did: the very published image.
+        cli.run(
+            "export", str(pushed.path), "-o", str(bundle), "--reference",
+            str(reference), "--json",
+        ).stdout
+    )  # fmt: skip
     assert exported["image_id"] == pushed.entry["image_id"]
     _import_on_engine2(cli, pushed, engine2_client, bundle, exported["image_id"])
 
@@ -212,8 +217,9 @@ def test_an_imported_copy_sealed_again_runs_the_published_image(
     cli, pushed, engine2_client, tmp_path
 ):
     """The published seal is gone where it was made (the test above removed
-    it), so export seals the same run again: another image of this build.
-    Imported where the build is not, its tag names that copy; the run pulls
+    it), so export seals again, with the newest run: one the tests above ran
+    on the published image itself. Imported where the build is not, its tag
+    names that copy, whose record ran on the published image; the run pulls
     the published image beside it, its layers already there."""
     bundle = tmp_path / "b.tar"
     exported = json.loads(

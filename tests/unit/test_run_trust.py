@@ -137,6 +137,22 @@ def test_a_build_tag_naming_another_seal_of_the_build_runs_the_published(capsys)
     assert engine.tags == {f"{TAG}-sealed": resealed}
 
 
+def test_a_copy_sealed_with_a_run_of_the_published_image_is_this_build(capsys):
+    # push and export seal the newest run, which may have run on the published
+    # sealed image itself: that copy is this build too, not "another build".
+    resealed = "sha256:" + "7" * 64
+    engine = DigestEngine([REAL])
+    record = json.dumps({"run_id": "r2", "image": {"id": SEALED}})
+    engine.attrs[resealed] = {
+        **engine.attrs[BUILT],
+        "Config": {"Labels": {REFERENCE_LABEL: record}},
+    }
+    built = SimpleNamespace(tag=TAG, image_id=resealed)
+    assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
+    said = capsys.readouterr().err
+    assert "another build" not in said and "warning" not in said
+
+
 def test_a_sealed_build_of_another_source_is_another_build(capsys):
     resealed = "sha256:" + "7" * 64
     engine = DigestEngine([REAL])
