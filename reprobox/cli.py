@@ -490,7 +490,7 @@ def _keep_build_log(cfg, text: str) -> str | None:
     try:
         atomic_write_text(path, text + "\n", mode=0o600)
     except OSError as exc:
-        say(f"warning: could not keep the build log in {path}: {exc.strerror or exc}")
+        warn(f"could not keep the build log in {path}: {exc.strerror or exc}")
         return None
     shown = os.path.relpath(path)
     return str(path) if shown.startswith("..") else shown

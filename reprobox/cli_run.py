@@ -584,7 +584,7 @@ def _device_requests(gpus: str | None, manifest: dict, remote: bool):
 
     requests = gpu_preflight(manifest, gpus, remote=remote)
     for warning in getattr(requests, "warnings", ()):
-        say(f"warning: {warning}")
+        warn(warning)
     return requests
 
 

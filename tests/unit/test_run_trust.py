@@ -234,3 +234,19 @@ def test_a_linked_socket_path_is_its_target(tmp_path):
     assert engine_key(f"unix://{tmp_path}/link/docker.sock") == (
         f"unix://{tmp_path}/real/docker.sock"
     )
+
+
+def test_gpu_preflight_warnings_show_under_quiet(monkeypatch, capsys):
+    # A warning is never progress: -q hid these, printed with say().
+    from reprobox import cli_run
+    from reprobox.cli import _state
+    from reprobox.gpu import preflight
+
+    monkeypatch.setattr(
+        preflight,
+        "gpu_preflight",
+        lambda manifest, gpus, remote: SimpleNamespace(warnings=["driver is old"]),
+    )
+    monkeypatch.setitem(_state, "quiet", True)
+    cli_run._device_requests("all", {}, remote=False)
+    assert capsys.readouterr().err == "reprobox: warning: driver is old\n"
