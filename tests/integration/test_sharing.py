@@ -67,6 +67,16 @@ def _has(client, image_id: str) -> bool:
     return True
 
 
+def _the_push_run(project) -> list[str]:
+    """Return the flags that seal the run the push sealed in.
+
+    Without them export seals the newest run of the build or its sealed
+    copy: a run a test above made on engine 2, and so another sealed image.
+    """
+    runs = project.path / ".reprobox" / "runs"
+    return ["--reference", str(runs / project.reference["run_id"])]
+
+
 def _published(project) -> dict:
     (entry,) = project.manifest().get("published") or [None]
     assert entry is not None, "push wrote no `published` entry into manifest.json"
@@ -318,11 +328,8 @@ def bundle(cli, shared, tmp_path_factory):
     """Export the project once: (bundle path, its index)."""
     out = tmp_path_factory.mktemp("bundle") / "bundle.tar"
     with Stopwatch() as export_time:
-        # The run sealed in by the push: the newest (the default) would be a
-        # run of the sealed copy that a test above made on engine 2.
-        reference = shared.path / ".reprobox" / "runs" / shared.reference["run_id"]
         result = cli.run(
-            "export", str(shared.path), "-o", str(out), "--reference", str(reference)
+            "export", str(shared.path), "-o", str(out), *_the_push_run(shared)
         )
     SECONDS["export"] = export_time.seconds
     assert result.stdout.startswith(f"exported {shared.tag} ")
@@ -459,7 +466,7 @@ def test_export_replaces_only_its_own_bundle_and_sweeps_dead_partials(
     dead = path.parent / ".other.tar.reprobox-partial"
     with open(path, "rb") as fh:  # what an export killed outright leaves
         dead.write_bytes(fh.read(1 << 20))
-    again = cli.run("export", str(shared.path), "-o", str(path))
+    again = cli.run("export", str(shared.path), "-o", str(path), *_the_push_run(shared))
     assert again.stdout.startswith(f"exported {shared.tag} ({index['image_id'][7:19]})")
     assert sorted(p.name for p in path.parent.iterdir()) == ["bundle.tar"]
     with tarfile.open(path) as tar:
