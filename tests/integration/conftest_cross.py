@@ -11,6 +11,7 @@ Test modules import the fixtures they need from here by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker.errors
 import pytest
 
 ENGINE1 = "unix:///var/run/docker.sock"
@@ -250,3 +252,18 @@ class Stopwatch:
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.monotonic() - self.started
+
+
+def remove_from(client, image: str) -> None:
+    """Remove image (a tag or an id) from an engine, if it is there."""
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.remove(image, force=True)
+
+
+def engine_has(client, image: str) -> bool:
+    """Tell whether an engine holds image (a tag or an id)."""
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True

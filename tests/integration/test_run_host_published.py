@@ -11,12 +11,10 @@ The tests of this module share one project and run in file order.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import urllib.request
 
-import docker.errors
 import pytest
 from conftest import REPO, CliResult, clean_env, reprobox_argv
 
@@ -27,9 +25,11 @@ from conftest_cross import (  # noqa: F401
     ENGINE2,
     engine1_client,
     engine2_client,
+    engine_has,
     make_project,
     records_of,
     registry,
+    remove_from,
     run_records,
     two_engine_cleanup,
 )
@@ -65,19 +65,6 @@ def run_with(docker_host: str | None, project, *args: str):
     return result, records_of(result.stdout)
 
 
-def _remove_from(client, image: str) -> None:
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.remove(image, force=True)
-
-
-def _has(client, image_id: str) -> bool:
-    try:
-        client.images.get(image_id)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def pushed(cli, two_engine_cleanup, engine2_client, registry, tmp_path_factory):
     """A project run on engine 2 first (its build lands there, unsealed, at
@@ -109,20 +96,20 @@ def _assert_ran_published(record, project, host: str) -> None:
 def _engine2_holds_the_build_unsealed(pushed, engine1_client, engine2_client):
     """Leave engine 2 holding the build at its tag, and no sealed copy of it."""
     for image in (pushed.tag, pushed.entry["image_id"], pushed.image_id):
-        _remove_from(engine2_client, image)
+        remove_from(engine2_client, image)
     loaded = engine2_client.images.load(
         engine1_client.images.get(pushed.image_id).save()
     )
     assert [image.id for image in loaded] == [pushed.image_id]
     repo, _, tag = pushed.tag.rpartition(":")
     engine2_client.images.get(pushed.image_id).tag(repo, tag)
-    assert not _has(engine2_client, pushed.entry["image_id"])
+    assert not engine_has(engine2_client, pushed.entry["image_id"])
 
 
 def _import_on_engine2(cli, pushed, engine2_client, bundle, sealed: str) -> None:
     """Import bundle on engine 2 cleared of this build: its tag names sealed."""
     for image in (pushed.tag, pushed.entry["image_id"], pushed.image_id, sealed):
-        _remove_from(engine2_client, image)
+        remove_from(engine2_client, image)
     imported = json.loads(
         cli.run("import", str(bundle), "--host", ENGINE2, "--json").stdout
     )
@@ -138,7 +125,7 @@ def test_run_host_pulls_the_published_image_beside_the_unsealed_build(
 ):
     """brk AK 1: engine 2 ran its unsealed copy, told only by a progress line."""
     sealed = pushed.entry["image_id"]
-    _remove_from(engine2_client, sealed)
+    remove_from(engine2_client, sealed)
     assert engine2_client.images.get(pushed.tag).id == pushed.image_id
 
     result, (record,) = run_with(docker_host, pushed, "--host", ENGINE2)
@@ -199,7 +186,7 @@ def test_docker_host_engine2_with_host_engine1_runs_the_published_image(
     """
     sealed = pushed.entry["image_id"]
     _engine2_holds_the_build_unsealed(pushed, engine1_client, engine2_client)
-    _remove_from(engine1_client, sealed)
+    remove_from(engine1_client, sealed)
     assert engine1_client.images.get(pushed.tag).id == pushed.image_id
 
     result, (record,) = run_with(ENGINE2, pushed, "--host", ENGINE1)
@@ -210,7 +197,7 @@ def test_docker_host_engine2_with_host_engine1_runs_the_published_image(
     assert "warning" not in result.stderr, result.describe()
     for client in (engine1_client, engine2_client):
         assert client.images.get(pushed.tag).id == pushed.image_id
-        assert _has(client, sealed)
+        assert engine_has(client, sealed)
 
 
 def test_an_imported_copy_sealed_again_runs_the_published_image(
@@ -275,4 +262,4 @@ def test_a_pull_that_fails_runs_the_engines_copy_and_warns_under_quiet(
     ), result.describe()
     assert line.endswith(f"; the record names {pushed.tag}")
     assert engine2_client.images.get(pushed.tag).id == pushed.image_id
-    assert not _has(engine2_client, entry["image_id"])
+    assert not engine_has(engine2_client, entry["image_id"])

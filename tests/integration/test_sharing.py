@@ -7,14 +7,12 @@ module share one project and run in file order (push, tamper, export, import).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import shutil
 import tarfile
 
-import docker.errors
 import pytest
 
 # Fixtures come from conftest_cross by import; tests take them by name.
@@ -25,8 +23,10 @@ from conftest_cross import (  # noqa: F401
     Stopwatch,
     engine1_client,
     engine2_client,
+    engine_has,
     make_project,
     registry,
+    remove_from,
     run_records,
     shipped_seconds,
     two_engine_cleanup,
@@ -52,19 +52,6 @@ def shared(cli, two_engine_cleanup, tmp_path_factory):
     assert reference["image"]["id"] == project.image_id
     project.reference = reference
     return project
-
-
-def _remove_from(client, image_id: str) -> None:
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.remove(image_id, force=True)
-
-
-def _has(client, image_id: str) -> bool:
-    try:
-        client.images.get(image_id)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def _the_push_run(project) -> list[str]:
@@ -112,8 +99,8 @@ def test_push_records_the_digest_and_engine2_pulls_it(
     assert rebuilt["built"] is False
     assert (rebuilt["tag"], rebuilt["image_id"]) == (shared.tag, shared.image_id)
 
-    _remove_from(engine2_client, entry["image_id"])
-    assert not _has(engine2_client, entry["image_id"])
+    remove_from(engine2_client, entry["image_id"])
+    assert not engine_has(engine2_client, entry["image_id"])
     result, (record,) = run_records(cli, shared, "--host", ENGINE2)
     SECONDS["pull"] = shipped_seconds(result.stderr, "registry")
     assert "is not a digest this engine knows" not in result.stderr
@@ -176,8 +163,8 @@ def test_engine2_holding_the_unsealed_build_records_what_ran(
     there runs the published image, pulled beside that copy (brk AK 1: it ran
     the copy), and its record names the published digest and sealed id."""
     entry = _published(shared)
-    _remove_from(engine2_client, entry["image_id"])
-    _remove_from(engine2_client, shared.image_id)
+    remove_from(engine2_client, entry["image_id"])
+    remove_from(engine2_client, shared.image_id)
     loaded = engine2_client.images.load(
         engine1_client.images.get(shared.image_id).save()
     )
@@ -195,10 +182,10 @@ def test_engine2_holding_the_unsealed_build_records_what_ran(
         assert "running its own copy" not in result.stderr
         # The sealed image came beside the build: the tag still names the build.
         assert engine2_client.images.get(shared.tag).id == shared.image_id
-        assert _has(engine2_client, entry["image_id"])
+        assert engine_has(engine2_client, entry["image_id"])
     finally:
-        _remove_from(engine2_client, entry["image_id"])
-        _remove_from(engine2_client, shared.image_id)
+        remove_from(engine2_client, entry["image_id"])
+        remove_from(engine2_client, shared.image_id)
         # Its run is the newest of the build: export would seal it, not the
         # module's reference run.
         for made in set(shared.runs.iterdir()) - before:
@@ -345,8 +332,8 @@ def test_export_import_round_trip_without_a_registry(
     cli, shared, bundle, engine2_client, tmp_path
 ):
     path, index = bundle
-    _remove_from(engine2_client, index["image_id"])
-    assert not _has(engine2_client, index["image_id"])
+    remove_from(engine2_client, index["image_id"])
+    assert not engine_has(engine2_client, index["image_id"])
 
     with Stopwatch() as import_time:
         result = cli.run("import", str(path), "--host", ENGINE2, "--json")
