@@ -39,13 +39,19 @@ SEALS_ONE = "push and export seal one in"
 
 
 def _reference_record(
-    cfg, image_id: str, chosen: Path | None, layers: str | None = None
+    cfg,
+    image_id: str,
+    chosen: Path | None,
+    layers: str | None = None,
+    manifest_sha: str | None = None,
 ) -> dict | None:
-    """Return the chosen record, else the newest succeeded run of image_id.
+    """Return the chosen record, else the newest succeeded run of this build.
 
-    A chosen record must be a succeeded run of this project on this image (the
-    same filesystem layers: a sealed copy of it counts), or verify would later
-    hold the image to another image's numbers.
+    A run of this build ran image_id, or the same filesystem layers (a sealed
+    copy of it), with the same manifest (manifest_sha, the image's label): a
+    refreeze that changed only tolerances or the command reuses the layers
+    under another manifest, whose run verify would judge by other rules. A
+    chosen record must be such a succeeded run of this project.
     """
     from reprobox.compare import load_records
 
@@ -58,11 +64,19 @@ def _reference_record(
                 f"not {cfg.name!r}",
                 hint=f"give a record from {cfg.state_dir / 'runs'}",
             )
-        if not _of_this_build(data, image_id, layers):
+        if not _of_this_build(data, image_id, layers, None):
             raise InputError(
                 f"--reference {chosen}: that run used another image "
                 f"({str(image.get('id'))[7:19]}), not this build "
                 f"({image_id[7:19]})",
+                hint="run `reprobox run` on this build and give that record",
+            )
+        if not _of_this_build(data, image_id, layers, manifest_sha):
+            raise InputError(
+                f"--reference {chosen}: that run had another manifest "
+                f"({str(data.get('manifest_sha256'))[:12]}, not this build's "
+                f"{str(manifest_sha)[:12]}): the same layers, but frozen with "
+                "other tolerances, command or settings",
                 hint="run `reprobox run` on this build and give that record",
             )
         if record.status != "succeeded":
@@ -81,15 +95,23 @@ def _reference_record(
     matching = [
         r
         for r in load_records([runs])
-        if r.status == "succeeded" and _of_this_build(r.data, image_id, layers)
+        if r.status == "succeeded"
+        and _of_this_build(r.data, image_id, layers, manifest_sha)
     ]
     return matching[-1].data if matching else None
 
 
-def _of_this_build(record: dict, image_id: str, layers: str | None) -> bool:
+def _of_this_build(
+    record: dict, image_id: str, layers: str | None, manifest_sha: str | None
+) -> bool:
+    """Tell whether record is a run of this image or a sealed copy of it,
+    frozen with the same manifest (when manifest_sha is known)."""
     image = record.get("image") or {}
-    return image.get("id") == image_id or (
+    same_image = image.get("id") == image_id or (
         layers is not None and image.get("layers") == layers
+    )
+    return same_image and (
+        manifest_sha is None or record.get("manifest_sha256") == manifest_sha
     )
 
 
@@ -101,12 +123,22 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     image its reference run ran on, and it is sealed anew only for another run.
     """
     from reprobox.engine import image_labels, image_layers_digest
-    from reprobox.share import reference_from_labels, seal_image, sealed_beside
-
-    record = _reference_record(
-        cfg, built.image_id, reference_path, image_layers_digest(engine, built.image_id)
+    from reprobox.share import (
+        MANIFEST_SHA_LABEL,
+        reference_from_labels,
+        seal_image,
+        sealed_beside,
     )
-    carried = reference_from_labels(image_labels(engine, built.image_id))
+
+    labels = image_labels(engine, built.image_id)
+    record = _reference_record(
+        cfg,
+        built.image_id,
+        reference_path,
+        image_layers_digest(engine, built.image_id),
+        labels.get(MANIFEST_SHA_LABEL) or None,
+    )
+    carried = reference_from_labels(labels)
     source = built.image_id
     carried_image = (carried or {}).get("image") or {}
     if isinstance(carried_image, dict) and _is_full_id(carried_image.get("id")):

@@ -517,3 +517,56 @@ def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy
     assert _reference_record(cfg, build["id"], None)["run_id"] == (
         "20260101T000001Z-aaaaa1"
     )
+
+
+def test_a_run_under_another_manifest_of_the_same_layers_is_not_this_build(
+    tmp_path,
+):
+    # AM 1: a refreeze that changed only tolerances reuses the layers; push
+    # sealed the newer run made under the other manifest, so verify judged by
+    # one tolerance and compare of the same records by another.
+    from types import SimpleNamespace
+
+    from reprobox.atomic import dump_json
+    from reprobox.cli_share import _reference_record
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    other_tag = {"id": "sha256:" + "d" * 64, "layers": "sha256:L"}
+
+    def write(second: int, image: dict, manifest: str) -> Path:
+        run_id = f"20260101T00000{second}Z-aaaaa{second}"
+        folder = cfg.state_dir / "runs" / run_id
+        folder.mkdir(parents=True)
+        data = {
+            "schema_version": RECORD_SCHEMA_VERSION,
+            "run_id": run_id,
+            "status": "succeeded",
+            "exit_code": 0,
+            "started_at": f"2026-01-01T00:00:0{second}+00:00",
+            "project": "mine",
+            "image": image,
+            "manifest_sha256": manifest,
+            "metrics": {"acc": 0.9},
+            "history": [],
+        }
+        (folder / "record.json").write_text(dump_json(seal_record(data)))
+        return folder
+
+    ours = write(1, build, "m" * 64)
+    theirs = write(2, other_tag, "n" * 64)  # newer, same layers, other manifest
+    chosen = _reference_record(cfg, build["id"], None, "sha256:L", "m" * 64)
+    assert chosen["run_id"] == ours.name
+    with pytest.raises(InputError) as caught:
+        _reference_record(cfg, build["id"], theirs, "sha256:L", "m" * 64)
+    assert caught.value.message == (
+        f"--reference {theirs}: that run had another manifest (nnnnnnnnnnnn, not "
+        "this build's mmmmmmmmmmmm): the same layers, but frozen with other "
+        "tolerances, command or settings"
+    )
+    # With only the other manifest's run there is no run of this build.
+    (ours / "record.json").unlink()
+    ours.rmdir()
+    assert _reference_record(cfg, build["id"], None, "sha256:L", "m" * 64) is None
