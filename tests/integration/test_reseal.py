@@ -79,3 +79,34 @@ def test_push_seals_the_newest_run_even_one_made_on_the_sealed_copy(
     assert again["reference_run"] == second["run_id"]
     labels = docker_client.images.get(again["image_id"]).labels
     assert reference_from_labels(labels)["run_id"] == second["run_id"]
+
+
+def test_export_never_seals_a_run_frozen_with_other_tolerances(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # AM 1: a refreeze that changes only tolerances keeps the layers; the run
+    # made under it was sealed into the image of the other manifest.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    toml = project / "reprobox.toml"
+    plain = toml.read_text()
+
+    def freeze_and_run(tolerance: str) -> str:
+        toml.write_text(
+            plain + f"\n[metrics]\ntolerances = {{ acc = {{ abs = {tolerance} }} }}\n"
+        )
+        _reprobox(cli, "-q", "freeze", str(project))
+        _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
+        return sorted((project / ".reprobox" / "runs").iterdir())[-1].name
+
+    ours = freeze_and_run("0.005")
+    theirs = freeze_and_run("0.01")  # newer, the same layers, another manifest
+    toml.write_text(plain + "\n[metrics]\ntolerances = { acc = { abs = 0.005 } }\n")
+    _reprobox(cli, "-q", "freeze", str(project))
+    done = _reprobox(
+        cli, "export", str(project), "-o", str(tmp_path / "b.tar"), "--json"
+    )
+    exported = json.loads(done.stdout)
+    labels = docker_client.images.get(exported["image_id"]).labels
+    assert reference_from_labels(labels)["run_id"] == ours
+    assert theirs != ours
