@@ -98,7 +98,17 @@ def _reference_record(
         if r.status == "succeeded"
         and _of_this_build(r.data, image_id, layers, manifest_sha)
     ]
-    return matching[-1].data if matching else None
+    # A run that recorded no metric gives verify nothing to hold a rerun to:
+    # it would fail every time. The newest run that has metrics is sealed.
+    measured = [r for r in matching if r.metrics]
+    if matching and not measured:
+        warn(
+            f"run {matching[-1].run_id}, the newest succeeded run of this build, "
+            "recorded no metric: verify of this image will have nothing to "
+            "compare (write metrics to $REPROBOX_METRICS, then run again)"
+        )
+    chosen = measured or matching
+    return chosen[-1].data if chosen else None
 
 
 def _of_this_build(

@@ -570,3 +570,47 @@ def test_a_run_under_another_manifest_of_the_same_layers_is_not_this_build(
     (ours / "record.json").unlink()
     ours.rmdir()
     assert _reference_record(cfg, build["id"], None, "sha256:L", "m" * 64) is None
+
+
+def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
+    # AL 2: the newest run wrote no metric; sealed in, every verify failed.
+    from types import SimpleNamespace
+
+    from reprobox.atomic import dump_json
+    from reprobox.cli_share import _reference_record
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+
+    def write(second: int, metrics: dict) -> str:
+        run_id = f"20260101T00000{second}Z-aaaaa{second}"
+        folder = cfg.state_dir / "runs" / run_id
+        folder.mkdir(parents=True)
+        data = {
+            "schema_version": RECORD_SCHEMA_VERSION,
+            "run_id": run_id,
+            "status": "succeeded",
+            "exit_code": 0,
+            "started_at": f"2026-01-01T00:00:0{second}+00:00",
+            "project": "mine",
+            "image": image,
+            "metrics": metrics,
+            "history": [],
+        }
+        (folder / "record.json").write_text(dump_json(seal_record(data)))
+        return run_id
+
+    measured = write(1, {"acc": 0.9})
+    write(2, {})
+    assert _reference_record(cfg, image["id"], None)["run_id"] == measured
+    assert capsys.readouterr().err == ""
+    only = tmp_path / "only"
+    cfg = SimpleNamespace(name="mine", state_dir=only)
+    bare = write(3, {})
+    assert _reference_record(cfg, image["id"], None)["run_id"] == bare
+    assert (
+        f"run {bare}, the newest succeeded run of this build, recorded no metric"
+        in (capsys.readouterr().err)
+    )
