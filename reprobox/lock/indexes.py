@@ -67,8 +67,11 @@ def redact_text(text: str) -> str:
 
 
 # user:password@host without a scheme, as in a registry or image reference
-# ("u:pw@127.0.0.1:5000/team"); "host:5000/repo@sha256:..." has a slash first.
-_PASSWORD_BEFORE_HOST = re.compile(r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@(?=\w)")
+# ("u:pw@127.0.0.1:5000/team"); "host:5000/repo@sha256:..." has a slash first,
+# and "name:tag@sha256:..." is a tag pinned by digest, not a password.
+_PASSWORD_BEFORE_HOST = re.compile(
+    r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@(?=\w)(?!sha(?:256|384|512):)"
+)
 
 
 def redact_message(text: str) -> str:

@@ -27,3 +27,26 @@ from reprobox.lock.indexes import redact_message
 )
 def test_only_references_stay(text, shown):
     assert redact_message(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'reprobox-base:bookworm-py3.11@sha256:zz' is not an image reference",
+        "python:3.11-slim@sha256:" + "a" * 64,
+        "base:tag@sha512:" + "b" * 128,
+    ],
+)
+def test_a_tag_pinned_by_digest_is_shown_as_written(text):
+    # AL 1: the tag before @sha256: was hidden as if it were a URL password.
+    from reprobox.lock.indexes import redact_message
+
+    assert redact_message(text) == text
+
+
+def test_a_password_before_a_host_is_still_hidden():
+    from reprobox.lock.indexes import redact_message
+
+    assert redact_message("pull alice:s3cretpw@registry.local/x") == (
+        "pull alice:***@registry.local/x"
+    )
