@@ -100,7 +100,7 @@ def _reference_record(
     ]
     # A run that recorded no metric gives verify nothing to hold a rerun to:
     # it would fail every time. The newest run that has metrics is sealed.
-    measured = [r for r in matching if r.metrics]
+    measured = [r for r in matching if r.data.get("metrics")]
     if matching and not measured:
         warn(
             f"run {matching[-1].run_id}, the newest succeeded run of this build, "

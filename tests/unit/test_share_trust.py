@@ -244,6 +244,7 @@ def test_push_after_an_import_finds_the_runs_of_the_same_layers(tmp_path, monkey
     run = {
         "run_id": "r1",
         "image": {"id": BUILT, "layers": "sha256:" + "7" * 64},
+        "metrics": {"acc": 0.9},
     }
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     record = SimpleNamespace(status="succeeded", data=run)
@@ -283,8 +284,17 @@ def test_a_newer_run_of_the_sealed_copy_is_the_newest_run_of_the_build(
     from reprobox import compare
 
     layers = "sha256:" + "7" * 64
-    own = {"run_id": "r1", "image": {"id": BUILT, "layers": layers}}
-    sealed_run = {"run_id": "r2", "image": {"id": SEALED, "layers": layers}}
+    measured = {"acc": 0.9}
+    own = {
+        "run_id": "r1",
+        "image": {"id": BUILT, "layers": layers},
+        "metrics": measured,
+    }
+    sealed_run = {
+        "run_id": "r2",
+        "image": {"id": SEALED, "layers": layers},
+        "metrics": measured,
+    }
     (tmp_path / "runs" / "r1").mkdir(parents=True)
     records = [SimpleNamespace(status="succeeded", data=d) for d in (own, sealed_run)]
     monkeypatch.setattr(compare, "load_records", lambda paths: records)
