@@ -13,6 +13,7 @@ from reprobox.compare.environment import (
     diff_environments,
     environment_of,
     facts_cut_short,
+    recorded_settings,
     unrecorded_facts,
 )
 from reprobox.compare.headlines import (
@@ -189,6 +190,7 @@ def compare_runs(
     ]
     environments = {r.run_id: environment_of(r) for r in records}
     cut_short = {r.run_id: facts_cut_short(r) for r in records}
+    settings = {r.run_id: recorded_settings(r) for r in records}
     differences = [
         diff
         for run in others
@@ -197,6 +199,7 @@ def compare_runs(
             environments[measure[run.run_id].run_id],
             environments[run.run_id],
             cut_short=(cut_short[measure[run.run_id].run_id], cut_short[run.run_id]),
+            settings=(settings[measure[run.run_id].run_id], settings[run.run_id]),
         )
     ]
     unrecorded = [
@@ -248,7 +251,9 @@ def compare_runs(
         environments,
         {u.run_id for u in unrecorded},
         {
-            run_id: band_differences(by_id[run_id], band, ref, environments, cut_short)
+            run_id: band_differences(
+                by_id[run_id], band, ref, environments, cut_short, settings
+            )
             for (run_id, _), band in on_band.items()
         },
     )

@@ -86,9 +86,38 @@ LOCK_SETTINGS_ONLY_ENV_KNOWN = (
     "another manifest with no package, data file or variable differing in the "
     "records: its tolerances, command or other frozen settings differ"
 )
+# The same when both records keep their tolerances (compare_settings), these
+# differ, and nothing else recorded about the setup could change numbers: the
+# refreeze changed [metrics], which judges runs and computes nothing.
+LOCK_TOLERANCES_ONLY = (
+    "another manifest whose compare settings (tolerances) differ, with nothing "
+    "else recorded about the setup differing: a tolerance changes no number"
+)
 # Where a record keeps the variables the image sets (the manifest's
 # environment); records written before the field lack it.
 IMAGE_ENV = "environment"
+
+
+def _tolerances_explain_lock(
+    found: Sequence[EnvDifference], settings: tuple[Any, Any], env_known: bool
+) -> bool:
+    """Tell whether other tolerances alone explain another manifest.
+
+    Only where both records keep their compare_settings and these differ, both
+    keep the image's variables, and no other difference could change numbers
+    or stem from another reprobox writing the manifest.
+    """
+    reference, run = settings
+    if not (isinstance(reference, Mapping) and isinstance(run, Mapping)):
+        return False
+    return (
+        env_known
+        and reference != run
+        and all(
+            d.category == "lock" or not (d.changes_numerics or d.category == "reprobox")
+            for d in found
+        )
+    )
 
 
 def _explains_lock(diff: EnvDifference) -> bool:
@@ -231,6 +260,11 @@ def environment_of(record: Record) -> dict[str, Any]:
     if isinstance(flat.get("engine.host"), str):
         flat["engine.host"] = EngineAddress(flat["engine.host"])
     return flat
+
+
+def recorded_settings(record: Record) -> Any:
+    """Return the tolerances a record keeps (compare_settings), None if none."""
+    return record.data.get(SETTINGS_FIELD)
 
 
 # What the docker SDK connects to with no --host and no DOCKER_HOST, which a
@@ -416,12 +450,15 @@ def diff_environments(
     run: Mapping[str, Any],
     *,
     cut_short: tuple[bool, bool] = (False, False),
+    settings: tuple[Any, Any] = (None, None),
 ) -> list[EnvDifference]:
     """List the setup fields that differ, most likely numeric cause first.
 
     cut_short tells, for the reference and the run, whether its machine facts
     were never all gathered (see facts_cut_short): a machine fact such a side
-    lacks is not recorded, so it is no difference and no cause.
+    lacks is not recorded, so it is no difference and no cause. settings: the
+    reference's and the run's compare_settings (None where not recorded),
+    which can explain another manifest by itself.
     """
     found = []
     order: dict[str, int] = {}
@@ -458,7 +495,15 @@ def diff_environments(
             )
         )
         order[field] = position
-    if not any(_explains_lock(d) for d in found):
+    if _tolerances_explain_lock(found, settings, env_known):
+        # Still listed, as the manifests do differ, but never the cause.
+        found = [
+            replace(d, explanation=LOCK_TOLERANCES_ONLY, changes_numerics=False)
+            if d.category == "lock"
+            else d
+            for d in found
+        ]
+    elif not any(_explains_lock(d) for d in found):
         settings_only = (
             LOCK_SETTINGS_ONLY_ENV_KNOWN if env_known else LOCK_SETTINGS_ONLY
         )

@@ -157,12 +157,14 @@ def band_differences(
     ref: Record,
     environments: Mapping[str, Mapping[str, Any]],
     cut_short: Mapping[str, bool],
+    settings: Mapping[str, Any],
 ) -> list[EnvDifference]:
     """List how a run judged on a band differs from the band's machine.
 
     Taken against the reference where it is one of the band's runs, else the
     band's first run: the reference may have run on the judged run's machine
     (another run of its own sweep), where nothing but the seed differs.
+    settings: run id -> the compare_settings its record keeps (or None).
     """
     versus = ref.run_id if ref.run_id in band.run_ids else band.run_ids[0]
     return diff_environments(
@@ -170,6 +172,7 @@ def band_differences(
         environments[versus],
         environments[record.run_id],
         cut_short=(cut_short[versus], cut_short[record.run_id]),
+        settings=(settings[versus], settings[record.run_id]),
     )
 
 

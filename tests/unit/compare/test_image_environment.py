@@ -1,11 +1,12 @@
 """The variables the image sets (the record's `environment`) in compare."""
 
 import pytest
-from reprobox_synthetic import clone, make_record
+from reprobox_synthetic import clone, make_record, set_field
 
 from reprobox.compare import compare_runs
 from reprobox.compare.environment import classify, diff_environments, environment_of
 from reprobox.compare.records import read_record
+from reprobox.compare.render import render_text
 from reprobox.errors import InputError
 
 LAYERS = "sha256:" + "7" * 64
@@ -120,6 +121,109 @@ def test_another_manifest_with_the_same_variables_blames_other_settings():
         "another manifest with no package, data file or variable differing in the "
         "records: its tolerances, command or other frozen settings differ"
     )
+
+
+TIGHT = {"compare": [], "tolerances": {"loss": {"abs": 0.001, "rel": None}}}
+LOOSE = {"compare": [], "tolerances": {"loss": {"abs": 0.002, "rel": None}}}
+
+
+def _refrozen_tolerances(**changes):
+    """Return a run and one under a manifest refrozen with a looser tolerance.
+
+    The same layers (a [metrics] edit rebuilds no layer), so another image id
+    and manifest; the loss differs by nondeterminism, beyond both tolerances.
+    """
+    ref = _with_env("A", "0.01", compare_settings=TIGHT)
+    run = _with_env(
+        "B",
+        "0.01",
+        compare_settings=LOOSE,
+        image__id="sha256:" + "9" * 64,
+        manifest_sha256="b" * 64,
+        metrics={"loss": 0.3, "accuracy": 0.9688},
+    )
+    for dotted, value in changes.items():
+        set_field(run.data, dotted, value)
+    return ref, run
+
+
+def test_a_manifest_differing_only_in_tolerances_is_no_cause():
+    # AM 2: the tolerances explain the other manifest; they change no number.
+    comparison = compare_runs(list(_refrozen_tolerances()))
+    rows = {d.field: d for d in comparison.differences}
+
+    assert list(rows) == ["manifest_sha256", "image.id"]
+    lock = rows["manifest_sha256"]
+    assert lock.explanation == (
+        "another manifest whose compare settings (tolerances) differ, with nothing "
+        "else recorded about the setup differing: a tolerance changes no number"
+    )
+    assert not lock.changes_numerics
+    summary = comparison.runs[1]
+    assert summary.likely_cause is None
+    assert summary.headline == (
+        "metrics differ (loss +0.18) with no numerics-relevant setup difference: "
+        "nondeterminism (e.g. an unseeded shuffle or racing ops)"
+    )
+    text = render_text(comparison)
+    (row,) = [line for line in text.splitlines() if "b" * 64 in line]
+    assert row.split()[:2] == ["B", "manifest_sha256"]  # no * before it
+    assert "most likely cause:" not in text
+
+
+@pytest.mark.parametrize(
+    "changes, cause",
+    [
+        # Other layers: the manifest may hold other packages or files.
+        ({"image.layers": "sha256:" + "8" * 64}, "image.id"),
+        # Another seed, which the manifest may hold too, can change numbers.
+        ({"seed": 7}, "seed"),
+        # An option a manifest does not hold still leaves the manifest unexplained.
+        ({"options.cpus": 4.0}, "options.cpus"),
+    ],
+)
+def test_tolerances_do_not_explain_a_manifest_beside_another_difference(changes, cause):
+    comparison = compare_runs(list(_refrozen_tolerances(**changes)))
+    (lock,) = [d for d in comparison.differences if d.field == "manifest_sha256"]
+    assert lock.changes_numerics
+    assert lock.explanation == (
+        "another manifest with no package, data file or variable differing in the "
+        "records: its tolerances, command or other frozen settings differ"
+    )
+    assert comparison.runs[1].likely_cause == cause
+
+
+def test_another_reprobox_leaves_a_manifest_unexplained_by_tolerances():
+    # Another reprobox version may have frozen other settings into the manifest.
+    comparison = compare_runs(list(_refrozen_tolerances(reprobox_version="9.9")))
+    (lock,) = [d for d in comparison.differences if d.field == "manifest_sha256"]
+    assert lock.changes_numerics
+    assert comparison.runs[1].likely_cause == "manifest_sha256"
+
+
+@pytest.mark.parametrize(
+    "reference_settings, environment, explanation",
+    [
+        # Only one record keeps its tolerances: whether they differ is unknown.
+        (None, {"TF_DETERMINISTIC_OPS": "1"}, "its tolerances, command or other"),
+        # The same tolerances explain nothing.
+        (LOOSE, {"TF_DETERMINISTIC_OPS": "1"}, "its tolerances, command or other"),
+        # A reference written before `environment`: its [env] may differ too.
+        (TIGHT, None, "its [env], tolerances or other"),
+    ],
+)
+def test_tolerances_explain_a_manifest_only_where_both_records_tell(
+    reference_settings, environment, explanation
+):
+    ref, run = _refrozen_tolerances()
+    ref.data["compare_settings"] = reference_settings
+    if environment is None:
+        del ref.data["environment"]
+    comparison = compare_runs([ref, run])
+    (lock,) = [d for d in comparison.differences if d.field == "manifest_sha256"]
+    assert lock.changes_numerics
+    assert explanation in lock.explanation
+    assert comparison.runs[1].likely_cause == "manifest_sha256"
 
 
 def test_a_variable_dropped_from_env_shows_as_unset():
