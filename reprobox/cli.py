@@ -257,7 +257,12 @@ def freeze(
     """Capture packages, machine facts, env, seed and data into .reprobox/."""
     from dataclasses import replace
 
-    from reprobox.freeze import freeze_project, resolve_ca_cert, write_frozen
+    from reprobox.freeze import (
+        freeze_project,
+        refuse_other_python,
+        resolve_ca_cert,
+        write_frozen,
+    )
 
     cfg = _load(project)
     if cfg.state_dir.is_symlink() or (
@@ -289,7 +294,8 @@ def freeze(
         from reprobox.lock.environment import check_training_python
 
         python_exe, named_by = _training_python(env_python)
-        check_training_python(python_exe, named_by)
+        version = check_training_python(python_exe, named_by)
+        refuse_other_python(cfg, version, named_by)
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
     say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))

@@ -208,6 +208,28 @@ def _host_facts(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def refuse_other_python(
+    cfg: ProjectConfig, version: tuple[int, int], named_by: str
+) -> None:
+    """Refuse a training environment whose Python is not the image's.
+
+    The lock is resolved for cfg.python from what the environment holds; one
+    of another minor version would only fail at build, or pin wheels that
+    training never ran with.
+    """
+    found = f"{version[0]}.{version[1]}"
+    if found == cfg.python:
+        return
+    raise ConfigError(
+        cfg.source,
+        cfg.key("python"),
+        f"the image gets Python {cfg.python}, but the training environment "
+        f"({named_by}) runs Python {found}",
+        f'set {cfg.key("python")} = "{found}", or give an environment of '
+        f"Python {cfg.python}",
+    )
+
+
 def freeze_project(
     cfg: ProjectConfig,
     *,

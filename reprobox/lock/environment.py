@@ -74,9 +74,10 @@ _PROBE_ANSWER = re.compile(r"reprobox-python (\d+) (\d+)")
 _PYTHON_FIX = "give the Python of the environment you trained in, e.g. .venv/bin/python"
 
 
-def check_training_python(python: str, named_by: str) -> None:
-    """Refuse python unless it runs as a Python 3.8 or later; named_by says
-    where the path came from (`--python-exe X`), as the error names it."""
+def check_training_python(python: str, named_by: str) -> tuple[int, int]:
+    """Return python's (major, minor), refusing it unless it runs as a Python
+    3.8 or later; named_by says where the path came from (`--python-exe X`),
+    as the error names it."""
     # A bare name (python3.11) is looked up on PATH, as running it would.
     path = Path(shutil.which(python) or python if os.sep not in python else python)
     if not path.exists():
@@ -115,7 +116,7 @@ def check_training_python(python: str, named_by: str) -> None:
     elif (int(answer[1]), int(answer[2])) < (3, 8):
         why = f"Python {answer[1]}.{answer[2]}; reading its packages needs 3.8+"
     else:
-        return
+        return int(answer[1]), int(answer[2])
     raise InputError(f"{named_by}: not an executable Python ({why})", hint=_PYTHON_FIX)
 
 
