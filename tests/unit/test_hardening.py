@@ -271,34 +271,13 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
     # brk: push --reference .reprobox/runs (13 records) took the newest silently.
     from types import SimpleNamespace
 
-    from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
-    from reprobox.compare import RECORD_SCHEMA_VERSION
-    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     runs = cfg.state_dir / "runs"
     image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     for second in range(3):
-        run_id = f"20260101T00000{second}Z-aaaaa{second}"
-        (runs / run_id).mkdir(parents=True)
-        (runs / run_id / "record.json").write_text(
-            dump_json(
-                seal_record(
-                    {
-                        "schema_version": RECORD_SCHEMA_VERSION,
-                        "run_id": run_id,
-                        "status": "succeeded",
-                        "exit_code": 0,
-                        "started_at": f"2026-01-01T00:00:0{second}+00:00",
-                        "project": "mine",
-                        "image": image,
-                        "metrics": {"acc": 0.9},
-                        "history": [],
-                    }
-                )
-            )
-        )
+        run_id = _write_run(cfg.state_dir, second, image).name
     with pytest.raises(InputError) as info:
         _reference_record(cfg, image["id"], runs)
     assert info.value.message == (
@@ -467,6 +446,31 @@ def test_memory_that_is_no_size_is_refused(memory):
         check_memory(memory)
 
 
+def _write_run(state_dir: Path, second: int, image: dict, **changes) -> Path:
+    """Write a succeeded run of project "mine" at second; return its folder."""
+    from reprobox.atomic import dump_json
+    from reprobox.compare import RECORD_SCHEMA_VERSION
+    from reprobox.seals import seal_record
+
+    run_id = f"20260101T00000{second}Z-aaaaa{second}"
+    folder = state_dir / "runs" / run_id
+    folder.mkdir(parents=True)
+    data = {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": "succeeded",
+        "exit_code": 0,
+        "started_at": f"2026-01-01T00:00:0{second}+00:00",
+        "project": "mine",
+        "image": image,
+        "metrics": {"acc": 0.9},
+        "history": [],
+        **changes,
+    }
+    (folder / "record.json").write_text(dump_json(seal_record(data)))
+    return folder
+
+
 def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy(
     tmp_path,
 ):
@@ -474,10 +478,7 @@ def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy
     # never chosen while any run of the unsealed build existed.
     from types import SimpleNamespace
 
-    from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
-    from reprobox.compare import RECORD_SCHEMA_VERSION
-    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
@@ -485,27 +486,8 @@ def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy
     other = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
 
     def write(second: int, image: dict, status: str = "succeeded") -> str:
-        run_id = f"20260101T00000{second}Z-aaaaa{second}"
-        folder = cfg.state_dir / "runs" / run_id
-        folder.mkdir(parents=True)
-        (folder / "record.json").write_text(
-            dump_json(
-                seal_record(
-                    {
-                        "schema_version": RECORD_SCHEMA_VERSION,
-                        "run_id": run_id,
-                        "status": status,
-                        "exit_code": 0 if status == "succeeded" else 1,
-                        "started_at": f"2026-01-01T00:00:0{second}+00:00",
-                        "project": "mine",
-                        "image": image,
-                        "metrics": {"acc": 0.9},
-                        "history": [],
-                    }
-                )
-            )
-        )
-        return run_id
+        failed = {"status": status, "exit_code": 1} if status != "succeeded" else {}
+        return _write_run(cfg.state_dir, second, image, **failed).name
 
     write(1, build)
     on_sealed = write(2, sealed)
@@ -527,33 +509,14 @@ def test_a_run_under_another_manifest_of_the_same_layers_is_not_this_build(
     # one tolerance and compare of the same records by another.
     from types import SimpleNamespace
 
-    from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
-    from reprobox.compare import RECORD_SCHEMA_VERSION
-    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     other_tag = {"id": "sha256:" + "d" * 64, "layers": "sha256:L"}
 
     def write(second: int, image: dict, manifest: str) -> Path:
-        run_id = f"20260101T00000{second}Z-aaaaa{second}"
-        folder = cfg.state_dir / "runs" / run_id
-        folder.mkdir(parents=True)
-        data = {
-            "schema_version": RECORD_SCHEMA_VERSION,
-            "run_id": run_id,
-            "status": "succeeded",
-            "exit_code": 0,
-            "started_at": f"2026-01-01T00:00:0{second}+00:00",
-            "project": "mine",
-            "image": image,
-            "manifest_sha256": manifest,
-            "metrics": {"acc": 0.9},
-            "history": [],
-        }
-        (folder / "record.json").write_text(dump_json(seal_record(data)))
-        return folder
+        return _write_run(cfg.state_dir, second, image, manifest_sha256=manifest)
 
     ours = write(1, build, "m" * 64)
     theirs = write(2, other_tag, "n" * 64)  # newer, same layers, other manifest
@@ -576,31 +539,13 @@ def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
     # AL 2: the newest run wrote no metric; sealed in, every verify failed.
     from types import SimpleNamespace
 
-    from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
-    from reprobox.compare import RECORD_SCHEMA_VERSION
-    from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
     image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
 
     def write(second: int, metrics: dict) -> str:
-        run_id = f"20260101T00000{second}Z-aaaaa{second}"
-        folder = cfg.state_dir / "runs" / run_id
-        folder.mkdir(parents=True)
-        data = {
-            "schema_version": RECORD_SCHEMA_VERSION,
-            "run_id": run_id,
-            "status": "succeeded",
-            "exit_code": 0,
-            "started_at": f"2026-01-01T00:00:0{second}+00:00",
-            "project": "mine",
-            "image": image,
-            "metrics": metrics,
-            "history": [],
-        }
-        (folder / "record.json").write_text(dump_json(seal_record(data)))
-        return run_id
+        return _write_run(cfg.state_dir, second, image, metrics=metrics).name
 
     measured = write(1, {"acc": 0.9})
     write(2, {})
