@@ -840,16 +840,19 @@ def remove_orphans(
     project_label: str,
     alive: Callable[[str], bool | None] | None = None,
 ) -> list[str]:
-    """Remove containers of a project whose reprobox process is gone.
+    """Remove run containers of a project whose reprobox process is gone.
 
     alive(run_id) says from better evidence (the run's lock) whether its
     reprobox lives, or None when it cannot tell; then the owner label decides.
+    Only containers reprobox started for a run (they carry its run-id label)
+    are judged: any container of the image inherits the project label, such
+    as the one the engine's builder runs while a push seals the image, or
+    one a user started by hand with `docker run`.
     """
     removed = []
+    labels = [f"{LABEL_PREFIX}.project={project_label}", RUN_LABEL]
     try:
-        found = engine.client.containers.list(
-            all=True, filters={"label": f"{LABEL_PREFIX}.project={project_label}"}
-        )
+        found = engine.client.containers.list(all=True, filters={"label": labels})
         owners = [(c, c.labels.get(OWNER_LABEL, "")) for c in found]
     except (docker.errors.DockerException, requests.exceptions.RequestException):
         return removed

@@ -290,7 +290,13 @@ def test_remove_orphans_removes_only_dead_owners():
     client = SimpleNamespace(containers=SimpleNamespace(list=list_containers))
     fake_engine = SimpleNamespace(client=client)
     assert remove_orphans(fake_engine, "digits") == ["run-b", "c" * 12]
-    assert seen == {"all": True, "filters": {"label": f"{LABEL_PREFIX}.project=digits"}}
+    # AO 2: only run containers are asked for. A push's seal runs a builder
+    # container that inherits the image's project label (so does a user's own
+    # `docker run` of the image); it was removed as an "interrupted run".
+    assert seen == {
+        "all": True,
+        "filters": {"label": [f"{LABEL_PREFIX}.project=digits", RUN_LABEL]},
+    }
     assert (alive.removed, dead.removed, unlabeled.removed) == (False, True, True)
 
 
