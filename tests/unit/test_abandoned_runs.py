@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from label_filters import labelled
 
 from reprobox.atomic import dump_json
 from reprobox.run_folders import (
@@ -355,8 +356,7 @@ class FakeEngine:
         self.client = SimpleNamespace(containers=SimpleNamespace(list=self._list))
 
     def _list(self, all, filters):
-        key, _, value = filters["label"].partition("=")
-        return [c for c in self.all if c.labels.get(key) == value and not c.removed]
+        return [c for c in self.all if labelled(c, filters) and not c.removed]
 
 
 def test_sweep_removes_a_closed_runs_container_whatever_its_owner_label(tmp_path):

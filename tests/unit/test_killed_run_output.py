@@ -8,6 +8,7 @@ from pathlib import Path
 
 import docker.errors
 import pytest
+from label_filters import labelled
 
 from reprobox.atomic import dump_json
 from reprobox.engine import LABEL_PREFIX, OWNER_LABEL, RUN_LABEL
@@ -67,8 +68,7 @@ class OneContainerEngine:
         self.client = SimpleNamespace(containers=SimpleNamespace(list=self._list))
 
     def _list(self, all, filters):
-        key, _, value = filters["label"].partition("=")
-        found = self.container.labels.get(key) == value and not self.container.removed
+        found = labelled(self.container, filters) and not self.container.removed
         return [self.container] if found else []
 
 
