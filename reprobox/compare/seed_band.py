@@ -125,14 +125,20 @@ def _other_sweeps_band(record, sweep, seeds_of, ranked, bands):
     """Map (run, metric) to the band of a sweep sharing seeds with the run's own.
 
     Only for a seed no other sweep holds: a seed another sweep holds pairs the
-    two runs, and a sweep that shares no seed with any other is seed noise.
+    two runs. A sweep that shares no seed with any other is judged whole on
+    the first ranked other sweep's band, as a lone run of another seed is:
+    two machines' sweeps of other seeds agree only within each other's noise
+    (breaker AO 1: a second seed on the machine that differed made a FAIL a
+    PASS). Every sweep's runs are judged so, the reference's included, so the
+    verdict does not hang on which run is the reference.
     """
     seed = json.dumps(record.seed)
     others = [s for s in ranked if s != sweep]
     if any(seed in seeds_of[s] for s in others):
         return {}
+    sharing = [s for s in others if seeds_of[s] & seeds_of[sweep]]
     chosen = {}
-    for other in (s for s in others if seeds_of[s] & seeds_of[sweep]):
+    for other in sharing or others:
         for band in bands:
             if band.sweep == other and band.metric in record.metrics:
                 chosen.setdefault((record.run_id, band.metric), band)
