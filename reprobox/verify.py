@@ -132,6 +132,28 @@ def _check_reference_project(
         )
 
 
+def _check_reference_manifest(
+    reference: dict[str, Any], labels: dict[str, str], image: str, where: str
+) -> None:
+    """Refuse a given reference run made under another manifest, as push does.
+
+    A refreeze that changed only the seed, tolerances or command keeps the
+    layers: a rerun would take that run's seed and be judged by its rules,
+    not this image's.
+    """
+    ran_under = reference.get("manifest_sha256")
+    frozen = labels.get(MANIFEST_SHA_LABEL)
+    if not (isinstance(ran_under, str) and frozen) or ran_under == frozen:
+        return
+    raise InputError(
+        f"{where}: a run under another manifest ({ran_under[:12]}, not "
+        f"{image}'s {frozen[:12]}): frozen with another seed, tolerances or "
+        "settings on the same layers",
+        hint=f"give a record of a run of {image}, or leave --reference out to "
+        "use the one it carries",
+    )
+
+
 def check_image_integrity(
     labels: dict[str, str], layers: str | None, reference: dict[str, Any] | None
 ) -> list[str]:
@@ -432,6 +454,7 @@ def verify_image(
     else:
         check_reference(reference, reference_name)
         _check_reference_project(reference, manifest, image, reference_name)
+        _check_reference_manifest(reference, labels, image, reference_name)
     result = Verification(image=image)
     result.problems = check_image_integrity(
         labels, image_layers_digest(engine, found), reference

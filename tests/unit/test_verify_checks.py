@@ -219,6 +219,34 @@ def test_a_reference_of_another_project_is_refused_as_push_does(image, tmp_path)
     )
 
 
+def test_a_reference_under_another_manifest_is_refused_as_push_does(image, tmp_path):
+    # AN 3: a record of a seed-8 refreeze (the same layers) was taken for the
+    # seed-7 image: the rerun took seed 8 and said "verified".
+    frozen = image["labels"]["org.reprobox.manifest-sha256"]
+    other = "f" * 64
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=seal_record(reference_record(manifest_sha256=other, seed=8)),
+        reference_name="--reference r.json",
+    )
+    assert error.exit_code == 2
+    assert error.message == (
+        f"--reference r.json: a run under another manifest (ffffffffffff, not "
+        f"{IMAGE}'s {frozen[:12]}): frozen with another seed, tolerances or "
+        "settings on the same layers"
+    )
+    # A run under the image's own manifest reaches the rerun.
+    result = verify.verify_image(
+        object(),
+        IMAGE,
+        runs_dir=tmp_path / "v",
+        reference=seal_record(reference_record(manifest_sha256=frozen)),
+        reference_name="--reference r.json",
+    )
+    assert image["runs"] and result.image == IMAGE
+
+
 # --- the reference's resources: --memory and GPUs are reapplied -------------
 
 
