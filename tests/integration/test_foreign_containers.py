@@ -10,24 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 
 import docker.errors
 import pytest
-from conftest import REPO, TEST_PROJECTS
+from conftest import TEST_PROJECTS
 
 pytestmark = pytest.mark.integration
-
-
-def _reprobox(cli, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "reprobox", *args], env=cli.env(), cwd=REPO,
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stderr}"
-    return done
 
 
 def test_a_container_of_the_image_not_started_by_a_run_is_left_alone(
@@ -35,13 +23,15 @@ def test_a_container_of_the_image_not_started_by_a_run_is_left_alone(
 ):
     project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
     engine_cleanup.add(name)
-    _reprobox(cli, "-q", "freeze", str(project))
-    tag = json.loads(_reprobox(cli, "build", str(project), "--json").stdout)["tag"]
+    cli.run("-q", "freeze", str(project), timeout=600)
+    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
+        "tag"
+    ]
     by_hand = docker_client.containers.create(tag, command=["true"])
     try:
         assert by_hand.labels["org.reprobox.project"] == name
         for command in (["build"], ["run", "--env", "SLEEPER_SECONDS=0"]):
-            done = _reprobox(cli, command[0], str(project), *command[1:])
+            done = cli.run(command[0], str(project), *command[1:], timeout=600)
             assert "interrupted run" not in done.stderr
             by_hand.reload()  # raises NotFound once the sweep removed it
     finally:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 # ruff: noqa: F811
 import json
-import subprocess
-import sys
 
 import docker.errors
 import pytest
-from conftest import REPO, TEST_PROJECTS
+from conftest import TEST_PROJECTS
 from conftest_cross import registry  # noqa: F401  (a fixture, taken by name)
 
 from reprobox.share import reference_from_labels
@@ -22,27 +20,21 @@ from reprobox.share import reference_from_labels
 pytestmark = pytest.mark.integration
 
 
-def _reprobox(cli, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "reprobox", *args], env=cli.env(), cwd=REPO,
-        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"{args}: exit {done.returncode}\n{done.stderr}"
-    return done
-
-
 def test_a_second_seal_removes_the_copy_it_replaced(
     cli, engine_cleanup, docker_client, tmp_path
 ):
     project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
     engine_cleanup.add(name)
-    _reprobox(cli, "-q", "freeze", str(project))
-    tag = json.loads(_reprobox(cli, "build", str(project), "--json").stdout)["tag"]
+    cli.run("-q", "freeze", str(project), timeout=600)
+    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
+        "tag"
+    ]
     sealed = []
     for n in (1, 2):
-        _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
-        _reprobox(cli, "-q", "export", str(project), "-o", str(tmp_path / f"{n}.tar"))
+        cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
+        cli.run(
+            "-q", "export", str(project), "-o", str(tmp_path / f"{n}.tar"), timeout=600
+        )
         sealed.append(docker_client.images.get(f"{tag}-sealed").id)
     assert sealed[0] != sealed[1]  # the newer run was sealed in
     with pytest.raises(docker.errors.ImageNotFound):
@@ -62,17 +54,17 @@ def test_push_seals_the_newest_run_even_one_made_on_the_sealed_copy(
     # were counted.
     project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
     engine_cleanup.add(name)
-    _reprobox(cli, "-q", "freeze", str(project))
-    _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
-    _reprobox(cli, "-q", "push", str(project), "--registry", registry)
+    cli.run("-q", "freeze", str(project), timeout=600)
+    cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
+    cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
     (entry,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
         "published"
     ]
-    _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
+    cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
     runs = sorted((project / ".reprobox" / "runs").iterdir())
     second = json.loads((runs[-1] / "record.json").read_text())
     assert second["image"]["id"] == entry["image_id"]  # it ran the sealed copy
-    _reprobox(cli, "-q", "push", str(project), "--registry", registry)
+    cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
     (again,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
         "published"
     ]
@@ -95,16 +87,16 @@ def test_export_never_seals_a_run_frozen_with_other_tolerances(
         toml.write_text(
             plain + f"\n[metrics]\ntolerances = {{ acc = {{ abs = {tolerance} }} }}\n"
         )
-        _reprobox(cli, "-q", "freeze", str(project))
-        _reprobox(cli, "-q", "run", str(project), "--env", "SLEEPER_SECONDS=0")
+        cli.run("-q", "freeze", str(project), timeout=600)
+        cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
         return sorted((project / ".reprobox" / "runs").iterdir())[-1].name
 
     ours = freeze_and_run("0.005")
     theirs = freeze_and_run("0.01")  # newer, the same layers, another manifest
     toml.write_text(plain + "\n[metrics]\ntolerances = { acc = { abs = 0.005 } }\n")
-    _reprobox(cli, "-q", "freeze", str(project))
-    done = _reprobox(
-        cli, "export", str(project), "-o", str(tmp_path / "b.tar"), "--json"
+    cli.run("-q", "freeze", str(project), timeout=600)
+    done = cli.run(
+        "export", str(project), "-o", str(tmp_path / "b.tar"), "--json", timeout=600
     )
     exported = json.loads(done.stdout)
     labels = docker_client.images.get(exported["image_id"]).labels
