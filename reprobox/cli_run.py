@@ -451,7 +451,7 @@ def _sealed_from(engine, image: str) -> str | None:
     import docker.errors
 
     from reprobox.engine import engine_failure, image_label
-    from reprobox.share import FULL_IMAGE_ID, REFERENCE_LABEL, reference_from_labels
+    from reprobox.share import REFERENCE_LABEL, reference_from_labels, reference_ran_on
 
     try:
         text = image_label(engine, image, REFERENCE_LABEL)
@@ -461,9 +461,7 @@ def _sealed_from(engine, image: str) -> str | None:
         record = reference_from_labels({REFERENCE_LABEL: text} if text else {})
     except InputError:
         return None  # a damaged record names no build; verify says why
-    ran_on = (record or {}).get("image")
-    found = ran_on.get("id") if isinstance(ran_on, dict) else None
-    return found if isinstance(found, str) and FULL_IMAGE_ID.fullmatch(found) else None
+    return reference_ran_on(record)
 
 
 def _published_image(

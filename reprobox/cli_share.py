@@ -136,6 +136,7 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     from reprobox.share import (
         MANIFEST_SHA_LABEL,
         reference_from_labels,
+        reference_ran_on,
         seal_image,
         sealed_beside,
     )
@@ -149,10 +150,7 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
         labels.get(MANIFEST_SHA_LABEL) or None,
     )
     carried = reference_from_labels(labels)
-    source = built.image_id
-    carried_image = (carried or {}).get("image") or {}
-    if isinstance(carried_image, dict) and _is_full_id(carried_image.get("id")):
-        source = carried_image["id"]
+    source = reference_ran_on(carried) or built.image_id
     if record is None:
         say(
             "no succeeded run of this image yet: sharing it without a reference "
@@ -234,15 +232,6 @@ def _put_back_tag(engine, tag: str, previous: str | None) -> None:
             engine.client.images.get(previous).tag(repo, name)
     except docker.errors.DockerException as exc:
         warn(f"could not put {tag} back as it was: {exc}")
-
-
-def _is_full_id(value: object) -> bool:
-    import re
-
-    return (
-        isinstance(value, str)
-        and re.fullmatch(r"sha256:[0-9a-f]{64}", value) is not None
-    )
 
 
 @app.command(short_help="Push the sealed image and record its digest.")

@@ -397,6 +397,13 @@ def ship_image(
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 
+def reference_ran_on(record: dict[str, Any] | None) -> str | None:
+    """Return the full id of the image a reference record ran on, else None."""
+    ran_on = (record or {}).get("image")
+    found = ran_on.get("id") if isinstance(ran_on, dict) else None
+    return found if isinstance(found, str) and FULL_IMAGE_ID.fullmatch(found) else None
+
+
 def sealed_beside(build_tag: str) -> str:
     """Return the tag of a build's sealed copy on an engine that holds both."""
     return f"{build_tag}-sealed"
