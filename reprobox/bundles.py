@@ -338,7 +338,12 @@ def _tag_loaded(
 ) -> str:
     """Tag the image the import loaded; return the tag (see import_tag)."""
     got = index["image_id"]
-    applied = import_tag(index["tag"], image_id(engine, index["tag"]), got)
+    applied = import_tag(
+        index["tag"],
+        image_id(engine, index["tag"]),
+        image_id(engine, sealed_beside(index["tag"])),
+        got,
+    )
     repo, _, tag = applied.rpartition(":")
     before = image_id(engine, applied)
     try:
@@ -392,19 +397,28 @@ class _Handed:
             current = following
 
 
-def import_tag(build_tag: str, present: str | None, loaded: str) -> str:
+def import_tag(
+    build_tag: str, present: str | None, beside: str | None, loaded: str
+) -> str:
     """Return the tag an import gives the loaded image.
 
-    The build's tag when it is free or names that image already; else it
-    names another image of the same build (_check_tag_is_free refused any
+    present and beside: the images the build's tag and <tag>-sealed name on
+    this engine now (None where free). Import never takes a tag from another
+    image. The build's tag when it is free or names that image already; else
+    it names another image of the same build (_check_tag_is_free refused any
     other), the unsealed build this engine made or pulled, whose runs' records
-    name it by id. Moving the tag would leave that image untagged, so the
-    sealed copy goes beside it as <tag>-sealed, as push and export leave it on
-    the engine that built it; `verify <tag>` takes that copy.
+    name it by id, so the sealed copy goes beside it as <tag>-sealed, as push
+    and export leave it on the engine that built it (`verify <tag>` takes that
+    copy). Where <tag>-sealed names another sealed copy too (a later export
+    sealed a newer run), the loaded image is <tag>-sealed-<its short id>, so
+    neither sealed copy is left untagged.
     """
     if present is None or present == loaded:
         return build_tag
-    return sealed_beside(build_tag)
+    sealed = sealed_beside(build_tag)
+    if beside is None or beside == loaded:
+        return sealed
+    return f"{sealed}-{loaded.removeprefix('sha256:')[:12]}"
 
 
 def _check_tag_is_free(

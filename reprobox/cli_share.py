@@ -425,6 +425,7 @@ def import_cmd(
     """Load a bundle's image (checked by id) and optionally unpack its files."""
     from reprobox.bundles import import_bundle
     from reprobox.engine import connect
+    from reprobox.share import sealed_beside
 
     if not bundle.is_file():
         if bundle.is_dir():
@@ -467,11 +468,18 @@ def import_cmd(
             nl=False,
         )
         return
-    if index["tagged"] != index["tag"]:
+    if index["tagged"] == sealed_beside(index["tag"]):
         say(
             f"{index['tag']} already names another image of this build here (left "
             f"as it is); the bundle's sealed image is {index['tagged']} "
             f"(`reprobox verify {index['tag']}` takes it)"
+        )
+    elif index["tagged"] != index["tag"]:
+        say(
+            f"{index['tag']} and {sealed_beside(index['tag'])} already name other "
+            "images of this build here (left as they are: the second is sealed "
+            "with another run); the bundle's sealed image is "
+            f"{index['tagged']} (`reprobox verify {index['tagged']}` checks it)"
         )
     typer.echo(f"imported {index['tagged']} ({index['image_id'][7:19]}), id checked")
 

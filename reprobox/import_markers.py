@@ -187,7 +187,7 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     come), and what was done, if anything.
     """
     from reprobox.bundles import import_tag
-    from reprobox.share import engine_essence
+    from reprobox.share import engine_essence, sealed_beside
 
     try:
         image = engine.client.images.get(mark.image)
@@ -196,7 +196,8 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     if image.tags:
         return True, None  # the import tagged it, or another name had it already
     present = image_id(engine, mark.tag)
-    applied = import_tag(mark.tag, present, mark.image)
+    beside = image_id(engine, sealed_beside(mark.tag))
+    applied = import_tag(mark.tag, present, beside, mark.image)
     if applied != mark.tag and (
         image_id(engine, applied) is not None
         or engine_essence(engine, mark.tag) != engine_essence(engine, mark.image)

@@ -102,3 +102,46 @@ def test_export_never_seals_a_run_frozen_with_other_tolerances(
     labels = docker_client.images.get(exported["image_id"]).labels
     assert reference_from_labels(labels)["run_id"] == ours
     assert theirs != ours
+
+
+def test_importing_an_older_bundle_leaves_the_newer_sealed_copy_its_tag(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # AN 1: export sealed a newer run as <tag>-sealed; importing the older
+    # bundle moved <tag>-sealed onto its image and left the newer copy <none>.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    cli.run("-q", "freeze", str(project), timeout=600)
+    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
+        "tag"
+    ]
+    for n in (1, 2):
+        cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
+        cli.run(
+            "-q", "export", str(project), "-o", str(tmp_path / f"{n}.tar"), timeout=600
+        )
+    newer = docker_client.images.get(f"{tag}-sealed").id
+    done = cli.run("import", str(tmp_path / "1.tar"), "--json", timeout=600)
+    imported = json.loads(done.stdout)
+    older = imported["image_id"]
+    assert older != newer
+    assert imported["tag"] == f"{tag}-sealed-{older[7:19]}"
+    assert docker_client.images.get(f"{tag}-sealed").id == newer
+    assert docker_client.images.get(imported["tag"]).id == older
+    labelled = docker_client.images.list(
+        all=True, filters={"label": f"org.reprobox.project={name}"}
+    )
+    assert [image.id for image in labelled if not image.tags] == []
+    # The tag it got is one verify takes, and it reruns the older copy (the
+    # sleeper records no metric, so the verdict itself is NOT verified).
+    cli.run(
+        "verify",
+        imported["tag"],
+        "--runs-dir",
+        str(tmp_path / "v"),
+        timeout=600,
+        check=False,
+    )
+    ran = [json.loads(p.read_text()) for p in (tmp_path / "v").glob("*/record.json")]
+    assert [r["image"]["id"] for r in ran] == [older]
+

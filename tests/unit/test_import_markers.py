@@ -24,6 +24,7 @@ TAG = "reprobox/p:0123456789abcdef"
 SEALED = "sha256:" + "5" * 64  # the bundle's image
 BUILD = "sha256:" + "b" * 64  # the unsealed build of the same sources
 OTHER = "sha256:" + "0" * 64  # another build under that tag
+NEWER = "sha256:" + "7" * 64  # the same build sealed with a newer run
 ENGINE_ID = "AAAA:BBBB"
 
 
@@ -48,7 +49,7 @@ class FakeEngine:
 
     def __init__(self, daemon=ENGINE_ID, host="unix:///run/e2.sock"):
         self.host, self.daemon = host, daemon
-        self.builds = {SEALED: "one", BUILD: "one", OTHER: "two"}
+        self.builds = {SEALED: "one", BUILD: "one", OTHER: "two", NEWER: "one"}
         self.present = {SEALED}
         self.tags: dict[str, str] = {}
         self.removed: list[str] = []
@@ -91,15 +92,10 @@ def test_beside_the_engines_own_build_it_is_tagged_as_the_sealed_copy():
     assert engine.tags == {TAG: BUILD, f"{TAG}-sealed": SEALED}
 
 
-@pytest.mark.parametrize("taken", ["by another build", "beside it"])
-def test_an_image_whose_tag_another_took_meanwhile_is_removed(taken):
+def test_an_image_whose_tag_another_build_took_meanwhile_is_removed():
     engine = FakeEngine()
-    if taken == "by another build":
-        engine.present.add(OTHER)
-        engine.tags[TAG] = OTHER
-    else:
-        engine.present |= {BUILD, OTHER}
-        engine.tags.update({TAG: BUILD, f"{TAG}-sealed": OTHER})
+    engine.present.add(OTHER)
+    engine.tags[TAG] = OTHER
     before = dict(engine.tags)
     over, said = settle(engine, mark(), 1001.0)
     assert over and said.startswith(
@@ -107,6 +103,18 @@ def test_an_image_whose_tag_another_took_meanwhile_is_removed(taken):
     )
     assert engine.removed == [SEALED]
     assert engine.tags == before  # no name taken from another image
+
+
+def test_beside_another_sealed_copy_it_gets_a_tag_of_its_own():
+    # As import tags it: <tag>-sealed stays on the copy a later export sealed.
+    engine = FakeEngine()
+    engine.present |= {BUILD, NEWER}
+    engine.tags.update({TAG: BUILD, f"{TAG}-sealed": NEWER})
+    over, said = settle(engine, mark(), 1001.0)
+    own = f"{TAG}-sealed-{SEALED[7:19]}"
+    assert (over, said) == (True, f"tagged {own}: the import that loaded it was killed")
+    assert engine.tags == {TAG: BUILD, f"{TAG}-sealed": NEWER, own: SEALED}
+    assert engine.removed == []
 
 
 def test_an_image_the_import_tagged_is_left_as_it_is():
