@@ -323,6 +323,14 @@ def freeze(
             typer.echo(result.dockerfile, nl=False)
         return
     paths = write_frozen(cfg, result, on_wait=say)
+    if result.dropped_published:
+        warn(
+            "this freeze changed the image, so the manifest no longer lists the "
+            "image(s) pushed for the build it replaced ("
+            + ", ".join(result.dropped_published)
+            + "); freezing back to that build does not list them again: push "
+            "this build to publish it"
+        )
     if as_json:
         typer.echo(result.manifest_text, nl=False)
     else:

@@ -77,6 +77,9 @@ class FreezeResult:
     vcs_lock: str = ""
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # progress, not warnings
+    # Set by write_frozen: the `published` refs of the build this freeze
+    # replaced, which the new manifest no longer lists.
+    dropped_published: list[str] = field(default_factory=list)
 
     @property
     def manifest_text(self) -> str:
@@ -499,16 +502,28 @@ def vcs_lock_text(lines: Sequence[str]) -> str:
 
 
 def _keep_publication(path: Path, result: FreezeResult) -> None:
-    """Carry `published` over when freezing again changed nothing of the image."""
+    """Carry `published` over when freezing again changed nothing of the image.
+
+    A freeze that changes the image drops it: those images are of the build
+    it replaced. Their refs go into result.dropped_published, to be said:
+    freezing back to that build later does not bring them back.
+    """
     try:
         old = loads_strict(path.read_text(encoding="utf-8"), path)
     except (OSError, ValueError, RecursionError, InputError):
         return  # a damaged manifest keeps nothing: push again
-    unchanged = isinstance(old, dict) and core_manifest_text(old) == (
-        core_manifest_text(result.manifest)
-    )
-    if unchanged and old.get("published"):
+    if not isinstance(old, dict) or not old.get("published"):
+        return
+    if core_manifest_text(old) == core_manifest_text(result.manifest):
         result.manifest["published"] = old["published"]
+        return
+    from reprobox.share import check_published
+
+    try:
+        refs = [entry["ref"] for entry in check_published(path, old)]
+    except InputError:
+        refs = ["entries of a shape push never writes"]
+    result.dropped_published = refs
 
 
 def write_frozen(

@@ -145,3 +145,26 @@ def test_importing_an_older_bundle_leaves_the_newer_sealed_copy_its_tag(
     ran = [json.loads(p.read_text()) for p in (tmp_path / "v").glob("*/record.json")]
     assert [r["image"]["id"] for r in ran] == [older]
 
+
+@pytest.mark.registry
+def test_a_freeze_that_changes_the_image_says_it_drops_published(
+    cli, engine_cleanup, registry, tmp_path
+):
+    # AN 2: a freeze that changed the build dropped `published` without a
+    # word, and freezing back to the pushed build did not list it again.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    toml = project / "reprobox.toml"
+    cli.run("-q", "freeze", str(project), timeout=600)
+    cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
+    manifest_path = project / ".reprobox" / "manifest.json"
+    (entry,) = json.loads(manifest_path.read_text())["published"]
+    toml.write_text(toml.read_text().replace("seed = 1", "seed = 2"))
+    changed = cli.run("-q", "freeze", str(project), timeout=600)
+    assert "published" not in json.loads(manifest_path.read_text())
+    said = changed.stderr
+    assert said.startswith("reprobox: warning: this freeze changed the image"), said
+    assert entry["ref"] in said and "push this build" in said
+    # A freeze that keeps the image (the same sources) has nothing to drop.
+    again = cli.run("-q", "freeze", str(project), timeout=600)
+    assert "warning" not in again.stderr

@@ -69,11 +69,15 @@ def test_the_images_environment_is_still_identity():
 
 
 def _freeze_again(tmp_path, old: dict, new: dict) -> dict:
+    return _result_of_freezing_again(tmp_path, old, new).manifest
+
+
+def _result_of_freezing_again(tmp_path, old: dict, new: dict) -> FreezeResult:
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(old), encoding="utf-8")
     result = FreezeResult(dockerfile="", lock="", manifest=new)
     _keep_publication(path, result)
-    return result.manifest
+    return result
 
 
 def test_freezing_again_with_other_host_facts_keeps_published(tmp_path):
@@ -87,5 +91,19 @@ def test_freezing_again_with_other_host_facts_keeps_published(tmp_path):
 
 def test_freezing_another_image_drops_published(tmp_path):
     other = manifest(environment={"TF_ENABLE_ONEDNN_OPTS": "0"})
-    dropped = _freeze_again(tmp_path, {**manifest(), "published": PUBLISHED}, other)
-    assert "published" not in dropped
+    result = _result_of_freezing_again(
+        tmp_path, {**manifest(), "published": PUBLISHED}, other
+    )
+    assert "published" not in result.manifest
+    # AN 2: dropped silently; now freeze is told which refs to say it dropped.
+    assert result.dropped_published == [PUBLISHED[0]["ref"]]
+
+
+def test_freezing_with_nothing_published_drops_nothing_to_say(tmp_path):
+    other = manifest(environment={"TF_ENABLE_ONEDNN_OPTS": "0"})
+    unpublished = _result_of_freezing_again(tmp_path, manifest(), other)
+    assert unpublished.dropped_published == []
+    kept = _result_of_freezing_again(
+        tmp_path, {**manifest(), "published": PUBLISHED}, manifest("3")
+    )
+    assert kept.dropped_published == []
