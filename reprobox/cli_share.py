@@ -38,6 +38,9 @@ from reprobox.stopping import signals_held
 SEALS_ONE = "push and export seal one in"
 
 
+THIS_BUILD = " of this build"
+
+
 def _reference_record(
     cfg,
     image_id: str,
@@ -56,7 +59,15 @@ def _reference_record(
     from reprobox.compare import load_records
 
     if chosen is not None:
-        record = _one_record(chosen, SEALS_ONE)
+        record = _one_record(
+            chosen,
+            SEALS_ONE,
+            lambda data: (
+                data.get("project") == cfg.name
+                and _of_this_build(data, image_id, layers, manifest_sha)
+            ),
+            THIS_BUILD,
+        )
         data, image = record.data, record.data.get("image") or {}
         if data.get("project") != cfg.name:
             raise InputError(
@@ -263,11 +274,11 @@ def push(
 
     cfg = _load(project)
     registry = check_registry(registry, cfg.name)
-    if reference is not None:
-        _one_record(reference, SEALS_ONE)  # refused before a build, not after
     # One read: the image pushed is of this freeze, and it is this freeze
     # that gets the published entry.
     frozen = check_frozen_inputs(cfg)
+    if reference is not None:  # refused before a build, not after
+        _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
     # A damaged published list is refused before anything is pushed.
     check_published(frozen.manifest_path, frozen.manifest)
     engine = connect(host, context)
@@ -364,13 +375,13 @@ def export_cmd(
 
     cfg = _load(project)
     _check_export_target(cfg, output)
-    if reference is not None:
-        _one_record(reference, SEALS_ONE)  # refused before a build, not after
-    engine = connect(host, context)
-    tidy_killed_imports(engine)
     # One read: the bundle's files are those its image was built from, not
     # those of a `reprobox freeze` that ended during the build.
     frozen = check_frozen_inputs(cfg)
+    if reference is not None:  # refused before a build, not after
+        _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
+    engine = connect(host, context)
+    tidy_killed_imports(engine)
     built = _build(cfg, engine, ca_cert, frozen=frozen)
     with (
         one_share_at_a_time(cfg.state_dir, say),  # a push seals too
@@ -540,22 +551,46 @@ def _verify_runs_dir() -> Path:
     return Path(os.path.relpath(project / ".reprobox" / "verify"))
 
 
-def _one_record(path: Path, why: str):
+def _one_record(path: Path, why: str, fits=None, of_what: str = ""):
     """Read --reference: one record, not a folder of several to pick from.
 
     push, export and verify alike: the newest of a folder is not necessarily
-    the run meant (a sweep's last seed), so the user names it.
+    the run meant (a sweep's last seed), so the user names it. The hint
+    offers the newest succeeded run that fits (a run of this build, for push
+    and export, told by fits and named by of_what), never just the newest:
+    that may be a failed run, or one of another build.
     """
     from reprobox.compare import load_records
 
     records = load_records([path])
     if len(records) > 1:
-        newest = records[-1].path
+        fitting = [
+            r
+            for r in records
+            if r.status == "succeeded" and (fits is None or fits(r.data))
+        ]
+        if fitting:
+            hint = (
+                f"name one record, e.g. --reference {fitting[-1].path} (the "
+                f"newest succeeded run{of_what} there)"
+            )
+        else:
+            hint = (
+                f"name one run's record.json (none there is a succeeded run{of_what})"
+            )
         raise InputError(
             f"--reference {path} holds {len(records)} run records; {why}",
-            hint=f"name one record, e.g. --reference {newest}",
+            hint=hint,
         )
     return records[0]
+
+
+def _of_this_freeze(cfg, frozen):
+    """Return what tells a record is of this project's frozen manifest."""
+    return lambda data: (
+        data.get("project") == cfg.name
+        and data.get("manifest_sha256") == frozen.manifest_sha256
+    )
 
 
 def _verify_reference(path: Path) -> dict:

@@ -284,13 +284,43 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
         f"--reference {runs} holds 3 run records; push and export seal one in"
     )
     assert info.value.hint == (
-        f"name one record, e.g. --reference {runs / run_id / 'record.json'}"
+        f"name one record, e.g. --reference {runs / run_id / 'record.json'} "
+        "(the newest succeeded run of this build there)"
     )
     one = _reference_record(cfg, image["id"], runs / run_id)  # its run folder
     assert one["run_id"] == run_id
 
 
-def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypatch):
+def test_the_hint_for_a_folder_offers_a_run_of_this_build_not_the_newest(tmp_path):
+    # AN 3: the hint named the newest record, a run of another build (or a
+    # failed one), which push then refused.
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    runs = cfg.state_dir / "runs"
+    ours = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    theirs = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
+    meant = _write_run(cfg.state_dir, 1, ours).name
+    _write_run(cfg.state_dir, 2, ours, status="failed", exit_code=1)
+    _write_run(cfg.state_dir, 3, theirs)
+    with pytest.raises(InputError) as info:
+        _reference_record(cfg, ours["id"], runs, "sha256:L")
+    assert info.value.hint == (
+        f"name one record, e.g. --reference {runs / meant / 'record.json'} "
+        "(the newest succeeded run of this build there)"
+    )
+    with pytest.raises(InputError) as none:
+        _reference_record(cfg, "sha256:" + "d" * 64, runs, "sha256:N")
+    assert none.value.hint == (
+        "name one run's record.json (none there is a succeeded run of this build)"
+    )
+
+
+def test_export_refuses_a_reference_folder_before_the_engine(
+    tmp_path, monkeypatch, fake_lock
+):
     from typer.testing import CliRunner
 
     from reprobox import engine as engine_module
@@ -305,6 +335,8 @@ def test_export_refuses_a_reference_folder_before_the_engine(tmp_path, monkeypat
     monkeypatch.setattr(engine_module, "connect", no_engine)
     (tmp_path / "proj").mkdir()
     root = project(tmp_path / "proj")
+    cfg = load_config(root)
+    write_frozen(cfg, freeze_project(cfg, environ={}))
     runs = root / ".reprobox" / "runs"
     for second, run_id in enumerate(
         ("20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb")
