@@ -384,7 +384,7 @@ def project_holding(folder: Path) -> Path | None:
 
 
 def warn_if_it_enters_an_image(output: Path, written: bool = False) -> None:
-    """Say so when a file written into a project would go into its image.
+    """Warn when a file written into a project would go into its image.
 
     Before the file is written it is judged by where it lands, not by the file
     there now, which is about to be replaced; once written (written=True), by
@@ -404,15 +404,17 @@ def warn_if_it_enters_an_image(output: Path, written: bool = False) -> None:
     rel = full.relative_to(project).as_posix()
     if not is_image_path(project, rel):
         return
+    # A warning, shown under -q too: a file going into the image changes its
+    # tag, which nobody asked for.
     if written and not is_image_file(project, rel):
-        say(
-            f"note: {output} is inside project {project}: build leaves it out of "
+        warn(
+            f"{output} is inside project {project}: build leaves it out of "
             "the image only as a credential file, by what it holds; write it "
             "under .reprobox/ or list it in .reproboxignore"
         )
         return
-    say(
-        f"note: {output} is inside project {project}: it goes into the image "
+    warn(
+        f"{output} is inside project {project}: it goes into the image "
         "and changes its tag; write it under .reprobox/ or list it in "
         ".reproboxignore"
     )

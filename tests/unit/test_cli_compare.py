@@ -122,7 +122,7 @@ def test_report_outside_the_project_through_dotdot_gets_no_image_note(tmp_path):
     assert "note:" not in result.stderr
 
     inside = reprobox("report", str(runs), "-o", "../p3/x.html", cwd=project)
-    assert "note: ../p3/x.html is inside project" in inside.stderr
+    assert "reprobox: warning: ../p3/x.html is inside project" in inside.stderr
 
 
 def test_a_record_without_start_time_is_not_the_default_reference(tmp_path):

@@ -31,8 +31,8 @@ def project(tmp_path, monkeypatch):
 
 def goes_in(root) -> str:
     return (
-        f"note: bundle.tar is inside project {root}: it goes into the image "
-        "and changes its tag; write it under .reprobox/ or list it in "
+        f"reprobox: warning: bundle.tar is inside project {root}: it goes into "
+        "the image and changes its tag; write it under .reprobox/ or list it in "
         ".reproboxignore\n"
     )
 
@@ -49,9 +49,9 @@ def test_a_written_file_holding_a_key_is_said_to_be_left_out_only_by_that(
     (project / "bundle.tar").write_bytes(b"\0" * 512 + KEY_BYTES)
     warn_if_it_enters_an_image(Path("bundle.tar"), written=True)
     assert capsys.readouterr().err == (
-        f"note: bundle.tar is inside project {project}: build leaves it out of "
-        "the image only as a credential file, by what it holds; write it under "
-        ".reprobox/ or list it in .reproboxignore\n"
+        f"reprobox: warning: bundle.tar is inside project {project}: build leaves "
+        "it out of the image only as a credential file, by what it holds; write "
+        "it under .reprobox/ or list it in .reproboxignore\n"
     )
 
 
@@ -69,3 +69,11 @@ def test_an_ignored_place_gets_no_note(project, capsys, written):
     (project / ".reprobox").mkdir()
     warn_if_it_enters_an_image(Path(".reprobox/bundle.tar"), written=written)
     assert capsys.readouterr().err == ""
+
+
+def test_the_warning_shows_under_quiet_too(project, capsys, monkeypatch):
+    # AN 4: `-q export -o bundle.tar` into the project said nothing, yet the
+    # next build took the bundle into the image under a new tag.
+    monkeypatch.setitem(cli._state, "quiet", True)
+    warn_if_it_enters_an_image(Path("bundle.tar"))
+    assert capsys.readouterr().err == goes_in(project)

@@ -155,7 +155,7 @@ def test_report_written_into_the_image_context_says_so(tmp_path):
     result = _cli("report", *runs, "-o", "out/r.html", cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == (
-        f"note: out/r.html is inside project {project}: it goes into the "
+        f"reprobox: warning: out/r.html is inside project {project}: it goes into the "
         "image and changes its tag; write it under .reprobox/ or list it in "
         ".reproboxignore"
     )
@@ -225,9 +225,10 @@ def test_report_replaces_its_own_earlier_report(tmp_path):
     assert first.returncode == 0, first.stderr
     again = _cli("report", *runs[:2], "-o", "r.html", cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert '<meta name="generator" content="reprobox report">' in (
-        tmp_path / "r.html"
-    ).read_text()
+    assert (
+        '<meta name="generator" content="reprobox report">'
+        in (tmp_path / "r.html").read_text()
+    )
 
 
 @pytest.mark.parametrize(
