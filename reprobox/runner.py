@@ -520,6 +520,10 @@ def _run_locked(
             "code_sha256": image_label(engine, image_id, CODE_LABEL),
         },
         "manifest_sha256": manifest_sha256,
+        # The command the container ran (the manifest's, checked at freeze to
+        # hold no secret), so compare names another flag or argument itself,
+        # not only another manifest.
+        "command": list(manifest["project"]["command"]),
         # The variables the image sets (the manifest's environment: [env],
         # pass_env and the numerics the freezing shell had), so compare can
         # name the one that changed, not only another manifest.

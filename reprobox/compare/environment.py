@@ -37,6 +37,11 @@ CATEGORIES: tuple[Category, ...] = (
         "the project's files in the image (code, requirements or others) differ",
     ),
     Category(
+        "command",
+        True,
+        "another training command or argument (a learning rate, an epoch count)",
+    ),
+    Category(
         "framework", True, "other TensorFlow/Keras/Python versions change kernels"
     ),
     Category("packages", True, "another package version can change numeric code"),
@@ -86,6 +91,11 @@ LOCK_SETTINGS_ONLY_ENV_KNOWN = (
     "another manifest with no package, data file or variable differing in the "
     "records: its tolerances, command or other frozen settings differ"
 )
+# The same when both records also keep the command they ran.
+LOCK_SETTINGS_ONLY_ALL_KNOWN = (
+    "another manifest with no package, data file, variable or command differing "
+    "in the records: its tolerances or other frozen settings differ"
+)
 # The same when both records keep their tolerances (compare_settings), these
 # differ, and nothing else recorded about the setup could change numbers: the
 # refreeze changed [metrics], which judges runs and computes nothing.
@@ -96,6 +106,8 @@ LOCK_TOLERANCES_ONLY = (
 # Where a record keeps the variables the image sets (the manifest's
 # environment); records written before the field lack it.
 IMAGE_ENV = "environment"
+# Where a record keeps the command its container ran (records since the field).
+COMMAND = "command"
 
 
 def _tolerances_explain_lock(
@@ -121,11 +133,13 @@ def _tolerances_explain_lock(
 
 
 def _explains_lock(diff: EnvDifference) -> bool:
-    """Tell whether a difference is a package, a data file or a variable."""
+    """Tell whether a difference is a package, a data file, a variable or the
+    command: each is part of the manifest."""
     return diff.category in (
         "packages",
         "framework",
         "data",
+        "command",
     ) or diff.field.lower().startswith(("machine.env.", "options.env.", "environment."))
 
 
@@ -136,6 +150,7 @@ def _explains_lock(diff: EnvDifference) -> bool:
 FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("image.ref", "provenance", "the image name; the id and digest say what ran"),
     ("image.code_sha256", "code", None),
+    ("command", "command", None),
     ("image.*", "image", None),
     ("manifest_sha256", "lock", None),
     ("data*", "data", None),
@@ -468,6 +483,8 @@ def diff_environments(
     # A record written before the image's variables were kept lacks them
     # unrecorded, not different: its manifest_sha256 still tells a change.
     env_known = records_image_env(reference) and records_image_env(run)
+    # So is one written before the command was kept.
+    command_known = COMMAND in reference and COMMAND in run
     for field in sorted(set(reference) | set(run)):
         ref_value, run_value = reference.get(field), run.get(field)
         if ref_value == run_value:
@@ -477,6 +494,8 @@ def diff_environments(
         ):
             continue
         if _is_image_env(field) and not env_known:
+            continue
+        if field == COMMAND and not command_known:
             continue
         category, explanation, position = _rule_for(field)
         if same_layers and field in ("image.id", "image.digest"):
@@ -504,9 +523,12 @@ def diff_environments(
             for d in found
         ]
     elif not any(_explains_lock(d) for d in found):
-        settings_only = (
-            LOCK_SETTINGS_ONLY_ENV_KNOWN if env_known else LOCK_SETTINGS_ONLY
-        )
+        if env_known and command_known:
+            settings_only = LOCK_SETTINGS_ONLY_ALL_KNOWN
+        elif env_known:
+            settings_only = LOCK_SETTINGS_ONLY_ENV_KNOWN
+        else:
+            settings_only = LOCK_SETTINGS_ONLY
         found = [
             replace(d, explanation=settings_only) if d.category == "lock" else d
             for d in found

@@ -56,6 +56,7 @@ NUMERIC = [c.name for c in CATEGORIES if c.changes_numerics]
         ("project", "provenance"),
         ("machine.something_new", "other"),
         ("image.code_sha256", "code"),
+        ("command", "command"),
     ],
 )
 def test_each_field_lands_in_its_category(field, category):
@@ -65,8 +66,9 @@ def test_each_field_lands_in_its_category(field, category):
 def test_numeric_categories_rank_before_those_that_cannot_change_numbers():
     flags = [c.changes_numerics for c in CATEGORIES]
     assert flags == sorted(flags, reverse=True)
-    assert NUMERIC[:9] == [
+    assert NUMERIC[:10] == [
         "code",
+        "command",
         "framework",
         "packages",
         "image",
