@@ -243,6 +243,22 @@ def test_project(tmp_path_factory, engine_cleanup):
     return make
 
 
+def frozen_sleeper(
+    tmp_path: Path, engine_cleanup, *, build: bool = False
+) -> tuple[Path, str, str | None]:
+    """Copy the sleeper project under a unique name and freeze it (-q); with
+    build, build it too. Return (path, name, the build's tag or None)."""
+    import json
+
+    path, name = copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    run_reprobox("-q", "freeze", str(path), timeout=600)
+    if not build:
+        return path, name, None
+    built = run_reprobox("build", str(path), "--json", timeout=600)
+    return path, name, json.loads(built.stdout)["tag"]
+
+
 class ReproboxCli:
     """The CLI helpers, handed to test modules as the `cli` fixture."""
 
@@ -250,6 +266,7 @@ class ReproboxCli:
     start = staticmethod(start_reprobox)
     env = staticmethod(clean_env)
     copy_project = staticmethod(copy_project)
+    frozen_sleeper = staticmethod(frozen_sleeper)
     base_image = BASE_IMAGE
     host_env = HOST_ENV
 

@@ -9,11 +9,9 @@ containers of interrupted runs and removed them (breaker AO 2).
 from __future__ import annotations
 
 import contextlib
-import json
 
 import docker.errors
 import pytest
-from conftest import TEST_PROJECTS
 
 pytestmark = pytest.mark.integration
 
@@ -21,12 +19,7 @@ pytestmark = pytest.mark.integration
 def test_a_container_of_the_image_not_started_by_a_run_is_left_alone(
     cli, engine_cleanup, docker_client, tmp_path
 ):
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
-    cli.run("-q", "freeze", str(project), timeout=600)
-    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
-        "tag"
-    ]
+    project, name, tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
     by_hand = docker_client.containers.create(tag, command=["true"])
     try:
         assert by_hand.labels["org.reprobox.project"] == name

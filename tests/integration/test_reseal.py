@@ -23,12 +23,7 @@ pytestmark = pytest.mark.integration
 def test_a_second_seal_removes_the_copy_it_replaced(
     cli, engine_cleanup, docker_client, tmp_path
 ):
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
-    cli.run("-q", "freeze", str(project), timeout=600)
-    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
-        "tag"
-    ]
+    project, name, tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
     sealed = []
     for n in (1, 2):
         cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
@@ -52,9 +47,7 @@ def test_push_seals_the_newest_run_even_one_made_on_the_sealed_copy(
     # AK 2: after a push, `run` takes the published sealed copy; a second push
     # sealed the first run again, since only runs of the unsealed build's id
     # were counted.
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
-    cli.run("-q", "freeze", str(project), timeout=600)
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
     cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
     (entry,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
@@ -109,12 +102,7 @@ def test_importing_an_older_bundle_leaves_the_newer_sealed_copy_its_tag(
 ):
     # AN 1: export sealed a newer run as <tag>-sealed; importing the older
     # bundle moved <tag>-sealed onto its image and left the newer copy <none>.
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
-    cli.run("-q", "freeze", str(project), timeout=600)
-    tag = json.loads(cli.run("build", str(project), "--json", timeout=600).stdout)[
-        "tag"
-    ]
+    project, name, tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
     for n in (1, 2):
         cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=600)
         cli.run(
@@ -152,10 +140,8 @@ def test_a_freeze_that_changes_the_image_says_it_drops_published(
 ):
     # AN 2: a freeze that changed the build dropped `published` without a
     # word, and freezing back to the pushed build did not list it again.
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     toml = project / "reprobox.toml"
-    cli.run("-q", "freeze", str(project), timeout=600)
     cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
     manifest_path = project / ".reprobox" / "manifest.json"
     (entry,) = json.loads(manifest_path.read_text())["published"]
