@@ -404,10 +404,16 @@ def freeze_project(
         "gpu": manifest_gpu(image),
     }
     warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
+    sealed = seal_manifest(manifest)
+    # The image's labels carry the manifest: one too large for them is refused
+    # now, before anything is written, not by the build that would follow.
+    from reprobox.share import manifest_labels
+
+    manifest_labels(core_manifest_text(sealed), f"{cfg.source}: ")
     return FreezeResult(
         dockerfile=dockerfile,
         lock=lock.text,
-        manifest=seal_manifest(manifest),
+        manifest=sealed,
         warnings=warnings,
         vcs_lock=vcs_lock,
         notes=[

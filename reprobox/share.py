@@ -585,21 +585,47 @@ def lock_from_labels(labels: dict[str, str]) -> str | None:
     return _join_label(labels, LOCK_LABEL)
 
 
-def manifest_labels(manifest_text: str) -> dict[str, str]:
+def manifest_labels(manifest_text: str, where: str = "") -> dict[str, str]:
     """Return the labels that carry the manifest, in parts small enough for argv.
 
     A project with many data files has a manifest larger than one argument may
     be (128 KiB): it travels in parts, like the lock. Unlike the lock it cannot
-    be left out, so one too large for the build's argv is refused.
+    be left out, so one too large for the build's argv is refused, with a fix
+    for the section that holds most of it. where prefixes the message (the
+    config file, when freeze refuses it before anything is written).
     """
     labels = _split_label(MANIFEST_LABEL, manifest_text)
     if len(labels) > MAX_MANIFEST_PARTS:
+        section = _largest_section(manifest_text)
+        held = f" ({section} holds most of it)" if section else ""
         raise InputError(
-            f"the manifest is {len(manifest_text) // 1000} KB, more than an image's "
-            f"labels can carry ({MAX_MANIFEST_PARTS * LOCK_PART_CHARS // 1000} KB)",
-            hint="declare fewer, larger data files (an archive of many small ones)",
+            f"{where}the manifest is {len(manifest_text) // 1000} KB{held}, more "
+            "than an image's labels can carry "
+            f"({MAX_MANIFEST_PARTS * LOCK_PART_CHARS // 1000} KB)",
+            hint=_SHRINK.get(section or "", "freeze a smaller setup"),
         )
     return labels
+
+
+# How to make each large manifest section smaller.
+_SHRINK = {
+    "data": "declare fewer, larger data files (an archive of many small ones)",
+    "environment": "set fewer variables in [env] and pass_env (let the script "
+    "read the rest from a file in the project)",
+    "packages": "lock fewer packages (leave out what training does not import)",
+    "metrics": "list fewer metrics and tolerances in [metrics]",
+}
+
+
+def _largest_section(manifest_text: str) -> str | None:
+    """Name the manifest section whose JSON text is longest, if it parses."""
+    try:
+        manifest = loads_strict(manifest_text, Path("manifest"))
+    except (ValueError, RecursionError, InputError):
+        return None
+    if not isinstance(manifest, dict) or not manifest:
+        return None
+    return max(manifest, key=lambda key: len(dump_json(manifest[key])))
 
 
 def manifest_text_from_labels(labels: dict[str, str]) -> str | None:
