@@ -432,11 +432,19 @@ def _run_image(
     if entries:
         refs = [entry["ref"] for entry in entries]
         which = "image " if len(refs) == 1 else "images "
+        sealed = [entry["ref"] for entry in entries if entry.get("reference_run")]
+        # verify needs a reference run: one published without any (shared
+        # before a run succeeded) has nothing to be verified against.
+        then = (
+            f"`reprobox verify {sealed[0]}` runs the published one"
+            if sealed
+            else "none carries a reference run, so `reprobox verify` has nothing "
+            "to compare a rerun of it with (run, then push again)"
+        )
         warn(
             f"{manifest_path}: the published {which}{', '.join(refs)} "
             f"{'is another build' if len(refs) == 1 else 'are other builds'} of "
-            f"this manifest; this run uses the local build {built.tag}; "
-            f"`reprobox verify {refs[0]}` runs the published one"
+            f"this manifest; this run uses the local build {built.tag}; {then}"
         )
     return built.tag, built.image_id, None
 

@@ -163,9 +163,12 @@ def _sealed(cfg, engine, built, reference_path: Path | None):
     carried = reference_from_labels(labels)
     source = reference_ran_on(carried) or built.image_id
     if record is None:
-        say(
+        # A warning, shown under -q too: what is shared cannot be verified,
+        # and a push replaces the repository's earlier (sealed) entry with it.
+        warn(
             "no succeeded run of this image yet: sharing it without a reference "
-            "record (run `reprobox run` first to let others verify it)"
+            "record, so `reprobox verify` of it has nothing to compare with "
+            "(run `reprobox run` first to let others verify it)"
         )
         return built.image_id, None, source
     if carried is not None and carried == record:

@@ -142,9 +142,15 @@ def test_a_freeze_that_changes_the_image_says_it_drops_published(
     # word, and freezing back to the pushed build did not list it again.
     project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     toml = project / "reprobox.toml"
-    cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
+    pushed = cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
+    # AP 10: said only as progress, which -q hides: nothing shared is verifiable.
+    assert pushed.stderr.startswith(
+        "reprobox: warning: no succeeded run of this image yet: sharing it without "
+        "a reference record"
+    ), pushed.stderr
     manifest_path = project / ".reprobox" / "manifest.json"
     (entry,) = json.loads(manifest_path.read_text())["published"]
+    assert entry["reference_run"] is None
     toml.write_text(toml.read_text().replace("seed = 1", "seed = 2"))
     changed = cli.run("-q", "freeze", str(project), timeout=600)
     assert "published" not in json.loads(manifest_path.read_text())

@@ -18,8 +18,13 @@ SEALED = "sha256:" + "5" * 64
 TAG = "reprobox/digits:0123456789abcdef"
 
 
-def published(ref: str) -> dict:
-    entry = {"ref": ref, "image_id": SEALED, "source_image_id": BUILT}
+def published(ref: str, reference_run: str | None = "20260101T000000Z-aaaaaa") -> dict:
+    entry = {
+        "ref": ref,
+        "image_id": SEALED,
+        "source_image_id": BUILT,
+        "reference_run": reference_run,
+    }
     return {"published": [entry]}
 
 
@@ -185,6 +190,23 @@ def test_a_published_image_of_another_build_is_named_in_a_warning(capsys):
         f"`reprobox verify {REAL}` runs the published one\n"
     )
     assert engine.pulls == []
+
+
+def test_a_published_image_with_no_reference_run_is_not_offered_to_verify(capsys):
+    # AP 10: the warning said `verify REF` runs the published one; verify then
+    # refused it: an image shared before any run succeeded carries no record.
+    engine = DigestEngine([REAL])
+    fresh = "sha256:" + "c" * 64
+    engine.attrs[fresh] = engine.attrs[BUILT]
+    built = SimpleNamespace(tag=TAG, image_id=fresh)
+    _run_image(published(REAL, reference_run=None), engine, built, "m.json")
+    said = capsys.readouterr().err
+    assert said == (
+        f"reprobox: warning: m.json: the published image {REAL} is another build "
+        f"of this manifest; this run uses the local build {TAG}; none carries a "
+        "reference run, so `reprobox verify` has nothing to compare a rerun of it "
+        "with (run, then push again)\n"
+    )
 
 
 def test_no_published_entry_no_warning(capsys):
