@@ -383,8 +383,13 @@ def project_holding(folder: Path) -> Path | None:
     return next((f for f in [folder, *folder.parents] if is_project_folder(f)), None)
 
 
-def warn_if_it_enters_an_image(output: Path, written: bool = False) -> None:
+def warn_if_it_enters_an_image(
+    output: Path, written: bool = False, shown: str | None = None
+) -> None:
     """Warn when a file written into a project would go into its image.
+
+    shown names the file in the warning where output only stands for it (a
+    record whose run folder is not named yet); output is what is judged.
 
     Before the file is written it is judged by where it lands, not by the file
     there now, which is about to be replaced; once written (written=True), by
@@ -408,13 +413,13 @@ def warn_if_it_enters_an_image(output: Path, written: bool = False) -> None:
     # tag, which nobody asked for.
     if written and not is_image_file(project, rel):
         warn(
-            f"{output} is inside project {project}: build leaves it out of "
+            f"{shown or output} is inside project {project}: build leaves it out of "
             "the image only as a credential file, by what it holds; write it "
             "under .reprobox/ or list it in .reproboxignore"
         )
         return
     warn(
-        f"{output} is inside project {project}: it goes into the image "
+        f"{shown or output} is inside project {project}: it goes into the image "
         "and changes its tag; write it under .reprobox/ or list it in "
         ".reproboxignore"
     )

@@ -648,7 +648,10 @@ def verify(
             hint="the runs folder must be a folder: give another --runs-dir",
         )
     ref_data = _verify_reference(reference) if reference else None
-    warn_if_it_enters_an_image(runs_dir / "record.json")
+    # The rerun's record goes into a run folder of its own, named when it starts.
+    warn_if_it_enters_an_image(
+        runs_dir / "run" / "record.json", shown=f"{runs_dir / '<run id>'}/record.json"
+    )
     engine = connect(host, context)
     # A verify killed outright left its record "running" and maybe its
     # container: close and remove them, as run and build do for a project.

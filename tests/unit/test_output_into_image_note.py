@@ -77,3 +77,16 @@ def test_the_warning_shows_under_quiet_too(project, capsys, monkeypatch):
     monkeypatch.setitem(cli._state, "quiet", True)
     warn_if_it_enters_an_image(Path("bundle.tar"))
     assert capsys.readouterr().err == goes_in(project)
+
+
+def test_a_stand_in_path_is_judged_but_the_shown_one_is_named(project, capsys):
+    # AQ 11: verify --runs-dir named <runs-dir>/record.json, a file it never
+    # writes; the rerun's record goes to <runs-dir>/<run id>/record.json.
+    warn_if_it_enters_an_image(
+        Path("vout/run/record.json"), shown="vout/<run id>/record.json"
+    )
+    said = capsys.readouterr().err
+    assert said.startswith(
+        f"reprobox: warning: vout/<run id>/record.json is inside project {project}: "
+        "it goes into the image"
+    )
