@@ -91,8 +91,10 @@ def _reference_record(
                 hint="run `reprobox run` on this build and give that record",
             )
         if record.status != "succeeded":
+            from reprobox.verify import not_succeeded
+
             raise InputError(
-                f"--reference {chosen}: that run {record.status}",
+                f"--reference {chosen}: that run {not_succeeded(record.status)}",
                 hint="give a succeeded run",
             )
         return data

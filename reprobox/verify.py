@@ -20,7 +20,7 @@ from reprobox.compare.records import _check_record
 from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.envvars import RESERVED
-from reprobox.errors import CompatibilityError, InputError, shortened
+from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.runner import RunOptions, RunTarget, run_in_container
@@ -109,10 +109,22 @@ def check_reference(reference: dict[str, Any], where: str) -> None:
     status = reference.get("status")
     if status != "succeeded":
         raise InputError(
-            f"{where}: that run {str(status)[:40] or 'has no status'}, so it has no "
-            "numbers to verify against",
+            f"{where}: that run {not_succeeded(status)}, so it has no numbers to "
+            "verify against",
             hint="give a record of a run that succeeded",
         )
+
+
+def not_succeeded(status: Any) -> str:
+    """Say what a run that did not succeed did, as the end of 'that run ...'."""
+    said = {
+        "failed": "failed",
+        "interrupted": "was interrupted",
+        "running": "never finished (its record still says running)",
+    }
+    if status in said:
+        return said[status]
+    return f"has status {shown_value(status, 40)}" if status else "has no status"
 
 
 def _check_reference_project(

@@ -198,7 +198,7 @@ def test_a_given_reference_is_named_as_given(image, tmp_path):
         reference=seal_record(reference_record(status="interrupted")),
         reference_name="--reference r.json",
     )
-    assert error.message.startswith("--reference r.json: that run interrupted")
+    assert error.message.startswith("--reference r.json: that run was interrupted")
 
 
 def test_a_reference_of_another_project_is_refused_as_push_does(image, tmp_path):
@@ -474,3 +474,25 @@ def test_an_image_never_sealed_is_told_to_run_first(image, tmp_path, monkeypatch
         "run it with `reprobox run` first: `reprobox push` or `reprobox export` "
         "then seal that run in; or pass --reference"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "said"),
+    [
+        ("failed", 1, "that run failed, so"),
+        ("interrupted", None, "that run was interrupted, so"),
+        (
+            "running",
+            None,
+            "that run never finished (its record still says running), so",
+        ),
+    ],
+)
+def test_a_reference_that_did_not_succeed_is_said_in_words(status, exit_code, said):
+    # AP: "that run interrupted (give a succeeded run)" read as broken English.
+    from reprobox.verify import check_reference
+
+    record = reference_record(status=status, exit_code=exit_code)
+    with pytest.raises(InputError) as info:
+        check_reference(seal_record(record), "r.json")
+    assert said in info.value.message
