@@ -130,6 +130,11 @@ def main_options(
     ),
 ) -> None:
     """Freeze, build, run and cross-check ML training setups in Docker."""
+    if quiet and verbose:
+        raise InputError(
+            "-q asks for less output and -v for more; they cannot both hold",
+            hint="give one of them",
+        )
     level = logging.WARNING - 10 * verbose
     if quiet:
         level = logging.ERROR

@@ -71,6 +71,17 @@ def test_usage_errors_are_one_line_naming_the_option(args, line):
     assert result.stderr.rstrip().endswith("--help)"), result.stderr
 
 
+@pytest.mark.parametrize("flags", [("-q", "-v"), ("-vv", "--quiet")])
+def test_quiet_and_verbose_together_are_refused(flags):
+    # AQ: `-q -v` was taken without a word, and -q won.
+    result = reprobox(*flags, "compare", "x")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "reprobox: error: -q asks for less output and -v for more; they cannot "
+        "both hold (give one of them)\n"
+    )
+
+
 def _option_taking_a_value(name: str) -> str:
     command = typer.main.get_command(app).commands[name]
     for param in command.params:
