@@ -163,8 +163,10 @@ class Cleanup:
                     pass
                 except docker.errors.DockerException as exc:
                     problems.append(f"container {container.id[:12]}: {exc}")
-            for image in self.client.images.list(name=f"reprobox/{name}"):
-                for tag in image.tags:
+            # The listing's summaries: images.list() inspects each image and
+            # fails on one another process removed meanwhile.
+            for image in self.client.api.images(name=f"reprobox/{name}"):
+                for tag in image.get("RepoTags") or []:
                     try:
                         self.client.images.remove(tag)
                     except docker.errors.ImageNotFound:

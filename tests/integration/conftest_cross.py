@@ -98,11 +98,12 @@ class TwoEngineCleanup:
     names: list[str] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
 
-    def ours(self, image) -> bool:
-        """Tell whether an image is tagged or pulled under one of our projects."""
-        repos = [tag.rsplit(":", 1)[0] for tag in image.tags]
-        repos += [ref.split("@")[0] for ref in image.attrs.get("RepoDigests") or []]
-        return image.id in self.image_ids or any(
+    def ours(self, image: dict) -> bool:
+        """Tell whether an image (the engine's summary of it, as the images
+        listing gives it) is tagged or pulled under one of our projects."""
+        repos = [tag.rsplit(":", 1)[0] for tag in image.get("RepoTags") or []]
+        repos += [ref.split("@")[0] for ref in image.get("RepoDigests") or []]
+        return image["Id"] in self.image_ids or any(
             repo.endswith(f"reprobox/{name}") for repo in repos for name in self.names
         )
 
@@ -123,17 +124,19 @@ class TwoEngineCleanup:
                     except docker.errors.DockerException as exc:
                         problems.append(f"container {container.id[:12]}: {exc}")
             # Derived images first: an image with children cannot be removed.
+            # The listing's own summaries, not images.list(), which inspects
+            # each image in turn and fails on one removed meanwhile by anyone.
             for image in sorted(
-                (i for i in client.images.list(all=True) if self.ours(i)),
-                key=lambda i: i.attrs.get("Created", ""),
+                (i for i in client.api.images(all=True) if self.ours(i)),
+                key=lambda i: i.get("Created", 0),
                 reverse=True,
             ):
                 try:
-                    client.images.remove(image.id, force=True)
+                    client.images.remove(image["Id"], force=True)
                 except docker.errors.ImageNotFound:
                     pass
                 except docker.errors.DockerException as exc:
-                    problems.append(f"image {image.id[:19]}: {exc}")
+                    problems.append(f"image {image['Id'][:19]}: {exc}")
         return problems
 
 
