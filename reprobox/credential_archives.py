@@ -4,13 +4,16 @@ A DER key has no text marker to find; it is told by its ASN.1 structure, the
 whole file one SEQUENCE laid out as PKCS#8 (plain or encrypted), PKCS#1 RSA,
 a DSA key or SEC1 EC key is. A zip archive is read through its directory: a
 member named like a credential file, or a small member that holds one, makes
-the archive one. Both are read only when small, as credential files are.
+the archive one; a tar archive (plain, gzip, bzip2 or xz) is read the same
+way, member by member. All are read only within limits, as credential files
+are.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -21,6 +24,12 @@ DER_LIMIT = 16 << 10
 _ZIP_MEMBERS = 256
 _ZIP_MEMBER_BYTES = 64 << 10
 _ZIP_TOTAL_BYTES = 1 << 20
+# Tar archives, plain or compressed, by name: read member by member, as a zip
+# is. A compressed one is inflated only this far: reaching a member means
+# inflating every byte before it.
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+TAR_INFLATE_LIMIT = 64 << 20
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
 # Object identifiers (DER contents) of password-based encryption schemes that
 # an encrypted PKCS#8 key names first: PKCS#5 (PBES1/PBES2) and PKCS#12.
@@ -147,3 +156,50 @@ def _inner_zip_holds_credentials(
             return _members_hold_credentials(inner, is_credential, budget, nested=True)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
         return False
+
+
+def tar_archive_name(name: str) -> bool:
+    """Tell whether a file's name is that of a tar archive, compressed or not."""
+    return name.lower().endswith(TAR_SUFFIXES)
+
+
+def tar_holds_credentials(path: Path, is_credential: Callable[[bytes], bool]) -> bool:
+    """Tell whether a tar archive holds a credential file, as a zip is judged.
+
+    The first _ZIP_MEMBERS members count by name or, when small, by what they
+    hold, within _ZIP_TOTAL_BYTES; a compressed archive is read through its
+    first TAR_INFLATE_LIMIT bytes once inflated, a plain one through its end.
+    """
+    try:
+        with open(path, "rb") as fh:
+            compressed = fh.read(6).startswith(_COMPRESSED_MAGIC)
+        with tarfile.open(path, "r:*") as archive:
+            return _tar_members_hold(archive, compressed, is_credential)
+    except (tarfile.TarError, OSError, ValueError, EOFError, RuntimeError):
+        return False
+
+
+def _tar_members_hold(
+    archive: tarfile.TarFile, compressed: bool, is_credential: Callable[[bytes], bool]
+) -> bool:
+    budget = [_ZIP_TOTAL_BYTES]
+    for count, member in enumerate(archive):
+        if count >= _ZIP_MEMBERS:
+            return False
+        if compressed and member.offset_data + member.size > TAR_INFLATE_LIMIT:
+            return False
+        if not member.isfile():
+            continue
+        if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.name).name):
+            return True
+        if member.size > min(_ZIP_MEMBER_BYTES, budget[0]):
+            continue
+        budget[0] -= member.size
+        fh = archive.extractfile(member)
+        content = fh.read() if fh is not None else b""
+        if is_credential(content) or (
+            content.startswith(b"PK\x03\x04")
+            and _inner_zip_holds_credentials(content, is_credential, budget)
+        ):
+            return True
+    return False

@@ -26,6 +26,8 @@ from reprobox.code_files import code_file_name, code_text
 from reprobox.credential_archives import (
     DER_LIMIT,
     der_private_key,
+    tar_archive_name,
+    tar_holds_credentials,
     zip_holds_credentials,
 )
 from reprobox.credential_lines import (
@@ -159,6 +161,8 @@ def holds_credentials(path: Path) -> bool:
                 tail = window[-overlap:]
     except OSError:
         return False
+    if tar_archive_name(path.name):
+        return tar_holds_credentials(path, _credential_bytes)
     return path.suffix.lower() == ".zip" and zip_holds_credentials(
         path, _credential_bytes
     )
