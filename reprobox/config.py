@@ -33,6 +33,7 @@ from reprobox.index_urls import (
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, set_by_image
+from reprobox.secret_shapes import PUBLISHED_TOKEN
 
 try:  # Python 3.11+
     import tomllib
@@ -392,6 +393,18 @@ def referenced_variables(url: str) -> list[str]:
     return REFERENCE.findall(url)
 
 
+def _shown_name(name: str) -> str:
+    """Return a variable name as an error shows it: shortened if it is a token."""
+    if PUBLISHED_TOKEN.search(name):
+        return f"{name[:4]}*** ({len(name)} characters)"
+    return name
+
+
+# The fewest characters a ${NAME} of an index URL may hold: its value is
+# hidden by being searched for, and a shorter one occurs in ordinary text.
+SHORTEST_INDEX_CREDENTIAL = 8
+
+
 def expand_index_url(url: str, environ, where: str) -> str:
     """Replace ${NAME} references in an index URL from environ."""
 
@@ -435,7 +448,29 @@ def expand_index_url(url: str, environ, where: str) -> str:
             f"index URL {shown_url(url)!r} {problem} with {names} as set in this shell",
             f"fix the value of {names}",
         )
+    _refuse_short_values(url, environ, where)
     return expanded
+
+
+def _refuse_short_values(url: str, environ, where: str) -> None:
+    """Refuse a ${NAME} of an index URL whose value is too short to hide.
+
+    Each value is a credential by its use: it is hidden by being looked for,
+    as a whole, in the lock, the manifest and every message, and a value of
+    a few characters is found in ordinary text (x in x86_64) as well.
+    """
+    for name in referenced_variables(url):
+        if len(environ[name]) < SHORTEST_INDEX_CREDENTIAL:
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which holds only "
+                f"{len(environ[name])} character(s): a credential that short "
+                "cannot be told apart from ordinary text in the lock and messages",
+                f"export {name} with the whole token ({SHORTEST_INDEX_CREDENTIAL} "
+                "characters or more), or write a part that is no secret (a user "
+                "name, a path) into the URL itself",
+            )
 
 
 # What a shell would act on: the command runs without one, so each would
@@ -668,7 +703,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         if not ENV_NAME.fullmatch(key):
             raise ConfigError(
                 path,
-                f"env.{key}",
+                f"env.{_shown_name(key)}",
                 "is not a valid variable name",
                 "use letters, digits and '_'",
             )
@@ -686,7 +721,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             raise ConfigError(
                 path,
                 "pass_env",
-                f"{key!r} is not a variable name",
+                f"{_shown_name(key)!r} is not a variable name",
                 "use letters, digits and '_', not starting with a digit",
             )
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from reprobox.secret_shapes import PUBLISHED_TOKEN
+
 # ${NAME}: the only reference reprobox fills in from the environment.
 REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
@@ -45,7 +47,9 @@ def lower_scheme(url: str) -> str:
 
 
 def shown_url(url: str) -> str:
-    """Return url as an error may show it: no user name, password or query."""
+    """Return url as an error may show it: no user name, password, query or
+    token of a published format."""
+    url = PUBLISHED_TOKEN.sub("***", url)
     url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1***@", url, flags=re.I)
     return url.split("?", 1)[0] + ("?***" if "?" in url else "")
 
@@ -103,7 +107,8 @@ def url_shape_problem(url: str) -> str | None:
 
 
 def _check_written_credentials(url: str) -> None:
-    """Refuse a password, a lone user name or a secret query value written out."""
+    """Refuse a password, a lone user name, a secret query value or a token of a
+    published format written out."""
     query = url.partition("?")[2].partition("#")[0]
     for item in query.split("&") if query else []:
         name, _, value = item.partition("=")
@@ -114,17 +119,27 @@ def _check_written_credentials(url: str) -> None:
                 "write the value as ${NAME} and set NAME in the environment",
             )
     match = _USERINFO.match(url)
-    if not match:
-        return
     # A user name beside a password is not secret (__token__:...); a password,
     # or a lone user name (tokens often go there), must be a ${NAME} reference.
-    user, colon, password = match.group(1).partition(":")
+    user, colon, password = match.group(1).partition(":") if match else ("", "", "")
     if REFERENCE.sub("", password if colon else user):
         raise IndexUrlError(
             "holds a credential written into the file, which would "
             "travel with the project (and into the image)",
             "write it as ${NAME}, e.g. https://__token__:${PYPI_TOKEN}@host/simple/, "
             "and set NAME in the environment",
+        )
+
+    # Anywhere, the path included (Gemfury and Cloudsmith put tokens there):
+    # the URL is written into the manifest, its warnings and the image labels.
+    # A ${NAME} is filled in only for the resolver and the build's secret.
+    if PUBLISHED_TOKEN.search(REFERENCE.sub("/", url)):
+        raise IndexUrlError(
+            "holds a token of a published format (ghp_..., hf_..., AKIA...) "
+            "written into the file; it would travel with the project and be "
+            "written into the manifest and image labels",
+            "put it in an environment variable and write ${NAME} in its place, "
+            "e.g. https://HOST/${INDEX_TOKEN}/simple/",
         )
 
 

@@ -91,7 +91,7 @@ def test_token_in_the_query_string_from_the_environment_is_redacted(tmp_path):
     ("token", "encoded"),
     [
         ("tok3n/SECRET", "tok3n%2FSECRET"),
-        ("a+b=c", "a%2Bb%3Dc"),
+        ("a+b=c+d=e", "a%2Bb%3Dc%2Bd%3De"),
         ("p@ss:word", "p%40ss%3Aword"),
         ("with space", "with%20space"),
     ],
@@ -99,9 +99,11 @@ def test_token_in_the_query_string_from_the_environment_is_redacted(tmp_path):
 def test_credentials_are_percent_encoded_into_the_userinfo(tmp_path, token, encoded):
     url = "https://__token__:${PYPI_TOKEN}@pypi.example.internal/simple/${SUB}/"
     cfg = load_config(project(tmp_path, url))
-    _, (extra,) = expanded_indexes(cfg, {"PYPI_TOKEN": token, "SUB": "a/b"})
+    _, (extra,) = expanded_indexes(cfg, {"PYPI_TOKEN": token, "SUB": "team-a/b"})
     # The path part is not userinfo: a value there goes in as it is.
-    assert extra == f"https://__token__:{encoded}@pypi.example.internal/simple/a/b/"
+    assert (
+        extra == f"https://__token__:{encoded}@pypi.example.internal/simple/team-a/b/"
+    )
 
 
 def test_a_resolver_error_never_shows_the_credential():
