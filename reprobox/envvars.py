@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote
 
 from reprobox.config import ProjectConfig, referenced_variables
@@ -473,6 +473,37 @@ def is_utf8(value: str) -> bool:
     return True
 
 
+def shown_token_name(name: str) -> str:
+    """Return a variable name that is itself a token as a message may show it."""
+    return f"{name[:4]}*** ({len(name)} characters)"
+
+
+def refuse_token_names(
+    cfg: ProjectConfig, secret_value: Callable[[str, str], bool]
+) -> None:
+    """Refuse an [env] or pass_env name that is itself a credential by its shape.
+
+    The name is written as the value is (ENV NAME=..., the manifest, the
+    labels and the build history), so a token pasted as a name (ghp_...)
+    leaks as surely; secret_value judges it as a value would be judged.
+    """
+    for key, names in (("env", cfg.env), ("pass_env", cfg.pass_env)):
+        for name in names:
+            if not secret_value("", name):
+                continue
+            shown = shown_token_name(name)
+            where = f"env.{shown}" if key == "env" else key
+            raise ConfigError(
+                cfg.source,
+                cfg.key(where),
+                f"the variable name {shown} is a credential (a token of a "
+                "known format), which would be written into the Dockerfile, "
+                "manifest and image",
+                "give the variable a plain name (e.g. GITHUB_TOKEN) and pass its "
+                "value at run time with `reprobox run --env NAME`",
+            )
+
+
 def frozen_environment(
     cfg: ProjectConfig, environ: Mapping[str, str]
 ) -> tuple[dict[str, str], list[str]]:
@@ -481,6 +512,7 @@ def frozen_environment(
     from reprobox.credential_files import secret_value
 
     warnings: list[str] = []
+    refuse_token_names(cfg, secret_value)
     env = {}
     # An index URL's ${NAME} is a secret by its use, whatever it is called.
     index_credentials = {

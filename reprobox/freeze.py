@@ -28,6 +28,7 @@ from reprobox.envvars import (
     frozen_environment,
 )
 from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
+from reprobox.frozen_tokens import refuse_frozen_tokens
 from reprobox.image_inputs import refuse_written_credentials
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
@@ -405,6 +406,10 @@ def freeze_project(
     }
     warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
     sealed = seal_manifest(manifest)
+    # The last guard, after the checks made for each input: nothing of what
+    # is written (or printed by --dry-run) may hold a published token.
+    texts = {DOCKERFILE_NAME: dockerfile, LOCK_NAME: lock.text, VCS_NAME: vcs_lock}
+    refuse_frozen_tokens(cfg, sealed, texts)
     # The image's labels carry the manifest: one too large for them is refused
     # now, before anything is written, not by the build that would follow.
     from reprobox.share import manifest_labels

@@ -1,0 +1,108 @@
+"""The last check of what freeze writes: no token of a published format in it.
+
+The checks of each input (the command, [env], the index URLs, the project's
+files) refuse a credential with a message made for its place. This one reads
+every string of the texts freeze is about to write, a manifest's keys as well
+as its values, so that a token that came in some other way (a metric name, a
+data file's name, a resolver's warning) is refused before anything is
+written: the manifest goes into the image labels, the Dockerfile into the
+build history, the lock into a layer. A secret freeze already shows as ***
+is no token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reprobox.config import ProjectConfig
+from reprobox.credential_lines import published_token
+from reprobox.envvars import shown_token_name
+from reprobox.errors import ConfigError, InputError
+
+# The config key each manifest field is taken from, by the field's path
+# without list indexes; the longest path that starts a field's path wins.
+_CONFIG_KEYS = {
+    "project.name": "name",
+    "project.command": "command",
+    "python": "python",
+    "base_image": "base_image",
+    "indexes.index_url": "packages.index_url",
+    "indexes.extra_index_urls": "packages.extra_index_urls",
+    "environment": "env",
+    "data": "data",
+    "metrics.compare": "metrics.compare",
+    "metrics.tolerances": "metrics.tolerances",
+}
+_INDEX = re.compile(r"\[\d+\]")
+_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"
+
+
+def token_fields(value: Any, path: str = "") -> Iterator[str]:
+    """Yield the path of each string in value, keys included, holding a token.
+
+    A path is written as the manifest's fields are named in messages
+    (metrics.compare[0], data[0].path); a key that is itself a token is
+    shown shortened, never whole.
+    """
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            key = str(key)
+            shown = shown_token_name(key) if published_token(key) else key
+            here = f"{path}.{shown}" if path else shown
+            if shown != key:
+                yield here
+            yield from token_fields(item, here)
+    elif isinstance(value, (list, tuple)):
+        for at, item in enumerate(value):
+            yield from token_fields(item, f"{path}[{at}]")
+    elif isinstance(value, str) and published_token(value):
+        yield path
+
+
+def token_line(text: str) -> int | None:
+    """Return the number of the first line of text that holds a token, or None."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if published_token(line):
+            return number
+    return None
+
+
+def refuse_frozen_tokens(
+    cfg: ProjectConfig, manifest: Mapping[str, Any], texts: Mapping[str, str]
+) -> None:
+    """Refuse a token of a published format anywhere in what freeze would write.
+
+    texts maps each file's name (Dockerfile, requirements.lock) to its text.
+    """
+    state = cfg.state_dir
+    for name, text in texts.items():
+        number = token_line(text)
+        if number is not None:
+            raise InputError(
+                f"{state / name}: line {number} would hold {_WHAT}; refused, "
+                "nothing was written",
+                hint="remove the credential from the project config and "
+                "requirements; pass it at run time with `reprobox run --env NAME`",
+            )
+    for path in token_fields(manifest):
+        field = _INDEX.sub("", path)
+        known = [k for k in _CONFIG_KEYS if field == k or field.startswith(k + ".")]
+        problem = (
+            f"the manifest's {path} would hold {_WHAT}, and with it the image "
+            "labels; refused, nothing was written"
+        )
+        fix = (
+            "remove it there; pass a credential at run time with "
+            "`reprobox run --env NAME`"
+        )
+        if known:
+            key = _CONFIG_KEYS[max(known, key=len)]
+            raise ConfigError(cfg.source, cfg.key(key), problem, fix)
+        raise InputError(
+            f"{state / 'manifest.json'}: {problem}",
+            hint="find where it comes from (the requirements, this shell's "
+            "variables) and remove it; pass a credential at run time with "
+            "`reprobox run --env NAME`",
+        )
