@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from six_projects import project
 
 from reprobox import freeze as freeze_module
 from reprobox.config import load_config
@@ -20,15 +21,6 @@ GIT_LINE = (
 LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
 # A real certificate: a CA bundle is loaded, not only searched for BEGIN.
 PEM = (Path(__file__).parent / "data" / "test-ca.pem").read_text()
-
-
-def project(tmp_path: Path, extra: str = "") -> Path:
-    (tmp_path / "reprobox.toml").write_text(
-        'command = "python train.py"\nbase_image = "reg.example:5000/base:1"\n' + extra
-    )
-    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
-    return tmp_path
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from six_projects import project as six_project_files
 
 from reprobox.build import project_files
 from reprobox.config import load_config
@@ -17,10 +18,7 @@ PEM = (Path(__file__).parent / "data" / "test-ca.pem").read_text()
 
 
 def project(tmp_path: Path, extra: str = "") -> Path:
-    (tmp_path / "reprobox.toml").write_text('command = "python train.py"\n' + extra)
-    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
-    return tmp_path
+    return six_project_files(tmp_path, extra, base=None)
 
 
 @pytest.mark.parametrize(

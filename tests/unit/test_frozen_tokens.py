@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from six_projects import project
 
 from reprobox import freeze as freeze_module
 from reprobox.config import load_config
@@ -18,15 +18,6 @@ from reprobox.lock import LockResult
 TOKEN = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
 AWS_ID = "AKIA" + "Q7ZX2M4N6P8R1T3V"
 LOCK = "six==1.17.0 \\\n    --hash=sha256:" + "a" * 64 + "\n"
-
-
-def project(tmp_path: Path, extra: str = "") -> Path:
-    (tmp_path / "reprobox.toml").write_text(
-        'command = "python train.py"\nbase_image = "reg.example:5000/base:1"\n' + extra
-    )
-    (tmp_path / "requirements.txt").write_text("six==1.17.0\n")
-    (tmp_path / "train.py").write_text("print(1)\n")
-    return tmp_path
 
 
 @pytest.fixture
