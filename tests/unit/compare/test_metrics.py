@@ -51,15 +51,33 @@ def test_a_rel_verdict_is_the_same_whichever_run_is_the_reference(a, b, rel):
     )
 
 
-def test_delta_equal_to_the_bound_up_to_float_rounding_passes():
-    # F11: 0.905 - 0.9 is 0.0050000000000000044 in binary floating point.
-    assert 0.905 - 0.9 > 0.005
+def test_a_bound_is_applied_exactly_to_the_two_floats():
+    # 0.905 - 0.9 is 0.0050000000000000044 exactly: over abs 0.005, by a hair.
     result = judge(0.9, 0.905, Tolerance(abs=0.005))
-    assert result.passed
-    assert result.reason == "within tolerance (abs 0.005)"
-    assert judge(0.9, 0.895, Tolerance(abs=0.005)).passed
-    assert judge(1e6, 1e6 + 1e-4, Tolerance(abs=1e-4)).passed  # rounding of big values
-    assert judge(200.0, 201.0, Tolerance(rel=0.005)).passed
+    assert not result.passed
+    assert result.reason == "out of tolerance (abs 0.005)"
+    assert judge(0.9, 0.905, Tolerance(abs=0.0050000000000000045)).passed
+    assert judge(0.25, 0.375, Tolerance(abs=0.125)).passed  # exactly at the bound
+    assert not judge(0.25, math.nextafter(0.375, 1), Tolerance(abs=0.125)).passed
+    # the float 1/3 is a hair under a third: 0.125 is over rel 1/3 of 0.375.
+    assert not judge(0.25, 0.375, Tolerance(rel=1 / 3)).passed
+    assert judge(0.25, 0.375, Tolerance(rel=0.3333333333333334)).passed
+    assert judge(200.0, 201.0, Tolerance(rel=0.005)).passed  # 1 <= 0.005 * 201
+
+
+@pytest.mark.parametrize(
+    ("ref", "run"),
+    [
+        (0.3, 0.30000000000000004),
+        (1.0, math.nextafter(math.nextafter(1.0, 2), 2)),  # 2 ulp
+        (1e6, 1e6 + 2.33e-10),
+    ],
+)
+def test_no_tolerance_grants_slack_beyond_its_bound(ref, run):
+    # round 33 item 1: abs 1e-30 passed pairs that --tol abs:0 and exact failed.
+    for tolerance in (EXACT, Tolerance(abs=0), Tolerance(abs=1e-30), Tolerance(rel=0)):
+        assert not judge(ref, run, tolerance).passed, tolerance
+    assert not judge(ref, run, Tolerance(rel=1e-30)).passed
 
 
 def test_a_real_excess_over_the_bound_still_fails():
@@ -213,9 +231,9 @@ def test_huge_values_and_tolerances_are_judged_without_overflow(
     assert result.reason == f"{verdict} tolerance ({tolerance.describe()})"
 
 
-def test_rounding_slack_still_holds_at_ordinary_sizes():
-    # 0.905 - 0.9 is 0.0050000000000000044 in floats: at its bound, it passes.
-    assert judge(0.9, 0.905, Tolerance(abs=0.005)).passed
+def test_no_rounding_slack_at_ordinary_sizes():
+    # 0.905 - 0.9 is 0.0050000000000000044 exactly: over abs 0.005.
+    assert not judge(0.9, 0.905, Tolerance(abs=0.005)).passed
     assert not judge(0.9, 0.905, Tolerance(abs=0.00499999)).passed
     assert not judge(0.0, 5e-324, Tolerance(abs=0)).passed
 

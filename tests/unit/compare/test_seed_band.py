@@ -1,6 +1,7 @@
 """Another machine's run beside a seed sweep: same seed against that seed's run."""
 
 import json
+import math
 
 import pytest
 from reprobox_synthetic import clone, make_record
@@ -193,3 +194,25 @@ def test_a_same_seed_run_cut_short_is_named_as_the_run_whose_facts_are_missing()
         "be named: sweep run S1 (seed 1) stopped before its machine facts were "
         "recorded"
     )
+
+
+def test_a_band_edge_grants_no_rounding_slack():
+    # round 33 item 1: a run 2 ulp outside the band [1.0, 1.0] passed abs 1e-30.
+    base = make_record("S0", metrics={"acc": 1.0})
+    runs = [
+        clone(base, f"S{i}", seed=i, options__seed_sweep="sw1", metrics={"acc": 1.0})
+        for i in range(2)
+    ]
+    above = math.nextafter(math.nextafter(1.0, 2), 2)
+    lone = clone(base, "L", seed=7, engine__host=ENGINE2, metrics={"acc": above})
+    for tolerance in (Tolerance(abs=1e-30), Tolerance(rel=1e-30), Tolerance(abs=0)):
+        comparison = compare_runs(
+            [*runs, lone], reference="S0", tolerances={"acc": tolerance}
+        )
+        [judged] = [r for r in comparison.results if r.run_id == "L"]
+        assert judged.seed_band == (1.0, 1.0)
+        assert not judged.passed and not comparison.passed
+    comparison = compare_runs(
+        [*runs, lone], reference="S0", tolerances={"acc": Tolerance(abs=4.5e-16)}
+    )
+    assert comparison.passed  # 2 ulp of 1.0 is 4.44e-16
