@@ -542,17 +542,24 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
         r for r in results if r.record is None or r.record["status"] != "succeeded"
     ]
     comparison = None
-    ok = [rec for rec in records if rec["status"] == "succeeded"]
-    if len(ok) >= 2:
+    if len(records) >= 2:
+        # Every run that left a record, failed ones too, as `compare` judges
+        # the runs folder: a verdict on the survivors alone said PASS while
+        # the exit code said 1. The first run that succeeded is the reference.
         metrics = manifest.get("metrics") or {}
+        ok = [rec["run_id"] for rec in records if rec["status"] == "succeeded"]
         comparison = compare_runs(
             [
                 Record(path=target.runs_dir / rec["run_id"] / "record.json", data=rec)
-                for rec in ok
+                for rec in records
             ],
+            reference=ok[0] if ok else 0,
             tolerances=metrics.get("tolerances") or {},
             metrics=metrics.get("compare") or None,
         )
+    for rec in records:
+        if rec["status"] != "succeeded":  # said under -q too, as a lone run's is
+            _to_stderr(f"reprobox: error: {_run_failure(rec)}")
     if as_json:
         payload = {
             "schema_version": 1,
@@ -579,9 +586,18 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
         return 1
     if comparison is not None and comparison.nondeterminism:
         return 1  # the same setup twice must give the same numbers, tolerance or not
-    if comparison is None or sweep:
-        return 0
-    return exit_code(comparison)
+    # A sweep's verdict judges no seed's noise, only what lies beyond it.
+    return 0 if comparison is None else exit_code(comparison)
+
+
+def _run_failure(record: dict) -> str:
+    """Say how a run of several ended when it did not succeed, with its exit code."""
+    from reprobox.compare.headlines import status_with_exit
+
+    code = record.get("exit_code")
+    shown = status_with_exit(record["status"], code if isinstance(code, int) else None)
+    message = (record.get("error") or {}).get("message")
+    return f"run {record['run_id']} {shown}" + (f": {message}" if message else "")
 
 
 def _device_requests(gpus: str | None, manifest: dict, remote: bool):
@@ -604,9 +620,11 @@ def _check_engines_serve_gpus(engines, gpus: str, remote: bool) -> None:
 
 
 def _print_summary(record: dict, record_path: Path) -> None:
-    typer.echo(
-        f"run {record['run_id']} {record['status']} in {record['duration_s']:.1f}s"
-    )
+    from reprobox.compare.headlines import status_with_exit
+
+    code = record.get("exit_code")
+    shown = status_with_exit(record["status"], code if isinstance(code, int) else None)
+    typer.echo(f"run {record['run_id']} {shown} in {record['duration_s']:.1f}s")
     for name, value in record["metrics"].items():
         shown = f"{value:.6f}" if isinstance(value, (int, float)) else str(value)
         # One line each: a line break in a name could draw a fake row.

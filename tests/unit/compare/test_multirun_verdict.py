@@ -1,0 +1,87 @@
+"""The verdict `run --seeds` / `--repeat` prints for its runs, failed ones included."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from reprobox_synthetic import record_data
+
+from reprobox.cli import _state
+from reprobox.cli_run import _report_many
+from reprobox.multirun import JobResult
+
+
+def _sweep(statuses, *, sweep=True):
+    records = []
+    for i, status in enumerate(statuses):
+        data = record_data(
+            f"R{i}",
+            seed=i if sweep else 0,
+            status=status,
+            exit_code=0 if status == "succeeded" else 3,
+            metrics={"acc": 0.9 + i / 1000},
+            started_at=f"2024-01-01T00:00:0{i}Z",
+        )
+        data["options"]["seed_sweep"] = "sw1" if sweep else None
+        data["options"]["repeat_index"] = None if sweep else i
+        if status != "succeeded":
+            data["error"] = {"message": "training command exited with 3"}
+        records.append(data)
+    return records
+
+
+def _report(records, *, as_json=False, sweep=True):
+    job = SimpleNamespace(engine_label="local")
+    results = [JobResult(job=job, record=rec) for rec in records]
+    target = SimpleNamespace(runs_dir=Path("/runs"))
+    return _report_many(results, {}, target, as_json, sweep=sweep)
+
+
+@pytest.fixture
+def quiet():
+    before = _state["quiet"]
+    _state["quiet"] = True
+    yield
+    _state["quiet"] = before
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_a_failed_run_fails_the_verdict_in_text_json_and_exit_code(
+    capsys, quiet, sweep
+):
+    # round 33 item 2: seed 2 failed, yet the verdict of the other two said PASS.
+    records = _sweep(["succeeded", "succeeded", "failed"], sweep=sweep)
+    if not sweep:
+        for rec in records:
+            rec["metrics"] = {"acc": 0.9}
+    assert _report(records, sweep=sweep) == 1
+    out, err = capsys.readouterr()
+    assert "run R2 failed (exit code 3) in 60.0s" in out
+    assert "3 runs" in out
+    assert "FAIL" in out and "PASS" not in out
+    assert "run R2 has status failed (exit code 3)" in out
+    assert err.splitlines() == [
+        "reprobox: error: run R2 failed (exit code 3): training command exited with 3"
+    ]
+
+    assert _report(records, as_json=True, sweep=sweep) == 1
+    out, _ = capsys.readouterr()
+    comparison = json.loads(out)["comparison"]
+    assert comparison["passed"] is False
+    assert [r["run_id"] for r in comparison["runs"]] == ["R0", "R1", "R2"]
+    [failed] = [r for r in comparison["runs"] if r["run_id"] == "R2"]
+    assert (failed["passed"], failed["exit_code"]) == (False, 3)
+
+
+def test_a_failed_first_run_is_not_the_reference(capsys):
+    records = _sweep(["failed", "succeeded", "succeeded"])
+    assert _report(records, as_json=True) == 1
+    comparison = json.loads(capsys.readouterr().out)["comparison"]
+    assert (comparison["reference"], comparison["passed"]) == ("R1", False)
+
+
+def test_a_sweep_that_all_succeeded_passes(capsys):
+    assert _report(_sweep(["succeeded"] * 3)) == 0
+    out, err = capsys.readouterr()
+    assert "PASS" in out and err == ""
