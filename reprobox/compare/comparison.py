@@ -16,6 +16,7 @@ from reprobox.compare.environment import (
     recorded_settings,
     unrecorded_facts,
 )
+from reprobox.compare.exact import exact_difference
 from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
@@ -170,13 +171,16 @@ def compare_runs(
                         else f"{reason}; against {named}",
                     )
                 if run.run_id in seed_noise:
-                    result = replace(
-                        result,
-                        seed_noise=True,
-                        reason=f"seed noise: seed {format_value(run.seed)} against "
-                        f"the reference's {format_value(ref.seed)}",
-                    )
+                    result = _as_seed_noise(result, run, ref)
                 results.append(result)
+    # A sweep run of another seed is noise only where its values are: one with
+    # a metric NaN, infinite, missing or not a number was judged above as any
+    # pair (NaN in one run only fails), so it is no longer noise as a whole.
+    seed_noise = {
+        run_id
+        for run_id in seed_noise
+        if all(r.seed_noise for r in results if r.run_id == run_id)
+    }
     by_id = {r.run_id: r for r in records}
     missing = [
         missing_metric(
@@ -281,6 +285,27 @@ def compare_runs(
         missing_metrics=tuple(missing),
         notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
         passed=passed,
+    )
+
+
+def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResult:
+    """Mark a sweep run's result as seed noise, not judged (passed None).
+
+    Only a difference of two finite numbers is noise. NaN, inf, a missing
+    metric or one that is no number is kept as judged, as for any pair: a band
+    that left the value out would let a sweep pass with a broken seed.
+    """
+    if exact_difference(result.value, result.reference_value) is None:
+        return replace(
+            result,
+            reason=f"{result.reason}; seed {format_value(run.seed)} of the sweep",
+        )
+    return replace(
+        result,
+        seed_noise=True,
+        passed=None,
+        reason=f"seed noise: seed {format_value(run.seed)} against "
+        f"the reference's {format_value(ref.seed)}",
     )
 
 

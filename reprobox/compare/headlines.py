@@ -22,7 +22,8 @@ class RunSummary:
     is_reference: bool
     status: str
     seed: Any
-    passed: bool
+    # None for a seed-noise run that succeeded: it measures noise, not judged.
+    passed: bool | None
     metrics_differ: bool
     seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
     likely_cause: str | None  # the field most likely to explain the difference

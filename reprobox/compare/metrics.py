@@ -84,7 +84,8 @@ class MetricResult:
     tolerance: Tolerance
     tolerance_given: bool
     identical: bool
-    passed: bool
+    # None for seed noise (a sweep run of another seed): shown, never judged.
+    passed: bool | None
     reason: str
     # Which side lacks the metric: "" (both have it), "run", "reference" or "both".
     # A missing metric fails the check but is not a difference in value.
@@ -93,7 +94,8 @@ class MetricResult:
     # reference: reference_value is then the band's nearest edge.
     seed_band: tuple[float, float] | None = None
     # A sweep run with another seed than the reference: its difference is the
-    # seed noise itself, shown but not judged.
+    # seed noise itself, shown but not judged (passed is None). Not for a value
+    # NaN, infinite, missing or no number: that is judged as for any pair.
     seed_noise: bool = False
     # A run off the sweep measured by the sweep's run of its seed instead of the
     # reference: that run's id; reference_value is then that run's value.

@@ -135,7 +135,30 @@ def seed_noise_bands(
             band = _band(sweep, metric, members)
             if band is not None:
                 bands.append(band)
+            notes += _left_out_of_band(sweep, metric, members)
     return bands, notes
+
+
+def _left_out_of_band(sweep: str, metric: str, members: Sequence[Record]) -> list[str]:
+    """Say which seeds' values a band leaves out as not finite (NaN, ±inf).
+
+    Their runs are judged as any pair is (NaN in one run only fails); the note
+    says why the band counts fewer seeds than the sweep ran.
+    """
+    notes = []
+    for record in members:
+        value = as_number(record.metrics.get(metric))
+        if (
+            record.status == "succeeded"
+            and value is not None
+            and not math.isfinite(value)
+        ):
+            notes.append(
+                f"seed sweep {sweep}: {metric} of run {record.run_id} (seed "
+                f"{json.dumps(record.seed)}) is {value!r}, not finite: "
+                "left out of the noise band"
+            )
+    return notes
 
 
 def check_against_noise(
@@ -387,7 +410,8 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
     """
     per_seed: dict[str, Record] = {}
     for record in members:
-        per_seed.setdefault(json.dumps(record.seed), record)
+        if record.status == "succeeded":  # a failed run's numbers measure nothing
+            per_seed.setdefault(json.dumps(record.seed), record)
     pairs = [(r.run_id, as_number(r.metrics.get(metric))) for r in per_seed.values()]
     pairs = [(run_id, v) for run_id, v in pairs if v is not None and math.isfinite(v)]
     if len(pairs) < 2:

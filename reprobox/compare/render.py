@@ -113,8 +113,7 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
     nothing = nothing_to_check(comparison.metrics)
     if nothing:
         return word, "; ".join([*reasons, nothing])
-    noise = {r.run_id for r in comparison.runs if r.seed_noise}
-    judged = [r for r in comparison.results if r.run_id not in noise]
+    judged = [r for r in comparison.results if not r.seed_noise]
     if not judged:  # a sweep only, or a sweep and its noise
         beyond = sum(c.beyond_noise for c in comparison.noise_checks)
         what = (
@@ -198,7 +197,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     "-"
                     if r.is_reference and not r.judged_on_band
                     else "noise"
-                    if r.seed_noise
+                    if r.passed is None
                     else ("pass" if r.passed else "FAIL"),
                     r.headline,
                 ]

@@ -98,10 +98,7 @@ def summarize_runs(
                 is_reference=False,
                 status=record.status,
                 seed=record.seed,
-                # A run with no metric checked has shown nothing to agree on.
-                passed=bool(own)
-                and all(r.passed for r in own)
-                and record.status == SUCCEEDED,
+                passed=_run_passed(record, own, record.run_id in seed_noise),
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
@@ -126,3 +123,16 @@ def summarize_runs(
             )
         )
     return summaries
+
+
+def _run_passed(record, own: list[MetricResult], noise: bool) -> bool | None:
+    """Judge a run other than the reference: None for seed noise, never judged.
+
+    A run with no metric checked has shown nothing to agree on; a run that did
+    not succeed fails, a sweep run of another seed included.
+    """
+    if record.status != SUCCEEDED:
+        return False
+    if noise:
+        return None
+    return bool(own) and all(r.passed for r in own if not r.seed_noise)
