@@ -101,7 +101,7 @@ class NondeterminismFinding:
     repeats: bool  # True when the runs were asked for as repeats
     metric: str
     values: tuple[float, ...]  # of the runs that recorded the metric, as run_ids
-    spread: float | None  # max - min of the finite values
+    spread: float  # max - min; NaN if a value is NaN, inf if one is infinite
     reason: str
     # --env variables the records keep as ***: their values may have differed.
     hidden_env: tuple[str, ...] = ()
@@ -351,9 +351,7 @@ def find_nondeterminism(
             values = tuple(v for _, v in have)
             if _all_same(values):
                 continue
-            finite = [v for v in values if math.isfinite(v)]
-            exact = Fraction(max(finite)) - Fraction(min(finite)) if finite else None
-            spread = float_or_inf(exact) if exact is not None else None
+            spread, spread_text = _spread_of(values)
             shown = ", ".join(repr(v) for v in values)
             setups = [environments[run_id] for run_id, _ in have]
             hidden = hidden_env(*setups)
@@ -368,8 +366,7 @@ def find_nondeterminism(
             )
             reason = (
                 f"{metric} differs across {len(have)} runs of {same} ({shown}"
-                + (f"; spread {three_digits(exact)})" if exact is not None else ")")
-                + hidden_caveat(hidden)
+                f"; spread {spread_text})" + hidden_caveat(hidden)
             )
             findings.append(
                 NondeterminismFinding(
@@ -384,6 +381,21 @@ def find_nondeterminism(
                 )
             )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))
+
+
+def _spread_of(values: Sequence[float]) -> tuple[float, str]:
+    """Return max - min of values and how it is shown, honest where one is not finite.
+
+    A NaN among them leaves the spread undefined (NaN); an infinite value
+    makes it infinite. Left out, the spread of the rest (0 for 0.5, nan, nan)
+    would contradict the finding that the values differ.
+    """
+    if any(math.isnan(v) for v in values):
+        return math.nan, "NaN: a value is NaN"
+    if not all(math.isfinite(v) for v in values):
+        return math.inf, "inf: a value is infinite"
+    exact = Fraction(max(values)) - Fraction(min(values))
+    return float_or_inf(exact), three_digits(exact)
 
 
 def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:

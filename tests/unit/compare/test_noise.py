@@ -1,4 +1,5 @@
 import json
+import math
 import statistics
 
 import pytest
@@ -518,3 +519,37 @@ def test_reference_may_be_a_run_folder_or_its_record(tmp_path, given):
     reference = given.format(runs=tmp_path)
     comparison = compare_runs([second, first], reference=reference)
     assert comparison.reference == "R1"
+
+
+@pytest.mark.parametrize(
+    ("values", "spread", "said"),
+    [
+        ((0.5, math.nan, math.nan), "NaN", "spread NaN: a value is NaN)"),
+        (
+            (0.5, math.inf, 0.7, -math.inf),
+            "Infinity",
+            "spread inf: a value is infinite)",
+        ),
+        ((0.5, math.inf), "Infinity", "spread inf: a value is infinite)"),
+        ((0.5, 0.75), 0.25, "spread 0.25)"),
+    ],
+)
+def test_a_nondeterminism_spread_counts_every_value(values, spread, said):
+    # round 33 item 5: (0.5, nan, nan; spread 0) and (0.5, inf, 0.7, -inf;
+    # spread 0.2): a spread of the finite values alone contradicts "differs".
+    first = make_record("R0", options__repeat_index=0, metrics={"loss": values[0]})
+    runs = [first] + [
+        clone(
+            first,
+            f"R{i}",
+            options__repeat_index=i,
+            metrics={"loss": value},
+            started_at=f"2024-01-01T00:0{i}:00Z",
+        )
+        for i, value in enumerate(values[1:], 1)
+    ]
+    comparison = compare_runs(runs)
+    [finding] = comparison.nondeterminism
+    assert finding.reason.endswith(said)
+    [shown] = json.loads(render_json(comparison))["nondeterminism"]
+    assert shown["spread"] == spread
