@@ -15,6 +15,7 @@ from reprobox.compare.render import (
     describe_unrecorded,
     format_delta,
     format_number,
+    result_delta,
     verdict_parts,
 )
 from reprobox.templates_dir import environment, templates_dir
@@ -80,7 +81,7 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
     state = "same" if result.identical else ("pass" if result.passed else "fail")
     if result.seed_noise:  # another seed of a sweep: the noise, not a failure
         state = "noise"
-    delta = "" if result.identical else format_delta(result.exact_delta)
+    delta = "" if result.identical else result_delta(result)
     return {
         "value": format_number(value),
         "delta": delta,

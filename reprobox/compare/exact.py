@@ -49,3 +49,57 @@ def root_text(square: Fraction) -> str:
     with localcontext(prec=20):
         root = (Decimal(square.numerator) / Decimal(square.denominator)).sqrt()
     return three_digits(Fraction(root))
+
+
+def bound_text(bound: float) -> str:
+    """Show a tolerance bound short, yet as the float it is: 0.005, 1.0000001.
+
+    Six significant digits where they give the same float back (1e-06, 0.005),
+    else its shortest round-trip form: 'rel 1' for rel 1.0000001 hid why a
+    relative difference of 1 failed it.
+    """
+    short = format(bound, "g")
+    return short if float(short) == bound else repr(float(bound))
+
+
+def exact_text(number: float) -> str:
+    """Show a float's exact decimal value: 0.005 is 0.005000000000000000104..."""
+    return format(Decimal(number), "g")
+
+
+def beside_bound(number: Fraction, bound: float, *, sign: bool = False) -> str:
+    """Show number in three significant digits, or as many more as it takes.
+
+    Enough that the shown |number| stands to the shown bound (bound_text) as
+    |number| stands to the bound: under, equal or over. Rounded to +0.005, a
+    delta of 0.0050001 failed abs 0.005 while 0.0049999 passed it. Where no
+    number of digits gets it strictly, the fewest that read on the verdict's
+    side (<= for within); where even that fails, the bound's hidden digits
+    decide, and the caller shows them (sides_agree, exact_text).
+    """
+    size, edge = abs(number), Fraction(bound)
+    want = (size > edge) - (size < edge)
+    limit = Fraction(Decimal(bound_text(bound)))
+    text, weak = three_digits(number, sign=sign), None
+    for digits in range(4, 42):
+        shown = abs(Fraction(Decimal(_plain(text))))
+        got = (shown > limit) - (shown < limit)
+        if got == want:
+            return text
+        if weak is None and (got <= 0) == (want <= 0):
+            weak = text
+        with localcontext(prec=digits):
+            rounded = Decimal(number.numerator) / Decimal(number.denominator)
+        text = format(rounded.normalize(), "+g" if sign else "g")
+    return weak or text
+
+
+def sides_agree(text: str, number: Fraction, bound: float) -> bool:
+    """Tell whether a shown number reads on the right side of the shown bound."""
+    within = abs(number) <= Fraction(bound)
+    shown = abs(Fraction(Decimal(_plain(text))))
+    return (shown <= Fraction(Decimal(bound_text(bound)))) == within
+
+
+def _plain(text: str) -> str:
+    return text.replace("+", "", 1) if text.startswith("+") else text

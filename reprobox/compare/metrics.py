@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from reprobox.compare.exact import exact_difference
+from reprobox.compare.exact import bound_text, exact_difference
 from reprobox.compare.records import as_number, same_number, short_repr
 from reprobox.errors import InputError
 
@@ -63,8 +63,8 @@ class Tolerance:
         """Say the tolerance in a few words, e.g. 'abs 1e-06 or rel 0.001'."""
         if self.is_exact:
             return "exact"
-        parts = [f"abs {self.abs:g}"] if self.abs is not None else []
-        parts += [f"rel {self.rel:g}"] if self.rel is not None else []
+        parts = [f"abs {bound_text(self.abs)}"] if self.abs is not None else []
+        parts += [f"rel {bound_text(self.rel)}"] if self.rel is not None else []
         return " or ".join(parts)
 
 

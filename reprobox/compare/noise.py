@@ -19,6 +19,7 @@ from reprobox.compare.environment import (
     numerics_key,
 )
 from reprobox.compare.exact import (
+    beside_bound,
     exact_difference,
     float_or_inf,
     root_text,
@@ -281,10 +282,12 @@ def judge_against_band(
     else:
         side = "above" if distance > 0 else "below"
         verdict = result.reason.split(" (")[0]  # within / out of tolerance
-        reason = (
-            f"{three_digits(abs(distance))} {side} {where}: {verdict} "
-            f"({tolerance.describe()})"
+        shown = (
+            three_digits(abs(distance))
+            if tolerance.abs is None
+            else beside_bound(abs(distance), tolerance.abs)
         )
+        reason = f"{shown} {side} {where}: {verdict} ({tolerance.describe()})"
     return dataclasses.replace(
         result,
         identical=False,

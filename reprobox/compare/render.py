@@ -18,7 +18,12 @@ from reprobox.compare.comparison import (
     unsuccessful_runs,
 )
 from reprobox.compare.environment import UnrecordedFacts
-from reprobox.compare.exact import three_digits
+from reprobox.compare.exact import (
+    beside_bound,
+    exact_text,
+    sides_agree,
+    three_digits,
+)
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult
 from reprobox.errors import escape_controls
@@ -225,10 +230,9 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.metric,
                     format_number(r.value),
                     _reference_cell(r),
-                    format_delta(r.exact_delta),
-                    format_delta(r.exact_rel_delta),
-                    r.tolerance.describe()
-                    + ("" if r.tolerance_given else " (default)"),
+                    result_delta(r),
+                    _rel_cell(r),
+                    _tolerance_cell(r),
                     _result_verdict(r),
                     r.reason,
                 ]
@@ -315,6 +319,49 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
             )
         )
     return sections
+
+
+def result_delta(result: MetricResult) -> str:
+    """Show a result's delta in as many digits as its abs bound needs.
+
+    Three significant digits, or more where rounding would put the shown delta
+    level with (or across) the shown bound while the verdict tells them apart.
+    """
+    exact = result.exact_delta
+    bound = result.tolerance.abs
+    if bound is None or result.seed_noise or not isinstance(exact, Fraction):
+        return format_delta(exact)
+    return beside_bound(exact, bound, sign=True)
+
+
+def _rel_cell(result: MetricResult) -> str:
+    """Show rel_delta; as many digits as the rel bound needs where it is the
+    ratio judged (the reference the larger of the two values)."""
+    exact = result.exact_rel_delta
+    bound = result.tolerance.rel
+    if (
+        bound is None
+        or result.seed_noise
+        or not isinstance(exact, Fraction)
+        or abs(result.reference_value) < abs(result.value)
+    ):
+        return format_delta(exact)
+    return beside_bound(exact, bound, sign=True)
+
+
+def _tolerance_cell(result: MetricResult) -> str:
+    """Say the tolerance; a bound's exact value too where its short form reads
+    on the wrong side of the delta shown (its hidden digits decide)."""
+    text = result.tolerance.describe()
+    exact, bound = result.exact_delta, result.tolerance.abs
+    if (
+        bound is not None
+        and not result.seed_noise
+        and isinstance(exact, Fraction)
+        and not sides_agree(result_delta(result), exact, bound)
+    ):
+        text += f" (exactly {exact_text(bound)})"
+    return text + ("" if result.tolerance_given else " (default)")
 
 
 def _reference_cell(result: MetricResult) -> str:

@@ -213,3 +213,40 @@ def test_an_interrupted_run_has_no_exit_code_to_show():
     assert "run B has status interrupted;" in render_text(comparison)
     run = strict_loads(render_json(comparison))["runs"][1]
     assert (run["exit_code"], run["signal"]) == (None, None)
+
+
+def _metric_row(comparison, run_id="B"):
+    rows = render_text(comparison).split("Metrics\n")[1].splitlines()
+    return next(line.split() for line in rows if line.split()[0] == run_id)
+
+
+@pytest.mark.parametrize(
+    ("value", "delta", "verdict"),
+    [
+        (0.9050001, "+0.0050001", "FAIL"),
+        (0.9049999, "+0.0049999", "pass"),
+        (0.905, "+0.005000000000000004", "FAIL"),  # 0.905 - 0.9, exactly
+        (0.904, "+0.004", "pass"),
+        (0.95, "+0.05", "FAIL"),
+    ],
+)
+def test_a_shown_delta_never_reads_against_its_verdict(value, delta, verdict):
+    # round 33 item 6: 0.0050001 and 0.0049999 both read +0.005 beside abs 0.005.
+    a = make_record("A", metrics={"acc": 0.9})
+    comparison = compare_runs(
+        [a, clone(a, "B", metrics={"acc": value})], tolerances={"acc": {"abs": 0.005}}
+    )
+    row = _metric_row(comparison)
+    assert (row[4], row[6:8], row[8]) == (delta, ["abs", "0.005"], verdict)
+
+
+def test_a_tolerance_is_shown_as_the_float_it_is():
+    a = make_record("A", metrics={"acc": 1.0})
+    comparison = compare_runs(
+        [a, clone(a, "B", metrics={"acc": 2.0000001})],
+        tolerances={"acc": {"rel": 1.0000001}},
+    )
+    row = _metric_row(comparison)
+    # rel of the larger value (2.0000001) passes; the rel column is of 1.0.
+    assert row[6:9] == ["rel", "1.0000001", "pass"]
+    assert comparison.results[0].reason == "within tolerance (rel 1.0000001)"

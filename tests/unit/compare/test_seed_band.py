@@ -216,3 +216,18 @@ def test_a_band_edge_grants_no_rounding_slack():
         [*runs, lone], reference="S0", tolerances={"acc": Tolerance(abs=4.5e-16)}
     )
     assert comparison.passed  # 2 ulp of 1.0 is 4.44e-16
+
+
+def test_a_band_distance_is_shown_in_the_digits_its_bound_needs():
+    base = make_record("S0", metrics={"acc": 0.9})
+    runs = [
+        clone(base, f"S{i}", seed=i, options__seed_sweep="sw1", metrics={"acc": v})
+        for i, v in enumerate([0.25, 0.5])
+    ]
+    lone = clone(base, "L", seed=7, engine__host=ENGINE2, metrics={"acc": 0.5050001})
+    comparison = compare_runs(
+        [*runs, lone], reference="S0", tolerances={"acc": Tolerance(abs=0.005)}
+    )
+    [judged] = [r for r in comparison.results if r.run_id == "L"]
+    assert judged.reason.startswith("0.0050001 above the seed band")
+    assert judged.reason.endswith(": out of tolerance (abs 0.005)")
