@@ -91,7 +91,9 @@ class MetricResult:
     # A missing metric fails the check but is not a difference in value.
     missing: str = ""
     # Set for a run judged on a seed sweep's band (min, max) instead of the
-    # reference: reference_value is then the band's nearest edge.
+    # reference: reference_value is then the band's point nearest the value
+    # (the edge it lies beyond, or the value itself inside), so delta is the
+    # distance outside the band.
     seed_band: tuple[float, float] | None = None
     # A sweep run with another seed than the reference: its difference is the
     # seed noise itself, shown but not judged (passed is None). Not for a value

@@ -231,3 +231,23 @@ def test_a_band_distance_is_shown_in_the_digits_its_bound_needs():
     [judged] = [r for r in comparison.results if r.run_id == "L"]
     assert judged.reason.startswith("0.0050001 above the seed band")
     assert judged.reason.endswith(": out of tolerance (abs 0.005)")
+
+
+@pytest.mark.parametrize(
+    ("value", "reference_value", "delta"),
+    [(0.3, 0.3, 0.0), (0.2, 0.25, 0.2 - 0.25), (0.75, 0.5, 0.25)],
+)
+def test_a_banded_reference_value_is_the_bands_point_nearest_the_value(
+    value, reference_value, delta
+):
+    # round 33 item 7: docs said "the nearest edge"; inside it is the value.
+    base = make_record("S0", metrics={"acc": 0.9})
+    runs = [
+        clone(base, f"S{i}", seed=i, options__seed_sweep="sw1", metrics={"acc": v})
+        for i, v in enumerate([0.25, 0.5])
+    ]
+    lone = clone(base, "L", seed=7, engine__host=ENGINE2, metrics={"acc": value})
+    comparison = compare_runs([*runs, lone], reference="S0")
+    [judged] = json.loads(render_json(comparison))["results"][-1:]
+    assert judged["run_id"] == "L" and judged["seed_band"] == [0.25, 0.5]
+    assert (judged["reference_value"], judged["delta"]) == (reference_value, delta)
