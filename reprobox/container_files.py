@@ -107,7 +107,7 @@ def read_container_json(path: Path) -> Any:
 
 def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
-    where = "the file $REPROBOX_METRICS names"
+    where = "the metrics file ($REPROBOX_METRICS)"
     try:
         data = read_container_json(path)
     except FileNotFoundError:
@@ -126,7 +126,7 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
                 continue
             kept[key] = value
             if not math.isfinite(number):
-                warnings.append(f"metric {key!r} in {where} is {value}")
+                warnings.append(f"metric {key!r} in {where} is {value}; kept")
         else:
             warnings.append(f"metric {key!r} in {where} is not a number; ignored")
     return kept, warnings

@@ -29,7 +29,7 @@ def test_a_planted_link_to_a_host_file_is_not_followed(tmp_path):
     kept, warnings = read_script_metrics(metrics)
     assert kept == {}
     assert warnings == [
-        "the file $REPROBOX_METRICS names is a symbolic link; not followed; its "
+        "the metrics file ($REPROBOX_METRICS) is a symbolic link; not followed; its "
         "metrics were ignored"
     ]
     (tmp_path / "run" / "capture.json").symlink_to(host_secret)
@@ -49,7 +49,7 @@ def test_a_fifo_does_not_hang_the_host(tmp_path):
     assert result["out"] == (
         {},
         [
-            "the file $REPROBOX_METRICS names is not a regular file; its metrics were "
+            "the metrics file ($REPROBOX_METRICS) is not a regular file; its metrics were "
             "ignored"
         ],
     )
@@ -65,7 +65,7 @@ def test_deep_nesting_and_huge_integers_are_refused_not_raised(tmp_path):
     kept, warnings = read_script_metrics(huge)
     assert kept == {"loss": 0.5}
     assert warnings == [
-        "metric 'test_accuracy' in the file $REPROBOX_METRICS names is too large; "
+        "metric 'test_accuracy' in the metrics file ($REPROBOX_METRICS) is too large; "
         "ignored"
     ]
 
@@ -160,10 +160,10 @@ def test_nan_and_infinities_from_the_script_are_kept_as_strings_compare_reads(
     metrics = tmp_path / "metrics.json"
     metrics.write_text('{"a": NaN, "b": -Infinity, "c": "NaN", "d": 1}')
     kept, warnings = read_script_metrics(metrics)
-    where = "the file $REPROBOX_METRICS names"
+    where = "the metrics file ($REPROBOX_METRICS)"
     assert warnings == [
-        f"metric 'a' in {where} is nan",
-        f"metric 'b' in {where} is -inf",
+        f"metric 'a' in {where} is nan; kept",
+        f"metric 'b' in {where} is -inf; kept",
         f"metric 'c' in {where} is not a number; ignored",
     ]
     written = json.loads(dump_json(kept))

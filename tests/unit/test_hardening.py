@@ -144,7 +144,9 @@ def test_non_finite_metrics_are_kept_with_a_warning(tmp_path):
     path.write_text('{"acc": NaN, "loss": 0.5}')
     metrics, warnings = read_script_metrics(path)
     assert metrics["loss"] == 0.5 and metrics["acc"] != metrics["acc"]
-    assert warnings == ["metric 'acc' in the file $REPROBOX_METRICS names is nan"]
+    assert warnings == [
+        "metric 'acc' in the metrics file ($REPROBOX_METRICS) is nan; kept"
+    ]
 
 
 def test_credential_files_stay_out_whatever_their_case(tmp_path):

@@ -20,7 +20,7 @@ def test_metrics_that_are_a_folder_are_ignored_with_a_warning(tmp_path):
 
     assert metrics == {}
     assert warnings == [
-        "the file $REPROBOX_METRICS names is not a regular file; its metrics were "
+        "the metrics file ($REPROBOX_METRICS) is not a regular file; its metrics were "
         "ignored"
     ]
 

@@ -256,7 +256,7 @@ def test_what_the_script_left_in_its_run_folder_reaches_the_record_hidden(tmp_pa
     )
     assert record["metrics"] == {"acc": 0.9, "loss_***": 0.1}
     assert record["error"]["message"] == "ValueError: bad token ***"
-    assert "metric 'note' in the file $REPROBOX_METRICS names is not a number" in (
+    assert "metric 'note' in the metrics file ($REPROBOX_METRICS) is not a number" in (
         " ".join(record["warnings"])
     )
     assert secret.lower() not in json.dumps(record).lower()
