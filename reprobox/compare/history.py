@@ -17,7 +17,7 @@ class CurveDivergence:
     run_id: str
     epochs_reference: tuple[int, ...]  # epochs per fit call
     epochs_run: tuple[int, ...]
-    identical: bool
+    identical: bool  # every epoch bitwise equal (not merely within epsilon)
     call: int | None  # index of the fit call where the curves part
     epoch: int | None  # the epoch number there, as recorded
     deltas: Mapping[str, float | None]  # metric -> run - reference; None: NaN/absent
@@ -43,6 +43,7 @@ def find_divergence(
     run_calls = [epoch_rows(call) for call in run.history]
     first: tuple[int, int, dict[str, float | None]] | None = None
     largest: dict[str, float] = {}
+    within: dict[str, float] = {}  # the largest gaps epsilon let through
 
     for call_index, (ref_epochs, run_epochs) in enumerate(
         zip(ref_calls, run_calls, strict=False)
@@ -50,7 +51,7 @@ def find_divergence(
         for position, (ref_row, run_row) in enumerate(
             zip(ref_epochs, run_epochs, strict=False)
         ):
-            deltas = _row_deltas(ref_row, run_row, epsilon, largest)
+            deltas = _row_deltas(ref_row, run_row, epsilon, largest, within)
             if deltas and first is None:
                 first = (call_index, _epoch_number(ref_row, position), deltas)
 
@@ -65,13 +66,17 @@ def find_divergence(
             f"curves agree on shared epochs; epoch counts differ "
             f"({_counts(counts_ref)} vs {_counts(counts_run)})"
         )
+    elif within:
+        # Not identical: the curves differ, by no more than epsilon.
+        gaps = ", ".join(f"{name} {gap:.3g}" for name, gap in sorted(within.items()))
+        reason = f"curves within epsilon {epsilon:g} (largest gap {gaps})"
     else:
         reason = "identical curves" if any(counts_ref) else "no per-epoch history"
     return CurveDivergence(
         run_id=run.run_id,
         epochs_reference=counts_ref,
         epochs_run=counts_run,
-        identical=first is None and counts_ref == counts_run,
+        identical=first is None and counts_ref == counts_run and not within,
         call=call_index,
         epoch=epoch,
         deltas=deltas,
@@ -99,8 +104,10 @@ def _row_deltas(
     run_row: Mapping[str, Any],
     epsilon: float,
     largest: dict[str, float],
+    within: dict[str, float],
 ) -> dict[str, float | None]:
-    """Return the metrics that differ in one epoch, and update the largest gaps."""
+    """Return the metrics that differ in one epoch, and update the largest gaps
+    beyond epsilon (largest) and within it (within)."""
     deltas: dict[str, float | None] = {}
     for name in sorted((set(ref_row) | set(run_row)) - {"epoch"}):
         a, b = as_number(ref_row.get(name)), as_number(run_row.get(name))
@@ -109,6 +116,8 @@ def _row_deltas(
                 deltas[name] = None
             continue
         if same_number(a, b, epsilon):
+            if not same_number(a, b):
+                within[name] = max(within.get(name, 0.0), abs(b - a))
             continue
         gap = b - a
         deltas[name] = gap if math.isfinite(gap) else None

@@ -250,7 +250,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                         d.run_id + against.get(d.run_id, ""),
                         _counts(d.epochs_reference),
                         _counts(d.epochs_run),
-                        "-" if d.identical else _where(d.call, d.epoch),
+                        "-" if d.call is None else _where(d.call, d.epoch),
                         d.reason,
                     ]
                     for d in c.curves

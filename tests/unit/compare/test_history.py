@@ -106,3 +106,18 @@ def test_history_metric_names_are_sorted_and_skip_the_epoch_key():
         "val_accuracy",
         "val_loss",
     ]
+
+
+def test_curves_within_epsilon_are_not_called_identical():
+    # round 33 item 8: --epsilon 0.05 called curves 0.01 apart "identical curves".
+    epochs = curve_epochs(4)
+    changed = copy.deepcopy(epochs)
+    changed[1]["loss"] += 0.01
+    changed[2]["loss"] -= 0.02
+
+    found = find_divergence(
+        with_epochs("A", epochs), with_epochs("B", changed), epsilon=0.05
+    )
+    assert not found.identical
+    assert (found.call, found.epoch, found.deltas) == (None, None, {})
+    assert found.reason == "curves within epsilon 0.05 (largest gap loss 0.02)"
