@@ -31,7 +31,8 @@ MAX_RUNS = 1000
 
 
 def parse_seeds(spec: str) -> list[int]:
-    """Parse '0-4', '1,3,5' or '0-2,7' into a sorted list of distinct seeds."""
+    """Parse '0-4', '1,3,5' or '0-2,7' into a sorted list of seeds; refuse one
+    given twice ('1,1', '0-2,1')."""
     seeds: set[int] = set()
     for part in spec.split(","):
         part = part.strip()
@@ -51,6 +52,13 @@ def parse_seeds(spec: str) -> list[int]:
             raise InputError(
                 f"--seeds {spec!r} asks for more than {MAX_RUNS} runs",
                 hint=f"give at most {MAX_RUNS} seeds, e.g. --seeds 0-9",
+            )
+        again = seeds.intersection(range(low, high + 1))
+        if again:
+            # Cut silently to one run, a repeated seed asked for a run it never got.
+            raise InputError(
+                f"--seeds {spec!r}: seed {min(again)} is given twice",
+                hint="give each seed once; --repeat N runs each seed N times",
             )
         seeds.update(range(low, high + 1))
     return sorted(seeds)

@@ -102,6 +102,19 @@ def test_seed_sweep_out_of_range_is_refused(project):
     )
 
 
+@pytest.mark.parametrize(
+    ("spec", "seed"), [("1,1", 1), ("0-2,1", 1), ("3,0-4", 3), ("0-2,2-4", 2)]
+)
+def test_a_seed_given_twice_is_refused(project, spec, seed):
+    # round 33 item 8: --seeds 1,1 was cut to one run without a word.
+    result = reprobox("run", str(project), "--seeds", spec)
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr == (
+        f"reprobox: error: --seeds '{spec}': seed {seed} is given twice (give each "
+        "seed once; --repeat N runs each seed N times)\n"
+    )
+
+
 @pytest.mark.parametrize("seed", ["0", "4294967295"])
 def test_seeds_at_the_ends_of_the_range_pass_the_check(project, seed):
     # The run then stops at the missing freeze, after the seed was accepted.
