@@ -10,12 +10,12 @@ import jinja2
 
 from reprobox.compare.charts import curve_series, render_chart, run_color
 from reprobox.compare.comparison import Comparison, format_value
+from reprobox.compare.metrics import delta_text
 from reprobox.compare.records import Record
 from reprobox.compare.render import (
     describe_unrecorded,
     format_delta,
     format_number,
-    result_delta,
     verdict_parts,
 )
 from reprobox.templates_dir import environment, templates_dir
@@ -81,7 +81,7 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
     state = "same" if result.identical else ("pass" if result.passed else "fail")
     if result.seed_noise:  # another seed of a sweep: the noise, not a failure
         state = "noise"
-    delta = "" if result.identical else result_delta(result)
+    delta = "" if result.identical else delta_text(result)
     return {
         "value": format_number(value),
         "delta": delta,

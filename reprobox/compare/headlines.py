@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reprobox.compare.environment import EnvDifference, hidden_caveat
-from reprobox.compare.exact import three_digits
-from reprobox.compare.metrics import MetricResult, MissingMetric
+from reprobox.compare.metrics import MetricResult, MissingMetric, delta_text
 from reprobox.compare.records import Record, short_repr
 
 SUCCEEDED = "succeeded"
@@ -203,7 +202,7 @@ def _headline(
         suffix = " despite setup differences" if suspect else ""
         return f"{'shared ' if shared else ''}metrics identical{suffix}"
     shown = ", ".join(
-        f"{r.metric} {three_digits(r.exact_delta, sign=True)}"
+        f"{r.metric} {delta_text(r)}"
         if r.delta is not None
         else f"{r.metric} ({r.reason})"
         for r in changed[:3]

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from reprobox.compare.exact import bound_text, exact_difference
+from reprobox.compare.exact import (
+    beside_bound,
+    bound_text,
+    exact_difference,
+    three_digits,
+)
 from reprobox.compare.records import as_number, same_number, short_repr
 from reprobox.errors import InputError
 
@@ -117,6 +122,21 @@ class MetricResult:
         if exact is None or self.rel_delta is None:
             return self.rel_delta
         return exact / abs(Fraction(self.reference_value))
+
+
+def delta_text(result: MetricResult) -> str:
+    """Show a result's delta in as many digits as its abs bound needs.
+
+    Three significant digits, or more where rounding would put the shown delta
+    level with (or across) the shown bound while the verdict tells them apart.
+    """
+    exact = result.exact_delta
+    bound = result.tolerance.abs
+    if bound is None or result.seed_noise or not isinstance(exact, Fraction):
+        return (
+            "n/a" if exact is None or exact != exact else three_digits(exact, sign=True)
+        )
+    return beside_bound(exact, bound, sign=True)
 
 
 @dataclass(frozen=True)

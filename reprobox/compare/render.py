@@ -25,7 +25,7 @@ from reprobox.compare.exact import (
     three_digits,
 )
 from reprobox.compare.headlines import status_with_exit
-from reprobox.compare.metrics import MetricResult
+from reprobox.compare.metrics import MetricResult, delta_text
 from reprobox.errors import escape_controls
 
 # Markdown syntax a record string could carry into a rendered page: emphasis,
@@ -230,7 +230,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.metric,
                     format_number(r.value),
                     _reference_cell(r),
-                    result_delta(r),
+                    delta_text(r),
                     _rel_cell(r),
                     _tolerance_cell(r),
                     _result_verdict(r),
@@ -321,19 +321,6 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
     return sections
 
 
-def result_delta(result: MetricResult) -> str:
-    """Show a result's delta in as many digits as its abs bound needs.
-
-    Three significant digits, or more where rounding would put the shown delta
-    level with (or across) the shown bound while the verdict tells them apart.
-    """
-    exact = result.exact_delta
-    bound = result.tolerance.abs
-    if bound is None or result.seed_noise or not isinstance(exact, Fraction):
-        return format_delta(exact)
-    return beside_bound(exact, bound, sign=True)
-
-
 def _rel_cell(result: MetricResult) -> str:
     """Show rel_delta; as many digits as the rel bound needs where it is the
     ratio judged (the reference the larger of the two values)."""
@@ -358,7 +345,7 @@ def _tolerance_cell(result: MetricResult) -> str:
         bound is not None
         and not result.seed_noise
         and isinstance(exact, Fraction)
-        and not sides_agree(result_delta(result), exact, bound)
+        and not sides_agree(delta_text(result), exact, bound)
     ):
         text += f" (exactly {exact_text(bound)})"
     return text + ("" if result.tolerance_given else " (default)")

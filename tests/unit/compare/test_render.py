@@ -238,6 +238,8 @@ def test_a_shown_delta_never_reads_against_its_verdict(value, delta, verdict):
     )
     row = _metric_row(comparison)
     assert (row[4], row[6:8], row[8]) == (delta, ["abs", "0.005"], verdict)
+    if verdict == "FAIL":  # the run's headline shows the same digits
+        assert f"metrics differ (acc {delta})" in comparison.runs[1].headline
 
 
 def test_a_tolerance_is_shown_as_the_float_it_is():
