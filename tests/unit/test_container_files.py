@@ -49,8 +49,8 @@ def test_a_fifo_does_not_hang_the_host(tmp_path):
     assert result["out"] == (
         {},
         [
-            "the metrics file ($REPROBOX_METRICS) is not a regular file; its metrics were "
-            "ignored"
+            "the metrics file ($REPROBOX_METRICS) is not a regular file; its "
+            "metrics were ignored"
         ],
     )
 
