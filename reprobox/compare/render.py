@@ -104,7 +104,8 @@ def _verdict(comparison: Comparison) -> str:
 
 def _verdict_aside(comparison: Comparison) -> str:
     """Say after the verdict what it leaves out: noise runs and nondeterminism."""
-    noise = sum(r.seed_noise for r in comparison.runs)
+    # A failed sweep run is judged (it fails), so it measures nothing.
+    noise = sum(r.seed_noise and r.passed is None for r in comparison.runs)
     aside = (
         f"; {noise} sweep run(s) with other seeds measure the noise" if noise else ""
     )

@@ -93,5 +93,7 @@ def test_a_failed_seed_of_a_sweep_is_judged_failed():
     assert not comparison.passed
     [run] = [r for r in comparison.runs if r.run_id == "S2"]
     assert run.passed is False
-    row = [line for line in render_text(comparison).splitlines() if "S2 " in line][0]
+    text = render_text(comparison)
+    row = [line for line in text.splitlines() if "S2 " in line][0]
     assert " FAIL " in row
+    assert "; 1 sweep run(s) with other seeds measure the noise" in text
