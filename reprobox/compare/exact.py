@@ -12,13 +12,28 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 
+def written(number: float) -> Fraction:
+    """Return a finite float as the number it is written as, exactly.
+
+    Its shortest round-trip decimal (repr): what the metrics file, the record
+    and every table show. Tolerances are judged on these: 0.905 - 0.9 is
+    0.005 as written (0.0050000000000000044 in binary), so it passes abs
+    0.005, as anyone reading the two values expects; 0.30000000000000004 is
+    written apart from 0.3, so it still fails abs 1e-30. Distinct floats have
+    distinct written values in the same order, so nothing that differs is
+    ever taken as equal.
+    """
+    return Fraction(repr(float(number)))
+
+
 def exact_difference(value: float | None, reference: float | None) -> Fraction | None:
-    """Return value - reference exactly, or None unless both are finite numbers."""
+    """Return value - reference exactly as written (see written), or None
+    unless both are finite numbers."""
     if value is None or reference is None:
         return None
     if not (math.isfinite(value) and math.isfinite(reference)):
         return None
-    return Fraction(value) - Fraction(reference)
+    return written(value) - written(reference)
 
 
 def three_digits(number: float | Fraction, *, sign: bool = False) -> str:
@@ -77,7 +92,7 @@ def beside_bound(number: Fraction, bound: float, *, sign: bool = False) -> str:
     side (<= for within); where even that fails, the bound's hidden digits
     decide, and the caller shows them (sides_agree, exact_text).
     """
-    size, edge = abs(number), Fraction(bound)
+    size, edge = abs(number), written(bound)
     want = (size > edge) - (size < edge)
     limit = Fraction(Decimal(bound_text(bound)))
     text, weak = three_digits(number, sign=sign), None
@@ -96,7 +111,7 @@ def beside_bound(number: Fraction, bound: float, *, sign: bool = False) -> str:
 
 def sides_agree(text: str, number: Fraction, bound: float) -> bool:
     """Tell whether a shown number reads on the right side of the shown bound."""
-    within = abs(number) <= Fraction(bound)
+    within = abs(number) <= written(bound)
     shown = abs(Fraction(Decimal(_plain(text))))
     return (shown <= Fraction(Decimal(bound_text(bound)))) == within
 

@@ -12,6 +12,7 @@ from reprobox.compare.exact import (
     bound_text,
     exact_difference,
     three_digits,
+    written,
 )
 from reprobox.compare.records import as_number, same_number, short_repr
 from reprobox.errors import InputError
@@ -48,21 +49,22 @@ class Tolerance:
     def allows(self, value: float, reference: float) -> bool:
         """Tell whether a finite value is within bounds of a finite reference.
 
-        Worked out exactly on the two floats as they are, in fractions: no
-        slack for rounding, so a tolerance is never looser than it says and a
-        nonzero one never passes a pair that a smaller one fails. (0.905 - 0.9
-        is 0.0050000000000000044 exactly, so it fails abs 0.005.) Exact too for
-        values near the largest float, where value - reference would overflow.
+        Worked out exactly on the numbers as written (exact.written: each
+        float's shortest decimal, as every table shows it), in fractions: no
+        slack, so a nonzero tolerance never passes a pair that a smaller one
+        fails (abs 1e-30 fails 0.3 against 0.30000000000000004), while 0.905
+        against 0.9 is 0.005 and passes abs 0.005. Exact too for values near
+        the largest float, where value - reference would overflow.
         """
         if self.is_exact:
             return value == reference
-        size = abs(Fraction(value) - Fraction(reference))
-        if self.abs is not None and size <= Fraction(self.abs):
+        size = abs(written(value) - written(reference))
+        if self.abs is not None and size <= written(self.abs):
             return True
         # rel is of the larger magnitude, as math.isclose has it: the verdict
         # is the same whichever of the two runs is the reference.
-        larger = max(abs(Fraction(value)), abs(Fraction(reference)))
-        return self.rel is not None and size <= Fraction(self.rel) * larger
+        larger = max(abs(written(value)), abs(written(reference)))
+        return self.rel is not None and size <= written(self.rel) * larger
 
     def describe(self) -> str:
         """Say the tolerance in a few words, e.g. 'abs 1e-06 or rel 0.001'."""
@@ -121,7 +123,7 @@ class MetricResult:
         exact = exact_difference(self.value, self.reference_value)
         if exact is None or self.rel_delta is None:
             return self.rel_delta
-        return exact / abs(Fraction(self.reference_value))
+        return exact / abs(written(self.reference_value))
 
 
 def delta_text(result: MetricResult) -> str:
@@ -182,7 +184,7 @@ def compare_metric(
                 # delta of values near ±1.8e308 overflows to inf; their
                 # relative difference (-2 for -x against x) is a plain number.
                 # Only then: exact arithmetic costs every metric of every run.
-                rel = _as_float(exact / abs(Fraction(ref)))
+                rel = _as_float(exact / abs(written(ref)))
         return MetricResult(
             run_id=run_id,
             metric=metric,

@@ -24,6 +24,7 @@ from reprobox.compare.exact import (
     float_or_inf,
     root_text,
     three_digits,
+    written,
 )
 from reprobox.compare.metrics import MetricResult, Tolerance, compare_metric
 from reprobox.compare.records import Record, as_number, same_number
@@ -59,7 +60,7 @@ class NoiseBand:
 
     @property
     def exact_spread(self) -> Fraction:
-        return Fraction(self.maximum) - Fraction(self.minimum)
+        return written(self.maximum) - written(self.minimum)
 
     @property
     def exact_variance(self) -> Fraction:
@@ -397,7 +398,7 @@ def _spread_of(values: Sequence[float]) -> tuple[float, str]:
         return math.nan, "NaN: a value is NaN"
     if not all(math.isfinite(v) for v in values):
         return math.inf, "inf: a value is infinite"
-    exact = Fraction(max(values)) - Fraction(min(values))
+    exact = written(max(values)) - written(min(values))
     return float_or_inf(exact), three_digits(exact)
 
 
@@ -440,7 +441,7 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
         n=len(values),
         minimum=min(values),
         maximum=max(values),
-        spread=float_or_inf(Fraction(max(values)) - Fraction(min(values))),
+        spread=float_or_inf(written(max(values)) - written(min(values))),
         mean=statistics.mean(values),  # summed exactly: fmean's sum overflows
         std=_stdev(values),
         seeds=tuple(seed_of[run_id] for run_id, _ in pairs),

@@ -51,12 +51,14 @@ def test_a_rel_verdict_is_the_same_whichever_run_is_the_reference(a, b, rel):
     )
 
 
-def test_a_bound_is_applied_exactly_to_the_two_floats():
-    # 0.905 - 0.9 is 0.0050000000000000044 exactly: over abs 0.005, by a hair.
+def test_a_bound_is_applied_exactly_to_the_numbers_as_written():
+    # 0.905 - 0.9 is 0.0050000000000000044 in binary, but 0.005 as the two
+    # values are written (and shown): exactly at abs 0.005, so it passes.
     result = judge(0.9, 0.905, Tolerance(abs=0.005))
-    assert not result.passed
-    assert result.reason == "out of tolerance (abs 0.005)"
-    assert judge(0.9, 0.905, Tolerance(abs=0.0050000000000000045)).passed
+    assert result.passed
+    assert result.reason == "within tolerance (abs 0.005)"
+    assert not judge(0.9, 0.905, Tolerance(abs=0.004999999999999999)).passed
+    assert not judge(0.9, 0.9050000000000001, Tolerance(abs=0.005)).passed
     assert judge(0.25, 0.375, Tolerance(abs=0.125)).passed  # exactly at the bound
     assert not judge(0.25, math.nextafter(0.375, 1), Tolerance(abs=0.125)).passed
     # the float 1/3 is a hair under a third: 0.125 is over rel 1/3 of 0.375.
@@ -232,8 +234,8 @@ def test_huge_values_and_tolerances_are_judged_without_overflow(
 
 
 def test_no_rounding_slack_at_ordinary_sizes():
-    # 0.905 - 0.9 is 0.0050000000000000044 exactly: over abs 0.005.
-    assert not judge(0.9, 0.905, Tolerance(abs=0.005)).passed
+    # As written, 0.905 - 0.9 is 0.005: at abs 0.005, over anything less.
+    assert judge(0.9, 0.905, Tolerance(abs=0.005)).passed
     assert not judge(0.9, 0.905, Tolerance(abs=0.00499999)).passed
     assert not judge(0.0, 5e-324, Tolerance(abs=0)).passed
 
