@@ -46,6 +46,7 @@ from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
+from reprobox.tag_moves import drop_if_untagged
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 IGNORE_FILE = ".reproboxignore"
@@ -881,6 +882,10 @@ def build_project(
                 raise
             explained.build_log = exc.build_log
             raise explained from None
+    if before is not None and before != new_id:
+        # `build --force`, or an image at the tag that is not this build: the
+        # build took its tag, and it is not left `<none>` (see tag_moves).
+        drop_if_untagged(engine, before)
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)
 
 

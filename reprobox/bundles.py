@@ -58,6 +58,7 @@ from reprobox.share import (
     stream_image,
 )
 from reprobox.stopping import signals_held
+from reprobox.tag_moves import tag_beside_build as import_tag
 
 BUNDLE_SCHEMA_VERSION = 1
 _ENGINE_TROUBLE = (requests.exceptions.RequestException, docker.errors.DockerException)
@@ -395,30 +396,6 @@ class _Handed:
             self.last_handed = following is None
             yield current
             current = following
-
-
-def import_tag(
-    build_tag: str, present: str | None, beside: str | None, loaded: str
-) -> str:
-    """Return the tag an import gives the loaded image.
-
-    present and beside: the images the build's tag and <tag>-sealed name on
-    this engine now (None where free). Import never takes a tag from another
-    image. The build's tag when it is free or names that image already; else
-    it names another image of the same build (_check_tag_is_free refused any
-    other), the unsealed build this engine made or pulled, whose runs' records
-    name it by id, so the sealed copy goes beside it as <tag>-sealed, as push
-    and export leave it on the engine that built it (`verify <tag>` takes that
-    copy). Where <tag>-sealed names another sealed copy too (a later export
-    sealed a newer run), the loaded image is <tag>-sealed-<its short id>, so
-    neither sealed copy is left untagged.
-    """
-    if present is None or present == loaded:
-        return build_tag
-    sealed = sealed_beside(build_tag)
-    if beside is None or beside == loaded:
-        return sealed
-    return f"{sealed}-{loaded.removeprefix('sha256:')[:12]}"
 
 
 def _check_tag_is_free(

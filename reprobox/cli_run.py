@@ -145,7 +145,7 @@ def run(
     """Train inside the image (built if needed) and write a run record."""
     from reprobox.build import check_frozen_inputs
     from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
-    from reprobox.engine import check_engine_flags, connect
+    from reprobox.engine import check_engine_flags, connect, image_digests
     from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.recovery import remove_dead_runs_containers
@@ -259,6 +259,20 @@ def run(
                 f"({shipped.image_id[7:19]}, the same layers), not the published "
                 f"{published}, which it cannot pull ({why}); the record names "
                 f"{image_ref}"
+            )
+            ref = image_ref
+        elif (
+            published
+            and shipped.how == "present"
+            and published not in image_digests(engine, image)
+        ):
+            # Found there by id (loaded from a bundle): as on this machine,
+            # only the engine's RepoDigests vouch for the manifest's digest.
+            warn(
+                f"{label}: the published image {published} is there by id "
+                f"({image[7:19]}, loaded from a bundle?) but that engine lists "
+                "no registry digest for it; the record names it by its tag "
+                "there, without a digest"
             )
             ref = image_ref
         images[label] = (ref, shipped.image_id)
@@ -509,8 +523,8 @@ def _published_image(
         # bundles may have no way to the registry, and each run would wait.
         warn(
             f"{manifest_path}: published[{number}].ref {ref} is not a digest "
-            f"this engine knows for {sealed[7:19]}; the run records the image "
-            "by id only"
+            f"this engine knows for {sealed[7:19]}; the record names the image "
+            "by its own tag (its id where it has none), without a digest"
         )
         return built.tag, sealed, None
     say(

@@ -213,8 +213,11 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
             say(f"nothing was shared; the sealed copy {sealed_tag} stays here")
             raise
         with signals_held():  # a second Ctrl-C must not leave it half put back
-            if image_id(engine, sealed_tag) != before:
+            now = image_id(engine, sealed_tag)
+            if now != before:
                 _put_back_tag(engine, sealed_tag, before)
+                if now is not None:  # the copy this command sealed: no `<none>`
+                    _drop_replaced_seal(engine, now)
         raise
     if before is not None and image_id(engine, sealed_tag) != before:
         _drop_replaced_seal(engine, before)
@@ -227,13 +230,9 @@ def _drop_replaced_seal(engine, previous: str) -> None:
     name a push gave it move to the new copy; the old one was left untagged.
     One the user tagged, or a container uses, stays.
     """
-    import docker.errors
+    from reprobox.tag_moves import drop_if_untagged
 
-    try:
-        if not engine.client.images.get(previous).tags:
-            engine.client.images.remove(previous, noprune=False)
-    except docker.errors.DockerException:
-        pass  # in use, or already gone: nothing to tidy
+    drop_if_untagged(engine, previous)
 
 
 def _put_back_tag(engine, tag: str, previous: str | None) -> None:
@@ -485,11 +484,7 @@ def import_cmd(
         )
         return
     if index["tagged"] == sealed_beside(index["tag"]):
-        say(
-            f"{index['tag']} already names another image of this build here (left "
-            f"as it is); the bundle's sealed image is {index['tagged']} "
-            f"(`reprobox verify {index['tag']}` takes it)"
-        )
+        say(_beside_note(engine, index["tag"], index["tagged"]))
     elif index["tagged"] != index["tag"]:
         say(
             f"{index['tag']} and {sealed_beside(index['tag'])} already name other "
@@ -498,6 +493,28 @@ def import_cmd(
             f"{index['tagged']} (`reprobox verify {index['tagged']}` checks it)"
         )
     typer.echo(f"imported {index['tagged']} ({index['image_id'][7:19]}), id checked")
+
+
+def _beside_note(engine, tag: str, tagged: str) -> str:
+    """Say where an import put its image beside another image of the build,
+    and which name verify takes it by.
+
+    verify TAG checks the image TAG names when that carries a reference
+    record, and TAG-sealed only when it does not (an unsealed build).
+    """
+    from reprobox.engine import image_labels
+    from reprobox.share import REFERENCE_LABEL
+
+    note = (
+        f"{tag} already names another image of this build here (left as it "
+        f"is); the bundle's sealed image is {tagged}"
+    )
+    if REFERENCE_LABEL in image_labels(engine, tag):
+        return (
+            f"{note} (`reprobox verify {tagged}` checks it; `verify {tag}` "
+            f"checks the image at {tag}, sealed with another run)"
+        )
+    return f"{note} (`reprobox verify {tag}` takes it)"
 
 
 def _check_into_writable(into: Path) -> None:

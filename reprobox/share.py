@@ -36,6 +36,7 @@ from reprobox.seals import (
     is_safe_run_id,
     loads_strict,
 )
+from reprobox.tag_moves import drop_if_untagged, sealed_beside, tag_beside_build
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 # Docker's CLI passes each --label as one argument, and Linux caps one argument
@@ -137,7 +138,8 @@ def push_image(
 
     The registry-named tag it makes is put back as it was if the push does
     not end, even when reprobox is killed (push_tags keeps a marker in
-    state_dir for the next command).
+    state_dir for the next command). The image it moved that name off is
+    removed once it ends, if nothing else tags it (see drop_if_untagged).
     """
     from reprobox.push_tags import PushTag, current_image, registry_tag
 
@@ -153,6 +155,10 @@ def push_image(
             digest = _push(engine, repo, tag, registry, hint, on_progress)
             if not digest:
                 raise EngineError(f"push to {ref} reported no digest")
+        if named.previous != source.id:
+            # The copy pushed before (sealed with an older run) had only this
+            # name once an export moved <tag>-sealed on: not left `<none>`.
+            drop_if_untagged(engine, named.previous)
     except docker.errors.ImageNotFound:
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"
@@ -373,8 +379,8 @@ def ship_image(
             here = wanted if has_wanted else at_tag
             return Shipment(here, "present", time.monotonic() - start)
         # The published image is asked for: pulled by digest, cheaply, as its
-        # layers are the build's, it goes beside the build as <tag>-sealed,
-        # as import and push leave it, so neither image is left untagged.
+        # layers are the build's, it goes beside the build as <tag>-sealed
+        # (or <tag>-sealed-<id>), by import's rule, so no image is untagged.
         try:
             pull_by_digest(dest, published)
         except EngineError as exc:
@@ -394,6 +400,10 @@ def ship_image(
         how = "stream"
     _check_arrived(dest, wanted)
     _tag_shipped(dest, wanted, tag, at_tag, on_tagged)
+    if at_tag != wanted:
+        # dest's own build of these sources (built there: the same tag, not
+        # the same bytes) lost its tag to the image that runs.
+        drop_if_untagged(dest, at_tag)
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 
@@ -404,22 +414,25 @@ def reference_ran_on(record: dict[str, Any] | None) -> str | None:
     return found if isinstance(found, str) and FULL_IMAGE_ID.fullmatch(found) else None
 
 
-def sealed_beside(build_tag: str) -> str:
-    """Return the tag of a build's sealed copy on an engine that holds both."""
-    return f"{build_tag}-sealed"
-
-
 def tag_sealed_beside(
     engine: Engine, sealed: str, build_tag: str, on_tagged: OnTagged | None = None
-) -> None:
-    """Tag a sealed image pulled beside its build as <build_tag>-sealed.
+) -> str:
+    """Tag a sealed image pulled beside its build as import would; return the tag.
 
-    Only where that tag is free: one naming another sealed copy (sealed again
-    by a later export) keeps it, and the pulled image keeps its registry name.
+    That is <build_tag>-sealed, or <build_tag>-sealed-<id> where the former
+    names another sealed copy already (see tag_beside_build): a pull by digest
+    gives no tag, so an image left without one would be `<none>`.
     """
-    beside = sealed_beside(build_tag)
-    if image_id(engine, beside) is None:
-        _tag_shipped(engine, sealed, beside, None, on_tagged)
+    tag = tag_beside_build(
+        build_tag,
+        image_id(engine, build_tag),
+        image_id(engine, sealed_beside(build_tag)),
+        sealed,
+    )
+    before = image_id(engine, tag)
+    if before != sealed:
+        _tag_shipped(engine, sealed, tag, before, on_tagged)
+    return tag
 
 
 def _tag_shipped(

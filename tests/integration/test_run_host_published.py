@@ -169,8 +169,8 @@ def test_an_imported_sealed_image_at_the_tag_runs_as_the_published_one(
     assert record["image"]["digest"] is None
     assert (
         f"published[0].ref {pushed.entry['ref']} is not a digest this engine "
-        f"knows for {pushed.entry['image_id'][7:19]}; the run records the image "
-        "by id only"
+        f"knows for {pushed.entry['image_id'][7:19]}; the record names the "
+        "image by its own tag (its id where it has none), without a digest"
     ) in result.stderr, result.describe()
     assert "another build" not in result.stderr  # it is this build's entry
     assert engine2_client.images.get(pushed.tag).id == pushed.entry["image_id"]

@@ -28,6 +28,10 @@ class FakeImage:
     def __init__(self, engine, image_id):
         self.engine, self.id = engine, image_id
 
+    @property
+    def tags(self):
+        return sorted(t for t, i in self.engine.tags.items() if i == self.id)
+
     def tag(self, repo, tag):
         self.engine.on_tag(f"{repo}:{tag}")
         self.engine.tags[f"{repo}:{tag}"] = self.id
@@ -39,6 +43,7 @@ class FakeEngine:
     def __init__(self, host="unix:///var/run/docker.sock"):
         self.host = host
         self.ids = {SEALED, OLD}
+        self.in_use: set[str] = set()
         self.tags: dict[str, str] = {}
         self.pushing = [{"status": "pushing"}, {"aux": {"Digest": DIGEST}}]
         self.on_tag = lambda ref: None
@@ -58,6 +63,10 @@ class FakeEngine:
             yield event
 
     def _remove(self, ref, noprune):
+        if ref in self.ids:  # an image by id, once no tag names it
+            assert not self.tags.get(ref) and ref not in self.in_use
+            self.ids.discard(ref)
+            return
         assert noprune
         del self.tags[ref]
 
@@ -123,6 +132,23 @@ def test_a_failed_push_points_a_moved_tag_back_at_its_old_image(tmp_path):
         push(engine, tmp_path)
     assert engine.tags == {REF: OLD}
     assert markers(tmp_path) == []
+
+
+def test_the_copy_a_push_moved_the_registry_tag_off_is_not_left_untagged(tmp_path):
+    # brk 33 item 2: an export had moved <tag>-sealed off the copy pushed
+    # before; the next push moved the registry tag off it too: `<none>`.
+    engine = FakeEngine()
+    engine.tags[REF] = OLD
+    push(engine, tmp_path)
+    assert engine.tags == {REF: SEALED}
+    assert engine.ids == {SEALED}
+
+
+def test_a_copy_another_tag_still_names_stays_after_a_push(tmp_path):
+    engine = FakeEngine()
+    engine.tags.update({REF: OLD, "reprobox/digits:0123456789abcdef-sealed": OLD})
+    push(engine, tmp_path)
+    assert engine.ids == {SEALED, OLD}
 
 
 def test_a_tag_that_cannot_be_put_back_keeps_its_marker(tmp_path):

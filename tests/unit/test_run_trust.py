@@ -91,7 +91,8 @@ def test_a_published_digest_the_engine_does_not_know_is_not_recorded(capsys):
     assert "running the published image" not in said
     assert (
         f"warning: m.json: published[0].ref {edited} is not a digest this engine "
-        f"knows for {SEALED[7:19]}; the run records the image by id only"
+        f"knows for {SEALED[7:19]}; the record names the image by its own tag "
+        "(its id where it has none), without a digest"
     ) in said
 
 
@@ -101,7 +102,9 @@ def test_a_sealed_image_found_by_id_from_a_bundle_is_recorded_by_id(capsys):
     built = SimpleNamespace(tag=TAG, image_id=BUILT)
     assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, None)
     assert engine.pulls == []
-    assert "records the image by id only" in capsys.readouterr().err
+    assert "by its own tag (its id where it has none), without a digest" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_build_tag_naming_the_sealed_image_runs_it_as_published(capsys):
@@ -128,18 +131,24 @@ def test_a_build_tag_naming_another_seal_of_the_build_runs_the_published(capsys)
         "Config": {"Labels": {REFERENCE_LABEL: record}},
     }
     built = SimpleNamespace(tag=TAG, image_id=resealed)
+    engine.tags = {TAG: resealed}
     assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
     assert engine.pulls == [REAL]
     said = capsys.readouterr().err
     assert f"pulled and running the published image {REAL}" in said
     assert "warning" not in said
     # Pulled beside the build's tag, it is tagged as push leaves it: not bare.
-    assert engine.tags == {f"{TAG}-sealed": SEALED}
-    # Where that tag names another sealed copy already, it keeps it.
-    engine.tags = {f"{TAG}-sealed": resealed}
+    assert engine.tags == {TAG: resealed, f"{TAG}-sealed": SEALED}
+    # Where that tag names another sealed copy already, it keeps it, and the
+    # pulled image is named as import names it (brk 33: it was left <none>).
+    engine.tags = {TAG: resealed, f"{TAG}-sealed": resealed}
     del engine.attrs[SEALED]
     assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, REAL)
-    assert engine.tags == {f"{TAG}-sealed": resealed}
+    assert engine.tags == {
+        TAG: resealed,
+        f"{TAG}-sealed": resealed,
+        f"{TAG}-sealed-{SEALED[7:19]}": SEALED,
+    }
 
 
 def test_a_copy_sealed_with_a_run_of_the_published_image_is_this_build(capsys):

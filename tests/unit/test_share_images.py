@@ -54,6 +54,10 @@ class FakeImage:
             "RootFS": {"Layers": list(layers)},
         }
 
+    @property
+    def tags(self):
+        return sorted(t for t, i in self.engine.tags.items() if i == self.id)
+
     def tag(self, repo, tag):
         if self.engine.tag_error:
             raise docker.errors.APIError(
@@ -74,7 +78,8 @@ class FakeEngine:
         self.loads = 0
         self.pull_error = False
         self.tag_error = False
-        images = SimpleNamespace(get=self._get, pull=self._pull)
+        self.removed: list[str] = []
+        images = SimpleNamespace(get=self._get, pull=self._pull, remove=self._remove)
         api = SimpleNamespace(get_image=self._get_image, load_image=self._load)
         info = lambda: {"ID": f"daemon at {host}"}  # noqa: E731
         self.client = SimpleNamespace(images=images, api=api, info=info)
@@ -90,6 +95,10 @@ class FakeEngine:
         if found is None:
             raise docker.errors.ImageNotFound(ref)
         return found
+
+    def _remove(self, image, noprune):
+        del self.by_id[image]
+        self.removed.append(image)
 
     def _pull(self, repo, tag):
         self.pulls.append(f"{repo}@{tag}")
@@ -293,6 +302,9 @@ def test_ship_streams_over_an_image_at_the_tag_with_other_layers():
     shipped = ship_image(local, remote, BUILT, TAG)
     assert (shipped.how, shipped.image_id) == ("stream", BUILT)
     assert remote.tags[TAG] == BUILT
+    # brk 33 item 3: the image the tag moved off (that engine's own build of
+    # these sources, other bytes) is not left `<none>`: nothing else names it.
+    assert remote.removed == [OTHER]
 
 
 # --- ship: the published image runs, beside an unsealed copy at the tag ----
@@ -336,7 +348,13 @@ def test_ship_beside_keeps_a_sealed_tag_that_names_another_copy():
     pull_adds(remote, SEALED)
     shipped = ship_image(local, remote, SEALED, TAG, published=REF)
     assert (shipped.how, shipped.image_id) == ("registry", SEALED)
-    assert remote.tags == {TAG: BUILT, f"{TAG}-sealed": OTHER}
+    # brk 33 item 1: the pulled image was left `<none>`; as import names it.
+    assert remote.tags == {
+        TAG: BUILT,
+        f"{TAG}-sealed": OTHER,
+        f"{TAG}-sealed-{SEALED[7:19]}": SEALED,
+    }
+    assert remote.removed == []
 
 
 def test_ship_falls_back_to_the_copy_at_the_tag_only_when_the_pull_fails():
@@ -693,6 +711,7 @@ def test_build_replaces_an_image_at_its_tag_whose_labels_are_another_build(
     result, built = build_with(frozen_project, engine, monkeypatch)
     assert built == [tag] and result.built and result.image_id == BUILT
     assert engine.tags[tag] == BUILT
+    assert engine.removed == [OTHER]  # not left `<none>` (brk 33 item 3)
 
 
 def test_build_keeps_its_own_image_at_its_tag(frozen_project, monkeypatch):
@@ -974,3 +993,23 @@ def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
     )
     assert "free space" in result.exception.hint
     assert not into.exists()  # no empty .reprobox/imported/ left behind
+
+
+def test_run_host_on_a_bundles_image_records_no_digest_the_engine_lacks(
+    published_project, monkeypatch
+):
+    # brk 33 item 6: engine 2 held the published image loaded from a bundle
+    # (no RepoDigests); the record claimed REF and its digest, with no word.
+    remote = FakeEngine("engine2")
+    remote.add(SEALED, labels=sealed_labels(), tag=TAG)
+    given, stderr = run_on_remote(
+        published_project, monkeypatch, local_with_published(), remote, "-q"
+    )
+    assert given == {"engine": remote, "ref": TAG, "id": SEALED}
+    assert remote.pulls == []
+    assert stderr == (
+        f"reprobox: warning: engine2: the published image {REF} is there by id "
+        f"({SEALED[7:19]}, loaded from a bundle?) but that engine lists no "
+        "registry digest for it; the record names it by its tag there, without "
+        "a digest\n"
+    )

@@ -1,0 +1,87 @@
+"""No action of reprobox leaves an image `<none>:<none>`: a sealed copy goes
+beside its build under a free name, and an image a tag moved off is removed
+once nothing tags or uses it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import docker.errors
+
+from reprobox.share import tag_sealed_beside
+from reprobox.tag_moves import drop_if_untagged, tag_beside_build
+
+TAG = "reprobox/p:0123456789abcdef"
+BUILD, SEALED = "sha256:" + "b" * 64, "sha256:" + "5" * 64
+OLDER, NEWER = "sha256:" + "3" * 64, "sha256:" + "7" * 64
+
+
+class TagEngine:
+    """Images by id and tags; remove refuses an image a container uses."""
+
+    def __init__(self, *ids, in_use=()):
+        self.ids, self.tags, self.in_use = set(ids), {}, set(in_use)
+        self.removed: list[str] = []
+        images = SimpleNamespace(get=self._get, remove=self._remove)
+        self.client = SimpleNamespace(images=images)
+
+    def _get(self, ref):
+        found = self.tags.get(ref, ref)
+        if found not in self.ids:
+            raise docker.errors.ImageNotFound(ref)
+        named = sorted(t for t, i in self.tags.items() if i == found)
+
+        def tag(repo, name):
+            self.tags[f"{repo}:{name}"] = found
+
+        return SimpleNamespace(id=found, tags=named, tag=tag)
+
+    def _remove(self, image, noprune):
+        if image in self.in_use:
+            raise docker.errors.APIError("409", explanation="image is being used")
+        self.ids.discard(image)
+        self.removed.append(image)
+
+
+def test_run_and_import_name_an_arriving_sealed_copy_by_one_rule():
+    assert tag_beside_build(TAG, None, None, SEALED) == TAG
+    assert tag_beside_build(TAG, BUILD, None, SEALED) == f"{TAG}-sealed"
+    assert tag_beside_build(TAG, BUILD, SEALED, SEALED) == f"{TAG}-sealed"
+    got = tag_beside_build(TAG, BUILD, NEWER, SEALED)
+    assert got == f"{TAG}-sealed-555555555555"
+
+
+def test_a_pull_beside_two_sealed_copies_gets_its_own_name():
+    # brk 33 item 1: <tag> and <tag>-sealed named earlier sealed copies on
+    # engine 2; the third published image, pulled by digest, stayed <none>.
+    engine = TagEngine(OLDER, NEWER, SEALED)
+    engine.tags = {TAG: OLDER, f"{TAG}-sealed": NEWER}
+    assert tag_sealed_beside(engine, SEALED, TAG) == f"{TAG}-sealed-555555555555"
+    assert engine.tags == {
+        TAG: OLDER,
+        f"{TAG}-sealed": NEWER,
+        f"{TAG}-sealed-555555555555": SEALED,
+    }
+
+
+def test_a_pull_beside_the_unsealed_build_is_tagged_sealed():
+    engine = TagEngine(BUILD, SEALED)
+    engine.tags = {TAG: BUILD}
+    assert tag_sealed_beside(engine, SEALED, TAG) == f"{TAG}-sealed"
+    assert engine.tags == {TAG: BUILD, f"{TAG}-sealed": SEALED}
+
+
+def test_an_image_no_tag_names_is_removed():
+    engine = TagEngine(OLDER)
+    assert drop_if_untagged(engine, OLDER) is True
+    assert engine.removed == [OLDER]
+
+
+def test_an_image_still_tagged_or_in_use_stays():
+    engine = TagEngine(OLDER, NEWER, in_use={NEWER})
+    engine.tags = {"mine:1": OLDER}
+    assert drop_if_untagged(engine, OLDER) is False
+    assert drop_if_untagged(engine, NEWER) is False  # a container uses it
+    assert drop_if_untagged(engine, None) is False
+    assert drop_if_untagged(engine, "sha256:" + "9" * 64) is False  # gone
+    assert engine.removed == [] and engine.ids == {OLDER, NEWER}
