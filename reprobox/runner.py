@@ -64,6 +64,7 @@ from reprobox.errors import (
     ReproboxError,
     RunFailed,
 )
+from reprobox.image_names import recorded_name
 from reprobox.manifest import sha256_file
 from reprobox.output_follow import followed_output
 from reprobox.output_stream import ContainerOutput
@@ -373,8 +374,6 @@ def run_in_container(
 ) -> dict[str, Any]:
     """Run the training command in a container; return the final record."""
     env = container_env(manifest, opts)  # refuses bad --env before any file exists
-    if image_digest is None and "@sha256:" in image_ref:
-        image_digest = image_ref.rsplit("@", 1)[1]  # a published image, by digest
     try:
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
@@ -502,6 +501,11 @@ def _run_locked(
         os.chown(run_dir, uid, gid)
     user = f"{uid}:{gid}"
     hidden = hidden_names(opts.extra_env)
+    if image_digest is None:
+        # A name that names the image that runs, and the digest the engine
+        # lists for it: not a tag of another image of the build, nor a digest
+        # only the manifest claims (see image_names).
+        image_ref, image_digest = recorded_name(engine, image_id, image_ref)
     record: dict[str, Any] = {
         "schema_version": RECORD_SCHEMA_VERSION,
         "reprobox_version": __version__,

@@ -96,6 +96,7 @@ def full_disk(monkeypatch):
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     return made, removed
 
@@ -251,6 +252,7 @@ def test_a_final_record_the_disk_refused_keeps_the_trainings_verdict(
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     monkeypatch.setattr(runner, "keep_host_copy", lambda *a, **k: False)
     refused: list[str] = []

@@ -63,6 +63,7 @@ def slow_engine(monkeypatch):
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     return made, removed
 
@@ -121,6 +122,7 @@ def test_a_signal_before_the_record_exists_leaves_no_run_folder(tmp_path, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "image_layers_digest", interrupted)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(KeyboardInterrupt):
         run_once(target)
@@ -174,6 +176,7 @@ def test_a_log_the_script_replaced_with_a_link_is_put_back(tmp_path, monkeypatch
     monkeypatch.setattr(runner, "start_container", start)
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     record = run_in_container(
         RunTarget(project="p", runs_dir=tmp_path / "runs"),

@@ -71,6 +71,7 @@ runner.start_container = lambda engine, spec: Container()
 runner.remove_container = lambda container: None
 runner.remove_run_containers = lambda engine, run_id: 0
 runner.image_layers_digest = lambda engine, image: "sha256:" + "2" * 64
+runner.recorded_name = lambda engine, image, ref: (ref, None)
 runner.image_label = lambda engine, image, label: None
 run_in_container(
     RunTarget(project="p", runs_dir=runs), Engine(), image_ref="reprobox/p:0",
@@ -264,6 +265,7 @@ def fake_engine(monkeypatch):
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     return removed
 

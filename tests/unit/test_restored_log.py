@@ -147,6 +147,7 @@ def test_the_log_put_back_belongs_to_the_owner_of_runs(tmp_path, monkeypatch, ch
     monkeypatch.setattr(runner, "start_container", start)
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     runs = tmp_path / "runs"
     runs.mkdir()

@@ -34,6 +34,7 @@ def _run(monkeypatch, tmp_path, environment: dict[str, str]) -> dict:
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
     monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     manifest = {
         "project": {"name": "p", "command": ["python", "train.py"]},
