@@ -7,7 +7,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import docker.errors
+import pytest
 
+from reprobox import cli_share
+from reprobox.errors import EngineError
 from reprobox.share import tag_sealed_beside
 from reprobox.tag_moves import drop_if_untagged, tag_beside_build
 
@@ -85,3 +88,26 @@ def test_an_image_still_tagged_or_in_use_stays():
     assert drop_if_untagged(engine, None) is False
     assert drop_if_untagged(engine, "sha256:" + "9" * 64) is False  # gone
     assert engine.removed == [] and engine.ids == {OLDER, NEWER}
+
+
+def test_a_failed_push_that_puts_the_old_seal_back_removes_the_new_one(
+    monkeypatch,
+):
+    # The push or export failed after sealing a newer run: <tag>-sealed goes
+    # back to the copy last shared, and the new copy, left untagged, goes.
+    engine = TagEngine(BUILD, OLDER, NEWER)
+    engine.tags = {TAG: BUILD, f"{TAG}-sealed": OLDER}
+
+    def seal(cfg, engine_, built, reference):
+        engine.tags[f"{TAG}-sealed"] = NEWER
+        return NEWER, {"run_id": "r2"}, BUILD
+
+    monkeypatch.setattr(cli_share, "_sealed", seal)
+    built = SimpleNamespace(tag=TAG, image_id=BUILD)
+    with (
+        pytest.raises(EngineError),
+        cli_share._sealed_until_shared(None, engine, built, None),
+    ):
+        raise EngineError("registry out of reach")
+    assert engine.tags == {TAG: BUILD, f"{TAG}-sealed": OLDER}
+    assert engine.removed == [NEWER]
