@@ -36,26 +36,34 @@ _RANDOM = (
 )
 # A body blanked out with x's, as docs write one (ghp_xxxxxxxx), is none.
 _BLANKED = r"(?![A-Za-z0-9_.-]*(?:xxxx|XXXX))"
-PUBLISHED_TOKEN = re.compile(
-    rf"(?<![{_TOKEN_BOUNDARY}]){_BLANKED}(?:"
+# Formats whose whole alphabet is letters, digits and _ can be told apart
+# from a - or + beside them (data-ghp_..., a+ghp_..., x-AKIA...): only a
+# letter, a digit or _ bounds them. The rest may hold - (or + or .) in their
+# bodies, so - and + bound them too, as words joined by - are no token.
+_ALNUM_FORMATS = (
     r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_" + _RANDOM + r"[A-Za-z0-9_]{20,}"
-    r"|glpat-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
-    r"|xox[abposr]-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}"
-    r"|sk-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"
     r"|hf_[A-Za-z0-9]{20,}|api_org_[A-Za-z0-9]{20,}"
-    r"|pypi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
     r"|npm_[A-Za-z0-9]{30,}|do[opr]_v1_[a-f0-9]{40,}"
-    r"|xapp-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
     r"|(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"
-    r"|whsec_[A-Za-z0-9+/=]{24,}"
-    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
-    r"|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|ATATT3x[A-Za-z0-9_=-]{20,}"
-    r"|lin_api_[A-Za-z0-9]{32,}|dapi[a-f0-9]{32}(?:-\d+)?"
-    r"|SK[0-9a-fA-F]{32}|AC[0-9a-f]{32}|key-[0-9a-f]{32}"
-    r"|ya29\." + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}"
+    r"|lin_api_[A-Za-z0-9]{32,}"
     r"|glsa_" + _RANDOM + r"[A-Za-z0-9_]{20,}"
     r"|gsk_[A-Za-z0-9]{20,}|r8_[A-Za-z0-9]{20,}"
+)
+_OTHER_FORMATS = (
+    r"glpat-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|xox[abposr]-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
+    r"|AIza[0-9A-Za-z_-]{35}"
+    r"|sk-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|pypi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
+    r"|xapp-" + _RANDOM + r"[A-Za-z0-9-]{10,}"
+    r"|whsec_[A-Za-z0-9+/=]{24,}"
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"
+    r"|ATATT3x[A-Za-z0-9_=-]{20,}"
+    r"|dapi[a-f0-9]{32}(?:-\d+)?"
+    r"|SK[0-9a-fA-F]{32}|AC[0-9a-f]{32}|key-[0-9a-f]{32}"
+    r"|ya29\." + _RANDOM + r"[A-Za-z0-9_-]{20,}"
     r"|nvapi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
     r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
@@ -69,7 +77,10 @@ PUBLISHED_TOKEN = re.compile(
     r"|xoxe(?:\.xox[bp])?-[A-Za-z0-9-]{10,}|PMAK-[A-Za-z0-9]{24}-[A-Za-z0-9]{34}"
     r"|dp\.(?:st|ct|sa|pt|scim|audit)\.[A-Za-z0-9_.-]{20,}"
     r"|pscale_(?:pw|tkn|oauth)_[A-Za-z0-9_.-]{20,}|pul-[a-f0-9]{40}"
-    rf")(?![{_TOKEN_BOUNDARY}])"
+)
+PUBLISHED_TOKEN = re.compile(
+    rf"(?<![A-Za-z0-9_]){_BLANKED}(?:{_ALNUM_FORMATS})(?![A-Za-z0-9_])"
+    rf"|(?<![{_TOKEN_BOUNDARY}]){_BLANKED}(?:{_OTHER_FORMATS})(?![{_TOKEN_BOUNDARY}])"
 )
 # Values whose shape gives them away, whatever the variable is called, beyond
 # the published formats: a private key, bearer headers, and credentials passed

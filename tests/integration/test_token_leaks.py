@@ -75,6 +75,9 @@ def test_tars_of_credentials_stay_out_of_the_image(
     [
         (f'\n[env]\n{TOKEN} = "1"\n', "env.ghp_*** (40 characters)"),
         (f'\n[metrics]\ncompare = ["{TOKEN}"]\n', "metrics.compare[0]"),
+        # Round 34: a token after - or + was no token (its shape allows neither).
+        (f'\n[metrics]\ncompare = ["m-{TOKEN}"]\n', "metrics.compare[0]"),
+        (f'\n[metrics]\ncompare = ["x+{TOKEN}-y"]\n', "metrics.compare[0]"),
     ],
 )
 def test_a_config_carrying_a_token_is_refused_writing_nothing(
