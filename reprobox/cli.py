@@ -70,11 +70,16 @@ def _to_stderr(text: str) -> None:
 
     A reader that went away (`reprobox run 2>&1 | head`) must not stop a build
     or kill a training run: the output is in the container log all the same.
+    Every line goes out with tokens of published formats hidden: a message
+    that quotes what the user wrote (a name, a path, an image reference) or a
+    line of the training's output must not show a terminal or CI log one.
     """
+    from reprobox.credential_lines import hide_published_tokens
+
     if _state.get("stderr_gone"):
         return
     try:
-        typer.echo(text, err=True)
+        typer.echo(hide_published_tokens(text), err=True)
     except OSError:  # EPIPE, or a full disk behind a redirect
         _state["stderr_gone"] = True
 

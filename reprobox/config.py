@@ -393,6 +393,13 @@ def referenced_variables(url: str) -> list[str]:
     return REFERENCE.findall(url)
 
 
+_TOKEN_AS_NAME = (
+    "holds what looks like a token of a published format, which would name "
+    "the image, its labels and every registry it is pushed to"
+)
+_OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
+
+
 def _shown_name(name: str) -> str:
     """Return a variable name as an error shows it: shortened if it is a token."""
     if PUBLISHED_TOKEN.search(name):
@@ -664,6 +671,16 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             )
     # Docker's grammar for one component of a repository name.
     component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    # A name made from a token would give it away lower-cased: none is offered.
+    if "name" in table and PUBLISHED_TOKEN.search(table["name"]):
+        raise ConfigError(path, "name", _TOKEN_AS_NAME, _OTHER_NAME)
+    if "name" not in table and PUBLISHED_TOKEN.search(root.name):
+        raise ConfigError(
+            path,
+            None,
+            "sets no name, and the folder's name " + _TOKEN_AS_NAME,
+            'add a name of your own, e.g. name = "my-model"',
+        )
     if "name" in table and table["name"] != table["name"].lower():
         raise ConfigError(
             path,

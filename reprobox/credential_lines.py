@@ -150,6 +150,14 @@ def published_token(text: str) -> bool:
     return found(_published_tokens(text))
 
 
+def hide_published_tokens(text: str) -> str:
+    """Return text with each whole token of a published format cut to its
+    first four characters and *** (ghp_***), as reprobox names one it refuses."""
+    if not _TOKEN_RUN.search(text):
+        return text  # nearly every line: no run long enough to hold one
+    return PUBLISHED_TOKEN.sub(lambda token: token.group()[:4] + "***", text)
+
+
 def _published_tokens(text: str) -> Iterator[str]:
     # Each token lies in a run of these characters, bounded by others that
     # no token has; the runs are found fast, the token shapes only in them.

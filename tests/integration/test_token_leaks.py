@@ -105,3 +105,22 @@ def test_a_token_in_an_index_url_path_is_refused(cli, tmp_path, engine_cleanup):
     assert "write ${NAME}" in result.stderr
     assert TOKEN not in result.stdout + result.stderr
     assert not (path / ".reprobox").exists()
+
+
+def test_no_refusal_or_progress_line_shows_a_token(cli, tmp_path, engine_cleanup):
+    # Round 34 (AR 4): `name = "ghp_..."` was refused with the fix
+    # `use name = "ghp-..."`, and a requirements file named after a token was
+    # shown in the progress line.
+    path, _ = _sleeper(cli, tmp_path, engine_cleanup)
+    config = path / "reprobox.toml"
+    plain = config.read_text()
+    config.write_text(f'name = "{TOKEN}"\n' + plain.replace("name = ", "# name = "))
+    named = cli.run("freeze", str(path), timeout=600, check=False)
+    assert named.returncode == 2, named.describe()
+    assert "looks like a token of a published format" in named.stderr
+    assert TOKEN[4:].lower() not in (named.stdout + named.stderr).lower()
+    (path / f"{TOKEN}.txt").write_text("six\n")
+    config.write_text(plain.replace('"requirements.txt"', f'"{TOKEN}.txt"'))
+    listed = cli.run("freeze", str(path), "--dry-run", timeout=600, check=False)
+    assert "ghp_***.txt" in listed.stderr, listed.describe()
+    assert TOKEN not in listed.stdout + listed.stderr
