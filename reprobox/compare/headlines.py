@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,7 +233,12 @@ def format_value(value: Any) -> str:
     if isinstance(value, int) and len(str(abs(value))) > 20:
         return short_repr(value)
     if isinstance(value, (list, tuple)):
-        text = " ".join(str(v) for v in value) or "(none)"
+        # Quoted as a shell would need them: ["a b"] and ["a", "b"] (a
+        # command's words) must not read the same.
+        text = (
+            " ".join(shlex.quote(v) if isinstance(v, str) else str(v) for v in value)
+            or "(none)"
+        )
     else:
         text = str(value)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "\u2026"

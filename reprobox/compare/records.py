@@ -218,6 +218,15 @@ def _record_files(path: Path) -> list[tuple[Path, bool]]:
             # too, and refused by name: skipping it would quietly change which
             # run is the reference, and so the verdict.
             if any(_is_record_file(p) for p in found):
+                for p in found:
+                    if not os.path.lexists(p):
+                        # Skipped, it would quietly change the reference.
+                        raise InputError(
+                            f"{p.parent}: a run folder with no {RECORD_FILE} (its "
+                            "run never wrote one, or it was removed)",
+                            hint="move that folder out of the runs folder, or "
+                            "give the runs you mean one by one",
+                        )
                 return [(p, False) for p in found]
         raise InputError(
             f"{path}: holds no run record ({RECORD_FILE})",
@@ -240,13 +249,22 @@ def _run_folder_records(runs_dir: Path) -> list[Path]:
             f"{runs_dir}: cannot list run folders ({exc.strerror or exc})",
             hint="check the folder's permissions",
         ) from None
+    # A folder named as reprobox names a run is one, its record.json there or
+    # not; another folder without one is someone else's, and no run.
     return [
         folder / RECORD_FILE
         for folder in folders
         if not folder.name.startswith(".")
         and folder.is_dir()
-        and os.path.lexists(folder / RECORD_FILE)
+        and (
+            os.path.lexists(folder / RECORD_FILE)
+            or _RUN_FOLDER_NAME.fullmatch(folder.name)
+        )
     ]
+
+
+# How `reprobox run` names a run's folder (run_folders.RUN_ID).
+_RUN_FOLDER_NAME = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
 def _is_record_file(path: Path) -> bool:
@@ -292,6 +310,17 @@ def _check_record(path: Path, data: Any) -> None:
                 f"{path}: {key} must be a JSON {'object' if kind is dict else 'list'}",
                 hint="the record is damaged; re-run or leave it out",
             )
+    command = data.get("command")
+    if command is not None and not (
+        isinstance(command, list)
+        and command
+        and all(isinstance(word, str) for word in command)
+    ):
+        raise InputError(
+            f"{path}: command must be a non-empty JSON list of strings (the "
+            f"words the container ran), not {short_repr(command)}",
+            hint="the record is damaged; re-run or leave it out",
+        )
     for index, call in enumerate(data.get("history") or []):
         epochs = call.get("epochs") if isinstance(call, dict) else None
         if not isinstance(call, dict) or not (

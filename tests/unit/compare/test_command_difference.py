@@ -5,10 +5,16 @@ share their layers; compare could name only "another manifest", and said
 "tolerances, command or other frozen settings" might differ.
 """
 
-from reprobox_synthetic import make_record
+import json
+
+import pytest
+from reprobox_synthetic import make_record, record_data, write_record
 
 from reprobox.compare import compare_runs
-from reprobox.compare.environment import numerics_key
+from reprobox.compare.environment import environment_of, numerics_key
+from reprobox.compare.headlines import format_value
+from reprobox.compare.records import read_record
+from reprobox.errors import InputError
 
 LAYERS = "sha256:" + "7" * 64
 ENV = {"TF_DETERMINISTIC_OPS": "1"}
@@ -67,6 +73,29 @@ def test_repeats_of_two_commands_are_two_setups():
 
 
 def _environment(record):
-    from reprobox.compare.environment import environment_of
-
     return environment_of(record)
+
+
+def test_words_with_spaces_read_apart_from_the_words_split():
+    # Round 34 (AR 1, AS 4): ["--lr 1"] and ["--lr", "1"] both read
+    # "python train.py --lr 1", so the row showed no difference.
+    ref = _run("A", ["python", "train.py", "--lr 1"])
+    run = _run("B", ["python", "train.py", "--lr", "1"], manifest_sha256="b" * 64)
+    (row,) = [d for d in compare_runs([ref, run]).differences if d.field == "command"]
+    assert format_value(row.reference_value) == "python train.py '--lr 1'"
+    assert format_value(row.run_value) == "python train.py --lr 1"
+
+
+def test_a_command_of_another_shape_is_a_damaged_record(tmp_path):
+    # Round 34 (AR 10): a record's command as one string, or holding numbers,
+    # was read and shown as a difference of two equal-looking strings.
+    for bad in ("python train.py", ["python", 5, None], []):
+        path = write_record(
+            tmp_path / str(len(str(bad))), record_data("A", command=bad)
+        )
+        with pytest.raises(InputError) as info:
+            read_record(path)
+        assert "command must be a non-empty JSON list of strings" in info.value.message
+    good = write_record(tmp_path / "g", record_data("A", command=["python", "t.py"]))
+    assert json.loads(good.read_text())["command"] == ["python", "t.py"]
+    assert read_record(good).data["command"] == ["python", "t.py"]

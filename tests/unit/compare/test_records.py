@@ -201,8 +201,12 @@ def test_a_damaged_record_json_in_a_runs_folder_is_named(tmp_path, kind):
         else "is a symbolic link; run records are read only as regular files, "
         "never through a link"
     )
-    # A run folder holding no record.json at all is still no run.
+    # Nor a run folder holding no record.json at all (round 34: skipped, it
+    # changed the reference as well); one not named as a run is no run.
     os.remove(damaged) if kind != "folder" else damaged.rmdir()
+    with pytest.raises(InputError, match="a run folder with no record.json"):
+        load_records([runs])
+    damaged.parent.rename(runs / "kept-by-hand")
     assert [r.run_id for r in load_records([runs])] == [
         "20240101T000001Z-bbbbbb",
         "20240101T000002Z-cccccc",
@@ -397,4 +401,25 @@ def test_a_bad_record_schema_version_is_shown_as_json_spells_it(
         load_records([path])
     assert refused.value.message == (
         f"{path}: not a reprobox run record (schema_version is {shown})"
+    )
+
+
+def test_a_run_folder_without_its_record_is_named_not_skipped(tmp_path):
+    # Round 34 (AR 11, AS 11): a run folder whose record.json was removed was
+    # skipped silently, and another run became the reference.
+    from reprobox_synthetic import record_data, write_record
+
+    from reprobox.compare.records import load_records
+
+    runs = tmp_path / "runs"
+    write_record(runs, record_data("20260101T000000Z-aaaaaa"))
+    write_record(runs, record_data("20260101T000001Z-bbbbbb"))
+    (runs / "notes").mkdir()  # not named as a run: someone else's folder
+    assert len(load_records([runs])) == 2
+    (runs / "20251231T235959Z-cccccc").mkdir()
+    with pytest.raises(InputError) as info:
+        load_records([runs])
+    assert info.value.message == (
+        f"{runs / '20251231T235959Z-cccccc'}: a run folder with no record.json "
+        "(its run never wrote one, or it was removed)"
     )
