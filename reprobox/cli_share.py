@@ -324,6 +324,13 @@ def _check_export_target(cfg, output: Path) -> None:
     from reprobox.build import is_image_file
     from reprobox.bundle_file import is_bundle_file
 
+    if str(output) == "-":
+        # As report's -o - would mean stdout: export writes a seekable file
+        # (its index comes last), never a stream; nor a file named "-".
+        raise InputError(
+            "--output -: export writes the bundle as a file, not to stdout",
+            hint="give a file path, e.g. -o bundle.tar",
+        )
     check_output_target(output, "--output")
     target = output.resolve()
     root = cfg.root.resolve()

@@ -1385,6 +1385,14 @@ CASES = [
         "outside .reprobox/",
     ),
     Case(
+        # Round 34: a 299 MB file named "-" in the working folder.
+        "export-output-is-stdout",
+        ("export", "{p}", "-o", "-"),
+        EXIT_USAGE,
+        ("--output -", "as a file, not to stdout"),
+        "give a file path",
+    ),
+    Case(
         "export-output-is-project-code",
         ("export", "{p}", "-o", "{p}/train.py"),
         EXIT_USAGE,

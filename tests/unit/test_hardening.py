@@ -593,3 +593,26 @@ def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
         f"run {bare}, the newest succeeded run of this build, recorded no metric"
         in (capsys.readouterr().err)
     )
+
+
+def test_export_to_a_dash_is_refused_not_a_file_named_dash(tmp_path, monkeypatch):
+    # Round 34 (AR 9): `export -o -` wrote a 299 MB file named "-" in the
+    # working folder, where report's -o - means stdout.
+    from typer.testing import CliRunner
+
+    from reprobox import engine as engine_module
+    from reprobox.cli import app
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("the engine was reached")
+
+    monkeypatch.setattr(engine_module, "connect", no_engine)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "proj").mkdir()
+    root = project(tmp_path / "proj")
+    result = CliRunner().invoke(app, ["export", str(root), "-o", "-"])
+    assert isinstance(result.exception, InputError), result.output
+    assert result.exception.message == (
+        "--output -: export writes the bundle as a file, not to stdout"
+    )
+    assert not (tmp_path / "-").exists()
