@@ -26,6 +26,7 @@ from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_files import holds_credentials
+from reprobox.credential_lines import hide_published_tokens, published_token
 from reprobox.data_checks import command_files, missing_command_script
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
@@ -430,12 +431,15 @@ def left_out_note(left_out: list[str]) -> str | None:
 
 
 def _shown(path: str) -> str:
-    """Return a path fit for one line: quoted, with \\x escapes, if it must be."""
+    """Return a path fit for one line: quoted, with \\x escapes, if it must be,
+    and each token of a published format in it cut short (ghp_***)."""
+    path = hide_published_tokens(path)
     return path if path.isprintable() else repr(os.fsencode(path))[1:]
 
 
 def _check_name(rel: str) -> str:
-    """Return rel, or refuse it when its name is not UTF-8: no digest can hold it."""
+    """Return rel, or refuse it when its name is not UTF-8 (no digest can hold
+    it) or holds a token of a published format."""
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -443,6 +447,14 @@ def _check_name(rel: str) -> str:
             f"{_shown(rel)}: file name is not valid UTF-8",
             hint=f"rename it, or list it in {IGNORE_FILE}",
         ) from None
+    if published_token(rel):
+        # A name is written into the image's layers, then pushed or exported.
+        raise InputError(
+            f"{_shown(rel)}: its name holds a token of a published format "
+            "(ghp_..., AKIA...), which would go into the image's layers with "
+            "it; refused",
+            hint=f"rename it, or list it in {IGNORE_FILE}",
+        )
     return rel
 
 

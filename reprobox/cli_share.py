@@ -31,6 +31,7 @@ from reprobox.cli import (
     warn_if_it_enters_an_image,
 )
 from reprobox.errors import InputError, ReproboxError
+from reprobox.frozen_tokens import refuse_record_tokens
 from reprobox.share_lock import one_share_at_a_time
 from reprobox.stopping import signals_held
 
@@ -97,6 +98,7 @@ def _reference_record(
                 f"--reference {chosen}: that run {not_succeeded(record.status)}",
                 hint="give a succeeded run",
             )
+        refuse_record_tokens(data, record.path)
         return data
     runs = cfg.state_dir / "runs"
     if not runs.is_dir() or not any(runs.iterdir()):
@@ -121,7 +123,10 @@ def _reference_record(
             "compare (write metrics to $REPROBOX_METRICS, then run again)"
         )
     chosen = measured or matching
-    return chosen[-1].data if chosen else None
+    if not chosen:
+        return None
+    refuse_record_tokens(chosen[-1].data, chosen[-1].path)
+    return chosen[-1].data
 
 
 def _of_this_build(

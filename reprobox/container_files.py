@@ -18,6 +18,7 @@ from typing import Any
 from reprobox.errors import (
     InputError,
 )
+from reprobox.frozen_tokens import without_tokens
 from reprobox.seals import (
     loads_strict,
 )
@@ -116,7 +117,11 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
         return {}, [f"{where} {exc}; its metrics were ignored"]
     if not isinstance(data, dict):
         return {}, [f"{where} holds a {type(data).__name__}, not an object; ignored"]
-    kept, warnings = {}, []
+    data, tokens = without_tokens(data)
+    kept, warnings = (
+        {},
+        [f"metric {path} in {where} {_TOKEN_LEFT_OUT}" for path in tokens],
+    )
     for key, value in data.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
@@ -130,6 +135,18 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
         else:
             warnings.append(f"metric {key!r} in {where} is not a number; ignored")
     return kept, warnings
+
+
+# A name or text the script wrote that holds a token of a published format
+# (ghp_..., AKIA...) would go from the record into a sealed image's label and
+# a bundle: it is left out, and named only shortened.
+_TOKEN_LEFT_OUT = "holds a token of a published format (ghp_..., AKIA...); left out"
+
+
+def capture_without_tokens(capture: Mapping[str, Any]) -> tuple[dict, list[str]]:
+    """Return the capture less each key or text holding a token, and warnings."""
+    kept, tokens = without_tokens(capture)
+    return kept, [f"capture.json field {path} {_TOKEN_LEFT_OUT}" for path in tokens]
 
 
 def read_json(path: Path) -> dict:

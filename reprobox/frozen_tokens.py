@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from reprobox.config import ProjectConfig
@@ -46,19 +47,44 @@ def token_fields(value: Any, path: str = "") -> Iterator[str]:
     (metrics.compare[0], data[0].path); a key that is itself a token is
     shown shortened, never whole.
     """
+    yield from without_tokens(value, path)[1]
+
+
+def without_tokens(value: Any, path: str = "") -> tuple[Any, list[str]]:
+    """Return value less each entry whose key or string holds a token, and
+    the paths of those left out, named as token_fields names them.
+
+    An object loses the key, a list the item; value itself, a string that
+    holds a token, becomes None.
+    """
+    found: list[str] = []
     if isinstance(value, Mapping):
+        kept_map = {}
         for key, item in value.items():
             key = str(key)
             shown = shown_token_name(key) if published_token(key) else key
             here = f"{path}.{shown}" if path else shown
             if shown != key:
-                yield here
-            yield from token_fields(item, here)
-    elif isinstance(value, (list, tuple)):
+                found.append(here)
+                continue
+            inner, paths = without_tokens(item, here)
+            if isinstance(item, str) and paths:
+                found += paths
+                continue
+            kept_map[key] = inner
+            found += paths
+        return kept_map, found
+    if isinstance(value, (list, tuple)):
+        kept_list = []
         for at, item in enumerate(value):
-            yield from token_fields(item, f"{path}[{at}]")
-    elif isinstance(value, str) and published_token(value):
-        yield path
+            inner, paths = without_tokens(item, f"{path}[{at}]")
+            found += paths
+            if not (isinstance(item, str) and paths):
+                kept_list.append(inner)
+        return kept_list, found
+    if isinstance(value, str) and published_token(value):
+        return None, [path]
+    return value, found
 
 
 def token_line(text: str) -> int | None:
@@ -105,4 +131,22 @@ def refuse_frozen_tokens(
             hint="find where it comes from (the requirements, this shell's "
             "variables) and remove it; pass a credential at run time with "
             "`reprobox run --env NAME`",
+        )
+
+
+def refuse_record_tokens(record: Mapping[str, Any], where: str | Path) -> None:
+    """Refuse a run record holding a token anywhere, before it is sealed.
+
+    A seal writes the record into an image label, which a push sends to the
+    registry, and export into the bundle. A record by this reprobox holds
+    none (the runner leaves them out); one by an older reprobox, or edited,
+    may.
+    """
+    for path in token_fields(record):
+        raise InputError(
+            f"{where}: the record's field {path} holds {_WHAT}, which sealing "
+            "would write into the image label and the bundle; refused, nothing "
+            "was shared",
+            hint="run `reprobox run` again (a run now leaves such names out of "
+            "its record) and share that run, or give another with --reference",
         )

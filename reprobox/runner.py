@@ -30,6 +30,7 @@ from reprobox import __version__
 from reprobox.atomic import atomic_write_json
 from reprobox.config import ProjectConfig
 from reprobox.container_files import (
+    capture_without_tokens,
     machine_from_capture,
     metrics_from,
     read_json,
@@ -923,8 +924,10 @@ def _finish(
     given_back = give_back(run_dir)
     sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
     capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
+    capture, token_warnings = capture_without_tokens(capture)
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
+    warnings += token_warnings
     if capture and "python" not in capture and status != "interrupted" and not killed:
         # The hook writes at start and again at exit; only the first got through.
         # A killed process runs no exit hook, so then the guess below is wrong.

@@ -30,6 +30,7 @@ from reprobox.engine import (
     long_calls,
 )
 from reprobox.errors import EngineError, InputError, first_line, shortened, shown_value
+from reprobox.frozen_tokens import refuse_record_tokens
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.push_stream import read_push_stream
 from reprobox.seals import (
@@ -523,8 +524,10 @@ def seal_image(engine: Engine, image: str, record: dict[str, Any], tag: str) -> 
     """Return the id of image plus a label holding its reference run record.
 
     Only the config changes; the filesystem layers stay the same, which
-    `reprobox verify` checks against the record's `image.layers`.
+    `reprobox verify` checks against the record's `image.layers`. A record
+    holding a token of a published format is refused: the label is pushed.
     """
+    refuse_record_tokens(record, f"the record of run {record.get('run_id')}")
     dockerfile = f"FROM {image_id(engine, image) or image}\n".encode()
     try:
         built, _ = engine.client.images.build(

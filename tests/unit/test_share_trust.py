@@ -247,7 +247,9 @@ def test_push_after_an_import_finds_the_runs_of_the_same_layers(tmp_path, monkey
         "metrics": {"acc": 0.9},
     }
     (tmp_path / "runs" / "r1").mkdir(parents=True)
-    record = SimpleNamespace(status="succeeded", data=run)
+    record = SimpleNamespace(
+        status="succeeded", data=run, path=tmp_path / "record.json"
+    )
     monkeypatch.setattr(compare, "load_records", lambda paths: [record])
     monkeypatch.setattr(
         engine, "image_layers_digest", lambda e, ref: run["image"]["layers"]
@@ -296,7 +298,10 @@ def test_a_newer_run_of_the_sealed_copy_is_the_newest_run_of_the_build(
         "metrics": measured,
     }
     (tmp_path / "runs" / "r1").mkdir(parents=True)
-    records = [SimpleNamespace(status="succeeded", data=d) for d in (own, sealed_run)]
+    records = [
+        SimpleNamespace(status="succeeded", data=d, path=tmp_path / "r.json")
+        for d in (own, sealed_run)
+    ]
     monkeypatch.setattr(compare, "load_records", lambda paths: records)
     cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
     assert cli_share._reference_record(cfg, BUILT, None, layers) == sealed_run

@@ -1,0 +1,82 @@
+"""A token written as a name reaches no record, sealed label, bundle or layer.
+
+Round 34: a training script that wrote a token as a metric name had it kept
+in the record, sealed into the pushed image's label and exported in the
+bundle's reference-record.json; a project file or folder named with a token
+went into /app. The script builds the token from pieces, so its own text
+holds none (freeze would refuse or leave out a file that did).
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: F811
+import json
+import tarfile
+
+import pytest
+from conftest_cross import registry  # noqa: F401  (a fixture, taken by name)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+# Made up for this test: the shapes of a GitHub token and an AWS key id.
+TOKEN = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
+AWS_ID = "AKIA" + "Z7QW3ERT5YU8IO2P"
+TRAIN = """import json, os
+name = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    json.dump({name: 1.0, "acc": 0.9}, fh)
+"""
+
+
+@pytest.mark.registry
+def test_a_token_metric_name_stays_out_of_record_label_and_bundle(
+    cli, engine_cleanup, docker_client, registry, tmp_path
+):
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    (project / "train.py").write_text(TRAIN)
+    ran = cli.run("run", str(project), timeout=600)
+    assert TOKEN not in ran.stdout + ran.stderr
+    assert "metric ghp_*** (40 characters) in the metrics file" in ran.stderr
+    (run_dir,) = (project / ".reprobox" / "runs").iterdir()
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["metrics"] == {"acc": 0.9}
+    assert TOKEN not in (run_dir / "record.json").read_text()
+
+    cli.run("-q", "push", str(project), "--registry", registry, timeout=600)
+    (entry,) = json.loads((project / ".reprobox" / "manifest.json").read_text())[
+        "published"
+    ]
+    assert entry["reference_run"] == record["run_id"]  # the record was sealed
+    image = docker_client.images.get(entry["image_id"])
+    assert "org.reprobox.reference-record" in image.labels
+    assert TOKEN not in json.dumps(image.attrs)
+
+    bundle = tmp_path / "bundle.tar"
+    cli.run("-q", "export", str(project), "-o", str(bundle), timeout=600)
+    with tarfile.open(bundle) as archive:
+        names = archive.getnames()
+        member = next(n for n in names if n.endswith("reference-record.json"))
+        text = archive.extractfile(member).read().decode()
+    assert json.loads(text)["metrics"] == {"acc": 0.9}
+    assert TOKEN.encode() not in bundle.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("rel", "shown"),
+    [(f"{TOKEN}.txt", "ghp_***.txt"), (f"{AWS_ID}/notes.txt", "AKIA***/notes.txt")],
+)
+def test_a_token_named_project_file_is_refused_at_freeze_and_build(
+    cli, engine_cleanup, docker_client, tmp_path, rel, shown
+):
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / rel).parent.mkdir(parents=True, exist_ok=True)
+    (project / rel).write_text("hello\n")
+    expected = f"reprobox: error: {shown}: its name holds a token of a published format"
+    for command in ("freeze", "build"):
+        result = cli.run("-q", command, str(project), timeout=600, check=False)
+        assert result.returncode == 2, result.describe()
+        assert result.stderr.startswith(expected), result.describe()
+        assert "rename it, or list it in .reproboxignore" in result.stderr
+        assert TOKEN not in result.stderr and AWS_ID not in result.stderr
+    labelled = {"label": f"org.reprobox.project={name}"}
+    assert docker_client.images.list(all=True, filters=labelled) == []
