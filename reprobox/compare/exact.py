@@ -8,6 +8,7 @@ Fractions, judged exactly and shown in three digits as they are (3.4e+308).
 from __future__ import annotations
 
 import math
+import sys
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
@@ -44,7 +45,12 @@ def three_digits(number: float | Fraction, *, sign: bool = False) -> str:
     """
     spec = "+" if sign else ""
     try:
-        return format(float(number), f"{spec}.3g")
+        as_float = float(number)
+        # Below the smallest normal float a float holds too few digits: an
+        # exact 5e-324 read 4.94e-324. Those are shown from the exact value.
+        if isinstance(number, Fraction) and 0 < abs(as_float) < sys.float_info.min:
+            raise OverflowError
+        return format(as_float, f"{spec}.3g")
     except OverflowError:
         with localcontext(prec=3):
             rounded = Decimal(number.numerator) / Decimal(number.denominator)
@@ -67,14 +73,15 @@ def root_text(square: Fraction) -> str:
 
 
 def bound_text(bound: float) -> str:
-    """Show a tolerance bound short, yet as the float it is: 0.005, 1.0000001.
+    """Show a tolerance bound as it is written: its shortest round-trip form
+    (0.005, 1.0000001, 1e-320), a whole number without ".0".
 
-    Six significant digits where they give the same float back (1e-06, 0.005),
-    else its shortest round-trip form: 'rel 1' for rel 1.0000001 hid why a
-    relative difference of 1 failed it.
+    Rounded to six digits, rel 1.0000001 read "rel 1" (which hid why a
+    relative difference of 1 failed it), and a bound below the smallest
+    normal float, 1e-320, read 9.99989e-321.
     """
-    short = format(bound, "g")
-    return short if float(short) == bound else repr(float(bound))
+    text = repr(float(bound))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def exact_text(number: float) -> str:

@@ -253,3 +253,24 @@ def test_a_tolerance_is_shown_as_the_float_it_is():
     # rel of the larger value (2.0000001) passes; the rel column is of 1.0.
     assert row[6:9] == ["rel", "1.0000001", "pass"]
     assert comparison.results[0].reason == "within tolerance (rel 1.0000001)"
+
+
+def test_bounds_and_deltas_below_the_smallest_normal_float_read_as_written():
+    # Round 34 (AS 5): abs 1e-320 read 9.99989e-321 (with a 700-digit "exactly"
+    # beside it), abs 5e-324 read 4.94066e-324, a delta of 5e-324 -4.94e-324.
+    from reprobox.compare.exact import bound_text, three_digits, written
+
+    assert [bound_text(b) for b in (1e-320, 5e-324, 1.0000001, 2.0)] == [
+        "1e-320",
+        "5e-324",
+        "1.0000001",
+        "2",
+    ]
+    assert three_digits(written(5e-324) - written(1e-323), sign=True) == "-5e-324"
+    a = make_record("A", metrics={"b": 1e-323})
+    comparison = compare_runs(
+        [a, clone(a, "B", metrics={"b": 5e-324})], tolerances={"b": {"abs": 1e-320}}
+    )
+    row = _metric_row(comparison)
+    assert (row[4], row[6:8], row[8]) == ("-5e-324", ["abs", "1e-320"], "pass")
+    assert "exactly" not in render_text(comparison)
