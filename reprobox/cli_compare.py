@@ -96,6 +96,14 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     flag_tolerances = _parse_tolerances(tol)
     _check_metric_names(records, "--metric", metric)
     _check_metric_names(records, "--tol", list(flag_tolerances))
+    unused = sorted(set(flag_tolerances) - set(metric)) if metric else []
+    if unused:
+        # As the config refuses a tolerance metrics.compare leaves out.
+        raise InputError(
+            f"--tol {unused[0]}: --metric leaves that metric out, so the "
+            "tolerance would never be used",
+            hint=f"add --metric {unused[0]}, or drop that --tol",
+        )
     if len(records) < 2 <= len(paths):  # after the flags: their errors come first
         raise InputError(
             f"the {len(paths)} paths given hold {len(records)} run record "

@@ -302,3 +302,16 @@ def test_report_of_one_run_names_report(tmp_path):
         "reprobox: error: report needs two or more run records, got 1 (give more "
         "record.json files, run folders or a runs folder)"
     )
+
+
+def test_a_tol_for_a_metric_that_metric_leaves_out_is_refused(tmp_path):
+    # Round 34 (AS 10): `--metric loss --tol accuracy=abs:1` dropped the --tol
+    # without a word; the config refuses a tolerance it would never use.
+    runs = str(two_runs(tmp_path / "runs"))
+    result = reprobox("compare", runs, "--metric", "loss", "--tol", "accuracy=abs:1")
+    assert one_line_error(result) == (
+        "reprobox: error: --tol accuracy: --metric leaves that metric out, so the "
+        "tolerance would never be used (add --metric accuracy, or drop that --tol)"
+    )
+    kept = reprobox("compare", runs, "--metric", "loss", "--tol", "loss=abs:1")
+    assert kept.returncode == 0, kept.stderr
