@@ -34,7 +34,7 @@ def same_seed_partners(records: Sequence[Record], ref: Record) -> dict[str, Reco
     """Map each run to the sweep run of its seed it is set against, if any.
 
     A run whose seed the reference lacks but a sweep holds is measured by the
-    sweep's run of that seed, exactly as the reference would measure it: its
+    sweep's succeeded run of that seed, exactly as the reference would measure it: its
     seed band would let through a change the same seed shows, and the verdict
     would hang on which run is the reference. Sweeps are ranked (the
     reference's own first, then by id) and a run is set against the first
@@ -45,7 +45,8 @@ def same_seed_partners(records: Sequence[Record], ref: Record) -> dict[str, Reco
     ranked = ranked_sweeps(records, ref)
     held: dict[tuple[str, str], Record] = {}  # (sweep, seed) -> its first run
     for record in records:
-        if (sweep := _sweep_of(record)) is not None:
+        # A failed run's metrics prove nothing: it measures no other run.
+        if (sweep := _sweep_of(record)) is not None and record.status == "succeeded":
             held.setdefault((sweep, json.dumps(record.seed)), record)
     partners = {}
     for record in records:

@@ -229,3 +229,18 @@ def test_two_sweeps_under_a_rel_tolerance_get_one_verdict_either_way():
         for ref in ("A0", "B0", "A1", "B1")
     }
     assert passed == dict.fromkeys(passed, passed["A0"])
+
+
+def test_a_failed_sweep_run_measures_no_run_of_its_seed():
+    # Round 34 (AS 13): another machine's seed-1 run was set against the
+    # sweep's seed-1 run that had exited 3, and passed as "identical".
+    records = two_sweeps({})
+    failed = {"A1"}
+    records = [
+        clone(r, r.run_id, status="failed", exit_code=3) if r.run_id in failed else r
+        for r in records
+    ]
+    comparison = compare_runs(records, tolerances=TOLERANCE)
+    pairs = {r.run_id: r.compared_with for r in comparison.runs}
+    assert pairs["B1"] != "A1"
+    assert pairs["B2"] == "A2"
