@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from mine_runs import succeeded_record, write_run
 
 from reprobox.atomic import atomic_write_text
 from reprobox.build import build_project, project_files
@@ -234,21 +235,10 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
 
     from reprobox.atomic import dump_json
     from reprobox.cli_share import _reference_record
-    from reprobox.compare import RECORD_SCHEMA_VERSION
     from reprobox.seals import seal_record
 
     cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
-    base = {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "run_id": "20260101T000000Z-aaaaaa",
-        "status": "succeeded",
-        "exit_code": 0,
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "project": "mine",
-        "image": {"id": "sha256:" + "a" * 64, "layers": "sha256:L"},
-        "metrics": {"acc": 0.9},
-        "history": [],
-    }
+    base = succeeded_record()
 
     def write(**changes):
         path = tmp_path / base["run_id"] / "record.json"
@@ -482,27 +472,13 @@ def test_memory_that_is_no_size_is_refused(memory):
 
 def _write_run(state_dir: Path, second: int, image: dict, **changes) -> Path:
     """Write a succeeded run of project "mine" at second; return its folder."""
-    from reprobox.atomic import dump_json
-    from reprobox.compare import RECORD_SCHEMA_VERSION
-    from reprobox.seals import seal_record
-
-    run_id = f"20260101T00000{second}Z-aaaaa{second}"
-    folder = state_dir / "runs" / run_id
-    folder.mkdir(parents=True)
-    data = {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "run_id": run_id,
-        "status": "succeeded",
-        "exit_code": 0,
-        "started_at": f"2026-01-01T00:00:0{second}+00:00",
-        "project": "mine",
-        "image": image,
-        "metrics": {"acc": 0.9},
-        "history": [],
+    data = succeeded_record(
+        run_id=f"20260101T00000{second}Z-aaaaa{second}",
+        started_at=f"2026-01-01T00:00:0{second}+00:00",
+        image=image,
         **changes,
-    }
-    (folder / "record.json").write_text(dump_json(seal_record(data)))
-    return folder
+    )
+    return write_run(state_dir, data).parent
 
 
 def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy(

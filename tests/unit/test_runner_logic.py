@@ -382,19 +382,11 @@ def test_a_keras_capture_of_the_wrong_shape_is_left_out():
 
 
 def test_a_capture_without_its_exit_half_is_said_to_be_missing(tmp_path):
-    from reprobox.runner import _finish
+    from mine_runs import finish_succeeded
 
     (tmp_path / "capture.json").write_text('{"history": [], "threads": null}')
     record = {"warnings": []}
-    _finish(
-        record,
-        tmp_path,
-        0.0,
-        hide=lambda text: text,
-        status="succeeded",
-        exit_code=0,
-        error=None,
-    )
+    finish_succeeded(record, tmp_path)
     assert any("could not write its final capture" in w for w in record["warnings"])
 
 

@@ -8,13 +8,12 @@ import os
 from types import SimpleNamespace
 
 import pytest
+from mine_runs import finish_succeeded, succeeded_record, write_run
 from six_projects import project
 
 from reprobox import freeze as freeze_module
-from reprobox.atomic import dump_json
 from reprobox.build import project_files
 from reprobox.cli_share import _reference_record
-from reprobox.compare import RECORD_SCHEMA_VERSION
 from reprobox.config import load_config
 from reprobox.container_files import read_script_metrics
 from reprobox.credential_lines import hide_published_tokens
@@ -22,8 +21,6 @@ from reprobox.errors import InputError
 from reprobox.freeze import freeze_project
 from reprobox.frozen_tokens import token_fields, without_tokens
 from reprobox.lock import LockResult
-from reprobox.runner import _finish
-from reprobox.seals import seal_record
 from reprobox.share import seal_image
 
 # Made up for these tests: the shapes of a GitHub token and an AWS key id.
@@ -73,15 +70,7 @@ def test_a_finished_record_holds_no_token_the_container_wrote(tmp_path):
     (tmp_path / "capture.json").write_text(json.dumps(capture))
     (tmp_path / "metrics.json").write_text(json.dumps({TOKEN: 1.0, "acc": 0.9}))
     record = {"warnings": []}
-    _finish(
-        record,
-        tmp_path,
-        0.0,
-        hide=lambda text: text,
-        status="succeeded",
-        exit_code=0,
-        error=None,
-    )
+    finish_succeeded(record, tmp_path)
     assert list(token_fields(record)) == []
     assert TOKEN not in json.dumps(record) and AWS_ID not in json.dumps(record)
     assert record["metrics"] == {"acc": 0.9, "eval_acc": 0.8, "loss": 0.5}
@@ -98,22 +87,9 @@ def test_a_finished_record_holds_no_token_the_container_wrote(tmp_path):
 
 
 def _run(state, **changes) -> os.PathLike:
-    record = {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "run_id": "20260101T000000Z-aaaaaa",
-        "status": "succeeded",
-        "exit_code": 0,
-        "started_at": "2026-01-01T00:00:00+00:00",
-        "project": "mine",
-        "image": {"id": "sha256:" + "a" * 64, "layers": "sha256:L"},
-        "metrics": {TOKEN: 1.0, "acc": 0.9},
-        "history": [],
-        **changes,
-    }
-    path = state / "runs" / record["run_id"] / "record.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(dump_json(seal_record(record)))
-    return path
+    return write_run(
+        state, succeeded_record(metrics={TOKEN: 1.0, "acc": 0.9}, **changes)
+    )
 
 
 def test_push_and_export_refuse_a_record_holding_a_token(tmp_path):
