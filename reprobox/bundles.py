@@ -53,12 +53,12 @@ from reprobox.share import (
     load_image_stream,
     manifest_text_from_labels,
     reference_from_labels,
-    sealed_beside,
     short_repr,
     stream_image,
 )
 from reprobox.stopping import signals_held
-from reprobox.tag_moves import tag_beside_build as import_tag
+from reprobox.tag_moves import arrival_tag
+from reprobox.tag_moves import tag_beside_build as import_tag  # noqa: F401 (named so by tests)
 
 BUNDLE_SCHEMA_VERSION = 1
 _ENGINE_TROUBLE = (requests.exceptions.RequestException, docker.errors.DockerException)
@@ -339,12 +339,7 @@ def _tag_loaded(
 ) -> str:
     """Tag the image the import loaded; return the tag (see import_tag)."""
     got = index["image_id"]
-    applied = import_tag(
-        index["tag"],
-        image_id(engine, index["tag"]),
-        image_id(engine, sealed_beside(index["tag"])),
-        got,
-    )
+    applied = arrival_tag(engine, index["tag"], got)
     repo, _, tag = applied.rpartition(":")
     before = image_id(engine, applied)
     try:

@@ -203,6 +203,7 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
     """
     from reprobox.engine import image_id
     from reprobox.share import sealed_beside
+    from reprobox.tag_moves import drop_if_untagged
 
     sealed_tag = sealed_beside(built.tag)
     before = image_id(engine, sealed_tag)
@@ -222,22 +223,10 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
             if now != before:
                 _put_back_tag(engine, sealed_tag, before)
                 if now is not None:  # the copy this command sealed: no `<none>`
-                    _drop_replaced_seal(engine, now)
+                    drop_if_untagged(engine, now)
         raise
     if before is not None and image_id(engine, sealed_tag) != before:
-        _drop_replaced_seal(engine, before)
-
-
-def _drop_replaced_seal(engine, previous: str) -> None:
-    """Remove the sealed copy a new seal replaced, once no tag names it.
-
-    Sealed again with a newer run, the build's `<tag>-sealed` and the registry
-    name a push gave it move to the new copy; the old one was left untagged.
-    One the user tagged, or a container uses, stays.
-    """
-    from reprobox.tag_moves import drop_if_untagged
-
-    drop_if_untagged(engine, previous)
+        drop_if_untagged(engine, before)
 
 
 def _put_back_tag(engine, tag: str, previous: str | None) -> None:

@@ -186,8 +186,8 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     Returns whether the marker is done with (not while the image may still
     come), and what was done, if anything.
     """
-    from reprobox.bundles import import_tag
-    from reprobox.share import engine_essence, sealed_beside
+    from reprobox.share import engine_essence
+    from reprobox.tag_moves import arrival_tag
 
     try:
         image = engine.client.images.get(mark.image)
@@ -195,9 +195,7 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
         return now - mark.written_at >= LOAD_MAY_FINISH_S, None
     if image.tags:
         return True, None  # the import tagged it, or another name had it already
-    present = image_id(engine, mark.tag)
-    beside = image_id(engine, sealed_beside(mark.tag))
-    applied = import_tag(mark.tag, present, beside, mark.image)
+    applied = arrival_tag(engine, mark.tag, mark.image)
     if applied != mark.tag and (
         image_id(engine, applied) is not None
         or engine_essence(engine, mark.tag) != engine_essence(engine, mark.image)

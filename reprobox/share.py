@@ -37,7 +37,11 @@ from reprobox.seals import (
     is_safe_run_id,
     loads_strict,
 )
-from reprobox.tag_moves import drop_if_untagged, sealed_beside, tag_beside_build
+from reprobox.tag_moves import (  # sealed_beside: share's callers name it here
+    arrival_tag,
+    drop_if_untagged,
+    sealed_beside,  # noqa: F401
+)
 
 REFERENCE_LABEL = f"{LABEL_PREFIX}.reference-record"
 # Docker's CLI passes each --label as one argument, and Linux caps one argument
@@ -424,12 +428,7 @@ def tag_sealed_beside(
     names another sealed copy already (see tag_beside_build): a pull by digest
     gives no tag, so an image left without one would be `<none>`.
     """
-    tag = tag_beside_build(
-        build_tag,
-        image_id(engine, build_tag),
-        image_id(engine, sealed_beside(build_tag)),
-        sealed,
-    )
+    tag = arrival_tag(engine, build_tag, sealed)
     before = image_id(engine, tag)
     if before != sealed:
         _tag_shipped(engine, sealed, tag, before, on_tagged)

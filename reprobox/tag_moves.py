@@ -43,6 +43,19 @@ def tag_beside_build(
     return f"{sealed}-{arriving.removeprefix('sha256:')[:12]}"
 
 
+def arrival_tag(engine: Engine, build_tag: str, arriving: str) -> str:
+    """Return tag_beside_build's answer for arriving, from what engine's
+    build tag and <tag>-sealed name now."""
+    from reprobox.engine import image_id
+
+    return tag_beside_build(
+        build_tag,
+        image_id(engine, build_tag),
+        image_id(engine, sealed_beside(build_tag)),
+        arriving,
+    )
+
+
 def drop_if_untagged(engine: Engine, image: str | None) -> bool:
     """Remove image once no tag names it and no container uses it; say if gone.
 
