@@ -101,8 +101,27 @@ def refuse_frozen_tokens(
     """Refuse a token of a published format anywhere in what freeze would write.
 
     texts maps each file's name (Dockerfile, requirements.lock) to its text.
+
+    A field taken from the project config is named by its key there first:
+    base_image or the command also reach the Dockerfile, and the user's fix
+    is in reprobox.toml, not in a generated line.
     """
     state = cfg.state_dir
+    unplaced: list[str] = []
+    for path in token_fields(manifest):
+        field = _INDEX.sub("", path)
+        known = [k for k in _CONFIG_KEYS if field == k or field.startswith(k + ".")]
+        if not known:
+            unplaced.append(path)
+            continue
+        raise ConfigError(
+            cfg.source,
+            cfg.key(_CONFIG_KEYS[max(known, key=len)]),
+            f"the manifest's {path} would hold {_WHAT}, and with it the image "
+            "labels; refused, nothing was written",
+            "remove it there; pass a credential at run time with "
+            "`reprobox run --env NAME`",
+        )
     for name, text in texts.items():
         number = token_line(text)
         if number is not None:
@@ -112,22 +131,10 @@ def refuse_frozen_tokens(
                 hint="remove the credential from the project config and "
                 "requirements; pass it at run time with `reprobox run --env NAME`",
             )
-    for path in token_fields(manifest):
-        field = _INDEX.sub("", path)
-        known = [k for k in _CONFIG_KEYS if field == k or field.startswith(k + ".")]
-        problem = (
-            f"the manifest's {path} would hold {_WHAT}, and with it the image "
-            "labels; refused, nothing was written"
-        )
-        fix = (
-            "remove it there; pass a credential at run time with "
-            "`reprobox run --env NAME`"
-        )
-        if known:
-            key = _CONFIG_KEYS[max(known, key=len)]
-            raise ConfigError(cfg.source, cfg.key(key), problem, fix)
+    if unplaced:
         raise InputError(
-            f"{state / 'manifest.json'}: {problem}",
+            f"{state / 'manifest.json'}: the manifest's {unplaced[0]} would hold "
+            f"{_WHAT}, and with it the image labels; refused, nothing was written",
             hint="find where it comes from (the requirements, this shell's "
             "variables) and remove it; pass a credential at run time with "
             "`reprobox run --env NAME`",

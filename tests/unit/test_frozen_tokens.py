@@ -104,6 +104,14 @@ def test_a_token_in_the_lock_text_is_refused_naming_its_line(tmp_path, fake_lock
     assert "requirements.lock: line 3 would hold a token" in text
 
 
+def test_a_token_in_base_image_is_refused_naming_base_image(tmp_path, fake_lock):
+    # base_image reaches the Dockerfile's FROM line too; the fix is the key.
+    cfg = load_config(project(tmp_path, base=f"registry.example/base:{TOKEN}"))
+    text = refused(cfg)
+    assert text.startswith(f"{cfg.source}: base_image: the manifest's base_image")
+    assert "would hold a token" in text and "Dockerfile" not in text
+
+
 def test_the_real_host_facts_and_a_whole_freeze_hold_no_token(tmp_path, fake_lock):
     # The facts of the machine the tests run on: CPU flags, OS, Python.
     assert list(token_fields(_host_facts(os.environ))) == []
