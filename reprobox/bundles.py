@@ -39,6 +39,7 @@ from reprobox.engine import (
     is_engine_trouble,
 )
 from reprobox.errors import EngineError, InputError, ReproboxError
+from reprobox.frozen_tokens import TOKEN_WHAT, token_fields, token_line
 from reprobox.import_markers import marked_import
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
@@ -582,6 +583,30 @@ def check_members_match_labels(
             record,
             fix="import only bundles made by `reprobox export`",
         )
+    _refuse_bundle_tokens(texts, manifest, refuse)
+
+
+def _refuse_bundle_tokens(texts: dict[str, str], manifest: dict, refuse) -> None:
+    """Refuse a bundle that carries a token of a published format.
+
+    This reprobox never exports one, but a bundle by an older one, or made by
+    hand, may: import would write it into the engine's image labels and
+    `--into` into the project, spreading what its maker leaked.
+    """
+    paths = list(token_fields(manifest))
+    if paths:
+        raise refuse("image", f"label's manifest field {paths[0]} holds {TOKEN_WHAT}")
+    for name, text in sorted(texts.items()):
+        if name.endswith(".json"):
+            try:
+                paths = list(token_fields(json.loads(text)))
+            except ValueError:
+                paths = []
+            if paths:
+                raise refuse(name, f"field {paths[0]} holds {TOKEN_WHAT}")
+        number = token_line(text)
+        if number is not None:
+            raise refuse(name, f"line {number} holds {TOKEN_WHAT}")
 
 
 # What export's `docker save` writes for an image entry; docker load reads

@@ -37,7 +37,8 @@ _CONFIG_KEYS = {
     "metrics.tolerances": "metrics.tolerances",
 }
 _INDEX = re.compile(r"\[\d+\]")
-_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"
+TOKEN_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"
+_WHAT = TOKEN_WHAT
 
 
 def token_fields(value: Any, path: str = "") -> Iterator[str]:

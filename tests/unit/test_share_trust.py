@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import sys
 import tarfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -155,6 +156,35 @@ def test_a_sealed_image_bundle_without_its_record_is_refused(tmp_path):
         "record, but reference-record.json is missing (import only bundles made "
         "by `reprobox export`)"
     )
+
+
+# Made up: the shape of a GitHub token.
+TOKEN = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
+HERE = sys.modules[__name__]
+
+
+@pytest.mark.parametrize(
+    ("global_name", "value", "shown"),
+    [
+        (
+            "RECORD",
+            seal_record({**RECORD, "metrics": {TOKEN: 0.9}}),
+            "its reference-record.json field metrics.ghp_*** (40 characters)",
+        ),
+        ("LOCK", LOCK + f"# via {TOKEN}\n", "its requirements.lock line 2"),
+        ("DOCKERFILE", DOCKERFILE + f"LABEL x={TOKEN}\n", "its Dockerfile line 2"),
+    ],
+)
+def test_a_bundle_carrying_a_token_is_refused_before_the_engine(
+    tmp_path, monkeypatch, global_name, value, shown
+):
+    # brk: import wrote an older bundle's leaked token into the engine's labels.
+    monkeypatch.setattr(HERE, global_name, value)
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle(tmp_path))
+    text = str(info.value)
+    assert f"bundle refused: {shown} holds a token of a published format" in text
+    assert TOKEN not in text
 
 
 # --- engine trouble during import or a stream is the engine's, exit 3 -------
