@@ -33,7 +33,7 @@ from reprobox.index_urls import (
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, set_by_image
-from reprobox.secret_shapes import PUBLISHED_TOKEN
+from reprobox.secret_shapes import PUBLISHED_TOKEN, shown_token
 
 try:  # Python 3.11+
     import tomllib
@@ -402,9 +402,7 @@ _OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
 
 def _shown_name(name: str) -> str:
     """Return a variable name as an error shows it: shortened if it is a token."""
-    if PUBLISHED_TOKEN.search(name):
-        return f"{name[:4]}*** ({len(name)} characters)"
-    return name
+    return shown_token(name) if PUBLISHED_TOKEN.search(name) else name
 
 
 # The fewest characters a ${NAME} of an index URL may hold: its value is

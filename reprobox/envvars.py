@@ -17,7 +17,12 @@ from reprobox.run_env import (
     run_hash_seed,
     set_by_image,
 )
-from reprobox.secret_shapes import PUBLISHED_TOKEN, SECRET_URLS, SECRET_VALUES
+from reprobox.secret_shapes import (
+    PUBLISHED_TOKEN,
+    SECRET_URLS,
+    SECRET_VALUES,
+    shown_token,
+)
 from reprobox.stand_ins import placeholder
 
 # Numerics settings copied from the freezing shell into the image: they changed
@@ -473,11 +478,6 @@ def is_utf8(value: str) -> bool:
     return True
 
 
-def shown_token_name(name: str) -> str:
-    """Return a variable name that is itself a token as a message may show it."""
-    return f"{name[:4]}*** ({len(name)} characters)"
-
-
 def refuse_token_names(
     cfg: ProjectConfig, secret_value: Callable[[str, str], bool]
 ) -> None:
@@ -491,7 +491,7 @@ def refuse_token_names(
         for name in names:
             if not secret_value("", name):
                 continue
-            shown = shown_token_name(name)
+            shown = shown_token(name)
             where = f"env.{shown}" if key == "env" else key
             raise ConfigError(
                 cfg.source,

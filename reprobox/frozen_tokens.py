@@ -19,8 +19,8 @@ from typing import Any
 
 from reprobox.config import ProjectConfig
 from reprobox.credential_lines import published_token
-from reprobox.envvars import shown_token_name
 from reprobox.errors import ConfigError, InputError
+from reprobox.secret_shapes import shown_token
 
 # The config key each manifest field is taken from, by the field's path
 # without list indexes; the longest path that starts a field's path wins.
@@ -63,7 +63,7 @@ def without_tokens(value: Any, path: str = "") -> tuple[Any, list[str]]:
         kept_map = {}
         for key, item in value.items():
             key = str(key)
-            shown = shown_token_name(key) if published_token(key) else key
+            shown = shown_token(key) if published_token(key) else key
             here = f"{path}.{shown}" if path else shown
             if shown != key:
                 found.append(here)

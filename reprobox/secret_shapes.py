@@ -100,6 +100,12 @@ _SECRET_PARAMETER = re.compile(r"token|key|secret|pass|auth|sig|cred", re.I)
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
 
 
+def shown_token(name: str) -> str:
+    """Return a name that is itself a token as every message shows one:
+    its first four characters, *** and its length, never the rest."""
+    return f"{name[:4]}*** ({len(name)} characters)"
+
+
 def url_credential(url: str) -> bool:
     """Tell whether url holds a password, token or secret query value as text.
 

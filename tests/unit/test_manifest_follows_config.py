@@ -152,6 +152,11 @@ def test_an_unedited_environment_loads_values_and_all(env_frozen):
             lambda env: env.update({"BAD\nNAME": "1"}),
             "environment.'BAD\\nNAME' is \"1\"",
         ),
+        # A name that is a token is shortened, as every message shows one.
+        (
+            lambda env: env.update({"ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R": "1"}),
+            'environment.ghp_*** (40 characters) is "1"',
+        ),
     ],
 )
 def test_a_hand_edited_environment_is_refused(env_frozen, edit, shown):
