@@ -309,12 +309,15 @@ def _import_bundle(
         check_members_match_labels(texts, labels, path)
         _check_tag_is_free(engine, index, essence, path)
         # From the load to the tag, a marker stands for the tag to come.
-        settled = marked.enter_context(
+        marker = marked.enter_context(
             marked_import(engine, index["image_id"], index["tag"], note)
         )
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")
-        stream = _Handed(iter(functools.partial(image_stream.read, CHUNK_BYTES), b""))
+        stream = _Handed(
+            iter(functools.partial(image_stream.read, CHUNK_BYTES), b""),
+            marker.handing_last_chunk,
+        )
         try:
             load_image_stream(engine, stream)
         except KeyboardInterrupt:
@@ -322,7 +325,7 @@ def _import_bundle(
             # in an image: no marker is needed; nor once the image is tagged.
             tagged = _tag_a_stopped_load(engine, index, on_tagged)
             if tagged or not stream.last_handed:
-                settled()
+                marker.settled()
             raise
         got = image_id(engine, index["image_id"])
         if got != index["image_id"]:
@@ -378,17 +381,23 @@ class _Handed:
 
     Each chunk is read one ahead, so the last is known as it is given: a
     stop before that leaves the engine without the archive's end, from which
-    it can make no image.
+    it can make no image. before_last is called just before the last is
+    given, for a kill's sake: the import's marker says it then.
     """
 
-    def __init__(self, chunks: Iterator[bytes]):
+    def __init__(
+        self, chunks: Iterator[bytes], before_last: Callable[[], None] = lambda: None
+    ):
         self._chunks = chunks
+        self._before_last = before_last
         self.last_handed = False
 
     def __iter__(self) -> Iterator[bytes]:
         current = next(self._chunks, None)
         while current is not None:
             following = next(self._chunks, None)
+            if following is None:
+                self._before_last()
             self.last_handed = following is None
             yield current
             current = following

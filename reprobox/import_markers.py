@@ -10,6 +10,11 @@ The next reprobox command on that engine finds the lock free and gives the
 image the tag import would have given it, or removes the image when that tag
 has come to name another image meanwhile.
 
+The marker also says whether the archive's last bytes were handed to the
+engine: until they are, a load can end in no image, so a marker whose image
+is absent and whose import died before that is dropped at once. After, the
+engine may still be finishing the load, and the marker waits for it.
+
 Markers are kept per user, in $XDG_STATE_HOME/reprobox/importing/ (by default
 ~/.local/state/reprobox/importing/): an import belongs to no project, and the
 next command may be run anywhere. An engine is known by its daemon ID, so a
@@ -43,6 +48,8 @@ from reprobox.errors import ReproboxError
 from reprobox.run_folders import taken_from_the_dead
 
 Note = Callable[[str], None]
+_NOT_HANDED = b'"last_chunk_handed": false'
+_HANDED = b'"last_chunk_handed": true '
 _TROUBLE = (
     docker.errors.DockerException,
     requests.exceptions.RequestException,
@@ -63,6 +70,32 @@ class ImportMark:
     engine: str  # the address import reached it at, for messages
     engine_id: str | None  # the daemon's ID; None when it did not say
     written_at: float
+    # Whether the archive's last chunk went to the engine. A marker written
+    # before this was kept says nothing of it: read as handed, to be waited on.
+    last_chunk_handed: bool = True
+
+
+class ImportMarker:
+    """What an import tells its marker as it goes (see marked_import)."""
+
+    def __init__(self, path: Path | None = None, fd: int | None = None):
+        self._path, self._fd = path, fd
+
+    def settled(self) -> None:
+        """Drop the marker: no image can come of the load, or it is tagged."""
+        if self._path is not None:
+            _drop(self._path)
+
+    def handing_last_chunk(self) -> None:
+        """Say, before it is handed over, that the load may now end in an image."""
+        if self._fd is None:
+            return
+        # Same length, one write: a kill cannot leave it half-said. A marker
+        # that cannot be read is past saying anything (see _read_marker).
+        with contextlib.suppress(OSError):
+            at = os.pread(self._fd, 64 * 1024, 0).find(_NOT_HANDED)
+            if at >= 0:
+                os.pwrite(self._fd, _HANDED, at)
 
 
 def marker_folder() -> Path | None:
@@ -79,20 +112,28 @@ def marker_folder() -> Path | None:
 @contextlib.contextmanager
 def marked_import(
     engine: Engine, image: str, tag: str, note: Note | None = None
-) -> Iterator[Callable[[], None]]:
+) -> Iterator[ImportMarker]:
     """Keep a marker while the block loads and tags image; drop it once done.
 
     When the block does not end (a stop, engine trouble), the marker stays,
     unlocked once the block is left, for the next command on that engine,
-    unless the block called what it was given: the import knows then that
-    no image can come of it (its stream was cut before its end) or that it
-    is tagged. Ending, the block also drops markers an earlier import of the
-    same image left: this one tagged it. A marker that cannot be written is
-    said through note; the import goes on.
+    unless the block called settled() on what it was given: the import knows
+    then that no image can come of it (its stream was cut before its end) or
+    that it is tagged. The block calls handing_last_chunk() before the
+    archive's end goes to the engine; a marker left before that is dropped
+    by the next command when its image is absent. Ending, the block also
+    drops markers an earlier import of the same image left: this one tagged
+    it. A marker that cannot be written is said through note; the import
+    goes on.
     """
     folder = marker_folder()
     mark = ImportMark(
-        image, tag, engine_address(engine), engine_id(engine), time.time()
+        image,
+        tag,
+        engine_address(engine),
+        engine_id(engine),
+        time.time(),
+        last_chunk_handed=False,
     )
     try:
         if folder is None:
@@ -105,10 +146,10 @@ def marked_import(
                 f"{exc.strerror or exc}; should this import be killed outright, "
                 "its image may be left untagged"
             )
-        yield lambda: None
+        yield ImportMarker()
         return
     try:
-        yield lambda: _drop(path)
+        yield ImportMarker(path, fd)
         _drop(path)
         _drop_earlier_marks(folder, mark)
     finally:
@@ -192,6 +233,8 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     try:
         image = engine.client.images.get(mark.image)
     except docker.errors.ImageNotFound:
+        if not mark.last_chunk_handed:
+            return True, None  # the engine never had the archive's end
         return now - mark.written_at >= LOAD_MAY_FINISH_S, None
     if image.tags:
         return True, None  # the import tagged it, or another name had it already
@@ -230,6 +273,8 @@ def _read_marker(fd: int) -> ImportMark | None:
     if not strings or not isinstance(mark.written_at, (int, float)):
         return None
     if not (mark.engine_id is None or isinstance(mark.engine_id, str)):
+        return None
+    if not isinstance(mark.last_chunk_handed, bool):
         return None
     if not mark.image.startswith("sha256:") or ":" not in mark.tag:
         return None

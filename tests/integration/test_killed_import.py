@@ -222,3 +222,41 @@ def test_an_import_stopped_mid_stream_leaves_no_marker_and_no_image(
     assert done.returncode == 0, shown(done)
     assert engine2_client.images.get(tag).id == image
     assert list(markers.iterdir()) == []
+
+
+def test_an_import_killed_mid_stream_leaves_its_marker_to_the_next_command(
+    cli, two_engine_cleanup, engine2_client, tmp_path
+):
+    # brk r35: an import SIGKILLed before the engine had its whole archive kept
+    # its marker until the same import was run again: nothing could settle it.
+    _, _, env, bundle, image, _ = exported_bundle(cli, two_engine_cleanup, tmp_path)
+    markers = tmp_path / "state/reprobox/importing"
+
+    proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2, stall_after=4 << 20)
+    proc = import_through(tmp_path / "engine2.sock", env, bundle)
+    try:
+        assert proxy.stalled.wait(300), "the load never began"
+        assert proc.poll() is None, f"import exited {proc.returncode} first"
+        proc.kill()
+        proc.wait()
+    finally:
+        proxy.release.set()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        proxy.close()
+    (marker,) = markers.iterdir()  # what the kill left
+    assert json.loads(marker.read_text())["last_chunk_handed"] is False
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine2_client.images.get(image)
+
+    # The next command on that engine, whatever it is: here a verify of an
+    # image the engine lacks, which fails only after tidying.
+    after = reprobox(
+        env, "verify", image, "--host", ENGINE2, "--runs-dir", str(tmp_path / "v")
+    )
+    assert after.returncode != 0, shown(after)
+    assert list(markers.iterdir()) == [], shown(after)
+    with pytest.raises(docker.errors.ImageNotFound):
+        engine2_client.images.get(image)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -226,7 +227,7 @@ def test_an_import_that_knows_no_image_can_come_leaves_no_marker(markers):
     # marker: a load cut before its last bytes can make no image.
     engine = FakeEngine()
     with pytest.raises(KeyboardInterrupt), marked_import(engine, SEALED, TAG) as done:
-        done()
+        done.settled()
         raise KeyboardInterrupt
     assert list(markers.iterdir()) == []
 
@@ -256,10 +257,52 @@ def test_a_finished_import_drops_the_marker_an_earlier_cut_import_left(markers):
 def test_a_stream_tells_when_its_last_chunk_is_handed_over():
     from reprobox.bundles import _Handed
 
-    stream = _Handed(iter([b"a", b"b", b"c"]))
+    said = []
+    stream = _Handed(iter([b"a", b"b", b"c"]), lambda: said.append(len(seen)))
     seen = []
     for chunk in stream:
         seen.append((chunk, stream.last_handed))
     assert seen == [(b"a", False), (b"b", False), (b"c", True)]
+    assert said == [2]  # once, before the last chunk was given
     assert _Handed(iter([])).last_handed is False
     assert list(_Handed(iter([]))) == []
+
+
+def test_a_marker_killed_before_the_last_chunk_goes_with_the_next_command(markers):
+    # brk r35: an import SIGKILLed before the engine had its archive kept its
+    # marker until the same import ran again (or for LOAD_MAY_FINISH_S).
+    engine = FakeEngine()
+    engine.present = set()
+    with pytest.raises(KeyboardInterrupt), marked_import(engine, SEALED, TAG):
+        raise KeyboardInterrupt  # as a kill: the marker stays, never told more
+    (marker,) = markers.iterdir()
+    assert json.loads(marker.read_text())["last_chunk_handed"] is False
+    notes: list[str] = []
+    sweep_killed_imports(engine, notes.append)
+    assert (list(markers.iterdir()), notes, engine.removed) == ([], [], [])
+
+
+def test_a_marker_past_the_last_chunk_waits_for_the_load(markers):
+    engine = FakeEngine()
+    engine.present = set()
+    with pytest.raises(KeyboardInterrupt), marked_import(engine, SEALED, TAG) as m:
+        m.handing_last_chunk()
+        raise KeyboardInterrupt
+    (marker,) = markers.iterdir()
+    assert json.loads(marker.read_text())["last_chunk_handed"] is True
+    sweep_killed_imports(engine, print)
+    assert list(markers.iterdir()) == [marker]  # the engine may finish it
+    engine.present = {SEALED}  # it did
+    sweep_killed_imports(engine, print)
+    assert (engine.tags, list(markers.iterdir())) == ({TAG: SEALED}, [])
+
+
+def test_a_marker_from_before_the_field_is_read_as_handed(markers):
+    markers.mkdir(parents=True)
+    written = vars(mark(time.time()))
+    old = {k: v for k, v in written.items() if k != "last_chunk_handed"}
+    (markers / "1-ab.json").write_text(json.dumps(old))
+    engine = FakeEngine()
+    engine.present = set()
+    sweep_killed_imports(engine, print)
+    assert [p.name for p in markers.iterdir()] == ["1-ab.json"]
