@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import stat
@@ -332,6 +333,16 @@ def _refuse_missing_script(cfg: ProjectConfig, root: Path) -> None:
     if missing is not None and missing[0] not in cfg.data:
         rel, there = missing
         key = cfg.key("command")
+        if there == "not as written":
+            # "train.py/": the system opens each part of a path as written.
+            named = posixpath.normpath(rel)
+            raise ConfigError(
+                cfg.source,
+                key,
+                f"runs {rel!r}, which names no file as written (only {named!r}, "
+                "its tidied form, is one), so the run could not start it",
+                f"write {named!r} in {key}",
+            )
         why, fix = {
             "nothing": ("no such file", f"create it, or fix the path in {key}"),
             "a folder": ("it is a folder", f"name the script itself in {key}"),

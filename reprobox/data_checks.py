@@ -10,6 +10,7 @@ mount, and push, export and verify ship an image that cannot run.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import shlex
@@ -72,7 +73,17 @@ def command_scripts(command: Sequence[str]) -> list[str]:
     ]
 
 
-def _command_paths(command: Sequence[str], depth: int = 0) -> _Found:
+def _command_paths(command: Sequence[str]) -> _Found:
+    """Return the paths the command runs, each normalised, and whether by path."""
+    return [(posixpath.normpath(path), by) for path, by in _written_paths(command)]
+
+
+def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
+    """Return the paths the command runs as its words write them.
+
+    Normalising is the caller's: "train.py/" and "x/../train.py" normalise to
+    train.py, but the system resolves them word by word and finds no file.
+    """
     # env, nohup, timeout 1h ...: the program they run comes after their words.
     words = unwrap_command(command)
     if not words:
@@ -89,7 +100,7 @@ def _command_paths(command: Sequence[str], depth: int = 0) -> _Found:
     elif "/" in program or "." in name:
         found = [(program, "/" in program)]
     return [
-        (posixpath.normpath(path), by_path)
+        (path, by_path)
         for path, by_path in found
         if path and not posixpath.isabs(path) and not path.startswith("~")
     ]
@@ -159,7 +170,7 @@ def _shell_paths(words: Sequence[str], depth: int) -> _Found:
     except ValueError:
         return []
     ends = [n for n, w in enumerate(inner) if w in _SHELL_OPERATORS]
-    return _command_paths(inner[: ends[0]] if ends else inner, depth + 1)
+    return _written_paths(inner[: ends[0]] if ends else inner, depth + 1)
 
 
 def _launched_script(words: Sequence[str]) -> _Found:
@@ -178,15 +189,25 @@ def missing_command_script(
     """Return a script the command runs that the project lacks, or None.
 
     With it comes what is there instead: "nothing", "a folder", "a broken
-    link", or "outside" for a path that leads out of the project. A folder
-    Python can run (one holding __main__.py) counts as a script.
+    link", "outside" for a path that leads out of the project, or "not as
+    written" for a file the words reach only once normalised ("train.py/").
+    A folder Python can run (one holding __main__.py) counts as a script.
     """
-    for rel in command_scripts(command):
+    for written, by_path in _written_paths(command):
+        rel = posixpath.normpath(written)
+        if not by_path or _EXPANDED.search(rel):
+            continue
         full = root / rel
         if rel == ".." or rel.startswith("../"):
             return rel, "outside"
-        if full.is_file() or (full / "__main__.py").is_file():
+        # os.path, not Path: Path drops a trailing slash as normpath does.
+        as_written = os.path.join(root, written)
+        if os.path.isfile(as_written) or os.path.isfile(
+            os.path.join(as_written, "__main__.py")
+        ):
             continue
+        if full.is_file() or (full / "__main__.py").is_file():
+            return written, "not as written"
         if full.is_symlink() and not full.exists():
             return rel, "a broken link"
         return rel, "a folder" if full.is_dir() else "nothing"

@@ -175,3 +175,40 @@ def test_a_command_whose_script_may_live_elsewhere_is_taken(tmp_path, command, m
     if make:
         make(tmp_path)
     assert refused(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "written", "named"),
+    [
+        # brk r35: "python train.py/" passed freeze, as train.py is a file; the
+        # run then failed, exit 2: "can't open file 'train.py/'".
+        ("python train.py/", "train.py/", "train.py"),
+        ("python train.py/.", "train.py/.", "train.py"),
+        ("python notes.txt/../train.py", "notes.txt/../train.py", "train.py"),
+        ("python gone/../train.py", "gone/../train.py", "train.py"),
+        (["sh", "-c", "./run.sh/ --fast"], "./run.sh/", "run.sh"),
+    ],
+)
+def test_a_script_named_in_a_way_the_system_cannot_open_is_refused(
+    tmp_path, command, written, named
+):
+    files = {"train.py": "print(1)\n", "notes.txt": "", "run.sh": "true\n"}
+    root = project(tmp_path, command, files)
+    error = refused(root)
+    assert error is not None
+    assert error.message == (
+        f"{root / 'reprobox.toml'}: command: runs {written!r}, which names no file "
+        f"as written (only {named!r}, its tidied form, is one), so the run could "
+        "not start it"
+    )
+    assert error.hint == f"write {named!r} in command"
+
+
+def test_a_script_path_the_system_can_open_is_taken_as_written(tmp_path):
+    (tmp_path / "src").mkdir()
+    files = {"src/train.py": "print(1)\n"}
+    assert refused(project(tmp_path, "python ./src/../src/train.py", files)) is None
+    # A Python-run folder keeps its slash: python pkg/ runs pkg/__main__.py.
+    root = tmp_path / "q"
+    root.mkdir()
+    assert refused(project(root, "python pkg/", {"pkg/__main__.py": ""})) is None
