@@ -278,11 +278,14 @@ def metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) 
     except (AttributeError, TypeError, KeyError, IndexError, ValueError):
         found = {}
     found.update(script_metrics)
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float | int] = {}
     for key, value in found.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
-                metrics[str(key)] = float(value)
+                number = float(value)
             except OverflowError:
                 continue
+            # An integer past 2**53 has no float of its own (2**53 + 1 would
+            # read 2**53): it is kept as written, and compare judges it so.
+            metrics[str(key)] = value if number != value else number
     return dict(sorted(metrics.items()))

@@ -22,9 +22,23 @@ def written(number: float) -> Fraction:
     0.005, as anyone reading the two values expects; 0.30000000000000004 is
     written apart from 0.3, so it still fails abs 1e-30. Distinct floats have
     distinct written values in the same order, so nothing that differs is
-    ever taken as equal.
+    ever taken as equal. An integer (one past 2**53 that no float holds, see
+    records.as_number) is its own exact value.
     """
+    if isinstance(number, int):
+        return Fraction(number)
     return Fraction(repr(float(number)))
+
+
+def value_text(number: float | int) -> str:
+    """Show a metric value exactly (shortest round-trip form).
+
+    An integer no float holds (past 2**53) is shown whole up to 19 digits,
+    beyond that as its float is (1e+308): its exact value is in --json.
+    """
+    if isinstance(number, int) and len(str(abs(number))) < 20:
+        return str(number)
+    return repr(float(number))
 
 
 def exact_difference(value: float | None, reference: float | None) -> Fraction | None:

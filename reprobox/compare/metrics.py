@@ -219,6 +219,10 @@ def compare_metric(
         return result(False, "infinite in one run only", delta=value - ref)
 
     delta = value - ref  # inf where it overflows: shown so, judged exactly
+    if isinstance(value, int) or isinstance(ref, int):
+        # An integer past 2**53 (see as_number): int - float would round.
+        exact = Fraction(value) - Fraction(ref)
+        delta = int(exact) if exact.denominator == 1 else float(exact)
     if tolerance.allows(value, ref):
         return result(True, f"within tolerance ({tolerance.describe()})", delta=delta)
     return result(False, f"out of tolerance ({tolerance.describe()})", delta=delta)

@@ -24,6 +24,7 @@ from reprobox.compare.exact import (
     float_or_inf,
     root_text,
     three_digits,
+    value_text,
     written,
 )
 from reprobox.compare.metrics import MetricResult, Tolerance, compare_metric
@@ -356,7 +357,7 @@ def find_nondeterminism(
             if _all_same(values):
                 continue
             spread, spread_text = _spread_of(values)
-            shown = ", ".join(repr(v) for v in values)
+            shown = ", ".join(value_text(v) for v in values)
             setups = [environments[run_id] for run_id, _ in have]
             hidden = hidden_env(*setups)
             # Engines do not split a group (they cannot change numbers as

@@ -10,6 +10,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -452,9 +453,12 @@ def as_number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:
-        return float(value)
+        number = float(value)
     except OverflowError:  # an integer beyond any float: not a metric value
         return None
+    # An integer past 2**53 that no float holds stays an int: as a float,
+    # 2**53 + 1 against 2**53 read identical.
+    return value if number != value else number
 
 
 def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
@@ -463,4 +467,7 @@ def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
         return math.isnan(a) and math.isnan(b)
     if a == b:
         return True
+    if isinstance(a, int) or isinstance(b, int):
+        # An integer past 2**53 (see as_number): a float difference rounds.
+        return abs(Fraction(a) - Fraction(b)) <= epsilon
     return abs(a - b) <= epsilon

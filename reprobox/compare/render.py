@@ -23,6 +23,7 @@ from reprobox.compare.exact import (
     exact_text,
     sides_agree,
     three_digits,
+    value_text,
 )
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult, delta_text
@@ -76,7 +77,7 @@ def format_number(value: float | None) -> str:
     """Show a metric value exactly (shortest round-trip form), or 'absent'."""
     if value is None:
         return "absent"
-    return repr(float(value))
+    return value_text(value)
 
 
 def format_delta(value: float | Fraction | None) -> str:

@@ -170,3 +170,11 @@ def test_nan_and_infinities_from_the_script_are_kept_as_strings_compare_reads(
     assert written == {"a": "NaN", "b": "-Infinity", "d": 1}
     assert [as_number(written[k]) for k in ("b", "d")] == [float("-inf"), 1.0]
     assert as_number(written["a"]) != as_number(written["a"])  # NaN
+
+
+def test_an_integer_metric_past_2_53_is_kept_exactly():
+    # brk r35: float() rounded it, 2**53 + 1 was written 9007199254740992.0.
+    got = metrics_from({}, {"tokens": 2**53 + 1, "steps": 3, "acc": 0.5})
+    assert got == {"acc": 0.5, "steps": 3.0, "tokens": 2**53 + 1}
+    assert isinstance(got["tokens"], int) and isinstance(got["steps"], float)
+    assert '"tokens": 9007199254740993' in dump_json(got)

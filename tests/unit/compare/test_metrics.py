@@ -267,3 +267,24 @@ def test_the_relative_difference_of_values_near_the_largest_float_is_exact():
     assert result.passed
     tiny = judge(5e-324, 1.7e308, Tolerance(rel=3.0))
     assert tiny.rel_delta == math.inf  # past the largest float, as schemas.md says
+
+
+BIG = 2**53  # the first integer past which floats skip integers
+
+
+@pytest.mark.parametrize(
+    "ref, run, tolerance, passed, identical",
+    [
+        # brk r35: as floats, 2**53 + 1 read 2**53: "identical".
+        (BIG, BIG + 1, EXACT, False, False),
+        (BIG + 1, BIG + 1, EXACT, True, True),
+        (BIG, BIG + 1, Tolerance(abs=1.0), True, False),
+        (BIG, BIG + 3, Tolerance(abs=2.0), False, False),
+        (10**20, 10**20 + 1, EXACT, False, False),
+    ],
+)
+def test_an_integer_past_2_53_is_judged_exactly(ref, run, tolerance, passed, identical):
+    result = judge(ref, run, tolerance)
+    assert (result.passed, result.identical) == (passed, identical)
+    assert result.delta == run - ref
+    assert (result.value, result.reference_value) == (run, ref)
