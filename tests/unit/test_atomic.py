@@ -278,3 +278,23 @@ def test_a_folder_where_a_unit_write_puts_a_file_is_refused_before_any_rename(
     assert (tmp_path / "a.txt").read_text() == "old a"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "c.json"]
     assert unit_write_state(marker) is None
+
+
+def test_a_manifest_that_is_a_link_is_replaced_never_written_through(tmp_path):
+    # brk r35: does freeze write into the file a linked manifest.json names?
+    # It must not: the link is replaced by the file, the target left as it was.
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("someone else's\n")
+    state = tmp_path / "p" / ".reprobox"
+    state.mkdir(parents=True)
+    manifest = state / "manifest.json"
+    manifest.symlink_to(elsewhere)
+    atomic_write_files([(manifest, "{}\n")], state / ".freeze.unit")
+    assert not manifest.is_symlink()
+    assert manifest.read_text() == "{}\n"
+    assert elsewhere.read_text() == "someone else's\n"
+    atomic_write_text(manifest, "{}\n")  # one file at a time: the same
+    manifest.unlink()
+    manifest.symlink_to(elsewhere)
+    atomic_write_text(manifest, "[]\n")
+    assert (manifest.is_symlink(), elsewhere.read_text()) == (False, "someone else's\n")

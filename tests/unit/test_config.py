@@ -1104,3 +1104,17 @@ def test_a_command_that_starts_with_a_shell_builtin_is_refused(tmp_path, command
     assert caught.value.key == "command"
     assert "a shell builtin, but the command runs without a shell" in str(caught.value)
     assert caught.value.hint == hint
+
+
+def test_what_freeze_holds_a_config_to_is_its_settings_not_its_bytes(tmp_path):
+    # The README says which edits are "changed since freeze": checked here.
+    from reprobox.config import load_config
+
+    toml = tmp_path / "reprobox.toml"
+    toml.write_text('command = "python train.py"\n[run]\ncpus = 1\n')
+    (tmp_path / "train.py").write_text("")
+    frozen = load_config(tmp_path).digest
+    toml.write_text('# a note\ncommand = "python train.py"  # why\n\n[run]\ncpus = 1\n')
+    assert load_config(tmp_path).digest == frozen
+    toml.write_text('command = "python train.py"\n[run]\ncpus = 2\n')
+    assert load_config(tmp_path).digest != frozen
