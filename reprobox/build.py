@@ -26,7 +26,8 @@ from reprobox import __version__
 from reprobox.build_failure import explain_build_failure
 from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
-from reprobox.credential_files import holds_credentials
+from reprobox.credential_archives import Finding
+from reprobox.credential_files import credential_finding, holds_credentials
 from reprobox.credential_lines import hide_published_tokens, published_token
 from reprobox.data_checks import command_files, missing_command_script
 from reprobox.dockerfile import builds_as_root
@@ -411,8 +412,10 @@ def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list
                 _check_link(root, full, rel)
             else:
                 _check_regular(full, rel)
-                if rel not in metadata and holds_credentials(full):
-                    credentials.append(rel)  # a key or credential file, any name
+                finding = None if rel in metadata else credential_finding(full)
+                if finding is not None:
+                    # A key or credential file, any name; in an archive, the member.
+                    credentials.append(_credential_at(rel, finding))
                     continue
                 if file_id := _file_id(full):
                     linked.setdefault(file_id, []).append(rel)
@@ -475,6 +478,21 @@ _SPECIAL_FILES = (
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
 )
+
+
+def _credential_at(rel: str, finding: Finding) -> str:
+    """Return where a file holds a credential (rel, or rel:member for an
+    archive's), or refuse an archive that cannot be read whole: what reprobox
+    cannot read, it cannot show free of a credential."""
+    where = f"{rel}:{finding.where}" if finding.where else rel
+    if finding.unreadable is None:
+        return where
+    raise InputError(
+        f"{_shown(where)}: {finding.unreadable}, so reprobox cannot tell whether "
+        "it holds a credential; it cannot go into the image",
+        hint=f"unpack it into the project (its files are then checked), or list "
+        f"it in {IGNORE_FILE} (or under data, to mount it at run time)",
+    )
 
 
 def _check_regular(path: Path, rel: str) -> None:

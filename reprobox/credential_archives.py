@@ -1,35 +1,31 @@
-"""Binary credential files: private keys in DER form, and zip archives of keys.
+"""Binary credential files: private keys in DER form, and archives of keys.
 
 A DER key has no text marker to find; it is told by its ASN.1 structure, the
 whole file one SEQUENCE laid out as PKCS#8 (plain or encrypted), PKCS#1 RSA,
-a DSA key or SEC1 EC key is. A zip archive is read through its directory: a
-member named like a credential file, or a small member that holds one, makes
-the archive one; a tar archive (plain, gzip, bzip2 or xz) is read the same
-way, member by member. All are read only within limits, as credential files
-are.
+a DSA key or SEC1 EC key is. An archive (tar, zip) or compressed stream
+(gzip, bzip2, xz) is told by its first bytes, whatever its name, and read
+member by member, through the archives inside it: a member named like a
+credential file, or one that holds one, makes the archive one. What cannot be
+read whole within the bounds (zstd, a bomb, a damaged or encrypted member)
+cannot be shown free of one, and is reported as such.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import re
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, NamedTuple
 
 # A DER key file is a few KiB at most (RSA 16384 is under 10).
 DER_LIMIT = 16 << 10
-# How much of a zip archive's members is read: how many, and how many bytes.
-_ZIP_MEMBERS = 256
-_ZIP_MEMBER_BYTES = 64 << 10
-_ZIP_TOTAL_BYTES = 1 << 20
-# Tar archives, plain or compressed, by name: read member by member, as a zip
-# is. A compressed one is inflated only this far: reaching a member means
-# inflating every byte before it.
-TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-TAR_INFLATE_LIMIT = 64 << 20
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _SEQUENCE, _INTEGER, _OCTET_STRING, _OID = 0x30, 0x02, 0x04, 0x06
 # Object identifiers (DER contents) of password-based encryption schemes that
 # an encrypted PKCS#8 key names first: PKCS#5 (PBES1/PBES2) and PKCS#12.
@@ -41,6 +37,108 @@ _CREDENTIAL_MEMBER = re.compile(
     r"|.+\.(?:p12|pfx|ppk)|client_secrets?\.json|service[-_]account.*\.json",
     re.I,
 )
+
+# What of an archive is read: every member of every archive or compressed
+# stream inside it, whatever their names, down to ARCHIVE_DEPTH layers (a
+# tar.gz is two), as long as no more than INFLATE_LIMIT bytes are inflated in
+# all and no more than ARCHIVE_MEMBERS members are met. Stored bytes (a plain
+# tar, a zip member kept as is) cost their reading, as any file's bytes do.
+# What cannot be read whole (zstd, a bomb, a damaged stream, an encrypted
+# member) cannot be shown free of a credential: it is reported as unreadable.
+ARCHIVE_DEPTH = 6
+INFLATE_LIMIT = 1 << 30
+ARCHIVE_MEMBERS = 100_000
+# A zip inside an archive is read from memory, up to this size.
+NESTED_ZIP_LIMIT = 64 << 20
+# A member is judged in windows this large, each with the end of the one before.
+_WINDOW = 1 << 20
+_OVERLAP = 4096
+# How many first bytes tell an archive or a compressed stream by its content.
+_HEAD = 512
+_BZIP2_BLOCK = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_DECOMPRESSORS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+# What a damaged archive or stream raises while it is read.
+_DAMAGED = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+)
+# Judges a window of a member's bytes: is it, or does it hold, a credential?
+# The flag says it is the member's first window (read for whole-file shapes).
+Judge = Callable[[bytes, bool], bool]
+
+
+class Finding(NamedTuple):
+    """What an archive holds: the member (outer.tar:inner/id_rsa, "" for the
+    file as a whole) that is a credential, or that could not be read, and why."""
+
+    where: str
+    unreadable: str | None = None
+
+
+class _Unreadable(Exception):
+    def __init__(self, why: str, where: tuple[str, ...]) -> None:
+        super().__init__(why)
+        self.why, self.where = why, where
+
+
+class _Budget:
+    """What is left to inflate, and how many more members may be met."""
+
+    def __init__(self) -> None:
+        self.inflated = INFLATE_LIMIT
+        self.members = ARCHIVE_MEMBERS
+
+    def spend(self, size: int, where: tuple[str, ...]) -> None:
+        self.inflated -= size
+        if self.inflated < 0:
+            limit = f"{INFLATE_LIMIT >> 20} MiB"
+            raise _Unreadable(f"it inflates to more than {limit}", where)
+
+    def member(self, where: tuple[str, ...]) -> None:
+        self.members -= 1
+        if self.members < 0:
+            raise _Unreadable(f"it holds more than {ARCHIVE_MEMBERS} members", where)
+
+
+class _Inflated(io.RawIOBase):
+    """A decompressed stream whose every byte is paid for from the budget."""
+
+    def __init__(self, fh: BinaryIO, budget: _Budget, where: tuple[str, ...]):
+        self._fh, self._budget, self._where = fh, budget, where
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_WINDOW), b""))
+        data = self._fh.read(size)
+        self._budget.spend(len(data), self._where)
+        return data
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that gives back its first bytes, read already, then the rest."""
+
+    def __init__(self, head: bytes, fh: BinaryIO):
+        self._head, self._fh = head, fh
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            head, self._head = self._head, b""
+            return head + self._fh.read()
+        head, self._head = self._head[:size], self._head[size:]
+        return head + self._fh.read(size - len(head)) if size > len(head) else head
 
 
 def der_private_key(data: bytes) -> bool:
@@ -98,108 +196,159 @@ def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int]] |
     return found if at == end else None
 
 
-def zip_holds_credentials(path: Path, is_credential: Callable[[bytes], bool]) -> bool:
-    """Tell whether a zip archive holds a credential file.
+def archive_kind(head: bytes) -> str | None:
+    """Name the archive or compressed stream that a file starting with head is,
+    by its content alone: tar, zip, gzip, bzip2, xz or zstd; None for others."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[4:10] in _BZIP2_BLOCK:
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    if head.startswith(_ZIP_MAGIC):
+        return "zip"
+    if len(head) >= 512 and head[257:262] == b"ustar":
+        return "tar"
+    try:  # an old-style (v7) header: no magic, but its checksum holds
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return None
+    return "tar"
 
-    A member counts by its name (id_rsa, .env, .netrc...) or, when it is small,
-    by what it holds as is_credential judges it; no more than _ZIP_MEMBERS
-    members and _ZIP_TOTAL_BYTES of them are read, and encrypted ones not.
+
+def archive_finding(path: Path, head: bytes, judge: Judge) -> Finding | None:
+    """Tell whether a file that starts with head is an archive or compressed
+    stream that holds a credential, or one that cannot be read whole.
+
+    Every member is read, through every archive inside it (see ARCHIVE_DEPTH);
+    a member counts by its name (id_rsa, .env, .netrc...) or by what judge
+    finds in its bytes. None: no archive, or nothing found.
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return _members_hold_credentials(archive, is_credential, [_ZIP_TOTAL_BYTES])
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        return False
-
-
-def _members_hold_credentials(
-    archive: zipfile.ZipFile,
-    is_credential: Callable[[bytes], bool],
-    budget: list[int],
-    nested: bool = False,
-) -> bool:
-    """Read archive's members within budget (bytes left, shared with a zip
-    inside it); a small zip member is read the same way, one level down."""
-    members = archive.infolist()[:_ZIP_MEMBERS]
-    for member in members:
-        if member.is_dir():
-            continue
-        if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.filename).name):
-            return True
-        if member.flag_bits & 0x1 or member.file_size > min(
-            _ZIP_MEMBER_BYTES, budget[0]
-        ):
-            continue
-        budget[0] -= member.file_size
-        try:
-            with archive.open(member) as fh:
-                content = fh.read(_ZIP_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
-            continue
-        if len(content) > _ZIP_MEMBER_BYTES:
-            continue
-        if is_credential(content) or (
-            not nested
-            and content.startswith(b"PK\x03\x04")
-            and _inner_zip_holds_credentials(content, is_credential, budget)
-        ):
-            return True
-    return False
-
-
-def _inner_zip_holds_credentials(
-    content: bytes, is_credential: Callable[[bytes], bool], budget: list[int]
-) -> bool:
-    """Tell whether a zip archive held as a member holds a credential file."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as inner:
-            return _members_hold_credentials(inner, is_credential, budget, nested=True)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
-        return False
-
-
-def tar_archive_name(name: str) -> bool:
-    """Tell whether a file's name is that of a tar archive, compressed or not."""
-    return name.lower().endswith(TAR_SUFFIXES)
-
-
-def tar_holds_credentials(path: Path, is_credential: Callable[[bytes], bool]) -> bool:
-    """Tell whether a tar archive holds a credential file, as a zip is judged.
-
-    The first _ZIP_MEMBERS members count by name or, when small, by what they
-    hold, within _ZIP_TOTAL_BYTES; a compressed archive is read through its
-    first TAR_INFLATE_LIMIT bytes once inflated, a plain one through its end.
-    """
+    kind = archive_kind(head[:_HEAD])
+    if kind is None and _zip_at_end(path):
+        kind = "zip"  # a zip behind a stub, as a self-extracting one is
+    if kind is None:
+        return None
     try:
         with open(path, "rb") as fh:
-            compressed = fh.read(6).startswith(_COMPRESSED_MAGIC)
-        with tarfile.open(path, "r:*") as archive:
-            return _tar_members_hold(archive, compressed, is_credential)
-    except (tarfile.TarError, OSError, ValueError, EOFError, RuntimeError):
+            found = _read_archive(fh, kind, (), 1, _Budget(), judge)
+    except _Unreadable as cannot:
+        return Finding(":".join(cannot.where), cannot.why)
+    except OSError:
+        return None  # gone or unreadable as a file: the digest says so
+    return None if found is None else Finding(":".join(found))
+
+
+def _zip_at_end(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
         return False
 
 
-def _tar_members_hold(
-    archive: tarfile.TarFile, compressed: bool, is_credential: Callable[[bytes], bool]
-) -> bool:
-    budget = [_ZIP_TOTAL_BYTES]
-    for count, member in enumerate(archive):
-        if count >= _ZIP_MEMBERS:
-            return False
-        if compressed and member.offset_data + member.size > TAR_INFLATE_LIMIT:
-            return False
-        if not member.isfile():
-            continue
-        if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.name).name):
-            return True
-        if member.size > min(_ZIP_MEMBER_BYTES, budget[0]):
-            continue
-        budget[0] -= member.size
-        fh = archive.extractfile(member)
-        content = fh.read() if fh is not None else b""
-        if is_credential(content) or (
-            content.startswith(b"PK\x03\x04")
-            and _inner_zip_holds_credentials(content, is_credential, budget)
-        ):
-            return True
-    return False
+def _read_archive(
+    fh: BinaryIO,
+    kind: str,
+    where: tuple[str, ...],
+    depth: int,
+    budget: _Budget,
+    judge: Judge,
+) -> tuple[str, ...] | None:
+    """Return where in fh (an archive or compressed stream of kind) a
+    credential is, or None; raise _Unreadable for what cannot be read."""
+    if depth > ARCHIVE_DEPTH:
+        raise _Unreadable(f"archives nest in it more than {ARCHIVE_DEPTH} deep", where)
+    if kind == "zstd":
+        raise _Unreadable("it is zstd-compressed, which reprobox cannot read", where)
+    try:
+        if kind in _DECOMPRESSORS:
+            with _DECOMPRESSORS[kind](fh, "rb") as plain:
+                inner = _Inflated(plain, budget, where)
+                return _read_member(inner, where, depth, budget, judge)
+        if kind == "tar":
+            return _read_tar(fh, where, depth, budget, judge)
+        if not fh.seekable():
+            data = _read_up_to(fh, NESTED_ZIP_LIMIT + 1)
+            if len(data) > NESTED_ZIP_LIMIT:
+                raise _Unreadable(
+                    f"a zip in it is over {NESTED_ZIP_LIMIT >> 20} MiB", where
+                )
+            fh = io.BytesIO(data)
+        return _read_zip(fh, where, depth, budget, judge)
+    except _DAMAGED as error:
+        why = f"it is damaged ({error or type(error).__name__})"
+        raise _Unreadable(why, where) from error
+
+
+def _read_tar(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+    with tarfile.open(fileobj=fh, mode="r|") as archive:
+        for member in archive:
+            budget.member(where)
+            if not member.isfile():
+                continue
+            inside = (*where, member.name)
+            if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.name).name):
+                return inside
+            content = archive.extractfile(member)
+            if content is not None:
+                found = _read_member(content, inside, depth, budget, judge)
+                if found is not None:
+                    return found
+    return None
+
+
+def _read_zip(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+    with zipfile.ZipFile(fh) as archive:
+        for member in archive.infolist():
+            budget.member(where)
+            if member.is_dir():
+                continue
+            inside = (*where, member.filename)
+            if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.filename).name):
+                return inside
+            if member.flag_bits & 0x1:
+                raise _Unreadable("it is encrypted", inside)
+            try:
+                content = archive.open(member)
+            except NotImplementedError as error:
+                why = "it is compressed in a way reprobox cannot read"
+                raise _Unreadable(why, inside) from error
+            with content:
+                if member.compress_type != zipfile.ZIP_STORED:
+                    content = _Inflated(content, budget, inside)
+                found = _read_member(content, inside, depth, budget, judge)
+                if found is not None:
+                    return found
+    return None
+
+
+def _read_member(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+    """Judge a member (or a stream's content): open it if it is an archive or
+    compressed stream itself, else read it window by window."""
+    head = _read_up_to(fh, _HEAD)
+    kind = archive_kind(head)
+    if kind is not None:
+        return _read_archive(_Prefixed(head, fh), kind, where, depth + 1, budget, judge)
+    window = head + _read_up_to(fh, _WINDOW - len(head))
+    first = True
+    while True:
+        if judge(window, first):
+            return where
+        more = _read_up_to(fh, _WINDOW)
+        if not more:
+            return None
+        window, first = window[-_OVERLAP:] + more, False
+
+
+def _read_up_to(fh, size: int) -> bytes:
+    """Read size bytes, or what is left: a stream may give fewer at a time."""
+    parts, left = [], size
+    while left > 0:
+        data = fh.read(left)
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)

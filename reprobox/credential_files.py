@@ -4,9 +4,9 @@ A copy of .env or .netrc under any name, a service-account key or an AWS
 credentials file goes into an image as easily as the original; these checks
 read a file's content for the shapes such files have. Private keys are looked
 for in every byte of every file; the text shapes only in files of up to
-TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before. A
-gzipped copy of any of them (secrets.yaml.gz, .env.gz) is read through gzip
-when it is that small and inflates to no more than that.
+TEXT_SCAN_LIMIT bytes, so that large data files cost one read, as before. An
+archive or compressed stream, whatever its name (a tar, a zip, secrets.gz), is
+read member by member through credential_archives, within its bounds.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from pathlib import Path
 from reprobox.code_files import code_file_name, code_text
 from reprobox.credential_archives import (
     DER_LIMIT,
+    Finding,
+    archive_finding,
     der_private_key,
-    tar_archive_name,
-    tar_holds_credentials,
-    zip_holds_credentials,
 )
 from reprobox.credential_lines import (
     credential_file_text,
@@ -121,10 +120,18 @@ _JSON_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 
 
 def holds_credentials(path: Path) -> bool:
-    """Tell whether a file holds a private key or is shaped like a credential file.
+    """Tell whether a file holds a private key, is shaped like a credential
+    file, or is an archive that holds one or cannot be read whole."""
+    return credential_finding(path) is not None
+
+
+def credential_finding(path: Path) -> Finding | None:
+    """Tell whether and where a file holds a credential, or why it cannot tell.
 
     Every byte is read for keys, as the image digest reads them: a key
-    appended to a large file is as much a key.
+    appended to a large file is as much a key. An archive or compressed
+    stream, told by its first bytes, is read member by member
+    (credential_archives.archive_finding).
     """
     # Each chunk is searched with the end of the one before, so that a marker
     # split between two reads is still found.
@@ -144,28 +151,26 @@ def holds_credentials(path: Path) -> bool:
         by_text = size <= TEXT_SCAN_LIMIT and by_suffix_a_store
         yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:
-            tail = b""
+            tail = head = b""
             for index in range(size // _CHUNK + 1):  # a file that grew stops here
                 chunk = fh.read(_CHUNK)
                 if not chunk:
                     break
                 window = tail + chunk
-                if index == 0 and code_text(chunk):
-                    by_suffix_a_store = by_text = False  # a script, a Makefile
+                if index == 0:
+                    head = chunk
+                    if code_text(chunk):
+                        by_suffix_a_store = by_text = False  # a script, a Makefile
                 if by_suffix_a_store and any(m in window for m in _KEY_MARKERS):
-                    return True
+                    return Finding("")
                 if index == 0 and by_text and _credential_text(chunk, yaml):
-                    return True
+                    return Finding("")
                 if index == 0 and by_text and _named_token_file(path.name, chunk):
-                    return True
+                    return Finding("")
                 tail = window[-overlap:]
     except OSError:
-        return False
-    if tar_archive_name(path.name):
-        return tar_holds_credentials(path, _credential_bytes)
-    return path.suffix.lower() == ".zip" and zip_holds_credentials(
-        path, _credential_bytes
-    )
+        return None
+    return archive_finding(path, head, _credential_window)
 
 
 def secret_value(name: str, value: str | None) -> bool:
@@ -198,12 +203,25 @@ def secret_parts(value: str) -> list[str]:
     return [part for part in dict.fromkeys(parts) if part]
 
 
-def _credential_bytes(data: bytes) -> bool:
-    """Tell whether bytes (a zip archive's member) hold a key or credential text.
+def _credential_window(data: bytes, first: bool) -> bool:
+    """Tell whether a window of an archive member's bytes holds a key or a
+    credential on some line; the first window is read for a credential
+    file's shapes as well, as a small file's bytes are.
 
     An archive is not read line by line at build, so a member that holds a
     credential on any line makes the archive one.
     """
+    if first and _credential_bytes(data[:TEXT_SCAN_LIMIT]):
+        return True
+    if any(marker in data for marker in _KEY_MARKERS):
+        return True
+    text = _as_text(data)
+    return text is not None and secret_in_text(text)
+
+
+def _credential_bytes(data: bytes) -> bool:
+    """Tell whether bytes (the head of an archive's member) hold a key or
+    credential text."""
     if any(marker in data for marker in _KEY_MARKERS) or _credential_text(data):
         return True
     text = _as_text(data[:TEXT_SCAN_LIMIT])

@@ -14,8 +14,8 @@ import pytest
 
 from reprobox.build import project_files
 from reprobox.config import load_config
-from reprobox.credential_archives import der_private_key
-from reprobox.credential_files import holds_credentials
+from reprobox.credential_archives import Finding, der_private_key
+from reprobox.credential_files import credential_finding, holds_credentials
 
 ED25519_PKCS8 = bytes.fromhex(
     "302e020100300506032b65700422042007f99d0e2c5afbac046037dba84675a30e301a49"
@@ -135,20 +135,21 @@ def test_a_zip_of_ordinary_files_goes_in(tmp_path, name):
     assert holds_credentials(tmp_path / name) is False
 
 
-def test_only_plain_zip_archives_are_opened(tmp_path):
-    # A wheel or a checkpoint is a zip too, but a package or a model, not a bundle.
+def test_a_zip_is_opened_whatever_its_name(tmp_path):
+    # A wheel or a checkpoint is a zip too: named so, a bundle of keys would pass.
     data = _zip({"pkg/.env": "X=1"})
-    for name in ("pkg-1.0-py3-none-any.whl", "model.pt", "weights.npz"):
+    for name in ("pkg-1.0-py3-none-any.whl", "model.pt", "weights.npz", "arch"):
         (tmp_path / name).write_bytes(data)
-        assert holds_credentials(tmp_path / name) is False, name
+        assert holds_credentials(tmp_path / name) is True, name
 
 
-def test_large_members_and_damaged_archives_are_not_read(tmp_path):
-    big = "password: Zx81kq93\n" + "x: 1\n" * (20 << 10)
+def test_large_members_are_read_through_and_damaged_archives_are_not_clean(tmp_path):
+    big = "x: 1\n" * (20 << 10) + "password: Zx81kq93\n"
     (tmp_path / "big.zip").write_bytes(_zip({"app.yaml": big}))
-    assert holds_credentials(tmp_path / "big.zip") is False
+    assert credential_finding(tmp_path / "big.zip") == Finding("app.yaml")
     (tmp_path / "bad.zip").write_bytes(b"PK\x03\x04not really a zip")
-    assert holds_credentials(tmp_path / "bad.zip") is False
+    finding = credential_finding(tmp_path / "bad.zip")
+    assert finding is not None and finding.unreadable.startswith("it is damaged")
 
 
 def test_the_build_leaves_keys_and_archives_out(tmp_path: Path):

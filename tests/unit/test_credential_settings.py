@@ -16,7 +16,11 @@ import pytest
 
 from reprobox.build import project_files
 from reprobox.config import load_config
-from reprobox.credential_files import TEXT_SCAN_LIMIT, holds_credentials
+from reprobox.credential_files import (
+    TEXT_SCAN_LIMIT,
+    credential_finding,
+    holds_credentials,
+)
 
 HF = "hf_" + "aB3d" * 8
 POD = """\
@@ -161,24 +165,25 @@ def test_a_gzipped_credential_file_is_read_through_gzip(tmp_path, name):
     assert holds_credentials(tmp_path / name) is True
 
 
-def test_gzipped_data_and_damaged_or_oversized_gzip_are_not(tmp_path):
+def test_gzipped_data_is_not_and_large_or_damaged_gzip_is_not_passed(tmp_path):
     files = {
         "train.csv.gz": gzip.compress(b"x,y\n1,2\n3,4\n"),
         "config.yaml.gz": gzip.compress(b"lr: 0.1\nepochs: 3\nkey: image\n"),
         "corpus.jsonl.gz": gzip.compress(b'{"text": "a token"}\n{"text": "b"}\n'),
-        # Cut short: no exception, and not a credential.
-        "broken.env.gz": gzip.compress(b"API_KEY=BBSECRETcut\n")[:12],
-        # A small file that inflates past the bound is data (or a bomb): only
-        # TEXT_SCAN_LIMIT bytes are ever inflated, and no text shape is read.
-        "bomb.env.gz": gzip.compress(
-            b"API_KEY=BBSECRETbig\n" + b"#\n" * TEXT_SCAN_LIMIT
-        ),
         "weights.npz": _npz(),
     }
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
         assert holds_credentials(tmp_path / name) is False, name
-    assert len(files["bomb.env.gz"]) < 4096
+    # Inflating past TEXT_SCAN_LIMIT no longer hides the setting: it is read.
+    bomb = gzip.compress(b"API_KEY=BBSECRETbig\n" + b"#\n" * TEXT_SCAN_LIMIT)
+    (tmp_path / "big.env.gz").write_bytes(bomb)
+    assert holds_credentials(tmp_path / "big.env.gz") is True
+    # Cut short: no exception, and what follows the cut cannot be shown clean.
+    cut = gzip.compress(b"API_KEY=BBSECRETcut\n")[:12]
+    (tmp_path / "broken.env.gz").write_bytes(cut)
+    finding = credential_finding(tmp_path / "broken.env.gz")
+    assert finding is not None and finding.unreadable.startswith("it is damaged")
 
 
 def test_the_build_leaves_the_credentials_out_and_takes_the_rest(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 from reprobox import credential_archives
 from reprobox.build import project_files
 from reprobox.config import load_config
-from reprobox.credential_files import holds_credentials
+from reprobox.credential_archives import Finding
+from reprobox.credential_files import credential_finding, holds_credentials
 
 # Made up for this test; the shape of a GitHub token.
 TOKEN = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
@@ -71,19 +72,25 @@ def test_a_zip_inside_a_tar_is_read(tmp_path):
     assert holds_credentials(path) is True
 
 
-def test_damaged_and_large_tars_are_read_only_within_the_limits(tmp_path, monkeypatch):
+def test_large_tars_are_read_through_and_damaged_ones_are_not_clean(
+    tmp_path, monkeypatch
+):
     (tmp_path / "bad.tar.gz").write_bytes(b"\x1f\x8bnot really gzip")
-    assert holds_credentials(tmp_path / "bad.tar.gz") is False
-    # A member over 64 KiB is read by its name only, as a zip's is.
+    assert credential_finding(tmp_path / "bad.tar.gz").unreadable.startswith(
+        "it is damaged"
+    )
+    # A member over 64 KiB (the old limit) is read through to its end.
     big = "notes\n" * (12 << 10) + TOKEN
-    assert holds_credentials(_tar(tmp_path / "big.tar", {"a.txt": big}, "w")) is False
-    # Past the members read, a credential file is not found...
+    found = credential_finding(_tar(tmp_path / "big.tar", {"a.txt": big}, "w"))
+    assert found == Finding("a.txt")
+    # Past 256 members (the old limit), a credential file is still found...
     many = {f"d/{n}.txt": "x" for n in range(256)} | {"d/.netrc": "machine h"}
-    assert holds_credentials(_tar(tmp_path / "many.tar", many, "w")) is False
-    # ...nor past what a compressed archive is inflated through.
-    monkeypatch.setattr(credential_archives, "TAR_INFLATE_LIMIT", 1 << 10)
+    assert holds_credentials(_tar(tmp_path / "many.tar", many, "w")) is True
+    # ...and what inflates past the bound cannot be shown clean.
+    monkeypatch.setattr(credential_archives, "INFLATE_LIMIT", 1 << 10)
     late = {"pad.bin": b"\0" * 4096, "home/.netrc": "machine h"}
-    assert holds_credentials(_tar(tmp_path / "late.tgz", late, "w:gz")) is False
+    found = credential_finding(_tar(tmp_path / "late.tgz", late, "w:gz"))
+    assert found == Finding("", "it inflates to more than 0 MiB")
     assert holds_credentials(_tar(tmp_path / "late.tar", late, "w")) is True
 
 

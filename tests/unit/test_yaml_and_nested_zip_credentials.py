@@ -7,7 +7,8 @@ import zipfile
 
 import pytest
 
-from reprobox.credential_files import holds_credentials
+from reprobox.credential_archives import Finding
+from reprobox.credential_files import credential_finding, holds_credentials
 
 
 @pytest.mark.parametrize(
@@ -47,11 +48,12 @@ def test_a_zip_inside_a_zip_holding_settings_with_a_secret_stays_out(tmp_path):
     assert holds_credentials(tmp_path / "bundle.zip") is True
 
 
-def test_nested_zips_of_plain_files_go_in_and_only_one_level_is_read(tmp_path):
+def test_nested_zips_of_plain_files_go_in_and_every_level_is_read(tmp_path):
     inner = _zip({"train.py": b"print(1)\n", "conf.yaml": b"lr: 0.1\n"})
     (tmp_path / "plain.zip").write_bytes(_zip({"inner.zip": inner}))
     assert holds_credentials(tmp_path / "plain.zip") is False
     deepest = _zip({"x.ini": b"password = hunter2x\n"})
     deep = _zip({"inner.zip": _zip({"deeper.zip": deepest})})
     (tmp_path / "deep.zip").write_bytes(_zip({"outer.zip": deep}))
-    assert holds_credentials(tmp_path / "deep.zip") is False
+    where = "outer.zip:inner.zip:deeper.zip:x.ini"
+    assert credential_finding(tmp_path / "deep.zip") == Finding(where)
