@@ -598,9 +598,9 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
         return EXIT_USAGE  # none could start: a runs folder that cannot be written
     if failed:
         return 1
-    if comparison is not None and comparison.nondeterminism:
-        return 1  # the same setup twice must give the same numbers, tolerance or not
-    # A sweep's verdict judges no seed's noise, only what lies beyond it.
+    # compare's own verdict, so that both commands give one answer for one set
+    # of runs: runs of one setup that differ fail it, within tolerance or not; a
+    # sweep's verdict judges no seed's noise, only what lies beyond it.
     return 0 if comparison is None else exit_code(comparison)
 
 

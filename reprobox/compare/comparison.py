@@ -40,6 +40,7 @@ from reprobox.compare.noise import (
     check_against_band,
     check_against_noise,
     find_nondeterminism,
+    is_repeat,
     judge_against_band,
     seed_noise_bands,
 )
@@ -193,6 +194,8 @@ def compare_runs(
         if r.missing
     ]
     environments = {r.run_id: environment_of(r) for r in records}
+    nondeterminism = find_nondeterminism(records, environments, names)
+    results = [_overrule(r, by_id, measure, nondeterminism) for r in results]
     cut_short = {r.run_id: facts_cut_short(r) for r in records}
     settings = {r.run_id: recorded_settings(r) for r in records}
     differences = [
@@ -253,6 +256,13 @@ def compare_runs(
         seed_noise,
         names,
         environments,
+        {
+            run_id
+            for f in nondeterminism
+            if f.repeats_disagree
+            for run_id in f.run_ids
+            if is_repeat(by_id[run_id])
+        },
         {u.run_id for u in unrecorded},
         {
             run_id: band_differences(
@@ -262,7 +272,13 @@ def compare_runs(
         },
     )
     # A run that failed may still have written metrics; they prove nothing.
-    passed = metrics_ok and all(r.status == SUCCEEDED for r in records)
+    # Repeats (`run --repeat N`) exist to catch nondeterminism: where they
+    # differ among themselves no tolerance lets them pass, in run as here.
+    passed = (
+        metrics_ok
+        and all(r.status == SUCCEEDED for r in records)
+        and not any(f.repeats_disagree for f in nondeterminism)
+    )
 
     return Comparison(
         schema_version=COMPARISON_SCHEMA_VERSION,
@@ -281,7 +297,7 @@ def compare_runs(
         unrecorded=tuple(unrecorded),
         noise_bands=tuple(bands),
         noise_checks=tuple(noise_checks),
-        nondeterminism=tuple(find_nondeterminism(records, environments, names)),
+        nondeterminism=tuple(nondeterminism),
         missing_metrics=tuple(missing),
         notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
         passed=passed,
@@ -309,8 +325,50 @@ def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResu
     )
 
 
+def _overrule(
+    result: MetricResult,
+    by_id: Mapping[str, Record],
+    measure: Mapping[str, Record],
+    findings: Sequence[NondeterminismFinding],
+) -> MetricResult:
+    """Fail a check within tolerance whose pair cannot pass, saying why.
+
+    A run of the pair (the run, or the run it is set against) that did not
+    succeed proves nothing; two repeats (`run --repeat`) of one setup whose
+    values differ show nondeterminism, whatever the tolerance. A check on a
+    seed band has one run: the band holds only runs that succeeded.
+    """
+    if result.passed is not True:
+        return result
+    pair = [result.run_id]
+    if result.seed_band is None:
+        pair.append(measure[result.run_id].run_id)
+    for run_id in pair:
+        record = by_id[run_id]
+        if record.status != SUCCEEDED:
+            shown = status_with_exit(record.status, recorded_exit_code(record))
+            why = f"run {run_id} has status {shown}"
+            return replace(
+                result,
+                passed=False,
+                overruled=why,
+                reason=f"{result.reason}; but {why}: it cannot pass",
+            )
+    one_setup = any(
+        f.metric == result.metric and set(pair) <= set(f.run_ids) for f in findings
+    )
+    repeats = all(is_repeat(by_id[run_id]) for run_id in pair)
+    if len(pair) == 2 and one_setup and repeats and not result.identical:
+        why = "repeats of one setup gave different numbers: nondeterminism"
+        return replace(
+            result, passed=False, overruled=why, reason=f"{result.reason}; but {why}"
+        )
+    return result
+
+
 def exit_code(comparison: Comparison) -> int:
-    """Return 0 when every run succeeded and every metric is within tolerance."""
+    """Return 0 when every run succeeded, every metric is within tolerance and
+    no repeats of one setup gave different numbers."""
     return EXIT_OK if comparison.passed else EXIT_FAILED
 
 

@@ -109,6 +109,10 @@ class MetricResult:
     # A run off the sweep measured by the sweep's run of its seed instead of the
     # reference: that run's id; reference_value is then that run's value.
     compared_with: str | None = None
+    # Why a check whose values agree within tolerance fails anyway: a run of
+    # the pair did not succeed, or the pair is one setup whose numbers differ.
+    # Never set on a check out of tolerance, so that count stays true.
+    overruled: str = ""
 
     @property
     def exact_delta(self) -> Fraction | float | None:

@@ -109,6 +109,10 @@ class NondeterminismFinding:
     # --env variables the records keep as ***: their values may have differed.
     hidden_env: tuple[str, ...] = ()
     engines: int = 1  # how many container engines the runs used
+    # Runs made with --repeat differ among themselves: repeats exist to catch
+    # this, so it fails the verdict whatever the tolerance. Other runs of one
+    # setup that differ are told, and judged by their tolerances.
+    repeats_disagree: bool = False
 
 
 def seed_noise_bands(
@@ -344,7 +348,7 @@ def find_nondeterminism(
     for members in groups.values():
         if len(members) < 2:
             continue
-        repeats = any(r.options.get("repeat_index") is not None for r in members)
+        repeats = any(is_repeat(r) for r in members)
         for metric in metrics:
             # Only runs that recorded the metric as a number can disagree on
             # it: one that lacks it (added or dropped since) is told apart as a
@@ -356,6 +360,11 @@ def find_nondeterminism(
             values = tuple(v for _, v in have)
             if _all_same(values):
                 continue
+            repeated = [
+                v
+                for r, (_, v) in zip(members, pairs, strict=True)
+                if v is not None and is_repeat(r)
+            ]
             spread, spread_text = _spread_of(values)
             shown = ", ".join(value_text(v) for v in values)
             setups = [environments[run_id] for run_id, _ in have]
@@ -383,9 +392,15 @@ def find_nondeterminism(
                     reason,
                     hidden,
                     engines,
+                    repeats_disagree=len(repeated) > 1 and not _all_same(repeated),
                 )
             )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))
+
+
+def is_repeat(record: Record) -> bool:
+    """Tell whether a run was one of several asked for with `run --repeat N`."""
+    return record.options.get("repeat_index") is not None
 
 
 def _spread_of(values: Sequence[float]) -> tuple[float, str]:

@@ -12,6 +12,7 @@ from typing import Any
 from reprobox.atomic import dump_json
 from reprobox.compare.comparison import (
     Comparison,
+    RunSummary,
     format_value,
     nothing_to_check,
     status_problem,
@@ -27,6 +28,7 @@ from reprobox.compare.exact import (
 )
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult, delta_text
+from reprobox.compare.noise import NondeterminismFinding
 from reprobox.errors import escape_controls
 
 # Markdown syntax a record string could carry into a rendered page: emphasis,
@@ -104,19 +106,24 @@ def _verdict(comparison: Comparison) -> str:
 
 
 def _verdict_aside(comparison: Comparison) -> str:
-    """Say after the verdict what it leaves out: noise runs and nondeterminism."""
+    """Say after the verdict what it leaves out: noise runs, and runs of one
+    setup that differ within tolerance (not asked for as repeats)."""
     # A failed sweep run is judged (it fails), so it measures nothing.
     noise = sum(r.seed_noise and r.passed is None for r in comparison.runs)
     aside = (
         f"; {noise} sweep run(s) with other seeds measure the noise" if noise else ""
     )
-    return aside + _nondeterminism_note(comparison)
+    told = [f for f in comparison.nondeterminism if not f.repeats_disagree]
+    return aside + "".join(f"; but {part}" for part in _nondeterminism_said(told))
 
 
 def verdict_parts(comparison: Comparison) -> tuple[str, str]:
     """Return the verdict, PASS or FAIL, and what it rests on in a few words."""
     word = "PASS" if comparison.passed else "FAIL"
     reasons = [status_problem(run) for run in unsuccessful_runs(comparison)]
+    reasons += _nondeterminism_said(
+        [f for f in comparison.nondeterminism if f.repeats_disagree]
+    )
     nothing = nothing_to_check(comparison.metrics)
     if nothing:
         return word, "; ".join([*reasons, nothing])
@@ -145,7 +152,8 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
         return word, f"all {len(compared)} metric checks {within}"
     counts = []
     if compared:
-        failed = sum(not r.passed for r in compared)
+        # A check overruled (a failed run, one setup's numbers) was within it.
+        failed = sum(not r.passed and not r.overruled for r in compared)
         if out == "outside it":
             out = "outside the seed band widened by tolerance"
         counts.append(f"{failed} of {len(compared)} metric checks {out}")
@@ -168,23 +176,27 @@ def _missing_count(missing: Sequence[MetricResult], reference: str) -> str:
     return f"{names} metric{'' if names == 1 else 's'} missing in {where}"
 
 
-def _nondeterminism_note(comparison: Comparison) -> str:
-    """Say on the verdict line that one setup gave different numbers, if it did."""
-    if not comparison.nondeterminism:
-        return ""
-    metrics = sorted({f.metric for f in comparison.nondeterminism})
-    asked = any(f.repeats for f in comparison.nondeterminism)
-    hidden = sorted({n for f in comparison.nondeterminism for n in f.hidden_env})
-    return (
-        f"; but {'repeats' if asked else 'runs'} of one setup gave different "
+def _nondeterminism_said(findings: Sequence[NondeterminismFinding]) -> list[str]:
+    """Say for the verdict line that one setup gave different numbers, if it did.
+
+    Findings where repeats disagree fail the verdict, whatever the tolerance.
+    """
+    if not findings:
+        return []
+    metrics = sorted({f.metric for f in findings})
+    asked = any(f.repeats_disagree for f in findings)
+    hidden = sorted({n for f in findings for n in f.hidden_env})
+    return [
+        f"{'repeats' if asked else 'runs'} of one setup gave different "
         f"{', '.join(metrics)}: nondeterminism"
+        + (", which no tolerance allows" if asked else "")
         + (
             f", though hidden --env values ({', '.join(hidden)}) may differ"
             if hidden
             else ""
         )
         + " (see below)"
-    )
+    ]
 
 
 def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -201,11 +213,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                     r.run_id + (" (ref)" if r.is_reference else ""),
                     format_value(r.seed),
                     status_with_exit(r.status, r.exit_code),
-                    "-"
-                    if r.is_reference and not r.judged_on_band
-                    else "noise"
-                    if r.passed is None
-                    else ("pass" if r.passed else "FAIL"),
+                    _run_verdict(r),
                     r.headline,
                 ]
                 for r in c.runs
@@ -321,6 +329,15 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
             )
         )
     return sections
+
+
+def _run_verdict(run: RunSummary) -> str:
+    """Say a run's verdict: '-' for a reference that holds, FAIL for one that not."""
+    if run.passed is False:
+        return "FAIL"
+    if run.is_reference and not run.judged_on_band:
+        return "-"
+    return "noise" if run.passed is None else "pass"
 
 
 def _rel_cell(result: MetricResult) -> str:

@@ -26,6 +26,7 @@ def summarize_runs(
     seed_noise,
     names,
     environments,
+    unsteady,
     unrecorded,
     band_setups,
 ) -> list[RunSummary]:
@@ -34,6 +35,7 @@ def summarize_runs(
     measure: run id -> the run it is set against (the reference, or the sweep
     run of its seed). unrecorded: the runs that stopped before their machine
     facts were gathered; where nothing recorded differs, no cause can be named.
+    unsteady: the repeats of one setup that gave different numbers.
     band_setups: run id -> its setup differences to the machine of the band
     it is judged on, for the runs judged on a band.
     """
@@ -74,7 +76,9 @@ def summarize_runs(
                     is_reference=True,
                     status=record.status,
                     seed=record.seed,
-                    passed=True,
+                    # A reference that failed, or a repeat whose repeats gave
+                    # other numbers, holds the others to nothing sure.
+                    passed=record.status == SUCCEEDED and record.run_id not in unsteady,
                     metrics_differ=False,
                     seed_noise=False,
                     likely_cause=None,

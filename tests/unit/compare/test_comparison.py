@@ -1,3 +1,4 @@
+import json
 import time
 
 import pytest
@@ -7,6 +8,7 @@ from reprobox.compare import (
     Tolerance,
     compare_runs,
     exit_code,
+    render_json,
     render_markdown,
     render_text,
 )
@@ -204,12 +206,17 @@ def test_a_run_that_did_not_succeed_fails_the_comparison(status):
     # F10: a failed run may still have written metrics, even identical ones.
     a = make_record("A")
     b = clone(a, "B", status=status, exit_code=1 if status == "failed" else None)
+    shown = "failed (exit code 1)" if status == "failed" else (status or "unknown")
     comparison = compare_runs([a, b])
 
-    assert all(r.passed for r in comparison.results)
+    # Identical values, yet no check of a run that did not succeed passes.
+    assert [r.passed for r in comparison.results] == [False, False]
+    assert {r.overruled for r in comparison.results} == {f"run B has status {shown}"}
+    assert comparison.results[0].reason == (
+        f"identical; but run B has status {shown}: it cannot pass"
+    )
     assert not comparison.passed
     assert exit_code(comparison) == EXIT_FAILED
-    shown = "failed (exit code 1)" if status == "failed" else (status or "unknown")
     summary = comparison.runs[1]
     assert not summary.passed
     assert summary.headline == f"metrics identical; but status {shown}: it cannot pass"
@@ -228,9 +235,18 @@ def test_a_failed_reference_run_fails_the_comparison_and_is_named():
     assert comparison.runs[0].headline == (
         "reference run; but status failed (exit code 1): its metrics prove nothing"
     )
-    assert "verdict: FAIL (run A has status failed (exit code 1); 0 of 2" in (
-        render_text(comparison)
-    )
+    text = render_text(comparison)
+    assert "verdict: FAIL (run A has status failed (exit code 1); 0 of 2" in text
+    # F3 (round 35): the JSON said passed: true for the failed reference and
+    # for the checks against its numbers; text showed '-' beside it.
+    data = json.loads(render_json(comparison))
+    # B's checks were against numbers that prove nothing: none can pass.
+    assert [r["passed"] for r in data["runs"]] == [False, False]
+    assert {r["passed"] for r in data["results"]} == {False}
+    assert {r["overruled"] for r in data["results"]} == {
+        "run A has status failed (exit code 1)"
+    }
+    assert "  A (ref)  42    failed (exit code 1)  FAIL" in text
 
 
 def test_every_unsuccessful_run_is_named_in_the_verdict():

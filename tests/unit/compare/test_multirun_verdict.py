@@ -1,15 +1,19 @@
 """The verdict `run --seeds` / `--repeat` prints for its runs, failed ones included."""
 
 import json
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from reprobox_synthetic import record_data
+from reprobox_synthetic import record_data, write_record
 
 from reprobox.cli import _state
 from reprobox.cli_run import _report_many
 from reprobox.multirun import JobResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fresh_python import run_reprobox  # noqa: E402
 
 
 def _sweep(statuses, *, sweep=True):
@@ -85,3 +89,59 @@ def test_a_sweep_that_all_succeeded_passes(capsys):
     assert _report(_sweep(["succeeded"] * 3)) == 0
     out, err = capsys.readouterr()
     assert "PASS" in out and err == ""
+
+
+def _one_setup_within_tolerance(repeats: bool) -> list[dict]:
+    """Return two runs of one setup, acc 0.5 and 0.505 (tolerance abs 0.01):
+    repeats on one engine, or one run on each of two engines."""
+    settings = {"compare": [], "tolerances": {"acc": {"abs": 0.01}}}
+    records = []
+    for i, acc in enumerate((0.5, 0.505)):
+        data = record_data(
+            f"R{i}",
+            metrics={"acc": acc},
+            started_at=f"2024-01-01T00:00:0{i}Z",
+            compare_settings=settings,
+        )
+        data["options"]["repeat_index"] = i if repeats else None
+        if not repeats:
+            data["engine"]["host"] = f"unix:///engine{i}.sock"
+        records.append(data)
+    return records
+
+
+@pytest.mark.parametrize(
+    ("repeats", "code", "word"), [(True, 1, "FAIL"), (False, 0, "PASS")]
+)
+def test_run_and_compare_give_one_answer_for_one_setup_within_tolerance(
+    tmp_path, capsys, quiet, repeats, code, word
+):
+    # Round 35 F2: `run --repeat` and `run -H A -H B` printed "verdict: PASS ...
+    # but runs of one setup gave different numbers", exited 1 and said passed:
+    # false in --json, while `compare` of the same records exited 0. Repeats
+    # that differ fail both, whatever the tolerance; other runs of one setup
+    # are judged by it, the difference told.
+    records = _one_setup_within_tolerance(repeats)
+    job = SimpleNamespace(engine_label="local")
+    results = [JobResult(job=job, record=rec) for rec in records]
+    manifest = {"metrics": records[0]["compare_settings"]}
+    target = SimpleNamespace(runs_dir=tmp_path / "runs")
+    assert _report_many(results, manifest, target, False, sweep=False) == code
+    verdict = next(
+        line for line in capsys.readouterr().out.splitlines() if "verdict" in line
+    )
+    assert verdict.startswith(f"verdict: {word} (")
+    assert ("nondeterminism, which no tolerance allows" in verdict) == repeats
+    assert _report_many(results, manifest, target, True, sweep=False) == code
+    from_run = json.loads(capsys.readouterr().out)["comparison"]
+    assert from_run["passed"] is (code == 0)
+    assert [r["passed"] for r in from_run["runs"]] == [code == 0] * 2
+
+    for rec in records:
+        write_record(target.runs_dir, rec)
+    text = run_reprobox("compare", str(target.runs_dir), cwd=tmp_path)
+    assert (text.returncode, text.stderr) == (code, "")
+    assert verdict in text.stdout.splitlines()
+    as_json = run_reprobox("compare", str(target.runs_dir), "--json", cwd=tmp_path)
+    assert as_json.returncode == code
+    assert json.loads(as_json.stdout) == from_run

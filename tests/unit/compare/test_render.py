@@ -6,6 +6,7 @@ from reprobox_synthetic import clone, make_record
 from reprobox.compare import (
     COMPARISON_SCHEMA_VERSION,
     compare_runs,
+    exit_code,
     render_json,
     render_markdown,
     render_text,
@@ -123,18 +124,52 @@ def test_json_holds_a_setup_value_nested_as_deep_as_json_allows():
     assert odd["reference_value"] == "[" * 961 + "]" * 961
 
 
-def test_verdict_line_says_when_repeats_disagree_within_tolerance():
-    # brkc F16: run --repeat exits 1 on nondeterminism; the verdict said PASS only.
+def test_repeats_that_disagree_within_tolerance_fail_in_text_json_and_exit():
+    # Round 35 F2: run --repeat exited 1 and its JSON said passed: false while
+    # its text, and compare of the same records, said PASS. Repeats exist to
+    # catch nondeterminism: no tolerance lets them differ.
     a = make_record("A", options__repeat_index=0)
     b = clone(
         a, "B", options__repeat_index=1, metrics={"loss": 0.1203, "accuracy": 0.9688}
     )
     comparison = compare_runs([a, b], tolerances={"loss": {"abs": 0.01}})
-    assert comparison.passed
+    assert not comparison.passed and exit_code(comparison) == 1
     assert render_text(comparison).splitlines()[1] == (
-        "verdict: PASS (all 2 metric checks within tolerance); but repeats of one "
+        "verdict: FAIL (repeats of one setup gave different loss: nondeterminism, "
+        "which no tolerance allows (see below); 0 of 2 metric checks out of "
+        "tolerance)"
+    )
+    data = strict_loads(render_json(comparison))
+    assert data["passed"] is False
+    assert [r["passed"] for r in data["runs"]] == [False, False]
+    loss = next(r for r in data["results"] if r["metric"] == "loss")
+    assert loss["passed"] is False
+    assert loss["overruled"] == (
+        "repeats of one setup gave different numbers: nondeterminism"
+    )
+    assert [f["repeats_disagree"] for f in data["nondeterminism"]] == [True]
+
+
+def test_runs_of_one_setup_not_repeats_are_judged_by_tolerance_and_told():
+    # Round 35 F2: run -H A -H B, two engines of one setup, within tolerance:
+    # the same answer as compare, a pass, with the difference told.
+    a = make_record("A", engine__host="unix:///a.sock")
+    b = clone(
+        a,
+        "B",
+        engine__host="unix:///b.sock",
+        metrics={"loss": 0.1203, "accuracy": 0.9688},
+    )
+    comparison = compare_runs([a, b], tolerances={"loss": {"abs": 0.01}})
+    assert comparison.passed and exit_code(comparison) == 0
+    assert render_text(comparison).splitlines()[1] == (
+        "verdict: PASS (all 2 metric checks within tolerance); but runs of one "
         "setup gave different loss: nondeterminism (see below)"
     )
+    data = strict_loads(render_json(comparison))
+    assert data["passed"] is True
+    assert [r["passed"] for r in data["runs"]] == [True, True]
+    assert [f["repeats_disagree"] for f in data["nondeterminism"]] == [False]
 
 
 def test_a_huge_setup_value_is_cut_in_text():
