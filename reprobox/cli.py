@@ -786,12 +786,32 @@ class _CommandNamingItsHelp(typer.core.TyperCommand):
     """
 
     def parse_args(self, ctx, args):
+        _refuse_repeated_option(ctx, self, args)
         try:
             return super().parse_args(ctx, args)
         except _UsageError as exc:
             if exc.ctx is None:
                 exc.ctx, exc.cmd = ctx, self
             raise
+
+
+def _refuse_repeated_option(ctx, command, args) -> None:
+    """Refuse an option that keeps one value given twice: click kept the last."""
+    from reprobox.option_repeats import find_repeated_option
+
+    found = find_repeated_option(command.params, args)
+    if found is None:
+        return
+    first, second = (_shown_value(v) for v in (found.first, found.second))
+    raise _UsageError(
+        f"{found.name} given twice ({first} and {second}): give it once", ctx=ctx
+    )
+
+
+def _shown_value(value: str) -> str:
+    """Show a value the user typed in an error: one line, short, no password."""
+    shown = _shown_error(_one_line(value))
+    return shown if len(shown) <= 60 else shown[:59] + "\u2026"
 
 
 def _name_each_commands_help() -> None:
