@@ -137,7 +137,12 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
         # checked, even where the project's metrics.compare leaves it out.
         metrics = [*metrics, *(n for n in flag_tolerances if n not in metrics)]
     return records, compare_runs(
-        records, reference=ref, tolerances=tolerances, metrics=metrics, epsilon=epsilon
+        records,
+        reference=ref,
+        tolerances=tolerances,
+        metrics=metrics,
+        epsilon=epsilon,
+        metrics_from="--metric" if metric else "metrics.compare",
     )
 
 

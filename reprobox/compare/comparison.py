@@ -93,8 +93,13 @@ def compare_runs(
     metrics: Sequence[str] | None = None,
     default_tolerance: Tolerance = EXACT,
     epsilon: float = 0.0,
+    metrics_from: str = "metrics.compare",
 ) -> Comparison:
-    """Compare every run with the reference run; pure, reads nothing from disk."""
+    """Compare every run with the reference run; pure, reads nothing from disk.
+
+    metrics_from names where metrics came from (`--metric`, or the project's
+    `metrics.compare`), for the note on a tolerance it leaves unused.
+    """
     if len(records) < 2:
         raise InputError(
             f"compare needs two or more run records, got {len(records)}",
@@ -299,7 +304,10 @@ def compare_runs(
         noise_checks=tuple(noise_checks),
         nondeterminism=tuple(nondeterminism),
         missing_metrics=tuple(missing),
-        notes=tuple(_notes(records, names, limits, default_tolerance) + noise_notes),
+        notes=tuple(
+            _notes(records, names, limits, default_tolerance, metrics_from)
+            + noise_notes
+        ),
         passed=passed,
     )
 
@@ -430,7 +438,7 @@ def nothing_to_check(names: Sequence[str]) -> str:
     return "" if names else "no run recorded any metric, so nothing was checked"
 
 
-def _notes(records, names, limits, default_tolerance) -> list[str]:
+def _notes(records, names, limits, default_tolerance, metrics_from) -> list[str]:
     notes = []
     for record in records:
         if record.status != "succeeded":
@@ -450,7 +458,17 @@ def _notes(records, names, limits, default_tolerance) -> list[str]:
             f"no tolerance given for {', '.join(defaulted)}: "
             f"{default_tolerance.describe()} (default)"
         )
-    unknown = sorted(set(limits) - set(names))
+    unused = sorted(set(limits) - set(names))
+    # A metric the runs recorded was left out on purpose: say by what.
+    recorded = {n for r in records for n in r.metrics}
+    left_out = [n for n in unused if n in recorded]
+    if left_out:
+        them = "it" if len(left_out) == 1 else "them"
+        notes.append(
+            f"tolerance given for {', '.join(left_out)}, but {metrics_from} "
+            f"leaves {them} out, so no run compared {them}"
+        )
+    unknown = [n for n in unused if n not in recorded]
     if unknown:
         notes.append(
             f"tolerance given for metrics no run compared: {', '.join(unknown)}"

@@ -315,3 +315,25 @@ def test_a_tol_for_a_metric_that_metric_leaves_out_is_refused(tmp_path):
     )
     kept = reprobox("compare", runs, "--metric", "loss", "--tol", "loss=abs:1")
     assert kept.returncode == 0, kept.stderr
+
+
+def test_a_project_tolerance_that_metric_leaves_unused_names_metric(tmp_path):
+    # Round 35: the note said "tolerance given for metrics no run compared:
+    # acc" while both runs had acc: --metric had left it out.
+    settings = {"compare": [], "tolerances": {"acc": {"abs": 0.01}}}
+    for run_id, second in (("A", "00"), ("B", "01")):
+        write_record(
+            tmp_path / "runs",
+            record_data(
+                run_id,
+                started_at=f"2024-01-01T00:00:{second}Z",
+                metrics={"acc": 0.5, "loss": 0.1},
+                compare_settings=settings,
+            ),
+        )
+    result = reprobox("compare", str(tmp_path / "runs"), "--metric", "loss", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["notes"] == [
+        "no tolerance given for loss: exact (default)",
+        "tolerance given for acc, but --metric leaves it out, so no run compared it",
+    ]

@@ -270,3 +270,21 @@ def test_a_seed_cause_is_named_once():
     assert summary.headline == (
         "metrics differ (loss +0.02); most likely cause: seed 42 -> 7"
     )
+
+
+@pytest.mark.parametrize("source", ["--metric", "metrics.compare"])
+def test_a_tolerance_for_a_metric_left_out_says_what_left_it_out(source):
+    # Round 35: "tolerance given for metrics no run compared: loss" while
+    # every run had loss; --metric (or metrics.compare) had left it out.
+    a = make_record("A")
+    notes = compare_runs(
+        [a, clone(a, "B")],
+        tolerances={"loss": {"abs": 1}, "f1": {"abs": 1}},
+        metrics=["accuracy"],
+        metrics_from=source,
+    ).notes
+    said = (
+        f"tolerance given for loss, but {source} leaves it out, so no run compared it"
+    )
+    assert said in notes
+    assert "tolerance given for metrics no run compared: f1" in notes
