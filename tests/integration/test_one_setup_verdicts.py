@@ -1,0 +1,93 @@
+"""run --repeat and run -H A -H B give compare's verdict on a real engine (F2).
+
+Two runs of one setup whose acc differs within its tolerance: repeats fail in
+both commands, whatever the tolerance; runs on two engines are judged by it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import freeze_and_build
+
+# Fixtures come from conftest_cross by import; tests take them by name.
+# ruff: noqa: F811
+from conftest_cross import (  # noqa: F401
+    ENGINE1,
+    ENGINE2,
+    engine1_client,
+    engine2_client,
+    two_engine_cleanup,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
+# acc differs from run to run by under 7e-4, well within abs 0.01.
+WOBBLE = """import json, os
+acc = 0.5 + int.from_bytes(os.urandom(2), "big") / 1e8
+with open(os.environ["REPROBOX_METRICS"], "w") as out:
+    json.dump({"acc": acc}, out)
+"""
+
+
+@pytest.fixture(scope="module")
+def wobbly(tmp_path_factory, cli, two_engine_cleanup):
+    tmp_path = tmp_path_factory.mktemp("wobbly")
+    path, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    two_engine_cleanup.names.append(name)
+    (path / "train.py").write_text(WOBBLE)
+    with (path / "reprobox.toml").open("a") as toml:
+        toml.write("\n[metrics]\ntolerances = { acc = { abs = 0.01 } }\n")
+    freeze_and_build(path)
+    return path
+
+
+def _verdict(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("verdict: "))
+
+
+def _both_commands(cli, path: Path, *args: str) -> tuple[int, str, dict]:
+    """Run, as text then as JSON; check compare of each run's records agrees."""
+    text = cli.run("-q", "run", str(path), *args, timeout=600, check=False)
+    said = _verdict(text.stdout)
+    folders = re.findall(r"record: (\S+)/record.json", text.stdout)
+    assert len(folders) == 2, text.describe()
+    again = cli.run("compare", *folders, timeout=120, check=False)
+    assert again.returncode == text.returncode, again.describe()
+    assert _verdict(again.stdout) == said
+
+    as_json = cli.run("-q", "run", str(path), *args, "--json", timeout=600, check=False)
+    assert as_json.returncode == text.returncode, as_json.describe()
+    comparison = json.loads(as_json.stdout)["comparison"]
+    folders = [path / ".reprobox" / "runs" / r["run_id"] for r in comparison["runs"]]
+    again = cli.run("compare", *map(str, folders), "--json", timeout=120, check=False)
+    assert again.returncode == text.returncode, again.describe()
+    assert json.loads(again.stdout)["passed"] is comparison["passed"]
+    return text.returncode, said, comparison
+
+
+def test_repeats_that_differ_within_tolerance_fail_in_run_and_compare(cli, wobbly):
+    code, said, comparison = _both_commands(cli, wobbly, "--repeat", "2")
+    assert code == 1
+    assert said.startswith(
+        "verdict: FAIL (repeats of one setup gave different acc: nondeterminism, "
+        "which no tolerance allows"
+    )
+    assert comparison["passed"] is False
+    assert [r["passed"] for r in comparison["runs"]] == [False, False]
+    assert [f["repeats_disagree"] for f in comparison["nondeterminism"]] == [True]
+
+
+@pytest.mark.second_engine
+def test_two_engines_of_one_setup_within_tolerance_pass_in_run_and_compare(cli, wobbly):
+    code, said, comparison = _both_commands(cli, wobbly, "-H", ENGINE1, "-H", ENGINE2)
+    assert code == 0
+    assert said.startswith("verdict: PASS (all 1 metric checks within tolerance)")
+    assert comparison["passed"] is True
+    assert [r["passed"] for r in comparison["runs"]] == [True, True]
+    # Told, not judged: two engines here record one setup.
+    assert [f["repeats_disagree"] for f in comparison["nondeterminism"]] == [False]
