@@ -49,6 +49,7 @@ from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
+from reprobox.stopping import raised_by_a_stop
 from reprobox.tag_moves import drop_if_untagged
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
@@ -899,17 +900,6 @@ def build_project(
             )
             if on_built is not None:
                 on_built(ctx.tag, True)
-        except KeyboardInterrupt as stop:
-            # BuildKit finishes an export it has begun, stopped CLI or not.
-            report_interrupted_tag(
-                engine,
-                ctx.tag,
-                before,
-                lambda made: carries_build_labels(engine, made, labels),
-                on_built,
-                may_follow=isinstance(stop, BuildCutShort),
-            )
-            raise
         except BuildError as exc:
             explained = explain_build_failure(
                 exc.build_log,
@@ -923,6 +913,22 @@ def build_project(
                 raise
             explained.build_log = exc.build_log
             raise explained from None
+        except BaseException as stop:
+            # A stop, or an error it caused: Python 3.11 wraps a stop that
+            # lands in an import in a RuntimeError, and a cleanup cut by one
+            # may fail. BuildKit finishes an export it has begun, stopped CLI
+            # or not, so the tag is asked of the engine either way.
+            if not raised_by_a_stop(stop):
+                raise
+            report_interrupted_tag(
+                engine,
+                ctx.tag,
+                before,
+                lambda made: carries_build_labels(engine, made, labels),
+                on_built,
+                may_follow=isinstance(stop, BuildCutShort),
+            )
+            raise
     if before is not None and before != new_id:
         # `build --force`, or an image at the tag that is not this build: the
         # build took its tag, and it is not left `<none>` (see tag_moves).

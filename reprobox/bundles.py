@@ -57,7 +57,7 @@ from reprobox.share import (
     short_repr,
     stream_image,
 )
-from reprobox.stopping import signals_held
+from reprobox.stopping import raised_by_a_stop, signals_held
 from reprobox.tag_moves import arrival_tag
 from reprobox.tag_moves import tag_beside_build as import_tag  # noqa: F401 (named so by tests)
 
@@ -350,7 +350,9 @@ def _tag_loaded(
         engine.client.images.get(got).tag(repo, tag)
         if on_tagged is not None:
             on_tagged(applied, True)
-    except KeyboardInterrupt:
+    except BaseException as stop:
+        if not raised_by_a_stop(stop):  # a stop, or an error a stop caused
+            raise
         # The engine may have applied the tag before the stop cut the answer.
         report_interrupted_tag(
             engine, applied, before, lambda now: now == got, on_tagged

@@ -165,6 +165,16 @@ def interruptible(func):
             return func(*args, **kwargs)
         except KeyboardInterrupt:
             raise Interrupted(interrupted_message(_state["finished"])) from None
+        except ReproboxError:
+            raise
+        except Exception as exc:
+            # A stop that Python wrapped (a RuntimeError from an import it cut)
+            # or that an error in the cleanup after it hid is a stop too, and
+            # must say what was finished as plainly as one raised as itself.
+            if raised_by_a_stop(exc):
+                message = interrupted_message(_state["finished"])
+                raise Interrupted(message) from None
+            raise
 
     return wrapper
 

@@ -37,6 +37,7 @@ from reprobox.seals import (
     is_safe_run_id,
     loads_strict,
 )
+from reprobox.stopping import raised_by_a_stop
 from reprobox.tag_moves import (  # sealed_beside: share's callers name it here
     arrival_tag,
     drop_if_untagged,
@@ -448,11 +449,17 @@ def _tag_shipped(
         dest.client.images.get(wanted).tag(repo, tag_part)
         if on_tagged is not None:
             on_tagged(tag, True)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise engine_failure(dest, f"tagging {wanted[:19]} as {tag}", exc) from None
-    except KeyboardInterrupt:
-        # The engine may have applied the tag before the stop cut the answer.
-        report_interrupted_tag(dest, tag, before, lambda now: now == wanted, on_tagged)
+    except BaseException as exc:
+        if raised_by_a_stop(exc):  # a stop, or an error a stop caused
+            # The engine may have applied the tag before the stop cut the answer.
+            report_interrupted_tag(
+                dest, tag, before, lambda now: now == wanted, on_tagged
+            )
+            raise
+        if isinstance(
+            exc, (docker.errors.DockerException, requests.exceptions.RequestException)
+        ):
+            raise engine_failure(dest, f"tagging {wanted[:19]} as {tag}", exc) from None
         raise
 
 
