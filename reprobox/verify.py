@@ -451,7 +451,10 @@ def verify_image(
             raise InputError(
                 f"image {image} carries no reference run record",
                 hint="run it with `reprobox run` first: `reprobox push` or "
-                "`reprobox export` then seal that run in; or pass --reference",
+                "`reprobox export` then seal that run in; one sealed on another "
+                "engine is verified by the published ref its manifest lists "
+                "(`...@sha256:...`) or after importing its bundle; or pass "
+                "--reference",
             )
         try:
             check_reference(reference, f"image {image}: label {REFERENCE_LABEL}")

@@ -472,7 +472,9 @@ def test_an_image_never_sealed_is_told_to_run_first(image, tmp_path, monkeypatch
     assert error.message == f"image {IMAGE} carries no reference run record"
     assert error.hint == (
         "run it with `reprobox run` first: `reprobox push` or `reprobox export` "
-        "then seal that run in; or pass --reference"
+        "then seal that run in; one sealed on another engine is verified by "
+        "the published ref its manifest lists (`...@sha256:...`) or after "
+        "importing its bundle; or pass --reference"
     )
 
 
