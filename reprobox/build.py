@@ -29,7 +29,12 @@ from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding, holds_credentials
 from reprobox.credential_lines import hide_published_tokens, published_token
-from reprobox.data_checks import command_files, missing_command_script
+from reprobox.data_checks import (
+    command_files,
+    missing_command_script,
+    reaches_in_image,
+    written_scripts,
+)
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
     CODE_LABEL,
@@ -327,6 +332,21 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
             "run could not start it",
             fix,
         )
+    for written in written_scripts(cfg.command):
+        if posixpath.normpath(written) in cfg.data:
+            continue
+        if reaches_in_image(root, written, kept) is None:
+            # The image holds files, not the project's folders: an empty or
+            # left-out folder on the way, or a link into one, is not there.
+            raise ConfigError(
+                cfg.source,
+                cfg.key("command"),
+                f"runs {written!r}, which the image would not reach: a folder on "
+                "its way, or where a link on it points, holds no file the image "
+                "gets (empty, or left out), so the run could not start it",
+                f"name the script by its own path in {cfg.key('command')}, or "
+                "copy what it needs into the image",
+            )
 
 
 def _refuse_missing_script(cfg: ProjectConfig, root: Path) -> None:

@@ -42,6 +42,9 @@ _SHELL_OPERATORS = frozenset(("&&", "||", ";", "|", "&"))
 # passes as is: what file it names is not known here.
 _EXPANDED = re.compile(r"[*?\[\]{}$`]")
 
+# The image's workdir: an absolute path under it names a project file.
+_WORKDIR = "/app/"
+
 # (path, by_path): by_path is False for a module's candidate files and for a
 # program without a slash, which are looked for elsewhere too (sys.path, PATH).
 _Found = list[tuple[str, bool]]
@@ -99,11 +102,77 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
         found = _launched_script(rest)
     elif "/" in program or "." in name:
         found = [(program, "/" in program)]
+    # /app is the image's workdir, where the project's files go.
+    found = [
+        (path[len(_WORKDIR) :] if path.startswith(_WORKDIR) else path, by_path)
+        for path, by_path in found
+    ]
     return [
         (path, by_path)
         for path, by_path in found
         if path and not posixpath.isabs(path) and not path.startswith("~")
     ]
+
+
+def written_scripts(command: Sequence[str]) -> list[str]:
+    """Return the project paths the command runs by path, as its words write
+    them (train.py/, sub/../train.py), for a check of what the image holds."""
+    return [
+        path
+        for path, by_path in _written_paths(command)
+        if by_path and not _EXPANDED.search(path)
+    ]
+
+
+def reaches_in_image(root: Path, written: str, kept: set[str]) -> str | None:
+    """Follow written through the image's files as the system would; return
+    the project path it ends at, or None where it ends at no file.
+
+    kept holds the project paths that go into the image: files and links
+    (links are copied as links, pointing where they resolve). A folder the
+    image has no file under (empty, or left out) is not there, so a path
+    through it ("sub/../train.py") ends at nothing; a file followed by a
+    slash ("train.py/") too. A folder holding __main__.py is a script.
+    """
+    folders = {""}
+    for rel in kept:
+        parts = rel.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    queue = written.split("/")
+    here: list[str] = []
+    hops = 0
+    while queue:
+        part = queue.pop(0)
+        if part in ("", "."):
+            if here and "/".join(here) not in folders:
+                return None  # "train.py/" or "train.py/.": a file is no folder
+            continue
+        if part == "..":
+            if not here or "/".join(here) not in folders:
+                return None  # out of the project, or "train.py/.."
+            here.pop()
+            continue
+        path = "/".join([*here, part])
+        if path in kept and (root / path).is_symlink():
+            hops += 1
+            try:
+                target = (root / path).resolve().relative_to(root.resolve())
+            except (OSError, RuntimeError, ValueError):
+                return None
+            if hops > 40:
+                return None
+            here = []
+            queue = [p for p in target.as_posix().split("/") if p != "."] + queue
+            continue
+        if path in folders or path in kept:
+            here.append(part)
+            continue
+        return None
+    end = "/".join(here)
+    if end in kept:
+        return end
+    main = f"{end}/__main__.py" if end else "__main__.py"
+    return main if end in folders and main in kept else None
 
 
 def _python_paths(words: Sequence[str]) -> _Found:

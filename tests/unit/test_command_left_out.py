@@ -212,3 +212,73 @@ def test_a_script_path_the_system_can_open_is_taken_as_written(tmp_path):
     root = tmp_path / "q"
     root.mkdir()
     assert refused(project(root, "python pkg/", {"pkg/__main__.py": ""})) is None
+
+
+def _empty_sub(root: Path) -> None:
+    (root / "sub").mkdir()
+
+
+def _ignored_sub(root: Path) -> None:
+    (root / "sub").mkdir()
+    (root / "sub" / "notes.md").write_text("x\n")
+    (root / ".reproboxignore").write_text("sub/\n")
+
+
+def _link_into_ignored(root: Path) -> None:
+    (root / "src").mkdir()
+    (root / "src" / "train2.py").write_text("print(1)\n")
+    (root / "run.py").symlink_to("src/train2.py")
+    (root / ".reproboxignore").write_text("src/\n")
+
+
+@pytest.mark.parametrize(
+    ("command", "make", "written"),
+    [
+        # brk r36 (AV 4, AW 3): freeze and build took these; the run failed,
+        # "can't open file '/app/sub/../train.py'": the image holds files, and
+        # a folder with none the image gets is not there.
+        ("python sub/../train.py", _empty_sub, "sub/../train.py"),
+        ("python sub/../train.py", _ignored_sub, "sub/../train.py"),
+        ("python run.py", _link_into_ignored, "run.py"),
+        # The image's workdir is /app: an absolute path there is a project path.
+        ("python /app/nosuch.py", None, "nosuch.py"),
+    ],
+)
+def test_a_script_the_image_would_not_reach_is_refused(
+    tmp_path, command, make, written
+):
+    (tmp_path / "train.py").write_text("print(1)\n")
+    if make:
+        make(tmp_path)
+    error = refused(project(tmp_path, command, {}))
+    assert error is not None
+    assert f"runs {written!r}" in error.message
+    assert error.message.endswith("so the run could not start it")
+
+
+@pytest.mark.parametrize(
+    ("written", "kept", "end"),
+    [
+        ("train.py", {"train.py"}, "train.py"),
+        ("./src/../train.py", {"train.py", "src/a.py"}, "train.py"),
+        ("src/../train.py", {"train.py"}, None),  # src holds nothing kept
+        ("train.py/", {"train.py"}, None),
+        ("train.py/..", {"train.py"}, None),
+        ("../train.py", {"train.py"}, None),
+        ("pkg", {"pkg/__main__.py"}, "pkg/__main__.py"),
+        ("pkg/", {"pkg/__main__.py"}, "pkg/__main__.py"),
+        ("pkg", {"pkg/x.py"}, None),
+    ],
+)
+def test_reaches_in_image_follows_the_path_as_the_system_would(
+    tmp_path, written, kept, end
+):
+    from reprobox.data_checks import reaches_in_image
+
+    assert reaches_in_image(tmp_path, written, kept) == end
+
+
+def test_an_app_path_the_image_holds_is_taken(tmp_path):
+    assert (
+        refused(project(tmp_path, "python /app/train.py", {"train.py": "1\n"})) is None
+    )
