@@ -181,9 +181,12 @@ def run(
         check_seed(one, f"--seeds {seeds!r}:")
     extra_env = _parse_env(env)
     # As the config's own profile and seed are checked when it is loaded.
+    # --seeds of one value (--seeds 3) fixes that one seed, as --seed 3 does:
+    # a PYTHONHASHSEED that repeats it is kept.
+    one_seed = seed_list[0] if seed_list and len(set(seed_list)) == 1 else None
     run_fixes = dict(
         profile=profile or cfg.profile,
-        seed=seed if seed is not None else cfg.seed,
+        seed=one_seed if seed_list else (seed if seed is not None else cfg.seed),
         seeded=seed_list is not None,
         run_flags=extra_env,
     )

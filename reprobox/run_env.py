@@ -69,15 +69,15 @@ def fixed_by_run(
 ) -> dict[str, tuple[str, ...]]:
     """Return what a run fixes, by name: the values a config may repeat.
 
-    seeded says the run takes seeds the config cannot know (--seeds): then
-    PYTHONHASHSEED takes every value, and none may be repeated.
+    seeded says the run takes its seeds from --seeds: then PYTHONHASHSEED
+    takes each, and none may be repeated, unless they are one (seed, --seeds 3).
     """
     fixed: dict[str, tuple[str, ...]] = {}
     if profile == "strict":
         fixed.update(STRICT_SETTINGS)
     hash_seed = run_hash_seed(profile, seed)
     if seeded:
-        fixed[HASH_SEED] = ()
+        fixed[HASH_SEED] = (str(seed),) if seed is not None else ()
     elif hash_seed is not None:
         fixed[HASH_SEED] = (hash_seed,)
     return fixed

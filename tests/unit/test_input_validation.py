@@ -838,6 +838,13 @@ def test_profile_strict_at_run_time_refuses_an_env_it_replaces(
         ),
         (
             'PYTHONHASHSEED = "1"',
+            ("--seeds", "5"),
+            "env.PYTHONHASHSEED: is '1', but --seeds sets '5' and the seed wins",
+            "pass --env PYTHONHASHSEED=1 or --env PYTHONHASHSEED=5 to choose, "
+            "which wins; leave out --seeds; or remove it from [env]",
+        ),
+        (
+            'PYTHONHASHSEED = "1"',
             ("--profile", "strict"),
             "env.PYTHONHASHSEED: is '1', but --profile strict sets '0' and the "
             "profile wins",
@@ -877,6 +884,19 @@ def test_a_run_env_flag_wins_over_strict_threads_and_the_seed(
     result = CliRunner().invoke(
         app, ["run", str(project), "--profile", "strict", *flags]
     )
+    assert ("connect", None, None) in frozen_without_engine, result.output
+
+
+@pytest.mark.parametrize("flags", [("--seeds", "3"), ("--seed", "3")])
+def test_a_hash_seed_that_repeats_the_one_seed_is_kept(
+    project, frozen_without_engine, flags
+):
+    # brk r36 (AW 7): --seeds 3 was refused where --seed 3 ran, though both
+    # set PYTHONHASHSEED to the 3 the config repeats.
+    (project / "reprobox.toml").write_text(
+        'command = "python train.py"\nseed = 3\n[env]\nPYTHONHASHSEED = "3"\n'
+    )
+    result = CliRunner().invoke(app, ["run", str(project), *flags])
     assert ("connect", None, None) in frozen_without_engine, result.output
 
 
