@@ -445,6 +445,15 @@ def verify_image(
     # Everything verify reruns by is checked before any container exists: a
     # damaged label found after the training would leave a rerun unjudged.
     manifest = manifest_from_labels(labels, image)
+    # First: no reference, given or sealed, makes such an image verifiable.
+    if manifest.get("data"):
+        names = ", ".join(str(entry.get("path")) for entry in manifest["data"])
+        raise InputError(
+            f"image {image} trains on data files that are not in the image "
+            f"({names}); verify cannot mount them",
+            hint="rerun it in its project with `reprobox run`, and compare the "
+            "record with the reference",
+        )
     if reference is None:
         reference = _label_reference(labels, image)
         if reference is None:
@@ -477,14 +486,6 @@ def verify_image(
     if result.problems:
         return result
 
-    if manifest["data"]:
-        names = ", ".join(entry["path"] for entry in manifest["data"])
-        raise InputError(
-            f"image {image} trains on data files that are not in the image "
-            f"({names}); verify cannot mount them",
-            hint="rerun it in its project with `reprobox run`, and compare the "
-            "record with the reference",
-        )
     opts = reference_options(reference, image)
     opts = replace(
         opts,

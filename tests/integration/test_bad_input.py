@@ -1428,6 +1428,15 @@ CASES = [
         "reprobox run",
     ),
     Case(
+        # brk r36 (AW 8d): without --reference this said the image carries no
+        # reference "or pass --reference", which the data then refused.
+        "verify-image-with-data-no-reference",
+        ("verify", "{image}", "--runs-dir", "{tmp}/v"),
+        EXIT_USAGE,
+        ("trains on data files", "data.csv", "cannot mount them"),
+        "reprobox run",
+    ),
+    Case(
         "requirements-not-utf8",
         ("freeze", "{p}"),
         EXIT_USAGE,
