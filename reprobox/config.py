@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import shlex
@@ -398,6 +399,23 @@ _TOKEN_AS_NAME = (
     "the image, its labels and every registry it is pushed to"
 )
 _OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
+
+
+def _as_toml(value: object) -> str:
+    """Return a value read from TOML as TOML would write it (true, not True;
+    "x", not 'x'); a number too large to be finite reads as inf."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_as_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} = {_as_toml(v)}" for k, v in value.items())
+        return "{ " + inner + " }" if inner else "{}"
+    return str(value)
 
 
 def _shown_name(name: str) -> str:
@@ -829,7 +847,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 raise ConfigError(
                     path,
                     f"{key}.{part}",
-                    f"{value!r} is not a finite number ≥ 0",
+                    f"{_as_toml(value)} is not a finite number ≥ 0",
                     f"e.g. {{ {part} = 0.01 }}",
                 )
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))

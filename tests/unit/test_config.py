@@ -1118,3 +1118,28 @@ def test_what_freeze_holds_a_config_to_is_its_settings_not_its_bytes(tmp_path):
     assert load_config(tmp_path).digest == frozen
     toml.write_text('command = "python train.py"\n[run]\ncpus = 2\n')
     assert load_config(tmp_path).digest != frozen
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        # brk r36 (AW 8e): Python's spelling came back ("True", "inf", "'1%'").
+        ("true", "true"),
+        ("1e400", "inf"),
+        ("-inf", "-inf"),
+        ('"1%"', '"1%"'),
+        ("[0.1]", "[0.1]"),
+        ("-0.5", "-0.5"),
+    ],
+)
+def test_a_bad_tolerance_is_shown_as_toml_writes_it(
+    tmp_path, make_project, value, shown
+):
+    root = make_project(
+        tmp_path, CMD + f"[metrics.tolerances]\nacc = {{ abs = {value} }}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert info.value.message.endswith(
+        f"metrics.tolerances.acc.abs: {shown} is not a finite number ≥ 0"
+    )
