@@ -696,6 +696,8 @@ def _run_app() -> None:
         if _state["debug"]:
             traceback.print_exc()
         where = f"{exc.filename}: " if exc.filename else ""
+        if not where and _raised_writing_output(exc):
+            where = "standard output: "
         fix = _DISK_FIXES.get(exc.errno, "")
         _to_stderr(f"reprobox: error: {where}{exc.strerror or exc}{fix}")
         sys.exit(EXIT_USAGE)
@@ -729,6 +731,19 @@ class _ClosedStdout(io.TextIOBase):
 
 
 # What to do about an unwritable path that no reprobox border named.
+def _raised_writing_output(exc: BaseException) -> bool:
+    """Tell whether exc came from writing reprobox's output (click's echo,
+    which writes and flushes the stream), not from a file reprobox wrote."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last, tb = tb.tb_frame, tb.tb_next
+    if last is None:
+        return False
+    module = last.f_globals.get("__name__", "")
+    return last.f_code.co_name == "echo" and module.endswith("click.utils")
+
+
 _DISK_FIXES = {
     errno.ENOSPC: " (free space there, then run this again)",
     errno.EDQUOT: " (free space there, then run this again)",

@@ -112,3 +112,35 @@ def test_an_error_stderr_cannot_take_keeps_its_exit_code(args):
             check=False,
         )
     assert done.returncode == EXIT_USAGE
+
+
+def test_a_full_standard_output_is_named_as_such(tmp_path):
+    # brk r36 (AV 7): `compare --json > /dev/full` said "No space left on
+    # device (free space there, ...)", naming no "there".
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    first = write_record(tmp_path / "runs", record_data("20240101T000000Z-aaaaaa"))
+    second = write_record(tmp_path / "runs", record_data("20240101T000000Z-bbbbbb"))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reprobox",
+                "compare",
+                "--json",
+                str(first),
+                str(second),
+            ],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == EXIT_USAGE, done.stderr
+    assert done.stderr.splitlines() == [
+        "reprobox: error: standard output: No space left on device (free space "
+        "there, then run this again)"
+    ]
