@@ -32,6 +32,7 @@ from reprobox.credential_lines import hide_published_tokens, published_token
 from reprobox.data_checks import (
     command_files,
     missing_command_script,
+    python_flag_without_value,
     reaches_in_image,
     written_scripts,
 )
@@ -311,6 +312,14 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
     and the run fails as training would, exit 1, though nothing was trained.
     """
     root = cfg.root.resolve()
+    flag = python_flag_without_value(cfg.command)
+    if flag is not None:
+        raise ConfigError(
+            cfg.source,
+            cfg.key("command"),
+            f"ends on Python's {flag} with nothing after it, so Python would not start",
+            f"give {flag} its value (e.g. python -m package), or drop it",
+        )
     _refuse_missing_script(cfg, root)
     kept = set(files)
     for rel in command_files(cfg.command):

@@ -114,6 +114,43 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
     ]
 
 
+def python_flag_without_value(command: Sequence[str]) -> str | None:
+    """Return the -m, -c or other valued option a Python command ends on with
+    no value after it (`python -u -m`), which Python refuses to start on."""
+    words = unwrap_command(command)
+    if not words or not _PYTHON.fullmatch(posixpath.basename(words[0])):
+        return None
+    rest = words[1:]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word in ("-", "--") or not word.startswith("-"):
+            return None
+        if word.startswith("--"):
+            if word in _PYTHON_LONG_VALUED and i + 1 == len(rest):
+                return word
+            i += 2 if word in _PYTHON_LONG_VALUED else 1
+            continue
+        flags = word[1:]
+        at = next((n for n, f in enumerate(flags) if f in _PYTHON_VALUED), None)
+        if at is None:
+            i += 1
+            continue
+        if flags[at + 1 :]:
+            return None if flags[at] in "cm" else _next(rest, i + 1)
+        if i + 1 == len(rest):
+            return f"-{flags[at]}"
+        if flags[at] in "cm":
+            return None
+        i += 2
+    return None
+
+
+def _next(words: Sequence[str], i: int) -> str | None:
+    # After -Wignore and the like: the options go on.
+    return python_flag_without_value(["python", *words[i:]])
+
+
 def written_scripts(command: Sequence[str]) -> list[str]:
     """Return the project paths the command runs by path, as its words write
     them (train.py/, sub/../train.py), for a check of what the image holds."""

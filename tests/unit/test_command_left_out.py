@@ -282,3 +282,33 @@ def test_an_app_path_the_image_holds_is_taken(tmp_path):
     assert (
         refused(project(tmp_path, "python /app/train.py", {"train.py": "1\n"})) is None
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        # brk r36 (AW 8h): passed freeze; Python then said "Argument expected
+        # for the -m option" and the run failed.
+        ("python -u -m", "-m"),
+        ("python -m", "-m"),
+        ("python3 -c", "-c"),
+        ("python -Wignore -m", "-m"),
+        ("env A=1 python -X", "-X"),
+    ],
+)
+def test_a_python_option_left_without_its_value_is_refused(tmp_path, command, flag):
+    error = refused(project(tmp_path, command, {"train.py": "1\n"}))
+    assert error is not None
+    assert error.message.endswith(
+        f"command: ends on Python's {flag} with nothing after it, so Python "
+        "would not start"
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["python -m pkg", "python -mpkg", "python -c 'print(1)'", "python -u train.py"],
+)
+def test_python_options_with_their_values_are_taken(tmp_path, command):
+    files = {"train.py": "1\n", "pkg/__init__.py": "", "pkg/__main__.py": ""}
+    assert refused(project(tmp_path, command, files)) is None
