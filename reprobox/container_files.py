@@ -19,6 +19,7 @@ from reprobox.errors import (
     InputError,
 )
 from reprobox.frozen_tokens import without_tokens
+from reprobox.metric_numbers import kept_number
 from reprobox.seals import (
     loads_strict,
 )
@@ -282,10 +283,7 @@ def metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) 
     for key, value in found.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
-                number = float(value)
+                metrics[str(key)] = kept_number(value)
             except OverflowError:
                 continue
-            # An integer past 2**53 has no float of its own (2**53 + 1 would
-            # read 2**53): it is kept as written, and compare judges it so.
-            metrics[str(key)] = value if number != value else number
     return dict(sorted(metrics.items()))

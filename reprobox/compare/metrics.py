@@ -224,8 +224,10 @@ def compare_metric(
 
     delta = value - ref  # inf where it overflows: shown so, judged exactly
     if isinstance(value, int) or isinstance(ref, int):
-        # An integer past 2**53 (see as_number): int - float would round.
-        exact = Fraction(value) - Fraction(ref)
+        # An integer past 2**53 (see as_number): int - float would round. As
+        # written, as the table shows it: against 2**60 written as a float,
+        # 1.152921504606847e+18, the JSON said one delta and the table another.
+        exact = written(value) - written(ref)
         delta = int(exact) if exact.denominator == 1 else float(exact)
     if tolerance.allows(value, ref):
         return result(True, f"within tolerance ({tolerance.describe()})", delta=delta)

@@ -268,7 +268,7 @@ def judge_against_band(
     if value is None or not math.isfinite(value):
         edge = band.minimum  # no position to take: say why, as for any pair
     else:
-        edge = min(max(value, band.minimum), band.maximum)
+        edge = min(max(value, band.minimum, key=written), band.maximum, key=written)
     result = compare_metric(
         run_id,
         metric,
@@ -414,7 +414,7 @@ def _spread_of(values: Sequence[float]) -> tuple[float, str]:
         return math.nan, "NaN: a value is NaN"
     if not all(math.isfinite(v) for v in values):
         return math.inf, "inf: a value is infinite"
-    exact = written(max(values)) - written(min(values))
+    exact = written(max(values, key=written)) - written(min(values, key=written))
     return float_or_inf(exact), three_digits(exact)
 
 
@@ -449,15 +449,19 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
     if len(pairs) < 2:
         return None
     values = [v for _, v in pairs]
+    # Ordered as written (exact.written), as spread and delta are taken: by
+    # plain <, 2**60 written as a float (1.152921504606847e+18, 24 more than
+    # it holds) sat below -(2**60) - 1 and the spread came out negative.
+    low, high = min(values, key=written), max(values, key=written)
     seed_of = {r.run_id: r.seed for r in per_seed.values()}
     return NoiseBand(
         sweep=sweep,
         metric=metric,
         run_ids=tuple(run_id for run_id, _ in pairs),
         n=len(values),
-        minimum=min(values),
-        maximum=max(values),
-        spread=float_or_inf(written(max(values)) - written(min(values))),
+        minimum=low,
+        maximum=high,
+        spread=float_or_inf(written(high) - written(low)),
         mean=statistics.mean(values),  # summed exactly: fmean's sum overflows
         std=_stdev(values),
         seeds=tuple(seed_of[run_id] for run_id, _ in pairs),

@@ -16,6 +16,7 @@ from typing import Any
 
 from reprobox.compare.compare_settings import check_record_settings, finite_non_negative
 from reprobox.errors import InputError, first_line, newer_schema_error, shown_value
+from reprobox.metric_numbers import kept_number
 from reprobox.seals import (
     RECORD_FIX,
     SEALED_RECORD_VERSION,
@@ -452,13 +453,10 @@ def as_number(value: Any) -> float | None:
         return _NON_FINITE.get(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    try:
-        number = float(value)
+    try:  # an integer past 2**53 stays one: as floats 2**53 + 1 read 2**53
+        return kept_number(value)
     except OverflowError:  # an integer beyond any float: not a metric value
         return None
-    # An integer past 2**53 that no float holds stays an int: as a float,
-    # 2**53 + 1 against 2**53 read identical.
-    return value if number != value else number
 
 
 def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:

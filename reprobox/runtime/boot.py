@@ -193,6 +193,19 @@ def _on_torch(torch) -> None:
         _fail_without_gpu("PyTorch")
 
 
+def _logged_number(value):
+    """Return a logged metric as capture.json keeps it: a float, or an integer
+    past 2**53 as itself (as a float 2**60 + 1 reads 2**60), as the host keeps
+    the script's own metrics (reprobox.metric_numbers, not importable here).
+    """
+    number = float(value)
+    if not isinstance(value, bool) and hasattr(value, "__index__"):
+        whole = value.__index__()  # an int, or a NumPy or tensor integer
+        if abs(whole) > 2**53:
+            return whole
+    return number
+
+
 def _history_callback(keras):
     class ReproboxHistory(keras.callbacks.Callback):
         """Append each epoch's logs to the capture as soon as it ends."""
@@ -205,8 +218,8 @@ def _history_callback(keras):
             row = {"epoch": epoch + 1}
             for key, value in (logs or {}).items():
                 try:
-                    row[key] = float(value)
-                except (TypeError, ValueError):
+                    row[key] = _logged_number(value)
+                except (TypeError, ValueError, OverflowError):
                     continue
             self.entry["epochs"].append(row)
             _write_capture()
@@ -253,8 +266,8 @@ def _on_keras(keras) -> None:
         clean = {}
         for key, value in values.items():
             try:
-                clean[key] = float(value)
-            except (TypeError, ValueError):
+                clean[key] = _logged_number(value)
+            except (TypeError, ValueError, OverflowError):
                 continue
         _state["evaluations"].append(
             {"call": len(_state["evaluations"]), "results": clean}

@@ -361,3 +361,18 @@ def test_exit_records_machine_facts_and_leaves_no_temp_files(fakes, out_dir):
     assert capture["error"] is None
     assert "hook_errors" not in capture
     assert sorted(p.name for p in out_dir.iterdir()) == ["capture.json"]
+
+
+def test_a_logged_integer_past_2_53_is_captured_as_itself():
+    # brk r36 F2: Keras logs went through float(): 2**60 + 1 read 2**60.
+    code = (
+        "import json; from reprobox.runtime.boot import _logged_number as n\n"
+        "print(json.dumps([n(2**60 + 1), n(-(2**60)), n(3), n(0.5), n(True)]))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"[{2**60 + 1}, {-(2**60)}, 3.0, 0.5, 1.0]"

@@ -178,3 +178,27 @@ def test_an_integer_metric_past_2_53_is_kept_exactly():
     assert got == {"acc": 0.5, "steps": 3.0, "tokens": 2**53 + 1}
     assert isinstance(got["tokens"], int) and isinstance(got["steps"], float)
     assert '"tokens": 9007199254740993' in dump_json(got)
+
+
+def test_an_integer_past_2_53_stays_one_where_a_float_holds_it_too():
+    # brk r36 F2: -(2**60) is a float exactly, so it was stored as
+    # -1.152921504606847e+18 (24 off as written) beside -(2**60) - 1 kept whole.
+    capture = {
+        "history": [{"epochs": [{"epoch": 1, "seen": 2**60, "loss": 0.5}]}],
+        "evaluations": [{"results": {"count": -(2**60)}}],
+    }
+    got = metrics_from(capture, {"neg": -(2**60), "small": 2**53})
+    assert got == {
+        "eval_count": -(2**60),
+        "loss": 0.5,
+        "neg": -(2**60),
+        "seen": 2**60,
+        "small": float(2**53),
+    }
+    assert [type(got[k]) for k in ("eval_count", "neg", "seen", "small")] == [
+        int,
+        int,
+        int,
+        float,
+    ]
+    assert '"neg": -1152921504606846976' in dump_json(got)
