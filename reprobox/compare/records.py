@@ -465,6 +465,8 @@ def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
         return math.isnan(a) and math.isnan(b)
     if a == b:
         return True
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return False  # an infinity against anything else: no Fraction holds it
     if isinstance(a, int) or isinstance(b, int):
         # An integer past 2**53 (see as_number): a float difference rounds.
         return abs(Fraction(a) - Fraction(b)) <= epsilon
