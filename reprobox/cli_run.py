@@ -637,13 +637,17 @@ def _check_engines_serve_gpus(engines, gpus: str, remote: bool) -> None:
 
 
 def _print_summary(record: dict, record_path: Path) -> None:
+    from reprobox.compare.exact import value_text
     from reprobox.compare.headlines import status_with_exit
 
     code = record.get("exit_code")
     shown = status_with_exit(record["status"], code if isinstance(code, int) else None)
     typer.echo(f"run {record['run_id']} {shown} in {record['duration_s']:.1f}s")
     for name, value in record["metrics"].items():
-        shown = f"{value:.6f}" if isinstance(value, (int, float)) else str(value)
+        # As compare shows it, exactly: six fixed decimals read 4.9e-07 as
+        # 0.000000 and 2**53 + 1 as 9007199254740992.000000.
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        shown = value_text(value) if number else str(value)
         # One line each: a line break in a name could draw a fake row.
         typer.echo(f"  {_one_line(name):<24} {_one_line(shown)}")
     typer.echo(f"  record: {record_path}")

@@ -33,12 +33,21 @@ def written(number: float) -> Fraction:
 def value_text(number: float | int) -> str:
     """Show a metric value exactly (shortest round-trip form).
 
-    An integer no float holds (past 2**53) is shown whole up to 19 digits,
-    beyond that as its float is (1e+308): its exact value is in --json.
+    An integer (one past 2**53, see records.as_number) is shown whole up to 19
+    digits, beyond that in the shorter of its whole and its exact scientific
+    form: 10**30 as 1e+30, 10**30 + 1 whole. As its float, 10**30 + 1 read
+    1e+30 beside 10**30, while the delta said +1.
     """
-    if isinstance(number, int) and len(str(abs(number))) < 20:
-        return str(number)
-    return repr(float(number))
+    if not isinstance(number, int):
+        return repr(float(number))
+    whole = str(abs(number))
+    sign = "-" if number < 0 else ""
+    if len(whole) < 20:
+        return sign + whole
+    digits = whole.rstrip("0")
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    short = f"{mantissa}e+{len(whole) - 1}"
+    return sign + (short if len(short) < len(whole) else whole)
 
 
 def exact_difference(value: float | None, reference: float | None) -> Fraction | None:

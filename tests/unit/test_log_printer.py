@@ -71,9 +71,9 @@ def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
         "warnings": [],
     }
     cli_run._print_summary(record, tmp_path / "record.json")
-    assert calls[1] == "  " + "acc\\x1b[2J".ljust(24) + " 0.500000"
+    assert calls[1] == "  " + "acc\\x1b[2J".ljust(24) + " 0.5"
     # A line break in a name cannot draw a row of its own.
-    assert calls[2] == "  x\\x0a  test_accuracy   0.999999 1.000000"
+    assert calls[2] == "  x\\x0a  test_accuracy   0.999999 1.0"
     assert all("\n" not in call for call in calls)
 
 

@@ -7,6 +7,7 @@ import pytest
 from reprobox_synthetic import clone, make_record
 
 from reprobox.compare import compare_runs, render_json, render_text
+from reprobox.compare.exact import value_text
 from reprobox.compare.metrics import EXACT, Tolerance, compare_metric
 from reprobox.compare.records import as_number, same_number
 from reprobox.report import render_report_html
@@ -91,3 +92,25 @@ def test_an_infinite_seed_beside_an_exact_integer_renders_everywhere():
     assert "9007199254740993" in render_report_html([], comparison)
     nan = compare_runs(sweep(["NaN", 2**53 + 1]))
     assert nan.passed is False
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (10**30, "1e+30"),
+        (10**30 + 1, "1000000000000000000000000000001"),
+        (-(10**30), "-1e+30"),
+        (12345 * 10**40, "1.2345e+44"),
+        (2**100, "1267650600228229401496703205376"),
+        (10**19 - 1, "9999999999999999999"),
+    ],
+)
+def test_an_integer_is_shown_exactly_however_long(value, shown):
+    # brk r36 F5: 10**30 and 10**30 + 1 both read 1e+30, with delta +1.
+    assert value_text(value) == shown
+
+
+def test_two_integers_that_differ_are_shown_apart_in_the_table():
+    comparison = compare_runs(sweep([10**30, 10**30 + 1]))
+    text = render_text(comparison)
+    assert "1000000000000000000000000000001" in text and " 1e+30 " in text
