@@ -124,6 +124,9 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
         [f"metric {path} in {where} {_TOKEN_LEFT_OUT}" for path in tokens],
     )
     for key, value in data.items():
+        if not key.strip():
+            warnings.append(f"metric {key!r} in {where} {_BLANK_LEFT_OUT}")
+            continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
                 number = float(value)
@@ -142,6 +145,21 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
 # (ghp_..., AKIA...) would go from the record into a sealed image's label and
 # a bundle: it is left out, and named only shortened.
 _TOKEN_LEFT_OUT = "holds a token of a published format (ghp_..., AKIA...); left out"
+
+
+# A metric named "" or " " could be judged but never named in --metric or
+# --tol (a blank name is refused there): it is left out of the record.
+_BLANK_LEFT_OUT = "has a blank name, which --metric and --tol cannot name; left out"
+
+
+def blank_captured_metrics(capture: Mapping[str, Any]) -> list[str]:
+    """Warn of each blank metric name in the last fit epoch metrics_from reads."""
+    try:
+        last = (capture.get("history") or [])[-1]["epochs"][-1]
+        names = [key for key in last if isinstance(key, str) and not key.strip()]
+    except (AttributeError, TypeError, KeyError, IndexError):
+        return []
+    return [f"metric {key!r} in capture.json {_BLANK_LEFT_OUT}" for key in names]
 
 
 def capture_without_tokens(capture: Mapping[str, Any]) -> tuple[dict, list[str]]:
@@ -281,6 +299,8 @@ def metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) 
     found.update(script_metrics)
     metrics: dict[str, float | int] = {}
     for key, value in found.items():
+        if not str(key).strip():
+            continue  # see _BLANK_LEFT_OUT
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
                 metrics[str(key)] = kept_number(value)

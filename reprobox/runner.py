@@ -30,6 +30,7 @@ from reprobox import __version__
 from reprobox.atomic import atomic_write_json
 from reprobox.config import ProjectConfig
 from reprobox.container_files import (
+    blank_captured_metrics,
     capture_without_tokens,
     machine_from_capture,
     metrics_from,
@@ -927,7 +928,7 @@ def _finish(
     capture, token_warnings = capture_without_tokens(capture)
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
-    warnings += token_warnings
+    warnings += token_warnings + blank_captured_metrics(capture)
     if capture and "python" not in capture and status != "interrupted" and not killed:
         # The hook writes at start and again at exit; only the first got through.
         # A killed process runs no exit hook, so then the guess below is wrong.

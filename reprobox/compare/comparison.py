@@ -116,6 +116,10 @@ def compare_runs(
         name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
     }
     present = {n for r in records for n in r.metrics}
+    # A blank name (an older or edited record: run leaves them out) could fail
+    # the verdict yet never be named in --metric or --tol: it is left out.
+    blank = sorted(n for n in present if not n.strip())
+    present -= set(blank)
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
     bands, noise_notes = seed_noise_bands(records, names)
@@ -306,6 +310,11 @@ def compare_runs(
         missing_metrics=tuple(missing),
         notes=tuple(
             _notes(records, names, limits, default_tolerance, metrics_from)
+            + [
+                f"metric {name!r} has a blank name, which --metric and --tol "
+                "cannot name: left out"
+                for name in blank
+            ]
             + noise_notes
         ),
         passed=passed,

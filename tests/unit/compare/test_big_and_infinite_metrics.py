@@ -114,3 +114,18 @@ def test_two_integers_that_differ_are_shown_apart_in_the_table():
     comparison = compare_runs(sweep([10**30, 10**30 + 1]))
     text = render_text(comparison)
     assert "1000000000000000000000000000001" in text and " 1e+30 " in text
+
+
+def test_a_record_holding_a_blank_metric_name_is_compared_without_it():
+    # brk r36 F6: compare failed on a row no --metric or --tol could name.
+    base = make_record("A", metrics={" ": 1.0, "acc": 0.5})
+    other = clone(base, "B", metrics={" ": 2.0, "acc": 0.5})
+    comparison = compare_runs([base, other])
+    assert comparison.passed is True
+    assert comparison.metrics == ("acc",)
+    assert (
+        "metric ' ' has a blank name, which --metric and --tol cannot name: left out"
+        in comparison.notes
+    )
+    render_text(comparison)
+    json.loads(render_json(comparison))
