@@ -5,9 +5,13 @@ whole file one SEQUENCE laid out as PKCS#8 (plain or encrypted), PKCS#1 RSA,
 a DSA key or SEC1 EC key is. An archive (tar, zip) or compressed stream
 (gzip, bzip2, xz) is told by its first bytes, whatever its name, and read
 member by member, through the archives inside it: a member named like a
-credential file, or one that holds one, makes the archive one. What cannot be
-read whole within the bounds (zstd, a bomb, a damaged or encrypted member)
-cannot be shown free of one, and is reported as such.
+credential file, or one that holds one, makes the archive one. The bytes that
+are no member's text (headers and names, a zip's comment and the stub before
+it, what follows the end of an archive or of a compressed stream) are copied
+into the image as well: the file's own bytes, and those of every stream
+inflated from it, are read raw too, for a key or a token of a published
+format. What cannot be read whole within the bounds (zstd, a bomb, a damaged
+or encrypted member) cannot be shown free of one, and is reported as such.
 """
 
 from __future__ import annotations
@@ -72,6 +76,16 @@ _DAMAGED = (
 # Judges a window of a member's bytes: is it, or does it hold, a credential?
 # The flag says it is the member's first window (read for whole-file shapes).
 Judge = Callable[[bytes, bool], bool]
+# Judges raw bytes, read as they lie (binary, a header, a name): do they hold
+# a key or a token whose shape gives it away wherever it sits?
+RawJudge = Callable[[bytes], bool]
+
+
+class Judges(NamedTuple):
+    """How an archive's bytes are judged: members' bytes, and all bytes raw."""
+
+    member: Judge
+    raw: RawJudge
 
 
 class Finding(NamedTuple):
@@ -122,6 +136,40 @@ class _Inflated(io.RawIOBase):
         data = self._fh.read(size)
         self._budget.spend(len(data), self._where)
         return data
+
+
+class _Scanned(io.RawIOBase):
+    """A stream whose every byte read through it is also judged raw, in
+    windows that overlap; finish reads and judges what the reader left."""
+
+    def __init__(self, fh: BinaryIO, raw: RawJudge):
+        self._fh, self._raw = fh, raw
+        self._pending, self._tail, self._hit = bytearray(), b"", False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(_WINDOW), b""))
+        data = self._fh.read(size)
+        self._pending += data
+        if len(self._pending) >= _WINDOW:
+            self._judge()
+        return data
+
+    def finish(self) -> bool:
+        """Read the rest of the stream; tell whether any of its bytes held
+        what the raw judge looks for."""
+        while _read_up_to(self, _WINDOW):
+            pass
+        self._judge()
+        return self._hit
+
+    def _judge(self) -> None:
+        window = self._tail + bytes(self._pending)
+        self._hit = self._hit or self._raw(window)
+        self._tail, self._pending = window[-_OVERLAP:], bytearray()
 
 
 class _Prefixed(io.RawIOBase):
@@ -218,13 +266,16 @@ def archive_kind(head: bytes) -> str | None:
     return "tar"
 
 
-def archive_finding(path: Path, head: bytes, judge: Judge) -> Finding | None:
+def archive_finding(path: Path, head: bytes, judges: Judges) -> Finding | None:
     """Tell whether a file that starts with head is an archive or compressed
     stream that holds a credential, or one that cannot be read whole.
 
     Every member is read, through every archive inside it (see ARCHIVE_DEPTH);
-    a member counts by its name (id_rsa, .env, .netrc...) or by what judge
-    finds in its bytes. None: no archive, or nothing found.
+    a member counts by its name (id_rsa, .env, .netrc...), by what judges.raw
+    finds in its name or link target, or by what judges.member finds in its
+    bytes. The file's own bytes and every inflated stream (a compressed
+    stream's, a deflated zip member's) are read raw as well (judges.raw), so
+    that what no member holds is read too. None: no archive, or nothing found.
     """
     kind = archive_kind(head[:_HEAD])
     if kind is None and _zip_at_end(path):
@@ -233,7 +284,12 @@ def archive_finding(path: Path, head: bytes, judge: Judge) -> Finding | None:
         return None
     try:
         with open(path, "rb") as fh:
-            found = _read_archive(fh, kind, (), 1, _Budget(), judge)
+            found = _read_archive(fh, kind, (), 1, _Budget(), judges)
+            if found is None:
+                # Headers, names, a comment, a stub, bytes after the end: the
+                # file's own bytes, as the image holds them.
+                fh.seek(0)
+                found = () if _Scanned(fh, judges.raw).finish() else None
     except _Unreadable as cannot:
         return Finding(":".join(cannot.where), cannot.why)
     except OSError:
@@ -254,7 +310,7 @@ def _read_archive(
     where: tuple[str, ...],
     depth: int,
     budget: _Budget,
-    judge: Judge,
+    judges: Judges,
 ) -> tuple[str, ...] | None:
     """Return where in fh (an archive or compressed stream of kind) a
     credential is, or None; raise _Unreadable for what cannot be read."""
@@ -266,9 +322,9 @@ def _read_archive(
         if kind in _DECOMPRESSORS:
             with _DECOMPRESSORS[kind](fh, "rb") as plain:
                 inner = _Inflated(plain, budget, where)
-                return _read_member(inner, where, depth, budget, judge)
+                return _read_inflated(inner, where, depth, budget, judges)
         if kind == "tar":
-            return _read_tar(fh, where, depth, budget, judge)
+            return _read_tar(fh, where, depth, budget, judges)
         if not fh.seekable():
             data = _read_up_to(fh, NESTED_ZIP_LIMIT + 1)
             if len(data) > NESTED_ZIP_LIMIT:
@@ -276,36 +332,41 @@ def _read_archive(
                     f"a zip in it is over {NESTED_ZIP_LIMIT >> 20} MiB", where
                 )
             fh = io.BytesIO(data)
-        return _read_zip(fh, where, depth, budget, judge)
+        return _read_zip(fh, where, depth, budget, judges)
     except _DAMAGED as error:
         why = f"it is damaged ({error or type(error).__name__})"
         raise _Unreadable(why, where) from error
 
 
-def _read_tar(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+def _read_tar(fh, where, depth, budget, judges) -> tuple[str, ...] | None:
     with tarfile.open(fileobj=fh, mode="r|") as archive:
         for member in archive:
             budget.member(where)
+            inside = (*where, member.name)
+            if judges.raw(_tar_header_text(member)):
+                return inside
             if not member.isfile():
                 continue
-            inside = (*where, member.name)
             if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.name).name):
                 return inside
             content = archive.extractfile(member)
             if content is not None:
-                found = _read_member(content, inside, depth, budget, judge)
+                found = _read_member(content, inside, depth, budget, judges)
                 if found is not None:
                     return found
     return None
 
 
-def _read_zip(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+def _read_zip(fh, where, depth, budget, judges) -> tuple[str, ...] | None:
     with zipfile.ZipFile(fh) as archive:
         for member in archive.infolist():
             budget.member(where)
+            inside = (*where, member.filename)
+            name = member.filename.encode("utf-8", "surrogateescape")
+            if judges.raw(name) or judges.raw(member.comment):
+                return inside
             if member.is_dir():
                 continue
-            inside = (*where, member.filename)
             if _CREDENTIAL_MEMBER.fullmatch(PurePosixPath(member.filename).name):
                 return inside
             if member.flag_bits & 0x1:
@@ -316,25 +377,47 @@ def _read_zip(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
                 why = "it is compressed in a way reprobox cannot read"
                 raise _Unreadable(why, inside) from error
             with content:
-                if member.compress_type != zipfile.ZIP_STORED:
+                if member.compress_type == zipfile.ZIP_STORED:
+                    found = _read_member(content, inside, depth, budget, judges)
+                else:
                     content = _Inflated(content, budget, inside)
-                found = _read_member(content, inside, depth, budget, judge)
+                    found = _read_inflated(content, inside, depth, budget, judges)
                 if found is not None:
                     return found
     return None
 
 
-def _read_member(fh, where, depth, budget, judge) -> tuple[str, ...] | None:
+def _tar_header_text(member: tarfile.TarInfo) -> bytes:
+    """Return what a tar member's header says besides sizes: its name, link
+    target, owner names and pax records."""
+    records = [f"{key}={value}" for key, value in member.pax_headers.items()]
+    fields = (member.name, member.linkname, member.uname, member.gname, *records)
+    return "\n".join(fields).encode("utf-8", "surrogateescape")
+
+
+def _read_inflated(fh, where, depth, budget, judges) -> tuple[str, ...] | None:
+    """Judge inflated bytes (a compressed stream's, a deflated zip member's)
+    as a member, and raw as well, to their end: past where an archive in them
+    ends. Stored bytes need no such reading: they are raw bytes of the file
+    or of a stream inflated already, judged there."""
+    scanned = _Scanned(fh, judges.raw)
+    found = _read_member(scanned, where, depth, budget, judges)
+    return where if found is None and scanned.finish() else found
+
+
+def _read_member(fh, where, depth, budget, judges) -> tuple[str, ...] | None:
     """Judge a member (or a stream's content): open it if it is an archive or
     compressed stream itself, else read it window by window."""
     head = _read_up_to(fh, _HEAD)
     kind = archive_kind(head)
     if kind is not None:
-        return _read_archive(_Prefixed(head, fh), kind, where, depth + 1, budget, judge)
+        return _read_archive(
+            _Prefixed(head, fh), kind, where, depth + 1, budget, judges
+        )
     window = head + _read_up_to(fh, _WINDOW - len(head))
     first = True
     while True:
-        if judge(window, first):
+        if judges.member(window, first):
             return where
         more = _read_up_to(fh, _WINDOW)
         if not more:

@@ -26,11 +26,13 @@ from reprobox.code_files import code_file_name, code_text
 from reprobox.credential_archives import (
     DER_LIMIT,
     Finding,
+    Judges,
     archive_finding,
     der_private_key,
 )
 from reprobox.credential_lines import (
     credential_file_text,
+    published_token_in_bytes,
     secret_in_text,
     text_secret_parts,
 )
@@ -170,7 +172,7 @@ def credential_finding(path: Path) -> Finding | None:
                 tail = window[-overlap:]
     except OSError:
         return None
-    return archive_finding(path, head, _credential_window)
+    return archive_finding(path, head, _ARCHIVE_JUDGES)
 
 
 def secret_value(name: str, value: str | None) -> bool:
@@ -217,6 +219,19 @@ def _credential_window(data: bytes, first: bool) -> bool:
         return True
     text = _as_text(data)
     return text is not None and secret_in_text(text)
+
+
+def _raw_credential(data: bytes) -> bool:
+    """Tell whether raw bytes of an archive (a header, a name, a binary
+    member, what follows its end) hold a key's marker or a token of a
+    published format (ghp_..., AKIA...), which no reading of text needs to
+    find: their shape gives them away in any bytes."""
+    if any(marker in data for marker in _KEY_MARKERS):
+        return True
+    return published_token_in_bytes(data)
+
+
+_ARCHIVE_JUDGES = Judges(member=_credential_window, raw=_raw_credential)
 
 
 def _credential_bytes(data: bytes) -> bool:

@@ -1,13 +1,17 @@
-"""A token in an archive named anything stays out of the image; what reprobox
-cannot read through (a zstd stream) stops freeze and build, naming the file."""
+"""A token in an archive named anything stays out of the image, in a member or
+in the bytes no member holds (a name, a header, text after the end); what
+reprobox cannot read through (a zstd stream) stops freeze and build, naming
+the file."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import secrets
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,6 +74,38 @@ def test_a_token_in_a_suffixless_archive_never_reaches_the_image(
     assert "later.bin:n.zst: it is zstd-compressed" in froze.stderr, _shown(froze)
     assert ".reproboxignore" in froze.stderr
     assert "Traceback" not in froze.stderr
+
+
+def test_a_token_outside_every_member_never_reaches_the_image(
+    cli, engine_cleanup, tmp_path, docker_client
+):
+    token = "ghp_" + secrets.token_hex(18)  # 36 characters after the prefix
+    path, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    line = f"\ntoken = {token}\n".encode()
+    (path / "tb.bz").write_bytes(bz2.compress(b"hello\n") + line)
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("a.txt", "hello\n")
+    (path / "stub.sh").write_bytes(f"export GH={token}\n".encode() + zipped.getvalue())
+    (path / "names.tar").write_bytes(_tar({f"{token}.txt": b"hello\n"}))
+    gzipped = io.BytesIO()
+    with gzip.GzipFile(f"{token}.txt", "wb", fileobj=gzipped, mtime=0) as fh:
+        fh.write(b"hello\n")
+    (path / "fn.gz").write_bytes(gzipped.getvalue())
+
+    froze = cli.run("freeze", str(path), timeout=600)
+    for left_out in ("tb.bz", "stub.sh", "names.tar:ghp_***.txt", "fn.gz"):
+        assert left_out in froze.stderr, _shown(froze)
+    assert token not in froze.stderr + froze.stdout
+    cli.run("build", str(path), timeout=600)
+    [image] = docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"})
+    saved = b"".join(docker_client.api.get_image(image.id, chunk_size=1 << 20))
+    names = _saved_names(saved)
+    assert any(n.endswith("app/train.py") for n in names), names
+    kept = ("tb.bz", "stub.sh", "names.tar", "fn.gz")
+    assert not [n for n in names if n.endswith(kept)], names
+    assert token.encode() not in _saved_bytes(saved)
 
 
 def _saved_layers(saved: bytes):
