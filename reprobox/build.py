@@ -28,7 +28,7 @@ from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding, holds_credentials
-from reprobox.credential_lines import hide_published_tokens, published_token
+from reprobox.credential_lines import hide_published_tokens
 from reprobox.data_checks import (
     command_files,
     missing_command_script,
@@ -54,6 +54,7 @@ from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
+from reprobox.secret_shapes import hide_name_tokens, token_in_name
 from reprobox.share import carries_build_labels, lock_labels, manifest_labels
 from reprobox.stopping import raised_by_a_stop
 from reprobox.tag_moves import drop_if_untagged
@@ -476,8 +477,9 @@ def left_out_note(left_out: list[str]) -> str | None:
 
 def _shown(path: str) -> str:
     """Return a path fit for one line: quoted, with \\x escapes, if it must be,
-    and each token of a published format in it cut short (ghp_***)."""
-    path = hide_published_tokens(path)
+    and each token of a published format in it, joined to other characters
+    or not, cut short (ghp_***)."""
+    path = hide_name_tokens(hide_published_tokens(path))
     return path if path.isprintable() else repr(os.fsencode(path))[1:]
 
 
@@ -491,7 +493,7 @@ def _check_name(rel: str) -> str:
             f"{_shown(rel)}: file name is not valid UTF-8",
             hint=f"rename it, or list it in {IGNORE_FILE}",
         ) from None
-    if published_token(rel):
+    if token_in_name(rel):
         # A name is written into the image's layers, then pushed or exported.
         raise InputError(
             f"{_shown(rel)}: its name holds a token of a published format "

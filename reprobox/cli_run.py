@@ -30,6 +30,7 @@ from reprobox.cli import (
     warn,
 )
 from reprobox.errors import EXIT_USAGE, InputError, Interrupted
+from reprobox.secret_shapes import shown_token, token_in_name
 
 
 def check_memory(memory: str) -> int:
@@ -59,6 +60,16 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                 f"--env {item!r} names no variable",
                 hint="give --env NAME=VALUE, or --env NAME to pass NAME's value "
                 "in this shell",
+            )
+        if token_in_name(name):
+            # The name goes into the record as it is, and a seal would put it
+            # into the image label: it is refused as [env] refuses one.
+            raise InputError(
+                f"--env {shown_token(name)}: the variable name holds a token of "
+                "a published format (ghp_..., AKIA...), which the run record "
+                "would keep",
+                hint="give the variable a plain name (e.g. GITHUB_TOKEN) and "
+                "the token as its value",
             )
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise InputError(

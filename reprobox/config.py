@@ -34,7 +34,7 @@ from reprobox.index_urls import (
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, set_by_image
-from reprobox.secret_shapes import PUBLISHED_TOKEN, shown_token
+from reprobox.secret_shapes import shown_token, token_in_name
 
 try:  # Python 3.11+
     import tomllib
@@ -420,7 +420,7 @@ def _as_toml(value: object) -> str:
 
 def _shown_name(name: str) -> str:
     """Return a variable name as an error shows it: shortened if it is a token."""
-    return shown_token(name) if PUBLISHED_TOKEN.search(name) else name
+    return shown_token(name) if token_in_name(name) else name
 
 
 # The fewest characters a ${NAME} of an index URL may hold: its value is
@@ -688,9 +688,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     # Docker's grammar for one component of a repository name.
     component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
     # A name made from a token would give it away lower-cased: none is offered.
-    if "name" in table and PUBLISHED_TOKEN.search(table["name"]):
+    if "name" in table and token_in_name(table["name"]):
         raise ConfigError(path, "name", _TOKEN_AS_NAME, _OTHER_NAME)
-    if "name" not in table and PUBLISHED_TOKEN.search(root.name):
+    if "name" not in table and token_in_name(root.name):
         raise ConfigError(
             path,
             None,

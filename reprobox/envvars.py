@@ -22,6 +22,7 @@ from reprobox.secret_shapes import (
     SECRET_URLS,
     SECRET_VALUES,
     shown_token,
+    token_in_name,
 )
 from reprobox.stand_ins import placeholder
 
@@ -485,11 +486,12 @@ def refuse_token_names(
 
     The name is written as the value is (ENV NAME=..., the manifest, the
     labels and the build history), so a token pasted as a name (ghp_...)
-    leaks as surely; secret_value judges it as a value would be judged.
+    leaks as surely; secret_value judges it as a value would be judged, and
+    a token joined to other characters counts too (MY_AKIA..., ghp_..._X).
     """
     for key, names in (("env", cfg.env), ("pass_env", cfg.pass_env)):
         for name in names:
-            if not secret_value("", name):
+            if not (secret_value("", name) or token_in_name(name)):
                 continue
             shown = shown_token(name)
             where = f"env.{shown}" if key == "env" else key

@@ -20,7 +20,7 @@ from typing import Any
 from reprobox.config import ProjectConfig
 from reprobox.credential_lines import published_token
 from reprobox.errors import ConfigError, InputError
-from reprobox.secret_shapes import shown_token
+from reprobox.secret_shapes import shown_token, token_in_name
 
 # The config key each manifest field is taken from, by the field's path
 # without list indexes; the longest path that starts a field's path wins.
@@ -37,6 +37,18 @@ _CONFIG_KEYS = {
     "metrics.tolerances": "metrics.tolerances",
 }
 _INDEX = re.compile(r"\[\d+\]")
+# The string fields, by path without list indexes, that hold names (a file's,
+# a metric's, the project's), not text: a token anywhere in one counts, as in
+# a key (token_in_name), where text counts only a whole one.
+_NAME_FIELDS = frozenset(
+    {
+        "project",  # a record's project name
+        "project.name",
+        "data.path",
+        "metrics.compare",
+        "compare_settings.compare",
+    }
+)
 TOKEN_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"
 _WHAT = TOKEN_WHAT
 
@@ -55,15 +67,17 @@ def without_tokens(value: Any, path: str = "") -> tuple[Any, list[str]]:
     """Return value less each entry whose key or string holds a token, and
     the paths of those left out, named as token_fields names them.
 
-    An object loses the key, a list the item; value itself, a string that
-    holds a token, becomes None.
+    A key, or a string in one of _NAME_FIELDS, is a name: a token anywhere in
+    it counts (loss_ghp_...). Any other string is text, where only a whole
+    token does. An object loses the key, a list the item; value itself, a
+    string that holds a token, becomes None.
     """
     found: list[str] = []
     if isinstance(value, Mapping):
         kept_map = {}
         for key, item in value.items():
             key = str(key)
-            shown = shown_token(key) if published_token(key) else key
+            shown = shown_token(key) if token_in_name(key) else key
             here = f"{path}.{shown}" if path else shown
             if shown != key:
                 found.append(here)
@@ -83,8 +97,10 @@ def without_tokens(value: Any, path: str = "") -> tuple[Any, list[str]]:
             if not (isinstance(item, str) and paths):
                 kept_list.append(inner)
         return kept_list, found
-    if isinstance(value, str) and published_token(value):
-        return None, [path]
+    if isinstance(value, str):
+        name = _INDEX.sub("", path) in _NAME_FIELDS
+        if token_in_name(value) if name else published_token(value):
+            return None, [path]
     return value, found
 
 

@@ -24,7 +24,7 @@ from reprobox.seals import (
     check_manifest_sealed,
     loads_strict,
 )
-from reprobox.secret_shapes import PUBLISHED_TOKEN, shown_token
+from reprobox.secret_shapes import shown_token, token_in_name
 
 # 2: the manifest carries sections_sha256 (docs/schemas.md); a manifest of 1
 # is refused, since edits to it cannot be told: freezing again makes a 2.
@@ -465,7 +465,7 @@ def check_environment_frozen(
 
 
 def _shown_name(name: str) -> str:
-    if PUBLISHED_TOKEN.search(name):
+    if token_in_name(name):
         return shown_token(name)
     return name if name.isidentifier() and len(name) <= 60 else shortened(repr(name))
 

@@ -82,6 +82,12 @@ PUBLISHED_TOKEN = re.compile(
     rf"(?<![A-Za-z0-9_]){_BLANKED}(?:{_ALNUM_FORMATS})(?![A-Za-z0-9_])"
     rf"|(?<![{_TOKEN_BOUNDARY}]){_BLANKED}(?:{_OTHER_FORMATS})(?![{_TOKEN_BOUNDARY}])"
 )
+# The same formats anywhere inside a name (a metric, a variable, a file, a
+# record's key): a name is no running text whose words the boundary keeps
+# apart, and loss_ghp_..., xghp_... or AKIA..._x give the token away all the
+# same. A match blanked out with x's (ghp_xxxxxxxx) is still none.
+_TOKEN_IN_NAME = re.compile(rf"(?:{_ALNUM_FORMATS})|(?:{_OTHER_FORMATS})")
+_X_RUN = re.compile(r"xxxx|XXXX")
 # Values whose shape gives them away, whatever the variable is called, beyond
 # the published formats: a private key, bearer headers, and credentials passed
 # in a URL's query string.
@@ -104,6 +110,24 @@ def shown_token(name: str) -> str:
     """Return a name that is itself a token as every message shows one:
     its first four characters, *** and its length, never the rest."""
     return f"{name[:4]}*** ({len(name)} characters)"
+
+
+def _tokens_in_name(name: str) -> list[re.Match[str]]:
+    return [m for m in _TOKEN_IN_NAME.finditer(name) if not _X_RUN.search(m.group())]
+
+
+def token_in_name(name: str) -> bool:
+    """Tell whether a name holds a token of a published format anywhere in it,
+    joined to other characters or not (loss_ghp_..., hf_..._loss)."""
+    return bool(_tokens_in_name(name))
+
+
+def hide_name_tokens(name: str) -> str:
+    """Return name with each token that token_in_name finds cut to its first
+    four characters and *** (loss_ghp_***), as a message names it."""
+    for match in reversed(_tokens_in_name(name)):
+        name = name[: match.start()] + match.group()[:4] + "***" + name[match.end() :]
+    return name
 
 
 def url_credential(url: str) -> bool:

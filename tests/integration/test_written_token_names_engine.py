@@ -3,7 +3,8 @@
 Round 34: a training script that wrote a token as a metric name had it kept
 in the record, sealed into the pushed image's label and exported in the
 bundle's reference-record.json; a project file or folder named with a token
-went into /app. The script builds the token from pieces, so its own text
+went into /app. Round 36: a token joined inside a name (loss_ghp_...) was
+kept the same way. The script builds the token from pieces, so its own text
 holds none (freeze would refuse or leave out a file that did).
 """
 
@@ -24,7 +25,7 @@ AWS_ID = "AKIA" + "Z7QW3ERT5YU8IO2P"
 TRAIN = """import json, os
 name = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
 with open(os.environ["REPROBOX_METRICS"], "w") as fh:
-    json.dump({name: 1.0, "acc": 0.9}, fh)
+    json.dump({name: 1.0, "loss_" + name: 2.0, "acc": 0.9}, fh)
 """
 
 
@@ -37,6 +38,8 @@ def test_a_token_metric_name_stays_out_of_record_label_and_bundle(
     ran = cli.run("run", str(project), timeout=600)
     assert TOKEN not in ran.stdout + ran.stderr
     assert "metric ghp_*** (40 characters) in the metrics file" in ran.stderr
+    # Round 36: a token joined inside a name (loss_ghp_...) counts as well.
+    assert "metric loss*** (45 characters) in the metrics file" in ran.stderr
     (run_dir,) = (project / ".reprobox" / "runs").iterdir()
     record = json.loads((run_dir / "record.json").read_text())
     assert record["metrics"] == {"acc": 0.9}
