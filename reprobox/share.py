@@ -436,6 +436,36 @@ def tag_sealed_beside(
     return tag
 
 
+# The build tag an image's labels give (build.image_tag): its project's name
+# and the first 16 hex digits of its context digest.
+_BUILD_TAG = re.compile(r"reprobox/[a-z0-9][a-z0-9._-]*:[0-9a-f]{16}")
+
+
+def build_tag_of(labels: dict[str, str]) -> str | None:
+    """Return the build tag an image's labels give, or None where they give none."""
+    project = labels.get(f"{LABEL_PREFIX}.project")
+    digest = labels.get(f"{LABEL_PREFIX}.context-digest")
+    if not (isinstance(project, str) and isinstance(digest, str)):
+        return None
+    tag = f"reprobox/{project}:{digest[:16]}"
+    return tag if _BUILD_TAG.fullmatch(tag) else None
+
+
+def tag_pulled(engine: Engine, pulled: str) -> str | None:
+    """Tag an image pulled by digest as import tags a bundle's; return the tag.
+
+    A pull by digest gives no tag, so the image would be `<none>`. It takes
+    its build's tag from its labels when that is free, else <tag>-sealed
+    (tag_beside_build). One whose labels give no build tag is no image of
+    reprobox: it is removed again (unless tagged otherwise), and None returned.
+    """
+    tag = build_tag_of(image_labels(engine, pulled))
+    if tag is None:
+        drop_if_untagged(engine, pulled)
+        return None
+    return tag_sealed_beside(engine, pulled, tag)
+
+
 def _tag_shipped(
     dest: Engine,
     wanted: str,

@@ -38,6 +38,7 @@ from reprobox.share import (
     reference_from_labels,
     same_build,
     sealed_beside,
+    tag_pulled,
 )
 
 
@@ -429,6 +430,17 @@ def verify_image(
     found = image_id(engine, image)
     if found is None and "@sha256:" in image:
         found = pull_by_digest(engine, image)
+        # Tagged at once, as `run --host` tags the same pull: untagged, the
+        # image would be left behind as <none>.
+        tag = tag_pulled(engine, found)
+        if tag is None:
+            raise InputError(
+                f"image {image} was not made by reprobox (its labels name no "
+                "project and build); the pulled image was removed again",
+                hint="verify images from `reprobox build`, `push` or `import`",
+            )
+        if on_info:
+            on_info(f"pulled {image}, tagged {tag}")
     if found is None:
         raise InputError(
             f"image {image} is not on this engine",

@@ -222,3 +222,30 @@ def test_run_host_on_a_bundles_copy_claims_no_digest(
     assert "loaded from a bundle?" in result.stderr, result.describe()
     assert f"{ENGINE2}: image registry" not in result.stderr
     assert untagged(engine2_client, name) == []
+
+
+def test_verify_by_digest_on_another_engine_tags_the_pull(
+    cli, two_engine_cleanup, engine2_client, registry, tmp_path
+):
+    """Round 36 A: verify REF@sha256 on an engine without the image pulled it
+    and left it `<none>`; it takes the build's tag there, as import gives it."""
+    path, name, tag = quick_project(cli, two_engine_cleanup, tmp_path)
+    run(cli, path)
+    entry = push(cli, path, registry)
+    assert tag not in [t for i in engine2_client.images.list() for t in i.tags]
+    runs = tmp_path / "verify-runs"
+    verified = cli.run(
+        "verify", entry["ref"], "--host", ENGINE2, "--runs-dir", str(runs)
+    )
+    assert untagged(engine2_client, name) == []
+    repo = entry["ref"].split("@", 1)[0]
+    dangling = engine2_client.images.list(filters={"dangling": True})
+    assert [
+        i.id
+        for i in dangling
+        if any(d.startswith(repo + "@") for d in i.attrs.get("RepoDigests") or [])
+    ] == []
+    assert engine2_client.images.get(tag).id == entry["image_id"]
+    assert f"pulled {entry['ref']}, tagged {tag}" in verified.stderr
+    (record,) = [json.loads(p.read_text()) for p in runs.glob("*/record.json")]
+    assert record["image"]["id"] == entry["image_id"]

@@ -27,7 +27,7 @@ from reprobox.share import (
     ship_image,
     with_publication,
 )
-from reprobox.verify import sealed_copy
+from reprobox.verify import sealed_copy, verify_image
 
 BUILT = "sha256:" + "b" * 64
 SEALED = "sha256:" + "5" * 64
@@ -502,6 +502,42 @@ def test_verify_ignores_a_sealed_tag_of_another_build():
     engine.add(BUILT, tag=TAG)
     engine.add(OTHER, layers=["sha256:" + "6" * 64], tag=TAG + "-sealed")
     assert sealed_copy(engine, TAG, BUILT) is None
+
+
+# --- verify by digest: the pulled image is tagged as import tags one --------
+
+
+def _verify_pulled(engine, tmp_path, labels=None) -> InputError:
+    pull_adds(engine, SEALED, labels=labels or LABELS)  # a bare manifest: stops
+    with pytest.raises(InputError) as info:
+        verify_image(engine, REF, runs_dir=tmp_path / "v")
+    assert engine.pulls == [REF]
+    return info.value
+
+
+def test_verify_by_digest_tags_the_pulled_image_with_its_build_tag(tmp_path):
+    # brk 36 A: the pull by digest left the image <none> on engine 2.
+    engine = FakeEngine("engine2")
+    _verify_pulled(engine, tmp_path)
+    assert engine.tags == {TAG: SEALED}
+
+
+def test_verify_by_digest_puts_the_pull_beside_another_image_of_the_build(tmp_path):
+    engine = FakeEngine("engine2")
+    engine.add(BUILT, tag=TAG)
+    _verify_pulled(engine, tmp_path)
+    assert engine.tags == {TAG: BUILT, f"{TAG}-sealed": SEALED}
+
+
+def test_verify_by_digest_removes_a_pulled_image_that_names_no_build(tmp_path):
+    engine = FakeEngine("engine2")
+    foreign = {"org.reprobox.manifest": _MANIFEST}
+    error = _verify_pulled(engine, tmp_path, labels=foreign)
+    assert error.message == (
+        f"image {REF} was not made by reprobox (its labels name no project and "
+        "build); the pulled image was removed again"
+    )
+    assert engine.removed == [SEALED] and engine.tags == {}
 
 
 # --- import: the bundle index, its member names, and the tag it takes ------
