@@ -227,16 +227,17 @@ def import_bundle(
     path: Path,
     on_tagged: OnTagged | None = None,
     note: Callable[[str], None] | None = None,
+    on_left: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Check and load a bundle; return its index and its text files.
 
     on_tagged gets the tag once the import made it, even one a stop then cut
     short (see made_tags). A marker kept meanwhile lets the next command tag
     the image should this one be killed (see import_markers); note hears
-    when it cannot be kept.
+    when it cannot be kept, and on_left what a stop leaves behind with it.
     """
     try:
-        return _import_bundle(engine, path, on_tagged, note)
+        return _import_bundle(engine, path, on_tagged, note, on_left)
     except (requests.exceptions.RequestException, docker.errors.DockerException) as exc:
         # Engine trouble (a load that timed out, a dropped connection), not the
         # file's: requests' errors are OSErrors too, so they are told apart first.
@@ -254,6 +255,7 @@ def _import_bundle(
     path: Path,
     on_tagged: OnTagged | None,
     note: Callable[[str], None] | None,
+    on_left: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     with tarfile.open(path, "r:") as tar, contextlib.ExitStack() as marked:
         index = _read_bundle_index(tar, path)
@@ -310,7 +312,7 @@ def _import_bundle(
         _check_tag_is_free(engine, index, essence, path)
         # From the load to the tag, a marker stands for the tag to come.
         marker = marked.enter_context(
-            marked_import(engine, index["image_id"], index["tag"], note)
+            marked_import(engine, index["image_id"], index["tag"], note, on_left)
         )
         # Only now, every member checked, does anything reach the engine.
         image_stream = tar.extractfile("image.tar")

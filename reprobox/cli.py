@@ -16,7 +16,7 @@ import shlex
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -160,11 +160,12 @@ def interruptible(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        _state["finished"] = []
+        _state["finished"], _state["left"] = [], []
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
-            raise Interrupted(interrupted_message(_state["finished"])) from None
+            message = interrupted_message(_state["finished"], _state["left"])
+            raise Interrupted(message) from None
         except ReproboxError:
             raise
         except Exception as exc:
@@ -172,7 +173,7 @@ def interruptible(func):
             # or that an error in the cleanup after it hid is a stop too, and
             # must say what was finished as plainly as one raised as itself.
             if raised_by_a_stop(exc):
-                message = interrupted_message(_state["finished"])
+                message = interrupted_message(_state["finished"], _state["left"])
                 raise Interrupted(message) from None
             raise
 
@@ -192,13 +193,24 @@ def finished_step(step: str) -> Callable[[str, bool | None], None]:
     return note
 
 
-def interrupted_message(finished: list[tuple[str, str, bool | None]]) -> str:
+def left_behind(what: str) -> None:
+    """Note what a stop left for the next command to finish (an import's
+    untagged image), for the message of the interrupted command."""
+    left = _state.setdefault("left", [])
+    if what not in left:
+        left.append(what)
+
+
+def interrupted_message(
+    finished: list[tuple[str, str, bool | None]], left: Sequence[str] = ()
+) -> str:
     """Return the one line an interrupted command ends with.
 
     finished holds (step, tag, made) for each tag the command made (True)
-    or may have made (None: the engine did not answer when asked).
+    or may have made (None: the engine did not answer when asked); left says
+    what the stop left behind and what becomes of it (see left_behind).
     """
-    if not finished:
+    if not finished and not left:
         return "interrupted; nothing was half-written"
     done = [f"{step} finished (tag {tag})" for step, tag, made in finished if made]
     unsure = [tag for _, tag, made in finished if made is None]
@@ -208,6 +220,8 @@ def interrupted_message(finished: list[tuple[str, str, bool | None]]) -> str:
             f"; the engine may have tagged {', '.join(unsure)} or may still "
             "(`docker image inspect TAG` tells)"
         )
+    for what in left:
+        message += f"; {what}"
     return message
 
 

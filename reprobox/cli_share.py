@@ -22,6 +22,7 @@ from reprobox.cli import (
     app,
     finished_step,
     interruptible,
+    left_behind,
     log_printer,
     project_holding,
     say,
@@ -469,7 +470,9 @@ def import_cmd(
         _check_into_writable(into)
     engine = connect(host, context)
     tidy_killed_imports(engine)
-    index, texts = import_bundle(engine, bundle, finished_step("import"), note=say)
+    index, texts = import_bundle(
+        engine, bundle, finished_step("import"), note=say, on_left=left_behind
+    )
     if into is not None:
         _unpack_bundle_files(into, texts, index["tag"])
     if as_json:

@@ -80,9 +80,11 @@ class ImportMarker:
 
     def __init__(self, path: Path | None = None, fd: int | None = None):
         self._path, self._fd = path, fd
+        self.is_settled = False
 
     def settled(self) -> None:
         """Drop the marker: no image can come of the load, or it is tagged."""
+        self.is_settled = True
         if self._path is not None:
             _drop(self._path)
 
@@ -111,7 +113,11 @@ def marker_folder() -> Path | None:
 
 @contextlib.contextmanager
 def marked_import(
-    engine: Engine, image: str, tag: str, note: Note | None = None
+    engine: Engine,
+    image: str,
+    tag: str,
+    note: Note | None = None,
+    on_left: Note | None = None,
 ) -> Iterator[ImportMarker]:
     """Keep a marker while the block loads and tags image; drop it once done.
 
@@ -124,7 +130,8 @@ def marked_import(
     by the next command when its image is absent. Ending, the block also
     drops markers an earlier import of the same image left: this one tagged
     it. A marker that cannot be written is said through note; the import
-    goes on.
+    goes on. When the block does not end and did not settle, on_left hears
+    what the engine may be left holding, and what becomes of it.
     """
     folder = marker_folder()
     mark = ImportMark(
@@ -146,14 +153,43 @@ def marked_import(
                 f"{exc.strerror or exc}; should this import be killed outright, "
                 "its image may be left untagged"
             )
-        yield ImportMarker()
+        unmarked = ImportMarker()
+        try:
+            yield unmarked
+        except BaseException:
+            if on_left is not None and not unmarked.is_settled:
+                on_left(_left_unmarked(mark))
+            raise
         return
+    marker = ImportMarker(path, fd)
     try:
-        yield ImportMarker(path, fd)
+        yield marker
         _drop(path)
         _drop_earlier_marks(folder, mark)
+    except BaseException:
+        if on_left is not None and not marker.is_settled:
+            on_left(_left_marked(mark))
+        raise
     finally:
         os.close(fd)
+
+
+def _left_marked(mark: ImportMark) -> str:
+    """Say what an import that ended with its marker kept leaves behind."""
+    return (
+        f"the engine may hold the bundle's image {mark.image[7:19]} untagged, or "
+        f"still be loading it: the next reprobox command on this engine tags it "
+        f"{mark.tag}, or removes it should that tag name another image by then"
+    )
+
+
+def _left_unmarked(mark: ImportMark) -> str:
+    """Say what an import that could keep no marker leaves behind."""
+    return (
+        f"the engine may hold the bundle's image {mark.image[7:19]} untagged, and "
+        "no marker was kept for the next command to tag it: import the bundle "
+        f"again, or remove it with `docker image rm {mark.image[7:19]}`"
+    )
 
 
 def _drop_earlier_marks(folder: Path, done: ImportMark) -> None:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import docker.errors
@@ -34,7 +35,13 @@ class HeldLoadAnswer:
     is surely alive, past the load and before its tag, when the test kills it.
     """
 
-    def __init__(self, path: Path, engine: str, stall_after: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        engine: str,
+        stall_after: int | None = None,
+        hold_end: bool = False,
+    ):
         self.engine = engine.removeprefix("unix://")
         self.answered = threading.Event()  # the engine answered the load
         # With stall_after, the load's body stops there: reprobox is cut
@@ -42,6 +49,12 @@ class HeldLoadAnswer:
         self.stall_after = stall_after
         self.stalled = threading.Event()
         self.release = threading.Event()
+        # With hold_end, the load's body is passed on but for its last piece
+        # (the chunked body's end), kept until send_end(): reprobox has handed
+        # the whole archive over, and the engine has no image yet.
+        self.hold_end = hold_end
+        self.end_held = threading.Event()
+        self._held: tuple[socket.socket, bytes] | None = None
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(str(path))
         self.server.listen()
@@ -49,6 +62,11 @@ class HeldLoadAnswer:
 
     def close(self) -> None:
         self.server.close()
+
+    def send_end(self) -> None:
+        """Pass on the held end of the load's body: the engine finishes it."""
+        upstream, data = self._held
+        upstream.sendall(data)
 
     def _accept(self) -> None:
         while True:
@@ -79,6 +97,10 @@ class HeldLoadAnswer:
                         self.release.wait(120)
                         upstream.close()  # the body ends unfinished
                         return
+                if loading.is_set() and self.hold_end and data.endswith(b"0\r\n\r\n"):
+                    self._held = (upstream, data)
+                    self.end_held.set()
+                    continue
                 upstream.sendall(data)
 
     def _answers(self, upstream, client, loading) -> None:
@@ -260,3 +282,48 @@ def test_an_import_killed_mid_stream_leaves_its_marker_to_the_next_command(
     assert list(markers.iterdir()) == [], shown(after)
     with pytest.raises(docker.errors.ImageNotFound):
         engine2_client.images.get(image)
+
+
+def test_an_import_stopped_before_the_engine_made_its_image_says_what_is_left(
+    cli, two_engine_cleanup, engine2_client, tmp_path
+):
+    # brk r36 B: Ctrl-C of an import whose whole archive the engine had said
+    # "nothing was half-written", yet the engine went on to make the image,
+    # untagged, and the marker stayed: the next command tags it, as now said.
+    path, name, env, bundle, image, tag = exported_bundle(
+        cli, two_engine_cleanup, tmp_path
+    )
+    markers = tmp_path / "state/reprobox/importing"
+    proxy = HeldLoadAnswer(tmp_path / "engine2.sock", ENGINE2, hold_end=True)
+    proc = import_through(tmp_path / "engine2.sock", env, bundle)
+    try:
+        assert proxy.end_held.wait(300), "the load never reached its end"
+        assert proc.poll() is None, f"import exited {proc.returncode} first"
+        proc.send_signal(signal.SIGINT)
+        _, stopped = proc.communicate(timeout=60)
+        proxy.send_end()  # the engine gets the archive's end after the stop
+        assert proxy.answered.wait(300), "the engine never answered the load"
+    finally:
+        proc.kill()
+        proc.wait()
+        proxy.close()
+    assert proc.returncode == 130, stopped
+    assert "nothing was half-written" not in stopped
+    for _ in range(600):  # the engine answers the load as it begins, or ends
+        if untagged_of(engine2_client, name):
+            break
+        time.sleep(0.1)
+    assert (
+        f"interrupted; the engine may hold the bundle's image {image[7:19]} "
+        "untagged, or still be loading it: the next reprobox command on this "
+        f"engine tags it {tag}, or removes it should that tag name another "
+        "image by then"
+    ) in stopped, stopped
+    assert untagged_of(engine2_client, name) == [image]  # what the stop left
+    assert len(list(markers.iterdir())) == 1
+
+    after = reprobox(env, "run", str(path), "--host", ENGINE2, "--json")
+    assert after.returncode == 0, shown(after)
+    assert untagged_of(engine2_client, name) == []
+    assert engine2_client.images.get(tag).id == image
+    assert list(markers.iterdir()) == []

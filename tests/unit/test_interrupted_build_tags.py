@@ -320,3 +320,23 @@ def test_an_imported_tag_made_as_a_stop_came_is_reported(monkeypatch, stop):
         bundles._tag_loaded(engine, index, lambda tag, made: told.append((tag, made)))
     assert isinstance(raised.value, type(stop()))
     assert told == [("reprobox/p:0123456789abcdef", True)]
+
+
+def test_what_a_stop_left_for_the_next_command_is_said_not_denied():
+    # brk 36 B: an import stopped with its image loading said "nothing was
+    # half-written", though it left an untagged image and its marker.
+    left = "the engine may hold the bundle's image 555555555555 untagged"
+
+    @cli.interruptible
+    def stopped_import():
+        cli.left_behind(left)
+        cli.left_behind(left)  # said once
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as info:
+        stopped_import()
+    assert str(info.value.message) == f"interrupted; {left}"
+    finished = [("import", "reprobox/p:0123456789abcdef", True)]
+    assert cli.interrupted_message(finished, [left]) == (
+        f"import finished (tag reprobox/p:0123456789abcdef), then interrupted; {left}"
+    )

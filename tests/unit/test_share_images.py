@@ -659,13 +659,29 @@ def test_a_stop_during_the_load_tags_what_the_engine_made_of_it(tmp_path, when):
         raise KeyboardInterrupt
 
     engine.client.api.load_image = load
-    told = []
+    told, left = [], []
     with pytest.raises(KeyboardInterrupt):
-        import_bundle(engine, path, lambda tag, made: told.append((tag, made)))
+        import_bundle(
+            engine,
+            path,
+            lambda tag, made: told.append((tag, made)),
+            on_left=left.append,
+        )
     if when == "loaded":
         assert engine.tags == {TAG: image} and told == [(TAG, True)]
     else:
         assert engine.tags == {} and told == []
+    # brk 36 B: the stop said "nothing was half-written" with the marker kept
+    # and the engine perhaps loading an image still without a tag.
+    assert left == (
+        [
+            f"the engine may hold the bundle's image {image[7:19]} untagged, or "
+            "still be loading it: the next reprobox command on this engine tags "
+            f"it {TAG}, or removes it should that tag name another image by then"
+        ]
+        if when == "all-sent"
+        else []
+    )
     # bu 5: a marker stays only where the engine may still finish the load:
     # it had every byte, and the image is not there yet.
     markers = Path(os.environ["XDG_STATE_HOME"]) / "reprobox" / "importing"
@@ -1008,7 +1024,7 @@ def test_import_into_a_full_disk_names_the_folder_and_leaves_none(
     monkeypatch.setattr(
         bundles,
         "import_bundle",
-        lambda engine, path, on_tagged=None, note=None: (index, texts),
+        lambda engine, path, on_tagged=None, note=None, on_left=None: (index, texts),
     )
     real_write = cli_share.atomic_write_text
 
