@@ -16,6 +16,7 @@ from reprobox.compare.render import (
     describe_unrecorded,
     format_delta,
     format_number,
+    repeats_said,
     verdict_parts,
 )
 from reprobox.templates_dir import environment, templates_dir
@@ -78,9 +79,12 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
             "state": "absent",
             "why": "not compared: missing in this run and in the reference run",
         }
-    state = "same" if result.identical else ("pass" if result.passed else "fail")
-    if result.seed_noise:  # another seed of a sweep: the noise, not a failure
-        state = "noise"
+    if result.seed_noise and result.passed is None:
+        state = "noise"  # another seed of a sweep: the noise, not a failure
+    elif result.passed is False:  # overruled ones too: identical, yet failed
+        state = "fail"
+    else:
+        state = "same" if result.identical else "pass"
     delta = "" if result.identical else delta_text(result)
     return {
         "value": format_number(value),
@@ -93,7 +97,12 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
 def _environment() -> jinja2.Environment:
     """Return the shared template environment, autoescaping, with value filters."""
     env = environment(autoescape=True)
-    env.filters.update(value=format_value, number=format_number, delta=format_delta)
+    env.filters.update(
+        value=format_value,
+        number=format_number,
+        delta=format_delta,
+        repeats_said=repeats_said,
+    )
     return env
 
 

@@ -40,7 +40,6 @@ from reprobox.compare.noise import (
     check_against_band,
     check_against_noise,
     find_nondeterminism,
-    is_repeat,
     judge_against_band,
     seed_noise_bands,
 )
@@ -265,13 +264,7 @@ def compare_runs(
         seed_noise,
         names,
         environments,
-        {
-            run_id
-            for f in nondeterminism
-            if f.repeats_disagree
-            for run_id in f.run_ids
-            if is_repeat(by_id[run_id])
-        },
+        _unsteady_metrics(nondeterminism),
         {u.run_id for u in unrecorded},
         {
             run_id: band_differences(
@@ -351,11 +344,28 @@ def _overrule(
     """Fail a check within tolerance whose pair cannot pass, saying why.
 
     A run of the pair (the run, or the run it is set against) that did not
-    succeed proves nothing; two repeats (`run --repeat`) of one setup whose
-    values differ show nondeterminism, whatever the tolerance. A check on a
-    seed band has one run: the band holds only runs that succeeded.
+    succeed proves nothing; a repeat (`run --repeat`) whose repeats on its
+    engine gave other values shows nondeterminism, whatever the tolerance, and
+    is no seed noise either. A check on a seed band has one run: the band
+    holds only runs that succeeded.
     """
-    if result.passed is not True:
+    if result.passed is False:
+        return result
+    unsteady = [
+        f
+        for f in findings
+        if f.metric == result.metric and result.run_id in f.disagreeing_repeats
+    ]
+    if unsteady:
+        runs = ", ".join(unsteady[0].disagreeing_repeats)
+        why = (
+            f"repeats of one setup ({runs}) gave different {result.metric}: "
+            "nondeterminism"
+        )
+        return replace(
+            result, passed=False, overruled=why, reason=f"{result.reason}; but {why}"
+        )
+    if result.passed is None:
         return result
     pair = [result.run_id]
     if result.seed_band is None:
@@ -371,16 +381,18 @@ def _overrule(
                 overruled=why,
                 reason=f"{result.reason}; but {why}: it cannot pass",
             )
-    one_setup = any(
-        f.metric == result.metric and set(pair) <= set(f.run_ids) for f in findings
-    )
-    repeats = all(is_repeat(by_id[run_id]) for run_id in pair)
-    if len(pair) == 2 and one_setup and repeats and not result.identical:
-        why = "repeats of one setup gave different numbers: nondeterminism"
-        return replace(
-            result, passed=False, overruled=why, reason=f"{result.reason}; but {why}"
-        )
     return result
+
+
+def _unsteady_metrics(
+    findings: Sequence[NondeterminismFinding],
+) -> dict[str, list[str]]:
+    """Map each repeat whose repeats gave other values to those metrics."""
+    unsteady: dict[str, list[str]] = {}
+    for finding in findings:
+        for run_id in finding.disagreeing_repeats:
+            unsteady.setdefault(run_id, []).append(finding.metric)
+    return {run_id: sorted(set(metrics)) for run_id, metrics in unsteady.items()}
 
 
 def exit_code(comparison: Comparison) -> int:

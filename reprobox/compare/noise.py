@@ -109,10 +109,14 @@ class NondeterminismFinding:
     # --env variables the records keep as ***: their values may have differed.
     hidden_env: tuple[str, ...] = ()
     engines: int = 1  # how many container engines the runs used
-    # Runs made with --repeat differ among themselves: repeats exist to catch
-    # this, so it fails the verdict whatever the tolerance. Other runs of one
-    # setup that differ are told, and judged by their tolerances.
+    # Runs made with --repeat on one engine differ among themselves: repeats
+    # exist to catch this, so it fails the verdict whatever the tolerance.
+    # Other runs of one setup that differ (repeats on another engine
+    # included) are told, and judged by their tolerances.
     repeats_disagree: bool = False
+    # The repeats that disagree: every repeat on an engine whose repeats gave
+    # more than one value, whichever of them is the reference.
+    disagreeing_repeats: tuple[str, ...] = ()
 
 
 def seed_noise_bands(
@@ -360,11 +364,7 @@ def find_nondeterminism(
             values = tuple(v for _, v in have)
             if _all_same(values):
                 continue
-            repeated = [
-                v
-                for r, (_, v) in zip(members, pairs, strict=True)
-                if v is not None and is_repeat(r)
-            ]
+            disagreeing = _disagreeing_repeats(members, pairs, environments)
             spread, spread_text = _spread_of(values)
             shown = ", ".join(value_text(v) for v in values)
             setups = [environments[run_id] for run_id, _ in have]
@@ -392,10 +392,35 @@ def find_nondeterminism(
                     reason,
                     hidden,
                     engines,
-                    repeats_disagree=len(repeated) > 1 and not _all_same(repeated),
+                    repeats_disagree=bool(disagreeing),
+                    disagreeing_repeats=disagreeing,
                 )
             )
     return sorted(findings, key=lambda f: (f.run_ids, f.metric))
+
+
+def _disagreeing_repeats(
+    members: Sequence[Record],
+    pairs: Sequence[tuple[str, float | None]],
+    environments: Mapping[str, Mapping[str, Any]],
+) -> tuple[str, ...]:
+    """Name the repeats of one setup whose values differ on one engine.
+
+    Repeats are runs of one machine: run --repeat 2 -H A -H B makes two on
+    each engine, and a difference between the engines is judged by the
+    tolerances, as for any two machines, not as repeats that disagree.
+    """
+    per_engine: dict[Any, list[tuple[str, float]]] = {}
+    for record, (run_id, value) in zip(members, pairs, strict=True):
+        if value is not None and is_repeat(record):
+            engine = environments[run_id].get("engine.host")
+            per_engine.setdefault(engine, []).append((run_id, value))
+    return tuple(
+        run_id
+        for group in per_engine.values()
+        if len(group) > 1 and not _all_same([value for _, value in group])
+        for run_id, _ in group
+    )
 
 
 def is_repeat(record: Record) -> bool:

@@ -382,9 +382,21 @@ def _reference_cell(result: MetricResult) -> str:
 
 def _result_verdict(result: MetricResult) -> str:
     """Say a metric check's verdict; a sweep run's other seed is the noise itself."""
-    if result.seed_noise:
-        return "noise"
+    if result.seed_noise and result.passed is None:
+        return "noise"  # a repeat whose repeats differ fails, noise or not
     return "pass" if result.passed else "FAIL"
+
+
+def repeats_said(finding: NondeterminismFinding) -> str:
+    """Say which of a finding's runs are repeats that disagree, if any are."""
+    if finding.repeats_disagree:
+        if finding.disagreeing_repeats == finding.run_ids:
+            return " (asked for as repeats)"
+        runs = ", ".join(finding.disagreeing_repeats)
+        return f" (repeats {runs} disagree)"
+    if finding.repeats:  # run --repeat 2 -H A -H B: the engines differ
+        return " (the repeats on each engine agree; judged by tolerance)"
+    return ""
 
 
 def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
@@ -394,8 +406,7 @@ def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
             (
                 "Nondeterminism",
                 [
-                    f"{f.reason}; runs {', '.join(f.run_ids)}"
-                    + (" (asked for as repeats)" if f.repeats else "")
+                    f"{f.reason}; runs {', '.join(f.run_ids)}" + repeats_said(f)
                     for f in c.nondeterminism
                 ],
             )

@@ -35,7 +35,8 @@ def summarize_runs(
     measure: run id -> the run it is set against (the reference, or the sweep
     run of its seed). unrecorded: the runs that stopped before their machine
     facts were gathered; where nothing recorded differs, no cause can be named.
-    unsteady: the repeats of one setup that gave different numbers.
+    unsteady: the repeats of one setup that gave different numbers, each with
+    the metrics they differ in.
     band_setups: run id -> its setup differences to the machine of the band
     it is judged on, for the runs judged on a band.
     """
@@ -83,7 +84,8 @@ def summarize_runs(
                     seed_noise=False,
                     likely_cause=None,
                     headline="reference run"
-                    + status_note(record, "its metrics prove nothing"),
+                    + status_note(record, "its metrics prove nothing")
+                    + _unsteady_note(unsteady.get(record.run_id)),
                     hidden_env=hidden,
                     **exit_fields(record),
                 )
@@ -102,7 +104,12 @@ def summarize_runs(
                 is_reference=False,
                 status=record.status,
                 seed=record.seed,
-                passed=_run_passed(record, own, record.run_id in seed_noise),
+                passed=_run_passed(
+                    record,
+                    own,
+                    record.run_id in seed_noise,
+                    record.run_id in unsteady,
+                ),
                 metrics_differ=bool(changed),
                 seed_noise=record.run_id in seed_noise,
                 likely_cause=suspect.field if (suspect and changed) else None,
@@ -120,7 +127,8 @@ def summarize_runs(
                     if own
                     else nothing_compared(names, named)
                     + status_note(record, "it cannot pass")
-                ),
+                )
+                + _unsteady_note(unsteady.get(record.run_id)),
                 hidden_env=hidden,
                 compared_with=base.run_id if base is not ref else None,
                 **exit_fields(record),
@@ -129,13 +137,23 @@ def summarize_runs(
     return summaries
 
 
-def _run_passed(record, own: list[MetricResult], noise: bool) -> bool | None:
+def _unsteady_note(metrics: list[str] | None) -> str:
+    """Say why a repeat fails whose repeats gave other numbers, or ''."""
+    if not metrics:
+        return ""
+    return f"; its repeats gave different {', '.join(metrics)}: nondeterminism"
+
+
+def _run_passed(
+    record, own: list[MetricResult], noise: bool, unsteady: bool
+) -> bool | None:
     """Judge a run other than the reference: None for seed noise, never judged.
 
     A run with no metric checked has shown nothing to agree on; a run that did
-    not succeed fails, a sweep run of another seed included.
+    not succeed fails, and so does a repeat whose repeats gave other numbers,
+    a sweep run of another seed included.
     """
-    if record.status != SUCCEEDED:
+    if record.status != SUCCEEDED or unsteady:
         return False
     if noise:
         return None

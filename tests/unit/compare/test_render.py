@@ -145,7 +145,7 @@ def test_repeats_that_disagree_within_tolerance_fail_in_text_json_and_exit():
     loss = next(r for r in data["results"] if r["metric"] == "loss")
     assert loss["passed"] is False
     assert loss["overruled"] == (
-        "repeats of one setup gave different numbers: nondeterminism"
+        "repeats of one setup (A, B) gave different loss: nondeterminism"
     )
     assert [f["repeats_disagree"] for f in data["nondeterminism"]] == [True]
 
