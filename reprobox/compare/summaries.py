@@ -8,8 +8,10 @@ from reprobox.compare.headlines import (
     RunSummary,
     exit_fields,
     nothing_compared,
+    recorded_exit_code,
     run_headline,
     status_note,
+    status_with_exit,
     unrecorded_note,
 )
 from reprobox.compare.metrics import MetricResult, MissingMetric
@@ -128,6 +130,7 @@ def summarize_runs(
                     else nothing_compared(names, named)
                     + status_note(record, "it cannot pass")
                 )
+                + _failed_measure_note(record, base, ref, own)
                 + _unsteady_note(unsteady.get(record.run_id)),
                 hidden_env=hidden,
                 compared_with=base.run_id if base is not ref else None,
@@ -135,6 +138,22 @@ def summarize_runs(
             )
         )
     return summaries
+
+
+def _failed_measure_note(record, base, ref, own: list[MetricResult]) -> str:
+    """Say why a run that succeeded fails when the run it is set against did not.
+
+    Its checks within tolerance are overruled (their values prove nothing
+    against a failed run); without this its line read 'metrics identical'
+    beside FAIL. A run with a check out of tolerance says that already.
+    """
+    if record.status != SUCCEEDED or base.status == SUCCEEDED:
+        return ""
+    if any(r.passed is False and not r.overruled for r in own):
+        return ""
+    shown = status_with_exit(base.status, recorded_exit_code(base))
+    which = "the reference run" if base is ref else "the run it is set against"
+    return f"; but {which} {base.run_id} has status {shown}: it cannot pass"
 
 
 def _unsteady_note(metrics: list[str] | None) -> str:
