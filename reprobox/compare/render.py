@@ -158,22 +158,22 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
             out = "outside the seed band widened by tolerance"
         counts.append(f"{failed} of {len(compared)} metric checks {out}")
     if missing:
-        counts.append(_missing_count(missing, comparison.reference))
+        counts.append(_missing_count(missing))
     reasons.append(", ".join(counts))
     return word, "; ".join(reasons)
 
 
-def _missing_count(missing: Sequence[MetricResult], reference: str) -> str:
-    """Say how many metrics are missing in how many runs, the reference included."""
-    lacking = set()
-    for result in missing:
-        if result.missing in ("run", "both"):
-            lacking.add(result.run_id)
-        if result.missing in ("reference", "both"):
-            lacking.add(result.compared_with or reference)
+def _missing_count(missing: Sequence[MetricResult]) -> str:
+    """Say how many metrics are missing in the checks of how many runs.
+
+    The runs are the ones the Missing metrics list names, one per check: a
+    metric only the run has is missing in the reference, yet listed (and
+    counted) under the run whose check it fails.
+    """
+    runs = len({result.run_id for result in missing})
     names = len({r.metric for r in missing})
-    where = "a run" if len(lacking) == 1 else f"{len(lacking)} runs"
-    return f"{names} metric{'' if names == 1 else 's'} missing in {where}"
+    where = "a run" if runs == 1 else f"{runs} runs"
+    return f"{names} metric{'' if names == 1 else 's'} missing in the checks of {where}"
 
 
 def _nondeterminism_said(findings: Sequence[NondeterminismFinding]) -> list[str]:

@@ -15,7 +15,7 @@ from reprobox.errors import EXIT_FAILED
 
 VERDICT = (
     "verdict: FAIL (run B has status failed (exit code 1); "
-    "0 of 1 metric checks out of tolerance, 2 metrics missing in 2 runs)"
+    "0 of 1 metric checks out of tolerance, 2 metrics missing in the checks of 2 runs)"
 )
 
 
@@ -80,7 +80,7 @@ def test_a_metric_dropped_since_the_reference_is_said_so():
     )
     assert render_text(comparison).splitlines()[1] == (
         "verdict: FAIL (0 of 1 metric checks out of tolerance, "
-        "1 metric missing in a run)"
+        "1 metric missing in the checks of a run)"
     )
 
 
@@ -141,20 +141,35 @@ def test_out_of_tolerance_and_missing_are_counted_apart():
     line = render_text(compare_runs([a, b])).splitlines()[1]
     assert line == (
         "verdict: FAIL (1 of 1 metric checks out of tolerance, "
-        "1 metric missing in a run)"
+        "1 metric missing in the checks of a run)"
     )
 
 
-def test_a_metric_no_run_has_counts_the_reference_and_the_run():
+def test_a_metric_no_run_has_is_counted_for_the_run_whose_check_lists_it():
     a = make_record("A", metrics={"acc": 0.9})
     comparison = compare_runs([a, clone(a, "B")], metrics=["acc", "f1"])
 
     assert render_text(comparison).splitlines()[1] == (
         "verdict: FAIL (0 of 1 metric checks out of tolerance, "
-        "1 metric missing in 2 runs)"
+        "1 metric missing in the checks of a run)"
     )
     [gap] = comparison.missing_metrics
     assert gap.reason == "in neither this run nor the reference"
     assert comparison.runs[1].headline == (
         "shared metrics identical; f1 in neither this run nor the reference"
     )
+
+
+def test_the_count_of_runs_missing_a_metric_is_the_runs_the_list_names():
+    # Round 36 F: '2 metrics missing in 3 runs' beside a list naming 2 runs:
+    # the count took in the reference, which lacks f1 that B has.
+    a = make_record("A", metrics={"acc": 0.9})
+    b = clone(a, "B", metrics={"f1": 0.8})
+    c = clone(a, "C", metrics={})
+    comparison = compare_runs([a, b, c])
+    lines = render_text(comparison).splitlines()
+
+    assert lines[1] == ("verdict: FAIL (2 metrics missing in the checks of 2 runs)")
+    at = lines.index("Missing metrics")
+    listed = [line for line in lines[at + 1 :] if line.startswith("  - run ")]
+    assert {line.split(":")[0] for line in listed} == {"  - run B", "  - run C"}
