@@ -11,6 +11,7 @@ from reprobox.compare.exact import (
     beside_bound,
     bound_text,
     exact_difference,
+    float_or_inf,
     three_digits,
     written,
 )
@@ -164,6 +165,21 @@ def _as_float(number: Fraction) -> float:
         return math.inf if number > 0 else -math.inf
 
 
+def written_delta(exact: Fraction, bound: float | None) -> float:
+    """Return the float a reader of --json gets the verdict back from.
+
+    The difference of the values as written (0.905 - 0.9 is 0.005, not the
+    binary 0.0050000000000000044), as the nearest float: |delta| <= abs then
+    reads as the verdict does. Rounding keeps order, so only a difference just
+    over the bound can round onto it; it is written as the next float up.
+    Past the largest float it is inf, judged exactly.
+    """
+    delta = float_or_inf(exact)
+    if bound is not None and abs(delta) == bound and abs(exact) > written(bound):
+        delta = math.copysign(math.nextafter(bound, math.inf), delta)
+    return delta
+
+
 def compare_metric(
     run_id: str,
     metric: str,
@@ -222,13 +238,14 @@ def compare_metric(
     if math.isinf(ref) or math.isinf(value):
         return result(False, "infinite in one run only", delta=value - ref)
 
-    delta = value - ref  # inf where it overflows: shown so, judged exactly
     if isinstance(value, int) or isinstance(ref, int):
         # An integer past 2**53 (see as_number): int - float would round. As
         # written, as the table shows it: against 2**60 written as a float,
         # 1.152921504606847e+18, the JSON said one delta and the table another.
         exact = written(value) - written(ref)
         delta = int(exact) if exact.denominator == 1 else float(exact)
+    else:
+        delta = written_delta(exact_difference(value, ref), tolerance.abs)
     if tolerance.allows(value, ref):
         return result(True, f"within tolerance ({tolerance.describe()})", delta=delta)
     return result(False, f"out of tolerance ({tolerance.describe()})", delta=delta)

@@ -234,7 +234,7 @@ def test_a_band_distance_is_shown_in_the_digits_its_bound_needs():
 
 @pytest.mark.parametrize(
     ("value", "reference_value", "delta"),
-    [(0.3, 0.3, 0.0), (0.2, 0.25, 0.2 - 0.25), (0.75, 0.5, 0.25)],
+    [(0.3, 0.3, 0.0), (0.2, 0.25, -0.05), (0.75, 0.5, 0.25)],
 )
 def test_a_banded_reference_value_is_the_bands_point_nearest_the_value(
     value, reference_value, delta
