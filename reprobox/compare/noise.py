@@ -8,6 +8,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -229,18 +230,14 @@ def _noise_check(result: MetricResult, band: NoiseBand) -> NoiseCheck:
     beyond_spread = size > band.exact_spread
     beyond_std = size * size > 4 * band.exact_variance  # size > 2 std, squared
     beyond = beyond_spread or beyond_std
-    shown = three_digits(size)
+    shown, (spread, std) = shown_beside_noise(size, band)
     if beyond:
-        name, bound = (
-            ("seed spread", band.spread_text())
-            if beyond_spread
-            else ("2 std", band.std_text(2))
-        )
+        name, bound = ("seed spread", spread) if beyond_spread else ("2 std", std)
         reason = f"|delta| {shown} > {name} {bound}: beyond seed noise"
     else:
         reason = (
-            f"|delta| {shown} <= seed spread {band.spread_text()} and "
-            f"2 std {band.std_text(2)}: within seed noise"
+            f"|delta| {shown} <= seed spread {spread} and "
+            f"2 std {std}: within seed noise"
         )
     return NoiseCheck(
         run_id=result.run_id,
@@ -252,6 +249,50 @@ def _noise_check(result: MetricResult, band: NoiseBand) -> NoiseCheck:
         beyond_noise=beyond,
         reason=reason,
     )
+
+
+def shown_beside_noise(size: Fraction, band: NoiseBand) -> tuple[str, tuple[str, str]]:
+    """Show |delta|, the band's spread and its 2 std so that they read as they
+    are: three significant digits, or as many more as it takes.
+
+    Rounded to three, 0.0050000000000001 read '|delta| 0.005 > seed spread
+    0.005'; the digits grow until each shown pair stands under, level or over
+    as the exact pair does (2 std by its square, 4 times the variance).
+    """
+    bounds = ((band.exact_spread, False), (4 * band.exact_variance, True))
+    texts = (three_digits(size), band.spread_text(), band.std_text(2))
+    for digits in range(4, 42):
+        if all(
+            _stands_as(texts[0], text, size, bound, squared)
+            for text, (bound, squared) in zip(texts[1:], bounds, strict=True)
+        ):
+            break
+        texts = (
+            _digits_text(size, digits),
+            _digits_text(band.exact_spread, digits),
+            _digits_text(4 * band.exact_variance, digits, root=True),
+        )
+    return texts[0], (texts[1], texts[2])
+
+
+def _stands_as(
+    shown: str, shown_bound: str, size: Fraction, bound: Fraction, squared: bool
+) -> bool:
+    """Tell whether two shown numbers stand as the exact ones do: <, = or >."""
+    exact = size * size if squared else size
+    want = (exact > bound) - (exact < bound)
+    size_read = Fraction(Decimal(shown))
+    bound_read = Fraction(Decimal(shown_bound))
+    return (size_read > bound_read) - (size_read < bound_read) == want
+
+
+def _digits_text(number: Fraction, digits: int, *, root: bool = False) -> str:
+    """Show number (or its square root) in digits significant digits."""
+    with localcontext(prec=digits + 10):
+        exact = Decimal(number.numerator) / Decimal(number.denominator)
+    with localcontext(prec=digits):
+        shown = exact.sqrt() if root else +exact
+    return format(shown.normalize(), "g")
 
 
 def judge_against_band(
@@ -315,7 +356,12 @@ def check_against_band(result: MetricResult, band: NoiseBand) -> NoiseCheck:
         beyond, where = False, f"{result.value!r} lies within"
     else:
         side = "above" if distance > 0 else "below"
-        shown = three_digits(abs(distance))
+        # As many digits as the Metrics row shows beside the tolerance.
+        shown = (
+            three_digits(abs(distance))
+            if result.tolerance.abs is None
+            else beside_bound(abs(distance), result.tolerance.abs)
+        )
         beyond, where = True, f"{result.value!r} lies {shown} {side}"
     return NoiseCheck(
         run_id=result.run_id,

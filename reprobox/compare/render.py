@@ -28,7 +28,11 @@ from reprobox.compare.exact import (
 )
 from reprobox.compare.headlines import status_with_exit
 from reprobox.compare.metrics import MetricResult, delta_text
-from reprobox.compare.noise import NondeterminismFinding
+from reprobox.compare.noise import (
+    NoiseCheck,
+    NondeterminismFinding,
+    shown_beside_noise,
+)
 from reprobox.errors import escape_controls
 
 # Markdown syntax a record string could carry into a rendered page: emphasis,
@@ -309,7 +313,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
         )
     if c.noise_checks:
         # The check's delta is its result's: shown exactly, as in Metrics.
-        exact = {(r.run_id, r.metric): r.exact_delta for r in c.results}
+        results = {(r.run_id, r.metric): r for r in c.results}
         sections.append(
             (
                 "Differences against seed noise",
@@ -320,7 +324,7 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                         n.run_id,
                         n.metric,
                         n.sweep,
-                        format_delta(exact.get((n.run_id, n.metric), n.delta)),
+                        _noise_delta_cell(c, n, results.get((n.run_id, n.metric))),
                         "beyond noise" if n.beyond_noise else "within noise",
                         n.reason,
                     ]
@@ -329,6 +333,33 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
             )
         )
     return sections
+
+
+def _noise_delta_cell(
+    c: Comparison, check: NoiseCheck, result: MetricResult | None
+) -> str:
+    """Show a noise check's delta with the digits its detail shows it in.
+
+    Beside the seed spread and 2 std, as many as those need; for a run on a
+    seed band, as its Metrics row shows it beside the tolerance.
+    """
+    if result is None:
+        return format_delta(check.delta)
+    exact = result.exact_delta
+    if not isinstance(exact, Fraction) or result.seed_band is not None:
+        return delta_text(result)
+    band = next(
+        (
+            b
+            for b in c.noise_bands
+            if (b.sweep, b.metric) == (check.sweep, check.metric)
+        ),
+        None,
+    )
+    if band is None:
+        return format_delta(exact)
+    shown, _ = shown_beside_noise(abs(exact), band)
+    return ("+" if exact >= 0 else "-") + shown
 
 
 def _run_verdict(run: RunSummary) -> str:
