@@ -6,7 +6,7 @@ import random
 import pytest
 from reprobox_synthetic import clone, make_record
 
-from reprobox.compare import compare_runs, render_json
+from reprobox.compare import compare_runs, render_json, render_text
 from reprobox.compare.metrics import Tolerance, compare_metric
 
 
@@ -62,3 +62,25 @@ def test_a_reader_of_json_gets_every_verdict_back_from_delta(seed):
                 value + tiny,
                 bound,
             )
+
+
+@pytest.mark.parametrize(
+    ("reference", "value", "sign"),
+    [(0.9, 0.905, "+"), (-0.9, -0.905, "-"), (-0.9, -0.895, "+"), (0.9, 0.895, "-")],
+)
+def test_rel_has_the_sign_of_delta_whatever_the_reference_sign(reference, value, sign):
+    # Round 36 E: docs said 'the difference over the reference's value', which
+    # for -0.905 against -0.9 gives +0.00556 where compare shows -0.00556:
+    # rel is over the reference's magnitude, its sign the difference's.
+    a = make_record("A", metrics={"acc": reference})
+    b = clone(a, "B", metrics={"acc": value})
+    comparison = compare_runs([a, b], tolerances={"acc": Tolerance(rel=0.01)})
+    [result] = comparison.results
+    assert result.rel_delta == pytest.approx(result.delta / abs(reference))
+    assert (result.rel_delta > 0) is (result.delta > 0) is (sign == "+")
+    text = render_json(comparison)
+    assert json.loads(text)["results"][0]["rel_delta"] == result.rel_delta
+    lines = render_text(comparison).splitlines()
+    row = lines[lines.index("Metrics") + 2]
+    assert row.startswith("  B    acc")
+    assert f" {sign}0.00556 " in row
