@@ -121,11 +121,9 @@ class _Budget:
             raise _Unreadable(f"it holds more than {ARCHIVE_MEMBERS} members", where)
 
 
-class _Inflated(io.RawIOBase):
-    """A decompressed stream whose every byte is paid for from the budget."""
-
-    def __init__(self, fh: BinaryIO, budget: _Budget, where: tuple[str, ...]):
-        self._fh, self._budget, self._where = fh, budget, where
+class _ReadThrough(io.RawIOBase):
+    """A stream read through to another, some bytes at a time; read() with no
+    size reads the rest, window by window, so each passes _read_some."""
 
     def readable(self) -> bool:
         return True
@@ -133,12 +131,25 @@ class _Inflated(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read(_WINDOW), b""))
+        return self._read_some(size)
+
+    def _read_some(self, size: int) -> bytes:
+        raise NotImplementedError
+
+
+class _Inflated(_ReadThrough):
+    """A decompressed stream whose every byte is paid for from the budget."""
+
+    def __init__(self, fh: BinaryIO, budget: _Budget, where: tuple[str, ...]):
+        self._fh, self._budget, self._where = fh, budget, where
+
+    def _read_some(self, size: int) -> bytes:
         data = self._fh.read(size)
         self._budget.spend(len(data), self._where)
         return data
 
 
-class _Scanned(io.RawIOBase):
+class _Scanned(_ReadThrough):
     """A stream whose every byte read through it is also judged raw, in
     windows that overlap; finish reads and judges what the reader left."""
 
@@ -146,12 +157,7 @@ class _Scanned(io.RawIOBase):
         self._fh, self._raw = fh, raw
         self._pending, self._tail, self._hit = bytearray(), b"", False
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(_WINDOW), b""))
+    def _read_some(self, size: int) -> bytes:
         data = self._fh.read(size)
         self._pending += data
         if len(self._pending) >= _WINDOW:
