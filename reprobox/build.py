@@ -306,6 +306,15 @@ def _left_out_by_place(root: Path, rel: str, rules: list[IgnoreRule]) -> bool:
     )
 
 
+# What a Python option that takes a value looks like given one.
+_FLAG_EXAMPLES = {
+    "-m": "python -m package",
+    "-c": "python -c 'print(1)'",
+    "-W": "python -W ignore",
+    "-X": "python -X dev",
+}
+
+
 def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
     """Refuse a command whose script is not in the project, or not in the image.
 
@@ -315,11 +324,12 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
     root = cfg.root.resolve()
     flag = python_flag_without_value(cfg.command)
     if flag is not None:
+        example = _FLAG_EXAMPLES.get(flag, f"python {flag} VALUE")
         raise ConfigError(
             cfg.source,
             cfg.key("command"),
             f"ends on Python's {flag} with nothing after it, so Python would not start",
-            f"give {flag} its value (e.g. python -m package), or drop it",
+            f"give {flag} its value (e.g. {example}), or drop it",
         )
     _refuse_missing_script(cfg, root)
     kept = set(files)

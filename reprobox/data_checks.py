@@ -103,10 +103,7 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
     elif "/" in program or "." in name:
         found = [(program, "/" in program)]
     # /app is the image's workdir, where the project's files go.
-    found = [
-        (path[len(_WORKDIR) :] if path.startswith(_WORKDIR) else path, by_path)
-        for path, by_path in found
-    ]
+    found = [(_under_workdir(path), by_path) for path, by_path in found]
     return [
         (path, by_path)
         for path, by_path in found
@@ -149,6 +146,23 @@ def python_flag_without_value(command: Sequence[str]) -> str | None:
 def _next(words: Sequence[str], i: int) -> str | None:
     # After -Wignore and the like: the options go on.
     return python_flag_without_value(["python", *words[i:]])
+
+
+def _under_workdir(path: str) -> str:
+    """Return an absolute path that resolves under /app as the project path it
+    names (/app/../app/x.py, //app/x.py: x.py; /app itself: "."); any other
+    path as it is. A trailing slash is kept: python /app/x.py/ fails as
+    python x.py/ does."""
+    if not path.startswith("/"):
+        return path
+    tidy = posixpath.normpath("/" + path.lstrip("/"))
+    workdir = _WORKDIR.rstrip("/")
+    if tidy == workdir:
+        return "."
+    if not tidy.startswith(_WORKDIR):
+        return path
+    rel = tidy[len(_WORKDIR) :]
+    return rel + "/" if path.endswith(("/", "/.")) else rel
 
 
 def written_scripts(command: Sequence[str]) -> list[str]:

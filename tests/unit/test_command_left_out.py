@@ -312,3 +312,47 @@ def test_a_python_option_left_without_its_value_is_refused(tmp_path, command, fl
 def test_python_options_with_their_values_are_taken(tmp_path, command):
     files = {"train.py": "1\n", "pkg/__init__.py": "", "pkg/__main__.py": ""}
     assert refused(project(tmp_path, command, files)) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "example"),
+    [
+        # brk r37 (AY 4): -c was told "e.g. python -m package".
+        ("python -m", "python -m package"),
+        ("python -c", "python -c 'print(1)'"),
+        ("python -X", "python -X dev"),
+        ("python --check-hash-based-pycs", "python --check-hash-based-pycs VALUE"),
+    ],
+)
+def test_the_fix_for_a_python_option_without_value_fits_the_option(
+    tmp_path, command, example
+):
+    error = refused(project(tmp_path, command, {"train.py": "1\n"}))
+    assert error is not None
+    assert error.hint.startswith(
+        f"give {command.split()[-1]} its value (e.g. {example})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "refused_as"),
+    [
+        # brk r37 (AY 5): /app is the image's workdir, however it is spelt.
+        ("python /app/../app/train.py", None),
+        ("python //app/train.py", None),
+        ("python /tmp/../app/train.py", None),
+        ("python //app/nope.py", "runs 'nope.py'"),
+        ("python /./app/nope.py", "runs 'nope.py'"),
+        ("python /tmp/../app/nope.py", "runs 'nope.py'"),
+        ("python /app", "runs '.'"),
+        ("python /app/train.py/", "runs 'train.py/'"),
+    ],
+)
+def test_a_path_under_app_is_read_as_the_project_path_it_resolves_to(
+    tmp_path, command, refused_as
+):
+    error = refused(project(tmp_path, command, {"train.py": "1\n"}))
+    if refused_as is None:
+        assert error is None, error
+    else:
+        assert error is not None and refused_as in error.message, error
