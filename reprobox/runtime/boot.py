@@ -199,11 +199,15 @@ def _logged_number(value):
     the script's own metrics (reprobox.metric_numbers, not importable here).
     """
     number = float(value)
-    if not isinstance(value, bool) and hasattr(value, "__index__"):
-        whole = value.__index__()  # an int, or a NumPy or tensor integer
-        if abs(whole) > 2**53:
-            return whole
-    return number
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        return number
+    try:
+        # An int, or a NumPy or tensor integer. A float tensor has __index__
+        # too, which raises (AttributeError from TensorFlow): it is a float.
+        whole = value.__index__()
+    except Exception:  # noqa: BLE001 - any failure means "not an integer"
+        return number
+    return whole if isinstance(whole, int) and abs(whole) > 2**53 else number
 
 
 def _history_callback(keras):

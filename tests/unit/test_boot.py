@@ -363,6 +363,30 @@ def test_exit_records_machine_facts_and_leaves_no_temp_files(fakes, out_dir):
     assert sorted(p.name for p in out_dir.iterdir()) == ["capture.json"]
 
 
+def test_a_float_whose_index_raises_is_captured_as_a_float():
+    # CI, 5d0816b: Keras's evaluate() returns float tensors, whose __index__
+    # raises AttributeError (numpy.float32 has none); the capture hook let it
+    # through and every TensorFlow training died in model.evaluate.
+    from reprobox.runtime.boot import _logged_number
+
+    class FloatTensor:
+        def __float__(self):
+            return 0.25
+
+        def __index__(self):
+            raise AttributeError("'numpy.float32' object has no attribute '__index__'")
+
+    class IntTensor:
+        def __float__(self):
+            return float(2**60 + 1)
+
+        def __index__(self):
+            return 2**60 + 1
+
+    assert _logged_number(FloatTensor()) == 0.25
+    assert _logged_number(IntTensor()) == 2**60 + 1
+
+
 def test_a_logged_integer_past_2_53_is_captured_as_itself():
     # brk r36 F2: Keras logs went through float(): 2**60 + 1 read 2**60.
     code = (
