@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
@@ -131,11 +132,20 @@ def compare_runs(
     # A sweep run with another seed than the reference differs from it on
     # purpose: its numbers are the noise band, not a check that can fail;
     # unless another sweep's run of its seed measures it, or a band judges it.
+    # A "sweep" of one seed here (`run --seeds 3`, or one run of a sweep given
+    # alone) shows no noise at all: its run is judged as any run is.
+    seeds_of: dict[str, set[str]] = {}
+    for r in records:
+        if r.options.get("seed_sweep") is not None:
+            sweep = str(r.options["seed_sweep"])
+            seeds_of.setdefault(sweep, set()).add(json.dumps(r.seed))
     judged_apart = set(partners) | {run_id for run_id, _ in on_band}
     seed_noise = {
         r.run_id
         for r in others
-        if is_other_seed_of_a_sweep(r, ref) and r.run_id not in judged_apart
+        if is_other_seed_of_a_sweep(r, ref)
+        and len(seeds_of[str(r.options["seed_sweep"])]) >= 2
+        and r.run_id not in judged_apart
     }
     results = []
     for run in records:

@@ -97,3 +97,38 @@ def test_a_failed_seed_of_a_sweep_is_judged_failed():
     row = [line for line in text.splitlines() if "S2 " in line][0]
     assert " FAIL " in row
     assert "; 1 sweep run(s) with other seeds measure the noise" in text
+
+
+@pytest.mark.parametrize("plain_reference", [True, False])
+def test_a_sweep_of_one_seed_is_judged_as_any_run(plain_reference):
+    # brk r37 (AX 2): `run --seeds 3` and `run --seeds 5` with acc 0.05 apart
+    # (a setup difference) passed as "nothing beyond seed noise": a sweep of
+    # one seed shows no noise, and its run was never judged.
+    base = make_record("A", metrics={"acc": 0.9})
+    first = clone(
+        base,
+        "A",
+        seed=3,
+        started_at="2024-01-01T00:00:00Z",
+        **({} if plain_reference else {"options__seed_sweep": "swA"}),
+    )
+    second = clone(
+        base,
+        "B",
+        seed=5,
+        options__seed_sweep="swB",
+        metrics={"acc": 0.95},
+        started_at="2024-01-01T00:00:01Z",
+    )
+    comparison = compare_runs([first, second], tolerances={"acc": Tolerance(0.005)})
+    assert not comparison.passed
+    [result] = comparison.results
+    assert (result.run_id, result.seed_noise, result.passed) == ("B", False, False)
+    assert "verdict: FAIL" in render_text(comparison)
+
+
+def test_two_seeds_of_one_sweep_are_still_noise():
+    values = sweep([0.9, 0.95])
+    comparison = compare_runs(values, tolerances={"acc": Tolerance(0.005)})
+    [result] = comparison.results
+    assert (result.run_id, result.seed_noise, result.passed) == ("S1", True, None)
