@@ -36,7 +36,8 @@ def parse_seeds(spec: str) -> list[int]:
     seeds: set[int] = set()
     for part in spec.split(","):
         part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        # ASCII digits only: \d takes any script's (٣), which --seed refuses.
+        match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
         if not match:
             raise InputError(
                 f"--seeds {spec!r}: {part!r} is not N or N-M",

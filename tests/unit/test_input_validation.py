@@ -1014,3 +1014,12 @@ def test_one_run_given_twice_names_the_command_that_needs_two(tmp_path, command)
         "the 2 paths given hold 1 run record (the same run given twice?); "
         f"{command} needs two or more runs"
     )
+
+
+@pytest.mark.parametrize("spec", ["\u0663", "0-\u0663", "\uff11,2"])
+def test_seeds_in_other_digits_are_refused_as_seed_is(spec):
+    # brk r37 (AX): --seeds ٣ ran seed 3 where --seed ٣ is refused.
+    from reprobox.multirun import parse_seeds
+
+    with pytest.raises(InputError, match="is not N or N-M"):
+        parse_seeds(spec)
