@@ -12,6 +12,7 @@ import typer
 from reprobox.atomic import atomic_write_text, check_output_target, missing_folder
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
+from reprobox.metric_names import is_metric_name
 
 # A number as written in a flag: 0.005, 5e-3, 1 (no blanks, no underscores);
 # nan and inf are read, to be refused as not finite.
@@ -163,7 +164,7 @@ def _check_metric_names(records, flag: str, names: list[str]) -> None:
     """Refuse a metric named on the command line that is blank or no record has."""
     known = sorted({name for record in records for name in record.metrics})
     for name in names:
-        if not name.strip():
+        if not is_metric_name(name):
             # A blank name is a slip (an unset shell variable, a stray quote),
             # not a metric: compared, it would only read as missing everywhere.
             raise InputError(

@@ -32,6 +32,7 @@ from reprobox.index_urls import (
     url_shape_problem,
 )
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
+from reprobox.metric_names import is_metric_name
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, set_by_image
 from reprobox.secret_shapes import shown_token, token_in_name
@@ -280,6 +281,24 @@ def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
                 'write each item as a quoted string, e.g. ["a", "b"]',
             )
     return tuple(values)
+
+
+def _check_metric_name(path: Path, key: str, name: str) -> None:
+    """Refuse a metric name build, run, push and compare would refuse."""
+    if not is_metric_name(name):
+        # Frozen, the manifest would be refused by every later command, whose
+        # fix (freeze again) would write it again.
+        raise ConfigError(
+            path,
+            key,
+            f"{name!r} is a blank metric name",
+            "name a metric, e.g. "
+            + (
+                'compare = ["test_accuracy"]'
+                if key == "metrics.compare"
+                else "test_accuracy = { abs = 0.01 }"
+            ),
+        )
 
 
 def _unique(path: Path, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -825,6 +844,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
 
     tolerances = {}
     for metric, tol in sorted(metrics.get("tolerances", {}).items()):
+        _check_metric_name(path, "metrics.tolerances", metric)
         key = f"metrics.tolerances.{metric}"
         unknown = sorted(set(tol) - {"abs", "rel"}) if isinstance(tol, dict) else []
         if unknown:
@@ -856,6 +876,8 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         "metrics.compare",
         _str_list(path, "metrics.compare", metrics.get("compare", [])),
     )
+    for metric in compare_metrics:
+        _check_metric_name(path, "metrics.compare", metric)
     for metric in tolerances:
         if compare_metrics and metric not in compare_metrics:
             raise ConfigError(

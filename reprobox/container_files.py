@@ -19,6 +19,7 @@ from reprobox.errors import (
     InputError,
 )
 from reprobox.frozen_tokens import without_tokens
+from reprobox.metric_names import is_metric_name
 from reprobox.metric_numbers import kept_number
 from reprobox.seals import (
     loads_strict,
@@ -124,7 +125,7 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
         [f"metric {path} in {where} {_TOKEN_LEFT_OUT}" for path in tokens],
     )
     for key, value in data.items():
-        if not key.strip():
+        if not is_metric_name(key):
             warnings.append(f"metric {key!r} in {where} {_BLANK_LEFT_OUT}")
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -156,7 +157,9 @@ def blank_captured_metrics(capture: Mapping[str, Any]) -> list[str]:
     """Warn of each blank metric name in the last fit epoch metrics_from reads."""
     try:
         last = (capture.get("history") or [])[-1]["epochs"][-1]
-        names = [key for key in last if isinstance(key, str) and not key.strip()]
+        names = [
+            key for key in last if isinstance(key, str) and not is_metric_name(key)
+        ]
     except (AttributeError, TypeError, KeyError, IndexError):
         return []
     return [f"metric {key!r} in capture.json {_BLANK_LEFT_OUT}" for key in names]
@@ -299,7 +302,7 @@ def metrics_from(capture: Mapping[str, Any], script_metrics: Mapping[str, Any]) 
     found.update(script_metrics)
     metrics: dict[str, float | int] = {}
     for key, value in found.items():
-        if not str(key).strip():
+        if not is_metric_name(str(key)):
             continue  # see _BLANK_LEFT_OUT
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:

@@ -17,6 +17,7 @@ from typing import Any
 from reprobox.atomic import unit_write_state
 from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
+from reprobox.metric_names import is_metric_name
 from reprobox.seals import (
     SEALED_MANIFEST_VERSION,
     SECTIONS_FIELD,
@@ -278,7 +279,7 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
             hint=fix,
         )
     for name in compare or []:
-        if not name.strip():
+        if not is_metric_name(name):
             # Compared, a blank name reads as a metric no run has: every run
             # fails on it with exit 1, as if the numbers had moved.
             raise InputError(
@@ -296,6 +297,14 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
     from reprobox.compare.records import as_number, short_repr
 
     for name, bounds in sorted((tolerances or {}).items()):
+        if not is_metric_name(name):
+            # No --tol or metrics.compare can name it: it loosens nothing.
+            raise InputError(
+                f"{path}: metrics.tolerances holds a blank metric name {name!r}; "
+                "each key must name a metric",
+                hint="fix [metrics.tolerances] in the project's config, then "
+                "run `reprobox freeze` again",
+            )
         if not isinstance(bounds, dict) or not set(bounds) <= {"abs", "rel"}:
             raise InputError(
                 f"{path}: manifest field 'metrics.tolerances.{name}' is damaged "

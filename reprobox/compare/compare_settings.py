@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.errors import InputError
+from reprobox.metric_names import is_metric_name
 
 SETTINGS_FIELD = "compare_settings"
 _DAMAGED = "the record is damaged; re-run or leave it out"
@@ -54,9 +55,7 @@ def check_record_settings(path: Path, data: Mapping[str, Any]) -> None:
             hint=_DAMAGED,
         )
     names = settings["compare"]
-    if not isinstance(names, list) or not all(
-        isinstance(n, str) and n.strip() for n in names
-    ):
+    if not isinstance(names, list) or not all(is_metric_name(n) for n in names):
         raise InputError(
             f"{path}: {SETTINGS_FIELD}.compare must be a list of metric names",
             hint=_DAMAGED,
@@ -68,6 +67,12 @@ def check_record_settings(path: Path, data: Mapping[str, Any]) -> None:
         )
     for name, bounds in sorted(tolerances.items()):
         where = f"{SETTINGS_FIELD}.tolerances.{name}"
+        if not is_metric_name(name):
+            raise InputError(
+                f"{path}: {SETTINGS_FIELD}.tolerances holds a blank metric name "
+                f"{name!r}",
+                hint=_DAMAGED,
+            )
         if not isinstance(bounds, dict) or not set(bounds) <= {"abs", "rel"}:
             raise InputError(
                 f"{path}: {where} must be an object of abs and rel", hint=_DAMAGED

@@ -55,6 +55,7 @@ from reprobox.compare.seed_band import (
 )
 from reprobox.compare.summaries import summarize_runs
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
+from reprobox.metric_names import is_metric_name
 
 COMPARISON_SCHEMA_VERSION = 1
 
@@ -118,7 +119,7 @@ def compare_runs(
     present = {n for r in records for n in r.metrics}
     # A blank name (an older or edited record: run leaves them out) could fail
     # the verdict yet never be named in --metric or --tol: it is left out.
-    blank = sorted(n for n in present if not n.strip())
+    blank = sorted(n for n in present if not is_metric_name(n))
     present -= set(blank)
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
