@@ -306,7 +306,9 @@ def freeze(
             f"{cfg.state_dir} is not a folder; reprobox keeps the frozen files there",
             hint="move it out of the way, then freeze again",
         )
-    if base_cudnn is not None and not re.fullmatch(r"\d+(\.\d+){0,3}", base_cudnn):
+    if base_cudnn is not None and not re.fullmatch(
+        r"[0-9]+(\.[0-9]+){0,3}", base_cudnn
+    ):
         raise InputError(
             f"--base-cudnn {base_cudnn!r} is not a cuDNN version",
             hint="give numbers like 8.9 or 8.9.7.29",

@@ -14,10 +14,12 @@ from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name
 
-# A number as written in a flag: 0.005, 5e-3, 1 (no blanks, no underscores);
+# A number as written in a flag: 0.005, 5e-3, 1 (no blanks, no underscores),
+# in ASCII digits as TOML has them (float() also reads "\uff11" and "\u0661");
 # nan and inf are read, to be refused as not finite.
 _DECIMAL = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|inf(?:inity)?)", re.IGNORECASE
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|inf(?:inity)?)",
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -95,6 +97,7 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
 
     records = load_records(paths)
     flag_tolerances = _parse_tolerances(tol)
+    _refuse_repeated_metric(metric)
     _check_metric_names(records, "--metric", metric)
     _check_metric_names(records, "--tol", list(flag_tolerances))
     unused = sorted(set(flag_tolerances) - set(metric)) if metric else []
@@ -158,6 +161,16 @@ def _reference_position(reference: str, count: int) -> int | str:
             hint=f"give 0 to {count - 1}, or a run id",
         )
     return int(reference)
+
+
+def _refuse_repeated_metric(names: list[str]) -> None:
+    """Refuse a --metric given twice, as a --tol given twice is refused."""
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputError(
+                f"--metric {name} is given twice",
+                hint="give one --metric per metric",
+            )
 
 
 def _check_metric_names(records, flag: str, names: list[str]) -> None:

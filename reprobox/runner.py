@@ -115,7 +115,8 @@ class RunOptions:
     network: str = "bridge"
 
 
-_MEMORY = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?", re.I)
+# ASCII only: float() reads "\uff14", and re.I alone matches the Kelvin sign to k.
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?", re.I | re.ASCII)
 _MEMORY_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _MEMORY_UNITS["p"] = 1 << 50
 MIN_MEMORY, MAX_MEMORY = 6 << 20, 1 << 50  # Docker's least; 1024t

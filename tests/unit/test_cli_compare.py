@@ -337,3 +337,21 @@ def test_a_project_tolerance_that_metric_leaves_unused_names_metric(tmp_path):
         "no tolerance given for loss: exact (default)",
         "tolerance given for acc, but --metric leaves it out, so no run compared it",
     ]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--metric", "loss", "--metric", "loss"], "--metric loss is given twice"),
+        (
+            ["--metric", "loss", "--metric", "accuracy", "--metric", "loss"],
+            "--metric loss is given twice",
+        ),
+        (["--tol", "loss=abs:1", "--tol", "loss=rel:0.1"], "--tol loss is given twice"),
+    ],
+)
+def test_a_metric_named_twice_on_the_command_line_is_refused(tmp_path, flags, message):
+    # brk 37 #16: a repeated --metric was taken silently (compared once).
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(reprobox("compare", str(runs), *flags, cwd=tmp_path))
+    assert line.startswith(f"reprobox: error: {message} (give one "), line

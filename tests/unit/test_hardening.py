@@ -367,6 +367,11 @@ def test_export_refuses_a_reference_folder_before_the_engine(
         (["acc=abs:1_0"], "'1_0' is not a number"),
         (["acc=abs: 1"], "' 1' is not a number"),
         (["acc=rel:0x1"], "'0x1' is not a number"),
+        # brk 37 #16: float() reads other scripts' digits; TOML reads ASCII only.
+        (["acc=abs:\uff11"], "'\uff11' is not a number"),
+        (["acc=abs:0.\u0665"], "'0.\u0665' is not a number"),
+        (["acc=rel:1e\uff12"], "'1e\uff12' is not a number"),
+        (["acc=rel:\u0131nf"], "'\u0131nf' is not a number"),
     ],
 )
 def test_a_tolerance_given_twice_is_refused(flags, message):

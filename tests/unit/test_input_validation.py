@@ -71,6 +71,14 @@ def test_cpus_below_dockers_minimum_is_refused(project, cpus):
     assert error.hint == "give 0.01 or more, e.g. --cpus 1.5"
 
 
+@pytest.mark.parametrize("memory", ["\uff14g", "4.\u0665g", "4\u212a"])
+def test_memory_in_other_than_ascii_is_refused(project, memory):
+    # brk 37 #16: float() read full-width digits, re.I took the Kelvin sign
+    # for k; the docker CLI reads neither.
+    error = run_error(project, "--memory", memory)
+    assert error.message == f"--memory {memory!r} is not a size"
+
+
 def test_cpus_that_is_not_a_number_says_so(project):
     # bw 4: "nan is below the least CPU share Docker enforces".
     error = run_error(project, "--cpus", "nan")
@@ -738,6 +746,7 @@ def freeze_error(project: Path, *flags: str) -> InputError:
     [
         (("--base-cudnn", "x;y"), "--base-cudnn 'x;y' is not a cuDNN version"),
         (("--base-cudnn", "8.9;rm"), "--base-cudnn '8.9;rm' is not a cuDNN version"),
+        (("--base-cudnn", "\uff18.9"), "--base-cudnn '\uff18.9' is not a cuDNN"),
         (("--gpu", "--base-cudnn", "x;y"), "--base-cudnn 'x;y' is not a cuDNN"),
         (("--python-exe", "/usr/bin/python3"), "--python-exe names the training"),
         (("--from-env", "--python-exe", ""), "--python-exe is empty"),
