@@ -23,11 +23,17 @@ _DECIMAL = re.compile(
 )
 
 
+# A spec holds no "=", but a metric name may ("a=b" is a name a run records and
+# metrics.compare takes): the name ends at the last "=" that starts abs: or rel:.
+_TOL_ITEM = re.compile(r"(.*)=((?:abs|rel):.*)", re.DOTALL)
+
+
 def _parse_tolerances(values: list[str]) -> dict:
     """Parse NAME=abs:X[,rel:Y] flags into compare's tolerance mapping."""
     out = {}
     for item in values:
-        name, sep, spec = item.partition("=")
+        found = _TOL_ITEM.fullmatch(item)
+        name, sep, spec = found.group(1, 0, 2) if found else item.partition("=")
         if not sep or not name:
             raise InputError(
                 f"--tol {item!r} is not NAME=abs:X[,rel:Y]",
@@ -223,7 +229,7 @@ TolOpt = typer.Option(
     metavar="NAME=abs:X[,rel:Y]",
     help="Tolerance for one metric; overrides the project's, and the metric is "
     "compared even where the project's metrics.compare leaves it out; may be "
-    "repeated.",
+    "repeated. NAME may hold '=': it ends at the last '=' before abs: or rel:.",
 )
 MetricOpt = typer.Option(
     [], "--metric", metavar="NAME", help="Metric to compare; may be repeated."

@@ -355,3 +355,52 @@ def test_a_metric_named_twice_on_the_command_line_is_refused(tmp_path, flags, me
     runs = two_runs(tmp_path / "runs")
     line = one_line_error(reprobox("compare", str(runs), *flags, cwd=tmp_path))
     assert line.startswith(f"reprobox: error: {message} (give one "), line
+
+
+def test_tol_names_a_metric_whose_name_holds_an_equals_sign(tmp_path):
+    # brk 37 #13: 'a=b=abs:1' read the name as 'a' and failed on "'b=abs' is
+    # not abs or rel", so a metric a run records and --metric names could
+    # not be loosened.
+    write_record(tmp_path / "runs", record_data("A", metrics={"a=b": 1.0}))
+    write_record(
+        tmp_path / "runs",
+        record_data("B", started_at="2024-01-01T00:00:01Z", metrics={"a=b": 1.5}),
+    )
+    runs = str(tmp_path / "runs")
+    exact = reprobox("compare", runs, "--metric", "a=b", cwd=tmp_path)
+    assert exact.returncode == 1, exact.stdout + exact.stderr
+    loosened = reprobox("compare", runs, "--tol", "a=b=abs:0.5", "--json", cwd=tmp_path)
+    assert loosened.returncode == 0, loosened.stdout + loosened.stderr
+    [row] = json.loads(loosened.stdout)["results"]
+    assert (row["metric"], row["reason"]) == ("a=b", "within tolerance (abs 0.5)")
+
+
+@pytest.mark.parametrize(
+    ("item", "parsed"),
+    [
+        ("a=b=abs:1", {"a=b": {"abs": 1.0}}),
+        ("a==rel:0.1,abs:2", {"a=": {"rel": 0.1, "abs": 2.0}}),
+        ("loss=abs:0.1,rel:0.2", {"loss": {"abs": 0.1, "rel": 0.2}}),
+    ],
+)
+def test_tol_name_ends_at_the_last_equals_sign_before_a_bound(item, parsed):
+    from reprobox.cli_compare import _parse_tolerances
+
+    assert _parse_tolerances([item]) == parsed
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("a=b", "--tol 'a=b': 'b' is not abs or rel"),
+        ("loss=abs:1,rel=2", "--tol 'loss=abs:1,rel=2': 'rel=2' is not abs or rel"),
+        ("=abs:1", "--tol '=abs:1' is not NAME=abs:X[,rel:Y]"),
+    ],
+)
+def test_tol_without_a_bound_after_an_equals_sign_is_refused(item, message):
+    from reprobox.cli_compare import _parse_tolerances
+    from reprobox.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        _parse_tolerances([item])
+    assert caught.value.message == message
