@@ -23,8 +23,9 @@ from reprobox.errors import InputError
 class Tolerance:
     """How far a metric may move: |delta| <= abs, or |delta| <= rel * |reference|.
 
-    With neither bound given the tolerance is exact: only bitwise-equal values
-    pass, since reprobox exists to show that a run repeats exactly.
+    With neither bound given the tolerance is exact: only values equal as
+    written pass (records.same_number), since reprobox exists to show that a
+    run repeats exactly.
     """
 
     abs: float | None = None
@@ -58,7 +59,7 @@ class Tolerance:
         the largest float, where value - reference would overflow.
         """
         if self.is_exact:
-            return value == reference
+            return same_number(value, reference)
         size = abs(written(value) - written(reference))
         if self.abs is not None and size <= written(self.abs):
             return True
@@ -239,8 +240,8 @@ def compare_metric(
         return result(False, "infinite in one run only", delta=value - ref)
 
     if isinstance(value, int) or isinstance(ref, int):
-        # An integer past 2**53 (see as_number): int - float would round. As
-        # written, as the table shows it: against 2**60 written as a float,
+        # An integer (see as_number): int - float would round. As written, as
+        # the table shows it: against 2**60 written as a float,
         # 1.152921504606847e+18, the JSON said one delta and the table another.
         exact = written(value) - written(ref)
         delta = int(exact) if exact.denominator == 1 else float(exact)

@@ -10,11 +10,11 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from reprobox.compare.compare_settings import check_record_settings, finite_non_negative
+from reprobox.compare.exact import written
 from reprobox.errors import InputError, first_line, newer_schema_error, shown_value
 from reprobox.metric_numbers import kept_number
 from reprobox.seals import (
@@ -460,14 +460,18 @@ def as_number(value: Any) -> float | None:
 
 
 def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
-    """Tell whether two numbers agree within epsilon; NaN equals NaN."""
+    """Tell whether two numbers agree within epsilon as written; NaN equals NaN.
+
+    As written (exact.written), as delta and every table have them: a float
+    is its shortest decimal, an integer itself. By ==, -(2**60) equalled its
+    float, written -1.152921504606847e+18, 24 apart in every table, and
+    10**30 differed from 1e+30, shown +0 apart.
+    """
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
-    if a == b:
-        return True
     if not (math.isfinite(a) and math.isfinite(b)):
-        return False  # an infinity against anything else: no Fraction holds it
+        return a == b  # an infinity against anything else: no Fraction holds it
     if isinstance(a, int) or isinstance(b, int):
-        # An integer past 2**53 (see as_number): a float difference rounds.
-        return abs(Fraction(a) - Fraction(b)) <= epsilon
-    return abs(a - b) <= epsilon
+        return abs(written(a) - written(b)) <= epsilon
+    # Two floats: distinct floats are written apart, so == is as written.
+    return a == b or abs(a - b) <= epsilon
