@@ -1,22 +1,18 @@
-"""How a metric number is kept: a float, or an integer no float holds exactly."""
+"""How a metric number is kept: an integer as itself, anything else a float."""
 
 from __future__ import annotations
-
-# Past this every float is an even integer, and its shortest form loses
-# digits (2**60 reads 1.152921504606847e+18, 24 off): an integer metric past
-# it is kept as the integer it is.
-EXACT_FLOAT_LIMIT = 2**53
 
 
 def kept_number(value: int | float) -> int | float:
     """Return a metric number as the record keeps it and compare reads it.
 
-    A float, or an integer past 2**53 as itself, whether or not a float
-    happens to hold it (2**60 does, -(2**60) - 1 does not: a seed sweep of
-    the two must not judge one as a float and the other as an integer).
+    An integer stays the integer it is, so a script writing 5 reads 5, not
+    5.0, in the record, the run summary and compare, and one past 2**53 keeps
+    every digit (as a float 2**53 + 1 reads 2**53, and 2**60 reads
+    1.152921504606847e+18, 24 off). Anything else is a float: Keras logs
+    np.float32. An older record's 5.0 is equal to 5 as written.
     Raise OverflowError for an integer beyond the largest float.
     """
     number = float(value)
-    if isinstance(value, int) and abs(value) > EXACT_FLOAT_LIMIT:
-        return value
-    return number
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole else number

@@ -194,9 +194,10 @@ def _on_torch(torch) -> None:
 
 
 def _logged_number(value):
-    """Return a logged metric as capture.json keeps it: a float, or an integer
-    past 2**53 as itself (as a float 2**60 + 1 reads 2**60), as the host keeps
-    the script's own metrics (reprobox.metric_numbers, not importable here).
+    """Return a logged metric as capture.json keeps it: an integer as itself
+    (5, not 5.0; as a float 2**60 + 1 reads 2**60), anything else a float
+    (Keras logs np.float32), as the host keeps the script's own metrics
+    (reprobox.metric_numbers, not importable here).
     """
     number = float(value)
     if isinstance(value, bool) or not hasattr(value, "__index__"):
@@ -207,7 +208,7 @@ def _logged_number(value):
         whole = value.__index__()
     except Exception:  # noqa: BLE001 - any failure means "not an integer"
         return number
-    return whole if isinstance(whole, int) and abs(whole) > 2**53 else number
+    return whole if isinstance(whole, int) else number
 
 
 def _history_callback(keras):

@@ -387,11 +387,12 @@ def test_a_float_whose_index_raises_is_captured_as_a_float():
     assert _logged_number(IntTensor()) == 2**60 + 1
 
 
-def test_a_logged_integer_past_2_53_is_captured_as_itself():
-    # brk r36 F2: Keras logs went through float(): 2**60 + 1 read 2**60.
+def test_a_logged_integer_is_captured_as_itself():
+    # brk r36 F2: Keras logs went through float(): 2**60 + 1 read 2**60;
+    # brk r37 6: and 3 read 3.0. A float (Keras logs np.float32) stays one.
     code = (
         "import json; from reprobox.runtime.boot import _logged_number as n\n"
-        "print(json.dumps([n(2**60 + 1), n(-(2**60)), n(3), n(0.5), n(True)]))"
+        "print(json.dumps([n(2**60 + 1), n(-(2**60)), n(3), n(0), n(0.5), n(True)]))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
     env["PYTHONPATH"] = str(REPO)
@@ -399,4 +400,4 @@ def test_a_logged_integer_past_2_53_is_captured_as_itself():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"[{2**60 + 1}, {-(2**60)}, 3.0, 0.5, 1.0]"
+    assert proc.stdout.strip() == f"[{2**60 + 1}, {-(2**60)}, 3, 0, 0.5, 1.0]"

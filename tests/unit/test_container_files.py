@@ -173,12 +173,19 @@ def test_nan_and_infinities_from_the_script_are_kept_as_strings_compare_reads(
     assert as_number(written["a"]) != as_number(written["a"])  # NaN
 
 
-def test_an_integer_metric_past_2_53_is_kept_exactly():
-    # brk r35: float() rounded it, 2**53 + 1 was written 9007199254740992.0.
-    got = metrics_from({}, {"tokens": 2**53 + 1, "steps": 3, "acc": 0.5})
-    assert got == {"acc": 0.5, "steps": 3.0, "tokens": 2**53 + 1}
-    assert isinstance(got["tokens"], int) and isinstance(got["steps"], float)
-    assert '"tokens": 9007199254740993' in dump_json(got)
+def test_an_integer_metric_is_kept_as_the_integer_it_is():
+    # brk r35: float() rounded it, 2**53 + 1 was written 9007199254740992.0;
+    # brk r37 6: and 3 was written 3.0, 0 was 0.0.
+    got = metrics_from({}, {"tokens": 2**53 + 1, "steps": 3, "none": 0, "acc": 0.5})
+    assert got == {"acc": 0.5, "none": 0, "steps": 3, "tokens": 2**53 + 1}
+    assert [type(got[k]) for k in ("acc", "none", "steps", "tokens")] == [
+        float,
+        int,
+        int,
+        int,
+    ]
+    text = dump_json(got)
+    assert '"tokens": 9007199254740993' in text and '"steps": 3,' in text
 
 
 def test_an_integer_past_2_53_stays_one_where_a_float_holds_it_too():
@@ -194,13 +201,13 @@ def test_an_integer_past_2_53_stays_one_where_a_float_holds_it_too():
         "loss": 0.5,
         "neg": -(2**60),
         "seen": 2**60,
-        "small": float(2**53),
+        "small": 2**53,
     }
     assert [type(got[k]) for k in ("eval_count", "neg", "seen", "small")] == [
         int,
         int,
         int,
-        float,
+        int,
     ]
     assert '"neg": -1152921504606846976' in dump_json(got)
 

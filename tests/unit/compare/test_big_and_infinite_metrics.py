@@ -46,7 +46,10 @@ def sweep(values, metric="neg"):
 def test_an_integer_past_2_53_reads_as_an_integer_even_where_a_float_holds_it():
     # brk r36 F2: -(2**60) read as -1.152921504606847e+18, 24 off as written.
     assert as_number(NEG) == NEG and isinstance(as_number(NEG), int)
-    assert isinstance(as_number(2**53), float)  # within 2**53 floats are whole
+    # brk r37 6: 5, 0 and 2**53 read 5.0, 0.0 and 9007199254740992.0.
+    assert [as_number(n) for n in (5, 0, 2**53)] == [5, 0, 2**53]
+    assert all(isinstance(as_number(n), int) for n in (5, 0, 2**53))
+    assert isinstance(as_number(5.0), float) and as_number(True) is None
 
 
 def test_two_integers_past_2_53_differ_by_their_true_difference():

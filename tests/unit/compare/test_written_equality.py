@@ -88,3 +88,13 @@ def test_an_old_whole_float_is_identical_to_the_integer_a_script_now_writes():
     comparison = compare_runs(records)
     assert comparison.passed is True
     assert all(r.identical for r in comparison.results)
+
+
+def test_an_integer_metric_is_shown_whole_in_every_display():
+    # brk r37 6: a record holding 5 was compared and shown as 5.0.
+    comparison = compare_runs(pair({"steps": 5}, {"steps": 6}))
+    [line] = [ln for ln in render_text(comparison).splitlines() if "B    steps" in ln]
+    assert line.split()[2:5] == ["6", "5", "+1"]
+    [row] = json.loads(render_json(comparison))["results"]
+    shown = [(row[k], type(row[k])) for k in ("value", "reference_value", "delta")]
+    assert shown == [(6, int), (5, int), (1, int)]
