@@ -1,7 +1,8 @@
 """Metric values past the float limits, from a real container to every display.
 
 A training script writes an integer past 2**53 that a float happens to hold,
-one that it does not, a number beyond the largest float and a blank name.
+one that it does not, a number beyond the largest float and a blank name; an
+integer against the float it is written as, and small integers.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 WRITES = """import os
 seed = int(os.environ["REPROBOX_SEED"])
 big = "1e400" if seed == 0 else str(2**53 + 1)
+# Seed 0 the integers, seed 1 the floats: -(2**60) against the float written
+# -1.152921504606847e+18 (24 apart), 1e+30 against 10**30 (equal as written).
+e, a = ("-1152921504606846976", "1e30")
+if seed == 1:
+    e, a = ("-1.152921504606847e+18", "1" + "0" * 30)
 with open(os.environ["REPROBOX_METRICS"], "w") as out:
     neg = -(2**60) - seed
-    out.write('{"neg": %d, "big": %s, "tiny": 4.9e-07, " ": 1.0}' % (neg, big))
+    out.write('{"neg": %d, "big": %s, "tiny": 4.9e-07, " ": 1.0, ' % (neg, big))
+    out.write('"e": %s, "a": %s, "steps": 5, "zero": 0, "edge": %d}' % (e, a, 2**53))
 """
 NEG = -(2**60)
 
@@ -110,3 +117,39 @@ def test_a_seed_sweep_of_them_shows_each_value_exactly(cli, big_numbers):
     assert re.search(r"\bneg\s+-1152921504606846976$", swept.stdout, re.M)
     assert re.search(r"\btiny\s+4\.9e-07$", swept.stdout, re.M)
     assert re.search(r"\bbig\s+9007199254740993$", swept.stdout, re.M)
+
+
+def test_an_integer_and_a_float_are_judged_as_written_and_shown_whole(cli, big_numbers):
+    runs, summaries = [], []
+    for seed in ("0", "1"):
+        done = cli.run("run", str(big_numbers), "--seed", seed, timeout=600)
+        runs += _record_folders(done.stdout)
+        summaries.append(done.stdout)
+    assert len(runs) == 2
+    # brk r37 6: 5, 0 and 2**53 were recorded and shown 5.0, 0.0, ...992.0.
+    text = Path(runs[0], "record.json").read_text()
+    assert '"steps": 5,' in text and '"zero": 0' in text
+    assert '"edge": 9007199254740992,' in text
+    for name, shown in (("steps", "5"), ("zero", "0"), ("edge", "9007199254740992")):
+        assert re.search(rf"\b{name}\s+{shown}$", summaries[0], re.M), name
+
+    # brk r37 1: -(2**60) against its float, written 24 apart, was 'pass
+    # identical' with JSON delta 0.0 beside a table delta of -24.
+    e_args = (*runs, "--metric", "e", "--tol", "e=abs:1")
+    judged = cli.run("compare", *e_args, "--json", timeout=120, check=False)
+    assert judged.returncode == 1, judged.describe()
+    [e] = [r for r in json.loads(judged.stdout)["results"] if r["metric"] == "e"]
+    assert (e["delta"], e["identical"], e["passed"]) == (-24, False, False)
+    table = cli.run("compare", *e_args, timeout=120, check=False)
+    assert table.returncode == 1, table.describe()
+    assert re.search(r"-24\s.*FAIL\s+out of tolerance \(abs 1\)", table.stdout)
+
+    # And 1e+30 against 10**30, equal as written, read +0 yet not identical.
+    equal = cli.run(
+        "compare", *runs, "--metric", "a", "--metric", "steps", "--json", timeout=120
+    )
+    results = json.loads(equal.stdout)["results"]
+    assert [(r["metric"], r["identical"], r["passed"]) for r in results] == [
+        ("a", True, True),
+        ("steps", True, True),
+    ]
