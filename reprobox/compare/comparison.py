@@ -123,7 +123,14 @@ def compare_runs(
     present -= set(blank)
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
-    bands, noise_notes = seed_noise_bands(records, names)
+    environments = {r.run_id: environment_of(r) for r in records}
+    nondeterminism = find_nondeterminism(records, environments, names)
+    # A repeat whose repeats gave other values is no seed noise: its seed's
+    # value is unknown, so the band leaves it out.
+    unsteady = {
+        (run_id, f.metric) for f in nondeterminism for run_id in f.disagreeing_repeats
+    }
+    bands, noise_notes = seed_noise_bands(records, names, unsteady)
     # A run off the sweep whose seed the reference lacks is measured by the
     # sweep's run of its seed; with no such run (or, for the reference itself,
     # when the sweep lacks its seed) it is judged on the sweep's seed band.
@@ -212,9 +219,13 @@ def compare_runs(
         for r in results
         if r.missing
     ]
-    environments = {r.run_id: environment_of(r) for r in records}
-    nondeterminism = find_nondeterminism(records, environments, names)
     results = [_overrule(r, by_id, measure, nondeterminism) for r in results]
+    # A repeat whose repeats differ was failed by _overrule: no noise either.
+    seed_noise = {
+        run_id
+        for run_id in seed_noise
+        if all(r.seed_noise for r in results if r.run_id == run_id)
+    }
     cut_short = {r.run_id: facts_cut_short(r) for r in records}
     settings = {r.run_id: recorded_settings(r) for r in records}
     differences = [
@@ -357,8 +368,8 @@ def _overrule(
     A run of the pair (the run, or the run it is set against) that did not
     succeed proves nothing; a repeat (`run --repeat`) whose repeats on its
     engine gave other values shows nondeterminism, whatever the tolerance, and
-    is no seed noise either. A check on a seed band has one run: the band
-    holds only runs that succeeded.
+    is no seed noise either (seed_noise false, as the band leaves it out). A
+    check on a seed band has one run: the band holds only runs that succeeded.
     """
     if result.passed is False:
         return result
@@ -373,8 +384,13 @@ def _overrule(
             f"repeats of one setup ({runs}) gave different {result.metric}: "
             "nondeterminism"
         )
+        if result.seed_noise:  # "seed noise: seed 1 against the reference's 0"
+            seeds = result.reason.removeprefix("seed noise: ")
+            reason = f"{seeds}, no seed noise: {why}"
+        else:
+            reason = f"{result.reason}; but {why}"
         return replace(
-            result, passed=False, overruled=why, reason=f"{result.reason}; but {why}"
+            result, passed=False, overruled=why, reason=reason, seed_noise=False
         )
     if result.passed is None:
         return result

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -121,9 +121,16 @@ class NondeterminismFinding:
 
 
 def seed_noise_bands(
-    records: Sequence[Record], metrics: Sequence[str]
+    records: Sequence[Record],
+    metrics: Sequence[str],
+    unsteady: Collection[tuple[str, str]] = (),
 ) -> tuple[list[NoiseBand], list[str]]:
-    """Measure each seed sweep's spread per metric; return bands and notes."""
+    """Measure each seed sweep's spread per metric; return bands and notes.
+
+    unsteady: (run id, metric) of repeats whose repeats gave other values
+    (NondeterminismFinding.disagreeing_repeats): their seed has no one value,
+    so they are left out of the band, with a note.
+    """
     bands: list[NoiseBand] = []
     notes: list[str] = []
     for sweep, members in sorted(_sweeps(records).items()):
@@ -144,11 +151,31 @@ def seed_noise_bands(
                 f"seed sweep {sweep} mixes images: its spread is more than seed noise"
             )
         for metric in metrics:
-            band = _band(sweep, metric, members)
+            steady = [r for r in members if (r.run_id, metric) not in unsteady]
+            band = _band(sweep, metric, steady)
             if band is not None:
                 bands.append(band)
-            notes += _left_out_of_band(sweep, metric, members)
+            notes += _left_out_of_band(sweep, metric, steady)
+            notes += _unsteady_left_out(sweep, metric, members, steady)
     return bands, notes
+
+
+def _unsteady_left_out(
+    sweep: str, metric: str, members: Sequence[Record], steady: Sequence[Record]
+) -> list[str]:
+    """Say which seeds a band leaves out because their repeats disagree."""
+    kept = {json.dumps(r.seed) for r in steady if r.status == "succeeded"}
+    steady_ids = {r.run_id for r in steady}
+    out: dict[str, list[str]] = {}
+    for record in members:
+        seed = json.dumps(record.seed)
+        if record.run_id not in steady_ids and seed not in kept:
+            out.setdefault(seed, []).append(record.run_id)
+    return [
+        f"seed sweep {sweep}: {metric} of seed {seed} differs among its repeats "
+        f"({', '.join(run_ids)}): left out of the noise band"
+        for seed, run_ids in out.items()
+    ]
 
 
 def _left_out_of_band(sweep: str, metric: str, members: Sequence[Record]) -> list[str]:

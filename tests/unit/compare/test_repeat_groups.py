@@ -161,3 +161,46 @@ def test_the_report_says_which_repeats_disagree_as_the_text_does():
     differ = _repeats_on_two_engines([0.9, 0.9, 0.9001, 0.9002])
     html = render_report_html(differ, compare_runs(differ, tolerances=WITHIN))
     assert "(repeats E2, E3 disagree)" in html
+
+
+@pytest.mark.parametrize("reference", [0, 1])
+def test_a_sweep_seed_whose_repeats_differ_is_no_seed_noise_in_json(reference):
+    # brk r37 12: A2 and A3 failed, yet JSON kept seed_noise true on their
+    # run and results, and the reason still began "seed noise:".
+    runs = _sweep_of_repeats([0.9, 0.9, 0.8, 0.81])
+    data = json.loads(render_json(compare_runs(runs, reference=reference)))
+    noise = {r["run_id"]: r["seed_noise"] for r in data["runs"]}
+    assert noise["A2"] is False and noise["A3"] is False
+    for result in data["results"]:
+        if result["run_id"] in ("A2", "A3"):
+            assert (result["seed_noise"], result["passed"]) == (False, False)
+            assert result["reason"] == (
+                "seed 1 against the reference's 0, no seed noise: repeats of one "
+                "setup (A2, A3) gave different acc: nondeterminism"
+            )
+
+
+def test_a_seed_whose_repeats_differ_is_left_out_of_the_noise_band():
+    # brk r37 12: seed 1's first repeat (0.8) went into the band as its value.
+    runs = _sweep_of_repeats([0.9, 0.9, 0.8, 0.81, 0.85, 0.85])
+    comparison = compare_runs(runs, tolerances=WITHIN)
+    [band] = comparison.noise_bands
+    assert (band.seeds, band.values, band.minimum, band.maximum) == (
+        (0, 2),
+        (0.9, 0.85),
+        0.85,
+        0.9,
+    )
+    assert (
+        "seed sweep sw1: acc of seed 1 differs among its repeats (A2, A3): "
+        "left out of the noise band"
+    ) in comparison.notes
+    noise = {run.run_id: run.seed_noise for run in comparison.runs}
+    assert noise == {
+        "A0": False,
+        "A1": False,
+        "A2": False,
+        "A3": False,
+        "A4": True,
+        "A5": True,
+    }
