@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reprobox.compare.exact import float_or_inf, written
 from reprobox.compare.records import Record, as_number, same_number
 
 
@@ -117,13 +118,23 @@ def _row_deltas(
             continue
         if same_number(a, b, epsilon):
             if not same_number(a, b):
-                within[name] = max(within.get(name, 0.0), abs(b - a))
+                within[name] = max(within.get(name, 0.0), abs(_gap(a, b)))
             continue
-        gap = b - a
+        gap = _gap(a, b)
         deltas[name] = gap if math.isfinite(gap) else None
         if math.isfinite(gap):
             largest[name] = max(largest.get(name, 0.0), abs(gap))
     return deltas
+
+
+def _gap(a: float, b: float) -> float:
+    """Return b - a; with an integer, as written (same_number's rule): int -
+    float rounds, and -(2**60) against its float, written 24 apart, read 0."""
+    if isinstance(a, int) or isinstance(b, int):
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return b - a
+        return float_or_inf(written(b) - written(a))
+    return b - a
 
 
 def _first_unshared_epoch(ref_calls, run_calls) -> tuple[int, int | None]:

@@ -121,3 +121,18 @@ def test_curves_within_epsilon_are_not_called_identical():
     assert not found.identical
     assert (found.call, found.epoch, found.deltas) == (None, None, {})
     assert found.reason == "curves within epsilon 0.05 (largest gap loss 0.02)"
+
+
+def test_an_integer_against_its_float_parts_by_what_is_written():
+    # brk r37 1 (curves): -(2**60) against its float, written
+    # -1.152921504606847e+18, parted with a gap of 0.0 (int - float rounds).
+    ref = with_epochs("A", [{"epoch": 1, "seen": -(2**60)}])
+    run = with_epochs("B", [{"epoch": 1, "seen": -1.152921504606847e18}])
+    found = find_divergence(ref, run)
+    assert (found.deltas, found.max_abs_delta) == ({"seen": -24.0}, {"seen": 24.0})
+    within = find_divergence(ref, run, epsilon=24)
+    assert within.reason == "curves within epsilon 24 (largest gap seen 24)"
+    same = with_epochs("B", [{"epoch": 1, "seen": 1e30}])
+    assert find_divergence(
+        with_epochs("A", [{"epoch": 1, "seen": 10**30}]), same
+    ).identical
