@@ -392,7 +392,11 @@ def test_a_logged_integer_is_captured_as_itself():
     # brk r37 6: and 3 read 3.0. A float (Keras logs np.float32) stays one.
     code = (
         "import json; from reprobox.runtime.boot import _logged_number as n\n"
-        "print(json.dumps([n(2**60 + 1), n(-(2**60)), n(3), n(0), n(0.5), n(True)]))"
+        "class FloatTensor:\n"  # torch and tf: __index__ refuses a float
+        "    def __float__(self): return 0.25\n"
+        "    def __index__(self): raise TypeError('not an integer')\n"
+        "print(json.dumps([n(2**60 + 1), n(-(2**60)), n(3), n(0), n(0.5), n(True),"
+        " n(FloatTensor())]))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROBOX_")}
     env["PYTHONPATH"] = str(REPO)
@@ -400,4 +404,4 @@ def test_a_logged_integer_is_captured_as_itself():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"[{2**60 + 1}, {-(2**60)}, 3, 0, 0.5, 1.0]"
+    assert proc.stdout.strip() == f"[{2**60 + 1}, {-(2**60)}, 3, 0, 0.5, 1.0, 0.25]"
