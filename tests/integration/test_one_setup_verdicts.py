@@ -100,6 +100,33 @@ def test_repeats_that_differ_within_tolerance_fail_in_run_and_compare(cli, wobbl
     assert [f["repeats_disagree"] for f in comparison["nondeterminism"]] == [True]
 
 
+def test_a_sweep_whose_repeats_differ_has_no_seed_noise_and_no_band(cli, wobbly):
+    # brk r37 12: the failed sweep runs kept seed_noise true in JSON, and each
+    # seed's first repeat went into the noise band as that seed's value.
+    done = cli.run(
+        "-q",
+        "run",
+        str(wobbly),
+        "--seeds",
+        "0-1",
+        "--repeat",
+        "2",
+        "--json",
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 1, done.describe()
+    comparison = json.loads(done.stdout)["comparison"]
+    assert [r["seed_noise"] for r in comparison["runs"]] == [False] * 4
+    assert all(not r["seed_noise"] for r in comparison["results"])
+    assert comparison["noise_bands"] == []
+    left_out = [n for n in comparison["notes"] if "left out of the noise band" in n]
+    assert (
+        len(left_out) == 2
+        and "acc of seed 0 differs among its repeats" in (left_out[0])
+    )
+
+
 @pytest.mark.second_engine
 def test_two_engines_of_one_setup_within_tolerance_pass_in_run_and_compare(cli, wobbly):
     code, said, comparison = _both_commands(cli, wobbly, "-H", ENGINE1, "-H", ENGINE2)
