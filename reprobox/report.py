@@ -17,6 +17,7 @@ from reprobox.compare.render import (
     format_delta,
     format_number,
     repeats_said,
+    verdict_aside,
     verdict_parts,
 )
 from reprobox.templates_dir import environment, templates_dir
@@ -53,7 +54,7 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
             colors={
                 run.run_id: run_color(i)[0] for i, run in enumerate(comparison.runs)
             },
-            verdict=verdict_parts(comparison),
+            verdict=_verdict(comparison),
             metric_rows=metric_rows,
             suspects={
                 (d.run_id, d.field)
@@ -64,6 +65,13 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
             unrecorded=[describe_unrecorded(u) for u in comparison.unrecorded],
         )
     )
+
+
+def _verdict(comparison: Comparison) -> tuple[str, str]:
+    """Return the verdict word and what it rests on, as compare's line says it,
+    what it leaves out (noise runs, a setup that gave different numbers) too."""
+    word, detail = verdict_parts(comparison)
+    return word, detail + verdict_aside(comparison)
 
 
 def _cell(comparison: Comparison, results, run, name: str) -> dict:

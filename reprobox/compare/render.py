@@ -106,10 +106,10 @@ def _title(comparison: Comparison) -> str:
 
 def _verdict(comparison: Comparison) -> str:
     word, detail = verdict_parts(comparison)
-    return f"verdict: {word} ({detail})" + _verdict_aside(comparison)
+    return f"verdict: {word} ({detail})" + verdict_aside(comparison)
 
 
-def _verdict_aside(comparison: Comparison) -> str:
+def verdict_aside(comparison: Comparison) -> str:
     """Say after the verdict what it leaves out: noise runs, and runs of one
     setup that differ within tolerance (not asked for as repeats)."""
     # A failed sweep run is judged (it fails), so it measures nothing.

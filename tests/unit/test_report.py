@@ -362,3 +362,17 @@ def test_records_without_metrics_say_nothing_was_checked():
         "nothing was checked." in html
     )
     assert "0 of 0" not in html
+
+
+def test_the_verdict_line_says_what_compare_says_after_it():
+    # brk r37 (AY 9): compare said "...; but runs of one setup gave different
+    # accuracy: nondeterminism", the report's verdict line left it out.
+    from reprobox.compare import Tolerance, render_text
+
+    ref = synthetic.make_record("A", metrics={"accuracy": 0.9})
+    run = synthetic.clone(ref, "B", metrics={"accuracy": 0.9001})
+    records = [ref, run]
+    comparison = compare_runs(records, tolerances={"accuracy": Tolerance(0.01)})
+    said = "but runs of one setup gave different accuracy: nondeterminism"
+    assert comparison.passed and said in render_text(comparison)
+    assert said in render_report_html(records, comparison)
