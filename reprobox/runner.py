@@ -730,7 +730,9 @@ def _run_locked(
             status="interrupted",
             exit_code=None,
             error={
-                "message": "interrupted by the user",
+                # Not "by the user": SIGTERM and SIGHUP come from the system.
+                "message": "interrupted by a stop signal (Ctrl-C, SIGTERM, SIGHUP "
+                "or SIGQUIT)",
                 "log_tail": tail_text(log_lines),
             },
         )

@@ -130,6 +130,10 @@ def test_signal_stops_run_and_removes_container(
     assert record["status"] == "interrupted"
     assert record["exit_code"] is None
     assert "sleeper started" in record["error"]["log_tail"]
+    # brk r37 (AY 14): a SIGTERM was recorded as "interrupted by the user".
+    assert record["error"]["message"] == (
+        "interrupted by a stop signal (Ctrl-C, SIGTERM, SIGHUP or SIGQUIT)"
+    )
 
 
 @pytest.mark.parametrize("extra", [(), ("--repeat", "2")], ids=["one", "repeat"])
