@@ -34,7 +34,7 @@ from reprobox.index_urls import (
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.metric_names import is_metric_name
 from reprobox.paths import is_link_loop
-from reprobox.run_env import check_env_kept_by_run, set_by_image
+from reprobox.run_env import RESERVED_WHY, check_env_kept_by_run, set_by_image
 from reprobox.secret_shapes import shown_token, token_in_name
 
 try:  # Python 3.11+
@@ -763,7 +763,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             raise ConfigError(
                 path,
                 f"env.{key}",
-                "is set by the image and reprobox; overriding it breaks the run",
+                RESERVED_WHY,
                 "remove it",
             )
         env[key] = _check_env_value(path, f"env.{key}", value)

@@ -544,7 +544,7 @@ def frozen_environment(
     for name in cfg.pass_env:
         if set_by_image(name):
             warnings.append(
-                f"pass_env: {name} is set by the image and reprobox, and this "
+                f"pass_env: {name} is the image's and reprobox's to decide, and this "
                 "machine's value would break the run; it is not frozen"
             )
             continue

@@ -20,6 +20,11 @@ from reprobox.runtime.machine_facts import THREAD_COUNT_VARS
 # reprobox's own variables in the container (REPROBOX_OUT, REPROBOX_SEED...).
 OWN_PREFIX = "REPROBOX_"
 # Set by the image or by every run; another value breaks the run.
+# (LD_PRELOAD is set by neither: unset is what they decide for it.)
+RESERVED_WHY = (
+    "is the image's and reprobox's to decide (where Python, packages and "
+    "libraries come from); setting it breaks the run"
+)
 RESERVED = (
     "HOME",
     "LD_LIBRARY_PATH",

@@ -74,6 +74,7 @@ from reprobox.run_env import (
     HASH_SEED,
     OWN_PREFIX,
     RESERVED,
+    RESERVED_WHY,
     STRICT_ENV,
     run_hash_seed,
 )
@@ -154,7 +155,7 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     reserved = sorted(k for k in opts.extra_env if k in RESERVED)
     if reserved:
         raise InputError(
-            f"--env {reserved[0]}: the image sets it; overriding it breaks the run",
+            f"--env {reserved[0]}: {RESERVED_WHY}",
             hint=f"drop --env {reserved[0]}",
         )
     hash_seed = opts.extra_env.get("PYTHONHASHSEED")

@@ -1643,7 +1643,11 @@ CASES += [
         "config-env-reprobox-own-variable",
         ("build", "{p}"),
         EXIT_USAGE,
-        ("{p}/reprobox.toml", "env.REPROBOX_OUT", "is set by the image and reprobox"),
+        (
+            "{p}/reprobox.toml",
+            "env.REPROBOX_OUT",
+            "is the image's and reprobox's to decide",
+        ),
         "remove it",
         setup=add_env('REPROBOX_OUT = "/tmp"'),
     ),

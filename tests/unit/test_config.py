@@ -201,13 +201,13 @@ BAD = [
         "env-reprobox-own-variable",
         CMD + '[env]\nREPROBOX_SEED = "1"\n',
         "env.REPROBOX_SEED",
-        "is set by the image and reprobox; overriding it breaks the run",
+        "is the image's and reprobox's to decide",
     ),
     Bad(
         "env-variable-the-image-sets",
         CMD + '[env]\nVIRTUAL_ENV = "/x"\n',
         "env.VIRTUAL_ENV",
-        "is set by the image and reprobox; overriding it breaks the run",
+        "is the image's and reprobox's to decide",
     ),
     Bad(
         "name-with-space",

@@ -272,7 +272,7 @@ def test_machine_variables_are_not_frozen(tmp_path, name):
     env, warnings = frozen_environment(cfg, {name: "/root/.pyenv/shims"})
     assert name not in env
     assert warnings == [
-        f"pass_env: {name} is set by the image and reprobox, and this "
+        f"pass_env: {name} is the image's and reprobox's to decide, and this "
         "machine's value would break the run; it is not frozen"
     ]
 

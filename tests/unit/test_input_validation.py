@@ -1032,3 +1032,17 @@ def test_seeds_in_other_digits_are_refused_as_seed_is(spec):
 
     with pytest.raises(InputError, match="is not N or N-M"):
         parse_seeds(spec)
+
+
+@pytest.mark.parametrize("name", ["LD_PRELOAD", "PATH", "VIRTUAL_ENV"])
+def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
+    # brk r37 (AY 14): --env LD_PRELOAD was told "the image sets it"; it
+    # sets none, and unset is what the image and reprobox decide for it.
+    from reprobox.runner import RunOptions, container_env
+
+    with pytest.raises(InputError) as info:
+        container_env({}, RunOptions(extra_env={name: "x"}))
+    assert info.value.message == (
+        f"--env {name}: is the image's and reprobox's to decide (where Python, "
+        "packages and libraries come from); setting it breaks the run"
+    )
