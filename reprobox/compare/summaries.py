@@ -149,7 +149,8 @@ def _failed_measure_note(record, base, ref, own: list[MetricResult]) -> str:
     """
     if record.status != SUCCEEDED or base.status == SUCCEEDED:
         return ""
-    if any(r.passed is False and not r.overruled for r in own):
+    # A metric the failed run never wrote is its failure too: still said.
+    if any(r.passed is False and not r.overruled and not r.missing for r in own):
         return ""
     shown = status_with_exit(base.status, recorded_exit_code(base))
     which = "the reference run" if base is ref else "the run it is set against"

@@ -62,3 +62,16 @@ def test_a_failed_run_against_a_good_reference_is_not_told_the_reference_failed(
     comparison = compare_runs([good, failed])
     assert "has status" not in comparison.runs[0].headline
     assert "the reference run" not in comparison.runs[1].headline
+
+
+def test_an_interrupted_reference_with_no_metrics_is_named_as_the_cause():
+    # brk r37 (AY 10): the healthy run's line blamed only its "missing"
+    # metrics, never that the reference was interrupted.
+    good = make_record("A", metrics={"acc": 0.9})
+    stopped = clone(good, "B", status="interrupted", exit_code=None, metrics={})
+    comparison = compare_runs([good, stopped], reference="B")
+    [run] = [r for r in comparison.runs if r.run_id == "A"]
+    assert run.passed is False
+    assert run.headline.endswith(
+        "; but the reference run B has status interrupted: it cannot pass"
+    )
