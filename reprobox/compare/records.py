@@ -211,7 +211,9 @@ def _record_files(path: Path) -> list[tuple[Path, bool]]:
     a run folder (the container's to write) is read without following links.
     """
     if path.is_dir():
-        if _is_record_file(path / RECORD_FILE):
+        # A run folder: its record.json, sound or not (a link, a FIFO), is
+        # read, and one that is no plain file is refused by name.
+        if os.path.lexists(path / RECORD_FILE):
             return [(path / RECORD_FILE, False)]
         for runs_dir in (path, path / "runs", path / ".reprobox" / "runs"):
             found = _run_folder_records(runs_dir) if runs_dir.is_dir() else []

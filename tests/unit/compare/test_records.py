@@ -423,3 +423,25 @@ def test_a_run_folder_without_its_record_is_named_not_skipped(tmp_path):
         f"{runs / '20251231T235959Z-cccccc'}: a run folder with no record.json "
         "(its run never wrote one, or it was removed)"
     )
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+def test_a_run_folder_given_whose_record_is_no_file_is_refused_by_name(
+    tmp_path, no_hang, kind
+):
+    # brk r37 (AX): `compare RUNFOLDER` said "holds no run record" where, in a
+    # runs folder, the same record.json was refused by what it is.
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text(sealed_json(record_data("S")))
+    folder = tmp_path / "runs" / "B"
+    folder.mkdir(parents=True)
+    if kind == "link":
+        (folder / "record.json").symlink_to(secret)
+        said = "is a symbolic link"
+    else:
+        os.mkfifo(folder / "record.json")
+        said = "not a regular file"
+    with pytest.raises(InputError) as caught:
+        load_records([folder])
+    assert caught.value.message.startswith(f"{folder / 'record.json'}: ")
+    assert said in caught.value.message
