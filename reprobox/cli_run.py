@@ -573,14 +573,20 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
     if len(records) >= 2:
         # Every run that left a record, failed ones too, as `compare` judges
         # the runs folder: a verdict on the survivors alone said PASS while
-        # the exit code said 1. The first run that succeeded is the reference.
+        # the exit code said 1. The reference is the one `compare` of these
+        # records takes: the first that succeeded in the order they started
+        # (runs on two engines start in either order).
         metrics = manifest.get("metrics") or {}
-        ok = [rec["run_id"] for rec in records if rec["status"] == "succeeded"]
-        comparison = compare_runs(
-            [
+        ordered = sorted(
+            (
                 Record(path=target.runs_dir / rec["run_id"] / "record.json", data=rec)
                 for rec in records
-            ],
+            ),
+            key=lambda r: (r.start_key, r.run_id),
+        )
+        ok = [r.run_id for r in ordered if r.status == "succeeded"]
+        comparison = compare_runs(
+            ordered,
             reference=ok[0] if ok else 0,
             tolerances=metrics.get("tolerances") or {},
             metrics=metrics.get("compare") or None,

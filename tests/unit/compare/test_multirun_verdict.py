@@ -145,3 +145,17 @@ def test_run_and_compare_give_one_answer_for_one_setup_within_tolerance(
     as_json = run_reprobox("compare", str(target.runs_dir), "--json", cwd=tmp_path)
     assert as_json.returncode == code
     assert json.loads(as_json.stdout) == from_run
+
+
+def test_run_takes_the_reference_compare_takes_of_the_same_records(capsys, quiet):
+    # brk r37 (AY 8): `run -H A -H B` made the run listed first the reference;
+    # `compare` of the same records took the one that started first (0.6 ms
+    # earlier), so every delta flipped sign between the two.
+    first, second = _sweep(["succeeded", "succeeded"], sweep=False)
+    first["started_at"], second["started_at"] = (
+        "2024-01-01T00:00:01.000600Z",
+        "2024-01-01T00:00:01Z",
+    )
+    _report([first, second], as_json=True)
+    printed = json.loads(capsys.readouterr().out)["comparison"]
+    assert printed["reference"] == "R1"
