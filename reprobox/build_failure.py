@@ -163,9 +163,14 @@ def explain_build_failure(
         return InputError(
             f"the build found no {missing.group(1)} on the package index it "
             "uses, although the lock names it",
-            hint="the lock was resolved against an index the build does not "
-            f"use: check index_url and extra_index_urls in {config}, then "
-            "freeze again",
+            # The build's pip keeps index pages in its cache mount up to the
+            # minutes PyPI allows: a release newer than that page is
+            # locked (the resolver asked afresh) but not yet seen by the build.
+            hint="either the lock was resolved against an index the build does "
+            f"not use (check index_url and extra_index_urls in {config}, then "
+            "freeze again), or the index published that version minutes ago "
+            "and the page the build's pip cached does not list it yet (build "
+            "again in a few minutes)",
         )
     return None
 
