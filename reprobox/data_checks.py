@@ -16,6 +16,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from reprobox.command_wrappers import unwrap_command
 from reprobox.errors import ConfigError
@@ -117,35 +118,56 @@ def python_flag_without_value(command: Sequence[str]) -> str | None:
     words = unwrap_command(command)
     if not words or not _PYTHON.fullmatch(posixpath.basename(words[0])):
         return None
-    rest = words[1:]
+    return _python_start(words[1:]).unvalued
+
+
+class _PythonStart(NamedTuple):
+    """What Python's arguments start: kind is "script", "module", "code",
+    "stdin" or "" (nothing); value is the script or module; after are the
+    words that follow it; unvalued is the option left without its value."""
+
+    kind: str = ""
+    value: str = ""
+    after: Sequence[str] = ()
+    unvalued: str | None = None
+
+
+def _python_start(words: Sequence[str]) -> _PythonStart:
+    """Walk Python's options as Python does, up to what it runs."""
     i = 0
-    while i < len(rest):
-        word = rest[i]
-        if word in ("-", "--") or not word.startswith("-"):
-            return None
+    while i < len(words):
+        word = words[i]
+        if word == "-":  # the script comes on stdin
+            return _PythonStart("stdin")
+        if word == "--":
+            rest = words[i + 1 :]
+            return _PythonStart("script", rest[0], rest[1:]) if rest else _PythonStart()
         if word.startswith("--"):
-            if word in _PYTHON_LONG_VALUED and i + 1 == len(rest):
-                return word
-            i += 2 if word in _PYTHON_LONG_VALUED else 1
+            if word in _PYTHON_LONG_VALUED:
+                if i + 1 == len(words):
+                    return _PythonStart(unvalued=word)
+                i += 2
+            else:
+                i += 1
             continue
+        if not word.startswith("-"):
+            return _PythonStart("script", word, words[i + 1 :])
         flags = word[1:]
         at = next((n for n, f in enumerate(flags) if f in _PYTHON_VALUED), None)
-        if at is None:
+        if at is None:  # switches only: -u, -OO, -uB
             i += 1
             continue
-        if flags[at + 1 :]:
-            return None if flags[at] in "cm" else _next(rest, i + 1)
-        if i + 1 == len(rest):
-            return f"-{flags[at]}"
-        if flags[at] in "cm":
-            return None
-        i += 2
-    return None
-
-
-def _next(words: Sequence[str], i: int) -> str | None:
-    # After -Wignore and the like: the options go on.
-    return python_flag_without_value(["python", *words[i:]])
+        attached = flags[at + 1 :]
+        if not attached and i + 1 == len(words):
+            return _PythonStart(unvalued=f"-{flags[at]}")
+        value = attached or words[i + 1]
+        after = words[i + (1 if attached else 2) :]
+        if flags[at] == "c":
+            return _PythonStart("code", value, after)
+        if flags[at] == "m":
+            return _PythonStart("module", value, after)
+        i += 1 if attached else 2  # -Wignore, -X dev: the options go on
+    return _PythonStart()
 
 
 def _under_workdir(path: str) -> str:
@@ -228,35 +250,15 @@ def reaches_in_image(root: Path, written: str, kept: set[str]) -> str | None:
 
 def _python_paths(words: Sequence[str]) -> _Found:
     """Return the script or module Python's arguments name."""
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word == "-":  # the script comes on stdin
-            return []
-        if word == "--":
-            return [(w, True) for w in words[i + 1 : i + 2]]
-        if word.startswith("--"):
-            i += 2 if word in _PYTHON_LONG_VALUED else 1
-            continue
-        if not word.startswith("-"):
-            return [(word, True)]
-        flags = word[1:]
-        at = next((n for n, f in enumerate(flags) if f in _PYTHON_VALUED), None)
-        if at is None:  # switches only: -u, -OO, -uB
-            i += 1
-            continue
-        attached = flags[at + 1 :]
-        value = attached or (words[i + 1] if i + 1 < len(words) else "")
-        after = words[i + (1 if attached else 2) :]
-        if flags[at] == "c":
-            return []
-        if flags[at] == "m":
-            if value in _LAUNCHER_MODULES:
-                return _launched_script(after)
-            base = value.replace(".", "/")
-            return [(f"{base}.py", False), (f"{base}/__main__.py", False)]
-        i += 1 if attached else 2
-    return []
+    start = _python_start(words)
+    if start.kind == "script":
+        return [(start.value, True)]
+    if start.kind != "module":
+        return []
+    if start.value in _LAUNCHER_MODULES:
+        return _launched_script(start.after)
+    base = start.value.replace(".", "/")
+    return [(f"{base}.py", False), (f"{base}/__main__.py", False)]
 
 
 def _shell_paths(words: Sequence[str], depth: int) -> _Found:
