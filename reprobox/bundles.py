@@ -559,6 +559,8 @@ def check_members_match_labels(
         manifest,
         "export it again with this reprobox",
     )
+    # The JSON members, as read above: manifest.json is the label's text.
+    parsed: dict[str, Any] = {"manifest.json": manifest}
     packages = manifest.get("packages")
     named = {
         "requirements.lock": packages.get("lock_sha256")
@@ -596,25 +598,27 @@ def check_members_match_labels(
             record,
             fix="import only bundles made by `reprobox export`",
         )
-    _refuse_bundle_tokens(texts, manifest, refuse)
+        parsed["reference-record.json"] = record
+    _refuse_bundle_tokens(texts, parsed, refuse)
 
 
-def _refuse_bundle_tokens(texts: dict[str, str], manifest: dict, refuse) -> None:
+def _refuse_bundle_tokens(
+    texts: dict[str, str], parsed: dict[str, Any], refuse
+) -> None:
     """Refuse a bundle that carries a token of a published format.
 
     This reprobox never exports one, but a bundle by an older one, or made by
     hand, may: import would write it into the engine's image labels and
-    `--into` into the project, spreading what its maker leaked.
+    `--into` into the project, spreading what its maker leaked. parsed holds
+    the JSON members as already read (manifest.json: the image label's
+    manifest, there whether or not the bundle has the member).
     """
-    paths = list(token_fields(manifest))
+    paths = list(token_fields(parsed["manifest.json"]))
     if paths:
         raise refuse("image", f"label's manifest field {paths[0]} holds {TOKEN_WHAT}")
     for name, text in sorted(texts.items()):
-        if name.endswith(".json"):
-            try:
-                paths = list(token_fields(json.loads(text)))
-            except ValueError:
-                paths = []
+        if name in parsed:
+            paths = list(token_fields(parsed[name]))
             if paths:
                 raise refuse(name, f"field {paths[0]} holds {TOKEN_WHAT}")
         number = token_line(text)
