@@ -30,11 +30,10 @@ from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding, holds_credentials
 from reprobox.credential_lines import hide_published_tokens
 from reprobox.data_checks import (
-    command_files,
-    missing_command_script,
+    command_paths,
+    missing_script,
     python_flag_without_value,
     reaches_in_image,
-    written_scripts,
 )
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
@@ -331,31 +330,16 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
             f"ends on Python's {flag} with nothing after it, so Python would not start",
             f"give {flag} its value (e.g. {example}), or drop it",
         )
-    _refuse_missing_script(cfg, root)
     kept = set(files)
-    for rel in command_files(cfg.command):
-        if rel in kept or not (root / rel).is_file() or rel in cfg.data:
+    for written, script in command_paths(cfg.command):
+        rel = posixpath.normpath(written)
+        if rel in cfg.data:
             continue  # data entries are refused apart (refuse_data_the_image_needs)
-        rules = _ignore_rules(root)
-        if _left_out_by_place(root, rel, []) or _ignored(rel, False, []):
-            why, fix = "reprobox leaves such files out", "rename or move the script"
-        elif _left_out_by_place(root, rel, rules) or _ignored(rel, False, rules):
-            why = f"{IGNORE_FILE} leaves it out"
-            fix = f"remove the {IGNORE_FILE} line that matches it"
-        else:
-            why = "it reads as a credential file"
-            fix = "move the credential out of the script"
-        raise ConfigError(
-            cfg.source,
-            cfg.key("command"),
-            f"runs {rel!r}, which is not copied into the image ({why}), so the "
-            "run could not start it",
-            fix,
-        )
-    for written in written_scripts(cfg.command):
-        if posixpath.normpath(written) in cfg.data:
-            continue
-        if reaches_in_image(root, written, kept) is None:
+        if script:
+            _refuse_missing_script(cfg, root, written)
+        if rel not in kept and (root / rel).is_file():
+            _refuse_script_left_out(cfg, root, rel)
+        if script and reaches_in_image(root, written, kept) is None:
             # The image holds files, not the project's folders: an empty or
             # left-out folder on the way, or a link into one, is not there.
             raise ConfigError(
@@ -369,41 +353,61 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
             )
 
 
-def _refuse_missing_script(cfg: ProjectConfig, root: Path) -> None:
-    """Refuse a command that runs, by a relative path, a script the project lacks."""
-    missing = missing_command_script(root, cfg.command)
-    if missing is not None and missing[0] not in cfg.data:
-        rel, there = missing
-        key = cfg.key("command")
-        if there == "not as written":
-            # "train.py/": the system opens each part of a path as written.
-            named = posixpath.normpath(rel)
-            raise ConfigError(
-                cfg.source,
-                key,
-                f"runs {rel!r}, which names no file as written (only {named!r}, "
-                "its tidied form, is one), so the run could not start it",
-                f"write {named!r} in {key}",
-            )
-        why, fix = {
-            "nothing": ("no such file", f"create it, or fix the path in {key}"),
-            "a folder": ("it is a folder", f"name the script itself in {key}"),
-            "a broken link": (
-                "it is a link to a missing file",
-                f"point the link at the script, or fix the path in {key}",
-            ),
-            "outside": (
-                "its path leads out of the project folder",
-                f"move the script into the project and fix the path in {key}",
-            ),
-        }[there]
+def _refuse_script_left_out(cfg: ProjectConfig, root: Path, rel: str) -> None:
+    """Refuse a script the project has that the image would not get."""
+    rules = _ignore_rules(root)
+    if _left_out_by_place(root, rel, []) or _ignored(rel, False, []):
+        why, fix = "reprobox leaves such files out", "rename or move the script"
+    elif _left_out_by_place(root, rel, rules) or _ignored(rel, False, rules):
+        why = f"{IGNORE_FILE} leaves it out"
+        fix = f"remove the {IGNORE_FILE} line that matches it"
+    else:
+        why = "it reads as a credential file"
+        fix = "move the credential out of the script"
+    raise ConfigError(
+        cfg.source,
+        cfg.key("command"),
+        f"runs {rel!r}, which is not copied into the image ({why}), so the "
+        "run could not start it",
+        fix,
+    )
+
+
+def _refuse_missing_script(cfg: ProjectConfig, root: Path, written: str) -> None:
+    """Refuse a script path, as the command writes it, the project has no script at."""
+    there = missing_script(root, written)
+    if there is None:
+        return
+    key = cfg.key("command")
+    named = posixpath.normpath(written)
+    if there == "not as written":
+        # "train.py/": the system opens each part of a path as written.
         raise ConfigError(
             cfg.source,
             key,
-            f"runs {rel!r}, which is not in the project ({why}), so the run "
-            "could not start it",
-            fix,
+            f"runs {written!r}, which names no file as written (only {named!r}, "
+            "its tidied form, is one), so the run could not start it",
+            f"write {named!r} in {key}",
         )
+    why, fix = {
+        "nothing": ("no such file", f"create it, or fix the path in {key}"),
+        "a folder": ("it is a folder", f"name the script itself in {key}"),
+        "a broken link": (
+            "it is a link to a missing file",
+            f"point the link at the script, or fix the path in {key}",
+        ),
+        "outside": (
+            "its path leads out of the project folder",
+            f"move the script into the project and fix the path in {key}",
+        ),
+    }[there]
+    raise ConfigError(
+        cfg.source,
+        key,
+        f"runs {named!r}, which is not in the project ({why}), so the run "
+        "could not start it",
+        fix,
+    )
 
 
 def project_files(cfg: ProjectConfig, left_out: list[str] | None = None) -> list[str]:

@@ -187,13 +187,13 @@ def _under_workdir(path: str) -> str:
     return rel + "/" if path.endswith(("/", "/.")) else rel
 
 
-def written_scripts(command: Sequence[str]) -> list[str]:
-    """Return the project paths the command runs by path, as its words write
-    them (train.py/, sub/../train.py), for a check of what the image holds."""
+def command_paths(command: Sequence[str]) -> list[tuple[str, bool]]:
+    """Return each path the command runs as its words write it (train.py/,
+    sub/../train.py), and whether it must be in the project as a script: run
+    by its path, not a module or a word a shell expands."""
     return [
-        path
+        (path, by_path and not _EXPANDED.search(path))
         for path, by_path in _written_paths(command)
-        if by_path and not _EXPANDED.search(path)
     ]
 
 
@@ -305,35 +305,29 @@ def _launched_script(words: Sequence[str]) -> _Found:
     return []
 
 
-def missing_command_script(
-    root: Path, command: Sequence[str]
-) -> tuple[str, str] | None:
-    """Return a script the command runs that the project lacks, or None.
+def missing_script(root: Path, written: str) -> str | None:
+    """Tell what the project has at a script path as written, if not a script.
 
-    With it comes what is there instead: "nothing", "a folder", "a broken
-    link", "outside" for a path that leads out of the project, or "not as
-    written" for a file the words reach only once normalised ("train.py/").
-    A folder Python can run (one holding __main__.py) counts as a script.
+    None when the path names a file, or a folder Python can run (one holding
+    __main__.py); else "nothing", "a folder", "a broken link", "outside" for a
+    path that leads out of the project, or "not as written" for a file the
+    words reach only once normalised ("train.py/").
     """
-    for written, by_path in _written_paths(command):
-        rel = posixpath.normpath(written)
-        if not by_path or _EXPANDED.search(rel):
-            continue
-        full = root / rel
-        if rel == ".." or rel.startswith("../"):
-            return rel, "outside"
-        # os.path, not Path: Path drops a trailing slash as normpath does.
-        as_written = os.path.join(root, written)
-        if os.path.isfile(as_written) or os.path.isfile(
-            os.path.join(as_written, "__main__.py")
-        ):
-            continue
-        if full.is_file() or (full / "__main__.py").is_file():
-            return written, "not as written"
-        if full.is_symlink() and not full.exists():
-            return rel, "a broken link"
-        return rel, "a folder" if full.is_dir() else "nothing"
-    return None
+    rel = posixpath.normpath(written)
+    full = root / rel
+    if rel == ".." or rel.startswith("../"):
+        return "outside"
+    # os.path, not Path: Path drops a trailing slash as normpath does.
+    as_written = os.path.join(root, written)
+    if os.path.isfile(as_written) or os.path.isfile(
+        os.path.join(as_written, "__main__.py")
+    ):
+        return None
+    if full.is_file() or (full / "__main__.py").is_file():
+        return "not as written"
+    if full.is_symlink() and not full.exists():
+        return "a broken link"
+    return "a folder" if full.is_dir() else "nothing"
 
 
 def refuse_data_the_image_needs(
