@@ -818,6 +818,56 @@ def _refuse_empty_paths() -> None:
                 param.default.parser = _nonempty_path
 
 
+def _refuse_unplain_numbers() -> None:
+    """Read every int and float parameter of every command as plain ASCII.
+
+    click read them with int() and float(), which take "1_0", " 2" and digits
+    of any script; done once here, no number option can be added without it.
+    """
+    import inspect
+    import typing
+
+    for command in app.registered_commands:
+        hints = typing.get_type_hints(command.callback)
+        for name, param in inspect.signature(command.callback).parameters.items():
+            info = param.default
+            if not isinstance(info, typer.models.ParameterInfo):
+                continue
+            if getattr(info, "count", False):  # -v -v: counted, not read
+                continue
+            kind = hints.get(name)
+            inner = typing.get_args(kind)  # int | None
+            shown = info.param_decls[0] if info.param_decls else name.upper()
+            for number in (int, float):
+                if kind is number or number in inner:
+                    info.parser = _plain_number_parser(shown, number)
+
+
+def _plain_number_parser(flag: str, number: type) -> Callable:
+    """Return a parser of flag's value that takes plain ASCII numbers only."""
+    from reprobox.number_options import NotAPlainNumber, decimal_number, whole_number
+
+    read = whole_number if number is int else decimal_number
+
+    def parse(value):
+        if isinstance(value, (int, float)):  # the option's default
+            return value
+        try:
+            return read(value)
+        except NotAPlainNumber as exc:
+            example = "3" if number is int else "1.5"
+            with suppress(ValueError, OverflowError):
+                meant = number(value)  # what Python read in it: "1_0" is 10
+                if abs(meant) != float("inf") and meant == meant:
+                    example = f"{meant:g}" if number is float else str(meant)
+            raise typer.BadParameter(
+                f"{_shown_value(value)!r} {exc}; write e.g. {flag} {example}"
+            ) from None
+
+    parse.__name__ = number.__name__  # the help shows <int>, <float> as before
+    return parse
+
+
 class _CommandNamingItsHelp(typer.core.TyperCommand):
     """A command whose parsing errors know which command they belong to.
 
@@ -863,4 +913,5 @@ def _name_each_commands_help() -> None:
 
 
 _refuse_empty_paths()
+_refuse_unplain_numbers()
 _name_each_commands_help()

@@ -13,15 +13,7 @@ from reprobox.atomic import atomic_write_text, check_output_target, missing_fold
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name
-
-# A number as written in a flag: 0.005, 5e-3, 1 (no blanks, no underscores),
-# in ASCII digits as TOML has them (float() also reads "\uff11" and "\u0661");
-# nan and inf are read, to be refused as not finite.
-_DECIMAL = re.compile(
-    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|nan|inf(?:inity)?)",
-    re.IGNORECASE | re.ASCII,
-)
-
+from reprobox.number_options import DECIMAL
 
 # A spec holds no "=", but a metric name may ("a=b" is a name a run records and
 # metrics.compare takes): the name ends at the last "=" that starts abs: or rel:.
@@ -53,7 +45,7 @@ def _parse_tolerances(values: list[str]) -> dict:
                     hint="give each of abs and rel once",
                 )
             try:
-                if not _DECIMAL.fullmatch(number):  # float() takes "1_0", " 1"
+                if not DECIMAL.fullmatch(number):  # float() takes "1_0", " 1"
                     raise ValueError(number)
                 bounds[kind] = float(number)
             except ValueError:

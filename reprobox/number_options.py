@@ -1,0 +1,40 @@
+"""Read number options as plain ASCII numbers, as TOML and Docker write them.
+
+Python's int() and float() take more than a user means to type: "1_0" is 10,
+" 2" is 2, and digits of any script ("\u0661", full-width "\uff11") are read
+as numbers, so `run --repeat 1_0` ran ten times without a word. Every int or
+float option of every command is read by these parsers instead (cli.py hands
+them out), so an option added later is covered too.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A whole number: an optional sign and ASCII digits, nothing else.
+WHOLE = re.compile(r"[+-]?[0-9]+")
+
+# A decimal: 0.005, 5e-3, 1, .5 (no blanks, no underscores, ASCII digits only);
+# nan and inf are read, for each option's own range check to refuse.
+DECIMAL = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf(?:inity)?)",
+    re.IGNORECASE,
+)
+
+
+class NotAPlainNumber(ValueError):
+    """A number option's value is not a plain ASCII number."""
+
+
+def whole_number(text: str) -> int:
+    """Return text as an int if it is ASCII digits with an optional sign."""
+    if not WHOLE.fullmatch(text):
+        raise NotAPlainNumber("is not a whole number in ASCII digits")
+    return int(text)
+
+
+def decimal_number(text: str) -> float:
+    """Return text as a float if it is a plain ASCII decimal (1.5, 2e-3)."""
+    if not DECIMAL.fullmatch(text):
+        raise NotAPlainNumber("is not a number in ASCII digits")
+    return float(text)
