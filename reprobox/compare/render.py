@@ -27,7 +27,7 @@ from reprobox.compare.exact import (
     value_text,
 )
 from reprobox.compare.headlines import status_with_exit
-from reprobox.compare.metrics import MetricResult, delta_text
+from reprobox.compare.metrics import MetricResult, MissingMetric, delta_text
 from reprobox.compare.noise import (
     NoiseCheck,
     NondeterminismFinding,
@@ -162,22 +162,25 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
             out = "outside the seed band widened by tolerance"
         counts.append(f"{failed} of {len(compared)} metric checks {out}")
     if missing:
-        counts.append(_missing_count(missing))
+        counts.append(_missing_count(comparison.missing_metrics))
     reasons.append(", ".join(counts))
     return word, "; ".join(reasons)
 
 
-def _missing_count(missing: Sequence[MetricResult]) -> str:
-    """Say how many metrics are missing in the checks of how many runs.
+def _missing_count(missing: Sequence[MissingMetric]) -> str:
+    """Say how many entries the Missing metrics list holds, in how many runs.
 
-    The runs are the ones the Missing metrics list names, one per check: a
-    metric only the run has is missing in the reference, yet listed (and
-    counted) under the run whose check it fails.
+    One entry per check a metric is missing from, as the list and the JSON
+    missing_metrics have them: acc missing in runs B and C is two. A metric
+    only the run has is missing in the reference, yet listed (and counted)
+    under the run whose check it fails.
     """
-    runs = len({result.run_id for result in missing})
-    names = len({r.metric for r in missing})
+    runs = len({gap.run_id for gap in missing})
     where = "a run" if runs == 1 else f"{runs} runs"
-    return f"{names} metric{'' if names == 1 else 's'} missing in the checks of {where}"
+    return (
+        f"{len(missing)} missing metric{'' if len(missing) == 1 else 's'} "
+        f"in the checks of {where}"
+    )
 
 
 def _nondeterminism_said(findings: Sequence[NondeterminismFinding]) -> list[str]:

@@ -326,7 +326,7 @@ def test_report_counts_missing_metrics_apart_and_lists_them():
         '<span class="verdict fail">FAIL</span> run B has status failed '
         "(exit code 1); "
         "0 of 1 metric checks out of tolerance, "
-        "2 metrics missing in the checks of 2 runs." in html
+        "2 missing metrics in the checks of 2 runs." in html
     )
     assert (
         '<h2>Missing metrics</h2>\n<ul class="notes">\n'

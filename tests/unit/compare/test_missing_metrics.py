@@ -15,7 +15,7 @@ from reprobox.errors import EXIT_FAILED
 
 VERDICT = (
     "verdict: FAIL (run B has status failed (exit code 1); "
-    "0 of 1 metric checks out of tolerance, 2 metrics missing in the checks of 2 runs)"
+    "0 of 1 metric checks out of tolerance, 2 missing metrics in the checks of 2 runs)"
 )
 
 
@@ -80,7 +80,7 @@ def test_a_metric_dropped_since_the_reference_is_said_so():
     )
     assert render_text(comparison).splitlines()[1] == (
         "verdict: FAIL (0 of 1 metric checks out of tolerance, "
-        "1 metric missing in the checks of a run)"
+        "1 missing metric in the checks of a run)"
     )
 
 
@@ -141,7 +141,7 @@ def test_out_of_tolerance_and_missing_are_counted_apart():
     line = render_text(compare_runs([a, b])).splitlines()[1]
     assert line == (
         "verdict: FAIL (1 of 1 metric checks out of tolerance, "
-        "1 metric missing in the checks of a run)"
+        "1 missing metric in the checks of a run)"
     )
 
 
@@ -151,7 +151,7 @@ def test_a_metric_no_run_has_is_counted_for_the_run_whose_check_lists_it():
 
     assert render_text(comparison).splitlines()[1] == (
         "verdict: FAIL (0 of 1 metric checks out of tolerance, "
-        "1 metric missing in the checks of a run)"
+        "1 missing metric in the checks of a run)"
     )
     [gap] = comparison.missing_metrics
     assert gap.reason == "in neither this run nor the reference"
@@ -169,7 +169,40 @@ def test_the_count_of_runs_missing_a_metric_is_the_runs_the_list_names():
     comparison = compare_runs([a, b, c])
     lines = render_text(comparison).splitlines()
 
-    assert lines[1] == ("verdict: FAIL (2 metrics missing in the checks of 2 runs)")
+    assert lines[1] == ("verdict: FAIL (3 missing metrics in the checks of 2 runs)")
     at = lines.index("Missing metrics")
     listed = [line for line in lines[at + 1 :] if line.startswith("  - run ")]
     assert {line.split(":")[0] for line in listed} == {"  - run B", "  - run C"}
+
+
+def test_the_count_of_missing_metrics_is_the_entries_the_list_holds():
+    # acc is missing in B and in C, f1 in the reference B is checked against:
+    # two metric names, but three missing metrics listed (and in the JSON);
+    # the count said 2 beside a list of 3.
+    a = make_record("A", metrics={"acc": 0.9})
+    b = clone(a, "B", metrics={"f1": 0.8})
+    c = clone(a, "C", metrics={})
+    comparison = compare_runs([a, b, c])
+    lines = render_text(comparison).splitlines()
+
+    at = lines.index("Missing metrics")
+    listed = [line for line in lines[at + 1 :] if line.startswith("  - run ")]
+    assert listed == [
+        "  - run B: acc only in the reference (0.9), not in this run",
+        "  - run B: f1 only in this run (0.8), not in the reference",
+        "  - run C: acc only in the reference (0.9), not in this run",
+    ]
+    assert len(json.loads(render_json(comparison))["missing_metrics"]) == 3
+    assert "(3 missing metrics in the checks of 2 runs)" in lines[1]
+    assert "3 missing metrics in the checks of 2 runs" in render_markdown(comparison)
+
+
+def test_one_metric_missing_in_two_runs_counts_twice():
+    a = make_record("A", metrics={"acc": 0.9, "loss": 0.1})
+    b = clone(a, "B", metrics={"loss": 0.1})
+    c = clone(a, "C", metrics={"loss": 0.1})
+    lines = render_text(compare_runs([a, b, c])).splitlines()
+    assert lines[1] == (
+        "verdict: FAIL (0 of 2 metric checks out of tolerance, "
+        "2 missing metrics in the checks of 2 runs)"
+    )
