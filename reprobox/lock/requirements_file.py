@@ -106,6 +106,27 @@ def requirements_files(
     return files
 
 
+def requirements_named(path: str | Path, *, root: str | Path | None = None) -> str:
+    """Name path for a message about its contents, with the files it includes.
+
+    The manifest keeps one digest for path and its -r includes together, so a
+    change is known to be in one of them, not which: "requirements.txt or a
+    file it includes (other.txt)". A file with no includes is named alone.
+    """
+    top = Path(path)
+    base = (Path(root) if root is not None else top.parent).resolve()
+    included = requirements_files(top, root=base)[1:]
+    if not included:
+        return str(top)
+    shown = []
+    for file in included:
+        try:
+            shown.append(file.resolve().relative_to(base).as_posix())
+        except ValueError:  # outside the project: as the -r line named it
+            shown.append(str(file))
+    return f"{top} or a file it includes ({', '.join(shown)})"
+
+
 def pyproject_declares_dependencies(path: Path) -> bool:
     """Tell whether pyproject.toml has [project] dependencies, listed or dynamic."""
     try:
