@@ -447,17 +447,21 @@ def warn_if_it_enters_an_image(
         return
     # A warning, shown under -q too: a file going into the image changes its
     # tag, which nobody asked for.
+    fix = (
+        "write it outside the project or under .reprobox/, or list it in "
+        ".reproboxignore"
+    )
     if written and not is_image_file(project, rel):
         warn(
-            f"{shown or output} is inside project {project}: build leaves it out of "
-            "the image only as a credential file, by what it holds; write it "
-            "under .reprobox/ or list it in .reproboxignore"
+            f"{shown or output} is inside project {project}: the next build leaves "
+            f"it out of the image only as a credential file, by what it holds; {fix}"
         )
         return
+    # "The image" alone read as the one just exported or verified: it is the
+    # next build's, which copies the project folder.
     warn(
-        f"{shown or output} is inside project {project}: it goes into the image "
-        "and changes its tag; write it under .reprobox/ or list it in "
-        ".reproboxignore"
+        f"{shown or output} is inside project {project}: the next build copies it "
+        f"into the image, under a new tag; {fix}"
     )
 
 

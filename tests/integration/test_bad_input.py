@@ -2106,14 +2106,15 @@ def test_an_export_into_the_project_says_where_the_bundle_goes(
 
     if holds_credentials(bundle):  # the base image's files hold a key
         note = (
-            f"reprobox: warning: {bundle} is inside project {project}: build "
-            "leaves it out of the image only as a credential file, by what it "
-            "holds; write it under .reprobox/ or list it in .reproboxignore"
+            f"reprobox: warning: {bundle} is inside project {project}: the next "
+            "build leaves it out of the image only as a credential file, by what "
+            "it holds; write it outside the project or under .reprobox/, or list "
+            "it in .reproboxignore"
         )
     else:
         note = (
-            f"reprobox: warning: {bundle} is inside project {project}: it goes "
-            "into the image and changes its tag; write it under .reprobox/ or "
-            "list it in .reproboxignore"
+            f"reprobox: warning: {bundle} is inside project {project}: the next "
+            "build copies it into the image, under a new tag; write it outside "
+            "the project or under .reprobox/, or list it in .reproboxignore"
         )
     assert notes == [[note], [note]]

@@ -19,6 +19,7 @@ def test_the_warning_names_the_run_folder_the_record_goes_to(cli, tmp_path):
     first = done.stderr.splitlines()[0]
     assert first == (
         f"reprobox: warning: {runs}/<run id>/record.json is inside project "
-        f"{project}: it goes into the image and changes its tag; write it under "
-        ".reprobox/ or list it in .reproboxignore"
+        f"{project}: the next build copies it into the image, under a new tag; "
+        "write it outside the project or under .reprobox/, or list it in "
+        ".reproboxignore"
     )

@@ -31,9 +31,9 @@ def project(tmp_path, monkeypatch):
 
 def goes_in(root) -> str:
     return (
-        f"reprobox: warning: bundle.tar is inside project {root}: it goes into "
-        "the image and changes its tag; write it under .reprobox/ or list it in "
-        ".reproboxignore\n"
+        f"reprobox: warning: bundle.tar is inside project {root}: the next build "
+        "copies it into the image, under a new tag; write it outside the project "
+        "or under .reprobox/, or list it in .reproboxignore\n"
     )
 
 
@@ -49,9 +49,10 @@ def test_a_written_file_holding_a_key_is_said_to_be_left_out_only_by_that(
     (project / "bundle.tar").write_bytes(b"\0" * 512 + KEY_BYTES)
     warn_if_it_enters_an_image(Path("bundle.tar"), written=True)
     assert capsys.readouterr().err == (
-        f"reprobox: warning: bundle.tar is inside project {project}: build leaves "
-        "it out of the image only as a credential file, by what it holds; write "
-        "it under .reprobox/ or list it in .reproboxignore\n"
+        f"reprobox: warning: bundle.tar is inside project {project}: the next "
+        "build leaves it out of the image only as a credential file, by what it "
+        "holds; write it outside the project or under .reprobox/, or list it in "
+        ".reproboxignore\n"
     )
 
 
@@ -88,5 +89,5 @@ def test_a_stand_in_path_is_judged_but_the_shown_one_is_named(project, capsys):
     said = capsys.readouterr().err
     assert said.startswith(
         f"reprobox: warning: vout/<run id>/record.json is inside project {project}: "
-        "it goes into the image"
+        "the next build copies it into the image"
     )

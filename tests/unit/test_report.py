@@ -155,9 +155,9 @@ def test_report_written_into_the_image_context_says_so(tmp_path):
     result = _cli("report", *runs, "-o", "out/r.html", cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == (
-        f"reprobox: warning: out/r.html is inside project {project}: it goes into the "
-        "image and changes its tag; write it under .reprobox/ or list it in "
-        ".reproboxignore"
+        f"reprobox: warning: out/r.html is inside project {project}: the next build "
+        "copies it into the image, under a new tag; write it outside the project "
+        "or under .reprobox/, or list it in .reproboxignore"
     )
     (project / ".reproboxignore").write_text("out/\n")
     quiet = _cli("report", *runs, "-o", "out/r.html", cwd=project)
