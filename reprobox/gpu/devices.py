@@ -12,19 +12,21 @@ GPUS_FIX = (
     "use --gpus all, --gpus 2 (a count), --gpus device=0,2 (indexes) or "
     "--gpus device=GPU-<uuid>"
 )
+# ASCII digits only: \d and str.isdigit() also take "\u0661" (read as 1) and
+# "\u00b2", which int() then refuses with a traceback.
 _DEVICE_ID = re.compile(
-    r"^(\d+|GPU-[0-9a-fA-F-]{8,}|MIG-[0-9a-fA-F-]{8,}|MIG-GPU-[\w/-]+)$"
+    r"^([0-9]+|GPU-[0-9a-fA-F-]{8,}|MIG-[0-9a-fA-F-]{8,}|MIG-GPU-[\w/-]+)$"
 )
 
 
 def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
     """Parse all / N / device=ID[,ID...]; None means no GPU for the container."""
     text = (value or "").strip().strip("'\"").strip()
-    if text.lower() in ("", "none", "0"):
+    if text.lower() in ("", "none") or re.fullmatch("0+", text):
         return None
     if text.lower() == "all":
         return [_request(count=-1)]
-    if text.isdigit():
+    if re.fullmatch("[0-9]+", text):
         return [_request(count=int(text))]
     if text.startswith("device="):
         ids = [part.strip() for part in text[len("device=") :].split(",")]

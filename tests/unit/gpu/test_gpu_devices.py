@@ -43,7 +43,7 @@ def test_device_uuid():
     assert parse_gpus_option(f"device={uuid}")[0]["DeviceIDs"] == [uuid]
 
 
-@pytest.mark.parametrize("value", [None, "", "none", "0"])
+@pytest.mark.parametrize("value", [None, "", "none", "0", "00"])
 def test_no_gpu(value):
     assert parse_gpus_option(value) is None
     assert describe_gpus(None) is None
@@ -58,6 +58,13 @@ def test_no_gpu(value):
         ("device=0,x", "'x'"),
         ("device=1,1", "twice"),
         ("count=2", "not a GPU selection"),
+        # Digits of other scripts: "\u0661" was a count of 1, "\u00b2" a
+        # traceback from int(), "device=\u0661" sent to the engine as an index.
+        ("\u0661", "not a GPU selection"),
+        ("\uff12", "not a GPU selection"),
+        ("\u00b2", "not a GPU selection"),
+        ("1_0", "not a GPU selection"),
+        ("device=\u0661", "'\u0661' is not a GPU index"),
     ],
 )
 def test_invalid_values_name_the_fix(value, words):
