@@ -49,7 +49,11 @@ from reprobox.errors import BuildError, ConfigError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.image_inputs import files_read_by_reprobox, refuse_written_credentials
 from reprobox.lock.indexes import is_loopback_host
-from reprobox.lock.requirements_file import PYPROJECT, requirements_digest
+from reprobox.lock.requirements_file import (
+    PYPROJECT,
+    requirements_digest,
+    requirements_named,
+)
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.manifest import VCS_NAME, FrozenProject, load_frozen
 from reprobox.paths import resolve_path
@@ -863,13 +867,16 @@ def check_frozen_inputs(cfg: ProjectConfig) -> FrozenProject:
                 hint=f"restore it, or set packages.requirements in {cfg.source}",
             ) from None
         if current != frozen_reqs:
+            # One digest covers the file and its -r includes: which of them
+            # changed is not known, so each is named.
+            named = requirements_named(cfg.root / cfg.requirements, root=cfg.root)
             what = (
                 ": its [project].dependencies changed since freeze"
                 if Path(cfg.requirements).name == PYPROJECT
-                else " changed since freeze (or a file it includes with -r)"
+                else " changed since freeze"
             )
             raise InputError(
-                f"{cfg.root / cfg.requirements}{what}; the lock would not match it",
+                f"{named}{what}; the lock would not match it",
                 hint=f"run `reprobox freeze {cfg.root}` to lock again",
             )
     return frozen

@@ -140,6 +140,23 @@ def test_requirements_edited_after_freeze_are_refused_before_building(
         build_project(cfg, engine=None, secrets=lambda: None)
 
 
+def test_an_included_file_edited_after_freeze_is_named(tmp_path, fake_lock):
+    # The error named requirements.txt alone after other.txt, which it
+    # includes with -r, was edited; requirements.txt was never touched.
+    (project(tmp_path) / "requirements.txt").write_text("-r other.txt\n")
+    (tmp_path / "other.txt").write_text("")
+    cfg = load_config(tmp_path)
+    write_frozen(cfg, freeze_project(cfg, environ={}))
+    (tmp_path / "other.txt").write_text("# edited\n")
+    with pytest.raises(InputError) as info:
+        build_project(cfg, engine=None, secrets=lambda: None)
+    assert info.value.message == (
+        f"{tmp_path / 'requirements.txt'} or a file it includes (other.txt) "
+        "changed since freeze; the lock would not match it"
+    )
+    assert info.value.hint == f"run `reprobox freeze {tmp_path}` to lock again"
+
+
 def test_non_finite_metrics_are_kept_with_a_warning(tmp_path):
     path = tmp_path / "metrics.json"
     path.write_text('{"acc": NaN, "loss": 0.5}')
