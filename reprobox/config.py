@@ -34,7 +34,7 @@ from reprobox.index_urls import (
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.metric_names import is_metric_name
 from reprobox.paths import is_link_loop
-from reprobox.run_env import RESERVED_WHY, check_env_kept_by_run, set_by_image
+from reprobox.run_env import check_env_kept_by_run, reserved_why
 from reprobox.secret_shapes import shown_token, token_in_name
 
 try:  # Python 3.11+
@@ -759,13 +759,9 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "is not a valid variable name",
                 "use letters, digits and '_'",
             )
-        if set_by_image(key):
-            raise ConfigError(
-                path,
-                f"env.{key}",
-                RESERVED_WHY,
-                "remove it",
-            )
+        why = reserved_why(key)
+        if why is not None:
+            raise ConfigError(path, f"env.{key}", why, "remove it")
         env[key] = _check_env_value(path, f"env.{key}", value)
     pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:

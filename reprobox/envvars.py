@@ -14,8 +14,8 @@ from reprobox.run_env import (
     HASH_SEED,
     RESERVED,  # noqa: F401 - runner and verify read it here
     STRICT_ENV,
+    reserved_why,
     run_hash_seed,
-    set_by_image,
 )
 from reprobox.secret_shapes import (
     PUBLISHED_TOKEN,
@@ -542,11 +542,9 @@ def frozen_environment(
             continue
         env[name] = environ[name]
     for name in cfg.pass_env:
-        if set_by_image(name):
-            warnings.append(
-                f"pass_env: {name} is the image's and reprobox's to decide, and this "
-                "machine's value would break the run; it is not frozen"
-            )
+        why = reserved_why(name)
+        if why is not None:  # set or not here: it is never the config's
+            warnings.append(f"pass_env: {name} {why}; it is not frozen")
             continue
         if name not in environ:
             warnings.append(f"pass_env: {name} is not set here; it is not frozen")

@@ -59,7 +59,25 @@ STRICT_SETTINGS: dict[str, tuple[str, ...]] = {
 
 def set_by_image(name: str) -> bool:
     """Tell whether the image or reprobox sets name in every run."""
-    return name in RESERVED or name.startswith(OWN_PREFIX)
+    return reserved_why(name) is not None
+
+
+def reserved_why(name: str) -> str | None:
+    """Say why a config or --env may not set name, or None where it may.
+
+    One wording per kind, for [env], pass_env and --env alike.
+    """
+    if name.startswith(OWN_PREFIX):
+        return (
+            "is reprobox's own: every run sets its REPROBOX_* variables itself "
+            "(from the seed, profile and GPUs it is given)"
+        )
+    if name == "HOME":
+        return (
+            "is the image's to decide (the home folder of the user the run "
+            "starts as); setting it breaks the run"
+        )
+    return RESERVED_WHY if name in RESERVED else None
 
 
 def run_hash_seed(profile: str, seed: int | None) -> str | None:

@@ -73,9 +73,8 @@ from reprobox.output_stream import ContainerOutput
 from reprobox.run_env import (
     HASH_SEED,
     OWN_PREFIX,
-    RESERVED,
-    RESERVED_WHY,
     STRICT_ENV,
+    reserved_why,
     run_hash_seed,
 )
 from reprobox.run_folders import (
@@ -146,18 +145,16 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
     (their explicit choice wins), then reprobox's own REPROBOX_* variables,
     which nothing may replace.
     """
-    own = sorted(k for k in opts.extra_env if k.startswith(OWN_PREFIX))
-    if own:
-        raise InputError(
-            f"--env {own[0]}: REPROBOX_* variables are reprobox's own",
-            hint="use --seed, --profile or --gpus instead",
-        )
-    reserved = sorted(k for k in opts.extra_env if k in RESERVED)
-    if reserved:
-        raise InputError(
-            f"--env {reserved[0]}: {RESERVED_WHY}",
-            hint=f"drop --env {reserved[0]}",
-        )
+    for name in sorted(opts.extra_env):
+        why = reserved_why(name)
+        if why is not None:
+            own = name.startswith(OWN_PREFIX)
+            raise InputError(
+                f"--env {name}: {why}",
+                hint="use --seed, --profile or --gpus instead"
+                if own
+                else f"drop --env {name}",
+            )
     hash_seed = opts.extra_env.get("PYTHONHASHSEED")
     if hash_seed is not None and not (
         hash_seed == "random"

@@ -1646,7 +1646,7 @@ CASES += [
         (
             "{p}/reprobox.toml",
             "env.REPROBOX_OUT",
-            "is the image's and reprobox's to decide",
+            "is reprobox's own: every run sets its REPROBOX_* variables itself",
         ),
         "remove it",
         setup=add_env('REPROBOX_OUT = "/tmp"'),

@@ -201,7 +201,13 @@ BAD = [
         "env-reprobox-own-variable",
         CMD + '[env]\nREPROBOX_SEED = "1"\n',
         "env.REPROBOX_SEED",
-        "is the image's and reprobox's to decide",
+        "is reprobox's own: every run sets its REPROBOX_* variables itself",
+    ),
+    Bad(
+        "env-home-the-image-decides",
+        CMD + '[env]\nHOME = "/root"\n',
+        "env.HOME",
+        "is the image's to decide (the home folder of the user the run starts as)",
     ),
     Bad(
         "env-variable-the-image-sets",

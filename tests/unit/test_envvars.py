@@ -266,14 +266,40 @@ def test_token_shaped_pass_env_value_is_skipped(tmp_path):
     assert any("MYVAR looks like a secret" in w for w in warnings)
 
 
-@pytest.mark.parametrize("name", ["PATH", "PYTHONPATH", "HOME", "LD_PRELOAD"])
+@pytest.mark.parametrize("name", ["PATH", "PYTHONPATH", "LD_PRELOAD"])
 def test_machine_variables_are_not_frozen(tmp_path, name):
     cfg = _cfg(tmp_path, pass_env=(name,))
     env, warnings = frozen_environment(cfg, {name: "/root/.pyenv/shims"})
     assert name not in env
     assert warnings == [
-        f"pass_env: {name} is the image's and reprobox's to decide, and this "
-        "machine's value would break the run; it is not frozen"
+        f"pass_env: {name} is the image's and reprobox's to decide (where Python, "
+        "packages and libraries come from); setting it breaks the run; it is not "
+        "frozen"
+    ]
+
+
+@pytest.mark.parametrize("environ", [{}, {"REPROBOX_SEED": "4"}])
+def test_pass_env_of_reprobox_own_says_why_set_or_not(tmp_path, environ):
+    # brk r38 (BA 6): an unset REPROBOX_X was told "this machine's value would
+    # break the run" (there is none), and the reason named where Python and
+    # packages come from, which is not what REPROBOX_* are.
+    cfg = _cfg(tmp_path, pass_env=("REPROBOX_SEED",))
+    env, warnings = frozen_environment(cfg, environ)
+    assert "REPROBOX_SEED" not in env
+    assert warnings == [
+        "pass_env: REPROBOX_SEED is reprobox's own: every run sets its REPROBOX_* "
+        "variables itself (from the seed, profile and GPUs it is given); it is "
+        "not frozen"
+    ]
+
+
+def test_pass_env_home_is_the_images(tmp_path):
+    cfg = _cfg(tmp_path, pass_env=("HOME",))
+    env, warnings = frozen_environment(cfg, {"HOME": "/home/me"})
+    assert "HOME" not in env
+    assert warnings == [
+        "pass_env: HOME is the image's to decide (the home folder of the user the "
+        "run starts as); setting it breaks the run; it is not frozen"
     ]
 
 

@@ -1046,3 +1046,29 @@ def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
         f"--env {name}: is the image's and reprobox's to decide (where Python, "
         "packages and libraries come from); setting it breaks the run"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "message", "hint"),
+    [
+        (
+            "REPROBOX_SEED",
+            "--env REPROBOX_SEED: is reprobox's own: every run sets its REPROBOX_* "
+            "variables itself (from the seed, profile and GPUs it is given)",
+            "use --seed, --profile or --gpus instead",
+        ),
+        (
+            "HOME",
+            "--env HOME: is the image's to decide (the home folder of the user the "
+            "run starts as); setting it breaks the run",
+            "drop --env HOME",
+        ),
+    ],
+)
+def test_env_reprobox_own_and_home_say_their_own_reason(name, message, hint):
+    # brk r38 (BA 6): one wording per kind in [env], pass_env and --env.
+    from reprobox.runner import RunOptions, container_env
+
+    with pytest.raises(InputError) as info:
+        container_env({}, RunOptions(extra_env={name: "x"}))
+    assert (info.value.message, info.value.hint) == (message, hint)
