@@ -309,8 +309,18 @@ def _unique(path: Path, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str:
-    """Check that rel names a path inside root; return it normalised."""
+def _inside(
+    path: Path,
+    root: Path,
+    key: str,
+    rel: str,
+    must_exist: bool,
+    folder: tuple[str, str] = ("name files", "list each file in it"),
+) -> str:
+    """Check that rel names a path inside root; return it normalised.
+
+    folder: what to say, and the fix, where rel is a folder.
+    """
     if "\x00" in rel or Path(rel).is_absolute():
         raise ConfigError(
             path,
@@ -334,9 +344,7 @@ def _inside(path: Path, root: Path, key: str, rel: str, must_exist: bool) -> str
             "move the file into the project folder",
         )
     if must_exist and resolved.is_dir():
-        raise ConfigError(
-            path, key, f"{rel!r} is a folder; name files", "list each file in it"
-        )
+        raise ConfigError(path, key, f"{rel!r} is a folder; {folder[0]}", folder[1])
     if must_exist and resolved.exists() and not resolved.is_file():
         raise ConfigError(
             path,
@@ -786,10 +794,22 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
 
     from_env = packages.get("from_env", False)
     requirements = packages.get("requirements")
+    not_a_list = ("a requirements file is one file", "name the file itself")
     if requirements is not None:
-        requirements = _inside(path, root, "packages.requirements", requirements, True)
-    elif not from_env and (root / "requirements.txt").is_file():
-        requirements = "requirements.txt"
+        requirements = _inside(
+            path, root, "packages.requirements", requirements, True, not_a_list
+        )
+    elif not from_env and os.path.lexists(root / "requirements.txt"):
+        # Taken by default: one there that is no file (a folder, a FIFO, a
+        # broken link) is said to be so, not "no requirements file".
+        requirements = _inside(
+            path,
+            root,
+            "packages (requirements.txt, taken by default)",
+            "requirements.txt",
+            True,
+            (not_a_list[0], 'set packages.requirements = "<its file>", or rename it'),
+        )
     elif not from_env and pyproject_declares_dependencies(root / PYPROJECT):
         requirements = PYPROJECT
     if requirements and from_env:

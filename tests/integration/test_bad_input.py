@@ -612,7 +612,32 @@ def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
 
 RUN = ("run", "{p}")
 BUILD = ("build", "{p}")
+
+
+def requirements_txt_as_a_folder(project: Path, ctx: Context) -> None:
+    """Replace requirements.txt by a folder, taken by default (no setting)."""
+    config = project / "reprobox.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('requirements = "requirements.txt"\n', ""))
+    assert "requirements =" not in config.read_text(encoding="utf-8")
+    (project / "requirements.txt").unlink()
+    (project / "requirements.txt").mkdir()
+    (project / "requirements.txt" / "base.txt").write_text("")
+
+
 CASES = [
+    Case(
+        # brk r38 (AZ 5): read as "no requirements file", whose fix named it.
+        "default-requirements-txt-is-a-folder",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages (requirements.txt, taken by default)",
+            "'requirements.txt' is a folder; a requirements file is one file",
+        ),
+        'set packages.requirements = "<its file>", or rename it',
+        setup=requirements_txt_as_a_folder,
+    ),
     Case(
         # Refused before any build or container: no run to record (cd 1).
         "train-script-missing",

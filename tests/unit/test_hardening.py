@@ -614,3 +614,42 @@ def test_export_to_a_dash_is_refused_not_a_file_named_dash(tmp_path, monkeypatch
         "--output -: export writes the bundle as a file, not to stdout"
     )
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "said", "fix"),
+    [
+        (
+            lambda p: p.mkdir(),
+            "'requirements.txt' is a folder; a requirements file is one file",
+            'set packages.requirements = "<its file>", or rename it',
+        ),
+        (
+            lambda p: os.mkfifo(p),
+            "'requirements.txt' is not a regular file (a FIFO, socket or device)",
+            "name a regular file",
+        ),
+    ],
+)
+def test_a_default_requirements_txt_that_is_no_file_is_named(tmp_path, make, said, fix):
+    # brk r38 (AZ 5): a requirements.txt folder or FIFO read as "no requirements
+    # file and no from_env", whose fix set packages.requirements to that path.
+    project(tmp_path, "")
+    (tmp_path / "requirements.txt").unlink()
+    make(tmp_path / "requirements.txt")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert info.value.key == "packages (requirements.txt, taken by default)"
+    assert str(info.value.message).endswith(said)
+    assert info.value.hint == fix
+
+
+def test_a_requirements_folder_named_in_the_config_is_not_told_to_list_files(
+    tmp_path,
+):
+    project(tmp_path, '[packages]\nrequirements = "reqs"\n')
+    (tmp_path / "reqs").mkdir()
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert info.value.key == "packages.requirements"
+    assert info.value.hint == "name the file itself"
