@@ -43,12 +43,27 @@ _SHELL_OPERATORS = frozenset(("&&", "||", ";", "|", "&"))
 # passes as is: what file it names is not known here.
 _EXPANDED = re.compile(r"[*?\[\]{}$`]")
 
-# The image's workdir: an absolute path under it names a project file.
-_WORKDIR = "/app/"
+# The image's workdir, a folder of the root: a path into it names a project file.
+_WORKDIR = "app"
 
 # (path, by_path): by_path is False for a module's candidate files and for a
 # program without a slash, which are looked for elsewhere too (sys.path, PATH).
 _Found = list[tuple[str, bool]]
+
+
+class ScriptPath(NamedTuple):
+    """A path the command runs: written is the word as the command writes it
+    (/app/sub/../train.py); rel the project path as written from where it
+    enters /app (sub/../train.py), which the system walks part by part; project
+    its tidied form (train.py); detour the folder outside /app it goes through
+    before it enters /app (/tmp in /tmp/../app/x.py), whose parts reprobox
+    cannot see, else ""; by_path whether it must be a script in the project."""
+
+    written: str
+    rel: str
+    project: str
+    by_path: bool
+    detour: str = ""
 
 
 def command_files(command: Sequence[str]) -> list[str]:
@@ -61,7 +76,7 @@ def command_files(command: Sequence[str]) -> list[str]:
     env, nohup or timeout (none when a wrapper's options are not known). Only
     what the words show: a script's own imports are not followed.
     """
-    return [path for path, _ in _command_paths(command)]
+    return [found.project for found in command_paths(command) if not found.detour]
 
 
 def command_scripts(command: Sequence[str]) -> list[str]:
@@ -71,15 +86,87 @@ def command_scripts(command: Sequence[str]) -> list[str]:
     program named without a slash (found on PATH), not a word a shell expands.
     """
     return [
-        path
-        for path, by_path in _command_paths(command)
-        if by_path and not _EXPANDED.search(path)
+        found.project
+        for found in command_paths(command)
+        if found.by_path and not found.detour
     ]
 
 
-def _command_paths(command: Sequence[str]) -> _Found:
-    """Return the paths the command runs, each normalised, and whether by path."""
-    return [(posixpath.normpath(path), by) for path, by in _written_paths(command)]
+def command_paths(command: Sequence[str]) -> list[ScriptPath]:
+    """Return each path the command runs in the project, as its words write it.
+
+    by_path is True for a script run by its path alone: not a module (found on
+    sys.path), not a program named without a slash (found on PATH), not a word
+    a shell expands. An absolute path counts where it walks into /app, the
+    image's workdir; one that ends outside it names a file of the image.
+    """
+    found = []
+    for word, by_path in _written_paths(command):
+        if word.startswith("~"):
+            continue
+        by_path = by_path and not _EXPANDED.search(word)
+        walk = _walk(word)
+        if walk.detour:
+            found.append(ScriptPath(word, "", "", by_path, walk.detour))
+        elif walk.project is not None:
+            found.append(ScriptPath(word, walk.rel, walk.project, by_path))
+        elif not word.startswith("/"):
+            # ../train.py: out of the project, which missing_script tells.
+            found.append(ScriptPath(word, word, posixpath.normpath(word), by_path))
+    return found
+
+
+class _Walk(NamedTuple):
+    """Where a path goes from /app (a relative one) or / (an absolute one):
+    rel is the project path as written from where it enters /app; project its
+    tidied form, None where the path ends outside /app; detour the folder
+    outside /app it goes through before it enters it."""
+
+    rel: str = ""
+    project: str | None = None
+    detour: str = ""
+
+
+def _walk(word: str) -> _Walk:
+    """Follow word part by part as the system would, from /app or from /.
+
+    Only the parts written: a link on the way is followed by reaches_in_image,
+    which sees the project's files. At / a ".." stays at /, and "app" enters
+    /app again; any other folder there is one of the base image's.
+    """
+    parts = word.split("/")
+    where = "root" if word.startswith("/") else "app"
+    entered = 0 if where == "app" else None  # the part the walk enters /app at
+    inside: list[str] = []  # the folders under /app it is in
+    depth = 0  # how deep it is in a folder outside /app
+    outside = detour = ""
+    for n, part in enumerate(parts):
+        if part in ("", "."):
+            continue
+        if where == "app":
+            if part != "..":
+                inside.append(part)
+            elif inside:
+                inside.pop()
+            else:
+                where = "root"
+        elif where == "root":
+            if part == _WORKDIR:
+                where, detour = "app", outside
+                entered = n + 1 if entered is None else entered
+            elif part != "..":
+                where, depth, outside = "outside", 1, outside or f"/{part}"
+        elif part == "..":
+            depth -= 1
+            where = "root" if depth == 0 else where
+        else:
+            depth += 1
+    if where != "app" or entered is None:
+        return _Walk()
+    if detour:
+        return _Walk(detour=detour)
+    rel = "/".join(parts[entered:]).lstrip("/") or "."
+    return _Walk(rel, "/".join(inside) or ".")
 
 
 def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
@@ -103,13 +190,7 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
         found = _launched_script(rest)
     elif "/" in program or "." in name:
         found = [(program, "/" in program)]
-    # /app is the image's workdir, where the project's files go.
-    found = [(_under_workdir(path), by_path) for path, by_path in found]
-    return [
-        (path, by_path)
-        for path, by_path in found
-        if path and not posixpath.isabs(path) and not path.startswith("~")
-    ]
+    return [(path, by_path) for path, by_path in found if path]
 
 
 def python_flag_without_value(command: Sequence[str]) -> str | None:
@@ -170,33 +251,6 @@ def _python_start(words: Sequence[str]) -> _PythonStart:
     return _PythonStart()
 
 
-def _under_workdir(path: str) -> str:
-    """Return an absolute path that resolves under /app as the project path it
-    names (/app/../app/x.py, //app/x.py: x.py; /app itself: "."); any other
-    path as it is. A trailing slash is kept: python /app/x.py/ fails as
-    python x.py/ does."""
-    if not path.startswith("/"):
-        return path
-    tidy = posixpath.normpath("/" + path.lstrip("/"))
-    workdir = _WORKDIR.rstrip("/")
-    if tidy == workdir:
-        return "."
-    if not tidy.startswith(_WORKDIR):
-        return path
-    rel = tidy[len(_WORKDIR) :]
-    return rel + "/" if path.endswith(("/", "/.")) else rel
-
-
-def command_paths(command: Sequence[str]) -> list[tuple[str, bool]]:
-    """Return each path the command runs as its words write it (train.py/,
-    sub/../train.py), and whether it must be in the project as a script: run
-    by its path, not a module or a word a shell expands."""
-    return [
-        (path, by_path and not _EXPANDED.search(path))
-        for path, by_path in _written_paths(command)
-    ]
-
-
 def reaches_in_image(root: Path, written: str, kept: set[str]) -> str | None:
     """Follow written through the image's files as the system would; return
     the project path it ends at, or None where it ends at no file.
@@ -220,9 +274,17 @@ def reaches_in_image(root: Path, written: str, kept: set[str]) -> str | None:
             if here and "/".join(here) not in folders:
                 return None  # "train.py/" or "train.py/.": a file is no folder
             continue
+        if part == ".." and not here:
+            # /app/.. is /, whose own ".." is / again: the walk comes back into
+            # the project only through "app" (../app/train.py).
+            while queue and queue[0] in ("", ".", ".."):
+                queue.pop(0)
+            if not queue or queue.pop(0) != _WORKDIR:
+                return None  # out of the project
+            continue
         if part == "..":
-            if not here or "/".join(here) not in folders:
-                return None  # out of the project, or "train.py/.."
+            if "/".join(here) not in folders:
+                return None  # "train.py/.."
             here.pop()
             continue
         path = "/".join([*here, part])
@@ -306,19 +368,21 @@ def _launched_script(words: Sequence[str]) -> _Found:
 
 
 def missing_script(root: Path, written: str) -> str | None:
-    """Tell what the project has at a script path as written, if not a script.
+    """Tell what the project has at a script path, written from the project
+    folder as the command writes it, if not a script.
 
     None when the path names a file, or a folder Python can run (one holding
     __main__.py); else "nothing", "a folder", "a broken link", "outside" for a
     path that leads out of the project, or "not as written" for a file the
     words reach only once normalised ("train.py/").
     """
-    rel = posixpath.normpath(written)
-    full = root / rel
-    if rel == ".." or rel.startswith("../"):
+    walk = _walk(written)
+    if walk.project is None:
         return "outside"
-    # os.path, not Path: Path drops a trailing slash as normpath does.
-    as_written = os.path.join(root, written)
+    full = root / walk.project
+    # os.path, not Path: Path drops a trailing slash as normpath does. The
+    # project folder is not /: ../app/train.py is read from where it comes back.
+    as_written = os.path.join(root, _back_in(written))
     if os.path.isfile(as_written) or os.path.isfile(
         os.path.join(as_written, "__main__.py")
     ):
@@ -328,6 +392,27 @@ def missing_script(root: Path, written: str) -> str | None:
     if full.is_symlink() and not full.exists():
         return "a broken link"
     return "a folder" if full.is_dir() else "nothing"
+
+
+def _back_in(rel: str) -> str:
+    """Return rel with each ".." that leaves the project for / and the "app"
+    that comes back from there written as "." (../app/x.py: ./x.py)."""
+    parts = rel.split("/")
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        i += 1
+        if part == ".." and depth == 0:
+            while parts[i] in ("", ".", ".."):  # _walk ends it in /app
+                i += 1
+            i += 1
+            part = "."
+        elif part not in ("", "."):
+            depth += -1 if part == ".." else 1
+        out.append(part)
+    return "/".join(out)
 
 
 def refuse_data_the_image_needs(

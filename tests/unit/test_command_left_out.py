@@ -78,47 +78,57 @@ def _broken_link(root: Path) -> None:
     (root / "x.py").symlink_to("gone.py")
 
 
+NO_FILE = "not in the project (no such file)"
+
+
 @pytest.mark.parametrize(
-    ("command", "make", "rel", "why", "fix"),
+    ("command", "make", "rel", "what", "fix"),
     [
         # The run failed in the container, exit 1: "can't open file".
-        ("python missing.py", None, "missing.py", "no such file", "create it"),
-        ("python src/missing.py", None, "src/missing.py", "no such file", "create it"),
-        ("bash missing.sh", None, "missing.sh", "no such file", "create it"),
-        ("./missing.sh --fast", None, "missing.sh", "no such file", "create it"),
+        ("python missing.py", None, "missing.py", NO_FILE, "create it"),
+        ("python src/missing.py", None, "src/missing.py", NO_FILE, "create it"),
+        ("bash missing.sh", None, "missing.sh", NO_FILE, "create it"),
+        # Named as written, ./ and all.
+        ("./missing.sh --fast", None, "./missing.sh", NO_FILE, "create it"),
         (
             "torchrun --nproc_per_node 2 missing.py",
             None,
             "missing.py",
-            "no such file",
+            NO_FILE,
             "create it",
         ),
         (
             ["sh", "-c", "python missing.py | tee log"],
             None,
             "missing.py",
-            "no such file",
+            NO_FILE,
             "create it",
         ),
-        ("python x.py", _folder, "x.py", "it is a folder", "name the script itself"),
+        (
+            "python x.py",
+            _folder,
+            "x.py",
+            "a folder with no __main__.py, not a script",
+            "name the script itself",
+        ),
         (
             "python x.py",
             _broken_link,
             "x.py",
-            "it is a link to a missing file",
+            "not in the project (it is a link to a missing file)",
             "point the link at the script",
         ),
         (
             "python ../train.py",
             None,
             "../train.py",
-            "its path leads out of the project folder",
+            "not in the project (its path leads out of the project folder)",
             "move the script into the project",
         ),
     ],
 )
 def test_a_script_the_project_lacks_is_refused_naming_it(
-    tmp_path, command, make, rel, why, fix
+    tmp_path, command, make, rel, what, fix
 ):
     root = tmp_path / "p"
     root.mkdir()
@@ -129,8 +139,8 @@ def test_a_script_the_project_lacks_is_refused_naming_it(
     error = refused(root)
     assert error is not None
     assert error.message == (
-        f"{root / 'reprobox.toml'}: command: runs {rel!r}, which is not in the "
-        f"project ({why}), so the run could not start it"
+        f"{root / 'reprobox.toml'}: command: runs {rel!r}, which is {what}, so the "
+        "run could not start it"
     )
     assert error.key == "command" and fix in error.hint and "command" in error.hint
 
@@ -241,7 +251,7 @@ def _link_into_ignored(root: Path) -> None:
         ("python sub/../train.py", _ignored_sub, "sub/../train.py"),
         ("python run.py", _link_into_ignored, "run.py"),
         # The image's workdir is /app: an absolute path there is a project path.
-        ("python /app/nosuch.py", None, "nosuch.py"),
+        ("python /app/nosuch.py", None, "/app/nosuch.py"),
     ],
 )
 def test_a_script_the_image_would_not_reach_is_refused(
@@ -265,6 +275,12 @@ def test_a_script_the_image_would_not_reach_is_refused(
         ("train.py/", {"train.py"}, None),
         ("train.py/..", {"train.py"}, None),
         ("../train.py", {"train.py"}, None),
+        # /app/.. is /, and /.. too: only "app" from there is back in /app.
+        ("../app/train.py", {"train.py"}, "train.py"),
+        ("..//./../app/train.py", {"train.py"}, "train.py"),
+        ("sub/../../app/train.py", {"train.py", "sub/a.py"}, "train.py"),
+        ("sub/../../app/train.py", {"train.py"}, None),
+        ("../etc/train.py", {"train.py", "etc/train.py"}, None),
         ("pkg", {"pkg/__main__.py"}, "pkg/__main__.py"),
         ("pkg/", {"pkg/__main__.py"}, "pkg/__main__.py"),
         ("pkg", {"pkg/x.py"}, None),
@@ -276,6 +292,18 @@ def test_reaches_in_image_follows_the_path_as_the_system_would(
     from reprobox.data_checks import reaches_in_image
 
     assert reaches_in_image(tmp_path, written, kept) == end
+
+
+def test_a_dot_dot_after_a_link_climbs_from_where_the_link_points(tmp_path):
+    # link/../.. is a/b/../.., the project folder: "app" after it is app/x.py.
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "link").symlink_to("a/b")
+    kept = {"link", "a/b/y.py", "a/x.py", "x.py"}
+    from reprobox.data_checks import reaches_in_image
+
+    assert reaches_in_image(tmp_path, "link/../../app/x.py", kept) is None
+    assert reaches_in_image(tmp_path, "link/../../x.py", kept) == "x.py"
+    assert reaches_in_image(tmp_path, "link/../x.py", kept) == "a/x.py"
 
 
 def test_an_app_path_the_image_holds_is_taken(tmp_path):
@@ -335,24 +363,182 @@ def test_the_fix_for_a_python_option_without_value_fits_the_option(
 
 
 @pytest.mark.parametrize(
-    ("command", "refused_as"),
+    "command",
     [
         # brk r37 (AY 5): /app is the image's workdir, however it is spelt.
-        ("python /app/../app/train.py", None),
-        ("python //app/train.py", None),
-        ("python /tmp/../app/train.py", None),
-        ("python //app/nope.py", "runs 'nope.py'"),
-        ("python /./app/nope.py", "runs 'nope.py'"),
-        ("python /tmp/../app/nope.py", "runs 'nope.py'"),
-        ("python /app", "runs '.'"),
-        ("python /app/train.py/", "runs 'train.py/'"),
+        "python /app/train.py",
+        "python //app/train.py",
+        "python /./app/train.py",
+        "python /app/./train.py",
+        # /.. is /: a ".." out of /app, then "app", is back in /app.
+        "python /app/../app/train.py",
+        "python /app/../../app/./train.py",
+        "python ../app/train.py",
+        "python /app/src/../train.py",  # src/ holds a file the image gets
+        # Out of /app: a file of the image, not the project's.
+        "python /app/../etc/x.py",
+        "python /opt/tools/x.py",
     ],
 )
-def test_a_path_under_app_is_read_as_the_project_path_it_resolves_to(
-    tmp_path, command, refused_as
+def test_a_path_that_walks_into_app_to_a_script_is_taken(tmp_path, command):
+    files = {"train.py": "1\n", "src/util.py": "1\n"}
+    assert refused(project(tmp_path, command, files)) is None
+
+
+def _empty(root: Path) -> None:
+    (root / "sub").mkdir()
+
+
+def _left_out(root: Path) -> None:
+    (root / "sub").mkdir()
+    (root / "sub" / "notes.md").write_text("x\n")
+    (root / ".reproboxignore").write_text("sub/\n")
+
+
+def _dangling(root: Path) -> None:
+    (root / "sub").symlink_to("gone")
+
+
+UNREACHED = (
+    "which the image would not reach: a folder on its way, or where a link on "
+    "it points, holds no file the image gets (empty, or left out), so the run "
+    "could not start it"
+)
+NOT_AS_WRITTEN = (
+    "which names no file as written (only '/app/train.py', its tidied form, is "
+    "one), so the run could not start it"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "make", "message", "hint"),
+    [
+        # brk r38 (BA 2): /app/sub/../train.py was tidied to train.py before it
+        # was checked; the run then failed, "can't open file".
+        (
+            "python /app/sub/../train.py",
+            _empty,
+            f"runs '/app/sub/../train.py' (the project's 'train.py'), {UNREACHED}",
+            "name the script by its own path ('/app/train.py') in command, or "
+            "copy what it needs into the image",
+        ),
+        (
+            "python /app/sub/../train.py",
+            _left_out,
+            f"runs '/app/sub/../train.py' (the project's 'train.py'), {UNREACHED}",
+            "name the script by its own path ('/app/train.py') in command, or "
+            "copy what it needs into the image",
+        ),
+        (
+            "python /app/sub/../../app/train.py",
+            _empty,
+            "runs '/app/sub/../../app/train.py' (the project's 'train.py'), "
+            f"{UNREACHED}",
+            "name the script by its own path ('/app/train.py') in command, or "
+            "copy what it needs into the image",
+        ),
+        (
+            "python /app/sub/../train.py",
+            None,
+            f"runs '/app/sub/../train.py', {NOT_AS_WRITTEN}",
+            "write '/app/train.py' in command",
+        ),
+        (
+            "python /app/sub/../train.py",
+            _dangling,
+            f"runs '/app/sub/../train.py', {NOT_AS_WRITTEN}",
+            "write '/app/train.py' in command",
+        ),
+        (
+            "python //app/train.py/",
+            None,
+            f"runs '//app/train.py/', {NOT_AS_WRITTEN}",
+            "write '/app/train.py' in command",
+        ),
+        # Named as written, not as the project path it gave ('.', 'nope.py').
+        (
+            "python /app",
+            None,
+            "runs '/app' (the project folder), which is a folder with no "
+            "__main__.py, not a script, so the run could not start it",
+            "name the script itself in command",
+        ),
+        (
+            "python //app/nope.py",
+            None,
+            "runs '//app/nope.py' (the project's 'nope.py'), which is not in the "
+            "project (no such file), so the run could not start it",
+            "create it, or fix the path in command",
+        ),
+        (
+            "python /app/../app/nope.py",
+            None,
+            "runs '/app/../app/nope.py' (the project's 'nope.py'), which is not in "
+            "the project (no such file), so the run could not start it",
+            "create it, or fix the path in command",
+        ),
+    ],
+)
+def test_a_path_into_app_is_judged_part_by_part_and_named_as_written(
+    tmp_path, command, make, message, hint
 ):
+    root = project(tmp_path, command, {"train.py": "1\n"})
+    if make:
+        make(root)
+    error = refused(root)
+    assert error is not None
+    assert error.message == f"{root / 'reprobox.toml'}: command: {message}"
+    assert error.hint == hint
+
+
+def test_a_script_under_app_that_the_image_leaves_out_is_named_as_written(
+    tmp_path,
+):
+    files = {"train.py": "1\n", ".reproboxignore": "train.py\n"}
+    error = refused(project(tmp_path, "python /app/./train.py", files))
+    assert error is not None
+    assert error.message == (
+        f"{tmp_path / 'reprobox.toml'}: command: runs '/app/./train.py' (the "
+        "project's 'train.py'), which is not copied into the image "
+        "(.reproboxignore leaves it out), so the run could not start it"
+    )
+
+
+def test_a_python_run_app_folder_is_taken(tmp_path):
+    assert refused(project(tmp_path, "python /app", {"__main__.py": "1\n"})) is None
+
+
+@pytest.mark.parametrize(
+    ("command", "detour", "fix"),
+    [
+        # brk r38 (BA 2): a folder outside /app may not be in the base image.
+        (
+            "python /nonexist/../app/train.py",
+            "/nonexist",
+            "'/app/train.py' or 'train.py'",
+        ),
+        ("python /tmp/../app/train.py", "/tmp", "'/app/train.py' or 'train.py'"),
+        ("python /tmp/../app/nope.py", "/tmp", "'/app/nope.py' or 'nope.py'"),
+        ("python /usr/lib/../../app/train.py", "/usr", "'/app/train.py' or 'train.py'"),
+        ("python /app/../tmp/../app/train.py", "/tmp", "'/app/train.py' or 'train.py'"),
+        ("python ../tmp/../app/src/x.py", "/tmp", "'/app/src/x.py' or 'src/x.py'"),
+        (
+            ["sh", "-c", "python /tmp/../app/train.py"],
+            "/tmp",
+            "'/app/train.py' or 'train.py'",
+        ),
+    ],
+)
+def test_a_path_into_app_through_a_folder_outside_it_is_refused(
+    tmp_path, command, detour, fix
+):
+    written = (command if isinstance(command, str) else command[2]).split()[-1]
     error = refused(project(tmp_path, command, {"train.py": "1\n"}))
-    if refused_as is None:
-        assert error is None, error
-    else:
-        assert error is not None and refused_as in error.message, error
+    assert error is not None
+    assert error.message == (
+        f"{tmp_path / 'reprobox.toml'}: command: runs {written!r}, which goes "
+        f"through {detour!r}, a folder outside /app, before it enters /app: "
+        "whether the image has that folder is not known here, so the run might "
+        "not start it"
+    )
+    assert error.hint == f"write {fix} in command"

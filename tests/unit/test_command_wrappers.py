@@ -57,7 +57,8 @@ def project(tmp_path: Path, command: list[str], files: tuple[str, ...] = ()) -> 
 
 @pytest.mark.parametrize("command", WRAPPED)
 def test_a_missing_script_behind_a_wrapper_is_refused(tmp_path, command):
-    name = "nope.sh" if command[-1] == "./nope.sh" else "nope.py"
+    # Named as the command writes it.
+    name = "./nope.sh" if command[-1] == "./nope.sh" else "nope.py"
     root = project(tmp_path, command)
     error = refused(root)
     assert error is not None

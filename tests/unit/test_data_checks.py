@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from reprobox.config import load_config
-from reprobox.data_checks import command_files, command_scripts
+from reprobox.data_checks import (
+    ScriptPath,
+    command_files,
+    command_paths,
+    command_scripts,
+    missing_script,
+)
 from reprobox.errors import ConfigError
 
 
@@ -74,6 +80,65 @@ def test_the_scripts_a_command_runs_by_path_leave_out_modules_and_programs(
     command, scripts
 ):
     assert command_scripts(command) == scripts
+
+
+@pytest.mark.parametrize(
+    "word, rel, project",
+    [
+        # brk r38 (BA 2): the parts after /app stay as written, for the walk
+        # through the image's files; only project is tidied.
+        ("/app/sub/../train.py", "sub/../train.py", "train.py"),
+        ("//app/x.py", "x.py", "x.py"),
+        ("/app//x.py", "x.py", "x.py"),
+        ("/app/./x.py", "./x.py", "x.py"),
+        ("/./app/x.py/", "x.py/", "x.py"),
+        ("/app", ".", "."),
+        ("/app/../app/x.py", "../app/x.py", "x.py"),
+        ("/../app/x.py", "x.py", "x.py"),
+        ("sub/../train.py", "sub/../train.py", "train.py"),
+        ("../app/x.py", "../app/x.py", "x.py"),
+        ("../x.py", "../x.py", "../x.py"),  # out of the project: refused apart
+    ],
+)
+def test_a_script_path_keeps_its_parts_from_where_it_enters_app(word, rel, project):
+    assert command_paths(["python", word]) == [ScriptPath(word, rel, project, True)]
+
+
+@pytest.mark.parametrize(
+    "word, detour",
+    [
+        ("/tmp/../app/x.py", "/tmp"),
+        ("/nonexist/../app/train.py", "/nonexist"),
+        ("/app/../opt/data/../../app/x.py", "/opt"),
+        ("../tmp/../app/x.py", "/tmp"),
+    ],
+)
+def test_a_path_into_app_through_another_folder_names_that_folder(word, detour):
+    assert command_paths(["python", word]) == [ScriptPath(word, "", "", True, detour)]
+    assert command_files(["python", word]) == []
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["/app/../etc/x.py", "/opt/x.py", "/", "/tmp/../x.py", "/app/../tmp/../x.py"],
+)
+def test_a_path_that_ends_outside_app_is_a_file_of_the_image(word):
+    assert command_paths(["python", word]) == []
+
+
+@pytest.mark.parametrize(
+    "rel, there",
+    [
+        ("../app/train.py", None),
+        ("../../app/./train.py", None),
+        ("../app/nope.py", "nothing"),
+        ("../etc/train.py", "outside"),
+        ("gone/../train.py", "not as written"),
+    ],
+)
+def test_missing_script_reads_dot_dot_app_as_the_project_folder(tmp_path, rel, there):
+    (tmp_path / "train.py").write_text("1\n")
+    assert missing_script(tmp_path, rel) == there
 
 
 def _project(tmp_path, config: str, files=("train.py", "requirements.txt")):
