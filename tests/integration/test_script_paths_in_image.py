@@ -55,3 +55,44 @@ def test_a_path_through_a_folder_the_image_lacks_is_refused_at_freeze(cli, tmp_p
     )
     assert "Traceback" not in done.stderr
     assert not (project / ".reprobox" / "manifest.json").exists()
+
+
+@pytest.mark.integration
+def test_an_app_path_through_a_folder_the_image_lacks_is_refused_at_freeze(
+    cli, tmp_path
+):
+    # brk r38 (BA 2): /app/sub/../train.py was tidied to train.py, so freeze
+    # took it; the run then failed, "can't open file '/app/sub/../train.py'".
+    project, _ = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    (project / "sub").mkdir()  # empty: the image gets no sub/
+    _set_command(project, "python /app/sub/../train.py")
+    done = cli.run("-q", "freeze", str(project), timeout=600, check=False)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert (
+        "command: runs '/app/sub/../train.py' (the project's 'train.py'), which "
+        "the image would not reach" in lines[0]
+    )
+    assert not (project / ".reprobox").exists()
+
+
+@pytest.mark.integration
+def test_an_app_path_that_leaves_app_and_comes_back_runs(cli, engine_cleanup, tmp_path):
+    # /app/.. is /: the run opens /app/train.py, so freeze must take it.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    _set_command(project, "python /app/../app/train.py")
+    cli.run("-q", "freeze", str(project), timeout=600)
+    done = cli.run(
+        "-q",
+        "run",
+        str(project),
+        "--env",
+        "SLEEPER_SECONDS=0",
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
+    assert len(logs) == 1 and "sleeper done" in logs[0].read_text()
