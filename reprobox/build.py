@@ -29,13 +29,7 @@ from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding, holds_credentials
 from reprobox.credential_lines import hide_published_tokens
-from reprobox.data_checks import (
-    ScriptPath,
-    command_paths,
-    missing_script,
-    python_flag_without_value,
-    reaches_in_image,
-)
+from reprobox.data_checks import ScriptPath, command_paths, python_flag_without_value
 from reprobox.dockerfile import builds_as_root
 from reprobox.engine import (
     CODE_LABEL,
@@ -49,6 +43,7 @@ from reprobox.engine import (
 from reprobox.errors import BuildError, ConfigError, InputError
 from reprobox.ignore import IgnoreRule, ignore_lines, parse_rule
 from reprobox.image_inputs import files_read_by_reprobox, refuse_written_credentials
+from reprobox.image_paths import missing_script, reaches_in_image
 from reprobox.lock.indexes import is_loopback_host
 from reprobox.lock.requirements_file import (
     PYPROJECT,

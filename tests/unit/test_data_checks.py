@@ -10,7 +10,6 @@ from reprobox.data_checks import (
     command_files,
     command_paths,
     command_scripts,
-    missing_script,
 )
 from reprobox.errors import ConfigError
 
@@ -124,21 +123,6 @@ def test_a_path_into_app_through_another_folder_names_that_folder(word, detour):
 )
 def test_a_path_that_ends_outside_app_is_a_file_of_the_image(word):
     assert command_paths(["python", word]) == []
-
-
-@pytest.mark.parametrize(
-    "rel, there",
-    [
-        ("../app/train.py", None),
-        ("../../app/./train.py", None),
-        ("../app/nope.py", "nothing"),
-        ("../etc/train.py", "outside"),
-        ("gone/../train.py", "not as written"),
-    ],
-)
-def test_missing_script_reads_dot_dot_app_as_the_project_folder(tmp_path, rel, there):
-    (tmp_path / "train.py").write_text("1\n")
-    assert missing_script(tmp_path, rel) == there
 
 
 def _project(tmp_path, config: str, files=("train.py", "requirements.txt")):
