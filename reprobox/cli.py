@@ -431,7 +431,7 @@ def warn_if_it_enters_an_image(
     there now, which is about to be replaced; once written (written=True), by
     what it holds too: a bundle holding a key is left out as a credential file.
     """
-    from reprobox.build import is_image_file, is_image_path
+    from reprobox.image_files import is_image_file, is_image_path
 
     # Where the file really lands: '..' and linked folders resolved, so that a
     # path out of the project through '..' is not taken for one inside it.

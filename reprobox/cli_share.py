@@ -316,8 +316,8 @@ def push(
 def _check_export_target(cfg, output: Path) -> None:
     """Refuse an export path that would replace a reprobox or project file."""
     from reprobox.atomic import check_output_target
-    from reprobox.build import is_image_file
     from reprobox.bundle_file import is_bundle_file
+    from reprobox.image_files import is_image_file
 
     if str(output) == "-":
         # As report's -o - would mean stdout: export writes a seekable file

@@ -17,7 +17,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
-from reprobox.build import left_out_note, project_files, refuse_command_left_out
+from reprobox.command_checks import refuse_command_left_out
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
@@ -29,6 +29,7 @@ from reprobox.envvars import (
 )
 from reprobox.errors import ConfigError, InputError, LockError, ReproboxError
 from reprobox.frozen_tokens import refuse_frozen_tokens
+from reprobox.image_files import left_out_note, project_files
 from reprobox.image_inputs import refuse_written_credentials
 from reprobox.image_plan import (
     DEFAULT_GLIBC,
@@ -169,7 +170,7 @@ def _refuse_ca_in_image(where: str, value: str, path: Path, cfg: ProjectConfig):
     Only build.ca_cert is left out of the image: a flag or a variable of this
     shell must not decide what the image holds, or its tag would follow them.
     """
-    from reprobox.build import is_image_file
+    from reprobox.image_files import is_image_file
 
     root = cfg.root.resolve()
     resolved = path.resolve()

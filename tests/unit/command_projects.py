@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprobox.build import project_files, refuse_command_left_out
+from reprobox.command_checks import refuse_command_left_out
 from reprobox.config import load_config
 from reprobox.errors import ConfigError
+from reprobox.image_files import project_files
 
 
 def project(tmp_path: Path, command: str | list[str], files: dict[str, str]) -> Path:

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from reprobox import credential_archives
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.credential_archives import Finding, archive_kind
 from reprobox.credential_files import credential_finding
 from reprobox.errors import InputError
+from reprobox.image_files import project_files
 
 # Made up here so no token sits in the repository: ghp_ and 36 characters.
 TOKEN = "ghp_" + "aB3dE5fG7h" * 3 + "iJ9kL1"

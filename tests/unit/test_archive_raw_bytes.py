@@ -19,10 +19,10 @@ import zlib
 
 import pytest
 
-from reprobox.build import left_out_note, project_files
 from reprobox.config import load_config
 from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding
+from reprobox.image_files import left_out_note, project_files
 
 # Made up here so no token sits in the repository: ghp_ and 36 characters.
 TOKEN = "ghp_" + "Zq4Rt6Yu8I" * 3 + "oP2aS4"

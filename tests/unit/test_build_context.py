@@ -11,16 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import (
-    RUNTIME_DIR,
-    context_entries,
-    image_tag,
-    is_image_file,
-    project_files,
-    staged_context,
-)
+from reprobox.build import RUNTIME_DIR, context_entries, image_tag, staged_context
 from reprobox.config import ProjectConfig
 from reprobox.errors import ConfigError, InputError
+from reprobox.image_files import is_image_file, project_files
 from reprobox.manifest import FrozenProject
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import is_image_file, project_files
 from reprobox.config import load_config
 from reprobox.credential_files import TEXT_SCAN_LIMIT
+from reprobox.image_files import is_image_file, project_files
 
 KEY = (
     b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n"

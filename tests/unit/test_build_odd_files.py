@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from test_build_credential_files import project
 
-from reprobox.build import is_image_file, project_files
 from reprobox.config import load_config
 from reprobox.errors import ConfigError, InputError
 from reprobox.freeze import resolve_ca_cert
+from reprobox.image_files import is_image_file, project_files
 
 KEY_TEXT = (
     "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK=\n-----END RSA PRIVATE KEY-----\n"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import project_files
 from reprobox.code_files import code_file_name, code_text
 from reprobox.config import load_config
+from reprobox.image_files import project_files
 from reprobox.image_inputs import written_credential
 
 R = "Xk9mP2qR7vL4nT8wZ3jD"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.credential_archives import Finding, der_private_key
 from reprobox.credential_files import credential_finding, holds_credentials
+from reprobox.image_files import project_files
 
 ED25519_PKCS8 = bytes.fromhex(
     "302e020100300506032b65700422042007f99d0e2c5afbac046037dba84675a30e301a49"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.credential_files import holds_credentials
 from reprobox.credential_lines import credential_on_line, placeholder, secret_in_text
+from reprobox.image_files import project_files
 from reprobox.image_inputs import written_credential
 
 HEX32 = "0123456789abcdef" * 2

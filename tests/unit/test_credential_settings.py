@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.credential_files import (
     TEXT_SCAN_LIMIT,
     credential_finding,
     holds_credentials,
 )
+from reprobox.image_files import project_files
 
 HF = "hf_" + "aB3d" * 8
 POD = """\

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from six_projects import project as six_project_files
 
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project, resolve_ca_cert
+from reprobox.image_files import project_files
 
 DIGEST = "sha256:" + "0" * 64
 # A real certificate: a CA bundle is loaded, not only searched for BEGIN.

@@ -10,12 +10,13 @@ import pytest
 from mine_runs import succeeded_record, write_run
 
 from reprobox.atomic import atomic_write_text
-from reprobox.build import build_project, project_files
+from reprobox.build import build_project
 from reprobox.config import load_config
 from reprobox.container_files import read_script_metrics
 from reprobox.envvars import looks_secret
 from reprobox.errors import ConfigError, InputError, LockError
 from reprobox.freeze import freeze_project, write_frozen
+from reprobox.image_files import project_files
 from reprobox.lock.indexes import redact_text
 from reprobox.share import check_registry
 

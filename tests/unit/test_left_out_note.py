@@ -8,10 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from reprobox import build as build_module
-from reprobox.build import build_project, left_out_note
+from reprobox.build import build_project
 from reprobox.cli import app
 from reprobox.config import load_config
 from reprobox.freeze import freeze_project, write_frozen
+from reprobox.image_files import left_out_note
 
 KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.build import is_image_file, project_files
 from reprobox.config import load_config
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project
+from reprobox.image_files import is_image_file, project_files
 from reprobox.image_inputs import written_credential
 from reprobox.project_metadata import metadata_file_name
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from reprobox import credential_archives
-from reprobox.build import project_files
 from reprobox.config import load_config
 from reprobox.credential_archives import Finding
 from reprobox.credential_files import credential_finding, holds_credentials
+from reprobox.image_files import project_files
 
 # Made up for this test; the shape of a GitHub token.
 TOKEN = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"

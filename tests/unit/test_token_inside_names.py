@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 from mine_runs import finish_succeeded, succeeded_record, write_run
 
-from reprobox.build import project_files
 from reprobox.cli_run import _parse_env
 from reprobox.cli_share import _reference_record
 from reprobox.config import ProjectConfig, load_config
@@ -19,6 +18,7 @@ from reprobox.container_files import read_script_metrics
 from reprobox.envvars import frozen_environment
 from reprobox.errors import ConfigError, InputError
 from reprobox.frozen_tokens import token_fields, without_tokens
+from reprobox.image_files import project_files
 from reprobox.secret_shapes import hide_name_tokens, token_in_name
 
 # Made up for these tests: the shapes of GitHub, Hugging Face and AWS tokens.

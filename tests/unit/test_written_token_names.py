@@ -12,7 +12,6 @@ from mine_runs import finish_succeeded, succeeded_record, write_run
 from six_projects import project
 
 from reprobox import freeze as freeze_module
-from reprobox.build import project_files
 from reprobox.cli_share import _reference_record
 from reprobox.config import load_config
 from reprobox.container_files import read_script_metrics
@@ -20,6 +19,7 @@ from reprobox.credential_lines import hide_published_tokens
 from reprobox.errors import InputError
 from reprobox.freeze import freeze_project
 from reprobox.frozen_tokens import token_fields, without_tokens
+from reprobox.image_files import project_files
 from reprobox.lock import LockResult
 from reprobox.share import seal_image
 
