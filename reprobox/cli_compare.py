@@ -12,7 +12,7 @@ import typer
 from reprobox.atomic import atomic_write_text, check_output_target, missing_folder
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.number_options import DECIMAL
 
 # A spec holds no "=", but a metric name may ("a=b" is a name a run records and
@@ -179,7 +179,9 @@ def _check_metric_names(records, flag: str, names: list[str]) -> None:
             # A blank name is a slip (an unset shell variable, a stray quote),
             # not a metric: compared, it would only read as missing everywhere.
             raise InputError(
-                f"{flag} {name!r}: a metric name cannot be empty or blank",
+                f"{flag} {name!r}: a metric name cannot be empty or blank"
+                if metric_name_fault(name) == "a blank metric name"
+                else f"{flag} {name!r} is {metric_name_fault(name)}",
                 hint="give a metric name, e.g. "
                 + (
                     "--tol accuracy=abs:0.005"

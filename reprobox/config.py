@@ -32,7 +32,7 @@ from reprobox.index_urls import (
     url_shape_problem,
 )
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, reserved_why
 from reprobox.secret_shapes import shown_token, token_in_name
@@ -291,7 +291,7 @@ def _check_metric_name(path: Path, key: str, name: str) -> None:
         raise ConfigError(
             path,
             key,
-            f"{name!r} is a blank metric name",
+            f"{name!r} is {metric_name_fault(name)}",
             "name a metric, e.g. "
             + (
                 'compare = ["test_accuracy"]'

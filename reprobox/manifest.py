@@ -17,7 +17,7 @@ from typing import Any
 from reprobox.atomic import unit_write_state
 from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.seals import (
     SEALED_MANIFEST_VERSION,
     SECTIONS_FIELD,
@@ -283,7 +283,7 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
             # Compared, a blank name reads as a metric no run has: every run
             # fails on it with exit 1, as if the numbers had moved.
             raise InputError(
-                f"{path}: metrics.compare holds a blank metric name {name!r}; "
+                f"{path}: metrics.compare holds {metric_name_fault(name)} {name!r}; "
                 "each item must name a metric",
                 hint="fix [metrics] compare in the project's config, then "
                 "run `reprobox freeze` again",
@@ -300,7 +300,8 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
         if not is_metric_name(name):
             # No --tol or metrics.compare can name it: it loosens nothing.
             raise InputError(
-                f"{path}: metrics.tolerances holds a blank metric name {name!r}; "
+                f"{path}: metrics.tolerances holds {metric_name_fault(name)} "
+                f"{name!r}; "
                 "each key must name a metric",
                 hint="fix [metrics.tolerances] in the project's config, then "
                 "run `reprobox freeze` again",

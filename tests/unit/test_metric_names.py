@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from reprobox.cli_compare import _check_metric_names
 from reprobox.compare.compare_settings import check_record_settings
+from reprobox.compare.records import Record
 from reprobox.config import load_config
 from reprobox.errors import ConfigError, InputError
 from reprobox.manifest import check_metrics
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_problem
 
 CMD = 'command = "python train.py"\n'
 BLANKS = [" ", "\t", "  \n", "\u3000"]  # "" is refused as an empty string
@@ -107,3 +109,42 @@ def test_freeze_takes_exactly_the_names_later_commands_take(tmp_path, name, wher
     assert took is is_metric_name(name)
     assert _manifest_takes(name, where) is took
     assert _record_takes(name, where) is took
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("loss", None),
+        ("a\u00a0b", None),  # a no-break space is typed, and printed
+        ("val loss", None),
+        (" ", "is blank"),
+        ("a\u200bb", "holds U+200B (zero width space, not printable)"),
+        ("a\tb", "holds U+0009 (not printable)"),
+        ("\ud800", "holds U+D800 (half of a UTF-16 pair, no character)"),
+        ("x\u2028", "holds U+2028 (line separator, not printable)"),
+    ],
+)
+def test_a_metric_name_is_printable_text(name, problem):
+    assert metric_name_problem(name) == problem
+    assert is_metric_name(name) is (problem is None)
+
+
+def test_config_manifest_and_flags_refuse_an_unprintable_name(tmp_path):
+    (tmp_path / "reprobox.toml").write_text(
+        'command = "python train.py"\n[metrics]\ncompare = ["acc\\u200b"]\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.message.endswith(
+        "metrics.compare: 'acc\\u200b' is an unprintable metric name"
+    )
+    with pytest.raises(InputError) as caught:
+        check_metrics("m.json", {"metrics": {"compare": ["a\x07"]}})
+    assert caught.value.message == (
+        "m.json: metrics.compare holds an unprintable metric name 'a\\x07'; each "
+        "item must name a metric"
+    )
+    record = Record(path=tmp_path / "r.json", data={"metrics": {"a\u200b": 1}})
+    with pytest.raises(InputError) as caught:
+        _check_metric_names([record], "--metric", ["a\u200b"])
+    assert caught.value.message == "--metric 'a\\u200b' is an unprintable metric name"
