@@ -8,6 +8,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -282,12 +283,55 @@ def atomic_write_text(path: str | os.PathLike, text: str, mode: int = 0o644) -> 
     atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
+# Half of a UTF-16 pair: no character, and no UTF-8 text can hold it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _escaped_surrogate(match: re.Match) -> str:
+    code = ord(match[0])
+    if 0xDC80 <= code <= 0xDCFF:  # as surrogateescape keeps byte 0x80-0xff
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"  # a JSON "\ud800" escape the container wrote
+
+
+def writable_text(text: str) -> str:
+    """Return text as UTF-8 can hold it: each lone surrogate written as an escape.
+
+    Python keeps an undecodable byte of argv, a path or the environment as a
+    lone surrogate (0xff as U+DCFF), and json.loads makes one of "\\ud800";
+    encoding either to UTF-8 raises. The byte is shown as \\xff, any other as
+    \\ud800: readable, and the same text once written and read back.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(_escaped_surrogate, text)
+    return text
+
+
+def writable_keys(data: dict) -> dict:
+    """Return data with its text keys made writable_text; a key that then equals
+    another keeps its value under a numbered key ("name (2)"), none is lost."""
+    out: dict = {}
+    for key, value in data.items():
+        shown = writable_text(key) if isinstance(key, str) else key
+        name, n = shown, 1
+        while name in out:
+            n += 1
+            name = f"{shown} ({n})"
+        out[name] = value
+    return out
+
+
 def json_safe(data: Any) -> Any:
-    """Return data with NaN and infinities as strings, which strict JSON allows."""
+    """Return data as strict UTF-8 JSON can hold it: NaN and infinities as
+    strings, and text (keys too) through writable_text."""
     if isinstance(data, float) and not math.isfinite(data):
         return "NaN" if math.isnan(data) else ("Infinity" if data > 0 else "-Infinity")
+    if isinstance(data, str):
+        return writable_text(data)
     if isinstance(data, dict):
-        return {key: json_safe(value) for key, value in data.items()}
+        return {key: json_safe(value) for key, value in writable_keys(data).items()}
     if isinstance(data, (list, tuple)):
         return [json_safe(value) for value in data]
     return data

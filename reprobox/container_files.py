@@ -15,15 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reprobox.errors import (
-    InputError,
-)
 from reprobox.frozen_tokens import without_tokens
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_problem
 from reprobox.metric_numbers import kept_number
-from reprobox.seals import (
-    loads_strict,
-)
+from reprobox.seals import RepeatedKeyError, loads_strict
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -98,8 +93,10 @@ def read_container_json(path: Path) -> Any:
         raw = fh.read(MAX_CONTAINER_JSON + 1)
     try:
         return loads_strict(raw.decode("utf-8"), path)
-    except InputError:  # a repeated key: which of its values was meant?
-        raise UntrustedFileError("repeats a key in one object") from None
+    except RepeatedKeyError as exc:  # which of its values was meant?
+        raise UntrustedFileError(
+            f"repeats the key {exc.shown_key} in one object"
+        ) from None
     except UnicodeDecodeError:
         raise UntrustedFileError("is not UTF-8 text") from None
     except ValueError as exc:
@@ -126,7 +123,7 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     )
     for key, value in data.items():
         if not is_metric_name(key):
-            warnings.append(f"metric {key!r} in {where} {_BLANK_LEFT_OUT}")
+            warnings.append(unusable_name_note(key, where))
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
@@ -148,21 +145,50 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
 _TOKEN_LEFT_OUT = "holds a token of a published format (ghp_..., AKIA...); left out"
 
 
-# A metric named "" or " " could be judged but never named in --metric or
-# --tol (a blank name is refused there): it is left out of the record.
-_BLANK_LEFT_OUT = "has a blank name, which --metric and --tol cannot name; left out"
+def unusable_name_note(name: str, where: str) -> str:
+    """Say that a metric name is_metric_name refuses was left out of the record.
+
+    A name "" or " ", or one holding a character nobody can type (a zero-width
+    space, half of a UTF-16 pair from a JSON "\\ud800" escape), could be judged
+    but never named in --metric or --tol; the last cannot even be written.
+    """
+    problem = metric_name_problem(name)
+    what = "has a blank name" if problem == "is blank" else f"has a name that {problem}"
+    return (
+        f"metric {name!r} in {where} {what}, which --metric and --tol cannot "
+        "name; left out"
+    )
 
 
-def blank_captured_metrics(capture: Mapping[str, Any]) -> list[str]:
-    """Warn of each blank metric name in the last fit epoch metrics_from reads."""
-    try:
-        last = (capture.get("history") or [])[-1]["epochs"][-1]
-        names = [
-            key for key in last if isinstance(key, str) and not is_metric_name(key)
+def usable_curves(capture: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Return the capture with every fit epoch and evaluation result less the
+    names is_metric_name refuses, and a note for each name left out."""
+    out = dict(capture)
+    left_out: dict[str, None] = {}  # in the order found, each once
+
+    def usable(row: Any) -> Any:
+        if not isinstance(row, dict):
+            return row
+        for key in row:
+            if isinstance(key, str) and key != "epoch" and not is_metric_name(key):
+                left_out.setdefault(key)
+        return {k: v for k, v in row.items() if k not in left_out}
+
+    if isinstance(capture.get("history"), list):
+        out["history"] = [
+            {**fit, "epochs": [usable(row) for row in fit["epochs"]]}
+            if isinstance(fit, dict) and isinstance(fit.get("epochs"), list)
+            else fit
+            for fit in capture["history"]
         ]
-    except (AttributeError, TypeError, KeyError, IndexError):
-        return []
-    return [f"metric {key!r} in capture.json {_BLANK_LEFT_OUT}" for key in names]
+    if isinstance(capture.get("evaluations"), list):
+        out["evaluations"] = [
+            {**call, "results": usable(call["results"])}
+            if isinstance(call, dict) and "results" in call
+            else call
+            for call in capture["evaluations"]
+        ]
+    return out, [unusable_name_note(name, "capture.json") for name in left_out]
 
 
 def capture_without_tokens(capture: Mapping[str, Any]) -> tuple[dict, list[str]]:

@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_json
+from reprobox.atomic import atomic_write_json, writable_text
 from reprobox.config import ProjectConfig
 from reprobox.container_files import (
-    blank_captured_metrics,
     capture_without_tokens,
     machine_from_capture,
     metrics_from,
@@ -38,6 +37,7 @@ from reprobox.container_files import (
     read_script_metrics,
     sane_capture,
     tail_text,
+    usable_curves,
 )
 from reprobox.credential_files import secret_value
 from reprobox.engine import (
@@ -314,6 +314,16 @@ def _write_failure(
     )
 
 
+class _AfterTraining(Exception):
+    """A bug of reprobox's in reading what a run left, after its training ended:
+    carries the training's verdict, which the record keeps (its __cause__ is
+    the bug)."""
+
+    def __init__(self, status: str, exit_code: int | None, error: dict | None):
+        super().__init__(status)
+        self.status, self.exit_code, self.error = status, exit_code, error
+
+
 class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGHUP/SIGQUIT: cleanup as for Ctrl-C."""
 
@@ -408,16 +418,32 @@ def run_in_container(
         # below, so no later run could tell that this one is over.
         # From reprobox's own copy: record.json is the container's to write,
         # and what is rewritten here is sealed as reprobox's.
+        after = exc if isinstance(exc, _AfterTraining) else None
+        bug = exc.__cause__ if after is not None else exc
+        failed = f"reprobox failed: {type(bug).__name__}: {bug}"
         record_path = run_dir / "record.json"
         record = host_copy(lock_fd) or read_json(record_path)
         if record.get("status") == "running":
             record.update(
                 status="failed",
                 finished_at=iso_time(time.time()),
-                error={"message": f"reprobox failed: {type(exc).__name__}: {exc}"},
+                error={"message": failed},
             )
+            if after is not None:
+                # The training ended and said how: only reprobox's reading of
+                # what it left failed, so its verdict stands, with a warning.
+                record.update(
+                    status=after.status, exit_code=after.exit_code, error=after.error
+                )
+                record["warnings"] = [
+                    *(record.get("warnings") or []),
+                    f"{failed}, after the training ended; its metrics, history "
+                    "and machine facts are missing",
+                ]
             with contextlib.suppress(OSError):
                 write_record(record_path, record)
+        if after is not None:
+            raise bug from None
         raise
     finally:
         if read_json(run_dir / "record.json").get("status") == "running":
@@ -777,20 +803,25 @@ def _run_locked(
     try:
         # Before _finish gives the folder back, so that the log put back
         # belongs to the owner of runs/ like every other file there.
-        log_warnings = _restore_log(run_dir, log_copy)
-        _finish(
-            record,
-            run_dir,
-            started,
-            hide=hide,
-            status=status,
-            exit_code=exit_code,
-            error=error,
-            killed=oom or killed_by_signal(exit_code),
-        )
-        record["warnings"] += _data_changed_during(target, manifest)
-        record["warnings"] += log_warnings
-        _keep_on_a_full_disk(target, run_id, record)
+        try:
+            log_warnings = _restore_log(run_dir, log_copy)
+            _finish(
+                record,
+                run_dir,
+                started,
+                hide=hide,
+                status=status,
+                exit_code=exit_code,
+                error=error,
+                killed=oom or killed_by_signal(exit_code),
+            )
+            record["warnings"] += _data_changed_during(target, manifest)
+            record["warnings"] += log_warnings
+            _keep_on_a_full_disk(target, run_id, record)
+        except ReproboxError:
+            raise
+        except Exception as exc:
+            raise _AfterTraining(status, exit_code, error) from exc
         try:
             write_record(record_path, record)
         except OSError as exc:
@@ -927,9 +958,10 @@ def _finish(
     sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
     capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
     capture, token_warnings = capture_without_tokens(capture)
+    capture, name_warnings = usable_curves(capture)
     script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
     warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
-    warnings += token_warnings + blank_captured_metrics(capture)
+    warnings += token_warnings + name_warnings
     if capture and "python" not in capture and status != "interrupted" and not killed:
         # The hook writes at start and again at exit; only the first got through.
         # A killed process runs no exit hook, so then the guess below is wrong.
@@ -955,8 +987,10 @@ def _finish(
             "error": error,
         }
     )
+    # Text a container wrote may hold half a UTF-16 pair (a JSON "\\ud800"
+    # escape), which no record can store: written as an escape, then hidden.
     for name in ("machine", "metrics", "history", "evaluations", "warnings", "error"):
-        record[name] = hidden_in(record[name], hide)
+        record[name] = hidden_in(record[name], lambda text: hide(writable_text(text)))
 
 
 def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:

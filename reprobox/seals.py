@@ -38,6 +38,21 @@ def is_safe_run_id(value: Any) -> bool:
     return isinstance(value, str) and _SAFE_RUN_ID.fullmatch(value) is not None
 
 
+class RepeatedKeyError(InputError):
+    """A JSON object that repeats a key; shown_key names it safely to print."""
+
+    def __init__(self, where: object, key: str):
+        # As JSON writes it (ASCII): any key (a control character, half of a
+        # UTF-16 pair) prints on one line and encodes; cut short, a 20 MB key
+        # cannot flood the message.
+        self.key, self.shown_key = key, shortened(json.dumps(key), 60)
+        super().__init__(
+            f"{where}: key {self.shown_key} appears twice in one object; reprobox "
+            "never writes that, so the file was edited",
+            hint="remove the repeated key, or restore the file",
+        )
+
+
 def loads_strict(text: str | bytes, where: object) -> Any:
     """Parse JSON, refusing an object that repeats a key, naming where and key.
 
@@ -50,12 +65,7 @@ def loads_strict(text: str | bytes, where: object) -> Any:
         out: dict[str, Any] = {}
         for key, value in items:
             if key in out:
-                raise InputError(
-                    f"{where}: key {shortened(json.dumps(key), 60)} appears twice "
-                    "in one object; reprobox never writes that, so the file was "
-                    "edited",
-                    hint="remove the repeated key, or restore the file",
-                )
+                raise RepeatedKeyError(where, key)
             out[key] = value
         return out
 

@@ -11,11 +11,11 @@ import pytest
 from reprobox.atomic import dump_json
 from reprobox.container_files import (
     UntrustedFileError,
-    blank_captured_metrics,
     metrics_from,
     read_container_json,
     read_json,
     read_script_metrics,
+    usable_curves,
 )
 from reprobox.run_folders import write_record
 from reprobox.seals import seal_record
@@ -225,7 +225,10 @@ def test_a_metric_with_a_blank_name_is_left_out_with_a_warning(tmp_path, name):
     ]
     capture = {"history": [{"epochs": [{"epoch": 1, name: 2.0, "loss": 0.1}]}]}
     assert metrics_from(capture, {name: 3.0}) == {"loss": 0.1}
-    assert blank_captured_metrics(capture) == [
-        f"metric {name!r} in capture.json has a blank name, which --metric and "
-        "--tol cannot name; left out"
-    ]
+    assert usable_curves(capture) == (
+        {"history": [{"epochs": [{"epoch": 1, "loss": 0.1}]}]},
+        [
+            f"metric {name!r} in capture.json has a blank name, which --metric "
+            "and --tol cannot name; left out"
+        ],
+    )
