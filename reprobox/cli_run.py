@@ -165,6 +165,7 @@ def run(
     from reprobox.runner import (
         RunOptions,
         RunTarget,
+        check_mountable,
         container_env,
         raise_for_status,
         run_in_container,
@@ -191,6 +192,7 @@ def run(
     for one in seed_list or []:
         check_seed(one, f"--seeds {seeds!r}:")
     extra_env = _parse_env(env)
+    check_mountable(RunTarget.for_project(cfg))  # before a build it would waste
     # As the config's own profile and seed are checked when it is loaded.
     # --seeds of one value (--seeds 3) fixes that one seed, as --seed 3 does:
     # a PYTHONHASHSEED that repeats it is kept.

@@ -371,6 +371,23 @@ class RunTarget:
         )
 
 
+def check_mountable(target: RunTarget) -> None:
+    """Refuse a runs folder or data file the engine cannot mount: a path that
+    holds bytes that are not UTF-8.
+
+    The engine takes paths as JSON text: such a byte arrives as U+FFFD, the
+    path names nothing there, and the run would end in a refusal that blames
+    --cpus or --memory.
+    """
+    for path in (target.runs_dir, *(host for host, _ in target.data)):
+        if writable_text(str(path)) != str(path):
+            raise InputError(
+                f"{writable_text(str(path))}: the path holds bytes that are not "
+                "UTF-8, which the Docker engine cannot mount",
+                hint="rename the folder to a UTF-8 name, or move the project",
+            )
+
+
 def run_in_container(
     target: RunTarget,
     engine: Engine,
@@ -384,6 +401,7 @@ def run_in_container(
     image_digest: str | None = None,
 ) -> dict[str, Any]:
     """Run the training command in a container; return the final record."""
+    check_mountable(target)
     env = container_env(manifest, opts)  # refuses bad --env before any file exists
     try:
         run_id, run_dir = make_run_dir(target.runs_dir)

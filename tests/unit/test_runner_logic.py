@@ -18,11 +18,19 @@ from reprobox.container_files import (
     metrics_from,
     onednn_enabled,
 )
-from reprobox.errors import EXIT_FAILED, EXIT_USAGE, ReproboxError, RunFailed
+from reprobox.errors import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    InputError,
+    ReproboxError,
+    RunFailed,
+)
 from reprobox.run_folders import make_run_dir, new_run_id
 from reprobox.runner import (
     OUT_IN_CONTAINER,
     RunOptions,
+    RunTarget,
+    check_mountable,
     container_env,
     raise_for_status,
 )
@@ -448,3 +456,14 @@ def test_secret_env_values_are_named_for_the_hook_to_hide(monkeypatch):
     shown = boot.shown_numerics_env()
     assert shown["XLA_FLAGS"] == "***"
     assert shown["TF_ENABLE_ONEDNN_OPTS"] == "0"
+
+
+def test_a_runs_folder_the_engine_cannot_mount_is_refused(tmp_path):
+    runs = tmp_path / os.fsdecode(b"proj\xff") / ".reprobox" / "runs"
+    with pytest.raises(InputError) as caught:
+        check_mountable(RunTarget(project="p", runs_dir=runs))
+    assert caught.value.message == (
+        f"{tmp_path}/proj\\xff/.reprobox/runs: the path holds bytes that are not "
+        "UTF-8, which the Docker engine cannot mount"
+    )
+    check_mountable(RunTarget(project="p", runs_dir=tmp_path / "projé"))
