@@ -99,8 +99,7 @@ _KEYWORD = re.compile(
 # prose write `name = value` or end the value with a comma or bracket.
 _SHELL_VALUE = r"([A-Za-z_]\w*)=([\w+/=.@#%:!~-]{12,256})(?=[ \t;`]|[\r\n]|\Z)"
 _SHELL_ASSIGNMENT = re.compile(
-    r"[\r\n][ \t]*(?:(?:local|readonly|declare(?:[ \t]+-\w+)*)[ \t]+)?"
-    + _SHELL_VALUE
+    r"[\r\n][ \t]*(?:(?:local|readonly|declare(?:[ \t]+-\w+)*)[ \t]+)?" + _SHELL_VALUE
 )
 # A pattern of its own, opened by one backtick written out (``*, not `+), so
 # that each pattern starts with a character the regex engine skips ahead to.
@@ -115,7 +114,7 @@ _LOWER_RUN = re.compile(r"[a-z]+")
 _UPPER_RUN = re.compile(r"[A-Z]+")
 # A word that every secret name holds (those of envvars.secret_variable_name
 # and secret_setting_name), looked for first.
-_SECRET_WORD = re.compile(
+SECRET_WORD = re.compile(
     r"pass|pwd|sig|secret|token|cred|key|bearer|auth|cookie|pat|private|session"
     r"|jwt|dsn"
 )
@@ -279,7 +278,7 @@ def _mixed(value: str) -> bool:
 def secret_value_for(name: str, value: str) -> bool:
     """Tell whether value, given to name, is a secret written out."""
     flat = re.sub(r"[^a-z0-9]", "", name.lower())
-    if not _SECRET_WORD.search(flat):
+    if not SECRET_WORD.search(flat):
         return False  # cheap first: most names are no secret's
     if flat.endswith(_NOT_SECRET_ENDS) or "public" in flat:
         return False

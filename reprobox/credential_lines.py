@@ -24,7 +24,13 @@ from reprobox.code_assignments import STRING_PREFIX, code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets, header_secrets
 from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
-from reprobox.project_metadata import metadata_file_name, metadata_setting_secrets
+from reprobox.line_comments import CommentSyntax, comment_syntax
+from reprobox.project_metadata import (
+    comment_setting_secrets,
+    metadata_file_name,
+    metadata_setting_secrets,
+    requirements_file_name,
+)
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 from reprobox.stand_ins import placeholder, placeholder_user
 from reprobox.string_credentials import secret_url_tokens, string_setting_secrets
@@ -212,8 +218,9 @@ def credential_on_line(
 
     name is the file's name, if any: it tells whether the text is Terraform
     or the project's metadata (pyproject.toml, setup.cfg, the requirements),
-    whose settings are read too; metadata says it is, whatever its name (a
-    requirements file that another includes).
+    whose settings are read too, and how its comments are written, whose
+    settings are read in any file; metadata says it is the project's
+    metadata, whatever its name (a requirements file that another includes).
     The whole text is searched first, so that text without one (nearly all)
     costs a few regex passes and no loop over its lines.
     """
@@ -223,8 +230,15 @@ def credential_on_line(
     finders = [(kind, finder) for kind, finder in _LINE_FINDERS if found(finder(text))]
     if found(_hcl_secrets(text, name)):
         finders.append(("a secret set in a Terraform block", _hcl_line_secrets))
-    if (metadata or metadata_file_name(name)) and found(metadata_setting_secrets(text)):
-        finders.append(("a secret setting", metadata_setting_secrets))
+    syntax = _comment_syntax(name, metadata)
+    if metadata or metadata_file_name(name):
+        settings = _with_syntax(metadata_setting_secrets, syntax)
+        if found(settings(text)):
+            finders.append(("a secret setting", settings))
+    else:
+        comments = _with_syntax(comment_setting_secrets, syntax)
+        if found(comments(text)):
+            finders.append(("a secret setting in a comment", comments))
     if not finders:
         return None
     lines = LINE_BREAK.split(text)
@@ -249,6 +263,20 @@ def credential_on_line(
         if found(finder(whole))
     ]
     return min(below, key=lambda pair: pair[0], default=None)
+
+
+def _comment_syntax(name: str, metadata: bool) -> CommentSyntax:
+    """Return how the file name writes comments; metadata says it is one of
+    the project's metadata files, a requirements file unless named otherwise."""
+    other_metadata = metadata_file_name(name) and not requirements_file_name(name)
+    requirements = requirements_file_name(name) or (metadata and not other_metadata)
+    return comment_syntax(name, requirements=requirements)
+
+
+def _with_syntax(
+    finder: Callable[[str, CommentSyntax], Iterator[str]], syntax: CommentSyntax
+) -> Finder:
+    return lambda text: finder(text, syntax)
 
 
 def _first_line_holding(lines: list[str], finder: Finder) -> int:
