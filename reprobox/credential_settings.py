@@ -18,6 +18,7 @@ from reprobox.envvars import (
     secret_setting_name,
     secret_variable_name,
 )
+from reprobox.line_comments import SETTINGS, line_comments
 from reprobox.stand_ins import placeholder
 
 # dotenv: NAME=value, "export" allowed, no space before the "=", which is
@@ -190,15 +191,11 @@ class _SettingsReader:
             if _written(npm.group(1)):
                 self.secrets.append(_unquoted(npm.group(1)))
             return True
+        # A setting commented out is still written out: # password=X, on a
+        # line of its own or after a setting (debug = 1  # password=X).
+        for comment in line_comments(stripped, SETTINGS):
+            self._read_comment(comment)
         if not stripped or stripped.startswith(("#", ";", "//")):
-            # A setting commented out is still written out: # password=X.
-            comment = stripped.lstrip("#;/ \t")
-            if commented := _COMMENTED_SETTING.fullmatch(comment):
-                self._judge(*commented.groups())
-            elif self._yaml and (colon := _COMMENTED_YAML_SETTING.fullmatch(comment)):
-                name, value = colon.groups()
-                if _LETTER.search(value) and not _PLAIN_WORD.fullmatch(value):
-                    self._judge(name, value)
             return True
         column = len(line) - len(line.lstrip())
         key, self._key = self._key, None
@@ -231,6 +228,15 @@ class _SettingsReader:
             return True  # a variable passed on by name sets no value here
         # Indented lines continue a value or nest settings.
         return bool(_STRUCTURE_LINE.fullmatch(stripped)) or line[:1] in (" ", "\t")
+
+    def _read_comment(self, comment: str) -> None:
+        """Judge a comment's text, its mark left out, if it is one setting."""
+        if commented := _COMMENTED_SETTING.fullmatch(comment):
+            self._judge(*commented.groups())
+        elif self._yaml and (colon := _COMMENTED_YAML_SETTING.fullmatch(comment)):
+            name, value = colon.groups()
+            if _LETTER.search(value) and not _PLAIN_WORD.fullmatch(value):
+                self._judge(name, value)
 
     def _setting(self, text: str, column: int) -> bool:
         """Judge text if it is a setting; tell whether it was one."""

@@ -40,6 +40,8 @@ HASH = CommentSyntax(rf"{_AFTER_BLANK}#", strings=True)
 SLASHES = CommentSyntax(r"(?<!:)//", strings=True)
 # Terraform and PHP have both.
 HASH_AND_SLASHES = CommentSyntax(rf"{_AFTER_BLANK}#|(?<!:)//", strings=True)
+# Settings files (dotenv, INI, YAML, TOML) as the settings rules read them.
+SETTINGS = CommentSyntax(rf"{_AFTER_BLANK}[#;]", strings=True)
 # Prose and files of no known kind are read for both after a blank, their
 # quotes taken as apostrophes (don't # ...), not strings.
 TEXT = CommentSyntax(rf"{_AFTER_BLANK}(?:#|//)", strings=False)

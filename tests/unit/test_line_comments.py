@@ -9,6 +9,7 @@ from reprobox.line_comments import (
     INI,
     PYTHON,
     REQUIREMENTS,
+    SETTINGS,
     SLASHES,
     TEXT,
     comment_syntax,
@@ -67,6 +68,7 @@ def test_a_files_name_tells_its_comment_syntax(name, requirements, syntax):
         ("echo 'a # b' # p=x", HASH, ["p=x"]),
         ("let u = 'http://x'; // p=x", SLASHES, ["p=x"]),
         ("let u = http://x", SLASHES, []),
+        ('a: "b # c"  # p=x', SETTINGS, ["p=x"]),
         # Prose: quotes are apostrophes, no strings.
         ("don't # p=x", TEXT, ["p=x"]),
         ("see https://x#p=x", TEXT, []),

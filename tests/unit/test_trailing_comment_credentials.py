@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from reprobox.credential_settings import settings_secrets
 from reprobox.image_inputs import written_credential
 
 R = "q8Zx3Lm9Tv2Rk7WpY4"  # random, as a password; 18 characters
@@ -130,3 +131,34 @@ def test_a_comment_at_a_lines_end_is_refused_in_every_kind_of_file(
 )
 def test_what_opens_no_comment_or_sets_no_secret_is_not_refused(tmp_path, name, line):
     assert _found(tmp_path, name, f"{line}\n") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "yaml"),
+    [
+        (f"DEBUG=1 # password={R}\n", False),
+        (f"[db]\nhost = db ; password={R}\n", False),
+        (f"[db]\nhost = db # token={R}\n", False),
+        (f"host: db  # password: {R}\n", True),
+        (f"- host: db  # password={R}\n", True),
+    ],
+)
+def test_a_settings_files_comment_after_a_setting_makes_it_a_credential_file(
+    text, yaml
+):
+    # The comment's value itself, as on a line of its own: not the whole
+    # text after the name, which a shape rule may also take for a secret.
+    assert R in settings_secrets(text, yaml)
+
+
+@pytest.mark.parametrize(
+    ("text", "yaml"),
+    [
+        (f'[db]\nhost = "db#password={R}"\n', False),
+        ("host: db  # password: Required\n", True),
+        ("host: db  # token: str\n", True),
+        (f"url = https://example.com/x#password={R}\n", False),
+    ],
+)
+def test_a_settings_files_string_fragment_or_field_doc_is_no_credential(text, yaml):
+    assert settings_secrets(text, yaml) == []
