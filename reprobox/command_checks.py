@@ -52,8 +52,9 @@ def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
             continue
         if found.by_path:
             _refuse_missing_script(cfg, root, found)
-        if found.project not in kept and (root / found.project).is_file():
-            _refuse_script_left_out(cfg, root, found)
+        target = _file_on_disk(root, found.project)
+        if target is not None and target not in kept:
+            _refuse_script_left_out(cfg, root, found, target)
         if found.by_path and reaches_in_image(root, found.rel, kept) is None:
             # The image holds files, not the project's folders: an empty or
             # left-out folder on the way, or a link into one, is not there.
@@ -105,14 +106,31 @@ def _refuse_detour(cfg: ProjectConfig, found: ScriptPath) -> None:
     )
 
 
-def _refuse_script_left_out(cfg: ProjectConfig, root: Path, found: ScriptPath) -> None:
+def _file_on_disk(root: Path, project: str) -> str | None:
+    """Return the project file a path names once its links are followed
+    (lnk/t.py with lnk -> sub: sub/t.py), or None where it names no file in
+    the project. root is resolved."""
+    full = root / project
+    if not full.is_file():
+        return None
+    try:
+        return full.resolve().relative_to(root).as_posix()
+    except (OSError, RuntimeError, ValueError):
+        return None  # out of the project: the walk through the image refuses it
+
+
+def _refuse_script_left_out(
+    cfg: ProjectConfig, root: Path, found: ScriptPath, target: str
+) -> None:
     """Refuse a script the project has that the image would not get."""
-    why, fix = why_left_out(root, found.project, "script")
+    why, fix = why_left_out(root, target, "script")
+    what = "which is not copied into the image"
+    if target != found.project:  # reached through a link
+        what = f"which leads to {target!r}, a file not copied into the image"
     raise ConfigError(
         cfg.source,
         cfg.key("command"),
-        f"runs {_as_written(found)}, which is not copied into the image ({why}), so "
-        "the run could not start it",
+        f"runs {_as_written(found)}, {what} ({why}), so the run could not start it",
         fix,
     )
 

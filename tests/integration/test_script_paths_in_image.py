@@ -96,3 +96,29 @@ def test_an_app_path_that_leaves_app_and_comes_back_runs(cli, engine_cleanup, tm
     assert done.returncode == 0, done.stderr[-2000:]
     logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
     assert len(logs) == 1 and "sleeper done" in logs[0].read_text()
+
+
+@pytest.mark.integration
+def test_a_script_reached_through_a_linked_folder_runs(cli, engine_cleanup, tmp_path):
+    # brk r39 (BB 1): lnk -> src: freeze refused 'lnk/train.py' as "not copied
+    # into the image (it reads as a credential file)"; the image holds the link
+    # and src/train.py, so the run opens it.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    (project / "src").mkdir()
+    (project / "src" / "train.py").write_text((project / "train.py").read_text())
+    (project / "lnk").symlink_to("src")
+    _set_command(project, "python lnk/train.py")
+    cli.run("-q", "freeze", str(project), timeout=600)
+    done = cli.run(
+        "-q",
+        "run",
+        str(project),
+        "--env",
+        "SLEEPER_SECONDS=0",
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
+    assert len(logs) == 1 and "sleeper done" in logs[0].read_text()

@@ -502,3 +502,37 @@ def test_a_path_into_app_through_a_folder_outside_it_is_refused(
         "not start it"
     )
     assert error.hint == f"write {fix} in command"
+
+
+def _linked_folders(root: Path) -> None:
+    for name in ("sub", "ign"):
+        (root / name).mkdir()
+        (root / name / "t.py").write_text("print(1)\n")
+    (root / "lnk").symlink_to("sub")
+    (root / "lnkign").symlink_to("ign")
+    (root / ".reproboxignore").write_text("ign/\n")
+
+
+@pytest.mark.parametrize("command", ["python lnk/t.py", "python /app/lnk/t.py"])
+def test_a_script_reached_through_a_linked_folder_is_taken(tmp_path, command):
+    # brk r39 (BB 1): lnk -> sub, sub/t.py in the image: freeze refused
+    # 'lnk/t.py' as "not copied into the image (it reads as a credential file)".
+    project(tmp_path, command, {})
+    _linked_folders(tmp_path)
+    assert refused(tmp_path) is None
+
+
+def test_a_script_through_a_link_into_a_left_out_folder_names_where_it_leads(
+    tmp_path,
+):
+    # The reason is the file the link leads to: .reproboxignore leaves it out.
+    project(tmp_path, "python lnkign/t.py", {})
+    _linked_folders(tmp_path)
+    error = refused(tmp_path)
+    assert error is not None
+    assert error.message.endswith(
+        "command: runs 'lnkign/t.py', which leads to 'ign/t.py', a file not copied "
+        "into the image (.reproboxignore leaves it out), so the run could not "
+        "start it"
+    )
+    assert error.hint == "remove the .reproboxignore line that matches it"
