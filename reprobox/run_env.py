@@ -35,6 +35,9 @@ RESERVED = (
     "PYTHONSTARTUP",
     "VIRTUAL_ENV",
 )
+# Read by the NVIDIA container runtime: which GPUs and driver parts a container
+# gets. --gpus decides them (the image sets the capabilities for GPU builds).
+GPU_RUNTIME = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 # Set from the run's seed; under the strict profile without a seed, to this.
 HASH_SEED = "PYTHONHASHSEED"
 STRICT_HASH_SEED = "0"
@@ -69,13 +72,19 @@ def reserved_why(name: str) -> str | None:
     """
     if name.startswith(OWN_PREFIX):
         return (
-            "is reprobox's own: every run sets its REPROBOX_* variables itself "
-            "(from the seed, profile and GPUs it is given)"
+            "is reprobox's own: the REPROBOX_ prefix is kept for what reprobox "
+            "tells the run (REPROBOX_SEED, REPROBOX_PROFILE, REPROBOX_OUT, "
+            "REPROBOX_METRICS...)"
         )
     if name == "HOME":
         return (
             "is the image's to decide (the home folder of the user the run "
             "starts as); setting it breaks the run"
+        )
+    if name in GPU_RUNTIME:
+        return (
+            "is --gpus's to decide (the NVIDIA runtime hands a container the GPUs "
+            "it names, whatever --gpus and the record say)"
         )
     return RESERVED_WHY if name in RESERVED else None
 

@@ -151,7 +151,8 @@ def container_env(manifest: Mapping[str, Any], opts: RunOptions) -> dict[str, st
             own = name.startswith(OWN_PREFIX)
             raise InputError(
                 f"--env {name}: {why}",
-                hint="use --seed, --profile or --gpus instead"
+                hint=f"drop --env {name}; --seed, --profile and --gpus set what "
+                "a run is told"
                 if own
                 else f"drop --env {name}",
             )

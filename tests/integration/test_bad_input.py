@@ -1671,7 +1671,8 @@ CASES += [
         (
             "{p}/reprobox.toml",
             "env.REPROBOX_OUT",
-            "is reprobox's own: every run sets its REPROBOX_* variables itself",
+            "is reprobox's own: the REPROBOX_ prefix is kept for what reprobox "
+            "tells the run",
         ),
         "remove it",
         setup=add_env('REPROBOX_OUT = "/tmp"'),

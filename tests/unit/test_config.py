@@ -201,13 +201,19 @@ BAD = [
         "env-reprobox-own-variable",
         CMD + '[env]\nREPROBOX_SEED = "1"\n',
         "env.REPROBOX_SEED",
-        "is reprobox's own: every run sets its REPROBOX_* variables itself",
+        "is reprobox's own: the REPROBOX_ prefix is kept for what reprobox tells",
     ),
     Bad(
         "env-home-the-image-decides",
         CMD + '[env]\nHOME = "/root"\n',
         "env.HOME",
         "is the image's to decide (the home folder of the user the run starts as)",
+    ),
+    Bad(
+        "env-gpu-runtime-variable",
+        CMD + '[env]\nNVIDIA_VISIBLE_DEVICES = "all"\n',
+        "env.NVIDIA_VISIBLE_DEVICES",
+        "is --gpus's to decide",
     ),
     Bad(
         "env-variable-the-image-sets",

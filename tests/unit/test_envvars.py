@@ -287,8 +287,9 @@ def test_pass_env_of_reprobox_own_says_why_set_or_not(tmp_path, environ):
     env, warnings = frozen_environment(cfg, environ)
     assert "REPROBOX_SEED" not in env
     assert warnings == [
-        "pass_env: REPROBOX_SEED is reprobox's own: every run sets its REPROBOX_* "
-        "variables itself (from the seed, profile and GPUs it is given); it is "
+        "pass_env: REPROBOX_SEED is reprobox's own: the REPROBOX_ prefix is kept "
+        "for what reprobox tells the run (REPROBOX_SEED, REPROBOX_PROFILE, "
+        "REPROBOX_OUT, REPROBOX_METRICS...); it is "
         "not frozen"
     ]
 

@@ -1053,9 +1053,11 @@ def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
     [
         (
             "REPROBOX_SEED",
-            "--env REPROBOX_SEED: is reprobox's own: every run sets its REPROBOX_* "
-            "variables itself (from the seed, profile and GPUs it is given)",
-            "use --seed, --profile or --gpus instead",
+            "--env REPROBOX_SEED: is reprobox's own: the REPROBOX_ prefix is kept "
+            "for what reprobox tells the run (REPROBOX_SEED, REPROBOX_PROFILE, "
+            "REPROBOX_OUT, REPROBOX_METRICS...)",
+            "drop --env REPROBOX_SEED; --seed, --profile and --gpus set what a run "
+            "is told",
         ),
         (
             "HOME",
@@ -1072,3 +1074,20 @@ def test_env_reprobox_own_and_home_say_their_own_reason(name, message, hint):
     with pytest.raises(InputError) as info:
         container_env({}, RunOptions(extra_env={name: "x"}))
     assert (info.value.message, info.value.hint) == (message, hint)
+
+
+@pytest.mark.parametrize(
+    "name", ["NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES"]
+)
+def test_env_the_gpu_runtime_reads_is_left_to_gpus(name):
+    # brk r39 (BB d): NVIDIA_VISIBLE_DEVICES=all in the run's environment hands
+    # a container every GPU under a runtime that reads it, whatever --gpus says.
+    from reprobox.runner import RunOptions, container_env
+
+    with pytest.raises(InputError) as info:
+        container_env({}, RunOptions(extra_env={name: "all"}))
+    assert info.value.message == (
+        f"--env {name}: is --gpus's to decide (the NVIDIA runtime hands a "
+        "container the GPUs it names, whatever --gpus and the record say)"
+    )
+    assert info.value.hint == f"drop --env {name}"
