@@ -60,6 +60,21 @@ def exact_difference(value: float | None, reference: float | None) -> Fraction |
     return written(value) - written(reference)
 
 
+def difference_number(value: float, reference: float) -> int | float:
+    """Return value - reference of two finite metric values as written, as a
+    number JSON carries: whole where either is an integer, else a float.
+
+    Every difference, delta and spread of metric values is taken so (see
+    written): integers exactly (1 against 2**62 is 4611686018427387903, where
+    their float difference read 4.611686018427388e+18; 5 against 5 is 0, not
+    0.0), floats on their shortest decimals (0.6 - 0.5 is 0.1, not the binary
+    0.09999999999999998); ±inf past the largest float.
+    """
+    exact = written(value) - written(reference)
+    whole = isinstance(value, int) or isinstance(reference, int)
+    return int(exact) if whole and exact.denominator == 1 else float_or_inf(exact)
+
+
 def three_digits(number: float | Fraction, *, sign: bool = False) -> str:
     """Show a number in three significant digits, as format(x, ".3g") does.
 

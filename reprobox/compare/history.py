@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
-from reprobox.compare.exact import float_or_inf, written
+from reprobox.compare.exact import (
+    beside_bound,
+    bound_text,
+    difference_number,
+    exact_difference,
+    three_digits,
+    written,
+)
 from reprobox.compare.records import Record, as_number, same_number
 
 
@@ -21,7 +28,9 @@ class CurveDivergence:
     identical: bool  # every epoch bitwise equal (not merely within epsilon)
     call: int | None  # index of the fit call where the curves part
     epoch: int | None  # the epoch number there, as recorded
-    deltas: Mapping[str, float | None]  # metric -> run - reference; None: NaN/absent
+    # metric -> run - reference as written (exact.difference_number); None:
+    # NaN, infinite or absent
+    deltas: Mapping[str, float | None]
     max_abs_delta: Mapping[str, float]  # metric -> largest |delta| over shared epochs
     reason: str
 
@@ -39,12 +48,17 @@ def history_metrics(records: Sequence[Record]) -> list[str]:
 def find_divergence(
     reference: Record, run: Record, *, epsilon: float = 0.0
 ) -> CurveDivergence:
-    """Compare two runs' histories epoch by epoch; NaN equals NaN."""
+    """Compare two runs' histories epoch by epoch; NaN equals NaN.
+
+    A gap is judged against epsilon as written, as tolerances judge metrics
+    (exact.written): 0.6 against 0.5 is 0.1 apart, over epsilon
+    0.09999999999999999 (the binary 0.09999999999999998 was within it).
+    """
     ref_calls = [epoch_rows(call) for call in reference.history]
     run_calls = [epoch_rows(call) for call in run.history]
-    first: tuple[int, int, dict[str, float | None]] | None = None
+    first: tuple[int, int, dict[str, _Gap | None]] | None = None
     largest: dict[str, float] = {}
-    within: dict[str, float] = {}  # the largest gaps epsilon let through
+    within: dict[str, Fraction] = {}  # the largest gaps epsilon let through
 
     for call_index, (ref_epochs, run_epochs) in enumerate(
         zip(ref_calls, run_calls, strict=False)
@@ -52,15 +66,16 @@ def find_divergence(
         for position, (ref_row, run_row) in enumerate(
             zip(ref_epochs, run_epochs, strict=False)
         ):
-            deltas = _row_deltas(ref_row, run_row, epsilon, largest, within)
-            if deltas and first is None:
-                first = (call_index, _epoch_number(ref_row, position), deltas)
+            parted = _row_deltas(ref_row, run_row, epsilon, largest, within)
+            if parted and first is None:
+                first = (call_index, _epoch_number(ref_row, position), parted)
 
     counts_ref = tuple(len(epochs) for epochs in ref_calls)
     counts_run = tuple(len(epochs) for epochs in run_calls)
-    call_index, epoch, deltas = first or (None, None, {})
+    call_index, epoch, gaps = first or (None, None, {})
+    deltas = {name: None if gap is None else gap.number for name, gap in gaps.items()}
     if first is not None:
-        reason = _describe_parting(deltas)
+        reason = _describe_parting(gaps, epsilon)
     elif counts_ref != counts_run:
         call_index, epoch = _first_unshared_epoch(ref_calls, run_calls)
         reason = (
@@ -69,8 +84,13 @@ def find_divergence(
         )
     elif within:
         # Not identical: the curves differ, by no more than epsilon.
-        gaps = ", ".join(f"{name} {gap:.3g}" for name, gap in sorted(within.items()))
-        reason = f"curves within epsilon {epsilon:g} (largest gap {gaps})"
+        # Each gap in as many digits as it takes to read within the bound,
+        # the bound as the float it is: 0.09999999999999999, not 0.1.
+        shown = ", ".join(
+            f"{name} {beside_bound(gap, epsilon)}"
+            for name, gap in sorted(within.items())
+        )
+        reason = f"curves within epsilon {bound_text(epsilon)} (largest gap {shown})"
     else:
         reason = "identical curves" if any(counts_ref) else "no per-epoch history"
     return CurveDivergence(
@@ -105,36 +125,43 @@ def _row_deltas(
     run_row: Mapping[str, Any],
     epsilon: float,
     largest: dict[str, float],
-    within: dict[str, float],
-) -> dict[str, float | None]:
-    """Return the metrics that differ in one epoch, and update the largest gaps
-    beyond epsilon (largest) and within it (within)."""
-    deltas: dict[str, float | None] = {}
+    within: dict[str, Fraction],
+) -> dict[str, _Gap | None]:
+    """Return the metrics that differ in one epoch, each with its gap (None:
+    NaN, infinite or absent), and update the largest gaps beyond epsilon
+    (largest, as written) and within it (within, exact)."""
+    gaps: dict[str, _Gap | None] = {}
     for name in sorted((set(ref_row) | set(run_row)) - {"epoch"}):
         a, b = as_number(ref_row.get(name)), as_number(run_row.get(name))
         if a is None or b is None:
             if (a is None) != (b is None) or ref_row.get(name) != run_row.get(name):
-                deltas[name] = None
+                gaps[name] = None
             continue
-        if same_number(a, b, epsilon):
-            if not same_number(a, b):
-                within[name] = max(within.get(name, 0.0), abs(_gap(a, b)))
+        if same_number(a, b):
             continue
-        gap = _gap(a, b)
-        deltas[name] = gap if math.isfinite(gap) else None
-        if math.isfinite(gap):
-            largest[name] = max(largest.get(name, 0.0), abs(gap))
-    return deltas
+        # As written, as same_number and tolerances have it: with an
+        # integer, int - float rounds (-(2**60) against its float, written
+        # 24 apart, read 0), and floats' binary difference is not what the
+        # tables show (0.6 - 0.5 read 0.09999999999999998).
+        gap = exact_difference(b, a)
+        if gap is not None and abs(gap) <= written(epsilon):
+            within[name] = max(within.get(name, Fraction(0)), abs(gap))
+            continue
+        if gap is None:
+            gaps[name] = None
+            continue
+        gaps[name] = _Gap(gap, difference_number(b, a))
+        size = abs(gaps[name].number)
+        largest[name] = max(largest.get(name, size), size)
+    return gaps
 
 
-def _gap(a: float, b: float) -> float:
-    """Return b - a; with an integer, as written (same_number's rule): int -
-    float rounds, and -(2**60) against its float, written 24 apart, read 0."""
-    if isinstance(a, int) or isinstance(b, int):
-        if not (math.isfinite(a) and math.isfinite(b)):
-            return b - a
-        return float_or_inf(written(b) - written(a))
-    return b - a
+@dataclass(frozen=True)
+class _Gap:
+    """One metric's gap in one epoch: exact, and as the number JSON carries."""
+
+    exact: Fraction
+    number: int | float
 
 
 def _first_unshared_epoch(ref_calls, run_calls) -> tuple[int, int | None]:
@@ -150,12 +177,23 @@ def _first_unshared_epoch(ref_calls, run_calls) -> tuple[int, int | None]:
     return min(len(ref_calls), len(run_calls)), None
 
 
-def _describe_parting(deltas: Mapping[str, float | None]) -> str:
+def _describe_parting(gaps: Mapping[str, _Gap | None], epsilon: float) -> str:
+    """Say where curves part; beside a nonzero epsilon, each gap in as many
+    digits as it takes to read over it, and the epsilon as the float it is."""
     parts = [
-        f"{name} {'NaN/absent' if gap is None else f'{gap:+.3g}'}"
-        for name, gap in sorted(deltas.items())
+        f"{name} {'NaN/absent' if gap is None else _gap_text(gap.exact, epsilon)}"
+        for name, gap in sorted(gaps.items())
     ]
-    return "curves part: " + ", ".join(parts)
+    beyond = f" (beyond epsilon {bound_text(epsilon)})" if epsilon else ""
+    return "curves part: " + ", ".join(parts) + beyond
+
+
+def _gap_text(gap: Fraction, epsilon: float) -> str:
+    return (
+        beside_bound(gap, epsilon, sign=True)
+        if epsilon
+        else three_digits(gap, sign=True)
+    )
 
 
 def _counts(counts: tuple[int, ...]) -> str:

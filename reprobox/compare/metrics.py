@@ -10,6 +10,7 @@ from typing import Any
 from reprobox.compare.exact import (
     beside_bound,
     bound_text,
+    difference_number,
     exact_difference,
     float_or_inf,
     three_digits,
@@ -199,13 +200,15 @@ def compare_metric(
     def result(passed: bool, reason: str, *, identical=False, delta=None, missing=""):
         rel = None
         if delta is not None and ref not in (None, 0.0) and math.isfinite(ref):
-            rel = delta / abs(ref)
-            exact = exact_difference(value, ref) if math.isinf(delta) else None
-            if exact is not None:
-                # delta of values near ±1.8e308 overflows to inf; their
-                # relative difference (-2 for -x against x) is a plain number.
-                # Only then: exact arithmetic costs every metric of every run.
-                rel = _as_float(exact / abs(written(ref)))
+            # As written, as delta: delta / ref of floats rounds twice, and
+            # delta of values near ±1.8e308 overflows to inf, while their
+            # relative difference (-2 for -x against x) is a plain number.
+            exact = exact_difference(value, ref)
+            rel = (
+                delta / abs(ref)
+                if exact is None
+                else _as_float(exact / abs(written(ref)))
+            )
         return MetricResult(
             run_id=run_id,
             metric=metric,
@@ -230,7 +233,9 @@ def compare_metric(
     if same_number(ref, value):
         if math.isnan(ref):
             return result(True, "NaN in both runs", identical=True)
-        return result(True, "identical", identical=True, delta=0.0)
+        # 0 for integers (5 against 5), 0.0 for floats: as any delta is.
+        zero = difference_number(value, ref) if math.isfinite(ref) else 0.0
+        return result(True, "identical", identical=True, delta=zero)
     if math.isnan(ref) or math.isnan(value):
         side = "the reference run" if math.isnan(ref) else "this run"
         return result(False, f"NaN in {side} only")
@@ -243,8 +248,7 @@ def compare_metric(
         # An integer (see as_number): int - float would round. As written, as
         # the table shows it: against 2**60 written as a float,
         # 1.152921504606847e+18, the JSON said one delta and the table another.
-        exact = written(value) - written(ref)
-        delta = int(exact) if exact.denominator == 1 else float(exact)
+        delta = difference_number(value, ref)
     else:
         delta = written_delta(exact_difference(value, ref), tolerance.abs)
     if tolerance.allows(value, ref):

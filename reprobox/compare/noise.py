@@ -21,8 +21,8 @@ from reprobox.compare.environment import (
 )
 from reprobox.compare.exact import (
     beside_bound,
+    difference_number,
     exact_difference,
-    float_or_inf,
     root_text,
     three_digits,
     value_text,
@@ -46,7 +46,7 @@ class NoiseBand:
     n: int
     minimum: float
     maximum: float
-    spread: float  # maximum - minimum
+    spread: int | float  # maximum - minimum as written (exact.difference_number)
     mean: float
     std: float  # sample standard deviation (n - 1)
     seeds: tuple[Any, ...] = ()  # one per seed, as run_ids
@@ -91,7 +91,7 @@ class NoiseCheck:
     metric: str
     sweep: str
     delta: float | None  # None: the run has no finite value; inf where it overflows
-    spread: float
+    spread: int | float
     std: float
     beyond_noise: bool
     reason: str
@@ -105,7 +105,9 @@ class NondeterminismFinding:
     repeats: bool  # True when the runs were asked for as repeats
     metric: str
     values: tuple[float, ...]  # of the runs that recorded the metric, as run_ids
-    spread: float  # max - min; NaN if a value is NaN, inf if one is infinite
+    # max - min as written (exact.difference_number); NaN if a value is NaN,
+    # inf if one is infinite
+    spread: int | float
     reason: str
     # --env variables the records keep as ***: their values may have differed.
     hidden_env: tuple[str, ...] = ()
@@ -501,7 +503,7 @@ def is_repeat(record: Record) -> bool:
     return record.options.get("repeat_index") is not None
 
 
-def _spread_of(values: Sequence[float]) -> tuple[float, str]:
+def _spread_of(values: Sequence[float]) -> tuple[int | float, str]:
     """Return max - min of values and how it is shown, honest where one is not finite.
 
     A NaN among them leaves the spread undefined (NaN); an infinite value
@@ -512,8 +514,8 @@ def _spread_of(values: Sequence[float]) -> tuple[float, str]:
         return math.nan, "NaN: a value is NaN"
     if not all(math.isfinite(v) for v in values):
         return math.inf, "inf: a value is infinite"
-    exact = written(max(values, key=written)) - written(min(values, key=written))
-    return float_or_inf(exact), three_digits(exact)
+    high, low = max(values, key=written), min(values, key=written)
+    return difference_number(high, low), three_digits(written(high) - written(low))
 
 
 def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:
@@ -559,7 +561,7 @@ def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | Non
         n=len(values),
         minimum=low,
         maximum=high,
-        spread=float_or_inf(written(high) - written(low)),
+        spread=difference_number(high, low),
         mean=statistics.mean(values),  # summed exactly: fmean's sum overflows
         std=_stdev(values),
         seeds=tuple(seed_of[run_id] for run_id, _ in pairs),

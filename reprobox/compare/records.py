@@ -461,8 +461,8 @@ def as_number(value: Any) -> float | None:
         return None
 
 
-def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
-    """Tell whether two numbers agree within epsilon as written; NaN equals NaN.
+def same_number(a: float, b: float) -> bool:
+    """Tell whether two numbers are equal as written; NaN equals NaN.
 
     As written (exact.written), as delta and every table have them: a float
     is its shortest decimal, an integer itself. By ==, -(2**60) equalled its
@@ -474,6 +474,6 @@ def same_number(a: float, b: float, epsilon: float = 0.0) -> bool:
     if not (math.isfinite(a) and math.isfinite(b)):
         return a == b  # an infinity against anything else: no Fraction holds it
     if isinstance(a, int) or isinstance(b, int):
-        return abs(written(a) - written(b)) <= epsilon
+        return written(a) == written(b)
     # Two floats: distinct floats are written apart, so == is as written.
-    return a == b or abs(a - b) <= epsilon
+    return a == b
