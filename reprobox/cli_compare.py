@@ -13,7 +13,7 @@ from reprobox.atomic import atomic_write_text, check_output_target, missing_fold
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name, metric_name_fault
-from reprobox.number_options import DECIMAL
+from reprobox.number_options import DECIMAL, typed_text
 
 # A spec holds no "=", but a metric name may ("a=b" is a name a run records and
 # metrics.compare takes): the name ends at the last "=" that starts abs: or rel:.
@@ -88,11 +88,22 @@ def _project_settings(paths: list[Path]) -> tuple[dict | None, Path | None]:
     return None, None
 
 
+def _check_epsilon(epsilon: float) -> float:
+    """Refuse an --epsilon below 0 or not finite, echoed as it was typed."""
+    if not 0 <= epsilon < math.inf:
+        raise InputError(
+            f"--epsilon {typed_text(epsilon)} is not a finite number >= 0",
+            hint="0 compares curves bitwise, e.g. --epsilon 1e-6",
+        )
+    return float(epsilon) or 0.0  # -0 is 0
+
+
 def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     from reprobox.compare import compare_runs, load_records
     from reprobox.compare.compare_settings import judging_settings
     from reprobox.compare.comparison import reference_index
 
+    epsilon = _check_epsilon(epsilon)
     records = load_records(paths)
     flag_tolerances = _parse_tolerances(tol)
     _refuse_repeated_metric(metric)

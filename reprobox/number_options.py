@@ -26,6 +26,21 @@ class NotAPlainNumber(ValueError):
     """A number option's value is not a plain ASCII number."""
 
 
+class TypedDecimal(float):
+    """A float read from an option, keeping the text it was typed as.
+
+    So an option's own range check can echo what the user typed: read back,
+    --epsilon -1 said -1.0, and 1e400 said inf.
+    """
+
+    typed: str
+
+    def __new__(cls, text: str) -> TypedDecimal:
+        number = super().__new__(cls, text)
+        number.typed = str(text)
+        return number
+
+
 def whole_number(text: str) -> int:
     """Return text as an int if it is ASCII digits with an optional sign."""
     if not WHOLE.fullmatch(text):
@@ -33,8 +48,14 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
-def decimal_number(text: str) -> float:
+def decimal_number(text: str) -> TypedDecimal:
     """Return text as a float if it is a plain ASCII decimal (1.5, 2e-3)."""
     if not DECIMAL.fullmatch(text):
         raise NotAPlainNumber("is not a number in ASCII digits")
-    return float(text)
+    return TypedDecimal(text)
+
+
+def typed_text(number: float) -> str:
+    """Return a number option's value as the user typed it (-1e0, not -1.0),
+    or as its shortest form when it was not typed (a default)."""
+    return getattr(number, "typed", None) or repr(number)

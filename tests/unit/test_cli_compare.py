@@ -404,3 +404,17 @@ def test_tol_without_a_bound_after_an_equals_sign_is_refused(item, message):
     with pytest.raises(InputError) as caught:
         _parse_tolerances([item])
     assert caught.value.message == message
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+@pytest.mark.parametrize("typed", ["-1", "-1e0", "-0.5", "nan", "1e400"])
+def test_a_bad_epsilon_is_echoed_as_typed(tmp_path, command, typed):
+    # BA 4: --epsilon -1 was echoed as -1.0, which the user never typed.
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(
+        reprobox(command, str(runs), f"--epsilon={typed}", cwd=tmp_path)
+    )
+    assert line == (
+        f"reprobox: error: --epsilon {typed} is not a finite number >= 0 "
+        "(0 compares curves bitwise, e.g. --epsilon 1e-6)"
+    )
