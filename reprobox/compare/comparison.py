@@ -141,10 +141,12 @@ def compare_runs(
     # purpose: its numbers are the noise band, not a check that can fail;
     # unless another sweep's run of its seed measures it, or a band judges it.
     # A "sweep" of one seed here (`run --seeds 3`, or one run of a sweep given
-    # alone) shows no noise at all: its run is judged as any run is.
+    # alone) shows no noise at all: its run is judged as any run is. So is a
+    # sweep of which fewer than two seeds succeeded: a failed run's numbers
+    # measure nothing, so one value forms no band to call the rest noise by.
     seeds_of: dict[str, set[str]] = {}
     for r in records:
-        if r.options.get("seed_sweep") is not None:
+        if r.options.get("seed_sweep") is not None and r.status == SUCCEEDED:
             sweep = str(r.options["seed_sweep"])
             seeds_of.setdefault(sweep, set()).add(json.dumps(r.seed))
     judged_apart = set(partners) | {run_id for run_id, _ in on_band}
@@ -152,7 +154,7 @@ def compare_runs(
         r.run_id
         for r in others
         if is_other_seed_of_a_sweep(r, ref)
-        and len(seeds_of[str(r.options["seed_sweep"])]) >= 2
+        and len(seeds_of.get(str(r.options["seed_sweep"]), ())) >= 2
         and r.run_id not in judged_apart
     }
     results = []

@@ -144,6 +144,15 @@ def seed_noise_bands(
                 f"seed sweep {sweep}: needs two or more seeds for a noise band"
             )
             continue
+        succeeded = {json.dumps(r.seed) for r in members if r.status == "succeeded"}
+        if len(succeeded) < 2:
+            # Its runs are judged as a sweep of one seed's are (compare_runs).
+            notes.append(
+                f"seed sweep {sweep}: {len(succeeded)} of its {len(seeds)} seeds "
+                "succeeded, and a noise band needs two or more: no band, its runs "
+                "are judged by the tolerances"
+            )
+            continue
         if len({_engine_of(r) for r in members}) > 1:
             notes.append(
                 f"seed sweep {sweep} spans engines: its spread is more than seed noise"

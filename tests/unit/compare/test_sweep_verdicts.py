@@ -132,3 +132,36 @@ def test_two_seeds_of_one_sweep_are_still_noise():
     comparison = compare_runs(values, tolerances={"acc": Tolerance(0.005)})
     [result] = comparison.results
     assert (result.run_id, result.seed_noise, result.passed) == ("S1", True, None)
+
+
+def test_a_sweep_of_which_one_seed_succeeded_forms_no_band():
+    # BA small: seeds 1-3 failed, so no band formed, yet the verdict ended
+    # "nothing beyond seed noise". As for a sweep of one seed, its runs are
+    # judged by the tolerances, and a note says why there is no band.
+    failed = {i: "failed" for i in (1, 2, 3)}
+    comparison = compare_runs(sweep([0.9, 0.91, 0.92, 0.9], status=failed))
+    assert comparison.noise_bands == ()
+    assert [(r.run_id, r.seed_noise, r.passed) for r in comparison.results] == [
+        ("S1", False, False),
+        ("S2", False, False),
+        ("S3", False, False),
+    ]
+    assert [r.overruled for r in comparison.results] == [
+        "",
+        "",
+        "run S3 has status failed (exit code 0)",
+    ]
+    text = render_text(comparison)
+    assert "seed noise" not in text.splitlines()[1]
+    assert text.splitlines()[1].endswith("; 2 of 3 metric checks out of tolerance)")
+    assert (
+        "seed sweep sw1: 1 of its 4 seeds succeeded, and a noise band needs two "
+        "or more: no band, its runs are judged by the tolerances"
+    ) in comparison.notes
+
+
+def test_two_seeds_that_succeeded_still_make_the_others_noise():
+    comparison = compare_runs(sweep([0.9, 0.91, 0.92], status={2: "failed"}))
+    [band] = comparison.noise_bands
+    assert band.run_ids == ("S0", "S1")
+    assert [r.seed_noise for r in comparison.results] == [True, True]
