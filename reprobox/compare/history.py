@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -11,9 +13,9 @@ from reprobox.compare.exact import (
     beside_bound,
     bound_text,
     difference_number,
-    exact_difference,
     three_digits,
-    written,
+    written_decimal,
+    written_gap,
 )
 from reprobox.compare.records import Record, as_number, same_number
 
@@ -58,7 +60,8 @@ def find_divergence(
     run_calls = [epoch_rows(call) for call in run.history]
     first: tuple[int, int, dict[str, _Gap | None]] | None = None
     largest: dict[str, float] = {}
-    within: dict[str, Fraction] = {}  # the largest gaps epsilon let through
+    within: dict[str, Decimal] = {}  # the largest gaps epsilon let through
+    bound = written_decimal(epsilon)
 
     for call_index, (ref_epochs, run_epochs) in enumerate(
         zip(ref_calls, run_calls, strict=False)
@@ -66,7 +69,7 @@ def find_divergence(
         for position, (ref_row, run_row) in enumerate(
             zip(ref_epochs, run_epochs, strict=False)
         ):
-            parted = _row_deltas(ref_row, run_row, epsilon, largest, within)
+            parted = _row_deltas(ref_row, run_row, bound, largest, within)
             if parted and first is None:
                 first = (call_index, _epoch_number(ref_row, position), parted)
 
@@ -87,7 +90,7 @@ def find_divergence(
         # Each gap in as many digits as it takes to read within the bound,
         # the bound as the float it is: 0.09999999999999999, not 0.1.
         shown = ", ".join(
-            f"{name} {beside_bound(gap, epsilon)}"
+            f"{name} {beside_bound(Fraction(gap), epsilon)}"
             for name, gap in sorted(within.items())
         )
         reason = f"curves within epsilon {bound_text(epsilon)} (largest gap {shown})"
@@ -123,13 +126,13 @@ def _epoch_number(row: Mapping[str, Any], position: int) -> int:
 def _row_deltas(
     ref_row: Mapping[str, Any],
     run_row: Mapping[str, Any],
-    epsilon: float,
+    bound: Decimal,
     largest: dict[str, float],
-    within: dict[str, Fraction],
+    within: dict[str, Decimal],
 ) -> dict[str, _Gap | None]:
     """Return the metrics that differ in one epoch, each with its gap (None:
-    NaN, infinite or absent), and update the largest gaps beyond epsilon
-    (largest, as written) and within it (within, exact)."""
+    NaN, infinite or absent), and update the largest gaps beyond bound, the
+    epsilon as written (largest, as written) and within it (within, exact)."""
     gaps: dict[str, _Gap | None] = {}
     for name in sorted((set(ref_row) | set(run_row)) - {"epoch"}):
         a, b = as_number(ref_row.get(name)), as_number(run_row.get(name))
@@ -143,14 +146,16 @@ def _row_deltas(
         # integer, int - float rounds (-(2**60) against its float, written
         # 24 apart, read 0), and floats' binary difference is not what the
         # tables show (0.6 - 0.5 read 0.09999999999999998).
-        gap = exact_difference(b, a)
-        if gap is not None and abs(gap) <= written(epsilon):
-            within[name] = max(within.get(name, Fraction(0)), abs(gap))
+        finite = math.isfinite(a) and math.isfinite(b)
+        gap = written_gap(b, a) if finite else None
+        # Values not the same as written differ by more than 0.
+        if bound and gap is not None and gap.copy_abs() <= bound:
+            within[name] = max(within.get(name, Decimal(0)), gap.copy_abs())
             continue
         if gap is None:
             gaps[name] = None
             continue
-        gaps[name] = _Gap(gap, difference_number(b, a))
+        gaps[name] = _Gap(gap, difference_number(b, a, gap))
         size = abs(gaps[name].number)
         largest[name] = max(largest.get(name, size), size)
     return gaps
@@ -160,7 +165,7 @@ def _row_deltas(
 class _Gap:
     """One metric's gap in one epoch: exact, and as the number JSON carries."""
 
-    exact: Fraction
+    exact: Decimal
     number: int | float
 
 
@@ -184,11 +189,13 @@ def _describe_parting(gaps: Mapping[str, _Gap | None], epsilon: float) -> str:
         f"{name} {'NaN/absent' if gap is None else _gap_text(gap.exact, epsilon)}"
         for name, gap in sorted(gaps.items())
     ]
-    beyond = f" (beyond epsilon {bound_text(epsilon)})" if epsilon else ""
+    numbers = any(gap is not None for gap in gaps.values())
+    beyond = f" (beyond epsilon {bound_text(epsilon)})" if epsilon and numbers else ""
     return "curves part: " + ", ".join(parts) + beyond
 
 
-def _gap_text(gap: Fraction, epsilon: float) -> str:
+def _gap_text(exact: Decimal, epsilon: float) -> str:
+    gap = Fraction(exact)
     return (
         beside_bound(gap, epsilon, sign=True)
         if epsilon
