@@ -159,6 +159,7 @@ def run(
     from reprobox.engine import check_engine_flags, connect, image_digests
     from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
+    from reprobox.number_options import typed_text
     from reprobox.recovery import remove_dead_runs_containers
     from reprobox.run_env import check_env_kept_by_run
     from reprobox.run_owner import check_data_readable
@@ -181,7 +182,11 @@ def run(
         )
     if cpus is not None and not MIN_CPUS <= cpus < MAX_CPUS:
         why, fix = cpus_out_of_range(cpus)
-        raise InputError(f"--cpus {cpus:g} {why}", hint=f"{fix}, e.g. --cpus 1.5")
+        # As typed: rounded by :g, 0.00999999999999999 read "--cpus 0.01 is
+        # below the least CPU share Docker enforces (0.01)".
+        raise InputError(
+            f"--cpus {typed_text(cpus)} {why}", hint=f"{fix}, e.g. --cpus 1.5"
+        )
     if memory is not None:
         check_memory(memory)
     if seed is not None and seeds is not None:

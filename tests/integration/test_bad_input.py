@@ -1282,7 +1282,7 @@ CASES = [
         "cpus-below-docker-minimum",
         (*RUN, "--cpus", "1e-9"),
         EXIT_USAGE,
-        ("--cpus 1e-09",),
+        ("--cpus 1e-9",),  # as typed, not 1e-09
         "0.01 or more",
     ),
     Case(

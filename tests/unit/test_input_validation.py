@@ -62,11 +62,12 @@ def run_error(project: Path, *flags: str) -> InputError:
 
 
 # F5: a CPU quota below Docker's minimum is silently dropped by the engine.
-@pytest.mark.parametrize("cpus", ["1e-9", "0.009", "0", "-1"])
+@pytest.mark.parametrize("cpus", ["1e-9", "0.009", "0", "-1", "0.00999999999999999"])
 def test_cpus_below_dockers_minimum_is_refused(project, cpus):
+    # As typed: by :g, 0.00999999999999999 read 0.01, below 0.01.
     error = run_error(project, "--cpus", cpus)
     assert error.message == (
-        f"--cpus {float(cpus):g} is below the least CPU share Docker enforces (0.01)"
+        f"--cpus {cpus} is below the least CPU share Docker enforces (0.01)"
     )
     assert error.hint == "give 0.01 or more, e.g. --cpus 1.5"
 
@@ -86,12 +87,12 @@ def test_cpus_that_is_not_a_number_says_so(project):
     assert error.hint == "give a CPU count of 0.01 or more, e.g. --cpus 1.5"
 
 
-@pytest.mark.parametrize("cpus", ["4096", "5000", "inf"])
+@pytest.mark.parametrize("cpus", ["4096", "5000", "inf", "4.096e3"])
 def test_cpus_beyond_any_machine_is_refused_saying_so(project, cpus):
     # bv 4: "--cpus 5000 is not a CPU count Docker can enforce (give 0.01 or
     # more)": untrue, and the fix did not help.
     error = run_error(project, "--cpus", cpus)
-    assert error.message == f"--cpus {float(cpus):g} is more CPUs than any machine has"
+    assert error.message == f"--cpus {cpus} is more CPUs than any machine has"
     assert error.hint.startswith("give at most the engine's CPU count")
 
 
