@@ -780,6 +780,16 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 f"{_shown_name(key)!r} is not a variable name",
                 "use letters, digits and '_', not starting with a digit",
             )
+        if key in env:
+            # Which would win is not for the reader of the config to guess.
+            raise ConfigError(
+                path,
+                "pass_env",
+                f"names {key}, which [env] sets too",
+                f"keep {key} in one: [env] fixes its value, pass_env takes this "
+                "shell's at freeze",
+            )
+    _unique(path, "pass_env", pass_env)
 
     data = tuple(
         sorted(

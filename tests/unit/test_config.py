@@ -210,6 +210,19 @@ BAD = [
         "is the image's to decide (the home folder of the user the run starts as)",
     ),
     Bad(
+        # brk r39 (BB 7): [env] silently won over this shell's value.
+        "pass-env-also-in-env",
+        CMD + 'pass_env = ["X"]\n[env]\nX = "2"\n',
+        "pass_env",
+        "names X, which [env] sets too",
+    ),
+    Bad(
+        "pass-env-twice",
+        CMD + 'pass_env = ["X", "X"]\n',
+        "pass_env",
+        "names 'X' twice",
+    ),
+    Bad(
         "env-gpu-runtime-variable",
         CMD + '[env]\nNVIDIA_VISIBLE_DEVICES = "all"\n',
         "env.NVIDIA_VISIBLE_DEVICES",
