@@ -1061,8 +1061,10 @@ CASES = [
         "add 'test_acuracy' to metrics.compare",
         setup=edit(
             "reprobox.toml",
-            lambda t: t + '\n[metrics]\ncompare = ["test_accuracy"]\n'
-            "tolerances = { test_acuracy = { abs = 0.01 } }\n",
+            lambda t: (
+                t + '\n[metrics]\ncompare = ["test_accuracy"]\n'
+                "tolerances = { test_acuracy = { abs = 0.01 } }\n"
+            ),
         ),
     ),
     Case(
@@ -1663,6 +1665,23 @@ CASES += [
         ("{p}/reprobox.toml", "env.PYTHONHASHSEED", "--seed 5 sets '5'"),
         "leave out --seed",
         setup=add_env('PYTHONHASHSEED = "7"'),
+    ),
+    Case(
+        # brk r39 (BB 7): [env]'s value silently won over the shell's.
+        "config-pass-env-also-in-env",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml", "pass_env", "names MYVAR, which [env] sets too"),
+        "keep MYVAR in one",
+        setup=lambda project, ctx: (
+            (
+                edit("reprobox.toml", lambda t: 'pass_env = ["MYVAR"]\n' + t)(
+                    project, ctx
+                ),
+                add_env('MYVAR = "2"')(project, ctx),
+            )
+            and None
+        ),
     ),
     Case(
         "config-env-reprobox-own-variable",
