@@ -372,7 +372,7 @@ def build_project(
     left_out: list[str] = []
     entries = context_entries(cfg, frozen, left_out)
     if on_info is not None and (note := left_out_note(left_out)):
-        on_info(note)
+        on_info(f"note: {note}")  # freeze warned of them
     # Files change after freeze, and no digest of the lock or config covers
     # a comment: every file the image copies is read again, as freeze did.
     refuse_written_credentials(

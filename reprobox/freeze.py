@@ -406,6 +406,9 @@ def freeze_project(
         "gpu": manifest_gpu(image),
     }
     warnings = lock_warnings + list(image.warnings) + env_warnings + gpu_env_warnings
+    # A file the training reads may be among them: said under -q too.
+    if left_note := left_out_note(left_out):
+        warnings.append(left_note)
     sealed = seal_manifest(manifest)
     # The last guard, after the checks made for each input: nothing of what
     # is written (or printed by --dry-run) may hold a published token.
@@ -424,7 +427,7 @@ def freeze_project(
         vcs_lock=vcs_lock,
         notes=[
             note
-            for note in (left_out_note(left_out), _from_shell_note(cfg, env, environ))
+            for note in (_from_shell_note(cfg, env, environ),)
             if note
         ],
     )

@@ -336,7 +336,8 @@ _NOTED_FILES = 5
 
 
 def left_out_note(left_out: list[str]) -> str | None:
-    """Return the one line that tells which credential files stay out, if any."""
+    """Return the one line that tells which credential files stay out, if any:
+    a warning at freeze (the run will not find them), a note at each build."""
     if not left_out:
         return None
     shown = ", ".join(_shown(rel) for rel in left_out[:_NOTED_FILES])
@@ -344,7 +345,7 @@ def left_out_note(left_out: list[str]) -> str | None:
     if more > 0:
         shown += f" and {more} more"
     return (
-        f"note: left out of the image as credential files: {shown} (pass secrets "
+        f"left out of the image as credential files: {shown} (pass secrets "
         "at run time with `reprobox run --env NAME`)"
     )
 

@@ -18,10 +18,12 @@ KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA\n"
     "-----END OPENSSH PRIVATE KEY-----\n"
 )
-NOTE = (
-    "note: left out of the image as credential files: .aws/, .env, notakey.dat "
+LEFT_OUT = (
+    "left out of the image as credential files: .aws/, .env, notakey.dat "
     "(pass secrets at run time with `reprobox run --env NAME`)"
 )
+NOTE = f"note: {LEFT_OUT}"
+WARNING = f"reprobox: warning: {LEFT_OUT}"
 
 
 @pytest.fixture
@@ -36,13 +38,16 @@ def with_credentials(six_project):
 def test_freeze_names_the_credential_files_it_leaves_out(with_credentials):
     result = CliRunner().invoke(app, ["-v", "freeze", str(with_credentials)])
     assert result.exit_code == 0, result.output
-    assert NOTE in result.stderr.splitlines()
+    assert WARNING in result.stderr.splitlines()
 
 
-def test_freeze_says_nothing_of_them_with_quiet(with_credentials):
+def test_freeze_warns_of_them_with_quiet_too(with_credentials):
+    # brk r39 (BB a): a file the training reads (params.yaml holding a
+    # password) went missing from the image with no word under -q, which
+    # still shows warnings.
     result = CliRunner().invoke(app, ["-q", "freeze", str(with_credentials)])
     assert result.exit_code == 0, result.output
-    assert "left out" not in result.stderr
+    assert result.stderr.splitlines() == [WARNING]
 
 
 def test_freeze_of_a_project_without_credentials_notes_none(six_project):
