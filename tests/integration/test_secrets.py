@@ -1103,3 +1103,29 @@ def test_ordinary_files_that_look_like_secrets_go_in_and_run(
     assert log.splitlines() == [
         f"{rel} {len(text)}" for rel, text in sorted(STAND_IN_FILES.items())
     ] + [f"{key} {value}" for key, value in sorted(PLAIN_ENV.items())]
+
+
+@pytest.mark.integration
+def test_quiet_freeze_warns_of_credential_files_it_leaves_out(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # brk r39 (BB a): under -q the line was a hidden note, so a file the
+    # training reads went missing from the image with no word.
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    (project / ".env").write_text("WANDB_API_KEY=k3yFakeValue9xQ2mZ7vB4nL8\n")
+    done = cli.run("-q", "freeze", str(project), timeout=600)
+    assert done.stderr.splitlines() == [
+        "reprobox: warning: left out of the image as credential files: .env "
+        "(pass secrets at run time with `reprobox run --env NAME`)"
+    ]
+    cli.run("-q", "build", str(project), timeout=900)
+    (tag,) = [
+        t
+        for image in docker_client.images.list(name=f"reprobox/{name}")
+        for t in image.tags
+    ]
+    listing = docker_client.containers.run(
+        tag, ["ls", "-a", "/app"], entrypoint=[], network_disabled=True, remove=True
+    ).decode()
+    assert "train.py" in listing.split() and ".env" not in listing.split()
