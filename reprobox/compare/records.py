@@ -98,17 +98,21 @@ class Record:
 
 def load_records(paths: Iterable[str | Path]) -> list[Record]:
     """Read every record named by paths, sorted by (started_at, run_id)."""
-    files: list[tuple[Path, bool]] = []  # (path, named by the user itself)
+    files: list[Path] = []
     seen_files: set[Path] = set()
     for given in paths:
-        for found, named in _record_files(Path(given)):
-            if found.resolve() not in seen_files:
-                seen_files.add(found.resolve())
-                files.append((found, named))
+        for found in _record_files(Path(given)):
+            # One file named twice (its folder and itself) is read once. The
+            # key follows no link of the run's own: resolved whole, a record.json
+            # linked to another run's record was taken for that run and dropped.
+            key = found.parent.resolve() / found.name
+            if key not in seen_files:
+                seen_files.add(key)
+                files.append(found)
 
     # No link is followed, even one named on the command line: a run folder is
     # the container's to write, and runs/X/record.json is often named by hand.
-    records = [read_record(path) for path, _ in files]
+    records = [read_record(path) for path in files]
     seen: dict[str, Path] = {}
     for record in records:
         if record.run_id in seen:
@@ -121,9 +125,9 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
     return sorted(records, key=lambda r: (r.start_key, r.run_id))
 
 
-def read_record(path: Path, *, follow_links: bool = False) -> Record:
+def read_record(path: Path) -> Record:
     """Read and check one record.json; refuse anything reprobox cannot compare."""
-    raw = _read_bytes(path, follow_links)
+    raw = _read_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -163,18 +167,13 @@ def read_record(path: Path, *, follow_links: bool = False) -> Record:
     return Record(path=path, data=data)
 
 
-def _read_bytes(path: Path, follow_links: bool) -> bytes:
+def _read_bytes(path: Path) -> bytes:
     """Read a regular file of at most MAX_RECORD_BYTES, without blocking on a FIFO."""
-    flags = _OPEN_FLAGS | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _OPEN_FLAGS | os.O_NOFOLLOW)
     except OSError as exc:
-        if not follow_links and path.is_symlink():
-            raise InputError(
-                f"{path}: is a symbolic link; run records are read only as "
-                "regular files, never through a link",
-                hint="give the record file it points to, or leave this run out",
-            ) from None
+        if path.is_symlink():
+            raise linked_record(path) from None
         raise InputError(
             f"{path}: cannot read run record ({exc.strerror or type(exc).__name__})",
             hint="check the path and its permissions",
@@ -204,44 +203,100 @@ def _read_bytes(path: Path, follow_links: bool) -> bytes:
             ) from None
 
 
-def _record_files(path: Path) -> list[tuple[Path, bool]]:
+def linked_record(path: Path, hint: str = "") -> InputError:
+    """Return the error for a record.json that is a link, broken or not."""
+    return InputError(
+        f"{path}: is a symbolic link; run records are read only as regular "
+        "files, never through a link",
+        hint=hint or "give the record file it points to, or leave this run out",
+    )
+
+
+def linked_run_folder(path: Path, hint: str) -> InputError:
+    """Return the error for a run folder that is a link, broken or not."""
+    nowhere = "" if os.path.exists(path) else " that leads nowhere"
+    return InputError(
+        f"{path}: is a symbolic link{nowhere}; a run folder is read only as "
+        "itself, never through a link",
+        hint=hint,
+    )
+
+
+def _record_files(path: Path) -> list[Path]:
     """Name the record files behind a file, a run folder, a runs folder or a project.
 
-    Each comes with whether the user named that file itself: a record found in
-    a run folder (the container's to write) is read without following links.
+    A run folder and its record.json are never read through a link, wherever
+    they lie: the folder is the container's to write, and a link in a runs
+    folder, skipped or read through, changes which runs are compared. A runs
+    folder or project named on the command line may be reached through one.
     """
+    if path.is_symlink() and (not path.exists() or os.path.lexists(path / RECORD_FILE)):
+        # A link to a run folder, or one that leads nowhere (a run folder or
+        # a record.json that is gone): it names one run, not a runs folder.
+        if path.is_dir():
+            raise linked_run_folder(
+                path, "give the run folder it points to, or leave this run out"
+            )
+        if not path.exists():
+            raise InputError(
+                f"{path}: is a symbolic link that leads nowhere; run records are "
+                "never read through a link",
+                hint="give the run's own folder or record.json, or leave it out",
+            )
     if path.is_dir():
         # A run folder: its record.json, sound or not (a link, a FIFO), is
         # read, and one that is no plain file is refused by name.
         if os.path.lexists(path / RECORD_FILE):
-            return [(path / RECORD_FILE, False)]
+            return [path / RECORD_FILE]
         for runs_dir in (path, path / "runs", path / ".reprobox" / "runs"):
             found = _run_folder_records(runs_dir) if runs_dir.is_dir() else []
             # The folder is a runs folder once it holds one sound record; then
-            # a record.json there that is a link, a folder or a FIFO is read
-            # too, and refused by name: skipping it would quietly change which
-            # run is the reference, and so the verdict.
+            # every run there is read, and one reprobox cannot read is refused
+            # by name: skipping it would quietly change which run is the
+            # reference, and so the verdict.
             if any(_is_record_file(p) for p in found):
                 for p in found:
-                    if not os.path.lexists(p):
-                        # Skipped, it would quietly change the reference.
-                        raise InputError(
-                            f"{p.parent}: a run folder with no {RECORD_FILE} (its "
-                            "run never wrote one, or it was removed)",
-                            hint="move that folder out of the runs folder, or "
-                            "give the runs you mean one by one",
-                        )
-                return [(p, False) for p in found]
+                    _refuse_unreadable_run(p.parent)
+                return found
         raise InputError(
             f"{path}: holds no run record ({RECORD_FILE})",
             hint="give a record.json, a run folder or a .reprobox/runs folder",
         )
     if path.exists():
-        return [(path, True)]  # read_record says what is wrong with it
+        return [path]  # read_record says what is wrong with it
     raise InputError(
         f"{path}: no such file or folder",
         hint="give a record.json, a run folder or a .reprobox/runs folder",
     )
+
+
+def _refuse_unreadable_run(folder: Path) -> None:
+    """Refuse a run in a runs folder that is no folder or holds no plain record."""
+    if folder.is_symlink():
+        raise linked_run_folder(
+            folder,
+            "remove the link from the runs folder: a run is read from its own "
+            "folder there, or given by its own path",
+        )
+    if not folder.is_dir():
+        raise InputError(
+            f"{folder}: named as a run folder, but not a folder",
+            hint="move it out of the runs folder",
+        )
+    record = folder / RECORD_FILE
+    if record.is_symlink():
+        raise linked_record(
+            record,
+            "move that run folder out of the runs folder, or give the runs "
+            "you mean one by one",
+        )
+    if not os.path.lexists(record):
+        raise InputError(
+            f"{folder}: a run folder with no {RECORD_FILE} (its run never "
+            "wrote one, or it was removed)",
+            hint="move that folder out of the runs folder, or give the runs "
+            "you mean one by one",
+        )
 
 
 def _run_folder_records(runs_dir: Path) -> list[Path]:
@@ -253,16 +308,17 @@ def _run_folder_records(runs_dir: Path) -> list[Path]:
             f"{runs_dir}: cannot list run folders ({exc.strerror or exc})",
             hint="check the folder's permissions",
         ) from None
-    # A folder named as reprobox names a run is one, its record.json there or
-    # not; another folder without one is someone else's, and no run.
+    # An entry named as reprobox names a run is one, whatever it is (a folder
+    # with or without its record.json, a link, a file); a folder or link to
+    # one that holds a record.json is one too; anything else is someone
+    # else's, and no run.
     return [
         folder / RECORD_FILE
         for folder in folders
         if not folder.name.startswith(".")
-        and folder.is_dir()
         and (
-            os.path.lexists(folder / RECORD_FILE)
-            or _RUN_FOLDER_NAME.fullmatch(folder.name)
+            _RUN_FOLDER_NAME.fullmatch(folder.name)
+            or (folder.is_dir() and os.path.lexists(folder / RECORD_FILE))
         )
     ]
 

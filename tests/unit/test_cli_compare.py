@@ -418,3 +418,18 @@ def test_a_bad_epsilon_is_echoed_as_typed(tmp_path, command, typed):
         f"reprobox: error: --epsilon {typed} is not a finite number >= 0 "
         "(0 compares curves bitwise, e.g. --epsilon 1e-6)"
     )
+
+
+def test_a_run_linked_into_a_runs_folder_is_refused_in_one_line(tmp_path):
+    # AZ 3: a fourth run whose record.json led to the first's was dropped:
+    # compare listed 3 runs and exited 0.
+    runs = two_runs(tmp_path / "runs")
+    linked = runs / "20240101T000003Z-dddddd" / "record.json"
+    linked.parent.mkdir()
+    linked.symlink_to(runs / "A" / "record.json")
+    line = one_line_error(reprobox("compare", str(runs), cwd=tmp_path))
+    assert line == (
+        f"reprobox: error: {linked}: is a symbolic link; run records are read only "
+        "as regular files, never through a link (move that run folder out of the "
+        "runs folder, or give the runs you mean one by one)"
+    )

@@ -445,3 +445,123 @@ def test_a_run_folder_given_whose_record_is_no_file_is_refused_by_name(
         load_records([folder])
     assert caught.value.message.startswith(f"{folder / 'record.json'}: ")
     assert said in caught.value.message
+
+
+RUN_IDS = [f"20240101T00000{n}Z-{c * 6}" for n, c in enumerate("abc")]
+
+
+def three_runs(runs):
+    """Write three sound runs into runs; return their record files."""
+    return [write_record(runs, record_data(run_id)) for run_id in RUN_IDS]
+
+
+def test_a_record_linked_to_another_run_of_the_runs_folder_is_refused(tmp_path):
+    # AZ 3: the key that read each file once followed the link, so a fourth
+    # run whose record.json led to the first's was dropped: 3 runs, exit 0.
+    runs = tmp_path / "runs"
+    first = three_runs(runs)[0]
+    linked = runs / "20240101T000003Z-dddddd" / "record.json"
+    linked.parent.mkdir()
+    linked.symlink_to(first)
+    with pytest.raises(InputError) as caught:
+        load_records([runs])
+    assert caught.value.message == (
+        f"{linked}: is a symbolic link; run records are read only as regular "
+        "files, never through a link"
+    )
+    assert caught.value.hint == (
+        "move that run folder out of the runs folder, or give the runs you "
+        "mean one by one"
+    )
+    assert caught.value.exit_code == EXIT_USAGE
+
+
+@pytest.mark.parametrize("leads_to", ["a run elsewhere", "a run here", "nothing"])
+def test_a_run_folder_that_is_a_link_in_a_runs_folder_is_refused(tmp_path, leads_to):
+    # AZ 3: a run-named link that led nowhere was skipped without a word, and
+    # one that led to a run elsewhere was read through.
+    runs = tmp_path / "runs"
+    here = three_runs(runs)[1].parent
+    elsewhere = write_record(tmp_path / "x", record_data("20240102T000000Z-eeeeee"))
+    target = {
+        "a run elsewhere": elsewhere.parent,
+        "a run here": here,
+        "nothing": tmp_path / "gone",
+    }[leads_to]
+    link = runs / "20240102T000000Z-eeeeee"
+    link.symlink_to(target)
+    with pytest.raises(InputError) as caught:
+        load_records([runs])
+    nowhere = " that leads nowhere" if leads_to == "nothing" else ""
+    assert caught.value.message == (
+        f"{link}: is a symbolic link{nowhere}; a run folder is read only as "
+        "itself, never through a link"
+    )
+    assert caught.value.hint.startswith("remove the link from the runs folder")
+
+
+def test_a_link_not_named_as_a_run_is_refused_only_when_it_leads_to_one(tmp_path):
+    runs = tmp_path / "runs"
+    last = three_runs(runs)[-1].parent
+    (tmp_path / "notes").mkdir()
+    (runs / "notes").symlink_to(tmp_path / "notes")  # no run: passed over
+    (runs / "broken").symlink_to(tmp_path / "gone")
+    assert [r.run_id for r in load_records([runs])] == RUN_IDS
+    (runs / "latest").symlink_to(last)
+    with pytest.raises(InputError, match="latest: is a symbolic link; a run folder"):
+        load_records([runs])
+
+
+def test_an_entry_named_as_a_run_that_is_no_folder_is_refused(tmp_path):
+    runs = tmp_path / "runs"
+    three_runs(runs)
+    (runs / "20240101T000009Z-ffffff").write_text("{}")
+    with pytest.raises(InputError) as caught:
+        load_records([runs])
+    assert caught.value.message == (
+        f"{runs / '20240101T000009Z-ffffff'}: named as a run folder, but not a folder"
+    )
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_run_folder_named_on_the_command_line_that_is_a_link_is_refused(
+    tmp_path, broken
+):
+    # AZ 3: `compare LINK` read the run the link led to.
+    run = write_record(tmp_path / "x", record_data("20240102T000000Z-eeeeee")).parent
+    link = tmp_path / "20240102T000000Z-eeeeee"
+    link.symlink_to(tmp_path / "gone" if broken else run)
+    with pytest.raises(InputError) as caught:
+        load_records([link])
+    if broken:
+        assert caught.value.message == (
+            f"{link}: is a symbolic link that leads nowhere; run records are "
+            "never read through a link"
+        )
+    else:
+        assert caught.value.message == (
+            f"{link}: is a symbolic link; a run folder is read only as itself, "
+            "never through a link"
+        )
+        assert caught.value.hint == (
+            "give the run folder it points to, or leave this run out"
+        )
+        assert [r.run_id for r in load_records([run])] == ["20240102T000000Z-eeeeee"]
+
+
+def test_a_broken_link_named_as_a_record_is_refused_as_a_link(tmp_path):
+    named = tmp_path / "record.json"
+    named.symlink_to(tmp_path / "gone.json")
+    with pytest.raises(InputError, match="is a symbolic link that leads nowhere"):
+        load_records([named])
+
+
+def test_a_runs_folder_or_project_named_through_a_link_is_read(tmp_path):
+    # Only the run folders and records are the container's: the path the
+    # user names to a runs folder may pass through a link of theirs.
+    runs = tmp_path / "proj" / ".reprobox" / "runs"
+    three_runs(runs)
+    (tmp_path / "runs-link").symlink_to(runs)
+    (tmp_path / "proj-link").symlink_to(tmp_path / "proj")
+    for given in ("runs-link", "proj-link"):
+        assert [r.run_id for r in load_records([tmp_path / given])] == RUN_IDS
