@@ -9,6 +9,7 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -143,6 +144,35 @@ def _check_reference_project(
             hint=f"give a record of a run of {image}'s project, or leave "
             "--reference out to use the one it carries",
         )
+
+
+def _check_reference_build(
+    reference: dict[str, Any], layers: str | None, image: str, where: str
+) -> None:
+    """Refuse a given reference run of another build, as push does.
+
+    Its layers are not the image's (the code or packages changed and it was
+    built again): its numbers say nothing of this image, and no rerun is
+    needed to tell: a wrong file, not a failed check.
+    """
+    ran_on = (reference.get("image") or {}).get("layers")
+    if not (isinstance(ran_on, str) and layers) or ran_on == layers:
+        return
+    raise InputError(
+        f"{where}: a run of another build (layers {_short_digest(ran_on)}, not "
+        f"{image}'s {_short_digest(layers)})",
+        hint=f"give a record of a run of {image}, or leave --reference out to "
+        "use the one it carries",
+    )
+
+
+def _short_digest(digest: str) -> str:
+    """Show a sha256 digest by its first 12 hex digits; anything else quoted."""
+    start = digest.removeprefix("sha256:")[:12]
+    return start if _HEX.fullmatch(start) else shown_value(digest, 40)
+
+
+_HEX = re.compile(r"[0-9a-f]{12}")
 
 
 def _check_reference_manifest(
@@ -466,6 +496,7 @@ def verify_image(
             hint="rerun it in its project with `reprobox run`, and compare the "
             "record with the reference",
         )
+    given_reference = reference is not None
     if reference is None:
         reference = _label_reference(labels, image)
         if reference is None:
@@ -487,14 +518,16 @@ def verify_image(
                 hint="pull or import the image again from whoever shared it, or "
                 "pass --reference with the record of its reference run",
             ) from None
-    else:
+    layers = image_layers_digest(engine, found)
+    if given_reference:
+        # Each refused as push refuses it: a wrong file, exit 2, before any
+        # container; the layers first, as the manifest's words assume them.
         check_reference(reference, reference_name)
         _check_reference_project(reference, manifest, image, reference_name)
+        _check_reference_build(reference, layers, image, reference_name)
         _check_reference_manifest(reference, labels, image, reference_name)
     result = Verification(image=image)
-    result.problems = check_image_integrity(
-        labels, image_layers_digest(engine, found), reference
-    )
+    result.problems = check_image_integrity(labels, layers, reference)
     if result.problems:
         return result
 

@@ -498,3 +498,58 @@ def test_a_reference_that_did_not_succeed_is_said_in_words(status, exit_code, sa
     with pytest.raises(InputError) as info:
         check_reference(seal_record(record), "r.json")
     assert said in info.value.message
+
+
+def test_a_reference_of_another_build_is_refused_before_any_rerun(image, tmp_path):
+    # AZ 8: a run of the project's previous build (other layers) was taken,
+    # then verify said "problem: the image's layers differ", NOT verified,
+    # exit 1, where no container had run: a wrong file, as push says.
+    other = "sha256:" + "9" * 64
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=seal_record(
+            reference_record(image={"id": "sha256:" + "8" * 64, "layers": other})
+        ),
+        reference_name="--reference r.json",
+    )
+    assert error.exit_code == 2
+    assert error.message == (
+        f"--reference r.json: a run of another build (layers 999999999999, not "
+        f"{IMAGE}'s 111111111111)"
+    )
+    assert error.hint == (
+        f"give a record of a run of {IMAGE}, or leave --reference out to use the "
+        "one it carries"
+    )
+    assert image["runs"] == []
+
+
+def test_another_builds_reference_is_named_before_its_manifest(image, tmp_path):
+    # The manifest's refusal says "on the same layers": with other layers too,
+    # the build is what differs.
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=seal_record(
+            reference_record(
+                image={"layers": "sha256:" + "9" * 64}, manifest_sha256="f" * 64
+            )
+        ),
+        reference_name="--reference r.json",
+    )
+    assert "a run of another build" in error.message
+
+
+def test_the_sealed_reference_on_other_layers_is_a_failed_check(image, tmp_path):
+    # The image's own reference says which layers were shared: other layers
+    # are an image changed since, which verify reports, NOT verified.
+    image["labels"] = labels_for(
+        manifest(), reference_record(image={"layers": "sha256:" + "9" * 64})
+    )
+    result = verify.verify_image(object(), IMAGE, runs_dir=tmp_path / "v")
+    assert result.problems == [
+        f"the image's layers differ from the reference run's ({LAYERS} vs "
+        f"sha256:{'9' * 64})"
+    ]
+    assert not result.passed and image["runs"] == []

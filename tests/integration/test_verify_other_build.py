@@ -1,0 +1,67 @@
+"""verify refuses a --reference run of another build before any container."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+PROJECT_LABEL = "org.reprobox.project"
+
+
+def quick_run(cli, project) -> str:
+    """Run the sleeper project without its sleep; return the run's id."""
+    done = cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", "--json")
+    record = json.loads(done.stdout)
+    assert record["status"] == "succeeded", done.describe()
+    return record["run_id"]
+
+
+def one_error_line(done) -> str:
+    assert done.returncode == 2, done.describe()
+    assert "Traceback" not in done.stderr, done.describe()
+    [line] = done.stderr.splitlines()
+    return line
+
+
+def test_verify_refuses_a_reference_of_another_build_before_any_container(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # AZ 8: it said "problem: the image's layers differ", NOT verified, exit 1.
+    project, name, first_tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    run_id = quick_run(cli, project)
+    train = project / "train.py"
+    train.write_text(train.read_text() + "# another build\n")
+    built = json.loads(cli.run("build", str(project), "--json").stdout)
+    assert built["tag"] != first_tag
+
+    record = project / ".reprobox" / "runs" / run_id / "record.json"
+    before = docker_client.containers.list(
+        all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+    )
+    verify_runs = tmp_path / "v"
+    done = cli.run(
+        "-q",
+        "verify",
+        built["tag"],
+        "--reference",
+        str(record),
+        "--runs-dir",
+        str(verify_runs),
+        check=False,
+    )
+    line = one_error_line(done)
+    assert line.startswith(
+        f"reprobox: error: --reference {record}: a run of another build (layers "
+    )
+    assert line.endswith(
+        f"(give a record of a run of {built['tag']}, or leave --reference out to "
+        "use the one it carries)"
+    )
+    after = docker_client.containers.list(
+        all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
+    )
+    assert [c.id for c in after] == [c.id for c in before]
+    assert not verify_runs.exists() or not any(verify_runs.iterdir())
