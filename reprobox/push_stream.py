@@ -4,7 +4,9 @@ Docker's engine retries a layer upload that failed (5 tries, waiting 5, 10,
 15 then 20 seconds) and streams a countdown, "Retrying in N seconds", once a
 second. Read silently, a registry answering HTTP 500 to everything looks like
 a push that hangs for most of a minute; so each retry is said once, and the
-error the stream ends in is told with the registry and its HTTP status.
+error the stream ends in is told with the registry and its HTTP status, or,
+where the registry's reply was broken (cut short, malformed, a success status
+where the registry API answers otherwise), with what was wrong with it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ _CODE_STATUS = {
 }
 _CODE = re.compile(
     "(" + "|".join(map(re.escape, _CODE_STATUS)) + r")(?::|$)", re.IGNORECASE
+)
+# How the engine (Go's HTTP and JSON readers) words a reply that ended before
+# its Content-Length or its JSON did, and one whose content made no sense.
+_CUT_SHORT = re.compile(
+    r"\bunexpected EOF\b|(?:^|: )EOF$|unexpected end of JSON input"
+    r"|connection reset by peer"
+)
+_MALFORMED = re.compile(
+    r"invalid checksum digest format|invalid character .* looking for"
+    r"|cannot unmarshal|malformed|invalid (?:digest|reference|header)",
+    re.IGNORECASE,
 )
 
 
@@ -82,12 +95,12 @@ def push_error(registry: str, error: str, hint: str) -> EngineError:
     """Return the one-line error for a push stream that ended in error."""
     first = first_line(error)
     status = http_status(first)
+    broken = broken_reply(first, status)
+    if broken is not None:
+        return EngineError(f"{registry} gave the push {broken}", hint=hint)
     if status is None:
         return EngineError(f"{registry} refused the push: {first}", hint=hint)
-    try:
-        shown = f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        shown = f"HTTP {status}"
+    shown = status_words(status)
     if not any(pattern.search(first) for pattern in _HTTP_STATUS):
         shown += f" ({first})"  # the registry's own words say more than the code
     host = registry.split("/", 1)[0]
@@ -112,3 +125,38 @@ def http_status(error: str) -> int | None:
             return int(found[1])
     code = _CODE.match(error)
     return _CODE_STATUS[code[1].lower()] if code else None
+
+
+def status_words(status: int) -> str:
+    """Return an HTTP status as a reply shows it: HTTP 404 Not Found."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def broken_reply(error: str, status: int | None) -> str | None:
+    """Say what was wrong with a registry's reply when that, not a refusal, ended
+    the push; None when the reply was a refusal (a status of 400 or more).
+
+    A 4xx or 5xx says why whatever its body. A status below 400 refuses
+    nothing: the engine named it because it was not the one the registry API
+    gives at that step (a 200 where an upload wants 202), and a reply cut short
+    or of malformed content has no status to name at all.
+    """
+    if status is not None and status >= 400:
+        return None
+    kind = "a reply cut short" if _CUT_SHORT.search(error) else "a malformed reply"
+    if status is not None:
+        shown = status_words(status)
+        if "response body: " in error:
+            detail = error.split("response body: ", 1)[1].split(": ", 1)[0]
+            return f"{kind}: {shown} with a body no registry sends ({detail})"
+        success = "a success status, but not" if 200 <= status < 300 else "not"
+        return (
+            f"{kind}: {shown}, {success} the one the registry API answers that "
+            "step with"
+        )
+    if _CUT_SHORT.search(error) or _MALFORMED.search(error):
+        return f"{kind}: {error}"
+    return None

@@ -144,3 +144,48 @@ def test_the_error_a_push_ends_in_is_one_line(error, message, hint):
     with pytest.raises(EngineError) as info:
         read_push_stream([{"status": "Preparing"}, {"error": error}], REGISTRY, HINT)
     assert (info.value.message, info.value.hint) == (message, hint)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (  # AZ 4: dockerd 20.10, a 200 with Content-Length 1000 and a few bytes
+            "received unexpected HTTP status: 200 OK",
+            "a malformed reply: HTTP 200 OK, a success status, but not the one the "
+            "registry API answers that step with",
+        ),
+        (
+            "received unexpected HTTP status: 302 Found",
+            "a malformed reply: HTTP 302 Found, not the one the registry API "
+            "answers that step with",
+        ),
+        (
+            'error parsing HTTP 200 response body: unexpected end of JSON input: ""',
+            "a reply cut short: HTTP 200 OK with a body no registry sends "
+            "(unexpected end of JSON input)",
+        ),
+        (  # dockerd 20.10, a 404 whose body ends before its Content-Length
+            "unexpected EOF",
+            "a reply cut short: unexpected EOF",
+        ),
+        (
+            'Put "http://127.0.0.1:45391/v2/x/manifests/t": EOF',
+            'a reply cut short: Put "http://127.0.0.1:45391/v2/x/manifests/t": EOF',
+        ),
+        (  # dockerd 20.10, a 200 to every request, headers and all
+            "invalid checksum digest format",
+            "a malformed reply: invalid checksum digest format",
+        ),
+    ],
+)
+def test_a_broken_reply_is_said_as_such_not_as_its_status(error, said):
+    # AZ 4: a 200 whose body was cut short ended the push as "answered the
+    # push with HTTP 200 OK", a status that refuses nothing; "unexpected EOF"
+    # was "refused the push", where nothing was refused.
+    with pytest.raises(EngineError) as info:
+        read_push_stream([{"error": error}], REGISTRY, HINT)
+    assert info.value.exit_code == EXIT_ENGINE
+    assert (info.value.message, info.value.hint) == (
+        f"{REGISTRY} gave the push {said}",
+        HINT,
+    )

@@ -1,0 +1,55 @@
+"""A push a registry ends with a broken reply says what was wrong with it."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+class CutShort(http.server.BaseHTTPRequestHandler):
+    """Say no blob is there yet (404 to HEAD), as a registry would; answer the
+    rest with 200, promising 1000 bytes of body and sending a few."""
+
+    def _answer(self):
+        cut_short = self.command != "HEAD"
+        self.send_response(200 if cut_short else 404)
+        self.send_header("Content-Length", "1000" if cut_short else "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if cut_short:
+            self.wfile.write(b'{"errors": [{"co')
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_200_cut_short_is_said_as_a_malformed_reply(cli, engine_cleanup, tmp_path):
+    # AZ 4: "127.0.0.1:5713 answered the push with HTTP 200 OK", as if the
+    # status were what went wrong.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    try:
+        done = cli.run("-q", "push", str(project), "--registry", host, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 3, done.describe()
+    assert "Traceback" not in done.stderr, done.describe()
+    assert done.stderr.splitlines()[-1] == (
+        f"reprobox: error: {host} gave the push a malformed reply: HTTP 200 OK, a "
+        "success status, but not the one the registry API answers that step with "
+        f"(check that a registry answers at {host} and accepts pushes)"
+    ), done.describe()
+    manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
+    assert "published" not in manifest
