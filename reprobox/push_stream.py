@@ -47,10 +47,11 @@ _CUT_SHORT = re.compile(
     r"\bunexpected EOF\b|(?:^|: )EOF$|unexpected end of JSON input"
     r"|connection reset by peer"
 )
+# Only words of a reply's content: a digest header, a JSON body. An invalid
+# reference or request is this side's, and no reply of the registry's.
 _MALFORMED = re.compile(
     r"invalid checksum digest format|invalid character .* looking for"
-    r"|cannot unmarshal|malformed|invalid (?:digest|reference|header)",
-    re.IGNORECASE,
+    r"|cannot unmarshal"
 )
 
 
@@ -137,7 +138,8 @@ def status_words(status: int) -> str:
 
 def broken_reply(error: str, status: int | None) -> str | None:
     """Say what was wrong with a registry's reply when that, not a refusal, ended
-    the push; None when the reply was a refusal (a status of 400 or more).
+    a push or pull; None when the reply was a refusal (a status of 400 or more)
+    or the error says nothing of a reply.
 
     A 4xx or 5xx says why whatever its body. A status below 400 refuses
     nothing: the engine named it because it was not the one the registry API

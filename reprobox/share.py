@@ -32,7 +32,7 @@ from reprobox.engine import (
 from reprobox.errors import EngineError, InputError, first_line, shortened, shown_value
 from reprobox.frozen_tokens import refuse_record_tokens
 from reprobox.made_tags import OnTagged, report_interrupted_tag
-from reprobox.push_stream import read_push_stream
+from reprobox.push_stream import broken_reply, http_status, read_push_stream
 from reprobox.seals import (
     is_safe_run_id,
     loads_strict,
@@ -293,9 +293,12 @@ def pull_by_digest(engine: Engine, ref: str) -> str:
         with long_calls(engine):
             image = engine.client.images.pull(repo, tag=digest)
     except docker.errors.APIError as exc:
-        raise EngineError(
-            f"pull of {ref} failed: {first_line(exc.explanation or exc)}"
-        ) from None
+        reason = first_line(exc.explanation or exc)
+        # As push says it: a reply cut short is no refusal, a 200 no cause.
+        broken = broken_reply(reason, http_status(reason))
+        if broken is not None:
+            reason = f"its registry gave {broken}"
+        raise EngineError(f"pull of {ref} failed: {reason}") from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"pulling {ref}", exc) from None
     return image.id

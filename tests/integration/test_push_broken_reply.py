@@ -1,4 +1,4 @@
-"""A push a registry ends with a broken reply says what was wrong with it."""
+"""A push or pull a registry ends with a broken reply says what was wrong with it."""
 
 from __future__ import annotations
 
@@ -53,3 +53,23 @@ def test_a_200_cut_short_is_said_as_a_malformed_reply(cli, engine_cleanup, tmp_p
     ), done.describe()
     manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
     assert "published" not in manifest
+
+
+def test_a_pull_whose_reply_is_cut_short_says_so(cli, tmp_path):
+    # The engine said "unexpected EOF", shown as the pull's cause in its words.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ref = f"127.0.0.1:{server.server_port}/reprobox/x@sha256:" + "d" * 64
+    try:
+        done = cli.run(
+            "-q", "verify", ref, "--runs-dir", str(tmp_path / "v"), check=False
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 3, done.describe()
+    assert done.stderr.splitlines() == [
+        f"reprobox: error: pull of {ref} failed: its registry gave a reply cut "
+        "short: unexpected EOF"
+    ], done.describe()

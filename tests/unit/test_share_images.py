@@ -23,6 +23,7 @@ from reprobox.share import (
     REFERENCE_LABEL,
     check_published,
     check_registry,
+    pull_by_digest,
     push_image,
     ship_image,
     with_publication,
@@ -103,7 +104,10 @@ class FakeEngine:
     def _pull(self, repo, tag):
         self.pulls.append(f"{repo}@{tag}")
         if self.pull_error:
-            raise docker.errors.APIError("500", explanation="connection refused")
+            said = self.pull_error if isinstance(self.pull_error, str) else None
+            raise docker.errors.APIError(
+                "500", explanation=said or "connection refused"
+            )
         raise AssertionError("no pull expected to succeed in this test")
 
     def _get_image(self, image, chunk_size):
@@ -1065,3 +1069,28 @@ def test_run_host_on_a_bundles_image_records_no_digest_the_engine_lacks(
         "registry digest for it; the record names it by its tag there, without "
         "a digest\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("engine_said", "said"),
+    [
+        (  # dockerd 20.10, a registry answering 200 with a body cut short
+            "unexpected EOF",
+            "its registry gave a reply cut short: unexpected EOF",
+        ),
+        (
+            "received unexpected HTTP status: 200 OK",
+            "its registry gave a malformed reply: HTTP 200 OK, a success status, "
+            "but not the one the registry API answers that step with",
+        ),
+        ("manifest unknown", "manifest unknown"),  # a refusal, in its own words
+        ("invalid reference format", "invalid reference format"),  # no reply's
+    ],
+)
+def test_a_pull_a_registry_ends_with_a_broken_reply_says_so(engine_said, said):
+    # AZ 4, as push says it: a reply cut short was no cause the pull named.
+    engine = FakeEngine()
+    engine.pull_error = engine_said
+    with pytest.raises(EngineError) as info:
+        pull_by_digest(engine, REF)
+    assert info.value.message == f"pull of {REF} failed: {said}"
