@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from reprobox.errors import InputError, LockError
 from reprobox.lock.entries import RequirementEntry
 from reprobox.lock.indexes import redact_text
+from reprobox.paths import is_link_loop
 from reprobox.secret_shapes import url_credential
 
 if sys.version_info >= (3, 11):
@@ -23,6 +25,7 @@ else:  # pragma: no cover - Python 3.10
 # A requirements "file" of this name means its [project].dependencies.
 PYPROJECT = "pyproject.toml"
 
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _PER_REQUIREMENT_OPTIONS = re.compile(r"\s--[a-zA-Z].*$")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tgz", ".zip")
@@ -111,20 +114,34 @@ def requirements_named(path: str | Path, *, root: str | Path | None = None) -> s
 
     The manifest keeps one digest for path and its -r includes together, so a
     change is known to be in one of them, not which: "requirements.txt or a
-    file it includes (other.txt)". A file with no includes is named alone.
+    file it includes (other.txt)". A file with no includes is named alone. An
+    include that cannot be read, at any level, is said to be so first, in its
+    own sentence: "reqs/more.txt, included by reqs/base.txt, is missing."
     """
     top = Path(path)
     base = (Path(root) if root is not None else top.parent).resolve()
-    included = requirements_files(top, root=base)[1:]
-    if not included:
-        return str(top)
-    shown = []
-    for file in included:
-        try:
-            shown.append(file.resolve().relative_to(base).as_posix())
-        except ValueError:  # outside the project: as the -r line named it
-            shown.append(str(file))
-    return f"{top} or a file it includes ({', '.join(shown)})"
+    files: list[Path] = []
+    faults: list[tuple[Path, Path, str]] = []
+    _walk_includes(top, files, base, faults)
+    sentences = [
+        f"{_shown(included, base)}, included by {_shown(by, base)}, {fault}. "
+        for included, by, fault in faults
+    ]
+    shown = [_shown(file, base) for file in files[1:]]
+    for included, _, _ in faults:
+        if _shown(included, base) not in shown:
+            shown.append(_shown(included, base))
+    if not shown:
+        return "".join(sentences) + str(top)
+    return "".join(sentences) + f"{top} or a file it includes ({', '.join(shown)})"
+
+
+def _shown(file: Path, root: Path) -> str:
+    """Name file from the project folder, keeping its own name if it is a link."""
+    try:
+        return (file.parent.resolve() / file.name).relative_to(root).as_posix()
+    except (ValueError, OSError, RuntimeError):  # outside: as the -r line named it
+        return str(file)
 
 
 def pyproject_declares_dependencies(path: Path) -> bool:
@@ -178,7 +195,17 @@ def _pyproject_dependencies(path: Path) -> list[str]:
     return listed
 
 
-def _walk_includes(path: Path, files: list[Path], root: Path) -> None:
+def _walk_includes(
+    path: Path,
+    files: list[Path],
+    root: Path,
+    faults: list[tuple[Path, Path, str]] | None = None,
+) -> None:
+    """Add path and its -r includes, at all levels, each once, to files.
+
+    An include that cannot be read goes to faults, if given, as (the include,
+    the file whose -r line names it, what is wrong with it).
+    """
     if path.resolve() in {f.resolve() for f in files}:
         return
     files.append(path)
@@ -187,14 +214,59 @@ def _walk_includes(path: Path, files: list[Path], root: Path) -> None:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return  # reading for the lock says what is wrong with it
-    for number, line in _logical_lines(text):
+    for _, line in _logical_lines(text):
         option, value = _split_option(line)
-        if option in _INCLUDE:
-            try:
-                included = _included_path(path, value, f"{path}:{number}", root)
-            except LockError:
-                continue
-            _walk_includes(included, files, root)
+        if option not in _INCLUDE or not value or _URL.match(value):
+            continue
+        included = path.parent / value
+        fault = _include_fault(included, root)
+        if fault is None:
+            _walk_includes(included, files, root, faults)
+        elif faults is not None and not any(
+            _same_path(included, seen) for seen, _, _ in faults
+        ):
+            faults.append((included, path, fault[0]))
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return os.path.normpath(a) == os.path.normpath(b)
+
+
+def _include_fault(included: Path, root: Path) -> tuple[str, str] | None:
+    """Say what keeps an -r include from being read, and the fix; None if nothing.
+
+    A link that leads to nothing is said to be one, wherever it points: only a
+    file that exists outside root is "outside".
+    """
+    if is_link_loop(included):
+        return (
+            "is a symbolic link that loops (it leads back to itself)",
+            "point the link at a real file, or fix the -r line",
+        )
+    if not included.exists():
+        if os.path.lexists(included):
+            return (
+                "is a link to a missing file",
+                "point the link at the file, or fix the -r line",
+            )
+        return (
+            "is missing",
+            "restore it, or fix the -r line; paths are relative to the file "
+            "that includes them",
+        )
+    if not included.resolve().is_relative_to(root):
+        return (
+            f"is outside the project folder {root}",
+            "copy the file into the project and include it from there",
+        )
+    if included.is_dir():
+        return ("is a folder", "name the requirements file itself in the -r line")
+    if not included.is_file():
+        return (
+            "is not a regular file (a FIFO, socket or device)",
+            "include a regular file",
+        )
+    return None
 
 
 def _read_into(
@@ -284,22 +356,15 @@ def _split_option(line: str) -> tuple[str | None, str]:
 def _included_path(including_file: Path, value: str, origin: str, root: Path) -> Path:
     if not value:
         raise LockError(f"{origin}: -r needs a file name")
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", value):
+    if _URL.match(value):
         raise LockError(
             f"{origin}: -r {redact_text(value)} is a URL; only files can be included",
             hint="copy the file into the project",
         )
     included = including_file.parent / value
-    if not included.is_file():
-        raise LockError(
-            f"{origin}: included file {value} not found next to {including_file.name}",
-            hint="fix the -r line; paths are relative to the file that includes them",
-        )
-    if not included.resolve().is_relative_to(root):
-        raise LockError(
-            f"{origin}: -r {value} is outside the project folder {root}",
-            hint="copy the file into the project and include it from there",
-        )
+    fault = _include_fault(included, root)
+    if fault is not None:
+        raise LockError(f"{origin}: -r {value} {fault[0]}", hint=fault[1])
     return included
 
 

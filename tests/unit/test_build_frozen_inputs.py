@@ -138,3 +138,23 @@ def test_a_big_project_file_is_noted_before_the_build(frozen, monkeypatch):
         "reprobox.toml (mounted read-only and fingerprinted, not copied) or in "
         ".reproboxignore"
     ]
+
+
+def test_a_nested_include_deleted_after_freeze_is_named_as_missing(frozen):
+    # Round 39, BB 2: the error named reqs/base.txt alone; the file that
+    # changed, reqs/more.txt, now gone, was not named and nothing said so.
+    root, _ = frozen
+    (root / "reqs").mkdir()
+    (root / "requirements.txt").write_text("six==1.17.0\n-r reqs/base.txt\n")
+    (root / "reqs" / "base.txt").write_text("-r more.txt\n")
+    (root / "reqs" / "more.txt").write_text("")
+    cfg = _freeze(root, None)
+    (root / "reqs" / "more.txt").unlink()
+    with pytest.raises(InputError) as info:
+        check_frozen_inputs(cfg)
+    assert info.value.message == (
+        "reqs/more.txt, included by reqs/base.txt, is missing. "
+        f"{root / 'requirements.txt'} or a file it includes (reqs/base.txt, "
+        "reqs/more.txt) changed since freeze; the lock would not match it"
+    )
+    assert info.value.hint == f"run `reprobox freeze {root}` to lock again"

@@ -51,7 +51,7 @@ def test_include_is_relative_to_the_including_file(tmp_path, monkeypatch):
 
 def test_missing_include_names_file_and_line(tmp_path):
     top = write(tmp_path, "top.txt", "numpy\n-r nowhere.txt\n")
-    with pytest.raises(LockError, match=r"top\.txt:2: included file nowhere\.txt"):
+    with pytest.raises(LockError, match=r"top\.txt:2: -r nowhere\.txt is missing"):
         read_requirements_file(top)
 
 
