@@ -336,7 +336,24 @@ def _inside(
             "point the link at a real file, or fix the path",
         )
     resolved = (root / rel).resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    inside = resolved.is_relative_to(root.resolve())
+    # A link that leads to nothing is said to be one, wherever it points: only
+    # a path that exists outside the project is "outside".
+    if must_exist and not (root / rel).exists() and os.path.lexists(root / rel):
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} is a link to a missing file",
+            "point the link at the file, or fix the path",
+        )
+    if must_exist and not inside and not resolved.exists():
+        raise ConfigError(
+            path,
+            key,
+            f"{rel!r} leads through a link to a missing path ({resolved})",
+            "point the link at the file, or fix the path",
+        )
+    if not inside:
         raise ConfigError(
             path,
             key,
