@@ -346,7 +346,11 @@ def _inside(
             f"{rel!r} is a link to a missing file",
             "point the link at the file, or fix the path",
         )
-    if must_exist and not inside and not resolved.exists():
+    # Only a link can take a path written inside the project out of it.
+    written_inside = Path(os.path.normpath(root.resolve() / rel)).is_relative_to(
+        root.resolve()
+    )
+    if must_exist and not inside and written_inside and not resolved.exists():
         raise ConfigError(
             path,
             key,

@@ -57,3 +57,13 @@ def test_a_path_through_a_folder_link_to_nothing_says_so(tmp_path, make_project)
     assert info.value.message.endswith(
         "'ext/d.csv' leads through a link to a missing path (/nonexist/d.csv)"
     )
+
+
+def test_a_missing_path_written_outside_is_outside(tmp_path, make_project):
+    # No link on the way: '../' itself leaves the project.
+    root = make_project(tmp_path, CMD + 'data = ["../none.csv"]\n', {})
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert info.value.message.endswith(
+        "'../none.csv' points outside the project folder"
+    )
