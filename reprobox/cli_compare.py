@@ -13,7 +13,7 @@ from reprobox.atomic import atomic_write_text, check_output_target, missing_fold
 from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name, metric_name_fault
-from reprobox.number_options import DECIMAL, typed_text
+from reprobox.number_options import NotAPlainNumber, decimal_number, typed_text
 
 # A spec holds no "=", but a metric name may ("a=b" is a name a run records and
 # metrics.compare takes): the name ends at the last "=" that starts abs: or rel:.
@@ -44,13 +44,11 @@ def _parse_tolerances(values: list[str]) -> dict:
                     f"--tol {item!r} gives {kind} twice",
                     hint="give each of abs and rel once",
                 )
-            try:
-                if not DECIMAL.fullmatch(number):  # float() takes "1_0", " 1"
-                    raise ValueError(number)
-                bounds[kind] = float(number)
-            except ValueError:
+            try:  # as every number flag: float() takes "1_0", " 1", "+1"
+                bounds[kind] = decimal_number(number)
+            except NotAPlainNumber as exc:
                 raise InputError(
-                    f"--tol {item!r}: {number!r} is not a number",
+                    f"--tol {item!r}: {number!r} {exc}",
                     hint="e.g. --tol test_accuracy=abs:0.005",
                 ) from None
             if not 0 <= bounds[kind] < math.inf:

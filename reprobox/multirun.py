@@ -34,6 +34,11 @@ def parse_seeds(spec: str) -> list[int]:
     """Parse '0-4', '1,3,5' or '0-2,7' into a sorted list of seeds; refuse one
     given twice ('1,1', '0-2,1')."""
     seeds: set[int] = set()
+    if "+" in spec:  # as every number flag: --seed +3 is refused too
+        raise InputError(
+            f'--seeds {spec!r} has a "+", which number options do not take',
+            hint=f"write --seeds {spec.replace('+', '')}",
+        )
     for part in spec.split(","):
         part = part.strip()
         # ASCII digits only: \d takes any script's (٣), which --seed refuses.

@@ -5,20 +5,27 @@ Python's int() and float() take more than a user means to type: "1_0" is 10,
 as numbers, so `run --repeat 1_0` ran ten times without a word. Every int or
 float option of every command is read by these parsers instead (cli.py hands
 them out), so an option added later is covered too.
+
+No "+" is taken anywhere in a number: `--seed +3` ran seed 3 while `--seeds +1`
+and `--gpus +1` were refused, so one rule holds for every number flag. A "-"
+is read, so that each option's own range check can say what it needs
+("must be at least 1") rather than "not a number".
 """
 
 from __future__ import annotations
 
 import re
 
-# A whole number: an optional sign and ASCII digits, nothing else.
-WHOLE = re.compile(r"[+-]?[0-9]+")
+# A whole number: an optional minus and ASCII digits, nothing else.
+WHOLE = re.compile(r"-?[0-9]+")
 
-# A decimal: 0.005, 5e-3, 1, .5 (no blanks, no underscores, ASCII digits only);
-# nan and inf are read, for each option's own range check to refuse.
+# A decimal: 0.005, 5e-3, 1, .5 (no blanks, no underscores, no "+", ASCII
+# digits only); nan and inf are read, for each option's own range check to refuse.
 DECIMAL = re.compile(
-    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?|nan|inf(?:inity)?)",
-    re.IGNORECASE,
+    r"-?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e-?[0-9]+)?|nan|inf(?:inity)?)",
+    # ASCII: without it, re.IGNORECASE matches the dotless "\u0131" to i, and
+    # float() then refused "\u0131nf" with Python's own words.
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -42,7 +49,8 @@ class TypedDecimal(float):
 
 
 def whole_number(text: str) -> int:
-    """Return text as an int if it is ASCII digits with an optional sign."""
+    """Return text as an int if it is ASCII digits with an optional minus."""
+    _refuse_plus(text)
     if not WHOLE.fullmatch(text):
         raise NotAPlainNumber("is not a whole number in ASCII digits")
     return int(text)
@@ -50,6 +58,7 @@ def whole_number(text: str) -> int:
 
 def decimal_number(text: str) -> TypedDecimal:
     """Return text as a float if it is a plain ASCII decimal (1.5, 2e-3)."""
+    _refuse_plus(text)
     if not DECIMAL.fullmatch(text):
         raise NotAPlainNumber("is not a number in ASCII digits")
     return TypedDecimal(text)
@@ -59,3 +68,8 @@ def typed_text(number: float) -> str:
     """Return a number option's value as the user typed it (-1e0, not -1.0),
     or as its shortest form when it was not typed (a default)."""
     return getattr(number, "typed", None) or repr(number)
+
+
+def _refuse_plus(text: str) -> None:
+    if "+" in text:
+        raise NotAPlainNumber('has a "+", which number options do not take')

@@ -22,6 +22,11 @@ _DEVICE_ID = re.compile(
 def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
     """Parse all / N / device=ID[,ID...]; None means no GPU for the container."""
     text = (value or "").strip().strip("'\"").strip()
+    if "+" in text:  # as every number flag: --gpus +1 is not read as 1
+        raise InputError(
+            f'--gpus {value!r} has a "+", which number options do not take',
+            hint=f"write --gpus {text.replace('+', '')}",
+        )
     if text.lower() in ("", "none") or re.fullmatch("0+", text):
         return None
     if text.lower() == "all":

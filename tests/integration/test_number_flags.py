@@ -28,3 +28,42 @@ def test_repeat_with_an_underscore_is_refused_and_starts_no_container(
     )
     assert engine_cleanup.containers(name) == []
     assert not (project / ".reprobox" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "meant"),
+    [("--seed", "+3", "3"), ("--repeat", "+1", "1"), ("--cpus", "+1", "1")],
+)
+def test_a_plus_in_a_number_flag_is_refused_and_starts_no_container(
+    cli, engine_cleanup, tmp_path, flag, value, meant
+):
+    # --seed +3 ran seed 3 while --seeds +1 and --gpus +1 were refused.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    done = cli.run(
+        "run", str(project), flag, value, "--env", "SLEEPER_SECONDS=0", check=False
+    )
+    assert done.returncode == 2, done.describe()
+    assert done.stderr == (
+        f"reprobox: error: invalid value for '{flag}': '{value}' has a \"+\", which "
+        f"number options do not take; write e.g. {flag} {meant} "
+        "(see reprobox run --help)\n"
+    )
+    assert engine_cleanup.containers(name) == []
+    assert not (project / ".reprobox" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "fix"),
+    [("--seeds", "+1", "--seeds 1"), ("--gpus", "device=+0", "--gpus device=0")],
+)
+def test_a_plus_in_seeds_or_gpus_is_refused_the_same_way(
+    cli, engine_cleanup, tmp_path, flag, value, fix
+):
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    done = cli.run("run", str(project), flag, value, check=False)
+    assert done.returncode == 2, done.describe()
+    assert done.stderr == (
+        f'reprobox: error: {flag} {value!r} has a "+", which number options do '
+        f"not take (write {fix})\n"
+    )
+    assert engine_cleanup.containers(name) == []

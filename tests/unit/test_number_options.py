@@ -23,19 +23,22 @@ def test_whole_number_refuses_what_int_reads_but_is_not_plain(text):
         whole_number(text)
 
 
-@pytest.mark.parametrize("text", [*NOT_PLAIN, "1.5\u0661", "1e", "1_000.5"])
+@pytest.mark.parametrize(
+    "text", [*NOT_PLAIN, "1.5\u0661", "1e", "1_000.5", "\u0131nf", "na\u0144"]
+)
 def test_decimal_number_refuses_what_float_reads_but_is_not_plain(text):
     with pytest.raises(NotAPlainNumber):
         decimal_number(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [("10", 10), ("-1", -1), ("+3", 3)])
+@pytest.mark.parametrize(("text", "value"), [("10", 10), ("-1", -1)])
 def test_whole_number_reads_plain_digits(text, value):
     assert whole_number(text) == value
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("1.5", 1.5), (".5", 0.5), ("2", 2.0), ("5e-3", 0.005)]
+    ("text", "value"),
+    [("1.5", 1.5), (".5", 0.5), ("2", 2.0), ("5e-3", 0.005), ("-.5", -0.5)],
 )
 def test_decimal_number_reads_plain_decimals(text, value):
     assert decimal_number(text) == value
@@ -68,6 +71,16 @@ def test_each_number_option_refuses_a_value_that_is_not_plain(
         f"Invalid value for '{flag}': '{value}' is not a {kind} in ASCII digits; "
         f"write e.g. {flag} {meant}"
     ) in result.output
+
+
+def test_a_dotless_i_in_inf_is_refused_in_reprobox_words(project):
+    # re.IGNORECASE matched "\u0131" to i; float() then said "could not convert".
+    result = run_reprobox("compare", str(project), "--epsilon", "\u0131nf")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "reprobox: error: invalid value for '--epsilon': '\u0131nf' is not a number "
+        "in ASCII digits; write e.g. --epsilon 1.5 (see reprobox compare --help)\n"
+    )
 
 
 def test_a_value_python_cannot_read_gets_a_plain_example(project):
@@ -116,3 +129,105 @@ def test_every_number_option_of_every_command_is_read_plainly():
         ("compare", "epsilon"),
         ("report", "epsilon"),
     }
+
+
+@pytest.mark.parametrize("text", ["+3", "+0", "1e+3", "+.1", "+inf"])
+def test_a_plus_is_refused_in_every_number(text):
+    # --seed +3 ran seed 3 while --seeds +1 and --gpus +1 were refused.
+    for read in (whole_number, decimal_number):
+        with pytest.raises(NotAPlainNumber, match='has a "\\+"'):
+            read(text)
+
+
+@pytest.mark.parametrize(("command", "flag", "kind", "meant"), OPTIONS)
+def test_each_number_option_refuses_a_plus_naming_the_plain_value(
+    project, command, flag, kind, meant
+):
+    result = CliRunner().invoke(app, [*command, str(project), flag, "+10"])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"Invalid value for '{flag}': '+10' has a \"+\", which number options do "
+        f"not take; write e.g. {flag} 10"
+    ) in result.output
+
+
+def test_a_plus_in_an_exponent_is_refused_with_the_number_meant(project):
+    result = run_reprobox("run", str(project), "--cpus", "1e+1")
+    assert result.returncode == 2
+    assert (
+        "'1e+1' has a \"+\", which number options do not take; write e.g. "
+        "--cpus 10" in result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["run", "--seed", "-1"], "--seed -1 is out of range"),
+        (["run", "--cpus", "-1"], "--cpus -1 is below the least CPU share"),
+        (
+            ["compare", "--epsilon", "-.1"],
+            "--epsilon -0.1 is not a finite number >= 0",
+        ),
+        (["report", "--epsilon", "-1"], "--epsilon -1 is not a finite number >= 0"),
+        (["compare", "--epsilon", "nan"], "--epsilon nan is not a finite number >= 0"),
+    ],
+)
+def test_a_negative_reaches_the_options_own_range_check(project, args, said):
+    result = run_reprobox(args[0], str(project), *args[1:])
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_negative_repeat_is_refused_as_not_a_count():
+    from reprobox.errors import InputError
+    from reprobox.multirun import plan_jobs
+    from reprobox.runner import RunOptions
+
+    with pytest.raises(InputError, match="--repeat -1 is not a count"):
+        plan_jobs(["local"], RunOptions(), seeds=None, repeat=-1)
+
+
+@pytest.mark.parametrize(("spec", "fix"), [("+1", "1"), ("+1-+3", "1-3")])
+def test_seeds_refuse_a_plus_as_every_number_flag(spec, fix):
+    from reprobox.errors import InputError
+    from reprobox.multirun import parse_seeds
+
+    with pytest.raises(InputError) as raised:
+        parse_seeds(spec)
+    assert raised.value.message == (
+        f'--seeds {spec!r} has a "+", which number options do not take'
+    )
+    assert raised.value.hint == f"write --seeds {fix}"
+
+
+@pytest.mark.parametrize(("value", "fix"), [("+1", "1"), ("device=+0", "device=0")])
+def test_gpus_refuse_a_plus_as_every_number_flag(value, fix):
+    from reprobox.errors import InputError
+    from reprobox.gpu.devices import parse_gpus_option
+
+    with pytest.raises(InputError) as raised:
+        parse_gpus_option(value)
+    assert raised.value.message == (
+        f'--gpus {value!r} has a "+", which number options do not take'
+    )
+    assert raised.value.hint == f"write --gpus {fix}"
+
+
+@pytest.mark.parametrize(
+    ("item", "said"),
+    [
+        ("acc=abs:+1", "'+1' has a \"+\", which number options do not take"),
+        ("acc=rel:1e+2", "'1e+2' has a \"+\", which number options do not take"),
+        ("acc=abs:-1", "abs must be a finite number >= 0"),
+        ("acc=abs:1_0", "'1_0' is not a number in ASCII digits"),
+    ],
+)
+def test_tol_bounds_follow_the_number_flag_rule(item, said):
+    from reprobox.cli_compare import _parse_tolerances
+    from reprobox.errors import InputError
+
+    with pytest.raises(InputError) as raised:
+        _parse_tolerances([item])
+    assert raised.value.message == f"--tol {item!r}: {said}"
