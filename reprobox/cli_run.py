@@ -157,6 +157,7 @@ def run(
     from reprobox.build import check_frozen_inputs
     from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
     from reprobox.engine import check_engine_flags, connect, image_digests
+    from reprobox.gpu.devices import recorded_gpus
     from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.number_options import typed_text
@@ -242,7 +243,7 @@ def run(
         profile=profile or frozen.manifest["determinism"]["profile"],
         cpus=cpus if cpus is not None else cfg.cpus,
         memory=memory,
-        gpus=gpus,
+        gpus=recorded_gpus(gpus),  # `--gpus 0` is no GPU: recorded as none
         device_requests=device_requests,
         extra_env=extra_env,
         network=cfg.network,

@@ -56,6 +56,17 @@ def _request(*, count: int = 0, device_ids: list[str] | None = None) -> DeviceRe
     )
 
 
+def recorded_gpus(value: str | None) -> str | None:
+    """Return the `options.gpus` a run records for a --gpus value.
+
+    None when it asks for no GPU ("0", "00", "none"), as when --gpus is not
+    given: a run with `--gpus 0` recorded "0", and compare called that a setup
+    difference from a run without --gpus. Else one spelling per selection
+    ("02" and "2", "device=0, 2" and "device=0,2" are one choice).
+    """
+    return describe_gpus(parse_gpus_option(value))
+
+
 def describe_gpus(requests: list[DeviceRequest] | None) -> str | None:
     """Return the record's `options.gpus` text for these requests."""
     if not requests:
