@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, Any]:
-    """Read a reprobox JSON document, refusing corrupt or too-new files."""
+def read_versioned_json(
+    path: Path, kind: str, known_version: int, fix: str | None = None
+) -> dict[str, Any]:
+    """Read a reprobox JSON document, refusing corrupt or too-new files.
+
+    fix says how to write the document again (e.g. run `reprobox freeze`).
+    """
     if path.exists() and not path.is_file():  # a folder, a FIFO: not "missing"
         raise InputError(
-            f"{path}: {kind} is {'a folder' if path.is_dir() else 'not a regular file'}"
-            f", not a file reprobox wrote",
-            hint="move it away, then restore the file or create it again",
+            f"{path}: {kind} is {_file_kind(path)}, not a file reprobox wrote",
+            hint=f"move it away, then {fix or 'restore the file or create it again'}",
         )
     try:
         raw = path.read_bytes()
@@ -99,6 +104,24 @@ def read_versioned_json(path: Path, kind: str, known_version: int) -> dict[str, 
             data.get("reprobox_version"),
         )
     return data
+
+
+def _file_kind(path: Path) -> str:
+    """Name what path is when it is no regular file: a folder, a FIFO..."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # gone meanwhile
+        return "not a regular file"
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 # Fields that record where a built image went; they are not inputs of the
@@ -331,7 +354,7 @@ def read_manifest(path: Path, fix: str) -> dict[str, Any]:
     The section digests freeze wrote are checked here, so any hand edit is
     named by its section; each reader then checks the fields it reads.
     """
-    manifest = read_versioned_json(path, "manifest", SCHEMA_VERSION)
+    manifest = read_versioned_json(path, "manifest", SCHEMA_VERSION, fix)
     check_manifest_sealed(path, manifest, fix)
     return manifest
 

@@ -424,3 +424,35 @@ def test_a_manifest_of_the_wrong_shape_says_how_to_mend_it(frozen):
         load_frozen(frozen)
     assert "(no schema_version)" in info.value.message
     assert info.value.hint is not None
+
+
+def _make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _make_socket(path: Path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (_make_fifo, "a FIFO (named pipe)"),
+        (_make_socket, "a socket"),
+        (Path.mkdir, "a folder"),
+    ],
+)
+def test_a_manifest_that_is_no_regular_file_is_named_with_the_fix(frozen, make, kind):
+    # A FIFO said only "not a regular file", and no fix in reprobox's terms.
+    path = _manifest_path(frozen)
+    path.unlink()
+    make(path)
+    with pytest.raises(InputError) as info:
+        load_frozen(frozen)
+    assert _one_line(info.value) == (
+        f"{path}: manifest is {kind}, not a file reprobox wrote (move it away, "
+        f"then run `reprobox freeze {frozen.root}` again)"
+    )
