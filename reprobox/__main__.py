@@ -18,8 +18,9 @@ import sys
 def _say_interrupted() -> None:
     # To fd 2, not sys.stderr: that is None when reprobox starts with `2>&-`.
     # try/except, not contextlib.suppress: contextlib is not loaded yet here.
+    # stopping.INTERRUPTED_LINE, written out: stopping may be what was cut.
     try:  # noqa: SIM105
-        os.write(2, b"reprobox: interrupted\n")
+        os.write(2, b"reprobox: error: interrupted; nothing was half-written\n")
     except OSError:
         pass
 

@@ -35,6 +35,7 @@ from reprobox.errors import (
     escape_controls,
 )
 from reprobox.stopping import (
+    INTERRUPTED,
     command_over,
     install_handlers,
     raised_by_a_stop,
@@ -211,7 +212,7 @@ def interrupted_message(
     what the stop left behind and what becomes of it (see left_behind).
     """
     if not finished and not left:
-        return "interrupted; nothing was half-written"
+        return INTERRUPTED
     done = [f"{step} finished (tag {tag})" for step, tag, made in finished if made]
     unsure = [tag for _, tag, made in finished if made is None]
     message = ", ".join(done) + ", then interrupted" if done else "interrupted"
@@ -681,7 +682,7 @@ def _run_app() -> None:
         _to_stderr(f"reprobox: error: {_one_line(exc.format_message())}")
         sys.exit(EXIT_USAGE)
     except typer.Abort:  # Ctrl-C outside a command, or end of input at a prompt
-        _to_stderr("reprobox: interrupted")
+        _to_stderr(f"reprobox: error: {INTERRUPTED}")
         sys.exit(EXIT_INTERRUPTED)
     except ReproboxError as exc:
         if _state["debug"]:
@@ -689,7 +690,7 @@ def _run_app() -> None:
         _to_stderr(f"reprobox: error: {_shown_error(str(exc))}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _to_stderr("reprobox: interrupted")
+        _to_stderr(f"reprobox: error: {INTERRUPTED}")
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         say_stdout_gone()
@@ -698,7 +699,7 @@ def _run_app() -> None:
         if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
             if _state["debug"]:
                 traceback.print_exc()
-            _to_stderr("reprobox: interrupted")
+            _to_stderr(f"reprobox: error: {INTERRUPTED}")
             sys.exit(EXIT_INTERRUPTED)
         from reprobox.engine import engine_failure, is_engine_trouble
 
@@ -726,7 +727,7 @@ def _run_app() -> None:
             # No command asks for 130: typer (0.2x) turns a KeyboardInterrupt
             # that reached it (a stop while it parses the arguments, say)
             # into this return, silently.
-            _to_stderr("reprobox: interrupted")
+            _to_stderr(f"reprobox: error: {INTERRUPTED}")
         sys.exit(code)
 
 

@@ -31,6 +31,14 @@ from typing import Any, NoReturn
 from reprobox.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# What a stop that made nothing says, wherever it lands: in a command, while
+# the CLI loads or parses, or as reprobox exits. A stop that lands outside a
+# command's body said "reprobox: interrupted" instead, so a SIGHUP a moment
+# earlier than a SIGTERM (1 s into a command, on a loaded machine, is still
+# the import) read as another kind of stop. A command that made a tag says
+# so in its own line (cli.interrupted_message).
+INTERRUPTED = "interrupted; nothing was half-written"
+INTERRUPTED_LINE = f"reprobox: error: {INTERRUPTED}\n"
 # Said when what reads reprobox's stdout ends first (`reprobox run | head -1`).
 STDOUT_GONE = (
     "reprobox: error: standard output was closed before reprobox wrote all of "
@@ -220,6 +228,6 @@ def leave(code: int) -> NoReturn:
     if _ending["caught"] or any(sig in pending for sig in STOPPING):
         if code != EXIT_INTERRUPTED:
             with contextlib.suppress(OSError):
-                os.write(2, b"reprobox: interrupted\n")
+                os.write(2, INTERRUPTED_LINE.encode())
         code = EXIT_INTERRUPTED
     os._exit(code)

@@ -93,8 +93,8 @@ def start_run(cli, project, tmp_path: Path, *extra: str):
 
 @pytest.mark.parametrize(
     "signum",
-    [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT],
-    ids=["SIGINT", "SIGTERM", "SIGQUIT"],
+    [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT, signal.SIGHUP],
+    ids=["SIGINT", "SIGTERM", "SIGQUIT", "SIGHUP"],
 )
 def test_signal_stops_run_and_removes_container(
     cli, sleeper, docker_client, tmp_path, signum
@@ -133,6 +133,11 @@ def test_signal_stops_run_and_removes_container(
     # brk r37 (AY 14): a SIGTERM was recorded as "interrupted by the user".
     assert record["error"]["message"] == (
         "interrupted by a stop signal (Ctrl-C, SIGTERM, SIGHUP or SIGQUIT)"
+    )
+    # brk: one line for every stop signal that lands at the same point.
+    assert stderr.read_text().splitlines()[-1] == (
+        f"reprobox: error: run {record['run_id']} interrupted; container removed; "
+        f"record in {record_path}"
     )
 
 

@@ -26,7 +26,8 @@ from reprobox.errors import EXIT_INTERRUPTED
 
 BIG_BYTES = 200_000_000
 NOTHING = "reprobox: error: interrupted; nothing was half-written"
-INTERRUPTED = "reprobox: interrupted"
+# What a stop as reprobox exits says too: every stop that made nothing says one line.
+INTERRUPTED = NOTHING
 FINISHED = re.compile(
     r"reprobox: error: build finished \(tag (reprobox/\S+:[0-9a-f]{16})\), "
     r"then interrupted"

@@ -18,6 +18,8 @@ from fresh_python import REPO, run_python
 from reprobox import stopping
 
 _entry = run_python
+# What every stop says (stopping.INTERRUPTED_LINE), wherever it lands.
+STOP_LINE = "reprobox: error: interrupted; nothing was half-written\n"
 
 
 def test_ctrl_c_in_a_finalizer_still_stops_the_command():
@@ -45,7 +47,7 @@ def test_ctrl_c_in_a_finalizer_still_stops_the_command():
     assert (done.returncode, done.stdout, done.stderr) == (
         130,
         "",
-        "reprobox: interrupted\n",
+        STOP_LINE,
     )
 
 
@@ -76,7 +78,7 @@ def test_sigterm_in_a_finalizer_is_sent_again_as_sigterm():
     assert (done.returncode, done.stdout, done.stderr) == (
         130,
         "stopped\n",
-        "reprobox: interrupted\n",
+        STOP_LINE,
     )
 
 
@@ -97,7 +99,7 @@ def test_an_error_python_raised_from_a_ctrl_c_is_an_interruption():
         __main__.main()
         """
     )
-    assert (done.returncode, done.stderr) == (130, "reprobox: interrupted\n")
+    assert (done.returncode, done.stderr) == (130, STOP_LINE)
 
 
 def test_the_same_error_while_the_cli_is_imported_is_an_interruption():
@@ -118,7 +120,7 @@ def test_the_same_error_while_the_cli_is_imported_is_an_interruption():
         __main__.main()
         """
     )
-    assert (done.returncode, done.stderr) == (130, "reprobox: interrupted\n")
+    assert (done.returncode, done.stderr) == (130, STOP_LINE)
 
 
 def test_sigterm_while_the_cli_is_imported_is_an_interruption():
@@ -137,7 +139,7 @@ def test_sigterm_while_the_cli_is_imported_is_an_interruption():
         __main__.main()
         """
     )
-    assert (done.returncode, done.stderr) == (130, "reprobox: interrupted\n")
+    assert (done.returncode, done.stderr) == (130, STOP_LINE)
 
 
 def _raised(error: BaseException, during: BaseException | None, *, link: str):
@@ -257,5 +259,5 @@ def test_a_stop_that_typer_turns_into_exit_130_still_says_interrupted():
     assert (done.returncode, done.stdout, done.stderr) == (
         130,
         "",
-        "reprobox: interrupted\n",
+        STOP_LINE,
     )

@@ -46,13 +46,19 @@ def run_entry(when: str, sig: int) -> subprocess.CompletedProcess:
     return run_python(code)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+# What every stop says (stopping.INTERRUPTED_LINE), wherever it lands.
+STOP_LINE = "reprobox: error: interrupted; nothing was half-written\n"
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT]
+)
 @pytest.mark.parametrize("when", ["in the command", "once it is over"])
 def test_a_signal_as_reprobox_ends_is_exit_130_in_one_line(when, sig):
     done = run_entry(when, sig)
     assert done.returncode == 130, (done.returncode, done.stderr)
     assert done.stdout == "run 1 succeeded; record written\n"
-    assert done.stderr == "reprobox: interrupted\n"
+    assert done.stderr == STOP_LINE
 
 
 def test_reprobox_no_longer_reaches_the_interpreters_shutdown_to_die_there():
@@ -175,3 +181,68 @@ def test_a_hold_outlasts_a_signal_another_thread_takes_and_leaves_no_mask():
     assert done == ["whole block"]
     assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# A stop at each point of reprobox's life, for each stopping signal: as the CLI
+# starts, before a command's body (typer parsing), in a command that made
+# nothing, and once the command is over. POINT and SIGNAL are filled in.
+EACH_POINT = """
+import os, signal, sys
+from reprobox import __main__, cli, stopping
+
+def stop():
+    os.kill(os.getpid(), SIGNAL)
+
+@cli.interruptible
+def body():
+    print("working", flush=True)
+    if POINT == "in the command":
+        stop()
+
+def command(**_):
+    if POINT == "before the command's body":
+        stop()
+    body()
+
+cli.app = command
+over = cli.command_over
+
+def over_then_signal():
+    over()
+    if POINT == "once it is over":
+        stop()
+
+cli.command_over = over_then_signal
+if POINT == "as the CLI starts":  # __main__ has installed the handlers
+    cli.main = lambda **_: stop()
+__main__.main()
+"""
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+)
+@pytest.mark.parametrize(
+    "point",
+    [
+        "as the CLI starts",
+        "before the command's body",
+        "in the command",
+        "once it is over",
+    ],
+)
+def test_every_stop_signal_says_one_line_wherever_it_lands(point, sig):
+    # brk: SIGHUP 1 s into a command said "reprobox: interrupted" where
+    # SIGINT/SIGTERM/SIGQUIT said the line above: it had landed before the
+    # command's body, whose wrapper alone said that line.
+    code = EACH_POINT.replace("POINT", repr(point)).replace("SIGNAL", str(int(sig)))
+    done = run_python(code)
+    assert (done.returncode, done.stderr) == (130, STOP_LINE), done.stderr
+
+
+def test_the_line_said_before_stopping_loads_is_stoppings_own():
+    from reprobox import __main__, stopping
+
+    assert stopping.INTERRUPTED_LINE == STOP_LINE
+    source = Path(__main__.__file__).read_text()
+    assert STOP_LINE.replace("\n", "\\n") in source
