@@ -167,7 +167,7 @@ def test_a_plus_in_an_exponent_is_refused_with_the_number_meant(project):
         (["run", "--cpus", "-1"], "--cpus -1 is below the least CPU share"),
         (
             ["compare", "--epsilon", "-.1"],
-            "--epsilon -0.1 is not a finite number >= 0",
+            "--epsilon -.1 is not a finite number >= 0",
         ),
         (["report", "--epsilon", "-1"], "--epsilon -1 is not a finite number >= 0"),
         (["compare", "--epsilon", "nan"], "--epsilon nan is not a finite number >= 0"),
