@@ -270,7 +270,8 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
         if not isinstance(gpus, str):
             raise refuse("options.gpus", gpus, "all, a count or device=ID[,ID]")
         try:
-            gpus = _gpu_count(gpus)
+            # "" is what an older reprobox recorded for `--gpus ''`: no GPU.
+            gpus = _gpu_count(gpus) if gpus.strip() else None
         except InputError:
             raise refuse(
                 "options.gpus", gpus, "all, a count or device=ID[,ID]"

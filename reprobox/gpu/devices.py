@@ -27,6 +27,12 @@ def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
             f'--gpus {value!r} has a "+", which number options do not take',
             hint=f"write --gpus {text.replace('+', '')}",
         )
+    if value is not None and not text:
+        # As every other flag given an empty value: not read as "no GPU".
+        raise InputError(
+            f"--gpus {value!r} gives no GPU selection",
+            hint=f"{GPUS_FIX}; or leave --gpus out (or --gpus 0) for none",
+        )
     if text.lower() in ("", "none") or re.fullmatch("0+", text):
         return None
     if text.lower() == "all":

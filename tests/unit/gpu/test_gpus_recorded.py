@@ -5,7 +5,7 @@ import pytest
 from reprobox.gpu.devices import recorded_gpus
 
 
-@pytest.mark.parametrize("value", [None, "", "none", "0", "00", " 0 ", "'0'"])
+@pytest.mark.parametrize("value", [None, "none", "0", "00", " 0 ", "'0'"])
 def test_no_gpu_is_recorded_as_if_gpus_were_not_given(value):
     # `run --gpus 0` recorded "0", and compare listed "options.gpus unset → 0"
     # as a setup difference against a run without --gpus: both ran on no GPU.

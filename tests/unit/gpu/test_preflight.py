@@ -67,7 +67,7 @@ def local_engine(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.mark.parametrize("option", [None, "", "none", "0"])
+@pytest.mark.parametrize("option", [None, "none", "0"])
 def test_no_gpus_asked_gives_none_without_probing(option):
     assert gpu_preflight(manifest("12.5"), option, probe=never_probe) is None
 
