@@ -40,8 +40,8 @@ def parse_seeds(spec: str) -> list[int]:
             hint=f"write --seeds {spec.replace('+', '')}",
         )
     for part in spec.split(","):
-        part = part.strip()
-        # ASCII digits only: \d takes any script's (٣), which --seed refuses.
+        # No blanks, as --seed takes none (' 2' is refused there); ASCII
+        # digits only: \d takes any script's (٣), which --seed refuses.
         match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
         if not match:
             raise InputError(

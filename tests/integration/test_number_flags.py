@@ -67,3 +67,16 @@ def test_a_plus_in_seeds_or_gpus_is_refused_the_same_way(
         f"not take (write {fix})\n"
     )
     assert engine_cleanup.containers(name) == []
+
+
+def test_seeds_with_blanks_are_refused_as_seed_is(cli, engine_cleanup, tmp_path):
+    # brk r40 (BC 6a): --seeds ' 1' and '1 , 2' ran; --seed ' 2' is refused.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    done = cli.run("run", str(project), "--seeds", "1 , 2", check=False)
+    assert done.returncode == 2, done.describe()
+    assert done.stderr == (
+        "reprobox: error: --seeds '1 , 2': '1 ' is not N or N-M "
+        "(e.g. --seeds 0-4 or --seeds 1,3,5)\n"
+    )
+    assert engine_cleanup.containers(name) == []
+    assert not (project / ".reprobox" / "runs").exists()

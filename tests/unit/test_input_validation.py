@@ -1026,7 +1026,11 @@ def test_one_run_given_twice_names_the_command_that_needs_two(tmp_path, command)
     )
 
 
-@pytest.mark.parametrize("spec", ["\u0663", "0-\u0663", "\uff11,2"])
+@pytest.mark.parametrize(
+    "spec",
+    # brk r40 (BC 6a): ' 1' and '1 , 2' ran where --seed ' 2' is refused.
+    ["\u0663", "0-\u0663", "\uff11,2", " 1", "1 , 2", "1,2 ", "0 -2"],
+)
 def test_seeds_in_other_digits_are_refused_as_seed_is(spec):
     # brk r37 (AX): --seeds ٣ ran seed 3 where --seed ٣ is refused.
     from reprobox.multirun import parse_seeds
