@@ -865,6 +865,10 @@ def _plain_number_parser(flag: str, number: type) -> Callable:
                 meant = number(value)  # what Python read in it: "1_0" is 10
                 if abs(meant) != float("inf") and meant == meant:
                     example = f"{meant:g}" if number is float else str(meant)
+            with suppress(ValueError, OverflowError):
+                whole = float(value)  # --seed 7.0 means 7, not the 3 shown before
+                if number is int and whole.is_integer():
+                    example = str(int(whole))
             raise typer.BadParameter(
                 f"{_shown_value(value)!r} {exc}; write e.g. {flag} {example}"
             ) from None

@@ -231,3 +231,17 @@ def test_tol_bounds_follow_the_number_flag_rule(item, said):
     with pytest.raises(InputError) as raised:
         _parse_tolerances([item])
     assert raised.value.message == f"--tol {item!r}: {said}"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "example"),
+    [("--seed", "7.0", "7"), ("--repeat", "2.0", "2"), ("--repeat", "2.5", "3")],
+)
+def test_a_whole_number_written_as_a_float_is_shown_its_plain_spelling(
+    project, flag, value, example
+):
+    # brk r40 (BC 6b): --seed 7.0 was told "write e.g. --seed 3", which read
+    # as if 7.0 had been taken for 3.
+    result = run_reprobox("run", str(project), flag, value)
+    assert result.returncode == 2
+    assert f"; write e.g. {flag} {example} (see reprobox run --help)" in result.stderr
