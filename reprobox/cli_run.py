@@ -321,6 +321,7 @@ def run(
         record_path = target.runs_dir / record["run_id"] / "record.json"
         if as_json:
             typer.echo(dump_json(record), nl=False)
+            _warn_record(record)  # stderr: the JSON on stdout stays whole
         else:
             _print_summary(record, record_path)
         raise_for_status(record, record_path)
@@ -610,6 +611,8 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
             "comparison": json.loads(render_json(comparison)) if comparison else None,
         }
         typer.echo(dump_json(payload), nl=False)
+        for rec in records:
+            _warn_record(rec)
     else:
         for rec in records:
             _print_summary(rec, target.runs_dir / rec["run_id"] / "record.json")
@@ -676,5 +679,10 @@ def _print_summary(record: dict, record_path: Path) -> None:
         # One line each: a line break in a name could draw a fake row.
         typer.echo(f"  {_one_line(name):<24} {_one_line(shown)}")
     typer.echo(f"  record: {record_path}")
+    _warn_record(record)
+
+
+def _warn_record(record: dict) -> None:
+    """Say the record's warnings on stderr, with or without --json."""
     for warning in record.get("warnings") or []:
         warn(warning.splitlines()[0] if warning else "")

@@ -80,3 +80,14 @@ def test_an_env_value_that_is_not_utf8_is_refused_in_one_line(cli, writer):
         "binary data in a data file and pass its name)"
     ]
     assert _records(writer) == before  # refused before any run folder was made
+
+
+@pytest.mark.parametrize("extra", [(), ("--repeat", "2")])
+def test_run_json_says_the_records_warnings_on_stderr_too(cli, writer, extra):
+    # brk r40 (BC 6d): with --json the warnings were only inside the JSON;
+    # without it they are said on stderr, under -q too.
+    ran = cli.run("-q", "run", str(writer), *extra, "--json", check=False)
+    assert ran.returncode == 0, ran.describe()
+    json.loads(ran.stdout)  # stdout stays one JSON document
+    warned = [line for line in ran.stderr.splitlines() if NOTE in line]
+    assert warned == [f"reprobox: warning: {NOTE}"] * (2 if extra else 1)
