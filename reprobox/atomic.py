@@ -309,17 +309,23 @@ def writable_text(text: str) -> str:
     return text
 
 
+def free_key(taken: dict, key):
+    """Return key, or where taken holds it already "key (2)", "key (3)"...:
+    two keys made alike (by escaping or by hiding a secret) lose no value."""
+    name, n = key, 1
+    while name in taken:
+        n += 1
+        name = f"{key} ({n})"
+    return name
+
+
 def writable_keys(data: dict) -> dict:
     """Return data with its text keys made writable_text; a key that then equals
     another keeps its value under a numbered key ("name (2)"), none is lost."""
     out: dict = {}
     for key, value in data.items():
         shown = writable_text(key) if isinstance(key, str) else key
-        name, n = shown, 1
-        while name in out:
-            n += 1
-            name = f"{shown} ({n})"
-        out[name] = value
+        out[free_key(out, shown)] = value
     return out
 
 

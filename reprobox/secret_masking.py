@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from reprobox.atomic import free_key
 from reprobox.credential_files import secret_parts, secret_value
 from reprobox.lock.indexes import secret_pieces
 
@@ -261,11 +262,7 @@ def hidden_in(value: Any, hide: Callable[[str], str]) -> Any:
         out: dict = {}
         for key, item in value.items():
             shown = hide(key) if isinstance(key, str) else key
-            name, n = shown, 1
-            while name in out:
-                n += 1
-                name = f"{shown} ({n})"
-            out[name] = hidden_in(item, hide)
+            out[free_key(out, shown)] = hidden_in(item, hide)
         return out
     return value
 
