@@ -20,14 +20,8 @@ def _set_command(project, command: str) -> None:
     config.write_text(text)
 
 
-@pytest.mark.integration
-def test_a_path_through_a_folder_the_image_holds_runs(cli, engine_cleanup, tmp_path):
-    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
-    engine_cleanup.add(name)
-    (project / "src").mkdir()
-    (project / "src" / "helpers.py").write_text("X = 1\n")
-    _set_command(project, "python ./src/../train.py")
-    cli.run("-q", "freeze", str(project), timeout=600)
+def _runs_to_its_end(cli, project) -> None:
+    """Run project once; its one run must start the script and finish it."""
     done = cli.run(
         "-q",
         "run",
@@ -40,6 +34,17 @@ def test_a_path_through_a_folder_the_image_holds_runs(cli, engine_cleanup, tmp_p
     assert done.returncode == 0, done.stderr[-2000:]
     logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
     assert len(logs) == 1 and "sleeper done" in logs[0].read_text()
+
+
+@pytest.mark.integration
+def test_a_path_through_a_folder_the_image_holds_runs(cli, engine_cleanup, tmp_path):
+    project, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    (project / "src").mkdir()
+    (project / "src" / "helpers.py").write_text("X = 1\n")
+    _set_command(project, "python ./src/../train.py")
+    cli.run("-q", "freeze", str(project), timeout=600)
+    _runs_to_its_end(cli, project)
 
 
 @pytest.mark.integration
@@ -84,18 +89,7 @@ def test_an_app_path_that_leaves_app_and_comes_back_runs(cli, engine_cleanup, tm
     engine_cleanup.add(name)
     _set_command(project, "python /app/../app/train.py")
     cli.run("-q", "freeze", str(project), timeout=600)
-    done = cli.run(
-        "-q",
-        "run",
-        str(project),
-        "--env",
-        "SLEEPER_SECONDS=0",
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
-    assert len(logs) == 1 and "sleeper done" in logs[0].read_text()
+    _runs_to_its_end(cli, project)
 
 
 @pytest.mark.integration
@@ -110,15 +104,4 @@ def test_a_script_reached_through_a_linked_folder_runs(cli, engine_cleanup, tmp_
     (project / "lnk").symlink_to("src")
     _set_command(project, "python lnk/train.py")
     cli.run("-q", "freeze", str(project), timeout=600)
-    done = cli.run(
-        "-q",
-        "run",
-        str(project),
-        "--env",
-        "SLEEPER_SECONDS=0",
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    logs = list((project / ".reprobox" / "runs").glob("*/container.log"))
-    assert len(logs) == 1 and "sleeper done" in logs[0].read_text()
+    _runs_to_its_end(cli, project)
