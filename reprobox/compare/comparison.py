@@ -47,9 +47,11 @@ from reprobox.compare.noise import (
 from reprobox.compare.records import Record, as_number
 from reprobox.compare.seed_band import (
     band_differences,
+    fail_non_finite,
     is_other_seed_of_a_sweep,
     judged_on_a_band,
     measure_name,
+    non_finite_seeds,
     same_seed_partners,
     same_seed_run,
 )
@@ -204,7 +206,7 @@ def compare_runs(
                 results.append(result)
     # A sweep run of another seed is noise only where its values are: one with
     # a metric NaN, infinite, missing or not a number was judged above as any
-    # pair (NaN in one run only fails), so it is no longer noise as a whole.
+    # pair, and fails below when not finite: it is no longer noise as a whole.
     seed_noise = {
         run_id
         for run_id in seed_noise
@@ -222,6 +224,10 @@ def compare_runs(
         if r.missing
     ]
     results = [_overrule(r, by_id, measure, nondeterminism) for r in results]
+    # A sweep seed whose metric is NaN or infinite fails, whatever the seed
+    # it is set against holds: NaN in both runs is no cover for it.
+    non_finite = non_finite_seeds(records, names, seeds_of)
+    results = [fail_non_finite(r, by_id[r.run_id], non_finite) for r in results]
     # A repeat whose repeats differ was failed by _overrule: no noise either.
     seed_noise = {
         run_id
@@ -296,6 +302,7 @@ def compare_runs(
             )
             for (run_id, _), band in on_band.items()
         },
+        non_finite,
     )
     # A run that failed may still have written metrics; they prove nothing.
     # Repeats (`run --repeat N`) exist to catch nondeterminism: where they

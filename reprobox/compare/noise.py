@@ -192,7 +192,7 @@ def _unsteady_left_out(
 def _left_out_of_band(sweep: str, metric: str, members: Sequence[Record]) -> list[str]:
     """Say which seeds' values a band leaves out as not finite (NaN, ±inf).
 
-    Their runs are judged as any pair is (NaN in one run only fails); the note
+    Their runs fail, whatever the seed they are set against holds; the note
     says why the band counts fewer seeds than the sweep ran.
     """
     notes = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,8 +21,9 @@ from reprobox.compare.headlines import (
     named_difference,
     status_note,
 )
+from reprobox.compare.metrics import MetricResult
 from reprobox.compare.noise import NoiseBand
-from reprobox.compare.records import Record
+from reprobox.compare.records import Record, as_number
 
 
 def ranked_sweeps(records: Sequence[Record], ref: Record) -> list[str]:
@@ -222,4 +225,65 @@ def band_summary(
         judged_on_band=True,
         hidden_env=hidden,
         **exit_fields(record),
+    )
+
+
+def non_finite_seeds(
+    records: Sequence[Record], names: Sequence[str], seeds_of: Mapping[str, set[str]]
+) -> dict[str, dict[str, str]]:
+    """Map each sweep run to its checked metrics that are NaN or infinite.
+
+    Only runs that succeeded, of a sweep of which two seeds or more did (a
+    sweep of one seed is judged as any run is). Such a seed fails whatever the
+    other seeds hold: NaN beside NaN, or inf beside inf, is no agreement, and
+    the band leaves the value out, so nothing else would fail it.
+    """
+    found: dict[str, dict[str, str]] = {}
+    for record in records:
+        sweep = _sweep_of(record)
+        if sweep is None or len(seeds_of.get(sweep, ())) < 2:
+            continue
+        if record.status != SUCCEEDED:
+            continue
+        for name in names:
+            value = as_number(record.metrics.get(name))
+            if value is not None and not math.isfinite(value):
+                found.setdefault(record.run_id, {})[name] = non_finite_text(value)
+    return found
+
+
+def non_finite_text(value: float) -> str:
+    """Show a value that is not finite as the record writes it: 'NaN', 'Infinity'."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def non_finite_note(run: Record, shown: Mapping[str, str]) -> str:
+    """Say why a sweep seed fails on a metric that is not finite."""
+    values = ", ".join(f"{name} {text}" for name, text in sorted(shown.items()))
+    return (
+        f"{values} in seed {format_value(run.seed)} of the sweep: a seed whose "
+        "metric is NaN or infinite fails the sweep"
+    )
+
+
+def fail_non_finite(
+    result: MetricResult, run: Record, found: Mapping[str, Mapping[str, str]]
+) -> MetricResult:
+    """Fail a sweep seed's result whose value is not finite, whatever it is set
+    against: 'NaN in both runs' or 'identical' infinities are no cover for it.
+
+    A result that fails already (NaN in one run only, or judged on a band) is
+    left as it is, its reason saying why.
+    """
+    text = found.get(result.run_id, {}).get(result.metric)
+    if text is None or result.passed is False:
+        return result
+    return dataclasses.replace(
+        result,
+        passed=False,
+        identical=False,
+        seed_noise=False,
+        reason=non_finite_note(run, {result.metric: text}),
     )

@@ -15,7 +15,12 @@ from reprobox.compare.headlines import (
     unrecorded_note,
 )
 from reprobox.compare.metrics import MetricResult, MissingMetric
-from reprobox.compare.seed_band import band_summary, measure_name, same_seed_run
+from reprobox.compare.seed_band import (
+    band_summary,
+    measure_name,
+    non_finite_note,
+    same_seed_run,
+)
 
 
 def summarize_runs(
@@ -31,6 +36,7 @@ def summarize_runs(
     unsteady,
     unrecorded,
     band_setups,
+    non_finite=None,
 ) -> list[RunSummary]:
     """Write each run's verdict and, where metrics differ, the likely cause.
 
@@ -41,7 +47,10 @@ def summarize_runs(
     the metrics they differ in.
     band_setups: run id -> its setup differences to the machine of the band
     it is judged on, for the runs judged on a band.
+    non_finite: sweep run id -> its metrics that are NaN or infinite (shown as
+    the record writes them), which fail it, the reference included.
     """
+    non_finite = non_finite or {}
     results_of: dict[str, list[MetricResult]] = {}
     for result in results:
         results_of.setdefault(result.run_id, []).append(result)
@@ -80,12 +89,16 @@ def summarize_runs(
                     status=record.status,
                     seed=record.seed,
                     # A reference that failed, or a repeat whose repeats gave
-                    # other numbers, holds the others to nothing sure.
-                    passed=record.status == SUCCEEDED and record.run_id not in unsteady,
+                    # other numbers, holds the others to nothing sure; a sweep
+                    # seed of it that is not finite fails as any seed's does.
+                    passed=record.status == SUCCEEDED
+                    and record.run_id not in unsteady
+                    and record.run_id not in non_finite,
                     metrics_differ=False,
                     seed_noise=False,
                     likely_cause=None,
                     headline="reference run"
+                    + _non_finite_part(record, non_finite)
                     + status_note(record, "its metrics prove nothing")
                     + _unsteady_note(unsteady.get(record.run_id)),
                     hidden_env=hidden,
@@ -94,9 +107,13 @@ def summarize_runs(
             )
             continue
         own = results_of.get(record.run_id, [])
+        # A sweep seed's metric that is not finite is said on its own: it is
+        # neither a setup difference's doing nor nondeterminism.
+        broken = non_finite.get(record.run_id, {})
+        shown_own = [r for r in own if r.metric not in broken]
         # A metric one side lacks is not a change in value: it neither makes
         # the metrics differ nor points at a setup difference or nondeterminism.
-        changed = [r for r in own if not r.identical and not r.missing]
+        changed = [r for r in shown_own if not r.identical and not r.missing]
         suspect = suspects.get(record.run_id)
         # Said first, as every value and difference of it is that run's.
         against = f"against {same_seed_run(base)}: " if base is not ref else ""
@@ -117,16 +134,24 @@ def summarize_runs(
                 likely_cause=suspect.field if (suspect and changed) else None,
                 headline=against
                 + (
+                    _non_finite_part(record, non_finite).removeprefix("; ")
+                    + ("; " if shown_own else "")
+                    if broken
+                    else ""
+                )
+                + (
                     run_headline(
                         record,
-                        own,
+                        shown_own,
                         changed,
                         missing_of.get(record.run_id, []),
                         suspect,
                         hidden,
                         gap,
                     )
-                    if own
+                    if shown_own
+                    else ""
+                    if broken
                     else nothing_compared(names, named)
                     + status_note(record, "it cannot pass")
                 )
@@ -155,6 +180,12 @@ def _failed_measure_note(record, base, ref, own: list[MetricResult]) -> str:
     shown = status_with_exit(base.status, recorded_exit_code(base))
     which = "the reference run" if base is ref else "the run it is set against"
     return f"; but {which} {base.run_id} has status {shown}: it cannot pass"
+
+
+def _non_finite_part(record, non_finite) -> str:
+    """Say which of a sweep seed's metrics are not finite, failing it, or ''."""
+    shown = non_finite.get(record.run_id)
+    return f"; {non_finite_note(record, shown)}" if shown else ""
 
 
 def _unsteady_note(metrics: list[str] | None) -> str:

@@ -89,3 +89,25 @@ def test_compare_of_a_sweep_leaves_its_noise_unjudged(cli, by_seed, tmp_path):
     assert data["passed"] is True
     assert [r["passed"] for r in data["runs"]] == [True, None, None]
     assert [r["passed"] for r in data["results"]] == [None, None]
+
+
+def test_a_sweep_of_nan_seeds_only_fails_naming_the_metric(cli, by_seed):
+    # breaker BC 2: every seed wrote NaN and each run read "identical", PASS.
+    done = _run(cli, by_seed, "--seeds", "0-1", "--env", "PLAN=0=nan,1=nan")
+    assert done.returncode == 1, done.describe()
+    assert "verdict: FAIL" in done.stdout
+    assert "acc NaN in seed 1 of the sweep" in done.stdout
+    assert "metrics identical" not in done.stdout
+
+    done = _run(cli, by_seed, "--seeds", "0-1", "--env", "PLAN=0=nan,1=nan", "--json")
+    assert done.returncode == 1, done.describe()
+    comparison = json.loads(done.stdout)["comparison"]
+    assert comparison["passed"] is False
+    assert [run["passed"] for run in comparison["runs"]] == [False, False]
+    [result] = comparison["results"]
+    assert (result["metric"], result["passed"], result["identical"]) == (
+        "acc",
+        False,
+        False,
+    )
+    assert "acc NaN in seed 1 of the sweep" in result["reason"]

@@ -60,11 +60,14 @@ def test_a_nan_reference_seed_fails_every_other_seed():
     ]
 
 
-def test_nan_in_every_seed_is_the_same_everywhere():
+def test_nan_in_every_seed_fails_every_seed():
+    # breaker BC 2: NaN beside NaN read "identical" and the sweep passed.
     comparison = compare_runs(sweep([math.nan, math.nan]))
-    assert comparison.passed
+    assert not comparison.passed
+    assert [r.passed for r in comparison.runs] == [False, False]
     assert [r.reason for r in comparison.results] == [
-        "NaN in both runs; seed 1 of the sweep"
+        "acc NaN in seed 1 of the sweep: a seed whose metric is NaN or infinite "
+        "fails the sweep"
     ]
 
 
