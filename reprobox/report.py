@@ -17,6 +17,8 @@ from reprobox.compare.render import (
     format_delta,
     format_number,
     repeats_said,
+    run_status,
+    run_verdict,
     verdict_aside,
     verdict_parts,
 )
@@ -110,6 +112,8 @@ def _environment() -> jinja2.Environment:
         number=format_number,
         delta=format_delta,
         repeats_said=repeats_said,
+        run_status=run_status,
+        run_verdict=run_verdict,
     )
     return env
 

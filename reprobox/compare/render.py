@@ -219,8 +219,8 @@ def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
                 [
                     r.run_id + (" (ref)" if r.is_reference else ""),
                     format_value(r.seed),
-                    status_with_exit(r.status, r.exit_code),
-                    _run_verdict(r),
+                    run_status(r),
+                    run_verdict(r),
                     r.headline,
                 ]
                 for r in c.runs
@@ -365,8 +365,16 @@ def _noise_delta_cell(
     return ("+" if exact >= 0 else "-") + shown
 
 
-def _run_verdict(run: RunSummary) -> str:
-    """Say a run's verdict: '-' for a reference that holds, FAIL for one that not."""
+def run_status(run: RunSummary) -> str:
+    """Say a run's status with its exit code, e.g. 'failed (exit code 1)'."""
+    return status_with_exit(run.status, run.exit_code)
+
+
+def run_verdict(run: RunSummary) -> str:
+    """Say a run's verdict: '-' for a reference that holds, FAIL for one that not.
+
+    The one source of the runs table's verdict cell: text, --md and the report.
+    """
     if run.passed is False:
         return "FAIL"
     if run.is_reference and not run.judged_on_band:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 # PLAN=1=nan,2=fail: seed 1 writes NaN, seed 2 exits 3; any other seed 0.9+seed/1000.
+# RND=1: a value that differs from run to run.
 BY_SEED = """import json, os, sys
 seed = os.environ["REPROBOX_SEED"]
 plan = dict(p.split("=") for p in os.environ.get("PLAN", "").split(",") if p)
 value = plan.get(seed, str(0.9 + int(seed) / 1000))
+if os.environ.get("RND"):  # differs run to run, whatever seeds boot sets
+    value = str(0.9 + int.from_bytes(os.urandom(4), "big") / 2**40)
 if value == "fail":
     sys.exit(3)
 with open(os.environ["REPROBOX_METRICS"], "w") as out:
@@ -111,3 +115,27 @@ def test_a_sweep_of_nan_seeds_only_fails_naming_the_metric(cli, by_seed):
         False,
     )
     assert "acc NaN in seed 1 of the sweep" in result["reason"]
+
+
+def _report_rows(html: str) -> dict[str, tuple[str, str]]:
+    """Map each run of the report's runs table to its (status, verdict) cells."""
+    rows = {}
+    for row in re.findall(r"<tr><td><span class=\"swatch\".*?</tr>", html, re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        run_id = re.sub(r"<[^>]+>", "", cells[0]).removesuffix(" (ref)")
+        rows[run_id] = (cells[2], cells[3])
+    return rows
+
+
+def test_a_report_of_repeats_that_differ_marks_each_fail(cli, by_seed):
+    # breaker BC 3: the report's reference row read "-" where compare said FAIL.
+    done = _run(cli, by_seed, "--repeat", "2", "--env", "RND=1", "--json")
+    assert done.returncode == 1, done.describe()
+    run_ids = [run["run_id"] for run in json.loads(done.stdout)["comparison"]["runs"]]
+    folders = [str(by_seed / ".reprobox" / "runs" / run_id) for run_id in run_ids]
+    for reference in run_ids:
+        report = cli.run(
+            "report", *folders, "--reference", reference, "-o", "-", timeout=120
+        )
+        rows = _report_rows(report.stdout)
+        assert rows == {run_id: ("succeeded", "FAIL") for run_id in run_ids}
