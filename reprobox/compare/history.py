@@ -33,7 +33,9 @@ class CurveDivergence:
     # metric -> run - reference as written (exact.difference_number); None:
     # NaN, infinite or absent
     deltas: Mapping[str, float | None]
-    max_abs_delta: Mapping[str, float]  # metric -> largest |delta| over shared epochs
+    # metric -> largest |delta| over shared epochs, within epsilon too, as
+    # written; NaN where a gap is NaN, inf where one is infinite
+    max_abs_delta: Mapping[str, float]
     reason: str
 
 
@@ -148,17 +150,27 @@ def _row_deltas(
         # tables show (0.6 - 0.5 read 0.09999999999999998).
         finite = math.isfinite(a) and math.isfinite(b)
         gap = written_gap(b, a) if finite else None
-        # Values not the same as written differ by more than 0.
-        if bound and gap is not None and gap.copy_abs() <= bound:
-            within[name] = max(within.get(name, Decimal(0)), gap.copy_abs())
-            continue
         if gap is None:
+            _note_largest(largest, name, math.nan if math.isnan(a + b) else math.inf)
             gaps[name] = None
             continue
-        gaps[name] = _Gap(gap, difference_number(b, a, gap))
-        size = abs(gaps[name].number)
-        largest[name] = max(largest.get(name, size), size)
+        number = difference_number(b, a, gap)
+        # Every gap counts, one epsilon lets through too: the text names it.
+        _note_largest(largest, name, abs(number))
+        # Values not the same as written differ by more than 0.
+        if bound and gap.copy_abs() <= bound:
+            within[name] = max(within.get(name, Decimal(0)), gap.copy_abs())
+            continue
+        gaps[name] = _Gap(gap, number)
     return gaps
+
+
+def _note_largest(largest: dict[str, float], name: str, size: float) -> None:
+    """Keep the largest |gap| of a metric: NaN once a gap is NaN, inf once one
+    is infinite (as a finding's spread), else the largest as written."""
+    held = largest.get(name)
+    if held is None or math.isnan(size) or (not math.isnan(held) and size > held):
+        largest[name] = size
 
 
 @dataclass(frozen=True)
