@@ -1585,6 +1585,12 @@ def add_env(lines: str, strict: bool = False) -> Callable[[Path, Context], None]
     return setup
 
 
+def pass_env_also_in_env(project: Path, ctx: Context) -> None:
+    """Name MYVAR in pass_env and set it in [env] too."""
+    edit("reprobox.toml", lambda t: 'pass_env = ["MYVAR"]\n' + t)(project, ctx)
+    add_env('MYVAR = "2"')(project, ctx)
+
+
 def check_strict_threads_from_env_flag(
     result: Result, project: Path, ctx: Context
 ) -> None:
@@ -1673,15 +1679,7 @@ CASES += [
         EXIT_USAGE,
         ("{p}/reprobox.toml", "pass_env", "names MYVAR, which [env] sets too"),
         "keep MYVAR in one",
-        setup=lambda project, ctx: (
-            (
-                edit("reprobox.toml", lambda t: 'pass_env = ["MYVAR"]\n' + t)(
-                    project, ctx
-                ),
-                add_env('MYVAR = "2"')(project, ctx),
-            )
-            and None
-        ),
+        setup=pass_env_also_in_env,
     ),
     Case(
         "config-env-reprobox-own-variable",
