@@ -334,6 +334,8 @@ def freeze(
         version = check_training_python(python_exe, named_by)
         refuse_other_python(cfg, version, named_by)
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
+    if not dry_run:  # before the lock, which takes a while: said at once
+        _refuse_odd_frozen_files(cfg)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
     say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))
     result = freeze_project(
@@ -376,6 +378,26 @@ def freeze(
         typer.echo(f"froze {cfg.name}: {locked} locked")
         for path in paths:
             typer.echo(f"  {path}")
+
+
+def _refuse_odd_frozen_files(cfg) -> None:
+    """Refuse a manifest, lock or Dockerfile that is no regular file (a FIFO,
+    a folder, a link to a device): freeze reads the manifest and replaces all
+    three, and a FIFO there blocked it forever."""
+    from reprobox.manifest import (
+        DOCKERFILE_NAME,
+        LOCK_NAME,
+        MANIFEST_NAME,
+        refuse_odd_file,
+    )
+
+    fix = f"run `reprobox freeze {cfg.root}` again"
+    for name, kind in (
+        (MANIFEST_NAME, "manifest"),
+        (LOCK_NAME, "lock"),
+        (DOCKERFILE_NAME, "Dockerfile"),
+    ):
+        refuse_odd_file(cfg.state_dir / name, kind, fix)
 
 
 def _base_digest_lookup():

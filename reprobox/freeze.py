@@ -61,6 +61,7 @@ from reprobox.manifest import (
     config_settings,
     core_manifest_text,
     fingerprint_data,
+    refuse_odd_file,
     sha256_bytes,
 )
 from reprobox.paths import is_link_loop
@@ -425,11 +426,7 @@ def freeze_project(
         manifest=sealed,
         warnings=warnings,
         vcs_lock=vcs_lock,
-        notes=[
-            note
-            for note in (_from_shell_note(cfg, env, environ),)
-            if note
-        ],
+        notes=[note for note in (_from_shell_note(cfg, env, environ),) if note],
     )
 
 
@@ -523,6 +520,8 @@ def _keep_publication(path: Path, result: FreezeResult) -> None:
     it replaced. Their refs go into result.dropped_published, to be said:
     freezing back to that build later does not bring them back.
     """
+    # A FIFO there blocked the read forever, a link to /dev/zero never ended.
+    refuse_odd_file(path, "manifest", "run `reprobox freeze` again")
     try:
         old = loads_strict(path.read_text(encoding="utf-8"), path)
     except (OSError, ValueError, RecursionError, InputError):

@@ -60,11 +60,7 @@ def read_versioned_json(
 
     fix says how to write the document again (e.g. run `reprobox freeze`).
     """
-    if path.exists() and not path.is_file():  # a folder, a FIFO: not "missing"
-        raise InputError(
-            f"{path}: {kind} is {_file_kind(path)}, not a file reprobox wrote",
-            hint=f"move it away, then {fix or 'restore the file or create it again'}",
-        )
+    refuse_odd_file(path, kind, fix)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -104,6 +100,16 @@ def read_versioned_json(
             data.get("reprobox_version"),
         )
     return data
+
+
+def refuse_odd_file(path: Path, kind: str, fix: str | None = None) -> None:
+    """Refuse a path that is there but no regular file (a folder, a FIFO, a
+    link to a device): reading it would block, or never end."""
+    if path.exists() and not path.is_file():  # not "missing"
+        raise InputError(
+            f"{path}: {kind} is {_file_kind(path)}, not a file reprobox wrote",
+            hint=f"move it away, then {fix or 'restore the file or create it again'}",
+        )
 
 
 def _file_kind(path: Path) -> str:
