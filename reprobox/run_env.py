@@ -27,11 +27,15 @@ RESERVED_WHY = (
 )
 RESERVED = (
     "HOME",
+    "LD_AUDIT",
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
     "PATH",
     "PYTHONHOME",
     "PYTHONPATH",
+    # Where Python looks for its own platform library: any other value stops
+    # it at start-up ("No module named 'encodings'").
+    "PYTHONPLATLIBDIR",
     "PYTHONSTARTUP",
     "VIRTUAL_ENV",
 )

@@ -223,6 +223,12 @@ BAD = [
         "names 'X' twice",
     ),
     Bad(
+        "env-python-platlibdir",
+        CMD + '[env]\nPYTHONPLATLIBDIR = "x"\n',
+        "env.PYTHONPLATLIBDIR",
+        "is the image's and reprobox's to decide",
+    ),
+    Bad(
         "env-gpu-runtime-variable",
         CMD + '[env]\nNVIDIA_VISIBLE_DEVICES = "all"\n',
         "env.NVIDIA_VISIBLE_DEVICES",

@@ -1039,7 +1039,12 @@ def test_seeds_in_other_digits_are_refused_as_seed_is(spec):
         parse_seeds(spec)
 
 
-@pytest.mark.parametrize("name", ["LD_PRELOAD", "PATH", "VIRTUAL_ENV"])
+@pytest.mark.parametrize(
+    # brk r41 (BD 3): PYTHONPLATLIBDIR=x passed freeze; every run then died
+    # at Python's start-up.
+    "name",
+    ["LD_PRELOAD", "LD_AUDIT", "PATH", "VIRTUAL_ENV", "PYTHONPLATLIBDIR"],
+)
 def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
     # brk r37 (AY 14): --env LD_PRELOAD was told "the image sets it"; it
     # sets none, and unset is what the image and reprobox decide for it.
