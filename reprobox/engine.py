@@ -30,7 +30,10 @@ import requests.exceptions
 import urllib3.exceptions
 from docker.types import Mount
 
-from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
+from reprobox.addresses import (
+    engine_key,  # noqa: F401  (re-exported)
+    lower_scheme,
+)
 from reprobox.errors import (
     BuildError,
     EngineError,
@@ -98,8 +101,10 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     if context:
         host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
+        host = lower_scheme(host)
     elif host:
         check_engine_address(host, f"--host {host!r}")
+        host = lower_scheme(host)  # the docker CLI that builds takes no UNIX://
     elif os.environ.get("DOCKER_HOST"):
         env_host = os.environ["DOCKER_HOST"]
         check_engine_address(env_host, f"DOCKER_HOST={env_host!r}")
@@ -526,9 +531,7 @@ def image_id(engine: Engine, ref: str) -> str | None:
             ) from None
         raise EngineError(f"cannot inspect image {ref}: {exc}") from None
     except docker.errors.DockerException as exc:
-        raise EngineError(
-            f"cannot inspect image {ref}: {first_line(exc)}"
-        ) from None
+        raise EngineError(f"cannot inspect image {ref}: {first_line(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise engine_failure(engine, f"inspecting image {ref}", exc) from None
 

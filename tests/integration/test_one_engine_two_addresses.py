@@ -44,3 +44,21 @@ def test_a_hard_link_to_an_engines_socket_is_refused_as_the_same_engine(
     )
     assert labelled_containers(engine2_client, project.name) == []
     assert not project.runs.exists() or list(project.runs.iterdir()) == []
+
+
+def test_build_and_export_take_an_upper_case_scheme(cli, engine_cleanup, tmp_path):
+    # brk r41 (BD 2): build and export --host UNIX://... failed in the docker
+    # CLI ("invalid bind address format") while run, push and verify took it.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=False)
+    host = "UNIX:///var/run/docker.sock"
+    built = cli.run("-q", "build", str(project), "--host", host, check=False)
+    assert built.returncode == 0, built.describe()
+    bundle = tmp_path / "out" / "b.tar"
+    bundle.parent.mkdir()
+    ran = cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", check=False)
+    assert ran.returncode == 0, ran.describe()
+    done = cli.run(
+        "-q", "export", str(project), "-o", str(bundle), "--host", host, check=False
+    )
+    assert done.returncode == 0, done.describe()
+    assert bundle.stat().st_size > 0

@@ -90,3 +90,21 @@ def test_engines_with_other_ids_or_none_pass():
         "unix:///d.sock": _Engine({}),
     }
     assert _check_engines_distinct(engines) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "handed"),
+    [
+        ("UNIX:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        ("Unix:///run/x.sock", "unix:///run/x.sock"),
+        ("TCP://Host:2375", "tcp://Host:2375"),
+        ("unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        ("/var/run/docker.sock", "/var/run/docker.sock"),
+    ],
+)
+def test_the_scheme_is_handed_on_in_lower_case(given, handed):
+    # brk r41 (BD 2): build and export --host UNIX://... failed in the docker
+    # CLI ("invalid bind address format") while run, push and verify took it.
+    from reprobox.addresses import lower_scheme
+
+    assert lower_scheme(given) == handed
