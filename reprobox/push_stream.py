@@ -52,6 +52,9 @@ _CUT_SHORT = re.compile(
 _MALFORMED = re.compile(
     r"invalid checksum digest format|invalid character .* looking for"
     r"|cannot unmarshal"
+    # Go's HTTP client on a reply that is no HTTP: 'malformed HTTP status
+    # code "2"', 'malformed HTTP response', 'malformed MIME header line'.
+    r"|malformed HTTP |malformed MIME header"
 )
 
 

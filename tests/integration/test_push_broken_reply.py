@@ -73,3 +73,37 @@ def test_a_pull_whose_reply_is_cut_short_says_so(cli, tmp_path):
         f"reprobox: error: pull of {ref} failed: its registry gave a reply cut "
         "short: unexpected EOF"
     ], done.describe()
+
+
+class NoHttp(http.server.BaseHTTPRequestHandler):
+    """Answer every request with a status line no HTTP has, then close."""
+
+    def _answer(self):
+        self.wfile.write(b"HTTP/1.1 2\r\n\r\n")
+        self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_reply_that_is_no_http_is_said_as_malformed_not_refused(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r41 (BD 4): the engine's 'malformed HTTP status code "2"' at the
+    # /v2/ check read "refused the push", where nothing was refused.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoHttp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    try:
+        done = cli.run("-q", "push", str(project), "--registry", host, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 3, done.describe()
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"reprobox: error: {host} gave the push a malformed reply:")
+    assert "malformed HTTP status code" in last and "refused" not in last

@@ -176,6 +176,13 @@ def test_the_error_a_push_ends_in_is_one_line(error, message, hint):
             "invalid checksum digest format",
             "a malformed reply: invalid checksum digest format",
         ),
+        (  # brk r41 (BD 4): a /v2/ check answered "HTTP/1.1 2", then closed
+            'Get "http://127.0.0.1:5992/v2/": net/http: HTTP/1.x transport '
+            'connection broken: malformed HTTP status code "2"',
+            'a malformed reply: Get "http://127.0.0.1:5992/v2/": net/http: '
+            "HTTP/1.x transport connection broken: malformed HTTP status code "
+            '"2"',
+        ),
     ],
 )
 def test_a_broken_reply_is_said_as_such_not_as_its_status(error, said):
