@@ -117,6 +117,12 @@ def resolve_ca_cert(
             "back to itself)",
             hint="give the path of a PEM certificate file",
         )
+    if path.is_symlink() and not path.exists():
+        raise InputError(
+            f"{where}: CA bundle {value} is a link to a missing file "
+            f"({os.readlink(path)})",
+            hint="point the link at a PEM certificate file, or give its path",
+        )
     if not where.endswith("ca_cert"):
         path = path.resolve()
     if path.exists() and not path.is_file():

@@ -1821,6 +1821,15 @@ CASES += [
         setup=damaged_ca,
     ),
     Case(
+        # brk r41 (BD): a CA link to a missing file said "does not exist".
+        "freeze-ca-cert-broken-link",
+        ("freeze", "{p}", "--ca-cert", "{tmp}/ca.pem"),
+        EXIT_USAGE,
+        ("--ca-cert", "ca.pem is a link to a missing file", "gone.pem"),
+        "point the link at a PEM certificate file",
+        setup=lambda p, ctx: (ctx.tmp / "ca.pem").symlink_to(ctx.tmp / "gone.pem"),
+    ),
+    Case(
         "reproboxignore-links-outside",
         ("build", "{p}"),
         EXIT_USAGE,

@@ -121,3 +121,20 @@ def test_a_looping_ca_from_pip_cert_is_one_error(tmp_path, monkeypatch):
         resolve_ca_cert(None, cfg, {"PIP_CERT": "self.pem"})
     with pytest.raises(InputError, match="--ca-cert: CA bundle self.pem is a symbolic"):
         resolve_ca_cert("self.pem", cfg, {})
+
+
+def test_a_ca_that_is_a_broken_link_is_named_as_one(tmp_path, monkeypatch):
+    # brk r41 (BD): build.ca_cert a link to a missing file said "does not
+    # exist"; every other configured file names such a link as what it is.
+    root = project(tmp_path)
+    os.symlink("gone.pem", root / "ca.pem")
+    monkeypatch.chdir(root)
+    cfg = load_config(root)
+    with pytest.raises(InputError) as info:
+        resolve_ca_cert("ca.pem", cfg, {})
+    assert info.value.message == (
+        "--ca-cert: CA bundle ca.pem is a link to a missing file (gone.pem)"
+    )
+    assert info.value.hint == (
+        "point the link at a PEM certificate file, or give its path"
+    )
