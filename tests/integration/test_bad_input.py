@@ -1009,8 +1009,9 @@ CASES = [
         "manifest-path-is-a-folder",
         ("freeze", "{p}"),
         EXIT_USAGE,
-        ("{p}/.reprobox/manifest.json is a folder", "nothing was written"),
-        "move or remove it",
+        # Refused before the lock is made (brk r41, BD 1), as build refuses it.
+        ("{p}/.reprobox/manifest.json: manifest is a folder, not a file reprobox",),
+        "move it away, then run `reprobox freeze",
         setup=manifest_made_a_folder,
     ),
     Case(
