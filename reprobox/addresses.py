@@ -35,14 +35,3 @@ def engine_key(address: str) -> str:
         user, at, hostport = where.rstrip("/").rpartition("@")
         return f"{kind}://{user}{at}{hostport.lower()}"
     return f"{scheme}://{rest}"
-
-
-def lower_scheme(address: str) -> str:
-    """Return address with its scheme in lower case (UNIX:// is unix://).
-
-    The SDK takes any case; the docker CLI, which builds, refuses all but
-    lower case ("invalid bind address format"), so the address is handed on
-    spelt as both take it.
-    """
-    scheme, sep, rest = address.partition("://")
-    return f"{scheme.lower()}{sep}{rest}" if sep else address

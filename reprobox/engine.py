@@ -30,10 +30,7 @@ import requests.exceptions
 import urllib3.exceptions
 from docker.types import Mount
 
-from reprobox.addresses import (
-    engine_key,  # noqa: F401  (re-exported)
-    lower_scheme,
-)
+from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
 from reprobox.errors import (
     BuildError,
     EngineError,
@@ -42,6 +39,7 @@ from reprobox.errors import (
     first_line,
     shortened,
 )
+from reprobox.index_urls import lower_scheme
 from reprobox.proc import run_command, start_process
 
 log = logging.getLogger("reprobox")
@@ -101,10 +99,8 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
     if context:
         host = _context_host(context, f"--context {context!r}")
         check_engine_address(host, f"docker context {context!r} points to {host!r}")
-        host = lower_scheme(host)
     elif host:
         check_engine_address(host, f"--host {host!r}")
-        host = lower_scheme(host)  # the docker CLI that builds takes no UNIX://
     elif os.environ.get("DOCKER_HOST"):
         env_host = os.environ["DOCKER_HOST"]
         check_engine_address(env_host, f"DOCKER_HOST={env_host!r}")
@@ -383,8 +379,12 @@ def find_build_cli(
 
 def _cli_env(engine: Engine, extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDKIT_")}
-    if engine.host:
-        env["DOCKER_HOST"] = engine.host
+    host = engine.host or env.get("DOCKER_HOST")
+    if host:
+        # The SDK takes a scheme in any case; the docker CLI that builds takes
+        # lower case only ("invalid bind address format" for UNIX://), from a
+        # flag, a context or DOCKER_HOST alike.
+        env["DOCKER_HOST"] = lower_scheme(host)
     env.pop("DOCKER_CONTEXT", None) if engine.host else None
     env.update(extra)
     return env

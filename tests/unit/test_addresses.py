@@ -105,6 +105,30 @@ def test_engines_with_other_ids_or_none_pass():
 def test_the_scheme_is_handed_on_in_lower_case(given, handed):
     # brk r41 (BD 2): build and export --host UNIX://... failed in the docker
     # CLI ("invalid bind address format") while run, push and verify took it.
-    from reprobox.addresses import lower_scheme
+    from reprobox.index_urls import lower_scheme
 
     assert lower_scheme(given) == handed
+
+
+@pytest.mark.parametrize(
+    ("host", "env_host", "handed"),
+    [
+        ("UNIX:///run/e2.sock", None, "unix:///run/e2.sock"),
+        (None, "UNIX:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        (None, None, None),
+    ],
+)
+def test_the_build_cli_gets_the_address_in_lower_case_wherever_it_came_from(
+    monkeypatch, host, env_host, handed
+):
+    # The CLI is where the case matters: a --host, a context and DOCKER_HOST
+    # all reach it through one place.
+    from types import SimpleNamespace
+
+    from reprobox.engine import _cli_env
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    if env_host:
+        monkeypatch.setenv("DOCKER_HOST", env_host)
+    env = _cli_env(SimpleNamespace(host=host), {})
+    assert env.get("DOCKER_HOST") == handed
