@@ -12,7 +12,6 @@ from reprobox.config import ProjectConfig, referenced_variables
 from reprobox.errors import ConfigError
 from reprobox.run_env import (
     HASH_SEED,
-    RESERVED,  # noqa: F401 - runner and verify read it here
     STRICT_ENV,
     reserved_why,
     run_hash_seed,

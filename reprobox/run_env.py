@@ -65,7 +65,8 @@ STRICT_SETTINGS: dict[str, tuple[str, ...]] = {
 
 
 def set_by_image(name: str) -> bool:
-    """Tell whether the image or reprobox sets name in every run."""
+    """Tell whether name is the image's, reprobox's or --gpus's to decide, so
+    no config, --env or reference record may set it (see reserved_why)."""
     return reserved_why(name) is not None
 
 

@@ -20,10 +20,10 @@ from reprobox.compare.comparison import Comparison
 from reprobox.compare.records import _check_record
 from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
 from reprobox.engine import Engine, image_id, image_layers_digest
-from reprobox.envvars import RESERVED
 from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
+from reprobox.run_env import set_by_image
 from reprobox.runner import RunOptions, RunTarget, run_in_container
 from reprobox.seals import check_manifest_sealed, loads_strict
 from reprobox.share import (
@@ -290,7 +290,7 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
             continue
         if not ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):
             raise refuse(f"options.env.{name}", value, "a NAME=value string")
-        if name in RESERVED or name.startswith("REPROBOX_"):
+        if set_by_image(name):  # the rule [env], pass_env and --env share
             raise refuse(f"options.env.{name}", value, "a variable runs may set")
         if any(ch in value for ch in "\r\n\x00") or len(value) > 4096:
             raise refuse(f"options.env.{name}", value[:40], "one line")

@@ -506,6 +506,12 @@ def test_an_empty_engine_flag_is_refused(flag, monkeypatch):
         ({"options": {"env": {"BAD NAME": "1"}}}, "options.env.BAD NAME"),
         ({"options": {"env": {"LD_PRELOAD": "/x.so"}}}, "options.env.LD_PRELOAD"),
         ({"options": {"env": {"REPROBOX_OUT": "/"}}}, "options.env.REPROBOX_OUT"),
+        # An older record's --env that --gpus now decides: refused as the
+        # record's field, not later as an --env the user never gave.
+        (
+            {"options": {"env": {"NVIDIA_VISIBLE_DEVICES": "all"}}},
+            "options.env.NVIDIA_VISIBLE_DEVICES",
+        ),
     ],
 )
 def test_a_reference_record_cannot_ask_for_more_than_run_could(reference, field):
