@@ -151,7 +151,10 @@ def _row_deltas(
         finite = math.isfinite(a) and math.isfinite(b)
         gap = written_gap(b, a) if finite else None
         if gap is None:
-            _note_largest(largest, name, math.nan if math.isnan(a + b) else math.inf)
+            # inf against -inf is an infinite gap, as documented: a + b was
+            # NaN there, and max_abs_delta said "NaN".
+            nan = math.isnan(a) or math.isnan(b)
+            _note_largest(largest, name, math.nan if nan else math.inf)
             gaps[name] = None
             continue
         number = difference_number(b, a, gap)

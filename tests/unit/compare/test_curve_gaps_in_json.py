@@ -64,6 +64,19 @@ def test_a_curve_parting_on_a_value_not_finite_says_so(values, largest):
     assert curve["max_abs_delta"] == {"loss": largest}
 
 
+@pytest.mark.parametrize(
+    ("reference", "values"),
+    [([math.inf], [-math.inf]), ([-math.inf], [math.inf]), ([math.inf], [7])],
+)
+def test_opposite_infinities_are_an_infinite_gap_not_nan(reference, values):
+    # Review, stop 17: inf against -inf said "NaN" (inf + -inf), where
+    # docs/schemas.md says an infinite gap is "Infinity".
+    ref, run = _curves(reference, values)
+    curve = _json_curve(ref, run)
+    assert curve["deltas"] == {"loss": None}
+    assert curve["max_abs_delta"] == {"loss": "Infinity"}
+
+
 def test_nan_in_both_curves_is_no_gap():
     ref, run = _curves([0.5, math.nan], [0.5, math.nan])
     found = find_divergence(ref, run)
