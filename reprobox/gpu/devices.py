@@ -48,7 +48,8 @@ def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
             raise InputError(
                 f"--gpus {value!r}: {bad} is not a GPU index or UUID", hint=GPUS_FIX
             )
-        if len(set(ids)) != len(ids):
+        # 0 and 00 are one GPU: by number for indexes, as written for UUIDs.
+        if len({int(i) if i.isdigit() else i for i in ids}) != len(ids):
             raise InputError(f"--gpus {value!r} names a GPU twice", hint=GPUS_FIX)
         return [_request(device_ids=ids)]
     raise InputError(f"--gpus {value!r} is not a GPU selection", hint=GPUS_FIX)

@@ -902,6 +902,14 @@ CASES = [
         "--gpus all",
     ),
     Case(
+        # brk review 17: 0 and 00 are one GPU index; it passed "named twice".
+        "gpus-index-named-twice-as-0-and-00",
+        (*RUN, "--gpus", "device=0,00"),
+        EXIT_USAGE,
+        ("--gpus 'device=0,00'", "names a GPU twice"),
+        "--gpus all",
+    ),
+    Case(
         "gpus-on-gpu-less-host",
         (*RUN, "--gpus", "all"),
         EXIT_USAGE,

@@ -61,6 +61,9 @@ def test_no_gpu(value):
         ("device=", "names no GPU"),
         ("device=0,x", "'x'"),
         ("device=1,1", "twice"),
+        # 0 and 00 are one index (review, stop 17): it passed the check.
+        ("device=0,00", "twice"),
+        ("device=GPU-0123abcd,GPU-0123abcd", "twice"),
         ("count=2", "not a GPU selection"),
         # Digits of other scripts: "\u0661" was a count of 1, "\u00b2" a
         # traceback from int(), "device=\u0661" sent to the engine as an index.
