@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.errors import InputError
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_fault
 
 SETTINGS_FIELD = "compare_settings"
 _DAMAGED = "the record is damaged; re-run or leave it out"
@@ -69,8 +69,8 @@ def check_record_settings(path: Path, data: Mapping[str, Any]) -> None:
         where = f"{SETTINGS_FIELD}.tolerances.{name}"
         if not is_metric_name(name):
             raise InputError(
-                f"{path}: {SETTINGS_FIELD}.tolerances holds a blank metric name "
-                f"{name!r}",
+                f"{path}: {SETTINGS_FIELD}.tolerances holds "
+                f"{metric_name_fault(name)} {name!r}",
                 hint=_DAMAGED,
             )
         if not isinstance(bounds, dict) or not set(bounds) <= {"abs", "rel"}:

@@ -57,7 +57,7 @@ from reprobox.compare.seed_band import (
 )
 from reprobox.compare.summaries import summarize_runs
 from reprobox.errors import EXIT_FAILED, EXIT_OK, InputError
-from reprobox.metric_names import is_metric_name
+from reprobox.metric_names import is_metric_name, metric_name_fault
 
 COMPARISON_SCHEMA_VERSION = 1
 
@@ -335,8 +335,8 @@ def compare_runs(
         notes=tuple(
             _notes(records, names, limits, default_tolerance, metrics_from)
             + [
-                f"metric {name!r} has a blank name, which --metric and --tol "
-                "cannot name: left out"
+                f"{name!r} is {metric_name_fault(name)}, which --metric "
+                "and --tol cannot name: left out"
                 for name in blank
             ]
             + noise_notes

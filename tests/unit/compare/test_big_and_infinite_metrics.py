@@ -127,8 +127,20 @@ def test_a_record_holding_a_blank_metric_name_is_compared_without_it():
     assert comparison.passed is True
     assert comparison.metrics == ("acc",)
     assert (
-        "metric ' ' has a blank name, which --metric and --tol cannot name: left out"
+        "' ' is a blank metric name, which --metric and --tol cannot name: left out"
         in comparison.notes
     )
     render_text(comparison)
     json.loads(render_json(comparison))
+
+
+def test_an_unprintable_metric_name_in_a_record_is_called_unprintable():
+    # Review, stop 17: an older record's "acc\u200b" was called "a blank name".
+    base = make_record("A", metrics={"acc\u200b": 1.0, "acc": 0.5})
+    other = clone(base, "B", metrics={"acc\u200b": 2.0, "acc": 0.5})
+    comparison = compare_runs([base, other])
+    assert comparison.metrics == ("acc",)
+    assert (
+        "'acc\\u200b' is an unprintable metric name, which --metric and --tol "
+        "cannot name: left out"
+    ) in comparison.notes

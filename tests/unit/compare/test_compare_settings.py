@@ -122,6 +122,15 @@ def test_an_old_reference_takes_the_first_record_that_carries_settings():
         ({"compare": [" "], "tolerances": {}}, "compare must be a list of metric"),
         ({"compare": [], "tolerances": []}, "tolerances must be an object"),
         (
+            {"compare": [], "tolerances": {" ": {"abs": 1}}},
+            "compare_settings.tolerances holds a blank metric name ' '",
+        ),
+        # Review, stop 17: an unprintable name was called "a blank metric name".
+        (
+            {"compare": [], "tolerances": {"acc\u200b": {"abs": 1}}},
+            "compare_settings.tolerances holds an unprintable metric name 'acc\\u200b'",
+        ),
+        (
             {"compare": [], "tolerances": {"acc": {"abs": 1, "x": 2}}},
             "compare_settings.tolerances.acc must be an object of abs and rel",
         ),
