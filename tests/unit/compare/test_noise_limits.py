@@ -161,3 +161,28 @@ def test_repeats_that_differ_by_more_than_the_largest_float_say_their_spread():
     )
     [summary] = [r for r in comparison.runs if r.run_id == "B"]
     assert summary.headline.startswith("metrics differ (loss +2e+308)")
+
+
+def test_a_difference_beyond_noise_that_passes_its_tolerance_says_both():
+    # BC 6c (round 40): a run within its tolerance read "beyond noise" in a
+    # "verdict" column, beside pass in the Metrics table.
+    from reprobox.compare.metrics import Tolerance
+
+    runs = sweep([0.5, 0.5001])
+    near = other_machine(runs[0], "M1", 0.51, seed=0)
+    far = other_machine(runs[0], "M2", 0.9, seed=0)
+    comparison = compare_runs(
+        [*runs, near, far], reference="S0", tolerances={"loss": Tolerance(abs=0.1)}
+    )
+    passed = {r.run_id: r.passed for r in comparison.results}
+    assert (passed["M1"], passed["M2"]) == (True, False)
+    text = render_text(comparison)
+    section = text.split("Differences against seed noise\n")[1]
+    assert "against noise" in section.splitlines()[0]
+    [m1] = rows(section, "  M1 ")
+    [m2] = rows(section, "  M2 ")
+    assert "beyond noise, within tolerance" in m1
+    assert "beyond noise" in m2 and "within tolerance" not in m2
+    assert "| M1 | loss | sw | +0.01 | beyond noise, within tolerance |" in (
+        render_markdown(comparison)
+    )

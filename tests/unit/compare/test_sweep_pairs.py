@@ -208,7 +208,8 @@ def test_a_sweeps_own_other_seeds_are_not_set_against_another_sweeps_noise():
         "of",
         "sweep",
         "delta",
-        "verdict",
+        "against",
+        "noise",
         "detail",
     ]
     assert [line.split()[0] for line in section.splitlines()[1:5]] == [
