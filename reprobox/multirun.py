@@ -43,6 +43,16 @@ def parse_seeds(spec: str) -> list[int]:
         # No blanks, as --seed takes none (' 2' is refused there); ASCII
         # digits only: \d takes any script's (٣), which --seed refuses.
         match = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
+        if not match and re.fullmatch(r"-[0-9]+(?:-[0-9]+)?", part):
+            # A negative seed, in --seed's words: "-1" read as a broken range
+            # ("is not N or N-M") told nothing of what was wrong.
+            from reprobox.config import MAX_SEED
+
+            negative = "-" + part[1:].split("-")[0]
+            raise InputError(
+                f"--seeds {spec!r}: {negative} is out of range",
+                hint=f"use 0 to {MAX_SEED}; Python, NumPy and Keras refuse others",
+            )
         if not match:
             raise InputError(
                 f"--seeds {spec!r}: {part!r} is not N or N-M",

@@ -80,3 +80,20 @@ def test_seeds_with_blanks_are_refused_as_seed_is(cli, engine_cleanup, tmp_path)
     )
     assert engine_cleanup.containers(name) == []
     assert not (project / ".reprobox" / "runs").exists()
+
+
+def test_a_negative_seed_in_seeds_is_refused_by_its_range(
+    cli, engine_cleanup, tmp_path
+):
+    # --seeds -1 said "'-1' is not N or N-M"; --seed -1 names the range.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    for flag in ("--seeds", "--seed"):
+        done = cli.run("run", str(project), f"{flag}=-1", check=False)
+        assert done.returncode == 2, done.describe()
+        shown = "'-1': -1" if flag == "--seeds" else "-1"
+        assert done.stderr == (
+            f"reprobox: error: {flag} {shown} is out of range (use 0 to 4294967295; "
+            "Python, NumPy and Keras refuse others)\n"
+        )
+    assert engine_cleanup.containers(name) == []
+    assert not (project / ".reprobox" / "runs").exists()

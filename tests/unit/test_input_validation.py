@@ -1046,6 +1046,21 @@ def test_seeds_in_other_digits_are_refused_as_seed_is(spec):
 
 
 @pytest.mark.parametrize(
+    ("spec", "seed"), [("-1", "-1"), ("-2-3", "-2"), ("0,-7", "-7"), ("1,-3-4", "-3")]
+)
+def test_a_negative_seed_in_seeds_is_out_of_range_as_for_seed(spec, seed):
+    # --seeds -1 said "'-1' is not N or N-M", where --seed -1 says its range.
+    from reprobox.multirun import parse_seeds
+
+    with pytest.raises(InputError) as info:
+        parse_seeds(spec)
+    assert str(info.value) == (
+        f"--seeds {spec!r}: {seed} is out of range (use 0 to 4294967295; Python, "
+        "NumPy and Keras refuse others)"
+    )
+
+
+@pytest.mark.parametrize(
     # brk r41 (BD 3): PYTHONPLATLIBDIR=x passed freeze; every run then died
     # at Python's start-up.
     "name",
