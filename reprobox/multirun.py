@@ -18,6 +18,7 @@ from typing import Any
 
 from reprobox.engine import Engine
 from reprobox.errors import InputError, Interrupted, ReproboxError
+from reprobox.number_options import refuse_plus
 from reprobox.run_folders import new_run_id
 from reprobox.runner import (
     RunOptions,
@@ -34,11 +35,7 @@ def parse_seeds(spec: str) -> list[int]:
     """Parse '0-4', '1,3,5' or '0-2,7' into a sorted list of seeds; refuse one
     given twice ('1,1', '0-2,1')."""
     seeds: set[int] = set()
-    if "+" in spec:  # as every number flag: --seed +3 is refused too
-        raise InputError(
-            f'--seeds {spec!r} has a "+", which number options do not take',
-            hint=f"write --seeds {spec.replace('+', '')}",
-        )
+    refuse_plus("--seeds", spec)  # as every number flag: --seed +3 is too
     for part in spec.split(","):
         # No blanks, as --seed takes none (' 2' is refused there); ASCII
         # digits only: \d takes any script's (٣), which --seed refuses.

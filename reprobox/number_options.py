@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from reprobox.errors import InputError
+
 # A whole number: an optional minus and ASCII digits, nothing else.
 WHOLE = re.compile(r"-?[0-9]+")
 
@@ -70,6 +72,17 @@ def typed_text(number: float) -> str:
     return getattr(number, "typed", None) or repr(number)
 
 
+PLUS = 'has a "+", which number options do not take'
+
+
 def _refuse_plus(text: str) -> None:
     if "+" in text:
-        raise NotAPlainNumber('has a "+", which number options do not take')
+        raise NotAPlainNumber(PLUS)
+
+
+def refuse_plus(flag: str, value: str, meant: str | None = None) -> None:
+    """Refuse a "+" in a flag read by its own parser (--seeds, --gpus), in the
+    words every number flag uses; meant: the value to suggest, "+" taken out."""
+    if "+" in value:
+        fixed = (value if meant is None else meant).replace("+", "")
+        raise InputError(f"{flag} {value!r} {PLUS}", hint=f"write {flag} {fixed}")

@@ -7,6 +7,7 @@ import re
 from docker.types import DeviceRequest
 
 from reprobox.errors import InputError
+from reprobox.number_options import refuse_plus
 
 GPUS_FIX = (
     "use --gpus all, --gpus 2 (a count), --gpus device=0,2 (indexes) or "
@@ -22,11 +23,7 @@ _DEVICE_ID = re.compile(
 def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
     """Parse all / N / device=ID[,ID...]; None means no GPU for the container."""
     text = (value or "").strip().strip("'\"").strip()
-    if "+" in text:  # as every number flag: --gpus +1 is not read as 1
-        raise InputError(
-            f'--gpus {value!r} has a "+", which number options do not take',
-            hint=f"write --gpus {text.replace('+', '')}",
-        )
+    refuse_plus("--gpus", value or "", text)  # as every number flag: not 1
     if value is not None and not text:
         # As every other flag given an empty value: not read as "no GPU".
         raise InputError(
