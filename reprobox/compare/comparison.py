@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
@@ -41,8 +40,10 @@ from reprobox.compare.noise import (
     check_against_band,
     check_against_noise,
     find_nondeterminism,
+    forms_a_band,
     judge_against_band,
     seed_noise_bands,
+    succeeded_seeds,
 )
 from reprobox.compare.records import Record, as_number
 from reprobox.compare.seed_band import (
@@ -146,17 +147,13 @@ def compare_runs(
     # alone) shows no noise at all: its run is judged as any run is. So is a
     # sweep of which fewer than two seeds succeeded: a failed run's numbers
     # measure nothing, so one value forms no band to call the rest noise by.
-    seeds_of: dict[str, set[str]] = {}
-    for r in records:
-        if r.options.get("seed_sweep") is not None and r.status == SUCCEEDED:
-            sweep = str(r.options["seed_sweep"])
-            seeds_of.setdefault(sweep, set()).add(json.dumps(r.seed))
+    seeds_of = succeeded_seeds(records)
     judged_apart = set(partners) | {run_id for run_id, _ in on_band}
     seed_noise = {
         r.run_id
         for r in others
         if is_other_seed_of_a_sweep(r, ref)
-        and len(seeds_of.get(str(r.options["seed_sweep"]), ())) >= 2
+        and forms_a_band(seeds_of.get(str(r.options["seed_sweep"]), ()))
         and r.run_id not in judged_apart
     }
     results = []

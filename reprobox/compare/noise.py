@@ -144,8 +144,8 @@ def seed_noise_bands(
                 f"seed sweep {sweep}: needs two or more seeds for a noise band"
             )
             continue
-        succeeded = {json.dumps(r.seed) for r in members if r.status == "succeeded"}
-        if len(succeeded) < 2:
+        succeeded = succeeded_seeds(members).get(sweep, set())
+        if not forms_a_band(succeeded):
             # Its runs are judged as a sweep of one seed's are (compare_runs).
             notes.append(
                 f"seed sweep {sweep}: {len(succeeded)} of its {len(seeds)} seeds "
@@ -525,6 +525,24 @@ def _spread_of(values: Sequence[float]) -> tuple[int | float, str]:
         return math.inf, "inf: a value is infinite"
     high, low = max(values, key=written), min(values, key=written)
     return difference_number(high, low), three_digits(written(high) - written(low))
+
+
+def succeeded_seeds(records: Sequence[Record]) -> dict[str, set[str]]:
+    """Map each seed sweep to the seeds (as JSON text) of its runs that
+    succeeded: a failed run's numbers measure nothing."""
+    seeds: dict[str, set[str]] = {}
+    for sweep, members in _sweeps(records).items():
+        done = {json.dumps(r.seed) for r in members if r.status == "succeeded"}
+        if done:
+            seeds[sweep] = done
+    return seeds
+
+
+def forms_a_band(seeds: Collection[str]) -> bool:
+    """Tell whether a sweep whose runs of these seeds succeeded forms a noise
+    band: it takes two seeds or more; with fewer, its runs are judged by the
+    tolerances as any run is (compare_runs, the band, the non-finite check)."""
+    return len(seeds) >= 2
 
 
 def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:

@@ -22,7 +22,7 @@ from reprobox.compare.headlines import (
     status_note,
 )
 from reprobox.compare.metrics import MetricResult
-from reprobox.compare.noise import NoiseBand
+from reprobox.compare.noise import NoiseBand, forms_a_band
 from reprobox.compare.records import Record, as_number
 
 
@@ -241,7 +241,7 @@ def non_finite_seeds(
     found: dict[str, dict[str, str]] = {}
     for record in records:
         sweep = _sweep_of(record)
-        if sweep is None or len(seeds_of.get(sweep, ())) < 2:
+        if sweep is None or not forms_a_band(seeds_of.get(sweep, ())):
             continue
         if record.status != SUCCEEDED:
             continue
