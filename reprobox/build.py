@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from reprobox import __version__
 from reprobox.build_failure import explain_build_failure
-from reprobox.command_checks import refuse_command_left_out
+from reprobox.command_checks import refuse_command_that_cannot_start
 from reprobox.config import ProjectConfig
 from reprobox.context_folder import context_folder, remove_stale_contexts
 from reprobox.dockerfile import builds_as_root
@@ -134,7 +134,7 @@ def context_entries(
         (f"reprobox_runtime/{p.name}", p) for p in sorted(RUNTIME_DIR.glob("*.py"))
     ]
     files = project_files(cfg, left_out)
-    refuse_command_left_out(cfg, files)
+    refuse_command_that_cannot_start(cfg, files)
     entries += [(f"app/{rel}", cfg.root / rel) for rel in files]
     return entries
 

@@ -11,8 +11,8 @@ import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
+from reprobox.command_words import ScriptPath, command_paths, python_flag_without_value
 from reprobox.config import ProjectConfig
-from reprobox.data_checks import ScriptPath, command_paths, python_flag_without_value
 from reprobox.errors import ConfigError
 from reprobox.image_files import why_left_out
 from reprobox.image_paths import missing_script, reaches_in_image
@@ -26,11 +26,12 @@ _FLAG_EXAMPLES = {
 }
 
 
-def refuse_command_left_out(cfg: ProjectConfig, files: Sequence[str]) -> None:
-    """Refuse a command whose script is not in the project, or not in the image.
-
-    Missing, or left out (by .reproboxignore, say), it is missing from /app,
-    and the run fails as training would, exit 1, though nothing was trained.
+def refuse_command_that_cannot_start(cfg: ProjectConfig, files: Sequence[str]) -> None:
+    """Refuse a command the image could not start: Python given an option
+    without its value, or a script missing from the project, left out of the
+    image (by .reproboxignore, say), reached only through a folder the image
+    gets no file of, or through a folder outside /app. Each would fail the run
+    as training would, exit 1, though nothing was trained.
     """
     root = cfg.root.resolve()
     flag = python_flag_without_value(cfg.command)

@@ -17,7 +17,7 @@ from typing import Any
 
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
-from reprobox.command_checks import refuse_command_left_out
+from reprobox.command_checks import refuse_command_that_cannot_start
 from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
@@ -286,7 +286,7 @@ def freeze_project(
     # name the -r line that is wrong).
     left_out: list[str] = []
     files = project_files(cfg, left_out)
-    refuse_command_left_out(cfg, files)
+    refuse_command_that_cannot_start(cfg, files)
     refuse_written_credentials(cfg, files)
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"

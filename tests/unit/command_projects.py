@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprobox.command_checks import refuse_command_left_out
+from reprobox.command_checks import refuse_command_that_cannot_start
 from reprobox.config import load_config
 from reprobox.errors import ConfigError
 from reprobox.image_files import project_files
@@ -24,7 +24,7 @@ def refused(root: Path) -> ConfigError | None:
     """Return the error freeze and build give for root's command, else None."""
     cfg = load_config(root)
     try:
-        refuse_command_left_out(cfg, project_files(cfg))
+        refuse_command_that_cannot_start(cfg, project_files(cfg))
     except ConfigError as exc:
         return exc
     return None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from reprobox.config import load_config
-from reprobox.data_checks import (
+from reprobox.command_words import (
     ScriptPath,
     command_files,
     command_paths,
     command_scripts,
 )
+from reprobox.config import load_config
 from reprobox.errors import ConfigError
 
 
