@@ -181,12 +181,14 @@ def _refuse_repeated_metric(names: list[str]) -> None:
 
 
 def _check_metric_names(records, flag: str, names: list[str]) -> None:
-    """Refuse a metric named on the command line that is blank or no record has."""
+    """Refuse a metric named on the command line that is blank, unprintable
+    or in no record."""
     known = sorted({name for record in records for name in record.metrics})
     for name in names:
         if not is_metric_name(name):
-            # A blank name is a slip (an unset shell variable, a stray quote),
-            # not a metric: compared, it would only read as missing everywhere.
+            # A blank or unprintable name is a slip (an unset shell variable, a
+            # stray quote, a pasted zero-width space), not a metric: compared,
+            # it would only read as missing everywhere.
             raise InputError(
                 f"{flag} {name!r}: a metric name cannot be empty or blank"
                 if metric_name_fault(name) == "a blank metric name"

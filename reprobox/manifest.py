@@ -309,7 +309,8 @@ def check_metrics(path: Path, data: dict[str, Any]) -> None:
         )
     for name in compare or []:
         if not is_metric_name(name):
-            # Compared, a blank name reads as a metric no run has: every run
+            # Compared, a blank or unprintable name reads as a metric no run
+            # has (run leaves such names out of its metrics): every run
             # fails on it with exit 1, as if the numbers had moved.
             raise InputError(
                 f"{path}: metrics.compare holds {metric_name_fault(name)} {name!r}; "

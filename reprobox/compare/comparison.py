@@ -120,10 +120,11 @@ def compare_runs(
         name: _as_tolerance(name, value) for name, value in (tolerances or {}).items()
     }
     present = {n for r in records for n in r.metrics}
-    # A blank name (an older or edited record: run leaves them out) could fail
-    # the verdict yet never be named in --metric or --tol: it is left out.
-    blank = sorted(n for n in present if not is_metric_name(n))
-    present -= set(blank)
+    # A blank or unprintable name (an older or edited record: run leaves them
+    # out) could fail the verdict yet never be named in --metric or --tol: it
+    # is left out.
+    unnameable = sorted(n for n in present if not is_metric_name(n))
+    present -= set(unnameable)
     # No names, like the manifest's metrics.compare [], means every metric.
     names = sorted(present) if not metrics else list(dict.fromkeys(metrics))
     environments = {r.run_id: environment_of(r) for r in records}
@@ -334,7 +335,7 @@ def compare_runs(
             + [
                 f"{name!r} is {metric_name_fault(name)}, which --metric "
                 "and --tol cannot name: left out"
-                for name in blank
+                for name in unnameable
             ]
             + noise_notes
         ),
