@@ -334,8 +334,9 @@ def freeze(
         version = check_training_python(python_exe, named_by)
         refuse_other_python(cfg, version, named_by)
     ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
-    if not dry_run:  # before the lock, which takes a while: said at once
-        _refuse_odd_frozen_files(cfg)
+    # Before the lock, which takes a while: said at once; by --dry-run too,
+    # which would otherwise show a freeze that is then refused.
+    _refuse_odd_frozen_files(cfg)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
     say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))
     result = freeze_project(
@@ -388,6 +389,7 @@ def _refuse_odd_frozen_files(cfg) -> None:
         DOCKERFILE_NAME,
         LOCK_NAME,
         MANIFEST_NAME,
+        VCS_NAME,
         refuse_odd_file,
     )
 
@@ -395,6 +397,7 @@ def _refuse_odd_frozen_files(cfg) -> None:
     for name, kind in (
         (MANIFEST_NAME, "manifest"),
         (LOCK_NAME, "lock"),
+        (VCS_NAME, "git requirements lock"),
         (DOCKERFILE_NAME, "Dockerfile"),
     ):
         refuse_odd_file(cfg.state_dir / name, kind, fix)

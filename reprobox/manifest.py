@@ -366,8 +366,14 @@ def read_manifest(path: Path, fix: str) -> dict[str, Any]:
     return manifest
 
 
-def _read_frozen(path: Path, sha256: str | None, root: Path, fix: str) -> str:
-    """Return a frozen file's text, refusing it when missing or edited since."""
+def _read_frozen(
+    path: Path, kind: str, sha256: str | None, root: Path, fix: str
+) -> str:
+    """Return a frozen file's text, refusing it when missing, no regular file
+    or edited since."""
+    # A FIFO blocked build, run, push and export forever; a link to /dev/zero
+    # was read until memory ran out (freeze refused both, these did not).
+    refuse_odd_file(path, kind, f"run `reprobox freeze {root}` again")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -415,6 +421,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     try:
         lock_text = _read_frozen(
             state / LOCK_NAME,
+            "lock",
             manifest["packages"]["lock_sha256"],
             cfg.root,
             "edit the requirements, then run `reprobox freeze` to lock again",
@@ -423,6 +430,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         vcs_text = (
             _read_frozen(
                 state / VCS_NAME,
+                "git requirements lock",
                 vcs_sha,
                 cfg.root,
                 "run `reprobox freeze` to lock again",
@@ -432,6 +440,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         )
         dockerfile_text = _read_frozen(
             state / DOCKERFILE_NAME,
+            "Dockerfile",
             manifest.get("dockerfile_sha256"),
             cfg.root,
             "edit reprobox.toml instead, then run `reprobox freeze` again",

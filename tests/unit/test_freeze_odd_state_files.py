@@ -53,3 +53,42 @@ def test_a_missing_or_regular_file_passes(tmp_path):
     os.mkfifo(tmp_path / "p.json")
     with pytest.raises(InputError):
         refuse_odd_file(tmp_path / "p.json", "manifest")
+
+
+@pytest.mark.parametrize("make", ["fifo", "devzero", "folder"])
+def test_a_frozen_file_read_for_a_build_that_is_no_regular_file_is_refused(
+    tmp_path, make
+):
+    # brk r42 (BF 1): freeze refused these, but build, run, push and export
+    # read the lock and Dockerfile as they were: a FIFO blocked them forever
+    # and a link to /dev/zero was read until memory ran out.
+    from reprobox.manifest import _read_frozen
+
+    target = tmp_path / "requirements.lock"
+    if make == "fifo":
+        os.mkfifo(target)
+    elif make == "devzero":
+        target.symlink_to("/dev/zero")
+    else:
+        target.mkdir()
+    with pytest.raises(InputError) as info:
+        _read_frozen(target, "lock", "0" * 64, tmp_path, "freeze again")
+    assert str(info.value).startswith(f"{target}: lock is a")
+    assert "not a file reprobox wrote" in str(info.value)
+    assert (
+        info.value.hint == f"move it away, then run `reprobox freeze {tmp_path}` again"
+    )
+
+
+def test_freeze_dry_run_refuses_an_odd_lock_as_freeze_does(six_project):
+    # brk r42 (BF 1): --dry-run showed a freeze that the real one refuses.
+    state = six_project / ".reprobox"
+    state.mkdir(exist_ok=True)
+    os.mkfifo(state / "requirements-vcs.txt")
+    result = run_reprobox("-q", "freeze", "--dry-run", str(six_project))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"reprobox: error: {state / 'requirements-vcs.txt'}: git requirements lock "
+        "is a FIFO (named pipe), not a file reprobox wrote (move it away, then run "
+        f"`reprobox freeze {six_project}` again)"
+    ]
