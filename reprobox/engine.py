@@ -121,10 +121,17 @@ def connect(host: str | None = None, context: str | None = None) -> Engine:
         else "start one (scripts/setup-host does) or pass --host"
     )
     try:
+        # The scheme in lower case: the SDK reads `unix://` with no path as
+        # the default socket, but `UNIX://` as a socket with an empty path.
         if host:
-            client = docker.DockerClient(base_url=host, use_ssh_client=True)
+            client = docker.DockerClient(
+                base_url=lower_scheme(host), use_ssh_client=True
+            )
         else:
-            client = docker.from_env()
+            environment = dict(os.environ)
+            if environment.get("DOCKER_HOST"):
+                environment["DOCKER_HOST"] = lower_scheme(environment["DOCKER_HOST"])
+            client = docker.from_env(environment=environment)
         client.ping()
         version = client.version()
     except (ValueError, TypeError, KeyError, AttributeError):

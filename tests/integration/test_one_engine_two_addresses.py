@@ -62,3 +62,27 @@ def test_build_and_export_take_an_upper_case_scheme(cli, engine_cleanup, tmp_pat
     )
     assert done.returncode == 0, done.describe()
     assert bundle.stat().st_size > 0
+
+
+@pytest.mark.parametrize("host", ["UNIX://", "Unix://"])
+def test_an_upper_case_unix_scheme_with_no_path_is_the_default_socket(
+    cli, engine_cleanup, tmp_path, host
+):
+    # brk r42 (BE 6, BF 2): `unix://` reached the default engine, `UNIX://`
+    # said "no Docker engine answers at UNIX://" (exit 3) in every command.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=False)
+    built = cli.run("-q", "build", str(project), "--host", host, check=False)
+    assert built.returncode == 0, built.describe()
+    ran = cli.run(
+        "-q",
+        "run",
+        str(project),
+        "--host",
+        host,
+        "--env",
+        "SLEEPER_SECONDS=0",
+        check=False,
+    )
+    assert ran.returncode == 0, ran.describe()
+    [record] = (project / ".reprobox" / "runs").glob("*/record.json")
+    assert '"status": "succeeded"' in record.read_text()

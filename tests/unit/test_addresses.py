@@ -132,3 +132,46 @@ def test_the_build_cli_gets_the_address_in_lower_case_wherever_it_came_from(
         monkeypatch.setenv("DOCKER_HOST", env_host)
     env = _cli_env(SimpleNamespace(host=host), {})
     assert env.get("DOCKER_HOST") == handed
+
+
+@pytest.mark.parametrize(
+    ("host", "env_host", "base_url", "env_handed"),
+    [
+        ("UNIX://", None, "unix://", None),
+        ("Unix:///run/e2.sock", None, "unix:///run/e2.sock", None),
+        (None, "UNIX://", None, "unix://"),
+        (None, "unix:///var/run/docker.sock", None, "unix:///var/run/docker.sock"),
+    ],
+)
+def test_the_sdk_gets_the_address_in_lower_case_too(
+    monkeypatch, host, env_host, base_url, env_handed
+):
+    # brk r42 (BE 6, BF 2): `unix://` is the default socket, but the SDK read
+    # `UNIX://` (no path) as a socket with an empty path: "no Docker engine
+    # answers at UNIX://", from --host and DOCKER_HOST alike.
+    import docker
+
+    from reprobox import engine
+
+    handed = {}
+
+    class Answered(Exception):
+        pass
+
+    def client(base_url=None, **_):
+        handed["base_url"] = base_url
+        raise Answered
+
+    def from_env(environment=None, **_):
+        handed["env"] = (environment or {}).get("DOCKER_HOST")
+        raise Answered
+
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_CONTEXT", raising=False)
+    if env_host:
+        monkeypatch.setenv("DOCKER_HOST", env_host)
+    monkeypatch.setattr(docker, "DockerClient", client)
+    monkeypatch.setattr(docker, "from_env", from_env)
+    with pytest.raises(Answered):
+        engine.connect(host=host)
+    assert handed == ({"base_url": base_url} if host else {"env": env_handed})
