@@ -14,6 +14,7 @@ from reprobox.compare.exact import (
     bound_text,
     difference_number,
     three_digits,
+    value_text,
     written_decimal,
     written_gap,
 )
@@ -60,7 +61,7 @@ def find_divergence(
     """
     ref_calls = [epoch_rows(call) for call in reference.history]
     run_calls = [epoch_rows(call) for call in run.history]
-    first: tuple[int, int, dict[str, _Gap | None]] | None = None
+    first: tuple[int, int, dict[str, _Gap | str]] | None = None
     largest: dict[str, float] = {}
     within: dict[str, Decimal] = {}  # the largest gaps epsilon let through
     bound = written_decimal(epsilon)
@@ -78,7 +79,10 @@ def find_divergence(
     counts_ref = tuple(len(epochs) for epochs in ref_calls)
     counts_run = tuple(len(epochs) for epochs in run_calls)
     call_index, epoch, gaps = first or (None, None, {})
-    deltas = {name: None if gap is None else gap.number for name, gap in gaps.items()}
+    deltas = {
+        name: gap.number if isinstance(gap, _Gap) else None
+        for name, gap in gaps.items()
+    }
     if first is not None:
         reason = _describe_parting(gaps, epsilon)
     elif counts_ref != counts_run:
@@ -131,16 +135,17 @@ def _row_deltas(
     bound: Decimal,
     largest: dict[str, float],
     within: dict[str, Decimal],
-) -> dict[str, _Gap | None]:
-    """Return the metrics that differ in one epoch, each with its gap (None:
-    NaN, infinite or absent), and update the largest gaps beyond bound, the
-    epsilon as written (largest, as written) and within it (within, exact)."""
-    gaps: dict[str, _Gap | None] = {}
+) -> dict[str, _Gap | str]:
+    """Return the metrics that differ in one epoch, each with its gap (or,
+    where no number is the gap, the two values: NaN, infinite or absent), and
+    update the largest gaps beyond bound, the epsilon as written (largest, as
+    written) and within it (within, exact)."""
+    gaps: dict[str, _Gap | str] = {}
     for name in sorted((set(ref_row) | set(run_row)) - {"epoch"}):
         a, b = as_number(ref_row.get(name)), as_number(run_row.get(name))
         if a is None or b is None:
             if (a is None) != (b is None) or ref_row.get(name) != run_row.get(name):
-                gaps[name] = None
+                gaps[name] = _no_gap(ref_row, run_row, name)
             continue
         if same_number(a, b):
             continue
@@ -155,7 +160,7 @@ def _row_deltas(
             # NaN there, and max_abs_delta said "NaN".
             nan = math.isnan(a) or math.isnan(b)
             _note_largest(largest, name, math.nan if nan else math.inf)
-            gaps[name] = None
+            gaps[name] = _no_gap(ref_row, run_row, name)
             continue
         number = difference_number(b, a, gap)
         # Every gap counts, one epsilon lets through too: the text names it.
@@ -197,14 +202,30 @@ def _first_unshared_epoch(ref_calls, run_calls) -> tuple[int, int | None]:
     return min(len(ref_calls), len(run_calls)), None
 
 
-def _describe_parting(gaps: Mapping[str, _Gap | None], epsilon: float) -> str:
+def _no_gap(ref_row: Mapping[str, Any], run_row: Mapping[str, Any], name: str) -> str:
+    """Say the two values of a metric whose gap is no number: 'inf (reference
+    -inf)', 'absent (reference 0.5)'. All such gaps read "NaN/absent" before,
+    inf against -inf included."""
+    return f"{_epoch_value(run_row, name)} (reference {_epoch_value(ref_row, name)})"
+
+
+def _epoch_value(row: Mapping[str, Any], name: str) -> str:
+    if name not in row:
+        return "absent"
+    number = as_number(row[name])
+    if number is None:
+        return "not a number"
+    return value_text(number)  # nan, inf and -inf as Python writes them
+
+
+def _describe_parting(gaps: Mapping[str, _Gap | str], epsilon: float) -> str:
     """Say where curves part; beside a nonzero epsilon, each gap in as many
     digits as it takes to read over it, and the epsilon as the float it is."""
     parts = [
-        f"{name} {'NaN/absent' if gap is None else _gap_text(gap.exact, epsilon)}"
+        f"{name} {_gap_text(gap.exact, epsilon) if isinstance(gap, _Gap) else gap}"
         for name, gap in sorted(gaps.items())
     ]
-    numbers = any(gap is not None for gap in gaps.values())
+    numbers = any(isinstance(gap, _Gap) for gap in gaps.values())
     beyond = f" (beyond epsilon {bound_text(epsilon)})" if epsilon and numbers else ""
     return "curves part: " + ", ".join(parts) + beyond
 

@@ -81,3 +81,27 @@ def test_nan_in_both_curves_is_no_gap():
     ref, run = _curves([0.5, math.nan], [0.5, math.nan])
     found = find_divergence(ref, run)
     assert found.identical and found.max_abs_delta == {}
+
+
+@pytest.mark.parametrize(
+    ("reference", "values", "said"),
+    [
+        ([math.inf], [-math.inf], "loss -inf (reference inf)"),
+        ([0.5], [math.inf], "loss inf (reference 0.5)"),
+        ([-math.inf], [0.5], "loss 0.5 (reference -inf)"),
+        ([0.5], [math.nan], "loss nan (reference 0.5)"),
+    ],
+)
+def test_a_gap_that_is_no_number_says_both_values(reference, values, said):
+    # brk r42 (BE 10, BF 5): inf against -inf, or a number, read
+    # "curves part: loss NaN/absent", while neither value was NaN or absent.
+    ref, run = _curves(reference, values)
+    assert find_divergence(ref, run).reason == f"curves part: {said}"
+
+
+def test_a_metric_one_curve_lacks_is_said_absent():
+    ref = make_record(
+        "A", history=[{"call": 0, "epochs": [{"epoch": 0, "loss": 0.5, "acc": 1}]}]
+    )
+    run = clone(ref, "B", history=[{"call": 0, "epochs": [{"epoch": 0, "loss": 0.5}]}])
+    assert find_divergence(ref, run).reason == "curves part: acc absent (reference 1)"

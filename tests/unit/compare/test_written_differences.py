@@ -132,4 +132,4 @@ def test_the_tables_and_report_say_the_curves_part():
 def test_a_nan_gap_is_not_said_to_be_beyond_epsilon():
     ref, run = _curves(0.5, float("nan"))
     found = find_divergence(ref, run, epsilon=0.1)
-    assert found.reason == "curves part: loss NaN/absent"
+    assert found.reason == "curves part: loss nan (reference 0.5)"
