@@ -22,7 +22,7 @@ _DEVICE_ID = re.compile(
 
 def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
     """Parse all / N / device=ID[,ID...]; None means no GPU for the container."""
-    text = (value or "").strip().strip("'\"").strip()
+    text = _unquoted((value or "").strip())
     refuse_plus("--gpus", value or "", text)  # as every number flag: not 1
     if value is not None and not text:
         # As every other flag given an empty value: not read as "no GPU".
@@ -50,6 +50,15 @@ def parse_gpus_option(value: str | None) -> list[DeviceRequest] | None:
             raise InputError(f"--gpus {value!r} names a GPU twice", hint=GPUS_FIX)
         return [_request(device_ids=ids)]
     raise InputError(f"--gpus {value!r} is not a GPU selection", hint=GPUS_FIX)
+
+
+def _unquoted(text: str) -> str:
+    """Take off one pair of matching quotes around the whole value, as Docker's
+    own spelling `--gpus '"device=0,2"'` has; a lone or unmatched quote stays
+    (and is refused): stripping any quote on either end let `"all` through."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1].strip()
+    return text
 
 
 def _request(*, count: int = 0, device_ids: list[str] | None = None) -> DeviceRequest:

@@ -910,6 +910,14 @@ CASES = [
         "--gpus all",
     ),
     Case(
+        # brk r42 (BE 10, BF 6): a lone quote was stripped and "all" ran.
+        "gpus-lone-quote",
+        (*RUN, "--gpus", '"all'),
+        EXIT_USAGE,
+        ("--gpus '\"all'", "is not a GPU selection"),
+        "--gpus all",
+    ),
+    Case(
         "gpus-on-gpu-less-host",
         (*RUN, "--gpus", "all"),
         EXIT_USAGE,

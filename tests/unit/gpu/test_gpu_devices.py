@@ -31,7 +31,10 @@ def test_count():
     assert describe_gpus(requests) == "2"
 
 
-@pytest.mark.parametrize("value", ["device=0,2", '"device=0,2"', "device=0, 2"])
+@pytest.mark.parametrize(
+    "value",
+    ["device=0,2", '"device=0,2"', "'device=0,2'", ' "device=0, 2" ', "device=0, 2"],
+)
 def test_device_indexes(value):
     requests = parse_gpus_option(value)
     assert requests[0]["DeviceIDs"] == ["0", "2"] and requests[0]["Count"] == 0
@@ -72,6 +75,11 @@ def test_no_gpu(value):
         ("\u00b2", "not a GPU selection"),
         ("1_0", "not a GPU selection"),
         ("device=\u0661", "'\u0661' is not a GPU index"),
+        # brk r42 (BE 10, BF 6): any quote on either end was stripped, so a
+        # lone one passed ('"all', "'0\"").
+        ('"all', "not a GPU selection"),
+        ("'0\"", "not a GPU selection"),
+        ('device="0","1"', "is not a GPU index or UUID"),
     ],
 )
 def test_invalid_values_name_the_fix(value, words):
