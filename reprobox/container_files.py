@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import stat
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,44 @@ def open_regular_file(path: Path | str, flags: int = UNTRUSTED_OPEN, **kwargs):
         raise
 
 
-def read_container_json(path: Path) -> Any:
-    """Return the JSON in a file the container wrote; raise UntrustedFileError."""
+class OutOfRangeNumber:
+    """A number in the metrics file that no float holds: an integer of more
+    digits than Python reads (4300), or a decimal that reads as 0.0 though it
+    is not zero (1e-999999999). Each is said of its own metric while the
+    file's other numbers are kept: the long integer made the whole file "not
+    valid JSON", and the tiny decimal was kept as 0.0 without a word."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text = text
+        self.why = why
+
+    def __repr__(self) -> str:
+        shown = self.text if len(self.text) <= 24 else self.text[:12] + "..."
+        return f"{shown} ({self.why})"
+
+
+def _read_int(text: str) -> int | OutOfRangeNumber:
+    digits = len(text.lstrip("-"))
+    # Python 3.10 before 3.10.7 has no limit (nor this function).
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if digits > limit > 0:
+        return OutOfRangeNumber(text, f"an integer of {digits} digits: too large")
+    return int(text)
+
+
+def _read_float(text: str) -> float | OutOfRangeNumber:
+    number = float(text)
+    mantissa = text.lower().partition("e")[0]
+    if number == 0.0 and mantissa.strip("-+0.") != "":
+        return OutOfRangeNumber(text, "too small for a float: it reads as 0.0")
+    return number
+
+
+def read_container_json(path: Path, *, out_of_range: bool = False) -> Any:
+    """Return the JSON in a file the container wrote; raise UntrustedFileError.
+
+    out_of_range: read a number no float holds as an OutOfRangeNumber, for
+    the reader to say of its own key (the metrics file)."""
     try:
         fh = open_regular_file(path)
     except FileNotFoundError:
@@ -92,7 +129,12 @@ def read_container_json(path: Path) -> Any:
             raise UntrustedFileError(f"is larger than {MAX_CONTAINER_JSON >> 20} MiB")
         raw = fh.read(MAX_CONTAINER_JSON + 1)
     try:
-        return loads_strict(raw.decode("utf-8"), path)
+        text = raw.decode("utf-8")
+        if out_of_range:
+            return loads_strict(
+                text, path, parse_int=_read_int, parse_float=_read_float
+            )
+        return loads_strict(text, path)
     except RepeatedKeyError as exc:  # which of its values was meant?
         raise UntrustedFileError(
             f"repeats the key {exc.shown_key} in one object"
@@ -109,7 +151,7 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     """Return the numbers a script wrote to $REPROBOX_METRICS, and what was wrong."""
     where = "the metrics file ($REPROBOX_METRICS)"
     try:
-        data = read_container_json(path)
+        data = read_container_json(path, out_of_range=True)
     except FileNotFoundError:
         return {}, []
     except UntrustedFileError as exc:
@@ -124,6 +166,9 @@ def read_script_metrics(path: Path) -> tuple[dict, list[str]]:
     for key, value in data.items():
         if not is_metric_name(key):
             warnings.append(unusable_name_note(key, where))
+            continue
+        if isinstance(value, OutOfRangeNumber):
+            warnings.append(f"metric {key!r} in {where} is {value!r}; ignored")
             continue
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:

@@ -53,12 +53,14 @@ class RepeatedKeyError(InputError):
         )
 
 
-def loads_strict(text: str | bytes, where: object) -> Any:
+def loads_strict(text: str | bytes, where: object, **numbers: Any) -> Any:
     """Parse JSON, refusing an object that repeats a key, naming where and key.
 
     Python keeps the last of repeated keys silently ("seed": 7, "seed": 3 reads
     as 3), while the text shows both; reprobox never writes a repeated key.
     JSON syntax errors propagate as ValueError for the caller to word.
+    numbers: json.loads' parse_int and parse_float, for a caller that reads
+    numbers its own way.
     """
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def loads_strict(text: str | bytes, where: object) -> Any:
             out[key] = value
         return out
 
-    return json.loads(text, object_pairs_hook=pairs)
+    return json.loads(text, object_pairs_hook=pairs, **numbers)
 
 
 def _digest(value: Any) -> str:

@@ -71,6 +71,26 @@ def test_deep_nesting_and_huge_integers_are_refused_not_raised(tmp_path):
     ]
 
 
+def test_a_number_past_pythons_reach_drops_only_its_own_metric(tmp_path):
+    # brk r42 (BE 7): a 5000-digit integer made the whole file "not valid JSON"
+    # (Python reads 4300 digits at most) and every metric in it was ignored;
+    # 1e-999999999 was kept as 0.0 without a word.
+    path = tmp_path / "metrics.json"
+    path.write_text(
+        '{"big": 1' + "0" * 4999 + ', "tiny": 1e-999999999, "loss": 0.5, '
+        '"zero": 0.0e5, "small": 5e-324, "neg": -0.000}'
+    )
+    kept, warnings = read_script_metrics(path)
+    assert kept == {"loss": 0.5, "zero": 0.0, "small": 5e-324, "neg": -0.0}
+    where = "in the metrics file ($REPROBOX_METRICS)"
+    assert warnings == [
+        f"metric 'big' {where} is 100000000000... (an integer of 5000 digits: too "
+        "large); ignored",
+        f"metric 'tiny' {where} is 1e-999999999 (too small for a float: it reads "
+        "as 0.0); ignored",
+    ]
+
+
 def test_a_damaged_capture_keeps_the_scripts_metrics():
     capture = {"history": [42], "evaluations": "x"}
     assert metrics_from(capture, {"acc": 0.9}) == {"acc": 0.9}
