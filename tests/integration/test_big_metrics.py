@@ -153,3 +153,35 @@ def test_an_integer_and_a_float_are_judged_as_written_and_shown_whole(cli, big_n
         ("a", True, True),
         ("steps", True, True),
     ]
+
+
+def test_a_number_past_pythons_reach_drops_only_its_metric(cli, big_numbers, tmp_path):
+    # brk r42 (BE 7): a 5000-digit integer made the whole metrics file "not
+    # valid JSON", so a good metric beside it was lost; 1e-999999999 was kept
+    # as 0.0 without a word.
+    train = big_numbers / "train.py"
+    kept = train.read_text()
+    train.write_text(
+        "import os\n"
+        "with open(os.environ['REPROBOX_METRICS'], 'w') as out:\n"
+        "    out.write('{\"huge\": 1' + '0' * 4999 + ', \"tiny\": 1e-999999999, '\n"
+        "              '\"acc\": 0.5}')\n"
+    )
+    try:
+        cli.run("-q", "freeze", str(big_numbers), timeout=600)
+        done = cli.run("run", str(big_numbers), timeout=600)
+    finally:
+        train.write_text(kept)
+        cli.run("-q", "freeze", str(big_numbers), timeout=600)
+    [folder] = _record_folders(done.stdout)
+    record = json.loads(Path(folder, "record.json").read_text())
+    assert record["metrics"] == {"acc": 0.5}
+    where = "in the metrics file ($REPROBOX_METRICS)"
+    assert (
+        f"metric 'huge' {where} is 100000000000... (an integer of 5000 digits: too "
+        "large); ignored"
+    ) in record["warnings"]
+    assert (
+        f"metric 'tiny' {where} is 1e-999999999 (too small for a float: it reads "
+        "as 0.0); ignored"
+    ) in record["warnings"]
