@@ -117,8 +117,14 @@ def push_error(registry: str, error: str, hint: str) -> EngineError:
         )
     elif status == 429:
         hint = "the registry limits how often it is called; wait, then push again"
-    elif status >= 500:
+    elif 500 <= status <= 599:
         hint = "the registry failed on its side; see its log, then push again"
+    elif not 100 <= status <= 599:
+        # HTTP 999 is no status at all: not a failure "on its side" (a 5xx).
+        hint = (
+            f"that is no HTTP status: check what answers at {host} (a registry "
+            "speaks HTTP), then push again"
+        )
     return EngineError(f"{registry} answered the push with {shown}", hint=hint)
 
 

@@ -39,9 +39,6 @@ RESERVED = (
     "PYTHONSTARTUP",
     "VIRTUAL_ENV",
 )
-# Read by the NVIDIA container runtime: which GPUs and driver parts a container
-# gets. --gpus decides them (the image sets the capabilities for GPU builds).
-GPU_RUNTIME = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
 # Set from the run's seed; under the strict profile without a seed, to this.
 HASH_SEED = "PYTHONHASHSEED"
 STRICT_HASH_SEED = "0"
@@ -86,10 +83,19 @@ def reserved_why(name: str) -> str | None:
             "is the image's to decide (the home folder of the user the run "
             "starts as); setting it breaks the run"
         )
-    if name in GPU_RUNTIME:
+    # Read by the NVIDIA container runtime: which GPUs and driver parts a
+    # container gets. --gpus decides them (the image sets the capabilities
+    # for GPU builds).
+    if name == "NVIDIA_VISIBLE_DEVICES":
         return (
             "is --gpus's to decide (the NVIDIA runtime hands a container the GPUs "
             "it names, whatever --gpus and the record say)"
+        )
+    if name == "NVIDIA_DRIVER_CAPABILITIES":
+        return (
+            "is --gpus's to decide (the NVIDIA runtime gives a container the "
+            "driver libraries it names, compute and utility with --gpus, "
+            "whatever the record says)"
         )
     return RESERVED_WHY if name in RESERVED else None
 

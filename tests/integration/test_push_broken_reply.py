@@ -107,3 +107,43 @@ def test_a_reply_that_is_no_http_is_said_as_malformed_not_refused(
     last = done.stderr.splitlines()[-1]
     assert last.startswith(f"reprobox: error: {host} gave the push a malformed reply:")
     assert "malformed HTTP status code" in last and "refused" not in last
+
+
+class NoStatus(http.server.BaseHTTPRequestHandler):
+    """Answer every request with 999, a code no HTTP status has."""
+
+    def _answer(self):
+        self.send_response(999)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_reply_with_no_http_status_is_not_a_failure_on_its_side(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r42 (BE 10): HTTP 999 was "the registry failed on its side", the
+    # words for a 5xx.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NoStatus)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_port}"
+    try:
+        done = cli.run("-q", "push", str(project), "--registry", host, check=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert done.returncode == 3, done.describe()
+    last = done.stderr.splitlines()[-1]
+    assert "failed on its side" not in last, done.describe()
+    assert last.endswith(
+        f"(that is no HTTP status: check what answers at {host} (a registry speaks "
+        "HTTP), then push again)"
+    ), done.describe()
+    manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
+    assert "published" not in manifest

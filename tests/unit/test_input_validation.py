@@ -1117,8 +1117,15 @@ def test_env_the_gpu_runtime_reads_is_left_to_gpus(name):
 
     with pytest.raises(InputError) as info:
         container_env({}, RunOptions(extra_env={name: "all"}))
+    # brk r42 (BF 8): each says what the runtime does with it; the
+    # capabilities were said to name GPUs.
+    told = {
+        "NVIDIA_VISIBLE_DEVICES": "hands a container the GPUs it names, whatever "
+        "--gpus and the record say",
+        "NVIDIA_DRIVER_CAPABILITIES": "gives a container the driver libraries it "
+        "names, compute and utility with --gpus, whatever the record says",
+    }[name]
     assert info.value.message == (
-        f"--env {name}: is --gpus's to decide (the NVIDIA runtime hands a "
-        "container the GPUs it names, whatever --gpus and the record say)"
+        f"--env {name}: is --gpus's to decide (the NVIDIA runtime {told})"
     )
     assert info.value.hint == f"drop --env {name}"

@@ -84,6 +84,12 @@ def test_layers_retrying_side_by_side_give_one_line_per_round():
             f"{REGISTRY} answered the push with HTTP 502 Bad Gateway",
             "the registry failed on its side; see its log, then push again",
         ),
+        (  # brk r42 (BE 10): 999 is no HTTP status, not a failure on its side
+            "received unexpected HTTP status: 999 Weird",
+            f"{REGISTRY} answered the push with HTTP 999",
+            "that is no HTTP status: check what answers at 127.0.0.1:45391 (a "
+            "registry speaks HTTP), then push again",
+        ),
         (  # dockerd 20.10, a 401 with no body and no challenge
             "unauthorized: authentication required\nmore",
             f"{REGISTRY} answered the push with HTTP 401 Unauthorized "
