@@ -35,7 +35,7 @@ from reprobox.secret_shapes import shown_token, token_in_name
 
 def check_memory(memory: str) -> int:
     """Return --memory in bytes, refusing what Docker would refuse."""
-    from reprobox.runner import memory_bytes
+    from reprobox.run_options import memory_bytes
 
     return memory_bytes(memory)
 
@@ -163,15 +163,14 @@ def run(
     from reprobox.number_options import typed_text
     from reprobox.recovery import remove_dead_runs_containers
     from reprobox.run_env import check_env_kept_by_run
-    from reprobox.run_owner import check_data_readable
-    from reprobox.runner import (
+    from reprobox.run_options import (
         RunOptions,
         RunTarget,
         check_mountable,
         container_env,
-        raise_for_status,
-        run_in_container,
     )
+    from reprobox.run_owner import check_data_readable
+    from reprobox.runner import raise_for_status, run_in_container
 
     cfg = _load(project)
     check_engine_flags(host, context)

@@ -24,7 +24,8 @@ from reprobox.errors import CompatibilityError, InputError, shortened, shown_val
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.run_env import set_by_image
-from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.run_options import RunOptions, RunTarget
+from reprobox.runner import run_in_container
 from reprobox.seals import check_manifest_sealed, loads_strict
 from reprobox.share import (
     LOCK_LABEL,
@@ -344,7 +345,7 @@ def _hidden_values(
 
 
 def _is_memory_size(memory: str) -> bool:
-    from reprobox.runner import memory_bytes
+    from reprobox.run_options import memory_bytes
 
     try:
         memory_bytes(memory)

@@ -147,7 +147,8 @@ def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
 def test_data_changed_on_the_host_during_the_run_is_a_warning(tmp_path):
     import hashlib
 
-    from reprobox.runner import RunTarget, _data_changed_during
+    from reprobox.run_options import RunTarget
+    from reprobox.runner import _data_changed_during
 
     data = tmp_path / "small.csv"
     data.write_text("1,2\n")

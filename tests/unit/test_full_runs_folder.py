@@ -13,7 +13,8 @@ from reprobox import runner
 from reprobox.errors import InputError
 from reprobox.recovery import sweep_killed_runs
 from reprobox.run_folders import LOG_NAME, hold_run_lock, host_copy, keep_host_copy
-from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.run_options import RunOptions, RunTarget
+from reprobox.runner import run_in_container
 
 MANIFEST = {
     "project": {"name": "p", "command": ["python", "train.py"]},

@@ -1069,7 +1069,7 @@ def test_a_negative_seed_in_seeds_is_out_of_range_as_for_seed(spec, seed):
 def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
     # brk r37 (AY 14): --env LD_PRELOAD was told "the image sets it"; it
     # sets none, and unset is what the image and reprobox decide for it.
-    from reprobox.runner import RunOptions, container_env
+    from reprobox.run_options import RunOptions, container_env
 
     with pytest.raises(InputError) as info:
         container_env({}, RunOptions(extra_env={name: "x"}))
@@ -1100,7 +1100,7 @@ def test_an_env_the_image_decides_is_refused_without_claiming_it_sets_it(name):
 )
 def test_env_reprobox_own_and_home_say_their_own_reason(name, message, hint):
     # brk r38 (BA 6): one wording per kind in [env], pass_env and --env.
-    from reprobox.runner import RunOptions, container_env
+    from reprobox.run_options import RunOptions, container_env
 
     with pytest.raises(InputError) as info:
         container_env({}, RunOptions(extra_env={name: "x"}))
@@ -1113,7 +1113,7 @@ def test_env_reprobox_own_and_home_say_their_own_reason(name, message, hint):
 def test_env_the_gpu_runtime_reads_is_left_to_gpus(name):
     # brk r39 (BB d): NVIDIA_VISIBLE_DEVICES=all in the run's environment hands
     # a container every GPU under a runtime that reads it, whatever --gpus says.
-    from reprobox.runner import RunOptions, container_env
+    from reprobox.run_options import RunOptions, container_env
 
     with pytest.raises(InputError) as info:
         container_env({}, RunOptions(extra_env={name: "all"}))

@@ -13,7 +13,8 @@ import pytest
 
 from reprobox import runner
 from reprobox.errors import Interrupted
-from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.run_options import RunOptions, RunTarget
+from reprobox.runner import run_in_container
 
 MANIFEST = {
     "project": {"name": "p", "command": ["python", "train.py"]},

@@ -20,7 +20,7 @@ from reprobox import runner
 from reprobox.compare import RECORD_SCHEMA_VERSION, load_records
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
 from reprobox.run_folders import close_abandoned_records
-from reprobox.runner import RunOptions, RunTarget
+from reprobox.run_options import RunOptions, RunTarget
 from reprobox.seals import seal_record
 
 MANIFEST = {
@@ -36,7 +36,8 @@ KILLED_AT_RENAME = """
 import os, signal, sys
 from pathlib import Path
 from reprobox import runner
-from reprobox.runner import RunOptions, RunTarget, run_in_container
+from reprobox.run_options import RunOptions, RunTarget
+from reprobox.runner import run_in_container
 
 runs, kill_at = Path(sys.argv[1]), int(sys.argv[2])
 count = [0]

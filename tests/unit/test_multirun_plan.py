@@ -1,5 +1,5 @@
 from reprobox.multirun import plan_jobs
-from reprobox.runner import RunOptions
+from reprobox.run_options import RunOptions
 
 
 def test_each_engine_gets_its_own_seed_sweep():

@@ -183,7 +183,7 @@ def test_a_negative_reaches_the_options_own_range_check(project, args, said):
 def test_a_negative_repeat_is_refused_as_not_a_count():
     from reprobox.errors import InputError
     from reprobox.multirun import plan_jobs
-    from reprobox.runner import RunOptions
+    from reprobox.run_options import RunOptions
 
     with pytest.raises(InputError, match="--repeat -1 is not a count"):
         plan_jobs(["local"], RunOptions(), seeds=None, repeat=-1)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reprobox import runner
-from reprobox.runner import RunOptions, RunTarget, _restore_log, run_in_container
+from reprobox.run_options import RunOptions, RunTarget
+from reprobox.runner import _restore_log, run_in_container
 
 LOG = "epoch 1\nepoch 2\n"
 

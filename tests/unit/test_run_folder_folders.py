@@ -54,7 +54,8 @@ def test_a_runs_folder_that_cannot_be_made_says_why_and_closes_nothing(
 ):
     # bo F5: a read-only or missing runs folder was told to free space, and
     # that a later command would close a record never begun.
-    from reprobox.runner import RunOptions, RunTarget, run_in_container
+    from reprobox.run_options import RunOptions, RunTarget
+    from reprobox.runner import run_in_container
 
     runs = tmp_path / "runs"
     manifest = {"project": {"command": ["python", "t.py"]}, "environment": {}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from reprobox import runner
-from reprobox.runner import RunOptions, RunTarget
+from reprobox.run_options import RunOptions, RunTarget
 
 TOKEN = "hf_Q7x9LmPz2KsT4vWb"
 

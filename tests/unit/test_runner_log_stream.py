@@ -8,7 +8,7 @@ import json
 import pytest
 
 from reprobox import runner
-from reprobox.runner import RunOptions, RunTarget, container_env
+from reprobox.run_options import RunOptions, RunTarget, container_env
 
 MANIFEST = {
     "project": {"name": "p", "command": ["python", "train.py"]},

@@ -26,14 +26,14 @@ from reprobox.errors import (
     RunFailed,
 )
 from reprobox.run_folders import make_run_dir, new_run_id
-from reprobox.runner import (
+from reprobox.run_options import (
     OUT_IN_CONTAINER,
     RunOptions,
     RunTarget,
     check_mountable,
     container_env,
-    raise_for_status,
 )
+from reprobox.runner import raise_for_status
 
 BASE_ENV = {
     "REPROBOX_OUT": "/reprobox/out",
@@ -401,7 +401,7 @@ def test_a_capture_without_its_exit_half_is_said_to_be_missing(tmp_path):
 
 
 def _start_in(runs_dir):
-    target = runner.RunTarget(project="p", runs_dir=runs_dir)
+    target = RunTarget(project="p", runs_dir=runs_dir)
     runner.run_in_container(
         target,
         engine=None,  # never reached: the runs folder fails first

@@ -364,7 +364,8 @@ def test_a_bug_mid_run_closes_the_record_from_reprobox_s_own_copy(
     # The run folder is the container's: what it put in record.json must not
     # be what reprobox rewrites, and seals, as the run's record.
     from reprobox import runner
-    from reprobox.runner import RunOptions, RunTarget, run_in_container
+    from reprobox.run_options import RunOptions, RunTarget
+    from reprobox.runner import run_in_container
 
     def buggy_run(engine, target, run_id, run_dir, **kwargs):
         started = record_data(

@@ -12,7 +12,7 @@ from reprobox import runner
 from reprobox.atomic import atomic_write_json, dump_json, writable_text
 from reprobox.container_files import read_script_metrics
 from reprobox.metric_names import metric_name_problem
-from reprobox.runner import RunOptions, RunTarget
+from reprobox.run_options import RunOptions, RunTarget
 from reprobox.seals import (
     check_manifest_sealed,
     check_record_sealed,
