@@ -21,7 +21,8 @@ from reprobox.errors import InputError, Interrupted, ReproboxError
 from reprobox.number_options import refuse_plus
 from reprobox.run_folders import new_run_id
 from reprobox.run_options import RunOptions, RunTarget
-from reprobox.runner import arm_cancellation, cancel_all_runs, run_in_container
+from reprobox.run_signals import arm_cancellation, cancel_all_runs
+from reprobox.runner import run_in_container
 
 MAX_RUNS = 1000
 

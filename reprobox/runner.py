@@ -5,10 +5,11 @@ when it ends, each time atomically. Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop and
 remove the container and mark the record "interrupted"; a run whose reprobox
 died (SIGKILL) has its record, still "running", closed as "interrupted" and its
 container removed by the next run (reprobox/recovery.py). What a run is given
-(its target, options and container environment) lives in run_options.py; run
-folders, their locks and record writes, in run_folders.py; reading what the
-container wrote, in container_files.py; who owns the run's files, in
-run_owner.py.
+(its target, options and container environment) lives in run_options.py;
+the holding of signals around the container's start and end, and the
+cancelling of runs in other threads, in run_signals.py; run folders, their
+locks and record writes, in run_folders.py; reading what the container wrote,
+in container_files.py; who owns the run's files, in run_owner.py.
 """
 
 from __future__ import annotations
@@ -93,85 +94,21 @@ from reprobox.run_options import (
     memory_bytes,
 )
 from reprobox.run_owner import container_user, give_back
+from reprobox.run_signals import (
+    START_GRACE_S,
+    STOPPING_SIGNALS,
+    DeferredSignals,
+    PendingStart,
+    StopSignal,
+    forget_run,
+    hold_signals,
+    release_signals,
+    runs_cancelled,
+    track_run,
+)
 from reprobox.secret_masking import hidden_in, hidden_names
 
 GPU_MISSING_EXIT = 97
-
-
-_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-_STOPPING = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # stop like Ctrl-C
-
-
-class _PendingStart:
-    """A container being created and started in a helper thread.
-
-    A signal that lands while the engine creates the container would otherwise
-    abandon the request with no id in hand, and the engine would finish making
-    a container nobody removes; here the answer still arrives.
-    """
-
-    def __init__(self, engine: Engine, spec: ContainerSpec):
-        self.done = threading.Event()
-        self.container = None
-        self.error: BaseException | None = None
-        threading.Thread(
-            target=self._work, args=(engine, spec), name="reprobox-start", daemon=True
-        ).start()
-
-    def _work(self, engine: Engine, spec: ContainerSpec) -> None:
-        try:
-            self.container = start_container(engine, spec)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
-            self.error = exc
-        finally:
-            self.done.set()
-
-    def result(self):
-        """Wait for the started container (signals still land); re-raise its error."""
-        while not self.done.wait(0.1):
-            if _cancelled.is_set():
-                raise _Stop()
-        if self.error is not None:
-            raise self.error
-        return self.container
-
-
-class _DeferredSignals:
-    """Hold SIGINT/SIGTERM/SIGHUP/SIGQUIT for a while, then act on one that came."""
-
-    def __init__(self, restore: dict | None = None):
-        """Hold the signals now; release() puts back restore's handlers (by
-        default, the ones in place now). The swap is atomic: a signal that
-        comes while it is made is held too, never handled the old way."""
-        self.caught: int | None = None
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-        try:
-            self.previous = {sig: signal.getsignal(sig) for sig in _HELD}
-            self.previous.update(restore or {})
-            for sig in _HELD:
-                signal.signal(sig, self._note)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-
-    def _note(self, signum, frame) -> None:
-        self.caught = self.caught or signum
-
-    def release(self) -> int | None:
-        """Put the handlers back; return the signal that came meanwhile, if any."""
-        _release_signals(self.previous)
-        return self.caught
-
-
-def _hold_signals() -> dict:
-    previous = {sig: signal.getsignal(sig) for sig in _HELD}
-    for sig in _HELD:
-        signal.signal(sig, signal.SIG_IGN)
-    return previous
-
-
-def _release_signals(previous: dict) -> None:
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
 
 
 # What to do about a runs folder, by why it could not be written.
@@ -222,32 +159,6 @@ class _AfterTraining(Exception):
         self.status, self.exit_code, self.error = status, exit_code, error
 
 
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM/SIGHUP/SIGQUIT: cleanup as for Ctrl-C."""
-
-
-# Runs started from worker threads (several engines at once) cannot see
-# signals; the main thread cancels them all through this registry.
-_active: dict[str, Any] = {}
-_active_lock = threading.Lock()
-_cancelled = threading.Event()
-START_GRACE_S = 60.0  # how long an interrupted run waits for the engine's create
-
-
-def arm_cancellation() -> None:
-    """Forget an earlier cancellation before starting a new batch of runs."""
-    _cancelled.clear()
-
-
-def cancel_all_runs() -> None:
-    """Stop and remove every container this process is running."""
-    _cancelled.set()
-    with _active_lock:
-        containers = list(_active.values())
-    for container in containers:
-        remove_container(container)
-
-
 def run_in_container(
     target: RunTarget,
     engine: Engine,
@@ -283,7 +194,7 @@ def run_in_container(
             on_log=on_log,
             image_digest=image_digest,
         )
-    except (ReproboxError, KeyboardInterrupt, _Stop) as exc:
+    except (ReproboxError, KeyboardInterrupt, StopSignal) as exc:
         if not (run_dir / "record.json").exists():
             # Stopped before the record was written, so before any container:
             # nothing ran, and an empty folder would look like a lost run.
@@ -361,7 +272,7 @@ def _close_record_left_running(
     if record.get("status") != "running":
         return
     in_main = threading.current_thread() is threading.main_thread()
-    held = _hold_signals() if in_main else {}
+    held = hold_signals() if in_main else {}
     try:
         with contextlib.suppress(Exception):
             remove_run_containers(engine, run_id)
@@ -381,7 +292,7 @@ def _close_record_left_running(
         with contextlib.suppress(OSError):
             write_record(record_path, record)
     finally:
-        _release_signals(held)
+        release_signals(held)
 
 
 def _run_locked(
@@ -500,15 +411,15 @@ def _run_locked(
     hide = output.hide  # the record's fields, from the same hidden forms
     started = time.time()
     container = None
-    pending: _PendingStart | None = None
+    pending: PendingStart | None = None
     log_copy: int | None = None
     log_lines: list[str] = []
-    previous = {sig: signal.getsignal(sig) for sig in _STOPPING}
+    previous = {sig: signal.getsignal(sig) for sig in STOPPING_SIGNALS}
     in_main = threading.current_thread() is threading.main_thread()
-    deferred: _DeferredSignals | None = None
+    deferred: DeferredSignals | None = None
 
     def on_term(signum, frame):
-        raise _Stop()
+        raise StopSignal()
 
     if in_main:
         for sig in previous:
@@ -522,12 +433,11 @@ def _run_locked(
         )
         log_copy = os.dup(log_fd)  # to put the log back if the script replaces it
         log_file = open(log_fd, "w", encoding="utf-8", errors="replace")  # noqa: SIM115
-        pending = _PendingStart(engine, spec)
+        pending = PendingStart(start_container, engine, spec)
         container = pending.result()
-        with _active_lock:
-            _active[run_id] = container
-        if _cancelled.is_set():  # cancelled while it was being created
-            raise _Stop()
+        track_run(run_id, container)
+        if runs_cancelled():  # cancelled while it was being created
+            raise StopSignal()
         with log_file as log:
 
             def show(text: str, lines: list[str]) -> None:
@@ -549,8 +459,8 @@ def _run_locked(
                 # not come: it may have been the start of a line or a secret.
                 with contextlib.suppress(OSError):
                     show(*output.finish())
-        if _cancelled.is_set():
-            raise _Stop()
+        if runs_cancelled():
+            raise StopSignal()
         result = container.wait()
         exit_code = int(result.get("StatusCode", -1))
         container.reload()
@@ -560,7 +470,7 @@ def _run_locked(
         # container, hashing large data files and giving the folder back take
         # a while), so a signal waits until the record is written, then stops
         # reprobox (and any runs still to come).
-        deferred = _DeferredSignals(restore=previous) if in_main else None
+        deferred = DeferredSignals(restore=previous) if in_main else None
     except BaseException as exc:
         if log_copy is not None:
             os.close(log_copy)
@@ -568,7 +478,10 @@ def _run_locked(
             # The engine refused the settings: no container, so no run to record.
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        if not isinstance(exc, (KeyboardInterrupt, _Stop)) and not _cancelled.is_set():
+        if (
+            not isinstance(exc, (KeyboardInterrupt, StopSignal))
+            and not runs_cancelled()
+        ):
             # An engine that hangs up, or a host that cannot keep the run's
             # files (a full disk), ended the run, not the training: the record
             # says "interrupted", and a container left is the next command's.
@@ -610,7 +523,7 @@ def _run_locked(
             raise failure from None
         # A second Ctrl-C must not cut the cleanup short: hold signals until the
         # container is gone and the record says "interrupted".
-        held = _hold_signals() if in_main else {}
+        held = hold_signals() if in_main else {}
         if container is None and pending is not None:
             # The engine goes on creating a container after we stop waiting:
             # wait for its answer, so that its id is known and it is removed.
@@ -641,14 +554,13 @@ def _run_locked(
         _keep_on_a_full_disk(target, run_id, record)
         with contextlib.suppress(OSError):
             write_record(record_path, record)
-        _release_signals(held)
+        release_signals(held)
         raise Interrupted(
             f"run {run_id} interrupted; container removed; record in {record_path}",
             records=[record],
         ) from None
     finally:
-        with _active_lock:
-            _active.pop(run_id, None)
+        forget_run(run_id)
         try:
             if container is not None:
                 remove_container(container)
@@ -657,7 +569,7 @@ def _run_locked(
                 deferred.release()
             raise
         if in_main and deferred is None:
-            _release_signals(previous)
+            release_signals(previous)
 
     error = None
     status = "succeeded" if exit_code == 0 else "failed"

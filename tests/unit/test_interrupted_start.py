@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_signals, runner
 from reprobox.errors import Interrupted
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.runner import run_in_container
@@ -95,7 +95,7 @@ def test_a_cancelled_batch_removes_a_container_that_was_being_created(
 ):
     made, removed = slow_engine
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
-    runner.arm_cancellation()
+    run_signals.arm_cancellation()
     errors = []
 
     def work():
@@ -107,14 +107,14 @@ def test_a_cancelled_batch_removes_a_container_that_was_being_created(
     worker = threading.Thread(target=work)
     worker.start()
     time.sleep(0.2)
-    runner.cancel_all_runs()
+    run_signals.cancel_all_runs()
     worker.join(timeout=10)
     try:
         assert not worker.is_alive()
         assert len(made) == 1 and removed == made
         assert len(errors) == 1
     finally:
-        runner.arm_cancellation()
+        run_signals.arm_cancellation()
 
 
 def test_a_signal_before_the_record_exists_leaves_no_run_folder(tmp_path, monkeypatch):
@@ -240,7 +240,7 @@ def test_a_signal_while_the_finished_container_is_removed_waits_for_the_record(
     assert signal.getsignal(signum) == before  # handlers are put back
 
 
-@pytest.mark.parametrize("stop", [KeyboardInterrupt, runner._Stop])
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, run_signals.StopSignal])
 def test_a_stop_between_the_first_record_and_the_handlers_closes_the_record(
     tmp_path, slow_engine, monkeypatch, stop
 ):
@@ -252,7 +252,7 @@ def test_a_stop_between_the_first_record_and_the_handlers_closes_the_record(
 
     monkeypatch.setattr(runner, "ContainerOutput", stopped)
     runs = tmp_path / "runs"
-    with pytest.raises((KeyboardInterrupt, runner._Stop)):
+    with pytest.raises((KeyboardInterrupt, run_signals.StopSignal)):
         run_once(RunTarget(project="p", runs_dir=runs))
     [record_path] = runs.glob("*/record.json")
     record = json.loads(record_path.read_text())
