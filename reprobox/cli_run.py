@@ -162,6 +162,7 @@ def run(
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.number_options import typed_text
     from reprobox.recovery import remove_dead_runs_containers
+    from reprobox.run_ending import raise_for_status
     from reprobox.run_env import check_env_kept_by_run
     from reprobox.run_options import (
         RunOptions,
@@ -170,7 +171,7 @@ def run(
         container_env,
     )
     from reprobox.run_owner import check_data_readable
-    from reprobox.runner import raise_for_status, run_in_container
+    from reprobox.runner import run_in_container
 
     cfg = _load(project)
     check_engine_flags(host, context)

@@ -7,39 +7,29 @@ died (SIGKILL) has its record, still "running", closed as "interrupted" and its
 container removed by the next run (reprobox/recovery.py). What a run is given
 (its target, options and container environment) lives in run_options.py;
 the holding of signals around the container's start and end, and the
-cancelling of runs in other threads, in run_signals.py; run folders, their
-locks and record writes, in run_folders.py; reading what the container wrote,
-in container_files.py; who owns the run's files, in run_owner.py.
+cancelling of runs in other threads, in run_signals.py; the training's
+verdict, the closing of its record from what the container left and the
+words for a runs folder that cannot be written, in run_ending.py; run
+folders, their locks and record writes, in run_folders.py; reading what the
+container wrote, in container_files.py; who owns the run's files, in
+run_owner.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import errno
 import os
-import re
 import shutil
 import signal
-import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from reprobox import __version__
-from reprobox.atomic import atomic_write_json, writable_text
-from reprobox.container_files import (
-    capture_without_tokens,
-    machine_from_capture,
-    metrics_from,
-    read_json,
-    read_script_metrics,
-    sane_capture,
-    tail_text,
-    usable_curves,
-)
+from reprobox.atomic import atomic_write_json
+from reprobox.container_files import read_json, tail_text
 from reprobox.credential_files import secret_value
 from reprobox.engine import (
     CODE_LABEL,
@@ -49,7 +39,6 @@ from reprobox.engine import (
     ContainerSpec,
     Engine,
     engine_lost_during_run,
-    exited_code,
     image_label,
     image_layers_digest,
     is_connection_lost,
@@ -58,19 +47,21 @@ from reprobox.engine import (
     remove_container,
     remove_run_containers,
     start_container,
-    stop_and_read_tail,
 )
-from reprobox.errors import (
-    EngineError,
-    InputError,
-    Interrupted,
-    ReproboxError,
-    RunFailed,
-)
+from reprobox.errors import EngineError, InputError, Interrupted, ReproboxError
 from reprobox.image_names import recorded_name
-from reprobox.manifest import sha256_file
 from reprobox.output_follow import followed_output
 from reprobox.output_stream import ContainerOutput
+from reprobox.run_ending import (
+    data_changed_during,
+    ended_by_the_host,
+    finish_record,
+    keep_on_a_full_disk,
+    killed_by_signal,
+    restore_log,
+    training_error,
+    write_failure,
+)
 from reprobox.run_folders import (
     HOST_COPY_RESERVE,
     LOG_NAME,
@@ -82,7 +73,6 @@ from reprobox.run_folders import (
     make_run_dir,
     release_run_lock,
     sealed_record,
-    sweep_temps,
     write_record,
 )
 from reprobox.run_options import (
@@ -93,7 +83,7 @@ from reprobox.run_options import (
     container_env,
     memory_bytes,
 )
-from reprobox.run_owner import container_user, give_back
+from reprobox.run_owner import container_user
 from reprobox.run_signals import (
     START_GRACE_S,
     STOPPING_SIGNALS,
@@ -106,47 +96,7 @@ from reprobox.run_signals import (
     runs_cancelled,
     track_run,
 )
-from reprobox.secret_masking import hidden_in, hidden_names
-
-GPU_MISSING_EXIT = 97
-
-
-# What to do about a runs folder, by why it could not be written.
-_RUNS_FOLDER_FIXES = {
-    errno.ENOSPC: "free space there",
-    errno.EDQUOT: "free space there",
-    errno.EROFS: "it is on a read-only file system: make it writable",
-    errno.EACCES: "make it writable for this user",
-    errno.EPERM: "make it writable for this user",
-    errno.ENOENT: "a folder above it is missing or cannot be made there",
-}
-
-
-def _write_failure(
-    exc: OSError, where: Path, target: RunTarget, *, left: bool
-) -> ReproboxError:
-    """Say in one line which file could not be written, and why.
-
-    Whatever the cause (a file in the way, a read-only or full disk, no
-    permission) the runs folder is the user's to fix: exit 2, as for any
-    other path that cannot be written; exit 1 would read as "the run said no".
-    left says whether the run left a record that a later command closes
-    (target.closed_by names which).
-    """
-    path = exc.filename or where
-    if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
-        return InputError(
-            f"{path}: cannot write the run's files there: {exc.strerror or exc}",
-            hint="the runs folder must be a folder: move what is in the way",
-        )
-    # Not the training's verdict: the host could not keep its files (as freeze
-    # and build say of a full disk, exit 2).
-    fix = _RUNS_FOLDER_FIXES.get(exc.errno, "free space there or make it writable")
-    after = f"; {target.closed_by} closes this run's record" if left else ""
-    return InputError(
-        f"{path}: cannot write the run's files: {exc.strerror or exc}",
-        hint=f"{fix}, then run again{target.elsewhere}{after}",
-    )
+from reprobox.secret_masking import hidden_names
 
 
 class _AfterTraining(Exception):
@@ -178,7 +128,7 @@ def run_in_container(
         run_id, run_dir = make_run_dir(target.runs_dir)
         lock_fd = hold_run_lock(target.runs_dir, run_id)
     except OSError as exc:
-        raise _write_failure(exc, target.runs_dir, target, left=False) from None
+        raise write_failure(exc, target.runs_dir, target, left=False) from None
     try:
         return _run_locked(
             engine,
@@ -385,7 +335,7 @@ def _run_locked(
         atomic_write_json(record_path, sealed_record(record))
     except OSError as exc:
         # No record, no container yet: run_in_container removes the folder.
-        raise _write_failure(exc, record_path, target, left=False) from None
+        raise write_failure(exc, record_path, target, left=False) from None
 
     mounts = [(run_dir, OUT_IN_CONTAINER, False)]
     mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
@@ -492,14 +442,14 @@ def _run_locked(
                 if is_connection_lost(exc):
                     container = None  # no removing it over a broken connection
             elif isinstance(exc, OSError):
-                failure = _write_failure(exc, run_dir, target, left=True)
+                failure = write_failure(exc, run_dir, target, left=True)
                 if container is not None:
                     # The engine still holds what the log could not keep.
-                    exit_code, engine_tail = _ended_by_the_host(container, opts)
+                    exit_code, engine_tail = ended_by_the_host(container, opts)
                     log_lines[:] = engine_tail or log_lines
             else:
                 failure, cut_short = exc, isinstance(exc, EngineError)
-            _finish(
+            finish_record(
                 record,
                 run_dir,
                 started,
@@ -513,7 +463,7 @@ def _run_locked(
                     "log_tail": tail_text(log_lines),
                 },
             )
-            _keep_on_a_full_disk(target, run_id, record)
+            keep_on_a_full_disk(target, run_id, record)
             with contextlib.suppress(OSError):  # the disk may be what failed
                 write_record(record_path, record)
             if failure is exc:
@@ -537,7 +487,7 @@ def _run_locked(
         remove_run_containers(engine, run_id)
         time.sleep(0.5)
         remove_run_containers(engine, run_id)
-        _finish(
+        finish_record(
             record,
             run_dir,
             started,
@@ -551,7 +501,7 @@ def _run_locked(
                 "log_tail": tail_text(log_lines),
             },
         )
-        _keep_on_a_full_disk(target, run_id, record)
+        keep_on_a_full_disk(target, run_id, record)
         with contextlib.suppress(OSError):
             write_record(record_path, record)
         release_signals(held)
@@ -571,31 +521,14 @@ def _run_locked(
         if in_main and deferred is None:
             release_signals(previous)
 
-    error = None
     status = "succeeded" if exit_code == 0 else "failed"
-    if exit_code == GPU_MISSING_EXIT:
-        error = {
-            "message": "GPUs were requested but the framework saw none",
-            "log_tail": tail_text(log_lines),
-        }
-    elif oom or exit_code == 137:
-        error = {
-            "message": f"killed (exit {exit_code}"
-            + (", out of memory)" if oom else ")"),
-            "log_tail": tail_text(log_lines),
-        }
-    elif exit_code != 0:
-        error = {
-            "message": f"training command exited with {exit_code}"
-            + _write_denied_hint(log_lines),
-            "log_tail": tail_text(log_lines),
-        }
+    error = training_error(exit_code, oom, log_lines)
     try:
-        # Before _finish gives the folder back, so that the log put back
+        # Before finish_record gives the folder back, so that the log put back
         # belongs to the owner of runs/ like every other file there.
         try:
-            log_warnings = _restore_log(run_dir, log_copy)
-            _finish(
+            log_warnings = restore_log(run_dir, log_copy)
+            finish_record(
                 record,
                 run_dir,
                 started,
@@ -605,9 +538,9 @@ def _run_locked(
                 error=error,
                 killed=oom or killed_by_signal(exit_code),
             )
-            record["warnings"] += _data_changed_during(target, manifest)
+            record["warnings"] += data_changed_during(target, manifest)
             record["warnings"] += log_warnings
-            _keep_on_a_full_disk(target, run_id, record)
+            keep_on_a_full_disk(target, run_id, record)
         except ReproboxError:
             raise
         except Exception as exc:
@@ -615,7 +548,7 @@ def _run_locked(
         try:
             write_record(record_path, record)
         except OSError as exc:
-            failure = _write_failure(exc, record_path, target, left=True)
+            failure = write_failure(exc, record_path, target, left=True)
             failure.closed_record = record  # the training's verdict, kept
             raise failure from None
     finally:
@@ -627,205 +560,3 @@ def _run_locked(
             records=[record],
         )
     return record
-
-
-def _keep_on_a_full_disk(target: RunTarget, run_id: str, record: dict) -> None:
-    """Keep a closed record's host copy, shorter if the disk has no room for it.
-
-    Its status, exit code and metrics matter more than the log's tail or the
-    list of installed packages: those go first from the copy (record itself
-    stays whole), and a warning there says so.
-    """
-    if keep_host_copy(target.runs_dir, run_id, record):
-        return
-    record = copy.deepcopy(record)  # record.json, if it can be written, has it all
-    error = record.get("error") or {}
-    machine = record.get("machine") or {}
-    note = "the disk was full: the record keeps"
-    for lines, cut in ((5, "the log's last 5 lines"), (0, "no log tail")):
-        error["log_tail"] = "\n".join(error.get("log_tail", "").splitlines()[-lines:])
-        if not lines:
-            error["log_tail"] = ""
-            machine.pop("packages", None)
-            cut += " and no package list"
-        record["warnings"] = [
-            w for w in record["warnings"] if not w.startswith(note)
-        ] + [f"{note} {cut} (container.log has what it could write)"]
-        if keep_host_copy(target.runs_dir, run_id, record):
-            return
-
-
-def _ended_by_the_host(container, opts: RunOptions) -> tuple[int | None, list[str]]:
-    """Stop a run the host cut short; return the training's exit code, if it
-    had ended on its own, and the last lines the engine kept of its output."""
-    exit_code = exited_code(container)
-    output = ContainerOutput(opts.extra_env)  # its secrets hidden, as in the log
-    _, lines = output.feed(stop_and_read_tail(container, 200))
-    return exit_code, lines + output.finish()[1]
-
-
-def _restore_log(run_dir: Path, log_copy: int | None) -> list[str]:
-    """Put reprobox's container log back if the script removed it; warn if so.
-
-    The folder is the container's to write: it may unlink container.log, or
-    leave a link (to a host file), a folder or another file in its place. What
-    reprobox wrote is still in the open file; the name is taken back and given
-    that content. Run before the folder is given back, which makes it the
-    owner's.
-    """
-    if log_copy is None:
-        return []
-    path = run_dir / LOG_NAME
-    found = "changed"  # until lstat says how
-    try:
-        ours = os.fstat(log_copy)
-        try:
-            there = os.lstat(path)
-        except FileNotFoundError:
-            found = "deleted"
-        else:
-            if (there.st_dev, there.st_ino) == (ours.st_dev, ours.st_ino):
-                return []
-            found = f"replaced with {_kind_of_entry(there.st_mode)}"
-            if stat.S_ISDIR(there.st_mode):
-                shutil.rmtree(path)
-            else:
-                path.unlink()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(path, flags, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            offset = 0
-            while chunk := os.pread(log_copy, 1 << 20, offset):
-                out.write(chunk)
-                offset += len(chunk)
-    except OSError as exc:
-        return [
-            f"{LOG_NAME} was {found} by the training script and could not be "
-            f"put back ({exc.strerror})"
-        ]
-    finally:
-        os.close(log_copy)
-    return [
-        f"{LOG_NAME} was {found} by the training script; reprobox put its own log back"
-    ]
-
-
-def _kind_of_entry(mode: int) -> str:
-    """Name what a file mode says an entry is, as a warning words it."""
-    if stat.S_ISLNK(mode):
-        return "a link"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISREG(mode):
-        return "another file"
-    return "something that is not a file (a pipe, socket or device)"
-
-
-def killed_by_signal(exit_code: int) -> bool:
-    """Return whether a container's exit code says a signal ended its process."""
-    # The engine reports a process a signal ended as 128 plus the signal.
-    return exit_code - 128 in signal.valid_signals()
-
-
-def _finish(
-    record: dict,
-    run_dir: Path,
-    started: float,
-    *,
-    hide: Callable[[str], str],
-    status: str,
-    exit_code: int | None,
-    error: dict | None,
-    killed: bool = False,
-) -> None:
-    """Put what the container left (capture, metrics, warnings) into the record.
-
-    All of it is the script's to write, so a secret --env value is hidden in
-    it as in the log. killed says the engine ended the script (out of memory
-    or a signal), which explains a missing final capture on its own.
-    """
-    given_back = give_back(run_dir)
-    sweep_temps(run_dir)  # the container is gone: a temp left now is nobody's
-    capture, damaged = sane_capture(read_json(run_dir / "capture.json"))
-    capture, token_warnings = capture_without_tokens(capture)
-    capture, name_warnings = usable_curves(capture)
-    script_metrics, warnings = read_script_metrics(run_dir / "metrics.json")
-    warnings += [f"capture.json field {k!r} was damaged; left out" for k in damaged]
-    warnings += token_warnings + name_warnings
-    if capture and "python" not in capture and status != "interrupted" and not killed:
-        # The hook writes at start and again at exit; only the first got through.
-        # A killed process runs no exit hook, so then the guess below is wrong.
-        warnings.append(
-            "the start-up hook could not write its final capture (was "
-            "$REPROBOX_OUT made unwritable, or did the script end with os._exit?): "
-            "installed packages and Python/OS facts are missing"
-        )
-    warnings += given_back
-    if capture.get("error") and error is not None:
-        error["message"] = str(capture["error"].get("message", error["message"]))
-    record.update(
-        {
-            "status": status,
-            "exit_code": exit_code,
-            "finished_at": iso_time(time.time()),
-            "duration_s": round(time.time() - started, 3),
-            "machine": machine_from_capture(capture),
-            "metrics": metrics_from(capture, script_metrics),
-            "history": capture.get("history") or [],
-            "evaluations": capture.get("evaluations") or [],
-            "warnings": warnings + list(capture.get("hook_errors") or []),
-            "error": error,
-        }
-    )
-    # Text a container wrote may hold half a UTF-16 pair (a JSON "\\ud800"
-    # escape), which no record can store: written as an escape, then hidden.
-    for name in ("machine", "metrics", "history", "evaluations", "warnings", "error"):
-        record[name] = hidden_in(record[name], lambda text: hide(writable_text(text)))
-
-
-def _data_changed_during(target: RunTarget, manifest: Mapping[str, Any]) -> list[str]:
-    """Name the data files whose bytes differ now from those checked before the run."""
-    frozen = {item["path"]: item["sha256"] for item in manifest.get("data") or []}
-    changed = []
-    for host, rel in target.data:
-        try:
-            now = sha256_file(host)
-        except OSError:
-            now = None
-        if rel in frozen and now != frozen[rel]:
-            changed.append(
-                f"data file {rel} changed during the run (its sha256 is not the one "
-                "checked before it): the record's data fingerprints may not "
-                "describe what training read"
-            )
-    return changed
-
-
-# Python's words for a refused write, of a path in /app or relative to it (the
-# working folder): "PermissionError: [Errno 13] Permission denied: 'out.csv'".
-_DENIED_IN_APP = re.compile(
-    r"(?:Permission denied|Read-only file system): '(?:/app\b|(?!/))"
-)
-
-
-def _write_denied_hint(log_lines: Sequence[str]) -> str:
-    """Say where outputs go when the script was refused a write under /app."""
-    if any(_DENIED_IN_APP.search(line) for line in log_lines[-50:]):
-        return (
-            " (it was refused a write under /app, which holds the image's code "
-            "and is not the training user's to change: write outputs under "
-            "$REPROBOX_OUT, which becomes the run folder)"
-        )
-    return ""
-
-
-def raise_for_status(record: Mapping[str, Any], record_path: Path) -> None:
-    """Raise RunFailed with the record's error when the run did not succeed."""
-    if record["status"] == "succeeded":
-        return
-    error = record.get("error") or {}
-    tail = error.get("log_tail") or ""
-    message = f"run {record['run_id']} {record['status']}: {error.get('message')}"
-    if tail:
-        message += "\n" + "\n".join("  | " + line for line in tail.splitlines()[-10:])
-    raise RunFailed(message + f"\n  record: {record_path}")

@@ -36,9 +36,9 @@ def write_run(state_dir: Path, data: dict[str, Any]) -> Path:
 
 def finish_succeeded(record: dict[str, Any], run_dir: Path) -> None:
     """Close record as the runner does after a run that exited 0."""
-    from reprobox.runner import _finish
+    from reprobox.run_ending import finish_record
 
-    _finish(
+    finish_record(
         record,
         run_dir,
         0.0,

@@ -147,17 +147,17 @@ def test_a_capture_of_the_wrong_shape_is_left_out_with_a_warning():
 def test_data_changed_on_the_host_during_the_run_is_a_warning(tmp_path):
     import hashlib
 
+    from reprobox.run_ending import data_changed_during
     from reprobox.run_options import RunTarget
-    from reprobox.runner import _data_changed_during
 
     data = tmp_path / "small.csv"
     data.write_text("1,2\n")
     frozen = hashlib.sha256(b"1,2\n").hexdigest()
     target = RunTarget(project="p", runs_dir=tmp_path, data=((data, "small.csv"),))
     manifest = {"data": [{"path": "small.csv", "sha256": frozen}]}
-    assert _data_changed_during(target, manifest) == []
+    assert data_changed_during(target, manifest) == []
     data.write_text("tampered\n")
-    [warning] = _data_changed_during(target, manifest)
+    [warning] = data_changed_during(target, manifest)
     assert warning.startswith("data file small.csv changed during the run")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_ending, runner
 from reprobox.errors import InputError
 from reprobox.recovery import sweep_killed_runs
 from reprobox.run_folders import LOG_NAME, hold_run_lock, host_copy, keep_host_copy
@@ -151,6 +151,7 @@ def test_a_closed_record_the_disk_refused_is_never_closed_again_as_failed(
 
     monkeypatch.setattr(runner, "write_record", write_once_refused)
     monkeypatch.setattr(runner, "keep_host_copy", lambda *a, **k: False)
+    monkeypatch.setattr(run_ending, "keep_host_copy", lambda *a, **k: False)
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(InputError):
         run_once(target)
@@ -170,7 +171,7 @@ def test_a_full_disk_shortens_the_host_copy_before_losing_it(tmp_path, monkeypat
         kept.append(json.loads(json.dumps(record)))
         return True
 
-    monkeypatch.setattr(runner, "keep_host_copy", keep_if_small)
+    monkeypatch.setattr(run_ending, "keep_host_copy", keep_if_small)
     record = {
         "status": "interrupted",
         "exit_code": 0,
@@ -179,7 +180,7 @@ def test_a_full_disk_shortens_the_host_copy_before_losing_it(tmp_path, monkeypat
         "error": {"message": "full", "log_tail": "\n".join(LINES)},
     }
     target = RunTarget(project="p", runs_dir=tmp_path)
-    runner._keep_on_a_full_disk(target, "r", record)
+    run_ending.keep_on_a_full_disk(target, "r", record)
     assert record["error"]["log_tail"] == "\n".join(LINES)  # left whole
     [copy] = kept
     assert (copy["status"], copy["exit_code"]) == ("interrupted", 0)
@@ -256,6 +257,7 @@ def test_a_final_record_the_disk_refused_keeps_the_trainings_verdict(
     monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
     monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
     monkeypatch.setattr(runner, "keep_host_copy", lambda *a, **k: False)
+    monkeypatch.setattr(run_ending, "keep_host_copy", lambda *a, **k: False)
     refused: list[str] = []
     write_record = runner.write_record
 

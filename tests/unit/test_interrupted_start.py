@@ -151,7 +151,7 @@ def test_a_signal_after_the_container_ended_still_closes_the_record(
         time.sleep(0.2)  # the signal is held, not raised here
         return []
 
-    monkeypatch.setattr(runner, "_data_changed_during", slow_hash)
+    monkeypatch.setattr(runner, "data_changed_during", slow_hash)
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(Interrupted, match="succeeded, then reprobox was interrupted"):
         run_once(target)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_ending
 
 GUESS = "did the script end with os._exit?"
 
@@ -20,7 +20,7 @@ def finish(tmp_path, *, exit_code, killed):
     start = {"machine_cpu": {"arch": "x86_64"}}
     (run_dir / "capture.json").write_text(json.dumps(start))
     record: dict = {}
-    runner._finish(
+    run_ending.finish_record(
         record,
         run_dir,
         time.time(),
@@ -47,4 +47,4 @@ def test_a_script_that_exits_by_itself_keeps_the_guess(tmp_path):
     [(137, True), (143, True), (139, True), (0, False), (1, False), (128, False)],
 )
 def test_exit_codes_above_128_name_a_signal(code, killed):
-    assert runner.killed_by_signal(code) is killed
+    assert run_ending.killed_by_signal(code) is killed

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_ending, runner
+from reprobox.run_ending import restore_log
 from reprobox.run_options import RunOptions, RunTarget
-from reprobox.runner import _restore_log, run_in_container
+from reprobox.runner import run_in_container
 
 LOG = "epoch 1\nepoch 2\n"
 
@@ -70,7 +71,7 @@ def test_the_warning_says_what_the_script_did_and_the_log_is_put_back(
 ):
     fd = open_log(tmp_path)
     change(tmp_path / "container.log")
-    warnings = _restore_log(tmp_path, fd)
+    warnings = restore_log(tmp_path, fd)
     assert warnings == [f"{said}; reprobox put its own log back"]
     log = tmp_path / "container.log"
     assert not log.is_symlink()
@@ -79,7 +80,7 @@ def test_the_warning_says_what_the_script_did_and_the_log_is_put_back(
 
 def test_a_log_left_in_place_gives_no_warning(tmp_path):
     fd = open_log(tmp_path)
-    assert _restore_log(tmp_path, fd) == []
+    assert restore_log(tmp_path, fd) == []
     assert (tmp_path / "container.log").read_text() == LOG
 
 
@@ -90,8 +91,8 @@ def test_a_log_that_cannot_be_put_back_says_how_it_was_replaced(tmp_path, monkey
     def refused(path, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(runner.shutil, "rmtree", refused)
-    assert _restore_log(tmp_path, fd) == [
+    monkeypatch.setattr(run_ending.shutil, "rmtree", refused)
+    assert restore_log(tmp_path, fd) == [
         "container.log was replaced with a folder by the training script and "
         "could not be put back (Permission denied)"
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reprobox.container_files import TAIL_LINE_CHARS, tail_text
-from reprobox.runner import _write_denied_hint
+from reprobox.run_ending import write_denied_hint
 
 
 def test_the_tail_keeps_the_last_lines_each_cut_short():
@@ -28,5 +28,5 @@ def test_the_tail_keeps_the_last_lines_each_cut_short():
     ],
 )
 def test_a_refused_write_in_the_working_folder_points_at_reprobox_out(line, hinted):
-    hint = _write_denied_hint(["epoch 1", line])
+    hint = write_denied_hint(["epoch 1", line])
     assert ("$REPROBOX_OUT" in hint) is hinted

@@ -25,6 +25,7 @@ from reprobox.errors import (
     ReproboxError,
     RunFailed,
 )
+from reprobox.run_ending import raise_for_status
 from reprobox.run_folders import make_run_dir, new_run_id
 from reprobox.run_options import (
     OUT_IN_CONTAINER,
@@ -33,7 +34,6 @@ from reprobox.run_options import (
     check_mountable,
     container_env,
 )
-from reprobox.runner import raise_for_status
 
 BASE_ENV = {
     "REPROBOX_OUT": "/reprobox/out",

@@ -235,7 +235,7 @@ def test_hidden_in_reaches_every_string_and_key_and_keeps_clashing_keys():
 def test_what_the_script_left_in_its_run_folder_reaches_the_record_hidden(tmp_path):
     import json
 
-    from reprobox import runner
+    from reprobox import run_ending
 
     secret = "Zq8f3k2j5h7g9d1s4a6q"
     (tmp_path / "metrics.json").write_text(
@@ -245,7 +245,7 @@ def test_what_the_script_left_in_its_run_folder_reaches_the_record_hidden(tmp_pa
         json.dumps({"error": {"message": f"ValueError: bad token {secret.upper()}"}})
     )
     record: dict = {}
-    runner._finish(
+    run_ending.finish_record(
         record,
         tmp_path,
         0.0,

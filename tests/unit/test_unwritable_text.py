@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_ending, runner
 from reprobox.atomic import atomic_write_json, dump_json, writable_text
 from reprobox.container_files import read_script_metrics
 from reprobox.metric_names import metric_name_problem
@@ -157,7 +157,7 @@ def test_a_bug_after_a_clean_exit_keeps_the_trainings_verdict(
     def broken(capture):
         raise RuntimeError("reading went wrong")
 
-    monkeypatch.setattr(runner, "machine_from_capture", broken)
+    monkeypatch.setattr(run_ending, "machine_from_capture", broken)
     with pytest.raises(RuntimeError, match="reading went wrong"):
         _run(tmp_path)
 
