@@ -3,8 +3,9 @@
 RunTarget names the runs folder and the data files a run mounts; RunOptions
 holds the seed, profile and resource flags; container_env turns those into the
 training container's variables, refusing an --env value no run could use
-before any run folder exists. Apart from runner.py, which runs the container,
-so that the CLI and verify can check options without reading how a run ends.
+before any run folder exists; container_spec makes of them all what the
+engine is asked to start. Apart from runner.py, which runs the container, so
+that the CLI and verify can check options without reading how a run ends.
 """
 
 from __future__ import annotations
@@ -17,6 +18,13 @@ from typing import Any
 
 from reprobox.atomic import writable_text
 from reprobox.config import ProjectConfig
+from reprobox.engine import (
+    LABEL_PREFIX,
+    OWNER_LABEL,
+    RUN_LABEL,
+    ContainerSpec,
+    owner_label,
+)
 from reprobox.errors import InputError
 from reprobox.run_env import (
     HASH_SEED,
@@ -169,3 +177,40 @@ def check_mountable(target: RunTarget) -> None:
                 "UTF-8, which the Docker engine cannot mount",
                 hint="rename the folder to a UTF-8 name, or move the project",
             )
+
+
+def container_spec(
+    target: RunTarget,
+    run_id: str,
+    run_dir: Path,
+    *,
+    manifest: Mapping[str, Any],
+    image_id: str,
+    env: dict[str, str],
+    opts: RunOptions,
+    user: str,
+) -> ContainerSpec:
+    """Return what the engine is asked to start for a run whose folder is run_dir.
+
+    The run folder is mounted writable at OUT_IN_CONTAINER, the data files
+    read-only under /app; the labels let a later command find the container
+    (by run, owner and project) if this reprobox dies.
+    """
+    mounts = [(run_dir, OUT_IN_CONTAINER, False)]
+    mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
+    return ContainerSpec(
+        image=image_id,
+        command=list(manifest["project"]["command"]),
+        env=env,
+        labels={
+            RUN_LABEL: run_id,
+            OWNER_LABEL: owner_label(),
+            f"{LABEL_PREFIX}.project": target.project,
+        },
+        user=user,
+        mounts=mounts,
+        cpus=opts.cpus,
+        memory=memory_bytes(opts.memory) if opts.memory else None,
+        device_requests=opts.device_requests,
+        network=opts.network,
+    )

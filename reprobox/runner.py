@@ -4,14 +4,16 @@ The record is written when the run starts (status "running") and rewritten
 when it ends, each time atomically. Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stop and
 remove the container and mark the record "interrupted"; a run whose reprobox
 died (SIGKILL) has its record, still "running", closed as "interrupted" and its
-container removed by the next run (reprobox/recovery.py). What a run is given
-(its target, options and container environment) lives in run_options.py;
-the holding of signals around the container's start and end, and the
-cancelling of runs in other threads, in run_signals.py; the training's
-verdict, the closing of its record from what the container left and the
-words for a runs folder that cannot be written, in run_ending.py; run
-folders, their locks and record writes, in run_folders.py; reading what the
-container wrote, in container_files.py; who owns the run's files, in
+container removed by the next run (reprobox/recovery.py).
+
+Around it: what a run is given (its target, options, container environment
+and the engine's request) lives in run_options.py; the record it starts
+with, in run_record.py; the holding of signals around the container's start
+and end, and the cancelling of runs in other threads, in run_signals.py; the
+training's verdict, the closing of its record from what the container left
+and the words for a runs folder that cannot be written, in run_ending.py;
+run folders, their locks and record writes, in run_folders.py; reading what
+the container wrote, in container_files.py; who owns the run's files, in
 run_owner.py.
 """
 
@@ -27,29 +29,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reprobox import __version__
 from reprobox.atomic import atomic_write_json
 from reprobox.container_files import read_json, tail_text
-from reprobox.credential_files import secret_value
 from reprobox.engine import (
-    CODE_LABEL,
-    LABEL_PREFIX,
-    OWNER_LABEL,
-    RUN_LABEL,
-    ContainerSpec,
     Engine,
     engine_lost_during_run,
-    image_label,
-    image_layers_digest,
     is_connection_lost,
     is_engine_trouble,
-    owner_label,
     remove_container,
     remove_run_containers,
     start_container,
 )
 from reprobox.errors import EngineError, InputError, Interrupted, ReproboxError
-from reprobox.image_names import recorded_name
 from reprobox.output_follow import followed_output
 from reprobox.output_stream import ContainerOutput
 from reprobox.run_ending import (
@@ -65,7 +56,6 @@ from reprobox.run_ending import (
 from reprobox.run_folders import (
     HOST_COPY_RESERVE,
     LOG_NAME,
-    RECORD_SCHEMA_VERSION,
     hold_run_lock,
     host_copy,
     iso_time,
@@ -76,14 +66,14 @@ from reprobox.run_folders import (
     write_record,
 )
 from reprobox.run_options import (
-    OUT_IN_CONTAINER,
     RunOptions,
     RunTarget,
     check_mountable,
     container_env,
-    memory_bytes,
+    container_spec,
 )
 from reprobox.run_owner import container_user
+from reprobox.run_record import start_record
 from reprobox.run_signals import (
     START_GRACE_S,
     STOPPING_SIGNALS,
@@ -96,7 +86,6 @@ from reprobox.run_signals import (
     runs_cancelled,
     track_run,
 )
-from reprobox.secret_masking import hidden_names
 
 
 class _AfterTraining(Exception):
@@ -260,73 +249,21 @@ def _run_locked(
     on_log: Callable[[str], None] | None,
     image_digest: str | None,
 ) -> dict[str, Any]:
-    from reprobox.compare.compare_settings import settings_for_record
-
     uid, gid = container_user()
     if os.geteuid() == 0:
         os.chown(run_dir, uid, gid)
     user = f"{uid}:{gid}"
-    hidden = hidden_names(opts.extra_env)
-    if image_digest is None:
-        # A name that names the image that runs, and the digest the engine
-        # lists for it: not a tag of another image of the build, nor a digest
-        # only the manifest claims (see image_names).
-        image_ref, image_digest = recorded_name(engine, image_id, image_ref)
-    record: dict[str, Any] = {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "reprobox_version": __version__,
-        "run_id": run_id,
-        "status": "running",
-        "exit_code": None,
-        "started_at": iso_time(time.time()),
-        "finished_at": None,
-        "duration_s": None,
-        "project": target.project,
-        "image": {
-            "ref": image_ref,
-            "id": image_id,
-            "digest": image_digest,
-            "layers": image_layers_digest(engine, image_id),
-            "code_sha256": image_label(engine, image_id, CODE_LABEL),
-        },
-        "manifest_sha256": manifest_sha256,
-        # The command the container ran (the manifest's, checked at freeze to
-        # hold no secret), so compare names another flag or argument itself,
-        # not only another manifest.
-        "command": list(manifest["project"]["command"]),
-        # The variables the image sets (the manifest's environment: [env],
-        # pass_env and the numerics the freezing shell had), so compare can
-        # name the one that changed, not only another manifest.
-        "environment": {
-            k: "***" if secret_value(k, v) else v
-            for k, v in sorted((manifest.get("environment") or {}).items())
-        },
-        # What the run is judged by, so a copy of its folder is judged the same.
-        "compare_settings": settings_for_record(manifest.get("metrics") or {}),
-        "engine": engine.describe(),
-        "seed": opts.seed,
-        "profile": opts.profile,
-        "options": {
-            "cpus": opts.cpus,
-            "memory": opts.memory,
-            "gpus": opts.gpus,
-            "network": opts.network,
-            "repeat_index": opts.repeat_index,
-            "seed_sweep": opts.seed_sweep,
-            "env": {
-                k: "***" if k in hidden else v
-                for k, v in sorted(opts.extra_env.items())
-            },
-        },
-        "data": manifest.get("data", []),
-        "machine": None,
-        "metrics": {},
-        "history": [],
-        "evaluations": [],
-        "log": LOG_NAME,
-        "warnings": [],
-        "error": None,
-    }
+    record = start_record(
+        engine,
+        target,
+        run_id,
+        image_ref=image_ref,
+        image_id=image_id,
+        image_digest=image_digest,
+        manifest=manifest,
+        manifest_sha256=manifest_sha256,
+        opts=opts,
+    )
     record_path = run_dir / "record.json"
     # The host copy first: a reprobox killed as it writes record.json leaves
     # the next command every fact of the run's start.
@@ -337,23 +274,15 @@ def _run_locked(
         # No record, no container yet: run_in_container removes the folder.
         raise write_failure(exc, record_path, target, left=False) from None
 
-    mounts = [(run_dir, OUT_IN_CONTAINER, False)]
-    mounts += [(host, f"/app/{rel}", True) for host, rel in target.data]
-    spec = ContainerSpec(
-        image=image_id,
-        command=list(manifest["project"]["command"]),
+    spec = container_spec(
+        target,
+        run_id,
+        run_dir,
+        manifest=manifest,
+        image_id=image_id,
         env=env,
-        labels={
-            RUN_LABEL: run_id,
-            OWNER_LABEL: owner_label(),
-            f"{LABEL_PREFIX}.project": target.project,
-        },
+        opts=opts,
         user=user,
-        mounts=mounts,
-        cpus=opts.cpus,
-        memory=memory_bytes(opts.memory) if opts.memory else None,
-        device_requests=opts.device_requests,
-        network=opts.network,
     )
     # A value the record shows as *** must not come back through the script's
     # own output: the log, its tail in the record and the terminal hide it.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import run_ending, runner
+from reprobox import run_ending, run_record, runner
 from reprobox.errors import InputError
 from reprobox.recovery import sweep_killed_runs
 from reprobox.run_folders import LOG_NAME, hold_run_lock, host_copy, keep_host_copy
@@ -96,9 +96,9 @@ def full_disk(monkeypatch):
     monkeypatch.setattr(runner, "start_container", start_container)
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     return made, removed
 
 
@@ -253,9 +253,9 @@ def test_a_final_record_the_disk_refused_keeps_the_trainings_verdict(
     monkeypatch.setattr(runner, "start_container", lambda e, s: EndedContainer(0))
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     monkeypatch.setattr(runner, "keep_host_copy", lambda *a, **k: False)
     monkeypatch.setattr(run_ending, "keep_host_copy", lambda *a, **k: False)
     refused: list[str] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import run_signals, runner
+from reprobox import run_record, run_signals, runner
 from reprobox.errors import Interrupted
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.runner import run_in_container
@@ -63,9 +63,9 @@ def slow_engine(monkeypatch):
     monkeypatch.setattr(runner, "start_container", start_container)
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     return made, removed
 
 
@@ -122,8 +122,8 @@ def test_a_signal_before_the_record_exists_leaves_no_run_folder(tmp_path, monkey
     def interrupted(engine, image):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "image_layers_digest", interrupted)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_layers_digest", interrupted)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
     target = RunTarget(project="p", runs_dir=tmp_path / "runs")
     with pytest.raises(KeyboardInterrupt):
         run_once(target)
@@ -176,9 +176,9 @@ def test_a_log_the_script_replaced_with_a_link_is_put_back(tmp_path, monkeypatch
 
     monkeypatch.setattr(runner, "start_container", start)
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     record = run_in_container(
         RunTarget(project="p", runs_dir=tmp_path / "runs"),
         FakeEngine(),

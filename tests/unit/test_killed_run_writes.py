@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests.exceptions
 
-from reprobox import runner
+from reprobox import run_record, runner
 from reprobox.compare import RECORD_SCHEMA_VERSION, load_records
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
 from reprobox.run_folders import close_abandoned_records
@@ -35,7 +35,7 @@ MANIFEST = {
 KILLED_AT_RENAME = """
 import os, signal, sys
 from pathlib import Path
-from reprobox import runner
+from reprobox import run_record, runner
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.runner import run_in_container
 
@@ -71,9 +71,9 @@ class Engine:
 runner.start_container = lambda engine, spec: Container()
 runner.remove_container = lambda container: None
 runner.remove_run_containers = lambda engine, run_id: 0
-runner.image_layers_digest = lambda engine, image: "sha256:" + "2" * 64
-runner.recorded_name = lambda engine, image, ref: (ref, None)
-runner.image_label = lambda engine, image, label: None
+run_record.image_layers_digest = lambda engine, image: "sha256:" + "2" * 64
+run_record.recorded_name = lambda engine, image, ref: (ref, None)
+run_record.image_label = lambda engine, image, label: None
 run_in_container(
     RunTarget(project="p", runs_dir=runs), Engine(), image_ref="reprobox/p:0",
     image_id="sha256:" + "1" * 64, manifest={
@@ -265,9 +265,9 @@ def fake_engine(monkeypatch):
     removed = []
     monkeypatch.setattr(runner, "remove_container", removed.append)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     return removed
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reprobox import run_ending, runner
+from reprobox import run_ending, run_record, runner
 from reprobox.run_ending import restore_log
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.runner import run_in_container
@@ -148,9 +148,9 @@ def test_the_log_put_back_belongs_to_the_owner_of_runs(tmp_path, monkeypatch, ch
 
     monkeypatch.setattr(runner, "start_container", start)
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     runs = tmp_path / "runs"
     runs.mkdir()
     os.chown(runs, RUNS_OWNER, RUNS_OWNER)

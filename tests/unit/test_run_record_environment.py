@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reprobox import runner
+from reprobox import run_record, runner
 from reprobox.run_options import RunOptions, RunTarget
 
 TOKEN = "hf_Q7x9LmPz2KsT4vWb"
@@ -33,9 +33,9 @@ def _run(monkeypatch, tmp_path, environment: dict[str, str]) -> dict:
     monkeypatch.setattr(runner, "start_container", lambda engine, spec: _Container())
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     manifest = {
         "project": {"name": "p", "command": ["python", "train.py"]},
         "environment": environment,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reprobox import runner
+from reprobox import run_record, runner
 from reprobox.run_options import RunOptions, RunTarget, container_env
 
 MANIFEST = {
@@ -57,9 +57,9 @@ def started(monkeypatch, kept_log):
     )
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     return chunks
 
 

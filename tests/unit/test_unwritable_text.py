@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from reprobox import run_ending, runner
+from reprobox import run_ending, run_record, runner
 from reprobox.atomic import atomic_write_json, dump_json, writable_text
 from reprobox.container_files import read_script_metrics
 from reprobox.metric_names import metric_name_problem
@@ -74,9 +74,9 @@ def leaves(monkeypatch) -> dict[str, str]:
     )
     monkeypatch.setattr(runner, "remove_container", lambda container: None)
     monkeypatch.setattr(runner, "remove_run_containers", lambda engine, run_id: 0)
-    monkeypatch.setattr(runner, "image_layers_digest", lambda engine, image: None)
-    monkeypatch.setattr(runner, "recorded_name", lambda e, i, ref: (ref, None))
-    monkeypatch.setattr(runner, "image_label", lambda engine, image, label: None)
+    monkeypatch.setattr(run_record, "image_layers_digest", lambda engine, image: None)
+    monkeypatch.setattr(run_record, "recorded_name", lambda e, i, ref: (ref, None))
+    monkeypatch.setattr(run_record, "image_label", lambda engine, image, label: None)
     return files
 
 
