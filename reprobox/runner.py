@@ -249,10 +249,18 @@ def _run_locked(
     on_log: Callable[[str], None] | None,
     image_digest: str | None,
 ) -> dict[str, Any]:
+    """Run the container of a run whose folder and lock are held; return its record.
+
+    The steps: the start record written, the container started and followed,
+    the training's verdict recorded. A stop or an engine or disk failure
+    after the start record closes it here; run_in_container closes what
+    comes before the handlers are in place, and a bug.
+    """
     uid, gid = container_user()
     if os.geteuid() == 0:
         os.chown(run_dir, uid, gid)
     user = f"{uid}:{gid}"
+
     record = start_record(
         engine,
         target,
