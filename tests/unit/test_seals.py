@@ -411,10 +411,24 @@ def test_a_frozen_file_that_became_a_folder_says_how_to_mend_it(frozen):
     dockerfile.mkdir()
     with pytest.raises(InputError) as info:
         load_frozen(frozen)
-    assert info.value.message == f"{dockerfile}: cannot read it: Is a directory"
+    assert info.value.message == (
+        f"{dockerfile}: Dockerfile is a folder, not a file reprobox wrote"
+    )
     assert (
         info.value.hint
         == f"move it away, then run `reprobox freeze {frozen.root}` again"
+    )
+
+
+def test_a_frozen_lock_that_became_a_fifo_is_refused_not_read(frozen):
+    # brk r42 (BF 1): build, run, push and export blocked on it forever.
+    lock = frozen.state_dir / "requirements.lock"
+    lock.unlink()
+    os.mkfifo(lock)
+    with pytest.raises(InputError) as info:
+        load_frozen(frozen)
+    assert info.value.message == (
+        f"{lock}: lock is a FIFO (named pipe), not a file reprobox wrote"
     )
 
 
