@@ -77,11 +77,15 @@ def _verdict(comparison: Comparison) -> tuple[str, str]:
 
 
 def _cell(comparison: Comparison, results, run, name: str) -> dict:
-    """Describe one run's value of one metric for the metrics table."""
+    """Describe one run's value of one metric for the metrics table.
+
+    A result of the reference's own (judged on a seed band) is shown as any
+    run's: coloured by its verdict, its reason as the cell's title.
+    """
     value = comparison.values.get(run.run_id, {}).get(name)
-    if run.is_reference:
-        return {"value": format_number(value), "delta": "", "state": "ref", "why": ""}
     result = results.get((run.run_id, name))
+    if result is None and run.is_reference:
+        return {"value": format_number(value), "delta": "", "state": "ref", "why": ""}
     if result is None:  # neither this run nor the reference has it: not compared
         return {
             "value": format_number(value),
