@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,12 +14,11 @@ from reprobox.compare.comparison import Comparison, format_value
 from reprobox.compare.metrics import delta_text
 from reprobox.compare.records import Record
 from reprobox.compare.render import (
-    describe_unrecorded,
-    format_delta,
     format_number,
-    repeats_said,
+    list_sections,
     run_status,
     run_verdict,
+    table_sections,
     verdict_aside,
     verdict_parts,
 )
@@ -27,10 +27,17 @@ from reprobox.templates_dir import environment, templates_dir
 REPORT_TEMPLATE = "report.html.j2"
 REPORT_MARK = '<meta name="generator" content="reprobox report">'
 REPORT_END = "</body>\n</html>\n"
+# Compare's tables the page draws in its own way: swatches, one column per run,
+# bold suspects, curves beside their charts. Every other table compare shows,
+# the page shows as compare builds it (table_sections), so none can go missing.
+DRAWN_APART = ("Runs", "Metrics", "Training curves", "Setup differences")
+# A cell of those tables that is a number alone (0.1, +3.4e+308, NaN) is set
+# in the monospace its digits line up in.
+_NUMBER_CELL = re.compile(r"[+-]?(\d[\d.]*(e[+-]?\d+)?|NaN|Infinity|n/a)")
 
 
 def render_report_html(records: Sequence[Record], comparison: Comparison) -> str:
-    """Render the report page: verdict, metrics, setup differences, curves."""
+    """Render the report page: verdict, every table and list compare has, curves."""
     by_id = {record.run_id: record for record in records}
     ordered = [by_id[run.run_id] for run in comparison.runs if run.run_id in by_id]
     results = {(r.run_id, r.metric): r for r in comparison.results}
@@ -64,7 +71,12 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
                 if d.changes_numerics and d.run_id in differ
             },
             charts=charts,
-            unrecorded=[describe_unrecorded(u) for u in comparison.unrecorded],
+            tables=[
+                section
+                for section in table_sections(comparison)
+                if not section[0].startswith(DRAWN_APART)
+            ],
+            lists=list_sections(comparison),
         )
     )
 
@@ -113,12 +125,10 @@ def _environment() -> jinja2.Environment:
     env = environment(autoescape=True)
     env.filters.update(
         value=format_value,
-        number=format_number,
-        delta=format_delta,
-        repeats_said=repeats_said,
         run_status=run_status,
         run_verdict=run_verdict,
     )
+    env.tests["number_cell"] = lambda text: bool(_NUMBER_CELL.fullmatch(text))
     return env
 
 

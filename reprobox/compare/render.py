@@ -51,11 +51,11 @@ def render_json(comparison: Comparison) -> str:
 def render_text(comparison: Comparison) -> str:
     """Render as aligned plain-text tables for a terminal."""
     out = [_title(comparison), ""]
-    for heading, header, rows in _sections(comparison):
+    for heading, header, rows in table_sections(comparison):
         out.append(heading)
         out.extend("  " + line for line in _align([header, *rows]))
         out.append("")
-    for heading, items in _lists(comparison):
+    for heading, items in list_sections(comparison):
         out.append(heading)
         out.extend(f"  - {_clean(item)}" for item in items)
         out.append("")
@@ -70,11 +70,11 @@ def render_markdown(comparison: Comparison) -> str:
         _md(_verdict(comparison)),
         "",
     ]
-    for heading, header, rows in _sections(comparison):
+    for heading, header, rows in table_sections(comparison):
         out += [f"## {heading}", "", _md_row(header), _md_row(["---"] * len(header))]
         out += [_md_row(row) for row in rows]
         out.append("")
-    for heading, items in _lists(comparison):
+    for heading, items in list_sections(comparison):
         out += [f"## {heading}", ""] + [f"- {_md(item)}" for item in items] + [""]
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -206,8 +206,11 @@ def _nondeterminism_said(findings: Sequence[NondeterminismFinding]) -> list[str]
     ]
 
 
-def _sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
-    """Build every table as (heading, header, rows), in reading order."""
+def table_sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Build every table as (heading, header, rows), in reading order.
+
+    The one source of compare's tables: text, --md and the report draw them.
+    """
     # A run measured by the sweep run of its seed says so wherever that run's
     # values stand in the reference's place.
     against = {r.run_id: f" (vs {r.compared_with})" for r in c.runs if r.compared_with}
@@ -454,7 +457,8 @@ def repeats_said(finding: NondeterminismFinding) -> str:
     return ""
 
 
-def _lists(c: Comparison) -> list[tuple[str, list[str]]]:
+def list_sections(c: Comparison) -> list[tuple[str, list[str]]]:
+    """Build every list as (heading, items), in reading order, for all renderers."""
     lists = []
     if c.nondeterminism:
         lists.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,40 @@ def test_a_report_of_repeats_that_differ_marks_each_fail(cli, by_seed):
         )
         rows = _report_rows(report.stdout)
         assert rows == {run_id: ("succeeded", "FAIL") for run_id in run_ids}
+
+
+def test_a_report_shows_the_band_verdict_and_the_seed_noise_table(cli, by_seed):
+    # breaker BF 3: a reference judged on the seed band read plain 'ref' in
+    # the report's metrics; BF 4: its "Differences against seed noise" table
+    # was missing. Seed 42 lies off the sweep's seeds 0-2 (band 0.9..0.902).
+    done = _run(cli, by_seed, "--seeds", "0-2", "--json")
+    assert done.returncode == 0, done.describe()
+    run_ids = [run["run_id"] for run in json.loads(done.stdout)["comparison"]["runs"]]
+    single = _run(cli, by_seed, "--seed", "42", "--json")
+    assert single.returncode == 0, single.describe()
+    off_band = json.loads(single.stdout)["run_id"]
+    run_ids.append(off_band)
+    folders = [str(by_seed / ".reprobox" / "runs" / run_id) for run_id in run_ids]
+    args = (*folders, "--reference", off_band, "--tol", "acc=abs:0.01")
+
+    compared = cli.run("compare", *args, "--json", check=False)
+    assert compared.returncode == 1, compared.describe()
+    comparison = json.loads(compared.stdout)
+    [judged] = [r for r in comparison["results"] if r["seed_band"]]
+    [check] = comparison["noise_checks"]
+    assert (check["run_id"], check["beyond_noise"]) == (off_band, True)
+    assert judged["run_id"] == off_band and judged["passed"] is False
+    html = cli.run("report", *args, "-o", "-", timeout=120).stdout
+
+    value = re.escape(repr(judged["value"]))  # 0.9 + 42 / 1000, as written
+    [(css, title)] = re.findall(rf'<td class="([^"]+)" title="([^"]*)">{value}<', html)
+    assert (css, unescape(title)) == ("num fail", judged["reason"])
+    assert "0.04 above the seed band [0.9, 0.902]" in judged["reason"]
+    table = html.split("<h2>Differences against seed noise</h2>", 1)[1]
+    table = table.split("</table>", 1)[0]
+    rows = re.findall(
+        r"<tr><td>([^<]*)</td><td>acc</td><td>[^<]*</td><td[^>]*>[^<]*</td>"
+        r"<td>([^<]*)</td>",
+        table,
+    )
+    assert rows == [(off_band, "beyond noise")]

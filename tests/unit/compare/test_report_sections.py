@@ -1,6 +1,7 @@
 """The report shows what compare shows: a reference judged on a seed band is
 red with its reason (breaker BF 3: its cell read plain 'ref', no title, while
-compare said FAIL)."""
+compare said FAIL), and every table compare's text has, the seed-noise
+differences too (BF 4: the report had only a line under Seed noise)."""
 
 import html as html_text
 import math
@@ -9,8 +10,9 @@ import re
 import pytest
 from reprobox_synthetic import clone, make_record
 
-from reprobox.compare import compare_runs
+from reprobox.compare import compare_runs, render_text
 from reprobox.compare.metrics import Tolerance
+from reprobox.compare.render import table_sections
 from reprobox.report import render_report_html
 
 
@@ -60,6 +62,22 @@ def _metric_cells(html: str) -> dict[tuple[str, str], tuple[str, str]]:
     return cells
 
 
+def _tables(html: str) -> dict[str, list[list[str]]]:
+    """Map each h2 heading of the page to its table's rows, header first."""
+    tables = {}
+    for heading, body in re.findall(
+        r"<h2>(.*?)</h2>\s*<div class=\"scroll\"><table[^>]*>(.*?)</table>", html, re.S
+    ):
+        tables[html_text.unescape(heading)] = [
+            [
+                html_text.unescape(re.sub(r"<[^>]+>", "", cell))
+                for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+            ]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+        ]
+    return tables
+
+
 @pytest.mark.parametrize(
     ("loss", "css"),
     [
@@ -95,3 +113,53 @@ def test_every_result_compare_shows_reaches_its_report_cell():
         (r.run_id, r.metric): r.reason for r in comparison.results
     }
     assert cells["B", "loss"][0] == cells["A2", "loss"][0] == "num fail"
+
+
+@pytest.mark.parametrize(
+    ("loss", "against"),
+    [
+        (0.135, "within noise"),
+        (0.145, "beyond noise, within tolerance"),
+        (0.2, "beyond noise"),
+    ],
+)
+def test_the_report_carries_the_differences_against_seed_noise(loss, against):
+    records = [*_sweep(), _elsewhere("C", 1, loss, "2024-01-01T00:01:00Z")]
+    comparison = compare_runs(records, tolerances={"loss": Tolerance(abs=0.03)})
+    [(_, header, rows)] = [
+        section
+        for section in table_sections(comparison)
+        if section[0] == "Differences against seed noise"
+    ]
+
+    tables = _tables(render_report_html(records, comparison))
+
+    assert tables["Differences against seed noise"] == [header, *rows]
+    assert header[4] == "against noise" and rows[0][:3] == ["C", "loss", "sw1"]
+    assert rows[0][4] == against
+
+
+def test_the_report_shows_every_section_compare_text_shows():
+    # Nondeterminism, Missing metrics and Notes beside the seed-noise tables.
+    sweep = _sweep(acc=0.5)
+    other = _elsewhere("C", 1, 0.2, "2024-01-01T00:01:00Z")
+    again = clone(other, "D", metrics={"loss": 0.21}, started_at="2024-01-01T00:02Z")
+    records = [*sweep, other, again]
+    comparison = compare_runs(
+        records, tolerances={"loss": Tolerance(abs=0.03), "f1": Tolerance(abs=1)}
+    )
+    text = render_text(comparison)
+    headings = [
+        line
+        for line in text.splitlines()[3:]
+        if line and not line.startswith(" ") and not line.startswith("verdict")
+    ]
+    assert {"Nondeterminism", "Missing metrics", "Notes"} <= set(headings)
+
+    html = render_report_html(records, comparison)
+    shown = re.findall(r"<h2>(.*?)</h2>", html)
+
+    # The report words one heading its own way: the part before "(" counts.
+    assert sorted(html_text.unescape(h).split(" (")[0] for h in shown) == sorted(
+        h.split(" (")[0] for h in headings
+    )
