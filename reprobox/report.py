@@ -27,9 +27,10 @@ from reprobox.templates_dir import environment, templates_dir
 REPORT_TEMPLATE = "report.html.j2"
 REPORT_MARK = '<meta name="generator" content="reprobox report">'
 REPORT_END = "</body>\n</html>\n"
-# Compare's tables the page draws in its own way: swatches, one column per run,
-# bold suspects, curves beside their charts. Every other table compare shows,
-# the page shows as compare builds it (table_sections), so none can go missing.
+# Compare's tables the page places or draws in its own way: swatches, one
+# column per run, bold suspects, curves above their charts; from the same cells
+# where it can. Every other table compare shows, the page shows as compare
+# builds it (table_sections), so none can go missing.
 DRAWN_APART = ("Runs", "Metrics", "Training curves", "Setup differences")
 # A cell of those tables that is a number alone (0.1, +3.4e+308, NaN) is set
 # in the monospace its digits line up in.
@@ -41,7 +42,10 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
     by_id = {record.run_id: record for record in records}
     ordered = [by_id[run.run_id] for run in comparison.runs if run.run_id in by_id]
     results = {(r.run_id, r.metric): r for r in comparison.results}
-    differ = {run.run_id for run in comparison.runs if run.metrics_differ}
+    sections = {
+        _short(heading): (heading, header, rows)
+        for heading, header, rows in table_sections(comparison)
+    }
 
     metric_rows = [
         {
@@ -65,20 +69,22 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
             },
             verdict=_verdict(comparison),
             metric_rows=metric_rows,
-            suspects={
-                (d.run_id, d.field)
-                for d in comparison.differences
-                if d.changes_numerics and d.run_id in differ
-            },
+            differences=sections.get("Setup differences", ("", [], []))[2],
+            curves=sections.get("Training curves"),
             charts=charts,
             tables=[
                 section
-                for section in table_sections(comparison)
-                if not section[0].startswith(DRAWN_APART)
+                for short, section in sections.items()
+                if short not in DRAWN_APART
             ],
             lists=list_sections(comparison),
         )
     )
+
+
+def _short(heading: str) -> str:
+    """Return a table's heading without what its parenthesis adds."""
+    return heading.split(" (")[0]
 
 
 def _verdict(comparison: Comparison) -> tuple[str, str]:

@@ -163,3 +163,27 @@ def test_the_report_shows_every_section_compare_text_shows():
     assert sorted(html_text.unescape(h).split(" (")[0] for h in shown) == sorted(
         h.split(" (")[0] for h in headings
     )
+
+
+def test_a_run_measured_by_its_seeds_sweep_run_says_so_in_every_table():
+    # Training curves and Setup differences read "C (vs A1)" in compare's text
+    # and plain "C" in the report, as if C were set against the reference.
+    records = [*_sweep(), _elsewhere("C", 1, 0.2, "2024-01-01T00:01:00Z")]
+    comparison = compare_runs(records, tolerances={"loss": Tolerance(abs=0.03)})
+    sections = {
+        heading.split(" (")[0]: rows for heading, _, rows in table_sections(comparison)
+    }
+
+    html = render_report_html(records, comparison)
+    tables = {heading.split(" (")[0]: rows for heading, rows in _tables(html).items()}
+
+    assert tables["Training curves"][1:] == sections["Training curves"]
+    assert tables["Setup differences"][1:] == [
+        row[1:] for row in sections["Setup differences"]
+    ]
+    assert ["C (vs A1)", "machine.cpu.model"] in [
+        row[:2] for row in tables["Setup differences"]
+    ]
+    suspects = [row[1:3] for row in sections["Setup differences"] if row[0] == "*"]
+    bold = re.findall(r'<tr class="suspect"><td>(.*?)</td><td><code>(.*?)</code>', html)
+    assert suspects and [list(pair) for pair in bold] == suspects
