@@ -911,10 +911,17 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 or not isinstance(value, (int, float))
                 or not 0 <= value < float("inf")
             ):
+                # TOML reads a number past the largest float (1e400) as inf:
+                # "inf is not finite" named a value the user never wrote.
+                past = (
+                    " (a number past the largest float, such as 1e400, reads as inf)"
+                    if value == float("inf")
+                    else ""
+                )
                 raise ConfigError(
                     path,
                     f"{key}.{part}",
-                    f"{_as_toml(value)} is not a finite number ≥ 0",
+                    f"{_as_toml(value)} is not a finite number ≥ 0{past}",
                     f"e.g. {{ {part} = 0.01 }}",
                 )
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))

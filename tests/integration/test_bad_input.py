@@ -1085,6 +1085,25 @@ CASES = [
         ),
     ),
     Case(
+        # brk r42 (BF 7): "inf is not finite" named a value never written.
+        "tolerance-past-the-largest-float",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: metrics.tolerances.test_accuracy.abs:",
+            "inf is not a finite number ≥ 0 (a number past the largest float, "
+            "such as 1e400, reads as inf)",
+        ),
+        "e.g. { abs = 0.01 }",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: (
+                t + '\n[metrics]\ncompare = ["test_accuracy"]\n'
+                "tolerances = { test_accuracy = { abs = 1e400 } }\n"
+            ),
+        ),
+    ),
+    Case(
         "requirement-editable",
         ("freeze", "{p}"),
         EXIT_USAGE,
