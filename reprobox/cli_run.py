@@ -293,8 +293,9 @@ def run(
             warn(
                 f"{label}: the published image {published} is there by id "
                 f"({image[7:19]}, loaded from a bundle?) but that engine lists "
-                "no registry digest for it; the record names it by its tag "
-                "there, without a digest"
+                "no registry digest for it; the record names it as that engine "
+                "knows it (by a registry digest it lists for the image, else by "
+                "its tag), not by the published ref"
             )
             ref = image_ref
         images[label] = (ref, shipped.image_id)
@@ -547,7 +548,8 @@ def _published_image(
         warn(
             f"{manifest_path}: published[{number}].ref {ref} is not a digest "
             f"this engine knows for {sealed[7:19]}; the record names the image "
-            "by its own tag (its id where it has none), without a digest"
+            "as this engine knows it (by a registry digest it lists for the "
+            "image, else by its own tag or id), not by that ref"
         )
         return built.tag, sealed, None
     say(

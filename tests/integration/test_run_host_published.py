@@ -170,7 +170,8 @@ def test_an_imported_sealed_image_at_the_tag_runs_as_the_published_one(
     assert (
         f"published[0].ref {pushed.entry['ref']} is not a digest this engine "
         f"knows for {pushed.entry['image_id'][7:19]}; the record names the "
-        "image by its own tag (its id where it has none), without a digest"
+        "image as this engine knows it (by a registry digest it lists for the "
+        "image, else by its own tag or id), not by that ref"
     ) in result.stderr, result.describe()
     assert "another build" not in result.stderr  # it is this build's entry
     assert engine2_client.images.get(pushed.tag).id == pushed.entry["image_id"]

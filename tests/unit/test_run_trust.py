@@ -91,8 +91,9 @@ def test_a_published_digest_the_engine_does_not_know_is_not_recorded(capsys):
     assert "running the published image" not in said
     assert (
         f"warning: m.json: published[0].ref {edited} is not a digest this engine "
-        f"knows for {SEALED[7:19]}; the record names the image by its own tag "
-        "(its id where it has none), without a digest"
+        f"knows for {SEALED[7:19]}; the record names the image as this engine "
+        "knows it (by a registry digest it lists for the image, else by its own "
+        "tag or id), not by that ref"
     ) in said
 
 
@@ -102,9 +103,7 @@ def test_a_sealed_image_found_by_id_from_a_bundle_is_recorded_by_id(capsys):
     built = SimpleNamespace(tag=TAG, image_id=BUILT)
     assert _run_image(published(REAL), engine, built, "m.json") == (TAG, SEALED, None)
     assert engine.pulls == []
-    assert "by its own tag (its id where it has none), without a digest" in (
-        capsys.readouterr().err
-    )
+    assert "else by its own tag or id), not by that ref" in (capsys.readouterr().err)
 
 
 def test_a_build_tag_naming_the_sealed_image_runs_it_as_published(capsys):

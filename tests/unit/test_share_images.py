@@ -1066,8 +1066,9 @@ def test_run_host_on_a_bundles_image_records_no_digest_the_engine_lacks(
     assert stderr == (
         f"reprobox: warning: engine2: the published image {REF} is there by id "
         f"({SEALED[7:19]}, loaded from a bundle?) but that engine lists no "
-        "registry digest for it; the record names it by its tag there, without "
-        "a digest\n"
+        "registry digest for it; the record names it as that engine knows it "
+        "(by a registry digest it lists for the image, else by its tag), not by "
+        "the published ref\n"
     )
 
 
