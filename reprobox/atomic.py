@@ -9,12 +9,14 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from reprobox.errors import InputError
+from reprobox.marker_files import odd_entry_error, refuse_odd_entry
 from reprobox.stopping import signals_held
 
 
@@ -148,6 +150,8 @@ def atomic_write_files(
     files: list[tuple[Path, str]] | Callable[[], list[tuple[Path, str]]],
     marker: Path,
     mode: int = 0o644,
+    kind: str = "marker",
+    fix: str = "run the command again",
 ) -> None:
     """Write several files as one unit: all are replaced, or the marker says not.
 
@@ -161,11 +165,19 @@ def atomic_write_files(
     its own. Temps a killed writer left are removed first.
     files may be a function that returns them, called once marker is held: a
     writer that reads what it replaces then reads no other writer's half.
-    Raises FileExistsError while another writer holds marker.
+    Raises FileExistsError while another writer holds marker, and InputError
+    when something other than a regular file is at its name (named as kind,
+    with fix as what to do once it is moved away).
     """
     marker.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(marker, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    # A FIFO there opened and locked, then failed the write as "Illegal seek";
+    # a folder or link failed as if the disk were full. Either is named.
+    refuse_odd_entry(marker, kind, fix)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(marker, flags, 0o644)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # put there since the look
+            raise odd_entry_error(marker, kind, fix)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -255,17 +267,29 @@ def sweep_stale_temps(path: Path) -> None:
                     temp.unlink()
 
 
-def unit_write_state(marker: Path) -> str | None:
+def unit_write_state(
+    marker: Path, kind: str = "marker", fix: str = "run the command again"
+) -> str | None:
     """Say how a unit write of atomic_write_files stands: None when none is
     under way; "busy" while its writer lives; "interrupted" when the writer
-    died among its renames, leaving files that may not belong together."""
+    died among its renames, leaving files that may not belong together.
+
+    A marker that is no regular file (a link, a FIFO) is refused, named as
+    kind, with fix as what to do once it is moved away: opening a FIFO to
+    read it blocked for ever, and calling it interrupted sent the user to a
+    command that fails on it too.
+    """
+    refuse_odd_entry(marker, kind, fix)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(marker, flags)
     except FileNotFoundError:
         return None
     except OSError:
-        return "interrupted"  # a link or worse where the marker goes: no trust
+        return "interrupted"  # unreadable, or made odd since the look: no trust
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "interrupted"
         # Empty: the writer has not begun (or died before) its first rename,
         # so the files there are still the old, whole set.
         renaming = os.fstat(fd).st_size > 0

@@ -384,14 +384,18 @@ def freeze(
 def _refuse_odd_frozen_files(cfg) -> None:
     """Refuse a manifest, lock or Dockerfile that is no regular file (a FIFO,
     a folder, a link to a device): freeze reads the manifest and replaces all
-    three, and a FIFO there blocked it forever."""
+    three, and a FIFO there blocked it forever. Its marker and the share lock,
+    which it opens without following a link, are refused as any link too."""
     from reprobox.manifest import (
         DOCKERFILE_NAME,
+        FREEZE_MARKER,
         LOCK_NAME,
         MANIFEST_NAME,
         VCS_NAME,
         refuse_odd_file,
     )
+    from reprobox.marker_files import refuse_odd_entry
+    from reprobox.share_lock import LOCK_NAME as SHARE_LOCK_NAME
 
     fix = f"run `reprobox freeze {cfg.root}` again"
     for name, kind in (
@@ -401,6 +405,10 @@ def _refuse_odd_frozen_files(cfg) -> None:
         (DOCKERFILE_NAME, "Dockerfile"),
     ):
         refuse_odd_file(cfg.state_dir / name, kind, fix)
+    # An "Illegal seek" or "Is a directory" from its write sent the user to
+    # free space; build sent them back to freeze.
+    refuse_odd_entry(cfg.state_dir / FREEZE_MARKER, "freeze marker", fix)
+    refuse_odd_entry(cfg.state_dir / SHARE_LOCK_NAME, "share lock", fix)
 
 
 def _base_digest_lookup():

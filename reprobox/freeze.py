@@ -589,7 +589,12 @@ def _write_frozen(cfg: ProjectConfig, result: FreezeResult) -> list[Path]:
     try:
         # All or nothing: a freeze killed among the renames leaves its marker,
         # and every command that loads these files then says so.
-        atomic_write_files(files, state / FREEZE_MARKER)
+        atomic_write_files(
+            files,
+            state / FREEZE_MARKER,
+            kind="freeze marker",
+            fix=f"run `reprobox freeze {cfg.root}` again",
+        )
     except FileExistsError as exc:
         if exc.filename != str(state / FREEZE_MARKER):
             raise _write_error(exc, state) from None

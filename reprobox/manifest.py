@@ -398,7 +398,11 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     """Load the frozen files of a project, checking they belong together."""
     state = cfg.state_dir
     manifest_path = state / MANIFEST_NAME
-    pending = unit_write_state(state / FREEZE_MARKER)
+    pending = unit_write_state(
+        state / FREEZE_MARKER,
+        "freeze marker",
+        f"run `reprobox freeze {cfg.root}` again",
+    )
     if pending == "interrupted":
         raise InputError(
             f"{state}: an earlier `reprobox freeze` was interrupted while writing "
@@ -473,7 +477,10 @@ def _refuse_if_frozen_again(state: Path, manifest: dict[str, Any]) -> None:
         now = loads_strict(path.read_text(encoding="utf-8"), path)
     except (OSError, ValueError, RecursionError, InputError):
         now = None
-    if now != manifest or unit_write_state(state / FREEZE_MARKER) is not None:
+    pending = unit_write_state(
+        state / FREEZE_MARKER, "freeze marker", "run `reprobox freeze` again"
+    )
+    if now != manifest or pending is not None:
         raise InputError(
             f"{state}: a `reprobox freeze` replaced the frozen files while they "
             "were being read",

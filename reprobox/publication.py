@@ -39,7 +39,12 @@ def record_publication(frozen: FrozenProject, entry: dict[str, Any]) -> None:
         return [(path, dump_json(manifest))]
 
     try:
-        atomic_write_files(files, frozen.state_dir / FREEZE_MARKER)
+        atomic_write_files(
+            files,
+            frozen.state_dir / FREEZE_MARKER,
+            kind="freeze marker",
+            fix="run `reprobox freeze` again",
+        )
     except FileExistsError as exc:
         if exc.filename != str(frozen.state_dir / FREEZE_MARKER):
             raise

@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reprobox.errors import InputError
+from reprobox.marker_files import odd_entry_error, refuse_odd_entry
 
 LOCK_NAME = ".share.lock"
 WAITING = "waiting for another push or export of this project to end..."
@@ -36,9 +38,13 @@ def one_share_at_a_time(
     that cannot be opened leaves the block to run without it.
     """
     path = state_dir / LOCK_NAME
+    # Named even where not required: no write of freeze's says what a link
+    # or FIFO here is, and a FIFO opened and locked as if it were the lock.
+    refuse_odd_entry(path, "share lock", "run the command again")
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, flags, 0o644)
     except OSError as exc:
         if not required:
             yield
@@ -49,6 +55,8 @@ def one_share_at_a_time(
             hint=f"make {state_dir} writable (and {path} a plain file)",
         ) from None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # put there since the look
+            raise odd_entry_error(path, "share lock", "run the command again")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
