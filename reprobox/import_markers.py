@@ -44,10 +44,16 @@ from reprobox.engine import (
     engine_key,
     image_id,
 )
-from reprobox.errors import ReproboxError
+from reprobox.errors import InputError, ReproboxError
+from reprobox.marker_files import (
+    marker_folder_entries,
+    read_marker_fd,
+    refuse_odd_entry,
+)
 from reprobox.run_folders import taken_from_the_dead
 
 Note = Callable[[str], None]
+_MARKER_CAP = 64 * 1024  # a marker is a few hundred bytes
 _NOT_HANDED = b'"last_chunk_handed": false'
 _HANDED = b'"last_chunk_handed": true '
 _TROUBLE = (
@@ -95,7 +101,7 @@ class ImportMarker:
         # Same length, one write: a kill cannot leave it half-said. A marker
         # that cannot be read is past saying anything (see _read_marker).
         with contextlib.suppress(OSError):
-            at = os.pread(self._fd, 64 * 1024, 0).find(_NOT_HANDED)
+            at = os.pread(self._fd, _MARKER_CAP, 0).find(_NOT_HANDED)
             if at >= 0:
                 os.pwrite(self._fd, _HANDED, at)
 
@@ -195,10 +201,12 @@ def _left_unmarked(mark: ImportMark) -> str:
 def _drop_earlier_marks(folder: Path, done: ImportMark) -> None:
     """Drop the markers of dead imports of the image an import just tagged."""
     try:
-        entries = sorted(folder.glob("*.json"))
-    except OSError:
-        return
+        entries = marker_folder_entries(folder, "import marker folder", "import again")
+    except InputError:  # made a link since the marker was written: the next
+        return  # command refuses it; this import is done and tagged
     for path in entries:
+        if path.suffix != ".json" or path.name.startswith("."):
+            continue
         with taken_from_the_dead(path) as fd:
             if fd is None:
                 continue  # a live import's, or already gone
@@ -210,6 +218,7 @@ def _drop_earlier_marks(folder: Path, done: ImportMark) -> None:
 
 def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:
     """Write mark and lock it before it takes its name: never found unlocked alive."""
+    refuse_odd_entry(folder, "import marker folder", "import again", folder=True)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"{os.getpid()}-{secrets.token_hex(4)}.json"
     data = dump_json(asdict(mark)).encode("utf-8")
@@ -219,10 +228,13 @@ def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:
 def sweep_killed_imports(engine: Engine, note: Note) -> None:
     """Tag, or remove, the images that imports killed outright left on engine."""
     folder = marker_folder()
-    try:
-        entries = sorted(folder.iterdir()) if folder is not None else []
-    except OSError:
+    if folder is None:
         return
+    # Never through a link: every file where it led was swept as a damaged
+    # marker, and removed.
+    entries = marker_folder_entries(
+        folder, "import marker folder", "run the command again"
+    )
     here: tuple[str | None, str] | None = None
     for path in entries:
         with taken_from_the_dead(path) as fd:
@@ -301,9 +313,10 @@ def _on(mark: ImportMark, daemon: str | None, address: str) -> bool:
 def _read_marker(fd: int) -> ImportMark | None:
     """Return the marker in fd, or None when it is not one reprobox wrote."""
     try:
-        data = json.loads(os.pread(fd, 64 * 1024, 0).decode("utf-8"))
+        raw = read_marker_fd(fd, _MARKER_CAP)
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
         mark = ImportMark(**data)
-    except (OSError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return None
     strings = all(isinstance(v, str) for v in (mark.image, mark.tag, mark.engine))
     if not strings or not isinstance(mark.written_at, (int, float)):

@@ -26,6 +26,11 @@ import requests.exceptions
 
 from reprobox.atomic import atomic_write_json
 from reprobox.engine import Engine, engine_address, engine_key, owner_alive, owner_label
+from reprobox.marker_files import (
+    marker_folder_entries,
+    read_marker,
+    refuse_odd_entry,
+)
 from reprobox.proc import pid_alive
 
 MARKER_DIR = "pushing"
@@ -79,7 +84,10 @@ def registry_tag(state_dir: Path, engine: Engine, tag: PushTag) -> Iterator[None
     without one. It goes once the push is over, or once the tag is back as it
     was; when putting it back fails, it stays for the next command.
     """
-    marker = state_dir / MARKER_DIR / f"{os.getpid()}-{secrets.token_hex(4)}.json"
+    folder = state_dir / MARKER_DIR
+    # A link there would put the marker, and the next sweep, where it leads.
+    refuse_odd_entry(folder, "push marker folder", "push again", folder=True)
+    marker = folder / f"{os.getpid()}-{secrets.token_hex(4)}.json"
     atomic_write_json(
         marker,
         {"owner": owner_label(), "engine": engine_address(engine), **asdict(tag)},
@@ -107,11 +115,11 @@ def sweep_killed_pushes(
     repository, are acted on; a marker for another engine waits for a command
     on that engine.
     """
-    folder = state_dir / MARKER_DIR
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
-        return
+    # Never through a link: every file where it led was swept as a damaged
+    # marker, and removed.
+    entries = marker_folder_entries(
+        state_dir / MARKER_DIR, "push marker folder", "run the command again"
+    )
     here = engine_key(engine_address(engine))
     for path in entries:
         left = _LEFT_TEMP.fullmatch(path.name)
@@ -124,8 +132,8 @@ def sweep_killed_pushes(
         if data is not None and owner_alive(data["owner"]):
             continue  # that push is still going
         if data is None or not _ours(data["ref"], project):
-            note(f"removed damaged push marker {path}")
-            _drop(path)
+            if _drop(path):  # a folder is left, and not said gone every time
+                note(f"removed damaged push marker {path}")
             continue
         if engine_key(data["engine"]) != here:
             continue
@@ -140,17 +148,26 @@ def sweep_killed_pushes(
             note(f"{done}: the push that made it was killed")
 
 
-def _drop(path: Path) -> None:
-    """Remove a marker; one that cannot be removed is tried again next time."""
-    with contextlib.suppress(OSError):
+def _drop(path: Path) -> bool:
+    """Remove a marker (a link, not where it leads); say whether it went. One
+    that cannot be removed is tried again next time."""
+    try:
         path.unlink(missing_ok=True)
+    except OSError:
+        return False
+    return True
 
 
 def _read_marker(path: Path) -> dict | None:
-    """Return a marker's fields, or None when it is not one reprobox wrote."""
+    """Return a marker's fields, or None when it is not one reprobox wrote.
+
+    Read as import markers are: a FIFO blocked every build, run and push, and
+    a link to /dev/zero was read until memory ran out.
+    """
+    raw = read_marker(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except ValueError:
         return None
     if not isinstance(data, dict):
         return None

@@ -109,7 +109,9 @@ def keep_host_copy(
     """
     data = dump_json(sealed_record(record)).encode("utf-8")
     try:
-        fd = os.open(_lock_path(runs_dir, run_id), os.O_WRONLY | os.O_NOFOLLOW)
+        # A FIFO put in its place blocked the run's end for ever, with no reader.
+        flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+        fd = os.open(_lock_path(runs_dir, run_id), flags)
     except OSError:
         return False
     try:
