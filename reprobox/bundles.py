@@ -43,6 +43,7 @@ from reprobox.frozen_tokens import TOKEN_WHAT, token_fields, token_line
 from reprobox.import_markers import marked_import
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
+from reprobox.secret_shapes import hide_name_tokens, token_in_name
 from reprobox.share import (
     CHUNK_BYTES,
     FULL_IMAGE_ID,
@@ -210,6 +211,14 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
         raise InputError(
             f"{path}: {BUNDLE_INDEX} is damaged or not reprobox's",
             hint="export the bundle again",
+        )
+    if token_in_name(data["tag"]):
+        # Import would tag the engine's image so, and runs record that tag.
+        raise InputError(
+            f"{path}: {BUNDLE_INDEX}'s tag {hide_name_tokens(data['tag'])} holds "
+            f"{TOKEN_WHAT}, which import would tag the image with; refused, "
+            "nothing was imported",
+            hint="export it again from a project whose name holds none",
         )
     if data["schema_version"] > BUNDLE_SCHEMA_VERSION:
         raise InputError(

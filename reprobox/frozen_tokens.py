@@ -47,6 +47,8 @@ _NAME_FIELDS = frozenset(
         "data.path",
         "metrics.compare",
         "compare_settings.compare",
+        "published.ref",  # an image's name in a registry
+        "image.ref",  # a record's name of the image that ran
     }
 )
 TOKEN_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"

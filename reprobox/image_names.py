@@ -15,6 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from reprobox.engine import Engine
+from reprobox.secret_shapes import token_in_name
 
 
 def repository_of(ref: str) -> str:
@@ -34,11 +35,18 @@ def choose_name(
     """Return (ref, digest) for a record of image, which ran as asked.
 
     names_it: whether asked names image on its engine. It is kept when it
-    does; else the image's registry name (`repo@sha256:...`) from
+    does and holds no token of a published format (nor is any other name
+    that holds one); else the image's registry name (`repo@sha256:...`) from
     repo_digests, else its own tag, else its id. digest is the one ref holds,
     else one repo_digests lists (of ref's repository where there is one).
     """
-    digests = sorted(d for d in repo_digests if "@sha256:" in d)
+    # A name holding a token (a push to a registry path that held one, before
+    # push refused such paths) is no name a record may keep: left out.
+    digests = sorted(
+        d for d in repo_digests if "@sha256:" in d and not token_in_name(d)
+    )
+    tags = [t for t in tags if not token_in_name(t)]
+    names_it = names_it and not token_in_name(asked)
     if names_it:
         ref = asked
     elif digests:

@@ -30,13 +30,14 @@ from reprobox.engine import (
     long_calls,
 )
 from reprobox.errors import EngineError, InputError, first_line, shortened, shown_value
-from reprobox.frozen_tokens import refuse_record_tokens
+from reprobox.frozen_tokens import TOKEN_WHAT, refuse_record_tokens
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.push_stream import broken_reply, http_status, read_push_stream
 from reprobox.seals import (
     is_safe_run_id,
     loads_strict,
 )
+from reprobox.secret_shapes import hide_name_tokens, token_in_name
 from reprobox.stopping import raised_by_a_stop
 from reprobox.tag_moves import (  # sealed_beside: share's callers name it here
     arrival_tag,
@@ -79,6 +80,7 @@ def check_registry(registry: str, project: str | None = None) -> str:
     REGISTRY/reprobox/PROJECT, is longer than Docker accepts.
     """
     registry = registry.rstrip("/")
+    _refuse_registry_credentials(registry)
     if registry.startswith("["):
         # Image names of engines of 20.10's age hold no IPv6 address literal.
         raise InputError(
@@ -115,6 +117,31 @@ def check_registry(registry: str, project: str | None = None) -> str:
             hint="give a shorter registry path",
         )
     return registry
+
+
+def _refuse_registry_credentials(registry: str) -> None:
+    """Refuse a registry that writes out a credential, never showing it.
+
+    The registry becomes part of the pushed repository's name, which the
+    manifest's published list, the engine's RepoDigests and every later run
+    record then hold: a token there travels wherever they go. A login goes
+    to `docker login`, never into the name.
+    """
+    if "@" in registry:
+        raise InputError(
+            "--registry holds an '@', as a user name or password before the host "
+            "(USER:PASS@HOST) has it, not shown here; a registry name holds none, "
+            "refused, nothing was pushed",
+            hint="give HOST[:PORT][/PATH] and log in with `docker login HOST`",
+        )
+    if token_in_name(registry):
+        raise InputError(
+            f"--registry {short_repr(hide_name_tokens(registry))} holds {TOKEN_WHAT}, "
+            "which would name the pushed repository and with it the manifest and "
+            "every run record; refused, nothing was pushed",
+            hint="give HOST[:PORT][/PATH] without it and log in with "
+            "`docker login HOST`",
+        )
 
 
 def check_image_reference(image: str) -> str:
@@ -224,7 +251,10 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
     fix = "remove that entry (or the whole published list) and `reprobox push` again"
 
     def refuse(where: str, value: Any, want: str) -> InputError:
-        shown = shown_value(value, 80)
+        # A token in what an edit wrote there is shown cut short, never whole.
+        shown = shown_value(
+            hide_name_tokens(value) if isinstance(value, str) else value, 80
+        )
         return InputError(f"{path}: published{where} is {shown}, not {want}", hint=fix)
 
     fields = (
@@ -245,6 +275,17 @@ def check_published(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]
                 f"{path}: published[{number}].{name} is not a field reprobox "
                 f"writes (only {', '.join(sorted(PUBLISHED_KEYS))})",
                 hint=fix,
+            )
+        ref = entry.get("ref")
+        if isinstance(ref, str) and token_in_name(ref):
+            # A run copies the ref into its record (image.ref), which export
+            # and push then refuse: refused here, the loop never starts.
+            shown = shown_value(hide_name_tokens(ref), 80)
+            raise InputError(
+                f"{path}: published[{number}].ref {shown} holds {TOKEN_WHAT}, "
+                "which every run record would copy; refused",
+                hint="remove that entry (or the whole published list) and "
+                "`reprobox push` again to a --registry without it",
             )
         for name, pattern, want in fields:
             value = entry.get(name)

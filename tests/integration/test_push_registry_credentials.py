@@ -1,0 +1,73 @@
+"""push refuses a --registry holding a token or a login, before anything is pushed.
+
+Round 42, BE 1: a token in the registry path named the pushed repository,
+which the manifest, the engine's RepoDigests and every later run record then
+held. The loopback registry's catalog shows whether anything reached it.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+# Fixtures come from conftest_cross by import; tests take them by name.
+# ruff: noqa: F811
+from conftest_cross import registry  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.registry]
+
+TOKEN = "ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def catalog(registry: str) -> set[str]:
+    """Return every repository the registry lists, a page at a time."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    found: set[str] = set()
+    last = ""
+    while True:
+        url = f"http://{registry}/v2/_catalog?n=500&last={last}"
+        with opener.open(url, timeout=30) as reply:
+            page = json.load(reply)["repositories"] or []
+        found.update(page)
+        if len(page) < 500:
+            return found
+        last = page[-1]
+
+
+@pytest.mark.parametrize(
+    ("given", "secret"),
+    [
+        ("{registry}/" + TOKEN, TOKEN),
+        ("someone:s3cretpass@{registry}", "s3cretpass"),
+    ],
+    ids=["token in the path", "login before the host"],
+)
+def test_push_to_a_registry_name_with_a_credential_is_refused(
+    cli, engine_cleanup, registry, tmp_path, given, secret
+):
+    path, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    listed = catalog(registry)
+    manifest = path / ".reprobox" / "manifest.json"
+    before = manifest.read_bytes()
+    result = cli.run(
+        "-q",
+        "push",
+        str(path),
+        "--registry",
+        given.format(registry=registry),
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.describe()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.describe()
+    assert lines[0].startswith("reprobox: error: --registry "), result.describe()
+    assert "nothing was pushed" in lines[0]
+    assert secret not in result.stdout + result.stderr
+    assert manifest.read_bytes() == before
+    # The registry may hold others' repositories; none of this project's came.
+    came = catalog(registry) - listed
+    assert not came, came
+    assert not [repo for repo in catalog(registry) if repo.endswith(f"/{name}")]
