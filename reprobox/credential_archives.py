@@ -283,9 +283,7 @@ def archive_finding(path: Path, head: bytes, judges: Judges) -> Finding | None:
     stream's, a deflated zip member's) are read raw as well (judges.raw), so
     that what no member holds is read too. None: no archive, or nothing found.
     """
-    kind = archive_kind(head[:_HEAD])
-    if kind is None and _zip_at_end(path):
-        kind = "zip"  # a zip behind a stub, as a self-extracting one is
+    kind = _archive_kind_at(path, head)
     if kind is None:
         return None
     try:
@@ -301,6 +299,19 @@ def archive_finding(path: Path, head: bytes, judges: Judges) -> Finding | None:
     except OSError:
         return None  # gone or unreadable as a file: the digest says so
     return None if found is None else Finding(":".join(found))
+
+
+def is_archive(path: Path, head: bytes) -> bool:
+    """Tell whether a file that starts with head is an archive or compressed
+    stream that archive_finding reads member by member."""
+    return _archive_kind_at(path, head) is not None
+
+
+def _archive_kind_at(path: Path, head: bytes) -> str | None:
+    kind = archive_kind(head[:_HEAD])
+    if kind is None and _zip_at_end(path):
+        kind = "zip"  # a zip behind a stub, as a self-extracting one is
+    return kind
 
 
 def _zip_at_end(path: Path) -> bool:

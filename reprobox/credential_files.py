@@ -29,6 +29,7 @@ from reprobox.credential_archives import (
     Judges,
     archive_finding,
     der_private_key,
+    is_archive,
 )
 from reprobox.credential_lines import (
     credential_file_text,
@@ -44,24 +45,11 @@ from reprobox.credential_settings import (
 )
 from reprobox.envvars import basic_login_password as _basic_login_password
 from reprobox.envvars import found, looks_secret, value_secret_parts
+from reprobox.key_blocks import KEY_SPAN, private_key_in
 from reprobox.project_metadata import metadata_file_name
 from reprobox.token_files import TOKEN_FILE_LIMIT, bare_token, named_token
 from reprobox.vendor_tokens import vendor_tokens
 
-# Text that only a private key file holds, looked for anywhere in a file.
-_KEY_MARKERS = (
-    b"PRIVATE KEY-----",  # PEM: PKCS#1/#8, EC, DSA, encrypted; OpenSSH
-    b"-----BEGIN PGP PRIVATE KEY BLOCK-----",  # armored GnuPG secret key
-    b"PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
-    b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
-    b"AGE-SECRET-KEY-1",  # age identity
-)
-# The same text saved as UTF-16 (as some Windows tools write it), either order.
-_KEY_MARKERS += tuple(
-    marker.decode("ascii").encode(codec)
-    for codec in ("utf-16-le", "utf-16-be")
-    for marker in _KEY_MARKERS
-)
 _CHUNK = 1 << 20
 # How many first bytes tell text saved as UTF-16 without a byte order mark.
 _UTF16_PROBE = 256
@@ -130,14 +118,12 @@ def holds_credentials(path: Path) -> bool:
 def credential_finding(path: Path) -> Finding | None:
     """Tell whether and where a file holds a credential, or why it cannot tell.
 
-    Every byte is read for keys, as the image digest reads them: a key
-    appended to a large file is as much a key. An archive or compressed
-    stream, told by its first bytes, is read member by member
-    (credential_archives.archive_finding).
+    Every byte is read for keys (key_blocks), as the image digest reads
+    them: a key appended to a large file is as much a key. An archive or
+    compressed stream, told by its first bytes, is read member by member
+    instead (credential_archives.archive_finding), so that a finding names
+    the member that holds the credential.
     """
-    # Each chunk is searched with the end of the one before, so that a marker
-    # split between two reads is still found.
-    overlap = max(map(len, _KEY_MARKERS)) - 1
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -153,26 +139,30 @@ def credential_finding(path: Path) -> Finding | None:
         by_text = size <= TEXT_SCAN_LIMIT and by_suffix_a_store
         yaml = path.suffix.lower() in (".yaml", ".yml")
         with open(path, "rb") as fh:
-            tail = head = b""
+            head = fh.read(_CHUNK)
+            if is_archive(path, head):
+                # Read member by member, so that the note names the member.
+                return archive_finding(path, head, _ARCHIVE_JUDGES)
+            tail = b""
             for index in range(size // _CHUNK + 1):  # a file that grew stops here
-                chunk = fh.read(_CHUNK)
+                chunk = head if index == 0 else fh.read(_CHUNK)
                 if not chunk:
                     break
+                # Each chunk is searched with the end of the one before, so
+                # that a key split between two reads is still found.
                 window = tail + chunk
-                if index == 0:
-                    head = chunk
-                    if code_text(chunk):
-                        by_suffix_a_store = by_text = False  # a script, a Makefile
-                if by_suffix_a_store and any(m in window for m in _KEY_MARKERS):
+                if index == 0 and code_text(chunk):
+                    by_suffix_a_store = by_text = False  # a script, a Makefile
+                if by_suffix_a_store and private_key_in(window, fh.tell() < size):
                     return Finding("")
                 if index == 0 and by_text and _credential_text(chunk, yaml):
                     return Finding("")
                 if index == 0 and by_text and _named_token_file(path.name, chunk):
                     return Finding("")
-                tail = window[-overlap:]
+                tail = window[-KEY_SPAN:]
     except OSError:
         return None
-    return archive_finding(path, head, _ARCHIVE_JUDGES)
+    return None
 
 
 def secret_value(name: str, value: str | None) -> bool:
@@ -215,7 +205,7 @@ def _credential_window(data: bytes, first: bool) -> bool:
     """
     if first and _credential_bytes(data[:TEXT_SCAN_LIMIT]):
         return True
-    if any(marker in data for marker in _KEY_MARKERS):
+    if private_key_in(data):
         return True
     text = _as_text(data)
     return text is not None and secret_in_text(text)
@@ -226,7 +216,7 @@ def _raw_credential(data: bytes) -> bool:
     member, what follows its end) hold a key's marker or a token of a
     published format (ghp_..., AKIA...), which no reading of text needs to
     find: their shape gives them away in any bytes."""
-    if any(marker in data for marker in _KEY_MARKERS):
+    if private_key_in(data):
         return True
     return published_token_in_bytes(data)
 
@@ -237,7 +227,7 @@ _ARCHIVE_JUDGES = Judges(member=_credential_window, raw=_raw_credential)
 def _credential_bytes(data: bytes) -> bool:
     """Tell whether bytes (the head of an archive's member) hold a key or
     credential text."""
-    if any(marker in data for marker in _KEY_MARKERS) or _credential_text(data):
+    if private_key_in(data) or _credential_text(data):
         return True
     text = _as_text(data[:TEXT_SCAN_LIMIT])
     return text is not None and secret_in_text(text)
@@ -254,7 +244,7 @@ def _credential_text(data: bytes, yaml: bool = False) -> bool:
         data = _gunzipped(data)
         if data is None:
             return False
-        if any(marker in data for marker in _KEY_MARKERS):
+        if private_key_in(data):
             return True
     text = _as_text(data[:TEXT_SCAN_LIMIT])
     return text is not None and found(credential_text_parts(text, yaml))

@@ -24,6 +24,7 @@ from reprobox.code_assignments import STRING_PREFIX, code_secrets, random_string
 from reprobox.command_credentials import command_line_secrets, header_secrets
 from reprobox.credential_settings import literal_secret, plain_value, secret_name
 from reprobox.envvars import basic_login_password, found, looks_secret
+from reprobox.key_blocks import private_key_in
 from reprobox.line_comments import CommentSyntax, comment_syntax
 from reprobox.project_metadata import (
     comment_setting_secrets,
@@ -146,6 +147,7 @@ _SECRET_STRING_FIELD = re.compile(
 # A PEM block in base64, as Kubernetes secrets and CI variables keep keys:
 # base64 of "-----BEGIN", then enough to hold the rest of its first line.
 _BASE64_PEM = re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/=\s]{40,}")
+_BASE64_KEY_HEAD = 1024
 # Keys of tokenized data, which JSON-lines datasets hold by the thousand.
 _DATA_TOKEN_NAME = re.compile(
     r"(?:(?:next|prev|previous|input|output|target|pred|predicted|gold|first|last"
@@ -295,13 +297,15 @@ def _first_line_holding(lines: list[str], finder: Finder) -> int:
 def _base64_private_key(text: str) -> bool:
     """Tell whether text holds base64 of a PEM private key."""
     for match in _BASE64_PEM.finditer(text):
-        head = "".join(match.group().split())[:64]
-        head = head[: len(head) // 4 * 4]
+        # Enough to hold the key's first line, its headers and its body's
+        # start: a header alone, base64'd, is no key (key_blocks).
+        run = "".join(match.group().split())
+        head = run[: min(len(run), _BASE64_KEY_HEAD) // 4 * 4]
         try:
             pem = base64.b64decode(head, validate=True)
         except (binascii.Error, ValueError):
             continue
-        if b"PRIVATE KEY-----" in pem:
+        if private_key_in(pem, more=len(head) < len(run)):
             return True
     return False
 

@@ -131,3 +131,42 @@ def _saved_names(saved: bytes) -> list[str]:
 
 def _saved_bytes(saved: bytes) -> bytes:
     return saved + b"".join(_saved_layers(saved))
+
+
+# Round 42, BE 8 and 9: libssh2.so.1 holds the BEGIN and END lines of an
+# OpenSSH key as string constants, NULs between them: no key. A key member's
+# note names the member, not only the archive.
+KEY_CONSTANTS = (
+    b"\x7fELF\x02\x01\x01\0-----BEGIN OPENSSH PRIVATE KEY-----\0\0\0\0\0"
+    b"-----END OPENSSH PRIVATE KEY-----\0"
+)
+RSA_KEY = (
+    b"-----BEGIN RSA PRIVATE KEY-----\n"
+    + b"MIIEpAIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n" * 20
+    + b"-----END RSA PRIVATE KEY-----\n"
+)
+
+
+def test_key_constants_go_in_and_a_key_member_is_named(
+    cli, engine_cleanup, tmp_path, docker_client
+):
+    path, name = cli.copy_project(TEST_PROJECTS / "sleeper", tmp_path, "sleeper")
+    engine_cleanup.add(name)
+    (path / "lib").mkdir()
+    (path / "lib" / "libkeyconst.so.1").write_bytes(KEY_CONSTANTS)
+    (path / "arch.tar").write_bytes(_tar({"README": b"hi\n", "key/id_rsa": RSA_KEY}))
+
+    froze = cli.run("-q", "freeze", str(path), timeout=600)
+    warning = (
+        "reprobox: warning: left out of the image as credential files: "
+        "arch.tar:key/id_rsa (pass secrets at run time with `reprobox run --env NAME`)"
+    )
+    assert froze.stderr.splitlines() == [warning], _shown(froze)
+    built = cli.run("-vv", "build", str(path), timeout=600)
+    assert "credential files: arch.tar:key/id_rsa (" in built.stderr, _shown(built)
+    assert "libkeyconst" not in built.stderr
+    [image] = docker_client.images.list(filters={"label": f"{PROJECT_LABEL}={name}"})
+    saved = b"".join(docker_client.api.get_image(image.id, chunk_size=1 << 20))
+    names = _saved_names(saved)
+    assert any(n.endswith("app/lib/libkeyconst.so.1") for n in names), names
+    assert not [n for n in names if n.endswith("arch.tar")], names
