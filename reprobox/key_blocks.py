@@ -32,9 +32,11 @@ _UTF16_MARKERS = tuple(text.encode(codec) for codec in _UTF16 for text in _MARKE
 # included: a window read in parts keeps this many of the part before, so
 # that a key cut between two parts is whole in one.
 KEY_SPAN = 4096
-# Between a marker and its body: line breaks and blanks, or a written "\n"
-# as a key kept in a JSON string or a variable has them.
-_GAP = r"(?:[ \t\r\n]|\\[rn])*"
+# Between a marker and its body: line breaks and blanks, a written "\n" as a
+# key kept in a JSON string or a variable has them, and the quotes and
+# line-end backslashes of a key written as string literals in source code
+# ("-----BEGIN ...-----\n" + newline + "MIIE...").
+_GAP = r"(?:[ \t\r\n\"'`]|\\[rn]|\\(?=\r?\n))*"
 _MARKERS = (
     r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"  # PEM and OpenSSH keys
     r"|-----BEGIN PGP PRIVATE KEY BLOCK-----"

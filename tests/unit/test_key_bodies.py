@@ -66,6 +66,13 @@ KEYS = {
     "in-a-binary.bin": ELF + b"\0" + pem("RSA ").encode() + b"\0" + ELF,
     "utf16.txt": pem("EC ").encode("utf-16"),
     "utf16le-in-binary.bin": ELF + b"\0" + pem("EC ").encode("utf-16-le") + ELF,
+    "key.go": (
+        'const k = "-----BEGIN RSA PRIVATE KEY-----\\n" +\n\t"' + BODY[:64] + '\\n"\n'
+    ).encode(),
+    "key.c": ('"-----BEGIN EC PRIVATE KEY-----\\n\\\n' + BODY[:64] + '"\n').encode(),
+    "adjacent.c": (
+        '"-----BEGIN RSA PRIVATE KEY-----\\n"\n    "' + BODY[:64] + '\\n"\n'
+    ).encode(),
     "json.txt": b'{"k": "-----BEGIN PRIVATE KEY-----\\n' + BODY.encode() + b'\\n"}',
 }
 
