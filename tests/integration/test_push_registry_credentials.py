@@ -71,3 +71,32 @@ def test_push_to_a_registry_name_with_a_credential_is_refused(
     came = catalog(registry) - listed
     assert not came, came
     assert not [repo for repo in catalog(registry) if repo.endswith(f"/{name}")]
+
+
+@pytest.mark.timeout(900)
+def test_a_published_ref_holding_a_token_is_refused_by_run_not_recorded(
+    cli, engine_cleanup, tmp_path
+):
+    # An older reprobox pushed so, or the manifest was edited: run refused
+    # nothing and copied the ref into record.json, which export then refused.
+    path, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    manifest_path = path / ".reprobox" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    image = "sha256:" + "1" * 64
+    manifest["published"] = [
+        {
+            "ref": f"127.0.0.1:5000/{TOKEN}/reprobox/p@sha256:{'d' * 64}",
+            "image_id": image,
+            "source_image_id": image,
+            "reference_run": None,
+        }
+    ]
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    result = cli.run("-q", "run", str(path), check=False, timeout=600)
+    assert result.returncode == 2, result.describe()
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"reprobox: error: {manifest_path}: published[0].ref ")
+    assert "holds a token of a published format" in line
+    assert "remove that entry" in line and "push` again" in line
+    assert TOKEN not in result.stdout + result.stderr
+    assert not list(path.glob(".reprobox/runs/*/record.json"))
