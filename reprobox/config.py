@@ -18,19 +18,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from reprobox.atomic import dump_json
 from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
 from reprobox.data_checks import refuse_data_the_image_needs
 from reprobox.errors import ConfigError
-from reprobox.index_urls import (
-    REFERENCE,
-    IndexUrlError,
-    checked_index_url,
-    shown_url,
-    url_shape_problem,
-)
+from reprobox.index_urls import IndexUrlError, checked_index_url
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.paths import is_link_loop
@@ -437,11 +430,6 @@ def _check_index_url(path: Path, key: str, url: str) -> str:
         raise ConfigError(path, key, exc.problem, exc.fix) from None
 
 
-def referenced_variables(url: str) -> list[str]:
-    """Return the NAMEs of the ${NAME} references in an index URL."""
-    return REFERENCE.findall(url)
-
-
 _TOKEN_AS_NAME = (
     "holds what looks like a token of a published format, which would name "
     "the image, its labels and every registry it is pushed to"
@@ -469,79 +457,6 @@ def _as_toml(value: object) -> str:
 def _shown_name(name: str) -> str:
     """Return a variable name as an error shows it: shortened if it is a token."""
     return shown_token(name) if token_in_name(name) else name
-
-
-# The fewest characters a ${NAME} of an index URL may hold: its value is
-# hidden by being searched for, and a shorter one occurs in ordinary text.
-SHORTEST_INDEX_CREDENTIAL = 8
-
-
-def expand_index_url(url: str, environ, where: str) -> str:
-    """Replace ${NAME} references in an index URL from environ."""
-
-    # A reference inside the userinfo (scheme://user:${TOKEN}@host) is
-    # percent-encoded: tokens hold '/', '+', '@' and ':' that would otherwise
-    # end the userinfo early. Anywhere else the value goes in as it is.
-    after_scheme = url.find("://") + 3 if "://" in url else 0
-    host_end = url.find("/", after_scheme)
-    netloc_end = len(url) if host_end < 0 else host_end
-    userinfo_end = url.rfind("@", after_scheme, netloc_end)
-
-    def value(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in environ:
-            raise ConfigError(
-                where,
-                None,
-                f"index URL needs ${{{name}}}, which is not set",
-                f"export {name}=... before running reprobox",
-            )
-        if not environ[name]:
-            # Empty, the index answers 401, which reads as a wrong token.
-            raise ConfigError(
-                where,
-                None,
-                f"index URL needs ${{{name}}}, which is set but empty",
-                f"export {name}=... with its value before running reprobox",
-            )
-        if after_scheme <= match.start() and match.end() <= userinfo_end:
-            return quote(environ[name], safe="")
-        return environ[name]
-
-    expanded = REFERENCE.sub(value, url)
-    problem = url_shape_problem(expanded) if expanded != url else None
-    if problem:
-        # The values may be secrets: name the variables, never show them.
-        names = ", ".join(f"${{{n}}}" for n in referenced_variables(url))
-        raise ConfigError(
-            where,
-            None,
-            f"index URL {shown_url(url)!r} {problem} with {names} as set in this shell",
-            f"fix the value of {names}",
-        )
-    _refuse_short_values(url, environ, where)
-    return expanded
-
-
-def _refuse_short_values(url: str, environ, where: str) -> None:
-    """Refuse a ${NAME} of an index URL whose value is too short to hide.
-
-    Each value is a credential by its use: it is hidden by being looked for,
-    as a whole, in the lock, the manifest and every message, and a value of
-    a few characters is found in ordinary text (x in x86_64) as well.
-    """
-    for name in referenced_variables(url):
-        if len(environ[name]) < SHORTEST_INDEX_CREDENTIAL:
-            raise ConfigError(
-                where,
-                None,
-                f"index URL needs ${{{name}}}, which holds only "
-                f"{len(environ[name])} character(s): a credential that short "
-                "cannot be told apart from ordinary text in the lock and messages",
-                f"export {name} with the whole token ({SHORTEST_INDEX_CREDENTIAL} "
-                "characters or more), or write a part that is no secret (a user "
-                "name, a path) into the URL itself",
-            )
 
 
 # What a shell would act on: the command runs without one, so each would

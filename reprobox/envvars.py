@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import unquote
 
-from reprobox.config import ProjectConfig, referenced_variables
+from reprobox.config import ProjectConfig
 from reprobox.errors import ConfigError
+from reprobox.index_urls import referenced_variables
 from reprobox.run_env import (
     HASH_SEED,
     STRICT_ENV,

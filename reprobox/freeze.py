@@ -18,7 +18,7 @@ from typing import Any
 from reprobox import __version__
 from reprobox.atomic import atomic_write_files, dump_json
 from reprobox.command_checks import refuse_command_that_cannot_start
-from reprobox.config import ProjectConfig, expand_index_url, referenced_variables
+from reprobox.config import ProjectConfig
 from reprobox.credential_files import secret_value
 from reprobox.dockerfile import render_dockerfile
 from reprobox.envvars import (
@@ -42,6 +42,7 @@ from reprobox.image_plan import (
     plan_image,
     strict_gpu_environment,
 )
+from reprobox.index_urls import expand_index_url, referenced_variables
 from reprobox.lock import (
     PackageIndexes,
     collect_requirements,

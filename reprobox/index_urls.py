@@ -1,18 +1,21 @@
-"""The one check of a package index URL, wherever reprobox reads one.
+"""Package index URLs: the one check, wherever reprobox reads one, and the
+filling in of their ${NAME} references from the environment.
 
 The config's index_url and extra_index_urls are checked as written (their
-credentials must be ${NAME} references); the indexes handed to a resolver,
-filled in from the environment, are checked again for what an installer needs.
-Either way the scheme comes back in lower case: RFC 3986 makes it
-case-insensitive, but uv takes `HTTP://host/simple/` for a folder named `HTTP:`.
+credentials must be ${NAME} references); freeze fills those in from its shell
+(expand_index_url), and the indexes handed to a resolver are checked again for
+what an installer needs. Either way the scheme comes back in lower case: RFC
+3986 makes it case-insensitive, but uv takes `HTTP://host/simple/` for a
+folder named `HTTP:`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
+from reprobox.errors import ConfigError
 from reprobox.secret_shapes import PUBLISHED_TOKEN
 
 # ${NAME}: the only reference reprobox fills in from the environment.
@@ -194,3 +197,81 @@ def _shown_reference(text: str) -> str:
     opened = "${" if text.startswith("${") else "$"
     closed = "}" if text.endswith("}") else ""
     return f"a {opened}...{closed} of {len(text)} characters"
+
+
+def referenced_variables(url: str) -> list[str]:
+    """Return the NAMEs of the ${NAME} references in an index URL."""
+    return REFERENCE.findall(url)
+
+
+# The fewest characters a ${NAME} of an index URL may hold: its value is
+# hidden by being searched for, and a shorter one occurs in ordinary text.
+SHORTEST_INDEX_CREDENTIAL = 8
+
+
+def expand_index_url(url: str, environ, where: str) -> str:
+    """Replace ${NAME} references in an index URL from environ."""
+
+    # A reference inside the userinfo (scheme://user:${TOKEN}@host) is
+    # percent-encoded: tokens hold '/', '+', '@' and ':' that would otherwise
+    # end the userinfo early. Anywhere else the value goes in as it is.
+    after_scheme = url.find("://") + 3 if "://" in url else 0
+    host_end = url.find("/", after_scheme)
+    netloc_end = len(url) if host_end < 0 else host_end
+    userinfo_end = url.rfind("@", after_scheme, netloc_end)
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which is not set",
+                f"export {name}=... before running reprobox",
+            )
+        if not environ[name]:
+            # Empty, the index answers 401, which reads as a wrong token.
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which is set but empty",
+                f"export {name}=... with its value before running reprobox",
+            )
+        if after_scheme <= match.start() and match.end() <= userinfo_end:
+            return quote(environ[name], safe="")
+        return environ[name]
+
+    expanded = REFERENCE.sub(value, url)
+    problem = url_shape_problem(expanded) if expanded != url else None
+    if problem:
+        # The values may be secrets: name the variables, never show them.
+        names = ", ".join(f"${{{n}}}" for n in referenced_variables(url))
+        raise ConfigError(
+            where,
+            None,
+            f"index URL {shown_url(url)!r} {problem} with {names} as set in this shell",
+            f"fix the value of {names}",
+        )
+    _refuse_short_values(url, environ, where)
+    return expanded
+
+
+def _refuse_short_values(url: str, environ, where: str) -> None:
+    """Refuse a ${NAME} of an index URL whose value is too short to hide.
+
+    Each value is a credential by its use: it is hidden by being looked for,
+    as a whole, in the lock, the manifest and every message, and a value of
+    a few characters is found in ordinary text (x in x86_64) as well.
+    """
+    for name in referenced_variables(url):
+        if len(environ[name]) < SHORTEST_INDEX_CREDENTIAL:
+            raise ConfigError(
+                where,
+                None,
+                f"index URL needs ${{{name}}}, which holds only "
+                f"{len(environ[name])} character(s): a credential that short "
+                "cannot be told apart from ordinary text in the lock and messages",
+                f"export {name} with the whole token ({SHORTEST_INDEX_CREDENTIAL} "
+                "characters or more), or write a part that is no secret (a user "
+                "name, a path) into the URL itself",
+            )
