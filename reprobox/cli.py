@@ -448,7 +448,7 @@ def _training_python(flag: str | None) -> tuple[str, str]:
 
 def project_holding(folder: Path) -> Path | None:
     """Return the nearest folder at or above folder that is a reprobox project."""
-    from reprobox.config import is_project_folder
+    from reprobox.config_files import is_project_folder
 
     return next((f for f in [folder, *folder.parents] if is_project_folder(f)), None)
 
