@@ -8,7 +8,6 @@ file, the key and the fix.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -22,6 +21,7 @@ from typing import Any
 
 from reprobox.atomic import dump_json
 from reprobox.config_files import find_config
+from reprobox.config_values import check_keys, string_list, unique_items
 from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
 from reprobox.data_checks import refuse_data_the_image_needs
 from reprobox.errors import ConfigError
@@ -131,45 +131,6 @@ _METRICS = {
 }
 
 
-def _check_keys(path: Path, prefix: str, table: dict, spec: dict) -> None:
-    for key, value in table.items():
-        dotted = f"{prefix}{key}"
-        if key not in spec:
-            close = difflib.get_close_matches(key, list(spec), n=1)
-            fix = (
-                f"did you mean {prefix}{close[0]}?"
-                if close
-                else ("known keys: " + ", ".join(sorted(spec)))
-            )
-            raise ConfigError(path, dotted, "unknown key", fix)
-        types, expected = spec[key]
-        if isinstance(value, bool) and bool not in _as_tuple(types):
-            raise ConfigError(
-                path, dotted, "has the wrong type (bool)", f"use {expected}"
-            )
-        if not isinstance(value, types):
-            kind = type(value).__name__
-            raise ConfigError(
-                path, dotted, f"has the wrong type ({kind})", f"use {expected}"
-            )
-
-
-def _as_tuple(types) -> tuple:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _str_list(path: Path, key: str, values: list) -> tuple[str, ...]:
-    for item in values:
-        if not isinstance(item, str) or not item:
-            raise ConfigError(
-                path,
-                key,
-                f"must hold only non-empty strings, not {item!r}",
-                'write each item as a quoted string, e.g. ["a", "b"]',
-            )
-    return tuple(values)
-
-
 def _check_metric_name(path: Path, key: str, name: str) -> None:
     """Refuse a metric name build, run, push and compare would refuse."""
     if not is_metric_name(name):
@@ -186,14 +147,6 @@ def _check_metric_name(path: Path, key: str, name: str) -> None:
                 else "test_accuracy = { abs = 0.01 }"
             ),
         )
-
-
-def _unique(path: Path, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
-    """Refuse a list that names one item twice."""
-    for i, item in enumerate(values):
-        if item in values[:i]:
-            raise ConfigError(path, key, f"names {item!r} twice", "list each name once")
-    return values
 
 
 def _inside(
@@ -462,15 +415,15 @@ def load_config(project: str | Path) -> ProjectConfig:
 
 
 def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectConfig:
-    _check_keys(path, "", table, _TOP)
+    check_keys(path, "", table, _TOP)
     packages = table.get("packages", {})
     build = table.get("build", {})
     run = table.get("run", {})
     metrics = table.get("metrics", {})
-    _check_keys(path, "packages.", packages, _PACKAGES)
-    _check_keys(path, "build.", build, _BUILD)
-    _check_keys(path, "run.", run, _RUN)
-    _check_keys(path, "metrics.", metrics, _METRICS)
+    check_keys(path, "packages.", packages, _PACKAGES)
+    check_keys(path, "build.", build, _BUILD)
+    check_keys(path, "run.", run, _RUN)
+    check_keys(path, "metrics.", metrics, _METRICS)
 
     if "command" not in table:
         raise ConfigError(
@@ -489,7 +442,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 "close the quote, or give the command as a list",
             ) from None
         _refuse_shell_syntax(path, table["command"])
-    command = _str_list(path, "command", command)
+    command = string_list(path, "command", command)
     if any("\x00" in word for word in command):
         raise ConfigError(
             path,
@@ -601,7 +554,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         if why is not None:
             raise ConfigError(path, f"env.{key}", why, "remove it")
         env[key] = _check_env_value(path, f"env.{key}", value)
-    pass_env = _str_list(path, "pass_env", table.get("pass_env", []))
+    pass_env = string_list(path, "pass_env", table.get("pass_env", []))
     for key in pass_env:
         if not ENV_NAME.fullmatch(key):
             raise ConfigError(
@@ -619,14 +572,14 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                 f"keep {key} in one: [env] fixes its value, pass_env takes this "
                 "shell's at freeze",
             )
-    _unique(path, "pass_env", pass_env)
+    unique_items(path, "pass_env", pass_env)
 
     data = tuple(
         sorted(
             {
                 _data_file(path, root, item)
-                for item in _unique(
-                    path, "data", _str_list(path, "data", table.get("data", []))
+                for item in unique_items(
+                    path, "data", string_list(path, "data", table.get("data", []))
                 )
             }
         )
@@ -734,10 +687,10 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
                     f"e.g. {{ {part} = 0.01 }}",
                 )
         tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
-    compare_metrics = _unique(
+    compare_metrics = unique_items(
         path,
         "metrics.compare",
-        _str_list(path, "metrics.compare", metrics.get("compare", [])),
+        string_list(path, "metrics.compare", metrics.get("compare", [])),
     )
     for metric in compare_metrics:
         _check_metric_name(path, "metrics.compare", metric)
@@ -773,7 +726,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         ),
         extra_index_urls=tuple(
             _check_index_url(path, "packages.extra_index_urls", url)
-            for url in _str_list(
+            for url in string_list(
                 path, "packages.extra_index_urls", packages.get("extra_index_urls", [])
             )
         ),
