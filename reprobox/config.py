@@ -21,6 +21,7 @@ from typing import Any
 
 from reprobox.atomic import dump_json
 from reprobox.config_files import find_config
+from reprobox.config_paths import checked_data_file, inside_project
 from reprobox.config_values import check_keys, string_list, unique_items
 from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
 from reprobox.data_checks import refuse_data_the_image_needs
@@ -28,7 +29,6 @@ from reprobox.errors import ConfigError
 from reprobox.index_urls import IndexUrlError, checked_index_url
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.metric_names import is_metric_name, metric_name_fault
-from reprobox.paths import is_link_loop
 from reprobox.run_env import check_env_kept_by_run, reserved_why
 from reprobox.secret_shapes import shown_token, token_in_name
 
@@ -147,92 +147,6 @@ def _check_metric_name(path: Path, key: str, name: str) -> None:
                 else "test_accuracy = { abs = 0.01 }"
             ),
         )
-
-
-def _inside(
-    path: Path,
-    root: Path,
-    key: str,
-    rel: str,
-    must_exist: bool,
-    folder: tuple[str, str] = ("name files", "list each file in it"),
-) -> str:
-    """Check that rel names a path inside root; return it normalised.
-
-    folder: what to say, and the fix, where rel is a folder.
-    """
-    if "\x00" in rel or Path(rel).is_absolute():
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} is not a relative path",
-            "give a path inside the project folder",
-        )
-    if is_link_loop(root / rel):
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} is a symbolic link that loops (it leads back to itself)",
-            "point the link at a real file, or fix the path",
-        )
-    resolved = (root / rel).resolve()
-    inside = resolved.is_relative_to(root.resolve())
-    # A link that leads to nothing is said to be one, wherever it points: only
-    # a path that exists outside the project is "outside".
-    if must_exist and not (root / rel).exists() and os.path.lexists(root / rel):
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} is a link to a missing file",
-            "point the link at the file, or fix the path",
-        )
-    # Only a link can take a path written inside the project out of it.
-    written_inside = Path(os.path.normpath(root.resolve() / rel)).is_relative_to(
-        root.resolve()
-    )
-    if must_exist and not inside and written_inside and not resolved.exists():
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} leads through a link to a missing path ({resolved})",
-            "point the link at the file, or fix the path",
-        )
-    if not inside:
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} points outside the project folder",
-            "move the file into the project folder",
-        )
-    if must_exist and resolved.is_dir():
-        raise ConfigError(path, key, f"{rel!r} is a folder; {folder[0]}", folder[1])
-    if must_exist and resolved.exists() and not resolved.is_file():
-        raise ConfigError(
-            path,
-            key,
-            f"{rel!r} is not a regular file (a FIFO, socket or device)",
-            "name a regular file",
-        )
-    if must_exist and not resolved.is_file():
-        raise ConfigError(
-            path, key, f"{rel!r} does not exist", "create it or fix the path"
-        )
-    return resolved.relative_to(root.resolve()).as_posix()
-
-
-def _data_file(path: Path, root: Path, rel: str) -> str:
-    """Check a data entry: a file inside the project, not in reprobox's state."""
-    found = _inside(path, root, "data", rel, must_exist=True)
-    if found.split("/", 1)[0] == ".reprobox":
-        # Rewritten by freeze (manifest.json) or each run: its fingerprint
-        # could never hold, and the folder never goes into the image.
-        raise ConfigError(
-            path,
-            "data",
-            f"{rel!r} is inside .reprobox/, which reprobox itself rewrites",
-            "move the data file out of .reprobox/",
-        )
-    return found
 
 
 def _check_env_value(path: Path, key: str, value: Any) -> str:
@@ -577,7 +491,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     data = tuple(
         sorted(
             {
-                _data_file(path, root, item)
+                checked_data_file(path, root, item)
                 for item in unique_items(
                     path, "data", string_list(path, "data", table.get("data", []))
                 )
@@ -589,13 +503,13 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
     requirements = packages.get("requirements")
     not_a_list = ("a requirements file is one file", "name the file itself")
     if requirements is not None:
-        requirements = _inside(
+        requirements = inside_project(
             path, root, "packages.requirements", requirements, True, not_a_list
         )
     elif not from_env and os.path.lexists(root / "requirements.txt"):
         # Taken by default: one there that is no file (a folder, a FIFO, a
         # broken link) is said to be so, not "no requirements file".
-        requirements = _inside(
+        requirements = inside_project(
             path,
             root,
             "packages (requirements.txt, taken by default)",
