@@ -19,6 +19,7 @@ from typing import Any
 
 from reprobox.atomic import dump_json
 from reprobox.config_command import checked_command
+from reprobox.config_env import checked_env
 from reprobox.config_files import find_config
 from reprobox.config_paths import checked_data_file, inside_project
 from reprobox.config_values import check_keys, string_list, unique_items
@@ -28,8 +29,8 @@ from reprobox.errors import ConfigError
 from reprobox.index_urls import IndexUrlError, checked_index_url
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
 from reprobox.metric_names import is_metric_name, metric_name_fault
-from reprobox.run_env import check_env_kept_by_run, reserved_why
-from reprobox.secret_shapes import shown_token, token_in_name
+from reprobox.run_env import check_env_kept_by_run
+from reprobox.secret_shapes import token_in_name
 
 DEFAULT_BASE_IMAGE = "python:{python}-slim-bookworm"
 PROFILES = ("default", "strict")
@@ -38,7 +39,6 @@ NETWORKS = ("bridge", "none")
 # Pythons that wheels are published for, old and new: the lock resolves for it.
 MIN_PYTHON_MINOR, MAX_PYTHON_MINOR = 8, 14
 _PY_VERSION = re.compile(r"3\.(0|[1-9][0-9]?)")  # no leading zero: "3.08"
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IMAGE_REF = re.compile(
     r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
@@ -148,40 +148,6 @@ def _check_metric_name(path: Path, key: str, name: str) -> None:
         )
 
 
-def _check_env_value(path: Path, key: str, value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigError(
-            path, key, "must be a string or an integer", 'write it quoted, e.g. "1"'
-        )
-    if isinstance(value, float):
-        # TOML parsers keep a float's value, not its spelling: 1.5e3 would
-        # reach the image as 1500.0 and 1e-7 as 1e-07.
-        name = key.rpartition(".")[2]
-        raise ConfigError(
-            path,
-            key,
-            f"is a float ({value!r}), whose spelling TOML does not keep",
-            f"write it as a string, spelt as the program should read it, "
-            f'e.g. {name} = "{value!r}"',
-        )
-    text = str(value)
-    if any(ch in text for ch in "\n\r\x00"):
-        raise ConfigError(
-            path,
-            key,
-            "contains a line break or NUL",
-            "environment values must be one line",
-        )
-    if len(text) > 4096:
-        raise ConfigError(
-            path,
-            key,
-            "is longer than 4096 characters",
-            "put long settings in a file and name the file instead",
-        )
-    return text
-
-
 def _check_index_url(path: Path, key: str, url: str) -> str:
     """Return url checked as written, its scheme in lower case; else refuse it."""
     try:
@@ -212,11 +178,6 @@ def _as_toml(value: object) -> str:
         inner = ", ".join(f"{k} = {_as_toml(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
     return str(value)
-
-
-def _shown_name(name: str) -> str:
-    """Return a variable name as an error shows it: shortened if it is a token."""
-    return shown_token(name) if token_in_name(name) else name
 
 
 def _image_name_like(folder: str) -> str:
@@ -336,38 +297,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             "use letters, digits, '.', '_' or '-' between them",
         )
 
-    env = {}
-    for key, value in sorted(table.get("env", {}).items()):
-        if not ENV_NAME.fullmatch(key):
-            raise ConfigError(
-                path,
-                f"env.{_shown_name(key)}",
-                "is not a valid variable name",
-                "use letters, digits and '_'",
-            )
-        why = reserved_why(key)
-        if why is not None:
-            raise ConfigError(path, f"env.{key}", why, "remove it")
-        env[key] = _check_env_value(path, f"env.{key}", value)
-    pass_env = string_list(path, "pass_env", table.get("pass_env", []))
-    for key in pass_env:
-        if not ENV_NAME.fullmatch(key):
-            raise ConfigError(
-                path,
-                "pass_env",
-                f"{_shown_name(key)!r} is not a variable name",
-                "use letters, digits and '_', not starting with a digit",
-            )
-        if key in env:
-            # Which would win is not for the reader of the config to guess.
-            raise ConfigError(
-                path,
-                "pass_env",
-                f"names {key}, which [env] sets too",
-                f"keep {key} in one: [env] fixes its value, pass_env takes this "
-                "shell's at freeze",
-            )
-    unique_items(path, "pass_env", pass_env)
+    env, pass_env = checked_env(path, table)
 
     data = tuple(
         sorted(

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reprobox import __version__
-from reprobox.config import ENV_NAME
+from reprobox.config_env import ENV_NAME
 from reprobox.errors import InputError
 from reprobox.templates_dir import environment
 

@@ -18,7 +18,8 @@ from typing import Any
 from reprobox.compare import Record, compare_runs
 from reprobox.compare.comparison import Comparison
 from reprobox.compare.records import _check_record
-from reprobox.config import ENV_NAME, MAX_SEED, NETWORKS, PROFILES
+from reprobox.config import MAX_SEED, NETWORKS, PROFILES
+from reprobox.config_env import ENV_NAME
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
 from reprobox.lock import parse_lock
