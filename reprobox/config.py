@@ -9,8 +9,6 @@ file, the key and the fix.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from reprobox.atomic import dump_json
 from reprobox.config_command import checked_command
 from reprobox.config_env import checked_env
 from reprobox.config_files import find_config
+from reprobox.config_metrics import Tolerance, checked_metrics
 from reprobox.config_paths import checked_data_file, inside_project
 from reprobox.config_values import check_keys, string_list, unique_items
 from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
@@ -28,7 +27,6 @@ from reprobox.data_checks import refuse_data_the_image_needs
 from reprobox.errors import ConfigError
 from reprobox.index_urls import IndexUrlError, checked_index_url
 from reprobox.lock.requirements_file import PYPROJECT, pyproject_declares_dependencies
-from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.run_env import check_env_kept_by_run
 from reprobox.secret_shapes import token_in_name
 
@@ -44,14 +42,6 @@ _IMAGE_REF = re.compile(
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
 MAX_SEED = 2**32 - 1  # NumPy and Keras refuse larger seeds
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a metric may move before runs count as different."""
-
-    abs: float | None = None
-    rel: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,24 +120,6 @@ _METRICS = {
 }
 
 
-def _check_metric_name(path: Path, key: str, name: str) -> None:
-    """Refuse a metric name build, run, push and compare would refuse."""
-    if not is_metric_name(name):
-        # Frozen, the manifest would be refused by every later command, whose
-        # fix (freeze again) would write it again.
-        raise ConfigError(
-            path,
-            key,
-            f"{name!r} is {metric_name_fault(name)}",
-            "name a metric, e.g. "
-            + (
-                'compare = ["test_accuracy"]'
-                if key == "metrics.compare"
-                else "test_accuracy = { abs = 0.01 }"
-            ),
-        )
-
-
 def _check_index_url(path: Path, key: str, url: str) -> str:
     """Return url checked as written, its scheme in lower case; else refuse it."""
     try:
@@ -161,23 +133,6 @@ _TOKEN_AS_NAME = (
     "the image, its labels and every registry it is pushed to"
 )
 _OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
-
-
-def _as_toml(value: object) -> str:
-    """Return a value read from TOML as TOML would write it (true, not True;
-    "x", not 'x'); a number too large to be finite reads as inf."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list):
-        return "[" + ", ".join(_as_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{k} = {_as_toml(v)}" for k, v in value.items())
-        return "{ " + inner + " }" if inner else "{}"
-    return str(value)
 
 
 def _image_name_like(folder: str) -> str:
@@ -376,58 +331,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             'e.g. base_image = "python:3.11-slim-bookworm"',
         )
 
-    tolerances = {}
-    for metric, tol in sorted(metrics.get("tolerances", {}).items()):
-        _check_metric_name(path, "metrics.tolerances", metric)
-        key = f"metrics.tolerances.{metric}"
-        unknown = sorted(set(tol) - {"abs", "rel"}) if isinstance(tol, dict) else []
-        if unknown:
-            raise ConfigError(
-                path,
-                f"{key}.{unknown[0]}",
-                "is not a tolerance key",
-                "use abs and/or rel, e.g. { abs = 0.01 }",
-            )
-        if not isinstance(tol, dict) or not tol:
-            raise ConfigError(
-                path, key, "must be a table with abs and/or rel", "e.g. { abs = 0.01 }"
-            )
-        for part, value in tol.items():
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not 0 <= value < float("inf")
-            ):
-                # TOML reads a number past the largest float (1e400) as inf:
-                # "inf is not finite" named a value the user never wrote.
-                past = (
-                    " (a number past the largest float, such as 1e400, reads as inf)"
-                    if value == float("inf")
-                    else ""
-                )
-                raise ConfigError(
-                    path,
-                    f"{key}.{part}",
-                    f"{_as_toml(value)} is not a finite number ≥ 0{past}",
-                    f"e.g. {{ {part} = 0.01 }}",
-                )
-        tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
-    compare_metrics = unique_items(
-        path,
-        "metrics.compare",
-        string_list(path, "metrics.compare", metrics.get("compare", [])),
-    )
-    for metric in compare_metrics:
-        _check_metric_name(path, "metrics.compare", metric)
-    for metric in tolerances:
-        if compare_metrics and metric not in compare_metrics:
-            raise ConfigError(
-                path,
-                f"metrics.tolerances.{metric}",
-                f"{metric!r} is not in metrics.compare, so this tolerance is "
-                "never used",
-                f"add {metric!r} to metrics.compare, or remove the tolerance",
-            )
+    compare_metrics, tolerances = checked_metrics(path, metrics)
 
     return ProjectConfig(
         digest=hashlib.sha256(dump_json(table).encode("utf-8")).hexdigest(),

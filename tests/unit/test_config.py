@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reprobox.config import ProjectConfig, Tolerance, load_config
+from reprobox.config import ProjectConfig, load_config
+from reprobox.config_metrics import Tolerance
 from reprobox.errors import EXIT_USAGE, ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
