@@ -120,27 +120,6 @@ _METRICS = {
 }
 
 
-def _check_index_url(path: Path, key: str, url: str) -> str:
-    """Return url checked as written, its scheme in lower case; else refuse it."""
-    try:
-        return checked_index_url(url)
-    except IndexUrlError as exc:
-        raise ConfigError(path, key, exc.problem, exc.fix) from None
-
-
-_TOKEN_AS_NAME = (
-    "holds what looks like a token of a published format, which would name "
-    "the image, its labels and every registry it is pushed to"
-)
-_OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
-
-
-def _image_name_like(folder: str) -> str:
-    """Return an image name close to folder: lower-case, other runs as one '-'."""
-    name = re.sub(r"[^a-z0-9]+", "-", folder.lower()).strip("-")[:63].strip("-")
-    return name or "project"
-
-
 def config_key(source: Path, name: str) -> str:
     """Return key name as written in source: tool.reprobox.NAME in a pyproject."""
     in_pyproject = Path(source).name == PYPROJECT
@@ -165,6 +144,11 @@ def load_config(project: str | Path) -> ProjectConfig:
 
 
 def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectConfig:
+    """Build the ProjectConfig from table, one step per setting or section.
+
+    With several faults the first refused is the one reported, so the steps
+    keep their order.
+    """
     check_keys(path, "", table, _TOP)
     packages = table.get("packages", {})
     build = table.get("build", {})
@@ -177,23 +161,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
 
     command = checked_command(path, table)
 
-    python = table.get("python", "3.11")
-    if not _PY_VERSION.fullmatch(python):
-        written = re.fullmatch(r"3\.0*([0-9]{1,2})", python)
-        raise ConfigError(
-            path,
-            "python",
-            f"{python!r} is not major.minor",
-            f'write "3.{int(written[1])}"' if written else 'e.g. "3.11"',
-        )
-    minor = int(python.split(".")[1])
-    if not MIN_PYTHON_MINOR <= minor <= MAX_PYTHON_MINOR:
-        raise ConfigError(
-            path,
-            "python",
-            f"{python!r} is not a Python that packages are built for",
-            f"use 3.{MIN_PYTHON_MINOR} to 3.{MAX_PYTHON_MINOR}",
-        )
+    python = _checked_python(path, table)
 
     profile = table.get("profile", "default")
     if profile not in PROFILES:
@@ -206,51 +174,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             raise ConfigError(
                 path, key, "is empty", f"remove the {key} line to use the default"
             )
-    # Docker's grammar for one component of a repository name.
-    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    # A name made from a token would give it away lower-cased: none is offered.
-    if "name" in table and token_in_name(table["name"]):
-        raise ConfigError(path, "name", _TOKEN_AS_NAME, _OTHER_NAME)
-    if "name" not in table and token_in_name(root.name):
-        raise ConfigError(
-            path,
-            None,
-            "sets no name, and the folder's name " + _TOKEN_AS_NAME,
-            'add a name of your own, e.g. name = "my-model"',
-        )
-    if "name" in table and table["name"] != table["name"].lower():
-        raise ConfigError(
-            path,
-            "name",
-            f"{table['name']!r} has capitals; Docker image names are lower-case",
-            f'use name = "{_image_name_like(table["name"])}"',
-        )
-    name = table.get("name") or root.name  # a folder name is lower-cased for you
-    if "name" not in table and not (
-        len(name) <= 63 and re.fullmatch(component, name.lower())
-    ):
-        # The name comes from the folder: say so, and offer one that works.
-        raise ConfigError(
-            path,
-            None,
-            f"sets no name, and the folder name {root.name!r} cannot name an image",
-            f'add name = "{_image_name_like(root.name)}"',
-        )
-    if len(name) > 63:
-        raise ConfigError(
-            path,
-            "name",
-            f"{name[:20]!r}... is {len(name)} characters; Docker allows 63",
-            "use a shorter name",
-        )
-    if not re.fullmatch(component, name.lower()):
-        raise ConfigError(
-            path,
-            "name",
-            f"{name!r} cannot name an image: Docker wants letters and digits, "
-            "parted by single '.', '-' or '_' (or '__'), and no mark at either end",
-            "use letters, digits, '.', '_' or '-' between them",
-        )
+    name = _checked_name(path, root, table)
 
     env, pass_env = checked_env(path, table)
 
@@ -265,30 +189,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         )
     )
 
-    from_env = packages.get("from_env", False)
-    requirements = packages.get("requirements")
-    not_a_list = ("a requirements file is one file", "name the file itself")
-    if requirements is not None:
-        requirements = inside_project(
-            path, root, "packages.requirements", requirements, True, not_a_list
-        )
-    elif not from_env and os.path.lexists(root / "requirements.txt"):
-        # Taken by default: one there that is no file (a folder, a FIFO, a
-        # broken link) is said to be so, not "no requirements file".
-        requirements = inside_project(
-            path,
-            root,
-            "packages (requirements.txt, taken by default)",
-            "requirements.txt",
-            True,
-            (not_a_list[0], 'set packages.requirements = "<its file>", or rename it'),
-        )
-    elif not from_env and pyproject_declares_dependencies(root / PYPROJECT):
-        requirements = PYPROJECT
-    if requirements and from_env:
-        raise ConfigError(
-            path, "packages", "sets both requirements and from_env", "choose one"
-        )
+    requirements, from_env = _checked_requirements(path, root, packages)
     needed: dict[str, str] = {}
     if requirements:
         needed[requirements] = "the requirements file the lock is made from"
@@ -367,3 +268,127 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
         compare_metrics=compare_metrics,
         tolerances=tolerances,
     )
+
+
+def _checked_python(path: Path, table: dict[str, Any]) -> str:
+    """Return the config's Python as major.minor, one that wheels are built for."""
+    python = table.get("python", "3.11")
+    if not _PY_VERSION.fullmatch(python):
+        written = re.fullmatch(r"3\.0*([0-9]{1,2})", python)
+        raise ConfigError(
+            path,
+            "python",
+            f"{python!r} is not major.minor",
+            f'write "3.{int(written[1])}"' if written else 'e.g. "3.11"',
+        )
+    minor = int(python.split(".")[1])
+    if not MIN_PYTHON_MINOR <= minor <= MAX_PYTHON_MINOR:
+        raise ConfigError(
+            path,
+            "python",
+            f"{python!r} is not a Python that packages are built for",
+            f"use 3.{MIN_PYTHON_MINOR} to 3.{MAX_PYTHON_MINOR}",
+        )
+    return python
+
+
+_TOKEN_AS_NAME = (
+    "holds what looks like a token of a published format, which would name "
+    "the image, its labels and every registry it is pushed to"
+)
+_OTHER_NAME = 'give the project another name, e.g. name = "my-model"'
+
+
+def _checked_name(path: Path, root: Path, table: dict[str, Any]) -> str:
+    """Return the name the image takes: the config's, else the folder's."""
+    # Docker's grammar for one component of a repository name.
+    component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    # A name made from a token would give it away lower-cased: none is offered.
+    if "name" in table and token_in_name(table["name"]):
+        raise ConfigError(path, "name", _TOKEN_AS_NAME, _OTHER_NAME)
+    if "name" not in table and token_in_name(root.name):
+        raise ConfigError(
+            path,
+            None,
+            "sets no name, and the folder's name " + _TOKEN_AS_NAME,
+            'add a name of your own, e.g. name = "my-model"',
+        )
+    if "name" in table and table["name"] != table["name"].lower():
+        raise ConfigError(
+            path,
+            "name",
+            f"{table['name']!r} has capitals; Docker image names are lower-case",
+            f'use name = "{_image_name_like(table["name"])}"',
+        )
+    name = table.get("name") or root.name  # a folder name is lower-cased for you
+    if "name" not in table and not (
+        len(name) <= 63 and re.fullmatch(component, name.lower())
+    ):
+        # The name comes from the folder: say so, and offer one that works.
+        raise ConfigError(
+            path,
+            None,
+            f"sets no name, and the folder name {root.name!r} cannot name an image",
+            f'add name = "{_image_name_like(root.name)}"',
+        )
+    if len(name) > 63:
+        raise ConfigError(
+            path,
+            "name",
+            f"{name[:20]!r}... is {len(name)} characters; Docker allows 63",
+            "use a shorter name",
+        )
+    if not re.fullmatch(component, name.lower()):
+        raise ConfigError(
+            path,
+            "name",
+            f"{name!r} cannot name an image: Docker wants letters and digits, "
+            "parted by single '.', '-' or '_' (or '__'), and no mark at either end",
+            "use letters, digits, '.', '_' or '-' between them",
+        )
+    return name
+
+
+def _image_name_like(folder: str) -> str:
+    """Return an image name close to folder: lower-case, other runs as one '-'."""
+    name = re.sub(r"[^a-z0-9]+", "-", folder.lower()).strip("-")[:63].strip("-")
+    return name or "project"
+
+
+def _checked_requirements(
+    path: Path, root: Path, packages: dict[str, Any]
+) -> tuple[str | None, bool]:
+    """Return the requirements file the lock is made from, and from_env."""
+    from_env = packages.get("from_env", False)
+    requirements = packages.get("requirements")
+    not_a_list = ("a requirements file is one file", "name the file itself")
+    if requirements is not None:
+        requirements = inside_project(
+            path, root, "packages.requirements", requirements, True, not_a_list
+        )
+    elif not from_env and os.path.lexists(root / "requirements.txt"):
+        # Taken by default: one there that is no file (a folder, a FIFO, a
+        # broken link) is said to be so, not "no requirements file".
+        requirements = inside_project(
+            path,
+            root,
+            "packages (requirements.txt, taken by default)",
+            "requirements.txt",
+            True,
+            (not_a_list[0], 'set packages.requirements = "<its file>", or rename it'),
+        )
+    elif not from_env and pyproject_declares_dependencies(root / PYPROJECT):
+        requirements = PYPROJECT
+    if requirements and from_env:
+        raise ConfigError(
+            path, "packages", "sets both requirements and from_env", "choose one"
+        )
+    return requirements, from_env
+
+
+def _check_index_url(path: Path, key: str, url: str) -> str:
+    """Return url checked as written, its scheme in lower case; else refuse it."""
+    try:
+        return checked_index_url(url)
+    except IndexUrlError as exc:
+        raise ConfigError(path, key, exc.problem, exc.fix) from None
