@@ -65,8 +65,12 @@ def run_headline(
     suspect: EnvDifference | None,
     hidden: tuple[str, ...] = (),
     unrecorded: str = "",
+    others: bool = False,
 ) -> str:
-    """Write one run's summary from its checks, its gaps and its status."""
+    """Write one run's summary from its checks, its gaps and its status.
+
+    others: the run's metrics said apart already (a sweep seed's NaN) are left
+    out of own, so 'identical' speaks of the other metrics."""
     succeeded = record.status == SUCCEEDED
     if not succeeded and all(r.missing in ("run", "both") for r in own):
         # It stopped before recording any metric compared: the failure is the
@@ -86,6 +90,7 @@ def run_headline(
                 ran=succeeded,
                 hidden=hidden,
                 unrecorded=unrecorded,
+                others=others,
             )
         )
     shown = [f"{m.metric} {m.reason}" for m in missing[:3]]
@@ -189,6 +194,7 @@ def _headline(
     ran: bool = True,
     hidden: tuple[str, ...] = (),
     unrecorded: str = "",
+    others: bool = False,
 ) -> str:
     """Say how the metrics both runs have compare, and what may explain a change.
 
@@ -200,8 +206,11 @@ def _headline(
     were not: with nothing recorded differing, the cause is then unknown.
     """
     if not changed:
+        # A sweep seed's NaN said before this: "metrics identical" beside it
+        # read as if the NaN metric were identical too.
         suffix = " despite setup differences" if suspect else ""
-        return f"{'shared ' if shared else ''}metrics identical{suffix}"
+        which = ("other " if others else "") + ("shared " if shared else "")
+        return f"{which}metrics identical{suffix}"
     shown = ", ".join(
         f"{r.metric} {delta_text(r)}"
         if r.delta is not None

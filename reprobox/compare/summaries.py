@@ -129,9 +129,13 @@ def summarize_runs(
                     record.run_id in seed_noise,
                     record.run_id in unsteady,
                 ),
-                metrics_differ=bool(changed),
+                # A metric NaN or infinite where its seed's run is finite
+                # differs too: its setup difference may explain it.
+                metrics_differ=bool(changed or broken),
                 seed_noise=record.run_id in seed_noise,
-                likely_cause=suspect.field if (suspect and changed) else None,
+                likely_cause=(
+                    suspect.field if (suspect and (changed or broken)) else None
+                ),
                 headline=against
                 + (
                     _non_finite_part(record, non_finite).removeprefix("; ")
@@ -148,6 +152,7 @@ def summarize_runs(
                         suspect,
                         hidden,
                         gap,
+                        others=bool(broken),
                     )
                     if shown_own
                     else ""

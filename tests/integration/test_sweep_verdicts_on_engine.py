@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 # PLAN=1=nan,2=fail: seed 1 writes NaN, seed 2 exits 3; any other seed 0.9+seed/1000.
-# RND=1: a value that differs from run to run.
+# RND=1: a value that differs from run to run. F=1: also f 1, in every run.
 BY_SEED = """import json, os, sys
 seed = os.environ["REPROBOX_SEED"]
 plan = dict(p.split("=") for p in os.environ.get("PLAN", "").split(",") if p)
@@ -24,7 +24,7 @@ if os.environ.get("RND"):  # differs run to run, whatever seeds boot sets
 if value == "fail":
     sys.exit(3)
 with open(os.environ["REPROBOX_METRICS"], "w") as out:
-    json.dump({"acc": float(value)}, out)
+    json.dump({"acc": float(value), **({"f": 1} if os.environ.get("F") else {})}, out)
 """
 
 
@@ -81,6 +81,20 @@ def test_a_nan_seed_fails_the_sweep_by_name(cli, by_seed):
     assert (judged["metric"], judged["passed"]) == ("acc", False)
     assert judged["reason"] == "NaN in this run only; seed 1 of the sweep"
     assert any("is nan, not finite" in note for note in comparison["notes"])
+
+
+def test_a_nan_seed_beside_an_identical_metric_is_not_said_identical(cli, by_seed):
+    # brk r43 (BH F1): seed 1's line read "acc NaN in seed 1 ...; metrics
+    # identical despite setup differences" (f, the other metric, was).
+    done = _run(
+        cli, by_seed, "--seeds", "0-2", "--env", "PLAN=1=nan", "--env", "F=1", "--json"
+    )
+    assert done.returncode == 1, done.describe()
+    runs = json.loads(done.stdout)["comparison"]["runs"]
+    [nan_run] = [run for run in runs if run["seed"] == 1]
+    assert "acc NaN in seed 1 of the sweep" in nan_run["headline"]
+    assert "other metrics identical" in nan_run["headline"], nan_run
+    assert nan_run["metrics_differ"] is True
 
 
 def test_compare_of_a_sweep_leaves_its_noise_unjudged(cli, by_seed, tmp_path):

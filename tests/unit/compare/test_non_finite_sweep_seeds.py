@@ -85,3 +85,30 @@ def test_nan_in_both_runs_of_a_pair_is_still_the_same_result():
     a = make_record("A", metrics={"loss": NAN})
     comparison = compare_runs([a, clone(a, "B", metrics={"loss": NAN})])
     assert comparison.passed is True
+
+
+def test_a_nan_seed_beside_identical_other_metrics_is_not_said_identical():
+    # brk r43 (BH F1): seed 1 wrote a NaN and an f equal to seed 0's; its line
+    # read "a NaN in seed 1 ...; metrics identical despite setup differences",
+    # and its seed row under Setup differences lost its "*".
+    base = make_record("S0")
+    records = [
+        clone(
+            base,
+            f"S{i}",
+            seed=i,
+            options__seed_sweep="sw1",
+            metrics={"a": value, "f": 1},
+            started_at=f"2024-01-01T00:00:0{i}Z",
+        )
+        for i, value in enumerate((0.5, NAN, 0.6))
+    ]
+    comparison = compare_runs(records)
+    [run] = [r for r in comparison.runs if r.run_id == "S1"]
+    assert run.passed is False and run.metrics_differ is True
+    assert "a NaN in seed" in run.headline
+    assert " metrics identical" not in run.headline.replace("other metrics", "")
+    assert "other metrics identical" in run.headline
+    section = render_text(comparison).split("Setup differences")[1].split("\n\n")[0]
+    rows = [line.split()[:3] for line in section.splitlines()]
+    assert ["*", "S1", "seed"] in rows, section
