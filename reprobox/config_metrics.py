@@ -66,7 +66,9 @@ def checked_metrics(
                     f"{_as_toml(value)} is not a finite number ≥ 0{past}",
                     f"e.g. {{ {part} = 0.01 }}",
                 )
-        tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
+        tolerances[metric] = Tolerance(
+            _no_negative_zero(tol.get("abs")), _no_negative_zero(tol.get("rel"))
+        )
     compare_metrics = unique_items(
         path,
         "metrics.compare",
@@ -119,3 +121,8 @@ def _as_toml(value: object) -> str:
         inner = ", ".join(f"{k} = {_as_toml(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
     return str(value)
+
+
+def _no_negative_zero(value: float | None) -> float | None:
+    """Return -0.0 as 0.0 (the manifest and the tables said "abs -0")."""
+    return 0.0 if isinstance(value, float) and value == 0 else value

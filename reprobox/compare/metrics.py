@@ -43,6 +43,8 @@ class Tolerance:
                     f"tolerance {name} must be a finite number >= 0, not {value!r}",
                     hint="e.g. abs 1e-6 or rel 1e-3",
                 )
+            if number == 0:  # -0.0 is 0: "abs -0" read as a negative bound
+                number = 0 if isinstance(number, int) else 0.0
             object.__setattr__(self, name, number)
 
     @property

@@ -1183,3 +1183,12 @@ def test_a_bad_tolerance_is_shown_as_toml_writes_it(
     assert info.value.message.endswith(
         f"metrics.tolerances.acc.abs: {shown} is not a finite number ≥ 0{past}"
     )
+
+
+def test_a_tolerance_of_minus_zero_is_kept_as_zero(tmp_path, make_project):
+    # brk r43 (BH minor): abs = -0.0 reached the manifest and tables as -0.
+    root = make_project(
+        tmp_path, CMD + "[metrics.tolerances]\nacc = { abs = -0.0, rel = 0 }\n"
+    )
+    tolerance = load_config(root).tolerances["acc"]
+    assert (repr(tolerance.abs), repr(tolerance.rel)) == ("0.0", "0")

@@ -162,3 +162,15 @@ def test_settings_are_no_setup_difference(tmp_path):
     )
     comparison = compare_runs(load_records([tmp_path]), reference=0)
     assert [d.field for d in comparison.differences] == []
+
+
+@pytest.mark.parametrize("value", [-0.0, "-0.0"])
+def test_a_bound_of_minus_zero_is_zero(value):
+    # brk r43 (BH minor): --tol c=abs:-0.0 was shown "abs -0".
+    from reprobox.compare.metrics import Tolerance
+    from reprobox.number_options import decimal_number
+
+    bound = decimal_number(value) if isinstance(value, str) else value
+    tolerance = Tolerance(abs=bound, rel=bound)
+    assert tolerance.describe() == "abs 0 or rel 0"
+    assert str(tolerance.abs) == "0.0"
