@@ -487,8 +487,10 @@ def warn_if_it_enters_an_image(
     )
     if written and not is_image_file(project, rel):
         warn(
-            f"{shown or output} is inside project {project}: the next build leaves "
-            f"it out of the image only as a credential file, by what it holds; {fix}"
+            f"{shown or output} is inside project {project}: the next build "
+            "leaves it out of the image, but only because something in it reads "
+            "as a credential (see `reprobox freeze` for what); a bundle without "
+            f"one would go into the image, under a new tag; {fix}"
         )
         return
     # "The image" alone read as the one just exported or verified: it is the

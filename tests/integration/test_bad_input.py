@@ -2195,9 +2195,11 @@ def test_an_export_into_the_project_says_where_the_bundle_goes(
     if holds_credentials(bundle):  # the base image's files hold a key
         note = (
             f"reprobox: warning: {bundle} is inside project {project}: the next "
-            "build leaves it out of the image only as a credential file, by what "
-            "it holds; write it outside the project or under .reprobox/, or list "
-            "it in .reproboxignore"
+            "build leaves it out of the image, but only because something in it "
+            "reads as a credential (see `reprobox freeze` for what); a bundle "
+            "without one would go into the image, under a new tag; write it "
+            "outside the project or under .reprobox/, or list it in "
+            ".reproboxignore"
         )
     else:
         note = (

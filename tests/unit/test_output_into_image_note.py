@@ -50,9 +50,10 @@ def test_a_written_file_holding_a_key_is_said_to_be_left_out_only_by_that(
     warn_if_it_enters_an_image(Path("bundle.tar"), written=True)
     assert capsys.readouterr().err == (
         f"reprobox: warning: bundle.tar is inside project {project}: the next "
-        "build leaves it out of the image only as a credential file, by what it "
-        "holds; write it outside the project or under .reprobox/, or list it in "
-        ".reproboxignore\n"
+        "build leaves it out of the image, but only because something in it reads "
+        "as a credential (see `reprobox freeze` for what); a bundle without one "
+        "would go into the image, under a new tag; write it outside the project "
+        "or under .reprobox/, or list it in .reproboxignore\n"
     )
 
 
