@@ -669,11 +669,14 @@ def _shown_error(text: str) -> str:
     """Return an error for the terminal: printable, and no password in it.
 
     A message quotes what the user typed (a registry, an engine address, an
-    image reference), which can hold user:password@.
+    image reference), which can hold user:password@, and names paths that can
+    hold a token joined to other characters (data/d_ghp_....csv): each is cut
+    short (d_ghp_***) as a bare one is, in every error and warning.
     """
     from reprobox.lock.indexes import redact_message
+    from reprobox.secret_shapes import hide_name_tokens
 
-    return _printable(redact_message(text))
+    return _printable(hide_name_tokens(redact_message(text)))
 
 
 def main(*, then_leave: bool = False) -> None:

@@ -606,6 +606,13 @@ def check_token_not_shown(result: Result, project: Path, ctx: Context) -> None:
     assert INDEX_TOKEN not in result.stdout + result.stderr, result.describe()
 
 
+JOINED_TOKEN = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def check_joined_token_not_shown(result: Result, project: Path, ctx: Context) -> None:
+    assert JOINED_TOKEN not in result.stdout + result.stderr, result.describe()
+
+
 def check_no_folder_made(result: Result, project: Path, ctx: Context) -> None:
     assert not (ctx.tmp / "nonexistent-dir").exists(), "report made the folder"
 
@@ -654,6 +661,22 @@ CASES = [
         ("data.csv", "does not exist"),
         ANY_HINT,
         setup=remove("data.csv"),
+    ),
+    Case(
+        # brk r43 (BG 3): a token joined to a path's other characters was
+        # printed whole (a bare one was cut to ghp_***).
+        "data-path-holding-a-joined-token",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("reprobox.toml: data:", "'d_ghp_***.csv' does not exist"),
+        ANY_HINT,
+        setup=edit(
+            "reprobox.toml",
+            lambda t: t.replace(
+                'data = ["data.csv"]', f'data = ["d_{JOINED_TOKEN}.csv"]'
+            ),
+        ),
+        check=check_joined_token_not_shown,
     ),
     Case(
         "data-unreadable-by-the-training-user",

@@ -210,3 +210,23 @@ def test_an_unwritable_path_no_border_named_is_one_line_with_a_fix(tmp_path):
         f"reprobox: error: {tmp_path / 'm.json'}: No space left on device "
         "(free space there, then run this again)\n"
     )
+
+
+TOKEN = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        (f"/x/run_{TOKEN}", "/x/run_ghp_***"),
+        (f"/x/{TOKEN}", "/x/ghp_***"),
+        (f"/x/b_{TOKEN}_c.tar", "/x/b_ghp_***_c.tar"),
+    ],
+)
+def test_a_token_joined_to_a_path_is_cut_short_in_errors(given, shown):
+    # brk r43 (BG 3): a bare token in a path was cut to ghp_***, one joined
+    # to other characters (run_ghp_..., d_ghp_....csv) was printed whole.
+    result = reprobox("compare", given, "/nowhere/else")
+    assert result.returncode == 2, result.stderr
+    assert TOKEN not in result.stderr
+    assert result.stderr.startswith(f"reprobox: error: {shown}: "), result.stderr
