@@ -378,12 +378,16 @@ def export_cmd(
     from reprobox.build import check_frozen_inputs
     from reprobox.bundles import export_bundle
     from reprobox.engine import connect
+    from reprobox.share import check_published
 
     cfg = _load(project)
     _check_export_target(cfg, output)
     # One read: the bundle's files are those its image was built from, not
     # those of a `reprobox freeze` that ended during the build.
     frozen = check_frozen_inputs(cfg)
+    # As push and run do (a ref holding a token, a damaged entry): the README
+    # promises export refuses such a manifest too, naming the field.
+    check_published(frozen.manifest_path, frozen.manifest)
     if reference is not None:  # refused before a build, not after
         _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
     engine = connect(host, context)

@@ -535,10 +535,14 @@ def _keep_publication(path: Path, result: FreezeResult) -> None:
         return  # a damaged manifest keeps nothing: push again
     if not isinstance(old, dict) or not old.get("published"):
         return
-    if core_manifest_text(old) == core_manifest_text(result.manifest):
-        result.manifest["published"] = old["published"]
-        return
     from reprobox.share import check_published
+
+    if core_manifest_text(old) == core_manifest_text(result.manifest):
+        # Checked, not carried over as it lies: an entry edited to hold a
+        # token (or damaged) is refused here by its field, as push, run and
+        # export refuse it; it was kept in the new manifest.
+        result.manifest["published"] = check_published(path, old)
+        return
 
     try:
         refs = [entry["ref"] for entry in check_published(path, old)]

@@ -74,11 +74,14 @@ def test_push_to_a_registry_name_with_a_credential_is_refused(
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("command", ["run", "export", "freeze"])
 def test_a_published_ref_holding_a_token_is_refused_by_run_not_recorded(
-    cli, engine_cleanup, tmp_path
+    cli, engine_cleanup, tmp_path, command
 ):
     # An older reprobox pushed so, or the manifest was edited: run refused
     # nothing and copied the ref into record.json, which export then refused.
+    # brk r43 (BG 2): export wrote its bundle and freeze kept the token in the
+    # manifest it wrote, while the README says both refuse it.
     path, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
     manifest_path = path / ".reprobox" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -91,8 +94,10 @@ def test_a_published_ref_holding_a_token_is_refused_by_run_not_recorded(
             "reference_run": None,
         }
     ]
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
-    result = cli.run("-q", "run", str(path), check=False, timeout=600)
+    edited = json.dumps(manifest, indent=2) + "\n"
+    manifest_path.write_text(edited)
+    extra = ("-o", str(tmp_path / "b.tar")) if command == "export" else ()
+    result = cli.run("-q", command, str(path), *extra, check=False, timeout=600)
     assert result.returncode == 2, result.describe()
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"reprobox: error: {manifest_path}: published[0].ref ")
@@ -100,3 +105,5 @@ def test_a_published_ref_holding_a_token_is_refused_by_run_not_recorded(
     assert "remove that entry" in line and "push` again" in line
     assert TOKEN not in result.stdout + result.stderr
     assert not list(path.glob(".reprobox/runs/*/record.json"))
+    assert not (tmp_path / "b.tar").exists()
+    assert manifest_path.read_text() == edited  # freeze wrote nothing
