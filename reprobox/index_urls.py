@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from reprobox.errors import ConfigError
 from reprobox.secret_shapes import PUBLISHED_TOKEN
@@ -136,7 +136,9 @@ def _check_written_credentials(url: str) -> None:
     # Anywhere, the path included (Gemfury and Cloudsmith put tokens there):
     # the URL is written into the manifest, its warnings and the image labels.
     # A ${NAME} is filled in only for the resolver and the build's secret.
-    if PUBLISHED_TOKEN.search(REFERENCE.sub("/", url)):
+    # Percent-escapes decoded too: %67hp_... is ghp_... to the index server.
+    bare = REFERENCE.sub("/", url)
+    if PUBLISHED_TOKEN.search(bare) or PUBLISHED_TOKEN.search(unquote(bare)):
         raise IndexUrlError(
             "holds a token of a published format (ghp_..., hf_..., AKIA...) "
             "written into the file; it would travel with the project and be "

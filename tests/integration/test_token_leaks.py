@@ -94,16 +94,22 @@ def test_a_config_carrying_a_token_is_refused_writing_nothing(
     assert not (path / ".reprobox").exists()
 
 
-def test_a_token_in_an_index_url_path_is_refused(cli, tmp_path, engine_cleanup):
+@pytest.mark.parametrize("escaped", [False, True])
+def test_a_token_in_an_index_url_path_is_refused(
+    cli, tmp_path, engine_cleanup, escaped
+):
+    # brk r43 (BG 4): percent-escaped (%67hp_...), the token went through.
     path, _ = _sleeper(cli, tmp_path, engine_cleanup)
     config = path / "reprobox.toml"
-    url = f"https://127.0.0.1/{TOKEN}/simple/"
+    written = f"%{ord(TOKEN[0]):x}{TOKEN[1:]}" if escaped else TOKEN
+    url = f"https://127.0.0.1/{written}/simple/"
     config.write_text(config.read_text() + f'index_url = "{url}"\n')
     result = cli.run("-q", "freeze", str(path), timeout=600, check=False)
     assert result.returncode == 2, result.describe()
     assert f"{config}: packages.index_url: holds a token" in result.stderr
     assert "write ${NAME}" in result.stderr
     assert TOKEN not in result.stdout + result.stderr
+    assert written not in result.stdout + result.stderr
     assert not (path / ".reprobox").exists()
 
 

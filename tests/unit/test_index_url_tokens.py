@@ -37,6 +37,9 @@ def project(tmp_path, key: str, url: str):
         f"https://pypi.fury.io/{HF}/acct/",
         f"https://idx.example/simple/?t={TOKEN}",
         f"https://idx.example/simple/#{TOKEN}",
+        # brk r43 (BG 4): percent-escaped, ghp_ read %67hp_ and went through.
+        f"https://127.0.0.1:1/%67hp_{TOKEN[4:]}/simple/",
+        f"https://127.0.0.1:1/%68%66_{HF[3:]}/simple/",
     ],
 )
 def test_a_token_anywhere_in_an_index_url_is_refused(tmp_path, key, url):
