@@ -474,8 +474,10 @@ def import_cmd(
         _check_into_writable(into)
     engine = connect(host, context)
     tidy_killed_imports(engine)
+    # note=warn: "cannot keep an import marker" is a warning, shown under -q
+    # too (it was a progress line, which -q hid).
     index, texts = import_bundle(
-        engine, bundle, finished_step("import"), note=say, on_left=left_behind
+        engine, bundle, finished_step("import"), note=warn, on_left=left_behind
     )
     if into is not None:
         _unpack_bundle_files(into, texts, index["tag"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -327,3 +328,21 @@ def test_an_import_stopped_before_the_engine_made_its_image_says_what_is_left(
     assert untagged_of(engine2_client, name) == []
     assert engine2_client.images.get(tag).id == image
     assert list(markers.iterdir()) == []
+
+
+def test_an_import_that_can_keep_no_marker_warns_under_quiet(
+    cli, two_engine_cleanup, engine2_client, tmp_path
+):
+    # brk r43 (BG 6): "cannot keep an import marker" was a progress line, so
+    # -q hid it, while the README says warnings still show under -q.
+    _, _, env, bundle, image, tag = exported_bundle(cli, two_engine_cleanup, tmp_path)
+    state = tmp_path / "state" / "reprobox"
+    state.parent.mkdir(exist_ok=True)
+    if state.is_dir():
+        shutil.rmtree(state)
+    state.write_text("not a folder\n")
+    done = reprobox(env, "-q", "import", "--host", ENGINE2, str(bundle))
+    assert done.returncode == 0, shown(done)
+    assert "reprobox: warning: cannot keep an import marker" in done.stderr, shown(done)
+    assert "its image may be left untagged" in done.stderr
+    assert engine2_client.images.get(tag).id == image
