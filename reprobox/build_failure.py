@@ -10,10 +10,16 @@ failing step and the log's tail.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
+from reprobox.atomic import atomic_write_text
 from reprobox.errors import EngineError, InputError, ReproboxError, shortened
+from reprobox.marker_files import odd_entry
 
 # BuildKit's plain progress prefixes each line of a step's output: "#6 12.28 ".
 _PREFIX = re.compile(r"^#\d+ (?:\d+\.\d+ )?")
@@ -208,3 +214,61 @@ def _failed_package(out: Sequence[str]) -> str | None:
         if found:
             return next(group for group in found.groups() if group)
     return None
+
+
+BUILD_LOG = "build.log"
+
+
+def _build_log_kind(path: Path) -> str | None:
+    """Name what is at path when a build log may not replace it, else None.
+
+    A regular file, nothing, or a link to a file or to nothing is replaced by
+    a rename, which never writes through a link; a FIFO, folder or device is
+    the user's, and writing through a FIFO would wait for a reader for ever.
+    """
+    what = odd_entry(path)
+    if what != "a link":
+        return what
+    if path.is_file() or not path.exists():
+        return None
+    return "a link to a folder" if path.is_dir() else "a link to a special file"
+
+
+def keep_build_log(state_dir: Path, text: str) -> tuple[Path | None, str | None]:
+    """Write a failed build's log into state_dir's build.log.
+
+    Return (its path, None), or (None, why it was not kept and the fix): the
+    caller warns with it, so a log that cannot be kept never hides why the
+    build failed.
+    """
+    path = state_dir / BUILD_LOG
+    what = _build_log_kind(path)
+    if what is None:
+        try:
+            atomic_write_text(path, text + "\n", mode=0o600)
+            return path, None
+        except InputError:  # made odd since the look
+            what = _build_log_kind(path) or "not a regular file"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                fix = f"make {path.parent} writable, then build again"
+            else:
+                fix = "fix that, then build again"
+            return None, f"could not keep the build log in {path}: {reason} ({fix})"
+    return None, (
+        f"{path} is {what}, not a file reprobox wrote, so the build log was not "
+        "kept there (move it away, then build again)"
+    )
+
+
+def drop_build_log(state_dir: Path) -> None:
+    """Remove a failed build's log after a build that succeeded.
+
+    Only what keep_build_log may write is removed: a FIFO or a folder there is
+    the user's, and stays.
+    """
+    path = state_dir / BUILD_LOG
+    if _build_log_kind(path) is None:
+        with contextlib.suppress(OSError):
+            os.unlink(path)

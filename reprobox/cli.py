@@ -571,23 +571,19 @@ def _build(cfg, engine, ca_cert: Path | None, force: bool = False, frozen=None):
             exc.hint = f"{exc.hint}; {where}" if exc.hint else where
         raise
     if result.built:
-        with suppress(OSError):
-            (cfg.state_dir / BUILD_LOG).unlink()
+        from reprobox.build_failure import drop_build_log
+
+        drop_build_log(cfg.state_dir)
     return result
-
-
-BUILD_LOG = "build.log"
 
 
 def _keep_build_log(cfg, text: str) -> str | None:
     """Write a failed build's log (credentials hidden) into .reprobox/; say where."""
-    from reprobox.atomic import atomic_write_text
+    from reprobox.build_failure import keep_build_log
 
-    path = cfg.state_dir / BUILD_LOG
-    try:
-        atomic_write_text(path, text + "\n", mode=0o600)
-    except OSError as exc:
-        warn(f"could not keep the build log in {path}: {exc.strerror or exc}")
+    path, problem = keep_build_log(cfg.state_dir, text)
+    if path is None:
+        warn(problem)
         return None
     shown = os.path.relpath(path)
     return str(path) if shown.startswith("..") else shown
