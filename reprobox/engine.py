@@ -180,6 +180,9 @@ def context_address(name: str) -> str:
     return _context_host(name, f"--context {name!r}")
 
 
+_SCHEMES = frozenset(("unix", "npipe", "ssh", "tcp", "http", "https", "fd"))
+
+
 def check_engine_address(address: str, shown: str) -> None:
     """Raise InputError unless address is one the docker SDK can connect to."""
     if not address.isprintable() or any(c.isspace() for c in address):
@@ -190,7 +193,16 @@ def check_engine_address(address: str, shown: str) -> None:
             "control character",
             hint=f"give {ADDRESS_FORMS}",
         )
-    scheme, _, rest = address.partition("://")
+    scheme, sep, rest = address.partition("://")
+    scheme = scheme.lower()
+    named = address.split(":", 1)[0].lower()
+    if not sep and ":" in address and named in _SCHEMES:
+        # `unix:` or `unix:/x` read as a host named unix: "no engine answers"
+        # (exit 3) for what is a slip in the address (exit 2).
+        raise InputError(
+            f"{shown} is not a Docker engine address: {named}: needs // after it",
+            hint=f"give {ADDRESS_FORMS}",
+        )
     hostname = rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0]
     if scheme in ("ssh", "tcp", "http", "https") and not hostname:
         raise InputError(

@@ -1390,6 +1390,14 @@ CASES = [
         "tcp://HOST:PORT",
     ),
     Case(
+        # brk r43 (BG 7): read as a host named unix: exit 3, no engine answers.
+        "host-scheme-without-slashes",
+        ("run", "{p}", "--host", "unix:"),
+        EXIT_USAGE,
+        ("--host 'unix:'", "not a Docker engine address", "needs // after it"),
+        "unix:///PATH",
+    ),
+    Case(
         "host-port-not-a-number",
         ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
         EXIT_USAGE,

@@ -152,6 +152,11 @@ def test_seed_error_is_one_line_and_exit_2(project):
         ("ssh://", "it names no host"),
         ("ssh://user@", "it names no host"),
         ("tcp://:2375", "it names no host"),
+        # brk r43 (BG 7): read as a host named unix, "no engine answers", exit 3.
+        ("unix:", "unix: needs // after it"),
+        ("unix:/", "unix: needs // after it"),
+        ("UNIX:/var/run/docker.sock", "unix: needs // after it"),
+        ("SSH://", "it names no host"),
     ],
 )
 def test_malformed_host_is_an_input_error(host, reason, monkeypatch):
