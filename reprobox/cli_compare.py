@@ -52,8 +52,14 @@ def _parse_tolerances(values: list[str]) -> dict:
                     hint="e.g. --tol test_accuracy=abs:0.005",
                 ) from None
             if not 0 <= bounds[kind] < math.inf:
+                # As the config says it: 1e400 reads as inf.
+                past = (
+                    f" ({number} is past the largest float, so it reads as inf)"
+                    if bounds[kind] == math.inf and "inf" not in number.lower()
+                    else ""
+                )
                 raise InputError(
-                    f"--tol {item!r}: {kind} must be a finite number >= 0",
+                    f"--tol {item!r}: {kind} must be a finite number >= 0{past}",
                     hint="e.g. --tol test_accuracy=abs:0.005",
                 )
         if name in out:
@@ -122,8 +128,15 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
             hint="give the records of other runs too",
         )
     if len(records) < 2:
+        # `compare A --reference B` read as two runs to compare: say that
+        # --reference only picks one of the runs given.
+        picks = (
+            f" (--reference {reference!r} picks one of the runs given, it adds none)"
+            if reference is not None
+            else ""
+        )
         raise InputError(
-            f"{command} needs two or more run records, got {len(records)}",
+            f"{command} needs two or more run records, got {len(records)}{picks}",
             hint="give more record.json files, run folders or a runs folder",
         )
     if reference is None:

@@ -830,6 +830,14 @@ CASES = [
         "give more",
     ),
     Case(
+        # brk r43 (BG 7): --reference read as a second run to compare.
+        "compare-one-record-and-a-reference",
+        ("compare", "{p}/.reprobox/runs", "--reference", "0"),
+        EXIT_USAGE,
+        ("got 1", "--reference '0' picks one of the runs given, it adds none"),
+        "give more",
+    ),
+    Case(
         "compare-nonexistent",
         ("compare", "{tmp}/nope", "{p}/.reprobox/runs"),
         EXIT_USAGE,

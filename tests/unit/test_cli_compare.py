@@ -91,6 +91,9 @@ def test_tol_flag_bound_must_be_finite_and_not_negative(tmp_path, bound):
         reprobox("compare", str(runs), "--tol", f"loss=abs:{bound}", cwd=tmp_path)
     )
     assert f"--tol 'loss=abs:{bound}': abs must be a finite number >= 0" in line
+    # brk r43 (BG 7): as the config says it, 1e999 reads as inf.
+    past = "(1e999 is past the largest float, so it reads as inf)"
+    assert (past in line) == (bound == "1e999"), line
 
 
 def test_tol_flag_takes_the_largest_finite_bounds(tmp_path):
@@ -432,4 +435,18 @@ def test_a_run_linked_into_a_runs_folder_is_refused_in_one_line(tmp_path):
         f"reprobox: error: {linked}: is a symbolic link; run records are read only "
         "as regular files, never through a link (move that run folder out of the "
         "runs folder, or give the runs you mean one by one)"
+    )
+
+
+def test_a_reference_outside_the_runs_given_is_said_to_add_none(tmp_path):
+    # brk r43 (BG 7): `compare A --reference B` said "needs two or more run
+    # records, got 1" after two runs had, to the user's eye, been given.
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(
+        reprobox("compare", str(runs / "A"), "--reference", "B", cwd=tmp_path)
+    )
+    assert line == (
+        "reprobox: error: compare needs two or more run records, got 1 "
+        "(--reference 'B' picks one of the runs given, it adds none) (give more "
+        "record.json files, run folders or a runs folder)"
     )
