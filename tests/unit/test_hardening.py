@@ -120,7 +120,15 @@ def test_freezing_again_unchanged_keeps_the_pushed_digest(tmp_path, fake_lock):
     write_frozen(cfg, freeze_project(cfg, environ={}))
     manifest_path = cfg.state_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    published = [{"ref": "127.0.0.1:5000/reprobox/x@sha256:" + "1" * 64}]
+    # A whole entry, as push writes it: freeze checks what it carries over.
+    published = [
+        {
+            "ref": "127.0.0.1:5000/reprobox/x@sha256:" + "1" * 64,
+            "image_id": "sha256:" + "2" * 64,
+            "source_image_id": "sha256:" + "3" * 64,
+            "reference_run": None,
+        }
+    ]
     manifest_path.write_text(json.dumps({**manifest, "published": published}))
     write_frozen(cfg, freeze_project(cfg, environ={}))
     assert json.loads(manifest_path.read_text())["published"] == published
