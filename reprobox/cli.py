@@ -511,7 +511,7 @@ def tidy_killed_runs(cfg, engine) -> None:
     from reprobox.push_tags import sweep_killed_pushes
     from reprobox.recovery import sweep_killed_runs
 
-    sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say)
+    sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say, warn)
     sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
     tidy_killed_imports(engine)
 

@@ -684,7 +684,7 @@ def verify(
     engine = connect(host, context)
     # A verify killed outright left its record "running" and maybe its
     # container: close and remove them, as run and build do for a project.
-    sweep_killed_runs(engine, runs_dir.absolute(), None, say)
+    sweep_killed_runs(engine, runs_dir.absolute(), None, say, warn)
     tidy_killed_imports(engine)
     result = verify_image(
         engine,

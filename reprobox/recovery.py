@@ -36,6 +36,7 @@ from reprobox.engine import (
     stopped_run_output,
 )
 from reprobox.errors import ReproboxError
+from reprobox.marker_files import odd_entry
 from reprobox.output_stream import ContainerOutput
 from reprobox.run_folders import LOG_NAME, RUN_ID, close_abandoned_records
 from reprobox.secret_masking import hidden_in
@@ -44,11 +45,13 @@ Note = Callable[[str], None]
 
 
 def run_lock_held(runs_dir: Path, run_id: str) -> bool | None:
-    """Say whether run_id's reprobox still holds its lock; None without a lock file."""
-    if not RUN_ID.fullmatch(run_id):
+    """Say whether run_id's reprobox still holds its lock; None without a lock
+    file, or with something else at its name (which reprobox never made)."""
+    lock = runs_dir / f".{run_id}.lock"
+    if not RUN_ID.fullmatch(run_id) or odd_entry(lock) is not None:
         return None
     try:
-        fd = os.open(runs_dir / f".{run_id}.lock", os.O_RDWR | os.O_NOFOLLOW)
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
         return None
     try:
@@ -61,7 +64,11 @@ def run_lock_held(runs_dir: Path, run_id: str) -> bool | None:
 
 
 def sweep_killed_runs(
-    engine: Engine, runs_dir: Path, project: str | None, note: Note
+    engine: Engine,
+    runs_dir: Path,
+    project: str | None,
+    note: Note,
+    warn: Note | None = None,
 ) -> None:
     """Close the records of runs_dir whose reprobox is dead; remove their containers.
 
@@ -69,7 +76,8 @@ def sweep_killed_runs(
     and all it printed written into the run's log (save_left_output), then
     removed at once, whatever its age. With a project, containers of that
     project on engine whose run is not recorded here are removed when their
-    reprobox is gone too.
+    reprobox is gone too. A run lock that is no regular file is said through
+    warn (note without it), and its run left as it is.
     """
     engines = _RecordEngines(engine)
 
@@ -88,17 +96,25 @@ def sweep_killed_runs(
             "place (killed, or the disk was full); put that record in place"
         )
 
+    # The project's runs are closed by run, build and push (tidy_killed_runs);
+    # a verify runs folder, by verify.
+    closer = (
+        "a later `reprobox run`, `build` or `push`"
+        if project is not None
+        else "a later `reprobox verify`"
+    )
+
+    def say_odd_lock(lock: Path, what: str) -> None:
+        (warn or note)(odd_lock_warning(lock, what, closer.removeprefix("a later ")))
+
     for closed in close_abandoned_records(
         runs_dir,
         project,
         on_closed=remove_container_of,
         on_recovered=say_recovered,
         save_log=save_log,
-        # The project's runs are closed by run, build and push (tidy_killed_runs);
-        # a verify runs folder, by verify.
-        closer="a later `reprobox run`, `build` or `push`"
-        if project is not None
-        else "a later `reprobox verify`",
+        closer=closer,
+        on_odd_lock=say_odd_lock,
     ):
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "
@@ -106,6 +122,16 @@ def sweep_killed_runs(
         )
     if project is not None:
         remove_dead_runs_containers(engine, runs_dir, project, note)
+
+
+def odd_lock_warning(lock: Path, what: str, closers: str) -> str:
+    """Say that a run lock is something reprobox never made, and what to do."""
+    run_id = lock.name[1 : -len(".lock")]
+    return (
+        f"{lock}: run lock is {what}, not a file reprobox wrote: left as it is, "
+        f"and so is run {run_id}'s record (move it away; the next {closers} "
+        "then closes that record as interrupted if it still says running)"
+    )
 
 
 def remove_dead_runs_containers(

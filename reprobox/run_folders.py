@@ -16,6 +16,7 @@ import os
 import re
 import secrets as _random
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -29,6 +30,7 @@ from reprobox.errors import (
     InputError,
     ReproboxError,
 )
+from reprobox.marker_files import odd_entry
 from reprobox.run_owner import give_back
 from reprobox.seals import (
     RECORD_DIGEST_FIELD,
@@ -150,13 +152,15 @@ def close_abandoned_records(
     on_recovered: Callable[[str], None] | None = None,
     save_log: Callable[[dict[str, Any], Path], str | None] | None = None,
     closer: str = "a later reprobox command",
+    on_odd_lock: Callable[[Path, str], None] | None = None,
 ) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
-    A record whose lock file is missing (written before locks existed, or its
-    folder copied from elsewhere) is left alone: nothing says its owner died.
-    So is a lock file whose name is not a run id, or whose copy names another
-    project. A run killed as it wrote its final record gets that record, from
+    A lock file whose name is not a run id, or whose copy names another
+    project, is left alone. A "running" record of this project with no lock
+    file at all is closed too (see _close_lockless_records), but its
+    container is left to the owner-label sweep: nothing ties it to an engine.
+    A run killed as it wrote its final record gets that record, from
     the host copy, told through on_recovered; one killed before anything ran
     (an empty folder) is removed, not recorded.
 
@@ -164,6 +168,10 @@ def close_abandoned_records(
     whole output (which its reprobox did not live to read) as its log and
     returns the log's tail; None leaves the log as the dead reprobox wrote it.
     closer names the commands that close such records, in the closed record.
+
+    A lock that is no regular file (a folder, a link, a FIFO, a socket, a
+    device) is none of reprobox's: never opened, followed or removed, and its
+    run's record is left as it is; on_odd_lock(path, what) hears of each.
     """
     closed: list[str] = []
     if not runs_dir.is_dir():
@@ -172,6 +180,11 @@ def close_abandoned_records(
     for lock in sorted(runs_dir.glob(".*.lock")):
         run_id = lock.name[1 : -len(".lock")]
         if not RUN_ID.fullmatch(run_id):
+            continue
+        what = odd_entry(lock)
+        if what is not None:
+            if on_odd_lock is not None:
+                on_odd_lock(lock, what)
             continue
         run_dir = runs_dir / run_id
         record_path = run_dir / "record.json"
@@ -232,7 +245,70 @@ def close_abandoned_records(
                     on_closed(record)
             with contextlib.suppress(OSError):
                 lock.unlink()
+    closed += _close_lockless_records(runs_dir, project, closer)
     return closed
+
+
+def _close_lockless_records(
+    runs_dir: Path, project: str | None, closer: str
+) -> list[str]:
+    """Close the "running" records that have no lock file at all; return their ids.
+
+    A run takes its lock before it writes any record and drops it only once
+    record.json no longer says running, so a running record without a lock
+    is of a reprobox that is gone (its lock removed by hand, the folder
+    copied here, or a reprobox from before locks). Read, lock looked for,
+    then read again: a run that ended in between has its final record.
+    """
+    closed: list[str] = []
+    try:
+        with os.scandir(runs_dir) as entries:
+            names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return closed
+    for run_id in names:
+        lock = _lock_path(runs_dir, run_id)
+        record_path = runs_dir / run_id / "record.json"
+        if not RUN_ID.fullmatch(run_id) or os.path.lexists(lock):
+            continue
+        if not _lockless_running(record_path, run_id, project):
+            continue
+        if os.path.lexists(lock):
+            continue
+        record = read_json(record_path)
+        if not _lockless_running(record_path, run_id, project, record):
+            continue
+        give_back(runs_dir / run_id)
+        record["status"] = "interrupted"
+        record["finished_at"] = iso_time(time.time())
+        record["error"] = {
+            "message": "the reprobox process running it ended without closing its "
+            "record, and its lock file is gone (removed by hand, or the run "
+            f"folder was copied here); closed by {closer}",
+            "log_tail": log_tail(runs_dir / run_id / LOG_NAME),
+        }
+        try:
+            write_record(record_path, record)
+        except OSError:
+            continue
+        sweep_temps(runs_dir / run_id)
+        closed.append(run_id)
+    return closed
+
+
+def _lockless_running(
+    record_path: Path,
+    run_id: str,
+    project: str | None,
+    record: dict[str, Any] | None = None,
+) -> bool:
+    """Tell a record of run_id, and of project, that says it is running."""
+    record = read_json(record_path) if record is None else record
+    return (
+        record.get("status") == "running"
+        and record.get("run_id") == run_id
+        and (project is None or record.get("project") == project)
+    )
 
 
 @contextlib.contextmanager
@@ -241,14 +317,23 @@ def taken_from_the_dead(path: Path) -> Iterator[int | None]:
 
     A run's lock is held by its reprobox for its whole life, so taking it
     says that reprobox is gone; it stays taken (and the file open) for the
-    block, so no other reprobox sweeps the same run meanwhile.
+    block, so no other reprobox sweeps the same run meanwhile. Anything but a
+    regular file yields None too: reprobox never made it, and a FIFO or a
+    device opened for writing could block, or be written to.
     """
+    if odd_entry(path) is not None:  # looked at before any open: a device's
+        yield None  # open alone can act (a tape rewinds, a tty is taken)
+        return
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
     try:
-        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+        fd = os.open(path, flags)
     except OSError:
         yield None
         return
     try:
+        if not _regular(fd):
+            yield None
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -257,6 +342,13 @@ def taken_from_the_dead(path: Path) -> Iterator[int | None]:
         yield fd
     finally:
         os.close(fd)
+
+
+def _regular(fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
 
 
 def _sweep_unrenamed_locks(runs_dir: Path) -> None:

@@ -87,13 +87,31 @@ def test_record_of_live_owner_is_left_running(tmp_path):
         holder.wait()
 
 
-def test_record_without_lock_is_left_alone(tmp_path):
+def test_running_record_without_lock_is_closed_as_interrupted(tmp_path):
+    # A run takes its lock before its first record and drops it only after its
+    # last: with no lock (removed by hand, or copied here) its reprobox is gone.
     runs = tmp_path / "runs"
-    record_path = _running_record(
-        runs, "20260101T000003Z-000003"
-    )  # e.g. copied from another machine
-    assert close_abandoned_records(runs) == []
-    assert json.loads(record_path.read_text())["status"] == "running"
+    record_path = _running_record(runs, "20260101T000003Z-000003")
+    assert close_abandoned_records(runs) == ["20260101T000003Z-000003"]
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    assert "its lock file is gone" in record["error"]["message"]
+    assert record["error"]["log_tail"] == "epoch 1\nepoch 2"
+    assert close_abandoned_records(runs) == []  # once only
+
+
+def test_lockless_record_of_another_project_or_run_is_left_running(tmp_path):
+    runs = tmp_path / "runs"
+    mine = _running_record(runs, "20260101T000003Z-000004")  # names no project
+    moved = runs / "20260101T000003Z-000005"
+    moved.mkdir()
+    (moved / "record.json").write_text(
+        dump_json({"run_id": "20260101T000003Z-000004", "status": "running"})
+    )
+    assert close_abandoned_records(runs, "proj") == []
+    assert json.loads(mine.read_text())["status"] == "running"
+    assert close_abandoned_records(runs) == ["20260101T000003Z-000004"]
+    assert json.loads((moved / "record.json").read_text())["status"] == "running"
 
 
 def test_finished_record_keeps_its_status(tmp_path):

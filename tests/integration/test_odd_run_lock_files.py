@@ -1,0 +1,54 @@
+"""Run locks that are no regular files, through the real CLI.
+
+brk r43 (BH F2): a FIFO run lock was taken as free and deleted without a
+word; a folder, link or socket left its record running for good, unsaid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from reprobox.atomic import dump_json
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+RID = "20260101T000001Z-0000aa"
+
+
+def test_a_fifo_run_lock_is_warned_of_and_kept_then_moved_away_closes_the_run(
+    cli, engine_cleanup, tmp_path
+):
+    project, name, tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    runs = project / ".reprobox" / "runs"
+    (runs / RID).mkdir(parents=True)
+    record_path = runs / RID / "record.json"
+    record_path.write_text(
+        dump_json({"run_id": RID, "status": "running", "project": name})
+    )
+    lock = runs / f".{RID}.lock"
+    os.mkfifo(lock)
+
+    done = cli.run("-q", "build", str(project), timeout=300, check=False)
+    assert done.returncode == 0, done.describe()
+    assert done.stderr.splitlines() == [
+        f"reprobox: warning: {lock}: run lock is a FIFO (named pipe), not a file "
+        f"reprobox wrote: left as it is, and so is run {RID}'s record (move it "
+        "away; the next `reprobox run`, `build` or `push` then closes that "
+        "record as interrupted if it still says running)"
+    ], done.describe()
+    assert stat.S_ISFIFO(os.lstat(lock).st_mode)
+    assert json.loads(record_path.read_text())["status"] == "running"
+
+    lock.rename(tmp_path / "moved-away")
+    done = cli.run("build", str(project), timeout=300, check=False)
+    assert done.returncode == 0, done.describe()
+    assert f"marked run {RID} interrupted" in done.stderr, done.describe()
+    assert f"up to date, not rebuilt: {tag}" in done.stdout
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    assert "its lock file is gone" in record["error"]["message"]
+    assert not os.path.lexists(lock)
