@@ -47,6 +47,7 @@ from reprobox.engine import (
 from reprobox.errors import InputError, ReproboxError
 from reprobox.marker_files import (
     marker_folder_entries,
+    odd_entry,
     read_marker_fd,
     refuse_odd_entry,
 )
@@ -237,6 +238,14 @@ def sweep_killed_imports(engine: Engine, note: Note) -> None:
     )
     here: tuple[str | None, str] | None = None
     for path in entries:
+        what = odd_entry(path)
+        if what == "a folder":
+            continue  # not removed (as in .reprobox/pushing/), nor said each time
+        if what is not None:
+            # A link is removed itself, never where it leads; a FIFO unopened.
+            note(f"removed damaged import marker {path} ({what})")
+            _drop(path)
+            continue
         with taken_from_the_dead(path) as fd:
             if fd is None:
                 continue  # its import is still going
