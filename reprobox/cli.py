@@ -672,7 +672,23 @@ def _shown_error(text: str) -> str:
     from reprobox.lock.indexes import redact_message
     from reprobox.secret_shapes import hide_name_tokens
 
-    return _printable(hide_name_tokens(redact_message(text)))
+    return _printable(hide_name_tokens(_escaped_tokens_cut(redact_message(text))))
+
+
+def _escaped_tokens_cut(text: str) -> str:
+    """Show a word whose percent-escapes spell a token (%67hp_... is ghp_...)
+    decoded, with the token cut short: the filter found plain tokens only."""
+    from urllib.parse import unquote
+
+    from reprobox.secret_shapes import hide_name_tokens
+
+    def cut(match: re.Match[str]) -> str:
+        word = match.group()
+        decoded = unquote(word)
+        hidden = hide_name_tokens(decoded)
+        return hidden if hidden != decoded else word
+
+    return re.sub(r"[^\s'\"]*%[0-9A-Fa-f]{2}[^\s'\"]*", cut, text)
 
 
 def main(*, then_leave: bool = False) -> None:

@@ -107,3 +107,18 @@ def test_a_published_ref_holding_a_token_is_refused_by_run_not_recorded(
     assert not list(path.glob(".reprobox/runs/*/record.json"))
     assert not (tmp_path / "b.tar").exists()
     assert manifest_path.read_text() == edited  # freeze wrote nothing
+
+
+def test_a_percent_escaped_token_in_the_registry_is_not_shown(
+    cli, engine_cleanup, registry, tmp_path
+):
+    # brk r44 (BI 2): refused, but shown whole in the error (x%67hp_...).
+    path, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    escaped = "%67hp_" + TOKEN[4:]
+    result = cli.run(
+        "-q", "push", str(path), "--registry", f"{registry}/x{escaped}",
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.describe()
+    assert TOKEN[4:] not in result.stdout + result.stderr, result.describe()
+    assert "ghp_***" in result.stderr, result.describe()

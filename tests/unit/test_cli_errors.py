@@ -230,3 +230,20 @@ def test_a_token_joined_to_a_path_is_cut_short_in_errors(given, shown):
     assert result.returncode == 2, result.stderr
     assert TOKEN not in result.stderr
     assert result.stderr.startswith(f"reprobox: error: {shown}: "), result.stderr
+
+
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        "%67hp_" + TOKEN[4:],
+        "ghp%5F" + TOKEN[4:],
+        "x%67hp_" + TOKEN[4:],
+    ],
+)
+def test_a_percent_escaped_token_is_cut_short_in_errors(escaped):
+    # brk r44 (BI 2): --registry '127.0.0.1:5000/x%67hp_...' was refused with
+    # the token shown whole; the filter found plain tokens only.
+    result = reprobox("compare", f"/x/{escaped}", "/nowhere/else")
+    assert result.returncode == 2, result.stderr
+    assert TOKEN[4:] not in result.stderr, result.stderr
+    assert "ghp_***" in result.stderr
