@@ -136,9 +136,11 @@ def _check_written_credentials(url: str) -> None:
     # Anywhere, the path included (Gemfury and Cloudsmith put tokens there):
     # the URL is written into the manifest, its warnings and the image labels.
     # A ${NAME} is filled in only for the resolver and the build's secret.
-    # Percent-escapes decoded too: %67hp_... is ghp_... to the index server.
-    bare = REFERENCE.sub("/", url)
-    if PUBLISHED_TOKEN.search(bare) or PUBLISHED_TOKEN.search(unquote(bare)):
+    # Percent-escapes decoded too: %67hp_... is ghp_... to the index server,
+    # and %2567hp_... once more decoded (a server or proxy may decode twice).
+    if any(
+        PUBLISHED_TOKEN.search(form) for form in _decodings(REFERENCE.sub("/", url))
+    ):
         raise IndexUrlError(
             "holds a token of a published format (ghp_..., hf_..., AKIA...) "
             "written into the file; it would travel with the project and be "
@@ -146,6 +148,14 @@ def _check_written_credentials(url: str) -> None:
             "put it in an environment variable and write ${NAME} in its place, "
             "e.g. https://HOST/${INDEX_TOKEN}/simple/",
         )
+
+
+def _decodings(text: str, most: int = 4) -> list[str]:
+    """Return text and each percent-decoding of it in turn, until it stays."""
+    forms = [text]
+    while len(forms) <= most and (decoded := unquote(forms[-1])) != forms[-1]:
+        forms.append(decoded)
+    return forms
 
 
 def _check_references(url: str) -> None:

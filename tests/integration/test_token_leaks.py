@@ -94,14 +94,16 @@ def test_a_config_carrying_a_token_is_refused_writing_nothing(
     assert not (path / ".reprobox").exists()
 
 
-@pytest.mark.parametrize("escaped", [False, True])
+@pytest.mark.parametrize("escaped", [False, True, "twice"])
 def test_a_token_in_an_index_url_path_is_refused(
     cli, tmp_path, engine_cleanup, escaped
 ):
     # brk r43 (BG 4): percent-escaped (%67hp_...), the token went through.
     path, _ = _sleeper(cli, tmp_path, engine_cleanup)
     config = path / "reprobox.toml"
-    written = f"%{ord(TOKEN[0]):x}{TOKEN[1:]}" if escaped else TOKEN
+    # brk r44 (BI 5): escaped twice (%2567hp_...), it passed the check.
+    prefix = {False: "", True: "%", "twice": "%25"}[escaped]
+    written = f"{prefix}{ord(TOKEN[0]):x}{TOKEN[1:]}" if escaped else TOKEN
     url = f"https://127.0.0.1/{written}/simple/"
     config.write_text(config.read_text() + f'index_url = "{url}"\n')
     result = cli.run("-q", "freeze", str(path), timeout=600, check=False)

@@ -40,6 +40,8 @@ def project(tmp_path, key: str, url: str):
         # brk r43 (BG 4): percent-escaped, ghp_ read %67hp_ and went through.
         f"https://127.0.0.1:1/%67hp_{TOKEN[4:]}/simple/",
         f"https://127.0.0.1:1/%68%66_{HF[3:]}/simple/",
+        # brk r44 (BI 5): escaped twice, %2567hp_ passed the check.
+        f"https://127.0.0.1:1/%2567hp_{TOKEN[4:]}/simple/",
     ],
 )
 def test_a_token_anywhere_in_an_index_url_is_refused(tmp_path, key, url):
