@@ -226,20 +226,14 @@ def close_abandoned_records(
                 sweep_temps(run_dir)
             elif record is not None:
                 tail = save_log(record, run_dir) if save_log is not None else None
-                give_back(run_dir)
-                record["status"] = "interrupted"
-                record["finished_at"] = iso_time(time.time())
-                record["error"] = {
-                    "message": "the reprobox process running it ended without closing "
-                    "its record (killed, or its disk was full); "
-                    f"closed by {closer}",
-                    "log_tail": log_tail(run_dir / LOG_NAME) if tail is None else tail,
-                }
-                try:
-                    write_record(record_path, record)
-                except OSError:
+                if not _closed_as_interrupted(
+                    record,
+                    run_dir,
+                    "the reprobox process running it ended without closing its "
+                    f"record (killed, or its disk was full); closed by {closer}",
+                    tail,
+                ):
                     continue
-                sweep_temps(run_dir)
                 closed.append(run_id)
                 if on_closed is not None:
                     on_closed(record)
@@ -278,22 +272,36 @@ def _close_lockless_records(
         record = read_json(record_path)
         if not _lockless_running(record_path, run_id, project, record):
             continue
-        give_back(runs_dir / run_id)
-        record["status"] = "interrupted"
-        record["finished_at"] = iso_time(time.time())
-        record["error"] = {
-            "message": "the reprobox process running it ended without closing its "
-            "record, and its lock file is gone (removed by hand, or the run "
-            f"folder was copied here); closed by {closer}",
-            "log_tail": log_tail(runs_dir / run_id / LOG_NAME),
-        }
-        try:
-            write_record(record_path, record)
-        except OSError:
-            continue
-        sweep_temps(runs_dir / run_id)
-        closed.append(run_id)
+        if _closed_as_interrupted(
+            record,
+            runs_dir / run_id,
+            "the reprobox process running it ended without closing its record, "
+            "and its lock file is gone (removed by hand, or the run folder was "
+            f"copied here); closed by {closer}",
+        ):
+            closed.append(run_id)
     return closed
+
+
+def _closed_as_interrupted(
+    record: dict[str, Any], run_dir: Path, message: str, tail: Any = None
+) -> bool:
+    """Close a record its reprobox left running as interrupted, with message
+    and the log's tail (tail, where the caller has it already); give the run
+    folder back and sweep its temp files. Return whether it was written."""
+    give_back(run_dir)
+    record["status"] = "interrupted"
+    record["finished_at"] = iso_time(time.time())
+    record["error"] = {
+        "message": message,
+        "log_tail": log_tail(run_dir / LOG_NAME) if tail is None else tail,
+    }
+    try:
+        write_record(run_dir / "record.json", record)
+    except OSError:
+        return False
+    sweep_temps(run_dir)
+    return True
 
 
 def _lockless_running(
