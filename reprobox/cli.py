@@ -676,15 +676,15 @@ def _shown_error(text: str) -> str:
 
 
 def _escaped_tokens_cut(text: str) -> str:
-    """Show a word whose percent-escapes spell a token (%67hp_... is ghp_...)
-    decoded, with the token cut short: the filter found plain tokens only."""
-    from urllib.parse import unquote
-
+    """Show a word whose percent-escapes spell a token (%67hp_... is ghp_...,
+    %2567hp_... too) decoded, with the token cut short: the filter found plain
+    tokens only. Decoded as the index URL check decodes (percent_decodings)."""
+    from reprobox.index_urls import percent_decodings
     from reprobox.secret_shapes import hide_name_tokens
 
     def cut(match: re.Match[str]) -> str:
         word = match.group()
-        decoded = unquote(word)
+        decoded = percent_decodings(word)[-1]
         hidden = hide_name_tokens(decoded)
         return hidden if hidden != decoded else word
 

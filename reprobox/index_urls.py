@@ -139,7 +139,8 @@ def _check_written_credentials(url: str) -> None:
     # Percent-escapes decoded too: %67hp_... is ghp_... to the index server,
     # and %2567hp_... once more decoded (a server or proxy may decode twice).
     if any(
-        PUBLISHED_TOKEN.search(form) for form in _decodings(REFERENCE.sub("/", url))
+        PUBLISHED_TOKEN.search(form)
+        for form in percent_decodings(REFERENCE.sub("/", url))
     ):
         raise IndexUrlError(
             "holds a token of a published format (ghp_..., hf_..., AKIA...) "
@@ -150,7 +151,7 @@ def _check_written_credentials(url: str) -> None:
         )
 
 
-def _decodings(text: str, most: int = 4) -> list[str]:
+def percent_decodings(text: str, most: int = 4) -> list[str]:
     """Return text and each percent-decoding of it in turn, until it stays."""
     forms = [text]
     while len(forms) <= most and (decoded := unquote(forms[-1])) != forms[-1]:
