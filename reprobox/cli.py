@@ -382,10 +382,11 @@ def freeze(
 
 
 def _refuse_odd_frozen_files(cfg) -> None:
-    """Refuse a manifest, lock or Dockerfile that is no regular file (a FIFO,
-    a folder, a link to a device): freeze reads the manifest and replaces all
-    three, and a FIFO there blocked it forever. Its marker and the share lock,
-    which it opens without following a link, are refused as any link too."""
+    """Refuse a manifest, lock, git lock or Dockerfile that is no regular file
+    (a FIFO, a folder, a link to a device): freeze reads the manifest and
+    replaces them all, and a FIFO there blocked it forever. Its marker and
+    the share lock, which it opens without following a link, are refused as
+    any link too."""
     from reprobox.manifest import (
         DOCKERFILE_NAME,
         FREEZE_MARKER,
