@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.errors import ConfigError
+from reprobox.number_options import TOO_SMALL, reads_as_zero
 
 try:  # Python 3.11+
     import tomllib
@@ -117,8 +118,42 @@ def _read_toml(path: Path) -> dict[str, Any]:
             path, None, "is empty", 'add at least: command = "python train.py"'
         )
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text, parse_float=_TinyFloat.read)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             path, None, f"is not valid TOML: {exc}", "fix the syntax at that line"
         ) from None
+    _refuse_tiny_floats(path, data, "")
+    return data
+
+
+class _TinyFloat(float):
+    """A TOML float written nonzero that reads as 0 (1e-400), with its text."""
+
+    text: str
+
+    @classmethod
+    def read(cls, text: str) -> float:
+        number = float(text.replace("_", ""))
+        if not reads_as_zero(text.replace("_", ""), number):
+            return number
+        tiny = cls(number)
+        tiny.text = text
+        return tiny
+
+
+def _refuse_tiny_floats(path: Path, value: object, key: str) -> None:
+    """Refuse a float too small to be told from 0 wherever the file has one:
+    metrics.tolerances.x = { rel = 1e-400 } was read as an exact tolerance."""
+    if isinstance(value, _TinyFloat):
+        raise ConfigError(
+            path,
+            key,
+            f"{value.text} {TOO_SMALL}",
+            "write 0, or a number of at least 5e-324",
+        )
+    items = value.items() if isinstance(value, dict) else ()
+    for name, inner in items:
+        _refuse_tiny_floats(path, inner, f"{key}.{name}" if key else name)
+    for index, inner in enumerate(value if isinstance(value, list) else ()):
+        _refuse_tiny_floats(path, inner, f"{key}[{index}]")

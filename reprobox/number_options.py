@@ -63,7 +63,21 @@ def decimal_number(text: str) -> TypedDecimal:
     _refuse_plus(text)
     if not DECIMAL.fullmatch(text):
         raise NotAPlainNumber("is not a number in ASCII digits")
-    return TypedDecimal(text)
+    number = TypedDecimal(text)
+    if reads_as_zero(text, number):
+        raise NotAPlainNumber(TOO_SMALL)
+    return number
+
+
+# A decimal below the smallest float reads as 0 without a word: --tol
+# x=rel:1e-400 became an exact tolerance, --epsilon 1e-400 no slack at all.
+TOO_SMALL = "is too small for a float (the smallest is 5e-324), so it reads as 0"
+
+
+def reads_as_zero(text: str, number: float) -> bool:
+    """Tell whether a decimal written with a nonzero digit read as 0 (1e-400)."""
+    digits = text.lower().partition("e")[0]
+    return number == 0 and re.search(r"[1-9]", digits) is not None
 
 
 def typed_text(number: float) -> str:

@@ -1135,6 +1135,25 @@ CASES = [
         ),
     ),
     Case(
+        # brk r44 (BI 4): 1e-400 reads as 0, and the tolerance became exact.
+        "tolerance-below-the-smallest-float",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: metrics.tolerances.test_accuracy.rel:",
+            "1e-400 is too small for a float (the smallest is 5e-324), so it "
+            "reads as 0",
+        ),
+        "write 0, or a number of at least 5e-324",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: (
+                t + '\n[metrics]\ncompare = ["test_accuracy"]\n'
+                "tolerances = { test_accuracy = { rel = 1e-400 } }\n"
+            ),
+        ),
+    ),
+    Case(
         "requirement-editable",
         ("freeze", "{p}"),
         EXIT_USAGE,

@@ -409,6 +409,41 @@ def test_tol_without_a_bound_after_an_equals_sign_is_refused(item, message):
     assert caught.value.message == message
 
 
+@pytest.mark.parametrize("number", ["1e-400", "0.5e-330", "-3e-999"])
+def test_a_tol_below_the_smallest_float_is_refused(number):
+    # brk r44 (BI 4): rel:1e-400 read as 0 and made the tolerance exact.
+    from reprobox.cli_compare import _parse_tolerances
+    from reprobox.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        _parse_tolerances([f"acc=rel:{number}"])
+    assert caught.value.message == (
+        f"--tol 'acc=rel:{number}': {number!r} is too small for a float "
+        "(the smallest is 5e-324), so it reads as 0"
+    )
+
+
+def test_a_tol_of_zero_written_small_is_read_as_zero():
+    from reprobox.cli_compare import _parse_tolerances
+
+    assert _parse_tolerances(["acc=abs:0e-400,rel:4.9e-324"]) == {
+        "acc": {"abs": 0.0, "rel": 5e-324}
+    }
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_an_epsilon_below_the_smallest_float_is_refused(tmp_path, command):
+    runs = two_runs(tmp_path / "runs")
+    line = one_line_error(
+        reprobox(command, str(runs), "--epsilon=1e-400", cwd=tmp_path)
+    )
+    assert line == (
+        "reprobox: error: invalid value for '--epsilon': '1e-400' is too small "
+        "for a float (the smallest is 5e-324), so it reads as 0; write e.g. "
+        f"--epsilon 0 (see reprobox {command} --help)"
+    )
+
+
 @pytest.mark.parametrize("command", ["compare", "report"])
 @pytest.mark.parametrize("typed", ["-1", "-1e0", "-0.5", "nan", "1e400"])
 def test_a_bad_epsilon_is_echoed_as_typed(tmp_path, command, typed):

@@ -1185,6 +1185,46 @@ def test_a_bad_tolerance_is_shown_as_toml_writes_it(
     )
 
 
+@pytest.mark.parametrize(
+    ("table", "key", "written"),
+    [
+        (
+            "[metrics.tolerances]\nacc = { rel = 1e-400 }\n",
+            "metrics.tolerances.acc.rel",
+            "1e-400",
+        ),
+        (
+            "[metrics.tolerances]\nacc = { abs = -2.5e-4_00 }\n",
+            "metrics.tolerances.acc.abs",
+            "-2.5e-4_00",
+        ),
+        # Anywhere in the file, named by its place: a list item too.
+        ("[run]\nx = [1, 0.1e-999]\n", "run.x[1]", "0.1e-999"),
+    ],
+)
+def test_a_float_below_the_smallest_is_refused_where_it_is_written(
+    tmp_path, make_project, table, key, written
+):
+    # brk r44 (BI 4): TOML reads 1e-400 as 0, so rel = 1e-400 was an exact
+    # tolerance without a word.
+    root = make_project(tmp_path, CMD + table)
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert info.value.message.endswith(
+        f"{key}: {written} is too small for a float (the smallest is 5e-324), "
+        "so it reads as 0"
+    )
+    assert info.value.hint == "write 0, or a number of at least 5e-324"
+
+
+def test_zero_written_small_and_the_smallest_float_are_read(tmp_path, make_project):
+    root = make_project(
+        tmp_path, CMD + "[metrics.tolerances]\nacc = { abs = 0.0e-400, rel = 5e-324 }\n"
+    )
+    tolerance = load_config(root).tolerances["acc"]
+    assert (tolerance.abs, tolerance.rel) == (0.0, 5e-324)
+
+
 def test_a_tolerance_of_minus_zero_is_kept_as_zero(tmp_path, make_project):
     # brk r43 (BH minor): abs = -0.0 reached the manifest and tables as -0.
     root = make_project(
