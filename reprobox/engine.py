@@ -778,13 +778,16 @@ class LeftOutput:
     exit_code: int | None = None
 
 
-def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
+def stopped_run_output(
+    engine: Engine, run_id: str, *, owner_gone: bool = False
+) -> LeftOutput | None:
     """Stop the container of run_id; return its env and everything it printed.
 
     A killed reprobox read its container's output only up to its death; the
     engine keeps all of it until the container is removed. None when there is
-    no such container; reading its output raises EngineError (a log driver
-    that keeps none, an engine gone meanwhile).
+    no such container, or, with owner_gone, when its owner label does not say
+    its reprobox is gone (another machine's, or alive); reading its output
+    raises EngineError (a log driver that keeps none, an engine gone meanwhile).
     """
     trouble = (docker.errors.DockerException, requests.exceptions.RequestException)
     try:
@@ -796,6 +799,8 @@ def stopped_run_output(engine: Engine, run_id: str) -> LeftOutput | None:
     if not found:
         return None
     container = found[0]
+    if owner_gone and owner_alive(container.labels.get(OWNER_LABEL, "")):
+        return None
     exit_code = exited_code(container)
     # Still training (its reprobox died, not the script): stop it, so that
     # the log read is the whole of it and nothing is written after.

@@ -46,10 +46,18 @@ Note = Callable[[str], None]
 
 def run_lock_held(runs_dir: Path, run_id: str) -> bool | None:
     """Say whether run_id's reprobox still holds its lock; None without a lock
-    file, or with something else at its name (which reprobox never made)."""
+    file.
+
+    True too while something reprobox never made is at the lock's name: that
+    run's record is left as it is (odd_lock_warning), and so is its container,
+    whose output the record's closing saves into the run's log once the lock
+    is moved away. Removed now, that output and exit code were lost for good.
+    """
     lock = runs_dir / f".{run_id}.lock"
-    if not RUN_ID.fullmatch(run_id) or odd_entry(lock) is not None:
+    if not RUN_ID.fullmatch(run_id):
         return None
+    if odd_entry(lock) is not None:
+        return True
     try:
         fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
@@ -81,11 +89,16 @@ def sweep_killed_runs(
     """
     engines = _RecordEngines(engine)
 
-    def save_log(record: dict[str, Any], run_dir: Path) -> str | None:
+    def save_log(
+        record: dict[str, Any], run_dir: Path, owner_gone: bool = False
+    ) -> str | None:
         where = engines.of(record)
         if isinstance(where, ReproboxError):
             return None
-        return save_left_output(where, record, run_dir)
+        return save_left_output(where, record, run_dir, owner_gone=owner_gone)
+
+    def save_lockless_log(record: dict[str, Any], run_dir: Path) -> str | None:
+        return save_log(record, run_dir, owner_gone=True)
 
     def remove_container_of(record: dict[str, Any]) -> None:
         _remove_closed_run(engines, record, note)
@@ -115,6 +128,7 @@ def sweep_killed_runs(
         save_log=save_log,
         closer=closer,
         on_odd_lock=say_odd_lock,
+        save_lockless_log=save_lockless_log,
     ):
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "
@@ -129,8 +143,9 @@ def odd_lock_warning(lock: Path, what: str, closers: str) -> str:
     run_id = lock.name[1 : -len(".lock")]
     return (
         f"{lock}: run lock is {what}, not a file reprobox wrote: left as it is, "
-        f"and so is run {run_id}'s record (move it away; the next {closers} "
-        "then closes that record as interrupted if it still says running)"
+        f"and so are run {run_id}'s record and container (move it away; the "
+        f"next {closers} then closes that record as interrupted if it still "
+        "says running, with the container's output as its log)"
     )
 
 
@@ -149,20 +164,22 @@ def remove_dead_runs_containers(
 
 
 def save_left_output(
-    engine: Engine, record: dict[str, Any], run_dir: Path
+    engine: Engine, record: dict[str, Any], run_dir: Path, *, owner_gone: bool = False
 ) -> str | None:
     """Write all that a killed run's container printed as its log; return the tail.
 
     The container is stopped first, so the log is whole. Its secret --env
     values are hidden as a live run hides them: the record keeps only their
     names, but the container still holds the values it was started with.
-    None, and the log left as it was, when the engine cannot give the output.
+    None, and the log left as it was, when the engine cannot give the output
+    (or, with owner_gone, when the container's owner label does not say its
+    reprobox is gone).
     A training that had ended on its own has its exit code put in the record,
     and a record without metrics gets those the run folder holds (hidden as
     the log is: the container still holds its secret values).
     """
     try:
-        left = stopped_run_output(engine, record["run_id"])
+        left = stopped_run_output(engine, record["run_id"], owner_gone=owner_gone)
     except ReproboxError:
         return None
     if left is None:

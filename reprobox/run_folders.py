@@ -153,13 +153,16 @@ def close_abandoned_records(
     save_log: Callable[[dict[str, Any], Path], str | None] | None = None,
     closer: str = "a later reprobox command",
     on_odd_lock: Callable[[Path, str], None] | None = None,
+    save_lockless_log: Callable[[dict[str, Any], Path], str | None] | None = None,
 ) -> list[str]:
     """Mark records left "running" by a reprobox that is gone; return their ids.
 
     A lock file whose name is not a run id, or whose copy names another
     project, is left alone. A "running" record of this project with no lock
     file at all is closed too (see _close_lockless_records), but its
-    container is left to the owner-label sweep: nothing ties it to an engine.
+    container is left to the owner-label sweep: no lock says its reprobox is
+    gone. save_lockless_log saves such a container's output as the run's log
+    where its owner label says its reprobox is gone.
     A run killed as it wrote its final record gets that record, from
     the host copy, told through on_recovered; one killed before anything ran
     (an empty folder) is removed, not recorded.
@@ -239,12 +242,15 @@ def close_abandoned_records(
                     on_closed(record)
             with contextlib.suppress(OSError):
                 lock.unlink()
-    closed += _close_lockless_records(runs_dir, project, closer)
+    closed += _close_lockless_records(runs_dir, project, closer, save_lockless_log)
     return closed
 
 
 def _close_lockless_records(
-    runs_dir: Path, project: str | None, closer: str
+    runs_dir: Path,
+    project: str | None,
+    closer: str,
+    save_log: Callable[[dict[str, Any], Path], str | None] | None = None,
 ) -> list[str]:
     """Close the "running" records that have no lock file at all; return their ids.
 
@@ -253,6 +259,11 @@ def _close_lockless_records(
     is of a reprobox that is gone (its lock removed by hand, the folder
     copied here, or a reprobox from before locks). Read, lock looked for,
     then read again: a run that ended in between has its final record.
+    save_log(record, run_dir) saves its container's output as its log, as
+    for a run whose lock is free, where the container's owner label says its
+    reprobox is gone (nothing else here tells): the owner-label sweep that
+    removes that container next had lost the output of a run whose odd lock
+    was moved away.
     """
     closed: list[str] = []
     try:
@@ -272,12 +283,14 @@ def _close_lockless_records(
         record = read_json(record_path)
         if not _lockless_running(record_path, run_id, project, record):
             continue
+        tail = save_log(record, runs_dir / run_id) if save_log is not None else None
         if _closed_as_interrupted(
             record,
             runs_dir / run_id,
             "the reprobox process running it ended without closing its record, "
             "and its lock file is gone (removed by hand, or the run folder was "
             f"copied here); closed by {closer}",
+            tail,
         ):
             closed.append(run_id)
     return closed

@@ -637,6 +637,75 @@ def test_a_run_killed_before_its_script_printed_keeps_the_whole_log(
     assert token not in after.stderr and token not in after.stdout
 
 
+def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # brk r44 (BI 1): the record of a run whose lock was a FIFO was left
+    # running, as said, but the owner-label sweep removed its container; once
+    # the FIFO was moved away the record was closed with the dead reprobox's
+    # log: what the script printed after, and its exit code, were lost.
+    project, name = new_project(
+        cli,
+        engine_cleanup,
+        tmp_path,
+        files={"train.py": PRINTS_AFTER_ITS_REPROBOX_DIED},
+    )
+    built = reprobox(cli, "-q", "build", str(project))
+    assert built.returncode == 0, shown(built)
+    proc = start(cli, "-q", "run", str(project), "--env", "HARD_API_TOKEN=t0k3n-x")
+    try:
+        container = running_container(docker_client, name, proc)
+        proc.kill()
+        proc.wait()
+        run_id = container.labels["org.reprobox.run-id"]
+        runs = project / ".reprobox/runs"
+        lock = runs / f".{run_id}.lock"
+        lock.unlink()
+        os.mkfifo(lock)
+        (runs / run_id / "go").write_text("")
+        deadline = time.monotonic() + 60
+        while container.status != "exited":
+            assert time.monotonic() < deadline, "the script did not finish"
+            time.sleep(0.1)
+            container.reload()
+        kept = reprobox(cli, "-q", "build", str(project))
+        left = [c.id for c in containers(docker_client, name)]
+        record_then = json.loads((runs / run_id / "record.json").read_text())
+        lock.rename(tmp_path / "moved-away")
+        closed = reprobox(cli, "build", str(project))
+        after = containers(docker_client, name)
+    finally:
+        remove_containers(docker_client, name)
+    assert kept.returncode == 0, shown(kept)
+    assert kept.stderr.splitlines() == [
+        f"reprobox: warning: {lock}: run lock is a FIFO (named pipe), not a file "
+        f"reprobox wrote: left as it is, and so are run {run_id}'s record and "
+        "container (move it away; the next `reprobox run`, `build` or `push` "
+        "then closes that record as interrupted if it still says running, with "
+        "the container's output as its log)"
+    ], shown(kept)
+    assert left == [container.id]
+    assert record_then["status"] == "running"
+    assert closed.returncode == 0, shown(closed)
+    assert f"removed container of interrupted run {run_id}" in closed.stderr
+    assert after == []
+    record = json.loads((runs / run_id / "record.json").read_text())
+    assert record["status"] == "interrupted"
+    assert "its lock file is gone" in record["error"]["message"]
+    assert record["exit_code"] == 0
+    epochs = [f"epoch {n} loss {1 / (n + 1):.4f}" for n in range(40)]
+    assert (runs / run_id / "container.log").read_text().splitlines() == [
+        "sleeper started",
+        *epochs,
+        "token is ***",
+        "training over",
+    ]
+    assert record["error"]["log_tail"].splitlines()[-2:] == [
+        "token is ***",
+        "training over",
+    ]
+
+
 @pytest.mark.registry
 def test_a_push_killed_outright_has_its_registry_tag_removed_by_the_next_command(
     cli, engine_cleanup, docker_client, tmp_path

@@ -36,9 +36,10 @@ def test_a_fifo_run_lock_is_warned_of_and_kept_then_moved_away_closes_the_run(
     assert done.returncode == 0, done.describe()
     assert done.stderr.splitlines() == [
         f"reprobox: warning: {lock}: run lock is a FIFO (named pipe), not a file "
-        f"reprobox wrote: left as it is, and so is run {RID}'s record (move it "
-        "away; the next `reprobox run`, `build` or `push` then closes that "
-        "record as interrupted if it still says running)"
+        f"reprobox wrote: left as it is, and so are run {RID}'s record and "
+        "container (move it away; the next `reprobox run`, `build` or `push` "
+        "then closes that record as interrupted if it still says running, with "
+        "the container's output as its log)"
     ], done.describe()
     assert stat.S_ISFIFO(os.lstat(lock).st_mode)
     assert json.loads(record_path.read_text())["status"] == "running"

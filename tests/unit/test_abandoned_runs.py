@@ -442,3 +442,39 @@ def test_sweep_removes_the_container_on_the_engine_the_record_names(
     # bt 5: a verify runs folder is closed by verify, not by run, build or push.
     record = json.loads((runs / RID / "record.json").read_text())
     assert record["error"]["message"].endswith("closed by a later `reprobox verify`")
+
+
+@pytest.mark.parametrize("owner_gone", [True, False])
+def test_a_lockless_run_keeps_its_containers_output_when_its_owner_is_gone(
+    tmp_path, owner_gone
+):
+    # brk r44 (BI 1): a run whose odd lock was moved away was closed with the
+    # dead reprobox's log, and the owner-label sweep then removed its
+    # container: all it printed after, and its exit code, were lost.
+    from reprobox.recovery import sweep_killed_runs
+
+    runs = tmp_path / "runs"
+    record_path = _running_record(runs, RID)
+    record_path.write_text(
+        dump_json({"run_id": RID, "status": "running", "project": "proj"})
+    )
+    (runs / RID / "container.log").write_text("epoch 1\n")
+    owner = f"{os.uname().nodename}:1:0" if owner_gone else "elsewhere:1:1"
+    container = FakeContainer(RID, owner)
+    notes: list[str] = []
+    sweep_killed_runs(FakeEngine([container]), runs, "proj", notes.append)
+
+    record = json.loads(record_path.read_text())
+    assert record["status"] == "interrupted"
+    assert "its lock file is gone" in record["error"]["message"]
+    log = (runs / RID / "container.log").read_text()
+    if owner_gone:
+        assert (log, record["error"]["log_tail"]) == (
+            "epoch 1\nepoch 2\n",
+            "epoch 1\nepoch 2",
+        )
+        assert container.removed
+        assert notes[-1] == f"removed container of interrupted run {RID}"
+    else:  # another machine's run: neither stopped nor read nor removed
+        assert (log, record["error"]["log_tail"]) == ("epoch 1\n", "epoch 1")
+        assert not container.removed

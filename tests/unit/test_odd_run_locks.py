@@ -7,6 +7,7 @@ import os
 import socket
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -73,7 +74,9 @@ def test_an_odd_lock_is_said_and_kept_and_its_record_left(tmp_path, kind, status
     assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
     if kind == "link to a file":
         assert (runs / "target").read_text() == "{}"
-    assert run_lock_held(runs, RID) is None  # judged by the owner label instead
+    # Its container is kept with its record (brk r44, BI 1: the owner-label
+    # sweep removed it, and its output and exit code were lost).
+    assert run_lock_held(runs, RID) is True
 
 
 def test_moved_away_the_record_is_closed_as_interrupted(tmp_path):
@@ -87,14 +90,32 @@ def test_moved_away_the_record_is_closed_as_interrupted(tmp_path):
     assert json.loads(record_path.read_text())["status"] == "interrupted"
 
 
+def test_moved_away_the_closing_saves_what_the_container_printed(tmp_path):
+    # brk r44 (BI 1): the record was closed with the dead reprobox's log while
+    # the owner-label sweep removed the container, its output unsaved.
+    runs = tmp_path / "runs"
+    record_path = _record(runs)
+    (runs / RID / "container.log").write_text("what the dead reprobox read\n")
+    saved: list[tuple[str, Path]] = []
+
+    def save(record, run_dir):
+        saved.append((record["run_id"], run_dir))
+        return "all it printed"
+
+    assert close_abandoned_records(runs, "p", save_lockless_log=save) == [RID]
+    assert saved == [(RID, runs / RID)]
+    record = json.loads(record_path.read_text())
+    assert record["error"]["log_tail"] == "all it printed"
+
+
 def test_the_warning_names_the_path_what_it_is_and_the_fix(tmp_path):
     lock = tmp_path / f".{RID}.lock"
     text = odd_lock_warning(lock, "a FIFO (named pipe)", "`reprobox run`")
     assert text == (
         f"{lock}: run lock is a FIFO (named pipe), not a file reprobox wrote: left "
-        f"as it is, and so is run {RID}'s record (move it away; the next "
-        "`reprobox run` then closes that record as interrupted if it still says "
-        "running)"
+        f"as it is, and so are run {RID}'s record and container (move it away; "
+        "the next `reprobox run` then closes that record as interrupted if it "
+        "still says running, with the container's output as its log)"
     )
 
 
@@ -120,7 +141,11 @@ def test_the_sweep_warns_once_through_warn_and_goes_on(tmp_path):
     )
     notes: list[str] = []
     warnings: list[str] = []
-    sweep_killed_runs(None, runs, None, notes.append, warnings.append)
+    no_containers = SimpleNamespace(
+        host=None,
+        client=SimpleNamespace(containers=SimpleNamespace(list=lambda **k: [])),
+    )
+    sweep_killed_runs(no_containers, runs, None, notes.append, warnings.append)
     assert warnings == [
         odd_lock_warning(
             runs / f".{RID}.lock", "a FIFO (named pipe)", "`reprobox verify`"
