@@ -71,18 +71,31 @@ def _to_stderr(text: str) -> None:
 
     A reader that went away (`reprobox run 2>&1 | head`) must not stop a build
     or kill a training run: the output is in the container log all the same.
-    Every line goes out with tokens of published formats hidden: a message
-    that quotes what the user wrote (a name, a path, an image reference) or a
-    line of the training's output must not show a terminal or CI log one.
+    Every line goes out with tokens of published formats hidden, joined to
+    other characters too, and passwords cut from addresses (_shown_line): a
+    message that quotes what the user wrote (a name, a path, an image
+    reference) or a line of the training's output must not show a terminal
+    or CI log one. Progress lines named a project path with a token whole.
     """
     from reprobox.credential_lines import hide_published_tokens
 
     if _state.get("stderr_gone"):
         return
     try:
-        typer.echo(hide_published_tokens(text), err=True)
+        typer.echo(hide_published_tokens(_shown_line(text)), err=True)
     except OSError:  # EPIPE, or a full disk behind a redirect
         _state["stderr_gone"] = True
+
+
+def echo(text: str, nl: bool = True) -> None:
+    """Print a result line for people on stdout, tokens cut as errors cut them.
+
+    A project or output path can hold a token joined to other characters
+    (runs_ghp_.../): errors showed it cut, the result lines whole. --json
+    output and the files printed whole (a manifest, a Dockerfile) go out as
+    they are, for the programs that read them.
+    """
+    typer.echo(_shown_line(text), nl=nl)
 
 
 def say(message: str) -> None:
@@ -376,9 +389,9 @@ def freeze(
     else:
         pins = result.manifest["packages"]["pins"]
         locked = "1 package" if len(pins) == 1 else f"{len(pins)} packages"
-        typer.echo(f"froze {cfg.name}: {locked} locked")
+        echo(f"froze {cfg.name}: {locked} locked")
         for path in paths:
-            typer.echo(f"  {path}")
+            echo(f"  {path}")
 
 
 def _refuse_odd_frozen_files(cfg) -> None:
@@ -645,7 +658,7 @@ def build(
         )
     else:
         verb = "built" if result.built else "up to date, not rebuilt:"
-        typer.echo(f"{verb} {result.tag} ({result.image_id[7:19]})")
+        echo(f"{verb} {result.tag} ({result.image_id[7:19]})")
 
 
 def _printable(text: str) -> str:
@@ -670,10 +683,15 @@ def _shown_error(text: str) -> str:
     hold a token joined to other characters (data/d_ghp_....csv): each is cut
     short (d_ghp_***) as a bare one is, in every error and warning.
     """
+    return _printable(_shown_line(text))
+
+
+def _shown_line(text: str) -> str:
+    """Return text with passwords and tokens cut, as every message shows it."""
     from reprobox.lock.indexes import redact_message
     from reprobox.secret_shapes import hide_name_tokens
 
-    return _printable(hide_name_tokens(_escaped_tokens_cut(redact_message(text))))
+    return hide_name_tokens(_escaped_tokens_cut(redact_message(text)))
 
 
 def _escaped_tokens_cut(text: str) -> str:

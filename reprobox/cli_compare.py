@@ -10,7 +10,13 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, check_output_target, missing_folder
-from reprobox.cli import app, project_holding, warn, warn_if_it_enters_an_image
+from reprobox.cli import (
+    app,
+    echo,
+    project_holding,
+    warn,
+    warn_if_it_enters_an_image,
+)
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.number_options import NotAPlainNumber, decimal_number, typed_text
@@ -272,7 +278,7 @@ def compare(
         raise InputError("--json and --md exclude each other")
     _, comparison = _comparison(runs, reference, tol, metric, epsilon)
     render = render_json if as_json else render_markdown if as_md else render_text
-    typer.echo(render(comparison), nl=False)
+    echo(render(comparison), nl=False)
     raise typer.Exit(exit_code(comparison))
 
 
@@ -322,4 +328,4 @@ def report(
     )
     check_output_target(output, "--output", [r.path for r in records])
     atomic_write_text(output, render_report_html(records, comparison))
-    typer.echo(f"wrote {output}")
+    echo(f"wrote {output}")

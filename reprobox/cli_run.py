@@ -21,6 +21,7 @@ from reprobox.cli import (
     _state,
     _to_stderr,
     app,
+    echo,
     finished_step,
     interruptible,
     log_printer,
@@ -623,7 +624,7 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
                 label = result.job.engine_label
                 _to_stderr(f"reprobox: error: {label}: {result.error}")
         if comparison:
-            typer.echo(render_text(comparison), nl=False)
+            echo(render_text(comparison), nl=False)
     if failed and all(
         r.record is None and r.error is not None and r.error.exit_code == EXIT_USAGE
         for r in failed
@@ -672,15 +673,15 @@ def _print_summary(record: dict, record_path: Path) -> None:
 
     code = record.get("exit_code")
     shown = status_with_exit(record["status"], code if isinstance(code, int) else None)
-    typer.echo(f"run {record['run_id']} {shown} in {record['duration_s']:.1f}s")
+    echo(f"run {record['run_id']} {shown} in {record['duration_s']:.1f}s")
     for name, value in record["metrics"].items():
         # As compare shows it, exactly: six fixed decimals read 4.9e-07 as
         # 0.000000 and 2**53 + 1 as 9007199254740992.000000.
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         shown = value_text(value) if number else str(value)
         # One line each: a line break in a name could draw a fake row.
-        typer.echo(f"  {_one_line(name):<24} {_one_line(shown)}")
-    typer.echo(f"  record: {record_path}")
+        echo(f"  {_one_line(name):<24} {_one_line(shown)}")
+    echo(f"  record: {record_path}")
     _warn_record(record)
 
 

@@ -20,6 +20,7 @@ from reprobox.cli import (
     _build,
     _load,
     app,
+    echo,
     finished_step,
     interruptible,
     left_behind,
@@ -310,7 +311,7 @@ def push(
             dump_json({"schema_version": 1, "ref": ref, "image_id": image}), nl=False
         )
     else:
-        typer.echo(f"pushed {ref}")
+        echo(f"pushed {ref}")
 
 
 def _check_export_target(cfg, output: Path) -> None:
@@ -424,7 +425,7 @@ def export_cmd(
             nl=False,
         )
         return
-    typer.echo(
+    echo(
         f"exported {built.tag} ({index['image_id'][7:19]}) to {output} "
         f"({size / 1e6:.0f} MB)"
     )
@@ -502,7 +503,7 @@ def import_cmd(
             "with another run); the bundle's sealed image is "
             f"{index['tagged']} (`reprobox verify {index['tagged']}` checks it)"
         )
-    typer.echo(f"imported {index['tagged']} ({index['image_id'][7:19]}), id checked")
+    echo(f"imported {index['tagged']} ({index['image_id'][7:19]}), id checked")
 
 
 def _beside_note(engine, tag: str, tagged: str) -> str:
@@ -715,10 +716,8 @@ def verify(
         )
     else:
         for problem in result.problems:
-            typer.echo(f"problem: {problem}")
+            echo(f"problem: {problem}")
         if result.comparison is not None:
-            typer.echo(render_text(result.comparison), nl=False)
-        typer.echo(
-            "verified: matches its reference" if result.passed else "NOT verified"
-        )
+            echo(render_text(result.comparison), nl=False)
+        echo("verified: matches its reference" if result.passed else "NOT verified")
     raise typer.Exit(0 if result.passed else 1)

@@ -83,3 +83,26 @@ def test_a_token_named_project_file_is_refused_at_freeze_and_build(
         assert TOKEN not in result.stderr and AWS_ID not in result.stderr
     labelled = {"label": f"org.reprobox.project={name}"}
     assert docker_client.images.list(all=True, filters=labelled) == []
+
+
+def test_a_project_path_holding_a_token_is_cut_in_every_line_shown(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r44 (BI minor): errors cut work_ghp_... short since round 43, but
+    # the result lines on stdout (froze ... / the files it wrote, run ...
+    # record: PATH) and the progress lines on stderr printed the path whole.
+    holder = tmp_path / f"work_{TOKEN}"
+    holder.mkdir()
+    project, _, _ = cli.frozen_sleeper(holder, engine_cleanup)
+    (project / "train.py").write_text("print('trained', flush=True)\n")
+    shown_path = str(project).replace(TOKEN, "ghp_***")
+    froze = cli.run("freeze", str(project), timeout=600)
+    assert f"  {shown_path}/.reprobox/manifest.json" in froze.stdout.splitlines()
+    ran = cli.run("run", str(project), timeout=600)
+    (run_dir,) = (project / ".reprobox" / "runs").iterdir()
+    assert ran.stdout.splitlines()[-1] == (
+        f"  record: {shown_path}/.reprobox/runs/{run_dir.name}/record.json"
+    )
+    for done in (froze, ran):
+        assert TOKEN not in done.stdout + done.stderr, done.describe()
+    assert "trained" in ran.stderr  # the training's own output went by too

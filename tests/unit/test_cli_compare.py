@@ -485,3 +485,28 @@ def test_a_reference_outside_the_runs_given_is_said_to_add_none(tmp_path):
         "(--reference 'B' picks one of the runs given, it adds none) (give more "
         "record.json files, run folders or a runs folder)"
     )
+
+
+def test_result_and_progress_lines_cut_a_token_joined_to_a_path(tmp_path):
+    # brk r44 (BI minor): errors cut out_ghp_... short, but `wrote PATH` on
+    # stdout and progress lines on stderr printed it whole.
+    token = "ghp_" + "k3" * 18
+    runs = two_runs(tmp_path / f"runs_{token}")
+    output = tmp_path / f"out_{token}" / "report.html"
+    output.parent.mkdir()
+    done = reprobox("report", str(runs), "-o", str(output), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"wrote {tmp_path}/out_ghp_***/report.html\n"
+    assert token not in done.stderr
+    shown = reprobox("compare", str(runs), cwd=tmp_path)
+    assert shown.returncode == 1, shown.stderr  # B's accuracy differs from A's
+    assert token not in shown.stdout + shown.stderr
+
+
+def test_every_stderr_line_cuts_joined_tokens_and_passwords(capsys):
+    from reprobox.cli import say
+
+    say("using /data/x_ghp_" + "k3" * 18 + "/set and https://me:pw@host/simple")
+    assert capsys.readouterr().err == (
+        "using /data/x_ghp_***/set and https://***@host/simple\n"
+    )
