@@ -31,7 +31,9 @@ def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
     from typer.testing import CliRunner
 
     calls = []
-    monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
+    monkeypatch.setattr(
+        cli.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
+    )
     monkeypatch.setitem(cli._state, "quiet", True)
     monkeypatch.setitem(cli._state, "stderr_gone", False)
     cli.say("progress")
@@ -45,7 +47,9 @@ def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
 
 def test_container_output_cannot_drive_the_terminal(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.typer, "echo", lambda text, err=False: calls.append(text))
+    monkeypatch.setattr(
+        cli.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
+    )
     monkeypatch.setitem(cli._state, "quiet", False)
     monkeypatch.setitem(cli._state, "stderr_gone", False)
     cli.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J\u202e\tdone")
@@ -61,7 +65,7 @@ def test_run_summary_shows_escapes_in_metric_names(monkeypatch, tmp_path):
 
     calls = []
     monkeypatch.setattr(
-        cli_run.typer, "echo", lambda text, err=False: calls.append(text)
+        cli_run.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
     )
     record = {
         "run_id": "r",

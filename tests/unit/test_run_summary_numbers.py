@@ -31,7 +31,7 @@ def test_the_run_summary_shows_a_metric_as_compare_does(
 ):
     lines = []
     monkeypatch.setattr(
-        cli_run.typer, "echo", lambda text, err=False: lines.append(text)
+        cli_run.typer, "echo", lambda text, err=False, nl=True: lines.append(text)
     )
     record = {
         "run_id": "r",
@@ -62,7 +62,7 @@ def test_an_integer_the_script_wrote_is_shown_whole_from_file_to_summary(
     }
     lines = []
     monkeypatch.setattr(
-        cli_run.typer, "echo", lambda text, err=False: lines.append(text)
+        cli_run.typer, "echo", lambda text, err=False, nl=True: lines.append(text)
     )
     cli_run._print_summary(record, tmp_path / "record.json")
     shown = dict(line.split() for line in lines[1:5])
