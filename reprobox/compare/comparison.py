@@ -22,6 +22,7 @@ from reprobox.compare.headlines import (
     RunSummary,
     format_value,
     recorded_exit_code,
+    status_said,
     status_with_exit,
 )
 from reprobox.compare.history import CurveDivergence, find_divergence, history_metrics
@@ -497,7 +498,7 @@ def _notes(records, names, limits, default_tolerance, metrics_from) -> list[str]
     notes = []
     for record in records:
         if record.status != "succeeded":
-            shown = status_with_exit(record.status, recorded_exit_code(record))
+            shown = status_said(record.status, recorded_exit_code(record))
             notes.append(f"run {record.run_id} has status {shown}")
     projects = sorted({r.project for r in records})
     if len(projects) > 1:

@@ -150,6 +150,24 @@ def status_with_exit(status: str, code: int | None) -> str:
     return f"{shown} (exit code {code}{f', {signal}' if signal else ''})"
 
 
+# A record still "running" is of a run that trains now, or whose reprobox was
+# killed: compare said only "has status running", never which, nor what
+# closes it.
+NEVER_CLOSED = (
+    "running (its record was never closed: the run is still going, or its "
+    "reprobox was killed; a later `reprobox run`, `build` or `push` of the "
+    "project, or `verify` for its runs folder, closes it as interrupted)"
+)
+
+
+def status_said(status: str, code: int | None) -> str:
+    """Say a status as a note or problem does: status_with_exit, and for a
+    record still running, why it may be and what closes it."""
+    if status == "running" and code is None:
+        return NEVER_CLOSED
+    return status_with_exit(status, code)
+
+
 def unrecorded_note(
     record: Record, ref: Record, unrecorded: set[str], against: str = "the reference"
 ) -> str:

@@ -288,3 +288,22 @@ def test_a_tolerance_for_a_metric_left_out_says_what_left_it_out(source):
     )
     assert said in notes
     assert "tolerance given for metrics no run compared: f1" in notes
+
+
+def test_a_record_still_running_is_said_with_why_and_what_closes_it():
+    # brk r44 (BI minor): "run B has status running" never said whether the
+    # run trains now or was killed, nor how its record gets closed.
+    a = make_record("A")
+    b = clone(a, "B", status="running", exit_code=None)
+    comparison = compare_runs([a, b])
+    said = (
+        "run B has status running (its record was never closed: the run is "
+        "still going, or its reprobox was killed; a later `reprobox run`, "
+        "`build` or `push` of the project, or `verify` for its runs folder, "
+        "closes it as interrupted)"
+    )
+    assert said in comparison.notes
+    assert said in render_text(comparison)
+    # A run that ended with a code is no open record: said as before.
+    c = clone(a, "C", status="running", exit_code=0)
+    assert "run C has status running (exit code 0)" in compare_runs([a, c]).notes
