@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reprobox.compare.metrics import Tolerance
 from reprobox.config_values import string_list, unique_items
 from reprobox.errors import ConfigError
 from reprobox.metric_names import is_metric_name, metric_name_fault
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far a metric may move before runs count as different."""
-
-    abs: float | None = None
-    rel: float | None = None
 
 
 def checked_metrics(
@@ -66,9 +58,8 @@ def checked_metrics(
                     f"{_as_toml(value)} is not a finite number ≥ 0{past}",
                     f"e.g. {{ {part} = 0.01 }}",
                 )
-        tolerances[metric] = Tolerance(
-            _no_negative_zero(tol.get("abs")), _no_negative_zero(tol.get("rel"))
-        )
+        # compare's own Tolerance: one rule for both (-0.0 is kept as 0.0).
+        tolerances[metric] = Tolerance(tol.get("abs"), tol.get("rel"))
     compare_metrics = unique_items(
         path,
         "metrics.compare",
@@ -121,8 +112,3 @@ def _as_toml(value: object) -> str:
         inner = ", ".join(f"{k} = {_as_toml(v)}" for k, v in value.items())
         return "{ " + inner + " }" if inner else "{}"
     return str(value)
-
-
-def _no_negative_zero(value: float | None) -> float | None:
-    """Return -0.0 as 0.0 (the manifest and the tables said "abs -0")."""
-    return 0.0 if isinstance(value, float) and value == 0 else value
