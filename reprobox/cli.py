@@ -400,24 +400,12 @@ def _refuse_odd_frozen_files(cfg) -> None:
     replaces them all, and a FIFO there blocked it forever. Its marker and
     the share lock, which it opens without following a link, are refused as
     any link too."""
-    from reprobox.manifest import (
-        DOCKERFILE_NAME,
-        FREEZE_MARKER,
-        LOCK_NAME,
-        MANIFEST_NAME,
-        VCS_NAME,
-        refuse_odd_file,
-    )
+    from reprobox.manifest import FREEZE_MARKER, FROZEN_FILES, refuse_odd_file
     from reprobox.marker_files import refuse_odd_entry
     from reprobox.share_lock import LOCK_NAME as SHARE_LOCK_NAME
 
     fix = f"run `reprobox freeze {cfg.root}` again"
-    for name, kind in (
-        (MANIFEST_NAME, "manifest"),
-        (LOCK_NAME, "lock"),
-        (VCS_NAME, "git requirements lock"),
-        (DOCKERFILE_NAME, "Dockerfile"),
-    ):
+    for name, kind in FROZEN_FILES.items():
         refuse_odd_file(cfg.state_dir / name, kind, fix)
     # An "Illegal seek" or "Is a directory" from its write sent the user to
     # free space; build sent them back to freeze.

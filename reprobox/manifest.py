@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from reprobox.atomic import unit_write_state
 from reprobox.config import MAX_SEED, ProjectConfig
 from reprobox.errors import InputError, newer_schema_error, shortened
+from reprobox.marker_files import kind_of_mode
 from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.seals import (
     SEALED_MANIFEST_VERSION,
@@ -115,19 +115,18 @@ def refuse_odd_file(path: Path, kind: str, fix: str | None = None) -> None:
 def _file_kind(path: Path) -> str:
     """Name what path is when it is no regular file: a folder, a FIFO..."""
     try:
-        mode = path.stat().st_mode
+        return kind_of_mode(path.stat().st_mode)
     except OSError:  # gone meanwhile
         return "not a regular file"
-    for test, name in (
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "not a regular file"
+
+
+# The files freeze writes together, each with the name its errors give it.
+FROZEN_FILES = {
+    MANIFEST_NAME: "manifest",
+    LOCK_NAME: "lock",
+    VCS_NAME: "git requirements lock",
+    DOCKERFILE_NAME: "Dockerfile",
+}
 
 
 # Fields that record where a built image went; they are not inputs of the
@@ -425,7 +424,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
     try:
         lock_text = _read_frozen(
             state / LOCK_NAME,
-            "lock",
+            FROZEN_FILES[LOCK_NAME],
             manifest["packages"]["lock_sha256"],
             cfg.root,
             "edit the requirements, then run `reprobox freeze` to lock again",
@@ -434,7 +433,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         vcs_text = (
             _read_frozen(
                 state / VCS_NAME,
-                "git requirements lock",
+                FROZEN_FILES[VCS_NAME],
                 vcs_sha,
                 cfg.root,
                 "run `reprobox freeze` to lock again",
@@ -444,7 +443,7 @@ def load_frozen(cfg: ProjectConfig) -> FrozenProject:
         )
         dockerfile_text = _read_frozen(
             state / DOCKERFILE_NAME,
-            "Dockerfile",
+            FROZEN_FILES[DOCKERFILE_NAME],
             manifest.get("dockerfile_sha256"),
             cfg.root,
             "edit reprobox.toml instead, then run `reprobox freeze` again",

@@ -45,6 +45,12 @@ def odd_entry(path: Path, *, folder: bool = False) -> str | None:
         return None
     if folder and stat.S_ISREG(mode):
         return "a file"
+    return kind_of_mode(mode)
+
+
+def kind_of_mode(mode: int) -> str:
+    """Name the kind of a file mode that is no regular file: "a FIFO (named
+    pipe)", "a folder"...; "not a regular file" for any other."""
     for test, name in _KINDS:
         if test(mode):
             return name
