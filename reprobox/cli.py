@@ -72,17 +72,17 @@ def _to_stderr(text: str) -> None:
     A reader that went away (`reprobox run 2>&1 | head`) must not stop a build
     or kill a training run: the output is in the container log all the same.
     Every line goes out with tokens of published formats hidden, joined to
-    other characters too, and passwords cut from addresses (_shown_line): a
-    message that quotes what the user wrote (a name, a path, an image
-    reference) or a line of the training's output must not show a terminal
-    or CI log one. Progress lines named a project path with a token whole.
+    other characters too (_tokens_cut): a message that quotes what the user
+    wrote (a name, a path, an image reference) or a line of the training's
+    output must not show a terminal or CI log one. Progress lines named a
+    project path with a token whole.
     """
     from reprobox.credential_lines import hide_published_tokens
 
     if _state.get("stderr_gone"):
         return
     try:
-        typer.echo(hide_published_tokens(_shown_line(text)), err=True)
+        typer.echo(hide_published_tokens(_tokens_cut(text)), err=True)
     except OSError:  # EPIPE, or a full disk behind a redirect
         _state["stderr_gone"] = True
 
@@ -95,7 +95,7 @@ def echo(text: str, nl: bool = True) -> None:
     output and the files printed whole (a manifest, a Dockerfile) go out as
     they are, for the programs that read them.
     """
-    typer.echo(_shown_line(text), nl=nl)
+    typer.echo(_tokens_cut(text), nl=nl)
 
 
 def say(message: str) -> None:
@@ -675,11 +675,20 @@ def _shown_error(text: str) -> str:
 
 
 def _shown_line(text: str) -> str:
-    """Return text with passwords and tokens cut, as every message shows it."""
+    """Return a message with passwords and tokens cut, as errors show it."""
     from reprobox.lock.indexes import redact_message
+
+    return _tokens_cut(redact_message(text))
+
+
+def _tokens_cut(text: str) -> str:
+    """Return text with each token of a published format cut short, joined
+    to other characters or percent-escaped too. Only tokens: a result table
+    or a training's line such as `acc:top5@epoch` is shown as it is, where
+    an error's user:password@ filter would cut it."""
     from reprobox.secret_shapes import hide_name_tokens
 
-    return hide_name_tokens(_escaped_tokens_cut(redact_message(text)))
+    return hide_name_tokens(_escaped_tokens_cut(text))
 
 
 def _escaped_tokens_cut(text: str) -> str:
