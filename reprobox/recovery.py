@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.container_files import (
     metrics_from,
     read_json,
@@ -38,7 +39,7 @@ from reprobox.engine import (
 from reprobox.errors import ReproboxError
 from reprobox.marker_files import odd_entry
 from reprobox.output_stream import ContainerOutput
-from reprobox.run_folders import LOG_NAME, RUN_ID, close_abandoned_records
+from reprobox.run_folders import LOG_NAME, RUN_ID
 from reprobox.secret_masking import hidden_in
 
 Note = Callable[[str], None]

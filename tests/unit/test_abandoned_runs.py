@@ -13,13 +13,9 @@ from pathlib import Path
 import pytest
 from label_filters import labelled
 
+from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.atomic import dump_json
-from reprobox.run_folders import (
-    LOG_NAME,
-    close_abandoned_records,
-    hold_run_lock,
-    release_run_lock,
-)
+from reprobox.run_folders import LOG_NAME, hold_run_lock, release_run_lock
 from reprobox.run_owner import give_back
 
 HOLDER = """

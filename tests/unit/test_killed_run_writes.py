@@ -17,9 +17,9 @@ import pytest
 import requests.exceptions
 
 from reprobox import run_record, runner
+from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.compare import RECORD_SCHEMA_VERSION, load_records
 from reprobox.errors import EXIT_ENGINE, EXIT_USAGE, EngineError, InputError
-from reprobox.run_folders import close_abandoned_records
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.seals import seal_record
 

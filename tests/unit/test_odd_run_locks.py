@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.atomic import dump_json
 from reprobox.recovery import odd_lock_warning, run_lock_held
-from reprobox.run_folders import close_abandoned_records
 
 RID = "20260101T000009Z-00000a"
 pytestmark = pytest.mark.timeout(30)  # a FIFO opened for reading would hang

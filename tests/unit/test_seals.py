@@ -18,18 +18,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "compare"))
 from synthetic import record_data, sealed_json, write_record  # noqa: E402
 
+from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.atomic import dump_json
 from reprobox.compare import load_records
 from reprobox.config import load_config
 from reprobox.errors import EXIT_USAGE, InputError
 from reprobox.freeze import freeze_project, write_frozen
 from reprobox.manifest import load_frozen
-from reprobox.run_folders import (
-    LOG_NAME,
-    close_abandoned_records,
-    hold_run_lock,
-    keep_host_copy,
-)
+from reprobox.run_folders import LOG_NAME, hold_run_lock, keep_host_copy
 from reprobox.seals import (
     RECORD_DIGEST_FIELD,
     SECTIONS_FIELD,
