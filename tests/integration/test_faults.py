@@ -573,12 +573,11 @@ print("training over", flush=True)
 """
 
 
-def test_a_run_killed_before_its_script_printed_keeps_the_whole_log(
-    cli, engine_cleanup, docker_client, tmp_path
-):
-    # brk: killed at 1.2 s; the next command closed the record with an empty
-    # log_tail and a 0-byte container.log, though `docker logs` had every line.
-    token = f"tok-{random.getrandbits(64):016x}"
+def start_a_run_that_prints_when_told(
+    cli, engine_cleanup, tmp_path: Path, token: str
+) -> tuple[Path, str, subprocess.Popen]:
+    """Build a project of PRINTS_AFTER_ITS_REPROBOX_DIED and start its run
+    (-q, HARD_API_TOKEN=token); return the project, its name and the run."""
     project, name = new_project(
         cli,
         engine_cleanup,
@@ -595,6 +594,18 @@ def test_a_run_killed_before_its_script_printed_keeps_the_whole_log(
         "--env",
         f"HARD_API_TOKEN={token}",
         stderr=subprocess.DEVNULL,
+    )
+    return project, name, proc
+
+
+def test_a_run_killed_before_its_script_printed_keeps_the_whole_log(
+    cli, engine_cleanup, docker_client, tmp_path
+):
+    # brk: killed at 1.2 s; the next command closed the record with an empty
+    # log_tail and a 0-byte container.log, though `docker logs` had every line.
+    token = f"tok-{random.getrandbits(64):016x}"
+    project, name, proc = start_a_run_that_prints_when_told(
+        cli, engine_cleanup, tmp_path, token
     )
     try:
         container = running_container(docker_client, name, proc)
@@ -644,15 +655,9 @@ def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
     # running, as said, but the owner-label sweep removed its container; once
     # the FIFO was moved away the record was closed with the dead reprobox's
     # log: what the script printed after, and its exit code, were lost.
-    project, name = new_project(
-        cli,
-        engine_cleanup,
-        tmp_path,
-        files={"train.py": PRINTS_AFTER_ITS_REPROBOX_DIED},
+    project, name, proc = start_a_run_that_prints_when_told(
+        cli, engine_cleanup, tmp_path, "t0k3n-x"
     )
-    built = reprobox(cli, "-q", "build", str(project))
-    assert built.returncode == 0, shown(built)
-    proc = start(cli, "-q", "run", str(project), "--env", "HARD_API_TOKEN=t0k3n-x")
     try:
         container = running_container(docker_client, name, proc)
         proc.kill()
