@@ -124,11 +124,34 @@ def _reference_record(
             "recorded no metric: verify of this image will have nothing to "
             "compare (write metrics to $REPROBOX_METRICS, then run again)"
         )
-    chosen = measured or matching
+    # Nor one that lacks a metric verify checks (left out of its record, as a
+    # value that was no finite number or a name holding a token): every
+    # rerun that records it would fail, so a run that has them all is taken.
+    checked = _checked_metrics(cfg, measured)
+    complete = [r for r in measured if checked <= set(r.data["metrics"])]
+    if measured and not complete:
+        lacking = sorted(checked - set(measured[-1].data["metrics"]))
+        warn(
+            f"run {measured[-1].run_id}, the newest succeeded run of this build "
+            f"with metrics, lacks {', '.join(lacking)}, which verify checks: "
+            "verify of this image will find it missing and fail (see that "
+            "record's warnings for why it was left out; run again, or give "
+            "--reference)"
+        )
+    chosen = complete or measured or matching
     if not chosen:
         return None
     refuse_record_tokens(chosen[-1].data, chosen[-1].path)
     return chosen[-1].data
+
+
+def _checked_metrics(cfg, measured: list) -> set[str]:
+    """Return the metrics verify checks: the project's metrics.compare, else
+    every metric a succeeded run of this build recorded (one script, so one
+    left out of a record was lost there, not dropped from the script)."""
+    if cfg.compare_metrics:
+        return set(cfg.compare_metrics)
+    return {name for record in measured for name in record.data["metrics"]}
 
 
 def _of_this_build(

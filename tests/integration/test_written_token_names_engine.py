@@ -106,3 +106,32 @@ def test_a_project_path_holding_a_token_is_cut_in_every_line_shown(
     for done in (froze, ran):
         assert TOKEN not in done.stdout + done.stderr, done.describe()
     assert "trained" in ran.stderr  # the training's own output went by too
+
+
+LOSES_ACC_WHEN_TOLD = """import json, os
+acc = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R" if os.environ.get("LOSE") else 0.9
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    json.dump({"acc": acc, "loss": 0.5}, fh)
+"""
+
+
+def test_export_seals_the_newest_run_that_kept_every_metric(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r45 (BL F2): a newer run whose acc was left out (its value held a
+    # token) was sealed without a word, and no verify of the image could pass.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(LOSES_ACC_WHEN_TOLD)
+    whole = cli.run("run", str(project), "--json", timeout=600)
+    lacking = cli.run("-q", "run", str(project), "--env", "LOSE=1", "--json")
+    assert json.loads(lacking.stdout)["metrics"] == {"loss": 0.5}
+    bundle = tmp_path / "bundle.tar"
+    done = cli.run("export", str(project), "-o", str(bundle), timeout=600)
+    assert "lacks" not in done.stderr, done.describe()
+    with tarfile.open(bundle) as archive:
+        member = next(
+            m for m in archive.getnames() if m.endswith("reference-record.json")
+        )
+        sealed = json.loads(archive.extractfile(member).read())
+    assert sealed["run_id"] == json.loads(whole.stdout)["run_id"]
+    assert sealed["metrics"] == {"acc": 0.9, "loss": 0.5}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -263,7 +264,9 @@ def test_a_reference_from_another_project_or_image_is_refused(tmp_path):
     from reprobox.cli_share import _reference_record
     from reprobox.seals import seal_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     base = succeeded_record()
 
     def write(**changes):
@@ -291,7 +294,9 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
 
     from reprobox.cli_share import _reference_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     runs = cfg.state_dir / "runs"
     image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     for second in range(3):
@@ -316,7 +321,9 @@ def test_the_hint_for_a_folder_offers_a_run_of_this_build_not_the_newest(tmp_pat
 
     from reprobox.cli_share import _reference_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     runs = cfg.state_dir / "runs"
     ours = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     theirs = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
@@ -521,7 +528,9 @@ def test_the_default_reference_is_the_newest_run_of_the_build_or_its_sealed_copy
 
     from reprobox.cli_share import _reference_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     sealed = {"id": "sha256:" + "b" * 64, "layers": "sha256:L"}
     other = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
@@ -552,7 +561,9 @@ def test_a_run_under_another_manifest_of_the_same_layers_is_not_this_build(
 
     from reprobox.cli_share import _reference_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     build = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
     other_tag = {"id": "sha256:" + "d" * 64, "layers": "sha256:L"}
 
@@ -582,7 +593,9 @@ def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
 
     from reprobox.cli_share import _reference_record
 
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
 
     def write(second: int, metrics: dict) -> str:
@@ -593,13 +606,50 @@ def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
     assert _reference_record(cfg, image["id"], None)["run_id"] == measured
     assert capsys.readouterr().err == ""
     only = tmp_path / "only"
-    cfg = SimpleNamespace(name="mine", state_dir=only)
+    cfg = SimpleNamespace(name="mine", state_dir=only, compare_metrics=())
     bare = write(3, {})
     assert _reference_record(cfg, image["id"], None)["run_id"] == bare
     assert (
         f"run {bare}, the newest succeeded run of this build, recorded no metric"
         in (capsys.readouterr().err)
     )
+
+
+@pytest.mark.parametrize("compare", [(), ("acc", "loss")])
+def test_push_seals_the_newest_run_that_has_every_checked_metric(
+    tmp_path, capsys, compare
+):
+    # brk r45 (BL F2): the newest run had its acc left out (the value held a
+    # token); push and export sealed it without a word, and every verify of
+    # the image failed on "acc in neither this run nor the reference".
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=compare
+    )
+    image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+
+    def write(second: int, metrics: dict) -> str:
+        return _write_run(cfg.state_dir, second, image, metrics=metrics).name
+
+    whole = write(1, {"acc": 0.9, "loss": 0.5})
+    lacking = write(2, {"loss": 0.5})
+    assert _reference_record(cfg, image["id"], None)["run_id"] == whole
+    assert capsys.readouterr().err == ""
+    # With no whole run at all, the newest with metrics, and a warning.
+    shutil.rmtree(cfg.state_dir / "runs" / whole)
+    assert _reference_record(cfg, image["id"], None)["run_id"] == lacking
+    if compare:  # only metrics.compare says acc is checked
+        assert capsys.readouterr().err == (
+            f"reprobox: warning: run {lacking}, the newest succeeded run of this "
+            "build with metrics, lacks acc, which verify checks: verify of this "
+            "image will find it missing and fail (see that record's warnings for "
+            "why it was left out; run again, or give --reference)\n"
+        )
+    else:  # no other run recorded acc: nothing says it is lost
+        assert capsys.readouterr().err == ""
 
 
 def test_export_to_a_dash_is_refused_not_a_file_named_dash(tmp_path, monkeypatch):

@@ -288,7 +288,7 @@ def test_push_after_an_import_finds_the_runs_of_the_same_layers(tmp_path, monkey
         engine, "image_labels", lambda e, ref: {REFERENCE_LABEL: json.dumps(run)}
     )
     monkeypatch.setattr(share, "seal_image", lambda *a: pytest.fail("sealed again"))
-    cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
+    cfg = SimpleNamespace(state_dir=tmp_path, name="digits", compare_metrics=())
     built = SimpleNamespace(tag=TAG, image_id=SEALED)  # the tag names the import
     assert cli_share._sealed(cfg, None, built, None) == (SEALED, run, BUILT)
 
@@ -333,7 +333,7 @@ def test_a_newer_run_of_the_sealed_copy_is_the_newest_run_of_the_build(
         for d in (own, sealed_run)
     ]
     monkeypatch.setattr(compare, "load_records", lambda paths: records)
-    cfg = SimpleNamespace(state_dir=tmp_path, name="digits")
+    cfg = SimpleNamespace(state_dir=tmp_path, name="digits", compare_metrics=())
     assert cli_share._reference_record(cfg, BUILT, None, layers) == sealed_run
     assert cli_share._reference_record(cfg, BUILT, None, None) == own
     assert cli_share._reference_record(cfg, "sha256:" + "9" * 64, None, layers) == (

@@ -91,7 +91,9 @@ def test_fit_evaluation_and_capture_keys_with_a_joined_token_are_left_out(tmp_pa
 
 
 def test_push_and_export_refuse_a_record_key_with_a_joined_token(tmp_path):
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     path = write_run(
         cfg.state_dir, succeeded_record(metrics={f"loss_{TOKEN}": 1.0, "acc": 0.9})
     )

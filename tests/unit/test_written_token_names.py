@@ -93,7 +93,9 @@ def _run(state, **changes) -> os.PathLike:
 
 
 def test_push_and_export_refuse_a_record_holding_a_token(tmp_path):
-    cfg = SimpleNamespace(name="mine", state_dir=tmp_path / ".reprobox")
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
     path = _run(cfg.state_dir)
     expected = (
         f"{path}: the record's field metrics.{SHOWN} holds a token of a "
