@@ -8,6 +8,7 @@ config.py's work.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -142,16 +143,21 @@ class _TinyFloat(float):
         return tiny
 
 
+def _tiny_fix(key: str, value: _TinyFloat) -> str:
+    """Say the fix for a float too small to hold, as the key takes values:
+    "write 0" suits a tolerance, not a CPU share, a seed or a variable."""
+    if key.startswith("env."):
+        return f"quote it: {key.removeprefix('env.')} = {json.dumps(value.text)}"
+    if key.startswith("metrics.tolerances."):
+        return "write 0 for an exact bound, or a number of at least 5e-324"
+    return "write the value you mean (see docs/config.md for what this key takes)"
+
+
 def _refuse_tiny_floats(path: Path, value: object, key: str) -> None:
     """Refuse a float too small to be told from 0 wherever the file has one:
     metrics.tolerances.x = { rel = 1e-400 } was read as an exact tolerance."""
     if isinstance(value, _TinyFloat):
-        raise ConfigError(
-            path,
-            key,
-            f"{value.text} {TOO_SMALL}",
-            "write 0, or a number of at least 5e-324",
-        )
+        raise ConfigError(path, key, f"{value.text} {TOO_SMALL}", _tiny_fix(key, value))
     items = value.items() if isinstance(value, dict) else ()
     for name, inner in items:
         _refuse_tiny_floats(path, inner, f"{key}.{name}" if key else name)

@@ -1144,7 +1144,7 @@ CASES = [
             "1e-400 is too small for a float (the smallest is 5e-324), so it "
             "reads as 0",
         ),
-        "write 0, or a number of at least 5e-324",
+        "write 0 for an exact bound, or a number of at least 5e-324",
         setup=edit(
             "reprobox.toml",
             lambda t: (

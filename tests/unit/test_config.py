@@ -1186,24 +1186,40 @@ def test_a_bad_tolerance_is_shown_as_toml_writes_it(
 
 
 @pytest.mark.parametrize(
-    ("table", "key", "written"),
+    ("table", "key", "written", "fix"),
     [
         (
             "[metrics.tolerances]\nacc = { rel = 1e-400 }\n",
             "metrics.tolerances.acc.rel",
             "1e-400",
+            "write 0 for an exact bound, or a number of at least 5e-324",
         ),
         (
             "[metrics.tolerances]\nacc = { abs = -2.5e-4_00 }\n",
             "metrics.tolerances.acc.abs",
             "-2.5e-4_00",
+            "write 0 for an exact bound, or a number of at least 5e-324",
+        ),
+        # brk r45 (BL F1): "write 0" was the fix everywhere, refused again
+        # for a CPU share, a seed, and a variable (which takes strings).
+        ("[env]\nLR = 1e-400\n", "env.LR", "1e-400", 'quote it: LR = "1e-400"'),
+        (
+            "[run]\ncpus = 1e-400\n",
+            "run.cpus",
+            "1e-400",
+            "write the value you mean (see docs/config.md for what this key takes)",
         ),
         # Anywhere in the file, named by its place: a list item too.
-        ("[run]\nx = [1, 0.1e-999]\n", "run.x[1]", "0.1e-999"),
+        (
+            "[run]\nx = [1, 0.1e-999]\n",
+            "run.x[1]",
+            "0.1e-999",
+            "write the value you mean (see docs/config.md for what this key takes)",
+        ),
     ],
 )
 def test_a_float_below_the_smallest_is_refused_where_it_is_written(
-    tmp_path, make_project, table, key, written
+    tmp_path, make_project, table, key, written, fix
 ):
     # brk r44 (BI 4): TOML reads 1e-400 as 0, so rel = 1e-400 was an exact
     # tolerance without a word.
@@ -1214,7 +1230,7 @@ def test_a_float_below_the_smallest_is_refused_where_it_is_written(
         f"{key}: {written} is too small for a float (the smallest is 5e-324), "
         "so it reads as 0"
     )
-    assert info.value.hint == "write 0, or a number of at least 5e-324"
+    assert info.value.hint == fix
 
 
 def test_zero_written_small_and_the_smallest_float_are_read(tmp_path, make_project):
