@@ -158,13 +158,14 @@ def run(
     from reprobox.build import check_frozen_inputs
     from reprobox.cpu_limits import MAX_CPUS, MIN_CPUS, cpus_out_of_range
     from reprobox.engine import check_engine_flags, connect, image_digests
+    from reprobox.envvars import BAKED_FROM_HOST
     from reprobox.gpu.devices import recorded_gpus
     from reprobox.manifest import check_data_unchanged
     from reprobox.multirun import parse_seeds, plan_jobs, run_jobs
     from reprobox.number_options import typed_text
     from reprobox.recovery import remove_dead_runs_containers
     from reprobox.run_ending import raise_for_status
-    from reprobox.run_env import check_env_kept_by_run
+    from reprobox.run_env import check_env_kept_by_run, replaced_by_run
     from reprobox.run_options import (
         RunOptions,
         RunTarget,
@@ -222,6 +223,11 @@ def run(
         frozen_env = frozen.manifest.get("environment") or {}
         baked = tuple(name for name in cfg.pass_env if name in frozen_env)
         check_env_kept_by_run(cfg.source, {}, pass_env=baked, **run_fixes)
+        # And the numerics variables the freezing shell had, unasked.
+        kept = set(cfg.env) | set(baked)
+        from_shell = tuple(name for name in BAKED_FROM_HOST if name not in kept)
+        for line in replaced_by_run(frozen_env, from_shell, **run_fixes):
+            warn(line)
     check_data_unchanged(cfg, frozen.manifest)
     check_data_readable(cfg.root, cfg.data)
     device_requests = _device_requests(

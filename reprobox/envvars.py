@@ -592,6 +592,15 @@ def frozen_environment(
             )
         env[name] = value
     if cfg.profile == "strict":
+        for name, value in STRICT_ENV.items():
+            # A config value was checked when it was loaded; this one is the
+            # shell's, and went without a word (PYTHONHASHSEED's is said).
+            if name not in cfg.env and env.get(name, value) != value:
+                warnings.append(
+                    f"{name}={env[name]} in this shell is not frozen: the strict "
+                    f"profile sets {value}; give another at run time with "
+                    f"`reprobox run --env {name}`"
+                )
         env.update(STRICT_ENV)
     for name in FORBIDDEN:
         if name in env:

@@ -187,6 +187,41 @@ def check_env_kept_by_run(
         )
 
 
+def replaced_by_run(
+    frozen: Mapping[str, str],
+    names: tuple[str, ...],
+    *,
+    profile: str,
+    seed: int | None,
+    seeded: bool = False,
+    run_flags: Mapping[str, str],
+) -> list[str]:
+    """Say each value the image took from the freezing shell (names) that this
+    run's --profile strict or seed replaces, where no --env chose.
+
+    The config's [env] and pass_env are refused for this (check_env_kept_by_run);
+    a numerics variable the freezing shell happened to have went in without
+    a word, and was replaced at run time without one.
+    """
+    fixed = fixed_by_run(profile, seed, seeded=seeded)
+    said = []
+    for name in sorted(names):
+        if name not in fixed or name in run_flags or name not in frozen:
+            continue
+        value = frozen[name]
+        if value in fixed[name]:
+            continue
+        by_seed = name == HASH_SEED and (seeded or seed is not None)
+        who = _who_sets(by_seed, seed, seeded, at_run=True)
+        sets = f"sets {fixed[name][0]!r}" if fixed[name] else "sets each run's seed"
+        said.append(
+            f"the image sets {name}={value!r}, from the shell that froze it, but "
+            f"{who} {sets} and wins (pass --env "
+            f"{_shell_word(f'{name}={value}')} to keep the image's)"
+        )
+    return said
+
+
 def _who_sets(by_seed: bool, seed: int | None, seeded: bool, *, at_run: bool) -> str:
     if by_seed:
         if seeded:

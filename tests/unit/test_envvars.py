@@ -357,3 +357,51 @@ def test_secret_words_run_together_with_others_are_caught(name, secret):
 )
 def test_arguments_kept_in_a_variable_are_read_like_a_command(value, secret):
     assert looks_secret("EXTRA_ARGS", value) is secret
+
+
+def test_a_shell_value_the_strict_profile_replaces_is_said_at_freeze(tmp_path):
+    # brk r45 (BL F3): with profile = "strict", freeze dropped the shell's
+    # TF_ENABLE_ONEDNN_OPTS=1 without a word (PYTHONHASHSEED's was said).
+    environ = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_DETERMINISTIC_OPS": "1"}
+    env, warnings = frozen_environment(_cfg(tmp_path, profile="strict"), environ)
+    assert env["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert warnings == [
+        "TF_ENABLE_ONEDNN_OPTS=1 in this shell is not frozen: the strict profile "
+        "sets 0; give another at run time with `reprobox run --env "
+        "TF_ENABLE_ONEDNN_OPTS`"
+    ]
+
+
+def test_a_run_says_which_frozen_shell_values_its_profile_or_seed_replaces():
+    from reprobox.run_env import replaced_by_run
+
+    frozen = {
+        "TF_ENABLE_ONEDNN_OPTS": "1",
+        "TF_DETERMINISTIC_OPS": "1",  # what strict sets too: nothing to say
+        "PYTHONHASHSEED": "7",
+        "KERAS_BACKEND": "jax",  # fixed by neither
+    }
+    names = tuple(frozen)
+    said = replaced_by_run(frozen, names, profile="strict", seed=3, run_flags={})
+    assert said == [
+        "the image sets PYTHONHASHSEED='7', from the shell that froze it, but "
+        "--seed 3 sets '3' and wins (pass --env PYTHONHASHSEED=7 to keep the "
+        "image's)",
+        "the image sets TF_ENABLE_ONEDNN_OPTS='1', from the shell that froze it, "
+        "but --profile strict sets '0' and wins (pass --env "
+        "TF_ENABLE_ONEDNN_OPTS=1 to keep the image's)",
+    ]
+    # A value --env gives is the run's choice; the default profile fixes none.
+    assert (
+        replaced_by_run(
+            frozen,
+            names,
+            profile="strict",
+            seed=3,
+            run_flags={"TF_ENABLE_ONEDNN_OPTS": "1", "PYTHONHASHSEED": "7"},
+        )
+        == []
+    )
+    assert (
+        replaced_by_run(frozen, names, profile="default", seed=None, run_flags={}) == []
+    )
