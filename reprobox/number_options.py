@@ -71,7 +71,7 @@ def decimal_number(text: str) -> TypedDecimal:
 
 # A decimal below the smallest float reads as 0 without a word: --tol
 # x=rel:1e-400 became an exact tolerance, --epsilon 1e-400 no slack at all.
-TOO_SMALL = "is too small for a float (the smallest is 5e-324), so it reads as 0"
+TOO_SMALL = "is too close to 0 for a float (the smallest is 5e-324), so it reads as 0"
 
 
 def reads_as_zero(text: str, number: float) -> bool:

@@ -1141,7 +1141,7 @@ CASES = [
         EXIT_USAGE,
         (
             "{p}/reprobox.toml: metrics.tolerances.test_accuracy.rel:",
-            "1e-400 is too small for a float (the smallest is 5e-324), so it "
+            "1e-400 is too close to 0 for a float (the smallest is 5e-324), so it "
             "reads as 0",
         ),
         "write 0 for an exact bound, or a number of at least 5e-324",

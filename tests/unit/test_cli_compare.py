@@ -418,7 +418,7 @@ def test_a_tol_below_the_smallest_float_is_refused(number):
     with pytest.raises(InputError) as caught:
         _parse_tolerances([f"acc=rel:{number}"])
     assert caught.value.message == (
-        f"--tol 'acc=rel:{number}': {number!r} is too small for a float "
+        f"--tol 'acc=rel:{number}': {number!r} is too close to 0 for a float "
         "(the smallest is 5e-324), so it reads as 0"
     )
 
@@ -438,8 +438,8 @@ def test_an_epsilon_below_the_smallest_float_is_refused(tmp_path, command):
         reprobox(command, str(runs), "--epsilon=1e-400", cwd=tmp_path)
     )
     assert line == (
-        "reprobox: error: invalid value for '--epsilon': '1e-400' is too small "
-        "for a float (the smallest is 5e-324), so it reads as 0; write e.g. "
+        "reprobox: error: invalid value for '--epsilon': '1e-400' is too close "
+        "to 0 for a float (the smallest is 5e-324), so it reads as 0; write e.g. "
         f"--epsilon 0 (see reprobox {command} --help)"
     )
 

@@ -1227,7 +1227,7 @@ def test_a_float_below_the_smallest_is_refused_where_it_is_written(
     with pytest.raises(ConfigError) as info:
         load_config(root)
     assert info.value.message.endswith(
-        f"{key}: {written} is too small for a float (the smallest is 5e-324), "
+        f"{key}: {written} is too close to 0 for a float (the smallest is 5e-324), "
         "so it reads as 0"
     )
     assert info.value.hint == fix
