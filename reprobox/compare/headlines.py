@@ -154,9 +154,9 @@ def status_with_exit(status: str, code: int | None) -> str:
 # killed: compare said only "has status running", never which, nor what
 # closes it.
 NEVER_CLOSED = (
-    "running (its record was never closed: the run is still going, or its "
-    "reprobox was killed; a later `reprobox run`, `build` or `push` of the "
-    "project, or `verify` for its runs folder, closes it as interrupted)"
+    "running (its record is not closed: the run is still going, or its "
+    "reprobox was killed, and then the next `reprobox run`, `build` or `push` "
+    "of the project, or `verify` for its runs folder, closes it as interrupted)"
 )
 
 

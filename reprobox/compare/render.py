@@ -493,10 +493,16 @@ def describe_unrecorded(facts: UnrecordedFacts) -> str:
     """Say which machine facts a run lacks as it stopped before they were taken."""
     shown = ", ".join(facts.fields[:5])
     more = len(facts.fields) - 5
+    # Gathered as the script exits: a record still running is of a run that
+    # has not got there yet, or never will (its reprobox killed).
+    when = (
+        "has no machine facts yet (they are gathered as its script exits)"
+        if facts.status == "running"
+        else "stopped before its machine facts were gathered"
+    )
     return (
-        f"run {facts.run_id} ({facts.status or 'unknown'}) stopped before its "
-        f"machine facts were gathered; not compared: {shown}"
-        + (f" and {more} more" if more > 0 else "")
+        f"run {facts.run_id} ({facts.status or 'unknown'}) {when}; not compared: "
+        f"{shown}" + (f" and {more} more" if more > 0 else "")
     )
 
 

@@ -297,13 +297,26 @@ def test_a_record_still_running_is_said_with_why_and_what_closes_it():
     b = clone(a, "B", status="running", exit_code=None)
     comparison = compare_runs([a, b])
     said = (
-        "run B has status running (its record was never closed: the run is "
-        "still going, or its reprobox was killed; a later `reprobox run`, "
+        "run B has status running (its record is not closed: the run is still "
+        "going, or its reprobox was killed, and then the next `reprobox run`, "
         "`build` or `push` of the project, or `verify` for its runs folder, "
         "closes it as interrupted)"
     )
     assert said in comparison.notes
     assert said in render_text(comparison)
+    # brk r45 (BK 4, BL F4): its missing machine facts are not yet gathered,
+    # not "stopped before" they were.
+    from reprobox.compare.environment import UnrecordedFacts
+    from reprobox.compare.render import describe_unrecorded
+
+    assert describe_unrecorded(UnrecordedFacts("B", "running", ("x",))) == (
+        "run B (running) has no machine facts yet (they are gathered as its "
+        "script exits); not compared: x"
+    )
+    assert describe_unrecorded(UnrecordedFacts("B", "interrupted", ("x",))) == (
+        "run B (interrupted) stopped before its machine facts were gathered; not "
+        "compared: x"
+    )
     # A run that ended with a code is no open record: said as before.
     c = clone(a, "C", status="running", exit_code=0)
     assert "run C has status running (exit code 0)" in compare_runs([a, c]).notes
