@@ -98,7 +98,10 @@ def sweep_killed_runs(
             return None
         return save_left_output(where, record, run_dir, owner_gone=owner_gone)
 
+    lockless: set[str] = set()
+
     def save_lockless_log(record: dict[str, Any], run_dir: Path) -> str | None:
+        lockless.add(record["run_id"])
         return save_log(record, run_dir, owner_gone=True)
 
     def remove_container_of(record: dict[str, Any]) -> None:
@@ -131,9 +134,16 @@ def sweep_killed_runs(
         on_odd_lock=say_odd_lock,
         save_lockless_log=save_lockless_log,
     ):
+        # As the record's own error says it (a lockless one: its lock is gone).
+        why = (
+            ", and its lock file is gone (removed by hand, or the run folder was "
+            "copied here)"
+            if closed in lockless
+            else " (killed, or its disk was full)"
+        )
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "
-            "without closing its record (killed, or its disk was full)"
+            f"without closing its record{why}"
         )
     if project is not None:
         remove_dead_runs_containers(engine, runs_dir, project, note)

@@ -151,7 +151,9 @@ def test_the_sweep_warns_once_through_warn_and_goes_on(tmp_path):
             runs / f".{RID}.lock", "a FIFO (named pipe)", "`reprobox verify`"
         )
     ]
+    # brk r45 (BL F4): said as the record says it, its lock file gone.
     assert notes == [
         f"marked run {lockless.name} interrupted: the reprobox that ran it ended "
-        "without closing its record (killed, or its disk was full)"
+        "without closing its record, and its lock file is gone (removed by hand, "
+        "or the run folder was copied here)"
     ]
