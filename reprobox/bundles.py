@@ -207,18 +207,21 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
             for sha in files.values()
         )
     )
+    tag = data.get("tag") if isinstance(data, dict) else None
+    if isinstance(tag, str) and token_in_name(tag):
+        # Import would tag the engine's image so, and runs record that tag.
+        # Before the shape: a token's capitals are no tag's, and the bundle
+        # was called "damaged" instead (brk r45, BK 6).
+        raise InputError(
+            f"{path}: {BUNDLE_INDEX}'s tag {hide_name_tokens(tag)} holds "
+            f"{TOKEN_WHAT}, which import would tag the image with; refused, "
+            "nothing was imported",
+            hint="export it again from a project whose name holds none",
+        )
     if not shape_ok:
         raise InputError(
             f"{path}: {BUNDLE_INDEX} is damaged or not reprobox's",
             hint="export the bundle again",
-        )
-    if token_in_name(data["tag"]):
-        # Import would tag the engine's image so, and runs record that tag.
-        raise InputError(
-            f"{path}: {BUNDLE_INDEX}'s tag {hide_name_tokens(data['tag'])} holds "
-            f"{TOKEN_WHAT}, which import would tag the image with; refused, "
-            "nothing was imported",
-            hint="export it again from a project whose name holds none",
         )
     if data["schema_version"] > BUNDLE_SCHEMA_VERSION:
         raise InputError(

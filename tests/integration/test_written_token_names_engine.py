@@ -135,3 +135,28 @@ def test_export_seals_the_newest_run_that_kept_every_metric(
         sealed = json.loads(archive.extractfile(member).read())
     assert sealed["run_id"] == json.loads(whole.stdout)["run_id"]
     assert sealed["metrics"] == {"acc": 0.9, "loss": 0.5}
+
+
+def test_import_refuses_a_bundle_tagged_with_a_token_saying_so(cli, tmp_path):
+    # brk r45 (BK 6): the README says import refuses a bundle whose tag holds
+    # a token; it said only "damaged or not reprobox's" (capitals are no tag's).
+    index = {
+        "schema_version": 1,
+        "image_id": "sha256:" + "2" * 64,
+        "tag": f"reprobox/x-{TOKEN}:0123456789abcdef",
+        "files": {"image.tar": "0" * 64},
+    }
+    (tmp_path / "reprobox-bundle.json").write_text(json.dumps(index))
+    bundle = tmp_path / "b.tar"
+    with tarfile.open(bundle, "w") as tar:
+        tar.add(tmp_path / "reprobox-bundle.json", arcname="reprobox-bundle.json")
+    done = cli.run("import", str(bundle), check=False, timeout=300)
+    assert done.returncode == 2, done.describe()
+    assert done.stderr.splitlines()[0] == (
+        f"reprobox: error: {bundle}: reprobox-bundle.json's tag "
+        "reprobox/x-ghp_***:0123456789abcdef holds a token of a published format "
+        "(ghp_..., hf_..., AKIA...), which import would tag the image with; "
+        "refused, nothing was imported (export it again from a project whose "
+        "name holds none)"
+    )
+    assert TOKEN not in done.stderr + done.stdout

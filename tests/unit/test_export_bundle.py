@@ -237,3 +237,35 @@ def test_a_disk_that_fills_names_the_bundle_not_a_bare_strerror(tmp_path):
         assert os.listdir(small) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        # A token's capitals are no tag's: it was called "damaged" (brk r45 BK 6).
+        "reprobox/x-ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R:0123456789abcdef",
+        "reprobox/x-ghp_" + "zx81kq93mw" * 3 + "p7ld2r:0123456789abcdef",
+    ],
+)
+def test_import_names_a_token_in_the_bundles_tag_as_the_reason(tmp_path, tag):
+    from reprobox.bundles import _read_bundle_index
+
+    index = {
+        "schema_version": 1,
+        "image_id": IMAGE_ID,
+        "tag": tag,
+        "files": {"image.tar": "0" * 64},
+    }
+    path = tmp_path / "b.tar"
+    member = tmp_path / BUNDLE_INDEX
+    member.write_text(json.dumps(index))
+    with tarfile.open(path, "w") as tar:
+        tar.add(member, arcname=BUNDLE_INDEX)
+    with tarfile.open(path) as tar, pytest.raises(InputError) as caught:
+        _read_bundle_index(tar, path)
+    shown = tag.split(":")[0][:15]  # reprobox/x-ghp_ then cut
+    assert caught.value.message == (
+        f"{path}: {BUNDLE_INDEX}'s tag {shown}***:0123456789abcdef holds a token "
+        "of a published format (ghp_..., hf_..., AKIA...), which import would tag "
+        "the image with; refused, nothing was imported"
+    )
