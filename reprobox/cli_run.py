@@ -472,7 +472,12 @@ def _run_image(
             if source in (entry["source_image_id"], entry["image_id"])
         ]
     if ours:
-        number, entry = ours[0]
+        # Of several (one per repository), the one sealing the newest run: run
+        # ids sort by their start. The first listed was taken, so a run pulled
+        # an older seal than the last push made (brk r45, BK 5).
+        number, entry = max(
+            ours, key=lambda found: (str(found[1].get("reference_run") or ""), found[0])
+        )
         return _published_image(engine, built, entry, number, manifest_path)
     if entries:
         refs = [entry["ref"] for entry in entries]

@@ -280,3 +280,21 @@ def test_gpu_preflight_warnings_show_under_quiet(monkeypatch, capsys):
     monkeypatch.setitem(_state, "quiet", True)
     cli_run._device_requests("all", {}, remote=False)
     assert capsys.readouterr().err == "reprobox: warning: driver is old\n"
+
+
+def test_of_several_published_entries_the_newest_seal_is_run(capsys):
+    # brk r45 (BK 5): pushed to team/ (sealing an older run), then to the
+    # registry's root (sealing a newer one): run took the first entry listed,
+    # the older seal.
+    older = "127.0.0.1:5000/team/reprobox/digits@" + FULL
+    newer = REAL
+    entries = [
+        published(older, "20260101T000000Z-aaaaaa")["published"][0],
+        published(newer, "20260102T000000Z-bbbbbb")["published"][0],
+    ]
+    built = SimpleNamespace(tag=TAG, image_id=BUILT)
+    engine = DigestEngine([older, newer])
+    assert _run_image({"published": entries}, engine, built, "m.json")[2] == newer
+    # Listed the other way round, the same one: not the order, the run.
+    engine = DigestEngine([older, newer])
+    assert _run_image({"published": entries[::-1]}, engine, built, "m.json")[2] == newer
