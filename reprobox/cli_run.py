@@ -17,17 +17,19 @@ from reprobox.cli import (
     ProjectArg,
     _build,
     _load,
+    app,
+    finished_step,
+    interruptible,
+    tidy_killed_imports,
+    tidy_killed_runs,
+)
+from reprobox.cli_output import (
     _one_line,
     _state,
     _to_stderr,
-    app,
     echo,
-    finished_step,
-    interruptible,
     log_printer,
     say,
-    tidy_killed_imports,
-    tidy_killed_runs,
     warn,
 )
 from reprobox.errors import EXIT_USAGE, InputError, Interrupted

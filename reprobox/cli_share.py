@@ -20,18 +20,15 @@ from reprobox.cli import (
     _build,
     _load,
     app,
-    echo,
     finished_step,
     interruptible,
     left_behind,
-    log_printer,
     project_holding,
-    say,
     tidy_killed_imports,
     tidy_killed_runs,
-    warn,
     warn_if_it_enters_an_image,
 )
+from reprobox.cli_output import echo, log_printer, say, warn
 from reprobox.errors import InputError, ReproboxError
 from reprobox.frozen_tokens import refuse_record_tokens
 from reprobox.share_lock import one_share_at_a_time

@@ -1,6 +1,6 @@
 import pytest
 
-from reprobox import cli
+from reprobox import cli, cli_output
 
 
 def test_printing_stops_quietly_once_the_reader_is_gone(monkeypatch):
@@ -11,19 +11,19 @@ def test_printing_stops_quietly_once_the_reader_is_gone(monkeypatch):
         if len(calls) == 2:
             raise BrokenPipeError(32, "Broken pipe")
 
-    monkeypatch.setattr(cli.typer, "echo", echo)
-    monkeypatch.setitem(cli._state, "quiet", False)
-    monkeypatch.setitem(cli._state, "stderr_gone", False)
-    printer = cli.log_printer("[a] ")
+    monkeypatch.setattr(cli_output.typer, "echo", echo)
+    monkeypatch.setitem(cli_output._state, "quiet", False)
+    monkeypatch.setitem(cli_output._state, "stderr_gone", False)
+    printer = cli_output.log_printer("[a] ")
     for line in ("one", "two", "three"):
         printer(line)  # never raises
-    cli.say("progress")
+    cli_output.say("progress")
     assert calls == ["[a] one", "[a] two"]
 
 
 def test_quiet_prints_nothing(monkeypatch):
-    monkeypatch.setitem(cli._state, "quiet", True)
-    assert cli.log_printer() is None
+    monkeypatch.setitem(cli_output._state, "quiet", True)
+    assert cli_output.log_printer() is None
 
 
 def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
@@ -32,12 +32,12 @@ def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
 
     calls = []
     monkeypatch.setattr(
-        cli.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
+        cli_output.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
     )
-    monkeypatch.setitem(cli._state, "quiet", True)
-    monkeypatch.setitem(cli._state, "stderr_gone", False)
-    cli.say("progress")
-    cli.warn("kept")
+    monkeypatch.setitem(cli_output._state, "quiet", True)
+    monkeypatch.setitem(cli_output._state, "stderr_gone", False)
+    cli_output.say("progress")
+    cli_output.warn("kept")
     assert calls == ["reprobox: warning: kept"]
     monkeypatch.undo()
     help_text = CliRunner().invoke(cli.app, ["--help"]).output
@@ -48,12 +48,12 @@ def test_quiet_keeps_warnings_and_its_help_says_so(monkeypatch):
 def test_container_output_cannot_drive_the_terminal(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        cli.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
+        cli_output.typer, "echo", lambda text, err=False, nl=True: calls.append(text)
     )
-    monkeypatch.setitem(cli._state, "quiet", False)
-    monkeypatch.setitem(cli._state, "stderr_gone", False)
-    cli.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J\u202e\tdone")
-    cli.warn("metric 'a\x1b[31m' is odd")
+    monkeypatch.setitem(cli_output._state, "quiet", False)
+    monkeypatch.setitem(cli_output._state, "stderr_gone", False)
+    cli_output.log_printer()("epoch 1\x1b]0;pwned\x07 \x1b[2J\u202e\tdone")
+    cli_output.warn("metric 'a\x1b[31m' is odd")
     assert calls == [
         "epoch 1\\x1b]0;pwned\\x07 \\x1b[2J\\u202e\tdone",
         "reprobox: warning: metric 'a\\x1b[31m' is odd",
