@@ -18,11 +18,10 @@ from reprobox.cli import (
     _build,
     _load,
     app,
-    finished_step,
-    interruptible,
     tidy_killed_imports,
     tidy_killed_runs,
 )
+from reprobox.cli_interrupts import finished_step, interruptible
 from reprobox.cli_output import (
     _one_line,
     _state,

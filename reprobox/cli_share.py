@@ -20,14 +20,12 @@ from reprobox.cli import (
     _build,
     _load,
     app,
-    finished_step,
-    interruptible,
-    left_behind,
     project_holding,
     tidy_killed_imports,
     tidy_killed_runs,
     warn_if_it_enters_an_image,
 )
+from reprobox.cli_interrupts import finished_step, interruptible, left_behind
 from reprobox.cli_output import echo, log_printer, say, warn
 from reprobox.errors import InputError, ReproboxError
 from reprobox.frozen_tokens import refuse_record_tokens
