@@ -21,8 +21,15 @@ from pathlib import Path
 
 import typer
 
-from reprobox import __version__
 from reprobox.atomic import dump_json
+from reprobox.cli_app import (
+    CaCertOpt,
+    ContextOpt,
+    HostOpt,
+    JsonOpt,
+    ProjectArg,
+    app,
+)
 from reprobox.cli_interrupts import (
     finished_step,
     interrupted_message,  # noqa: F401 - imported from here by tests
@@ -63,74 +70,7 @@ from reprobox.stopping import (
     say_stdout_gone,
 )
 
-app = typer.Typer(
-    name="reprobox",
-    help="Freeze, build, run and cross-check ML training setups in Docker.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # help texts hold [brackets] meant literally
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 log = logging.getLogger("reprobox")
-
-ProjectArg = typer.Argument(Path("."), help="Project folder (holds reprobox.toml).")
-HostOpt = typer.Option(
-    None, "--host", "-H", help="Docker engine URL: unix://, tcp:// or ssh://."
-)
-ContextOpt = typer.Option(None, "--context", help="Docker context name.")
-CaCertOpt = typer.Option(
-    None, "--ca-cert", help="CA bundle the build trusts (e.g. a proxy's)."
-)
-JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"reprobox {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    verbose: int = typer.Option(
-        0,
-        "--verbose",
-        "-v",
-        count=True,
-        show_default=False,
-        help="More detail on stderr (-vv for debug).",
-    ),
-    quiet: bool = typer.Option(
-        False,
-        "--quiet",
-        "-q",
-        help="No progress or live logs on stderr: only warnings and errors.",
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
-    version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_version,
-        is_eager=True,
-        help="Show the version and exit.",
-    ),
-) -> None:
-    """Freeze, build, run and cross-check ML training setups in Docker."""
-    if quiet and verbose:
-        raise InputError(
-            "-q asks for less output and -v for more; they cannot both hold",
-            hint="give one of them",
-        )
-    level = logging.WARNING - 10 * verbose
-    if quiet:
-        level = logging.ERROR
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        stream=sys.stderr,
-        format="reprobox: %(message)s",
-    )
-    _state.update(debug=debug, quiet=quiet)
 
 
 def _load(project: Path):

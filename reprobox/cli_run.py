@@ -11,16 +11,8 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import dump_json
-from reprobox.cli import (
-    CaCertOpt,
-    JsonOpt,
-    ProjectArg,
-    _build,
-    _load,
-    app,
-    tidy_killed_imports,
-    tidy_killed_runs,
-)
+from reprobox.cli import _build, _load, tidy_killed_imports, tidy_killed_runs
+from reprobox.cli_app import CaCertOpt, JsonOpt, ProjectArg, app
 from reprobox.cli_interrupts import finished_step, interruptible
 from reprobox.cli_output import (
     _one_line,

@@ -12,19 +12,14 @@ import typer
 
 from reprobox.atomic import atomic_write_text, dump_json, write_problem
 from reprobox.cli import (
-    CaCertOpt,
-    ContextOpt,
-    HostOpt,
-    JsonOpt,
-    ProjectArg,
     _build,
     _load,
-    app,
     project_holding,
     tidy_killed_imports,
     tidy_killed_runs,
     warn_if_it_enters_an_image,
 )
+from reprobox.cli_app import CaCertOpt, ContextOpt, HostOpt, JsonOpt, ProjectArg, app
 from reprobox.cli_interrupts import finished_step, interruptible, left_behind
 from reprobox.cli_output import echo, log_printer, say, warn
 from reprobox.errors import InputError, ReproboxError
