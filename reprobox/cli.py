@@ -6,15 +6,11 @@ tolerance); 2 bad input; 3 Docker engine trouble; 130 interrupted.
 
 from __future__ import annotations
 
-import errno
-import io
 import logging
 import os
 import re
 import shlex
 import shutil
-import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,17 +32,14 @@ from reprobox.cli_interrupts import (
     interruptible,
     left_behind,  # noqa: F401 - imported from here by tests
 )
+from reprobox.cli_main import run_command_line
 from reprobox.cli_options import (
-    _ClickException,
     _CommandNamingItsHelp,  # noqa: F401 - imported from here by tests
-    _UsageError,
     add_parse_checks,
 )
 from reprobox.cli_output import (
-    _one_line,
-    _printable,
-    _shown_error,
-    _state,
+    _printable,  # noqa: F401 - imported from here by tests
+    _state,  # noqa: F401 - imported from here by tests
     _to_stderr,
     echo,
     log_printer,
@@ -54,20 +47,9 @@ from reprobox.cli_output import (
     warn,
 )
 from reprobox.errors import (
-    EXIT_ENGINE,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
     BuildError,
     InputError,
     ReproboxError,
-)
-from reprobox.stopping import (
-    INTERRUPTED,
-    command_over,
-    install_handlers,
-    raised_by_a_stop,
-    restore_handlers,
-    say_stdout_gone,
 )
 
 log = logging.getLogger("reprobox")
@@ -486,148 +468,10 @@ def build(
 def main(*, then_leave: bool = False) -> None:
     """Run the CLI; turn reprobox errors into one line and an exit code.
 
-    SIGTERM, SIGHUP (a closed terminal) and Ctrl-\\ stop a command as Ctrl-C
-    does. then_leave says the process ends right after, through
-    stopping.leave, which needs the handlers kept; otherwise (the CLI run
-    in-process) they are put back as they were.
+    The app run is the one every command module below has registered its
+    commands on (see cli_main.run_command_line for what then_leave says).
     """
-    previous = install_handlers()
-    try:
-        _run_app()
-    finally:
-        if not then_leave:
-            restore_handlers(previous)
-
-
-def _run_app() -> None:
-    if sys.stdout is None:  # started with stdout closed (`>&-`)
-        sys.stdout = _ClosedStdout()
-    try:
-        try:
-            code = app(prog_name="reprobox", standalone_mode=False)
-        finally:
-            command_over()
-    except SystemExit as exc:
-        if exc.code == 1 and _stdout_gone():
-            # click turns a write to a closed pipe (`reprobox compare | head
-            # -0`) into a silent exit 1, which says the job said no.
-            say_stdout_gone()
-            sys.exit(EXIT_USAGE)
-        raise
-    except _UsageError as exc:
-        if exc.ctx is not None and exc.message == exc.ctx.get_help():
-            exc.show()  # `reprobox` alone: the help, as asked for
-        else:
-            _to_stderr(f"reprobox: error: {usage_error_line(exc)}")
-        sys.exit(EXIT_USAGE)
-    except _ClickException as exc:  # typer's other input errors (a file option)
-        _to_stderr(f"reprobox: error: {_one_line(exc.format_message())}")
-        sys.exit(EXIT_USAGE)
-    except typer.Abort:  # Ctrl-C outside a command, or end of input at a prompt
-        _to_stderr(f"reprobox: error: {INTERRUPTED}")
-        sys.exit(EXIT_INTERRUPTED)
-    except ReproboxError as exc:
-        if _state["debug"]:
-            traceback.print_exc()
-        _to_stderr(f"reprobox: error: {_shown_error(str(exc))}")
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        _to_stderr(f"reprobox: error: {INTERRUPTED}")
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        say_stdout_gone()
-        sys.exit(EXIT_USAGE)
-    except Exception as exc:
-        if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
-            if _state["debug"]:
-                traceback.print_exc()
-            _to_stderr(f"reprobox: error: {INTERRUPTED}")
-            sys.exit(EXIT_INTERRUPTED)
-        from reprobox.engine import engine_failure, is_engine_trouble
-
-        if is_engine_trouble(exc):
-            # An engine call no reprobox border caught (a timeout, a dropped
-            # connection): engine trouble in one line, not a file problem.
-            if _state["debug"]:
-                traceback.print_exc()
-            error = engine_failure(None, "answering a request", exc)
-            _to_stderr(f"reprobox: error: {_printable(str(error))}")
-            sys.exit(EXIT_ENGINE)
-        if not isinstance(exc, OSError):
-            raise
-        # stdout on a full disk, an unwritable output path
-        if _state["debug"]:
-            traceback.print_exc()
-        where = f"{exc.filename}: " if exc.filename else ""
-        if not where and _raised_writing_output(exc):
-            where = "standard output: "
-        fix = _DISK_FIXES.get(exc.errno, "")
-        _to_stderr(f"reprobox: error: {where}{exc.strerror or exc}{fix}")
-        sys.exit(EXIT_USAGE)
-    if isinstance(code, int):  # what a typer.Exit asked for (verify, compare)
-        if code == EXIT_INTERRUPTED:
-            # No command asks for 130: typer (0.2x) turns a KeyboardInterrupt
-            # that reached it (a stop while it parses the arguments, say)
-            # into this return, silently.
-            _to_stderr(f"reprobox: error: {INTERRUPTED}")
-        sys.exit(code)
-
-
-def _stdout_gone() -> bool:
-    """Tell whether click found stdout's reader gone (it wraps stdout then).
-
-    By the wrapper's name: typer may carry a click of its own, whose class
-    is not click's.
-    """
-    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
-
-
-class _ClosedStdout(io.TextIOBase):
-    """What stdout is when reprobox started with it closed: a write fails as
-    one to a pipe whose reader is gone, so a result is never silently lost."""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
-
-
-# What to do about an unwritable path that no reprobox border named.
-def _raised_writing_output(exc: BaseException) -> bool:
-    """Tell whether exc came from writing reprobox's output (click's echo,
-    which writes and flushes the stream), not from a file reprobox wrote."""
-    tb = exc.__traceback__
-    last = None
-    while tb is not None:
-        last, tb = tb.tb_frame, tb.tb_next
-    if last is None:
-        return False
-    module = last.f_globals.get("__name__", "")
-    return last.f_code.co_name == "echo" and module.endswith("click.utils")
-
-
-_DISK_FIXES = {
-    errno.ENOSPC: " (free space there, then run this again)",
-    errno.EDQUOT: " (free space there, then run this again)",
-    errno.EROFS: " (it is on a read-only file system: run this where it can write)",
-    errno.EACCES: " (make it writable for this user, then run this again)",
-    errno.EPERM: " (make it writable for this user, then run this again)",
-    errno.ENOENT: " (its folder is missing or takes no new files: write elsewhere)",
-}
-
-
-def usage_error_line(exc) -> str:
-    """Return a usage error (bad option value, missing argument) as one line.
-
-    click prints the usage, a "Try" line, a blank line and the error; reprobox
-    errors are one line naming what is wrong and the fix, so the help is
-    pointed to instead of printed.
-    """
-    message = _one_line(exc.format_message()).rstrip(".")
-    message = message[:1].lower() + message[1:]
-    command = exc.ctx.command_path if exc.ctx is not None else "reprobox"
-    return f"{message} (see {command} --help)"
+    run_command_line(app, then_leave=then_leave)
 
 
 # The commands in these modules register themselves on `app`.

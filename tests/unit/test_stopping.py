@@ -16,7 +16,7 @@ from fresh_python import REPO, run_argv, run_python
 # prints its summary once the record is written); SIGNAL then lands at WHEN.
 SCRIPT = """
 import os, signal, sys
-from reprobox import __main__, cli, stopping
+from reprobox import __main__, cli, cli_main, stopping
 
 def command(**_):
     print("run 1 succeeded; record written", flush=True)
@@ -24,14 +24,14 @@ def command(**_):
         os.kill(os.getpid(), SIGNAL)
 
 cli.app = command
-over = cli.command_over
+over = cli_main.command_over
 
 def over_then_signal():
     over()
     if WHEN == "once it is over":
         os.kill(os.getpid(), SIGNAL)
 
-cli.command_over = over_then_signal
+cli_main.command_over = over_then_signal
 class Late:
     def __del__(self):  # as the interpreter shuts down, if it ever does
         os.kill(os.getpid(), SIGNAL)
@@ -188,7 +188,7 @@ def test_a_hold_outlasts_a_signal_another_thread_takes_and_leaves_no_mask():
 # nothing, and once the command is over. POINT and SIGNAL are filled in.
 EACH_POINT = """
 import os, signal, sys
-from reprobox import __main__, cli, stopping
+from reprobox import __main__, cli, cli_main, stopping
 
 def stop():
     os.kill(os.getpid(), SIGNAL)
@@ -205,14 +205,14 @@ def command(**_):
     body()
 
 cli.app = command
-over = cli.command_over
+over = cli_main.command_over
 
 def over_then_signal():
     over()
     if POINT == "once it is over":
         stop()
 
-cli.command_over = over_then_signal
+cli_main.command_over = over_then_signal
 if POINT == "as the CLI starts":  # __main__ has installed the handlers
     cli.main = lambda **_: stop()
 __main__.main()
