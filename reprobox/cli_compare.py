@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, check_output_target, missing_folder
-from reprobox.cli import project_holding, warn_if_it_enters_an_image
 from reprobox.cli_app import app
 from reprobox.cli_output import echo, warn
+from reprobox.cli_project import project_holding, warn_if_it_enters_an_image
 from reprobox.errors import InputError
 from reprobox.metric_names import is_metric_name, metric_name_fault
 from reprobox.number_options import NotAPlainNumber, decimal_number, typed_text

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import dump_json
-from reprobox.cli import _build, _load, tidy_killed_imports, tidy_killed_runs
+from reprobox.cli import _build
 from reprobox.cli_app import CaCertOpt, JsonOpt, ProjectArg, app
 from reprobox.cli_interrupts import finished_step, interruptible
 from reprobox.cli_output import (
@@ -23,6 +23,7 @@ from reprobox.cli_output import (
     say,
     warn,
 )
+from reprobox.cli_project import _load, tidy_killed_imports, tidy_killed_runs
 from reprobox.errors import EXIT_USAGE, InputError, Interrupted
 from reprobox.secret_shapes import shown_token, token_in_name
 

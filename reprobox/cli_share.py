@@ -11,17 +11,17 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, dump_json, write_problem
-from reprobox.cli import (
-    _build,
+from reprobox.cli import _build
+from reprobox.cli_app import CaCertOpt, ContextOpt, HostOpt, JsonOpt, ProjectArg, app
+from reprobox.cli_interrupts import finished_step, interruptible, left_behind
+from reprobox.cli_output import echo, log_printer, say, warn
+from reprobox.cli_project import (
     _load,
     project_holding,
     tidy_killed_imports,
     tidy_killed_runs,
     warn_if_it_enters_an_image,
 )
-from reprobox.cli_app import CaCertOpt, ContextOpt, HostOpt, JsonOpt, ProjectArg, app
-from reprobox.cli_interrupts import finished_step, interruptible, left_behind
-from reprobox.cli_output import echo, log_printer, say, warn
 from reprobox.errors import InputError, ReproboxError
 from reprobox.frozen_tokens import refuse_record_tokens
 from reprobox.share_lock import one_share_at_a_time
