@@ -9,10 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shlex
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -26,20 +23,19 @@ from reprobox.cli_app import (
     ProjectArg,
     app,
 )
+from reprobox.cli_image_build import _build, build_secrets
 from reprobox.cli_interrupts import (
     finished_step,
-    interrupted_message,  # noqa: F401 - imported from here by tests
+    interrupted_message,
     interruptible,
-    left_behind,  # noqa: F401 - imported from here by tests
+    left_behind,
 )
 from reprobox.cli_main import run_command_line
-from reprobox.cli_options import (
-    _CommandNamingItsHelp,  # noqa: F401 - imported from here by tests
-    add_parse_checks,
-)
+from reprobox.cli_options import _CommandNamingItsHelp, add_parse_checks
 from reprobox.cli_output import (
-    _printable,  # noqa: F401 - imported from here by tests
-    _state,  # noqa: F401 - imported from here by tests
+    _one_line,
+    _printable,
+    _state,
     _to_stderr,
     echo,
     log_printer,
@@ -48,45 +44,48 @@ from reprobox.cli_output import (
 )
 from reprobox.cli_project import (
     _load,
-    tidy_killed_imports,  # noqa: F401 - imported from here by tests
+    project_holding,
+    tidy_killed_imports,
     tidy_killed_runs,
-    warn_if_it_enters_an_image,  # noqa: F401 - imported from here by tests
+    warn_if_it_enters_an_image,
 )
 from reprobox.errors import (
-    BuildError,
     InputError,
     ReproboxError,
 )
 
+# What other modules and tests import from reprobox.cli, wherever it now lives.
+__all__ = [
+    "CaCertOpt",
+    "ContextOpt",
+    "HostOpt",
+    "JsonOpt",
+    "ProjectArg",
+    "_CommandNamingItsHelp",
+    "_build",
+    "_load",
+    "_one_line",
+    "_printable",
+    "_state",
+    "_to_stderr",
+    "app",
+    "build_secrets",
+    "echo",
+    "finished_step",
+    "interrupted_message",
+    "interruptible",
+    "left_behind",
+    "log_printer",
+    "main",
+    "project_holding",
+    "say",
+    "tidy_killed_imports",
+    "tidy_killed_runs",
+    "warn",
+    "warn_if_it_enters_an_image",
+]
+
 log = logging.getLogger("reprobox")
-
-
-@contextmanager
-def build_secrets(cfg, ca_cert: Path | None) -> Iterator[dict]:
-    """Yield the build's secret files (CA bundle, index settings), then delete them."""
-    from reprobox.freeze import expanded_indexes
-    from reprobox.lock import PackageIndexes
-
-    secrets: dict[str, Path] = {}
-    if ca_cert:
-        secrets["ca_cert"] = ca_cert
-    pip_env = PackageIndexes(*expanded_indexes(cfg, os.environ)).pip_env()
-    if not pip_env:
-        yield secrets
-        return
-    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(pip_env.items())]
-    # In memory, never on disk: a reprobox killed outright (SIGKILL) cannot
-    # leave the index credentials behind in a temp file; the build CLI reads
-    # the descriptor it inherits.
-    fd = os.memfd_create("reprobox-pip-index", os.MFD_CLOEXEC)
-    try:
-        data = memoryview(("\n".join(lines) + "\n").encode("utf-8"))
-        while data:
-            data = data[os.write(fd, data) :]
-        secrets["pip_index"] = Path(f"/dev/fd/{fd}")
-        yield secrets
-    finally:
-        os.close(fd)
 
 
 @app.command(short_help="Lock packages, capture machine facts, seed and data.")
@@ -262,87 +261,6 @@ def _training_python(flag: str | None) -> tuple[str, str]:
     if not found:
         raise InputError("no Python found for --from-env", hint="pass --python-exe")
     return found, f"python3 on PATH ({found})"
-
-
-def _build(cfg, engine, ca_cert: Path | None, force: bool = False, frozen=None):
-    """Build the project's image, of frozen when a command loaded it already."""
-    from reprobox.build import build_project
-    from reprobox.freeze import resolve_ca_cert
-
-    ca = resolve_ca_cert(str(ca_cert) if ca_cert else None, cfg, os.environ)
-    echo = log_printer()
-    scrub = _index_scrubber(cfg)
-
-    def shown(line: str) -> None:
-        if echo is not None:
-            echo(scrub(line))
-
-    # Secrets are made only if a build happens: an up-to-date image needs none.
-    try:
-        result = build_project(
-            cfg,
-            engine,
-            secrets=lambda: build_secrets(cfg, ca),
-            force=force,
-            on_line=shown,
-            on_note=lambda note: warn(note),
-            on_info=say,
-            on_built=finished_step("build"),
-            frozen=frozen,
-        )
-    except ReproboxError as exc:
-        lines = exc.build_log
-        if lines is None:
-            raise
-        # pip echoes index URLs, and hides only their passwords: a token in a
-        # URL's path (or a user-name token) would reach the terminal.
-        exc.message = scrub(exc.message)
-        if isinstance(exc, BuildError):
-            exc.log_tail = scrub(exc.log_tail)
-        kept = _keep_build_log(cfg, "\n".join(scrub(line) for line in lines))
-        if kept:
-            where = f"the whole build log is in {kept}"
-            exc.hint = f"{exc.hint}; {where}" if exc.hint else where
-        raise
-    if result.built:
-        from reprobox.build_failure import drop_build_log
-
-        drop_build_log(cfg.state_dir)
-    return result
-
-
-def _keep_build_log(cfg, text: str) -> str | None:
-    """Write a failed build's log (credentials hidden) into .reprobox/; say where."""
-    from reprobox.build_failure import keep_build_log
-
-    path, problem = keep_build_log(cfg.state_dir, text)
-    if path is None:
-        warn(problem)
-        return None
-    shown = os.path.relpath(path)
-    return str(path) if shown.startswith("..") else shown
-
-
-def _index_scrubber(cfg) -> Callable[[str], str]:
-    """Return what hides the project's index credentials in build output.
-
-    Made on first use: an up-to-date image needs no index variables at all.
-    """
-    indexes = None
-
-    def scrub(text: str) -> str:
-        nonlocal indexes
-        if indexes is None:
-            from reprobox.freeze import expanded_indexes, index_reference_values
-            from reprobox.lock import PackageIndexes
-
-            indexes = PackageIndexes(
-                *expanded_indexes(cfg, os.environ),
-                hidden=index_reference_values(cfg, os.environ),
-            )
-        return indexes.scrub(text)
-
-    return scrub
 
 
 @app.command(short_help="Build the project's image (skipped when unchanged).")

@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import dump_json
-from reprobox.cli import _build
 from reprobox.cli_app import CaCertOpt, JsonOpt, ProjectArg, app
+from reprobox.cli_image_build import _build
 from reprobox.cli_interrupts import finished_step, interruptible
 from reprobox.cli_output import (
     _one_line,

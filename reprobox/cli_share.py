@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 
 from reprobox.atomic import atomic_write_text, dump_json, write_problem
-from reprobox.cli import _build
 from reprobox.cli_app import CaCertOpt, ContextOpt, HostOpt, JsonOpt, ProjectArg, app
+from reprobox.cli_image_build import _build
 from reprobox.cli_interrupts import finished_step, interruptible, left_behind
 from reprobox.cli_output import echo, log_printer, say, warn
 from reprobox.cli_project import (

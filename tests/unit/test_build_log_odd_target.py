@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 
 from reprobox import build as build_module
-from reprobox import cli
+from reprobox import cli_image_build
 from reprobox.build_failure import drop_build_log, keep_build_log
 from reprobox.errors import InputError
 
 
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "log_printer", lambda: None)
+    monkeypatch.setattr(cli_image_build, "log_printer", lambda: None)
     import reprobox.freeze as freeze
 
     monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
@@ -60,13 +60,13 @@ def make_link_to_folder(path):
 )
 def test_an_odd_build_log_is_a_warning_not_the_error(cfg, monkeypatch, make, kind):
     warned = []
-    monkeypatch.setattr(cli, "warn", warned.append)
+    monkeypatch.setattr(cli_image_build, "warn", warned.append)
     monkeypatch.setattr(build_module, "build_project", failing_build)
     log = cfg.state_dir / "build.log"
     make(log)
 
     with pytest.raises(InputError) as caught:
-        cli._build(cfg, engine=None, ca_cert=None)
+        cli_image_build._build(cfg, engine=None, ca_cert=None)
 
     # The build's own error stands, its hint without a log that was not kept.
     assert caught.value.message == "the base image has Python 3.11"
@@ -88,11 +88,11 @@ def test_an_unwritable_state_folder_is_a_warning_with_its_fix(cfg, monkeypatch):
 
     monkeypatch.setattr(build_failure, "atomic_write_text", denied)
     warned = []
-    monkeypatch.setattr(cli, "warn", warned.append)
+    monkeypatch.setattr(cli_image_build, "warn", warned.append)
     monkeypatch.setattr(build_module, "build_project", failing_build)
 
     with pytest.raises(InputError) as caught:
-        cli._build(cfg, engine=None, ca_cert=None)
+        cli_image_build._build(cfg, engine=None, ca_cert=None)
 
     assert caught.value.message == "the base image has Python 3.11"
     assert caught.value.hint == "set python"

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from reprobox import build as build_module
-from reprobox import cli
+from reprobox import cli_image_build
 from reprobox.errors import BuildError, InputError
 
 TOKEN = "s3cr3t-path-token"
@@ -28,7 +28,7 @@ def cfg(tmp_path, monkeypatch):
 
 def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
     printed = []
-    monkeypatch.setattr(cli, "log_printer", lambda: printed.append)
+    monkeypatch.setattr(cli_image_build, "log_printer", lambda: printed.append)
     import reprobox.freeze as freeze
 
     monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
@@ -44,7 +44,7 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
 
     monkeypatch.setattr(build_module, "build_project", failing_build)
     with pytest.raises(BuildError) as caught:
-        cli._build(cfg, engine=None, ca_cert=None)
+        cli_image_build._build(cfg, engine=None, ca_cert=None)
 
     assert printed == ["#9 1.2 Looking in indexes: http://127.0.0.1:18731/***/simple/"]
     assert TOKEN not in str(caught.value)
@@ -56,7 +56,7 @@ def test_live_lines_and_a_failed_build_hide_a_path_token(cfg, monkeypatch):
 
 
 def test_a_failure_named_as_bad_input_keeps_its_log_hidden_too(cfg, monkeypatch):
-    monkeypatch.setattr(cli, "log_printer", lambda: None)
+    monkeypatch.setattr(cli_image_build, "log_printer", lambda: None)
     import reprobox.freeze as freeze
 
     monkeypatch.setattr(freeze, "resolve_ca_cert", lambda *a: None)
@@ -69,7 +69,7 @@ def test_a_failure_named_as_bad_input_keeps_its_log_hidden_too(cfg, monkeypatch)
 
     monkeypatch.setattr(build_module, "build_project", failing_build)
     with pytest.raises(InputError) as caught:
-        cli._build(cfg, engine=None, ca_cert=None)
+        cli_image_build._build(cfg, engine=None, ca_cert=None)
 
     kept = (cfg.state_dir / "build.log").read_text(encoding="utf-8")
     assert kept == "#9 1.2 the project is frozen for 3.12; index /***/simple/\n"
