@@ -1,8 +1,7 @@
 """Running the app: what a command raised becomes one line and an exit code.
 
-Exit codes: 0 success; 1 the job ran and said no (run failed, compare out of
-tolerance); 2 bad input; 3 Docker engine trouble; 130 interrupted. A
-traceback is shown only with --debug, or for a bug.
+The exit codes are those reprobox.cli lists (errors.EXIT_*). A traceback is
+shown only with --debug, or for a bug.
 """
 
 from __future__ import annotations
