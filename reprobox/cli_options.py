@@ -81,7 +81,12 @@ def _refuse_unplain_numbers(app: typer.Typer) -> None:
 
 def _plain_number_parser(flag: str, number: type) -> Callable:
     """Return a parser of flag's value that takes plain ASCII numbers only."""
-    from reprobox.number_options import NotAPlainNumber, decimal_number, whole_number
+    from reprobox.number_options import (
+        NotAPlainNumber,
+        decimal_number,
+        reads_as_zero,
+        whole_number,
+    )
 
     read = whole_number if number is int else decimal_number
 
@@ -100,6 +105,10 @@ def _plain_number_parser(flag: str, number: type) -> Callable:
                 whole = float(value)  # --seed 7.0 means 7, not the 3 shown before
                 if number is int and whole.is_integer():
                     example = str(int(whole))
+                if reads_as_zero(value, whole):
+                    # 1e-400 reads as 0: "write e.g. --cpus 0" was refused
+                    # next (brk r45, BK 2 and BL F1).
+                    example = "3" if number is int else "1.5"
             raise typer.BadParameter(
                 f"{_shown_value(value)!r} {exc}; write e.g. {flag} {example}"
             ) from None

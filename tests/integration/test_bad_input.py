@@ -1581,6 +1581,14 @@ CASES = [
         "lower --cpus",
     ),
     Case(
+        # brk r45 (BK 2, BL F1): "write e.g. --cpus 0", refused next.
+        "run-cpus-below-the-smallest-float",
+        ("run", "{p}", "--cpus", "1e-400"),
+        EXIT_USAGE,
+        ("'1e-400' is too close to 0 for a float (the smallest is 5e-324)",),
+        "write e.g. --cpus 1.5",
+    ),
+    Case(
         "config-name-with-capitals",
         ("freeze", "{p}"),
         EXIT_USAGE,

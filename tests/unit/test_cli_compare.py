@@ -440,7 +440,7 @@ def test_an_epsilon_below_the_smallest_float_is_refused(tmp_path, command):
     assert line == (
         "reprobox: error: invalid value for '--epsilon': '1e-400' is too close "
         "to 0 for a float (the smallest is 5e-324), so it reads as 0; write e.g. "
-        f"--epsilon 0 (see reprobox {command} --help)"
+        f"--epsilon 1.5 (see reprobox {command} --help)"
     )
 
 
