@@ -107,9 +107,13 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
 
 
 def shown_token(name: str) -> str:
-    """Return a name that is itself a token as every message shows one:
-    its first four characters, *** and its length, never the rest."""
-    return f"{name[:4]}*** ({len(name)} characters)"
+    """Return a name that is or holds a token as every message shows one: cut
+    as hide_name_tokens cuts it (loss_ghp_***, as the training's output line
+    shows it; "loss***" said where it lay no better), else its first four
+    characters and ***, then its length; never the token's rest."""
+    hidden = hide_name_tokens(name)
+    shown = hidden if hidden != name else f"{name[:4]}***"
+    return f"{shown} ({len(name)} characters)"
 
 
 def _tokens_in_name(name: str) -> list[re.Match[str]]:

@@ -39,7 +39,7 @@ def test_a_token_metric_name_stays_out_of_record_label_and_bundle(
     assert TOKEN not in ran.stdout + ran.stderr
     assert "metric ghp_*** (40 characters) in the metrics file" in ran.stderr
     # Round 36: a token joined inside a name (loss_ghp_...) counts as well.
-    assert "metric loss*** (45 characters) in the metrics file" in ran.stderr
+    assert "metric loss_ghp_*** (45 characters) in the metrics file" in ran.stderr
     (run_dir,) = (project / ".reprobox" / "runs").iterdir()
     record = json.loads((run_dir / "record.json").read_text())
     assert record["metrics"] == {"acc": 0.9}

@@ -55,7 +55,7 @@ def test_a_token_metric_name_is_left_out_with_a_shortened_warning(tmp_path):
     assert kept == {"acc": 0.9}
     assert warnings == [
         f"metric {SHOWN} in {METRICS_FILE} {LEFT_OUT}",
-        f"metric AKIA*** (24 characters) in {METRICS_FILE} {LEFT_OUT}",
+        f"metric AKIA*** acc (24 characters) in {METRICS_FILE} {LEFT_OUT}",
     ]
 
 
