@@ -7,12 +7,19 @@ a push that hangs for most of a minute; so each retry is said once, and the
 error the stream ends in is told with the registry and its HTTP status, or,
 where the registry's reply was broken (cut short, malformed, a success status
 where the registry API answers otherwise), with what was wrong with it.
+
+A push can also wait without a word: the engine uploads a few layers at a
+time, and an upload still going on inside it (a push stopped earlier keeps
+uploading there) holds its turn; a registry can stop reading an upload. So
+a stream silent for a while is told too, with what it waits for.
 """
 
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -57,24 +64,49 @@ _MALFORMED = re.compile(
     r"|malformed HTTP |malformed MIME header"
 )
 
+# How long a push stream may say nothing before the wait is told.
+STALL_S = 30.0
+# dockerd (20.10 to 27) says "Waiting" of a layer queued for one of its few
+# upload slots (max-concurrent-uploads, 5 by default). A layer that holds a
+# slot says "Preparing" while the registry is asked whether it has it, then
+# "Pushing" as its bytes go, "Retrying in N seconds" between two tries.
+_QUEUED = "Waiting"
+_AT_REGISTRY = ("Preparing", "Pushing", "Retrying in ")
+
 
 def read_push_stream(
     events: Iterable[Mapping[str, Any]],
     registry: str,
     hint: str,
     on_progress: Callable[[str], None] | None = None,
+    on_stall: Callable[[str], None] | None = None,
+    stall_s: float = STALL_S,
 ) -> str | None:
     """Return the digest a push stream reports; say each retry, raise its error.
 
     Layers upload side by side and each counts its own retries; a retry is
     said when some layer reaches a retry number not said yet, so a registry
     failing every upload gives one line per round, not one per layer.
+
+    on_stall is told once each time the stream says nothing for stall_s
+    seconds: what the push waits for (see stall_message).
     """
     digest = None
     countdown: dict[str, int] = {}  # layer -> the seconds its last status said
     retries: dict[str, int] = {}
     said = 0
-    for event in events:
+    layers: dict[str, str] = {}  # layer -> its last status
+    silent = 0  # stall_s periods without an event, since the last one
+    stream = events if on_stall is None else _with_silences(events, stall_s)
+    for event in stream:
+        if event is None:
+            silent += 1
+            if silent == 1 and on_stall is not None:  # once per stall
+                on_stall(stall_message(registry, layers, stall_s))
+            continue
+        silent = 0
+        if event.get("id") and event.get("status"):
+            layers[str(event["id"])] = str(event["status"])
         if "error" in event:
             raise push_error(registry, str(event["error"]), hint)
         wait = _RETRY.fullmatch(str(event.get("status") or ""))
@@ -93,6 +125,77 @@ def read_push_stream(
             countdown[layer] = seconds
         digest = (event.get("aux") or {}).get("Digest") or digest
     return digest
+
+
+def stall_message(registry: str, layers: Mapping[str, str], seconds: float) -> str:
+    """Say why a push stream went quiet, from each layer's last status.
+
+    Layers queued while no layer of this push holds a slot wait on uploads
+    that are not this push's: another push inside the engine, often one
+    stopped earlier. A layer that holds a slot waits on the registry.
+    """
+    quiet = f"push to {registry}: no progress for {seconds:g}s"
+    queued = sum(status == _QUEUED for status in layers.values())
+    sending = sum(status.startswith(_AT_REGISTRY) for status in layers.values())
+    if queued and not sending:
+        return (
+            f"{quiet}: {_layers(queued, 'waits', 'wait')} for a turn to upload. "
+            "The Docker engine uploads only a few layers at a time "
+            "(max-concurrent-uploads, 5 by default) and another push still going "
+            "on inside it, such as one stopped earlier, holds those turns; this "
+            "push goes on when its uploads end"
+        )
+    if sending:
+        waits = f"{_layers(sending, 'being uploaded waits', 'being uploaded wait')}"
+    else:
+        waits = "the Docker engine waits"
+    return (
+        f"{quiet}: {waits} on the registry, which is slow or has stopped answering "
+        "(or the network to it has); the push goes on when it answers"
+    )
+
+
+def _layers(count: int, one: str, many: str) -> str:
+    return f"1 layer {one}" if count == 1 else f"{count} layers {many}"
+
+
+_END = object()
+
+
+def _with_silences(
+    events: Iterable[Mapping[str, Any]], silence_s: float
+) -> Iterator[Mapping[str, Any] | None]:
+    """Yield each event, and None each time silence_s pass without one.
+
+    The events are read on a daemon thread, so that the wait for the next
+    one can time out here. A Ctrl-C still lands in this (the main) thread,
+    as it did in the read; the reader, blocked on the engine, dies with the
+    process. What ends the read (an engine error, a dropped connection) is
+    raised here.
+    """
+    box: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            for event in events:
+                box.put((event, None))
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+            box.put((_END, exc))
+        else:
+            box.put((_END, None))
+
+    threading.Thread(target=read, name="push-stream", daemon=True).start()
+    while True:
+        try:
+            event, failure = box.get(timeout=silence_s)
+        except queue.Empty:
+            yield None
+            continue
+        if failure is not None:
+            raise failure
+        if event is _END:
+            return
+        yield event
 
 
 def push_error(registry: str, error: str, hint: str) -> EngineError:
