@@ -310,6 +310,8 @@ def push(
                 built.tag.rsplit(":", 1)[1],
                 cfg.state_dir,
                 on_progress=say,
+                # Shown under -q too: a push that waits looks hung otherwise.
+                on_stall=warn,
             )
 
         entry = {

@@ -164,10 +164,12 @@ def push_image(
     tag: str,
     state_dir: Path,
     on_progress: Callable[[str], None] | None = None,
+    on_stall: Callable[[str], None] | None = None,
 ) -> str:
     """Push image to registry as PROJECT:TAG; return `repo@sha256:...`.
 
-    on_progress is told of each upload the engine retries.
+    on_progress is told of each upload the engine retries; on_stall, of each
+    stretch of push_stream.STALL_S seconds without progress, and why.
 
     The registry-named tag it makes is put back as it was if the push does
     not end, even when reprobox is killed (push_tags keeps a marker in
@@ -185,7 +187,7 @@ def push_image(
         named = PushTag(ref, source.id, previous=current_image(engine, ref))
         with registry_tag(state_dir, engine, named):
             source.tag(repo, tag)
-            digest = _push(engine, repo, tag, registry, hint, on_progress)
+            digest = _push(engine, repo, tag, registry, hint, on_progress, on_stall)
             if not digest:
                 raise EngineError(f"push to {ref} reported no digest")
         if named.previous != source.id:
@@ -217,12 +219,13 @@ def _push(
     registry: str,
     hint: str,
     on_progress: Callable[[str], None] | None,
+    on_stall: Callable[[str], None] | None = None,
 ) -> str | None:
     """Push repo:tag; return the digest the registry gave it."""
     try:
         with long_calls(engine):
             events = engine.client.images.push(repo, tag, stream=True, decode=True)
-            digest = read_push_stream(events, registry, hint, on_progress)
+            digest = read_push_stream(events, registry, hint, on_progress, on_stall)
     except docker.errors.APIError as exc:
         raise EngineError(
             f"push to {repo} failed: {first_line(exc.explanation or exc)}",
