@@ -20,6 +20,8 @@ from typing import Any
 
 from reprobox.abandoned_runs import close_abandoned_records
 from reprobox.container_files import (
+    capture_without_tokens,
+    machine_from_capture,
     metrics_from,
     read_json,
     read_script_metrics,
@@ -218,16 +220,27 @@ def save_left_output(
         with contextlib.suppress(OSError):
             temp.unlink()
         return None
+    capture, script_metrics = facts_left_in(run_dir)
     if not record.get("metrics"):
-        record["metrics"] = hidden_in(metrics_left_in(run_dir), output.hide)
+        record["metrics"] = hidden_in(
+            metrics_from(capture, script_metrics), output.hide
+        )
+    if not record.get("machine") and capture.get("python"):
+        # The hook's exit capture got through: the record said machine null
+        # while capture.json held the facts (brk r45, BK 6).
+        record["machine"] = hidden_in(machine_from_capture(capture), output.hide)
     return tail_text(lines)
 
 
-def metrics_left_in(run_dir: Path) -> dict[str, float]:
-    """Return the metrics a run's folder holds (capture.json, metrics.json)."""
+def facts_left_in(run_dir: Path) -> tuple[dict[str, Any], dict[str, float]]:
+    """Return what a run's folder holds for its record: capture.json, with
+    its damaged fields and names holding a token left out (as a finished run
+    leaves them out), and the metrics of metrics.json."""
     capture, _ = sane_capture(read_json(run_dir / "capture.json"))
+    capture, _ = capture_without_tokens(capture)
     script_metrics, _ = read_script_metrics(run_dir / "metrics.json")
-    return metrics_from(capture, script_metrics)
+    return capture, script_metrics
+
 
 
 def _run_flags_env(record: Mapping[str, Any], env: Mapping[str, str]) -> dict:

@@ -698,6 +698,8 @@ def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
     assert record["status"] == "interrupted"
     assert "its lock file is gone" in record["error"]["message"]
     assert record["exit_code"] == 0
+    # brk r45 (BK 6): the script had ended; its facts are in the record.
+    assert record["machine"]["python"].startswith("3.11"), record["machine"]
     epochs = [f"epoch {n} loss {1 / (n + 1):.4f}" for n in range(40)]
     assert (runs / run_id / "container.log").read_text().splitlines() == [
         "sleeper started",

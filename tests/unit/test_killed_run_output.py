@@ -184,3 +184,34 @@ def test_output_the_engine_cannot_give_leaves_the_log_as_the_run_wrote_it(
     assert record["error"]["log_tail"] == "sleeper started"
     assert sorted(os.listdir(run_dir)) == [LOG_NAME, "record.json"]  # no temp
     assert container.removed
+
+
+def test_a_closed_run_keeps_the_machine_facts_and_metrics_its_folder_holds(
+    tmp_path,
+):
+    # brk r45 (BK 6): the training had ended, capture.json held its facts,
+    # and the closed record said machine null. A metric named with a token
+    # is left out, as a finished run leaves it out.
+    ghp = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
+    runs = tmp_path / "runs"
+    run_dir = killed_run(runs, {"options": {"env": {"HARD_API_TOKEN": "***"}}})
+    capture = {
+        "python": {"version": "3.11.2"},
+        "os": {"system": "Linux"},
+        "env": {"OMP_NUM_THREADS": "1", "LEAK": TOKEN},
+        "packages": {"six": "1.17.0", f"pkg_{ghp}": "1.0"},
+    }
+    (run_dir / "capture.json").write_text(json.dumps(capture))
+    metrics = {"acc": 0.9, f"loss_{ghp}": 1.0}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    container = LeftContainer({"HARD_API_TOKEN": TOKEN}, [b"done\n"], [])
+
+    sweep(runs, container)
+
+    record = json.loads((run_dir / "record.json").read_text())
+    assert record["status"] == "interrupted"
+    assert record["machine"]["python"] == "3.11.2"
+    assert record["machine"]["env"]["LEAK"] == "***"  # a --env secret, hidden
+    assert record["metrics"] == {"acc": 0.9}
+    assert record["machine"]["packages"] == {"six": "1.17.0"}
+    assert ghp not in (run_dir / "record.json").read_text()
