@@ -214,38 +214,48 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
     a stop that lands while the engine makes the sealed copy, which it may
     finish and tag after the stop. A first seal whose push or export then
     fails (a registry out of reach, a full disk) replaced nothing and is
-    whole: it stays, as the line that announced it said.
+    whole: it stays, as the line that announced it said. A marker in
+    .reprobox/pushing/ lets the next command do the same after a kill.
     """
     from reprobox.engine import image_id
+    from reprobox.push_tags import PushTag, tag_move
     from reprobox.share import sealed_beside
     from reprobox.tag_moves import drop_if_untagged
 
     sealed_tag = sealed_beside(built.tag)
     before = image_id(engine, sealed_tag)
     made = None
-    try:
-        made = _sealed(cfg, engine, built, reference_path)
-        yield made
-    except BaseException as exc:
-        # made: (the image shared, its record, ...); the build's own id when
-        # no copy was sealed (no run yet, or the tag already names the seal).
-        first_seal = before is None and made is not None and made[0] != built.image_id
-        if first_seal and isinstance(exc, ReproboxError):
-            say(f"nothing was shared; the sealed copy {sealed_tag} stays here")
+    move = PushTag(sealed_tag, None, before, source=built.image_id)
+    with tag_move(cfg.state_dir, engine, move) as marker:
+        try:
+            made = _sealed(cfg, engine, built, reference_path)
+            if made[0] != built.image_id:  # a copy was sealed
+                marker.made(made[0])
+            yield made
+        except BaseException as exc:
+            # made: (the image shared, its record, ...); the build's own id
+            # when no copy was sealed (no run yet, or the tag already names
+            # the seal).
+            first_seal = (
+                before is None and made is not None and made[0] != built.image_id
+            )
+            if first_seal and isinstance(exc, ReproboxError):
+                say(f"nothing was shared; the sealed copy {sealed_tag} stays here")
+                raise
+            with signals_held():  # a second Ctrl-C must not leave it half put back
+                now = image_id(engine, sealed_tag)
+                if now != before:
+                    if not _put_back_tag(engine, sealed_tag, before):
+                        marker.keep()  # the next command tries again
+                    elif now is not None:  # the copy sealed here: no `<none>`
+                        drop_if_untagged(engine, now)
             raise
-        with signals_held():  # a second Ctrl-C must not leave it half put back
-            now = image_id(engine, sealed_tag)
-            if now != before:
-                _put_back_tag(engine, sealed_tag, before)
-                if now is not None:  # the copy this command sealed: no `<none>`
-                    drop_if_untagged(engine, now)
-        raise
-    if before is not None and image_id(engine, sealed_tag) != before:
-        drop_if_untagged(engine, before)
+        if before is not None and image_id(engine, sealed_tag) != before:
+            drop_if_untagged(engine, before)
 
 
-def _put_back_tag(engine, tag: str, previous: str | None) -> None:
-    """Point tag at previous again, or remove it when there was none."""
+def _put_back_tag(engine, tag: str, previous: str | None) -> bool:
+    """Point tag at previous again, or remove it when there was none; say if done."""
     import docker.errors
 
     repo, _, name = tag.rpartition(":")
@@ -256,6 +266,8 @@ def _put_back_tag(engine, tag: str, previous: str | None) -> None:
             engine.client.images.get(previous).tag(repo, name)
     except docker.errors.DockerException as exc:
         warn(f"could not put {tag} back as it was: {exc}")
+        return False
+    return True
 
 
 @app.command(short_help="Push the sealed image and record its digest.")
@@ -394,6 +406,7 @@ def export_cmd(
     from reprobox.build import check_frozen_inputs
     from reprobox.bundles import export_bundle
     from reprobox.engine import connect
+    from reprobox.push_tags import sweep_killed_pushes
     from reprobox.share import check_published
 
     cfg = _load(project)
@@ -408,6 +421,8 @@ def export_cmd(
         _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
     engine = connect(host, context)
     tidy_killed_imports(engine)
+    # As push does: the tags a push or export killed outright left moved.
+    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
     built = _build(cfg, engine, ca_cert, frozen=frozen)
     with (
         one_share_at_a_time(cfg.state_dir, say),  # a push seals too

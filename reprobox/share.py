@@ -190,10 +190,11 @@ def push_image(
             digest = _push(engine, repo, tag, registry, hint, on_progress, on_stall)
             if not digest:
                 raise EngineError(f"push to {ref} reported no digest")
-        if named.previous != source.id:
-            # The copy pushed before (sealed with an older run) had only this
-            # name once an export moved <tag>-sealed on: not left `<none>`.
-            drop_if_untagged(engine, named.previous)
+            if named.previous != source.id:
+                # The copy pushed before (sealed with an older run) had only
+                # this name once an export moved <tag>-sealed on: not left
+                # `<none>`, even by a kill here (the marker names it still).
+                drop_if_untagged(engine, named.previous)
     except docker.errors.ImageNotFound:
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"

@@ -4,82 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import docker.errors
 import pytest
+from push_fakes import DIGEST, OLD, SEALED, FakeEngine, dead_owner, markers
 
 from reprobox.engine import owner_label
 from reprobox.errors import EngineError
 from reprobox.push_tags import MARKER_DIR, sweep_killed_pushes
 from reprobox.share import push_image
 
-SEALED = "sha256:" + "5" * 64
-OLD = "sha256:" + "0" * 64
-DIGEST = "sha256:" + "d" * 64
 REPO = "127.0.0.1:5000/reprobox/digits"
 REF = f"{REPO}:0123456789abcdef"
-
-
-class FakeImage:
-    def __init__(self, engine, image_id):
-        self.engine, self.id = engine, image_id
-
-    @property
-    def tags(self):
-        return sorted(t for t, i in self.engine.tags.items() if i == self.id)
-
-    def tag(self, repo, tag):
-        self.engine.on_tag(f"{repo}:{tag}")
-        self.engine.tags[f"{repo}:{tag}"] = self.id
-
-
-class FakeEngine:
-    """An engine of images by id and tags; its push runs `pushing` to its end."""
-
-    def __init__(self, host="unix:///var/run/docker.sock"):
-        self.host = host
-        self.ids = {SEALED, OLD}
-        self.in_use: set[str] = set()
-        self.tags: dict[str, str] = {}
-        self.pushing = [{"status": "pushing"}, {"aux": {"Digest": DIGEST}}]
-        self.on_tag = lambda ref: None
-        images = SimpleNamespace(get=self._get, push=self._push, remove=self._remove)
-        self.client = SimpleNamespace(images=images, api=SimpleNamespace())
-
-    def _get(self, ref):
-        found = self.tags.get(ref, ref)
-        if found not in self.ids:
-            raise docker.errors.ImageNotFound(ref)
-        return FakeImage(self, found)
-
-    def _push(self, repo, tag, stream, decode):
-        for event in self.pushing:
-            if isinstance(event, BaseException):
-                raise event
-            yield event
-
-    def _remove(self, ref, noprune):
-        if ref in self.ids:  # an image by id, once no tag names it
-            assert not self.tags.get(ref) and ref not in self.in_use
-            self.ids.discard(ref)
-            return
-        assert noprune
-        del self.tags[ref]
 
 
 def push(engine, state_dir):
     return push_image(
         engine, SEALED, "127.0.0.1:5000", "digits", "0123456789abcdef", state_dir
     )
-
-
-def markers(state_dir: Path) -> list[Path]:
-    folder = state_dir / MARKER_DIR
-    return sorted(folder.iterdir()) if folder.exists() else []
 
 
 def test_the_marker_is_on_disk_before_the_tag_exists(tmp_path):
@@ -99,6 +42,7 @@ def test_the_marker_is_on_disk_before_the_tag_exists(tmp_path):
             "ref": REF,
             "image": SEALED,
             "previous": None,
+            "source": None,
         }
     ]
     assert engine.tags == {REF: SEALED}  # a push that ends keeps its tag
@@ -144,6 +88,24 @@ def test_the_copy_a_push_moved_the_registry_tag_off_is_not_left_untagged(tmp_pat
     assert engine.ids == {SEALED}
 
 
+def test_the_copy_a_push_moved_its_tag_off_goes_while_the_marker_names_it(tmp_path):
+    # A kill before that removal would leave it `<none>` with no marker.
+    engine = FakeEngine()
+    engine.tags[REF] = OLD
+    remove = engine.client.images.remove
+    held = []
+
+    def remove_and_look(ref, noprune):
+        held.append([json.loads(m.read_text())["previous"] for m in markers(tmp_path)])
+        remove(ref, noprune)
+
+    engine.client.images.remove = remove_and_look
+    push(engine, tmp_path)
+    assert held == [[OLD]]
+    assert engine.ids == {SEALED}
+    assert markers(tmp_path) == []
+
+
 def test_a_copy_another_tag_still_names_stays_after_a_push(tmp_path):
     engine = FakeEngine()
     engine.tags.update({REF: OLD, "reprobox/digits:0123456789abcdef-sealed": OLD})
@@ -165,12 +127,6 @@ def test_a_tag_that_cannot_be_put_back_keeps_its_marker(tmp_path):
 
 
 # --- the next command: markers of a reprobox killed outright -----------------
-
-
-def dead_owner() -> str:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return f"{os.uname().nodename}:{child.pid}:12345"
 
 
 def plant(state_dir: Path, **fields) -> Path:

@@ -91,7 +91,7 @@ def test_an_image_still_tagged_or_in_use_stays():
 
 
 def test_a_failed_push_that_puts_the_old_seal_back_removes_the_new_one(
-    monkeypatch,
+    monkeypatch, tmp_path
 ):
     # The push or export failed after sealing a newer run: <tag>-sealed goes
     # back to the copy last shared, and the new copy, left untagged, goes.
@@ -106,8 +106,11 @@ def test_a_failed_push_that_puts_the_old_seal_back_removes_the_new_one(
     built = SimpleNamespace(tag=TAG, image_id=BUILD)
     with (
         pytest.raises(EngineError),
-        cli_share._sealed_until_shared(None, engine, built, None),
+        cli_share._sealed_until_shared(
+            SimpleNamespace(state_dir=tmp_path), engine, built, None
+        ),
     ):
         raise EngineError("registry out of reach")
     assert engine.tags == {TAG: BUILD, f"{TAG}-sealed": OLDER}
     assert engine.removed == [NEWER]
+    assert list((tmp_path / "pushing").iterdir()) == []  # put back: no marker
