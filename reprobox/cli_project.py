@@ -74,9 +74,11 @@ def warn_if_it_enters_an_image(
 def tidy_killed_runs(cfg, engine) -> None:
     """Clean up after a reprobox killed outright in this project, on this engine.
 
-    Its runs' records are closed and their containers removed; the
-    registry-named tag of a push it was making is put back as it was; and
-    the image an import (of any project) loaded on this engine is tagged.
+    Its runs' records are closed and their containers removed; the tags a
+    push or export it was making moved (the registry-named tag and
+    `<tag>-sealed`) are put back as they were, and the copies they left
+    untagged removed; and the image an import (of any project) loaded on
+    this engine is tagged.
     """
     from reprobox.push_tags import sweep_killed_pushes
     from reprobox.recovery import sweep_killed_runs
