@@ -126,6 +126,8 @@ def _escaped_tokens_cut(text: str) -> str:
         word = match.group()
         decoded = percent_decodings(word)[-1]
         hidden = hide_name_tokens(decoded)
-        return hidden if hidden != decoded else word
+        # A value shortened to fit (…) can end in half an escape, which no
+        # decoding reads: "ghp_***%…" said nothing the cut did not.
+        return re.sub(r"%[0-9A-Fa-f]?…", "…", hidden) if hidden != decoded else word
 
     return re.sub(r"[^\s'\"]*%[0-9A-Fa-f]{2}[^\s'\"]*", cut, text)

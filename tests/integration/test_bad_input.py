@@ -1589,6 +1589,20 @@ CASES = [
         "write e.g. --cpus 1.5",
     ),
     Case(
+        # brk r45 (BK 3): "'127.0.0.1:5000/ghp_***%… is not" (half an escape).
+        "registry-with-a-token-escaped-in-full",
+        (
+            "push",
+            "{p}",
+            "--registry",
+            "127.0.0.1:5000/"
+            + "".join(f"%{ord(c):02X}" for c in "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"),
+        ),
+        EXIT_USAGE,
+        ("--registry '127.0.0.1:5000/ghp_***… is not HOST[:PORT][/PATH]",),
+        "--registry 127.0.0.1:5000/team",
+    ),
+    Case(
         "config-name-with-capitals",
         ("freeze", "{p}"),
         EXIT_USAGE,

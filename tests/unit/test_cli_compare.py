@@ -513,3 +513,15 @@ def test_every_stderr_and_result_line_cuts_joined_tokens_only(capsys):
         "metric acc:top5@epoch in /data/x_ghp_***/set\n",
         "using /data/x_ghp_***/set, acc:top5@epoch\n",
     )
+
+
+def test_a_shortened_value_with_an_escaped_token_ends_without_half_an_escape():
+    # brk r45 (BK 3): "--registry '127.0.0.1:5000/ghp_***%… is not ...".
+    from reprobox.cli_output import _shown_error
+
+    token = "ghp_" + "Zx81kQ93mW" * 3 + "p7Ld2R"
+    escaped = "".join(f"%{ord(c):02X}" for c in token)
+    shown = f"127.0.0.1:5000/{escaped}"[:119] + "…"
+    assert _shown_error(f"--registry '{shown} is wrong") == (
+        "--registry '127.0.0.1:5000/ghp_***… is wrong"
+    )
