@@ -42,7 +42,7 @@ from reprobox.errors import ReproboxError
 from reprobox.marker_files import odd_entry
 from reprobox.output_stream import ContainerOutput
 from reprobox.run_folders import LOG_NAME, RUN_ID
-from reprobox.secret_masking import hidden_in
+from reprobox.secret_masking import hidden_in, without_hidden_names
 
 Note = Callable[[str], None]
 
@@ -222,7 +222,8 @@ def save_left_output(
         return None
     capture, script_metrics = facts_left_in(run_dir)
     if not record.get("metrics"):
-        record["metrics"] = hidden_in(
+        # A name holding a secret value is left out, never renamed "***".
+        record["metrics"], _ = without_hidden_names(
             metrics_from(capture, script_metrics), output.hide
         )
     if not record.get("machine") and capture.get("python"):
@@ -240,7 +241,6 @@ def facts_left_in(run_dir: Path) -> tuple[dict[str, Any], dict[str, float]]:
     capture, _ = capture_without_tokens(capture)
     script_metrics, _ = read_script_metrics(run_dir / "metrics.json")
     return capture, script_metrics
-
 
 
 def _run_flags_env(record: Mapping[str, Any], env: Mapping[str, str]) -> dict:

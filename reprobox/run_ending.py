@@ -44,7 +44,7 @@ from reprobox.output_stream import ContainerOutput
 from reprobox.run_folders import LOG_NAME, iso_time, keep_host_copy, sweep_temps
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.run_owner import give_back
-from reprobox.secret_masking import hidden_in
+from reprobox.secret_masking import hidden_in, without_hidden_names
 
 GPU_MISSING_EXIT = 97  # the start-up hook's exit when no GPU was seen
 
@@ -235,6 +235,22 @@ def finish_record(
             "error": error,
         }
     )
+    # A name compared by name that holds a secret --env value is left out,
+    # not kept as "***": two such names became "***" and "*** (2)", matched
+    # across runs whatever they were.
+    for name, what in (
+        ("metrics", "metric"),
+        ("history", "history"),
+        ("evaluations", "evaluations"),
+    ):
+        record[name], dropped = without_hidden_names(
+            record[name], lambda text: hide(writable_text(text))
+        )
+        record["warnings"] += [
+            f"{what}{'' if path.startswith('[') else ' '}{path} is named with a "
+            "secret --env value; left out"
+            for path in dropped
+        ]
     # Text a container wrote may hold half a UTF-16 pair (a JSON "\\ud800"
     # escape), which no record can store: written as an escape, then hidden.
     for name in ("machine", "metrics", "history", "evaluations", "warnings", "error"):

@@ -246,6 +246,39 @@ def hidden_names(env: Mapping[str, str]) -> set[str]:
     }
 
 
+def without_hidden_names(
+    value: Any, hide: Callable[[str], str], path: str = ""
+) -> tuple[Any, list[str]]:
+    """Return value less each entry whose key hide would change, and the
+    paths of those left out (keys shown hidden).
+
+    For what is compared by name (metrics, curves, evaluations): a metric
+    named with a secret --env value was kept as "***", and two such names as
+    "***" and "*** (2)", so compare matched metrics that had nothing to do
+    with each other (brk r46, BN 1). Left out, as a name holding a token is.
+    """
+    if isinstance(value, list):
+        kept_list, found = [], []
+        for at, item in enumerate(value):
+            inner, paths = without_hidden_names(item, hide, f"{path}[{at}]")
+            kept_list.append(inner)
+            found += paths
+        return kept_list, found
+    if not isinstance(value, dict):
+        return value, []
+    kept: dict = {}
+    found: list[str] = []
+    for key, item in value.items():
+        shown = hide(key) if isinstance(key, str) else key
+        here = f"{path}.{shown}" if path else str(shown)
+        if shown != key:
+            found.append(here)
+            continue
+        kept[key], paths = without_hidden_names(item, hide, here)
+        found += paths
+    return kept, found
+
+
 def hidden_in(value: Any, hide: Callable[[str], str]) -> Any:
     """Return value with hide applied to every string in it, dict keys too.
 

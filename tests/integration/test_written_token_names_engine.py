@@ -160,3 +160,27 @@ def test_import_refuses_a_bundle_tagged_with_a_token_saying_so(cli, tmp_path):
         "name holds none)"
     )
     assert TOKEN not in done.stderr + done.stdout
+
+
+WRITES_NAMES_FROM_ENV = """import json, os
+names = json.loads(os.environ["EXTRA"])
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    json.dump({**names, "acc": 0.9}, fh)
+"""
+
+
+def test_metric_names_holding_a_secret_env_value_are_left_out(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r46 (BN 1): kept as "***" and "*** (2)", so compare matched a
+    # metric of one run with an unrelated one of another.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(WRITES_NAMES_FROM_ENV)
+    first = '{"acme_live_Zx8Cv7Bn6Mq1Wr5Ty3Ui9Op2": 4, "beta_test_Qw3Er4Ty5Ui6Op7As8Df9Gh0": 7}'
+    ran = cli.run("-q", "run", str(project), "--env", f"EXTRA={first}", "--json")
+    record = json.loads(ran.stdout)
+    assert record["metrics"] == {"acc": 0.9}
+    assert [w for w in record["warnings"] if "secret --env" in w] == [
+        "metric *** is named with a secret --env value; left out"
+    ] * 2
+    assert "acme_live_" not in ran.stdout + ran.stderr

@@ -215,3 +215,20 @@ def test_a_closed_run_keeps_the_machine_facts_and_metrics_its_folder_holds(
     assert record["metrics"] == {"acc": 0.9}
     assert record["machine"]["packages"] == {"six": "1.17.0"}
     assert ghp not in (run_dir / "record.json").read_text()
+
+
+def test_names_holding_a_secret_value_are_left_out_not_renamed():
+    # brk r46 (BN 1): two metric names holding parts of a secret --env value
+    # were kept as "***" and "*** (2)", and compare matched them across runs.
+    from reprobox.secret_masking import without_hidden_names
+
+    def hide(text: str) -> str:
+        return text.replace("acme_live_Zx8", "***").replace("beta_test_Qw3", "***")
+
+    metrics = {"acme_live_Zx8": 4, "beta_test_Qw3": 7, "acc": 0.9}
+    assert without_hidden_names(metrics, hide) == ({"acc": 0.9}, ["***", "***"])
+    history = [{"epochs": [{"epoch": 0, "x_acme_live_Zx8": 1.0, "loss": 0.5}]}]
+    assert without_hidden_names(history, hide) == (
+        [{"epochs": [{"epoch": 0, "loss": 0.5}]}],
+        ["[0].epochs[0].x_***"],
+    )
