@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +92,9 @@ def _reference_record(
                 hint="give a succeeded run",
             )
         refuse_record_tokens(data, record.path)
+        if data.get("metrics") and _seal_problem(cfg, data):
+            # Chosen, so sealed; but said (brk r46, BM F3).
+            warn(_seal_warning(cfg, data, "given as --reference"))
         return data
     runs = cfg.state_dir / "runs"
     if not runs.is_dir() or not any(runs.iterdir()):
@@ -114,34 +118,66 @@ def _reference_record(
             "recorded no metric: verify of this image will have nothing to "
             "compare (write metrics to $REPROBOX_METRICS, then run again)"
         )
-    # Nor one that lacks a metric verify checks (left out of its record, as a
-    # value that was no finite number or a name holding a token): every
-    # rerun that records it would fail, so a run that has them all is taken.
-    checked = _checked_metrics(cfg, measured)
-    complete = [r for r in measured if checked <= set(r.data["metrics"])]
-    if measured and not complete:
-        lacking = sorted(checked - set(measured[-1].data["metrics"]))
-        warn(
-            f"run {measured[-1].run_id}, the newest succeeded run of this build "
-            f"with metrics, lacks {', '.join(lacking)}, which verify checks: "
-            "verify of this image will find it missing and fail (see that "
-            "record's warnings for why it was left out; run again, or give "
-            "--reference)"
-        )
-    chosen = complete or measured or matching
+    # Nor one that lacks a metric metrics.compare checks (left out of its
+    # record, as a name holding a token, or never written), whose every
+    # verify fails, nor one whose checked values are NaN or infinite, which
+    # every rerun would be held to: the newest healthy run is taken.
+    healthy = [r for r in measured if not _seal_problem(cfg, r.data)]
+    if measured and not healthy:
+        warn(_seal_warning(cfg, measured[-1].data, "the newest succeeded run"))
+    chosen = healthy or measured or matching
     if not chosen:
         return None
     refuse_record_tokens(chosen[-1].data, chosen[-1].path)
     return chosen[-1].data
 
 
-def _checked_metrics(cfg, measured: list) -> set[str]:
-    """Return the metrics verify checks: the project's metrics.compare, else
-    every metric a succeeded run of this build recorded (one script, so one
-    left out of a record was lost there, not dropped from the script)."""
-    if cfg.compare_metrics:
-        return set(cfg.compare_metrics)
-    return {name for record in measured for name in record.data["metrics"]}
+def _seal_problem(cfg, record: dict) -> str:
+    """Say what makes a run a poor reference for verify, or ''.
+
+    Checked are the project's metrics.compare, else every metric the run
+    recorded: verify reruns with the reference's settings, so a metric no
+    run of those settings writes is in neither and not checked.
+    """
+    metrics = record.get("metrics") or {}
+    checked = cfg.compare_metrics or tuple(metrics)
+    lacking = [name for name in checked if name not in metrics]
+    if lacking:
+        return (
+            f"lacks {', '.join(lacking)}, which metrics.compare checks: every "
+            "verify of this image would fail on it"
+        )
+    odd = [
+        f"{name} = {_shown_number(metrics[name])}"
+        for name in checked
+        if not _finite(metrics[name])
+    ]
+    if odd:
+        return (
+            f"has {', '.join(odd)}: every verify of this image would hold its "
+            "rerun to that"
+        )
+    return ""
+
+
+def _seal_warning(cfg, record: dict, which: str) -> str:
+    return (
+        f"run {record.get('run_id')}, {which} of this build with metrics, "
+        f"{_seal_problem(cfg, record)} (run again, or give --reference)"
+    )
+
+
+def _finite(value) -> bool:
+    """Tell whether a recorded metric value is a finite number (a record
+    writes NaN and the infinities as the strings "NaN", "Infinity")."""
+    from reprobox.compare.records import as_number
+
+    number = as_number(value)
+    return number is not None and math.isfinite(number)
+
+
+def _shown_number(value) -> str:
+    return value if isinstance(value, str) else repr(value)
 
 
 def _of_this_build(
@@ -284,7 +320,8 @@ def push(
         None,
         "--reference",
         help="Run record to seal in: a record.json or a run folder holding one "
-        "(default: the newest succeeded run of this build).",
+        "(default: the newest succeeded run of this build whose checked metrics "
+        "are all there and finite).",
     ),
     ca_cert: Path | None = CaCertOpt,
     host: str | None = HostOpt,
@@ -395,7 +432,8 @@ def export_cmd(
         None,
         "--reference",
         help="Run record to include: a record.json or a run folder holding one "
-        "(default: the newest succeeded run of this build).",
+        "(default: the newest succeeded run of this build whose checked metrics "
+        "are all there and finite).",
     ),
     ca_cert: Path | None = CaCertOpt,
     host: str | None = HostOpt,

@@ -122,12 +122,32 @@ def test_export_seals_the_newest_run_that_kept_every_metric(
     # token) was sealed without a word, and no verify of the image could pass.
     project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     (project / "train.py").write_text(LOSES_ACC_WHEN_TOLD)
+    toml = project / "reprobox.toml"
+    toml.write_text(toml.read_text() + '\n[metrics]\ncompare = ["acc", "loss"]\n')
+    cli.run("-q", "freeze", str(project), timeout=600)
     whole = cli.run("run", str(project), "--json", timeout=600)
     lacking = cli.run("-q", "run", str(project), "--env", "LOSE=1", "--json")
     assert json.loads(lacking.stdout)["metrics"] == {"loss": 0.5}
     bundle = tmp_path / "bundle.tar"
     done = cli.run("export", str(project), "-o", str(bundle), timeout=600)
     assert "lacks" not in done.stderr, done.describe()
+    # Given as --reference, the lacking run is sealed, and said.
+    runs = project / ".reprobox" / "runs"
+    lacked = runs / json.loads(lacking.stdout)["run_id"]
+    given = cli.run(
+        "-q",
+        "export",
+        str(project),
+        "-o",
+        str(tmp_path / "given.tar"),
+        "--reference",
+        str(lacked),
+    )
+    assert given.stderr.splitlines() == [
+        f"reprobox: warning: run {lacked.name}, given as --reference of this build "
+        "with metrics, lacks acc, which metrics.compare checks: every verify of "
+        "this image would fail on it (run again, or give --reference)"
+    ], given.describe()
     with tarfile.open(bundle) as archive:
         member = next(
             m for m in archive.getnames() if m.endswith("reference-record.json")

@@ -615,10 +615,7 @@ def test_push_seals_the_newest_run_that_recorded_metrics(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("compare", [(), ("acc", "loss")])
-def test_push_seals_the_newest_run_that_has_every_checked_metric(
-    tmp_path, capsys, compare
-):
+def test_push_seals_the_newest_run_that_has_every_checked_metric(tmp_path, capsys):
     # brk r45 (BL F2): the newest run had its acc left out (the value held a
     # token); push and export sealed it without a word, and every verify of
     # the image failed on "acc in neither this run nor the reference".
@@ -627,7 +624,7 @@ def test_push_seals_the_newest_run_that_has_every_checked_metric(
     from reprobox.cli_share import _reference_record
 
     cfg = SimpleNamespace(
-        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=compare
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=("acc", "loss")
     )
     image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
 
@@ -641,15 +638,64 @@ def test_push_seals_the_newest_run_that_has_every_checked_metric(
     # With no whole run at all, the newest with metrics, and a warning.
     shutil.rmtree(cfg.state_dir / "runs" / whole)
     assert _reference_record(cfg, image["id"], None)["run_id"] == lacking
-    if compare:  # only metrics.compare says acc is checked
-        assert capsys.readouterr().err == (
-            f"reprobox: warning: run {lacking}, the newest succeeded run of this "
-            "build with metrics, lacks acc, which verify checks: verify of this "
-            "image will find it missing and fail (see that record's warnings for "
-            "why it was left out; run again, or give --reference)\n"
-        )
-    else:  # no other run recorded acc: nothing says it is lost
-        assert capsys.readouterr().err == ""
+    assert capsys.readouterr().err == (
+        f"reprobox: warning: run {lacking}, the newest succeeded run of this build "
+        "with metrics, lacks acc, which metrics.compare checks: every verify of "
+        "this image would fail on it (run again, or give --reference)\n"
+    )
+    # Given as --reference, it is sealed, and said (brk r46, BM F3).
+    given = cfg.state_dir / "runs" / lacking
+    assert _reference_record(cfg, image["id"], given)["run_id"] == lacking
+    assert "given as --reference of this build with metrics, lacks acc" in (
+        capsys.readouterr().err
+    )
+
+
+def test_without_a_compare_list_a_run_with_other_metrics_is_no_problem(
+    tmp_path, capsys
+):
+    # brk r46 (BN 4, BM F2): with no metrics.compare, every metric any run
+    # recorded was "checked": a newest run of other settings (other metrics)
+    # was warned of as failing verify, which passed: verify reruns with the
+    # reference's settings, which write the same metrics.
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
+    image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    _write_run(cfg.state_dir, 1, image, metrics={"acc": 0.9, "extra": 1.0})
+    newest = _write_run(cfg.state_dir, 2, image, metrics={"acc": 0.9, "loss": 0.5})
+    assert _reference_record(cfg, image["id"], None)["run_id"] == newest.name
+    assert capsys.readouterr().err == ""
+
+
+def test_push_passes_over_a_run_whose_checked_metric_is_not_finite(tmp_path, capsys):
+    # brk r46 (BN 7): run 2's loss was NaN; push sealed it over the healthy
+    # run 1, and verify then passed "NaN in both".
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=()
+    )
+    image = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    healthy = _write_run(cfg.state_dir, 1, image, metrics={"acc": 0.9, "loss": 0.5})
+    sick = _write_run(
+        cfg.state_dir, 2, image, metrics={"acc": 0.9, "loss": float("nan")}
+    )
+    assert _reference_record(cfg, image["id"], None)["run_id"] == healthy.name
+    assert capsys.readouterr().err == ""
+    shutil.rmtree(healthy)
+    assert _reference_record(cfg, image["id"], None)["run_id"] == sick.name
+    assert capsys.readouterr().err == (
+        f"reprobox: warning: run {sick.name}, the newest succeeded run of this "
+        "build with metrics, has loss = NaN: every verify of this image would "
+        "hold its rerun to that (run again, or give --reference)\n"
+    )
 
 
 def test_export_to_a_dash_is_refused_not_a_file_named_dash(tmp_path, monkeypatch):
