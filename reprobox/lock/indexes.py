@@ -69,8 +69,12 @@ def redact_text(text: str) -> str:
 # user:password@host without a scheme, as in a registry or image reference
 # ("u:pw@127.0.0.1:5000/team"); "host:5000/repo@sha256:..." has a slash first,
 # and "name:tag@sha256:..." is a tag pinned by digest, not a password.
+# The host after the @ is one as Docker reads a registry's: with a dot or a
+# port, localhost, or a bracketed address. A metric name such as
+# acc:top5@epoch reads as no login and is shown as it is (brk r46, BN 2).
 _PASSWORD_BEFORE_HOST = re.compile(
-    r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@(?=\w)(?!sha(?:256|384|512):)"
+    r"(?<![\w/.:-])([^\s/@:'\"]+):[^\s/@'\"]+@"
+    r"(?=localhost\b|\[|[\w-]+(?:\.[\w-]+)+|[\w.-]+:\d)(?!sha(?:256|384|512):)"
 )
 
 

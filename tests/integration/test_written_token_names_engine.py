@@ -204,3 +204,16 @@ def test_metric_names_holding_a_secret_env_value_are_left_out(
         "metric *** is named with a secret --env value; left out"
     ] * 2
     assert "acme_live_" not in ran.stdout + ran.stderr
+
+
+def test_a_metric_name_like_a_login_is_shown_as_it_is(cli, engine_cleanup, tmp_path):
+    # brk r46 (BN 2): stderr cut acc:top5@epoch to acc:***@epoch.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(
+        "import json, os\n"
+        "with open(os.environ['REPROBOX_METRICS'], 'w') as fh:\n"
+        "    json.dump({'acc:top5@epoch': 'x', 'acc': 0.9}, fh)\n"
+    )
+    ran = cli.run("-q", "run", str(project), timeout=600)
+    assert "metric 'acc:top5@epoch' in the metrics file" in ran.stderr, ran.describe()
+    assert "***" not in ran.stderr

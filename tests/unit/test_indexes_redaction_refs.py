@@ -50,3 +50,21 @@ def test_a_password_before_a_host_is_still_hidden():
     assert redact_message("pull alice:s3cretpw@registry.local/x") == (
         "pull alice:***@registry.local/x"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        # brk r46 (BN 2): a metric name read as a login and cut.
+        ("--metric acc:top5@epoch is given twice", None),
+        ("metric 'user:pw@host' is not a number", None),
+        # A host as Docker reads a registry's: a dot, a port, localhost.
+        ("u:pw@myreg:5000/x", "u:***@myreg:5000/x"),
+        ("u:pw@localhost/x", "u:***@localhost/x"),
+        ("u:pw@[::1]:5000/x", "u:***@[::1]:5000/x"),
+    ],
+)
+def test_only_a_login_before_a_host_is_cut(text, shown):
+    from reprobox.lock.indexes import redact_message
+
+    assert redact_message(text) == (shown or text)
