@@ -8,8 +8,8 @@ config.py's work.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -142,22 +142,37 @@ class _TinyFloat(float):
         tiny.text = text
         return tiny
 
+    def __repr__(self) -> str:
+        # A key's own check that quotes it names what the user wrote.
+        return self.text
 
-def _tiny_fix(key: str, value: _TinyFloat) -> str:
-    """Say the fix for a float too small to hold, as the key takes values:
-    "write 0" suits a tolerance, not a CPU share, a seed or a variable."""
-    if key.startswith("env."):
-        return f"quote it: {key.removeprefix('env.')} = {json.dumps(value.text)}"
-    if key.startswith("metrics.tolerances."):
-        return "write 0 for an exact bound, or a number of at least 5e-324"
-    return "write the value you mean (see docs/config.md for what this key takes)"
+
+# And a type check names it as what it is to the user: a float.
+_TinyFloat.__name__ = "float"
+
+
+# The keys that take a float, and the fix for one too close to 0 to hold.
+# Anywhere else a float is refused by the key's own check (a seed is an
+# integer, a variable a string), which names the fix that suits it; here
+# 1e-400 would pass as 0 (rel = 1e-400 became an exact tolerance).
+_FLOAT_KEYS = (
+    (
+        re.compile(r"metrics\.tolerances\.[^.]+\.(?:abs|rel)"),
+        "write 0 for an exact bound, or a number of at least 5e-324",
+    ),
+    (re.compile(r"run\.cpus"), "give 0.01 or more, e.g. cpus = 1"),
+)
 
 
 def _refuse_tiny_floats(path: Path, value: object, key: str) -> None:
-    """Refuse a float too small to be told from 0 wherever the file has one:
-    metrics.tolerances.x = { rel = 1e-400 } was read as an exact tolerance."""
+    """Refuse a float too close to 0 to hold where a key takes a float
+    (metrics.tolerances.x = { rel = 1e-400 } was read as an exact tolerance)."""
     if isinstance(value, _TinyFloat):
-        raise ConfigError(path, key, f"{value.text} {TOO_SMALL}", _tiny_fix(key, value))
+        bare = key.removeprefix("tool.reprobox.")
+        for pattern, fix in _FLOAT_KEYS:
+            if pattern.fullmatch(bare):
+                raise ConfigError(path, key, f"{value.text} {TOO_SMALL}", fix)
+        return
     items = value.items() if isinstance(value, dict) else ()
     for name, inner in items:
         _refuse_tiny_floats(path, inner, f"{key}.{name}" if key else name)

@@ -1603,6 +1603,16 @@ CASES = [
         "--registry 127.0.0.1:5000/team",
     ),
     Case(
+        # brk r46 (BM F4): "write the value you mean", where the key's own
+        # check says what it takes.
+        "cpus-below-the-smallest-float",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml: run.cpus:", "1e-400 is too close to 0 for a float"),
+        "give 0.01 or more, e.g. cpus = 1",
+        setup=edit("reprobox.toml", lambda t: t + "\n[run]\ncpus = 1e-400\n"),
+    ),
+    Case(
         "config-name-with-capitals",
         ("freeze", "{p}"),
         EXIT_USAGE,

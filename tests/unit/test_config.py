@@ -1200,21 +1200,12 @@ def test_a_bad_tolerance_is_shown_as_toml_writes_it(
             "-2.5e-4_00",
             "write 0 for an exact bound, or a number of at least 5e-324",
         ),
-        # brk r45 (BL F1): "write 0" was the fix everywhere, refused again
-        # for a CPU share, a seed, and a variable (which takes strings).
-        ("[env]\nLR = 1e-400\n", "env.LR", "1e-400", 'quote it: LR = "1e-400"'),
+        # brk r45 (BL F1), r46 (BM F4): each key's own fix.
         (
             "[run]\ncpus = 1e-400\n",
             "run.cpus",
             "1e-400",
-            "write the value you mean (see docs/config.md for what this key takes)",
-        ),
-        # Anywhere in the file, named by its place: a list item too.
-        (
-            "[run]\nx = [1, 0.1e-999]\n",
-            "run.x[1]",
-            "0.1e-999",
-            "write the value you mean (see docs/config.md for what this key takes)",
+            "give 0.01 or more, e.g. cpus = 1",
         ),
     ],
 )
@@ -1231,6 +1222,28 @@ def test_a_float_below_the_smallest_is_refused_where_it_is_written(
         "so it reads as 0"
     )
     assert info.value.hint == fix
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        # brk r46 (BN 5, BM F4): where a key takes no float, its own check
+        # speaks, naming the value as written.
+        ("seed = 1e-400\n", "seed: has the wrong type (float)"),
+        ("x_unknown = 1e-400\n", "x_unknown: unknown key"),
+        (
+            "[env]\nLR = 1e-400\n",
+            "env.LR: is a float (1e-400), whose spelling TOML does not keep",
+        ),
+    ],
+)
+def test_a_float_below_the_smallest_elsewhere_meets_the_keys_own_check(
+    tmp_path, make_project, table, message
+):
+    root = make_project(tmp_path, CMD + table)
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    assert message in info.value.message
 
 
 def test_zero_written_small_and_the_smallest_float_are_read(tmp_path, make_project):
