@@ -10,7 +10,6 @@ while a killed process can linger as a zombie that still looks alive.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import secrets
 import shutil
@@ -39,9 +38,8 @@ from reprobox.engine import (
     stopped_run_output,
 )
 from reprobox.errors import ReproboxError
-from reprobox.marker_files import odd_entry
 from reprobox.output_stream import ContainerOutput
-from reprobox.run_folders import LOG_NAME, RUN_ID
+from reprobox.run_folders import LOG_NAME, RUN_ID, run_lock_state
 from reprobox.secret_masking import hidden_in, without_hidden_names
 
 Note = Callable[[str], None]
@@ -56,22 +54,12 @@ def run_lock_held(runs_dir: Path, run_id: str) -> bool | None:
     whose output the record's closing saves into the run's log once the lock
     is moved away. Removed now, that output and exit code were lost for good.
     """
-    lock = runs_dir / f".{run_id}.lock"
     if not RUN_ID.fullmatch(run_id):
         return None
-    if odd_entry(lock) is not None:
-        return True
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
+    state = run_lock_state(runs_dir, run_id)
+    if state == "missing":
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # releases the lock taken just to test it
-    return False
+    return state != "free"
 
 
 def sweep_killed_runs(

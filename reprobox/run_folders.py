@@ -142,6 +142,29 @@ HOST_COPY_RESERVE = 16 * 1024
 RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
+def run_lock_state(runs_dir: Path, run_id: str) -> str:
+    """Say what run_id's lock tells of its reprobox: "held" (alive), "free"
+    (gone), "missing" (no lock file), or what is at its name when that is
+    no regular file reprobox wrote ("a FIFO (named pipe)", "a link"...)."""
+    lock = run_lock_path(runs_dir, run_id)
+    what = odd_entry(lock)
+    if what is not None:
+        return what
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return "missing"
+    except OSError:
+        return "not a file reprobox can open"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return "held"
+    finally:
+        os.close(fd)  # releases the lock taken just to test it
+    return "free"
+
+
 @contextlib.contextmanager
 def taken_from_the_dead(path: Path) -> Iterator[int | None]:
     """Yield path open and locked when no live reprobox holds it, else None.

@@ -494,11 +494,26 @@ def nothing_to_check(names: Sequence[str]) -> str:
     return "" if names else "no run recorded any metric, so nothing was checked"
 
 
+def _lock_of(record: Record) -> str | None:
+    """Say what a running record's run lock tells (run_lock_state), where the
+    record lies in a runs folder; None for a record anywhere else."""
+    if record.status != "running" or record.path.name != "record.json":
+        return None
+    from reprobox.run_folders import RUN_ID, run_lock_state
+
+    run_dir = record.path.parent
+    if run_dir.name != record.run_id or not RUN_ID.fullmatch(record.run_id):
+        return None
+    return run_lock_state(run_dir.parent, record.run_id)
+
+
 def _notes(records, names, limits, default_tolerance, metrics_from) -> list[str]:
     notes = []
     for record in records:
         if record.status != "succeeded":
-            shown = status_said(record.status, recorded_exit_code(record))
+            shown = status_said(
+                record.status, recorded_exit_code(record), _lock_of(record)
+            )
             notes.append(f"run {record.run_id} has status {shown}")
     projects = sorted({r.project for r in records})
     if len(projects) > 1:

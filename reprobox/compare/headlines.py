@@ -152,20 +152,34 @@ def status_with_exit(status: str, code: int | None) -> str:
 
 # A record still "running" is of a run that trains now, or whose reprobox was
 # killed: compare said only "has status running", never which, nor what
-# closes it.
+# closes it. Its run lock tells which (run_folders.run_lock_state).
+_CLOSERS = (
+    "the next `reprobox run`, `build` or `push` of the project, or `verify` "
+    "for its runs folder, closes it as interrupted"
+)
 NEVER_CLOSED = (
     "running (its record is not closed: the run is still going, or its "
-    "reprobox was killed, and then the next `reprobox run`, `build` or `push` "
-    "of the project, or `verify` for its runs folder, closes it as interrupted)"
+    f"reprobox was killed, and then {_CLOSERS})"
 )
 
 
-def status_said(status: str, code: int | None) -> str:
+def status_said(status: str, code: int | None, lock: str | None = None) -> str:
     """Say a status as a note or problem does: status_with_exit, and for a
-    record still running, why it may be and what closes it."""
-    if status == "running" and code is None:
-        return NEVER_CLOSED
-    return status_with_exit(status, code)
+    record still running, why it is, as its run lock tells (lock: what
+    run_lock_state says; None where it was not looked at), and what closes it."""
+    if status != "running" or code is not None:
+        return status_with_exit(status, code)
+    if lock == "held":
+        return "running (its reprobox holds the run lock: the run is still going)"
+    if lock in ("free", "missing"):
+        return f"running (its reprobox is gone without closing its record; {_CLOSERS})"
+    if lock is not None:
+        return (
+            f"running (its run lock is {lock}, not a file reprobox wrote, so no "
+            f"command closes it: move the lock away, then {_CLOSERS} if its "
+            "reprobox is gone)"
+        )
+    return NEVER_CLOSED
 
 
 def unrecorded_note(

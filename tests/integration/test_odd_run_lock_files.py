@@ -59,3 +59,46 @@ def test_a_fifo_run_lock_is_warned_of_and_kept_then_moved_away_closes_the_run(
     assert record["status"] == "interrupted"
     assert "its lock file is gone" in record["error"]["message"]
     assert not os.path.lexists(lock)
+
+
+def test_compare_says_a_running_record_is_of_a_live_run(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r45 (BK 4), r46 (BN 6): compare said "still going, or killed" and
+    # "the next run closes it" for a live run and for one behind a FIFO lock.
+    import signal
+    import subprocess
+    import time
+
+    project, name, tag = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    runs = project / ".reprobox" / "runs"
+    cli.run("-q", "run", str(project), "--env", "SLEEPER_SECONDS=0", timeout=300)
+    live = cli.start(
+        "-q",
+        "run",
+        str(project),
+        "--env",
+        "SLEEPER_SECONDS=60",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            running = [
+                p.parent.name
+                for p in runs.glob("*/record.json")
+                if json.loads(p.read_text()).get("status") == "running"
+            ]
+            if running:
+                break
+            assert time.monotonic() < deadline, "no running record after 120 s"
+            time.sleep(0.2)
+        done = cli.run("compare", str(runs), check=False)
+    finally:
+        live.send_signal(signal.SIGINT)
+        live.wait(timeout=120)
+    assert (
+        f"run {running[0]} has status running (its reprobox holds the run lock: "
+        "the run is still going)"
+    ) in done.stdout, done.describe()

@@ -320,3 +320,55 @@ def test_a_record_still_running_is_said_with_why_and_what_closes_it():
     # A run that ended with a code is no open record: said as before.
     c = clone(a, "C", status="running", exit_code=0)
     assert "run C has status running (exit code 0)" in compare_runs([a, c]).notes
+
+
+@pytest.mark.parametrize(
+    ("lock", "said"),
+    [
+        ("held", "running (its reprobox holds the run lock: the run is still going)"),
+        (
+            "free",
+            "running (its reprobox is gone without closing its record; the next "
+            "`reprobox run`, `build` or `push` of the project, or `verify` for its "
+            "runs folder, closes it as interrupted)",
+        ),
+        (
+            "fifo",
+            "running (its run lock is a FIFO (named pipe), not a file reprobox "
+            "wrote, so no command closes it: move the lock away, then the next "
+            "`reprobox run`, `build` or `push` of the project, or `verify` for its "
+            "runs folder, closes it as interrupted if its reprobox is gone)",
+        ),
+    ],
+)
+def test_a_running_record_in_a_runs_folder_is_said_as_its_lock_tells(
+    tmp_path, lock, said
+):
+    # brk r45 (BK 4) and r46 (BN 6): "still going, or killed", and "the next
+    # run closes it", also for a live run and for one behind a FIFO lock.
+    import fcntl
+    import os
+
+    from reprobox.compare.records import Record
+
+    rid = "20260101T000002Z-bbbbbb"
+    a = make_record("A")
+    b = clone(a, rid, status="running", exit_code=None)
+    path = tmp_path / "runs" / rid / "record.json"
+    path.parent.mkdir(parents=True)
+    b = Record(path=path, data=b.data)
+    lock_path = tmp_path / "runs" / f".{rid}.lock"
+    holder = None
+    if lock == "fifo":
+        os.mkfifo(lock_path)
+    else:
+        lock_path.write_text("{}")
+    if lock == "held":
+        holder = os.open(lock_path, os.O_RDWR)
+        fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        notes = compare_runs([a, b]).notes
+    finally:
+        if holder is not None:
+            os.close(holder)
+    assert f"run {rid} has status {said}" in notes
