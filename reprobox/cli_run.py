@@ -24,8 +24,9 @@ from reprobox.cli_output import (
     warn,
 )
 from reprobox.cli_project import _load, tidy_killed_imports, tidy_killed_runs
+from reprobox.credential_files import credential_name
 from reprobox.errors import EXIT_USAGE, InputError, Interrupted
-from reprobox.secret_shapes import shown_token, token_in_name
+from reprobox.secret_shapes import shown_token
 
 
 def check_memory(memory: str) -> int:
@@ -56,13 +57,14 @@ def _parse_env(values: list[str]) -> dict[str, str]:
                 hint="give --env NAME=VALUE, or --env NAME to pass NAME's value "
                 "in this shell",
             )
-        if token_in_name(name):
+        if credential_name(name):
             # The name goes into the record as it is, and a seal would put it
-            # into the image label: it is refused as [env] refuses one.
+            # into the image label: it is refused as [env] refuses one, by the
+            # same judge (a published token anywhere, or a vendor's shape).
             raise InputError(
-                f"--env {shown_token(name)}: the variable name holds a token of "
-                "a published format (ghp_..., AKIA...), which the run record "
-                "would keep",
+                f"--env {shown_token(name)}: the variable name is a credential "
+                "(a token of a known format), which the run record would keep; "
+                "nothing was run",
                 hint="give the variable a plain name (e.g. GITHUB_TOKEN) and "
                 "the token as its value",
             )

@@ -47,6 +47,7 @@ from reprobox.envvars import basic_login_password as _basic_login_password
 from reprobox.envvars import found, looks_secret, value_secret_parts
 from reprobox.key_blocks import KEY_SPAN, private_key_in
 from reprobox.project_metadata import metadata_file_name
+from reprobox.secret_shapes import token_in_name
 from reprobox.token_files import TOKEN_FILE_LIMIT, bare_token, named_token
 from reprobox.vendor_tokens import vendor_tokens
 
@@ -176,6 +177,17 @@ def secret_value(name: str, value: str | None) -> bool:
         or _credential_text(value.encode("utf-8", "surrogateescape"))
         or found(vendor_tokens(value))
     )
+
+
+def credential_name(name: str) -> bool:
+    """Tell whether a variable name is itself a credential by its shape.
+
+    It is judged as a value is (secret_value: a vendor's prefix and a random
+    run counts), and a token of a published format counts anywhere in it
+    (MY_AKIA..., ghp_..._X). [env], --env and a record's variable names are
+    judged alike, as each is written where a value would be.
+    """
+    return secret_value("", name) or token_in_name(name)
 
 
 def secret_parts(value: str) -> list[str]:

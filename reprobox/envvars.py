@@ -22,7 +22,6 @@ from reprobox.secret_shapes import (
     SECRET_URLS,
     SECRET_VALUES,
     shown_token,
-    token_in_name,
 )
 from reprobox.stand_ins import placeholder
 
@@ -480,18 +479,18 @@ def is_utf8(value: str) -> bool:
 
 
 def refuse_token_names(
-    cfg: ProjectConfig, secret_value: Callable[[str, str], bool]
+    cfg: ProjectConfig, credential_name: Callable[[str], bool]
 ) -> None:
     """Refuse an [env] or pass_env name that is itself a credential by its shape.
 
     The name is written as the value is (ENV NAME=..., the manifest, the
     labels and the build history), so a token pasted as a name (ghp_...)
-    leaks as surely; secret_value judges it as a value would be judged, and
-    a token joined to other characters counts too (MY_AKIA..., ghp_..._X).
+    leaks as surely; credential_name judges it (credential_files), as
+    `reprobox run --env` and a shared record's names are judged.
     """
     for key, names in (("env", cfg.env), ("pass_env", cfg.pass_env)):
         for name in names:
-            if not (secret_value("", name) or token_in_name(name)):
+            if not credential_name(name):
                 continue
             shown = shown_token(name)
             where = f"env.{shown}" if key == "env" else key
@@ -511,10 +510,10 @@ def frozen_environment(
 ) -> tuple[dict[str, str], list[str]]:
     """Return the variables the image sets, and warnings about skipped ones."""
     # Imported here: credential_files reads values with this module's shapes.
-    from reprobox.credential_files import secret_value
+    from reprobox.credential_files import credential_name, secret_value
 
     warnings: list[str] = []
-    refuse_token_names(cfg, secret_value)
+    refuse_token_names(cfg, credential_name)
     env = {}
     # An index URL's ${NAME} is a secret by its use, whatever it is called.
     index_credentials = {

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.config import ProjectConfig
+from reprobox.credential_files import credential_name
 from reprobox.credential_lines import published_token
 from reprobox.errors import ConfigError, InputError
 from reprobox.secret_shapes import shown_token, token_in_name
@@ -51,6 +52,14 @@ _NAME_FIELDS = frozenset(
         "image.ref",  # a record's name of the image that ran
     }
 )
+# The objects, by path without list indexes, whose keys are variable names:
+# a record's options.env (--env), environment (the image's) and machine.env
+# (the container's), a capture's env, a manifest's environment and host.env.
+# A name there is judged as [env] and --env judge one (credential_name): the
+# vendor shape counts too, not only a published format.
+_ENV_NAME_MAPS = frozenset(
+    {"options.env", "environment", "machine.env", "env", "host.env"}
+)
 TOKEN_WHAT = "a token of a published format (ghp_..., hf_..., AKIA...)"
 _WHAT = TOKEN_WHAT
 
@@ -70,16 +79,19 @@ def without_tokens(value: Any, path: str = "") -> tuple[Any, list[str]]:
     the paths of those left out, named as token_fields names them.
 
     A key, or a string in one of _NAME_FIELDS, is a name: a token anywhere in
-    it counts (loss_ghp_...). Any other string is text, where only a whole
+    it counts (loss_ghp_...), and a key of _ENV_NAME_MAPS is judged as a
+    variable name (credential_name). Any other string is text, where only a whole
     token does. An object loses the key, a list the item; value itself, a
     string that holds a token, becomes None.
     """
     found: list[str] = []
     if isinstance(value, Mapping):
+        env_names = _INDEX.sub("", path) in _ENV_NAME_MAPS
         kept_map = {}
         for key, item in value.items():
             key = str(key)
-            shown = shown_token(key) if token_in_name(key) else key
+            token = credential_name(key) if env_names else token_in_name(key)
+            shown = shown_token(key) if token else key
             here = f"{path}.{shown}" if path else shown
             if shown != key:
                 found.append(here)
@@ -169,10 +181,18 @@ def refuse_record_tokens(record: Mapping[str, Any], where: str | Path) -> None:
     may.
     """
     for path in token_fields(record):
+        field = _INDEX.sub("", path)
+        if any(field.startswith(f"{names}.") for names in _ENV_NAME_MAPS):
+            # In the words [env] and --env refuse such a name with.
+            what = "names a variable that is a credential (a token of a known format)"
+            fix = "give the variable a plain name and the token as its value"
+        else:
+            what = f"holds {_WHAT}"
+            fix = "a run now leaves such names out of its record"
         raise InputError(
-            f"{where}: the record's field {path} holds {_WHAT}, which sealing "
-            "would write into the image label and the bundle; refused, nothing "
-            "was shared",
-            hint="run `reprobox run` again (a run now leaves such names out of "
-            "its record) and share that run, or give another with --reference",
+            f"{where}: the record's field {path} {what}, which sealing would "
+            "write into the image label and the bundle; refused, nothing was "
+            "shared",
+            hint=f"run `reprobox run` again ({fix}) and share that run, or give "
+            "another with --reference",
         )

@@ -143,8 +143,8 @@ def test_a_run_env_name_with_a_joined_token_is_refused(name):
     with pytest.raises(InputError) as info:
         _parse_env([f"{name}=1"])
     assert info.value.message == (
-        f"--env {_shortened(name)}: the variable name holds a token of a published "
-        "format (ghp_..., AKIA...), which the run record would keep"
+        f"--env {_shortened(name)}: the variable name is a credential (a token "
+        "of a known format), which the run record would keep; nothing was run"
     )
 
 
