@@ -20,6 +20,7 @@ from reprobox.compare.comparison import Comparison
 from reprobox.compare.records import _check_record
 from reprobox.config import MAX_SEED, NETWORKS, PROFILES
 from reprobox.config_env import ENV_NAME
+from reprobox.credential_files import credential_name
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
 from reprobox.lock import parse_lock
@@ -28,6 +29,7 @@ from reprobox.run_env import set_by_image
 from reprobox.run_options import RunOptions, RunTarget
 from reprobox.runner import run_in_container
 from reprobox.seals import check_manifest_sealed, loads_strict
+from reprobox.secret_shapes import shown_token
 from reprobox.share import (
     LOCK_LABEL,
     MANIFEST_LABEL,
@@ -288,6 +290,15 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
     # settings back; only what was passed with --env must be given again.
     ref_env = {}
     for name, value in env.items():
+        if credential_name(str(name)):
+            # As run --env refuses it: the rerun's record would keep it, and
+            # a message naming the field whole would print it.
+            raise InputError(
+                f"image {image}: reference record field options.env."
+                f"{shown_token(str(name))} names a variable that is a credential "
+                "(a token of a known format); refused, nothing was run",
+                hint="pass --reference with a record you trust",
+            )
         if value == "***":
             continue
         if not ENV_NAME.fullmatch(str(name)) or not isinstance(value, str):

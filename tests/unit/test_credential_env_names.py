@@ -116,3 +116,17 @@ def test_a_capture_leaves_out_a_vendor_shaped_variable_name():
     assert len(warnings) == 1 and warnings[0].startswith(
         f"capture.json field env.{SHOWN}"
     )
+
+
+@pytest.mark.parametrize("name", [VENDOR, f"x-{GHP}"])
+def test_verify_refuses_a_reference_whose_env_name_is_a_credential(name):
+    from reprobox.verify import reference_options
+
+    reference = {"options": {"env": {name: "1"}}}
+    with pytest.raises(InputError) as refused:
+        reference_options(reference, "img:1")
+    assert refused.value.message.startswith(
+        "image img:1: reference record field options.env."
+    )
+    assert "names a variable that is a credential" in refused.value.message
+    assert name not in str(refused.value) + refused.value.hint
