@@ -216,7 +216,10 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
             f"{path}: {BUNDLE_INDEX}'s tag {hide_name_tokens(tag)} holds "
             f"{TOKEN_WHAT}, which import would tag the image with; refused, "
             "nothing was imported",
-            hint="export it again from a project whose name holds none",
+            hint=(
+                "export it again with `reprobox export`, which tags "
+                "reprobox/<project>:<digest>, from a project whose name holds none"
+            ),
         )
     if not shape_ok:
         raise InputError(
