@@ -230,6 +230,9 @@ def _credential_in(text: str, strict: bool, name: str) -> tuple[int, str] | None
     if name.lower().endswith(".ipynb"):
         text = notebook_code(text)
     if strict and (number := credential_line(text)) is not None:
+        line = text.splitlines()[number - 1] if number <= len(text.splitlines()) else ""
+        if "PRIVATE KEY" in line.upper():  # named as what it is (brk r46, BM F5)
+            return number, "a private key"
         return number, "a token, or a password or token in a URL"
     return credential_on_line(text, name, metadata=strict)
 

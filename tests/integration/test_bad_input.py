@@ -1613,6 +1613,15 @@ CASES = [
         setup=edit("reprobox.toml", lambda t: t + "\n[run]\ncpus = 1e-400\n"),
     ),
     Case(
+        # brk r46 (BM F5): named "a token, or a password or token in a URL".
+        "requirements-private-key-header",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/requirements.txt:2", "holds a credential (a private key)"),
+        ".reproboxignore",
+        setup=write_requirements("six==1.17.0\n-----BEGIN RSA PRIVATE KEY-----\n"),
+    ),
+    Case(
         "config-name-with-capitals",
         ("freeze", "{p}"),
         EXIT_USAGE,

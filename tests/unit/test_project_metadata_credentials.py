@@ -54,6 +54,13 @@ CODE = "a secret assigned in code"
         ("requirements.txt", f"six==1.17.0\n# password={R}\n", 2, SETTING),
         ("requirements-dev.in", f"pytest\n# api_key: {R}\n", 2, SETTING),
         ("README.txt", f"[service]\ntoken = {R}\n", 2, SETTING),
+        # brk r46 (BM F5): named "a token, or a password or token in a URL".
+        (
+            "requirements.txt",
+            "six\n-----BEGIN RSA PRIVATE KEY-----\n",
+            2,
+            "a private key",
+        ),
     ],
 )
 def test_a_credential_in_project_metadata_is_refused_on_its_line(
