@@ -376,3 +376,14 @@ def test_the_verdict_line_says_what_compare_says_after_it():
     said = "but runs of one setup gave different accuracy: nondeterminism"
     assert comparison.passed and said in render_text(comparison)
     assert said in render_report_html(records, comparison)
+
+
+def test_the_legend_says_a_checked_metric_missing_from_both_is_red():
+    # brk r46 (BN minor): the legend called every cell in neither run grey,
+    # "so not compared", where one the project checks is red, as compare
+    # fails it.
+    html = render_report_html(*two_runs())
+    assert (
+        "grey: in neither this run nor the reference, and not a metric the "
+        "project checks (one it checks is red there, as compare fails it)."
+    ) in html
