@@ -446,7 +446,7 @@ def build_project(
     if before is not None and before != new_id:
         # `build --force`, or an image at the tag that is not this build: the
         # build took its tag, and it is not left `<none>` (see tag_moves).
-        drop_if_untagged(engine, before)
+        drop_if_untagged(engine, before, cfg.name)
     return BuildResult(tag=ctx.tag, image_id=new_id, built=True)
 
 

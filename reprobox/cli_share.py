@@ -284,10 +284,10 @@ def _sealed_until_shared(cfg, engine, built, reference_path: Path | None):
                     if not _put_back_tag(engine, sealed_tag, before):
                         marker.keep()  # the next command tries again
                     elif now is not None:  # the copy sealed here: no `<none>`
-                        drop_if_untagged(engine, now)
+                        drop_if_untagged(engine, now, cfg.name)
             raise
         if before is not None and image_id(engine, sealed_tag) != before:
-            drop_if_untagged(engine, before)
+            drop_if_untagged(engine, before, cfg.name)
 
 
 def _put_back_tag(engine, tag: str, previous: str | None) -> bool:

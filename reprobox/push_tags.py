@@ -239,7 +239,7 @@ def _left_untagged(engine: Engine, project: str, moves: list[PushTag]) -> list[s
     for image in sorted(candidates):
         if _labels(engine, image).get(_PROJECT_LABEL) != project:
             continue  # not an image reprobox made for this project
-        if drop_if_untagged(engine, image):
+        if drop_if_untagged(engine, image, project):
             removed.append(image)
     return removed
 

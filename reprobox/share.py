@@ -42,6 +42,7 @@ from reprobox.stopping import raised_by_a_stop
 from reprobox.tag_moves import (  # sealed_beside: share's callers name it here
     arrival_tag,
     drop_if_untagged,
+    project_of_tag,
     sealed_beside,  # noqa: F401
 )
 
@@ -194,7 +195,7 @@ def push_image(
                 # The copy pushed before (sealed with an older run) had only
                 # this name once an export moved <tag>-sealed on: not left
                 # `<none>`, even by a kill here (the marker names it still).
-                drop_if_untagged(engine, named.previous)
+                drop_if_untagged(engine, named.previous, project)
     except docker.errors.ImageNotFound:
         raise EngineError(
             f"image {image} is not on this engine", hint="run `reprobox build` first"
@@ -457,7 +458,7 @@ def ship_image(
     if at_tag != wanted:
         # dest's own build of these sources (built there: the same tag, not
         # the same bytes) lost its tag to the image that runs.
-        drop_if_untagged(dest, at_tag)
+        drop_if_untagged(dest, at_tag, project_of_tag(tag))
     return Shipment(image_id=wanted, how=how, seconds=time.monotonic() - start)
 
 
@@ -509,7 +510,7 @@ def tag_pulled(engine: Engine, pulled: str) -> str | None:
     """
     tag = build_tag_of(image_labels(engine, pulled))
     if tag is None:
-        drop_if_untagged(engine, pulled)
+        drop_if_untagged(engine, pulled, None)
         return None
     return tag_sealed_beside(engine, pulled, tag)
 

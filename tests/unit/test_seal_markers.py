@@ -179,7 +179,7 @@ def test_the_seal_is_marked_before_the_tag_moves_and_unmarked_once_shared(
         return SEALED, {"run_id": "r1"}, BUILD
 
     monkeypatch.setattr(cli_share, "_sealed", seal)
-    cfg = SimpleNamespace(state_dir=tmp_path)
+    cfg = SimpleNamespace(state_dir=tmp_path, name="p")
     built = SimpleNamespace(tag=BUILD_TAG, image_id=BUILD)
     with cli_share._sealed_until_shared(cfg, engine, built, None) as made:
         assert made[0] == SEALED
@@ -208,7 +208,7 @@ def test_a_seal_that_cannot_be_put_back_keeps_its_marker(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli_share, "_sealed", seal)
     engine.on_tag = refuse
-    cfg = SimpleNamespace(state_dir=tmp_path)
+    cfg = SimpleNamespace(state_dir=tmp_path, name="p")
     built = SimpleNamespace(tag=BUILD_TAG, image_id=BUILD)
     with (
         pytest.raises(KeyboardInterrupt),

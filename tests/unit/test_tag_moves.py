@@ -12,7 +12,7 @@ import pytest
 from reprobox import cli_share
 from reprobox.errors import EngineError
 from reprobox.share import tag_sealed_beside
-from reprobox.tag_moves import drop_if_untagged, tag_beside_build
+from reprobox.tag_moves import drop_if_untagged, project_of_tag, tag_beside_build
 
 TAG = "reprobox/p:0123456789abcdef"
 BUILD, SEALED = "sha256:" + "b" * 64, "sha256:" + "5" * 64
@@ -20,13 +20,18 @@ OLDER, NEWER = "sha256:" + "3" * 64, "sha256:" + "7" * 64
 
 
 class TagEngine:
-    """Images by id and tags; remove refuses an image a container uses."""
+    """Images by id, tags and registry digests; remove refuses, as the engine
+    does, an image a container uses, and one unforced whose digests are in
+    several repositories."""
 
-    def __init__(self, *ids, in_use=()):
+    def __init__(self, *ids, in_use=(), project="p"):
         self.ids, self.tags, self.in_use = set(ids), {}, set(in_use)
+        self.digests: dict[str, list[str]] = {}
+        self.labels = {i: {"org.reprobox.project": project} for i in ids}
         self.removed: list[str] = []
         images = SimpleNamespace(get=self._get, remove=self._remove)
-        self.client = SimpleNamespace(images=images)
+        containers = SimpleNamespace(list=self._containers)
+        self.client = SimpleNamespace(images=images, containers=containers)
 
     def _get(self, ref):
         found = self.tags.get(ref, ref)
@@ -37,11 +42,26 @@ class TagEngine:
         def tag(repo, name):
             self.tags[f"{repo}:{name}"] = found
 
-        return SimpleNamespace(id=found, tags=named, tag=tag)
+        attrs = {"RepoDigests": self.digests.get(found, [])}
+        labels = self.labels.get(found, {})
+        return SimpleNamespace(
+            id=found, tags=named, tag=tag, attrs=attrs, labels=labels
+        )
 
-    def _remove(self, image, noprune):
+    def _containers(self, all, sparse, filters):
+        assert all and filters == {"ancestor": filters["ancestor"]}
+        return [SimpleNamespace(id="c1")] if filters["ancestor"] in self.in_use else []
+
+    def _remove(self, image, noprune, force=False):
+        repos = {d.rpartition("@")[0] for d in self.digests.get(image, [])}
+        if len(repos) > 1 and not force:
+            raise docker.errors.APIError(
+                "409", explanation="image is referenced in multiple repositories"
+            )
         if image in self.in_use:
-            raise docker.errors.APIError("409", explanation="image is being used")
+            if not force:
+                raise docker.errors.APIError("409", explanation="image is being used")
+            self.in_use.discard(image)  # forced: the stopped container loses it
         self.ids.discard(image)
         self.removed.append(image)
 
@@ -76,18 +96,51 @@ def test_a_pull_beside_the_unsealed_build_is_tagged_sealed():
 
 def test_an_image_no_tag_names_is_removed():
     engine = TagEngine(OLDER)
-    assert drop_if_untagged(engine, OLDER) is True
+    assert drop_if_untagged(engine, OLDER, "p") is True
     assert engine.removed == [OLDER]
 
 
 def test_an_image_still_tagged_or_in_use_stays():
     engine = TagEngine(OLDER, NEWER, in_use={NEWER})
     engine.tags = {"mine:1": OLDER}
-    assert drop_if_untagged(engine, OLDER) is False
-    assert drop_if_untagged(engine, NEWER) is False  # a container uses it
-    assert drop_if_untagged(engine, None) is False
-    assert drop_if_untagged(engine, "sha256:" + "9" * 64) is False  # gone
+    assert drop_if_untagged(engine, OLDER, "p") is False
+    assert drop_if_untagged(engine, NEWER, "p") is False  # a container uses it
+    assert drop_if_untagged(engine, None, "p") is False
+    assert drop_if_untagged(engine, "sha256:" + "9" * 64, "p") is False  # gone
     assert engine.removed == [] and engine.ids == {OLDER, NEWER}
+
+
+BMR = "127.0.0.1:5000/bmr/reprobox/p@sha256:" + "a" * 64
+BMS = "127.0.0.1:5000/bms/reprobox/p@sha256:" + "a" * 64
+
+
+def test_a_copy_left_under_two_registries_digests_is_removed():
+    # brk 46: pushed under two registry paths, then its last tag moved on; a
+    # plain removal is refused ("referenced in multiple repositories").
+    engine = TagEngine(OLDER, NEWER)
+    engine.digests = {OLDER: [BMR, BMS], NEWER: [BMR]}
+    assert drop_if_untagged(engine, OLDER, "p") is True
+    assert drop_if_untagged(engine, NEWER, "p") is True  # one repository: plain
+    assert engine.removed == [OLDER, NEWER]
+
+
+def test_a_copy_under_two_registries_stays_when_used_tagged_or_not_ours():
+    engine = TagEngine(OLDER, NEWER, SEALED, in_use={NEWER})  # a stopped container
+    engine.digests = {i: [BMR, BMS] for i in (OLDER, NEWER, SEALED)}
+    engine.labels[SEALED] = {"org.reprobox.project": "other"}
+    assert drop_if_untagged(engine, NEWER, "p") is False
+    assert drop_if_untagged(engine, SEALED, "p") is False  # another project's
+    assert drop_if_untagged(engine, OLDER, None) is False  # project not known
+    engine.tags = {"mine:1": OLDER}
+    assert drop_if_untagged(engine, OLDER, "p") is False
+    assert engine.removed == [] and engine.ids == {OLDER, NEWER, SEALED}
+
+
+def test_the_project_a_build_tag_names():
+    assert project_of_tag(TAG) == "p"
+    assert project_of_tag("reprobox/p:0123456789abcdef-sealed") == "p"
+    assert project_of_tag("127.0.0.1:5000/t/reprobox/p:0123456789abcdef") is None
+    assert project_of_tag("reprobox/p") is None
 
 
 def test_a_failed_push_that_puts_the_old_seal_back_removes_the_new_one(
@@ -107,7 +160,7 @@ def test_a_failed_push_that_puts_the_old_seal_back_removes_the_new_one(
     with (
         pytest.raises(EngineError),
         cli_share._sealed_until_shared(
-            SimpleNamespace(state_dir=tmp_path), engine, built, None
+            SimpleNamespace(state_dir=tmp_path, name="p"), engine, built, None
         ),
     ):
         raise EngineError("registry out of reach")
