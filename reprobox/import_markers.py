@@ -285,7 +285,7 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     come), and what was done, if anything.
     """
     from reprobox.share import engine_essence
-    from reprobox.tag_moves import arrival_tag
+    from reprobox.tag_moves import arrival_tag, drop_if_untagged, project_of_tag
 
     try:
         image = engine.client.images.get(mark.image)
@@ -302,7 +302,10 @@ def settle(engine: Engine, mark: ImportMark, now: float) -> tuple[bool, str | No
     ):
         # Its tag names another build now, or the place beside it is taken:
         # tagging would take a name from another image, as import never does.
-        engine.client.images.remove(mark.image, noprune=False)
+        if not drop_if_untagged(engine, mark.image, project_of_tag(mark.tag)):
+            kept = f"could not remove image {mark.image[7:19]} that a killed import"
+            # The marker stays: the next command tries again.
+            return False, f"{kept} loaded (in use, built on, or out of reach)"
         return True, (
             f"removed image {mark.image[7:19]} that a killed import loaded: "
             f"{applied} names another image now"

@@ -106,6 +106,23 @@ def test_an_image_whose_tag_another_build_took_meanwhile_is_removed():
     assert engine.tags == before  # no name taken from another image
 
 
+def test_an_image_the_engine_will_not_remove_keeps_its_marker():
+    engine = FakeEngine()
+    engine.present.add(OTHER)
+    engine.tags[TAG] = OTHER
+
+    def refuse(ref, noprune=False):
+        raise docker.errors.APIError("409", explanation="image is being used")
+
+    engine.client.images.remove = refuse
+    assert settle(engine, mark(), 1001.0) == (
+        False,
+        f"could not remove image {SEALED[7:19]} that a killed import loaded "
+        "(in use, built on, or out of reach)",
+    )
+    assert engine.present == {SEALED, OTHER}
+
+
 def test_beside_another_sealed_copy_it_gets_a_tag_of_its_own():
     # As import tags it: <tag>-sealed stays on the copy a later export sealed.
     engine = FakeEngine()
