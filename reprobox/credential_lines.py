@@ -106,9 +106,14 @@ _LITERAL_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 # A PEM or OpenSSH private key with its body (40 or more characters between
 # its BEGIN and END lines): a header quoted alone in a README is no key.
 _PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----"
+    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY((?: BLOCK)?)-----"
     r"(?:[^-]|-(?!----END)){40,16384}?"
-    r"-----END \1PRIVATE KEY-----"
+    r"-----END \1PRIVATE KEY\2-----"
+    # ssh.com's, and PuTTY's (its private lines follow its public ones).
+    r"|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----[\s\S]{40,16384}?"
+    r"---- END SSH2 ENCRYPTED PRIVATE KEY ----"
+    r"|PuTTY-User-Key-File-[0-9]+:[\s\S]{0,16384}?Private-Lines:\s*[0-9]+\s+"
+    r"[A-Za-z0-9+/]{16}"
 )
 _AWS_KEY_CSV = re.compile(r"secret access key|access key id", re.I)
 # Where lines end, as editors number them.

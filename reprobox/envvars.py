@@ -18,6 +18,7 @@ from reprobox.run_env import (
     run_hash_seed,
 )
 from reprobox.secret_shapes import (
+    KEY_MARKER,
     PUBLISHED_TOKEN,
     SECRET_URLS,
     SECRET_VALUES,
@@ -388,7 +389,7 @@ def value_secret_parts(value: str) -> Iterator[str]:
 def _shaped_value_parts(shape: str, value: str) -> Iterator[str]:
     """Yield the secret in a SECRET_VALUES match: a header's token (and a Basic
     login's password), a query value, or a private key's body lines."""
-    if shape.startswith("-----"):
+    if re.match(KEY_MARKER, shape):
         yield value  # a key is a secret whole, however short its lines
         yield from private_key_lines(value)
         return

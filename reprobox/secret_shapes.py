@@ -91,9 +91,17 @@ _X_RUN = re.compile(r"xxxx|XXXX")
 # Values whose shape gives them away, whatever the variable is called, beyond
 # the published formats: a private key, bearer headers, and credentials passed
 # in a URL's query string.
+# A private key's marker, of every kind key_blocks knows (a PGP armored key
+# and ssh.com's, PuTTY's and age's were kept in clear in --env values and
+# records: only PEM's was here, brk r47 BO 1).
+KEY_MARKER = (
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+    r"|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
+    r"|PuTTY-User-Key-File-[0-9]+:"
+    r"|AGE-SECRET-KEY-1[0-9A-Z]"
+)
 SECRET_VALUES = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
+    KEY_MARKER + r"|(?:^|authorization:\s*)(?:Bearer|Basic|token)\s+\S{8,}"
     r"|[?&](?:access_token|token|api_key|apikey|key|password|secret|sig)=[^&\s]+",
     re.I,
 )

@@ -1622,6 +1622,23 @@ CASES = [
         setup=write_requirements("six==1.17.0\n-----BEGIN RSA PRIVATE KEY-----\n"),
     ),
     Case(
+        # brk r47 (BO 1): a PGP key in [env] went into the manifest, the
+        # Dockerfile and the image's environment; a PEM one was refused.
+        "env-pgp-private-key",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        ("{p}/reprobox.toml: env.SIGN:", "looks like a secret"),
+        "reprobox run --env SIGN",
+        setup=edit(
+            "reprobox.toml",
+            lambda t: (
+                t
+                + '\n[env]\nSIGN = "-----BEGIN PGP PRIVATE KEY BLOCK-----'
+                + 'lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1K"\n'
+            ),
+        ),
+    ),
+    Case(
         "config-name-with-capitals",
         ("freeze", "{p}"),
         EXIT_USAGE,

@@ -218,3 +218,26 @@ def test_a_metric_name_like_a_login_is_shown_as_it_is(cli, engine_cleanup, tmp_p
     ran = cli.run("-q", "run", str(project), timeout=600)
     assert "metric 'acc:top5@epoch' in the metrics file" in ran.stderr, ran.describe()
     assert "***" not in ran.stderr
+
+
+PRINTS_ITS_KEY = """import os
+print("key is", os.environ["PGPV"], flush=True)
+"""
+
+
+def test_a_pgp_private_key_given_with_env_is_hidden_in_record_and_log(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r47 (BO 1): only a PEM key was a secret value; a PGP key given with
+    # --env was kept in clear in options.env and the log, then sealed.
+    key = "-----BEGIN PGP PRIVATE KEY BLOCK----- lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1K"
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(PRINTS_ITS_KEY)
+    ran = cli.run("run", str(project), "--env", f"PGPV={key}", "--json")
+    record = json.loads(ran.stdout)
+    assert record["options"]["env"]["PGPV"] == "***"
+    (run_dir,) = (project / ".reprobox" / "runs").iterdir()
+    assert (run_dir / "container.log").read_text() == "key is ***\n"
+    for path in run_dir.iterdir():
+        assert "lQOYBFZx8Cv7" not in path.read_text(errors="replace"), path
+    assert "lQOYBFZx8Cv7" not in ran.stderr

@@ -706,3 +706,55 @@ def test_a_linked_ignore_file_inside_the_project_is_followed(tmp_path):
     _tree(tmp_path, {**PROJECT, "run.log": "x", "rules/ignore": "*.log\n"})
     (tmp_path / ".reproboxignore").symlink_to("rules/ignore")
     assert "run.log" not in project_files(_cfg(tmp_path))
+
+
+PGP_KEY = (
+    "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+    + "lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1KlQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1KAQgAs8\n" * 3
+    + "-----END PGP PRIVATE KEY BLOCK-----\n"
+)
+SSH2_KEY = (
+    "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\n"
+    + "P2/56wAAA+oAAAA7aWYtbW9kbntzaWdue3JzYS1wa2NzMS1zaGExfSxlbmNyeXB0\n" * 2
+    + "---- END SSH2 ENCRYPTED PRIVATE KEY ----\n"
+)
+PPK_KEY = (
+    "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: k\n"
+    "Public-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIDx0\nAAAA\n"
+    "Private-Lines: 1\nAAAAIBmb3ZlcnlzZWNyZXRrZXlieXRlc3h4eHh4\n"
+    "Private-MAC: 0123abcd\n"
+)
+
+
+@pytest.mark.parametrize(
+    "key", [PGP_KEY, SSH2_KEY, PPK_KEY], ids=["pgp", "ssh2", "ppk"]
+)
+def test_every_kind_of_private_key_in_code_is_refused_on_its_line(tmp_path, key):
+    # brk r47 (BO 1): only a PEM key was found in code; a PGP, ssh.com or
+    # PuTTY key written in a .py file went into the image.
+    from reprobox.image_inputs import refuse_written_credentials
+
+    _tree(tmp_path, {**PROJECT, "keys.py": f'X = 1\nKEY = """{key}"""\n'})
+    files = project_files(_cfg(tmp_path))
+    with pytest.raises(InputError) as info:
+        refuse_written_credentials(_cfg(tmp_path), files)
+    assert info.value.message.startswith(
+        f"{tmp_path / 'keys.py'}:2: holds a credential (a private key)"
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-----BEGIN PGP PRIVATE KEY BLOCK----- lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1K",
+        "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ---- P2/56wAAA+oAAAA7aWYt",
+        "PuTTY-User-Key-File-3: ssh-ed25519",
+        "AGE-SECRET-KEY-1QQ8Z4TQVY0PMQJ8FS29VK6GWZ4LWE",
+    ],
+)
+def test_every_kind_of_private_key_is_a_secret_value(value):
+    # brk r47 (BO 1): --env and [env] values of these kinds were kept in clear.
+    from reprobox.envvars import looks_secret
+
+    assert looks_secret("SIGNING", value)
+    assert not looks_secret("SIGNING", "a plain value")
