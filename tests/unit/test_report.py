@@ -383,6 +383,8 @@ def test_the_legend_says_a_checked_metric_missing_from_both_is_red():
     # "so not compared", where one the project checks is red, as compare
     # fails it.
     html = render_report_html(*two_runs())
+    # brk r47 (BO 3): the reference's own (blue) cells had no entry.
+    assert "<p>Blue: the reference itself; green: identical to the reference;" in html
     assert (
         "grey: in neither this run nor the reference, and not a metric the "
         "project checks (one it checks is red there, as compare fails it)."
