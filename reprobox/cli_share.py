@@ -161,9 +161,10 @@ def _seal_problem(cfg, record: dict) -> str:
 
 
 def _seal_warning(cfg, record: dict, which: str) -> str:
+    other = "another " if which.startswith("given") else ""
     return (
         f"run {record.get('run_id')}, {which} of this build with metrics, "
-        f"{_seal_problem(cfg, record)} (run again, or give --reference)"
+        f"{_seal_problem(cfg, record)} (run again, or give {other}--reference)"
     )
 
 

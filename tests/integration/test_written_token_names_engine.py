@@ -146,7 +146,7 @@ def test_export_seals_the_newest_run_that_kept_every_metric(
     assert given.stderr.splitlines() == [
         f"reprobox: warning: run {lacked.name}, given as --reference of this build "
         "with metrics, lacks acc, which metrics.compare checks: every verify of "
-        "this image would fail on it (run again, or give --reference)"
+        "this image would fail on it (run again, or give another --reference)"
     ], given.describe()
     with tarfile.open(bundle) as archive:
         member = next(

@@ -646,9 +646,9 @@ def test_push_seals_the_newest_run_that_has_every_checked_metric(tmp_path, capsy
     # Given as --reference, it is sealed, and said (brk r46, BM F3).
     given = cfg.state_dir / "runs" / lacking
     assert _reference_record(cfg, image["id"], given)["run_id"] == lacking
-    assert "given as --reference of this build with metrics, lacks acc" in (
-        capsys.readouterr().err
-    )
+    said = capsys.readouterr().err
+    assert "given as --reference of this build with metrics, lacks acc" in said
+    assert said.endswith("(run again, or give another --reference)\n")
 
 
 def test_without_a_compare_list_a_run_with_other_metrics_is_no_problem(
