@@ -92,9 +92,9 @@ def _reference_record(
                 hint="give a succeeded run",
             )
         refuse_record_tokens(data, record.path)
-        if data.get("metrics") and _seal_problem(cfg, data):
-            # Chosen, so sealed; but said (brk r46, BM F3).
-            warn(_seal_warning(cfg, data, "given as --reference"))
+        problem = _seal_problem(cfg, data) if data.get("metrics") else ""
+        if problem:  # chosen, so sealed; but said (brk r46, BM F3)
+            warn(_seal_warning(data, problem, "given as --reference", "another "))
         return data
     runs = cfg.state_dir / "runs"
     if not runs.is_dir() or not any(runs.iterdir()):
@@ -124,7 +124,9 @@ def _reference_record(
     # every rerun would be held to: the newest healthy run is taken.
     healthy = [r for r in measured if not _seal_problem(cfg, r.data)]
     if measured and not healthy:
-        warn(_seal_warning(cfg, measured[-1].data, "the newest succeeded run"))
+        newest = measured[-1].data
+        problem = _seal_problem(cfg, newest)
+        warn(_seal_warning(newest, problem, "the newest succeeded run", ""))
     chosen = healthy or measured or matching
     if not chosen:
         return None
@@ -160,11 +162,12 @@ def _seal_problem(cfg, record: dict) -> str:
     return ""
 
 
-def _seal_warning(cfg, record: dict, which: str) -> str:
-    other = "another " if which.startswith("given") else ""
+def _seal_warning(record: dict, problem: str, which: str, other: str) -> str:
+    """Say that the run sealed has problem (_seal_problem); which names how
+    it was chosen, other is "another " where --reference chose it."""
     return (
         f"run {record.get('run_id')}, {which} of this build with metrics, "
-        f"{_seal_problem(cfg, record)} (run again, or give {other}--reference)"
+        f"{problem} (run again, or give {other}--reference)"
     )
 
 
