@@ -89,6 +89,7 @@ def _plain_number_parser(flag: str, number: type) -> Callable:
     )
 
     read = whole_number if number is int else decimal_number
+    plain = "3" if number is int else "1.5"  # an example every such flag takes
 
     def parse(value):
         if isinstance(value, (int, float)):  # the option's default
@@ -96,7 +97,7 @@ def _plain_number_parser(flag: str, number: type) -> Callable:
         try:
             return read(value)
         except NotAPlainNumber as exc:
-            example = "3" if number is int else "1.5"
+            example = plain
             with suppress(ValueError, OverflowError):
                 meant = number(value)  # what Python read in it: "1_0" is 10
                 if abs(meant) != float("inf") and meant == meant:
@@ -108,7 +109,7 @@ def _plain_number_parser(flag: str, number: type) -> Callable:
                 if reads_as_zero(value, whole):
                     # 1e-400 reads as 0: "write e.g. --cpus 0" was refused
                     # next (brk r45, BK 2 and BL F1).
-                    example = "3" if number is int else "1.5"
+                    example = plain
             raise typer.BadParameter(
                 f"{_shown_value(value)!r} {exc}; write e.g. {flag} {example}"
             ) from None
