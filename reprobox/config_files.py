@@ -135,8 +135,9 @@ class _TinyFloat(float):
 
     @classmethod
     def read(cls, text: str) -> float:
-        number = float(text.replace("_", ""))
-        if not reads_as_zero(text.replace("_", ""), number):
+        digits = text.replace("_", "")
+        number = float(digits)
+        if not reads_as_zero(digits, number):
             return number
         tiny = cls(number)
         tiny.text = text
