@@ -34,6 +34,13 @@ from reprobox.run_folders import (
 )
 from reprobox.run_owner import give_back
 
+# Why a closed record's reprobox never closed it, as the record and the
+# closing command's note both say it.
+KILLED = " (killed, or its disk was full)"
+LOCK_GONE = (
+    ", and its lock file is gone (removed by hand, or the run folder was copied here)"
+)
+
 
 def close_abandoned_records(
     runs_dir: Path,
@@ -123,7 +130,7 @@ def close_abandoned_records(
                     record,
                     run_dir,
                     "the reprobox process running it ended without closing its "
-                    f"record (killed, or its disk was full); closed by {closer}",
+                    f"record{KILLED}; closed by {closer}",
                     tail,
                 ):
                     continue
@@ -177,9 +184,8 @@ def _close_lockless_records(
         if _closed_as_interrupted(
             record,
             runs_dir / run_id,
-            "the reprobox process running it ended without closing its record, "
-            "and its lock file is gone (removed by hand, or the run folder was "
-            f"copied here); closed by {closer}",
+            "the reprobox process running it ended without closing its "
+            f"record{LOCK_GONE}; closed by {closer}",
             tail,
         ):
             closed.append(run_id)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from reprobox.abandoned_runs import close_abandoned_records
+from reprobox.abandoned_runs import KILLED, LOCK_GONE, close_abandoned_records
 from reprobox.container_files import (
     capture_without_tokens,
     machine_from_capture,
@@ -125,12 +125,7 @@ def sweep_killed_runs(
         save_lockless_log=save_lockless_log,
     ):
         # As the record's own error says it (a lockless one: its lock is gone).
-        why = (
-            ", and its lock file is gone (removed by hand, or the run folder was "
-            "copied here)"
-            if closed in lockless
-            else " (killed, or its disk was full)"
-        )
+        why = LOCK_GONE if closed in lockless else KILLED
         note(
             f"marked run {closed} interrupted: the reprobox that ran it ended "
             f"without closing its record{why}"
@@ -208,6 +203,8 @@ def save_left_output(
         with contextlib.suppress(OSError):
             temp.unlink()
         return None
+    if record.get("metrics") and record.get("machine"):
+        return tail_text(lines)  # nothing the run folder could add
     capture, script_metrics = facts_left_in(run_dir)
     if not record.get("metrics"):
         # A name holding a secret value is left out, never renamed "***".
