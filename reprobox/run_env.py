@@ -147,14 +147,11 @@ def check_env_kept_by_run(
     fixed = fixed_by_run(profile, seed, seeded=seeded)
     at_run = run_flags is not None
     for name in sorted(set(env) | set(pass_env)):
-        if name not in fixed or name in (run_flags or {}):
-            continue
         value = env.get(name)
-        if value is not None and value in fixed[name]:
+        replaced = _replaced(name, value, fixed, run_flags, seed, seeded, at_run)
+        if replaced is None:
             continue
-        by_seed = name == HASH_SEED and (seeded or seed is not None)
-        who = _who_sets(by_seed, seed, seeded, at_run=at_run)
-        sets = f"sets {fixed[name][0]!r}" if fixed[name] else "sets each run's seed"
+        by_seed, who, sets = replaced
         wins = "the seed wins" if by_seed else "the profile wins"
         if value is None:
             raise ConfigError(
@@ -205,21 +202,40 @@ def replaced_by_run(
     """
     fixed = fixed_by_run(profile, seed, seeded=seeded)
     said = []
-    for name in sorted(names):
-        if name not in fixed or name in run_flags or name not in frozen:
-            continue
+    for name in sorted(n for n in names if n in frozen):
         value = frozen[name]
-        if value in fixed[name]:
+        replaced = _replaced(name, value, fixed, run_flags, seed, seeded, True)
+        if replaced is None:
             continue
-        by_seed = name == HASH_SEED and (seeded or seed is not None)
-        who = _who_sets(by_seed, seed, seeded, at_run=True)
-        sets = f"sets {fixed[name][0]!r}" if fixed[name] else "sets each run's seed"
+        _, who, sets = replaced
         said.append(
             f"the image sets {name}={value!r}, from the shell that froze it, but "
             f"{who} {sets} and wins (pass --env "
             f"{_shell_word(f'{name}={value}')} to keep the image's)"
         )
     return said
+
+
+def _replaced(
+    name: str,
+    value: str | None,
+    fixed: Mapping[str, tuple[str, ...]],
+    run_flags: Mapping[str, str] | None,
+    seed: int | None,
+    seeded: bool,
+    at_run: bool,
+) -> tuple[bool, str, str] | None:
+    """Say whether the run replaces name's value (None, a shell value the
+    config only names, counts as replaced): (by the seed, who sets it, what it
+    sets), or None where it does not, or a --env of the run chose."""
+    if name not in fixed or name in (run_flags or {}):
+        return None
+    if value is not None and value in fixed[name]:
+        return None
+    by_seed = name == HASH_SEED and (seeded or seed is not None)
+    who = _who_sets(by_seed, seed, seeded, at_run=at_run)
+    sets = f"sets {fixed[name][0]!r}" if fixed[name] else "sets each run's seed"
+    return by_seed, who, sets
 
 
 def _who_sets(by_seed: bool, seed: int | None, seeded: bool, *, at_run: bool) -> str:
