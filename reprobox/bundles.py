@@ -39,7 +39,12 @@ from reprobox.engine import (
     is_engine_trouble,
 )
 from reprobox.errors import EngineError, InputError, ReproboxError
-from reprobox.frozen_tokens import TOKEN_WHAT, token_fields, token_line
+from reprobox.frozen_tokens import (
+    TOKEN_WHAT,
+    token_fields,
+    token_line,
+    what_field_holds,
+)
 from reprobox.import_markers import marked_import
 from reprobox.made_tags import OnTagged, report_interrupted_tag
 from reprobox.seals import check_manifest_sealed, check_record_sealed, loads_strict
@@ -630,12 +635,14 @@ def _refuse_bundle_tokens(
     """
     paths = list(token_fields(parsed["manifest.json"]))
     if paths:
-        raise refuse("image", f"label's manifest field {paths[0]} holds {TOKEN_WHAT}")
+        raise refuse(
+            "image", f"label's manifest field {paths[0]} {what_field_holds(paths[0])}"
+        )
     for name, text in sorted(texts.items()):
         if name in parsed:
             paths = list(token_fields(parsed[name]))
             if paths:
-                raise refuse(name, f"field {paths[0]} holds {TOKEN_WHAT}")
+                raise refuse(name, f"field {paths[0]} {what_field_holds(paths[0])}")
         number = token_line(text)
         if number is not None:
             raise refuse(name, f"line {number} holds {TOKEN_WHAT}")

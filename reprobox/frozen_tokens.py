@@ -172,6 +172,21 @@ def refuse_frozen_tokens(
         )
 
 
+def is_variable_name(path: str) -> bool:
+    """Whether a path token_fields gave names a key of _ENV_NAME_MAPS."""
+    field = _INDEX.sub("", path)
+    return any(field.startswith(f"{names}.") for names in _ENV_NAME_MAPS)
+
+
+def what_field_holds(path: str) -> str:
+    """What a path token_fields gave holds, for a refusal: a variable's name
+    is judged by credential_name, which counts a vendor's shape, so it is
+    named in the words [env] and --env refuse such a name with."""
+    if is_variable_name(path):
+        return "names a variable that is a credential (a token of a known format)"
+    return f"holds {_WHAT}"
+
+
 def refuse_record_tokens(record: Mapping[str, Any], where: str | Path) -> None:
     """Refuse a run record holding a token anywhere, before it is sealed.
 
@@ -181,13 +196,10 @@ def refuse_record_tokens(record: Mapping[str, Any], where: str | Path) -> None:
     may.
     """
     for path in token_fields(record):
-        field = _INDEX.sub("", path)
-        if any(field.startswith(f"{names}.") for names in _ENV_NAME_MAPS):
-            # In the words [env] and --env refuse such a name with.
-            what = "names a variable that is a credential (a token of a known format)"
+        what = what_field_holds(path)
+        if is_variable_name(path):
             fix = "give the variable a plain name and the token as its value"
         else:
-            what = f"holds {_WHAT}"
             fix = "a run now leaves such names out of its record"
         raise InputError(
             f"{where}: the record's field {path} {what}, which sealing would "

@@ -187,6 +187,28 @@ def test_a_bundle_carrying_a_token_is_refused_before_the_engine(
     assert TOKEN not in text
 
 
+# Made up: no published format, but a vendor's shape (a prefix, then a random
+# run mixing both cases), as round 46's breaker's variable name was.
+VENDOR = "acme_live_" + "Zx8Cv7Bn6Mq1Wr5Ty3Ui9Op2"
+
+
+def test_a_bundle_record_naming_a_credential_variable_says_so(tmp_path, monkeypatch):
+    # brk: the refusal said the name held "a token of a published format",
+    # which acme_live_... is not: it is judged by its vendor shape, as [env]
+    # and --env judge a variable's name, and named in their words.
+    record = seal_record({**RECORD, "options": {"env": {VENDOR: "1"}}})
+    monkeypatch.setattr(HERE, "RECORD", record)
+    with pytest.raises(InputError) as info:
+        import_bundle(NoEngine(), bundle(tmp_path))
+    text = str(info.value)
+    shown = f"acme*** ({len(VENDOR)} characters)"
+    assert (
+        f"bundle refused: its reference-record.json field options.env.{shown} "
+        "names a variable that is a credential (a token of a known format)"
+    ) in text
+    assert "published format" not in text and VENDOR not in text
+
+
 # --- engine trouble during import or a stream is the engine's, exit 3 -------
 
 
