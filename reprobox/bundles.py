@@ -222,8 +222,9 @@ def _read_bundle_index(tar: tarfile.TarFile, path: Path) -> dict[str, Any]:
             f"{TOKEN_WHAT}, which import would tag the image with; refused, "
             "nothing was imported",
             hint=(
-                "export it again with `reprobox export`, which tags "
-                "reprobox/<project>:<digest>, from a project whose name holds none"
+                "ask its maker to rename the project and export it again: "
+                "`reprobox export` tags reprobox/<project>:<digest>, and freeze "
+                "refuses a project name holding a token"
             ),
         )
     if not shape_ok:

@@ -176,9 +176,9 @@ def test_import_refuses_a_bundle_tagged_with_a_token_saying_so(cli, tmp_path):
         f"reprobox: error: {bundle}: reprobox-bundle.json's tag "
         "reprobox/x-ghp_***:0123456789abcdef holds a token of a published format "
         "(ghp_..., hf_..., AKIA...), which import would tag the image with; "
-        "refused, nothing was imported (export it again with `reprobox export`, "
-        "which tags reprobox/<project>:<digest>, from a project whose name holds "
-        "none)"
+        "refused, nothing was imported (ask its maker to rename the project and "
+        "export it again: `reprobox export` tags reprobox/<project>:<digest>, and "
+        "freeze refuses a project name holding a token)"
     )
     assert TOKEN not in done.stderr + done.stdout
 
