@@ -656,25 +656,31 @@ def _verify_runs_dir() -> Path:
     return Path(os.path.relpath(project / ".reprobox" / "verify"))
 
 
-def _one_record(path: Path, why: str, fits=None, of_what: str = ""):
+def _one_record(path: Path, why: str, fits=None, of_what: str = "", judge=None):
     """Read --reference: one record, not a folder of several to pick from.
 
     push, export and verify alike: the newest of a folder is not necessarily
     the run meant (a sweep's last seed), so the user names it. The hint
-    offers the newest succeeded run that fits (a run of this build, for push
-    and export, told by fits and named by of_what), never just the newest:
-    that may be a failed run, or one of another build.
+    offers the newest succeeded run that fits (a run of this build, told by
+    fits and named by of_what), never just the newest: that may be a failed
+    run, or one of another build. judge, when given, returns (fits, of_what)
+    and is asked only for a folder of several (verify asks the engine); a
+    fits of None there leaves the hint naming no run.
     """
     from reprobox.compare import load_records
 
     records = load_records([path])
     if len(records) > 1:
+        if judge is not None:
+            fits, of_what = judge()
         fitting = [
             r
             for r in records
             if r.status == "succeeded" and (fits is None or fits(r.data))
         ]
-        if fitting:
+        if judge is not None and fits is None:
+            hint = f"name one run's record.json{of_what}"
+        elif fitting:
             hint = (
                 f"name one record, e.g. --reference {fitting[-1].path} (the "
                 f"newest succeeded run{of_what} there)"
@@ -698,9 +704,49 @@ def _of_this_freeze(cfg, frozen):
     )
 
 
-def _verify_reference(path: Path) -> dict:
-    """Read verify's --reference: one record."""
-    return dict(_one_record(path, "verify compares with one").data)
+def _verify_reference(path: Path, image: str, host, context) -> dict:
+    """Read verify's --reference: one record.
+
+    A folder of several is refused, its hint naming the newest succeeded run
+    there of image's build and manifest: only the engine knows them, and it is
+    asked only then, and never made to pull.
+    """
+    return dict(
+        _one_record(
+            path,
+            "verify compares with one",
+            judge=lambda: _runs_of_image(image, host, context),
+        ).data
+    )
+
+
+def _runs_of_image(image: str, host, context):
+    """Return (fits, of_what) telling a run of image: the same layers under
+    the same manifest, as verify accepts a --reference; fits is None when
+    the engine or the image cannot be read."""
+    from reprobox.engine import connect, image_id, image_layers_digest
+    from reprobox.errors import ReproboxError
+    from reprobox.share import MANIFEST_SHA_LABEL, labels_of
+
+    of_what = f" of a run of {image}"
+    try:
+        engine = connect(host, context)
+        found = image_id(engine, image)
+        if found is None:
+            return None, of_what
+        layers = image_layers_digest(engine, found)
+        manifest_sha = labels_of(engine, found, shown=image).get(MANIFEST_SHA_LABEL)
+    except ReproboxError:
+        return None, of_what
+    if not (layers and manifest_sha):
+        return None, of_what
+    return (
+        lambda data: (
+            (data.get("image") or {}).get("layers") == layers
+            and data.get("manifest_sha256") == manifest_sha
+        ),
+        f" of {image}",
+    )
 
 
 @app.command(short_help="Rerun an image and compare with its reference run.")
@@ -749,7 +795,7 @@ def verify(
             f"{runs_dir}: cannot write the run's files there: not a folder",
             hint="the runs folder must be a folder: give another --runs-dir",
         )
-    ref_data = _verify_reference(reference) if reference else None
+    ref_data = _verify_reference(reference, image, host, context) if reference else None
     # The rerun's record goes into a run folder of its own, named when it starts.
     warn_if_it_enters_an_image(
         runs_dir / "run" / "record.json", shown=f"{runs_dir / '<run id>'}/record.json"

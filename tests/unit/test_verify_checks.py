@@ -351,34 +351,91 @@ def test_a_gpu_reference_on_an_engine_without_the_nvidia_runtime_is_refused(
 # --- the command: --reference and the default runs folder -------------------
 
 
-def write_run(folder: Path, run_id: str, seed: int) -> Path:
+def write_run(folder: Path, run_id: str, seed: int, **changes) -> Path:
     path = folder / run_id / "record.json"
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(seal_record(reference_record(run_id=run_id, seed=seed))))
+    record = reference_record(run_id=run_id, seed=seed, **changes)
+    path.write_text(json.dumps(seal_record(record)))
     return path
 
 
-def test_a_reference_folder_of_several_runs_asks_for_one(tmp_path, monkeypatch):
-    # brkc F18: the newest record (a sweep's seed 2) was taken silently.
-    runs = tmp_path / "runs"
-    write_run(runs, "20240101T000000Z-aaaaaa", 0)
-    newest = write_run(runs, "20240101T000001Z-bbbbbb", 2)
-    monkeypatch.setattr(
-        "reprobox.engine.connect", lambda *a: pytest.fail("engine asked")
+MANIFEST_SHA = "c" * 64
+
+
+def several_runs(runs: Path) -> tuple[Path, Path]:
+    """Write a run of IMAGE's build, then a newer one of another build."""
+    of_image = write_run(
+        runs, "20240101T000000Z-aaaaaa", 0, manifest_sha256=MANIFEST_SHA
     )
+    other = write_run(
+        runs,
+        "20240101T000001Z-bbbbbb",
+        2,
+        manifest_sha256=MANIFEST_SHA,
+        image={"id": "sha256:" + "2" * 64, "layers": "sha256:" + "2" * 64},
+    )
+    return of_image, other
+
+
+def refused_folder(runs: Path) -> InputError:
     result = CliRunner().invoke(app, ["verify", IMAGE, "--reference", str(runs)])
     assert isinstance(result.exception, InputError), result.output
     assert result.exception.message == (
         f"--reference {runs} holds 2 run records; verify compares with one"
     )
-    assert str(newest) in result.exception.hint
+    return result.exception
 
 
-def test_a_reference_run_folder_is_its_one_record(tmp_path):
+def test_a_reference_folder_of_several_runs_asks_for_one_of_the_image(
+    tmp_path, monkeypatch
+):
+    # brkc F18: the newest record (a sweep's seed 2) was taken silently.
+    # BO (r47): the hint then named the newest succeeded run there, which was
+    # a run of another build, that verify refuses as --reference.
+    runs = tmp_path / "runs"
+    of_image, other = several_runs(runs)
+    asked = []
+    engine = SimpleNamespace(host="unix:///fake.sock")
+    monkeypatch.setattr("reprobox.engine.connect", lambda *a: asked.append(a) or engine)
+    monkeypatch.setattr("reprobox.engine.image_id", lambda e, ref: "sha256:" + "1" * 64)
+    monkeypatch.setattr("reprobox.engine.image_layers_digest", lambda e, ref: LAYERS)
+    monkeypatch.setattr(
+        "reprobox.share.labels_of",
+        lambda e, ref, shown=None: {"org.reprobox.manifest-sha256": MANIFEST_SHA},
+    )
+    error = refused_folder(runs)
+    assert error.hint == (
+        f"name one record, e.g. --reference {of_image} (the newest succeeded "
+        f"run of {IMAGE} there)"
+    )
+    assert str(other) not in error.hint
+    assert len(asked) == 1
+
+
+def test_a_reference_folder_hint_names_no_run_the_engine_cannot_judge(
+    tmp_path, monkeypatch
+):
+    from reprobox.errors import EngineError
+
+    runs = tmp_path / "runs"
+    several_runs(runs)
+
+    def unreachable(*args):
+        raise EngineError("cannot reach the Docker engine")
+
+    monkeypatch.setattr("reprobox.engine.connect", unreachable)
+    error = refused_folder(runs)
+    assert error.hint == f"name one run's record.json of a run of {IMAGE}"
+
+
+def test_a_reference_run_folder_is_its_one_record(tmp_path, monkeypatch):
     from reprobox.cli_share import _verify_reference
 
     path = write_run(tmp_path / "runs", "20240101T000000Z-aaaaaa", 0)
-    assert _verify_reference(path.parent)["run_id"] == "20240101T000000Z-aaaaaa"
+    # One record needs no engine to pick it.
+    monkeypatch.setattr("reprobox.engine.connect", lambda *a: pytest.fail("asked"))
+    found = _verify_reference(path.parent, IMAGE, None, None)
+    assert found["run_id"] == "20240101T000000Z-aaaaaa"
 
 
 def test_the_default_runs_folder_stays_out_of_a_project_image(tmp_path, monkeypatch):
