@@ -488,6 +488,12 @@ def engine_unreachable(project: Path, ctx: Context) -> None:
     ctx.env["DOCKER_HOST"] = "unix:///tmp/nonexistent.sock"
 
 
+def nothing_on_stdout(result: Result, project: Path, ctx: Context) -> None:
+    # A lone run that cannot start has no record to print: stdout stays empty
+    # for the script reading it, as any command's error leaves it (BO, r47).
+    assert result.stdout == "", result.describe()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -1245,6 +1251,15 @@ CASES = [
         ("unix:///tmp/nonexistent.sock", "no Docker engine"),
         "DOCKER_HOST",
         setup=engine_unreachable,
+    ),
+    Case(
+        "engine-unreachable-json",
+        (*RUN, "--json"),
+        EXIT_ENGINE,
+        ("unix:///tmp/nonexistent.sock", "no Docker engine"),
+        "DOCKER_HOST",
+        setup=engine_unreachable,
+        check=nothing_on_stdout,
     ),
     Case(
         "base-image-missing",
