@@ -31,6 +31,7 @@ import urllib3.exceptions
 from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
+from reprobox.docker_times import wall_seconds
 from reprobox.errors import (
     BuildError,
     EngineError,
@@ -776,6 +777,8 @@ class LeftOutput:
     chunks: Iterator[bytes]  # all its output, as the engine kept it
     # The training's own exit code, when it had ended before it was stopped.
     exit_code: int | None = None
+    # How long the container ran, start to stop, when the engine says.
+    duration_s: float | None = None
 
 
 def stopped_run_output(
@@ -810,6 +813,9 @@ def stopped_run_output(
         raise engine_failure(
             engine, f"stopping the container of {run_id}", exc
         ) from None
+    with contextlib.suppress(*trouble):
+        container.reload()  # its State now says when it stopped
+    duration = wall_seconds(container.attrs.get("State"))
     env = (container.attrs.get("Config") or {}).get("Env") or []
     variables = dict(item.partition("=")[::2] for item in env if isinstance(item, str))
 
@@ -821,7 +827,9 @@ def stopped_run_output(
                 engine, f"reading run {run_id}'s container output", exc
             ) from None
 
-    return LeftOutput(env=variables, chunks=chunks(), exit_code=exit_code)
+    return LeftOutput(
+        env=variables, chunks=chunks(), exit_code=exit_code, duration_s=duration
+    )
 
 
 def exited_code(container) -> int | None:

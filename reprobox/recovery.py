@@ -182,6 +182,8 @@ def save_left_output(
         return None
     if left.exit_code is not None and record.get("exit_code") is None:
         record["exit_code"] = left.exit_code
+    if left.duration_s is not None and record.get("duration_s") is None:
+        record["duration_s"] = left.duration_s  # the container's wall time
     output = ContainerOutput(_run_flags_env(record, left.env))
     lines: list[str] = []
     temp = run_dir / f".{LOG_NAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp"

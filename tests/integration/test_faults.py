@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -673,6 +674,7 @@ def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
             assert time.monotonic() < deadline, "the script did not finish"
             time.sleep(0.1)
             container.reload()
+        state = container.attrs["State"]
         kept = reprobox(cli, "-q", "build", str(project))
         left = [c.id for c in containers(docker_client, name)]
         record_then = json.loads((runs / run_id / "record.json").read_text())
@@ -698,6 +700,14 @@ def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
     assert record["status"] == "interrupted"
     assert "its lock file is gone" in record["error"]["message"]
     assert record["exit_code"] == 0
+    # The container's wall time, as the engine says it: start to exit (BO r47
+    # found duration_s left null in such a closed record).
+    ran = [
+        datetime.fromisoformat(state[key][:26].rstrip("Z") + "+00:00")
+        for key in ("StartedAt", "FinishedAt")
+    ]
+    assert abs(record["duration_s"] - (ran[1] - ran[0]).total_seconds()) < 0.002
+    assert record["duration_s"] > 0
     # brk r45 (BK 6): the script had ended; its facts are in the record.
     assert record["machine"]["python"].startswith("3.11"), record["machine"]
     epochs = [f"epoch {n} loss {1 / (n + 1):.4f}" for n in range(40)]

@@ -178,6 +178,7 @@ def test_interrupted_json_run_still_prints_the_closed_records(
 def test_orphan_of_killed_run_is_removed_by_next_run(
     cli, sleeper, docker_client, tmp_path
 ):
+    began = time.monotonic()
     proc, _ = start_run(cli, sleeper, tmp_path)
     try:
         orphan = wait_for_container(
@@ -197,6 +198,7 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
     )
 
     after = cli.run("run", str(sleeper.path), "--env", "SLEEPER_SECONDS=0", timeout=300)
+    elapsed = time.monotonic() - began
     assert f"removed container of interrupted run {orphan_run_id}" in after.stderr, (
         after.describe()
     )
@@ -209,6 +211,9 @@ def test_orphan_of_killed_run_is_removed_by_next_run(
     record = json.loads((runs / orphan_run_id / "record.json").read_text())
     assert record["status"] == "interrupted"
     assert record["finished_at"] is not None
+    # The container's wall time: it ran through the 2 s above until the next
+    # run stopped it, all within this test.
+    assert 2 < record["duration_s"] < elapsed, record["duration_s"]
     assert "ended without closing" in record["error"]["message"]
     assert "sleeper started" in record["error"]["log_tail"]
     assert sorted(p.name for p in runs.glob(".*.lock")) == []
