@@ -389,7 +389,9 @@ def value_secret_parts(value: str) -> Iterator[str]:
 def _shaped_value_parts(shape: str, value: str) -> Iterator[str]:
     """Yield the secret in a SECRET_VALUES match: a header's token (and a Basic
     login's password), a query value, or a private key's body lines."""
-    if re.match(KEY_MARKER, shape):
+    # As SECRET_VALUES matched it: in any case (an age key's bech32 may be
+    # written in lower case; brk r48 BQ 1 crashed on it here).
+    if re.match(KEY_MARKER, shape, re.I):
         yield value  # a key is a secret whole, however short its lines
         yield from private_key_lines(value)
         return
@@ -397,10 +399,10 @@ def _shaped_value_parts(shape: str, value: str) -> Iterator[str]:
         secret = shape.partition("=")[2]
         yield from dict.fromkeys((secret, unquote(secret)))
         return
-    words = shape.split()
+    words = shape.split()  # a scheme and its token, two words at least
     token = words[-1].strip("\"',;")
     yield token
-    if words[-2].rpartition(":")[2].lower() == "basic":
+    if len(words) > 1 and words[-2].rpartition(":")[2].lower() == "basic":
         yield from basic_login_password(token)
 
 

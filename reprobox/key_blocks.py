@@ -24,6 +24,7 @@ _MARKER_TEXTS = (
     "PuTTY-User-Key-File-",  # PuTTY .ppk, versions 2 and 3
     "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",  # ssh.com / Tectia
     "AGE-SECRET-KEY-1",  # age identity
+    "age-secret-key-1",  # the same in bech32's other case
 )
 _UTF16 = ("utf-16-le", "utf-16-be")
 _LATIN1_MARKERS = tuple(text.encode("latin-1") for text in _MARKER_TEXTS)
@@ -42,7 +43,7 @@ _MARKERS = (
     r"|-----BEGIN PGP PRIVATE KEY BLOCK-----"
     r"|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
     r"|PuTTY-User-Key-File-[0-9]+:[ \t]*(?=[A-Za-z])"  # its key's algorithm next
-    r"|AGE-SECRET-KEY-1(?=[0-9A-Z])"
+    r"|(?i:AGE-SECRET-KEY-1(?=[0-9A-Z]))"
 )
 # The body's first character: base64's, or a header's first letter.
 _KEY = re.compile(rf"(?:{_MARKERS}){_GAP}[A-Za-z0-9+/]")

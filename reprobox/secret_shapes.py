@@ -65,7 +65,8 @@ _OTHER_FORMATS = (
     r"|SK[0-9a-fA-F]{32}|AC[0-9a-f]{32}|key-[0-9a-f]{32}"
     r"|ya29\." + _RANDOM + r"[A-Za-z0-9_-]{20,}"
     r"|nvapi-" + _RANDOM + r"[A-Za-z0-9_-]{20,}"
-    r"|AGE-SECRET-KEY-1[A-Z0-9]{20,}"
+    # age's bech32 key in either case (bech32 reads both alike).
+    r"|(?i:AGE-SECRET-KEY-1[A-Z0-9]{20,})"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
     # Discord bot token: base64 of the bot's numeric id (so M, N or O first,
     # with a digit), a timestamp part and an HMAC part.

@@ -197,7 +197,10 @@ def test_metric_names_holding_a_secret_env_value_are_left_out(
     # metric of one run with an unrelated one of another.
     project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     (project / "train.py").write_text(WRITES_NAMES_FROM_ENV)
-    first = '{"acme_live_Zx8Cv7Bn6Mq1Wr5Ty3Ui9Op2": 4, "beta_test_Qw3Er4Ty5Ui6Op7As8Df9Gh0": 7}'
+    first = (
+        '{"acme_live_Zx8Cv7Bn6Mq1Wr5Ty3Ui9Op2": 4, '
+        '"beta_test_Qw3Er4Ty5Ui6Op7As8Df9Gh0": 7}'
+    )
     ran = cli.run("-q", "run", str(project), "--env", f"EXTRA={first}", "--json")
     record = json.loads(ran.stdout)
     assert record["metrics"] == {"acc": 0.9}
@@ -225,12 +228,26 @@ print("key is", os.environ["PGPV"], flush=True)
 """
 
 
-def test_a_pgp_private_key_given_with_env_is_hidden_in_record_and_log(
-    cli, engine_cleanup, tmp_path
+@pytest.mark.parametrize(
+    ("key", "body"),
+    [
+        (
+            "-----BEGIN PGP PRIVATE KEY BLOCK----- lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1K",
+            "lQOYBFZx8Cv7",
+        ),
+        # brk r48 (BQ 1): in lower case, run raised IndexError (exit 1).
+        (
+            "age-secret-key-1qqpzry9x8gf2tvdw0s3jn54khce6mua7lqpzry9x8gf2tvdw0s3jn54khce",
+            "qqpzry9x8gf2",
+        ),
+    ],
+    ids=["pgp", "age-lower-case"],
+)
+def test_a_private_key_given_with_env_is_hidden_in_record_and_log(
+    cli, engine_cleanup, tmp_path, key, body
 ):
     # brk r47 (BO 1): only a PEM key was a secret value; a PGP key given with
     # --env was kept in clear in options.env and the log, then sealed.
-    key = "-----BEGIN PGP PRIVATE KEY BLOCK----- lQOYBFZx8Cv7Bn2Mq9Lp4Rt6Wy1K"
     project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     (project / "train.py").write_text(PRINTS_ITS_KEY)
     ran = cli.run("run", str(project), "--env", f"PGPV={key}", "--json")
@@ -239,5 +256,5 @@ def test_a_pgp_private_key_given_with_env_is_hidden_in_record_and_log(
     (run_dir,) = (project / ".reprobox" / "runs").iterdir()
     assert (run_dir / "container.log").read_text() == "key is ***\n"
     for path in run_dir.iterdir():
-        assert "lQOYBFZx8Cv7" not in path.read_text(errors="replace"), path
-    assert "lQOYBFZx8Cv7" not in ran.stderr
+        assert body not in path.read_text(errors="replace"), path
+    assert body not in ran.stderr

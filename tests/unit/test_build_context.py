@@ -758,3 +758,45 @@ def test_every_kind_of_private_key_is_a_secret_value(value):
 
     assert looks_secret("SIGNING", value)
     assert not looks_secret("SIGNING", "a plain value")
+
+
+# Made up: an age identity in bech32's lower case, as the breaker wrote one.
+AGE_LOWER = (
+    "age-secret-key-1qqpzry9x8gf2tvdw0s3jn54khce6mua7lqpzry9x8gf2tvdw0s3jn54khce"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [AGE_LOWER, AGE_LOWER.upper(), "AGE-SECRET-KEY-1qQPZRY9X8GF2TVDW0S3JN54KHCE"],
+    ids=["lower", "upper", "mixed"],
+)
+def test_an_age_key_in_any_case_is_a_secret_value_hidden_whole(value):
+    # brk r48 (BQ 1): a lower-case age key given with --env raised IndexError
+    # (its marker was matched in any case, then read as an HTTP header).
+    from reprobox.envvars import looks_secret, value_secret_parts
+
+    assert looks_secret("SIGNING", value)
+    assert value in list(value_secret_parts(value))
+
+
+def test_a_lower_case_age_key_in_code_is_refused_on_its_line(tmp_path):
+    # brk r48 (BQ 2): only the upper-case key was refused; the same key in
+    # lower case, which bech32 reads alike, went into the image.
+    from reprobox.image_inputs import refuse_written_credentials
+
+    _tree(tmp_path, {**PROJECT, "cfg.py": f'X = 1\nK = "{AGE_LOWER}"\n'})
+    files = project_files(_cfg(tmp_path))
+    with pytest.raises(InputError) as info:
+        refuse_written_credentials(_cfg(tmp_path), files)
+    assert info.value.message.startswith(
+        f"{tmp_path / 'cfg.py'}:2: holds a credential (a token of a published format)"
+    )
+
+
+def test_a_file_holding_a_lower_case_age_key_is_left_out(tmp_path):
+    # As the upper-case key's file is: a key file, whatever its name.
+    _tree(tmp_path, {**PROJECT, "notes.txt": AGE_LOWER + "\n", "a.txt": "plain\n"})
+    files = project_files(_cfg(tmp_path))
+    assert "notes.txt" not in files
+    assert "a.txt" in files
