@@ -22,6 +22,7 @@ from reprobox.cli_output import (
     _to_stderr,
 )
 from reprobox.errors import (
+    EXIT_BUG,
     EXIT_ENGINE,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -91,7 +92,7 @@ def _run_app(app: typer.Typer) -> None:
     except BrokenPipeError:
         say_stdout_gone()
         sys.exit(EXIT_USAGE)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (the last border: a bug ends here)
         if raised_by_a_stop(exc):  # Python's own error for a Ctrl-C, not a bug
             if _state["debug"]:
                 traceback.print_exc()
@@ -108,7 +109,15 @@ def _run_app(app: typer.Typer) -> None:
             _to_stderr(f"reprobox: error: {_printable(str(error))}")
             sys.exit(EXIT_ENGINE)
         if not isinstance(exc, OSError):
-            raise
+            # A bug: its traceback is what a report needs, and its exit code
+            # must not be 1, which says the job ran and said no (brk r48 BQ 1:
+            # a crashed verify read as "NOT verified").
+            traceback.print_exc()
+            _to_stderr(
+                f"reprobox: error: a bug in reprobox ({type(exc).__name__}); "
+                "please report it with the traceback above"
+            )
+            sys.exit(EXIT_BUG)
         # stdout on a full disk, an unwritable output path
         if _state["debug"]:
             traceback.print_exc()

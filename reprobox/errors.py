@@ -15,6 +15,9 @@ EXIT_FAILED = (
 EXIT_USAGE = 2  # the user's input is wrong: config, flags, files
 EXIT_ENGINE = 3  # the Docker engine is missing, unreachable or refused
 EXIT_INTERRUPTED = 130
+# A bug in reprobox: none of the codes above, each of which says what the job
+# found (1 would read as "the job said no"). 70 is sysexits' EX_SOFTWARE.
+EXIT_BUG = 70
 
 
 # Characters that must not reach a terminal as they are: C0 and C1 controls

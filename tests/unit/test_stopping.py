@@ -69,24 +69,6 @@ def test_reprobox_no_longer_reaches_the_interpreters_shutdown_to_die_there():
     assert done.stderr == ""
 
 
-def test_a_bug_still_shows_its_traceback_and_exits_1():
-    code = (
-        "from reprobox import __main__, cli\n"
-        "def command(**_):\n    raise RuntimeError('a bug')\n"
-        "cli.app = command\n__main__.main()\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 1
-    assert "Traceback" in done.stderr and "RuntimeError: a bug" in done.stderr
-
-
 def test_a_signal_ignored_by_the_shell_stays_ignored(monkeypatch):
     from reprobox import stopping
 
