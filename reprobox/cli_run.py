@@ -24,7 +24,7 @@ from reprobox.cli_output import (
     warn,
 )
 from reprobox.cli_project import _load, tidy_killed_imports, tidy_killed_runs
-from reprobox.credential_files import credential_name
+from reprobox.credential_files import CREDENTIAL_NAME_WHAT, credential_name
 from reprobox.errors import EXIT_USAGE, InputError, Interrupted
 from reprobox.secret_shapes import shown_token
 
@@ -62,8 +62,8 @@ def _parse_env(values: list[str]) -> dict[str, str]:
             # into the image label: it is refused as [env] refuses one, by the
             # same judge (a published token anywhere, or a vendor's shape).
             raise InputError(
-                f"--env {shown_token(name)}: the variable name is a credential "
-                "(a token of a known format), which the run record would keep; "
+                f"--env {shown_token(name)}: the variable name is "
+                f"{CREDENTIAL_NAME_WHAT}, which the run record would keep; "
                 "nothing was run",
                 hint="give the variable a plain name (e.g. GITHUB_TOKEN) and "
                 "the token as its value",

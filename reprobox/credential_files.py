@@ -179,6 +179,15 @@ def secret_value(name: str, value: str | None) -> bool:
     )
 
 
+# How every refusal of such a name says what it is: the published formats and
+# the looser vendor shape alike (brk r48 BQ 10: "a token of a known format"
+# was said of acme_live_..., which is no published format).
+CREDENTIAL_NAME_WHAT = (
+    "a credential by its shape (a token of a published format, or a vendor's "
+    "prefix and a random run)"
+)
+
+
 def credential_name(name: str) -> bool:
     """Tell whether a variable name is itself a credential by its shape.
 

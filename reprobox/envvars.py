@@ -491,6 +491,8 @@ def refuse_token_names(
     leaks as surely; credential_name judges it (credential_files), as
     `reprobox run --env` and a shared record's names are judged.
     """
+    from reprobox.credential_files import CREDENTIAL_NAME_WHAT  # it imports us
+
     for key, names in (("env", cfg.env), ("pass_env", cfg.pass_env)):
         for name in names:
             if not credential_name(name):
@@ -500,9 +502,8 @@ def refuse_token_names(
             raise ConfigError(
                 cfg.source,
                 cfg.key(where),
-                f"the variable name {shown} is a credential (a token of a "
-                "known format), which would be written into the Dockerfile, "
-                "manifest and image",
+                f"the variable name {shown} is {CREDENTIAL_NAME_WHAT}, which "
+                "would be written into the Dockerfile, manifest and image",
                 "give the variable a plain name (e.g. GITHUB_TOKEN) and pass its "
                 "value at run time with `reprobox run --env NAME`",
             )

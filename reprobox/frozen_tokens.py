@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reprobox.config import ProjectConfig
-from reprobox.credential_files import credential_name
+from reprobox.credential_files import CREDENTIAL_NAME_WHAT, credential_name
 from reprobox.credential_lines import published_token
 from reprobox.errors import ConfigError, InputError
 from reprobox.secret_shapes import shown_token, token_in_name
@@ -183,7 +183,7 @@ def what_field_holds(path: str) -> str:
     is judged by credential_name, which counts a vendor's shape, so it is
     named in the words [env] and --env refuse such a name with."""
     if is_variable_name(path):
-        return "names a variable that is a credential (a token of a known format)"
+        return f"names a variable that is {CREDENTIAL_NAME_WHAT}"
     return f"holds {_WHAT}"
 
 

@@ -20,7 +20,7 @@ from reprobox.compare.comparison import Comparison
 from reprobox.compare.records import _check_record
 from reprobox.config import MAX_SEED, NETWORKS, PROFILES
 from reprobox.config_env import ENV_NAME
-from reprobox.credential_files import credential_name
+from reprobox.credential_files import CREDENTIAL_NAME_WHAT, credential_name
 from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
 from reprobox.lock import parse_lock
@@ -295,8 +295,8 @@ def reference_options(reference: dict[str, Any], image: str) -> RunOptions:
             # a message naming the field whole would print it.
             raise InputError(
                 f"image {image}: reference record field options.env."
-                f"{shown_token(str(name))} names a variable that is a credential "
-                "(a token of a known format); refused, nothing was run",
+                f"{shown_token(str(name))} names a variable that is "
+                f"{CREDENTIAL_NAME_WHAT}; refused, nothing was run",
                 hint="pass --reference with a record you trust",
             )
         if value == "***":

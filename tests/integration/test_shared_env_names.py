@@ -26,9 +26,9 @@ def test_run_refuses_a_vendor_shaped_env_name_before_anything_runs(
     done = cli.run("run", str(project), "--env", f"{VENDOR}=1", check=False)
     assert done.returncode == 2, done.describe()
     assert done.stderr.strip().splitlines() == [
-        f"reprobox: error: --env {SHOWN}: the variable name is a credential (a "
-        "token of a known format), which the run record would keep; nothing was "
-        "run (give the variable a plain name (e.g. GITHUB_TOKEN) and the token "
+        f"reprobox: error: --env {SHOWN}: the variable name is a credential by "
+        "its shape (a token of a published format, or a vendor's prefix and a "
+        "random run), which the run record would keep; nothing was run (give the variable a plain name (e.g. GITHUB_TOKEN) and the token "
         "as its value)"
     ]
     assert VENDOR not in done.stdout + done.stderr
@@ -59,7 +59,8 @@ def test_export_refuses_an_old_record_with_a_vendor_shaped_env_name(
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(
         f"reprobox: error: {path}: the record's field options.env.{SHOWN} names a "
-        "variable that is a credential (a token of a known format), which sealing "
+        "variable that is a credential by its shape (a token of a published "
+        "format, or a vendor's prefix and a random run), which sealing "
         "would write into the image label and the bundle; refused, nothing was "
         "shared"
     ), done.describe()

@@ -45,13 +45,17 @@ def test_env_and_run_env_refuse_the_vendor_shaped_name_alike(tmp_path):
     )
     with pytest.raises(ConfigError) as env_refusal:
         frozen_environment(cfg, {})
-    assert "is a credential (a token of a known format)" in env_refusal.value.message
+    assert (
+        "is a credential by its shape (a token of a published format, or a "
+        "vendor's prefix and a random run), which would be written into"
+    ) in env_refusal.value.message
 
     with pytest.raises(InputError) as run_refusal:
         _parse_env([f"{VENDOR}=1"])
     assert run_refusal.value.message == (
-        f"--env {SHOWN}: the variable name is a credential (a token of a known "
-        "format), which the run record would keep; nothing was run"
+        f"--env {SHOWN}: the variable name is a credential by its shape (a "
+        "token of a published format, or a vendor's prefix and a random run), "
+        "which the run record would keep; nothing was run"
     )
     assert run_refusal.value.hint.startswith("give the variable a plain name")
     assert VENDOR not in str(run_refusal.value) + run_refusal.value.hint
@@ -85,7 +89,8 @@ def test_a_record_whose_variable_name_is_vendor_shaped_is_not_sealed(record, fie
         refuse_record_tokens(record, "runs/r1/record.json")
     assert refused.value.message == (
         f"runs/r1/record.json: the record's field {field}.{SHOWN} names a variable "
-        "that is a credential (a token of a known format), which sealing would "
+        "that is a credential by its shape (a token of a published format, or "
+        "a vendor's prefix and a random run), which sealing would "
         "write into the image label and the bundle; refused, nothing was shared"
     )
     assert VENDOR not in str(refused.value) + refused.value.hint

@@ -134,7 +134,10 @@ def _env_cfg(tmp_path: Path, env: dict[str, str]) -> ProjectConfig:
 def test_an_env_name_with_a_joined_token_is_refused(tmp_path, name):
     with pytest.raises(ConfigError) as info:
         frozen_environment(_env_cfg(tmp_path, {name: "1"}), {})
-    assert "is a credential (a token of a known format)" in info.value.message
+    assert (
+        "is a credential by its shape (a token of a published format, or a "
+        "vendor's prefix and a random run)"
+    ) in info.value.message
     assert name not in str(info.value)
 
 
@@ -143,8 +146,9 @@ def test_a_run_env_name_with_a_joined_token_is_refused(name):
     with pytest.raises(InputError) as info:
         _parse_env([f"{name}=1"])
     assert info.value.message == (
-        f"--env {_shortened(name)}: the variable name is a credential (a token "
-        "of a known format), which the run record would keep; nothing was run"
+        f"--env {_shortened(name)}: the variable name is a credential by its "
+        "shape (a token of a published format, or a vendor's prefix and a random "
+        "run), which the run record would keep; nothing was run"
     )
 
 
