@@ -8,6 +8,7 @@ import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import typer
 
@@ -61,6 +62,7 @@ def _reference_record(
                 and _of_this_build(data, image_id, layers, manifest_sha)
             ),
             THIS_BUILD,
+            checked=cfg.compare_metrics,
         )
         data, image = record.data, record.data.get("image") or {}
         if data.get("project") != cfg.name:
@@ -344,7 +346,13 @@ def push(
     # that gets the published entry.
     frozen = check_frozen_inputs(cfg)
     if reference is not None:  # refused before a build, not after
-        _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
+        _one_record(
+            reference,
+            SEALS_ONE,
+            _of_this_freeze(cfg, frozen),
+            THIS_BUILD,
+            checked=cfg.compare_metrics,
+        )
     # A damaged published list is refused before anything is pushed.
     check_published(frozen.manifest_path, frozen.manifest)
     engine = connect(host, context)
@@ -460,7 +468,13 @@ def export_cmd(
     # promises export refuses such a manifest too, naming the field.
     check_published(frozen.manifest_path, frozen.manifest)
     if reference is not None:  # refused before a build, not after
-        _one_record(reference, SEALS_ONE, _of_this_freeze(cfg, frozen), THIS_BUILD)
+        _one_record(
+            reference,
+            SEALS_ONE,
+            _of_this_freeze(cfg, frozen),
+            THIS_BUILD,
+            checked=cfg.compare_metrics,
+        )
     engine = connect(host, context)
     tidy_killed_imports(engine)
     # As push does: the tags a push or export killed outright left moved.
@@ -656,34 +670,52 @@ def _verify_runs_dir() -> Path:
     return Path(os.path.relpath(project / ".reprobox" / "verify"))
 
 
-def _one_record(path: Path, why: str, fits=None, of_what: str = "", judge=None):
+def _one_record(
+    path: Path, why: str, fits=None, of_what: str = "", judge=None, checked=None
+):
     """Read --reference: one record, not a folder of several to pick from.
 
     push, export and verify alike: the newest of a folder is not necessarily
     the run meant (a sweep's last seed), so the user names it. The hint
     offers the newest succeeded run that fits (a run of this build, told by
     fits and named by of_what), never just the newest: that may be a failed
-    run, or one of another build. judge, when given, returns (fits, of_what)
-    and is asked only for a folder of several (verify asks the engine); a
-    fits of None there leaves the hint naming no run.
+    run, or one of another build; and of those, the newest healthy one, as
+    push and export seal by default (every metric checked, the names in
+    checked or else all it recorded, present and finite), where there is one.
+    judge, when given, returns (fits, of_what, checked) and is asked only for
+    a folder of several (verify asks the engine); a fits of None there leaves
+    the hint naming no run.
     """
     from reprobox.compare import load_records
 
     records = load_records([path])
     if len(records) > 1:
         if judge is not None:
-            fits, of_what = judge()
+            fits, of_what, checked = judge()
         fitting = [
             r
             for r in records
             if r.status == "succeeded" and (fits is None or fits(r.data))
         ]
+        rule = SimpleNamespace(compare_metrics=tuple(checked or ()))
+        healthy = [
+            r
+            for r in fitting
+            if r.data.get("metrics") and not _seal_problem(rule, r.data)
+        ]
         if judge is not None and fits is None:
             hint = f"name one run's record.json{of_what}"
+        elif healthy:
+            hint = (
+                f"name one record, e.g. --reference {healthy[-1].path} (the "
+                f"newest succeeded run{of_what} there with every checked metric "
+                "present and finite)"
+            )
         elif fitting:
             hint = (
                 f"name one record, e.g. --reference {fitting[-1].path} (the "
-                f"newest succeeded run{of_what} there)"
+                f"newest succeeded run{of_what} there; none there has every "
+                "checked metric present and finite)"
             )
         else:
             hint = (
@@ -727,25 +759,31 @@ def _runs_of_image(image: str, host, context):
     from reprobox.engine import connect, image_id, image_layers_digest
     from reprobox.errors import ReproboxError
     from reprobox.share import MANIFEST_SHA_LABEL, labels_of
+    from reprobox.verify import manifest_from_labels
 
     of_what = f" of a run of {image}"
     try:
         engine = connect(host, context)
         found = image_id(engine, image)
         if found is None:
-            return None, of_what
+            return None, of_what, None
         layers = image_layers_digest(engine, found)
-        manifest_sha = labels_of(engine, found, shown=image).get(MANIFEST_SHA_LABEL)
+        labels = labels_of(engine, found, shown=image)
+        manifest_sha = labels.get(MANIFEST_SHA_LABEL)
+        checked = (manifest_from_labels(labels, image).get("metrics") or {}).get(
+            "compare"
+        )
     except ReproboxError:
-        return None, of_what
+        return None, of_what, None
     if not (layers and manifest_sha):
-        return None, of_what
+        return None, of_what, None
     return (
         lambda data: (
             (data.get("image") or {}).get("layers") == layers
             and data.get("manifest_sha256") == manifest_sha
         ),
         f" of {image}",
+        checked,
     )
 
 

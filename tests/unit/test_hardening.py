@@ -308,7 +308,8 @@ def test_push_and_export_take_one_reference_record_as_verify_does(tmp_path):
     )
     assert info.value.hint == (
         f"name one record, e.g. --reference {runs / run_id / 'record.json'} "
-        "(the newest succeeded run of this build there)"
+        "(the newest succeeded run of this build there with every checked "
+        "metric present and finite)"
     )
     one = _reference_record(cfg, image["id"], runs / run_id)  # its run folder
     assert one["run_id"] == run_id
@@ -330,11 +331,14 @@ def test_the_hint_for_a_folder_offers_a_run_of_this_build_not_the_newest(tmp_pat
     meant = _write_run(cfg.state_dir, 1, ours).name
     _write_run(cfg.state_dir, 2, ours, status="failed", exit_code=1)
     _write_run(cfg.state_dir, 3, theirs)
+    # BQ (r48): nor a run whose metric is NaN, which push would not seal.
+    _write_run(cfg.state_dir, 4, ours, metrics={"acc": "NaN"})
     with pytest.raises(InputError) as info:
         _reference_record(cfg, ours["id"], runs, "sha256:L")
     assert info.value.hint == (
         f"name one record, e.g. --reference {runs / meant / 'record.json'} "
-        "(the newest succeeded run of this build there)"
+        "(the newest succeeded run of this build there with every checked "
+        "metric present and finite)"
     )
     with pytest.raises(InputError) as none:
         _reference_record(cfg, "sha256:" + "d" * 64, runs, "sha256:N")
@@ -758,3 +762,24 @@ def test_a_requirements_folder_named_in_the_config_is_not_told_to_list_files(
         load_config(tmp_path)
     assert info.value.key == "packages.requirements"
     assert info.value.hint == "name the file itself"
+
+
+def test_the_folder_hint_says_when_no_run_of_the_build_is_healthy(tmp_path):
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=("acc",)
+    )
+    ours = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    _write_run(cfg.state_dir, 1, ours, metrics={"loss": 0.1})  # lacks acc
+    newest = _write_run(cfg.state_dir, 2, ours, metrics={"acc": "Infinity"}).name
+    runs = cfg.state_dir / "runs"
+    with pytest.raises(InputError) as info:
+        _reference_record(cfg, ours["id"], runs, "sha256:L")
+    assert info.value.hint == (
+        f"name one record, e.g. --reference {runs / newest / 'record.json'} (the "
+        "newest succeeded run of this build there; none there has every checked "
+        "metric present and finite)"
+    )

@@ -359,29 +359,38 @@ def write_run(folder: Path, run_id: str, seed: int, **changes) -> Path:
     return path
 
 
-MANIFEST_SHA = "c" * 64
+LABELS = labels_for(manifest())
+MANIFEST_SHA = LABELS["org.reprobox.manifest-sha256"]
 
 
-def several_runs(runs: Path) -> tuple[Path, Path]:
-    """Write a run of IMAGE's build, then a newer one of another build."""
+def several_runs(runs: Path) -> tuple[Path, Path, Path]:
+    """Write a healthy run of IMAGE's build, then one of it whose checked
+    metric is NaN, then a newer one of another build."""
     of_image = write_run(
         runs, "20240101T000000Z-aaaaaa", 0, manifest_sha256=MANIFEST_SHA
     )
+    nan = write_run(
+        runs,
+        "20240101T000001Z-cccccc",
+        1,
+        manifest_sha256=MANIFEST_SHA,
+        metrics={"test_accuracy": "NaN"},
+    )
     other = write_run(
         runs,
-        "20240101T000001Z-bbbbbb",
+        "20240101T000002Z-bbbbbb",
         2,
         manifest_sha256=MANIFEST_SHA,
         image={"id": "sha256:" + "2" * 64, "layers": "sha256:" + "2" * 64},
     )
-    return of_image, other
+    return of_image, nan, other
 
 
 def refused_folder(runs: Path) -> InputError:
     result = CliRunner().invoke(app, ["verify", IMAGE, "--reference", str(runs)])
     assert isinstance(result.exception, InputError), result.output
     assert result.exception.message == (
-        f"--reference {runs} holds 2 run records; verify compares with one"
+        f"--reference {runs} holds 3 run records; verify compares with one"
     )
     return result.exception
 
@@ -392,8 +401,9 @@ def test_a_reference_folder_of_several_runs_asks_for_one_of_the_image(
     # brkc F18: the newest record (a sweep's seed 2) was taken silently.
     # BO (r47): the hint then named the newest succeeded run there, which was
     # a run of another build, that verify refuses as --reference.
+    # BQ (r48): it then named a run of the image whose checked metric was NaN.
     runs = tmp_path / "runs"
-    of_image, other = several_runs(runs)
+    of_image, nan, other = several_runs(runs)
     asked = []
     engine = SimpleNamespace(host="unix:///fake.sock")
     monkeypatch.setattr("reprobox.engine.connect", lambda *a: asked.append(a) or engine)
@@ -401,14 +411,14 @@ def test_a_reference_folder_of_several_runs_asks_for_one_of_the_image(
     monkeypatch.setattr("reprobox.engine.image_layers_digest", lambda e, ref: LAYERS)
     monkeypatch.setattr(
         "reprobox.share.labels_of",
-        lambda e, ref, shown=None: {"org.reprobox.manifest-sha256": MANIFEST_SHA},
+        lambda e, ref, shown=None: LABELS,
     )
     error = refused_folder(runs)
     assert error.hint == (
         f"name one record, e.g. --reference {of_image} (the newest succeeded "
-        f"run of {IMAGE} there)"
+        f"run of {IMAGE} there with every checked metric present and finite)"
     )
-    assert str(other) not in error.hint
+    assert str(other) not in error.hint and str(nan) not in error.hint
     assert len(asked) == 1
 
 
