@@ -133,8 +133,28 @@ def not_succeeded(status: Any) -> str:
     return f"has status {shown_value(status, 40)}" if status else "has no status"
 
 
+def _other_reference(image: str, carried: Callable[[], bool], of: str = "") -> str:
+    """The hint for a given reference verify refuses: leaving --reference out
+    helps only where the image carries one, which carried() tells, asked
+    only for a refusal (brk r48 BQ 6: it was offered for an image that
+    carried none, whose refusal then asked for --reference)."""
+    if carried():
+        return (
+            f"give a record of a run of {image}{of}, or leave --reference out to "
+            "use the one it carries"
+        )
+    return (
+        f"give a record of a run of {image}{of} (it carries none of its own: "
+        "`reprobox run` it, then `reprobox push` or `export` seals that run in)"
+    )
+
+
 def _check_reference_project(
-    reference: dict[str, Any], manifest: dict[str, Any], image: str, where: str
+    reference: dict[str, Any],
+    manifest: dict[str, Any],
+    image: str,
+    where: str,
+    carried: Callable[[], bool] = lambda: True,
 ) -> None:
     """Refuse a given reference that is a run of another project, as push does.
 
@@ -145,13 +165,16 @@ def _check_reference_project(
         shown = shortened(repr(reference.get("project")), 60)
         raise InputError(
             f"{where}: a run of project {shown}, not {project!r}",
-            hint=f"give a record of a run of {image}'s project, or leave "
-            "--reference out to use the one it carries",
+            hint=_other_reference(image, carried, "'s project"),
         )
 
 
 def _check_reference_build(
-    reference: dict[str, Any], layers: str | None, image: str, where: str
+    reference: dict[str, Any],
+    layers: str | None,
+    image: str,
+    where: str,
+    carried: Callable[[], bool] = lambda: True,
 ) -> None:
     """Refuse a given reference run of another build, as push does.
 
@@ -165,8 +188,7 @@ def _check_reference_build(
     raise InputError(
         f"{where}: a run of another build (layers {_short_digest(ran_on)}, not "
         f"{image}'s {_short_digest(layers)})",
-        hint=f"give a record of a run of {image}, or leave --reference out to "
-        "use the one it carries",
+        hint=_other_reference(image, carried),
     )
 
 
@@ -180,7 +202,11 @@ _HEX = re.compile(r"[0-9a-f]{12}")
 
 
 def _check_reference_manifest(
-    reference: dict[str, Any], labels: dict[str, str], image: str, where: str
+    reference: dict[str, Any],
+    labels: dict[str, str],
+    image: str,
+    where: str,
+    carried: Callable[[], bool] = lambda: True,
 ) -> None:
     """Refuse a given reference run made under another manifest, as push does.
 
@@ -196,8 +222,7 @@ def _check_reference_manifest(
         f"{where}: a run under another manifest ({ran_under[:12]}, not "
         f"{image}'s {frozen[:12]}): frozen with another seed, tolerances or "
         "settings on the same layers",
-        hint=f"give a record of a run of {image}, or leave --reference out to "
-        "use the one it carries",
+        hint=_other_reference(image, carried),
     )
 
 
@@ -537,9 +562,17 @@ def verify_image(
         # Each refused as push refuses it: a wrong file, exit 2, before any
         # container; the layers first, as the manifest's words assume them.
         check_reference(reference, reference_name)
-        _check_reference_project(reference, manifest, image, reference_name)
-        _check_reference_build(reference, layers, image, reference_name)
-        _check_reference_manifest(reference, labels, image, reference_name)
+
+        # Leaving --reference out helps only where the image carries one.
+        def carried() -> bool:
+            return (
+                _label_reference(labels, image) is not None
+                or sealed_copy(engine, image, found) is not None
+            )
+
+        _check_reference_project(reference, manifest, image, reference_name, carried)
+        _check_reference_build(reference, layers, image, reference_name, carried)
+        _check_reference_manifest(reference, labels, image, reference_name, carried)
     result = Verification(image=image)
     result.problems = check_image_integrity(labels, layers, reference)
     if result.problems:

@@ -56,9 +56,11 @@ def test_verify_refuses_a_reference_of_another_build_before_any_container(
     assert line.startswith(
         f"reprobox: error: --reference {record}: a run of another build (layers "
     )
+    # The build was never pushed or exported: it carries no reference, so
+    # leaving --reference out would only be refused (BQ r48).
     assert line.endswith(
-        f"(give a record of a run of {built['tag']}, or leave --reference out to "
-        "use the one it carries)"
+        f"(give a record of a run of {built['tag']} (it carries none of its own: "
+        "`reprobox run` it, then `reprobox push` or `export` seals that run in))"
     )
     after = docker_client.containers.list(
         all=True, filters={"label": f"{PROJECT_LABEL}={name}"}

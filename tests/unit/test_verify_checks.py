@@ -592,6 +592,26 @@ def test_a_reference_of_another_build_is_refused_before_any_rerun(image, tmp_pat
     assert image["runs"] == []
 
 
+def test_an_image_carrying_no_reference_is_not_told_to_use_its_own(
+    image, tmp_path, monkeypatch
+):
+    # BQ (r48): the refusal said "or leave --reference out to use the one it
+    # carries" of an unsealed image; leaving it out then asked for one.
+    image["labels"] = labels_for(manifest())
+    monkeypatch.setattr(verify, "sealed_copy", lambda engine, image, found: None)
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=seal_record(reference_record(image={"layers": "sha256:" + "9" * 64})),
+        reference_name="--reference r.json",
+    )
+    assert error.hint == (
+        f"give a record of a run of {IMAGE} (it carries none of its own: "
+        "`reprobox run` it, then `reprobox push` or `export` seals that run in)"
+    )
+    assert image["runs"] == []
+
+
 def test_another_builds_reference_is_named_before_its_manifest(image, tmp_path):
     # The manifest's refusal says "on the same layers": with other layers too,
     # the build is what differs.
