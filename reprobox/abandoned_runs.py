@@ -200,7 +200,9 @@ def _closed_as_interrupted(
     folder back and sweep its temp files. Return whether it was written."""
     give_back(run_dir)
     record["status"] = "interrupted"
-    record["finished_at"] = iso_time(time.time())
+    # When its container stopped, where the engine said (save_left_output);
+    # else now, when it is closed.
+    record["finished_at"] = record.get("finished_at") or iso_time(time.time())
     record["error"] = {
         "message": message,
         "log_tail": log_tail(run_dir / LOG_NAME) if tail is None else tail,

@@ -28,6 +28,14 @@ def engine_time(value: Any) -> float | None:
     return whole.replace(tzinfo=timezone.utc).timestamp() + fraction
 
 
+def finished_at(state: Any) -> float | None:
+    """Return when a stopped container stopped, from its State's FinishedAt,
+    when its start is known too and came first (else None, as wall_seconds)."""
+    if wall_seconds(state) is None:
+        return None
+    return engine_time(state.get("FinishedAt"))
+
+
 def wall_seconds(state: Any) -> float | None:
     """Return how long a stopped container ran, from its State's StartedAt
     and FinishedAt, to the millisecond; None when either is unknown or they

@@ -31,7 +31,7 @@ import urllib3.exceptions
 from docker.types import Mount
 
 from reprobox.addresses import engine_key  # noqa: F401  (re-exported)
-from reprobox.docker_times import wall_seconds
+from reprobox.docker_times import finished_at, wall_seconds
 from reprobox.errors import (
     BuildError,
     EngineError,
@@ -777,8 +777,10 @@ class LeftOutput:
     chunks: Iterator[bytes]  # all its output, as the engine kept it
     # The training's own exit code, when it had ended before it was stopped.
     exit_code: int | None = None
-    # How long the container ran, start to stop, when the engine says.
+    # How long the container ran, start to stop, and when it stopped (seconds
+    # since the epoch), when the engine says.
     duration_s: float | None = None
+    finished: float | None = None
 
 
 def stopped_run_output(
@@ -815,7 +817,7 @@ def stopped_run_output(
         ) from None
     with contextlib.suppress(*trouble):
         container.reload()  # its State now says when it stopped
-    duration = wall_seconds(container.attrs.get("State"))
+    state = container.attrs.get("State")
     env = (container.attrs.get("Config") or {}).get("Env") or []
     variables = dict(item.partition("=")[::2] for item in env if isinstance(item, str))
 
@@ -828,7 +830,11 @@ def stopped_run_output(
             ) from None
 
     return LeftOutput(
-        env=variables, chunks=chunks(), exit_code=exit_code, duration_s=duration
+        env=variables,
+        chunks=chunks(),
+        exit_code=exit_code,
+        duration_s=wall_seconds(state),
+        finished=finished_at(state),
     )
 
 

@@ -39,7 +39,7 @@ from reprobox.engine import (
 )
 from reprobox.errors import ReproboxError
 from reprobox.output_stream import ContainerOutput
-from reprobox.run_folders import LOG_NAME, RUN_ID, run_lock_state
+from reprobox.run_folders import LOG_NAME, RUN_ID, iso_time, run_lock_state
 from reprobox.secret_masking import hidden_in, without_hidden_names
 
 Note = Callable[[str], None]
@@ -182,8 +182,12 @@ def save_left_output(
         return None
     if left.exit_code is not None and record.get("exit_code") is None:
         record["exit_code"] = left.exit_code
-    if left.duration_s is not None and record.get("duration_s") is None:
-        record["duration_s"] = left.duration_s  # the container's wall time
+    known = left.duration_s is not None and left.finished is not None
+    if known and record.get("duration_s") is None:
+        # The container's wall time and end, which finished_at then says
+        # rather than when this closer came by (brk r48 BQ 9).
+        record["duration_s"] = left.duration_s
+        record["finished_at"] = iso_time(left.finished)
     output = ContainerOutput(_run_flags_env(record, left.env))
     lines: list[str] = []
     temp = run_dir / f".{LOG_NAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp"

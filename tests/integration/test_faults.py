@@ -708,6 +708,10 @@ def test_a_killed_run_behind_an_odd_lock_keeps_its_container_until_closed(
     ]
     assert abs(record["duration_s"] - (ran[1] - ran[0]).total_seconds()) < 0.002
     assert record["duration_s"] > 0
+    # And finished_at is when the container stopped, not when the later
+    # build closed the record (BQ r48).
+    stopped = datetime.fromisoformat(record["finished_at"])
+    assert abs((stopped - ran[1]).total_seconds()) < 0.001  # µs rounding
     # brk r45 (BK 6): the script had ended; its facts are in the record.
     assert record["machine"]["python"].startswith("3.11"), record["machine"]
     epochs = [f"epoch {n} loss {1 / (n + 1):.4f}" for n in range(40)]

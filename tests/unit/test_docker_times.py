@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reprobox.docker_times import engine_time, wall_seconds
+from reprobox.docker_times import engine_time, finished_at, wall_seconds
 
 
 def test_nine_digits_of_a_second_are_read_whole():
@@ -50,3 +50,13 @@ def test_the_wall_time_is_start_to_finish_to_the_millisecond():
 )
 def test_a_wall_time_the_engine_does_not_give_is_none(state):
     assert wall_seconds(state) is None
+
+
+def test_the_stop_is_given_only_with_a_known_start():
+    ran = {
+        "StartedAt": "1970-01-01T00:00:01Z",
+        "FinishedAt": "1970-01-01T00:00:03.5Z",
+    }
+    assert finished_at(ran) == 3.5
+    assert finished_at({**ran, "StartedAt": "0001-01-01T00:00:00Z"}) is None
+    assert finished_at({**ran, "StartedAt": "1970-01-01T00:00:04Z"}) is None
