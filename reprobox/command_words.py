@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from reprobox.command_wrappers import unwrap_command
+from reprobox.command_wrappers import unwrap_command, unwrap_in_folder
 from reprobox.image_paths import walk_from_workdir
 
 _PYTHON = re.compile(r"python(?:[0-9][0-9.]*)?")
@@ -116,10 +116,12 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
     Normalising is the caller's: "train.py/" and "x/../train.py" normalise to
     train.py, but the system resolves them word by word and finds no file.
     """
-    # env, nohup, timeout 1h ...: the program they run comes after their words.
-    words = unwrap_command(command)
-    if not words:
+    # env, nohup, timeout 1h ...: the program they run comes after their words,
+    # in the folder `env -C` moves to, if any.
+    unwrapped = unwrap_in_folder(command)
+    if unwrapped is None or not unwrapped[0]:
         return []
+    words, folder = unwrapped
     program, rest = words[0], words[1:]
     name = posixpath.basename(program)
     found: _Found = []
@@ -131,6 +133,13 @@ def _written_paths(command: Sequence[str], depth: int = 0) -> _Found:
         found = _launched_script(rest)
     elif "/" in program or "." in name:
         found = [(program, "/" in program)]
+    moved = bool(folder) and posixpath.normpath(folder) != "."
+    if moved and not (found and found[0][0] == program and "/" not in program):
+        # A relative path is read from the folder moved to: relative itself
+        # (sub/train.py, checked in the project) or absolute (/tmp/train.py,
+        # a file of the image, as an absolute path is anyway). A program
+        # named without a slash is looked for on PATH, wherever it runs.
+        found = [(posixpath.join(folder, path), by_path) for path, by_path in found]
     return [(path, by_path) for path, by_path in found if path]
 
 

@@ -27,6 +27,7 @@ class _Wrapper:
     operands: tuple[re.Pattern[str], ...] = ()  # words before the command
     assignments: bool = False  # env: NAME=value words before the command
     numeric_option: bool = False  # nice's old `-10`
+    chdir: tuple[str, str] = ()  # env's -C/--chdir: the option that moves it
 
 
 def _wrapper(*specs: tuple[str, str | None, str], **rest) -> _Wrapper:
@@ -52,6 +53,7 @@ _WRAPPERS: dict[str, _Wrapper] = {
         ("", "default-signal", _OPTIONAL),
         ("", "ignore-signal", _OPTIONAL),
         assignments=True,
+        chdir=("C", "chdir"),
     ),
     "timeout": _wrapper(
         ("f", "foreground", _SWITCH),
@@ -132,17 +134,36 @@ def unwrap_command(words: Sequence[str]) -> list[str] | None:
     None: a wrapper's words did not read as known options, so what it runs
     is not known here.
     """
-    rest = list(words)
+    unwrapped = unwrap_in_folder(words)
+    return None if unwrapped is None else unwrapped[0]
+
+
+def unwrap_in_folder(words: Sequence[str]) -> tuple[list[str], str] | None:
+    """Return the command the wrappers run and the folder they run it in, or
+    None as unwrap_command.
+
+    The folder is "" where no wrapper moves (the image's workdir), else the
+    one `env -C DIR` moves to, joined to those before it: the command's
+    relative paths are read from there (brk r48 BP 1: `env -C /tmp python
+    train.py` was checked as train.py in the project).
+    """
+    rest, folder = list(words), ""
     while rest and posixpath.basename(rest[0]) in _WRAPPERS:
-        after = _skip_wrapper(_WRAPPERS[posixpath.basename(rest[0])], rest[1:])
+        moved: list[str] = []
+        after = _skip_wrapper(_WRAPPERS[posixpath.basename(rest[0])], rest[1:], moved)
         if after is None:
             return None
+        for target in moved:  # env -C a -C b moves to a, then to a/b
+            folder = posixpath.join(folder, target) if folder else target
         rest = after
-    return rest
+    return rest, folder
 
 
-def _skip_wrapper(wrapper: _Wrapper, words: list[str]) -> list[str] | None:
-    """Return the words after the wrapper's options and operands, or None."""
+def _skip_wrapper(
+    wrapper: _Wrapper, words: list[str], moved: list[str] | None = None
+) -> list[str] | None:
+    """Return the words after the wrapper's options and operands, or None;
+    add to moved the folders its chdir option names."""
     i = 0
     while i < len(words):
         word = words[i]
@@ -160,6 +181,9 @@ def _skip_wrapper(wrapper: _Wrapper, words: list[str]) -> list[str] | None:
         used = _option_words(wrapper, word, words[i + 1 : i + 2])
         if used is None:
             return None
+        target = _chdir_target(wrapper, word, words[i + 1 : i + 2])
+        if target is not None and moved is not None:
+            moved.append(target)
         i += used
     if wrapper.assignments:
         while i < len(words) and _ASSIGNMENT.match(words[i]):
@@ -169,6 +193,24 @@ def _skip_wrapper(wrapper: _Wrapper, words: list[str]) -> list[str] | None:
             return None
         i += 1
     return words[i:]
+
+
+def _chdir_target(wrapper: _Wrapper, word: str, following: list[str]) -> str | None:
+    """Return the folder an option word (already read as valid) moves to."""
+    if not wrapper.chdir:
+        return None
+    letter, name = wrapper.chdir
+    if word.startswith("--"):
+        given, equals, value = word[2:].partition("=")
+        if given != name:
+            return None
+        return value if equals else following[0]
+    for at, flag in enumerate(word[1:], start=1):
+        if flag == letter:
+            return word[at + 1 :] or following[0]
+        if wrapper.short.get(flag) == _VALUE:
+            return None  # another option's value holds the rest
+    return None
 
 
 def _option_words(wrapper: _Wrapper, word: str, following: list[str]) -> int | None:

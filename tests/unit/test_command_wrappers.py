@@ -127,3 +127,41 @@ def test_a_wrapper_read_only_in_part_makes_the_check_give_up(tmp_path, command):
 )
 def test_unwrap_returns_the_command_a_wrapper_runs(command, runs):
     assert unwrap_command(command) == runs
+
+
+# brk r48 (BP 1): env -C moved the command elsewhere, but its script was
+# checked as if in the workdir: `env -C /tmp python train.py` passed freeze
+# and failed the run; `env -C /tmp python nope.py` was refused as missing.
+@pytest.mark.parametrize(
+    ("command", "checked"),
+    [
+        (["env", "-C", "sub", "python", "t.py"], ["sub/t.py"]),
+        (["env", "--chdir=sub", "python", "t.py"], ["sub/t.py"]),
+        (["env", "--chdir", "sub", "sh", "-c", "python t.py"], ["sub/t.py"]),
+        (["env", "-iCsub", "python", "t.py"], ["sub/t.py"]),
+        (["env", "-C", "a", "nohup", "env", "-C", "b", "python", "t.py"], ["a/b/t.py"]),
+        (["env", "-C", "sub", "./run.sh"], ["sub/run.sh"]),
+        (["env", "-C", "..", "python", "app/t.py"], ["t.py"]),
+        # Out of /app: a file of the image, as `python /tmp/t.py` names one.
+        (["env", "-C", "/tmp", "python", "t.py"], []),
+        # A program without a slash is found on PATH wherever it runs.
+        (["env", "-C", "sub", "run.sh"], []),
+    ],
+)
+def test_a_script_is_looked_for_where_env_chdir_moves(command, checked):
+    from reprobox.command_words import command_scripts
+
+    assert command_scripts(command) == checked
+
+
+def test_a_script_missing_where_env_chdir_moves_is_refused(tmp_path):
+    root = project(tmp_path, ["env", "-C", "sub", "python", "t.py"], ("t.py",))
+    error = refused(root)
+    assert error is not None
+    assert error.message == (
+        f"{root / 'reprobox.toml'}: command: runs 'sub/t.py', which is not in the "
+        "project (no such file), so the run could not start it"
+    )
+    (tmp_path / "b").mkdir()
+    root = project(tmp_path / "b", ["env", "-C", "/tmp", "python", "nope.py"])
+    assert refused(root) is None  # /tmp/nope.py: the image's, not the project's
