@@ -198,6 +198,31 @@ def _with_silences(
         yield event
 
 
+# The engine's words for a registry that never answered, or could not be
+# reached: nothing was refused (brk r48 BP 5: a registry that accepted the
+# connection and then said nothing "refused the push").
+_NO_ANSWER = re.compile(
+    r"context deadline exceeded|Client\.Timeout exceeded|i/o timeout"
+    r"|TLS handshake timeout|awaiting headers",
+    re.I,
+)
+_NOT_REACHED = re.compile(
+    r"connection refused|no route to host|no such host|network is unreachable"
+    r"|connection reset by peer",
+    re.I,
+)
+
+
+def _unanswered(registry: str, error: str) -> str:
+    """Say how a push that ended with no HTTP status went: a registry that
+    did not answer in time, one not reached, or one that refused it."""
+    if _NO_ANSWER.search(error):
+        return f"{registry} did not answer the push in time"
+    if _NOT_REACHED.search(error):
+        return f"the push could not reach {registry}"
+    return f"{registry} refused the push"
+
+
 def push_error(registry: str, error: str, hint: str) -> EngineError:
     """Return the one-line error for a push stream that ended in error."""
     first = first_line(error)
@@ -206,7 +231,7 @@ def push_error(registry: str, error: str, hint: str) -> EngineError:
     if broken is not None:
         return EngineError(f"{registry} gave the push {broken}", hint=hint)
     if status is None:
-        return EngineError(f"{registry} refused the push: {first}", hint=hint)
+        return EngineError(f"{_unanswered(registry, first)}: {first}", hint=hint)
     shown = status_words(status)
     if not any(pattern.search(first) for pattern in _HTTP_STATUS):
         shown += f" ({first})"  # the registry's own words say more than the code

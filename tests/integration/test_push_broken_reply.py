@@ -147,3 +147,45 @@ def test_a_reply_with_no_http_status_is_not_a_failure_on_its_side(
     ), done.describe()
     manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
     assert "published" not in manifest
+
+
+def test_a_registry_that_never_answers_did_not_answer_it_refused_nothing(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r48 (BP 5): a registry that took the connection and then said
+    # nothing "refused the push".
+    import socket
+
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:  # accept, read nothing, answer nothing
+        listener.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=hold, daemon=True).start()
+    host = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        done = cli.run(
+            "-q", "push", str(project), "--registry", host, check=False, timeout=300
+        )
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+    assert done.returncode == 3, done.describe()
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(
+        f"reprobox: error: {host} did not answer the push in time: "
+    ), done.describe()
+    assert "refused" not in last

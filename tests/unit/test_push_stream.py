@@ -144,6 +144,22 @@ def test_layers_retrying_side_by_side_give_one_line_per_round():
             f"{REGISTRY} refused the push: unknown blob in layer 3",
             HINT,
         ),
+        (  # brk r48 (BP 5): a registry that took the connection, then slept
+            'Get "http://127.0.0.1:5803/v2/": context deadline exceeded '
+            "(Client.Timeout exceeded while awaiting headers)",
+            f"{REGISTRY} did not answer the push in time: Get "
+            '"http://127.0.0.1:5803/v2/": context deadline exceeded '
+            "(Client.Timeout exceeded while awaiting headers)",
+            HINT,
+        ),
+        (
+            'Get "http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: '
+            "connection refused",
+            f"the push could not reach {REGISTRY}: Get "
+            '"http://127.0.0.1:5999/v2/": dial tcp 127.0.0.1:5999: connect: '
+            "connection refused",
+            HINT,
+        ),
     ],
 )
 def test_the_error_a_push_ends_in_is_one_line(error, message, hint):
