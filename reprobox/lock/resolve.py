@@ -66,6 +66,8 @@ _INDEX_REFUSALS = (
 # How uv (0.13) says it could not reach a URL at all, and the cause it gives:
 # after its retries, the cause of the first fetch that failed.
 _FETCH_FAILED = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)`?")
+# How uv (0.13) says an index answered a fetch with a server error.
+_SERVER_ERROR = re.compile(r"HTTP status server error \((?P<status>5[0-9][0-9])\b")
 _UNREACHABLE_CAUSES = (
     (re.compile(r"Connection refused", re.I), "connection refused"),
     (re.compile(r"dns error|failed to lookup address", re.I), "no such host"),
@@ -401,6 +403,9 @@ def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable 
     if found is None:
         return None
     after = output[found.end() :]
+    failed = _SERVER_ERROR.search(after)
+    if failed is not None:
+        return _index_failed(found["url"], int(failed["status"]), indexes)
     reason = next(
         (why for cause, why in _UNREACHABLE_CAUSES if cause.search(after)), None
     )
@@ -417,6 +422,26 @@ def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable 
         f"{indexes.shown(declared)} did not answer ({reason})",
         hint="start the index there or fix the URL: freeze resolves the lock "
         "against it",
+        key="index_url" if declared == indexes.index_url else "extra_index_urls",
+        declared=declared,
+    )
+
+
+def _index_failed(url: str, status: int, indexes: PackageIndexes) -> IndexUnreachable:
+    """Return the error for an index that answered with a server error (5xx):
+    its own failure, not the requirements' (brk r48 BP 6: the hint said to
+    check that each name and version exists)."""
+    try:
+        answer = f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        answer = f"HTTP {status}"
+    hint = "the index failed on its side: see its log, or try again later"
+    declared = indexes.declaring(url)
+    if declared is None:
+        return IndexUnreachable(f"{redact_url(url)} answered {answer}", hint=hint)
+    return IndexUnreachable(
+        f"{indexes.shown(declared)} answered {answer}",
+        hint=hint,
         key="index_url" if declared == indexes.index_url else "extra_index_urls",
         declared=declared,
     )

@@ -2044,6 +2044,20 @@ CASES += [
         setup=add_to_packages(f'index_url = "HTTP://127.0.0.1:{CLOSED_PORT}/simple/"'),
     ),
     Case(
+        # brk r48 (BP 6): "check that each name and version exists".
+        "index-url-answers-500",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages.index_url: http://127.0.0.1:",
+            "/simple/ answered HTTP 500 Internal Server Error",
+        ),
+        "the index failed on its side",
+        setup=lambda project, ctx: add_to_packages(
+            f'index_url = "http://127.0.0.1:{ctx.serve_status(500)}/simple/"'
+        )(project, ctx),
+    ),
+    Case(
         "extra-index-does-not-answer",
         ("freeze", "{p}"),
         EXIT_USAGE,

@@ -135,3 +135,21 @@ def test_an_unreachable_index_reprobox_added_is_a_lock_error(tmp_path, monkeypat
         freeze_project(load_config(tmp_path), environ={})
     assert not isinstance(caught.value, ConfigError)
     assert str(caught.value).startswith("http://idx.invalid/simple/six/ did not answer")
+
+
+# What uv 0.13 printed for an index that answers every request with 500.
+UV_SERVER_ERROR = f"""error: Request failed after 3 retries in 6.7s
+  cause: Failed to fetch: http://127.0.0.1:{PORT}/simple/six/
+  cause: HTTP status server error (500 Internal Server Error) for url (http://127.0.0.1:{PORT}/simple/six/)
+"""  # noqa: E501
+
+
+def test_an_index_that_fails_on_its_side_is_said_so_not_the_requirements():
+    # brk r48 (BP 6): the hint said to check that each name and version exists.
+    found = index_unreachable(UV_SERVER_ERROR, PackageIndexes(WITH_TOKEN, (), (TOKEN,)))
+    assert str(found) == (
+        f"index_url http://***@127.0.0.1:{PORT}/simple answered HTTP 500 Internal "
+        "Server Error (the index failed on its side: see its log, or try again "
+        "later)"
+    )
+    assert found.key == "index_url" and TOKEN not in str(found)
