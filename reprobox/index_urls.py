@@ -71,6 +71,14 @@ def checked_index_url(
     url = lower_scheme(url)
     scheme = url.partition("://")[0] if "://" in url else ""
     if scheme not in ("http", "https"):
+        if scheme and scheme != "file":
+            # ftp://, s3://: remote, but no installer reads an index there
+            # (brk r48 BP 7: it was told file URLs are not allowed).
+            raise IndexUrlError(
+                f"{shown(url)!r} is not an index pip and uv can read: they read "
+                f"indexes over https (or http on loopback), not {scheme}://",
+                "declare an https:// index, or publish the wheels to one",
+            )
         raise IndexUrlError(
             f"{shown(url)!r} is not a remote index: a lock must install on "
             "other machines, so file URLs and local folders are not allowed",

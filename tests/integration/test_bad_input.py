@@ -2044,6 +2044,18 @@ CASES += [
         setup=add_to_packages(f'index_url = "HTTP://127.0.0.1:{CLOSED_PORT}/simple/"'),
     ),
     Case(
+        # brk r48 (BP 7): "file URLs and local folders are not allowed".
+        "index-url-ftp",
+        ("freeze", "{p}"),
+        EXIT_USAGE,
+        (
+            "{p}/reprobox.toml: packages.index_url: 'ftp://h.example/simple/' is "
+            "not an index pip and uv can read",
+        ),
+        "declare an https:// index",
+        setup=add_to_packages('index_url = "ftp://h.example/simple/"'),
+    ),
+    Case(
         # brk r48 (BP 6): "check that each name and version exists".
         "index-url-answers-500",
         ("freeze", "{p}"),

@@ -79,7 +79,6 @@ def test_plain_pythons_are_kept(tmp_path, python):
         "file:///srv/wheels",
         "/srv/wheels",
         "./wheels",
-        "ftp://h.example/simple/",
         "file://u:s3cr3t@h/simple?token=s3cr3t",
     ],
 )
@@ -93,3 +92,21 @@ def test_an_index_that_is_not_remote_is_a_config_error(tmp_path, url):
     assert info.value.key == "packages.extra_index_urls"
     assert "is not a remote index" in str(info.value)
     assert "s3cr3t" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["ftp://h.example/simple/", "s3://u:s3cr3t@b/simple"])
+def test_an_index_of_a_scheme_no_installer_reads_says_so(tmp_path, url):
+    # brk r48 (BP 7): ftp:// was "not a remote index: ... file URLs and local
+    # folders are not allowed", which it is neither.
+    (tmp_path / "reprobox.toml").write_text(
+        CMD + f'[packages]\nextra_index_urls = ["{url}"]\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    scheme = url.partition(":")[0]
+    assert info.value.key == "packages.extra_index_urls"
+    assert (
+        "is not an index pip and uv can read: they read indexes over https (or "
+        f"http on loopback), not {scheme}://"
+    ) in str(info.value)
+    assert "file URLs" not in str(info.value) and "s3cr3t" not in str(info.value)
