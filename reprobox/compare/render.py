@@ -494,9 +494,11 @@ def describe_unrecorded(facts: UnrecordedFacts) -> str:
     shown = ", ".join(facts.fields[:5])
     more = len(facts.fields) - 5
     # Gathered as the script exits: a record still running is of a run that
-    # has not got there yet, or never will (its reprobox killed).
+    # has not got there yet, or never will (its reprobox killed, which the
+    # note on its status tells; "yet" promised facts to come, brk r48 BP 10).
     when = (
-        "has no machine facts yet (they are gathered as its script exits)"
+        "has no machine facts (they are gathered as its script exits, which "
+        "its record does not say it did)"
         if facts.status == "running"
         else "stopped before its machine facts were gathered"
     )

@@ -110,3 +110,15 @@ def test_a_succeeded_run_with_all_facts_still_shows_a_missing_fact_as_difference
     assert not facts_cut_short(run)
     assert [d.field for d in comparison.differences] == ["machine.packages.numpy"]
     assert comparison.unrecorded == ()
+
+
+def test_a_running_records_missing_facts_are_not_promised_to_come():
+    # brk r48 (BP 10): of a run whose reprobox was killed, it said "no machine
+    # facts yet (they are gathered as its script exits)", which never came.
+    comparison = compare_runs(list(cut_short_pair(status="running")))
+    text = render_text(comparison)
+    assert (
+        "  - run B (running) has no machine facts (they are gathered as its "
+        "script exits, which its record does not say it did); not compared: "
+    ) in text
+    assert " yet " not in text
