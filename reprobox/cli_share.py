@@ -743,13 +743,22 @@ def _verify_reference(path: Path, image: str, host, context) -> dict:
     there of image's build and manifest: only the engine knows them, and it is
     asked only then, and never made to pull.
     """
-    return dict(
+    data = dict(
         _one_record(
             path,
             "verify compares with one",
             judge=lambda: _runs_of_image(image, host, context),
         ).data
     )
+    # Taken as given, as push and export seal one, and said as they say it
+    # (brk r48 BP 2: verify took a NaN reference without a word).
+    problem = _seal_problem(SimpleNamespace(compare_metrics=()), data)
+    if data.get("metrics") and problem:
+        warn(
+            f"--reference {path}: run {data.get('run_id')} {problem} (give "
+            "another --reference)"
+        )
+    return data
 
 
 def _runs_of_image(image: str, host, context):

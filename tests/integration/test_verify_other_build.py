@@ -67,3 +67,36 @@ def test_verify_refuses_a_reference_of_another_build_before_any_container(
     )
     assert [c.id for c in after] == [c.id for c in before]
     assert not verify_runs.exists() or not any(verify_runs.iterdir())
+
+
+WRITES_NAN = """import json, os
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    fh.write('{"acc": NaN}')
+"""
+
+
+def test_verify_warns_of_a_given_reference_with_a_nan_metric(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r48 (BP 2): taken without a word, where push and export warn.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(WRITES_NAN)
+    cli.run("-q", "freeze", str(project))
+    built = json.loads(cli.run("build", str(project), "--json").stdout)
+    run_id = quick_run(cli, project)
+    record = project / ".reprobox" / "runs" / run_id / "record.json"
+    done = cli.run(
+        "-q",
+        "verify",
+        built["tag"],
+        "--reference",
+        str(record),
+        "--runs-dir",
+        str(tmp_path / "v"),
+        check=False,
+    )
+    assert (
+        f"reprobox: warning: --reference {record}: run {run_id} has acc = NaN: "
+        "every verify of this image would hold its rerun to that (give another "
+        "--reference)"
+    ) in done.stderr.splitlines(), done.describe()

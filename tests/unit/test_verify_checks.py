@@ -640,3 +640,25 @@ def test_the_sealed_reference_on_other_layers_is_a_failed_check(image, tmp_path)
         f"sha256:{'9' * 64})"
     ]
     assert not result.passed and image["runs"] == []
+
+
+def test_a_given_reference_with_a_nan_metric_is_warned_of(tmp_path, capsys):
+    # brk r48 (BP 2): verify took it without a word, where push and export
+    # warn that every verify would hold its rerun to that.
+    from reprobox.cli_share import _verify_reference
+
+    path = write_run(
+        tmp_path / "runs",
+        "20240101T000000Z-aaaaaa",
+        0,
+        metrics={"test_accuracy": "NaN", "loss": 0.5},
+    )
+    assert _verify_reference(path, IMAGE, None, None)["seed"] == 0
+    assert capsys.readouterr().err == (
+        f"reprobox: warning: --reference {path}: run 20240101T000000Z-aaaaaa has "
+        "test_accuracy = NaN: every verify of this image would hold its rerun to "
+        "that (give another --reference)\n"
+    )
+    healthy = write_run(tmp_path / "ok", "20240101T000001Z-bbbbbb", 1)
+    _verify_reference(healthy, IMAGE, None, None)
+    assert capsys.readouterr().err == ""
