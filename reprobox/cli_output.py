@@ -1,6 +1,6 @@
 """What reprobox prints: result lines on stdout, progress and warnings on stderr.
 
-Every line goes out with tokens cut short (_tokens_cut), so that a name, a
+Every line goes out with tokens cut short (cut_tokens), so that a name, a
 path or a line of training output never shows one on a terminal or in a CI
 log; errors and warnings also cut passwords (_shown_line) and escape control
 characters.
@@ -8,12 +8,12 @@ characters.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import typer
 
 from reprobox.errors import escape_controls
+from reprobox.shown_text import cut_tokens
 
 # What the command line was asked for (--quiet, --debug, set by the app's
 # options) and what the running command noted (what it finished, what a stop
@@ -28,7 +28,7 @@ def _to_stderr(text: str) -> None:
     A reader that went away (`reprobox run 2>&1 | head`) must not stop a build
     or kill a training run: the output is in the container log all the same.
     Every line goes out with tokens of published formats hidden, joined to
-    other characters too (_tokens_cut): a message that quotes what the user
+    other characters too (cut_tokens): a message that quotes what the user
     wrote (a name, a path, an image reference) or a line of the training's
     output must not show a terminal or CI log one. Progress lines named a
     project path with a token whole.
@@ -38,7 +38,7 @@ def _to_stderr(text: str) -> None:
     if _state.get("stderr_gone"):
         return
     try:
-        typer.echo(hide_published_tokens(_tokens_cut(text)), err=True)
+        typer.echo(hide_published_tokens(cut_tokens(text)), err=True)
     except OSError:  # EPIPE, or a full disk behind a redirect
         _state["stderr_gone"] = True
 
@@ -51,7 +51,7 @@ def echo(text: str, nl: bool = True) -> None:
     output and the files printed whole (a manifest, a Dockerfile) go out as
     they are, for the programs that read them.
     """
-    typer.echo(_tokens_cut(text), nl=nl)
+    typer.echo(cut_tokens(text), nl=nl)
 
 
 def say(message: str) -> None:
@@ -102,32 +102,4 @@ def _shown_line(text: str) -> str:
     """Return a message with passwords and tokens cut, as errors show it."""
     from reprobox.lock.indexes import redact_message
 
-    return _tokens_cut(redact_message(text))
-
-
-def _tokens_cut(text: str) -> str:
-    """Return text with each token of a published format cut short, joined
-    to other characters or percent-escaped too. Only tokens: a result table
-    or a training's line such as `acc:top5@epoch` is shown as it is, where
-    an error's user:password@ filter would cut it."""
-    from reprobox.secret_shapes import hide_name_tokens
-
-    return hide_name_tokens(_escaped_tokens_cut(text))
-
-
-def _escaped_tokens_cut(text: str) -> str:
-    """Show a word whose percent-escapes spell a token (%67hp_... is ghp_...,
-    %2567hp_... too) decoded, with the token cut short: the filter found plain
-    tokens only. Decoded as the index URL check decodes (percent_decodings)."""
-    from reprobox.index_urls import percent_decodings
-    from reprobox.secret_shapes import hide_name_tokens
-
-    def cut(match: re.Match[str]) -> str:
-        word = match.group()
-        decoded = percent_decodings(word)[-1]
-        hidden = hide_name_tokens(decoded)
-        # A value shortened to fit (…) can end in half an escape, which no
-        # decoding reads: "ghp_***%…" said nothing the cut did not.
-        return re.sub(r"%[0-9A-Fa-f]?…", "…", hidden) if hidden != decoded else word
-
-    return re.sub(r"[^\s'\"]*%[0-9A-Fa-f]{2}[^\s'\"]*", cut, text)
+    return cut_tokens(redact_message(text))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
-from reprobox.compare.charts import curve_series, render_chart, run_color
+from reprobox.compare.charts import Series, curve_series, render_chart, run_color
 from reprobox.compare.comparison import Comparison, format_value
 from reprobox.compare.metrics import delta_text
 from reprobox.compare.records import Record
@@ -22,6 +25,7 @@ from reprobox.compare.render import (
     verdict_aside,
     verdict_parts,
 )
+from reprobox.shown_text import cut_tokens
 from reprobox.templates_dir import environment, templates_dir
 
 REPORT_TEMPLATE = "report.html.j2"
@@ -54,8 +58,13 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
         }
         for name in comparison.metrics
     ]
+    # A chart is drawn and escaped here, not in the template: its title and
+    # labels are cut before that, and before a long label is shortened.
     charts = [
-        render_chart(name, curve_series(ordered, name, comparison.reference))
+        render_chart(
+            cut_tokens(name),
+            _shown_series(curve_series(ordered, name, comparison.reference)),
+        )
         for name in comparison.history_metrics
     ]
     return (
@@ -80,6 +89,25 @@ def render_report_html(records: Sequence[Record], comparison: Comparison) -> str
             lists=list_sections(comparison),
         )
     )
+
+
+def _shown_series(series: list[Series]) -> list[Series]:
+    """Return curves labelled as the page shows run ids: tokens cut."""
+    return [dataclasses.replace(s, label=cut_tokens(s.label)) for s in series]
+
+
+def _shown(value: Any) -> Any:
+    """Cut tokens from what a template expression shows, before it is escaped.
+
+    Every value the page shows comes from records (run ids, labels, metric
+    names, setup values, notes) and passes here, as each line compare prints
+    passes cli_output's cut. Markup the page built itself (a table, a chart)
+    was cut before its escaping; it is cut again as it stands, which only
+    changes a token, never a tag.
+    """
+    if hasattr(value, "__html__"):
+        return Markup(cut_tokens(value.__html__()))
+    return cut_tokens(str(value))
 
 
 def _short(heading: str) -> str:
@@ -127,8 +155,10 @@ def _cell(comparison: Comparison, results, run, name: str) -> dict:
 
 
 def _environment() -> jinja2.Environment:
-    """Return the shared template environment, autoescaping, with value filters."""
+    """Return the shared template environment, autoescaping, with value filters;
+    every value shown has its tokens cut first (_shown)."""
     env = environment(autoescape=True)
+    env.finalize = _shown
     env.filters.update(
         value=format_value,
         run_status=run_status,
