@@ -34,6 +34,7 @@ from reprobox.compare.noise import (
     shown_beside_noise,
 )
 from reprobox.errors import escape_controls
+from reprobox.shown_text import cut_tokens
 
 # Markdown syntax a record string could carry into a rendered page: emphasis,
 # code spans, links and images (both need "["), strikethrough, table cells;
@@ -518,8 +519,10 @@ def _counts(counts: Sequence[int]) -> str:
 
 
 def _clean(text: str) -> str:
-    """Escape control and bidi characters so a record cannot drive the terminal."""
-    return escape_controls(str(text))
+    """Escape control and bidi characters so a record cannot drive the terminal,
+    tokens cut first: Markdown's escapes (ghp\\_...) hid one from the cut the
+    printed line gets, and a table's columns are sized to the cut width."""
+    return escape_controls(cut_tokens(str(text)))
 
 
 def _align(rows: list[list[str]]) -> list[str]:

@@ -1,4 +1,4 @@
-"""`reprobox report` cuts a token a record holds as compare's text does:
+"""`reprobox report` cuts a token a record holds as compare's text and --md do:
 the page is for people, shared more than any terminal line (brk r48 BQ)."""
 
 from __future__ import annotations
@@ -34,18 +34,20 @@ def test_report_cuts_a_token_an_edited_record_holds_in_options_env(
     page = tmp_path / "f.html"
     written = cli.run("report", str(runs), "-o", str(page))
     text = cli.run("compare", str(runs), check=False)
+    markdown = cli.run("compare", str(runs), "--md", check=False)
     shown = cli.run("report", str(runs), "-o", "-")
     # The sleeper records no metric: compare fails it, nothing checked.
-    assert text.returncode == 1, text.describe()
+    assert text.returncode == markdown.returncode == 1, text.describe()
 
     html = page.read_text()
     assert html == shown.stdout
-    for output in (html, text.stdout, written.stderr):
+    for output in (html, text.stdout, markdown.stdout, written.stderr):
         assert TOKEN[4:10] not in output
     assert "<code>options.env.X_ghp_***</code>" in html
     assert '<td class="num">ghp_***</td>' in html
     assert '<td class="num">work_ghp_***</td>' in html
     # Every cut form compare shows, the page shows.
-    cut = set(re.findall(r"[A-Za-z0-9_.-]*\*\*\*", text.stdout))
+    plain_md = markdown.stdout.replace("\\", "")
+    cut = set(re.findall(r"[A-Za-z0-9_.-]*\*\*\*", text.stdout + plain_md))
     assert cut == {"options.env.X_ghp_***", "ghp_***", "work_ghp_***"}
     assert all(form in html for form in cut), cut

@@ -70,3 +70,25 @@ def test_the_page_shows_each_cut_form_compare_text_and_markdown_show():
     assert {"options.env.X_ghp_***", "loss_hf_Q***", "proj_ghp_***"} <= cut
     for form in cut:
         assert form in html, form
+
+
+def test_markdown_cuts_a_token_before_escaping_it():
+    # Markdown wrote ghp\_Zx81..., whose escape hid it from the cut the
+    # printed line gets: compare --md showed it whole.
+    records = token_records()
+    markdown = cut_tokens(render_markdown(compare_runs(records)))
+
+    for token in (GHP, HF):
+        assert token[4:10] not in markdown, token
+    assert "| options.env.X\\_ghp\\_\\*\\*\\* | unset | ghp\\_\\*\\*\\* |" in markdown
+
+
+def test_text_columns_are_sized_to_the_cut_token():
+    # The widths were those of the whole token: printed (cut, as echo cuts),
+    # the cut one sat far left of its column's heading.
+    text = cut_tokens(render_text(compare_runs(token_records())))
+
+    section = text.split("Setup differences")[1].split("\n\n")[0]
+    header, *rows = section.splitlines()[1:]
+    column = {row.index(" unset ") + 1 for row in rows if " unset " in row}
+    assert column == {header.index("reference")}, section
