@@ -129,6 +129,11 @@ def _tokens_in_name(name: str) -> list[re.Match[str]]:
     return [m for m in _TOKEN_IN_NAME.finditer(name) if not _X_RUN.search(m.group())]
 
 
+def token_spans(name: str) -> list[tuple[int, int]]:
+    """Return where each token that token_in_name finds lies in name."""
+    return [match.span() for match in _tokens_in_name(name)]
+
+
 def token_in_name(name: str) -> bool:
     """Tell whether a name holds a token of a published format anywhere in it,
     joined to other characters or not (loss_ghp_..., hf_..._loss)."""

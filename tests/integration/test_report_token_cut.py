@@ -29,6 +29,8 @@ def test_report_cuts_a_token_an_edited_record_holds_in_options_env(
     record = json.loads(paths[1].read_text())
     record["options"]["env"][NAME] = TOKEN
     record["label"] = f"work_{TOKEN}"
+    # Shortened to fit inside the token: what is left of it is cut too.
+    record["options"]["env"]["LONG"] = "a" * 180 + " " + TOKEN
     paths[1].write_text(json.dumps(seal_record(record)))
 
     page = tmp_path / "f.html"
@@ -46,6 +48,7 @@ def test_report_cuts_a_token_an_edited_record_holds_in_options_env(
     assert "<code>options.env.X_ghp_***</code>" in html
     assert '<td class="num">ghp_***</td>' in html
     assert '<td class="num">work_ghp_***</td>' in html
+    assert " ghp_***\u2026</td>" in html
     # Every cut form compare shows, the page shows.
     plain_md = markdown.stdout.replace("\\", "")
     cut = set(re.findall(r"[A-Za-z0-9_.-]*\*\*\*", text.stdout + plain_md))

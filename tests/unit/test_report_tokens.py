@@ -92,3 +92,17 @@ def test_text_columns_are_sized_to_the_cut_token():
     header, *rows = section.splitlines()[1:]
     column = {row.index(" unset ") + 1 for row in rows if " unset " in row}
     assert column == {header.index("reference")}, section
+
+
+def test_a_long_value_shortened_inside_its_token_shows_none_of_it():
+    # Shortened to 200 characters inside the token, 14 of its characters
+    # were no token to the cut, and the page and compare showed them.
+    ref = synthetic.make_record("A")
+    run = synthetic.clone(ref, "B", options__env={"LONG": "a" * 180 + " " + GHP})
+    comparison = compare_runs([ref, run])
+    html = render_report_html([ref, run], comparison)
+    text = cut_tokens(render_text(comparison))
+
+    for shown in (html, text):
+        assert GHP[4:10] not in shown
+        assert " ghp_***\u2026" in shown
