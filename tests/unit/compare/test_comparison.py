@@ -304,14 +304,14 @@ def test_a_record_still_running_is_said_with_why_and_what_closes_it():
     )
     assert said in comparison.notes
     assert said in render_text(comparison)
-    # brk r45 (BK 4, BL F4): its missing machine facts are not yet gathered,
-    # not "stopped before" they were.
+    # brk r45 (BK 4, BL F4): its missing machine facts are not gathered, not
+    # "stopped before" they were; nor promised "yet" (brk r48 BP 10).
     from reprobox.compare.environment import UnrecordedFacts
     from reprobox.compare.render import describe_unrecorded
 
     assert describe_unrecorded(UnrecordedFacts("B", "running", ("x",))) == (
-        "run B (running) has no machine facts yet (they are gathered as its "
-        "script exits); not compared: x"
+        "run B (running) has no machine facts (they are gathered as its script "
+        "exits, which its record does not say it did); not compared: x"
     )
     assert describe_unrecorded(UnrecordedFacts("B", "interrupted", ("x",))) == (
         "run B (interrupted) stopped before its machine facts were gathered; not "
