@@ -187,19 +187,40 @@ def band_differences(
 
 
 def band_summary(
-    record, banded, differences, is_reference, hidden=(), unrecorded=""
+    record,
+    own,
+    missing,
+    differences,
+    is_reference,
+    hidden=(),
+    unrecorded="",
+    note="",
 ) -> RunSummary:
     """Judge a run on the sweep's seed band, naming the machine difference.
 
-    differences: the run's setup against the band's machine (band_differences).
+    own: every check of the run, those on the band and any metric it lacks;
+    missing: its Missing metrics entries. differences: the run's setup against
+    the band's machine (band_differences). note: why it fails besides its
+    checks (its repeats gave other numbers), or ''.
     """
-    failed = [r for r in banded if not r.passed]
+    banded = [r for r in own if r.seed_band]
+    # A check overruled (the run did not succeed, its repeats disagree) lies
+    # within the band: its status or the note says why it fails, as for a run
+    # judged pairwise, and it neither lies outside nor points at a cause.
+    beyond = [r for r in banded if r.passed is False and not r.overruled]
+    outside = [r.metric for r in beyond if r.delta is not None]
+    # NaN, an infinity or no number has no place on the band: said as its row.
+    unplaced = [
+        f"{r.metric} ({r.reason.partition('; the seed band ')[0]})"
+        for r in beyond
+        if r.delta is None
+    ]
     # The band spans the seeds, so the seed is no cause.
     theirs = [d for d in differences if d.changes_numerics and d.category != "seed"]
     suspect = theirs[0] if theirs else None
-    names = ", ".join(r.metric for r in (failed or banded))
-    if failed:
-        headline = f"{names} outside the seed band widened by tolerance"
+    if beyond:
+        said = [f"{', '.join(outside)} outside the seed band widened by tolerance"]
+        headline = ", ".join((said if outside else []) + unplaced)
         if suspect:
             headline += f"; most likely cause: {named_difference(suspect)}"
         elif unrecorded:
@@ -210,18 +231,24 @@ def band_summary(
                 + hidden_caveat(hidden)
             )
     else:
+        names = ", ".join(r.metric for r in banded)
         headline = f"{names} within the seed band widened by tolerance"
+    gaps = [f"{m.metric} {m.reason}" for m in missing[:3]]
+    gaps += [f"and {len(missing) - 3} more"] if len(missing) > 3 else []
     prefix = "reference run; " if is_reference else ""
     return RunSummary(
         run_id=record.run_id,
         is_reference=is_reference,
         status=record.status,
         seed=record.seed,
-        passed=not failed and record.status == SUCCEEDED,
-        metrics_differ=bool(failed),
+        passed=record.status == SUCCEEDED and not note and all(r.passed for r in own),
+        metrics_differ=bool(beyond),
         seed_noise=False,
-        likely_cause=suspect.field if (suspect and failed) else None,
-        headline=prefix + headline + status_note(record, "it cannot pass"),
+        likely_cause=suspect.field if (suspect and beyond) else None,
+        headline=prefix
+        + "; ".join([headline, *gaps])
+        + status_note(record, "it cannot pass")
+        + note,
         judged_on_band=True,
         hidden_env=hidden,
         **exit_fields(record),

@@ -73,11 +73,13 @@ def summarize_runs(
             summaries.append(
                 band_summary(
                     record,
-                    banded,
+                    results_of[record.run_id],
+                    missing_of.get(record.run_id, []),
                     band_setups[record.run_id],
                     record is ref,
                     hidden,
                     gap,
+                    _unsteady_note(unsteady.get(record.run_id)),
                 )
             )
             continue

@@ -15,6 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 # PLAN=1=nan,2=fail: seed 1 writes NaN, seed 2 exits 3; any other seed 0.9+seed/1000.
 # RND=1: a value that differs from run to run. F=1: also f 1, in every run.
+# EXIT=N: exit N once the metrics are written.
 BY_SEED = """import json, os, sys
 seed = os.environ["REPROBOX_SEED"]
 plan = dict(p.split("=") for p in os.environ.get("PLAN", "").split(",") if p)
@@ -25,6 +26,7 @@ if value == "fail":
     sys.exit(3)
 with open(os.environ["REPROBOX_METRICS"], "w") as out:
     json.dump({"acc": float(value), **({"f": 1} if os.environ.get("F") else {})}, out)
+sys.exit(int(os.environ.get("EXIT", "0")))
 """
 
 
@@ -130,6 +132,36 @@ def test_a_sweep_of_nan_seeds_only_fails_naming_the_metric(cli, by_seed):
         False,
     )
     assert "acc NaN in seed 1 of the sweep" in result["reason"]
+
+
+def test_a_failed_run_inside_the_band_is_not_said_outside_it(cli, by_seed):
+    # breaker BQ 1: seed 5 wrote acc inside the band [0.9, 0.902], then exited
+    # 3; its rows said within the band, its summary "acc outside the seed band".
+    done = _run(cli, by_seed, "--seeds", "0-2", "--json")
+    assert done.returncode == 0, done.describe()
+    run_ids = [run["run_id"] for run in json.loads(done.stdout)["comparison"]["runs"]]
+    inside_then_exit = ("--env", "PLAN=5=0.9005", "--env", "EXIT=3")
+    failed = _run(cli, by_seed, "--seed", "5", *inside_then_exit, "--json")
+    assert failed.returncode == 1, failed.describe()
+    run_ids.append(json.loads(failed.stdout)["run_id"])
+    folders = [str(by_seed / ".reprobox" / "runs" / run_id) for run_id in run_ids]
+
+    headline = (
+        "acc within the seed band widened by tolerance; "
+        "but status failed (exit code 3): it cannot pass"
+    )
+    compared = cli.run("compare", *folders, check=False)
+    assert compared.returncode == 1, compared.describe()
+    assert "0 of 1 metric checks outside the seed band" in compared.stdout
+    assert f"FAIL     {headline}\n" in compared.stdout
+    compared = cli.run("compare", *folders, "--json", check=False)
+    [run] = [r for r in json.loads(compared.stdout)["runs"] if r["judged_on_band"]]
+    assert (run["run_id"], run["headline"], run["exit_code"]) == (
+        run_ids[-1],
+        headline,
+        3,
+    )
+    assert (run["metrics_differ"], run["likely_cause"]) == (False, None)
 
 
 def _report_rows(html: str) -> dict[str, tuple[str, str]]:
