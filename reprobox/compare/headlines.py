@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -269,6 +270,12 @@ def format_value(value: Any) -> str:
     """Show a setup value in one short line: lists joined, absent as 'unset'."""
     if value is None:
         return "unset"
+    if isinstance(value, str) and _reads_as_another(value):
+        # `--env X=` read as an empty cell beside `unset`, and "1 " as "1":
+        # such a value is shown as JSON writes it, quotes and all, as is the
+        # word unset and one starting with a quote, so a shown `""` is only
+        # ever the empty value and a bare `unset` only ever no value.
+        value = json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) and len(str(abs(value))) > 20:
@@ -283,3 +290,8 @@ def format_value(value: Any) -> str:
     else:
         text = str(value)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "\u2026"
+
+
+def _reads_as_another(text: str) -> bool:
+    """Tell whether a value would read as another unquoted: empty, blank-edged."""
+    return text in ("", "unset") or text != text.strip() or text.startswith('"')
