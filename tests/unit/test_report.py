@@ -378,14 +378,53 @@ def test_the_verdict_line_says_what_compare_says_after_it():
     assert said in render_report_html(records, comparison)
 
 
-def test_the_legend_says_a_checked_metric_missing_from_both_is_red():
-    # brk r46 (BN minor): the legend called every cell in neither run grey,
-    # "so not compared", where one the project checks is red, as compare
-    # fails it.
+LEGEND = (
+    "<p>Each cell is coloured by its check, its reason shown on hover. Blue: the "
+    "reference's own value (where the reference is judged on a seed band, "
+    "coloured by that check as any run's is); green: identical to the run it "
+    "is set against (the reference, or the sweep run of its seed); yellow: within "
+    "tolerance, or within the seed band widened by tolerance; red: the check "
+    "fails, even where the value equals the other's: out of tolerance or "
+    "outside the seed band widened by tolerance; missing in this run, in the run "
+    "it is set against, or in every run; NaN or infinite in only one of the two, "
+    "infinite with opposite signs, or not a number; NaN or infinite in a seed of "
+    "a sweep; this run or the run it is set against failed, was interrupted or "
+    "did not succeed otherwise; or repeats of one setup gave different values; "
+    "lilac: a sweep run's other seed, the noise itself; grey: not compared, "
+    "in neither this run nor the run it is set against while another run has it "
+    "(a metric no run has is red, as compare fails it).</p>"
+)
+
+
+def test_the_legend_says_every_case_that_colours_a_cell():
+    # brk r46 (BN minor): a checked metric missing from both runs is red; r47
+    # (BO 3): the reference's own (blue) cells had no entry; r48 (BQ 3): it
+    # said "red: out of tolerance or missing" where a value equal to the
+    # reference is red when its run, or the reference, failed.
     html = render_report_html(*two_runs())
-    # brk r47 (BO 3): the reference's own (blue) cells had no entry.
-    assert "<p>Blue: the reference itself; green: identical to the reference;" in html
-    assert (
-        "grey: in neither this run nor the reference, and not a metric the "
-        "project checks (one it checks is red there, as compare fails it)."
-    ) in html
+
+    assert LEGEND in html
+
+
+@pytest.mark.parametrize("failed", ["A", "B"])
+def test_an_equal_value_of_a_failed_pair_is_red_as_the_legend_says(failed):
+    ref = synthetic.make_record("A", metrics={"acc": 0.9})
+    records = [ref, synthetic.clone(ref, "B")]
+    at = ["A", "B"].index(failed)
+    records[at] = synthetic.clone(records[at], failed, status="failed", exit_code=3)
+    html = render_report_html(records, compare_runs(records))
+
+    [_, (state, why, value)] = _metric_cells(html, "acc")
+    assert (state, value) == ("fail", "0.9")
+    assert why == (
+        f"identical; but run {failed} has status failed (exit code 3): it cannot pass"
+    )
+    assert "this run or the run it is set against failed, was interrupted" in html
+
+
+def test_a_checked_metric_another_run_has_is_grey_as_the_legend_says():
+    records = three_runs_one_new_metric()
+    html = render_report_html(records, compare_runs(records, metrics=["f1"]))
+
+    assert [row[0] for row in _metric_cells(html, "f1")] == ["ref", "absent", "fail"]
+    assert "grey: not compared, in neither this run nor the run it is set " in html
