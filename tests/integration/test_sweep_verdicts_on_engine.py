@@ -140,7 +140,8 @@ def test_a_failed_run_inside_the_band_is_not_said_outside_it(cli, by_seed):
     done = _run(cli, by_seed, "--seeds", "0-2", "--json")
     assert done.returncode == 0, done.describe()
     run_ids = [run["run_id"] for run in json.loads(done.stdout)["comparison"]["runs"]]
-    inside_then_exit = ("--env", "PLAN=5=0.9005", "--env", "EXIT=3")
+    # BQ 2: an empty --env value read as an empty cell beside `unset`.
+    inside_then_exit = ("--env", "PLAN=5=0.9005", "--env", "EXIT=3", "--env", "E=")
     failed = _run(cli, by_seed, "--seed", "5", *inside_then_exit, "--json")
     assert failed.returncode == 1, failed.describe()
     run_ids.append(json.loads(failed.stdout)["run_id"])
@@ -152,6 +153,7 @@ def test_a_failed_run_inside_the_band_is_not_said_outside_it(cli, by_seed):
     )
     compared = cli.run("compare", *folders, check=False)
     assert compared.returncode == 1, compared.describe()
+    text = compared.stdout
     assert "0 of 1 metric checks outside the seed band" in compared.stdout
     assert f"FAIL     {headline}\n" in compared.stdout
     compared = cli.run("compare", *folders, "--json", check=False)
@@ -162,6 +164,13 @@ def test_a_failed_run_inside_the_band_is_not_said_outside_it(cli, by_seed):
         3,
     )
     assert (run["metrics_differ"], run["likely_cause"]) == (False, None)
+    [empty] = [
+        (d["reference_value"], d["run_value"])
+        for d in json.loads(compared.stdout)["differences"]
+        if d["field"] == "options.env.E"
+    ]
+    assert empty == (None, "")
+    assert re.search(r"options\.env\.E +unset +\"\" +env ", text), text
 
 
 def _report_rows(html: str) -> dict[str, tuple[str, str]]:
