@@ -346,13 +346,7 @@ def push(
     # that gets the published entry.
     frozen = check_frozen_inputs(cfg)
     if reference is not None:  # refused before a build, not after
-        _one_record(
-            reference,
-            SEALS_ONE,
-            _of_this_freeze(cfg, frozen),
-            THIS_BUILD,
-            checked=cfg.compare_metrics,
-        )
+        _refuse_reference_folder(cfg, frozen, reference)
     # A damaged published list is refused before anything is pushed.
     check_published(frozen.manifest_path, frozen.manifest)
     engine = connect(host, context)
@@ -468,13 +462,7 @@ def export_cmd(
     # promises export refuses such a manifest too, naming the field.
     check_published(frozen.manifest_path, frozen.manifest)
     if reference is not None:  # refused before a build, not after
-        _one_record(
-            reference,
-            SEALS_ONE,
-            _of_this_freeze(cfg, frozen),
-            THIS_BUILD,
-            checked=cfg.compare_metrics,
-        )
+        _refuse_reference_folder(cfg, frozen, reference)
     engine = connect(host, context)
     tidy_killed_imports(engine)
     # As push does: the tags a push or export killed outright left moved.
@@ -726,6 +714,18 @@ def _one_record(
             hint=hint,
         )
     return records[0]
+
+
+def _refuse_reference_folder(cfg, frozen, reference: Path) -> None:
+    """Refuse push's or export's --reference naming a folder of several runs
+    before anything is built, its hint offering a run of this freeze."""
+    _one_record(
+        reference,
+        SEALS_ONE,
+        _of_this_freeze(cfg, frozen),
+        THIS_BUILD,
+        checked=cfg.compare_metrics,
+    )
 
 
 def _of_this_freeze(cfg, frozen):

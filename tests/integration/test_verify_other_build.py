@@ -19,6 +19,20 @@ def quick_run(cli, project) -> str:
     return record["run_id"]
 
 
+def verify_with(cli, tag: str, record, runs_dir):
+    """Verify tag quietly against the record given, its rerun kept in runs_dir."""
+    return cli.run(
+        "-q",
+        "verify",
+        tag,
+        "--reference",
+        str(record),
+        "--runs-dir",
+        str(runs_dir),
+        check=False,
+    )
+
+
 def one_error_line(done) -> str:
     assert done.returncode == 2, done.describe()
     assert "Traceback" not in done.stderr, done.describe()
@@ -42,16 +56,7 @@ def test_verify_refuses_a_reference_of_another_build_before_any_container(
         all=True, filters={"label": f"{PROJECT_LABEL}={name}"}
     )
     verify_runs = tmp_path / "v"
-    done = cli.run(
-        "-q",
-        "verify",
-        built["tag"],
-        "--reference",
-        str(record),
-        "--runs-dir",
-        str(verify_runs),
-        check=False,
-    )
+    done = verify_with(cli, built["tag"], record, verify_runs)
     line = one_error_line(done)
     assert line.startswith(
         f"reprobox: error: --reference {record}: a run of another build (layers "
@@ -85,16 +90,7 @@ def test_verify_warns_of_a_given_reference_with_a_nan_metric(
     built = json.loads(cli.run("build", str(project), "--json").stdout)
     run_id = quick_run(cli, project)
     record = project / ".reprobox" / "runs" / run_id / "record.json"
-    done = cli.run(
-        "-q",
-        "verify",
-        built["tag"],
-        "--reference",
-        str(record),
-        "--runs-dir",
-        str(tmp_path / "v"),
-        check=False,
-    )
+    done = verify_with(cli, built["tag"], record, tmp_path / "v")
     assert (
         f"reprobox: warning: --reference {record}: run {run_id} has acc = NaN: "
         "every verify of this image would hold its rerun to that (give another "
