@@ -72,7 +72,12 @@ class Engine:
         return engine_address(self)
 
     def describe(self) -> dict:
-        """Return the engine's address, version, OS and architecture."""
+        """Return the engine's address, ID, version, OS and architecture.
+
+        The ID (`docker info`) tells engines apart wherever the record is
+        read: the address is as given here, and a link or another spelling
+        of it means nothing on another machine (brk r48 BS 1).
+        """
         try:
             info = self.client.version()
         except (
@@ -82,6 +87,7 @@ class Engine:
             raise engine_failure(self, "reporting its version", exc) from None
         return {
             "host": self.host or os.environ.get("DOCKER_HOST") or "default",
+            "id": engine_id(self),
             "server_version": info.get("Version"),
             "os": info.get("Os"),
             "arch": info.get("Arch"),

@@ -14,7 +14,7 @@ from typing import Any
 
 from reprobox.compare.environment import (
     canonical_json,
-    engine_spelling,
+    engine_of,
     hidden_caveat,
     hidden_env,
     numerics_key,
@@ -153,7 +153,7 @@ def seed_noise_bands(
                 "are judged by the tolerances"
             )
             continue
-        if len({_engine_of(r) for r in members}) > 1:
+        if len({engine_of(r) for r in members}) > 1:
             notes.append(
                 f"seed sweep {sweep} spans engines: its spread is more than seed noise"
             )
@@ -552,13 +552,6 @@ def _sweeps(records: Sequence[Record]) -> dict[str, list[Record]]:
         if sweep is not None:
             sweeps.setdefault(str(sweep), []).append(record)
     return sweeps
-
-
-def _engine_of(record: Record) -> str:
-    """Name the engine a run used, one way for every spelling, as run does."""
-    engine = record.data.get("engine")
-    host = str(engine.get("host") or "") if isinstance(engine, Mapping) else ""
-    return engine_spelling(host) if host else ""
 
 
 def _band(sweep: str, metric: str, members: Sequence[Record]) -> NoiseBand | None:

@@ -175,3 +175,25 @@ def test_the_sdk_gets_the_address_in_lower_case_too(
     with pytest.raises(Answered):
         engine.connect(host=host)
     assert handed == ({"base_url": base_url} if host else {"env": env_handed})
+
+
+def test_compare_reads_no_link_on_this_machine(tmp_path):
+    # brk r48 (BS 1): compare resolved a socket link here, so the same
+    # records gave another verdict once the link was removed.
+    from reprobox.compare.environment import EngineAddress
+
+    real = tmp_path / "docker.sock"
+    real.write_text("")
+    link = tmp_path / "link.sock"
+    link.symlink_to(real)
+    assert engine_spelling(f"unix://{link}") == f"unix://{link}"
+    assert engine_spelling("UNIX:///var/run//docker.sock") == "unix:///run/docker.sock"
+    assert engine_spelling("unix:///a/b/../docker.sock") == "unix:///a/docker.sock"
+    # Records of an older reprobox (no engine ID) compare by spelling...
+    assert EngineAddress(f"unix://{link}") != EngineAddress(f"unix://{real}")
+    # ...and records that keep it, by the daemon's ID, however they reached it.
+    by_link = EngineAddress(f"unix://{link}", "AAAA:BBBB")
+    by_socket = EngineAddress(f"unix://{real}", "AAAA:BBBB")
+    assert by_link == by_socket and len({by_link, by_socket}) == 1
+    assert by_link != EngineAddress(f"unix://{link}", "CCCC:DDDD")
+    assert str(by_link) == f"unix://{link}"  # shown as written

@@ -204,3 +204,34 @@ def test_a_seed_whose_repeats_differ_is_left_out_of_the_noise_band():
         "A4": True,
         "A5": True,
     }
+
+
+def test_repeats_on_one_engine_reached_two_ways_are_judged_alike_anywhere(tmp_path):
+    # brk r48 (BS 1): two `run --repeat 2` calls on one engine, one through a
+    # link to its socket, in windows that gave other values: with the link
+    # on the comparing machine it failed (repeats disagree), without it it
+    # passed (two engines). Records keep the daemon's ID; that decides.
+    socket = "unix:///run/reprobox-engine2/docker.sock"
+    link = tmp_path / "e2link.sock"
+    base = make_record("S0", engine__host=socket, engine__id="AAAA:BBBB")
+    runs = [
+        clone(
+            base,
+            f"R{i}",
+            engine__host=socket if i < 2 else f"unix://{link}",
+            options__repeat_index=i % 2,
+            metrics={"acc": 0.9 if i < 2 else 0.901},
+            started_at=f"2024-01-01T00:00:0{i + 1}Z",
+        )
+        for i in range(4)
+    ]
+    verdicts = []
+    for present in (True, False):
+        if present:
+            link.symlink_to("/run/reprobox-engine2/docker.sock")
+        else:
+            link.unlink()
+        comparison = compare_runs(runs, reference=0, tolerances=WITHIN)
+        [finding] = comparison.nondeterminism
+        verdicts.append((comparison.passed, finding.engines, _failing(comparison)))
+    assert verdicts[0] == verdicts[1] == (False, 1, {"R0", "R1", "R2", "R3"})
