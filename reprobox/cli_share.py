@@ -136,6 +136,15 @@ def _reference_record(
     return chosen[-1].data
 
 
+def _non_finite(metrics: dict) -> str:
+    """Name a record's metrics whose value is NaN or infinite, or ''."""
+    return ", ".join(
+        f"{name} = {_shown_number(value)}"
+        for name, value in metrics.items()
+        if not _finite(value)
+    )
+
+
 def _seal_problem(cfg, record: dict) -> str:
     """Say what makes a run a poor reference for verify, or ''.
 
@@ -151,16 +160,9 @@ def _seal_problem(cfg, record: dict) -> str:
             f"lacks {', '.join(lacking)}, which metrics.compare checks: every "
             "verify of this image would fail on it"
         )
-    odd = [
-        f"{name} = {_shown_number(metrics[name])}"
-        for name in checked
-        if not _finite(metrics[name])
-    ]
+    odd = _non_finite({name: metrics[name] for name in checked})
     if odd:
-        return (
-            f"has {', '.join(odd)}: every verify of this image would hold its "
-            "rerun to that"
-        )
+        return f"has {odd}: every verify of this image would hold its rerun to that"
     return ""
 
 
@@ -752,11 +754,13 @@ def _verify_reference(path: Path, image: str, host, context) -> dict:
     )
     # Taken as given, as push and export seal one, and said as they say it
     # (brk r48 BP 2: verify took a NaN reference without a word).
-    problem = _seal_problem(SimpleNamespace(compare_metrics=()), data)
-    if data.get("metrics") and problem:
+    odd = _non_finite(data.get("metrics") or {})
+    if odd:
+        # Not push's words: nothing is sealed, this one rerun is held to it
+        # (brk r49 BS 3).
         warn(
-            f"--reference {path}: run {data.get('run_id')} {problem} (give "
-            "another --reference)"
+            f"--reference {path}: run {data.get('run_id')} has {odd}: this "
+            "rerun is held to that (give another --reference)"
         )
     return data
 

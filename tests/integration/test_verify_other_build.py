@@ -93,6 +93,5 @@ def test_verify_warns_of_a_given_reference_with_a_nan_metric(
     done = verify_with(cli, built["tag"], record, tmp_path / "v")
     assert (
         f"reprobox: warning: --reference {record}: run {run_id} has acc = NaN: "
-        "every verify of this image would hold its rerun to that (give another "
-        "--reference)"
+        "this rerun is held to that (give another --reference)"
     ) in done.stderr.splitlines(), done.describe()

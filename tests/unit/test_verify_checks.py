@@ -656,8 +656,8 @@ def test_a_given_reference_with_a_nan_metric_is_warned_of(tmp_path, capsys):
     assert _verify_reference(path, IMAGE, None, None)["seed"] == 0
     assert capsys.readouterr().err == (
         f"reprobox: warning: --reference {path}: run 20240101T000000Z-aaaaaa has "
-        "test_accuracy = NaN: every verify of this image would hold its rerun to "
-        "that (give another --reference)\n"
+        "test_accuracy = NaN: this rerun is held to that (give another "
+        "--reference)\n"
     )
     healthy = write_run(tmp_path / "ok", "20240101T000001Z-bbbbbb", 1)
     _verify_reference(healthy, IMAGE, None, None)
