@@ -821,6 +821,7 @@ def verify(
     env: list[str] = typer.Option(
         [],
         "--env",
+        "-e",  # as run spells it (brk r49 BS 5)
         metavar="NAME[=VALUE]",
         help="A value the reference's record hides (***), e.g. an API key it "
         "ran with; NAME alone takes it from this shell. May be repeated.",

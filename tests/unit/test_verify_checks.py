@@ -662,3 +662,14 @@ def test_a_given_reference_with_a_nan_metric_is_warned_of(tmp_path, capsys):
     healthy = write_run(tmp_path / "ok", "20240101T000001Z-bbbbbb", 1)
     _verify_reference(healthy, IMAGE, None, None)
     assert capsys.readouterr().err == ""
+
+
+def test_verify_takes_e_for_env_as_run_does():
+    # brk r49 (BS 5): `verify -e NAME` was "no such option", while run's -e
+    # works; both are described as --env.
+    from typer.main import get_command
+
+    verify_command = get_command(app).commands["verify"]
+    [env] = [p for p in verify_command.params if p.name == "env"]
+    [run_env] = [p for p in get_command(app).commands["run"].params if p.name == "env"]
+    assert sorted(env.opts) == sorted(run_env.opts) == ["--env", "-e"]
