@@ -38,13 +38,10 @@ def check_memory(memory: str) -> int:
 
 def check_seed(seed: int, flag: str) -> None:
     """Refuse a seed outside 0..MAX_SEED before any container sees it."""
-    from reprobox.config import MAX_SEED
+    from reprobox.config import MAX_SEED, SEED_RANGE_FIX
 
     if not 0 <= seed <= MAX_SEED:
-        raise InputError(
-            f"{flag} {seed} is out of range",
-            hint=f"use 0 to {MAX_SEED}; Python, NumPy and Keras refuse others",
-        )
+        raise InputError(f"{flag} {seed} is out of range", hint=SEED_RANGE_FIX)
 
 
 def _parse_env(values: list[str]) -> dict[str, str]:

@@ -42,6 +42,9 @@ _IMAGE_REF = re.compile(
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?"
 )
 MAX_SEED = 2**32 - 1  # NumPy and Keras refuse larger seeds
+# How every place a seed is given says the range (Python's random takes any
+# integer: it is NumPy and Keras that refuse; brk r49 BS 5).
+SEED_RANGE_FIX = f"use 0 to {MAX_SEED}; NumPy and Keras refuse others"
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def _checked_config(root: Path, path: Path, table: dict[str, Any]) -> ProjectCon
             path,
             "seed",
             f"{seed} is out of range",
-            f"use 0 to {MAX_SEED}; NumPy and Keras refuse others",
+            SEED_RANGE_FIX,
         )
     # What the profile or the seed fixes may not be set here too: the manifest
     # would state a value the run does not get.

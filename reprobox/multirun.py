@@ -39,12 +39,12 @@ def parse_seeds(spec: str) -> list[int]:
         if not match and re.fullmatch(r"-[0-9]+(?:-[0-9]+)?", part):
             # A negative seed, in --seed's words: "-1" read as a broken range
             # ("is not N or N-M") told nothing of what was wrong.
-            from reprobox.config import MAX_SEED
+            from reprobox.config import SEED_RANGE_FIX
 
             negative = "-" + part[1:].split("-")[0]
             raise InputError(
                 f"--seeds {spec!r}: {negative} is out of range",
-                hint=f"use 0 to {MAX_SEED}; Python, NumPy and Keras refuse others",
+                hint=SEED_RANGE_FIX,
             )
         if not match:
             raise InputError(

@@ -93,7 +93,7 @@ def test_a_negative_seed_in_seeds_is_refused_by_its_range(
         shown = "'-1': -1" if flag == "--seeds" else "-1"
         assert done.stderr == (
             f"reprobox: error: {flag} {shown} is out of range (use 0 to 4294967295; "
-            "Python, NumPy and Keras refuse others)\n"
+            "NumPy and Keras refuse others)\n"
         )
     assert engine_cleanup.containers(name) == []
     assert not (project / ".reprobox" / "runs").exists()

@@ -136,7 +136,7 @@ def test_seed_error_is_one_line_and_exit_2(project):
     assert result.returncode == EXIT_USAGE
     assert result.stderr == (
         "reprobox: error: --seed -1 is out of range (use 0 to 4294967295; "
-        "Python, NumPy and Keras refuse others)\n"
+        "NumPy and Keras refuse others)\n"
     )
 
 
@@ -1060,8 +1060,8 @@ def test_a_negative_seed_in_seeds_is_out_of_range_as_for_seed(spec, seed):
     with pytest.raises(InputError) as info:
         parse_seeds(spec)
     assert str(info.value) == (
-        f"--seeds {spec!r}: {seed} is out of range (use 0 to 4294967295; Python, "
-        "NumPy and Keras refuse others)"
+        f"--seeds {spec!r}: {seed} is out of range (use 0 to 4294967295; NumPy "
+        "and Keras refuse others)"
     )
 
 
