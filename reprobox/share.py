@@ -74,6 +74,25 @@ _IMAGE_REF = re.compile(
 _IMAGE_ID = re.compile(r"(?:sha256:)?[0-9a-f]{1,64}")
 
 
+def _registry_shape_problem(registry: str, port: re.Match[str] | None) -> str:
+    """Say what in a registry that is not HOST[:PORT][/PATH] makes it so, or ''
+    (brk r49 BS 5: an upper-case path and a scheme got the bare refusal)."""
+    if "://" in registry:
+        scheme = registry.split("://", 1)[0]
+        return (
+            f": give it without {scheme}:// (Docker chooses https, or http for a "
+            "registry it trusts)"
+        )
+    if port and not 0 < int(port.group(1)) < 65536:
+        return f": port {port.group(1)} is out of range 1-65535"
+    path = registry.partition("/")[2]
+    if path and path != path.lower() and _REGISTRY.fullmatch(registry.lower()):
+        return (
+            ": its path has capital letters, which Docker's repository names never hold"
+        )
+    return ""
+
+
 def check_registry(registry: str, project: str | None = None) -> str:
     """Return registry (HOST[:PORT][/PATH]) without a trailing slash, or raise.
 
@@ -98,7 +117,8 @@ def check_registry(registry: str, project: str | None = None) -> str:
         or (port and not 0 < int(port.group(1)) < 65536)
     ):
         raise InputError(
-            f"--registry {short_repr(registry)} is not HOST[:PORT][/PATH]",
+            f"--registry {short_repr(registry)} is not HOST[:PORT][/PATH]"
+            + _registry_shape_problem(registry, port),
             hint="e.g. --registry 127.0.0.1:5000/team",
         )
     host = registry.split("/", 1)[0]

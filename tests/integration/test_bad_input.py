@@ -1618,6 +1618,17 @@ CASES = [
         "--registry 127.0.0.1:5000/team",
     ),
     Case(
+        # brk r49 (BS 5): the bare "is not HOST[:PORT][/PATH]" for a scheme.
+        "registry-with-a-scheme",
+        ("push", "{p}", "--registry", "http://127.0.0.1:5000/team"),
+        EXIT_USAGE,
+        (
+            "--registry 'http://127.0.0.1:5000/team' is not HOST[:PORT][/PATH]: "
+            "give it without http://",
+        ),
+        "--registry 127.0.0.1:5000/team",
+    ),
+    Case(
         # brk r46 (BM F4): "write the value you mean", where the key's own
         # check says what it takes.
         "cpus-below-the-smallest-float",

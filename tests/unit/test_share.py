@@ -364,3 +364,31 @@ def test_an_ipv6_registry_host_is_refused_as_unsupported():
         "supported (older Docker engines' image names cannot hold one) (give a "
         "host name or an IPv4 address, e.g. --registry localhost:5000/team)"
     )
+
+
+@pytest.mark.parametrize(
+    ("registry", "why"),
+    [
+        (
+            "http://127.0.0.1:5000",
+            ": give it without http:// (Docker chooses https, or http for a "
+            "registry it trusts)",
+        ),
+        (
+            "127.0.0.1:5000/Team",
+            ": its path has capital letters, which Docker's repository names "
+            "never hold",
+        ),
+        ("127.0.0.1:70000/team", ": port 70000 is out of range 1-65535"),
+        ("127.0.0.1:5000/a b", ""),  # no one thing to name
+    ],
+)
+def test_a_registry_that_is_not_host_port_path_says_why(registry, why):
+    # brk r49 (BS 5): a scheme or capitals got the bare "is not HOST[:PORT][/PATH]".
+    from reprobox.share import check_registry
+
+    with pytest.raises(InputError) as info:
+        check_registry(registry)
+    assert info.value.message == (
+        f"--registry {registry!r} is not HOST[:PORT][/PATH]{why}"
+    )
