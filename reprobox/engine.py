@@ -221,6 +221,9 @@ def check_engine_address(address: str, shown: str) -> None:
     except (ValueError, docker.errors.DockerException) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         reason = reason.replace(f": {address}", "")  # shown already
+        if reason.endswith("port is required"):
+            # docker-py's words for tcp://HOST with no port (brk r49 BR 4).
+            reason = f"it names no port, which {scheme}:// needs (e.g. {scheme}://{hostname}:2375)"
         raise InputError(
             f"{shown} is not a Docker engine address: {reason}",
             hint=f"give {ADDRESS_FORMS}",

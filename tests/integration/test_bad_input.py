@@ -1440,6 +1440,17 @@ CASES = [
         "unix:///PATH",
     ),
     Case(
+        # brk r49 (BR 4): docker-py's "port is required", read as the scheme.
+        "host-without-its-port",
+        ("run", "{p}", "--host", "http://127.0.0.1"),
+        EXIT_USAGE,
+        (
+            "--host 'http://127.0.0.1' is not a Docker engine address: it names "
+            "no port, which http:// needs (e.g. http://127.0.0.1:2375)",
+        ),
+        "tcp://HOST:PORT",
+    ),
+    Case(
         "host-port-not-a-number",
         ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
         EXIT_USAGE,

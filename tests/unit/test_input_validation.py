@@ -152,6 +152,10 @@ def test_seed_error_is_one_line_and_exit_2(project):
         ("ssh://", "it names no host"),
         ("ssh://user@", "it names no host"),
         ("tcp://:2375", "it names no host"),
+        # brk r49 (BR 4): docker-py's "Invalid bind address format: port is
+        # required" read as if the scheme were wrong.
+        ("http://x", "it names no port, which http:// needs (e.g. http://x:2375)"),
+        ("tcp://box", "it names no port, which tcp:// needs (e.g. tcp://box:2375)"),
         # brk r43 (BG 7): read as a host named unix, "no engine answers", exit 3.
         ("unix:", "unix: needs // after it"),
         ("unix:/", "unix: needs // after it"),
