@@ -84,7 +84,7 @@ def tidy_killed_runs(cfg, engine) -> None:
     from reprobox.recovery import sweep_killed_runs
 
     sweep_killed_runs(engine, cfg.state_dir / "runs", cfg.name, say, warn)
-    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
+    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say, warn)
     tidy_killed_imports(engine)
 
 
@@ -99,4 +99,6 @@ def tidy_killed_imports(engine, label: str = "") -> None:
     from reprobox.import_markers import sweep_killed_imports
 
     remove_stale_contexts()
-    sweep_killed_imports(engine, lambda line: say(label + line))
+    sweep_killed_imports(
+        engine, lambda line: say(label + line), lambda line: warn(label + line)
+    )

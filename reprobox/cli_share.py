@@ -468,7 +468,7 @@ def export_cmd(
     engine = connect(host, context)
     tidy_killed_imports(engine)
     # As push does: the tags a push or export killed outright left moved.
-    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say)
+    sweep_killed_pushes(engine, cfg.state_dir, cfg.name, say, warn)
     built = _build(cfg, engine, ca_cert, frozen=frozen)
     with (
         one_share_at_a_time(cfg.state_dir, say),  # a push seals too

@@ -226,8 +226,15 @@ def _write_marker(folder: Path, mark: ImportMark) -> tuple[Path, int]:
     return path, make_held_file(path, folder / f".{path.name}.new", 0o600, data)
 
 
-def sweep_killed_imports(engine: Engine, note: Note) -> None:
-    """Tag, or remove, the images that imports killed outright left on engine."""
+def sweep_killed_imports(
+    engine: Engine, note: Note, damaged: Note | None = None
+) -> None:
+    """Tag, or remove, the images that imports killed outright left on engine.
+
+    damaged hears a damaged marker removed (a warning, shown under -q too:
+    someone or something wrote it; brk r49 BR 5); else note does.
+    """
+    damaged = damaged or note
     folder = marker_folder()
     if folder is None:
         return
@@ -243,7 +250,7 @@ def sweep_killed_imports(engine: Engine, note: Note) -> None:
             continue  # not removed (as in .reprobox/pushing/), nor said each time
         if what is not None:
             # A link is removed itself, never where it leads; a FIFO unopened.
-            note(f"removed damaged import marker {path} ({what})")
+            damaged(f"removed damaged import marker {path} ({what})")
             _drop(path)
             continue
         with taken_from_the_dead(path) as fd:
@@ -254,7 +261,7 @@ def sweep_killed_imports(engine: Engine, note: Note) -> None:
                 continue
             mark = _read_marker(fd)
             if mark is None:
-                note(f"removed damaged import marker {path}")
+                damaged(f"removed damaged import marker {path}")
                 _drop(path)
                 continue
             if here is None:

@@ -159,7 +159,11 @@ def registry_tag(state_dir: Path, engine: Engine, tag: PushTag) -> Iterator[None
 
 
 def sweep_killed_pushes(
-    engine: Engine, state_dir: Path, project: str, note: Callable[[str], None]
+    engine: Engine,
+    state_dir: Path,
+    project: str,
+    note: Callable[[str], None],
+    damaged: Callable[[str], None] | None = None,
 ) -> None:
     """Put back the tags that pushes and exports killed outright left on engine.
 
@@ -167,8 +171,11 @@ def sweep_killed_pushes(
     repository, are acted on; a marker for another engine waits for a command
     on that engine. The images of the project that those moves left with no
     tag (the copy a tag was put back off, one a kill left before its tag, or
-    the one a finished push moved its tag off) are then removed.
+    the one a finished push moved its tag off) are then removed. damaged
+    hears a damaged marker removed (a warning, shown under -q too: brk r49
+    BR 5 found it removed in silence); else note does.
     """
+    damaged = damaged or note
     # Never through a link: every file where it led was swept as a damaged
     # marker, and removed.
     entries = marker_folder_entries(
@@ -190,7 +197,7 @@ def sweep_killed_pushes(
             continue  # that push is still going
         if data is None or not _ours(data["ref"], project):
             if _drop(path):  # a folder is left, and not said gone every time
-                note(f"removed damaged push marker {path}")
+                damaged(f"removed damaged push marker {path}")
             continue
         if engine_key(data["engine"]) == here:
             killed.append((path, data))

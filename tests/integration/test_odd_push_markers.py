@@ -47,3 +47,20 @@ def test_a_pushing_folder_that_is_a_link_is_refused_and_its_target_kept(
     assert (theirs / "notes.json").read_text() == "not a marker\n"
     # Refused before anything was built.
     assert docker_client.images.list(name=f"reprobox/{name}") == []
+
+
+def test_a_damaged_push_marker_is_said_under_q_as_it_is_removed(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r49 (BR 5): `-q build` removed `{bad` in .reprobox/pushing/ and said
+    # nothing, where every other damaged .reprobox/ file is named.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    folder = project / ".reprobox" / "pushing"
+    folder.mkdir()
+    (folder / "999-zzzz.json").write_text("{bad")
+    done = cli.run("-q", "build", str(project), timeout=120, check=False)
+    assert done.returncode == 0, done.describe()
+    assert done.stderr.splitlines() == [
+        f"reprobox: warning: removed damaged push marker {folder / '999-zzzz.json'}"
+    ], done.describe()
+    assert list(folder.iterdir()) == []
