@@ -53,6 +53,32 @@ def _reference_record(
     """
     from reprobox.compare import load_records
 
+    def instead(fallback: str) -> str:
+        # The run the default would seal, where there is one (brk r49 BR 2:
+        # each refusal sent the user off to run again, with one at hand).
+        runs = cfg.state_dir / "runs"
+        try:
+            found = (
+                load_records([runs]) if runs.is_dir() and any(runs.iterdir()) else []
+            )
+        except (ReproboxError, OSError):
+            return fallback  # the refusal stands; the folder's trouble is for later
+        ours = [
+            r
+            for r in found
+            if r.status == "succeeded"
+            and r.data.get("project") == cfg.name
+            and r.data.get("metrics")
+            and _of_this_build(r.data, image_id, layers, manifest_sha)
+            and not _seal_problem(cfg, r.data)
+        ]
+        if not ours:
+            return fallback
+        return (
+            f"give --reference {ours[-1].path}, the newest healthy run of this "
+            "build, or leave --reference out to seal it"
+        )
+
     if chosen is not None:
         record = _one_record(
             chosen,
@@ -69,14 +95,14 @@ def _reference_record(
             raise InputError(
                 f"--reference {chosen}: a run of project {data.get('project')!r}, "
                 f"not {cfg.name!r}",
-                hint=f"give a record from {cfg.state_dir / 'runs'}",
+                hint=instead(f"give a record from {cfg.state_dir / 'runs'}"),
             )
         if not _of_this_build(data, image_id, layers, None):
             raise InputError(
                 f"--reference {chosen}: that run used another image "
                 f"({str(image.get('id'))[7:19]}), not this build "
                 f"({image_id[7:19]})",
-                hint="run `reprobox run` on this build and give that record",
+                hint=instead("run `reprobox run` on this build and give that record"),
             )
         if not _of_this_build(data, image_id, layers, manifest_sha):
             raise InputError(
@@ -84,14 +110,14 @@ def _reference_record(
                 f"({str(data.get('manifest_sha256'))[:12]}, not this build's "
                 f"{str(manifest_sha)[:12]}): the same layers, but frozen with "
                 "other tolerances, command or settings",
-                hint="run `reprobox run` on this build and give that record",
+                hint=instead("run `reprobox run` on this build and give that record"),
             )
         if record.status != "succeeded":
             from reprobox.verify import not_succeeded
 
             raise InputError(
                 f"--reference {chosen}: that run {not_succeeded(record.status)}",
-                hint="give a succeeded run",
+                hint=instead("give a succeeded run"),
             )
         refuse_record_tokens(data, record.path)
         problem = _seal_problem(cfg, data) if data.get("metrics") else ""

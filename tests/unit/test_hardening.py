@@ -783,3 +783,40 @@ def test_the_folder_hint_says_when_no_run_of_the_build_is_healthy(tmp_path):
         "newest succeeded run of this build there; none there has every checked "
         "metric present and finite)"
     )
+
+
+def test_a_refused_reference_offers_the_run_the_default_would_seal(tmp_path):
+    # brk r49 (BR 2): "give a succeeded run", with a healthy run of the build
+    # at hand in the runs folder.
+    from types import SimpleNamespace
+
+    from reprobox.cli_share import _reference_record
+
+    cfg = SimpleNamespace(
+        name="mine", state_dir=tmp_path / ".reprobox", compare_metrics=("acc",)
+    )
+    ours = {"id": "sha256:" + "a" * 64, "layers": "sha256:L"}
+    healthy = _write_run(cfg.state_dir, 1, ours).name
+    failed = _write_run(cfg.state_dir, 2, ours, status="failed", exit_code=3).name
+    runs = cfg.state_dir / "runs"
+    with pytest.raises(InputError) as info:
+        _reference_record(cfg, ours["id"], runs / failed, "sha256:L")
+    assert info.value.message.startswith(f"--reference {runs / failed}: that run ")
+    assert info.value.hint == (
+        f"give --reference {runs / healthy / 'record.json'}, the newest healthy "
+        "run of this build, or leave --reference out to seal it"
+    )
+    other = {"id": "sha256:" + "c" * 64, "layers": "sha256:M"}
+    theirs = _write_run(tmp_path / "elsewhere", 3, other).name
+    with pytest.raises(InputError) as info:
+        _reference_record(
+            cfg, ours["id"], tmp_path / "elsewhere" / "runs" / theirs, "sha256:L"
+        )
+    assert "that run used another image" in info.value.message
+    assert info.value.hint.startswith(f"give --reference {runs / healthy}")
+    # With no healthy run at hand, the refusal's own fix.
+    (runs / healthy / "record.json").unlink()
+    (runs / healthy).rmdir()
+    with pytest.raises(InputError) as info:
+        _reference_record(cfg, ours["id"], runs / failed, "sha256:L")
+    assert info.value.hint == "give a succeeded run"
