@@ -344,17 +344,45 @@ def compare_runs(
     )
 
 
+_LEFT_OUT = "left out of its noise band"
+
+
+def left_out_of_band(result: MetricResult) -> bool:
+    """Tell whether a row is a sweep seed's that failed, so no band holds it.
+
+    Its numbers were set against no tolerance and no band: it fails for its
+    run's status alone, which the verdict names, so no check count holds it.
+    """
+    return (
+        bool(result.overruled)
+        and result.reason.startswith("seed ")
+        and (f", {_LEFT_OUT}; but " in result.reason)
+    )
+
+
 def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResult:
     """Mark a sweep run's result as seed noise, not judged (passed None).
 
     Only a difference of two finite numbers is noise. NaN, inf, a missing
     metric or one that is no number is kept as judged, as for any pair: a band
-    that left the value out would let a sweep pass with a broken seed.
+    that left the value out would let a sweep pass with a broken seed. A run
+    that did not succeed is no noise either: the band leaves its numbers out,
+    and its rows fail for its status, as its summary and the verdict say.
     """
     if exact_difference(result.value, result.reference_value) is None:
         return replace(
             result,
             reason=f"{result.reason}; seed {format_value(run.seed)} of the sweep",
+        )
+    if run.status != SUCCEEDED:
+        shown = status_with_exit(run.status, recorded_exit_code(run))
+        why = f"run {run.run_id} has status {shown}"
+        return replace(
+            result,
+            passed=False,
+            overruled=why,
+            reason=f"seed {format_value(run.seed)} of the sweep, {_LEFT_OUT}; "
+            f"but {why}: it cannot pass",
         )
     return replace(
         result,

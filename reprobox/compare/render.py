@@ -14,6 +14,7 @@ from reprobox.compare.comparison import (
     Comparison,
     RunSummary,
     format_value,
+    left_out_of_band,
     nothing_to_check,
     status_problem,
     unsuccessful_runs,
@@ -132,7 +133,11 @@ def verdict_parts(comparison: Comparison) -> tuple[str, str]:
     nothing = nothing_to_check(comparison.metrics)
     if nothing:
         return word, "; ".join([*reasons, nothing])
-    judged = [r for r in comparison.results if not r.seed_noise]
+    # A failed sweep seed's rows fail for its status, said above; no tolerance
+    # or band judged them, so they count in no check count.
+    judged = [
+        r for r in comparison.results if not r.seed_noise and not left_out_of_band(r)
+    ]
     if not judged:  # a sweep only, or a sweep and its noise
         beyond = sum(c.beyond_noise for c in comparison.noise_checks)
         what = (

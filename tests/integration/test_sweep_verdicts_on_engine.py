@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 TEST_PROJECTS = Path(__file__).resolve().parent / "projects"
 # PLAN=1=nan,2=fail: seed 1 writes NaN, seed 2 exits 3; any other seed 0.9+seed/1000.
 # RND=1: a value that differs from run to run. F=1: also f 1, in every run.
-# EXIT=N: exit N once the metrics are written.
+# EXIT=N: exit N once the metrics are written (EXIT_SEED=S: in seed S's run only).
 BY_SEED = """import json, os, sys
 seed = os.environ["REPROBOX_SEED"]
 plan = dict(p.split("=") for p in os.environ.get("PLAN", "").split(",") if p)
@@ -26,7 +26,8 @@ if value == "fail":
     sys.exit(3)
 with open(os.environ["REPROBOX_METRICS"], "w") as out:
     json.dump({"acc": float(value), **({"f": 1} if os.environ.get("F") else {})}, out)
-sys.exit(int(os.environ.get("EXIT", "0")))
+if os.environ.get("EXIT_SEED", seed) == seed:
+    sys.exit(int(os.environ.get("EXIT", "0")))
 """
 
 
@@ -71,6 +72,46 @@ def test_a_failed_repeat_says_its_exit_code(cli, by_seed):
     assert "verdict: FAIL" in done.stdout
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(errors) == 2, done.describe()
+
+
+def test_a_seed_that_failed_after_its_metrics_is_no_noise(cli, by_seed):
+    # breakers r49 (BS 4, BR 6): seed 2 wrote acc, then exited 3; its band left
+    # it out and the verdict failed it, yet its rows said "noise", with
+    # seed_noise true and passed null in the JSON, and its report cell lilac.
+    exits = ("--env", "EXIT=3", "--env", "EXIT_SEED=2")
+    done = _run(cli, by_seed, "--seeds", "0-2", *exits, "--json")
+    assert done.returncode == 1, done.describe()
+    comparison = json.loads(done.stdout)["comparison"]
+    failed = [r["run_id"] for r in comparison["runs"] if r["status"] == "failed"]
+    assert len(failed) == 1, done.describe()
+    why = f"run {failed[0]} has status failed (exit code 3)"
+    reason = (
+        f"seed 2 of the sweep, left out of its noise band; but {why}: it cannot pass"
+    )
+    rows = [
+        (r["seed_noise"], r["passed"], r["overruled"], r["reason"])
+        for r in comparison["results"]
+    ]
+    assert rows == [
+        (True, None, "", "seed noise: seed 1 against the reference's 0"),
+        (False, False, why, reason),
+    ]
+    [band] = comparison["noise_bands"]
+    assert band["n"] == 2 and failed[0] not in band["run_ids"]
+
+    folders = [
+        str(by_seed / ".reprobox" / "runs" / r["run_id"]) for r in comparison["runs"]
+    ]
+    compared = cli.run("compare", *folders, "--md", check=False)
+    assert compared.returncode == 1, compared.describe()
+    assert (
+        f"verdict: FAIL ({why}; nothing beyond seed noise); 1 sweep run(s) with "
+        "other seeds measure the noise"
+    ) in compared.stdout
+    assert f"| {failed[0]} | acc | 0.902 | 0.9 | +0.002 |" in compared.stdout
+    assert f"| FAIL | {reason} |" in compared.stdout
+    report = cli.run("report", *folders, "-o", "-", timeout=120)
+    assert f'<td class="num fail" title="{reason}">' in unescape(report.stdout)
 
 
 def test_a_nan_seed_fails_the_sweep_by_name(cli, by_seed):

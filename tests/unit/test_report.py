@@ -390,9 +390,9 @@ LEGEND = (
     "infinite with opposite signs, or not a number; NaN or infinite in a seed of "
     "a sweep; this run or the run it is set against failed, was interrupted or "
     "did not succeed otherwise; or repeats of one setup gave different values; "
-    "lilac: a sweep run's other seed, the noise itself; grey: not compared, "
-    "in neither this run nor the run it is set against while another run has it "
-    "(a metric no run has is red, as compare fails it).</p>"
+    "lilac: a sweep run's other seed that succeeded, the noise itself; grey: not "
+    "compared, in neither this run nor the run it is set against while another "
+    "run has it (a metric no run has is red, as compare fails it).</p>"
 )
 
 
@@ -428,3 +428,29 @@ def test_a_checked_metric_another_run_has_is_grey_as_the_legend_says():
 
     assert [row[0] for row in _metric_cells(html, "f1")] == ["ref", "absent", "fail"]
     assert "grey: not compared, in neither this run nor the run it is set " in html
+
+
+def test_a_failed_sweep_seed_is_red_not_lilac():
+    # breakers r49 (BS 4, BR 6): seed 2 exited 3, and its cells were lilac
+    # noise while its run's verdict was FAIL and the band left it out.
+    base = synthetic.make_record("S0", metrics={"acc": 0.9})
+    records = [
+        synthetic.clone(
+            base,
+            f"S{seed}",
+            seed=seed,
+            options__seed_sweep="sw1",
+            metrics={"acc": value},
+            started_at=f"2024-01-01T00:00:0{seed}Z",
+        )
+        for seed, value in enumerate([0.9, 0.905, 0.91])
+    ]
+    records[2] = synthetic.clone(records[2], "S2", status="failed", exit_code=3)
+    html = render_report_html(records, compare_runs(records))
+
+    [_, noise, failed] = _metric_cells(html, "acc")
+    assert (noise[0], failed[0]) == ("noise", "fail")
+    assert failed[1] == (
+        "seed 2 of the sweep, left out of its noise band; but run S2 has status "
+        "failed (exit code 3): it cannot pass"
+    )

@@ -6,7 +6,13 @@ import math
 import pytest
 from reprobox_synthetic import clone, make_record
 
-from reprobox.compare import Tolerance, compare_runs, render_json, render_text
+from reprobox.compare import (
+    Tolerance,
+    compare_runs,
+    render_json,
+    render_markdown,
+    render_text,
+)
 
 
 def sweep(values, *, status=None):
@@ -167,4 +173,56 @@ def test_two_seeds_that_succeeded_still_make_the_others_noise():
     comparison = compare_runs(sweep([0.9, 0.91, 0.92], status={2: "failed"}))
     [band] = comparison.noise_bands
     assert band.run_ids == ("S0", "S1")
-    assert [r.seed_noise for r in comparison.results] == [True, True]
+    assert [(r.run_id, r.seed_noise) for r in comparison.results] == [
+        ("S1", True),
+        ("S2", False),
+    ]
+
+
+FAILED_ROW = (
+    "seed 2 of the sweep, left out of its noise band; but run S2 has status "
+    "{shown}: it cannot pass"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "exit_code", "shown"),
+    [("failed", 3, "failed (exit code 3)"), ("interrupted", None, "interrupted")],
+)
+def test_a_failed_seed_left_out_of_the_band_is_no_noise_in_its_rows(
+    status, exit_code, shown
+):
+    # breakers r49 (BS 4, BR 6): seed 2 exited 3 and its band left it out, yet
+    # its rows said "noise ... seed noise: seed 2 against the reference's 0",
+    # with seed_noise true and passed null in the JSON, beside its FAIL.
+    records = sweep([0.9, 0.905, 0.91], status={2: status})
+    records[2] = clone(records[2], "S2", exit_code=exit_code)
+    comparison = compare_runs(records)
+    reason = FAILED_ROW.format(shown=shown)
+    data = json.loads(render_json(comparison))
+    assert data["passed"] is False
+    assert [
+        (r["run_id"], r["seed_noise"], r["passed"], r["overruled"], r["reason"])
+        for r in data["results"]
+    ] == [
+        ("S1", True, None, "", "seed noise: seed 1 against the reference's 0"),
+        ("S2", False, False, f"run S2 has status {shown}", reason),
+    ]
+    assert [(r["run_id"], r["seed_noise"], r["passed"]) for r in data["runs"]] == [
+        ("S0", False, True),
+        ("S1", True, None),
+        ("S2", False, False),
+    ]
+    text = render_text(comparison).splitlines()
+    assert text[1] == (
+        f"verdict: FAIL (run S2 has status {shown}; nothing beyond seed noise); "
+        "1 sweep run(s) with other seeds measure the noise"
+    )
+    [row] = [line for line in text if line.startswith("  S2   acc")]
+    assert row.split()[-len(reason.split()) - 1 :] == ["FAIL", *reason.split()]
+    [md_row] = [
+        line
+        for line in render_markdown(comparison).splitlines()
+        if line.startswith("| S2 | acc |")
+    ]
+    assert md_row.endswith(f"| FAIL | {reason} |")
