@@ -180,7 +180,7 @@ def _reference_position(reference: str, count: int) -> int | str:
         raise InputError(
             f"--reference {reference[:20]}: position out of range for {count} "
             + ("run" if count == 1 else "runs"),
-            hint=f"give 0 to {count - 1}, or a run id",
+            hint=f"give 0 to {count - 1}, or a run id, its folder or record.json",
         )
     return int(reference)
 
@@ -239,9 +239,9 @@ RunsArg = typer.Argument(..., help="record.json files, run folders or runs/ fold
 RefOpt = typer.Option(
     None,
     "--reference",
-    help="Reference run: its run id, or its position among the runs given "
-    "(sorted by start time), counting from 0 (default: the earliest run that "
-    "succeeded).",
+    help="Reference run, one of the runs given: its run id, its run folder or "
+    "its record.json, or its position among the runs (sorted by start time), "
+    "counting from 0 (default: the earliest run that succeeded).",
 )
 TolOpt = typer.Option(
     [],

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "unit" / "compare"))
 from fresh_python import run_reprobox  # noqa: E402
 from synthetic import record_data, write_record  # noqa: E402
 
+from reprobox.cli import app  # noqa: E402
 from reprobox.manifest import SCHEMA_VERSION  # noqa: E402
 from reprobox.seals import seal_manifest  # noqa: E402
 
@@ -525,3 +527,17 @@ def test_a_shortened_value_with_an_escaped_token_ends_without_half_an_escape():
     assert _shown_error(f"--registry '{shown} is wrong") == (
         "--registry '127.0.0.1:5000/ghp_***… is wrong"
     )
+
+
+@pytest.mark.parametrize("command", ["compare", "report"])
+def test_reference_help_names_all_it_takes(command):
+    # --reference takes a run folder or a record.json too, as its error says;
+    # the help said "run id or position" only.
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=100)
+    assert result.exit_code == 0
+    words = " ".join(result.output.replace("│", " ").split())
+    assert (
+        "Reference run, one of the runs given: its run id, its run folder or its "
+        "record.json, or its position among the runs (sorted by start time), "
+        "counting from 0 (default: the earliest run that succeeded)."
+    ) in words
