@@ -26,7 +26,8 @@ class RunSummary:
     # None for a seed-noise run that succeeded: it measures noise, not judged.
     passed: bool | None
     metrics_differ: bool
-    seed_noise: bool  # a sweep run with another seed: it measures noise, not judged
+    # A sweep run with another seed that succeeded: it measures noise, not judged.
+    seed_noise: bool
     likely_cause: str | None  # the field most likely to explain the difference
     headline: str
     # Judged on a sweep's seed band, not against the reference (which it may be).

@@ -109,7 +109,8 @@ class MetricResult:
     seed_band: tuple[float, float] | None = None
     # A sweep run with another seed than the reference: its difference is the
     # seed noise itself, shown but not judged (passed is None). Not for a value
-    # NaN, infinite, missing or no number: that is judged as for any pair.
+    # NaN, infinite, missing or no number: that is judged as for any pair; nor
+    # for a run that did not succeed: the band leaves it out, and it fails.
     seed_noise: bool = False
     # A run off the sweep measured by the sweep's run of its seed instead of the
     # reference: that run's id; reference_value is then that run's value.
