@@ -353,11 +353,7 @@ def left_out_of_band(result: MetricResult) -> bool:
     Its numbers were set against no tolerance and no band: it fails for its
     run's status alone, which the verdict names, so no check count holds it.
     """
-    return (
-        bool(result.overruled)
-        and result.reason.startswith("seed ")
-        and (f", {_LEFT_OUT}; but " in result.reason)
-    )
+    return result.out_of_band
 
 
 def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResult:
@@ -381,6 +377,7 @@ def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResu
             result,
             passed=False,
             overruled=why,
+            out_of_band=True,
             reason=f"seed {format_value(run.seed)} of the sweep, {_LEFT_OUT}; "
             f"but {why}: it cannot pass",
         )

@@ -112,6 +112,9 @@ class MetricResult:
     # NaN, infinite, missing or no number: that is judged as for any pair; nor
     # for a run that did not succeed: the band leaves it out, and it fails.
     seed_noise: bool = False
+    # A sweep run that did not succeed: left out of every band, judged by no
+    # tolerance, failed for its status alone (so in no check count).
+    out_of_band: bool = False
     # A run off the sweep measured by the sweep's run of its seed instead of the
     # reference: that run's id; reference_value is then that run's value.
     compared_with: str | None = None

@@ -208,6 +208,7 @@ def test_a_failed_seed_left_out_of_the_band_is_no_noise_in_its_rows(
         ("S1", True, None, "", "seed noise: seed 1 against the reference's 0"),
         ("S2", False, False, f"run S2 has status {shown}", reason),
     ]
+    assert [r["out_of_band"] for r in data["results"]] == [False, True]
     assert [(r["run_id"], r["seed_noise"], r["passed"]) for r in data["runs"]] == [
         ("S0", False, True),
         ("S1", True, None),
