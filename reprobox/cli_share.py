@@ -686,6 +686,12 @@ def _verify_runs_dir() -> Path:
     return Path(os.path.relpath(project / ".reprobox" / "verify"))
 
 
+def _project_runs() -> Path | None:
+    """Return the runs folder of the project verify runs in, if any."""
+    project = project_holding(Path.cwd())
+    return None if project is None else project / ".reprobox" / "runs"
+
+
 def _one_record(
     path: Path, why: str, fits=None, of_what: str = "", judge=None, checked=None
 ):
@@ -894,6 +900,7 @@ def verify(
         hidden_env=_parse_env(env),
         on_info=say,
         on_warning=warn,
+        project_runs=_project_runs(),
     )
     if as_json:
         typer.echo(

@@ -9,6 +9,7 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,13 @@ from reprobox.config import MAX_SEED, NETWORKS, PROFILES
 from reprobox.config_env import ENV_NAME
 from reprobox.credential_files import CREDENTIAL_NAME_WHAT, credential_name
 from reprobox.engine import Engine, image_id, image_layers_digest
-from reprobox.errors import CompatibilityError, InputError, shortened, shown_value
+from reprobox.errors import (
+    CompatibilityError,
+    InputError,
+    ReproboxError,
+    shortened,
+    shown_value,
+)
 from reprobox.lock import parse_lock
 from reprobox.manifest import check_manifest, sha256_bytes
 from reprobox.run_env import set_by_image
@@ -472,6 +479,39 @@ def _label_reference(labels: dict[str, str], image: str) -> dict[str, Any] | Non
         raise InputError(f"image {image}: {exc.message}", hint=exc.hint) from None
 
 
+def _run_at_hand(
+    runs: Path | None, layers: str | None, labels: dict[str, str]
+) -> Path | None:
+    """Return the newest healthy run of this image (its layers, under its
+    manifest) in a project's runs folder, to offer as --reference (brk r49
+    BR 2: the refusal sent the user to run again, with one at hand)."""
+    from reprobox.compare import load_records
+    from reprobox.compare.records import as_number
+
+    sha = labels.get(MANIFEST_SHA_LABEL)
+    if runs is None or not layers or not sha or not runs.is_dir():
+        return None
+    try:
+        records = load_records([runs]) if any(runs.iterdir()) else []
+    except (ReproboxError, OSError):
+        return None  # the refusal stands; the folder's trouble is for later
+    for record in reversed(records):
+        metrics = record.data.get("metrics") or {}
+        finite = all(
+            (n := as_number(v)) is not None and math.isfinite(n)
+            for v in metrics.values()
+        )
+        if (
+            record.status == "succeeded"
+            and (record.data.get("image") or {}).get("layers") == layers
+            and record.data.get("manifest_sha256") == sha
+            and metrics
+            and finite
+        ):
+            return record.path
+    return None
+
+
 def verify_image(
     engine: Engine,
     image: str,
@@ -484,6 +524,7 @@ def verify_image(
     hidden_env: Mapping[str, str] | None = None,
     on_info: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    project_runs: Path | None = None,
 ) -> Verification:
     """Check image against its labels and reference, rerun it, and compare.
 
@@ -492,6 +533,8 @@ def verify_image(
     hidden_env gives values for the reference's --env variables whose values
     its record hides (***), which the rerun cannot take from the record.
     on_log hears the rerun's output, on_info progress, on_warning warnings.
+    project_runs is the runs folder of the project verify runs in, if any,
+    where a run of an unsealed image may be found to offer as --reference.
     """
     check_image_reference(image)
     # Docker bind-mounts only absolute paths; a relative runs folder is the user's.
@@ -539,9 +582,17 @@ def verify_image(
     if reference is None:
         reference = _label_reference(labels, image)
         if reference is None:
+            at_hand = _run_at_hand(
+                project_runs, image_layers_digest(engine, found), labels
+            )
             raise InputError(
                 f"image {image} carries no reference run record",
-                hint="run it with `reprobox run` first: `reprobox push` or "
+                hint=(
+                    f"give --reference {at_hand}, a run of it in this project "
+                    "(`reprobox push` or `export` seals one in)"
+                )
+                if at_hand
+                else "run it with `reprobox run` first: `reprobox push` or "
                 "`reprobox export` then seal that run in; one sealed on another "
                 "engine is verified by the published ref its manifest lists "
                 "(`...@sha256:...`) or after importing its bundle; or pass "

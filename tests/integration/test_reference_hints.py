@@ -48,3 +48,34 @@ def test_export_of_a_failed_reference_offers_the_healthy_run(
         "healthy run of this build, or leave --reference out to seal it)"
     ], done.describe()
     assert not bundle.exists()
+
+
+def test_verify_of_an_unsealed_build_in_its_project_offers_a_run_of_it(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r49 (BR 2): it said to run it first, with a healthy run at hand.
+    import subprocess
+
+    from conftest import clean_env, reprobox_argv
+
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(WRITES_ACC_THEN_EXITS)
+    cli.run("-q", "freeze", str(project))
+    tag = json.loads(cli.run("build", str(project), "--json").stdout)["tag"]
+    good = json.loads(cli.run("-q", "run", str(project), "--json").stdout)
+    done = subprocess.run(
+        reprobox_argv("-q", "verify", tag),
+        env=clean_env(),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    record = project / ".reprobox" / "runs" / good["run_id"] / "record.json"
+    assert done.stderr.splitlines() == [
+        f"reprobox: error: image {tag} carries no reference run record (give "
+        f"--reference {record}, a run of it in this project (`reprobox push` or "
+        "`export` seals one in))"
+    ]

@@ -673,3 +673,31 @@ def test_verify_takes_e_for_env_as_run_does():
     [env] = [p for p in verify_command.params if p.name == "env"]
     [run_env] = [p for p in get_command(app).commands["run"].params if p.name == "env"]
     assert sorted(env.opts) == sorted(run_env.opts) == ["--env", "-e"]
+
+
+def test_an_unsealed_image_is_offered_a_run_of_it_in_the_project(
+    image, tmp_path, monkeypatch
+):
+    # brk r49 (BR 2): "carries no reference run record (run it with
+    # `reprobox run` first ...)", with a healthy run of it at hand.
+    image["labels"] = LABELS
+    monkeypatch.setattr(verify, "sealed_copy", lambda engine, image, found: None)
+    runs = tmp_path / "proj" / ".reprobox" / "runs"
+    healthy = write_run(
+        runs, "20240101T000000Z-aaaaaa", 0, manifest_sha256=MANIFEST_SHA
+    )
+    write_run(  # newer, but NaN: not offered
+        runs,
+        "20240101T000001Z-bbbbbb",
+        1,
+        manifest_sha256=MANIFEST_SHA,
+        metrics={"test_accuracy": "NaN"},
+    )
+    error = verify_error(image, tmp_path, project_runs=runs)
+    assert error.message == f"image {IMAGE} carries no reference run record"
+    assert error.hint == (
+        f"give --reference {healthy}, a run of it in this project (`reprobox "
+        "push` or `export` seals one in)"
+    )
+    # Outside a project, or with no run of it: the general fix.
+    assert verify_error(image, tmp_path).hint.startswith("run it with `reprobox run`")
