@@ -66,8 +66,36 @@ _INDEX_REFUSALS = (
 # How uv (0.13) says it could not reach a URL at all, and the cause it gives:
 # after its retries, the cause of the first fetch that failed.
 _FETCH_FAILED = re.compile(r"Failed to fetch: `?(?P<url>[^\s`]+)`?")
-# How uv (0.13) says an index answered a fetch with a server error.
-_SERVER_ERROR = re.compile(r"HTTP status server error \((?P<status>5[0-9][0-9])\b")
+# How uv (0.13) says an index answered a fetch with an HTTP error status.
+_ERROR_STATUS = re.compile(
+    r"HTTP status (?:client|server) error \((?P<status>[0-9]{3})\b"
+)
+# How uv (0.13) says an index answered with a reply it cannot read, and what
+# was wrong with it. The first two follow a "Failed to fetch: URL" line; the
+# others name the URL themselves.
+_UNREADABLE_AFTER_FETCH = (
+    (
+        re.compile(r"Server returned redirect \((?P<status>HTTP [^)]*)\) without"),
+        "a redirect ({status}) with no Location",
+    ),
+    (re.compile(r"error decoding response body"), "a body cut short or malformed"),
+)
+_UNREADABLE_REPLIES = (
+    (
+        re.compile(r"Missing `Content-Type` header for `(?P<url>[^`\s]+)`"),
+        "no Content-Type header",
+    ),
+    (
+        re.compile(
+            r"Unsupported `Content-Type` \"(?P<type>[^\"\n]*)\" for `(?P<url>[^`\s]+)`"
+        ),
+        'Content-Type "{type}", neither HTML nor JSON',
+    ),
+    (
+        re.compile(r"Received some unexpected JSON from `(?P<url>[^`\s]+)`"),
+        "JSON that is not a simple index page",
+    ),
+)
 _UNREACHABLE_CAUSES = (
     (re.compile(r"Connection refused", re.I), "connection refused"),
     (re.compile(r"dns error|failed to lookup address", re.I), "no such host"),
@@ -117,8 +145,9 @@ class RequirementUnparsable(LockError):
 
 
 class IndexUnreachable(IndexRefused):
-    """A package index did not answer at all: nothing listens, no such host, or
-    no answer in time. Named like a refusal, by the key that declared it."""
+    """A package index did not answer (nothing listens, no such host, no answer
+    in time), answered with an HTTP error, or gave a reply the resolver cannot
+    read. Named like a refusal, by the key that declared it."""
 
 
 @dataclass(frozen=True)
@@ -398,18 +427,37 @@ def index_refusal(output: str, indexes: PackageIndexes) -> IndexRefused | None:
 
 
 def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable | None:
-    """Return the error for an index the resolver could not reach, if one it was."""
+    """Return the error for an index the resolver could not reach or read, if so.
+
+    That is an index that did not answer, answered a fetch with an HTTP error
+    status (but 404, a package it does not have), or gave a reply the resolver
+    cannot read: the index's fault, not the requirements'.
+    """
+    for pattern, why in _UNREADABLE_REPLIES:
+        found = pattern.search(output)
+        if found is not None:
+            return _index_unreadable(
+                found["url"], why.format(**found.groupdict()), indexes
+            )
     found = _FETCH_FAILED.search(output)
     if found is None:
         return None
     after = output[found.end() :]
-    failed = _SERVER_ERROR.search(after)
+    failed = _ERROR_STATUS.search(after)
     if failed is not None:
-        return _index_failed(found["url"], int(failed["status"]), indexes)
+        status = int(failed["status"])
+        if status == HTTPStatus.NOT_FOUND:
+            return None  # a page the index does not have: the names' fault
+        return _index_failed(found["url"], status, indexes)
     reason = next(
         (why for cause, why in _UNREACHABLE_CAUSES if cause.search(after)), None
     )
     if reason is None:
+        for pattern, why in _UNREADABLE_AFTER_FETCH:
+            bad = pattern.search(after)
+            if bad is not None:
+                why = why.format(**bad.groupdict())
+                return _index_unreadable(found["url"], why, indexes)
         return None  # it answered, with something uv could not use
     declared = indexes.declaring(found["url"])
     if declared is None:
@@ -418,32 +466,68 @@ def index_unreachable(output: str, indexes: PackageIndexes) -> IndexUnreachable 
             hint="check that this machine can reach it, through a proxy if it "
             "needs one (HTTPS_PROXY)",
         )
-    return IndexUnreachable(
+    return _named_index(
         f"{indexes.shown(declared)} did not answer ({reason})",
-        hint="start the index there or fix the URL: freeze resolves the lock "
-        "against it",
+        "start the index there or fix the URL: freeze resolves the lock against it",
+        indexes,
+        declared,
+    )
+
+
+def _named_index(
+    problem: str, hint: str, indexes: PackageIndexes, declared: str
+) -> IndexUnreachable:
+    """Return the error for a declared index, with the key that declared it."""
+    return IndexUnreachable(
+        problem,
+        hint=hint,
         key="index_url" if declared == indexes.index_url else "extra_index_urls",
         declared=declared,
     )
 
 
 def _index_failed(url: str, status: int, indexes: PackageIndexes) -> IndexUnreachable:
-    """Return the error for an index that answered with a server error (5xx):
-    its own failure, not the requirements' (brk r48 BP 6: the hint said to
-    check that each name and version exists)."""
+    """Return the error for an index that answered a fetch with an HTTP error.
+
+    Its own failure, not the requirements' (brk r48 BP 6, r49 BS 2: the hint
+    said to check that each name and version exists).
+    """
     try:
         answer = f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         answer = f"HTTP {status}"
-    hint = "the index failed on its side: see its log, or try again later"
+    if status >= 500:
+        hint = "the index failed on its side: see its log, or try again later"
+    elif status == HTTPStatus.TOO_MANY_REQUESTS:
+        hint = (
+            "the index limits how often it may be asked: wait a while and freeze "
+            "again, or ask its keeper to raise the limit"
+        )
+    else:
+        hint = (
+            "the index refused the fetch: check that the URL names a package "
+            "index's simple API, such as https://HOST/simple/"
+        )
     declared = indexes.declaring(url)
     if declared is None:
         return IndexUnreachable(f"{redact_url(url)} answered {answer}", hint=hint)
-    return IndexUnreachable(
-        f"{indexes.shown(declared)} answered {answer}",
-        hint=hint,
-        key="index_url" if declared == indexes.index_url else "extra_index_urls",
-        declared=declared,
+    return _named_index(
+        f"{indexes.shown(declared)} answered {answer}", hint, indexes, declared
+    )
+
+
+def _index_unreadable(url: str, why: str, indexes: PackageIndexes) -> IndexUnreachable:
+    """Return the error for an index whose reply the resolver could not read."""
+    hint = (
+        "check that the URL names a package index's simple API (such as "
+        "https://HOST/simple/) that serves its pages as HTML or JSON"
+    )
+    declared = indexes.declaring(url)
+    problem = "gave a reply the resolver cannot read"
+    if declared is None:
+        return IndexUnreachable(f"{redact_url(url)} {problem}: {why}", hint=hint)
+    return _named_index(
+        f"{indexes.shown(declared)} {problem}: {why}", hint, indexes, declared
     )
 
 

@@ -2091,6 +2091,38 @@ CASES += [
             f'index_url = "http://127.0.0.1:{ctx.serve_status(500)}/simple/"'
         )(project, ctx),
     ),
+    *(
+        # brk r49 (BS 2): each was blamed on the package names.
+        Case(
+            f"index-url-answers-{status}",
+            ("freeze", "{p}"),
+            EXIT_USAGE,
+            ("{p}/reprobox.toml: packages.index_url: http://127.0.0.1:", problem),
+            fix,
+            setup=lambda project, ctx, status=status: add_to_packages(
+                f'index_url = "http://127.0.0.1:{ctx.serve_status(status)}/simple/"'
+            )(project, ctx),
+        )
+        for status, problem, fix in (
+            (
+                429,
+                "/simple/ answered HTTP 429 Too Many Requests",
+                "the index limits how often it may be asked",
+            ),
+            (
+                302,
+                "/simple/ gave a reply the resolver cannot read: a redirect "
+                "(HTTP 302 Found) with no Location",
+                "check that the URL names a package index's simple API",
+            ),
+            (
+                200,
+                "/simple/ gave a reply the resolver cannot read: no Content-Type "
+                "header",
+                "check that the URL names a package index's simple API",
+            ),
+        )
+    ),
     Case(
         "extra-index-does-not-answer",
         ("freeze", "{p}"),
