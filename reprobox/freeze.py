@@ -51,7 +51,12 @@ from reprobox.lock import (
 from reprobox.lock.collect import local_install_not_on_index
 from reprobox.lock.indexes import has_credentials
 from reprobox.lock.requirements_file import requirements_digest
-from reprobox.lock.resolve import IndexRefused, RequirementUnparsable, requirement_name
+from reprobox.lock.resolve import (
+    IndexRefused,
+    RequirementUnparsable,
+    requirement_name,
+    via_name,
+)
 from reprobox.manifest import (
     DOCKERFILE_NAME,
     FREEZE_MARKER,
@@ -291,6 +296,8 @@ def freeze_project(
     refuse_written_credentials(cfg, files)
 
     source = cfg.root / cfg.requirements if cfg.requirements else "--from-env"
+    # brk r49 BS 5: the via comments named reprobox's copy, requirements.in.
+    requested_by = via_name(cfg.requirements)
 
     def resolve(lines: Sequence[str], indexes: PackageIndexes, glibc: str):
         try:
@@ -301,6 +308,7 @@ def freeze_project(
                 indexes=indexes,
                 ca_cert=str(ca_cert) if ca_cert else None,
                 resolver=cfg.resolver,
+                requested_by=requested_by,
             )
         except IndexRefused as exc:
             raise _index_refused(cfg, exc, index_url, extra_urls) from None
