@@ -109,6 +109,9 @@ def freeze(
         gpu=gpu,
         base_cudnn=base_cudnn,
         base_digest=_base_digest_lookup(),
+        # Shown under -q too, as push's: an index that never answers left
+        # freeze silent for some 2 minutes (brk r49 BR 1).
+        on_slow=warn,
     )
     for warning in result.warnings:
         _to_stderr(f"reprobox: warning: {warning}")

@@ -257,6 +257,7 @@ def freeze_project(
     gpu: bool = False,
     base_cudnn: str | None = None,
     base_digest: Callable[[str], str | None] | None = None,
+    on_slow: Callable[[str], None] | None = None,
 ) -> FreezeResult:
     """Gather packages, facts, environment and data; return what to write.
 
@@ -265,6 +266,7 @@ def freeze_project(
     cuDNN of a base image that reprobox's table does not know. base_digest
     looks up the registry digest of the base image, when one is known, so the
     Dockerfile can pin it.
+    on_slow is told, once per resolution that runs 30 s, what it waits on.
     """
     environ = os.environ if environ is None else environ
     if from_env_python is None and cfg.requirements is None:
@@ -309,6 +311,7 @@ def freeze_project(
                 ca_cert=str(ca_cert) if ca_cert else None,
                 resolver=cfg.resolver,
                 requested_by=requested_by,
+                on_slow=on_slow,
             )
         except IndexRefused as exc:
             raise _index_refused(cfg, exc, index_url, extra_urls) from None
