@@ -85,8 +85,11 @@ def judged_on_a_band(
     A run off every sweep is judged on a band when no same-seed run can be its
     measure: a run other than the reference whose seed neither the reference
     nor any sweep holds (partners: those a sweep run of their seed measures),
-    or the reference itself when its seed is not in the sweep. The
-    reference's own sweep's band is taken where it has one, else the first.
+    or the reference itself when its seed is not in the sweep. With several
+    sweeps, the band its value lies farthest outside, whichever run is the
+    reference: it must agree with every machine's noise (brk r50 BU 1: the
+    reference's own sweep's band was taken, so with two sweeps on two
+    machines a run beside them passed or failed by the reference).
 
     A sweep run whose seed no other sweep holds, while its sweep shares seeds
     with another, is judged on that other sweep's band (the first ranked), the
@@ -97,11 +100,9 @@ def judged_on_a_band(
     for record in records:
         if (sweep := _sweep_of(record)) is not None:
             seeds_of.setdefault(sweep, set()).add(json.dumps(record.seed))
-    ref_sweep = ref.options.get("seed_sweep")
-    band_of: dict[str, NoiseBand] = {}
-    for band in bands:
-        if band.metric not in band_of or band.sweep == str(ref_sweep):
-            band_of[band.metric] = band
+    bands_of: dict[str, list[NoiseBand]] = {}
+    for band in sorted(bands, key=lambda b: b.sweep):
+        bands_of.setdefault(band.metric, []).append(band)
     ranked = ranked_sweeps(records, ref)
     chosen = {}
     for record in records:
@@ -114,7 +115,8 @@ def judged_on_a_band(
                 continue  # measured by the reference, as a repeat of its seed
             chosen.update(_other_sweeps_band(record, sweep, seeds_of, ranked, bands))
             continue
-        for metric, band in band_of.items():
+        for metric, held_by in bands_of.items():
+            band = _farthest_outside(held_by, record.metrics.get(metric))
             if metric not in record.metrics or (
                 seed in seeds_of[band.sweep]
                 if record is ref
@@ -123,6 +125,19 @@ def judged_on_a_band(
                 continue
             chosen[record.run_id, metric] = band
     return chosen
+
+
+def _farthest_outside(bands: Sequence[NoiseBand], value: Any) -> NoiseBand:
+    """Return the band value lies farthest outside (the first by sweep id on
+    a tie, or for a value that is no finite number)."""
+    number = as_number(value)
+    if number is None or not math.isfinite(number):
+        return bands[0]
+
+    def beyond(band: NoiseBand) -> float:
+        return max(band.minimum - number, number - band.maximum, 0.0)
+
+    return max(bands, key=beyond)  # max keeps the first of equals
 
 
 def _other_sweeps_band(record, sweep, seeds_of, ranked, bands):

@@ -227,3 +227,52 @@ def test_a_failed_seed_left_out_of_the_band_is_no_noise_in_its_rows(
         if line.startswith("| S2 | acc |")
     ]
     assert md_row.endswith(f"| FAIL | {reason} |")
+
+
+@pytest.mark.parametrize("ids", [("swA", "swB"), ("swZ", "swB")])
+def test_a_run_beside_two_sweeps_gets_one_verdict_whichever_is_the_reference(ids):
+    # brk r50 (BU 1): seeds 0-3 on one engine (acc 0.900-0.903), seeds 0-2 on
+    # another (0.9045-0.9065), and a seed-9 run there at 0.91, abs 0.005: the
+    # seed-9 run was judged on the reference's own sweep's band, so it failed
+    # against the first (0.007 beyond it) and passed against the second.
+    base = make_record("A0", metrics={"acc": 0.9})
+    one = [
+        clone(
+            base,
+            f"A{i}",
+            seed=i,
+            options__seed_sweep=ids[0],
+            metrics={"acc": round(0.9 + i / 1000, 4)},
+            started_at=f"2024-01-01T00:00:0{i}Z",
+        )
+        for i in range(4)
+    ]
+    two = [
+        clone(
+            base,
+            f"B{i}",
+            seed=i,
+            options__seed_sweep=ids[1],
+            engine__host="unix:///run/e2.sock",
+            metrics={"acc": round(0.9045 + i / 1000, 4)},
+            started_at=f"2024-01-01T00:01:0{i}Z",
+        )
+        for i in range(3)
+    ]
+    lone = clone(
+        base,
+        "L9",
+        seed=9,
+        engine__host="unix:///run/e2.sock",
+        metrics={"acc": 0.91},
+        started_at="2024-01-01T00:02:00Z",
+    )
+    runs = [*one, *two, lone]
+    within = {"acc": Tolerance(abs=0.005)}
+    verdicts = {
+        reference: compare_runs(runs, reference=reference, tolerances=within).passed
+        for reference in range(len(runs))
+    }
+    # Judged on the band it lies farthest outside, whatever the sweeps' ids:
+    # 0.91 is 0.007 beyond the first machine's noise.
+    assert set(verdicts.values()) == {False}, verdicts
