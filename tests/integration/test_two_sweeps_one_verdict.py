@@ -1,0 +1,53 @@
+"""A run beside two sweeps gets one verdict whichever run is the reference
+(brk r50 BU 1: it was judged on the reference's own sweep's band)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+# acc = 0.9 + seed/1000 (seed 9 counts as 0) + NOISE, as the breaker's script.
+WRITES_ACC = """import json, os
+seed = int(os.environ.get("REPROBOX_SEED", "0")) % 5
+acc = round(0.9 + seed / 1000 + float(os.environ.get("NOISE", "0")), 6)
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    json.dump({"acc": acc}, fh)
+"""
+TOLERANCE = """
+[metrics]
+compare = ["acc"]
+tolerances = { acc = { abs = 0.005 } }
+"""
+
+
+def test_a_run_beside_two_sweeps_is_judged_alike_by_every_reference(
+    cli, engine_cleanup, tmp_path
+):
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(WRITES_ACC)
+    toml = project / "reprobox.toml"
+    toml.write_text(toml.read_text() + TOLERANCE)
+    cli.run("-q", "freeze", str(project))
+    cli.run("-q", "run", str(project), "--seeds", "0-3")
+    cli.run("-q", "run", str(project), "--seeds", "0-2", "--env", "NOISE=0.0045")
+    lone = json.loads(
+        cli.run(
+            "-q", "run", str(project), "--seed", "9", "--env", "NOISE=0.006", "--json"
+        ).stdout
+    )
+    assert lone["metrics"] == {"acc": 0.91}
+    runs = project / ".reprobox" / "runs"
+    ids = sorted(p.name for p in runs.iterdir() if p.is_dir())
+    assert len(ids) == 8
+    verdicts = {}
+    for run_id in ids:
+        done = cli.run(
+            "compare", str(runs), "--reference", run_id, "--json", check=False
+        )
+        verdicts[run_id] = (done.returncode, json.loads(done.stdout)["passed"])
+    # 0.91 lies 0.007 beyond the first sweep's band [0.9, 0.903]: a FAIL,
+    # whichever run is the reference.
+    assert set(verdicts.values()) == {(1, False)}, verdicts
