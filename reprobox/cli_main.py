@@ -190,4 +190,21 @@ def usage_error_line(exc) -> str:
     message = _one_line(exc.format_message()).rstrip(".")
     message = message[:1].lower() + message[1:]
     command = exc.ctx.command_path if exc.ctx is not None else "reprobox"
+    flag = getattr(exc, "option_name", None)
+    if flag in _GLOBAL_FLAGS and command != "reprobox":
+        # `reprobox verify IMG -q`: the command's help lists no -q, and
+        # click offered its own options as what was meant (brk r50 BU 3).
+        name = command.split()[-1]
+        if flag == "--version":
+            return f"no such option for {name}: --version (use reprobox --version)"
+        return (
+            f"no such option for {name}: {flag} (global flags go before the "
+            f"command: reprobox {flag} {name} ...)"
+        )
     return f"{message} (see {command} --help)"
+
+
+# The flags given before the command, which no command takes after it.
+_GLOBAL_FLAGS = frozenset(
+    ("-q", "--quiet", "-v", "-vv", "--verbose", "--debug", "--version")
+)

@@ -71,6 +71,33 @@ def test_usage_errors_are_one_line_naming_the_option(args, line):
     assert result.stderr.rstrip().endswith("--help)"), result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("verify", "img", "-q"),
+            "no such option for verify: -q (global flags go before the command: "
+            "reprobox -q verify ...)",
+        ),
+        (
+            ("compare", "a", "--debug"),
+            "no such option for compare: --debug (global flags go before the "
+            "command: reprobox --debug compare ...)",
+        ),
+        (
+            ("run", "--version"),
+            "no such option for run: --version (use reprobox --version)",
+        ),
+    ],
+)
+def test_a_global_flag_after_the_command_says_where_it_goes(args, line):
+    # brk r50 (BU 3): "no such option: -q (see reprobox verify --help)", whose
+    # help lists no -q; `run --version` was offered --json instead.
+    result = reprobox(*args)
+    assert result.returncode == 2
+    assert result.stderr == f"reprobox: error: {line}\n"
+
+
 @pytest.mark.parametrize("flags", [("-q", "-v"), ("-vv", "--quiet")])
 def test_quiet_and_verbose_together_are_refused(flags):
     # AQ: `-q -v` was taken without a word, and -q won.
