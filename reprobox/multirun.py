@@ -57,6 +57,14 @@ def parse_seeds(spec: str) -> list[int]:
             raise InputError(
                 f"--seeds {spec!r}: {part} runs backwards", hint=f"write {high}-{low}"
             )
+        from reprobox.config import MAX_SEED, SEED_RANGE_FIX
+
+        if high > MAX_SEED:
+            # Before the count: 0-4294967296 is out of range, whatever its
+            # length (brk r50 BU 8: it was "more than 1000 runs").
+            raise InputError(
+                f"--seeds {spec!r}: {high} is out of range", hint=SEED_RANGE_FIX
+            )
         if high - low + len(seeds) >= MAX_RUNS:
             raise InputError(
                 f"--seeds {spec!r} asks for more than {MAX_RUNS} runs",

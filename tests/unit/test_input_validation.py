@@ -1138,3 +1138,16 @@ def test_env_the_gpu_runtime_reads_is_left_to_gpus(name):
         f"--env {name}: is --gpus's to decide (the NVIDIA runtime {told})"
     )
     assert info.value.hint == f"drop --env {name}"
+
+
+@pytest.mark.parametrize("spec", ["0-4294967296", "1,4294967296"])
+def test_a_seed_past_the_range_in_seeds_is_out_of_range_not_too_many(spec):
+    # brk r50 (BU 8): 0-4294967296 said "asks for more than 1000 runs".
+    from reprobox.multirun import parse_seeds
+
+    with pytest.raises(InputError) as info:
+        parse_seeds(spec)
+    assert str(info.value) == (
+        f"--seeds {spec!r}: 4294967296 is out of range (use 0 to 4294967295; "
+        "NumPy and Keras refuse others)"
+    )
