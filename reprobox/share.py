@@ -85,6 +85,8 @@ def _registry_shape_problem(registry: str, port: re.Match[str] | None) -> str:
         )
     if port and not 0 < int(port.group(1)) < 65536:
         return f": port {port.group(1)} is out of range 1-65535"
+    if port and port.group(1)[0] == "0":
+        return f": port {port.group(1)} has a leading zero (write {int(port.group(1))})"
     path = registry.partition("/")[2]
     if path and path != path.lower() and _REGISTRY.fullmatch(registry.lower()):
         return (
@@ -111,10 +113,14 @@ def check_registry(registry: str, project: str | None = None) -> str:
             "localhost:5000/team",
         )
     port = re.match(r"[^/:]+:([0-9]+)", registry)
+    # A port written with a leading zero (05000) names the same registry as
+    # 5000 under another name: the manifest would list it twice (brk r50 BU 6).
+    zero_led = bool(port and len(port.group(1)) > 1 and port.group(1)[0] == "0")
     if (
         "://" in registry
         or not _REGISTRY.fullmatch(registry)
         or (port and not 0 < int(port.group(1)) < 65536)
+        or zero_led
     ):
         raise InputError(
             f"--registry {short_repr(registry)} is not HOST[:PORT][/PATH]"

@@ -1629,6 +1629,17 @@ CASES = [
         "--registry 127.0.0.1:5000/team",
     ),
     Case(
+        # brk r50 (BU 6): pushed, and listed beside 127.0.0.1:5000 as another.
+        "registry-port-with-a-leading-zero",
+        ("push", "{p}", "--registry", "localhost:05000"),
+        EXIT_USAGE,
+        (
+            "--registry 'localhost:05000' is not HOST[:PORT][/PATH]: port 05000 has a "
+            "leading zero (write 5000)",
+        ),
+        "--registry 127.0.0.1:5000/team",
+    ),
+    Case(
         # brk r49 (BS 5): the bare "is not HOST[:PORT][/PATH]" for a scheme.
         "registry-with-a-scheme",
         ("push", "{p}", "--registry", "http://127.0.0.1:5000/team"),

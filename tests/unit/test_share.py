@@ -380,6 +380,8 @@ def test_an_ipv6_registry_host_is_refused_as_unsupported():
             "never hold",
         ),
         ("127.0.0.1:70000/team", ": port 70000 is out of range 1-65535"),
+        # brk r50 (BU 6): the same registry as :5000, listed twice.
+        ("localhost:05000", ": port 05000 has a leading zero (write 5000)"),
         ("127.0.0.1:5000/a b", ""),  # no one thing to name
     ],
 )
