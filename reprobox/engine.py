@@ -221,9 +221,16 @@ def check_engine_address(address: str, shown: str) -> None:
     except (ValueError, docker.errors.DockerException) as exc:
         reason = (str(exc).splitlines() or [type(exc).__name__])[0]
         reason = reason.replace(f": {address}", "")  # shown already
-        if reason.endswith("port is required"):
+        if reason.endswith("port is required") and sep:
             # docker-py's words for tcp://HOST with no port (brk r49 BR 4).
-            reason = f"it names no port, which {scheme}:// needs (e.g. {scheme}://{hostname}:2375)"
+            reason = (
+                f"it names no port, which {scheme}:// needs (e.g. "
+                f"{scheme}://{hostname}:2375)"
+            )
+        elif reason.endswith("port is required"):
+            # A bare word (garbage, foo.bar): docker-py reads it as a tcp
+            # host; it names neither a scheme nor a port (brk r50 BT 1).
+            reason = f"it names no scheme and no port (e.g. tcp://{address}:2375)"
         raise InputError(
             f"{shown} is not a Docker engine address: {reason}",
             hint=f"give {ADDRESS_FORMS}",

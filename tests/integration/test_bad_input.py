@@ -1451,6 +1451,17 @@ CASES = [
         "tcp://HOST:PORT",
     ),
     Case(
+        # brk r50 (BT 1): a bare word was read as a scheme ("garbage://:2375").
+        "host-a-bare-word",
+        ("run", "{p}", "--host", "garbage"),
+        EXIT_USAGE,
+        (
+            "--host 'garbage' is not a Docker engine address: it names no scheme "
+            "and no port (e.g. tcp://garbage:2375)",
+        ),
+        "tcp://HOST:PORT",
+    ),
+    Case(
         "host-port-not-a-number",
         ("build", "{p}", "--host", "tcp://127.0.0.1:abc"),
         EXIT_USAGE,

@@ -156,6 +156,9 @@ def test_seed_error_is_one_line_and_exit_2(project):
         # required" read as if the scheme were wrong.
         ("http://x", "it names no port, which http:// needs (e.g. http://x:2375)"),
         ("tcp://box", "it names no port, which tcp:// needs (e.g. tcp://box:2375)"),
+        # brk r50 (BT 1): a bare word was read as a scheme: "garbage://:2375".
+        ("garbage", "it names no scheme and no port (e.g. tcp://garbage:2375)"),
+        ("foo.bar", "it names no scheme and no port (e.g. tcp://foo.bar:2375)"),
         # brk r43 (BG 7): read as a host named unix, "no engine answers", exit 3.
         ("unix:", "unix: needs // after it"),
         ("unix:/", "unix: needs // after it"),
