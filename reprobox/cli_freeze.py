@@ -39,7 +39,10 @@ def freeze(
         "$VIRTUAL_ENV/bin/python, else python3 on PATH.",
     ),
     gpu: bool = typer.Option(
-        False, "--gpu", help="Make a GPU image: CUDA/cuDNN from reprobox's table."
+        False,
+        "--gpu",
+        help="Make a GPU image: the CUDA and cuDNN of the pinned framework "
+        "(tensorflow, torch), from its pip wheels or a CUDA base_image.",
     ),
     base_cudnn: str | None = typer.Option(
         None,
