@@ -119,11 +119,18 @@ def check_reference(reference: dict[str, Any], where: str) -> None:
     numbers to compare with.
     """
     _check_record(Path(where), reference)
+    _refuse_unsucceeded(reference, where)
+
+
+def _refuse_unsucceeded(reference: dict[str, Any], where: str) -> None:
+    """Refuse a reference run that did not succeed: whatever numbers it holds,
+    they are not what its setup gives (brk r50 BU 5: "it has no numbers" was
+    said of a failed run whose record held its metrics)."""
     status = reference.get("status")
     if status != "succeeded":
         raise InputError(
-            f"{where}: that run {not_succeeded(status)}, so it has no numbers to "
-            "verify against",
+            f"{where}: that run {not_succeeded(status)}, so its numbers are no "
+            "reference for a rerun",
             hint="give a record of a run that succeeded",
         )
 
@@ -611,8 +618,11 @@ def verify_image(
     layers = image_layers_digest(engine, found)
     if given_reference:
         # Each refused as push refuses it: a wrong file, exit 2, before any
-        # container; the layers first, as the manifest's words assume them.
-        check_reference(reference, reference_name)
+        # container; the layers first, as the manifest's words assume them;
+        # its status last, as push says it (brk r50 BT 4: a failed run of
+        # another project was told to be a run that succeeded, then refused
+        # again for its project).
+        _check_record(Path(reference_name), reference)
 
         # Leaving --reference out helps only where the image carries one.
         def carried() -> bool:
@@ -624,6 +634,7 @@ def verify_image(
         _check_reference_project(reference, manifest, image, reference_name, carried)
         _check_reference_build(reference, layers, image, reference_name, carried)
         _check_reference_manifest(reference, labels, image, reference_name, carried)
+        _refuse_unsucceeded(reference, reference_name)
     result = Verification(image=image)
     result.problems = check_image_integrity(labels, layers, reference)
     if result.problems:

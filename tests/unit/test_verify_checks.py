@@ -161,7 +161,10 @@ def test_build_refuses_damaged_metrics_in_a_manifest_too():
     [
         ({"image": "weird"}, "image must be a JSON object"),
         ({"options": ["x"]}, "options must be a JSON object"),
-        ({"status": "failed", "exit_code": 1}, "that run failed, so it has no numbers"),
+        (
+            {"status": "failed", "exit_code": 1},
+            "that run failed, so its numbers are no reference",
+        ),
     ],
 )
 def test_a_damaged_reference_label_is_one_error_naming_it(
@@ -701,3 +704,19 @@ def test_an_unsealed_image_is_offered_a_run_of_it_in_the_project(
     )
     # Outside a project, or with no run of it: the general fix.
     assert verify_error(image, tmp_path).hint.startswith("run it with `reprobox run`")
+
+
+def test_a_failed_reference_of_another_project_is_refused_for_its_project(
+    image, tmp_path
+):
+    # brk r50 (BT 4): it was told to be a run that succeeded; given one, it
+    # was refused again for its project. Push names the project first.
+    error = verify_error(
+        image,
+        tmp_path,
+        reference=seal_record(
+            reference_record(project="other", status="failed", exit_code=3)
+        ),
+        reference_name="--reference r.json",
+    )
+    assert error.message == "--reference r.json: a run of project 'other', not 'digits'"
