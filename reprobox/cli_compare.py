@@ -152,7 +152,21 @@ def _comparison(paths, reference, tol, metric, epsilon, command="compare"):
     # folders lie; it is found as compare_runs finds it (a run id, its folder
     # or record.json, a position).
     ref_record = records[reference_index(records, ref)]
-    found, manifest = _project_settings([ref_record.path])
+    try:
+        found, manifest = _project_settings([ref_record.path])
+    except InputError as exc:
+        from reprobox.compare.environment import recorded_settings
+
+        if recorded_settings(ref_record) is None:
+            raise  # its tolerances are the manifest's: none to judge by
+        # The record keeps its own, which judge it wherever its folder lies:
+        # the damaged manifest beside it is said, not a reason to refuse
+        # (brk r50 BT 3: the same folders copied elsewhere compared fine).
+        warn(
+            f"{exc.message}; the runs are judged by the settings the reference "
+            f"run's record keeps ({exc.hint})"
+        )
+        found, manifest = None, None
     settings = judging_settings(records, ref_record, found, manifest)
     if settings.note:
         warn(settings.note)

@@ -72,24 +72,24 @@ def read_versioned_json(
     except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(
             f"{path}: {kind} is not valid JSON ({str(exc).splitlines()[0][:200]})",
-            hint="restore it or create it again",
+            hint=fix or "restore it or create it again",
         ) from None
     except RecursionError:
         raise InputError(
             f"{path}: {kind} is nested too deeply to be reprobox's",
-            hint="restore it or create it again",
+            hint=fix or "restore it or create it again",
         ) from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise InputError(
             f"{path}: not a reprobox {kind} (no schema_version)",
-            hint="restore it or create it again",
+            hint=fix or "restore it or create it again",
         )
     version = data["schema_version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise InputError(
             f"{path}: schema_version is {shortened(json.dumps(version))}, not a "
             f"whole number: the {kind} is damaged",
-            hint="restore it or create it again",
+            hint=fix or "restore it or create it again",
         )
     if data["schema_version"] > known_version:
         raise newer_schema_error(
