@@ -317,6 +317,7 @@ def report(
         )
         typer.echo(render_report_html(records, comparison), nl=False)
         return
+    given = output is not None
     if output is None:
         here = Path.cwd()
         project = project_holding(here)
@@ -325,11 +326,15 @@ def report(
             output = Path(os.path.relpath(project / ".reprobox" / "report.html"))
         else:
             output = Path("report.html")
-    elif output.is_file() and not is_reprobox_report(output):
+    if (output.is_file() or output.is_symlink()) and not is_reprobox_report(output):
+        # The default path too (brk r50 BU 4: a file of one's own notes at
+        # .reprobox/report.html was overwritten, which -o refuses).
+        shown = f"--output {output}" if given else str(output)
         raise InputError(
-            f"--output {output} exists and is not a report reprobox wrote; "
-            "reprobox will not replace it",
-            hint="choose another -o, or remove that file yourself",
+            f"{shown} exists and is not a report reprobox wrote; reprobox will "
+            "not replace it",
+            hint=f"choose another {'-o' if given else 'path with -o'}, or remove "
+            "that file yourself",
         )
     _check_output(output)
     warn_if_it_enters_an_image(output)
