@@ -90,6 +90,9 @@ def freeze(
             "with --from-env",
             hint=f"add --from-env, or set {cfg.key('packages.from_env')} = true",
         )
+    # Read by every freeze without --from-env, and by none with it: a pin
+    # there that the environment contradicts went unsaid (brk r50 BU 2).
+    unread = cfg.requirements if from_env else None
     if from_env:
         cfg = replace(cfg, from_env=True, requirements=None)
     python_exe = None
@@ -105,6 +108,13 @@ def freeze(
     _refuse_odd_frozen_files(cfg)
     source = f"environment {python_exe}" if python_exe else cfg.requirements
     say(f"freezing {cfg.root}" + (f" ({source})" if source else ""))
+    if unread:
+        warn(
+            f"{cfg.root / unread} is not read with --from-env: the "
+            "lock holds the environment's packages, whatever it pins (set "
+            f"{cfg.key('packages.from_env')} = true to freeze from the "
+            "environment alone)"
+        )
     result = freeze_project(
         cfg,
         from_env_python=python_exe,

@@ -96,3 +96,28 @@ def test_reprobox_installed_from_its_folder_is_left_out_and_said(cli, tmp_path):
     manifest = json.loads((project / ".reprobox" / "manifest.json").read_text())
     assert manifest["packages"]["warnings"] == [warning]
     assert manifest["packages"]["pins"] == {"six": "1.17.0"}
+
+
+def test_a_requirements_file_beside_from_env_is_said_to_go_unread(cli, tmp_path):
+    # brk r50 (BU 2): it pinned six==1.16.0, the environment held 1.17.0, and
+    # freeze --from-env locked 1.17.0 without a word.
+    python = make_venv(cli, tmp_path / "env", "six==1.17.0")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "reprobox.toml").write_text(
+        'name = "from-env-req"\ncommand = "python train.py"\npython = "3.11"\n'
+        f'base_image = "{cli.base_image}"\n',
+        encoding="utf-8",
+    )
+    (project / "train.py").write_text("print('trained')\n", encoding="utf-8")
+    (project / "requirements.txt").write_text("six==1.16.0\n", encoding="utf-8")
+    done = cli.run(
+        "-q", "freeze", str(project), "--from-env", "--python-exe", str(python)
+    )
+    assert done.stderr.splitlines()[0] == (
+        f"reprobox: warning: {project / 'requirements.txt'} is not read with "
+        "--from-env: the lock holds the environment's packages, whatever it pins "
+        "(set packages.from_env = true to freeze from the environment alone)"
+    ), done.describe()
+    lock = (project / ".reprobox" / "requirements.lock").read_text()
+    assert "six==1.17.0" in lock
