@@ -619,10 +619,11 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
         }
         typer.echo(dump_json(payload), nl=False)
         for rec in records:
-            _warn_record(rec)
+            _warn_record(rec, named=True)
     else:
         for rec in records:
-            _print_summary(rec, target.runs_dir / rec["run_id"] / "record.json")
+            path = target.runs_dir / rec["run_id"] / "record.json"
+            _print_summary(rec, path, named=True)
         for result in results:
             if result.error:
                 label = result.job.engine_label
@@ -671,7 +672,7 @@ def _check_engines_serve_gpus(engines, gpus: str, remote: bool) -> None:
         check_engine_gpus(engine, gpus, local=local)
 
 
-def _print_summary(record: dict, record_path: Path) -> None:
+def _print_summary(record: dict, record_path: Path, named: bool = False) -> None:
     from reprobox.compare.exact import value_text
     from reprobox.compare.headlines import status_with_exit
 
@@ -686,10 +687,13 @@ def _print_summary(record: dict, record_path: Path) -> None:
         # One line each: a line break in a name could draw a fake row.
         echo(f"  {_one_line(name):<24} {_one_line(shown)}")
     echo(f"  record: {record_path}")
-    _warn_record(record)
+    _warn_record(record, named)
 
 
-def _warn_record(record: dict) -> None:
-    """Say the record's warnings on stderr, with or without --json."""
+def _warn_record(record: dict, named: bool = False) -> None:
+    """Say the record's warnings on stderr, with or without --json; named
+    says which run each is of, where several ran (brk r50 BT 6: a sweep's
+    NaN warning named no run or seed)."""
+    who = f"run {record.get('run_id')}: " if named else ""
     for warning in record.get("warnings") or []:
-        warn(warning.splitlines()[0] if warning else "")
+        warn(who + (warning.splitlines()[0] if warning else ""))

@@ -51,3 +51,26 @@ def test_a_run_beside_two_sweeps_is_judged_alike_by_every_reference(
     # 0.91 lies 0.007 beyond the first sweep's band [0.9, 0.903]: a FAIL,
     # whichever run is the reference.
     assert set(verdicts.values()) == {(1, False)}, verdicts
+
+
+WRITES_NAN_FOR_SEED_1 = """import os
+with open(os.environ["REPROBOX_METRICS"], "w") as fh:
+    fh.write('{"acc": NaN}' if os.environ["REPROBOX_SEED"] == "1" else '{"acc": 0.9}')
+"""
+
+
+def test_a_warning_of_one_run_among_several_names_that_run(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r50 (BT 6): "metric 'acc' ... is nan; kept", of which run unsaid.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
+    (project / "train.py").write_text(WRITES_NAN_FOR_SEED_1)
+    cli.run("-q", "freeze", str(project))
+    done = cli.run("-q", "run", str(project), "--seeds", "0-1", "--json", check=False)
+    records = {r["seed"]: r for r in json.loads(done.stdout)["records"]}
+    warnings = [w for w in done.stderr.splitlines() if "warning" in w]
+    assert warnings == [
+        f"reprobox: warning: run {records[1]['run_id']}: "
+        + records[1]["warnings"][0].splitlines()[0]
+    ], done.describe()
+    assert "nan" in warnings[0].lower()
