@@ -624,10 +624,16 @@ def _report_many(results, manifest: dict, target, as_json: bool, sweep: bool) ->
         for rec in records:
             path = target.runs_dir / rec["run_id"] / "record.json"
             _print_summary(rec, path, named=True)
+        # One line per engine and error, with how many runs it stopped: two
+        # repeats refused alike said it twice (brk r50 BU 7).
+        said: dict[tuple[str, str], int] = {}
         for result in results:
             if result.error:
-                label = result.job.engine_label
-                _to_stderr(f"reprobox: error: {label}: {result.error}")
+                key = (result.job.engine_label, str(result.error))
+                said[key] = said.get(key, 0) + 1
+        for (label, error), count in said.items():
+            runs = f" ({count} runs)" if count > 1 else ""
+            _to_stderr(f"reprobox: error: {label}: {error}{runs}")
         if comparison:
             echo(render_text(comparison), nl=False)
     if failed and all(

@@ -74,3 +74,16 @@ def test_a_warning_of_one_run_among_several_names_that_run(
         + records[1]["warnings"][0].splitlines()[0]
     ], done.describe()
     assert "nan" in warnings[0].lower()
+
+
+def test_runs_refused_alike_are_said_once_with_their_count(
+    cli, engine_cleanup, tmp_path
+):
+    # brk r50 (BU 7): `run --repeat 2 --cpus 3` said the same error twice.
+    project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    done = cli.run(
+        "-q", "run", str(project), "--repeat", "2", "--cpus", "999", check=False
+    )
+    errors = [e for e in done.stderr.splitlines() if e.startswith("reprobox: error")]
+    assert len(errors) == 1, done.describe()
+    assert errors[0].endswith(" (2 runs)"), done.describe()
