@@ -163,7 +163,7 @@ FIELD_RULES: tuple[tuple[str, str, str | None], ...] = (
     ("*onednn*", "onednn", None),
     ("*dnnl*", "onednn", None),
     ("machine.cpu.flags", "isa", None),
-    ("options.cpus", "cpus", "the CPU quota given with --cpus"),
+    ("options.cpus", "cpus", "the CPU quota (--cpus, or run.cpus in the config)"),
     ("machine.cpu.cpu_quota", "cpus", None),
     ("machine.cpu.visible_cpus", "cpus", None),
     ("machine.cpu.logical_cpus", "cpus", None),

@@ -468,3 +468,15 @@ def test_two_runs_of_one_setup_differ_in_no_setup_field_once_sealed():
     assert diff_environments("B", reference, run) == []
     runs = {r.run_id: r for r in compare_runs(sealed).runs}
     assert runs["B"].headline == "metrics identical"
+
+
+def test_a_cpu_quota_is_said_to_come_from_the_flag_or_the_config():
+    # brk r50 (BU 7): a quota from run.cpus was "given with --cpus".
+    ref = make_record("A", options__cpus=None)
+    run = clone(ref, "B", options__cpus=1.0)
+    [diff] = [
+        d
+        for d in diff_environments("B", environment_of(ref), environment_of(run))
+        if d.field == "options.cpus"
+    ]
+    assert diff.explanation == "the CPU quota (--cpus, or run.cpus in the config)"
