@@ -72,6 +72,14 @@ def write_failure(
     (target.closed_by names which).
     """
     path = exc.filename or where
+    dangling = Path(path).is_symlink() and not Path(path).exists()
+    if dangling and isinstance(exc, FileExistsError):
+        # mkdir of a link that leads nowhere says "File exists" (brk r50 BT 5).
+        return InputError(
+            f"{path}: cannot write the run's files there: it is a link to "
+            f"{os.readlink(path)}, which does not exist",
+            hint="point the link at a folder, or remove it",
+        )
     if isinstance(exc, (NotADirectoryError, FileExistsError, IsADirectoryError)):
         return InputError(
             f"{path}: cannot write the run's files there: {exc.strerror or exc}",

@@ -39,3 +39,19 @@ def test_a_damaged_manifest_beside_runs_that_keep_their_settings_is_said(
         "; the runs are judged by the settings the reference run's record keeps "
         f"(run `reprobox freeze {project}` again)"
     ), done.describe()
+
+
+def test_a_runs_folder_linked_to_nowhere_is_said_so(cli, engine_cleanup, tmp_path):
+    # brk r50 (BT 5): "File exists (the runs folder must be a folder: move what
+    # is in the way)", where nothing was in the way.
+    project, name, _ = cli.frozen_sleeper(tmp_path, engine_cleanup, build=True)
+    runs = project / ".reprobox" / "runs"
+    runs.symlink_to(tmp_path / "nowhere")
+    done = cli.run("-q", "run", str(project), check=False)
+    assert done.returncode == 2, done.describe()
+    assert done.stderr == (
+        f"reprobox: error: {runs}: cannot write the run's files there: it is a "
+        f"link to {tmp_path / 'nowhere'}, which does not exist (point the link at "
+        "a folder, or remove it)\n"
+    ), done.describe()
+    assert engine_cleanup.containers(name) == []
