@@ -28,8 +28,9 @@ def test_run_refuses_a_vendor_shaped_env_name_before_anything_runs(
     assert done.stderr.strip().splitlines() == [
         f"reprobox: error: --env {SHOWN}: the variable name is a credential by "
         "its shape (a token of a published format, or a vendor's prefix and a "
-        "random run), which the run record would keep; nothing was run (give the variable a plain name (e.g. GITHUB_TOKEN) and the token "
-        "as its value)"
+        "random run), which the run record would keep; nothing was run (give "
+        "the variable a plain name (e.g. GITHUB_TOKEN) and the token as its "
+        "value)"
     ]
     assert VENDOR not in done.stdout + done.stderr
     assert not list((project / ".reprobox" / "runs").glob("*/record.json"))
