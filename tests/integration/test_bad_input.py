@@ -738,7 +738,7 @@ CASES = [
         RUN,
         EXIT_USAGE,
         ("manifest.json", "not valid JSON"),
-        "create it again",
+        "run `reprobox freeze",
         setup=edit(".reprobox/manifest.json", lambda t: t[:50]),
     ),
     Case(
