@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -54,18 +56,14 @@ def test_verify_of_an_unsealed_build_in_its_project_offers_a_run_of_it(
     cli, engine_cleanup, tmp_path
 ):
     # brk r49 (BR 2): it said to run it first, with a healthy run at hand.
-    import subprocess
-
-    from conftest import clean_env, reprobox_argv
-
     project, _, _ = cli.frozen_sleeper(tmp_path, engine_cleanup)
     (project / "train.py").write_text(WRITES_ACC_THEN_EXITS)
     cli.run("-q", "freeze", str(project))
     tag = json.loads(cli.run("build", str(project), "--json").stdout)["tag"]
     good = json.loads(cli.run("-q", "run", str(project), "--json").stdout)
     done = subprocess.run(
-        reprobox_argv("-q", "verify", tag),
-        env=clean_env(),
+        [sys.executable, "-m", "reprobox", "-q", "verify", tag],
+        env=cli.env(),
         cwd=project,
         capture_output=True,
         text=True,

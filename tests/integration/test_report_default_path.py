@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
-from conftest import clean_env, reprobox_argv
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -30,8 +30,8 @@ def test_the_default_report_path_keeps_a_file_that_is_no_report(
 
     def report():
         return subprocess.run(
-            reprobox_argv("report", ".reprobox/runs"),
-            env=clean_env(),
+            [sys.executable, "-m", "reprobox", "report", ".reprobox/runs"],
+            env=cli.env(),
             cwd=project,
             capture_output=True,
             text=True,
