@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,20 +51,14 @@ def _reference_record(
     chosen record must be such a succeeded run of this project.
     """
     from reprobox.compare import load_records
+    from reprobox.compare.records import records_for_a_hint
 
     def instead(fallback: str) -> str:
         # The run the default would seal, where there is one (brk r49 BR 2:
         # each refusal sent the user off to run again, with one at hand).
-        runs = cfg.state_dir / "runs"
-        try:
-            found = (
-                load_records([runs]) if runs.is_dir() and any(runs.iterdir()) else []
-            )
-        except (ReproboxError, OSError):
-            return fallback  # the refusal stands; the folder's trouble is for later
         ours = [
             r
-            for r in found
+            for r in records_for_a_hint(cfg.state_dir / "runs")
             if r.status == "succeeded"
             and r.data.get("project") == cfg.name
             and r.data.get("metrics")
@@ -162,15 +155,6 @@ def _reference_record(
     return chosen[-1].data
 
 
-def _non_finite(metrics: dict) -> str:
-    """Name a record's metrics whose value is NaN or infinite, or ''."""
-    return ", ".join(
-        f"{name} = {_shown_number(value)}"
-        for name, value in metrics.items()
-        if not _finite(value)
-    )
-
-
 def _seal_problem(cfg, record: dict) -> str:
     """Say what makes a run a poor reference for verify, or ''.
 
@@ -178,6 +162,8 @@ def _seal_problem(cfg, record: dict) -> str:
     recorded: verify reruns with the reference's settings, so a metric no
     run of those settings writes is in neither and not checked.
     """
+    from reprobox.compare.records import non_finite_metrics
+
     metrics = record.get("metrics") or {}
     checked = cfg.compare_metrics or tuple(metrics)
     lacking = [name for name in checked if name not in metrics]
@@ -186,7 +172,7 @@ def _seal_problem(cfg, record: dict) -> str:
             f"lacks {', '.join(lacking)}, which metrics.compare checks: every "
             "verify of this image would fail on it"
         )
-    odd = _non_finite({name: metrics[name] for name in checked})
+    odd = non_finite_metrics({name: metrics[name] for name in checked})
     if odd:
         return f"has {odd}: every verify of this image would hold its rerun to that"
     return ""
@@ -199,19 +185,6 @@ def _seal_warning(record: dict, problem: str, which: str, other: str) -> str:
         f"run {record.get('run_id')}, {which} of this build with metrics, "
         f"{problem} (run again, or give {other}--reference)"
     )
-
-
-def _finite(value) -> bool:
-    """Tell whether a recorded metric value is a finite number (a record
-    writes NaN and the infinities as the strings "NaN", "Infinity")."""
-    from reprobox.compare.records import as_number
-
-    number = as_number(value)
-    return number is not None and math.isfinite(number)
-
-
-def _shown_number(value) -> str:
-    return value if isinstance(value, str) else repr(value)
 
 
 def _of_this_build(
@@ -777,6 +750,8 @@ def _verify_reference(path: Path, image: str, host, context) -> dict:
     there of image's build and manifest: only the engine knows them, and it is
     asked only then, and never made to pull.
     """
+    from reprobox.compare.records import non_finite_metrics
+
     data = dict(
         _one_record(
             path,
@@ -786,7 +761,7 @@ def _verify_reference(path: Path, image: str, host, context) -> dict:
     )
     # Taken as given, as push and export seal one, and said as they say it
     # (brk r48 BP 2: verify took a NaN reference without a word).
-    odd = _non_finite(data.get("metrics") or {})
+    odd = non_finite_metrics(data.get("metrics") or {})
     if odd:
         # Not push's words: nothing is sealed, this one rerun is held to it
         # (brk r49 BS 3).
@@ -798,11 +773,11 @@ def _verify_reference(path: Path, image: str, host, context) -> dict:
 
 
 def _runs_of_image(image: str, host, context):
-    """Return (fits, of_what) telling a run of image: the same layers under
-    the same manifest, as verify accepts a --reference; fits is None when
-    the engine or the image cannot be read."""
+    """Return (fits, of_what, checked) telling a run of image: the same layers
+    under the same manifest, as verify accepts a --reference, and the metrics
+    its manifest checks; fits is None when the engine or the image cannot be
+    read."""
     from reprobox.engine import connect, image_id, image_layers_digest
-    from reprobox.errors import ReproboxError
     from reprobox.share import MANIFEST_SHA_LABEL, labels_of
     from reprobox.verify import manifest_from_labels
 

@@ -9,7 +9,6 @@ reruns it with the reference's seed, profile and settings and compares.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,6 @@ from reprobox.engine import Engine, image_id, image_layers_digest
 from reprobox.errors import (
     CompatibilityError,
     InputError,
-    ReproboxError,
     shortened,
     shown_value,
 )
@@ -492,28 +490,19 @@ def _run_at_hand(
     """Return the newest healthy run of this image (its layers, under its
     manifest) in a project's runs folder, to offer as --reference (brk r49
     BR 2: the refusal sent the user to run again, with one at hand)."""
-    from reprobox.compare import load_records
-    from reprobox.compare.records import as_number
+    from reprobox.compare.records import non_finite_metrics, records_for_a_hint
 
     sha = labels.get(MANIFEST_SHA_LABEL)
-    if runs is None or not layers or not sha or not runs.is_dir():
+    if runs is None or not layers or not sha:
         return None
-    try:
-        records = load_records([runs]) if any(runs.iterdir()) else []
-    except (ReproboxError, OSError):
-        return None  # the refusal stands; the folder's trouble is for later
-    for record in reversed(records):
+    for record in reversed(records_for_a_hint(runs)):
         metrics = record.data.get("metrics") or {}
-        finite = all(
-            (n := as_number(v)) is not None and math.isfinite(n)
-            for v in metrics.values()
-        )
         if (
             record.status == "succeeded"
             and (record.data.get("image") or {}).get("layers") == layers
             and record.data.get("manifest_sha256") == sha
             and metrics
-            and finite
+            and not non_finite_metrics(metrics)
         ):
             return record.path
     return None

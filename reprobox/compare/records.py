@@ -517,6 +517,33 @@ def as_number(value: Any) -> float | None:
         return None
 
 
+def non_finite_metrics(metrics: Mapping[str, Any]) -> str:
+    """Name the metrics whose value is no finite number ("acc = NaN, loss =
+    'x'"), or '': a run holding one is no sound reference."""
+
+    def finite(value: Any) -> bool:
+        number = as_number(value)
+        return number is not None and math.isfinite(number)
+
+    return ", ".join(
+        f"{name} = {value if isinstance(value, str) else repr(value)}"
+        for name, value in metrics.items()
+        if not finite(value)
+    )
+
+
+def records_for_a_hint(runs: Path) -> list[Record]:
+    """Return the records of a runs folder to offer one of in a refusal's
+    hint; none where the folder is missing, empty or unreadable: its
+    trouble is for the command that needs it, not for the refusal."""
+    from reprobox.errors import ReproboxError
+
+    try:
+        return load_records([runs]) if runs.is_dir() and any(runs.iterdir()) else []
+    except (ReproboxError, OSError):
+        return []
+
+
 def same_number(a: float, b: float) -> bool:
     """Tell whether two numbers are equal as written; NaN equals NaN.
 
