@@ -21,6 +21,7 @@ from reprobox.compare.headlines import (
     SUCCEEDED,
     RunSummary,
     format_value,
+    has_status,
     recorded_exit_code,
     status_said,
     status_with_exit,
@@ -371,8 +372,7 @@ def _as_seed_noise(result: MetricResult, run: Record, ref: Record) -> MetricResu
             reason=f"{result.reason}; seed {format_value(run.seed)} of the sweep",
         )
     if run.status != SUCCEEDED:
-        shown = status_with_exit(run.status, recorded_exit_code(run))
-        why = f"run {run.run_id} has status {shown}"
+        why = has_status(run)
         return replace(
             result,
             passed=False,
@@ -433,8 +433,7 @@ def _overrule(
     for run_id in pair:
         record = by_id[run_id]
         if record.status != SUCCEEDED:
-            shown = status_with_exit(record.status, recorded_exit_code(record))
-            why = f"run {run_id} has status {shown}"
+            why = has_status(record)
             return replace(
                 result,
                 passed=False,

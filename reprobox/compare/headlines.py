@@ -100,6 +100,13 @@ def run_headline(
     return "; ".join(parts) + status_note(record, "it cannot pass")
 
 
+def has_status(record: Record) -> str:
+    """Say why a run that did not succeed cannot pass: 'run X has status
+    failed (exit code 3)', as a check it overrules names it."""
+    shown = status_with_exit(record.status, recorded_exit_code(record))
+    return f"run {record.run_id} has status {shown}"
+
+
 def _ended(record: Record) -> str:
     """Say how a run that did not succeed ended, e.g. 'failed (exit code 1)'."""
     if record.status in ("failed", "interrupted"):
